@@ -1,0 +1,77 @@
+/* buf.h — the owning buffer, the non-owning view, and a string list.
+ *
+ * struct buf is always NUL-terminated, grows geometrically and never past
+ * its cap: an append that would exceed it fails with TROVE_ERR_TOO_LARGE and
+ * leaves the contents unchanged. buf_release() frees; buf_release_secret()
+ * wipes the whole allocation first. A zeroed struct buf is not valid: call
+ * buf_init(). */
+#ifndef TROVE_BUF_H
+#define TROVE_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BUF_CAP_DEFAULT ((size_t)1 << 20)
+
+struct buf {
+	char *data;  /* NUL-terminated; "" (static) until the first append */
+	size_t len;  /* bytes used, excluding the terminator */
+	size_t size; /* bytes allocated */
+	size_t cap;  /* hard maximum for len */
+};
+
+/* Non-owning view of len bytes at ptr (not necessarily terminated). */
+struct span {
+	const char *ptr;
+	size_t len;
+};
+
+#define SPAN_LIT(s) ((struct span){ (s), sizeof(s) - 1 })
+
+void buf_init(struct buf *b, size_t cap);
+void buf_release(struct buf *b);
+/* Wipes every allocated byte, then releases. */
+void buf_release_secret(struct buf *b);
+/* Empties the buffer, keeping its allocation. */
+void buf_reset(struct buf *b);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_append_byte(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Hands the heap string to the caller (who frees it) and resets b.
+ * Returns NULL only on allocation failure. */
+char *buf_take(struct buf *b);
+
+struct span span_from_str(const char *s);
+bool span_eq_str(struct span s, const char *lit);
+/* Heap copy, NUL-terminated; aborts on OOM (small fixed allocation). */
+char *span_dup(struct span s);
+
+/* Growable list of owned strings. */
+struct strlist {
+	char **items;
+	size_t len;
+	size_t size;
+};
+
+void strlist_init(struct strlist *l);
+void strlist_release(struct strlist *l);
+/* Copies s. */
+int strlist_push(struct strlist *l, const char *s);
+/* Takes ownership of s (freed with the list). */
+int strlist_push_owned(struct strlist *l, char *s);
+bool strlist_contains(const struct strlist *l, const char *s);
+void strlist_sort(struct strlist *l);
+/* Sorts and removes duplicates. */
+void strlist_sort_unique(struct strlist *l);
+
+/* Allocation helpers for small fixed allocations: abort on OOM. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+#endif

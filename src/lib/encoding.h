@@ -1,0 +1,23 @@
+/* encoding.h — hex and base64 (standard alphabet, padded) codecs.
+ * Decoders take pointer+length, reject any invalid character or bad length,
+ * and never read past the end. Output buffers are caller-owned. */
+#ifndef TROVE_ENCODING_H
+#define TROVE_ENCODING_H
+
+#include <stddef.h>
+
+/* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+/* Decodes 2*n hex chars (either case) into out (n bytes, n = len/2).
+ * Returns 0, or TROVE_ERR_INVALID on odd length or a bad character. */
+int hex_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, size_t *out_len);
+
+/* Bytes needed to base64-encode n bytes, including the NUL. */
+size_t base64_encoded_size(size_t n);
+void base64_encode(const unsigned char *in, size_t n, char *out);
+/* Decodes padded standard base64 (also accepts unpadded input).
+ * Returns 0, TROVE_ERR_INVALID on bad input, TROVE_ERR_TOO_LARGE if out_cap
+ * is too small. */
+int base64_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, size_t *out_len);
+
+#endif

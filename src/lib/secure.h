@@ -1,0 +1,21 @@
+/* secure.h — secret hygiene: wiping, constant-time comparison, mlock. */
+#ifndef TROVE_SECURE_H
+#define TROVE_SECURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Zeroes n bytes in a way the compiler cannot elide. NULL is fine. */
+void secure_wipe(void *p, size_t n);
+/* Wipes and frees n bytes. NULL is fine. */
+void secure_free(void *p, size_t n);
+/* Wipes strlen(s) bytes and frees s. NULL is fine. */
+void secure_free_str(char *s);
+/* Constant-time equality over n bytes (time depends only on n). */
+bool secure_eq(const void *a, const void *b, size_t n);
+/* Constant-time equality of two strings: time depends on the lengths only. */
+bool secure_str_eq(const char *a, const char *b);
+/* mlockall(MCL_CURRENT|MCL_FUTURE). Returns 0 or -errno. */
+int secure_lock_memory(void);
+
+#endif

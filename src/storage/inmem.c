@@ -1,0 +1,2 @@
+/* placeholder until implemented */
+typedef int trove_placeholder_unit;
