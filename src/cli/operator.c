@@ -1,2 +1,464 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* operator.c — `trove operator ...`: init, unseal, seal, key-status,
+ * rotate.
+ *
+ * Key hygiene is the theme of this file. Unseal keys are read from the
+ * terminal with echo off rather than from argv when possible; a key given
+ * as an argument is copied and then wiped from argv (so it leaves
+ * /proc/<pid>/cmdline); the request body carrying it is built in a buffer
+ * we wipe, instead of going through jansson's unwipeable allocations; and
+ * the init response, which holds every key share and the root token, is
+ * wiped string by string before it is freed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "err.h"
+#include "secure.h"
+
+#include "banned.h"
+
+/* ---- init ------------------------------------------------------------- */
+
+static const struct cli_command init_spec = {
+    .name = "operator init",
+    .synopsis = "Initialize a server",
+    .args = "[options]",
+    .help = "Initialize a new Trove server: generate the root key, split it into key shares with "
+            "Shamir's secret sharing, and create the initial root token. A server is initialized "
+            "once; its storage then holds the encrypted keyring for every node sharing it.\n\n"
+            "The key shares and the root token are printed once and never again. Hand the shares "
+            "to different people; any -key-threshold of them unseal the server.\n\n"
+            "  $ trove operator init\n"
+            "  $ trove operator init -key-shares=3 -key-threshold=2\n"
+            "  $ trove operator init -status",
+    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+};
+
+#define INIT_NOTE                                                                                            \
+	"Trove is initialized with %ld key shares and a key threshold of %ld. Keep each key share "          \
+	"above in a separate safe place, held by a different person. Whenever the server starts, "           \
+	"restarts or is sealed, %ld of these key shares must be entered again before it serves "             \
+	"requests.\n\n"                                                                                      \
+	"Trove keeps no copy of the root key. If fewer than %ld key shares survive, the root key "           \
+	"cannot be rebuilt and the data stays sealed for good.\n\n"                                          \
+	"The initial root token can do anything. Use it to set up authentication methods and "               \
+	"policies, then revoke it."
+
+static int init_status(struct cli *cli)
+{
+	json_t *resp = NULL;
+	int r;
+
+	if ((r = cli_api(cli, "checking init status", "GET", "sys/init", NULL, &resp)) != 0)
+		return r;
+	if (json_is_true(json_object_get(resp, "initialized"))) {
+		printf("Trove is initialized\n");
+		r = CLI_EXIT_OK;
+	} else {
+		printf("Trove is not initialized\n");
+		r = CLI_EXIT_USAGE; /* 2: "not initialized", by the documented convention */
+	}
+	json_decref(resp);
+	return r;
+}
+
+static json_t *array_or_empty(json_t *v)
+{
+	return json_is_array(v) ? json_incref(v) : json_array();
+}
+
+static int init_print(const struct cli *cli, json_t *resp, long shares, long threshold)
+{
+	json_t *b64 = json_object_get(resp, "keys_base64");
+	json_t *hex = json_object_get(resp, "keys");
+	json_t *token = json_object_get(resp, "root_token");
+	json_t *out;
+	struct buf note;
+	size_t i;
+	int r;
+
+	if (!json_is_array(b64) && !json_is_array(hex)) {
+		fprintf(stderr, "Error initializing: the server's answer holds no key shares\n");
+		return CLI_EXIT_ERROR;
+	}
+	if (cli->format == CLI_FORMAT_JSON) {
+		out = json_object();
+		json_object_set_new(out, "unseal_keys_b64", array_or_empty(b64));
+		json_object_set_new(out, "unseal_keys_hex", array_or_empty(hex));
+		json_object_set_new(out, "unseal_shares", json_integer(shares));
+		json_object_set_new(out, "unseal_threshold", json_integer(threshold));
+		json_object_set_new(out, "recovery_keys_b64",
+		                    array_or_empty(json_object_get(resp, "recovery_keys_base64")));
+		json_object_set_new(out, "recovery_keys_hex",
+		                    array_or_empty(json_object_get(resp, "recovery_keys")));
+		json_object_set_new(out, "recovery_keys_shares", json_integer(0));
+		json_object_set_new(out, "recovery_keys_threshold", json_integer(0));
+		json_object_set_new(out, "root_token",
+		                    json_is_string(token) ? json_incref(token) : json_string(""));
+		r = cli_print_json(out);
+		json_decref(out); /* the secret strings are shared with resp, wiped there */
+		return r;
+	}
+
+	if (!json_is_array(b64))
+		b64 = hex;
+	for (i = 0; i < json_array_size(b64); i++) {
+		const json_t *k = json_array_get(b64, i);
+
+		printf("Unseal Key %zu: %s\n", i + 1, json_is_string(k) ? json_string_value(k) : "?");
+	}
+	printf("\nInitial Root Token: %s\n\n", json_is_string(token) ? json_string_value(token) : "");
+	buf_init(&note, BUF_CAP_DEFAULT);
+	(void)buf_printf(&note, INIT_NOTE, shares, threshold, threshold, threshold);
+	cli_wrap(stdout, note.data, 0, 78);
+	buf_release(&note);
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	struct cli cli;
+	long shares = 5, threshold = 3;
+	bool status = false;
+	const struct cli_flag flags[] = {
+	    {"key-shares", "n", CLI_FLAG_INT, &shares, 1, 255, "5",
+	     "Number of key shares (unseal keys) the root key is split into."},
+	    {"key-threshold", "t", CLI_FLAG_INT, &threshold, 1, 255, "3",
+	     "Number of key shares needed to rebuild the root key and unseal. At most -key-shares."},
+	    {"status", NULL, CLI_FLAG_BOOL, &status, 0, 0, NULL,
+	     "Only report whether the server is initialized: exit code 0 when it is, 2 when it is "
+	     "not, 1 on error."},
+	    CLI_FLAG_END,
+	};
+	json_t *body = NULL, *resp = NULL;
+	int argi, r;
+
+	r = cli_start(&cli, &init_spec, flags, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	if (argi < argc) {
+		r = cli_usage_error(&init_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+		goto out;
+	}
+	if (status) {
+		r = init_status(&cli);
+		goto out;
+	}
+	if (threshold > shares) {
+		r = cli_usage_error(&init_spec, "-key-threshold (%ld) must not exceed -key-shares (%ld)",
+		                    threshold, shares);
+		goto out;
+	}
+	body = json_pack("{s:I, s:I}", "secret_shares", (json_int_t)shares, "secret_threshold",
+	                 (json_int_t)threshold);
+	if ((r = cli_api(&cli, "initializing", "PUT", "sys/init", body, &resp)) != 0)
+		goto out;
+	r = init_print(&cli, resp, shares, threshold);
+out:
+	client_json_free_secret(resp);
+	json_decref(body);
+	cli_release(&cli);
+	return r;
+}
+
+/* ---- unseal ----------------------------------------------------------- */
+
+static const struct cli_command unseal_spec = {
+    .name = "operator unseal",
+    .synopsis = "Provide a key share to unseal the server",
+    .args = "[options] [KEY]",
+    .help = "Give the server one key share (unseal key). Once as many shares as the key threshold "
+            "have been given, the server rebuilds the root key and unseals. The seal status is "
+            "printed after each share.\n\n"
+            "Without KEY the key is asked for on the terminal and not echoed, which keeps it out of "
+            "the shell history; when standard input is not a terminal one line is read from it.\n\n"
+            "  $ trove operator unseal\n"
+            "  $ trove operator unseal -reset",
+    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+};
+
+/* Appends s as a JSON string literal (quotes included). */
+static int append_json_string(struct buf *b, const char *s)
+{
+	const unsigned char *p;
+	int r = buf_append_byte(b, '"');
+
+	for (p = (const unsigned char *)s; *p && r == 0; p++) {
+		if (*p == '"' || *p == '\\')
+			r = buf_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			r = buf_printf(b, "\\u%04x", *p);
+		else
+			r = buf_append_byte(b, (char)*p);
+	}
+	if (r == 0)
+		r = buf_append_byte(b, '"');
+	return r;
+}
+
+static int unseal_send(struct cli *cli, const char *doing, const char *body)
+{
+	struct client_response resp;
+	struct client *c;
+	int r = CLI_EXIT_ERROR;
+
+	client_response_init(&resp);
+	if ((c = cli_client(cli)) == NULL)
+		goto out;
+	if (client_do(c, "PUT", "sys/unseal", NULL, body, strlen(body), &resp) != 0 ||
+	    client_response_failed(&resp)) {
+		client_print_error(doing, &resp);
+		goto out;
+	}
+	if (!json_is_object(resp.json)) {
+		fprintf(stderr, "Error %s: the server sent no seal status\n", doing);
+		goto out;
+	}
+	r = status_print_seal(cli, resp.json);
+out:
+	client_response_release(&resp);
+	return r;
+}
+
+static int cmd_unseal(int argc, char **argv)
+{
+	struct cli cli;
+	bool reset = false;
+	const struct cli_flag flags[] = {
+	    {"reset", NULL, CLI_FLAG_BOOL, &reset, 0, 0, NULL,
+	     "Forget the key shares entered so far and start the unseal over."},
+	    CLI_FLAG_END,
+	};
+	struct buf body;
+	char *key = NULL;
+	int argi, r;
+
+	r = cli_start(&cli, &unseal_spec, flags, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	buf_init(&body, BUF_CAP_DEFAULT);
+	if (argc - argi > 1 || (reset && argc - argi > 0)) {
+		r = cli_usage_error(&unseal_spec, "Too many arguments (expected %d, got %d)", reset ? 0 : 1,
+		                    argc - argi);
+		goto out;
+	}
+	if (reset) {
+		r = unseal_send(&cli, "resetting unseal", "{\"reset\":true}");
+		goto out;
+	}
+	if (argi < argc) {
+		key = xstrdup(argv[argi]);
+		secure_wipe(argv[argi], strlen(argv[argi]));
+	} else if ((r = cli_read_secret("Unseal Key (will be hidden): ", &key)) != 0) {
+		goto out;
+	}
+	if (buf_append_str(&body, "{\"key\":") != 0 || append_json_string(&body, key) != 0 ||
+	    buf_append_byte(&body, '}') != 0) {
+		fprintf(stderr, "Error unsealing: the key is too long\n");
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	r = unseal_send(&cli, "unsealing", body.data);
+out:
+	secure_free_str(key);
+	buf_release_secret(&body);
+	cli_release(&cli);
+	return r;
+}
+
+/* ---- seal ------------------------------------------------------------- */
+
+static const struct cli_command seal_spec = {
+    .name = "operator seal",
+    .synopsis = "Seal the server",
+    .args = "[options]",
+    .help = "Seal the Trove server: it drops the root key and the keyring from memory and answers "
+            "nothing but status requests until it is unsealed again with the key threshold of key "
+            "shares. An unseal in progress is discarded. Sealing a sealed server does nothing.\n\n"
+            "Needs a token allowed to update sys/seal.\n\n"
+            "  $ trove operator seal",
+    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+};
+
+static int cmd_seal(int argc, char **argv)
+{
+	struct cli cli;
+	int argi, r;
+
+	r = cli_start(&cli, &seal_spec, NULL, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	if (argi < argc) {
+		r = cli_usage_error(&seal_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+		goto out;
+	}
+	if ((r = cli_api(&cli, "sealing", "PUT", "sys/seal", NULL, NULL)) != 0)
+		goto out;
+	printf("Success! Trove is sealed.\n");
+	r = CLI_EXIT_OK;
+out:
+	cli_release(&cli);
+	return r;
+}
+
+/* ---- key-status and rotate --------------------------------------------- */
+
+static const struct cli_command key_status_spec = {
+    .name = "operator key-status",
+    .synopsis = "Show the active encryption key",
+    .args = "[options]",
+    .help = "Show the term of the barrier's active encryption key, when it was installed and about "
+            "how many encryptions it has made.\n\n"
+            "  $ trove operator key-status",
+    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+};
+
+static const struct cli_command rotate_spec = {
+    .name = "operator rotate",
+    .synopsis = "Rotate the encryption key",
+    .args = "[options]",
+    .help = "Install a new encryption key in the barrier's keyring. New writes use the new key; data "
+            "written earlier stays readable with the older keys, which remain in the keyring. The "
+            "server keeps serving during the rotation.\n\n"
+            "  $ trove operator rotate",
+    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+};
+
+static int print_key_status(const struct cli *cli, const json_t *st)
+{
+	const json_t *data = json_object_get(st, "data");
+	json_t *term, *enc, *it, *out;
+	struct cli_table t;
+	char when[64];
+	int r;
+
+	/* Servers may send the fields at the top, under "data", or both. */
+	if (json_is_object(data) && json_object_get(data, "term") != NULL)
+		st = data;
+	term = json_object_get(st, "term");
+	it = json_object_get(st, "install_time");
+	enc = json_object_get(st, "encryptions");
+	if (!json_is_integer(term)) {
+		fprintf(stderr, "Error reading key status: the server sent no key term\n");
+		return CLI_EXIT_ERROR;
+	}
+	if (cli->format == CLI_FORMAT_JSON) {
+		out = json_object();
+		json_object_set(out, "term", term);
+		json_object_set_new(out, "install_time",
+		                    json_is_string(it) ? json_incref(it) : json_string(""));
+		if (enc)
+			json_object_set(out, "encryptions", enc);
+		r = cli_print_json(out);
+		json_decref(out);
+		return r;
+	}
+
+	cli_format_time_rfc822(json_is_string(it) ? json_string_value(it) : "", when, sizeof(when));
+	cli_table_init(&t, 2);
+	cli_table_kv(&t, "Key Term", "%" JSON_INTEGER_FORMAT, json_integer_value(term));
+	cli_table_kv(&t, "Install Time", "%s", when);
+	if (json_is_integer(enc))
+		cli_table_kv(&t, "Encryption Count", "%" JSON_INTEGER_FORMAT, json_integer_value(enc));
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static int cmd_key_status(int argc, char **argv)
+{
+	struct cli cli;
+	json_t *st = NULL;
+	int argi, r;
+
+	r = cli_start(&cli, &key_status_spec, NULL, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	if (argi < argc) {
+		r = cli_usage_error(&key_status_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+		goto out;
+	}
+	if ((r = cli_api(&cli, "reading key status", "GET", "sys/key-status", NULL, &st)) != 0)
+		goto out;
+	r = print_key_status(&cli, st);
+out:
+	json_decref(st);
+	cli_release(&cli);
+	return r;
+}
+
+static int cmd_rotate(int argc, char **argv)
+{
+	struct cli cli;
+	json_t *st = NULL;
+	int argi, r;
+
+	r = cli_start(&cli, &rotate_spec, NULL, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	if (argi < argc) {
+		r = cli_usage_error(&rotate_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+		goto out;
+	}
+	if ((r = cli_api(&cli, "rotating key", "PUT", "sys/rotate", NULL, NULL)) != 0)
+		goto out;
+	if ((r = cli_api(&cli, "reading key status", "GET", "sys/key-status", NULL, &st)) != 0)
+		goto out;
+	if (cli.format == CLI_FORMAT_TABLE)
+		printf("Success! Rotated key\n\n");
+	r = print_key_status(&cli, st);
+out:
+	json_decref(st);
+	cli_release(&cli);
+	return r;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+struct subcommand {
+	const struct cli_command *spec;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct subcommand operator_cmds[] = {
+    {&init_spec, cmd_init}, {&key_status_spec, cmd_key_status}, {&rotate_spec, cmd_rotate},
+    {&seal_spec, cmd_seal}, {&unseal_spec, cmd_unseal},
+};
+
+#define N_OPERATOR_CMDS (sizeof(operator_cmds) / sizeof(operator_cmds[0]))
+
+static void operator_help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: trove operator <subcommand> [options] [args]\n\n");
+	cli_wrap(f,
+	         "Tasks for the people who run a Trove server: initialize it, unseal and seal it, and "
+	         "manage its encryption key. Run 'trove operator <subcommand> -h' for the flags of each.",
+	         2, 79);
+	fprintf(f, "\nSubcommands:\n");
+	for (i = 0; i < N_OPERATOR_CMDS; i++)
+		fprintf(f, "    %-12s %s\n", operator_cmds[i].spec->name + strlen("operator "),
+		        operator_cmds[i].spec->synopsis);
+}
+
+int cmd_operator(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		operator_help(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		operator_help(stdout);
+		return CLI_EXIT_OK;
+	}
+	for (i = 0; i < N_OPERATOR_CMDS; i++)
+		if (strcmp(argv[1], operator_cmds[i].spec->name + strlen("operator ")) == 0)
+			return operator_cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "Unknown subcommand \"operator %s\".\n\n", argv[1]);
+	operator_help(stderr);
+	return CLI_EXIT_USAGE;
+}

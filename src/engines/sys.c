@@ -1,2 +1,320 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* sys.c — the sys/ engine, part one: initialisation, the seal, health,
+ * leader and the barrier keyring.
+ *
+ * init, seal-status, unseal, health and leader are Vault's "special"
+ * handlers: they answer while sealed, their replies are bare JSON objects
+ * rather than the envelope, and they are never audited. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engines.h"
+
+#include "core/barrier.h"
+#include "core/core.h"
+#include "encoding.h"
+#include "err.h"
+#include "log.h"
+#include "secure.h"
+#include "trove_version.h"
+
+#include "banned.h"
+
+/* The Vault API level Trove implements, reported where Vault reports its
+ * version: clients (the Terraform provider) choose APIs from it. */
+#define API_VERSION "1.17.0"
+
+static void format_rfc3339(int64_t t, char *out, size_t n)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *seal_status_json(const struct seal_status *st)
+{
+	json_t *j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "type", "shamir",
+			      "initialized", st->initialized, "sealed", st->sealed, "t", (int)st->threshold, "n",
+			      (int)st->shares, "progress", (int)st->progress, "nonce", st->nonce, "version",
+			      API_VERSION, "trove_version", TROVE_VERSION, "build_date", "", "migration", 0,
+			      "recovery_seal", 0, "storage_type", st->storage_type ? st->storage_type : "");
+	if (j && !st->sealed) {
+		json_object_set_new(j, "cluster_name", json_string(st->cluster_name));
+		json_object_set_new(j, "cluster_id", json_string(st->cluster_id));
+	}
+	return j;
+}
+
+static int status_reply(struct request *req, struct response *resp)
+{
+	struct seal_status st;
+	int r = core_seal_status(req->core, &st);
+	if (r != 0)
+		return r;
+	resp->bare = seal_status_json(&st);
+	return 0;
+}
+
+/* --- sys/init ----------------------------------------------------------- */
+
+static int init_read(struct request *req, struct response *resp)
+{
+	bool init = false;
+	int r = core_initialized(req->core, &init);
+	if (r != 0)
+		return r;
+	resp->bare = json_pack("{s:b}", "initialized", init);
+	return 0;
+}
+
+static int init_write(struct request *req, struct response *resp)
+{
+	struct core_init_result res;
+	struct buf err;
+	json_t *hex = NULL, *b64 = NULL;
+	int r;
+
+	if (field_present(req, "pgp_keys") && json_array_size(json_object_get(req->data, "pgp_keys")) > 0)
+		return response_error(resp, TROVE_ERR_INVALID, "pgp_keys: PGP encryption of key shares is unsupported");
+	if (field_string(req, "root_token_pgp_key")[0])
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "root_token_pgp_key: PGP encryption of the root token is unsupported");
+	if (field_present(req, "recovery_shares") || field_present(req, "recovery_threshold"))
+		if (field_int(req, "recovery_shares") != 0 || field_int(req, "recovery_threshold") != 0)
+			return response_error(resp, TROVE_ERR_INVALID,
+					      "recovery_shares: recovery keys need an auto-unseal seal, which this "
+					      "server does not have");
+	if (field_present(req, "stored_shares") && field_int(req, "stored_shares") != 0)
+		return response_error(resp, TROVE_ERR_INVALID, "stored_shares: stored shares need an auto-unseal seal");
+	if (!field_present(req, "secret_shares") || !field_present(req, "secret_threshold"))
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "secret_shares and secret_threshold are required");
+	int64_t shares = field_int(req, "secret_shares"), threshold = field_int(req, "secret_threshold");
+	if (shares < 1 || shares > 255)
+		return response_error(resp, TROVE_ERR_INVALID, "secret_shares: must be between 1 and 255");
+	if (threshold < 1 || threshold > shares)
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "secret_threshold: must be between 1 and secret_shares");
+
+	buf_init(&err, 512);
+	r = core_initialize(req->core, (unsigned)shares, (unsigned)threshold, NULL, &res, &err);
+	if (r != 0) {
+		if (err.len)
+			response_error(resp, r, "%s", err.data);
+		buf_release(&err);
+		return r;
+	}
+	buf_release(&err);
+	hex = json_array();
+	b64 = json_array();
+	for (size_t i = 0; i < res.nkeys; i++) {
+		char h[2 * 64 + 1];
+		char b[128];
+		hex_encode(res.keys[i], res.key_len, h);
+		base64_encode(res.keys[i], res.key_len, b);
+		json_array_append_new(hex, json_string(h));
+		json_array_append_new(b64, json_string(b));
+		secure_wipe(h, sizeof(h));
+		secure_wipe(b, sizeof(b));
+	}
+	resp->bare = json_pack("{s:o, s:o, s:s}", "keys", hex, "keys_base64", b64, "root_token", res.root_token);
+	core_init_result_release(&res);
+	return resp->bare ? 0 : TROVE_ERR_NOMEM;
+}
+
+/* --- sys/unseal, sys/seal ------------------------------------------------ */
+
+/* Unseal keys arrive as hex or base64 (Vault tries hex first). */
+static int decode_key(const char *s, unsigned char *out, size_t cap, size_t *len)
+{
+	size_t n = strlen(s);
+	if (hex_decode(s, n, out, cap, len) == 0)
+		return 0;
+	return base64_decode(s, n, out, cap, len);
+}
+
+static int unseal_write(struct request *req, struct response *resp)
+{
+	struct seal_status st;
+	unsigned char key[256];
+	size_t klen = 0;
+	struct buf err;
+	int r;
+
+	if (field_bool(req, "reset")) {
+		r = core_unseal_reset(req->core);
+		if (r == TROVE_ERR_INVALID)
+			return response_error(resp, r, "vault is unsealed");
+		if (r != 0)
+			return r;
+		return status_reply(req, resp);
+	}
+	const char *k = field_string(req, "key");
+	if (!k[0])
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "'key' must be specified in request body as JSON, or 'reset' set to true");
+	if (decode_key(k, key, sizeof(key), &klen) != 0)
+		return response_error(resp, TROVE_ERR_INVALID, "'key' must be a valid hex or base64 string");
+
+	buf_init(&err, 512);
+	r = core_unseal(req->core, key, klen, &st, &err);
+	secure_wipe(key, sizeof(key));
+	if (r != 0) {
+		response_error(resp, r, "%s", err.len ? err.data : err_message(r));
+		buf_release(&err);
+		return r;
+	}
+	buf_release(&err);
+	resp->bare = seal_status_json(&st);
+	return 0;
+}
+
+static int seal_write(struct request *req, struct response *resp)
+{
+	(void)resp;
+	return core_seal(req->core);
+}
+
+/* --- sys/health, sys/leader ---------------------------------------------- */
+
+static int code_field(struct request *req, const char *name, int def, int *out)
+{
+	if (!field_present(req, name)) {
+		*out = def;
+		return 0;
+	}
+	int64_t v = field_int(req, name);
+	if (v < 100 || v > 599)
+		return TROVE_ERR_INVALID;
+	*out = (int)v;
+	return 0;
+}
+
+static int health_read(struct request *req, struct response *resp)
+{
+	static const struct {
+		const char *name;
+		int def;
+	} codes[] = {
+		{ "activecode", 200 },        { "standbycode", 429 }, { "drsecondarycode", 472 },
+		{ "performancestandbycode", 473 }, { "sealedcode", 503 }, { "uninitcode", 501 },
+	};
+	int vals[6];
+	struct seal_status st;
+	int r;
+
+	for (size_t i = 0; i < 6; i++)
+		if (code_field(req, codes[i].name, codes[i].def, &vals[i]) != 0)
+			return response_error(resp, TROVE_ERR_INVALID, "%s: must be an HTTP status code (100-599)",
+					      codes[i].name);
+	if ((r = core_seal_status(req->core, &st)) != 0)
+		return r;
+	/* standbyok/perfstandbyok only matter on a standby node; a single
+	 * node is always active, so they are parsed (for their 400) and
+	 * otherwise have no effect. */
+	(void)field_bool(req, "standbyok");
+	(void)field_bool(req, "perfstandbyok");
+
+	if (!st.initialized)
+		resp->status = vals[5];
+	else if (st.sealed)
+		resp->status = vals[4];
+	else
+		resp->status = vals[0];
+	resp->bare = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:b, s:i, s:i}", "initialized",
+			       st.initialized, "sealed", st.sealed, "standby", 0, "performance_standby", 0,
+			       "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
+			       "server_time_utc", (json_int_t)time(NULL), "version", API_VERSION, "enterprise", 0,
+			       "echo_duration_ms", 0, "clock_skew_ms", 0);
+	if (resp->bare && !st.sealed && st.initialized) {
+		json_object_set_new(resp->bare, "cluster_name", json_string(st.cluster_name));
+		json_object_set_new(resp->bare, "cluster_id", json_string(st.cluster_id));
+	}
+	return 0;
+}
+
+static int leader_read(struct request *req, struct response *resp)
+{
+	(void)req;
+	resp->bare = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled", 0, "is_self", 0,
+			       "active_time", "0001-01-01T00:00:00Z", "leader_address", "",
+			       "leader_cluster_address", "", "performance_standby", 0,
+			       "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
+			       "raft_applied_index", 0);
+	return 0;
+}
+
+/* --- sys/key-status, sys/rotate ------------------------------------------ */
+
+static int key_status_read(struct request *req, struct response *resp)
+{
+	struct barrier_key_status ks;
+	char when[32];
+	int r = barrier_key_status(core_barrier(req->core), &ks);
+	if (r != 0)
+		return r;
+	format_rfc3339(ks.install_time, when, sizeof(when));
+	response_set_data(resp, json_pack("{s:i, s:s, s:I}", "term", (int)ks.term, "install_time", when,
+					  "encryptions", (json_int_t)ks.encryptions));
+	resp->inject_data = true;
+	return 0;
+}
+
+static int rotate_write(struct request *req, struct response *resp)
+{
+	(void)resp;
+	int r = barrier_rotate(core_barrier(req->core));
+	if (r == 0)
+		log_info("barrier key rotated");
+	return r;
+}
+
+static const struct field init_fields[] = {
+	{ "secret_shares", FIELD_INT, NULL, "number of key shares to split the unseal key into" },
+	{ "secret_threshold", FIELD_INT, NULL, "number of shares needed to unseal" },
+	{ "pgp_keys", FIELD_STRLIST, NULL, "unsupported" },
+	{ "root_token_pgp_key", FIELD_STRING, NULL, "unsupported" },
+	{ "recovery_shares", FIELD_INT, NULL, "unsupported (auto-unseal only)" },
+	{ "recovery_threshold", FIELD_INT, NULL, "unsupported (auto-unseal only)" },
+	{ "recovery_pgp_keys", FIELD_STRLIST, NULL, "unsupported" },
+	{ "stored_shares", FIELD_INT, NULL, "unsupported (auto-unseal only)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field unseal_fields[] = {
+	{ "key", FIELD_STRING, NULL, "one unseal key share, hex or base64" },
+	{ "reset", FIELD_BOOL, "false", "discard the shares submitted so far" },
+	{ "migrate", FIELD_BOOL, "false", "seal migration (not applicable)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field health_fields[] = {
+	{ "standbyok", FIELD_BOOL, "false", "a standby answers with the active code" },
+	{ "perfstandbyok", FIELD_BOOL, "false", "a performance standby answers with the active code" },
+	{ "activecode", FIELD_INT, "200", "status when active" },
+	{ "standbycode", FIELD_INT, "429", "status when standby" },
+	{ "drsecondarycode", FIELD_INT, "472", "status for a DR secondary" },
+	{ "performancestandbycode", FIELD_INT, "473", "status for a performance standby" },
+	{ "sealedcode", FIELD_INT, "503", "status when sealed" },
+	{ "uninitcode", FIELD_INT, "501", "status when not initialised" },
+	{ NULL, 0, NULL, NULL },
+};
+
+#define SPECIAL (ROUTE_UNAUTH | ROUTE_SEALED_OK | ROUTE_NO_AUDIT)
+
+static const struct route sys_routes[] = {
+	{ "init", { [OP_READ] = init_read, [OP_UPDATE] = init_write }, init_fields, SPECIAL | ROUTE_SLOW,
+	  "initialise a new server" },
+	{ "seal-status", { [OP_READ] = status_reply }, NULL, SPECIAL, "seal state and unseal progress" },
+	{ "unseal", { [OP_UPDATE] = unseal_write }, unseal_fields, SPECIAL, "submit one unseal key share" },
+	{ "seal", { [OP_UPDATE] = seal_write }, NULL, ROUTE_SUDO | ROUTE_NO_AUDIT, "seal the server" },
+	{ "health", { [OP_READ] = health_read, [OP_HEAD] = health_read }, health_fields, SPECIAL,
+	  "health for load balancers" },
+	{ "leader", { [OP_READ] = leader_read }, NULL, SPECIAL, "high-availability leader" },
+	{ "key-status", { [OP_READ] = key_status_read }, NULL, 0, "the active barrier key term" },
+	{ "rotate", { [OP_UPDATE] = rotate_write }, NULL, ROUTE_SUDO, "install a new barrier key term" },
+	{ NULL, { 0 }, NULL, 0, NULL },
+};
+
+const struct engine sys_engine = { "system", sys_routes };

@@ -1,7 +1,7 @@
 /* hcl.h — a parser for HCL version 1 (the syntax of Vault's server config
  * and ACL policies) and for the equivalent JSON form, into one tree.
  *
- * Supported HCL: comments (#, //, /* * /), `key = value`, blocks
+ * Supported HCL: comments (#, // and slash-star block comments), `key = value`, blocks
  * `name "label" ... { ... }` (labels may be bare identifiers or strings),
  * `key = { ... }` and `key { ... }`, strings with escapes (\" \\ \n \t \r
  * \uXXXX), heredocs (<<EOF and <<-EOF), integers, floats, true/false,
@@ -14,7 +14,10 @@
  *
  * JSON input (hcl_parse_json) maps onto the same tree: objects become
  * members without labels (line numbers are approximate: jansson gives the
- * position of errors only, so members get line 0). Callers that accept both
+ * position of errors only, so members get line 0). As in HCL1's JSON reader,
+ * a member whose value is a non-empty array of objects becomes one member
+ * per element (`"listener": [{...}, {...}]` reads as two listener members).
+ * Duplicate keys in one JSON object and null values are errors. Callers that accept both
  * forms treat `{"listener": {"tcp": {...}}}` as the block `listener "tcp"`;
  * hcl_member_block() below does that unfolding for them.
  *

@@ -1,2 +1,485 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* config.c — option tables and the loader for the server config.
+ *
+ * Each block kind (top level, listener "tcp", storage) has one table of
+ * options: name, type, where it lands in the struct, and bounds. The same
+ * table drives parsing, type errors and defaults, so adding an option is
+ * one line. Values are weakly typed as in Vault's config: a bool may be
+ * written true or "true", a duration 30 or "30s", a size 1024 or "1MiB". */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#include "duration.h"
+#include "err.h"
+#include "hcl.h"
+
+#include "banned.h"
+
+#define DEFAULT_TTL (768 * 3600)
+#define MAX_CONFIG_FILE ((size_t)4 << 20)
+
+enum opt_type { OPT_STRING, OPT_BOOL, OPT_DURATION, OPT_SIZE };
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	int64_t min, max; /* bounds for durations and sizes; max 0 = none */
+};
+
+#define TOP(name, type, field, lo, hi) { name, type, offsetof(struct server_config, field), lo, hi }
+#define LST(name, type, field, lo, hi) { name, type, offsetof(struct listener_config, field), lo, hi }
+#define STO(name, type, field, lo, hi) { name, type, offsetof(struct storage_config, field), lo, hi }
+
+static const struct opt top_opts[] = {
+	TOP("api_addr", OPT_STRING, api_addr, 0, 0),
+	TOP("cluster_name", OPT_STRING, cluster_name, 0, 0),
+	TOP("disable_mlock", OPT_BOOL, disable_mlock, 0, 0),
+	TOP("log_level", OPT_STRING, log_level, 0, 0),
+	TOP("log_format", OPT_STRING, log_format, 0, 0),
+	TOP("default_lease_ttl", OPT_DURATION, default_lease_ttl, 1, 0),
+	TOP("max_lease_ttl", OPT_DURATION, max_lease_ttl, 1, 0),
+	TOP("ui", OPT_BOOL, ui, 0, 0),
+	TOP("pid_file", OPT_STRING, pid_file, 0, 0),
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct opt listener_opts[] = {
+	LST("address", OPT_STRING, address, 0, 0),
+	LST("tls_disable", OPT_BOOL, tls_disable, 0, 0),
+	LST("tls_cert_file", OPT_STRING, tls_cert_file, 0, 0),
+	LST("tls_key_file", OPT_STRING, tls_key_file, 0, 0),
+	LST("tls_min_version", OPT_STRING, tls_min_version, 0, 0),
+	LST("tls_client_ca_file", OPT_STRING, tls_client_ca_file, 0, 0),
+	LST("tls_require_and_verify_client_cert", OPT_BOOL, tls_require_and_verify_client_cert, 0, 0),
+	LST("max_request_size", OPT_SIZE, max_request_size, 1, (int64_t)1 << 40),
+	LST("max_request_duration", OPT_DURATION, max_request_duration, 1, 24 * 3600),
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct opt lmdb_opts[] = {
+	STO("path", OPT_STRING, path, 0, 0),
+	STO("max_size", OPT_SIZE, max_size, (int64_t)1 << 20, (int64_t)1 << 44),
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct opt inmem_opts[] = {
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct {
+	const char *type;
+	const struct opt *opts;
+} storage_types[] = {
+	{ "lmdb", lmdb_opts },
+	{ "inmem", inmem_opts },
+};
+
+void config_init(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->default_lease_ttl = DEFAULT_TTL;
+	cfg->max_lease_ttl = DEFAULT_TTL;
+}
+
+static void listener_release(struct listener_config *l)
+{
+	free(l->address);
+	free(l->tls_cert_file);
+	free(l->tls_key_file);
+	free(l->tls_min_version);
+	free(l->tls_client_ca_file);
+	free(l->where);
+}
+
+void config_release(struct server_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		listener_release(&cfg->listeners[i]);
+	free(cfg->storage.type);
+	free(cfg->storage.path);
+	free(cfg->storage.where);
+	free(cfg->api_addr);
+	free(cfg->cluster_name);
+	free(cfg->log_level);
+	free(cfg->log_format);
+	free(cfg->pid_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+struct listener_config *config_add_listener(struct server_config *cfg)
+{
+	if (cfg->nlisteners >= CONFIG_MAX_LISTENERS)
+		return NULL;
+	struct listener_config *l = &cfg->listeners[cfg->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->address = xstrdup("127.0.0.1:8200");
+	l->tls_min_version = xstrdup("tls12");
+	l->max_request_size = (uint64_t)32 << 20;
+	l->max_request_duration = 90;
+	return l;
+}
+
+static int fail(struct buf *err, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(struct buf *err, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	buf_reset(err);
+	if (line > 0)
+		buf_printf(err, "%s:%d: ", file, line);
+	else
+		buf_printf(err, "%s: ", file);
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+	return TROVE_ERR_INVALID;
+}
+
+static bool text_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0 || strcmp(s, "TRUE") == 0 || strcmp(s, "True") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0 || strcmp(s, "FALSE") == 0 || strcmp(s, "False") == 0) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static int set_opt(void *base, const struct opt *o, const struct hcl_member *m, const char *file,
+		   const char *block, struct buf *err)
+{
+	const struct hcl_value *v = m->value;
+	char *field = (char *)base + o->offset;
+	int line = m->line ? m->line : v->line;
+
+	switch (o->type) {
+	case OPT_STRING: {
+		char **dst = (char **)(void *)field;
+		if (v->type != HCL_STRING)
+			return fail(err, file, line, "%s%s: expected a string, got %s", block, o->name,
+				    hcl_type_name(v->type));
+		free(*dst);
+		*dst = xstrdup(v->u.string.ptr);
+		return 0;
+	}
+	case OPT_BOOL: {
+		bool b;
+		if (v->type == HCL_BOOL)
+			b = v->u.b;
+		else if (v->type == HCL_INT && (v->u.i == 0 || v->u.i == 1))
+			b = v->u.i == 1;
+		else if (v->type != HCL_STRING || !text_bool(v->u.string.ptr, &b))
+			return fail(err, file, line, "%s%s: expected a boolean", block, o->name);
+		*(bool *)(void *)field = b;
+		return 0;
+	}
+	case OPT_DURATION: {
+		int64_t secs = 0;
+		if (v->type == HCL_INT)
+			secs = v->u.i;
+		else if (v->type != HCL_STRING || duration_parse_seconds(v->u.string.ptr, v->u.string.len, &secs) != 0)
+			return fail(err, file, line, "%s%s: expected a duration such as \"30s\" or \"768h\"", block,
+				    o->name);
+		if (secs < o->min || (o->max && secs > o->max))
+			return fail(err, file, line, "%s%s: out of range", block, o->name);
+		*(int64_t *)(void *)field = secs;
+		return 0;
+	}
+	case OPT_SIZE: {
+		uint64_t n = 0;
+		if (v->type == HCL_INT && v->u.i >= 0)
+			n = (uint64_t)v->u.i;
+		else if (v->type != HCL_STRING || size_parse(v->u.string.ptr, v->u.string.len, &n) != 0)
+			return fail(err, file, line, "%s%s: expected a size in bytes such as 33554432 or \"32MiB\"",
+				    block, o->name);
+		if (n < (uint64_t)o->min || (o->max && n > (uint64_t)o->max))
+			return fail(err, file, line, "%s%s: out of range", block, o->name);
+		*(uint64_t *)(void *)field = n;
+		return 0;
+	}
+	}
+	return TROVE_ERR_INTERNAL;
+}
+
+/* Applies every member of an object through an option table. Each key may
+ * appear once per block. */
+static int apply_block(void *base, const struct opt *table, const struct hcl_value *body, const char *file,
+		       const char *block, struct buf *err)
+{
+	if (body->type != HCL_OBJECT)
+		return fail(err, file, body->line, "%sexpected a block", block);
+	for (size_t i = 0; i < body->u.object.len; i++) {
+		const struct hcl_member *m = &body->u.object.members[i];
+		const struct opt *o = table;
+		int r;
+		for (; o->name; o++)
+			if (strcmp(o->name, m->key) == 0)
+				break;
+		if (!o->name)
+			return fail(err, file, m->line, "%sunknown key \"%s\"", block, m->key);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(body->u.object.members[j].key, m->key) == 0)
+				return fail(err, file, m->line, "%s\"%s\" is set twice", block, m->key);
+		if ((r = set_opt(base, o, m, file, block, err)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static char *where(const char *file, int line)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s:%d", file, line);
+	return buf_take(&b);
+}
+
+static int load_listener(struct server_config *cfg, const char *type, const struct hcl_value *body, int line,
+			 const char *file, struct buf *err)
+{
+	if (strcmp(type, "tcp") != 0)
+		return fail(err, file, line, "listener \"%s\": unsupported listener type (supported: tcp)", type);
+	struct listener_config *l = config_add_listener(cfg);
+	if (!l)
+		return fail(err, file, line, "too many listeners (at most %d)", CONFIG_MAX_LISTENERS);
+	l->where = where(file, line);
+	return apply_block(l, listener_opts, body, file, "listener \"tcp\": ", err);
+}
+
+static int load_storage(struct server_config *cfg, const char *type, const struct hcl_value *body, int line,
+			const char *file, struct buf *err)
+{
+	const struct opt *table = NULL;
+	char block[96];
+	for (size_t i = 0; i < sizeof(storage_types) / sizeof(storage_types[0]); i++)
+		if (strcmp(storage_types[i].type, type) == 0)
+			table = storage_types[i].opts;
+	if (!table)
+		return fail(err, file, line, "storage \"%s\": unsupported storage type (supported: lmdb, inmem)",
+			    type);
+	if (cfg->storage.type)
+		return fail(err, file, line, "storage is already defined at %s; give it once", cfg->storage.where);
+	cfg->storage.type = xstrdup(type);
+	cfg->storage.where = where(file, line);
+	snprintf(block, sizeof(block), "storage \"%s\": ", type);
+	return apply_block(&cfg->storage, table, body, file, block, err);
+}
+
+typedef int (*block_loader)(struct server_config *, const char *, const struct hcl_value *, int, const char *,
+			    struct buf *);
+
+/* A block member in any of its shapes: `name "label" {..}`, `name = {
+ * label = {..} }`, or (JSON) `"name": [{"label": {..}}, ...]`. */
+static int load_blocks(struct server_config *cfg, const struct hcl_member *m, block_loader loader, const char *file,
+		       struct buf *err)
+{
+	struct hcl_error he = { 0 };
+	const char *label = NULL;
+	const struct hcl_value *body = NULL;
+	int r;
+
+	if (m->value->type == HCL_LIST && m->nlabels == 0) {
+		for (size_t i = 0; i < m->value->u.list.len; i++) {
+			const struct hcl_value *item = m->value->u.list.items[i];
+			if (item->type != HCL_OBJECT)
+				return fail(err, file, item->line, "%s: expected a block", m->key);
+			for (size_t j = 0; j < item->u.object.len; j++) {
+				const struct hcl_member *inner = &item->u.object.members[j];
+				if ((r = loader(cfg, inner->key, inner->value, inner->line, file, err)) != 0)
+					return r;
+			}
+		}
+		return 0;
+	}
+	if (hcl_member_block(m, &label, &body, &he) != 0)
+		return fail(err, file, he.line ? he.line : m->line, "%s: %s", m->key, he.message);
+	return loader(cfg, label, body, m->line, file, err);
+}
+
+int config_load_text(struct server_config *cfg, const char *name, const char *text, size_t len, bool json,
+		     struct buf *err)
+{
+	struct hcl_value *root = NULL;
+	struct hcl_error he = { 0 };
+	int r = json ? hcl_parse_json(text, len, &root, &he) : hcl_parse(text, len, &root, &he);
+	if (r != 0) {
+		if (he.line > 0)
+			return fail(err, name, he.line, "%s", he.message);
+		return fail(err, name, 0, "%s", he.message);
+	}
+	for (size_t i = 0; i < root->u.object.len; i++) {
+		const struct hcl_member *m = &root->u.object.members[i];
+		if (strcmp(m->key, "listener") == 0)
+			r = load_blocks(cfg, m, load_listener, name, err);
+		else if (strcmp(m->key, "storage") == 0 || strcmp(m->key, "backend") == 0)
+			r = load_blocks(cfg, m, load_storage, name, err);
+		else {
+			const struct opt *o = top_opts;
+			for (; o->name; o++)
+				if (strcmp(o->name, m->key) == 0)
+					break;
+			if (!o->name)
+				r = fail(err, name, m->line, "unknown key \"%s\"", m->key);
+			else
+				r = set_opt(cfg, o, m, name, "", err);
+		}
+		if (r != 0)
+			break;
+	}
+	hcl_free(root);
+	return r;
+}
+
+static int load_file(struct server_config *cfg, const char *path, struct buf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *text = NULL;
+	size_t n = 0;
+	int r;
+	if (fd < 0)
+		return fail(err, path, 0, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size > MAX_CONFIG_FILE) {
+		close(fd);
+		return fail(err, path, 0, "not a readable file of at most %zu bytes", MAX_CONFIG_FILE);
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	while (n < (size_t)st.st_size) {
+		ssize_t got = read(fd, text + n, (size_t)st.st_size - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	text[n] = '\0';
+	size_t plen = strlen(path);
+	bool json = plen > 5 && strcmp(path + plen - 5, ".json") == 0;
+	r = config_load_text(cfg, path, text, n, json, err);
+	free(text);
+	return r;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int config_load_path(struct server_config *cfg, const char *path, struct buf *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return fail(err, path, 0, "cannot read config: %s", strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return load_file(cfg, path, err);
+
+	DIR *d = opendir(path);
+	struct dirent *de;
+	struct strlist names;
+	int r = 0;
+	if (!d)
+		return fail(err, path, 0, "cannot open directory: %s", strerror(errno));
+	strlist_init(&names);
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		if ((n > 4 && strcmp(de->d_name + n - 4, ".hcl") == 0) ||
+		    (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0))
+			strlist_push(&names, de->d_name);
+	}
+	closedir(d);
+	qsort(names.items, names.len, sizeof(char *), name_cmp);
+	for (size_t i = 0; i < names.len && r == 0; i++) {
+		struct buf full;
+		buf_init(&full, 8192);
+		buf_printf(&full, "%s/%s", path, names.items[i]);
+		r = load_file(cfg, full.data, err);
+		buf_release(&full);
+	}
+	strlist_release(&names);
+	return r;
+}
+
+static int check_readable(const char *file, const char *what, const char *where_, struct buf *err)
+{
+	if (access(file, R_OK) != 0)
+		return fail(err, where_, 0, "listener \"tcp\": %s \"%s\" is not readable: %s", what, file,
+			    strerror(errno));
+	return 0;
+}
+
+int config_validate(const struct server_config *cfg, struct buf *err)
+{
+	int r;
+	if (!cfg->storage.type) {
+		buf_reset(err);
+		buf_append_str(err, "no storage configured: add a storage \"lmdb\" { path = \"...\" } block");
+		return TROVE_ERR_INVALID;
+	}
+	if (strcmp(cfg->storage.type, "lmdb") == 0 && (!cfg->storage.path || !cfg->storage.path[0]))
+		return fail(err, cfg->storage.where, 0, "storage \"lmdb\": \"path\" is required");
+	if (cfg->nlisteners == 0) {
+		buf_reset(err);
+		buf_append_str(err, "no listener configured: add a listener \"tcp\" { ... } block");
+		return TROVE_ERR_INVALID;
+	}
+	if (cfg->max_lease_ttl < cfg->default_lease_ttl) {
+		buf_reset(err);
+		buf_append_str(err, "default_lease_ttl must not exceed max_lease_ttl");
+		return TROVE_ERR_INVALID;
+	}
+	if (cfg->log_level) {
+		static const char *const ok[] = { "trace", "debug", "info", "warn", "warning", "error", "off" };
+		bool found = false;
+		for (size_t i = 0; i < 7; i++)
+			found |= strcmp(cfg->log_level, ok[i]) == 0;
+		if (!found) {
+			buf_reset(err);
+			buf_printf(err, "log_level: \"%s\" is not one of trace, debug, info, warn, error, off",
+				   cfg->log_level);
+			return TROVE_ERR_INVALID;
+		}
+	}
+	if (cfg->log_format && strcmp(cfg->log_format, "standard") != 0 && strcmp(cfg->log_format, "json") != 0) {
+		buf_reset(err);
+		buf_printf(err, "log_format: \"%s\" is not one of standard, json", cfg->log_format);
+		return TROVE_ERR_INVALID;
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct listener_config *l = &cfg->listeners[i];
+		const char *w = l->where ? l->where : "listener";
+		if (!strchr(l->address, ':'))
+			return fail(err, w, 0, "listener \"tcp\": address \"%s\" must be host:port", l->address);
+		if (strcmp(l->tls_min_version, "tls12") != 0 && strcmp(l->tls_min_version, "tls13") != 0)
+			return fail(err, w, 0, "listener \"tcp\": tls_min_version must be tls12 or tls13");
+		if (l->tls_disable)
+			continue;
+		if (!l->tls_cert_file || !l->tls_key_file)
+			return fail(err, w, 0,
+				    "listener \"tcp\": TLS is on, so tls_cert_file and tls_key_file are required "
+				    "(or set tls_disable = true)");
+		if ((r = check_readable(l->tls_cert_file, "tls_cert_file", w, err)) != 0 ||
+		    (r = check_readable(l->tls_key_file, "tls_key_file", w, err)) != 0)
+			return r;
+		if (l->tls_client_ca_file && (r = check_readable(l->tls_client_ca_file, "tls_client_ca_file", w, err)))
+			return r;
+		if (l->tls_require_and_verify_client_cert && !l->tls_client_ca_file)
+			return fail(err, w, 0,
+				    "listener \"tcp\": tls_require_and_verify_client_cert needs tls_client_ca_file");
+	}
+	return 0;
+}

@@ -1,2 +1,464 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* listener.c — h2o glue: sockets, TLS, loop threads, request hand-off.
+ * See listener.h for the threading model. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <h2o.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listener.h"
+
+#include "core/router.h"
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "pool.h"
+#include "secure.h"
+
+#include "banned.h"
+
+struct listener_set;
+
+struct listener_rt {
+	const struct listener_config *cfg;
+	h2o_globalconf_t gconf;
+	SSL_CTX *ssl;
+	int *fds; /* one per thread */
+};
+
+struct loop_thread;
+
+struct loop_listener {
+	h2o_context_t ctx; /* first: requests find us through conn->ctx */
+	h2o_accept_ctx_t accept;
+	h2o_timeout_t duration;
+	h2o_socket_t *sock;
+	struct loop_thread *thread;
+};
+
+struct loop_thread {
+	pthread_t tid;
+	bool started;
+	h2o_evloop_t *loop;
+	h2o_multithread_queue_t *queue;
+	h2o_multithread_receiver_t receiver;
+	struct loop_listener *listeners;
+	struct listener_set *set;
+};
+
+struct listener_set {
+	struct core *core;
+	struct pool *pool;
+	struct listener_rt *rts;
+	size_t nrts;
+	struct loop_thread *threads;
+	unsigned nthreads;
+	atomic_bool stopping;
+};
+
+struct trove_handler {
+	h2o_handler_t super;
+	struct listener_set *set;
+};
+
+struct job {
+	h2o_multithread_message_t msg; /* first: the receiver casts back */
+	struct request req;
+	struct response resp;
+	int err;
+	h2o_req_t *hreq;
+	struct loop_listener *ll;
+	h2o_timeout_entry_t timer;
+	bool abandoned;
+};
+
+static void job_free(struct job *j)
+{
+	request_release(&j->req);
+	response_release(&j->resp);
+	free(j);
+}
+
+static void send_reply(h2o_req_t *hreq, const struct request *req, const struct response *resp, int err)
+{
+	struct buf body;
+	int status = 500;
+	buf_init(&body, (size_t)64 << 20);
+	if (http_render(req, resp, err, &status, &body) != 0) {
+		buf_reset(&body);
+		status = 500;
+		buf_append_str(&body, "{\"errors\":[\"internal error\"]}\n");
+	}
+	if (status >= 500)
+		log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", req->path ? req->path : "",
+			"status", http_reason(status), NULL);
+	hreq->res.status = status;
+	hreq->res.reason = http_reason(status);
+	hreq->res.content_length = body.len;
+	h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+	if (body.len > 0)
+		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+			       H2O_STRLIT("application/json"));
+	h2o_send_inline(hreq, body.data, body.len);
+	buf_release(&body);
+}
+
+static void run_job(void *arg)
+{
+	struct job *j = arg;
+	log_set_request_id(j->req.id);
+	struct route_match m = { j->req.route, NULL };
+	j->err = router_dispatch(&j->req, &m, &j->resp);
+	log_set_request_id(NULL);
+	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
+}
+
+static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+	(void)receiver;
+	while (!h2o_linklist_is_empty(messages)) {
+		h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+		h2o_linklist_unlink(&msg->link);
+		struct job *j = (struct job *)msg;
+		if (!j->abandoned) {
+			h2o_timeout_unlink(&j->timer);
+			send_reply(j->hreq, &j->req, &j->resp, j->err);
+		}
+		job_free(j);
+	}
+}
+
+static void on_duration_exceeded(h2o_timeout_entry_t *entry)
+{
+	struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, timer, entry);
+	struct response late;
+	/* The worker still owns j->resp; answer from a fresh response. */
+	response_init(&late);
+	response_error(&late, TROVE_ERR_TIMEOUT, "request exceeded max_request_duration");
+	j->abandoned = true;
+	send_reply(j->hreq, &j->req, &late, TROVE_ERR_TIMEOUT);
+	response_release(&late);
+}
+
+static char *header_value(h2o_req_t *hreq, const h2o_token_t *tok, size_t *len)
+{
+	ssize_t i = h2o_find_header(&hreq->headers, tok, -1);
+	if (i < 0)
+		return NULL;
+	*len = hreq->headers.entries[i].value.len;
+	return hreq->headers.entries[i].value.base;
+}
+
+static void extract_token(h2o_req_t *hreq, struct request *req)
+{
+	ssize_t i = h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-vault-token"), -1);
+	if (i >= 0) {
+		h2o_iovec_t v = hreq->headers.entries[i].value;
+		if (v.len > 0)
+			req->client_token = xstrndup(v.base, v.len);
+		return;
+	}
+	size_t n = 0;
+	const char *a = header_value(hreq, H2O_TOKEN_AUTHORIZATION, &n);
+	if (a && n > 7 && strncasecmp(a, "Bearer ", 7) == 0)
+		req->client_token = xstrndup(a + 7, n - 7);
+}
+
+static void peer_address(h2o_req_t *hreq, struct request *req)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = hreq->conn->callbacks->get_peername(hreq->conn, (struct sockaddr *)&ss);
+	if (len == 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, req->remote_addr, sizeof(req->remote_addr));
+		req->remote_port = ntohs(in->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, req->remote_addr, sizeof(req->remote_addr));
+		req->remote_port = ntohs(in6->sin6_port);
+	}
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
+{
+	struct trove_handler *h = (struct trove_handler *)self;
+	struct loop_listener *ll = (struct loop_listener *)hreq->conn->ctx;
+	struct job *j = xcalloc(1, sizeof(*j));
+	struct route_match m = { NULL, NULL };
+	size_t ct_len = 0;
+	const char *ct = header_value(hreq, H2O_TOKEN_CONTENT_TYPE, &ct_len);
+
+	request_init(&j->req);
+	response_init(&j->resp);
+	j->req.core = h->set->core;
+	j->hreq = hreq;
+	j->ll = ll;
+	extract_token(hreq, &j->req);
+	peer_address(hreq, &j->req);
+
+	j->err = http_build_request(&j->req, hreq->method.base, hreq->method.len, hreq->path.base, hreq->path.len,
+				    hreq->entity.base, hreq->entity.base ? hreq->entity.len : 0, ct, ct_len,
+				    &j->resp);
+	if (j->err == 0 && h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-vault-wrap-ttl"), -1) >= 0)
+		j->err = response_error(&j->resp, TROVE_ERR_INVALID,
+					"X-Vault-Wrap-TTL: response wrapping is not supported by this server yet");
+	if (j->err != 0)
+		goto reply_now;
+	router_match(&j->req, &m);
+	if (router_is_slow(&j->req, &m)) {
+		j->timer.cb = on_duration_exceeded;
+		h2o_timeout_link(ll->thread->loop, &ll->duration, &j->timer);
+		if (pool_submit(h->set->pool, run_job, j) == 0)
+			return 0;
+		h2o_timeout_unlink(&j->timer);
+		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
+		goto reply_now;
+	}
+	log_set_request_id(j->req.id);
+	j->err = router_dispatch(&j->req, &m, &j->resp);
+	log_set_request_id(NULL);
+reply_now:
+	send_reply(hreq, &j->req, &j->resp, j->err);
+	job_free(j);
+	return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	if (err != NULL)
+		return;
+	h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+	if (sock == NULL)
+		return;
+	h2o_accept(listener->data, sock);
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop_thread *t = arg;
+	while (!atomic_load(&t->set->stopping))
+		h2o_evloop_run(t->loop, 200);
+	return NULL;
+}
+
+/* Splits "host:port" or "[v6]:port". */
+static int bind_socket(const char *address, struct buf *err)
+{
+	char host[256];
+	const char *port;
+	const char *colon = strrchr(address, ':');
+	struct addrinfo hints, *res = NULL;
+	int fd = -1, one = 1, rc;
+
+	if (!colon || colon == address || strlen(colon + 1) == 0) {
+		buf_printf(err, "listener address \"%s\" must be host:port", address);
+		return -1;
+	}
+	size_t hlen = (size_t)(colon - address);
+	if (address[0] == '[' && hlen >= 2 && address[hlen - 1] == ']') {
+		address++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host)) {
+		buf_printf(err, "listener address \"%s\": host too long", address);
+		return -1;
+	}
+	memcpy(host, address, hlen);
+	host[hlen] = '\0';
+	port = colon + 1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(hlen ? host : NULL, port, &hints, &res)) != 0) {
+		buf_printf(err, "listener address \"%s\": %s", address, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+		buf_printf(err, "cannot listen on %s: %s", address, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void ssl_error(struct buf *err, const char *what, const char *file)
+{
+	char e[256];
+	unsigned long code = ERR_get_error();
+	ERR_error_string_n(code, e, sizeof(e));
+	buf_printf(err, "%s \"%s\": %s", what, file, code ? e : "failed");
+	ERR_clear_error();
+}
+
+static SSL_CTX *make_ssl(const struct listener_config *l, struct buf *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		buf_append_str(err, "cannot create TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, strcmp(l->tls_min_version, "tls13") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_cert_file) != 1) {
+		ssl_error(err, "tls_cert_file", l->tls_cert_file);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, l->tls_key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		ssl_error(err, "tls_key_file", l->tls_key_file);
+		goto fail;
+	}
+	if (l->tls_client_ca_file) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(l->tls_client_ca_file);
+		if (SSL_CTX_load_verify_locations(ctx, l->tls_client_ca_file, NULL) != 1 || !names) {
+			ssl_error(err, "tls_client_ca_file", l->tls_client_ca_file);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx,
+				   SSL_VERIFY_PEER |
+					   (l->tls_require_and_verify_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+				   NULL);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void set_free(struct listener_set *set)
+{
+	for (size_t i = 0; i < set->nrts; i++) {
+		struct listener_rt *rt = &set->rts[i];
+		for (unsigned t = 0; rt->fds && t < set->nthreads; t++)
+			if (rt->fds[t] >= 0)
+				close(rt->fds[t]);
+		free(rt->fds);
+		if (rt->ssl)
+			SSL_CTX_free(rt->ssl);
+		h2o_config_dispose(&rt->gconf);
+	}
+	free(set->rts);
+	free(set->threads);
+	free(set);
+}
+
+int listeners_start(const struct server_config *cfg, struct core *core, struct pool *pool, unsigned nthreads,
+		    struct listener_set **out, struct buf *err)
+{
+	struct listener_set *set = xcalloc(1, sizeof(*set));
+	int r = TROVE_ERR_INVALID;
+
+	set->core = core;
+	set->pool = pool;
+	set->nthreads = nthreads ? nthreads : 1;
+	set->nrts = cfg->nlisteners;
+	set->rts = xcalloc(set->nrts, sizeof(*set->rts));
+	atomic_init(&set->stopping, false);
+
+	for (size_t i = 0; i < set->nrts; i++) {
+		struct listener_rt *rt = &set->rts[i];
+		rt->cfg = &cfg->listeners[i];
+		h2o_config_init(&rt->gconf);
+		rt->gconf.server_name = h2o_iovec_init(H2O_STRLIT("trove"));
+		rt->gconf.max_request_entity_size = (size_t)rt->cfg->max_request_size;
+		rt->gconf.http1.req_timeout = LISTENER_HEADER_TIMEOUT_MS;
+		rt->gconf.handshake_timeout = LISTENER_HANDSHAKE_TIMEOUT_MS;
+		h2o_hostconf_t *host = h2o_config_register_host(&rt->gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+		h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+		struct trove_handler *h = (struct trove_handler *)h2o_create_handler(path, sizeof(*h));
+		h->super.on_req = on_req;
+		h->set = set;
+		rt->fds = xcalloc(set->nthreads, sizeof(int));
+		for (unsigned t = 0; t < set->nthreads; t++)
+			rt->fds[t] = -1;
+		if (!rt->cfg->tls_disable && !(rt->ssl = make_ssl(rt->cfg, err)))
+			goto fail;
+		for (unsigned t = 0; t < set->nthreads; t++)
+			if ((rt->fds[t] = bind_socket(rt->cfg->address, err)) < 0)
+				goto fail;
+	}
+
+	set->threads = xcalloc(set->nthreads, sizeof(*set->threads));
+	for (unsigned t = 0; t < set->nthreads; t++) {
+		struct loop_thread *th = &set->threads[t];
+		th->set = set;
+		th->loop = h2o_evloop_create();
+		th->queue = h2o_multithread_create_queue(th->loop);
+		h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
+		th->listeners = xcalloc(set->nrts, sizeof(*th->listeners));
+		for (size_t i = 0; i < set->nrts; i++) {
+			struct loop_listener *ll = &th->listeners[i];
+			struct listener_rt *rt = &set->rts[i];
+			ll->thread = th;
+			h2o_context_init(&ll->ctx, th->loop, &rt->gconf);
+			h2o_timeout_init(th->loop, &ll->duration, (uint64_t)rt->cfg->max_request_duration * 1000);
+			ll->accept.ctx = &ll->ctx;
+			ll->accept.hosts = rt->gconf.hosts;
+			ll->accept.ssl_ctx = rt->ssl;
+			ll->sock = h2o_evloop_socket_create(th->loop, rt->fds[t], H2O_SOCKET_FLAG_DONT_READ);
+			rt->fds[t] = -1; /* the socket owns it now */
+			ll->sock->data = &ll->accept;
+			h2o_socket_read_start(ll->sock, on_accept);
+		}
+	}
+	for (unsigned t = 0; t < set->nthreads; t++) {
+		if (pthread_create(&set->threads[t].tid, NULL, loop_main, &set->threads[t]) != 0) {
+			buf_append_str(err, "cannot start event-loop thread");
+			listeners_stop(set);
+			return TROVE_ERR_INTERNAL;
+		}
+		set->threads[t].started = true;
+	}
+	for (size_t i = 0; i < set->nrts; i++)
+		log_info("listener started", "address", set->rts[i].cfg->address, "tls",
+			 set->rts[i].cfg->tls_disable ? "disabled" : "enabled");
+	*out = set;
+	return 0;
+fail:
+	set_free(set);
+	return r;
+}
+
+void listeners_stop(struct listener_set *set)
+{
+	if (!set)
+		return;
+	atomic_store(&set->stopping, true);
+	for (unsigned t = 0; set->threads && t < set->nthreads; t++)
+		if (set->threads[t].started)
+			pthread_join(set->threads[t].tid, NULL);
+	for (unsigned t = 0; set->threads && t < set->nthreads; t++) {
+		struct loop_thread *th = &set->threads[t];
+		for (size_t i = 0; th->listeners && i < set->nrts; i++) {
+			if (th->listeners[i].sock) {
+				h2o_socket_read_stop(th->listeners[i].sock);
+				h2o_socket_close(th->listeners[i].sock);
+			}
+		}
+	}
+	for (unsigned t = 0; set->threads && t < set->nthreads; t++) {
+		struct loop_thread *th = &set->threads[t];
+		free(th->listeners);
+		th->listeners = NULL;
+	}
+	set_free(set);
+}

@@ -1,2 +1,101 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* pool.c — fixed worker threads over a bounded FIFO ring.
+ *
+ * One mutex and two condition variables: the queue is short-lived and the
+ * jobs are slow by definition (that is why they are here), so lock
+ * contention is not the cost that matters. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "pool.h"
+
+#include "buf.h"
+#include "err.h"
+
+#include "banned.h"
+
+struct job {
+	pool_fn fn;
+	void *arg;
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty;
+	struct job *ring;
+	size_t cap, head, len;
+	bool stopping;
+	pthread_t *threads;
+	unsigned nthreads;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	for (;;) {
+		struct job j;
+		pthread_mutex_lock(&p->lock);
+		while (p->len == 0 && !p->stopping)
+			pthread_cond_wait(&p->nonempty, &p->lock);
+		if (p->len == 0 && p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		j = p->ring[p->head];
+		p->head = (p->head + 1) % p->cap;
+		p->len--;
+		pthread_mutex_unlock(&p->lock);
+		j.fn(j.arg);
+	}
+}
+
+struct pool *pool_new(unsigned nthreads, size_t max_queue)
+{
+	struct pool *p = xcalloc(1, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->nonempty, NULL);
+	p->cap = max_queue ? max_queue : 1;
+	p->ring = xcalloc(p->cap, sizeof(*p->ring));
+	p->threads = xcalloc(nthreads, sizeof(*p->threads));
+	for (unsigned i = 0; i < nthreads; i++) {
+		if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+			break;
+		p->nthreads++;
+	}
+	if (p->nthreads == 0) {
+		pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int pool_submit(struct pool *p, pool_fn fn, void *arg)
+{
+	int r = TROVE_ERR_UNAVAILABLE;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && p->len < p->cap) {
+		p->ring[(p->head + p->len) % p->cap] = (struct job){ fn, arg };
+		p->len++;
+		pthread_cond_signal(&p->nonempty);
+		r = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+void pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->nonempty);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_cond_destroy(&p->nonempty);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p->ring);
+	free(p);
+}

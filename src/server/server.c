@@ -1,2 +1,344 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* server.c — `trove server`: flags, config, storage, core, listeners,
+ * signals, and dev mode.
+ *
+ * Start-up order: parse flags and config (fail fast, with file:line),
+ * configure logging, lock memory, open storage, create the core, start
+ * the worker pool and the listeners, then wait for a signal. Dev mode
+ * swaps the config for an in-memory one and initialises and unseals the
+ * core before listening. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+#include "config.h"
+#include "core/core.h"
+#include "encoding.h"
+#include "err.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "secure.h"
+#include "storage/storage.h"
+#include "trove_version.h"
+
+#include "banned.h"
+
+#define MAX_CONFIG_PATHS 32
+
+struct server_flags {
+	const char *configs[MAX_CONFIG_PATHS];
+	size_t nconfigs;
+	bool dev;
+	bool check;
+	const char *dev_root_token_id;
+	const char *dev_listen_address;
+	const char *log_level;
+	const char *log_format;
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: trove server [options]\n"
+	      "\n"
+	      "  Starts a Trove server. The server reads a Vault-style HCL (or JSON) config\n"
+	      "  file: storage, listener and server-wide settings. In dev mode it runs from\n"
+	      "  memory, already initialised and unsealed, for local experiments only.\n"
+	      "\n"
+	      "  Start a server with a config file:\n"
+	      "\n"
+	      "      $ trove server -config=/etc/trove/trove.hcl\n"
+	      "\n"
+	      "  Validate a config and exit:\n"
+	      "\n"
+	      "      $ trove server -config=/etc/trove/trove.hcl -check\n"
+	      "\n"
+	      "  Start a dev server:\n"
+	      "\n"
+	      "      $ trove server -dev\n"
+	      "\n"
+	      "Options:\n"
+	      "\n"
+	      "  -config=PATH                 A config file or a directory of .hcl/.json files.\n"
+	      "                               Repeatable; later files override earlier settings\n"
+	      "                               and add listeners.\n"
+	      "  -check                       Validate the config and exit (0 valid, 1 invalid).\n"
+	      "  -log-level=LEVEL             trace, debug, info, warn or error (overrides the\n"
+	      "                               config's log_level).\n"
+	      "  -log-format=FORMAT           standard or json.\n"
+	      "  -dev                         In-memory dev server, initialised and unsealed.\n"
+	      "  -dev-root-token-id=ID        Root token id for dev mode (default: random).\n"
+	      "  -dev-listen-address=ADDR     Dev listener address (default 127.0.0.1:8200).\n",
+	      f);
+}
+
+/* Accepts -name=value, -name value, --name=value; bool flags take no value. */
+static int parse_flags(int argc, char **argv, struct server_flags *fl)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-') {
+			fprintf(stderr, "trove server: unexpected argument \"%s\"\n", a);
+			return 2;
+		}
+		a += (a[1] == '-') ? 2 : 1;
+		const char *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		const char *val = eq ? eq + 1 : NULL;
+#define IS(name) (nlen == strlen(name) && strncmp(a, name, nlen) == 0)
+		if (IS("h") || IS("help"))
+			return 1;
+		if (IS("dev")) {
+			fl->dev = true;
+			continue;
+		}
+		if (IS("check")) {
+			fl->check = true;
+			continue;
+		}
+		const char **dst = NULL;
+		if (IS("config")) {
+			if (fl->nconfigs >= MAX_CONFIG_PATHS) {
+				fprintf(stderr, "trove server: too many -config flags\n");
+				return 2;
+			}
+			dst = &fl->configs[fl->nconfigs++];
+		} else if (IS("dev-root-token-id")) {
+			dst = &fl->dev_root_token_id;
+		} else if (IS("dev-listen-address")) {
+			dst = &fl->dev_listen_address;
+		} else if (IS("log-level")) {
+			dst = &fl->log_level;
+		} else if (IS("log-format")) {
+			dst = &fl->log_format;
+		} else {
+			fprintf(stderr, "trove server: unknown flag \"%s\"\n", argv[i]);
+			return 2;
+		}
+#undef IS
+		if (!val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "trove server: flag \"%s\" needs a value\n", argv[i]);
+				return 2;
+			}
+			val = argv[++i];
+		}
+		*dst = val;
+	}
+	return 0;
+}
+
+static int write_pid_file(const char *path)
+{
+	char text[32];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	ssize_t w = write(fd, text, (size_t)n);
+	close(fd);
+	return w == n ? 0 : -1;
+}
+
+static struct storage *open_storage(const struct storage_config *sc, struct buf *err)
+{
+	if (strcmp(sc->type, "inmem") == 0)
+		return storage_inmem_new();
+	struct storage_lmdb_config lc = { sc->path, (size_t)sc->max_size };
+	return storage_lmdb_new(&lc, err);
+}
+
+static void print_dev_banner(const struct listener_config *l, const char *unseal_b64, const char *root_token)
+{
+	printf("==> Trove server configuration:\n\n"
+	       "             Api Address: http://%s\n"
+	       "                 Storage: inmem\n"
+	       "                 Version: Trove v%s\n\n"
+	       "WARNING! Dev mode is on. Everything lives in memory and is lost when the\n"
+	       "server stops; the server starts initialised and unsealed with a single\n"
+	       "unseal key. Never use dev mode for real secrets.\n\n"
+	       "Point the CLI at this server with:\n\n"
+	       "    $ export VAULT_ADDR='http://%s'\n\n"
+	       "The unseal key and the root token follow, should you seal the server or\n"
+	       "need to log in again:\n\n"
+	       "Unseal Key: %s\n"
+	       "Root Token: %s\n\n",
+	       l->address, TROVE_VERSION, l->address, unseal_b64, root_token);
+	fflush(stdout);
+}
+
+static int dev_bootstrap(struct core *core, const struct listener_config *l, const char *root_id, struct buf *err)
+{
+	struct core_init_result res;
+	struct seal_status st;
+	char b64[128];
+	int r = core_initialize(core, 1, 1, root_id, &res, err);
+	if (r != 0)
+		return r;
+	r = core_unseal(core, res.keys[0], res.key_len, &st, err);
+	if (r == 0 && st.sealed) {
+		buf_append_str(err, "dev mode could not unseal");
+		r = TROVE_ERR_INTERNAL;
+	}
+	if (r == 0) {
+		base64_encode(res.keys[0], res.key_len, b64);
+		print_dev_banner(l, b64, res.root_token);
+		secure_wipe(b64, sizeof(b64));
+	}
+	core_init_result_release(&res);
+	return r;
+}
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 && n < 256 ? (unsigned)n : 1;
+}
+
+int server_main(int argc, char **argv)
+{
+	struct server_flags fl;
+	struct server_config cfg;
+	struct buf err;
+	struct storage *physical = NULL;
+	struct core *core = NULL;
+	struct pool *pool = NULL;
+	struct listener_set *listeners = NULL;
+	enum log_level level = LOG_INFO;
+	enum log_format format = LOG_FORMAT_STANDARD;
+	int rc = 1, r;
+
+	memset(&fl, 0, sizeof(fl));
+	config_init(&cfg);
+	buf_init(&err, 4096);
+	r = parse_flags(argc, argv, &fl);
+	if (r == 1) {
+		usage(stdout);
+		rc = 0;
+		goto out;
+	}
+	if (r != 0) {
+		usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (!fl.dev && fl.nconfigs == 0) {
+		fprintf(stderr, "trove server: give -config=FILE (or -dev for a dev server)\n\n");
+		usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	for (size_t i = 0; i < fl.nconfigs; i++) {
+		if (config_load_path(&cfg, fl.configs[i], &err) != 0) {
+			fprintf(stderr, "Error loading configuration: %s\n", err.data);
+			goto out;
+		}
+	}
+	if (fl.dev) {
+		struct listener_config *l = NULL;
+		if (!cfg.storage.type)
+			cfg.storage.type = xstrdup("inmem");
+		if (cfg.nlisteners == 0 || fl.dev_listen_address) {
+			l = (cfg.nlisteners == 0) ? config_add_listener(&cfg) : &cfg.listeners[0];
+			free(l->address);
+			l->address = xstrdup(fl.dev_listen_address ? fl.dev_listen_address : "127.0.0.1:8200");
+			l->tls_disable = true;
+		}
+		cfg.disable_mlock = true;
+	}
+	if (config_validate(&cfg, &err) != 0) {
+		fprintf(stderr, "Error in configuration: %s\n", err.data);
+		goto out;
+	}
+	if (fl.check) {
+		printf("Configuration is valid.\n");
+		rc = 0;
+		goto out;
+	}
+	if (fl.log_level || cfg.log_level) {
+		const char *lv = fl.log_level ? fl.log_level : cfg.log_level;
+		if (log_level_parse(lv, &level) != 0) {
+			fprintf(stderr, "Error: log level \"%s\" is not one of trace, debug, info, warn, error\n", lv);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (fl.log_format || cfg.log_format) {
+		const char *lf = fl.log_format ? fl.log_format : cfg.log_format;
+		if (log_format_parse(lf, &format) != 0) {
+			fprintf(stderr, "Error: log format \"%s\" is not one of standard, json\n", lf);
+			rc = 2;
+			goto out;
+		}
+	}
+	log_configure(level, format);
+
+	if (!cfg.disable_mlock && (r = secure_lock_memory()) != 0) {
+		fprintf(stderr,
+			"Error: cannot lock memory (mlockall: %s). Trove locks its memory so that keys never\n"
+			"reach swap. Give the process CAP_IPC_LOCK and a high enough RLIMIT_MEMLOCK, or set\n"
+			"disable_mlock = true in the config if swap is encrypted or absent.\n",
+			strerror(-r));
+		goto out;
+	}
+
+	/* Signals are taken synchronously by the main thread only. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!(physical = open_storage(&cfg.storage, &err))) {
+		fprintf(stderr, "Error opening storage \"%s\": %s\n", cfg.storage.type, err.data);
+		goto out;
+	}
+	struct core_config cc = { cfg.storage.type, cfg.cluster_name, cfg.default_lease_ttl, cfg.max_lease_ttl };
+	core = core_new(physical, &cc);
+	if (fl.dev && dev_bootstrap(core, &cfg.listeners[0], fl.dev_root_token_id, &err) != 0) {
+		fprintf(stderr, "Error starting dev mode: %s\n", err.len ? err.data : "initialisation failed");
+		goto out;
+	}
+	unsigned cpus = online_cpus();
+	if (!(pool = pool_new(cpus * 4 < 8 ? 8 : cpus * 4, 4096))) {
+		fprintf(stderr, "Error: cannot start worker threads\n");
+		goto out;
+	}
+	if (listeners_start(&cfg, core, pool, cpus, &listeners, &err) != 0) {
+		fprintf(stderr, "Error starting listener: %s\n", err.data);
+		goto out;
+	}
+	if (cfg.pid_file && write_pid_file(cfg.pid_file) != 0)
+		log_warn("cannot write pid_file", "path", cfg.pid_file, "error", strerror(errno));
+	log_info("server started", "version", TROVE_VERSION, "storage", cfg.storage.type);
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP received; nothing to reload");
+			continue;
+		}
+		log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+	rc = 0;
+out:
+	listeners_stop(listeners);
+	pool_free(pool);
+	core_free(core);
+	storage_free(physical);
+	if (rc == 0 && cfg.pid_file && !fl.check)
+		unlink(cfg.pid_file);
+	config_release(&cfg);
+	buf_release(&err);
+	return rc;
+}

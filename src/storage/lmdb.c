@@ -1,2 +1,321 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* lmdb.c — the embedded, durable default backend.
+ *
+ * Design: one LMDB environment with its one unnamed database. LMDB gives
+ * us crash safety (copy-on-write B+tree, two meta pages) and cheap sorted
+ * prefix scans. Every put/delete/txn is one write transaction, and
+ * mdb_txn_commit() fsyncs before returning because we never pass
+ * MDB_NOSYNC or MDB_NOMETASYNC: a write that returned is on disk.
+ * MDB_NOTLS lets any thread use a read transaction, which our worker pool
+ * needs (read txns are not tied to the thread's reader slot). LMDB
+ * serialises writers itself.
+ *
+ * Keys are stored without a terminating NUL; LMDB's default order is
+ * bytewise, the same as strcmp, so list() is a cursor scan from
+ * MDB_SET_RANGE(prefix). On meeting a subdirectory "d/" it emits it once
+ * and seeks to prefix+"d0" ('0' follows '/'), skipping the subtree without
+ * visiting its keys.
+ *
+ * Limits: LMDB caps keys at mdb_env_get_maxkeysize() (511 bytes in the
+ * stock build); longer keys are refused with TROVE_ERR_INVALID. A full map
+ * (MDB_MAP_FULL) is TROVE_ERR_IO and logged with the fix (raise
+ * max_size). */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "log.h"
+#include "storage/storage.h"
+
+#include "banned.h"
+
+struct lmdb_store {
+	struct storage base;
+	MDB_env *env;
+	MDB_dbi dbi;
+	size_t max_key;
+	size_t map_size;
+	char *path;
+};
+
+static struct lmdb_store *impl(struct storage *s)
+{
+	return s->impl;
+}
+
+/* Maps an LMDB return code to ours, logging the ones an operator must act
+ * on. */
+static int map_err(struct lmdb_store *l, int rc, const char *what)
+{
+	char size[32];
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return TROVE_ERR_NOT_FOUND;
+	case MDB_BAD_VALSIZE:
+		return TROVE_ERR_INVALID;
+	case MDB_MAP_FULL:
+		snprintf(size, sizeof(size), "%zu", l->map_size);
+		log_error("lmdb storage is full: raise the storage max_size", "path", l->path, "max_size",
+			  size, "op", what);
+		return TROVE_ERR_IO;
+	case ENOMEM:
+		return TROVE_ERR_NOMEM;
+	default:
+		log_error("lmdb storage error", "path", l->path, "op", what, "error", mdb_strerror(rc));
+		return TROVE_ERR_IO;
+	}
+}
+
+static int key_val(struct lmdb_store *l, const char *key, MDB_val *k)
+{
+	size_t n = strlen(key);
+	if (n > l->max_key)
+		return TROVE_ERR_INVALID;
+	k->mv_size = n;
+	k->mv_data = (void *)key;
+	return 0;
+}
+
+static int lmdb_get(struct storage *s, const char *key, unsigned char **out, size_t *out_len)
+{
+	struct lmdb_store *l = impl(s);
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int r;
+
+	if (key_val(l, key, &k) != 0)
+		return TROVE_ERR_NOT_FOUND; /* longer than LMDB allows: cannot exist */
+	if ((r = map_err(l, mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn), "get")) != 0)
+		goto out;
+	if ((r = mdb_get(txn, l->dbi, &k, &v)) != 0) {
+		r = map_err(l, r, "get");
+		goto out;
+	}
+	*out = xmalloc(v.mv_size ? v.mv_size : 1);
+	if (v.mv_size)
+		memcpy(*out, v.mv_data, v.mv_size);
+	*out_len = v.mv_size;
+	r = 0;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+/* Applies ops in one write transaction: all or nothing. */
+static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t n, const char *what)
+{
+	MDB_txn *txn = NULL;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].kind == STORAGE_PUT && strlen(ops[i].key) > l->max_key)
+			return TROVE_ERR_INVALID;
+	if ((r = map_err(l, mdb_txn_begin(l->env, NULL, 0, &txn), what)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k, v;
+		if (key_val(l, ops[i].key, &k) != 0)
+			continue; /* a delete of a key too long to exist */
+		if (ops[i].kind == STORAGE_PUT) {
+			v.mv_size = ops[i].value_len;
+			v.mv_data = (void *)(ops[i].value ? ops[i].value : "");
+			r = mdb_put(txn, l->dbi, &k, &v, 0);
+		} else {
+			r = mdb_del(txn, l->dbi, &k, NULL);
+			if (r == MDB_NOTFOUND)
+				r = 0;
+		}
+		if ((r = map_err(l, r, what)) != 0)
+			goto out;
+	}
+	r = mdb_txn_commit(txn);
+	txn = NULL; /* commit frees the txn even on failure */
+	if ((r = map_err(l, r, what)) != 0)
+		goto out;
+	r = 0;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+static int lmdb_put(struct storage *s, const char *key, const void *value, size_t len)
+{
+	struct storage_op op = { .kind = STORAGE_PUT, .key = key, .value = value, .value_len = len };
+	return write_ops(impl(s), &op, 1, "put");
+}
+
+static int lmdb_del(struct storage *s, const char *key)
+{
+	struct storage_op op = { .kind = STORAGE_DELETE, .key = key };
+	return write_ops(impl(s), &op, 1, "delete");
+}
+
+static int lmdb_txn(struct storage *s, const struct storage_op *ops, size_t n)
+{
+	return write_ops(impl(s), ops, n, "txn");
+}
+
+static int lmdb_list(struct storage *s, const char *prefix, struct strlist *out)
+{
+	struct lmdb_store *l = impl(s);
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	size_t plen = strlen(prefix);
+	char *seek = NULL;
+	MDB_val k, v;
+	int r, rc;
+
+	if (plen > l->max_key)
+		return 0; /* no key can live under it */
+	seek = xmalloc(l->max_key + 2);
+	if ((r = map_err(l, mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn), "list")) != 0)
+		goto out;
+	if ((r = map_err(l, mdb_cursor_open(txn, l->dbi, &cur), "list")) != 0)
+		goto out;
+
+	k.mv_size = plen;
+	k.mv_data = (void *)prefix;
+	if (plen == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	else
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0) {
+		const char *kd = k.mv_data;
+		if (k.mv_size < plen || memcmp(kd, prefix, plen) != 0)
+			break;
+		const char *rest = kd + plen;
+		size_t rlen = k.mv_size - plen;
+		const char *slash = memchr(rest, '/', rlen);
+		if (slash == NULL) {
+			if (rlen > 0 && (r = strlist_push_owned(out, xstrndup(rest, rlen))) != 0)
+				goto out;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			continue;
+		}
+		size_t dlen = (size_t)(slash - rest) + 1;
+		if ((r = strlist_push_owned(out, xstrndup(rest, dlen))) != 0)
+			goto out;
+		/* seek to prefix+"d0": the first key past the "d/" subtree */
+		memcpy(seek, kd, plen + dlen);
+		seek[plen + dlen - 1] = '/' + 1;
+		k.mv_size = plen + dlen;
+		k.mv_data = seek;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = map_err(l, rc, "list");
+		goto out;
+	}
+	r = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	free(seek);
+	return r;
+}
+
+static void lmdb_destroy(struct storage *s)
+{
+	struct lmdb_store *l = impl(s);
+	if (l->env) {
+		mdb_dbi_close(l->env, l->dbi);
+		mdb_env_close(l->env);
+	}
+	free(l->path);
+	free(l);
+}
+
+static const struct storage_ops lmdb_ops = {
+	.name = "lmdb",
+	.get = lmdb_get,
+	.put = lmdb_put,
+	.del = lmdb_del,
+	.list = lmdb_list,
+	.txn = lmdb_txn,
+	.destroy = lmdb_destroy,
+};
+
+static void set_err(struct buf *err, const char *what, const char *path, const char *detail)
+{
+	if (err == NULL)
+		return;
+	buf_reset(err);
+	buf_printf(err, "lmdb: %s %s: %s", what, path, detail);
+}
+
+struct storage *storage_lmdb_new(const struct storage_lmdb_config *cfg, struct buf *err)
+{
+	struct lmdb_store *l = NULL;
+	MDB_txn *txn = NULL;
+	struct stat st;
+	int rc;
+
+	if (cfg == NULL || cfg->path == NULL || cfg->path[0] == '\0') {
+		set_err(err, "open", "", "no path configured");
+		return NULL;
+	}
+	if (mkdir(cfg->path, 0700) != 0 && errno != EEXIST) {
+		set_err(err, "cannot create directory", cfg->path, strerror(errno));
+		return NULL;
+	}
+	if (stat(cfg->path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		set_err(err, "open", cfg->path, "not a directory");
+		return NULL;
+	}
+
+	l = xcalloc(1, sizeof(*l));
+	l->path = xstrdup(cfg->path);
+	l->map_size = cfg->max_size ? cfg->max_size : STORAGE_LMDB_DEFAULT_SIZE;
+	if ((rc = mdb_env_create(&l->env)) != 0) {
+		l->env = NULL;
+		set_err(err, "mdb_env_create", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_env_set_mapsize(l->env, l->map_size)) != 0) {
+		set_err(err, "mdb_env_set_mapsize", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_env_set_maxreaders(l->env, 512)) != 0) {
+		set_err(err, "mdb_env_set_maxreaders", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	/* durable: no MDB_NOSYNC / MDB_NOMETASYNC */
+	if ((rc = mdb_env_open(l->env, cfg->path, MDB_NOTLS, 0600)) != 0) {
+		set_err(err, "mdb_env_open", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	l->max_key = (size_t)mdb_env_get_maxkeysize(l->env);
+	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)) != 0) {
+		set_err(err, "mdb_txn_begin", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &l->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		set_err(err, "mdb_dbi_open", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		set_err(err, "mdb_txn_commit", cfg->path, mdb_strerror(rc));
+		goto fail;
+	}
+	l->base.ops = &lmdb_ops;
+	l->base.durable = true;
+	l->base.impl = l;
+	return &l->base;
+fail:
+	if (l->env)
+		mdb_env_close(l->env);
+	free(l->path);
+	free(l);
+	return NULL;
+}

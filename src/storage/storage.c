@@ -1,2 +1,117 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;
+/* storage.c — the validating front door of every storage implementation.
+ *
+ * Design: backends (inmem, lmdb), the barrier and views implement the raw
+ * vtable and trust their arguments; these wrappers are where untrusted
+ * keys stop. A key is 1..STORAGE_MAX_KEY bytes, has no leading or trailing
+ * '/' (a trailing '/' is how list names a directory, so a key ending in one
+ * would be indistinguishable from a directory); a list prefix is "" or ends
+ * in '/'. A transaction is validated as a whole before it reaches the
+ * backend, so an invalid operation anywhere in it applies nothing. */
+#include <string.h>
+
+#include "err.h"
+#include "storage/storage.h"
+
+#include "banned.h"
+
+static int check_key(const char *key)
+{
+	if (key == NULL)
+		return TROVE_ERR_INVALID;
+	size_t n = strnlen(key, STORAGE_MAX_KEY + 1);
+	if (n == 0 || n > STORAGE_MAX_KEY)
+		return TROVE_ERR_INVALID;
+	if (key[0] == '/' || key[n - 1] == '/')
+		return TROVE_ERR_INVALID;
+	return 0;
+}
+
+static int check_prefix(const char *prefix)
+{
+	if (prefix == NULL)
+		return TROVE_ERR_INVALID;
+	size_t n = strnlen(prefix, STORAGE_MAX_KEY + 1);
+	if (n == 0)
+		return 0;
+	if (n > STORAGE_MAX_KEY || prefix[0] == '/' || prefix[n - 1] != '/')
+		return TROVE_ERR_INVALID;
+	return 0;
+}
+
+static int check_value(const void *value, size_t len)
+{
+	if (value == NULL && len != 0)
+		return TROVE_ERR_INVALID;
+	if (len > STORAGE_MAX_VALUE)
+		return TROVE_ERR_TOO_LARGE;
+	return 0;
+}
+
+int storage_get(struct storage *s, const char *key, unsigned char **out, size_t *out_len)
+{
+	int r;
+	if (s == NULL || out == NULL || out_len == NULL)
+		return TROVE_ERR_INVALID;
+	*out = NULL;
+	*out_len = 0;
+	if ((r = check_key(key)) != 0)
+		return r;
+	return s->ops->get(s, key, out, out_len);
+}
+
+int storage_put(struct storage *s, const char *key, const void *value, size_t len)
+{
+	int r;
+	if (s == NULL)
+		return TROVE_ERR_INVALID;
+	if ((r = check_key(key)) != 0 || (r = check_value(value, len)) != 0)
+		return r;
+	return s->ops->put(s, key, value, len);
+}
+
+int storage_delete(struct storage *s, const char *key)
+{
+	int r;
+	if (s == NULL)
+		return TROVE_ERR_INVALID;
+	if ((r = check_key(key)) != 0)
+		return r;
+	return s->ops->del(s, key);
+}
+
+int storage_list(struct storage *s, const char *prefix, struct strlist *out)
+{
+	int r;
+	if (s == NULL || out == NULL)
+		return TROVE_ERR_INVALID;
+	if ((r = check_prefix(prefix)) != 0)
+		return r;
+	return s->ops->list(s, prefix, out);
+}
+
+int storage_txn(struct storage *s, const struct storage_op *ops, size_t n)
+{
+	int r;
+	if (s == NULL || (ops == NULL && n != 0))
+		return TROVE_ERR_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = check_key(ops[i].key)) != 0)
+			return r;
+		if (ops[i].kind == STORAGE_PUT) {
+			if ((r = check_value(ops[i].value, ops[i].value_len)) != 0)
+				return r;
+		} else if (ops[i].kind != STORAGE_DELETE) {
+			return TROVE_ERR_INVALID;
+		}
+	}
+	if (n == 0)
+		return 0;
+	return s->ops->txn(s, ops, n);
+}
+
+void storage_free(struct storage *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->destroy(s);
+}

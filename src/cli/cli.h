@@ -1,0 +1,194 @@
+/* cli.h — the client command framework of `trove`.
+ *
+ * Every client command has the same skeleton:
+ *
+ *	static const struct cli_command spec = { "operator seal", ... };
+ *	int cmd_x(int argc, char **argv)
+ *	{
+ *		struct cli cli;
+ *		bool reset = false;
+ *		const struct cli_flag flags[] = {
+ *			{ "reset", NULL, CLI_FLAG_BOOL, &reset, 0, 0, NULL, "Discard ..." },
+ *			CLI_FLAG_END,
+ *		};
+ *		int argi, r = cli_start(&cli, &spec, flags, argc, argv, &argi);
+ *		if (r != CLI_PROCEED)
+ *			return r;
+ *		... cli_api(&cli, ...) ...; output with cli_table_* / cli_print_json
+ *		cli_release(&cli);
+ *		return exit code;
+ *	}
+ *
+ * cli_start() parses the command's own flags and the global HTTP/output
+ * flags (which must come before positional arguments), answers -h, and
+ * resolves the address, token, TLS settings and format from flags, then
+ * TROVE_* and VAULT_* environment variables. Commands return process exit
+ * codes: CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE. Commands print; the
+ * code under them (client.c) does not. */
+#ifndef TROVE_CLI_H
+#define TROVE_CLI_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "cli/client.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_ERROR 1
+#define CLI_EXIT_USAGE 2
+/* Returned by cli_start() when the command should go on running. */
+#define CLI_PROCEED (-1)
+
+#define CLI_DEFAULT_ADDRESS "https://127.0.0.1:8200"
+
+enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_JSON };
+
+/* Which shared flag groups a command accepts (and shows in its help). */
+#define CLI_OPT_HTTP 0x1   /* -address -token -ca-cert ... */
+#define CLI_OPT_OUTPUT 0x2 /* -format */
+
+struct cli_command {
+	const char *name;     /* full name as typed: "operator unseal" */
+	const char *synopsis; /* one line, for command listings */
+	const char *args;     /* usage after the name, e.g. "[options] [KEY]" */
+	const char *help;     /* description paragraphs ("\n\n" separated), wrapped on output */
+	unsigned opts;        /* CLI_OPT_* */
+};
+
+enum cli_flag_kind {
+	CLI_FLAG_BOOL,   /* value: bool *; "-f", "-f=true|false" */
+	CLI_FLAG_STRING, /* value: const char ** (borrowed from argv) */
+	CLI_FLAG_INT,    /* value: long *; checked against [min, max] */
+};
+
+struct cli_flag {
+	const char *name;  /* without dashes, e.g. "key-shares" */
+	const char *alias; /* another accepted name, e.g. "n", or NULL */
+	enum cli_flag_kind kind;
+	void *value;
+	long min, max;    /* CLI_FLAG_INT bounds */
+	const char *def;  /* default shown in help, or NULL */
+	const char *help; /* one paragraph, wrapped on output */
+};
+
+#define CLI_FLAG_END                                                                                         \
+	{                                                                                                    \
+		NULL, NULL, CLI_FLAG_BOOL, NULL, 0, 0, NULL, NULL                                            \
+	}
+
+/* Settings shared by every client command, resolved by cli_start(). All
+ * strings are owned (token wiped on release); NULL when unset. */
+struct cli {
+	const struct cli_command *cmd;
+	char *address;
+	char *token;
+	char *ca_cert;
+	char *ca_path;
+	char *client_cert;
+	char *client_key;
+	bool tls_skip_verify;
+	enum cli_format format;
+	struct client *client; /* created by cli_client() */
+};
+
+/* Parses argv (argv[0] is the command's last word) against flags (ended by
+ * CLI_FLAG_END; may be NULL) and the groups in spec->opts. "-x", "--x",
+ * "-x=v" and "-x v" are accepted; parsing stops at the first argument not
+ * starting with '-', at "-" alone, or after "--". *argi receives the index
+ * of the first positional argument.
+ *
+ * Returns CLI_PROCEED with *cli filled (release it with cli_release), or an
+ * exit code after having printed: CLI_EXIT_OK for -h/-help, CLI_EXIT_USAGE
+ * for a bad flag or setting (then *cli needs no release). */
+int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_flag *flags, int argc,
+              char **argv, int *argi);
+void cli_release(struct cli *cli);
+
+/* Prints the full help of a command (usage, description, flags) to f. */
+void cli_print_help(FILE *f, const struct cli_command *spec, const struct cli_flag *flags);
+/* Prints "<msg>\n\nRun 'trove <name> -h' for usage." to stderr; returns
+ * CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The HTTP client for cli's settings, created on first use. Returns NULL
+ * after printing an error (bad address or libcurl failure). Owned by cli. */
+struct client *cli_client(struct cli *cli);
+
+/* Runs one API call and reports failures. On success returns 0 and, when
+ * out is not NULL, stores the parsed response body in *out (owned by the
+ * caller; NULL for an empty body). On a transport error or HTTP status >=
+ * 400 prints "Error <doing>: ..." and returns CLI_EXIT_ERROR. body may be
+ * NULL. Use client_do() directly to inspect failing statuses yourself. */
+int cli_api(struct cli *cli, const char *doing, const char *method, const char *path, const json_t *body,
+            json_t **out);
+
+/* ---- output ---------------------------------------------------------- */
+
+/* A column-aligned table: cells are copied; columns are separated by four
+ * spaces; a header row is followed by a row of dashes as long as each
+ * header ("Key"/"---"). Trailing spaces are not printed. */
+struct cli_table {
+	size_t ncols;
+	struct strlist head;  /* empty, or ncols names */
+	struct strlist cells; /* row-major, ncols per row */
+};
+
+void cli_table_init(struct cli_table *t, size_t ncols);
+void cli_table_release(struct cli_table *t);
+/* Sets the header row (ncols names). Call before cli_table_print. */
+void cli_table_header(struct cli_table *t, ...);
+/* Appends a row of ncols strings (NULL prints as empty). */
+void cli_table_row(struct cli_table *t, ...);
+/* Appends a two-column row whose second cell is printf-formatted. */
+void cli_table_kv(struct cli_table *t, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cli_table_print(const struct cli_table *t, FILE *f);
+
+/* Prints j to stdout as indented JSON (2 spaces, key order kept) and a
+ * newline. Returns CLI_EXIT_OK or CLI_EXIT_ERROR. */
+int cli_print_json(const json_t *j);
+
+/* Appends a JSON value the way Vault's tables show values: strings as is,
+ * numbers without exponent where integral, arrays as "[a b]", objects as
+ * "map[k:v]" with sorted keys, null as "n/a". */
+void cli_format_value(struct buf *out, const json_t *v);
+
+/* Prints a JSON object: in table format as Key/Value rows sorted by key, in
+ * json format as is. Returns an exit code. */
+int cli_print_object(const struct cli *cli, const json_t *obj);
+
+/* Writes text to f wrapped at width columns, each line indented by indent
+ * spaces. Paragraphs are separated by blank lines ("\n\n" in text). */
+void cli_wrap(FILE *f, const char *text, int indent, int width);
+
+/* Formats an RFC 3339 time ("2015-05-29T14:50:46.22-07:00") as Vault's
+ * key-status does ("29 May 15 21:50 UTC") into out. Copies s unchanged when
+ * it does not parse. */
+void cli_format_time_rfc822(const char *s, char *out, size_t out_size);
+
+/* Reads a secret line. When stdin is a terminal the prompt is written to
+ * /dev/tty and echo is turned off while reading (restored on return and on
+ * SIGINT/SIGTERM/SIGHUP/SIGQUIT); otherwise one line is read from stdin
+ * without a prompt. Surrounding whitespace is trimmed. Returns 0 and a heap
+ * string in *out (free with secure_free_str), or CLI_EXIT_ERROR after
+ * printing why. */
+int cli_read_secret(const char *prompt, char **out);
+
+/* ---- commands (argv[0] is the command's name) ----------------------- */
+
+int cmd_status(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_operator(int argc, char **argv);
+
+/* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
+ * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK or
+ * CLI_EXIT_ERROR (after printing). Shared by status and operator unseal. */
+int status_print_seal(struct cli *cli, const json_t *seal_status);
+
+#endif

@@ -1,0 +1,99 @@
+/* core.h — the server core: initialisation, the seal, and what lives
+ * behind it.
+ *
+ * Key hierarchy (see docs/architecture.md):
+ *   unseal key (32 random bytes, split into Shamir shares, never stored)
+ *     -> protects the root key, stored at CORE_ROOT_KEY_PATH in physical
+ *        storage as a barrier record (term 0, AAD = the path)
+ *   root key -> protects the barrier keyring (barrier.h)
+ *   keyring  -> encrypts every other stored value
+ * The seal configuration (shares, threshold) is stored unencrypted at
+ * CORE_SEAL_CONFIG_PATH: it is needed before anything can be decrypted and
+ * holds nothing secret.
+ *
+ * All functions are thread-safe. */
+#ifndef TROVE_CORE_H
+#define TROVE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "storage/storage.h"
+
+#define CORE_SEAL_CONFIG_PATH "core/seal-config"
+#define CORE_ROOT_KEY_PATH "core/root-key"
+#define CORE_UNSEAL_KEY_LEN 32
+
+struct core;
+struct barrier;
+struct token_store;
+
+struct core_config {
+	const char *storage_type;  /* "inmem", "lmdb": reported by seal-status */
+	const char *cluster_name;  /* NULL: generated at first unseal */
+	int64_t default_lease_ttl; /* seconds */
+	int64_t max_lease_ttl;
+};
+
+struct core_init_result {
+	unsigned char **keys; /* nkeys shares of key_len bytes each */
+	size_t nkeys;
+	size_t key_len;
+	char *root_token;
+};
+
+struct seal_status {
+	bool initialized;
+	bool sealed;
+	unsigned threshold; /* t */
+	unsigned shares;    /* n */
+	unsigned progress;
+	char nonce[37];     /* "" when no unseal attempt is in progress */
+	char cluster_name[128];
+	char cluster_id[37];
+	const char *storage_type;
+};
+
+/* Creates a sealed core over `physical` (borrowed). Copies cfg's strings. */
+struct core *core_new(struct storage *physical, const struct core_config *cfg);
+/* Seals and frees. NULL is fine. */
+void core_free(struct core *c);
+
+int core_initialized(struct core *c, bool *out);
+
+/* Initialises: generates the unseal key, the root key and the keyring,
+ * splits the unseal key, and creates the root token (id root_token_id, or
+ * random when NULL). Leaves the core sealed. On error, err names the
+ * problem. TROVE_ERR_INVALID for bad shares/threshold, TROVE_ERR_CONFLICT
+ * ("Vault is already initialized") when already done. */
+int core_initialize(struct core *c, unsigned shares, unsigned threshold, const char *root_token_id,
+		    struct core_init_result *out, struct buf *err);
+/* Wipes and frees the result's contents. */
+void core_init_result_release(struct core_init_result *r);
+
+int core_seal_status(struct core *c, struct seal_status *out);
+
+/* Submits one key share (raw bytes). When the threshold is reached the
+ * shares are combined and the root key is opened; on success the core is
+ * unsealed. Returns 0 when the share was accepted (check out->sealed and
+ * out->progress), TROVE_ERR_INVALID with err filled for a share of the wrong
+ * length, a duplicate share, or a set of shares that does not open the
+ * root key (the progress is then reset; which share was wrong is not
+ * known and not said). Submitting while unsealed is a no-op. */
+int core_unseal(struct core *c, const unsigned char *key, size_t len, struct seal_status *out, struct buf *err);
+/* Discards the shares submitted so far. TROVE_ERR_INVALID when unsealed. */
+int core_unseal_reset(struct core *c);
+/* Seals: wipes keys, drops caches. Idempotent. */
+int core_seal(struct core *c);
+bool core_sealed(struct core *c);
+
+/* The encrypted logical storage (valid while unsealed; TROVE_ERR_SEALED
+ * otherwise). Owned by the core. */
+struct storage *core_storage(struct core *c);
+struct barrier *core_barrier(struct core *c);
+struct token_store *core_tokens(struct core *c);
+const struct core_config *core_config(struct core *c);
+
+#endif

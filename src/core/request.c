@@ -1,0 +1,95 @@
+/* request.c — lifecycle of the logical request and response. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+
+#include "buf.h"
+#include "secure.h"
+#include "token.h"
+
+#include "banned.h"
+
+static const char *const op_names[OP__COUNT] = {
+	[OP_READ] = "read",     [OP_CREATE] = "create", [OP_UPDATE] = "update", [OP_PATCH] = "patch",
+	[OP_DELETE] = "delete", [OP_LIST] = "list",     [OP_HEAD] = "header",
+};
+
+const char *op_name(enum op op)
+{
+	return (op >= 0 && op < OP__COUNT) ? op_names[op] : "unknown";
+}
+
+void request_init(struct request *req)
+{
+	memset(req, 0, sizeof(*req));
+}
+
+void request_release(struct request *req)
+{
+	free(req->path);
+	json_decref(req->data);
+	secure_free_str(req->client_token);
+	free(req->content_type);
+	for (int i = 0; i < req->nparams; i++)
+		free((char *)req->params[i]);
+	token_entry_free(req->token);
+	memset(req, 0, sizeof(*req));
+}
+
+void response_init(struct response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+}
+
+void response_release(struct response *resp)
+{
+	json_decref(resp->data);
+	json_decref(resp->auth);
+	json_decref(resp->warnings);
+	json_decref(resp->bare);
+	json_decref(resp->errors);
+	memset(resp, 0, sizeof(*resp));
+}
+
+const char *request_param(const struct request *req, const char *name)
+{
+	for (int i = 0; i < req->nparams; i++)
+		if (strcmp(req->param_names[i], name) == 0)
+			return req->params[i];
+	return NULL;
+}
+
+static void append_message(json_t **arr, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!*arr)
+		*arr = json_array();
+	json_array_append_new(*arr, json_string(msg));
+}
+
+int response_error(struct response *resp, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	append_message(&resp->errors, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void response_warning(struct response *resp, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	append_message(&resp->warnings, fmt, ap);
+	va_end(ap);
+}
+
+void response_set_data(struct response *resp, json_t *data)
+{
+	json_decref(resp->data);
+	resp->data = data;
+}

@@ -1,0 +1,82 @@
+/* request.h — the logical request and response every handler sees.
+ *
+ * The HTTP layer turns an HTTP request into a struct request (operation,
+ * logical path, token, JSON data) and renders a struct response into
+ * Vault's JSON envelope; engines never see HTTP. Both structs belong to the
+ * code that created them (request_init/request_release); handlers fill the
+ * response through the helpers below. */
+#ifndef TROVE_REQUEST_H
+#define TROVE_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct core;
+struct route;
+struct token_entry;
+
+enum op {
+	OP_READ,
+	OP_CREATE,
+	OP_UPDATE,
+	OP_PATCH,
+	OP_DELETE,
+	OP_LIST,
+	OP_HEAD,
+	OP__COUNT
+};
+
+/* "read", "create", ... for logs and audit. */
+const char *op_name(enum op op);
+
+#define ROUTE_MAX_PARAMS 8
+
+struct request {
+	char id[37];              /* v4 UUID */
+	enum op op;
+	char *path;               /* logical path (no /v1/), owned */
+	json_t *data;             /* JSON object, owned: body or query */
+	char *client_token;       /* owned, wiped on release; NULL if none */
+	char *content_type;       /* owned; NULL if none */
+	char remote_addr[64];
+	int remote_port;
+	struct core *core;        /* borrowed */
+
+	/* Filled by the router. */
+	const struct route *route;
+	const char *params[ROUTE_MAX_PARAMS]; /* owned copies of :name segments */
+	const char *param_names[ROUTE_MAX_PARAMS];
+	int nparams;
+	struct token_entry *token; /* resolved token, owned; NULL if unauthenticated */
+};
+
+struct response {
+	int status;         /* 0 = 200 with a body, 204 without */
+	json_t *data;       /* envelope "data" object or NULL */
+	json_t *auth;       /* envelope "auth" object or NULL */
+	json_t *warnings;   /* JSON array of strings or NULL */
+	json_t *bare;       /* if set: sent as the whole body, no envelope */
+	json_t *errors;     /* JSON array of strings; set on failure */
+	bool inject_data;   /* also copy data's keys to the top level */
+	int64_t lease_duration;
+	bool renewable;
+};
+
+void request_init(struct request *req);
+void request_release(struct request *req);
+void response_init(struct response *resp);
+void response_release(struct response *resp);
+
+/* Named route parameter (":name" in the route pattern), or NULL. */
+const char *request_param(const struct request *req, const char *name);
+
+/* Adds a formatted message to resp->errors and returns err, so a handler
+ * can `return response_error(resp, TROVE_ERR_INVALID, "missing %s", k);` */
+int response_error(struct response *resp, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void response_warning(struct response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets resp->data (consumes the reference). */
+void response_set_data(struct response *resp, json_t *data);
+
+#endif

@@ -1,0 +1,410 @@
+/* router.c — mount match, route match, auth, field typing, dispatch.
+ *
+ * Routing is two steps: the longest mount prefix, then the engine's route
+ * table in order. Tables are small (tens of routes) and patterns are
+ * compared segment by segment without allocation, so a linear scan beats
+ * anything cleverer here; the hot path allocates only the bound
+ * parameters. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+
+#include "core.h"
+#include "duration.h"
+#include "engines/engines.h"
+#include "err.h"
+#include "log.h"
+#include "token.h"
+
+#include "banned.h"
+
+struct mount_entry {
+	const char *path; /* ends in '/' */
+	const struct engine *engine;
+};
+
+/* Built-in mounts. Secret and auth engines mount here dynamically once the
+ * mount table exists; sys/ is always present. */
+static const struct mount_entry builtin_mounts[] = {
+	{ "sys/", &sys_engine },
+};
+
+static const struct mount_entry *match_mount(const char *path)
+{
+	const struct mount_entry *best = NULL;
+	size_t best_len = 0;
+	for (size_t i = 0; i < sizeof(builtin_mounts) / sizeof(builtin_mounts[0]); i++) {
+		const struct mount_entry *m = &builtin_mounts[i];
+		size_t n = strlen(m->path);
+		bool hit = strncmp(path, m->path, n) == 0 ||
+			   (strlen(path) == n - 1 && strncmp(path, m->path, n - 1) == 0);
+		if (hit && n > best_len) {
+			best = m;
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+/* Matches rel (without the mount prefix, trailing '/' ignored) against a
+ * pattern. On success binds :name segments into req. */
+static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, struct request *req)
+{
+	const char *p = pattern, *s = rel, *end = rel + rel_len;
+	const char *names[ROUTE_MAX_PARAMS];
+	const char *vals[ROUTE_MAX_PARAMS];
+	size_t val_lens[ROUTE_MAX_PARAMS];
+	int n = 0;
+
+	for (;;) {
+		const char *pseg_end = strchr(p, '/');
+		size_t plen = pseg_end ? (size_t)(pseg_end - p) : strlen(p);
+		if (plen == 1 && p[0] == '*' && !pseg_end)
+			break; /* the rest, possibly empty */
+		const char *sseg_end = memchr(s, '/', (size_t)(end - s));
+		size_t slen = sseg_end ? (size_t)(sseg_end - s) : (size_t)(end - s);
+		if (plen > 0 && p[0] == ':') {
+			if (slen == 0 || n >= ROUTE_MAX_PARAMS)
+				return false;
+			names[n] = p + 1;
+			vals[n] = s;
+			val_lens[n] = slen;
+			n++;
+		} else if (plen != slen || memcmp(p, s, plen) != 0) {
+			return false;
+		}
+		if (!pseg_end && !sseg_end)
+			break;
+		if (!pseg_end || !sseg_end)
+			return false;
+		p = pseg_end + 1;
+		s = sseg_end + 1;
+	}
+	for (int i = 0; i < n; i++) {
+		/* names point into the static pattern: copy up to '/' */
+		const char *ne = strchr(names[i], '/');
+		req->param_names[req->nparams] = ne ? xstrndup(names[i], (size_t)(ne - names[i])) : xstrdup(names[i]);
+		req->params[req->nparams] = xstrndup(vals[i], val_lens[i]);
+		req->nparams++;
+	}
+	return true;
+}
+
+int router_match(struct request *req, struct route_match *match)
+{
+	const struct mount_entry *m = match_mount(req->path);
+	match->route = NULL;
+	match->mount = NULL;
+	if (!m)
+		return 0;
+	match->mount = m->path;
+	size_t mlen = strlen(m->path);
+	const char *rel = strlen(req->path) >= mlen ? req->path + mlen : "";
+	size_t rel_len = strlen(rel);
+	if (rel_len > 0 && rel[rel_len - 1] == '/')
+		rel_len--;
+	for (const struct route *r = m->engine->routes; r->pattern; r++) {
+		if (match_pattern(r->pattern, rel, rel_len, req)) {
+			match->route = r;
+			req->route = r;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+bool router_is_slow(const struct request *req, const struct route_match *match)
+{
+	if (match->route && (match->route->flags & ROUTE_SLOW))
+		return true;
+	/* Writes may wait for an fsync; reads are served from memory-mapped
+	 * or in-memory storage and stay on the event loop. */
+	return !(req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD);
+}
+
+static const struct field *find_field(const struct route *r, const char *name)
+{
+	for (const struct field *f = r->fields; f && f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+static bool parse_bool_text(const char *s, bool *out)
+{
+	static const char *const yes[] = { "1", "t", "T", "true", "TRUE", "True" };
+	static const char *const no[] = { "0", "f", "F", "false", "FALSE", "False" };
+	for (size_t i = 0; i < 6; i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool parse_int_text(const char *s, json_int_t *out)
+{
+	char *end = NULL;
+	long long v;
+	if (!*s)
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || !end || *end != '\0')
+		return false;
+	*out = (json_int_t)v;
+	return true;
+}
+
+static json_t *split_list(const char *s)
+{
+	json_t *arr = json_array();
+	const char *p = s;
+	if (!*s)
+		return arr;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n > 0)
+			json_array_append_new(arr, json_stringn(p, n));
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return arr;
+}
+
+json_t *field_coerce(enum field_type type, json_t *in, const char **why)
+{
+	json_int_t iv;
+	bool bv;
+	int64_t secs;
+
+	switch (type) {
+	case FIELD_ANY:
+		return json_incref(in);
+	case FIELD_STRING:
+		if (json_is_string(in))
+			return json_incref(in);
+		if (json_is_integer(in))
+			return json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(in));
+		if (json_is_boolean(in))
+			return json_string(json_is_true(in) ? "true" : "false");
+		*why = "expected a string";
+		return NULL;
+	case FIELD_INT:
+		if (json_is_integer(in))
+			return json_incref(in);
+		if (json_is_real(in)) {
+			double d = json_real_value(in);
+			if (d == (double)(json_int_t)d)
+				return json_integer((json_int_t)d);
+		}
+		if (json_is_string(in) && parse_int_text(json_string_value(in), &iv))
+			return json_integer(iv);
+		*why = "expected an integer";
+		return NULL;
+	case FIELD_BOOL:
+		if (json_is_boolean(in))
+			return json_incref(in);
+		if (json_is_string(in) && parse_bool_text(json_string_value(in), &bv))
+			return json_boolean(bv);
+		if (json_is_integer(in) && (json_integer_value(in) == 0 || json_integer_value(in) == 1))
+			return json_boolean(json_integer_value(in) == 1);
+		*why = "expected a boolean";
+		return NULL;
+	case FIELD_DURATION:
+		if (json_is_integer(in) && json_integer_value(in) >= 0)
+			return json_incref(in);
+		if (json_is_real(in) && json_real_value(in) >= 0 && json_real_value(in) < 9.2e18)
+			return json_integer((json_int_t)json_real_value(in));
+		if (json_is_string(in) &&
+		    duration_parse_seconds(json_string_value(in), json_string_length(in), &secs) == 0)
+			return json_integer((json_int_t)secs);
+		*why = "expected a duration (seconds or a string such as \"30s\" or \"1h\")";
+		return NULL;
+	case FIELD_STRLIST:
+		if (json_is_string(in))
+			return split_list(json_string_value(in));
+		if (json_is_array(in)) {
+			json_t *out = json_array();
+			size_t i;
+			json_t *v;
+			json_array_foreach(in, i, v)
+			{
+				json_t *s = field_coerce(FIELD_STRING, v, why);
+				if (!s) {
+					json_decref(out);
+					*why = "expected a list of strings";
+					return NULL;
+				}
+				json_array_append_new(out, s);
+			}
+			return out;
+		}
+		*why = "expected a list of strings";
+		return NULL;
+	case FIELD_MAP:
+		if (json_is_object(in))
+			return json_incref(in);
+		*why = "expected an object";
+		return NULL;
+	}
+	*why = "unknown field type";
+	return NULL;
+}
+
+static int coerce_fields(struct request *req, const struct route *route, struct response *resp)
+{
+	const char *key;
+	json_t *val, *tmp;
+	json_t *unknown = NULL;
+
+	if (!req->data)
+		return 0;
+	json_object_foreach_safe(req->data, tmp, key, val)
+	{
+		const struct field *f = find_field(route, key);
+		if (json_is_null(val)) {
+			json_object_del(req->data, key); /* null means absent */
+			continue;
+		}
+		if (!f) {
+			if (!unknown)
+				unknown = json_array();
+			json_array_append_new(unknown, json_string(key));
+			continue;
+		}
+		const char *why = "invalid value";
+		json_t *c = field_coerce(f->type, val, &why);
+		if (!c) {
+			json_decref(unknown);
+			return response_error(resp, TROVE_ERR_INVALID, "error converting input for field \"%s\": %s",
+					      key, why);
+		}
+		json_object_set_new(req->data, key, c);
+	}
+	if (unknown && req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD) {
+		char *names = json_dumps(unknown, JSON_COMPACT);
+		response_warning(resp, "Endpoint ignored these unrecognized parameters: %s", names ? names : "");
+		free(names);
+	}
+	json_decref(unknown);
+	return 0;
+}
+
+/* The ACL decision. Until policies exist the only grant is the root
+ * policy; every other token is denied, which is the safe reading. */
+static bool acl_allows(const struct token_entry *tok, const struct route *route, enum op op)
+{
+	(void)route;
+	(void)op;
+	return token_has_policy(tok, "root");
+}
+
+int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
+{
+	const struct route *route = match->route;
+	int r;
+
+	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK)))
+		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
+
+	if (!route || !(route->flags & ROUTE_UNAUTH)) {
+		if (!req->client_token)
+			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		r = token_lookup(core_tokens(req->core), req->client_token, &req->token);
+		if (r == TROVE_ERR_SEALED)
+			return response_error(resp, r, "Vault is sealed");
+		if (r != 0) {
+			if (r != TROVE_ERR_PERMISSION)
+				log_error("token lookup failed", "error", err_name(r));
+			return response_error(resp, TROVE_ERR_PERMISSION, r == TROVE_ERR_PERMISSION
+										  ? "permission denied"
+										  : "internal error");
+		}
+		if (!acl_allows(req->token, route, req->op))
+			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+	}
+	if (!route)
+		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+
+	handler_fn h = route->ops[req->op];
+	if (!h && req->op == OP_CREATE)
+		h = route->ops[OP_UPDATE];
+	if (!h)
+		return response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
+	if ((r = coerce_fields(req, route, resp)) != 0)
+		return r;
+	r = h(req, resp);
+	if (r != 0 && !resp->errors) {
+		if (r == TROVE_ERR_NOT_FOUND)
+			resp->errors = json_array();
+		else
+			response_error(resp, r, "%s", err_message(r));
+	}
+	return r;
+}
+
+static json_t *field_value(const struct request *req, const char *name, enum field_type type)
+{
+	json_t *v = req->data ? json_object_get(req->data, name) : NULL;
+	if (v || !req->route)
+		return json_incref(v);
+	const struct field *f = find_field(req->route, name);
+	if (!f || !f->def)
+		return NULL;
+	json_t *s = json_string(f->def);
+	const char *why;
+	json_t *c = field_coerce(type, s, &why);
+	json_decref(s);
+	return c;
+}
+
+const char *field_string(const struct request *req, const char *name)
+{
+	json_t *v = req->data ? json_object_get(req->data, name) : NULL;
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (!v && req->route) {
+		const struct field *f = find_field(req->route, name);
+		if (f && f->def)
+			return f->def;
+	}
+	return "";
+}
+
+int64_t field_int(const struct request *req, const char *name)
+{
+	json_t *v = field_value(req, name, FIELD_INT);
+	int64_t out = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+	json_decref(v);
+	return out;
+}
+
+bool field_bool(const struct request *req, const char *name)
+{
+	json_t *v = field_value(req, name, FIELD_BOOL);
+	bool out = json_is_true(v);
+	json_decref(v);
+	return out;
+}
+
+bool field_present(const struct request *req, const char *name)
+{
+	json_t *v = req->data ? json_object_get(req->data, name) : NULL;
+	return v && !json_is_null(v);
+}

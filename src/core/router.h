@@ -1,0 +1,100 @@
+/* router.h — table-driven routing, field typing and the request pipeline.
+ *
+ * An engine declares its paths as a table of struct route: a pattern, the
+ * handler for each operation, typed fields with defaults, and flags. The
+ * router does the rest for every engine alike:
+ *   1. sealed check (503 unless the route is ROUTE_SEALED_OK)
+ *   2. longest-prefix mount match, then the first route whose pattern
+ *      matches (":name" binds one segment, a trailing "*" the rest)
+ *   3. token resolution and the ACL decision (403 before 404, as Vault)
+ *   4. operation check (405 when the route has no handler for it)
+ *   5. field coercion (Vault's weak typing; 400 naming the field) and a
+ *      warning for unknown fields
+ *   6. the handler
+ *
+ * Field coercion rewrites req->data in place: an int field holds a JSON
+ * integer, a bool a JSON boolean, a duration an integer of seconds, a
+ * string list a JSON array of strings, a map a JSON object. Handlers read
+ * fields with field_*(), which fall back to the declared default. */
+#ifndef TROVE_ROUTER_H
+#define TROVE_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "request.h"
+
+enum field_type {
+	FIELD_STRING,
+	FIELD_INT,
+	FIELD_BOOL,
+	FIELD_DURATION, /* int seconds or Go duration string */
+	FIELD_STRLIST,  /* array or comma-separated string */
+	FIELD_MAP,      /* JSON object */
+	FIELD_ANY,
+};
+
+struct field {
+	const char *name;
+	enum field_type type;
+	const char *def; /* default in string form, or NULL */
+	const char *description;
+};
+
+typedef int (*handler_fn)(struct request *req, struct response *resp);
+
+enum route_flags {
+	ROUTE_UNAUTH = 1 << 0,     /* no token needed */
+	ROUTE_SUDO = 1 << 1,       /* root-protected: the token needs sudo */
+	ROUTE_SEALED_OK = 1 << 2,  /* served while sealed or uninitialised */
+	ROUTE_SLOW = 1 << 3,       /* always run on the worker pool */
+	ROUTE_NO_AUDIT = 1 << 4,   /* Vault's special handlers: never audited */
+};
+
+struct route {
+	const char *pattern;
+	handler_fn ops[OP__COUNT];
+	const struct field *fields; /* terminated by a {NULL} entry; may be NULL */
+	unsigned flags;
+	const char *synopsis;
+};
+
+struct engine {
+	const char *type;           /* "system", "kv", ... */
+	const struct route *routes; /* terminated by a {NULL} pattern */
+};
+
+/* The result of matching a request before running it: lets the HTTP layer
+ * decide whether to run it inline or on the worker pool. */
+struct route_match {
+	const struct route *route; /* NULL when no route matched */
+	const char *mount;         /* mount path that matched, e.g. "sys/" */
+};
+
+/* Matches req->path to a mount and route and binds req's parameters.
+ * Returns 0 (match->route may still be NULL for an unknown path). */
+int router_match(struct request *req, struct route_match *match);
+
+/* Runs the whole pipeline above on a matched request and fills resp. On
+ * failure resp->errors holds the message(s) and the return value is the
+ * error code (its HTTP status via err_http_status()). */
+int router_dispatch(struct request *req, const struct route_match *match, struct response *resp);
+
+/* Whether running this request may block (storage fsync, slow crypto):
+ * such requests go to the worker pool. */
+bool router_is_slow(const struct request *req, const struct route_match *match);
+
+/* Typed field access after coercion; each falls back to the route's
+ * declared default, then to the zero value. */
+const char *field_string(const struct request *req, const char *name);
+int64_t field_int(const struct request *req, const char *name);
+bool field_bool(const struct request *req, const char *name);
+/* Whether the caller supplied the field (not null). */
+bool field_present(const struct request *req, const char *name);
+
+/* Coerces one JSON value to a field type (Vault's weak typing). On success
+ * returns a new reference; on failure NULL with a reason in why (the
+ * caller names the field). Exposed for tests. */
+json_t *field_coerce(enum field_type type, json_t *in, const char **why);
+
+#endif

@@ -1,0 +1,145 @@
+/* main.c — the `trove` binary: one table of subcommands.
+ *
+ * Each entry names a subcommand, says in one line what it does and points
+ * at its entry function, which receives argv starting at the subcommand's
+ * own name and returns the process exit code. The server runs in this
+ * binary but the client commands reach it only over HTTP (src/cli/). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+#include "trove_version.h"
+
+#include "banned.h"
+
+struct command {
+	const char *name;
+	const char *synopsis;
+	int (*run)(int argc, char **argv);
+	bool common; /* listed under "Common commands" */
+};
+
+static int run_server(int argc, char **argv)
+{
+	return server_main(argc, argv);
+}
+
+static const struct command commands[] = {
+    {"status", "Print the seal and HA status of the server", cmd_status, true},
+    {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, true},
+    {"server", "Start a Trove server", run_server, true},
+    {"version", "Print the Trove version", cmd_version, false},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_usage(FILE *f)
+{
+	size_t i;
+	int pass;
+
+	fprintf(f, "Usage: trove <command> [options] [args]\n\n");
+	cli_wrap(f,
+	         "Trove keeps secrets, hands out short-lived credentials and speaks the HashiCorp Vault "
+	         "HTTP API. The client commands below talk to a Trove (or Vault) server at TROVE_ADDR "
+	         "(or VAULT_ADDR), " CLI_DEFAULT_ADDRESS " by default.",
+	         2, 79);
+	for (pass = 0; pass < 2; pass++) {
+		fprintf(f, "\n%s:\n", pass == 0 ? "Common commands" : "Other commands");
+		for (i = 0; i < N_COMMANDS; i++)
+			if (commands[i].common == (pass == 0))
+				fprintf(f, "    %-12s %s\n", commands[i].name, commands[i].synopsis);
+	}
+	fprintf(f, "\nRun 'trove <command> -h' for the options of a command.\n");
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0;
+}
+
+static bool is_version(const char *a)
+{
+	return strcmp(a, "-v") == 0 || strcmp(a, "-version") == 0 || strcmp(a, "--version") == 0;
+}
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const struct cli_command version_spec = {
+    .name = "version",
+    .synopsis = "Print the Trove version",
+    .args = "",
+    .help = "Print the version of this trove binary. The server's version is in 'trove status'.",
+    .opts = 0,
+};
+
+int cmd_version(int argc, char **argv)
+{
+	struct cli cli;
+	int argi, r;
+
+	r = cli_start(&cli, &version_spec, NULL, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	cli_release(&cli);
+	if (argi < argc)
+		return cli_usage_error(&version_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+	printf("Trove v%s\n", TROVE_VERSION);
+	return CLI_EXIT_OK;
+}
+
+/* `trove help [command...]`: the help of a command is its -h output. */
+static int run_help(int argc, char **argv)
+{
+	const struct command *cmd;
+	char *args[8];
+	int i, n = 0;
+
+	if (argc < 2) {
+		print_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if ((cmd = find_command(argv[1])) == NULL) {
+		fprintf(stderr, "trove: unknown command \"%s\". Run 'trove -h' for the list of commands.\n",
+		        argv[1]);
+		return CLI_EXIT_USAGE;
+	}
+	for (i = 1; i < argc && n < 6; i++)
+		args[n++] = argv[i];
+	args[n++] = (char *)"-h";
+	args[n] = NULL;
+	return cmd->run(n, args);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (is_help(argv[1])) {
+		print_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (is_version(argv[1]))
+		return cmd_version(1, argv + 1);
+	if (strcmp(argv[1], "help") == 0)
+		return run_help(argc - 1, argv + 1);
+	if ((cmd = find_command(argv[1])) == NULL) {
+		fprintf(stderr, "trove: unknown command \"%s\". Run 'trove -h' for the list of commands.\n",
+		        argv[1]);
+		return CLI_EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

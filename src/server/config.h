@@ -1,0 +1,75 @@
+/* config.h — the server configuration (Vault's HCL server config).
+ *
+ * Every option is declared once, in config.c's tables (name, type,
+ * default, bounds). Loading reads one or more files or directories (a
+ * directory contributes its *.hcl and *.json files in name order); later
+ * files override earlier scalar settings, listeners accumulate, and
+ * storage may be given once. Any unknown key, wrong type or out-of-range
+ * value is an error naming file:line and the key. */
+#ifndef TROVE_CONFIG_H
+#define TROVE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define CONFIG_MAX_LISTENERS 16
+
+struct listener_config {
+	char *address;          /* host:port, default 127.0.0.1:8200 */
+	bool tls_disable;
+	char *tls_cert_file;
+	char *tls_key_file;
+	char *tls_min_version;  /* tls12 | tls13 */
+	char *tls_client_ca_file;
+	bool tls_require_and_verify_client_cert;
+	uint64_t max_request_size;      /* bytes */
+	int64_t max_request_duration;   /* seconds */
+	char *where;                    /* "file:line" of the block, for errors */
+};
+
+struct storage_config {
+	char *type; /* "inmem" | "lmdb" */
+	char *path;
+	uint64_t max_size;
+	char *where;
+};
+
+struct server_config {
+	struct listener_config listeners[CONFIG_MAX_LISTENERS];
+	size_t nlisteners;
+	struct storage_config storage; /* type NULL when not given */
+	char *api_addr;
+	char *cluster_name;
+	bool disable_mlock;
+	char *log_level;
+	char *log_format;
+	int64_t default_lease_ttl;
+	int64_t max_lease_ttl;
+	bool ui;
+	char *pid_file;
+};
+
+/* Sets every default. */
+void config_init(struct server_config *cfg);
+void config_release(struct server_config *cfg);
+
+/* Loads one file or directory into cfg (call repeatedly to merge). On
+ * error returns TROVE_ERR_INVALID (or an I/O error) with "file:line: ..."
+ * in err. */
+int config_load_path(struct server_config *cfg, const char *path, struct buf *err);
+
+/* Same, from text (name is used in messages; json selects the JSON form). */
+int config_load_text(struct server_config *cfg, const char *name, const char *text, size_t len, bool json,
+		     struct buf *err);
+
+/* Checks the merged config as a whole (storage present, at least one
+ * listener, TLS files readable when TLS is on, lease TTLs consistent). */
+int config_validate(const struct server_config *cfg, struct buf *err);
+
+/* Adds a listener with defaults (for -dev); returns it or NULL when full. */
+struct listener_config *config_add_listener(struct server_config *cfg);
+
+#endif

@@ -1,0 +1,313 @@
+/* http.c — HTTP <-> logical request translation and Vault's envelopes. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+#include "err.h"
+#include "rand.h"
+
+#include "banned.h"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..n) into a new string. plus_space: '+' means ' ' (in
+ * queries and forms). Fails on a bad escape or a decoded NUL. */
+static char *pct_decode(const char *s, size_t n, bool plus_space)
+{
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= n || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+				free(out);
+				return NULL;
+			}
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (c == '+' && plus_space) {
+			c = ' ';
+		}
+		if (c == '\0') {
+			free(out);
+			return NULL;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* No control bytes, no "." or ".." segment, no empty segment except a
+ * single trailing '/'. */
+static bool path_is_clean(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || p[0] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+	const char *seg = p;
+	for (;;) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+		if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		if (len == 0 && slash) /* "//" */
+			return false;
+		if (!slash)
+			break;
+		seg = slash + 1;
+	}
+	return true;
+}
+
+static bool parse_bool_text(const char *s, bool *out)
+{
+	static const char *const yes[] = { "1", "t", "T", "true", "TRUE", "True" };
+	static const char *const no[] = { "0", "f", "F", "false", "FALSE", "False" };
+	for (size_t i = 0; i < 6; i++) {
+		if (strcmp(s, yes[i]) == 0)
+			return (*out = true), true;
+		if (strcmp(s, no[i]) == 0)
+			return (*out = false), true;
+	}
+	return false;
+}
+
+/* Parses k=v&k=v into obj. A key that repeats becomes an array
+ * (join=false, queries) or a comma-joined string (join=true, forms). */
+static int parse_pairs(const char *s, size_t n, json_t *obj, bool join, struct response *resp)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t end = i;
+		while (end < n && s[end] != '&')
+			end++;
+		if (end > i) {
+			const char *eq = memchr(s + i, '=', end - i);
+			size_t klen = eq ? (size_t)(eq - (s + i)) : end - i;
+			char *k = pct_decode(s + i, klen, true);
+			char *v = eq ? pct_decode(eq + 1, (size_t)(s + end - eq - 1), true) : xstrdup("");
+			if (!k || !v) {
+				free(k);
+				free(v);
+				return response_error(resp, TROVE_ERR_INVALID, "invalid percent-encoding in parameters");
+			}
+			json_t *old = json_object_get(obj, k);
+			if (!old) {
+				json_object_set_new(obj, k, json_string(v));
+			} else if (join && json_is_string(old)) {
+				json_object_set_new(obj, k, json_sprintf("%s,%s", json_string_value(old), v));
+			} else if (json_is_array(old)) {
+				json_array_append_new(old, json_string(v));
+			} else {
+				json_t *arr = json_array();
+				json_array_append(arr, old);
+				json_array_append_new(arr, json_string(v));
+				json_object_set_new(obj, k, arr);
+			}
+			free(k);
+			free(v);
+		}
+		i = end + 1;
+	}
+	return 0;
+}
+
+static bool ct_is(const char *ct, size_t len, const char *want)
+{
+	size_t w = strlen(want);
+	if (len < w || strncasecmp(ct, want, w) != 0)
+		return false;
+	return len == w || ct[w] == ';' || ct[w] == ' ';
+}
+
+static int parse_body(struct request *req, const char *body, size_t len, const char *ct, size_t ct_len,
+		      struct response *resp)
+{
+	size_t i = 0;
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+		i++;
+	if (i == len)
+		return 0;
+	if (ct && ct_is(ct, ct_len, "application/x-www-form-urlencoded") && body[i] != '{' && body[i] != '[')
+		return parse_pairs(body, len, req->data, true, resp);
+
+	json_error_t jerr;
+	json_t *j = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+	if (!j)
+		return response_error(resp, TROVE_ERR_INVALID, "failed to parse JSON input: %s (line %d, column %d)",
+				      jerr.text, jerr.line, jerr.column);
+	if (json_is_null(j)) {
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "failed to parse JSON input: the request body must be a JSON object");
+	}
+	json_decref(req->data);
+	req->data = j;
+	return 0;
+}
+
+int http_build_request(struct request *req, const char *method, size_t mlen, const char *raw_path,
+		       size_t raw_len, const char *body, size_t body_len, const char *ct, size_t ct_len,
+		       struct response *resp)
+{
+	static const struct {
+		const char *name;
+		enum op op;
+	} methods[] = {
+		{ "GET", OP_READ },     { "LIST", OP_LIST },     { "POST", OP_UPDATE }, { "PUT", OP_UPDATE },
+		{ "PATCH", OP_PATCH },  { "DELETE", OP_DELETE }, { "HEAD", OP_HEAD },
+	};
+	const char *q = memchr(raw_path, '?', raw_len);
+	size_t plen = q ? (size_t)(q - raw_path) : raw_len;
+	bool found = false;
+	int r;
+
+	if (rand_uuid(req->id) != 0)
+		return response_error(resp, TROVE_ERR_INTERNAL, "internal error");
+	req->data = json_object();
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strlen(methods[i].name) == mlen && memcmp(methods[i].name, method, mlen) == 0) {
+			req->op = methods[i].op;
+			found = true;
+		}
+	}
+	if (!found)
+		return response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
+	if (plen > HTTP_MAX_PATH)
+		return response_error(resp, TROVE_ERR_INVALID, "path is too long");
+	if (plen < 4 || memcmp(raw_path, "/v1/", 4) != 0)
+		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path: the API lives under /v1/");
+	req->path = pct_decode(raw_path + 4, plen - 4, false);
+	if (!req->path || !path_is_clean(req->path))
+		return response_error(resp, req->path && !req->path[0] ? TROVE_ERR_NOT_FOUND : TROVE_ERR_INVALID,
+				      "invalid path: no NUL or control bytes, \".\" or \"..\" segments, or \"//\"");
+	if (ct && ct_len)
+		req->content_type = xstrndup(ct, ct_len);
+
+	if (req->op == OP_PATCH && !(ct && ct_is(ct, ct_len, "application/merge-patch+json")))
+		return response_error(resp, TROVE_ERR_MEDIA_TYPE,
+				      "PATCH requires Content-Type: application/merge-patch+json");
+
+	if (req->op == OP_READ || req->op == OP_LIST || req->op == OP_DELETE || req->op == OP_HEAD) {
+		if (q && (r = parse_pairs(q + 1, raw_len - plen - 1, req->data, false, resp)) != 0)
+			return r;
+		json_t *list = json_object_get(req->data, "list");
+		if (list && req->op == OP_READ) {
+			bool b = false;
+			if (!json_is_string(list) || !parse_bool_text(json_string_value(list), &b))
+				return response_error(resp, TROVE_ERR_INVALID, "list: expected a boolean");
+			if (b)
+				req->op = OP_LIST;
+			json_object_del(req->data, "list");
+		}
+	}
+	if (req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD && body_len > 0 &&
+	    (r = parse_body(req, body, body_len, ct, ct_len, resp)) != 0)
+		return r;
+	if (req->op == OP_LIST) {
+		size_t n = strlen(req->path);
+		if (req->path[n - 1] != '/') {
+			char *p = xmalloc(n + 2);
+			memcpy(p, req->path, n);
+			p[n] = '/';
+			p[n + 1] = '\0';
+			free(req->path);
+			req->path = p;
+		}
+	}
+	return 0;
+}
+
+int http_render(const struct request *req, const struct response *resp, int err, int *status, struct buf *out)
+{
+	json_t *body = NULL;
+	char *text = NULL;
+	int r = 0;
+
+	if (err != 0) {
+		*status = err_http_status(err);
+		body = json_pack("{s:o}", "errors", resp->errors ? json_incref(resp->errors) : json_array());
+	} else if (resp->bare) {
+		*status = resp->status ? resp->status : 200;
+		body = json_incref(resp->bare);
+	} else if (resp->data || resp->auth || resp->warnings) {
+		*status = resp->status ? resp->status : 200;
+		body = json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?, s:s}", "request_id", req->id, "lease_id",
+				 "", "renewable", resp->renewable, "lease_duration", (json_int_t)resp->lease_duration,
+				 "data", resp->data, "wrap_info", "warnings", resp->warnings, "auth", resp->auth,
+				 "mount_type", "");
+		if (body && resp->inject_data && json_is_object(resp->data)) {
+			const char *k;
+			json_t *v;
+			json_object_foreach(resp->data, k, v)
+			{
+				if (!json_object_get(body, k))
+					json_object_set(body, k, v);
+			}
+		}
+	} else {
+		*status = resp->status ? resp->status : 204;
+		return 0;
+	}
+	if (!body)
+		return TROVE_ERR_NOMEM;
+	if (req && req->op == OP_HEAD) {
+		json_decref(body);
+		return 0;
+	}
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text)
+		return TROVE_ERR_NOMEM;
+	r = buf_append_str(out, text);
+	free(text);
+	if (r == 0)
+		r = buf_append_byte(out, '\n');
+	return r;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 307: return "Temporary Redirect";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Status";
+	}
+}

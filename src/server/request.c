@@ -1,2 +1,0 @@
-/* placeholder until implemented */
-typedef int trove_placeholder_unit;

@@ -1,0 +1,4 @@
+storage "lmdb" {
+  path = "/x"
+  bad = "unterminated
+}

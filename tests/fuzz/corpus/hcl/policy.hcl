@@ -1,0 +1,8 @@
+# policy
+path "secret/*" {
+  capabilities = ["read", "list"]
+}
+
+path "sys/*" {
+  capabilities = ["deny"]
+}

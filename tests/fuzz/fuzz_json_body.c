@@ -1,0 +1,59 @@
+/* libFuzzer target: an untrusted HTTP request (method, path, content type
+ * and body) through the HTTP edge, field coercion and rendering.
+ *
+ * Input layout: the first byte picks the method, the second the content
+ * type; the rest is "path\nbody". */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/router.h"
+#include "server/http.h"
+
+static const char *const methods[] = { "GET", "LIST", "POST", "PUT", "PATCH", "DELETE", "HEAD", "BREW" };
+static const char *const cts[] = { NULL, "application/json", "application/x-www-form-urlencoded",
+				   "application/merge-patch+json" };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct request req;
+	struct response resp;
+	struct buf out;
+	int status = 0;
+	if (size < 2)
+		return 0;
+	const char *method = methods[data[0] % 8];
+	const char *ct = cts[data[1] % 4];
+	const char *rest = (const char *)data + 2;
+	size_t rest_len = size - 2;
+	const char *nl = memchr(rest, '\n', rest_len);
+	size_t path_len = nl ? (size_t)(nl - rest) : rest_len;
+	const char *body = nl ? nl + 1 : "";
+	size_t body_len = nl ? rest_len - path_len - 1 : 0;
+
+	request_init(&req);
+	response_init(&resp);
+	buf_init(&out, 1 << 20);
+	int r = http_build_request(&req, method, strlen(method), rest, path_len, body, body_len, ct,
+				   ct ? strlen(ct) : 0, &resp);
+	if (r == 0 && req.data) {
+		/* Coerce every value to every type, as the router would. */
+		const char *k;
+		json_t *v;
+		json_object_foreach(req.data, k, v)
+		{
+			for (int t = FIELD_STRING; t <= FIELD_ANY; t++) {
+				const char *why = NULL;
+				json_decref(field_coerce((enum field_type)t, v, &why));
+			}
+		}
+		resp.data = json_incref(req.data);
+	}
+	http_render(&req, &resp, r, &status, &out);
+	buf_release(&out);
+	request_release(&req);
+	response_release(&resp);
+	return 0;
+}

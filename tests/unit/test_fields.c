@@ -1,0 +1,271 @@
+/* Unit tests for weak field typing and the HTTP <-> request edge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/router.h"
+#include "err.h"
+#include "server/http.h"
+
+static json_t *coerce(enum field_type t, const char *json_text)
+{
+	json_t *in = json_loads(json_text, JSON_DECODE_ANY, NULL);
+	const char *why = NULL;
+	assert_non_null(in);
+	json_t *out = field_coerce(t, in, &why);
+	json_decref(in);
+	return out;
+}
+
+static void test_coercion(void **state)
+{
+	(void)state;
+	json_t *v;
+	v = coerce(FIELD_INT, "\"42\"");
+	assert_int_equal(json_integer_value(v), 42);
+	json_decref(v);
+	v = coerce(FIELD_INT, "7.0");
+	assert_int_equal(json_integer_value(v), 7);
+	json_decref(v);
+	assert_null(coerce(FIELD_INT, "\"4x\""));
+	assert_null(coerce(FIELD_INT, "7.5"));
+	assert_null(coerce(FIELD_INT, "[1]"));
+
+	v = coerce(FIELD_BOOL, "\"True\"");
+	assert_true(json_is_true(v));
+	json_decref(v);
+	v = coerce(FIELD_BOOL, "0");
+	assert_true(json_is_false(v));
+	json_decref(v);
+	assert_null(coerce(FIELD_BOOL, "\"yes please\""));
+
+	v = coerce(FIELD_DURATION, "\"2160h0m0s\"");
+	assert_int_equal(json_integer_value(v), 2160 * 3600);
+	json_decref(v);
+	v = coerce(FIELD_DURATION, "300");
+	assert_int_equal(json_integer_value(v), 300);
+	json_decref(v);
+	v = coerce(FIELD_DURATION, "\"90\"");
+	assert_int_equal(json_integer_value(v), 90);
+	json_decref(v);
+	assert_null(coerce(FIELD_DURATION, "-5"));
+	assert_null(coerce(FIELD_DURATION, "\"soon\""));
+
+	v = coerce(FIELD_STRLIST, "\"a, b,,c \"");
+	assert_int_equal(json_array_size(v), 3);
+	assert_string_equal(json_string_value(json_array_get(v, 2)), "c");
+	json_decref(v);
+	v = coerce(FIELD_STRLIST, "[\"x\", 5]");
+	assert_string_equal(json_string_value(json_array_get(v, 1)), "5");
+	json_decref(v);
+	assert_null(coerce(FIELD_STRLIST, "{}"));
+
+	v = coerce(FIELD_STRING, "12");
+	assert_string_equal(json_string_value(v), "12");
+	json_decref(v);
+	assert_null(coerce(FIELD_STRING, "{}"));
+	assert_null(coerce(FIELD_MAP, "\"x\""));
+}
+
+struct built {
+	struct request req;
+	struct response resp;
+	int r;
+};
+
+static void build(struct built *b, const char *method, const char *path, const char *body, const char *ct)
+{
+	request_init(&b->req);
+	response_init(&b->resp);
+	b->r = http_build_request(&b->req, method, strlen(method), path, strlen(path), body, body ? strlen(body) : 0,
+				  ct, ct ? strlen(ct) : 0, &b->resp);
+}
+
+static void done(struct built *b)
+{
+	request_release(&b->req);
+	response_release(&b->resp);
+}
+
+static const char *first_error(struct built *b)
+{
+	return json_string_value(json_array_get(b->resp.errors, 0));
+}
+
+static void test_methods_and_list(void **state)
+{
+	(void)state;
+	struct built b;
+	build(&b, "GET", "/v1/secret/foo?list=true", NULL, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.req.op, OP_LIST);
+	assert_string_equal(b.req.path, "secret/foo/");
+	assert_null(json_object_get(b.req.data, "list"));
+	done(&b);
+
+	build(&b, "GET", "/v1/secret/foo?list=1", NULL, NULL);
+	assert_int_equal(b.req.op, OP_LIST);
+	done(&b);
+
+	build(&b, "GET", "/v1/secret/foo?list=maybe", NULL, NULL);
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	done(&b);
+
+	build(&b, "LIST", "/v1/secret/", NULL, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.req.op, OP_LIST);
+	assert_string_equal(b.req.path, "secret/");
+	done(&b);
+
+	build(&b, "PUT", "/v1/sys/init", "{\"secret_shares\": 1}", NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.req.op, OP_UPDATE);
+	assert_int_equal(json_integer_value(json_object_get(b.req.data, "secret_shares")), 1);
+	done(&b);
+
+	build(&b, "BREW", "/v1/sys/health", NULL, NULL);
+	assert_int_equal(b.r, TROVE_ERR_UNSUPPORTED_OP);
+	done(&b);
+
+	build(&b, "PATCH", "/v1/secret/data/x", "{}", "application/json");
+	assert_int_equal(b.r, TROVE_ERR_MEDIA_TYPE);
+	done(&b);
+	build(&b, "PATCH", "/v1/secret/data/x", "{}", "application/merge-patch+json");
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.req.op, OP_PATCH);
+	done(&b);
+}
+
+static void test_query_and_form(void **state)
+{
+	(void)state;
+	struct built b;
+	build(&b, "GET", "/v1/sys/health?standbyok=true&a=1&a=2&sp=x+y%21", NULL, NULL);
+	assert_int_equal(b.r, 0);
+	assert_string_equal(json_string_value(json_object_get(b.req.data, "standbyok")), "true");
+	assert_int_equal(json_array_size(json_object_get(b.req.data, "a")), 2);
+	assert_string_equal(json_string_value(json_object_get(b.req.data, "sp")), "x y!");
+	done(&b);
+
+	build(&b, "POST", "/v1/sys/init", "a=1&a=2&b=z", "application/x-www-form-urlencoded");
+	assert_int_equal(b.r, 0);
+	assert_string_equal(json_string_value(json_object_get(b.req.data, "a")), "1,2");
+	done(&b);
+
+	/* A JSON body with a form content type is still JSON. */
+	build(&b, "POST", "/v1/sys/init", " {\"a\": 1}", "application/x-www-form-urlencoded");
+	assert_int_equal(b.r, 0);
+	assert_int_equal(json_integer_value(json_object_get(b.req.data, "a")), 1);
+	done(&b);
+}
+
+static void test_bad_bodies(void **state)
+{
+	(void)state;
+	struct built b;
+	build(&b, "PUT", "/v1/sys/init", "{\"secret_shares\": ", NULL);
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	assert_non_null(strstr(first_error(&b), "failed to parse JSON input"));
+	done(&b);
+
+	build(&b, "PUT", "/v1/sys/init", "[1,2]", NULL);
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	assert_non_null(strstr(first_error(&b), "JSON object"));
+	done(&b);
+
+	build(&b, "PUT", "/v1/sys/init", "   \n", NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(json_object_size(b.req.data), 0);
+	done(&b);
+
+	build(&b, "PUT", "/v1/sys/init", "null", NULL);
+	assert_int_equal(b.r, 0);
+	done(&b);
+}
+
+static void test_paths(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"/v1/secret/../sys/seal", "/v1/secret/./x", "/v1/secret//x", "/v1/secret/%2e%2e/x",
+		"/v1/secret/a%00b",       "/v1/secret/%zz", "/v1/secret/%0a", "/v1//sys",
+	};
+	struct built b;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		build(&b, "GET", bad[i], NULL, NULL);
+		if (b.r != TROVE_ERR_INVALID)
+			fail_msg("path %s was accepted", bad[i]);
+		done(&b);
+	}
+	build(&b, "GET", "/v2/sys/health", NULL, NULL);
+	assert_int_equal(b.r, TROVE_ERR_NOT_FOUND);
+	done(&b);
+	build(&b, "GET", "/v1/", NULL, NULL);
+	assert_int_equal(b.r, TROVE_ERR_NOT_FOUND);
+	done(&b);
+	build(&b, "GET", "/v1/secret/a%2Fb", NULL, NULL);
+	assert_int_equal(b.r, 0);
+	assert_string_equal(b.req.path, "secret/a/b");
+	done(&b);
+}
+
+static void test_render(void **state)
+{
+	(void)state;
+	struct built b;
+	struct buf out;
+	int status = 0;
+	build(&b, "GET", "/v1/sys/key-status", NULL, NULL);
+	buf_init(&out, 1 << 16);
+
+	b.resp.data = json_pack("{s:i}", "term", 3);
+	b.resp.inject_data = true;
+	assert_int_equal(http_render(&b.req, &b.resp, 0, &status, &out), 0);
+	assert_int_equal(status, 200);
+	json_t *j = json_loads(out.data, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "request_id")), b.req.id);
+	assert_true(json_is_null(json_object_get(j, "wrap_info")));
+	assert_true(json_is_null(json_object_get(j, "auth")));
+	assert_true(json_is_null(json_object_get(j, "warnings")));
+	assert_int_equal(json_integer_value(json_object_get(j, "term")), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "data"), "term")), 3);
+	assert_string_equal(json_string_value(json_object_get(j, "lease_id")), "");
+	json_decref(j);
+
+	buf_reset(&out);
+	response_release(&b.resp);
+	response_init(&b.resp);
+	assert_int_equal(http_render(&b.req, &b.resp, 0, &status, &out), 0);
+	assert_int_equal(status, 204);
+	assert_int_equal(out.len, 0);
+
+	buf_reset(&out);
+	response_error(&b.resp, TROVE_ERR_PERMISSION, "permission denied");
+	assert_int_equal(http_render(&b.req, &b.resp, TROVE_ERR_PERMISSION, &status, &out), 0);
+	assert_int_equal(status, 403);
+	assert_non_null(strstr(out.data, "{\"errors\":[\"permission denied\"]}"));
+
+	buf_reset(&out);
+	response_release(&b.resp);
+	response_init(&b.resp);
+	assert_int_equal(http_render(&b.req, &b.resp, TROVE_ERR_NOT_FOUND, &status, &out), 0);
+	assert_int_equal(status, 404);
+	assert_non_null(strstr(out.data, "{\"errors\":[]}"));
+	buf_release(&out);
+	done(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_coercion),     cmocka_unit_test(test_methods_and_list),
+		cmocka_unit_test(test_query_and_form), cmocka_unit_test(test_bad_bodies),
+		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,270 @@
+/* Unit tests for initialisation, the Shamir seal, the root token and the
+ * sys/ routes, in process against inmem storage. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/barrier.h"
+#include "core/core.h"
+#include "core/router.h"
+#include "core/token.h"
+#include "err.h"
+#include "secure.h"
+#include "server/http.h"
+#include "storage/storage.h"
+
+struct fixture {
+	struct storage *phys;
+	struct core *core;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct core_config cc = { "inmem", NULL, 2764800, 2764800 };
+	f->phys = storage_inmem_new();
+	f->core = core_new(f->phys, &cc);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	core_free(f->core);
+	storage_free(f->phys);
+	free(f);
+	return 0;
+}
+
+static void test_init_unseal_every_subset(void **state)
+{
+	struct fixture *f = *state;
+	struct core_init_result res;
+	struct seal_status st;
+	struct buf err;
+	bool init = true;
+	buf_init(&err, 1024);
+
+	assert_int_equal(core_initialized(f->core, &init), 0);
+	assert_false(init);
+	assert_int_equal(core_initialize(f->core, 4, 3, NULL, &res, &err), 0);
+	assert_int_equal(res.nkeys, 4);
+	assert_int_equal(strncmp(res.root_token, "hvs.", 4), 0);
+	assert_int_equal(strlen(res.root_token), 28);
+	assert_true(core_sealed(f->core));
+
+	/* Initialising twice is refused. */
+	struct core_init_result again;
+	buf_reset(&err);
+	assert_int_equal(core_initialize(f->core, 1, 1, NULL, &again, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "already initialized"));
+
+	/* Every 3-of-4 subset unseals. */
+	for (unsigned skip = 0; skip < 4; skip++) {
+		for (unsigned i = 0; i < 4; i++) {
+			if (i == skip)
+				continue;
+			assert_int_equal(core_unseal(f->core, res.keys[i], res.key_len, &st, &err), 0);
+		}
+		assert_false(st.sealed);
+		assert_int_equal(st.progress, 0);
+		assert_int_equal(core_seal(f->core), 0);
+		assert_true(core_sealed(f->core));
+	}
+
+	/* Two shares are progress, not an unseal; the nonce is set. */
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), 0);
+	assert_int_equal(st.progress, 1);
+	assert_int_equal(strlen(st.nonce), 36);
+	/* A duplicate is refused and does not count. */
+	buf_reset(&err);
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), TROVE_ERR_INVALID);
+	assert_int_equal(st.progress, 1);
+	/* A short share is refused. */
+	assert_int_equal(core_unseal(f->core, res.keys[1], 10, &st, &err), TROVE_ERR_INVALID);
+	assert_int_equal(st.progress, 1);
+	/* Reset clears. */
+	assert_int_equal(core_unseal_reset(f->core), 0);
+	assert_int_equal(core_seal_status(f->core, &st), 0);
+	assert_int_equal(st.progress, 0);
+	assert_string_equal(st.nonce, "");
+
+	/* A wrong share in the set fails as a whole and resets progress. */
+	unsigned char bogus[33];
+	memcpy(bogus, res.keys[2], 33);
+	bogus[5] ^= 0x40;
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), 0);
+	assert_int_equal(core_unseal(f->core, res.keys[1], res.key_len, &st, &err), 0);
+	buf_reset(&err);
+	assert_int_equal(core_unseal(f->core, bogus, 33, &st, &err), TROVE_ERR_INVALID);
+	assert_true(st.sealed);
+	assert_int_equal(st.progress, 0);
+	assert_null(strstr(err.data, "share 3"));
+
+	core_init_result_release(&res);
+	buf_release(&err);
+}
+
+static void test_root_token_hashed(void **state)
+{
+	struct fixture *f = *state;
+	struct core_init_result res;
+	struct seal_status st;
+	struct buf err;
+	struct token_entry *e = NULL;
+	buf_init(&err, 1024);
+	assert_int_equal(core_initialize(f->core, 1, 1, "my-root", &res, &err), 0);
+	assert_string_equal(res.root_token, "my-root");
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), 0);
+	assert_false(st.sealed);
+	assert_int_equal(token_lookup(core_tokens(f->core), "my-root", &e), 0);
+	assert_true(token_has_policy(e, "root"));
+	token_entry_free(e);
+	assert_int_equal(token_lookup(core_tokens(f->core), "my-roo", &e), TROVE_ERR_PERMISSION);
+	assert_int_equal(token_lookup(core_tokens(f->core), "", &e), TROVE_ERR_PERMISSION);
+
+	/* The token appears nowhere in physical storage. */
+	struct strlist keys;
+	strlist_init(&keys);
+	assert_int_equal(storage_list(f->phys, "sys/token/id/", &keys), 0);
+	assert_int_equal(keys.len, 1);
+	assert_null(strstr(keys.items[0], "my-root"));
+	strlist_release(&keys);
+
+	core_seal(f->core);
+	assert_int_equal(token_lookup(core_tokens(f->core), "my-root", &e), TROVE_ERR_SEALED);
+	core_init_result_release(&res);
+	buf_release(&err);
+}
+
+/* Drives a request through the HTTP edge and the router, as a listener
+ * would. Returns the HTTP status; the body lands in *body. */
+static int call(struct core *core, const char *method, const char *path, const char *token, const char *json,
+		json_t **body)
+{
+	struct request req;
+	struct response resp;
+	struct route_match m;
+	struct buf out;
+	int status = 0;
+	request_init(&req);
+	response_init(&resp);
+	buf_init(&out, 1 << 20);
+	req.core = core;
+	if (token)
+		req.client_token = strdup(token);
+	int r = http_build_request(&req, method, strlen(method), path, strlen(path), json, json ? strlen(json) : 0,
+				   NULL, 0, &resp);
+	if (r == 0) {
+		router_match(&req, &m);
+		r = router_dispatch(&req, &m, &resp);
+	}
+	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
+	*body = out.len ? json_loads(out.data, 0, NULL) : NULL;
+	buf_release(&out);
+	request_release(&req);
+	response_release(&resp);
+	return status;
+}
+
+static void test_sys_routes(void **state)
+{
+	struct fixture *f = *state;
+	json_t *b = NULL;
+
+	assert_int_equal(call(f->core, "GET", "/v1/sys/health", NULL, NULL, &b), 501);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/health?uninitcode=299", NULL, NULL, &b), 299);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/health?uninitcode=abc", NULL, NULL, &b), 400);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/init", NULL, NULL, &b), 200);
+	assert_true(json_is_false(json_object_get(b, "initialized")));
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/init", NULL, "{\"secret_shares\": \"two\"}", &b), 400);
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(b, "errors"), 0)), "secret_shares"));
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/init", NULL, "{\"secret_shares\": 1, \"secret_threshold\": 1}", &b),
+			 200);
+	const char *key = json_string_value(json_array_get(json_object_get(b, "keys_base64"), 0));
+	const char *hexkey = json_string_value(json_array_get(json_object_get(b, "keys"), 0));
+	const char *root = json_string_value(json_object_get(b, "root_token"));
+	char *key_copy = strdup(key), *hex_copy = strdup(hexkey), *root_copy = strdup(root);
+	char body[256];
+	json_decref(b);
+
+	/* Sealed: only the special paths answer. */
+	assert_int_equal(call(f->core, "GET", "/v1/sys/health", NULL, NULL, &b), 503);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/key-status", root_copy, NULL, &b), 503);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b, "errors"), 0)), "Vault is sealed");
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/leader", NULL, NULL, &b), 200);
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/unseal", NULL, "{}", &b), 400);
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/unseal", NULL, "{\"key\": \"!!!\"}", &b), 400);
+	json_decref(b);
+	snprintf(body, sizeof(body), "{\"key\": \"%s\"}", hex_copy);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/unseal", NULL, body, &b), 200);
+	assert_true(json_is_false(json_object_get(b, "sealed")));
+	json_decref(b);
+
+	assert_int_equal(call(f->core, "GET", "/v1/sys/health", NULL, NULL, &b), 200);
+	assert_non_null(json_object_get(b, "cluster_id"));
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/unseal", NULL, "{\"reset\": true}", &b), 400);
+	json_decref(b);
+
+	/* Token checks: none, wrong, Bearer-equivalent, root. */
+	assert_int_equal(call(f->core, "GET", "/v1/sys/key-status", NULL, NULL, &b), 403);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/key-status", "hvs.nope", NULL, &b), 403);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/key-status", root_copy, NULL, &b), 200);
+	assert_int_equal(json_integer_value(json_object_get(b, "term")), 1);
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/rotate", "hvs.nope", NULL, &b), 403);
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/rotate", root_copy, NULL, &b), 204);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/key-status", root_copy, NULL, &b), 200);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "data"), "term")), 2);
+	json_decref(b);
+
+	/* Unknown path: 403 without a token, 404 with root; bad verb 405. */
+	assert_int_equal(call(f->core, "GET", "/v1/sys/nothing-here", NULL, NULL, &b), 403);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/sys/nothing-here", root_copy, NULL, &b), 404);
+	json_decref(b);
+	assert_int_equal(call(f->core, "LIST", "/v1/nowhere/", root_copy, NULL, &b), 404);
+	json_decref(b);
+	assert_int_equal(call(f->core, "DELETE", "/v1/sys/rotate", root_copy, NULL, &b), 405);
+	json_decref(b);
+
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/seal", NULL, NULL, &b), 403);
+	json_decref(b);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/seal", root_copy, NULL, &b), 204);
+	assert_true(core_sealed(f->core));
+	snprintf(body, sizeof(body), "{\"key\": \"%s\"}", key_copy);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/unseal", NULL, body, &b), 200);
+	json_decref(b);
+	assert_false(core_sealed(f->core));
+	free(key_copy);
+	free(hex_copy);
+	free(root_copy);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_unseal_every_subset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_token_hashed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sys_routes, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
