@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "secure.h"
 #include "server/server.h"
 #include "trove_version.h"
 
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
 {
 	const struct command *cmd;
 
+	secure_install_json_allocator();
 	if (argc < 2) {
 		print_usage(stderr);
 		return CLI_EXIT_USAGE;

@@ -97,7 +97,7 @@ static int gcm_update(EVP_CIPHER_CTX *ctx, int enc, unsigned char *out, const un
 		size_t n = len - done < chunk ? len - done : chunk;
 		int outl = 0;
 		int ok = enc ? EVP_EncryptUpdate(ctx, out ? out + done : NULL, &outl, in + done, (int)n)
-			     : EVP_DecryptUpdate(ctx, out ? out + done : NULL, &outl, in + done, (int)n);
+		             : EVP_DecryptUpdate(ctx, out ? out + done : NULL, &outl, in + done, (int)n);
 		if (ok != 1 || (size_t)outl != n)
 			return TROVE_ERR_INTERNAL;
 		done += n;
@@ -106,7 +106,7 @@ static int gcm_update(EVP_CIPHER_CTX *ctx, int enc, unsigned char *out, const un
 }
 
 int barrier_record_encrypt(const unsigned char key[BARRIER_KEY_LEN], uint32_t term, const char *aad,
-			   const void *plaintext, size_t len, unsigned char **out, size_t *out_len)
+                           const void *plaintext, size_t len, unsigned char **out, size_t *out_len)
 {
 	int r = TROVE_ERR_INTERNAL;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -141,7 +141,8 @@ int barrier_record_encrypt(const unsigned char key[BARRIER_KEY_LEN], uint32_t te
 	r = TROVE_ERR_INTERNAL;
 	if (EVP_EncryptFinal_ex(ctx, rec + BARRIER_HEADER_LEN + len, &outl) != 1 || outl != 0)
 		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, BARRIER_TAG_LEN, rec + BARRIER_HEADER_LEN + len) != 1)
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, BARRIER_TAG_LEN, rec + BARRIER_HEADER_LEN + len) !=
+	    1)
 		goto out;
 	*out = rec;
 	*out_len = len + BARRIER_OVERHEAD;
@@ -162,7 +163,7 @@ int barrier_record_term(const unsigned char *rec, size_t len, uint32_t *term)
 }
 
 int barrier_record_decrypt(const unsigned char key[BARRIER_KEY_LEN], const char *aad,
-			   const unsigned char *rec, size_t len, unsigned char **out, size_t *out_len)
+                           const unsigned char *rec, size_t len, unsigned char **out, size_t *out_len)
 {
 	int r = TROVE_ERR_INTERNAL;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -257,10 +258,8 @@ static void wipe_json_string(json_t *s)
 static void wipe_keyring_json(json_t *root)
 {
 	json_t *terms = json_object_get(root, "terms");
-	size_t i;
-	json_t *t;
-	json_array_foreach(terms, i, t)
-		wipe_json_string(json_object_get(t, "key"));
+	for (size_t i = 0; i < json_array_size(terms); i++)
+		wipe_json_string(json_object_get(json_array_get(terms, i), "key"));
 }
 
 static const struct term_key *find_term(const struct barrier *b, uint32_t term)
@@ -281,12 +280,12 @@ static const struct term_key *find_term(const struct barrier *b, uint32_t term)
 /* Serialises keys/active and writes the keyring record. Caller holds the
  * write lock, or the shared lock plus persist_mu. */
 static int keyring_persist(struct barrier *b, const struct term_key *keys, size_t nkeys, uint32_t active,
-			   uint64_t active_reserved)
+                           uint64_t active_reserved)
 {
 	int r = TROVE_ERR_INTERNAL;
 	json_t *root = json_object();
 	json_t *terms = json_array();
-	struct secbuf sb = { 0 };
+	struct secbuf sb = {0};
 	unsigned char *rec = NULL;
 	size_t rec_len = 0;
 	char b64[64];
@@ -314,7 +313,8 @@ static int keyring_persist(struct barrier *b, const struct term_key *keys, size_
 	}
 	if (json_dump_callback(root, secbuf_dump_cb, &sb, JSON_COMPACT | JSON_SORT_KEYS) != 0)
 		goto out;
-	if ((r = barrier_record_encrypt(b->root_key, 0, BARRIER_KEYRING_PATH, sb.p, sb.len, &rec, &rec_len)) != 0)
+	if ((r = barrier_record_encrypt(b->root_key, 0, BARRIER_KEYRING_PATH, sb.p, sb.len, &rec,
+	                                &rec_len)) != 0)
 		goto out;
 	if ((r = storage_put(b->physical, BARRIER_KEYRING_PATH, rec, rec_len)) != 0)
 		goto out;
@@ -341,7 +341,7 @@ static int json_get_u64(json_t *obj, const char *name, uint64_t max, uint64_t *o
 /* Parses a decrypted keyring. On success *keys (sorted by term) is heap
  * memory the caller wipes and frees. */
 static int keyring_parse(const unsigned char *text, size_t len, struct term_key **keys_out, size_t *nkeys_out,
-			 uint32_t *active_out)
+                         uint32_t *active_out)
 {
 	int r = TROVE_ERR_INTEGRITY;
 	json_t *root = NULL;
@@ -377,7 +377,7 @@ static int keyring_parse(const unsigned char *text, size_t len, struct term_key 
 		if (json_get_u64(t, "encryptions", UINT64_MAX, &keys[i].reserved) != 0)
 			goto out;
 		if (base64_decode(json_string_value(ks), json_string_length(ks), keys[i].key, BARRIER_KEY_LEN,
-				  &klen) != 0 ||
+		                  &klen) != 0 ||
 		    klen != BARRIER_KEY_LEN)
 			goto out;
 		/* we write terms in ascending order; anything else is not ours */
@@ -671,7 +671,7 @@ void barrier_set_rotation_threshold(struct barrier *b, uint64_t n)
 /* ---- data path ------------------------------------------------------- */
 
 int barrier_decode(struct barrier *b, const char *path, const unsigned char *rec, size_t len,
-		   unsigned char **out, size_t *out_len)
+                   unsigned char **out, size_t *out_len)
 {
 	int r;
 	uint32_t term;
@@ -700,7 +700,7 @@ out:
 /* Encrypts one value for path under the active term, counting it,
  * keeping the reservation ahead and rotating at the threshold. */
 static int encode(struct barrier *b, const char *path, const void *value, size_t len, unsigned char **out,
-		  size_t *out_len)
+                  size_t *out_len)
 {
 	int r;
 	for (;;) {
@@ -825,13 +825,13 @@ static void bs_destroy(struct storage *s)
 }
 
 static const struct storage_ops barrier_storage_ops = {
-	.name = "barrier",
-	.get = bs_get,
-	.put = bs_put,
-	.del = bs_del,
-	.list = bs_list,
-	.txn = bs_txn,
-	.destroy = bs_destroy,
+    .name = "barrier",
+    .get = bs_get,
+    .put = bs_put,
+    .del = bs_del,
+    .list = bs_list,
+    .txn = bs_txn,
+    .destroy = bs_destroy,
 };
 
 struct storage *barrier_storage(struct barrier *b)

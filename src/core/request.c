@@ -62,6 +62,8 @@ const char *request_param(const struct request *req, const char *name)
 	return NULL;
 }
 
+static void append_message(json_t **arr, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void append_message(json_t **arr, const char *fmt, va_list ap)
 {
 	char msg[1024];

@@ -67,7 +67,7 @@ static int rand_below(unsigned bound, unsigned *out)
 }
 
 int shamir_split(const unsigned char *secret, size_t len, unsigned shares, unsigned threshold,
-		 unsigned char **out)
+                 unsigned char **out)
 {
 	int r = TROVE_ERR_INVALID;
 	unsigned char xs[255];

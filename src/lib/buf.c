@@ -186,7 +186,7 @@ char *buf_take(struct buf *b)
 
 struct span span_from_str(const char *s)
 {
-	struct span sp = { s, s ? strlen(s) : 0 };
+	struct span sp = {s, s ? strlen(s) : 0};
 	return sp;
 }
 

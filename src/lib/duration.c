@@ -24,15 +24,15 @@ struct unit {
 };
 
 static const struct unit units[] = {
-	{ "ns", 1 },
-	{ "us", 1000 },
-	{ "\xc2\xb5s", 1000 }, /* U+00B5 micro sign */
-	{ "\xce\xbcs", 1000 }, /* U+03BC greek mu */
-	{ "ms", 1000000 },
-	{ "s", 1000000000 },
-	{ "m", UINT64_C(60) * 1000000000 },
-	{ "h", UINT64_C(3600) * 1000000000 },
-	{ "d", UINT64_C(86400) * 1000000000 },
+    {"ns", 1},
+    {"us", 1000},
+    {"\xc2\xb5s", 1000}, /* U+00B5 micro sign */
+    {"\xce\xbcs", 1000}, /* U+03BC greek mu */
+    {"ms", 1000000},
+    {"s", 1000000000},
+    {"m", UINT64_C(60) * 1000000000},
+    {"h", UINT64_C(3600) * 1000000000},
+    {"d", UINT64_C(86400) * 1000000000},
 };
 
 static bool is_digit(char c)
@@ -182,8 +182,8 @@ void duration_format(int64_t seconds, char *out, size_t out_size)
 	m = u % 3600 / 60;
 	sec = u % 60;
 	if (h > 0)
-		snprintf(out, out_size, "%s%lluh%llum%llus", sign, (unsigned long long)h, (unsigned long long)m,
-			 (unsigned long long)sec);
+		snprintf(out, out_size, "%s%lluh%llum%llus", sign, (unsigned long long)h,
+		         (unsigned long long)m, (unsigned long long)sec);
 	else if (m > 0)
 		snprintf(out, out_size, "%s%llum%llus", sign, (unsigned long long)m, (unsigned long long)sec);
 	else
@@ -201,10 +201,9 @@ int size_parse(const char *s, size_t len, uint64_t *out)
 		const char *name;
 		unsigned shift;
 	} mult[] = {
-		{ "", 0 },   { "b", 0 },   { "k", 10 },  { "kb", 10 }, { "ki", 10 },  { "kib", 10 },
-		{ "m", 20 }, { "mb", 20 }, { "mi", 20 }, { "mib", 20 }, { "g", 30 }, { "gb", 30 },
-		{ "gi", 30 }, { "gib", 30 }, { "t", 40 }, { "tb", 40 }, { "ti", 40 }, { "tib", 40 },
-		{ "p", 50 }, { "pb", 50 }, { "pi", 50 }, { "pib", 50 },
+	    {"", 0},    {"b", 0},    {"k", 10}, {"kb", 10}, {"ki", 10}, {"kib", 10}, {"m", 20}, {"mb", 20},
+	    {"mi", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gi", 30}, {"gib", 30}, {"t", 40}, {"tb", 40},
+	    {"ti", 40}, {"tib", 40}, {"p", 50}, {"pb", 50}, {"pi", 50}, {"pib", 50},
 	};
 	uint64_t v = 0;
 	size_t i = 0, j, k, ulen;

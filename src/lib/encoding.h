@@ -9,7 +9,8 @@
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
 /* Decodes 2*n hex chars (either case) into out (n bytes, n = len/2).
- * Returns 0, or TROVE_ERR_INVALID on odd length or a bad character. */
+ * Returns 0, or TROVE_ERR_INVALID on odd length or a bad character, or
+ * TROVE_ERR_TOO_LARGE if out_cap < len/2. out_len may be NULL. */
 int hex_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, size_t *out_len);
 
 /* Bytes needed to base64-encode n bytes, including the NUL. */

@@ -39,7 +39,19 @@
 #include "err.h"
 #include "banned.h"
 
-enum tok_type { T_EOF, T_IDENT, T_STRING, T_INT, T_FLOAT, T_LBRACE, T_RBRACE, T_LBRACK, T_RBRACK, T_EQUALS, T_COMMA };
+enum tok_type {
+	T_EOF,
+	T_IDENT,
+	T_STRING,
+	T_INT,
+	T_FLOAT,
+	T_LBRACE,
+	T_RBRACE,
+	T_LBRACK,
+	T_RBRACK,
+	T_EQUALS,
+	T_COMMA
+};
 
 struct token {
 	enum tok_type type;
@@ -64,7 +76,7 @@ struct parser {
 };
 
 static void set_error(struct hcl_error *err, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void set_error(struct hcl_error *err, int line, int col, const char *fmt, ...)
 {
@@ -358,7 +370,8 @@ static int lex_heredoc(struct parser *p)
 		p->pos++;
 	}
 	anchor = p->pos;
-	while (p->pos < p->len && (is_ident_start((unsigned char)p->s[p->pos]) || is_digit((unsigned char)p->s[p->pos])))
+	while (p->pos < p->len &&
+	       (is_ident_start((unsigned char)p->s[p->pos]) || is_digit((unsigned char)p->s[p->pos])))
 		p->pos++;
 	alen = p->pos - anchor;
 	if (alen == 0) {
@@ -377,7 +390,7 @@ static int lex_heredoc(struct parser *p)
 		ls = p->pos;
 		if (ls >= p->len) {
 			set_error(p->err, sline, scol, "unterminated heredoc (missing '%.*s')",
-				  (int)(alen > 40 ? 40 : alen), p->s + anchor);
+			          (int)(alen > 40 ? 40 : alen), p->s + anchor);
 			goto out;
 		}
 		le = ls;
@@ -482,7 +495,8 @@ static int lex_number(struct parser *p)
 		p->pos++;
 	}
 	digits = p->pos;
-	if (p->len - p->pos >= 2 && p->s[p->pos] == '0' && (p->s[p->pos + 1] == 'x' || p->s[p->pos + 1] == 'X')) {
+	if (p->len - p->pos >= 2 && p->s[p->pos] == '0' &&
+	    (p->s[p->pos + 1] == 'x' || p->s[p->pos + 1] == 'X')) {
 		p->pos += 2;
 		while (p->pos < p->len && hex_digit((unsigned char)p->s[p->pos]) >= 0)
 			p->pos++;
@@ -513,7 +527,7 @@ static int lex_number(struct parser *p)
 	if (!is_float) {
 		if (!parse_int(p->s + digits, p->pos - digits, neg, &p->tok.i)) {
 			set_error(p->err, p->line, col, "invalid or out-of-range integer '%.*s'",
-				  (int)(p->tok.len > 40 ? 40 : p->tok.len), p->tok.start);
+			          (int)(p->tok.len > 40 ? 40 : p->tok.len), p->tok.start);
 			return TROVE_ERR_INVALID;
 		}
 		p->tok.type = T_INT;
@@ -582,7 +596,8 @@ static int lex(struct parser *p)
 	default:
 		if (c == '<' && p->pos + 1 < p->len && p->s[p->pos + 1] == '<')
 			return lex_heredoc(p);
-		if (is_digit(c) || (c == '-' && p->pos + 1 < p->len && is_digit((unsigned char)p->s[p->pos + 1])))
+		if (is_digit(c) ||
+		    (c == '-' && p->pos + 1 < p->len && is_digit((unsigned char)p->s[p->pos + 1])))
 			return lex_number(p);
 		if (is_ident_start(c)) {
 			size_t start = p->pos;
@@ -710,13 +725,15 @@ static int parse_body(struct parser *p, struct hcl_value *obj, int depth, int op
 			if (open_line == 0)
 				break;
 			set_error(p->err, p->tok.line, p->tok.col,
-				  "unexpected end of input: missing '}' for the block opened on line %d", open_line);
+			          "unexpected end of input: missing '}' for the block opened on line %d",
+			          open_line);
 			r = TROVE_ERR_INVALID;
 			goto out;
 		}
 		if (p->tok.type == T_RBRACE) {
 			if (open_line == 0) {
-				set_error(p->err, p->tok.line, p->tok.col, "unexpected '}' (no block is open)");
+				set_error(p->err, p->tok.line, p->tok.col,
+				          "unexpected '}' (no block is open)");
 				r = TROVE_ERR_INVALID;
 				goto out;
 			}
@@ -730,7 +747,8 @@ static int parse_body(struct parser *p, struct hcl_value *obj, int depth, int op
 			continue;
 		}
 		if (p->tok.type != T_IDENT && p->tok.type != T_STRING) {
-			set_error(p->err, p->tok.line, p->tok.col, "expected a key, found %s", tok_desc(p->tok.type));
+			set_error(p->err, p->tok.line, p->tok.col, "expected a key, found %s",
+			          tok_desc(p->tok.type));
 			r = TROVE_ERR_INVALID;
 			goto out;
 		}
@@ -759,12 +777,13 @@ static int parse_body(struct parser *p, struct hcl_value *obj, int depth, int op
 		} else {
 			r = TROVE_ERR_INVALID;
 			if (m.nlabels == 0)
-				set_error(p->err, p->tok.line, p->tok.col, "expected '=' or '{' after key '%.60s', found %s",
-					  m.key, tok_desc(p->tok.type));
+				set_error(p->err, p->tok.line, p->tok.col,
+				          "expected '=' or '{' after key '%.60s', found %s", m.key,
+				          tok_desc(p->tok.type));
 			else
 				set_error(p->err, p->tok.line, p->tok.col,
-					  "expected '{' after the labels of block '%.60s', found %s", m.key,
-					  tok_desc(p->tok.type));
+				          "expected '{' after the labels of block '%.60s', found %s", m.key,
+				          tok_desc(p->tok.type));
 			goto out;
 		}
 		object_push(obj, &cap, &m);
@@ -787,7 +806,8 @@ static int parse_list(struct parser *p, struct hcl_value *list, int depth, int o
 			break;
 		if (p->tok.type == T_EOF) {
 			set_error(p->err, p->tok.line, p->tok.col,
-				  "unexpected end of input: missing ']' for the list opened on line %d", open_line);
+			          "unexpected end of input: missing ']' for the list opened on line %d",
+			          open_line);
 			r = TROVE_ERR_INVALID;
 			goto out;
 		}
@@ -799,8 +819,9 @@ static int parse_list(struct parser *p, struct hcl_value *list, int depth, int o
 			if ((r = lex(p)) != 0)
 				goto out;
 		} else if (p->tok.type != T_RBRACK) {
-			set_error(p->err, p->tok.line, p->tok.col, "expected ',' or ']' after a list element, found %s",
-				  tok_desc(p->tok.type));
+			set_error(p->err, p->tok.line, p->tok.col,
+			          "expected ',' or ']' after a list element, found %s",
+			          tok_desc(p->tok.type));
 			r = TROVE_ERR_INVALID;
 			goto out;
 		}
@@ -838,8 +859,10 @@ static int parse_value(struct parser *p, struct hcl_value **out, int depth)
 			v->u.b = tok_is(&p->tok, "true");
 			break;
 		}
-		set_error(p->err, line, p->tok.col, "unexpected identifier '%.*s' where a value was expected"
-			  " (strings must be quoted)", (int)(p->tok.len > 60 ? 60 : p->tok.len), p->tok.start);
+		set_error(p->err, line, p->tok.col,
+		          "unexpected identifier '%.*s' where a value was expected"
+		          " (strings must be quoted)",
+		          (int)(p->tok.len > 60 ? 60 : p->tok.len), p->tok.start);
 		goto out;
 	case T_LBRACE:
 	case T_LBRACK:
@@ -913,8 +936,8 @@ out:
 	hcl_free(root);
 	if (r == TROVE_ERR_NOMEM || r == TROVE_ERR_TOO_LARGE) {
 		if (err != NULL && err->message[0] == '\0')
-			set_error(err, p.line, col_at(&p, p.pos), "%s", r == TROVE_ERR_NOMEM ? "out of memory"
-												: "value too large");
+			set_error(err, p.line, col_at(&p, p.pos), "%s",
+			          r == TROVE_ERR_NOMEM ? "out of memory" : "value too large");
 	}
 	return r;
 }
@@ -922,7 +945,7 @@ out:
 static int from_json(const json_t *j, struct hcl_value **out, int depth, struct hcl_error *err);
 
 static int json_member(struct hcl_value *obj, size_t *cap, const char *key, const json_t *jv, int depth,
-		       struct hcl_error *err)
+                       struct hcl_error *err)
 {
 	struct hcl_member m;
 	int r;
@@ -975,10 +998,12 @@ static int from_json(const json_t *j, struct hcl_value **out, int depth, struct 
 		}
 		v = value_new(HCL_OBJECT, 0);
 		/* The iteration API is not const-qualified; it does not modify. */
-		json_object_foreach ((json_t *)j, key, jv) {
+		json_object_foreach((json_t *)j, key, jv)
+		{
 			if (is_object_array(jv)) {
 				for (i = 0; i < json_array_size(jv); i++)
-					if ((r = json_member(v, &cap, key, json_array_get(jv, i), depth + 1, err)) != 0)
+					if ((r = json_member(v, &cap, key, json_array_get(jv, i), depth + 1,
+					                     err)) != 0)
 						goto out;
 			} else if ((r = json_member(v, &cap, key, jv, depth + 1, err)) != 0) {
 				goto out;
@@ -1030,7 +1055,8 @@ int hcl_parse_json(const char *text, size_t len, struct hcl_value **out, struct 
 		text = "";
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		set_error(err, jerr.line > 0 ? jerr.line : 0, jerr.column > 0 ? jerr.column : 0, "%s", jerr.text);
+		set_error(err, jerr.line > 0 ? jerr.line : 0, jerr.column > 0 ? jerr.column : 0, "%s",
+		          jerr.text);
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -1046,7 +1072,7 @@ out:
 }
 
 int hcl_member_block(const struct hcl_member *m, const char **label, const struct hcl_value **body,
-		     struct hcl_error *err)
+                     struct hcl_error *err)
 {
 	const struct hcl_member *inner;
 
@@ -1071,8 +1097,8 @@ int hcl_member_block(const struct hcl_member *m, const char **label, const struc
 	*body = inner->value;
 	return 0;
 bad:
-	set_error(err, m->line, 0, "'%.60s' must be a block with one label, like %.60s \"name\" { ... }", m->key,
-		  m->key);
+	set_error(err, m->line, 0, "'%.60s' must be a block with one label, like %.60s \"name\" { ... }",
+	          m->key, m->key);
 	return TROVE_ERR_INVALID;
 }
 

@@ -31,9 +31,9 @@ static _Atomic int log_level_cur = LOG_INFO;
 static _Atomic int log_format_cur = LOG_FORMAT_STANDARD;
 static _Thread_local char log_request_id[LOG_REQUEST_ID_MAX];
 
-static const char *const level_names[] = { "trace", "debug", "info", "warn", "error", "off" };
+static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "off"};
 /* hclog pads the bracketed level to a fixed width. */
-static const char *const level_tags[] = { "[TRACE]", "[DEBUG]", "[INFO] ", "[WARN] ", "[ERROR]", "[OFF]  " };
+static const char *const level_tags[] = {"[TRACE]", "[DEBUG]", "[INFO] ", "[WARN] ", "[ERROR]", "[OFF]  "};
 
 void log_configure(enum log_level level, enum log_format format)
 {
@@ -149,7 +149,7 @@ static int append_json_string(struct buf *b, const char *s)
 		unsigned char c = p[i];
 
 		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
+			char esc[2] = {'\\', (char)c};
 			r = buf_append(b, esc, 2);
 			l = 1;
 		} else if (c == '\n') {
@@ -237,7 +237,8 @@ static int format_line(struct buf *b, enum log_level level, const char *msg, va_
 		while ((k = va_arg(ap, const char *)) != NULL) {
 			v = va_arg(ap, const char *);
 			if ((r = buf_append_byte(b, ',')) != 0 || (r = append_json_string(b, k)) != 0 ||
-			    (r = buf_append_byte(b, ':')) != 0 || (r = append_json_string(b, v ? v : "")) != 0)
+			    (r = buf_append_byte(b, ':')) != 0 ||
+			    (r = append_json_string(b, v ? v : "")) != 0)
 				goto out;
 			if (v == NULL)
 				break;
@@ -255,8 +256,9 @@ static int format_line(struct buf *b, enum log_level level, const char *msg, va_
 			goto out;
 		while ((k = va_arg(ap, const char *)) != NULL) {
 			v = va_arg(ap, const char *);
-			if ((r = buf_append_str(b, first ? ": " : " ")) != 0 || (r = append_text(b, k)) != 0 ||
-			    (r = buf_append_byte(b, '=')) != 0 || (r = append_value(b, v ? v : "")) != 0)
+			if ((r = buf_append_str(b, first ? ": " : " ")) != 0 ||
+			    (r = append_text(b, k)) != 0 || (r = buf_append_byte(b, '=')) != 0 ||
+			    (r = append_value(b, v ? v : "")) != 0)
 				goto out;
 			first = false;
 			if (v == NULL)

@@ -57,8 +57,8 @@ int rand_uuid(char out[37])
 int rand_base62(char *dst, size_t n)
 {
 	static const char alphabet[] = "0123456789"
-				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz";
+	                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                               "abcdefghijklmnopqrstuvwxyz";
 	unsigned char pool[64];
 	size_t o = 0, i;
 	int r = TROVE_ERR_INTERNAL;

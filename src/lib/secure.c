@@ -5,6 +5,8 @@
  * longer of the two lengths (padding the shorter with zeros) and folds the
  * length difference into the result, so it never exits early and its time
  * depends only on the lengths. */
+#include <jansson.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +69,21 @@ int secure_lock_memory(void)
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
 		return -errno;
 	return 0;
+}
+
+static void *json_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void json_wipe_free(void *p)
+{
+	if (p)
+		secure_wipe(p, malloc_usable_size(p));
+	free(p);
+}
+
+void secure_install_json_allocator(void)
+{
+	json_set_alloc_funcs(json_alloc, json_wipe_free);
 }

@@ -17,5 +17,9 @@ bool secure_eq(const void *a, const void *b, size_t n);
 bool secure_str_eq(const char *a, const char *b);
 /* mlockall(MCL_CURRENT|MCL_FUTURE). Returns 0 or -errno. */
 int secure_lock_memory(void);
+/* Makes jansson wipe every block it frees (parsed keyrings, tokens and
+ * request bodies pass through its scratch buffers). Call once, before any
+ * other jansson use. */
+void secure_install_json_allocator(void);
 
 #endif

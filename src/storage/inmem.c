@@ -206,13 +206,13 @@ static void inmem_destroy(struct storage *s)
 }
 
 static const struct storage_ops inmem_ops = {
-	.name = "inmem",
-	.get = inmem_get,
-	.put = inmem_put,
-	.del = inmem_del,
-	.list = inmem_list,
-	.txn = inmem_txn,
-	.destroy = inmem_destroy,
+    .name = "inmem",
+    .get = inmem_get,
+    .put = inmem_put,
+    .del = inmem_del,
+    .list = inmem_list,
+    .txn = inmem_txn,
+    .destroy = inmem_destroy,
 };
 
 struct storage *storage_inmem_new(void)

@@ -62,7 +62,7 @@ static int map_err(struct lmdb_store *l, int rc, const char *what)
 	case MDB_MAP_FULL:
 		snprintf(size, sizeof(size), "%zu", l->map_size);
 		log_error("lmdb storage is full: raise the storage max_size", "path", l->path, "max_size",
-			  size, "op", what);
+		          size, "op", what);
 		return TROVE_ERR_IO;
 	case ENOMEM:
 		return TROVE_ERR_NOMEM;
@@ -148,13 +148,13 @@ out:
 
 static int lmdb_put(struct storage *s, const char *key, const void *value, size_t len)
 {
-	struct storage_op op = { .kind = STORAGE_PUT, .key = key, .value = value, .value_len = len };
+	struct storage_op op = {.kind = STORAGE_PUT, .key = key, .value = value, .value_len = len};
 	return write_ops(impl(s), &op, 1, "put");
 }
 
 static int lmdb_del(struct storage *s, const char *key)
 {
-	struct storage_op op = { .kind = STORAGE_DELETE, .key = key };
+	struct storage_op op = {.kind = STORAGE_DELETE, .key = key};
 	return write_ops(impl(s), &op, 1, "delete");
 }
 
@@ -236,13 +236,13 @@ static void lmdb_destroy(struct storage *s)
 }
 
 static const struct storage_ops lmdb_ops = {
-	.name = "lmdb",
-	.get = lmdb_get,
-	.put = lmdb_put,
-	.del = lmdb_del,
-	.list = lmdb_list,
-	.txn = lmdb_txn,
-	.destroy = lmdb_destroy,
+    .name = "lmdb",
+    .get = lmdb_get,
+    .put = lmdb_put,
+    .del = lmdb_del,
+    .list = lmdb_list,
+    .txn = lmdb_txn,
+    .destroy = lmdb_destroy,
 };
 
 static void set_err(struct buf *err, const char *what, const char *path, const char *detail)
@@ -295,6 +295,9 @@ struct storage *storage_lmdb_new(const struct storage_lmdb_config *cfg, struct b
 		goto fail;
 	}
 	l->max_key = (size_t)mdb_env_get_maxkeysize(l->env);
+	/* free reader slots left behind by a process that died mid-read */
+	int dead = 0;
+	(void)mdb_reader_check(l->env, &dead);
 	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)) != 0) {
 		set_err(err, "mdb_txn_begin", cfg->path, mdb_strerror(rc));
 		goto fail;

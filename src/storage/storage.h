@@ -6,6 +6,8 @@
  * leading '/'; values are opaque bytes.
  *
  * Semantics every implementation keeps:
+ *  - keys have no leading or trailing '/' (a trailing '/' marks a folder
+ *    in list results); backends may cap key length lower (LMDB: 511).
  *  - get of a missing key returns TROVE_ERR_NOT_FOUND.
  *  - delete of a missing key succeeds.
  *  - list(prefix) returns the immediate children under prefix, sorted, each

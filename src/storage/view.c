@@ -129,13 +129,13 @@ static void view_destroy(struct storage *s)
 }
 
 static const struct storage_ops view_ops = {
-	.name = "view",
-	.get = view_get,
-	.put = view_put,
-	.del = view_del,
-	.list = view_list,
-	.txn = view_txn,
-	.destroy = view_destroy,
+    .name = "view",
+    .get = view_get,
+    .put = view_put,
+    .del = view_del,
+    .list = view_list,
+    .txn = view_txn,
+    .destroy = view_destroy,
 };
 
 struct storage *storage_view_new(struct storage *inner, const char *prefix)

@@ -134,7 +134,8 @@ static void test_record_codec(void **state)
 	assert_memory_equal(pt, "hello", 5);
 	free(pt);
 	pt = NULL;
-	assert_int_equal(barrier_record_decrypt(other, "p/a", rec, rec_len, &pt, &pt_len), TROVE_ERR_INTEGRITY);
+	assert_int_equal(barrier_record_decrypt(other, "p/a", rec, rec_len, &pt, &pt_len),
+	                 TROVE_ERR_INTEGRITY);
 	assert_null(pt);
 	assert_int_equal(barrier_record_decrypt(key, "p/b", rec, rec_len, &pt, &pt_len), TROVE_ERR_INTEGRITY);
 	assert_int_equal(barrier_record_decrypt(key, NULL, rec, rec_len, &pt, &pt_len), TROVE_ERR_INTEGRITY);
@@ -234,7 +235,7 @@ static void check_all_sealed(struct fx *f)
 	size_t len = 0;
 	struct strlist l;
 	struct barrier_key_status st;
-	struct storage_op op = { .kind = STORAGE_PUT, .key = "a", .value = "b", .value_len = 1 };
+	struct storage_op op = {.kind = STORAGE_PUT, .key = "a", .value = "b", .value_len = 1};
 	strlist_init(&l);
 	assert_int_equal(storage_get(f->bs, "a", &out, &len), TROVE_ERR_SEALED);
 	assert_int_equal(storage_get(f->bs, "missing", &out, &len), TROVE_ERR_SEALED);
@@ -244,9 +245,10 @@ static void check_all_sealed(struct fx *f)
 	assert_int_equal(storage_txn(f->bs, &op, 1), TROVE_ERR_SEALED);
 	assert_int_equal(barrier_key_status(f->b, &st), TROVE_ERR_SEALED);
 	assert_int_equal(barrier_rotate(f->b), TROVE_ERR_SEALED);
-	assert_int_equal(barrier_decode(f->b, "a", (const unsigned char *)"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-					40, &out, &len),
-			 TROVE_ERR_SEALED);
+	assert_int_equal(barrier_decode(f->b, "a",
+	                                (const unsigned char *)"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40,
+	                                &out, &len),
+	                 TROVE_ERR_SEALED);
 	assert_int_equal(l.len, 0);
 	strlist_release(&l);
 }
@@ -331,7 +333,8 @@ static void test_bit_flips(void **state)
 		}
 	}
 	/* and through the storage view, one byte per region */
-	const size_t where[] = { 0, 1, 4, 5, 16, BARRIER_HEADER_LEN, BARRIER_HEADER_LEN + 13, len - 16, len - 1 };
+	const size_t where[] = {0,        1,      4, 5, 16, BARRIER_HEADER_LEN, BARRIER_HEADER_LEN + 13,
+	                        len - 16, len - 1};
 	for (size_t w = 0; w < sizeof(where) / sizeof(where[0]); w++) {
 		rec[where[w]] ^= 0x01;
 		assert_int_equal(storage_put(f->phys, "secret/a", rec, len), 0);
@@ -478,8 +481,8 @@ static void test_auto_rotation(void **state)
 	/* a txn's puts count too */
 	struct storage_op ops[6];
 	for (int i = 0; i < 6; i++)
-		ops[i] = (struct storage_op){ .kind = STORAGE_PUT, .key = i % 2 ? "tx/a" : "tx/b", .value = "v",
-					      .value_len = 1 };
+		ops[i] = (struct storage_op){
+		    .kind = STORAGE_PUT, .key = i % 2 ? "tx/a" : "tx/b", .value = "v", .value_len = 1};
 	assert_int_equal(storage_txn(f->bs, ops, 6), 0);
 	assert_int_equal(barrier_key_status(f->b, &st), 0);
 	assert_int_equal(st.term, 5);
@@ -534,8 +537,8 @@ static void test_keyring_protected(void **state)
 	assert_int_equal(storage_put(f->bs, BARRIER_KEYRING_PATH, "x", 1), TROVE_ERR_PERMISSION);
 	assert_int_equal(storage_delete(f->bs, BARRIER_KEYRING_PATH), TROVE_ERR_PERMISSION);
 	struct storage_op ops[] = {
-		{ .kind = STORAGE_PUT, .key = "innocent", .value = "v", .value_len = 1 },
-		{ .kind = STORAGE_PUT, .key = BARRIER_KEYRING_PATH, .value = "x", .value_len = 1 },
+	    {.kind = STORAGE_PUT, .key = "innocent", .value = "v", .value_len = 1},
+	    {.kind = STORAGE_PUT, .key = BARRIER_KEYRING_PATH, .value = "x", .value_len = 1},
 	};
 	assert_int_equal(storage_txn(f->bs, ops, 2), TROVE_ERR_PERMISSION);
 	assert_int_equal(get_rc(f->bs, "innocent"), TROVE_ERR_NOT_FOUND);
@@ -555,13 +558,13 @@ static void test_no_plaintext_in_physical(void **state)
 	struct fx *f = *state;
 	const char *secret = "PLAINTEXT-CANARY-0123456789";
 	put_str(f->bs, "secret/canary", secret);
-	struct storage_op op = { .kind = STORAGE_PUT, .key = "secret/canary2", .value = secret,
-				 .value_len = strlen(secret) };
+	struct storage_op op = {
+	    .kind = STORAGE_PUT, .key = "secret/canary2", .value = secret, .value_len = strlen(secret)};
 	assert_int_equal(storage_txn(f->bs, &op, 1), 0);
 	assert_int_equal(barrier_rotate(f->b), 0);
 
 	/* walk every physical key */
-	const char *keys[] = { "secret/canary", "secret/canary2", BARRIER_KEYRING_PATH };
+	const char *keys[] = {"secret/canary", "secret/canary2", BARRIER_KEYRING_PATH};
 	for (size_t i = 0; i < 3; i++) {
 		unsigned char *rec = NULL;
 		size_t len = 0;
@@ -617,7 +620,7 @@ static void test_concurrent(void **state)
 	pthread_t th[NT];
 	struct worker w[NT];
 	for (int i = 0; i < NT; i++) {
-		w[i] = (struct worker){ .f = f, .id = i };
+		w[i] = (struct worker){.f = f, .id = i};
 		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < NT; i++) {
@@ -640,21 +643,21 @@ static void test_concurrent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_record_codec),
-		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_root_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tampered_keyring, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bit_flips, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_moved_record, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_term, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_auto_rotation, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_reservation_persists, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_keyring_protected, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_no_plaintext_in_physical, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, setup_open, teardown),
+	    cmocka_unit_test(test_record_codec),
+	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sealed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_root_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampered_keyring, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bit_flips, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_moved_record, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_term, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_rotate, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_auto_rotation, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_reservation_persists, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyring_protected, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_plaintext_in_physical, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent, setup_open, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static void test_buf_basic(void **state)
 	buf_release(&b);
 	assert_int_equal(b.size, 0);
 	buf_release(&b); /* twice is fine */
-	buf_reset(&b);	 /* on an unallocated buffer too */
+	buf_reset(&b);   /* on an unallocated buffer too */
 	assert_string_equal(b.data, "");
 }
 
@@ -131,8 +131,8 @@ static void test_span(void **state)
 {
 	struct span s = span_from_str("secret/data");
 	struct span lit = SPAN_LIT("abc");
-	struct span part = { "abcdef", 3 };
-	struct span withnul = { "a\0b", 3 };
+	struct span part = {"abcdef", 3};
+	struct span withnul = {"a\0b", 3};
 	char *d;
 
 	(void)state;
@@ -150,7 +150,7 @@ static void test_span(void **state)
 	d = span_dup(withnul);
 	assert_memory_equal(d, "a\0b\0", 4);
 	free(d);
-	d = span_dup((struct span){ NULL, 0 });
+	d = span_dup((struct span){NULL, 0});
 	assert_string_equal(d, "");
 	free(d);
 	d = xstrndup("abcdef", 2);
@@ -271,7 +271,8 @@ static void test_rand(void **state)
 		assert_int_equal(strlen(tok), 64);
 		for (i = 0; i < 64; i++) {
 			unsigned char c = (unsigned char)tok[i];
-			assert_true((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+			assert_true((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			            (c >= 'A' && c <= 'Z'));
 			seen[c]++;
 		}
 	}
@@ -334,8 +335,8 @@ static void test_err_table(void **state)
 }
 
 /* Runs log_msg with stderr redirected into a temp file; returns the text. */
-static char *capture_log(enum log_level level, const char *msg, const char *k1, const char *v1, const char *k2,
-			 const char *v2)
+static char *capture_log(enum log_level level, const char *msg, const char *k1, const char *v1,
+                         const char *k2, const char *v2)
 {
 	FILE *tmp = tmpfile();
 	int saved = dup(STDERR_FILENO);
@@ -431,10 +432,16 @@ static void test_log(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_basic), cmocka_unit_test(test_buf_cap),   cmocka_unit_test(test_buf_printf_growth),
-		cmocka_unit_test(test_buf_take),  cmocka_unit_test(test_span),      cmocka_unit_test(test_strlist),
-		cmocka_unit_test(test_secure),    cmocka_unit_test(test_rand),      cmocka_unit_test(test_err_table),
-		cmocka_unit_test(test_log),
+	    cmocka_unit_test(test_buf_basic),
+	    cmocka_unit_test(test_buf_cap),
+	    cmocka_unit_test(test_buf_printf_growth),
+	    cmocka_unit_test(test_buf_take),
+	    cmocka_unit_test(test_span),
+	    cmocka_unit_test(test_strlist),
+	    cmocka_unit_test(test_secure),
+	    cmocka_unit_test(test_rand),
+	    cmocka_unit_test(test_err_table),
+	    cmocka_unit_test(test_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

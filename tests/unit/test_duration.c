@@ -23,35 +23,35 @@ static void test_parse_valid(void **state)
 		const char *in;
 		int64_t ns;
 	} cases[] = {
-		{ "0", 0 },
-		{ "300", 300 * S },
-		{ "0s", 0 },
-		{ "1s", S },
-		{ "90s", 90 * S },
-		{ "1m30s", 90 * S },
-		{ "1h30m", 5400 * S },
-		{ "2160h0m0s", INT64_C(2160) * 3600 * S },
-		{ "768h", INT64_C(768) * 3600 * S },
-		{ "1.5h", 5400 * S },
-		{ ".5s", S / 2 },
-		{ "5.s", 5 * S },
-		{ "1.000000001s", S + 1 },
-		{ "1.0000000019s", S + 1 },
-		{ "100ms", S / 10 },
-		{ "10us", 10000 },
-		{ "10\xc2\xb5s", 10000 },
-		{ "10\xce\xbcs", 10000 },
-		{ "7ns", 7 },
-		{ "1d", 86400 * S },
-		{ "1d12h", 86400 * S + 43200 * S },
-		{ "+5s", 5 * S },
-		{ " 5m ", 300 * S },
-		{ "3h2m1s1ms", (3 * 3600 + 2 * 60 + 1) * S + 1000000 },
-		{ "9223372036", INT64_C(9223372036) * S },
-		{ "9223372036854775807ns", INT64_MAX },
-		{ "2562047h47m16.854775807s", INT64_MAX },
-		{ "0.1h", 360 * S },
-		{ "00001s", S },
+	    {"0", 0},
+	    {"300", 300 * S},
+	    {"0s", 0},
+	    {"1s", S},
+	    {"90s", 90 * S},
+	    {"1m30s", 90 * S},
+	    {"1h30m", 5400 * S},
+	    {"2160h0m0s", INT64_C(2160) * 3600 * S},
+	    {"768h", INT64_C(768) * 3600 * S},
+	    {"1.5h", 5400 * S},
+	    {".5s", S / 2},
+	    {"5.s", 5 * S},
+	    {"1.000000001s", S + 1},
+	    {"1.0000000019s", S + 1},
+	    {"100ms", S / 10},
+	    {"10us", 10000},
+	    {"10\xc2\xb5s", 10000},
+	    {"10\xce\xbcs", 10000},
+	    {"7ns", 7},
+	    {"1d", 86400 * S},
+	    {"1d12h", 86400 * S + 43200 * S},
+	    {"+5s", 5 * S},
+	    {" 5m ", 300 * S},
+	    {"3h2m1s1ms", (3 * 3600 + 2 * 60 + 1) * S + 1000000},
+	    {"9223372036", INT64_C(9223372036) * S},
+	    {"9223372036854775807ns", INT64_MAX},
+	    {"2562047h47m16.854775807s", INT64_MAX},
+	    {"0.1h", 360 * S},
+	    {"00001s", S},
 	};
 	size_t i;
 	int64_t ns;
@@ -62,17 +62,44 @@ static void test_parse_valid(void **state)
 		if (parse_ns(cases[i].in, &ns) != 0)
 			fail_msg("rejected \"%s\"", cases[i].in);
 		if (ns != cases[i].ns)
-			fail_msg("\"%s\": got %lld, want %lld", cases[i].in, (long long)ns, (long long)cases[i].ns);
+			fail_msg("\"%s\": got %lld, want %lld", cases[i].in, (long long)ns,
+			         (long long)cases[i].ns);
 	}
 }
 
 static void test_parse_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"",	  " ",	   "-1",    "-1s",     "s",	 "1x",	"1hh",	 "h1",	"1.h.",
-		".s",	  ".",	   "1 s",   "1h 30m",  "1h-30m", "+",	 "++1s", "1e3s",  "1h30", "0x10s",
-		"1S",	  "1H",	   "1sec",  "\xc2s",   "9223372037", "99999999999999999999",
-		"9223372036854775808ns", "2562048h", "106752d", "2562047h47m16.854775808s", "1y",
+	    "",
+	    " ",
+	    "-1",
+	    "-1s",
+	    "s",
+	    "1x",
+	    "1hh",
+	    "h1",
+	    "1.h.",
+	    ".s",
+	    ".",
+	    "1 s",
+	    "1h 30m",
+	    "1h-30m",
+	    "+",
+	    "++1s",
+	    "1e3s",
+	    "1h30",
+	    "0x10s",
+	    "1S",
+	    "1H",
+	    "1sec",
+	    "\xc2s",
+	    "9223372037",
+	    "99999999999999999999",
+	    "9223372036854775808ns",
+	    "2562048h",
+	    "106752d",
+	    "2562047h47m16.854775808s",
+	    "1y",
 	};
 	size_t i;
 	int64_t ns, s;
@@ -116,19 +143,19 @@ static void test_format(void **state)
 		int64_t s;
 		const char *out;
 	} cases[] = {
-		{ 0, "0s" },
-		{ 1, "1s" },
-		{ 59, "59s" },
-		{ 60, "1m0s" },
-		{ 90, "1m30s" },
-		{ 3599, "59m59s" },
-		{ 3600, "1h0m0s" },
-		{ 3661, "1h1m1s" },
-		{ 2764800, "768h0m0s" },
-		{ 7776000, "2160h0m0s" },
-		{ -90, "-1m30s" },
-		{ INT64_MAX, "2562047788015215h30m7s" },
-		{ INT64_MIN, "-2562047788015215h30m8s" },
+	    {0, "0s"},
+	    {1, "1s"},
+	    {59, "59s"},
+	    {60, "1m0s"},
+	    {90, "1m30s"},
+	    {3599, "59m59s"},
+	    {3600, "1h0m0s"},
+	    {3661, "1h1m1s"},
+	    {2764800, "768h0m0s"},
+	    {7776000, "2160h0m0s"},
+	    {-90, "-1m30s"},
+	    {INT64_MAX, "2562047788015215h30m7s"},
+	    {INT64_MIN, "-2562047788015215h30m8s"},
 	};
 	char out[32];
 	size_t i;
@@ -157,25 +184,26 @@ static void test_size_parse(void **state)
 		const char *in;
 		uint64_t v;
 	} ok[] = {
-		{ "0", 0 },
-		{ "33554432", 33554432 },
-		{ "32MiB", UINT64_C(32) << 20 },
-		{ "32mib", UINT64_C(32) << 20 },
-		{ "1g", UINT64_C(1) << 30 },
-		{ "1G", UINT64_C(1) << 30 },
-		{ "1GB", UINT64_C(1) << 30 },
-		{ "512k", 512 << 10 },
-		{ "512KiB", 512 << 10 },
-		{ "10MB", UINT64_C(10) << 20 },
-		{ "10 MB", UINT64_C(10) << 20 },
-		{ "100b", 100 },
-		{ "2t", UINT64_C(2) << 40 },
-		{ "1p", UINT64_C(1) << 50 },
-		{ "16383p", UINT64_C(16383) << 50 },
-		{ "18446744073709551615", UINT64_MAX },
+	    {"0", 0},
+	    {"33554432", 33554432},
+	    {"32MiB", UINT64_C(32) << 20},
+	    {"32mib", UINT64_C(32) << 20},
+	    {"1g", UINT64_C(1) << 30},
+	    {"1G", UINT64_C(1) << 30},
+	    {"1GB", UINT64_C(1) << 30},
+	    {"512k", 512 << 10},
+	    {"512KiB", 512 << 10},
+	    {"10MB", UINT64_C(10) << 20},
+	    {"10 MB", UINT64_C(10) << 20},
+	    {"100b", 100},
+	    {"2t", UINT64_C(2) << 40},
+	    {"1p", UINT64_C(1) << 50},
+	    {"16383p", UINT64_C(16383) << 50},
+	    {"18446744073709551615", UINT64_MAX},
 	};
 	static const char *const bad[] = {
-		"", "k", "-1", "1.5g", "1x", "1kibb", "1 k i", "18446744073709551616", "16384p", "1e", "MB10", "1 ",
+	    "",       "k",  "-1",   "1.5g", "1x", "1kibb", "1 k i", "18446744073709551616",
+	    "16384p", "1e", "MB10", "1 ",
 	};
 	size_t i;
 	uint64_t v;
@@ -200,9 +228,9 @@ static void test_size_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_valid), cmocka_unit_test(test_parse_invalid),
-		cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_format),
-		cmocka_unit_test(test_size_parse),
+	    cmocka_unit_test(test_parse_valid),   cmocka_unit_test(test_parse_invalid),
+	    cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_size_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

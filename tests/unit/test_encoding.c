@@ -75,13 +75,13 @@ struct vec {
 
 /* RFC 4648 section 10. */
 static const struct vec rfc4648[] = {
-	{ "", "" },
-	{ "f", "Zg==" },
-	{ "fo", "Zm8=" },
-	{ "foo", "Zm9v" },
-	{ "foob", "Zm9vYg==" },
-	{ "fooba", "Zm9vYmE=" },
-	{ "foobar", "Zm9vYmFy" },
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void test_base64_vectors(void **state)
@@ -133,9 +133,9 @@ static void test_base64_roundtrip(void **state)
 static void test_base64_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"Z",	 "Zg=",	  "Zg===", "=Zg=",    "Z===",  "====",	"Zm9v=", "Zm9vY",    "Zm 9v", "Zm9v\n",
-		"Zm-_",	 "Zm9v!", "Zg=a",  "Z=g=",    "Zm8==", "Zm=8",	"=",	 "==",	     "Zm9vYg=", "Zm9vYg==Zg==",
-		"\0\0\0\0", "Zm\x80v",
+	    "Z",     "Zg=",    "Zg===",   "=Zg=",         "Z===",     "====",    "Zm9v=", "Zm9vY",
+	    "Zm 9v", "Zm9v\n", "Zm-_",    "Zm9v!",        "Zg=a",     "Z=g=",    "Zm8==", "Zm=8",
+	    "=",     "==",     "Zm9vYg=", "Zm9vYg==Zg==", "\0\0\0\0", "Zm\x80v",
 	};
 	unsigned char out[64];
 	size_t i, len;
@@ -164,9 +164,9 @@ static void test_base64_invalid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hex_roundtrip),	 cmocka_unit_test(test_hex_invalid),
-		cmocka_unit_test(test_base64_vectors),	 cmocka_unit_test(test_base64_roundtrip),
-		cmocka_unit_test(test_base64_invalid),
+	    cmocka_unit_test(test_hex_roundtrip),  cmocka_unit_test(test_hex_invalid),
+	    cmocka_unit_test(test_base64_vectors), cmocka_unit_test(test_base64_roundtrip),
+	    cmocka_unit_test(test_base64_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,8 @@ static struct hcl_value *parse_ok(const char *text)
 	int r = hcl_parse(text, strlen(text), &v, &err);
 
 	if (r != 0)
-		fail_msg("parse failed at %d:%d: %s\n--- input:\n%s", err.line, err.column, err.message, text);
+		fail_msg("parse failed at %d:%d: %s\n--- input:\n%s", err.line, err.column, err.message,
+		         text);
 	assert_non_null(v);
 	assert_int_equal(v->type, HCL_OBJECT);
 	return v;
@@ -95,24 +96,24 @@ static void assert_int(const struct hcl_value *v, int64_t i)
 static void test_server_config(void **state)
 {
 	const char *text = "# Trove server config\n"
-			   "storage \"lmdb\" { path = \"/x\" max_size = 1073741824 }\n"
-			   "\n"
-			   "listener \"tcp\" {\n"
-			   "  address     = \"127.0.0.1:8200\"\n"
-			   "  tls_disable = 1 // plain HTTP for tests\n"
-			   "}\n"
-			   "/* a second\n"
-			   "   listener */\n"
-			   "listener \"tcp\" {\n"
-			   "  address = \"0.0.0.0:8201\"\n"
-			   "  tls_cert_file = \"/etc/cert.pem\"\n"
-			   "}\n"
-			   "ui = true\n"
-			   "disable_mlock = false\n"
-			   "default_lease_ttl = \"768h\"\n"
-			   "api_addr = \"http://127.0.0.1:8200\"\n"
-			   "ratio = 0.75\n"
-			   "neg = -12\n";
+	                   "storage \"lmdb\" { path = \"/x\" max_size = 1073741824 }\n"
+	                   "\n"
+	                   "listener \"tcp\" {\n"
+	                   "  address     = \"127.0.0.1:8200\"\n"
+	                   "  tls_disable = 1 // plain HTTP for tests\n"
+	                   "}\n"
+	                   "/* a second\n"
+	                   "   listener */\n"
+	                   "listener \"tcp\" {\n"
+	                   "  address = \"0.0.0.0:8201\"\n"
+	                   "  tls_cert_file = \"/etc/cert.pem\"\n"
+	                   "}\n"
+	                   "ui = true\n"
+	                   "disable_mlock = false\n"
+	                   "default_lease_ttl = \"768h\"\n"
+	                   "api_addr = \"http://127.0.0.1:8200\"\n"
+	                   "ratio = 0.75\n"
+	                   "neg = -12\n";
 	struct hcl_value *v = parse_ok(text);
 	const struct hcl_member *m;
 	const struct hcl_value *body;
@@ -177,23 +178,23 @@ static void test_server_config(void **state)
 static void test_policy(void **state)
 {
 	const char *text = "# Read-only access to secrets\n"
-			   "path \"secret/*\" {\n"
-			   "  capabilities = [\"read\", \"list\"]\n"
-			   "}\n"
-			   "\n"
-			   "path \"secret/data/{{identity.entity.id}}/*\" {\n"
-			   "  capabilities = [\n"
-			   "    \"create\",  # inline comment\n"
-			   "    \"update\",\n"
-			   "  ]\n"
-			   "  allowed_parameters = {\n"
-			   "    \"ttl\" = [\"1h\", \"2h\"]\n"
-			   "    \"*\"   = []\n"
-			   "  }\n"
-			   "  required_parameters = [\"ttl\"]\n"
-			   "  min_wrapping_ttl = \"1m\"\n"
-			   "}\n"
-			   "path \"sys/*\" { capabilities = [\"deny\"] }\n";
+	                   "path \"secret/*\" {\n"
+	                   "  capabilities = [\"read\", \"list\"]\n"
+	                   "}\n"
+	                   "\n"
+	                   "path \"secret/data/{{identity.entity.id}}/*\" {\n"
+	                   "  capabilities = [\n"
+	                   "    \"create\",  # inline comment\n"
+	                   "    \"update\",\n"
+	                   "  ]\n"
+	                   "  allowed_parameters = {\n"
+	                   "    \"ttl\" = [\"1h\", \"2h\"]\n"
+	                   "    \"*\"   = []\n"
+	                   "  }\n"
+	                   "  required_parameters = [\"ttl\"]\n"
+	                   "  min_wrapping_ttl = \"1m\"\n"
+	                   "}\n"
+	                   "path \"sys/*\" { capabilities = [\"deny\"] }\n";
 	struct hcl_value *v = parse_ok(text);
 	const struct hcl_member *m;
 	const struct hcl_value *caps, *ap;
@@ -239,26 +240,26 @@ static void test_policy(void **state)
 static void test_syntax_forms(void **state)
 {
 	const char *text = "\"quoted key\" = \"v\"\n"
-			   "a = { b = { c = [1, 2.5, true, \"s\", [3], { d = 4 }] } }\n"
-			   "blk { x = 1, y = 2 }\n"
-			   "two \"l1\" l2 { }\n"
-			   "list = [\n"
-			   "  1,\n"
-			   "\n"
-			   "  2, # comment\n"
-			   "  /* c */ 3,\n"
-			   "]\n"
-			   "esc = \"q\\\" b\\\\ n\\n t\\t r\\r s\\/ u\\u00e9 \\U0001F600 \\ud83d\\ude00\"\n"
-			   "num = 0x1F\n"
-			   "oct = 0755\n"
-			   "exp = 1e3\n"
-			   "big = 9223372036854775807\n"
-			   "small = -9223372036854775808\n"
-			   "dup = 1\n"
-			   "dup = 2\n"
-			   "interp = \"${var.x} {{x}}\"\n"
-			   "empty = \"\"\n"
-			   "dotted.key-name_1 = \"ok\"\n";
+	                   "a = { b = { c = [1, 2.5, true, \"s\", [3], { d = 4 }] } }\n"
+	                   "blk { x = 1, y = 2 }\n"
+	                   "two \"l1\" l2 { }\n"
+	                   "list = [\n"
+	                   "  1,\n"
+	                   "\n"
+	                   "  2, # comment\n"
+	                   "  /* c */ 3,\n"
+	                   "]\n"
+	                   "esc = \"q\\\" b\\\\ n\\n t\\t r\\r s\\/ u\\u00e9 \\U0001F600 \\ud83d\\ude00\"\n"
+	                   "num = 0x1F\n"
+	                   "oct = 0755\n"
+	                   "exp = 1e3\n"
+	                   "big = 9223372036854775807\n"
+	                   "small = -9223372036854775808\n"
+	                   "dup = 1\n"
+	                   "dup = 2\n"
+	                   "interp = \"${var.x} {{x}}\"\n"
+	                   "empty = \"\"\n"
+	                   "dotted.key-name_1 = \"ok\"\n";
 	struct hcl_value *v = parse_ok(text);
 	const struct hcl_value *a, *c;
 	const struct hcl_member *m;
@@ -309,9 +310,9 @@ static void test_syntax_forms(void **state)
 
 	/* One-line forms, CRLF line ends, BOM, commas between members. */
 	v = parse_ok("\xef\xbb\xbf"
-		     "a = 1, b = \"x\"\r\n"
-		     "c = [ ]\r\n"
-		     "d {}\r\n");
+	             "a = 1, b = \"x\"\r\n"
+	             "c = [ ]\r\n"
+	             "d {}\r\n");
 	assert_int_equal(v->u.object.len, 4);
 	assert_int_equal(member(v, 3)->line, 3);
 	hcl_free(v);
@@ -320,26 +321,26 @@ static void test_syntax_forms(void **state)
 static void test_heredoc(void **state)
 {
 	const char *text = "policy = <<EOF\n"
-			   "path \"a\" {\n"
-			   "  capabilities = [\"read\"]\n"
-			   "}\n"
-			   "EOF\n"
-			   "indented = <<-EOT\n"
-			   "    line one\n"
-			   "      line two\n"
-			   "\n"
-			   "    EOT\n"
-			   "empty = <<X\n"
-			   "X\n"
-			   "notall = <<-EOT\n"
-			   "  a\n"
-			   " b\n"
-			   "  EOT\n"
-			   "after = 1\n"
-			   "list = [<<A\n"
-			   "x\n"
-			   "A\n"
-			   ", \"y\"]\n";
+	                   "path \"a\" {\n"
+	                   "  capabilities = [\"read\"]\n"
+	                   "}\n"
+	                   "EOF\n"
+	                   "indented = <<-EOT\n"
+	                   "    line one\n"
+	                   "      line two\n"
+	                   "\n"
+	                   "    EOT\n"
+	                   "empty = <<X\n"
+	                   "X\n"
+	                   "notall = <<-EOT\n"
+	                   "  a\n"
+	                   " b\n"
+	                   "  EOT\n"
+	                   "after = 1\n"
+	                   "list = [<<A\n"
+	                   "x\n"
+	                   "A\n"
+	                   ", \"y\"]\n";
 	struct hcl_value *v = parse_ok(text);
 
 	(void)state;
@@ -493,16 +494,16 @@ static void test_huge_input(void **state)
 static void test_json(void **state)
 {
 	const char *cfg = "{\n"
-			  "  \"storage\": {\"lmdb\": {\"path\": \"/x\", \"max_size\": 1073741824}},\n"
-			  "  \"listener\": [\n"
-			  "    {\"tcp\": {\"address\": \"127.0.0.1:8200\", \"tls_disable\": true}},\n"
-			  "    {\"tcp\": {\"address\": \"0.0.0.0:8201\"}}\n"
-			  "  ],\n"
-			  "  \"ui\": true,\n"
-			  "  \"ratio\": 0.5,\n"
-			  "  \"tags\": [\"a\", \"b\"],\n"
-			  "  \"empty\": []\n"
-			  "}\n";
+	                  "  \"storage\": {\"lmdb\": {\"path\": \"/x\", \"max_size\": 1073741824}},\n"
+	                  "  \"listener\": [\n"
+	                  "    {\"tcp\": {\"address\": \"127.0.0.1:8200\", \"tls_disable\": true}},\n"
+	                  "    {\"tcp\": {\"address\": \"0.0.0.0:8201\"}}\n"
+	                  "  ],\n"
+	                  "  \"ui\": true,\n"
+	                  "  \"ratio\": 0.5,\n"
+	                  "  \"tags\": [\"a\", \"b\"],\n"
+	                  "  \"empty\": []\n"
+	                  "}\n";
 	const char *pol = "{\"path\": {\"secret/*\": {\"capabilities\": [\"read\", \"list\"]}}}";
 	struct hcl_value *v = parse_json_ok(cfg);
 	const struct hcl_member *m;
@@ -600,12 +601,12 @@ static void test_member_block(void **state)
 	(void)state;
 	/* HCL written JSON-style: storage = { lmdb = {...} } */
 	v = parse_ok("storage = {\n  lmdb = { path = \"/y\" }\n}\n"
-		     "two \"a\" \"b\" {}\n"
-		     "scalar = 1\n"
-		     "multi = { a = {} b = {} }\n"
-		     "notobj = { a = 1 }\n"
-		     "labelled_inner { tcp \"x\" {} }\n"
-		     "bare_label lmdb {}\n");
+	             "two \"a\" \"b\" {}\n"
+	             "scalar = 1\n"
+	             "multi = { a = {} b = {} }\n"
+	             "notobj = { a = 1 }\n"
+	             "labelled_inner { tcp \"x\" {} }\n"
+	             "bare_label lmdb {}\n");
 	assert_int_equal(hcl_member_block(member(v, 0), &label, &body, &err), 0);
 	assert_string_equal(label, "lmdb");
 	assert_str(get(body, "path"), "/y");
@@ -640,7 +641,7 @@ static void test_member_block(void **state)
 static void test_prefixes(void **state)
 {
 	const char *text = "storage \"lmdb\" {\n path = \"/x\\u00e9\"\n max = 0x10\n}\n"
-			   "l = [1, 2.5e3, true, { a = <<-EOF\n   x\n   EOF\n }]\n/* c */ # d\n// e\n";
+	                   "l = [1, 2.5e3, true, { a = <<-EOF\n   x\n   EOF\n }]\n/* c */ # d\n// e\n";
 	size_t n = strlen(text), i;
 	struct hcl_value *v;
 	struct hcl_error err;
@@ -664,12 +665,12 @@ static void test_prefixes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_config), cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_syntax_forms),  cmocka_unit_test(test_heredoc),
-		cmocka_unit_test(test_errors),	      cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_huge_input),    cmocka_unit_test(test_json),
-		cmocka_unit_test(test_json_errors),   cmocka_unit_test(test_member_block),
-		cmocka_unit_test(test_prefixes),
+	    cmocka_unit_test(test_server_config), cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_syntax_forms),  cmocka_unit_test(test_heredoc),
+	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_huge_input),    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_json_errors),   cmocka_unit_test(test_member_block),
+	    cmocka_unit_test(test_prefixes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

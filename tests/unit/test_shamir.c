@@ -45,11 +45,12 @@ static void test_mul_properties(void **state)
 		assert_int_equal(gf256_mul((uint8_t)a, 0), 0);
 		assert_int_equal(gf256_mul((uint8_t)a, 1), a);
 		for (unsigned b = 0; b < 256; b += 7) {
-			assert_int_equal(gf256_mul((uint8_t)a, (uint8_t)b), gf256_mul((uint8_t)b, (uint8_t)a));
+			assert_int_equal(gf256_mul((uint8_t)a, (uint8_t)b),
+			                 gf256_mul((uint8_t)b, (uint8_t)a));
 			for (unsigned c = 0; c < 256; c += 31) {
 				uint8_t l = gf256_mul((uint8_t)a, (uint8_t)(b ^ c));
 				uint8_t rr = (uint8_t)(gf256_mul((uint8_t)a, (uint8_t)b) ^
-						       gf256_mul((uint8_t)a, (uint8_t)c));
+				                       gf256_mul((uint8_t)a, (uint8_t)c));
 				assert_int_equal(l, rr);
 			}
 		}
@@ -99,7 +100,7 @@ static void split_combine_all(size_t len, unsigned shares, unsigned threshold)
 	assert_int_equal(shamir_split(secret, len, shares, threshold, s.ptr), 0);
 
 	/* x coordinates distinct and nonzero */
-	unsigned char seen[256] = { 0 };
+	unsigned char seen[256] = {0};
 	for (unsigned i = 0; i < shares; i++) {
 		unsigned char x = s.ptr[i][len];
 		assert_int_not_equal(x, 0);
@@ -143,9 +144,9 @@ static void test_split_combine_shapes(void **state)
 static void test_one_of_one_is_secret(void **state)
 {
 	(void)state;
-	const unsigned char secret[4] = { 1, 2, 3, 4 };
+	const unsigned char secret[4] = {1, 2, 3, 4};
 	unsigned char share[5];
-	unsigned char *out[1] = { share };
+	unsigned char *out[1] = {share};
 	assert_int_equal(shamir_split(secret, 4, 1, 1, out), 0);
 	assert_memory_equal(share, secret, 4);
 	assert_int_not_equal(share[4], 0);
@@ -183,7 +184,7 @@ static void test_every_subset(void **state)
 static void test_split_is_random(void **state)
 {
 	(void)state;
-	unsigned char secret[32] = { 0 };
+	unsigned char secret[32] = {0};
 	struct shareset a, b;
 	shareset_alloc(&a, 3, 32);
 	shareset_alloc(&b, 3, 32);
@@ -200,7 +201,7 @@ static void test_split_is_random(void **state)
 static void test_split_bad_params(void **state)
 {
 	(void)state;
-	unsigned char secret[8] = { 9 };
+	unsigned char secret[8] = {9};
 	struct shareset s;
 	shareset_alloc(&s, 255, 8);
 	unsigned char *many[256];
@@ -229,28 +230,28 @@ static void test_combine_rejects(void **state)
 	assert_int_equal(shamir_split(secret, 16, 3, 2, s.ptr), 0);
 
 	/* duplicate share */
-	const unsigned char *dup[2] = { s.ptr[0], s.ptr[0] };
+	const unsigned char *dup[2] = {s.ptr[0], s.ptr[0]};
 	assert_int_equal(shamir_combine(dup, 2, 17, got), TROVE_ERR_INVALID);
 
 	/* distinct bytes, same x */
 	unsigned char copy[17];
 	memcpy(copy, s.ptr[1], 17);
 	copy[16] = s.ptr[0][16];
-	const unsigned char *samex[2] = { s.ptr[0], copy };
+	const unsigned char *samex[2] = {s.ptr[0], copy};
 	assert_int_equal(shamir_combine(samex, 2, 17, got), TROVE_ERR_INVALID);
 
 	/* x = 0 */
 	memcpy(copy, s.ptr[1], 17);
 	copy[16] = 0;
-	const unsigned char *zerox[2] = { s.ptr[0], copy };
+	const unsigned char *zerox[2] = {s.ptr[0], copy};
 	assert_int_equal(shamir_combine(zerox, 2, 17, got), TROVE_ERR_INVALID);
-	const unsigned char *zerox1[1] = { copy };
+	const unsigned char *zerox1[1] = {copy};
 	assert_int_equal(shamir_combine(zerox1, 1, 17, got), TROVE_ERR_INVALID);
 
 	/* lengths: a share needs at least one y byte and the x byte. The API
 	 * takes one share_len for all shares, so callers reject differing
 	 * lengths before calling; a short share_len is refused here. */
-	const unsigned char *ok[2] = { s.ptr[0], s.ptr[1] };
+	const unsigned char *ok[2] = {s.ptr[0], s.ptr[1]};
 	assert_int_equal(shamir_combine(ok, 2, 1, got), TROVE_ERR_INVALID);
 	assert_int_equal(shamir_combine(ok, 2, 0, got), TROVE_ERR_INVALID);
 	assert_int_equal(shamir_combine(ok, 0, 17, got), TROVE_ERR_INVALID);
@@ -269,15 +270,11 @@ static void test_combine_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mul_matches_reference),
-		cmocka_unit_test(test_mul_properties),
-		cmocka_unit_test(test_inverse_exhaustive),
-		cmocka_unit_test(test_split_combine_shapes),
-		cmocka_unit_test(test_one_of_one_is_secret),
-		cmocka_unit_test(test_every_subset),
-		cmocka_unit_test(test_split_is_random),
-		cmocka_unit_test(test_split_bad_params),
-		cmocka_unit_test(test_combine_rejects),
+	    cmocka_unit_test(test_mul_matches_reference), cmocka_unit_test(test_mul_properties),
+	    cmocka_unit_test(test_inverse_exhaustive),    cmocka_unit_test(test_split_combine_shapes),
+	    cmocka_unit_test(test_one_of_one_is_secret),  cmocka_unit_test(test_every_subset),
+	    cmocka_unit_test(test_split_is_random),       cmocka_unit_test(test_split_bad_params),
+	    cmocka_unit_test(test_combine_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

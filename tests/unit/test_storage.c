@@ -41,7 +41,7 @@ static struct storage *open_lmdb(const char *dir, size_t max_size)
 {
 	struct buf err;
 	buf_init(&err, 4096);
-	struct storage_lmdb_config cfg = { .path = dir, .max_size = max_size };
+	struct storage_lmdb_config cfg = {.path = dir, .max_size = max_size};
 	struct storage *s = storage_lmdb_new(&cfg, &err);
 	if (s == NULL)
 		fprintf(stderr, "lmdb open failed: %s\n", err.data);
@@ -188,12 +188,12 @@ static void t_list(void **state)
 		put_str(s, k, "1");
 	}
 	/* '-' (0x2d) sorts before '/' (0x2f): "bar-1" comes before "bar/" */
-	check_list(s, "", (const char *const[]){ "bar", "bar-1", "bar/", "big/", "foo", "zeta", NULL });
-	check_list(s, "bar/", (const char *const[]){ "baz", "qux/", NULL });
-	check_list(s, "bar/qux/", (const char *const[]){ "quux", "zz/", NULL });
-	check_list(s, "bar/qux/zz/", (const char *const[]){ "deep", NULL });
-	check_list(s, "nothing/", (const char *const[]){ NULL });
-	check_list(s, "fo/", (const char *const[]){ NULL });
+	check_list(s, "", (const char *const[]){"bar", "bar-1", "bar/", "big/", "foo", "zeta", NULL});
+	check_list(s, "bar/", (const char *const[]){"baz", "qux/", NULL});
+	check_list(s, "bar/qux/", (const char *const[]){"quux", "zz/", NULL});
+	check_list(s, "bar/qux/zz/", (const char *const[]){"deep", NULL});
+	check_list(s, "nothing/", (const char *const[]){NULL});
+	check_list(s, "fo/", (const char *const[]){NULL});
 
 	struct strlist l;
 	strlist_init(&l);
@@ -220,7 +220,7 @@ static void t_list(void **state)
 
 	/* deleting the last key of a directory removes it from the listing */
 	assert_int_equal(storage_delete(s, "bar/qux/zz/deep"), 0);
-	check_list(s, "bar/qux/", (const char *const[]){ "quux", NULL });
+	check_list(s, "bar/qux/", (const char *const[]){"quux", NULL});
 }
 
 static void t_txn(void **state)
@@ -228,11 +228,11 @@ static void t_txn(void **state)
 	struct storage *s = S(state);
 	put_str(s, "t/old", "o");
 	struct storage_op ok[] = {
-		{ .kind = STORAGE_PUT, .key = "t/a", .value = "A", .value_len = 1 },
-		{ .kind = STORAGE_PUT, .key = "t/b", .value = "B", .value_len = 1 },
-		{ .kind = STORAGE_DELETE, .key = "t/old" },
-		{ .kind = STORAGE_DELETE, .key = "t/never" },
-		{ .kind = STORAGE_PUT, .key = "t/a", .value = "A2", .value_len = 2 },
+	    {.kind = STORAGE_PUT, .key = "t/a", .value = "A", .value_len = 1},
+	    {.kind = STORAGE_PUT, .key = "t/b", .value = "B", .value_len = 1},
+	    {.kind = STORAGE_DELETE, .key = "t/old"},
+	    {.kind = STORAGE_DELETE, .key = "t/never"},
+	    {.kind = STORAGE_PUT, .key = "t/a", .value = "A2", .value_len = 2},
 	};
 	assert_int_equal(storage_txn(s, ok, 5), 0);
 	check_value(s, "t/a", "A2", 2);
@@ -241,9 +241,9 @@ static void t_txn(void **state)
 
 	/* an invalid op anywhere applies nothing */
 	struct storage_op bad[] = {
-		{ .kind = STORAGE_PUT, .key = "u/a", .value = "A", .value_len = 1 },
-		{ .kind = STORAGE_DELETE, .key = "t/a" },
-		{ .kind = STORAGE_PUT, .key = "/abs", .value = "x", .value_len = 1 },
+	    {.kind = STORAGE_PUT, .key = "u/a", .value = "A", .value_len = 1},
+	    {.kind = STORAGE_DELETE, .key = "t/a"},
+	    {.kind = STORAGE_PUT, .key = "/abs", .value = "x", .value_len = 1},
 	};
 	assert_int_equal(storage_txn(s, bad, 3), TROVE_ERR_INVALID);
 	check_missing(s, "u/a");
@@ -351,14 +351,14 @@ static void t_concurrent_puts(void **state)
 	pthread_t th[NT];
 	struct worker w[NT];
 	for (int i = 0; i < NT; i++) {
-		w[i] = (struct worker){ .s = f->s, .id = i, .n = per };
+		w[i] = (struct worker){.s = f->s, .id = i, .n = per};
 		assert_int_equal(pthread_create(&th[i], NULL, put_worker, &w[i]), 0);
 	}
 	for (int i = 0; i < NT; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(w[i].failures, 0);
 	}
-	check_list(f->s, "conc/", (const char *const[]){ "t0/", "t1/", "t2/", "t3/", NULL });
+	check_list(f->s, "conc/", (const char *const[]){"t0/", "t1/", "t2/", "t3/", NULL});
 	for (int i = 0; i < NT; i++) {
 		char p[32];
 		snprintf(p, sizeof(p), "conc/t%d/", i);
@@ -370,16 +370,16 @@ static void t_concurrent_puts(void **state)
 	}
 }
 
-#define CONTRACT(setup)                                                              \
-	cmocka_unit_test_setup_teardown(t_get_missing, setup, teardown),             \
-	cmocka_unit_test_setup_teardown(t_put_get_overwrite, setup, teardown),       \
-	cmocka_unit_test_setup_teardown(t_delete, setup, teardown),                  \
-	cmocka_unit_test_setup_teardown(t_list, setup, teardown),                    \
-	cmocka_unit_test_setup_teardown(t_txn, setup, teardown),                     \
-	cmocka_unit_test_setup_teardown(t_empty_value, setup, teardown),             \
-	cmocka_unit_test_setup_teardown(t_binary_value, setup, teardown),            \
-	cmocka_unit_test_setup_teardown(t_key_validation, setup, teardown),          \
-	cmocka_unit_test_setup_teardown(t_concurrent_puts, setup, teardown)
+#define CONTRACT(setup)                                                                                      \
+	cmocka_unit_test_setup_teardown(t_get_missing, setup, teardown),                                     \
+	    cmocka_unit_test_setup_teardown(t_put_get_overwrite, setup, teardown),                           \
+	    cmocka_unit_test_setup_teardown(t_delete, setup, teardown),                                      \
+	    cmocka_unit_test_setup_teardown(t_list, setup, teardown),                                        \
+	    cmocka_unit_test_setup_teardown(t_txn, setup, teardown),                                         \
+	    cmocka_unit_test_setup_teardown(t_empty_value, setup, teardown),                                 \
+	    cmocka_unit_test_setup_teardown(t_binary_value, setup, teardown),                                \
+	    cmocka_unit_test_setup_teardown(t_key_validation, setup, teardown),                              \
+	    cmocka_unit_test_setup_teardown(t_concurrent_puts, setup, teardown)
 
 /* ---- backend specific -------------------------------------------------- */
 
@@ -407,7 +407,7 @@ static void t_lmdb_persistence(void **state)
 	assert_non_null(f->s);
 	check_value(f->s, "p/one", "1", 1);
 	check_missing(f->s, "p/two");
-	check_list(f->s, "p/", (const char *const[]){ "one", NULL });
+	check_list(f->s, "p/", (const char *const[]){"one", NULL});
 }
 
 static void t_lmdb_limits(void **state)
@@ -443,7 +443,7 @@ static void t_lmdb_bad_path(void **state)
 	(void)state;
 	struct buf err;
 	buf_init(&err, 4096);
-	struct storage_lmdb_config cfg = { .path = "/proc/definitely/not/here" };
+	struct storage_lmdb_config cfg = {.path = "/proc/definitely/not/here"};
 	assert_null(storage_lmdb_new(&cfg, &err));
 	assert_true(err.len > 0);
 	cfg.path = NULL;
@@ -468,9 +468,9 @@ static void t_view_isolation(void **state)
 	check_missing(v, "m1x/secret");
 
 	put_str(v, "dir/a", "1");
-	check_list(v, "", (const char *const[]){ "dir/", "secret", NULL });
-	check_list(v, "dir/", (const char *const[]){ "a", NULL });
-	check_list(f->inner, "mounts/", (const char *const[]){ "m1/", "m1x/", "m2/", NULL });
+	check_list(v, "", (const char *const[]){"dir/", "secret", NULL});
+	check_list(v, "dir/", (const char *const[]){"a", NULL});
+	check_list(f->inner, "mounts/", (const char *const[]){"m1/", "m1x/", "m2/", NULL});
 
 	/* ".." and "." segments are refused everywhere */
 	unsigned char *out = NULL;
@@ -487,8 +487,8 @@ static void t_view_isolation(void **state)
 	assert_int_equal(storage_list(v, "dir/../../", &l), TROVE_ERR_INVALID);
 	strlist_release(&l);
 	struct storage_op ops[] = {
-		{ .kind = STORAGE_PUT, .key = "ok", .value = "1", .value_len = 1 },
-		{ .kind = STORAGE_PUT, .key = "../m2/secret", .value = "x", .value_len = 1 },
+	    {.kind = STORAGE_PUT, .key = "ok", .value = "1", .value_len = 1},
+	    {.kind = STORAGE_PUT, .key = "../m2/secret", .value = "x", .value_len = 1},
 	};
 	assert_int_equal(storage_txn(v, ops, 2), TROVE_ERR_INVALID);
 	check_missing(v, "ok");
@@ -525,19 +525,19 @@ static void t_view_bad_prefix(void **state)
 int main(void)
 {
 	const struct CMUnitTest inmem[] = {
-		CONTRACT(setup_inmem),
-		cmocka_unit_test_setup_teardown(t_inmem_not_durable_long_key, setup_inmem, teardown),
+	    CONTRACT(setup_inmem),
+	    cmocka_unit_test_setup_teardown(t_inmem_not_durable_long_key, setup_inmem, teardown),
 	};
 	const struct CMUnitTest lmdb[] = {
-		CONTRACT(setup_lmdb),
-		cmocka_unit_test_setup_teardown(t_lmdb_persistence, setup_lmdb, teardown),
-		cmocka_unit_test_setup_teardown(t_lmdb_limits, setup_lmdb, teardown),
-		cmocka_unit_test(t_lmdb_bad_path),
+	    CONTRACT(setup_lmdb),
+	    cmocka_unit_test_setup_teardown(t_lmdb_persistence, setup_lmdb, teardown),
+	    cmocka_unit_test_setup_teardown(t_lmdb_limits, setup_lmdb, teardown),
+	    cmocka_unit_test(t_lmdb_bad_path),
 	};
 	const struct CMUnitTest view[] = {
-		CONTRACT(setup_view),
-		cmocka_unit_test_setup_teardown(t_view_isolation, setup_view, teardown),
-		cmocka_unit_test_setup_teardown(t_view_bad_prefix, setup_view, teardown),
+	    CONTRACT(setup_view),
+	    cmocka_unit_test_setup_teardown(t_view_isolation, setup_view, teardown),
+	    cmocka_unit_test_setup_teardown(t_view_bad_prefix, setup_view, teardown),
 	};
 	int fails = 0;
 	fails += cmocka_run_group_tests_name("inmem", inmem, NULL, NULL);
