@@ -16,6 +16,7 @@
 #include "engines/engines.h"
 #include "err.h"
 #include "log.h"
+#include "strconv.h"
 #include "token.h"
 
 #include "banned.h"
@@ -132,37 +133,6 @@ static const struct field *find_field(const struct route *r, const char *name)
 	return NULL;
 }
 
-static bool parse_bool_text(const char *s, bool *out)
-{
-	static const char *const yes[] = { "1", "t", "T", "true", "TRUE", "True" };
-	static const char *const no[] = { "0", "f", "F", "false", "FALSE", "False" };
-	for (size_t i = 0; i < 6; i++) {
-		if (strcmp(s, yes[i]) == 0) {
-			*out = true;
-			return true;
-		}
-		if (strcmp(s, no[i]) == 0) {
-			*out = false;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool parse_int_text(const char *s, json_int_t *out)
-{
-	char *end = NULL;
-	long long v;
-	if (!*s)
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || !end || *end != '\0')
-		return false;
-	*out = (json_int_t)v;
-	return true;
-}
-
 static json_t *split_list(const char *s)
 {
 	json_t *arr = json_array();
@@ -189,7 +159,7 @@ static json_t *split_list(const char *s)
 
 json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 {
-	json_int_t iv;
+	int64_t iv;
 	bool bv;
 	int64_t secs;
 
@@ -213,14 +183,14 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 			if (d == (double)(json_int_t)d)
 				return json_integer((json_int_t)d);
 		}
-		if (json_is_string(in) && parse_int_text(json_string_value(in), &iv))
-			return json_integer(iv);
+		if (json_is_string(in) && strconv_int64(json_string_value(in), &iv))
+			return json_integer((json_int_t)iv);
 		*why = "expected an integer";
 		return NULL;
 	case FIELD_BOOL:
 		if (json_is_boolean(in))
 			return json_incref(in);
-		if (json_is_string(in) && parse_bool_text(json_string_value(in), &bv))
+		if (json_is_string(in) && strconv_bool(json_string_value(in), &bv))
 			return json_boolean(bv);
 		if (json_is_integer(in) && (json_integer_value(in) == 0 || json_integer_value(in) == 1))
 			return json_boolean(json_integer_value(in) == 1);

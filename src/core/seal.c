@@ -25,6 +25,11 @@
 
 #include "banned.h"
 
+struct seal_config {
+	unsigned shares;
+	unsigned threshold;
+};
+
 struct core {
 	pthread_mutex_t lock;
 	struct storage *physical;
@@ -35,16 +40,17 @@ struct core {
 	char *cluster_name;
 	char cluster_id[37];
 
+	/* The seal config never changes once written (at init), so it is
+	 * read from storage once and then served from here: sys/health and
+	 * seal-status are hot paths for load balancers. */
+	struct seal_config cached;
+	bool cached_valid;
+
 	/* unseal progress */
 	unsigned char *shares[SHAMIR_MAX_SHARES];
 	size_t share_len;
 	unsigned nshares;
 	char nonce[37];
-};
-
-struct seal_config {
-	unsigned shares;
-	unsigned threshold;
 };
 
 struct core *core_new(struct storage *physical, const struct core_config *cfg)
@@ -86,14 +92,25 @@ void core_free(struct core *c)
 	free(c);
 }
 
-static int read_seal_config(struct core *c, struct seal_config *out)
+/* locked: whether the caller already holds c->lock. */
+static int read_seal_config(struct core *c, struct seal_config *out, bool locked)
 {
 	unsigned char *raw = NULL;
 	size_t len = 0;
 	json_t *j = NULL;
 	json_int_t n = 0, t = 0;
-	int r = storage_get(c->physical, CORE_SEAL_CONFIG_PATH, &raw, &len);
-	if (r != 0)
+	int r;
+
+	if (!locked)
+		pthread_mutex_lock(&c->lock);
+	bool cached = c->cached_valid;
+	if (cached)
+		*out = c->cached;
+	if (!locked)
+		pthread_mutex_unlock(&c->lock);
+	if (cached)
+		return 0;
+	if ((r = storage_get(c->physical, CORE_SEAL_CONFIG_PATH, &raw, &len)) != 0)
 		return r;
 	r = TROVE_ERR_INTEGRITY;
 	j = json_loadb((const char *)raw, len, 0, NULL);
@@ -103,6 +120,12 @@ static int read_seal_config(struct core *c, struct seal_config *out)
 		goto out;
 	out->shares = (unsigned)n;
 	out->threshold = (unsigned)t;
+	if (!locked)
+		pthread_mutex_lock(&c->lock);
+	c->cached = *out;
+	c->cached_valid = true;
+	if (!locked)
+		pthread_mutex_unlock(&c->lock);
 	r = 0;
 out:
 	json_decref(j);
@@ -110,10 +133,10 @@ out:
 	return r;
 }
 
-int core_initialized(struct core *c, bool *out)
+static int initialized_locked(struct core *c, bool locked, bool *out)
 {
 	struct seal_config sc;
-	int r = read_seal_config(c, &sc);
+	int r = read_seal_config(c, &sc, locked);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		*out = false;
 		return 0;
@@ -122,6 +145,11 @@ int core_initialized(struct core *c, bool *out)
 		return r;
 	*out = true;
 	return 0;
+}
+
+int core_initialized(struct core *c, bool *out)
+{
+	return initialized_locked(c, false, out);
 }
 
 static void load_cluster_identity(struct core *c)
@@ -189,7 +217,7 @@ int core_initialize(struct core *c, unsigned shares, unsigned threshold, const c
 		buf_append_str(err, "secret_threshold must be greater than 1 when secret_shares is greater than 1");
 		goto out;
 	}
-	if ((r = core_initialized(c, &initialized)) != 0)
+	if ((r = initialized_locked(c, true, &initialized)) != 0)
 		goto out;
 	if (initialized) {
 		r = TROVE_ERR_INVALID;
@@ -292,7 +320,7 @@ static void fill_status(struct core *c, const struct seal_config *sc, bool initi
 int core_seal_status(struct core *c, struct seal_status *out)
 {
 	struct seal_config sc = { 0, 0 };
-	int r = read_seal_config(c, &sc);
+	int r = read_seal_config(c, &sc, false);
 	bool initialized = (r == 0);
 	if (r != 0 && r != TROVE_ERR_NOT_FOUND)
 		return r;
@@ -348,7 +376,7 @@ out:
 int core_unseal(struct core *c, const unsigned char *key, size_t len, struct seal_status *out, struct buf *err)
 {
 	struct seal_config sc;
-	int r = read_seal_config(c, &sc);
+	int r = read_seal_config(c, &sc, false);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		buf_append_str(err, "Vault is not initialized");
 		return TROVE_ERR_INVALID;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "strconv.h"
 #include "err.h"
 #include "banned.h"
 
@@ -27,17 +28,6 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int hex_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, size_t *out_len)
 {
 	size_t i;
@@ -46,13 +36,13 @@ int hex_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, s
 	if (len % 2 != 0)
 		return TROVE_ERR_INVALID;
 	for (i = 0; i < len; i++)
-		if (hex_value((unsigned char)in[i]) < 0)
+		if (strconv_hex_digit((unsigned char)in[i]) < 0)
 			return TROVE_ERR_INVALID;
 	if (len / 2 > out_cap)
 		return TROVE_ERR_TOO_LARGE;
 	for (i = 0; i < len / 2; i++) {
-		hi = hex_value((unsigned char)in[2 * i]);
-		lo = hex_value((unsigned char)in[2 * i + 1]);
+		hi = strconv_hex_digit((unsigned char)in[2 * i]);
+		lo = strconv_hex_digit((unsigned char)in[2 * i + 1]);
 		out[i] = (unsigned char)((hi << 4) | lo);
 	}
 	if (out_len != NULL)

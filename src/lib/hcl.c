@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "hcl.h"
+#include "strconv.h"
 #include "buf.h"
 #include "err.h"
 #include "banned.h"
@@ -183,17 +184,6 @@ static int skip_space(struct parser *p)
 	return 0;
 }
 
-static int hex_digit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads n hex digits at s[pos..]; -1 if short or invalid. */
 static long read_hex(const struct parser *p, size_t pos, int n)
 {
@@ -203,7 +193,7 @@ static long read_hex(const struct parser *p, size_t pos, int n)
 	if (p->len - pos < (size_t)n)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if ((d = hex_digit((unsigned char)p->s[pos + (size_t)i])) < 0)
+		if ((d = strconv_hex_digit((unsigned char)p->s[pos + (size_t)i])) < 0)
 			return -1;
 		v = v * 16 + d;
 	}
@@ -469,7 +459,7 @@ static bool parse_int(const char *s, size_t n, bool neg, int64_t *out)
 	if (i == n)
 		return false;
 	for (; i < n; i++) {
-		d = hex_digit((unsigned char)s[i]);
+		d = strconv_hex_digit((unsigned char)s[i]);
 		if (d < 0 || (unsigned)d >= base)
 			return false;
 		if (v > (limit - (uint64_t)d) / base)
@@ -498,7 +488,7 @@ static int lex_number(struct parser *p)
 	if (p->len - p->pos >= 2 && p->s[p->pos] == '0' &&
 	    (p->s[p->pos + 1] == 'x' || p->s[p->pos + 1] == 'X')) {
 		p->pos += 2;
-		while (p->pos < p->len && hex_digit((unsigned char)p->s[p->pos]) >= 0)
+		while (p->pos < p->len && strconv_hex_digit((unsigned char)p->s[p->pos]) >= 0)
 			p->pos++;
 	} else {
 		while (p->pos < p->len && is_digit((unsigned char)p->s[p->pos]))

@@ -21,6 +21,7 @@
 #include "duration.h"
 #include "err.h"
 #include "hcl.h"
+#include "strconv.h"
 
 #include "banned.h"
 
@@ -146,19 +147,6 @@ static int fail(struct buf *err, const char *file, int line, const char *fmt, ..
 	return TROVE_ERR_INVALID;
 }
 
-static bool text_bool(const char *s, bool *out)
-{
-	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0 || strcmp(s, "TRUE") == 0 || strcmp(s, "True") == 0) {
-		*out = true;
-		return true;
-	}
-	if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0 || strcmp(s, "FALSE") == 0 || strcmp(s, "False") == 0) {
-		*out = false;
-		return true;
-	}
-	return false;
-}
-
 static int set_opt(void *base, const struct opt *o, const struct hcl_member *m, const char *file,
 		   const char *block, struct buf *err)
 {
@@ -182,7 +170,7 @@ static int set_opt(void *base, const struct opt *o, const struct hcl_member *m, 
 			b = v->u.b;
 		else if (v->type == HCL_INT && (v->u.i == 0 || v->u.i == 1))
 			b = v->u.i == 1;
-		else if (v->type != HCL_STRING || !text_bool(v->u.string.ptr, &b))
+		else if (v->type != HCL_STRING || !strconv_bool(v->u.string.ptr, &b))
 			return fail(err, file, line, "%s%s: expected a boolean", block, o->name);
 		*(bool *)(void *)field = b;
 		return 0;

@@ -7,19 +7,9 @@
 
 #include "err.h"
 #include "rand.h"
+#include "strconv.h"
 
 #include "banned.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decodes s[0..n) into a new string. plus_space: '+' means ' ' (in
  * queries and forms). Fails on a bad escape or a decoded NUL. */
@@ -31,8 +21,8 @@ static char *pct_decode(const char *s, size_t n, bool plus_space)
 		char c = s[i];
 		if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= n || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+			if (i + 2 >= n || (hi = strconv_hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = strconv_hex_digit((unsigned char)s[i + 2])) < 0) {
 				free(out);
 				return NULL;
 			}
@@ -74,19 +64,6 @@ static bool path_is_clean(const char *p)
 		seg = slash + 1;
 	}
 	return true;
-}
-
-static bool parse_bool_text(const char *s, bool *out)
-{
-	static const char *const yes[] = { "1", "t", "T", "true", "TRUE", "True" };
-	static const char *const no[] = { "0", "f", "F", "false", "FALSE", "False" };
-	for (size_t i = 0; i < 6; i++) {
-		if (strcmp(s, yes[i]) == 0)
-			return (*out = true), true;
-		if (strcmp(s, no[i]) == 0)
-			return (*out = false), true;
-	}
-	return false;
 }
 
 /* Parses k=v&k=v into obj. A key that repeats becomes an array
@@ -215,7 +192,7 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 		json_t *list = json_object_get(req->data, "list");
 		if (list && req->op == OP_READ) {
 			bool b = false;
-			if (!json_is_string(list) || !parse_bool_text(json_string_value(list), &b))
+			if (!json_is_string(list) || !strconv_bool(json_string_value(list), &b))
 				return response_error(resp, TROVE_ERR_INVALID, "list: expected a boolean");
 			if (b)
 				req->op = OP_LIST;
