@@ -216,21 +216,7 @@ int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
 /* Go's strconv.ParseBool spellings. */
 static int parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
-	static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return TROVE_ERR_INVALID;
+	return strconv_bool(s, out) ? 0 : TROVE_ERR_INVALID;
 }
 
 static int parse_long(const char *s, long min, long max, long *out)

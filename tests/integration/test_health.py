@@ -55,10 +55,11 @@ def test_active_code_parameters(dev_server, params, want):
 
 
 @pytest.mark.parametrize("param", CODE_PARAMS)
-@pytest.mark.parametrize("value", ["abc", "2x0", "", "1.5"])
-def test_non_integer_code_is_400(dev_server, param, value):
-    r = dev_server.get("/v1/sys/health", params={param: value})
-    assert_error(r, 400)
+def test_non_integer_code_is_400(dev_server, param):
+    for value in ("abc", "2x0", "", "1.5", "0x1f"):
+        r = dev_server.get("/v1/sys/health", params={param: value})
+        assert r.status_code == 400, f"{param}={value!r}: {r.status_code} {r.text}"
+        assert_error(r, 400)
 
 
 def test_non_bool_standbyok_is_400(dev_server):

@@ -245,11 +245,12 @@ GARBAGE = [
     b"PUT /v1/sys/unseal HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
     b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
     b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(2000)) + b"\r\n",
-    b"GET /v1/" + b"a/" * 50_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET /v1/sys/%zz%00%ff HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET /v1/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET /v1/sys/health?activecode=99999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET /v1/sys/health?activecode=-1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /v1/" + b"a/" * 50_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET /v1/sys/%zz%00%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET /v1/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET /v1/sys/health?activecode=99999999999999999999 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET /v1/sys/health?activecode=-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET /v1/sys/health?%%%=%%% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 ]
 
 

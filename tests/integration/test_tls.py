@@ -65,6 +65,7 @@ def test_plain_http_on_tls_port_gets_nothing_useful(tls_server):
     assert tls_server.get("/v1/sys/health").status_code == 501
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_old_tls_versions_refused(tls_server):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(str(tls_server.tls.ca_cert))
