@@ -23,6 +23,8 @@
 #include "err.h"
 #include "secure.h"
 
+#include "strconv.h"
+
 #include "banned.h"
 
 #define MAX_FLAGS 64
