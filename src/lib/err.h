@@ -26,7 +26,8 @@ enum trove_err {
 	TROVE_ERR_UNAVAILABLE = -15,   /* 503: not initialised / shutting down */
 	TROVE_ERR_UNINITIALIZED = -16, /* 400 on most paths: not initialised */
 	TROVE_ERR_TIMEOUT = -17,       /* 504 */
-	TROVE_ERR__COUNT = 18
+	TROVE_ERR_HEADERS_TOO_LARGE = -18, /* 431 */
+	TROVE_ERR__COUNT = 19
 };
 
 /* HTTP status for a code; 500 for anything unknown. */

@@ -45,9 +45,18 @@ struct loop_listener {
 	struct loop_thread *thread;
 };
 
+/* An accepted connection, tracked so shutdown can close idle keep-alive
+ * connections instead of waiting for their timeout. */
+struct open_conn {
+	h2o_linklist_t link;
+	h2o_socket_t *sock;
+};
+
 struct loop_thread {
 	pthread_t tid;
 	bool started;
+	h2o_linklist_t conns;   /* struct open_conn */
+	unsigned jobs_in_flight; /* submitted to the pool, reply not yet sent */
 	h2o_evloop_t *loop;
 	h2o_multithread_queue_t *queue;
 	h2o_multithread_receiver_t receiver;
@@ -129,6 +138,7 @@ static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 		h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
 		h2o_linklist_unlink(&msg->link);
 		struct job *j = (struct job *)msg;
+		j->ll->thread->jobs_in_flight--;
 		if (!j->abandoned) {
 			h2o_timeout_unlink(&j->timer);
 			send_reply(j->hreq, &j->req, &j->resp, j->err);
@@ -190,6 +200,14 @@ static void peer_address(h2o_req_t *hreq, struct request *req)
 	}
 }
 
+static size_t header_bytes(h2o_req_t *hreq)
+{
+	size_t n = hreq->path.len;
+	for (size_t i = 0; i < hreq->headers.size; i++)
+		n += hreq->headers.entries[i].name->len + hreq->headers.entries[i].value.len;
+	return n;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
 	struct trove_handler *h = (struct trove_handler *)self;
@@ -206,6 +224,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	j->ll = ll;
 	extract_token(hreq, &j->req);
 	peer_address(hreq, &j->req);
+	if (header_bytes(hreq) > LISTENER_MAX_HEADER_BYTES) {
+		j->err = response_error(&j->resp, TROVE_ERR_HEADERS_TOO_LARGE,
+					"request headers exceed %d bytes", LISTENER_MAX_HEADER_BYTES);
+		goto reply_now;
+	}
 
 	j->err = http_build_request(&j->req, hreq->method.base, hreq->method.len, hreq->path.base, hreq->path.len,
 				    hreq->entity.base, hreq->entity.base ? hreq->entity.len : 0, ct, ct_len,
@@ -219,8 +242,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	if (router_is_slow(&j->req, &m)) {
 		j->timer.cb = on_duration_exceeded;
 		h2o_timeout_link(ll->thread->loop, &ll->duration, &j->timer);
-		if (pool_submit(h->set->pool, run_job, j) == 0)
+		if (pool_submit(h->set->pool, run_job, j) == 0) {
+			ll->thread->jobs_in_flight++;
 			return 0;
+		}
 		h2o_timeout_unlink(&j->timer);
 		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
 		goto reply_now;
@@ -234,6 +259,13 @@ reply_now:
 	return 0;
 }
 
+static void on_conn_closed(void *data)
+{
+	struct open_conn *oc = data;
+	h2o_linklist_unlink(&oc->link);
+	free(oc);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	if (err != NULL)
@@ -241,7 +273,60 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
 	if (sock == NULL)
 		return;
+	struct loop_listener *ll = (struct loop_listener *)((h2o_accept_ctx_t *)listener->data)->ctx;
+	struct open_conn *oc = xcalloc(1, sizeof(*oc));
+	oc->sock = sock;
+	h2o_linklist_insert(&ll->thread->conns, &oc->link);
+	sock->on_close.cb = on_conn_closed;
+	sock->on_close.data = oc;
 	h2o_accept(listener->data, sock);
+}
+
+/* Runs on the loop's own thread (h2o is not thread-safe): stop accepting,
+ * let replies in flight finish, close every connection, free the loop. */
+static void loop_shutdown(struct loop_thread *t)
+{
+	struct listener_set *set = t->set;
+	uint64_t deadline;
+
+	for (size_t i = 0; i < set->nrts; i++) {
+		struct loop_listener *ll = &t->listeners[i];
+		if (ll->sock) {
+			h2o_socket_read_stop(ll->sock);
+			h2o_socket_close(ll->sock);
+			ll->sock = NULL;
+		}
+	}
+	/* No h2o_context_request_shutdown: it arms an HTTP/2 graceful-shutdown
+	 * timer (HTTP/2 is not offered), and idle HTTP/1 connections are closed
+	 * below. Give jobs on the pool up to 5 s to come back, then close what is
+	 * left: reading EOF makes h2o free each connection normally. */
+	deadline = h2o_now(t->loop) + 5000;
+	while (t->jobs_in_flight > 0 && h2o_now(t->loop) < deadline)
+		h2o_evloop_run(t->loop, 50);
+	for (h2o_linklist_t *n = t->conns.next; n != &t->conns; n = n->next) {
+		struct open_conn *oc = H2O_STRUCT_FROM_MEMBER(struct open_conn, link, n);
+		shutdown(h2o_socket_get_fd(oc->sock), SHUT_RDWR);
+	}
+	deadline = h2o_now(t->loop) + 2000;
+	while (!h2o_linklist_is_empty(&t->conns) && h2o_now(t->loop) < deadline)
+		h2o_evloop_run(t->loop, 50);
+	if (!h2o_linklist_is_empty(&t->conns) || t->jobs_in_flight > 0) {
+		/* Something still holds the loop; leaving it allocated is safer
+		 * than freeing memory a connection may still touch. */
+		log_warn("connections still open at shutdown");
+		return;
+	}
+	for (size_t i = 0; i < set->nrts; i++) {
+		h2o_timeout_dispose(t->loop, &t->listeners[i].duration);
+		h2o_context_dispose(&t->listeners[i].ctx);
+	}
+	h2o_multithread_unregister_receiver(t->queue, &t->receiver);
+	h2o_multithread_destroy_queue(t->queue);
+	t->queue = NULL;
+	h2o_evloop_run(t->loop, 0); /* completes the queue socket's close */
+	h2o_evloop_destroy(t->loop);
+	t->loop = NULL;
 }
 
 static void *loop_main(void *arg)
@@ -249,6 +334,7 @@ static void *loop_main(void *arg)
 	struct loop_thread *t = arg;
 	while (!atomic_load(&t->set->stopping))
 		h2o_evloop_run(t->loop, 200);
+	loop_shutdown(t);
 	return NULL;
 }
 
@@ -401,6 +487,7 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 	for (unsigned t = 0; t < set->nthreads; t++) {
 		struct loop_thread *th = &set->threads[t];
 		th->set = set;
+		h2o_linklist_init_anchor(&th->conns);
 		th->loop = h2o_evloop_create();
 		th->queue = h2o_multithread_create_queue(th->loop);
 		h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
@@ -446,15 +533,6 @@ void listeners_stop(struct listener_set *set)
 	for (unsigned t = 0; set->threads && t < set->nthreads; t++)
 		if (set->threads[t].started)
 			pthread_join(set->threads[t].tid, NULL);
-	for (unsigned t = 0; set->threads && t < set->nthreads; t++) {
-		struct loop_thread *th = &set->threads[t];
-		for (size_t i = 0; th->listeners && i < set->nrts; i++) {
-			if (th->listeners[i].sock) {
-				h2o_socket_read_stop(th->listeners[i].sock);
-				h2o_socket_close(th->listeners[i].sock);
-			}
-		}
-	}
 	for (unsigned t = 0; set->threads && t < set->nthreads; t++) {
 		struct loop_thread *th = &set->threads[t];
 		free(th->listeners);

@@ -24,6 +24,8 @@ struct listener_set;
 
 #define LISTENER_HEADER_TIMEOUT_MS 10000
 #define LISTENER_HANDSHAKE_TIMEOUT_MS 10000
+/* Sum of header name and value bytes; more is refused with 431. */
+#define LISTENER_MAX_HEADER_BYTES (64 * 1024)
 
 /* Binds every listener (nthreads sockets each) and starts the loop
  * threads. On failure nothing is left running and err says which address

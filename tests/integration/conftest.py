@@ -25,7 +25,6 @@ from trove_harness import (
     Server,
     free_port,
     hcl_config,
-    START_TIMEOUT,
 )
 
 TEST_TIME_LIMIT = 120  # seconds per test, enforced with SIGALRM
@@ -223,6 +222,3 @@ def unsealed_server(config_server):
     srv.init(3, 2)
     srv.unseal()
     return srv
-
-
-__all__ = ["START_TIMEOUT"]

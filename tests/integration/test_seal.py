@@ -159,6 +159,8 @@ def test_unseal_wrong_key_resets_progress(config_server):
 
 
 def test_unseal_duplicate_share_does_not_count_twice(config_server):
+    # docs/decisions/0002: a share submitted twice is refused (400) and the
+    # progress stays where it was.
     srv = config_server()
     srv.init(3, 2)
     k = srv.unseal_keys[0]
@@ -167,11 +169,12 @@ def test_unseal_duplicate_share_does_not_count_twice(config_server):
     # Same share again, once in hex and once in base64.
     for again in (k, base64.b64encode(bytes.fromhex(k)).decode()):
         r = srv.put("/v1/sys/unseal", json={"key": again})
-        assert r.status_code in (200, 400), r.text
+        assert_error(r, 400)
+        assert k not in r.text
         st = srv.seal_status()
         assert st["sealed"] is True, "the same share twice must not unseal"
-        assert st["progress"] <= 1
-    srv.unseal(srv.unseal_keys[1:] if srv.seal_status()["progress"] == 1 else srv.unseal_keys)
+        assert st["progress"] == 1
+    srv.unseal(srv.unseal_keys[1:])
     assert srv.seal_status()["sealed"] is False
 
 

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# bench/run.sh — Trove beside its same-machine ceiling.
+#
+# For each workload, wrk drives `trove server -dev` and then nginx serving the
+# very same response body as a static file, and the two rates are printed side
+# by side with their ratio. The server under test (trove, or nginx with one
+# worker) is pinned to one core and wrk to another, so the two never compete.
+#
+#   sudo bash bench/run.sh                     # defaults below
+#   DURATION=30s CONNECTIONS=64 bash bench/run.sh
+#
+# Knobs (environment):
+#   DURATION (10s)  CONNECTIONS (32)  THREADS (1)  WARMUP (2s)
+#   SERVER_CPU (0)  WRK_CPU (1)       TROVE_BIN (build/trove)
+#   WORKLOADS ("health")   any of: health seal-status
+#   KEEP=1 keeps the scratch directory (nginx config, logs) for inspection
+# Benchmarks report; they do not pass or fail. Target: trove >= 80% of nginx.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+WARMUP=${WARMUP:-2s}
+SERVER_CPU=${SERVER_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
+WORKLOADS=${WORKLOADS:-health}
+TROVE_BIN=${TROVE_BIN:-build/trove}
+TARGET=0.80
+
+die() {
+	echo "bench: ERROR: $*" >&2
+	exit 1
+}
+
+# Dependencies (wrk, nginx-light, python3) and a release build.
+if ! command -v wrk >/dev/null 2>&1 || ! [ -x /usr/sbin/nginx ] || ! [ -x /usr/bin/python3 ]; then
+	bash scripts/deps.sh --test
+fi
+if [ "$TROVE_BIN" = build/trove ]; then
+	if [ ! -f build/meson-private/coredata.dat ]; then
+		rm -rf build
+		meson setup build --buildtype=release >/dev/null || die "meson setup failed"
+	fi
+	buildtype=$(meson introspect build --buildoptions 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))' ||
+		echo unknown)
+	[ "$buildtype" = release ] || echo "bench: warning: build/ is a '$buildtype' build, not release"
+	ninja -C build >/dev/null || die "build failed"
+fi
+[ -x "$TROVE_BIN" ] || die "no trove binary at $TROVE_BIN"
+NGINX=/usr/sbin/nginx
+[ -x "$NGINX" ] || NGINX=$(command -v nginx) || die "nginx not found (package nginx-light)"
+
+cpus=$(nproc)
+PIN_SERVER=(taskset -c "$SERVER_CPU")
+PIN_WRK=(taskset -c "$WRK_CPU")
+if [ "$cpus" -lt 2 ]; then
+	echo "bench: warning: only $cpus CPU; not pinning, figures will be pessimistic"
+	PIN_SERVER=()
+	PIN_WRK=()
+fi
+
+WORK=$(mktemp -d /tmp/trove-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # wait_http URL — any HTTP answer counts
+	local i
+	for i in $(seq 1 200); do
+		if /usr/bin/python3 - "$1" <<'EOF' 2>/dev/null; then
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=1)
+except urllib.error.HTTPError:
+    pass
+EOF
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+fetch() { # fetch URL FILE — the body, whatever the status
+	/usr/bin/python3 - "$1" "$2" <<'EOF'
+import sys, urllib.request, urllib.error
+try:
+    body = urllib.request.urlopen(sys.argv[1], timeout=5).read()
+except urllib.error.HTTPError as e:
+    body = e.read()
+open(sys.argv[2], "wb").write(body)
+EOF
+}
+
+path_of() {
+	case "$1" in
+	health) echo /v1/sys/health ;;
+	seal-status) echo /v1/sys/seal-status ;;
+	*) die "unknown workload $1 (known: health seal-status)" ;;
+	esac
+}
+
+# -- trove ---------------------------------------------------------------------
+TPORT=$(free_port)
+"${PIN_SERVER[@]}" "$TROVE_BIN" server -dev -dev-listen-address="127.0.0.1:$TPORT" \
+	-dev-root-token-id=bench >"$WORK/trove.out" 2>"$WORK/trove.err" &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$TPORT/v1/sys/health" || {
+	cat "$WORK/trove.err" >&2
+	die "trove did not start"
+}
+
+# -- nginx, serving the same bytes ---------------------------------------------
+NPORT=$(free_port)
+mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs" "$WORK/nginx/tmp"
+for w in $WORKLOADS; do
+	p=$(path_of "$w")
+	mkdir -p "$WORK/nginx/html$(dirname "$p")"
+	fetch "http://127.0.0.1:$TPORT$p" "$WORK/nginx/html$p"
+done
+temp_paths="client_body_temp_path $WORK/nginx/tmp/body;"
+for m in proxy fastcgi uwsgi scgi; do
+	if ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
+		temp_paths="$temp_paths ${m}_temp_path $WORK/nginx/tmp/$m;"
+	fi
+done
+# nginx's worker drops privileges: let it read the files.
+chmod -R a+rX "$WORK"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 100000000;
+    default_type application/json;
+    $temp_paths
+    server {
+        listen 127.0.0.1:$NPORT;
+        root $WORK/nginx/html;
+        add_header Cache-Control no-store;
+    }
+}
+EOF
+"${PIN_SERVER[@]}" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off; master_process on;' \
+	>"$WORK/nginx/logs/stdout" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$NPORT/" || {
+	cat "$WORK/nginx/logs/error.log" "$WORK/nginx/logs/stdout" >&2
+	die "nginx did not start"
+}
+
+# Both servers must answer 200 with the same body before anything is measured.
+for w in $WORKLOADS; do
+	p=$(path_of "$w")
+	/usr/bin/python3 - "http://127.0.0.1:$NPORT$p" "$WORK/nginx/html$p" <<'EOF' ||
+import sys, urllib.request
+r = urllib.request.urlopen(sys.argv[1], timeout=5)
+assert r.status == 200 and r.read() == open(sys.argv[2], "rb").read()
+EOF
+		die "nginx does not serve $p (see $WORK/nginx/logs/error.log; KEEP=1 keeps it)"
+done
+
+# -- measure ---------------------------------------------------------------------
+rate() { # rate URL — requests/second from wrk
+	"${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$1" >/dev/null
+	"${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" >"$WORK/wrk.out"
+	if grep -q 'Non-2xx' "$WORK/wrk.out"; then
+		echo "bench: warning: non-2xx answers from $1" >&2
+	fi
+	awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.out"
+}
+
+echo "trove: $("$TROVE_BIN" version 2>/dev/null | head -n1)   nginx: $("$NGINX" -v 2>&1 | sed 's/.*\///')"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')  cores: $cpus"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION (keep-alive); server on cpu $SERVER_CPU, wrk on cpu $WRK_CPU"
+echo
+printf '%-14s %14s %14s %8s\n' workload "trove req/s" "nginx req/s" ratio
+below=0
+for w in $WORKLOADS; do
+	p=$(path_of "$w")
+	t=$(rate "http://127.0.0.1:$TPORT$p")
+	n=$(rate "http://127.0.0.1:$NPORT$p")
+	r=$(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.2f", (n > 0 ? t / n : 0) }')
+	printf '%-14s %14.0f %14.0f %8s\n' "$w" "$t" "$n" "$r"
+	awk -v r="$r" -v g="$TARGET" 'BEGIN { exit !(r < g) }' && below=1
+done
+echo
+if [ "$below" = 1 ]; then
+	echo "target: trove >= ${TARGET} x nginx — NOT met for at least one workload"
+else
+	echo "target: trove >= ${TARGET} x nginx — met"
+fi

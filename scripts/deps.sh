@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# deps.sh — install what building (and, with --test, testing) Trove needs on
+# Debian 12. Safe to run again: packages already present are not touched and
+# apt is not contacted at all when nothing is missing.
+#
+#   bash scripts/deps.sh          build dependencies
+#   bash scripts/deps.sh --test   build + test/benchmark dependencies
+#
+# Runs as root, or through sudo when not root. Exits non-zero naming the
+# package, command or pkg-config module that is missing.
+set -euo pipefail
+
+want_test=0
+for arg in "$@"; do
+	case "$arg" in
+	--test) want_test=1 ;;
+	-h | --help)
+		sed -n '2,10p' "$0"
+		exit 0
+		;;
+	*)
+		echo "deps.sh: unknown argument: $arg" >&2
+		exit 2
+		;;
+	esac
+done
+
+say() { printf 'deps: %s\n' "$*"; }
+die() {
+	printf 'deps: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-dev
+	liblmdb-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev)
+test_pkgs=(python3 python3-pytest python3-hvac python3-requests python3-cryptography
+	wrk nginx-light lmdb-utils openssl procps util-linux)
+
+pkgs=("${build_pkgs[@]}")
+if [ "$want_test" = 1 ]; then
+	pkgs+=("${test_pkgs[@]}")
+fi
+
+command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script supports Debian 12 only"
+if [ -r /etc/os-release ]; then
+	# shellcheck disable=SC1091
+	. /etc/os-release
+	if [ "${ID:-}" != debian ] || [ "${VERSION_ID:-}" != 12 ]; then
+		say "warning: written for Debian 12, this is ${PRETTY_NAME:-unknown}; trying anyway"
+	fi
+fi
+
+SUDO=()
+
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+}
+
+missing=()
+for p in "${pkgs[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+apt_lists_fresh() {
+	# Fresh = some Packages index exists and is younger than a day.
+	local f
+	f=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 -print -quit 2>/dev/null || true)
+	[ -n "$f" ]
+}
+
+apt_update() {
+	say "apt-get update"
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+		die "apt-get update failed (no network or a broken source list?)"
+}
+
+apt_install() {
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "$@"
+}
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	say "installing: ${missing[*]}"
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null 2>&1 ||
+			die "missing package(s) ${missing[*]}; not root and sudo is not installed: run this script as root"
+		SUDO=(sudo)
+	fi
+	updated=0
+	if ! apt_lists_fresh; then
+		apt_update
+		updated=1
+	fi
+	if ! apt_install "${missing[@]}"; then
+		if [ "$updated" = 0 ]; then
+			apt_update
+			updated=1
+		fi
+		if ! apt_install "${missing[@]}"; then
+			# Install one at a time so the failure names its package.
+			failed=()
+			for p in "${missing[@]}"; do
+				installed "$p" && continue
+				apt_install "$p" || failed+=("$p")
+			done
+			[ "${#failed[@]}" -eq 0 ] || die "could not install package(s): ${failed[*]}"
+		fi
+	fi
+	for p in "${missing[@]}"; do
+		installed "$p" || die "package $p is still not installed after apt-get install"
+	done
+else
+	say "all ${#pkgs[@]} packages already installed"
+fi
+
+# Verify the pieces the build and the tests actually use.
+problems=()
+for c in meson ninja pkg-config gcc clang; do
+	command -v "$c" >/dev/null 2>&1 || problems+=("command $c")
+done
+for m in libh2o-evloop jansson lmdb libssl libcrypto libcurl cmocka; do
+	pkg-config --exists "$m" 2>/dev/null || problems+=("pkg-config module $m")
+done
+if ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
+	! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer*.a >/dev/null 2>&1; then
+	problems+=("clang libFuzzer runtime (libclang_rt.fuzzer, package libclang-rt-14-dev)")
+fi
+if [ "$want_test" = 1 ]; then
+	for c in wrk openssl mdb_stat taskset pgrep; do
+		command -v "$c" >/dev/null 2>&1 || problems+=("command $c")
+	done
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || problems+=("command nginx (package nginx-light)")
+	[ -x /usr/bin/python3 ] || problems+=("/usr/bin/python3")
+	for mod in pytest hvac requests cryptography; do
+		/usr/bin/python3 -c "import $mod" >/dev/null 2>&1 ||
+			problems+=("python module $mod for /usr/bin/python3 (package python3-$mod)")
+	done
+fi
+if [ "${#problems[@]}" -gt 0 ]; then
+	for p in "${problems[@]}"; do
+		printf 'deps: ERROR: missing %s\n' "$p" >&2
+	done
+	exit 1
+fi
+say "ok"
