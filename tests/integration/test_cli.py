@@ -149,3 +149,78 @@ def test_cli_over_tls(tls_server):
     del bad["VAULT_CACERT"]
     p = run_cli(["status"], env=bad)
     assert p.returncode not in (0, 2)
+
+
+def test_unseal_key_from_stdin_and_reset(dev_server):
+    env = env_for(dev_server)
+    assert dev_server.put("/v1/sys/seal", token=dev_server.root_token).status_code == 204
+    # Without KEY and without a terminal, the share is read from stdin.
+    p = run_cli(["operator", "unseal"], env=env, input=dev_server.unseal_key + "\n")
+    assert p.returncode == 0, p.stderr
+    assert dev_server.unseal_key not in p.stdout + p.stderr
+    assert dev_server.seal_status()["sealed"] is False
+    # -reset while unsealed is the server's 400, reported as an error.
+    p = run_cli(["operator", "unseal", "-reset"], env=env)
+    assert p.returncode == 1
+    assert "unsealed" in p.stderr
+
+
+def test_unseal_prompt_hides_the_key(dev_server):
+    """On a terminal the share is asked for with echo off."""
+    import os
+    import pty
+    import select
+    import time
+
+    from trove_harness import TROVE_BIN, sanitizer_env
+
+    assert dev_server.put("/v1/sys/seal", token=dev_server.root_token).status_code == 204
+    env = sanitizer_env()
+    env.update(env_for(dev_server))
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI on the pty
+        os.execve(TROVE_BIN, [TROVE_BIN, "operator", "unseal"], env)
+    seen = b""
+    deadline = time.time() + 20
+    sent = False
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not sent and b"Unseal Key" in seen:
+            os.write(fd, dev_server.unseal_key.encode() + b"\n")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert sent, seen
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert dev_server.unseal_key.encode() not in seen, "the key was echoed"
+    assert dev_server.seal_status()["sealed"] is False
+
+
+def test_help_for_every_command():
+    for args in (["-h"], ["help"], ["status", "-h"], ["operator", "-h"], ["operator", "init", "-h"],
+                 ["operator", "unseal", "-h"], ["operator", "seal", "-h"], ["operator", "key-status", "-h"],
+                 ["operator", "rotate", "-h"], ["server", "-h"], ["version", "-h"]):
+        p = run_cli(args)
+        assert p.returncode == 0, (args, p.stderr)
+        assert "Usage" in p.stdout or "usage" in p.stdout, (args, p.stdout[:300])
+    p = run_cli(["no-such-command"])
+    assert p.returncode == 2
+    assert "no-such-command" in p.stderr
+    p = run_cli(["status", "-bogus-flag"])
+    assert p.returncode == 2
+    assert "bogus-flag" in p.stderr
+
+
+def test_status_json(dev_server):
+    p = run_cli(["status", "-format=json"], env=env_for(dev_server))
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["sealed"] is False and out["initialized"] is True
