@@ -27,9 +27,20 @@ static int run_server(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-    {"status", "Print the seal and HA status of the server", cmd_status, true},
-    {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, true},
+    {"read", "Read data at a path", cmd_read, true},
+    {"write", "Write data to a path", cmd_write, true},
+    {"delete", "Delete data at a path", cmd_delete, true},
+    {"list", "List the keys under a path", cmd_list, true},
+    {"login", "Authenticate and store the token", cmd_login, true},
     {"server", "Start a Trove server", run_server, true},
+    {"status", "Print the seal and HA status of the server", cmd_status, true},
+    {"kv", "Read and write secrets in the key/value engine", cmd_kv, true},
+    {"auth", "Enable, list, tune and disable auth methods", cmd_auth, false},
+    {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, false},
+    {"patch", "Update some fields of the data at a path", cmd_patch, false},
+    {"policy", "Write, read, list, delete and format ACL policies", cmd_policy, false},
+    {"secrets", "Enable, list, tune, move and disable secrets engines", cmd_secrets, false},
+    {"token", "Create, look up, renew and revoke tokens", cmd_token, false},
     {"version", "Print the Trove version", cmd_version, false},
 };
 

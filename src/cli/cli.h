@@ -46,7 +46,7 @@
 
 #define CLI_DEFAULT_ADDRESS "https://127.0.0.1:8200"
 
-enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_JSON };
+enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_JSON, CLI_FORMAT_YAML };
 
 /* Which shared flag groups a command accepts (and shows in its help). */
 #define CLI_OPT_HTTP 0x1   /* -address -token -ca-cert ... */
@@ -64,6 +64,7 @@ enum cli_flag_kind {
 	CLI_FLAG_BOOL,   /* value: bool *; "-f", "-f=true|false" */
 	CLI_FLAG_STRING, /* value: const char ** (borrowed from argv) */
 	CLI_FLAG_INT,    /* value: long *; checked against [min, max] */
+	CLI_FLAG_LIST,   /* value: struct strlist *; repeatable, each use appends (copied) */
 };
 
 struct cli_flag {
@@ -94,6 +95,8 @@ struct cli {
 	bool tls_skip_verify;
 	enum cli_format format;
 	struct client *client; /* created by cli_client() */
+	const struct cli_flag *flags; /* the command's own flags */
+	unsigned long long given;     /* bit i: flags[i] appeared on the command line */
 };
 
 /* Parses argv (argv[0] is the command's last word) against flags (ended by
@@ -107,6 +110,12 @@ struct cli {
  * for a bad flag or setting (then *cli needs no release). */
 int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_flag *flags, int argc,
               char **argv, int *argi);
+/* Releases the lists a command's CLI_FLAG_LIST flags filled (up to
+ * CLI_FLAG_END). Call once whatever cli_start returned. */
+void cli_flags_release(const struct cli_flag *flags);
+/* True when the command's own flag called name (not an alias) was given,
+ * for flags whose default must not be sent to the server. */
+bool cli_flag_given(const struct cli *cli, const char *name);
 void cli_release(struct cli *cli);
 
 /* Prints the full help of a command (usage, description, flags) to f. */
@@ -127,6 +136,12 @@ struct client *cli_client(struct cli *cli);
  * NULL. Use client_do() directly to inspect failing statuses yourself. */
 int cli_api(struct cli *cli, const char *doing, const char *method, const char *path, const json_t *body,
             json_t **out);
+/* The general form of cli_api: query (already encoded, or NULL) is added
+ * to the URL, and when found is not NULL a 404 is not an error: the call
+ * returns 0 with *found false and *out holding the 404's body, if any
+ * (Vault sends kv v2 metadata and warnings with some 404s). */
+int cli_request(struct cli *cli, const char *doing, const char *method, const char *path, const char *query,
+                const json_t *body, json_t **out, bool *found);
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -153,6 +168,12 @@ void cli_table_print(const struct cli_table *t, FILE *f);
 /* Prints j to stdout as indented JSON (2 spaces, key order kept) and a
  * newline. Returns CLI_EXIT_OK or CLI_EXIT_ERROR. */
 int cli_print_json(const json_t *j);
+/* Prints j as YAML (block style, key order kept; strings quoted when a
+ * plain scalar would read back as something else). Returns an exit code. */
+int cli_print_yaml(const json_t *j);
+/* Prints j in cli's structured format: YAML for -format=yaml, JSON
+ * otherwise (callers print tables themselves). Returns an exit code. */
+int cli_print_data(const struct cli *cli, const json_t *j);
 
 /* Appends a JSON value the way Vault's tables show values: strings as is,
  * numbers without exponent where integral, arrays as "[a b]", objects as
@@ -180,11 +201,106 @@ void cli_format_time_rfc822(const char *s, char *out, size_t out_size);
  * printing why. */
 int cli_read_secret(const char *prompt, char **out);
 
+/* ---- command groups ------------------------------------------------- */
+
+/* A command with subcommands ("kv", "kv metadata", "token"). Each entry's
+ * spec->name is the group name, a space and the subcommand word. */
+struct cli_subcommand {
+	const struct cli_command *spec;
+	int (*run)(int argc, char **argv);
+};
+
+struct cli_group {
+	const char *name; /* "kv metadata" */
+	const char *help; /* description paragraphs */
+	const struct cli_subcommand *cmds;
+	size_t ncmds;
+};
+
+/* Runs the subcommand named by argv[1] (argv[0] is the group's last word)
+ * with argv shifted by one. With no subcommand prints the group's help to
+ * stderr and returns CLI_EXIT_USAGE; "-h"/"help" print it to stdout. */
+int cli_dispatch(const struct cli_group *g, int argc, char **argv);
+
+/* ---- secrets: responses of read, write, kv, token and login ---------- */
+
+/* Formats seconds the way Vault's tables show durations: Go's form with
+ * zero minutes and seconds left out ("768h", "1h30m", "45s", "0s"). */
+void cli_human_duration(long long secs, char *out, size_t out_size);
+
+/* Prints a response envelope ({data, auth, lease_duration, warnings, ...})
+ * in cli's format. Table: Key/Value rows — "refresh_interval" (or lease_id,
+ * lease_duration, lease_renewable when there is a lease), the token_* rows
+ * of an auth block, then the data keys sorted; warnings go to stderr
+ * first. JSON/YAML: the envelope as sent. With field set, prints only that
+ * row's value (see cli_print_raw). Returns an exit code: a missing field
+ * is CLI_EXIT_ERROR after an error message. */
+int cli_print_secret(const struct cli *cli, const json_t *resp, const char *field);
+/* Same for a plain data object (no envelope), e.g. kv v2's data.data. */
+int cli_print_secret_data(const struct cli *cli, const json_t *data, const char *field);
+
+/* Prints one value alone, as -field does: strings raw, other values as in
+ * tables (JSON/YAML in those formats). A newline follows only when stdout
+ * is a terminal, so `$(trove read -field=x ...)` gets the exact value. */
+int cli_print_raw(const struct cli *cli, const json_t *v);
+
+/* Prints a LIST response: "Keys" and one key a row, or the keys array in
+ * JSON/YAML. A response without data.keys prints "No value found at
+ * <path>" to stderr and returns CLI_EXIT_USAGE, as does resp == NULL. */
+int cli_print_list(const struct cli *cli, const json_t *resp, const char *path);
+
+/* Prints "== title ==" padded with '=' to about width columns, as Vault
+ * heads the sections of kv output. */
+void cli_print_section(const char *title, size_t width);
+/* Width for the header over a Key/Value table of obj's keys. */
+size_t cli_section_width(const json_t *obj);
+
+/* Prints the response's warnings (if any) to stderr. */
+void cli_print_warnings(const json_t *resp);
+/* True when resp carries nothing to show: NULL (204), or no data object,
+ * auth block or wrap_info (warnings aside). */
+bool cli_secret_empty(const json_t *resp);
+
+/* Builds a request body from "k=v" arguments: "k=@file" takes the file's
+ * content, "k=-" stdin's, "@file" merges a JSON object from a file and "-"
+ * a JSON object from stdin. A key given twice gets an array of its values.
+ * Values are strings. Returns 0 with a new object in *out, or
+ * CLI_EXIT_USAGE after printing what is wrong. */
+int cli_parse_kv_args(int argc, char **argv, json_t **out);
+
+/* Reads a whole file ("-" for stdin) into out (wiped on release by the
+ * caller). Returns 0, or CLI_EXIT_USAGE after printing the error. */
+int cli_read_input(const char *path, struct buf *out);
+
+/* The token helper's file: TROVE_TOKEN_PATH, VAULT_TOKEN_PATH or
+ * $HOME/.vault-token. Returns 0 with the path in out, or -1 when no
+ * location is known (no HOME). */
+int cli_token_file_path(struct buf *out);
+
+/* Takes a token (or other secret) from argv[i]: returns a heap copy (free
+ * with secure_free_str) and wipes the argument in place, so it leaves
+ * /proc/<pid>/cmdline. */
+char *cli_take_secret_arg(char **argv, int i);
+
+/* Path helpers: a copy of path without leading and trailing '/'. */
+char *cli_trim_slashes(const char *path);
+
 /* ---- commands (argv[0] is the command's name) ----------------------- */
 
 int cmd_status(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_operator(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_write(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_patch(int argc, char **argv);
+int cmd_kv(int argc, char **argv);
+int cmd_secrets(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 /* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
  * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK or

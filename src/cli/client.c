@@ -224,7 +224,7 @@ static int add_header(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-static int build_headers(struct client *c, bool has_body, struct curl_slist **out)
+static int build_headers(struct client *c, const char *method, bool has_body, struct curl_slist **out)
 {
 	struct curl_slist *h = NULL;
 	struct buf tok;
@@ -234,8 +234,11 @@ static int build_headers(struct client *c, bool has_body, struct curl_slist **ou
 	buf_init(&tok, BUF_CAP_DEFAULT);
 	if ((r = add_header(&h, "X-Vault-Request: true")) != 0)
 		goto out;
-	/* An empty value makes curl drop its default form content type. */
-	if ((r = add_header(&h, has_body ? "Content-Type: application/json" : "Content-Type:")) != 0)
+	/* An empty value makes curl drop its default form content type. A
+	 * PATCH body is a JSON merge patch (RFC 7396), as Vault expects. */
+	if ((r = add_header(&h, !has_body                       ? "Content-Type:"
+	                        : strcmp(method, "PATCH") == 0 ? "Content-Type: application/merge-patch+json"
+	                                                       : "Content-Type: application/json")) != 0)
 		goto out;
 	if ((r = add_header(&h, "Expect:")) != 0)
 		goto out;
@@ -372,7 +375,7 @@ int client_do(struct client *c, const char *method, const char *path, const char
 		goto out;
 	}
 
-	if ((r = build_headers(c, body != NULL, &headers)) != 0)
+	if ((r = build_headers(c, method, body != NULL, &headers)) != 0)
 		goto out;
 	curl_easy_reset(c->curl);
 	c->errbuf[0] = '\0';

@@ -67,7 +67,8 @@ void client_response_release(struct client_response *resp);
 /* Sends METHOD <address>/v1/<path>[?query]. path has no leading "/v1/"
  * (a leading '/' is tolerated) and is percent-encoded here except for '/';
  * query is appended verbatim (the caller encodes it) and may be NULL.
- * body (len bytes, not copied, may be NULL) is sent as application/json.
+ * body (len bytes, not copied, may be NULL) is sent as application/json
+ * (application/merge-patch+json for PATCH).
  * Follows at most one redirect, never from https to http.
  *
  * Returns 0 whenever the server answered, whatever the status (look at

@@ -76,7 +76,8 @@ static size_t global_flags(struct global_opts *g, unsigned opts, struct cli_flag
 	};
 	const struct cli_flag output[] = {
 	    {"format", NULL, CLI_FLAG_STRING, &g->format, 0, 0, "table",
-	     "Output format: \"table\" or \"json\". Environment: TROVE_FORMAT (or VAULT_FORMAT)."},
+	     "Output format: \"table\", \"json\" or \"yaml\". Environment: TROVE_FORMAT (or "
+	     "VAULT_FORMAT)."},
 	};
 	size_t n = 0, i;
 
@@ -158,7 +159,7 @@ void cli_wrap(FILE *f, const char *text, int indent, int width)
 
 static void print_flag_group(FILE *f, const char *title, const struct cli_flag *flags, size_t n)
 {
-	static const char *const kind_arg[] = {"", "=<string>", "=<int>"};
+	static const char *const kind_arg[] = {"", "=<string>", "=<int>", "=<string>"};
 	struct buf b;
 	size_t i;
 
@@ -211,6 +212,64 @@ int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n\nRun 'trove %s -h' for usage.\n", spec->name);
 	return CLI_EXIT_USAGE;
+}
+
+/* ---- command groups --------------------------------------------------- */
+
+static void group_help(FILE *f, const struct cli_group *g)
+{
+	size_t i, w = 0, skip = strlen(g->name) + 1;
+
+	fprintf(f, "Usage: trove %s <subcommand> [options] [args]\n\n", g->name);
+	cli_wrap(f, g->help, 2, HELP_WIDTH);
+	fprintf(f, "\nSubcommands:\n");
+	for (i = 0; i < g->ncmds; i++)
+		if (strlen(g->cmds[i].spec->name + skip) > w)
+			w = strlen(g->cmds[i].spec->name + skip);
+	for (i = 0; i < g->ncmds; i++)
+		fprintf(f, "    %-*s    %s\n", (int)w, g->cmds[i].spec->name + skip, g->cmds[i].spec->synopsis);
+	fprintf(f, "\nRun 'trove %s <subcommand> -h' for the options of each.\n", g->name);
+}
+
+int cli_dispatch(const struct cli_group *g, int argc, char **argv)
+{
+	size_t i, skip = strlen(g->name) + 1;
+
+	if (argc < 2) {
+		group_help(stderr, g);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		group_help(stdout, g);
+		return CLI_EXIT_OK;
+	}
+	for (i = 0; i < g->ncmds; i++)
+		if (strcmp(argv[1], g->cmds[i].spec->name + skip) == 0)
+			return g->cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "Unknown subcommand \"%s %s\".\n\n", g->name, argv[1]);
+	group_help(stderr, g);
+	return CLI_EXIT_USAGE;
+}
+
+char *cli_take_secret_arg(char **argv, int i)
+{
+	char *s = xstrdup(argv[i]);
+
+	secure_wipe(argv[i], strlen(argv[i]));
+	return s;
+}
+
+char *cli_trim_slashes(const char *path)
+{
+	size_t len;
+
+	while (*path == '/')
+		path++;
+	len = strlen(path);
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	return xstrndup(path, len);
 }
 
 /* ---- flag parsing ----------------------------------------------------- */
@@ -297,6 +356,9 @@ static int parse_flags(const struct cli_command *spec, const struct cli_flag *cm
 		}
 		if (fl->kind == CLI_FLAG_STRING) {
 			*(const char **)fl->value = val;
+		} else if (fl->kind == CLI_FLAG_LIST) {
+			if (strlist_push(fl->value, val) != 0)
+				abort(); /* small fixed allocation: out of memory */
 		} else if (parse_long(val, fl->min, fl->max, fl->value) != 0) {
 			return cli_usage_error(
 			    spec, "Invalid value \"%s\" for flag -%s: want an integer from %ld to %ld", val,
@@ -328,10 +390,22 @@ static char *pick(const char *flag, const char *trove_env, const char *vault_env
 
 /* Reads the token helper's file. A missing file is not an error; the
  * token is never echoed. Returns a heap string or NULL. */
-static char *read_token_file(void)
+int cli_token_file_path(struct buf *out)
 {
 	const char *path = env2("TROVE_TOKEN_PATH", "VAULT_TOKEN_PATH");
 	const char *home;
+
+	buf_reset(out);
+	if (path)
+		return buf_append_str(out, path) == 0 ? 0 : -1;
+	home = getenv("HOME");
+	if (home == NULL || *home == '\0' || buf_printf(out, "%s/.vault-token", home) != 0)
+		return -1;
+	return 0;
+}
+
+static char *read_token_file(void)
+{
 	struct buf p, tok;
 	char chunk[512];
 	char *out = NULL;
@@ -340,13 +414,9 @@ static char *read_token_file(void)
 
 	buf_init(&p, PATH_MAX);
 	buf_init(&tok, TOKEN_FILE_MAX);
-	if (path == NULL) {
-		home = getenv("HOME");
-		if (home == NULL || *home == '\0' || buf_printf(&p, "%s/.vault-token", home) != 0)
-			goto out;
-		path = p.data;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cli_token_file_path(&p) != 0)
+		goto out;
+	fd = open(p.data, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		goto out;
 	while ((got = read(fd, chunk, sizeof(chunk))) > 0)
@@ -370,7 +440,7 @@ int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_
 	struct global_opts g;
 	struct cli_flag all[MAX_FLAGS];
 	bool seen[MAX_FLAGS];
-	size_t n = 0, n_glob, n_http;
+	size_t n = 0, n_glob, n_http, i;
 	const char *fmt, *skip;
 	int r;
 
@@ -386,15 +456,23 @@ int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_
 	r = parse_flags(spec, flags, all, n + n_glob, seen, argc, argv, argi);
 	if (r != CLI_PROCEED)
 		return r;
+	cli->flags = flags;
+	for (i = 0; i < n && i < 64; i++)
+		if (seen[i])
+			cli->given |= 1ULL << i;
 
 	fmt = g.format && *g.format ? g.format : env2("TROVE_FORMAT", "VAULT_FORMAT");
 	if (!(spec->opts & CLI_OPT_OUTPUT) || fmt == NULL || strcasecmp(fmt, "table") == 0)
 		cli->format = CLI_FORMAT_TABLE;
 	else if (strcasecmp(fmt, "json") == 0)
 		cli->format = CLI_FORMAT_JSON;
+	else if (strcasecmp(fmt, "yaml") == 0 || strcasecmp(fmt, "yml") == 0)
+		cli->format = CLI_FORMAT_YAML;
 	else
-		return cli_usage_error(
-		    spec, "Invalid output format \"%s\": Trove supports \"table\" and \"json\".", fmt);
+		return cli_usage_error(spec,
+		                       "Invalid output format \"%s\": Trove supports \"table\", \"json\" "
+		                       "and \"yaml\".",
+		                       fmt);
 
 	if (!(spec->opts & CLI_OPT_HTTP))
 		return CLI_PROCEED;
@@ -418,6 +496,23 @@ int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_
 	cli->client_cert = pick(g.client_cert, "TROVE_CLIENT_CERT", "VAULT_CLIENT_CERT");
 	cli->client_key = pick(g.client_key, "TROVE_CLIENT_KEY", "VAULT_CLIENT_KEY");
 	return CLI_PROCEED;
+}
+
+bool cli_flag_given(const struct cli *cli, const char *name)
+{
+	size_t i;
+
+	for (i = 0; cli->flags && cli->flags[i].name && i < 64; i++)
+		if (strcmp(cli->flags[i].name, name) == 0)
+			return (cli->given >> i) & 1;
+	return false;
+}
+
+void cli_flags_release(const struct cli_flag *flags)
+{
+	for (; flags && flags->name; flags++)
+		if (flags->kind == CLI_FLAG_LIST)
+			strlist_release(flags->value);
 }
 
 void cli_release(struct cli *cli)
@@ -464,16 +559,30 @@ struct client *cli_client(struct cli *cli)
 int cli_api(struct cli *cli, const char *doing, const char *method, const char *path, const json_t *body,
             json_t **out)
 {
+	return cli_request(cli, doing, method, path, NULL, body, out, NULL);
+}
+
+int cli_request(struct cli *cli, const char *doing, const char *method, const char *path, const char *query,
+                const json_t *body, json_t **out, bool *found)
+{
 	struct client_response resp;
 	struct client *c;
 	int r = CLI_EXIT_ERROR;
 
 	if (out)
 		*out = NULL;
+	if (found)
+		*found = true;
 	client_response_init(&resp);
 	if ((c = cli_client(cli)) == NULL)
 		goto out;
-	if (client_do_json(c, method, path, NULL, body, &resp) != 0 || client_response_failed(&resp)) {
+	if (client_do_json(c, method, path, query, body, &resp) != 0) {
+		client_print_error(doing, &resp);
+		goto out;
+	}
+	if (found && resp.status == 404) {
+		*found = false;
+	} else if (client_response_failed(&resp)) {
 		client_print_error(doing, &resp);
 		goto out;
 	}
@@ -703,6 +812,11 @@ void cli_format_value(struct buf *out, const json_t *v)
 	}
 }
 
+int cli_print_data(const struct cli *cli, const json_t *j)
+{
+	return cli->format == CLI_FORMAT_YAML ? cli_print_yaml(j) : cli_print_json(j);
+}
+
 int cli_print_object(const struct cli *cli, const json_t *obj)
 {
 	struct cli_table t;
@@ -712,8 +826,8 @@ int cli_print_object(const struct cli *cli, const json_t *obj)
 	json_t *e;
 	size_t i, n;
 
-	if (cli->format == CLI_FORMAT_JSON || !json_is_object(obj))
-		return cli_print_json(obj);
+	if (cli->format != CLI_FORMAT_TABLE || !json_is_object(obj))
+		return cli_print_data(cli, obj);
 	n = json_object_size(obj);
 	keys = xcalloc(n ? n : 1, sizeof(*keys));
 	i = 0;

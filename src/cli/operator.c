@@ -81,7 +81,7 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 		fprintf(stderr, "Error initializing: the server's answer holds no key shares\n");
 		return CLI_EXIT_ERROR;
 	}
-	if (cli->format == CLI_FORMAT_JSON) {
+	if (cli->format != CLI_FORMAT_TABLE) {
 		out = json_object();
 		json_object_set_new(out, "unseal_keys_b64", array_or_empty(b64));
 		json_object_set_new(out, "unseal_keys_hex", array_or_empty(hex));
@@ -95,7 +95,7 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 		json_object_set_new(out, "recovery_keys_threshold", json_integer(0));
 		json_object_set_new(out, "root_token",
 		                    json_is_string(token) ? json_incref(token) : json_string(""));
-		r = cli_print_json(out);
+		r = cli_print_data(cli, out);
 		json_decref(out); /* the secret strings are shared with resp, wiped there */
 		return r;
 	}
@@ -342,14 +342,14 @@ static int print_key_status(const struct cli *cli, const json_t *st)
 		fprintf(stderr, "Error reading key status: the server sent no key term\n");
 		return CLI_EXIT_ERROR;
 	}
-	if (cli->format == CLI_FORMAT_JSON) {
+	if (cli->format != CLI_FORMAT_TABLE) {
 		out = json_object();
 		json_object_set(out, "term", term);
 		json_object_set_new(out, "install_time",
 		                    json_is_string(it) ? json_incref(it) : json_string(""));
 		if (enc)
 			json_object_set(out, "encryptions", enc);
-		r = cli_print_json(out);
+		r = cli_print_data(cli, out);
 		json_decref(out);
 		return r;
 	}
@@ -415,50 +415,20 @@ out:
 
 /* ---- dispatch --------------------------------------------------------- */
 
-struct subcommand {
-	const struct cli_command *spec;
-	int (*run)(int argc, char **argv);
-};
-
-static const struct subcommand operator_cmds[] = {
+static const struct cli_subcommand operator_cmds[] = {
     {&init_spec, cmd_init}, {&key_status_spec, cmd_key_status}, {&rotate_spec, cmd_rotate},
     {&seal_spec, cmd_seal}, {&unseal_spec, cmd_unseal},
 };
 
-#define N_OPERATOR_CMDS (sizeof(operator_cmds) / sizeof(operator_cmds[0]))
-
-static void operator_help(FILE *f)
-{
-	size_t i;
-
-	fprintf(f, "Usage: trove operator <subcommand> [options] [args]\n\n");
-	cli_wrap(f,
-	         "Tasks for the people who run a Trove server: initialize it, unseal and seal it, and "
-	         "manage its encryption key. Run 'trove operator <subcommand> -h' for the flags of each.",
-	         2, 79);
-	fprintf(f, "\nSubcommands:\n");
-	for (i = 0; i < N_OPERATOR_CMDS; i++)
-		fprintf(f, "    %-12s %s\n", operator_cmds[i].spec->name + strlen("operator "),
-		        operator_cmds[i].spec->synopsis);
-}
+static const struct cli_group operator_group = {
+    "operator",
+    "Tasks for the people who run a Trove server: initialize it, unseal and seal it, and manage its "
+    "encryption key.",
+    operator_cmds,
+    sizeof(operator_cmds) / sizeof(operator_cmds[0]),
+};
 
 int cmd_operator(int argc, char **argv)
 {
-	size_t i;
-
-	if (argc < 2) {
-		operator_help(stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		operator_help(stdout);
-		return CLI_EXIT_OK;
-	}
-	for (i = 0; i < N_OPERATOR_CMDS; i++)
-		if (strcmp(argv[1], operator_cmds[i].spec->name + strlen("operator ")) == 0)
-			return operator_cmds[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "Unknown subcommand \"operator %s\".\n\n", argv[1]);
-	operator_help(stderr);
-	return CLI_EXIT_USAGE;
+	return cli_dispatch(&operator_group, argc, argv);
 }

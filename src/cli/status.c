@@ -112,7 +112,7 @@ static void add_ha_rows(struct cli_table *t, const json_t *leader, bool sealed)
 		cli_table_kv(t, "Active Node Address", "%s", get_str(leader, "leader_address"));
 }
 
-static int print_json(const json_t *seal, const json_t *leader)
+static int print_json(const struct cli *cli, const json_t *seal, const json_t *leader)
 {
 	static const char *const ha_keys[] = {"is_self", "active_time", "leader_address",
 	                                      "leader_cluster_address"};
@@ -131,7 +131,7 @@ static int print_json(const json_t *seal, const json_t *leader)
 				json_object_set(out, ha_keys[i], v);
 		}
 	}
-	r = cli_print_json(out);
+	r = cli_print_data(cli, out);
 	json_decref(out);
 	return r;
 }
@@ -150,8 +150,8 @@ int status_print_seal(struct cli *cli, const json_t *seal)
 	}
 	if ((r = fetch_leader(cli, sealed, &leader)) != 0)
 		return r;
-	if (cli->format == CLI_FORMAT_JSON) {
-		r = print_json(seal, leader);
+	if (cli->format != CLI_FORMAT_TABLE) {
+		r = print_json(cli, seal, leader);
 		json_decref(leader);
 		return r;
 	}

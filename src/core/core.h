@@ -28,6 +28,8 @@
 
 struct core;
 struct barrier;
+struct mount_table;
+struct policy_store;
 struct token_store;
 
 struct core_config {
@@ -94,6 +96,8 @@ bool core_sealed(struct core *c);
 struct storage *core_storage(struct core *c);
 struct barrier *core_barrier(struct core *c);
 struct token_store *core_tokens(struct core *c);
+struct mount_table *core_mounts(struct core *c);
+struct policy_store *core_policies(struct core *c);
 const struct core_config *core_config(struct core *c);
 
 #endif

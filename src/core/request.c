@@ -8,6 +8,8 @@
 
 #include "buf.h"
 #include "secure.h"
+#include "acl.h"
+#include "mount.h"
 #include "token.h"
 
 #include "banned.h"
@@ -25,6 +27,7 @@ const char *op_name(enum op op)
 void request_init(struct request *req)
 {
 	memset(req, 0, sizeof(*req));
+	strlist_init(&req->granting);
 }
 
 void request_release(struct request *req)
@@ -36,6 +39,9 @@ void request_release(struct request *req)
 	for (int i = 0; i < req->nparams; i++)
 		free((char *)req->params[i]);
 	token_entry_free(req->token);
+	acl_release(req->acl);
+	mount_release(req->mount);
+	strlist_release(&req->granting);
 	memset(req, 0, sizeof(*req));
 }
 

@@ -12,8 +12,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
+
+struct acl;
 struct core;
+struct mount;
 struct route;
+struct storage;
 struct token_entry;
 
 enum op {
@@ -44,11 +49,17 @@ struct request {
 	struct core *core;        /* borrowed */
 
 	/* Filled by the router. */
+	struct mount *mount;      /* reference (released with the request) or NULL */
+	struct storage *storage;  /* the mount's private view (borrowed via mount) */
+	const char *rel;          /* path below the mount ("" at its root); points into path */
 	const struct route *route;
 	const char *params[ROUTE_MAX_PARAMS]; /* owned copies of :name segments */
 	const char *param_names[ROUTE_MAX_PARAMS];
 	int nparams;
 	struct token_entry *token; /* resolved token, owned; NULL if unauthenticated */
+	struct acl *acl;           /* the token's ACL (reference) or NULL */
+	bool sudo;                 /* the ACL granted sudo on this path */
+	struct strlist granting;   /* policies that allowed the request */
 };
 
 struct response {

@@ -11,7 +11,10 @@
 
 #include "router.h"
 
+#include "acl.h"
 #include "core.h"
+#include "mount.h"
+#include "policy_store.h"
 #include "duration.h"
 #include "engines/engines.h"
 #include "err.h"
@@ -21,32 +24,25 @@
 
 #include "banned.h"
 
-struct mount_entry {
-	const char *path; /* ends in '/' */
-	const struct engine *engine;
+/* sys/ is served from this static mount, not the table: it must answer
+ * while sealed, when the mount table is not loaded. The table lists it
+ * too, for sys/mounts. */
+static struct mount sys_static = {
+	.path = (char *)"sys/",
+	.type = (char *)"system",
+	.engine = &sys_engine,
+	.refs = 1 << 30, /* never freed */
 };
 
-/* Built-in mounts. Secret and auth engines mount here dynamically once the
- * mount table exists; sys/ is always present. */
-static const struct mount_entry builtin_mounts[] = {
-	{ "sys/", &sys_engine },
-};
-
-static const struct mount_entry *match_mount(const char *path)
+static struct mount *match_mount(struct core *core, const char *path)
 {
-	const struct mount_entry *best = NULL;
-	size_t best_len = 0;
-	for (size_t i = 0; i < sizeof(builtin_mounts) / sizeof(builtin_mounts[0]); i++) {
-		const struct mount_entry *m = &builtin_mounts[i];
-		size_t n = strlen(m->path);
-		bool hit = strncmp(path, m->path, n) == 0 ||
-			   (strlen(path) == n - 1 && strncmp(path, m->path, n - 1) == 0);
-		if (hit && n > best_len) {
-			best = m;
-			best_len = n;
-		}
+	if (strncmp(path, "sys/", 4) == 0 || strcmp(path, "sys") == 0) {
+		mount_ref(&sys_static);
+		return &sys_static;
 	}
-	return best;
+	if (core_sealed(core))
+		return NULL;
+	return mount_match(core_mounts(core), path);
 }
 
 /* Matches rel (without the mount prefix, trailing '/' ignored) against a
@@ -95,22 +91,24 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 
 int router_match(struct request *req, struct route_match *match)
 {
-	const struct mount_entry *m = match_mount(req->path);
+	struct mount *m = match_mount(req->core, req->path);
 	match->route = NULL;
-	match->mount = NULL;
 	if (!m)
 		return 0;
-	match->mount = m->path;
+	req->mount = m;
+	req->storage = m->view;
 	size_t mlen = strlen(m->path);
-	const char *rel = strlen(req->path) >= mlen ? req->path + mlen : "";
-	size_t rel_len = strlen(rel);
-	if (rel_len > 0 && rel[rel_len - 1] == '/')
+	req->rel = strlen(req->path) >= mlen ? req->path + mlen : "";
+	size_t rel_len = strlen(req->rel);
+	if (rel_len > 0 && req->rel[rel_len - 1] == '/')
 		rel_len--;
-	for (const struct route *r = m->engine->routes; r->pattern; r++) {
-		if (match_pattern(r->pattern, rel, rel_len, req)) {
-			match->route = r;
-			req->route = r;
-			return 0;
+	for (const struct route *const *t = m->engine->tables; *t; t++) {
+		for (const struct route *r = *t; r->pattern; r++) {
+			if (match_pattern(r->pattern, req->rel, rel_len, req)) {
+				match->route = r;
+				req->route = r;
+				return 0;
+			}
 		}
 	}
 	return 0;
@@ -267,7 +265,8 @@ static int coerce_fields(struct request *req, const struct route *route, struct 
 		}
 		json_object_set_new(req->data, key, c);
 	}
-	if (unknown && req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD) {
+	/* Routes without a field table take free-form data (kv, cubbyhole). */
+	if (unknown && route->fields && req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD) {
 		char *names = json_dumps(unknown, JSON_COMPACT);
 		response_warning(resp, "Endpoint ignored these unrecognized parameters: %s", names ? names : "");
 		free(names);
@@ -276,13 +275,51 @@ static int coerce_fields(struct request *req, const struct route *route, struct 
 	return 0;
 }
 
-/* The ACL decision. Until policies exist the only grant is the root
- * policy; every other token is denied, which is the safe reading. */
-static bool acl_allows(const struct token_entry *tok, const struct route *route, enum op op)
+/* Resolves the token and its ACL, and decides the request. Returns 0
+ * when the request may proceed. */
+static int authorize(struct request *req, const struct route *route, struct response *resp)
 {
-	(void)route;
-	(void)op;
-	return token_has_policy(tok, "root");
+	struct acl_result res;
+	int r;
+
+	if (!req->client_token)
+		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+	r = token_lookup(core_tokens(req->core), req->client_token, &req->token);
+	if (r == TROVE_ERR_SEALED)
+		return response_error(resp, r, "Vault is sealed");
+	if (r != 0) {
+		if (r != TROVE_ERR_PERMISSION)
+			log_error("token lookup failed", "error", err_name(r));
+		return response_error(resp, TROVE_ERR_PERMISSION,
+				      r == TROVE_ERR_PERMISSION ? "permission denied" : "internal error");
+	}
+	if ((r = policy_store_acl(core_policies(req->core), &req->token->policies, &req->acl)) != 0) {
+		log_error("policy evaluation failed", "error", err_name(r));
+		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+	}
+	if (route && (route->flags & ROUTE_NO_ACL))
+		return 0;
+
+	/* Vault's create vs update: a write to something absent needs the
+	 * create capability. */
+	if (route && route->exists && req->op == OP_UPDATE && req->storage) {
+		bool exists = true;
+		if ((r = route->exists(req, &exists)) != 0)
+			return response_error(resp, r, "%s", err_message(r));
+		if (!exists)
+			req->op = OP_CREATE;
+	}
+	acl_result_init(&res);
+	acl_check(req->acl, req->path, req->op, req->data, &res);
+	req->sudo = res.sudo;
+	strlist_release(&req->granting);
+	req->granting = res.granting;
+	strlist_init(&res.granting);
+	bool allowed = res.allowed && (!route || !(route->flags & ROUTE_SUDO) || res.sudo);
+	acl_result_release(&res);
+	if (!allowed)
+		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+	return 0;
 }
 
 int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
@@ -292,22 +329,9 @@ int router_dispatch(struct request *req, const struct route_match *match, struct
 
 	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK)))
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
-
 	if (!route || !(route->flags & ROUTE_UNAUTH)) {
-		if (!req->client_token)
-			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
-		r = token_lookup(core_tokens(req->core), req->client_token, &req->token);
-		if (r == TROVE_ERR_SEALED)
-			return response_error(resp, r, "Vault is sealed");
-		if (r != 0) {
-			if (r != TROVE_ERR_PERMISSION)
-				log_error("token lookup failed", "error", err_name(r));
-			return response_error(resp, TROVE_ERR_PERMISSION, r == TROVE_ERR_PERMISSION
-										  ? "permission denied"
-										  : "internal error");
-		}
-		if (!acl_allows(req->token, route, req->op))
-			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		if ((r = authorize(req, route, resp)) != 0)
+			return r;
 	}
 	if (!route)
 		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
@@ -317,9 +341,8 @@ int router_dispatch(struct request *req, const struct route_match *match, struct
 		h = route->ops[OP_UPDATE];
 	if (!h)
 		return response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	if ((r = coerce_fields(req, route, resp)) != 0)
-		return r;
-	r = h(req, resp);
+	if ((r = coerce_fields(req, route, resp)) == 0)
+		r = h(req, resp);
 	if (r != 0 && !resp->errors) {
 		if (r == TROVE_ERR_NOT_FOUND)
 			resp->errors = json_array();

@@ -49,30 +49,56 @@ enum route_flags {
 	ROUTE_SEALED_OK = 1 << 2,  /* served while sealed or uninitialised */
 	ROUTE_SLOW = 1 << 3,       /* always run on the worker pool */
 	ROUTE_NO_AUDIT = 1 << 4,   /* Vault's special handlers: never audited */
+	ROUTE_NO_ACL = 1 << 5,     /* a token is needed, but the handler decides
+				    * access itself (preflight checks) */
 };
+
+/* Existence check: for a write (OP_UPDATE) on a route that has one, the
+ * router asks whether the target exists and, if not, treats the request as
+ * OP_CREATE for the ACL and the handler (Vault's create vs update). */
+typedef int (*exists_fn)(struct request *req, bool *out);
 
 struct route {
 	const char *pattern;
 	handler_fn ops[OP__COUNT];
+	exists_fn exists;
 	const struct field *fields; /* terminated by a {NULL} entry; may be NULL */
 	unsigned flags;
 	const char *synopsis;
 };
 
-struct engine {
-	const char *type;           /* "system", "kv", ... */
-	const struct route *routes; /* terminated by a {NULL} pattern */
+struct mount;
+
+enum engine_flags {
+	ENGINE_AUTH = 1 << 0,    /* an auth method (mounted under auth/) */
+	ENGINE_BUILTIN = 1 << 1, /* mounted by the core; cannot be enabled */
 };
+
+struct engine {
+	const char *type;                  /* "system", "kv", "token", ... */
+	const struct route *const *tables; /* NULL-terminated list of route tables */
+	unsigned flags;
+	/* Optional: called when the mount is enabled or loaded on unseal, and
+	 * when it is unloaded or disabled. */
+	int (*mount_init)(struct mount *m, struct buf *err);
+	void (*mount_cleanup)(struct mount *m);
+	/* Optional: a tune changed the mount's options (kv v1 -> v2). */
+	int (*options_changed)(struct mount *m, json_t *old_options, struct buf *err);
+};
+
+/* The engine for a mount type (and options, for kv's version), or NULL.
+ * auth selects the auth-method namespace. */
+const struct engine *engine_lookup(const char *type, const json_t *options, bool auth);
 
 /* The result of matching a request before running it: lets the HTTP layer
  * decide whether to run it inline or on the worker pool. */
 struct route_match {
 	const struct route *route; /* NULL when no route matched */
-	const char *mount;         /* mount path that matched, e.g. "sys/" */
 };
 
-/* Matches req->path to a mount and route and binds req's parameters.
- * Returns 0 (match->route may still be NULL for an unknown path). */
+/* Matches req->path to a mount (setting req->mount, req->storage and
+ * req->rel) and a route, and binds req's parameters. Returns 0
+ * (match->route may still be NULL for an unknown path). */
 int router_match(struct request *req, struct route_match *match);
 
 /* Runs the whole pipeline above on a matched request and fills resp. On

@@ -18,6 +18,8 @@
 #include "barrier.h"
 #include "err.h"
 #include "log.h"
+#include "mount.h"
+#include "policy_store.h"
 #include "rand.h"
 #include "secure.h"
 #include "shamir.h"
@@ -35,6 +37,8 @@ struct core {
 	struct storage *physical;
 	struct barrier *barrier;
 	struct token_store *tokens;
+	struct policy_store *policies;
+	struct mount_table *mounts;
 	struct core_config cfg;
 	char *storage_type;
 	char *cluster_name;
@@ -60,6 +64,8 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 	c->physical = physical;
 	c->barrier = barrier_new(physical);
 	c->tokens = token_store_new();
+	c->policies = policy_store_new();
+	c->mounts = mount_table_new(c);
 	c->cfg = *cfg;
 	c->storage_type = xstrdup(cfg->storage_type ? cfg->storage_type : "inmem");
 	c->cfg.storage_type = c->storage_type;
@@ -84,6 +90,8 @@ void core_free(struct core *c)
 	if (!c)
 		return;
 	core_seal(c);
+	mount_table_free(c->mounts);
+	policy_store_free(c->policies);
 	token_store_free(c->tokens);
 	barrier_free(c->barrier);
 	free(c->storage_type);
@@ -360,12 +368,23 @@ static int try_unseal(struct core *c)
 	}
 	if ((r = barrier_unseal(c->barrier, root_key)) != 0)
 		goto out;
-	if ((r = token_store_open(c->tokens, barrier_storage(c->barrier))) != 0) {
-		barrier_seal(c->barrier);
-		goto out;
-	}
+	/* Everything that lives behind the barrier comes up together, or
+	 * the core stays sealed. */
+	struct storage *logical = barrier_storage(c->barrier);
+	if ((r = token_store_open(c->tokens, logical)) != 0)
+		goto fail;
+	if ((r = policy_store_open(c->policies, logical)) != 0)
+		goto fail;
+	if ((r = mount_table_load(c->mounts, logical)) != 0)
+		goto fail;
 	load_cluster_identity(c);
 	r = 0;
+	goto out;
+fail:
+	mount_table_unload(c->mounts);
+	policy_store_close(c->policies);
+	token_store_close(c->tokens);
+	barrier_seal(c->barrier);
 out:
 	secure_wipe(unseal_key, sizeof(unseal_key));
 	secure_free(root_key, root_len);
@@ -446,6 +465,8 @@ int core_seal(struct core *c)
 	pthread_mutex_lock(&c->lock);
 	if (!barrier_sealed(c->barrier))
 		log_info("core sealed");
+	mount_table_unload(c->mounts);
+	policy_store_close(c->policies);
 	token_store_close(c->tokens);
 	barrier_seal(c->barrier);
 	clear_progress(c);
@@ -471,6 +492,16 @@ struct barrier *core_barrier(struct core *c)
 struct token_store *core_tokens(struct core *c)
 {
 	return c->tokens;
+}
+
+struct mount_table *core_mounts(struct core *c)
+{
+	return c->mounts;
+}
+
+struct policy_store *core_policies(struct core *c)
+{
+	return c->policies;
 }
 
 const struct core_config *core_config(struct core *c)

@@ -1,10 +1,41 @@
-/* token.c — the token store (first piece: root tokens and lookup).
+/* token.c — the token store.
  *
- * An entry lives at sys/token/id/<hex HMAC-SHA256(salt, token id)> inside
- * the barrier; the token itself is never stored. The salt is created once
- * per installation. A read-write lock guards the salt and storage handle so
- * that seal (close) cannot race a lookup. */
+ * Design notes.
+ *
+ * Only hashes. An entry lives at sys/token/id/<hex HMAC-SHA256(salt, id)>;
+ * the token itself is never stored or logged. Accessors are indexed by
+ * their own salted hash under a different prefix, so the two namespaces
+ * never meet.
+ *
+ * Locking. ts->lock (rwlock) guards open/close: every operation holds it
+ * for reading, close for writing. Creating a token takes no other lock,
+ * so concurrent creates reach the storage together and LMDB's group
+ * commit can share one fsync among them. Read-modify-write of one entry
+ * (consuming a use, renewing, re-parenting, deleting) holds that entry's
+ * stripe mutex (chosen by hash), so a decrement can never resurrect a
+ * token that a revocation just deleted. Revocations are serialised by
+ * revoke_mu. Order: lock -> revoke_mu -> stripe.
+ *
+ * Trees. sys/token/parent/<parent>/<child> lists each token's children.
+ * Revocation gathers the subtree breadth-first into an array (no
+ * recursion), then deletes it in reverse, children before parents, one
+ * transaction per token: an interrupted revocation leaves a consistent,
+ * smaller tree. A create that races the revocation of its parent could
+ * leave a child under a missing parent; lookup therefore checks the
+ * parent chain (one read per ancestor; orphans and root tokens have
+ * none) and tidy removes such children.
+ *
+ * Uses. A token created with num_uses = n is stored with the remaining
+ * count; consuming the last use stores -1 ("used up, revocation pending")
+ * so that no concurrent request can use it, while the request that
+ * consumed it proceeds; token_finish_request then revokes it.
+ *
+ * Batch tokens are "hvb." + base64url(barrier record of the entry's JSON)
+ * under a random key kept at sys/token/batch-key, with a fixed AAD, so
+ * they cost no write and cannot be forged or altered. */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -14,26 +45,263 @@
 
 #include "token.h"
 
+#include "barrier.h"
 #include "encoding.h"
 #include "err.h"
 #include "rand.h"
 #include "secure.h"
+#include "strconv.h"
 
 #include "banned.h"
 
 #define SALT_LEN 32
-#define HASH_HEX_LEN 64
+#define STRIPES 64
+#define MAX_CALLBACKS 16
+#define MAX_CHAIN 64        /* ancestors checked at lookup */
+#define MAX_SUBTREE 4000000 /* a bigger "tree" is a storage loop */
+#define BATCH_AAD "sys/token/batch"
+#define BATCH_TERM 1
+
+#define ID_KEY_LEN (sizeof(TOKEN_ID_PREFIX) + TOKEN_HASH_HEX)
+#define ACC_KEY_LEN (sizeof(TOKEN_ACCESSOR_PREFIX) + TOKEN_HASH_HEX)
+#define PARENT_KEY_LEN (sizeof(TOKEN_PARENT_PREFIX) + 2 * TOKEN_HASH_HEX + 2)
+
+struct revoke_cb {
+	void (*fn)(void *arg, const struct token_entry *e);
+	void *arg;
+};
 
 struct token_store {
 	pthread_rwlock_t lock;
 	struct storage *logical; /* borrowed; NULL while closed */
 	unsigned char salt[SALT_LEN];
+	unsigned char batch_key[BARRIER_KEY_LEN];
+	pthread_mutex_t stripes[STRIPES];
+	pthread_mutex_t revoke_mu;
+	pthread_mutex_t cb_mu;
+	struct revoke_cb cbs[MAX_CALLBACKS];
+	size_t ncbs;
+	int64_t (*clock)(void *arg);
+	void *clock_arg;
 };
+
+/* --- entries ---------------------------------------------------------- */
+
+struct token_entry *token_entry_new(void)
+{
+	struct token_entry *e = xcalloc(1, sizeof(*e));
+	strlist_init(&e->policies);
+	strlist_init(&e->bound_cidrs);
+	e->path = xstrdup("");
+	e->display_name = xstrdup("");
+	e->entity_id = xstrdup("");
+	e->role = xstrdup("");
+	e->renewable = true;
+	return e;
+}
+
+void token_entry_free(struct token_entry *e)
+{
+	if (!e)
+		return;
+	strlist_release(&e->policies);
+	strlist_release(&e->bound_cidrs);
+	json_decref(e->meta);
+	free(e->path);
+	free(e->display_name);
+	free(e->entity_id);
+	free(e->role);
+	free(e);
+}
+
+void token_entry_set(char **field, const char *v)
+{
+	free(*field);
+	*field = xstrdup(v ? v : "");
+}
+
+bool token_has_policy(const struct token_entry *e, const char *policy)
+{
+	return e && strlist_contains(&e->policies, policy);
+}
+
+static json_t *strlist_json(const struct strlist *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < l->len; i++)
+		json_array_append_new(a, json_string(l->items[i]));
+	return a;
+}
+
+static void set_str_if(json_t *j, const char *k, const char *v)
+{
+	if (v && v[0])
+		json_object_set_new(j, k, json_string(v));
+}
+
+static void set_int_if(json_t *j, const char *k, int64_t v)
+{
+	if (v != 0)
+		json_object_set_new(j, k, json_integer((json_int_t)v));
+}
+
+/* Storage form: zero and empty fields are left out (they parse back as
+ * zero/empty), which keeps entries and batch tokens short. */
+static char *entry_dump(const struct token_entry *e)
+{
+	json_t *j = json_object();
+	char *s;
+	if (!j)
+		return NULL;
+	set_str_if(j, "accessor", e->accessor);
+	set_str_if(j, "parent", e->parent_hash);
+	json_object_set_new(j, "policies", strlist_json(&e->policies));
+	if (e->meta && json_object_size(e->meta) > 0)
+		json_object_set(j, "meta", e->meta);
+	set_str_if(j, "path", e->path);
+	set_str_if(j, "display_name", e->display_name);
+	set_str_if(j, "entity_id", e->entity_id);
+	set_str_if(j, "role", e->role);
+	if (e->bound_cidrs.len)
+		json_object_set_new(j, "bound_cidrs", strlist_json(&e->bound_cidrs));
+	json_object_set_new(j, "creation_time", json_integer((json_int_t)e->creation_time));
+	set_int_if(j, "ttl", e->ttl);
+	set_int_if(j, "explicit_max_ttl", e->explicit_max_ttl);
+	set_int_if(j, "period", e->period);
+	set_int_if(j, "num_uses", e->num_uses);
+	set_int_if(j, "last_renewal_time", e->last_renewal_time);
+	set_int_if(j, "expire_time", e->expire_time);
+	if (e->orphan)
+		json_object_set_new(j, "orphan", json_true());
+	if (e->renewable)
+		json_object_set_new(j, "renewable", json_true());
+	if (e->type == TOKEN_TYPE_BATCH)
+		json_object_set_new(j, "type", json_string("batch"));
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+static int get_int(json_t *j, const char *k, int64_t *out)
+{
+	json_t *v = json_object_get(j, k);
+	if (!v) {
+		*out = 0;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return TROVE_ERR_INTEGRITY;
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+static int get_str(json_t *j, const char *k, char **out)
+{
+	json_t *v = json_object_get(j, k);
+	if (v && !json_is_string(v))
+		return TROVE_ERR_INTEGRITY;
+	token_entry_set(out, v ? json_string_value(v) : "");
+	return 0;
+}
+
+static int get_hash(json_t *j, const char *k, char out[TOKEN_HASH_HEX + 1])
+{
+	json_t *v = json_object_get(j, k);
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) != TOKEN_HASH_HEX)
+		return TROVE_ERR_INTEGRITY;
+	memcpy(out, json_string_value(v), TOKEN_HASH_HEX + 1);
+	return 0;
+}
+
+static int get_list(json_t *j, const char *k, struct strlist *out)
+{
+	json_t *v = json_object_get(j, k), *x;
+	size_t i;
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return TROVE_ERR_INTEGRITY;
+	json_array_foreach(v, i, x)
+	{
+		if (!json_is_string(x))
+			return TROVE_ERR_INTEGRITY;
+		strlist_push(out, json_string_value(x));
+	}
+	return 0;
+}
+
+static int entry_parse(const unsigned char *raw, size_t len, struct token_entry **out)
+{
+	json_t *j = json_loadb((const char *)raw, len, 0, NULL), *v;
+	struct token_entry *e = token_entry_new();
+	int r = TROVE_ERR_INTEGRITY;
+
+	*out = NULL;
+	if (!j || !json_is_object(j))
+		goto out;
+	v = json_object_get(j, "accessor");
+	if (v) {
+		if (!json_is_string(v) || json_string_length(v) >= sizeof(e->accessor))
+			goto out;
+		memcpy(e->accessor, json_string_value(v), json_string_length(v) + 1);
+	}
+	if ((r = get_hash(j, "parent", e->parent_hash)) != 0 ||
+	    (r = get_list(j, "policies", &e->policies)) != 0 || (r = get_str(j, "path", &e->path)) != 0 ||
+	    (r = get_str(j, "display_name", &e->display_name)) != 0 ||
+	    (r = get_str(j, "entity_id", &e->entity_id)) != 0 || (r = get_str(j, "role", &e->role)) != 0 ||
+	    (r = get_list(j, "bound_cidrs", &e->bound_cidrs)) != 0 ||
+	    (r = get_int(j, "creation_time", &e->creation_time)) != 0 ||
+	    (r = get_int(j, "ttl", &e->ttl)) != 0 ||
+	    (r = get_int(j, "explicit_max_ttl", &e->explicit_max_ttl)) != 0 ||
+	    (r = get_int(j, "period", &e->period)) != 0 || (r = get_int(j, "num_uses", &e->num_uses)) != 0 ||
+	    (r = get_int(j, "last_renewal_time", &e->last_renewal_time)) != 0)
+		goto out;
+	r = TROVE_ERR_INTEGRITY;
+	v = json_object_get(j, "expire_time");
+	if (v) {
+		if (!json_is_integer(v))
+			goto out;
+		e->expire_time = (int64_t)json_integer_value(v);
+	} else if (e->ttl > 0) {
+		/* entries written before expire_time existed */
+		e->expire_time = e->creation_time + e->ttl;
+	}
+	v = json_object_get(j, "meta");
+	if (v && json_is_object(v))
+		e->meta = json_incref(v);
+	e->orphan = json_is_true(json_object_get(j, "orphan"));
+	e->renewable = json_is_true(json_object_get(j, "renewable"));
+	v = json_object_get(j, "type");
+	e->type = (v && json_is_string(v) && strcmp(json_string_value(v), "batch") == 0) ? TOKEN_TYPE_BATCH
+	                                                                                 : TOKEN_TYPE_SERVICE;
+	strlist_sort_unique(&e->policies);
+	*out = e;
+	e = NULL;
+	r = 0;
+out:
+	token_entry_free(e);
+	json_decref(j);
+	return r;
+}
+
+/* --- the store ----------------------------------------------------------- */
+
+static int64_t now_of(struct token_store *ts)
+{
+	return ts->clock ? ts->clock(ts->clock_arg) : (int64_t)time(NULL);
+}
 
 struct token_store *token_store_new(void)
 {
 	struct token_store *ts = xcalloc(1, sizeof(*ts));
 	pthread_rwlock_init(&ts->lock, NULL);
+	for (size_t i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&ts->stripes[i], NULL);
+	pthread_mutex_init(&ts->revoke_mu, NULL);
+	pthread_mutex_init(&ts->cb_mu, NULL);
 	return ts;
 }
 
@@ -42,35 +310,57 @@ void token_store_free(struct token_store *ts)
 	if (!ts)
 		return;
 	token_store_close(ts);
+	for (size_t i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&ts->stripes[i]);
+	pthread_mutex_destroy(&ts->revoke_mu);
+	pthread_mutex_destroy(&ts->cb_mu);
 	pthread_rwlock_destroy(&ts->lock);
 	free(ts);
 }
 
-int token_store_open(struct token_store *ts, struct storage *logical)
+void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg)
+{
+	ts->clock = clock;
+	ts->clock_arg = arg;
+}
+
+/* Loads a fixed-size secret at path, creating it the first time. */
+static int load_key(struct storage *logical, const char *path, unsigned char *out, size_t n)
 {
 	unsigned char *raw = NULL;
 	size_t len = 0;
-	int r;
-
-	pthread_rwlock_wrlock(&ts->lock);
-	r = storage_get(logical, TOKEN_SALT_PATH, &raw, &len);
+	int r = storage_get(logical, path, &raw, &len);
 	if (r == TROVE_ERR_NOT_FOUND) {
-		if ((r = rand_bytes(ts->salt, SALT_LEN)) != 0)
-			goto out;
-		if ((r = storage_put(logical, TOKEN_SALT_PATH, ts->salt, SALT_LEN)) != 0)
-			goto out;
-	} else if (r != 0) {
-		goto out;
-	} else if (len != SALT_LEN) {
-		r = TROVE_ERR_INTEGRITY;
-		goto out;
-	} else {
-		memcpy(ts->salt, raw, SALT_LEN);
+		if ((r = rand_bytes(out, n)) != 0)
+			return r;
+		return storage_put(logical, path, out, n);
 	}
+	if (r != 0)
+		return r;
+	if (len != n) {
+		secure_free(raw, len);
+		return TROVE_ERR_INTEGRITY;
+	}
+	memcpy(out, raw, n);
+	secure_free(raw, len);
+	return 0;
+}
+
+int token_store_open(struct token_store *ts, struct storage *logical)
+{
+	int r;
+	pthread_rwlock_wrlock(&ts->lock);
+	if ((r = load_key(logical, TOKEN_SALT_PATH, ts->salt, SALT_LEN)) != 0)
+		goto out;
+	if ((r = load_key(logical, TOKEN_BATCH_KEY_PATH, ts->batch_key, BARRIER_KEY_LEN)) != 0)
+		goto out;
 	ts->logical = logical;
 	r = 0;
 out:
-	secure_free(raw, len);
+	if (r != 0) {
+		secure_wipe(ts->salt, SALT_LEN);
+		secure_wipe(ts->batch_key, BARRIER_KEY_LEN);
+	}
 	pthread_rwlock_unlock(&ts->lock);
 	return r;
 }
@@ -80,10 +370,57 @@ void token_store_close(struct token_store *ts)
 	pthread_rwlock_wrlock(&ts->lock);
 	ts->logical = NULL;
 	secure_wipe(ts->salt, SALT_LEN);
+	secure_wipe(ts->batch_key, BARRIER_KEY_LEN);
 	pthread_rwlock_unlock(&ts->lock);
 }
 
-/* Caller holds the lock. out: HASH_HEX_LEN + 1 bytes. */
+int token_store_on_revoke(struct token_store *ts, void (*fn)(void *arg, const struct token_entry *e),
+                          void *arg)
+{
+	int r = 0;
+	pthread_mutex_lock(&ts->cb_mu);
+	for (size_t i = 0; i < ts->ncbs; i++)
+		if (ts->cbs[i].fn == fn && ts->cbs[i].arg == arg)
+			goto out;
+	r = TROVE_ERR_TOO_LARGE;
+	if (ts->ncbs == MAX_CALLBACKS)
+		goto out;
+	ts->cbs[ts->ncbs].fn = fn;
+	ts->cbs[ts->ncbs].arg = arg;
+	ts->ncbs++;
+	r = 0;
+out:
+	pthread_mutex_unlock(&ts->cb_mu);
+	return r;
+}
+
+void token_store_off_revoke(struct token_store *ts, void (*fn)(void *arg, const struct token_entry *e),
+                            void *arg)
+{
+	pthread_mutex_lock(&ts->cb_mu);
+	for (size_t i = 0; i < ts->ncbs; i++) {
+		if (ts->cbs[i].fn == fn && ts->cbs[i].arg == arg) {
+			memmove(&ts->cbs[i], &ts->cbs[i + 1], (ts->ncbs - i - 1) * sizeof(ts->cbs[0]));
+			ts->ncbs--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ts->cb_mu);
+}
+
+static void run_callbacks(struct token_store *ts, const struct token_entry *e)
+{
+	struct revoke_cb cbs[MAX_CALLBACKS];
+	size_t n;
+	pthread_mutex_lock(&ts->cb_mu);
+	n = ts->ncbs;
+	memcpy(cbs, ts->cbs, n * sizeof(cbs[0]));
+	pthread_mutex_unlock(&ts->cb_mu);
+	for (size_t i = 0; i < n; i++)
+		cbs[i].fn(cbs[i].arg, e);
+}
+
+/* Caller holds the lock. out: TOKEN_HASH_HEX + 1 bytes. */
 static int hash_id(struct token_store *ts, const char *id, char *out)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -92,10 +429,21 @@ static int hash_id(struct token_store *ts, const char *id, char *out)
 	    mac_len != 32)
 		return TROVE_ERR_INTERNAL;
 	hex_encode(mac, 32, out);
+	secure_wipe(mac, sizeof(mac));
 	return 0;
 }
 
-/* Token ids are printable ASCII without '.' after the prefix, as Vault. */
+static bool valid_hash(const char *h)
+{
+	if (!h || strlen(h) != TOKEN_HASH_HEX)
+		return false;
+	for (size_t i = 0; i < TOKEN_HASH_HEX; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Printable ASCII without blanks, as Vault. */
 static bool valid_custom_id(const char *id)
 {
 	size_t n = strlen(id);
@@ -109,170 +457,1033 @@ static bool valid_custom_id(const char *id)
 	return true;
 }
 
-static json_t *entry_to_json(const struct token_entry *e)
+static pthread_mutex_t *stripe(struct token_store *ts, const char *hash)
 {
-	json_t *pol = json_array();
-	for (size_t i = 0; i < e->policies.len; i++)
-		json_array_append_new(pol, json_string(e->policies.items[i]));
-	return json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "accessor", e->accessor, "policies", pol, "path", e->path,
-			 "display_name", e->display_name, "creation_time", (json_int_t)e->creation_time, "ttl",
-			 (json_int_t)e->ttl);
+	int hi = strconv_hex_digit((unsigned char)hash[0]), lo = strconv_hex_digit((unsigned char)hash[1]);
+	return &ts->stripes[(unsigned)((hi < 0 ? 0 : hi) * 16 + (lo < 0 ? 0 : lo)) % STRIPES];
 }
 
-static int entry_from_json(const unsigned char *raw, size_t len, struct token_entry **out)
+static void id_key(char *out, const char *hash)
 {
-	json_t *j = json_loadb((const char *)raw, len, 0, NULL), *pol = NULL;
-	const char *accessor, *path, *display;
-	json_int_t ctime, ttl;
-	struct token_entry *e = NULL;
-	int r = TROVE_ERR_INTEGRITY;
-	if (!j || json_unpack(j, "{s:s, s:o, s:s, s:s, s:I, s:I}", "accessor", &accessor, "policies", &pol, "path",
-			      &path, "display_name", &display, "creation_time", &ctime, "ttl", &ttl) != 0)
-		goto out;
-	if (!json_is_array(pol) || strlen(accessor) >= sizeof(e->accessor))
-		goto out;
-	e = xcalloc(1, sizeof(*e));
-	strlist_init(&e->policies);
-	snprintf(e->accessor, sizeof(e->accessor), "%s", accessor);
-	e->path = xstrdup(path);
-	e->display_name = xstrdup(display);
-	e->creation_time = ctime;
-	e->ttl = ttl;
-	size_t i;
-	json_t *v;
-	json_array_foreach(pol, i, v)
-	{
-		if (json_is_string(v))
-			strlist_push(&e->policies, json_string_value(v));
-	}
-	strlist_sort_unique(&e->policies);
-	*out = e;
-	e = NULL;
-	r = 0;
-out:
-	token_entry_free(e);
-	json_decref(j);
+	snprintf(out, ID_KEY_LEN, "%s%s", TOKEN_ID_PREFIX, hash);
+}
+
+static void parent_key(char *out, const char *parent, const char *child)
+{
+	snprintf(out, PARENT_KEY_LEN, "%s%s/%s", TOKEN_PARENT_PREFIX, parent, child);
+}
+
+/* Reads the stored entry (no validity check). NOT_FOUND when absent. */
+static int read_entry(struct token_store *ts, const char *hash, struct token_entry **out)
+{
+	char key[ID_KEY_LEN];
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int r;
+	*out = NULL;
+	id_key(key, hash);
+	if ((r = storage_get(ts->logical, key, &raw, &len)) != 0)
+		return r;
+	r = entry_parse(raw, len, out);
+	if (r == 0)
+		memcpy((*out)->id_hash, hash, TOKEN_HASH_HEX + 1);
+	free(raw);
 	return r;
 }
 
-int token_create_root(struct token_store *ts, const char *id, char **out_id)
+static int write_entry(struct token_store *ts, const struct token_entry *e)
 {
-	char hash[HASH_HEX_LEN + 1];
-	char key[sizeof(TOKEN_ID_PREFIX) + HASH_HEX_LEN];
-	char akey[HASH_HEX_LEN + 1];
-	char *tok = NULL, *text = NULL;
-	json_t *j = NULL;
-	struct token_entry e = { 0 };
+	char key[ID_KEY_LEN];
+	char *text = entry_dump(e);
+	int r;
+	if (!text)
+		return TROVE_ERR_NOMEM;
+	id_key(key, e->id_hash);
+	r = storage_put(ts->logical, key, text, strlen(text));
+	free(text);
+	return r;
+}
+
+/* Whether an entry by itself is still usable at `now`. */
+static bool entry_live(const struct token_entry *e, int64_t now)
+{
+	if (e->num_uses < 0)
+		return false;
+	if (e->expire_time > 0 && e->expire_time <= now)
+		return false;
+	return true;
+}
+
+/* Walks the ancestors of an entry whose parent is `parent`: each must
+ * exist and be live. Deeper than MAX_CHAIN is not checked (tidy and
+ * revocation cover it). */
+static int check_chain(struct token_store *ts, const char *parent, int64_t now)
+{
+	char cur[TOKEN_HASH_HEX + 1];
+	int r;
+	snprintf(cur, sizeof(cur), "%s", parent);
+	for (int depth = 0; cur[0] && depth < MAX_CHAIN; depth++) {
+		struct token_entry *p = NULL;
+		r = read_entry(ts, cur, &p);
+		if (r == TROVE_ERR_NOT_FOUND)
+			return TROVE_ERR_PERMISSION;
+		if (r != 0)
+			return r;
+		bool live = entry_live(p, now) && p->type == TOKEN_TYPE_SERVICE;
+		snprintf(cur, sizeof(cur), "%s", p->parent_hash);
+		token_entry_free(p);
+		if (!live)
+			return TROVE_ERR_PERMISSION;
+	}
+	return 0;
+}
+
+/* --- base64url for batch tokens ---------------------------------------- */
+
+static char *b64url_encode(const unsigned char *in, size_t n)
+{
+	char *s = xmalloc(base64_encoded_size(n));
+	size_t len;
+	base64_encode(in, n, s);
+	len = strlen(s);
+	while (len > 0 && s[len - 1] == '=')
+		s[--len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+')
+			s[i] = '-';
+		else if (s[i] == '/')
+			s[i] = '_';
+	}
+	return s;
+}
+
+static int b64url_decode(const char *in, unsigned char **out, size_t *out_len)
+{
+	size_t n = strlen(in), padded = (n + 3) / 4 * 4;
+	char *tmp;
+	int r;
+	if (n % 4 == 1)
+		return TROVE_ERR_INVALID;
+	tmp = xmalloc(padded + 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		if (c == '+' || c == '/' || c == '=') {
+			free(tmp);
+			return TROVE_ERR_INVALID;
+		}
+		tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+	}
+	for (size_t i = n; i < padded; i++)
+		tmp[i] = '=';
+	tmp[padded] = '\0';
+	*out = xmalloc(padded / 4 * 3 + 1);
+	r = base64_decode(tmp, padded, *out, padded / 4 * 3 + 1, out_len);
+	free(tmp);
+	if (r != 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+/* --- creation ------------------------------------------------------------ */
+
+static int create_batch(struct token_store *ts, struct token_entry *e, char **out_id)
+{
+	unsigned char *rec = NULL;
+	size_t rec_len = 0;
+	char *text = NULL, *body = NULL, *tok = NULL;
+	int r;
+
+	e->accessor[0] = '\0';
+	e->num_uses = 0;
+	e->renewable = false;
+	e->period = 0;
+	r = TROVE_ERR_NOMEM;
+	if (!(text = entry_dump(e)))
+		goto out;
+	if ((r = barrier_record_encrypt(ts->batch_key, BATCH_TERM, BATCH_AAD, text, strlen(text), &rec,
+	                                &rec_len)) != 0)
+		goto out;
+	body = b64url_encode(rec, rec_len);
+	size_t n = strlen(TOKEN_BATCH_PREFIX) + strlen(body) + 1;
+	r = TROVE_ERR_INVALID;
+	if (n > TOKEN_BATCH_MAX)
+		goto out;
+	tok = xmalloc(n);
+	snprintf(tok, n, "%s%s", TOKEN_BATCH_PREFIX, body);
+	if ((r = hash_id(ts, tok, e->id_hash)) != 0)
+		goto out;
+	*out_id = tok;
+	tok = NULL;
+	r = 0;
+out:
+	secure_free_str(text);
+	free(rec);
+	secure_free_str(body);
+	secure_free_str(tok);
+	return r;
+}
+
+int token_create(struct token_store *ts, struct token_entry *e, const char *id, char **out_id)
+{
+	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pkey[PARENT_KEY_LEN];
+	char ahash[TOKEN_HASH_HEX + 1];
+	char *tok = NULL, *text = NULL, *atext = NULL;
+	pthread_mutex_t *mu = NULL;
 	int r;
 
 	*out_id = NULL;
-	strlist_init(&e.policies);
 	pthread_rwlock_rdlock(&ts->lock);
 	r = TROVE_ERR_SEALED;
 	if (!ts->logical)
 		goto out;
+	e->orphan = e->parent_hash[0] == '\0';
+	e->creation_time = now_of(ts);
+	e->expire_time = e->ttl > 0 ? e->creation_time + e->ttl : 0;
+	e->last_renewal_time = 0;
+	e->last_use = false;
+	strlist_sort_unique(&e->policies);
+	if (e->parent_hash[0]) {
+		r = TROVE_ERR_PERMISSION;
+		if (!valid_hash(e->parent_hash))
+			goto out;
+		/* The parent must be live now (and its own ancestors). */
+		if ((r = check_chain(ts, e->parent_hash, e->creation_time)) != 0)
+			goto out;
+	}
+	if (e->type == TOKEN_TYPE_BATCH) {
+		r = TROVE_ERR_INVALID;
+		if (id)
+			goto out;
+		r = create_batch(ts, e, out_id);
+		goto out;
+	}
 	if (id) {
 		r = TROVE_ERR_INVALID;
 		if (!valid_custom_id(id))
 			goto out;
 		tok = xstrdup(id);
 	} else {
-		tok = xmalloc(4 + 24 + 1);
-		memcpy(tok, "hvs.", 4);
-		if ((r = rand_base62(tok + 4, 24)) != 0)
+		tok = xmalloc(strlen(TOKEN_SERVICE_PREFIX) + 24 + 1);
+		memcpy(tok, TOKEN_SERVICE_PREFIX, strlen(TOKEN_SERVICE_PREFIX));
+		if ((r = rand_base62(tok + strlen(TOKEN_SERVICE_PREFIX), 24)) != 0)
 			goto out;
 	}
-	if ((r = rand_base62(e.accessor, 24)) != 0)
+	if ((r = rand_base62(e->accessor, 24)) != 0)
 		goto out;
-	strlist_push(&e.policies, "root");
-	e.path = (char *)"auth/token/root";
-	e.display_name = (char *)"root";
-	e.creation_time = (int64_t)time(NULL);
-	e.ttl = 0;
-	if ((r = hash_id(ts, tok, hash)) != 0)
+	if ((r = hash_id(ts, tok, e->id_hash)) != 0 || (r = hash_id(ts, e->accessor, ahash)) != 0)
 		goto out;
-	snprintf(key, sizeof(key), "%s%s", TOKEN_ID_PREFIX, hash);
-	j = entry_to_json(&e);
-	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	id_key(key, e->id_hash);
+	snprintf(akey, sizeof(akey), "%s%s", TOKEN_ACCESSOR_PREFIX, ahash);
 	r = TROVE_ERR_NOMEM;
-	if (!text)
+	if (!(text = entry_dump(e)))
 		goto out;
-	/* The accessor index maps the accessor's hash to the token's hash,
-	 * so lookup-by-accessor (next in the token store) never needs the
-	 * token itself. */
-	if ((r = hash_id(ts, e.accessor, akey)) != 0)
+	json_t *aj = json_pack("{s:s, s:s}", "token", e->id_hash, "accessor", e->accessor);
+	atext = aj ? json_dumps(aj, JSON_COMPACT) : NULL;
+	json_decref(aj);
+	if (!atext)
 		goto out;
-	char akey_full[sizeof(TOKEN_ACCESSOR_PREFIX) + HASH_HEX_LEN];
-	snprintf(akey_full, sizeof(akey_full), "%s%s", TOKEN_ACCESSOR_PREFIX, akey);
-	struct storage_op ops[2] = {
-		{ STORAGE_PUT, key, text, strlen(text) },
-		{ STORAGE_PUT, akey_full, hash, HASH_HEX_LEN },
+	if (id) {
+		/* A chosen id may already exist: check and write under its
+		 * stripe so two creates of the same id cannot both succeed. */
+		unsigned char *raw = NULL;
+		size_t len = 0;
+		mu = stripe(ts, e->id_hash);
+		pthread_mutex_lock(mu);
+		r = storage_get(ts->logical, key, &raw, &len);
+		free(raw);
+		if (r == 0)
+			r = TROVE_ERR_CONFLICT;
+		if (r != TROVE_ERR_NOT_FOUND)
+			goto out;
+	}
+	struct storage_op ops[3] = {
+	    {STORAGE_PUT, key, text, strlen(text)},
+	    {STORAGE_PUT, akey, atext, strlen(atext)},
+	    {STORAGE_PUT, pkey, "", 0},
 	};
-	if ((r = storage_txn(ts->logical, ops, 2)) != 0)
+	size_t nops = 2;
+	if (e->parent_hash[0]) {
+		parent_key(pkey, e->parent_hash, e->id_hash);
+		nops = 3;
+	}
+	if ((r = storage_txn(ts->logical, ops, nops)) != 0)
 		goto out;
 	*out_id = tok;
 	tok = NULL;
 	r = 0;
 out:
+	if (mu)
+		pthread_mutex_unlock(mu);
 	pthread_rwlock_unlock(&ts->lock);
 	secure_free_str(tok);
 	free(text);
-	json_decref(j);
-	strlist_release(&e.policies);
+	free(atext);
 	return r;
 }
 
-int token_lookup(struct token_store *ts, const char *id, struct token_entry **out)
+int token_create_root(struct token_store *ts, const char *id, char **out_id)
 {
-	char hash[HASH_HEX_LEN + 1];
-	char key[sizeof(TOKEN_ID_PREFIX) + HASH_HEX_LEN];
-	unsigned char *raw = NULL;
-	size_t len = 0;
+	struct token_entry *e = token_entry_new();
+	int r;
+	strlist_push(&e->policies, "root");
+	token_entry_set(&e->path, "auth/token/root");
+	token_entry_set(&e->display_name, "root");
+	e->renewable = false;
+	r = token_create(ts, e, id, out_id);
+	token_entry_free(e);
+	return r;
+}
+
+/* --- lookup -------------------------------------------------------------- */
+
+static bool cidr_exempt(const struct token_entry *e)
+{
+	/* Non-expiring root tokens are not bound (as Vault). */
+	return e->expire_time == 0 && token_has_policy(e, "root");
+}
+
+/* Caller holds the lock. */
+static int lookup_batch(struct token_store *ts, const char *id, struct token_entry **out)
+{
+	unsigned char *rec = NULL, *plain = NULL;
+	size_t rec_len = 0, plain_len = 0;
 	struct token_entry *e = NULL;
+	int r = TROVE_ERR_PERMISSION;
+
+	if (strlen(id) > TOKEN_BATCH_MAX)
+		return r;
+	if (b64url_decode(id + strlen(TOKEN_BATCH_PREFIX), &rec, &rec_len) != 0)
+		goto out;
+	if (barrier_record_decrypt(ts->batch_key, BATCH_AAD, rec, rec_len, &plain, &plain_len) != 0)
+		goto out;
+	if (entry_parse(plain, plain_len, &e) != 0 || e->type != TOKEN_TYPE_BATCH)
+		goto out;
+	if ((r = hash_id(ts, id, e->id_hash)) != 0)
+		goto out;
+	*out = e;
+	e = NULL;
+	r = 0;
+out:
+	token_entry_free(e);
+	free(rec);
+	secure_free(plain, plain_len);
+	return r;
+}
+
+/* Consumes one use of the entry whose stored copy is at e->id_hash,
+ * atomically. Caller holds the lock. */
+static int consume_use(struct token_store *ts, struct token_entry *e, int64_t now)
+{
+	pthread_mutex_t *mu = stripe(ts, e->id_hash);
+	struct token_entry *cur = NULL;
+	int r;
+	pthread_mutex_lock(mu);
+	r = read_entry(ts, e->id_hash, &cur);
+	if (r == TROVE_ERR_NOT_FOUND)
+		r = TROVE_ERR_PERMISSION;
+	if (r != 0)
+		goto out;
+	r = TROVE_ERR_PERMISSION;
+	if (!entry_live(cur, now))
+		goto out;
+	if (cur->num_uses == 0) {
+		/* cannot happen: uses never grow; treat as unlimited */
+		r = 0;
+		goto out;
+	}
+	cur->num_uses--;
+	e->num_uses = cur->num_uses;
+	if (cur->num_uses == 0) {
+		cur->num_uses = -1; /* used up: revocation pending */
+		e->last_use = true;
+	}
+	r = write_entry(ts, cur);
+out:
+	pthread_mutex_unlock(mu);
+	token_entry_free(cur);
+	return r;
+}
+
+int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_addr, unsigned flags,
+                    struct token_entry **out)
+{
+	char hash[TOKEN_HASH_HEX + 1];
+	struct token_entry *e = NULL;
+	int64_t now;
 	int r;
 
 	*out = NULL;
-	if (!id || !valid_custom_id(id))
+	if (!id || !id[0])
 		return TROVE_ERR_PERMISSION;
 	pthread_rwlock_rdlock(&ts->lock);
 	r = TROVE_ERR_SEALED;
 	if (!ts->logical)
 		goto out;
-	if ((r = hash_id(ts, id, hash)) != 0)
-		goto out;
-	snprintf(key, sizeof(key), "%s%s", TOKEN_ID_PREFIX, hash);
-	r = storage_get(ts->logical, key, &raw, &len);
-	if (r == TROVE_ERR_NOT_FOUND)
+	now = now_of(ts);
+	if (strncmp(id, TOKEN_BATCH_PREFIX, strlen(TOKEN_BATCH_PREFIX)) == 0 &&
+	    lookup_batch(ts, id, &e) == 0) {
+		/* a batch token */
+	} else {
 		r = TROVE_ERR_PERMISSION;
-	if (r != 0)
-		goto out;
-	if ((r = entry_from_json(raw, len, &e)) != 0)
-		goto out;
-	if (e->ttl > 0 && e->creation_time + e->ttl <= (int64_t)time(NULL)) {
-		r = TROVE_ERR_PERMISSION;
-		goto out;
+		if (!valid_custom_id(id))
+			goto out;
+		if ((r = hash_id(ts, id, hash)) != 0)
+			goto out;
+		r = read_entry(ts, hash, &e);
+		if (r == TROVE_ERR_NOT_FOUND)
+			r = TROVE_ERR_PERMISSION;
+		if (r != 0)
+			goto out;
 	}
+	r = TROVE_ERR_PERMISSION;
+	if (!entry_live(e, now))
+		goto out;
+	if (remote_addr && e->bound_cidrs.len && !cidr_exempt(e) &&
+	    !token_cidr_allows(&e->bound_cidrs, remote_addr))
+		goto out;
+	if (e->parent_hash[0] && (r = check_chain(ts, e->parent_hash, now)) != 0)
+		goto out;
+	if (!(flags & TOKEN_LOOKUP_NO_USE) && e->type == TOKEN_TYPE_SERVICE && e->num_uses > 0)
+		if ((r = consume_use(ts, e, now)) != 0)
+			goto out;
 	*out = e;
 	e = NULL;
 	r = 0;
 out:
 	pthread_rwlock_unlock(&ts->lock);
 	token_entry_free(e);
+	return r;
+}
+
+int token_lookup(struct token_store *ts, const char *id, struct token_entry **out)
+{
+	return token_lookup_ex(ts, id, NULL, 0, out);
+}
+
+/* Caller holds the lock. */
+static int lookup_hash_locked(struct token_store *ts, const char *hash, struct token_entry **out)
+{
+	struct token_entry *e = NULL;
+	int64_t now = now_of(ts);
+	int r;
+	*out = NULL;
+	if (!valid_hash(hash))
+		return TROVE_ERR_PERMISSION;
+	r = read_entry(ts, hash, &e);
+	if (r == TROVE_ERR_NOT_FOUND)
+		r = TROVE_ERR_PERMISSION;
+	if (r != 0)
+		return r;
+	r = TROVE_ERR_PERMISSION;
+	if (!entry_live(e, now))
+		goto out;
+	if (e->parent_hash[0] && (r = check_chain(ts, e->parent_hash, now)) != 0)
+		goto out;
+	*out = e;
+	e = NULL;
+	r = 0;
+out:
+	token_entry_free(e);
+	return r;
+}
+
+int token_lookup_hash(struct token_store *ts, const char *id_hash, struct token_entry **out)
+{
+	int r;
+	*out = NULL;
+	pthread_rwlock_rdlock(&ts->lock);
+	r = ts->logical ? lookup_hash_locked(ts, id_hash, out) : TROVE_ERR_SEALED;
+	pthread_rwlock_unlock(&ts->lock);
+	return r;
+}
+
+/* Reads an accessor index value: {"token","accessor"} or, as the first
+ * root tokens wrote it, the bare token hash. */
+static int parse_accessor_value(const unsigned char *raw, size_t len, char hash[TOKEN_HASH_HEX + 1],
+                                char acc[25])
+{
+	json_t *j, *t, *a;
+	if (len == TOKEN_HASH_HEX && raw[0] != '{') {
+		memcpy(hash, raw, TOKEN_HASH_HEX);
+		hash[TOKEN_HASH_HEX] = '\0';
+		if (acc)
+			acc[0] = '\0';
+		return valid_hash(hash) ? 0 : TROVE_ERR_INTEGRITY;
+	}
+	j = json_loadb((const char *)raw, len, 0, NULL);
+	t = json_object_get(j, "token");
+	a = json_object_get(j, "accessor");
+	if (!json_is_string(t) || !valid_hash(json_string_value(t)) || (a && !json_is_string(a)) ||
+	    (a && json_string_length(a) >= 25)) {
+		json_decref(j);
+		return TROVE_ERR_INTEGRITY;
+	}
+	memcpy(hash, json_string_value(t), TOKEN_HASH_HEX + 1);
+	if (acc)
+		snprintf(acc, 25, "%s", a ? json_string_value(a) : "");
+	json_decref(j);
+	return 0;
+}
+
+int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **out)
+{
+	char ahash[TOKEN_HASH_HEX + 1], akey[ACC_KEY_LEN], hash[TOKEN_HASH_HEX + 1];
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if (!accessor || !accessor[0] || strlen(accessor) > TOKEN_ID_MAX)
+		return TROVE_ERR_NOT_FOUND;
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (!ts->logical)
+		goto out;
+	if ((r = hash_id(ts, accessor, ahash)) != 0)
+		goto out;
+	snprintf(akey, sizeof(akey), "%s%s", TOKEN_ACCESSOR_PREFIX, ahash);
+	if ((r = storage_get(ts->logical, akey, &raw, &len)) != 0)
+		goto out;
+	if ((r = parse_accessor_value(raw, len, hash, NULL)) != 0)
+		goto out;
+	r = lookup_hash_locked(ts, hash, out);
+	if (r == TROVE_ERR_PERMISSION)
+		r = TROVE_ERR_NOT_FOUND;
+out:
+	pthread_rwlock_unlock(&ts->lock);
 	free(raw);
 	return r;
 }
 
-void token_entry_free(struct token_entry *e)
+/* --- renewal ------------------------------------------------------------- */
+
+int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, int64_t default_ttl,
+                int64_t max_ttl, struct token_entry **out, bool *capped)
 {
-	if (!e)
-		return;
-	strlist_release(&e->policies);
-	free(e->path);
-	free(e->display_name);
-	free(e);
+	struct token_entry *e = NULL;
+	pthread_mutex_t *mu = NULL;
+	int64_t now, ttl, max;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (capped)
+		*capped = false;
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (!ts->logical)
+		goto out;
+	r = TROVE_ERR_PERMISSION;
+	if (!valid_hash(id_hash))
+		goto out;
+	mu = stripe(ts, id_hash);
+	pthread_mutex_lock(mu);
+	if ((r = lookup_hash_locked(ts, id_hash, &e)) != 0)
+		goto out;
+	r = TROVE_ERR_INVALID;
+	if (e->type != TOKEN_TYPE_SERVICE || !e->renewable)
+		goto out;
+	now = now_of(ts);
+	if (e->period > 0) {
+		ttl = e->period;
+		max = 0;
+	} else {
+		ttl = increment > 0 ? increment : e->ttl > 0 ? e->ttl : default_ttl;
+		max = max_ttl;
+	}
+	if (e->explicit_max_ttl > 0 && (max == 0 || e->explicit_max_ttl < max))
+		max = e->explicit_max_ttl;
+	if (max > 0) {
+		int64_t left = e->creation_time + max - now;
+		if (ttl > left) {
+			ttl = left;
+			if (capped)
+				*capped = true;
+		}
+	}
+	r = TROVE_ERR_PERMISSION;
+	if (ttl <= 0)
+		goto out;
+	e->expire_time = now + ttl;
+	e->last_renewal_time = now;
+	if ((r = write_entry(ts, e)) != 0)
+		goto out;
+	if (out) {
+		*out = e;
+		e = NULL;
+	}
+	r = 0;
+out:
+	if (mu)
+		pthread_mutex_unlock(mu);
+	pthread_rwlock_unlock(&ts->lock);
+	token_entry_free(e);
+	return r;
 }
 
-bool token_has_policy(const struct token_entry *e, const char *policy)
+/* --- revocation ------------------------------------------------------------ */
+
+struct node {
+	char hash[TOKEN_HASH_HEX + 1];
+	size_t parent; /* index in the array; (size_t)-1 for the top */
+};
+
+struct nodes {
+	struct node *v;
+	size_t len, cap;
+};
+
+static void nodes_push(struct nodes *n, const char *hash, size_t parent)
 {
-	return e && strlist_contains(&e->policies, policy);
+	if (n->len == n->cap) {
+		n->cap = n->cap ? 2 * n->cap : 16;
+		n->v = xrealloc(n->v, n->cap * sizeof(*n->v));
+	}
+	snprintf(n->v[n->len].hash, sizeof(n->v[n->len].hash), "%s", hash);
+	n->v[n->len].parent = parent;
+	n->len++;
+}
+
+/* Appends the valid child hashes of `hash` to out. */
+static int list_children(struct token_store *ts, const char *hash, struct strlist *out)
+{
+	char prefix[sizeof(TOKEN_PARENT_PREFIX) + TOKEN_HASH_HEX + 1];
+	struct strlist kids;
+	int r;
+	snprintf(prefix, sizeof(prefix), "%s%s/", TOKEN_PARENT_PREFIX, hash);
+	strlist_init(&kids);
+	r = storage_list(ts->logical, prefix, &kids);
+	for (size_t i = 0; r == 0 && i < kids.len; i++)
+		if (valid_hash(kids.items[i]))
+			strlist_push(out, kids.items[i]);
+	strlist_release(&kids);
+	return r;
+}
+
+/* Deletes one token and its index entries under its stripe. tree_parent:
+ * the parent whose index led here ("" for none). On success *gone gets
+ * the entry (NULL if it was already missing). */
+static int delete_one(struct token_store *ts, const char *hash, const char *tree_parent,
+                      struct token_entry **gone)
+{
+	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pk1[PARENT_KEY_LEN], pk2[PARENT_KEY_LEN];
+	char ahash[TOKEN_HASH_HEX + 1];
+	struct storage_op ops[4];
+	size_t n = 0;
+	struct token_entry *e = NULL;
+	pthread_mutex_t *mu = stripe(ts, hash);
+	int r;
+
+	*gone = NULL;
+	pthread_mutex_lock(mu);
+	r = read_entry(ts, hash, &e);
+	if (r != 0 && r != TROVE_ERR_NOT_FOUND && r != TROVE_ERR_INTEGRITY)
+		goto out;
+	id_key(key, hash);
+	ops[n++] = (struct storage_op){STORAGE_DELETE, key, NULL, 0};
+	if (e && e->accessor[0]) {
+		if ((r = hash_id(ts, e->accessor, ahash)) != 0)
+			goto out;
+		snprintf(akey, sizeof(akey), "%s%s", TOKEN_ACCESSOR_PREFIX, ahash);
+		ops[n++] = (struct storage_op){STORAGE_DELETE, akey, NULL, 0};
+	}
+	if (tree_parent && tree_parent[0]) {
+		parent_key(pk1, tree_parent, hash);
+		ops[n++] = (struct storage_op){STORAGE_DELETE, pk1, NULL, 0};
+	}
+	if (e && e->parent_hash[0] && (!tree_parent || strcmp(e->parent_hash, tree_parent) != 0)) {
+		parent_key(pk2, e->parent_hash, hash);
+		ops[n++] = (struct storage_op){STORAGE_DELETE, pk2, NULL, 0};
+	}
+	if ((r = storage_txn(ts->logical, ops, n)) != 0)
+		goto out;
+	*gone = e;
+	e = NULL;
+	r = 0;
+out:
+	pthread_mutex_unlock(mu);
+	token_entry_free(e);
+	return r;
+}
+
+/* Makes every child of `hash` an orphan. Caller holds lock + revoke_mu. */
+static int orphan_children_of(struct token_store *ts, const char *hash)
+{
+	struct strlist kids;
+	int r;
+	strlist_init(&kids);
+	if ((r = list_children(ts, hash, &kids)) != 0)
+		goto out;
+	for (size_t i = 0; i < kids.len; i++) {
+		char pk[PARENT_KEY_LEN], key[ID_KEY_LEN];
+		struct token_entry *c = NULL;
+		char *text = NULL;
+		pthread_mutex_t *mu = stripe(ts, kids.items[i]);
+		parent_key(pk, hash, kids.items[i]);
+		pthread_mutex_lock(mu);
+		r = read_entry(ts, kids.items[i], &c);
+		if (r == TROVE_ERR_NOT_FOUND) {
+			r = storage_delete(ts->logical, pk);
+		} else if (r == 0) {
+			c->parent_hash[0] = '\0';
+			c->orphan = true;
+			text = entry_dump(c);
+			id_key(key, c->id_hash);
+			struct storage_op ops[2] = {
+			    {STORAGE_PUT, key, text, text ? strlen(text) : 0},
+			    {STORAGE_DELETE, pk, NULL, 0},
+			};
+			r = text ? storage_txn(ts->logical, ops, 2) : TROVE_ERR_NOMEM;
+		}
+		pthread_mutex_unlock(mu);
+		free(text);
+		token_entry_free(c);
+		if (r != 0)
+			goto out;
+	}
+	r = 0;
+out:
+	strlist_release(&kids);
+	return r;
+}
+
+static int revoke_locked(struct token_store *ts, const char *hash, bool orphan_children,
+                         struct token_entry ***out, size_t *nout)
+{
+	struct nodes nodes = {0};
+	struct strlist kids;
+	struct token_entry **gone = NULL;
+	size_t ngone = 0;
+	int r;
+
+	strlist_init(&kids);
+	nodes_push(&nodes, hash, (size_t)-1);
+	if (orphan_children) {
+		if ((r = orphan_children_of(ts, hash)) != 0)
+			goto out;
+	} else {
+		for (size_t i = 0; i < nodes.len; i++) {
+			strlist_release(&kids);
+			if ((r = list_children(ts, nodes.v[i].hash, &kids)) != 0)
+				goto out;
+			r = TROVE_ERR_INTEGRITY;
+			if (nodes.len + kids.len > MAX_SUBTREE)
+				goto out;
+			for (size_t k = 0; k < kids.len; k++)
+				nodes_push(&nodes, kids.items[k], i);
+		}
+	}
+	gone = xcalloc(nodes.len, sizeof(*gone));
+	for (size_t i = nodes.len; i-- > 0;) {
+		const char *tp = nodes.v[i].parent == (size_t)-1 ? "" : nodes.v[nodes.v[i].parent].hash;
+		struct token_entry *e = NULL;
+		if ((r = delete_one(ts, nodes.v[i].hash, tp, &e)) != 0)
+			goto out;
+		if (e) {
+			memcpy(e->id_hash, nodes.v[i].hash, TOKEN_HASH_HEX + 1);
+			gone[ngone++] = e;
+		}
+	}
+	r = 0;
+out:
+	*out = gone;
+	*nout = ngone;
+	strlist_release(&kids);
+	free(nodes.v);
+	return r;
+}
+
+int token_revoke(struct token_store *ts, const char *id_hash, bool orphan_children)
+{
+	struct token_entry **gone = NULL;
+	size_t ngone = 0;
+	int r;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (!ts->logical)
+		goto out;
+	r = TROVE_ERR_INVALID;
+	if (!valid_hash(id_hash))
+		goto out;
+	pthread_mutex_lock(&ts->revoke_mu);
+	r = revoke_locked(ts, id_hash, orphan_children, &gone, &ngone);
+	pthread_mutex_unlock(&ts->revoke_mu);
+out:
+	pthread_rwlock_unlock(&ts->lock);
+	/* Callbacks run outside the locks, even after a partial failure:
+	 * whatever was deleted is revoked. */
+	for (size_t i = 0; i < ngone; i++) {
+		run_callbacks(ts, gone[i]);
+		token_entry_free(gone[i]);
+	}
+	free(gone);
+	return r;
+}
+
+void token_finish_request(struct token_store *ts, const struct token_entry *e)
+{
+	if (!ts || !e || !e->last_use || e->type != TOKEN_TYPE_SERVICE)
+		return;
+	(void)token_revoke(ts, e->id_hash, false);
+}
+
+/* --- listing and tidy ------------------------------------------------------ */
+
+int token_list_accessors(struct token_store *ts, struct strlist *out)
+{
+	struct strlist keys;
+	int r;
+	strlist_init(&keys);
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (!ts->logical)
+		goto out;
+	if ((r = storage_list(ts->logical, TOKEN_ACCESSOR_PREFIX, &keys)) != 0)
+		goto out;
+	for (size_t i = 0; i < keys.len; i++) {
+		char akey[ACC_KEY_LEN], hash[TOKEN_HASH_HEX + 1], acc[25];
+		unsigned char *raw = NULL;
+		size_t len = 0;
+		if (!valid_hash(keys.items[i]))
+			continue;
+		snprintf(akey, sizeof(akey), "%s%s", TOKEN_ACCESSOR_PREFIX, keys.items[i]);
+		if (storage_get(ts->logical, akey, &raw, &len) != 0)
+			continue;
+		if (parse_accessor_value(raw, len, hash, acc) == 0) {
+			if (!acc[0]) {
+				/* legacy index value: the accessor is in the entry */
+				struct token_entry *e = NULL;
+				if (read_entry(ts, hash, &e) == 0)
+					snprintf(acc, sizeof(acc), "%s", e->accessor);
+				token_entry_free(e);
+			}
+			if (acc[0])
+				strlist_push(out, acc);
+		}
+		free(raw);
+	}
+	r = 0;
+out:
+	pthread_rwlock_unlock(&ts->lock);
+	strlist_release(&keys);
+	return r;
+}
+
+static bool stored(struct token_store *ts, const char *hash)
+{
+	char key[ID_KEY_LEN];
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	id_key(key, hash);
+	int r = storage_get(ts->logical, key, &raw, &len);
+	free(raw);
+	return r != TROVE_ERR_NOT_FOUND;
+}
+
+int token_tidy(struct token_store *ts, struct token_tidy_stats *out)
+{
+	struct token_tidy_stats st = {0};
+	struct strlist ids, bad, keys;
+	int r;
+
+	strlist_init(&ids);
+	strlist_init(&bad);
+	strlist_init(&keys);
+	/* 1. Tokens lookup would refuse. */
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (!ts->logical)
+		goto unlock;
+	int64_t now = now_of(ts);
+	if ((r = storage_list(ts->logical, TOKEN_ID_PREFIX, &ids)) != 0)
+		goto unlock;
+	for (size_t i = 0; i < ids.len; i++) {
+		struct token_entry *e = NULL;
+		if (!valid_hash(ids.items[i]))
+			continue;
+		int rr = read_entry(ts, ids.items[i], &e);
+		if (rr == TROVE_ERR_NOT_FOUND)
+			continue;
+		if (rr != 0 || !entry_live(e, now) ||
+		    (e->parent_hash[0] && check_chain(ts, e->parent_hash, now) != 0))
+			strlist_push(&bad, ids.items[i]);
+		token_entry_free(e);
+	}
+unlock:
+	pthread_rwlock_unlock(&ts->lock);
+	if (r != 0)
+		goto out;
+	for (size_t i = 0; i < bad.len; i++) {
+		if ((r = token_revoke(ts, bad.items[i], false)) != 0)
+			goto out;
+		st.revoked++;
+	}
+
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (!ts->logical)
+		goto unlock2;
+	pthread_mutex_lock(&ts->revoke_mu);
+	/* 2. Accessors of missing tokens. */
+	if ((r = storage_list(ts->logical, TOKEN_ACCESSOR_PREFIX, &keys)) != 0)
+		goto unlock3;
+	for (size_t i = 0; i < keys.len; i++) {
+		char akey[ACC_KEY_LEN], hash[TOKEN_HASH_HEX + 1];
+		unsigned char *raw = NULL;
+		size_t len = 0;
+		if (!valid_hash(keys.items[i]))
+			continue;
+		snprintf(akey, sizeof(akey), "%s%s", TOKEN_ACCESSOR_PREFIX, keys.items[i]);
+		if (storage_get(ts->logical, akey, &raw, &len) != 0)
+			continue;
+		bool drop = parse_accessor_value(raw, len, hash, NULL) != 0 || !stored(ts, hash);
+		free(raw);
+		if (drop && storage_delete(ts->logical, akey) == 0)
+			st.accessors_removed++;
+	}
+	/* 3. Tree index entries whose child is gone (children of a missing
+	 * parent were revoked in step 1: their chain is invalid). */
+	strlist_release(&keys);
+	if ((r = storage_list(ts->logical, TOKEN_PARENT_PREFIX, &keys)) != 0)
+		goto unlock3;
+	for (size_t i = 0; i < keys.len; i++) {
+		struct strlist kids;
+		size_t n = strlen(keys.items[i]);
+		if (n != TOKEN_HASH_HEX + 1 || keys.items[i][n - 1] != '/')
+			continue;
+		keys.items[i][n - 1] = '\0';
+		strlist_init(&kids);
+		if (list_children(ts, keys.items[i], &kids) == 0) {
+			for (size_t k = 0; k < kids.len; k++) {
+				char pk[PARENT_KEY_LEN];
+				if (stored(ts, kids.items[k]))
+					continue;
+				parent_key(pk, keys.items[i], kids.items[k]);
+				if (storage_delete(ts->logical, pk) == 0)
+					st.parents_removed++;
+			}
+		}
+		strlist_release(&kids);
+	}
+	r = 0;
+unlock3:
+	pthread_mutex_unlock(&ts->revoke_mu);
+unlock2:
+	pthread_rwlock_unlock(&ts->lock);
+out:
+	if (out)
+		*out = st;
+	strlist_release(&ids);
+	strlist_release(&bad);
+	strlist_release(&keys);
+	return r;
+}
+
+/* --- CIDR binding ------------------------------------------------------------ */
+
+struct ipaddr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char b[16];
+};
+
+static bool parse_ip(const char *s, struct ipaddr *out)
+{
+	char buf[64];
+	size_t n = strlen(s);
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (!e)
+			return false;
+		n = (size_t)(e - s - 1);
+		memcpy(buf, s + 1, n);
+	} else {
+		memcpy(buf, s, n);
+	}
+	buf[n] = '\0';
+	char *pct = strchr(buf, '%'); /* IPv6 zone */
+	if (pct)
+		*pct = '\0';
+	if (inet_pton(AF_INET, buf, out->b) == 1) {
+		out->family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, buf, out->b) == 1) {
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		out->family = AF_INET6;
+		if (memcmp(out->b, mapped, 12) == 0) {
+			memmove(out->b, out->b + 12, 4);
+			out->family = AF_INET;
+		}
+		return true;
+	}
+	return false;
+}
+
+static bool parse_cidr(const char *s, struct ipaddr *net, int *bits)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	int64_t b;
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	/* no mapping of ::ffff: networks: parse the address family as written */
+	if (inet_pton(AF_INET, buf, net->b) == 1)
+		net->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, net->b) == 1)
+		net->family = AF_INET6;
+	else
+		return false;
+	int max = net->family == AF_INET ? 32 : 128;
+	if (!slash) {
+		*bits = max;
+		return true;
+	}
+	if (!strconv_int64(slash + 1, &b) || b < 0 || b > max || slash[1] == '+' || slash[1] == '-')
+		return false;
+	*bits = (int)b;
+	return true;
+}
+
+static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, (size_t)full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+bool token_cidr_valid(const char *s)
+{
+	struct ipaddr net;
+	int bits;
+	return s && parse_cidr(s, &net, &bits);
+}
+
+bool token_cidr_allows(const struct strlist *cidrs, const char *addr)
+{
+	struct ipaddr ip;
+	if (!cidrs || cidrs->len == 0)
+		return true;
+	if (!addr || !parse_ip(addr, &ip))
+		return false;
+	for (size_t i = 0; i < cidrs->len; i++) {
+		struct ipaddr net;
+		int bits;
+		if (!parse_cidr(cidrs->items[i], &net, &bits))
+			continue;
+		if (net.family == ip.family && prefix_eq(net.b, ip.b, bits))
+			return true;
+	}
+	return false;
 }

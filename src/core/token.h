@@ -3,54 +3,194 @@
  * Tokens are bearer secrets: the store keeps only a salted hash of each
  * (HMAC-SHA256 under a per-installation salt kept in the barrier), so a copy
  * of storage yields no usable token. A token entry records what the token
- * may do (policies) and where it came from (path, display name).
+ * may do (policies), where it came from (path, display name, parent) and
+ * how long it lives (TTL, explicit max TTL, period, remaining uses).
  *
- * Service token ids are "hvs." + 24 base62 characters (~143 bits). The
- * store is opened on unseal (token_store_open) and closed on seal. */
+ * Two kinds of token:
+ *  - service ("hvs." + 24 base62 characters, ~143 bits): persisted under
+ *    its hash, has an accessor, may be renewed, revoked and have children;
+ *  - batch ("hvb." + base64url of an AES-256-GCM record holding the entry):
+ *    never persisted, no accessor, not renewable, cannot be revoked or
+ *    create children; it stops working when it expires or when its parent
+ *    (if any) is gone.
+ *
+ * Storage layout (inside the barrier; <h> is lowercase hex of
+ * HMAC-SHA256(salt, x)):
+ *   sys/token/salt                    the salt (32 bytes)
+ *   sys/token/batch-key               AES key of batch tokens (32 bytes)
+ *   sys/token/id/<h(token)>           the entry (JSON)
+ *   sys/token/accessor/<h(accessor)>  {"token": <h(token)>, "accessor": ...}
+ *   sys/token/parent/<h(parent)>/<h(child)>   the tree index (empty value)
+ * An accessor is looked up only under accessor/, a token only under id/:
+ * an accessor presented as a token finds nothing.
+ *
+ * Validity is decided at lookup, whether or not a sweep (token_tidy) has
+ * run: an expired token, a used-up one, or one whose ancestor is missing,
+ * expired or used up is TROVE_ERR_PERMISSION.
+ *
+ * All functions are thread-safe. The store is opened on unseal
+ * (token_store_open) and closed on seal. */
 #ifndef TROVE_TOKEN_H
 #define TROVE_TOKEN_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "storage/storage.h"
 
-#define TOKEN_ID_MAX 128
+#define TOKEN_ID_MAX 128     /* service / custom token ids */
+#define TOKEN_BATCH_MAX 8192 /* a whole batch token */
+#define TOKEN_HASH_HEX 64
 #define TOKEN_SALT_PATH "sys/token/salt"
+#define TOKEN_BATCH_KEY_PATH "sys/token/batch-key"
 #define TOKEN_ID_PREFIX "sys/token/id/"
 #define TOKEN_ACCESSOR_PREFIX "sys/token/accessor/"
+#define TOKEN_PARENT_PREFIX "sys/token/parent/"
+#define TOKEN_SERVICE_PREFIX "hvs."
+#define TOKEN_BATCH_PREFIX "hvb."
 
 struct token_store;
 
-struct token_entry {
-	char accessor[25];
-	struct strlist policies; /* sorted */
-	char *path;              /* creation path, e.g. "auth/token/root" */
-	char *display_name;
-	int64_t creation_time;   /* unix seconds */
-	int64_t ttl;             /* seconds; 0 = never expires */
+enum token_type {
+	TOKEN_TYPE_SERVICE = 0,
+	TOKEN_TYPE_BATCH = 1,
 };
+
+struct token_entry {
+	char id_hash[TOKEN_HASH_HEX + 1];     /* hex HMAC of the id: the storage key,
+	                                       * and the cubbyhole's private prefix */
+	char parent_hash[TOKEN_HASH_HEX + 1]; /* "" for an orphan */
+	char accessor[25];                    /* "" for batch tokens */
+	struct strlist policies;              /* sorted, unique */
+	json_t *meta;                         /* object of strings, or NULL */
+	char *path;                           /* creation path, "auth/token/create" */
+	char *display_name;
+	char *entity_id;            /* "" when none */
+	char *role;                 /* "" when none */
+	struct strlist bound_cidrs; /* empty: usable from anywhere */
+	int64_t creation_time;      /* unix seconds */
+	int64_t ttl;                /* TTL given at creation; 0 = none */
+	int64_t explicit_max_ttl;   /* 0 = none */
+	int64_t period;             /* 0 = not periodic */
+	int64_t num_uses;           /* remaining uses; 0 = unlimited */
+	int64_t last_renewal_time;  /* 0 = never renewed */
+	int64_t expire_time;        /* unix seconds; 0 = never */
+	bool orphan;
+	bool renewable;
+	enum token_type type;
+	/* Set by token_lookup_ex when this lookup consumed the token's last
+	 * use: the request may proceed, and token_finish_request then
+	 * revokes the token. Never stored. */
+	bool last_use;
+};
+
+/* An empty entry: strings "", lists empty, meta NULL, renewable true.
+ * Free with token_entry_free (NULL is fine). */
+struct token_entry *token_entry_new(void);
+void token_entry_free(struct token_entry *e);
+/* Replaces one of the entry's strings with a copy of v (NULL -> ""). */
+void token_entry_set(char **field, const char *v);
+bool token_has_policy(const struct token_entry *e, const char *policy);
 
 struct token_store *token_store_new(void);
 void token_store_free(struct token_store *ts);
 
-/* Loads (or, first time, creates) the salt from `logical` (borrowed; the
- * barrier view). Call after unseal. */
+/* Loads (or, first time, creates) the salt and the batch-token key from
+ * `logical` (borrowed; the barrier view). Call after unseal. */
 int token_store_open(struct token_store *ts, struct storage *logical);
-/* Forgets the salt and the storage handle. Call on seal. */
+/* Forgets the keys and the storage handle. Call on seal. */
 void token_store_close(struct token_store *ts);
 
-/* Creates a root token (policy "root", no expiry). id: the caller's chosen
- * id (dev mode) or NULL for a random one. *out_id is heap memory the
- * caller wipes and frees (secure_free_str). */
+/* For tests: the clock the store uses instead of time(NULL). */
+void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg);
+
+/* Registers fn to run once for every token revoked from now on (subtree
+ * members, used-up and tidied tokens included), after the token has been
+ * removed from storage and outside the store's locks (fn may call the
+ * store). Registering the same (fn, arg) twice is a no-op. At most 16
+ * callbacks: TROVE_ERR_TOO_LARGE beyond. */
+int token_store_on_revoke(struct token_store *ts, void (*fn)(void *arg, const struct token_entry *e),
+                          void *arg);
+void token_store_off_revoke(struct token_store *ts, void (*fn)(void *arg, const struct token_entry *e),
+                            void *arg);
+
+/* Creates a root token (policy "root", no expiry, not renewable, orphan).
+ * id: the caller's chosen id (dev mode) or NULL for a random one. *out_id
+ * is heap memory the caller wipes and frees (secure_free_str). */
 int token_create_root(struct token_store *ts, const char *id, char **out_id);
 
-/* Looks a token up. TROVE_ERR_PERMISSION for an unknown, malformed or
- * expired token (callers answer 403 without saying which). *out is owned by
- * the caller (token_entry_free). */
+/* Creates a token from `e`, which the caller fills: type, parent_hash
+ * ("" = orphan; `orphan` is derived from it), policies, meta, path,
+ * display_name, entity_id, role, bound_cidrs, ttl (0 = never expires),
+ * explicit_max_ttl, period, num_uses, renewable. The store fills id_hash,
+ * accessor (service only), creation_time and expire_time. The caller has
+ * already decided the policy and TTL rules; the store checks only what it
+ * alone can: that the parent is still valid (else TROVE_ERR_PERMISSION)
+ * and that a custom id is well formed (TROVE_ERR_INVALID) and unused
+ * (TROVE_ERR_CONFLICT). id: a custom id or NULL (batch tokens: NULL).
+ * *out_id is heap memory the caller wipes and frees (secure_free_str). */
+int token_create(struct token_store *ts, struct token_entry *e, const char *id, char **out_id);
+
+/* Looks a token up. TROVE_ERR_PERMISSION for an unknown, malformed,
+ * expired, used-up or CIDR-refused token, or one whose parent chain is no
+ * longer valid (callers answer 403 without saying which).
+ * remote_addr: the client's IP address (text) for tokens bound to CIDRs,
+ * or NULL to skip that check. flags: TOKEN_LOOKUP_NO_USE inspects without
+ * consuming a use (lookup of another token); otherwise a token with
+ * num_uses > 0 has one use consumed and persisted atomically, and
+ * out->last_use says the request consumed the last one.
+ * *out is owned by the caller (token_entry_free). */
+#define TOKEN_LOOKUP_NO_USE 1u
+int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_addr, unsigned flags,
+                    struct token_entry **out);
+/* token_lookup_ex(ts, id, NULL, 0, out). */
 int token_lookup(struct token_store *ts, const char *id, struct token_entry **out);
-void token_entry_free(struct token_entry *e);
-bool token_has_policy(const struct token_entry *e, const char *policy);
+/* A service token by its id hash (no use consumed, validity checked). */
+int token_lookup_hash(struct token_store *ts, const char *id_hash, struct token_entry **out);
+/* A service token by its accessor (no use consumed, validity checked).
+ * TROVE_ERR_NOT_FOUND for an unknown accessor or an invalid token. */
+int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **out);
+
+/* Runs after the handler of a request authenticated by e (NULL is fine):
+ * revokes e's token when the request consumed its last use. */
+void token_finish_request(struct token_store *ts, const struct token_entry *e);
+
+/* Renews a service token. increment: requested TTL in seconds (0: the
+ * token's creation TTL, else default_ttl). max_ttl: the mount's max TTL,
+ * measured from the creation time (ignored for periodic tokens, whose TTL
+ * is reset to the period); explicit_max_ttl caps both. *capped is set
+ * when the TTL was cut short by a max. TROVE_ERR_PERMISSION when the
+ * token is invalid; TROVE_ERR_INVALID when it is not renewable or a batch
+ * token. *out (may be NULL) gets the updated entry. */
+int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, int64_t default_ttl,
+                int64_t max_ttl, struct token_entry **out, bool *capped);
+
+/* Revokes a service token by id hash and, unless orphan_children, its
+ * whole subtree (iteratively; children before parents). With
+ * orphan_children its direct children become orphans instead. An
+ * unknown hash is not an error. Revoke callbacks run for each token. */
+int token_revoke(struct token_store *ts, const char *id_hash, bool orphan_children);
+
+/* Appends every accessor (unsorted) to out. */
+int token_list_accessors(struct token_store *ts, struct strlist *out);
+
+struct token_tidy_stats {
+	size_t revoked;           /* expired, used-up or with an invalid parent chain */
+	size_t accessors_removed; /* accessor entries pointing at no token */
+	size_t parents_removed;   /* tree index entries pointing at no token */
+};
+/* Sweeps the store: revokes what lookup would refuse and removes
+ * dangling index entries. */
+int token_tidy(struct token_store *ts, struct token_tidy_stats *out);
+
+/* Whether addr (IPv4 or IPv6 text, "[v6]" and an IPv4-mapped IPv6 address
+ * accepted) lies in one of cidrs ("10.0.0.0/8", "::1/128", or a bare
+ * address). An empty list allows everything; an unparsable address or
+ * CIDR allows nothing. */
+bool token_cidr_allows(const struct strlist *cidrs, const char *addr);
+/* Whether s is a valid CIDR block or address. */
+bool token_cidr_valid(const char *s);
 
 #endif

@@ -7,4 +7,31 @@
 /* sys/: init, seal, health, keyring. */
 extern const struct engine sys_engine;
 
+/* sys/policy, sys/policies/acl, sys/capabilities[-self],
+ * sys/internal/ui/resultant-acl (sys_policy.c). */
+extern const struct route sys_policy_routes[];
+/* sys/mounts, sys/auth, sys/remount, sys/internal/ui/mounts */
+extern const struct route sys_mount_routes[];
+/* auth/token/: the token store API (create, lookup, renew, revoke, roles) */
+extern const struct engine token_engine;
+/* sys/capabilities-accessor (needs the token store's accessor lookup) */
+extern const struct route token_sys_routes[];
+
+/* kv, options.version "1" or unset: unversioned secrets. */
+extern const struct engine kv_v1_engine;
+/* kv, options.version "2": versioned secrets (data/, metadata/, ...). */
+extern const struct engine kv_v2_engine;
+/* cubbyhole/: per-token private secrets (built in). */
+extern const struct engine cubbyhole_engine;
+
+struct core;
+struct storage;
+/* Registers the cubbyhole's token-revocation hook with the core's token
+ * store (deleting a revoked token's cubbyhole). Call once the token store
+ * is open; calling again is a no-op. */
+int cubbyhole_register(struct core *c);
+/* Deletes every cubbyhole entry of the token whose hash is id_hash from a
+ * cubbyhole mount's view. Exposed for tests. */
+int cubbyhole_purge(struct storage *view, const char *id_hash);
+
 #endif

@@ -304,17 +304,19 @@ static const struct field health_fields[] = {
 #define SPECIAL (ROUTE_UNAUTH | ROUTE_SEALED_OK | ROUTE_NO_AUDIT)
 
 static const struct route sys_routes[] = {
-	{ "init", { [OP_READ] = init_read, [OP_UPDATE] = init_write }, init_fields, SPECIAL | ROUTE_SLOW,
+	{ "init", { [OP_READ] = init_read, [OP_UPDATE] = init_write }, NULL, init_fields, SPECIAL | ROUTE_SLOW,
 	  "initialise a new server" },
-	{ "seal-status", { [OP_READ] = status_reply }, NULL, SPECIAL, "seal state and unseal progress" },
-	{ "unseal", { [OP_UPDATE] = unseal_write }, unseal_fields, SPECIAL, "submit one unseal key share" },
-	{ "seal", { [OP_UPDATE] = seal_write }, NULL, ROUTE_SUDO | ROUTE_NO_AUDIT, "seal the server" },
-	{ "health", { [OP_READ] = health_read, [OP_HEAD] = health_read }, health_fields, SPECIAL,
+	{ "seal-status", { [OP_READ] = status_reply }, NULL, NULL, SPECIAL, "seal state and unseal progress" },
+	{ "unseal", { [OP_UPDATE] = unseal_write }, NULL, unseal_fields, SPECIAL, "submit one unseal key share" },
+	{ "seal", { [OP_UPDATE] = seal_write }, NULL, NULL, ROUTE_SUDO | ROUTE_NO_AUDIT, "seal the server" },
+	{ "health", { [OP_READ] = health_read, [OP_HEAD] = health_read }, NULL, health_fields, SPECIAL,
 	  "health for load balancers" },
-	{ "leader", { [OP_READ] = leader_read }, NULL, SPECIAL, "high-availability leader" },
-	{ "key-status", { [OP_READ] = key_status_read }, NULL, 0, "the active barrier key term" },
-	{ "rotate", { [OP_UPDATE] = rotate_write }, NULL, ROUTE_SUDO, "install a new barrier key term" },
-	{ NULL, { 0 }, NULL, 0, NULL },
+	{ "leader", { [OP_READ] = leader_read }, NULL, NULL, SPECIAL, "high-availability leader" },
+	{ "key-status", { [OP_READ] = key_status_read }, NULL, NULL, 0, "the active barrier key term" },
+	{ "rotate", { [OP_UPDATE] = rotate_write }, NULL, NULL, ROUTE_SUDO, "install a new barrier key term" },
+	{ NULL, { 0 }, NULL, NULL, 0, NULL },
 };
 
-const struct engine sys_engine = { "system", sys_routes };
+static const struct route *const sys_tables[] = { sys_routes, sys_mount_routes, NULL };
+
+const struct engine sys_engine = { "system", sys_tables, ENGINE_BUILTIN, NULL, NULL, NULL };

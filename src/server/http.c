@@ -5,6 +5,7 @@
 
 #include "http.h"
 
+#include "core/mount.h"
 #include "err.h"
 #include "rand.h"
 #include "strconv.h"
@@ -233,7 +234,7 @@ int http_render(const struct request *req, const struct response *resp, int err,
 		body = json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?, s:s}", "request_id", req->id, "lease_id",
 				 "", "renewable", resp->renewable, "lease_duration", (json_int_t)resp->lease_duration,
 				 "data", resp->data, "wrap_info", "warnings", resp->warnings, "auth", resp->auth,
-				 "mount_type", "");
+				 "mount_type", req && req->mount && req->mount->type ? req->mount->type : "");
 		if (body && resp->inject_data && json_is_object(resp->data)) {
 			const char *k;
 			json_t *v;

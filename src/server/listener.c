@@ -125,7 +125,7 @@ static void run_job(void *arg)
 {
 	struct job *j = arg;
 	log_set_request_id(j->req.id);
-	struct route_match m = { j->req.route, NULL };
+	struct route_match m = { j->req.route };
 	j->err = router_dispatch(&j->req, &m, &j->resp);
 	log_set_request_id(NULL);
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
@@ -213,7 +213,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	struct trove_handler *h = (struct trove_handler *)self;
 	struct loop_listener *ll = (struct loop_listener *)hreq->conn->ctx;
 	struct job *j = xcalloc(1, sizeof(*j));
-	struct route_match m = { NULL, NULL };
+	struct route_match m = { NULL };
 	size_t ct_len = 0;
 	const char *ct = header_value(hreq, H2O_TOKEN_CONTENT_TYPE, &ct_len);
 

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "core/core.h"
+#include "core/mount.h"
 #include "encoding.h"
 #include "err.h"
 #include "listener.h"
@@ -184,6 +185,14 @@ static int dev_bootstrap(struct core *core, const struct listener_config *l, con
 	if (r == 0 && st.sealed) {
 		buf_append_str(err, "dev mode could not unseal");
 		r = TROVE_ERR_INTERNAL;
+	}
+	if (r == 0) {
+		/* Like Vault's dev server: versioned kv at secret/. */
+		json_t *opts = json_pack("{s:s}", "version", "2");
+		struct mount_enable_params mp = { .path = "secret", .type = "kv", .description = "key/value secret storage",
+						  .options = opts };
+		r = mount_enable(core_mounts(core), &mp, err);
+		json_decref(opts);
 	}
 	if (r == 0) {
 		base64_encode(res.keys[0], res.key_len, b64);

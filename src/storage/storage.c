@@ -7,6 +7,7 @@
  * would be indistinguishable from a directory); a list prefix is "" or ends
  * in '/'. A transaction is validated as a whole before it reaches the
  * backend, so an invalid operation anywhere in it applies nothing. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -114,4 +115,50 @@ void storage_free(struct storage *s)
 	if (s == NULL)
 		return;
 	s->ops->destroy(s);
+}
+
+int storage_delete_prefix(struct storage *s, const char *prefix)
+{
+	struct strlist pending, children;
+	struct storage_op ops[256];
+	char *owned[256];
+	size_t nops = 0;
+	int r = 0;
+
+	strlist_init(&pending);
+	strlist_init(&children);
+	strlist_push(&pending, prefix);
+	/* pending grows as folders are found; index i walks it once. */
+	for (size_t i = 0; i < pending.len && r == 0; i++) {
+		const char *dir = pending.items[i];
+		strlist_release(&children);
+		strlist_init(&children);
+		if ((r = storage_list(s, dir, &children)) != 0)
+			break;
+		for (size_t j = 0; j < children.len && r == 0; j++) {
+			size_t dl = strlen(dir), cl = strlen(children.items[j]);
+			char *full = xmalloc(dl + cl + 1);
+			memcpy(full, dir, dl);
+			memcpy(full + dl, children.items[j], cl + 1);
+			if (cl > 0 && children.items[j][cl - 1] == '/') {
+				strlist_push_owned(&pending, full);
+				continue;
+			}
+			owned[nops] = full;
+			ops[nops] = (struct storage_op){ STORAGE_DELETE, full, NULL, 0 };
+			if (++nops == sizeof(ops) / sizeof(ops[0])) {
+				r = storage_txn(s, ops, nops);
+				for (size_t k = 0; k < nops; k++)
+					free(owned[k]);
+				nops = 0;
+			}
+		}
+	}
+	if (r == 0 && nops > 0)
+		r = storage_txn(s, ops, nops);
+	for (size_t k = 0; k < nops; k++)
+		free(owned[k]);
+	strlist_release(&children);
+	strlist_release(&pending);
+	return r;
 }

@@ -70,6 +70,11 @@ int storage_txn(struct storage *s, const struct storage_op *ops, size_t n);
 /* Destroys the handle (not the data). NULL is fine. */
 void storage_free(struct storage *s);
 
+/* Deletes every key under prefix ("" or ending in '/'), walking the tree
+ * breadth-first with list (no recursion on the C stack) and deleting in
+ * batched transactions. Returns 0 or the first error. */
+int storage_delete_prefix(struct storage *s, const char *prefix);
+
 /* Backends. */
 struct storage *storage_inmem_new(void);
 

@@ -1,16 +1,22 @@
 /* test_storage.c — one table of contract tests run against every backend
  * (inmem, lmdb in a temporary directory, and a prefix view over inmem),
- * plus backend-specific tests: lmdb persistence and limits, view
- * isolation. */
+ * plus backend-specific tests: lmdb persistence and limits, group commit
+ * (a failing batch among good ones, acknowledged writes surviving kill -9),
+ * view isolation. */
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -370,6 +376,173 @@ static void t_concurrent_puts(void **state)
 	}
 }
 
+/* Many writers at once: on lmdb they share group commits. Every write must
+ * be there afterwards with its own value. */
+struct cw_arg {
+	struct storage *s;
+	int id;
+	int n;
+	int failures;
+};
+
+static void cw_value(char *v, size_t cap, int id, int i)
+{
+	snprintf(v, cap, "writer %d wrote value number %d", id, i);
+}
+
+static void *cw_worker(void *arg)
+{
+	struct cw_arg *a = arg;
+	for (int i = 0; i < a->n; i++) {
+		char k[64], v[64];
+		snprintf(k, sizeof(k), "cw/t%d/k%05d", a->id, i);
+		cw_value(v, sizeof(v), a->id, i);
+		if (storage_put(a->s, k, v, strlen(v)) != 0)
+			a->failures++;
+	}
+	return NULL;
+}
+
+static void t_concurrent_writers(void **state)
+{
+	struct fixture *f = *state;
+	enum { NT = 8, PER = 2000 };
+	pthread_t th[NT];
+	struct cw_arg a[NT];
+	for (int i = 0; i < NT; i++) {
+		a[i] = (struct cw_arg){.s = f->s, .id = i, .n = PER};
+		assert_int_equal(pthread_create(&th[i], NULL, cw_worker, &a[i]), 0);
+	}
+	for (int i = 0; i < NT; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].failures, 0);
+	}
+	for (int t = 0; t < NT; t++) {
+		char p[32];
+		snprintf(p, sizeof(p), "cw/t%d/", t);
+		struct strlist l;
+		strlist_init(&l);
+		assert_int_equal(storage_list(f->s, p, &l), 0);
+		assert_int_equal(l.len, (size_t)PER);
+		strlist_release(&l);
+		for (int i = 0; i < PER; i++) {
+			char k[64], v[64];
+			snprintf(k, sizeof(k), "cw/t%d/k%05d", t, i);
+			cw_value(v, sizeof(v), t, i);
+			check_value(f->s, k, v, strlen(v));
+		}
+	}
+}
+
+/* Each writer replaces its set of ATOM_KEYS keys in one txn per
+ * generation (puts the new ones, deletes the old ones). A reader's list is
+ * one snapshot, so it must always see exactly one whole generation: never
+ * a mix, never a half-applied txn. */
+enum { ATOM_WRITERS = 4, ATOM_KEYS = 8 };
+
+struct atom_arg {
+	struct storage *s;
+	int id;
+	int gens;
+	int failures;
+	atomic_int *writers_left;
+};
+
+static void *atom_writer(void *arg)
+{
+	struct atom_arg *a = arg;
+	char keys[2 * ATOM_KEYS][64];
+	struct storage_op ops[2 * ATOM_KEYS];
+	for (int g = 1; g <= a->gens; g++) {
+		size_t n = 0;
+		for (int j = 0; j < ATOM_KEYS; j++) {
+			snprintf(keys[n], sizeof(keys[n]), "atom/t%d/g%06d-k%d", a->id, g, j);
+			ops[n] = (struct storage_op){.kind = STORAGE_PUT, .key = keys[n], .value = "v", .value_len = 1};
+			n++;
+		}
+		for (int j = 0; j < ATOM_KEYS && g > 1; j++) {
+			snprintf(keys[n], sizeof(keys[n]), "atom/t%d/g%06d-k%d", a->id, g - 1, j);
+			ops[n] = (struct storage_op){.kind = STORAGE_DELETE, .key = keys[n]};
+			n++;
+		}
+		if (storage_txn(a->s, ops, n) != 0)
+			a->failures++;
+	}
+	atomic_fetch_sub(a->writers_left, 1);
+	return NULL;
+}
+
+struct atom_reader {
+	struct storage *s;
+	atomic_int *writers_left;
+	int bad;
+	long lists;
+};
+
+static void *atom_reader_fn(void *arg)
+{
+	struct atom_reader *r = arg;
+	int t = 0;
+	while (atomic_load(r->writers_left) > 0) {
+		char p[32];
+		snprintf(p, sizeof(p), "atom/t%d/", t);
+		t = (t + 1) % ATOM_WRITERS;
+		struct strlist l;
+		strlist_init(&l);
+		if (storage_list(r->s, p, &l) != 0) {
+			r->bad++;
+		} else if (l.len != 0) {
+			/* names are "gNNNNNN-kJ": one generation means one "gNNNNNN-" */
+			if (l.len != ATOM_KEYS)
+				r->bad++;
+			for (size_t i = 1; i < l.len; i++)
+				if (strncmp(l.items[0], l.items[i], 8) != 0)
+					r->bad++;
+		}
+		strlist_release(&l);
+		r->lists++;
+	}
+	return NULL;
+}
+
+static void t_txn_atomic_visibility(void **state)
+{
+	struct fixture *f = *state;
+	int gens = strcmp(f->kind, "lmdb") == 0 ? 150 : 1500;
+	atomic_int left = ATOM_WRITERS;
+	pthread_t wt[ATOM_WRITERS], rt[2];
+	struct atom_arg a[ATOM_WRITERS];
+	struct atom_reader r[2];
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct atom_reader){.s = f->s, .writers_left = &left};
+		assert_int_equal(pthread_create(&rt[i], NULL, atom_reader_fn, &r[i]), 0);
+	}
+	for (int i = 0; i < ATOM_WRITERS; i++) {
+		a[i] = (struct atom_arg){.s = f->s, .id = i, .gens = gens, .writers_left = &left};
+		assert_int_equal(pthread_create(&wt[i], NULL, atom_writer, &a[i]), 0);
+	}
+	for (int i = 0; i < ATOM_WRITERS; i++) {
+		pthread_join(wt[i], NULL);
+		assert_int_equal(a[i].failures, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(rt[i], NULL);
+		assert_int_equal(r[i].bad, 0);
+		assert_true(r[i].lists > 0);
+	}
+	for (int i = 0; i < ATOM_WRITERS; i++) {
+		char p[32], k[64];
+		snprintf(p, sizeof(p), "atom/t%d/", i);
+		struct strlist l;
+		strlist_init(&l);
+		assert_int_equal(storage_list(f->s, p, &l), 0);
+		assert_int_equal(l.len, ATOM_KEYS);
+		snprintf(k, sizeof(k), "g%06d-k0", gens);
+		assert_string_equal(l.items[0], k);
+		strlist_release(&l);
+	}
+}
+
 #define CONTRACT(setup)                                                                                      \
 	cmocka_unit_test_setup_teardown(t_get_missing, setup, teardown),                                     \
 	    cmocka_unit_test_setup_teardown(t_put_get_overwrite, setup, teardown),                           \
@@ -379,7 +552,9 @@ static void t_concurrent_puts(void **state)
 	    cmocka_unit_test_setup_teardown(t_empty_value, setup, teardown),                                 \
 	    cmocka_unit_test_setup_teardown(t_binary_value, setup, teardown),                                \
 	    cmocka_unit_test_setup_teardown(t_key_validation, setup, teardown),                              \
-	    cmocka_unit_test_setup_teardown(t_concurrent_puts, setup, teardown)
+	    cmocka_unit_test_setup_teardown(t_concurrent_puts, setup, teardown),                             \
+	    cmocka_unit_test_setup_teardown(t_concurrent_writers, setup, teardown),                          \
+	    cmocka_unit_test_setup_teardown(t_txn_atomic_visibility, setup, teardown)
 
 /* ---- backend specific -------------------------------------------------- */
 
@@ -436,6 +611,216 @@ static void t_lmdb_limits(void **state)
 	check_missing(f->s, "big");
 	put_str(f->s, "small", "ok");
 	check_value(f->s, "small", "ok", 2);
+}
+
+/* A batch that cannot fit (MDB_MAP_FULL) among good batches sharing its
+ * group commit: only its caller gets the error, none of its ops land, and
+ * every good write lands. */
+struct fb_arg {
+	struct storage *s;
+	int id;
+	int n;
+	int failures;
+	unsigned char *big; /* bad writer: a value larger than the map */
+	size_t big_len;
+};
+
+static void *fb_good(void *arg)
+{
+	struct fb_arg *a = arg;
+	for (int i = 0; i < a->n; i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "good/t%d/k%04d", a->id, i);
+		if (storage_put(a->s, k, k, strlen(k)) != 0)
+			a->failures++;
+	}
+	return NULL;
+}
+
+static void *fb_bad(void *arg)
+{
+	struct fb_arg *a = arg;
+	for (int i = 0; i < a->n; i++) {
+		char k1[64], k2[64];
+		snprintf(k1, sizeof(k1), "bad/k%04d/small", i);
+		snprintf(k2, sizeof(k2), "bad/k%04d/big", i);
+		struct storage_op ops[] = {
+		    {.kind = STORAGE_PUT, .key = k1, .value = "s", .value_len = 1},
+		    {.kind = STORAGE_PUT, .key = k2, .value = a->big, .value_len = a->big_len},
+		    {.kind = STORAGE_DELETE, .key = "good/t0/k0000"},
+		};
+		if (storage_txn(a->s, ops, 3) != TROVE_ERR_IO)
+			a->failures++;
+	}
+	return NULL;
+}
+
+static void t_lmdb_failing_batch(void **state)
+{
+	struct fixture *f = *state;
+	enum { NGOOD = 6, PER = 300, NBAD = 40 };
+	storage_free(f->s);
+	rm_lmdb_dir(f->dir);
+	/* a 2 MiB map and a 3 MiB value: the batch always fails, yet it is
+	 * small enough to share a group (bounded at 4 MiB) with others */
+	f->s = open_lmdb(f->dir, (size_t)2 << 20);
+	assert_non_null(f->s);
+
+	pthread_t th[NGOOD + 1];
+	struct fb_arg a[NGOOD + 1];
+	for (int i = 0; i < NGOOD; i++) {
+		a[i] = (struct fb_arg){.s = f->s, .id = i, .n = PER};
+		assert_int_equal(pthread_create(&th[i], NULL, fb_good, &a[i]), 0);
+	}
+	a[NGOOD] = (struct fb_arg){.s = f->s, .n = NBAD, .big_len = (size_t)3 << 20};
+	a[NGOOD].big = calloc(1, a[NGOOD].big_len);
+	assert_non_null(a[NGOOD].big);
+	assert_int_equal(pthread_create(&th[NGOOD], NULL, fb_bad, &a[NGOOD]), 0);
+	for (int i = 0; i <= NGOOD; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].failures, 0);
+	}
+	free(a[NGOOD].big);
+
+	check_list(f->s, "", (const char *const[]){"good/", NULL});
+	for (int t = 0; t < NGOOD; t++) {
+		for (int i = 0; i < PER; i++) {
+			char k[64];
+			snprintf(k, sizeof(k), "good/t%d/k%04d", t, i);
+			check_value(f->s, k, k, strlen(k));
+		}
+	}
+	/* and the store still takes writes, durably */
+	put_str(f->s, "after", "ok");
+	storage_free(f->s);
+	f->s = open_lmdb(f->dir, (size_t)2 << 20);
+	assert_non_null(f->s);
+	check_value(f->s, "after", "ok", 2);
+	check_value(f->s, "good/t0/k0000", "good/t0/k0000", 13);
+}
+
+/* kill -9 in the middle of concurrent writes: every write the child saw
+ * acknowledged (and reported down a pipe only after put returned) must be
+ * in the store when it is reopened. */
+enum { K9_THREADS = 4, K9_PER = 1000000, K9_VALUE = 200, K9_KILL_AFTER = 3000 };
+
+struct k9_arg {
+	struct storage *s;
+	int id;
+	int fd;
+};
+
+static void k9_value(unsigned char *v, uint32_t tag)
+{
+	for (size_t i = 0; i < K9_VALUE; i++)
+		v[i] = (unsigned char)(tag * 31u + i * 7u);
+}
+
+static void *k9_worker(void *arg)
+{
+	struct k9_arg *a = arg;
+	unsigned char v[K9_VALUE];
+	for (uint32_t i = 0; i < K9_PER; i++) {
+		uint32_t tag = ((uint32_t)a->id << 24) | i;
+		char k[32];
+		snprintf(k, sizeof(k), "k9/%08x", tag);
+		k9_value(v, tag);
+		if (storage_put(a->s, k, v, sizeof(v)) != 0)
+			_exit(3);
+		/* 4 bytes < PIPE_BUF: each ack arrives whole */
+		if (write(a->fd, &tag, sizeof(tag)) != (ssize_t)sizeof(tag))
+			_exit(4);
+	}
+	return NULL;
+}
+
+static void k9_child(const char *dir, int fd)
+{
+	struct storage *s = open_lmdb(dir, 0);
+	if (s == NULL)
+		_exit(2);
+	pthread_t th[K9_THREADS];
+	struct k9_arg a[K9_THREADS];
+	for (int i = 0; i < K9_THREADS; i++) {
+		a[i] = (struct k9_arg){.s = s, .id = i, .fd = fd};
+		if (pthread_create(&th[i], NULL, k9_worker, &a[i]) != 0)
+			_exit(5);
+	}
+	for (int i = 0; i < K9_THREADS; i++)
+		pthread_join(th[i], NULL);
+	_exit(0); /* not reached in practice: the parent kills us first */
+}
+
+/* Reads one 4-byte ack; 0 on EOF. */
+static int read_ack(int fd, uint32_t *tag)
+{
+	unsigned char *p = (unsigned char *)tag;
+	size_t got = 0;
+	while (got < sizeof(*tag)) {
+		ssize_t n = read(fd, p + got, sizeof(*tag) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+static void t_lmdb_kill9_durability(void **state)
+{
+	struct fixture *f = *state;
+	/* the child opens its own environment: close ours before forking */
+	storage_free(f->s);
+	f->s = NULL;
+
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		k9_child(f->dir, pfd[1]);
+	}
+	close(pfd[1]);
+
+	size_t cap = 1 << 16, n = 0;
+	uint32_t *acked = malloc(cap * sizeof(*acked));
+	assert_non_null(acked);
+	uint32_t tag;
+	bool killed = false;
+	while (read_ack(pfd[0], &tag)) {
+		if (n == cap) {
+			cap *= 2;
+			acked = realloc(acked, cap * sizeof(*acked));
+			assert_non_null(acked);
+		}
+		acked[n++] = tag;
+		if (!killed && n >= K9_KILL_AFTER) {
+			assert_int_equal(kill(pid, SIGKILL), 0);
+			killed = true; /* keep draining: acks already in the pipe count */
+		}
+	}
+	close(pfd[0]);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_true(n >= K9_KILL_AFTER);
+
+	f->s = open_lmdb(f->dir, 0);
+	assert_non_null(f->s);
+	unsigned char v[K9_VALUE];
+	for (size_t i = 0; i < n; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "k9/%08x", acked[i]);
+		k9_value(v, acked[i]);
+		check_value(f->s, k, v, sizeof(v));
+	}
+	free(acked);
+	/* the store reopened after the crash takes writes */
+	put_str(f->s, "after-crash", "ok");
+	check_value(f->s, "after-crash", "ok", 2);
 }
 
 static void t_lmdb_bad_path(void **state)
@@ -532,6 +917,8 @@ int main(void)
 	    CONTRACT(setup_lmdb),
 	    cmocka_unit_test_setup_teardown(t_lmdb_persistence, setup_lmdb, teardown),
 	    cmocka_unit_test_setup_teardown(t_lmdb_limits, setup_lmdb, teardown),
+	    cmocka_unit_test_setup_teardown(t_lmdb_failing_batch, setup_lmdb, teardown),
+	    cmocka_unit_test_setup_teardown(t_lmdb_kill9_durability, setup_lmdb, teardown),
 	    cmocka_unit_test(t_lmdb_bad_path),
 	};
 	const struct CMUnitTest view[] = {

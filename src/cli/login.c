@@ -1,0 +1,313 @@
+/* login.c — `trove login`: authenticate and keep the token for later
+ * commands in the token helper's file (~/.vault-token, the file Vault's
+ * own CLI uses, so either CLI picks up the other's login).
+ *
+ * Methods are a table: each turns the command's arguments into a login
+ * response envelope (an "auth" block). Only the token method exists so
+ * far: it checks the token with auth/token/lookup-self and builds the auth
+ * block from the answer. Adding userpass, approle or oidc means adding a
+ * row and a function; storing and printing are shared.
+ *
+ * The token file is written atomically and private: a temporary file
+ * created 0600 next to it, then renamed over it, so a crash never leaves
+ * a half-written token and no other user can read it at any moment. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "secure.h"
+
+#include "banned.h"
+
+struct login_args {
+	int argc; /* positional arguments after the flags */
+	char **argv;
+	const char *path; /* -path, or NULL for the method's default mount */
+};
+
+/* Authenticates; on success returns 0 with a response envelope holding an
+ * auth block (client_token set) in *out. Prints its own errors. */
+typedef int (*login_fn)(struct cli *cli, const struct login_args *a, json_t **out);
+
+struct login_method {
+	const char *name;
+	login_fn run;
+};
+
+static const struct cli_command login_spec = {
+    .name = "login",
+    .synopsis = "Authenticate and store the token",
+    .args = "[options] [TOKEN | -]",
+    .help = "Authenticate to the server and keep the resulting token for later commands, in the "
+            "token helper's file (~/.vault-token, or TROVE_TOKEN_PATH), written with mode 0600.\n\n"
+            "The token method (the default and, for now, the only one this CLI supports) checks a "
+            "token you already have. Give it as the argument, as \"-\" to read it from stdin, or "
+            "leave it out to be asked for it without echo. A token in the argument list can end "
+            "up in shell history; prefer the prompt or stdin.\n\n"
+            "  $ trove login\n"
+            "  $ trove login -no-store s.3jnbMAKl1i4YS3QoKdbHzGXq\n"
+            "  $ cat token.txt | trove login -",
+    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+};
+
+/* ---- the token method ------------------------------------------------- */
+
+static json_t *string_array_or_empty(const json_t *v)
+{
+	return json_is_array(v) ? json_deep_copy(v) : json_array();
+}
+
+/* A new string: obj[key] when it is a string, else dflt. */
+static json_t *str_or(const json_t *obj, const char *key, const char *dflt)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	/* A copy, not a reference: the lookup is wiped when freed. */
+	return json_string(json_is_string(v) ? json_string_value(v) : dflt);
+}
+
+/* Builds the envelope a login shows for a token, from its lookup. */
+static json_t *auth_from_lookup(const char *token, const json_t *lookup)
+{
+	const json_t *d = json_object_get(lookup, "data");
+	const json_t *pol = json_object_get(d, "policies"), *ip = json_object_get(d, "identity_policies");
+	const json_t *meta = json_object_get(d, "meta"), *ttl = json_object_get(d, "ttl");
+	const json_t *warnings = json_object_get(lookup, "warnings");
+	json_t *auth = json_object(), *env = json_object(), *all = string_array_or_empty(pol);
+	size_t i;
+
+	for (i = 0; json_is_array(ip) && i < json_array_size(ip); i++)
+		json_array_append_new(all, json_deep_copy(json_array_get(ip, i)));
+	json_object_set_new(auth, "client_token", json_string(token));
+	json_object_set_new(auth, "accessor", str_or(d, "accessor", ""));
+	json_object_set_new(auth, "policies", all);
+	json_object_set_new(auth, "token_policies", string_array_or_empty(pol));
+	json_object_set_new(auth, "identity_policies", string_array_or_empty(ip));
+	json_object_set_new(auth, "metadata", json_is_object(meta) ? json_deep_copy(meta) : json_null());
+	json_object_set_new(auth, "lease_duration", json_integer(json_is_integer(ttl) ? json_integer_value(ttl) : 0));
+	json_object_set_new(auth, "renewable", json_boolean(json_is_true(json_object_get(d, "renewable"))));
+	json_object_set_new(auth, "entity_id", str_or(d, "entity_id", ""));
+	json_object_set_new(auth, "token_type", str_or(d, "type", "service"));
+	json_object_set_new(auth, "orphan", json_boolean(json_is_true(json_object_get(d, "orphan"))));
+
+	json_object_set_new(env, "request_id", str_or(lookup, "request_id", ""));
+	json_object_set_new(env, "lease_id", json_string(""));
+	json_object_set_new(env, "lease_duration", json_integer(0));
+	json_object_set_new(env, "renewable", json_false());
+	json_object_set_new(env, "data", json_null());
+	json_object_set_new(env, "warnings", json_is_array(warnings) ? json_deep_copy(warnings) : json_null());
+	json_object_set_new(env, "auth", auth);
+	return env;
+}
+
+static int login_token(struct cli *cli, const struct login_args *a, json_t **out)
+{
+	struct buf in;
+	json_t *lookup = NULL;
+	char *token = NULL;
+	size_t s, e;
+	int r;
+
+	*out = NULL;
+	buf_init(&in, 64 * 1024);
+	if (a->argc > 1) {
+		r = cli_usage_error(&login_spec, "Too many arguments for the token method (expected 1, got %d)",
+		                    a->argc);
+		goto out;
+	}
+	if (a->argc == 1 && strcmp(a->argv[0], "-") == 0) {
+		if ((r = cli_read_input("-", &in)) != 0)
+			goto out;
+		for (s = 0; s < in.len && (in.data[s] == ' ' || in.data[s] == '\t' || in.data[s] == '\n' ||
+		                           in.data[s] == '\r');
+		     s++)
+			;
+		for (e = in.len; e > s && (in.data[e - 1] == ' ' || in.data[e - 1] == '\t' ||
+		                           in.data[e - 1] == '\n' || in.data[e - 1] == '\r');
+		     e--)
+			;
+		token = xstrndup(in.data + s, e - s);
+	} else if (a->argc == 1) {
+		token = cli_take_secret_arg(a->argv, 0);
+	} else if ((r = cli_read_secret("Token (will be hidden): ", &token)) != 0) {
+		goto out;
+	}
+	if (*token == '\0') {
+		fprintf(stderr, "Error: no token was given\n");
+		r = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (cli_client(cli) == NULL) {
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	client_set_token(cli->client, token);
+	if ((r = cli_api(cli, "authenticating", "GET", "auth/token/lookup-self", NULL, &lookup)) != 0)
+		goto out;
+	if (!json_is_object(json_object_get(lookup, "data"))) {
+		fprintf(stderr, "Error authenticating: the server's token lookup holds no data\n");
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	*out = auth_from_lookup(token, lookup);
+	r = 0;
+out:
+	client_json_free_secret(lookup);
+	secure_free_str(token);
+	buf_release_secret(&in);
+	return r;
+}
+
+static const struct login_method methods[] = {
+    {"token", login_token},
+};
+
+/* ---- storing ---------------------------------------------------------- */
+
+/* Writes token to the helper file: temp file (0600) + fsync + rename. */
+static int store_token(const char *token)
+{
+	struct buf path, tmp;
+	size_t off = 0, len = strlen(token);
+	ssize_t n;
+	int fd = -1, r = CLI_EXIT_ERROR;
+
+	buf_init(&path, BUF_CAP_DEFAULT);
+	buf_init(&tmp, BUF_CAP_DEFAULT);
+	if (cli_token_file_path(&path) != 0) {
+		fprintf(stderr, "Error storing the token: no place for the token file (set HOME or "
+		                "TROVE_TOKEN_PATH), or use -no-store\n");
+		goto out;
+	}
+	(void)buf_printf(&tmp, "%s.tmp-XXXXXX", path.data);
+	/* mkstemp creates the file 0600 and exclusively. */
+	if ((fd = mkstemp(tmp.data)) < 0) {
+		fprintf(stderr, "Error storing the token in %s: %s\n", path.data, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		n = write(fd, token + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off != len || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+		fprintf(stderr, "Error storing the token in %s: %s\n", tmp.data, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		fprintf(stderr, "Error storing the token in %s: %s\n", tmp.data, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp.data, path.data) != 0) {
+		fprintf(stderr, "Error storing the token in %s: %s\n", path.data, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0 && tmp.len > 0)
+		unlink(tmp.data);
+	buf_release(&path);
+	buf_release(&tmp);
+	return r;
+}
+
+/* ---- the command ------------------------------------------------------ */
+
+int cmd_login(int argc, char **argv)
+{
+	struct cli cli;
+	const char *method = "token", *path = NULL, *field = NULL;
+	bool no_store = false, no_print = false, token_only = false;
+	const struct cli_flag flags[] = {
+	    {"field", NULL, CLI_FLAG_STRING, &field, 0, 0, NULL,
+	     "Print only this field of the result (such as token), with no trailing newline unless the "
+	     "output is a terminal."},
+	    {"method", NULL, CLI_FLAG_STRING, &method, 0, 0, "token",
+	     "Type of auth method to log in with. This CLI supports \"token\" for now."},
+	    {"no-print", NULL, CLI_FLAG_BOOL, &no_print, 0, 0, NULL,
+	     "Do not show the token; it is still stored."},
+	    {"no-store", NULL, CLI_FLAG_BOOL, &no_store, 0, 0, NULL,
+	     "Do not store the token in the token helper's file; only show it."},
+	    {"path", NULL, CLI_FLAG_STRING, &path, 0, 0, NULL,
+	     "Mount path of the auth method, when it is not the method's name."},
+	    {"token-only", NULL, CLI_FLAG_BOOL, &token_only, 0, 0, NULL,
+	     "Print only the token and store nothing: the same as -field=token -no-store."},
+	    CLI_FLAG_END,
+	};
+	const struct login_method *m = NULL;
+	struct login_args a;
+	json_t *resp = NULL;
+	const char *token;
+	size_t i;
+	int argi, r;
+
+	r = cli_start(&cli, &login_spec, flags, argc, argv, &argi);
+	if (r != CLI_PROCEED)
+		return r;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(methods[i].name, method) == 0)
+			m = &methods[i];
+	if (m == NULL) {
+		fprintf(stderr, "Error: auth method \"%s\" is not supported by this CLI yet (supported: token). "
+		                "Log in through the HTTP API (auth/<path>/login) and pass the token to "
+		                "'trove login'.\n",
+		        method);
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	if (token_only) {
+		field = "token";
+		no_store = true;
+	}
+	a.argc = argc - argi;
+	a.argv = argv + argi;
+	a.path = path;
+	if ((r = m->run(&cli, &a, &resp)) != 0)
+		goto out;
+	token = json_string_value(json_object_get(json_object_get(resp, "auth"), "client_token"));
+	if (token == NULL || *token == '\0') {
+		fprintf(stderr, "Error authenticating: the server returned no token\n");
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	if (!no_store && (r = store_token(token)) != 0)
+		goto out;
+	if (field && *field) {
+		r = cli_print_secret(&cli, resp, field);
+		goto out;
+	}
+	if (no_print) {
+		r = CLI_EXIT_OK;
+		goto out;
+	}
+	if (cli.format == CLI_FORMAT_TABLE) {
+		if (no_store)
+			cli_wrap(stdout,
+			         "Success! You are now authenticated. The token below is NOT stored: set it in "
+			         "TROVE_TOKEN (or VAULT_TOKEN) or pass -token to use it.",
+			         0, 78);
+		else
+			cli_wrap(stdout,
+			         "Success! You are now authenticated. The token below is stored in the token "
+			         "helper's file; you do NOT need to run \"trove login\" again. Later commands "
+			         "will use this token automatically.",
+			         0, 78);
+		printf("\n");
+	}
+	r = cli_print_secret(&cli, resp, NULL);
+out:
+	client_json_free_secret(resp);
+	cli_release(&cli);
+	return r;
+}

@@ -1,0 +1,62 @@
+/* policy_store.h — named ACL policies kept in the barrier.
+ *
+ * Policies live at POLICY_PATH_PREFIX<name> as the exact text given (the
+ * API returns it byte-identical). Names are lowercased and trimmed.
+ * "default" always exists (created on first unseal, editable, not
+ * deletable); "root" is implicit and immutable; "response-wrapping" is
+ * reserved. Compiled policies and the ACL of each policy set are cached
+ * and invalidated on write/delete. */
+#ifndef TROVE_POLICY_STORE_H
+#define TROVE_POLICY_STORE_H
+
+#include <stdbool.h>
+
+#include "acl.h"
+#include "buf.h"
+#include "storage/storage.h"
+
+#define POLICY_PATH_PREFIX "sys/policy/"
+
+struct policy_store;
+
+struct policy_store *policy_store_new(void);
+void policy_store_free(struct policy_store *ps);
+/* On unseal: attach to the barrier view, create "default" if absent. */
+int policy_store_open(struct policy_store *ps, struct storage *logical);
+/* On seal: drop caches and the storage handle. */
+void policy_store_close(struct policy_store *ps);
+
+/* The ACL for a set of policy names (unknown names contribute nothing).
+ * *out is a new reference (acl_release). */
+int policy_store_acl(struct policy_store *ps, const struct strlist *names, struct acl **out);
+bool policy_store_exists(struct policy_store *ps, const char *name);
+
+/* Trims and lowercases name into a new heap string (the caller frees), or
+ * returns NULL when the result is not a valid policy name (empty, over 128
+ * bytes, "." or "..", or a byte outside [a-z0-9] and "-_.@:=,"). */
+char *policy_name_normalize(const char *name);
+
+/* The text stored for name, byte-identical to what was written: *text is
+ * a NUL-terminated heap string the caller frees, *len its length.
+ * TROVE_ERR_NOT_FOUND when there is none (always for "root", which has no
+ * text), TROVE_ERR_INVALID for a bad name, TROVE_ERR_SEALED while closed. */
+int policy_store_get(struct policy_store *ps, const char *name, char **text, size_t *len);
+
+/* Parses text (HCL or JSON) and, if it is a valid policy, stores it as
+ * given under the normalised name and invalidates the caches. On
+ * TROVE_ERR_INVALID err says why: "cannot update root policy", "cannot
+ * update response-wrapping policy", "invalid policy name", or "failed to
+ * parse policy: line N: ...". */
+int policy_store_put(struct policy_store *ps, const char *name, const char *text, size_t len, struct buf *err);
+
+/* Deletes a policy (a missing one is fine) and invalidates the caches.
+ * TROVE_ERR_INVALID with err "cannot delete root policy" / "cannot delete
+ * default policy" / "cannot delete response-wrapping policy". */
+int policy_store_delete(struct policy_store *ps, const char *name, struct buf *err);
+
+/* Appends the stored policy names, sorted, to out (an initialised list).
+ * "root" and "response-wrapping" are not stored and not listed; the API
+ * adds "root" itself. */
+int policy_store_list(struct policy_store *ps, struct strlist *out);
+
+#endif

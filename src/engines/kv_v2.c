@@ -1,0 +1,1369 @@
+/* kv_v2.c — the versioned key/value engine ("kv", options.version "2").
+ *
+ * Storage layout inside the mount's view:
+ *   config                       engine settings {max_versions, cas_required,
+ *                                delete_version_after}
+ *   metadata/<path>              one secret's key metadata: custom metadata,
+ *                                settings and the index of its versions
+ *                                (created, deletion time, destroyed)
+ *   versions/<sha256(path)>/<n>  the data of version n, as written
+ * Metadata and version data are separate keys so that LIST metadata/ is a
+ * plain storage listing of the metadata prefix and never reads a secret.
+ * Versions are filed under a hash of the path so that a secret path can
+ * never collide with another secret's version keys, whatever its name.
+ *
+ * Every change that touches more than one key (a new version plus its
+ * metadata, pruning, destroy, delete of a whole secret) is one storage
+ * transaction: a crash leaves either the old state or the new one, never
+ * metadata that points at a missing version.
+ *
+ * Writers to one secret are serialised by a striped lock (path hash) held
+ * across read-modify-write, which is what makes check-and-set mean
+ * something within this process.
+ *
+ * Times are kept as Unix nanoseconds and shown as RFC 3339 with nanoseconds
+ * in UTC. A version whose deletion time has passed reads as deleted; that
+ * is how delete_version_after works, with no background sweeper. */
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engines.h"
+#include "kv_util.h"
+
+#include "core/mount.h"
+#include "duration.h"
+#include "encoding.h"
+#include "err.h"
+#include "secure.h"
+#include "strconv.h"
+
+#include "banned.h"
+
+#define KV_DEFAULT_MAX_VERSIONS 10
+#define KV_CUSTOM_MAX_KEYS 64
+#define KV_CUSTOM_MAX_KEY_LEN 128
+#define KV_CUSTOM_MAX_VALUE_LEN 512
+#define NS_PER_SEC 1000000000LL
+
+/* --- time ---------------------------------------------------------------- */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* Go's RFC3339Nano: fraction without trailing zeros, none at all when
+ * zero. ns == 0 is "never" and formats as "". */
+static void format_time(int64_t ns, char *out, size_t n)
+{
+	struct tm tm;
+	char frac[16] = "";
+	if (ns <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	time_t secs = (time_t)(ns / NS_PER_SEC);
+	long rem = (long)(ns % NS_PER_SEC);
+	gmtime_r(&secs, &tm);
+	if (rem) {
+		snprintf(frac, sizeof(frac), ".%09ld", rem);
+		size_t l = strlen(frac);
+		while (l > 1 && frac[l - 1] == '0')
+			frac[--l] = '\0';
+	}
+	char base[40];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s%sZ", base, frac);
+}
+
+static json_t *time_json(int64_t ns)
+{
+	char s[64];
+	format_time(ns, s, sizeof(s));
+	return json_string(s);
+}
+
+static json_t *duration_json(int64_t secs)
+{
+	char s[64];
+	duration_format(secs, s, sizeof(s));
+	return json_string(s);
+}
+
+/* --- per-secret write lock ------------------------------------------------ */
+
+#define KV_LOCK_STRIPES 64
+static pthread_mutex_t kv_locks[KV_LOCK_STRIPES];
+static pthread_once_t kv_locks_once = PTHREAD_ONCE_INIT;
+
+static void kv_locks_init(void)
+{
+	for (size_t i = 0; i < KV_LOCK_STRIPES; i++)
+		pthread_mutex_init(&kv_locks[i], NULL);
+}
+
+/* Keyed by the mount's UUID (stable across the snapshots a tune creates)
+ * or, outside a mount (tests), by the storage handle. */
+static pthread_mutex_t *kv_lock(const struct request *req, const char *path)
+{
+	uint64_t h = 1469598103934665603ULL;
+	if (req->mount)
+		for (const unsigned char *p = (const unsigned char *)req->mount->uuid; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+	else
+		h ^= (uint64_t)(uintptr_t)req->storage;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	pthread_once(&kv_locks_once, kv_locks_init);
+	pthread_mutex_t *m = &kv_locks[h % KV_LOCK_STRIPES];
+	pthread_mutex_lock(m);
+	return m;
+}
+
+/* --- config ---------------------------------------------------------------- */
+
+struct kv_config {
+	int64_t max_versions; /* 0: the default (10) */
+	bool cas_required;
+	int64_t dva;          /* delete_version_after, seconds; 0: off */
+};
+
+static int config_load(struct storage *s, struct kv_config *c)
+{
+	json_t *j = NULL;
+	int r;
+	memset(c, 0, sizeof(*c));
+	r = kv_get_json(s, "config", &j);
+	if (r == TROVE_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	c->max_versions = json_integer_value(json_object_get(j, "max_versions"));
+	c->cas_required = json_is_true(json_object_get(j, "cas_required"));
+	c->dva = json_integer_value(json_object_get(j, "delete_version_after"));
+	json_decref(j);
+	return 0;
+}
+
+/* --- metadata --------------------------------------------------------------- */
+
+struct kv_version {
+	int64_t n;
+	int64_t created;  /* ns */
+	int64_t deletion; /* ns; 0: not deleted */
+	bool destroyed;
+};
+
+struct kv_meta {
+	bool exists;
+	int64_t created, updated;
+	int64_t current, oldest;
+	int64_t max_versions;
+	bool cas_required;
+	int64_t dva;
+	json_t *custom; /* object of strings, or NULL */
+	struct kv_version *v; /* ascending by n */
+	size_t nv, cap;
+};
+
+static void meta_release(struct kv_meta *m)
+{
+	json_decref(m->custom);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+static int meta_key(const char *path, struct buf *out)
+{
+	buf_init(out, STORAGE_MAX_KEY + 16);
+	return buf_printf(out, "metadata/%s", path);
+}
+
+static void version_key(const char *path, int64_t n, char *out, size_t cap)
+{
+	unsigned char md[32];
+	char hex[65];
+	unsigned int mdlen = 0;
+	EVP_Digest(path, strlen(path), md, &mdlen, EVP_sha256(), NULL);
+	hex_encode(md, sizeof(md), hex);
+	snprintf(out, cap, "versions/%s/%lld", hex, (long long)n);
+}
+
+#define VERSION_KEY_MAX 96
+
+static struct kv_version *meta_find(struct kv_meta *m, int64_t n)
+{
+	for (size_t i = 0; i < m->nv; i++)
+		if (m->v[i].n == n)
+			return &m->v[i];
+	return NULL;
+}
+
+static void meta_append(struct kv_meta *m, struct kv_version v)
+{
+	if (m->nv == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 8;
+		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+	}
+	m->v[m->nv++] = v;
+}
+
+static int meta_load(struct storage *s, const char *path, struct kv_meta *m)
+{
+	struct buf key;
+	json_t *j = NULL, *vs, *e;
+	size_t i;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if ((r = meta_key(path, &key)) != 0)
+		goto out;
+	r = kv_get_json(s, key.data, &j);
+	if (r == TROVE_ERR_NOT_FOUND) {
+		r = 0;
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	m->exists = true;
+	m->created = json_integer_value(json_object_get(j, "created_time"));
+	m->updated = json_integer_value(json_object_get(j, "updated_time"));
+	m->current = json_integer_value(json_object_get(j, "current_version"));
+	m->oldest = json_integer_value(json_object_get(j, "oldest_version"));
+	m->max_versions = json_integer_value(json_object_get(j, "max_versions"));
+	m->cas_required = json_is_true(json_object_get(j, "cas_required"));
+	m->dva = json_integer_value(json_object_get(j, "delete_version_after"));
+	json_t *cm = json_object_get(j, "custom_metadata");
+	if (json_is_object(cm) && json_object_size(cm) > 0)
+		m->custom = json_incref(cm);
+	vs = json_object_get(j, "versions");
+	json_array_foreach(vs, i, e)
+	{
+		struct kv_version v = {
+			.n = json_integer_value(json_object_get(e, "version")),
+			.created = json_integer_value(json_object_get(e, "created_time")),
+			.deletion = json_integer_value(json_object_get(e, "deletion_time")),
+			.destroyed = json_is_true(json_object_get(e, "destroyed")),
+		};
+		meta_append(m, v);
+	}
+out:
+	json_decref(j);
+	buf_release(&key);
+	return r;
+}
+
+static json_t *meta_storage_json(const struct kv_meta *m)
+{
+	json_t *vs = json_array();
+	for (size_t i = 0; i < m->nv; i++)
+		json_array_append_new(vs, json_pack("{s:I, s:I, s:I, s:b}", "version", (json_int_t)m->v[i].n,
+						    "created_time", (json_int_t)m->v[i].created, "deletion_time",
+						    (json_int_t)m->v[i].deletion, "destroyed", m->v[i].destroyed));
+	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:o}", "created_time", (json_int_t)m->created,
+			      "updated_time", (json_int_t)m->updated, "current_version", (json_int_t)m->current,
+			      "oldest_version", (json_int_t)m->oldest, "max_versions", (json_int_t)m->max_versions,
+			      "cas_required", m->cas_required, "delete_version_after", (json_int_t)m->dva, "versions",
+			      vs);
+	if (j && m->custom)
+		json_object_set(j, "custom_metadata", m->custom);
+	return j;
+}
+
+static bool version_deleted(const struct kv_version *v, int64_t now)
+{
+	return v->deletion > 0 && v->deletion <= now;
+}
+
+static json_t *custom_json(const struct kv_meta *m)
+{
+	return m->custom ? json_deep_copy(m->custom) : json_null();
+}
+
+/* The per-version metadata of data reads and writes. */
+static json_t *version_meta_json(const struct kv_meta *m, const struct kv_version *v)
+{
+	return json_pack("{s:o, s:o, s:o, s:b, s:I}", "created_time", time_json(v->created), "custom_metadata",
+			 custom_json(m), "deletion_time", time_json(v->deletion), "destroyed", v->destroyed, "version",
+			 (json_int_t)v->n);
+}
+
+static int64_t effective_max_versions(const struct kv_config *c, const struct kv_meta *m)
+{
+	if (m->max_versions > 0)
+		return m->max_versions;
+	if (c->max_versions > 0)
+		return c->max_versions;
+	return KV_DEFAULT_MAX_VERSIONS;
+}
+
+/* A key's delete_version_after may shorten the mount's, never lengthen it. */
+static int64_t effective_dva(const struct kv_config *c, const struct kv_meta *m)
+{
+	if (m->dva <= 0)
+		return c->dva;
+	if (c->dva > 0 && m->dva > c->dva)
+		return c->dva;
+	return m->dva;
+}
+
+/* --- transactions ----------------------------------------------------------- */
+
+/* A batch of storage operations that owns its keys and values (values are
+ * wiped when the batch is released). */
+struct kv_batch {
+	struct storage_op *ops;
+	size_t n, cap;
+};
+
+static void batch_add(struct kv_batch *b, enum storage_op_kind kind, const char *key, char *value, size_t len)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 8;
+		b->ops = xrealloc(b->ops, b->cap * sizeof(*b->ops));
+	}
+	b->ops[b->n++] = (struct storage_op){ .kind = kind, .key = xstrdup(key), .value = value, .value_len = len };
+}
+
+static int batch_put_json(struct kv_batch *b, const char *key, const json_t *v)
+{
+	char *p;
+	size_t n;
+	int r = kv_dump(v, &p, &n);
+	if (r == 0)
+		batch_add(b, STORAGE_PUT, key, p, n);
+	return r;
+}
+
+static void batch_release(struct kv_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->ops[i].key);
+		if (b->ops[i].value)
+			kv_free_dump((char *)b->ops[i].value, b->ops[i].value_len);
+	}
+	free(b->ops);
+	memset(b, 0, sizeof(*b));
+}
+
+static int batch_put_meta(struct kv_batch *b, const char *path, const struct kv_meta *m)
+{
+	struct buf key;
+	json_t *j = meta_storage_json(m);
+	int r = j ? meta_key(path, &key) : TROVE_ERR_NOMEM;
+	if (j && r == 0)
+		r = batch_put_json(b, key.data, j);
+	if (j)
+		buf_release(&key);
+	json_decref(j);
+	return r;
+}
+
+/* Drops the oldest versions beyond the limit, queueing their data for
+ * deletion. */
+static void prune(struct kv_meta *m, int64_t max, const char *path, struct kv_batch *b)
+{
+	if (max <= 0 || (int64_t)m->nv <= max)
+		return;
+	size_t drop = m->nv - (size_t)max;
+	for (size_t i = 0; i < drop; i++) {
+		char vk[VERSION_KEY_MAX];
+		version_key(path, m->v[i].n, vk, sizeof(vk));
+		batch_add(b, STORAGE_DELETE, vk, NULL, 0);
+	}
+	memmove(m->v, m->v + drop, (m->nv - drop) * sizeof(*m->v));
+	m->nv -= drop;
+	m->oldest = m->v[0].n;
+}
+
+/* --- request helpers -------------------------------------------------------- */
+
+/* The secret path after `prefix`; a write needs one. */
+static int secret_path(struct request *req, struct response *resp, const char *prefix, bool required, char **out)
+{
+	char *p = kv_rest(req, prefix);
+	int r = kv_check_path(p, "path", resp);
+	if (r == 0 && required && !p[0])
+		r = response_error(resp, TROVE_ERR_INVALID, "path: a secret path is required");
+	if (r != 0) {
+		free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+static bool json_to_int(const json_t *v, int64_t *out)
+{
+	if (json_is_integer(v)) {
+		*out = (int64_t)json_integer_value(v);
+		return true;
+	}
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d) {
+			*out = (int64_t)d;
+			return true;
+		}
+		return false;
+	}
+	if (json_is_string(v))
+		return strconv_int64(json_string_value(v), out);
+	return false;
+}
+
+/* options.cas: whether given, and its value. */
+static int parse_cas(struct request *req, struct response *resp, bool *has, int64_t *cas)
+{
+	json_t *opts = req->data ? json_object_get(req->data, "options") : NULL;
+	json_t *c = json_is_object(opts) ? json_object_get(opts, "cas") : NULL;
+	*has = false;
+	if (!c || json_is_null(c))
+		return 0;
+	if (!json_to_int(c, cas) || *cas < 0)
+		return response_error(resp, TROVE_ERR_INVALID, "options.cas: expected a non-negative integer");
+	*has = true;
+	return 0;
+}
+
+static int check_cas(struct request *req, struct response *resp, const struct kv_config *c,
+		     const struct kv_meta *m)
+{
+	bool has;
+	int64_t cas = 0;
+	int r = parse_cas(req, resp, &has, &cas);
+	if (r != 0)
+		return r;
+	if (!has && (c->cas_required || m->cas_required))
+		return response_error(resp, TROVE_ERR_INVALID, "check-and-set parameter required for this call");
+	if (has && cas != (m->exists ? m->current : 0))
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "check-and-set parameter did not match the current version");
+	return 0;
+}
+
+/* A version number from a query or body field; 0 when absent. */
+static int version_param(struct request *req, struct response *resp, int64_t *out)
+{
+	*out = field_int(req, "version");
+	if (*out < 0)
+		return response_error(resp, TROVE_ERR_INVALID, "version: must not be negative");
+	return 0;
+}
+
+/* Validates (and coerces scalars to strings in) a custom_metadata object. */
+static int check_custom(json_t *cm, struct response *resp)
+{
+	const char *k;
+	json_t *v;
+	int r = 0;
+
+	if (!json_is_object(cm))
+		return response_error(resp, TROVE_ERR_INVALID, "custom_metadata: expected an object of strings");
+	if (json_object_size(cm) > KV_CUSTOM_MAX_KEYS)
+		r = response_error(resp, TROVE_ERR_INVALID, "custom_metadata: at most %d keys are allowed, got %zu",
+				   KV_CUSTOM_MAX_KEYS, json_object_size(cm));
+	json_object_foreach(cm, k, v)
+	{
+		size_t kl = strlen(k);
+		if (kl == 0)
+			r = response_error(resp, TROVE_ERR_INVALID, "custom_metadata: keys must not be empty");
+		else if (kl > KV_CUSTOM_MAX_KEY_LEN)
+			r = response_error(resp, TROVE_ERR_INVALID,
+					   "custom_metadata: key \"%.40s...\" is longer than %d bytes", k,
+					   KV_CUSTOM_MAX_KEY_LEN);
+		for (size_t i = 0; i < kl; i++)
+			if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f) {
+				r = response_error(resp, TROVE_ERR_INVALID,
+						   "custom_metadata: key \"%.40s\" contains a control character", k);
+				break;
+			}
+		json_t *s = NULL;
+		if (json_is_string(v)) {
+			s = json_incref(v);
+		} else if (json_is_integer(v)) {
+			s = json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		} else if (json_is_boolean(v)) {
+			s = json_string(json_is_true(v) ? "true" : "false");
+		} else {
+			r = response_error(resp, TROVE_ERR_INVALID, "custom_metadata: value of key \"%.40s\" must be a string",
+					   k);
+			continue;
+		}
+		if (json_string_length(s) > KV_CUSTOM_MAX_VALUE_LEN)
+			r = response_error(resp, TROVE_ERR_INVALID,
+					   "custom_metadata: value of key \"%.40s\" is longer than %d bytes", k,
+					   KV_CUSTOM_MAX_VALUE_LEN);
+		const char *sv = json_string_value(s);
+		for (size_t i = 0; i < json_string_length(s); i++)
+			if ((unsigned char)sv[i] < 0x20 || sv[i] == 0x7f) {
+				r = response_error(resp, TROVE_ERR_INVALID,
+						   "custom_metadata: value of key \"%.40s\" contains a control character",
+						   k);
+				break;
+			}
+		if (s != v)
+			json_object_set(cm, k, s);
+		json_decref(s);
+	}
+	return r;
+}
+
+/* --- config ----------------------------------------------------------------- */
+
+static int config_read(struct request *req, struct response *resp)
+{
+	struct kv_config c;
+	int r = config_load(req->storage, &c);
+	if (r != 0)
+		return r;
+	response_set_data(resp, json_pack("{s:b, s:o, s:I}", "cas_required", c.cas_required, "delete_version_after",
+					  duration_json(c.dva), "max_versions", (json_int_t)c.max_versions));
+	return 0;
+}
+
+static int config_write(struct request *req, struct response *resp)
+{
+	struct kv_config c;
+	int r;
+	pthread_mutex_t *lk = kv_lock(req, "\001config");
+
+	if ((r = config_load(req->storage, &c)) != 0)
+		goto out;
+	if (field_present(req, "max_versions")) {
+		c.max_versions = field_int(req, "max_versions");
+		if (c.max_versions < 0) {
+			r = response_error(resp, TROVE_ERR_INVALID, "max_versions: must not be negative");
+			goto out;
+		}
+	}
+	if (field_present(req, "cas_required"))
+		c.cas_required = field_bool(req, "cas_required");
+	if (field_present(req, "delete_version_after"))
+		c.dva = field_int(req, "delete_version_after");
+	json_t *j = json_pack("{s:I, s:b, s:I}", "max_versions", (json_int_t)c.max_versions, "cas_required",
+			      c.cas_required, "delete_version_after", (json_int_t)c.dva);
+	r = j ? kv_put_json(req->storage, "config", j) : TROVE_ERR_NOMEM;
+	json_decref(j);
+out:
+	pthread_mutex_unlock(lk);
+	return r;
+}
+
+/* --- data/ ------------------------------------------------------------------ */
+
+static int data_read(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	json_t *data = NULL;
+	int64_t want;
+	int r;
+	char vk[VERSION_KEY_MAX];
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "data/", false, &path)) != 0)
+		return r;
+	if ((r = version_param(req, resp, &want)) != 0)
+		goto out;
+	if (!path[0]) {
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((r = meta_load(req->storage, path, &m)) != 0)
+		goto out;
+	struct kv_version *v = m.exists ? meta_find(&m, want ? want : m.current) : NULL;
+	if (!v) {
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	json_t *vm = version_meta_json(&m, v);
+	if (v->destroyed || version_deleted(v, now_ns())) {
+		/* Vault answers 404 but still shows the version's metadata. */
+		response_set_data(resp, json_pack("{s:n, s:o}", "data", "metadata", vm));
+		resp->status = 404;
+		r = 0;
+		goto out;
+	}
+	version_key(path, v->n, vk, sizeof(vk));
+	if ((r = kv_get_json(req->storage, vk, &data)) != 0) {
+		json_decref(vm);
+		if (r == TROVE_ERR_NOT_FOUND)
+			r = TROVE_ERR_INTEGRITY; /* metadata names a version we do not have */
+		goto out;
+	}
+	response_set_data(resp, json_pack("{s:o, s:o}", "data", data, "metadata", vm));
+	r = 0;
+out:
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+/* Adds `data` (consumed) as the next version of path, prunes, commits, and
+ * answers with the new version's metadata. Called with the path locked. */
+static int commit_version(struct request *req, struct response *resp, const char *path, struct kv_meta *m,
+			  const struct kv_config *c, json_t *data)
+{
+	struct kv_batch b = { 0 };
+	char vk[VERSION_KEY_MAX];
+	int64_t now = now_ns();
+	int r;
+
+	if (!m->exists) {
+		m->exists = true;
+		m->created = now;
+	}
+	int64_t dva = effective_dva(c, m);
+	struct kv_version v = {
+		.n = m->current + 1,
+		.created = now,
+		.deletion = dva > 0 ? now + dva * NS_PER_SEC : 0,
+	};
+	meta_append(m, v);
+	m->current = v.n;
+	m->updated = now;
+	version_key(path, v.n, vk, sizeof(vk));
+	if ((r = batch_put_json(&b, vk, data)) != 0)
+		goto out;
+	prune(m, effective_max_versions(c, m), path, &b);
+	if ((r = batch_put_meta(&b, path, m)) != 0)
+		goto out;
+	if ((r = storage_txn(req->storage, b.ops, b.n)) != 0)
+		goto out;
+	response_set_data(resp, json_pack("{s:o, s:o, s:o, s:b, s:I}", "created_time", time_json(v.created),
+					  "custom_metadata", custom_json(m), "deletion_time", time_json(v.deletion),
+					  "destroyed", 0, "version", (json_int_t)v.n));
+	r = 0;
+out:
+	json_decref(data);
+	batch_release(&b);
+	return r;
+}
+
+static int data_write(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	struct kv_config c;
+	pthread_mutex_t *lk = NULL;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "data/", true, &path)) != 0)
+		return r;
+	json_t *data = req->data ? json_object_get(req->data, "data") : NULL;
+	if (!data) {
+		r = response_error(resp, TROVE_ERR_INVALID, "no data provided");
+		goto out;
+	}
+	if (!json_is_object(data)) {
+		r = response_error(resp, TROVE_ERR_INVALID, "data: expected an object");
+		goto out;
+	}
+	lk = kv_lock(req, path);
+	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
+		goto out;
+	if ((r = check_cas(req, resp, &c, &m)) != 0)
+		goto out;
+	r = commit_version(req, resp, path, &m, &c, json_incref(data));
+out:
+	if (lk)
+		pthread_mutex_unlock(lk);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+static int data_patch(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	struct kv_config c;
+	pthread_mutex_t *lk = NULL;
+	json_t *cur = NULL;
+	char vk[VERSION_KEY_MAX];
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "data/", true, &path)) != 0)
+		return r;
+	json_t *patch = req->data ? json_object_get(req->data, "data") : NULL;
+	if (!patch) {
+		r = response_error(resp, TROVE_ERR_INVALID, "no data provided");
+		goto out;
+	}
+	if (!json_is_object(patch)) {
+		r = response_error(resp, TROVE_ERR_INVALID, "data: expected an object");
+		goto out;
+	}
+	lk = kv_lock(req, path);
+	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
+		goto out;
+	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
+	if (!v || v->destroyed || version_deleted(v, now_ns())) {
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((r = check_cas(req, resp, &c, &m)) != 0)
+		goto out;
+	version_key(path, v->n, vk, sizeof(vk));
+	if ((r = kv_get_json(req->storage, vk, &cur)) != 0) {
+		if (r == TROVE_ERR_NOT_FOUND)
+			r = TROVE_ERR_INTEGRITY;
+		goto out;
+	}
+	cur = kv_merge_patch(cur, patch);
+	r = commit_version(req, resp, path, &m, &c, cur);
+	cur = NULL;
+out:
+	json_decref(cur);
+	if (lk)
+		pthread_mutex_unlock(lk);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+/* Saves metadata alone (no version data changes). */
+static int save_meta(struct storage *s, const char *path, const struct kv_meta *m)
+{
+	struct kv_batch b = { 0 };
+	int r = batch_put_meta(&b, path, m);
+	if (r == 0)
+		r = storage_txn(s, b.ops, b.n);
+	batch_release(&b);
+	return r;
+}
+
+static int data_delete(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "data/", true, &path)) != 0)
+		return r;
+	pthread_mutex_t *lk = kv_lock(req, path);
+	if ((r = meta_load(req->storage, path, &m)) != 0)
+		goto out;
+	int64_t now = now_ns();
+	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
+	if (v && !v->destroyed && !version_deleted(v, now)) {
+		v->deletion = now;
+		m.updated = now;
+		r = save_meta(req->storage, path, &m);
+	}
+out:
+	pthread_mutex_unlock(lk);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+static int data_exists(struct request *req, bool *out)
+{
+	char *p = kv_rest(req, "data/");
+	struct kv_meta m;
+	int r = 0;
+	*out = false;
+	if (p[0]) {
+		r = meta_load(req->storage, p, &m);
+		*out = r == 0 && m.exists;
+		meta_release(&m);
+		if (r == TROVE_ERR_INVALID)
+			r = 0;
+	}
+	free(p);
+	return r;
+}
+
+/* --- delete/, undelete/, destroy/ -------------------------------------------- */
+
+enum versions_action { ACT_DELETE, ACT_UNDELETE, ACT_DESTROY };
+
+static int parse_versions(struct request *req, struct response *resp, int64_t **out, size_t *n)
+{
+	json_t *arr = req->data ? json_object_get(req->data, "versions") : NULL;
+	size_t i;
+	json_t *e;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return response_error(resp, TROVE_ERR_INVALID, "no version number provided");
+	*out = xcalloc(json_array_size(arr), sizeof(**out));
+	json_array_foreach(arr, i, e)
+	{
+		int64_t v;
+		if (!json_to_int(e, &v) || v < 0) {
+			free(*out);
+			*out = NULL;
+			return response_error(resp, TROVE_ERR_INVALID, "versions: invalid version number \"%s\"",
+					      json_is_string(e) ? json_string_value(e) : "?");
+		}
+		(*out)[(*n)++] = v;
+	}
+	return 0;
+}
+
+static int versions_apply(struct request *req, struct response *resp, const char *prefix, enum versions_action act)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	struct kv_batch b = { 0 };
+	int64_t *vers = NULL;
+	size_t nv = 0;
+	pthread_mutex_t *lk = NULL;
+	bool changed = false;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, prefix, true, &path)) != 0)
+		return r;
+	if ((r = parse_versions(req, resp, &vers, &nv)) != 0)
+		goto out;
+	lk = kv_lock(req, path);
+	if ((r = meta_load(req->storage, path, &m)) != 0 || !m.exists)
+		goto out;
+	int64_t now = now_ns();
+	for (size_t i = 0; i < nv; i++) {
+		struct kv_version *v = meta_find(&m, vers[i]);
+		if (!v || v->destroyed)
+			continue;
+		switch (act) {
+		case ACT_DELETE:
+			if (!version_deleted(v, now)) {
+				v->deletion = now;
+				changed = true;
+			}
+			break;
+		case ACT_UNDELETE:
+			if (v->deletion) {
+				v->deletion = 0;
+				changed = true;
+			}
+			break;
+		case ACT_DESTROY: {
+			char vk[VERSION_KEY_MAX];
+			version_key(path, v->n, vk, sizeof(vk));
+			batch_add(&b, STORAGE_DELETE, vk, NULL, 0);
+			v->destroyed = true;
+			changed = true;
+			break;
+		}
+		}
+	}
+	if (!changed)
+		goto out;
+	m.updated = now;
+	if ((r = batch_put_meta(&b, path, &m)) != 0)
+		goto out;
+	r = storage_txn(req->storage, b.ops, b.n);
+out:
+	if (lk)
+		pthread_mutex_unlock(lk);
+	batch_release(&b);
+	free(vers);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+static int delete_versions(struct request *req, struct response *resp)
+{
+	return versions_apply(req, resp, "delete/", ACT_DELETE);
+}
+
+static int undelete_versions(struct request *req, struct response *resp)
+{
+	return versions_apply(req, resp, "undelete/", ACT_UNDELETE);
+}
+
+static int destroy_versions(struct request *req, struct response *resp)
+{
+	return versions_apply(req, resp, "destroy/", ACT_DESTROY);
+}
+
+/* --- metadata/ --------------------------------------------------------------- */
+
+static int metadata_read(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "metadata/", false, &path)) != 0)
+		return r;
+	if (!path[0] || (r = meta_load(req->storage, path, &m)) != 0 || !m.exists) {
+		if (r == 0)
+			r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	json_t *vs = json_object();
+	for (size_t i = 0; i < m.nv; i++) {
+		char n[24];
+		snprintf(n, sizeof(n), "%lld", (long long)m.v[i].n);
+		json_object_set_new(vs, n, json_pack("{s:o, s:o, s:b}", "created_time", time_json(m.v[i].created),
+						     "deletion_time", time_json(m.v[i].deletion), "destroyed",
+						     m.v[i].destroyed));
+	}
+	response_set_data(resp, json_pack("{s:b, s:o, s:I, s:o, s:o, s:I, s:I, s:o, s:o}", "cas_required",
+					  m.cas_required, "created_time", time_json(m.created), "current_version",
+					  (json_int_t)m.current, "custom_metadata", custom_json(&m),
+					  "delete_version_after", duration_json(m.dva), "max_versions",
+					  (json_int_t)m.max_versions, "oldest_version", (json_int_t)m.oldest,
+					  "updated_time", time_json(m.updated), "versions", vs));
+	r = 0;
+out:
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+/* Applies the settings fields of a metadata write or patch to m. */
+static int apply_meta_fields(struct request *req, struct response *resp, struct kv_meta *m, bool patch)
+{
+	int r;
+	if (field_present(req, "max_versions")) {
+		int64_t mv = field_int(req, "max_versions");
+		if (mv < 0)
+			return response_error(resp, TROVE_ERR_INVALID, "max_versions: must not be negative");
+		m->max_versions = mv;
+	}
+	if (field_present(req, "cas_required"))
+		m->cas_required = field_bool(req, "cas_required");
+	if (field_present(req, "delete_version_after"))
+		m->dva = field_int(req, "delete_version_after");
+	json_t *cm = req->data ? json_object_get(req->data, "custom_metadata") : NULL;
+	if (cm) {
+		json_t *next;
+		if (patch)
+			next = kv_merge_patch(m->custom ? json_deep_copy(m->custom) : json_object(), cm);
+		else
+			next = json_deep_copy(cm);
+		if ((r = check_custom(next, resp)) != 0) {
+			json_decref(next);
+			return r;
+		}
+		json_decref(m->custom);
+		m->custom = json_object_size(next) ? next : NULL;
+		if (!m->custom)
+			json_decref(next);
+	}
+	return 0;
+}
+
+static int metadata_update(struct request *req, struct response *resp, bool patch)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	struct kv_config c;
+	struct kv_batch b = { 0 };
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "metadata/", true, &path)) != 0)
+		return r;
+	pthread_mutex_t *lk = kv_lock(req, path);
+	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
+		goto out;
+	if (patch && !m.exists) {
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((r = apply_meta_fields(req, resp, &m, patch)) != 0)
+		goto out;
+	int64_t now = now_ns();
+	if (!m.exists) {
+		m.exists = true;
+		m.created = now;
+	}
+	m.updated = now;
+	prune(&m, effective_max_versions(&c, &m), path, &b);
+	if ((r = batch_put_meta(&b, path, &m)) != 0)
+		goto out;
+	r = storage_txn(req->storage, b.ops, b.n);
+out:
+	pthread_mutex_unlock(lk);
+	batch_release(&b);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+static int metadata_write(struct request *req, struct response *resp)
+{
+	return metadata_update(req, resp, false);
+}
+
+static int metadata_patch(struct request *req, struct response *resp)
+{
+	return metadata_update(req, resp, true);
+}
+
+static int metadata_delete(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	struct kv_batch b = { 0 };
+	struct buf key;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "metadata/", true, &path)) != 0)
+		return r;
+	pthread_mutex_t *lk = kv_lock(req, path);
+	if ((r = meta_load(req->storage, path, &m)) != 0 || !m.exists)
+		goto out;
+	for (size_t i = 0; i < m.nv; i++) {
+		char vk[VERSION_KEY_MAX];
+		version_key(path, m.v[i].n, vk, sizeof(vk));
+		batch_add(&b, STORAGE_DELETE, vk, NULL, 0);
+	}
+	if ((r = meta_key(path, &key)) == 0)
+		batch_add(&b, STORAGE_DELETE, key.data, NULL, 0);
+	buf_release(&key);
+	if (r == 0)
+		r = storage_txn(req->storage, b.ops, b.n);
+out:
+	pthread_mutex_unlock(lk);
+	batch_release(&b);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+static int metadata_list(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct buf prefix;
+	struct strlist l;
+	int r;
+
+	strlist_init(&l);
+	buf_init(&prefix, STORAGE_MAX_KEY + 16);
+	if ((r = secret_path(req, resp, "metadata/", false, &path)) != 0)
+		goto out;
+	if ((r = buf_printf(&prefix, path[0] ? "metadata/%s/" : "metadata/%s", path)) != 0)
+		goto out;
+	if ((r = storage_list(req->storage, prefix.data, &l)) != 0)
+		goto out;
+	const char *after = field_string(req, "after");
+	int64_t limit = field_int(req, "limit");
+	if (limit < 0) {
+		r = response_error(resp, TROVE_ERR_INVALID, "limit: must not be negative");
+		goto out;
+	}
+	json_t *keys = json_array();
+	for (size_t i = 0; i < l.len; i++) {
+		if (after[0] && strcmp(l.items[i], after) <= 0)
+			continue;
+		if (limit > 0 && (int64_t)json_array_size(keys) >= limit)
+			break;
+		json_array_append_new(keys, json_string(l.items[i]));
+	}
+	if (json_array_size(keys) == 0) {
+		json_decref(keys);
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	response_set_data(resp, json_pack("{s:o}", "keys", keys));
+	r = 0;
+out:
+	strlist_release(&l);
+	buf_release(&prefix);
+	free(path);
+	return r;
+}
+
+static int metadata_exists(struct request *req, bool *out)
+{
+	char *p = kv_rest(req, "metadata/");
+	struct kv_meta m;
+	int r = 0;
+	*out = false;
+	if (p[0]) {
+		r = meta_load(req->storage, p, &m);
+		*out = r == 0 && m.exists;
+		meta_release(&m);
+		if (r == TROVE_ERR_INVALID)
+			r = 0;
+	}
+	free(p);
+	return r;
+}
+
+/* --- subkeys/ ------------------------------------------------------------------ */
+
+/* The shape of v with every leaf (a non-object, an empty object, or an
+ * object at the depth limit) replaced by null. level counts from 1. */
+static json_t *subkeys_of(const json_t *v, int64_t depth, int64_t level)
+{
+	json_t *out = json_object();
+	const char *k;
+	json_t *e;
+	json_object_foreach((json_t *)v, k, e)
+	{
+		if (json_is_object(e) && json_object_size(e) > 0 && (depth == 0 || level < depth))
+			json_object_set_new(out, k, subkeys_of(e, depth, level + 1));
+		else
+			json_object_set_new(out, k, json_null());
+	}
+	return out;
+}
+
+static int subkeys_read(struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	struct kv_meta m;
+	json_t *data = NULL;
+	int64_t want, depth;
+	char vk[VERSION_KEY_MAX];
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = secret_path(req, resp, "subkeys/", false, &path)) != 0)
+		return r;
+	if ((r = version_param(req, resp, &want)) != 0)
+		goto out;
+	depth = field_int(req, "depth");
+	if (depth < 0) {
+		r = response_error(resp, TROVE_ERR_INVALID, "depth: must not be negative");
+		goto out;
+	}
+	if (!path[0]) {
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((r = meta_load(req->storage, path, &m)) != 0)
+		goto out;
+	struct kv_version *v = m.exists ? meta_find(&m, want ? want : m.current) : NULL;
+	if (!v) {
+		r = TROVE_ERR_NOT_FOUND;
+		goto out;
+	}
+	json_t *vm = version_meta_json(&m, v);
+	if (v->destroyed || version_deleted(v, now_ns())) {
+		response_set_data(resp, json_pack("{s:n, s:o}", "subkeys", "metadata", vm));
+		resp->status = 404;
+		r = 0;
+		goto out;
+	}
+	version_key(path, v->n, vk, sizeof(vk));
+	if ((r = kv_get_json(req->storage, vk, &data)) != 0) {
+		json_decref(vm);
+		if (r == TROVE_ERR_NOT_FOUND)
+			r = TROVE_ERR_INTEGRITY;
+		goto out;
+	}
+	response_set_data(resp, json_pack("{s:o, s:o}", "subkeys", subkeys_of(data, depth, 1), "metadata", vm));
+	r = 0;
+out:
+	json_decref(data);
+	meta_release(&m);
+	free(path);
+	return r;
+}
+
+/* --- anything else ---------------------------------------------------------------- */
+
+/* A v1-style path on a v2 mount: Vault answers 404 with a warning that
+ * points to the versioned endpoints, and CLIs show it. */
+static int invalid_path(struct request *req, struct response *resp)
+{
+	const char *verb = "get";
+	switch (req->op) {
+	case OP_CREATE:
+	case OP_UPDATE:
+		verb = "put";
+		break;
+	case OP_PATCH:
+		verb = "patch";
+		break;
+	case OP_DELETE:
+		verb = "delete";
+		break;
+	case OP_LIST:
+		verb = "list";
+		break;
+	default:
+		break;
+	}
+	response_warning(resp,
+			 "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API "
+			 "endpoints to use. If using the Vault CLI, use 'trove kv %s' for this operation.",
+			 verb);
+	response_set_data(resp, NULL);
+	resp->status = 404;
+	return 0;
+}
+
+/* --- upgrade from version 1 ----------------------------------------------------------- */
+
+/* Every key of a v1 mount is a secret: it becomes version 1 of the same
+ * path. All of it is one transaction (old keys deleted first, then the new
+ * layout written, so a v1 key that happens to share a name with a v2
+ * storage key cannot survive the conversion). */
+static int upgrade_v1(struct storage *s, struct buf *err)
+{
+	struct strlist keys;
+	struct kv_batch b = { 0 };
+	int64_t now = now_ns();
+	int r;
+
+	strlist_init(&keys);
+	if ((r = kv_collect_keys(s, "", &keys)) != 0) {
+		buf_printf(err, "kv upgrade: listing the mount failed");
+		goto out;
+	}
+	if (keys.len == 0)
+		goto out;
+	for (size_t i = 0; i < keys.len; i++)
+		batch_add(&b, STORAGE_DELETE, keys.items[i], NULL, 0);
+	for (size_t i = 0; i < keys.len; i++) {
+		json_t *v = NULL;
+		char vk[VERSION_KEY_MAX];
+		const char *path = keys.items[i];
+		if ((r = kv_get_json(s, path, &v)) != 0) {
+			buf_printf(err, "kv upgrade: cannot read %s", path);
+			goto out;
+		}
+		if (!json_is_object(v)) {
+			json_t *wrap = json_pack("{s:o}", "value", v);
+			v = wrap;
+		}
+		version_key(path, 1, vk, sizeof(vk));
+		r = batch_put_json(&b, vk, v);
+		json_decref(v);
+		if (r != 0)
+			goto out;
+		struct kv_meta m = { .exists = true, .created = now, .updated = now, .current = 1 };
+		meta_append(&m, (struct kv_version){ .n = 1, .created = now });
+		r = batch_put_meta(&b, path, &m);
+		meta_release(&m);
+		if (r != 0)
+			goto out;
+	}
+	if ((r = storage_txn(s, b.ops, b.n)) != 0)
+		buf_printf(err, "kv upgrade: writing the versioned layout failed");
+out:
+	batch_release(&b);
+	strlist_release(&keys);
+	return r;
+}
+
+static const char *options_version(const json_t *options)
+{
+	const char *v = json_string_value(json_object_get(options, "version"));
+	return v ? v : "1";
+}
+
+int kv_options_changed(struct mount *m, json_t *old_options, struct buf *err)
+{
+	bool was2 = strcmp(options_version(old_options), "2") == 0;
+	bool is2 = strcmp(options_version(m->options), "2") == 0;
+	if (was2 && !is2) {
+		buf_printf(err, "cannot downgrade a K/V mount from version 2 to version 1");
+		return TROVE_ERR_INVALID;
+	}
+	if (!was2 && is2)
+		return upgrade_v1(m->view, err);
+	return 0;
+}
+
+/* --- route table ------------------------------------------------------------------------ */
+
+static const struct field config_fields[] = {
+	{ "max_versions", FIELD_INT, NULL, "versions kept per key; 0 keeps 10" },
+	{ "cas_required", FIELD_BOOL, NULL, "every write must give options.cas" },
+	{ "delete_version_after", FIELD_DURATION, NULL, "versions are deleted this long after they are written" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field data_fields[] = {
+	{ "data", FIELD_MAP, NULL, "the secret's key/value pairs" },
+	{ "options", FIELD_MAP, NULL, "write options: cas" },
+	{ "version", FIELD_INT, "0", "version to read; 0 reads the latest" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field versions_fields[] = {
+	{ "versions", FIELD_STRLIST, NULL, "version numbers" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field metadata_fields[] = {
+	{ "max_versions", FIELD_INT, NULL, "versions kept for this key; 0 uses the mount setting" },
+	{ "cas_required", FIELD_BOOL, NULL, "writes to this key must give options.cas" },
+	{ "delete_version_after", FIELD_DURATION, NULL, "versions of this key are deleted this long after writing" },
+	{ "custom_metadata", FIELD_MAP, NULL, "string to string map describing the secret" },
+	{ "after", FIELD_STRING, NULL, "list: start after this entry" },
+	{ "limit", FIELD_INT, NULL, "list: at most this many entries" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field subkeys_fields[] = {
+	{ "version", FIELD_INT, "0", "version to read; 0 reads the latest" },
+	{ "depth", FIELD_INT, "0", "deepest nesting level shown; 0 is unlimited" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct route kv_v2_routes[] = {
+	{ "config", { [OP_READ] = config_read, [OP_UPDATE] = config_write }, NULL, config_fields, 0,
+	  "engine-wide settings" },
+	{ "data/*",
+	  { [OP_READ] = data_read, [OP_UPDATE] = data_write, [OP_PATCH] = data_patch, [OP_DELETE] = data_delete },
+	  data_exists,
+	  data_fields,
+	  0,
+	  "read, write, patch and delete secret versions" },
+	{ "delete/*", { [OP_UPDATE] = delete_versions }, NULL, versions_fields, 0, "soft-delete versions" },
+	{ "undelete/*", { [OP_UPDATE] = undelete_versions }, NULL, versions_fields, 0, "restore deleted versions" },
+	{ "destroy/*", { [OP_UPDATE] = destroy_versions }, NULL, versions_fields, 0, "permanently destroy versions" },
+	{ "metadata",
+	  { [OP_LIST] = metadata_list },
+	  NULL,
+	  metadata_fields,
+	  0,
+	  "list secrets at the top of the mount" },
+	{ "metadata/*",
+	  { [OP_READ] = metadata_read,
+	    [OP_UPDATE] = metadata_write,
+	    [OP_PATCH] = metadata_patch,
+	    [OP_DELETE] = metadata_delete,
+	    [OP_LIST] = metadata_list },
+	  metadata_exists,
+	  metadata_fields,
+	  0,
+	  "key metadata and version history" },
+	{ "subkeys/*", { [OP_READ] = subkeys_read }, NULL, subkeys_fields, 0, "the key structure of a secret" },
+	{ "*",
+	  { [OP_READ] = invalid_path,
+	    [OP_UPDATE] = invalid_path,
+	    [OP_PATCH] = invalid_path,
+	    [OP_DELETE] = invalid_path,
+	    [OP_LIST] = invalid_path },
+	  NULL,
+	  NULL,
+	  0,
+	  "not a versioned K/V path" },
+	{ NULL, { 0 }, NULL, NULL, 0, NULL },
+};
+
+static const struct route *const kv_v2_tables[] = { kv_v2_routes, NULL };
+
+const struct engine kv_v2_engine = {
+	.type = "kv",
+	.tables = kv_v2_tables,
+	.flags = 0,
+	.options_changed = kv_options_changed,
+};

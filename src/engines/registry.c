@@ -1,0 +1,26 @@
+/* registry.c — which engine serves which mount type. One line per engine;
+ * kv picks its version from the mount's options. */
+#include <string.h>
+
+#include "engines.h"
+
+#include "banned.h"
+
+const struct engine *engine_lookup(const char *type, const json_t *options, bool auth)
+{
+	if (!type)
+		return NULL;
+	if (auth)
+		return NULL;
+	if (strcmp(type, "system") == 0)
+		return &sys_engine;
+	if (strcmp(type, "cubbyhole") == 0)
+		return &cubbyhole_engine;
+	if (strcmp(type, "kv") == 0) {
+		const char *v = json_string_value(json_object_get(options, "version"));
+		if (!v || strcmp(v, "1") == 0)
+			return &kv_v1_engine;
+		return strcmp(v, "2") == 0 ? &kv_v2_engine : NULL;
+	}
+	return NULL;
+}

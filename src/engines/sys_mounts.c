@@ -1,0 +1,329 @@
+/* sys_mounts.c — sys/mounts, sys/auth, tune, remount and the UI mount
+ * listing: the API over core/mount.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engines.h"
+
+#include "core/acl.h"
+#include "core/core.h"
+#include "core/mount.h"
+#include "core/policy_store.h"
+#include "core/token.h"
+#include "err.h"
+
+#include "banned.h"
+
+#define TUNE_SUFFIX "/tune"
+
+static bool ends_with_tune(const char *p)
+{
+	size_t n = strlen(p), t = strlen(TUNE_SUFFIX);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	return n > t && strncmp(p + n - t, TUNE_SUFFIX, t) == 0;
+}
+
+/* The path after "mounts/" or "auth/" in req->rel, without the tune
+ * suffix when tune is set. Heap string. */
+static char *path_arg(const struct request *req, const char *prefix, bool tune)
+{
+	const char *p = req->rel + strlen(prefix);
+	size_t n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	if (tune)
+		n -= strlen(TUNE_SUFFIX);
+	return xstrndup(p, n);
+}
+
+/* Turns a mount_* result and its message into the response. */
+static int finish(struct response *resp, int r, const struct buf *err)
+{
+	if (r != 0)
+		response_error(resp, r, "%s", err->len ? err->data : err_message(r));
+	return r;
+}
+
+/* ---- listing ----------------------------------------------------------------- */
+
+static int mounts_list(struct request *req, struct response *resp)
+{
+	response_set_data(resp, mount_table_json(core_mounts(req->core), false));
+	resp->inject_data = true;
+	return 0;
+}
+
+static int auth_list(struct request *req, struct response *resp)
+{
+	response_set_data(resp, mount_table_json(core_mounts(req->core), true));
+	resp->inject_data = true;
+	return 0;
+}
+
+/* ---- one mount: read, enable, disable, tune ------------------------------------ */
+
+static int tune_read(struct request *req, struct response *resp, const char *full, bool auth)
+{
+	struct mount *m = mount_match(core_mounts(req->core), full);
+	if (!m || (auth && strncmp(m->path, "auth/", 5) != 0))
+		goto missing;
+	json_t *j = json_pack("{s:I, s:I, s:b, s:s, s:O?}", "default_lease_ttl",
+			      (json_int_t)mount_default_ttl(req->core, m), "max_lease_ttl",
+			      (json_int_t)mount_max_ttl(req->core, m), "force_no_cache", m->config.force_no_cache,
+			      "description", m->description ? m->description : "", "options", m->options);
+	json_t *full_cfg = mount_to_json(m);
+	json_t *cfg = json_object_get(full_cfg, "config");
+	const char *k;
+	json_t *v;
+	json_object_foreach(cfg, k, v)
+	{
+		if (!json_object_get(j, k))
+			json_object_set(j, k, v);
+	}
+	json_decref(full_cfg);
+	mount_release(m);
+	response_set_data(resp, j);
+	resp->inject_data = true;
+	return 0;
+missing:
+	if (m)
+		mount_release(m);
+	return response_error(resp, TROVE_ERR_INVALID, auth ? "No auth engine at %s" : "No secret engine mount at %s",
+			      full + (auth ? 5 : 0));
+}
+
+static int mount_read_one(struct request *req, struct response *resp, const char *full, bool auth)
+{
+	struct mount *m = mount_match(core_mounts(req->core), full);
+	if (!m || m->auth != auth) {
+		if (m)
+			mount_release(m);
+		return response_error(resp, TROVE_ERR_INVALID,
+				      auth ? "No auth engine at %s" : "No secret engine mount at %s", full + (auth ? 5 : 0));
+	}
+	response_set_data(resp, mount_to_json(m));
+	mount_release(m);
+	resp->inject_data = true;
+	return 0;
+}
+
+static int enable(struct request *req, struct response *resp, const char *path, bool auth)
+{
+	struct buf err;
+	struct mount_enable_params p = {
+		.path = path,
+		.type = field_string(req, "type"),
+		.description = field_string(req, "description"),
+		.config = json_object_get(req->data, "config"),
+		.options = json_object_get(req->data, "options"),
+		.local = field_bool(req, "local"),
+		.seal_wrap = field_bool(req, "seal_wrap"),
+		.external_entropy_access = field_bool(req, "external_entropy_access"),
+		.auth = auth,
+	};
+	/* The legacy plugin_name names the type when type is absent. */
+	if (!p.type[0] && field_string(req, "plugin_name")[0])
+		p.type = field_string(req, "plugin_name");
+	buf_init(&err, 1024);
+	int r = finish(resp, mount_enable(core_mounts(req->core), &p, &err), &err);
+	buf_release(&err);
+	return r;
+}
+
+static char *with_auth_prefix(const char *path)
+{
+	size_t n = strlen(path);
+	char *out = xmalloc(n + 7);
+	memcpy(out, "auth/", 5);
+	memcpy(out + 5, path, n + 1);
+	if (n == 0 || path[n - 1] != '/') {
+		out[5 + n] = '/';
+		out[6 + n] = '\0';
+	}
+	return out;
+}
+
+static char *with_slash(const char *path)
+{
+	size_t n = strlen(path);
+	char *out = xmalloc(n + 2);
+	memcpy(out, path, n + 1);
+	if (n == 0 || path[n - 1] != '/') {
+		out[n] = '/';
+		out[n + 1] = '\0';
+	}
+	return out;
+}
+
+/* sys/mounts/<path>[/tune]: secret mounts, and auth mounts when <path>
+ * starts with "auth/" (the Go client tunes auth mounts this way). */
+static int mounts_one(struct request *req, struct response *resp)
+{
+	bool tune = ends_with_tune(req->rel);
+	char *path = path_arg(req, "mounts/", tune);
+	bool auth = strncmp(path, "auth/", 5) == 0;
+	char *full = with_slash(path);
+	struct buf err;
+	int r;
+
+	buf_init(&err, 1024);
+	if (!path[0]) {
+		r = response_error(resp, TROVE_ERR_INVALID, "path: missing");
+	} else if (tune && req->op == OP_READ) {
+		r = tune_read(req, resp, full, auth);
+	} else if (tune) {
+		r = finish(resp, mount_tune(core_mounts(req->core), auth ? path + 5 : path, auth, req->data, &err), &err);
+	} else if (req->op == OP_READ) {
+		r = mount_read_one(req, resp, full, false);
+	} else if (req->op == OP_DELETE) {
+		r = finish(resp, mount_disable(core_mounts(req->core), path, false, &err), &err);
+	} else {
+		r = enable(req, resp, path, false);
+	}
+	buf_release(&err);
+	free(full);
+	free(path);
+	return r;
+}
+
+static int auth_one(struct request *req, struct response *resp)
+{
+	bool tune = ends_with_tune(req->rel);
+	char *path = path_arg(req, "auth/", tune);
+	char *full = with_auth_prefix(path);
+	struct buf err;
+	int r;
+
+	buf_init(&err, 1024);
+	if (!path[0]) {
+		r = response_error(resp, TROVE_ERR_INVALID, "path: missing");
+	} else if (tune && req->op == OP_READ) {
+		r = tune_read(req, resp, full, true);
+	} else if (tune) {
+		r = finish(resp, mount_tune(core_mounts(req->core), path, true, req->data, &err), &err);
+	} else if (req->op == OP_READ) {
+		r = mount_read_one(req, resp, full, true);
+	} else if (req->op == OP_DELETE) {
+		r = finish(resp, mount_disable(core_mounts(req->core), path, true, &err), &err);
+	} else {
+		r = enable(req, resp, path, true);
+	}
+	buf_release(&err);
+	free(full);
+	free(path);
+	return r;
+}
+
+static int remount(struct request *req, struct response *resp)
+{
+	struct buf err;
+	const char *from = field_string(req, "from"), *to = field_string(req, "to");
+	if (!from[0] || !to[0])
+		return response_error(resp, TROVE_ERR_INVALID, "from and to are required");
+	buf_init(&err, 1024);
+	int r = finish(resp, mount_remount(core_mounts(req->core), from, to, &err), &err);
+	buf_release(&err);
+	if (r == 0)
+		response_set_data(resp, json_pack("{s:s}", "migration_id", req->id));
+	return r;
+}
+
+/* ---- sys/internal/ui/mounts --------------------------------------------------- */
+
+struct ui_list {
+	json_t *out;
+	const struct acl *acl; /* NULL: no token, only "unauth" mounts */
+};
+
+static void ui_add(struct mount *m, void *arg)
+{
+	struct ui_list *l = arg;
+	bool visible = strcmp(m->config.listing_visibility ? m->config.listing_visibility : "", "unauth") == 0;
+	if (!visible && l->acl)
+		visible = acl_any_under(l->acl, m->path);
+	if (visible)
+		json_object_set_new(l->out, m->path + (m->auth ? 5 : 0), mount_to_json(m));
+}
+
+static int ui_mounts(struct request *req, struct response *resp)
+{
+	struct token_entry *tok = NULL;
+	struct acl *acl = NULL;
+	struct ui_list secret = { json_object(), NULL }, auth = { json_object(), NULL };
+	/* Unauthenticated, but a valid token widens the listing to what it
+	 * can reach; an invalid one is treated as none. */
+	if (req->client_token && token_lookup(core_tokens(req->core), req->client_token, &tok) == 0 &&
+	    policy_store_acl(core_policies(req->core), &tok->policies, &acl) == 0) {
+		secret.acl = acl;
+		auth.acl = acl;
+	}
+	mount_table_foreach(core_mounts(req->core), false, ui_add, &secret);
+	mount_table_foreach(core_mounts(req->core), true, ui_add, &auth);
+	response_set_data(resp, json_pack("{s:o, s:o}", "secret", secret.out, "auth", auth.out));
+	acl_release(acl);
+	token_entry_free(tok);
+	return 0;
+}
+
+static int ui_mount_one(struct request *req, struct response *resp)
+{
+	const char *p = req->rel + strlen("internal/ui/mounts/");
+	struct mount *m = mount_match(core_mounts(req->core), p);
+	if (!m || (req->acl && !acl_any_under(req->acl, m->path))) {
+		if (m)
+			mount_release(m);
+		return response_error(resp, TROVE_ERR_PERMISSION,
+				      "preflight capability check returned 403, please ensure client's policies grant "
+				      "access to path \"%s\"",
+				      p);
+	}
+	json_t *j = mount_to_json(m);
+	json_object_set_new(j, "path", json_string(m->path + (m->auth ? 5 : 0)));
+	mount_release(m);
+	response_set_data(resp, j);
+	return 0;
+}
+
+static const struct field enable_fields[] = {
+	{ "type", FIELD_STRING, NULL, "engine type" },
+	{ "description", FIELD_STRING, "", "human-readable description" },
+	{ "config", FIELD_MAP, NULL, "TTLs, audit and listing settings" },
+	{ "options", FIELD_MAP, NULL, "engine options, e.g. version=2 for kv" },
+	{ "local", FIELD_BOOL, "false", "not replicated" },
+	{ "seal_wrap", FIELD_BOOL, "false", "seal-wrap the mount's data" },
+	{ "external_entropy_access", FIELD_BOOL, "false", "unused" },
+	{ "plugin_name", FIELD_STRING, NULL, "legacy name of the type" },
+	{ "plugin_version", FIELD_STRING, NULL, "unused" },
+	/* tune fields */
+	{ "default_lease_ttl", FIELD_ANY, NULL, "default TTL" },
+	{ "max_lease_ttl", FIELD_ANY, NULL, "maximum TTL" },
+	{ "force_no_cache", FIELD_BOOL, NULL, "unused" },
+	{ "audit_non_hmac_request_keys", FIELD_STRLIST, NULL, "request keys audit logs keep in clear" },
+	{ "audit_non_hmac_response_keys", FIELD_STRLIST, NULL, "response keys audit logs keep in clear" },
+	{ "listing_visibility", FIELD_STRING, NULL, "\"unauth\" lists the mount to everyone" },
+	{ "passthrough_request_headers", FIELD_STRLIST, NULL, "headers passed to the engine" },
+	{ "allowed_response_headers", FIELD_STRLIST, NULL, "headers the engine may set" },
+	{ "token_type", FIELD_STRING, NULL, "auth mounts: token type" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct field remount_fields[] = {
+	{ "from", FIELD_STRING, NULL, "current mount path" },
+	{ "to", FIELD_STRING, NULL, "new mount path" },
+	{ NULL, 0, NULL, NULL },
+};
+
+const struct route sys_mount_routes[] = {
+	{ "mounts", { [OP_READ] = mounts_list }, NULL, NULL, 0, "list secret mounts" },
+	{ "mounts/*", { [OP_READ] = mounts_one, [OP_UPDATE] = mounts_one, [OP_DELETE] = mounts_one }, NULL,
+	  enable_fields, 0, "read, enable, disable or tune a secret mount" },
+	{ "auth", { [OP_READ] = auth_list }, NULL, NULL, 0, "list auth mounts" },
+	{ "auth/*", { [OP_READ] = auth_one, [OP_UPDATE] = auth_one, [OP_DELETE] = auth_one }, NULL, enable_fields,
+	  ROUTE_SUDO, "read, enable, disable or tune an auth mount" },
+	{ "remount", { [OP_UPDATE] = remount }, NULL, remount_fields, ROUTE_SUDO, "move a mount" },
+	{ "internal/ui/mounts", { [OP_READ] = ui_mounts }, NULL, NULL, ROUTE_UNAUTH, "mounts visible to the caller" },
+	{ "internal/ui/mounts/*", { [OP_READ] = ui_mount_one }, NULL, NULL, ROUTE_NO_ACL,
+	  "one mount, if the caller can reach anything in it" },
+	{ NULL, { 0 }, NULL, NULL, 0, NULL },
+};

@@ -1,0 +1,6 @@
+path "secret/foo" {
+  capabilities = ["read", "list"]
+}
+path "secret/bar/*" {
+  capabilities = ["create", "update"]
+}

@@ -1,0 +1,636 @@
+/* test_acl.c — policy parsing (HCL and JSON), matching and precedence,
+ * merging across policies, parameter constraints, root, and the cost of a
+ * check on a large ACL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "core/acl.h"
+#include "err.h"
+
+static struct policy *parse_ok(const char *name, const char *text)
+{
+	struct policy *p = NULL;
+	struct buf err;
+	buf_init(&err, 4096);
+	int r = policy_parse(name, text, strlen(text), &p, &err);
+	if (r != 0)
+		fail_msg("parse failed: %s\n--- input:\n%s", err.data, text);
+	buf_release(&err);
+	assert_non_null(p);
+	return p;
+}
+
+/* Expects failure; returns the message (static storage). */
+static const char *parse_err(const char *text)
+{
+	static char msg[512];
+	struct policy *p = NULL;
+	struct buf err;
+	buf_init(&err, 4096);
+	int r = policy_parse("t", text, strlen(text), &p, &err);
+	assert_int_equal(r, TROVE_ERR_INVALID);
+	assert_null(p);
+	snprintf(msg, sizeof(msg), "%s", err.data);
+	buf_release(&err);
+	return msg;
+}
+
+/* An ACL from up to 4 policy texts named p0, p1, ... */
+static struct acl *acl_of(const char *t0, const char *t1, const char *t2)
+{
+	const char *texts[3] = { t0, t1, t2 };
+	struct policy *ps[3] = { NULL };
+	const struct policy *cps[3];
+	size_t n = 0;
+	for (size_t i = 0; i < 3; i++) {
+		if (!texts[i])
+			continue;
+		char name[8];
+		snprintf(name, sizeof(name), "p%zu", i);
+		ps[n] = parse_ok(name, texts[i]);
+		cps[n] = ps[n];
+		n++;
+	}
+	struct acl *a = acl_new(cps, n);
+	for (size_t i = 0; i < n; i++)
+		policy_free(ps[i]);
+	return a;
+}
+
+static bool allowed(const struct acl *a, const char *path, enum op op, const char *data_json)
+{
+	struct acl_result res;
+	json_t *data = data_json ? json_loads(data_json, 0, NULL) : NULL;
+	acl_result_init(&res);
+	acl_check(a, path, op, data, &res);
+	bool ok = res.allowed;
+	acl_result_release(&res);
+	json_decref(data);
+	return ok;
+}
+
+static bool can_read(const struct acl *a, const char *path)
+{
+	return allowed(a, path, OP_READ, NULL);
+}
+
+/* --- parsing --- */
+
+static void test_parse_hcl(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("# comment\n"
+			       "path \"secret/foo\" {\n"
+			       "  capabilities = [\"read\", \"list\"]\n"
+			       "}\n"
+			       "path \"/secret/bar/*\" {\n"
+			       "  capabilities = [\"create\", \"update\"]\n"
+			       "  comment = \"leading slash is stripped\"\n"
+			       "}\n"
+			       "path \"auth/approle/role/r/secret-id\" {\n"
+			       "  capabilities = [\"update\"]\n"
+			       "  min_wrapping_ttl = \"1s\"\n"
+			       "  max_wrapping_ttl = 90\n"
+			       "}\n",
+			       NULL, NULL);
+	assert_true(can_read(a, "secret/foo"));
+	assert_true(allowed(a, "secret/foo", OP_LIST, NULL));
+	assert_false(allowed(a, "secret/foo", OP_UPDATE, NULL));
+	assert_true(allowed(a, "secret/bar/x", OP_UPDATE, NULL));
+	assert_true(allowed(a, "secret/bar/x", OP_CREATE, NULL));
+	assert_false(can_read(a, "secret/bar/x"));
+
+	struct acl_result res;
+	acl_result_init(&res);
+	acl_check(a, "auth/approle/role/r/secret-id", OP_UPDATE, NULL, &res);
+	assert_true(res.allowed);
+	assert_int_equal(res.min_wrapping_ttl, 1);
+	assert_int_equal(res.max_wrapping_ttl, 90);
+	acl_result_release(&res);
+	acl_release(a);
+}
+
+static void test_parse_json(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("{\"path\": {\n"
+			       "  \"secret/a/*\": {\"capabilities\": [\"read\"]},\n"
+			       "  \"secret/b\": {\"capabilities\": [\"update\"],\n"
+			       "     \"allowed_parameters\": {\"x\": [\"1\", \"2\"]}},\n"
+			       "  \"secret/c\": {\"policy\": \"write\"}\n"
+			       "}}",
+			       "{\"path\": [{\"other/x\": {\"capabilities\": [\"delete\"]}}]}", NULL);
+	assert_true(can_read(a, "secret/a/q"));
+	assert_true(allowed(a, "secret/b", OP_UPDATE, "{\"x\": \"2\"}"));
+	assert_false(allowed(a, "secret/b", OP_UPDATE, "{\"x\": \"3\"}"));
+	assert_true(allowed(a, "secret/c", OP_CREATE, NULL));
+	assert_true(allowed(a, "other/x", OP_DELETE, NULL));
+	acl_release(a);
+}
+
+static void test_parse_errors_name_line(void **state)
+{
+	(void)state;
+	const char *m;
+
+	m = parse_err("path \"a\" {\n  capabilities = [\"read\"]\n  bogus = 1\n}\n");
+	assert_non_null(strstr(m, "line 1:"));
+	assert_non_null(strstr(m, "unknown key \"bogus\""));
+
+	m = parse_err("\n\npath \"a\" {\n  capabilities = [\"raed\"]\n}\n");
+	assert_non_null(strstr(m, "line 3:"));
+	assert_non_null(strstr(m, "unknown capability \"raed\""));
+
+	m = parse_err("path \"a\" { capabilities = [\"read\"] }\npath \"b/+*\" { capabilities = [\"read\"] }\n");
+	assert_non_null(strstr(m, "line 2:"));
+	assert_non_null(strstr(m, "+*"));
+
+	m = parse_err("path \"a/*/b\" { capabilities = [\"read\"] }\n");
+	assert_non_null(strstr(m, "line 1:"));
+
+	m = parse_err("\npath \"a\" { policy = \"admin\" }\n");
+	assert_non_null(strstr(m, "line 2:"));
+
+	m = parse_err("path \"a\" {\n min_wrapping_ttl = \"10s\"\n max_wrapping_ttl = \"5s\"\n}\n");
+	assert_non_null(strstr(m, "line 1:"));
+	assert_non_null(strstr(m, "max_wrapping_ttl"));
+
+	m = parse_err("path \"a\" { capabilities = [\"read\"] }\n\n\nfoo = 1\n");
+	assert_non_null(strstr(m, "line 4:"));
+
+	m = parse_err("path \"a\" {\n capabilities = [\"read\"\n");
+	assert_non_null(strstr(m, "line "));
+
+	m = parse_err("path \"a\" { capabilities = \"read\" }\n");
+	assert_non_null(strstr(m, "line 1:"));
+
+	m = parse_err("path \"a\" { allowed_parameters = { x = \"1\" } }\n");
+	assert_non_null(strstr(m, "line 1:"));
+
+	m = parse_err("path \"a\" { control_group = {} }\n");
+	assert_non_null(strstr(m, "not supported"));
+
+	/* JSON: the line of the offending rule is recovered from the text */
+	m = parse_err("{\"path\": {\n  \"a\": {\"capabilities\": [\"read\"]},\n"
+		      "  \"b\": {\"capabilities\": [\"nope\"]}\n}}");
+	assert_non_null(strstr(m, "line 3:"));
+	m = parse_err("{\"path\": {\"a\": {\"capabilities\": [\"read\"]}},\n \"x\": 1}");
+	assert_non_null(strstr(m, "line 2:"));
+	m = parse_err("{\"path\": {\"a\": }}");
+	assert_non_null(strstr(m, "line 1:"));
+}
+
+static void test_legacy_policy(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"r\" { policy = \"read\" }\n"
+			       "path \"w\" { policy = \"write\" }\n"
+			       "path \"s\" { policy = \"sudo\" }\n"
+			       "path \"d\" { policy = \"deny\" }\n",
+			       NULL, NULL);
+	assert_int_equal(acl_capabilities(a, "r"), ACL_CAP_READ | ACL_CAP_LIST);
+	assert_int_equal(acl_capabilities(a, "w"),
+			 ACL_CAP_CREATE | ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_DELETE | ACL_CAP_LIST);
+	assert_int_equal(acl_capabilities(a, "s"), ACL_CAP_CREATE | ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_DELETE |
+							   ACL_CAP_LIST | ACL_CAP_SUDO);
+	assert_int_equal(acl_capabilities(a, "d"), ACL_CAP_DENY);
+	acl_release(a);
+}
+
+/* --- matching --- */
+
+static void test_exact_prefix_plus(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"secret/foo\" { capabilities = [\"read\"] }\n"
+			       "path \"secret/bar/*\" { capabilities = [\"read\"] }\n"
+			       "path \"secret/zip-*\" { capabilities = [\"read\"] }\n"
+			       "path \"team/+/teamb\" { capabilities = [\"read\"] }\n"
+			       "path \"team/+/+/teamc\" { capabilities = [\"read\"] }\n"
+			       "path \"kv/+/data/*\" { capabilities = [\"read\"] }\n",
+			       NULL, NULL);
+	assert_true(can_read(a, "secret/foo"));
+	assert_false(can_read(a, "secret/food"));
+	assert_false(can_read(a, "secret/foo/bar"));
+	assert_true(can_read(a, "secret/bar/zip"));
+	assert_true(can_read(a, "secret/bar/zip/zap"));
+	assert_false(can_read(a, "secret/bars/zip"));
+	assert_true(can_read(a, "secret/zip-zap"));
+	assert_true(can_read(a, "secret/zip-zap/zong"));
+	assert_false(can_read(a, "secret/zip/zap"));
+	assert_true(can_read(a, "team/x/teamb"));
+	assert_false(can_read(a, "team/x/y/teamb"));
+	assert_false(can_read(a, "team/teamb"));
+	assert_true(can_read(a, "team/x/y/teamc"));
+	assert_false(can_read(a, "team/x/teamc"));
+	assert_true(can_read(a, "kv/app/data/one/two"));
+	assert_true(can_read(a, "kv/app/data/"));
+	assert_false(can_read(a, "kv/app/data"));
+	assert_false(can_read(a, "kv/app/meta/x"));
+	assert_false(can_read(a, "other"));
+	assert_true(can_read(a, "/secret/foo")); /* leading slash ignored */
+	acl_release(a);
+}
+
+static void test_priority(void **state)
+{
+	(void)state;
+	/* Vault's own example: the first wildcard is at the same place, both
+	 * end in '*', and the second has two '+': the broad glob wins. */
+	struct acl *a = acl_of("path \"secret/*\" { capabilities = [\"read\"] }\n"
+			       "path \"secret/+/+/foo/*\" { capabilities = [\"deny\"] }\n",
+			       NULL, NULL);
+	assert_true(can_read(a, "secret/a/b/foo/x"));
+	acl_release(a);
+
+	/* 1. a later first wildcard wins */
+	a = acl_of("path \"secret/+/foo\" { capabilities = [\"deny\"] }\n"
+		   "path \"secret/a/*\" { capabilities = [\"read\"] }\n"
+		   "path \"x/a*\" { capabilities = [\"read\"] }\n"
+		   "path \"x/+\" { capabilities = [\"deny\"] }\n",
+		   NULL, NULL);
+	assert_true(can_read(a, "secret/a/foo"));
+	assert_false(can_read(a, "secret/b/foo"));
+	assert_true(can_read(a, "x/ab"));
+	assert_false(can_read(a, "x/b"));
+	acl_release(a);
+
+	/* 2. a non-glob beats a glob */
+	a = acl_of("path \"a/+/x\" { capabilities = [\"read\"] }\n"
+		   "path \"a/+/x*\" { capabilities = [\"deny\"] }\n",
+		   NULL, NULL);
+	assert_true(can_read(a, "a/q/x"));
+	assert_false(can_read(a, "a/q/xy"));
+	acl_release(a);
+
+	/* 3. fewer '+' segments win */
+	a = acl_of("path \"a/+/+/c\" { capabilities = [\"deny\"] }\n"
+		   "path \"a/+/b/c\" { capabilities = [\"read\"] }\n",
+		   NULL, NULL);
+	assert_true(can_read(a, "a/x/b/c"));
+	assert_false(can_read(a, "a/x/y/c"));
+	acl_release(a);
+
+	/* 4. longer wins */
+	a = acl_of("path \"a/+/b*\" { capabilities = [\"deny\"] }\n"
+		   "path \"a/+/bc*\" { capabilities = [\"read\"] }\n"
+		   "path \"p/*\" { capabilities = [\"deny\"] }\n"
+		   "path \"p/q/*\" { capabilities = [\"read\"] }\n",
+		   NULL, NULL);
+	assert_true(can_read(a, "a/x/bcd"));
+	assert_false(can_read(a, "a/x/bd"));
+	assert_true(can_read(a, "p/q/r"));
+	assert_false(can_read(a, "p/r"));
+	acl_release(a);
+
+	/* an exact rule beats every glob */
+	a = acl_of("path \"secret/*\" { capabilities = [\"deny\"] }\n"
+		   "path \"secret/+\" { capabilities = [\"deny\"] }\n"
+		   "path \"secret/x\" { capabilities = [\"read\"] }\n",
+		   NULL, NULL);
+	assert_true(can_read(a, "secret/x"));
+	assert_false(can_read(a, "secret/y"));
+	acl_release(a);
+
+	/* only the winner counts: capabilities of different patterns are
+	 * not merged */
+	a = acl_of("path \"s/*\" { capabilities = [\"read\", \"update\"] }\n"
+		   "path \"s/a/*\" { capabilities = [\"list\"] }\n",
+		   NULL, NULL);
+	assert_false(can_read(a, "s/a/b"));
+	assert_true(allowed(a, "s/a/b", OP_LIST, NULL));
+	acl_release(a);
+}
+
+static void test_deny_and_merge(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"secret/*\" { capabilities = [\"read\", \"sudo\"] }\n"
+			       "path \"secret/super-secret\" { capabilities = [\"deny\", \"read\"] }\n",
+			       NULL, NULL);
+	assert_true(can_read(a, "secret/x"));
+	assert_false(can_read(a, "secret/super-secret"));
+	assert_int_equal(acl_capabilities(a, "secret/super-secret"), ACL_CAP_DENY);
+	acl_release(a);
+
+	/* the same pattern in several policies: union, and granting names
+	 * the policies that gave the capability */
+	a = acl_of("path \"s/x\" { capabilities = [\"read\"] }\n", "path \"s/x\" { capabilities = [\"update\"] }\n",
+		   "path \"s/x\" { capabilities = [\"read\", \"list\"] }\n");
+	struct acl_result res;
+	acl_result_init(&res);
+	acl_check(a, "s/x", OP_READ, NULL, &res);
+	assert_true(res.allowed);
+	assert_int_equal(res.caps, ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_LIST);
+	assert_int_equal(res.granting.len, 2);
+	assert_string_equal(res.granting.items[0], "p0");
+	assert_string_equal(res.granting.items[1], "p2");
+	acl_check(a, "s/x", OP_UPDATE, NULL, &res);
+	assert_true(res.allowed);
+	assert_int_equal(res.granting.len, 1);
+	assert_string_equal(res.granting.items[0], "p1");
+	acl_result_release(&res);
+	acl_release(a);
+
+	/* deny in any policy for the same pattern wins */
+	a = acl_of("path \"s/x\" { capabilities = [\"read\", \"sudo\"] }\n",
+		   "path \"s/x\" { capabilities = [\"deny\"] }\n", NULL);
+	assert_false(can_read(a, "s/x"));
+	acl_release(a);
+
+	/* templated paths are dropped until identities exist */
+	a = acl_of("path \"identity/entity/id/{{identity.entity.id}}\" { capabilities = [\"read\"] }\n", NULL, NULL);
+	assert_false(can_read(a, "identity/entity/id/{{identity.entity.id}}"));
+	acl_release(a);
+}
+
+static void test_ops_and_list(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"k/x\" { capabilities = [\"read\", \"patch\", \"delete\"] }\n"
+			       "path \"k/meta\" { capabilities = [\"list\"] }\n",
+			       NULL, NULL);
+	assert_true(allowed(a, "k/x", OP_HEAD, NULL));
+	assert_true(allowed(a, "k/x", OP_PATCH, NULL));
+	assert_true(allowed(a, "k/x", OP_DELETE, NULL));
+	assert_false(allowed(a, "k/x", OP_CREATE, NULL));
+	assert_false(allowed(a, "k/x", OP_LIST, NULL));
+	/* an exact rule for "k/meta" covers LIST "k/meta/" */
+	assert_true(allowed(a, "k/meta/", OP_LIST, NULL));
+	assert_false(allowed(a, "k/meta/", OP_READ, NULL));
+	acl_release(a);
+}
+
+static void test_parameters(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"req\" {\n"
+			       "  capabilities = [\"create\", \"update\", \"read\"]\n"
+			       "  required_parameters = [\"name\", \"ID\"]\n"
+			       "}\n"
+			       "path \"allow\" {\n"
+			       "  capabilities = [\"create\", \"update\", \"patch\"]\n"
+			       "  allowed_parameters = {\n"
+			       "    \"foo\" = []\n"
+			       "    \"bar\" = [\"zip\", \"zap\"]\n"
+			       "    \"pre\" = [\"foo-*\"]\n"
+			       "    \"suf\" = [\"*-foo\"]\n"
+			       "    \"mid\" = [\"*mid*\"]\n"
+			       "    \"num\" = [8, true]\n"
+			       "  }\n"
+			       "}\n"
+			       "path \"allowstar\" {\n"
+			       "  capabilities = [\"update\"]\n"
+			       "  allowed_parameters = { \"bar\" = [\"zip\"], \"*\" = [] }\n"
+			       "}\n"
+			       "path \"deny\" {\n"
+			       "  capabilities = [\"update\"]\n"
+			       "  denied_parameters = { \"policies\" = [], \"allowed_policies\" = [\"admin\", \"root*\"] }\n"
+			       "}\n"
+			       "path \"denyall\" {\n"
+			       "  capabilities = [\"update\"]\n"
+			       "  denied_parameters = { \"*\" = [] }\n"
+			       "}\n"
+			       "path \"both\" {\n"
+			       "  capabilities = [\"update\"]\n"
+			       "  allowed_parameters = { \"x\" = [] }\n"
+			       "  denied_parameters = { \"x\" = [\"bad\"] }\n"
+			       "}\n",
+			       NULL, NULL);
+	/* required */
+	assert_true(allowed(a, "req", OP_CREATE, "{\"name\": 1, \"id\": 2}"));
+	assert_true(allowed(a, "req", OP_UPDATE, "{\"Name\": 1, \"id\": 2, \"other\": 3}"));
+	assert_false(allowed(a, "req", OP_CREATE, "{\"name\": 1}"));
+	assert_false(allowed(a, "req", OP_CREATE, NULL));
+	assert_true(allowed(a, "req", OP_READ, NULL)); /* reads are not constrained */
+
+	/* allowed */
+	assert_true(allowed(a, "allow", OP_UPDATE, "{\"foo\": \"anything\"}"));
+	assert_true(allowed(a, "allow", OP_UPDATE, "{\"bar\": \"zap\", \"foo\": 1}"));
+	assert_false(allowed(a, "allow", OP_UPDATE, "{\"bar\": \"zop\"}"));
+	assert_false(allowed(a, "allow", OP_UPDATE, "{\"other\": \"x\"}"));
+	assert_true(allowed(a, "allow", OP_PATCH, "{\"pre\": \"foo-bar\"}"));
+	assert_false(allowed(a, "allow", OP_PATCH, "{\"pre\": \"bar-foo\"}"));
+	assert_true(allowed(a, "allow", OP_CREATE, "{\"suf\": \"bar-foo\"}"));
+	assert_false(allowed(a, "allow", OP_CREATE, "{\"suf\": \"foo-bar\"}"));
+	assert_true(allowed(a, "allow", OP_CREATE, "{\"mid\": \"a-mid-b\"}"));
+	assert_false(allowed(a, "allow", OP_CREATE, "{\"mid\": \"mi\"}"));
+	assert_true(allowed(a, "allow", OP_CREATE, "{\"num\": 8}"));
+	assert_true(allowed(a, "allow", OP_CREATE, "{\"num\": true}"));
+	assert_false(allowed(a, "allow", OP_CREATE, "{\"num\": \"8\"}"));
+	assert_true(allowed(a, "allow", OP_CREATE, "{\"BAR\": \"zip\"}")); /* keys compare lowercased */
+	assert_true(allowed(a, "allow", OP_CREATE, "{\"bar\": [\"zip\", \"zap\"]}"));
+	assert_false(allowed(a, "allow", OP_CREATE, "{\"bar\": [\"zip\", \"nope\"]}"));
+	assert_true(allowed(a, "allow", OP_CREATE, "{}")); /* no data: allowed */
+	assert_true(allowed(a, "allowstar", OP_UPDATE, "{\"bar\": \"zip\", \"any\": 1}"));
+	assert_false(allowed(a, "allowstar", OP_UPDATE, "{\"bar\": \"zap\"}"));
+
+	/* denied */
+	assert_true(allowed(a, "deny", OP_UPDATE, "{\"password\": \"x\"}"));
+	assert_false(allowed(a, "deny", OP_UPDATE, "{\"policies\": \"x\"}"));
+	assert_false(allowed(a, "deny", OP_UPDATE, "{\"allowed_policies\": \"admin\"}"));
+	assert_false(allowed(a, "deny", OP_UPDATE, "{\"allowed_policies\": \"rootish\"}"));
+	assert_false(allowed(a, "deny", OP_UPDATE, "{\"allowed_policies\": [\"dev\", \"admin\"]}"));
+	assert_true(allowed(a, "deny", OP_UPDATE, "{\"allowed_policies\": [\"dev\"]}"));
+	assert_false(allowed(a, "denyall", OP_UPDATE, "{\"a\": 1}"));
+	assert_true(allowed(a, "denyall", OP_UPDATE, NULL));
+	/* denied wins over allowed */
+	assert_true(allowed(a, "both", OP_UPDATE, "{\"x\": \"good\"}"));
+	assert_false(allowed(a, "both", OP_UPDATE, "{\"x\": \"bad\"}"));
+	acl_release(a);
+
+	/* merged constraints: an open list on either side opens the key */
+	a = acl_of("path \"m\" { capabilities = [\"update\"]\n allowed_parameters = { a = [\"1\"], b = [\"1\"] } }\n",
+		   "path \"m\" { capabilities = [\"update\"]\n allowed_parameters = { a = [], b = [\"2\"] } }\n", NULL);
+	assert_true(allowed(a, "m", OP_UPDATE, "{\"a\": \"9\"}"));
+	assert_true(allowed(a, "m", OP_UPDATE, "{\"b\": \"2\"}"));
+	assert_true(allowed(a, "m", OP_UPDATE, "{\"b\": \"1\"}"));
+	assert_false(allowed(a, "m", OP_UPDATE, "{\"b\": \"3\"}"));
+	acl_release(a);
+}
+
+static void test_root(void **state)
+{
+	(void)state;
+	struct policy *root = parse_ok("root", "");
+	const struct policy *one = root;
+	struct acl *a = acl_new(&one, 1);
+	policy_free(root);
+	assert_true(acl_is_root(a));
+	struct acl_result res;
+	acl_result_init(&res);
+	acl_check(a, "sys/audit/x", OP_DELETE, NULL, &res);
+	assert_true(res.allowed);
+	assert_true(res.sudo);
+	assert_string_equal(res.granting.items[0], "root");
+	acl_result_release(&res);
+	json_t *j = acl_caps_json(a, acl_capabilities(a, "anything"));
+	assert_string_equal(json_string_value(json_array_get(j, 0)), "root");
+	json_decref(j);
+	assert_true(acl_any_under(a, "secret/"));
+	j = acl_resultant_json(a);
+	assert_true(json_is_true(json_object_get(j, "root")));
+	json_decref(j);
+	acl_release(a);
+}
+
+static void test_capabilities(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"s/*\" { capabilities = [\"update\", \"read\", \"sudo\", \"create\"] }\n"
+			       "path \"e\" { capabilities = [] }\n",
+			       NULL, NULL);
+	unsigned c = acl_capabilities(a, "s/x");
+	assert_int_equal(c, ACL_CAP_UPDATE | ACL_CAP_READ | ACL_CAP_SUDO | ACL_CAP_CREATE);
+	json_t *j = acl_caps_json(a, c);
+	char *s = json_dumps(j, JSON_COMPACT);
+	assert_string_equal(s, "[\"create\",\"read\",\"sudo\",\"update\"]");
+	free(s);
+	json_decref(j);
+	assert_int_equal(acl_capabilities(a, "nothing"), ACL_CAP_DENY);
+	assert_int_equal(acl_capabilities(a, "e"), ACL_CAP_DENY);
+	j = acl_caps_json(a, ACL_CAP_DENY);
+	assert_string_equal(json_string_value(json_array_get(j, 0)), "deny");
+	json_decref(j);
+	struct acl_result res;
+	acl_result_init(&res);
+	acl_check(a, "s/x", OP_READ, NULL, &res);
+	assert_true(res.sudo);
+	acl_result_release(&res);
+	acl_release(a);
+}
+
+static void test_any_under_and_resultant(void **state)
+{
+	(void)state;
+	struct acl *a = acl_of("path \"secret/data/app/*\" { capabilities = [\"read\"] }\n"
+			       "path \"kv/+/x\" { capabilities = [\"read\"] }\n"
+			       "path \"gone/*\" { capabilities = [\"deny\"] }\n"
+			       "path \"p/q\" { capabilities = [\"update\"], allowed_parameters = { a = [] } }\n",
+			       NULL, NULL);
+	assert_true(acl_any_under(a, "secret/"));
+	assert_true(acl_any_under(a, "kv/"));
+	assert_true(acl_any_under(a, "p/"));
+	assert_false(acl_any_under(a, "gone/"));
+	assert_false(acl_any_under(a, "other/"));
+	json_t *j = acl_resultant_json(a);
+	assert_true(json_is_false(json_object_get(j, "root")));
+	json_t *glob = json_object_get(j, "glob_paths"), *exact = json_object_get(j, "exact_paths");
+	assert_non_null(json_object_get(glob, "secret/data/app/"));
+	assert_non_null(json_object_get(exact, "kv/+/x"));
+	assert_non_null(json_object_get(json_object_get(exact, "p/q"), "allowed_parameters"));
+	json_t *caps = json_object_get(json_object_get(glob, "gone/"), "capabilities");
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "deny");
+	json_decref(j);
+	acl_release(a);
+}
+
+/* --- scale --- */
+
+static double time_checks(const struct acl *a, const char *const *paths, size_t npaths, size_t n)
+{
+	struct timespec t0, t1;
+	struct acl_result res;
+	size_t hits = 0;
+	acl_result_init(&res);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < n; i++) {
+		acl_check(a, paths[i % npaths], OP_READ, NULL, &res);
+		hits += res.allowed;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	acl_result_release(&res);
+	assert_true(hits > 0);
+	return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+static struct acl *big_acl(size_t nrules)
+{
+	struct buf b;
+	struct buf err;
+	struct policy *p = NULL;
+	buf_init(&b, (size_t)64 << 20);
+	buf_init(&err, 4096);
+	for (size_t i = 0; i < nrules; i++) {
+		switch (i % 4) {
+		case 0:
+			buf_printf(&b, "path \"secret/app%zu/config\" { capabilities = [\"read\"] }\n", i);
+			break;
+		case 1:
+			buf_printf(&b, "path \"secret/app%zu/*\" { capabilities = [\"read\", \"list\"] }\n", i);
+			break;
+		case 2:
+			buf_printf(&b, "path \"kv/+/team%zu\" { capabilities = [\"read\"] }\n", i);
+			break;
+		default:
+			buf_printf(&b, "path \"db/creds/role%zu\" { capabilities = [\"deny\"] }\n", i);
+			break;
+		}
+	}
+	if (policy_parse("big", b.data, b.len, &p, &err) != 0)
+		fail_msg("%s", err.data);
+	const struct policy *one = p;
+	struct acl *a = acl_new(&one, 1);
+	policy_free(p);
+	buf_release(&b);
+	buf_release(&err);
+	return a;
+}
+
+static void test_scale(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {
+		"secret/app8/config", "secret/app9/x/y", "kv/foo/team10", "db/creds/role11",
+		"nothing/here",       "secret/app13/a",  "kv/a/b/c",      "secret/app12/config",
+	};
+	struct acl *small = big_acl(20), *large = big_acl(10000);
+	const size_t n = 10000;
+	/* warm up, then take the best of three to damp scheduler noise */
+	(void)time_checks(small, paths, 8, n);
+	(void)time_checks(large, paths, 8, n);
+	double ts = 1e9, tl = 1e9;
+	for (int k = 0; k < 3; k++) {
+		double s = time_checks(small, paths, 8, n), l = time_checks(large, paths, 8, n);
+		ts = s < ts ? s : ts;
+		tl = l < tl ? l : tl;
+	}
+	print_message("10k checks: 20 rules %.3f ms, 10000 rules %.3f ms\n", ts * 1e3, tl * 1e3);
+	/* 500x the rules; a linear scan would cost ~500x. Allow 10x plus a
+	 * fixed slack for sanitizer builds and noisy machines. */
+	if (!(tl < ts * 10 + 0.05))
+		fail_msg("10k checks: 20 rules %.6fs, 10000 rules %.6fs", ts, tl);
+	/* microseconds per check, generously */
+	assert_true(tl / (double)n < 50e-6);
+	acl_release(small);
+	acl_release(large);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_hcl),
+		cmocka_unit_test(test_parse_json),
+		cmocka_unit_test(test_parse_errors_name_line),
+		cmocka_unit_test(test_legacy_policy),
+		cmocka_unit_test(test_exact_prefix_plus),
+		cmocka_unit_test(test_priority),
+		cmocka_unit_test(test_deny_and_merge),
+		cmocka_unit_test(test_ops_and_list),
+		cmocka_unit_test(test_parameters),
+		cmocka_unit_test(test_root),
+		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_any_under_and_resultant),
+		cmocka_unit_test(test_scale),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
