@@ -36,8 +36,10 @@ void request_release(struct request *req)
 	json_decref(req->data);
 	secure_free_str(req->client_token);
 	free(req->content_type);
-	for (int i = 0; i < req->nparams; i++)
+	for (int i = 0; i < req->nparams; i++) {
 		free((char *)req->params[i]);
+		free((char *)req->param_names[i]);
+	}
 	token_entry_free(req->token);
 	acl_release(req->acl);
 	mount_release(req->mount);

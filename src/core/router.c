@@ -284,7 +284,8 @@ static int authorize(struct request *req, const struct route *route, struct resp
 
 	if (!req->client_token)
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
-	r = token_lookup(core_tokens(req->core), req->client_token, &req->token);
+	r = token_lookup_ex(core_tokens(req->core), req->client_token, req->remote_addr[0] ? req->remote_addr : NULL, 0,
+			    &req->token);
 	if (r == TROVE_ERR_SEALED)
 		return response_error(resp, r, "Vault is sealed");
 	if (r != 0) {
@@ -322,7 +323,19 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	return 0;
 }
 
+static int dispatch(struct request *req, const struct route_match *match, struct response *resp);
+
 int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
+{
+	int r = dispatch(req, match, resp);
+	/* A token whose last use this request took is revoked now, whatever
+	 * the outcome: the use is spent. */
+	if (req->token)
+		token_finish_request(core_tokens(req->core), req->token);
+	return r;
+}
+
+static int dispatch(struct request *req, const struct route_match *match, struct response *resp)
 {
 	const struct route *route = match->route;
 	int r;

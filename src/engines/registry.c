@@ -11,7 +11,7 @@ const struct engine *engine_lookup(const char *type, const json_t *options, bool
 	if (!type)
 		return NULL;
 	if (auth)
-		return NULL;
+		return strcmp(type, "token") == 0 ? &token_engine : NULL;
 	if (strcmp(type, "system") == 0)
 		return &sys_engine;
 	if (strcmp(type, "cubbyhole") == 0)

@@ -1,6 +1,8 @@
 /* sys_mounts.c — sys/mounts, sys/auth, tune, remount and the UI mount
  * listing: the API over core/mount.c. */
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "engines.h"
@@ -215,6 +217,56 @@ static int auth_one(struct request *req, struct response *resp)
 	return r;
 }
 
+/* Remounts finish before the reply, but clients written for Vault's
+ * asynchronous remount poll sys/remount/status/<id>; the last few
+ * migrations are remembered for them. */
+#define MIGRATIONS_KEPT 32
+
+static struct {
+	pthread_mutex_t lock;
+	struct {
+		char id[37];
+		char from[256], to[256];
+		int64_t when;
+	} ring[MIGRATIONS_KEPT];
+	unsigned next;
+} migrations = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void remember_migration(const char *id, const char *from, const char *to)
+{
+	pthread_mutex_lock(&migrations.lock);
+	unsigned i = migrations.next++ % MIGRATIONS_KEPT;
+	snprintf(migrations.ring[i].id, sizeof(migrations.ring[i].id), "%s", id);
+	snprintf(migrations.ring[i].from, sizeof(migrations.ring[i].from), "%s", from);
+	snprintf(migrations.ring[i].to, sizeof(migrations.ring[i].to), "%s", to);
+	migrations.ring[i].when = (int64_t)time(NULL);
+	pthread_mutex_unlock(&migrations.lock);
+}
+
+static int remount_status(struct request *req, struct response *resp)
+{
+	const char *id = request_param(req, "migration_id");
+	json_t *info = NULL;
+	char when[32];
+	pthread_mutex_lock(&migrations.lock);
+	for (unsigned i = 0; i < MIGRATIONS_KEPT; i++) {
+		if (migrations.ring[i].id[0] && strcmp(migrations.ring[i].id, id) == 0) {
+			time_t t = (time_t)migrations.ring[i].when;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			info = json_pack("{s:s, s:s, s:s, s:s, s:s}", "source_mount", migrations.ring[i].from,
+					 "target_mount", migrations.ring[i].to, "status", "success", "start_time", when,
+					 "end_time", when);
+		}
+	}
+	pthread_mutex_unlock(&migrations.lock);
+	if (!info)
+		return TROVE_ERR_NOT_FOUND;
+	response_set_data(resp, json_pack("{s:s, s:o}", "migration_id", id, "migration_info", info));
+	return 0;
+}
+
 static int remount(struct request *req, struct response *resp)
 {
 	struct buf err;
@@ -224,8 +276,10 @@ static int remount(struct request *req, struct response *resp)
 	buf_init(&err, 1024);
 	int r = finish(resp, mount_remount(core_mounts(req->core), from, to, &err), &err);
 	buf_release(&err);
-	if (r == 0)
+	if (r == 0) {
+		remember_migration(req->id, from, to);
 		response_set_data(resp, json_pack("{s:s}", "migration_id", req->id));
+	}
 	return r;
 }
 
@@ -253,7 +307,8 @@ static int ui_mounts(struct request *req, struct response *resp)
 	struct ui_list secret = { json_object(), NULL }, auth = { json_object(), NULL };
 	/* Unauthenticated, but a valid token widens the listing to what it
 	 * can reach; an invalid one is treated as none. */
-	if (req->client_token && token_lookup(core_tokens(req->core), req->client_token, &tok) == 0 &&
+	if (req->client_token &&
+	    token_lookup_ex(core_tokens(req->core), req->client_token, req->remote_addr, TOKEN_LOOKUP_NO_USE, &tok) == 0 &&
 	    policy_store_acl(core_policies(req->core), &tok->policies, &acl) == 0) {
 		secret.acl = acl;
 		auth.acl = acl;
@@ -322,6 +377,7 @@ const struct route sys_mount_routes[] = {
 	{ "auth/*", { [OP_READ] = auth_one, [OP_UPDATE] = auth_one, [OP_DELETE] = auth_one }, NULL, enable_fields,
 	  ROUTE_SUDO, "read, enable, disable or tune an auth mount" },
 	{ "remount", { [OP_UPDATE] = remount }, NULL, remount_fields, ROUTE_SUDO, "move a mount" },
+	{ "remount/status/:migration_id", { [OP_READ] = remount_status }, NULL, NULL, 0, "result of a mount move" },
 	{ "internal/ui/mounts", { [OP_READ] = ui_mounts }, NULL, NULL, ROUTE_UNAUTH, "mounts visible to the caller" },
 	{ "internal/ui/mounts/*", { [OP_READ] = ui_mount_one }, NULL, NULL, ROUTE_NO_ACL,
 	  "one mount, if the caller can reach anything in it" },

@@ -686,7 +686,7 @@ static int run(struct efx *f, const char *pattern, enum op op, const char *token
 	req.storage = f->view;
 	req.sudo = sudo;
 	if (param) {
-		req.param_names[0] = strchr(pattern, ':') + 1;
+		req.param_names[0] = strdup(strchr(pattern, ':') + 1);
 		req.params[0] = strdup(param);
 		req.nparams = 1;
 	}
