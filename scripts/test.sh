@@ -235,7 +235,11 @@ integration asan build-asan/trove
 
 if [ "${TROVE_TEST_SKIP_FUZZ:-0}" != 1 ]; then
 	stage "build fuzz (build-fuzz, clang)"
-	fuzz_targets=(hcl barrier json_body)
+	fuzz_targets=()
+	for f in tests/fuzz/fuzz_*.c; do
+		n=${f##*/fuzz_}
+		fuzz_targets+=("${n%.c}")
+	done
 	if CC=clang setup_dir build-fuzz --buildtype=debugoptimized -Dwerror=true -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false >"$LOGS/setup-fuzz.log" 2>&1; then
 		for t in "${fuzz_targets[@]}"; do

@@ -324,6 +324,8 @@ static int parse_rule(struct pctx *c, struct policy *p, const char *raw_pattern,
 
 	for (size_t i = 0; i < body->u.object.len; i++) {
 		const struct hcl_member *m = &body->u.object.members[i];
+		/* Errors inside a rule point at the key's own line (HCL). */
+		int ml = m->line ? m->line : line;
 		static const char *const keys[] = { "capabilities",     "policy",           "required_parameters",
 						    "allowed_parameters", "denied_parameters", "min_wrapping_ttl",
 						    "max_wrapping_ttl", "comment" };
@@ -334,38 +336,38 @@ static int parse_rule(struct pctx *c, struct policy *p, const char *raw_pattern,
 		if (k == sizeof(keys) / sizeof(keys[0])) {
 			for (size_t u = 0; u < sizeof(unsupported) / sizeof(unsupported[0]); u++)
 				if (strcmp(unsupported[u], m->key) == 0)
-					return perr(c, line, pattern, "\"%s\" is not supported", m->key);
-			return perr(c, line, pattern, "unknown key \"%s\"", m->key);
+					return perr(c, ml, pattern, "\"%s\" is not supported", m->key);
+			return perr(c, ml, pattern, "unknown key \"%s\"", m->key);
 		}
 		if (seen[k])
-			return perr(c, line, pattern, "\"%s\" given twice", m->key);
+			return perr(c, ml, pattern, "\"%s\" given twice", m->key);
 		seen[k] = true;
 		if (m->nlabels != 0 && k != 3 && k != 4)
-			return perr(c, line, pattern, "\"%s\" cannot be a labelled block", m->key);
+			return perr(c, ml, pattern, "\"%s\" cannot be a labelled block", m->key);
 		switch (k) {
 		case 0:
-			rc = parse_caps(c, line, pattern, m->value, &r->caps);
+			rc = parse_caps(c, ml, pattern, m->value, &r->caps);
 			break;
 		case 1:
-			rc = parse_legacy(c, line, pattern, m->value, &r->caps);
+			rc = parse_legacy(c, ml, pattern, m->value, &r->caps);
 			break;
 		case 2:
-			rc = parse_required(c, line, pattern, m->value, &r->required);
+			rc = parse_required(c, ml, pattern, m->value, &r->required);
 			break;
 		case 3:
 		case 4:
 			if (m->nlabels != 0)
-				return perr(c, line, pattern, "\"%s\" must be a map", m->key);
-			rc = parse_params(c, line, pattern, m->key, m->value, k == 3 ? &r->allowed : &r->denied);
+				return perr(c, ml, pattern, "\"%s\" must be a map", m->key);
+			rc = parse_params(c, ml, pattern, m->key, m->value, k == 3 ? &r->allowed : &r->denied);
 			break;
 		case 5:
-			rc = parse_ttl(c, line, pattern, m->key, m->value, &r->min_wrap);
+			rc = parse_ttl(c, ml, pattern, m->key, m->value, &r->min_wrap);
 			break;
 		case 6:
-			rc = parse_ttl(c, line, pattern, m->key, m->value, &r->max_wrap);
+			rc = parse_ttl(c, ml, pattern, m->key, m->value, &r->max_wrap);
 			break;
 		default:
-			rc = m->value->type == HCL_STRING ? 0 : perr(c, line, pattern, "comment must be a string");
+			rc = m->value->type == HCL_STRING ? 0 : perr(c, ml, pattern, "comment must be a string");
 			break;
 		}
 		if (rc != 0)

@@ -143,11 +143,11 @@ static void test_parse_errors_name_line(void **state)
 	const char *m;
 
 	m = parse_err("path \"a\" {\n  capabilities = [\"read\"]\n  bogus = 1\n}\n");
-	assert_non_null(strstr(m, "line 1:"));
+	assert_non_null(strstr(m, "line 3:"));
 	assert_non_null(strstr(m, "unknown key \"bogus\""));
 
 	m = parse_err("\n\npath \"a\" {\n  capabilities = [\"raed\"]\n}\n");
-	assert_non_null(strstr(m, "line 3:"));
+	assert_non_null(strstr(m, "line 4:"));
 	assert_non_null(strstr(m, "unknown capability \"raed\""));
 
 	m = parse_err("path \"a\" { capabilities = [\"read\"] }\npath \"b/+*\" { capabilities = [\"read\"] }\n");
