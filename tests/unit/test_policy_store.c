@@ -132,7 +132,7 @@ static void test_crud_byte_identical(void **state)
 	/* bad text is refused with the line */
 	const char *bad = "path \"a\" {\n  capabilites = [\"read\"]\n}\n";
 	assert_int_equal(policy_store_put(f->ps, "bad", bad, strlen(bad), &err), TROVE_ERR_INVALID);
-	assert_non_null(strstr(err.data, "failed to parse policy: line 1:"));
+	assert_non_null(strstr(err.data, "failed to parse policy: line 2:"));
 	assert_int_equal(policy_store_get(f->ps, "bad", &text, &len), TROVE_ERR_NOT_FOUND);
 	/* bad names */
 	assert_int_equal(policy_store_put(f->ps, "a/b", "", 0, &err), TROVE_ERR_INVALID);
