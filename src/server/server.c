@@ -316,7 +316,7 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	unsigned cpus = online_cpus();
-	if (!(pool = pool_new(cpus * 4 < 8 ? 8 : cpus * 4, 4096))) {
+	if (!(pool = pool_new(cpus * 32 < 64 ? 64 : cpus * 32, 8192))) {
 		fprintf(stderr, "Error: cannot start worker threads\n");
 		goto out;
 	}

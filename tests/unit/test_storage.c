@@ -457,7 +457,8 @@ static void *atom_writer(void *arg)
 		size_t n = 0;
 		for (int j = 0; j < ATOM_KEYS; j++) {
 			snprintf(keys[n], sizeof(keys[n]), "atom/t%d/g%06d-k%d", a->id, g, j);
-			ops[n] = (struct storage_op){.kind = STORAGE_PUT, .key = keys[n], .value = "v", .value_len = 1};
+			ops[n] = (struct storage_op){
+			    .kind = STORAGE_PUT, .key = keys[n], .value = "v", .value_len = 1};
 			n++;
 		}
 		for (int j = 0; j < ATOM_KEYS && g > 1; j++) {
