@@ -1,7 +1,10 @@
--- bench/token_create/create.lua — wrk script: POST /v1/auth/token/create
--- with the token in TROVE_TOKEN, counting non-200 answers so that a run
--- that only measured errors is never mistaken for a result.
+-- bench/lmdb_write/write.lua — wrk script for the durable-write workloads:
+-- WORKLOAD=token-create posts to /v1/auth/token/create, WORKLOAD=kv-write
+-- writes a new kv-v2 secret per request. The token comes from TROVE_TOKEN.
+-- Non-200 answers are counted so that a run that only measured errors is
+-- never mistaken for a result.
 local token = os.getenv("TROVE_TOKEN") or ""
+local workload = os.getenv("WORKLOAD") or "token-create"
 local body = os.getenv("TOKEN_BODY") or '{"policies":["default"],"ttl":"1h"}'
 
 wrk.method = "POST"
@@ -11,14 +14,27 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Vault-Token"] = token
 
 local threads = {}
+local next_id = 0
 
 function setup(thread)
+	next_id = next_id + 1
+	thread:set("id", next_id)
 	table.insert(threads, thread)
 end
 
 function init(args)
 	bad = 0
 	first_bad = nil
+	counter = 0
+end
+
+if workload == "kv-write" then
+	-- A distinct secret per request: writes to one secret serialise.
+	local kv_body = '{"data":{"username":"app","password":"0123456789abcdef01234567"}}'
+	function request()
+		counter = counter + 1
+		return wrk.format("POST", "/v1/secret/data/bench/t" .. id .. "-" .. counter, nil, kv_body)
+	end
 end
 
 function response(status, headers, resp_body)
