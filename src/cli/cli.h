@@ -124,6 +124,10 @@ void cli_print_help(FILE *f, const struct cli_command *spec, const struct cli_fl
  * CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
 int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Checks that a command got exactly want positional arguments: returns 0,
+ * or prints "Not enough/Too many arguments (expected W, got H)" as
+ * cli_usage_error does and returns CLI_EXIT_USAGE. */
+int cli_args_exactly(const struct cli_command *spec, int have, int want);
 
 /* The HTTP client for cli's settings, created on first use. Returns NULL
  * after printing an error (bad address or libcurl failure). Owned by cli. */
@@ -248,6 +252,10 @@ int cli_print_raw(const struct cli *cli, const json_t *v);
  * JSON/YAML. A response without data.keys prints "No value found at
  * <path>" to stderr and returns CLI_EXIT_USAGE, as does resp == NULL. */
 int cli_print_list(const struct cli *cli, const json_t *resp, const char *path);
+/* Sends a LIST for path (its trailing "/" included) and prints the answer
+ * with cli_print_list; a 404 prints "No value found at <path>". Returns an
+ * exit code. */
+int cli_list(struct cli *cli, const char *path);
 
 /* Prints "== title ==" padded with '=' to about width columns, as Vault
  * heads the sections of kv output. */
@@ -260,6 +268,10 @@ void cli_print_warnings(const json_t *resp);
 /* True when resp carries nothing to show: NULL (204), or no data object,
  * auth block or wrap_info (warnings aside). */
 bool cli_secret_empty(const json_t *resp);
+/* The answer of a write or delete with nothing to show: resp's warnings to
+ * stderr, then "Success! Data written to: <path>", or with deleted
+ * "Success! Data deleted (if it existed) at: <path>". Returns CLI_EXIT_OK. */
+int cli_print_data_done(const json_t *resp, const char *path, bool deleted);
 
 /* Builds a request body from "k=v" arguments: "k=@file" takes the file's
  * content, "k=-" stdin's, "@file" merges a JSON object from a file and "-"

@@ -214,6 +214,14 @@ int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+int cli_args_exactly(const struct cli_command *spec, int have, int want)
+{
+	if (have == want)
+		return 0;
+	return cli_usage_error(spec, "%s arguments (expected %d, got %d)", have < want ? "Not enough" : "Too many",
+	                       want, have);
+}
+
 /* ---- command groups --------------------------------------------------- */
 
 static void group_help(FILE *f, const struct cli_group *g)

@@ -162,14 +162,6 @@ static int parse_versions(const struct cli_command *spec, const struct strlist *
 	return 0;
 }
 
-static int args_exactly(const struct cli_command *spec, int have, int want)
-{
-	if (have == want)
-		return 0;
-	return cli_usage_error(spec, "%s arguments (expected %d, got %d)", have < want ? "Not enough" : "Too many",
-	                       want, have);
-}
-
 /* The "Secret Path" and "Metadata" sections that kv get, put and patch
  * print for version 2. */
 static void print_v2_head(const struct cli *cli, const char *api_path, const json_t *metadata)
@@ -220,7 +212,7 @@ static int kv_get(int argc, char **argv)
 	r = cli_start(&cli, &get_spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		return r;
-	if ((r = args_exactly(&get_spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(&get_spec, argc - argi, 1)) != 0)
 		goto out;
 	if ((r = kv_resolve(&cli, mount, argv[argi], &kp)) != 0)
 		goto out;
@@ -300,11 +292,16 @@ static const struct cli_command patch_spec = {
     .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
 };
 
-/* Prints the answer of a v2 write (put or patch). */
-static int print_v2_write(const struct cli *cli, const char *path, const json_t *resp, const char *field)
+/* Prints the answer of a write (put or patch): the success line when there
+ * is nothing to show (always on version 1), else the new version's
+ * metadata. */
+static int print_write(const struct cli *cli, const struct kv_path *kp, const char *path, const json_t *resp,
+                       const char *field)
 {
 	const json_t *data = json_object_get(resp, "data");
 
+	if (!kp->v2 || cli_secret_empty(resp))
+		return cli_print_data_done(resp, path, false);
 	if (field && *field)
 		return cli_print_secret(cli, resp, field);
 	if (cli->format != CLI_FORMAT_TABLE)
@@ -323,6 +320,23 @@ static json_t *v2_body(json_t *data, long cas, bool send_cas)
 		json_object_set_new(opts, "cas", json_integer(cas));
 	json_object_set_new(body, "options", opts);
 	return body;
+}
+
+/* The arguments put and patch share: KEY, then data as key=value (parsed
+ * into *data), with KEY resolved into kp and its data path in *path.
+ * Returns 0 or an exit code after printing. */
+static int write_args(struct cli *cli, const struct cli_command *spec, const char *mount, int argc, char **argv,
+                      json_t **data, struct kv_path *kp, char **path)
+{
+	int r;
+
+	if (argc < 2)
+		return cli_usage_error(spec, argc < 1 ? "Not enough arguments: want KEY and data"
+		                                      : "No data to write: give key=value arguments");
+	if ((r = cli_parse_kv_args(argc - 1, argv + 1, data)) != 0 || (r = kv_resolve(cli, mount, argv[0], kp)) != 0)
+		return r;
+	*path = kv_api_path(kp, "data");
+	return 0;
 }
 
 static int kv_put(int argc, char **argv)
@@ -346,29 +360,15 @@ static int kv_put(int argc, char **argv)
 	r = cli_start(&cli, &put_spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		return r;
-	if (argc - argi < 2) {
-		r = cli_usage_error(&put_spec, argc - argi < 1 ? "Not enough arguments: want KEY and data"
-		                                               : "No data to write: give key=value arguments");
+	if ((r = write_args(&cli, &put_spec, mount, argc - argi, argv + argi, &data, &kp, &path)) != 0)
 		goto out;
-	}
-	if ((r = cli_parse_kv_args(argc - argi - 1, argv + argi + 1, &data)) != 0)
-		goto out;
-	if ((r = kv_resolve(&cli, mount, argv[argi], &kp)) != 0)
-		goto out;
-	path = kv_api_path(&kp, "data");
 	if (kp.v2) {
 		body = v2_body(data, cas, cas >= 0);
 		data = NULL;
 	}
 	if ((r = cli_api(&cli, "writing the secret", "PUT", path, kp.v2 ? body : data, &resp)) != 0)
 		goto out;
-	if (!kp.v2 || cli_secret_empty(resp)) {
-		cli_print_warnings(resp);
-		printf("Success! Data written to: %s\n", path);
-		r = CLI_EXIT_OK;
-		goto out;
-	}
-	r = print_v2_write(&cli, path, resp, field);
+	r = print_write(&cli, &kp, path, resp, field);
 out:
 	client_json_free_secret(data);
 	client_json_free_secret(body);
@@ -434,16 +434,9 @@ static int kv_patch(int argc, char **argv)
 		r = cli_usage_error(&patch_spec, "Invalid -method \"%s\": want \"patch\" or \"rw\"", method);
 		goto out;
 	}
-	if (argc - argi < 2) {
-		r = cli_usage_error(&patch_spec, argc - argi < 1 ? "Not enough arguments: want KEY and data"
-		                                                 : "No data to write: give key=value arguments");
+	if ((r = write_args(&cli, &patch_spec, mount, argc - argi, argv + argi, &data, &kp, &path)) != 0 ||
+	    (r = need_v2(&kp, "kv patch")) != 0)
 		goto out;
-	}
-	if ((r = cli_parse_kv_args(argc - argi - 1, argv + argi + 1, &data)) != 0)
-		goto out;
-	if ((r = kv_resolve(&cli, mount, argv[argi], &kp)) != 0 || (r = need_v2(&kp, "kv patch")) != 0)
-		goto out;
-	path = kv_api_path(&kp, "data");
 	if (strcmp(method, "rw") == 0) {
 		r = patch_rw(&cli, path, data, &resp);
 	} else {
@@ -457,13 +450,7 @@ static int kv_patch(int argc, char **argv)
 	}
 	if (r != 0)
 		goto out;
-	if (cli_secret_empty(resp)) {
-		cli_print_warnings(resp);
-		printf("Success! Data written to: %s\n", path);
-		r = CLI_EXIT_OK;
-		goto out;
-	}
-	r = print_v2_write(&cli, path, resp, field);
+	r = print_write(&cli, &kp, path, resp, field);
 out:
 	client_json_free_secret(data);
 	client_json_free_secret(body);
@@ -496,27 +483,22 @@ static int kv_list(int argc, char **argv)
 	    CLI_FLAG_END,
 	};
 	struct kv_path kp = {0};
-	json_t *resp = NULL;
 	char *path = NULL;
 	struct buf p;
-	bool found;
 	int argi, r;
 
 	buf_init(&p, BUF_CAP_DEFAULT);
 	r = cli_start(&cli, &list_spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = args_exactly(&list_spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(&list_spec, argc - argi, 1)) != 0)
 		goto out;
 	if ((r = kv_resolve(&cli, mount, argv[argi], &kp)) != 0)
 		goto out;
 	path = kv_api_path(&kp, "metadata");
 	(void)buf_printf(&p, "%s%s", path, path[0] && path[strlen(path) - 1] != '/' ? "/" : "");
-	if ((r = cli_request(&cli, "listing", "LIST", p.data, NULL, NULL, &resp, &found)) != 0)
-		goto out;
-	r = cli_print_list(&cli, found ? resp : NULL, p.data);
+	r = cli_list(&cli, p.data);
 out:
-	json_decref(resp);
 	free(path);
 	kv_path_release(&kp);
 	cli_release(&cli);
@@ -585,7 +567,7 @@ static int versions_cmd(const struct cli_command *spec, const char *part, int ar
 	r = cli_start(&cli, spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = args_exactly(spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(spec, argc - argi, 1)) != 0)
 		goto out;
 	if (!is_delete && versions.len == 0) {
 		fprintf(stderr, "Error: -versions is required: name the versions to %s, e.g. -versions=3\n", part);
@@ -600,11 +582,8 @@ static int versions_cmd(const struct cli_command *spec, const char *part, int ar
 		goto out;
 	if (is_delete && vers == NULL) {
 		path = kv_api_path(&kp, "data");
-		if ((r = cli_api(&cli, "deleting the secret", "DELETE", path, NULL, &resp)) != 0)
-			goto out;
-		cli_print_warnings(resp);
-		printf("Success! Data deleted (if it existed) at: %s\n", path);
-		r = CLI_EXIT_OK;
+		if ((r = cli_api(&cli, "deleting the secret", "DELETE", path, NULL, &resp)) == 0)
+			r = cli_print_data_done(resp, path, true);
 		goto out;
 	}
 	path = kv_api_path(&kp, part);
@@ -613,12 +592,7 @@ static int versions_cmd(const struct cli_command *spec, const char *part, int ar
 	if ((r = cli_api(&cli, is_delete ? "deleting versions" : "changing versions", "POST", path, body, &resp)) !=
 	    0)
 		goto out;
-	cli_print_warnings(resp);
-	if (is_delete)
-		printf("Success! Data deleted (if it existed) at: %s\n", path);
-	else
-		printf("Success! Data written to: %s\n", path);
-	r = CLI_EXIT_OK;
+	r = cli_print_data_done(resp, path, is_delete);
 out:
 	json_decref(vers);
 	json_decref(body);
@@ -740,7 +714,8 @@ static int print_metadata(const struct cli *cli, const char *path, const json_t 
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
-static int kv_meta_get(int argc, char **argv)
+/* get (GET, printed) and delete (DELETE) of the metadata of one KEY. */
+static int meta_get_or_delete(const struct cli_command *spec, bool del, int argc, char **argv)
 {
 	struct cli cli;
 	const char *mount = NULL;
@@ -754,14 +729,19 @@ static int kv_meta_get(int argc, char **argv)
 	bool found;
 	int argi, r;
 
-	r = cli_start(&cli, &meta_get_spec, flags, argc, argv, &argi);
+	r = cli_start(&cli, spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		return r;
-	if ((r = args_exactly(&meta_get_spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(spec, argc - argi, 1)) != 0)
 		goto out;
 	if ((r = kv_resolve(&cli, mount, argv[argi], &kp)) != 0 || (r = need_v2(&kp, "kv metadata")) != 0)
 		goto out;
 	path = kv_api_path(&kp, "metadata");
+	if (del) {
+		if ((r = cli_api(&cli, "deleting metadata", "DELETE", path, NULL, &resp)) == 0)
+			r = cli_print_data_done(resp, path, true);
+		goto out;
+	}
 	if ((r = cli_request(&cli, "reading metadata", "GET", path, NULL, NULL, &resp, &found)) != 0)
 		goto out;
 	if (!found || !json_is_object(json_object_get(resp, "data"))) {
@@ -776,6 +756,16 @@ out:
 	kv_path_release(&kp);
 	cli_release(&cli);
 	return r;
+}
+
+static int kv_meta_get(int argc, char **argv)
+{
+	return meta_get_or_delete(&meta_get_spec, false, argc, argv);
+}
+
+static int kv_meta_delete(int argc, char **argv)
+{
+	return meta_get_or_delete(&meta_delete_spec, true, argc, argv);
 }
 
 /* put (POST, every setting) and patch (PATCH, only the flags given). */
@@ -809,7 +799,7 @@ static int meta_write(const struct cli_command *spec, bool patch, int argc, char
 	r = cli_start(&cli, spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = args_exactly(spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(spec, argc - argi, 1)) != 0)
 		goto out;
 	for (i = 0; i < custom.len; i++) {
 		const char *eq = strchr(custom.items[i], '=');
@@ -836,9 +826,7 @@ static int meta_write(const struct cli_command *spec, bool patch, int argc, char
 	path = kv_api_path(&kp, "metadata");
 	if ((r = cli_api(&cli, "writing metadata", patch ? "PATCH" : "POST", path, body, &resp)) != 0)
 		goto out;
-	cli_print_warnings(resp);
-	printf("Success! Data written to: %s\n", path);
-	r = CLI_EXIT_OK;
+	r = cli_print_data_done(resp, path, false);
 out:
 	json_decref(resp);
 	free(path);
@@ -859,40 +847,6 @@ static int kv_meta_put(int argc, char **argv)
 static int kv_meta_patch(int argc, char **argv)
 {
 	return meta_write(&meta_patch_spec, true, argc, argv);
-}
-
-static int kv_meta_delete(int argc, char **argv)
-{
-	struct cli cli;
-	const char *mount = NULL;
-	const struct cli_flag flags[] = {
-	    {"mount", NULL, CLI_FLAG_STRING, &mount, 0, 0, NULL, MOUNT_HELP},
-	    CLI_FLAG_END,
-	};
-	struct kv_path kp = {0};
-	json_t *resp = NULL;
-	char *path = NULL;
-	int argi, r;
-
-	r = cli_start(&cli, &meta_delete_spec, flags, argc, argv, &argi);
-	if (r != CLI_PROCEED)
-		return r;
-	if ((r = args_exactly(&meta_delete_spec, argc - argi, 1)) != 0)
-		goto out;
-	if ((r = kv_resolve(&cli, mount, argv[argi], &kp)) != 0 || (r = need_v2(&kp, "kv metadata")) != 0)
-		goto out;
-	path = kv_api_path(&kp, "metadata");
-	if ((r = cli_api(&cli, "deleting metadata", "DELETE", path, NULL, &resp)) != 0)
-		goto out;
-	cli_print_warnings(resp);
-	printf("Success! Data deleted (if it existed) at: %s\n", path);
-	r = CLI_EXIT_OK;
-out:
-	json_decref(resp);
-	free(path);
-	kv_path_release(&kp);
-	cli_release(&cli);
-	return r;
 }
 
 /* ---- dispatch --------------------------------------------------------- */

@@ -204,15 +204,55 @@ static char *with_slash(const char *p)
 	return t;
 }
 
+/* Secrets engines or auth methods: the commands are the same, the API
+ * paths, a few flags, the list's sixth column and the wording differ. */
+struct mount_family {
+	bool auth;              /* auth methods: no kv-v2 alias, "Token Type" column */
+	const char *api;        /* where the mounts are: "sys/mounts" or "sys/auth" */
+	const char *tune_under; /* before the path in sys/mounts/<...>/tune: "" or "auth/" */
+	const char *noun;       /* "secrets engine" or "auth method" */
+	const char *nouns;      /* "secrets engines" or "auth methods" */
+	const char *enabled;    /* before the type in the enable message: "the " or "" */
+	unsigned enable_flags;  /* MF_* that enable offers beyond the common ones */
+	unsigned tune_flags;    /* MF_* that tune offers beyond the common ones */
+	struct cli_command enable_spec, disable_spec, list_spec, tune_spec;
+};
+
+/* The API path of the mount at path (sys/mounts/<path>, sys/auth/<path>,
+ * or its tune endpoint) into api; returns "path/" for messages. */
+static char *mount_api(const struct mount_family *fam, const char *path, bool tune, struct buf *api)
+{
+	char *mpath = cli_trim_slashes(path), *shown = with_slash(mpath);
+
+	if (tune)
+		(void)buf_printf(api, "sys/mounts/%s%s/tune", fam->tune_under, mpath);
+	else
+		(void)buf_printf(api, "%s/%s", fam->api, mpath);
+	free(mpath);
+	return shown;
+}
+
+/* Runs the family's API call for verb ("enabling", ...): the "doing" of
+ * error messages is the verb and the family's noun. */
+static int mount_call(struct cli *cli, const struct mount_family *fam, const char *verb, const char *method,
+                      const char *api, const json_t *body)
+{
+	char doing[64];
+
+	snprintf(doing, sizeof(doing), "%s %s", verb, fam->noun);
+	return cli_api(cli, doing, method, api, body, NULL);
+}
+
 /* ---- enable ----------------------------------------------------------- */
 
-static int enable_cmd(const struct cli_command *spec, bool auth, int argc, char **argv)
+static int enable_cmd(const struct mount_family *fam, int argc, char **argv)
 {
+	const struct cli_command *spec = &fam->enable_spec;
 	struct cli cli;
 	struct mount_opts mo;
 	struct cli_flag flags[MAX_MOUNT_FLAGS];
 	json_t *body = NULL, *opts = NULL;
-	char *mpath = NULL, *shown = NULL;
+	char *shown = NULL;
 	const char *type;
 	struct buf api;
 	int argi, r;
@@ -220,24 +260,20 @@ static int enable_cmd(const struct cli_command *spec, bool auth, int argc, char 
 	mount_opts_init(&mo);
 	mount_flags(&mo,
 	            MF_PATH | MF_DESCRIPTION | MF_TTLS | MF_LOCAL | MF_SEAL_WRAP | MF_OPTIONS | MF_AUDIT |
-	                MF_HEADERS | MF_LISTING | MF_PLUGIN_VERSION |
-	                (auth ? MF_TOKEN_TYPE : MF_VERSION | MF_NO_CACHE),
+	                MF_HEADERS | MF_LISTING | MF_PLUGIN_VERSION | fam->enable_flags,
 	            false, flags);
 	buf_init(&api, BUF_CAP_DEFAULT);
 	r = cli_start(&cli, spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if (argc - argi != 1) {
-		r = cli_usage_error(spec, "%s arguments (expected 1, got %d)",
-		                    argc - argi < 1 ? "Not enough" : "Too many", argc - argi);
+	if ((r = cli_args_exactly(spec, argc - argi, 1)) != 0)
 		goto out;
-	}
 	type = argv[argi];
 	if ((opts = mount_options(spec, &mo, &r)) == NULL)
 		goto out;
 	body = json_object();
 	/* kv-v2 is a name for kv with version 2, mounted at kv-v2/ by default. */
-	if (!auth && strcmp(type, "kv-v2") == 0) {
+	if (!fam->auth && strcmp(type, "kv-v2") == 0) {
 		json_object_set_new(body, "type", json_string("kv"));
 		json_object_set_new(opts, "version", json_string("2"));
 	} else {
@@ -254,21 +290,14 @@ static int enable_cmd(const struct cli_command *spec, bool auth, int argc, char 
 		json_object_set_new(body, "plugin_version", json_string(mo.plugin_version));
 	if (json_object_size(opts) > 0)
 		json_object_set(body, "options", opts);
-	mpath = cli_trim_slashes(mo.path && *mo.path ? mo.path : type);
-	shown = with_slash(mpath);
-	(void)buf_printf(&api, "sys/%s/%s", auth ? "auth" : "mounts", mpath);
-	if ((r = cli_api(&cli, auth ? "enabling auth method" : "enabling secrets engine", "POST", api.data, body,
-	                 NULL)) != 0)
+	shown = mount_api(fam, mo.path && *mo.path ? mo.path : type, false, &api);
+	if ((r = mount_call(&cli, fam, "enabling", "POST", api.data, body)) != 0)
 		goto out;
-	if (auth)
-		printf("Success! Enabled %s auth method at: %s\n", type, shown);
-	else
-		printf("Success! Enabled the %s secrets engine at: %s\n", type, shown);
+	printf("Success! Enabled %s%s %s at: %s\n", fam->enabled, type, fam->noun, shown);
 	r = CLI_EXIT_OK;
 out:
 	json_decref(body);
 	json_decref(opts);
-	free(mpath);
 	free(shown);
 	cli_release(&cli);
 done:
@@ -279,10 +308,11 @@ done:
 
 /* ---- disable ---------------------------------------------------------- */
 
-static int disable_cmd(const struct cli_command *spec, bool auth, int argc, char **argv)
+static int disable_cmd(const struct mount_family *fam, int argc, char **argv)
 {
+	const struct cli_command *spec = &fam->disable_spec;
 	struct cli cli;
-	char *mpath = NULL, *shown = NULL;
+	char *shown = NULL;
 	struct buf api;
 	int argi, r;
 
@@ -290,22 +320,14 @@ static int disable_cmd(const struct cli_command *spec, bool auth, int argc, char
 	r = cli_start(&cli, spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if (argc - argi != 1) {
-		r = cli_usage_error(spec, "%s arguments (expected 1, got %d)",
-		                    argc - argi < 1 ? "Not enough" : "Too many", argc - argi);
+	if ((r = cli_args_exactly(spec, argc - argi, 1)) != 0)
 		goto out;
-	}
-	mpath = cli_trim_slashes(argv[argi]);
-	shown = with_slash(mpath);
-	(void)buf_printf(&api, "sys/%s/%s", auth ? "auth" : "mounts", mpath);
-	if ((r = cli_api(&cli, auth ? "disabling auth method" : "disabling secrets engine", "DELETE", api.data,
-	                 NULL, NULL)) != 0)
+	shown = mount_api(fam, argv[argi], false, &api);
+	if ((r = mount_call(&cli, fam, "disabling", "DELETE", api.data, NULL)) != 0)
 		goto out;
-	printf("Success! Disabled the %s (if it existed) at: %s\n", auth ? "auth method" : "secrets engine",
-	       shown);
+	printf("Success! Disabled the %s (if it existed) at: %s\n", fam->noun, shown);
 	r = CLI_EXIT_OK;
 out:
-	free(mpath);
 	free(shown);
 	cli_release(&cli);
 done:
@@ -403,12 +425,14 @@ static void print_mount_table(const json_t *mounts, bool auth, bool detailed)
 	free(keys);
 }
 
-static int list_cmd(const struct cli_command *spec, bool auth, int argc, char **argv)
+static int list_cmd(const struct mount_family *fam, int argc, char **argv)
 {
+	const struct cli_command *spec = &fam->list_spec;
 	struct cli cli;
 	struct mount_opts mo;
 	struct cli_flag flags[MAX_MOUNT_FLAGS];
 	json_t *resp = NULL, *mounts;
+	char doing[64];
 	int argi, r;
 
 	mount_opts_init(&mo);
@@ -420,8 +444,8 @@ static int list_cmd(const struct cli_command *spec, bool auth, int argc, char **
 		r = cli_usage_error(spec, "Too many arguments (expected 0, got %d)", argc - argi);
 		goto out;
 	}
-	if ((r = cli_api(&cli, auth ? "listing auth methods" : "listing secrets engines", "GET",
-	                 auth ? "sys/auth" : "sys/mounts", NULL, &resp)) != 0)
+	snprintf(doing, sizeof(doing), "listing %s", fam->nouns);
+	if ((r = cli_api(&cli, doing, "GET", fam->api, NULL, &resp)) != 0)
 		goto out;
 	/* Vault answers with the mounts both under "data" and at the top. */
 	mounts = json_object_get(resp, "data");
@@ -436,7 +460,7 @@ static int list_cmd(const struct cli_command *spec, bool auth, int argc, char **
 		r = cli_print_data(&cli, mounts);
 		goto out;
 	}
-	print_mount_table(mounts, auth, mo.detailed);
+	print_mount_table(mounts, fam->auth, mo.detailed);
 	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 out:
 	json_decref(resp);
@@ -448,47 +472,41 @@ done:
 
 /* ---- tune ------------------------------------------------------------- */
 
-static int tune_cmd(const struct cli_command *spec, bool auth, int argc, char **argv)
+static int tune_cmd(const struct mount_family *fam, int argc, char **argv)
 {
+	const struct cli_command *spec = &fam->tune_spec;
 	struct cli cli;
 	struct mount_opts mo;
 	struct cli_flag flags[MAX_MOUNT_FLAGS];
 	json_t *body = NULL, *opts = NULL;
-	char *mpath = NULL, *shown = NULL;
+	char *shown = NULL;
 	struct buf api;
 	int argi, r;
 
 	mount_opts_init(&mo);
 	mount_flags(&mo,
 	            MF_DESCRIPTION | MF_TTLS | MF_OPTIONS | MF_AUDIT | MF_HEADERS | MF_LISTING |
-	                MF_PLUGIN_VERSION | (auth ? MF_TOKEN_TYPE : MF_VERSION),
+	                MF_PLUGIN_VERSION | fam->tune_flags,
 	            true, flags);
 	buf_init(&api, BUF_CAP_DEFAULT);
 	r = cli_start(&cli, spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if (argc - argi != 1) {
-		r = cli_usage_error(spec, "%s arguments (expected 1, got %d)",
-		                    argc - argi < 1 ? "Not enough" : "Too many", argc - argi);
+	if ((r = cli_args_exactly(spec, argc - argi, 1)) != 0)
 		goto out;
-	}
 	if ((opts = mount_options(spec, &mo, &r)) == NULL)
 		goto out;
 	body = mount_config(&mo, true);
 	if (json_object_size(opts) > 0)
 		json_object_set(body, "options", opts);
-	mpath = cli_trim_slashes(argv[argi]);
-	shown = with_slash(mpath);
-	(void)buf_printf(&api, "sys/mounts/%s%s/tune", auth ? "auth/" : "", mpath);
-	if ((r = cli_api(&cli, auth ? "tuning auth method" : "tuning secrets engine", "POST", api.data, body,
-	                 NULL)) != 0)
+	shown = mount_api(fam, argv[argi], true, &api);
+	if ((r = mount_call(&cli, fam, "tuning", "POST", api.data, body)) != 0)
 		goto out;
-	printf("Success! Tuned the %s at: %s\n", auth ? "auth method" : "secrets engine", shown);
+	printf("Success! Tuned the %s at: %s\n", fam->noun, shown);
 	r = CLI_EXIT_OK;
 out:
 	json_decref(body);
 	json_decref(opts);
-	free(mpath);
 	free(shown);
 	cli_release(&cli);
 done:
@@ -497,51 +515,84 @@ done:
 	return r;
 }
 
+/* The entry points cli_dispatch calls for a family's four shared
+ * commands: name_enable, name_disable, name_list and name_tune. */
+#define MOUNT_FAMILY_COMMANDS(name)                                                                          \
+	static int name##_enable(int argc, char **argv)                                                      \
+	{                                                                                                    \
+		return enable_cmd(&name##_family, argc, argv);                                               \
+	}                                                                                                    \
+	static int name##_disable(int argc, char **argv)                                                     \
+	{                                                                                                    \
+		return disable_cmd(&name##_family, argc, argv);                                              \
+	}                                                                                                    \
+	static int name##_list(int argc, char **argv)                                                        \
+	{                                                                                                    \
+		return list_cmd(&name##_family, argc, argv);                                                 \
+	}                                                                                                    \
+	static int name##_tune(int argc, char **argv)                                                        \
+	{                                                                                                    \
+		return tune_cmd(&name##_family, argc, argv);                                                 \
+	}
+
 /* ---- secrets ---------------------------------------------------------- */
 
-static const struct cli_command s_enable_spec = {
-    .name = "secrets enable",
-    .synopsis = "Enable a secrets engine",
-    .args = "[options] TYPE",
-    .help = "Enable a secrets engine of TYPE at a path (by default the TYPE's name). Paths are "
-            "case-sensitive and unique. \"kv-v2\" is short for kv with -version=2.\n\n"
-            "  $ trove secrets enable kv\n"
-            "  $ trove secrets enable -path=apps -version=2 kv\n"
-            "  $ trove secrets enable -path=pki-int -max-lease-ttl=43800h pki",
-    .opts = CLI_OPT_HTTP,
+static const struct mount_family secrets_family = {
+    .auth = false,
+    .api = "sys/mounts",
+    .tune_under = "",
+    .noun = "secrets engine",
+    .nouns = "secrets engines",
+    .enabled = "the ",
+    .enable_flags = MF_VERSION | MF_NO_CACHE,
+    .tune_flags = MF_VERSION,
+    .enable_spec =
+        {
+            .name = "secrets enable",
+            .synopsis = "Enable a secrets engine",
+            .args = "[options] TYPE",
+            .help = "Enable a secrets engine of TYPE at a path (by default the TYPE's name). Paths are "
+                    "case-sensitive and unique. \"kv-v2\" is short for kv with -version=2.\n\n"
+                    "  $ trove secrets enable kv\n"
+                    "  $ trove secrets enable -path=apps -version=2 kv\n"
+                    "  $ trove secrets enable -path=pki-int -max-lease-ttl=43800h pki",
+            .opts = CLI_OPT_HTTP,
+        },
+    .disable_spec =
+        {
+            .name = "secrets disable",
+            .synopsis = "Disable a secrets engine",
+            .args = "[options] PATH",
+            .help = "Disable the secrets engine mounted at PATH (a path, not a type). Its data is removed "
+                    "and every lease it gave out is revoked.\n\n"
+                    "  $ trove secrets disable kv/",
+            .opts = CLI_OPT_HTTP,
+        },
+    .list_spec =
+        {
+            .name = "secrets list",
+            .synopsis = "List the enabled secrets engines",
+            .args = "[options]",
+            .help = "List the secrets engines mounted on the server. A TTL shown as \"system\" is the "
+                    "server's default.\n\n"
+                    "  $ trove secrets list\n"
+                    "  $ trove secrets list -detailed",
+            .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+        },
+    .tune_spec =
+        {
+            .name = "secrets tune",
+            .synopsis = "Change the settings of a secrets engine",
+            .args = "[options] PATH",
+            .help = "Change the settings of the secrets engine mounted at PATH. Settings not given stay as "
+                    "they are.\n\n"
+                    "  $ trove secrets tune -default-lease-ttl=18h pki/\n"
+                    "  $ trove secrets tune -audit-non-hmac-request-keys=common_name pki/",
+            .opts = CLI_OPT_HTTP,
+        },
 };
 
-static const struct cli_command s_disable_spec = {
-    .name = "secrets disable",
-    .synopsis = "Disable a secrets engine",
-    .args = "[options] PATH",
-    .help = "Disable the secrets engine mounted at PATH (a path, not a type). Its data is removed "
-            "and every lease it gave out is revoked.\n\n"
-            "  $ trove secrets disable kv/",
-    .opts = CLI_OPT_HTTP,
-};
-
-static const struct cli_command s_list_spec = {
-    .name = "secrets list",
-    .synopsis = "List the enabled secrets engines",
-    .args = "[options]",
-    .help = "List the secrets engines mounted on the server. A TTL shown as \"system\" is the "
-            "server's default.\n\n"
-            "  $ trove secrets list\n"
-            "  $ trove secrets list -detailed",
-    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
-};
-
-static const struct cli_command s_tune_spec = {
-    .name = "secrets tune",
-    .synopsis = "Change the settings of a secrets engine",
-    .args = "[options] PATH",
-    .help = "Change the settings of the secrets engine mounted at PATH. Settings not given stay as "
-            "they are.\n\n"
-            "  $ trove secrets tune -default-lease-ttl=18h pki/\n"
-            "  $ trove secrets tune -audit-non-hmac-request-keys=common_name pki/",
-    .opts = CLI_OPT_HTTP,
-};
+MOUNT_FAMILY_COMMANDS(secrets)
 
 static const struct cli_command s_move_spec = {
     .name = "secrets move",
@@ -552,26 +603,6 @@ static const struct cli_command s_move_spec = {
             "  $ trove secrets move secret/ generic/",
     .opts = CLI_OPT_HTTP,
 };
-
-static int s_enable(int argc, char **argv)
-{
-	return enable_cmd(&s_enable_spec, false, argc, argv);
-}
-
-static int s_disable(int argc, char **argv)
-{
-	return disable_cmd(&s_disable_spec, false, argc, argv);
-}
-
-static int s_list(int argc, char **argv)
-{
-	return list_cmd(&s_list_spec, false, argc, argv);
-}
-
-static int s_tune(int argc, char **argv)
-{
-	return tune_cmd(&s_tune_spec, false, argc, argv);
-}
 
 /* Waits for an asynchronous remount to finish. Returns an exit code. */
 static int wait_remount(struct cli *cli, const char *id)
@@ -622,11 +653,8 @@ static int s_move(int argc, char **argv)
 	r = cli_start(&cli, &s_move_spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		return r;
-	if (argc - argi != 2) {
-		r = cli_usage_error(&s_move_spec, "%s arguments (expected 2, got %d)",
-		                    argc - argi < 2 ? "Not enough" : "Too many", argc - argi);
+	if ((r = cli_args_exactly(&s_move_spec, argc - argi, 2)) != 0)
 		goto out;
-	}
 	from = with_slash(argv[argi]);
 	to = with_slash(argv[argi + 1]);
 	body = json_pack("{ssss}", "from", from, "to", to);
@@ -653,8 +681,11 @@ out:
 }
 
 static const struct cli_subcommand secrets_cmds[] = {
-    {&s_disable_spec, s_disable}, {&s_enable_spec, s_enable}, {&s_list_spec, s_list},
-    {&s_move_spec, s_move},       {&s_tune_spec, s_tune},
+    {&secrets_family.disable_spec, secrets_disable},
+    {&secrets_family.enable_spec, secrets_enable},
+    {&secrets_family.list_spec, secrets_list},
+    {&s_move_spec, s_move},
+    {&secrets_family.tune_spec, secrets_tune},
 };
 
 static const struct cli_group secrets_group = {
@@ -674,72 +705,65 @@ int cmd_secrets(int argc, char **argv)
 
 /* ---- auth ------------------------------------------------------------- */
 
-static const struct cli_command a_enable_spec = {
-    .name = "auth enable",
-    .synopsis = "Enable an auth method",
-    .args = "[options] TYPE",
-    .help = "Enable an auth method of TYPE at auth/<path> (by default the TYPE's name). It then "
-            "usually needs configuration, and roles or users mapped to policies.\n\n"
-            "  $ trove auth enable userpass\n"
-            "  $ trove auth enable -path=ci -description=\"CI jobs\" approle",
-    .opts = CLI_OPT_HTTP,
+static const struct mount_family auth_family = {
+    .auth = true,
+    .api = "sys/auth",
+    .tune_under = "auth/",
+    .noun = "auth method",
+    .nouns = "auth methods",
+    .enabled = "",
+    .enable_flags = MF_TOKEN_TYPE,
+    .tune_flags = MF_TOKEN_TYPE,
+    .enable_spec =
+        {
+            .name = "auth enable",
+            .synopsis = "Enable an auth method",
+            .args = "[options] TYPE",
+            .help = "Enable an auth method of TYPE at auth/<path> (by default the TYPE's name). It then "
+                    "usually needs configuration, and roles or users mapped to policies.\n\n"
+                    "  $ trove auth enable userpass\n"
+                    "  $ trove auth enable -path=ci -description=\"CI jobs\" approle",
+            .opts = CLI_OPT_HTTP,
+        },
+    .disable_spec =
+        {
+            .name = "auth disable",
+            .synopsis = "Disable an auth method",
+            .args = "[options] PATH",
+            .help = "Disable the auth method at PATH (a path, not a type). Every token it issued is "
+                    "revoked.\n\n"
+                    "  $ trove auth disable userpass/",
+            .opts = CLI_OPT_HTTP,
+        },
+    .list_spec =
+        {
+            .name = "auth list",
+            .synopsis = "List the enabled auth methods",
+            .args = "[options]",
+            .help = "List the auth methods enabled on the server.\n\n"
+                    "  $ trove auth list\n"
+                    "  $ trove auth list -detailed",
+            .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
+        },
+    .tune_spec =
+        {
+            .name = "auth tune",
+            .synopsis = "Change the settings of an auth method",
+            .args = "[options] PATH",
+            .help = "Change the settings of the auth method at PATH. Settings not given stay as they are.\n\n"
+                    "  $ trove auth tune -default-lease-ttl=72h github/\n"
+                    "  $ trove auth tune -token-type=batch ci/",
+            .opts = CLI_OPT_HTTP,
+        },
 };
 
-static const struct cli_command a_disable_spec = {
-    .name = "auth disable",
-    .synopsis = "Disable an auth method",
-    .args = "[options] PATH",
-    .help = "Disable the auth method at PATH (a path, not a type). Every token it issued is "
-            "revoked.\n\n"
-            "  $ trove auth disable userpass/",
-    .opts = CLI_OPT_HTTP,
-};
-
-static const struct cli_command a_list_spec = {
-    .name = "auth list",
-    .synopsis = "List the enabled auth methods",
-    .args = "[options]",
-    .help = "List the auth methods enabled on the server.\n\n"
-            "  $ trove auth list\n"
-            "  $ trove auth list -detailed",
-    .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
-};
-
-static const struct cli_command a_tune_spec = {
-    .name = "auth tune",
-    .synopsis = "Change the settings of an auth method",
-    .args = "[options] PATH",
-    .help = "Change the settings of the auth method at PATH. Settings not given stay as they are.\n\n"
-            "  $ trove auth tune -default-lease-ttl=72h github/\n"
-            "  $ trove auth tune -token-type=batch ci/",
-    .opts = CLI_OPT_HTTP,
-};
-
-static int a_enable(int argc, char **argv)
-{
-	return enable_cmd(&a_enable_spec, true, argc, argv);
-}
-
-static int a_disable(int argc, char **argv)
-{
-	return disable_cmd(&a_disable_spec, true, argc, argv);
-}
-
-static int a_list(int argc, char **argv)
-{
-	return list_cmd(&a_list_spec, true, argc, argv);
-}
-
-static int a_tune(int argc, char **argv)
-{
-	return tune_cmd(&a_tune_spec, true, argc, argv);
-}
+MOUNT_FAMILY_COMMANDS(auth)
 
 static const struct cli_subcommand auth_cmds[] = {
-    {&a_disable_spec, a_disable},
-    {&a_enable_spec, a_enable},
-    {&a_list_spec, a_list},
-    {&a_tune_spec, a_tune},
+    {&auth_family.disable_spec, auth_disable},
+    {&auth_family.enable_spec, auth_enable},
+    {&auth_family.list_spec, auth_list},
+    {&auth_family.tune_spec, auth_tune},
 };
 
 static const struct cli_group auth_group = {

@@ -33,14 +33,6 @@ static char *lower_dup(const char *s)
 	return out;
 }
 
-static int one_arg(const struct cli_command *spec, int have, int want)
-{
-	if (have == want)
-		return 0;
-	return cli_usage_error(spec, "%s arguments (expected %d, got %d)", have < want ? "Not enough" : "Too many",
-	                       want, have);
-}
-
 /* ---- write ------------------------------------------------------------ */
 
 static const struct cli_command write_spec = {
@@ -68,7 +60,7 @@ static int policy_write(int argc, char **argv)
 	r = cli_start(&cli, &write_spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = one_arg(&write_spec, argc - argi, 2)) != 0)
+	if ((r = cli_args_exactly(&write_spec, argc - argi, 2)) != 0)
 		goto out;
 	if ((r = cli_read_input(argv[argi + 1], &text)) != 0)
 		goto out;
@@ -120,7 +112,7 @@ static int policy_read(int argc, char **argv)
 	r = cli_start(&cli, &read_spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = one_arg(&read_spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(&read_spec, argc - argi, 1)) != 0)
 		goto out;
 	name = lower_dup(argv[argi]);
 	(void)buf_printf(&api, "sys/policies/acl/%s", name);
@@ -172,7 +164,7 @@ static int policy_list(int argc, char **argv)
 	r = cli_start(&cli, &list_spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		return r;
-	if ((r = one_arg(&list_spec, argc - argi, 0)) != 0)
+	if ((r = cli_args_exactly(&list_spec, argc - argi, 0)) != 0)
 		goto out;
 	if ((r = cli_api(&cli, "listing policies", "LIST", "sys/policies/acl", NULL, &resp)) != 0)
 		goto out;
@@ -221,7 +213,7 @@ static int policy_delete(int argc, char **argv)
 	r = cli_start(&cli, &delete_spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = one_arg(&delete_spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(&delete_spec, argc - argi, 1)) != 0)
 		goto out;
 	name = lower_dup(argv[argi]);
 	(void)buf_printf(&api, "sys/policies/acl/%s", name);
@@ -602,7 +594,7 @@ static int policy_fmt(int argc, char **argv)
 	r = cli_start(&cli, &fmt_spec, NULL, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		goto done;
-	if ((r = one_arg(&fmt_spec, argc - argi, 1)) != 0)
+	if ((r = cli_args_exactly(&fmt_spec, argc - argi, 1)) != 0)
 		goto out;
 	if (strcmp(argv[argi], "-") == 0) {
 		r = cli_usage_error(&fmt_spec, "policy fmt rewrites a file: give its path, not \"-\"");

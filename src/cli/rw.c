@@ -139,13 +139,10 @@ static int write_or_patch(const struct cli_command *spec, const char *method, in
 		r = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (cli_secret_empty(resp)) {
-		cli_print_warnings(resp);
-		printf("Success! Data written to: %s\n", path);
-		r = CLI_EXIT_OK;
-		goto out;
-	}
-	r = cli_print_secret(&cli, resp, field);
+	if (cli_secret_empty(resp))
+		r = cli_print_data_done(resp, path, false);
+	else
+		r = cli_print_secret(&cli, resp, field);
 out:
 	client_json_free_secret(body);
 	client_json_free_secret(resp);
@@ -182,10 +179,8 @@ static const struct cli_command list_spec = {
 int cmd_list(int argc, char **argv)
 {
 	struct cli cli;
-	json_t *resp = NULL;
 	struct buf path;
 	char *trimmed = NULL;
-	bool found;
 	int argi, r;
 
 	buf_init(&path, BUF_CAP_DEFAULT);
@@ -198,11 +193,8 @@ int cmd_list(int argc, char **argv)
 	}
 	trimmed = cli_trim_slashes(argv[argi]);
 	(void)buf_printf(&path, "%s/", trimmed);
-	if ((r = cli_request(&cli, "listing", "LIST", path.data, NULL, NULL, &resp, &found)) != 0)
-		goto out;
-	r = cli_print_list(&cli, found ? resp : NULL, path.data);
+	r = cli_list(&cli, path.data);
 out:
-	json_decref(resp);
 	free(trimmed);
 	cli_release(&cli);
 done:
@@ -241,9 +233,7 @@ int cmd_delete(int argc, char **argv)
 	path = cli_trim_slashes(argv[argi]);
 	if ((r = cli_api(&cli, "deleting", "DELETE", path, NULL, &resp)) != 0)
 		goto out;
-	cli_print_warnings(resp);
-	printf("Success! Data deleted (if it existed) at: %s\n", path);
-	r = CLI_EXIT_OK;
+	r = cli_print_data_done(resp, path, true);
 out:
 	json_decref(resp);
 	free(path);

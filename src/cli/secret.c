@@ -16,6 +16,8 @@
 #include "cli/cli.h"
 #include "secure.h"
 
+#include "strconv.h"
+
 #include "banned.h"
 
 #define INPUT_MAX ((size_t)32 << 20) /* a value file or stdin */
@@ -50,8 +52,9 @@ static long long int_of(const json_t *obj, const char *key)
 
 	if (json_is_integer(v))
 		return (long long)json_integer_value(v);
-	if (json_is_real(v))
-		return (long long)json_real_value(v);
+	int64_t n = 0;
+	if (json_is_real(v) && strconv_double_int64(json_real_value(v), &n))
+		return (long long)n;
 	return 0;
 }
 
@@ -319,6 +322,28 @@ int cli_print_list(const struct cli *cli, const json_t *resp, const char *path)
 	cli_table_print(&t, stdout);
 	cli_table_release(&t);
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+int cli_list(struct cli *cli, const char *path)
+{
+	json_t *resp = NULL;
+	bool found;
+	int r;
+
+	if ((r = cli_request(cli, "listing", "LIST", path, NULL, NULL, &resp, &found)) == 0)
+		r = cli_print_list(cli, found ? resp : NULL, path);
+	json_decref(resp);
+	return r;
+}
+
+int cli_print_data_done(const json_t *resp, const char *path, bool deleted)
+{
+	cli_print_warnings(resp);
+	if (deleted)
+		printf("Success! Data deleted (if it existed) at: %s\n", path);
+	else
+		printf("Success! Data written to: %s\n", path);
+	return CLI_EXIT_OK;
 }
 
 size_t cli_section_width(const json_t *obj)

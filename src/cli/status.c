@@ -11,6 +11,8 @@
 
 #include "cli/cli.h"
 
+#include "strconv.h"
+
 #include "banned.h"
 
 static const struct cli_command status_spec = {
@@ -38,8 +40,9 @@ static json_int_t get_int(const json_t *o, const char *key)
 
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (json_is_real(v))
-		return (json_int_t)json_real_value(v);
+	int64_t n = 0;
+	if (json_is_real(v) && strconv_double_int64(json_real_value(v), &n))
+		return (json_int_t)n;
 	return 0;
 }
 

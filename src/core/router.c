@@ -177,9 +177,9 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 		if (json_is_integer(in))
 			return json_incref(in);
 		if (json_is_real(in)) {
-			double d = json_real_value(in);
-			if (d == (double)(json_int_t)d)
-				return json_integer((json_int_t)d);
+			int64_t v;
+			if (strconv_double_int64(json_real_value(in), &v))
+				return json_integer((json_int_t)v);
 		}
 		if (json_is_string(in) && strconv_int64(json_string_value(in), &iv))
 			return json_integer((json_int_t)iv);

@@ -405,14 +405,8 @@ static bool json_to_int(const json_t *v, int64_t *out)
 		*out = (int64_t)json_integer_value(v);
 		return true;
 	}
-	if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d) {
-			*out = (int64_t)d;
-			return true;
-		}
-		return false;
-	}
+	if (json_is_real(v))
+		return strconv_double_int64(json_real_value(v), out);
 	if (json_is_string(v))
 		return strconv_int64(json_string_value(v), out);
 	return false;
@@ -558,48 +552,60 @@ out:
 
 /* --- data/ ------------------------------------------------------------------ */
 
+/* The version of path that a read asks for (want, or the current one when
+ * 0): its data into *data and its metadata into *vm, both owned by the
+ * caller. A deleted or destroyed version answers 404 with its metadata and
+ * `key` set to null, returning 0 with *data NULL, as Vault does. m is
+ * loaded here; the caller releases it. */
+static int read_version(struct request *req, struct response *resp, const char *path, int64_t want,
+			const char *key, struct kv_meta *m, json_t **data, json_t **vm)
+{
+	int r;
+	char vk[VERSION_KEY_MAX];
+
+	*data = *vm = NULL;
+	if (!path[0])
+		return TROVE_ERR_NOT_FOUND;
+	if ((r = meta_load(req->storage, path, m)) != 0)
+		return r;
+	struct kv_version *v = m->exists ? meta_find(m, want ? want : m->current) : NULL;
+	if (!v)
+		return TROVE_ERR_NOT_FOUND;
+	*vm = version_meta_json(m, v);
+	if (v->destroyed || version_deleted(v, now_ns())) {
+		/* Vault answers 404 but still shows the version's metadata. */
+		response_set_data(resp, json_pack("{s:n, s:o}", key, "metadata", *vm));
+		*vm = NULL;
+		resp->status = 404;
+		return 0;
+	}
+	version_key(path, v->n, vk, sizeof(vk));
+	if ((r = kv_get_json(req->storage, vk, data)) != 0) {
+		json_decref(*vm);
+		*vm = NULL;
+		if (r == TROVE_ERR_NOT_FOUND)
+			r = TROVE_ERR_INTEGRITY; /* metadata names a version we do not have */
+		return r;
+	}
+	return 0;
+}
+
 static int data_read(struct request *req, struct response *resp)
 {
 	char *path = NULL;
 	struct kv_meta m;
-	json_t *data = NULL;
+	json_t *data = NULL, *vm = NULL;
 	int64_t want;
 	int r;
-	char vk[VERSION_KEY_MAX];
 
 	memset(&m, 0, sizeof(m));
 	if ((r = secret_path(req, resp, "data/", false, &path)) != 0)
 		return r;
 	if ((r = version_param(req, resp, &want)) != 0)
 		goto out;
-	if (!path[0]) {
-		r = TROVE_ERR_NOT_FOUND;
+	if ((r = read_version(req, resp, path, want, "data", &m, &data, &vm)) != 0 || data == NULL)
 		goto out;
-	}
-	if ((r = meta_load(req->storage, path, &m)) != 0)
-		goto out;
-	struct kv_version *v = m.exists ? meta_find(&m, want ? want : m.current) : NULL;
-	if (!v) {
-		r = TROVE_ERR_NOT_FOUND;
-		goto out;
-	}
-	json_t *vm = version_meta_json(&m, v);
-	if (v->destroyed || version_deleted(v, now_ns())) {
-		/* Vault answers 404 but still shows the version's metadata. */
-		response_set_data(resp, json_pack("{s:n, s:o}", "data", "metadata", vm));
-		resp->status = 404;
-		r = 0;
-		goto out;
-	}
-	version_key(path, v->n, vk, sizeof(vk));
-	if ((r = kv_get_json(req->storage, vk, &data)) != 0) {
-		json_decref(vm);
-		if (r == TROVE_ERR_NOT_FOUND)
-			r = TROVE_ERR_INTEGRITY; /* metadata names a version we do not have */
-		goto out;
-	}
 	response_set_data(resp, json_pack("{s:o, s:o}", "data", data, "metadata", vm));
-	r = 0;
 out:
 	meta_release(&m);
 	free(path);
@@ -647,6 +653,18 @@ out:
 	return r;
 }
 
+/* The "data" object of a write or patch request (borrowed), or an error
+ * answer when it is missing or not an object. */
+static int request_data(struct request *req, struct response *resp, json_t **out)
+{
+	*out = req->data ? json_object_get(req->data, "data") : NULL;
+	if (!*out)
+		return response_error(resp, TROVE_ERR_INVALID, "no data provided");
+	if (!json_is_object(*out))
+		return response_error(resp, TROVE_ERR_INVALID, "data: expected an object");
+	return 0;
+}
+
 static int data_write(struct request *req, struct response *resp)
 {
 	char *path = NULL;
@@ -658,15 +676,9 @@ static int data_write(struct request *req, struct response *resp)
 	memset(&m, 0, sizeof(m));
 	if ((r = secret_path(req, resp, "data/", true, &path)) != 0)
 		return r;
-	json_t *data = req->data ? json_object_get(req->data, "data") : NULL;
-	if (!data) {
-		r = response_error(resp, TROVE_ERR_INVALID, "no data provided");
+	json_t *data;
+	if ((r = request_data(req, resp, &data)) != 0)
 		goto out;
-	}
-	if (!json_is_object(data)) {
-		r = response_error(resp, TROVE_ERR_INVALID, "data: expected an object");
-		goto out;
-	}
 	lk = kv_lock(req, path);
 	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
 		goto out;
@@ -694,15 +706,9 @@ static int data_patch(struct request *req, struct response *resp)
 	memset(&m, 0, sizeof(m));
 	if ((r = secret_path(req, resp, "data/", true, &path)) != 0)
 		return r;
-	json_t *patch = req->data ? json_object_get(req->data, "data") : NULL;
-	if (!patch) {
-		r = response_error(resp, TROVE_ERR_INVALID, "no data provided");
+	json_t *patch;
+	if ((r = request_data(req, resp, &patch)) != 0)
 		goto out;
-	}
-	if (!json_is_object(patch)) {
-		r = response_error(resp, TROVE_ERR_INVALID, "data: expected an object");
-		goto out;
-	}
 	lk = kv_lock(req, path);
 	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
 		goto out;
@@ -768,9 +774,10 @@ out:
 	return r;
 }
 
-static int data_exists(struct request *req, bool *out)
+/* Whether the secret under prefix ("data/", "metadata/") exists. */
+static int secret_exists(struct request *req, const char *prefix, bool *out)
 {
-	char *p = kv_rest(req, "data/");
+	char *p = kv_rest(req, prefix);
 	struct kv_meta m;
 	int r = 0;
 	*out = false;
@@ -783,6 +790,11 @@ static int data_exists(struct request *req, bool *out)
 	}
 	free(p);
 	return r;
+}
+
+static int data_exists(struct request *req, bool *out)
+{
+	return secret_exists(req, "data/", out);
 }
 
 /* --- delete/, undelete/, destroy/ -------------------------------------------- */
@@ -1087,19 +1099,7 @@ out:
 
 static int metadata_exists(struct request *req, bool *out)
 {
-	char *p = kv_rest(req, "metadata/");
-	struct kv_meta m;
-	int r = 0;
-	*out = false;
-	if (p[0]) {
-		r = meta_load(req->storage, p, &m);
-		*out = r == 0 && m.exists;
-		meta_release(&m);
-		if (r == TROVE_ERR_INVALID)
-			r = 0;
-	}
-	free(p);
-	return r;
+	return secret_exists(req, "metadata/", out);
 }
 
 /* --- subkeys/ ------------------------------------------------------------------ */
@@ -1125,9 +1125,8 @@ static int subkeys_read(struct request *req, struct response *resp)
 {
 	char *path = NULL;
 	struct kv_meta m;
-	json_t *data = NULL;
+	json_t *data = NULL, *vm = NULL;
 	int64_t want, depth;
-	char vk[VERSION_KEY_MAX];
 	int r;
 
 	memset(&m, 0, sizeof(m));
@@ -1140,33 +1139,9 @@ static int subkeys_read(struct request *req, struct response *resp)
 		r = response_error(resp, TROVE_ERR_INVALID, "depth: must not be negative");
 		goto out;
 	}
-	if (!path[0]) {
-		r = TROVE_ERR_NOT_FOUND;
+	if ((r = read_version(req, resp, path, want, "subkeys", &m, &data, &vm)) != 0 || data == NULL)
 		goto out;
-	}
-	if ((r = meta_load(req->storage, path, &m)) != 0)
-		goto out;
-	struct kv_version *v = m.exists ? meta_find(&m, want ? want : m.current) : NULL;
-	if (!v) {
-		r = TROVE_ERR_NOT_FOUND;
-		goto out;
-	}
-	json_t *vm = version_meta_json(&m, v);
-	if (v->destroyed || version_deleted(v, now_ns())) {
-		response_set_data(resp, json_pack("{s:n, s:o}", "subkeys", "metadata", vm));
-		resp->status = 404;
-		r = 0;
-		goto out;
-	}
-	version_key(path, v->n, vk, sizeof(vk));
-	if ((r = kv_get_json(req->storage, vk, &data)) != 0) {
-		json_decref(vm);
-		if (r == TROVE_ERR_NOT_FOUND)
-			r = TROVE_ERR_INTEGRITY;
-		goto out;
-	}
 	response_set_data(resp, json_pack("{s:o, s:o}", "subkeys", subkeys_of(data, depth, 1), "metadata", vm));
-	r = 0;
 out:
 	json_decref(data);
 	meta_release(&m);

@@ -158,63 +158,47 @@ static char *with_slash(const char *path)
 	return out;
 }
 
-/* sys/mounts/<path>[/tune]: secret mounts, and auth mounts when <path>
- * starts with "auth/" (the Go client tunes auth mounts this way). */
-static int mounts_one(struct request *req, struct response *resp)
+/* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune]: read, enable,
+ * disable and tune one mount. via_auth tells which API was called; the Go
+ * client also tunes auth mounts through sys/mounts/auth/<path>/tune. */
+static int one_mount(struct request *req, struct response *resp, bool via_auth)
 {
 	bool tune = ends_with_tune(req->rel);
-	char *path = path_arg(req, "mounts/", tune);
-	bool auth = strncmp(path, "auth/", 5) == 0;
-	char *full = with_slash(path);
+	char *path = path_arg(req, via_auth ? "auth/" : "mounts/", tune);
+	bool auth = via_auth || (tune && strncmp(path, "auth/", 5) == 0);
+	const char *name = (auth && !via_auth) ? path + 5 : path; /* relative to its table */
+	char *full = auth ? with_auth_prefix(name) : with_slash(name);
+	struct mount_table *t = core_mounts(req->core);
 	struct buf err;
 	int r;
 
 	buf_init(&err, 1024);
-	if (!path[0]) {
+	if (!path[0])
 		r = response_error(resp, TROVE_ERR_INVALID, "path: missing");
-	} else if (tune && req->op == OP_READ) {
+	else if (tune && req->op == OP_READ)
 		r = tune_read(req, resp, full, auth);
-	} else if (tune) {
-		r = finish(resp, mount_tune(core_mounts(req->core), auth ? path + 5 : path, auth, req->data, &err), &err);
-	} else if (req->op == OP_READ) {
-		r = mount_read_one(req, resp, full, false);
-	} else if (req->op == OP_DELETE) {
-		r = finish(resp, mount_disable(core_mounts(req->core), path, false, &err), &err);
-	} else {
-		r = enable(req, resp, path, false);
-	}
+	else if (tune)
+		r = finish(resp, mount_tune(t, name, auth, req->data, &err), &err);
+	else if (req->op == OP_READ)
+		r = mount_read_one(req, resp, full, auth);
+	else if (req->op == OP_DELETE)
+		r = finish(resp, mount_disable(t, name, auth, &err), &err);
+	else
+		r = enable(req, resp, name, auth);
 	buf_release(&err);
 	free(full);
 	free(path);
 	return r;
 }
 
+static int mounts_one(struct request *req, struct response *resp)
+{
+	return one_mount(req, resp, false);
+}
+
 static int auth_one(struct request *req, struct response *resp)
 {
-	bool tune = ends_with_tune(req->rel);
-	char *path = path_arg(req, "auth/", tune);
-	char *full = with_auth_prefix(path);
-	struct buf err;
-	int r;
-
-	buf_init(&err, 1024);
-	if (!path[0]) {
-		r = response_error(resp, TROVE_ERR_INVALID, "path: missing");
-	} else if (tune && req->op == OP_READ) {
-		r = tune_read(req, resp, full, true);
-	} else if (tune) {
-		r = finish(resp, mount_tune(core_mounts(req->core), path, true, req->data, &err), &err);
-	} else if (req->op == OP_READ) {
-		r = mount_read_one(req, resp, full, true);
-	} else if (req->op == OP_DELETE) {
-		r = finish(resp, mount_disable(core_mounts(req->core), path, true, &err), &err);
-	} else {
-		r = enable(req, resp, path, true);
-	}
-	buf_release(&err);
-	free(full);
-	free(path);
-	return r;
+	return one_mount(req, resp, true);
 }
 
 /* Remounts finish before the reply, but clients written for Vault's

@@ -38,6 +38,18 @@ bool strconv_int64(const char *s, int64_t *out)
 	return true;
 }
 
+bool strconv_double_int64(double d, int64_t *out)
+{
+	/* 2^63 is exact in a double; the open upper bound keeps the cast defined. */
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+		return false;
+	int64_t v = (int64_t)d;
+	if ((double)v != d)
+		return false;
+	*out = v;
+	return true;
+}
+
 int strconv_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -181,7 +181,7 @@ def test_unseal_prompt_hides_the_key(dev_server):
     if pid == 0:  # child: the CLI on the pty
         os.execve(TROVE_BIN, [TROVE_BIN, "operator", "unseal"], env)
     seen = b""
-    deadline = time.time() + 20
+    deadline = time.time() + 60
     sent = False
     while time.time() < deadline:
         r, _, _ = select.select([fd], [], [], 0.5)
@@ -196,8 +196,21 @@ def test_unseal_prompt_hides_the_key(dev_server):
         if not sent and b"Unseal Key" in seen:
             os.write(fd, dev_server.unseal_key.encode() + b"\n")
             sent = True
-    _, status = os.waitpid(pid, 0)
+    # Never wait without bound: a child still running now is killed and
+    # the test fails with what it printed.
+    status = None
+    end = time.time() + 20
+    while time.time() < end:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = st
+            break
+        time.sleep(0.05)
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
     os.close(fd)
+    assert status is not None, f"trove operator unseal did not exit; it printed {seen!r}"
     assert sent, seen
     assert os.waitstatus_to_exitcode(status) == 0, seen
     assert dev_server.unseal_key.encode() not in seen, "the key was echoed"
