@@ -40,6 +40,11 @@ pkgs=("${build_pkgs[@]}")
 if [ "$want_test" = 1 ]; then
 	pkgs+=("${test_pkgs[@]}")
 fi
+# node-vault's tests need Node.js and npm; use the machine's if it has
+# them, Debian's otherwise.
+if [ "$want_test" = 1 ] && ! { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }; then
+	pkgs+=(nodejs npm)
+fi
 
 command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script supports Debian 12 only"
 if [ -r /etc/os-release ]; then
@@ -113,6 +118,14 @@ else
 	say "all ${#pkgs[@]} packages already installed"
 fi
 
+# The Node.js client tests' packages (pinned by package-lock.json).
+NODE_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/node"
+if [ "$want_test" = 1 ] && [ ! -d "$NODE_DIR/node_modules/node-vault" ]; then
+	say "npm ci in tests/integration/node"
+	(cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error) ||
+		die "npm ci failed in tests/integration/node (the npm registry must be reachable)"
+fi
+
 # Verify the pieces the build and the tests actually use.
 problems=()
 for c in meson ninja pkg-config gcc clang; do
@@ -131,6 +144,10 @@ if [ "$want_test" = 1 ]; then
 	done
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || problems+=("command nginx (package nginx-light)")
 	[ -x /usr/bin/python3 ] || problems+=("/usr/bin/python3")
+	for c in node npm; do
+		command -v "$c" >/dev/null 2>&1 || problems+=("command $c")
+	done
+	[ -d "$NODE_DIR/node_modules/node-vault" ] || problems+=("npm package node-vault in tests/integration/node")
 	for mod in pytest hvac requests cryptography; do
 		/usr/bin/python3 -c "import $mod" >/dev/null 2>&1 ||
 			problems+=("python module $mod for /usr/bin/python3 (package python3-$mod)")
