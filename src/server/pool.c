@@ -14,6 +14,8 @@
 
 #include "banned.h"
 
+#define POOL_STACK_SIZE ((size_t)1 << 20)
+
 struct job {
 	pool_fn fn;
 	void *arg;
@@ -57,11 +59,18 @@ struct pool *pool_new(unsigned nthreads, size_t max_queue)
 	p->cap = max_queue ? max_queue : 1;
 	p->ring = xcalloc(p->cap, sizeof(*p->ring));
 	p->threads = xcalloc(nthreads, sizeof(*p->threads));
+	/* Small explicit stacks: with mlockall(MCL_FUTURE) every thread's
+	 * stack is locked in RAM, and the default 8 MiB times the pool size
+	 * would pin hundreds of MiB. Handlers do not recurse deeply. */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, POOL_STACK_SIZE);
 	for (unsigned i = 0; i < nthreads; i++) {
-		if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
+		if (pthread_create(&p->threads[i], &attr, worker, p) != 0)
 			break;
 		p->nthreads++;
 	}
+	pthread_attr_destroy(&attr);
 	if (p->nthreads == 0) {
 		pool_free(p);
 		return NULL;

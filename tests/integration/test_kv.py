@@ -378,3 +378,22 @@ def test_cubbyhole_is_private_per_token(dev_server, root):
     # The revoked token can no longer reach anything, and root's entry stays.
     assert dev_server.request("GET", "/v1/cubbyhole/dir/y", token=child_tok).status_code == 403
     assert root.read("cubbyhole/x")["data"] == {"secret": "root-only"}
+
+
+def test_deeply_nested_values(dev_server, root):
+    """Nesting up to the JSON parser's limit round-trips through write,
+    read, patch and subkeys (worker threads have small stacks); deeper
+    input is a clear 400, never a crash."""
+    t = dev_server.root_token
+    for depth, want in ((2040, 200), (3000, 400)):
+        body = '{"data": {"d": ' + '{"a": ' * depth + '"x"' + '}' * depth + '}}'
+        r = dev_server.request("POST", f"/v1/secret/data/deep{depth}", token=t, data=body)
+        assert r.status_code == want, r.text[:200]
+        if want != 200:
+            assert "maximum parsing depth" in r.text
+            continue
+        assert dev_server.get(f"/v1/secret/data/deep{depth}", token=t).status_code == 200
+        r = dev_server.request("PATCH", f"/v1/secret/data/deep{depth}", token=t, data=body,
+                               headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text[:200]
+        assert dev_server.get(f"/v1/secret/subkeys/deep{depth}", token=t).status_code == 200
