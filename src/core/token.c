@@ -806,6 +806,17 @@ out:
 	return r;
 }
 
+/* An entry found in storage may be used now: it has not expired or run
+ * out of uses, and neither has any of its parents. Caller holds the lock. */
+static int entry_usable(struct token_store *ts, const struct token_entry *e, int64_t now)
+{
+	if (!entry_live(e, now))
+		return TROVE_ERR_PERMISSION;
+	if (e->parent_hash[0])
+		return check_chain(ts, e->parent_hash, now);
+	return 0;
+}
+
 int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_addr, unsigned flags,
                     struct token_entry **out)
 {
@@ -837,13 +848,11 @@ int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_a
 		if (r != 0)
 			goto out;
 	}
-	r = TROVE_ERR_PERMISSION;
-	if (!entry_live(e, now))
+	if ((r = entry_usable(ts, e, now)) != 0)
 		goto out;
+	r = TROVE_ERR_PERMISSION;
 	if (remote_addr && e->bound_cidrs.len && !cidr_exempt(e) &&
 	    !token_cidr_allows(&e->bound_cidrs, remote_addr))
-		goto out;
-	if (e->parent_hash[0] && (r = check_chain(ts, e->parent_hash, now)) != 0)
 		goto out;
 	if (!(flags & TOKEN_LOOKUP_NO_USE) && e->type == TOKEN_TYPE_SERVICE && e->num_uses > 0)
 		if ((r = consume_use(ts, e, now)) != 0)
@@ -876,10 +885,7 @@ static int lookup_hash_locked(struct token_store *ts, const char *hash, struct t
 		r = TROVE_ERR_PERMISSION;
 	if (r != 0)
 		return r;
-	r = TROVE_ERR_PERMISSION;
-	if (!entry_live(e, now))
-		goto out;
-	if (e->parent_hash[0] && (r = check_chain(ts, e->parent_hash, now)) != 0)
+	if ((r = entry_usable(ts, e, now)) != 0)
 		goto out;
 	*out = e;
 	e = NULL;

@@ -291,6 +291,14 @@ bad_unicode:
 	return TROVE_ERR_INVALID;
 }
 
+/* Makes the collected bytes the current string token (takes them from b). */
+static int set_string_token(struct parser *p, struct buf *b)
+{
+	p->tok.type = T_STRING;
+	p->tok.str_len = b->len;
+	p->tok.str = buf_take(b);
+	return p->tok.str ? 0 : TROVE_ERR_NOMEM;
+}
 static int lex_string(struct parser *p)
 {
 	int sline = p->line, scol = col_at(p, p->pos);
@@ -328,14 +336,7 @@ static int lex_string(struct parser *p)
 		if ((r = lex_escape(p, &b, sline, scol)) != 0)
 			goto out;
 	}
-	p->tok.type = T_STRING;
-	p->tok.str_len = b.len;
-	p->tok.str = buf_take(&b);
-	if (p->tok.str == NULL) {
-		r = TROVE_ERR_NOMEM;
-		goto out;
-	}
-	r = 0;
+	r = set_string_token(p, &b);
 out:
 	buf_release(&b);
 	return r;
@@ -428,14 +429,7 @@ static int lex_heredoc(struct parser *p)
 		r = TROVE_ERR_INVALID;
 		goto out;
 	}
-	p->tok.type = T_STRING;
-	p->tok.str_len = b.len;
-	p->tok.str = buf_take(&b);
-	if (p->tok.str == NULL) {
-		r = TROVE_ERR_NOMEM;
-		goto out;
-	}
-	r = 0;
+	r = set_string_token(p, &b);
 out:
 	buf_release(&b);
 	return r;
