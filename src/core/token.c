@@ -7,6 +7,19 @@
  * their own salted hash under a different prefix, so the two namespaces
  * never meet.
  *
+ * Locality. A hashed key is uniformly random, so a burst of creates would
+ * dirty one B-tree leaf per key, and LMDB writes and syncs every dirtied
+ * page: three random keys per create made page writes the cost of a
+ * create. So every generated token and accessor opens with a sequence,
+ * 16 hex digits that grow with each create (the clock in nanoseconds,
+ * kept strictly increasing), and its storage key is "<seq>.<hash>": a
+ * burst of creates appends to the same few leaves of each index. The
+ * sequence is not secret (it says when the token was made, which a lookup
+ * shows anyway) and adds nothing to guess: the 24 base62 characters after
+ * it carry the randomness. A custom id has no sequence and keys on its
+ * hash alone. The key is a pure function of the string presented, so a
+ * forged sequence only looks in another place and finds nothing.
+ *
  * Locking. ts->lock (rwlock) guards open/close: every operation holds it
  * for reading, close for writing. Creating a token takes no other lock,
  * so concurrent creates reach the storage together and LMDB's group
@@ -16,7 +29,8 @@
  * token that a revocation just deleted. Revocations are serialised by
  * revoke_mu. Order: lock -> revoke_mu -> stripe.
  *
- * Trees. sys/token/parent/<parent>/<child> lists each token's children.
+ * Trees. sys/token/parent/<parent>/<child> lists each token's children,
+ * in creation order (the locators sort by sequence).
  * Revocation gathers the subtree breadth-first into an array (no
  * recursion), then deletes it in reverse, children before parents, one
  * transaction per token: an interrupted revocation leaves a consistent,
@@ -39,6 +53,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,9 +77,10 @@
 #define BATCH_AAD "sys/token/batch"
 #define BATCH_TERM 1
 
-#define ID_KEY_LEN (sizeof(TOKEN_ID_PREFIX) + TOKEN_HASH_HEX)
-#define ACC_KEY_LEN (sizeof(TOKEN_ACCESSOR_PREFIX) + TOKEN_HASH_HEX)
-#define PARENT_KEY_LEN (sizeof(TOKEN_PARENT_PREFIX) + 2 * TOKEN_HASH_HEX + 2)
+#define ID_KEY_LEN (sizeof(TOKEN_ID_PREFIX) + TOKEN_LOCATOR_MAX)
+#define ACC_KEY_LEN (sizeof(TOKEN_ACCESSOR_PREFIX) + TOKEN_LOCATOR_MAX)
+#define PARENT_KEY_LEN (sizeof(TOKEN_PARENT_PREFIX) + 2 * TOKEN_LOCATOR_MAX + 2)
+#define TOKEN_RANDOM_CHARS 24
 
 struct revoke_cb {
 	void (*fn)(void *arg, const struct token_entry *e);
@@ -83,6 +99,7 @@ struct token_store {
 	size_t ncbs;
 	int64_t (*clock)(void *arg);
 	void *clock_arg;
+	_Atomic uint64_t last_seq; /* the last creation sequence handed out */
 };
 
 /* --- entries ---------------------------------------------------------- */
@@ -204,15 +221,17 @@ static int get_str(json_t *j, const char *k, char **out)
 	return 0;
 }
 
-static int get_hash(json_t *j, const char *k, char out[TOKEN_HASH_HEX + 1])
+static bool valid_hash(const char *h);
+
+static int get_hash(json_t *j, const char *k, char out[TOKEN_LOCATOR_MAX + 1])
 {
 	json_t *v = json_object_get(j, k);
 	out[0] = '\0';
 	if (!v)
 		return 0;
-	if (!json_is_string(v) || json_string_length(v) != TOKEN_HASH_HEX)
+	if (!json_is_string(v) || !valid_hash(json_string_value(v)))
 		return TROVE_ERR_INTEGRITY;
-	memcpy(out, json_string_value(v), TOKEN_HASH_HEX + 1);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
 
@@ -420,27 +439,78 @@ static void run_callbacks(struct token_store *ts, const struct token_entry *e)
 		cbs[i].fn(cbs[i].arg, e);
 }
 
-/* Caller holds the lock. out: TOKEN_HASH_HEX + 1 bytes. */
+static bool lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* The creation sequence that opens a token or accessor (after the type
+ * prefix), or NULL when it has none: 16 lowercase hex digits followed by
+ * at least one more character. */
+static const char *seq_of(const char *id)
+{
+	if (strncmp(id, TOKEN_SERVICE_PREFIX, strlen(TOKEN_SERVICE_PREFIX)) == 0)
+		id += strlen(TOKEN_SERVICE_PREFIX);
+	if (strnlen(id, TOKEN_SEQ_HEX + 1) <= TOKEN_SEQ_HEX || !lower_hex(id, TOKEN_SEQ_HEX))
+		return NULL;
+	return id;
+}
+
+/* The next creation sequence, as 16 hex digits: above every one handed
+ * out before and at least the wall clock in nanoseconds, so it keeps
+ * growing across restarts unless the clock steps back (which costs only
+ * locality, never uniqueness: the hash in the key is unique). */
+static void next_seq(struct token_store *ts, char out[TOKEN_SEQ_HEX + 1])
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t clock_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	uint64_t last = atomic_load(&ts->last_seq), next;
+	do {
+		next = last + 1 > clock_ns ? last + 1 : clock_ns;
+	} while (!atomic_compare_exchange_weak(&ts->last_seq, &last, next));
+	snprintf(out, TOKEN_SEQ_HEX + 1, "%016llx", (unsigned long long)next);
+}
+
+/* The locator of a token id or accessor: "<seq>.<hex HMAC>" or
+ * "<hex HMAC>". Caller holds the lock. out: TOKEN_LOCATOR_MAX + 1 bytes. */
 static int hash_id(struct token_store *ts, const char *id, char *out)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
+	const char *seq = seq_of(id);
 	if (!HMAC(EVP_sha256(), ts->salt, SALT_LEN, (const unsigned char *)id, strlen(id), mac, &mac_len) ||
 	    mac_len != 32)
 		return TROVE_ERR_INTERNAL;
+	if (seq) {
+		memcpy(out, seq, TOKEN_SEQ_HEX);
+		out[TOKEN_SEQ_HEX] = '.';
+		out += TOKEN_SEQ_HEX + 1;
+	}
 	hex_encode(mac, 32, out);
 	secure_wipe(mac, sizeof(mac));
 	return 0;
 }
 
+/* The hash part of a locator. */
+static const char *hash_part(const char *locator)
+{
+	const char *dot = strchr(locator, '.');
+	return dot ? dot + 1 : locator;
+}
+
+/* Whether h is a well-formed locator. */
 static bool valid_hash(const char *h)
 {
-	if (!h || strlen(h) != TOKEN_HASH_HEX)
+	if (!h)
 		return false;
-	for (size_t i = 0; i < TOKEN_HASH_HEX; i++)
-		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
-			return false;
-	return true;
+	size_t n = strlen(h);
+	if (n == TOKEN_LOCATOR_MAX && h[TOKEN_SEQ_HEX] == '.' && lower_hex(h, TOKEN_SEQ_HEX))
+		return lower_hex(h + TOKEN_SEQ_HEX + 1, TOKEN_HASH_HEX);
+	return n == TOKEN_HASH_HEX && lower_hex(h, TOKEN_HASH_HEX);
 }
 
 /* Printable ASCII without blanks, as Vault. */
@@ -457,8 +527,9 @@ static bool valid_custom_id(const char *id)
 	return true;
 }
 
-static pthread_mutex_t *stripe(struct token_store *ts, const char *hash)
+static pthread_mutex_t *stripe(struct token_store *ts, const char *locator)
 {
+	const char *hash = hash_part(locator);
 	int hi = strconv_hex_digit((unsigned char)hash[0]), lo = strconv_hex_digit((unsigned char)hash[1]);
 	return &ts->stripes[(unsigned)((hi < 0 ? 0 : hi) * 16 + (lo < 0 ? 0 : lo)) % STRIPES];
 }
@@ -486,7 +557,7 @@ static int read_entry(struct token_store *ts, const char *hash, struct token_ent
 		return r;
 	r = entry_parse(raw, len, out);
 	if (r == 0)
-		memcpy((*out)->id_hash, hash, TOKEN_HASH_HEX + 1);
+		snprintf((*out)->id_hash, sizeof((*out)->id_hash), "%s", hash);
 	free(raw);
 	return r;
 }
@@ -519,7 +590,7 @@ static bool entry_live(const struct token_entry *e, int64_t now)
  * revocation cover it). */
 static int check_chain(struct token_store *ts, const char *parent, int64_t now)
 {
-	char cur[TOKEN_HASH_HEX + 1];
+	char cur[TOKEN_LOCATOR_MAX + 1];
 	int r;
 	snprintf(cur, sizeof(cur), "%s", parent);
 	for (int depth = 0; cur[0] && depth < MAX_CHAIN; depth++) {
@@ -628,7 +699,7 @@ out:
 int token_create(struct token_store *ts, struct token_entry *e, const char *id, char **out_id)
 {
 	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pkey[PARENT_KEY_LEN];
-	char ahash[TOKEN_HASH_HEX + 1];
+	char ahash[TOKEN_LOCATOR_MAX + 1];
 	char *tok = NULL, *text = NULL, *atext = NULL;
 	pthread_mutex_t *mu = NULL;
 	int r;
@@ -665,12 +736,15 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 			goto out;
 		tok = xstrdup(id);
 	} else {
-		tok = xmalloc(strlen(TOKEN_SERVICE_PREFIX) + 24 + 1);
-		memcpy(tok, TOKEN_SERVICE_PREFIX, strlen(TOKEN_SERVICE_PREFIX));
-		if ((r = rand_base62(tok + strlen(TOKEN_SERVICE_PREFIX), 24)) != 0)
+		size_t pre = strlen(TOKEN_SERVICE_PREFIX);
+		tok = xmalloc(pre + TOKEN_SEQ_HEX + TOKEN_RANDOM_CHARS + 1);
+		memcpy(tok, TOKEN_SERVICE_PREFIX, pre);
+		next_seq(ts, tok + pre);
+		if ((r = rand_base62(tok + pre + TOKEN_SEQ_HEX, TOKEN_RANDOM_CHARS)) != 0)
 			goto out;
 	}
-	if ((r = rand_base62(e->accessor, 24)) != 0)
+	next_seq(ts, e->accessor);
+	if ((r = rand_base62(e->accessor + TOKEN_SEQ_HEX, TOKEN_RANDOM_CHARS)) != 0)
 		goto out;
 	if ((r = hash_id(ts, tok, e->id_hash)) != 0 || (r = hash_id(ts, e->accessor, ahash)) != 0)
 		goto out;
@@ -820,7 +894,7 @@ static int entry_usable(struct token_store *ts, const struct token_entry *e, int
 int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_addr, unsigned flags,
                     struct token_entry **out)
 {
-	char hash[TOKEN_HASH_HEX + 1];
+	char hash[TOKEN_LOCATOR_MAX + 1];
 	struct token_entry *e = NULL;
 	int64_t now;
 	int r;
@@ -907,8 +981,8 @@ int token_lookup_hash(struct token_store *ts, const char *id_hash, struct token_
 
 /* Reads an accessor index value: {"token","accessor"} or, as the first
  * root tokens wrote it, the bare token hash. */
-static int parse_accessor_value(const unsigned char *raw, size_t len, char hash[TOKEN_HASH_HEX + 1],
-                                char acc[25])
+static int parse_accessor_value(const unsigned char *raw, size_t len, char hash[TOKEN_LOCATOR_MAX + 1],
+                                char acc[TOKEN_ACCESSOR_LEN + 1])
 {
 	json_t *j, *t, *a;
 	if (len == TOKEN_HASH_HEX && raw[0] != '{') {
@@ -922,20 +996,20 @@ static int parse_accessor_value(const unsigned char *raw, size_t len, char hash[
 	t = json_object_get(j, "token");
 	a = json_object_get(j, "accessor");
 	if (!json_is_string(t) || !valid_hash(json_string_value(t)) || (a && !json_is_string(a)) ||
-	    (a && json_string_length(a) >= 25)) {
+	    (a && json_string_length(a) > TOKEN_ACCESSOR_LEN)) {
 		json_decref(j);
 		return TROVE_ERR_INTEGRITY;
 	}
-	memcpy(hash, json_string_value(t), TOKEN_HASH_HEX + 1);
+	snprintf(hash, TOKEN_LOCATOR_MAX + 1, "%s", json_string_value(t));
 	if (acc)
-		snprintf(acc, 25, "%s", a ? json_string_value(a) : "");
+		snprintf(acc, TOKEN_ACCESSOR_LEN + 1, "%s", a ? json_string_value(a) : "");
 	json_decref(j);
 	return 0;
 }
 
 int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **out)
 {
-	char ahash[TOKEN_HASH_HEX + 1], akey[ACC_KEY_LEN], hash[TOKEN_HASH_HEX + 1];
+	char ahash[TOKEN_LOCATOR_MAX + 1], akey[ACC_KEY_LEN], hash[TOKEN_LOCATOR_MAX + 1];
 	unsigned char *raw = NULL;
 	size_t len = 0;
 	int r;
@@ -1032,7 +1106,7 @@ out:
 /* --- revocation ------------------------------------------------------------ */
 
 struct node {
-	char hash[TOKEN_HASH_HEX + 1];
+	char hash[TOKEN_LOCATOR_MAX + 1];
 	size_t parent; /* index in the array; (size_t)-1 for the top */
 };
 
@@ -1055,7 +1129,7 @@ static void nodes_push(struct nodes *n, const char *hash, size_t parent)
 /* Appends the valid child hashes of `hash` to out. */
 static int list_children(struct token_store *ts, const char *hash, struct strlist *out)
 {
-	char prefix[sizeof(TOKEN_PARENT_PREFIX) + TOKEN_HASH_HEX + 1];
+	char prefix[sizeof(TOKEN_PARENT_PREFIX) + TOKEN_LOCATOR_MAX + 1];
 	struct strlist kids;
 	int r;
 	snprintf(prefix, sizeof(prefix), "%s%s/", TOKEN_PARENT_PREFIX, hash);
@@ -1075,7 +1149,7 @@ static int delete_one(struct token_store *ts, const char *hash, const char *tree
                       struct token_entry **gone)
 {
 	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pk1[PARENT_KEY_LEN], pk2[PARENT_KEY_LEN];
-	char ahash[TOKEN_HASH_HEX + 1];
+	char ahash[TOKEN_LOCATOR_MAX + 1];
 	struct storage_op ops[4];
 	size_t n = 0;
 	struct token_entry *e = NULL;
@@ -1188,7 +1262,7 @@ static int revoke_locked(struct token_store *ts, const char *hash, bool orphan_c
 		if ((r = delete_one(ts, nodes.v[i].hash, tp, &e)) != 0)
 			goto out;
 		if (e) {
-			memcpy(e->id_hash, nodes.v[i].hash, TOKEN_HASH_HEX + 1);
+			snprintf(e->id_hash, sizeof(e->id_hash), "%s", nodes.v[i].hash);
 			gone[ngone++] = e;
 		}
 	}
@@ -1250,7 +1324,7 @@ int token_list_accessors(struct token_store *ts, struct strlist *out)
 	if ((r = storage_list(ts->logical, TOKEN_ACCESSOR_PREFIX, &keys)) != 0)
 		goto out;
 	for (size_t i = 0; i < keys.len; i++) {
-		char akey[ACC_KEY_LEN], hash[TOKEN_HASH_HEX + 1], acc[25];
+		char akey[ACC_KEY_LEN], hash[TOKEN_LOCATOR_MAX + 1], acc[TOKEN_ACCESSOR_LEN + 1];
 		unsigned char *raw = NULL;
 		size_t len = 0;
 		if (!valid_hash(keys.items[i]))
@@ -1337,7 +1411,7 @@ unlock:
 	if ((r = storage_list(ts->logical, TOKEN_ACCESSOR_PREFIX, &keys)) != 0)
 		goto unlock3;
 	for (size_t i = 0; i < keys.len; i++) {
-		char akey[ACC_KEY_LEN], hash[TOKEN_HASH_HEX + 1];
+		char akey[ACC_KEY_LEN], hash[TOKEN_LOCATOR_MAX + 1];
 		unsigned char *raw = NULL;
 		size_t len = 0;
 		if (!valid_hash(keys.items[i]))
@@ -1358,9 +1432,11 @@ unlock:
 	for (size_t i = 0; i < keys.len; i++) {
 		struct strlist kids;
 		size_t n = strlen(keys.items[i]);
-		if (n != TOKEN_HASH_HEX + 1 || keys.items[i][n - 1] != '/')
+		if (n < 2 || keys.items[i][n - 1] != '/')
 			continue;
 		keys.items[i][n - 1] = '\0';
+		if (!valid_hash(keys.items[i]))
+			continue;
 		strlist_init(&kids);
 		if (list_children(ts, keys.items[i], &kids) == 0) {
 			for (size_t k = 0; k < kids.len; k++) {

@@ -7,20 +7,22 @@
  * how long it lives (TTL, explicit max TTL, period, remaining uses).
  *
  * Two kinds of token:
- *  - service ("hvs." + 24 base62 characters, ~143 bits): persisted under
- *    its hash, has an accessor, may be renewed, revoked and have children;
+ *  - service ("hvs." + 16 hex digits of creation sequence + 24 base62
+ *    characters, ~143 bits of randomness): persisted under its locator,
+ *    has an accessor, may be renewed, revoked and have children;
  *  - batch ("hvb." + base64url of an AES-256-GCM record holding the entry):
  *    never persisted, no accessor, not renewable, cannot be revoked or
  *    create children; it stops working when it expires or when its parent
  *    (if any) is gone.
  *
- * Storage layout (inside the barrier; <h> is lowercase hex of
- * HMAC-SHA256(salt, x)):
+ * Storage layout (inside the barrier; <l> is a locator: "<seq>.<h>" where
+ * <h> is lowercase hex of HMAC-SHA256(salt, x) and <seq> the creation
+ * sequence that opens x, or "<h>" alone for a custom token id):
  *   sys/token/salt                    the salt (32 bytes)
  *   sys/token/batch-key               AES key of batch tokens (32 bytes)
- *   sys/token/id/<h(token)>           the entry (JSON)
- *   sys/token/accessor/<h(accessor)>  {"token": <h(token)>, "accessor": ...}
- *   sys/token/parent/<h(parent)>/<h(child)>   the tree index (empty value)
+ *   sys/token/id/<l(token)>           the entry (JSON)
+ *   sys/token/accessor/<l(accessor)>  {"token": <l(token)>, "accessor": ...}
+ *   sys/token/parent/<l(parent)>/<l(child)>   the tree index (empty value)
  * An accessor is looked up only under accessor/, a token only under id/:
  * an accessor presented as a token finds nothing.
  *
@@ -43,6 +45,12 @@
 #define TOKEN_ID_MAX 128     /* service / custom token ids */
 #define TOKEN_BATCH_MAX 8192 /* a whole batch token */
 #define TOKEN_HASH_HEX 64
+/* A locator names a token (or accessor) in storage: "<seq>.<h>" where seq
+ * is the 16 lowercase hex digits that open every generated token and
+ * accessor (creation order), or just "<h>" for a custom id. See token.c. */
+#define TOKEN_SEQ_HEX 16
+#define TOKEN_LOCATOR_MAX (TOKEN_SEQ_HEX + 1 + TOKEN_HASH_HEX)
+#define TOKEN_ACCESSOR_LEN (TOKEN_SEQ_HEX + 24)
 #define TOKEN_SALT_PATH "sys/token/salt"
 #define TOKEN_BATCH_KEY_PATH "sys/token/batch-key"
 #define TOKEN_ID_PREFIX "sys/token/id/"
@@ -59,10 +67,10 @@ enum token_type {
 };
 
 struct token_entry {
-	char id_hash[TOKEN_HASH_HEX + 1];     /* hex HMAC of the id: the storage key,
-	                                       * and the cubbyhole's private prefix */
-	char parent_hash[TOKEN_HASH_HEX + 1]; /* "" for an orphan */
-	char accessor[25];                    /* "" for batch tokens */
+	char id_hash[TOKEN_LOCATOR_MAX + 1];     /* locator of the id: the storage key,
+	                                          * and the cubbyhole's private prefix */
+	char parent_hash[TOKEN_LOCATOR_MAX + 1]; /* "" for an orphan */
+	char accessor[TOKEN_ACCESSOR_LEN + 1];   /* "" for batch tokens */
 	struct strlist policies;              /* sorted, unique */
 	json_t *meta;                         /* object of strings, or NULL */
 	char *path;                           /* creation path, "auth/token/create" */

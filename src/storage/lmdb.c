@@ -20,7 +20,17 @@
  * group in ONE write transaction, commits once, then retakes the lock,
  * wakes the new head of the queue (if any) to lead the next group, and
  * wakes each member of its group with its own result. There is no
- * committer thread to start or stop. A lone writer leads at once; under
+ * committer thread to start or stop.
+ *
+ * Waking. Each request waits on a futex word of its own rather than a
+ * condition variable under l->mu: a member woken under the lock would
+ * only block again on the lock the leader still holds, and with a group
+ * of dozens that is dozens of extra sleeps per commit. The leader wakes
+ * the next leader (still queued, so it cannot leave) under the lock, then
+ * drops the lock and publishes each member's result by setting DONE in its
+ * word. That store is the leader's last access to the member's request:
+ * the member may see it, return and reuse its stack at once, and the
+ * FUTEX_WAKE that follows names the address without touching memory. A lone writer leads at once; under
  * load, requests pile up while a commit is in flight and the next leader
  * takes them all.
  *
@@ -58,15 +68,19 @@
  * with the fix (raise max_size). */
 #include <errno.h>
 #include <lmdb.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -86,9 +100,13 @@
 #define LINGER_TRACK 64 /* bits in back_mask */
 _Static_assert(LINGER_TRACK == 64, "back_mask is a uint64_t");
 
+/* A request's futex word: DONE once its result is published; the low bits
+ * count wake-ups ("you may lead", "your writers are back"). */
+#define WREQ_DONE 0x80000000u
+
 /* One caller's batch waiting in the commit queue. It lives on the caller's
- * stack; everything but ops is read and written only under the store's
- * mu. */
+ * stack; next is read and written only under the store's mu, result is
+ * written by the leader before DONE is published in word. */
 struct wreq {
 	const struct storage_op *ops;
 	size_t n;
@@ -96,8 +114,7 @@ struct wreq {
 	const char *what; /* "put", "delete", "txn": for logs */
 	pthread_t owner;
 	int result;
-	bool done;
-	pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+	_Atomic uint32_t word;
 	struct wreq *next;
 };
 
@@ -308,6 +325,26 @@ static struct wreq *take_group(struct lmdb_store *l)
 	return first;
 }
 
+/* Sleeps while *word == seen, at most timeout (NULL: no limit). Spurious
+ * returns are fine: every caller rechecks. */
+static void word_wait(_Atomic uint32_t *word, uint32_t seen, const struct timespec *timeout)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, timeout, NULL, 0);
+}
+
+static void word_wake(_Atomic uint32_t *word)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Wakes a request that is still queued or lingering (so it cannot return
+ * while we touch it). Called with l->mu held. */
+static void poke(struct wreq *w)
+{
+	atomic_fetch_add_explicit(&w->word, 1, memory_order_relaxed);
+	word_wake(&w->word);
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -335,7 +372,7 @@ static void enqueue(struct lmdb_store *l, struct wreq *w)
 		if (pthread_equal(l->last_owner[i], w->owner)) {
 			l->back_mask |= (uint64_t)1 << i;
 			if (l->lingerer && all_back(l))
-				pthread_cond_signal(&l->lingerer->cv);
+				poke(l->lingerer);
 			break;
 		}
 	}
@@ -354,11 +391,16 @@ static void linger(struct lmdb_store *l, struct wreq *w)
 	if (wait > LINGER_MAX_NS)
 		wait = LINGER_MAX_NS;
 	uint64_t end = mono_ns() + wait;
-	struct timespec ts = {.tv_sec = (time_t)(end / 1000000000u), .tv_nsec = (long)(end % 1000000000u)};
 	l->lingerer = w;
 	while (!all_back(l)) {
-		if (pthread_cond_timedwait(&w->cv, &l->mu, &ts) == ETIMEDOUT)
+		uint64_t now = mono_ns();
+		if (now >= end)
 			break;
+		struct timespec left = {.tv_sec = 0, .tv_nsec = (long)(end - now)};
+		uint32_t seen = atomic_load_explicit(&w->word, memory_order_relaxed);
+		pthread_mutex_unlock(&l->mu);
+		word_wait(&w->word, seen, &left);
+		pthread_mutex_lock(&l->mu);
 	}
 	l->lingerer = NULL;
 }
@@ -368,7 +410,6 @@ static void linger(struct lmdb_store *l, struct wreq *w)
 static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t n, const char *what)
 {
 	struct wreq w = {.ops = ops, .n = n, .what = what, .owner = pthread_self()};
-	pthread_condattr_t ca;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t klen = strlen(ops[i].key);
@@ -376,17 +417,20 @@ static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t 
 			return TROVE_ERR_INVALID;
 		w.bytes += klen + (ops[i].kind == STORAGE_PUT ? ops[i].value_len : 0);
 	}
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cv, &ca);
-	pthread_condattr_destroy(&ca);
 	pthread_mutex_lock(&l->mu);
 	enqueue(l, &w);
 	for (;;) {
-		while (!w.done && l->committing)
-			pthread_cond_wait(&w.cv, &l->mu);
-		if (w.done)
+		uint32_t seen = atomic_load_explicit(&w.word, memory_order_acquire);
+		if (seen & WREQ_DONE)
 			break;
+		if (l->committing) {
+			pthread_mutex_unlock(&l->mu);
+			word_wait(&w.word, seen, NULL);
+			if (atomic_load_explicit(&w.word, memory_order_acquire) & WREQ_DONE)
+				return w.result; /* published by a leader; lock not held */
+			pthread_mutex_lock(&l->mu);
+			continue;
+		}
 		/* queued, and no commit in flight: lead one group (which holds
 		 * w unless the queue ahead of it filled the group) */
 		l->committing = true;
@@ -402,17 +446,25 @@ static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t 
 		l->back_mask = 0;
 		l->committing = false;
 		if (l->head)
-			pthread_cond_signal(&l->head->cv); /* the next leader, first */
-		for (struct wreq *g = group; g; g = g->next) {
+			poke(l->head); /* the next leader, first */
+		for (struct wreq *g = group; g; g = g->next)
 			if (l->nlast < LINGER_TRACK)
 				l->last_owner[l->nlast++] = g->owner;
-			g->done = true; /* its owner cannot return before we unlock */
-			if (g != &w)
-				pthread_cond_signal(&g->cv);
+		pthread_mutex_unlock(&l->mu);
+		/* Publish results outside the lock; read next before the
+		 * store, after which g may be gone. */
+		for (struct wreq *g = group, *next; g; g = next) {
+			next = g->next;
+			if (g == &w) {
+				atomic_fetch_or_explicit(&w.word, WREQ_DONE, memory_order_release);
+				continue;
+			}
+			atomic_fetch_or_explicit(&g->word, WREQ_DONE, memory_order_release);
+			word_wake(&g->word);
 		}
+		pthread_mutex_lock(&l->mu);
 	}
 	pthread_mutex_unlock(&l->mu);
-	pthread_cond_destroy(&w.cv);
 	return w.result;
 }
 

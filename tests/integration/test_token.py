@@ -56,7 +56,7 @@ def test_create_and_lookup_shapes(dev_server):
     auth = resp["auth"]
     assert AUTH_KEYS <= auth.keys(), auth
     assert auth["client_token"].startswith("hvs.") and len(auth["client_token"]) >= 28
-    assert len(auth["accessor"]) == 24
+    assert len(auth["accessor"]) == 40  # 16 hex digits of creation sequence + 24 random
     assert auth["policies"] == ["default", "web"]
     assert auth["token_policies"] == ["default", "web"]
     assert auth["metadata"] == {"user": "ann"}

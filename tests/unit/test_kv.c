@@ -1145,7 +1145,7 @@ static void test_cubbyhole_revoke_purges(void **state)
 	strlist_push(&e2->policies, "default");
 	assert_int_equal(token_create(core_tokens(core), e1, NULL, &id1), 0);
 	assert_int_equal(token_create(core_tokens(core), e2, NULL, &id2), 0);
-	assert_int_equal(strlen(e1->id_hash), TOKEN_HASH_HEX);
+	assert_int_equal(strlen(e1->id_hash), TOKEN_LOCATOR_MAX);
 
 	struct ctx c1 = { .s = m->view, .tok = e1 }, c2 = { .s = m->view, .tok = e2 };
 	ok(run(&cubbyhole_engine, &c1, OP_UPDATE, "a/b", "{\"k\":\"1\"}", &resp), &resp);

@@ -27,7 +27,7 @@ struct fx {
 	struct token_store *ts;
 	int64_t now;
 	int revoked; /* revoke callback count */
-	char last_revoked[65];
+	char last_revoked[TOKEN_LOCATOR_MAX + 1];
 };
 
 static int64_t test_clock(void *arg)
@@ -140,9 +140,12 @@ static void test_create_lookup(void **state)
 	char *id = mk(f, NULL, "dev", 3600, 0, &e);
 
 	assert_int_equal(strncmp(id, "hvs.", 4), 0);
-	assert_int_equal(strlen(id), 28);
-	assert_int_equal(strlen(e->accessor), 24);
-	assert_int_equal(strlen(e->id_hash), 64);
+	assert_int_equal(strlen(id), 4 + TOKEN_SEQ_HEX + 24);
+	assert_int_equal(strlen(e->accessor), TOKEN_ACCESSOR_LEN);
+	/* The locator is "<the token's sequence>.<64 hex>". */
+	assert_int_equal(strlen(e->id_hash), TOKEN_LOCATOR_MAX);
+	assert_memory_equal(e->id_hash, id + 4, TOKEN_SEQ_HEX);
+	assert_int_equal(e->id_hash[TOKEN_SEQ_HEX], '.');
 	assert_int_equal(token_lookup(f->ts, id, &got), 0);
 	assert_true(token_has_policy(got, "dev"));
 	assert_string_equal(got->id_hash, e->id_hash);
@@ -163,6 +166,36 @@ static void test_create_lookup(void **state)
 	assert_int_equal(token_lookup(f->ts, NULL, &got), TROVE_ERR_PERMISSION);
 	assert_int_equal(token_lookup(f->ts, bad, &got), TROVE_ERR_PERMISSION);
 	assert_null(got);
+
+	/* Locators grow with each create, so a burst appends to the index. */
+	struct token_entry *e2 = NULL;
+	char *id2 = mk(f, NULL, "dev", 3600, 0, &e2);
+	assert_true(strcmp(e2->id_hash, e->id_hash) > 0);
+	assert_true(strcmp(e2->accessor, e->accessor) > 0);
+	/* Another token's sequence on this token's random part, or this one's
+	 * random part with its sequence altered, finds nothing. */
+	char forged[64];
+	snprintf(forged, sizeof(forged), "hvs.%.*s%s", TOKEN_SEQ_HEX, id2 + 4, id + 4 + TOKEN_SEQ_HEX);
+	assert_int_equal(token_lookup(f->ts, forged, &got), TROVE_ERR_PERMISSION);
+	snprintf(forged, sizeof(forged), "%s", id);
+	forged[4 + TOKEN_SEQ_HEX - 1] = forged[4 + TOKEN_SEQ_HEX - 1] == '0' ? '1' : '0';
+	assert_int_equal(token_lookup(f->ts, forged, &got), TROVE_ERR_PERMISSION);
+	assert_null(got);
+	token_entry_free(e2);
+	secure_free_str(id2);
+
+	/* A custom id shaped like a generated one is found by its own locator. */
+	struct token_entry *look = token_entry_new();
+	char *lid = NULL;
+	strlist_push(&look->policies, "x");
+	assert_int_equal(token_create(f->ts, look, "hvs.00000000000000ffcustom", &lid), 0);
+	assert_int_equal(token_lookup(f->ts, lid, &got), 0);
+	assert_string_equal(got->id_hash, look->id_hash);
+	assert_int_equal(strncmp(got->id_hash, "00000000000000ff.", TOKEN_SEQ_HEX + 1), 0);
+	token_entry_free(got);
+	got = NULL;
+	token_entry_free(look);
+	secure_free_str(lid);
 
 	/* Custom ids: duplicates refused. */
 	struct token_entry *c = token_entry_new();
