@@ -66,10 +66,12 @@
 #include "rand.h"
 #include "secure.h"
 #include "strconv.h"
+#include "vcache.h"
 
 #include "banned.h"
 
 #define SALT_LEN 32
+#define CACHE_SLOTS 4096
 #define STRIPES 64
 #define MAX_CALLBACKS 16
 #define MAX_CHAIN 64        /* ancestors checked at lookup */
@@ -100,6 +102,9 @@ struct token_store {
 	int64_t (*clock)(void *arg);
 	void *clock_arg;
 	_Atomic uint64_t last_seq; /* the last creation sequence handed out */
+	struct vcache *cache;      /* parsed entries by locator (vcache.h): a
+	                            * hot token costs a copy, not a read,
+	                            * an AES-GCM open and a JSON parse */
 };
 
 /* --- entries ---------------------------------------------------------- */
@@ -115,6 +120,24 @@ struct token_entry *token_entry_new(void)
 	e->role = xstrdup("");
 	e->renewable = true;
 	return e;
+}
+
+struct token_entry *token_entry_copy(const struct token_entry *e)
+{
+	struct token_entry *c = xmalloc(sizeof(*c));
+	*c = *e;
+	strlist_init(&c->policies);
+	strlist_init(&c->bound_cidrs);
+	for (size_t i = 0; i < e->policies.len; i++)
+		strlist_push(&c->policies, e->policies.items[i]);
+	for (size_t i = 0; i < e->bound_cidrs.len; i++)
+		strlist_push(&c->bound_cidrs, e->bound_cidrs.items[i]);
+	c->meta = e->meta ? json_deep_copy(e->meta) : NULL;
+	c->path = xstrdup(e->path);
+	c->display_name = xstrdup(e->display_name);
+	c->entity_id = xstrdup(e->entity_id);
+	c->role = xstrdup(e->role);
+	return c;
 }
 
 void token_entry_free(struct token_entry *e)
@@ -313,6 +336,16 @@ static int64_t now_of(struct token_store *ts)
 	return ts->clock ? ts->clock(ts->clock_arg) : (int64_t)time(NULL);
 }
 
+static void *cache_copy(const void *e)
+{
+	return token_entry_copy(e);
+}
+
+static void cache_release(void *e)
+{
+	token_entry_free(e);
+}
+
 struct token_store *token_store_new(void)
 {
 	struct token_store *ts = xcalloc(1, sizeof(*ts));
@@ -321,6 +354,7 @@ struct token_store *token_store_new(void)
 		pthread_mutex_init(&ts->stripes[i], NULL);
 	pthread_mutex_init(&ts->revoke_mu, NULL);
 	pthread_mutex_init(&ts->cb_mu, NULL);
+	ts->cache = vcache_new(CACHE_SLOTS, cache_copy, cache_release);
 	return ts;
 }
 
@@ -334,6 +368,7 @@ void token_store_free(struct token_store *ts)
 	pthread_mutex_destroy(&ts->revoke_mu);
 	pthread_mutex_destroy(&ts->cb_mu);
 	pthread_rwlock_destroy(&ts->lock);
+	vcache_free(ts->cache);
 	free(ts);
 }
 
@@ -388,6 +423,7 @@ void token_store_close(struct token_store *ts)
 {
 	pthread_rwlock_wrlock(&ts->lock);
 	ts->logical = NULL;
+	vcache_clear(ts->cache);
 	secure_wipe(ts->salt, SALT_LEN);
 	secure_wipe(ts->batch_key, BARRIER_KEY_LEN);
 	pthread_rwlock_unlock(&ts->lock);
@@ -551,13 +587,17 @@ static int read_entry(struct token_store *ts, const char *hash, struct token_ent
 	unsigned char *raw = NULL;
 	size_t len = 0;
 	int r;
-	*out = NULL;
+	if ((*out = vcache_get(ts->cache, hash)) != NULL)
+		return 0;
+	uint64_t gen = vcache_generation(ts->cache, hash);
 	id_key(key, hash);
 	if ((r = storage_get(ts->logical, key, &raw, &len)) != 0)
 		return r;
 	r = entry_parse(raw, len, out);
-	if (r == 0)
+	if (r == 0) {
 		snprintf((*out)->id_hash, sizeof((*out)->id_hash), "%s", hash);
+		vcache_put(ts->cache, hash, gen, *out);
+	}
 	free(raw);
 	return r;
 }
@@ -571,6 +611,7 @@ static int write_entry(struct token_store *ts, const struct token_entry *e)
 		return TROVE_ERR_NOMEM;
 	id_key(key, e->id_hash);
 	r = storage_put(ts->logical, key, text, strlen(text));
+	vcache_forget(ts->cache, e->id_hash);
 	free(text);
 	return r;
 }
@@ -1177,7 +1218,9 @@ static int delete_one(struct token_store *ts, const char *hash, const char *tree
 		parent_key(pk2, e->parent_hash, hash);
 		ops[n++] = (struct storage_op){STORAGE_DELETE, pk2, NULL, 0};
 	}
-	if ((r = storage_txn(ts->logical, ops, n)) != 0)
+	r = storage_txn(ts->logical, ops, n);
+	vcache_forget(ts->cache, hash);
+	if (r != 0)
 		goto out;
 	*gone = e;
 	e = NULL;
@@ -1216,6 +1259,7 @@ static int orphan_children_of(struct token_store *ts, const char *hash)
 			    {STORAGE_DELETE, pk, NULL, 0},
 			};
 			r = text ? storage_txn(ts->logical, ops, 2) : TROVE_ERR_NOMEM;
+			vcache_forget(ts->cache, kids.items[i]);
 		}
 		pthread_mutex_unlock(mu);
 		free(text);

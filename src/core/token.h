@@ -98,6 +98,8 @@ struct token_entry {
  * Free with token_entry_free (NULL is fine). */
 struct token_entry *token_entry_new(void);
 void token_entry_free(struct token_entry *e);
+/* A deep copy. */
+struct token_entry *token_entry_copy(const struct token_entry *e);
 /* Replaces one of the entry's strings with a copy of v (NULL -> ""). */
 void token_entry_set(char **field, const char *v);
 bool token_has_policy(const struct token_entry *e, const char *policy);

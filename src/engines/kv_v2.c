@@ -37,6 +37,7 @@
 #include "core/mount.h"
 #include "duration.h"
 #include "encoding.h"
+#include "vcache.h"
 #include "err.h"
 #include "secure.h"
 #include "strconv.h"
@@ -214,7 +215,81 @@ static void meta_append(struct kv_meta *m, struct kv_version v)
 	m->v[m->nv++] = v;
 }
 
-static int meta_load(struct storage *s, const char *path, struct kv_meta *m)
+/* --- the metadata cache ------------------------------------------------------
+ *
+ * A read of a secret reads its metadata record first (which version is
+ * current, which are deleted), and parsing it was a fifth of a read's
+ * cost. Parsed metadata is kept in a vcache (vcache.h) under
+ * "<mount uuid>/<storage key>", the uuid being stable across the mount
+ * snapshots a tune makes; every write of a metadata record goes through
+ * kv2_commit, which forgets the keys it wrote. Only metadata is cached
+ * (versions, times, custom metadata): secret values are never kept. The
+ * cached JSON is shared, so readers treat it as immutable. */
+
+#define META_CACHE_SLOTS 8192
+
+static struct vcache *meta_cache;
+static pthread_once_t meta_cache_once = PTHREAD_ONCE_INIT;
+
+static void *json_share(const void *v)
+{
+	return json_incref((json_t *)v);
+}
+
+static void json_drop(void *v)
+{
+	json_decref(v);
+}
+
+static void meta_cache_init(void)
+{
+	meta_cache = vcache_new(META_CACHE_SLOTS, json_share, json_drop);
+}
+
+/* The cache key of a storage key, or false when the request has no mount
+ * (then nothing is cached). */
+static bool meta_cache_key(const struct request *req, const char *key, struct buf *out)
+{
+	if (!req->mount)
+		return false;
+	pthread_once(&meta_cache_once, meta_cache_init);
+	buf_init(out, 128);
+	return buf_printf(out, "%s/%s", req->mount->uuid, key) == 0;
+}
+
+static int meta_cached_get(const struct request *req, const char *key, json_t **out)
+{
+	struct buf ck;
+	if (!meta_cache_key(req, key, &ck))
+		return kv_get_json(req->storage, key, out);
+	int r = 0;
+	if (!(*out = vcache_get(meta_cache, ck.data))) {
+		uint64_t gen = vcache_generation(meta_cache, ck.data);
+		if ((r = kv_get_json(req->storage, key, out)) == 0)
+			vcache_put(meta_cache, ck.data, gen, *out);
+	}
+	buf_release(&ck);
+	return r;
+}
+
+static void meta_cache_forget(const struct request *req, const char *key)
+{
+	struct buf ck;
+	if (!meta_cache_key(req, key, &ck))
+		return;
+	vcache_forget(meta_cache, ck.data);
+	buf_release(&ck);
+}
+
+/* Drops every cached record (a mount unloaded or sealed, a layout
+ * rewritten). */
+static void meta_cache_clear(void)
+{
+	pthread_once(&meta_cache_once, meta_cache_init);
+	vcache_clear(meta_cache);
+}
+
+static int meta_load(const struct request *req, const char *path, struct kv_meta *m)
 {
 	struct buf key;
 	json_t *j = NULL, *vs, *e;
@@ -224,7 +299,7 @@ static int meta_load(struct storage *s, const char *path, struct kv_meta *m)
 	memset(m, 0, sizeof(*m));
 	if ((r = meta_key(path, &key)) != 0)
 		goto out;
-	r = kv_get_json(s, key.data, &j);
+	r = meta_cached_get(req, key.data, &j);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		r = 0;
 		goto out;
@@ -241,7 +316,7 @@ static int meta_load(struct storage *s, const char *path, struct kv_meta *m)
 	m->dva = json_integer_value(json_object_get(j, "delete_version_after"));
 	json_t *cm = json_object_get(j, "custom_metadata");
 	if (json_is_object(cm) && json_object_size(cm) > 0)
-		m->custom = json_incref(cm);
+		m->custom = json_deep_copy(cm); /* j may be shared with the cache */
 	vs = json_object_get(j, "versions");
 	json_array_foreach(vs, i, e)
 	{
@@ -350,6 +425,16 @@ static void batch_release(struct kv_batch *b)
 	}
 	free(b->ops);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Applies a batch in one transaction, then forgets every key it wrote
+ * from the metadata cache (also on failure: what was written is unknown). */
+static int kv2_commit(const struct request *req, const struct kv_batch *b)
+{
+	int r = storage_txn(req->storage, b->ops, b->n);
+	for (size_t i = 0; i < b->n; i++)
+		meta_cache_forget(req, b->ops[i].key);
+	return r;
 }
 
 static int batch_put_meta(struct kv_batch *b, const char *path, const struct kv_meta *m)
@@ -566,7 +651,7 @@ static int read_version(struct request *req, struct response *resp, const char *
 	*data = *vm = NULL;
 	if (!path[0])
 		return TROVE_ERR_NOT_FOUND;
-	if ((r = meta_load(req->storage, path, m)) != 0)
+	if ((r = meta_load(req, path, m)) != 0)
 		return r;
 	struct kv_version *v = m->exists ? meta_find(m, want ? want : m->current) : NULL;
 	if (!v)
@@ -641,7 +726,7 @@ static int commit_version(struct request *req, struct response *resp, const char
 	prune(m, effective_max_versions(c, m), path, &b);
 	if ((r = batch_put_meta(&b, path, m)) != 0)
 		goto out;
-	if ((r = storage_txn(req->storage, b.ops, b.n)) != 0)
+	if ((r = kv2_commit(req, &b)) != 0)
 		goto out;
 	response_set_data(resp, json_pack("{s:o, s:o, s:o, s:b, s:I}", "created_time", time_json(v.created),
 					  "custom_metadata", custom_json(m), "deletion_time", time_json(v.deletion),
@@ -680,7 +765,7 @@ static int data_write(struct request *req, struct response *resp)
 	if ((r = request_data(req, resp, &data)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
+	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	if ((r = check_cas(req, resp, &c, &m)) != 0)
 		goto out;
@@ -710,7 +795,7 @@ static int data_patch(struct request *req, struct response *resp)
 	if ((r = request_data(req, resp, &patch)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
+	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
 	if (!v || v->destroyed || version_deleted(v, now_ns())) {
@@ -738,12 +823,12 @@ out:
 }
 
 /* Saves metadata alone (no version data changes). */
-static int save_meta(struct storage *s, const char *path, const struct kv_meta *m)
+static int save_meta(const struct request *req, const char *path, const struct kv_meta *m)
 {
 	struct kv_batch b = { 0 };
 	int r = batch_put_meta(&b, path, m);
 	if (r == 0)
-		r = storage_txn(s, b.ops, b.n);
+		r = kv2_commit(req, &b);
 	batch_release(&b);
 	return r;
 }
@@ -758,14 +843,14 @@ static int data_delete(struct request *req, struct response *resp)
 	if ((r = secret_path(req, resp, "data/", true, &path)) != 0)
 		return r;
 	pthread_mutex_t *lk = kv_lock(req, path);
-	if ((r = meta_load(req->storage, path, &m)) != 0)
+	if ((r = meta_load(req, path, &m)) != 0)
 		goto out;
 	int64_t now = now_ns();
 	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
 	if (v && !v->destroyed && !version_deleted(v, now)) {
 		v->deletion = now;
 		m.updated = now;
-		r = save_meta(req->storage, path, &m);
+		r = save_meta(req, path, &m);
 	}
 out:
 	pthread_mutex_unlock(lk);
@@ -782,7 +867,7 @@ static int secret_exists(struct request *req, const char *prefix, bool *out)
 	int r = 0;
 	*out = false;
 	if (p[0]) {
-		r = meta_load(req->storage, p, &m);
+		r = meta_load(req, p, &m);
 		*out = r == 0 && m.exists;
 		meta_release(&m);
 		if (r == TROVE_ERR_INVALID)
@@ -843,7 +928,7 @@ static int versions_apply(struct request *req, struct response *resp, const char
 	if ((r = parse_versions(req, resp, &vers, &nv)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = meta_load(req->storage, path, &m)) != 0 || !m.exists)
+	if ((r = meta_load(req, path, &m)) != 0 || !m.exists)
 		goto out;
 	int64_t now = now_ns();
 	for (size_t i = 0; i < nv; i++) {
@@ -878,7 +963,7 @@ static int versions_apply(struct request *req, struct response *resp, const char
 	m.updated = now;
 	if ((r = batch_put_meta(&b, path, &m)) != 0)
 		goto out;
-	r = storage_txn(req->storage, b.ops, b.n);
+	r = kv2_commit(req, &b);
 out:
 	if (lk)
 		pthread_mutex_unlock(lk);
@@ -915,7 +1000,7 @@ static int metadata_read(struct request *req, struct response *resp)
 	memset(&m, 0, sizeof(m));
 	if ((r = secret_path(req, resp, "metadata/", false, &path)) != 0)
 		return r;
-	if (!path[0] || (r = meta_load(req->storage, path, &m)) != 0 || !m.exists) {
+	if (!path[0] || (r = meta_load(req, path, &m)) != 0 || !m.exists) {
 		if (r == 0)
 			r = TROVE_ERR_NOT_FOUND;
 		goto out;
@@ -986,7 +1071,7 @@ static int metadata_update(struct request *req, struct response *resp, bool patc
 	if ((r = secret_path(req, resp, "metadata/", true, &path)) != 0)
 		return r;
 	pthread_mutex_t *lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req->storage, path, &m)) != 0)
+	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	if (patch && !m.exists) {
 		r = TROVE_ERR_NOT_FOUND;
@@ -1003,7 +1088,7 @@ static int metadata_update(struct request *req, struct response *resp, bool patc
 	prune(&m, effective_max_versions(&c, &m), path, &b);
 	if ((r = batch_put_meta(&b, path, &m)) != 0)
 		goto out;
-	r = storage_txn(req->storage, b.ops, b.n);
+	r = kv2_commit(req, &b);
 out:
 	pthread_mutex_unlock(lk);
 	batch_release(&b);
@@ -1034,7 +1119,7 @@ static int metadata_delete(struct request *req, struct response *resp)
 	if ((r = secret_path(req, resp, "metadata/", true, &path)) != 0)
 		return r;
 	pthread_mutex_t *lk = kv_lock(req, path);
-	if ((r = meta_load(req->storage, path, &m)) != 0 || !m.exists)
+	if ((r = meta_load(req, path, &m)) != 0 || !m.exists)
 		goto out;
 	for (size_t i = 0; i < m.nv; i++) {
 		char vk[VERSION_KEY_MAX];
@@ -1045,7 +1130,7 @@ static int metadata_delete(struct request *req, struct response *resp)
 		batch_add(&b, STORAGE_DELETE, key.data, NULL, 0);
 	buf_release(&key);
 	if (r == 0)
-		r = storage_txn(req->storage, b.ops, b.n);
+		r = kv2_commit(req, &b);
 out:
 	pthread_mutex_unlock(lk);
 	batch_release(&b);
@@ -1228,7 +1313,9 @@ static int upgrade_v1(struct storage *s, struct buf *err)
 		if (r != 0)
 			goto out;
 	}
-	if ((r = storage_txn(s, b.ops, b.n)) != 0)
+	r = storage_txn(s, b.ops, b.n);
+	meta_cache_clear();
+	if (r != 0)
 		buf_printf(err, "kv upgrade: writing the versioned layout failed");
 out:
 	batch_release(&b);
@@ -1336,9 +1423,18 @@ static const struct route kv_v2_routes[] = {
 
 static const struct route *const kv_v2_tables[] = { kv_v2_routes, NULL };
 
+/* A mount going away (disabled, sealed, replaced by a tuned snapshot):
+ * nothing it cached may outlive it. */
+static void kv2_mount_cleanup(struct mount *m)
+{
+	(void)m;
+	meta_cache_clear();
+}
+
 const struct engine kv_v2_engine = {
 	.type = "kv",
 	.tables = kv_v2_tables,
 	.flags = 0,
+	.mount_cleanup = kv2_mount_cleanup,
 	.options_changed = kv_options_changed,
 };

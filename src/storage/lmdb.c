@@ -12,15 +12,17 @@
  * so one write transaction per put would cap the whole server at half the
  * disk's fsync rate however many workers it has. Instead every put, delete
  * and txn becomes a request (its op array, on the caller's stack) appended
- * to one FIFO queue under l->mu, and the caller waits on its own condition
- * variable. Whoever finds itself queued with no commit in flight becomes
+ * to one FIFO queue under l->mu, and the caller waits (see Waking below).
+ * Whoever finds itself queued with no commit in flight becomes
  * the leader: it takes a group from the head of the queue (at most
  * GROUP_MAX_OPS operations and GROUP_MAX_BYTES of keys and values, but
  * always at least one request, however large), drops the lock, applies the
  * group in ONE write transaction, commits once, then retakes the lock,
  * wakes the new head of the queue (if any) to lead the next group, and
  * wakes each member of its group with its own result. There is no
- * committer thread to start or stop.
+ * committer thread to start or stop. A lone writer leads at once; under
+ * load, requests pile up while a commit is in flight and the next leader
+ * takes them all.
  *
  * Waking. Each request waits on a futex word of its own rather than a
  * condition variable under l->mu: a member woken under the lock would
@@ -30,9 +32,10 @@
  * drops the lock and publishes each member's result by setting DONE in its
  * word. That store is the leader's last access to the member's request:
  * the member may see it, return and reuse its stack at once, and the
- * FUTEX_WAKE that follows names the address without touching memory. A lone writer leads at once; under
- * load, requests pile up while a commit is in flight and the next leader
- * takes them all.
+ * FUTEX_WAKE that follows names the address without touching memory.
+ * Such a late wake can reach a newer request at the same address, so a
+ * woken request rechecks: it leads only while still queued (w->queued,
+ * cleared when a leader takes it), never from inside a group in flight.
  *
  * Left at that, a steady set of N writers splits into two alternating
  * groups of N/2: the next leader starts the moment the last commit ends,
@@ -115,6 +118,7 @@ struct wreq {
 	pthread_t owner;
 	int result;
 	_Atomic uint32_t word;
+	bool queued; /* in the queue (not yet taken into a group); under mu */
 	struct wreq *next;
 };
 
@@ -312,9 +316,11 @@ static struct wreq *take_group(struct lmdb_store *l)
 	struct wreq *first = l->head, *last = first;
 	size_t ops = first->n, bytes = first->bytes;
 
+	first->queued = false;
 	while (last->next && ops + last->next->n <= GROUP_MAX_OPS &&
 	       bytes + last->next->bytes <= GROUP_MAX_BYTES) {
 		last = last->next;
+		last->queued = false;
 		ops += last->n;
 		bytes += last->bytes;
 	}
@@ -368,6 +374,7 @@ static void enqueue(struct lmdb_store *l, struct wreq *w)
 	else
 		l->head = w;
 	l->tail = w;
+	w->queued = true;
 	for (size_t i = 0; i < l->nlast; i++) {
 		if (pthread_equal(l->last_owner[i], w->owner)) {
 			l->back_mask |= (uint64_t)1 << i;
@@ -423,7 +430,11 @@ static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t 
 		uint32_t seen = atomic_load_explicit(&w.word, memory_order_acquire);
 		if (seen & WREQ_DONE)
 			break;
-		if (l->committing) {
+		/* Lead only from the queue with no commit in flight. A request
+		 * already taken into a group waits for its result: it can wake
+		 * early (a wake meant for an earlier request at the same stack
+		 * address), and must not then lead an empty queue. */
+		if (l->committing || !w.queued) {
 			pthread_mutex_unlock(&l->mu);
 			word_wait(&w.word, seen, NULL);
 			if (atomic_load_explicit(&w.word, memory_order_acquire) & WREQ_DONE)
