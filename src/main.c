@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"server", "Start a Trove server", run_server, true},
     {"status", "Print the seal and HA status of the server", cmd_status, true},
     {"kv", "Read and write secrets in the key/value engine", cmd_kv, true},
+    {"audit", "Enable and list audit devices; query audit logs", cmd_audit, false},
     {"auth", "Enable, list, tune and disable auth methods", cmd_auth, false},
     {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, false},
     {"patch", "Update some fields of the data at a path", cmd_patch, false},

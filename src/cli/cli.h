@@ -313,6 +313,7 @@ int cmd_secrets(int argc, char **argv);
 int cmd_auth(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
  * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK or

@@ -30,6 +30,7 @@ struct core;
 struct barrier;
 struct mount_table;
 struct policy_store;
+struct audit_broker;
 struct token_store;
 
 struct core_config {
@@ -98,6 +99,7 @@ struct barrier *core_barrier(struct core *c);
 struct token_store *core_tokens(struct core *c);
 struct mount_table *core_mounts(struct core *c);
 struct policy_store *core_policies(struct core *c);
+struct audit_broker *core_audit(struct core *c);
 const struct core_config *core_config(struct core *c);
 
 #endif

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "secure.h"
 #include "acl.h"
+#include "audit.h"
 #include "mount.h"
 #include "token.h"
 
@@ -36,6 +37,7 @@ void request_release(struct request *req)
 	json_decref(req->data);
 	secure_free_str(req->client_token);
 	free(req->content_type);
+	json_decref(req->headers);
 	for (int i = 0; i < req->nparams; i++) {
 		free((char *)req->params[i]);
 		free((char *)req->param_names[i]);
@@ -44,6 +46,8 @@ void request_release(struct request *req)
 	acl_release(req->acl);
 	mount_release(req->mount);
 	strlist_release(&req->granting);
+	audit_reuse_release(req->audit_reuse);
+	free(req->audit_reuse);
 	memset(req, 0, sizeof(*req));
 }
 

@@ -15,6 +15,7 @@
 #include "buf.h"
 
 struct acl;
+struct audit_reuse;
 struct core;
 struct mount;
 struct route;
@@ -46,6 +47,8 @@ struct request {
 	char *content_type;       /* owned; NULL if none */
 	char remote_addr[64];
 	int remote_port;
+	json_t *headers;          /* owned: {lowercase name: value}, kept only
+	                           * when audit records some headers; or NULL */
 	struct core *core;        /* borrowed */
 
 	/* Filled by the router. */
@@ -59,7 +62,11 @@ struct request {
 	struct token_entry *token; /* resolved token, owned; NULL if unauthenticated */
 	struct acl *acl;           /* the token's ACL (reference) or NULL */
 	bool sudo;                 /* the ACL granted sudo on this path */
+	bool policy_checked;       /* an ACL decision was made ... */
+	bool policy_allowed;       /* ... and it allowed the request */
 	struct strlist granting;   /* policies that allowed the request */
+	struct audit_reuse *audit_reuse; /* owned: audit text shared by the
+	                                  * request's two entries, or NULL */
 };
 
 struct response {

@@ -12,6 +12,7 @@
 #include "router.h"
 
 #include "acl.h"
+#include "audit.h"
 #include "core.h"
 #include "mount.h"
 #include "policy_store.h"
@@ -117,6 +118,10 @@ int router_match(struct request *req, struct route_match *match)
 bool router_is_slow(const struct request *req, const struct route_match *match)
 {
 	if (match->route && (match->route->flags & ROUTE_SLOW))
+		return true;
+	/* A device that may block (fsync, a network peer) must not stall an
+	 * event loop. */
+	if (audit_broker_may_block(core_audit(req->core)))
 		return true;
 	/* Writes may wait for an fsync; reads are served from memory-mapped
 	 * or in-memory storage and stay on the event loop. */
@@ -318,12 +323,55 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	strlist_init(&res.granting);
 	bool allowed = res.allowed && (!route || !(route->flags & ROUTE_SUDO) || res.sudo);
 	acl_result_release(&res);
+	req->policy_checked = true;
+	req->policy_allowed = allowed;
 	if (!allowed)
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 	return 0;
 }
 
 static int dispatch(struct request *req, const struct route_match *match, struct response *resp);
+
+/* The first error message of a response, or NULL. */
+static const char *first_error(const struct response *resp)
+{
+	return resp->errors ? json_string_value(json_array_get(resp->errors, 0)) : NULL;
+}
+
+/* Whether this request is audited now: everything but Vault's special
+ * handlers, while unsealed and with a device enabled. */
+static bool audited(const struct request *req, const struct route *route)
+{
+	return !core_sealed(req->core) && !(route && (route->flags & ROUTE_NO_AUDIT)) &&
+	       audit_broker_active(core_audit(req->core));
+}
+
+/* Records an audit entry for req (resp NULL: the request entry) with the
+ * error the request met, if any. Fails when no enabled device recorded
+ * it. */
+static int audit(struct request *req, const struct response *resp, const char *error)
+{
+	struct audit_record rec = {
+		.req = req,
+		.token = req->token,
+		.policy_checked = req->policy_checked,
+		.allowed = req->policy_allowed,
+		.granting = &req->granting,
+		.resp = resp,
+		.error = error,
+	};
+	if (!req->audit_reuse)
+		req->audit_reuse = xcalloc(1, sizeof(*req->audit_reuse));
+	return audit_broker_log(core_audit(req->core), &rec, req->audit_reuse);
+}
+
+/* Replaces whatever the response held with Vault's fail-closed answer. */
+static int refuse_unaudited(struct response *resp)
+{
+	response_release(resp);
+	response_init(resp);
+	return response_error(resp, TROVE_ERR_INTERNAL, "internal error");
+}
 
 int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
 {
@@ -342,19 +390,25 @@ static int dispatch(struct request *req, const struct route_match *match, struct
 
 	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK)))
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
-	if (!route || !(route->flags & ROUTE_UNAUTH)) {
-		if ((r = authorize(req, route, resp)) != 0)
-			return r;
-	}
-	if (!route)
-		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+	r = 0;
+	if (!route || !(route->flags & ROUTE_UNAUTH))
+		r = authorize(req, route, resp);
+	if (r == 0 && !route)
+		r = response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+	/* The request entry comes before any handler runs; if no device
+	 * records it, nothing runs. A refused request is recorded too (the
+	 * response entry below carries its error). */
+	if (audited(req, route) && audit(req, NULL, r != 0 ? first_error(resp) : NULL) != 0)
+		return refuse_unaudited(resp);
+	if (r != 0)
+		goto respond;
 
 	handler_fn h = route->ops[req->op];
 	if (!h && req->op == OP_CREATE)
 		h = route->ops[OP_UPDATE];
 	if (!h)
-		return response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	if ((r = coerce_fields(req, route, resp)) == 0)
+		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
+	else if ((r = coerce_fields(req, route, resp)) == 0)
 		r = h(req, resp);
 	if (r != 0 && !resp->errors) {
 		if (r == TROVE_ERR_NOT_FOUND)
@@ -362,6 +416,11 @@ static int dispatch(struct request *req, const struct route_match *match, struct
 		else
 			response_error(resp, r, "%s", err_message(r));
 	}
+respond:
+	/* Without a recorded response entry the answer is withheld. Asked
+	 * anew: enabling the first device records its own response. */
+	if (audited(req, route) && audit(req, resp, r != 0 ? first_error(resp) : NULL) != 0)
+		return refuse_unaudited(resp);
 	return r;
 }
 

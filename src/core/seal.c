@@ -15,6 +15,7 @@
 
 #include "core.h"
 
+#include "audit.h"
 #include "barrier.h"
 #include "err.h"
 #include "log.h"
@@ -39,6 +40,7 @@ struct core {
 	struct token_store *tokens;
 	struct policy_store *policies;
 	struct mount_table *mounts;
+	struct audit_broker *audit;
 	struct core_config cfg;
 	char *storage_type;
 	char *cluster_name;
@@ -66,6 +68,7 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 	c->tokens = token_store_new();
 	c->policies = policy_store_new();
 	c->mounts = mount_table_new(c);
+	c->audit = audit_broker_new();
 	c->cfg = *cfg;
 	c->storage_type = xstrdup(cfg->storage_type ? cfg->storage_type : "inmem");
 	c->cfg.storage_type = c->storage_type;
@@ -90,6 +93,7 @@ void core_free(struct core *c)
 	if (!c)
 		return;
 	core_seal(c);
+	audit_broker_free(c->audit);
 	mount_table_free(c->mounts);
 	policy_store_free(c->policies);
 	token_store_free(c->tokens);
@@ -377,10 +381,13 @@ static int try_unseal(struct core *c)
 		goto fail;
 	if ((r = mount_table_load(c->mounts, logical)) != 0)
 		goto fail;
+	if ((r = audit_broker_load(c->audit, logical)) != 0)
+		goto fail;
 	load_cluster_identity(c);
 	r = 0;
 	goto out;
 fail:
+	audit_broker_unload(c->audit);
 	mount_table_unload(c->mounts);
 	policy_store_close(c->policies);
 	token_store_close(c->tokens);
@@ -465,6 +472,7 @@ int core_seal(struct core *c)
 	pthread_mutex_lock(&c->lock);
 	if (!barrier_sealed(c->barrier))
 		log_info("core sealed");
+	audit_broker_unload(c->audit);
 	mount_table_unload(c->mounts);
 	policy_store_close(c->policies);
 	token_store_close(c->tokens);
@@ -502,6 +510,11 @@ struct mount_table *core_mounts(struct core *c)
 struct policy_store *core_policies(struct core *c)
 {
 	return c->policies;
+}
+
+struct audit_broker *core_audit(struct core *c)
+{
+	return c->audit;
 }
 
 const struct core_config *core_config(struct core *c)

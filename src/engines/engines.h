@@ -10,6 +10,8 @@ extern const struct engine sys_engine;
 /* sys/policy, sys/policies/acl, sys/capabilities[-self],
  * sys/internal/ui/resultant-acl (sys_policy.c). */
 extern const struct route sys_policy_routes[];
+/* sys/audit, sys/audit-hash, sys/config/auditing (sys_audit.c) */
+extern const struct route sys_audit_routes[];
 /* sys/mounts, sys/auth, sys/remount, sys/internal/ui/mounts */
 extern const struct route sys_mount_routes[];
 /* auth/token/: the token store API (create, lookup, renew, revoke, roles) */

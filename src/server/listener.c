@@ -17,6 +17,8 @@
 
 #include "listener.h"
 
+#include "core/audit.h"
+#include "core/core.h"
 #include "core/router.h"
 #include "err.h"
 #include "http.h"
@@ -200,6 +202,25 @@ static void peer_address(h2o_req_t *hreq, struct request *req)
 	}
 }
 
+/* Keeps the request's headers ({lowercase name: value}, repeated headers
+ * joined with ", ") for the audit entry; only when some are configured. */
+static void keep_headers(h2o_req_t *hreq, struct request *req)
+{
+	if (!audit_headers_wanted(core_audit(req->core)))
+		return;
+	req->headers = json_object();
+	for (size_t i = 0; i < hreq->headers.size; i++) {
+		const h2o_header_t *hd = &hreq->headers.entries[i];
+		char *name = xstrndup(hd->name->base, hd->name->len);
+		json_t *prev = json_object_get(req->headers, name);
+		json_t *v = prev ? json_sprintf("%s, %.*s", json_string_value(prev), (int)hd->value.len, hd->value.base)
+				 : json_stringn(hd->value.base, hd->value.len);
+		if (v)
+			json_object_set_new(req->headers, name, v);
+		free(name);
+	}
+}
+
 static size_t header_bytes(h2o_req_t *hreq)
 {
 	size_t n = hreq->path.len;
@@ -224,6 +245,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	j->ll = ll;
 	extract_token(hreq, &j->req);
 	peer_address(hreq, &j->req);
+	keep_headers(hreq, &j->req);
 	if (header_bytes(hreq) > LISTENER_MAX_HEADER_BYTES) {
 		j->err = response_error(&j->resp, TROVE_ERR_HEADERS_TOO_LARGE,
 					"request headers exceed %d bytes", LISTENER_MAX_HEADER_BYTES);

@@ -17,6 +17,7 @@
 #include "server.h"
 
 #include "config.h"
+#include "core/audit.h"
 #include "core/core.h"
 #include "core/mount.h"
 #include "encoding.h"
@@ -333,7 +334,9 @@ int server_main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP received; nothing to reload");
+			/* logrotate moved the audit files: write to new ones */
+			log_info("SIGHUP received; reopening audit devices");
+			audit_broker_reopen(core_audit(core));
 			continue;
 		}
 		log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -1,0 +1,48 @@
+/* device_impl.h — what device.c shares with the device types (private to
+ * src/audit).
+ *
+ * Each type (file.c, socket.c, syslog.c) exports one audit_device_ops: its
+ * name, its option keys and four functions. Its struct embeds struct
+ * audit_device as the first member, so device.c casts between the two.
+ * device.c does everything common: it finds the type, checks the options
+ * (every device option present is a string without NUL bytes by the time
+ * a type's open() runs), fills in ops, and counts failed writes; a type
+ * only sets may_block. */
+#ifndef TROVE_AUDIT_DEVICE_IMPL_H
+#define TROVE_AUDIT_DEVICE_IMPL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit/device.h"
+#include "buf.h"
+
+struct audit_device_ops {
+	const char *type;
+	const char *const *options; /* the type's own option keys, NULL-terminated */
+	/* Returns a zeroed-then-filled device, or NULL with a message in err. */
+	struct audit_device *(*open)(const json_t *options, struct buf *err);
+	/* 0 or TROVE_ERR_IO (having logged why, without the line). */
+	int (*write)(struct audit_device *d, const char *line, size_t len);
+	int (*reopen)(struct audit_device *d); /* NULL: nothing to reopen */
+	void (*close)(struct audit_device *d);
+};
+
+struct audit_device {
+	const struct audit_device_ops *ops; /* set by device.c */
+	_Atomic uint64_t failures;          /* bumped by device.c */
+	bool may_block;                     /* set by the type's open() */
+};
+
+extern const struct audit_device_ops audit_file_ops;
+extern const struct audit_device_ops audit_socket_ops;
+extern const struct audit_device_ops audit_syslog_ops;
+
+/* The string value of option `key`, or NULL when absent (options may be
+ * NULL). */
+const char *audit_opt(const json_t *options, const char *key);
+
+#endif

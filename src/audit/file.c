@@ -1,0 +1,364 @@
+/* file.c — the file audit device: appends each line to file_path.
+ *
+ * Options (device.h): file_path (required; "stdout" writes to fd 1,
+ * "discard" accepts and drops), mode (octal, default "0600"; "0000" leaves
+ * an existing file's mode alone and creates a missing one 0600), recorded
+ * ("flushed" | "fsynced"). The file is opened O_WRONLY|O_APPEND|O_CREAT
+ * and, unless mode is "0000", fchmod'ed to mode (so the umask cannot widen
+ * or narrow it and an existing file is brought to it, as Vault does). For
+ * "fsynced", open also checks that fdatasync works on the file (it fails
+ * on a pipe or a terminal), rather than failing every line later.
+ *
+ * Group write. Each caller queues a request (its line, on its stack) under
+ * f->mu. Whoever finds no write in flight becomes the leader: it takes the
+ * whole queue, drops the lock, writes every line with writev (IOV_MAX
+ * lines per call, looping over partial writes), fdatasyncs once if
+ * "fsynced", retakes the lock, hands leadership to the new head of the
+ * queue (if any), drops the lock and publishes each member's result. The
+ * waking is the LMDB backend's (storage/lmdb.c): each request sleeps on a
+ * futex word of its own, so members are woken after the leader dropped the
+ * lock instead of piling onto it; setting DONE in a member's word is the
+ * leader's last access to its request (the member may return at once), and
+ * the FUTEX_WAKE that follows only names the address. So a waiter can wake
+ * spuriously (that late wake may hit a newer request at the same stack
+ * address) while its line is in a group being written or published: it
+ * leads only while its request is still queued, which it knows by the
+ * count of queues taken (f->taken) having not moved since it queued.
+ *
+ * Failure. Before writing, the leader notes the file's size (regular
+ * files only; a device or pipe cannot be truncated). If any writev or the
+ * fdatasync fails, every line of the batch fails and the file is truncated
+ * back to that size, so no half line stays in the log; the failure is
+ * logged once per batch with the path and the error, never the content.
+ *
+ * Reopen swaps the fd under f->mu. The leader writes with the fd it took
+ * under the lock (busy_fd); a reopen during that write leaves busy_fd open
+ * and the leader closes it when done, so an fd in use is never closed and
+ * its number never reused under a writev. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "audit/device_impl.h"
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+
+#include "banned.h"
+
+#define MODE_DEFAULT 0600
+/* A request's futex word: DONE once its result is published; the low bits
+ * count "you may lead" wake-ups. */
+#define LREQ_DONE 0x80000000u
+
+/* One caller's line waiting in the queue, on the caller's stack. next is
+ * read and written under f->mu; result is written by the leader before
+ * DONE is published in word. */
+struct lreq {
+	const char *line;
+	size_t len;
+	uint64_t batch; /* f->taken when queued: still queued while equal */
+	int result;
+	_Atomic uint32_t word;
+	struct lreq *next;
+};
+
+enum file_kind { FILE_PATH, FILE_STDOUT, FILE_DISCARD };
+
+struct file_dev {
+	struct audit_device base;
+	enum file_kind kind;
+	char *path;
+	mode_t mode; /* 0: leave the mode alone */
+	bool fsynced;
+
+	pthread_mutex_t mu; /* guards everything below */
+	int fd;             /* -1 for discard */
+	int busy_fd;        /* the fd a leader is writing with; -1: no write in flight */
+	struct lreq *head, *tail;
+	uint64_t taken; /* queues taken by leaders so far */
+};
+
+static const char *const file_options[] = {"file_path", "mode", "recorded", NULL};
+
+/* Sleeps while *word == seen. Spurious returns are fine: callers recheck. */
+static void word_wait(_Atomic uint32_t *word, uint32_t seen)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+static void word_wake(_Atomic uint32_t *word)
+{
+	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* An octal mode of at most 07777, e.g. "0600" or "640". */
+static bool parse_mode(const char *s, mode_t *out)
+{
+	unsigned v = 0;
+	if (*s == '\0')
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '7')
+			return false;
+		v = v * 8 + (unsigned)(*s - '0');
+		if (v > 07777)
+			return false;
+	}
+	*out = (mode_t)v;
+	return true;
+}
+
+/* Opens f->path for appending and applies f->mode: the fd, or -errno. */
+static int open_path(const struct file_dev *f)
+{
+	int fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, f->mode ? f->mode : MODE_DEFAULT);
+	if (fd < 0)
+		return -errno;
+	if (f->mode != 0 && fchmod(fd, f->mode) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int parse_options(struct file_dev *f, const json_t *options, struct buf *err)
+{
+	const char *path = audit_opt(options, "file_path");
+	const char *mode = audit_opt(options, "mode");
+	const char *recorded = audit_opt(options, "recorded");
+
+	if (path == NULL || *path == '\0') {
+		buf_append_str(err, "file_path is required");
+		return TROVE_ERR_INVALID;
+	}
+	f->mode = MODE_DEFAULT;
+	if (mode && !parse_mode(mode, &f->mode)) {
+		buf_append_str(err, "mode: expected an octal file mode such as \"0600\"");
+		return TROVE_ERR_INVALID;
+	}
+	if (recorded == NULL || strcmp(recorded, "flushed") == 0) {
+		f->fsynced = false;
+	} else if (strcmp(recorded, "fsynced") == 0) {
+		f->fsynced = true;
+	} else {
+		buf_append_str(err, "recorded: expected \"flushed\" or \"fsynced\"");
+		return TROVE_ERR_INVALID;
+	}
+	f->kind = strcmp(path, "stdout") == 0    ? FILE_STDOUT
+	          : strcmp(path, "discard") == 0 ? FILE_DISCARD
+	                                         : FILE_PATH;
+	f->path = xstrdup(path);
+	return 0;
+}
+
+static void file_free(struct file_dev *f)
+{
+	if (f->kind == FILE_PATH && f->fd >= 0)
+		close(f->fd);
+	pthread_mutex_destroy(&f->mu);
+	free(f->path);
+	free(f);
+}
+
+static struct audit_device *file_open(const json_t *options, struct buf *err)
+{
+	struct file_dev *f = xcalloc(1, sizeof(*f));
+	pthread_mutex_init(&f->mu, NULL);
+	f->fd = -1;
+	f->busy_fd = -1;
+	if (parse_options(f, options, err) != 0) {
+		file_free(f);
+		return NULL;
+	}
+	if (f->kind == FILE_PATH) {
+		f->fd = open_path(f);
+		if (f->fd < 0) {
+			buf_printf(err, "sanity check failed; unable to open \"%s\" for writing: %s", f->path,
+			           strerror(-f->fd));
+			file_free(f);
+			return NULL;
+		}
+	} else if (f->kind == FILE_STDOUT) {
+		f->fd = STDOUT_FILENO;
+	}
+	if (f->fsynced && f->fd >= 0 && fdatasync(f->fd) != 0) {
+		buf_printf(err, "sanity check failed; unable to fsync \"%s\": %s", f->path, strerror(errno));
+		file_free(f);
+		return NULL;
+	}
+	f->base.may_block = f->fsynced && f->kind != FILE_DISCARD;
+	return &f->base;
+}
+
+/* Writes the lines of group in order with writev, IOV_MAX at a time. 0 or
+ * the errno of the first failure; *written counts the bytes that went out
+ * either way. */
+static int writev_all(int fd, const struct lreq *group, size_t *written)
+{
+	struct iovec iov[IOV_MAX];
+	const struct lreq *cur = group;
+	size_t off = 0; /* bytes of cur already written */
+
+	while (cur) {
+		int n = 0;
+		for (const struct lreq *g = cur; g && n < IOV_MAX; g = g->next, n++) {
+			size_t skip = g == cur ? off : 0;
+			iov[n].iov_base = (void *)(g->line + skip);
+			iov[n].iov_len = g->len - skip;
+		}
+		ssize_t k = writev(fd, iov, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno;
+		if (k == 0)
+			return EIO; /* no progress and no error: do not spin */
+		size_t done = (size_t)k;
+		*written += done;
+		while (cur && done >= cur->len - off) {
+			done -= cur->len - off;
+			cur = cur->next;
+			off = 0;
+		}
+		off += done;
+	}
+	return 0;
+}
+
+/* Records the whole group or none of it: 0 or TROVE_ERR_IO. On a failure
+ * the bytes this group wrote are cut off the end again (O_APPEND: they
+ * are the file's last bytes), so no half line stays; the file's size is
+ * read only then, which keeps a stat call off every write. */
+static int write_group(struct file_dev *f, int fd, const struct lreq *group)
+{
+	size_t written = 0;
+	int e = writev_all(fd, group, &written);
+	if (e == 0 && f->fsynced && fdatasync(fd) != 0)
+		e = errno;
+	if (e == 0)
+		return 0;
+
+	size_t lines = 0;
+	for (const struct lreq *g = group; g; g = g->next)
+		lines++;
+	char nlines[24];
+	snprintf(nlines, sizeof(nlines), "%zu", lines);
+	log_error("audit file write failed", "path", f->path, "lines", nlines, "error", strerror(e));
+	struct stat st;
+	if (written > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size >= written &&
+	    ftruncate(fd, st.st_size - (off_t)written) != 0)
+		log_error("audit file truncate after a failed write failed; a partial line may remain",
+		          "path", f->path, "error", strerror(errno));
+	return TROVE_ERR_IO;
+}
+
+static int file_write(struct audit_device *d, const char *line, size_t len)
+{
+	struct file_dev *f = (struct file_dev *)d;
+	struct lreq w = {.line = line, .len = len};
+
+	if (f->kind == FILE_DISCARD)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	w.batch = f->taken;
+	if (f->tail)
+		f->tail->next = &w;
+	else
+		f->head = &w;
+	f->tail = &w;
+	for (;;) {
+		uint32_t seen = atomic_load_explicit(&w.word, memory_order_acquire);
+		if (seen & LREQ_DONE) {
+			pthread_mutex_unlock(&f->mu);
+			return w.result;
+		}
+		if (f->busy_fd < 0 && w.batch == f->taken)
+			break;
+		pthread_mutex_unlock(&f->mu);
+		word_wait(&w.word, seen);
+		if (atomic_load_explicit(&w.word, memory_order_acquire) & LREQ_DONE)
+			return w.result; /* published by a leader; lock not held */
+		pthread_mutex_lock(&f->mu);
+	}
+
+	/* Still queued, and no write in flight: lead; the group holds w. */
+	struct lreq *group = f->head;
+	f->head = f->tail = NULL;
+	f->taken++;
+	int fd = f->busy_fd = f->fd;
+	pthread_mutex_unlock(&f->mu);
+
+	int r = write_group(f, fd, group);
+
+	pthread_mutex_lock(&f->mu);
+	if (f->fd != fd)
+		close(fd); /* reopened meanwhile; the new fd is f->fd */
+	f->busy_fd = -1;
+	if (f->head) {
+		/* the next leader; still queued, so it cannot return yet */
+		atomic_fetch_add_explicit(&f->head->word, 1, memory_order_relaxed);
+		word_wake(&f->head->word);
+	}
+	pthread_mutex_unlock(&f->mu);
+
+	/* Publish; read next before the store, after which g may be gone. */
+	for (struct lreq *g = group, *next; g; g = next) {
+		next = g->next;
+		if (g == &w)
+			continue;
+		g->result = r;
+		atomic_fetch_or_explicit(&g->word, LREQ_DONE, memory_order_release);
+		word_wake(&g->word);
+	}
+	return r;
+}
+
+static int file_reopen(struct audit_device *d)
+{
+	struct file_dev *f = (struct file_dev *)d;
+
+	if (f->kind != FILE_PATH)
+		return 0;
+	int fd = open_path(f);
+	if (fd < 0) {
+		log_error("audit file reopen failed; still writing to the old file", "path", f->path, "error",
+		          strerror(-fd));
+		return TROVE_ERR_IO;
+	}
+	pthread_mutex_lock(&f->mu);
+	int old = f->fd;
+	f->fd = fd;
+	if (old != f->busy_fd)
+		close(old); /* else the leader using it closes it */
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static void file_close(struct audit_device *d)
+{
+	file_free((struct file_dev *)d);
+}
+
+const struct audit_device_ops audit_file_ops = {
+    .type = "file",
+    .options = file_options,
+    .open = file_open,
+    .write = file_write,
+    .reopen = file_reopen,
+    .close = file_close,
+};

@@ -1,0 +1,758 @@
+/* audit.c — the audit broker (see audit.h for the contract).
+ *
+ * State: an array of enabled devices and the header settings, guarded by
+ * one rwlock. Logging holds it for reading (devices are thread-safe, so
+ * entries go out in parallel); enable, disable, reopen, load and unload
+ * hold it for writing. The table in storage is rewritten whole on each
+ * change, before the change is visible, so a crash never leaves a device
+ * running that the table does not know (or the reverse).
+ *
+ * Per-device settings the broker applies itself: format (only "json"),
+ * prefix, log_raw, hmac_accessor, elide_list_responses. The rest of the
+ * options belong to the device (audit_device_option_known). */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+
+#include "audit/device.h"
+#include "encoding.h"
+#include "err.h"
+#include "log.h"
+#include "rand.h"
+#include "request.h"
+#include "secure.h"
+#include "strconv.h"
+
+#include "banned.h"
+
+#define SALT_LEN 32
+#define MAX_DEVICES 64
+#define MAX_HEADERS 64
+
+struct audit_dev {
+	char *path; /* with trailing '/' */
+	char *type;
+	char *description;
+	json_t *options; /* object of strings, as given */
+	bool local;
+	unsigned char salt[SALT_LEN];
+	struct audit_format fmt;     /* points into options and salt */
+	uint64_t serial;             /* unique per device opened, for reuse */
+	struct audit_device *device; /* NULL: failed to open (writes fail) */
+};
+
+struct audit_header {
+	char *name; /* lowercase */
+	bool hmac;
+};
+
+struct audit_broker {
+	pthread_rwlock_t lock;
+	struct storage *logical; /* NULL while unloaded */
+	struct audit_dev *devs[MAX_DEVICES];
+	size_t ndevs;
+	struct audit_header headers[MAX_HEADERS];
+	size_t nheaders;
+	_Atomic bool active; /* ndevs > 0, readable without the lock */
+	_Atomic bool blocks; /* some device may block */
+	_Atomic bool headers_wanted;
+};
+
+/* --- helpers ------------------------------------------------------------ */
+
+static const char *const broker_options[] = {
+    "format", "prefix", "log_raw", "hmac_accessor", "elide_list_responses", NULL,
+};
+
+static bool broker_option(const char *key)
+{
+	for (size_t i = 0; broker_options[i]; i++)
+		if (strcmp(broker_options[i], key) == 0)
+			return true;
+	return false;
+}
+
+static const char *opt_str(const json_t *options, const char *key, const char *def)
+{
+	const json_t *v = options ? json_object_get(options, key) : NULL;
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
+/* Parses the broker-level options into d->fmt. */
+static int parse_format(struct audit_dev *d, struct buf *err)
+{
+	static const char *const bools[] = {"log_raw", "hmac_accessor", "elide_list_responses"};
+	bool vals[3] = {false, true, false};
+	for (size_t i = 0; i < 3; i++) {
+		const char *s = opt_str(d->options, bools[i], NULL);
+		if (s && !strconv_bool(s, &vals[i])) {
+			buf_printf(err, "%s: expected a boolean, got \"%s\"", bools[i], s);
+			return TROVE_ERR_INVALID;
+		}
+	}
+	const char *format = opt_str(d->options, "format", "json");
+	if (strcmp(format, "json") != 0) {
+		buf_printf(err, "format: only \"json\" is supported, got \"%s\"", format);
+		return TROVE_ERR_INVALID;
+	}
+	d->fmt.salt = d->salt;
+	d->fmt.salt_len = SALT_LEN;
+	d->fmt.log_raw = vals[0];
+	d->fmt.hmac_accessor = vals[1];
+	d->fmt.elide_list_responses = vals[2];
+	d->fmt.prefix = opt_str(d->options, "prefix", "");
+	return 0;
+}
+
+/* Options must be an object of strings (numbers and booleans are taken as
+ * their text, as Vault's API accepts them), each known to the broker or
+ * the device. Returns a normalised copy or NULL with err filled. */
+static json_t *normalise_options(const char *type, const json_t *in, struct buf *err)
+{
+	json_t *out = json_object();
+	const char *k;
+	json_t *v;
+	if (!in)
+		return out;
+	json_object_foreach((json_t *)in, k, v)
+	{
+		if (!broker_option(k) && !audit_device_option_known(type, k)) {
+			buf_printf(err, "options: unknown option \"%s\" for a %s audit device", k, type);
+			goto fail;
+		}
+		if (json_is_string(v))
+			json_object_set(out, k, v);
+		else if (json_is_boolean(v))
+			json_object_set_new(out, k, json_string(json_is_true(v) ? "true" : "false"));
+		else if (json_is_integer(v))
+			json_object_set_new(out, k,
+			                    json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+		else {
+			buf_printf(err, "options: \"%s\" must be a string", k);
+			goto fail;
+		}
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+static _Atomic uint64_t next_serial = 1;
+
+static void dev_free(struct audit_dev *d)
+{
+	if (!d)
+		return;
+	audit_device_close(d->device);
+	secure_wipe(d->salt, sizeof(d->salt));
+	free(d->path);
+	free(d->type);
+	free(d->description);
+	json_decref(d->options);
+	free(d);
+}
+
+static char *with_slash(const char *path)
+{
+	size_t n = strlen(path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	size_t start = 0;
+	while (start < n && path[start] == '/')
+		start++;
+	char *out = xmalloc(n - start + 2);
+	memcpy(out, path + start, n - start);
+	out[n - start] = '/';
+	out[n - start + 1] = '\0';
+	return out;
+}
+
+static void refresh_flags(struct audit_broker *b)
+{
+	bool blocks = false;
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (b->devs[i]->device && audit_device_may_block(b->devs[i]->device))
+			blocks = true;
+	atomic_store(&b->active, b->ndevs > 0);
+	atomic_store(&b->blocks, blocks);
+	atomic_store(&b->headers_wanted, b->nheaders > 0);
+}
+
+/* --- persistence ---------------------------------------------------------- */
+
+static int save_table(struct audit_broker *b, struct audit_dev *const *devs, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char hex[2 * SALT_LEN + 1];
+		hex_encode(devs[i]->salt, SALT_LEN, hex);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:O, s:b, s:s}", "path", devs[i]->path,
+		                                     "type", devs[i]->type, "description",
+		                                     devs[i]->description, "options", devs[i]->options,
+		                                     "local", devs[i]->local, "salt", hex));
+		secure_wipe(hex, sizeof(hex));
+	}
+	json_t *doc = json_pack("{s:o}", "devices", arr);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return TROVE_ERR_NOMEM;
+	int r = storage_put(b->logical, AUDIT_TABLE_PATH, text, strlen(text));
+	secure_free_str(text);
+	return r;
+}
+
+static int save_headers(struct audit_broker *b, const struct audit_header *h, size_t n)
+{
+	json_t *obj = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(obj, h[i].name, json_pack("{s:b}", "hmac", h[i].hmac));
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(obj);
+	if (!text)
+		return TROVE_ERR_NOMEM;
+	int r = storage_put(b->logical, AUDIT_HEADERS_PATH, text, strlen(text));
+	free(text);
+	return r;
+}
+
+/* Builds a device from its stored or requested settings and opens it.
+ * On an open failure: with keep_broken, the device is kept (NULL device,
+ * writes fail); otherwise NULL with err filled. */
+static struct audit_dev *dev_new(const char *path, const char *type, const char *description, json_t *options,
+                                 bool local, bool keep_broken, struct buf *err)
+{
+	struct audit_dev *d = xcalloc(1, sizeof(*d));
+	d->path = with_slash(path);
+	d->type = xstrdup(type);
+	d->description = xstrdup(description ? description : "");
+	d->options = options;
+	d->local = local;
+	d->serial = atomic_fetch_add(&next_serial, 1);
+	if (parse_format(d, err) != 0)
+		goto fail;
+	d->device = audit_device_open(type, options, err);
+	if (!d->device) {
+		if (!keep_broken)
+			goto fail;
+		log_error("audit device could not be opened; it refuses every entry until reopened", "path",
+		          d->path, "error", err->len ? err->data : "unknown");
+	}
+	return d;
+fail:
+	dev_free(d);
+	return NULL;
+}
+
+static int load_table(struct audit_broker *b)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int r = storage_get(b->logical, AUDIT_TABLE_PATH, &raw, &len);
+	if (r == TROVE_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	json_t *doc = json_loadb((const char *)raw, len, 0, NULL);
+	secure_free(raw, len);
+	json_t *arr = json_object_get(doc, "devices");
+	r = TROVE_ERR_INTEGRITY;
+	if (!json_is_array(arr) || json_array_size(arr) > MAX_DEVICES)
+		goto out;
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e)
+	{
+		const char *path = json_string_value(json_object_get(e, "path"));
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *desc = json_string_value(json_object_get(e, "description"));
+		const char *salt = json_string_value(json_object_get(e, "salt"));
+		json_t *opts = json_object_get(e, "options");
+		unsigned char s[SALT_LEN];
+		size_t slen = 0;
+		if (!path || !type || !salt || !json_is_object(opts) ||
+		    hex_decode(salt, strlen(salt), s, sizeof(s), &slen) != 0 || slen != SALT_LEN)
+			goto out;
+		struct buf err;
+		buf_init(&err, 256);
+		struct audit_dev *d = dev_new(path, type, desc, json_incref(opts),
+		                              json_is_true(json_object_get(e, "local")), true, &err);
+		buf_release(&err);
+		if (!d) {
+			secure_wipe(s, sizeof(s));
+			goto out;
+		}
+		memcpy(d->salt, s, SALT_LEN);
+		secure_wipe(s, sizeof(s));
+		b->devs[b->ndevs++] = d;
+	}
+	r = 0;
+out:
+	json_decref(doc);
+	return r;
+}
+
+static int load_headers(struct audit_broker *b)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int r = storage_get(b->logical, AUDIT_HEADERS_PATH, &raw, &len);
+	if (r == TROVE_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	json_t *obj = json_loadb((const char *)raw, len, 0, NULL);
+	free(raw);
+	r = TROVE_ERR_INTEGRITY;
+	if (!json_is_object(obj) || json_object_size(obj) > MAX_HEADERS)
+		goto out;
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+	{
+		b->headers[b->nheaders].name = xstrdup(k);
+		b->headers[b->nheaders].hmac = json_is_true(json_object_get(v, "hmac"));
+		b->nheaders++;
+	}
+	r = 0;
+out:
+	json_decref(obj);
+	return r;
+}
+
+/* --- lifecycle --------------------------------------------------------- */
+
+struct audit_broker *audit_broker_new(void)
+{
+	struct audit_broker *b = xcalloc(1, sizeof(*b));
+	pthread_rwlock_init(&b->lock, NULL);
+	return b;
+}
+
+static void clear_locked(struct audit_broker *b)
+{
+	for (size_t i = 0; i < b->ndevs; i++)
+		dev_free(b->devs[i]);
+	b->ndevs = 0;
+	for (size_t i = 0; i < b->nheaders; i++)
+		free(b->headers[i].name);
+	b->nheaders = 0;
+	b->logical = NULL;
+	refresh_flags(b);
+}
+
+void audit_broker_free(struct audit_broker *b)
+{
+	if (!b)
+		return;
+	audit_broker_unload(b);
+	pthread_rwlock_destroy(&b->lock);
+	free(b);
+}
+
+int audit_broker_load(struct audit_broker *b, struct storage *logical)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	clear_locked(b);
+	b->logical = logical;
+	int r = load_table(b);
+	if (r == 0)
+		r = load_headers(b);
+	if (r != 0)
+		clear_locked(b);
+	refresh_flags(b);
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+void audit_broker_unload(struct audit_broker *b)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	clear_locked(b);
+	pthread_rwlock_unlock(&b->lock);
+}
+
+bool audit_broker_active(struct audit_broker *b)
+{
+	return atomic_load(&b->active);
+}
+
+bool audit_broker_may_block(struct audit_broker *b)
+{
+	return atomic_load(&b->blocks);
+}
+
+/* --- devices ------------------------------------------------------------- */
+
+static struct audit_dev *find_locked(struct audit_broker *b, const char *path, size_t *index)
+{
+	char *p = with_slash(path);
+	struct audit_dev *found = NULL;
+	for (size_t i = 0; i < b->ndevs && !found; i++) {
+		if (strcmp(b->devs[i]->path, p) == 0) {
+			found = b->devs[i];
+			if (index)
+				*index = i;
+		}
+	}
+	free(p);
+	return found;
+}
+
+int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params *p, struct buf *err)
+{
+	int r;
+	if (!p->path || !p->path[0] || strcmp(p->path, "/") == 0) {
+		buf_printf(err, "path: missing");
+		return TROVE_ERR_INVALID;
+	}
+	if (!p->type || !p->type[0]) {
+		buf_printf(err, "type: missing");
+		return TROVE_ERR_INVALID;
+	}
+	json_t *options = normalise_options(p->type, p->options, err);
+	if (!options)
+		return TROVE_ERR_INVALID;
+	pthread_rwlock_wrlock(&b->lock);
+	r = TROVE_ERR_SEALED;
+	if (!b->logical) {
+		json_decref(options);
+		goto out;
+	}
+	if (find_locked(b, p->path, NULL)) {
+		char *s = with_slash(p->path);
+		buf_printf(err, "path already in use at %s", s);
+		free(s);
+		json_decref(options);
+		r = TROVE_ERR_CONFLICT;
+		goto out;
+	}
+	r = TROVE_ERR_INVALID;
+	if (b->ndevs == MAX_DEVICES) {
+		buf_printf(err, "at most %d audit devices", MAX_DEVICES);
+		json_decref(options);
+		goto out;
+	}
+	struct audit_dev *d = dev_new(p->path, p->type, p->description, options, p->local, false, err);
+	if (!d)
+		goto out;
+	if ((r = rand_bytes(d->salt, SALT_LEN)) != 0) {
+		dev_free(d);
+		goto out;
+	}
+	b->devs[b->ndevs] = d;
+	if ((r = save_table(b, b->devs, b->ndevs + 1)) != 0) {
+		buf_printf(err, "could not save the audit table");
+		dev_free(d);
+		goto out;
+	}
+	b->ndevs++;
+	refresh_flags(b);
+	log_info("audit device enabled", "path", d->path, "type", d->type);
+	r = 0;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+int audit_broker_disable(struct audit_broker *b, const char *path)
+{
+	size_t idx = 0;
+	int r = 0;
+	pthread_rwlock_wrlock(&b->lock);
+	if (!b->logical) {
+		r = TROVE_ERR_SEALED;
+		goto out;
+	}
+	struct audit_dev *d = find_locked(b, path, &idx);
+	if (!d)
+		goto out;
+	struct audit_dev *rest[MAX_DEVICES];
+	size_t n = 0;
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (i != idx)
+			rest[n++] = b->devs[i];
+	if ((r = save_table(b, rest, n)) != 0)
+		goto out;
+	memcpy(b->devs, rest, n * sizeof(rest[0]));
+	b->ndevs = n;
+	log_info("audit device disabled", "path", d->path);
+	dev_free(d);
+	refresh_flags(b);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+json_t *audit_broker_list(struct audit_broker *b)
+{
+	json_t *out = json_object();
+	pthread_rwlock_rdlock(&b->lock);
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct audit_dev *d = b->devs[i];
+		json_object_set_new(out, d->path,
+		                    json_pack("{s:s, s:s, s:O, s:b, s:s}", "type", d->type, "description",
+		                              d->description, "options", d->options, "local", d->local,
+		                              "path", d->path));
+	}
+	pthread_rwlock_unlock(&b->lock);
+	return out;
+}
+
+int audit_broker_hash(struct audit_broker *b, const char *path, const char *input, char out[AUDIT_HASH_MAX])
+{
+	int r = TROVE_ERR_NOT_FOUND;
+	pthread_rwlock_rdlock(&b->lock);
+	struct audit_dev *d = find_locked(b, path, NULL);
+	if (d) {
+		audit_hash_text(d->salt, SALT_LEN, input, strlen(input), out);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+void audit_broker_reopen(struct audit_broker *b)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct audit_dev *d = b->devs[i];
+		if (d->device) {
+			if (audit_device_reopen(d->device) != 0)
+				log_error("audit device could not be reopened", "path", d->path);
+			continue;
+		}
+		struct buf err;
+		buf_init(&err, 256);
+		d->device = audit_device_open(d->type, d->options, &err);
+		if (d->device)
+			log_info("audit device opened", "path", d->path);
+		else
+			log_error("audit device still cannot be opened", "path", d->path, "error", err.data);
+		buf_release(&err);
+	}
+	refresh_flags(b);
+	pthread_rwlock_unlock(&b->lock);
+}
+
+/* --- logging --------------------------------------------------------------- */
+
+static void now_rfc3339(char out[64])
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
+}
+
+/* The configured headers of this request, masked with d's salt where so
+ * configured; NULL when none is present. Caller holds the lock. */
+static json_t *headers_for(struct audit_broker *b, const struct audit_dev *d, const struct request *req)
+{
+	json_t *out = NULL;
+	if (!req || !req->headers)
+		return NULL;
+	for (size_t i = 0; i < b->nheaders; i++) {
+		json_t *v = json_object_get(req->headers, b->headers[i].name);
+		if (!json_is_string(v))
+			continue;
+		if (!out)
+			out = json_object();
+		if (b->headers[i].hmac && !d->fmt.log_raw) {
+			char h[AUDIT_HASH_MAX];
+			audit_hash_text(d->salt, SALT_LEN, json_string_value(v), json_string_length(v), h);
+			json_object_set_new(out, b->headers[i].name, json_string(h));
+		} else {
+			json_object_set(out, b->headers[i].name, v);
+		}
+	}
+	return out;
+}
+
+void audit_reuse_release(struct audit_reuse *reuse)
+{
+	if (!reuse)
+		return;
+	for (size_t i = 0; i < reuse->n; i++)
+		buf_release_secret(&reuse->v[i].text); /* log_raw text holds the token */
+	reuse->n = 0;
+}
+
+/* Points r at the text the request entry kept for device d (a response
+ * entry), or at a fresh slot for it to keep (a request entry). */
+static void bind_reuse(struct audit_record *r, struct audit_reuse *reuse, const struct audit_dev *d)
+{
+	r->reuse = NULL;
+	r->reuse_len = 0;
+	r->keep = NULL;
+	if (!reuse)
+		return;
+	for (size_t i = 0; i < reuse->n; i++) {
+		if (reuse->v[i].device == d->serial) {
+			if (r->resp && reuse->v[i].text.len > 0) {
+				r->reuse = reuse->v[i].text.data;
+				r->reuse_len = reuse->v[i].text.len;
+			}
+			return;
+		}
+	}
+	if (!r->resp && reuse->n < AUDIT_REUSE_MAX) {
+		reuse->v[reuse->n].device = d->serial;
+		buf_init(&reuse->v[reuse->n].text, BUF_CAP_DEFAULT); /* larger: formatted twice */
+		r->keep = &reuse->v[reuse->n].text;
+		reuse->n++;
+	}
+}
+
+int audit_broker_log(struct audit_broker *b, struct audit_record *r, struct audit_reuse *reuse)
+{
+	char when[64];
+	size_t ok = 0, tried = 0;
+	if (!atomic_load(&b->active))
+		return 0;
+	if (!r->time) {
+		now_rfc3339(when);
+		r->time = when;
+	}
+	pthread_rwlock_rdlock(&b->lock);
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct audit_dev *d = b->devs[i];
+		tried++;
+		if (!d->device)
+			continue;
+		json_t *headers = headers_for(b, d, r->req);
+		const json_t *saved = r->headers;
+		r->headers = headers;
+		size_t len = 0;
+		bind_reuse(r, reuse, d);
+		char *line = audit_format_entry(&d->fmt, r, &len);
+		r->headers = saved;
+		json_decref(headers);
+		if (line && audit_device_write(d->device, line, len) == 0)
+			ok++;
+		else
+			log_error("audit device failed to record an entry", "path", d->path);
+		secure_free(line, len);
+	}
+	pthread_rwlock_unlock(&b->lock);
+	if (r->time == when)
+		r->time = NULL;
+	if (tried > 0 && ok == 0) {
+		log_error("no audit device recorded the entry; refusing", "request_id",
+		          r->req ? r->req->id : "");
+		return TROVE_ERR_IO;
+	}
+	return 0;
+}
+
+/* --- request headers ------------------------------------------------------- */
+
+static char *lower_dup(const char *s)
+{
+	char *out = xstrdup(s);
+	for (char *p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
+int audit_headers_set(struct audit_broker *b, const char *name, bool hmac)
+{
+	char *lname = lower_dup(name);
+	int r = TROVE_ERR_SEALED;
+	pthread_rwlock_wrlock(&b->lock);
+	if (!b->logical)
+		goto out;
+	struct audit_header next[MAX_HEADERS];
+	size_t n = b->nheaders;
+	memcpy(next, b->headers, n * sizeof(next[0]));
+	size_t i;
+	for (i = 0; i < n && strcmp(next[i].name, lname) != 0; i++)
+		;
+	r = TROVE_ERR_INVALID;
+	if (i == n && n == MAX_HEADERS)
+		goto out;
+	if (i == n) {
+		next[n].name = lname;
+		n++;
+	}
+	next[i].hmac = hmac;
+	if ((r = save_headers(b, next, n)) != 0)
+		goto out; /* a new name was not adopted: freed below */
+	if (i == b->nheaders)
+		lname = NULL; /* adopted by the table */
+	memcpy(b->headers, next, n * sizeof(next[0]));
+	b->nheaders = n;
+	refresh_flags(b);
+	r = 0;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	free(lname);
+	return r;
+}
+
+int audit_headers_delete(struct audit_broker *b, const char *name)
+{
+	char *lname = lower_dup(name);
+	int r = TROVE_ERR_SEALED;
+	pthread_rwlock_wrlock(&b->lock);
+	if (!b->logical)
+		goto out;
+	struct audit_header next[MAX_HEADERS];
+	size_t n = 0, gone = b->nheaders;
+	for (size_t i = 0; i < b->nheaders; i++) {
+		if (strcmp(b->headers[i].name, lname) == 0)
+			gone = i;
+		else
+			next[n++] = b->headers[i];
+	}
+	r = 0;
+	if (gone == b->nheaders)
+		goto out;
+	if ((r = save_headers(b, next, n)) != 0)
+		goto out;
+	free(b->headers[gone].name);
+	memcpy(b->headers, next, n * sizeof(next[0]));
+	b->nheaders = n;
+	refresh_flags(b);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	free(lname);
+	return r;
+}
+
+json_t *audit_headers_list(struct audit_broker *b)
+{
+	json_t *out = json_object();
+	pthread_rwlock_rdlock(&b->lock);
+	for (size_t i = 0; i < b->nheaders; i++)
+		json_object_set_new(out, b->headers[i].name, json_pack("{s:b}", "hmac", b->headers[i].hmac));
+	pthread_rwlock_unlock(&b->lock);
+	return out;
+}
+
+json_t *audit_headers_get(struct audit_broker *b, const char *name)
+{
+	char *lname = lower_dup(name);
+	json_t *out = NULL;
+	pthread_rwlock_rdlock(&b->lock);
+	for (size_t i = 0; i < b->nheaders && !out; i++)
+		if (strcmp(b->headers[i].name, lname) == 0)
+			out = json_pack("{s:b}", "hmac", b->headers[i].hmac);
+	pthread_rwlock_unlock(&b->lock);
+	free(lname);
+	return out;
+}
+
+bool audit_headers_wanted(struct audit_broker *b)
+{
+	return atomic_load(&b->headers_wanted);
+}

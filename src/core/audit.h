@@ -1,0 +1,110 @@
+/* audit.h — the audit broker: every request and response recorded, fail
+ * closed.
+ *
+ * The broker owns the enabled audit devices (audit/device.h) and their
+ * settings, persisted inside the barrier at AUDIT_TABLE_PATH with each
+ * device's HMAC salt (32 random bytes, made when the device is enabled and
+ * discarded when it is disabled, so re-enabling gives new hashes), and the
+ * request headers that entries carry (AUDIT_HEADERS_PATH).
+ *
+ * The router calls audit_broker_log twice per audited request: the request
+ * entry after the ACL decision and before the handler, the response entry
+ * after the handler. Each device gets its own entry (its salt and options)
+ * and the call succeeds when at least one device recorded it, or when no
+ * device is enabled. Otherwise the router refuses the request (no handler
+ * runs) or withholds the response: fail closed. A device that fails is
+ * logged (without the entry) and its failures counted; another device that
+ * works carries the request on.
+ *
+ * Devices are read under a read lock, so enable/disable wait for entries
+ * in flight. A device that cannot be opened when the table is loaded at
+ * unseal stays in the table, failing every write (so a sole broken device
+ * refuses requests rather than letting them through unaudited) until a
+ * reopen (SIGHUP) succeeds or it is disabled. */
+#ifndef TROVE_AUDIT_H
+#define TROVE_AUDIT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit_entry.h"
+#include "buf.h"
+#include "storage/storage.h"
+
+#define AUDIT_TABLE_PATH "core/audit"
+#define AUDIT_HEADERS_PATH "core/audit-headers"
+
+struct audit_broker;
+struct request;
+
+struct audit_broker *audit_broker_new(void);
+void audit_broker_free(struct audit_broker *b);
+
+/* Loads the device table and header settings from `logical` (the barrier's
+ * storage, borrowed until unload) and opens the devices. Errors only for
+ * storage failures or a corrupt table. */
+int audit_broker_load(struct audit_broker *b, struct storage *logical);
+/* Closes every device (on seal). */
+void audit_broker_unload(struct audit_broker *b);
+
+/* Whether any device is enabled (requests are then audited). */
+bool audit_broker_active(struct audit_broker *b);
+/* Whether some device may block on a write (requests then leave the
+ * event loops for the worker pool). */
+bool audit_broker_may_block(struct audit_broker *b);
+
+struct audit_enable_params {
+	const char *path;        /* "file" or "file/"; nested paths allowed */
+	const char *type;        /* "file", "socket", "syslog" */
+	const char *description; /* may be NULL */
+	const json_t *options;   /* object or NULL; values are strings */
+	bool local;
+};
+
+/* Enables a device. TROVE_ERR_INVALID (err says why: a bad option, the
+ * sanity check), TROVE_ERR_CONFLICT when the path is in use. */
+int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params *p, struct buf *err);
+/* Disables the device at path (no error if there is none, as Vault). */
+int audit_broker_disable(struct audit_broker *b, const char *path);
+/* {"file/": {"type","description","options","local","path"}, ...} */
+json_t *audit_broker_list(struct audit_broker *b);
+/* The hash the device at path gives `input`. TROVE_ERR_NOT_FOUND when no
+ * device is there. */
+int audit_broker_hash(struct audit_broker *b, const char *path, const char *input, char out[AUDIT_HASH_MAX]);
+
+/* What one request's request entries formatted for auth and request, per
+ * device, for its response entries to reuse (audit_entry.h). The router
+ * keeps one per request; release it with audit_reuse_release. */
+#define AUDIT_REUSE_MAX 8
+struct audit_reuse {
+	size_t n;
+	struct {
+		uint64_t device; /* the device's serial, never reused */
+		struct buf text;
+	} v[AUDIT_REUSE_MAX];
+};
+void audit_reuse_release(struct audit_reuse *reuse);
+
+/* Records one entry on every device (r->time is filled here when NULL).
+ * reuse (may be NULL) carries the auth and request text from a request
+ * entry to the response entry. 0 when recorded by at least one device or
+ * when none is enabled; TROVE_ERR_IO when no device recorded it. */
+int audit_broker_log(struct audit_broker *b, struct audit_record *r, struct audit_reuse *reuse);
+
+/* Reopens every device's output (logrotate's SIGHUP). */
+void audit_broker_reopen(struct audit_broker *b);
+
+/* Request headers to record: name (case-insensitive) -> whether its value
+ * is HMAC'd. */
+int audit_headers_set(struct audit_broker *b, const char *name, bool hmac);
+int audit_headers_delete(struct audit_broker *b, const char *name);
+/* {"<name>": {"hmac": bool}, ...} */
+json_t *audit_headers_list(struct audit_broker *b);
+/* {"hmac": bool} for one header, or NULL. */
+json_t *audit_headers_get(struct audit_broker *b, const char *name);
+/* Whether any header is configured (the HTTP layer then keeps the
+ * request's headers in req->headers). */
+bool audit_headers_wanted(struct audit_broker *b);
+
+#endif
