@@ -984,9 +984,8 @@ int cli_read_secret(const char *prompt, char **out)
 		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 		if (tty >= 0)
 			fd = tty;
-		if (write(fd, prompt, strlen(prompt)) < 0) {
-			/* nothing useful to do: the read below still works */
-		}
+		/* Echo goes off before the prompt shows: whatever is typed once
+		 * the prompt is visible is read, never echoed or flushed. */
 		if (tcgetattr(fd, &saved_tio) == 0) {
 			tio = saved_tio;
 			tio.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
@@ -998,11 +997,14 @@ int cli_read_secret(const char *prompt, char **out)
 				sigaction(prompt_signals[i], &sa, &old[i]);
 			echo_off = tcsetattr(fd, TCSAFLUSH, &tio) == 0;
 		}
+		if (write(fd, prompt, strlen(prompt)) < 0) {
+			/* nothing useful to do: the read below still works */
+		}
 	}
 	rr = read_line_fd(fd, &line);
 	if (tty_restore_fd >= 0) {
 		if (echo_off)
-			tcsetattr(fd, TCSAFLUSH, &saved_tio);
+			tcsetattr(fd, TCSANOW, &saved_tio);
 		tty_restore_fd = -1;
 		for (i = 0; i < sizeof(prompt_signals) / sizeof(prompt_signals[0]); i++)
 			sigaction(prompt_signals[i], &old[i], NULL);

@@ -3,10 +3,14 @@
  * own CLI uses, so either CLI picks up the other's login).
  *
  * Methods are a table: each turns the command's arguments into a login
- * response envelope (an "auth" block). Only the token method exists so
- * far: it checks the token with auth/token/lookup-self and builds the auth
- * block from the answer. Adding userpass, approle or oidc means adding a
- * row and a function; storing and printing are shared.
+ * response envelope (an "auth" block). The token method checks the token
+ * with auth/token/lookup-self and builds the auth block from the answer;
+ * userpass and approle send key=value arguments to their mount's login
+ * endpoint and keep the server's answer. Secrets given as arguments
+ * (password=, secret_id=) are wiped from argv as soon as they are read, and
+ * a login request never carries the token of an earlier login. Adding a
+ * method means adding a row and a function; storing and printing are
+ * shared.
  *
  * The token file is written atomically and private: a temporary file
  * created 0600 next to it, then renamed over it, so a crash never leaves
@@ -41,16 +45,25 @@ struct login_method {
 static const struct cli_command login_spec = {
     .name = "login",
     .synopsis = "Authenticate and store the token",
-    .args = "[options] [TOKEN | -]",
+    .args = "[options] [TOKEN | - | K=V...]",
     .help = "Authenticate to the server and keep the resulting token for later commands, in the "
             "token helper's file (~/.vault-token, or TROVE_TOKEN_PATH), written with mode 0600.\n\n"
-            "The token method (the default and, for now, the only one this CLI supports) checks a "
-            "token you already have. Give it as the argument, as \"-\" to read it from stdin, or "
-            "leave it out to be asked for it without echo. A token in the argument list can end "
-            "up in shell history; prefer the prompt or stdin.\n\n"
+            "The token method (the default) checks a token you already have. Give it as the "
+            "argument, as \"-\" to read it from stdin, or leave it out to be asked for it without "
+            "echo. A token in the argument list can end up in shell history; prefer the prompt or "
+            "stdin.\n\n"
+            "The userpass method takes username=NAME and password=PW; without password= (or with "
+            "password=-) the password is asked for without echo, or read from stdin. It logs in at "
+            "auth/<path>/login/<username>, the path being \"userpass\" unless -path says otherwise."
+            "\n\n"
+            "The approle method takes role_id=ID and, unless the role does not require one, "
+            "secret_id=SID (secret_id=- asks for it without echo, or reads it from stdin). It logs "
+            "in at auth/<path>/login, the path being \"approle\" unless -path says otherwise.\n\n"
             "  $ trove login\n"
             "  $ trove login -no-store s.3jnbMAKl1i4YS3QoKdbHzGXq\n"
-            "  $ cat token.txt | trove login -",
+            "  $ cat token.txt | trove login -\n"
+            "  $ trove login -method=userpass username=ann\n"
+            "  $ trove login -method=approle -path=machines role_id=$ROLE_ID secret_id=-",
     .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
 };
 
@@ -162,8 +175,169 @@ out:
 	return r;
 }
 
+/* ---- key=value methods: userpass, approle ------------------------------ */
+
+/* One key a method accepts. A secret's argument is wiped from argv. */
+struct login_key {
+	const char *name;
+	bool secret;
+	char *value; /* heap; secrets freed with secure_free_str */
+};
+
+static void keys_release(struct login_key *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		secure_free_str(k[i].value);
+		k[i].value = NULL;
+	}
+}
+
+/* Fills keys from "key=value" arguments. Every secret argument is wiped,
+ * even when the command line is then refused. Returns 0 or CLI_EXIT_USAGE
+ * (printed); the message never repeats a value. */
+static int parse_keys(const struct login_args *a, const char *method, struct login_key *keys, size_t n)
+{
+	struct buf names;
+	int r = 0;
+
+	buf_init(&names, 1024);
+	for (size_t k = 0; k < n; k++)
+		buf_printf(&names, "%s%s=", k ? ", " : "", keys[k].name);
+	for (int i = 0; i < a->argc; i++) {
+		const char *eq = strchr(a->argv[i], '=');
+		struct login_key *key = NULL;
+		for (size_t k = 0; eq && k < n; k++)
+			if (strlen(keys[k].name) == (size_t)(eq - a->argv[i]) &&
+			    strncmp(keys[k].name, a->argv[i], (size_t)(eq - a->argv[i])) == 0)
+				key = &keys[k];
+		if (key && key->secret) {
+			char *whole = cli_take_secret_arg(a->argv, i);
+			if (!key->value && r == 0)
+				key->value = xstrdup(whole + (eq - a->argv[i]) + 1);
+			else if (r == 0)
+				r = cli_usage_error(&login_spec, "%s= is given more than once", key->name);
+			secure_free_str(whole);
+			continue;
+		}
+		if (r != 0)
+			continue;
+		if (!eq || eq == a->argv[i])
+			r = cli_usage_error(
+			    &login_spec, "Argument %d is not of the form key=value (the %s method takes %s)",
+			    i + 1, method, names.data);
+		else if (!key)
+			r = cli_usage_error(&login_spec,
+			                    "Unknown key \"%.*s\" for the %s method (it takes %s)",
+			                    (int)(eq - a->argv[i]), a->argv[i], method, names.data);
+		else if (key->value)
+			r = cli_usage_error(&login_spec, "%s= is given more than once", key->name);
+		else
+			key->value = xstrdup(eq + 1);
+	}
+	buf_release(&names);
+	return r;
+}
+
+/* A secret that was not given (or given as "-"): asked for without echo
+ * on a terminal, else read from stdin. */
+static int ask_secret(struct login_key *key, const char *prompt)
+{
+	if (key->value && strcmp(key->value, "-") != 0)
+		return 0;
+	secure_free_str(key->value);
+	key->value = NULL;
+	return cli_read_secret(prompt, &key->value);
+}
+
+/* "auth/<-path or dflt>/login[/<suffix>]" into out. */
+static int login_path(const struct login_args *a, const char *dflt, const char *suffix, struct buf *out)
+{
+	char *mount = cli_trim_slashes(a->path ? a->path : dflt);
+	int r = 0;
+
+	if (!mount[0])
+		r = cli_usage_error(&login_spec, "-path must name the auth method's mount");
+	else
+		buf_printf(out, "auth/%s/login%s%s", mount, suffix ? "/" : "", suffix ? suffix : "");
+	free(mount);
+	return r;
+}
+
+/* Sends the login without any stored token; *out gets the envelope. */
+static int post_login(struct cli *cli, const char *path, const json_t *body, json_t **out)
+{
+	if (cli_client(cli) == NULL)
+		return CLI_EXIT_ERROR;
+	client_set_token(cli->client, NULL);
+	return cli_api(cli, "authenticating", "POST", path, body, out);
+}
+
+static int login_userpass(struct cli *cli, const struct login_args *a, json_t **out)
+{
+	struct login_key keys[] = {{"username", false, NULL}, {"password", true, NULL}};
+	struct buf path;
+	json_t *body = NULL;
+	int r;
+
+	*out = NULL;
+	buf_init(&path, 4096);
+	if ((r = parse_keys(a, "userpass", keys, 2)) != 0)
+		goto out;
+	if (!keys[0].value || !keys[0].value[0]) {
+		r = cli_usage_error(&login_spec, "The userpass method needs username=NAME");
+		goto out;
+	}
+	if (strchr(keys[0].value, '/')) {
+		r = cli_usage_error(&login_spec, "username must not contain '/'");
+		goto out;
+	}
+	if ((r = login_path(a, "userpass", keys[0].value, &path)) != 0 ||
+	    (r = ask_secret(&keys[1], "Password (will be hidden): ")) != 0)
+		goto out;
+	body = json_pack("{s:s}", "password", keys[1].value);
+	r = post_login(cli, path.data, body, out);
+out:
+	client_json_free_secret(body);
+	keys_release(keys, 2);
+	buf_release(&path);
+	return r;
+}
+
+static int login_approle(struct cli *cli, const struct login_args *a, json_t **out)
+{
+	struct login_key keys[] = {{"role_id", false, NULL}, {"secret_id", true, NULL}};
+	struct buf path;
+	json_t *body = NULL;
+	int r;
+
+	*out = NULL;
+	buf_init(&path, 4096);
+	if ((r = parse_keys(a, "approle", keys, 2)) != 0)
+		goto out;
+	if (!keys[0].value || !keys[0].value[0]) {
+		r = cli_usage_error(&login_spec, "The approle method needs role_id=ID");
+		goto out;
+	}
+	if ((r = login_path(a, "approle", NULL, &path)) != 0)
+		goto out;
+	/* secret_id is optional (roles with bind_secret_id=false); "-" asks. */
+	if (keys[1].value && (r = ask_secret(&keys[1], "SecretID (will be hidden): ")) != 0)
+		goto out;
+	body = json_pack("{s:s}", "role_id", keys[0].value);
+	if (keys[1].value)
+		json_object_set_new(body, "secret_id", json_string(keys[1].value));
+	r = post_login(cli, path.data, body, out);
+out:
+	client_json_free_secret(body);
+	keys_release(keys, 2);
+	buf_release(&path);
+	return r;
+}
+
 static const struct login_method methods[] = {
     {"token", login_token},
+    {"userpass", login_userpass},
+    {"approle", login_approle},
 };
 
 /* ---- storing ---------------------------------------------------------- */
@@ -234,7 +408,7 @@ int cmd_login(int argc, char **argv)
 	     "Print only this field of the result (such as token), with no trailing newline unless the "
 	     "output is a terminal."},
 	    {"method", NULL, CLI_FLAG_STRING, &method, 0, 0, "token",
-	     "Type of auth method to log in with. This CLI supports \"token\" for now."},
+	     "Type of auth method to log in with: \"token\", \"userpass\" or \"approle\"."},
 	    {"no-print", NULL, CLI_FLAG_BOOL, &no_print, 0, 0, NULL,
 	     "Do not show the token; it is still stored."},
 	    {"no-store", NULL, CLI_FLAG_BOOL, &no_store, 0, 0, NULL,
@@ -259,9 +433,10 @@ int cmd_login(int argc, char **argv)
 		if (strcmp(methods[i].name, method) == 0)
 			m = &methods[i];
 	if (m == NULL) {
-		fprintf(stderr, "Error: auth method \"%s\" is not supported by this CLI yet (supported: token). "
-		                "Log in through the HTTP API (auth/<path>/login) and pass the token to "
-		                "'trove login'.\n",
+		fprintf(stderr,
+		        "Error: auth method \"%s\" is not supported by this CLI yet (supported: token, "
+		        "userpass, approle). Log in through the HTTP API (auth/<path>/login) and pass the "
+		        "token to 'trove login'.\n",
 		        method);
 		r = CLI_EXIT_ERROR;
 		goto out;

@@ -207,6 +207,7 @@ static char *entry_dump(const struct token_entry *e)
 	json_object_set_new(j, "creation_time", json_integer((json_int_t)e->creation_time));
 	set_int_if(j, "ttl", e->ttl);
 	set_int_if(j, "explicit_max_ttl", e->explicit_max_ttl);
+	set_int_if(j, "max_ttl", e->max_ttl);
 	set_int_if(j, "period", e->period);
 	set_int_if(j, "num_uses", e->num_uses);
 	set_int_if(j, "last_renewal_time", e->last_renewal_time);
@@ -298,6 +299,7 @@ static int entry_parse(const unsigned char *raw, size_t len, struct token_entry 
 	    (r = get_int(j, "creation_time", &e->creation_time)) != 0 ||
 	    (r = get_int(j, "ttl", &e->ttl)) != 0 ||
 	    (r = get_int(j, "explicit_max_ttl", &e->explicit_max_ttl)) != 0 ||
+	    (r = get_int(j, "max_ttl", &e->max_ttl)) != 0 ||
 	    (r = get_int(j, "period", &e->period)) != 0 || (r = get_int(j, "num_uses", &e->num_uses)) != 0 ||
 	    (r = get_int(j, "last_renewal_time", &e->last_renewal_time)) != 0)
 		goto out;
@@ -1113,6 +1115,8 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
 	} else {
 		ttl = increment > 0 ? increment : e->ttl > 0 ? e->ttl : default_ttl;
 		max = max_ttl;
+		if (e->max_ttl > 0 && (max == 0 || e->max_ttl < max))
+			max = e->max_ttl;
 	}
 	if (e->explicit_max_ttl > 0 && (max == 0 || e->explicit_max_ttl < max))
 		max = e->explicit_max_ttl;

@@ -81,6 +81,9 @@ struct token_entry {
 	int64_t creation_time;      /* unix seconds */
 	int64_t ttl;                /* TTL given at creation; 0 = none */
 	int64_t explicit_max_ttl;   /* 0 = none */
+	int64_t max_ttl;            /* 0 = none: renewals of a non-periodic token
+	                             * never reach past creation + max_ttl (the
+	                             * issuing role's effective max, set at login) */
 	int64_t period;             /* 0 = not periodic */
 	int64_t num_uses;           /* remaining uses; 0 = unlimited */
 	int64_t last_renewal_time;  /* 0 = never renewed */

@@ -12,6 +12,8 @@ extern const struct engine sys_engine;
 extern const struct route sys_policy_routes[];
 /* sys/audit, sys/audit-hash, sys/config/auditing (sys_audit.c) */
 extern const struct route sys_audit_routes[];
+/* sys/locked-users (sys_locked_users.c) */
+extern const struct route sys_locked_users_routes[];
 /* sys/mounts, sys/auth, sys/remount, sys/internal/ui/mounts */
 extern const struct route sys_mount_routes[];
 /* auth/token/: the token store API (create, lookup, renew, revoke, roles) */

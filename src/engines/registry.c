@@ -4,14 +4,23 @@
 
 #include "engines.h"
 
+#include "auth/auth.h"
+
 #include "banned.h"
 
 const struct engine *engine_lookup(const char *type, const json_t *options, bool auth)
 {
 	if (!type)
 		return NULL;
-	if (auth)
-		return strcmp(type, "token") == 0 ? &token_engine : NULL;
+	if (auth) {
+		if (strcmp(type, "token") == 0)
+			return &token_engine;
+		if (strcmp(type, "userpass") == 0)
+			return &userpass_engine;
+		if (strcmp(type, "approle") == 0)
+			return &approle_engine;
+		return NULL;
+	}
 	if (strcmp(type, "system") == 0)
 		return &sys_engine;
 	if (strcmp(type, "cubbyhole") == 0)

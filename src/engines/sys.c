@@ -317,7 +317,7 @@ static const struct route sys_routes[] = {
 	{ NULL, { 0 }, NULL, NULL, 0, NULL },
 };
 
-static const struct route *const sys_tables[] = { sys_routes, sys_mount_routes, sys_policy_routes, sys_audit_routes,
+static const struct route *const sys_tables[] = { sys_routes, sys_mount_routes, sys_policy_routes, sys_audit_routes, sys_locked_users_routes,
 						  token_sys_routes, NULL };
 
 const struct engine sys_engine = { "system", sys_tables, ENGINE_BUILTIN, NULL, NULL, NULL };

@@ -21,6 +21,7 @@
 
 #include "core/acl.h"
 #include "core/core.h"
+#include "core/login.h"
 #include "core/mount.h"
 #include "core/policy_store.h"
 #include "core/token.h"
@@ -209,26 +210,6 @@ static int meta_from_field(const struct request *req, struct response *resp, jso
 	}
 	*out = m;
 	return 0;
-}
-
-/* The envelope's auth object for a created or renewed token. */
-static json_t *auth_json(const struct token_entry *e, const char *client_token, int64_t lease)
-{
-	json_t *a = json_object();
-	json_object_set_new(a, "client_token", json_string(client_token ? client_token : ""));
-	json_object_set_new(a, "accessor", json_string(e->accessor));
-	json_object_set_new(a, "policies", list_json(&e->policies));
-	if (e->policies.len)
-		json_object_set_new(a, "token_policies", list_json(&e->policies));
-	json_object_set_new(a, "metadata", e->meta ? json_incref(e->meta) : json_null());
-	json_object_set_new(a, "lease_duration", json_integer((json_int_t)lease));
-	json_object_set_new(a, "renewable", json_boolean(e->renewable && e->expire_time != 0));
-	json_object_set_new(a, "entity_id", json_string(e->entity_id));
-	json_object_set_new(a, "token_type", json_string(e->type == TOKEN_TYPE_BATCH ? "batch" : "service"));
-	json_object_set_new(a, "orphan", json_boolean(e->orphan));
-	json_object_set_new(a, "mfa_requirement", json_null());
-	json_object_set_new(a, "num_uses", json_integer((json_int_t)(e->num_uses > 0 ? e->num_uses : 0)));
-	return a;
 }
 
 static int64_t remaining(const struct token_entry *e)
@@ -917,7 +898,7 @@ static int create_common(struct request *req, struct response *resp, const char 
 		    !policy_store_exists(core_policies(req->core), p))
 			response_warning(resp, "Policy \"%s\" does not exist", p);
 	}
-	resp->auth = auth_json(e, tok, e->ttl);
+	resp->auth = token_auth_json(e, tok, e->ttl);
 	r = 0;
 out:
 	secure_free_str(tok);
@@ -1030,7 +1011,7 @@ static int renew_entry(struct request *req, struct response *resp, const struct 
 		return r;
 	if (capped)
 		response_warning(resp, "TTL of the token was capped by its max TTL");
-	resp->auth = auth_json(after, client_token, remaining(after));
+	resp->auth = token_auth_json(after, client_token, remaining(after));
 	token_entry_free(after);
 	return 0;
 }

@@ -302,8 +302,8 @@ def test_login_stdin_no_store_and_failures(dev_server, tmp_path):
     assert p.returncode == 1 and not (home / ".vault-token").exists()
     assert "bogus-token" not in p.stderr
 
-    p = run_cli(["login", "-method=userpass", "username=x"], env=e)
-    assert p.returncode == 1 and "userpass" in p.stderr and "not supported" in p.stderr
+    p = run_cli(["login", "-method=kerberos", "username=x"], env=e)
+    assert p.returncode == 1 and "kerberos" in p.stderr and "not supported" in p.stderr
 
 
 def test_token_path_env_and_atomic_replace(dev_server, tmp_path):

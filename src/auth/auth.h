@@ -1,0 +1,12 @@
+/* auth.h — the auth methods (mounted under auth/): their engines. */
+#ifndef TROVE_AUTH_H
+#define TROVE_AUTH_H
+
+#include "core/router.h"
+
+/* auth/userpass: users with argon2id password hashes, lockout. */
+extern const struct engine userpass_engine;
+/* auth/approle: roles, role IDs and secret IDs for machines. */
+extern const struct engine approle_engine;
+
+#endif

@@ -1,0 +1,91 @@
+/* lockout.h — Vault's user lockout: after too many failed logins in a row
+ * an alias (a userpass username, an approle role ID) is refused for a
+ * while, even with the right credentials.
+ *
+ * State machine of one (mount accessor, alias) pair, times in seconds of a
+ * monotonic clock:
+ *   - every login attempt that is not refused starts with lockout_begin,
+ *     which counts it as a failure in advance (count+1, last = now); the
+ *     count first restarts from 0 when more than counter_reset seconds
+ *     passed since the last failure;
+ *   - when the count reaches threshold the alias is locked until
+ *     last + duration; lockout_begin refuses it meanwhile (and does not
+ *     count the refusal), after that the count restarts from 0;
+ *   - lockout_success (the credentials were right) forgets the pair;
+ *     lockout_abandon (the attempt failed for another reason: storage,
+ *     a CIDR refusal) takes the advance count back; a wrong credential
+ *     needs no further call.
+ * Counting in advance, under the table's lock, bounds the guesses: N
+ * concurrent wrong attempts cannot all slip in before the first failure
+ * is recorded (Vault counts after the fact). The price: while the
+ * threshold-reaching attempt is still being checked, a concurrent one is
+ * refused even if the pending one turns out right.
+ *
+ * Unknown aliases are tracked like known ones, so a lock says nothing
+ * about whether a user exists.
+ *
+ * Storage: in memory only, process-wide, keyed by accessor (accessors are
+ * random per mount, so mounts and cores never share entries). A restart
+ * unlocks everybody — Vault also persists locks; we chose not to write
+ * storage on every failed login. The table holds at most
+ * LOCKOUT_MAX_ENTRIES pairs: when full, entries whose counter or lock has
+ * run out are dropped first, then the unlocked pair with the oldest
+ * failure, and only if every pair is locked the lock that ends soonest.
+ * Aliases longer than LOCKOUT_ALIAS_MAX bytes are tracked by their first
+ * LOCKOUT_ALIAS_MAX bytes.
+ *
+ * Defaults are Vault's (5 attempts, 15 minutes lock, 15 minutes counter
+ * reset). All functions are thread-safe. */
+#ifndef TROVE_LOCKOUT_H
+#define TROVE_LOCKOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOCKOUT_DEFAULT_THRESHOLD 5
+#define LOCKOUT_DEFAULT_DURATION (15 * 60)
+#define LOCKOUT_DEFAULT_COUNTER_RESET (15 * 60)
+#define LOCKOUT_MAX_ENTRIES 32768
+#define LOCKOUT_ALIAS_MAX 256
+
+struct lockout_config {
+	int64_t threshold;     /* failed attempts that lock; <= 0 disables lockout */
+	int64_t duration;      /* seconds a lock lasts, from the last failure */
+	int64_t counter_reset; /* seconds without a failure that restart the count */
+};
+
+/* Vault's defaults (the constants above). */
+void lockout_config_default(struct lockout_config *cfg);
+
+/* Starts a login attempt. Returns false when the pair is locked: refuse
+ * without checking credentials. Returns true otherwise, having counted the
+ * attempt as a failure in advance (nothing is tracked when cfg disables
+ * lockout). */
+bool lockout_begin(const char *accessor, const char *alias, const struct lockout_config *cfg);
+/* The credentials were right: the pair's failures are forgotten. */
+void lockout_success(const char *accessor, const char *alias);
+/* The attempt failed for a reason other than wrong credentials: its
+ * advance count is taken back (and a lock it caused lifted). */
+void lockout_abandon(const char *accessor, const char *alias);
+/* sys/locked-users/.../unlock: forgets the pair. Returns whether it was
+ * locked. Idempotent. */
+bool lockout_unlock(const char *accessor, const char *alias);
+/* Whether the pair is locked now. */
+bool lockout_is_locked(const char *accessor, const char *alias);
+
+/* Calls fn for every pair locked now (of one accessor, or all when
+ * accessor is NULL), in no particular order, with the table locked: fn
+ * must not call back into lockout. Returns how many. */
+size_t lockout_foreach_locked(const char *accessor,
+                              void (*fn)(const char *accessor, const char *alias, void *arg), void *arg);
+
+/* For tests: replaces the clock (seconds, monotonic); NULL restores
+ * CLOCK_MONOTONIC. */
+void lockout_set_clock(int64_t (*now)(void));
+/* For tests: forgets every pair. */
+void lockout_clear(void);
+/* Pairs currently held (locked or counting). */
+size_t lockout_size(void);
+
+#endif

@@ -1,0 +1,158 @@
+/* sys_locked_users.c — the sys/ engine, user lockout: sys/locked-users
+ * (GET or LIST, optional mount_accessor) and
+ * sys/locked-users/:mount_accessor/unlock/:alias_identifier (POST).
+ *
+ * The lockout table (core/lockout.h) is process-wide and in memory; this
+ * file lists what is locked now, in Vault's shape, for the auth mounts that
+ * exist (a disabled mount's locks are not shown; they run out on their
+ * own). There are no namespaces: everything is in "root".
+ *   {"by_namespace": [{"namespace_id": "root", "namespace_path": "",
+ *     "counts": N, "mount_accessors": [{"mount_accessor": "auth_userpass_..",
+ *     "counts": n, "alias_identifiers": ["ann", ...]}, ...]}],
+ *    "total": N}
+ * Mounts come in decreasing order of counts (then by accessor), aliases
+ * sorted. Without locked users by_namespace is empty; when a mount_accessor
+ * is asked for, the root namespace is always listed (Vault does the same).
+ * Unlocking is idempotent (204 whether or not the alias was locked) and
+ * not root-protected, as in Vault; the ACL decides. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engines.h"
+
+#include "core/core.h"
+#include "core/lockout.h"
+#include "core/mount.h"
+#include "err.h"
+#include "log.h"
+
+#include "banned.h"
+
+struct mount_locks {
+	const char *accessor; /* borrowed from the JSON object's key */
+	json_t *aliases;      /* borrowed */
+};
+
+static void live_accessor(struct mount *m, void *arg)
+{
+	json_object_set_new((json_t *)arg, m->accessor, json_true());
+}
+
+static void collect(const char *accessor, const char *alias, void *arg)
+{
+	json_t *by = arg, *arr = json_object_get(by, accessor);
+	if (!arr) {
+		arr = json_array();
+		json_object_set_new(by, accessor, arr);
+	}
+	json_array_append_new(arr, json_string(alias));
+}
+
+static int cmp_alias(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_mount(const void *a, const void *b)
+{
+	const struct mount_locks *x = a, *y = b;
+	size_t nx = json_array_size(x->aliases), ny = json_array_size(y->aliases);
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return strcmp(x->accessor, y->accessor);
+}
+
+/* The sorted alias_identifiers array of one mount. */
+static json_t *sorted_aliases(json_t *aliases)
+{
+	size_t n = json_array_size(aliases);
+	const char **v = xcalloc(n ? n : 1, sizeof(*v));
+	json_t *out = json_array();
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_string_value(json_array_get(aliases, i));
+	qsort(v, n, sizeof(*v), cmp_alias);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(out, json_string(v[i]));
+	free(v);
+	return out;
+}
+
+static int locked_users_read(struct request *req, struct response *resp)
+{
+	const char *filter = field_string(req, "mount_accessor");
+	json_t *live = json_object(), *by = json_object(), *mounts = json_array(), *namespaces = json_array();
+	struct mount_locks *v;
+	const char *acc;
+	json_t *aliases;
+	size_t n = 0, total = 0;
+
+	mount_table_foreach(core_mounts(req->core), true, live_accessor, live);
+	lockout_foreach_locked(filter[0] ? filter : NULL, collect, by);
+	v = xcalloc(json_object_size(by) + 1, sizeof(*v));
+	json_object_foreach(by, acc, aliases)
+	{
+		if (!json_object_get(live, acc))
+			continue;
+		v[n].accessor = acc;
+		v[n].aliases = aliases;
+		total += json_array_size(aliases);
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_mount);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(mounts, json_pack("{s:s, s:I, s:o}", "mount_accessor", v[i].accessor,
+		                                        "counts", (json_int_t)json_array_size(v[i].aliases),
+		                                        "alias_identifiers", sorted_aliases(v[i].aliases)));
+	free(v);
+	if (total > 0 || filter[0])
+		json_array_append_new(namespaces, json_pack("{s:s, s:s, s:I, s:O}", "namespace_id", "root",
+		                                            "namespace_path", "", "counts", (json_int_t)total,
+		                                            "mount_accessors", mounts));
+	response_set_data(resp,
+	                  json_pack("{s:o, s:I}", "by_namespace", namespaces, "total", (json_int_t)total));
+	json_decref(mounts);
+	json_decref(by);
+	json_decref(live);
+	return 0;
+}
+
+static int unlock_write(struct request *req, struct response *resp)
+{
+	const char *accessor = request_param(req, "mount_accessor");
+	const char *alias = request_param(req, "alias_identifier");
+	if (!accessor || !accessor[0])
+		return response_error(resp, TROVE_ERR_INVALID, "missing mount_accessor");
+	if (!alias || !alias[0])
+		return response_error(resp, TROVE_ERR_INVALID, "missing alias_identifier");
+	if (lockout_unlock(accessor, alias))
+		log_info("locked user unlocked", "mount_accessor", accessor, "alias", alias);
+	resp->status = 204;
+	return 0;
+}
+
+static const struct field list_fields[] = {
+    {"mount_accessor", FIELD_STRING, NULL, "only this auth mount's locked users"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const struct field unlock_fields[] = {
+    {"mount_accessor", FIELD_STRING, NULL, "the auth mount the user belongs to"},
+    {"alias_identifier", FIELD_STRING, NULL, "the user's name (userpass), role ID (approle)..."},
+    {NULL, 0, NULL, NULL},
+};
+
+const struct route sys_locked_users_routes[] = {
+    {"locked-users",
+     {[OP_READ] = locked_users_read, [OP_LIST] = locked_users_read},
+     NULL,
+     list_fields,
+     0,
+     "users locked out after failed logins"},
+    {"locked-users/:mount_accessor/unlock/:alias_identifier",
+     {[OP_UPDATE] = unlock_write},
+     NULL,
+     unlock_fields,
+     0,
+     "unlock a locked user"},
+    {NULL, {0}, NULL, NULL, 0, NULL},
+};
