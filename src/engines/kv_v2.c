@@ -253,8 +253,11 @@ static bool meta_cache_key(const struct request *req, const char *key, struct bu
 	if (!req->mount)
 		return false;
 	pthread_once(&meta_cache_once, meta_cache_init);
-	buf_init(out, 128);
-	return buf_printf(out, "%s/%s", req->mount->uuid, key) == 0;
+	buf_init(out, 1024); /* a uuid and a storage key (at most 511 bytes) */
+	if (buf_printf(out, "%s/%s", req->mount->uuid, key) == 0)
+		return true;
+	buf_release(out);
+	return false;
 }
 
 static int meta_cached_get(const struct request *req, const char *key, json_t **out)
