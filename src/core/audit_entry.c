@@ -118,6 +118,7 @@
 #include "audit_entry.h"
 
 #include "buf.h"
+#include "encoding.h"
 #include "mount.h"
 #include "request.h"
 #include "secure.h"
@@ -614,35 +615,6 @@ static inline void out_byte(struct out *o, char c)
 /* s: a string literal (not a pointer: sizeof). */
 #define out_lit(o, s) out_raw((o), "" s, sizeof(s) - 1)
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static inline bool json_plain(unsigned char c)
 {
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
@@ -697,7 +669,7 @@ static void out_str(struct out *o, const char *s, size_t n)
 			p++;
 			continue;
 		}
-		if (c >= 0x80 && (l = utf8_len(p, (size_t)(end - p))) != 0) {
+		if (c >= 0x80 && (l = utf8_seq_len(p, (size_t)(end - p))) != 0) {
 			p += l;
 			continue;
 		}

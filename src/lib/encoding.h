@@ -1,10 +1,12 @@
-/* encoding.h — hex and base64 (standard alphabet, padded) codecs.
+/* encoding.h — hex and base64 (standard alphabet, padded) codecs, and
+ * UTF-8 validation.
  * Decoders take pointer+length, reject any invalid character or bad length,
  * and never read past the end. Output buffers are caller-owned. */
 #ifndef TROVE_ENCODING_H
 #define TROVE_ENCODING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
@@ -20,5 +22,10 @@ void base64_encode(const unsigned char *in, size_t n, char *out);
  * Returns 0, TROVE_ERR_INVALID on bad input, TROVE_ERR_TOO_LARGE if out_cap
  * is too small. */
 int base64_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, size_t *out_len);
+
+/* Length of the valid UTF-8 sequence at p (n > 0 bytes left), or 0 when it
+ * is not one (overlong forms, surrogates and code points past U+10FFFF
+ * are not). */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "buf.h"
+#include "encoding.h"
 #include "err.h"
 #include "banned.h"
 
@@ -108,35 +109,6 @@ static int append_timestamp(struct buf *b)
 	return buf_printf(b, "%s.%03ldZ", tmp, (long)(ts.tv_nsec / 1000000));
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static int append_json_string(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -164,7 +136,7 @@ static int append_json_string(struct buf *b, const char *s)
 		} else if (c < 0x20 || c == 0x7f) {
 			r = buf_printf(b, "\\u%04x", c);
 			l = 1;
-		} else if ((l = utf8_len(p + i, n - i)) == 0) {
+		} else if ((l = utf8_seq_len(p + i, n - i)) == 0) {
 			r = buf_append_str(b, "\\ufffd");
 			l = 1;
 		} else {
