@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench/approle/run.sh — AppRole logins per second on LMDB.
+#
+# Starts `trove server -config` on a fresh LMDB directory, initialises and
+# unseals it, enables auth/approle, makes a role issuing TOKEN_TYPE tokens
+# (batch or service) and one secret ID without a use limit (as Vault's
+# benchmark does), then drives POST auth/approle/login with wrk. A service
+# token login writes the token (durable, group commit); a batch token login
+# writes nothing.
+#
+#   bash bench/approle/run.sh                      # TOKEN_TYPE=batch
+#   TOKEN_TYPE=service bash bench/approle/run.sh
+#
+# Knobs (environment): DURATION (10s) CONNECTIONS (32) THREADS (1)
+#   WARMUP (2s) SERVER_CPU (0) WRK_CPU (1) TROVE_BIN (build/trove)
+#   TOKEN_TYPE (batch) DATA_DIR KEEP=1
+# Targets: batch >= 20,000/s, service >= 5,000/s. Benchmarks report; they
+# do not fail.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+WARMUP=${WARMUP:-2s}
+SERVER_CPU=${SERVER_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
+TROVE_BIN=${TROVE_BIN:-build/trove}
+TOKEN_TYPE=${TOKEN_TYPE:-batch}
+case "$TOKEN_TYPE" in
+batch) TARGET=20000 ;;
+service) TARGET=5000 ;;
+*)
+	echo "bench: TOKEN_TYPE must be batch or service" >&2
+	exit 1
+	;;
+esac
+
+die() {
+	echo "bench: ERROR: $*" >&2
+	exit 1
+}
+
+command -v wrk >/dev/null 2>&1 || bash scripts/deps.sh --test
+[ -x "$TROVE_BIN" ] || die "no trove binary at $TROVE_BIN (build it first)"
+
+PIN_SERVER=(taskset -c "$SERVER_CPU")
+PIN_WRK=(taskset -c "$WRK_CPU")
+if [ "$(nproc)" -lt 2 ]; then
+	PIN_SERVER=()
+	PIN_WRK=()
+fi
+
+WORK=$(mktemp -d /tmp/trove-bench-approle.XXXXXX)
+DATA_DIR=${DATA_DIR:-$WORK/data}
+mkdir -p "$DATA_DIR"
+PID=
+cleanup() {
+	if [ -n "$PID" ]; then
+		kill "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+cat >"$WORK/trove.hcl" <<CFG
+storage "lmdb" {
+  path = "$DATA_DIR"
+}
+
+listener "tcp" {
+  address = "127.0.0.1:$PORT"
+  tls_disable = true
+}
+
+disable_mlock = true
+CFG
+
+"${PIN_SERVER[@]}" "$TROVE_BIN" server -config "$WORK/trove.hcl" >"$WORK/trove.out" 2>"$WORK/trove.err" &
+PID=$!
+
+IDS=$(/usr/bin/python3 - "$URL" "$TOKEN_TYPE" <<'PY'
+import json, sys, time, urllib.request
+url, token_type = sys.argv[1], sys.argv[2]
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(url + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    if token:
+        req.add_header("X-Vault-Token", token)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        data = r.read()
+        return json.loads(data) if data else None
+for _ in range(200):
+    try:
+        call("GET", "/v1/sys/seal-status")
+        break
+    except Exception:
+        time.sleep(0.05)
+init = call("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
+call("PUT", "/v1/sys/unseal", {"key": init["keys"][0]})
+root = init["root_token"]
+call("POST", "/v1/sys/auth/approle", {"type": "approle"}, root)
+call("POST", "/v1/auth/approle/role/bench", {"token_type": token_type, "token_policies": ["default"],
+                                             "token_ttl": "1h"}, root)
+role_id = call("GET", "/v1/auth/approle/role/bench/role-id", token=root)["data"]["role_id"]
+secret_id = call("POST", "/v1/auth/approle/role/bench/secret-id", {}, root)["data"]["secret_id"]
+out = call("POST", "/v1/auth/approle/login", {"role_id": role_id, "secret_id": secret_id})
+assert out["auth"]["token_type"] == token_type, out
+print(role_id, secret_id)
+PY
+) || {
+	cat "$WORK/trove.err" >&2
+	die "could not set up the server"
+}
+read -r ROLE_ID SECRET_ID <<<"$IDS"
+export ROLE_ID SECRET_ID
+
+LUA=bench/approle/login.lua
+"${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$LUA" "$URL" >/dev/null 2>&1 || true
+out=$("${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "$URL")
+echo "$out" | grep -E 'Latency|50%|99%' || true
+line=$(echo "$out" | grep '^non200=')
+rate=$(echo "$line" | sed 's/.*rate=\([0-9.]*\).*/\1/')
+bad=$(echo "$line" | sed 's/^non200=\([0-9]*\).*/\1/')
+printf '%-22s %12s %8s\n' workload "logins/s" non200
+printf '%-22s %12.0f %8s\n' "approle-$TOKEN_TYPE-lmdb" "$rate" "$bad"
+if [ "$bad" != 0 ]; then
+	echo "bench: WARNING: $bad requests were not 200: the rate above is not a result"
+elif awk -v r="$rate" -v t="$TARGET" 'BEGIN { exit !(r >= t) }'; then
+	echo "target >= $TARGET/s: met"
+else
+	echo "target >= $TARGET/s: NOT met"
+fi
