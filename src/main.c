@@ -42,6 +42,7 @@ static const struct command commands[] = {
     {"policy", "Write, read, list, delete and format ACL policies", cmd_policy, false},
     {"secrets", "Enable, list, tune, move and disable secrets engines", cmd_secrets, false},
     {"token", "Create, look up, renew and revoke tokens", cmd_token, false},
+    {"unwrap", "Unwrap a response-wrapped secret", cmd_unwrap, false},
     {"version", "Print the Trove version", cmd_version, false},
 };
 

@@ -92,6 +92,7 @@ struct cli {
 	char *ca_path;
 	char *client_cert;
 	char *client_key;
+	char *wrap_ttl; /* -wrap-ttl: sent as X-Vault-Wrap-TTL */
 	bool tls_skip_verify;
 	enum cli_format format;
 	struct client *client; /* created by cli_client() */
@@ -314,6 +315,7 @@ int cmd_auth(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_unwrap(int argc, char **argv);
 
 /* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
  * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK or

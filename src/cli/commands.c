@@ -41,6 +41,7 @@ struct global_opts {
 	const char *client_cert;
 	const char *client_key;
 	const char *format;
+	const char *wrap_ttl;
 	bool skip_verify;
 };
 
@@ -73,6 +74,10 @@ static size_t global_flags(struct global_opts *g, unsigned opts, struct cli_flag
 	     "Token sent to the server in the X-Vault-Token header. When unset, TROVE_TOKEN, then "
 	     "VAULT_TOKEN, then the file written by the token helper (~/.vault-token, or "
 	     "TROVE_TOKEN_PATH) are used."},
+	    {"wrap-ttl", NULL, CLI_FLAG_STRING, &g->wrap_ttl, 0, 0, NULL,
+	     "Wrap the response in a single-use wrapping token that lives this long (\"5m\", \"300\") "
+	     "and print only the token's details; 'trove unwrap' gets the response back. Sent as the "
+	     "X-Vault-Wrap-TTL header. Environment: TROVE_WRAP_TTL (or VAULT_WRAP_TTL)."},
 	};
 	const struct cli_flag output[] = {
 	    {"format", NULL, CLI_FLAG_STRING, &g->format, 0, 0, "table",
@@ -503,6 +508,7 @@ int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_
 	cli->ca_path = pick(g.ca_path, "TROVE_CAPATH", "VAULT_CAPATH");
 	cli->client_cert = pick(g.client_cert, "TROVE_CLIENT_CERT", "VAULT_CLIENT_CERT");
 	cli->client_key = pick(g.client_key, "TROVE_CLIENT_KEY", "VAULT_CLIENT_KEY");
+	cli->wrap_ttl = pick(g.wrap_ttl, "TROVE_WRAP_TTL", "VAULT_WRAP_TTL");
 	return CLI_PROCEED;
 }
 
@@ -532,6 +538,7 @@ void cli_release(struct cli *cli)
 	free(cli->ca_path);
 	free(cli->client_cert);
 	free(cli->client_key);
+	free(cli->wrap_ttl);
 	memset(cli, 0, sizeof(*cli));
 }
 
@@ -559,6 +566,13 @@ struct client *cli_client(struct cli *cli)
 	}
 	if (r != 0) {
 		fprintf(stderr, "Error: could not set up the HTTP client: %s\n", err_message(r));
+		return NULL;
+	}
+	if (cli->wrap_ttl && *cli->wrap_ttl &&
+	    client_add_header(cli->client, "X-Vault-Wrap-TTL", cli->wrap_ttl) != 0) {
+		fprintf(stderr, "Error: invalid -wrap-ttl value\n");
+		client_free(cli->client);
+		cli->client = NULL;
 		return NULL;
 	}
 	return cli->client;

@@ -1154,6 +1154,10 @@ static void out_request(struct entry *e)
 		KEY(o, &first, "remote_port");
 		out_int(o, req->remote_port);
 	}
+	if (req->wrap_ttl > 0) {
+		KEY(o, &first, "wrap_ttl");
+		out_int(o, (json_int_t)req->wrap_ttl);
+	}
 	if (json_is_object(e->r->headers) && json_object_size(e->r->headers) != 0) {
 		KEY(o, &first, "headers");
 		out_value(e, e->r->headers, false, 0);
@@ -1200,6 +1204,38 @@ static void out_response_auth(struct entry *e, const json_t *auth)
 	out_byte(o, '}');
 }
 
+/* wrap_info: the token always masked (unless log_raw), the accessors as
+ * hmac_accessor says, the rest in clear. */
+static void out_wrap_info(struct entry *e, const json_t *w)
+{
+	struct out *o = &e->o;
+	const char *k;
+	size_t klen;
+	void *it;
+	json_t *c;
+	bool any = false;
+
+	out_byte(o, '{');
+	for (it = json_object_iter((json_t *)w); it != NULL && o->ok;
+	     it = json_object_iter_next((json_t *)w, it), any = true) {
+		k = json_object_iter_key(it);
+		klen = json_object_iter_key_len(it);
+		c = json_object_iter_value(it);
+		if (any)
+			out_byte(o, ',');
+		out_str(o, k, klen);
+		out_byte(o, ':');
+		if (json_is_string(c) && json_string_length(c) != 0 && key_is(k, klen, "token"))
+			out_secret(e, json_string_value(c), json_string_length(c), NULL);
+		else if (json_is_string(c) && json_string_length(c) != 0 &&
+		         (key_is(k, klen, "accessor") || key_is(k, klen, "wrapped_accessor")))
+			out_accessor(e, json_string_value(c), json_string_length(c), NULL);
+		else
+			out_value(e, c, false, 1);
+	}
+	out_byte(o, '}');
+}
+
 static void out_response(struct entry *e)
 {
 	const struct request *req = e->r->req;
@@ -1223,6 +1259,10 @@ static void out_response(struct entry *e)
 	if (json_is_array(resp->warnings) && json_array_size(resp->warnings) != 0) {
 		KEY(o, &first, "warnings");
 		out_value(e, resp->warnings, false, 0);
+	}
+	if (json_is_object(resp->wrap_info)) {
+		KEY(o, &first, "wrap_info");
+		out_wrap_info(e, resp->wrap_info);
 	}
 	out_byte(o, '}');
 }

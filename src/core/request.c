@@ -63,6 +63,7 @@ void response_release(struct response *resp)
 	json_decref(resp->warnings);
 	json_decref(resp->bare);
 	json_decref(resp->errors);
+	json_decref(resp->wrap_info);
 	memset(resp, 0, sizeof(*resp));
 }
 

@@ -67,6 +67,7 @@ struct request {
 	struct strlist granting;   /* policies that allowed the request */
 	struct audit_reuse *audit_reuse; /* owned: audit text shared by the
 	                                  * request's two entries, or NULL */
+	int64_t wrap_ttl;          /* X-Vault-Wrap-TTL in seconds; 0 = not wrapped */
 };
 
 struct response {
@@ -76,6 +77,8 @@ struct response {
 	json_t *warnings;   /* JSON array of strings or NULL */
 	json_t *bare;       /* if set: sent as the whole body, no envelope */
 	json_t *errors;     /* JSON array of strings; set on failure */
+	json_t *wrap_info;  /* set when the response was wrapped: the envelope
+	                     * then carries only this (wrapping.h) */
 	bool inject_data;   /* also copy data's keys to the top level */
 	int64_t lease_duration;
 	bool renewable;

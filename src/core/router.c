@@ -22,6 +22,7 @@
 #include "log.h"
 #include "strconv.h"
 #include "token.h"
+#include "wrapping.h"
 
 #include "banned.h"
 
@@ -122,6 +123,9 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* A device that may block (fsync, a network peer) must not stall an
 	 * event loop. */
 	if (audit_broker_may_block(core_audit(req->core)))
+		return true;
+	/* Wrapping a response creates a token: a durable write. */
+	if (req->wrap_ttl > 0)
 		return true;
 	/* Writes may wait for an fsync; reads are served from memory-mapped
 	 * or in-memory storage and stay on the event loop. */
@@ -322,6 +326,11 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	req->granting = res.granting;
 	strlist_init(&res.granting);
 	bool allowed = res.allowed && (!route || !(route->flags & ROUTE_SUDO) || res.sudo);
+	/* The rule's wrapping TTL limits: a minimum demands wrapping. */
+	if (res.min_wrapping_ttl > 0 && req->wrap_ttl < res.min_wrapping_ttl)
+		allowed = false;
+	if (res.max_wrapping_ttl > 0 && req->wrap_ttl > res.max_wrapping_ttl)
+		allowed = false;
 	acl_result_release(&res);
 	req->policy_checked = true;
 	req->policy_allowed = allowed;
@@ -390,8 +399,8 @@ static int dispatch(struct request *req, const struct route_match *match, struct
 
 	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK)))
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
-	r = 0;
-	if (!route || !(route->flags & ROUTE_UNAUTH))
+	r = route ? wrapping_precheck(req, resp) : 0;
+	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
 		r = authorize(req, route, resp);
 	if (r == 0 && !route)
 		r = response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
@@ -408,8 +417,8 @@ static int dispatch(struct request *req, const struct route_match *match, struct
 		h = route->ops[OP_UPDATE];
 	if (!h)
 		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	else if ((r = coerce_fields(req, route, resp)) == 0)
-		r = h(req, resp);
+	else if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0)
+		r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
 	if (r != 0 && !resp->errors) {
 		if (r == TROVE_ERR_NOT_FOUND)
 			resp->errors = json_array();

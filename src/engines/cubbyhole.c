@@ -59,6 +59,60 @@ int cubbyhole_register(struct core *c)
 	return token_store_on_revoke(ts, on_token_revoked, c);
 }
 
+/* The view of the core's cubbyhole mount, with a reference in *m. */
+static struct storage *cubby_view(struct core *c, struct mount **m)
+{
+	struct mount_table *t = c ? core_mounts(c) : NULL;
+	*m = t ? mount_match(t, "cubbyhole/") : NULL;
+	if (*m && (*m)->view && (*m)->type && strcmp((*m)->type, "cubbyhole") == 0)
+		return (*m)->view;
+	if (*m)
+		mount_release(*m);
+	*m = NULL;
+	return NULL;
+}
+
+static int cubby_entry_key(const char *id_hash, const char *key, struct buf *out)
+{
+	buf_init(out, STORAGE_MAX_KEY + 1);
+	if (!id_hash || !id_hash[0] || strchr(id_hash, '/') || !key || !key[0])
+		return TROVE_ERR_INVALID;
+	return buf_printf(out, "%s/%s", id_hash, key);
+}
+
+int cubbyhole_put(struct core *c, const char *id_hash, const char *key, const json_t *v)
+{
+	struct mount *m;
+	struct storage *view = cubby_view(c, &m);
+	struct buf k;
+	int r;
+
+	if (!view)
+		return TROVE_ERR_NOT_FOUND;
+	if ((r = cubby_entry_key(id_hash, key, &k)) == 0)
+		r = kv_put_json(view, k.data, v);
+	buf_release(&k);
+	mount_release(m);
+	return r;
+}
+
+int cubbyhole_get(struct core *c, const char *id_hash, const char *key, json_t **out)
+{
+	struct mount *m;
+	struct storage *view = cubby_view(c, &m);
+	struct buf k;
+	int r;
+
+	*out = NULL;
+	if (!view)
+		return TROVE_ERR_NOT_FOUND;
+	if ((r = cubby_entry_key(id_hash, key, &k)) == 0)
+		r = kv_get_json(view, k.data, out);
+	buf_release(&k);
+	mount_release(m);
+	return r;
+}
+
 /* The storage key for the caller's path: "<id_hash>/<path>" ("<id_hash>/"
  * for a list of the root). */
 static int cubby_key(struct request *req, struct response *resp, bool list, bool required, struct buf *key)

@@ -37,5 +37,14 @@ int cubbyhole_register(struct core *c);
 /* Deletes every cubbyhole entry of the token whose hash is id_hash from a
  * cubbyhole mount's view. Exposed for tests. */
 int cubbyhole_purge(struct storage *view, const char *id_hash);
+/* Stores / reads the JSON value at key (no '/' needed) in the cubbyhole
+ * of the token whose hash is id_hash, through the core's cubbyhole mount
+ * (response wrapping). *out is the caller's; TROVE_ERR_NOT_FOUND when
+ * absent or when there is no cubbyhole mount. */
+int cubbyhole_put(struct core *c, const char *id_hash, const char *key, const json_t *v);
+int cubbyhole_get(struct core *c, const char *id_hash, const char *key, json_t **out);
+
+/* sys/wrapping/{wrap,unwrap,lookup,rewrap} (sys_wrapping.c) */
+extern const struct route sys_wrapping_routes[];
 
 #endif

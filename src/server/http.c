@@ -229,6 +229,13 @@ int http_render(const struct request *req, const struct response *resp, int err,
 	} else if (resp->bare) {
 		*status = resp->status ? resp->status : 200;
 		body = json_incref(resp->bare);
+	} else if (resp->wrap_info) {
+		/* A wrapped response carries only wrap_info (Vault leaves even
+		 * request_id empty). */
+		*status = 200;
+		body = json_pack("{s:s, s:s, s:b, s:i, s:n, s:O, s:O?, s:n, s:s}", "request_id", "", "lease_id", "",
+				 "renewable", 0, "lease_duration", 0, "data", "wrap_info", resp->wrap_info, "warnings",
+				 resp->warnings, "auth", "mount_type", "");
 	} else if (resp->data || resp->auth || resp->warnings) {
 		*status = resp->status ? resp->status : 200;
 		body = json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?, s:s}", "request_id", req->id, "lease_id",

@@ -20,6 +20,7 @@
 #include "core/audit.h"
 #include "core/core.h"
 #include "core/router.h"
+#include "duration.h"
 #include "err.h"
 #include "http.h"
 #include "log.h"
@@ -221,6 +222,21 @@ static void keep_headers(h2o_req_t *hreq, struct request *req)
 	}
 }
 
+/* X-Vault-Wrap-TTL: seconds or a duration string; "0" means no
+ * wrapping. */
+static int wrap_ttl_header(h2o_req_t *hreq, struct request *req, struct response *resp)
+{
+	ssize_t i = h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-vault-wrap-ttl"), -1);
+	int64_t secs = 0;
+	if (i < 0)
+		return 0;
+	const h2o_iovec_t *v = &hreq->headers.entries[i].value;
+	if (v->len == 0 || duration_parse_seconds(v->base, v->len, &secs) != 0 || secs < 0)
+		return response_error(resp, TROVE_ERR_INVALID, "error parsing X-Vault-Wrap-TTL header");
+	req->wrap_ttl = secs;
+	return 0;
+}
+
 static size_t header_bytes(h2o_req_t *hreq)
 {
 	size_t n = hreq->path.len;
@@ -255,9 +271,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	j->err = http_build_request(&j->req, hreq->method.base, hreq->method.len, hreq->path.base, hreq->path.len,
 				    hreq->entity.base, hreq->entity.base ? hreq->entity.len : 0, ct, ct_len,
 				    &j->resp);
-	if (j->err == 0 && h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-vault-wrap-ttl"), -1) >= 0)
-		j->err = response_error(&j->resp, TROVE_ERR_INVALID,
-					"X-Vault-Wrap-TTL: response wrapping is not supported by this server yet");
+	if (j->err == 0)
+		j->err = wrap_ttl_header(hreq, &j->req, &j->resp);
 	if (j->err != 0)
 		goto reply_now;
 	router_match(&j->req, &m);

@@ -612,6 +612,46 @@ static void test_accessor_not_hmaced(void **state)
 	fx_free(x);
 }
 
+/* A wrapped response: wrap_info's token always hashed, its accessors as
+ * hmac_accessor says, the rest in clear; the request's wrap_ttl in clear. */
+static void test_wrap_info(void **state)
+{
+	(void)state;
+	for (int hmac_acc = 0; hmac_acc < 2; hmac_acc++) {
+		struct fx *x = fx_new();
+		x->f.hmac_accessor = hmac_acc;
+		response_release(&x->resp);
+		response_init(&x->resp);
+		x->resp.wrap_info = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "token", "hvs.0000000000000009Wrap" CANARY,
+		                              "accessor", "0000000000000009wrapaccessorxxxxxxxxxxxx", "ttl", 300,
+		                              "creation_time", "2026-11-30T12:00:00Z", "creation_path",
+		                              "secret/data/app", "wrapped_accessor",
+		                              "0000000000000008wrappedaccessorxxxxxxxxx");
+		x->req.wrap_ttl = 300;
+		x->r.resp = &x->resp;
+		char *line;
+		json_t *j = format(x, &line);
+		assert_null(strstr(line, CANARY));
+		json_t *w = json_object_get(json_object_get(j, "response"), "wrap_info");
+		assert_hash_of(json_object_get(w, "token"), "hvs.0000000000000009Wrap" CANARY);
+		if (hmac_acc) {
+			assert_hash_of(json_object_get(w, "accessor"), "0000000000000009wrapaccessorxxxxxxxxxxxx");
+			assert_hash_of(json_object_get(w, "wrapped_accessor"), "0000000000000008wrappedaccessorxxxxxxxxx");
+		} else {
+			assert_string_equal(sget(w, "accessor"), "0000000000000009wrapaccessorxxxxxxxxxxxx");
+			assert_string_equal(sget(w, "wrapped_accessor"), "0000000000000008wrappedaccessorxxxxxxxxx");
+		}
+		assert_int_equal(json_integer_value(json_object_get(w, "ttl")), 300);
+		assert_string_equal(sget(w, "creation_path"), "secret/data/app");
+		assert_string_equal(sget(w, "creation_time"), "2026-11-30T12:00:00Z");
+		assert_null(json_object_get(json_object_get(j, "response"), "data"));
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "request"), "wrap_ttl")), 300);
+		free(line);
+		json_decref(j);
+		fx_free(x);
+	}
+}
+
 static void test_log_raw(void **state)
 {
 	(void)state;
@@ -1555,6 +1595,7 @@ int main(void)
 	    cmocka_unit_test(test_large_entry),
 	    cmocka_unit_test(test_redump_random),
 	    cmocka_unit_test(test_cost_per_entry),
+	    cmocka_unit_test(test_wrap_info),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
