@@ -284,6 +284,17 @@ static int coerce_fields(struct request *req, const struct route *route, struct 
 	return 0;
 }
 
+/* A limited-use token pays for a request only once it is allowed. */
+static int spend_use(struct request *req, struct response *resp)
+{
+	int r = token_consume_use(core_tokens(req->core), req->token);
+	if (r == 0)
+		return 0;
+	if (r != TROVE_ERR_PERMISSION)
+		log_error("token use could not be recorded", "error", err_name(r));
+	return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+}
+
 /* Resolves the token and its ACL, and decides the request. Returns 0
  * when the request may proceed. */
 static int authorize(struct request *req, const struct route *route, struct response *resp)
@@ -293,8 +304,8 @@ static int authorize(struct request *req, const struct route *route, struct resp
 
 	if (!req->client_token)
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
-	r = token_lookup_ex(core_tokens(req->core), req->client_token, req->remote_addr[0] ? req->remote_addr : NULL, 0,
-			    &req->token);
+	r = token_lookup_ex(core_tokens(req->core), req->client_token, req->remote_addr[0] ? req->remote_addr : NULL,
+			    TOKEN_LOOKUP_NO_USE, &req->token);
 	if (r == TROVE_ERR_SEALED)
 		return response_error(resp, r, "Vault is sealed");
 	if (r != 0) {
@@ -308,7 +319,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 	}
 	if (route && (route->flags & ROUTE_NO_ACL))
-		return 0;
+		return spend_use(req, resp);
 
 	/* Vault's create vs update: a write to something absent needs the
 	 * create capability. */
@@ -336,7 +347,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	req->policy_allowed = allowed;
 	if (!allowed)
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
-	return 0;
+	return spend_use(req, resp);
 }
 
 static int dispatch(struct request *req, const struct route_match *match, struct response *resp);

@@ -983,6 +983,17 @@ out:
 	return r;
 }
 
+int token_consume_use(struct token_store *ts, struct token_entry *e)
+{
+	int r;
+	if (e->type != TOKEN_TYPE_SERVICE || e->num_uses <= 0)
+		return 0;
+	pthread_rwlock_rdlock(&ts->lock);
+	r = ts->logical ? consume_use(ts, e, now_of(ts)) : TROVE_ERR_SEALED;
+	pthread_rwlock_unlock(&ts->lock);
+	return r;
+}
+
 int token_lookup(struct token_store *ts, const char *id, struct token_entry **out)
 {
 	return token_lookup_ex(ts, id, NULL, 0, out);

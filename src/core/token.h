@@ -158,6 +158,12 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 #define TOKEN_LOOKUP_NO_USE 1u
 int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_addr, unsigned flags,
                     struct token_entry **out);
+/* Spends one use of e, looked up with TOKEN_LOOKUP_NO_USE, now that the
+ * request it authenticates is allowed (Vault spends uses only on allowed
+ * requests, so a refused request cannot burn a single-use token). A token
+ * without a use limit costs nothing. TROVE_ERR_PERMISSION when the uses
+ * ran out meanwhile; e->last_use as token_lookup_ex sets it. */
+int token_consume_use(struct token_store *ts, struct token_entry *e);
 /* token_lookup_ex(ts, id, NULL, 0, out). */
 int token_lookup(struct token_store *ts, const char *id, struct token_entry **out);
 /* A service token by its id hash (no use consumed, validity checked). */

@@ -152,6 +152,13 @@ def test_num_uses(dev_server):
         assert post(dev_server, "auth/token/lookup", dev_server.root_token, {"token": tok}).status_code == 200
     assert lookup_self_status(dev_server, tok) == 200
     assert lookup_self_status(dev_server, tok) == 403
+    # A refused request does not spend a use (as Vault): a single-use
+    # token sent to the wrong path still works once where it is allowed.
+    tok = create(dev_server, dev_server.root_token, policies=["default"], num_uses=1)["client_token"]
+    for _ in range(3):
+        assert dev_server.get("/v1/secret/data/not-mine", token=tok).status_code == 403
+    assert lookup_self_status(dev_server, tok) == 200
+    assert lookup_self_status(dev_server, tok) == 403
 
 
 @pytest.mark.time_limit(30)

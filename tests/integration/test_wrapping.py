@@ -132,10 +132,13 @@ def test_expired_wrapping_token(dev_server):
 def test_wrapping_token_can_only_unwrap(dev_server):
     srv, root = dev_server, dev_server.root_token
     put_kv(srv, root, "locked", {"a": "b"})
+    wi = wrapped(srv, "POST", "/v1/sys/wrapping/wrap", root, json={"a": "b"})
     for path in ("/v1/secret/data/locked", "/v1/auth/token/lookup-self", "/v1/sys/mounts"):
-        wi = wrapped(srv, "POST", "/v1/sys/wrapping/wrap", root, json={"a": "b"})
         r = srv.request("GET", path, token=wi["token"])
         assert r.status_code == 403, (path, r.text)
+    # Refused requests do not spend the single use: the response is still there.
+    r = srv.request("POST", "/v1/sys/wrapping/unwrap", token=wi["token"])
+    assert r.status_code == 200 and r.json()["data"] == {"a": "b"}, r.text
     wi = wrapped(srv, "POST", "/v1/sys/wrapping/wrap", root, json={"a": "b"})
     r = srv.request("POST", "/v1/sys/wrapping/wrap", token=wi["token"], json={"c": "d"})
     assert r.status_code == 403
