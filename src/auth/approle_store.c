@@ -22,6 +22,7 @@
 #include "err.h"
 #include "rand.h"
 #include "secure.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -564,21 +565,9 @@ int approle_metadata_parse(const json_t *in, json_t **out, const char **why)
 
 json_t *approle_time_json(int64_t ns)
 {
-	char out[64], frac[16];
-	struct tm tm;
+	char out[TIME_TEXT_MAX];
 	if (ns <= 0)
-		return json_string("0001-01-01T00:00:00Z");
-	time_t secs = (time_t)(ns / 1000000000LL);
-	long nsec = (long)(ns % 1000000000LL);
-	gmtime_r(&secs, &tm);
-	size_t n = strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
-	frac[0] = '\0';
-	if (nsec) {
-		snprintf(frac, sizeof(frac), ".%09ld", nsec);
-		size_t fl = strlen(frac);
-		while (fl > 1 && frac[fl - 1] == '0')
-			frac[--fl] = '\0';
-	}
-	snprintf(out + n, sizeof(out) - n, "%sZ", frac);
+		return json_string("0001-01-01T00:00:00Z"); /* Go's zero time */
+	time_rfc3339_ns(ns, out);
 	return json_string(out);
 }

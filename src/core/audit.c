@@ -28,6 +28,7 @@
 #include "request.h"
 #include "secure.h"
 #include "strconv.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -544,16 +545,6 @@ void audit_broker_reopen(struct audit_broker *b)
 
 /* --- logging --------------------------------------------------------------- */
 
-static void now_rfc3339(char out[64])
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
-}
-
 /* The configured headers of this request, masked with d's salt where so
  * configured; NULL when none is present. Caller holds the lock. */
 static json_t *headers_for(struct audit_broker *b, const struct audit_dev *d, const struct request *req)
@@ -615,12 +606,12 @@ static void bind_reuse(struct audit_record *r, struct audit_reuse *reuse, const 
 
 int audit_broker_log(struct audit_broker *b, struct audit_record *r, struct audit_reuse *reuse)
 {
-	char when[64];
+	char when[TIME_TEXT_MAX];
 	size_t ok = 0, tried = 0;
 	if (!atomic_load(&b->active))
 		return 0;
 	if (!r->time) {
-		now_rfc3339(when);
+		time_now_rfc3339_ns(when);
 		r->time = when;
 	}
 	pthread_rwlock_rdlock(&b->lock);

@@ -11,20 +11,9 @@
 #include "log.h"
 #include "secure.h"
 #include "token.h"
+#include "timefmt.h"
 
 #include "banned.h"
-
-void wrapping_rfc3339(int64_t t, char *out, size_t n)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (n == 0)
-		return;
-	out[0] = '\0';
-	if (gmtime_r(&tt, &tm) != NULL && strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		out[0] = '\0';
-}
 
 json_t *wrapping_envelope(const struct request *req, const struct response *resp)
 {
@@ -40,7 +29,7 @@ int wrapping_create(struct core *c, const char *creation_path, int64_t ttl, cons
 	struct token_entry *e = token_entry_new();
 	json_t *stored = NULL, *info = NULL;
 	char *id = NULL, *text = NULL;
-	char when[64];
+	char when[TIME_TEXT_MAX];
 	int r;
 
 	*wrap_info = NULL;
@@ -74,7 +63,7 @@ int wrapping_create(struct core *c, const char *creation_path, int64_t ttl, cons
 		(void)token_revoke(ts, e->id_hash, false);
 		goto out;
 	}
-	wrapping_rfc3339(e->creation_time, when, sizeof(when));
+	time_rfc3339(e->creation_time, when);
 	*wrap_info = json_pack("{s:s, s:s, s:I, s:s, s:s}", "token", id, "accessor", e->accessor, "ttl",
 	                       (json_int_t)ttl, "creation_time", when, "creation_path", creation_path);
 	if (!*wrap_info)

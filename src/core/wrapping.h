@@ -59,7 +59,4 @@ int wrapping_read(struct core *c, const struct token_entry *e, json_t **envelope
 /* Fills resp from a stored envelope (data, auth, warnings, lease). */
 void wrapping_restore(struct response *resp, const json_t *envelope);
 
-/* "2006-01-02T15:04:05Z" for unix seconds t; out has >= 32 bytes. */
-void wrapping_rfc3339(int64_t t, char *out, size_t n);
-
 #endif

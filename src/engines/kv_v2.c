@@ -41,6 +41,7 @@
 #include "err.h"
 #include "secure.h"
 #include "strconv.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -59,34 +60,11 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
-/* Go's RFC3339Nano: fraction without trailing zeros, none at all when
- * zero. ns == 0 is "never" and formats as "". */
-static void format_time(int64_t ns, char *out, size_t n)
-{
-	struct tm tm;
-	char frac[16] = "";
-	if (ns <= 0) {
-		out[0] = '\0';
-		return;
-	}
-	time_t secs = (time_t)(ns / NS_PER_SEC);
-	long rem = (long)(ns % NS_PER_SEC);
-	gmtime_r(&secs, &tm);
-	if (rem) {
-		snprintf(frac, sizeof(frac), ".%09ld", rem);
-		size_t l = strlen(frac);
-		while (l > 1 && frac[l - 1] == '0')
-			frac[--l] = '\0';
-	}
-	char base[40];
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, n, "%s%sZ", base, frac);
-}
-
 static json_t *time_json(int64_t ns)
 {
-	char s[64];
-	format_time(ns, s, sizeof(s));
+	char s[TIME_TEXT_MAX] = ""; /* 0 is "never": "" */
+	if (ns > 0)
+		time_rfc3339_ns(ns, s);
 	return json_string(s);
 }
 

@@ -17,20 +17,13 @@
 #include "log.h"
 #include "secure.h"
 #include "trove_version.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
 /* The Vault API level Trove implements, reported where Vault reports its
  * version: clients (the Terraform provider) choose APIs from it. */
 #define API_VERSION "1.17.0"
-
-static void format_rfc3339(int64_t t, char *out, size_t n)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static json_t *seal_status_json(const struct seal_status *st)
 {
@@ -250,11 +243,11 @@ static int leader_read(struct request *req, struct response *resp)
 static int key_status_read(struct request *req, struct response *resp)
 {
 	struct barrier_key_status ks;
-	char when[32];
+	char when[TIME_TEXT_MAX];
 	int r = barrier_key_status(core_barrier(req->core), &ks);
 	if (r != 0)
 		return r;
-	format_rfc3339(ks.install_time, when, sizeof(when));
+	time_rfc3339(ks.install_time, when);
 	response_set_data(resp, json_pack("{s:i, s:s, s:I}", "term", (int)ks.term, "install_time", when,
 					  "encryptions", (json_int_t)ks.encryptions));
 	resp->inject_data = true;

@@ -13,6 +13,7 @@
 #include "core/policy_store.h"
 #include "core/token.h"
 #include "err.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -231,14 +232,11 @@ static int remount_status(struct request *req, struct response *resp)
 {
 	const char *id = request_param(req, "migration_id");
 	json_t *info = NULL;
-	char when[32];
+	char when[TIME_TEXT_MAX];
 	pthread_mutex_lock(&migrations.lock);
 	for (unsigned i = 0; i < MIGRATIONS_KEPT; i++) {
 		if (migrations.ring[i].id[0] && strcmp(migrations.ring[i].id, id) == 0) {
-			time_t t = (time_t)migrations.ring[i].when;
-			struct tm tm;
-			gmtime_r(&t, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			time_rfc3339(migrations.ring[i].when, when);
 			info = json_pack("{s:s, s:s, s:s, s:s, s:s}", "source_mount", migrations.ring[i].from,
 					 "target_mount", migrations.ring[i].to, "status", "success", "start_time", when,
 					 "end_time", when);

@@ -13,6 +13,7 @@
 #include "core/token.h"
 #include "core/wrapping.h"
 #include "err.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -113,14 +114,14 @@ out:
 static int lookup_write(struct request *req, struct response *resp)
 {
 	struct token_entry *e = NULL;
-	char when[64];
+	char when[TIME_TEXT_MAX];
 	const char *tok = field_string(req, "token");
 
 	if (!tok[0])
 		return response_error(resp, TROVE_ERR_INVALID, "missing \"token\" value in input");
 	if (wrapping_validate(req->core, tok, &e) != 0)
 		return response_error(resp, TROVE_ERR_INVALID, WRAPPING_INVALID);
-	wrapping_rfc3339(e->creation_time, when, sizeof(when));
+	time_rfc3339(e->creation_time, when);
 	response_set_data(resp, json_pack("{s:s, s:s, s:I}", "creation_path", e->path ? e->path : "",
 	                                  "creation_time", when, "creation_ttl", (json_int_t)e->ttl));
 	token_entry_free(e);

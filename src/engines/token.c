@@ -28,6 +28,7 @@
 #include "duration.h"
 #include "err.h"
 #include "secure.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -46,20 +47,12 @@ static int64_t now_s(void)
 	return (int64_t)time(NULL);
 }
 
-static void fmt_time(int64_t t, char *out, size_t n)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *time_json(int64_t t)
 {
-	char buf[40];
+	char buf[TIME_TEXT_MAX];
 	if (t <= 0)
 		return json_null();
-	fmt_time(t, buf, sizeof(buf));
+	time_rfc3339(t, buf);
 	return json_string(buf);
 }
 

@@ -9,6 +9,7 @@
 
 #include "duration.h"
 #include "err.h"
+#include "timefmt.h"
 
 #define S INT64_C(1000000000)
 
@@ -225,12 +226,35 @@ static void test_size_parse(void **state)
 	assert_int_equal(v, 4096);
 }
 
+/* RFC 3339 timestamps (timefmt.h), beside durations: the other way times
+ * are written. */
+static void test_rfc3339(void **state)
+{
+	(void)state;
+	char s[TIME_TEXT_MAX];
+	time_rfc3339(0, s);
+	assert_string_equal(s, "1970-01-01T00:00:00Z");
+	time_rfc3339(1796040000, s);
+	assert_string_equal(s, "2026-11-30T12:00:00Z");
+	time_rfc3339_ns(1796040000LL * 1000000000LL, s);
+	assert_string_equal(s, "2026-11-30T12:00:00Z"); /* whole: no fraction */
+	time_rfc3339_ns(1796040000LL * 1000000000LL + 120000000, s);
+	assert_string_equal(s, "2026-11-30T12:00:00.12Z"); /* trailing zeros trimmed */
+	time_rfc3339_ns(1796040000LL * 1000000000LL + 1, s);
+	assert_string_equal(s, "2026-11-30T12:00:00.000000001Z");
+	time_rfc3339_ns(-1, s);
+	assert_string_equal(s, "1969-12-31T23:59:59.999999999Z");
+	time_now_rfc3339_ns(s);
+	assert_int_equal(s[4], '-');
+	assert_int_equal(s[strlen(s) - 1], 'Z');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_valid),   cmocka_unit_test(test_parse_invalid),
 	    cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_format),
-	    cmocka_unit_test(test_size_parse),
+	    cmocka_unit_test(test_size_parse),   cmocka_unit_test(test_rfc3339),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
