@@ -155,6 +155,8 @@ int approle_login(struct request *req, struct response *resp)
 	    .metadata = meta,
 	    .role = NULL, /* a token-store role name; approle roles are not */
 	    .extra_policies = NULL,
+	    .alias_name = role_id, /* Vault: approle's alias name is the role_id */
+	    .alias_metadata = NULL,
 	};
 	r = login_issue(req, resp, &grant);
 out:

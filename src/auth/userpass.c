@@ -457,7 +457,7 @@ static int login_checked(struct request *req, struct response *resp, const char 
 	}
 	char *dn = display_name(req->mount, name);
 	json_t *meta = json_pack("{s:s}", "username", name);
-	struct login_grant g = {.params = &u.params, .display_name = dn, .metadata = meta};
+	struct login_grant g = {.params = &u.params, .display_name = dn, .metadata = meta, .alias_name = name};
 	r = login_issue(req, resp, &g);
 	json_decref(meta);
 	free(dn);

@@ -1001,12 +1001,26 @@ static void out_auth(struct entry *e)
 		KEY(o, &first, "display_name");
 		out_cstr(o, t->display_name);
 	}
-	if (t->policies.len != 0) {
-		/* No identity policies yet: policies == token_policies. */
+	if (t->policies.len != 0 || t->identity_policies.len != 0) {
+		/* policies = token_policies + identity_policies */
+		struct strlist all;
+		strlist_init(&all);
+		for (size_t i = 0; i < t->policies.len; i++)
+			strlist_push(&all, t->policies.items[i]);
+		for (size_t i = 0; i < t->identity_policies.len; i++)
+			strlist_push(&all, t->identity_policies.items[i]);
+		strlist_sort_unique(&all);
 		KEY(o, &first, "policies");
-		out_strlist(o, &t->policies);
-		KEY(o, &first, "token_policies");
-		out_strlist(o, &t->policies);
+		out_strlist(o, &all);
+		strlist_release(&all);
+		if (t->policies.len != 0) {
+			KEY(o, &first, "token_policies");
+			out_strlist(o, &t->policies);
+		}
+		if (t->identity_policies.len != 0) {
+			KEY(o, &first, "identity_policies");
+			out_strlist(o, &t->identity_policies);
+		}
 	}
 	if (json_is_object(t->meta) && json_object_size(t->meta) != 0) {
 		KEY(o, &first, "metadata");

@@ -35,8 +35,8 @@
  * exist get Vault's warning, as the token store's create does.
  *
  * token_auth_json is the single shape of an "auth" block: the keys listed
- * in login.h, always all of them (identity_policies null until identity
- * exists). The token store's create and renew endpoints use it too. */
+ * in login.h, always all of them (identity_policies null when the entity
+ * has none). The token store's create and renew endpoints use it too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +45,7 @@
 #include "core.h"
 #include "duration.h"
 #include "err.h"
+#include "identity.h"
 #include "mount.h"
 #include "policy_store.h"
 #include "request.h"
@@ -67,9 +68,18 @@ json_t *token_auth_json(const struct token_entry *e, const char *client_token, i
 	bool batch = e->type == TOKEN_TYPE_BATCH;
 	json_object_set_new(a, "client_token", json_string(client_token ? client_token : ""));
 	json_object_set_new(a, "accessor", json_string(batch ? "" : e->accessor));
-	json_object_set_new(a, "policies", list_json(&e->policies));
+	struct strlist all;
+	strlist_init(&all);
+	for (size_t i = 0; i < e->policies.len; i++)
+		strlist_push(&all, e->policies.items[i]);
+	for (size_t i = 0; i < e->identity_policies.len; i++)
+		strlist_push(&all, e->identity_policies.items[i]);
+	strlist_sort_unique(&all);
+	json_object_set_new(a, "policies", list_json(&all));
+	strlist_release(&all);
 	json_object_set_new(a, "token_policies", list_json(&e->policies));
-	json_object_set_new(a, "identity_policies", json_null());
+	json_object_set_new(a, "identity_policies",
+	                    e->identity_policies.len ? list_json(&e->identity_policies) : json_null());
 	json_object_set_new(a, "metadata", json_is_object(e->meta) ? json_deep_copy(e->meta) : json_null());
 	json_object_set_new(a, "lease_duration", json_integer((json_int_t)lease_duration));
 	json_object_set_new(a, "renewable", json_boolean(e->renewable && e->expire_time != 0));
@@ -244,6 +254,28 @@ int login_issue(struct request *req, struct response *resp, const struct login_g
 		buf_release(&path);
 	}
 	/* parent_hash stays "": a login token is an orphan. */
+	if (grant->alias_name && grant->alias_name[0]) {
+		struct mount *holder = NULL;
+		struct identity_store *ids = identity_of_core(req->core, &holder);
+		char eid[37];
+		struct buf err;
+		buf_init(&err, BUF_CAP_DEFAULT);
+		r = ids ? identity_login_entity(ids, req->mount->accessor, grant->alias_name, grant->alias_metadata,
+		                                eid, &err)
+		        : 0;
+		if (r == 0 && ids)
+			r = identity_policies(ids, eid, &e->identity_policies);
+		if (r == TROVE_ERR_PERMISSION && !err.len)
+			buf_printf(&err, "entity is disabled");
+		mount_release(holder);
+		if (r == 0 && ids)
+			token_entry_set(&e->entity_id, eid);
+		else if (r != 0)
+			r = response_error(resp, r, "%s", err.len ? err.data : "identity store failure");
+		buf_release(&err);
+		if (r != 0)
+			goto out;
+	}
 
 	if ((r = token_create(core_tokens(req->core), e, NULL, &tok)) != 0)
 		goto out;

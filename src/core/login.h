@@ -16,10 +16,11 @@
  *             role, creation path = the login path (auth/userpass/login/ann).
  * and fills resp->auth:
  *   {"client_token","accessor","policies","token_policies",
- *    "identity_policies":null,"metadata","lease_duration","renewable",
+ *    "identity_policies" (the entity's, or null),"metadata","lease_duration","renewable",
  *    "entity_id","token_type","orphan":true,"mfa_requirement":null,
  *    "num_uses"}
- * (accessor "" for batch tokens; metadata an object of strings or null).
+ * (accessor "" for batch tokens; metadata an object of strings or null;
+ * policies = token_policies + identity_policies).
  *
  * token_auth_json is the same auth block for any token entry; the token
  * store's own create endpoints use it too, so there is one shape. */
@@ -42,6 +43,13 @@ struct login_grant {
 	const json_t *metadata;            /* object of strings or NULL (borrowed) */
 	const char *role;                  /* recorded in the entry; may be NULL */
 	const struct strlist *extra_policies; /* may be NULL */
+	/* The identity alias of this login on the mount (userpass: the
+	 * username; approle: the role_id) and its metadata (object of strings,
+	 * borrowed, may be NULL). When alias_name is set, the entity of
+	 * (mount accessor, alias_name) is found or created and becomes the
+	 * token's entity_id; a disabled entity refuses the login (403). */
+	const char *alias_name;
+	const json_t *alias_metadata;
 };
 
 /* Issues the token (req->mount is the auth mount, req->rel the login path)

@@ -518,6 +518,8 @@ int mount_table_load(struct mount_table *t, struct storage *logical)
 		r = ensure_builtin(t, "cubbyhole/", "cubbyhole", false, true, "per-token private secret storage",
 				   &changed_secret, &err);
 	if (r == 0)
+		r = ensure_builtin(t, "identity/", "identity", false, false, "identity store", &changed_secret, &err);
+	if (r == 0)
 		r = ensure_builtin(t, "auth/token/", "token", true, false, "token based credentials", &changed_auth,
 				   &err);
 	if (r == 0 && changed_secret)

@@ -14,6 +14,7 @@
 #include "acl.h"
 #include "audit.h"
 #include "core.h"
+#include "identity.h"
 #include "mount.h"
 #include "policy_store.h"
 #include "duration.h"
@@ -314,7 +315,28 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		return response_error(resp, TROVE_ERR_PERMISSION,
 				      r == TROVE_ERR_PERMISSION ? "permission denied" : "internal error");
 	}
-	if ((r = policy_store_acl(core_policies(req->core), &req->token->policies, &req->acl)) != 0) {
+	/* Effective policies: the token's plus its entity's identity policies
+	 * (identity.h; cached until the next identity write). */
+	struct strlist *ip = &req->token->identity_policies, all;
+	strlist_release(ip);
+	strlist_init(ip);
+	if (req->token->entity_id && req->token->entity_id[0]) {
+		struct mount *holder = NULL;
+		struct identity_store *ids = identity_of_core(req->core, &holder);
+		r = ids ? identity_policies(ids, req->token->entity_id, ip) : 0;
+		mount_release(holder);
+		if (r != 0)
+			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+	}
+	strlist_init(&all);
+	for (size_t i = 0; i < req->token->policies.len; i++)
+		strlist_push(&all, req->token->policies.items[i]);
+	for (size_t i = 0; i < ip->len; i++)
+		strlist_push(&all, ip->items[i]);
+	strlist_sort_unique(&all);
+	r = policy_store_acl(core_policies(req->core), &all, &req->acl);
+	strlist_release(&all);
+	if (r != 0) {
 		log_error("policy evaluation failed", "error", err_name(r));
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 	}

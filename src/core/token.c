@@ -114,6 +114,7 @@ struct token_entry *token_entry_new(void)
 	struct token_entry *e = xcalloc(1, sizeof(*e));
 	strlist_init(&e->policies);
 	strlist_init(&e->bound_cidrs);
+	strlist_init(&e->identity_policies);
 	e->path = xstrdup("");
 	e->display_name = xstrdup("");
 	e->entity_id = xstrdup("");
@@ -128,6 +129,9 @@ struct token_entry *token_entry_copy(const struct token_entry *e)
 	*c = *e;
 	strlist_init(&c->policies);
 	strlist_init(&c->bound_cidrs);
+	strlist_init(&c->identity_policies);
+	for (size_t i = 0; i < e->identity_policies.len; i++)
+		strlist_push(&c->identity_policies, e->identity_policies.items[i]);
 	for (size_t i = 0; i < e->policies.len; i++)
 		strlist_push(&c->policies, e->policies.items[i]);
 	for (size_t i = 0; i < e->bound_cidrs.len; i++)
@@ -146,6 +150,7 @@ void token_entry_free(struct token_entry *e)
 		return;
 	strlist_release(&e->policies);
 	strlist_release(&e->bound_cidrs);
+	strlist_release(&e->identity_policies);
 	json_decref(e->meta);
 	free(e->path);
 	free(e->display_name);

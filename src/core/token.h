@@ -95,6 +95,10 @@ struct token_entry {
 	 * use: the request may proceed, and token_finish_request then
 	 * revokes the token. Never stored. */
 	bool last_use;
+	/* The policies the token's entity gets from the identity store (its
+	 * own and its groups'), filled by the router for the request that
+	 * uses the token. Never stored. */
+	struct strlist identity_policies;
 };
 
 /* An empty entry: strings "", lists empty, meta NULL, renewable true.

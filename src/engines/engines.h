@@ -27,6 +27,7 @@ extern const struct engine kv_v1_engine;
 extern const struct engine kv_v2_engine;
 /* cubbyhole/: per-token private secrets (built in). */
 extern const struct engine cubbyhole_engine;
+extern const struct engine identity_engine;
 
 struct core;
 struct storage;

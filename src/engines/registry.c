@@ -25,6 +25,8 @@ const struct engine *engine_lookup(const char *type, const json_t *options, bool
 		return &sys_engine;
 	if (strcmp(type, "cubbyhole") == 0)
 		return &cubbyhole_engine;
+	if (strcmp(type, "identity") == 0)
+		return &identity_engine;
 	if (strcmp(type, "kv") == 0) {
 		const char *v = json_string_value(json_object_get(options, "version"));
 		if (!v || strcmp(v, "1") == 0)

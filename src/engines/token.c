@@ -222,6 +222,8 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 	json_object_set_new(d, "creation_ttl", json_integer((json_int_t)e->ttl));
 	json_object_set_new(d, "display_name", json_string(e->display_name));
 	json_object_set_new(d, "entity_id", json_string(e->entity_id));
+	if (e->identity_policies.len) /* set for the request's own token only */
+		json_object_set_new(d, "identity_policies", list_json(&e->identity_policies));
 	json_object_set_new(d, "expire_time", time_json(e->expire_time));
 	json_object_set_new(d, "explicit_max_ttl", json_integer((json_int_t)e->explicit_max_ttl));
 	json_object_set_new(d, "id", json_string(id ? id : ""));

@@ -15,6 +15,7 @@ def test_builtin_mounts_listed(dev_server):
     assert data["sys/"]["type"] == "system"
     assert data["cubbyhole/"]["type"] == "cubbyhole"
     assert data["cubbyhole/"]["local"] is True
+    assert data["identity/"]["type"] == "identity"
     # The legacy top-level copy of data (older clients read it).
     assert mounts["sys/"] == data["sys/"]
     for m in data.values():

@@ -1,0 +1,317 @@
+/* test_identity.c — the identity store (core/identity.c) directly.
+ *
+ * A real core (initialised, unsealed, with a userpass mount) resolves
+ * mount accessors; the store itself runs over its own in-memory storage
+ * so a second store over the same storage shows what a restart reloads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "core/core.h"
+#include "core/identity.h"
+#include "core/mount.h"
+#include "err.h"
+#include "storage/storage.h"
+
+#include "banned.h"
+
+struct fix {
+	struct storage *phys;
+	struct core *core;
+	struct storage *data; /* the store's storage */
+	struct identity_store *s;
+	char accessor[64];
+};
+
+static void find_up(struct mount *m, void *arg)
+{
+	struct fix *f = arg;
+	if (strcmp(m->type, "userpass") == 0)
+		snprintf(f->accessor, sizeof(f->accessor), "%s", m->accessor);
+}
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	struct core_config cfg = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 7200};
+	struct core_init_result res;
+	struct seal_status st;
+	struct buf err;
+	struct mount_enable_params p = {.path = "userpass", .type = "userpass", .auth = true};
+
+	buf_init(&err, 1024);
+	f->phys = storage_inmem_new();
+	f->core = core_new(f->phys, &cfg);
+	assert_int_equal(core_initialize(f->core, 1, 1, NULL, &res, &err), 0);
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), 0);
+	core_init_result_release(&res);
+	assert_int_equal(mount_enable(core_mounts(f->core), &p, &err), 0);
+	mount_table_foreach(core_mounts(f->core), true, find_up, f);
+	assert_true(f->accessor[0] != '\0');
+	buf_release(&err);
+	f->data = storage_inmem_new();
+	f->s = identity_store_new(f->core, f->data);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	identity_store_free(f->s);
+	storage_free(f->data);
+	core_free(f->core);
+	storage_free(f->phys);
+	free(f);
+	return 0;
+}
+
+/* Writes an entity from a JSON text; returns its id (caller frees). */
+static char *mk_entity(struct identity_store *s, const char *json)
+{
+	json_t *fields = json_loads(json, 0, NULL), *out = NULL;
+	struct buf err;
+	buf_init(&err, 256);
+	assert_int_equal(identity_entity_write(s, NULL, NULL, fields, &out, &err), 0);
+	char *id = xstrdup(json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	json_decref(fields);
+	buf_release(&err);
+	return id;
+}
+
+static int write_err(int (*fn)(struct identity_store *, const char *, const char *, const json_t *, json_t **,
+                               struct buf *),
+                     struct identity_store *s, const char *id, const char *json, const char *needle)
+{
+	json_t *fields = json_loads(json, 0, NULL), *out = NULL;
+	struct buf err;
+	int r;
+	buf_init(&err, 256);
+	r = fn(s, id, NULL, fields, &out, &err);
+	if (needle) {
+		assert_non_null(err.data);
+		assert_non_null(strstr(err.data, needle));
+	}
+	json_decref(out);
+	json_decref(fields);
+	buf_release(&err);
+	return r;
+}
+
+static void test_entity_names_unique_case_insensitive(void **state)
+{
+	struct fix *f = *state;
+	char *id = mk_entity(f->s, "{\"name\":\"Ann\",\"policies\":[\"p\"]}");
+	json_t *e = NULL;
+	assert_int_equal(strlen(id), 36);
+	assert_int_equal(write_err(identity_entity_write, f->s, NULL, "{\"name\":\"aNN\"}", "already in use"),
+	                 TROVE_ERR_INVALID);
+	assert_int_equal(identity_entity_read(f->s, NULL, "ANN", &e), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "id")), id);
+	assert_string_equal(json_string_value(json_object_get(e, "name")), "Ann");
+	json_decref(e);
+	/* renaming frees the old name */
+	assert_int_equal(write_err(identity_entity_write, f->s, id, "{\"name\":\"Bea\"}", NULL), 0);
+	assert_int_equal(identity_entity_read(f->s, NULL, "ann", &e), TROVE_ERR_NOT_FOUND);
+	free(mk_entity(f->s, "{\"name\":\"ann\"}"));
+	/* an unknown id is refused */
+	assert_int_equal(write_err(identity_entity_write, f->s, "nope", "{}", "not found"),
+	                 TROVE_ERR_INVALID);
+	free(id);
+}
+
+static void test_alias_rules(void **state)
+{
+	struct fix *f = *state;
+	char *e1 = mk_entity(f->s, "{\"name\":\"e1\"}"), *e2 = mk_entity(f->s, "{\"name\":\"e2\"}");
+	char body[512];
+	json_t *fields, *out = NULL;
+	struct buf err;
+
+	buf_init(&err, 256);
+	snprintf(body, sizeof(body), "{\"name\":\"ann\",\"mount_accessor\":\"%s\",\"canonical_id\":\"%s\"}",
+	         f->accessor, e1);
+	fields = json_loads(body, 0, NULL);
+	assert_int_equal(identity_alias_write(f->s, NULL, fields, &out, &err), 0);
+	json_decref(fields);
+	char *aid = xstrdup(json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	out = NULL;
+
+	/* (accessor, name) is unique */
+	snprintf(body, sizeof(body), "{\"name\":\"ann\",\"mount_accessor\":\"%s\",\"canonical_id\":\"%s\"}",
+	         f->accessor, e2);
+	fields = json_loads(body, 0, NULL);
+	assert_int_equal(identity_alias_write(f->s, NULL, fields, &out, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "already exists"));
+	json_decref(fields);
+	buf_reset(&err);
+
+	/* an unknown accessor is refused */
+	snprintf(body, sizeof(body),
+	         "{\"name\":\"x\",\"mount_accessor\":\"auth_userpass_0000\",\"canonical_id\":\"%s\"}", e2);
+	fields = json_loads(body, 0, NULL);
+	assert_int_equal(identity_alias_write(f->s, NULL, fields, &out, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "mount accessor"));
+	json_decref(fields);
+
+	/* lookup by alias name + accessor, and by alias id */
+	snprintf(body, sizeof(body), "{\"alias_name\":\"ann\",\"alias_mount_accessor\":\"%s\"}", f->accessor);
+	fields = json_loads(body, 0, NULL);
+	assert_int_equal(identity_lookup_entity(f->s, fields, &out, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "id")), e1);
+	assert_int_equal(json_array_size(json_object_get(out, "aliases")), 1);
+	json_decref(out);
+	json_decref(fields);
+	fields = json_pack("{s:s}", "alias_id", aid);
+	assert_int_equal(identity_lookup_entity(f->s, fields, &out, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "id")), e1);
+	json_decref(out);
+	json_decref(fields);
+
+	/* deleting the entity deletes its alias */
+	assert_int_equal(identity_entity_delete(f->s, e1, NULL), 0);
+	assert_int_equal(identity_alias_read(f->s, aid, &out), TROVE_ERR_NOT_FOUND);
+	buf_release(&err);
+	free(aid);
+	free(e1);
+	free(e2);
+}
+
+static char *mk_group(struct identity_store *s, const char *json)
+{
+	json_t *fields = json_loads(json, 0, NULL), *out = NULL;
+	struct buf err;
+	buf_init(&err, 256);
+	assert_int_equal(identity_group_write(s, NULL, NULL, fields, &out, &err), 0);
+	char *id = xstrdup(json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	json_decref(fields);
+	buf_release(&err);
+	return id;
+}
+
+static void test_group_cycles_and_generation(void **state)
+{
+	struct fix *f = *state;
+	char body[256];
+	char *a = mk_group(f->s, "{\"name\":\"a\"}");
+	snprintf(body, sizeof(body), "{\"name\":\"b\",\"member_group_ids\":[\"%s\"]}", a);
+	char *b = mk_group(f->s, body);
+	snprintf(body, sizeof(body), "{\"name\":\"c\",\"member_group_ids\":[\"%s\"]}", b);
+	char *c = mk_group(f->s, body);
+	uint64_t gen = identity_generation(f->s);
+
+	snprintf(body, sizeof(body), "{\"member_group_ids\":[\"%s\"]}", c);
+	assert_int_equal(write_err(identity_group_write, f->s, a, body, "cycle"), TROVE_ERR_INVALID);
+	snprintf(body, sizeof(body), "{\"member_group_ids\":[\"%s\"]}", a);
+	assert_int_equal(write_err(identity_group_write, f->s, a, body, "cycle"), TROVE_ERR_INVALID);
+	assert_int_equal(identity_generation(f->s), gen); /* refused writes change nothing */
+	assert_int_equal(write_err(identity_group_write, f->s, a, "{\"policies\":[\"x\"]}", NULL), 0);
+	assert_true(identity_generation(f->s) > gen);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_reload_rebuilds_indexes(void **state)
+{
+	struct fix *f = *state;
+	char *id = mk_entity(f->s, "{\"name\":\"Keeper\",\"metadata\":{\"k\":\"v\"}}");
+	char body[128];
+	snprintf(body, sizeof(body), "{\"name\":\"g\",\"member_entity_ids\":[\"%s\"]}", id);
+	char *g = mk_group(f->s, body);
+	struct identity_store *s2 = identity_store_new(f->core, f->data);
+	json_t *e = NULL;
+	assert_int_equal(identity_entity_read(s2, NULL, "keeper", &e), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "id")), id);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "metadata"), "k")), "v");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(e, "direct_group_ids"), 0)), g);
+	json_decref(e);
+	assert_int_equal(
+	    write_err(identity_entity_write, s2, NULL, "{\"name\":\"KEEPER\"}", "already in use"),
+	    TROVE_ERR_INVALID);
+	identity_store_free(s2);
+	free(id);
+	free(g);
+}
+
+static void test_identity_policies_follow_groups(void **state)
+{
+	struct fix *f = *state;
+	char body[256];
+	struct strlist pol;
+	char *e = mk_entity(f->s, "{\"name\":\"e\",\"policies\":[\"own\"]}");
+	snprintf(body, sizeof(body),
+	         "{\"name\":\"in\",\"policies\":[\"p-in\"],\"member_entity_ids\":[\"%s\"]}", e);
+	char *in = mk_group(f->s, body);
+	snprintf(body, sizeof(body),
+	         "{\"name\":\"out\",\"policies\":[\"p-out\",\"own\"],\"member_group_ids\":[\"%s\"]}", in);
+	char *out = mk_group(f->s, body);
+
+	strlist_init(&pol);
+	assert_int_equal(identity_policies(f->s, e, &pol), 0);
+	assert_int_equal(pol.len, 3);
+	assert_string_equal(pol.items[0], "own");
+	assert_string_equal(pol.items[1], "p-in");
+	assert_string_equal(pol.items[2], "p-out");
+	strlist_release(&pol);
+
+	/* a cached answer is dropped by the next write */
+	assert_int_equal(write_err(identity_group_write, f->s, in, "{\"member_entity_ids\":[]}", NULL), 0);
+	strlist_init(&pol);
+	assert_int_equal(identity_policies(f->s, e, &pol), 0);
+	assert_int_equal(pol.len, 1);
+	strlist_release(&pol);
+
+	/* unknown entity: nothing; disabled: refused */
+	strlist_init(&pol);
+	assert_int_equal(identity_policies(f->s, "nope", &pol), 0);
+	assert_int_equal(pol.len, 0);
+	assert_int_equal(write_err(identity_entity_write, f->s, e, "{\"disabled\":true}", NULL), 0);
+	assert_int_equal(identity_policies(f->s, e, &pol), TROVE_ERR_PERMISSION);
+	strlist_release(&pol);
+	free(e);
+	free(in);
+	free(out);
+}
+
+static void test_login_entity_created_then_reused(void **state)
+{
+	struct fix *f = *state;
+	char id1[37], id2[37];
+	struct buf err;
+	json_t *e = NULL;
+	buf_init(&err, 256);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, id1, &err), 0);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, id2, &err), 0);
+	assert_string_equal(id1, id2);
+	assert_int_equal(identity_entity_read(f->s, id1, NULL, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(e, "aliases")), 1);
+	json_decref(e);
+	assert_int_equal(write_err(identity_entity_write, f->s, id1, "{\"disabled\":true}", NULL), 0);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, id2, &err),
+	                 TROVE_ERR_PERMISSION);
+	buf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_entity_names_unique_case_insensitive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alias_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_cycles_and_generation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_rebuilds_indexes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identity_policies_follow_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_entity_created_then_reused, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
