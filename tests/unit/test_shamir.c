@@ -256,11 +256,13 @@ static void test_combine_rejects(void **state)
 	assert_int_equal(shamir_combine(ok, 2, 0, got), TROVE_ERR_INVALID);
 	assert_int_equal(shamir_combine(ok, 0, 17, got), TROVE_ERR_INVALID);
 	assert_int_equal(shamir_combine(NULL, 2, 17, got), TROVE_ERR_INVALID);
-	/* a share_len that disagrees with the real length puts the x byte in
-	 * the wrong place: combine cannot know, and the result is wrong */
-	int r = shamir_combine(ok, 2, 16, got);
-	if (r == 0)
-		assert_memory_not_equal(got, secret, 15);
+	/* A share_len that disagrees with the real length puts the x byte in
+	 * the wrong place: combine cannot know, and answers whatever the
+	 * misread points interpolate to (by chance, one time in 255, the
+	 * secret itself: when the two misread x bytes stand in the same ratio
+	 * as the true ones). Callers check lengths first; here it must only
+	 * not crash or read past the shares. */
+	(void)shamir_combine(ok, 2, 16, got);
 
 	assert_int_equal(shamir_combine(ok, 2, 17, got), 0);
 	assert_memory_equal(got, secret, 16);
