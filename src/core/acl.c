@@ -25,9 +25,9 @@
  * a glob; fewer '+' segments beat more; a longer pattern beats a shorter;
  * finally the lexicographically larger wins. Only the winner decides: its
  * deny, capabilities and parameter constraints. Rules whose path holds an
- * identity template ("{{...}}") cannot be resolved until identities exist
- * and are dropped at compile time, which Vault also does for a template it
- * cannot resolve.
+ * identity template ("{{...}}") are dropped by acl_new and expanded with
+ * one entity's values by acl_new_templated (see acl.h for what a value
+ * may contain); an unresolved template drops its rule, as in Vault.
  *
  * Parameter values are compared as Vault does (strings with a leading or
  * trailing '*' glob, numbers and booleans by value). One deliberate
@@ -516,6 +516,7 @@ struct acl {
 	size_t perms_cap;
 	char **names; /* interned policy names */
 	size_t nnames;
+	bool has_templates; /* a policy had templated rules (see acl.h) */
 };
 
 static int span_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -976,11 +977,141 @@ static int seg_order(const void *pa, const void *pb)
 	}
 }
 
+/* --- identity templates --------------------------------------------------- */
+
+/* A substituted value may not change the shape of the path: empty, '*',
+ * '+', '/', "..", '{', '}' and control bytes are refused (acl.h). */
+static bool template_value_ok(const char *v)
+{
+	if (!v || !*v || strstr(v, ".."))
+		return false;
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+		if (*c < 0x20 || *c == 0x7f || *c == '*' || *c == '+' || *c == '/' || *c == '{' || *c == '}')
+			return false;
+	return true;
+}
+
+static const char *json_str_at(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* The value of one template expression (without the braces, trimmed), or
+ * NULL when it cannot be resolved. */
+static const char *template_lookup(const char *expr, const json_t *ident)
+{
+	const json_t *ent = json_object_get(ident, "entity");
+	const json_t *groups = json_object_get(ident, "groups");
+	const char *rest;
+	size_t i;
+	json_t *v;
+
+	if (strncmp(expr, "identity.entity.", 16) == 0 && json_is_object(ent)) {
+		rest = expr + 16;
+		if (strcmp(rest, "id") == 0 || strcmp(rest, "name") == 0)
+			return json_str_at(ent, rest);
+		if (strncmp(rest, "metadata.", 9) == 0)
+			return json_str_at(json_object_get(ent, "metadata"), rest + 9);
+		if (strncmp(rest, "aliases.", 8) == 0) {
+			rest += 8;
+			const char *dot = strchr(rest, '.');
+			if (!dot || dot == rest)
+				return NULL;
+			json_array_foreach(json_object_get(ent, "aliases"), i, v)
+			{
+				const char *acc = json_str_at(v, "mount_accessor");
+				if (!acc || strlen(acc) != (size_t)(dot - rest) ||
+				    strncmp(acc, rest, (size_t)(dot - rest)) != 0)
+					continue;
+				if (strcmp(dot + 1, "id") == 0 || strcmp(dot + 1, "name") == 0)
+					return json_str_at(v, dot + 1);
+				if (strncmp(dot + 1, "metadata.", 9) == 0)
+					return json_str_at(json_object_get(v, "metadata"), dot + 10);
+				return NULL;
+			}
+		}
+		return NULL;
+	}
+	const char *want, *give, *field;
+	if (strncmp(expr, "identity.groups.ids.", 20) == 0) {
+		rest = expr + 20, want = "id", give = "name", field = ".name";
+	} else if (strncmp(expr, "identity.groups.names.", 22) == 0) {
+		rest = expr + 22, want = "name", give = "id", field = ".id";
+	} else {
+		return NULL;
+	}
+	size_t rl = strlen(rest), fl = strlen(field);
+	if (rl <= fl || strcmp(rest + rl - fl, field) != 0)
+		return NULL;
+	json_array_foreach(groups, i, v)
+	{
+		const char *k = json_str_at(v, want);
+		if (k && strlen(k) == rl - fl && strncmp(k, rest, rl - fl) == 0)
+			return json_str_at(v, give);
+	}
+	return NULL;
+}
+
+/* The pattern with every "{{ expr }}" replaced, as a heap string, or NULL
+ * when an expression is unknown, unresolved or its value is refused. */
+static char *template_expand(const char *pattern, const json_t *ident)
+{
+	struct buf out, expr;
+	const char *p = pattern, *open;
+	char *res = NULL;
+
+	buf_init(&out, BUF_CAP_DEFAULT);
+	buf_init(&expr, BUF_CAP_DEFAULT);
+	while ((open = strstr(p, "{{")) != NULL) {
+		const char *close = strstr(open + 2, "}}");
+		if (!close)
+			goto out;
+		buf_append(&out, p, (size_t)(open - p));
+		const char *b = open + 2, *e = close;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		buf_reset(&expr);
+		buf_append(&expr, b, (size_t)(e - b));
+		const char *v = template_lookup(expr.data ? expr.data : "", ident);
+		if (!template_value_ok(v))
+			goto out;
+		buf_append(&out, v, strlen(v));
+		p = close + 2;
+	}
+	buf_append(&out, p, strlen(p));
+	res = xstrdup(out.data ? out.data : "");
+out:
+	buf_release(&expr);
+	buf_release(&out);
+	return res;
+}
+
+bool policy_has_templates(const struct policy *p)
+{
+	for (size_t i = 0; p && i < p->nrules; i++)
+		if (p->rules[i].templated)
+			return true;
+	return false;
+}
+
+bool acl_has_templates(const struct acl *a)
+{
+	return a->has_templates;
+}
+
 struct acl *acl_new(const struct policy *const *policies, size_t n)
+{
+	return acl_new_templated(policies, n, NULL);
+}
+
+struct acl *acl_new_templated(const struct policy *const *policies, size_t n, const json_t *ident)
 {
 	struct acl *a = xcalloc(1, sizeof(*a));
 	struct pending *todo = NULL;
-	size_t ntodo = 0, total = 0;
+	struct policy_rule *expanded = NULL;
+	size_t ntodo = 0, total = 0, nexp = 0;
 
 	atomic_init(&a->refs, 1);
 	a->radix = rnode_new("", 0);
@@ -995,6 +1126,8 @@ struct acl *acl_new(const struct policy *const *policies, size_t n)
 		return a;
 	}
 	todo = xmalloc((total ? total : 1) * sizeof(*todo));
+	if (ident)
+		expanded = xcalloc(total ? total : 1, sizeof(*expanded));
 	for (size_t i = 0; i < n; i++) {
 		const struct policy *pol = policies[i];
 		if (!pol)
@@ -1003,8 +1136,16 @@ struct acl *acl_new(const struct policy *const *policies, size_t n)
 		for (size_t j = 0; j < pol->nrules; j++) {
 			const struct policy_rule *r = &pol->rules[j];
 			size_t len = strlen(r->pattern);
-			if (r->templated)
-				continue;
+			if (r->templated) {
+				a->has_templates = true;
+				char *pat = ident ? template_expand(r->pattern, ident) : NULL;
+				if (!pat)
+					continue; /* unresolved or refused: grants nothing */
+				expanded[nexp] = *r;
+				expanded[nexp].pattern = pat;
+				r = &expanded[nexp++];
+				len = strlen(pat);
+			}
 			todo[ntodo].rule = r;
 			todo[ntodo].policy = pname;
 			todo[ntodo].keylen = len > 0 && r->pattern[len - 1] == '*' ? len - 1 : len;
@@ -1029,6 +1170,9 @@ struct acl *acl_new(const struct policy *const *policies, size_t n)
 		perm_merge(*slot, r, todo[i].policy);
 	}
 	free(todo);
+	for (size_t i = 0; i < nexp; i++)
+		free(expanded[i].pattern);
+	free(expanded);
 	return a;
 }
 

@@ -47,6 +47,31 @@ const char *policy_name(const struct policy *p);
 /* Compiles the union of n policies (borrowed; the ACL keeps what it
  * needs). A policy named "root" makes a root ACL. */
 struct acl *acl_new(const struct policy *const *policies, size_t n);
+
+/* Templated policies (Vault's ACL templating). A rule whose path holds
+ * "{{" is templated; acl_new drops it (it grants nothing without an
+ * entity) but remembers that it saw one (acl_has_templates).
+ * acl_new_templated compiles the same union with each templated path
+ * expanded from ident, an object
+ *     {"entity": <identity entity read shape: id, name, metadata,
+ *                 aliases[{id, name, mount_accessor, metadata}]>,
+ *      "groups": [{"id", "name"}, ...]   (the entity's groups)}
+ * (borrowed; NULL behaves as acl_new). Recognised expressions, spaces
+ * inside the braces allowed:
+ *     identity.entity.id | .name | .metadata.<key>
+ *     identity.entity.aliases.<mount accessor>.id | .name | .metadata.<key>
+ *     identity.groups.ids.<group id>.name
+ *     identity.groups.names.<group name>.id
+ * SECURITY. Substitution is a single pass (a value is never re-expanded)
+ * and a rule is DROPPED, never escaped or matched literally, when any
+ * expression in its path is unknown, unterminated, cannot be resolved
+ * (no entity, missing key) or its value is empty, contains "..", '*',
+ * '+', '/', '{', '}', or a control byte (< 0x20 or 0x7f). So a value
+ * can only ever name one literal path segment (or part of one) and can
+ * never widen what the rule grants. */
+struct acl *acl_new_templated(const struct policy *const *policies, size_t n, const json_t *ident);
+bool acl_has_templates(const struct acl *a);
+bool policy_has_templates(const struct policy *p);
 void acl_ref(struct acl *a);
 void acl_release(struct acl *a);
 bool acl_is_root(const struct acl *a);

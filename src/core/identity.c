@@ -1375,3 +1375,27 @@ int identity_policies(struct identity_store *s, const char *entity_id, struct st
 	json_decref(hit);
 	return r;
 }
+
+json_t *identity_template_data(struct identity_store *s, const char *entity_id)
+{
+	json_t *e, *out = NULL, *groups, *v;
+	size_t i;
+
+	if (!entity_id || !entity_id[0] || lock_store(s, false) != 0)
+		return NULL;
+	e = entity_find(s, entity_id, NULL);
+	if (e) {
+		json_t *ent = entity_json(s, e);
+		groups = json_array();
+		json_array_foreach(json_object_get(ent, "group_ids"), i, v)
+		{
+			json_t *g = group_find(s, json_string_value(v), NULL);
+			if (g)
+				json_array_append_new(groups, json_pack("{s:s, s:s}", "id", rstr(g, "id"),
+									"name", rstr(g, "name")));
+		}
+		out = json_pack("{s:o, s:o}", "entity", ent, "groups", groups);
+	}
+	unlock_store(s);
+	return out;
+}

@@ -118,6 +118,11 @@ struct identity_store *identity_of_core(struct core *c, struct mount **holder);
  * invalidates (the generation counter), so a change applies to the next
  * request. */
 int identity_policies(struct identity_store *s, const char *entity_id, struct strlist *out);
+/* What templated policies substitute (acl_new_templated in acl.h):
+ * {"entity": <entity read shape>, "groups": [{"id","name"}...]} for the
+ * entity's groups, direct and inherited. New reference; NULL for an
+ * unknown entity. */
+json_t *identity_template_data(struct identity_store *s, const char *entity_id);
 int identity_login_entity(struct identity_store *s, const char *mount_accessor, const char *alias_name,
                           const json_t *alias_meta, char entity_id[37], struct buf *err);
 

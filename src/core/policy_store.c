@@ -21,6 +21,7 @@
 #include "policy_store.h"
 
 #include "err.h"
+#include "identity.h"
 
 #include "banned.h"
 
@@ -625,5 +626,94 @@ int policy_store_list(struct policy_store *ps, struct strlist *out)
 	r = 0;
 out:
 	strlist_release(&tmp);
+	return r;
+}
+
+/* Templated sets: the base ACL (templated rules dropped) comes from
+ * policy_store_acl; when it saw templated rules, the full ACL is compiled
+ * with the entity's values and cached under "<set>\x1f<entity id>\x1f
+ * <identity generation>", so identity writes (which bump the generation)
+ * and policy writes (which clear the cache) both take effect on the next
+ * request. Untemplated sets never get here. */
+int policy_store_acl_entity(struct policy_store *ps, const struct strlist *names, struct identity_store *ids,
+			    const char *entity_id, struct acl **out)
+{
+	struct strlist set;
+	struct buf key;
+	const struct policy **pols = NULL;
+	json_t *data = NULL;
+	struct acl *base, *a;
+	size_t n = 0;
+	int r;
+
+	if ((r = policy_store_acl(ps, names, &base)) != 0 || !acl_has_templates(base) || !ids || !entity_id ||
+	    !entity_id[0]) {
+		*out = base;
+		return r;
+	}
+	*out = NULL;
+	strlist_init(&set);
+	buf_init(&key, BUF_CAP_DEFAULT);
+	for (size_t i = 0; i < names->len; i++) {
+		char *nm = policy_name_normalize(names->items[i]);
+		if (nm)
+			strlist_push_owned(&set, nm);
+	}
+	strlist_sort_unique(&set);
+	for (size_t i = 0; i < set.len; i++)
+		if ((r = buf_printf(&key, "%s\n", set.items[i])) != 0)
+			goto out;
+	/* the generation first: data read after it is at least as new */
+	if ((r = buf_printf(&key, "\x1f%s\x1f%llu", entity_id,
+			    (unsigned long long)identity_generation(ids))) != 0)
+		goto out;
+
+	pthread_rwlock_rdlock(&ps->lock);
+	if (ps->logical && (a = smap_get(&ps->acls, key.data)) != NULL) {
+		acl_ref(a);
+		pthread_rwlock_unlock(&ps->lock);
+		*out = a;
+		r = 0;
+		goto out;
+	}
+	pthread_rwlock_unlock(&ps->lock);
+
+	data = identity_template_data(ids, entity_id);
+	if (!data) { /* no such entity: nothing to substitute */
+		acl_ref(base);
+		*out = base;
+		r = 0;
+		goto out;
+	}
+	pthread_rwlock_wrlock(&ps->lock);
+	if (!ps->logical) {
+		r = TROVE_ERR_SEALED;
+		goto unlock;
+	}
+	if ((a = smap_get(&ps->acls, key.data)) == NULL) {
+		pols = xcalloc(set.len ? set.len : 1, sizeof(*pols));
+		for (size_t i = 0; i < set.len; i++) {
+			const struct policy *p;
+			if ((r = load_policy(ps, set.items[i], &p)) != 0)
+				goto unlock;
+			if (p)
+				pols[n++] = p;
+		}
+		a = acl_new_templated(pols, n, data);
+		if (ps->acls.n >= ACL_CACHE_MAX)
+			smap_clear(&ps->acls, free_acl_val);
+		smap_put(&ps->acls, key.data, a);
+	}
+	acl_ref(a);
+	*out = a;
+	r = 0;
+unlock:
+	pthread_rwlock_unlock(&ps->lock);
+out:
+	acl_release(base);
+	json_decref(data);
+	free(pols);
+	buf_release(&key);
+	strlist_release(&set);
 	return r;
 }

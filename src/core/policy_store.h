@@ -29,6 +29,14 @@ void policy_store_close(struct policy_store *ps);
 /* The ACL for a set of policy names (unknown names contribute nothing).
  * *out is a new reference (acl_release). */
 int policy_store_acl(struct policy_store *ps, const struct strlist *names, struct acl **out);
+/* As policy_store_acl, with the templated rules of the set (acl.h)
+ * expanded for the entity entity_id of ids (NULL or "": as
+ * policy_store_acl, templated rules grant nothing). Untemplated sets cost
+ * what policy_store_acl costs; templated ones are compiled once per
+ * (set, entity, identity generation) and cached. */
+struct identity_store;
+int policy_store_acl_entity(struct policy_store *ps, const struct strlist *names, struct identity_store *ids,
+			    const char *entity_id, struct acl **out);
 bool policy_store_exists(struct policy_store *ps, const char *name);
 
 /* Trims and lowercases name into a new heap string (the caller frees), or

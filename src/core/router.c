@@ -318,15 +318,17 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	/* Effective policies: the token's plus its entity's identity policies
 	 * (identity.h; cached until the next identity write). */
 	struct strlist *ip = &req->token->identity_policies, all;
+	struct mount *holder = NULL; /* keeps ids alive until the ACL is built */
+	struct identity_store *ids = NULL;
 	strlist_release(ip);
 	strlist_init(ip);
 	if (req->token->entity_id && req->token->entity_id[0]) {
-		struct mount *holder = NULL;
-		struct identity_store *ids = identity_of_core(req->core, &holder);
+		ids = identity_of_core(req->core, &holder);
 		r = ids ? identity_policies(ids, req->token->entity_id, ip) : 0;
-		mount_release(holder);
-		if (r != 0)
+		if (r != 0) {
+			mount_release(holder);
 			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		}
 	}
 	strlist_init(&all);
 	for (size_t i = 0; i < req->token->policies.len; i++)
@@ -334,7 +336,8 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	for (size_t i = 0; i < ip->len; i++)
 		strlist_push(&all, ip->items[i]);
 	strlist_sort_unique(&all);
-	r = policy_store_acl(core_policies(req->core), &all, &req->acl);
+	r = policy_store_acl_entity(core_policies(req->core), &all, ids, req->token->entity_id, &req->acl);
+	mount_release(holder);
 	strlist_release(&all);
 	if (r != 0) {
 		log_error("policy evaluation failed", "error", err_name(r));

@@ -3,7 +3,8 @@
  * compiled into an ACL and checked against paths taken from the input
  * itself, so the matcher meets the same strange bytes as the parser. The
  * input is also parsed as JSON explicitly, wrapped in a path map, so both
- * front ends see every input. */
+ * front ends see every input. Policies with "{{" are also compiled with
+ * template data cut from the input (acl_new_templated). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,12 +15,46 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void exercise_acl(struct acl *a, const char *text, size_t size);
+
+/* The template data for acl_new_templated: the input's first line (any
+ * bytes) is the entity's metadata "app", an alias's name and a group's
+ * name, so templated paths are expanded with hostile values too. */
+static json_t *fuzz_ident(const char *text, size_t size)
+{
+	size_t n = 0;
+	while (n < size && n < 128 && text[n] != '\n')
+		n++;
+	json_t *meta = json_object(), *alias = json_object(), *group = json_object(), *ent = json_object();
+	json_object_set_new(meta, "app", json_stringn_nocheck(text, n));
+	json_object_set_new(alias, "id", json_string("al-1"));
+	json_object_set_new(alias, "name", json_stringn_nocheck(text, n));
+	json_object_set_new(alias, "mount_accessor", json_string("auth_userpass_1"));
+	json_object_set_new(alias, "metadata", json_incref(meta));
+	json_object_set_new(group, "id", json_string("g-1"));
+	json_object_set_new(group, "name", json_stringn_nocheck(text, n));
+	json_object_set_new(ent, "id", json_string("e-1"));
+	json_object_set_new(ent, "name", json_string("fuzz"));
+	json_object_set_new(ent, "metadata", meta);
+	json_object_set_new(ent, "aliases", json_pack("[o]", alias));
+	return json_pack("{s:o, s:[o]}", "entity", ent, "groups", group);
+}
+
 static void exercise(const struct policy *p, const char *text, size_t size)
+{
+	const struct policy *set[2] = { p, p };
+	exercise_acl(acl_new(set, 2), text, size);
+	if (policy_has_templates(p)) {
+		json_t *ident = fuzz_ident(text, size);
+		exercise_acl(acl_new_templated(set, 2, ident), text, size);
+		json_decref(ident);
+	}
+}
+
+static void exercise_acl(struct acl *a, const char *text, size_t size)
 {
 	static const char *const fixed[] = { "", "/", "secret/foo", "secret/foo/", "a/b/c", "+", "*",
 					     "sys/policy/x" };
-	const struct policy *set[2] = { p, p };
-	struct acl *a = acl_new(set, 2);
 	struct acl_result res;
 	json_t *body = json_pack("{s:s, s:[s, i], s:b}", "name", "x", "list", "a", 1, "flag", 1);
 	char path[256];

@@ -615,6 +615,142 @@ static void test_scale(void **state)
 	acl_release(large);
 }
 
+/* --- templated policies --- */
+
+/* An ACL from one policy text, templated with ident (JSON text or NULL). */
+static struct acl *tacl_of(const char *text, const char *ident_json)
+{
+	struct policy *p = parse_ok("t", text);
+	const struct policy *cp = p;
+	json_t *ident = ident_json ? json_loads(ident_json, 0, NULL) : NULL;
+	if (ident_json)
+		assert_non_null(ident);
+	struct acl *a = acl_new_templated(&cp, 1, ident);
+	json_decref(ident);
+	policy_free(p);
+	return a;
+}
+
+#define APP_POLICY "path \"secret/data/{{identity.entity.metadata.app}}/*\" { capabilities = [\"read\"] }\n"
+
+static void test_templated_substitution(void **state)
+{
+	(void)state;
+	static const char *ident =
+		"{\"entity\": {\"id\": \"e-1\", \"name\": \"alice\", \"metadata\": {\"app\": \"web\", \"team\": \"t1\"},"
+		" \"aliases\": [{\"id\": \"al-1\", \"name\": \"alice-up\", \"mount_accessor\": \"auth_userpass_1\","
+		" \"metadata\": {\"region\": \"eu\"}}]},"
+		" \"groups\": [{\"id\": \"g-1\", \"name\": \"ops\"}]}";
+	struct policy *p = parse_ok("t", APP_POLICY);
+	assert_true(policy_has_templates(p));
+	policy_free(p);
+	p = parse_ok("t", "path \"secret/*\" { capabilities = [\"read\"] }\n");
+	assert_false(policy_has_templates(p));
+	policy_free(p);
+
+	struct acl *a = tacl_of(APP_POLICY, ident);
+	assert_true(acl_has_templates(a));
+	assert_true(can_read(a, "secret/data/web/config"));
+	assert_false(can_read(a, "secret/data/other/config"));
+	assert_false(can_read(a, "secret/data/{{identity.entity.metadata.app}}/config"));
+	acl_release(a);
+
+	/* without an entity the rule grants nothing */
+	a = tacl_of(APP_POLICY, NULL);
+	assert_true(acl_has_templates(a));
+	assert_false(can_read(a, "secret/data/web/config"));
+	acl_release(a);
+
+	a = tacl_of("path \"e/{{identity.entity.id}}/{{ identity.entity.name }}\" { capabilities = [\"read\"] }\n"
+		    "path \"al/{{identity.entity.aliases.auth_userpass_1.id}}\" { capabilities = [\"read\"] }\n"
+		    "path \"an/{{identity.entity.aliases.auth_userpass_1.name}}\" { capabilities = [\"read\"] }\n"
+		    "path \"am/{{identity.entity.aliases.auth_userpass_1.metadata.region}}/*\" { capabilities = [\"read\"] }\n"
+		    "path \"gi/{{identity.groups.ids.g-1.name}}\" { capabilities = [\"read\"] }\n"
+		    "path \"gn/{{identity.groups.names.ops.id}}\" { capabilities = [\"read\"] }\n"
+		    "path \"t/{{identity.entity.metadata.team}}-{{identity.entity.metadata.app}}\" { capabilities = [\"read\"] }\n"
+		    "path \"plain/x\" { capabilities = [\"read\"] }\n",
+		    ident);
+	assert_true(can_read(a, "e/e-1/alice"));
+	assert_true(can_read(a, "al/al-1"));
+	assert_true(can_read(a, "an/alice-up"));
+	assert_true(can_read(a, "am/eu/x"));
+	assert_true(can_read(a, "gi/ops"));
+	assert_true(can_read(a, "gn/g-1"));
+	assert_true(can_read(a, "t/t1-web"));
+	assert_true(can_read(a, "plain/x"));
+	assert_false(can_read(a, "e/e-1/bob"));
+	acl_release(a);
+
+	/* unresolvable expressions drop only their rule */
+	a = tacl_of("path \"m/{{identity.entity.metadata.missing}}\" { capabilities = [\"read\"] }\n"
+		    "path \"a/{{identity.entity.aliases.auth_other.name}}\" { capabilities = [\"read\"] }\n"
+		    "path \"g/{{identity.groups.ids.g-2.name}}\" { capabilities = [\"read\"] }\n"
+		    "path \"u/{{identity.entity.bogus}}\" { capabilities = [\"read\"] }\n"
+		    "path \"o/{{identity.entity.id\" { capabilities = [\"read\"] }\n"
+		    "path \"plain/x\" { capabilities = [\"read\"] }\n",
+		    ident);
+	assert_false(can_read(a, "m/"));
+	assert_false(can_read(a, "m/x"));
+	assert_false(can_read(a, "a/alice-up"));
+	assert_false(can_read(a, "g/ops"));
+	assert_false(can_read(a, "u/"));
+	assert_false(can_read(a, "o/e-1"));
+	assert_true(can_read(a, "plain/x"));
+	acl_release(a);
+}
+
+static void test_templated_forbidden_values(void **state)
+{
+	(void)state;
+	static const char *const bad[] = { "*", "+", "..", "../other", "a/b", "x\ny",
+					   "", "x\ty", "x\x7fy", "we*", "{{identity.entity.id}}" };
+	static const char *const probes[] = { "secret/data/other/config", "secret/data/a/b/c", "secret/data/a/config",
+					      "secret/data/web/config", "secret/data/x/config", "secret/data/+/config",
+					      "secret/data/*/config", "secret/data/../other/config", "secret/data//config",
+					      "secret/data/e-1/config", "secret/other/config" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *ident = json_pack("{s:{s:s, s:s, s:{s:s}, s:[]}, s:[]}", "entity", "id", "e-1", "name", "alice",
+					  "metadata", "app", bad[i], "aliases", "groups");
+		assert_non_null(ident);
+		/* alone, and next to a wider deny and a narrower grant */
+		struct policy *p = parse_ok("t", APP_POLICY "path \"secret/data/mine/*\" { capabilities = [\"read\"] }\n");
+		const struct policy *cp = p;
+		struct acl *a = acl_new_templated(&cp, 1, ident);
+		for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++)
+			if (can_read(a, probes[k]))
+				fail_msg("value %zu grants %s", i, probes[k]);
+		char lit[64];
+		snprintf(lit, sizeof(lit), "secret/data/%s/config", bad[i]);
+		assert_false(can_read(a, lit));
+		assert_true(can_read(a, "secret/data/mine/x"));
+		assert_int_equal(acl_capabilities(a, "secret/data/other/config"), ACL_CAP_DENY);
+		assert_false(acl_any_under(a, "secret/data/other"));
+		acl_release(a);
+		policy_free(p);
+		json_decref(ident);
+	}
+}
+
+static void test_untemplated_unaffected(void **state)
+{
+	(void)state;
+	static const char *text = "path \"secret/*\" { capabilities = [\"read\"] }\n"
+				  "path \"secret/deny/*\" { capabilities = [\"deny\"] }\n";
+	struct acl *a = tacl_of(text, "{\"entity\": {\"id\": \"e\", \"metadata\": {\"app\": \"*\"}}, \"groups\": []}");
+	struct acl *b = tacl_of(text, NULL);
+	assert_false(acl_has_templates(a));
+	assert_false(acl_has_templates(b));
+	const char *probes[] = { "secret/x", "secret/deny/x", "other" };
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(acl_capabilities(a, probes[i]), acl_capabilities(b, probes[i]));
+	json_t *ja = acl_resultant_json(a), *jb = acl_resultant_json(b);
+	assert_true(json_equal(ja, jb));
+	json_decref(ja);
+	json_decref(jb);
+	acl_release(a);
+	acl_release(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +767,9 @@ int main(void)
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_any_under_and_resultant),
 		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_templated_substitution),
+		cmocka_unit_test(test_templated_forbidden_values),
+		cmocka_unit_test(test_untemplated_unaffected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
