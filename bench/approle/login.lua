@@ -1,43 +1,9 @@
 -- bench/approle/login.lua — wrk script: POST auth/approle/login with one
--- role ID and secret ID (from ROLE_ID and SECRET_ID), counting non-200
--- answers so that a run of errors is never mistaken for a result.
-local body = string.format('{"role_id":"%s","secret_id":"%s"}', os.getenv("ROLE_ID") or "",
-	os.getenv("SECRET_ID") or "")
+-- role ID and secret ID (from ROLE_ID and SECRET_ID).
+dofile("bench/lib/count.lua")
 
 wrk.method = "POST"
 wrk.path = "/v1/auth/approle/login"
-wrk.body = body
+wrk.body = string.format('{"role_id":"%s","secret_id":"%s"}', os.getenv("ROLE_ID") or "",
+	os.getenv("SECRET_ID") or "")
 wrk.headers["Content-Type"] = "application/json"
-
-local threads = {}
-
-function setup(thread)
-	table.insert(threads, thread)
-end
-
-function init(args)
-	bad = 0
-	first_bad = nil
-end
-
-function response(status, headers, resp_body)
-	if status ~= 200 then
-		bad = bad + 1
-		if first_bad == nil then
-			first_bad = status .. " " .. string.sub(resp_body or "", 1, 200)
-		end
-	end
-end
-
-function done(summary, latency, requests)
-	local total_bad = 0
-	for _, t in ipairs(threads) do
-		total_bad = total_bad + (t:get("bad") or 0)
-		local fb = t:get("first_bad")
-		if fb ~= nil then
-			io.stderr:write("first non-200: " .. fb .. "\n")
-		end
-	end
-	io.write(string.format("non200=%d requests=%d rate=%.1f\n", total_bad, summary.requests,
-		summary.requests / (summary.duration / 1e6)))
-end

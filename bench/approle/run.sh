@@ -18,14 +18,8 @@
 # do not fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib/lmdb_server.sh
 
-DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-32}
-THREADS=${THREADS:-1}
-WARMUP=${WARMUP:-2s}
-SERVER_CPU=${SERVER_CPU:-0}
-WRK_CPU=${WRK_CPU:-1}
-TROVE_BIN=${TROVE_BIN:-build/trove}
 TOKEN_TYPE=${TOKEN_TYPE:-batch}
 case "$TOKEN_TYPE" in
 batch) TARGET=20000 ;;
@@ -36,51 +30,7 @@ service) TARGET=5000 ;;
 	;;
 esac
 
-die() {
-	echo "bench: ERROR: $*" >&2
-	exit 1
-}
-
-command -v wrk >/dev/null 2>&1 || bash scripts/deps.sh --test
-[ -x "$TROVE_BIN" ] || die "no trove binary at $TROVE_BIN (build it first)"
-
-PIN_SERVER=(taskset -c "$SERVER_CPU")
-PIN_WRK=(taskset -c "$WRK_CPU")
-if [ "$(nproc)" -lt 2 ]; then
-	PIN_SERVER=()
-	PIN_WRK=()
-fi
-
-WORK=$(mktemp -d /tmp/trove-bench-approle.XXXXXX)
-DATA_DIR=${DATA_DIR:-$WORK/data}
-mkdir -p "$DATA_DIR"
-PID=
-cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
-cat >"$WORK/trove.hcl" <<CFG
-storage "lmdb" {
-  path = "$DATA_DIR"
-}
-
-listener "tcp" {
-  address = "127.0.0.1:$PORT"
-  tls_disable = true
-}
-
-disable_mlock = true
-CFG
-
-"${PIN_SERVER[@]}" "$TROVE_BIN" server -config "$WORK/trove.hcl" >"$WORK/trove.out" 2>"$WORK/trove.err" &
-PID=$!
+lmdb_server_start
 
 IDS=$(/usr/bin/python3 - "$URL" "$TOKEN_TYPE" <<'PY'
 import json, sys, time, urllib.request
@@ -118,19 +68,4 @@ PY
 read -r ROLE_ID SECRET_ID <<<"$IDS"
 export ROLE_ID SECRET_ID
 
-LUA=bench/approle/login.lua
-"${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$LUA" "$URL" >/dev/null 2>&1 || true
-out=$("${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "$URL")
-echo "$out" | grep -E 'Latency|50%|99%' || true
-line=$(echo "$out" | grep '^non200=')
-rate=$(echo "$line" | sed 's/.*rate=\([0-9.]*\).*/\1/')
-bad=$(echo "$line" | sed 's/^non200=\([0-9]*\).*/\1/')
-printf '%-22s %12s %8s\n' workload "logins/s" non200
-printf '%-22s %12.0f %8s\n' "approle-$TOKEN_TYPE-lmdb" "$rate" "$bad"
-if [ "$bad" != 0 ]; then
-	echo "bench: WARNING: $bad requests were not 200: the rate above is not a result"
-elif awk -v r="$rate" -v t="$TARGET" 'BEGIN { exit !(r >= t) }'; then
-	echo "target >= $TARGET/s: met"
-else
-	echo "target >= $TARGET/s: NOT met"
-fi
+wrk_report "approle-$TOKEN_TYPE-lmdb" "$TARGET" "logins/s" bench/approle/login.lua
