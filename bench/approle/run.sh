@@ -33,31 +33,17 @@ esac
 lmdb_server_start
 
 IDS=$(/usr/bin/python3 - "$URL" "$TOKEN_TYPE" <<'PY'
-import json, sys, time, urllib.request
+import sys
+sys.path.insert(0, "bench/lib")
+from trove_api import call, ready_root
 url, token_type = sys.argv[1], sys.argv[2]
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    if token:
-        req.add_header("X-Vault-Token", token)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        data = r.read()
-        return json.loads(data) if data else None
-for _ in range(200):
-    try:
-        call("GET", "/v1/sys/seal-status")
-        break
-    except Exception:
-        time.sleep(0.05)
-init = call("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
-call("PUT", "/v1/sys/unseal", {"key": init["keys"][0]})
-root = init["root_token"]
-call("POST", "/v1/sys/auth/approle", {"type": "approle"}, root)
-call("POST", "/v1/auth/approle/role/bench", {"token_type": token_type, "token_policies": ["default"],
-                                             "token_ttl": "1h"}, root)
-role_id = call("GET", "/v1/auth/approle/role/bench/role-id", token=root)["data"]["role_id"]
-secret_id = call("POST", "/v1/auth/approle/role/bench/secret-id", {}, root)["data"]["secret_id"]
-out = call("POST", "/v1/auth/approle/login", {"role_id": role_id, "secret_id": secret_id})
+root = ready_root(url)
+call(url, "POST", "/v1/sys/auth/approle", {"type": "approle"}, root)
+call(url, "POST", "/v1/auth/approle/role/bench", {"token_type": token_type, "token_policies": ["default"],
+                                                  "token_ttl": "1h"}, root)
+role_id = call(url, "GET", "/v1/auth/approle/role/bench/role-id", token=root)["data"]["role_id"]
+secret_id = call(url, "POST", "/v1/auth/approle/role/bench/secret-id", {}, root)["data"]["secret_id"]
+out = call(url, "POST", "/v1/auth/approle/login", {"role_id": role_id, "secret_id": secret_id})
 assert out["auth"]["token_type"] == token_type, out
 print(role_id, secret_id)
 PY

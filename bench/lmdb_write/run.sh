@@ -38,33 +38,18 @@ lmdb_server_start
 
 # Initialise and unseal with one share; keep the root token for wrk.
 ROOT=$(/usr/bin/python3 - "$URL" "$WORKLOAD" <<'PY'
-import json, sys, time, urllib.request, urllib.error
+import sys
+sys.path.insert(0, "bench/lib")
+from trove_api import call, ready_root
 url, workload = sys.argv[1], sys.argv[2]
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    if token:
-        req.add_header("X-Vault-Token", token)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        data = r.read()
-        return json.loads(data) if data else None
-for _ in range(200):
-    try:
-        call("GET", "/v1/sys/seal-status")
-        break
-    except Exception:
-        time.sleep(0.05)
-init = call("PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
-call("PUT", "/v1/sys/unseal", {"key": init["keys"][0]})
-tok = init["root_token"]
-# One create by hand: the endpoint must work before it is measured.
-# One write by hand: the endpoint must work before it is measured.
+tok = ready_root(url)
+# One request by hand: the endpoint must work before it is measured.
 if workload == "kv-write":
-    call("POST", "/v1/sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, tok)
-    out = call("POST", "/v1/secret/data/bench/first", {"data": {"password": "x" * 24}}, tok)
+    call(url, "POST", "/v1/sys/mounts/secret", {"type": "kv", "options": {"version": "2"}}, tok)
+    out = call(url, "POST", "/v1/secret/data/bench/first", {"data": {"password": "x" * 24}}, tok)
     assert out["data"]["version"] == 1, out
 else:
-    out = call("POST", "/v1/auth/token/create", {"policies": ["default"], "ttl": "1h"}, tok)
+    out = call(url, "POST", "/v1/auth/token/create", {"policies": ["default"], "ttl": "1h"}, tok)
     assert out["auth"]["client_token"].startswith("hvs."), out
 print(tok)
 PY
