@@ -80,7 +80,7 @@ int approle_login(struct request *req, struct response *resp)
 	struct approle_role role;
 	struct approle_secret e;
 	char *role_id = trimmed(req, "role_id"), *secret_id = NULL;
-	json_t *meta = NULL;
+	json_t *meta = NULL, *alias_meta = NULL;
 	bool have_secret = false;
 	int r;
 
@@ -146,6 +146,7 @@ int approle_login(struct request *req, struct response *resp)
 
 	meta = have_secret ? json_deep_copy(e.metadata) : json_object();
 	json_object_set_new(meta, "role_name", json_string(role.name));
+	alias_meta = json_pack("{s:s}", "role_name", role.name); /* as Vault's alias */
 	struct token_params params = role.tp; /* shallow: only bound_cidrs may differ */
 	if (have_secret && e.token_bound_cidrs.len > 0)
 		params.bound_cidrs = e.token_bound_cidrs;
@@ -156,7 +157,7 @@ int approle_login(struct request *req, struct response *resp)
 	    .role = NULL, /* a token-store role name; approle roles are not */
 	    .extra_policies = NULL,
 	    .alias_name = role_id, /* Vault: approle's alias name is the role_id */
-	    .alias_metadata = NULL,
+	    .alias_metadata = alias_meta,
 	};
 	r = login_issue(req, resp, &grant);
 out:
@@ -165,6 +166,7 @@ out:
 	secure_free_str(role_id);
 	secure_free_str(secret_id);
 	json_decref(meta);
+	json_decref(alias_meta);
 	approle_secret_release(&e);
 	approle_role_release(&role);
 	return r;

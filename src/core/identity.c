@@ -1251,6 +1251,27 @@ int identity_login_entity(struct identity_store *s, const char *mount_accessor, 
 	int r;
 
 	snprintf(key, n, "%s\n%s", mount_accessor, alias_name);
+	/* A returning login (alias and entity in place, metadata unchanged)
+	 * only reads: it takes the read lock, so logins do not serialise. */
+	if ((r = lock_store(s, false)) != 0) {
+		free(key);
+		return r;
+	}
+	a = rec_by_key(&s->aliases, key);
+	e = a ? rec_get(&s->entities, rstr(a, "canonical_id")) : NULL;
+	if (e && (!json_is_object(alias_meta) || json_equal(json_object_get(a, "metadata"), alias_meta))) {
+		r = 0;
+		if (json_is_true(json_object_get(e, "disabled"))) {
+			buf_printf(err, "entity is disabled");
+			r = TROVE_ERR_PERMISSION;
+		} else {
+			snprintf(entity_id, 37, "%s", rstr(e, "id"));
+		}
+		unlock_store(s);
+		free(key);
+		return r;
+	}
+	unlock_store(s);
 	if ((r = lock_store(s, true)) != 0) {
 		free(key);
 		return r;

@@ -449,6 +449,8 @@ def test_approle_login_alias_is_the_role_id(idn):
     eid = r.json()["auth"]["entity_id"]
     got = idn.hv.secrets.identity.lookup_entity(alias_name=role_id, alias_mount_accessor=idn.ar)["data"]
     assert got["id"] == eid
+    # As Vault's, the alias carries the role's name.
+    assert [a["metadata"] for a in got["aliases"]] == [{"role_name": "web"}]
     r = idn.request("POST", "/v1/auth/approle/login", json={"role_id": role_id})
     assert r.json()["auth"]["entity_id"] == eid
 
