@@ -371,12 +371,41 @@ static int load_policy(struct policy_store *ps, const char *name, const struct p
 	return 0;
 }
 
+/* The ACL cached under key, compiled from the policies in set (with
+ * identity data for templated rules, or NULL) when it is not there yet.
+ * Caller holds ps->lock for writing. */
+static int cached_acl_locked(struct policy_store *ps, const char *key, const struct strlist *set,
+                             const json_t *data, struct acl **out)
+{
+	struct acl *a = smap_get(&ps->acls, key);
+	if (!a) {
+		const struct policy **pols = xcalloc(set->len ? set->len : 1, sizeof(*pols));
+		size_t n = 0;
+		for (size_t i = 0; i < set->len; i++) {
+			const struct policy *p;
+			int r = load_policy(ps, set->items[i], &p);
+			if (r != 0) {
+				free(pols);
+				return r;
+			}
+			if (p)
+				pols[n++] = p;
+		}
+		a = acl_new_templated(pols, n, data);
+		free(pols);
+		if (ps->acls.n >= ACL_CACHE_MAX)
+			smap_clear(&ps->acls, free_acl_val);
+		smap_put(&ps->acls, key, a);
+	}
+	acl_ref(a);
+	*out = a;
+	return 0;
+}
+
 int policy_store_acl(struct policy_store *ps, const struct strlist *names, struct acl **out)
 {
 	struct strlist set;
 	struct buf key;
-	const struct policy **pols = NULL;
-	size_t n = 0;
 	struct acl *a;
 	int r;
 
@@ -421,27 +450,10 @@ int policy_store_acl(struct policy_store *ps, const struct strlist *names, struc
 		r = TROVE_ERR_SEALED;
 		goto unlock;
 	}
-	if ((a = smap_get(&ps->acls, key.data)) == NULL) {
-		pols = xcalloc(set.len ? set.len : 1, sizeof(*pols));
-		for (size_t i = 0; i < set.len; i++) {
-			const struct policy *p;
-			if ((r = load_policy(ps, set.items[i], &p)) != 0)
-				goto unlock;
-			if (p)
-				pols[n++] = p;
-		}
-		a = acl_new(pols, n);
-		if (ps->acls.n >= ACL_CACHE_MAX)
-			smap_clear(&ps->acls, free_acl_val);
-		smap_put(&ps->acls, key.data, a);
-	}
-	acl_ref(a);
-	*out = a;
-	r = 0;
+	r = cached_acl_locked(ps, key.data, &set, NULL, out);
 unlock:
 	pthread_rwlock_unlock(&ps->lock);
 out:
-	free(pols);
 	buf_release(&key);
 	strlist_release(&set);
 	return r;
@@ -640,10 +652,8 @@ int policy_store_acl_entity(struct policy_store *ps, const struct strlist *names
 {
 	struct strlist set;
 	struct buf key;
-	const struct policy **pols = NULL;
 	json_t *data = NULL;
 	struct acl *base, *a;
-	size_t n = 0;
 	int r;
 
 	if ((r = policy_store_acl(ps, names, &base)) != 0 || !acl_has_templates(base) || !ids || !entity_id ||
@@ -690,29 +700,12 @@ int policy_store_acl_entity(struct policy_store *ps, const struct strlist *names
 		r = TROVE_ERR_SEALED;
 		goto unlock;
 	}
-	if ((a = smap_get(&ps->acls, key.data)) == NULL) {
-		pols = xcalloc(set.len ? set.len : 1, sizeof(*pols));
-		for (size_t i = 0; i < set.len; i++) {
-			const struct policy *p;
-			if ((r = load_policy(ps, set.items[i], &p)) != 0)
-				goto unlock;
-			if (p)
-				pols[n++] = p;
-		}
-		a = acl_new_templated(pols, n, data);
-		if (ps->acls.n >= ACL_CACHE_MAX)
-			smap_clear(&ps->acls, free_acl_val);
-		smap_put(&ps->acls, key.data, a);
-	}
-	acl_ref(a);
-	*out = a;
-	r = 0;
+	r = cached_acl_locked(ps, key.data, &set, data, out);
 unlock:
 	pthread_rwlock_unlock(&ps->lock);
 out:
 	acl_release(base);
 	json_decref(data);
-	free(pols);
 	buf_release(&key);
 	strlist_release(&set);
 	return r;
