@@ -330,13 +330,17 @@ static int authorize(struct request *req, const struct route *route, struct resp
 			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 		}
 	}
+	/* The policy store normalises, sorts and dedupes a set itself: the
+	 * token's own list serves as it is unless identity adds to it. */
 	strlist_init(&all);
-	for (size_t i = 0; i < req->token->policies.len; i++)
-		strlist_push(&all, req->token->policies.items[i]);
-	for (size_t i = 0; i < ip->len; i++)
-		strlist_push(&all, ip->items[i]);
-	strlist_sort_unique(&all);
-	r = policy_store_acl_entity(core_policies(req->core), &all, ids, req->token->entity_id, &req->acl);
+	if (ip->len) {
+		for (size_t i = 0; i < req->token->policies.len; i++)
+			strlist_push(&all, req->token->policies.items[i]);
+		for (size_t i = 0; i < ip->len; i++)
+			strlist_push(&all, ip->items[i]);
+	}
+	r = policy_store_acl_entity(core_policies(req->core), ip->len ? &all : &req->token->policies, ids,
+				    req->token->entity_id, &req->acl);
 	mount_release(holder);
 	strlist_release(&all);
 	if (r != 0) {
