@@ -28,6 +28,8 @@
 #include "err.h"
 #include "storage/storage.h"
 
+#include "route_call.h"
+
 #include "banned.h"
 
 static const char DIR_A[] = "0123456789abcdef0123456789abcdef";
@@ -574,14 +576,6 @@ no:
 	return false;
 }
 
-static const struct field *find_field(const struct route *r, const char *name)
-{
-	for (const struct field *f = r->fields; f && f->name; f++)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	return NULL;
-}
-
 /* Runs op on rel with a JSON body (or NULL), as the router would. */
 static int run(struct storage *s, enum op op, const char *rel, const char *body, struct response *resp)
 {
@@ -604,36 +598,7 @@ static int run(struct storage *s, enum op op, const char *rel, const char *body,
 				route = rt;
 	assert_non_null(route);
 	req.route = route;
-	const char *k;
-	json_t *v, *tmp;
-	json_object_foreach_safe(req.data, tmp, k, v)
-	{
-		const struct field *f = find_field(route, k);
-		if (json_is_null(v)) {
-			json_object_del(req.data, k);
-			continue;
-		}
-		if (!f)
-			continue;
-		const char *why = "invalid";
-		json_t *cv = field_coerce(f->type, v, &why);
-		if (!cv) {
-			r = response_error(resp, TROVE_ERR_INVALID, "%s: %s", k, why);
-			goto out;
-		}
-		json_object_set_new(req.data, k, cv);
-	}
-	if (op == OP_UPDATE && route->exists) {
-		bool ex = true;
-		assert_int_equal(route->exists(&req, &ex), 0);
-		if (!ex)
-			req.op = OP_CREATE;
-	}
-	handler_fn h = route->ops[req.op];
-	if (!h && req.op == OP_CREATE)
-		h = route->ops[OP_UPDATE];
-	r = h ? h(&req, resp) : response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-out:
+	r = route_call(&req, resp);
 	request_release(&req);
 	return r;
 }

@@ -28,6 +28,8 @@
 #include "secure.h"
 #include "storage/storage.h"
 
+#include "route_call.h"
+
 #include "banned.h"
 
 /* --- harness -------------------------------------------------------------- */
@@ -69,14 +71,6 @@ static const struct route *find_route(const struct engine *e, const char *rel)
 	return NULL;
 }
 
-static const struct field *find_field(const struct route *r, const char *name)
-{
-	for (const struct field *f = r->fields; f && f->name; f++)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	return NULL;
-}
-
 struct ctx {
 	struct storage *s;
 	struct token_entry *tok;
@@ -103,40 +97,7 @@ static int run(const struct engine *e, struct ctx *c, enum op op, const char *re
 	assert_non_null(route);
 	req.route = route;
 
-	const char *k;
-	json_t *v, *tmp;
-	json_object_foreach_safe(req.data, tmp, k, v)
-	{
-		const struct field *f = find_field(route, k);
-		if (json_is_null(v)) {
-			json_object_del(req.data, k);
-			continue;
-		}
-		if (!f)
-			continue;
-		const char *why = "invalid";
-		json_t *cv = field_coerce(f->type, v, &why);
-		if (!cv) {
-			r = response_error(resp, TROVE_ERR_INVALID, "%s: %s", k, why);
-			goto out;
-		}
-		json_object_set_new(req.data, k, cv);
-	}
-	if (op == OP_UPDATE && route->exists) {
-		bool ex = true;
-		assert_int_equal(route->exists(&req, &ex), 0);
-		if (!ex)
-			req.op = OP_CREATE;
-	}
-	handler_fn h = route->ops[req.op];
-	if (!h && req.op == OP_CREATE)
-		h = route->ops[OP_UPDATE];
-	if (!h) {
-		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-		goto out;
-	}
-	r = h(&req, resp);
-out:
+	r = route_call(&req, resp);
 	req.token = NULL;
 	request_release(&req);
 	return r;
