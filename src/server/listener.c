@@ -375,8 +375,13 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-/* Splits "host:port" or "[v6]:port". */
-static int bind_socket(const char *address, struct buf *err)
+/* Binds address ("host:port" or "[v6]:port") and listens. Each event loop
+ * gets its own socket (SO_REUSEPORT spreads connections between them);
+ * with exclusive, the socket is bound without SO_REUSEPORT and not
+ * listened on: that fails when any other socket, another process's
+ * included, already holds the address, which SO_REUSEPORT alone would
+ * silently share. */
+static int bind_socket(const char *address, bool exclusive, struct buf *err)
 {
 	char host[256];
 	const char *port;
@@ -410,9 +415,9 @@ static int bind_socket(const char *address, struct buf *err)
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    (!exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || (!exclusive && listen(fd, SOMAXCONN) != 0)) {
 		buf_printf(err, "cannot listen on %s: %s", address, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -515,8 +520,12 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 			rt->fds[t] = -1;
 		if (!rt->cfg->tls_disable && !(rt->ssl = make_ssl(rt->cfg, err)))
 			goto fail;
+		int probe = bind_socket(rt->cfg->address, true, err);
+		if (probe < 0)
+			goto fail;
+		close(probe);
 		for (unsigned t = 0; t < set->nthreads; t++)
-			if ((rt->fds[t] = bind_socket(rt->cfg->address, err)) < 0)
+			if ((rt->fds[t] = bind_socket(rt->cfg->address, false, err)) < 0)
 				goto fail;
 	}
 

@@ -3,6 +3,7 @@ paths, unsupported verbs, LIST, oversized bodies, slow and garbage clients.
 Nothing may crash or hang the server (the fixtures check that at teardown)."""
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -10,10 +11,12 @@ import pytest
 
 from trove_harness import (
     DEFAULT_MAX_REQUEST_SIZE,
+    TROVE_BIN,
     HEADER_TIMEOUT_S,
     assert_error,
     assert_json_headers,
     raw_http,
+    sanitizer_env,
     send_big_body,
     status_of,
 )
@@ -320,3 +323,14 @@ def test_keep_alive(dev_server):
             r = s.get(dev_server.url + "/v1/sys/seal-status", timeout=10)
             assert r.status_code == 200
             assert_json_headers(r)
+
+
+def test_second_server_on_a_taken_address_refuses_to_start(dev_server):
+    # Each event loop has its own SO_REUSEPORT socket; a second process on
+    # the same address must not silently share the port with the first.
+    host, port = dev_server.host_port
+    p = subprocess.run([TROVE_BIN, "server", "-dev", f"-dev-listen-address={host}:{port}"],
+                       capture_output=True, text=True, timeout=20, env=sanitizer_env())
+    assert p.returncode != 0
+    assert "Address already in use" in p.stderr + p.stdout
+    assert dev_server.get("/v1/sys/health").status_code == 200
