@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"kv", "Read and write secrets in the key/value engine", cmd_kv, true},
     {"audit", "Enable and list audit devices; query audit logs", cmd_audit, false},
     {"auth", "Enable, list, tune and disable auth methods", cmd_auth, false},
+    {"lease", "Look up, renew and revoke leases", cmd_lease, false},
     {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, false},
     {"patch", "Update some fields of the data at a path", cmd_patch, false},
     {"policy", "Write, read, list, delete and format ACL policies", cmd_policy, false},

@@ -1,6 +1,7 @@
 """bench/lib/trove_api.py — the few API calls the benchmark set-ups make:
 call() one request, ready_root() waits for the server, initialises and
-unseals it with one share and returns the root token."""
+unseals it with one share and returns the root token (init_unseal() also
+returns the unseal key, for benchmarks that restart the server)."""
 
 import json
 import time
@@ -17,13 +18,21 @@ def call(url, method, path, body=None, token=None):
         return json.loads(data) if data else None
 
 
-def ready_root(url):
-    for _ in range(200):
+def wait_up(url):
+    for _ in range(400):
         try:
-            call(url, "GET", "/v1/sys/seal-status")
-            break
+            return call(url, "GET", "/v1/sys/seal-status")
         except Exception:
             time.sleep(0.05)
+    raise RuntimeError("server did not answer")
+
+
+def init_unseal(url):
+    wait_up(url)
     init = call(url, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1})
     call(url, "PUT", "/v1/sys/unseal", {"key": init["keys"][0]})
-    return init["root_token"]
+    return init["root_token"], init["keys"][0]
+
+
+def ready_root(url):
+    return init_unseal(url)[0]

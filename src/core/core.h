@@ -32,12 +32,15 @@ struct mount_table;
 struct policy_store;
 struct audit_broker;
 struct token_store;
+struct expiration;
 
 struct core_config {
 	const char *storage_type;  /* "inmem", "lmdb": reported by seal-status */
 	const char *cluster_name;  /* NULL: generated at first unseal */
 	int64_t default_lease_ttl; /* seconds */
 	int64_t max_lease_ttl;
+	bool expiration_manual; /* no expiration threads: the owner calls
+	                         * expiration_tick (tests) */
 };
 
 struct core_init_result {
@@ -100,6 +103,7 @@ struct token_store *core_tokens(struct core *c);
 struct mount_table *core_mounts(struct core *c);
 struct policy_store *core_policies(struct core *c);
 struct audit_broker *core_audit(struct core *c);
+struct expiration *core_expiration(struct core *c);
 const struct core_config *core_config(struct core *c);
 
 #endif

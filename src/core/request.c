@@ -64,6 +64,9 @@ void response_release(struct response *resp)
 	json_decref(resp->bare);
 	json_decref(resp->errors);
 	json_decref(resp->wrap_info);
+	json_decref(resp->secret.internal);
+	free(resp->lease_id);
+	free(resp->text);
 	memset(resp, 0, sizeof(*resp));
 }
 

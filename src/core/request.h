@@ -82,6 +82,20 @@ struct response {
 	bool inject_data;   /* also copy data's keys to the top level */
 	int64_t lease_duration;
 	bool renewable;
+	/* Set by a handler that leases what it returns: after the handler
+	 * the router registers the lease (expiration.h) and fills lease_id,
+	 * lease_duration and renewable. */
+	struct {
+		bool set;
+		int64_t ttl;      /* requested; 0 = the mount's default */
+		int64_t max_ttl;  /* the engine's cap; 0 = the mount's max */
+		bool renewable;
+		json_t *internal; /* the engine's own data, kept with the lease
+		                   * for lease_revoke/lease_renew; never shown */
+	} secret;
+	char *lease_id;     /* owned; NULL when nothing is leased */
+	char *text;            /* owned: if set, sent as the whole body ... */
+	const char *text_type; /* ... with this content type (static) */
 };
 
 void request_init(struct request *req);

@@ -13,6 +13,7 @@
 
 #include "acl.h"
 #include "audit.h"
+#include "expiration.h"
 #include "core.h"
 #include "identity.h"
 #include "mount.h"
@@ -457,7 +458,8 @@ static int dispatch(struct request *req, const struct route_match *match, struct
 		h = route->ops[OP_UPDATE];
 	if (!h)
 		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	else if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0)
+	else if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
+	         (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
 		r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
 	if (r != 0 && !resp->errors) {
 		if (r == TROVE_ERR_NOT_FOUND)

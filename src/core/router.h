@@ -68,6 +68,7 @@ struct route {
 };
 
 struct mount;
+struct lease;
 
 enum engine_flags {
 	ENGINE_AUTH = 1 << 0,    /* an auth method (mounted under auth/) */
@@ -84,6 +85,15 @@ struct engine {
 	void (*mount_cleanup)(struct mount *m);
 	/* Optional: a tune changed the mount's options (kv v1 -> v2). */
 	int (*options_changed)(struct mount *m, json_t *old_options, struct buf *err);
+	/* For engines that lease what they return (response.secret): undo
+	 * what the lease stands for (drop the database user, ...). Called by
+	 * the expiration manager at expiry, on revocation and when the
+	 * creating token is revoked; retried with backoff on failure, so it
+	 * must be idempotent. err: why it failed. */
+	int (*lease_revoke)(struct mount *m, const struct lease *l, struct buf *err);
+	/* Optional: extend the lease to *ttl seconds from now (the engine may
+	 * lower *ttl). Without it leases of this engine renew as asked. */
+	int (*lease_renew)(struct mount *m, const struct lease *l, int64_t *ttl, struct buf *err);
 };
 
 /* The engine for a mount type (and options, for kv's version), or NULL.

@@ -16,6 +16,7 @@
 #include "core.h"
 
 #include "audit.h"
+#include "expiration.h"
 #include "barrier.h"
 #include "err.h"
 #include "log.h"
@@ -41,6 +42,7 @@ struct core {
 	struct policy_store *policies;
 	struct mount_table *mounts;
 	struct audit_broker *audit;
+	struct expiration *expiration;
 	struct core_config cfg;
 	char *storage_type;
 	char *cluster_name;
@@ -69,6 +71,7 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 	c->policies = policy_store_new();
 	c->mounts = mount_table_new(c);
 	c->audit = audit_broker_new();
+	c->expiration = expiration_new(c);
 	c->cfg = *cfg;
 	c->storage_type = xstrdup(cfg->storage_type ? cfg->storage_type : "inmem");
 	c->cfg.storage_type = c->storage_type;
@@ -93,6 +96,7 @@ void core_free(struct core *c)
 	if (!c)
 		return;
 	core_seal(c);
+	expiration_free(c->expiration);
 	audit_broker_free(c->audit);
 	mount_table_free(c->mounts);
 	policy_store_free(c->policies);
@@ -383,10 +387,17 @@ static int try_unseal(struct core *c)
 		goto fail;
 	if ((r = audit_broker_load(c->audit, logical)) != 0)
 		goto fail;
+	struct expiration_config ecfg;
+	expiration_config_default(&ecfg);
+	if (c->cfg.expiration_manual)
+		ecfg.workers = 0;
+	if ((r = expiration_start(c->expiration, logical, &ecfg)) != 0)
+		goto fail;
 	load_cluster_identity(c);
 	r = 0;
 	goto out;
 fail:
+	expiration_stop(c->expiration);
 	audit_broker_unload(c->audit);
 	mount_table_unload(c->mounts);
 	policy_store_close(c->policies);
@@ -472,6 +483,7 @@ int core_seal(struct core *c)
 	pthread_mutex_lock(&c->lock);
 	if (!barrier_sealed(c->barrier))
 		log_info("core sealed");
+	expiration_stop(c->expiration);
 	audit_broker_unload(c->audit);
 	mount_table_unload(c->mounts);
 	policy_store_close(c->policies);
@@ -515,6 +527,11 @@ struct policy_store *core_policies(struct core *c)
 struct audit_broker *core_audit(struct core *c)
 {
 	return c->audit;
+}
+
+struct expiration *core_expiration(struct core *c)
+{
+	return c->expiration;
 }
 
 const struct core_config *core_config(struct core *c)

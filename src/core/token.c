@@ -61,6 +61,7 @@
 #include "token.h"
 
 #include "barrier.h"
+#include "lease_key.h"
 #include "encoding.h"
 #include "err.h"
 #include "rand.h"
@@ -105,6 +106,8 @@ struct token_store {
 	struct vcache *cache;      /* parsed entries by locator (vcache.h): a
 	                            * hot token costs a copy, not a read,
 	                            * an AES-GCM open and a JSON parse */
+	void (*on_expiry)(void *arg, int64_t t); /* a lease became due at t */
+	void *on_expiry_arg;
 };
 
 /* --- entries ---------------------------------------------------------- */
@@ -623,6 +626,75 @@ static int write_entry(struct token_store *ts, const struct token_entry *e)
 	return r;
 }
 
+/* --- the token's lease (lease_key.h) ---------------------------------------- */
+
+/* Every service token has a lease but the root token of init or dev mode
+ * (policy root alone, no TTL), as Vault. Decided by what never changes. */
+static bool has_lease(const struct token_entry *e)
+{
+	if (e->type != TOKEN_TYPE_SERVICE)
+		return false;
+	return !(e->ttl == 0 && e->period == 0 && e->policies.len == 1 &&
+	         strcmp(e->policies.items[0], "root") == 0);
+}
+
+/* Keys of a token's lease entry and of its expiry index entry at t. */
+/* The value of a token's lease entry: the times are the token's own. */
+#define LEASE_OF_TOKEN "{\"token\":true}"
+
+struct lease_keys {
+	char id[LEASE_ID_MAX + 1];
+	char id_key[LEASE_KEY_MAX];
+	char when_key[LEASE_KEY_MAX];
+	char old_when_key[LEASE_KEY_MAX];
+};
+
+static int lease_keys_of(const struct token_entry *e, const char *hash, struct lease_keys *k)
+{
+	const char *path = e->path && *e->path ? e->path : "auth/token/create";
+	if (lease_token_id(k->id, sizeof(k->id), path, hash) != 0 ||
+	    lease_id_key(k->id_key, sizeof(k->id_key), k->id) != 0)
+		return TROVE_ERR_INVALID;
+	k->when_key[0] = k->old_when_key[0] = '\0';
+	if (e->expire_time > 0 && lease_when_key(k->when_key, sizeof(k->when_key), e->expire_time, k->id) != 0)
+		return TROVE_ERR_INVALID;
+	return 0;
+}
+
+void token_store_on_expiry(struct token_store *ts, void (*fn)(void *arg, int64_t t), void *arg)
+{
+	pthread_mutex_lock(&ts->cb_mu);
+	ts->on_expiry = fn;
+	ts->on_expiry_arg = arg;
+	pthread_mutex_unlock(&ts->cb_mu);
+}
+
+static void schedule_expiry(struct token_store *ts, int64_t t)
+{
+	if (t <= 0)
+		return;
+	pthread_mutex_lock(&ts->cb_mu);
+	if (ts->on_expiry)
+		ts->on_expiry(ts->on_expiry_arg, t);
+	pthread_mutex_unlock(&ts->cb_mu);
+}
+
+int token_expire_time(struct token_store *ts, const char *id_hash, int64_t *out)
+{
+	struct token_entry *e = NULL;
+	int r;
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (ts->logical) {
+		r = TROVE_ERR_NOT_FOUND;
+		if (valid_hash(id_hash) && (r = read_entry(ts, id_hash, &e)) == 0)
+			*out = e->expire_time;
+	}
+	pthread_rwlock_unlock(&ts->lock);
+	token_entry_free(e);
+	return r;
+}
+
 /* Whether an entry by itself is still usable at `now`. */
 static bool entry_live(const struct token_entry *e, int64_t now)
 {
@@ -748,6 +820,7 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 {
 	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pkey[PARENT_KEY_LEN];
 	char ahash[TOKEN_LOCATOR_MAX + 1];
+	struct lease_keys lk;
 	char *tok = NULL, *text = NULL, *atext = NULL;
 	pthread_mutex_t *mu = NULL;
 	int r;
@@ -820,18 +893,26 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 		if (r != TROVE_ERR_NOT_FOUND)
 			goto out;
 	}
-	struct storage_op ops[3] = {
+	struct storage_op ops[5] = {
 	    {STORAGE_PUT, key, text, strlen(text)},
 	    {STORAGE_PUT, akey, atext, strlen(atext)},
-	    {STORAGE_PUT, pkey, "", 0},
 	};
 	size_t nops = 2;
 	if (e->parent_hash[0]) {
 		parent_key(pkey, e->parent_hash, e->id_hash);
-		nops = 3;
+		ops[nops++] = (struct storage_op){STORAGE_PUT, pkey, "", 0};
+	}
+	if (has_lease(e)) {
+		/* The lease is written with the token: neither exists alone. */
+		if ((r = lease_keys_of(e, e->id_hash, &lk)) != 0)
+			goto out;
+		ops[nops++] = (struct storage_op){STORAGE_PUT, lk.id_key, LEASE_OF_TOKEN, strlen(LEASE_OF_TOKEN)};
+		if (lk.when_key[0])
+			ops[nops++] = (struct storage_op){STORAGE_PUT, lk.when_key, lk.id, strlen(lk.id)};
 	}
 	if ((r = storage_txn(ts->logical, ops, nops)) != 0)
 		goto out;
+	schedule_expiry(ts, e->expire_time);
 	*out_id = tok;
 	tok = NULL;
 	r = 0;
@@ -1098,6 +1179,36 @@ out:
 
 /* --- renewal ------------------------------------------------------------- */
 
+/* Writes a renewed entry and moves its lease's expiry index entry, in one
+ * transaction. */
+static int write_renewed(struct token_store *ts, const struct token_entry *e, int64_t old_expire)
+{
+	char key[ID_KEY_LEN];
+	struct lease_keys lk;
+	struct storage_op ops[3];
+	size_t n = 0;
+	char *text = entry_dump(e);
+	int r;
+	if (!text)
+		return TROVE_ERR_NOMEM;
+	id_key(key, e->id_hash);
+	ops[n++] = (struct storage_op){STORAGE_PUT, key, text, strlen(text)};
+	if (has_lease(e)) {
+		if ((r = lease_keys_of(e, e->id_hash, &lk)) != 0)
+			goto out;
+		if (lk.when_key[0])
+			ops[n++] = (struct storage_op){STORAGE_PUT, lk.when_key, lk.id, strlen(lk.id)};
+		if (old_expire > 0 && old_expire != e->expire_time &&
+		    lease_when_key(lk.old_when_key, sizeof(lk.old_when_key), old_expire, lk.id) == 0)
+			ops[n++] = (struct storage_op){STORAGE_DELETE, lk.old_when_key, NULL, 0};
+	}
+	r = storage_txn(ts->logical, ops, n);
+	vcache_forget(ts->cache, e->id_hash);
+out:
+	free(text);
+	return r;
+}
+
 int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, int64_t default_ttl,
                 int64_t max_ttl, struct token_entry **out, bool *capped)
 {
@@ -1147,10 +1258,12 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
 	r = TROVE_ERR_PERMISSION;
 	if (ttl <= 0)
 		goto out;
+	int64_t old_expire = e->expire_time;
 	e->expire_time = now + ttl;
 	e->last_renewal_time = now;
-	if ((r = write_entry(ts, e)) != 0)
+	if ((r = write_renewed(ts, e, old_expire)) != 0)
 		goto out;
+	schedule_expiry(ts, e->expire_time);
 	if (out) {
 		*out = e;
 		e = NULL;
@@ -1211,7 +1324,8 @@ static int delete_one(struct token_store *ts, const char *hash, const char *tree
 {
 	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pk1[PARENT_KEY_LEN], pk2[PARENT_KEY_LEN];
 	char ahash[TOKEN_LOCATOR_MAX + 1];
-	struct storage_op ops[4];
+	struct lease_keys lk;
+	struct storage_op ops[6];
 	size_t n = 0;
 	struct token_entry *e = NULL;
 	pthread_mutex_t *mu = stripe(ts, hash);
@@ -1237,6 +1351,11 @@ static int delete_one(struct token_store *ts, const char *hash, const char *tree
 	if (e && e->parent_hash[0] && (!tree_parent || strcmp(e->parent_hash, tree_parent) != 0)) {
 		parent_key(pk2, e->parent_hash, hash);
 		ops[n++] = (struct storage_op){STORAGE_DELETE, pk2, NULL, 0};
+	}
+	if (e && has_lease(e) && lease_keys_of(e, hash, &lk) == 0) {
+		ops[n++] = (struct storage_op){STORAGE_DELETE, lk.id_key, NULL, 0};
+		if (lk.when_key[0])
+			ops[n++] = (struct storage_op){STORAGE_DELETE, lk.when_key, NULL, 0};
 	}
 	r = storage_txn(ts->logical, ops, n);
 	vcache_forget(ts->cache, hash);

@@ -133,6 +133,17 @@ int token_store_on_revoke(struct token_store *ts, void (*fn)(void *arg, const st
 void token_store_off_revoke(struct token_store *ts, void (*fn)(void *arg, const struct token_entry *e),
                             void *arg);
 
+/* Registers fn (one at a time; NULL to remove) to hear of every time a
+ * token's lease becomes due: after a create or a renewal that set an
+ * expiry t. The expiration manager wakes its timer with it. Each service
+ * token but the root token of init has a lease (lease_key.h): its entry
+ * and expiry index entry are written, moved and deleted in the same
+ * transactions as the token itself. */
+void token_store_on_expiry(struct token_store *ts, void (*fn)(void *arg, int64_t t), void *arg);
+/* A stored token's expiry (0 = never), valid or not: TROVE_ERR_NOT_FOUND
+ * when no such token is stored. */
+int token_expire_time(struct token_store *ts, const char *id_hash, int64_t *out);
+
 /* Creates a root token (policy "root", no expiry, not renewable, orphan).
  * id: the caller's chosen id (dev mode) or NULL for a random one. *out_id
  * is heap memory the caller wipes and frees (secure_free_str). */

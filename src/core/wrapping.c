@@ -17,7 +17,8 @@
 
 json_t *wrapping_envelope(const struct request *req, const struct response *resp)
 {
-	return json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?}", "request_id", req->id, "lease_id", "",
+	return json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?}", "request_id", req->id, "lease_id",
+	                 resp->lease_id ? resp->lease_id : "",
 	                 "renewable", resp->renewable, "lease_duration", (json_int_t)resp->lease_duration,
 	                 "data", resp->data, "wrap_info", "warnings", resp->warnings, "auth", resp->auth);
 }

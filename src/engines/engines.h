@@ -45,6 +45,10 @@ int cubbyhole_purge(struct storage *view, const char *id_hash);
 int cubbyhole_put(struct core *c, const char *id_hash, const char *key, const json_t *v);
 int cubbyhole_get(struct core *c, const char *id_hash, const char *key, json_t **out);
 
+/* sys/leases/..., sys/renew, sys/revoke... (sys_leases.c) */
+extern const struct route sys_lease_routes[];
+/* sys/metrics (sys_metrics.c) */
+extern const struct route sys_metrics_routes[];
 /* sys/wrapping/{wrap,unwrap,lookup,rewrap} (sys_wrapping.c) */
 extern const struct route sys_wrapping_routes[];
 

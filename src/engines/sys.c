@@ -311,6 +311,7 @@ static const struct route sys_routes[] = {
 };
 
 static const struct route *const sys_tables[] = { sys_routes, sys_mount_routes, sys_policy_routes, sys_audit_routes, sys_locked_users_routes,
-						  token_sys_routes, sys_wrapping_routes, NULL };
+						  token_sys_routes, sys_wrapping_routes, sys_lease_routes,
+						  sys_metrics_routes, NULL };
 
-const struct engine sys_engine = { "system", sys_tables, ENGINE_BUILTIN, NULL, NULL, NULL };
+const struct engine sys_engine = { .type = "system", .tables = sys_tables, .flags = ENGINE_BUILTIN };

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <string.h>
 
+#include "core/expiration.h"
 #include "engines.h"
 
 #include "core/acl.h"
@@ -159,6 +160,29 @@ static char *with_slash(const char *path)
 	return out;
 }
 
+/* Disables a mount after revoking every lease it issued (an auth mount's
+ * tokens, a secret mount's leased secrets), as Vault: a failed revocation
+ * keeps the mount, so nothing it handed out is orphaned. */
+static int disable(struct request *req, const char *name, const char *full, bool auth, struct buf *err)
+{
+	struct mount_table *t = core_mounts(req->core);
+	struct mount *m = mount_match(t, full);
+	bool revoke = m && strcmp(m->path, full) == 0 && m->engine && !(m->engine->flags & ENGINE_BUILTIN);
+	mount_release(m);
+	if (revoke) {
+		struct buf why;
+		buf_init(&why, 2048);
+		int r = expiration_revoke_prefix(core_expiration(req->core), full, true, false, NULL, &why);
+		if (r != 0) {
+			buf_printf(err, "failed to revoke the leases of %s: %s", full, why.len ? why.data : err_message(r));
+			buf_release(&why);
+			return r == TROVE_ERR_UPSTREAM ? TROVE_ERR_INVALID : r;
+		}
+		buf_release(&why);
+	}
+	return mount_disable(t, name, auth, err);
+}
+
 /* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune]: read, enable,
  * disable and tune one mount. via_auth tells which API was called; the Go
  * client also tunes auth mounts through sys/mounts/auth/<path>/tune. */
@@ -183,7 +207,7 @@ static int one_mount(struct request *req, struct response *resp, bool via_auth)
 	else if (req->op == OP_READ)
 		r = mount_read_one(req, resp, full, auth);
 	else if (req->op == OP_DELETE)
-		r = finish(resp, mount_disable(t, name, auth, &err), &err);
+		r = finish(resp, disable(req, name, full, auth, &err), &err);
 	else
 		r = enable(req, resp, name, auth);
 	buf_release(&err);

@@ -226,6 +226,9 @@ int http_render(const struct request *req, const struct response *resp, int err,
 	if (err != 0) {
 		*status = err_http_status(err);
 		body = json_pack("{s:o}", "errors", resp->errors ? json_incref(resp->errors) : json_array());
+	} else if (resp->text) {
+		*status = resp->status ? resp->status : 200;
+		return buf_append_str(out, resp->text);
 	} else if (resp->bare) {
 		*status = resp->status ? resp->status : 200;
 		body = json_incref(resp->bare);
@@ -236,10 +239,10 @@ int http_render(const struct request *req, const struct response *resp, int err,
 		body = json_pack("{s:s, s:s, s:b, s:i, s:n, s:O, s:O?, s:n, s:s}", "request_id", "", "lease_id", "",
 				 "renewable", 0, "lease_duration", 0, "data", "wrap_info", resp->wrap_info, "warnings",
 				 resp->warnings, "auth", "mount_type", "");
-	} else if (resp->data || resp->auth || resp->warnings) {
+	} else if (resp->data || resp->auth || resp->warnings || resp->lease_id) {
 		*status = resp->status ? resp->status : 200;
 		body = json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?, s:s}", "request_id", req->id, "lease_id",
-				 "", "renewable", resp->renewable, "lease_duration", (json_int_t)resp->lease_duration,
+				 resp->lease_id ? resp->lease_id : "", "renewable", resp->renewable, "lease_duration", (json_int_t)resp->lease_duration,
 				 "data", resp->data, "wrap_info", "warnings", resp->warnings, "auth", resp->auth,
 				 "mount_type", req && req->mount && req->mount->type ? req->mount->type : "");
 		if (body && resp->inject_data && json_is_object(resp->data)) {

@@ -117,9 +117,10 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 	hreq->res.reason = http_reason(status);
 	hreq->res.content_length = body.len;
 	h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-	if (body.len > 0)
-		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-			       H2O_STRLIT("application/json"));
+	if (body.len > 0) {
+		const char *type = err == 0 && resp->text && resp->text_type ? resp->text_type : "application/json";
+		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+	}
 	h2o_send_inline(hreq, body.data, body.len);
 	buf_release(&body);
 }

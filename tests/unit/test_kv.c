@@ -1075,7 +1075,7 @@ static void test_cubbyhole_isolation(void **state)
 static void test_cubbyhole_revoke_purges(void **state)
 {
 	(void)state;
-	struct core_config cfg = { .storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800 };
+	struct core_config cfg = { .storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true };
 	struct storage *phys = storage_inmem_new();
 	struct core *core = core_new(phys, &cfg);
 	struct core_init_result res;
