@@ -1324,6 +1324,69 @@ out:
 	return r;
 }
 
+/* ---- external group membership ------------------------------------------------ */
+
+/* Whether entity eid's membership of the groups whose aliases live on
+ * mount_accessor differs from `names` (the group names the auth method
+ * reported). Under a lock. When apply, fixes it (write lock held). */
+static int sync_groups(struct identity_store *s, const char *mount_accessor, const char *eid,
+                       const struct strlist *names, bool apply, bool *changed)
+{
+	const char *id;
+	json_t *ga;
+	*changed = false;
+	json_object_foreach(s->galiases.by_id, id, ga)
+	{
+		if (strcmp(rstr(ga, "mount_accessor"), mount_accessor) != 0)
+			continue;
+		json_t *g = rec_get(&s->groups, rstr(ga, "canonical_id"));
+		if (!g || strcmp(rstr(g, "type"), "external") != 0)
+			continue;
+		bool want = strlist_contains(names, rstr(ga, "name"));
+		bool have = arr_has(json_object_get(g, "member_entity_ids"), eid);
+		if (want == have)
+			continue;
+		*changed = true;
+		if (!apply)
+			return 0;
+		json_t *c = json_deep_copy(g);
+		json_t *members = json_object_get(c, "member_entity_ids");
+		if (!json_is_array(members)) {
+			members = json_array();
+			json_object_set_new(c, "member_entity_ids", members);
+		}
+		if (want)
+			sorted_append(members, eid);
+		else
+			arr_remove(members, eid);
+		touch(c);
+		int r = rec_put(s, &s->groups, c);
+		json_decref(c);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int identity_login_groups(struct identity_store *s, const char *mount_accessor, const char *entity_id,
+                          const struct strlist *names)
+{
+	bool changed = false;
+	int r;
+	/* Unchanged membership (the usual login) only reads. */
+	if ((r = lock_store(s, false)) != 0)
+		return r;
+	r = sync_groups(s, mount_accessor, entity_id, names, false, &changed);
+	unlock_store(s);
+	if (r != 0 || !changed)
+		return r;
+	if ((r = lock_store(s, true)) != 0)
+		return r;
+	r = sync_groups(s, mount_accessor, entity_id, names, true, &changed);
+	unlock_store(s);
+	return r;
+}
+
 /* ---- identity policies ---------------------------------------------------- */
 
 #define POLICY_CACHE_MAX 10000

@@ -125,5 +125,14 @@ int identity_policies(struct identity_store *s, const char *entity_id, struct st
 json_t *identity_template_data(struct identity_store *s, const char *entity_id);
 int identity_login_entity(struct identity_store *s, const char *mount_accessor, const char *alias_name,
                           const json_t *alias_meta, char entity_id[37], struct buf *err);
+/* Login: the external groups an auth method reports for a user (OIDC's
+ * groups claim, LDAP groups), by group alias name on that method's mount.
+ * The entity becomes a member of each external group whose alias on
+ * mount_accessor is in names, and stops being a member of every other
+ * external group aliased on that mount; groups of other mounts and
+ * internal groups are untouched. Unknown names are ignored (an operator
+ * creates the external group and its alias to give a group policies). */
+int identity_login_groups(struct identity_store *s, const char *mount_accessor, const char *entity_id,
+                          const struct strlist *names);
 
 #endif

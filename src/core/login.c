@@ -263,6 +263,8 @@ int login_issue(struct request *req, struct response *resp, const struct login_g
 		r = ids ? identity_login_entity(ids, req->mount->accessor, grant->alias_name, grant->alias_metadata,
 		                                eid, &err)
 		        : 0;
+		if (r == 0 && ids && grant->group_aliases)
+			r = identity_login_groups(ids, req->mount->accessor, eid, grant->group_aliases);
 		if (r == 0 && ids)
 			r = identity_policies(ids, eid, &e->identity_policies);
 		if (r == TROVE_ERR_PERMISSION && !err.len)

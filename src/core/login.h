@@ -50,6 +50,11 @@ struct login_grant {
 	 * token's entity_id; a disabled entity refuses the login (403). */
 	const char *alias_name;
 	const json_t *alias_metadata;
+	/* The group names the method knows the user by (OIDC groups claim,
+	 * LDAP groups), or NULL when the method has none: they set the
+	 * entity's external group membership on this mount
+	 * (identity_login_groups) before its policies are computed. */
+	const struct strlist *group_aliases;
 };
 
 /* Issues the token (req->mount is the auth mount, req->rel the login path)

@@ -40,7 +40,7 @@ static void find_up(struct mount *m, void *arg)
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct core_config cfg = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 7200};
+	struct core_config cfg = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 7200, .expiration_manual = true};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;
@@ -303,6 +303,91 @@ static void test_login_entity_created_then_reused(void **state)
 	buf_release(&err);
 }
 
+static void find_token_mount(struct mount *m, void *arg)
+{
+	if (strcmp(m->type, "token") == 0)
+		snprintf(arg, 64, "%s", m->accessor);
+}
+
+/* An external group with policy p and an alias `alias` on mount acc. */
+static char *mk_external(struct identity_store *s, const char *name, const char *p, const char *acc,
+                         const char *alias)
+{
+	char body[256];
+	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"type\":\"external\",\"policies\":[\"%s\"]}", name, p);
+	char *g = mk_group(s, body);
+	json_t *fields = json_pack("{s:s, s:s, s:s}", "name", alias, "mount_accessor", acc, "canonical_id", g), *out = NULL;
+	struct buf err;
+	buf_init(&err, 256);
+	assert_int_equal(identity_group_alias_write(s, NULL, fields, &out, &err), 0);
+	json_decref(out);
+	json_decref(fields);
+	buf_release(&err);
+	return g;
+}
+
+static bool has_policy(struct identity_store *s, const char *eid, const char *p)
+{
+	struct strlist pol;
+	strlist_init(&pol);
+	assert_int_equal(identity_policies(s, eid, &pol), 0);
+	bool found = strlist_contains(&pol, p);
+	strlist_release(&pol);
+	return found;
+}
+
+static void test_login_groups_set_external_membership(void **state)
+{
+	struct fix *f = *state;
+	char eid[37], other[64] = "";
+	char body[256];
+	struct strlist names;
+	struct buf err;
+	buf_init(&err, 256);
+	mount_table_foreach(core_mounts(f->core), true, find_token_mount, other);
+	assert_true(other[0] != '\0');
+	char *eng = mk_external(f->s, "eng", "p-eng", f->accessor, "engineers");
+	char *ops = mk_external(f->s, "ops", "p-ops", f->accessor, "operators");
+	char *elsewhere = mk_external(f->s, "elsewhere", "p-else", other, "engineers");
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, eid, &err), 0);
+	snprintf(body, sizeof(body), "{\"name\":\"internal\",\"policies\":[\"p-int\"],\"member_entity_ids\":[\"%s\"]}",
+	         eid);
+	char *internal = mk_group(f->s, body);
+
+	strlist_init(&names);
+	strlist_push(&names, "engineers");
+	strlist_push(&names, "no-such-group");
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_true(has_policy(f->s, eid, "p-eng"));
+	assert_false(has_policy(f->s, eid, "p-ops"));
+	assert_false(has_policy(f->s, eid, "p-else")); /* same alias name, other mount */
+	uint64_t gen = identity_generation(f->s);
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_int_equal(identity_generation(f->s), gen); /* unchanged: nothing written */
+	strlist_release(&names);
+
+	/* The next login reports other groups: membership follows. */
+	strlist_init(&names);
+	strlist_push(&names, "operators");
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_false(has_policy(f->s, eid, "p-eng"));
+	assert_true(has_policy(f->s, eid, "p-ops"));
+	strlist_release(&names);
+
+	/* None at all: out of every external group of this mount, never out
+	 * of an internal group. */
+	strlist_init(&names);
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_false(has_policy(f->s, eid, "p-ops"));
+	assert_true(has_policy(f->s, eid, "p-int"));
+	strlist_release(&names);
+	buf_release(&err);
+	free(eng);
+	free(ops);
+	free(elsewhere);
+	free(internal);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +397,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reload_rebuilds_indexes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identity_policies_follow_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_entity_created_then_reused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_groups_set_external_membership, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
