@@ -5,8 +5,9 @@
  * skipped whatever their value, every other key must be one of the type's
  * and hold a string (Vault stores options as map[string]string) without a
  * NUL byte, so a type's open() only reads strings with audit_opt(). The
- * failure counter is bumped here, once per line a type's write() refused,
- * so "failures" counts lines whatever batching the type does. */
+ * failure counter is bumped here, once per line a type's write() or
+ * write_lines() refused, so "failures" counts lines whatever batching the
+ * type does. */
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -119,16 +120,48 @@ bool audit_device_option_known(const char *type, const char *key)
 	return ops != NULL && key != NULL && is_device_key(ops, key);
 }
 
-int audit_device_write(struct audit_device *d, const char *line, size_t len)
+static bool well_formed(const struct iovec *l)
 {
+	return l->iov_len > 0 && ((const char *)l->iov_base)[l->iov_len - 1] == '\n';
+}
+
+size_t audit_device_write_lines(struct audit_device *d, const struct iovec *lines, size_t n, bool *ok)
+{
+	size_t done = 0;
+
+	for (size_t i = 0; i < n; i++)
+		ok[i] = false;
 	/* A line without its '\n' is a broker bug; recording it would break
 	 * the one-line-per-entry framing of every device. */
-	if (len == 0 || line[len - 1] != '\n')
+	for (size_t i = 0; i < n; i++)
+		if (!well_formed(&lines[i]))
+			return 0;
+	if (n == 0)
+		return 0;
+	if (d->ops->write_lines) {
+		if (d->ops->write_lines(d, lines, n) == 0) {
+			for (size_t i = 0; i < n; i++)
+				ok[i] = true;
+			done = n;
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			ok[i] = d->ops->write(d, lines[i].iov_base, lines[i].iov_len) == 0;
+			done += ok[i];
+		}
+	}
+	if (done < n)
+		atomic_fetch_add_explicit(&d->failures, n - done, memory_order_relaxed);
+	return done;
+}
+
+int audit_device_write(struct audit_device *d, const char *line, size_t len)
+{
+	struct iovec l = {.iov_base = (void *)line, .iov_len = len};
+	bool ok;
+	if (!well_formed(&l))
 		return TROVE_ERR_INTERNAL;
-	int r = d->ops->write(d, line, len);
-	if (r != 0)
-		atomic_fetch_add_explicit(&d->failures, 1, memory_order_relaxed);
-	return r;
+	return audit_device_write_lines(d, &l, 1, &ok) == 1 ? 0 : TROVE_ERR_IO;
 }
 
 int audit_device_reopen(struct audit_device *d)

@@ -16,6 +16,8 @@
  *           write in flight writes every queued line with one writev and,
  *           for "fsynced", one fdatasync, then wakes the others with their
  *           result (the same leader/follower scheme as the LMDB backend).
+ *           The lines of one audit_device_write_lines call join that queue
+ *           together and share its fate.
  *           A short write (full disk) is an error for every line in the
  *           batch; the file is truncated back to its length before the
  *           batch so a half line never stays in the log. reopen() closes
@@ -32,8 +34,8 @@
  *           sent); a send failure is an error.
  *
  * Unknown options are refused (the error names them); values are strings
- * as Vault stores them. Devices are thread-safe: write() may be called
- * from any thread at once. */
+ * as Vault stores them. Devices are thread-safe: audit_device_write and
+ * audit_device_write_lines may be called from any thread at once. */
 #ifndef TROVE_AUDIT_DEVICE_H
 #define TROVE_AUDIT_DEVICE_H
 
@@ -41,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 
@@ -67,6 +70,15 @@ bool audit_device_option_known(const char *type, const char *key);
 /* Records one line (line[len-1] == '\n'). 0 on success; TROVE_ERR_IO when
  * it could not be recorded (the device logs why, without the line). */
 int audit_device_write(struct audit_device *d, const char *line, size_t len);
+
+/* Records n lines (each ending with '\n') in this order: ok[i] tells
+ * whether line i was recorded; returns how many were. A file device
+ * records them as one batch, all or none: the lines go out in the same
+ * group write (one writev) and, for "fsynced", the same fdatasync, and a
+ * failure fails every line of the call and is cut off the file as above.
+ * Socket and syslog devices record them one by one, each line on its own.
+ * A line without its '\n' (a broker bug) fails the whole call. */
+size_t audit_device_write_lines(struct audit_device *d, const struct iovec *lines, size_t n, bool *ok);
 
 /* Reopens the output (file: the path again, after rotation); a no-op for
  * other types. 0 or TROVE_ERR_IO. */

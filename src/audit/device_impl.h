@@ -7,7 +7,9 @@
  * device.c does everything common: it finds the type, checks the options
  * (every device option present is a string without NUL bytes by the time
  * a type's open() runs), fills in ops, and counts failed writes; a type
- * only sets may_block. */
+ * only sets may_block. A type writes one line (write) or a batch of lines
+ * at once (write_lines); device.c serves both calls of device.h with
+ * whichever the type has. */
 #ifndef TROVE_AUDIT_DEVICE_IMPL_H
 #define TROVE_AUDIT_DEVICE_IMPL_H
 
@@ -16,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "audit/device.h"
 #include "buf.h"
@@ -25,8 +28,13 @@ struct audit_device_ops {
 	const char *const *options; /* the type's own option keys, NULL-terminated */
 	/* Returns a zeroed-then-filled device, or NULL with a message in err. */
 	struct audit_device *(*open)(const json_t *options, struct buf *err);
-	/* 0 or TROVE_ERR_IO (having logged why, without the line). */
+	/* One line: 0 or TROVE_ERR_IO (having logged why, without the
+	 * line). A type that has write_lines may leave this NULL. */
 	int (*write)(struct audit_device *d, const char *line, size_t len);
+	/* n lines (n >= 1) in this order, all or none: 0 or TROVE_ERR_IO
+	 * (logged once, without the lines). NULL: device.c writes the lines
+	 * one by one with write(). */
+	int (*write_lines)(struct audit_device *d, const struct iovec *lines, size_t n);
 	int (*reopen)(struct audit_device *d); /* NULL: nothing to reopen */
 	void (*close)(struct audit_device *d);
 };

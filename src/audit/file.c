@@ -9,10 +9,11 @@
  * "fsynced", open also checks that fdatasync works on the file (it fails
  * on a pipe or a terminal), rather than failing every line later.
  *
- * Group write. Each caller queues a request (its line, on its stack) under
- * f->mu. Whoever finds no write in flight becomes the leader: it takes the
- * whole queue, drops the lock, writes every line with writev (IOV_MAX
- * lines per call, looping over partial writes), fdatasyncs once if
+ * Group write. Each caller queues a request (its lines: one, or the
+ * broker's batch, on its stack) under f->mu. Whoever finds no write in
+ * flight becomes the leader: it takes the whole queue, drops the lock,
+ * writes every line of every request with writev (IOV_MAX lines per call,
+ * looping over partial writes), fdatasyncs once if
  * "fsynced", retakes the lock, hands leadership to the new head of the
  * queue (if any), drops the lock and publishes each member's result. The
  * waking is the LMDB backend's (storage/lmdb.c): each request sleeps on a
@@ -64,12 +65,12 @@
  * count "you may lead" wake-ups. */
 #define LREQ_DONE 0x80000000u
 
-/* One caller's line waiting in the queue, on the caller's stack. next is
+/* One caller's lines waiting in the queue, on the caller's stack. next is
  * read and written under f->mu; result is written by the leader before
  * DONE is published in word. */
 struct lreq {
-	const char *line;
-	size_t len;
+	const struct iovec *lines;
+	size_t n;       /* >= 1 */
 	uint64_t batch; /* f->taken when queued: still queued while equal */
 	int result;
 	_Atomic uint32_t word;
@@ -212,14 +213,22 @@ static int writev_all(int fd, const struct lreq *group, size_t *written)
 {
 	struct iovec iov[IOV_MAX];
 	const struct lreq *cur = group;
-	size_t off = 0; /* bytes of cur already written */
+	size_t line = 0; /* the line of cur being written */
+	size_t off = 0;  /* bytes of that line already written */
 
 	while (cur) {
 		int n = 0;
-		for (const struct lreq *g = cur; g && n < IOV_MAX; g = g->next, n++) {
-			size_t skip = g == cur ? off : 0;
-			iov[n].iov_base = (void *)(g->line + skip);
-			iov[n].iov_len = g->len - skip;
+		const struct lreq *g = cur;
+		size_t i = line;
+		while (g && n < IOV_MAX) {
+			size_t skip = n == 0 ? off : 0;
+			iov[n].iov_base = (char *)g->lines[i].iov_base + skip;
+			iov[n].iov_len = g->lines[i].iov_len - skip;
+			n++;
+			if (++i == g->n) {
+				g = g->next;
+				i = 0;
+			}
 		}
 		ssize_t k = writev(fd, iov, n);
 		if (k < 0 && errno == EINTR)
@@ -230,10 +239,13 @@ static int writev_all(int fd, const struct lreq *group, size_t *written)
 			return EIO; /* no progress and no error: do not spin */
 		size_t done = (size_t)k;
 		*written += done;
-		while (cur && done >= cur->len - off) {
-			done -= cur->len - off;
-			cur = cur->next;
+		while (cur && done >= cur->lines[line].iov_len - off) {
+			done -= cur->lines[line].iov_len - off;
 			off = 0;
+			if (++line == cur->n) {
+				cur = cur->next;
+				line = 0;
+			}
 		}
 		off += done;
 	}
@@ -255,7 +267,7 @@ static int write_group(struct file_dev *f, int fd, const struct lreq *group)
 
 	size_t lines = 0;
 	for (const struct lreq *g = group; g; g = g->next)
-		lines++;
+		lines += g->n;
 	char nlines[24];
 	snprintf(nlines, sizeof(nlines), "%zu", lines);
 	log_error("audit file write failed", "path", f->path, "lines", nlines, "error", strerror(e));
@@ -267,10 +279,12 @@ static int write_group(struct file_dev *f, int fd, const struct lreq *group)
 	return TROVE_ERR_IO;
 }
 
-static int file_write(struct audit_device *d, const char *line, size_t len)
+/* A caller's lines join the queue as one request: they are written in
+ * one group, so they succeed or fail together. */
+static int file_write_lines(struct audit_device *d, const struct iovec *lines, size_t n)
 {
 	struct file_dev *f = (struct file_dev *)d;
-	struct lreq w = {.line = line, .len = len};
+	struct lreq w = {.lines = lines, .n = n};
 
 	if (f->kind == FILE_DISCARD)
 		return 0;
@@ -358,7 +372,8 @@ const struct audit_device_ops audit_file_ops = {
     .type = "file",
     .options = file_options,
     .open = file_open,
-    .write = file_write,
+    .write = NULL,
+    .write_lines = file_write_lines,
     .reopen = file_reopen,
     .close = file_close,
 };

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "audit.h"
@@ -604,45 +605,122 @@ static void bind_reuse(struct audit_record *r, struct audit_reuse *reuse, const 
 	}
 }
 
-int audit_broker_log(struct audit_broker *b, struct audit_record *r, struct audit_reuse *reuse)
-{
+/* What the batch keeps per record while it runs. */
+struct batch_slot {
 	char when[TIME_TEXT_MAX];
-	size_t ok = 0, tried = 0;
-	if (!atomic_load(&b->active))
+	size_t off, len; /* this device's line in the batch's text; len 0: none */
+	size_t recorded; /* devices that recorded the entry */
+};
+
+#define BATCH_STACK 16 /* records kept on the stack; more are allocated */
+
+size_t audit_broker_log_batch(struct audit_broker *b, struct audit_log_item *items, size_t n)
+{
+	struct batch_slot stack_slots[BATCH_STACK];
+	struct iovec stack_iov[BATCH_STACK];
+	size_t stack_map[BATCH_STACK];
+	bool stack_ok[BATCH_STACK];
+	struct batch_slot *slots = stack_slots;
+	struct iovec *iov = stack_iov;
+	size_t *map = stack_map; /* iov[k] is the line of record map[k] */
+	bool *ok = stack_ok;
+	size_t tried = 0, refused = 0;
+	struct buf text;                     /* one device's lines of the batch, end to end */
+	struct audit_hash_memo *memo = NULL; /* its hashes, when n > 1 */
+
+	for (size_t i = 0; i < n; i++)
+		items[i].result = 0;
+	if (n == 0 || !atomic_load(&b->active))
 		return 0;
-	if (!r->time) {
-		time_now_rfc3339_ns(when);
-		r->time = when;
+	if (n > BATCH_STACK) {
+		slots = xcalloc(n, sizeof(*slots));
+		iov = xcalloc(n, sizeof(*iov));
+		map = xcalloc(n, sizeof(*map));
+		ok = xcalloc(n, sizeof(*ok));
 	}
+	for (size_t i = 0; i < n; i++) {
+		slots[i].recorded = 0;
+		if (!items[i].rec->time) {
+			time_now_rfc3339_ns(slots[i].when);
+			items[i].rec->time = slots[i].when;
+		}
+	}
+	buf_init(&text, SIZE_MAX / 4);
+	if (n > 1)
+		memo = audit_hash_memo_new();
 	pthread_rwlock_rdlock(&b->lock);
-	for (size_t i = 0; i < b->ndevs; i++) {
-		struct audit_dev *d = b->devs[i];
+	for (size_t di = 0; di < b->ndevs; di++) {
+		struct audit_dev *d = b->devs[di];
 		tried++;
 		if (!d->device)
 			continue;
-		json_t *headers = headers_for(b, d, r->req);
-		const json_t *saved = r->headers;
-		r->headers = headers;
-		size_t len = 0;
-		bind_reuse(r, reuse, d);
-		char *line = audit_format_entry(&d->fmt, r, &len);
-		r->headers = saved;
-		json_decref(headers);
-		if (line && audit_device_write(d->device, line, len) == 0)
-			ok++;
-		else
-			log_error("audit device failed to record an entry", "path", d->path);
-		secure_free(line, len);
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct audit_record *r = items[i].rec;
+			json_t *headers = headers_for(b, d, r->req);
+			const json_t *saved = r->headers;
+			r->headers = headers;
+			bind_reuse(r, items[i].reuse, d);
+			slots[i].off = text.len;
+			slots[i].len = audit_format_entry_append(&d->fmt, r, memo, &text) == 0
+			                   ? text.len - slots[i].off
+			                   : 0;
+			r->headers = saved;
+			json_decref(headers);
+		}
+		/* The text is complete (it no longer moves): point at its lines. */
+		for (size_t i = 0; i < n; i++) {
+			if (slots[i].len == 0)
+				continue;
+			iov[m].iov_base = text.data + slots[i].off;
+			iov[m].iov_len = slots[i].len;
+			map[m++] = i;
+		}
+		size_t done = m ? audit_device_write_lines(d->device, iov, m, ok) : 0;
+		for (size_t k = 0; k < m; k++)
+			if (ok[k])
+				slots[map[k]].recorded++;
+		if (done < n) {
+			char count[24];
+			snprintf(count, sizeof(count), "%zu", n - done);
+			log_error("audit device failed to record an entry", "path", d->path, "entries",
+			          count);
+		}
+		/* Wiped (log_raw lines hold secrets); the next device reuses the
+		 * block. */
+		if (text.size > 0)
+			secure_wipe(text.data, text.len);
+		buf_reset(&text);
+		audit_hash_memo_reset(memo); /* the next device has its own salt */
 	}
 	pthread_rwlock_unlock(&b->lock);
-	if (r->time == when)
-		r->time = NULL;
-	if (tried > 0 && ok == 0) {
-		log_error("no audit device recorded the entry; refusing", "request_id",
-		          r->req ? r->req->id : "");
-		return TROVE_ERR_IO;
+	buf_release(&text); /* every device's text was wiped above */
+	audit_hash_memo_free(memo);
+	for (size_t i = 0; i < n; i++) {
+		struct audit_record *r = items[i].rec;
+		if (r->time == slots[i].when)
+			r->time = NULL;
+		if (tried > 0 && slots[i].recorded == 0) {
+			items[i].result = TROVE_ERR_IO;
+			refused++;
+			log_error("no audit device recorded the entry; refusing", "request_id",
+			          r->req ? r->req->id : "");
+		}
 	}
-	return 0;
+	if (slots != stack_slots) {
+		free(slots);
+		free(iov);
+		free(map);
+		free(ok);
+	}
+	return refused;
+}
+
+int audit_broker_log(struct audit_broker *b, struct audit_record *r, struct audit_reuse *reuse)
+{
+	struct audit_log_item item = {.rec = r, .reuse = reuse};
+	audit_broker_log_batch(b, &item, 1);
+	return item.result;
 }
 
 /* --- request headers ------------------------------------------------------- */

@@ -7,10 +7,13 @@
  * discarded when it is disabled, so re-enabling gives new hashes), and the
  * request headers that entries carry (AUDIT_HEADERS_PATH).
  *
- * The router calls audit_broker_log twice per audited request: the request
- * entry after the ACL decision and before the handler, the response entry
- * after the handler. Each device gets its own entry (its salt and options)
- * and the call succeeds when at least one device recorded it, or when no
+ * The router logs two entries per audited request: the request entry after
+ * the ACL decision and before the handler, the response entry after the
+ * handler. Requests an event loop serves together are logged together
+ * (audit_broker_log_batch): all their request entries before any of their
+ * handlers runs, all their response entries before any reply is sent.
+ * Each device gets its own entry (its salt and options) and an entry
+ * counts as recorded when at least one device recorded it, or when no
  * device is enabled. Otherwise the router refuses the request (no handler
  * runs) or withholds the response: fail closed. A device that fails is
  * logged (without the entry) and its failures counted; another device that
@@ -89,8 +92,28 @@ void audit_reuse_release(struct audit_reuse *reuse);
 /* Records one entry on every device (r->time is filled here when NULL).
  * reuse (may be NULL) carries the auth and request text from a request
  * entry to the response entry. 0 when recorded by at least one device or
- * when none is enabled; TROVE_ERR_IO when no device recorded it. */
+ * when none is enabled; TROVE_ERR_IO when no device recorded it. The batch
+ * below with one record. */
 int audit_broker_log(struct audit_broker *b, struct audit_record *r, struct audit_reuse *reuse);
+
+/* One record of a batch, with its request's reuse (may be NULL) and its
+ * outcome, set by audit_broker_log_batch. */
+struct audit_log_item {
+	struct audit_record *rec;
+	struct audit_reuse *reuse;
+	int result; /* 0 or TROVE_ERR_IO, as audit_broker_log returns */
+};
+
+/* Records the entries of n records (each with its own time, filled in as
+ * above) on every device, handing each device all of its lines of the batch
+ * in one call (audit_device_write_lines): a file device writes them with
+ * one writev, and records them all or none. Each record is judged on its
+ * own by the rule of audit_broker_log: items[i].result is 0 when at least
+ * one device recorded its entry (or none is enabled), TROVE_ERR_IO when
+ * none did. So with one file device a failed write refuses every record of
+ * the batch; with two, a record stands as long as either device recorded
+ * it. Returns how many records were refused. */
+size_t audit_broker_log_batch(struct audit_broker *b, struct audit_log_item *items, size_t n);
 
 /* Reopens every device's output (logrotate's SIGHUP). */
 void audit_broker_reopen(struct audit_broker *b);

@@ -53,7 +53,14 @@
  * against OpenSSL's one-shot HMAC() for salts shorter than, as long as and
  * longer than a block. The request's client token and the token's
  * accessor appear twice in an entry (auth and request): each is hashed
- * once and its quoted hash copied.
+ * once and its quoted hash copied. Across the entries of one batch (the
+ * broker formats a batch's entries for one device together), a memo keeps
+ * the quoted hash of each value of up to AUDIT_MEMO_TEXT_MAX bytes it has
+ * hashed, in a fixed table indexed by FNV-1a of the value and checked by
+ * comparing the value itself: a hot secret read by a batch of requests,
+ * or a token making many of them, is hashed once per batch. The memo
+ * holds copies of those values (secrets) only for the batch: the broker
+ * wipes them when it moves to the next device and when the batch ends.
  *
  * Leaves hashed as text (audit_entry.h):
  *  - strings: their bytes (json_string_length, so an embedded NUL counts);
@@ -94,14 +101,17 @@
  *    because its hash could not be computed.
  *
  * Memory. The caller's values are only read: never modified, never
- * referenced (refcounts untouched). The line is built in a struct buf that
- * starts at 4 KiB (one allocation for a typical entry), grows by doubling
- * and is handed to the caller as it is; no per-leaf allocation (numbers are
- * formatted on the stack). With log_raw the text holds secrets, so growing
- * copies into a new block and wipes the old one, and a failed entry is
- * wiped before it is freed. audit_mask_leaves, whose result the caller may
- * edit, still builds a tree, deep-copying its skipped values; it shares the
- * leaf texts and the hashing with the writer. */
+ * referenced (refcounts untouched). The line is appended to the caller's
+ * struct buf (audit_format_entry_append: the broker puts all the entries of
+ * a batch for one device in one buffer) or to a fresh one
+ * (audit_format_entry), which starts at 4 KiB (one allocation for a typical
+ * entry), grows by doubling and is handed to the caller as it is; no
+ * per-leaf allocation (numbers are formatted on the stack). With log_raw
+ * the text holds secrets, so growing copies into a new block and wipes the
+ * old one, and a failed entry is wiped before it is cut off or freed.
+ * audit_mask_leaves, whose result the caller may edit, still builds a
+ * tree, deep-copying its skipped values; it shares the leaf texts and the
+ * hashing with the writer. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -119,6 +129,7 @@
 
 #include "buf.h"
 #include "encoding.h"
+#include "err.h"
 #include "mount.h"
 #include "request.h"
 #include "secure.h"
@@ -540,21 +551,6 @@ struct out {
 	bool wipe; /* log_raw: the text holds secrets; wipe what is dropped */
 };
 
-static void out_init(struct out *o, bool wipe)
-{
-	buf_init(&o->b, LINE_CAP);
-	o->ok = true;
-	o->wipe = wipe;
-}
-
-static void out_release(struct out *o)
-{
-	if (o->wipe)
-		buf_release_secret(&o->b);
-	else
-		buf_release(&o->b);
-}
-
 /* Makes room for extra more bytes and the terminator. */
 static __attribute__((noinline)) bool out_grow(struct out *o, size_t extra)
 {
@@ -769,29 +765,101 @@ struct entry {
 	const struct audit_record *r;
 	struct hasher h;
 	struct out o;
-	struct memo token;    /* of r->req->client_token */
-	struct memo accessor; /* of r->token->accessor */
+	struct memo token;             /* of r->req->client_token */
+	struct memo accessor;          /* of r->token->accessor */
+	struct audit_hash_memo *batch; /* hashes of the batch so far, or NULL */
 };
 
-/* The quoted "hmac-sha256:<hex>" of n bytes of text. */
+/* --- the batch's hashes ---------------------------------------------------- */
+
+#define MEMO_SLOTS 128 /* a power of two */
+
+struct memo_slot {
+	uint32_t len; /* of text; MEMO_EMPTY: unused */
+	char text[AUDIT_MEMO_TEXT_MAX];
+	char hash[HASH_LEN + 2]; /* quoted */
+};
+
+#define MEMO_EMPTY UINT32_MAX
+
+struct audit_hash_memo {
+	struct memo_slot slot[MEMO_SLOTS];
+};
+
+struct audit_hash_memo *audit_hash_memo_new(void)
+{
+	struct audit_hash_memo *m = xmalloc(sizeof(*m));
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		m->slot[i].len = MEMO_EMPTY;
+	return m;
+}
+
+void audit_hash_memo_reset(struct audit_hash_memo *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < MEMO_SLOTS; i++) {
+		struct memo_slot *sl = &m->slot[i];
+		if (sl->len == MEMO_EMPTY)
+			continue;
+		secure_wipe(sl->text, sl->len);
+		sl->len = MEMO_EMPTY;
+	}
+}
+
+void audit_hash_memo_free(struct audit_hash_memo *m)
+{
+	audit_hash_memo_reset(m);
+	free(m);
+}
+
+/* The slot for n bytes of text (FNV-1a; a table index, not a MAC). */
+static struct memo_slot *memo_slot(struct audit_hash_memo *m, const void *text, size_t n)
+{
+	const unsigned char *p = text;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return &m->slot[(h ^ (h >> 16)) & (MEMO_SLOTS - 1)];
+}
+
+/* The quoted "hmac-sha256:<hex>" of n bytes of text: from the batch's
+ * memo when this value was hashed for an earlier entry of the batch. */
 static void out_hash(struct entry *e, const void *text, size_t n)
 {
 	struct out *o = &e->o;
 	unsigned char mac[SHA256_LEN];
+	struct memo_slot *sl = NULL;
 	char *d;
 
 	if (!out_room(o, HASH_LEN + 2))
 		return;
+	d = o->b.data + o->b.len;
+	if (e->batch != NULL && n <= AUDIT_MEMO_TEXT_MAX) {
+		sl = memo_slot(e->batch, text, n);
+		if (sl->len == n && memcmp(sl->text, text, n) == 0) {
+			memcpy(d, sl->hash, HASH_LEN + 2);
+			o->b.len += HASH_LEN + 2;
+			o->b.data[o->b.len] = '\0';
+			return;
+		}
+	}
 	if (!hasher_mac(&e->h, text, n, mac)) {
 		o->ok = false;
 	} else {
-		d = o->b.data + o->b.len;
 		d[0] = '"';
 		memcpy(d + 1, AUDIT_HASH_PREFIX, PREFIX_LEN);
 		hex_pairs(mac, SHA256_LEN, d + 1 + PREFIX_LEN);
 		d[1 + HASH_LEN] = '"';
 		o->b.len += HASH_LEN + 2;
 		o->b.data[o->b.len] = '\0';
+		if (sl != NULL) {
+			if (sl->len != MEMO_EMPTY)
+				secure_wipe(sl->text, sl->len);
+			memcpy(sl->text, text, n);
+			memcpy(sl->hash, d, HASH_LEN + 2);
+			sl->len = (uint32_t)n;
+		}
 	}
 	secure_wipe(mac, sizeof(mac));
 }
@@ -1281,14 +1349,18 @@ static void out_response(struct entry *e)
 	out_byte(o, '}');
 }
 
-char *audit_format_entry(const struct audit_format *f, const struct audit_record *r, size_t *len)
+int audit_format_entry_append(const struct audit_format *f, const struct audit_record *r,
+                              struct audit_hash_memo *memo, struct buf *line)
 {
-	struct entry e = {.f = f, .r = r};
+	struct entry e = {.f = f, .r = r, .batch = f->log_raw ? NULL : memo};
 	struct out *o = &e.o;
+	size_t start = line->len;
 	bool first = true;
 
 	hasher_init(&e.h, f->salt, f->salt_len);
-	out_init(o, f->log_raw);
+	o->b = *line; /* taken over until the entry is done */
+	o->ok = true;
+	o->wipe = f->log_raw;
 	if (f->prefix != NULL)
 		out_raw(o, f->prefix, strlen(f->prefix));
 	out_byte(o, '{');
@@ -1304,7 +1376,7 @@ char *audit_format_entry(const struct audit_format *f, const struct audit_record
 	if (r->reuse != NULL) {
 		out_raw(o, r->reuse, r->reuse_len);
 	} else {
-		size_t start = o->b.len;
+		size_t from = o->b.len;
 		if (r->token != NULL) {
 			KEY(o, &first, "auth");
 			out_auth(&e);
@@ -1312,7 +1384,7 @@ char *audit_format_entry(const struct audit_format *f, const struct audit_record
 		KEY(o, &first, "request");
 		out_request(&e);
 		if (r->keep != NULL && o->ok)
-			buf_append(r->keep, o->b.data + start, o->b.len - start);
+			buf_append(r->keep, o->b.data + from, o->b.len - from);
 	}
 	if (r->resp != NULL) {
 		KEY(o, &first, "response");
@@ -1325,11 +1397,29 @@ char *audit_format_entry(const struct audit_format *f, const struct audit_record
 	out_lit(o, "}\n");
 	hasher_release(&e.h);
 
-	if (!o->ok) {
-		out_release(o);
+	if (!o->ok && o->b.size > 0) {
+		/* drop the partial entry; with log_raw it may hold secrets */
+		if (o->wipe)
+			secure_wipe(o->b.data + start, o->b.len - start);
+		o->b.len = start;
+		o->b.data[start] = '\0';
+	}
+	*line = o->b;
+	return o->ok ? 0 : TROVE_ERR_NOMEM;
+}
+
+char *audit_format_entry(const struct audit_format *f, const struct audit_record *r, size_t *len)
+{
+	struct buf line;
+	buf_init(&line, LINE_CAP);
+	if (audit_format_entry_append(f, r, NULL, &line) != 0) {
+		if (f->log_raw)
+			buf_release_secret(&line);
+		else
+			buf_release(&line);
 		return NULL;
 	}
 	if (len != NULL)
-		*len = o->b.len;
-	return o->b.data; /* allocated: the entry is never empty */
+		*len = line.len;
+	return line.data; /* allocated: the entry is never empty */
 }

@@ -97,6 +97,28 @@ struct audit_record {
  * malloc'd string (its length in *len), or NULL when out of memory. The
  * request's data is not modified. */
 char *audit_format_entry(const struct audit_format *f, const struct audit_record *r, size_t *len);
+/* The hashes one device's entries of one batch have computed: the same
+ * value met again in a later entry of the batch (a hot secret read by many
+ * requests, a token making many of them) is copied instead of hashed
+ * again. Values of up to AUDIT_MEMO_TEXT_MAX bytes are remembered, a copy
+ * of each in a fixed table (a value may take an older one's slot); reset
+ * wipes the copies and forgets them. A memo belongs to one salt: reset it
+ * before formatting for another device. */
+#define AUDIT_MEMO_TEXT_MAX 64
+struct audit_hash_memo;
+struct audit_hash_memo *audit_hash_memo_new(void);
+void audit_hash_memo_reset(struct audit_hash_memo *m);
+void audit_hash_memo_free(struct audit_hash_memo *m); /* NULL is fine */
+
+/* The same line appended to `line` (a buffer that may already hold
+ * earlier entries: the broker formats all of a batch's entries for one
+ * device into one buffer), with the batch's memo (may be NULL; never used
+ * with log_raw, which hashes nothing). 0, or TROVE_ERR_NOMEM with line as
+ * it was (a partial entry is cut off again, and wiped first with log_raw).
+ * With log_raw the text holds secrets: growing the buffer copies it into a
+ * new block and wipes the old one, and the caller wipes it when done. */
+int audit_format_entry_append(const struct audit_format *f, const struct audit_record *r,
+                              struct audit_hash_memo *memo, struct buf *line);
 
 /* "hmac-sha256:<hex>" of n bytes of text under salt, into out. */
 void audit_hash_text(const unsigned char *salt, size_t salt_len, const char *text, size_t n,

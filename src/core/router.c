@@ -380,8 +380,6 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	return spend_use(req, resp);
 }
 
-static int dispatch(struct request *req, const struct route_match *match, struct response *resp);
-
 /* The first error message of a response, or NULL. */
 static const char *first_error(const struct response *resp)
 {
@@ -396,25 +394,6 @@ static bool audited(const struct request *req, const struct route *route)
 	       audit_broker_active(core_audit(req->core));
 }
 
-/* Records an audit entry for req (resp NULL: the request entry) with the
- * error the request met, if any. Fails when no enabled device recorded
- * it. */
-static int audit(struct request *req, const struct response *resp, const char *error)
-{
-	struct audit_record rec = {
-		.req = req,
-		.token = req->token,
-		.policy_checked = req->policy_checked,
-		.allowed = req->policy_allowed,
-		.granting = &req->granting,
-		.resp = resp,
-		.error = error,
-	};
-	if (!req->audit_reuse)
-		req->audit_reuse = xcalloc(1, sizeof(*req->audit_reuse));
-	return audit_broker_log(core_audit(req->core), &rec, req->audit_reuse);
-}
-
 /* Replaces whatever the response held with Vault's fail-closed answer. */
 static int refuse_unaudited(struct response *resp)
 {
@@ -423,36 +402,44 @@ static int refuse_unaudited(struct response *resp)
 	return response_error(resp, TROVE_ERR_INTERNAL, "internal error");
 }
 
-int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
-{
-	int r = dispatch(req, match, resp);
-	/* A token whose last use this request took is revoked now, whatever
-	 * the outcome: the use is spent. */
-	if (req->token)
-		token_finish_request(core_tokens(req->core), req->token);
-	return r;
-}
+/* Where one request of a batch stands. */
+enum call_stage {
+	CALL_RUN,     /* allowed so far: its handler runs */
+	CALL_RESPOND, /* refused before the handler; its entries are still recorded */
+	CALL_DONE,    /* answered: the call's err is final */
+};
 
-static int dispatch(struct request *req, const struct route_match *match, struct response *resp)
+struct call_state {
+	enum call_stage stage;
+	int r; /* the pipeline's result so far */
+	struct audit_record rec;
+};
+
+#define BATCH_STACK 16 /* calls whose state is kept on the stack */
+
+/* Steps 1 and 3 of router.h: the sealed check, the wrapping precheck, the
+ * token and the ACL decision. Sets *done when the request is answered
+ * without being audited (sealed). */
+static int authorize_call(struct request *req, const struct route *route, struct response *resp, bool *done)
 {
-	const struct route *route = match->route;
 	int r;
-
-	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK)))
+	*done = false;
+	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK))) {
+		*done = true;
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
+	}
 	r = route ? wrapping_precheck(req, resp) : 0;
 	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
 		r = authorize(req, route, resp);
 	if (r == 0 && !route)
 		r = response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
-	/* The request entry comes before any handler runs; if no device
-	 * records it, nothing runs. A refused request is recorded too (the
-	 * response entry below carries its error). */
-	if (audited(req, route) && audit(req, NULL, r != 0 ? first_error(resp) : NULL) != 0)
-		return refuse_unaudited(resp);
-	if (r != 0)
-		goto respond;
+	return r;
+}
 
+/* Steps 4 to 6, and wrapping: runs the handler of an allowed request. */
+static int run_handler(struct request *req, const struct route *route, struct response *resp)
+{
+	int r;
 	handler_fn h = route->ops[req->op];
 	if (!h && req->op == OP_CREATE)
 		h = route->ops[OP_UPDATE];
@@ -467,12 +454,106 @@ static int dispatch(struct request *req, const struct route_match *match, struct
 		else
 			response_error(resp, r, "%s", err_message(r));
 	}
-respond:
+	return r;
+}
+
+/* Records the request entries (response false) or the response entries of
+ * every call not yet answered that is audited now, with the error each
+ * request met, in one batch; a call whose entry no device recorded is
+ * answered with the fail-closed 500. */
+static void audit_calls(struct router_call *calls, struct call_state *st, size_t n, bool response)
+{
+	struct audit_log_item stack_items[BATCH_STACK];
+	size_t stack_idx[BATCH_STACK];
+	struct audit_log_item *items = n > BATCH_STACK ? xcalloc(n, sizeof(*items)) : stack_items;
+	size_t *idx = n > BATCH_STACK ? xcalloc(n, sizeof(*idx)) : stack_idx;
+	struct audit_broker *broker = NULL;
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct request *req = calls[i].req;
+		const struct response *resp = calls[i].resp;
+		if (st[i].stage == CALL_DONE || !audited(req, calls[i].match.route))
+			continue;
+		broker = core_audit(req->core);
+		st[i].rec = (struct audit_record){
+			.req = req,
+			.token = req->token,
+			.policy_checked = req->policy_checked,
+			.allowed = req->policy_allowed,
+			.granting = &req->granting,
+			.resp = response ? resp : NULL,
+			.error = st[i].r != 0 ? first_error(resp) : NULL,
+		};
+		if (!req->audit_reuse)
+			req->audit_reuse = xcalloc(1, sizeof(*req->audit_reuse));
+		items[m] = (struct audit_log_item){.rec = &st[i].rec, .reuse = req->audit_reuse};
+		idx[m++] = i;
+	}
+	if (m > 0) {
+		/* A lone request keeps its id on the broker's log lines. */
+		log_set_request_id(m == 1 ? calls[idx[0]].req->id : NULL);
+		audit_broker_log_batch(broker, items, m);
+		for (size_t k = 0; k < m; k++) {
+			struct router_call *c = &calls[idx[k]];
+			if (items[k].result == 0)
+				continue;
+			c->err = refuse_unaudited(c->resp);
+			st[idx[k]].stage = CALL_DONE;
+		}
+	}
+	if (items != stack_items) {
+		free(items);
+		free(idx);
+	}
+}
+
+void router_dispatch_batch(struct router_call *calls, size_t n)
+{
+	struct call_state stack_st[BATCH_STACK];
+	struct call_state *st = n > BATCH_STACK ? xcalloc(n, sizeof(*st)) : stack_st;
+
+	for (size_t i = 0; i < n; i++) {
+		struct router_call *c = &calls[i];
+		bool done;
+		log_set_request_id(c->req->id);
+		st[i].r = authorize_call(c->req, c->match.route, c->resp, &done);
+		st[i].stage = done ? CALL_DONE : st[i].r == 0 ? CALL_RUN : CALL_RESPOND;
+		c->err = st[i].r;
+	}
+	/* The request entries come before any handler runs; a request whose
+	 * entry no device recorded runs nothing. A refused request is recorded
+	 * too (its response entry carries its error). */
+	audit_calls(calls, st, n, false);
+	for (size_t i = 0; i < n; i++) {
+		struct router_call *c = &calls[i];
+		if (st[i].stage != CALL_RUN)
+			continue;
+		log_set_request_id(c->req->id);
+		c->err = st[i].r = run_handler(c->req, c->match.route, c->resp);
+	}
 	/* Without a recorded response entry the answer is withheld. Asked
 	 * anew: enabling the first device records its own response. */
-	if (audited(req, route) && audit(req, resp, r != 0 ? first_error(resp) : NULL) != 0)
-		return refuse_unaudited(resp);
-	return r;
+	audit_calls(calls, st, n, true);
+	/* A token whose last use a request took is revoked now, whatever the
+	 * outcome: the use is spent. */
+	for (size_t i = 0; i < n; i++) {
+		struct request *req = calls[i].req;
+		if (req->token) {
+			log_set_request_id(req->id);
+			token_finish_request(core_tokens(req->core), req->token);
+		}
+	}
+	log_set_request_id(NULL);
+	if (st != stack_st)
+		free(st);
+}
+
+int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
+{
+	struct router_call c = {.req = req, .match = *match, .resp = resp};
+	router_dispatch_batch(&c, 1);
+	return c.err;
 }
 
 static json_t *field_value(const struct request *req, const char *name, enum field_type type)

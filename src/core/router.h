@@ -11,6 +11,8 @@
  *   5. field coercion (Vault's weak typing; 400 naming the field) and a
  *      warning for unknown fields
  *   6. the handler
+ * with a request entry recorded by the audit devices before step 4 and a
+ * response entry after step 6 (audit.h), when any device is enabled.
  *
  * Field coercion rewrites req->data in place: an int field holds a JSON
  * integer, a bool a JSON boolean, a duration an integer of seconds, a
@@ -20,6 +22,7 @@
 #define TROVE_ROUTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "request.h"
@@ -113,8 +116,32 @@ int router_match(struct request *req, struct route_match *match);
 
 /* Runs the whole pipeline above on a matched request and fills resp. On
  * failure resp->errors holds the message(s) and the return value is the
- * error code (its HTTP status via err_http_status()). */
+ * error code (its HTTP status via err_http_status()). The batch below with
+ * one call. */
 int router_dispatch(struct request *req, const struct route_match *match, struct response *resp);
+
+/* One request of a batch: the matched request, its response, and what
+ * router_dispatch would have returned for it. */
+struct router_call {
+	struct request *req;
+	struct route_match match;
+	struct response *resp;
+	int err; /* set by router_dispatch_batch */
+};
+
+/* Runs the pipeline on n matched requests of one core together, each
+ * call's outcome (resp, err) being what router_dispatch gives it alone.
+ * Each step is taken for every call before the next step: every request
+ * is authorized, then the request entries of all audited ones are
+ * recorded in one audit batch (audit.h), then the handlers run one after
+ * another, then all the response entries are recorded in one batch. So,
+ * as for a single request, an entry is recorded before its handler runs
+ * and before the caller can send its reply; a request whose entry no
+ * device recorded runs no handler, or has its answer replaced by the
+ * fail-closed 500, on its own. Batch only requests that may run here
+ * (router_is_slow false, or all on one worker): handlers run in turn on
+ * the calling thread. */
+void router_dispatch_batch(struct router_call *calls, size_t n);
 
 /* Whether running this request may block (storage fsync, slow crypto):
  * such requests go to the worker pool. */

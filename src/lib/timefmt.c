@@ -9,13 +9,35 @@
 
 #define NS_PER_SEC 1000000000LL
 
-void time_rfc3339(int64_t secs, char out[TIME_TEXT_MAX])
+static void format_secs(int64_t secs, char out[TIME_TEXT_MAX])
 {
 	struct tm tm;
 	time_t t = (time_t)secs;
 	out[0] = '\0';
 	if (gmtime_r(&t, &tm) == NULL || strftime(out, TIME_TEXT_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		out[0] = '\0';
+}
+
+/* The last second each thread formatted: timestamps of one second (audit
+ * entries, KV versions) pay for gmtime and strftime once. */
+static _Thread_local struct {
+	int64_t secs;
+	size_t len; /* 0: nothing cached */
+	char text[TIME_TEXT_MAX];
+} last;
+
+void time_rfc3339(int64_t secs, char out[TIME_TEXT_MAX])
+{
+	if (last.len == 0 || last.secs != secs) {
+		format_secs(secs, last.text);
+		last.secs = secs;
+		last.len = strlen(last.text);
+		if (last.len == 0) {
+			out[0] = '\0';
+			return;
+		}
+	}
+	memcpy(out, last.text, last.len + 1);
 }
 
 void time_rfc3339_ns(int64_t ns, char out[TIME_TEXT_MAX])
@@ -29,12 +51,25 @@ void time_rfc3339_ns(int64_t ns, char out[TIME_TEXT_MAX])
 	size_t n = strlen(out);
 	if (n == 0 || rem == 0)
 		return;
-	char frac[16];
-	snprintf(frac, sizeof(frac), ".%09lld", (long long)rem);
-	size_t fl = strlen(frac); /* rem != 0: some digit is not '0' */
-	while (fl > 1 && frac[fl - 1] == '0')
-		frac[--fl] = '\0';
-	snprintf(out + n - 1, TIME_TEXT_MAX - (n - 1), "%sZ", frac);
+	/* ".%09d" without its trailing zeros, then "Z"; rem != 0, so some
+	 * digit is not '0'. n - 1 + 11 bytes fit: n is at most 20 here or
+	 * gmtime's year is beyond anything TIME_TEXT_MAX must hold. */
+	char frac[10];
+	for (int i = 8; i >= 0; i--) {
+		frac[i] = (char)('0' + rem % 10);
+		rem /= 10;
+	}
+	size_t fl = 9;
+	while (frac[fl - 1] == '0')
+		fl--;
+	if (n - 1 + 1 + fl + 2 > TIME_TEXT_MAX)
+		return;        /* cannot happen with a 4-digit year; keep the whole second */
+	char *p = out + n - 1; /* over the 'Z' */
+	*p++ = '.';
+	memcpy(p, frac, fl);
+	p += fl;
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 void time_now_rfc3339_ns(char out[TIME_TEXT_MAX])

@@ -39,6 +39,7 @@ struct listener_rt {
 };
 
 struct loop_thread;
+struct job;
 
 struct loop_listener {
 	h2o_context_t ctx; /* first: requests find us through conn->ctx */
@@ -60,6 +61,10 @@ struct loop_thread {
 	bool started;
 	h2o_linklist_t conns;   /* struct open_conn */
 	unsigned jobs_in_flight; /* submitted to the pool, reply not yet sent */
+	struct job *inline_head; /* requests to serve on the loop, in arrival order */
+	struct job **inline_tail;
+	h2o_timeout_t inline_timeout; /* zero: fires at the end of the loop turn */
+	h2o_timeout_entry_t inline_timer; /* linked while inline_head is not NULL */
 	h2o_evloop_t *loop;
 	h2o_multithread_queue_t *queue;
 	h2o_multithread_receiver_t receiver;
@@ -91,6 +96,7 @@ struct job {
 	struct loop_listener *ll;
 	h2o_timeout_entry_t timer;
 	bool abandoned;
+	struct job *next; /* in the loop's inline queue */
 };
 
 static void job_free(struct job *j)
@@ -128,11 +134,47 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 static void run_job(void *arg)
 {
 	struct job *j = arg;
-	log_set_request_id(j->req.id);
 	struct route_match m = { j->req.route };
 	j->err = router_dispatch(&j->req, &m, &j->resp);
-	log_set_request_id(NULL);
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
+}
+
+/* Serves the requests queued on the loop since the last call, together:
+ * one router batch, so with audit devices enabled their request entries
+ * are recorded with one write per device before any handler runs, and
+ * their response entries with one more before any reply is sent. Runs
+ * from a zero timeout, which h2o fires after the socket events of the
+ * loop turn: every request read in this turn is in the batch, and h2o
+ * completes the replies' writes right after, in the same turn. A reply
+ * that starts a connection's next request at once queues it for the next
+ * batch (the timer is linked again). */
+static void run_inline(h2o_timeout_entry_t *entry)
+{
+	struct loop_thread *t = H2O_STRUCT_FROM_MEMBER(struct loop_thread, inline_timer, entry);
+	struct router_call stack_calls[32];
+	struct job *first = t->inline_head;
+	size_t n = 0;
+
+	t->inline_head = NULL;
+	t->inline_tail = &t->inline_head;
+	for (struct job *j = first; j; j = j->next)
+		n++;
+	if (n == 0)
+		return;
+	struct router_call *calls = n > 32 ? xcalloc(n, sizeof(*calls)) : stack_calls;
+	size_t i = 0;
+	for (struct job *j = first; j; j = j->next, i++)
+		calls[i] = (struct router_call){.req = &j->req, .match = {j->req.route}, .resp = &j->resp};
+	router_dispatch_batch(calls, n);
+	i = 0;
+	for (struct job *j = first, *next; j; j = next, i++) {
+		next = j->next;
+		j->err = calls[i].err;
+		send_reply(j->hreq, &j->req, &j->resp, j->err);
+		job_free(j);
+	}
+	if (calls != stack_calls)
+		free(calls);
 }
 
 static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -288,9 +330,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
 		goto reply_now;
 	}
-	log_set_request_id(j->req.id);
-	j->err = router_dispatch(&j->req, &m, &j->resp);
-	log_set_request_id(NULL);
+	/* Served with the other requests of this loop turn (run_inline). */
+	struct loop_thread *t = ll->thread;
+	*t->inline_tail = j;
+	t->inline_tail = &j->next;
+	if (!h2o_timeout_is_linked(&t->inline_timer))
+		h2o_timeout_link(t->loop, &t->inline_timeout, &t->inline_timer);
+	return 0;
 reply_now:
 	send_reply(hreq, &j->req, &j->resp, j->err);
 	job_free(j);
@@ -355,6 +401,7 @@ static void loop_shutdown(struct loop_thread *t)
 		log_warn("connections still open at shutdown");
 		return;
 	}
+	h2o_timeout_dispose(t->loop, &t->inline_timeout); /* no connection: nothing queued */
 	for (size_t i = 0; i < set->nrts; i++) {
 		h2o_timeout_dispose(t->loop, &t->listeners[i].duration);
 		h2o_context_dispose(&t->listeners[i].ctx);
@@ -535,8 +582,11 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		struct loop_thread *th = &set->threads[t];
 		th->set = set;
 		h2o_linklist_init_anchor(&th->conns);
+		th->inline_tail = &th->inline_head;
+		th->inline_timer.cb = run_inline;
 		th->loop = h2o_evloop_create();
 		th->queue = h2o_multithread_create_queue(th->loop);
+		h2o_timeout_init(th->loop, &th->inline_timeout, 0);
 		h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
 		th->listeners = xcalloc(set->nrts, sizeof(*th->listeners));
 		for (size_t i = 0; i < set->nrts; i++) {

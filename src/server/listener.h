@@ -3,7 +3,11 @@
  * Threading model: one event-loop thread per core. Every loop has its own
  * listening socket per configured listener (SO_REUSEPORT; the kernel
  * spreads connections) and its own h2o context. A request is parsed and
- * routed on its loop; if the route may block (router_is_slow) the request
+ * routed on its loop. One that may run there is queued, and the requests
+ * a loop turn read are served together at the end of the turn, as one
+ * router batch (router_dispatch_batch: with audit devices enabled, one
+ * write per device for all their request entries and one for all their
+ * response entries). If the route may block (router_is_slow) the request
  * goes to the shared worker pool and the loop moves on; the worker posts
  * the finished job back to the owning loop through h2o's multithread
  * queue, and only that loop writes the reply. A job that outlives the

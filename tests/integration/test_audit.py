@@ -428,6 +428,141 @@ def test_sighup_reopens_the_file(audited):
     assert pairs(rotated, "secret/data/before") and not pairs(log, "secret/data/before")
 
 
+# --- concurrent requests: entries written in batches ----------------------------
+
+
+def concurrent_reads(srv, token, path, threads=16, per_thread=40):
+    """GETs path from `threads` keep-alive connections at once; returns
+    [(status, body text)]."""
+    import requests
+
+    results = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def worker():
+        with requests.Session() as s:
+            start.wait()
+            for _ in range(per_thread):
+                r = s.get(srv.url + "/v1/" + path, headers={"X-Vault-Token": token}, timeout=30)
+                with lock:
+                    results.append((r.status_code, r.text))
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
+
+
+def whole_lines(path):
+    """The log's entries, each line checked to be a whole JSON object ending
+    in '\\n' (lines of '#' are the tests' padding)."""
+    raw = Path(path).read_bytes()
+    assert raw == b"" or raw.endswith(b"\n"), "the log ends inside a line"
+    return [json.loads(line) for line in raw.decode().splitlines() if not line.startswith("#")]
+
+
+def pad_to_page(path, page=4096):
+    """Appends a line of '#' so the file ends on a page boundary: a full
+    filesystem then has no room left in the file's last page either."""
+    n = (-os.path.getsize(path)) % page
+    if n:
+        with open(path, "ab") as f:
+            f.write(b"#" * (n - 1) + b"\n" if n > 1 else b"\n")
+
+
+def test_concurrent_reads_each_have_one_request_and_one_response_entry(dev_server, tmp_path):
+    """Reads served together on the event loop are audited in batches; each
+    request still has exactly one request entry and one response entry,
+    with its id, and the log holds only whole lines."""
+    root = dev_server.root_token
+    log = tmp_path / "audit.log"
+    secret = "s-" + secrets.token_hex(12)
+    assert dev_server.request("POST", "/v1/secret/data/many", token=root,
+                              json={"data": {"v": secret}}).status_code == 200
+    token = make_token(dev_server, root, ["default"])
+    r = dev_server.request("PUT", "/v1/sys/policies/acl/many", token=root,
+                           json={"policy": 'path "secret/data/many" { capabilities = ["read"] }'})
+    assert r.status_code == 204, r.text
+    token = make_token(dev_server, root, ["many"])
+    enable_file(dev_server, root, "file", log)
+
+    results = concurrent_reads(dev_server, token, "secret/data/many")
+    assert len(results) == 16 * 40
+    ids = []
+    for status, text in results:
+        assert status == 200, text
+        body = json.loads(text)
+        assert body["data"]["data"]["v"] == secret
+        ids.append(body["request_id"])
+    assert len(set(ids)) == len(ids)
+
+    seen = {}
+    for e in whole_lines(log):
+        if e["request"].get("path") != "secret/data/many":
+            continue
+        seen.setdefault(e["request"]["id"], []).append(e["type"])
+    assert set(seen) == set(ids)
+    for rid, types in seen.items():
+        assert types == ["request", "response"], (rid, types)
+    assert secret not in log.read_text()
+
+
+def test_concurrent_reads_on_a_full_disk_are_refused_or_fully_audited(dev_server, tiny_fs):
+    """Under concurrency, on a filesystem that fills up: a reply with the
+    secret always has both its entries in the log, every other reply is the
+    fail-closed 500 without the secret, and the log never holds half a
+    line."""
+    root = dev_server.root_token
+    log = tiny_fs / "audit.log"
+    secret = "s-" + secrets.token_hex(12)
+    assert dev_server.request("POST", "/v1/secret/data/full", token=root,
+                              json={"data": {"v": secret}}).status_code == 200
+    enable_file(dev_server, root, "file", log)
+
+    # 1. No room at all: every request is refused, nothing is logged.
+    pad_to_page(log)
+    filler = fill(tiny_fs / "filler")
+    size = log.stat().st_size
+    results = concurrent_reads(dev_server, root, "secret/data/full", threads=8, per_thread=10)
+    for status, text in results:
+        assert status == 500 and json.loads(text) == {"errors": ["internal error"]} and secret not in text
+    assert log.stat().st_size == size
+    whole_lines(log)
+
+    # 2. Room for some entries: the disk fills during the burst.
+    filler.unlink()
+    log.write_bytes(b"")
+    with open(tiny_fs / "filler", "wb") as f:
+        f.write(b"#" * (64 * 1024 - 24 * 1024))
+    fill(tiny_fs / "filler2")
+    (tiny_fs / "filler2").unlink()  # about 24 KiB left, some of it in partial pages
+    results = concurrent_reads(dev_server, root, "secret/data/full", threads=8, per_thread=20)
+    served = []
+    for status, text in results:
+        if status == 200:
+            assert secret in text
+            served.append(json.loads(text)["request_id"])
+        else:
+            assert status == 500 and json.loads(text) == {"errors": ["internal error"]} and secret not in text
+    lines = whole_lines(log)
+    logged = {}
+    for e in lines:
+        logged.setdefault(e["request"]["id"], []).append(e["type"])
+    for rid in served:
+        assert logged.get(rid) == ["request", "response"], rid
+    assert len(served) < len(results), "the disk never filled"
+
+    # 3. Space again: service resumes.
+    (tiny_fs / "filler").unlink()
+    log.write_bytes(b"")
+    results = concurrent_reads(dev_server, root, "secret/data/full", threads=4, per_thread=4)
+    assert all(status == 200 and secret in text for status, text in results)
+    whole_lines(log)
+
+
 # --- socket devices -----------------------------------------------------------
 
 

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -705,6 +706,90 @@ static void t_file_short_write(void **state)
 	free(text);
 }
 
+/* Lines written together (audit_device_write_lines) are one batch: all
+ * recorded, in order; on /dev/full all fail and each is counted; and a
+ * batch that stops halfway (RLIMIT_FSIZE, in a child process) fails whole
+ * and is cut off the file, earlier batches staying as they were. */
+static void t_file_write_lines(void **state)
+{
+	char path[128], log[128];
+	in_dir(state, "lines.log", path, sizeof(path));
+	in_dir(state, "stderr.txt", log, sizeof(log));
+	struct iovec l[3] = {
+	    {.iov_base = (void *)"{\"n\":1}\n", .iov_len = 8},
+	    {.iov_base = (void *)"{\"n\":2}\n", .iov_len = 8},
+	    {.iov_base = (void *)"{\"n\":3}\n", .iov_len = 8},
+	};
+	bool ok[3];
+
+	struct audit_device *d = open_file(path, NULL, NULL);
+	assert_int_equal(audit_device_write_lines(d, l, 3, ok), 3);
+	assert_true(ok[0] && ok[1] && ok[2]);
+	struct iovec bad[2] = {l[0], {.iov_base = (void *)"{}", .iov_len = 2}};
+	assert_int_equal(audit_device_write_lines(d, bad, 2, ok), 0); /* no '\n': none */
+	assert_false(ok[0] || ok[1]);
+	audit_device_close(d);
+	size_t len;
+	char *text = slurp(path, &len);
+	assert_int_equal(len, 24);
+	assert_memory_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n", 24);
+	free(text);
+
+	d = open_file("/dev/full", "0000", NULL);
+	int saved = stderr_to(log);
+	size_t done = audit_device_write_lines(d, l, 3, ok);
+	stderr_restore(saved);
+	assert_int_equal(done, 0);
+	assert_false(ok[0] || ok[1] || ok[2]);
+	assert_int_equal(audit_device_failures(d), 3);
+	audit_device_close(d);
+
+	char limited[128], line[301];
+	in_dir(state, "limited-batch.log", limited, sizeof(limited));
+	memset(line, 'b', 299);
+	line[299] = '\n';
+	line[300] = '\0';
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 1000, .rlim_max = 1000};
+		int null = open("/dev/null", O_WRONLY);
+		if (null < 0 || dup2(null, STDERR_FILENO) < 0)
+			_exit(9);
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(10);
+		json_t *o = json_pack("{ss}", "file_path", limited);
+		struct buf err;
+		buf_init(&err, 4096);
+		struct audit_device *c = audit_device_open("file", o, &err);
+		if (c == NULL)
+			_exit(11);
+		struct iovec two[2] = {{line, 300}, {line, 300}};
+		bool cok[2];
+		if (audit_device_write_lines(c, two, 2, cok) != 2) /* 600 bytes */
+			_exit(12);
+		/* 400 bytes fit, then EFBIG: the whole batch fails */
+		if (audit_device_write_lines(c, two, 2, cok) != 0 || cok[0] || cok[1])
+			_exit(13);
+		if (audit_device_failures(c) != 2)
+			_exit(14);
+		if (audit_device_write_lines(c, two, 1, cok) != 1) /* whole again: fits */
+			_exit(15);
+		audit_device_close(c);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	text = slurp(limited, &len);
+	assert_int_equal(len, 900);
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(text + i * 300, line, 300);
+	free(text);
+}
+
 /* ---- socket ------------------------------------------------------------ */
 
 /* A listening socket on loopback (or a unix path); its address as the
@@ -1095,6 +1180,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_file_reopen_under_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_file_dev_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_file_short_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_file_write_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_socket_tcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_socket_tcp6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_socket_unix, setup, teardown),

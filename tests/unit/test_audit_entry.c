@@ -463,6 +463,58 @@ static void test_request_entry_shape(void **state)
 	fx_free(x);
 }
 
+/* Entries formatted into one buffer with a batch memo are byte for byte
+ * the entries formatted alone: a repeated value's hash is copied, a value
+ * that differs (or a salt after a reset) is hashed anew. */
+static void test_batch_memo_same_text(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new();
+	x->r.resp = &x->resp;
+	response_set_data(
+	    &x->resp, json_pack("{s:s, s:i, s:s}", "password", "hunter2", "pin", 1234, "long",
+	                        "0123456789012345678901234567890123456789012345678901234567890123456789"));
+	size_t alone_len = 0;
+	char *alone = audit_format_entry(&x->f, &x->r, &alone_len);
+	assert_non_null(alone);
+
+	struct audit_hash_memo *memo = audit_hash_memo_new();
+	struct buf text;
+	buf_init(&text, (size_t)1 << 24);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(audit_format_entry_append(&x->f, &x->r, memo, &text), 0);
+	assert_int_equal(text.len, 3 * alone_len);
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(text.data + i * alone_len, alone, alone_len);
+
+	/* another value, then another salt after a reset */
+	response_set_data(&x->resp, json_pack("{s:s, s:i}", "password", "hunter3", "pin", 1234));
+	size_t other_len = 0;
+	char *other = audit_format_entry(&x->f, &x->r, &other_len);
+	buf_reset(&text);
+	assert_int_equal(audit_format_entry_append(&x->f, &x->r, memo, &text), 0);
+	assert_int_equal(text.len, other_len);
+	assert_memory_equal(text.data, other, other_len);
+	static const unsigned char salt2[] = "another-device-salt";
+	audit_hash_memo_reset(memo);
+	x->f.salt = salt2;
+	x->f.salt_len = sizeof(salt2) - 1;
+	size_t salted_len = 0;
+	char *salted = audit_format_entry(&x->f, &x->r, &salted_len);
+	buf_reset(&text);
+	assert_int_equal(audit_format_entry_append(&x->f, &x->r, memo, &text), 0);
+	assert_int_equal(text.len, salted_len);
+	assert_memory_equal(text.data, salted, salted_len);
+	assert_memory_not_equal(salted, other, other_len < salted_len ? other_len : salted_len);
+
+	audit_hash_memo_free(memo);
+	buf_release(&text);
+	free(alone);
+	free(other);
+	free(salted);
+	fx_free(x);
+}
+
 static void test_response_entry_shape(void **state)
 {
 	(void)state;
@@ -1571,6 +1623,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hash_known_answer),
+	    cmocka_unit_test(test_batch_memo_same_text),
 	    cmocka_unit_test(test_mask_every_leaf_at_depth),
 	    cmocka_unit_test(test_mask_scalar_texts),
 	    cmocka_unit_test(test_mask_skip_top_level_only),

@@ -1,0 +1,229 @@
+/* test_audit_broker.c — the audit broker's batch logging
+ * (audit_broker_log_batch): every record of a batch goes to every device
+ * in one call per device, and each record is judged on its own by the
+ * fail-closed rule (recorded by at least one device).
+ *
+ * Devices are real file devices: a file in a scratch directory works, and
+ * /dev/full (opened with mode "0000", so its mode is never touched) fails
+ * every write with ENOSPC. */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "core/audit.h"
+#include "buf.h"
+#include "err.h"
+#include "core/request.h"
+#include "storage/storage.h"
+
+#include "banned.h"
+
+#define NREC 40 /* more than the broker keeps on its stack */
+
+struct fixture {
+	char dir[64];
+	struct storage *store;
+	struct audit_broker *b;
+	struct request req[NREC];
+	struct audit_record rec[NREC];
+	struct audit_reuse reuse[NREC];
+	struct audit_log_item items[NREC];
+};
+
+static int setup(void **state)
+{
+	struct fixture *x = xcalloc(1, sizeof(*x));
+	snprintf(x->dir, sizeof(x->dir), "/tmp/trove-broker-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	x->store = storage_inmem_new();
+	x->b = audit_broker_new();
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	for (int i = 0; i < NREC; i++) {
+		request_init(&x->req[i]);
+		snprintf(x->req[i].id, sizeof(x->req[i].id), "00000000-0000-4000-8000-%012d", i);
+		x->req[i].op = OP_READ;
+		x->req[i].path = xstrdup("secret/data/app");
+	}
+	*state = x;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *x = *state;
+	for (int i = 0; i < NREC; i++) {
+		audit_reuse_release(&x->reuse[i]);
+		request_release(&x->req[i]);
+	}
+	audit_broker_free(x->b);
+	storage_free(x->store);
+	nftw(x->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(x);
+	return 0;
+}
+
+/* n request entries (resp NULL), or response entries of `resp`. */
+static void fill(struct fixture *x, size_t n, const struct response *resp)
+{
+	for (size_t i = 0; i < n; i++) {
+		x->rec[i] = (struct audit_record){
+		    .req = &x->req[i], .resp = resp, .policy_checked = true, .allowed = true};
+		x->items[i] = (struct audit_log_item){.rec = &x->rec[i], .reuse = &x->reuse[i], .result = -1};
+	}
+}
+
+static void enable(struct fixture *x, const char *path, const char *file, const char *mode)
+{
+	struct audit_enable_params p = {.path = path, .type = "file"};
+	json_t *o = mode ? json_pack("{ssss}", "file_path", file, "mode", mode)
+	                 : json_pack("{ss}", "file_path", file);
+	struct buf err;
+	buf_init(&err, 1024);
+	p.options = o;
+	int r = audit_broker_enable(x->b, &p, &err);
+	if (r != 0)
+		fail_msg("enable %s: %s", path, err.data);
+	buf_release(&err);
+	json_decref(o);
+}
+
+/* The lines of a file; each must end with '\n' (no half line). */
+static size_t count_lines(const char *path, char ***out)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	char **lines = NULL;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		assert_int_equal(line[len - 1], '\n');
+		lines = xrealloc(lines, (n + 1) * sizeof(*lines));
+		lines[n++] = xstrdup(line);
+	}
+	free(line);
+	fclose(f);
+	*out = lines;
+	return n;
+}
+
+static void free_lines(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* No device: nothing to record, nothing refused. */
+static void t_no_device(void **state)
+{
+	struct fixture *x = *state;
+	fill(x, 3, NULL);
+	assert_int_equal(audit_broker_log_batch(x->b, x->items, 3), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(x->items[i].result, 0);
+}
+
+/* One working device: every entry of the batch is in the file, once, in
+ * the batch's order, whole, and the response entries follow. */
+static void t_batch_one_device(void **state)
+{
+	struct fixture *x = *state;
+	char file[128];
+	snprintf(file, sizeof(file), "%s/audit.log", x->dir);
+	enable(x, "file", file, NULL);
+
+	fill(x, NREC, NULL);
+	assert_int_equal(audit_broker_log_batch(x->b, x->items, NREC), 0);
+	for (int i = 0; i < NREC; i++) {
+		assert_int_equal(x->items[i].result, 0);
+		assert_null(x->rec[i].time); /* the broker's own time is not left behind */
+	}
+	struct response resp;
+	response_init(&resp);
+	fill(x, NREC, &resp);
+	assert_int_equal(audit_broker_log_batch(x->b, x->items, NREC), 0);
+	response_release(&resp);
+
+	char **lines;
+	size_t n = count_lines(file, &lines);
+	assert_int_equal(n, 2 * NREC);
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_loads(lines[i], 0, NULL);
+		assert_non_null(e);
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *id = json_string_value(json_object_get(json_object_get(e, "request"), "id"));
+		assert_string_equal(type, i < NREC ? "request" : "response");
+		assert_string_equal(id, x->req[i % NREC].id);
+		assert_non_null(json_string_value(json_object_get(e, "time")));
+		json_decref(e);
+	}
+	free_lines(lines, n);
+}
+
+/* Two devices, one failing: every record stands on the working one; the
+ * broken one fails every line of the batch. */
+static void t_batch_one_of_two_fails(void **state)
+{
+	struct fixture *x = *state;
+	char file[128];
+	snprintf(file, sizeof(file), "%s/good.log", x->dir);
+	enable(x, "broken", "/dev/full", "0000");
+	enable(x, "good", file, NULL);
+
+	fill(x, NREC, NULL);
+	assert_int_equal(audit_broker_log_batch(x->b, x->items, NREC), 0);
+	for (int i = 0; i < NREC; i++)
+		assert_int_equal(x->items[i].result, 0);
+	/* the single-record call follows the same rule */
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), 0);
+
+	char **lines;
+	size_t n = count_lines(file, &lines);
+	assert_int_equal(n, NREC + 1);
+	free_lines(lines, n);
+}
+
+/* Every device failing: every record of the batch is refused. */
+static void t_batch_all_fail(void **state)
+{
+	struct fixture *x = *state;
+	enable(x, "broken", "/dev/full", "0000");
+	enable(x, "broken2", "/dev/full", "0000");
+
+	fill(x, NREC, NULL);
+	assert_int_equal(audit_broker_log_batch(x->b, x->items, NREC), NREC);
+	for (int i = 0; i < NREC; i++)
+		assert_int_equal(x->items[i].result, TROVE_ERR_IO);
+	fill(x, 1, NULL);
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), TROVE_ERR_IO);
+	assert_int_equal(audit_broker_log_batch(x->b, x->items, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(t_no_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_batch_one_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_batch_one_of_two_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_batch_all_fail, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
