@@ -1332,6 +1332,14 @@ static void out_response(struct entry *e)
 		KEY(o, &first, "auth");
 		out_response_auth(e, resp->auth);
 	}
+	if (nonempty(resp->lease_id)) {
+		/* Lease ids are references, not secrets: kept in clear, as
+		 * Vault, so that an audit query can follow a lease. */
+		KEY(o, &first, "secret");
+		out_lit(o, "{\"lease_id\":");
+		out_cstr(o, resp->lease_id);
+		out_byte(o, '}');
+	}
 	struct data_opts opts = {
 	    .skip = m ? &m->config.audit_non_hmac_response_keys : NULL,
 	    .raw = e->f->log_raw,

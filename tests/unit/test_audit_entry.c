@@ -561,6 +561,13 @@ static void test_response_entry_shape(void **state)
 
 	json_decref(j);
 
+	/* A leased response names its lease (a reference, kept in clear). */
+	x->resp.lease_id = xstrdup("database/creds/ro/0123456789abcdefABCDEFGH");
+	j = format(x, NULL);
+	json_t *sec = json_object_get(json_object_get(j, "response"), "secret");
+	assert_string_equal(sget(sec, "lease_id"), "database/creds/ro/0123456789abcdefABCDEFGH");
+	json_decref(j);
+
 	/* A bare response (no envelope) logs the bare body as data. */
 	json_decref(x->resp.data);
 	x->resp.data = NULL;
