@@ -6,7 +6,8 @@
 #                              warms up, measures, prints the rate and the
 #                              non-200 count, and whether TARGET is met
 # Reads DURATION, CONNECTIONS, THREADS, WARMUP, SERVER_CPU, WRK_CPU,
-# TROVE_BIN, DATA_DIR and KEEP from the environment (defaults below).
+# TROVE_BIN, DATA_DIR, LMDB_MAX_SIZE (the map size, "1GiB") and KEEP from
+# the environment (defaults below).
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -15,6 +16,7 @@ WARMUP=${WARMUP:-2s}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
 TROVE_BIN=${TROVE_BIN:-build/trove}
+LMDB_MAX_SIZE=${LMDB_MAX_SIZE:-1GiB}
 
 die() {
 	echo "bench: ERROR: $*" >&2
@@ -42,6 +44,7 @@ lmdb_server_start() {
 	cat >"$WORK/trove.hcl" <<CFG
 storage "lmdb" {
   path = "$DATA_DIR"
+  max_size = "$LMDB_MAX_SIZE"
 }
 
 listener "tcp" {

@@ -40,6 +40,7 @@
 #define SCAN_MAX 4096        /* leases queued by one scan */
 #define SAFETY_RESCAN 60     /* seconds between scans when nothing is known due */
 #define LEASE_RANDOM_CHARS 24
+#define WORK_BATCH 256       /* jobs a worker takes at once */
 
 struct job {
 	struct job *next;
@@ -337,12 +338,14 @@ out:
 
 /* --- the work: one due index entry ------------------------------------------- */
 
-static void process_token_lease(struct expiration *x, const char *lease_id, int64_t due, int64_t now)
+/* Whether a token's lease due at `due` is to be revoked now: its token
+ * has expired. A lease whose token is gone, or that the token's renewal
+ * moved, is cleaned up here instead. */
+static bool token_lease_due(struct expiration *x, const char *lease_id, int64_t due, int64_t now)
 {
-	struct token_store *ts = core_tokens(x->core);
 	const char *loc = lease_item(lease_id);
 	int64_t exp = 0;
-	int r = token_expire_time(ts, loc, &exp);
+	int r = token_expire_time(core_tokens(x->core), loc, &exp);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		/* The token went without its lease (a crash between): drop both keys. */
 		char idk[LEASE_KEY_MAX], whenk[LEASE_KEY_MAX];
@@ -351,20 +354,21 @@ static void process_token_lease(struct expiration *x, const char *lease_id, int6
 			struct storage_op ops[2] = {{STORAGE_DELETE, idk, NULL, 0}, {STORAGE_DELETE, whenk, NULL, 0}};
 			(void)storage_txn(store(x), ops, 2);
 		}
-		return;
+		return false;
 	}
 	if (r != 0)
-		return;
+		return false;
 	if (exp == 0 || exp > now) {
 		if (exp != due)
 			(void)delete_when(x, due, lease_id); /* renewed: a stale entry */
-		return;
+		return false;
 	}
-	if (token_revoke(ts, loc, false) == 0)
-		atomic_fetch_add(&x->revoked, 1);
+	return true;
 }
 
-static void process(struct expiration *x, const char *lease_id, int64_t due)
+/* Acts on one due index entry. Returns true when it is an expired
+ * token's lease: the caller revokes the token (with others, in a batch). */
+static bool process(struct expiration *x, const char *lease_id, int64_t due)
 {
 	int64_t now = now_of(x);
 	struct lease *l = NULL;
@@ -386,8 +390,7 @@ static void process(struct expiration *x, const char *lease_id, int64_t due)
 	}
 	if (is_token) {
 		pthread_mutex_unlock(mu);
-		process_token_lease(x, lease_id, due, now);
-		return;
+		return token_lease_due(x, lease_id, due, now);
 	}
 	if (l->irrevocable || l->revoke_at != due)
 		(void)delete_when(x, due, lease_id); /* stale: the lease moved */
@@ -399,6 +402,28 @@ static void process(struct expiration *x, const char *lease_id, int64_t due)
 out:
 	pthread_mutex_unlock(mu);
 	lease_free(l);
+	return false;
+}
+
+/* Acts on a list of due entries: secrets one by one, expired tokens
+ * together (token_revoke_many: a transaction per 128 tokens, not one
+ * each, so an expiry storm costs few fsyncs). */
+static void process_jobs(struct expiration *x, const struct job *jobs)
+{
+	size_t n = 0, cap = 0;
+	const char **tokens = NULL;
+	for (const struct job *j = jobs; j; j = j->next) {
+		if (!process(x, j->lease_id, j->due))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			tokens = xrealloc(tokens, cap * sizeof(*tokens));
+		}
+		tokens[n++] = lease_item(j->lease_id);
+	}
+	if (n > 0 && token_revoke_many(core_tokens(x->core), tokens, n) == 0)
+		atomic_fetch_add(&x->revoked, n);
+	free(tokens);
 }
 
 /* --- the scan -------------------------------------------------------------------- */
@@ -577,8 +602,8 @@ int expiration_tick(struct expiration *x, size_t *processed)
 		return r;
 	}
 	if (x->nworkers == 0) {
-		for (struct job *j = d.head; j; j = j->next, n++)
-			process(x, j->lease_id, j->due);
+		process_jobs(x, d.head);
+		n = d.n;
 		jobs_free(d.head);
 	} else {
 		pthread_mutex_lock(&x->mu);
@@ -597,18 +622,26 @@ static void *worker_main(void *arg)
 	struct expiration *x = arg;
 	pthread_mutex_lock(&x->mu);
 	while (x->running) {
-		struct job *j = x->head;
+		struct job *j = x->head, *last = NULL;
 		if (!j) {
 			pthread_cond_wait(&x->work_cv, &x->mu);
 			continue;
 		}
-		x->head = j->next;
+		/* Take up to WORK_BATCH jobs: the others are for the next worker. */
+		size_t k = 0;
+		for (last = j; k + 1 < WORK_BATCH && last->next; k++)
+			last = last->next;
+		x->head = last->next;
 		if (!x->head)
 			x->tail = NULL;
+		last->next = NULL;
+		if (x->head)
+			pthread_cond_signal(&x->work_cv);
 		pthread_mutex_unlock(&x->mu);
-		process(x, j->lease_id, j->due);
+		process_jobs(x, j);
 		pthread_mutex_lock(&x->mu);
-		inflight_remove(x, j->lease_id);
+		for (struct job *d = j; d; d = d->next)
+			inflight_remove(x, d->lease_id);
 		if (!x->head)
 			pthread_cond_signal(&x->timer_cv); /* the timer may scan again */
 		jobs_free(j);

@@ -1282,6 +1282,7 @@ out:
 struct node {
 	char hash[TOKEN_LOCATOR_MAX + 1];
 	size_t parent; /* index in the array; (size_t)-1 for the top */
+	bool skip;     /* listed again later in the array: deleted there */
 };
 
 struct nodes {
@@ -1297,6 +1298,7 @@ static void nodes_push(struct nodes *n, const char *hash, size_t parent)
 	}
 	snprintf(n->v[n->len].hash, sizeof(n->v[n->len].hash), "%s", hash);
 	n->v[n->len].parent = parent;
+	n->v[n->len].skip = false;
 	n->len++;
 }
 
@@ -1316,57 +1318,115 @@ static int list_children(struct token_store *ts, const char *hash, struct strlis
 	return r;
 }
 
-/* Deletes one token and its index entries under its stripe. tree_parent:
- * the parent whose index led here ("" for none). On success *gone gets
- * the entry (NULL if it was already missing). */
-static int delete_one(struct token_store *ts, const char *hash, const char *tree_parent,
-                      struct token_entry **gone)
-{
+/* Keys of one token's deletion (they must live until its transaction). */
+struct del_keys {
 	char key[ID_KEY_LEN], akey[ACC_KEY_LEN], pk1[PARENT_KEY_LEN], pk2[PARENT_KEY_LEN];
-	char ahash[TOKEN_LOCATOR_MAX + 1];
 	struct lease_keys lk;
-	struct storage_op ops[6];
-	size_t n = 0;
-	struct token_entry *e = NULL;
-	pthread_mutex_t *mu = stripe(ts, hash);
-	int r;
+};
+#define DEL_OPS_MAX 6
+#define DELETE_CHUNK 128 /* tokens per transaction when many go at once */
 
-	*gone = NULL;
-	pthread_mutex_lock(mu);
-	r = read_entry(ts, hash, &e);
+/* Appends to ops (at most DEL_OPS_MAX) the deletes of token `hash` and of
+ * its index and lease entries; the caller holds its stripe. tree_parent:
+ * the parent whose index led here ("" for none). *e gets the entry (NULL
+ * if it was already missing). */
+static int delete_ops(struct token_store *ts, const char *hash, const char *tree_parent, struct del_keys *k,
+                      struct storage_op *ops, size_t *n, struct token_entry **e)
+{
+	char ahash[TOKEN_LOCATOR_MAX + 1];
+	int r;
+	*e = NULL;
+	r = read_entry(ts, hash, e);
 	if (r != 0 && r != TROVE_ERR_NOT_FOUND && r != TROVE_ERR_INTEGRITY)
-		goto out;
-	id_key(key, hash);
-	ops[n++] = (struct storage_op){STORAGE_DELETE, key, NULL, 0};
-	if (e && e->accessor[0]) {
-		if ((r = hash_id(ts, e->accessor, ahash)) != 0)
-			goto out;
-		snprintf(akey, sizeof(akey), "%s%s", TOKEN_ACCESSOR_PREFIX, ahash);
-		ops[n++] = (struct storage_op){STORAGE_DELETE, akey, NULL, 0};
+		return r;
+	id_key(k->key, hash);
+	ops[(*n)++] = (struct storage_op){STORAGE_DELETE, k->key, NULL, 0};
+	if (*e && (*e)->accessor[0]) {
+		if ((r = hash_id(ts, (*e)->accessor, ahash)) != 0)
+			return r;
+		snprintf(k->akey, sizeof(k->akey), "%s%s", TOKEN_ACCESSOR_PREFIX, ahash);
+		ops[(*n)++] = (struct storage_op){STORAGE_DELETE, k->akey, NULL, 0};
 	}
 	if (tree_parent && tree_parent[0]) {
-		parent_key(pk1, tree_parent, hash);
-		ops[n++] = (struct storage_op){STORAGE_DELETE, pk1, NULL, 0};
+		parent_key(k->pk1, tree_parent, hash);
+		ops[(*n)++] = (struct storage_op){STORAGE_DELETE, k->pk1, NULL, 0};
 	}
-	if (e && e->parent_hash[0] && (!tree_parent || strcmp(e->parent_hash, tree_parent) != 0)) {
-		parent_key(pk2, e->parent_hash, hash);
-		ops[n++] = (struct storage_op){STORAGE_DELETE, pk2, NULL, 0};
+	if (*e && (*e)->parent_hash[0] && (!tree_parent || strcmp((*e)->parent_hash, tree_parent) != 0)) {
+		parent_key(k->pk2, (*e)->parent_hash, hash);
+		ops[(*n)++] = (struct storage_op){STORAGE_DELETE, k->pk2, NULL, 0};
 	}
-	if (e && has_lease(e) && lease_keys_of(e, hash, &lk) == 0) {
-		ops[n++] = (struct storage_op){STORAGE_DELETE, lk.id_key, NULL, 0};
-		if (lk.when_key[0])
-			ops[n++] = (struct storage_op){STORAGE_DELETE, lk.when_key, NULL, 0};
+	if (*e && has_lease(*e) && lease_keys_of(*e, hash, &k->lk) == 0) {
+		ops[(*n)++] = (struct storage_op){STORAGE_DELETE, k->lk.id_key, NULL, 0};
+		if (k->lk.when_key[0])
+			ops[(*n)++] = (struct storage_op){STORAGE_DELETE, k->lk.when_key, NULL, 0};
 	}
-	r = storage_txn(ts->logical, ops, n);
-	vcache_forget(ts->cache, hash);
-	if (r != 0)
-		goto out;
-	*gone = e;
-	e = NULL;
-	r = 0;
-out:
-	pthread_mutex_unlock(mu);
-	token_entry_free(e);
+	return 0;
+}
+
+static unsigned stripe_index(struct token_store *ts, const char *locator)
+{
+	return (unsigned)(stripe(ts, locator) - ts->stripes);
+}
+
+/* Deletes nodes [from, to) in one transaction under their stripes (taken
+ * in ascending order, so no other locker can deadlock with it) and
+ * appends their entries to gone. */
+static int delete_chunk(struct token_store *ts, const struct nodes *nodes, size_t from, size_t to,
+                        struct token_entry **gone, size_t *ngone)
+{
+	size_t cnt = to - from, n = 0;
+	struct del_keys *keys = xcalloc(cnt, sizeof(*keys));
+	struct storage_op *ops = xcalloc(cnt * DEL_OPS_MAX, sizeof(*ops));
+	struct token_entry **es = xcalloc(cnt, sizeof(*es));
+	uint64_t mask = 0;
+	int r = 0;
+
+	for (size_t i = from; i < to; i++)
+		if (!nodes->v[i].skip)
+			mask |= (uint64_t)1 << stripe_index(ts, nodes->v[i].hash);
+	for (unsigned b = 0; b < STRIPES; b++)
+		if (mask & ((uint64_t)1 << b))
+			pthread_mutex_lock(&ts->stripes[b]);
+	for (size_t i = from; i < to && r == 0; i++) {
+		const struct node *nd = &nodes->v[i];
+		if (nd->skip)
+			continue;
+		const char *tp = nd->parent == (size_t)-1 ? "" : nodes->v[nd->parent].hash;
+		r = delete_ops(ts, nd->hash, tp, &keys[i - from], ops, &n, &es[i - from]);
+	}
+	if (r == 0)
+		r = storage_txn(ts->logical, ops, n);
+	for (size_t i = from; i < to; i++)
+		if (!nodes->v[i].skip)
+			vcache_forget(ts->cache, nodes->v[i].hash);
+	for (unsigned b = 0; b < STRIPES; b++)
+		if (mask & ((uint64_t)1 << b))
+			pthread_mutex_unlock(&ts->stripes[b]);
+	for (size_t i = 0; i < cnt; i++) {
+		if (r == 0 && es[i]) {
+			snprintf(es[i]->id_hash, sizeof(es[i]->id_hash), "%s", nodes->v[from + i].hash);
+			gone[(*ngone)++] = es[i];
+		} else {
+			token_entry_free(es[i]);
+		}
+	}
+	free(es);
+	free(ops);
+	free(keys);
+	return r;
+}
+
+/* Deletes every node, children before parents, DELETE_CHUNK tokens per
+ * transaction. Caller holds lock + revoke_mu. */
+static int delete_nodes(struct token_store *ts, const struct nodes *nodes, struct token_entry **gone,
+                        size_t *ngone)
+{
+	int r = 0;
+	for (size_t end = nodes->len; end > 0 && r == 0;) {
+		size_t from = end > DELETE_CHUNK ? end - DELETE_CHUNK : 0;
+		r = delete_chunk(ts, nodes, from, end, gone, ngone);
+		end = from;
+	}
 	return r;
 }
 
@@ -1412,49 +1472,115 @@ out:
 	return r;
 }
 
-static int revoke_locked(struct token_store *ts, const char *hash, bool orphan_children,
+/* Appends the subtrees of nodes [from, len) (breadth-first: parents
+ * before children). */
+static int add_subtrees(struct token_store *ts, struct nodes *nodes, size_t from)
+{
+	struct strlist kids;
+	int r = 0;
+	strlist_init(&kids);
+	for (size_t i = from; i < nodes->len; i++) {
+		strlist_release(&kids);
+		strlist_init(&kids);
+		if ((r = list_children(ts, nodes->v[i].hash, &kids)) != 0)
+			break;
+		r = TROVE_ERR_INTEGRITY;
+		if (nodes->len + kids.len > MAX_SUBTREE)
+			break;
+		r = 0;
+		for (size_t k = 0; k < kids.len; k++)
+			nodes_push(nodes, kids.items[k], i);
+	}
+	strlist_release(&kids);
+	return r;
+}
+
+struct node_ref {
+	const char *hash;
+	size_t idx;
+};
+
+static int node_ref_cmp(const void *a, const void *b)
+{
+	const struct node_ref *x = a, *y = b;
+	int c = strcmp(x->hash, y->hash);
+	return c ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+/* A token listed twice (two roots, or a root inside another's subtree) is
+ * deleted once, at its last place: children still go before parents. */
+static void mark_duplicates(struct nodes *nodes)
+{
+	struct node_ref *refs = xcalloc(nodes->len ? nodes->len : 1, sizeof(*refs));
+	for (size_t i = 0; i < nodes->len; i++)
+		refs[i] = (struct node_ref){nodes->v[i].hash, i};
+	qsort(refs, nodes->len, sizeof(*refs), node_ref_cmp);
+	for (size_t i = 0; i + 1 < nodes->len; i++)
+		if (strcmp(refs[i].hash, refs[i + 1].hash) == 0)
+			nodes->v[refs[i].idx].skip = true;
+	free(refs);
+}
+
+/* Revokes the tokens `hashes` and (unless orphan_children, one token
+ * only) their subtrees. Caller holds lock + revoke_mu. */
+static int revoke_locked(struct token_store *ts, const char *const *hashes, size_t nhashes, bool orphan_children,
                          struct token_entry ***out, size_t *nout)
 {
 	struct nodes nodes = {0};
-	struct strlist kids;
 	struct token_entry **gone = NULL;
 	size_t ngone = 0;
 	int r;
 
-	strlist_init(&kids);
-	nodes_push(&nodes, hash, (size_t)-1);
-	if (orphan_children) {
-		if ((r = orphan_children_of(ts, hash)) != 0)
-			goto out;
-	} else {
-		for (size_t i = 0; i < nodes.len; i++) {
-			strlist_release(&kids);
-			if ((r = list_children(ts, nodes.v[i].hash, &kids)) != 0)
-				goto out;
-			r = TROVE_ERR_INTEGRITY;
-			if (nodes.len + kids.len > MAX_SUBTREE)
-				goto out;
-			for (size_t k = 0; k < kids.len; k++)
-				nodes_push(&nodes, kids.items[k], i);
-		}
-	}
+	for (size_t i = 0; i < nhashes; i++)
+		nodes_push(&nodes, hashes[i], (size_t)-1);
+	if (orphan_children)
+		r = orphan_children_of(ts, hashes[0]);
+	else
+		r = add_subtrees(ts, &nodes, 0);
+	if (r != 0)
+		goto out;
+	if (nhashes > 1)
+		mark_duplicates(&nodes);
 	gone = xcalloc(nodes.len, sizeof(*gone));
-	for (size_t i = nodes.len; i-- > 0;) {
-		const char *tp = nodes.v[i].parent == (size_t)-1 ? "" : nodes.v[nodes.v[i].parent].hash;
-		struct token_entry *e = NULL;
-		if ((r = delete_one(ts, nodes.v[i].hash, tp, &e)) != 0)
-			goto out;
-		if (e) {
-			snprintf(e->id_hash, sizeof(e->id_hash), "%s", nodes.v[i].hash);
-			gone[ngone++] = e;
-		}
-	}
-	r = 0;
+	r = delete_nodes(ts, &nodes, gone, &ngone);
 out:
 	*out = gone;
 	*nout = ngone;
-	strlist_release(&kids);
 	free(nodes.v);
+	return r;
+}
+
+/* Runs the revoke callbacks of what revoke_locked deleted, outside the
+ * locks, even after a partial failure: whatever was deleted is revoked. */
+static void finish_revoked(struct token_store *ts, struct token_entry **gone, size_t ngone)
+{
+	for (size_t i = 0; i < ngone; i++) {
+		run_callbacks(ts, gone[i]);
+		token_entry_free(gone[i]);
+	}
+	free(gone);
+}
+
+int token_revoke_many(struct token_store *ts, const char *const *id_hashes, size_t n)
+{
+	struct token_entry **gone = NULL;
+	size_t ngone = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (!valid_hash(id_hashes[i]))
+			return TROVE_ERR_INVALID;
+	if (n == 0)
+		return 0;
+	pthread_rwlock_rdlock(&ts->lock);
+	r = TROVE_ERR_SEALED;
+	if (ts->logical) {
+		pthread_mutex_lock(&ts->revoke_mu);
+		r = revoke_locked(ts, id_hashes, n, false, &gone, &ngone);
+		pthread_mutex_unlock(&ts->revoke_mu);
+	}
+	pthread_rwlock_unlock(&ts->lock);
+	finish_revoked(ts, gone, ngone);
 	return r;
 }
 
@@ -1472,17 +1598,11 @@ int token_revoke(struct token_store *ts, const char *id_hash, bool orphan_childr
 	if (!valid_hash(id_hash))
 		goto out;
 	pthread_mutex_lock(&ts->revoke_mu);
-	r = revoke_locked(ts, id_hash, orphan_children, &gone, &ngone);
+	r = revoke_locked(ts, &id_hash, 1, orphan_children, &gone, &ngone);
 	pthread_mutex_unlock(&ts->revoke_mu);
 out:
 	pthread_rwlock_unlock(&ts->lock);
-	/* Callbacks run outside the locks, even after a partial failure:
-	 * whatever was deleted is revoked. */
-	for (size_t i = 0; i < ngone; i++) {
-		run_callbacks(ts, gone[i]);
-		token_entry_free(gone[i]);
-	}
-	free(gone);
+	finish_revoked(ts, gone, ngone);
 	return r;
 }
 

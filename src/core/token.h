@@ -207,6 +207,12 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
  * unknown hash is not an error. Revoke callbacks run for each token. */
 int token_revoke(struct token_store *ts, const char *id_hash, bool orphan_children);
 
+/* Revokes several service tokens and their subtrees at once (the
+ * expiration manager's batch of expired tokens): up to 128 tokens per
+ * storage transaction instead of one each. TROVE_ERR_INVALID when a hash
+ * is malformed (nothing is revoked). */
+int token_revoke_many(struct token_store *ts, const char *const *id_hashes, size_t n);
+
 /* Appends every accessor (unsorted) to out. */
 int token_list_accessors(struct token_store *ts, struct strlist *out);
 
