@@ -177,6 +177,21 @@ static int read_lease(struct expiration *x, const char *lease_id, bool *is_token
 	return r;
 }
 
+/* The lease id an index entry (dir + item) holds, heap; NULL when it is
+ * gone or unreadable. */
+static char *read_index(struct expiration *x, const char *dir, const char *item)
+{
+	char key[LEASE_KEY_MAX];
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	snprintf(key, sizeof(key), "%s%s", dir, item);
+	if (storage_get(store(x), key, &raw, &len) != 0)
+		return NULL;
+	char *id = xstrndup((const char *)raw, len);
+	free(raw);
+	return id;
+}
+
 /* A mount by accessor, referenced (mount_release), or NULL. */
 struct find_mount {
 	const char *accessor;
@@ -494,18 +509,16 @@ static int scan(struct expiration *x, int64_t now, struct due *d)
 			if ((r = storage_list(store(x), dir, &items)) != 0)
 				goto out;
 			for (size_t i = 0; i < items.len; i++) {
-				char key[LEASE_KEY_MAX];
-				unsigned char *raw = NULL;
-				size_t len = 0;
-				snprintf(key, sizeof(key), "%s%s", dir, items.items[i]);
-				if (storage_get(store(x), key, &raw, &len) != 0)
+				char *id = read_index(x, dir, items.items[i]);
+				if (!id)
 					continue;
-				char *id = xstrndup((const char *)raw, len);
-				free(raw);
-				if (strlen(id) == len && lease_item(id)[0] && strcmp(lease_item(id), items.items[i]) == 0)
+				if (lease_item(id)[0] && strcmp(lease_item(id), items.items[i]) == 0) {
 					due_push(d, id, t);
-				else
+				} else {
+					char key[LEASE_KEY_MAX];
+					snprintf(key, sizeof(key), "%s%s", dir, items.items[i]);
 					(void)storage_delete(store(x), key); /* not an index entry */
+				}
 				free(id);
 				if (d->n >= SCAN_MAX) {
 					d->next = now; /* more may be due */
@@ -821,22 +834,20 @@ static void on_token_revoked(void *arg, const struct token_entry *e)
 	strlist_init(&items);
 	(void)storage_list(store(x), dir, &items);
 	for (size_t i = 0; i < items.len; i++) {
-		char key[LEASE_KEY_MAX];
-		unsigned char *raw = NULL;
-		size_t len = 0;
-		snprintf(key, sizeof(key), "%s%s", dir, items.items[i]);
-		if (storage_get(store(x), key, &raw, &len) != 0)
+		char *id = read_index(x, dir, items.items[i]);
+		if (!id)
 			continue;
-		char *id = xstrndup((const char *)raw, len);
-		free(raw);
 		pthread_mutex_t *mu = stripe(x, id);
 		struct lease *l = NULL;
 		bool is_token;
 		pthread_mutex_lock(mu);
-		if (read_lease(x, id, &is_token, &l) == 0 && l)
+		if (read_lease(x, id, &is_token, &l) == 0 && l) {
 			(void)expire_now_locked(x, l);
-		else
+		} else {
+			char key[LEASE_KEY_MAX];
+			snprintf(key, sizeof(key), "%s%s", dir, items.items[i]);
 			(void)storage_delete(store(x), key);
+		}
 		pthread_mutex_unlock(mu);
 		lease_free(l);
 		free(id);
@@ -1031,8 +1042,17 @@ int expiration_renew(struct expiration *x, const char *lease_id, int64_t increme
 		goto out;
 	}
 	int64_t ttl = increment > 0 ? increment : l->ttl;
-	if (l->max_ttl > 0) {
-		int64_t left = l->issue_time + l->max_ttl - now;
+	struct mount *m = mount_by_accessor(x, l->mount_accessor);
+	if (!m) {
+		r = response_error(resp, TROVE_ERR_INVALID, "the mount that issued the lease no longer exists");
+		goto out;
+	}
+	/* The cap is the lease's own and the mount's as tuned now. */
+	int64_t max = mount_max_ttl(x->core, m);
+	if (l->max_ttl > 0 && (max <= 0 || l->max_ttl < max))
+		max = l->max_ttl;
+	if (max > 0) {
+		int64_t left = l->issue_time + max - now;
 		if (ttl > left) {
 			response_warning(resp,
 			                 "TTL of %lld exceeded the effective max_ttl of %lld; TTL value is capped "
@@ -1042,12 +1062,8 @@ int expiration_renew(struct expiration *x, const char *lease_id, int64_t increme
 		}
 	}
 	if (ttl <= 0) {
+		mount_release(m);
 		r = response_error(resp, TROVE_ERR_INVALID, "lease has reached its max TTL");
-		goto out;
-	}
-	struct mount *m = mount_by_accessor(x, l->mount_accessor);
-	if (!m) {
-		r = response_error(resp, TROVE_ERR_INVALID, "the mount that issued the lease no longer exists");
 		goto out;
 	}
 	if (m->engine && m->engine->lease_renew) {
@@ -1299,16 +1315,11 @@ int expiration_irrevocable(struct expiration *x, bool counts_only, size_t limit,
 	if ((r = storage_list(store(x), LEASE_IRREVOCABLE_PREFIX, &items)) != 0)
 		goto out;
 	for (size_t i = 0; i < items.len; i++) {
-		char key[LEASE_KEY_MAX];
-		unsigned char *raw = NULL;
-		size_t len = 0;
 		struct lease *l = NULL;
 		bool is_token;
-		snprintf(key, sizeof(key), "%s%s", LEASE_IRREVOCABLE_PREFIX, items.items[i]);
-		if (storage_get(store(x), key, &raw, &len) != 0)
+		char *id = read_index(x, LEASE_IRREVOCABLE_PREFIX, items.items[i]);
+		if (!id)
 			continue;
-		char *id = xstrndup((const char *)raw, len);
-		free(raw);
 		if (read_lease(x, id, &is_token, &l) == 0 && l && l->irrevocable) {
 			total++;
 			json_t *c = json_object_get(counts, l->mount_accessor);

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from trove_harness import free_port, run_cli
+from test_leases import lease_keys, token_with_lease, wait_until
 
 QUEUED = "All revocation operations queued successfully!"
 
@@ -44,34 +45,8 @@ def table(stdout):
     return rows
 
 
-def lease_keys(srv, prefix):
-    r = srv.request("LIST", "/v1/sys/leases/lookup/" + prefix, token=srv.root_token)
-    if r.status_code == 404:
-        return []
-    assert r.status_code == 200, r.text
-    return r.json()["data"]["keys"]
-
-
-def token_with_lease(srv, token=None, **body):
-    before = set(lease_keys(srv, "auth/token/create/"))
-    r = srv.request("POST", "/v1/auth/token/create", token=token or srv.root_token, json=body)
-    assert r.status_code == 200, r.text
-    added = sorted(set(lease_keys(srv, "auth/token/create/")) - before)
-    assert len(added) == 1 and not added[0].endswith("/"), added
-    return r.json()["auth"], "auth/token/create/" + added[0]
-
-
 def status(srv, token):
     return srv.get("/v1/auth/token/lookup-self", token=token).status_code
-
-
-def wait_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    assert cond(), f"{what} (waited {timeout}s)"
 
 
 # -- help and usage (no server needed) ------------------------------------------------

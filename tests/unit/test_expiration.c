@@ -300,6 +300,26 @@ static void test_renew_capped_by_max_ttl(void **state)
 	free(id);
 }
 
+static void test_renew_capped_by_mount_tune(void **state)
+{
+	struct fx *f = *state;
+	char *id = issue(f, "db/creds/ro", "u1", 60, 0, false);
+	struct response resp;
+	struct buf err;
+	buf_init(&err, 256);
+	json_t *tune = json_pack("{s:s}", "max_lease_ttl", "90s");
+	assert_int_equal(mount_tune(core_mounts(f->core), "db", false, tune, &err), 0);
+	json_decref(tune);
+	reopen(f); /* the tuned table, with the leasing engine back in */
+	now_value += 50;
+	response_init(&resp);
+	assert_int_equal(expiration_renew(f->x, id, 3600, &resp), 0);
+	assert_int_equal(resp.lease_duration, 40); /* issue + 90 s, not + 7200 s */
+	response_release(&resp);
+	buf_release(&err);
+	free(id);
+}
+
 static void test_token_lease_cannot_renew_here(void **state)
 {
 	struct fx *f = *state;
@@ -515,6 +535,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_register_lookup_and_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ttl_defaults_and_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renew_capped_by_max_ttl, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renew_capped_by_mount_tune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_lease_cannot_renew_here, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_expiry_revokes_token_and_its_leases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoking_token_revokes_leases, setup, teardown),

@@ -12,6 +12,7 @@
 #include "core/barrier.h"
 #include "core/core.h"
 #include "core/router.h"
+#include "core/lease_key.h"
 #include "core/token.h"
 #include "engines/engines.h"
 #include "err.h"
@@ -457,6 +458,52 @@ static void test_cascade_revoke(void **state)
 	token_entry_free(c);
 	token_entry_free(d);
 	token_entry_free(x);
+}
+
+static void test_revoke_many(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 200 };
+	struct token_entry *roots[N], *kids[N], *keep = NULL;
+	char *rid[N], *kid[N];
+	const char *hashes[N + 12];
+	size_t n = 0;
+	for (int i = 0; i < N; i++) {
+		rid[i] = mk(f, NULL, "p", 3600, 0, &roots[i]);
+		kid[i] = mk(f, roots[i], "p", 3600, 0, &kids[i]);
+		hashes[n++] = roots[i]->id_hash;
+	}
+	char *ikeep = mk(f, NULL, "p", 3600, 0, &keep);
+	/* Listed twice: children also named as roots, a root named again. */
+	for (int i = 0; i < 10; i++)
+		hashes[n++] = kids[i * 7]->id_hash;
+	hashes[n++] = roots[3]->id_hash;
+	assert_int_equal(count_under(f, LEASE_ID_PREFIX), 2 * N + 1);
+
+	const char *bad[2] = {roots[0]->id_hash, "not-a-hash"};
+	assert_int_equal(token_revoke_many(f->ts, bad, 2), TROVE_ERR_INVALID);
+	assert_true(valid(f, rid[0])); /* nothing revoked */
+
+	f->revoked = 0;
+	assert_int_equal(token_revoke_many(f->ts, hashes, n), 0);
+	assert_int_equal(f->revoked, 2 * N); /* each token once */
+	for (int i = 0; i < N; i++) {
+		assert_false(valid(f, rid[i]));
+		assert_false(valid(f, kid[i]));
+		secure_free_str(rid[i]);
+		secure_free_str(kid[i]);
+		token_entry_free(roots[i]);
+		token_entry_free(kids[i]);
+	}
+	assert_true(valid(f, ikeep));
+	/* The tokens, their index entries and their leases are all gone. */
+	assert_int_equal(count_under(f, TOKEN_ID_PREFIX), 1);
+	assert_int_equal(count_under(f, TOKEN_ACCESSOR_PREFIX), 1);
+	assert_int_equal(count_under(f, TOKEN_PARENT_PREFIX), 0);
+	assert_int_equal(count_under(f, LEASE_ID_PREFIX), 1);
+	assert_int_equal(count_under(f, LEASE_WHEN_PREFIX), 1);
+	secure_free_str(ikeep);
+	token_entry_free(keep);
 }
 
 static void test_revoke_orphan(void **state)
@@ -1137,6 +1184,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_renew, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_num_uses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cascade_revoke, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_revoke_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke_orphan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accessor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
