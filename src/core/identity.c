@@ -1324,6 +1324,44 @@ out:
 	return r;
 }
 
+/* ---- a removed auth mount ------------------------------------------------------- */
+
+/* Deletes the records of kind k whose mount_accessor is acc (write lock
+ * held). */
+static int drop_by_accessor(struct identity_store *s, struct kind *k, const char *acc, size_t *n)
+{
+	struct strlist ids;
+	const char *id;
+	json_t *rec;
+	int r = 0;
+	strlist_init(&ids);
+	json_object_foreach(k->by_id, id, rec)
+	{
+		if (strcmp(rstr(rec, "mount_accessor"), acc) == 0)
+			strlist_push(&ids, id);
+	}
+	for (size_t i = 0; i < ids.len && r == 0; i++)
+		if ((r = rec_del(s, k, ids.items[i])) == 0)
+			(*n)++;
+	strlist_release(&ids);
+	return r;
+}
+
+int identity_mount_removed(struct identity_store *s, const char *mount_accessor, size_t *removed)
+{
+	size_t n = 0;
+	int r;
+	if ((r = lock_store(s, true)) != 0)
+		return r;
+	r = drop_by_accessor(s, &s->aliases, mount_accessor, &n);
+	if (r == 0)
+		r = drop_by_accessor(s, &s->galiases, mount_accessor, &n);
+	unlock_store(s);
+	if (removed)
+		*removed = n;
+	return r;
+}
+
 /* ---- external group membership ------------------------------------------------ */
 
 /* Whether entity eid's membership of the groups whose aliases live on

@@ -125,6 +125,9 @@ int identity_policies(struct identity_store *s, const char *entity_id, struct st
 json_t *identity_template_data(struct identity_store *s, const char *entity_id);
 int identity_login_entity(struct identity_store *s, const char *mount_accessor, const char *alias_name,
                           const json_t *alias_meta, char entity_id[37], struct buf *err);
+/* An auth mount was disabled: its entity aliases and group aliases go
+ * (entities and groups stay). *removed (may be NULL) gets the count. */
+int identity_mount_removed(struct identity_store *s, const char *mount_accessor, size_t *removed);
 /* Login: the external groups an auth method reports for a user (OIDC's
  * groups claim, LDAP groups), by group alias name on that method's mount.
  * The entity becomes a member of each external group whose alias on

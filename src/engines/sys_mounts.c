@@ -10,10 +10,12 @@
 
 #include "core/acl.h"
 #include "core/core.h"
+#include "core/identity.h"
 #include "core/mount.h"
 #include "core/policy_store.h"
 #include "core/token.h"
 #include "err.h"
+#include "log.h"
 #include "timefmt.h"
 
 #include "banned.h"
@@ -168,6 +170,9 @@ static int disable(struct request *req, const char *name, const char *full, bool
 	struct mount_table *t = core_mounts(req->core);
 	struct mount *m = mount_match(t, full);
 	bool revoke = m && strcmp(m->path, full) == 0 && m->engine && !(m->engine->flags & ENGINE_BUILTIN);
+	char accessor[sizeof(m->accessor)] = "";
+	if (revoke && auth)
+		snprintf(accessor, sizeof(accessor), "%s", m->accessor);
 	mount_release(m);
 	if (revoke) {
 		struct buf why;
@@ -180,7 +185,16 @@ static int disable(struct request *req, const char *name, const char *full, bool
 		}
 		buf_release(&why);
 	}
-	return mount_disable(t, name, auth, err);
+	int r = mount_disable(t, name, auth, err);
+	if (r == 0 && accessor[0]) {
+		/* Its aliases name a mount that no longer exists (Vault drops them). */
+		struct mount *holder = NULL;
+		struct identity_store *ids = identity_of_core(req->core, &holder);
+		if (ids && identity_mount_removed(ids, accessor, NULL) != 0)
+			log_warn("aliases of a disabled auth mount could not all be removed", "accessor", accessor);
+		mount_release(holder);
+	}
+	return r;
 }
 
 /* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune]: read, enable,

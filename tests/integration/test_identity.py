@@ -427,6 +427,26 @@ def test_userpass_login_creates_then_reuses_entity(idn):
     assert userpass_login(idn, "bob").json()["auth"]["entity_id"] not in ("", eid)
 
 
+def test_disabling_an_auth_mount_revokes_its_tokens_and_drops_its_aliases(idn):
+    userpass_user(idn, "ann")
+    r = userpass_login(idn, "ann")
+    eid, tok = r.json()["auth"]["entity_id"], r.json()["auth"]["client_token"]
+    other = idn.request("POST", "/v1/auth/token/create", token=idn.root_token, json={"ttl": "1h"})
+    other_tok = other.json()["auth"]["client_token"]
+    assert idn.get("/v1/auth/token/lookup-self", token=tok).status_code == 200
+
+    r = idn.request("DELETE", "/v1/sys/auth/userpass", token=idn.root_token)
+    assert r.status_code == 204, r.text
+    # Its tokens are revoked, other tokens are not.
+    assert idn.get("/v1/auth/token/lookup-self", token=tok).status_code == 403
+    assert idn.get("/v1/auth/token/lookup-self", token=other_tok).status_code == 200
+    # The entity stays; the alias naming the gone mount does not.
+    e = idn.hv.secrets.identity.read_entity(eid)["data"]
+    assert e["aliases"] == []
+    r = idn.request("LIST", "/v1/identity/entity-alias/id", token=idn.root_token)
+    assert r.status_code == 404, r.text
+
+
 def test_pre_created_alias_is_used_and_disabled_entity_refuses_login(idn):
     eid = idn.hv.secrets.identity.create_or_update_entity(name="carol-entity")["data"]["id"]
     idn.hv.secrets.identity.create_or_update_entity_alias(name="carol", canonical_id=eid, mount_accessor=idn.up)

@@ -388,6 +388,32 @@ static void test_login_groups_set_external_membership(void **state)
 	free(internal);
 }
 
+static void test_mount_removed_drops_its_aliases(void **state)
+{
+	struct fix *f = *state;
+	char eid[37], other[64] = "";
+	struct buf err;
+	json_t *e = NULL;
+	size_t n = 0;
+	buf_init(&err, 256);
+	mount_table_foreach(core_mounts(f->core), true, find_token_mount, other);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, eid, &err), 0);
+	char *g = mk_external(f->s, "eng", "p-eng", f->accessor, "engineers");
+	char *kept = mk_external(f->s, "ops", "p-ops", other, "operators");
+	assert_int_equal(identity_mount_removed(f->s, f->accessor, &n), 0);
+	assert_int_equal(n, 2); /* ann's alias and the group alias */
+	assert_int_equal(identity_entity_read(f->s, eid, NULL, &e), 0); /* the entity stays */
+	assert_int_equal(json_array_size(json_object_get(e, "aliases")), 0);
+	json_decref(e);
+	json_t *list = NULL;
+	assert_int_equal(identity_group_alias_list(f->s, &list), 0);
+	assert_int_equal(json_array_size(json_object_get(list, "keys")), 1); /* the other mount's */
+	json_decref(list);
+	buf_release(&err);
+	free(g);
+	free(kept);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +424,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_identity_policies_follow_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_entity_created_then_reused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_groups_set_external_membership, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mount_removed_drops_its_aliases, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
