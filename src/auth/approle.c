@@ -463,7 +463,7 @@ static const struct route approle_routes[] = {
      {[OP_UPDATE] = approle_login},
      NULL,
      login_fields,
-     ROUTE_UNAUTH,
+     ROUTE_UNAUTH | ROUTE_TRY_INLINE,
      "log in with a role's credentials"},
     {"role", {[OP_LIST] = role_list}, NULL, list_fields, 0, "list roles"},
     {"role/:role_name",
@@ -531,4 +531,5 @@ const struct engine approle_engine = {
     .flags = ENGINE_AUTH,
     .mount_init = approle_mount_init,
     .mount_cleanup = approle_mount_cleanup,
+    .inline_hint = approle_inline_hint,
 };

@@ -116,6 +116,13 @@ void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain
 /* A number that names the mount for the stripe locks (its UUID survives
  * tunes), or its storage handle outside a mount. */
 uint64_t approle_scope(const struct request *req);
+/* Logins tried on the event loop (ROUTE_TRY_INLINE): whether this
+ * request's role ID is worth trying there (engine.inline_hint), and what
+ * a login learnt about its role (pool: it issues service tokens). Keyed
+ * by a hash of the role ID as given; a stale or colliding hint only sends
+ * a login the long way. */
+bool approle_inline_hint(const struct request *req);
+void approle_hint_set(const struct request *req, const char *role_id, bool pool);
 /* Locks and returns the mount's role lock / a secret ID's stripe lock. */
 pthread_mutex_t *approle_lock_roles(uint64_t scope);
 pthread_mutex_t *approle_lock_secret(uint64_t scope, const char *hmac);

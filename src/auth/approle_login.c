@@ -12,6 +12,9 @@
  *   4. a use-limited secret ID spends one use under its lock (the last
  *      use deletes it); an unlimited one is not written at all, so a
  *      batch-token login does no storage write
+ * Logins are tried on the event loop (ROUTE_TRY_INLINE): one that would
+ * write (a service token, a use to spend, a first login's entity) stops
+ * with TROVE_ERR_WOULD_BLOCK before writing and runs again on the pool.
  *   5. login_issue with the role's token settings, display name
  *      "approle", metadata {role_name} plus the secret ID's metadata, and
  *      the secret ID's token_bound_cidrs when it has its own. */
@@ -100,6 +103,12 @@ int approle_login(struct request *req, struct response *resp)
 		r = r == TROVE_ERR_NOT_FOUND ? invalid(resp) : r;
 		goto out;
 	}
+	bool batch = login_issues_batch(&role.tp, req->mount);
+	approle_hint_set(req, field_string(req, "role_id"), !batch);
+	if (req->no_block && !batch) {
+		r = TROVE_ERR_WOULD_BLOCK; /* a service token: to the pool */
+		goto out;
+	}
 
 	if (role.bind_secret_id) {
 		if (!(secret_id = trimmed(req, "secret_id"))) {
@@ -134,6 +143,10 @@ int approle_login(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (have_secret && e.num_uses > 0) {
+		if (req->no_block) {
+			r = TROVE_ERR_WOULD_BLOCK; /* spending a use is a write */
+			goto out;
+		}
 		r = approle_secret_spend(req->storage, approle_scope(req), salt, role.dir, hmac,
 		                         approle_now_ns());
 		if (r == TROVE_ERR_PERMISSION) {

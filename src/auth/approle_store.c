@@ -50,8 +50,17 @@ void approle_set_clock(int64_t (*fn)(void))
 
 /* --- salt ------------------------------------------------------------------- */
 
+#define HINT_SLOTS 256
+
 struct approle_mount_state {
 	unsigned char salt[APPROLE_SALT_LEN];
+	/* Logins tried on the event loop: which role IDs (by a hash, not
+	 * the ID) were last seen to need the pool (a service-token role). */
+	pthread_mutex_t hint_mu;
+	struct {
+		uint64_t key;
+		bool pool;
+	} hints[HINT_SLOTS];
 };
 
 static pthread_mutex_t salt_create_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -106,14 +115,54 @@ int approle_mount_init(struct mount *m, struct buf *err)
 		secure_free(st, sizeof(*st));
 		return r;
 	}
+	pthread_mutex_init(&st->hint_mu, NULL);
 	m->engine_state = st;
 	return 0;
 }
 
 void approle_mount_cleanup(struct mount *m)
 {
+	struct approle_mount_state *st = m->engine_state;
+	if (st)
+		pthread_mutex_destroy(&st->hint_mu);
 	secure_free(m->engine_state, sizeof(struct approle_mount_state));
 	m->engine_state = NULL;
+}
+
+/* --- where logins run ---------------------------------------------------------- */
+
+static uint64_t hint_key(const char *role_id)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = role_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h | 1; /* 0 marks an empty slot */
+}
+
+bool approle_inline_hint(const struct request *req)
+{
+	const struct approle_mount_state *st = req->mount ? req->mount->engine_state : NULL;
+	const char *role_id = field_string(req, "role_id");
+	if (!st || !*role_id)
+		return true;
+	uint64_t k = hint_key(role_id);
+	struct approle_mount_state *w = (struct approle_mount_state *)st;
+	pthread_mutex_lock(&w->hint_mu);
+	bool pool = w->hints[k % HINT_SLOTS].key == k && w->hints[k % HINT_SLOTS].pool;
+	pthread_mutex_unlock(&w->hint_mu);
+	return !pool;
+}
+
+void approle_hint_set(const struct request *req, const char *role_id, bool pool)
+{
+	struct approle_mount_state *st = req->mount ? req->mount->engine_state : NULL;
+	if (!st)
+		return;
+	uint64_t k = hint_key(role_id);
+	pthread_mutex_lock(&st->hint_mu);
+	st->hints[k % HINT_SLOTS].key = k;
+	st->hints[k % HINT_SLOTS].pool = pool;
+	pthread_mutex_unlock(&st->hint_mu);
 }
 
 /* --- hashing ---------------------------------------------------------------- */

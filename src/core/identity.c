@@ -1243,7 +1243,7 @@ struct identity_store *identity_of_core(struct core *c, struct mount **holder)
 }
 
 int identity_login_entity(struct identity_store *s, const char *mount_accessor, const char *alias_name,
-                          const json_t *alias_meta, char entity_id[37], struct buf *err)
+                          const json_t *alias_meta, bool may_write, char entity_id[37], struct buf *err)
 {
 	json_t *a, *e, *rec = NULL;
 	size_t n = strlen(mount_accessor) + strlen(alias_name) + 2;
@@ -1272,6 +1272,10 @@ int identity_login_entity(struct identity_store *s, const char *mount_accessor, 
 		return r;
 	}
 	unlock_store(s);
+	if (!may_write) {
+		free(key);
+		return TROVE_ERR_WOULD_BLOCK; /* a new entity or alias is a write */
+	}
 	if ((r = lock_store(s, true)) != 0) {
 		free(key);
 		return r;
@@ -1407,7 +1411,7 @@ static int sync_groups(struct identity_store *s, const char *mount_accessor, con
 }
 
 int identity_login_groups(struct identity_store *s, const char *mount_accessor, const char *entity_id,
-                          const struct strlist *names)
+                          const struct strlist *names, bool may_write)
 {
 	bool changed = false;
 	int r;
@@ -1418,6 +1422,8 @@ int identity_login_groups(struct identity_store *s, const char *mount_accessor, 
 	unlock_store(s);
 	if (r != 0 || !changed)
 		return r;
+	if (!may_write)
+		return TROVE_ERR_WOULD_BLOCK;
 	if ((r = lock_store(s, true)) != 0)
 		return r;
 	r = sync_groups(s, mount_accessor, entity_id, names, true, &changed);

@@ -110,7 +110,9 @@ struct identity_store *identity_of_core(struct core *c, struct mount **holder);
  * the entity and the alias when there is none (alias_meta, an object of
  * strings or NULL, becomes or replaces the alias's metadata). Writes the
  * entity's id into entity_id. TROVE_ERR_PERMISSION with err filled when
- * the entity is disabled. */
+ * the entity is disabled. Without may_write (a login tried on an event
+ * loop), TROVE_ERR_WOULD_BLOCK instead of any write; the same for
+ * identity_login_groups below. */
 /* The identity policies of an entity: its own and those of every group
  * it belongs to, directly or through member_group_ids; sorted, unique,
  * appended to out. Nothing for an unknown entity (or ""); PERMISSION for a
@@ -124,7 +126,7 @@ int identity_policies(struct identity_store *s, const char *entity_id, struct st
  * unknown entity. */
 json_t *identity_template_data(struct identity_store *s, const char *entity_id);
 int identity_login_entity(struct identity_store *s, const char *mount_accessor, const char *alias_name,
-                          const json_t *alias_meta, char entity_id[37], struct buf *err);
+                          const json_t *alias_meta, bool may_write, char entity_id[37], struct buf *err);
 /* An auth mount was disabled: its entity aliases and group aliases go
  * (entities and groups stay). *removed (may be NULL) gets the count. */
 int identity_mount_removed(struct identity_store *s, const char *mount_accessor, size_t *removed);
@@ -136,6 +138,6 @@ int identity_mount_removed(struct identity_store *s, const char *mount_accessor,
  * internal groups are untouched. Unknown names are ignored (an operator
  * creates the external group and its alias to give a group policies). */
 int identity_login_groups(struct identity_store *s, const char *mount_accessor, const char *entity_id,
-                          const struct strlist *names);
+                          const struct strlist *names, bool may_write);
 
 #endif

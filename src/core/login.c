@@ -93,8 +93,9 @@ json_t *token_auth_json(const struct token_entry *e, const char *client_token, i
 
 /* --- login_issue --------------------------------------------------------- */
 
-static bool is_batch(const char *type, const struct mount *m)
+bool login_issues_batch(const struct token_params *p, const struct mount *m)
 {
+	const char *type = p ? p->type : NULL;
 	const char *tune = m->config.token_type && m->config.token_type[0] ? m->config.token_type : "default";
 	const char *t = type && type[0] ? type : "default";
 	if (strcmp(tune, "service") == 0 || strcmp(tune, "batch") == 0)
@@ -223,7 +224,9 @@ int login_issue(struct request *req, struct response *resp, const struct login_g
 		p = &none;
 	if (!req->mount || !req->core)
 		return response_error(resp, TROVE_ERR_INTERNAL, "login outside an auth mount");
-	batch = is_batch(p->type, req->mount);
+	batch = login_issues_batch(p, req->mount);
+	if (req->no_block && !batch)
+		return TROVE_ERR_WOULD_BLOCK; /* a service token is a durable write */
 	if (batch && p->period > 0)
 		return response_error(resp, TROVE_ERR_INVALID, "batch tokens cannot be periodic");
 	if (batch && p->num_uses > 0)
@@ -261,10 +264,10 @@ int login_issue(struct request *req, struct response *resp, const struct login_g
 		struct buf err;
 		buf_init(&err, BUF_CAP_DEFAULT);
 		r = ids ? identity_login_entity(ids, req->mount->accessor, grant->alias_name, grant->alias_metadata,
-		                                eid, &err)
+		                                !req->no_block, eid, &err)
 		        : 0;
 		if (r == 0 && ids && grant->group_aliases)
-			r = identity_login_groups(ids, req->mount->accessor, eid, grant->group_aliases);
+			r = identity_login_groups(ids, req->mount->accessor, eid, grant->group_aliases, !req->no_block);
 		if (r == 0 && ids)
 			r = identity_policies(ids, eid, &e->identity_policies);
 		if (r == TROVE_ERR_PERMISSION && !err.len)
@@ -272,7 +275,7 @@ int login_issue(struct request *req, struct response *resp, const struct login_g
 		mount_release(holder);
 		if (r == 0 && ids)
 			token_entry_set(&e->entity_id, eid);
-		else if (r != 0)
+		else if (r != 0 && r != TROVE_ERR_WOULD_BLOCK)
 			r = response_error(resp, r, "%s", err.len ? err.data : "identity store failure");
 		buf_release(&err);
 		if (r != 0)

@@ -63,6 +63,12 @@ struct login_grant {
  * error. */
 int login_issue(struct request *req, struct response *resp, const struct login_grant *grant);
 
+struct mount;
+/* Whether a login with these settings on auth mount m issues a batch token
+ * (the "type" rule above). A method tried on an event loop (no_block)
+ * asks this first: a service token is a durable write. */
+bool login_issues_batch(const struct token_params *p, const struct mount *m);
+
 /* Vault's auth block for entry e whose token is client_token, with
  * lease_duration seconds. A new reference. */
 json_t *token_auth_json(const struct token_entry *e, const char *client_token, int64_t lease_duration);

@@ -68,6 +68,12 @@ struct request {
 	struct audit_reuse *audit_reuse; /* owned: audit text shared by the
 	                                  * request's two entries, or NULL */
 	int64_t wrap_ttl;          /* X-Vault-Wrap-TTL in seconds; 0 = not wrapped */
+	/* Served on an event loop (a ROUTE_TRY_INLINE route): a handler that
+	 * would write durable storage returns TROVE_ERR_WOULD_BLOCK before
+	 * any side effect, and the request runs again on the worker pool. */
+	bool no_block;
+	bool audit_request_recorded; /* its request entry is written: a
+	                              * second run does not write another */
 };
 
 struct response {

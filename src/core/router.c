@@ -129,6 +129,13 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* Wrapping a response creates a token: a durable write. */
 	if (req->wrap_ttl > 0)
 		return true;
+	/* Tried on the loop first (no_block), sent on to the pool when it
+	 * turns out to need a write. Only without a token: a second run
+	 * must not spend a second use of it. */
+	if (match->route && (match->route->flags & ROUTE_TRY_INLINE) && (match->route->flags & ROUTE_UNAUTH)) {
+		const struct engine *en = req->mount ? req->mount->engine : NULL;
+		return en && en->inline_hint ? !en->inline_hint(req) : false;
+	}
 	/* Writes may wait for an fsync; reads are served from memory-mapped
 	 * or in-memory storage and stay on the event loop. */
 	return !(req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD);
@@ -475,6 +482,8 @@ static void audit_calls(struct router_call *calls, struct call_state *st, size_t
 		const struct response *resp = calls[i].resp;
 		if (st[i].stage == CALL_DONE || !audited(req, calls[i].match.route))
 			continue;
+		if (!response && req->audit_request_recorded)
+			continue; /* a second run: its request entry is written */
 		broker = core_audit(req->core);
 		st[i].rec = (struct audit_record){
 			.req = req,
@@ -496,8 +505,11 @@ static void audit_calls(struct router_call *calls, struct call_state *st, size_t
 		audit_broker_log_batch(broker, items, m);
 		for (size_t k = 0; k < m; k++) {
 			struct router_call *c = &calls[idx[k]];
-			if (items[k].result == 0)
+			if (items[k].result == 0) {
+				if (!response)
+					c->req->audit_request_recorded = true;
 				continue;
+			}
 			c->err = refuse_unaudited(c->resp);
 			st[idx[k]].stage = CALL_DONE;
 		}
@@ -531,6 +543,10 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 			continue;
 		log_set_request_id(c->req->id);
 		c->err = st[i].r = run_handler(c->req, c->match.route, c->resp);
+		/* Tried on a loop and needing a write: it runs again on the
+		 * pool, which records its response entry then. */
+		if (st[i].r == TROVE_ERR_WOULD_BLOCK)
+			st[i].stage = CALL_DONE;
 	}
 	/* Without a recorded response entry the answer is withheld. Asked
 	 * anew: enabling the first device records its own response. */
@@ -539,7 +555,7 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 	 * outcome: the use is spent. */
 	for (size_t i = 0; i < n; i++) {
 		struct request *req = calls[i].req;
-		if (req->token) {
+		if (req->token && calls[i].err != TROVE_ERR_WOULD_BLOCK) {
 			log_set_request_id(req->id);
 			token_finish_request(core_tokens(req->core), req->token);
 		}

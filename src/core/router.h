@@ -54,6 +54,10 @@ enum route_flags {
 	ROUTE_NO_AUDIT = 1 << 4,   /* Vault's special handlers: never audited */
 	ROUTE_NO_ACL = 1 << 5,     /* a token is needed, but the handler decides
 				    * access itself (preflight checks) */
+	ROUTE_TRY_INLINE = 1 << 6, /* with ROUTE_UNAUTH: a write that usually
+				    * writes nothing (a batch-token login) is
+				    * tried on the event loop, with no_block set;
+				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the
@@ -97,6 +101,11 @@ struct engine {
 	/* Optional: extend the lease to *ttl seconds from now (the engine may
 	 * lower *ttl). Without it leases of this engine renew as asked. */
 	int (*lease_renew)(struct mount *m, const struct lease *l, int64_t *ttl, struct buf *err);
+	/* Optional, for ROUTE_TRY_INLINE routes: false when this request is
+	 * known to need a write (it goes to the pool at once instead of
+	 * being tried on the loop first). A hint: a wrong answer costs a
+	 * trip, never correctness. */
+	bool (*inline_hint)(const struct request *req);
 };
 
 /* The engine for a mount type (and options, for kv's version), or NULL.

@@ -32,6 +32,7 @@ static const struct err_entry err_table[TROVE_ERR__COUNT] = {
     [-TROVE_ERR_UNINITIALIZED] = {400, "Trove is not initialized", "ERR_UNINITIALIZED"},
     [-TROVE_ERR_TIMEOUT] = {504, "request timed out", "ERR_TIMEOUT"},
     [-TROVE_ERR_HEADERS_TOO_LARGE] = {431, "request headers too large", "ERR_HEADERS_TOO_LARGE"},
+    [-TROVE_ERR_WOULD_BLOCK] = {500, "internal error", "ERR_WOULD_BLOCK"},
 };
 
 static const struct err_entry *err_lookup(int err)

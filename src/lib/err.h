@@ -27,7 +27,10 @@ enum trove_err {
 	TROVE_ERR_UNINITIALIZED = -16, /* 400 on most paths: not initialised */
 	TROVE_ERR_TIMEOUT = -17,       /* 504 */
 	TROVE_ERR_HEADERS_TOO_LARGE = -18, /* 431 */
-	TROVE_ERR__COUNT = 19
+	TROVE_ERR_WOULD_BLOCK = -19,   /* internal, never answered: a request
+	                                * served on an event loop needs a durable
+	                                * write and runs again on the worker pool */
+	TROVE_ERR__COUNT = 20
 };
 
 /* HTTP status for a code; 500 for anything unknown. */

@@ -139,6 +139,25 @@ static void run_job(void *arg)
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
 }
 
+static void on_duration_exceeded(h2o_timeout_entry_t *entry);
+
+/* Hands a request to the worker pool (its reply comes back through
+ * on_job_done). Returns false, with j->err and j->resp set to the 503,
+ * when the pool's queue is full. */
+static bool submit_to_pool(struct job *j)
+{
+	struct loop_thread *t = j->ll->thread;
+	j->timer.cb = on_duration_exceeded;
+	h2o_timeout_link(t->loop, &j->ll->duration, &j->timer);
+	if (pool_submit(t->set->pool, run_job, j) == 0) {
+		t->jobs_in_flight++;
+		return true;
+	}
+	h2o_timeout_unlink(&j->timer);
+	j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
+	return false;
+}
+
 /* Serves the requests queued on the loop since the last call, together:
  * one router batch, so with audit devices enabled their request entries
  * are recorded with one write per device before any handler runs, and
@@ -170,6 +189,17 @@ static void run_inline(h2o_timeout_entry_t *entry)
 	for (struct job *j = first, *next; j; j = next, i++) {
 		next = j->next;
 		j->err = calls[i].err;
+		if (j->err == TROVE_ERR_WOULD_BLOCK) {
+			/* It needs a durable write: again, from the start, on the
+			 * pool (its request entry is already recorded). */
+			j->next = NULL;
+			j->err = 0;
+			j->req.no_block = false;
+			response_release(&j->resp);
+			response_init(&j->resp);
+			if (submit_to_pool(j))
+				continue;
+		}
 		send_reply(j->hreq, &j->req, &j->resp, j->err);
 		job_free(j);
 	}
@@ -320,17 +350,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		goto reply_now;
 	router_match(&j->req, &m);
 	if (router_is_slow(&j->req, &m)) {
-		j->timer.cb = on_duration_exceeded;
-		h2o_timeout_link(ll->thread->loop, &ll->duration, &j->timer);
-		if (pool_submit(h->set->pool, run_job, j) == 0) {
-			ll->thread->jobs_in_flight++;
+		if (submit_to_pool(j))
 			return 0;
-		}
-		h2o_timeout_unlink(&j->timer);
-		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
 		goto reply_now;
 	}
-	/* Served with the other requests of this loop turn (run_inline). */
+	/* Served with the other requests of this loop turn (run_inline),
+	 * where nothing may wait for a durable write. */
+	j->req.no_block = true;
 	struct loop_thread *t = ll->thread;
 	*t->inline_tail = j;
 	t->inline_tail = &j->next;

@@ -584,3 +584,50 @@ def test_audit_log_never_holds_a_secret_id(ar, tmp_path):
     assert f"auth/{MOUNT}/login" in text, "logins were not audited"
     assert_no_canary(text.encode(), [sd["secret_id"], custom, a["client_token"]], "the audit log")
     assert_no_canary(ar.proc.all_output_bytes(), [sd["secret_id"], custom], "server output")
+
+
+# --- logins tried on the event loop ----------------------------------------------
+
+
+def test_logins_that_write_move_to_the_pool_with_one_audit_pair(ar, tmp_path):
+    """Logins are tried on the event loop; one that needs a write (a first
+    login's entity and alias, a service token, a use to spend) stops before
+    writing and runs again on the worker pool. Whatever the path, each
+    login has exactly one request and one response entry, and the result
+    is the same as before."""
+    log = tmp_path / "audit.log"
+    r = ar.request("PUT", "/v1/sys/audit/f", token=ar.root_token,
+                   json={"type": "file", "options": {"file_path": str(log)}})
+    assert r.status_code == 204, r.text
+    batch_id = new_role(ar, "b", token_type="batch", token_policies=["p"])
+    service_id = new_role(ar, "s", token_type="service", token_policies=["p"])
+    sid_b = gen(ar, "b")["secret_id"]
+    sid_s = gen(ar, "s")["secret_id"]
+    r = ar.request("POST", f"/v1/auth/{MOUNT}/role/b/secret-id", token=ar.root_token, json={"num_uses": 2})
+    sid_two = r.json()["data"]["secret_id"]
+
+    cases = [
+        (batch_id, sid_b, "batch"),     # first login: a new entity (pool)
+        (batch_id, sid_b, "batch"),     # known alias: served on the loop
+        (service_id, sid_s, "service"),  # a service token (pool)
+        (batch_id, sid_two, "batch"),   # a use to spend (pool)
+        (batch_id, sid_two, "batch"),   # the last use
+    ]
+    ids = []
+    for role_id, sid, kind in cases:
+        r = login_raw(ar, role_id, sid)
+        assert r.status_code == 200, r.text
+        auth = r.json()["auth"]
+        assert auth["token_type"] == kind
+        assert ar.get("/v1/auth/token/lookup-self", token=auth["client_token"]).status_code == 200
+        ids.append(r.json()["request_id"])
+    # The use-limited secret ID is spent exactly twice.
+    assert_error(login_raw(ar, batch_id, sid_two), 400, INVALID)
+    # One entity for the role, however many logins and paths.
+    entities = {login_raw(ar, batch_id, sid_b).json()["auth"]["entity_id"] for _ in range(3)}
+    assert len(entities) == 1
+
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    for rid in ids:
+        kinds = sorted(e["type"] for e in entries if e["request"]["id"] == rid)
+        assert kinds == ["request", "response"], (rid, kinds)

@@ -291,14 +291,22 @@ static void test_login_entity_created_then_reused(void **state)
 	struct buf err;
 	json_t *e = NULL;
 	buf_init(&err, 256);
-	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, id1, &err), 0);
-	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, id2, &err), 0);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, true, id1, &err), 0);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, true, id2, &err), 0);
 	assert_string_equal(id1, id2);
+	/* Without may_write: a known alias still answers; a new one would be
+	 * a write and is refused with WOULD_BLOCK, creating nothing. */
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, false, id2, &err), 0);
+	assert_string_equal(id1, id2);
+	uint64_t gen = identity_generation(f->s);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "newcomer", NULL, false, id2, &err),
+	                 TROVE_ERR_WOULD_BLOCK);
+	assert_int_equal(identity_generation(f->s), gen);
 	assert_int_equal(identity_entity_read(f->s, id1, NULL, &e), 0);
 	assert_int_equal(json_array_size(json_object_get(e, "aliases")), 1);
 	json_decref(e);
 	assert_int_equal(write_err(identity_entity_write, f->s, id1, "{\"disabled\":true}", NULL), 0);
-	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, id2, &err),
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, true, id2, &err),
 	                 TROVE_ERR_PERMISSION);
 	buf_release(&err);
 }
@@ -349,7 +357,7 @@ static void test_login_groups_set_external_membership(void **state)
 	char *eng = mk_external(f->s, "eng", "p-eng", f->accessor, "engineers");
 	char *ops = mk_external(f->s, "ops", "p-ops", f->accessor, "operators");
 	char *elsewhere = mk_external(f->s, "elsewhere", "p-else", other, "engineers");
-	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, eid, &err), 0);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, true, eid, &err), 0);
 	snprintf(body, sizeof(body), "{\"name\":\"internal\",\"policies\":[\"p-int\"],\"member_entity_ids\":[\"%s\"]}",
 	         eid);
 	char *internal = mk_group(f->s, body);
@@ -357,19 +365,19 @@ static void test_login_groups_set_external_membership(void **state)
 	strlist_init(&names);
 	strlist_push(&names, "engineers");
 	strlist_push(&names, "no-such-group");
-	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names, true), 0);
 	assert_true(has_policy(f->s, eid, "p-eng"));
 	assert_false(has_policy(f->s, eid, "p-ops"));
 	assert_false(has_policy(f->s, eid, "p-else")); /* same alias name, other mount */
 	uint64_t gen = identity_generation(f->s);
-	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names, true), 0);
 	assert_int_equal(identity_generation(f->s), gen); /* unchanged: nothing written */
 	strlist_release(&names);
 
 	/* The next login reports other groups: membership follows. */
 	strlist_init(&names);
 	strlist_push(&names, "operators");
-	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names, true), 0);
 	assert_false(has_policy(f->s, eid, "p-eng"));
 	assert_true(has_policy(f->s, eid, "p-ops"));
 	strlist_release(&names);
@@ -377,7 +385,7 @@ static void test_login_groups_set_external_membership(void **state)
 	/* None at all: out of every external group of this mount, never out
 	 * of an internal group. */
 	strlist_init(&names);
-	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names), 0);
+	assert_int_equal(identity_login_groups(f->s, f->accessor, eid, &names, true), 0);
 	assert_false(has_policy(f->s, eid, "p-ops"));
 	assert_true(has_policy(f->s, eid, "p-int"));
 	strlist_release(&names);
@@ -397,7 +405,7 @@ static void test_mount_removed_drops_its_aliases(void **state)
 	size_t n = 0;
 	buf_init(&err, 256);
 	mount_table_foreach(core_mounts(f->core), true, find_token_mount, other);
-	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, eid, &err), 0);
+	assert_int_equal(identity_login_entity(f->s, f->accessor, "ann", NULL, true, eid, &err), 0);
 	char *g = mk_external(f->s, "eng", "p-eng", f->accessor, "engineers");
 	char *kept = mk_external(f->s, "ops", "p-ops", other, "operators");
 	assert_int_equal(identity_mount_removed(f->s, f->accessor, &n), 0);
