@@ -13,6 +13,7 @@ import time
 import pytest
 
 from trove_harness import free_port, run_cli
+from test_cli_everyday import ok, table
 from test_leases import lease_keys, token_with_lease, wait_until
 
 QUEUED = "All revocation operations queued successfully!"
@@ -28,21 +29,6 @@ def env_for(url, token=None, **extra):
 
 def cli(srv, *args, token=None):
     return run_cli(list(args), env=env_for(srv.url, token or srv.root_token))
-
-
-def ok(p):
-    assert p.returncode == 0, f"rc={p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
-    return p
-
-
-def table(stdout):
-    """Key/Value rows of a Vault-style table as a dict."""
-    rows = {}
-    for line in stdout.splitlines():
-        m = re.match(r"^(\S+)\s{2,}(.*)$", line)
-        if m and set(m.group(1)) != {"-"}:
-            rows[m.group(1)] = m.group(2).strip()
-    return rows
 
 
 def status(srv, token):
