@@ -386,6 +386,17 @@ bool audit_broker_active(struct audit_broker *b)
 	return atomic_load(&b->active);
 }
 
+uint64_t audit_broker_failures(struct audit_broker *b)
+{
+	uint64_t n = 0;
+	pthread_rwlock_rdlock(&b->lock);
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (b->devs[i]->device)
+			n += audit_device_failures(b->devs[i]->device);
+	pthread_rwlock_unlock(&b->lock);
+	return n;
+}
+
 bool audit_broker_may_block(struct audit_broker *b)
 {
 	return atomic_load(&b->blocks);

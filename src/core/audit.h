@@ -56,6 +56,9 @@ bool audit_broker_active(struct audit_broker *b);
 /* Whether some device may block on a write (requests then leave the
  * event loops for the worker pool). */
 bool audit_broker_may_block(struct audit_broker *b);
+/* Lines the enabled devices failed to record, summed (each device counts
+ * from its enabling or from unseal). */
+uint64_t audit_broker_failures(struct audit_broker *b);
 
 struct audit_enable_params {
 	const char *path;        /* "file" or "file/"; nested paths allowed */

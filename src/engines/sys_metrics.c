@@ -3,11 +3,14 @@
  *
  * What is measured: the expiration manager's irrevocable leases (a gauge:
  * each is a credential nobody could take back, to alert on), revocations
- * and failed revocation attempts since unseal. */
+ * and failed revocation attempts since unseal, and the audit entries a
+ * device failed to record (alert on it: with a second device the request
+ * went on, with one it was refused). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/audit.h"
 #include "core/core.h"
 #include "core/expiration.h"
 #include "engines.h"
@@ -32,7 +35,11 @@ static size_t collect(struct request *req, struct metric *m)
 	m[1] = (struct metric){"trove_expire_revocations_total", "Leases revoked since unseal.", true, st.revoked};
 	m[2] = (struct metric){"trove_expire_revoke_failures_total", "Failed lease revocation attempts since unseal.",
 	                       true, st.revoke_errors};
-	return 3;
+	m[3] = (struct metric){"trove_audit_log_failures_total",
+	                       "Audit entries an enabled device failed to record (a request still succeeds "
+	                       "while another device records it).",
+	                       true, audit_broker_failures(core_audit(req->core))};
+	return 4;
 }
 
 static json_t *json_metric(const struct metric *m)

@@ -410,6 +410,11 @@ def test_one_broken_device_of_two_is_enough(dev_server, tiny_fs, tmp_path):
     assert dev_server.request("GET", "/v1/secret/data/two", token=root).status_code == 200
     assert len(pairs(good, "secret/data/two")) == 4
     assert "audit device failed" in dev_server.proc.stderr_text() + dev_server.proc.stdout_text()
+    # ... and counted where monitoring looks.
+    r = dev_server.request("GET", "/v1/sys/metrics?format=prometheus", token=root)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain"), r.text
+    failures = [line for line in r.text.splitlines() if line.startswith("trove_audit_log_failures_total ")]
+    assert len(failures) == 1 and int(failures[0].split()[1]) >= 4, r.text
 
 
 def test_sighup_reopens_the_file(audited):
