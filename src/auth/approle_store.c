@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "approle.h"
+#include "strhash.h"
 
 #include "core/mount.h"
 #include "core/router.h"
@@ -133,10 +134,7 @@ void approle_mount_cleanup(struct mount *m)
 
 static uint64_t hint_key(const char *role_id)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const char *p = role_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h | 1; /* 0 marks an empty slot */
+	return str_hash(role_id) | 1; /* 0 marks an empty slot */
 }
 
 bool approle_inline_hint(const struct request *req)
@@ -205,19 +203,11 @@ static void locks_init(void)
 		pthread_mutex_init(&secret_locks[i], NULL);
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return h;
-}
-
 uint64_t approle_scope(const struct request *req)
 {
-	uint64_t h = 1469598103934665603ULL;
 	if (req->mount)
-		return fnv(h, req->mount->uuid);
-	return h ^ (uint64_t)(uintptr_t)req->storage;
+		return str_hash(req->mount->uuid);
+	return STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage;
 }
 
 pthread_mutex_t *approle_lock_roles(uint64_t scope)
@@ -231,7 +221,7 @@ pthread_mutex_t *approle_lock_roles(uint64_t scope)
 pthread_mutex_t *approle_lock_secret(uint64_t scope, const char *hmac)
 {
 	pthread_once(&locks_once, locks_init);
-	pthread_mutex_t *m = &secret_locks[fnv(scope, hmac) % SECRET_STRIPES];
+	pthread_mutex_t *m = &secret_locks[str_hash_more(scope, hmac) % SECRET_STRIPES];
 	pthread_mutex_lock(m);
 	return m;
 }

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "strhash.h"
 #include "auth/userpass_hash.h"
 
 #include "core/lockout.h"
@@ -104,12 +105,7 @@ static void stripes_init(void)
 
 static pthread_mutex_t *user_lock(const struct request *req, const char *name)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const char *uuid = req->mount ? req->mount->uuid : "";
-	for (const char *p = uuid; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	for (const char *p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	uint64_t h = str_hash_more(str_hash(req->mount ? req->mount->uuid : ""), name);
 	pthread_once(&stripes_once, stripes_init);
 	pthread_mutex_t *m = &stripes[h % LOCK_STRIPES];
 	pthread_mutex_lock(m);

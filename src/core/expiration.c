@@ -12,6 +12,7 @@
  * Lock order: a stripe, then x->mu; the token store's callbacks may take
  * x->mu (expiration_schedule), never a stripe. */
 #include "expiration.h"
+#include "strhash.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -84,17 +85,9 @@ static int64_t now_of(struct expiration *x)
 	return x->clock ? x->clock(x->clock_arg) : (int64_t)time(NULL);
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static pthread_mutex_t *stripe(struct expiration *x, const char *lease_id)
 {
-	return &x->stripes[hash_str(lease_id) % STRIPES];
+	return &x->stripes[str_hash(lease_id) % STRIPES];
 }
 
 void expiration_config_default(struct expiration_config *cfg)
@@ -538,7 +531,7 @@ out:
 
 static bool inflight_add(struct expiration *x, const char *lease_id)
 {
-	struct inflight **b = &x->inflight[hash_str(lease_id) % INFLIGHT_BUCKETS];
+	struct inflight **b = &x->inflight[str_hash(lease_id) % INFLIGHT_BUCKETS];
 	for (struct inflight *f = *b; f; f = f->next)
 		if (strcmp(f->lease_id, lease_id) == 0)
 			return false;
@@ -551,7 +544,7 @@ static bool inflight_add(struct expiration *x, const char *lease_id)
 
 static void inflight_remove(struct expiration *x, const char *lease_id)
 {
-	struct inflight **p = &x->inflight[hash_str(lease_id) % INFLIGHT_BUCKETS];
+	struct inflight **p = &x->inflight[str_hash(lease_id) % INFLIGHT_BUCKETS];
 	for (; *p; p = &(*p)->next) {
 		if (strcmp((*p)->lease_id, lease_id) == 0) {
 			struct inflight *f = *p;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "policy_store.h"
+#include "strhash.h"
 
 #include "err.h"
 #include "identity.h"
@@ -129,19 +130,11 @@ struct smap {
 	size_t n;
 };
 
-static size_t hash_str(const char *s)
-{
-	size_t h = 1469598103934665603ULL & (size_t)-1;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
-	return h;
-}
-
 static void *smap_get(const struct smap *m, const char *key)
 {
 	if (!m->nb)
 		return NULL;
-	for (struct ment *e = m->b[hash_str(key) % m->nb]; e; e = e->next)
+	for (struct ment *e = m->b[(size_t)str_hash(key) % m->nb]; e; e = e->next)
 		if (strcmp(e->key, key) == 0)
 			return e->val;
 	return NULL;
@@ -157,7 +150,7 @@ static void smap_put(struct smap *m, const char *key, void *val)
 			struct ment *e = m->b[i], *next;
 			for (; e; e = next) {
 				next = e->next;
-				size_t h = hash_str(e->key) % nb;
+				size_t h = (size_t)str_hash(e->key) % nb;
 				e->next = b[h];
 				b[h] = e;
 			}
@@ -167,7 +160,7 @@ static void smap_put(struct smap *m, const char *key, void *val)
 		m->nb = nb;
 	}
 	struct ment *e = xmalloc(sizeof(*e));
-	size_t h = hash_str(key) % m->nb;
+	size_t h = (size_t)str_hash(key) % m->nb;
 	e->key = xstrdup(key);
 	e->val = val;
 	e->next = m->b[h];
@@ -180,7 +173,7 @@ static void *smap_take(struct smap *m, const char *key)
 {
 	if (!m->nb)
 		return NULL;
-	for (struct ment **pe = &m->b[hash_str(key) % m->nb]; *pe; pe = &(*pe)->next) {
+	for (struct ment **pe = &m->b[(size_t)str_hash(key) % m->nb]; *pe; pe = &(*pe)->next) {
 		struct ment *e = *pe;
 		if (strcmp(e->key, key) == 0) {
 			void *v = e->val;

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "engines.h"
+#include "strhash.h"
 #include "kv_util.h"
 
 #include "core/mount.h"
@@ -91,14 +92,8 @@ static void kv_locks_init(void)
  * or, outside a mount (tests), by the storage handle. */
 static pthread_mutex_t *kv_lock(const struct request *req, const char *path)
 {
-	uint64_t h = 1469598103934665603ULL;
-	if (req->mount)
-		for (const unsigned char *p = (const unsigned char *)req->mount->uuid; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-	else
-		h ^= (uint64_t)(uintptr_t)req->storage;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
+	uint64_t h = req->mount ? str_hash(req->mount->uuid) : STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage;
+	h = str_hash_more(h, path);
 	pthread_once(&kv_locks_once, kv_locks_init);
 	pthread_mutex_t *m = &kv_locks[h % KV_LOCK_STRIPES];
 	pthread_mutex_lock(m);

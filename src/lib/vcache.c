@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vcache.h"
+#include "strhash.h"
 
 #include "buf.h"
 
@@ -28,10 +29,7 @@ struct vcache {
 
 static size_t slot_of(const struct vcache *c, const char *key)
 {
-	uint64_t h = 1469598103934665603u; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	return (size_t)(h % c->nslots);
+	return (size_t)(str_hash(key) % c->nslots);
 }
 
 static pthread_mutex_t *lock_of(struct vcache *c, size_t i)
