@@ -71,6 +71,12 @@ struct barrier {
 	atomic_uint_least64_t count;    /* encryptions used under the active term */
 	atomic_uint_least64_t reserved; /* persisted reservation of the active term */
 	atomic_uint_least64_t threshold;
+	/* Keyring epoch: +1 on every keyring write, stored inside the keyring
+	 * (so authenticated by the root key). Written under the write lock or
+	 * persist_mu; read through barrier_epoch(). */
+	atomic_uint_least64_t epoch;
+	barrier_epoch_fn epoch_hook;
+	void *epoch_hook_arg;
 };
 
 /* ---- record codec ---------------------------------------------------- */
@@ -292,7 +298,11 @@ static int keyring_persist(struct barrier *b, const struct term_key *keys, size_
 
 	if (root == NULL || terms == NULL)
 		goto out;
+	uint64_t epoch = atomic_load(&b->epoch) + 1;
+	if (epoch > (uint64_t)INT64_MAX) /* 2^63 keyring writes: never in practice */
+		goto out;
 	if (json_object_set_new(root, "version", json_integer(KEYRING_FORMAT)) != 0 ||
+	    json_object_set_new(root, "epoch", json_integer((json_int_t)epoch)) != 0 ||
 	    json_object_set_new(root, "active_term", json_integer(active)) != 0 ||
 	    json_object_set(root, "terms", terms) != 0)
 		goto out;
@@ -318,6 +328,11 @@ static int keyring_persist(struct barrier *b, const struct term_key *keys, size_
 		goto out;
 	if ((r = storage_put(b->physical, BARRIER_KEYRING_PATH, rec, rec_len)) != 0)
 		goto out;
+	atomic_store(&b->epoch, epoch);
+	/* after the write: a crash in between leaves the hook's copy behind
+	 * the stored epoch, never ahead of it */
+	if (b->epoch_hook)
+		b->epoch_hook(b->epoch_hook_arg, epoch);
 	r = 0;
 out:
 	if (root)
@@ -341,7 +356,7 @@ static int json_get_u64(json_t *obj, const char *name, uint64_t max, uint64_t *o
 /* Parses a decrypted keyring. On success *keys (sorted by term) is heap
  * memory the caller wipes and frees. */
 static int keyring_parse(const unsigned char *text, size_t len, struct term_key **keys_out, size_t *nkeys_out,
-                         uint32_t *active_out)
+                         uint32_t *active_out, uint64_t *epoch_out)
 {
 	int r = TROVE_ERR_INTEGRITY;
 	json_t *root = NULL;
@@ -356,6 +371,10 @@ static int keyring_parse(const unsigned char *text, size_t len, struct term_key 
 	if (json_get_u64(root, "version", KEYRING_FORMAT, &v) != 0 || v != KEYRING_FORMAT)
 		goto out;
 	if (json_get_u64(root, "active_term", UINT32_MAX, &active) != 0 || active == 0)
+		goto out;
+	/* keyrings written before epochs existed have none: epoch 0 */
+	*epoch_out = 0;
+	if (json_object_get(root, "epoch") != NULL && json_get_u64(root, "epoch", INT64_MAX, epoch_out) != 0)
 		goto out;
 	json_t *terms = json_object_get(root, "terms");
 	if (!json_is_array(terms) || json_array_size(terms) == 0)
@@ -415,6 +434,7 @@ static void wipe_keys(struct barrier *b)
 	secure_wipe(b->root_key, sizeof(b->root_key));
 	atomic_store(&b->count, 0);
 	atomic_store(&b->reserved, 0);
+	atomic_store(&b->epoch, 0);
 	atomic_store(&b->sealed, true);
 }
 
@@ -487,6 +507,7 @@ struct barrier *barrier_new(struct storage *physical)
 	atomic_init(&b->count, 0);
 	atomic_init(&b->reserved, 0);
 	atomic_init(&b->threshold, BARRIER_ROTATE_DEFAULT);
+	atomic_init(&b->epoch, 0);
 	b->view.ops = &barrier_storage_ops;
 	b->view.durable = physical ? physical->durable : false;
 	b->view.impl = b;
@@ -544,7 +565,9 @@ int barrier_initialize(struct barrier *b, const unsigned char root_key[BARRIER_K
 	/* keyring_persist encrypts under b->root_key: borrow it, then wipe
 	 * it again so the barrier stays sealed */
 	memcpy(b->root_key, root_key, BARRIER_KEY_LEN);
+	atomic_store(&b->epoch, 0);
 	r = keyring_persist(b, &first, 1, 1, 0);
+	atomic_store(&b->epoch, 0);
 	secure_wipe(b->root_key, BARRIER_KEY_LEN);
 out:
 	secure_wipe(&first, sizeof(first));
@@ -560,6 +583,7 @@ int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_L
 	struct term_key *keys = NULL;
 	size_t nkeys = 0;
 	uint32_t active = 0, term;
+	uint64_t epoch = 0;
 
 	if (b == NULL || root_key == NULL)
 		return TROVE_ERR_INVALID;
@@ -582,9 +606,10 @@ int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_L
 	}
 	if ((r = barrier_record_decrypt(root_key, BARRIER_KEYRING_PATH, rec, rec_len, &text, &text_len)) != 0)
 		goto out;
-	if ((r = keyring_parse(text, text_len, &keys, &nkeys, &active)) != 0)
+	if ((r = keyring_parse(text, text_len, &keys, &nkeys, &active, &epoch)) != 0)
 		goto out;
 	memcpy(b->root_key, root_key, BARRIER_KEY_LEN);
+	atomic_store(&b->epoch, epoch);
 	b->keys = keys;
 	b->nkeys = nkeys;
 	b->active = active;
@@ -603,6 +628,31 @@ out:
 	if (keys)
 		secure_free(keys, nkeys * sizeof(*keys));
 	return r;
+}
+
+int barrier_touch(struct barrier *b)
+{
+	int r;
+	pthread_rwlock_wrlock(&b->lock);
+	if (atomic_load(&b->sealed))
+		r = TROVE_ERR_SEALED;
+	else
+		r = keyring_persist(b, b->keys, b->nkeys, b->active, atomic_load(&b->reserved));
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+uint64_t barrier_epoch(struct barrier *b)
+{
+	return b == NULL ? 0 : atomic_load(&b->epoch);
+}
+
+void barrier_set_epoch_hook(struct barrier *b, barrier_epoch_fn fn, void *arg)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	b->epoch_hook = fn;
+	b->epoch_hook_arg = arg;
+	pthread_rwlock_unlock(&b->lock);
 }
 
 void barrier_seal(struct barrier *b)

@@ -74,6 +74,23 @@ int barrier_key_status(struct barrier *b, struct barrier_key_status *out);
 /* For tests: rotate after n encryptions per term instead of the default. */
 void barrier_set_rotation_threshold(struct barrier *b, uint64_t n);
 
+/* Keyring epoch: the keyring counts its own writes (init writes epoch 1;
+ * every rotation and reservation adds one) and stores the count inside
+ * the encrypted keyring, so it cannot be changed without the root key.
+ * A keyring restored from an older copy of storage has a smaller epoch
+ * than one seen before; the rollback guard (rollback_guard.h) uses this.
+ * barrier_epoch: the epoch of the open keyring, 0 while sealed (and for a
+ * keyring written before epochs existed).
+ * barrier_set_epoch_hook: fn(arg, epoch) runs after each keyring write has
+ * reached storage, under the barrier's locks: it must not call back into
+ * the barrier, and its failure cannot undo the write. NULL fn removes it. */
+typedef void (*barrier_epoch_fn)(void *arg, uint64_t epoch);
+uint64_t barrier_epoch(struct barrier *b);
+/* Rewrites the keyring unchanged but for its epoch (+1). TROVE_ERR_SEALED
+ * when sealed; a storage error leaves the epoch as it was. */
+int barrier_touch(struct barrier *b);
+void barrier_set_epoch_hook(struct barrier *b, barrier_epoch_fn fn, void *arg);
+
 /* The encrypted view: a struct storage whose get/put/list/delete/txn
  * encrypt and decrypt through the keyring; every call returns
  * TROVE_ERR_SEALED while sealed. Owned by the barrier (do not free).

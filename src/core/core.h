@@ -41,6 +41,8 @@ struct core_config {
 	int64_t max_lease_ttl;
 	bool expiration_manual; /* no expiration threads: the owner calls
 	                         * expiration_tick (tests) */
+	const char *rollback_guard_file; /* NULL: no rollback guard
+	                                  * (core/rollback_guard.h) */
 };
 
 struct core_init_result {

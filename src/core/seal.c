@@ -23,6 +23,7 @@
 #include "mount.h"
 #include "policy_store.h"
 #include "rand.h"
+#include "rollback_guard.h"
 #include "secure.h"
 #include "shamir.h"
 #include "token.h"
@@ -43,6 +44,7 @@ struct core {
 	struct mount_table *mounts;
 	struct audit_broker *audit;
 	struct expiration *expiration;
+	struct rollback_guard *guard; /* NULL when not configured */
 	struct core_config cfg;
 	char *storage_type;
 	char *cluster_name;
@@ -77,6 +79,11 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 	c->cfg.storage_type = c->storage_type;
 	c->cluster_name = cfg->cluster_name ? xstrdup(cfg->cluster_name) : NULL;
 	c->cfg.cluster_name = c->cluster_name;
+	if (cfg->rollback_guard_file) {
+		c->guard = rollback_guard_new(cfg->rollback_guard_file);
+		barrier_set_epoch_hook(c->barrier, rollback_guard_epoch, c->guard);
+	}
+	c->cfg.rollback_guard_file = NULL; /* borrowed from the caller: not kept */
 	return c;
 }
 
@@ -102,6 +109,7 @@ void core_free(struct core *c)
 	policy_store_free(c->policies);
 	token_store_free(c->tokens);
 	barrier_free(c->barrier);
+	rollback_guard_free(c->guard);
 	free(c->storage_type);
 	free(c->cluster_name);
 	pthread_mutex_destroy(&c->lock);
@@ -348,7 +356,7 @@ int core_seal_status(struct core *c, struct seal_status *out)
 
 /* Combines the collected shares and opens the root key. Called with the
  * lock held and nshares == threshold. */
-static int try_unseal(struct core *c)
+static int try_unseal(struct core *c, struct buf *err)
 {
 	unsigned char unseal_key[CORE_UNSEAL_KEY_LEN + 1];
 	unsigned char *rec = NULL, *root_key = NULL;
@@ -376,6 +384,15 @@ static int try_unseal(struct core *c)
 	}
 	if ((r = barrier_unseal(c->barrier, root_key)) != 0)
 		goto out;
+	/* An older copy of the storage opens with the same keys: only the
+	 * guard's local record can tell it apart. */
+	if (c->guard &&
+	    (r = rollback_guard_check(c->guard, root_key, rec, rec_len, barrier_epoch(c->barrier), err)) != 0)
+		goto fail;
+	/* Every unseal starts a new epoch, so any copy of the storage taken
+	 * before it is older than what the guard now records. */
+	if (c->guard && (r = barrier_touch(c->barrier)) != 0)
+		goto fail;
 	/* Everything that lives behind the barrier comes up together, or
 	 * the core stays sealed. */
 	struct storage *logical = barrier_storage(c->barrier);
@@ -402,6 +419,7 @@ fail:
 	mount_table_unload(c->mounts);
 	policy_store_close(c->policies);
 	token_store_close(c->tokens);
+	rollback_guard_disarm(c->guard);
 	barrier_seal(c->barrier);
 out:
 	secure_wipe(unseal_key, sizeof(unseal_key));
@@ -446,8 +464,14 @@ int core_unseal(struct core *c, const unsigned char *key, size_t len, struct sea
 	c->nshares++;
 
 	if (c->nshares >= sc.threshold) {
-		r = try_unseal(c);
+		size_t err_before = err->len;
+		r = try_unseal(c, err);
 		clear_progress(c);
+		if (r != 0 && err->len > err_before) {
+			/* the shares were right; the storage was refused */
+			log_error("unseal refused", "reason", err->data + err_before);
+			goto out;
+		}
 		if (r != 0) {
 			log_warn("unseal failed: the submitted key shares did not open the root key");
 			if (r == TROVE_ERR_INTEGRITY || r == TROVE_ERR_INVALID) {
@@ -488,6 +512,7 @@ int core_seal(struct core *c)
 	mount_table_unload(c->mounts);
 	policy_store_close(c->policies);
 	token_store_close(c->tokens);
+	rollback_guard_disarm(c->guard);
 	barrier_seal(c->barrier);
 	clear_progress(c);
 	pthread_mutex_unlock(&c->lock);

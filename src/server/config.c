@@ -45,6 +45,7 @@ static const struct opt top_opts[] = {
 	TOP("api_addr", OPT_STRING, api_addr, 0, 0),
 	TOP("cluster_name", OPT_STRING, cluster_name, 0, 0),
 	TOP("disable_mlock", OPT_BOOL, disable_mlock, 0, 0),
+	TOP("rollback_guard_file", OPT_STRING, rollback_guard_file, 0, 0),
 	TOP("log_level", OPT_STRING, log_level, 0, 0),
 	TOP("log_format", OPT_STRING, log_format, 0, 0),
 	TOP("default_lease_ttl", OPT_DURATION, default_lease_ttl, 1, 0),
@@ -114,6 +115,7 @@ void config_release(struct server_config *cfg)
 	free(cfg->log_level);
 	free(cfg->log_format);
 	free(cfg->pid_file);
+	free(cfg->rollback_guard_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

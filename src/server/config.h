@@ -50,6 +50,7 @@ struct server_config {
 	int64_t max_lease_ttl;
 	bool ui;
 	char *pid_file;
+	char *rollback_guard_file; /* local record of the newest storage seen */
 };
 
 /* Sets every default. */

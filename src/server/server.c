@@ -310,7 +310,8 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error opening storage \"%s\": %s\n", cfg.storage.type, err.data);
 		goto out;
 	}
-	struct core_config cc = { cfg.storage.type, cfg.cluster_name, cfg.default_lease_ttl, cfg.max_lease_ttl, false };
+	struct core_config cc = { cfg.storage.type,      cfg.cluster_name, cfg.default_lease_ttl,
+				  cfg.max_lease_ttl,     false,            cfg.rollback_guard_file };
 	core = core_new(physical, &cc);
 	if (fl.dev && dev_bootstrap(core, &cfg.listeners[0], fl.dev_root_token_id, &err) != 0) {
 		fprintf(stderr, "Error starting dev mode: %s\n", err.len ? err.data : "initialisation failed");

@@ -63,6 +63,104 @@ from trove_harness import assert_error, raw_http, run_cli, status_of
 # 11. Storage rollback.
 # ---------------------------------------------------------------------------
 
+def rollback_unseal(srv, keys):
+    """Submits keys until unsealed or refused; returns the last response."""
+    r = None
+    for k in keys:
+        r = srv.put("/v1/sys/unseal", json={"key": k})
+        if r.status_code != 200 or not r.json()["sealed"]:
+            return r
+    return r
+
+
+def rollback_guarded_server(config_server, tmp_path):
+    guard_dir = tmp_path / "guard"
+    guard_dir.mkdir(mode=0o700)
+    guard = guard_dir / "trove.epoch"
+    srv = config_server(top_extra=f'rollback_guard_file = "{guard}"\n')
+    srv.init(3, 2)
+    srv.unseal()
+    return srv, guard
+
+
+def test_rollback_older_storage_copy_refused_at_unseal(config_server, tmp_path):
+    import shutil
+
+    srv, guard = rollback_guarded_server(config_server, tmp_path)
+    root = srv.root_token
+    assert guard.is_file() and (guard.stat().st_mode & 0o777) == 0o600
+    r = srv.request("POST", "/v1/auth/token/create", token=root, json={"policies": ["default"]})
+    assert r.status_code == 200, r.text
+    victim = r.json()["auth"]["client_token"]
+
+    # a copy of the storage, taken while the token was valid
+    srv.stop()
+    backup = tmp_path / "backup"
+    shutil.copytree(srv.data_dir, backup)
+    srv.start()
+    srv.unseal()
+    r = srv.request("POST", "/v1/auth/token/revoke-self", token=victim)
+    assert r.status_code == 204, r.text
+    srv.stop()
+
+    # put the old copy back: the shares still open it, the guard refuses it
+    newest = tmp_path / "newest"
+    shutil.move(str(srv.data_dir), newest)
+    shutil.copytree(backup, srv.data_dir)
+    srv.start()
+    r = rollback_unseal(srv, srv.unseal_keys)
+    assert_error(r, 500, "rolled back", str(guard))
+    assert srv.seal_status()["sealed"] is True
+    r = srv.request("GET", "/v1/auth/token/lookup-self", token=victim)
+    assert r.status_code == 503, r.text
+
+    # the newest storage unseals as before, the revoked token stays revoked
+    srv.stop()
+    shutil.rmtree(srv.data_dir)
+    shutil.move(str(newest), srv.data_dir)
+    srv.start()
+    srv.unseal()
+    r = srv.request("GET", "/v1/auth/token/lookup-self", token=victim)
+    assert r.status_code == 403, r.text
+
+    # restored on purpose: the operator removes the guard, and it starts over
+    srv.stop()
+    shutil.rmtree(srv.data_dir)
+    shutil.copytree(backup, srv.data_dir)
+    guard.unlink()
+    srv.start()
+    srv.unseal()
+    r = srv.request("GET", "/v1/auth/token/lookup-self", token=victim)
+    assert r.status_code == 200, r.text
+
+
+def test_rollback_guard_from_another_installation_refused(config_server, tmp_path):
+    srv, guard = rollback_guarded_server(config_server, tmp_path)
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    other, other_guard = rollback_guarded_server(config_server, other_dir)
+    other.stop()
+    srv.stop()
+    guard.write_bytes(other_guard.read_bytes())
+    srv.start()
+    r = rollback_unseal(srv, srv.unseal_keys)
+    assert_error(r, 500, "not written for this storage")
+    assert srv.seal_status()["sealed"] is True
+
+
+def test_rollback_guard_symlink_never_followed(config_server, tmp_path):
+    srv, guard = rollback_guarded_server(config_server, tmp_path)
+    srv.stop()
+    target = tmp_path / "elsewhere"
+    guard.unlink()
+    guard.symlink_to(target)
+    srv.start()
+    r = rollback_unseal(srv, srv.unseal_keys)
+    assert r.status_code >= 400, r.text
+    assert srv.seal_status()["sealed"] is True
+    assert not target.exists()
+
+
 # (end of section: rollback)
 
 

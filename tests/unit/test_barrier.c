@@ -640,6 +640,46 @@ static void test_concurrent(void **state)
 	check_str(f->bs, "w3/k9", "value 3 149");
 }
 
+/* The keyring counts its writes; an older keyring record put back in
+ * storage opens with a smaller epoch, and the hook hears every write. */
+static void epoch_seen(void *arg, uint64_t epoch)
+{
+	*(uint64_t *)arg = epoch;
+}
+
+static void test_keyring_epoch(void **state)
+{
+	struct fx *f = *state;
+	uint64_t heard = 0;
+	unsigned char *old = NULL;
+	size_t old_len = 0;
+
+	assert_int_equal(barrier_epoch(f->b), 1);
+	assert_int_equal(storage_get(f->phys, BARRIER_KEYRING_PATH, &old, &old_len), 0);
+	barrier_set_epoch_hook(f->b, epoch_seen, &heard);
+	assert_int_equal(barrier_rotate(f->b), 0);
+	assert_int_equal(barrier_epoch(f->b), 2);
+	assert_int_equal(heard, 2);
+	assert_int_equal(barrier_rotate(f->b), 0);
+	assert_int_equal(heard, 3);
+	assert_int_equal(barrier_touch(f->b), 0); /* same keys, next epoch */
+	assert_int_equal(heard, 4);
+	barrier_set_epoch_hook(f->b, NULL, NULL);
+
+	barrier_seal(f->b);
+	assert_int_equal(barrier_epoch(f->b), 0);
+	assert_int_equal(barrier_touch(f->b), TROVE_ERR_SEALED);
+	assert_int_equal(barrier_unseal(f->b, f->root), 0);
+	assert_int_equal(barrier_epoch(f->b), 4);
+
+	/* roll the keyring back: it still opens, and says how old it is */
+	barrier_seal(f->b);
+	assert_int_equal(storage_put(f->phys, BARRIER_KEYRING_PATH, old, old_len), 0);
+	assert_int_equal(barrier_unseal(f->b, f->root), 0);
+	assert_int_equal(barrier_epoch(f->b), 1);
+	free(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +698,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_keyring_protected, setup_open, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_plaintext_in_physical, setup_open, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, setup_open, teardown),
+	    cmocka_unit_test_setup_teardown(test_keyring_epoch, setup_open, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,7 +83,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {"inmem", NULL, 600, 7200, true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 600, .max_lease_ttl = 7200, .expiration_manual = true};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;

@@ -25,7 +25,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct core_config cc = { "inmem", NULL, 2764800, 2764800, true };
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true};
 	f->phys = storage_inmem_new();
 	f->core = core_new(f->phys, &cc);
 	*state = f;

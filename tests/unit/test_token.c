@@ -691,7 +691,7 @@ struct efx {
 static int esetup(void **state)
 {
 	struct efx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {"inmem", NULL, 2764800, 2764800, true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;
