@@ -122,6 +122,8 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 {
 	if (match->route && (match->route->flags & ROUTE_SLOW))
 		return true;
+	if (router_is_hashing(req, match))
+		return true;
 	/* A device that may block (fsync, a network peer) must not stall an
 	 * event loop. */
 	if (audit_broker_may_block(core_audit(req->core)))
@@ -139,6 +141,12 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* Writes may wait for an fsync; reads are served from memory-mapped
 	 * or in-memory storage and stay on the event loop. */
 	return !(req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD);
+}
+
+bool router_is_hashing(const struct request *req, const struct route_match *match)
+{
+	return match->route && (match->route->flags & ROUTE_HASHING) &&
+	       (req->op == OP_UPDATE || req->op == OP_CREATE);
 }
 
 static const struct field *find_field(const struct route *r, const char *name)

@@ -56,6 +56,95 @@ from trove_harness import assert_error, raw_http, run_cli, status_of
 # 9-10. Login floods, lockouts and the smaller holes.
 # ---------------------------------------------------------------------------
 
+def logins_enable_userpass(srv, path="userpass"):
+    r = srv.request("POST", f"/v1/sys/auth/{path}", token=srv.root_token, json={"type": "userpass"})
+    assert r.status_code == 204, r.text
+
+
+def logins_user(srv, name, password, mount="userpass", **extra):
+    r = srv.request("POST", f"/v1/auth/{mount}/users/{name}", token=srv.root_token,
+                    json={"password": password, **extra})
+    assert r.status_code == 204, r.text
+
+
+def logins_login(srv, name, password, mount="userpass", session=None):
+    import requests
+
+    return (session or requests).post(f"{srv.url}/v1/auth/{mount}/login/{name}",
+                                      json={"password": password}, timeout=30)
+
+
+def logins_flood(srv, seconds, nthreads, outcomes, stop, name_of=None):
+    """nthreads clients posting logins of fresh random names until stop is
+    set or `seconds` pass; every answer's status (and the Retry-After
+    header and body of 429s) lands in outcomes."""
+    import requests
+
+    lock = threading.Lock()
+
+    def one():
+        s = requests.Session()
+        end = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < end:
+            name = name_of() if name_of else "flood-" + secrets.token_hex(6)
+            try:
+                r = logins_login(srv, name, "not-the-password", session=s)
+            except Exception as e:  # a refused connection is an outcome too
+                with lock:
+                    outcomes.append(("exc", repr(e), None))
+                continue
+            with lock:
+                outcomes.append((r.status_code, r.headers.get("Retry-After"), r.text))
+            if r.status_code == 429:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(nthreads)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+@pytest.mark.time_limit(120)
+def test_logins_flood_gets_429_and_never_starves_writes(dev_server):
+    srv = dev_server
+    logins_enable_userpass(srv)
+    outcomes, stop = [], threading.Event()
+    threads = logins_flood(srv, 8, 96, outcomes, stop)
+    time.sleep(1.0)  # let the flood fill every queue
+    writes = []
+    import requests
+
+    s = requests.Session()
+    t_end = time.monotonic() + 5
+    i = 0
+    while time.monotonic() < t_end:
+        t0 = time.perf_counter()
+        r = s.post(f"{srv.url}/v1/secret/data/under-flood-{i % 5}",
+                   headers={"X-Vault-Token": srv.root_token}, json={"data": {"n": i}}, timeout=30)
+        writes.append((r.status_code, time.perf_counter() - t0, r.text))
+        i += 1
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    statuses = [w[0] for w in writes]
+    lat = sorted(w[1] for w in writes)
+    print(f"writes under the flood: {len(writes)}, p50 {lat[len(lat) // 2] * 1000:.1f} ms, "
+          f"max {lat[-1] * 1000:.1f} ms; flood answers: "
+          f"{ {k: sum(1 for o in outcomes if o[0] == k) for k in {o[0] for o in outcomes}} }")
+    assert statuses and all(st == 200 for st in statuses), [w for w in writes if w[0] != 200][:3]
+    codes = [o[0] for o in outcomes]
+    assert 503 not in codes and "exc" not in codes, [o for o in outcomes if o[0] in (503, "exc")][:3]
+    limited = [o for o in outcomes if o[0] == 429]
+    assert limited, "the flood was never told to slow down"
+    for _, retry_after, body in limited[:50]:
+        assert retry_after is not None and retry_after.isdigit() and int(retry_after) >= 1, retry_after
+        errors = json.loads(body)["errors"]
+        assert errors and isinstance(errors[0], str)
+    # The ones that got through were verified and refused as usual.
+    assert all(o[0] in (400, 429) for o in outcomes), {o[0] for o in outcomes}
+
+
 # (end of section: logins and small holes)
 
 
