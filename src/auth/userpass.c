@@ -485,10 +485,19 @@ static int login(struct request *req, struct response *resp)
 		goto out;
 	}
 	lockout_config_default(&cfg);
-	if (!lockout_begin(req->mount->accessor, name, &cfg)) {
+	r = lockout_begin(req->mount->accessor, name, &cfg);
+	if (r == TROVE_ERR_PERMISSION) {
 		log_warn("userpass: login refused, user is locked out", "mount", req->mount->path, "username",
 		         name);
-		r = response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		r = response_error(resp, r, "permission denied");
+		goto out;
+	}
+	if (r != 0) {
+		/* The lockout table is full of names still counting failures:
+		 * a name it does not track cannot be counted, so it waits. */
+		log_warn("userpass: login refused, too many failed logins are being tracked", "mount",
+		         req->mount->path);
+		r = response_error(resp, r, "too many failed logins; try again later");
 		goto out;
 	}
 	r = login_checked(req, resp, name, pw, pwlen);

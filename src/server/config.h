@@ -50,6 +50,9 @@ struct server_config {
 	int64_t max_lease_ttl;
 	bool ui;
 	char *pid_file;
+	/* Most (mount, name) pairs the user lockout tracks; 0: its default
+	 * (core/lockout.h). */
+	int64_t user_lockout_max_entries;
 };
 
 /* Sets every default. */

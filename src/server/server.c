@@ -19,6 +19,7 @@
 #include "config.h"
 #include "core/audit.h"
 #include "core/core.h"
+#include "core/lockout.h"
 #include "core/mount.h"
 #include "encoding.h"
 #include "err.h"
@@ -289,6 +290,7 @@ int server_main(int argc, char **argv)
 		}
 	}
 	log_configure(level, format);
+	lockout_set_max_entries((size_t)cfg.user_lockout_max_entries);
 
 	if (!cfg.disable_mlock && (r = secure_lock_memory()) != 0) {
 		fprintf(stderr,

@@ -145,6 +145,51 @@ def test_logins_flood_gets_429_and_never_starves_writes(dev_server):
     assert all(o[0] in (400, 429) for o in outcomes), {o[0] for o in outcomes}
 
 
+@pytest.mark.time_limit(120)
+def test_logins_flood_of_other_names_keeps_victims_counted(config_server):
+    srv = config_server(top_extra="user_lockout_max_entries = 32\n")
+    srv.init(3, 2)
+    srv.unseal()
+    logins_enable_userpass(srv)
+    for name in ("victim", "carol", "dave"):
+        logins_user(srv, name, "the-right-one")
+    for _ in range(5):
+        assert logins_login(srv, "victim", "wrong").status_code == 400
+    assert logins_login(srv, "victim", "the-right-one").status_code == 403
+    for _ in range(2):
+        assert logins_login(srv, "carol", "wrong").status_code == 400
+    # A flood of other names, more than the table holds.
+    outcomes, stop = [], threading.Event()
+    counter = iter(range(10**6))
+    threads = logins_flood(srv, 60, 4, outcomes, stop,
+                           name_of=lambda: f"other-{next(counter)}-{secrets.token_hex(3)}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(1 for o in outcomes if o[0] == 429) < 20:
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    refused = [o for o in outcomes if o[0] == 429]
+    assert refused, {o[0] for o in outcomes}
+    assert all(o[0] in (400, 429) for o in outcomes), {o[0] for o in outcomes}
+    for _, retry_after, body in refused[:20]:
+        assert retry_after == "1", retry_after
+        assert json.loads(body) == {"errors": ["too many failed logins; try again later"]}
+    # The locked user stays locked, the right password notwithstanding ...
+    r = logins_login(srv, "victim", "the-right-one")
+    assert r.status_code == 403 and r.json() == {"errors": ["permission denied"]}, r.text
+    r = srv.get("/v1/sys/locked-users", token=srv.root_token)
+    assert r.status_code == 200 and "victim" in r.text, r.text
+    # ... and carol kept her two failures: three more lock her.
+    for _ in range(3):
+        assert logins_login(srv, "carol", "wrong").status_code == 400
+    assert logins_login(srv, "carol", "the-right-one").status_code == 403
+    # A name the full table does not track waits, known or not, with the
+    # same answer.
+    a, b = logins_login(srv, "dave", "the-right-one"), logins_login(srv, "nobody-at-all", "x")
+    assert a.status_code == b.status_code == 429 and a.json() == b.json(), (a.text, b.text)
+
+
 # (end of section: logins and small holes)
 
 
