@@ -190,6 +190,67 @@ def test_logins_flood_of_other_names_keeps_victims_counted(config_server):
     assert a.status_code == b.status_code == 429 and a.json() == b.json(), (a.text, b.text)
 
 
+def logins_session_from(addr):
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Source(HTTPAdapter):
+        def init_poolmanager(self, *args, **kw):
+            kw["source_address"] = (addr, 0)
+            super().init_poolmanager(*args, **kw)
+
+    s = requests.Session()
+    s.mount("http://", Source())
+    return s
+
+
+def test_logins_userpass_cidr_refusal_does_not_tell_the_password(dev_server):
+    srv = dev_server
+    logins_enable_userpass(srv)
+    logins_user(srv, "fenced", "the-right-one", token_bound_cidrs=["127.0.0.1/32"])
+    away = logins_session_from("127.0.0.2")
+    right = logins_login(srv, "fenced", "the-right-one", session=away)
+    wrong = logins_login(srv, "fenced", "wrong", session=away)
+    assert right.status_code == wrong.status_code == 403, (right.text, wrong.text)
+    assert right.json() == wrong.json() == {"errors": ["permission denied"]}
+    # The same time, too: neither checks the password.
+    def timed(pw):
+        t0 = time.perf_counter()
+        assert logins_login(srv, "fenced", pw, session=away).status_code == 403
+        return time.perf_counter() - t0
+
+    t_right = sorted(timed("the-right-one") for _ in range(7))[3]
+    t_wrong = sorted(timed("wrong") for _ in range(7))[3]
+    assert abs(t_right - t_wrong) < 0.005, (t_right, t_wrong)
+    # Refusals from outside are not failed attempts: at home it works.
+    assert logins_login(srv, "fenced", "the-right-one").status_code == 200
+
+
+def test_logins_approle_role_cidrs_checked_before_the_secret_id(dev_server):
+    srv = dev_server
+    root = {"X-Vault-Token": srv.root_token}
+    import requests
+
+    assert requests.post(f"{srv.url}/v1/sys/auth/approle", headers=root, json={"type": "approle"},
+                         timeout=10).status_code == 204
+    r = requests.post(f"{srv.url}/v1/auth/approle/role/fenced", headers=root, timeout=10,
+                      json={"secret_id_bound_cidrs": ["127.0.0.1/32"], "token_policies": ["default"]})
+    assert r.status_code == 204, r.text
+    role_id = requests.get(f"{srv.url}/v1/auth/approle/role/fenced/role-id", headers=root,
+                           timeout=10).json()["data"]["role_id"]
+    secret_id = requests.post(f"{srv.url}/v1/auth/approle/role/fenced/secret-id", headers=root,
+                              timeout=10).json()["data"]["secret_id"]
+    away = logins_session_from("127.0.0.2")
+    url = f"{srv.url}/v1/auth/approle/login"
+    right = away.post(url, json={"role_id": role_id, "secret_id": secret_id}, timeout=10)
+    wrong = away.post(url, json={"role_id": role_id, "secret_id": "0" * 36}, timeout=10)
+    assert right.status_code == wrong.status_code == 400, (right.text, wrong.text)
+    assert right.json() == wrong.json(), (right.text, wrong.text)
+    assert "CIDR restrictions on the role" in right.json()["errors"][0]
+    ok = requests.post(url, json={"role_id": role_id, "secret_id": secret_id}, timeout=10)
+    assert ok.status_code == 200, ok.text
+
+
 # (end of section: logins and small holes)
 
 
