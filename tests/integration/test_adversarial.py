@@ -251,6 +251,25 @@ def test_logins_approle_role_cidrs_checked_before_the_secret_id(dev_server):
     assert ok.status_code == 200, ok.text
 
 
+def test_logins_batch_tokens_have_no_cubbyhole(dev_server):
+    srv = dev_server
+    import requests
+
+    r = requests.post(f"{srv.url}/v1/auth/token/create", headers={"X-Vault-Token": srv.root_token},
+                      json={"type": "batch", "policies": ["default"], "ttl": "10m"}, timeout=10)
+    assert r.status_code == 200, r.text
+    batch = {"X-Vault-Token": r.json()["auth"]["client_token"]}
+    msg = 'cubbyhole operations are only supported by "service" type tokens'
+    for method, path, body in (("POST", "cubbyhole/x", {"a": "b"}), ("GET", "cubbyhole/x", None),
+                               ("LIST", "cubbyhole/", None), ("DELETE", "cubbyhole/x", None)):
+        r = requests.request(method, f"{srv.url}/v1/{path}", headers=batch, json=body, timeout=10)
+        assert r.status_code == 400 and r.json() == {"errors": [msg]}, (method, r.status_code, r.text)
+    # Service tokens keep theirs.
+    root = {"X-Vault-Token": srv.root_token}
+    assert requests.post(f"{srv.url}/v1/cubbyhole/x", headers=root, json={"a": "b"}, timeout=10).status_code == 204
+    assert requests.get(f"{srv.url}/v1/cubbyhole/x", headers=root, timeout=10).json()["data"] == {"a": "b"}
+
+
 # (end of section: logins and small holes)
 
 
