@@ -17,6 +17,7 @@
 #include "core.h"
 #include "identity.h"
 #include "mount.h"
+#include "mount_gate.h"
 #include "policy_store.h"
 #include "duration.h"
 #include "engines/engines.h"
@@ -451,18 +452,29 @@ static int authorize_call(struct request *req, const struct route *route, struct
 	return r;
 }
 
-/* Steps 4 to 6, and wrapping: runs the handler of an allowed request. */
+/* Steps 4 to 6, and wrapping: runs the handler of an allowed request.
+ * The handler runs inside its mount's gate (mount_gate.h): a mount being
+ * disabled refuses new requests, and its disable waits for the ones
+ * running, so nothing is issued after its leases are revoked. */
 static int run_handler(struct request *req, const struct route *route, struct response *resp)
 {
+	struct mount_gate *gate = req->mount ? req->mount->gate : NULL;
 	int r;
 	handler_fn h = route->ops[req->op];
 	if (!h && req->op == OP_CREATE)
 		h = route->ops[OP_UPDATE];
 	if (!h)
 		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	else if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
-	         (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
-		r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
+	else if (gate && !mount_gate_enter(gate))
+		r = response_error(resp, TROVE_ERR_NOT_FOUND, "no handler for route \"%s\": the mount is being disabled",
+		                   req->path);
+	else {
+		if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
+		    (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
+			r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
+		if (gate)
+			mount_gate_leave(gate);
+	}
 	if (r != 0 && !resp->errors) {
 		if (r == TROVE_ERR_NOT_FOUND)
 			resp->errors = json_array();

@@ -270,6 +270,59 @@ def test_logins_batch_tokens_have_no_cubbyhole(dev_server):
     assert requests.get(f"{srv.url}/v1/cubbyhole/x", headers=root, timeout=10).json()["data"] == {"a": "b"}
 
 
+@pytest.mark.time_limit(180)
+def test_logins_during_disable_leave_no_valid_token(dev_server):
+    srv = dev_server
+    import requests
+
+    root = {"X-Vault-Token": srv.root_token}
+    for round_no in range(3):
+        mount = f"doomed{round_no}"
+        assert requests.post(f"{srv.url}/v1/sys/auth/{mount}", headers=root, json={"type": "approle"},
+                             timeout=10).status_code == 204
+        r = requests.post(f"{srv.url}/v1/auth/{mount}/role/r", headers=root, timeout=10,
+                          json={"bind_secret_id": False, "secret_id_bound_cidrs": ["127.0.0.0/8"],
+                                "token_policies": ["default"], "token_type": "service"})
+        assert r.status_code == 204, r.text
+        role_id = requests.get(f"{srv.url}/v1/auth/{mount}/role/r/role-id", headers=root,
+                               timeout=10).json()["data"]["role_id"]
+        tokens, statuses, lock, stop = [], [], threading.Lock(), threading.Event()
+
+        def flood():
+            s = requests.Session()
+            while not stop.is_set():
+                try:
+                    r = s.post(f"{srv.url}/v1/auth/{mount}/login", json={"role_id": role_id}, timeout=30)
+                except Exception as e:
+                    with lock:
+                        statuses.append(repr(e))
+                    continue
+                with lock:
+                    statuses.append(r.status_code)
+                    if r.status_code == 200:
+                        tokens.append(r.json()["auth"]["client_token"])
+
+        threads = [threading.Thread(target=flood, daemon=True) for _ in range(12)]
+        for t in threads:
+            t.start()
+        while len(tokens) < 200:
+            time.sleep(0.01)
+        r = requests.delete(f"{srv.url}/v1/sys/auth/{mount}", headers=root, timeout=60)
+        assert r.status_code == 204, r.text
+        time.sleep(0.3)  # answers already on their way arrive
+        stop.set()
+        for t in threads:
+            t.join(30)
+        assert all(st in (200, 400, 403, 404) for st in statuses), set(map(str, statuses))
+        alive = []
+        s = requests.Session()
+        for tok in tokens:
+            r = s.get(f"{srv.url}/v1/auth/token/lookup-self", headers={"X-Vault-Token": tok}, timeout=10)
+            if r.status_code != 403:
+                alive.append((r.status_code, r.text[:200]))
+        assert not alive, f"round {round_no}: {len(alive)} of {len(tokens)} tokens outlived the disable: {alive[:2]}"
+
+
 # (end of section: logins and small holes)
 
 
