@@ -6,9 +6,12 @@
  *   2. bind_secret_id: the secret ID's entry by HMAC under the role's
  *      directory; missing or expired is the same "invalid role or secret
  *      ID"
- *   3. only then, with the credentials proven, the CIDR restrictions of
- *      the secret ID and of the role (Vault's messages), checked before a
- *      use is spent so a refused address costs nothing
+ *   2a. before the secret ID is looked at, the role's
+ *      secret_id_bound_cidrs (Vault's message): from outside them the
+ *      answer is the same whether the secret ID was right or wrong
+ *   3. the CIDR restrictions of the secret ID itself (cidr_list, Vault's
+ *      message), known only once the secret ID is found; checked before
+ *      a use is spent so a refused address costs nothing
  *   4. a use-limited secret ID spends one use under its lock (the last
  *      use deletes it); an unlimited one is not written at all, so a
  *      batch-token login does no storage write
@@ -110,6 +113,13 @@ int approle_login(struct request *req, struct response *resp)
 		goto out;
 	}
 
+	if (role.secret_id_bound_cidrs.len > 0 && !token_cidr_allows(&role.secret_id_bound_cidrs, addr)) {
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "source address \"%s\" unauthorized by CIDR restrictions on the role",
+		                   addr);
+		goto out;
+	}
+
 	if (role.bind_secret_id) {
 		if (!(secret_id = trimmed(req, "secret_id"))) {
 			r = response_error(resp, TROVE_ERR_INVALID, "missing secret_id");
@@ -135,12 +145,6 @@ int approle_login(struct request *req, struct response *resp)
 			    addr);
 			goto out;
 		}
-	}
-	if (role.secret_id_bound_cidrs.len > 0 && !token_cidr_allows(&role.secret_id_bound_cidrs, addr)) {
-		r = response_error(resp, TROVE_ERR_INVALID,
-		                   "source address \"%s\" unauthorized by CIDR restrictions on the role",
-		                   addr);
-		goto out;
 	}
 	if (have_secret && e.num_uses > 0) {
 		if (req->no_block) {

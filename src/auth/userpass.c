@@ -27,8 +27,9 @@
  * gets Vault's 403 "permission denied" without any verification. The
  * mount's lockout settings are Vault's defaults: the mount table does not
  * keep tune's user_lockout_config yet. As in Vault, a user bound to
- * token_bound_cidrs may only log in from those addresses (403 otherwise;
- * not counted as a failed attempt). */
+ * token_bound_cidrs may only log in from those addresses: 403 otherwise,
+ * not counted as a failed attempt, and decided before the password is
+ * checked, so the refusal does not tell whether the password was right. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -431,6 +432,14 @@ static int login_checked(struct request *req, struct response *resp, const char 
 
 	user_init(&u);
 	r = user_load(req->storage, name, &u);
+	/* Vault checks the user's CIDRs at login, too: before the password,
+	 * so the answer from outside (403, no verification, not counted)
+	 * is the same, in text and time, for a right or a wrong one. */
+	if (r == 0 && !token_cidr_allows(&u.params.bound_cidrs, req->remote_addr)) {
+		lockout_abandon(accessor, name);
+		r = response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		goto out;
+	}
 	if (r == TROVE_ERR_NOT_FOUND)
 		r = userpass_verify_dummy(pw, pwlen);
 	else if (r == 0)
@@ -443,12 +452,6 @@ static int login_checked(struct request *req, struct response *resp, const char 
 		if (r == TROVE_ERR_INTEGRITY)
 			log_error("userpass: stored user record is malformed", "mount", req->mount->path);
 		lockout_abandon(accessor, name);
-		goto out;
-	}
-	/* Vault checks the user's CIDRs at login, too. */
-	if (!token_cidr_allows(&u.params.bound_cidrs, req->remote_addr)) {
-		lockout_abandon(accessor, name);
-		r = response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 		goto out;
 	}
 	char *dn = display_name(req->mount, name);
@@ -485,10 +488,19 @@ static int login(struct request *req, struct response *resp)
 		goto out;
 	}
 	lockout_config_default(&cfg);
-	if (!lockout_begin(req->mount->accessor, name, &cfg)) {
+	r = lockout_begin(req->mount->accessor, name, &cfg);
+	if (r == TROVE_ERR_PERMISSION) {
 		log_warn("userpass: login refused, user is locked out", "mount", req->mount->path, "username",
 		         name);
-		r = response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		r = response_error(resp, r, "permission denied");
+		goto out;
+	}
+	if (r != 0) {
+		/* The lockout table is full of names still counting failures:
+		 * a name it does not track cannot be counted, so it waits. */
+		log_warn("userpass: login refused, too many failed logins are being tracked", "mount",
+		         req->mount->path);
+		r = response_error(resp, r, "too many failed logins; try again later");
 		goto out;
 	}
 	r = login_checked(req, resp, name, pw, pwlen);
@@ -543,11 +555,12 @@ static const struct route userpass_routes[] = {
      .ops = {[OP_READ] = user_read, [OP_UPDATE] = user_write, [OP_DELETE] = user_delete},
      .exists = user_exists,
      .fields = user_fields,
+     .flags = ROUTE_HASHING,
      .synopsis = "a user: password and token settings"},
     {.pattern = "users/:username/password",
      .ops = {[OP_UPDATE] = password_write},
      .fields = password_fields,
-     .flags = ROUTE_SLOW,
+     .flags = ROUTE_SLOW | ROUTE_HASHING,
      .synopsis = "change a user's password"},
     {.pattern = "users/:username/policies",
      .ops = {[OP_UPDATE] = policies_write},
@@ -556,7 +569,7 @@ static const struct route userpass_routes[] = {
     {.pattern = "login/:username",
      .ops = {[OP_UPDATE] = login},
      .fields = login_fields,
-     .flags = ROUTE_UNAUTH | ROUTE_SLOW,
+     .flags = ROUTE_UNAUTH | ROUTE_SLOW | ROUTE_HASHING,
      .synopsis = "log in with a username and password"},
     {.pattern = NULL},
 };

@@ -10,10 +10,13 @@
  * concurrent login. Stronger settings trade login latency and memory for
  * offline-cracking cost; raise USERPASS_ARGON2_M_KIB first.
  *
- * At most max(2, online CPUs) hashes run at once (a counting semaphore);
- * further logins wait. That bounds the memory a login flood can pin to
- * that many times 19 MiB — the worker pool is much larger — and costs no
- * throughput, since argon2 is CPU-bound.
+ * The server runs the requests that hash (login, user writes) on its
+ * hashing pool of max(2, online CPUs) threads with a small queue, refusing
+ * more with 429 (server/listener.h), so a flood never waits in the shared
+ * worker pool. Here, too, at most max(2, online CPUs) hashes run at once
+ * (a counting semaphore; further callers wait): the bound on memory (that
+ * many times 19 MiB) holds for every caller, the mount's dummy hash and
+ * the tests included, and costs no throughput, argon2 being CPU-bound.
  *
  * Verification of an unknown user runs argon2id against a dummy hash made
  * once, with the same parameters, from a random password nobody knows: an

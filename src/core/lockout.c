@@ -6,7 +6,7 @@
  * for long. Entries are found by FNV-1a of accessor and alias. An entry
  * remembers the threshold and counter reset it was counted with, so it can
  * tell on its own whether it is locked or has run out (listing and
- * eviction do not know the mount's settings). */
+ * the sweep do not know the mount's settings). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "lockout.h"
 
 #include "buf.h"
+#include "err.h"
 
 #include "banned.h"
 
@@ -36,6 +37,9 @@ struct entry {
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry *buckets[BUCKETS];
 static size_t nentries;
+static size_t max_entries = LOCKOUT_MAX_ENTRIES;
+static int64_t last_sweep; /* when make_room last swept (now_s) */
+static bool swept_once;
 static int64_t (*clock_fn)(void);
 
 static int64_t monotonic_now(void)
@@ -104,13 +108,15 @@ static void unlink_free(struct entry **pp)
 	nentries--;
 }
 
-/* Drops spent entries; then, if still full, one victim: the unlocked
- * entry with the oldest failure, else the lock that ends soonest. */
+/* Drops spent entries, at most once a second (a full table is swept by
+ * every refused attempt otherwise). Entries still counting stay: evicting
+ * one would give an attacker fresh guesses at its alias. */
 static void make_room(int64_t now)
 {
-	struct entry **victim = NULL;
-	bool victim_locked = true;
-
+	if (swept_once && now == last_sweep)
+		return;
+	swept_once = true;
+	last_sweep = now;
 	for (size_t b = 0; b < BUCKETS; b++)
 		for (struct entry **pp = &buckets[b]; *pp;) {
 			if (spent_at(*pp, now))
@@ -118,21 +124,6 @@ static void make_room(int64_t now)
 			else
 				pp = &(*pp)->next;
 		}
-	if (nentries < LOCKOUT_MAX_ENTRIES)
-		return;
-	for (size_t b = 0; b < BUCKETS; b++)
-		for (struct entry **pp = &buckets[b]; *pp; pp = &(*pp)->next) {
-			struct entry *e = *pp;
-			bool l = locked_at(e, now);
-			if (!victim || (victim_locked && !l) ||
-			    (victim_locked == l && (l ? e->locked_until < (*victim)->locked_until
-			                              : e->last_failure < (*victim)->last_failure))) {
-				victim = pp;
-				victim_locked = l;
-			}
-		}
-	if (victim)
-		unlink_free(victim);
 }
 
 void lockout_config_default(struct lockout_config *cfg)
@@ -142,19 +133,19 @@ void lockout_config_default(struct lockout_config *cfg)
 	cfg->counter_reset = LOCKOUT_DEFAULT_COUNTER_RESET;
 }
 
-bool lockout_begin(const char *accessor, const char *alias, const struct lockout_config *cfg)
+int lockout_begin(const char *accessor, const char *alias, const struct lockout_config *cfg)
 {
 	if (cfg->threshold <= 0)
-		return true;
+		return 0;
 	uint64_t h = key_hash(accessor, alias);
-	bool allowed = true;
+	int r = 0;
 
 	pthread_mutex_lock(&table_lock);
 	int64_t now = now_s();
 	struct entry **pp = find_slot(h, accessor, alias);
 	struct entry *e = *pp;
 	if (e && locked_at(e, now)) {
-		allowed = false;
+		r = TROVE_ERR_PERMISSION;
 		goto out;
 	}
 	if (e && (e->locked_until != 0 || now - e->last_failure > cfg->counter_reset)) {
@@ -162,8 +153,12 @@ bool lockout_begin(const char *accessor, const char *alias, const struct lockout
 		e->locked_until = 0;
 	}
 	if (!e) {
-		if (nentries >= LOCKOUT_MAX_ENTRIES)
+		if (nentries >= max_entries)
 			make_room(now);
+		if (nentries >= max_entries) {
+			r = TROVE_ERR_RATE_LIMIT;
+			goto out;
+		}
 		e = xcalloc(1, sizeof(*e));
 		e->hash = h;
 		e->accessor = xstrdup(accessor);
@@ -180,7 +175,7 @@ bool lockout_begin(const char *accessor, const char *alias, const struct lockout
 		e->locked_until = now + cfg->duration;
 out:
 	pthread_mutex_unlock(&table_lock);
-	return allowed;
+	return r;
 }
 
 void lockout_success(const char *accessor, const char *alias)
@@ -258,9 +253,17 @@ void lockout_set_clock(int64_t (*now)(void))
 	pthread_mutex_unlock(&table_lock);
 }
 
+void lockout_set_max_entries(size_t n)
+{
+	pthread_mutex_lock(&table_lock);
+	max_entries = n == 0 ? LOCKOUT_MAX_ENTRIES : n < LOCKOUT_MIN_ENTRIES ? LOCKOUT_MIN_ENTRIES : n;
+	pthread_mutex_unlock(&table_lock);
+}
+
 void lockout_clear(void)
 {
 	pthread_mutex_lock(&table_lock);
+	swept_once = false;
 	for (size_t b = 0; b < BUCKETS; b++)
 		while (buckets[b])
 			unlink_free(&buckets[b]);

@@ -27,11 +27,15 @@
  * Storage: in memory only, process-wide, keyed by accessor (accessors are
  * random per mount, so mounts and cores never share entries). A restart
  * unlocks everybody — Vault also persists locks; we chose not to write
- * storage on every failed login. The table holds at most
- * LOCKOUT_MAX_ENTRIES pairs: when full, entries whose counter or lock has
- * run out are dropped first, then the unlocked pair with the oldest
- * failure, and only if every pair is locked the lock that ends soonest.
- * Aliases longer than LOCKOUT_ALIAS_MAX bytes are tracked by their first
+ * storage on every failed login. The table holds at most max_entries
+ * pairs (LOCKOUT_MAX_ENTRIES unless lockout_set_max_entries says
+ * otherwise). When it is full, entries whose counter or lock has run out
+ * are dropped (at most one sweep a second); an entry with failures still
+ * counting or a lock still running is never dropped, so a flood of other
+ * names cannot reset a victim's count. A pair not in a full table is
+ * refused instead (lockout_begin: TROVE_ERR_RATE_LIMIT) until entries run
+ * out; pairs already tracked go on as before (docs/decisions/
+ * 0010-lockout-table-never-evicts.md). Aliases longer than LOCKOUT_ALIAS_MAX bytes are tracked by their first
  * LOCKOUT_ALIAS_MAX bytes.
  *
  * Defaults are Vault's (5 attempts, 15 minutes lock, 15 minutes counter
@@ -47,6 +51,7 @@
 #define LOCKOUT_DEFAULT_DURATION (15 * 60)
 #define LOCKOUT_DEFAULT_COUNTER_RESET (15 * 60)
 #define LOCKOUT_MAX_ENTRIES 32768
+#define LOCKOUT_MIN_ENTRIES 16
 #define LOCKOUT_ALIAS_MAX 256
 
 struct lockout_config {
@@ -58,11 +63,12 @@ struct lockout_config {
 /* Vault's defaults (the constants above). */
 void lockout_config_default(struct lockout_config *cfg);
 
-/* Starts a login attempt. Returns false when the pair is locked: refuse
- * without checking credentials. Returns true otherwise, having counted the
- * attempt as a failure in advance (nothing is tracked when cfg disables
- * lockout). */
-bool lockout_begin(const char *accessor, const char *alias, const struct lockout_config *cfg);
+/* Starts a login attempt. Returns 0 having counted the attempt as a
+ * failure in advance (nothing is tracked when cfg disables lockout);
+ * otherwise refuse without checking credentials: TROVE_ERR_PERMISSION
+ * when the pair is locked, TROVE_ERR_RATE_LIMIT when it is not tracked
+ * and the table is full of pairs still counting. */
+int lockout_begin(const char *accessor, const char *alias, const struct lockout_config *cfg);
 /* The credentials were right: the pair's failures are forgotten. */
 void lockout_success(const char *accessor, const char *alias);
 /* The attempt failed for a reason other than wrong credentials: its
@@ -83,6 +89,9 @@ size_t lockout_foreach_locked(const char *accessor,
 /* For tests: replaces the clock (seconds, monotonic); NULL restores
  * CLOCK_MONOTONIC. */
 void lockout_set_clock(int64_t (*now)(void));
+/* The most pairs the table tracks (at least LOCKOUT_MIN_ENTRIES; 0
+ * restores LOCKOUT_MAX_ENTRIES). Pairs already tracked stay. */
+void lockout_set_max_entries(size_t n);
 /* For tests: forgets every pair. */
 void lockout_clear(void);
 /* Pairs currently held (locked or counting). */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "mount.h"
+#include "mount_gate.h"
 
 #include "core.h"
 #include "encoding.h"
@@ -71,6 +72,7 @@ static struct mount *mount_alloc(void)
 	struct mount *m = xcalloc(1, sizeof(*m));
 	config_init(&m->config);
 	atomic_init((_Atomic int *)&m->refs, 1);
+	m->gate = mount_gate_new();
 	return m;
 }
 
@@ -79,6 +81,7 @@ static void mount_destroy(struct mount *m)
 	if (m->engine && m->engine->mount_cleanup && m->view)
 		m->engine->mount_cleanup(m);
 	storage_free(m->view);
+	mount_gate_release(m->gate);
 	config_release(&m->config);
 	json_decref(m->options);
 	free(m->path);
@@ -779,6 +782,9 @@ out:
 static struct mount *mount_clone(const struct mount *m)
 {
 	struct mount *n = mount_alloc();
+	mount_gate_release(n->gate); /* one gate for every copy */
+	n->gate = m->gate;
+	mount_gate_ref(n->gate);
 	n->path = xstrdup(m->path);
 	n->type = xstrdup(m->type);
 	n->description = xstrdup(m->description ? m->description : "");

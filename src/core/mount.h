@@ -57,6 +57,8 @@ struct mount {
 	struct storage *view; /* the mount's private storage; owned */
 	struct core *core;    /* the core the mount belongs to (borrowed) */
 	void *engine_state;   /* engine's own, created by engine->mount_init */
+	struct mount_gate *gate; /* requests in flight and the disabling mark;
+	                          * shared by the mount's clones (mount_gate.h) */
 	int refs;             /* atomic */
 };
 

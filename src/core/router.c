@@ -17,6 +17,7 @@
 #include "core.h"
 #include "identity.h"
 #include "mount.h"
+#include "mount_gate.h"
 #include "policy_store.h"
 #include "duration.h"
 #include "engines/engines.h"
@@ -122,6 +123,8 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 {
 	if (match->route && (match->route->flags & ROUTE_SLOW))
 		return true;
+	if (router_is_hashing(req, match))
+		return true;
 	/* A device that may block (fsync, a network peer) must not stall an
 	 * event loop. */
 	if (audit_broker_may_block(core_audit(req->core)))
@@ -139,6 +142,12 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* Writes may wait for an fsync; reads are served from memory-mapped
 	 * or in-memory storage and stay on the event loop. */
 	return !(req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD);
+}
+
+bool router_is_hashing(const struct request *req, const struct route_match *match)
+{
+	return match->route && (match->route->flags & ROUTE_HASHING) &&
+	       (req->op == OP_UPDATE || req->op == OP_CREATE);
 }
 
 static const struct field *find_field(const struct route *r, const char *name)
@@ -443,18 +452,29 @@ static int authorize_call(struct request *req, const struct route *route, struct
 	return r;
 }
 
-/* Steps 4 to 6, and wrapping: runs the handler of an allowed request. */
+/* Steps 4 to 6, and wrapping: runs the handler of an allowed request.
+ * The handler runs inside its mount's gate (mount_gate.h): a mount being
+ * disabled refuses new requests, and its disable waits for the ones
+ * running, so nothing is issued after its leases are revoked. */
 static int run_handler(struct request *req, const struct route *route, struct response *resp)
 {
+	struct mount_gate *gate = req->mount ? req->mount->gate : NULL;
 	int r;
 	handler_fn h = route->ops[req->op];
 	if (!h && req->op == OP_CREATE)
 		h = route->ops[OP_UPDATE];
 	if (!h)
 		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	else if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
-	         (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
-		r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
+	else if (gate && !mount_gate_enter(gate))
+		r = response_error(resp, TROVE_ERR_NOT_FOUND, "no handler for route \"%s\": the mount is being disabled",
+		                   req->path);
+	else {
+		if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
+		    (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
+			r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
+		if (gate)
+			mount_gate_leave(gate);
+	}
 	if (r != 0 && !resp->errors) {
 		if (r == TROVE_ERR_NOT_FOUND)
 			resp->errors = json_array();

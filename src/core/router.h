@@ -58,6 +58,10 @@ enum route_flags {
 				    * writes nothing (a batch-token login) is
 				    * tried on the event loop, with no_block set;
 				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
+	ROUTE_HASHING = 1 << 7,    /* its writes hash or verify a password
+				    * (argon2): they run on the small hashing
+				    * pool, never on the shared one, and are
+				    * refused with 429 when it is full */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the
@@ -155,6 +159,10 @@ void router_dispatch_batch(struct router_call *calls, size_t n);
 /* Whether running this request may block (storage fsync, slow crypto):
  * such requests go to the worker pool. */
 bool router_is_slow(const struct request *req, const struct route_match *match);
+
+/* Whether this request is a write on a ROUTE_HASHING route: the HTTP layer
+ * runs it on the hashing pool (it is slow, too). */
+bool router_is_hashing(const struct request *req, const struct route_match *match);
 
 /* Typed field access after coercion; each falls back to the route's
  * declared default, then to the zero value. */

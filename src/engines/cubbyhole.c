@@ -5,6 +5,9 @@
  * different keys, and no token can name another's prefix (the prefix comes
  * from the resolved token, never from the request path).
  *
+ * Only service tokens have one: a batch token gets Vault's 400 (its
+ * cubbyhole could never be purged, a batch token not being stored).
+ *
  * When a token is revoked its whole prefix is deleted. The revoke callback
  * is registered with the core's token store (arg = the core, which outlives
  * every mount snapshot, so a callback running while a mount is replaced
@@ -123,6 +126,13 @@ static int cubby_key(struct request *req, struct response *resp, bool list, bool
 	buf_init(key, STORAGE_MAX_KEY + 1);
 	if (!req->token || !req->token->id_hash[0]) {
 		r = response_error(resp, TROVE_ERR_INVALID, "client token empty");
+		goto out;
+	}
+	/* A batch token is never stored, so no revocation would ever purge
+	 * its cubbyhole: Vault refuses it one, with this answer. */
+	if (req->token->type != TOKEN_TYPE_SERVICE) {
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "cubbyhole operations are only supported by \"service\" type tokens");
 		goto out;
 	}
 	if ((r = kv_check_path(path, "path", resp)) != 0)

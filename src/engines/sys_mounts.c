@@ -12,6 +12,7 @@
 #include "core/core.h"
 #include "core/identity.h"
 #include "core/mount.h"
+#include "core/mount_gate.h"
 #include "core/policy_store.h"
 #include "core/token.h"
 #include "err.h"
@@ -19,6 +20,9 @@
 #include "timefmt.h"
 
 #include "banned.h"
+
+/* How long a disable waits for the requests running on the mount. */
+#define DISABLE_WAIT_MS 30000
 
 #define TUNE_SUFFIX "/tune"
 
@@ -164,28 +168,41 @@ static char *with_slash(const char *path)
 
 /* Disables a mount after revoking every lease it issued (an auth mount's
  * tokens, a secret mount's leased secrets), as Vault: a failed revocation
- * keeps the mount, so nothing it handed out is orphaned. */
+ * keeps the mount, so nothing it handed out is orphaned. The mount's gate
+ * is closed first (mount_gate.h): requests to it are refused from then on
+ * and the ones running are waited for, so no login mints a token between
+ * the revocation and the removal. A failure opens it again. */
 static int disable(struct request *req, const char *name, const char *full, bool auth, struct buf *err)
 {
 	struct mount_table *t = core_mounts(req->core);
 	struct mount *m = mount_match(t, full);
 	bool revoke = m && strcmp(m->path, full) == 0 && m->engine && !(m->engine->flags & ENGINE_BUILTIN);
 	char accessor[sizeof(m->accessor)] = "";
+	bool closed = false;
+	int r = 0;
+
 	if (revoke && auth)
 		snprintf(accessor, sizeof(accessor), "%s", m->accessor);
-	mount_release(m);
+	if (revoke && m->gate && !(closed = (r = mount_gate_close(m->gate, DISABLE_WAIT_MS)) == 0)) {
+		buf_printf(err, r == TROVE_ERR_CONFLICT ? "%s is already being disabled"
+		                                        : "requests to %s did not finish; try again",
+		           full);
+		r = r == TROVE_ERR_CONFLICT ? TROVE_ERR_CONFLICT : TROVE_ERR_UNAVAILABLE;
+		goto out;
+	}
 	if (revoke) {
 		struct buf why;
 		buf_init(&why, 2048);
-		int r = expiration_revoke_prefix(core_expiration(req->core), full, true, false, NULL, &why);
+		r = expiration_revoke_prefix(core_expiration(req->core), full, true, false, NULL, &why);
 		if (r != 0) {
 			buf_printf(err, "failed to revoke the leases of %s: %s", full, why.len ? why.data : err_message(r));
-			buf_release(&why);
-			return r == TROVE_ERR_UPSTREAM ? TROVE_ERR_INVALID : r;
+			r = r == TROVE_ERR_UPSTREAM ? TROVE_ERR_INVALID : r;
 		}
 		buf_release(&why);
+		if (r != 0)
+			goto out;
 	}
-	int r = mount_disable(t, name, auth, err);
+	r = mount_disable(t, name, auth, err);
 	if (r == 0 && accessor[0]) {
 		/* Its aliases name a mount that no longer exists (Vault drops them). */
 		struct mount *holder = NULL;
@@ -194,6 +211,10 @@ static int disable(struct request *req, const char *name, const char *full, bool
 			log_warn("aliases of a disabled auth mount could not all be removed", "accessor", accessor);
 		mount_release(holder);
 	}
+out:
+	if (r != 0 && closed)
+		mount_gate_open(m->gate); /* not disabled: usable as before */
+	mount_release(m);
 	return r;
 }
 

@@ -18,6 +18,7 @@
 
 #include "config.h"
 
+#include "core/lockout.h"
 #include "duration.h"
 #include "err.h"
 #include "hcl.h"
@@ -28,13 +29,13 @@
 #define DEFAULT_TTL (768 * 3600)
 #define MAX_CONFIG_FILE ((size_t)4 << 20)
 
-enum opt_type { OPT_STRING, OPT_BOOL, OPT_DURATION, OPT_SIZE };
+enum opt_type { OPT_STRING, OPT_BOOL, OPT_DURATION, OPT_SIZE, OPT_COUNT };
 
 struct opt {
 	const char *name;
 	enum opt_type type;
 	size_t offset;
-	int64_t min, max; /* bounds for durations and sizes; max 0 = none */
+	int64_t min, max; /* bounds for durations, sizes and counts; max 0 = none */
 };
 
 #define TOP(name, type, field, lo, hi) { name, type, offsetof(struct server_config, field), lo, hi }
@@ -52,6 +53,7 @@ static const struct opt top_opts[] = {
 	TOP("max_lease_ttl", OPT_DURATION, max_lease_ttl, 1, 0),
 	TOP("ui", OPT_BOOL, ui, 0, 0),
 	TOP("pid_file", OPT_STRING, pid_file, 0, 0),
+	TOP("user_lockout_max_entries", OPT_COUNT, user_lockout_max_entries, LOCKOUT_MIN_ENTRIES, 1 << 22),
 	{ NULL, 0, 0, 0, 0 },
 };
 
@@ -201,6 +203,13 @@ static int set_opt(void *base, const struct opt *o, const struct hcl_member *m, 
 		*(uint64_t *)(void *)field = n;
 		return 0;
 	}
+	case OPT_COUNT:
+		if (v->type != HCL_INT)
+			return fail(err, file, line, "%s%s: expected a whole number", block, o->name);
+		if (v->u.i < o->min || (o->max && v->u.i > o->max))
+			return fail(err, file, line, "%s%s: out of range", block, o->name);
+		*(int64_t *)(void *)field = v->u.i;
+		return 0;
 	}
 	return TROVE_ERR_INTERNAL;
 }

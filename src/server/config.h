@@ -51,6 +51,9 @@ struct server_config {
 	bool ui;
 	char *pid_file;
 	char *rollback_guard_file; /* local record of the newest storage seen */
+	/* Most (mount, name) pairs the user lockout tracks; 0: its default
+	 * (core/lockout.h). */
+	int64_t user_lockout_max_entries;
 };
 
 /* Sets every default. */

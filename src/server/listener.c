@@ -74,7 +74,8 @@ struct loop_thread {
 
 struct listener_set {
 	struct core *core;
-	struct pool *pool;
+	struct pool *pool;      /* the shared worker pool */
+	struct pool *hash_pool; /* password hashing only (router_is_hashing) */
 	struct listener_rt *rts;
 	size_t nrts;
 	struct loop_thread *threads;
@@ -123,6 +124,9 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 	hreq->res.reason = http_reason(status);
 	hreq->res.content_length = body.len;
 	h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+	if (err == TROVE_ERR_RATE_LIMIT)
+		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+			       H2O_STRLIT(LISTENER_RETRY_AFTER_S));
 	if (body.len > 0) {
 		const char *type = err == 0 && resp->text && resp->text_type ? resp->text_type : "application/json";
 		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
@@ -141,20 +145,28 @@ static void run_job(void *arg)
 
 static void on_duration_exceeded(h2o_timeout_entry_t *entry);
 
-/* Hands a request to the worker pool (its reply comes back through
- * on_job_done). Returns false, with j->err and j->resp set to the 503,
- * when the pool's queue is full. */
+/* Hands a request to its pool (its reply comes back through
+ * on_job_done): the hashing pool for password hashing, else the shared
+ * worker pool. Returns false, with j->err and j->resp set, when that
+ * pool's queue is full: 429 for the hashing pool (a login flood; the
+ * client retries after LISTENER_RETRY_AFTER_S), 503 for the shared one. */
 static bool submit_to_pool(struct job *j)
 {
 	struct loop_thread *t = j->ll->thread;
+	struct route_match m = {j->req.route};
+	bool hashing = router_is_hashing(&j->req, &m);
 	j->timer.cb = on_duration_exceeded;
 	h2o_timeout_link(t->loop, &j->ll->duration, &j->timer);
-	if (pool_submit(t->set->pool, run_job, j) == 0) {
+	if (pool_submit(hashing ? t->set->hash_pool : t->set->pool, run_job, j) == 0) {
 		t->jobs_in_flight++;
 		return true;
 	}
 	h2o_timeout_unlink(&j->timer);
-	j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
+	if (hashing)
+		j->err = response_error(&j->resp, TROVE_ERR_RATE_LIMIT,
+					"too many password checks in progress; try again later");
+	else
+		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "server is busy; try again");
 	return false;
 }
 
@@ -563,14 +575,15 @@ static void set_free(struct listener_set *set)
 	free(set);
 }
 
-int listeners_start(const struct server_config *cfg, struct core *core, struct pool *pool, unsigned nthreads,
-		    struct listener_set **out, struct buf *err)
+int listeners_start(const struct server_config *cfg, struct core *core, struct pool *pool, struct pool *hash_pool,
+		    unsigned nthreads, struct listener_set **out, struct buf *err)
 {
 	struct listener_set *set = xcalloc(1, sizeof(*set));
 	int r = TROVE_ERR_INVALID;
 
 	set->core = core;
 	set->pool = pool;
+	set->hash_pool = hash_pool;
 	set->nthreads = nthreads ? nthreads : 1;
 	set->nrts = cfg->nlisteners;
 	set->rts = xcalloc(set->nrts, sizeof(*set->rts));

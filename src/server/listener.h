@@ -8,7 +8,11 @@
  * router batch (router_dispatch_batch: with audit devices enabled, one
  * write per device for all their request entries and one for all their
  * response entries). If the route may block (router_is_slow) the request
- * goes to the shared worker pool and the loop moves on; the worker posts
+ * goes to the shared worker pool and the loop moves on (a write that
+ * hashes or verifies a password, router_is_hashing, goes to the small
+ * hashing pool instead, and is answered 429 with Retry-After when that
+ * pool's queue is full, so a login flood never holds the shared pool);
+ * the worker posts
  * the finished job back to the owning loop through h2o's multithread
  * queue, and only that loop writes the reply. A job that outlives the
  * listener's max_request_duration is answered 504 by its loop and freed
@@ -28,14 +32,17 @@ struct listener_set;
 
 #define LISTENER_HEADER_TIMEOUT_MS 10000
 #define LISTENER_HANDSHAKE_TIMEOUT_MS 10000
+/* Retry-After (seconds) of a 429 from a full hashing pool. */
+#define LISTENER_RETRY_AFTER_S "1"
 /* Sum of header name and value bytes; more is refused with 431. */
 #define LISTENER_MAX_HEADER_BYTES (64 * 1024)
 
 /* Binds every listener (nthreads sockets each) and starts the loop
  * threads. On failure nothing is left running and err says which address
- * and why. cfg and core are borrowed and must outlive the set. */
-int listeners_start(const struct server_config *cfg, struct core *core, struct pool *pool, unsigned nthreads,
-		    struct listener_set **out, struct buf *err);
+ * and why. cfg, core and both pools are borrowed and must outlive the
+ * set. */
+int listeners_start(const struct server_config *cfg, struct core *core, struct pool *pool, struct pool *hash_pool,
+		    unsigned nthreads, struct listener_set **out, struct buf *err);
 /* Stops the loops, joins the threads, closes the sockets. NULL is fine. */
 void listeners_stop(struct listener_set *set);
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "core/audit.h"
 #include "core/core.h"
+#include "core/lockout.h"
 #include "core/mount.h"
 #include "encoding.h"
 #include "err.h"
@@ -32,6 +33,8 @@
 #include "banned.h"
 
 #define MAX_CONFIG_PATHS 32
+/* Jobs waiting per password-hashing thread before logins get 429. */
+#define HASH_QUEUE_PER_THREAD 4
 
 struct server_flags {
 	const char *configs[MAX_CONFIG_PATHS];
@@ -217,7 +220,7 @@ int server_main(int argc, char **argv)
 	struct buf err;
 	struct storage *physical = NULL;
 	struct core *core = NULL;
-	struct pool *pool = NULL;
+	struct pool *pool = NULL, *hash_pool = NULL;
 	struct listener_set *listeners = NULL;
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_FORMAT_STANDARD;
@@ -287,6 +290,7 @@ int server_main(int argc, char **argv)
 		}
 	}
 	log_configure(level, format);
+	lockout_set_max_entries((size_t)cfg.user_lockout_max_entries);
 
 	if (!cfg.disable_mlock && (r = secure_lock_memory()) != 0) {
 		fprintf(stderr,
@@ -322,7 +326,16 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error: cannot start worker threads\n");
 		goto out;
 	}
-	if (listeners_start(&cfg, core, pool, cpus, &listeners, &err) != 0) {
+	/* Password hashing (argon2id, CPU-bound, 19 MiB each) gets its own
+	 * few threads, one per core, and a queue of a few jobs per thread: a
+	 * login flood is answered 429 at once instead of filling the shared
+	 * pool with threads waiting for a core. */
+	unsigned hashers = cpus < 2 ? 2 : cpus;
+	if (!(hash_pool = pool_new(hashers, (size_t)hashers * HASH_QUEUE_PER_THREAD))) {
+		fprintf(stderr, "Error: cannot start password-hashing threads\n");
+		goto out;
+	}
+	if (listeners_start(&cfg, core, pool, hash_pool, cpus, &listeners, &err) != 0) {
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
 	}
@@ -346,6 +359,7 @@ int server_main(int argc, char **argv)
 	rc = 0;
 out:
 	listeners_stop(listeners);
+	pool_free(hash_pool);
 	pool_free(pool);
 	core_free(core);
 	storage_free(physical);

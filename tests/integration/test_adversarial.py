@@ -56,6 +56,273 @@ from trove_harness import assert_error, raw_http, run_cli, status_of
 # 9-10. Login floods, lockouts and the smaller holes.
 # ---------------------------------------------------------------------------
 
+def logins_enable_userpass(srv, path="userpass"):
+    r = srv.request("POST", f"/v1/sys/auth/{path}", token=srv.root_token, json={"type": "userpass"})
+    assert r.status_code == 204, r.text
+
+
+def logins_user(srv, name, password, mount="userpass", **extra):
+    r = srv.request("POST", f"/v1/auth/{mount}/users/{name}", token=srv.root_token,
+                    json={"password": password, **extra})
+    assert r.status_code == 204, r.text
+
+
+def logins_login(srv, name, password, mount="userpass", session=None):
+    import requests
+
+    return (session or requests).post(f"{srv.url}/v1/auth/{mount}/login/{name}",
+                                      json={"password": password}, timeout=30)
+
+
+def logins_flood(srv, seconds, nthreads, outcomes, stop, name_of=None):
+    """nthreads clients posting logins of fresh random names until stop is
+    set or `seconds` pass; every answer's status (and the Retry-After
+    header and body of 429s) lands in outcomes."""
+    import requests
+
+    lock = threading.Lock()
+
+    def one():
+        s = requests.Session()
+        end = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < end:
+            name = name_of() if name_of else "flood-" + secrets.token_hex(6)
+            try:
+                r = logins_login(srv, name, "not-the-password", session=s)
+            except Exception as e:  # a refused connection is an outcome too
+                with lock:
+                    outcomes.append(("exc", repr(e), None))
+                continue
+            with lock:
+                outcomes.append((r.status_code, r.headers.get("Retry-After"), r.text))
+            if r.status_code == 429:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(nthreads)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+@pytest.mark.time_limit(120)
+def test_logins_flood_gets_429_and_never_starves_writes(dev_server):
+    srv = dev_server
+    logins_enable_userpass(srv)
+    outcomes, stop = [], threading.Event()
+    threads = logins_flood(srv, 8, 96, outcomes, stop)
+    time.sleep(1.0)  # let the flood fill every queue
+    writes = []
+    import requests
+
+    s = requests.Session()
+    t_end = time.monotonic() + 5
+    i = 0
+    while time.monotonic() < t_end:
+        t0 = time.perf_counter()
+        r = s.post(f"{srv.url}/v1/secret/data/under-flood-{i % 5}",
+                   headers={"X-Vault-Token": srv.root_token}, json={"data": {"n": i}}, timeout=30)
+        writes.append((r.status_code, time.perf_counter() - t0, r.text))
+        i += 1
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    statuses = [w[0] for w in writes]
+    lat = sorted(w[1] for w in writes)
+    print(f"writes under the flood: {len(writes)}, p50 {lat[len(lat) // 2] * 1000:.1f} ms, "
+          f"max {lat[-1] * 1000:.1f} ms; flood answers: "
+          f"{ {k: sum(1 for o in outcomes if o[0] == k) for k in {o[0] for o in outcomes}} }")
+    assert statuses and all(st == 200 for st in statuses), [w for w in writes if w[0] != 200][:3]
+    codes = [o[0] for o in outcomes]
+    assert 503 not in codes and "exc" not in codes, [o for o in outcomes if o[0] in (503, "exc")][:3]
+    limited = [o for o in outcomes if o[0] == 429]
+    assert limited, "the flood was never told to slow down"
+    for _, retry_after, body in limited[:50]:
+        assert retry_after is not None and retry_after.isdigit() and int(retry_after) >= 1, retry_after
+        errors = json.loads(body)["errors"]
+        assert errors and isinstance(errors[0], str)
+    # The ones that got through were verified and refused as usual.
+    assert all(o[0] in (400, 429) for o in outcomes), {o[0] for o in outcomes}
+
+
+@pytest.mark.time_limit(120)
+def test_logins_flood_of_other_names_keeps_victims_counted(config_server):
+    srv = config_server(top_extra="user_lockout_max_entries = 32\n")
+    srv.init(3, 2)
+    srv.unseal()
+    logins_enable_userpass(srv)
+    for name in ("victim", "carol", "dave"):
+        logins_user(srv, name, "the-right-one")
+    for _ in range(5):
+        assert logins_login(srv, "victim", "wrong").status_code == 400
+    assert logins_login(srv, "victim", "the-right-one").status_code == 403
+    for _ in range(2):
+        assert logins_login(srv, "carol", "wrong").status_code == 400
+    # A flood of other names, more than the table holds.
+    outcomes, stop = [], threading.Event()
+    counter = iter(range(10**6))
+    threads = logins_flood(srv, 60, 4, outcomes, stop,
+                           name_of=lambda: f"other-{next(counter)}-{secrets.token_hex(3)}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(1 for o in outcomes if o[0] == 429) < 20:
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    refused = [o for o in outcomes if o[0] == 429]
+    assert refused, {o[0] for o in outcomes}
+    assert all(o[0] in (400, 429) for o in outcomes), {o[0] for o in outcomes}
+    for _, retry_after, body in refused[:20]:
+        assert retry_after == "1", retry_after
+        assert json.loads(body) == {"errors": ["too many failed logins; try again later"]}
+    # The locked user stays locked, the right password notwithstanding ...
+    r = logins_login(srv, "victim", "the-right-one")
+    assert r.status_code == 403 and r.json() == {"errors": ["permission denied"]}, r.text
+    r = srv.get("/v1/sys/locked-users", token=srv.root_token)
+    assert r.status_code == 200 and "victim" in r.text, r.text
+    # ... and carol kept her two failures: three more lock her.
+    for _ in range(3):
+        assert logins_login(srv, "carol", "wrong").status_code == 400
+    assert logins_login(srv, "carol", "the-right-one").status_code == 403
+    # A name the full table does not track waits, known or not, with the
+    # same answer.
+    a, b = logins_login(srv, "dave", "the-right-one"), logins_login(srv, "nobody-at-all", "x")
+    assert a.status_code == b.status_code == 429 and a.json() == b.json(), (a.text, b.text)
+
+
+def logins_session_from(addr):
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Source(HTTPAdapter):
+        def init_poolmanager(self, *args, **kw):
+            kw["source_address"] = (addr, 0)
+            super().init_poolmanager(*args, **kw)
+
+    s = requests.Session()
+    s.mount("http://", Source())
+    return s
+
+
+def test_logins_userpass_cidr_refusal_does_not_tell_the_password(dev_server):
+    srv = dev_server
+    logins_enable_userpass(srv)
+    logins_user(srv, "fenced", "the-right-one", token_bound_cidrs=["127.0.0.1/32"])
+    away = logins_session_from("127.0.0.2")
+    right = logins_login(srv, "fenced", "the-right-one", session=away)
+    wrong = logins_login(srv, "fenced", "wrong", session=away)
+    assert right.status_code == wrong.status_code == 403, (right.text, wrong.text)
+    assert right.json() == wrong.json() == {"errors": ["permission denied"]}
+    # The same time, too: neither checks the password.
+    def timed(pw):
+        t0 = time.perf_counter()
+        assert logins_login(srv, "fenced", pw, session=away).status_code == 403
+        return time.perf_counter() - t0
+
+    t_right = sorted(timed("the-right-one") for _ in range(7))[3]
+    t_wrong = sorted(timed("wrong") for _ in range(7))[3]
+    assert abs(t_right - t_wrong) < 0.005, (t_right, t_wrong)
+    # Refusals from outside are not failed attempts: at home it works.
+    assert logins_login(srv, "fenced", "the-right-one").status_code == 200
+
+
+def test_logins_approle_role_cidrs_checked_before_the_secret_id(dev_server):
+    srv = dev_server
+    root = {"X-Vault-Token": srv.root_token}
+    import requests
+
+    assert requests.post(f"{srv.url}/v1/sys/auth/approle", headers=root, json={"type": "approle"},
+                         timeout=10).status_code == 204
+    r = requests.post(f"{srv.url}/v1/auth/approle/role/fenced", headers=root, timeout=10,
+                      json={"secret_id_bound_cidrs": ["127.0.0.1/32"], "token_policies": ["default"]})
+    assert r.status_code == 204, r.text
+    role_id = requests.get(f"{srv.url}/v1/auth/approle/role/fenced/role-id", headers=root,
+                           timeout=10).json()["data"]["role_id"]
+    secret_id = requests.post(f"{srv.url}/v1/auth/approle/role/fenced/secret-id", headers=root,
+                              timeout=10).json()["data"]["secret_id"]
+    away = logins_session_from("127.0.0.2")
+    url = f"{srv.url}/v1/auth/approle/login"
+    right = away.post(url, json={"role_id": role_id, "secret_id": secret_id}, timeout=10)
+    wrong = away.post(url, json={"role_id": role_id, "secret_id": "0" * 36}, timeout=10)
+    assert right.status_code == wrong.status_code == 400, (right.text, wrong.text)
+    assert right.json() == wrong.json(), (right.text, wrong.text)
+    assert "CIDR restrictions on the role" in right.json()["errors"][0]
+    ok = requests.post(url, json={"role_id": role_id, "secret_id": secret_id}, timeout=10)
+    assert ok.status_code == 200, ok.text
+
+
+def test_logins_batch_tokens_have_no_cubbyhole(dev_server):
+    srv = dev_server
+    import requests
+
+    r = requests.post(f"{srv.url}/v1/auth/token/create", headers={"X-Vault-Token": srv.root_token},
+                      json={"type": "batch", "policies": ["default"], "ttl": "10m"}, timeout=10)
+    assert r.status_code == 200, r.text
+    batch = {"X-Vault-Token": r.json()["auth"]["client_token"]}
+    msg = 'cubbyhole operations are only supported by "service" type tokens'
+    for method, path, body in (("POST", "cubbyhole/x", {"a": "b"}), ("GET", "cubbyhole/x", None),
+                               ("LIST", "cubbyhole/", None), ("DELETE", "cubbyhole/x", None)):
+        r = requests.request(method, f"{srv.url}/v1/{path}", headers=batch, json=body, timeout=10)
+        assert r.status_code == 400 and r.json() == {"errors": [msg]}, (method, r.status_code, r.text)
+    # Service tokens keep theirs.
+    root = {"X-Vault-Token": srv.root_token}
+    assert requests.post(f"{srv.url}/v1/cubbyhole/x", headers=root, json={"a": "b"}, timeout=10).status_code == 204
+    assert requests.get(f"{srv.url}/v1/cubbyhole/x", headers=root, timeout=10).json()["data"] == {"a": "b"}
+
+
+@pytest.mark.time_limit(180)
+def test_logins_during_disable_leave_no_valid_token(dev_server):
+    srv = dev_server
+    import requests
+
+    root = {"X-Vault-Token": srv.root_token}
+    for round_no in range(3):
+        mount = f"doomed{round_no}"
+        assert requests.post(f"{srv.url}/v1/sys/auth/{mount}", headers=root, json={"type": "approle"},
+                             timeout=10).status_code == 204
+        r = requests.post(f"{srv.url}/v1/auth/{mount}/role/r", headers=root, timeout=10,
+                          json={"bind_secret_id": False, "secret_id_bound_cidrs": ["127.0.0.0/8"],
+                                "token_policies": ["default"], "token_type": "service"})
+        assert r.status_code == 204, r.text
+        role_id = requests.get(f"{srv.url}/v1/auth/{mount}/role/r/role-id", headers=root,
+                               timeout=10).json()["data"]["role_id"]
+        tokens, statuses, lock, stop = [], [], threading.Lock(), threading.Event()
+
+        def flood():
+            s = requests.Session()
+            while not stop.is_set():
+                try:
+                    r = s.post(f"{srv.url}/v1/auth/{mount}/login", json={"role_id": role_id}, timeout=30)
+                except Exception as e:
+                    with lock:
+                        statuses.append(repr(e))
+                    continue
+                with lock:
+                    statuses.append(r.status_code)
+                    if r.status_code == 200:
+                        tokens.append(r.json()["auth"]["client_token"])
+
+        threads = [threading.Thread(target=flood, daemon=True) for _ in range(12)]
+        for t in threads:
+            t.start()
+        while len(tokens) < 200:
+            time.sleep(0.01)
+        r = requests.delete(f"{srv.url}/v1/sys/auth/{mount}", headers=root, timeout=60)
+        assert r.status_code == 204, r.text
+        time.sleep(0.3)  # answers already on their way arrive
+        stop.set()
+        for t in threads:
+            t.join(30)
+        assert all(st in (200, 400, 403, 404) for st in statuses), set(map(str, statuses))
+        alive = []
+        s = requests.Session()
+        for tok in tokens:
+            r = s.get(f"{srv.url}/v1/auth/token/lookup-self", headers={"X-Vault-Token": tok}, timeout=10)
+            if r.status_code != 403:
+                alive.append((r.status_code, r.text[:200]))
+        assert not alive, f"round {round_no}: {len(alive)} of {len(tokens)} tokens outlived the disable: {alive[:2]}"
+
+
 # (end of section: logins and small holes)
 
 

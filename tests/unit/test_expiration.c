@@ -18,6 +18,7 @@
 #include "core/expiration.h"
 #include "core/lease_key.h"
 #include "core/mount.h"
+#include "core/mount_gate.h"
 #include "core/request.h"
 #include "core/router.h"
 #include "core/token.h"
@@ -189,6 +190,26 @@ static size_t tick(struct fx *f)
 	size_t n = 0;
 	assert_int_equal(expiration_tick(f->x, &n), 0);
 	return n;
+}
+
+/* DELETE sys/mounts/<path> as the root token, through the router. */
+static int disable_mount(struct fx *f, const char *path)
+{
+	struct request req;
+	struct response resp;
+	struct route_match m;
+	request_init(&req);
+	response_init(&resp);
+	req.core = f->core;
+	req.op = OP_DELETE;
+	req.path = strdup(path);
+	req.data = json_object();
+	req.client_token = strdup("root-id");
+	assert_int_equal(router_match(&req, &m), 0);
+	int r = router_dispatch(&req, &m, &resp);
+	response_release(&resp);
+	request_release(&req);
+	return r;
 }
 
 /* --- tests ------------------------------------------------------------------------- */
@@ -427,6 +448,50 @@ static void test_failing_revocation_becomes_irrevocable(void **state)
 	free(id);
 }
 
+static void test_mount_gate(void **state)
+{
+	(void)state;
+	struct mount_gate *g = mount_gate_new();
+	assert_true(mount_gate_enter(g));
+	/* A request inside: closing waits for it, then gives up and opens. */
+	assert_int_equal(mount_gate_close(g, 5), TROVE_ERR_TIMEOUT);
+	assert_true(mount_gate_enter(g));
+	mount_gate_leave(g);
+	mount_gate_leave(g);
+	/* Empty: closes at once; new requests are refused; one closer. */
+	assert_int_equal(mount_gate_close(g, 5), 0);
+	assert_false(mount_gate_enter(g));
+	assert_int_equal(mount_gate_close(g, 5), TROVE_ERR_CONFLICT);
+	mount_gate_open(g);
+	assert_true(mount_gate_enter(g));
+	mount_gate_leave(g);
+	mount_gate_release(g);
+}
+
+static void test_disable_with_failing_revocation_keeps_the_mount_open(void **state)
+{
+	struct fx *f = *state;
+	char *id = issue(f, "db/creds/ro", "kept", 100, 0, false);
+	eng.fail = true;
+	assert_int_equal(disable_mount(f, "sys/mounts/db"), TROVE_ERR_INVALID);
+	/* Still mounted, its lease kept, and its gate open again: requests
+	 * to it run as before. */
+	struct mount *m = mount_match(core_mounts(f->core), "db/creds/ro");
+	assert_non_null(m);
+	assert_true(exists(f, id));
+	assert_true(mount_gate_enter(m->gate));
+	mount_gate_leave(m->gate);
+	/* Revocation works now: the disable goes through and the (closed)
+	 * gate of the old mount object refuses what still holds it. */
+	eng.fail = false;
+	assert_int_equal(disable_mount(f, "sys/mounts/db"), 0);
+	assert_false(exists(f, id));
+	assert_false(mount_gate_enter(m->gate));
+	mount_release(m);
+	assert_null(mount_match(core_mounts(f->core), "db/creds/ro"));
+	free(id);
+}
+
 static void test_revoke_prefix_and_async_revoke(void **state)
 {
 	struct fx *f = *state;
@@ -541,6 +606,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_revoking_token_revokes_leases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failing_revocation_becomes_irrevocable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke_prefix_and_async_revoke, setup, teardown),
+	    cmocka_unit_test(test_mount_gate),
+	    cmocka_unit_test_setup_teardown(test_disable_with_failing_revocation_keeps_the_mount_open, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leases_survive_seal_and_expire_after, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tidy_revokes_orphaned_leases, setup, teardown),

@@ -163,6 +163,7 @@ static int lockout_teardown(void **state)
 {
 	(void)state;
 	lockout_clear();
+	lockout_set_max_entries(0);
 	lockout_set_clock(NULL);
 	return 0;
 }
@@ -173,7 +174,7 @@ static const struct lockout_config cfg5 = {5, 900, 600};
 static void fail_n(const char *acc, const char *alias, int n)
 {
 	for (int i = 0; i < n; i++)
-		assert_true(lockout_begin(acc, alias, &cfg5));
+		assert_int_equal(lockout_begin(acc, alias, &cfg5), 0);
 }
 
 static void test_lockout_defaults(void **state)
@@ -195,10 +196,10 @@ static void test_lockout_threshold(void **state)
 	assert_true(lockout_is_locked("acc1", "ann"));
 	/* Refused now, however often, and refusals are not counted. */
 	for (int i = 0; i < 10; i++)
-		assert_false(lockout_begin("acc1", "ann", &cfg5));
+		assert_int_equal(lockout_begin("acc1", "ann", &cfg5), TROVE_ERR_PERMISSION);
 	/* Others are untouched: another alias, the same alias elsewhere. */
-	assert_true(lockout_begin("acc1", "bob", &cfg5));
-	assert_true(lockout_begin("acc2", "ann", &cfg5));
+	assert_int_equal(lockout_begin("acc1", "bob", &cfg5), 0);
+	assert_int_equal(lockout_begin("acc2", "ann", &cfg5), 0);
 	assert_false(lockout_is_locked("acc2", "ann"));
 }
 
@@ -206,7 +207,7 @@ static void test_lockout_success_resets(void **state)
 {
 	(void)state;
 	fail_n("acc", "ann", 4);
-	assert_true(lockout_begin("acc", "ann", &cfg5)); /* the 5th: right */
+	assert_int_equal(lockout_begin("acc", "ann", &cfg5), 0); /* the 5th: right */
 	lockout_success("acc", "ann");
 	assert_false(lockout_is_locked("acc", "ann"));
 	assert_int_equal(lockout_size(), 0);
@@ -237,7 +238,7 @@ static void test_lockout_duration(void **state)
 	fail_n("acc", "ann", 5);
 	fake_now += 899;
 	assert_true(lockout_is_locked("acc", "ann"));
-	assert_false(lockout_begin("acc", "ann", &cfg5));
+	assert_int_equal(lockout_begin("acc", "ann", &cfg5), TROVE_ERR_PERMISSION);
 	fake_now += 1; /* 900 s after the last failure */
 	assert_false(lockout_is_locked("acc", "ann"));
 	/* A lock that ran out leaves a fresh count behind. */
@@ -263,7 +264,7 @@ static void test_lockout_abandon(void **state)
 {
 	(void)state;
 	fail_n("acc", "ann", 4);
-	assert_true(lockout_begin("acc", "ann", &cfg5)); /* counted in advance ... */
+	assert_int_equal(lockout_begin("acc", "ann", &cfg5), 0); /* counted in advance ... */
 	assert_true(lockout_is_locked("acc", "ann"));
 	lockout_abandon("acc", "ann"); /* ... and taken back: not a failure */
 	assert_false(lockout_is_locked("acc", "ann"));
@@ -271,7 +272,7 @@ static void test_lockout_abandon(void **state)
 	assert_true(lockout_is_locked("acc", "ann"));
 
 	/* Abandoning the only attempt leaves nothing behind. */
-	assert_true(lockout_begin("acc", "solo", &cfg5));
+	assert_int_equal(lockout_begin("acc", "solo", &cfg5), 0);
 	lockout_abandon("acc", "solo");
 	lockout_unlock("acc", "ann");
 	assert_int_equal(lockout_size(), 0);
@@ -282,7 +283,7 @@ static void test_lockout_disabled(void **state)
 	(void)state;
 	const struct lockout_config off = {0, 900, 900};
 	for (int i = 0; i < 20; i++)
-		assert_true(lockout_begin("acc", "ann", &off));
+		assert_int_equal(lockout_begin("acc", "ann", &off), 0);
 	assert_false(lockout_is_locked("acc", "ann"));
 	assert_int_equal(lockout_size(), 0);
 }
@@ -345,20 +346,35 @@ static void test_lockout_capacity(void **state)
 {
 	(void)state;
 	char name[32];
-	fail_n("acc", "target", 5);
-	for (int i = 0; i < LOCKOUT_MAX_ENTRIES + 100; i++) {
+	lockout_set_max_entries(64);
+	fail_n("acc", "target", 5); /* locked */
+	fail_n("acc", "victim", 2); /* counting, the oldest unlocked failure */
+	fake_now += 1;
+	for (int i = 0; i < 62; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
-		assert_true(lockout_begin("acc", name, &cfg5));
+		assert_int_equal(lockout_begin("acc", name, &cfg5), 0);
 	}
-	assert_true(lockout_size() <= LOCKOUT_MAX_ENTRIES);
-	/* Locks outlive eviction while unlocked entries remain. */
+	assert_int_equal(lockout_size(), 64);
+	/* Full of pairs still counting: a new name is refused, not tracked
+	 * at the expense of one that is (the flood cannot reset a count). */
+	for (int i = 62; i < 200; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		assert_int_equal(lockout_begin("acc", name, &cfg5), TROVE_ERR_RATE_LIMIT);
+	}
+	assert_int_equal(lockout_size(), 64);
 	assert_true(lockout_is_locked("acc", "target"));
+	assert_int_equal(lockout_begin("acc", "target", &cfg5), TROVE_ERR_PERMISSION);
+	/* The victim kept its two failures: three more lock it. */
+	assert_false(lockout_is_locked("acc", "victim"));
+	fail_n("acc", "victim", 3);
+	assert_true(lockout_is_locked("acc", "victim"));
 	/* Spent entries go first: past the counter window, new entries fit
-	 * without evicting anyone live. */
+	 * and the locks still running stay. */
 	fake_now += 601;
-	assert_true(lockout_begin("acc", "late", &cfg5));
-	assert_true(lockout_size() <= 2);
+	assert_int_equal(lockout_begin("acc", "late", &cfg5), 0);
+	assert_int_equal(lockout_size(), 3);
 	assert_true(lockout_is_locked("acc", "target"));
+	assert_true(lockout_is_locked("acc", "victim"));
 }
 
 struct race {
@@ -371,7 +387,7 @@ static void *racer(void *arg)
 	struct race *r = arg;
 	pthread_barrier_wait(r->go);
 	for (int i = 0; i < 10; i++)
-		if (lockout_begin("acc", "ann", &cfg5))
+		if (lockout_begin("acc", "ann", &cfg5) == 0)
 			r->allowed++;
 	return NULL;
 }
