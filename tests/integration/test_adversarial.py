@@ -70,4 +70,40 @@ from trove_harness import assert_error, raw_http, run_cli, status_of
 # Compatibility defects found by real clients.
 # ---------------------------------------------------------------------------
 
+# -- client compatibility --
+
+
+def compat_enable_auth(srv, path, type_):
+    r = srv.request("POST", f"/v1/sys/auth/{path}", token=srv.root_token, json={"type": type_})
+    assert r.status_code == 204, r.text
+    return srv.get("/v1/sys/auth", token=srv.root_token).json()["data"][path + "/"]["accessor"]
+
+
+def test_compat_group_alias_without_canonical_id_creates_external_group(dev_server):
+    srv = dev_server
+    acc = compat_enable_auth(srv, "userpass", "userpass")
+    r = srv.request("POST", "/v1/identity/group-alias", token=srv.root_token,
+                    json={"name": "devs", "mount_accessor": acc})
+    assert r.status_code == 200, r.text
+    aid, gid = r.json()["data"]["id"], r.json()["data"]["canonical_id"]
+    g = srv.get(f"/v1/identity/group/id/{gid}", token=srv.root_token).json()["data"]
+    assert g["type"] == "external" and g["alias"]["id"] == aid and g["alias"]["name"] == "devs"
+    assert g["name"].startswith("group_")
+    a = srv.get(f"/v1/identity/group-alias/id/{aid}", token=srv.root_token).json()["data"]
+    assert a["canonical_id"] == gid and a["mount_accessor"] == acc
+    # a refused alias leaves no group behind
+    groups = srv.request("LIST", "/v1/identity/group/id", token=srv.root_token).json()["data"]["keys"]
+    r = srv.request("POST", "/v1/identity/group-alias", token=srv.root_token,
+                    json={"name": "devs", "mount_accessor": acc})
+    assert_error(r, 400, "already")
+    after = srv.request("LIST", "/v1/identity/group/id", token=srv.root_token).json()["data"]["keys"]
+    assert after == groups
+    # an update without canonical_id keeps the alias on its group
+    r = srv.request("POST", f"/v1/identity/group-alias/id/{aid}", token=srv.root_token,
+                    json={"name": "devs2", "mount_accessor": acc})
+    assert r.status_code in (200, 204), r.text
+    a = srv.get(f"/v1/identity/group-alias/id/{aid}", token=srv.root_token).json()["data"]
+    assert a["canonical_id"] == gid and a["name"] == "devs2"
+
+
 # (end of section: compatibility)
