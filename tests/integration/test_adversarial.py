@@ -106,4 +106,74 @@ def test_compat_group_alias_without_canonical_id_creates_external_group(dev_serv
     assert a["canonical_id"] == gid and a["name"] == "devs2"
 
 
+def compat_fake_debian(root, with_sudo):
+    """A PATH directory whose dpkg-query says meson is missing until a
+    stub apt-get 'installs' it; every apt-get call (and the sudo wrapper,
+    when there is one) is logged."""
+    d = Path(root)
+    d.mkdir()
+    d.chmod(0o777)  # the stub apt-get may run as the plain user
+    log = d / "calls.log"
+    (d / "dpkg-query").write_text(
+        "#!/bin/sh\n"
+        f'for a; do pkg=$a; done\n'
+        f'if [ "$pkg" = meson ] && [ ! -e {d}/installed ]; then exit 1; fi\n'
+        "printf 'ii '\n"
+    )
+    (d / "apt-get").write_text(
+        f'#!/bin/sh\necho "apt-get uid=$(id -u) $*" >>{log}\n'
+        f'case "$*" in *install*) touch {d}/installed ;; esac\n'
+    )
+    if with_sudo:
+        (d / "sudo").write_text(f'#!/bin/sh\necho "sudo $1" >>{log}\nexec "$@"\n')
+    for f in d.iterdir():
+        f.chmod(0o755)
+    log.touch()
+    log.chmod(0o666)
+    return d, log
+
+
+def compat_run_deps(fake, as_nobody):
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C"}
+    cmd = ["bash", str(Path(__file__).resolve().parents[2] / "scripts" / "deps.sh")]
+    if as_nobody:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to try both root and a plain user")
+def test_compat_deps_sh_works_as_root_without_sudo_and_as_a_user_through_sudo():
+    import shutil
+    import tempfile
+
+    # not tmp_path: pytest's is private to root, the plain user could not enter it
+    base = Path(tempfile.mkdtemp(prefix="trove-deps-"))
+    base.chmod(0o755)
+    try:
+        compat_deps_both_ways(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def compat_deps_both_ways(base):
+    # root, no sudo anywhere on PATH: apt-get runs directly
+    fake, log = compat_fake_debian(base / "root", with_sudo=False)
+    p = compat_run_deps(fake, as_nobody=False)
+    assert p.returncode == 0, p.stderr
+    calls = log.read_text()
+    assert "apt-get uid=0" in calls and "install" in calls and "sudo" not in calls
+    # a plain user with sudo: only apt-get goes through sudo
+    fake, log = compat_fake_debian(base / "user", with_sudo=True)
+    p = compat_run_deps(fake, as_nobody=True)
+    assert p.returncode == 0, p.stderr
+    calls = log.read_text().splitlines()
+    assert calls and all(c.startswith("sudo env") or c.startswith("apt-get") for c in calls), calls
+    assert sum(c.startswith("sudo") for c in calls) == sum(c.startswith("apt-get") for c in calls)
+    # a plain user without sudo: a clear error naming the way out
+    fake, log = compat_fake_debian(base / "bare", with_sudo=False)
+    p = compat_run_deps(fake, as_nobody=True)
+    assert p.returncode == 1 and "run this script as root" in p.stderr
+    assert log.read_text() == ""
+
+
 # (end of section: compatibility)
