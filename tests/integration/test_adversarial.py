@@ -176,4 +176,75 @@ def compat_deps_both_ways(base):
     assert log.read_text() == ""
 
 
+# Every command family, as Vault's CLI: 0 success, 1 a local error (here an
+# unknown flag), 2 a remote error (a 403 for a bad token, and a refused
+# connection). Rows run in order against one dev server: (number of
+# command words, arguments, stdin). "{root}" stands for the root token.
+COMPAT_CLI_ROWS = [
+    (2, ["kv", "put", "secret/compat", "a=1"], None),
+    (2, ["kv", "get", "secret/compat"], None),
+    (2, ["kv", "patch", "secret/compat", "b=2"], None),
+    (2, ["kv", "list", "secret/"], None),
+    (3, ["kv", "metadata", "get", "secret/compat"], None),
+    (1, ["write", "cubbyhole/compat", "a=1"], None),
+    (1, ["read", "cubbyhole/compat"], None),
+    (1, ["list", "cubbyhole/"], None),
+    (1, ["patch", "secret/data/compat", "-"], '{"data": {"c": "3"}}'),
+    (1, ["delete", "cubbyhole/compat"], None),
+    (2, ["secrets", "list"], None),
+    (2, ["secrets", "enable", "-path=compat-kv", "kv"], None),
+    (2, ["secrets", "tune", "-default-lease-ttl=1h", "compat-kv/"], None),
+    (2, ["auth", "list"], None),
+    (2, ["auth", "enable", "-path=compat-up", "userpass"], None),
+    (2, ["policy", "write", "compat", "-"], 'path "secret/*" { capabilities = ["read"] }'),
+    (2, ["policy", "read", "compat"], None),
+    (2, ["policy", "list"], None),
+    (2, ["policy", "delete", "compat"], None),
+    (2, ["token", "lookup"], None),
+    (2, ["token", "create", "-policy=default"], None),
+    (2, ["token", "capabilities", "sys/mounts"], None),
+    (2, ["operator", "key-status"], None),
+    (1, ["login", "-no-store", "{root}"], None),
+    (2, ["secrets", "disable", "compat-kv"], None),
+]
+
+
+def compat_cli(srv, args, token, input=None, addr=None):
+    args = [srv.root_token if a == "{root}" and token == srv.root_token else
+            ("not-a-token" if a == "{root}" else a) for a in args]
+    env = {"VAULT_ADDR": addr or srv.url, "VAULT_TOKEN": token, "HOME": "/nonexistent-home"}
+    return run_cli(args, env=env, input=input)
+
+
+def test_compat_cli_exit_codes_for_every_command_family(dev_server):
+    srv = dev_server
+    dead = f"http://127.0.0.1:{compat_free_port()}"
+    for n, args, stdin in COMPAT_CLI_ROWS:
+        bad_flag = args[:n] + ["-compat-no-such-flag"] + args[n:]
+        p = compat_cli(srv, bad_flag, srv.root_token, stdin)
+        assert p.returncode == 1, (bad_flag, p.returncode, p.stderr)
+        p = compat_cli(srv, args, "not-a-token", stdin)
+        assert p.returncode == 2, (args, "bad token", p.returncode, p.stderr)
+        p = compat_cli(srv, args, srv.root_token, stdin, addr=dead)
+        assert p.returncode == 2, (args, "refused", p.returncode, p.stderr)
+        p = compat_cli(srv, args, srv.root_token, stdin)
+        assert p.returncode == 0, (args, p.returncode, p.stderr)
+    # kv and read of what is not there: "No value found" is remote, 2
+    assert compat_cli(srv, ["kv", "get", "secret/compat-none"], srv.root_token).returncode == 2
+    assert compat_cli(srv, ["read", "cubbyhole/compat"], srv.root_token).returncode == 2
+    # status and operator init -status keep 2 for their state; failures are 1
+    for args in (["status"], ["operator", "init", "-status"]):
+        assert compat_cli(srv, args, srv.root_token).returncode == 0
+        assert compat_cli(srv, args, srv.root_token, addr=dead).returncode == 1
+        assert compat_cli(srv, args + ["-compat-no-such-flag"], srv.root_token).returncode == 1
+    assert srv.put("/v1/sys/seal", token=srv.root_token).status_code == 204
+    assert compat_cli(srv, ["status"], srv.root_token).returncode == 2
+
+
+def compat_free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 # (end of section: compatibility)
