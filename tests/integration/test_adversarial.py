@@ -247,4 +247,34 @@ def compat_free_port():
         return s.getsockname()[1]
 
 
+def test_compat_sys_mounts_reads_auth_mounts_as_the_terraform_provider_does(dev_server):
+    # vault_auth_backend (and the JWT/OIDC backend) read an auth mount with
+    # GET sys/mounts/auth/<path>; Vault answers it from the one router.
+    srv = dev_server
+    acc = compat_enable_auth(srv, "compat-up", "userpass")
+    for path in ("auth/compat-up", "auth/compat-up/"):
+        r = srv.get(f"/v1/sys/mounts/{path}", token=srv.root_token)
+        assert r.status_code == 200, r.text
+        d = r.json()["data"]
+        assert d["type"] == "userpass" and d["accessor"] == acc
+        assert "default_lease_ttl" in d["config"] and "max_lease_ttl" in d["config"]
+        assert d == {k: r.json()[k] for k in d}  # also at the top level, as Vault sends it
+    assert srv.get("/v1/sys/mounts/auth/token", token=srv.root_token).json()["data"]["type"] == "token"
+    # an unknown auth mount: Vault's 400 and message, which the provider
+    # reads as "gone" (so the plan re-creates it only when it is really gone)
+    r = srv.get("/v1/sys/mounts/auth/compat-none", token=srv.root_token)
+    assert_error(r, 400, "No secret engine mount at auth/compat-none/")
+    # sys/auth/<path> and secret mounts read as before
+    assert srv.get("/v1/sys/mounts/secret", token=srv.root_token).json()["data"]["type"] == "kv"
+    r = srv.get("/v1/sys/mounts/compat-none", token=srv.root_token)
+    assert_error(r, 400, "No secret engine mount at compat-none/")
+    # reading is all it opens: writes through sys/mounts/auth/ do not touch the auth mount
+    r = srv.request("DELETE", "/v1/sys/mounts/auth/compat-up", token=srv.root_token)
+    assert srv.get("/v1/sys/auth", token=srv.root_token).json()["data"]["compat-up/"]["accessor"] == acc
+    # and it needs the same rights as any sys/mounts read
+    tok = srv.request("POST", "/v1/auth/token/create", token=srv.root_token,
+                      json={"policies": ["default"]}).json()["auth"]["client_token"]
+    assert srv.get("/v1/sys/mounts/auth/compat-up", token=tok).status_code == 403
+
+
 # (end of section: compatibility)
