@@ -838,8 +838,10 @@ static int alias_write(struct identity_store *s, bool group, const char *id, con
 			goto out;
 		json_object_set_new(rec, "canonical_id", json_string(parent_id));
 	}
-	if (!group)
+	if (!group) {
 		copy_field(rec, fields, "metadata", json_object());
+		copy_field(rec, fields, "custom_metadata", json_object());
+	}
 	{
 		char *key = rec_key(s, k, rec);
 		other = rec_by_key(k, key);

@@ -277,4 +277,53 @@ def test_compat_sys_mounts_reads_auth_mounts_as_the_terraform_provider_does(dev_
     assert srv.get("/v1/sys/mounts/auth/compat-up", token=tok).status_code == 403
 
 
+def test_compat_entity_alias_custom_metadata_is_kept_checked_and_persisted(unsealed_server):
+    srv = unsealed_server
+    hv = srv.client(srv.root_token)
+    acc = compat_enable_auth(srv, "userpass", "userpass")
+    eid = hv.secrets.identity.create_or_update_entity(name="compat-ann")["data"]["id"]
+    r = srv.request("POST", "/v1/identity/entity-alias", token=srv.root_token,
+                    json={"name": "ann", "mount_accessor": acc, "canonical_id": eid,
+                          "custom_metadata": {"team": "ops", "tier": "1"}})
+    assert r.status_code == 200, r.text
+    aid = r.json()["data"]["id"]
+    read = lambda: srv.get(f"/v1/identity/entity-alias/id/{aid}", token=srv.root_token).json()["data"]
+    assert read()["custom_metadata"] == {"team": "ops", "tier": "1"}
+    # the entity shows it on its alias too
+    e = hv.secrets.identity.read_entity(eid)["data"]
+    assert e["aliases"][0]["custom_metadata"] == {"team": "ops", "tier": "1"}
+    # an update replaces it; an update without it keeps it
+    r = srv.request("POST", f"/v1/identity/entity-alias/id/{aid}", token=srv.root_token,
+                    json={"custom_metadata": {"team": "dev"}})
+    assert r.status_code in (200, 204), r.text
+    assert read()["custom_metadata"] == {"team": "dev"}
+    r = srv.request("POST", f"/v1/identity/entity-alias/id/{aid}", token=srv.root_token, json={"name": "ann2"})
+    assert r.status_code in (200, 204), r.text
+    assert read()["custom_metadata"] == {"team": "dev"} and read()["name"] == "ann2"
+    # Vault's limits: 64 keys, keys of 128 bytes, values of 512; the 400 names the field
+    for bad, needle in (({f"k{i}": "v" for i in range(65)}, "64"),
+                        ({"k" * 129: "v"}, "128"),
+                        ({"k": "v" * 513}, "512"),
+                        ({"k": {"nested": "x"}}, "string"),
+                        ("not-a-map", "custom_metadata")):
+        r = srv.request("POST", f"/v1/identity/entity-alias/id/{aid}", token=srv.root_token,
+                        json={"custom_metadata": bad})
+        assert_error(r, 400, "custom_metadata", needle)
+        assert read()["custom_metadata"] == {"team": "dev"}
+    ok = {f"k{i}": "v" * 512 for i in range(63)} | {"k" * 128: "x"}
+    r = srv.request("POST", f"/v1/identity/entity-alias/id/{aid}", token=srv.root_token,
+                    json={"custom_metadata": ok})
+    assert r.status_code in (200, 204), r.text
+    # kept across a restart
+    srv.restart()
+    srv.unseal()
+    assert read()["custom_metadata"] == ok
+    # a new alias without it reads an empty map
+    acc2 = compat_enable_auth(srv, "approle", "approle")
+    r = srv.request("POST", "/v1/identity/entity-alias", token=srv.root_token,
+                    json={"name": "bare", "mount_accessor": acc2, "canonical_id": eid})
+    bare = srv.get(f"/v1/identity/entity-alias/id/{r.json()['data']['id']}", token=srv.root_token).json()["data"]
+    assert bare["custom_metadata"] == {}
+
+
 # (end of section: compatibility)
