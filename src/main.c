@@ -126,7 +126,7 @@ static int run_help(int argc, char **argv)
 	if ((cmd = find_command(argv[1])) == NULL) {
 		fprintf(stderr, "trove: unknown command \"%s\". Run 'trove -h' for the list of commands.\n",
 		        argv[1]);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_LOCAL;
 	}
 	for (i = 1; i < argc && n < 6; i++)
 		args[n++] = argv[i];
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	secure_install_json_allocator();
 	if (argc < 2) {
 		print_usage(stderr);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_LOCAL;
 	}
 	if (is_help(argv[1])) {
 		print_usage(stdout);
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 	if ((cmd = find_command(argv[1])) == NULL) {
 		fprintf(stderr, "trove: unknown command \"%s\". Run 'trove -h' for the list of commands.\n",
 		        argv[1]);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_LOCAL;
 	}
 	return cmd->run(argc - 1, argv + 1);
 }

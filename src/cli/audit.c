@@ -279,11 +279,11 @@ static int audit_list(int argc, char **argv)
 	}
 	if (json_object_size(devices) == 0) {
 		printf("No audit devices are enabled.\n");
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	print_devices(devices, detailed);
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	json_decref(resp);
 	json_decref(devices);

@@ -41,7 +41,7 @@ static int scan_logs(struct aq_scan *s, char **files, int n)
 	for (i = 0; i < n && r == CLI_EXIT_OK; i++) {
 		if (aq_scan_log(s, files[i], &err) != 0) {
 			fprintf(stderr, "Error reading audit log %s\n", err.data);
-			r = CLI_EXIT_ERROR;
+			r = CLI_EXIT_LOCAL;
 		}
 	}
 	buf_release(&err);
@@ -75,7 +75,7 @@ static int print_results(const struct cli *cli, const json_t *results, void (*ta
 		return cli_print_data(cli, results);
 	if (json_array_size(results) > 0)
 		table(results);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 /* ---- query ------------------------------------------------------------ */
@@ -97,8 +97,8 @@ const struct cli_command audit_query_spec = {
             "Only -client-token asks the server: for the token's hash under the audit device's salt "
             "(sys/audit-hash), which needs a token with sudo there, taken as by other commands from "
             "-token, TROVE_TOKEN, VAULT_TOKEN or the token helper's file. Exit status: 0 (also when "
-            "nothing matches: \"No matching entries.\" on stderr), 1 when a file cannot be read or the "
-            "server fails, 2 on a usage error.\n\n"
+            "nothing matches: \"No matching entries.\" on stderr), 1 on a usage error or when a file "
+            "cannot be read, 2 when the server fails or cannot be reached.\n\n"
             "  $ trove audit query -path=secret/data/app -denied /var/log/trove/audit.log\n"
             "  $ trove audit query -since=24h -remote=10.0.0.0/8 -op=delete audit.log\n"
             "  $ trove audit query -path='secret/data/*/db' -format=json audit.log\n"
@@ -201,7 +201,7 @@ static int hash_token(struct cli *cli, const char *device, const char *token, st
 		hash = aq_str(resp, "hash");
 	if (r == 0 && aq_filter_add(f, "token-hash", hash, &err) != 0) {
 		fprintf(stderr, "Error hashing the token: the server's answer holds no hmac-sha256 hash\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 	}
 	client_json_free_secret(body);
 	json_decref(resp);
@@ -255,7 +255,7 @@ static void table_row(struct entry_printer *p, const struct aq_entry *e)
 static int write_failed(void)
 {
 	fprintf(stderr, "Error: could not write the output: %s\n", strerror(errno));
-	return CLI_EXIT_ERROR;
+	return CLI_EXIT_LOCAL;
 }
 
 /* One entry as an element of the JSON array cli_print_json would print:
@@ -322,7 +322,7 @@ static int printer_end(struct entry_printer *p)
 	}
 	if (p->format == CLI_FORMAT_TABLE && p->n > 0)
 		cli_table_print(&p->table, stdout);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 /* Prints the entries of s (read) in cli's format. Returns an exit code. */
@@ -337,7 +337,7 @@ static int print_entries(const struct cli *cli, struct aq_scan *s)
 	buf_init(&err, BUF_CAP_DEFAULT);
 	if (aq_scan_each(s, print_entry, &p, &err) < 0) {
 		fprintf(stderr, "Error reading audit log %s\n", err.data);
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_LOCAL;
 	} else {
 		r = printer_end(&p);
 	}

@@ -23,8 +23,8 @@
  * flags (which must come before positional arguments), answers -h, and
  * resolves the address, token, TLS settings and format from flags, then
  * TROVE_* and VAULT_* environment variables. Commands return process exit
- * codes: CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE. Commands print; the
- * code under them (client.c) does not. */
+ * codes (CLI_EXIT_*, below). Commands print; the code under them
+ * (client.c) does not. */
 #ifndef TROVE_CLI_H
 #define TROVE_CLI_H
 
@@ -38,9 +38,22 @@
 #include "buf.h"
 #include "cli/client.h"
 
+/* Exit codes, by the Vault CLI's convention that scripts test:
+ *   0  success;
+ *   1  a local error: a bad flag, argument or setting, an unknown command,
+ *      a file that cannot be read or written, output that cannot be
+ *      written;
+ *   2  a remote error: the server could not be reached or the client not
+ *      set up, it answered with a non-2xx status, or its answer holds
+ *      nothing to show ("No value found at ...", a missing field the
+ *      command needs).
+ * Two commands give 2 a meaning of their own and report any failure as 1,
+ * as Vault's do: `status` (2 = sealed) and `operator init -status`
+ * (2 = not initialized). */
 #define CLI_EXIT_OK 0
-#define CLI_EXIT_ERROR 1
-#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_LOCAL 1
+#define CLI_EXIT_REMOTE 2
+#define CLI_EXIT_STATE 2 /* status: sealed; operator init -status: not initialized */
 /* Returned by cli_start() when the command should go on running. */
 #define CLI_PROCEED (-1)
 
@@ -107,7 +120,7 @@ struct cli {
  * of the first positional argument.
  *
  * Returns CLI_PROCEED with *cli filled (release it with cli_release), or an
- * exit code after having printed: CLI_EXIT_OK for -h/-help, CLI_EXIT_USAGE
+ * exit code after having printed: CLI_EXIT_OK for -h/-help, CLI_EXIT_LOCAL
  * for a bad flag or setting (then *cli needs no release). */
 int cli_start(struct cli *cli, const struct cli_command *spec, const struct cli_flag *flags, int argc,
               char **argv, int *argi);
@@ -122,12 +135,12 @@ void cli_release(struct cli *cli);
 /* Prints the full help of a command (usage, description, flags) to f. */
 void cli_print_help(FILE *f, const struct cli_command *spec, const struct cli_flag *flags);
 /* Prints "<msg>\n\nRun 'trove <name> -h' for usage." to stderr; returns
- * CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+ * CLI_EXIT_LOCAL so callers can `return cli_usage_error(...)`. */
 int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Checks that a command got exactly want positional arguments: returns 0,
  * or prints "Not enough/Too many arguments (expected W, got H)" as
- * cli_usage_error does and returns CLI_EXIT_USAGE. */
+ * cli_usage_error does and returns CLI_EXIT_LOCAL. */
 int cli_args_exactly(const struct cli_command *spec, int have, int want);
 
 /* The HTTP client for cli's settings, created on first use. Returns NULL
@@ -137,7 +150,7 @@ struct client *cli_client(struct cli *cli);
 /* Runs one API call and reports failures. On success returns 0 and, when
  * out is not NULL, stores the parsed response body in *out (owned by the
  * caller; NULL for an empty body). On a transport error or HTTP status >=
- * 400 prints "Error <doing>: ..." and returns CLI_EXIT_ERROR. body may be
+ * 400 prints "Error <doing>: ..." and returns CLI_EXIT_REMOTE. body may be
  * NULL. Use client_do() directly to inspect failing statuses yourself. */
 int cli_api(struct cli *cli, const char *doing, const char *method, const char *path, const json_t *body,
             json_t **out);
@@ -171,7 +184,7 @@ void cli_table_kv(struct cli_table *t, const char *key, const char *fmt, ...)
 void cli_table_print(const struct cli_table *t, FILE *f);
 
 /* Prints j to stdout as indented JSON (2 spaces, key order kept) and a
- * newline. Returns CLI_EXIT_OK or CLI_EXIT_ERROR. */
+ * newline. Returns CLI_EXIT_OK or CLI_EXIT_LOCAL. */
 int cli_print_json(const json_t *j);
 /* Prints j as YAML (block style, key order kept; strings quoted when a
  * plain scalar would read back as something else). Returns an exit code. */
@@ -202,7 +215,7 @@ void cli_format_time_rfc822(const char *s, char *out, size_t out_size);
  * /dev/tty and echo is turned off while reading (restored on return and on
  * SIGINT/SIGTERM/SIGHUP/SIGQUIT); otherwise one line is read from stdin
  * without a prompt. Surrounding whitespace is trimmed. Returns 0 and a heap
- * string in *out (free with secure_free_str), or CLI_EXIT_ERROR after
+ * string in *out (free with secure_free_str), or CLI_EXIT_LOCAL after
  * printing why. */
 int cli_read_secret(const char *prompt, char **out);
 
@@ -224,7 +237,7 @@ struct cli_group {
 
 /* Runs the subcommand named by argv[1] (argv[0] is the group's last word)
  * with argv shifted by one. With no subcommand prints the group's help to
- * stderr and returns CLI_EXIT_USAGE; "-h"/"help" print it to stdout. */
+ * stderr and returns CLI_EXIT_LOCAL; "-h"/"help" print it to stdout. */
 int cli_dispatch(const struct cli_group *g, int argc, char **argv);
 
 /* ---- secrets: responses of read, write, kv, token and login ---------- */
@@ -239,7 +252,7 @@ void cli_human_duration(long long secs, char *out, size_t out_size);
  * of an auth block, then the data keys sorted; warnings go to stderr
  * first. JSON/YAML: the envelope as sent. With field set, prints only that
  * row's value (see cli_print_raw). Returns an exit code: a missing field
- * is CLI_EXIT_ERROR after an error message. */
+ * is CLI_EXIT_LOCAL after an error message. */
 int cli_print_secret(const struct cli *cli, const json_t *resp, const char *field);
 /* Same for a plain data object (no envelope), e.g. kv v2's data.data. */
 int cli_print_secret_data(const struct cli *cli, const json_t *data, const char *field);
@@ -251,7 +264,7 @@ int cli_print_raw(const struct cli *cli, const json_t *v);
 
 /* Prints a LIST response: "Keys" and one key a row, or the keys array in
  * JSON/YAML. A response without data.keys prints "No value found at
- * <path>" to stderr and returns CLI_EXIT_USAGE, as does resp == NULL. */
+ * <path>" to stderr and returns CLI_EXIT_REMOTE, as does resp == NULL. */
 int cli_print_list(const struct cli *cli, const json_t *resp, const char *path);
 /* Sends a LIST for path (its trailing "/" included) and prints the answer
  * with cli_print_list; a 404 prints "No value found at <path>". Returns an
@@ -278,11 +291,11 @@ int cli_print_data_done(const json_t *resp, const char *path, bool deleted);
  * content, "k=-" stdin's, "@file" merges a JSON object from a file and "-"
  * a JSON object from stdin. A key given twice gets an array of its values.
  * Values are strings. Returns 0 with a new object in *out, or
- * CLI_EXIT_USAGE after printing what is wrong. */
+ * CLI_EXIT_LOCAL after printing what is wrong. */
 int cli_parse_kv_args(int argc, char **argv, json_t **out);
 
 /* Reads a whole file ("-" for stdin) into out (wiped on release by the
- * caller). Returns 0, or CLI_EXIT_USAGE after printing the error. */
+ * caller). Returns 0, or CLI_EXIT_LOCAL after printing the error. */
 int cli_read_input(const char *path, struct buf *out);
 
 /* The token helper's file: TROVE_TOKEN_PATH, VAULT_TOKEN_PATH or
@@ -319,8 +332,9 @@ int cmd_unwrap(int argc, char **argv);
 int cmd_lease(int argc, char **argv);
 
 /* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
- * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK or
- * CLI_EXIT_ERROR (after printing). Shared by status and operator unseal. */
+ * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK, or
+ * 1 after printing (any failure, as Vault's seal-status display: `status`
+ * keeps 2 for "sealed"). Shared by status and operator unseal. */
 int status_print_seal(struct cli *cli, const json_t *seal_status);
 
 #endif

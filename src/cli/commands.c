@@ -216,7 +216,7 @@ int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n\nRun 'trove %s -h' for usage.\n", spec->name);
-	return CLI_EXIT_USAGE;
+	return CLI_EXIT_LOCAL;
 }
 
 int cli_args_exactly(const struct cli_command *spec, int have, int want)
@@ -250,7 +250,7 @@ int cli_dispatch(const struct cli_group *g, int argc, char **argv)
 
 	if (argc < 2) {
 		group_help(stderr, g);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_LOCAL;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -262,7 +262,7 @@ int cli_dispatch(const struct cli_group *g, int argc, char **argv)
 			return g->cmds[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "Unknown subcommand \"%s %s\".\n\n", g->name, argv[1]);
 	group_help(stderr, g);
-	return CLI_EXIT_USAGE;
+	return CLI_EXIT_LOCAL;
 }
 
 char *cli_take_secret_arg(char **argv, int i)
@@ -321,7 +321,7 @@ static const struct cli_flag *find_flag(const struct cli_flag *all, size_t n, co
 	return NULL;
 }
 
-/* Returns CLI_PROCEED, CLI_EXIT_OK (help shown) or CLI_EXIT_USAGE. */
+/* Returns CLI_PROCEED, CLI_EXIT_OK (help shown) or CLI_EXIT_LOCAL. */
 static int parse_flags(const struct cli_command *spec, const struct cli_flag *cmd_flags,
                        const struct cli_flag *all, size_t n, bool *seen, int argc, char **argv, int *argi)
 {
@@ -589,7 +589,7 @@ int cli_request(struct cli *cli, const char *doing, const char *method, const ch
 {
 	struct client_response resp;
 	struct client *c;
-	int r = CLI_EXIT_ERROR;
+	int r = CLI_EXIT_REMOTE;
 
 	if (out)
 		*out = NULL;
@@ -753,7 +753,7 @@ int cli_print_json(const json_t *j)
 	fputc('\n', stdout);
 	if (r != 0 || fflush(stdout) != 0) {
 		fprintf(stderr, "Error: could not write the output: %s\n", strerror(errno));
-		return CLI_EXIT_ERROR;
+		return CLI_EXIT_LOCAL;
 	}
 	return CLI_EXIT_OK;
 }
@@ -990,7 +990,7 @@ int cli_read_secret(const char *prompt, char **out)
 	struct buf line;
 	bool echo_off = false;
 	size_t i, start;
-	int fd = STDIN_FILENO, tty = -1, r = CLI_EXIT_ERROR, rr;
+	int fd = STDIN_FILENO, tty = -1, r = CLI_EXIT_LOCAL, rr;
 
 	*out = NULL;
 	buf_init(&line, SECRET_LINE_MAX);

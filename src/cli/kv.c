@@ -42,7 +42,7 @@ static void kv_path_release(struct kv_path *kp)
 }
 
 /* Fills kp for the user's argument (and -mount). Returns 0, or
- * CLI_EXIT_USAGE after printing why (as Vault: a failed lookup is 2). */
+ * CLI_EXIT_REMOTE after printing why (as Vault: a failed lookup is 2). */
 static int kv_resolve(struct cli *cli, const char *mount_flag, const char *arg, struct kv_path *kp)
 {
 	struct buf b;
@@ -66,7 +66,7 @@ static int kv_resolve(struct cli *cli, const char *mount_flag, const char *arg, 
 	(void)buf_printf(&b, "sys/internal/ui/mounts/%s", m ? m : kp->given);
 	r = cli_request(cli, "checking the kv mount", "GET", b.data, NULL, NULL, &resp, &found);
 	if (r != 0) {
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	data = json_object_get(resp, "data");
@@ -129,11 +129,11 @@ static int need_v2(const struct kv_path *kp, const char *what)
 	fprintf(stderr, "Error: %s needs a kv version 2 mount; \"%s\" is on kv version 1 (or not a kv "
 	                "mount)\n",
 	        what, kp->given);
-	return CLI_EXIT_USAGE;
+	return CLI_EXIT_REMOTE;
 }
 
 /* Parses -versions values ("1,2" and repeated flags) into an array of
- * integers. Returns 0 or CLI_EXIT_USAGE after printing. */
+ * integers. Returns 0 or CLI_EXIT_LOCAL after printing. */
 static int parse_versions(const struct cli_command *spec, const struct strlist *in, json_t **out)
 {
 	json_t *arr = json_array();
@@ -230,7 +230,7 @@ static int kv_get(int argc, char **argv)
 	if ((!found && !json_is_object(meta)) || !json_is_object(data)) {
 		cli_print_warnings(resp);
 		fprintf(stderr, "No value found at %s\n", path);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (field && *field) {
@@ -253,7 +253,7 @@ static int kv_get(int argc, char **argv)
 		cli_print_section("Data", cli_section_width(data));
 		cli_print_secret_data(&cli, data, NULL);
 	}
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	client_json_free_secret(resp);
 	free(path);
@@ -308,7 +308,7 @@ static int print_write(const struct cli *cli, const struct kv_path *kp, const ch
 		return cli_print_data(cli, resp);
 	cli_print_warnings(resp);
 	print_v2_head(cli, path, json_is_object(data) ? data : NULL);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 static json_t *v2_body(json_t *data, long cas, bool send_cas)
@@ -394,7 +394,7 @@ static int patch_rw(struct cli *cli, const char *path, json_t *changes, json_t *
 	if (!found || !json_is_object(json_object_get(d, "data"))) {
 		fprintf(stderr, "No value found at %s\n", path);
 		client_json_free_secret(cur);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_REMOTE;
 	}
 	version = json_integer_value(json_object_get(json_object_get(d, "metadata"), "version"));
 	merged = json_deep_copy(json_object_get(d, "data"));
@@ -445,7 +445,7 @@ static int kv_patch(int argc, char **argv)
 		r = cli_request(&cli, "patching the secret", "PATCH", path, NULL, body, &resp, &found);
 		if (r == 0 && !found) {
 			fprintf(stderr, "No value found at %s\n", path);
-			r = CLI_EXIT_USAGE;
+			r = CLI_EXIT_REMOTE;
 		}
 	}
 	if (r != 0)
@@ -571,7 +571,7 @@ static int versions_cmd(const struct cli_command *spec, const char *part, int ar
 		goto out;
 	if (!is_delete && versions.len == 0) {
 		fprintf(stderr, "Error: -versions is required: name the versions to %s, e.g. -versions=3\n", part);
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	if (versions.len > 0 && (r = parse_versions(spec, &versions, &vers)) != 0)
@@ -711,7 +711,7 @@ static int print_metadata(const struct cli *cli, const char *path, const json_t 
 	}
 	buf_release(&title);
 	free(keys);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 /* get (GET, printed) and delete (DELETE) of the metadata of one KEY. */
@@ -746,7 +746,7 @@ static int meta_get_or_delete(const struct cli_command *spec, bool del, int argc
 		goto out;
 	if (!found || !json_is_object(json_object_get(resp, "data"))) {
 		fprintf(stderr, "No value found at %s\n", path);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	r = print_metadata(&cli, path, resp);

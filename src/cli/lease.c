@@ -84,7 +84,7 @@ static int lease_lookup(int argc, char **argv)
 		goto out;
 	if (!json_is_object(json_object_get(resp, "data"))) {
 		fprintf(stderr, "Error looking up lease: the server's answer holds no lease\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (cli.format == CLI_FORMAT_TABLE && !(field && *field))
@@ -143,7 +143,7 @@ static int lease_renew(int argc, char **argv)
 		goto out;
 	if (resp == NULL) {
 		fprintf(stderr, "Error renewing lease: the server's answer holds no lease\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	r = cli_print_secret(&cli, resp, field);
@@ -241,7 +241,7 @@ static int lease_revoke(int argc, char **argv)
 		printf("Success! Revoked any leases with prefix: %s\n", argv[argi]);
 	else
 		printf("Success! Revoked lease: %s\n", argv[argi]);
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	free(trimmed);
 	json_decref(body);

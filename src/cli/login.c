@@ -151,11 +151,11 @@ static int login_token(struct cli *cli, const struct login_args *a, json_t **out
 	}
 	if (*token == '\0') {
 		fprintf(stderr, "Error: no token was given\n");
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	if (cli_client(cli) == NULL) {
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	client_set_token(cli->client, token);
@@ -163,7 +163,7 @@ static int login_token(struct cli *cli, const struct login_args *a, json_t **out
 		goto out;
 	if (!json_is_object(json_object_get(lookup, "data"))) {
 		fprintf(stderr, "Error authenticating: the server's token lookup holds no data\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	*out = auth_from_lookup(token, lookup);
@@ -193,7 +193,7 @@ static void keys_release(struct login_key *k, size_t n)
 }
 
 /* Fills keys from "key=value" arguments. Every secret argument is wiped,
- * even when the command line is then refused. Returns 0 or CLI_EXIT_USAGE
+ * even when the command line is then refused. Returns 0 or CLI_EXIT_LOCAL
  * (printed); the message never repeats a value. */
 static int parse_keys(const struct login_args *a, const char *method, struct login_key *keys, size_t n)
 {
@@ -267,7 +267,7 @@ static int login_path(const struct login_args *a, const char *dflt, const char *
 static int post_login(struct cli *cli, const char *path, const json_t *body, json_t **out)
 {
 	if (cli_client(cli) == NULL)
-		return CLI_EXIT_ERROR;
+		return CLI_EXIT_REMOTE;
 	client_set_token(cli->client, NULL);
 	return cli_api(cli, "authenticating", "POST", path, body, out);
 }
@@ -342,13 +342,14 @@ static const struct login_method methods[] = {
 
 /* ---- storing ---------------------------------------------------------- */
 
-/* Writes token to the helper file: temp file (0600) + fsync + rename. */
+/* Writes token to the helper file: temp file (0600) + fsync + rename.
+ * A failure is 2, as Vault's login has it: the login itself succeeded. */
 static int store_token(const char *token)
 {
 	struct buf path, tmp;
 	size_t off = 0, len = strlen(token);
 	ssize_t n;
-	int fd = -1, r = CLI_EXIT_ERROR;
+	int fd = -1, r = CLI_EXIT_REMOTE;
 
 	buf_init(&path, BUF_CAP_DEFAULT);
 	buf_init(&tmp, BUF_CAP_DEFAULT);
@@ -438,7 +439,7 @@ int cmd_login(int argc, char **argv)
 		        "userpass, approle). Log in through the HTTP API (auth/<path>/login) and pass the "
 		        "token to 'trove login'.\n",
 		        method);
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	if (token_only) {
@@ -453,7 +454,7 @@ int cmd_login(int argc, char **argv)
 	token = json_string_value(json_object_get(json_object_get(resp, "auth"), "client_token"));
 	if (token == NULL || *token == '\0') {
 		fprintf(stderr, "Error authenticating: the server returned no token\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (!no_store && (r = store_token(token)) != 0)

@@ -453,7 +453,7 @@ static int list_cmd(const struct mount_family *fam, int argc, char **argv)
 		mounts = resp;
 	if (!json_is_object(mounts)) {
 		fprintf(stderr, "Error listing: the server's answer is not a JSON object\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (cli.format != CLI_FORMAT_TABLE) {
@@ -461,7 +461,7 @@ static int list_cmd(const struct mount_family *fam, int argc, char **argv)
 		goto out;
 	}
 	print_mount_table(mounts, fam->auth, mo.detailed);
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	json_decref(resp);
 	cli_release(&cli);
@@ -612,7 +612,7 @@ static int wait_remount(struct cli *cli, const char *id)
 	struct buf path;
 	json_t *resp = NULL;
 	const char *status;
-	int r = CLI_EXIT_ERROR;
+	int r = CLI_EXIT_REMOTE;
 
 	buf_init(&path, BUF_CAP_DEFAULT);
 	(void)buf_printf(&path, "sys/remount/status/%s", id);

@@ -49,14 +49,15 @@ static int init_status(struct cli *cli)
 	json_t *resp = NULL;
 	int r;
 
-	if ((r = cli_api(cli, "checking init status", "GET", "sys/init", NULL, &resp)) != 0)
-		return r;
+	/* 2 means "not initialized" here, so a failure is 1, as with Vault. */
+	if (cli_api(cli, "checking init status", "GET", "sys/init", NULL, &resp) != 0)
+		return CLI_EXIT_LOCAL;
 	if (json_is_true(json_object_get(resp, "initialized"))) {
 		printf("Trove is initialized\n");
 		r = CLI_EXIT_OK;
 	} else {
 		printf("Trove is not initialized\n");
-		r = CLI_EXIT_USAGE; /* 2: "not initialized", by the documented convention */
+		r = CLI_EXIT_STATE;
 	}
 	json_decref(resp);
 	return r;
@@ -79,7 +80,7 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 
 	if (!json_is_array(b64) && !json_is_array(hex)) {
 		fprintf(stderr, "Error initializing: the server's answer holds no key shares\n");
-		return CLI_EXIT_ERROR;
+		return CLI_EXIT_REMOTE;
 	}
 	if (cli->format != CLI_FORMAT_TABLE) {
 		out = json_object();
@@ -112,7 +113,7 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 	(void)buf_printf(&note, INIT_NOTE, shares, threshold, threshold, threshold);
 	cli_wrap(stdout, note.data, 0, 78);
 	buf_release(&note);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -200,7 +201,7 @@ static int unseal_send(struct cli *cli, const char *doing, const char *body)
 {
 	struct client_response resp;
 	struct client *c;
-	int r = CLI_EXIT_ERROR;
+	int r = CLI_EXIT_REMOTE;
 
 	client_response_init(&resp);
 	if ((c = cli_client(cli)) == NULL)
@@ -255,7 +256,7 @@ static int cmd_unseal(int argc, char **argv)
 	if (buf_append_str(&body, "{\"key\":") != 0 || append_json_string(&body, key) != 0 ||
 	    buf_append_byte(&body, '}') != 0) {
 		fprintf(stderr, "Error unsealing: the key is too long\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	r = unseal_send(&cli, "unsealing", body.data);
@@ -340,7 +341,7 @@ static int print_key_status(const struct cli *cli, const json_t *st)
 	enc = json_object_get(st, "encryptions");
 	if (!json_is_integer(term)) {
 		fprintf(stderr, "Error reading key status: the server sent no key term\n");
-		return CLI_EXIT_ERROR;
+		return CLI_EXIT_REMOTE;
 	}
 	if (cli->format != CLI_FORMAT_TABLE) {
 		out = json_object();
@@ -362,7 +363,7 @@ static int print_key_status(const struct cli *cli, const json_t *st)
 		cli_table_kv(&t, "Encryption Count", "%" JSON_INTEGER_FORMAT, json_integer_value(enc));
 	cli_table_print(&t, stdout);
 	cli_table_release(&t);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 static int cmd_key_status(int argc, char **argv)

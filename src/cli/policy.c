@@ -69,7 +69,7 @@ static int policy_write(int argc, char **argv)
 	body = json_object();
 	if (json_object_set_new(body, "policy", json_stringn(text.data, text.len)) != 0) {
 		fprintf(stderr, "Error: the policy in %s is not valid UTF-8 text\n", argv[argi + 1]);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	if ((r = cli_api(&cli, "uploading policy", "PUT", api.data, body, NULL)) != 0)
@@ -122,7 +122,7 @@ static int policy_read(int argc, char **argv)
 	text = json_string_value(json_object_get(data, "policy"));
 	if (!found || text == NULL) {
 		fprintf(stderr, "Error: no policy named \"%s\"\n", name);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (cli.format != CLI_FORMAT_TABLE) {
@@ -132,7 +132,7 @@ static int policy_read(int argc, char **argv)
 	fputs(text, stdout);
 	if (*text && text[strlen(text) - 1] != '\n')
 		fputc('\n', stdout);
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	json_decref(resp);
 	free(name);
@@ -173,7 +173,7 @@ static int policy_list(int argc, char **argv)
 		keys = json_object_get(resp, "keys");
 	if (!json_is_array(keys)) {
 		fprintf(stderr, "Error listing policies: the server's answer holds no list of names\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (cli.format != CLI_FORMAT_TABLE) {
@@ -183,7 +183,7 @@ static int policy_list(int argc, char **argv)
 	for (i = 0; i < json_array_size(keys); i++)
 		if (json_is_string(json_array_get(keys, i)))
 			printf("%s\n", json_string_value(json_array_get(keys, i)));
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	json_decref(resp);
 	cli_release(&cli);
@@ -529,7 +529,7 @@ static int replace_file(const char *path, const struct buf *text)
 	struct buf tmp;
 	size_t off = 0;
 	ssize_t n;
-	int fd = -1, r = CLI_EXIT_USAGE;
+	int fd = -1, r = CLI_EXIT_LOCAL;
 
 	buf_init(&tmp, BUF_CAP_DEFAULT);
 	(void)buf_printf(&tmp, "%s.tmp-XXXXXX", path);
@@ -615,14 +615,14 @@ static int policy_fmt(int argc, char **argv)
 			fprintf(stderr, "Error formatting policy %s: line %d: %s\n", argv[argi], err.line, err.message);
 		else
 			fprintf(stderr, "Error formatting policy %s: %s\n", argv[argi], err.message);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	if (*p != '{' && has_comment(in.data, in.len)) {
 		fprintf(stderr, "Error formatting policy %s: the file has comments, which formatting would "
 		                "drop; remove them first\n",
 		        argv[argi]);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	put_policy(&out, root);

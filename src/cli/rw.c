@@ -56,7 +56,7 @@ int cmd_read(int argc, char **argv)
 	if (!found || cli_secret_empty(resp)) {
 		cli_print_warnings(resp);
 		fprintf(stderr, "No value found at %s\n", path);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	r = cli_print_secret(&cli, resp, field);
@@ -136,7 +136,7 @@ static int write_or_patch(const struct cli_command *spec, const char *method, in
 		goto out;
 	if (!found) {
 		fprintf(stderr, "No value found at %s\n", path);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (cli_secret_empty(resp))

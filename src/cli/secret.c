@@ -199,7 +199,7 @@ int cli_print_raw(const struct cli *cli, const json_t *v)
 		fputc('\n', stdout);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "Error: could not write the output: %s\n", strerror(errno));
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_LOCAL;
 	}
 	buf_release_secret(&b);
 	return r;
@@ -264,7 +264,7 @@ static int print_field(const struct cli *cli, const json_t *rows, const char *fi
 	}
 	if (v == NULL) {
 		fprintf(stderr, "Error: no field \"%s\" in the response\n", field);
-		return CLI_EXIT_ERROR;
+		return CLI_EXIT_LOCAL;
 	}
 	return cli_print_raw(cli, v);
 }
@@ -283,7 +283,7 @@ static int print_secret(const struct cli *cli, const json_t *resp, const json_t 
 			cli_print_warnings(resp);
 		print_rows_table(rows);
 		if (fflush(stdout) != 0)
-			r = CLI_EXIT_ERROR;
+			r = CLI_EXIT_LOCAL;
 	}
 	client_json_free_secret(rows);
 	return r;
@@ -307,7 +307,7 @@ int cli_print_list(const struct cli *cli, const json_t *resp, const char *path)
 
 	if (!json_is_array(keys)) {
 		fprintf(stderr, "No value found at %s\n", path);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_REMOTE;
 	}
 	if (cli->format != CLI_FORMAT_TABLE)
 		return cli_print_data(cli, keys);
@@ -321,7 +321,7 @@ int cli_print_list(const struct cli *cli, const json_t *resp, const char *path)
 	}
 	cli_table_print(&t, stdout);
 	cli_table_release(&t);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
 int cli_list(struct cli *cli, const char *path)
@@ -389,7 +389,7 @@ int cli_read_input(const char *path, struct buf *out)
 	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "Error reading %s: %s\n", path, strerror(errno));
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_LOCAL;
 	}
 	for (;;) {
 		got = read(fd, chunk, sizeof(chunk));
@@ -397,7 +397,7 @@ int cli_read_input(const char *path, struct buf *out)
 			continue;
 		if (got < 0) {
 			fprintf(stderr, "Error reading %s: %s\n", is_stdin ? "stdin" : path, strerror(errno));
-			r = CLI_EXIT_USAGE;
+			r = CLI_EXIT_LOCAL;
 			break;
 		}
 		if (got == 0)
@@ -405,7 +405,7 @@ int cli_read_input(const char *path, struct buf *out)
 		if (buf_append(out, chunk, (size_t)got) != 0) {
 			fprintf(stderr, "Error reading %s: more than %zu bytes\n", is_stdin ? "stdin" : path,
 			        out->cap);
-			r = CLI_EXIT_USAGE;
+			r = CLI_EXIT_LOCAL;
 			break;
 		}
 	}
@@ -448,7 +448,7 @@ static int merge_json_input(json_t *obj, const char *path)
 	if (!json_is_object(j)) {
 		fprintf(stderr, "Error parsing JSON from %s: %s\n", strcmp(path, "-") == 0 ? "stdin" : path,
 		        j ? "want a JSON object" : jerr.text);
-		r = CLI_EXIT_USAGE;
+		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
 	json_object_update(obj, j);
@@ -475,7 +475,7 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out)
 		if (strcmp(a, "-") == 0 || a[0] == '@') {
 			if (strcmp(a, "-") == 0 && stdin_used) {
 				fprintf(stderr, "Error: stdin (\"-\") can be read only once\n");
-				r = CLI_EXIT_USAGE;
+				r = CLI_EXIT_LOCAL;
 				break;
 			}
 			stdin_used = stdin_used || strcmp(a, "-") == 0;
@@ -487,7 +487,7 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out)
 			fprintf(stderr, "Error: invalid argument \"%s\": want key=value, key=@file, key=- or "
 			                "@file.json\n",
 			        eq ? "=..." : a);
-			r = CLI_EXIT_USAGE;
+			r = CLI_EXIT_LOCAL;
 			break;
 		}
 		key = xstrndup(a, (size_t)(eq - a));
@@ -496,7 +496,7 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out)
 		if (strcmp(src, "-") == 0 || src[0] == '@') {
 			if (strcmp(src, "-") == 0 && stdin_used) {
 				fprintf(stderr, "Error: stdin (\"-\") can be read only once\n");
-				r = CLI_EXIT_USAGE;
+				r = CLI_EXIT_LOCAL;
 				break;
 			}
 			stdin_used = stdin_used || strcmp(src, "-") == 0;
@@ -508,7 +508,7 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out)
 		}
 		if (val == NULL) {
 			fprintf(stderr, "Error: the value of \"%s\" is not valid UTF-8 text\n", key);
-			r = CLI_EXIT_USAGE;
+			r = CLI_EXIT_LOCAL;
 			break;
 		}
 		add_value(obj, key, val);

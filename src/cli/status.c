@@ -15,6 +15,11 @@
 
 #include "banned.h"
 
+/* Every failure of `status`, and of the seal-status display that `operator
+ * unseal` shares, is 1, as with Vault: 2 means "sealed" here, not "the
+ * server failed". */
+#define STATUS_FAILED CLI_EXIT_LOCAL
+
 static const struct cli_command status_spec = {
     .name = "status",
     .synopsis = "Print the seal and HA status of the server",
@@ -57,12 +62,12 @@ static const char *yes_no(bool b)
 }
 
 /* Fetches sys/leader into *out (NULL when a sealed server refused it).
- * Returns 0 or CLI_EXIT_ERROR after printing. */
+ * Returns 0 or STATUS_FAILED after printing. */
 static int fetch_leader(struct cli *cli, bool sealed, json_t **out)
 {
 	struct client_response resp;
 	struct client *c;
-	int r = CLI_EXIT_ERROR;
+	int r = STATUS_FAILED;
 
 	*out = NULL;
 	client_response_init(&resp);
@@ -124,7 +129,7 @@ static int print_json(const struct cli *cli, const json_t *seal, const json_t *l
 	int r;
 
 	if (out == NULL)
-		return CLI_EXIT_ERROR;
+		return STATUS_FAILED;
 	if (leader) {
 		json_object_set_new(out, "ha_enabled", json_boolean(get_bool(leader, "ha_enabled")));
 		for (i = 0; i < sizeof(ha_keys) / sizeof(ha_keys[0]); i++) {
@@ -149,7 +154,7 @@ int status_print_seal(struct cli *cli, const json_t *seal)
 
 	if (!json_is_object(seal)) {
 		fprintf(stderr, "Error: the server's seal status is not a JSON object\n");
-		return CLI_EXIT_ERROR;
+		return STATUS_FAILED;
 	}
 	if ((r = fetch_leader(cli, sealed, &leader)) != 0)
 		return r;
@@ -191,7 +196,7 @@ int status_print_seal(struct cli *cli, const json_t *seal)
 	cli_table_print(&t, stdout);
 	cli_table_release(&t);
 	json_decref(leader);
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	return fflush(stdout) == 0 ? CLI_EXIT_OK : STATUS_FAILED;
 }
 
 int cmd_status(int argc, char **argv)
@@ -207,16 +212,18 @@ int cmd_status(int argc, char **argv)
 		r = cli_usage_error(&status_spec, "Too many arguments (expected 0, got %d)", argc - argi);
 		goto out;
 	}
-	if ((r = cli_api(&cli, "checking seal status", "GET", "sys/seal-status", NULL, &seal)) != 0)
+	if (cli_api(&cli, "checking seal status", "GET", "sys/seal-status", NULL, &seal) != 0) {
+		r = STATUS_FAILED;
 		goto out;
+	}
 	if (!json_is_object(seal)) {
 		fprintf(stderr, "Error checking seal status: the server sent no status\n");
-		r = CLI_EXIT_ERROR;
+		r = STATUS_FAILED;
 		goto out;
 	}
 	r = status_print_seal(&cli, seal);
 	if (r == CLI_EXIT_OK && get_bool(seal, "sealed"))
-		r = CLI_EXIT_USAGE; /* 2 means "sealed" here, as with Vault */
+		r = CLI_EXIT_STATE;
 out:
 	json_decref(seal);
 	cli_release(&cli);

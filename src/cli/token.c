@@ -165,7 +165,7 @@ static int token_create(int argc, char **argv)
 		goto out;
 	if (!json_is_object(json_object_get(resp, "auth"))) {
 		fprintf(stderr, "Error creating token: the server's answer holds no token\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	r = cli_print_secret(&cli, resp, field);
@@ -428,7 +428,7 @@ static int token_capabilities(int argc, char **argv)
 		caps = json_object_get(data, "capabilities");
 	if (!json_is_array(caps)) {
 		fprintf(stderr, "Error checking capabilities: the server's answer holds no capability list\n");
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (cli.format != CLI_FORMAT_TABLE) {
@@ -446,7 +446,7 @@ static int token_capabilities(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		printf("%s%s", i ? ", " : "", list[i]);
 	printf("\n");
-	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	free(list);
 	client_json_free_secret(body);

@@ -52,7 +52,7 @@ int cmd_unwrap(int argc, char **argv)
 	if (argc - argi == 1)
 		token = cli_take_secret_arg(argv, argi);
 	if ((c = cli_client(&cli)) == NULL) {
-		r = CLI_EXIT_ERROR;
+		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
 	if (token && *token) {

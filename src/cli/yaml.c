@@ -203,7 +203,7 @@ int cli_print_yaml(const json_t *j)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "Error: could not write the output: %s\n", strerror(errno));
-		return CLI_EXIT_ERROR;
+		return CLI_EXIT_LOCAL;
 	}
 	return CLI_EXIT_OK;
 }

@@ -740,6 +740,30 @@ out:
 
 /* ---- aliases (entity and group) ------------------------------------------- */
 
+/* Stores the record an alias created without canonical_id hangs on: an
+ * entity, or for a group alias an external group, with a generated name. */
+static int parent_put(struct identity_store *s, bool group, const char *id)
+{
+	char nbuf[64];
+	json_t *p = new_record(id);
+	int r;
+
+	json_object_set_new(p, "name", json_string(gen_name(nbuf, sizeof(nbuf), group ? "group" : "entity", id)));
+	json_object_set_new(p, "metadata", json_object());
+	json_object_set_new(p, "policies", json_array());
+	if (group) {
+		json_object_set_new(p, "type", json_string("external"));
+		json_object_set_new(p, "modify_index", json_integer(1));
+		json_object_set_new(p, "member_entity_ids", json_array());
+		json_object_set_new(p, "member_group_ids", json_array());
+	} else {
+		json_object_set_new(p, "disabled", json_false());
+	}
+	r = rec_put(s, group ? &s->groups : &s->entities, p);
+	json_decref(p);
+	return r;
+}
+
 static int alias_write(struct identity_store *s, bool group, const char *id, const json_t *fields,
                        json_t **out, struct buf *err)
 {
@@ -748,7 +772,7 @@ static int alias_write(struct identity_store *s, bool group, const char *id, con
 	const char *name = json_string_value(json_object_get(fields, "name"));
 	const char *accessor = json_string_value(json_object_get(fields, "mount_accessor"));
 	const char *canon = json_string_value(json_object_get(fields, "canonical_id"));
-	char uuid[37];
+	char uuid[37], parent_id[37] = "";
 	struct acc_find f;
 	int r;
 
@@ -807,29 +831,17 @@ static int alias_write(struct identity_store *s, bool group, const char *id, con
 		json_object_set_new(rec, "canonical_id", json_string(canon));
 	}
 	if (!json_object_get(rec, "canonical_id")) {
-		if (group) {
-			buf_printf(err, "missing canonical_id (the external group's id)");
-			r = TROVE_ERR_INVALID;
+		/* Vault creates an entity (or an external group) for a new alias
+		 * given without one; it is stored only once the alias passes
+		 * every check below, so a refused alias leaves no orphan. */
+		if ((r = rand_uuid(parent_id)) != 0)
 			goto out;
-		}
-		/* Vault creates an entity for an alias given without one. */
-		char eid[37], nbuf[64];
-		json_t *e;
-		if ((r = rand_uuid(eid)) != 0)
-			goto out;
-		e = new_record(eid);
-		json_object_set_new(e, "name", json_string(gen_name(nbuf, sizeof(nbuf), "entity", eid)));
-		json_object_set_new(e, "metadata", json_object());
-		json_object_set_new(e, "policies", json_array());
-		json_object_set_new(e, "disabled", json_false());
-		r = rec_put(s, &s->entities, e);
-		json_decref(e);
-		if (r != 0)
-			goto out;
-		json_object_set_new(rec, "canonical_id", json_string(eid));
+		json_object_set_new(rec, "canonical_id", json_string(parent_id));
 	}
-	if (!group)
+	if (!group) {
 		copy_field(rec, fields, "metadata", json_object());
+		copy_field(rec, fields, "custom_metadata", json_object());
+	}
 	{
 		char *key = rec_key(s, k, rec);
 		other = rec_by_key(k, key);
@@ -867,6 +879,8 @@ static int alias_write(struct identity_store *s, bool group, const char *id, con
 			goto out;
 		}
 	}
+	if (parent_id[0] && (r = parent_put(s, group, parent_id)) != 0)
+		goto out;
 	if ((r = rec_put(s, k, rec)) == 0)
 		*out =
 		    json_pack("{s:s, s:s}", "id", rstr(rec, "id"), "canonical_id", rstr(rec, "canonical_id"));

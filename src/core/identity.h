@@ -68,7 +68,9 @@ int identity_entity_merge(struct identity_store *s, const struct strlist *from, 
 /* ---- entity aliases ---- */
 /* Creates (id NULL) or updates an alias. Fields: name, mount_accessor (an
  * existing auth mount's), canonical_id (an existing entity; created when
- * absent on create), metadata. out: {"id","canonical_id"}. */
+ * absent on create), metadata, custom_metadata (an object of strings the
+ * caller has checked; replaced when given, kept when not).
+ * out: {"id","canonical_id"}. */
 int identity_alias_write(struct identity_store *s, const char *id, const json_t *fields, json_t **out,
                          struct buf *err);
 int identity_alias_read(struct identity_store *s, const char *id, json_t **out);
@@ -86,6 +88,9 @@ int identity_group_delete(struct identity_store *s, const char *id, const char *
 int identity_group_list(struct identity_store *s, bool by_name, json_t **out);
 
 /* ---- group aliases (external groups only, one per group) ---- */
+/* Creates (id NULL) or updates a group alias. Fields: name, mount_accessor,
+ * canonical_id (an external group; on create without it, a new external
+ * group is made, as Vault does). out: {"id","canonical_id"}. */
 int identity_group_alias_write(struct identity_store *s, const char *id, const json_t *fields, json_t **out,
                                struct buf *err);
 int identity_group_alias_read(struct identity_store *s, const char *id, json_t **out);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engines.h"
+#include "custom_metadata.h"
 
 #include "core/identity.h"
 #include "core/mount.h"
@@ -151,24 +152,31 @@ static int entity_merge(struct request *req, struct response *resp)
 
 /* ---- aliases ---- */
 
-static int alias_create(struct request *req, struct response *resp)
+/* Create (id NULL) or update an entity alias. custom_metadata is checked,
+ * its scalars made strings, before the store sees it. */
+static int alias_write(struct request *req, struct response *resp, const char *id)
 {
 	STORE_OR_FAIL(s);
+	json_t *cm = req->data ? json_object_get(req->data, "custom_metadata") : NULL;
 	struct buf err;
 	json_t *out = NULL;
+	int r;
+
+	if (cm && (r = custom_metadata_check(cm, resp)) != 0)
+		return r;
 	buf_init(&err, 512);
-	int r = identity_alias_write(s, NULL, req->data, &out, &err);
+	r = identity_alias_write(s, id, req->data, &out, &err);
 	return finish(resp, r, out, &err);
+}
+
+static int alias_create(struct request *req, struct response *resp)
+{
+	return alias_write(req, resp, NULL);
 }
 
 static int alias_id_write(struct request *req, struct response *resp)
 {
-	STORE_OR_FAIL(s);
-	struct buf err;
-	json_t *out = NULL;
-	buf_init(&err, 512);
-	int r = identity_alias_write(s, request_param(req, "id"), req->data, &out, &err);
-	return finish(resp, r, out, &err);
+	return alias_write(req, resp, request_param(req, "id"));
 }
 
 static int alias_id_read(struct request *req, struct response *resp)
@@ -363,7 +371,16 @@ static const struct field alias_fields[] = {
     {"mount_accessor", FIELD_STRING, NULL, "auth mount accessor"},
     {"canonical_id", FIELD_STRING, NULL, "entity (or group) id"},
     {"metadata", FIELD_MAP, NULL, "metadata"},
-    {"custom_metadata", FIELD_MAP, NULL, "custom metadata"},
+    {"custom_metadata", FIELD_MAP, NULL, "user-defined string pairs (at most 64; keys 128 bytes, values 512)"},
+    {NULL, 0, NULL, NULL},
+};
+
+/* Vault's group aliases carry neither metadata nor custom_metadata. */
+static const struct field galias_fields[] = {
+    {"id", FIELD_STRING, NULL, "alias id (update)"},
+    {"name", FIELD_STRING, NULL, "alias name"},
+    {"mount_accessor", FIELD_STRING, NULL, "auth mount accessor"},
+    {"canonical_id", FIELD_STRING, NULL, "group id"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -429,12 +446,12 @@ static const struct route identity_routes[] = {
      group_fields,
      0,
      "a group by name"},
-    {"group-alias", {W(galias_create)}, NULL, alias_fields, 0, "create a group alias"},
+    {"group-alias", {W(galias_create)}, NULL, galias_fields, 0, "create a group alias"},
     {"group-alias/id", {[OP_LIST] = galias_list}, NULL, NULL, 0, "list group aliases"},
     {"group-alias/id/:id",
      {[OP_READ] = galias_id_read, W(galias_id_write), [OP_DELETE] = galias_id_delete},
      NULL,
-     alias_fields,
+     galias_fields,
      0,
      "a group alias"},
     {"lookup/entity", {W(lookup_entity)}, NULL, lookup_fields, 0, "look up an entity"},

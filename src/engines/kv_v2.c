@@ -34,6 +34,7 @@
 #include "engines.h"
 #include "strhash.h"
 #include "kv_util.h"
+#include "custom_metadata.h"
 
 #include "core/mount.h"
 #include "duration.h"
@@ -47,9 +48,6 @@
 #include "banned.h"
 
 #define KV_DEFAULT_MAX_VERSIONS 10
-#define KV_CUSTOM_MAX_KEYS 64
-#define KV_CUSTOM_MAX_KEY_LEN 128
-#define KV_CUSTOM_MAX_VALUE_LEN 512
 #define NS_PER_SEC 1000000000LL
 
 /* --- time ---------------------------------------------------------------- */
@@ -512,64 +510,6 @@ static int version_param(struct request *req, struct response *resp, int64_t *ou
 	return 0;
 }
 
-/* Validates (and coerces scalars to strings in) a custom_metadata object. */
-static int check_custom(json_t *cm, struct response *resp)
-{
-	const char *k;
-	json_t *v;
-	int r = 0;
-
-	if (!json_is_object(cm))
-		return response_error(resp, TROVE_ERR_INVALID, "custom_metadata: expected an object of strings");
-	if (json_object_size(cm) > KV_CUSTOM_MAX_KEYS)
-		r = response_error(resp, TROVE_ERR_INVALID, "custom_metadata: at most %d keys are allowed, got %zu",
-				   KV_CUSTOM_MAX_KEYS, json_object_size(cm));
-	json_object_foreach(cm, k, v)
-	{
-		size_t kl = strlen(k);
-		if (kl == 0)
-			r = response_error(resp, TROVE_ERR_INVALID, "custom_metadata: keys must not be empty");
-		else if (kl > KV_CUSTOM_MAX_KEY_LEN)
-			r = response_error(resp, TROVE_ERR_INVALID,
-					   "custom_metadata: key \"%.40s...\" is longer than %d bytes", k,
-					   KV_CUSTOM_MAX_KEY_LEN);
-		for (size_t i = 0; i < kl; i++)
-			if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f) {
-				r = response_error(resp, TROVE_ERR_INVALID,
-						   "custom_metadata: key \"%.40s\" contains a control character", k);
-				break;
-			}
-		json_t *s = NULL;
-		if (json_is_string(v)) {
-			s = json_incref(v);
-		} else if (json_is_integer(v)) {
-			s = json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		} else if (json_is_boolean(v)) {
-			s = json_string(json_is_true(v) ? "true" : "false");
-		} else {
-			r = response_error(resp, TROVE_ERR_INVALID, "custom_metadata: value of key \"%.40s\" must be a string",
-					   k);
-			continue;
-		}
-		if (json_string_length(s) > KV_CUSTOM_MAX_VALUE_LEN)
-			r = response_error(resp, TROVE_ERR_INVALID,
-					   "custom_metadata: value of key \"%.40s\" is longer than %d bytes", k,
-					   KV_CUSTOM_MAX_VALUE_LEN);
-		const char *sv = json_string_value(s);
-		for (size_t i = 0; i < json_string_length(s); i++)
-			if ((unsigned char)sv[i] < 0x20 || sv[i] == 0x7f) {
-				r = response_error(resp, TROVE_ERR_INVALID,
-						   "custom_metadata: value of key \"%.40s\" contains a control character",
-						   k);
-				break;
-			}
-		if (s != v)
-			json_object_set(cm, k, s);
-		json_decref(s);
-	}
-	return r;
-}
-
 /* --- config ----------------------------------------------------------------- */
 
 static int config_read(struct request *req, struct response *resp)
@@ -1023,7 +963,7 @@ static int apply_meta_fields(struct request *req, struct response *resp, struct 
 			next = kv_merge_patch(m->custom ? json_deep_copy(m->custom) : json_object(), cm);
 		else
 			next = json_deep_copy(cm);
-		if ((r = check_custom(next, resp)) != 0) {
+		if ((r = custom_metadata_check(next, resp)) != 0) {
 			json_decref(next);
 			return r;
 		}

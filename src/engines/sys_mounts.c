@@ -103,14 +103,17 @@ missing:
 			      full + (auth ? 5 : 0));
 }
 
-static int mount_read_one(struct request *req, struct response *resp, const char *full, bool auth)
+/* via_auth: the API called (sys/auth/ or sys/mounts/), which names the
+ * error as Vault's does; auth: which table full belongs to. */
+static int mount_read_one(struct request *req, struct response *resp, const char *full, bool auth, bool via_auth)
 {
 	struct mount *m = mount_match(core_mounts(req->core), full);
 	if (!m || m->auth != auth) {
 		if (m)
 			mount_release(m);
 		return response_error(resp, TROVE_ERR_INVALID,
-				      auth ? "No auth engine at %s" : "No secret engine mount at %s", full + (auth ? 5 : 0));
+				      via_auth ? "No auth engine at %s" : "No secret engine mount at %s",
+				      full + (via_auth ? 5 : 0));
 	}
 	response_set_data(resp, mount_to_json(m));
 	mount_release(m);
@@ -219,13 +222,15 @@ out:
 }
 
 /* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune]: read, enable,
- * disable and tune one mount. via_auth tells which API was called; the Go
- * client also tunes auth mounts through sys/mounts/auth/<path>/tune. */
+ * disable and tune one mount. via_auth tells which API was called. Vault
+ * reads and tunes any mount, auth mounts included, through
+ * sys/mounts/auth/<path>[/tune]: the Go client tunes them there and the
+ * Terraform provider reads its auth backends there. */
 static int one_mount(struct request *req, struct response *resp, bool via_auth)
 {
 	bool tune = ends_with_tune(req->rel);
 	char *path = path_arg(req, via_auth ? "auth/" : "mounts/", tune);
-	bool auth = via_auth || (tune && strncmp(path, "auth/", 5) == 0);
+	bool auth = via_auth || ((tune || req->op == OP_READ) && strncmp(path, "auth/", 5) == 0);
 	const char *name = (auth && !via_auth) ? path + 5 : path; /* relative to its table */
 	char *full = auth ? with_auth_prefix(name) : with_slash(name);
 	struct mount_table *t = core_mounts(req->core);
@@ -240,7 +245,7 @@ static int one_mount(struct request *req, struct response *resp, bool via_auth)
 	else if (tune)
 		r = finish(resp, mount_tune(t, name, auth, req->data, &err), &err);
 	else if (req->op == OP_READ)
-		r = mount_read_one(req, resp, full, auth);
+		r = mount_read_one(req, resp, full, auth, via_auth);
 	else if (req->op == OP_DELETE)
 		r = finish(resp, disable(req, name, full, auth, &err), &err);
 	else

@@ -159,9 +159,9 @@ def test_unseal_key_from_stdin_and_reset(dev_server):
     assert p.returncode == 0, p.stderr
     assert dev_server.unseal_key not in p.stdout + p.stderr
     assert dev_server.seal_status()["sealed"] is False
-    # -reset while unsealed is the server's 400, reported as an error.
+    # -reset while unsealed is the server's 400: a remote error, 2.
     p = run_cli(["operator", "unseal", "-reset"], env=env)
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "unsealed" in p.stderr
 
 
@@ -224,11 +224,12 @@ def test_help_for_every_command():
         p = run_cli(args)
         assert p.returncode == 0, (args, p.stderr)
         assert "Usage" in p.stdout or "usage" in p.stdout, (args, p.stdout[:300])
+    # local errors are 1 (for status too, where 2 means sealed)
     p = run_cli(["no-such-command"])
-    assert p.returncode == 2
+    assert p.returncode == 1
     assert "no-such-command" in p.stderr
     p = run_cli(["status", "-bogus-flag"])
-    assert p.returncode == 2
+    assert p.returncode == 1
     assert "bogus-flag" in p.stderr
 
 

@@ -1,8 +1,8 @@
 """`trove audit query` and `trove audit consumers` over hand-written file
 audit logs in a temporary directory: no server. Checks the table and JSON
 output, rotated and gzip siblings read oldest first, prefixes and malformed
-lines, the filters, and the exit codes (0 also for no match, 1 for an
-unreadable file or an unreachable server, 2 for a usage error)."""
+lines, the filters, and the exit codes (0 also for no match, 1 for a usage
+error or an unreadable file, 2 for an unreachable server)."""
 
 import gzip
 import json
@@ -179,15 +179,15 @@ def test_query_no_match_exits_0(log):
     (["-allowed", "-denied"], "-denied"),
     (["-client-token=s.x"], "-device"),
 ])
-def test_query_usage_errors_exit_2(log, args, flag):
+def test_query_usage_errors_exit_1(log, args, flag):
     p = query(*args, log)
-    assert p.returncode == 2, p.stderr
+    assert p.returncode == 1, p.stderr
     assert flag in p.stderr
 
 
 def test_query_needs_a_file():
     p = query("-op=read")
-    assert p.returncode == 2
+    assert p.returncode == 1
     assert "expected at least 1" in p.stderr
 
 
@@ -206,7 +206,7 @@ def test_query_token_asks_the_server(log):
     token = "hvs.not-in-any-output"
     p = run_cli(["audit", "query", "-address", f"http://127.0.0.1:{port}", f"-client-token={token}", "-device=file",
                  str(log)])
-    assert p.returncode == 1
+    assert p.returncode == 2  # the server is unreachable: a remote error
     assert "hashing the token" in p.stderr
     assert token not in p.stderr + p.stdout
 
@@ -300,8 +300,8 @@ def test_consumers_json_and_table(log, tmp_path):
 
 
 def test_consumers_exit_codes(log, tmp_path):
-    assert consumers(log).returncode == 2  # PATH and no FILE
-    assert consumers("-op=write", "secret/", log).returncode == 2
+    assert consumers(log).returncode == 1  # PATH and no FILE
+    assert consumers("-op=write", "secret/", log).returncode == 1
     assert consumers("secret/", tmp_path / "nope.log").returncode == 1
     p = consumers("nothing/", log)
     assert p.returncode == 0 and "No matching entries." in p.stderr
@@ -316,5 +316,5 @@ def test_consumers_exit_codes(log, tmp_path):
 ])
 def test_device_commands_usage_errors_need_no_server(args, says):
     p = run_cli(["audit", *args])
-    assert p.returncode == 2, p.stderr
+    assert p.returncode == 1, p.stderr
     assert says in p.stderr

@@ -1,8 +1,9 @@
 """The everyday `trove` CLI commands end to end against a dev server: login,
 read/write/list/delete/patch, kv (v1 and v2), secrets, auth, policy and
 token. Expectations follow the Vault CLI: output shapes, exit codes (0 ok,
-1 API error, 2 usage/local error or "no value found"), the token helper
-file, and Content-Type application/merge-patch+json for PATCH."""
+1 local error: flags, arguments, files; 2 remote error: any non-2xx answer,
+an unreachable server, or "no value found"), the token helper file, and
+Content-Type application/merge-patch+json for PATCH."""
 
 import json
 import os
@@ -74,20 +75,21 @@ def test_help_for_every_new_command():
     for name in ("login", "read", "write", "list", "delete", "patch", "kv", "secrets", "auth", "policy", "token"):
         assert re.search(rf"^\s+{name}\s", top, re.M), f"{name} missing from trove -h"
     p = run_cli(["kv", "frobnicate"])
-    assert p.returncode == 2 and "frobnicate" in p.stderr
+    assert p.returncode == 1 and "frobnicate" in p.stderr
     p = run_cli(["kv"])
-    assert p.returncode == 2 and "Usage" in p.stderr
+    assert p.returncode == 1 and "Usage" in p.stderr
 
 
-def test_usage_errors_exit_2(dev_server):
-    assert cli(dev_server, "write", "secret/data/x").returncode == 2  # no data, no -force
-    assert cli(dev_server, "write", "secret/data/x", "novalue").returncode == 2
-    assert cli(dev_server, "write", "secret/data/x", "a=@/nonexistent/file").returncode == 2
-    assert cli(dev_server, "read").returncode == 2
-    assert cli(dev_server, "read", "-format=xml", "secret/data/x").returncode == 2
-    assert cli(dev_server, "kv", "get").returncode == 2
-    assert cli(dev_server, "token", "revoke").returncode == 2
-    assert cli(dev_server, "token", "revoke", "-self", "-accessor").returncode == 2
+def test_usage_errors_exit_1(dev_server):
+    # local errors (flags, arguments, files) are 1, as with Vault
+    assert cli(dev_server, "write", "secret/data/x").returncode == 1  # no data, no -force
+    assert cli(dev_server, "write", "secret/data/x", "novalue").returncode == 1
+    assert cli(dev_server, "write", "secret/data/x", "a=@/nonexistent/file").returncode == 1
+    assert cli(dev_server, "read").returncode == 1
+    assert cli(dev_server, "read", "-format=xml", "secret/data/x").returncode == 1
+    assert cli(dev_server, "kv", "get").returncode == 1
+    assert cli(dev_server, "token", "revoke").returncode == 1
+    assert cli(dev_server, "token", "revoke", "-self", "-accessor").returncode == 1
     p = cli(dev_server, "kv", "undelete", "secret/x")
     assert p.returncode == 1 and "-versions" in p.stderr
 
@@ -132,9 +134,9 @@ def test_kv_get_missing_is_exit_2(dev_server):
 
 def test_kv_v2_versions_patch_cas_delete_undelete_destroy(dev_server):
     ok(cli(dev_server, "kv", "put", "secret/svc", "a=1", "b=2"))
-    # cas mismatch is an API error
+    # cas mismatch is an API error: 2
     p = cli(dev_server, "kv", "put", "-cas=0", "secret/svc", "a=9")
-    assert p.returncode == 1 and "check-and-set" in p.stderr
+    assert p.returncode == 2 and "check-and-set" in p.stderr
     ok(cli(dev_server, "kv", "put", "-cas=1", "secret/svc", "a=2", "b=2"))
 
     # patch (HTTP PATCH, merge patch) keeps the other keys
@@ -254,9 +256,9 @@ def test_generic_patch_on_kv2(dev_server):
     assert out["data"]["data"] == {"a": "1", "c": "3"}
 
 
-def test_api_error_is_exit_1_and_names_the_problem(dev_server):
+def test_api_error_is_exit_2_and_names_the_problem(dev_server):
     p = cli(dev_server, "read", "secret/data/x", token="not-a-real-token")
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "Code: 403" in p.stderr or "permission denied" in p.stderr
     assert "not-a-real-token" not in p.stdout + p.stderr
 
@@ -299,7 +301,7 @@ def test_login_stdin_no_store_and_failures(dev_server, tmp_path):
     assert p.returncode == 0 and p.stdout == dev_server.root_token
 
     p = run_cli(["login", "bogus-token"], env=e)
-    assert p.returncode == 1 and not (home / ".vault-token").exists()
+    assert p.returncode == 2 and not (home / ".vault-token").exists()
     assert "bogus-token" not in p.stderr
 
     p = run_cli(["login", "-method=kerberos", "username=x"], env=e)
@@ -353,7 +355,7 @@ def test_token_create_lookup_renew_capabilities_revoke(dev_server):
     p = ok(cli(dev_server, "token", "revoke", "-accessor", acc))
     assert "Success! Revoked token" in p.stdout
     p = cli(dev_server, "token", "lookup", tok)
-    assert p.returncode == 1
+    assert p.returncode == 2
 
 
 def test_token_create_orphan_role_and_revoke_self(dev_server):
@@ -362,7 +364,7 @@ def test_token_create_orphan_role_and_revoke_self(dev_server):
     tok = out["auth"]["client_token"]
     assert out["auth"]["orphan"] is True
     ok(cli(dev_server, "token", "revoke", "-self", token=tok))
-    assert cli(dev_server, "token", "lookup", token=tok).returncode == 1
+    assert cli(dev_server, "token", "lookup", token=tok).returncode == 2
 
 
 def test_other_output_never_shows_the_token(dev_server):
@@ -417,11 +419,11 @@ def test_policy_fmt(tmp_path):
     bad = tmp_path / "bad.hcl"
     bad.write_text('path "x" {\n  capabilities = ["read"]\n}\n\npath "y" {\n  capabilities = ["fly"]\n}\n')
     p = run_cli(["policy", "fmt", str(bad)])
-    assert p.returncode == 2 and "line 6" in p.stderr and "fly" in p.stderr
+    assert p.returncode == 1 and "line 6" in p.stderr and "fly" in p.stderr
     syn = tmp_path / "syn.hcl"
     syn.write_text('path "x" {\n  capabilities = ["read"\n}\n')
     p = run_cli(["policy", "fmt", str(syn)])
-    assert p.returncode == 2 and re.search(r"line \d+", p.stderr)
+    assert p.returncode == 1 and re.search(r"line \d+", p.stderr)
     assert syn.read_text() == 'path "x" {\n  capabilities = ["read"\n}\n'  # untouched
 
 
@@ -461,7 +463,7 @@ def test_secrets_enable_list_tune_move_disable(dev_server):
     assert "Success! Disabled the secrets engine (if it existed) at: apps-moved/" in p.stdout
     assert "apps-moved/" not in json.loads(ok(cli(dev_server, "secrets", "list", "-format=json")).stdout)
     p = cli(dev_server, "secrets", "enable", "-path=kv-v2", "kv")
-    assert p.returncode == 1 and "Error" in p.stderr
+    assert p.returncode == 2 and "Error" in p.stderr
 
 
 def test_auth_list_tune_and_unknown_method(dev_server):
@@ -479,9 +481,10 @@ def test_auth_list_tune_and_unknown_method(dev_server):
     assert "people/" not in json.loads(ok(cli(dev_server, "auth", "list", "-format=json")).stdout)
 
 
-def test_cli_against_dead_server_fails_with_1():
+def test_cli_against_dead_server_fails_with_2():
+    # a connection refused is a remote error, as with Vault
     dead = f"http://127.0.0.1:{free_port()}"
     p = run_cli(["kv", "get", "secret/x"], env={"VAULT_ADDR": dead, "VAULT_TOKEN": "t"})
-    assert p.returncode in (1, 2) and p.stderr.strip()
+    assert p.returncode == 2 and p.stderr.strip()
     p = run_cli(["read", "secret/data/x"], env={"VAULT_ADDR": dead, "VAULT_TOKEN": "t"})
-    assert p.returncode == 1 and "127.0.0.1" in p.stderr
+    assert p.returncode == 2 and "127.0.0.1" in p.stderr

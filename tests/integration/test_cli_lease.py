@@ -1,6 +1,6 @@
 """`trove lease lookup|renew|revoke` end to end. Against a dev server:
-output shapes, messages and exit codes as Vault's CLI has them (0 ok, 1 API
-error, 2 usage error). Against a small recording HTTP server: the exact
+output shapes, messages and exit codes as Vault's CLI has them (0 ok, 1 usage
+or other local error, 2 API error or unreachable server). Against a small recording HTTP server: the exact
 requests the commands send (method, path, body), and the renew output for a
 secret's lease, which the dev server has no engine to issue."""
 
@@ -56,9 +56,9 @@ def test_help():
         assert flag in out, out
     assert re.search(r"^\s+lease\s", run_cli(["-h"]).stdout, re.M)
     p = run_cli(["lease"])
-    assert p.returncode == 2 and "Usage" in p.stderr
+    assert p.returncode == 1 and "Usage" in p.stderr
     p = run_cli(["lease", "frobnicate"])
-    assert p.returncode == 2 and "frobnicate" in p.stderr
+    assert p.returncode == 1 and "frobnicate" in p.stderr
 
 
 @pytest.mark.parametrize("args", [
@@ -76,9 +76,9 @@ def test_help():
     ["lease", "revoke", "-nope", "a/b"],
     ["lease", "revoke", "-sync=maybe", "a/b"],
 ])
-def test_usage_errors_exit_2(args):
+def test_usage_errors_exit_1(args):
     p = run_cli(args, env=DEAD)
-    assert p.returncode == 2, (args, p.returncode, p.stdout, p.stderr)
+    assert p.returncode == 1, (args, p.returncode, p.stdout, p.stderr)
     assert p.stdout == ""
     assert f"trove {' '.join(args[:2])} -h" in p.stderr, p.stderr
 
@@ -86,7 +86,7 @@ def test_usage_errors_exit_2(args):
 def test_force_needs_prefix():
     for args in (["-force", "a/b"], ["-f", "a/b"], ["-force", "-sync", "a/b"]):
         p = run_cli(["lease", "revoke"] + args, env=DEAD)
-        assert p.returncode == 2, (args, p.stderr)
+        assert p.returncode == 1, (args, p.stderr)
         assert "-prefix" in p.stderr, p.stderr
 
 
@@ -119,11 +119,11 @@ def test_lookup(dev_server):
     assert ok(cli(srv, "lease", "lookup", "-field=id", lease_id, token=auth["client_token"])).stdout == lease_id
 
     p = cli(srv, "lease", "lookup", "auth/token/create/nope")
-    assert p.returncode == 1, p
+    assert p.returncode == 2, p
     assert "Error looking up lease" in p.stderr and "invalid lease" in p.stderr, p.stderr
     assert p.stdout == ""
     p = cli(srv, "lease", "lookup", lease_id, token="not-a-token")
-    assert p.returncode == 1 and "permission denied" in p.stderr, p.stderr
+    assert p.returncode == 2 and "permission denied" in p.stderr, p.stderr
 
 
 def test_renew_token_lease_is_refused(dev_server):
@@ -131,11 +131,11 @@ def test_renew_token_lease_is_refused(dev_server):
     _, lease_id = token_with_lease(srv, policies=["default"], ttl="1h")
     for args in ([lease_id], ["-increment=30m", lease_id]):
         p = cli(srv, "lease", "renew", *args)
-        assert p.returncode == 1, (args, p.stdout, p.stderr)
+        assert p.returncode == 2, (args, p.stdout, p.stderr)
         assert "Error renewing lease" in p.stderr
         assert "tokens cannot be renewed through this endpoint" in p.stderr, p.stderr
     p = cli(srv, "lease", "renew", "auth/token/create/nope")
-    assert p.returncode == 1 and "invalid lease" in p.stderr, p.stderr
+    assert p.returncode == 2 and "invalid lease" in p.stderr, p.stderr
 
 
 def test_revoke(dev_server):
@@ -145,7 +145,7 @@ def test_revoke(dev_server):
     assert p.stdout.strip() == QUEUED
     wait_until(lambda: status(srv, auth["client_token"]) == 403, 5, "token still valid after lease revoke")
     p = cli(srv, "lease", "lookup", lease_id)
-    assert p.returncode == 1 and "invalid lease" in p.stderr
+    assert p.returncode == 2 and "invalid lease" in p.stderr
 
     auth, lease_id = token_with_lease(srv, policies=["default"], ttl="1h")
     p = ok(cli(srv, "lease", "revoke", "-sync", lease_id))
@@ -155,7 +155,7 @@ def test_revoke(dev_server):
     # A token without the right to revoke: exit 1, nothing revoked.
     other, other_lease = token_with_lease(srv, policies=["default"], ttl="1h")
     p = cli(srv, "lease", "revoke", other_lease, token=other["client_token"])
-    assert p.returncode == 1 and "permission denied" in p.stderr, p.stderr
+    assert p.returncode == 2 and "permission denied" in p.stderr, p.stderr
     assert "Error revoking lease" in p.stderr
     assert status(srv, other["client_token"]) == 200
 
@@ -195,9 +195,9 @@ def test_revoke_prefix_and_force(dev_server):
     # -prefix needs sudo: a default token is refused, exit 1.
     tok = login()
     p = cli(srv, "lease", "revoke", "-prefix", "auth/userpass/", token=made["client_token"])
-    assert p.returncode == 1 and "permission denied" in p.stderr, p.stderr
+    assert p.returncode == 2 and "permission denied" in p.stderr, p.stderr
     p = cli(srv, "lease", "revoke", "-prefix", "-force", "auth/userpass/", token=made["client_token"])
-    assert p.returncode == 1 and "permission denied" in p.stderr, p.stderr
+    assert p.returncode == 2 and "permission denied" in p.stderr, p.stderr
     assert status(srv, tok) == 200
 
 
@@ -319,10 +319,10 @@ def test_requests_sent(recorder):
     # Usage errors send nothing.
     for args in (["renew", "-increment=soon", lid], ["revoke", "-force", lid], ["lookup"]):
         p, calls = run_rec(recorder, "lease", *args)
-        assert p.returncode == 2 and calls == [], (args, calls)
+        assert p.returncode == 1 and calls == [], (args, calls)
 
 
-def test_server_down_is_exit_1():
+def test_server_down_is_exit_2():
     p = run_cli(["lease", "lookup", "a/b"], env=DEAD)
-    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert p.returncode == 2, (p.stdout, p.stderr)
     assert "Error looking up lease" in p.stderr

@@ -1,7 +1,7 @@
 """`trove login -method=userpass` and `-method=approle`.
 
 Three layers:
-- argument handling with no server at all (usage errors exit 2 and never
+- argument handling with no server at all (usage errors exit 1 and never
   repeat a secret);
 - the requests the CLI sends, against a small fake HTTP server that records
   them and answers with a canned auth block: path, body, no X-Vault-Token,
@@ -60,9 +60,9 @@ def no_server(tmp_path, **extra):
         (["-method=approle", "=x"], "not of the form key=value"),
     ],
 )
-def test_usage_errors_exit_2(tmp_path, args, needle):
+def test_usage_errors_exit_1(tmp_path, args, needle):
     p = run_cli(["login"] + args, env=no_server(tmp_path))
-    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert p.returncode == 1, (p.returncode, p.stderr)
     assert needle in p.stderr, p.stderr
     assert "trove login -h" in p.stderr
     assert "s3cr3t-pw" not in p.stdout + p.stderr
@@ -85,11 +85,12 @@ def test_help_describes_the_methods(tmp_path):
 
 
 def test_unreachable_server_is_an_error_not_a_leak(tmp_path):
+    # unreachable is a remote error: 2
     p = run_cli(["login", "-method=userpass", "username=ann", "password=s3cr3t-pw"], env=no_server(tmp_path))
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "s3cr3t-pw" not in p.stdout + p.stderr
     p = run_cli(["login", "-method=approle", "role_id=r", "secret_id=s3cr3t-pw"], env=no_server(tmp_path))
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "s3cr3t-pw" not in p.stdout + p.stderr
 
 
@@ -303,12 +304,12 @@ def test_secret_prompt_on_a_terminal_does_not_echo(fake, tmp_path, args, prompt,
     assert FAKE_TOKEN.encode() in seen
 
 
-def test_server_refusal_exits_1_and_stores_nothing(fake, tmp_path):
+def test_server_refusal_exits_2_and_stores_nothing(fake, tmp_path):
     fake.status = 400
     fake.errors = ["invalid username or password"]
     e = env_for(fake.url, tmp_path)
     p = run_cli(["login", "-method=userpass", "username=ann", "password=wrong-pw"], env=e)
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "invalid username or password" in p.stderr
     assert "wrong-pw" not in p.stdout + p.stderr
     assert not (tmp_path / ".vault-token").exists()
@@ -386,7 +387,7 @@ def test_userpass_login_against_dev_server(dev_server, tmp_path):
     assert p.returncode == 0, p.stderr
     assert lookup_self(srv, p.stdout)["path"] == "auth/userpass/login/ann"
     p = run_cli(["login", "-method=userpass", "username=ann", "password=wrong"], env=e)
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert (tmp_path / ".vault-token").read_text().strip() == tok
 
     # another mount path
@@ -424,5 +425,5 @@ def test_approle_login_against_dev_server(dev_server, tmp_path):
 
     # a wrong secret_id is refused
     p = run_cli(["login", "-method=approle", f"role_id={role_id}", "secret_id=not-the-secret"], env=e)
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "not-the-secret" not in p.stdout + p.stderr

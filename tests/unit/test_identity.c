@@ -244,6 +244,52 @@ static void test_reload_rebuilds_indexes(void **state)
 	free(g);
 }
 
+/* custom_metadata is stored, kept by an update that omits it, and
+ * reloaded; a group alias without canonical_id gets an external group. */
+static void test_alias_custom_metadata_and_new_group(void **state)
+{
+	struct fix *f = *state;
+	char *e = mk_entity(f->s, "{\"name\":\"cm\"}");
+	char body[512];
+	json_t *fields, *out = NULL, *a = NULL, *g = NULL;
+	struct buf err;
+
+	buf_init(&err, 256);
+	snprintf(body, sizeof(body),
+	         "{\"name\":\"cm\",\"mount_accessor\":\"%s\",\"canonical_id\":\"%s\","
+	         "\"custom_metadata\":{\"team\":\"ops\"}}",
+	         f->accessor, e);
+	fields = json_loads(body, 0, NULL);
+	assert_int_equal(identity_alias_write(f->s, NULL, fields, &out, &err), 0);
+	json_decref(fields);
+	char *aid = xstrdup(json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	out = NULL;
+	fields = json_loads("{\"name\":\"cm2\"}", 0, NULL);
+	assert_int_equal(identity_alias_write(f->s, aid, fields, &out, &err), 0);
+	json_decref(fields);
+	json_decref(out);
+	out = NULL;
+	struct identity_store *s2 = identity_store_new(f->core, f->data);
+	assert_int_equal(identity_alias_read(s2, aid, &a), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a, "custom_metadata"), "team")), "ops");
+	assert_string_equal(json_string_value(json_object_get(a, "name")), "cm2");
+	json_decref(a);
+	identity_store_free(s2);
+
+	snprintf(body, sizeof(body), "{\"name\":\"devs\",\"mount_accessor\":\"%s\"}", f->accessor);
+	fields = json_loads(body, 0, NULL);
+	assert_int_equal(identity_group_alias_write(f->s, NULL, fields, &out, &err), 0);
+	json_decref(fields);
+	assert_int_equal(identity_group_read(f->s, json_string_value(json_object_get(out, "canonical_id")), NULL, &g), 0);
+	assert_string_equal(json_string_value(json_object_get(g, "type")), "external");
+	json_decref(g);
+	json_decref(out);
+	buf_release(&err);
+	free(aid);
+	free(e);
+}
+
 static void test_identity_policies_follow_groups(void **state)
 {
 	struct fix *f = *state;
@@ -429,6 +475,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_alias_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_cycles_and_generation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_rebuilds_indexes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alias_custom_metadata_and_new_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identity_policies_follow_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_entity_created_then_reused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_groups_set_external_membership, setup, teardown),
