@@ -148,3 +148,57 @@ def test_generate_root_not_audited(unsealed_server, tmp_path):
     out = srv.proc.all_output_bytes().decode(errors="replace")
     for secret in srv.unseal_keys + [token, result["encoded_token"]]:
         assert secret not in text and secret not in out
+
+
+# -- trove operator generate-root -----------------------------------------------
+
+
+def test_cli_generate_root_and_decode(unsealed_server):
+    import json
+
+    from trove_harness import run_cli
+
+    srv = unsealed_server
+    env = {"VAULT_ADDR": srv.url}
+
+    p = run_cli(["operator", "generate-root", "-init", "-format=json"], env=env)
+    assert p.returncode == 0, p.stderr
+    st = json.loads(p.stdout)
+    otp = st["otp"]
+    assert len(otp) == 44 and st["otp_length"] == 44
+
+    p = run_cli(["operator", "generate-root", "-status"], env=env)
+    assert p.returncode == 0 and "0/2" in p.stdout and otp not in p.stdout, p.stdout
+
+    p = run_cli(["operator", "generate-root"], env=env, input=srv.unseal_keys[0] + "\n")
+    assert p.returncode == 0, p.stderr
+    assert "1/2" in p.stdout
+    p = run_cli(["operator", "generate-root", "-format=json", f"-nonce={st['nonce']}", srv.unseal_keys[1]],
+                env=env)
+    assert p.returncode == 0, p.stderr
+    done = json.loads(p.stdout)
+    assert done["complete"] is True
+    enc = done["encoded_token"]
+
+    p = run_cli(["operator", "generate-root", f"-decode={enc}", f"-otp={otp}"])
+    assert p.returncode == 0, p.stderr
+    token = p.stdout.strip()
+    assert token == decode(enc, otp)
+    assert srv.get("/v1/auth/token/lookup-self", token=token).json()["data"]["policies"] == ["root"]
+
+    # Bad local input: 2; a decode that does not fit: 1.
+    for args in (["-decode=abc"], ["-init", "-cancel"], ["-status", "x"], ["a", "b"], ["-pgp-key=x", "-init"]):
+        p = run_cli(["operator", "generate-root"] + args, env=env)
+        assert p.returncode == 2, (args, p.stderr)
+    p = run_cli(["operator", "generate-root", "-decode=!!!", f"-otp={otp}"])
+    assert p.returncode == 1, p.stderr
+
+    # Remote errors: 1.
+    p = run_cli(["operator", "generate-root", srv.unseal_keys[0]], env=env)
+    assert p.returncode == 1 and "no root token generation" in p.stderr, p.stderr
+    p = run_cli(["operator", "generate-root", "-init", "-otp=tooshort"], env=env)
+    assert p.returncode == 1 and "otp" in p.stderr, p.stderr
+    assert run_cli(["operator", "generate-root", "-init"], env=env).returncode == 0
+    p = run_cli(["operator", "generate-root", "-cancel"], env=env)
+    assert p.returncode == 0 and "Success" in p.stdout
+    assert srv.get("/v1/sys/generate-root/attempt").json()["started"] is False

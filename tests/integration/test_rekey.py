@@ -242,3 +242,85 @@ def test_rekey_not_audited_and_keys_not_logged(unsealed_server, tmp_path):
     out = srv.proc.all_output_bytes().decode(errors="replace")
     for k in srv.unseal_keys + done["keys"] + done["keys_base64"]:
         assert k not in text and k not in out
+
+
+# -- trove operator rekey -------------------------------------------------------
+
+
+def cli_env(srv):
+    return {"VAULT_ADDR": srv.url}
+
+
+def test_cli_rekey_with_verification(unsealed_server):
+    from trove_harness import run_cli
+
+    srv = unsealed_server
+    env = cli_env(srv)
+    old = srv.unseal_keys
+
+    p = run_cli(["operator", "rekey", "-init", "-key-shares=4", "-key-threshold=2", "-verify"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert "Rekey Progress" in p.stdout and "0/2" in p.stdout
+    assert "Verification Required    true" in p.stdout
+
+    p = run_cli(["operator", "rekey", "-status", "-format=json"], env=env)
+    assert p.returncode == 0, p.stderr
+    import json
+
+    st = json.loads(p.stdout)
+    assert (st["started"], st["n"], st["t"]) == (True, 4, 2)
+
+    # The key from stdin (no terminal), the nonce read from the server.
+    p = run_cli(["operator", "rekey"], env=env, input=old[0] + "\n")
+    assert p.returncode == 0, p.stderr
+    assert "1/2" in p.stdout
+    assert old[0] not in p.stdout + p.stderr
+
+    # The key as an argument, the nonce given.
+    p = run_cli(["operator", "rekey", "-format=json", f"-nonce={st['nonce']}", old[1]], env=env)
+    assert p.returncode == 0, p.stderr
+    done = json.loads(p.stdout)
+    assert done["complete"] is True and done["verification_required"] is True
+    new = done["keys_base64"]
+    assert len(new) == 4
+
+    p = run_cli(["operator", "rekey", "-status", "-verify"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert done["verification_nonce"] in p.stdout
+
+    p = run_cli(["operator", "rekey", "-verify"], env=env, input=new[0] + "\n")
+    assert p.returncode == 0, p.stderr
+    assert "1/2" in p.stdout
+    p = run_cli(["operator", "rekey", "-verify", new[3]], env=env)
+    assert p.returncode == 0, p.stderr
+    assert "Success" in p.stdout
+
+    srv.restart()
+    srv.unseal([new[1], new[2]])
+
+
+def test_cli_rekey_exit_codes(unsealed_server):
+    from trove_harness import run_cli
+
+    srv = unsealed_server
+    env = cli_env(srv)
+    # Local usage errors: 2, nothing sent.
+    for args in (["-init", "-key-shares=2", "-key-threshold=3"], ["-init", "-cancel"], ["-status", "extra"],
+                 ["a", "b"], ["-key-shares=300", "-init"], ["-pgp-keys=x", "-init"]):
+        p = run_cli(["operator", "rekey"] + args, env=env)
+        assert p.returncode == 2, (args, p.stdout, p.stderr)
+    assert srv.get("/v1/sys/rekey/init").json()["started"] is False
+
+    # The server's refusals: 1, with its message.
+    p = run_cli(["operator", "rekey", "-init", "-key-shares=3", "-key-threshold=1"], env=env)
+    assert p.returncode == 1 and "secret_threshold" in p.stderr, p.stderr
+    p = run_cli(["operator", "rekey", srv.unseal_keys[0]], env=env)
+    assert p.returncode == 1 and "no rekey" in p.stderr, p.stderr
+    assert run_cli(["operator", "rekey", "-init", "-key-shares=2", "-key-threshold=2"], env=env).returncode == 0
+    p = run_cli(["operator", "rekey", "-nonce=wrong", srv.unseal_keys[0]], env=env)
+    assert p.returncode == 1 and "nonce" in p.stderr, p.stderr
+    p = run_cli(["operator", "rekey", "-cancel"], env=env)
+    assert p.returncode == 0 and "Success" in p.stdout, p.stderr
+    assert srv.get("/v1/sys/rekey/init").json()["started"] is False
+    p = run_cli(["operator", "rekey", "-h"])
+    assert p.returncode == 0 and "Usage" in p.stdout
