@@ -274,7 +274,9 @@ int rekey_verify_restart(struct rekey *rk, struct buf *err)
 	if ((r = need_verification(rk, err)) != 0)
 		goto out;
 	share_set_clear(&rk->verify_progress);
-	r = rand_uuid(rk->verify_nonce);
+	char fresh[sizeof(rk->verify_nonce)];
+	if ((r = rand_uuid(fresh)) == 0)
+		memcpy(rk->verify_nonce, fresh, sizeof(fresh));
 out:
 	pthread_mutex_unlock(&rk->lock);
 	return r;
