@@ -221,8 +221,8 @@ int operator_take_key(char **argv, int argi, int argc, const char *prompt, char 
 	return cli_read_secret(prompt, key);
 }
 
-int operator_send_secret(struct cli *cli, const char *doing, const char *method, const char *path, const char *body,
-                         json_t **out)
+int operator_send_secret(struct cli *cli, const char *doing, const char *method, const char *path,
+                         const char *body, json_t **out)
 {
 	struct client_response resp;
 	struct client *c;

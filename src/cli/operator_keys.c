@@ -159,15 +159,17 @@ static int rekey_print_keys(const struct cli *cli, const json_t *res)
 		printf("Key %zu: %s\n", i + 1, json_string_value(json_array_get(keys, i)));
 	printf("\nOperation nonce: %s\n\n", str_of(res, "nonce"));
 	if (json_is_true(json_object_get(res, "verification_required"))) {
-		printf("Trove has made %zu new key shares. They are NOT in effect yet: the current key "
-		       "shares keep working until the threshold of these new ones has been given back with\n\n"
-		       "  trove operator rekey -verify\n\n"
-		       "Verification nonce: %s\n",
-		       n, str_of(res, "verification_nonce"));
+		printf(
+		    "Trove has made %zu new key shares. They are NOT in effect yet: the current key "
+		    "shares keep working until the threshold of these new ones has been given back with\n\n"
+		    "  trove operator rekey -verify\n\n"
+		    "Verification nonce: %s\n",
+		    n, str_of(res, "verification_nonce"));
 	} else {
-		printf("Trove is rekeyed with %zu key shares. The previous key shares no longer work. Keep each "
-		       "new key share in a separate safe place, held by a different person.\n",
-		       n);
+		printf(
+		    "Trove is rekeyed with %zu key shares. The previous key shares no longer work. Keep each "
+		    "new key share in a separate safe place, held by a different person.\n",
+		    n);
 	}
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
@@ -206,16 +208,19 @@ int cmd_rekey(int argc, char **argv)
 		goto out;
 	}
 	if ((init || cancel || status) && argi < argc) {
-		r = cli_usage_error(&operator_rekey_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+		r = cli_usage_error(&operator_rekey_spec, "Too many arguments (expected 0, got %d)",
+		                    argc - argi);
 		goto out;
 	}
 	if (argc - argi > 1) {
-		r = cli_usage_error(&operator_rekey_spec, "Too many arguments (expected 1, got %d)", argc - argi);
+		r = cli_usage_error(&operator_rekey_spec, "Too many arguments (expected 1, got %d)",
+		                    argc - argi);
 		goto out;
 	}
 	if (init) {
 		if (threshold > shares) {
-			r = cli_usage_error(&operator_rekey_spec, "-key-threshold (%ld) must not exceed -key-shares (%ld)",
+			r = cli_usage_error(&operator_rekey_spec,
+			                    "-key-threshold (%ld) must not exceed -key-shares (%ld)",
 			                    threshold, shares);
 			goto out;
 		}
@@ -233,13 +238,16 @@ int cmd_rekey(int argc, char **argv)
 			printf("Success! Canceled rekeying (if it was started)\n");
 	} else if (status) {
 		if (verify) {
-			if ((r = cli_api(&cli, "reading rekey verification", "GET", "sys/rekey/verify", NULL, &resp)) == 0)
+			if ((r = cli_api(&cli, "reading rekey verification", "GET", "sys/rekey/verify", NULL,
+			                 &resp)) == 0)
 				r = rekey_print_verify_status(&cli, resp);
-		} else if ((r = cli_api(&cli, "reading rekey status", "GET", "sys/rekey/init", NULL, &resp)) == 0) {
+		} else if ((r = cli_api(&cli, "reading rekey status", "GET", "sys/rekey/init", NULL,
+		                        &resp)) == 0) {
 			r = rekey_print_status(&cli, resp);
 		}
 	} else if (verify) {
-		if ((r = current_nonce(&cli, nonce_flag, "sys/rekey/verify", "rekey verification", &nonce)) != 0)
+		if ((r = current_nonce(&cli, nonce_flag, "sys/rekey/verify", "rekey verification", &nonce)) !=
+		    0)
 			goto out;
 		r = send_share(&cli, argv, argi, argc, "New Key (will be hidden): ", nonce, "verifying rekey",
 		               "sys/rekey/verify", &resp);
@@ -249,7 +257,8 @@ int cmd_rekey(int argc, char **argv)
 			if (cli.format != CLI_FORMAT_TABLE)
 				r = cli_print_data(&cli, resp);
 			else
-				printf("Success! Rekey verified: the new key shares are now in effect and the previous "
+				printf("Success! Rekey verified: the new key shares are now in effect and "
+				       "the previous "
 				       "ones no longer work.\n");
 		} else {
 			r = rekey_print_verify_status(&cli, resp);
@@ -257,8 +266,8 @@ int cmd_rekey(int argc, char **argv)
 	} else {
 		if ((r = current_nonce(&cli, nonce_flag, "sys/rekey/init", "rekey", &nonce)) != 0)
 			goto out;
-		r = send_share(&cli, argv, argi, argc, "Key (will be hidden): ", nonce,
-		               "rekeying", "sys/rekey/update", &resp);
+		r = send_share(&cli, argv, argi, argc, "Key (will be hidden): ", nonce, "rekeying",
+		               "sys/rekey/update", &resp);
 		if (r != 0)
 			goto out;
 		if (json_is_true(json_object_get(resp, "complete")))
@@ -321,7 +330,8 @@ static int genroot_decode(const struct cli *cli, const char *encoded, const char
 	int r;
 
 	if (otp_decode(encoded, strlen(encoded), otp, &token) != 0) {
-		fprintf(stderr, "Error decoding: the encoded token is not base64 of a token as long as the OTP\n");
+		fprintf(stderr,
+		        "Error decoding: the encoded token is not base64 of a token as long as the OTP\n");
 		return CLI_EXIT_ERROR;
 	}
 	if (cli->format == CLI_FORMAT_TABLE) {
@@ -344,8 +354,10 @@ int cmd_generate_root(int argc, char **argv)
 	const struct cli_flag flags[] = {
 	    {"init", NULL, CLI_FLAG_BOOL, &init, 0, 0, NULL,
 	     "Start a root token generation. Cancel one in progress first."},
-	    {"cancel", NULL, CLI_FLAG_BOOL, &cancel, 0, 0, NULL, "Cancel the root token generation in progress."},
-	    {"status", NULL, CLI_FLAG_BOOL, &status, 0, 0, NULL, "Print the progress of the root token generation."},
+	    {"cancel", NULL, CLI_FLAG_BOOL, &cancel, 0, 0, NULL,
+	     "Cancel the root token generation in progress."},
+	    {"status", NULL, CLI_FLAG_BOOL, &status, 0, 0, NULL,
+	     "Print the progress of the root token generation."},
 	    {"otp", NULL, CLI_FLAG_STRING, &otp, 0, 0, NULL,
 	     "With -init: the one-time pad to encode the token with (as long as a token: see OTP Length); "
 	     "the server makes one when absent. With -decode: the OTP to decode with."},
@@ -363,15 +375,18 @@ int cmd_generate_root(int argc, char **argv)
 	if (r != CLI_PROCEED)
 		return r;
 	if ((init + cancel + status + (decode != NULL)) > 1) {
-		r = cli_usage_error(&operator_generate_root_spec, "-init, -cancel, -status and -decode exclude one another");
+		r = cli_usage_error(&operator_generate_root_spec,
+		                    "-init, -cancel, -status and -decode exclude one another");
 		goto out;
 	}
 	if ((init || cancel || status || decode) && argi < argc) {
-		r = cli_usage_error(&operator_generate_root_spec, "Too many arguments (expected 0, got %d)", argc - argi);
+		r = cli_usage_error(&operator_generate_root_spec, "Too many arguments (expected 0, got %d)",
+		                    argc - argi);
 		goto out;
 	}
 	if (argc - argi > 1) {
-		r = cli_usage_error(&operator_generate_root_spec, "Too many arguments (expected 1, got %d)", argc - argi);
+		r = cli_usage_error(&operator_generate_root_spec, "Too many arguments (expected 1, got %d)",
+		                    argc - argi);
 		goto out;
 	}
 	if (decode) {
@@ -382,22 +397,23 @@ int cmd_generate_root(int argc, char **argv)
 		r = genroot_decode(&cli, decode, otp);
 	} else if (init) {
 		body = (otp && otp[0]) ? json_pack("{s:s}", "otp", otp) : json_object();
-		if ((r = cli_api(&cli, "starting root token generation", "PUT", "sys/generate-root/attempt", body,
-		                 &resp)) == 0)
+		if ((r = cli_api(&cli, "starting root token generation", "PUT", "sys/generate-root/attempt",
+		                 body, &resp)) == 0)
 			r = genroot_print_status(&cli, resp);
 	} else if (cancel) {
-		if ((r = cli_api(&cli, "cancelling root token generation", "DELETE", "sys/generate-root/attempt", NULL,
-		                 NULL)) == 0)
+		if ((r = cli_api(&cli, "cancelling root token generation", "DELETE",
+		                 "sys/generate-root/attempt", NULL, NULL)) == 0)
 			printf("Success! Root token generation canceled (if it was started)\n");
 	} else if (status) {
-		if ((r = cli_api(&cli, "reading root token generation status", "GET", "sys/generate-root/attempt", NULL,
-		                 &resp)) == 0)
+		if ((r = cli_api(&cli, "reading root token generation status", "GET",
+		                 "sys/generate-root/attempt", NULL, &resp)) == 0)
 			r = genroot_print_status(&cli, resp);
 	} else {
-		if ((r = current_nonce(&cli, nonce_flag, "sys/generate-root/attempt", "root token generation", &nonce)) != 0)
+		if ((r = current_nonce(&cli, nonce_flag, "sys/generate-root/attempt", "root token generation",
+		                       &nonce)) != 0)
 			goto out;
-		r = send_share(&cli, argv, argi, argc, "Unseal Key (will be hidden): ", nonce, "generating root token",
-		               "sys/generate-root/update", &resp);
+		r = send_share(&cli, argv, argi, argc, "Unseal Key (will be hidden): ", nonce,
+		               "generating root token", "sys/generate-root/update", &resp);
 		if (r == 0)
 			r = genroot_print_status(&cli, resp);
 	}

@@ -94,7 +94,7 @@ int generate_root_start(struct generate_root *g, const char *otp, char *otp_out,
 
 	if (otp && otp[0] && strlen(otp) != GENERATE_ROOT_OTP_LEN) {
 		buf_printf(err, "otp: must be %zu characters long, the length of a root token",
-			   (size_t)GENERATE_ROOT_OTP_LEN);
+		           (size_t)GENERATE_ROOT_OTP_LEN);
 		return TROVE_ERR_INVALID;
 	}
 	if ((r = core_key_threshold(g->core, &required, err)) != 0)
@@ -152,8 +152,9 @@ static int finish(struct generate_root *g, char **encoded, struct buf *err)
 	secure_wipe(key, sizeof(key));
 	if (r == TROVE_ERR_INVALID) {
 		log_warn("root token generation: the submitted key shares did not open the root key");
-		buf_append_str(err, "root generation failed: the key shares do not combine to the unseal key; "
-				    "progress was reset");
+		buf_append_str(err,
+		               "root generation failed: the key shares do not combine to the unseal key; "
+		               "progress was reset");
 	}
 	if (r != 0)
 		return r;
@@ -168,7 +169,7 @@ static int finish(struct generate_root *g, char **encoded, struct buf *err)
 }
 
 int generate_root_update(struct generate_root *g, const unsigned char *key, size_t len, const char *nonce,
-			 struct generate_root_status *out, char **encoded, struct buf *err)
+                         struct generate_root_status *out, char **encoded, struct buf *err)
 {
 	unsigned required = 0;
 	int r;
@@ -184,8 +185,10 @@ int generate_root_update(struct generate_root *g, const unsigned char *key, size
 		goto out;
 	}
 	if (!nonce || !secure_str_eq(nonce, g->nonce)) {
-		buf_printf(err, "nonce: incorrect nonce supplied; nonce for this root generation operation is \"%s\"",
-			   g->nonce);
+		buf_printf(
+		    err,
+		    "nonce: incorrect nonce supplied; nonce for this root generation operation is \"%s\"",
+		    g->nonce);
 		goto out;
 	}
 	if ((r = share_set_add(&g->progress, key, len, SHARE_LEN, "root generation attempt", err)) != 0)

@@ -59,6 +59,6 @@ int generate_root_cancel(struct generate_root *g, struct buf *err);
  * wrong length, a share already given, or a set that is not the current
  * key (progress reset, the attempt stays). */
 int generate_root_update(struct generate_root *g, const unsigned char *key, size_t len, const char *nonce,
-			 struct generate_root_status *out, char **encoded, struct buf *err);
+                         struct generate_root_status *out, char **encoded, struct buf *err);
 
 #endif

@@ -101,7 +101,8 @@ int rekey_status(struct rekey *rk, struct rekey_status *out, struct buf *err)
 	return 0;
 }
 
-int rekey_start(struct rekey *rk, int64_t shares, int64_t threshold, bool require_verification, struct buf *err)
+int rekey_start(struct rekey *rk, int64_t shares, int64_t threshold, bool require_verification,
+                struct buf *err)
 {
 	unsigned required;
 	int r;
@@ -181,7 +182,7 @@ static int commit(struct rekey *rk, struct buf *err)
 }
 
 int rekey_update(struct rekey *rk, const unsigned char *key, size_t len, const char *nonce,
-		 struct rekey_result *out, struct buf *err)
+                 struct rekey_result *out, struct buf *err)
 {
 	unsigned required;
 	int r;
@@ -196,12 +197,15 @@ int rekey_update(struct rekey *rk, const unsigned char *key, size_t len, const c
 		goto out;
 	}
 	if (rk->verifying) {
-		buf_printf(err, "rekey operation already finished; verification must be performed; nonce for the "
-				"verification operation is \"%s\"", rk->verify_nonce);
+		buf_printf(err,
+		           "rekey operation already finished; verification must be performed; nonce for the "
+		           "verification operation is \"%s\"",
+		           rk->verify_nonce);
 		goto out;
 	}
 	if (!nonce || !secure_str_eq(nonce, rk->nonce)) {
-		buf_printf(err, "nonce: incorrect nonce supplied; nonce for this rekey operation is \"%s\"", rk->nonce);
+		buf_printf(err, "nonce: incorrect nonce supplied; nonce for this rekey operation is \"%s\"",
+		           rk->nonce);
 		goto out;
 	}
 	if ((r = share_set_add(&rk->progress, key, len, SHARE_LEN, "rekey attempt", err)) != 0)
@@ -219,7 +223,7 @@ int rekey_update(struct rekey *rk, const unsigned char *key, size_t len, const c
 		if (r == TROVE_ERR_INVALID) {
 			log_warn("rekey: the submitted key shares did not open the root key");
 			buf_append_str(err, "rekey failed: the key shares do not combine to the unseal key; "
-					    "progress was reset");
+			                    "progress was reset");
 		}
 		goto out;
 	}
@@ -282,8 +286,8 @@ out:
 	return r;
 }
 
-int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, const char *nonce, bool *complete,
-			struct buf *err)
+int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, const char *nonce,
+                        bool *complete, struct buf *err)
 {
 	unsigned char combined[CORE_UNSEAL_KEY_LEN];
 	unsigned required;
@@ -298,7 +302,7 @@ int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, 
 	if (!nonce || !secure_str_eq(nonce, rk->verify_nonce)) {
 		r = TROVE_ERR_INVALID;
 		buf_printf(err, "nonce: incorrect nonce supplied; nonce for this verify operation is \"%s\"",
-			   rk->verify_nonce);
+		           rk->verify_nonce);
 		goto out;
 	}
 	if ((r = share_set_add(&rk->verify_progress, key, len, SHARE_LEN, "rekey verification", err)) != 0)
@@ -312,7 +316,7 @@ int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, 
 	if (r != 0 || !secure_eq(combined, rk->new_key, sizeof(combined))) {
 		r = TROVE_ERR_INVALID;
 		buf_append_str(err, "rekey verification failed: the new key shares do not combine to the new "
-				    "unseal key; verification progress was reset");
+		                    "unseal key; verification progress was reset");
 		goto out;
 	}
 	if ((r = commit(rk, err)) == 0)

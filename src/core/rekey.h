@@ -39,7 +39,7 @@ struct rekey_status {
 };
 
 struct rekey_result {
-	bool complete; /* the current shares were all given and accepted */
+	bool complete;        /* the current shares were all given and accepted */
 	unsigned char **keys; /* when complete: nkeys new shares of key_len bytes */
 	size_t nkeys;
 	size_t key_len;
@@ -57,7 +57,8 @@ int rekey_status(struct rekey *rk, struct rekey_status *out, struct buf *err);
 
 /* Starts a rekey to `shares` shares with `threshold` (checked with
  * core_seal_config_check). TROVE_ERR_INVALID when one is in progress. */
-int rekey_start(struct rekey *rk, int64_t shares, int64_t threshold, bool require_verification, struct buf *err);
+int rekey_start(struct rekey *rk, int64_t shares, int64_t threshold, bool require_verification,
+                struct buf *err);
 
 /* Cancels the rekey in progress, if any (also during verification: the
  * current key stays). */
@@ -71,7 +72,7 @@ int rekey_cancel(struct rekey *rk, struct buf *err);
  * pending, or a set of shares that is not the current key (progress is
  * then reset; the rekey stays started). */
 int rekey_update(struct rekey *rk, const unsigned char *key, size_t len, const char *nonce,
-		 struct rekey_result *out, struct buf *err);
+                 struct rekey_result *out, struct buf *err);
 void rekey_result_release(struct rekey_result *res);
 
 /* Verification: status fields verify_* in rekey_status. Restart gives a
@@ -82,7 +83,7 @@ int rekey_verify_restart(struct rekey *rk, struct buf *err);
  * the new threshold is reached and the shares combine to the new key: the
  * new key is then in effect and the rekey is over. A set that does not
  * combine to it resets the verification progress (TROVE_ERR_INVALID). */
-int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, const char *nonce, bool *complete,
-			struct buf *err);
+int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, const char *nonce,
+                        bool *complete, struct buf *err);
 
 #endif

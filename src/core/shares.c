@@ -9,8 +9,8 @@
 
 #include "banned.h"
 
-int share_set_add(struct share_set *s, const unsigned char *key, size_t len, size_t want_len, const char *attempt,
-		  struct buf *err)
+int share_set_add(struct share_set *s, const unsigned char *key, size_t len, size_t want_len,
+                  const char *attempt, struct buf *err)
 {
 	if (len != want_len) {
 		buf_printf(err, "invalid key length: a key share is %zu bytes", want_len);

@@ -23,8 +23,8 @@ struct share_set {
  * have; attempt names the operation in messages ("unseal attempt").
  * Returns 0, or TROVE_ERR_INVALID with err naming the reason (wrong
  * length; already given in this attempt; set full). */
-int share_set_add(struct share_set *s, const unsigned char *key, size_t len, size_t want_len, const char *attempt,
-		  struct buf *err);
+int share_set_add(struct share_set *s, const unsigned char *key, size_t len, size_t want_len,
+                  const char *attempt, struct buf *err);
 
 /* Combines the collected shares into out (share_len - 1 bytes). Returns 0
  * or TROVE_ERR_INVALID (no shares, duplicate x coordinates). */

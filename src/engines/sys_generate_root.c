@@ -25,12 +25,13 @@ static int fail(struct response *resp, int r, struct buf *err)
 }
 
 /* otp and encoded may be "". */
-static json_t *status_json(const struct generate_root_status *st, bool complete, const char *encoded, const char *otp)
+static json_t *status_json(const struct generate_root_status *st, bool complete, const char *encoded,
+                           const char *otp)
 {
-	return json_pack("{s:b, s:s, s:i, s:i, s:b, s:s, s:s, s:s, s:s, s:i}", "started", st->started, "nonce",
-			 st->nonce, "progress", (int)st->progress, "required", (int)st->required, "complete", complete,
-			 "encoded_token", encoded, "encoded_root_token", encoded, "pgp_fingerprint", "", "otp", otp,
-			 "otp_length", (int)GENERATE_ROOT_OTP_LEN);
+	return json_pack("{s:b, s:s, s:i, s:i, s:b, s:s, s:s, s:s, s:s, s:i}", "started", st->started,
+	                 "nonce", st->nonce, "progress", (int)st->progress, "required", (int)st->required,
+	                 "complete", complete, "encoded_token", encoded, "encoded_root_token", encoded,
+	                 "pgp_fingerprint", "", "otp", otp, "otp_length", (int)GENERATE_ROOT_OTP_LEN);
 }
 
 /* otp: the generated OTP to hand out once, or "". */
@@ -61,7 +62,7 @@ static int attempt_write(struct request *req, struct response *resp)
 
 	if (field_string(req, "pgp_key")[0])
 		return response_error(resp, TROVE_ERR_INVALID,
-				      "pgp_key: PGP encryption of the root token is unsupported; use an otp");
+		                      "pgp_key: PGP encryption of the root token is unsupported; use an otp");
 	buf_init(&err, 256);
 	r = generate_root_start(core_generate_root(req->core), field_string(req, "otp"), otp, &err);
 	if (r != 0)
@@ -96,8 +97,8 @@ static int update_write(struct request *req, struct response *resp)
 	if (sys_key_field(req, resp, key, sizeof(key), &klen) != 0)
 		return TROVE_ERR_INVALID;
 	buf_init(&err, 256);
-	r = generate_root_update(core_generate_root(req->core), key, klen, field_string(req, "nonce"), &st, &encoded,
-				 &err);
+	r = generate_root_update(core_generate_root(req->core), key, klen, field_string(req, "nonce"), &st,
+	                         &encoded, &err);
 	secure_wipe(key, sizeof(key));
 	if (r != 0)
 		return fail(resp, r, &err);
@@ -111,24 +112,31 @@ static int update_write(struct request *req, struct response *resp)
 }
 
 static const struct field attempt_fields[] = {
-	{ "otp", FIELD_STRING, NULL, "one-time pad for the new token; generated when absent" },
-	{ "pgp_key", FIELD_STRING, NULL, "unsupported" },
-	{ NULL, 0, NULL, NULL },
+    {"otp", FIELD_STRING, NULL, "one-time pad for the new token; generated when absent"},
+    {"pgp_key", FIELD_STRING, NULL, "unsupported"},
+    {NULL, 0, NULL, NULL},
 };
 
 static const struct field update_fields[] = {
-	{ "key", FIELD_STRING, NULL, "one key share, hex or base64" },
-	{ "nonce", FIELD_STRING, NULL, "the attempt's nonce" },
-	{ NULL, 0, NULL, NULL },
+    {"key", FIELD_STRING, NULL, "one key share, hex or base64"},
+    {"nonce", FIELD_STRING, NULL, "the attempt's nonce"},
+    {NULL, 0, NULL, NULL},
 };
 
 #define SPECIAL (ROUTE_UNAUTH | ROUTE_SEALED_OK | ROUTE_NO_AUDIT)
 
 const struct route sys_generate_root_routes[] = {
-	{ "generate-root/attempt",
-	  { [OP_READ] = attempt_read, [OP_UPDATE] = attempt_write, [OP_DELETE] = attempt_delete }, NULL,
-	  attempt_fields, SPECIAL, "start, read or cancel a root token generation" },
-	{ "generate-root/update", { [OP_UPDATE] = update_write }, NULL, update_fields, SPECIAL | ROUTE_SLOW,
-	  "give one key share to the root token generation" },
-	{ NULL, { 0 }, NULL, NULL, 0, NULL },
+    {"generate-root/attempt",
+     {[OP_READ] = attempt_read, [OP_UPDATE] = attempt_write, [OP_DELETE] = attempt_delete},
+     NULL,
+     attempt_fields,
+     SPECIAL,
+     "start, read or cancel a root token generation"},
+    {"generate-root/update",
+     {[OP_UPDATE] = update_write},
+     NULL,
+     update_fields,
+     SPECIAL | ROUTE_SLOW,
+     "give one key share to the root token generation"},
+    {NULL, {0}, NULL, NULL, 0, NULL},
 };

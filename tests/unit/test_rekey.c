@@ -51,7 +51,7 @@ static void f_destroy(struct storage *s)
 {
 	(void)s;
 }
-static const struct storage_ops flaky_ops = { "flaky", f_get, f_put, f_del, f_list, f_txn, f_destroy };
+static const struct storage_ops flaky_ops = {"flaky", f_get, f_put, f_del, f_list, f_txn, f_destroy};
 
 struct fixture {
 	struct storage *inner;
@@ -62,7 +62,7 @@ struct fixture {
 
 static struct core *new_core(struct fixture *f)
 {
-	struct core_config cc = { "inmem", NULL, 2764800, 2764800, true };
+	struct core_config cc = {"inmem", NULL, 2764800, 2764800, true};
 	return core_new(&f->phys.s, &cc);
 }
 
@@ -121,7 +121,7 @@ static void test_rekey_replaces_the_key(void **state)
 	assert_true(unseal_with(f->core, f->init.keys, 2));
 
 	/* Bad configurations name the field. */
-	const int64_t bad[][2] = { { 3, 4 }, { 256, 2 }, { 0, 0 }, { 3, 0 }, { 3, 1 } };
+	const int64_t bad[][2] = {{3, 4}, {256, 2}, {0, 0}, {3, 0}, {3, 1}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		buf_reset(&err);
 		assert_int_equal(rekey_start(rk, bad[i][0], bad[i][1], false, &err), TROVE_ERR_INVALID);
@@ -255,7 +255,7 @@ static void test_rekey_verification(void **state)
 	assert_false(complete);
 	buf_reset(&err);
 	assert_int_equal(rekey_verify_update(rk, f->init.keys[0], 33, st.verify_nonce, &complete, &err),
-			 TROVE_ERR_INVALID);
+	                 TROVE_ERR_INVALID);
 	assert_non_null(strstr(err.data, "verification failed"));
 	/* Restart: a new nonce. */
 	char old_vn[37];
@@ -263,7 +263,8 @@ static void test_rekey_verification(void **state)
 	assert_int_equal(rekey_verify_restart(rk, &err), 0);
 	assert_int_equal(rekey_status(rk, &st, &err), 0);
 	assert_string_not_equal(st.verify_nonce, old_vn);
-	assert_int_equal(rekey_verify_update(rk, res.keys[1], 33, old_vn, &complete, &err), TROVE_ERR_INVALID);
+	assert_int_equal(rekey_verify_update(rk, res.keys[1], 33, old_vn, &complete, &err),
+	                 TROVE_ERR_INVALID);
 	assert_int_equal(rekey_verify_update(rk, res.keys[1], 33, st.verify_nonce, &complete, &err), 0);
 	assert_int_equal(rekey_verify_update(rk, res.keys[2], 33, st.verify_nonce, &complete, &err), 0);
 	assert_true(complete);
@@ -304,7 +305,7 @@ static void test_rekey_commit_is_atomic(void **state)
 	assert_true(unseal_with(f->core, f->init.keys + 1, 2));
 
 	/* And the replacement itself checks the old key. */
-	unsigned char k[CORE_UNSEAL_KEY_LEN] = { 1 };
+	unsigned char k[CORE_UNSEAL_KEY_LEN] = {1};
 	assert_int_equal(core_replace_unseal_key(f->core, k, k, 1, 1), TROVE_ERR_INVALID);
 	assert_int_equal(core_check_unseal_key(f->core, k), TROVE_ERR_INVALID);
 	buf_release(&err);
@@ -325,7 +326,8 @@ static void test_generate_root(void **state)
 	buf_reset(&err);
 	assert_int_equal(generate_root_start(g, "short", otp, &err), TROVE_ERR_INVALID);
 	assert_non_null(strstr(err.data, "otp"));
-	assert_int_equal(generate_root_update(g, f->init.keys[0], 33, "x", &st, &enc, &err), TROVE_ERR_INVALID);
+	assert_int_equal(generate_root_update(g, f->init.keys[0], 33, "x", &st, &enc, &err),
+	                 TROVE_ERR_INVALID);
 
 	assert_int_equal(generate_root_start(g, NULL, otp, &err), 0);
 	assert_int_equal(strlen(otp), GENERATE_ROOT_OTP_LEN);
@@ -336,11 +338,13 @@ static void test_generate_root(void **state)
 	char nonce[37];
 	memcpy(nonce, st.nonce, sizeof(nonce));
 
-	assert_int_equal(generate_root_update(g, f->init.keys[1], 33, "bad", &st, &enc, &err), TROVE_ERR_INVALID);
+	assert_int_equal(generate_root_update(g, f->init.keys[1], 33, "bad", &st, &enc, &err),
+	                 TROVE_ERR_INVALID);
 	assert_int_equal(generate_root_update(g, f->init.keys[1], 33, nonce, &st, &enc, &err), 0);
 	assert_null(enc);
 	assert_int_equal(st.progress, 1);
-	assert_int_equal(generate_root_update(g, f->init.keys[1], 33, nonce, &st, &enc, &err), TROVE_ERR_INVALID);
+	assert_int_equal(generate_root_update(g, f->init.keys[1], 33, nonce, &st, &enc, &err),
+	                 TROVE_ERR_INVALID);
 	assert_int_equal(generate_root_update(g, f->init.keys[2], 33, nonce, &st, &enc, &err), 0);
 	assert_non_null(enc);
 	assert_null(strchr(enc, '='));
@@ -393,12 +397,12 @@ static void test_otp_codec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rekey_replaces_the_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_wrong_set_resets_progress, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_verification, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rekey_commit_is_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_generate_root, setup, teardown),
-		cmocka_unit_test(test_otp_codec),
+	    cmocka_unit_test_setup_teardown(test_rekey_replaces_the_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rekey_wrong_set_resets_progress, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rekey_verification, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rekey_commit_is_atomic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generate_root, setup, teardown),
+	    cmocka_unit_test(test_otp_codec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
