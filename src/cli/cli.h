@@ -316,6 +316,22 @@ char *cli_trim_slashes(const char *path);
 int cmd_status(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_operator(int argc, char **argv);
+/* `operator rekey` and `operator generate-root` (operator_keys.c). */
+extern const struct cli_command operator_rekey_spec, operator_generate_root_spec;
+int cmd_rekey(int argc, char **argv);
+int cmd_generate_root(int argc, char **argv);
+/* Shared by the operator commands that send key shares (operator.c):
+ * operator_take_key copies argv[argi] into *key and wipes it from argv, or
+ * with no argument left asks for the key (cli_read_secret); returns 0 or an
+ * exit code. operator_key_body appends {"key":KEY[,"nonce":NONCE]} to b
+ * (a buffer the caller wipes); returns 0 or an error code.
+ * operator_send_secret sends body (may be NULL) and returns 0 with *out the
+ * JSON object answered (the caller's, to free with
+ * client_json_free_secret), or CLI_EXIT_REMOTE after printing. */
+int operator_take_key(char **argv, int argi, int argc, const char *prompt, char **key);
+int operator_key_body(struct buf *b, const char *key, const char *nonce);
+int operator_send_secret(struct cli *cli, const char *doing, const char *method, const char *path, const char *body,
+                         json_t **out);
 int cmd_login(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_write(int argc, char **argv);

@@ -1,5 +1,5 @@
 /* operator.c — `trove operator ...`: init, unseal, seal, key-status,
- * rotate.
+ * rotate (rekey and generate-root are in operator_keys.c).
  *
  * Key hygiene is the theme of this file. Unseal keys are read from the
  * terminal with echo off rather than from argv when possible; a key given
@@ -197,27 +197,67 @@ static int append_json_string(struct buf *b, const char *s)
 	return r;
 }
 
-static int unseal_send(struct cli *cli, const char *doing, const char *body)
+int operator_key_body(struct buf *b, const char *key, const char *nonce)
+{
+	int r = buf_append_str(b, "{\"key\":");
+	if (r == 0)
+		r = append_json_string(b, key);
+	if (r == 0 && nonce) {
+		r = buf_append_str(b, ",\"nonce\":");
+		if (r == 0)
+			r = append_json_string(b, nonce);
+	}
+	if (r == 0)
+		r = buf_append_byte(b, '}');
+	return r;
+}
+
+int operator_take_key(char **argv, int argi, int argc, const char *prompt, char **key)
+{
+	if (argi < argc) {
+		*key = xstrdup(argv[argi]);
+		secure_wipe(argv[argi], strlen(argv[argi]));
+		return 0;
+	}
+	return cli_read_secret(prompt, key);
+}
+
+int operator_send_secret(struct cli *cli, const char *doing, const char *method, const char *path,
+                         const char *body, json_t **out)
 {
 	struct client_response resp;
 	struct client *c;
 	int r = CLI_EXIT_REMOTE;
 
+	*out = NULL;
 	client_response_init(&resp);
 	if ((c = cli_client(cli)) == NULL)
 		goto out;
-	if (client_do(c, "PUT", "sys/unseal", NULL, body, strlen(body), &resp) != 0 ||
+	if (client_do(c, method, path, NULL, body, body ? strlen(body) : 0, &resp) != 0 ||
 	    client_response_failed(&resp)) {
 		client_print_error(doing, &resp);
 		goto out;
 	}
 	if (!json_is_object(resp.json)) {
-		fprintf(stderr, "Error %s: the server sent no seal status\n", doing);
+		fprintf(stderr, "Error %s: the server's answer is not a JSON object\n", doing);
 		goto out;
 	}
-	r = status_print_seal(cli, resp.json);
+	*out = resp.json;
+	resp.json = NULL;
+	r = 0;
 out:
 	client_response_release(&resp);
+	return r;
+}
+
+static int unseal_send(struct cli *cli, const char *doing, const char *body)
+{
+	json_t *st = NULL;
+	int r = operator_send_secret(cli, doing, "PUT", "sys/unseal", body, &st);
+
+	if (r == 0)
+		r = status_print_seal(cli, st);
+	json_decref(st);
 	return r;
 }
 
@@ -247,14 +287,9 @@ static int cmd_unseal(int argc, char **argv)
 		r = unseal_send(&cli, "resetting unseal", "{\"reset\":true}");
 		goto out;
 	}
-	if (argi < argc) {
-		key = xstrdup(argv[argi]);
-		secure_wipe(argv[argi], strlen(argv[argi]));
-	} else if ((r = cli_read_secret("Unseal Key (will be hidden): ", &key)) != 0) {
+	if ((r = operator_take_key(argv, argi, argc, "Unseal Key (will be hidden): ", &key)) != 0)
 		goto out;
-	}
-	if (buf_append_str(&body, "{\"key\":") != 0 || append_json_string(&body, key) != 0 ||
-	    buf_append_byte(&body, '}') != 0) {
+	if (operator_key_body(&body, key, NULL) != 0) {
 		fprintf(stderr, "Error unsealing: the key is too long\n");
 		r = CLI_EXIT_LOCAL;
 		goto out;
@@ -417,14 +452,19 @@ out:
 /* ---- dispatch --------------------------------------------------------- */
 
 static const struct cli_subcommand operator_cmds[] = {
-    {&init_spec, cmd_init}, {&key_status_spec, cmd_key_status}, {&rotate_spec, cmd_rotate},
-    {&seal_spec, cmd_seal}, {&unseal_spec, cmd_unseal},
+    {&operator_generate_root_spec, cmd_generate_root},
+    {&init_spec, cmd_init},
+    {&key_status_spec, cmd_key_status},
+    {&operator_rekey_spec, cmd_rekey},
+    {&rotate_spec, cmd_rotate},
+    {&seal_spec, cmd_seal},
+    {&unseal_spec, cmd_unseal},
 };
 
 static const struct cli_group operator_group = {
     "operator",
-    "Tasks for the people who run a Trove server: initialize it, unseal and seal it, and manage its "
-    "encryption key.",
+    "Tasks for the people who run a Trove server: initialize it, unseal and seal it, change its key "
+    "shares, generate a root token, and manage its encryption key.",
     operator_cmds,
     sizeof(operator_cmds) / sizeof(operator_cmds[0]),
 };

@@ -33,6 +33,8 @@ struct policy_store;
 struct audit_broker;
 struct token_store;
 struct expiration;
+struct rekey;
+struct generate_root;
 
 struct core_config {
 	const char *storage_type;  /* "inmem", "lmdb": reported by seal-status */
@@ -81,6 +83,32 @@ int core_initialize(struct core *c, unsigned shares, unsigned threshold, const c
 /* Wipes and frees the result's contents. */
 void core_init_result_release(struct core_init_result *r);
 
+/* Checks a seal configuration as init and rekey take it: 1 <= shares <=
+ * 255, 1 <= threshold <= shares, and threshold > 1 when shares > 1.
+ * Returns 0, or TROVE_ERR_INVALID with the field and the reason appended
+ * to err (which may be NULL). */
+int core_seal_config_check(int64_t shares, int64_t threshold, struct buf *err);
+
+/* For operations that need the server initialised and unsealed (rekey,
+ * root generation): the current key threshold, or
+ * TROVE_ERR_UNINITIALIZED / TROVE_ERR_SEALED with err saying which. */
+int core_key_threshold(struct core *c, unsigned *threshold, struct buf *err);
+
+/* Whether key (CORE_UNSEAL_KEY_LEN bytes) is the current unseal key, i.e.
+ * opens the stored root key record: 0 when it is, TROVE_ERR_INVALID when
+ * it is not, another code when storage fails. Works sealed or not. */
+int core_check_unseal_key(struct core *c, const unsigned char *key);
+
+/* Rekey's commit: opens the root key record with old_key, encrypts the
+ * root key under new_key (both CORE_UNSEAL_KEY_LEN bytes) and writes that
+ * record and the new seal configuration (shares, threshold) in one storage
+ * transaction, so a crash leaves either the old key or the new one valid.
+ * Only while unsealed (TROVE_ERR_SEALED otherwise); TROVE_ERR_INVALID when
+ * old_key does not open the record or the configuration is invalid. The
+ * root key and the keyring are unchanged. */
+int core_replace_unseal_key(struct core *c, const unsigned char *old_key, const unsigned char *new_key,
+			    unsigned shares, unsigned threshold);
+
 int core_seal_status(struct core *c, struct seal_status *out);
 
 /* Submits one key share (raw bytes). When the threshold is reached the
@@ -106,6 +134,10 @@ struct mount_table *core_mounts(struct core *c);
 struct policy_store *core_policies(struct core *c);
 struct audit_broker *core_audit(struct core *c);
 struct expiration *core_expiration(struct core *c);
+/* The rekey and root-generation operations (rekey.h, generate_root.h);
+ * owned by the core, reset whenever it seals. */
+struct rekey *core_rekey(struct core *c);
+struct generate_root *core_generate_root(struct core *c);
 const struct core_config *core_config(struct core *c);
 
 #endif

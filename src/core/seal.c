@@ -25,7 +25,10 @@
 #include "rand.h"
 #include "rollback_guard.h"
 #include "secure.h"
+#include "generate_root.h"
+#include "rekey.h"
 #include "shamir.h"
+#include "shares.h"
 #include "token.h"
 
 #include "banned.h"
@@ -50,17 +53,21 @@ struct core {
 	char *cluster_name;
 	char cluster_id[37];
 
-	/* The seal config never changes once written (at init), so it is
-	 * read from storage once and then served from here: sys/health and
+	/* The seal config changes only at init and when a rekey completes
+	 * (both under the lock, which update this copy), so it is read from
+	 * storage once and then served from here: sys/health and
 	 * seal-status are hot paths for load balancers. */
 	struct seal_config cached;
 	bool cached_valid;
 
 	/* unseal progress */
-	unsigned char *shares[SHAMIR_MAX_SHARES];
-	size_t share_len;
-	unsigned nshares;
+	struct share_set progress;
 	char nonce[37];
+
+	/* Rekey and root-token generation: their own state and locks,
+	 * never taken while holding this one. */
+	struct rekey *rekey;
+	struct generate_root *genroot;
 };
 
 struct core *core_new(struct storage *physical, const struct core_config *cfg)
@@ -84,17 +91,14 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 		barrier_set_epoch_hook(c->barrier, rollback_guard_epoch, c->guard);
 	}
 	c->cfg.rollback_guard_file = NULL; /* borrowed from the caller: not kept */
+	c->rekey = rekey_new(c);
+	c->genroot = generate_root_new(c);
 	return c;
 }
 
 static void clear_progress(struct core *c)
 {
-	for (unsigned i = 0; i < c->nshares; i++) {
-		secure_free(c->shares[i], c->share_len);
-		c->shares[i] = NULL;
-	}
-	c->nshares = 0;
-	c->share_len = 0;
+	share_set_clear(&c->progress);
 	c->nonce[0] = '\0';
 }
 
@@ -103,6 +107,8 @@ void core_free(struct core *c)
 	if (!c)
 		return;
 	core_seal(c);
+	rekey_free(c->rekey);
+	generate_root_free(c->genroot);
 	expiration_free(c->expiration);
 	audit_broker_free(c->audit);
 	mount_table_free(c->mounts);
@@ -215,6 +221,32 @@ static void load_cluster_identity(struct core *c)
 	json_decref(j);
 }
 
+/* The stored form of a seal configuration; NULL on allocation failure. */
+static char *seal_config_text(unsigned shares, unsigned threshold)
+{
+	json_t *j = json_pack("{s:s, s:i, s:i}", "type", "shamir", "secret_shares", (int)shares, "secret_threshold",
+			      (int)threshold);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
+}
+
+int core_seal_config_check(int64_t shares, int64_t threshold, struct buf *err)
+{
+	const char *why = NULL;
+	if (shares < 1 || shares > SHAMIR_MAX_SHARES)
+		why = "secret_shares: must be between 1 and 255";
+	else if (threshold < 1 || threshold > shares)
+		why = "secret_threshold: must be between 1 and secret_shares";
+	else if (shares > 1 && threshold == 1)
+		why = "secret_threshold: must be greater than 1 when secret_shares is greater than 1";
+	if (!why)
+		return 0;
+	if (err)
+		buf_append_str(err, why);
+	return TROVE_ERR_INVALID;
+}
+
 int core_initialize(struct core *c, unsigned shares, unsigned threshold, const char *root_token_id,
 		    struct core_init_result *out, struct buf *err)
 {
@@ -224,23 +256,12 @@ int core_initialize(struct core *c, unsigned shares, unsigned threshold, const c
 	unsigned char *rec = NULL;
 	size_t rec_len = 0;
 	char *cfg_text = NULL;
-	json_t *cfg_json = NULL;
 	bool initialized = false;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
-	if (shares < 1 || shares > SHAMIR_MAX_SHARES) {
-		buf_printf(err, "secret_shares must be between 1 and %d", SHAMIR_MAX_SHARES);
+	if ((r = core_seal_config_check(shares, threshold, err)) != 0)
 		goto out;
-	}
-	if (threshold < 1 || threshold > shares) {
-		buf_printf(err, "secret_threshold must be between 1 and secret_shares (%u)", shares);
-		goto out;
-	}
-	if (shares > 1 && threshold == 1) {
-		buf_append_str(err, "secret_threshold must be greater than 1 when secret_shares is greater than 1");
-		goto out;
-	}
 	if ((r = initialized_locked(c, true, &initialized)) != 0)
 		goto out;
 	if (initialized) {
@@ -289,10 +310,7 @@ int core_initialize(struct core *c, unsigned shares, unsigned threshold, const c
 		goto out;
 	}
 
-	cfg_json = json_pack("{s:s, s:i, s:i}", "type", "shamir", "secret_shares", (int)shares, "secret_threshold",
-			     (int)threshold);
-	cfg_text = cfg_json ? json_dumps(cfg_json, JSON_COMPACT) : NULL;
-	if (!cfg_text) {
+	if ((cfg_text = seal_config_text(shares, threshold)) == NULL) {
 		r = TROVE_ERR_NOMEM;
 		goto out;
 	}
@@ -307,7 +325,6 @@ out:
 	secure_wipe(root_key, sizeof(root_key));
 	free(rec);
 	free(cfg_text);
-	json_decref(cfg_json);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
@@ -333,7 +350,7 @@ static void fill_status(struct core *c, const struct seal_config *sc, bool initi
 		out->threshold = sc->threshold;
 		out->shares = sc->shares;
 	}
-	out->progress = c->nshares;
+	out->progress = c->progress.n;
 	snprintf(out->nonce, sizeof(out->nonce), "%s", c->nonce);
 	if (!out->sealed) {
 		snprintf(out->cluster_name, sizeof(out->cluster_name), "%s", c->cluster_name ? c->cluster_name : "");
@@ -354,34 +371,140 @@ int core_seal_status(struct core *c, struct seal_status *out)
 	return 0;
 }
 
-/* Combines the collected shares and opens the root key. Called with the
- * lock held and nshares == threshold. */
-static int try_unseal(struct core *c, struct buf *err)
+/* Opens the root key record with unseal_key. *root_key (BARRIER_KEY_LEN
+ * bytes) is the caller's to secure_free; when rec_out is not NULL the
+ * record's bytes as stored are the caller's to free too. TROVE_ERR_INTEGRITY
+ * when the key does not open it (or the record is missing or damaged). */
+static int open_root_key(struct core *c, const unsigned char *unseal_key, unsigned char **root_key,
+			 unsigned char **rec_out, size_t *rec_len_out)
 {
-	unsigned char unseal_key[CORE_UNSEAL_KEY_LEN + 1];
-	unsigned char *rec = NULL, *root_key = NULL;
-	size_t rec_len = 0, root_len = 0;
+	unsigned char *rec = NULL, *key = NULL;
+	size_t rec_len = 0, key_len = 0;
 	int r;
 
-	if (c->share_len == CORE_UNSEAL_KEY_LEN + 1) {
-		if ((r = shamir_combine((const unsigned char *const *)c->shares, c->nshares, c->share_len,
-					unseal_key)) != 0)
-			goto out;
-	} else {
-		r = TROVE_ERR_INVALID;
-		goto out;
-	}
+	*root_key = NULL;
 	if ((r = storage_get(c->physical, CORE_ROOT_KEY_PATH, &rec, &rec_len)) != 0) {
 		if (r == TROVE_ERR_NOT_FOUND)
 			r = TROVE_ERR_INTEGRITY;
 		goto out;
 	}
-	if ((r = barrier_record_decrypt(unseal_key, CORE_ROOT_KEY_PATH, rec, rec_len, &root_key, &root_len)) != 0)
+	if ((r = barrier_record_decrypt(unseal_key, CORE_ROOT_KEY_PATH, rec, rec_len, &key, &key_len)) != 0)
 		goto out;
-	if (root_len != BARRIER_KEY_LEN) {
+	if (key_len != BARRIER_KEY_LEN) {
+		secure_free(key, key_len);
 		r = TROVE_ERR_INTEGRITY;
 		goto out;
 	}
+	*root_key = key;
+	if (rec_out) {
+		*rec_out = rec;
+		*rec_len_out = rec_len;
+		rec = NULL;
+	}
+	r = 0;
+out:
+	free(rec);
+	return r;
+}
+
+int core_key_threshold(struct core *c, unsigned *threshold, struct buf *err)
+{
+	struct seal_config sc;
+	int r = read_seal_config(c, &sc, false);
+	if (r == TROVE_ERR_NOT_FOUND) {
+		buf_append_str(err, "server is not yet initialized");
+		return TROVE_ERR_UNINITIALIZED;
+	}
+	if (r != 0)
+		return r;
+	if (barrier_sealed(c->barrier)) {
+		buf_append_str(err, "Vault is sealed");
+		return TROVE_ERR_SEALED;
+	}
+	*threshold = sc.threshold;
+	return 0;
+}
+
+int core_check_unseal_key(struct core *c, const unsigned char *key)
+{
+	unsigned char *root_key = NULL;
+	int r = open_root_key(c, key, &root_key, NULL, NULL);
+	secure_free(root_key, BARRIER_KEY_LEN);
+	return r == TROVE_ERR_INTEGRITY ? TROVE_ERR_INVALID : r;
+}
+
+int core_replace_unseal_key(struct core *c, const unsigned char *old_key, const unsigned char *new_key,
+			    unsigned shares, unsigned threshold)
+{
+	unsigned char *root_key = NULL, *rec = NULL;
+	size_t rec_len = 0;
+	char *cfg_text = NULL;
+	int r;
+
+	if (core_seal_config_check(shares, threshold, NULL) != 0)
+		return TROVE_ERR_INVALID;
+	pthread_mutex_lock(&c->lock);
+	if (barrier_sealed(c->barrier)) {
+		r = TROVE_ERR_SEALED;
+		goto out;
+	}
+	if ((r = open_root_key(c, old_key, &root_key, NULL, NULL)) != 0) {
+		if (r == TROVE_ERR_INTEGRITY)
+			r = TROVE_ERR_INVALID;
+		goto out;
+	}
+	if ((r = barrier_record_encrypt(new_key, 0, CORE_ROOT_KEY_PATH, root_key, BARRIER_KEY_LEN, &rec,
+					&rec_len)) != 0)
+		goto out;
+	if ((cfg_text = seal_config_text(shares, threshold)) == NULL) {
+		r = TROVE_ERR_NOMEM;
+		goto out;
+	}
+	/* One transaction: after a crash storage holds either the old record
+	 * and config (the old shares work) or both new ones. */
+	const struct storage_op ops[] = {
+		{ STORAGE_PUT, CORE_ROOT_KEY_PATH, rec, rec_len },
+		{ STORAGE_PUT, CORE_SEAL_CONFIG_PATH, cfg_text, strlen(cfg_text) },
+	};
+	if ((r = storage_txn(c->physical, ops, 2)) != 0)
+		goto out;
+	/* The guard records the new record with the next epoch, so the old
+	 * record (which the retired shares open) is refused if put back. */
+	if (c->guard) {
+		rollback_guard_root_record(c->guard, rec, rec_len);
+		if (barrier_touch(c->barrier) != 0)
+			log_warn("keyring epoch not advanced after the rekey; the rollback guard keeps the old record");
+	}
+	c->cached.shares = shares;
+	c->cached.threshold = threshold;
+	c->cached_valid = true;
+	log_info("unseal key replaced", "secret_shares", shares > 1 ? "many" : "one");
+	r = 0;
+out:
+	pthread_mutex_unlock(&c->lock);
+	secure_free(root_key, BARRIER_KEY_LEN);
+	free(rec);
+	free(cfg_text);
+	return r;
+}
+
+/* Combines the collected shares and opens the root key. Called with the
+ * lock held and the threshold of shares collected. */
+static int try_unseal(struct core *c, struct buf *err)
+{
+	unsigned char unseal_key[CORE_UNSEAL_KEY_LEN + 1];
+	unsigned char *root_key = NULL, *rec = NULL;
+	size_t rec_len = 0;
+	int r;
+
+	if (c->progress.share_len != CORE_UNSEAL_KEY_LEN + 1) {
+		r = TROVE_ERR_INVALID;
+		goto out;
+	}
+	if ((r = share_set_combine(&c->progress, unseal_key)) != 0)
+		goto out;
+	if ((r = open_root_key(c, unseal_key, &root_key, &rec, &rec_len)) != 0)
+		goto out;
 	if ((r = barrier_unseal(c->barrier, root_key)) != 0)
 		goto out;
 	/* An older copy of the storage opens with the same keys: only the
@@ -423,7 +546,7 @@ fail:
 	barrier_seal(c->barrier);
 out:
 	secure_wipe(unseal_key, sizeof(unseal_key));
-	secure_free(root_key, root_len);
+	secure_free(root_key, BARRIER_KEY_LEN);
 	free(rec);
 	return r;
 }
@@ -444,26 +567,15 @@ int core_unseal(struct core *c, const unsigned char *key, size_t len, struct sea
 		r = 0;
 		goto out;
 	}
-	if (len != CORE_UNSEAL_KEY_LEN + 1) {
-		r = TROVE_ERR_INVALID;
-		buf_printf(err, "invalid key length: an unseal key share is %d bytes", CORE_UNSEAL_KEY_LEN + 1);
+	if (c->progress.n == 0 && len == CORE_UNSEAL_KEY_LEN + 1 && (r = rand_uuid(c->nonce)) != 0)
+		goto out;
+	if ((r = share_set_add(&c->progress, key, len, CORE_UNSEAL_KEY_LEN + 1, "unseal attempt", err)) != 0) {
+		if (c->progress.n == 0)
+			c->nonce[0] = '\0';
 		goto out;
 	}
-	for (unsigned i = 0; i < c->nshares; i++) {
-		if (secure_eq(c->shares[i], key, len)) {
-			r = TROVE_ERR_INVALID;
-			buf_append_str(err, "this key share was already submitted in the current unseal attempt");
-			goto out;
-		}
-	}
-	if (c->nshares == 0 && (r = rand_uuid(c->nonce)) != 0)
-		goto out;
-	c->shares[c->nshares] = xmalloc(len);
-	memcpy(c->shares[c->nshares], key, len);
-	c->share_len = len;
-	c->nshares++;
 
-	if (c->nshares >= sc.threshold) {
+	if (c->progress.n >= sc.threshold) {
 		size_t err_before = err->len;
 		r = try_unseal(c, err);
 		clear_progress(c);
@@ -516,6 +628,10 @@ int core_seal(struct core *c)
 	barrier_seal(c->barrier);
 	clear_progress(c);
 	pthread_mutex_unlock(&c->lock);
+	/* Rekey and root generation state dies with the seal (as Vault's);
+	 * their locks are taken only after this one is released. */
+	rekey_reset(c->rekey);
+	generate_root_reset(c->genroot);
 	return 0;
 }
 
@@ -532,6 +648,16 @@ struct storage *core_storage(struct core *c)
 struct barrier *core_barrier(struct core *c)
 {
 	return c->barrier;
+}
+
+struct rekey *core_rekey(struct core *c)
+{
+	return c->rekey;
+}
+
+struct generate_root *core_generate_root(struct core *c)
+{
+	return c->genroot;
 }
 
 struct token_store *core_tokens(struct core *c)

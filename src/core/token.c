@@ -84,6 +84,8 @@
 #define ACC_KEY_LEN (sizeof(TOKEN_ACCESSOR_PREFIX) + TOKEN_LOCATOR_MAX)
 #define PARENT_KEY_LEN (sizeof(TOKEN_PARENT_PREFIX) + 2 * TOKEN_LOCATOR_MAX + 2)
 #define TOKEN_RANDOM_CHARS 24
+_Static_assert(TOKEN_SERVICE_LEN == sizeof(TOKEN_SERVICE_PREFIX) - 1 + TOKEN_SEQ_HEX + TOKEN_RANDOM_CHARS,
+	       "TOKEN_SERVICE_LEN matches what token_create generates");
 
 struct revoke_cb {
 	void (*fn)(void *arg, const struct token_entry *e);

@@ -57,6 +57,8 @@
 #define TOKEN_ACCESSOR_PREFIX "sys/token/accessor/"
 #define TOKEN_PARENT_PREFIX "sys/token/parent/"
 #define TOKEN_SERVICE_PREFIX "hvs."
+/* Length of a generated service token: prefix, sequence, 24 base62. */
+#define TOKEN_SERVICE_LEN (sizeof(TOKEN_SERVICE_PREFIX) - 1 + TOKEN_SEQ_HEX + 24)
 #define TOKEN_BATCH_PREFIX "hvb."
 
 struct token_store;

@@ -49,6 +49,18 @@ int cubbyhole_get(struct core *c, const char *id_hash, const char *key, json_t *
 extern const struct route sys_lease_routes[];
 /* sys/metrics (sys_metrics.c) */
 extern const struct route sys_metrics_routes[];
+/* sys/rekey/{init,update,verify,backup} (sys_rekey.c) */
+extern const struct route sys_rekey_routes[];
+/* sys/generate-root/{attempt,update} (sys_generate_root.c) */
+extern const struct route sys_generate_root_routes[];
+/* Decodes a key share as sys/unseal, sys/rekey and sys/generate-root take
+ * it: hex, else base64 (Vault tries hex first). Returns 0 or an error code
+ * (not hex or base64, or longer than cap). */
+int sys_key_share_decode(const char *s, unsigned char *out, size_t cap, size_t *len);
+/* Reads the request's "key" field into out (decoded as above). Returns 0,
+ * or TROVE_ERR_INVALID with resp's error set (missing, not hex or base64).
+ * The caller wipes out. */
+int sys_key_field(struct request *req, struct response *resp, unsigned char *out, size_t cap, size_t *len);
 /* sys/wrapping/{wrap,unwrap,lookup,rewrap} (sys_wrapping.c) */
 extern const struct route sys_wrapping_routes[];
 

@@ -118,13 +118,22 @@ static int init_write(struct request *req, struct response *resp)
 
 /* --- sys/unseal, sys/seal ------------------------------------------------ */
 
-/* Unseal keys arrive as hex or base64 (Vault tries hex first). */
-static int decode_key(const char *s, unsigned char *out, size_t cap, size_t *len)
+int sys_key_share_decode(const char *s, unsigned char *out, size_t cap, size_t *len)
 {
 	size_t n = strlen(s);
 	if (hex_decode(s, n, out, cap, len) == 0)
 		return 0;
 	return base64_decode(s, n, out, cap, len);
+}
+
+int sys_key_field(struct request *req, struct response *resp, unsigned char *out, size_t cap, size_t *len)
+{
+	const char *k = field_string(req, "key");
+	if (!k[0])
+		return response_error(resp, TROVE_ERR_INVALID, "'key' must be specified in request body as JSON");
+	if (sys_key_share_decode(k, out, cap, len) != 0)
+		return response_error(resp, TROVE_ERR_INVALID, "'key' must be a valid hex or base64 string");
+	return 0;
 }
 
 static int unseal_write(struct request *req, struct response *resp)
@@ -147,7 +156,7 @@ static int unseal_write(struct request *req, struct response *resp)
 	if (!k[0])
 		return response_error(resp, TROVE_ERR_INVALID,
 				      "'key' must be specified in request body as JSON, or 'reset' set to true");
-	if (decode_key(k, key, sizeof(key), &klen) != 0)
+	if (sys_key_share_decode(k, key, sizeof(key), &klen) != 0)
 		return response_error(resp, TROVE_ERR_INVALID, "'key' must be a valid hex or base64 string");
 
 	buf_init(&err, 512);
@@ -310,7 +319,8 @@ static const struct route sys_routes[] = {
 	{ NULL, { 0 }, NULL, NULL, 0, NULL },
 };
 
-static const struct route *const sys_tables[] = { sys_routes, sys_mount_routes, sys_policy_routes, sys_audit_routes, sys_locked_users_routes,
+static const struct route *const sys_tables[] = { sys_routes, sys_rekey_routes, sys_generate_root_routes,
+						  sys_mount_routes, sys_policy_routes, sys_audit_routes, sys_locked_users_routes,
 						  token_sys_routes, sys_wrapping_routes, sys_lease_routes,
 						  sys_metrics_routes, NULL };
 
