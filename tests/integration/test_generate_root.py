@@ -186,18 +186,18 @@ def test_cli_generate_root_and_decode(unsealed_server):
     assert token == decode(enc, otp)
     assert srv.get("/v1/auth/token/lookup-self", token=token).json()["data"]["policies"] == ["root"]
 
-    # Bad local input: 2; a decode that does not fit: 1.
+    # Bad local input, and a decode that does not fit: 1 (Vault's CLI convention).
     for args in (["-decode=abc"], ["-init", "-cancel"], ["-status", "x"], ["a", "b"], ["-pgp-key=x", "-init"]):
         p = run_cli(["operator", "generate-root"] + args, env=env)
-        assert p.returncode == 2, (args, p.stderr)
+        assert p.returncode == 1, (args, p.stderr)
     p = run_cli(["operator", "generate-root", "-decode=!!!", f"-otp={otp}"])
     assert p.returncode == 1, p.stderr
 
-    # Remote errors: 1.
+    # Remote errors: 2.
     p = run_cli(["operator", "generate-root", srv.unseal_keys[0]], env=env)
-    assert p.returncode == 1 and "no root token generation" in p.stderr, p.stderr
+    assert p.returncode == 2 and "no root token generation" in p.stderr, p.stderr
     p = run_cli(["operator", "generate-root", "-init", "-otp=tooshort"], env=env)
-    assert p.returncode == 1 and "otp" in p.stderr, p.stderr
+    assert p.returncode == 2 and "otp" in p.stderr, p.stderr
     assert run_cli(["operator", "generate-root", "-init"], env=env).returncode == 0
     p = run_cli(["operator", "generate-root", "-cancel"], env=env)
     assert p.returncode == 0 and "Success" in p.stdout

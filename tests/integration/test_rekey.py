@@ -304,21 +304,21 @@ def test_cli_rekey_exit_codes(unsealed_server):
 
     srv = unsealed_server
     env = cli_env(srv)
-    # Local usage errors: 2, nothing sent.
+    # Local usage errors: 1, nothing sent (Vault's CLI convention).
     for args in (["-init", "-key-shares=2", "-key-threshold=3"], ["-init", "-cancel"], ["-status", "extra"],
                  ["a", "b"], ["-key-shares=300", "-init"], ["-pgp-keys=x", "-init"]):
         p = run_cli(["operator", "rekey"] + args, env=env)
-        assert p.returncode == 2, (args, p.stdout, p.stderr)
+        assert p.returncode == 1, (args, p.stdout, p.stderr)
     assert srv.get("/v1/sys/rekey/init").json()["started"] is False
 
-    # The server's refusals: 1, with its message.
+    # The server's refusals: 2, with its message.
     p = run_cli(["operator", "rekey", "-init", "-key-shares=3", "-key-threshold=1"], env=env)
-    assert p.returncode == 1 and "secret_threshold" in p.stderr, p.stderr
+    assert p.returncode == 2 and "secret_threshold" in p.stderr, p.stderr
     p = run_cli(["operator", "rekey", srv.unseal_keys[0]], env=env)
-    assert p.returncode == 1 and "no rekey" in p.stderr, p.stderr
+    assert p.returncode == 2 and "no rekey" in p.stderr, p.stderr
     assert run_cli(["operator", "rekey", "-init", "-key-shares=2", "-key-threshold=2"], env=env).returncode == 0
     p = run_cli(["operator", "rekey", "-nonce=wrong", srv.unseal_keys[0]], env=env)
-    assert p.returncode == 1 and "nonce" in p.stderr, p.stderr
+    assert p.returncode == 2 and "nonce" in p.stderr, p.stderr
     p = run_cli(["operator", "rekey", "-cancel"], env=env)
     assert p.returncode == 0 and "Success" in p.stdout, p.stderr
     assert srv.get("/v1/sys/rekey/init").json()["started"] is False
