@@ -351,22 +351,28 @@ def test_one_rekey_and_one_generation_at_a_time(unsealed_server):
             if r.status_code == 400:
                 assert_error(r, 400, "already in progress")
 
-    # Both finish with the same shares, concurrently, each exactly once.
-    rk = srv.get("/v1/sys/rekey/init").json()["nonce"]
-    gr = srv.get("/v1/sys/generate-root/attempt").json()["nonce"]
+    # The last share sent twice at once completes an operation exactly once.
+    # (Root generation first: once the rekey commits, the old shares it
+    # would combine no longer open the root key, which is the point.)
     k0, k1 = srv.unseal_keys[:2]
-    assert srv.put("/v1/sys/rekey/update", json={"key": k0, "nonce": rk}).status_code == 200
-    assert srv.put("/v1/sys/generate-root/update", json={"key": k0, "nonce": gr}).status_code == 200
-    out = []
-    threads = [threading.Thread(target=lambda p=p, n=n: out.append(srv.put(p, json={"key": k1, "nonce": n})))
-               for p, n in [("/v1/sys/rekey/update", rk), ("/v1/sys/generate-root/update", gr)] * 2]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    done = [r for r in out if r.status_code == 200 and r.json().get("complete")]
-    assert len(done) == 2, [(r.status_code, r.text[:200]) for r in out]
-    new = next(r.json()["keys"] for r in done if "keys" in r.json())
+    finished = {}
+    for path, kind in [("/v1/sys/generate-root", "root"), ("/v1/sys/rekey", "rekey")]:
+        nonce = srv.get(path + ("/attempt" if kind == "root" else "/init")).json()["nonce"]
+        assert srv.put(path + "/update", json={"key": k0, "nonce": nonce}).status_code == 200
+        out = []
+        threads = [threading.Thread(target=lambda: out.append(srv.put(path + "/update",
+                                                                      json={"key": k1, "nonce": nonce})))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done = [r for r in out if r.status_code == 200 and r.json().get("complete")]
+        assert len(done) == 1, [(r.status_code, r.text[:200]) for r in out]
+        other = next(r for r in out if r is not done[0])
+        assert other.status_code == 400, other.text
+        finished[kind] = done[0].json()
+    new = finished["rekey"]["keys"]
 
     # Durable at once: a kill -9 right after, and the new shares unseal.
     srv.kill9()
