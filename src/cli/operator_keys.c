@@ -351,6 +351,18 @@ static int genroot_decode(const struct cli *cli, const char *encoded, const char
 	return r;
 }
 
+/* Wipes the argument of argv holding a flag's value (value points into it). */
+static void wipe_flag_arg(char **argv, int argc, const char *value)
+{
+	for (int i = 1; value && i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		if (value >= argv[i] && value <= argv[i] + n) {
+			secure_wipe(argv[i], n);
+			return;
+		}
+	}
+}
+
 int cmd_generate_root(int argc, char **argv)
 {
 	struct cli cli;
@@ -400,6 +412,9 @@ int cmd_generate_root(int argc, char **argv)
 			goto out;
 		}
 		r = genroot_decode(&cli, decode, otp);
+		/* The OTP and the encoded token leave /proc/<pid>/cmdline. */
+		wipe_flag_arg(argv, argc, otp);
+		wipe_flag_arg(argv, argc, decode);
 	} else if (init) {
 		body = (otp && otp[0]) ? json_pack("{s:s}", "otp", otp) : json_object();
 		if ((r = cli_api(&cli, "starting root token generation", "PUT", "sys/generate-root/attempt",
