@@ -215,8 +215,7 @@ int operator_key_body(struct buf *b, const char *key, const char *nonce)
 int operator_take_key(char **argv, int argi, int argc, const char *prompt, char **key)
 {
 	if (argi < argc) {
-		*key = xstrdup(argv[argi]);
-		secure_wipe(argv[argi], strlen(argv[argi]));
+		*key = cli_take_secret_arg(argv, argi);
 		return 0;
 	}
 	return cli_read_secret(prompt, key);

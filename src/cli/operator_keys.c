@@ -152,25 +152,30 @@ static int rekey_print_keys(const struct cli *cli, const json_t *res)
 {
 	const json_t *keys = json_object_get(res, "keys_base64");
 	size_t i, n = json_array_size(keys);
+	struct buf note;
 
 	if (cli->format != CLI_FORMAT_TABLE)
 		return cli_print_data(cli, res);
 	for (i = 0; i < n; i++)
 		printf("Key %zu: %s\n", i + 1, json_string_value(json_array_get(keys, i)));
 	printf("\nOperation nonce: %s\n\n", str_of(res, "nonce"));
+	buf_init(&note, BUF_CAP_DEFAULT);
 	if (json_is_true(json_object_get(res, "verification_required"))) {
-		printf(
+		(void)buf_printf(
+		    &note,
 		    "Trove has made %zu new key shares. They are NOT in effect yet: the current key "
-		    "shares keep working until the threshold of these new ones has been given back with\n\n"
-		    "  trove operator rekey -verify\n\n"
-		    "Verification nonce: %s\n",
+		    "shares keep working until the threshold of these new ones has been given back "
+		    "with 'trove operator rekey -verify' (verification nonce %s).",
 		    n, str_of(res, "verification_nonce"));
 	} else {
-		printf(
-		    "Trove is rekeyed with %zu key shares. The previous key shares no longer work. Keep each "
-		    "new key share in a separate safe place, held by a different person.\n",
+		(void)buf_printf(
+		    &note,
+		    "Trove is rekeyed with %zu key shares. The previous key shares no longer work. "
+		    "Keep each new key share in a separate safe place, held by a different person.",
 		    n);
 	}
+	cli_wrap(stdout, note.data, 0, 78);
+	buf_release(&note);
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
@@ -346,6 +351,18 @@ static int genroot_decode(const struct cli *cli, const char *encoded, const char
 	return r;
 }
 
+/* Wipes the argument of argv holding a flag's value (value points into it). */
+static void wipe_flag_arg(char **argv, int argc, const char *value)
+{
+	for (int i = 1; value && i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		if (value >= argv[i] && value <= argv[i] + n) {
+			secure_wipe(argv[i], n);
+			return;
+		}
+	}
+}
+
 int cmd_generate_root(int argc, char **argv)
 {
 	struct cli cli;
@@ -395,6 +412,9 @@ int cmd_generate_root(int argc, char **argv)
 			goto out;
 		}
 		r = genroot_decode(&cli, decode, otp);
+		/* The OTP and the encoded token leave /proc/<pid>/cmdline. */
+		wipe_flag_arg(argv, argc, otp);
+		wipe_flag_arg(argv, argc, decode);
 	} else if (init) {
 		body = (otp && otp[0]) ? json_pack("{s:s}", "otp", otp) : json_object();
 		if ((r = cli_api(&cli, "starting root token generation", "PUT", "sys/generate-root/attempt",

@@ -84,14 +84,11 @@ static int init_write(struct request *req, struct response *resp)
 		return response_error(resp, TROVE_ERR_INVALID,
 				      "secret_shares and secret_threshold are required");
 	int64_t shares = field_int(req, "secret_shares"), threshold = field_int(req, "secret_threshold");
-	if (shares < 1 || shares > 255)
-		return response_error(resp, TROVE_ERR_INVALID, "secret_shares: must be between 1 and 255");
-	if (threshold < 1 || threshold > shares)
-		return response_error(resp, TROVE_ERR_INVALID,
-				      "secret_threshold: must be between 1 and secret_shares");
 
 	buf_init(&err, 512);
-	r = core_initialize(req->core, (unsigned)shares, (unsigned)threshold, NULL, &res, &err);
+	/* Checked before the casts to unsigned narrow the values. */
+	if ((r = core_seal_config_check(shares, threshold, &err)) == 0)
+		r = core_initialize(req->core, (unsigned)shares, (unsigned)threshold, NULL, &res, &err);
 	if (r != 0) {
 		if (err.len)
 			response_error(resp, r, "%s", err.data);

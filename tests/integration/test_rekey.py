@@ -324,3 +324,57 @@ def test_cli_rekey_exit_codes(unsealed_server):
     assert srv.get("/v1/sys/rekey/init").json()["started"] is False
     p = run_cli(["operator", "rekey", "-h"])
     assert p.returncode == 0 and "Usage" in p.stdout
+
+
+def test_one_rekey_and_one_generation_at_a_time(unsealed_server):
+    import threading
+
+    srv = unsealed_server
+    results = {"rekey": [], "root": []}
+
+    def start(kind, path, body):
+        results[kind].append(srv.put(path, json=body))
+
+    threads = []
+    for _ in range(6):
+        threads.append(threading.Thread(target=start, args=("rekey", "/v1/sys/rekey/init",
+                                                            {"secret_shares": 3, "secret_threshold": 2})))
+        threads.append(threading.Thread(target=start, args=("root", "/v1/sys/generate-root/attempt", {})))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for kind in results:
+        codes = sorted(r.status_code for r in results[kind])
+        assert codes == [200] + [400] * 5, (kind, codes)
+        for r in results[kind]:
+            if r.status_code == 400:
+                assert_error(r, 400, "already in progress")
+
+    # The last share sent twice at once completes an operation exactly once.
+    # (Root generation first: once the rekey commits, the old shares it
+    # would combine no longer open the root key, which is the point.)
+    k0, k1 = srv.unseal_keys[:2]
+    finished = {}
+    for path, kind in [("/v1/sys/generate-root", "root"), ("/v1/sys/rekey", "rekey")]:
+        nonce = srv.get(path + ("/attempt" if kind == "root" else "/init")).json()["nonce"]
+        assert srv.put(path + "/update", json={"key": k0, "nonce": nonce}).status_code == 200
+        out = []
+        threads = [threading.Thread(target=lambda: out.append(srv.put(path + "/update",
+                                                                      json={"key": k1, "nonce": nonce})))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done = [r for r in out if r.status_code == 200 and r.json().get("complete")]
+        assert len(done) == 1, [(r.status_code, r.text[:200]) for r in out]
+        other = next(r for r in out if r is not done[0])
+        assert other.status_code == 400, other.text
+        finished[kind] = done[0].json()
+    new = finished["rekey"]["keys"]
+
+    # Durable at once: a kill -9 right after, and the new shares unseal.
+    srv.kill9()
+    srv.start()
+    srv.unseal(new[:2])
