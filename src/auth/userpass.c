@@ -32,10 +32,12 @@
  * checked, so the refusal does not tell whether the password was right. */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "strhash.h"
@@ -469,6 +471,16 @@ out:
 	return r;
 }
 
+/* A flood is refused thousands of times a second: the log says so at
+ * most once a second. */
+static bool full_table_log_due(void)
+{
+	static _Atomic long long last;
+	long long now = (long long)time(NULL);
+	long long prev = atomic_load(&last);
+	return prev != now && atomic_compare_exchange_strong(&last, &prev, now);
+}
+
 static int login(struct request *req, struct response *resp)
 {
 	struct lockout_config cfg;
@@ -498,8 +510,9 @@ static int login(struct request *req, struct response *resp)
 	if (r != 0) {
 		/* The lockout table is full of names still counting failures:
 		 * a name it does not track cannot be counted, so it waits. */
-		log_warn("userpass: login refused, too many failed logins are being tracked", "mount",
-		         req->mount->path);
+		if (full_table_log_due())
+			log_warn("userpass: logins refused, too many failed logins are being tracked",
+			         "mount", req->mount->path);
 		r = response_error(resp, r, "too many failed logins; try again later");
 		goto out;
 	}

@@ -466,8 +466,8 @@ static int run_handler(struct request *req, const struct route *route, struct re
 	if (!h)
 		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
 	else if (gate && !mount_gate_enter(gate))
-		r = response_error(resp, TROVE_ERR_NOT_FOUND, "no handler for route \"%s\": the mount is being disabled",
-		                   req->path);
+		r = response_error(resp, TROVE_ERR_NOT_FOUND,
+		                   "no handler for route \"%s\": the mount is being disabled", req->path);
 	else {
 		if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
 		    (r = expiration_register(core_expiration(req->core), req, resp)) == 0)

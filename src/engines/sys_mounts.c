@@ -187,8 +187,9 @@ static int disable(struct request *req, const char *name, const char *full, bool
 	if (revoke && auth)
 		snprintf(accessor, sizeof(accessor), "%s", m->accessor);
 	if (revoke && m->gate && !(closed = (r = mount_gate_close(m->gate, DISABLE_WAIT_MS)) == 0)) {
-		buf_printf(err, r == TROVE_ERR_CONFLICT ? "%s is already being disabled"
-		                                        : "requests to %s did not finish; try again",
+		buf_printf(err,
+		           r == TROVE_ERR_CONFLICT ? "%s is already being disabled"
+		                                   : "requests to %s did not finish; try again",
 		           full);
 		r = r == TROVE_ERR_CONFLICT ? TROVE_ERR_CONFLICT : TROVE_ERR_UNAVAILABLE;
 		goto out;
