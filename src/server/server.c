@@ -33,8 +33,10 @@
 #include "banned.h"
 
 #define MAX_CONFIG_PATHS 32
-/* Jobs waiting per password-hashing thread before logins get 429. */
-#define HASH_QUEUE_PER_THREAD 4
+/* Jobs waiting per password-hashing thread before logins get 429: at
+ * ~50 ms a hash, a full queue is served within about a second, so a burst
+ * of logins (a fleet restarting) waits instead of failing. */
+#define HASH_QUEUE_PER_THREAD 16
 
 struct server_flags {
 	const char *configs[MAX_CONFIG_PATHS];
