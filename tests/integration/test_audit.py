@@ -651,7 +651,7 @@ def test_stalled_socket_times_out_and_never_hangs(dev_server, tmp_path):
 
 
 def test_devices_and_salts_survive_restart(config_server, tmp_path):
-    srv = config_server()
+    srv = config_server(top_extra=f'audit_file_dirs = ["{tmp_path}"]')
     init = srv.init(shares=1, threshold=1)
     srv.unseal()
     root = init["root_token"]

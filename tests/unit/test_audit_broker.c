@@ -3,9 +3,14 @@
  * in one call per device, and each record is judged on its own by the
  * fail-closed rule (recorded by at least one device).
  *
- * Devices are real file devices: a file in a scratch directory works, and
- * /dev/full (opened with mode "0000", so its mode is never touched) fails
- * every write with ENOSPC. */
+ * Devices are real file devices: a file in a scratch directory (the one
+ * directory the broker allows API devices) works, and /dev/full fails
+ * every write with ENOSPC. /dev/full is not a regular file and cannot
+ * record the test entry, so it is only ever a device the config declares
+ * (opened as written, kept failing when it cannot write).
+ *
+ * Also: the config's devices (listed, never disabled through the API,
+ * salts kept). */
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -48,6 +57,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(x->dir));
 	x->store = storage_inmem_new();
 	x->b = audit_broker_new();
+	const char *dirs[] = {x->dir};
+	audit_broker_configure(x->b, &(struct audit_settings){.file_dirs = dirs, .nfile_dirs = 1});
 	assert_int_equal(audit_broker_load(x->b, x->store), 0);
 	for (int i = 0; i < NREC; i++) {
 		request_init(&x->req[i]);
@@ -102,6 +113,23 @@ static void enable(struct fixture *x, const char *path, const char *file, const 
 		fail_msg("enable %s: %s", path, err.data);
 	buf_release(&err);
 	json_decref(o);
+}
+
+/* Declares n devices writing to /dev/full in the config, then unseals
+ * again (the broker reloads). */
+static void declare_broken(struct fixture *x, size_t n)
+{
+	static char *const names[] = {"broken", "broken2"};
+	struct audit_config_device c[2];
+	const char *dirs[] = {x->dir};
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct audit_config_device){
+		    .path = names[i], .type = "file", .options = json_pack("{ss}", "file_path", "/dev/full")};
+	audit_broker_configure(x->b, &(struct audit_settings){
+	                                 .file_dirs = dirs, .nfile_dirs = 1, .devices = c, .ndevices = n});
+	for (size_t i = 0; i < n; i++)
+		json_decref(c[i].options);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
 }
 
 /* The lines of a file; each must end with '\n' (no half line). */
@@ -185,7 +213,7 @@ static void t_batch_one_of_two_fails(void **state)
 	struct fixture *x = *state;
 	char file[128];
 	snprintf(file, sizeof(file), "%s/good.log", x->dir);
-	enable(x, "broken", "/dev/full", "0000");
+	declare_broken(x, 1);
 	enable(x, "good", file, NULL);
 
 	fill(x, NREC, NULL);
@@ -205,8 +233,7 @@ static void t_batch_one_of_two_fails(void **state)
 static void t_batch_all_fail(void **state)
 {
 	struct fixture *x = *state;
-	enable(x, "broken", "/dev/full", "0000");
-	enable(x, "broken2", "/dev/full", "0000");
+	declare_broken(x, 2);
 
 	fill(x, NREC, NULL);
 	assert_int_equal(audit_broker_log_batch(x->b, x->items, NREC), NREC);
@@ -217,6 +244,51 @@ static void t_batch_all_fail(void **state)
 	assert_int_equal(audit_broker_log_batch(x->b, x->items, 0), 0);
 }
 
+/* The config's devices: listed and marked, refused by disable, their path
+ * taken, their salt kept across unseals; never in the API's table. */
+static void t_config_devices(void **state)
+{
+	struct fixture *x = *state;
+	char file[128], h1[AUDIT_HASH_MAX], h2[AUDIT_HASH_MAX];
+	snprintf(file, sizeof(file), "%s/declared.log", x->dir);
+	struct audit_config_device c = {
+	    .path = "declared", .type = "file", .options = json_pack("{ssss}", "file_path", file, "prefix", "T ")};
+	audit_broker_configure(x->b, &(struct audit_settings){.devices = &c, .ndevices = 1});
+	json_decref(c.options);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+
+	json_t *list = audit_broker_list(x->b);
+	assert_true(json_is_true(json_object_get(json_object_get(list, "declared/"), "declared_in_config")));
+	json_decref(list);
+	struct buf err;
+	buf_init(&err, 1024);
+	assert_int_equal(audit_broker_disable(x->b, "declared", &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "declared in the server config"));
+	buf_reset(&err);
+	json_t *o = json_pack("{ss}", "file_path", "discard");
+	struct audit_enable_params p = {.path = "declared/", .type = "file", .options = o};
+	assert_int_equal(audit_broker_enable(x->b, &p, &err), TROVE_ERR_CONFLICT);
+	json_decref(o);
+	buf_release(&err);
+
+	assert_int_equal(audit_broker_hash(x->b, "declared", "v", h1), 0);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	assert_int_equal(audit_broker_hash(x->b, "declared", "v", h2), 0);
+	assert_string_equal(h1, h2);
+
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	assert_int_equal(storage_get(x->store, AUDIT_TABLE_PATH, &raw, &len), TROVE_ERR_NOT_FOUND);
+
+	fill(x, 1, NULL);
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), 0);
+	char **lines;
+	size_t n = count_lines(file, &lines);
+	assert_int_equal(n, 1);
+	assert_true(strncmp(lines[0], "T {", 3) == 0); /* a trusted device may set a prefix */
+	free_lines(lines, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +296,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_batch_one_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_batch_one_of_two_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_batch_all_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_config_devices, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
