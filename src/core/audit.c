@@ -16,7 +16,10 @@
  * those declared in the server config (from_config: opened as trusted,
  * never written to that table, never disabled through the API; only their
  * salts are kept, in AUDIT_CONFIG_SALTS_PATH, so hashes survive restarts).
- */
+ *
+ * A new device must record a test entry (a request entry for
+ * sys/audit/test, like Vault's probe) before it is enabled: a device that
+ * cannot write is refused rather than left to fail every request. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +46,7 @@
 #define SALT_LEN 32
 #define MAX_DEVICES 64
 #define MAX_HEADERS 64
+#define PROBE_PATH "sys/audit/test"
 
 struct audit_dev {
 	char *path; /* with trailing '/' */
@@ -661,6 +665,34 @@ static struct audit_dev *find_locked(struct audit_broker *b, const char *path, s
 	return found;
 }
 
+/* Writes a test entry (a request entry for PROBE_PATH) on a new device:
+ * 0, or TROVE_ERR_INVALID with err saying the device cannot record. */
+static int probe(struct audit_dev *d, struct buf *err)
+{
+	struct request req;
+	struct buf line;
+	char when[TIME_TEXT_MAX];
+
+	memset(&req, 0, sizeof(req));
+	if (rand_uuid(req.id) != 0)
+		return TROVE_ERR_INTERNAL;
+	req.op = OP_UPDATE;
+	req.path = (char *)PROBE_PATH;
+	time_now_rfc3339_ns(when);
+	struct audit_record rec = {.req = &req, .time = when};
+	buf_init(&line, BUF_CAP_DEFAULT);
+	int r = audit_format_entry_append(&d->fmt, &rec, NULL, &line);
+	if (r == 0)
+		r = audit_device_write(d->device, line.data, line.len);
+	buf_release(&line);
+	if (r != 0) {
+		buf_printf(err, "sanity check failed; the audit device could not record a test entry (the server "
+		                "log says why); nothing was enabled");
+		return TROVE_ERR_INVALID;
+	}
+	return 0;
+}
+
 int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params *p, struct buf *err)
 {
 	int r;
@@ -698,7 +730,7 @@ int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params
 	struct audit_dev *d = dev_new(b, p->path, p->type, p->description, options, p->local, false, false, err);
 	if (!d)
 		goto out;
-	if ((r = rand_bytes(d->salt, SALT_LEN)) != 0) {
+	if ((r = rand_bytes(d->salt, SALT_LEN)) != 0 || (r = probe(d, err)) != 0) {
 		dev_free(d);
 		goto out;
 	}

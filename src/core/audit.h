@@ -32,7 +32,8 @@
  * never disabled through it. Devices enabled through the API are bounded
  * by the config (audit_broker_configure): a file device's file_path must
  * lie under an allowed directory (audit/device.h) and a prefix needs
- * allow_prefix. */
+ * allow_prefix. Every device must record a test entry before the API
+ * enables it. */
 #ifndef TROVE_AUDIT_H
 #define TROVE_AUDIT_H
 
@@ -105,10 +106,11 @@ struct audit_enable_params {
 	bool local;
 };
 
-/* Enables a device: opens it with the config's limits, then saves the
- * table. TROVE_ERR_INVALID (err says why: a bad option, a path outside the
- * allowed directories, the sanity check), TROVE_ERR_CONFLICT when the
- * path is in use. */
+/* Enables a device: opens it with the config's limits, writes a test
+ * entry, then saves the table. TROVE_ERR_INVALID (err says why: a bad
+ * option, a path outside the allowed directories, the sanity check, a
+ * device that could not record the test entry: then nothing is enabled or
+ * saved), TROVE_ERR_CONFLICT when the path is in use. */
 int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params *p, struct buf *err);
 /* Disables the device at path (no error if there is none, as Vault).
  * TROVE_ERR_INVALID (err says why) for a device the config declares. */

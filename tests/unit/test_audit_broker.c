@@ -9,8 +9,8 @@
  * record the test entry, so it is only ever a device the config declares
  * (opened as written, kept failing when it cannot write).
  *
- * Also: the config's devices (listed, never disabled through the API,
- * salts kept). */
+ * Also: the test entry an enabled device must record, and the config's
+ * devices (listed, never disabled through the API, salts kept). */
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,9 +192,14 @@ static void t_batch_one_device(void **state)
 
 	char **lines;
 	size_t n = count_lines(file, &lines);
-	assert_int_equal(n, 2 * NREC);
-	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_loads(lines[i], 0, NULL);
+	assert_int_equal(n, 2 * NREC + 1);
+	/* first the test entry written when the device was enabled */
+	json_t *probe = json_loads(lines[0], 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(probe, "request"), "path")),
+	                    "sys/audit/test");
+	json_decref(probe);
+	for (size_t i = 0; i < n - 1; i++) {
+		json_t *e = json_loads(lines[i + 1], 0, NULL);
 		assert_non_null(e);
 		const char *type = json_string_value(json_object_get(e, "type"));
 		const char *id = json_string_value(json_object_get(json_object_get(e, "request"), "id"));
@@ -225,7 +230,7 @@ static void t_batch_one_of_two_fails(void **state)
 
 	char **lines;
 	size_t n = count_lines(file, &lines);
-	assert_int_equal(n, NREC + 1);
+	assert_int_equal(n, NREC + 2); /* and the test entry */
 	free_lines(lines, n);
 }
 
@@ -242,6 +247,47 @@ static void t_batch_all_fail(void **state)
 	fill(x, 1, NULL);
 	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), TROVE_ERR_IO);
 	assert_int_equal(audit_broker_log_batch(x->b, x->items, 0), 0);
+}
+
+/* A device that cannot record its test entry is refused: nothing is
+ * enabled and nothing saved. RLIMIT_FSIZE 0 (in a child) makes a regular
+ * file in the allowed directory unwritable. */
+static void t_enable_refuses_a_device_that_cannot_record(void **state)
+{
+	struct fixture *x = *state;
+	char file[128];
+	snprintf(file, sizeof(file), "%s/nospace.log", x->dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 0, .rlim_max = 0};
+		int null = open("/dev/null", O_WRONLY);
+		if (null < 0 || dup2(null, STDERR_FILENO) < 0)
+			_exit(9);
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(10);
+		json_t *o = json_pack("{ss}", "file_path", file);
+		struct audit_enable_params p = {.path = "nospace", .type = "file", .options = o};
+		struct buf err;
+		buf_init(&err, 1024);
+		if (audit_broker_enable(x->b, &p, &err) != TROVE_ERR_INVALID)
+			_exit(11);
+		if (!strstr(err.data, "could not record a test entry"))
+			_exit(12);
+		json_t *list = audit_broker_list(x->b);
+		if (json_object_size(list) != 0 || audit_broker_active(x->b))
+			_exit(13);
+		unsigned char *raw = NULL;
+		size_t len = 0;
+		if (storage_get(x->store, AUDIT_TABLE_PATH, &raw, &len) != TROVE_ERR_NOT_FOUND)
+			_exit(14);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* The config's devices: listed and marked, refused by disable, their path
@@ -296,6 +342,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_batch_one_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_batch_one_of_two_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_batch_all_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_enable_refuses_a_device_that_cannot_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_config_devices, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
