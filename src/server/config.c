@@ -45,12 +45,16 @@ struct opt {
 #define LST(name, type, field, lo, hi) { name, type, offsetof(struct listener_config, field), lo, hi, NULL }
 #define STO(name, type, field, lo, hi) { name, type, offsetof(struct storage_config, field), lo, hi, NULL }
 
-/* An allowed directory for API audit files: canonical and not "/". */
+/* An allowed directory for API audit files: canonical (a trailing '/' is
+ * fine) and not "/". */
 static const char *audit_dir_refused(const char *dir)
 {
-	if (strcmp(dir, "/") == 0 || !audit_path_canonical(dir, strlen(dir)))
-		return "must be an absolute directory other than \"/\", without \".\", \"..\", empty components, "
-		       "control characters or a trailing '/'";
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if ((n == 1 && dir[0] == '/') || !audit_path_canonical(dir, n))
+		return "must be an absolute directory other than \"/\", without \".\", \"..\", empty components or "
+		       "control characters";
 	return NULL;
 }
 

@@ -303,7 +303,8 @@ def test_audit_device_gone_for_good_is_removed_through_a_declared_one(config_ser
 
 
 def test_audit_check_catches_bad_audit_config(tmp_path):
-    good, p = audit_check(tmp_path, 'audit_file_dirs = ["/var/log/trove"]\nallow_audit_log_prefixing = true\n'
+    good, p = audit_check(tmp_path, 'audit_file_dirs = ["/var/log/trove/", "/srv/audit"]\n'
+                          'allow_audit_log_prefixing = true\n'
                           'audit "file" {\n  options = { file_path = "stdout" }\n}\n'
                           'audit "file" "second" {\n  options { file_path = "/var/log/trove/a.log" }\n}\n')
     assert p.returncode == 0, p.stderr
@@ -319,6 +320,8 @@ def test_audit_check_catches_bad_audit_config(tmp_path):
          "already used"),
         ('audit_file_dirs = ["/var/log/../etc"]\n', "audit_file_dirs"),
         ('audit_file_dirs = ["/"]\n', "audit_file_dirs"),
+        ('audit_file_dirs = ["//"]\n', "audit_file_dirs"),
+        ('audit_file_dirs = ["var/log"]\n', "audit_file_dirs"),
         ('audit_file_dirs = "/var/log"\n', "audit_file_dirs"),
         ('allow_audit_log_prefixing = "maybe"\n', "allow_audit_log_prefixing"),
     ]
