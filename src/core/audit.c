@@ -71,7 +71,8 @@ struct audit_header {
 struct audit_broker {
 	pthread_rwlock_t lock;
 	struct storage *logical; /* NULL while unloaded */
-	struct audit_dev *devs[MAX_DEVICES];
+	struct audit_dev *devs[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES]; /* the table's, then room
+	                                                                 * for the config's */
 	size_t ndevs;
 	struct audit_header headers[MAX_HEADERS];
 	size_t nheaders;
@@ -372,7 +373,7 @@ static int load_config_devices(struct audit_broker *b)
 	} else {
 		goto out;
 	}
-	for (size_t i = 0; i < b->nconfig_devs && b->ndevs < MAX_DEVICES; i++) {
+	for (size_t i = 0; i < b->nconfig_devs; i++) {
 		const struct audit_config_device *c = &b->config_devs[i];
 		struct buf err;
 		buf_init(&err, 4096);
@@ -551,6 +552,8 @@ void audit_broker_configure(struct audit_broker *b, const struct audit_settings 
 		strlist_push(&b->file_dirs, s->file_dirs[i]);
 	b->allow_prefix = s->allow_prefix;
 	config_devs_release(b);
+	if (s->ndevices > AUDIT_MAX_CONFIG_DEVICES)
+		abort(); /* the config loader caps audit blocks at this */
 	if (s->ndevices > 0)
 		b->config_devs = xcalloc(s->ndevices, sizeof(*b->config_devs));
 	for (size_t i = 0; i < s->ndevices; i++) {
@@ -722,7 +725,7 @@ int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params
 		goto out;
 	}
 	r = TROVE_ERR_INVALID;
-	if (b->ndevs == MAX_DEVICES) {
+	if (b->ndevs >= MAX_DEVICES) {
 		buf_printf(err, "at most %d audit devices", MAX_DEVICES);
 		json_decref(options);
 		goto out;
@@ -768,7 +771,7 @@ int audit_broker_disable(struct audit_broker *b, const char *path, struct buf *e
 		r = TROVE_ERR_INVALID;
 		goto out;
 	}
-	struct audit_dev *rest[MAX_DEVICES];
+	struct audit_dev *rest[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES];
 	size_t n = 0;
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (i != idx)

@@ -48,6 +48,7 @@
 #define AUDIT_TABLE_PATH "core/audit"
 #define AUDIT_HEADERS_PATH "core/audit-headers"
 #define AUDIT_CONFIG_SALTS_PATH "core/audit-config-salts"
+#define AUDIT_MAX_CONFIG_DEVICES 32 /* besides the API's 64 */
 
 struct audit_broker;
 struct request;

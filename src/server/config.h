@@ -17,7 +17,7 @@
 #include "core/audit.h"
 
 #define CONFIG_MAX_LISTENERS 16
-#define CONFIG_MAX_AUDITS 32
+#define CONFIG_MAX_AUDITS AUDIT_MAX_CONFIG_DEVICES
 
 struct listener_config {
 	char *address;          /* host:port, default 127.0.0.1:8200 */

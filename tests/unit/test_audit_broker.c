@@ -335,6 +335,40 @@ static void t_config_devices(void **state)
 	free_lines(lines, n);
 }
 
+/* A full table (64 devices through the API) and the config's devices
+ * fit side by side; the API cannot add a 65th. */
+static void t_full_table_and_config_devices(void **state)
+{
+	struct fixture *x = *state;
+	struct buf err;
+	buf_init(&err, 1024);
+	json_t *o = json_pack("{ss}", "file_path", "discard");
+	for (int i = 0; i < 64; i++) {
+		char path[16];
+		snprintf(path, sizeof(path), "d%d", i);
+		struct audit_enable_params p = {.path = path, .type = "file", .options = o};
+		assert_int_equal(audit_broker_enable(x->b, &p, &err), 0);
+	}
+	struct audit_enable_params extra = {.path = "extra", .type = "file", .options = o};
+	assert_int_equal(audit_broker_enable(x->b, &extra, &err), TROVE_ERR_INVALID);
+	struct audit_config_device c[2] = {{.path = "c1", .type = "file", .options = o},
+	                                   {.path = "c2", .type = "file", .options = o}};
+	audit_broker_configure(x->b, &(struct audit_settings){.devices = c, .ndevices = 2});
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	json_t *list = audit_broker_list(x->b);
+	assert_int_equal(json_object_size(list), 66);
+	json_decref(list);
+	buf_reset(&err);
+	assert_int_equal(audit_broker_enable(x->b, &extra, &err), TROVE_ERR_INVALID);
+	assert_int_equal(audit_broker_disable(x->b, "d0", &err), 0);
+	list = audit_broker_list(x->b);
+	assert_int_equal(json_object_size(list), 65);
+	assert_non_null(json_object_get(list, "c2/"));
+	json_decref(list);
+	json_decref(o);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +378,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_batch_all_fail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_enable_refuses_a_device_that_cannot_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_config_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_full_table_and_config_devices, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
