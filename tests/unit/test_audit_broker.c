@@ -335,6 +335,41 @@ static void t_config_devices(void **state)
 	free_lines(lines, n);
 }
 
+/* Devices stored by an older Trove are checked again at unseal: a prefix
+ * with a newline, a path outside the allowed directory. Each stays listed,
+ * opens nothing, fails every entry (fail closed) and can be disabled. */
+static void t_stored_devices_checked_again(void **state)
+{
+	struct fixture *x = *state;
+	char table[1024], inside[128];
+	snprintf(inside, sizeof(inside), "%s/forged.log", x->dir);
+	snprintf(table, sizeof(table),
+	         "{\"devices\":["
+	         "{\"path\":\"forged/\",\"type\":\"file\",\"description\":\"\",\"local\":false,"
+	         "\"options\":{\"file_path\":\"%s\",\"prefix\":\"* * * * * root id\\n\"},\"salt\":\"%064d\"},"
+	         "{\"path\":\"outside/\",\"type\":\"file\",\"description\":\"\",\"local\":false,"
+	         "\"options\":{\"file_path\":\"%s-outside/a.log\"},\"salt\":\"%064d\"}]}",
+	         inside, 0, x->dir, 0);
+	assert_int_equal(storage_put(x->store, AUDIT_TABLE_PATH, table, strlen(table)), 0);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	json_t *list = audit_broker_list(x->b);
+	assert_int_equal(json_object_size(list), 2);
+	json_decref(list);
+	assert_true(audit_broker_active(x->b));
+	fill(x, 1, NULL);
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), TROVE_ERR_IO);
+	assert_int_equal(access(inside, F_OK), -1); /* never opened */
+	audit_broker_reopen(x->b);                  /* SIGHUP does not open them either */
+	assert_int_equal(access(inside, F_OK), -1);
+	struct buf err;
+	buf_init(&err, 1024);
+	assert_int_equal(audit_broker_disable(x->b, "forged", &err), 0);
+	assert_int_equal(audit_broker_disable(x->b, "outside", &err), 0);
+	buf_release(&err);
+	assert_false(audit_broker_active(x->b));
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), 0);
+}
+
 /* A full table (64 devices through the API) and the config's devices
  * fit side by side; the API cannot add a 65th. */
 static void t_full_table_and_config_devices(void **state)
@@ -379,6 +414,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_enable_refuses_a_device_that_cannot_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_config_devices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_full_table_and_config_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_stored_devices_checked_again, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
