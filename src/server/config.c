@@ -43,6 +43,7 @@ struct opt {
 
 #define TOP(name, type, field, lo, hi) { name, type, offsetof(struct server_config, field), lo, hi, NULL }
 #define LST(name, type, field, lo, hi) { name, type, offsetof(struct listener_config, field), lo, hi, NULL }
+#define AUD(name, type, field) { name, type, offsetof(struct audit_config_device, field), 0, 0, NULL }
 #define STO(name, type, field, lo, hi) { name, type, offsetof(struct storage_config, field), lo, hi, NULL }
 
 /* An allowed directory for API audit files: canonical (a trailing '/' is
@@ -83,6 +84,15 @@ static const struct opt listener_opts[] = {
 	LST("tls_require_and_verify_client_cert", OPT_BOOL, tls_require_and_verify_client_cert, 0, 0),
 	LST("max_request_size", OPT_SIZE, max_request_size, 1, (int64_t)1 << 40),
 	LST("max_request_duration", OPT_DURATION, max_request_duration, 1, 24 * 3600),
+	{ NULL, 0, 0, 0, 0, NULL },
+};
+
+/* An audit block's own keys; its options block is read apart (a map of
+ * device options, checked by the audit broker). */
+static const struct opt audit_opts[] = {
+	AUD("path", OPT_STRING, path),
+	AUD("description", OPT_STRING, description),
+	AUD("local", OPT_BOOL, local),
 	{ NULL, 0, 0, 0, 0, NULL },
 };
 
@@ -364,32 +374,27 @@ static int load_audit2(struct server_config *cfg, const char *type, const char *
 		a->path = xstrdup(label2);
 	for (size_t i = 0; i < body->u.object.len; i++) {
 		const struct hcl_member *m = &body->u.object.members[i];
-		const struct hcl_value *v = m->value;
 		int l = m->line ? m->line : line;
 		int r;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(body->u.object.members[j].key, m->key) == 0)
 				return fail(err, file, l, "%s\"%s\" is set twice", block, m->key);
 		if (strcmp(m->key, "options") == 0) {
-			if ((r = audit_options(a, v, file, l, block, err)) != 0)
+			if ((r = audit_options(a, m->value, file, l, block, err)) != 0)
 				return r;
-		} else if (strcmp(m->key, "path") == 0 || strcmp(m->key, "description") == 0) {
-			char **dst = m->key[0] == 'p' ? &a->path : &a->description;
-			if (v->type != HCL_STRING)
-				return fail(err, file, l, "%s%s: expected a string, got %s", block, m->key,
-					    hcl_type_name(v->type));
-			if (m->key[0] == 'p' && label2)
-				return fail(err, file, l, "%spath is given twice (label and key)", block);
-			free(*dst);
-			*dst = xstrdup(v->u.string.ptr);
-		} else if (strcmp(m->key, "local") == 0) {
-			if (v->type != HCL_BOOL)
-				return fail(err, file, l, "%slocal: expected a boolean", block);
-			a->local = v->u.b;
-		} else {
+			continue;
+		}
+		const struct opt *o = audit_opts;
+		for (; o->name; o++)
+			if (strcmp(o->name, m->key) == 0)
+				break;
+		if (!o->name)
 			return fail(err, file, l, "%sunknown key \"%s\" (path, description, local, options)", block,
 				    m->key);
-		}
+		if (label2 && strcmp(m->key, "path") == 0)
+			return fail(err, file, l, "%spath is given twice (label and key)", block);
+		if ((r = set_opt(a, o, m, file, block, err)) != 0)
+			return r;
 	}
 	if (!a->path)
 		a->path = xstrdup(type);
