@@ -99,8 +99,8 @@ static int check_options(const struct audit_device_ops *ops, const json_t *optio
 
 const struct audit_limits audit_limits_trusted = {.trusted = true};
 
-struct audit_device *audit_device_open(const char *type, const json_t *options, const struct audit_limits *lim,
-                                       struct buf *err)
+struct audit_device *audit_device_open(const char *type, const json_t *options,
+                                       const struct audit_limits *lim, struct buf *err)
 {
 	const struct audit_device_ops *ops = find_type(type);
 	if (ops == NULL) {

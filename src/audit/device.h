@@ -81,8 +81,8 @@ extern const struct audit_limits audit_limits_trusted;
  * A file device checks at open that it can append to file_path (creating
  * it with `mode`), as Vault's sanity check does; whether it can record a
  * line is the broker's test entry (core/audit.h). lim must not be NULL. */
-struct audit_device *audit_device_open(const char *type, const json_t *options, const struct audit_limits *lim,
-                                       struct buf *err);
+struct audit_device *audit_device_open(const char *type, const json_t *options,
+                                       const struct audit_limits *lim, struct buf *err);
 
 /* Whether the len bytes at path are a canonical absolute path: starts
  * with '/', no empty, "." or ".." component, no trailing '/', no control

@@ -170,8 +170,9 @@ static int parse_options(struct file_dev *f, const json_t *options, const struct
 		return TROVE_ERR_INVALID;
 	}
 	if ((f->mode & ~(mode_t)0640) != 0) {
-		buf_printf(err, "mode: %s gives more than 0640 (owner read/write, group read); audit logs hold "
-		                "secrets' hashes, so a wider mode is refused",
+		buf_printf(err,
+		           "mode: %s gives more than 0640 (owner read/write, group read); audit logs hold "
+		           "secrets' hashes, so a wider mode is refused",
 		           mode);
 		return TROVE_ERR_INVALID;
 	}
@@ -401,7 +402,8 @@ static int file_check(const json_t *options, struct buf *err)
 	f->fd = -1;
 	int r = parse_options(f, options, &audit_limits_trusted, err);
 	if (r == 0 && f->kind == FILE_PATH && f->path[0] != '/') {
-		buf_printf(err, "file_path: \"%s\" must be an absolute path (or \"stdout\", \"discard\")", f->path);
+		buf_printf(err, "file_path: \"%s\" must be an absolute path (or \"stdout\", \"discard\")",
+		           f->path);
 		r = TROVE_ERR_INVALID;
 	}
 	file_free(f);

@@ -70,7 +70,7 @@ struct audit_header {
 
 struct audit_broker {
 	pthread_rwlock_t lock;
-	struct storage *logical; /* NULL while unloaded */
+	struct storage *logical;                                        /* NULL while unloaded */
 	struct audit_dev *devs[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES]; /* the table's, then room
 	                                                                 * for the config's */
 	size_t ndevs;
@@ -190,8 +190,9 @@ static json_t *normalise_options(const char *type, const json_t *in, bool allow_
 			goto fail;
 		}
 		if (strcmp(key, "prefix") == 0 && json_string_length(sv) > 0 && !allow_prefix) {
-			buf_printf(err, "prefix: not allowed on a device enabled through the API unless the server "
-			                "config sets allow_audit_log_prefixing = true");
+			buf_printf(
+			    err, "prefix: not allowed on a device enabled through the API unless the server "
+			         "config sets allow_audit_log_prefixing = true");
 			goto fail;
 		}
 	}
@@ -325,8 +326,8 @@ fail:
 
 /* A stored device whose options are no longer accepted: kept in the table
  * (so it can be seen and disabled) but never opened, failing every entry. */
-static struct audit_dev *dev_refused(const char *path, const char *type, const char *description, json_t *options,
-                                     bool local, const struct buf *why)
+static struct audit_dev *dev_refused(const char *path, const char *type, const char *description,
+                                     json_t *options, bool local, const struct buf *why)
 {
 	struct audit_dev *d = xcalloc(1, sizeof(*d));
 	d->path = with_slash(path);
@@ -378,9 +379,9 @@ static int load_config_devices(struct audit_broker *b)
 		struct buf err;
 		buf_init(&err, 4096);
 		json_t *opts = normalise_options(c->type, c->options, true, &err);
-		struct audit_dev *d = opts ? dev_new(b, c->path, c->type, c->description, opts, c->local, true, true, &err)
-		                           : dev_refused(c->path, c->type, c->description, json_object(), c->local,
-		                                         &err);
+		struct audit_dev *d =
+		    opts ? dev_new(b, c->path, c->type, c->description, opts, c->local, true, true, &err)
+		         : dev_refused(c->path, c->type, c->description, json_object(), c->local, &err);
 		buf_release(&err);
 		if (!d) {
 			r = TROVE_ERR_INVALID;
@@ -406,7 +407,8 @@ static int load_config_devices(struct audit_broker *b)
 	r = 0;
 	if (dirty) {
 		char *text = json_dumps(salts, JSON_COMPACT | JSON_SORT_KEYS);
-		r = text ? storage_put(b->logical, AUDIT_CONFIG_SALTS_PATH, text, strlen(text)) : TROVE_ERR_NOMEM;
+		r = text ? storage_put(b->logical, AUDIT_CONFIG_SALTS_PATH, text, strlen(text))
+		         : TROVE_ERR_NOMEM;
 		if (text)
 			secure_free_str(text);
 	}
@@ -445,9 +447,10 @@ static int load_table(struct audit_broker *b)
 		    hex_decode(salt, strlen(salt), s, sizeof(s), &slen) != 0 || slen != SALT_LEN)
 			goto out;
 		if (find_locked(b, path, NULL)) {
-			log_error("audit device in the stored table is shadowed by one the server config declares "
-			          "at the same path; the stored one is dropped",
-			          "path", path);
+			log_error(
+			    "audit device in the stored table is shadowed by one the server config declares "
+			    "at the same path; the stored one is dropped",
+			    "path", path);
 			secure_wipe(s, sizeof(s));
 			continue;
 		}
@@ -459,10 +462,11 @@ static int load_table(struct audit_broker *b)
 		json_t *norm = normalise_options(type, opts, true, &err);
 		bool ok = norm != NULL;
 		json_decref(norm);
-		struct audit_dev *d = ok ? dev_new(b, path, type, desc, json_incref(opts),
-		                                   json_is_true(json_object_get(e, "local")), false, true, &err)
-		                         : dev_refused(path, type, desc, json_incref(opts),
-		                                       json_is_true(json_object_get(e, "local")), &err);
+		struct audit_dev *d =
+		    ok ? dev_new(b, path, type, desc, json_incref(opts),
+		                 json_is_true(json_object_get(e, "local")), false, true, &err)
+		       : dev_refused(path, type, desc, json_incref(opts),
+		                     json_is_true(json_object_get(e, "local")), &err);
 		buf_release(&err);
 		if (!d) {
 			secure_wipe(s, sizeof(s));
@@ -689,8 +693,9 @@ static int probe(struct audit_dev *d, struct buf *err)
 		r = audit_device_write(d->device, line.data, line.len);
 	buf_release(&line);
 	if (r != 0) {
-		buf_printf(err, "sanity check failed; the audit device could not record a test entry (the server "
-		                "log says why); nothing was enabled");
+		buf_printf(err,
+		           "sanity check failed; the audit device could not record a test entry (the server "
+		           "log says why); nothing was enabled");
 		return TROVE_ERR_INVALID;
 	}
 	return 0;
@@ -730,7 +735,8 @@ int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params
 		json_decref(options);
 		goto out;
 	}
-	struct audit_dev *d = dev_new(b, p->path, p->type, p->description, options, p->local, false, false, err);
+	struct audit_dev *d =
+	    dev_new(b, p->path, p->type, p->description, options, p->local, false, false, err);
 	if (!d)
 		goto out;
 	if ((r = rand_bytes(d->salt, SALT_LEN)) != 0 || (r = probe(d, err)) != 0) {
@@ -765,8 +771,9 @@ int audit_broker_disable(struct audit_broker *b, const char *path, struct buf *e
 	if (!d)
 		goto out;
 	if (d->from_config) {
-		buf_printf(err, "the audit device at %s is declared in the server config file; remove its audit "
-		                "block there and restart to disable it",
+		buf_printf(err,
+		           "the audit device at %s is declared in the server config file; remove its audit "
+		           "block there and restart to disable it",
 		           d->path);
 		r = TROVE_ERR_INVALID;
 		goto out;
@@ -794,8 +801,9 @@ json_t *audit_broker_list(struct audit_broker *b)
 	pthread_rwlock_rdlock(&b->lock);
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct audit_dev *d = b->devs[i];
-		json_t *e = json_pack("{s:s, s:s, s:O, s:b, s:s}", "type", d->type, "description", d->description,
-		                      "options", d->options, "local", d->local, "path", d->path);
+		json_t *e =
+		    json_pack("{s:s, s:s, s:O, s:b, s:s}", "type", d->type, "description", d->description,
+		              "options", d->options, "local", d->local, "path", d->path);
 		if (d->from_config)
 			json_object_set_new(e, "declared_in_config", json_true());
 		json_object_set_new(out, d->path, e);

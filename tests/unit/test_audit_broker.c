@@ -125,8 +125,8 @@ static void declare_broken(struct fixture *x, size_t n)
 	for (size_t i = 0; i < n; i++)
 		c[i] = (struct audit_config_device){
 		    .path = names[i], .type = "file", .options = json_pack("{ss}", "file_path", "/dev/full")};
-	audit_broker_configure(x->b, &(struct audit_settings){
-	                                 .file_dirs = dirs, .nfile_dirs = 1, .devices = c, .ndevices = n});
+	audit_broker_configure(
+	    x->b, &(struct audit_settings){.file_dirs = dirs, .nfile_dirs = 1, .devices = c, .ndevices = n});
 	for (size_t i = 0; i < n; i++)
 		json_decref(c[i].options);
 	assert_int_equal(audit_broker_load(x->b, x->store), 0);
@@ -297,8 +297,9 @@ static void t_config_devices(void **state)
 	struct fixture *x = *state;
 	char file[128], h1[AUDIT_HASH_MAX], h2[AUDIT_HASH_MAX];
 	snprintf(file, sizeof(file), "%s/declared.log", x->dir);
-	struct audit_config_device c = {
-	    .path = "declared", .type = "file", .options = json_pack("{ssss}", "file_path", file, "prefix", "T ")};
+	struct audit_config_device c = {.path = "declared",
+	                                .type = "file",
+	                                .options = json_pack("{ssss}", "file_path", file, "prefix", "T ")};
 	audit_broker_configure(x->b, &(struct audit_settings){.devices = &c, .ndevices = 1});
 	json_decref(c.options);
 	assert_int_equal(audit_broker_load(x->b, x->store), 0);
