@@ -97,7 +97,10 @@ static int check_options(const struct audit_device_ops *ops, const json_t *optio
 	return 0;
 }
 
-struct audit_device *audit_device_open(const char *type, const json_t *options, struct buf *err)
+const struct audit_limits audit_limits_trusted = {.trusted = true};
+
+struct audit_device *audit_device_open(const char *type, const json_t *options,
+                                       const struct audit_limits *lim, struct buf *err)
 {
 	const struct audit_device_ops *ops = find_type(type);
 	if (ops == NULL) {
@@ -106,12 +109,25 @@ struct audit_device *audit_device_open(const char *type, const json_t *options, 
 	}
 	if (check_options(ops, options, err) != 0)
 		return NULL;
-	struct audit_device *d = ops->open(options, err);
+	struct audit_device *d = ops->open(options, lim, err);
 	if (d == NULL)
 		return NULL;
 	d->ops = ops;
 	atomic_init(&d->failures, 0);
 	return d;
+}
+
+int audit_device_check(const char *type, const json_t *options, struct buf *err)
+{
+	const struct audit_device_ops *ops = find_type(type);
+	int r;
+	if (ops == NULL) {
+		buf_printf(err, "unknown audit device type \"%s\"", type ? type : "");
+		return TROVE_ERR_INVALID;
+	}
+	if ((r = check_options(ops, options, err)) != 0)
+		return r;
+	return ops->check ? ops->check(options, err) : 0;
 }
 
 bool audit_device_option_known(const char *type, const char *key)

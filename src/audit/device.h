@@ -8,8 +8,10 @@
  * means is the device's contract:
  *
  *   file    options: file_path (required; "stdout" and "discard" are
- *           special), mode (octal string, default "0600"; "0000" leaves the
- *           mode alone), recorded = "flushed" (default: the whole line was
+ *           special), mode (octal string, default "0600", at most "0640":
+ *           only bits of 0640; "0000" means the default), applied only to
+ *           a file the device creates, never to an existing one; recorded
+ *           = "flushed" (default: the whole line was
  *           handed to the kernel with write(2), so it survives a crash of
  *           Trove but not of the machine) | "fsynced" (fdatasync returned
  *           as well). Concurrent writers are batched: whoever finds no
@@ -49,6 +51,22 @@
 
 struct audit_device;
 
+/* Where a device may write. A device declared in the server config file is
+ * trusted: its file_path is opened as the operator wrote it (links
+ * followed, a character device such as /dev/stdout allowed). A device
+ * enabled through the API is not: its file_path must lie under one of
+ * file_dirs and is opened without following links, regular files only
+ * (audit/file_path.h); "stdout" and "discard" are always allowed. */
+struct audit_limits {
+	bool trusted;
+	const char *const *file_dirs; /* borrowed; none: API file devices
+	                               * may only use stdout and discard */
+	size_t nfile_dirs;
+};
+
+/* The limits of a device declared in the server config. */
+extern const struct audit_limits audit_limits_trusted;
+
 /* Opens a device of `type` ("file", "socket", "syslog") with `options`
  * (a JSON object of strings, or NULL for none). The options the broker
  * itself handles (format, prefix, log_raw, hmac_accessor,
@@ -59,9 +77,23 @@ struct audit_device;
  *   "sanity check failed; unable to open \"/x/y\" for writing: No such file or directory"
  *   "unknown audit device type \"x\""
  *   "mode: expected an octal file mode such as \"0600\""
+ *   "file_path: \"/x/l\" is a symbolic link, which is not followed"
  * A file device checks at open that it can append to file_path (creating
- * it with `mode`), as Vault's sanity check does. */
-struct audit_device *audit_device_open(const char *type, const json_t *options, struct buf *err);
+ * it with `mode`), as Vault's sanity check does; whether it can record a
+ * line is the broker's test entry (core/audit.h). lim must not be NULL. */
+struct audit_device *audit_device_open(const char *type, const json_t *options,
+                                       const struct audit_limits *lim, struct buf *err);
+
+/* Whether the len bytes at path are a canonical absolute path: starts
+ * with '/', no empty, "." or ".." component, no trailing '/', no control
+ * byte. An API file device's file_path must be one, and so must each of
+ * the config's audit_file_dirs. */
+bool audit_path_canonical(const char *path, size_t len);
+
+/* Checks type and options as audit_device_open would, without opening
+ * or creating anything (for trove server -check): 0 or TROVE_ERR_INVALID
+ * with err filled. */
+int audit_device_check(const char *type, const json_t *options, struct buf *err);
 
 /* Whether `key` is an option of device `type` (the broker refuses options
  * neither it nor the device knows). */

@@ -27,7 +27,10 @@ struct audit_device_ops {
 	const char *type;
 	const char *const *options; /* the type's own option keys, NULL-terminated */
 	/* Returns a zeroed-then-filled device, or NULL with a message in err. */
-	struct audit_device *(*open)(const json_t *options, struct buf *err);
+	struct audit_device *(*open)(const json_t *options, const struct audit_limits *lim, struct buf *err);
+	/* Checks the type's own options without opening: 0 or
+	 * TROVE_ERR_INVALID. NULL: nothing beyond device.c's checks. */
+	int (*check)(const json_t *options, struct buf *err);
 	/* One line: 0 or TROVE_ERR_IO (having logged why, without the
 	 * line). A type that has write_lines may leave this NULL. */
 	int (*write)(struct audit_device *d, const char *line, size_t len);

@@ -1,11 +1,14 @@
 /* file.c — the file audit device: appends each line to file_path.
  *
  * Options (device.h): file_path (required; "stdout" writes to fd 1,
- * "discard" accepts and drops), mode (octal, default "0600"; "0000" leaves
- * an existing file's mode alone and creates a missing one 0600), recorded
- * ("flushed" | "fsynced"). The file is opened O_WRONLY|O_APPEND|O_CREAT
- * and, unless mode is "0000", fchmod'ed to mode (so the umask cannot widen
- * or narrow it and an existing file is brought to it, as Vault does). For
+ * "discard" accepts and drops), mode (octal with only bits of 0640,
+ * default "0600"; "0000" means the default), recorded ("flushed" |
+ * "fsynced"). A device declared in the server config opens file_path as
+ * written; one enabled through the API opens it below an allowed
+ * directory without following links (file_path.h). Either way the file is
+ * opened O_WRONLY|O_APPEND, created with O_EXCL when missing and only then
+ * fchmod'ed to mode (so the umask cannot change it). Unlike Vault, an
+ * existing file's mode is never changed: the file may not be Trove's. For
  * "fsynced", open also checks that fdatasync works on the file (it fails
  * on a pipe or a terminal), rather than failing every line later.
  *
@@ -54,6 +57,7 @@
 #include <unistd.h>
 
 #include "audit/device_impl.h"
+#include "audit/file_path.h"
 #include "buf.h"
 #include "err.h"
 #include "log.h"
@@ -83,7 +87,9 @@ struct file_dev {
 	struct audit_device base;
 	enum file_kind kind;
 	char *path;
-	mode_t mode; /* 0: leave the mode alone */
+	char *dir, *rel; /* API devices: the allowed dir and the rest; NULL
+	                  * for a trusted device (path opened as written) */
+	mode_t mode;     /* of a file the device creates */
 	bool fsynced;
 
 	pthread_mutex_t mu; /* guards everything below */
@@ -106,7 +112,9 @@ static void word_wake(_Atomic uint32_t *word)
 	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* An octal mode of at most 07777, e.g. "0600" or "640". */
+/* An octal mode with only bits of 0640, e.g. "0600" or "640"; "0000" is
+ * the default. Wider modes are refused rather than narrowed, so what the
+ * operator reads back is what the file got. */
 static bool parse_mode(const char *s, mode_t *out)
 {
 	unsigned v = 0;
@@ -119,25 +127,34 @@ static bool parse_mode(const char *s, mode_t *out)
 		if (v > 07777)
 			return false;
 	}
-	*out = (mode_t)v;
+	*out = v == 0 ? MODE_DEFAULT : (mode_t)v;
 	return true;
 }
 
-/* Opens f->path for appending and applies f->mode: the fd, or -errno. */
-static int open_path(const struct file_dev *f)
+/* Opens f->path for appending (see the note atop): the fd, or -1 with err
+ * filled. */
+static int open_path(const struct file_dev *f, struct buf *err)
 {
-	int fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, f->mode ? f->mode : MODE_DEFAULT);
-	if (fd < 0)
-		return -errno;
-	if (f->mode != 0 && fchmod(fd, f->mode) != 0) {
-		int e = errno;
-		close(fd);
-		return -e;
+	if (f->dir)
+		return audit_path_open(f->dir, f->rel, f->mode, err);
+	bool created = true;
+	int fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, MODE_DEFAULT);
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open(f->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	}
+	if (fd < 0 || (created && fchmod(fd, f->mode) != 0)) {
+		buf_printf(err, "sanity check failed; unable to open \"%s\" for writing: %s", f->path,
+		           strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
 	return fd;
 }
 
-static int parse_options(struct file_dev *f, const json_t *options, struct buf *err)
+static int parse_options(struct file_dev *f, const json_t *options, const struct audit_limits *lim,
+                         struct buf *err)
 {
 	const char *path = audit_opt(options, "file_path");
 	const char *mode = audit_opt(options, "mode");
@@ -152,6 +169,13 @@ static int parse_options(struct file_dev *f, const json_t *options, struct buf *
 		buf_append_str(err, "mode: expected an octal file mode such as \"0600\"");
 		return TROVE_ERR_INVALID;
 	}
+	if ((f->mode & ~(mode_t)0640) != 0) {
+		buf_printf(err,
+		           "mode: %s gives more than 0640 (owner read/write, group read); audit logs hold "
+		           "secrets' hashes, so a wider mode is refused",
+		           mode);
+		return TROVE_ERR_INVALID;
+	}
 	if (recorded == NULL || strcmp(recorded, "flushed") == 0) {
 		f->fsynced = false;
 	} else if (strcmp(recorded, "fsynced") == 0) {
@@ -164,6 +188,8 @@ static int parse_options(struct file_dev *f, const json_t *options, struct buf *
 	          : strcmp(path, "discard") == 0 ? FILE_DISCARD
 	                                         : FILE_PATH;
 	f->path = xstrdup(path);
+	if (f->kind == FILE_PATH && !lim->trusted)
+		return audit_path_split(path, lim->file_dirs, lim->nfile_dirs, &f->dir, &f->rel, err);
 	return 0;
 }
 
@@ -173,24 +199,24 @@ static void file_free(struct file_dev *f)
 		close(f->fd);
 	pthread_mutex_destroy(&f->mu);
 	free(f->path);
+	free(f->dir);
+	free(f->rel);
 	free(f);
 }
 
-static struct audit_device *file_open(const json_t *options, struct buf *err)
+static struct audit_device *file_open(const json_t *options, const struct audit_limits *lim, struct buf *err)
 {
 	struct file_dev *f = xcalloc(1, sizeof(*f));
 	pthread_mutex_init(&f->mu, NULL);
 	f->fd = -1;
 	f->busy_fd = -1;
-	if (parse_options(f, options, err) != 0) {
+	if (parse_options(f, options, lim, err) != 0) {
 		file_free(f);
 		return NULL;
 	}
 	if (f->kind == FILE_PATH) {
-		f->fd = open_path(f);
+		f->fd = open_path(f, err);
 		if (f->fd < 0) {
-			buf_printf(err, "sanity check failed; unable to open \"%s\" for writing: %s", f->path,
-			           strerror(-f->fd));
 			file_free(f);
 			return NULL;
 		}
@@ -348,12 +374,16 @@ static int file_reopen(struct audit_device *d)
 
 	if (f->kind != FILE_PATH)
 		return 0;
-	int fd = open_path(f);
+	struct buf err;
+	buf_init(&err, 8192);
+	int fd = open_path(f, &err);
 	if (fd < 0) {
 		log_error("audit file reopen failed; still writing to the old file", "path", f->path, "error",
-		          strerror(-fd));
+		          err.data);
+		buf_release(&err);
 		return TROVE_ERR_IO;
 	}
+	buf_release(&err);
 	pthread_mutex_lock(&f->mu);
 	int old = f->fd;
 	f->fd = fd;
@@ -361,6 +391,23 @@ static int file_reopen(struct audit_device *d)
 		close(old); /* else the leader using it closes it */
 	pthread_mutex_unlock(&f->mu);
 	return 0;
+}
+
+/* The options as file_open reads them, for a config file: file_path must
+ * then be absolute (or stdout, discard). */
+static int file_check(const json_t *options, struct buf *err)
+{
+	struct file_dev *f = xcalloc(1, sizeof(*f));
+	pthread_mutex_init(&f->mu, NULL);
+	f->fd = -1;
+	int r = parse_options(f, options, &audit_limits_trusted, err);
+	if (r == 0 && f->kind == FILE_PATH && f->path[0] != '/') {
+		buf_printf(err, "file_path: \"%s\" must be an absolute path (or \"stdout\", \"discard\")",
+		           f->path);
+		r = TROVE_ERR_INVALID;
+	}
+	file_free(f);
+	return r;
 }
 
 static void file_close(struct audit_device *d)
@@ -372,6 +419,7 @@ const struct audit_device_ops audit_file_ops = {
     .type = "file",
     .options = file_options,
     .open = file_open,
+    .check = file_check,
     .write = NULL,
     .write_lines = file_write_lines,
     .reopen = file_reopen,

@@ -9,7 +9,17 @@
  *
  * Per-device settings the broker applies itself: format (only "json"),
  * prefix, log_raw, hmac_accessor, elide_list_responses. The rest of the
- * options belong to the device (audit_device_option_known). */
+ * options belong to the device (audit_device_option_known).
+ *
+ * Two kinds of device share the array: those enabled through the API
+ * (persisted in AUDIT_TABLE_PATH, opened with the config's limits) and
+ * those declared in the server config (from_config: opened as trusted,
+ * never written to that table, never disabled through the API; only their
+ * salts are kept, in AUDIT_CONFIG_SALTS_PATH, so hashes survive restarts).
+ *
+ * A new device must record a test entry (a request entry for
+ * sys/audit/test, like Vault's probe) before it is enabled: a device that
+ * cannot write is refused rather than left to fail every request. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +46,7 @@
 #define SALT_LEN 32
 #define MAX_DEVICES 64
 #define MAX_HEADERS 64
+#define PROBE_PATH "sys/audit/test"
 
 struct audit_dev {
 	char *path; /* with trailing '/' */
@@ -47,6 +58,9 @@ struct audit_dev {
 	struct audit_format fmt;     /* points into options and salt */
 	uint64_t serial;             /* unique per device opened, for reuse */
 	struct audit_device *device; /* NULL: failed to open (writes fail) */
+	bool from_config;            /* declared in the server config */
+	bool refused;                /* stored options no longer accepted:
+	                              * never opened */
 };
 
 struct audit_header {
@@ -56,14 +70,20 @@ struct audit_header {
 
 struct audit_broker {
 	pthread_rwlock_t lock;
-	struct storage *logical; /* NULL while unloaded */
-	struct audit_dev *devs[MAX_DEVICES];
+	struct storage *logical;                                        /* NULL while unloaded */
+	struct audit_dev *devs[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES]; /* the table's, then room
+	                                                                 * for the config's */
 	size_t ndevs;
 	struct audit_header headers[MAX_HEADERS];
 	size_t nheaders;
 	_Atomic bool active; /* ndevs > 0, readable without the lock */
 	_Atomic bool blocks; /* some device may block */
 	_Atomic bool headers_wanted;
+	/* From the server config (audit_broker_configure), fixed after. */
+	struct strlist file_dirs;
+	bool allow_prefix;
+	struct audit_config_device *config_devs; /* owned copies */
+	size_t nconfig_devs;
 };
 
 /* --- helpers ------------------------------------------------------------ */
@@ -112,10 +132,23 @@ static int parse_format(struct audit_dev *d, struct buf *err)
 	return 0;
 }
 
+/* Whether s holds a byte below 0x20 or DEL: a newline in a prefix (or in
+ * any option that reaches a line) would forge a whole entry. */
+static bool has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
 /* Options must be an object of strings (numbers and booleans are taken as
  * their text, as Vault's API accepts them), each known to the broker or
- * the device. Returns a normalised copy or NULL with err filled. */
-static json_t *normalise_options(const char *type, const json_t *in, struct buf *err)
+ * the device, with no control byte in a key or value. A file device's
+ * "path" is the legacy name of file_path (old clients send it) and is
+ * stored as file_path. A prefix is refused unless allow_prefix. Returns a
+ * normalised copy or NULL with err filled. */
+static json_t *normalise_options(const char *type, const json_t *in, bool allow_prefix, struct buf *err)
 {
 	json_t *out = json_object();
 	const char *k;
@@ -124,19 +157,42 @@ static json_t *normalise_options(const char *type, const json_t *in, struct buf 
 		return out;
 	json_object_foreach((json_t *)in, k, v)
 	{
-		if (!broker_option(k) && !audit_device_option_known(type, k)) {
+		const char *key = k;
+		if (strcmp(type, "file") == 0 && strcmp(k, "path") == 0) {
+			if (json_object_get(in, "file_path")) {
+				buf_printf(err, "options: give file_path or its old name path, not both");
+				goto fail;
+			}
+			key = "file_path";
+		}
+		if (has_control(k, strlen(k))) {
+			buf_printf(err, "options: an option name holds a control character");
+			goto fail;
+		}
+		if (!broker_option(key) && !audit_device_option_known(type, key)) {
 			buf_printf(err, "options: unknown option \"%s\" for a %s audit device", k, type);
 			goto fail;
 		}
 		if (json_is_string(v))
-			json_object_set(out, k, v);
+			json_object_set(out, key, v);
 		else if (json_is_boolean(v))
-			json_object_set_new(out, k, json_string(json_is_true(v) ? "true" : "false"));
+			json_object_set_new(out, key, json_string(json_is_true(v) ? "true" : "false"));
 		else if (json_is_integer(v))
-			json_object_set_new(out, k,
+			json_object_set_new(out, key,
 			                    json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v)));
 		else {
 			buf_printf(err, "options: \"%s\" must be a string", k);
+			goto fail;
+		}
+		const json_t *sv = json_object_get(out, key);
+		if (has_control(json_string_value(sv), json_string_length(sv))) {
+			buf_printf(err, "%s: must not hold a newline or other control character", k);
+			goto fail;
+		}
+		if (strcmp(key, "prefix") == 0 && json_string_length(sv) > 0 && !allow_prefix) {
+			buf_printf(
+			    err, "prefix: not allowed on a device enabled through the API unless the server "
+			         "config sets allow_audit_log_prefixing = true");
 			goto fail;
 		}
 	}
@@ -187,6 +243,16 @@ static void refresh_flags(struct audit_broker *b)
 	atomic_store(&b->headers_wanted, b->nheaders > 0);
 }
 
+/* The limits a device is opened with: trusted for the config's own. */
+static struct audit_limits limits_for(const struct audit_broker *b, bool from_config)
+{
+	if (from_config)
+		return audit_limits_trusted;
+	return (struct audit_limits){.trusted = false,
+	                             .file_dirs = (const char *const *)b->file_dirs.items,
+	                             .nfile_dirs = b->file_dirs.len};
+}
+
 /* --- persistence ---------------------------------------------------------- */
 
 static int save_table(struct audit_broker *b, struct audit_dev *const *devs, size_t n)
@@ -194,6 +260,8 @@ static int save_table(struct audit_broker *b, struct audit_dev *const *devs, siz
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		char hex[2 * SALT_LEN + 1];
+		if (devs[i]->from_config)
+			continue; /* the config file is its table */
 		hex_encode(devs[i]->salt, SALT_LEN, hex);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:O, s:b, s:s}", "path", devs[i]->path,
 		                                     "type", devs[i]->type, "description",
@@ -228,19 +296,22 @@ static int save_headers(struct audit_broker *b, const struct audit_header *h, si
 /* Builds a device from its stored or requested settings and opens it.
  * On an open failure: with keep_broken, the device is kept (NULL device,
  * writes fail); otherwise NULL with err filled. */
-static struct audit_dev *dev_new(const char *path, const char *type, const char *description, json_t *options,
-                                 bool local, bool keep_broken, struct buf *err)
+static struct audit_dev *dev_new(const struct audit_broker *b, const char *path, const char *type,
+                                 const char *description, json_t *options, bool local, bool from_config,
+                                 bool keep_broken, struct buf *err)
 {
+	struct audit_limits lim = limits_for(b, from_config);
 	struct audit_dev *d = xcalloc(1, sizeof(*d));
 	d->path = with_slash(path);
 	d->type = xstrdup(type);
 	d->description = xstrdup(description ? description : "");
 	d->options = options;
 	d->local = local;
+	d->from_config = from_config;
 	d->serial = atomic_fetch_add(&next_serial, 1);
 	if (parse_format(d, err) != 0)
 		goto fail;
-	d->device = audit_device_open(type, options, err);
+	d->device = audit_device_open(type, options, &lim, err);
 	if (!d->device) {
 		if (!keep_broken)
 			goto fail;
@@ -251,6 +322,99 @@ static struct audit_dev *dev_new(const char *path, const char *type, const char 
 fail:
 	dev_free(d);
 	return NULL;
+}
+
+/* A stored device whose options are no longer accepted: kept in the table
+ * (so it can be seen and disabled) but never opened, failing every entry. */
+static struct audit_dev *dev_refused(const char *path, const char *type, const char *description,
+                                     json_t *options, bool local, const struct buf *why)
+{
+	struct audit_dev *d = xcalloc(1, sizeof(*d));
+	d->path = with_slash(path);
+	d->type = xstrdup(type);
+	d->description = xstrdup(description ? description : "");
+	d->options = options;
+	d->local = local;
+	d->refused = true;
+	d->serial = atomic_fetch_add(&next_serial, 1);
+	d->fmt.salt = d->salt;
+	d->fmt.salt_len = SALT_LEN;
+	d->fmt.prefix = "";
+	log_error("audit device options are refused; it refuses every entry until disabled", "path", d->path,
+	          "error", why->len ? why->data : "invalid options");
+	return d;
+}
+
+static struct audit_dev *find_locked(struct audit_broker *b, const char *path, size_t *index);
+
+/* Opens the devices the server config declares, with their salts from
+ * AUDIT_CONFIG_SALTS_PATH (made and saved for a new path). A device that
+ * cannot be opened is kept, failing every entry, as a stored one is. */
+static int load_config_devices(struct audit_broker *b)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	json_t *salts = NULL;
+	bool dirty = false;
+	int r;
+
+	if (b->nconfig_devs == 0)
+		return 0;
+	r = storage_get(b->logical, AUDIT_CONFIG_SALTS_PATH, &raw, &len);
+	if (r == 0) {
+		salts = json_loadb((const char *)raw, len, 0, NULL);
+		secure_free(raw, len);
+		raw = NULL;
+		if (!json_is_object(salts)) {
+			r = TROVE_ERR_INTEGRITY;
+			goto out;
+		}
+	} else if (r == TROVE_ERR_NOT_FOUND) {
+		salts = json_object();
+	} else {
+		goto out;
+	}
+	for (size_t i = 0; i < b->nconfig_devs; i++) {
+		const struct audit_config_device *c = &b->config_devs[i];
+		struct buf err;
+		buf_init(&err, 4096);
+		json_t *opts = normalise_options(c->type, c->options, true, &err);
+		struct audit_dev *d =
+		    opts ? dev_new(b, c->path, c->type, c->description, opts, c->local, true, true, &err)
+		         : dev_refused(c->path, c->type, c->description, json_object(), c->local, &err);
+		buf_release(&err);
+		if (!d) {
+			r = TROVE_ERR_INVALID;
+			goto out;
+		}
+		d->from_config = true;
+		const char *hex = json_string_value(json_object_get(salts, d->path));
+		size_t slen = 0;
+		if (!hex || hex_decode(hex, strlen(hex), d->salt, SALT_LEN, &slen) != 0 || slen != SALT_LEN) {
+			char fresh[2 * SALT_LEN + 1];
+			if ((r = rand_bytes(d->salt, SALT_LEN)) != 0) {
+				dev_free(d);
+				goto out;
+			}
+			hex_encode(d->salt, SALT_LEN, fresh);
+			json_object_set_new(salts, d->path, json_string(fresh));
+			secure_wipe(fresh, sizeof(fresh));
+			dirty = true;
+		}
+		b->devs[b->ndevs++] = d;
+		log_info("audit device declared in the config enabled", "path", d->path, "type", d->type);
+	}
+	r = 0;
+	if (dirty) {
+		char *text = json_dumps(salts, JSON_COMPACT | JSON_SORT_KEYS);
+		r = text ? storage_put(b->logical, AUDIT_CONFIG_SALTS_PATH, text, strlen(text))
+		         : TROVE_ERR_NOMEM;
+		if (text)
+			secure_free_str(text);
+	}
+out:
+	json_decref(salts);
+	return r;
 }
 
 static int load_table(struct audit_broker *b)
@@ -282,10 +446,27 @@ static int load_table(struct audit_broker *b)
 		if (!path || !type || !salt || !json_is_object(opts) ||
 		    hex_decode(salt, strlen(salt), s, sizeof(s), &slen) != 0 || slen != SALT_LEN)
 			goto out;
+		if (find_locked(b, path, NULL)) {
+			log_error(
+			    "audit device in the stored table is shadowed by one the server config declares "
+			    "at the same path; the stored one is dropped",
+			    "path", path);
+			secure_wipe(s, sizeof(s));
+			continue;
+		}
 		struct buf err;
 		buf_init(&err, 256);
-		struct audit_dev *d = dev_new(path, type, desc, json_incref(opts),
-		                              json_is_true(json_object_get(e, "local")), true, &err);
+		/* Checked again as when it was enabled (an entry written by an
+		 * older Trove may hold a control byte): such a device is kept,
+		 * failing every entry, until it is disabled. */
+		json_t *norm = normalise_options(type, opts, true, &err);
+		bool ok = norm != NULL;
+		json_decref(norm);
+		struct audit_dev *d =
+		    ok ? dev_new(b, path, type, desc, json_incref(opts),
+		                 json_is_true(json_object_get(e, "local")), false, true, &err)
+		       : dev_refused(path, type, desc, json_incref(opts),
+		                     json_is_true(json_object_get(e, "local")), &err);
 		buf_release(&err);
 		if (!d) {
 			secure_wipe(s, sizeof(s));
@@ -335,6 +516,7 @@ struct audit_broker *audit_broker_new(void)
 {
 	struct audit_broker *b = xcalloc(1, sizeof(*b));
 	pthread_rwlock_init(&b->lock, NULL);
+	strlist_init(&b->file_dirs);
 	return b;
 }
 
@@ -350,11 +532,80 @@ static void clear_locked(struct audit_broker *b)
 	refresh_flags(b);
 }
 
+static void config_devs_release(struct audit_broker *b)
+{
+	for (size_t i = 0; i < b->nconfig_devs; i++) {
+		struct audit_config_device *c = &b->config_devs[i];
+		free(c->path);
+		free(c->type);
+		free(c->description);
+		json_decref(c->options);
+		free(c->where);
+	}
+	free(b->config_devs);
+	b->config_devs = NULL;
+	b->nconfig_devs = 0;
+}
+
+void audit_broker_configure(struct audit_broker *b, const struct audit_settings *s)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	strlist_release(&b->file_dirs);
+	strlist_init(&b->file_dirs);
+	for (size_t i = 0; i < s->nfile_dirs; i++)
+		strlist_push(&b->file_dirs, s->file_dirs[i]);
+	b->allow_prefix = s->allow_prefix;
+	config_devs_release(b);
+	if (s->ndevices > AUDIT_MAX_CONFIG_DEVICES)
+		abort(); /* the config loader caps audit blocks at this */
+	if (s->ndevices > 0)
+		b->config_devs = xcalloc(s->ndevices, sizeof(*b->config_devs));
+	for (size_t i = 0; i < s->ndevices; i++) {
+		const struct audit_config_device *c = &s->devices[i];
+		b->config_devs[i] = (struct audit_config_device){
+		    .path = xstrdup(c->path),
+		    .type = xstrdup(c->type),
+		    .description = xstrdup(c->description ? c->description : ""),
+		    .options = c->options ? json_deep_copy(c->options) : json_object(),
+		    .local = c->local,
+		    .where = c->where ? xstrdup(c->where) : NULL,
+		};
+	}
+	b->nconfig_devs = s->ndevices;
+	pthread_rwlock_unlock(&b->lock);
+}
+
+int audit_config_device_check(const struct audit_config_device *c, struct buf *err)
+{
+	struct audit_dev d;
+	int r = TROVE_ERR_INVALID;
+
+	if (!c->type || !c->type[0]) {
+		buf_append_str(err, "type: missing");
+		return r;
+	}
+	if (!c->path || !c->path[0] || strspn(c->path, "/") == strlen(c->path)) {
+		buf_append_str(err, "path: missing");
+		return r;
+	}
+	json_t *opts = normalise_options(c->type, c->options, true, err);
+	if (!opts)
+		return r;
+	memset(&d, 0, sizeof(d));
+	d.options = opts;
+	if ((r = parse_format(&d, err)) == 0)
+		r = audit_device_check(c->type, opts, err);
+	json_decref(opts);
+	return r;
+}
+
 void audit_broker_free(struct audit_broker *b)
 {
 	if (!b)
 		return;
 	audit_broker_unload(b);
+	config_devs_release(b);
+	strlist_release(&b->file_dirs);
 	pthread_rwlock_destroy(&b->lock);
 	free(b);
 }
@@ -364,7 +615,9 @@ int audit_broker_load(struct audit_broker *b, struct storage *logical)
 	pthread_rwlock_wrlock(&b->lock);
 	clear_locked(b);
 	b->logical = logical;
-	int r = load_table(b);
+	int r = load_config_devices(b);
+	if (r == 0)
+		r = load_table(b);
 	if (r == 0)
 		r = load_headers(b);
 	if (r != 0)
@@ -419,6 +672,35 @@ static struct audit_dev *find_locked(struct audit_broker *b, const char *path, s
 	return found;
 }
 
+/* Writes a test entry (a request entry for PROBE_PATH) on a new device:
+ * 0, or TROVE_ERR_INVALID with err saying the device cannot record. */
+static int probe(struct audit_dev *d, struct buf *err)
+{
+	struct request req;
+	struct buf line;
+	char when[TIME_TEXT_MAX];
+
+	memset(&req, 0, sizeof(req));
+	if (rand_uuid(req.id) != 0)
+		return TROVE_ERR_INTERNAL;
+	req.op = OP_UPDATE;
+	req.path = (char *)PROBE_PATH;
+	time_now_rfc3339_ns(when);
+	struct audit_record rec = {.req = &req, .time = when};
+	buf_init(&line, BUF_CAP_DEFAULT);
+	int r = audit_format_entry_append(&d->fmt, &rec, NULL, &line);
+	if (r == 0)
+		r = audit_device_write(d->device, line.data, line.len);
+	buf_release(&line);
+	if (r != 0) {
+		buf_printf(err,
+		           "sanity check failed; the audit device could not record a test entry (the server "
+		           "log says why); nothing was enabled");
+		return TROVE_ERR_INVALID;
+	}
+	return 0;
+}
+
 int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params *p, struct buf *err)
 {
 	int r;
@@ -430,7 +712,7 @@ int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params
 		buf_printf(err, "type: missing");
 		return TROVE_ERR_INVALID;
 	}
-	json_t *options = normalise_options(p->type, p->options, err);
+	json_t *options = normalise_options(p->type, p->options, b->allow_prefix, err);
 	if (!options)
 		return TROVE_ERR_INVALID;
 	pthread_rwlock_wrlock(&b->lock);
@@ -448,15 +730,16 @@ int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params
 		goto out;
 	}
 	r = TROVE_ERR_INVALID;
-	if (b->ndevs == MAX_DEVICES) {
+	if (b->ndevs >= MAX_DEVICES) {
 		buf_printf(err, "at most %d audit devices", MAX_DEVICES);
 		json_decref(options);
 		goto out;
 	}
-	struct audit_dev *d = dev_new(p->path, p->type, p->description, options, p->local, false, err);
+	struct audit_dev *d =
+	    dev_new(b, p->path, p->type, p->description, options, p->local, false, false, err);
 	if (!d)
 		goto out;
-	if ((r = rand_bytes(d->salt, SALT_LEN)) != 0) {
+	if ((r = rand_bytes(d->salt, SALT_LEN)) != 0 || (r = probe(d, err)) != 0) {
 		dev_free(d);
 		goto out;
 	}
@@ -475,7 +758,7 @@ out:
 	return r;
 }
 
-int audit_broker_disable(struct audit_broker *b, const char *path)
+int audit_broker_disable(struct audit_broker *b, const char *path, struct buf *err)
 {
 	size_t idx = 0;
 	int r = 0;
@@ -487,7 +770,15 @@ int audit_broker_disable(struct audit_broker *b, const char *path)
 	struct audit_dev *d = find_locked(b, path, &idx);
 	if (!d)
 		goto out;
-	struct audit_dev *rest[MAX_DEVICES];
+	if (d->from_config) {
+		buf_printf(err,
+		           "the audit device at %s is declared in the server config file; remove its audit "
+		           "block there and restart to disable it",
+		           d->path);
+		r = TROVE_ERR_INVALID;
+		goto out;
+	}
+	struct audit_dev *rest[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES];
 	size_t n = 0;
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (i != idx)
@@ -510,10 +801,12 @@ json_t *audit_broker_list(struct audit_broker *b)
 	pthread_rwlock_rdlock(&b->lock);
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct audit_dev *d = b->devs[i];
-		json_object_set_new(out, d->path,
-		                    json_pack("{s:s, s:s, s:O, s:b, s:s}", "type", d->type, "description",
-		                              d->description, "options", d->options, "local", d->local,
-		                              "path", d->path));
+		json_t *e =
+		    json_pack("{s:s, s:s, s:O, s:b, s:s}", "type", d->type, "description", d->description,
+		              "options", d->options, "local", d->local, "path", d->path);
+		if (d->from_config)
+			json_object_set_new(e, "declared_in_config", json_true());
+		json_object_set_new(out, d->path, e);
 	}
 	pthread_rwlock_unlock(&b->lock);
 	return out;
@@ -542,9 +835,12 @@ void audit_broker_reopen(struct audit_broker *b)
 				log_error("audit device could not be reopened", "path", d->path);
 			continue;
 		}
+		if (d->refused)
+			continue;
 		struct buf err;
-		buf_init(&err, 256);
-		d->device = audit_device_open(d->type, d->options, &err);
+		struct audit_limits lim = limits_for(b, d->from_config);
+		buf_init(&err, 4096);
+		d->device = audit_device_open(d->type, d->options, &lim, &err);
 		if (d->device)
 			log_info("audit device opened", "path", d->path);
 		else

@@ -23,7 +23,17 @@
  * in flight. A device that cannot be opened when the table is loaded at
  * unseal stays in the table, failing every write (so a sole broken device
  * refuses requests rather than letting them through unaudited) until a
- * reopen (SIGHUP) succeeds or it is disabled. */
+ * reopen (SIGHUP) succeeds or it is disabled.
+ *
+ * Devices come from two places. The server config may declare devices
+ * (audit blocks): the trusted way, opened at each unseal with their
+ * file_path as written, listed by audit_broker_list with
+ * "declared_in_config": true, never stored in the table the API edits and
+ * never disabled through it. Devices enabled through the API are bounded
+ * by the config (audit_broker_configure): a file device's file_path must
+ * lie under an allowed directory (audit/device.h) and a prefix needs
+ * allow_prefix. Every device must record a test entry before the API
+ * enables it. */
 #ifndef TROVE_AUDIT_H
 #define TROVE_AUDIT_H
 
@@ -37,12 +47,41 @@
 
 #define AUDIT_TABLE_PATH "core/audit"
 #define AUDIT_HEADERS_PATH "core/audit-headers"
+#define AUDIT_CONFIG_SALTS_PATH "core/audit-config-salts"
+#define AUDIT_MAX_CONFIG_DEVICES 32 /* besides the API's 64 */
 
 struct audit_broker;
 struct request;
 
 struct audit_broker *audit_broker_new(void);
 void audit_broker_free(struct audit_broker *b);
+
+/* An audit device the server config declares. */
+struct audit_config_device {
+	char *path; /* "file" or "file/" */
+	char *type;
+	char *description;
+	json_t *options; /* object; values strings (or numbers, booleans) */
+	bool local;
+	char *where; /* "file:line" of its block, for messages; may be NULL */
+};
+
+/* What the server config says about audit devices. */
+struct audit_settings {
+	const char *const *file_dirs; /* where API file devices may write */
+	size_t nfile_dirs;
+	bool allow_prefix; /* API devices may set a prefix */
+	const struct audit_config_device *devices;
+	size_t ndevices;
+};
+
+/* Copies s into the broker; call before the first load (unseal). */
+void audit_broker_configure(struct audit_broker *b, const struct audit_settings *s);
+
+/* Checks a declared device's type and options without opening anything
+ * (trove server -check): 0, or TROVE_ERR_INVALID with err naming the
+ * option and the reason. */
+int audit_config_device_check(const struct audit_config_device *c, struct buf *err);
 
 /* Loads the device table and header settings from `logical` (the barrier's
  * storage, borrowed until unload) and opens the devices. Errors only for
@@ -68,12 +107,17 @@ struct audit_enable_params {
 	bool local;
 };
 
-/* Enables a device. TROVE_ERR_INVALID (err says why: a bad option, the
- * sanity check), TROVE_ERR_CONFLICT when the path is in use. */
+/* Enables a device: opens it with the config's limits, writes a test
+ * entry, then saves the table. TROVE_ERR_INVALID (err says why: a bad
+ * option, a path outside the allowed directories, the sanity check, a
+ * device that could not record the test entry: then nothing is enabled or
+ * saved), TROVE_ERR_CONFLICT when the path is in use. */
 int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params *p, struct buf *err);
-/* Disables the device at path (no error if there is none, as Vault). */
-int audit_broker_disable(struct audit_broker *b, const char *path);
-/* {"file/": {"type","description","options","local","path"}, ...} */
+/* Disables the device at path (no error if there is none, as Vault).
+ * TROVE_ERR_INVALID (err says why) for a device the config declares. */
+int audit_broker_disable(struct audit_broker *b, const char *path, struct buf *err);
+/* {"file/": {"type","description","options","local","path"}, ...}, plus
+ * "declared_in_config": true on the config's devices. */
 json_t *audit_broker_list(struct audit_broker *b);
 /* The hash the device at path gives `input`. TROVE_ERR_NOT_FOUND when no
  * device is there. */

@@ -56,9 +56,14 @@ static int audit_disable(struct request *req, struct response *resp)
 	const char *path = path_after(req, "audit/");
 	if (!path[0])
 		return response_error(resp, TROVE_ERR_INVALID, "path: missing");
-	int r = audit_broker_disable(core_audit(req->core), path);
+	struct buf err;
+	buf_init(&err, 1024);
+	int r = audit_broker_disable(core_audit(req->core), path, &err);
 	if (r == 0)
 		resp->status = 204;
+	else if (err.len)
+		response_error(resp, r, "%s", err.data);
+	buf_release(&err);
 	return r;
 }
 

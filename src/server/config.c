@@ -19,6 +19,8 @@
 #include "config.h"
 
 #include "core/lockout.h"
+#include "audit/device.h"
+
 #include "duration.h"
 #include "err.h"
 #include "hcl.h"
@@ -29,18 +31,34 @@
 #define DEFAULT_TTL (768 * 3600)
 #define MAX_CONFIG_FILE ((size_t)4 << 20)
 
-enum opt_type { OPT_STRING, OPT_BOOL, OPT_DURATION, OPT_SIZE, OPT_COUNT };
+enum opt_type { OPT_STRING, OPT_BOOL, OPT_DURATION, OPT_SIZE, OPT_COUNT, OPT_STRING_LIST };
 
 struct opt {
 	const char *name;
 	enum opt_type type;
 	size_t offset;
 	int64_t min, max; /* bounds for durations, sizes and counts; max 0 = none */
+	/* For a list: why an item is refused, or NULL when it is fine. */
+	const char *(*check_item)(const char *item);
 };
 
-#define TOP(name, type, field, lo, hi) { name, type, offsetof(struct server_config, field), lo, hi }
-#define LST(name, type, field, lo, hi) { name, type, offsetof(struct listener_config, field), lo, hi }
-#define STO(name, type, field, lo, hi) { name, type, offsetof(struct storage_config, field), lo, hi }
+#define TOP(name, type, field, lo, hi) { name, type, offsetof(struct server_config, field), lo, hi, NULL }
+#define LST(name, type, field, lo, hi) { name, type, offsetof(struct listener_config, field), lo, hi, NULL }
+#define AUD(name, type, field) { name, type, offsetof(struct audit_config_device, field), 0, 0, NULL }
+#define STO(name, type, field, lo, hi) { name, type, offsetof(struct storage_config, field), lo, hi, NULL }
+
+/* An allowed directory for API audit files: canonical (a trailing '/' is
+ * fine) and not "/". */
+static const char *audit_dir_refused(const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if ((n == 1 && dir[0] == '/') || !audit_path_canonical(dir, n))
+		return "must be an absolute directory other than \"/\", without \".\", \"..\", empty components or "
+		       "control characters";
+	return NULL;
+}
 
 static const struct opt top_opts[] = {
 	TOP("api_addr", OPT_STRING, api_addr, 0, 0),
@@ -54,7 +72,9 @@ static const struct opt top_opts[] = {
 	TOP("ui", OPT_BOOL, ui, 0, 0),
 	TOP("pid_file", OPT_STRING, pid_file, 0, 0),
 	TOP("user_lockout_max_entries", OPT_COUNT, user_lockout_max_entries, LOCKOUT_MIN_ENTRIES, 1 << 22),
-	{ NULL, 0, 0, 0, 0 },
+	{ "audit_file_dirs", OPT_STRING_LIST, offsetof(struct server_config, audit_file_dirs), 0, 0, audit_dir_refused },
+	TOP("allow_audit_log_prefixing", OPT_BOOL, allow_audit_log_prefixing, 0, 0),
+	{ NULL, 0, 0, 0, 0, NULL },
 };
 
 static const struct opt listener_opts[] = {
@@ -67,17 +87,26 @@ static const struct opt listener_opts[] = {
 	LST("tls_require_and_verify_client_cert", OPT_BOOL, tls_require_and_verify_client_cert, 0, 0),
 	LST("max_request_size", OPT_SIZE, max_request_size, 1, (int64_t)1 << 40),
 	LST("max_request_duration", OPT_DURATION, max_request_duration, 1, 24 * 3600),
-	{ NULL, 0, 0, 0, 0 },
+	{ NULL, 0, 0, 0, 0, NULL },
+};
+
+/* An audit block's own keys; its options block is read apart (a map of
+ * device options, checked by the audit broker). */
+static const struct opt audit_opts[] = {
+	AUD("path", OPT_STRING, path),
+	AUD("description", OPT_STRING, description),
+	AUD("local", OPT_BOOL, local),
+	{ NULL, 0, 0, 0, 0, NULL },
 };
 
 static const struct opt lmdb_opts[] = {
 	STO("path", OPT_STRING, path, 0, 0),
 	STO("max_size", OPT_SIZE, max_size, (int64_t)1 << 20, (int64_t)1 << 44),
-	{ NULL, 0, 0, 0, 0 },
+	{ NULL, 0, 0, 0, 0, NULL },
 };
 
 static const struct opt inmem_opts[] = {
-	{ NULL, 0, 0, 0, 0 },
+	{ NULL, 0, 0, 0, 0, NULL },
 };
 
 static const struct {
@@ -93,6 +122,7 @@ void config_init(struct server_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_lease_ttl = DEFAULT_TTL;
 	cfg->max_lease_ttl = DEFAULT_TTL;
+	strlist_init(&cfg->audit_file_dirs);
 }
 
 static void listener_release(struct listener_config *l)
@@ -118,6 +148,15 @@ void config_release(struct server_config *cfg)
 	free(cfg->log_format);
 	free(cfg->pid_file);
 	free(cfg->rollback_guard_file);
+	for (size_t i = 0; i < cfg->naudits; i++) {
+		struct audit_config_device *a = &cfg->audits[i];
+		free(a->path);
+		free(a->type);
+		free(a->description);
+		json_decref(a->options);
+		free(a->where);
+	}
+	strlist_release(&cfg->audit_file_dirs);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -210,6 +249,26 @@ static int set_opt(void *base, const struct opt *o, const struct hcl_member *m, 
 			return fail(err, file, line, "%s%s: out of range", block, o->name);
 		*(int64_t *)(void *)field = v->u.i;
 		return 0;
+	case OPT_STRING_LIST: {
+		struct strlist *dst = (struct strlist *)(void *)field;
+		if (v->type != HCL_LIST)
+			return fail(err, file, line, "%s%s: expected a list of strings such as [\"/var/log/trove\"]",
+				    block, o->name);
+		for (size_t i = 0; i < v->u.list.len; i++) {
+			const struct hcl_value *item = v->u.list.items[i];
+			const char *why;
+			if (item->type != HCL_STRING)
+				return fail(err, file, line, "%s%s: item %zu: expected a string, got %s", block, o->name,
+					    i + 1, hcl_type_name(item->type));
+			if (o->check_item && (why = o->check_item(item->u.string.ptr)) != NULL)
+				return fail(err, file, line, "%s%s: \"%s\" %s", block, o->name, item->u.string.ptr, why);
+		}
+		strlist_release(dst); /* a later file replaces the list */
+		strlist_init(dst);
+		for (size_t i = 0; i < v->u.list.len; i++)
+			strlist_push(dst, v->u.list.items[i]->u.string.ptr);
+		return 0;
+	}
 	}
 	return TROVE_ERR_INTERNAL;
 }
@@ -278,6 +337,87 @@ static int load_storage(struct server_config *cfg, const char *type, const struc
 	return apply_block(&cfg->storage, table, body, file, block, err);
 }
 
+/* An audit block's options: strings, numbers and booleans, as JSON (the
+ * broker takes them as their text, as it does through the API). */
+static int audit_options(struct audit_config_device *a, const struct hcl_value *v, const char *file, int line,
+			 const char *block, struct buf *err)
+{
+	if (v->type != HCL_OBJECT)
+		return fail(err, file, v->line ? v->line : line, "%soptions: expected a block of strings", block);
+	json_t *o = json_object();
+	for (size_t i = 0; i < v->u.object.len; i++) {
+		const struct hcl_member *m = &v->u.object.members[i];
+		const struct hcl_value *x = m->value;
+		json_t *j = x->type == HCL_STRING ? json_stringn(x->u.string.ptr, x->u.string.len)
+			    : x->type == HCL_INT  ? json_integer(x->u.i)
+			    : x->type == HCL_BOOL ? json_boolean(x->u.b)
+						  : NULL;
+		if (!j || json_object_get(o, m->key)) {
+			json_decref(j);
+			json_decref(o);
+			return fail(err, file, m->line ? m->line : line, "%soptions.%s: %s", block, m->key,
+				    j ? "is set twice" : "expected a string");
+		}
+		json_object_set_new(o, m->key, j);
+	}
+	json_decref(a->options);
+	a->options = o;
+	return 0;
+}
+
+/* `audit "TYPE" { path = "P/" description = "..." local = false options
+ * = { ... } }`; path defaults to TYPE/. OpenBao's `audit "TYPE" "P" {..}`
+ * comes here with the path as label2. */
+static int load_audit2(struct server_config *cfg, const char *type, const char *label2, const struct hcl_value *body,
+		       int line, const char *file, struct buf *err)
+{
+	char block[96];
+	snprintf(block, sizeof(block), "audit \"%.40s\": ", type);
+	if (cfg->naudits >= CONFIG_MAX_AUDITS)
+		return fail(err, file, line, "too many audit blocks (at most %d)", CONFIG_MAX_AUDITS);
+	if (body->type != HCL_OBJECT)
+		return fail(err, file, body->line ? body->line : line, "%sexpected a block", block);
+	struct audit_config_device *a = &cfg->audits[cfg->naudits++];
+	a->type = xstrdup(type);
+	a->where = where(file, line);
+	a->options = json_object();
+	if (label2)
+		a->path = xstrdup(label2);
+	for (size_t i = 0; i < body->u.object.len; i++) {
+		const struct hcl_member *m = &body->u.object.members[i];
+		int l = m->line ? m->line : line;
+		int r;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(body->u.object.members[j].key, m->key) == 0)
+				return fail(err, file, l, "%s\"%s\" is set twice", block, m->key);
+		if (strcmp(m->key, "options") == 0) {
+			if ((r = audit_options(a, m->value, file, l, block, err)) != 0)
+				return r;
+			continue;
+		}
+		const struct opt *o = audit_opts;
+		for (; o->name; o++)
+			if (strcmp(o->name, m->key) == 0)
+				break;
+		if (!o->name)
+			return fail(err, file, l, "%sunknown key \"%s\" (path, description, local, options)", block,
+				    m->key);
+		if (label2 && strcmp(m->key, "path") == 0)
+			return fail(err, file, l, "%spath is given twice (label and key)", block);
+		if ((r = set_opt(a, o, m, file, block, err)) != 0)
+			return r;
+	}
+	if (!a->path)
+		a->path = xstrdup(type);
+	return 0;
+}
+
+static int load_audit(struct server_config *cfg, const char *type, const struct hcl_value *body, int line,
+		      const char *file, struct buf *err)
+{
+	return load_audit2(cfg, type, NULL, body, line, file, err);
+}
+
 typedef int (*block_loader)(struct server_config *, const char *, const struct hcl_value *, int, const char *,
 			    struct buf *);
 
@@ -326,6 +466,10 @@ int config_load_text(struct server_config *cfg, const char *name, const char *te
 			r = load_blocks(cfg, m, load_listener, name, err);
 		else if (strcmp(m->key, "storage") == 0 || strcmp(m->key, "backend") == 0)
 			r = load_blocks(cfg, m, load_storage, name, err);
+		else if (strcmp(m->key, "audit") == 0 && m->nlabels == 2)
+			r = load_audit2(cfg, m->labels[0], m->labels[1], m->value, m->line, name, err);
+		else if (strcmp(m->key, "audit") == 0)
+			r = load_blocks(cfg, m, load_audit, name, err);
 		else {
 			const struct opt *o = top_opts;
 			for (; o->name; o++)
@@ -421,6 +565,38 @@ static int check_readable(const char *file, const char *what, const char *where_
 	return 0;
 }
 
+/* "file" and "file/" are one path, as the broker sees them. */
+static bool same_audit_path(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	while (na > 0 && a[na - 1] == '/')
+		na--;
+	while (nb > 0 && b[nb - 1] == '/')
+		nb--;
+	return na == nb && strncmp(a, b, na) == 0;
+}
+
+static int validate_audit(const struct server_config *cfg, struct buf *err)
+{
+	for (size_t i = 0; i < cfg->naudits; i++) {
+		const struct audit_config_device *a = &cfg->audits[i];
+		struct buf why;
+		int r;
+		for (size_t j = 0; j < i; j++)
+			if (same_audit_path(a->path, cfg->audits[j].path))
+				return fail(err, a->where, 0, "audit \"%s\": path \"%s\" is already used at %s", a->type,
+					    a->path, cfg->audits[j].where);
+		buf_init(&why, 4096);
+		r = audit_config_device_check(a, &why);
+		if (r != 0)
+			fail(err, a->where, 0, "audit \"%s\": %s", a->type, why.data);
+		buf_release(&why);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 int config_validate(const struct server_config *cfg, struct buf *err)
 {
 	int r;
@@ -458,6 +634,8 @@ int config_validate(const struct server_config *cfg, struct buf *err)
 		buf_printf(err, "log_format: \"%s\" is not one of standard, json", cfg->log_format);
 		return TROVE_ERR_INVALID;
 	}
+	if ((r = validate_audit(cfg, err)) != 0)
+		return r;
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct listener_config *l = &cfg->listeners[i];
 		const char *w = l->where ? l->where : "listener";

@@ -14,8 +14,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "core/audit.h"
 
 #define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_AUDITS AUDIT_MAX_CONFIG_DEVICES
 
 struct listener_config {
 	char *address;          /* host:port, default 127.0.0.1:8200 */
@@ -54,6 +56,13 @@ struct server_config {
 	/* Most (mount, name) pairs the user lockout tracks; 0: its default
 	 * (core/lockout.h). */
 	int64_t user_lockout_max_entries;
+	/* Audit: devices declared here (audit blocks, the trusted way),
+	 * where devices enabled through the API may write, and whether they
+	 * may set a prefix. */
+	struct audit_config_device audits[CONFIG_MAX_AUDITS];
+	size_t naudits;
+	struct strlist audit_file_dirs;
+	bool allow_audit_log_prefixing;
 };
 
 /* Sets every default. */
@@ -70,7 +79,8 @@ int config_load_text(struct server_config *cfg, const char *name, const char *te
 		     struct buf *err);
 
 /* Checks the merged config as a whole (storage present, at least one
- * listener, TLS files readable when TLS is on, lease TTLs consistent). */
+ * listener, TLS files readable when TLS is on, lease TTLs consistent,
+ * audit blocks and audit_file_dirs well formed). */
 int config_validate(const struct server_config *cfg, struct buf *err);
 
 /* Adds a listener with defaults (for -dev); returns it or NULL when full. */

@@ -17,6 +17,7 @@
 #include "server.h"
 
 #include "config.h"
+#include "audit/device.h"
 #include "core/audit.h"
 #include "core/core.h"
 #include "core/lockout.h"
@@ -54,8 +55,9 @@ static void usage(FILE *f)
 	fputs("Usage: trove server [options]\n"
 	      "\n"
 	      "  Starts a Trove server. The server reads a Vault-style HCL (or JSON) config\n"
-	      "  file: storage, listener and server-wide settings. In dev mode it runs from\n"
-	      "  memory, already initialised and unsealed, for local experiments only.\n"
+	      "  file: storage, listener, audit devices and server-wide settings. In dev mode\n"
+	      "  it runs from memory, already initialised and unsealed, for local experiments\n"
+	      "  only (file audit devices may then be enabled under $TMPDIR or /tmp).\n"
 	      "\n"
 	      "  Start a server with a config file:\n"
 	      "\n"
@@ -209,6 +211,27 @@ static int dev_bootstrap(struct core *core, const struct listener_config *l, con
 	return r;
 }
 
+/* Dev mode's audit limits, before any -config file (which may set its
+ * own): API file devices may write below the temporary directory (where
+ * tests and tutorials put their logs) and set a prefix. Still no path
+ * elsewhere on the host, and no links followed below that directory. */
+static void dev_audit_defaults(struct server_config *cfg)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096];
+	size_t n = tmp ? strlen(tmp) : 0;
+	while (n > 1 && tmp[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(dir) || (n == 1 && tmp[0] == '/'))
+		tmp = "/tmp", n = 4;
+	memcpy(dir, tmp, n);
+	dir[n] = '\0';
+	if (!audit_path_canonical(dir, n))
+		snprintf(dir, sizeof(dir), "/tmp");
+	strlist_push(&cfg->audit_file_dirs, dir);
+	cfg->allow_audit_log_prefixing = true;
+}
+
 static unsigned online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -248,6 +271,8 @@ int server_main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (fl.dev)
+		dev_audit_defaults(&cfg);
 	for (size_t i = 0; i < fl.nconfigs; i++) {
 		if (config_load_path(&cfg, fl.configs[i], &err) != 0) {
 			fprintf(stderr, "Error loading configuration: %s\n", err.data);
@@ -319,6 +344,9 @@ int server_main(int argc, char **argv)
 	struct core_config cc = { cfg.storage.type,      cfg.cluster_name, cfg.default_lease_ttl,
 				  cfg.max_lease_ttl,     false,            cfg.rollback_guard_file };
 	core = core_new(physical, &cc);
+	struct audit_settings as = { (const char *const *)cfg.audit_file_dirs.items, cfg.audit_file_dirs.len,
+				     cfg.allow_audit_log_prefixing, cfg.audits, cfg.naudits };
+	audit_broker_configure(core_audit(core), &as);
 	if (fl.dev && dev_bootstrap(core, &cfg.listeners[0], fl.dev_root_token_id, &err) != 0) {
 		fprintf(stderr, "Error starting dev mode: %s\n", err.len ? err.data : "initialisation failed");
 		goto out;

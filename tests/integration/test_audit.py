@@ -605,7 +605,8 @@ def test_socket_device_receives_entries(dev_server):
     assert r.status_code == 204, r.text
     dev_server.request("GET", "/v1/secret/data/s", token=root)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not any(e["request"]["path"] == "secret/data/s" for e in col.lines):
+    # both entries: the response entry may arrive a moment after the request's
+    while time.monotonic() < deadline and sum(e["request"]["path"] == "secret/data/s" for e in col.lines) < 2:
         time.sleep(0.05)
     got = [e["type"] for e in col.lines if e["request"]["path"] == "secret/data/s"]
     assert got == ["request", "response"]
@@ -651,7 +652,7 @@ def test_stalled_socket_times_out_and_never_hangs(dev_server, tmp_path):
 
 
 def test_devices_and_salts_survive_restart(config_server, tmp_path):
-    srv = config_server()
+    srv = config_server(top_extra=f'audit_file_dirs = ["{tmp_path}"]')
     init = srv.init(shares=1, threshold=1)
     srv.unseal()
     root = init["root_token"]

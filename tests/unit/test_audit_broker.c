@@ -3,9 +3,14 @@
  * in one call per device, and each record is judged on its own by the
  * fail-closed rule (recorded by at least one device).
  *
- * Devices are real file devices: a file in a scratch directory works, and
- * /dev/full (opened with mode "0000", so its mode is never touched) fails
- * every write with ENOSPC. */
+ * Devices are real file devices: a file in a scratch directory (the one
+ * directory the broker allows API devices) works, and /dev/full fails
+ * every write with ENOSPC. /dev/full is not a regular file and cannot
+ * record the test entry, so it is only ever a device the config declares
+ * (opened as written, kept failing when it cannot write).
+ *
+ * Also: the test entry an enabled device must record, and the config's
+ * devices (listed, never disabled through the API, salts kept). */
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -48,6 +57,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(x->dir));
 	x->store = storage_inmem_new();
 	x->b = audit_broker_new();
+	const char *dirs[] = {x->dir};
+	audit_broker_configure(x->b, &(struct audit_settings){.file_dirs = dirs, .nfile_dirs = 1});
 	assert_int_equal(audit_broker_load(x->b, x->store), 0);
 	for (int i = 0; i < NREC; i++) {
 		request_init(&x->req[i]);
@@ -102,6 +113,23 @@ static void enable(struct fixture *x, const char *path, const char *file, const 
 		fail_msg("enable %s: %s", path, err.data);
 	buf_release(&err);
 	json_decref(o);
+}
+
+/* Declares n devices writing to /dev/full in the config, then unseals
+ * again (the broker reloads). */
+static void declare_broken(struct fixture *x, size_t n)
+{
+	static char *const names[] = {"broken", "broken2"};
+	struct audit_config_device c[2];
+	const char *dirs[] = {x->dir};
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct audit_config_device){
+		    .path = names[i], .type = "file", .options = json_pack("{ss}", "file_path", "/dev/full")};
+	audit_broker_configure(
+	    x->b, &(struct audit_settings){.file_dirs = dirs, .nfile_dirs = 1, .devices = c, .ndevices = n});
+	for (size_t i = 0; i < n; i++)
+		json_decref(c[i].options);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
 }
 
 /* The lines of a file; each must end with '\n' (no half line). */
@@ -164,9 +192,14 @@ static void t_batch_one_device(void **state)
 
 	char **lines;
 	size_t n = count_lines(file, &lines);
-	assert_int_equal(n, 2 * NREC);
-	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_loads(lines[i], 0, NULL);
+	assert_int_equal(n, 2 * NREC + 1);
+	/* first the test entry written when the device was enabled */
+	json_t *probe = json_loads(lines[0], 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(probe, "request"), "path")),
+	                    "sys/audit/test");
+	json_decref(probe);
+	for (size_t i = 0; i < n - 1; i++) {
+		json_t *e = json_loads(lines[i + 1], 0, NULL);
 		assert_non_null(e);
 		const char *type = json_string_value(json_object_get(e, "type"));
 		const char *id = json_string_value(json_object_get(json_object_get(e, "request"), "id"));
@@ -185,7 +218,7 @@ static void t_batch_one_of_two_fails(void **state)
 	struct fixture *x = *state;
 	char file[128];
 	snprintf(file, sizeof(file), "%s/good.log", x->dir);
-	enable(x, "broken", "/dev/full", "0000");
+	declare_broken(x, 1);
 	enable(x, "good", file, NULL);
 
 	fill(x, NREC, NULL);
@@ -197,7 +230,7 @@ static void t_batch_one_of_two_fails(void **state)
 
 	char **lines;
 	size_t n = count_lines(file, &lines);
-	assert_int_equal(n, NREC + 1);
+	assert_int_equal(n, NREC + 2); /* and the test entry */
 	free_lines(lines, n);
 }
 
@@ -205,8 +238,7 @@ static void t_batch_one_of_two_fails(void **state)
 static void t_batch_all_fail(void **state)
 {
 	struct fixture *x = *state;
-	enable(x, "broken", "/dev/full", "0000");
-	enable(x, "broken2", "/dev/full", "0000");
+	declare_broken(x, 2);
 
 	fill(x, NREC, NULL);
 	assert_int_equal(audit_broker_log_batch(x->b, x->items, NREC), NREC);
@@ -217,6 +249,162 @@ static void t_batch_all_fail(void **state)
 	assert_int_equal(audit_broker_log_batch(x->b, x->items, 0), 0);
 }
 
+/* A device that cannot record its test entry is refused: nothing is
+ * enabled and nothing saved. RLIMIT_FSIZE 0 (in a child) makes a regular
+ * file in the allowed directory unwritable. */
+static void t_enable_refuses_a_device_that_cannot_record(void **state)
+{
+	struct fixture *x = *state;
+	char file[128];
+	snprintf(file, sizeof(file), "%s/nospace.log", x->dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 0, .rlim_max = 0};
+		int null = open("/dev/null", O_WRONLY);
+		if (null < 0 || dup2(null, STDERR_FILENO) < 0)
+			_exit(9);
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(10);
+		json_t *o = json_pack("{ss}", "file_path", file);
+		struct audit_enable_params p = {.path = "nospace", .type = "file", .options = o};
+		struct buf err;
+		buf_init(&err, 1024);
+		if (audit_broker_enable(x->b, &p, &err) != TROVE_ERR_INVALID)
+			_exit(11);
+		if (!strstr(err.data, "could not record a test entry"))
+			_exit(12);
+		json_t *list = audit_broker_list(x->b);
+		if (json_object_size(list) != 0 || audit_broker_active(x->b))
+			_exit(13);
+		unsigned char *raw = NULL;
+		size_t len = 0;
+		if (storage_get(x->store, AUDIT_TABLE_PATH, &raw, &len) != TROVE_ERR_NOT_FOUND)
+			_exit(14);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The config's devices: listed and marked, refused by disable, their path
+ * taken, their salt kept across unseals; never in the API's table. */
+static void t_config_devices(void **state)
+{
+	struct fixture *x = *state;
+	char file[128], h1[AUDIT_HASH_MAX], h2[AUDIT_HASH_MAX];
+	snprintf(file, sizeof(file), "%s/declared.log", x->dir);
+	struct audit_config_device c = {.path = "declared",
+	                                .type = "file",
+	                                .options = json_pack("{ssss}", "file_path", file, "prefix", "T ")};
+	audit_broker_configure(x->b, &(struct audit_settings){.devices = &c, .ndevices = 1});
+	json_decref(c.options);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+
+	json_t *list = audit_broker_list(x->b);
+	assert_true(json_is_true(json_object_get(json_object_get(list, "declared/"), "declared_in_config")));
+	json_decref(list);
+	struct buf err;
+	buf_init(&err, 1024);
+	assert_int_equal(audit_broker_disable(x->b, "declared", &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "declared in the server config"));
+	buf_reset(&err);
+	json_t *o = json_pack("{ss}", "file_path", "discard");
+	struct audit_enable_params p = {.path = "declared/", .type = "file", .options = o};
+	assert_int_equal(audit_broker_enable(x->b, &p, &err), TROVE_ERR_CONFLICT);
+	json_decref(o);
+	buf_release(&err);
+
+	assert_int_equal(audit_broker_hash(x->b, "declared", "v", h1), 0);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	assert_int_equal(audit_broker_hash(x->b, "declared", "v", h2), 0);
+	assert_string_equal(h1, h2);
+
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	assert_int_equal(storage_get(x->store, AUDIT_TABLE_PATH, &raw, &len), TROVE_ERR_NOT_FOUND);
+
+	fill(x, 1, NULL);
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), 0);
+	char **lines;
+	size_t n = count_lines(file, &lines);
+	assert_int_equal(n, 1);
+	assert_true(strncmp(lines[0], "T {", 3) == 0); /* a trusted device may set a prefix */
+	free_lines(lines, n);
+}
+
+/* Devices stored by an older Trove are checked again at unseal: a prefix
+ * with a newline, a path outside the allowed directory. Each stays listed,
+ * opens nothing, fails every entry (fail closed) and can be disabled. */
+static void t_stored_devices_checked_again(void **state)
+{
+	struct fixture *x = *state;
+	char table[1024], inside[128];
+	snprintf(inside, sizeof(inside), "%s/forged.log", x->dir);
+	snprintf(table, sizeof(table),
+	         "{\"devices\":["
+	         "{\"path\":\"forged/\",\"type\":\"file\",\"description\":\"\",\"local\":false,"
+	         "\"options\":{\"file_path\":\"%s\",\"prefix\":\"* * * * * root id\\n\"},\"salt\":\"%064d\"},"
+	         "{\"path\":\"outside/\",\"type\":\"file\",\"description\":\"\",\"local\":false,"
+	         "\"options\":{\"file_path\":\"%s-outside/a.log\"},\"salt\":\"%064d\"}]}",
+	         inside, 0, x->dir, 0);
+	assert_int_equal(storage_put(x->store, AUDIT_TABLE_PATH, table, strlen(table)), 0);
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	json_t *list = audit_broker_list(x->b);
+	assert_int_equal(json_object_size(list), 2);
+	json_decref(list);
+	assert_true(audit_broker_active(x->b));
+	fill(x, 1, NULL);
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), TROVE_ERR_IO);
+	assert_int_equal(access(inside, F_OK), -1); /* never opened */
+	audit_broker_reopen(x->b);                  /* SIGHUP does not open them either */
+	assert_int_equal(access(inside, F_OK), -1);
+	struct buf err;
+	buf_init(&err, 1024);
+	assert_int_equal(audit_broker_disable(x->b, "forged", &err), 0);
+	assert_int_equal(audit_broker_disable(x->b, "outside", &err), 0);
+	buf_release(&err);
+	assert_false(audit_broker_active(x->b));
+	assert_int_equal(audit_broker_log(x->b, &x->rec[0], &x->reuse[0]), 0);
+}
+
+/* A full table (64 devices through the API) and the config's devices
+ * fit side by side; the API cannot add a 65th. */
+static void t_full_table_and_config_devices(void **state)
+{
+	struct fixture *x = *state;
+	struct buf err;
+	buf_init(&err, 1024);
+	json_t *o = json_pack("{ss}", "file_path", "discard");
+	for (int i = 0; i < 64; i++) {
+		char path[16];
+		snprintf(path, sizeof(path), "d%d", i);
+		struct audit_enable_params p = {.path = path, .type = "file", .options = o};
+		assert_int_equal(audit_broker_enable(x->b, &p, &err), 0);
+	}
+	struct audit_enable_params extra = {.path = "extra", .type = "file", .options = o};
+	assert_int_equal(audit_broker_enable(x->b, &extra, &err), TROVE_ERR_INVALID);
+	struct audit_config_device c[2] = {{.path = "c1", .type = "file", .options = o},
+	                                   {.path = "c2", .type = "file", .options = o}};
+	audit_broker_configure(x->b, &(struct audit_settings){.devices = c, .ndevices = 2});
+	assert_int_equal(audit_broker_load(x->b, x->store), 0);
+	json_t *list = audit_broker_list(x->b);
+	assert_int_equal(json_object_size(list), 66);
+	json_decref(list);
+	buf_reset(&err);
+	assert_int_equal(audit_broker_enable(x->b, &extra, &err), TROVE_ERR_INVALID);
+	assert_int_equal(audit_broker_disable(x->b, "d0", &err), 0);
+	list = audit_broker_list(x->b);
+	assert_int_equal(json_object_size(list), 65);
+	assert_non_null(json_object_get(list, "c2/"));
+	json_decref(list);
+	json_decref(o);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +412,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_batch_one_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_batch_one_of_two_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_batch_all_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_enable_refuses_a_device_that_cannot_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_config_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_full_table_and_config_devices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_stored_devices_checked_again, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,7 +93,7 @@ static struct audit_device *open_json(const char *type, const char *json, struct
 	json_t *o = json ? json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 	if (json)
 		assert_non_null(o);
-	struct audit_device *d = audit_device_open(type, o, err);
+	struct audit_device *d = audit_device_open(type, o, &audit_limits_trusted, err);
 	json_decref(o);
 	return d;
 }
@@ -102,7 +102,7 @@ static struct audit_device *must_open(const char *type, json_t *options)
 {
 	struct buf err;
 	buf_init(&err, 4096);
-	struct audit_device *d = audit_device_open(type, options, &err);
+	struct audit_device *d = audit_device_open(type, options, &audit_limits_trusted, &err);
 	if (d == NULL)
 		fprintf(stderr, "open %s failed: %s\n", type, err.data);
 	assert_non_null(d);
@@ -421,7 +421,7 @@ static void t_file_fsynced(void **state)
 	struct buf err;
 	buf_init(&err, 4096);
 	json_t *o = json_pack("{ssssss}", "file_path", dev, "recorded", "fsynced", "mode", "0000");
-	assert_null(audit_device_open("file", o, &err));
+	assert_null(audit_device_open("file", o, &audit_limits_trusted, &err));
 	assert_non_null(strstr(err.data, "sanity check failed; unable to fsync"));
 	json_decref(o);
 	buf_release(&err);
@@ -446,20 +446,145 @@ static void t_file_mode(void **state)
 	audit_device_close(open_file(path, NULL, NULL));
 	assert_int_equal(mode_of(path), 0600);
 
-	/* the umask does not narrow mode, and an existing file is brought to it */
+	/* an existing file's mode is never changed, whatever mode says */
 	audit_device_close(open_file(path, "0640", NULL));
-	assert_int_equal(mode_of(path), 0640);
-	audit_device_close(open_file(path, NULL, NULL));
 	assert_int_equal(mode_of(path), 0600);
-
-	/* "0000" leaves an existing file's mode alone, creates a new one 0600 */
 	assert_int_equal(chmod(path, 0644), 0);
 	audit_device_close(open_file(path, "0000", NULL));
+	audit_device_close(open_file(path, NULL, NULL));
 	assert_int_equal(mode_of(path), 0644);
+
+	/* a new file gets mode exactly (the umask does not narrow it);
+	 * "0000" means the default */
 	in_dir(state, "b.log", path, sizeof(path));
+	audit_device_close(open_file(path, "0640", NULL));
+	assert_int_equal(mode_of(path), 0640);
+	in_dir(state, "c.log", path, sizeof(path));
 	audit_device_close(open_file(path, "0000", NULL));
 	assert_int_equal(mode_of(path), 0600);
 	umask(old_umask);
+
+	/* only bits of 0640: wider modes are refused, not narrowed */
+	expect_field_error("file", "{\"file_path\":\"discard\",\"mode\":\"0777\"}", "mode");
+	expect_field_error("file", "{\"file_path\":\"discard\",\"mode\":\"07777\"}", "mode");
+	expect_field_error("file", "{\"file_path\":\"discard\",\"mode\":\"0644\"}", "mode");
+	expect_field_error("file", "{\"file_path\":\"discard\",\"mode\":\"4600\"}", "mode");
+}
+
+/* Opens a file device with API limits (the fixture's dir allowed); NULL
+ * with err filled on refusal. */
+static struct audit_device *open_api(void **state, const char *path, const char *mode, struct buf *err)
+{
+	const char *dirs[] = {((struct fixture *)*state)->dir};
+	struct audit_limits lim = {.trusted = false, .file_dirs = dirs, .nfile_dirs = 1};
+	json_t *o = json_pack("{ss}", "file_path", path);
+	if (mode)
+		json_object_set_new(o, "mode", json_string(mode));
+	buf_reset(err);
+	struct audit_device *d = audit_device_open("file", o, &lim, err);
+	json_decref(o);
+	return d;
+}
+
+static void expect_api_refused(void **state, const char *path, const char *needle)
+{
+	struct buf err;
+	buf_init(&err, 4096);
+	struct audit_device *d = open_api(state, path, NULL, &err);
+	if (d != NULL || strstr(err.data, needle) == NULL)
+		fprintf(stderr, "%s: got \"%s\", want \"%s\"\n", path, err.data, needle);
+	assert_null(d);
+	assert_non_null(strstr(err.data, needle));
+	buf_release(&err);
+}
+
+/* A device enabled through the API writes only below an allowed
+ * directory, never through a symbolic link, only to a regular file. */
+static void t_file_api_limits(void **state)
+{
+	const char *dir = ((struct fixture *)*state)->dir;
+	char path[256], target[256], sub[256], lnk[256];
+	struct buf err;
+	buf_init(&err, 4096);
+
+	/* inside: created 0600; stdout and discard need no directory */
+	snprintf(path, sizeof(path), "%s/ok.log", dir);
+	struct audit_device *d = open_api(state, path, NULL, &err);
+	assert_non_null(d);
+	write_str(d, "{}\n");
+	audit_device_close(d);
+	assert_int_equal(mode_of(path), 0600);
+	struct audit_limits none = {.trusted = false};
+	json_t *o = json_pack("{ss}", "file_path", "discard");
+	d = audit_device_open("file", o, &none, &err);
+	assert_non_null(d);
+	audit_device_close(d);
+	json_decref(o);
+	o = json_pack("{ss}", "file_path", "/tmp/x.log");
+	assert_null(audit_device_open("file", o, &none, &err));
+	assert_non_null(strstr(err.data, "no directory is allowed"));
+	json_decref(o);
+
+	/* outside, or not canonical */
+	expect_api_refused(state, "/etc/cron.d/x", "not under a directory allowed");
+	snprintf(path, sizeof(path), "%s/../escape.log", dir);
+	expect_api_refused(state, path, "must be an absolute path");
+	snprintf(path, sizeof(path), "%s/./a.log", dir);
+	expect_api_refused(state, path, "must be an absolute path");
+	snprintf(path, sizeof(path), "%s//a.log", dir);
+	expect_api_refused(state, path, "must be an absolute path");
+	snprintf(path, sizeof(path), "%s/a.log/", dir);
+	expect_api_refused(state, path, "must be an absolute path");
+	expect_api_refused(state, "relative.log", "must be an absolute path");
+	snprintf(path, sizeof(path), "%s/a\nb.log", dir);
+	expect_api_refused(state, path, "control characters");
+	snprintf(path, sizeof(path), "%sx/a.log", dir); /* a sibling sharing the prefix */
+	expect_api_refused(state, path, "not under a directory allowed");
+	expect_api_refused(state, dir, "not under a directory allowed");
+
+	/* a symbolic link: last component, then a middle one */
+	snprintf(target, sizeof(target), "%s/target.log", dir);
+	close(open(target, O_WRONLY | O_CREAT, 0644));
+	snprintf(lnk, sizeof(lnk), "%s/last.log", dir);
+	assert_int_equal(symlink(target, lnk), 0);
+	expect_api_refused(state, lnk, "is a symbolic link");
+	snprintf(lnk, sizeof(lnk), "%s/dangling.log", dir);
+	assert_int_equal(symlink("/nonexistent-trove/x", lnk), 0);
+	expect_api_refused(state, lnk, "is a symbolic link");
+	assert_int_equal(access("/nonexistent-trove", F_OK), -1);
+	snprintf(sub, sizeof(sub), "%s/real", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(lnk, sizeof(lnk), "%s/middle", dir);
+	assert_int_equal(symlink(sub, lnk), 0);
+	snprintf(path, sizeof(path), "%s/middle/a.log", dir);
+	expect_api_refused(state, path, "is a symbolic link");
+	snprintf(path, sizeof(path), "%s/real/a.log", dir); /* the real directory is fine */
+	d = open_api(state, path, NULL, &err);
+	assert_non_null(d);
+	audit_device_close(d);
+	assert_int_equal(mode_of(target), 0644);
+
+	/* not a regular file: a directory, a FIFO (no reader: must not hang),
+	 * a file with a second hard link, a path through a file */
+	expect_api_refused(state, sub, "sanity check failed");
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_api_refused(state, path, "is not a regular file");
+	snprintf(path, sizeof(path), "%s/hard.log", dir);
+	assert_int_equal(link(target, path), 0);
+	expect_api_refused(state, path, "other hard links");
+	snprintf(path, sizeof(path), "%s/ok.log/x", dir);
+	expect_api_refused(state, path, "is not a directory");
+
+	/* an existing file: written, its mode left alone */
+	snprintf(path, sizeof(path), "%s/mine.log", dir);
+	close(open(path, O_WRONLY | O_CREAT, 0640));
+	assert_int_equal(chmod(path, 0640), 0);
+	d = open_api(state, path, "0600", &err);
+	assert_non_null(d);
+	audit_device_close(d);
+	assert_int_equal(mode_of(path), 0640);
+	buf_release(&err);
 }
 
 static void t_file_discard(void **state)
@@ -676,7 +801,7 @@ static void t_file_short_write(void **state)
 		json_t *o = json_pack("{ss}", "file_path", path);
 		struct buf err;
 		buf_init(&err, 4096);
-		struct audit_device *d = audit_device_open("file", o, &err);
+		struct audit_device *d = audit_device_open("file", o, &audit_limits_trusted, &err);
 		if (d == NULL)
 			_exit(11);
 		for (int i = 0; i < 3; i++) /* 900 bytes: fits */
@@ -762,7 +887,7 @@ static void t_file_write_lines(void **state)
 		json_t *o = json_pack("{ss}", "file_path", limited);
 		struct buf err;
 		buf_init(&err, 4096);
-		struct audit_device *c = audit_device_open("file", o, &err);
+		struct audit_device *c = audit_device_open("file", o, &audit_limits_trusted, &err);
 		if (c == NULL)
 			_exit(11);
 		struct iovec two[2] = {{line, 300}, {line, 300}};
@@ -1174,6 +1299,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(t_file_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_file_fsynced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_file_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_file_api_limits, setup, teardown),
 	    cmocka_unit_test(t_file_discard),
 	    cmocka_unit_test_setup_teardown(t_file_stdout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(t_file_reopen, setup, teardown),

@@ -189,6 +189,56 @@ static void test_directory_merge(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* audit blocks in their three shapes, and the audit keys. */
+static void test_audit_blocks(void **state)
+{
+	(void)state;
+	struct server_config cfg;
+	struct buf err;
+	config_init(&cfg);
+	buf_init(&err, 4096);
+	const char *hcl = "audit_file_dirs = [\"/var/log/trove\", \"/srv/audit/\"]\n"
+			  "allow_audit_log_prefixing = true\n"
+			  "audit \"file\" {\n"
+			  "  description = \"main\"\n"
+			  "  local = true\n"
+			  "  options = { file_path = \"/var/log/trove/a.log\", mode = \"0640\", log_raw = false }\n"
+			  "}\n"
+			  "audit \"socket\" \"siem\" {\n"
+			  "  options { address = \"10.0.0.5:9000\" }\n"
+			  "}\n";
+	assert_int_equal(load(&cfg, hcl, false, &err), 0);
+	const char *json = "{\"audit\": [{\"syslog\": {\"path\": \"sys/\", \"options\": {\"tag\": \"t\"}}}]}";
+	assert_int_equal(load(&cfg, json, true, &err), 0);
+	assert_int_equal(cfg.naudits, 3);
+	assert_string_equal(cfg.audits[0].type, "file");
+	assert_string_equal(cfg.audits[0].path, "file");
+	assert_string_equal(cfg.audits[0].description, "main");
+	assert_true(cfg.audits[0].local);
+	assert_string_equal(json_string_value(json_object_get(cfg.audits[0].options, "mode")), "0640");
+	assert_true(json_is_false(json_object_get(cfg.audits[0].options, "log_raw")));
+	assert_string_equal(cfg.audits[0].where, "t.hcl:3");
+	assert_string_equal(cfg.audits[1].path, "siem");
+	assert_string_equal(cfg.audits[2].type, "syslog");
+	assert_string_equal(cfg.audits[2].path, "sys/");
+	assert_int_equal(cfg.audit_file_dirs.len, 2);
+	assert_true(cfg.allow_audit_log_prefixing);
+
+	/* errors name file:line */
+	struct server_config bad;
+	config_init(&bad);
+	assert_int_equal(load(&bad, "\n\naudit \"file\" {\n  options = { file_path = [1] }\n}\n", false, &err),
+			 TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "t.hcl:4: audit \"file\": options.file_path: expected a string"));
+	config_release(&bad);
+	config_init(&bad);
+	assert_int_equal(load(&bad, "audit_file_dirs = [\"/a/../b\"]\n", false, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "t.hcl:1: audit_file_dirs: \"/a/../b\""));
+	config_release(&bad);
+	config_release(&cfg);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_file_line_and_key),
 		cmocka_unit_test(test_json_and_legacy_backend),
 		cmocka_unit_test(test_directory_merge),
+		cmocka_unit_test(test_audit_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
