@@ -136,8 +136,10 @@ def test_generate_root_sealed(unsealed_server):
     assert client.sys.read_root_generation_progress()["started"] is False
 
 
-def test_generate_root_not_audited(unsealed_server, tmp_path):
-    srv = unsealed_server
+def test_generate_root_not_audited(config_server, tmp_path):
+    srv = config_server(top_extra=f'audit_file_dirs = ["{tmp_path}"]\n')
+    srv.init(3, 2)
+    srv.unseal()
     log = tmp_path / "audit.log"
     r = srv.put("/v1/sys/audit/file", token=srv.root_token, json={"type": "file", "options": {"file_path": str(log)}})
     assert r.status_code == 204, r.text
