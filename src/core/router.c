@@ -213,15 +213,26 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 		*why = "expected a boolean";
 		return NULL;
 	case FIELD_DURATION:
-		if (json_is_integer(in) && json_integer_value(in) >= 0)
-			return json_incref(in);
-		if (json_is_real(in) && json_real_value(in) >= 0 && json_real_value(in) < 9.2e18)
-			return json_integer((json_int_t)json_real_value(in));
-		if (json_is_string(in) &&
-		    duration_parse_seconds(json_string_value(in), json_string_length(in), &secs) == 0)
-			return json_integer((json_int_t)secs);
-		*why = "expected a duration (seconds or a string such as \"30s\" or \"1h\")";
-		return NULL;
+		/* Bounded here, where every duration a client sends is read:
+		 * an int64 TTL would overflow the expiry sums. */
+		if (json_is_integer(in)) {
+			secs = (int64_t)json_integer_value(in);
+		} else if (json_is_real(in)) {
+			double d = json_real_value(in);
+			if (d < 0)
+				secs = -1;
+			else
+				secs = d >= (double)(DURATION_MAX_SECONDS + 1) ? DURATION_MAX_SECONDS + 1 : (int64_t)d;
+		} else if (json_is_string(in) &&
+		           duration_parse_seconds(json_string_value(in), json_string_length(in), &secs) == 0) {
+			/* secs is set */
+		} else {
+			*why = "expected a duration (seconds or a string such as \"30s\" or \"1h\")";
+			return NULL;
+		}
+		if ((*why = duration_check(secs)) != NULL)
+			return NULL;
+		return json_is_integer(in) ? json_incref(in) : json_integer((json_int_t)secs);
 	case FIELD_STRLIST:
 		if (json_is_string(in))
 			return split_list(json_string_value(in));

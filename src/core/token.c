@@ -60,6 +60,7 @@
 
 #include "token.h"
 
+#include "duration.h"
 #include "barrier.h"
 #include "lease_key.h"
 #include "encoding.h"
@@ -319,7 +320,8 @@ static int entry_parse(const unsigned char *raw, size_t len, struct token_entry 
 		e->expire_time = (int64_t)json_integer_value(v);
 	} else if (e->ttl > 0) {
 		/* entries written before expire_time existed */
-		e->expire_time = e->creation_time + e->ttl;
+		if (duration_add(e->creation_time, e->ttl, &e->expire_time) != 0)
+			goto out;
 	}
 	v = json_object_get(j, "meta");
 	if (v && json_is_object(v))
@@ -832,7 +834,10 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 		goto out;
 	e->orphan = e->parent_hash[0] == '\0';
 	e->creation_time = now_of(ts);
-	e->expire_time = e->ttl > 0 ? e->creation_time + e->ttl : 0;
+	e->expire_time = 0;
+	r = TROVE_ERR_INVALID; /* an expiry past int64 would read as "never" */
+	if (e->ttl > 0 && duration_add(e->creation_time, e->ttl, &e->expire_time) != 0)
+		goto out;
 	e->last_renewal_time = 0;
 	e->last_use = false;
 	strlist_sort_unique(&e->policies);
@@ -1247,8 +1252,12 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
 	}
 	if (e->explicit_max_ttl > 0 && (max == 0 || e->explicit_max_ttl < max))
 		max = e->explicit_max_ttl;
+	r = TROVE_ERR_INVALID; /* a sum past int64 would read as "never" */
 	if (max > 0) {
-		int64_t left = e->creation_time + max - now;
+		int64_t end;
+		if (duration_add(e->creation_time, max, &end) != 0)
+			goto out;
+		int64_t left = end - now;
 		if (ttl > left) {
 			ttl = left;
 			if (capped)
@@ -1258,8 +1267,11 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
 	r = TROVE_ERR_PERMISSION;
 	if (ttl <= 0)
 		goto out;
-	int64_t old_expire = e->expire_time;
-	e->expire_time = now + ttl;
+	int64_t old_expire = e->expire_time, expire;
+	r = TROVE_ERR_INVALID;
+	if (duration_add(now, ttl, &expire) != 0)
+		goto out;
+	e->expire_time = expire;
 	e->last_renewal_time = now;
 	if ((r = write_renewed(ts, e, old_expire)) != 0)
 		goto out;

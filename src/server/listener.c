@@ -304,8 +304,10 @@ static int wrap_ttl_header(h2o_req_t *hreq, struct request *req, struct response
 	if (i < 0)
 		return 0;
 	const h2o_iovec_t *v = &hreq->headers.entries[i].value;
-	if (v->len == 0 || duration_parse_seconds(v->base, v->len, &secs) != 0 || secs < 0)
+	if (v->len == 0 || duration_parse_seconds(v->base, v->len, &secs) != 0)
 		return response_error(resp, TROVE_ERR_INVALID, "error parsing X-Vault-Wrap-TTL header");
+	if (duration_check(secs))
+		return response_error(resp, TROVE_ERR_INVALID, "X-Vault-Wrap-TTL header: %s", duration_check(secs));
 	req->wrap_ttl = secs;
 	return 0;
 }

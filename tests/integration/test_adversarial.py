@@ -42,6 +42,120 @@ from trove_harness import assert_error, raw_http, run_cli, status_of
 # 5-6. Secrets in URL paths; durations that overflow.
 # ---------------------------------------------------------------------------
 
+# Durations are bounded when they are read (0 .. 100 years, else a 400
+# naming the field), and every sum of a time and a duration is checked:
+# before, an int64 TTL or period wrapped `creation_time + ttl` to a
+# negative expiry, which reads as "never expires".
+
+DURATIONS_HUGE = [
+    2**63 - 1,
+    "9223372036854775807s",
+    "9223372036854775807",
+    1e300,
+    "999999999999h",
+    "2562047h",            # fits int64 nanoseconds, but is 292 years
+    100 * 365 * 86400 + 1,  # one second past the bound
+    "876001h",
+]
+DURATIONS_NEGATIVE = [-1, -(2**63), "-5s", "-1", -1.5]
+
+
+def durations_post(srv, path, body, headers=None):
+    return srv.request("POST", "/v1/" + path, token=srv.root_token, json=body, headers=headers)
+
+
+def durations_refused(srv, path, field, extra=None, bad=DURATIONS_HUGE + DURATIONS_NEGATIVE):
+    for v in bad:
+        body = dict(extra or {})
+        body[field] = v
+        r = durations_post(srv, path, body)
+        assert_error(r, 400, field)
+
+
+def durations_enable(srv, kind, path):
+    r = durations_post(srv, f"sys/auth/{path}", {"type": kind})
+    assert r.status_code in (200, 204), r.text
+
+
+def test_durations_token_create_bounded(dev_server):
+    for field in ("ttl", "explicit_max_ttl", "period", "lease"):
+        durations_refused(dev_server, "auth/token/create", field)
+    durations_refused(dev_server, "auth/token/create-orphan", "period")
+    # The bound itself is accepted; the token expires (capped by the mount).
+    r = durations_post(dev_server, "auth/token/create", {"period": "876000h", "policies": ["default"]})
+    assert r.status_code == 200, r.text
+    tok = r.json()["auth"]["client_token"]
+    me = dev_server.get("/v1/auth/token/lookup-self", token=tok).json()["data"]
+    assert me["expire_time"] is not None and me["ttl"] > 0, me
+
+
+def test_durations_periodic_root_token_expires(dev_server):
+    # The hole itself: a root token may create a periodic token; with an
+    # int64 period its expiry wrapped negative and it never expired.
+    r = durations_post(dev_server, "auth/token/create", {"period": 2**63 - 1})
+    assert_error(r, 400, "period")
+    r = durations_post(dev_server, "auth/token/create", {"explicit_max_ttl": 2**63 - 1, "ttl": "1h"})
+    assert_error(r, 400, "explicit_max_ttl")
+
+
+def test_durations_token_roles_bounded(dev_server):
+    for field in ("token_period", "period", "token_ttl", "token_max_ttl", "token_explicit_max_ttl",
+                  "explicit_max_ttl"):
+        durations_refused(dev_server, "auth/token/roles/edges", field)
+    r = durations_post(dev_server, "auth/token/roles/edges", {"token_period": "1h"})
+    assert r.status_code in (200, 204), r.text
+
+
+def test_durations_renew_increment_bounded(dev_server):
+    r = durations_post(dev_server, "auth/token/create", {"ttl": "1h"})
+    tok = r.json()["auth"]["client_token"]
+    durations_refused(dev_server, "auth/token/renew", "increment", extra={"token": tok})
+    durations_refused(dev_server, "sys/leases/renew", "increment", extra={"lease_id": "auth/token/create/x"})
+
+
+def test_durations_userpass_bounded(dev_server):
+    durations_enable(dev_server, "userpass", "userpass")
+    for field in ("token_ttl", "token_max_ttl", "token_period", "token_explicit_max_ttl", "ttl", "max_ttl"):
+        durations_refused(dev_server, "auth/userpass/users/ann", field, extra={"password": "pw-edges-1"})
+
+
+def test_durations_approle_bounded(dev_server):
+    durations_enable(dev_server, "approle", "approle")
+    for field in ("secret_id_ttl", "token_ttl", "token_max_ttl", "token_period", "period",
+                  "token_explicit_max_ttl"):
+        durations_refused(dev_server, "auth/approle/role/web", field)
+    r = durations_post(dev_server, "auth/approle/role/web", {"token_ttl": "1h"})
+    assert r.status_code in (200, 204), r.text
+    durations_refused(dev_server, "auth/approle/role/web/secret-id", "ttl")
+    durations_refused(dev_server, "auth/approle/role/web/custom-secret-id", "ttl", extra={"secret_id": "edges-s1"})
+    for seg, field in (("secret-id-ttl", "secret_id_ttl"), ("token-ttl", "token_ttl"),
+                       ("token-max-ttl", "token_max_ttl"), ("period", "token_period")):
+        for v in (2**63 - 1, "2562047h"):
+            r = durations_post(dev_server, f"auth/approle/role/web/{seg}", {field: v})
+            assert_error(r, 400, field)
+
+
+def test_durations_mount_tune_bounded(dev_server):
+    for field in ("default_lease_ttl", "max_lease_ttl"):
+        durations_refused(dev_server, "sys/mounts/secret/tune", field)
+        durations_refused(dev_server, "sys/auth/token/tune", field)
+        for v in (2**63 - 1, "2562047h", -1):
+            r = durations_post(dev_server, "sys/mounts/edges-kv", {"type": "kv", "config": {field: v}})
+            assert_error(r, 400, field)
+    r = dev_server.get("/v1/sys/mounts/secret/tune", token=dev_server.root_token)
+    assert r.json()["max_lease_ttl"] <= 100 * 365 * 86400, r.json()
+
+
+def test_durations_wrap_ttl_header_bounded(dev_server):
+    for v in ("9223372036854775807", "999999999999h", "2562047h", "876001h", "-5s", "-1"):
+        r = dev_server.request("GET", "/v1/auth/token/lookup-self", token=dev_server.root_token,
+                               headers={"X-Vault-Wrap-TTL": v})
+        assert_error(r, 400, "X-Vault-Wrap-TTL")
+    r = dev_server.request("GET", "/v1/auth/token/lookup-self", token=dev_server.root_token,
+                           headers={"X-Vault-Wrap-TTL": "876000h"})
+    assert r.status_code == 200 and r.json()["wrap_info"]["ttl"] == 100 * 365 * 86400, r.text
+
+
 # (end of section: paths and durations)
 
 

@@ -54,6 +54,20 @@ static void test_coercion(void **state)
 	json_decref(v);
 	assert_null(coerce(FIELD_DURATION, "-5"));
 	assert_null(coerce(FIELD_DURATION, "\"soon\""));
+	/* Bounded at 100 years: past it an expiry sum could overflow. */
+	static const char *const too_long[] = {
+	    "9223372036854775807", "\"9223372036854775807s\"", "1e300", "3153600001",
+	    "\"2562047h\"",        "\"876001h\"",              "-1.5",  "-9223372036854775808",
+	};
+	for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++)
+		if (coerce(FIELD_DURATION, too_long[i]))
+			fail_msg("accepted duration %s", too_long[i]);
+	v = coerce(FIELD_DURATION, "\"876000h\"");
+	assert_int_equal(json_integer_value(v), 3153600000);
+	json_decref(v);
+	v = coerce(FIELD_DURATION, "3153600000.9");
+	assert_int_equal(json_integer_value(v), 3153600000);
+	json_decref(v);
 
 	v = coerce(FIELD_STRLIST, "\"a, b,,c \"");
 	assert_int_equal(json_array_size(v), 3);
