@@ -57,6 +57,7 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 	const char *names[ROUTE_MAX_PARAMS];
 	const char *vals[ROUTE_MAX_PARAMS];
 	size_t val_lens[ROUTE_MAX_PARAMS];
+	bool secret[ROUTE_MAX_PARAMS];
 	int n = 0;
 
 	for (;;) {
@@ -66,12 +67,13 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 			break; /* the rest, possibly empty */
 		const char *sseg_end = memchr(s, '/', (size_t)(end - s));
 		size_t slen = sseg_end ? (size_t)(sseg_end - s) : (size_t)(end - s);
-		if (plen > 0 && p[0] == ':') {
+		if (plen > 0 && (p[0] == ':' || p[0] == '#')) {
 			if (slen == 0 || n >= ROUTE_MAX_PARAMS)
 				return false;
 			names[n] = p + 1;
 			vals[n] = s;
 			val_lens[n] = slen;
+			secret[n] = p[0] == '#';
 			n++;
 		} else if (plen != slen || memcmp(p, s, plen) != 0) {
 			return false;
@@ -89,6 +91,10 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 		req->param_names[req->nparams] = ne ? xstrndup(names[i], (size_t)(ne - names[i])) : xstrdup(names[i]);
 		req->params[req->nparams] = xstrndup(vals[i], val_lens[i]);
 		req->nparams++;
+		if (secret[i] && req->nsecret < ROUTE_MAX_PARAMS && vals[i] >= req->path &&
+		    vals[i] < req->path + strlen(req->path))
+			req->secret_spans[req->nsecret++] =
+			    (struct path_span){.off = (size_t)(vals[i] - req->path), .len = val_lens[i]};
 	}
 	return true;
 }
@@ -97,6 +103,7 @@ int router_match(struct request *req, struct route_match *match)
 {
 	struct mount *m = match_mount(req->core, req->path);
 	match->route = NULL;
+	req->nsecret = 0;
 	if (!m)
 		return 0;
 	req->mount = m;

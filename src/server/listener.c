@@ -116,9 +116,12 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 		status = 500;
 		buf_append_str(&body, "{\"errors\":[\"internal error\"]}\n");
 	}
-	if (status >= 500)
-		log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", req->path ? req->path : "",
-			"status", http_reason(status), NULL);
+	if (status >= 500) {
+		char *path = request_path_redacted(req); /* no secret parameter in the log */
+		log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", path, "status",
+			http_reason(status), NULL);
+		free(path);
+	}
 	hreq->res.status = status;
 	hreq->res.reason = http_reason(status);
 	hreq->res.content_length = body.len;

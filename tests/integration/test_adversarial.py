@@ -156,6 +156,88 @@ def test_durations_wrap_ttl_header_bounded(dev_server):
     assert r.status_code == 200 and r.json()["wrap_info"]["ttl"] == 100 * 365 * 86400, r.text
 
 
+# Tokens and accessors in URL paths (Vault's deprecated forms such as
+# auth/token/lookup/<token>) are "#name" route parameters: HMAC'd inside
+# request.path in audit entries, redacted in the server log.
+
+def paths_audit_file(srv, tmp_path, name="edges"):
+    log = tmp_path / f"{name}.log"
+    r = srv.request("PUT", f"/v1/sys/audit/{name}", token=srv.root_token,
+                    json={"type": "file", "options": {"file_path": str(log)}})
+    assert r.status_code in (200, 204), r.text
+    return log
+
+
+def paths_audit_hash(srv, device, text):
+    r = srv.request("POST", f"/v1/sys/audit-hash/{device}", token=srv.root_token, json={"input": text})
+    assert r.status_code == 200, r.text
+    return r.json()["hash"]
+
+
+def paths_new_token(srv):
+    r = srv.request("POST", "/v1/auth/token/create", token=srv.root_token, json={"ttl": "1h"})
+    assert r.status_code == 200, r.text
+    return r.json()["auth"]["client_token"], r.json()["auth"]["accessor"]
+
+
+def test_paths_token_in_url_hmaced_in_audit(dev_server, tmp_path):
+    srv = dev_server
+    log = paths_audit_file(srv, tmp_path)
+    secrets_seen = []
+    calls = []
+    for method, route, kind in (("GET", "lookup", "token"), ("POST", "renew", "token"),
+                                ("POST", "lookup-accessor", "accessor"), ("POST", "revoke-accessor", "accessor"),
+                                ("POST", "revoke", "token"), ("POST", "revoke-orphan", "token")):
+        tok, acc = paths_new_token(srv)
+        secret = tok if kind == "token" else acc
+        secrets_seen += [tok, acc]
+        r = srv.request(method, f"/v1/auth/token/{route}/{secret}", token=srv.root_token)
+        assert r.status_code in (200, 204), (route, r.status_code, r.text)
+        if route == "lookup":
+            assert r.json()["data"]["id"] == tok
+        calls.append((route, secret))
+    # A revoked token is gone: the URL form acted on the token it named.
+    assert srv.get(f"/v1/auth/token/lookup-self", token=calls[4][1]).status_code == 403
+    text = log.read_text()
+    for s in secrets_seen:
+        assert s not in text, "a token or accessor from a URL path reached the audit log in clear"
+    entries = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+    paths = {e["request"]["path"] for e in entries if "request" in e}
+    for route, secret in calls:
+        want = f"auth/token/{route}/{paths_audit_hash(srv, 'edges', secret)}"
+        assert want in paths, (want, sorted(paths))
+
+
+def test_paths_token_in_url_redacted_in_server_log(dev_server):
+    srv = dev_server
+    tok, acc = paths_new_token(srv)
+    # A socket device whose peer goes away refuses entries: requests fail
+    # closed with a 500, which the server logs with the request's path.
+    peer = socket.socket()
+    peer.bind(("127.0.0.1", 0))
+    peer.listen(8)
+    addr = "127.0.0.1:%d" % peer.getsockname()[1]
+    r = srv.request("PUT", "/v1/sys/audit/gone", token=srv.root_token,
+                    json={"type": "socket", "options": {"address": addr, "socket_type": "tcp"}})
+    assert r.status_code in (200, 204), r.text
+    peer.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = srv.request("GET", f"/v1/auth/token/lookup/{tok}", token=srv.root_token)
+        if r.status_code == 500:
+            break
+        time.sleep(0.05)
+    assert r.status_code == 500, r.text
+    r = srv.request("POST", f"/v1/auth/token/revoke-accessor/{acc}", token=srv.root_token)
+    assert r.status_code == 500, r.text
+    deadline = time.monotonic() + 5
+    while "revoke-accessor" not in srv.proc.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    err = srv.proc.stderr_text()
+    assert "auth/token/lookup/[redacted]" in err and "auth/token/revoke-accessor/[redacted]" in err, err[-2000:]
+    assert tok not in err and acc not in err
+
+
 # (end of section: paths and durations)
 
 
