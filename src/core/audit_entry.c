@@ -1213,7 +1213,7 @@ static void out_path(struct entry *e, const struct request *req)
 		out_cstr(&e->o, req->path);
 		return;
 	}
-	buf_init(&p.b, BUF_CAP_DEFAULT);
+	buf_init_secret(&p.b, BUF_CAP_DEFAULT);
 	request_path_pieces(req, path_piece, &p);
 	if (p.ok)
 		out_str(&e->o, p.b.data, p.b.len);
@@ -1456,12 +1456,9 @@ int audit_format_entry_append(const struct audit_format *f, const struct audit_r
 char *audit_format_entry(const struct audit_format *f, const struct audit_record *r, size_t *len)
 {
 	struct buf line;
-	buf_init(&line, LINE_CAP);
+	buf_init_secret(&line, LINE_CAP); /* log_raw lines hold secrets */
 	if (audit_format_entry_append(f, r, NULL, &line) != 0) {
-		if (f->log_raw)
-			buf_release_secret(&line);
-		else
-			buf_release(&line);
+		buf_release(&line);
 		return NULL;
 	}
 	if (len != NULL)

@@ -110,7 +110,7 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 {
 	struct buf body;
 	int status = 500;
-	buf_init(&body, (size_t)64 << 20);
+	buf_init_secret(&body, (size_t)64 << 20); /* responses carry secrets and tokens */
 	if (http_render(req, resp, err, &status, &body) != 0) {
 		buf_reset(&body);
 		status = 500;

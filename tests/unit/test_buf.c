@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -16,6 +17,74 @@
 #include "log.h"
 #include "rand.h"
 #include "secure.h"
+
+/* An allocator that always moves a block when it grows (as realloc may)
+ * and counts blocks handed back still holding the marker. */
+static const char marker[] = "SECRET-MARKER-7f3a";
+static int unwiped;
+
+static bool holds_marker(const void *p, size_t n)
+{
+	return n >= sizeof(marker) - 1 && memmem(p, n, marker, sizeof(marker) - 1) != NULL;
+}
+
+static void watch_release(void *p)
+{
+	if (p && holds_marker(p, malloc_usable_size(p)))
+		unwiped++;
+	free(p);
+}
+
+static void *watch_resize(void *p, size_t n)
+{
+	void *q = malloc(n);
+	size_t old = malloc_usable_size(p);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	watch_release(p); /* what realloc does with the old block: no wipe */
+	return q;
+}
+
+static const struct buf_allocator watching = {malloc, watch_resize, watch_release};
+
+/* Grows b from a small allocation past several doublings with the marker
+ * at its start; returns how many blocks were handed back holding it. */
+static int grow_with_marker(struct buf *b)
+{
+	unwiped = 0;
+	buf_set_allocator(&watching);
+	assert_int_equal(buf_append_str(b, marker), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(buf_printf(b, "-%d-", i), 0);
+	assert_non_null(strstr(b->data, marker)); /* the contents survive growth */
+	assert_int_equal(strncmp(b->data + sizeof(marker) - 1, "-0--1-", 6), 0);
+	buf_reset(b);
+	assert_int_equal(buf_append_str(b, marker), 0);
+	buf_release(b);
+	buf_set_allocator(NULL);
+	return unwiped;
+}
+
+static void test_buf_secret_growth(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_true(grow_with_marker(&b) > 0); /* the plain mode leaves copies: the watcher sees them */
+	buf_init_secret(&b, 1 << 20);
+	assert_int_equal(grow_with_marker(&b), 0);
+	assert_true(b.secret); /* the mode survives release */
+
+	/* buf_take hands the string over; the buffer stays secret. */
+	assert_int_equal(buf_append_str(&b, "x"), 0);
+	char *s = buf_take(&b);
+	assert_string_equal(s, "x");
+	free(s);
+	assert_true(b.secret);
+	buf_release(&b);
+}
 
 static void test_buf_basic(void **state)
 {
@@ -436,6 +505,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_cap),
 	    cmocka_unit_test(test_buf_printf_growth),
 	    cmocka_unit_test(test_buf_take),
+	    cmocka_unit_test(test_buf_secret_growth),
 	    cmocka_unit_test(test_span),
 	    cmocka_unit_test(test_strlist),
 	    cmocka_unit_test(test_secure),
