@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -84,6 +85,51 @@ static void test_buf_secret_growth(void **state)
 	free(s);
 	assert_true(b.secret);
 	buf_release(&b);
+}
+
+/* secure_str_eq agrees with strcmp on every pair of lengths 0..8 (equal,
+ * prefixes, a byte off at each place, high bytes). */
+static void test_secure_str_eq_lengths(void **state)
+{
+	static const char base[] = "\xff" "abcdefg";
+	char e[16], g[16];
+
+	(void)state;
+	for (size_t le = 0; le <= 8; le++) {
+		for (size_t lg = 0; lg <= 8; lg++) {
+			memcpy(e, base, le);
+			e[le] = '\0';
+			memcpy(g, base, lg);
+			g[lg] = '\0';
+			if (secure_str_eq(e, g) != (strcmp(e, g) == 0))
+				fail_msg("lengths %zu, %zu: wrong answer", le, lg);
+			for (size_t k = 0; k < lg; k++) {
+				g[k] ^= 0x01;
+				if (secure_str_eq(e, g) != (strcmp(e, g) == 0))
+					fail_msg("lengths %zu, %zu, byte %zu off: wrong answer", le, lg, k);
+				g[k] ^= 0x01;
+			}
+		}
+	}
+}
+
+/* The candidate is never measured: a candidate longer than the secret is
+ * read no further than one byte past the secret's length. It runs up to a
+ * page that cannot be read, with no terminator: measuring it would fault. */
+static void test_secure_str_eq_reads_expected_length(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + page, (size_t)page, PROT_NONE), 0);
+	memset(m, 'a', (size_t)page); /* 'a' up to the guard page, unterminated */
+	char *given = m + page - 64;
+	assert_false(secure_str_eq("aaaa", given));
+	assert_false(secure_str_eq("aaab", given));
+	assert_false(secure_str_eq("", given));
+	assert_int_equal(munmap(m, (size_t)page * 2), 0);
 }
 
 static void test_buf_basic(void **state)
@@ -506,6 +552,8 @@ int main(void)
 	    cmocka_unit_test(test_buf_printf_growth),
 	    cmocka_unit_test(test_buf_take),
 	    cmocka_unit_test(test_buf_secret_growth),
+	    cmocka_unit_test(test_secure_str_eq_lengths),
+	    cmocka_unit_test(test_secure_str_eq_reads_expected_length),
 	    cmocka_unit_test(test_span),
 	    cmocka_unit_test(test_strlist),
 	    cmocka_unit_test(test_secure),
