@@ -238,6 +238,87 @@ def test_paths_token_in_url_redacted_in_server_log(dev_server):
     assert tok not in err and acc not in err
 
 
+# The pid file is never reached through a symlink nor anything but a
+# regular file; the LMDB data directory must be the server's own and
+# closed to group and others.
+
+def files_server_config(tmp_path, data, extra=""):
+    from trove_harness import free_port, hcl_config
+    cfg = tmp_path / "files.hcl"
+    cfg.write_text(hcl_config(data, free_port(), top_extra=extra))
+    return cfg
+
+
+def test_files_pid_file_symlink_not_followed(config_server, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "trove.pid"
+    link.symlink_to(victim)
+    srv = config_server(top_extra=f'pid_file = "{link}"')
+    deadline = time.monotonic() + 5
+    while "pid_file" not in srv.proc.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert victim.read_text() == "precious\n", "the pid file followed a symlink and overwrote its target"
+    assert "cannot write pid_file" in srv.proc.stderr_text()
+    assert "symbolic link" in srv.proc.stderr_text()
+
+
+def test_files_pid_file_fifo_refused_without_blocking(config_server, tmp_path):
+    fifo = tmp_path / "trove.pid"
+    os.mkfifo(fifo)
+    # Before, the open blocked on the FIFO and the server never answered.
+    srv = config_server(top_extra=f'pid_file = "{fifo}"')
+    assert srv.get("/v1/sys/health").status_code in (200, 429, 472, 473, 501, 503)
+    deadline = time.monotonic() + 5
+    while "pid_file" not in srv.proc.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "not a regular file" in srv.proc.stderr_text()
+
+
+def test_files_pid_file_regular_written(config_server, tmp_path):
+    pid = tmp_path / "trove.pid"
+    pid.write_text("999999999 stale and longer than a pid\n")
+    srv = config_server(top_extra=f'pid_file = "{pid}"')
+    assert pid.read_text() == f"{srv.proc.proc.pid}\n"
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_files_data_dir_writable_by_others_refused(tmp_path, mode):
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(mode)
+    p = run_cli(["server", "-config", files_server_config(tmp_path, data)], timeout=20)
+    assert p.returncode == 1, f"exit {p.returncode}\nstderr:{p.stderr}"
+    assert str(data) in p.stderr and "writable by" in p.stderr and "%04o" % mode in p.stderr, p.stderr
+
+
+def test_files_data_dir_of_another_owner_refused(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the directory away")
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    os.chown(data, 65534, 65534)
+    p = run_cli(["server", "-config", files_server_config(tmp_path, data)], timeout=20)
+    assert p.returncode == 1, f"exit {p.returncode}\nstderr:{p.stderr}"
+    assert str(data) in p.stderr and "owned by uid 65534" in p.stderr, p.stderr
+
+
+def test_files_data_dir_created_private(config_server, tmp_path):
+    data = tmp_path / "fresh" / "data"
+    data.parent.mkdir()
+    p = subprocess.Popen([os.environ.get("TROVE_BIN", "build/trove"), "server", "-config",
+                          str(files_server_config(tmp_path, data))],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not (data / "data.mdb").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert data.is_dir() and (data.stat().st_mode & 0o777) == 0o700, oct(data.stat().st_mode)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
 # (end of section: paths and durations)
 
 
