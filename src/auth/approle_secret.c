@@ -19,6 +19,7 @@
 
 #include "approle.h"
 
+#include "duration.h"
 #include "err.h"
 #include "log.h"
 #include "rand.h"
@@ -172,7 +173,11 @@ int approle_secret_register(struct storage *s, uint64_t scope, const unsigned ch
 		}
 	}
 	e->creation_ns = e->last_updated_ns = approle_now_ns();
-	e->expiration_ns = e->ttl > 0 ? e->creation_ns + e->ttl * NS_PER_S : 0;
+	e->expiration_ns = 0;
+	if (e->ttl > 0 && duration_add_ns(e->creation_ns, e->ttl, &e->expiration_ns) != 0) {
+		r = TROVE_ERR_INVALID; /* an expiry past int64 would read as "never" */
+		goto out;
+	}
 	ej = approle_secret_to_store(e);
 	ij = json_pack("{s:s, s:s}", "dir", dir, "secret_id_hmac", e->hmac);
 	if (!ej || !ij || (r = approle_dump(ej, &entry, &entry_len)) != 0 ||

@@ -146,7 +146,7 @@ int client_add_header(struct client *c, const char *name, const char *value)
 void client_response_init(struct client_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
-	buf_init(&resp->body, CLIENT_MAX_BODY);
+	buf_init_secret(&resp->body, CLIENT_MAX_BODY);
 }
 
 void client_response_release(struct client_response *resp)
@@ -166,7 +166,7 @@ static void response_reset(struct client_response *resp)
 	size_t cap = resp->body.cap;
 
 	client_response_release(resp);
-	buf_init(&resp->body, cap ? cap : CLIENT_MAX_BODY);
+	buf_init_secret(&resp->body, cap ? cap : CLIENT_MAX_BODY);
 }
 
 /* Where curl's write callback puts the body. */
@@ -231,7 +231,7 @@ static int build_headers(struct client *c, const char *method, bool has_body, st
 	size_t i;
 	int r;
 
-	buf_init(&tok, BUF_CAP_DEFAULT);
+	buf_init_secret(&tok, BUF_CAP_DEFAULT);
 	if ((r = add_header(&h, "X-Vault-Request: true")) != 0)
 		goto out;
 	/* An empty value makes curl drop its default form content type. A

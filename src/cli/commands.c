@@ -426,7 +426,7 @@ static char *read_token_file(void)
 	int fd;
 
 	buf_init(&p, PATH_MAX);
-	buf_init(&tok, TOKEN_FILE_MAX);
+	buf_init_secret(&tok, TOKEN_FILE_MAX);
 	if (cli_token_file_path(&p) != 0)
 		goto out;
 	fd = open(p.data, O_RDONLY | O_CLOEXEC);
@@ -860,7 +860,7 @@ int cli_print_object(const struct cli *cli, const json_t *obj)
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	cli_table_init(&t, 2);
 	cli_table_header(&t, "Key", "Value");
-	buf_init(&val, CLIENT_MAX_BODY);
+	buf_init_secret(&val, CLIENT_MAX_BODY);
 	for (i = 0; i < n; i++) {
 		buf_reset(&val);
 		cli_format_value(&val, json_object_get(obj, keys[i]));
@@ -993,7 +993,7 @@ int cli_read_secret(const char *prompt, char **out)
 	int fd = STDIN_FILENO, tty = -1, r = CLI_EXIT_LOCAL, rr;
 
 	*out = NULL;
-	buf_init(&line, SECRET_LINE_MAX);
+	buf_init_secret(&line, SECRET_LINE_MAX);
 	if (isatty(STDIN_FILENO)) {
 		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 		if (tty >= 0)

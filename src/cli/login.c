@@ -126,7 +126,7 @@ static int login_token(struct cli *cli, const struct login_args *a, json_t **out
 	int r;
 
 	*out = NULL;
-	buf_init(&in, 64 * 1024);
+	buf_init_secret(&in, 64 * 1024);
 	if (a->argc > 1) {
 		r = cli_usage_error(&login_spec, "Too many arguments for the token method (expected 1, got %d)",
 		                    a->argc);

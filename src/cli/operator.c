@@ -276,7 +276,7 @@ static int cmd_unseal(int argc, char **argv)
 	r = cli_start(&cli, &unseal_spec, flags, argc, argv, &argi);
 	if (r != CLI_PROCEED)
 		return r;
-	buf_init(&body, BUF_CAP_DEFAULT);
+	buf_init_secret(&body, BUF_CAP_DEFAULT);
 	if (argc - argi > 1 || (reset && argc - argi > 0)) {
 		r = cli_usage_error(&unseal_spec, "Too many arguments (expected %d, got %d)", reset ? 0 : 1,
 		                    argc - argi);

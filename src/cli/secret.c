@@ -192,7 +192,7 @@ int cli_print_raw(const struct cli *cli, const json_t *v)
 
 	if (cli->format != CLI_FORMAT_TABLE)
 		return cli_print_data(cli, v);
-	buf_init(&b, INPUT_MAX);
+	buf_init_secret(&b, INPUT_MAX);
 	cli_format_value(&b, v);
 	fwrite(b.data, 1, b.len, stdout);
 	if (isatty(STDOUT_FILENO))
@@ -238,7 +238,7 @@ static void print_rows_table(const json_t *rows)
 
 	cli_table_init(&t, 2);
 	cli_table_header(&t, "Key", "Value");
-	buf_init(&val, INPUT_MAX);
+	buf_init_secret(&val, INPUT_MAX);
 	json_object_foreach((json_t *)rows, k, v)
 	{
 		buf_reset(&val);
@@ -441,7 +441,7 @@ static int merge_json_input(json_t *obj, const char *path)
 	json_t *j = NULL;
 	int r;
 
-	buf_init(&in, INPUT_MAX);
+	buf_init_secret(&in, INPUT_MAX);
 	if ((r = cli_read_input(path, &in)) != 0)
 		goto out;
 	j = json_loadb(in.data, in.len, 0, &jerr);
@@ -469,7 +469,7 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out)
 	int i, r = 0;
 
 	*out = NULL;
-	buf_init(&in, INPUT_MAX);
+	buf_init_secret(&in, INPUT_MAX);
 	for (i = 0; i < argc && r == 0; i++) {
 		a = argv[i];
 		if (strcmp(a, "-") == 0 || a[0] == '@') {

@@ -906,7 +906,8 @@ static void bind_reuse(struct audit_record *r, struct audit_reuse *reuse, const 
 	}
 	if (!r->resp && reuse->n < AUDIT_REUSE_MAX) {
 		reuse->v[reuse->n].device = d->serial;
-		buf_init(&reuse->v[reuse->n].text, BUF_CAP_DEFAULT); /* larger: formatted twice */
+		/* larger: formatted twice; log_raw text holds the token */
+		buf_init_secret(&reuse->v[reuse->n].text, BUF_CAP_DEFAULT);
 		r->keep = &reuse->v[reuse->n].text;
 		reuse->n++;
 	}
@@ -952,7 +953,7 @@ size_t audit_broker_log_batch(struct audit_broker *b, struct audit_log_item *ite
 			items[i].rec->time = slots[i].when;
 		}
 	}
-	buf_init(&text, SIZE_MAX / 4);
+	buf_init_secret(&text, SIZE_MAX / 4); /* log_raw lines hold secrets */
 	if (n > 1)
 		memo = audit_hash_memo_new();
 	pthread_rwlock_rdlock(&b->lock);
@@ -993,15 +994,11 @@ size_t audit_broker_log_batch(struct audit_broker *b, struct audit_log_item *ite
 			log_error("audit device failed to record an entry", "path", d->path, "entries",
 			          count);
 		}
-		/* Wiped (log_raw lines hold secrets); the next device reuses the
-		 * block. */
-		if (text.size > 0)
-			secure_wipe(text.data, text.len);
-		buf_reset(&text);
+		buf_reset(&text); /* wipes; the next device reuses the block */
 		audit_hash_memo_reset(memo); /* the next device has its own salt */
 	}
 	pthread_rwlock_unlock(&b->lock);
-	buf_release(&text); /* every device's text was wiped above */
+	buf_release(&text);
 	audit_hash_memo_free(memo);
 	for (size_t i = 0; i < n; i++) {
 		struct audit_record *r = items[i].rec;

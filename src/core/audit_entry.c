@@ -1185,6 +1185,43 @@ static void out_data(struct entry *e, bool *first, const json_t *v, const struct
 	out_byte(o, '}');
 }
 
+struct path_out {
+	struct entry *e;
+	struct buf b;
+	bool ok;
+};
+
+static void path_piece(void *ctx, const char *s, size_t n, bool secret)
+{
+	struct path_out *p = ctx;
+	char h[AUDIT_HASH_MAX];
+
+	if (!secret || p->e->f->log_raw) {
+		p->ok = p->ok && buf_append(&p->b, s, n) == 0;
+		return;
+	}
+	p->ok = p->ok && hasher_hash(&p->e->h, s, n, h) && buf_append(&p->b, h, HASH_LEN) == 0;
+}
+
+/* request.path with each secret route parameter (router.h's "#name")
+ * HMAC'd in place, as sys/audit-hash gives it; in clear under log_raw. */
+static void out_path(struct entry *e, const struct request *req)
+{
+	struct path_out p = {.e = e, .ok = true};
+
+	if (req->nsecret == 0) {
+		out_cstr(&e->o, req->path);
+		return;
+	}
+	buf_init_secret(&p.b, BUF_CAP_DEFAULT);
+	request_path_pieces(req, path_piece, &p);
+	if (p.ok)
+		out_str(&e->o, p.b.data, p.b.len);
+	else
+		e->o.ok = false; /* never the path in clear */
+	buf_release_secret(&p.b);
+}
+
 static void out_request(struct entry *e)
 {
 	const struct request *req = e->r->req;
@@ -1221,7 +1258,7 @@ static void out_request(struct entry *e)
 	out_lit(o, "{\"id\":\"root\"}");
 	if (nonempty(req->path)) {
 		KEY(o, &first, "path");
-		out_cstr(o, req->path);
+		out_path(e, req);
 	}
 	struct data_opts opts = {
 	    .skip = req->mount ? &req->mount->config.audit_non_hmac_request_keys : NULL,
@@ -1419,12 +1456,9 @@ int audit_format_entry_append(const struct audit_format *f, const struct audit_r
 char *audit_format_entry(const struct audit_format *f, const struct audit_record *r, size_t *len)
 {
 	struct buf line;
-	buf_init(&line, LINE_CAP);
+	buf_init_secret(&line, LINE_CAP); /* log_raw lines hold secrets */
 	if (audit_format_entry_append(f, r, NULL, &line) != 0) {
-		if (f->log_raw)
-			buf_release_secret(&line);
-		else
-			buf_release(&line);
+		buf_release(&line);
 		return NULL;
 	}
 	if (len != NULL)

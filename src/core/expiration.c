@@ -12,6 +12,7 @@
  * Lock order: a stripe, then x->mu; the token store's callbacks may take
  * x->mu (expiration_schedule), never a stripe. */
 #include "expiration.h"
+#include "duration.h"
 #include "strhash.h"
 
 #include <limits.h>
@@ -890,7 +891,11 @@ int expiration_register(struct expiration *x, struct request *req, struct respon
 	}
 	l.id = buf_take(&id);
 	l.issue_time = now;
-	l.expire_time = l.revoke_at = now + ttl;
+	if (duration_add(now, ttl, &l.expire_time) != 0) {
+		r = TROVE_ERR_INVALID; /* an expiry past int64 would read as "never" */
+		goto fail;
+	}
+	l.revoke_at = l.expire_time;
 	l.ttl = ttl;
 	l.max_ttl = max > 0 ? max : 0;
 	l.renewable = resp->secret.renewable;
@@ -1044,8 +1049,14 @@ int expiration_renew(struct expiration *x, const char *lease_id, int64_t increme
 	int64_t max = mount_max_ttl(x->core, m);
 	if (l->max_ttl > 0 && (max <= 0 || l->max_ttl < max))
 		max = l->max_ttl;
+	int64_t end, expire;
+	if (max > 0 && duration_add(l->issue_time, max, &end) != 0) {
+		mount_release(m);
+		r = response_error(resp, TROVE_ERR_INVALID, "lease max TTL out of range");
+		goto out;
+	}
 	if (max > 0) {
-		int64_t left = l->issue_time + max - now;
+		int64_t left = end - now;
 		if (ttl > left) {
 			response_warning(resp,
 			                 "TTL of %lld exceeded the effective max_ttl of %lld; TTL value is capped "
@@ -1073,8 +1084,12 @@ int expiration_renew(struct expiration *x, const char *lease_id, int64_t increme
 	mount_release(m);
 	if (r != 0)
 		goto out;
+	if (duration_add(now, ttl, &expire) != 0) {
+		r = response_error(resp, TROVE_ERR_INVALID, "lease TTL out of range");
+		goto out;
+	}
 	int64_t old = l->revoke_at;
-	l->expire_time = l->revoke_at = now + ttl;
+	l->expire_time = l->revoke_at = expire;
 	l->last_renewal = now;
 	l->ttl = ttl;
 	l->attempts = 0;

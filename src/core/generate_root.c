@@ -184,7 +184,7 @@ int generate_root_update(struct generate_root *g, const unsigned char *key, size
 		buf_append_str(err, "no root generation in progress");
 		goto out;
 	}
-	if (!nonce || !secure_str_eq(nonce, g->nonce)) {
+	if (!nonce || !secure_str_eq(g->nonce, nonce)) {
 		buf_printf(
 		    err,
 		    "nonce: incorrect nonce supplied; nonce for this root generation operation is \"%s\"",

@@ -203,7 +203,7 @@ int rekey_update(struct rekey *rk, const unsigned char *key, size_t len, const c
 		           rk->verify_nonce);
 		goto out;
 	}
-	if (!nonce || !secure_str_eq(nonce, rk->nonce)) {
+	if (!nonce || !secure_str_eq(rk->nonce, nonce)) {
 		buf_printf(err, "nonce: incorrect nonce supplied; nonce for this rekey operation is \"%s\"",
 		           rk->nonce);
 		goto out;
@@ -299,7 +299,7 @@ int rekey_verify_update(struct rekey *rk, const unsigned char *key, size_t len, 
 	pthread_mutex_lock(&rk->lock);
 	if ((r = need_verification(rk, err)) != 0)
 		goto out;
-	if (!nonce || !secure_str_eq(nonce, rk->verify_nonce)) {
+	if (!nonce || !secure_str_eq(rk->verify_nonce, nonce)) {
 		r = TROVE_ERR_INVALID;
 		buf_printf(err, "nonce: incorrect nonce supplied; nonce for this verify operation is \"%s\"",
 		           rk->verify_nonce);

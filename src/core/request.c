@@ -33,13 +33,16 @@ void request_init(struct request *req)
 
 void request_release(struct request *req)
 {
-	free(req->path);
+	if (req->nsecret > 0)
+		secure_free_str(req->path); /* it holds a secret parameter */
+	else
+		free(req->path);
 	json_decref(req->data);
 	secure_free_str(req->client_token);
 	free(req->content_type);
 	json_decref(req->headers);
 	for (int i = 0; i < req->nparams; i++) {
-		free((char *)req->params[i]);
+		secure_free_str((char *)req->params[i]);
 		free((char *)req->param_names[i]);
 	}
 	token_entry_free(req->token);
@@ -76,6 +79,44 @@ const char *request_param(const struct request *req, const char *name)
 		if (strcmp(req->param_names[i], name) == 0)
 			return req->params[i];
 	return NULL;
+}
+
+void request_path_pieces(const struct request *req, path_piece_fn piece, void *ctx)
+{
+	size_t at = 0, n = req->path ? strlen(req->path) : 0;
+
+	for (int i = 0; i < req->nsecret; i++) {
+		const struct path_span *sp = &req->secret_spans[i];
+		if (sp->off < at || sp->off > n || sp->len > n - sp->off)
+			continue; /* not within the path: nothing to mask */
+		if (sp->off > at)
+			piece(ctx, req->path + at, sp->off - at, false);
+		piece(ctx, req->path + sp->off, sp->len, true);
+		at = sp->off + sp->len;
+	}
+	if (at < n)
+		piece(ctx, req->path + at, n - at, false);
+}
+
+static void redact_piece(void *ctx, const char *s, size_t n, bool secret)
+{
+	if (secret)
+		buf_append_str(ctx, REQUEST_PATH_REDACTED);
+	else
+		buf_append(ctx, s, n);
+}
+
+char *request_path_redacted(const struct request *req)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_CAP_DEFAULT);
+	request_path_pieces(req, redact_piece, &b);
+	if (b.len == 0) {
+		buf_release(&b);
+		return xstrdup("");
+	}
+	return buf_take(&b);
 }
 
 static void append_message(json_t **arr, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -59,6 +59,12 @@ struct request {
 	const char *params[ROUTE_MAX_PARAMS]; /* owned copies of :name segments */
 	const char *param_names[ROUTE_MAX_PARAMS];
 	int nparams;
+	/* Where path holds the values of secret ("#name") parameters, in
+	 * order: masked in audit entries, redacted in the server log. */
+	struct path_span {
+		size_t off, len;
+	} secret_spans[ROUTE_MAX_PARAMS];
+	int nsecret;
 	struct token_entry *token; /* resolved token, owned; NULL if unauthenticated */
 	struct acl *acl;           /* the token's ACL (reference) or NULL */
 	bool sudo;                 /* the ACL granted sudo on this path */
@@ -109,8 +115,21 @@ void request_release(struct request *req);
 void response_init(struct response *resp);
 void response_release(struct response *resp);
 
-/* Named route parameter (":name" in the route pattern), or NULL. */
+/* Named route parameter (":name" or "#name" in the route pattern), or
+ * NULL. */
 const char *request_param(const struct request *req, const char *name);
+
+/* Calls piece for each run of req->path in order: the text between
+ * secret parameters with secret false, each secret parameter's value with
+ * secret true. A path without secret parameters is one clear run. */
+typedef void (*path_piece_fn)(void *ctx, const char *s, size_t n, bool secret);
+void request_path_pieces(const struct request *req, path_piece_fn piece, void *ctx);
+
+#define REQUEST_PATH_REDACTED "[redacted]"
+/* req->path with each secret parameter's value replaced by
+ * REQUEST_PATH_REDACTED, for the server log. Caller frees; "" for no
+ * path. */
+char *request_path_redacted(const struct request *req);
 
 /* Adds a formatted message to resp->errors and returns err, so a handler
  * can `return response_error(resp, TROVE_ERR_INVALID, "missing %s", k);` */

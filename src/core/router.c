@@ -58,6 +58,7 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 	const char *names[ROUTE_MAX_PARAMS];
 	const char *vals[ROUTE_MAX_PARAMS];
 	size_t val_lens[ROUTE_MAX_PARAMS];
+	bool secret[ROUTE_MAX_PARAMS];
 	int n = 0;
 
 	for (;;) {
@@ -67,12 +68,13 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 			break; /* the rest, possibly empty */
 		const char *sseg_end = memchr(s, '/', (size_t)(end - s));
 		size_t slen = sseg_end ? (size_t)(sseg_end - s) : (size_t)(end - s);
-		if (plen > 0 && p[0] == ':') {
+		if (plen > 0 && (p[0] == ':' || p[0] == '#')) {
 			if (slen == 0 || n >= ROUTE_MAX_PARAMS)
 				return false;
 			names[n] = p + 1;
 			vals[n] = s;
 			val_lens[n] = slen;
+			secret[n] = p[0] == '#';
 			n++;
 		} else if (plen != slen || memcmp(p, s, plen) != 0) {
 			return false;
@@ -90,6 +92,10 @@ static bool match_pattern(const char *pattern, const char *rel, size_t rel_len, 
 		req->param_names[req->nparams] = ne ? xstrndup(names[i], (size_t)(ne - names[i])) : xstrdup(names[i]);
 		req->params[req->nparams] = xstrndup(vals[i], val_lens[i]);
 		req->nparams++;
+		if (secret[i] && req->nsecret < ROUTE_MAX_PARAMS && vals[i] >= req->path &&
+		    vals[i] < req->path + strlen(req->path))
+			req->secret_spans[req->nsecret++] =
+			    (struct path_span){.off = (size_t)(vals[i] - req->path), .len = val_lens[i]};
 	}
 	return true;
 }
@@ -98,6 +104,7 @@ int router_match(struct request *req, struct route_match *match)
 {
 	struct mount *m = match_mount(req->core, req->path);
 	match->route = NULL;
+	req->nsecret = 0;
 	if (!m)
 		return 0;
 	req->mount = m;
@@ -222,15 +229,26 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 		*why = "expected a boolean";
 		return NULL;
 	case FIELD_DURATION:
-		if (json_is_integer(in) && json_integer_value(in) >= 0)
-			return json_incref(in);
-		if (json_is_real(in) && json_real_value(in) >= 0 && json_real_value(in) < 9.2e18)
-			return json_integer((json_int_t)json_real_value(in));
-		if (json_is_string(in) &&
-		    duration_parse_seconds(json_string_value(in), json_string_length(in), &secs) == 0)
-			return json_integer((json_int_t)secs);
-		*why = "expected a duration (seconds or a string such as \"30s\" or \"1h\")";
-		return NULL;
+		/* Bounded here, where every duration a client sends is read:
+		 * an int64 TTL would overflow the expiry sums. */
+		if (json_is_integer(in)) {
+			secs = (int64_t)json_integer_value(in);
+		} else if (json_is_real(in)) {
+			double d = json_real_value(in);
+			if (d < 0)
+				secs = -1;
+			else
+				secs = d >= (double)(DURATION_MAX_SECONDS + 1) ? DURATION_MAX_SECONDS + 1 : (int64_t)d;
+		} else if (json_is_string(in) &&
+		           duration_parse_seconds(json_string_value(in), json_string_length(in), &secs) == 0) {
+			/* secs is set */
+		} else {
+			*why = "expected a duration (seconds or a string such as \"30s\" or \"1h\")";
+			return NULL;
+		}
+		if ((*why = duration_check(secs)) != NULL)
+			return NULL;
+		return json_is_integer(in) ? json_incref(in) : json_integer((json_int_t)secs);
 	case FIELD_STRLIST:
 		if (json_is_string(in))
 			return split_list(json_string_value(in));

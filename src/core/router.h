@@ -5,7 +5,10 @@
  * router does the rest for every engine alike:
  *   1. sealed check (503 unless the route is ROUTE_SEALED_OK)
  *   2. longest-prefix mount match, then the first route whose pattern
- *      matches (":name" binds one segment, a trailing "*" the rest)
+ *      matches (":name" binds one segment, a trailing "*" the rest;
+ *      "#name" binds one segment that carries a secret, a token or an
+ *      accessor: audit entries show it HMAC'd within request.path, as
+ *      sys/audit-hash gives it, and the server log shows it redacted)
  *   3. token resolution and the ACL decision (403 before 404, as Vault)
  *   4. operation check (405 when the route has no handler for it)
  *   5. field coercion (Vault's weak typing; 400 naming the field) and a

@@ -45,8 +45,9 @@
  * consumed it proceeds; token_finish_request then revokes it.
  *
  * Batch tokens are "hvb." + base64url(barrier record of the entry's JSON)
- * under a random key kept at sys/token/batch-key, with a fixed AAD, so
- * they cost no write and cannot be forged or altered. */
+ * under the active batch key (batch_keys.h: counted and rotated, old terms
+ * kept), with a fixed AAD, so they cost no write and cannot be forged or
+ * altered. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -60,7 +61,9 @@
 
 #include "token.h"
 
+#include "duration.h"
 #include "barrier.h"
+#include "batch_keys.h"
 #include "lease_key.h"
 #include "encoding.h"
 #include "err.h"
@@ -78,7 +81,6 @@
 #define MAX_CHAIN 64        /* ancestors checked at lookup */
 #define MAX_SUBTREE 4000000 /* a bigger "tree" is a storage loop */
 #define BATCH_AAD "sys/token/batch"
-#define BATCH_TERM 1
 
 #define ID_KEY_LEN (sizeof(TOKEN_ID_PREFIX) + TOKEN_LOCATOR_MAX)
 #define ACC_KEY_LEN (sizeof(TOKEN_ACCESSOR_PREFIX) + TOKEN_LOCATOR_MAX)
@@ -96,7 +98,7 @@ struct token_store {
 	pthread_rwlock_t lock;
 	struct storage *logical; /* borrowed; NULL while closed */
 	unsigned char salt[SALT_LEN];
-	unsigned char batch_key[BARRIER_KEY_LEN];
+	struct batch_keys *batch_keys;
 	pthread_mutex_t stripes[STRIPES];
 	pthread_mutex_t revoke_mu;
 	pthread_mutex_t cb_mu;
@@ -321,7 +323,8 @@ static int entry_parse(const unsigned char *raw, size_t len, struct token_entry 
 		e->expire_time = (int64_t)json_integer_value(v);
 	} else if (e->ttl > 0) {
 		/* entries written before expire_time existed */
-		e->expire_time = e->creation_time + e->ttl;
+		if (duration_add(e->creation_time, e->ttl, &e->expire_time) != 0)
+			goto out;
 	}
 	v = json_object_get(j, "meta");
 	if (v && json_is_object(v))
@@ -367,6 +370,7 @@ struct token_store *token_store_new(void)
 	pthread_mutex_init(&ts->revoke_mu, NULL);
 	pthread_mutex_init(&ts->cb_mu, NULL);
 	ts->cache = vcache_new(CACHE_SLOTS, cache_copy, cache_release);
+	ts->batch_keys = batch_keys_new();
 	return ts;
 }
 
@@ -381,7 +385,13 @@ void token_store_free(struct token_store *ts)
 	pthread_mutex_destroy(&ts->cb_mu);
 	pthread_rwlock_destroy(&ts->lock);
 	vcache_free(ts->cache);
+	batch_keys_free(ts->batch_keys);
 	free(ts);
+}
+
+struct batch_keys *token_store_batch_keys(struct token_store *ts)
+{
+	return ts->batch_keys;
 }
 
 void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg)
@@ -418,15 +428,13 @@ int token_store_open(struct token_store *ts, struct storage *logical)
 	pthread_rwlock_wrlock(&ts->lock);
 	if ((r = load_key(logical, TOKEN_SALT_PATH, ts->salt, SALT_LEN)) != 0)
 		goto out;
-	if ((r = load_key(logical, TOKEN_BATCH_KEY_PATH, ts->batch_key, BARRIER_KEY_LEN)) != 0)
+	if ((r = batch_keys_open(ts->batch_keys, logical)) != 0)
 		goto out;
 	ts->logical = logical;
 	r = 0;
 out:
-	if (r != 0) {
+	if (r != 0)
 		secure_wipe(ts->salt, SALT_LEN);
-		secure_wipe(ts->batch_key, BARRIER_KEY_LEN);
-	}
 	pthread_rwlock_unlock(&ts->lock);
 	return r;
 }
@@ -437,7 +445,7 @@ void token_store_close(struct token_store *ts)
 	ts->logical = NULL;
 	vcache_clear(ts->cache);
 	secure_wipe(ts->salt, SALT_LEN);
-	secure_wipe(ts->batch_key, BARRIER_KEY_LEN);
+	batch_keys_close(ts->batch_keys);
 	pthread_rwlock_unlock(&ts->lock);
 }
 
@@ -795,8 +803,7 @@ static int create_batch(struct token_store *ts, struct token_entry *e, char **ou
 	r = TROVE_ERR_NOMEM;
 	if (!(text = entry_dump(e)))
 		goto out;
-	if ((r = barrier_record_encrypt(ts->batch_key, BATCH_TERM, BATCH_AAD, text, strlen(text), &rec,
-	                                &rec_len)) != 0)
+	if ((r = batch_keys_seal(ts->batch_keys, BATCH_AAD, text, strlen(text), &rec, &rec_len)) != 0)
 		goto out;
 	body = b64url_encode(rec, rec_len);
 	size_t n = strlen(TOKEN_BATCH_PREFIX) + strlen(body) + 1;
@@ -834,7 +841,10 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 		goto out;
 	e->orphan = e->parent_hash[0] == '\0';
 	e->creation_time = now_of(ts);
-	e->expire_time = e->ttl > 0 ? e->creation_time + e->ttl : 0;
+	e->expire_time = 0;
+	r = TROVE_ERR_INVALID; /* an expiry past int64 would read as "never" */
+	if (e->ttl > 0 && duration_add(e->creation_time, e->ttl, &e->expire_time) != 0)
+		goto out;
 	e->last_renewal_time = 0;
 	e->last_use = false;
 	strlist_sort_unique(&e->policies);
@@ -961,7 +971,7 @@ static int lookup_batch(struct token_store *ts, const char *id, struct token_ent
 		return r;
 	if (b64url_decode(id + strlen(TOKEN_BATCH_PREFIX), &rec, &rec_len) != 0)
 		goto out;
-	if (barrier_record_decrypt(ts->batch_key, BATCH_AAD, rec, rec_len, &plain, &plain_len) != 0)
+	if (batch_keys_open_record(ts->batch_keys, BATCH_AAD, rec, rec_len, &plain, &plain_len) != 0)
 		goto out;
 	if (entry_parse(plain, plain_len, &e) != 0 || e->type != TOKEN_TYPE_BATCH)
 		goto out;
@@ -1249,8 +1259,12 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
 	}
 	if (e->explicit_max_ttl > 0 && (max == 0 || e->explicit_max_ttl < max))
 		max = e->explicit_max_ttl;
+	r = TROVE_ERR_INVALID; /* a sum past int64 would read as "never" */
 	if (max > 0) {
-		int64_t left = e->creation_time + max - now;
+		int64_t end;
+		if (duration_add(e->creation_time, max, &end) != 0)
+			goto out;
+		int64_t left = end - now;
 		if (ttl > left) {
 			ttl = left;
 			if (capped)
@@ -1260,8 +1274,11 @@ int token_renew(struct token_store *ts, const char *id_hash, int64_t increment, 
 	r = TROVE_ERR_PERMISSION;
 	if (ttl <= 0)
 		goto out;
-	int64_t old_expire = e->expire_time;
-	e->expire_time = now + ttl;
+	int64_t old_expire = e->expire_time, expire;
+	r = TROVE_ERR_INVALID;
+	if (duration_add(now, ttl, &expire) != 0)
+		goto out;
+	e->expire_time = expire;
 	e->last_renewal_time = now;
 	if ((r = write_renewed(ts, e, old_expire)) != 0)
 		goto out;

@@ -124,6 +124,9 @@ void token_store_close(struct token_store *ts);
 
 /* For tests: the clock the store uses instead of time(NULL). */
 void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg);
+/* The keys batch tokens are sealed under (batch_keys.h), borrowed: for
+ * tests (rotation threshold) and status. */
+struct batch_keys *token_store_batch_keys(struct token_store *ts);
 
 /* Registers fn to run once for every token revoked from now on (subtree
  * members, used-up and tidied tokens included), after the token has been

@@ -179,7 +179,7 @@ static int number(const json_t *data, const char *name, const char *legacy, enum
 	json_t *v = pick(data, name, legacy, &used), *c;
 	if (!v)
 		return 0;
-	if (json_is_integer(v)) {
+	if (json_is_integer(v) && t == FIELD_INT) {
 		c = json_incref(v);
 	} else if (!(c = coerce(t, v, &why))) {
 		return response_error(resp, TROVE_ERR_INVALID, "%s: %s", used, why);

@@ -102,7 +102,10 @@ int wrapping_wrap(struct request *req, struct response *resp)
 	if (json_is_object(resp->auth))
 		acc = json_string_value(json_object_get(resp->auth, "accessor"));
 	env = wrapping_envelope(req, resp);
-	r = env ? wrapping_create(req->core, req->path, req->wrap_ttl, env, acc, &info) : TROVE_ERR_NOMEM;
+	/* The creation path is stored and shown: never a secret parameter. */
+	char *path = request_path_redacted(req);
+	r = env ? wrapping_create(req->core, path, req->wrap_ttl, env, acc, &info) : TROVE_ERR_NOMEM;
+	free(path);
 	json_decref(env);
 	response_release(resp);
 	response_init(resp);

@@ -169,11 +169,13 @@ json_t *kv_merge_patch(json_t *target, const json_t *patch)
 bool kv_ttl_seconds(const json_t *v, int64_t *out)
 {
 	json_t *t = json_is_object(v) ? json_object_get(v, "ttl") : NULL;
-	if (json_is_integer(t) && json_integer_value(t) >= 0) {
-		*out = (int64_t)json_integer_value(t);
-		return true;
-	}
-	if (json_is_string(t) && duration_parse_seconds(json_string_value(t), json_string_length(t), out) == 0)
-		return true;
-	return false;
+	int64_t secs;
+	if (json_is_integer(t))
+		secs = (int64_t)json_integer_value(t);
+	else if (!json_is_string(t) || duration_parse_seconds(json_string_value(t), json_string_length(t), &secs) != 0)
+		return false;
+	if (duration_check(secs))
+		return false;
+	*out = secs;
+	return true;
 }

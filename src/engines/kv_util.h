@@ -47,7 +47,8 @@ int kv_collect_keys(struct storage *s, const char *prefix, struct strlist *out);
 json_t *kv_merge_patch(json_t *target, const json_t *patch);
 
 /* The `ttl` key of a kv v1 value as seconds: an integer or a duration
- * string. Returns false when absent or unparsable. */
+ * string of 0 to 100 years. Returns false when absent, unparsable or out
+ * of range. */
 bool kv_ttl_seconds(const json_t *v, int64_t *out);
 
 struct mount;

@@ -631,8 +631,11 @@ static int commit_version(struct request *req, struct response *resp, const char
 	struct kv_version v = {
 		.n = m->current + 1,
 		.created = now,
-		.deletion = dva > 0 ? now + dva * NS_PER_SEC : 0,
+		.deletion = 0,
 	};
+	/* Past int64 the version is kept for good: 0 is "never" too. */
+	if (dva > 0 && duration_add_ns(now, dva, &v.deletion) != 0)
+		v.deletion = 0;
 	meta_append(m, v);
 	m->current = v.n;
 	m->updated = now;

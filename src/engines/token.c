@@ -963,7 +963,9 @@ static int lookup_other(struct request *req, struct response *resp)
 
 static int by_accessor(struct request *req, struct response *resp, struct token_entry **out)
 {
-	const char *acc = field_string(req, "accessor");
+	const char *acc = request_param(req, "accessor");
+	if (!acc || !acc[0])
+		acc = field_string(req, "accessor");
 	*out = NULL;
 	if (!acc[0])
 		return response_error(resp, TROVE_ERR_INVALID, "missing accessor");
@@ -1268,7 +1270,7 @@ static const struct route token_routes[] = {
      .ops = {[OP_READ] = lookup_other, [OP_UPDATE] = lookup_other},
      .fields = token_fields,
      .synopsis = "look a token up"},
-    {.pattern = "lookup/:token",
+    {.pattern = "lookup/#token",
      .ops = {[OP_READ] = lookup_other},
      .fields = token_fields,
      .synopsis = "deprecated: look a token up"},
@@ -1307,6 +1309,29 @@ static const struct route token_routes[] = {
      .fields = token_fields,
      .flags = ROUTE_SUDO,
      .synopsis = "revoke a token, orphaning its children"},
+    /* Vault's deprecated forms with the token or accessor in the URL:
+     * "#" masks it in the audit entries and the server log. */
+    {.pattern = "lookup-accessor/#accessor",
+     .ops = {[OP_UPDATE] = lookup_accessor},
+     .fields = accessor_fields,
+     .synopsis = "deprecated: look a token up by accessor"},
+    {.pattern = "renew/#token",
+     .ops = {[OP_UPDATE] = renew_other},
+     .fields = token_fields,
+     .synopsis = "deprecated: renew a token"},
+    {.pattern = "revoke/#token",
+     .ops = {[OP_UPDATE] = revoke_other},
+     .fields = token_fields,
+     .synopsis = "deprecated: revoke a token and its children"},
+    {.pattern = "revoke-accessor/#accessor",
+     .ops = {[OP_UPDATE] = revoke_accessor},
+     .fields = accessor_fields,
+     .synopsis = "deprecated: revoke a token by accessor"},
+    {.pattern = "revoke-orphan/#token",
+     .ops = {[OP_UPDATE] = revoke_orphan},
+     .fields = token_fields,
+     .flags = ROUTE_SUDO,
+     .synopsis = "deprecated: revoke a token, orphaning its children"},
     {.pattern = "roles", .ops = {[OP_LIST] = roles_list}, .synopsis = "list token roles"},
     {.pattern = "roles/:role_name",
      .ops = {[OP_READ] = role_read,

@@ -26,19 +26,46 @@ static void oom(void)
 	abort();
 }
 
+static const struct buf_allocator libc_allocator = {malloc, realloc, free};
+static const struct buf_allocator *al = &libc_allocator;
+
+void buf_set_allocator(const struct buf_allocator *a)
+{
+	al = a ? a : &libc_allocator;
+}
+
 void buf_init(struct buf *b, size_t cap)
 {
 	b->data = buf_empty;
 	b->len = 0;
 	b->size = 0;
 	b->cap = cap;
+	b->secret = false;
+}
+
+void buf_init_secret(struct buf *b, size_t cap)
+{
+	buf_init(b, cap);
+	b->secret = true;
+}
+
+/* Back to empty and unallocated, keeping cap and the mode. */
+static void buf_forget(struct buf *b)
+{
+	bool secret = b->secret;
+
+	buf_init(b, b->cap);
+	b->secret = secret;
 }
 
 void buf_release(struct buf *b)
 {
-	if (b->size != 0)
-		free(b->data);
-	buf_init(b, b->cap);
+	if (b->size != 0) {
+		if (b->secret)
+			secure_wipe(b->data, b->size);
+		al->release(b->data);
+	}
+	buf_forget(b);
 }
 
 void buf_release_secret(struct buf *b)
@@ -50,9 +77,25 @@ void buf_release_secret(struct buf *b)
 
 void buf_reset(struct buf *b)
 {
+	if (b->size != 0 && b->secret)
+		secure_wipe(b->data, b->len);
 	b->len = 0;
 	if (b->size != 0)
 		b->data[0] = '\0';
+}
+
+/* A secret buffer's growth: never realloc, which may free the old block
+ * as it was. */
+static char *grow_secret(struct buf *b, size_t nsize)
+{
+	char *p = al->alloc(nsize);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, b->data, b->len + 1);
+	secure_wipe(b->data, b->size);
+	al->release(b->data);
+	return p;
 }
 
 /* Makes room for extra more bytes plus the terminator. */
@@ -79,12 +122,12 @@ static int buf_grow(struct buf *b, size_t extra)
 	if (nsize < need)
 		nsize = need;
 	if (b->size == 0) {
-		p = malloc(nsize);
+		p = al->alloc(nsize);
 		if (p == NULL)
 			return TROVE_ERR_NOMEM;
 		p[0] = '\0';
 	} else {
-		p = realloc(b->data, nsize);
+		p = b->secret ? grow_secret(b, nsize) : al->resize(b->data, nsize);
 		if (p == NULL)
 			return TROVE_ERR_NOMEM;
 	}
@@ -180,7 +223,7 @@ char *buf_take(struct buf *b)
 		return s;
 	}
 	s = b->data;
-	buf_init(b, b->cap);
+	buf_forget(b);
 	return s;
 }
 

@@ -4,7 +4,15 @@
  * its cap: an append that would exceed it fails with TROVE_ERR_TOO_LARGE and
  * leaves the contents unchanged. buf_release() frees; buf_release_secret()
  * wipes the whole allocation first. A zeroed struct buf is not valid: call
- * buf_init(). */
+ * buf_init().
+ *
+ * A buffer that will hold secrets (response bodies, tokens, audit lines
+ * under log_raw) is made with buf_init_secret(): it never leaves a copy
+ * behind in freed memory. realloc() may move a block and free the old one
+ * as it was; such a buffer grows by allocating anew, copying, wiping the
+ * old block and freeing it, and buf_reset/buf_release wipe what it held.
+ * The mode survives buf_reset, buf_release and buf_take (whose string the
+ * caller then wipes). */
 #ifndef TROVE_BUF_H
 #define TROVE_BUF_H
 
@@ -19,6 +27,7 @@ struct buf {
 	size_t len;  /* bytes used, excluding the terminator */
 	size_t size; /* bytes allocated */
 	size_t cap;  /* hard maximum for len */
+	bool secret; /* buf_init_secret: wiped on growth, reset and release */
 };
 
 /* Non-owning view of len bytes at ptr (not necessarily terminated). */
@@ -30,6 +39,8 @@ struct span {
 #define SPAN_LIT(s) ((struct span){ (s), sizeof(s) - 1 })
 
 void buf_init(struct buf *b, size_t cap);
+/* buf_init in the secret mode described above. */
+void buf_init_secret(struct buf *b, size_t cap);
 void buf_release(struct buf *b);
 /* Wipes every allocated byte, then releases. */
 void buf_release_secret(struct buf *b);
@@ -48,6 +59,16 @@ struct span span_from_str(const char *s);
 bool span_eq_str(struct span s, const char *lit);
 /* Heap copy, NUL-terminated; aborts on OOM (small fixed allocation). */
 char *span_dup(struct span s);
+
+/* For tests: the allocator buffers grow with (NULL restores malloc,
+ * realloc and free). Set it before any buffer is allocated and restore it
+ * after the last one is released: it is not synchronised. */
+struct buf_allocator {
+	void *(*alloc)(size_t n);
+	void *(*resize)(void *p, size_t n);
+	void (*release)(void *p);
+};
+void buf_set_allocator(const struct buf_allocator *a);
 
 /* Growable list of owned strings. */
 struct strlist {

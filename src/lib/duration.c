@@ -161,6 +161,34 @@ int duration_parse_seconds(const char *s, size_t len, int64_t *out_s)
 	return 0;
 }
 
+const char *duration_check(int64_t secs)
+{
+	if (secs < 0)
+		return "cannot be negative";
+	if (secs > DURATION_MAX_SECONDS)
+		return "cannot exceed 100 years";
+	return NULL;
+}
+
+int duration_add(int64_t t, int64_t secs, int64_t *out)
+{
+	int64_t sum;
+
+	if (__builtin_add_overflow(t, secs, &sum) || sum <= 0)
+		return TROVE_ERR_INVALID;
+	*out = sum;
+	return 0;
+}
+
+int duration_add_ns(int64_t t_ns, int64_t secs, int64_t *out)
+{
+	int64_t ns;
+
+	if (__builtin_mul_overflow(secs, NS_PER_S, &ns))
+		return TROVE_ERR_INVALID;
+	return duration_add(t_ns, ns, out);
+}
+
 void duration_format(int64_t seconds, char *out, size_t out_size)
 {
 	uint64_t u, h, m, sec;

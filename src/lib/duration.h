@@ -15,6 +15,26 @@
 int duration_parse_ns(const char *s, size_t len, int64_t *out_ns);
 /* Parses into whole seconds (truncating). Returns 0 or TROVE_ERR_INVALID. */
 int duration_parse_seconds(const char *s, size_t len, int64_t *out_s);
+/* The longest duration Trove takes from a client, anywhere one is given
+ * (TTLs, periods, increments, the wrapping TTL): 100 years of 365 days.
+ * Bounding every duration where it is read keeps `time + duration` far
+ * from int64 overflow; duration_add checks the sums all the same. */
+#define DURATION_MAX_SECONDS (INT64_C(100) * 365 * 86400)
+
+/* Why secs is not an acceptable duration ("cannot be negative", "cannot
+ * exceed 100 years"), or NULL when 0 <= secs <= DURATION_MAX_SECONDS. The
+ * caller names the field. */
+const char *duration_check(int64_t secs);
+
+/* *out = t + secs, both in seconds (or both in nanoseconds), checked.
+ * Returns 0, or TROVE_ERR_INVALID (leaving *out alone) when the sum
+ * overflows int64 or is not positive: a non-positive expiry would read as
+ * "never expires". */
+int duration_add(int64_t t, int64_t secs, int64_t *out);
+
+/* *out = t_ns + secs seconds, in nanoseconds, checked as duration_add. */
+int duration_add_ns(int64_t t_ns, int64_t secs, int64_t *out);
+
 /* Formats seconds the way Go's time.Duration.String() does ("768h0m0s",
  * "1m30s", "0s") into out (at least 32 bytes). */
 void duration_format(int64_t seconds, char *out, size_t out_size);

@@ -1,10 +1,11 @@
 /* secure.c — wiping, constant-time comparison and mlock.
  *
  * Wiping uses explicit_bzero, which the compiler may not elide. Equality of
- * fixed-size secrets uses CRYPTO_memcmp. secure_str_eq compares over the
- * longer of the two lengths (padding the shorter with zeros) and folds the
- * length difference into the result, so it never exits early and its time
- * depends only on the lengths. */
+ * fixed-size secrets uses CRYPTO_memcmp. secure_str_eq walks the expected
+ * string only: a cursor into the candidate stops on its terminator
+ * (without a branch), and the byte after the walk must be that
+ * terminator, so neither an early exit nor the candidate's length shapes
+ * its time. */
 #include <jansson.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -46,22 +47,21 @@ bool secure_eq(const void *a, const void *b, size_t n)
 	return CRYPTO_memcmp(a, b, n) == 0;
 }
 
-bool secure_str_eq(const char *a, const char *b)
+bool secure_str_eq(const char *expected, const char *given)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	size_t n = la > lb ? la : lb;
-	size_t diff = la ^ lb;
+	size_t n = strlen(expected), j = 0;
 	volatile unsigned char acc = 0;
-	size_t i;
+	unsigned ended = 0; /* 1 once given's terminator is reached */
 
-	for (i = 0; i < n; i++) {
-		unsigned char ca = i < la ? (unsigned char)a[i] : 0;
-		unsigned char cb = i < lb ? (unsigned char)b[i] : 0;
-		acc |= (unsigned char)(ca ^ cb);
+	for (size_t i = 0; i < n; i++) {
+		unsigned g = (unsigned char)given[j];
+		/* A shorter candidate reads 0 here: expected[i] is never 0. */
+		acc |= (unsigned char)((unsigned char)expected[i] ^ g);
+		ended |= ((g - 1) >> 8) & 1; /* g == 0 */
+		j += 1 - ended;
 	}
-	/* Fold the length difference in without a data-dependent branch. */
-	diff |= (size_t)acc;
-	return ((diff | (0 - diff)) >> (sizeof(size_t) * 8 - 1)) == 0;
+	acc |= (unsigned char)given[j]; /* a longer candidate */
+	return acc == 0;
 }
 
 int secure_lock_memory(void)

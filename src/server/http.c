@@ -9,6 +9,7 @@
 #include "err.h"
 #include "rand.h"
 #include "strconv.h"
+#include "secure.h"
 
 #include "banned.h"
 
@@ -269,7 +270,7 @@ int http_render(const struct request *req, const struct response *resp, int err,
 	if (!text)
 		return TROVE_ERR_NOMEM;
 	r = buf_append_str(out, text);
-	free(text);
+	secure_free_str(text); /* the body carries secrets and tokens */
 	if (r == 0)
 		r = buf_append_byte(out, '\n');
 	return r;

@@ -111,15 +111,18 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 {
 	struct buf body;
 	int status = 500;
-	buf_init(&body, (size_t)64 << 20);
+	buf_init_secret(&body, (size_t)64 << 20); /* responses carry secrets and tokens */
 	if (http_render(req, resp, err, &status, &body) != 0) {
 		buf_reset(&body);
 		status = 500;
 		buf_append_str(&body, "{\"errors\":[\"internal error\"]}\n");
 	}
-	if (status >= 500)
-		log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", req->path ? req->path : "",
-			"status", http_reason(status), NULL);
+	if (status >= 500) {
+		char *path = request_path_redacted(req); /* no secret parameter in the log */
+		log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", path, "status",
+			http_reason(status), NULL);
+		free(path);
+	}
 	hreq->res.status = status;
 	hreq->res.reason = http_reason(status);
 	hreq->res.content_length = body.len;
@@ -316,8 +319,10 @@ static int wrap_ttl_header(h2o_req_t *hreq, struct request *req, struct response
 	if (i < 0)
 		return 0;
 	const h2o_iovec_t *v = &hreq->headers.entries[i].value;
-	if (v->len == 0 || duration_parse_seconds(v->base, v->len, &secs) != 0 || secs < 0)
+	if (v->len == 0 || duration_parse_seconds(v->base, v->len, &secs) != 0)
 		return response_error(resp, TROVE_ERR_INVALID, "error parsing X-Vault-Wrap-TTL header");
+	if (duration_check(secs))
+		return response_error(resp, TROVE_ERR_INVALID, "X-Vault-Wrap-TTL header: %s", duration_check(secs));
 	req->wrap_ttl = secs;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "server.h"
 
@@ -142,16 +143,28 @@ static int parse_flags(int argc, char **argv, struct server_flags *fl)
 	return 0;
 }
 
-static int write_pid_file(const char *path)
+/* Writes our pid to path. Never follows a symlink (a planted link would
+ * have the server truncate whatever it names) and refuses anything but a
+ * regular file (a FIFO would block the open, a device would take the
+ * write); O_NONBLOCK keeps the open itself from waiting. Returns NULL or
+ * why not. */
+static const char *write_pid_file(const char *path)
 {
 	char text[32];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
+	struct stat st;
+	const char *why = NULL;
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd < 0) /* ENXIO: a FIFO nobody reads */
+		return errno == ELOOP ? "it is a symbolic link" : errno == ENXIO ? "it is not a regular file" : strerror(errno);
 	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	ssize_t w = write(fd, text, (size_t)n);
+	if (fstat(fd, &st) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "it is not a regular file";
+	else if (ftruncate(fd, 0) != 0 || write(fd, text, (size_t)n) != n)
+		why = strerror(errno ? errno : EIO);
 	close(fd);
-	return w == n ? 0 : -1;
+	return why;
 }
 
 static struct storage *open_storage(const struct storage_config *sc, struct buf *err)
@@ -369,8 +382,9 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
 	}
-	if (cfg.pid_file && write_pid_file(cfg.pid_file) != 0)
-		log_warn("cannot write pid_file", "path", cfg.pid_file, "error", strerror(errno));
+	const char *pid_why = cfg.pid_file ? write_pid_file(cfg.pid_file) : NULL;
+	if (pid_why)
+		log_warn("cannot write pid_file", "path", cfg.pid_file, "error", pid_why);
 	log_info("server started", "version", TROVE_VERSION, "storage", cfg.storage.type);
 
 	for (;;) {

@@ -606,6 +606,22 @@ struct storage *storage_lmdb_new(const struct storage_lmdb_config *cfg, struct b
 		set_err(err, "open", cfg->path, "not a directory");
 		return NULL;
 	}
+	/* Whoever else owns or may write the directory could swap the
+	 * database under the barrier's feet (or read it: new ones are 0700). */
+	if (st.st_uid != geteuid()) {
+		char why[128];
+		snprintf(why, sizeof(why), "the data directory is owned by uid %lu, not by the server's uid %lu",
+		         (unsigned long)st.st_uid, (unsigned long)geteuid());
+		set_err(err, "open", cfg->path, why);
+		return NULL;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		char why[128];
+		snprintf(why, sizeof(why), "the data directory is writable by %s (mode %04o): chmod go-w it",
+		         (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+		set_err(err, "open", cfg->path, why);
+		return NULL;
+	}
 
 	l = xcalloc(1, sizeof(*l));
 	l->path = xstrdup(cfg->path);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -16,6 +18,119 @@
 #include "log.h"
 #include "rand.h"
 #include "secure.h"
+
+/* An allocator that always moves a block when it grows (as realloc may)
+ * and counts blocks handed back still holding the marker. */
+static const char marker[] = "SECRET-MARKER-7f3a";
+static int unwiped;
+
+static bool holds_marker(const void *p, size_t n)
+{
+	return n >= sizeof(marker) - 1 && memmem(p, n, marker, sizeof(marker) - 1) != NULL;
+}
+
+static void watch_release(void *p)
+{
+	if (p && holds_marker(p, malloc_usable_size(p)))
+		unwiped++;
+	free(p);
+}
+
+static void *watch_resize(void *p, size_t n)
+{
+	void *q = malloc(n);
+	size_t old = malloc_usable_size(p);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	watch_release(p); /* what realloc does with the old block: no wipe */
+	return q;
+}
+
+static const struct buf_allocator watching = {malloc, watch_resize, watch_release};
+
+/* Grows b from a small allocation past several doublings with the marker
+ * at its start; returns how many blocks were handed back holding it. */
+static int grow_with_marker(struct buf *b)
+{
+	unwiped = 0;
+	buf_set_allocator(&watching);
+	assert_int_equal(buf_append_str(b, marker), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(buf_printf(b, "-%d-", i), 0);
+	assert_non_null(strstr(b->data, marker)); /* the contents survive growth */
+	assert_int_equal(strncmp(b->data + sizeof(marker) - 1, "-0--1-", 6), 0);
+	buf_reset(b);
+	assert_int_equal(buf_append_str(b, marker), 0);
+	buf_release(b);
+	buf_set_allocator(NULL);
+	return unwiped;
+}
+
+static void test_buf_secret_growth(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_true(grow_with_marker(&b) > 0); /* the plain mode leaves copies: the watcher sees them */
+	buf_init_secret(&b, 1 << 20);
+	assert_int_equal(grow_with_marker(&b), 0);
+	assert_true(b.secret); /* the mode survives release */
+
+	/* buf_take hands the string over; the buffer stays secret. */
+	assert_int_equal(buf_append_str(&b, "x"), 0);
+	char *s = buf_take(&b);
+	assert_string_equal(s, "x");
+	free(s);
+	assert_true(b.secret);
+	buf_release(&b);
+}
+
+/* secure_str_eq agrees with strcmp on every pair of lengths 0..8 (equal,
+ * prefixes, a byte off at each place, high bytes). */
+static void test_secure_str_eq_lengths(void **state)
+{
+	static const char base[] = "\xff" "abcdefg";
+	char e[16], g[16];
+
+	(void)state;
+	for (size_t le = 0; le <= 8; le++) {
+		for (size_t lg = 0; lg <= 8; lg++) {
+			memcpy(e, base, le);
+			e[le] = '\0';
+			memcpy(g, base, lg);
+			g[lg] = '\0';
+			if (secure_str_eq(e, g) != (strcmp(e, g) == 0))
+				fail_msg("lengths %zu, %zu: wrong answer", le, lg);
+			for (size_t k = 0; k < lg; k++) {
+				g[k] ^= 0x01;
+				if (secure_str_eq(e, g) != (strcmp(e, g) == 0))
+					fail_msg("lengths %zu, %zu, byte %zu off: wrong answer", le, lg, k);
+				g[k] ^= 0x01;
+			}
+		}
+	}
+}
+
+/* The candidate is never measured: a candidate longer than the secret is
+ * read no further than one byte past the secret's length. It runs up to a
+ * page that cannot be read, with no terminator: measuring it would fault. */
+static void test_secure_str_eq_reads_expected_length(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + page, (size_t)page, PROT_NONE), 0);
+	memset(m, 'a', (size_t)page); /* 'a' up to the guard page, unterminated */
+	char *given = m + page - 64;
+	assert_false(secure_str_eq("aaaa", given));
+	assert_false(secure_str_eq("aaab", given));
+	assert_false(secure_str_eq("", given));
+	assert_int_equal(munmap(m, (size_t)page * 2), 0);
+}
 
 static void test_buf_basic(void **state)
 {
@@ -436,6 +551,9 @@ int main(void)
 	    cmocka_unit_test(test_buf_cap),
 	    cmocka_unit_test(test_buf_printf_growth),
 	    cmocka_unit_test(test_buf_take),
+	    cmocka_unit_test(test_buf_secret_growth),
+	    cmocka_unit_test(test_secure_str_eq_lengths),
+	    cmocka_unit_test(test_secure_str_eq_reads_expected_length),
 	    cmocka_unit_test(test_span),
 	    cmocka_unit_test(test_strlist),
 	    cmocka_unit_test(test_secure),

@@ -249,12 +249,48 @@ static void test_rfc3339(void **state)
 	assert_int_equal(s[strlen(s) - 1], 'Z');
 }
 
+/* The bound and the checked sums: a sum past int64 or not positive (an
+ * expiry that would read as "never") is refused. */
+static void test_bound_and_sums(void **state)
+{
+	int64_t out = 7;
+
+	(void)state;
+	assert_null(duration_check(0));
+	assert_null(duration_check(DURATION_MAX_SECONDS));
+	assert_non_null(duration_check(DURATION_MAX_SECONDS + 1));
+	assert_non_null(duration_check(INT64_MAX));
+	assert_non_null(duration_check(-1));
+	assert_non_null(duration_check(INT64_MIN));
+
+	assert_int_equal(duration_add(1796040000, 3600, &out), 0);
+	assert_int_equal(out, 1796040000 + 3600);
+	out = 7;
+	assert_int_equal(duration_add(1796040000, INT64_MAX, &out), TROVE_ERR_INVALID);
+	assert_int_equal(duration_add(INT64_MAX, 1, &out), TROVE_ERR_INVALID);
+	assert_int_equal(duration_add(0, 0, &out), TROVE_ERR_INVALID);
+	assert_int_equal(duration_add(10, -20, &out), TROVE_ERR_INVALID);
+	assert_int_equal(duration_add(INT64_MIN, -1, &out), TROVE_ERR_INVALID);
+	assert_int_equal(out, 7); /* untouched on failure */
+
+	assert_int_equal(duration_add_ns(INT64_C(1796040000000000000), 60, &out), 0);
+	assert_int_equal(out, INT64_C(1796040060000000000));
+	out = 7;
+	assert_int_equal(duration_add_ns(INT64_C(1796040000000000000), DURATION_MAX_SECONDS * 3, &out),
+	                 TROVE_ERR_INVALID);
+	assert_int_equal(duration_add_ns(1, INT64_MAX / 1000, &out), TROVE_ERR_INVALID);
+	assert_int_equal(out, 7);
+	/* The largest bounded duration from now fits in nanoseconds. */
+	assert_int_equal(duration_add_ns(INT64_C(1796040000000000000), DURATION_MAX_SECONDS, &out), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_valid),   cmocka_unit_test(test_parse_invalid),
 	    cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_size_parse),   cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_bound_and_sums),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

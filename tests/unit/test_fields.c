@@ -54,6 +54,20 @@ static void test_coercion(void **state)
 	json_decref(v);
 	assert_null(coerce(FIELD_DURATION, "-5"));
 	assert_null(coerce(FIELD_DURATION, "\"soon\""));
+	/* Bounded at 100 years: past it an expiry sum could overflow. */
+	static const char *const too_long[] = {
+	    "9223372036854775807", "\"9223372036854775807s\"", "1e300", "3153600001",
+	    "\"2562047h\"",        "\"876001h\"",              "-1.5",  "-9223372036854775808",
+	};
+	for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++)
+		if (coerce(FIELD_DURATION, too_long[i]))
+			fail_msg("accepted duration %s", too_long[i]);
+	v = coerce(FIELD_DURATION, "\"876000h\"");
+	assert_int_equal(json_integer_value(v), 3153600000);
+	json_decref(v);
+	v = coerce(FIELD_DURATION, "3153600000.9");
+	assert_int_equal(json_integer_value(v), 3153600000);
+	json_decref(v);
 
 	v = coerce(FIELD_STRLIST, "\"a, b,,c \"");
 	assert_int_equal(json_array_size(v), 3);
@@ -260,12 +274,40 @@ static void test_render(void **state)
 	done(&b);
 }
 
+/* Secret route parameters: the redacted path keeps everything else. */
+static void test_path_redacted(void **state)
+{
+	(void)state;
+	struct request req;
+	request_init(&req);
+	req.path = xstrdup("auth/token/lookup/hvs.SECRET/x/acc1");
+	req.secret_spans[0] = (struct path_span){.off = 18, .len = 10};
+	req.secret_spans[1] = (struct path_span){.off = 31, .len = 4};
+	req.nsecret = 2;
+	char *p = request_path_redacted(&req);
+	assert_string_equal(p, "auth/token/lookup/" REQUEST_PATH_REDACTED "/x/" REQUEST_PATH_REDACTED);
+	free(p);
+	req.secret_spans[1] = (struct path_span){.off = 99, .len = 4}; /* outside: ignored */
+	p = request_path_redacted(&req);
+	assert_string_equal(p, "auth/token/lookup/" REQUEST_PATH_REDACTED "/x/acc1");
+	free(p);
+	req.nsecret = 0;
+	p = request_path_redacted(&req);
+	assert_string_equal(p, "auth/token/lookup/hvs.SECRET/x/acc1");
+	free(p);
+	request_release(&req);
+	p = request_path_redacted(&req);
+	assert_string_equal(p, "");
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coercion),     cmocka_unit_test(test_methods_and_list),
 		cmocka_unit_test(test_query_and_form), cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
+		cmocka_unit_test(test_path_redacted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

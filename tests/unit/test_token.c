@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/barrier.h"
+#include "core/batch_keys.h"
 #include "core/core.h"
 #include "core/router.h"
 #include "core/lease_key.h"
@@ -636,6 +637,95 @@ static void test_batch(void **state)
 	token_entry_free(parent);
 }
 
+static char *mk_batch(struct fx *f, int64_t ttl)
+{
+	struct token_entry *b = token_entry_new();
+	char *bid = NULL;
+	b->type = TOKEN_TYPE_BATCH;
+	strlist_push(&b->policies, "web");
+	b->ttl = ttl;
+	assert_int_equal(token_create(f->ts, b, NULL, &bid), 0);
+	token_entry_free(b);
+	return bid;
+}
+
+/* The batch key counts its seals and rotates at the threshold; tokens
+ * sealed under older terms keep working until their own expiry, across a
+ * restart too, and counting resumes no lower than it was. */
+static void test_batch_key_rotation(void **state)
+{
+	struct fx *f = *state;
+	struct batch_keys *bk = token_store_batch_keys(f->ts);
+	char *ids[8];
+	uint32_t term, term2;
+	uint64_t count, count2;
+
+	batch_keys_status(bk, &term, &count);
+	assert_int_equal(term, 1);
+	assert_int_equal(count, 0);
+	batch_keys_set_rotation_threshold(bk, 3);
+	for (int i = 0; i < 8; i++) {
+		ids[i] = mk_batch(f, 3600 + i);
+		batch_keys_status(bk, &term, &count);
+		assert_int_equal(term, 1 + (uint32_t)i / 3); /* a new term every 3 seals */
+		assert_int_equal(count, (uint64_t)i % 3 + 1);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_true(valid(f, ids[i]));
+
+	/* A restart: every term is still there; the count resumes from the
+	 * reservation, never below the true count. */
+	token_store_close(f->ts);
+	assert_false(valid(f, ids[0]));
+	assert_int_equal(token_store_open(f->ts, f->logical), 0);
+	batch_keys_set_rotation_threshold(bk, 3);
+	batch_keys_status(bk, &term2, &count2);
+	assert_int_equal(term2, term);
+	assert_true(count2 >= count);
+	for (int i = 0; i < 8; i++)
+		assert_true(valid(f, ids[i]));
+	char *after = mk_batch(f, 60);
+	batch_keys_status(bk, &term2, &count2);
+	assert_int_equal(term2, term + 1); /* the reservation was full: rotated */
+	assert_true(valid(f, after));
+
+	/* Each token still expires on its own. */
+	f->now += 3601;
+	assert_false(valid(f, ids[0]));
+	assert_true(valid(f, ids[7]));
+	assert_false(valid(f, after));
+	for (int i = 0; i < 8; i++)
+		secure_free_str(ids[i]);
+	secure_free_str(after);
+}
+
+/* The key written before counting existed (32 raw bytes) keeps opening
+ * its tokens as term 1, and seals no more. */
+static void test_batch_key_legacy(void **state)
+{
+	struct fx *f = *state;
+	struct batch_keys *bk = token_store_batch_keys(f->ts);
+	unsigned char legacy[BARRIER_KEY_LEN] = {9, 8, 7};
+	unsigned char *rec = NULL, *plain = NULL;
+	size_t rec_len = 0, plain_len = 0;
+	uint32_t term;
+	uint64_t count;
+
+	token_store_close(f->ts);
+	assert_int_equal(storage_put(f->logical, TOKEN_BATCH_KEY_PATH, legacy, sizeof(legacy)), 0);
+	assert_int_equal(token_store_open(f->ts, f->logical), 0);
+	batch_keys_status(bk, &term, &count);
+	assert_int_equal(term, 2);
+	assert_int_equal(barrier_record_encrypt(legacy, 1, "aad", "old", 3, &rec, &rec_len), 0);
+	assert_int_equal(batch_keys_open_record(bk, "aad", rec, rec_len, &plain, &plain_len), 0);
+	assert_memory_equal(plain, "old", 3);
+	free(plain);
+	free(rec);
+	char *id = mk_batch(f, 60);
+	assert_true(valid(f, id));
+	secure_free_str(id);
+}
+
 static void test_cidr(void **state)
 {
 	struct fx *f = *state;
@@ -1188,6 +1278,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_revoke_orphan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accessor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_key_rotation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_key_legacy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cidr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_create_rules, esetup, eteardown),
 	    cmocka_unit_test_setup_teardown(test_engine_num_uses_and_revoke, esetup, eteardown),
