@@ -220,8 +220,8 @@ static int field_delete(struct request *req, struct response *resp)
 /* --- route table ------------------------------------------------------------------ */
 
 static const struct field f_policies[] = {
-    {"token_policies", FIELD_STRLIST, NULL, "policies of issued tokens"},
-    {"policies", FIELD_STRLIST, NULL, "legacy name of token_policies"},
+    {"token_policies", FIELD_POLICIES, NULL, "policies of issued tokens"},
+    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
     END_FIELDS,
 };
 static const struct field f_secret_id_num_uses[] = {{"secret_id_num_uses", FIELD_INT, NULL, "uses"},

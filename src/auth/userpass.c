@@ -526,8 +526,8 @@ static const struct field password_fields[] = {
 
 static const struct field policies_fields[] = {
     {"username", FIELD_STRING, NULL, "the username"},
-    {"token_policies", FIELD_STRLIST, NULL, "policies of the user's tokens"},
-    {"policies", FIELD_STRLIST, NULL, "legacy name of token_policies"},
+    {"token_policies", FIELD_POLICIES, NULL, "policies of the user's tokens"},
+    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
     {NULL, 0, NULL, NULL},
 };
 

@@ -6,18 +6,26 @@
  *   1. sealed check (503 unless the route is ROUTE_SEALED_OK)
  *   2. longest-prefix mount match, then the first route whose pattern
  *      matches (":name" binds one segment, a trailing "*" the rest)
- *   3. token resolution and the ACL decision (403 before 404, as Vault)
+ *   3. field coercion into canonical form (Vault's weak typing), then
+ *      token resolution and the ACL decision on the canonical values (403
+ *      before 404, as Vault; a coercion error is answered 400 naming the
+ *      field, but only once the ACL allowed the request)
  *   4. operation check (405 when the route has no handler for it)
- *   5. field coercion (Vault's weak typing; 400 naming the field) and a
- *      warning for unknown fields
+ *   5. a warning for unknown fields
  *   6. the handler
  * with a request entry recorded by the audit devices before step 4 and a
  * response entry after step 6 (audit.h), when any device is enabled.
  *
  * Field coercion rewrites req->data in place: an int field holds a JSON
  * integer, a bool a JSON boolean, a duration an integer of seconds, a
- * string list a JSON array of strings, a map a JSON object. Handlers read
- * fields with field_*(), which fall back to the declared default. */
+ * string list a JSON array of strings, a map a JSON object, a string map
+ * a JSON object of strings. No string of a declared string, list or string
+ * map field may hold a NUL byte. The
+ * ACL's parameter constraints are checked on these coerced values, with
+ * each policy value coerced the same way (acl.h, acl_check_ex), so the
+ * values authorised are the values the handler acts on. Fields a route does
+ * not declare are left and constrained as sent. Handlers read fields with
+ * field_*(), which fall back to the declared default. */
 #ifndef TROVE_ROUTER_H
 #define TROVE_ROUTER_H
 
@@ -35,6 +43,13 @@ enum field_type {
 	FIELD_STRLIST,  /* array or comma-separated string */
 	FIELD_MAP,      /* JSON object */
 	FIELD_ANY,
+	FIELD_STRMAP,   /* JSON object of strings (Vault's TypeKVPairs): a
+			 * number becomes its decimal text, a boolean "true"
+			 * or "false"; a null is kept (a PATCH's removal);
+			 * objects and arrays are refused */
+	FIELD_POLICIES, /* a string list of policy names, canonical: each
+			 * trimmed and lower-cased, empties dropped, sorted,
+			 * unique (Vault's policy sanitising) */
 };
 
 struct field {
@@ -166,7 +181,16 @@ bool field_present(const struct request *req, const char *name);
 
 /* Coerces one JSON value to a field type (Vault's weak typing). On success
  * returns a new reference; on failure NULL with a reason in why (the
- * caller names the field). Exposed for tests. */
+ * caller names the field). Idempotent: coercing a coerced value gives it
+ * back. Exposed for tests. */
 json_t *field_coerce(enum field_type type, json_t *in, const char **why);
+
+/* The canonical form of one value of a policy's allowed/denied parameter
+ * list for the route's field key, so that it compares with the coerced
+ * request value (or each element of a coerced list): a new reference, or
+ * NULL when the field is not declared or the value has no such form (it
+ * is then compared as written: a glob, say). route is a const struct
+ * route *; the signature is acl.h's acl_canon_fn. */
+json_t *field_canon_param(const char *key, const json_t *value, const void *route);
 
 #endif

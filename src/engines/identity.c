@@ -345,7 +345,7 @@ static int lookup_group(struct request *req, struct response *resp)
 
 static const struct field entity_fields[] = {
     {"id", FIELD_STRING, NULL, "entity id (update)"},           {"name", FIELD_STRING, NULL, "entity name"},
-    {"metadata", FIELD_MAP, NULL, "metadata (map of strings)"}, {"policies", FIELD_STRLIST, NULL, "policies"},
+    {"metadata", FIELD_STRMAP, NULL, "metadata (map of strings)"}, {"policies", FIELD_POLICIES, NULL, "policies"},
     {"disabled", FIELD_BOOL, NULL, "refuse logins and tokens"}, {NULL, 0, NULL, NULL},
 };
 
@@ -362,8 +362,8 @@ static const struct field alias_fields[] = {
     {"name", FIELD_STRING, NULL, "alias name"},
     {"mount_accessor", FIELD_STRING, NULL, "auth mount accessor"},
     {"canonical_id", FIELD_STRING, NULL, "entity (or group) id"},
-    {"metadata", FIELD_MAP, NULL, "metadata"},
-    {"custom_metadata", FIELD_MAP, NULL, "custom metadata"},
+    {"metadata", FIELD_STRMAP, NULL, "metadata"},
+    {"custom_metadata", FIELD_STRMAP, NULL, "custom metadata"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -371,8 +371,8 @@ static const struct field group_fields[] = {
     {"id", FIELD_STRING, NULL, "group id (update)"},
     {"name", FIELD_STRING, NULL, "group name"},
     {"type", FIELD_STRING, NULL, "internal or external"},
-    {"metadata", FIELD_MAP, NULL, "metadata"},
-    {"policies", FIELD_STRLIST, NULL, "policies"},
+    {"metadata", FIELD_STRMAP, NULL, "metadata"},
+    {"policies", FIELD_POLICIES, NULL, "policies"},
     {"member_entity_ids", FIELD_STRLIST, NULL, "member entities"},
     {"member_group_ids", FIELD_STRLIST, NULL, "member groups"},
     {NULL, 0, NULL, NULL},

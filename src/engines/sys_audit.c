@@ -119,7 +119,7 @@ static int header_one(struct request *req, struct response *resp)
 static const struct field enable_fields[] = {
     {"type", FIELD_STRING, NULL, "device type: file, socket or syslog"},
     {"description", FIELD_STRING, "", "human-readable description"},
-    {"options", FIELD_MAP, NULL, "device options (file_path, prefix, hmac_accessor...)"},
+    {"options", FIELD_STRMAP, NULL, "device options (file_path, prefix, hmac_accessor...)"},
     {"local", FIELD_BOOL, "false", "not replicated"},
     {NULL, 0, NULL, NULL},
 };

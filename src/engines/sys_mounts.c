@@ -364,7 +364,7 @@ static const struct field enable_fields[] = {
 	{ "type", FIELD_STRING, NULL, "engine type" },
 	{ "description", FIELD_STRING, "", "human-readable description" },
 	{ "config", FIELD_MAP, NULL, "TTLs, audit and listing settings" },
-	{ "options", FIELD_MAP, NULL, "engine options, e.g. version=2 for kv" },
+	{ "options", FIELD_STRMAP, NULL, "engine options, e.g. version=2 for kv" },
 	{ "local", FIELD_BOOL, "false", "not replicated" },
 	{ "seal_wrap", FIELD_BOOL, "false", "seal-wrap the mount's data" },
 	{ "external_entropy_access", FIELD_BOOL, "false", "unused" },

@@ -35,6 +35,164 @@ from trove_harness import assert_error, raw_http, run_cli, status_of
 #      values; names in paths are canonical or refused.
 # ---------------------------------------------------------------------------
 
+CANON_DENY_RULES = """
+path "auth/token/roles/*" {
+  capabilities = ["create", "update", "read"]
+  denied_parameters = { "allowed_policies" = ["admin"] }
+}
+path "auth/token/create" {
+  capabilities = ["create", "update"]
+  denied_parameters = { "policies" = ["admin"] }
+}
+path "auth/userpass/users/*" {
+  capabilities = ["create", "update", "read"]
+  denied_parameters = { "token_policies" = ["admin"], "policies" = ["adm*"] }
+}
+path "auth/approle/role/*" {
+  capabilities = ["create", "update", "read"]
+  denied_parameters = { "token_policies" = ["admin"], "token_ttl" = ["1h"], "color" = ["red"] }
+}
+"""
+
+CANON_ALLOW_RULES = """
+path "auth/token/roles/*" {
+  capabilities = ["create", "update"]
+  allowed_parameters = { "allowed_policies" = ["dev", "default"], "*" = [] }
+}
+path "auth/approle/role/*" {
+  capabilities = ["create", "update"]
+  allowed_parameters = { "token_ttl" = ["1h"], "token_policies" = ["dev*"] }
+}
+"""
+
+# Forms a client can send that the handler turns into the policy "admin".
+CANON_ADMIN_FORMS = ["default,admin", ["Admin"], [" admin"], ["default", "ADMIN "], " Admin\t"]
+
+
+def canon_setup(srv, rules):
+    """userpass and approle enabled, an "admin" policy, and a token holding
+    the test's rules plus admin (so the ACL alone stands in the way)."""
+    root = srv.root_token
+    for mount in ("userpass", "approle"):
+        r = srv.request("POST", f"/v1/sys/auth/{mount}", token=root, json={"type": mount})
+        assert r.status_code == 204, r.text
+    for name, text in (("admin", 'path "*" { capabilities = ["read"] }'), ("canon-rules", rules)):
+        r = srv.request("PUT", f"/v1/sys/policies/acl/{name}", token=root, json={"policy": text})
+        assert r.status_code == 204, r.text
+    r = srv.request("POST", "/v1/auth/token/create", token=root, json={"policies": ["canon-rules", "admin"]})
+    assert r.status_code == 200, r.text
+    return r.json()["auth"]["client_token"]
+
+
+def canon_writes(form):
+    """(path, body) of each write that could hand out the admin policy."""
+    return [
+        ("/v1/auth/token/roles/r1", {"allowed_policies": form}),
+        ("/v1/auth/token/create", {"policies": form}),
+        ("/v1/auth/userpass/users/u1", {"password": "pw-1", "token_policies": form}),
+        ("/v1/auth/userpass/users/u1", {"password": "pw-1", "policies": form}),
+        ("/v1/auth/approle/role/r1", {"token_policies": form}),
+    ]
+
+
+def test_canonical_denied_parameters_see_canonical_policy_names(dev_server):
+    tok = canon_setup(dev_server, CANON_DENY_RULES)
+    for form in CANON_ADMIN_FORMS:
+        for path, body in canon_writes(form):
+            r = dev_server.request("POST", path, token=tok, json=body)
+            assert_error(r, 403, "permission denied")
+    root = dev_server.root_token
+    for path in ("/v1/auth/token/roles/r1", "/v1/auth/userpass/users/u1", "/v1/auth/approle/role/r1"):
+        assert dev_server.get(path, token=root).status_code == 404, path
+    # The same writes without admin go through, canonicalised.
+    for path, body in canon_writes(["Default", " Canon-Rules"]):
+        r = dev_server.request("POST", path, token=tok, json=body)
+        assert r.status_code in (200, 204), (path, r.text)
+    d = dev_server.get("/v1/auth/token/roles/r1", token=root).json()["data"]
+    assert d["allowed_policies"] == ["canon-rules", "default"]
+    d = dev_server.get("/v1/auth/approle/role/r1", token=root).json()["data"]
+    assert d["token_policies"] == ["canon-rules", "default"]
+
+
+def test_canonical_nul_in_a_string_is_refused_naming_the_field(dev_server):
+    tok = canon_setup(dev_server, CANON_DENY_RULES)
+    for form in ("admin\u0000", ["admin\u0000x"], "dev,admin\u0000"):
+        for path, body in canon_writes(form):
+            field = [k for k in body if k != "password"][0]
+            r = dev_server.request("POST", path, token=tok, json=body)
+            if field == "policies" and "userpass" in path:
+                assert r.status_code in (400, 403), r.text  # "adm*" may match as sent
+            else:
+                assert_error(r, 400, field, "nul")
+    r = dev_server.request("POST", "/v1/auth/userpass/users/u2", token=tok, json={"password": "pw\u0000x"})
+    assert_error(r, 400, "password", "nul")
+    root = dev_server.root_token
+    for path in ("/v1/auth/token/roles/r1", "/v1/auth/userpass/users/u1", "/v1/auth/approle/role/r1"):
+        assert dev_server.get(path, token=root).status_code == 404, path
+
+
+def test_canonical_durations_and_unknown_fields_are_constrained(dev_server):
+    tok = canon_setup(dev_server, CANON_DENY_RULES)
+    # token_ttl is compared as seconds on both sides: "1h" in the policy
+    # denies every spelling of an hour.
+    for ttl in ("1h", "60m", 3600, "3600", "3600s"):
+        r = dev_server.request("POST", "/v1/auth/approle/role/r1", token=tok, json={"token_ttl": ttl})
+        assert_error(r, 403, "permission denied")
+    r = dev_server.request("POST", "/v1/auth/approle/role/r1", token=tok, json={"token_ttl": "2h"})
+    assert r.status_code == 204, r.text
+    # A field the route does not know is constrained as sent.
+    r = dev_server.request("POST", "/v1/auth/approle/role/r1", token=tok, json={"color": "red"})
+    assert_error(r, 403, "permission denied")
+    r = dev_server.request("POST", "/v1/auth/approle/role/r1", token=tok, json={"color": "blue"})
+    assert r.status_code in (200, 204), r.text
+
+
+def test_canonical_allowed_parameters_admit_canonical_values(dev_server):
+    tok = canon_setup(dev_server, CANON_ALLOW_RULES)
+    for form in ("dev,default", ["Dev"], [" default ", "DEV"], "default"):
+        r = dev_server.request("POST", "/v1/auth/token/roles/r1", token=tok, json={"allowed_policies": form})
+        assert r.status_code == 204, (form, r.text)
+    for form in ("dev,admin", ["dev", "Admin"], ["devops"]):
+        r = dev_server.request("POST", "/v1/auth/token/roles/r1", token=tok, json={"allowed_policies": form})
+        assert_error(r, 403, "permission denied")
+    # Globs in the policy keep their meaning; durations match in any spelling.
+    for body in ({"token_ttl": "60m"}, {"token_ttl": 3600}, {"token_policies": ["DEV-a", "dev-b"]}):
+        r = dev_server.request("POST", "/v1/auth/approle/role/r2", token=tok, json=body)
+        assert r.status_code == 204, (body, r.text)
+    for body in ({"token_ttl": "2h"}, {"token_policies": "dev-a,admin"}, {"secret_id_ttl": "1h"}):
+        r = dev_server.request("POST", "/v1/auth/approle/role/r2", token=tok, json=body)
+        assert_error(r, 403, "permission denied")
+
+
+def test_canonical_mount_options_take_numbers_and_booleans(dev_server):
+    t = dev_server.root_token
+    for path, version in (("kv-one", 1), ("kv-two", 2), ("kv-real", 2.0)):
+        r = dev_server.request("POST", f"/v1/sys/mounts/{path}", token=t,
+                               json={"type": "kv", "options": {"version": version}})
+        assert r.status_code == 204, r.text
+        opts = dev_server.get(f"/v1/sys/mounts/{path}", token=t).json()["data"]["options"]
+        assert opts["version"] == str(int(version)), opts
+    # hvac's own spelling: a number through the client.
+    dev_server.client(t).sys.enable_secrets_engine("kv", path="kv-hvac", options={"version": 2})
+    r = dev_server.request("PUT", "/v1/kv-hvac/data/x", token=t, json={"data": {"a": "b"}})
+    assert r.status_code == 200, r.text
+    # Tune upgrades kv-one to v2 with a number, and a boolean is its text.
+    r = dev_server.request("POST", "/v1/sys/mounts/kv-one/tune", token=t, json={"options": {"version": 2}})
+    assert r.status_code == 204, r.text
+    assert dev_server.get("/v1/sys/mounts/kv-one", token=t).json()["data"]["options"]["version"] == "2"
+    r = dev_server.request("POST", "/v1/sys/mounts/flagged", token=t,
+                           json={"type": "kv", "options": {"version": "1", "flag": True}})
+    assert r.status_code == 204, r.text
+    assert dev_server.get("/v1/sys/mounts/flagged", token=t).json()["data"]["options"]["flag"] == "true"
+    # Nested values are still refused, naming the field.
+    for bad in ({"version": {"v": 2}}, {"version": [2]}, "version=2", {"version": "2\u0000"}):
+        r = dev_server.request("POST", "/v1/sys/mounts/bad", token=t, json={"type": "kv", "options": bad})
+        assert_error(r, 400, "options")
+        r = dev_server.request("POST", "/v1/sys/mounts/kv-two/tune", token=t, json={"options": bad})
+        assert_error(r, 400, "options")
+    assert dev_server.get("/v1/sys/mounts/bad", token=t).status_code == 400
+
+
 # (end of section: canonical)
 
 
