@@ -462,6 +462,26 @@ static int spend_use(struct request *req, struct response *resp)
 	return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 }
 
+/* Whether a rule denies the path spelled with (or without) a trailing
+ * '/' instead (ROUTE_SLASH_EQUIV). */
+static bool other_spelling_denied(const struct request *req)
+{
+	struct acl_result res;
+	size_t n = strlen(req->path);
+	char *alt = xmalloc(n + 2);
+	memcpy(alt, req->path, n + 1);
+	if (n > 0 && alt[n - 1] == '/')
+		alt[n - 1] = '\0';
+	else
+		memcpy(alt + n, "/", 2);
+	acl_result_init(&res);
+	acl_check(req->acl, alt, req->op, NULL, &res);
+	bool denied = (res.caps & ACL_CAP_DENY) != 0;
+	acl_result_release(&res);
+	free(alt);
+	return denied;
+}
+
 /* Resolves the token and its ACL, and decides the request. Returns 0
  * when the request may proceed. */
 static int authorize(struct request *req, const struct route *route, struct response *resp)
@@ -532,6 +552,8 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	req->granting = res.granting;
 	strlist_init(&res.granting);
 	bool allowed = res.allowed && (!route || !(route->flags & ROUTE_SUDO) || res.sudo);
+	if (allowed && route && (route->flags & ROUTE_SLASH_EQUIV))
+		allowed = !other_spelling_denied(req);
 	/* The rule's wrapping TTL limits: a minimum demands wrapping. */
 	if (res.min_wrapping_ttl > 0 && req->wrap_ttl < res.min_wrapping_ttl)
 		allowed = false;
@@ -582,6 +604,39 @@ struct call_state {
 
 #define BATCH_STACK 16 /* calls whose state is kept on the stack */
 
+/* Step 2's canonical names (ROUTE_CANON_PATH, ROUTE_NAMES_CI): a name in
+ * the path is refused when the handler would trim it into another
+ * spelling, and lower-cased when the handler treats it case-insensitively,
+ * so the ACL decides on the name the handler acts on. A route that binds a
+ * ":name" ignores a trailing '/' when it matches, so for every such route
+ * "x/name/" would reach the object of "x/name" under another ACL path:
+ * refused too, but for a LIST (where the '/' is the usual spelling). */
+int router_canon_path(struct request *req, const struct route *route, struct response *resp)
+{
+	if (!route || (!(route->flags & (ROUTE_CANON_PATH | ROUTE_NAMES_CI)) && req->nparams == 0))
+		return 0;
+	size_t off = (size_t)(req->rel - req->path), n = strlen(req->rel);
+	char *rel = req->path + off;
+	if (n > 0 && rel[n - 1] == '/' && req->op != OP_LIST)
+		return response_error(resp, TROVE_ERR_INVALID, "invalid path: a name must not end in '/'");
+	if (!(route->flags & (ROUTE_CANON_PATH | ROUTE_NAMES_CI)))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		bool edge = i == 0 || rel[i - 1] == '/' || i + 1 == n || rel[i + 1] == '/';
+		if (edge && isspace((unsigned char)rel[i]))
+			return response_error(resp, TROVE_ERR_INVALID,
+					      "invalid path: a name must not begin or end with a blank");
+	}
+	if (!(route->flags & ROUTE_NAMES_CI))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		rel[i] = (char)tolower((unsigned char)rel[i]);
+	for (int i = 0; i < req->nparams; i++)
+		for (char *p = (char *)req->params[i]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
 /* The handler for op (a create falls back to the update handler), or NULL. */
 static handler_fn handler_for(const struct route *route, enum op op)
 {
@@ -603,7 +658,10 @@ static int authorize_call(struct request *req, const struct route *route, struct
 		*done = true;
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
 	}
-	/* Canonical values first: the ACL decides on what the handler gets. */
+	/* Canonical names and values first: the ACL decides on what the
+	 * handler gets. */
+	if ((r = router_canon_path(req, route, resp)) != 0)
+		return r;
 	buf_init(&why, 4096);
 	cr = coerce_fields(req, route, &why);
 	r = route ? wrapping_precheck(req, resp) : 0;

@@ -5,7 +5,9 @@
  * router does the rest for every engine alike:
  *   1. sealed check (503 unless the route is ROUTE_SEALED_OK)
  *   2. longest-prefix mount match, then the first route whose pattern
- *      matches (":name" binds one segment, a trailing "*" the rest)
+ *      matches (":name" binds one segment, a trailing "*" the rest); the
+ *      names in the path checked or lower-cased (ROUTE_CANON_PATH,
+ *      ROUTE_NAMES_CI; 400 when not canonical)
  *   3. field coercion into canonical form (Vault's weak typing), then
  *      token resolution and the ACL decision on the canonical values (403
  *      before 404, as Vault; a coercion error is answered 400 naming the
@@ -72,7 +74,24 @@ enum route_flags {
 	ROUTE_TRY_INLINE = 1 << 6, /* with ROUTE_UNAUTH: a write that usually
 				    * writes nothing (a batch-token login) is
 				    * tried on the event loop, with no_block set;
-				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
+				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */	ROUTE_CANON_PATH = 1 << 7, /* the names in the path are used as they are
+				    * spelled: a segment with blanks at either
+				    * end, or a trailing '/' on anything but a
+				    * LIST, is refused with 400 before the ACL
+				    * (the handler would trim it away) */
+	ROUTE_NAMES_CI = 1 << 8,   /* ROUTE_CANON_PATH, and the names in the
+				    * path are case-insensitive: the router
+				    * lower-cases the path below the mount (and
+				    * the bound parameters) before the ACL, so
+				    * the ACL, the audit log and the handler see
+				    * one spelling. Only for routes whose
+				    * literal segments are lower-case and whose
+				    * every parameter is such a name. */
+	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
+				    * without a trailing '/' (a mount path: the
+				    * Vault CLI sends "sys/mounts/x/"): a rule
+				    * that denies the other spelling refuses the
+				    * request too */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the
@@ -178,6 +197,15 @@ int64_t field_int(const struct request *req, const char *name);
 bool field_bool(const struct request *req, const char *name);
 /* Whether the caller supplied the field (not null). */
 bool field_present(const struct request *req, const char *name);
+
+/* Step 2's canonical names for a matched request (req->rel, the bound
+ * parameters): with ROUTE_CANON_PATH or ROUTE_NAMES_CI a segment below the
+ * mount with a blank at either end is refused, with ROUTE_NAMES_CI the
+ * path below the mount and the parameters are then lower-cased in place;
+ * on every route that binds a ":name" (or has either flag) a trailing '/'
+ * is refused but for a LIST. Returns 0, or TROVE_ERR_INVALID with the
+ * reason in resp. Exposed for tests. */
+int router_canon_path(struct request *req, const struct route *route, struct response *resp);
 
 /* Coerces one JSON value to a field type (Vault's weak typing). On success
  * returns a new reference; on failure NULL with a reason in why (the

@@ -140,7 +140,7 @@ const struct route sys_audit_routes[] = {
      {[OP_UPDATE] = audit_enable, [OP_DELETE] = audit_disable},
      NULL,
      enable_fields,
-     ROUTE_SUDO,
+     ROUTE_SUDO | ROUTE_SLASH_EQUIV,
      "enable or disable an audit device"},
     {"audit-hash/*",
      {[OP_UPDATE] = audit_hash},
@@ -158,7 +158,7 @@ const struct route sys_audit_routes[] = {
      {[OP_READ] = header_one, [OP_UPDATE] = header_one, [OP_DELETE] = header_one},
      NULL,
      header_fields,
-     ROUTE_SUDO,
+     ROUTE_SUDO | ROUTE_NAMES_CI,
      "read, set or remove one audited request header"},
     {NULL, {0}, NULL, NULL, 0, NULL},
 };

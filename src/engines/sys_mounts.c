@@ -392,10 +392,10 @@ static const struct field remount_fields[] = {
 const struct route sys_mount_routes[] = {
 	{ "mounts", { [OP_READ] = mounts_list }, NULL, NULL, 0, "list secret mounts" },
 	{ "mounts/*", { [OP_READ] = mounts_one, [OP_UPDATE] = mounts_one, [OP_DELETE] = mounts_one }, NULL,
-	  enable_fields, 0, "read, enable, disable or tune a secret mount" },
+	  enable_fields, ROUTE_SLASH_EQUIV, "read, enable, disable or tune a secret mount" },
 	{ "auth", { [OP_READ] = auth_list }, NULL, NULL, 0, "list auth mounts" },
 	{ "auth/*", { [OP_READ] = auth_one, [OP_UPDATE] = auth_one, [OP_DELETE] = auth_one }, NULL, enable_fields,
-	  ROUTE_SUDO, "read, enable, disable or tune an auth mount" },
+	  ROUTE_SUDO | ROUTE_SLASH_EQUIV, "read, enable, disable or tune an auth mount" },
 	{ "remount", { [OP_UPDATE] = remount }, NULL, remount_fields, ROUTE_SUDO, "move a mount" },
 	{ "remount/status/:migration_id", { [OP_READ] = remount_status }, NULL, NULL, 0, "result of a mount move" },
 	{ "internal/ui/mounts", { [OP_READ] = ui_mounts }, NULL, NULL, ROUTE_UNAUTH, "mounts visible to the caller" },

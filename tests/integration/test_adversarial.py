@@ -193,6 +193,121 @@ def test_canonical_mount_options_take_numbers_and_booleans(dev_server):
     assert dev_server.get("/v1/sys/mounts/bad", token=t).status_code == 400
 
 
+CANON_NAME_DENY = """
+path "*" { capabilities = ["create", "update", "read", "delete", "list", "sudo"] }
+path "sys/policy/admin" { capabilities = ["deny"] }
+path "sys/policies/acl/admin" { capabilities = ["deny"] }
+path "auth/userpass/users/admin" { capabilities = ["deny"] }
+path "auth/userpass/users/admin/password" { capabilities = ["deny"] }
+path "auth/userpass/users/admin/policies" { capabilities = ["deny"] }
+path "auth/approle/role/admin" { capabilities = ["deny"] }
+path "auth/approle/role/admin/secret-id" { capabilities = ["deny"] }
+path "auth/approle/role/admin/policies" { capabilities = ["deny"] }
+path "auth/token/roles/admin" { capabilities = ["deny"] }
+path "auth/token/create/admin" { capabilities = ["deny"] }
+path "identity/entity/name/admin" { capabilities = ["deny"] }
+path "identity/group/name/admin" { capabilities = ["deny"] }
+path "sys/config/auditing/request-headers/x-admin" { capabilities = ["deny"] }
+path "sys/mounts/admin" { capabilities = ["deny"] }
+path "sys/auth/admin/" { capabilities = ["deny"] }
+path "sys/audit/admin" { capabilities = ["deny"] }
+"""
+
+# (method, path with {} for the name, body): each write that acts on a name
+# the deny rules above guard.
+CANON_NAME_WRITES = [
+    ("PUT", "/v1/sys/policy/{}", {"policy": 'path "x" { capabilities = ["read"] }'}),
+    ("PUT", "/v1/sys/policies/acl/{}", {"policy": 'path "x" { capabilities = ["read"] }'}),
+    ("POST", "/v1/auth/userpass/users/{}", {"password": "pw-1"}),
+    ("POST", "/v1/auth/userpass/users/{}/password", {"password": "pw-2"}),
+    ("POST", "/v1/auth/userpass/users/{}/policies", {"token_policies": ["admin"]}),
+    ("POST", "/v1/auth/approle/role/{}", {"token_ttl": "1h"}),
+    ("POST", "/v1/auth/approle/role/{}/secret-id", {}),
+    ("POST", "/v1/auth/approle/role/{}/policies", {"token_policies": ["admin"]}),
+    ("POST", "/v1/auth/token/roles/{}", {"orphan": True}),
+    ("POST", "/v1/auth/token/create/{}", {}),
+    ("POST", "/v1/identity/entity/name/{}", {"metadata": {"k": "v"}}),
+    ("POST", "/v1/identity/group/name/{}", {"metadata": {"k": "v"}}),
+]
+
+
+def canon_names_setup(srv):
+    """userpass and approle enabled, the objects named "admin" created by
+    root, and a token that may do anything but touch them."""
+    root = srv.root_token
+    for mount in ("userpass", "approle"):
+        assert srv.request("POST", f"/v1/sys/auth/{mount}", token=root, json={"type": mount}).status_code == 204
+    for method, path, body in CANON_NAME_WRITES:
+        if "token/create" in path or "secret-id" in path:
+            continue
+        r = srv.request(method, path.format("admin"), token=root, json=body)
+        assert r.status_code in (200, 204), (path, r.text)
+    r = srv.request("PUT", "/v1/sys/policies/acl/canon-names", token=root, json={"policy": CANON_NAME_DENY})
+    assert r.status_code == 204, r.text
+    r = srv.request("POST", "/v1/auth/token/create", token=root, json={"policies": ["canon-names"]})
+    assert r.status_code == 200, r.text
+    return r.json()["auth"]["client_token"]
+
+
+def test_canonical_names_in_paths_cannot_dodge_a_deny(dev_server):
+    tok = canon_names_setup(dev_server)
+    root = dev_server.root_token
+    before = dev_server.get("/v1/auth/userpass/users/admin", token=root).json()["data"]
+    for method, path, body in CANON_NAME_WRITES:
+        # The exact name is denied, and so is every spelling the handler
+        # would turn into it: another case is the same name (403), blanks
+        # at either end or a trailing '/' are refused (400).
+        for name, status in (("admin", 403), ("ADMIN", 403), ("Admin", 403), ("admin%20", 400),
+                             ("%20admin", 400), ("admin%09", 400), ("admin/", 400)):
+            if path.endswith("{}") or name != "admin/":
+                r = dev_server.request(method, path.format(name), token=tok, json=body)
+                assert_error(r, status, "permission denied" if status == 403 else "invalid path")
+    # Nothing named admin changed: the password root set last still logs
+    # in, the policy text stands.
+    assert dev_server.get("/v1/auth/userpass/users/admin", token=root).json()["data"] == before
+    r = dev_server.request("POST", "/v1/auth/userpass/login/admin", json={"password": "pw-2"})
+    assert r.status_code == 200, r.text
+    assert 'path "x"' in dev_server.get("/v1/sys/policy/admin", token=root).json()["data"]["rules"]
+    # Other names are still written, in any case, and read back lower-cased.
+    r = dev_server.request("PUT", "/v1/sys/policy/Ops-Team", token=tok,
+                           json={"policy": 'path "y" { capabilities = ["read"] }'})
+    assert r.status_code == 204, r.text
+    assert dev_server.get("/v1/sys/policy/ops-team", token=tok).status_code == 200
+    r = dev_server.request("POST", "/v1/auth/userpass/users/Carol", token=tok, json={"password": "pw-3"})
+    assert r.status_code == 204, r.text
+    r = dev_server.request("POST", "/v1/auth/userpass/login/CAROL", json={"password": "pw-3"})
+    assert r.status_code == 200, r.text
+    r = dev_server.request("LIST", "/v1/auth/userpass/users/", token=tok)
+    assert sorted(r.json()["data"]["keys"]) == ["admin", "carol"]
+    # A header name is case-insensitive as well.
+    r = dev_server.request("PUT", "/v1/sys/config/auditing/request-headers/X-Admin", token=tok, json={"hmac": False})
+    assert_error(r, 403, "permission denied")
+
+
+def test_canonical_mount_paths_deny_both_spellings(dev_server):
+    tok = canon_names_setup(dev_server)
+    root = dev_server.root_token
+    # A mount path is the same with or without its trailing '/' (the Vault
+    # CLI sends it): a deny on either spelling holds for both.
+    for path in ("/v1/sys/mounts/admin", "/v1/sys/mounts/admin/"):
+        assert_error(dev_server.request("POST", path, token=tok, json={"type": "kv"}), 403, "permission denied")
+    for path in ("/v1/sys/auth/admin", "/v1/sys/auth/admin/"):
+        assert_error(dev_server.request("POST", path, token=tok, json={"type": "userpass"}), 403)
+    for path in ("/v1/sys/audit/admin", "/v1/sys/audit/admin/"):
+        r = dev_server.request("PUT", path, token=tok, json={"type": "file", "options": {"file_path": "stdout"}})
+        assert_error(r, 403, "permission denied")
+    mounts = dev_server.get("/v1/sys/mounts", token=root).json()["data"]
+    assert "admin/" not in mounts
+    # Other mounts keep working in both spellings; case is significant
+    # (a mount path is not a case-insensitive name).
+    r = dev_server.request("POST", "/v1/sys/mounts/team/", token=tok, json={"type": "kv"})
+    assert r.status_code == 204, r.text
+    r = dev_server.request("POST", "/v1/sys/mounts/ADMIN", token=tok, json={"type": "kv"})
+    assert r.status_code == 204, r.text
+    mounts = dev_server.get("/v1/sys/mounts", token=root).json()["data"]
+    assert "team/" in mounts and "ADMIN/" in mounts and "admin/" not in mounts
+
+
 # (end of section: canonical)
 
 

@@ -152,6 +152,80 @@ static void test_string_maps(void **state)
 	assert_null(coerce_why(FIELD_STRMAP, "\"version=2\"", &why));
 }
 
+/* Names in paths: one spelling for the ACL and the handler, or 400. */
+static int canon(const char *path, size_t mount_len, const char *param, enum op op, unsigned flags,
+		 char **path_out, char **param_out)
+{
+	static const struct field nf[] = { { NULL, 0, NULL, NULL } };
+	struct route route = { .pattern = "users/:username", .fields = nf, .flags = flags };
+	struct request req;
+	struct response resp;
+	request_init(&req);
+	response_init(&resp);
+	req.path = strdup(path);
+	req.rel = req.path + mount_len;
+	req.op = op;
+	if (param) {
+		req.param_names[0] = strdup("username");
+		req.params[0] = strdup(param);
+		req.nparams = 1;
+	}
+	int r = router_canon_path(&req, &route, &resp);
+	if (r != 0)
+		assert_non_null(strstr(json_string_value(json_array_get(resp.errors, 0)), "invalid path"));
+	*path_out = strdup(req.path);
+	*param_out = param ? strdup(req.params[0]) : NULL;
+	response_release(&resp);
+	request_release(&req);
+	return r;
+}
+
+static void test_canonical_path_names(void **state)
+{
+	(void)state;
+	char *p, *v;
+	const size_t m = strlen("auth/userpass/");
+	assert_int_equal(canon("auth/userpass/users/ADMIN", m, "ADMIN", OP_UPDATE, ROUTE_NAMES_CI, &p, &v), 0);
+	assert_string_equal(p, "auth/userpass/users/admin"); /* the mount keeps its case */
+	assert_string_equal(v, "admin");
+	free(p);
+	free(v);
+	assert_int_equal(canon("AUTH/Up/users/Ann/password", strlen("AUTH/Up/"), "Ann", OP_UPDATE, ROUTE_NAMES_CI,
+			       &p, &v),
+			 0);
+	assert_string_equal(p, "AUTH/Up/users/ann/password");
+	free(p);
+	free(v);
+	/* Without the flag the case is kept. */
+	assert_int_equal(canon("auth/userpass/users/ADMIN", m, "ADMIN", OP_UPDATE, 0, &p, &v), 0);
+	assert_string_equal(p, "auth/userpass/users/ADMIN");
+	free(p);
+	free(v);
+	const char *bad[] = { "auth/userpass/users/admin ", "auth/userpass/users/ admin", "auth/userpass/users/admin\t",
+			      "auth/userpass/users/admin /password", "auth/userpass/users/admin/" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(canon(bad[i], m, "admin", OP_UPDATE, ROUTE_NAMES_CI, &p, &v), TROVE_ERR_INVALID);
+		free(p);
+		free(v);
+		assert_int_equal(canon(bad[i], m, "admin", OP_UPDATE, ROUTE_CANON_PATH, &p, &v), TROVE_ERR_INVALID);
+		free(p);
+		free(v);
+	}
+	/* A trailing '/' is refused on any route binding a name, but for a LIST. */
+	assert_int_equal(canon("auth/userpass/users/admin/", m, "admin", OP_READ, 0, &p, &v), TROVE_ERR_INVALID);
+	free(p);
+	free(v);
+	assert_int_equal(canon("auth/userpass/users/admin/", m, "admin", OP_LIST, ROUTE_NAMES_CI, &p, &v), 0);
+	free(p);
+	free(v);
+	assert_int_equal(canon("auth/userpass/users/", m, NULL, OP_READ, 0, &p, &v), 0); /* binds nothing */
+	free(p);
+	/* A blank inside a name is not at its edge. */
+	assert_int_equal(canon("auth/userpass/users/a b", m, "a b", OP_UPDATE, ROUTE_CANON_PATH, &p, &v), 0);
+	free(p);
+	free(v);
+}
+
 /* A policy's parameter values are put in the field's form before they are
  * compared with the coerced request. */
 static void test_canonical_policy_values(void **state)
@@ -387,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
 		cmocka_unit_test(test_canonical_coercion), cmocka_unit_test(test_canonical_policy_values),
 		cmocka_unit_test(test_string_maps),
+		cmocka_unit_test(test_canonical_path_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
