@@ -193,9 +193,10 @@ static json_t *policy_name_canon(const char *s, size_t n)
 		n--;
 	if (n == 0)
 		return NULL;
-	char *l = xstrndup(s, n);
+	char *l = xmalloc(n + 1); /* n bytes, NULs included */
 	for (size_t i = 0; i < n; i++)
-		l[i] = (char)tolower((unsigned char)l[i]);
+		l[i] = (char)tolower((unsigned char)s[i]);
+	l[n] = '\0';
 	json_t *out = json_stringn(l, n);
 	free(l);
 	return out;

@@ -52,6 +52,7 @@ enum field_type {
 	FIELD_POLICIES, /* a string list of policy names, canonical: each
 			 * trimmed and lower-cased, empties dropped, sorted,
 			 * unique (Vault's policy sanitising) */
+	FIELD_LAST = FIELD_POLICIES,
 };
 
 struct field {
