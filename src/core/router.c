@@ -463,6 +463,47 @@ static int spend_use(struct request *req, struct response *resp)
 	return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 }
 
+/* Legacy field names and the field each stands for when that one is
+ * absent (Vault's tokenutil and the older APIs): on a route that declares
+ * both, the handler acts on the legacy value as the newer field. */
+static const struct {
+	const char *legacy, *field;
+} legacy_fields[] = {
+	{ "policies", "token_policies" },
+	{ "period", "token_period" },
+	{ "bound_cidrs", "token_bound_cidrs" },
+	{ "ttl", "token_ttl" },
+	{ "max_ttl", "token_max_ttl" },
+	{ "explicit_max_ttl", "token_explicit_max_ttl" },
+	{ "num_uses", "token_num_uses" },
+	{ "bound_cidr_list", "secret_id_bound_cidrs" },
+	{ "lease", "ttl" },
+	{ "plugin_name", "type" },
+};
+
+/* The data the ACL's parameter constraints see: req->data, plus, for a
+ * legacy field given without the field it stands for, its value under that
+ * name too, so a constraint on either name holds for what the handler
+ * does. A new reference. */
+static json_t *acl_data(const struct request *req, const struct route *route)
+{
+	json_t *view = NULL;
+
+	if (!req->data || !route)
+		return json_incref(req->data);
+	for (size_t i = 0; i < sizeof(legacy_fields) / sizeof(legacy_fields[0]); i++) {
+		json_t *v = json_object_get(req->data, legacy_fields[i].legacy);
+		const char *to = legacy_fields[i].field;
+		if (!v || json_object_get(req->data, to) || !find_field(route, legacy_fields[i].legacy) ||
+		    !find_field(route, to))
+			continue;
+		if (!view)
+			view = json_copy(req->data);
+		json_object_set(view, to, v);
+	}
+	return view ? view : json_incref(req->data);
+}
+
 /* Whether a rule denies the path spelled with (or without) a trailing
  * '/' instead (ROUTE_SLASH_EQUIV). */
 static bool other_spelling_denied(const struct request *req)
@@ -547,7 +588,9 @@ static int authorize(struct request *req, const struct route *route, struct resp
 			req->op = OP_CREATE;
 	}
 	acl_result_init(&res);
-	acl_check_ex(req->acl, req->path, req->op, req->data, route ? field_canon_param : NULL, route, &res);
+	json_t *data = acl_data(req, route);
+	acl_check_ex(req->acl, req->path, req->op, data, route ? field_canon_param : NULL, route, &res);
+	json_decref(data);
 	req->sudo = res.sudo;
 	strlist_release(&req->granting);
 	req->granting = res.granting;

@@ -308,6 +308,22 @@ def test_canonical_mount_paths_deny_both_spellings(dev_server):
     assert "team/" in mounts and "ADMIN/" in mounts and "admin/" not in mounts
 
 
+def test_canonical_legacy_names_carry_the_constraints_of_their_field(dev_server):
+    tok = canon_setup(dev_server, CANON_DENY_RULES)
+    # token_policies and token_ttl are denied values; their legacy names
+    # set the same thing when the token_ name is absent.
+    for body in ({"policies": "admin"}, {"policies": ["Admin"]}, {"ttl": "60m"}, {"ttl": 3600}):
+        r = dev_server.request("POST", "/v1/auth/approle/role/r1", token=tok, json=body)
+        assert_error(r, 403, "permission denied")
+    assert dev_server.get("/v1/auth/approle/role/r1", token=dev_server.root_token).status_code == 404
+    # With the token_ name present the legacy one is ignored, and checked as itself.
+    r = dev_server.request("POST", "/v1/auth/approle/role/r1", token=tok,
+                           json={"token_policies": ["dev"], "policies": ["admin"], "ttl": "1h", "token_ttl": "2h"})
+    assert r.status_code == 204, r.text
+    d = dev_server.get("/v1/auth/approle/role/r1", token=dev_server.root_token).json()["data"]
+    assert d["token_policies"] == ["dev"] and d["token_ttl"] == 7200
+
+
 # (end of section: canonical)
 
 
