@@ -648,7 +648,7 @@ struct call_state {
 
 #define BATCH_STACK 16 /* calls whose state is kept on the stack */
 
-/* Step 2's canonical names (ROUTE_CANON_PATH, ROUTE_NAMES_CI): a name in
+/* Step 2's canonical names (ROUTE_NAMES_CI): a name in
  * the path is refused when the handler would trim it into another
  * spelling, and lower-cased when the handler treats it case-insensitively,
  * so the ACL decides on the name the handler acts on. A route that binds a
@@ -657,13 +657,13 @@ struct call_state {
  * refused too, but for a LIST (where the '/' is the usual spelling). */
 int router_canon_path(struct request *req, const struct route *route, struct response *resp)
 {
-	if (!route || (!(route->flags & (ROUTE_CANON_PATH | ROUTE_NAMES_CI)) && req->nparams == 0))
+	if (!route || (!(route->flags & (ROUTE_NAMES_CI)) && req->nparams == 0))
 		return 0;
 	size_t off = (size_t)(req->rel - req->path), n = strlen(req->rel);
 	char *rel = req->path + off;
 	if (n > 0 && rel[n - 1] == '/' && req->op != OP_LIST)
 		return response_error(resp, TROVE_ERR_INVALID, "invalid path: a name must not end in '/'");
-	if (!(route->flags & (ROUTE_CANON_PATH | ROUTE_NAMES_CI)))
+	if (!(route->flags & (ROUTE_NAMES_CI)))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		bool edge = i == 0 || rel[i - 1] == '/' || i + 1 == n || rel[i + 1] == '/';

@@ -6,12 +6,14 @@
  *   1. sealed check (503 unless the route is ROUTE_SEALED_OK)
  *   2. longest-prefix mount match, then the first route whose pattern
  *      matches (":name" binds one segment, a trailing "*" the rest); the
- *      names in the path checked or lower-cased (ROUTE_CANON_PATH,
- *      ROUTE_NAMES_CI; 400 when not canonical)
+ *      names in the path checked and lower-cased (ROUTE_NAMES_CI), and a
+ *      trailing '/' after a bound ":name" refused but for a LIST (400)
  *   3. field coercion into canonical form (Vault's weak typing), then
  *      token resolution and the ACL decision on the canonical values (403
  *      before 404, as Vault; a coercion error is answered 400 naming the
- *      field, but only once the ACL allowed the request)
+ *      field, but only once the ACL allowed the request; a legacy field
+ *      name is checked under the name of the field it sets as well;
+ *      ROUTE_SLASH_EQUIV: a deny on the other spelling of the path too)
  *   4. operation check (405 when the route has no handler for it)
  *   5. a warning for unknown fields
  *   6. the handler
@@ -22,12 +24,12 @@
  * integer, a bool a JSON boolean, a duration an integer of seconds, a
  * string list a JSON array of strings, a map a JSON object, a string map
  * a JSON object of strings. No string of a declared string, list or string
- * map field may hold a NUL byte. The
- * ACL's parameter constraints are checked on these coerced values, with
- * each policy value coerced the same way (acl.h, acl_check_ex), so the
- * values authorised are the values the handler acts on. Fields a route does
- * not declare are left and constrained as sent. Handlers read fields with
- * field_*(), which fall back to the declared default. */
+ * map field may hold a NUL byte. The ACL's parameter constraints are
+ * checked on these coerced values, with each policy value coerced the same
+ * way (acl.h, acl_check_ex), so the values authorised are the values the
+ * handler acts on. Fields a route does not declare are left and
+ * constrained as sent. Handlers read fields with field_*(), which fall back
+ * to the declared default. */
 #ifndef TROVE_ROUTER_H
 #define TROVE_ROUTER_H
 
@@ -75,20 +77,18 @@ enum route_flags {
 	ROUTE_TRY_INLINE = 1 << 6, /* with ROUTE_UNAUTH: a write that usually
 				    * writes nothing (a batch-token login) is
 				    * tried on the event loop, with no_block set;
-				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */	ROUTE_CANON_PATH = 1 << 7, /* the names in the path are used as they are
-				    * spelled: a segment with blanks at either
-				    * end, or a trailing '/' on anything but a
-				    * LIST, is refused with 400 before the ACL
-				    * (the handler would trim it away) */
-	ROUTE_NAMES_CI = 1 << 8,   /* ROUTE_CANON_PATH, and the names in the
-				    * path are case-insensitive: the router
-				    * lower-cases the path below the mount (and
-				    * the bound parameters) before the ACL, so
-				    * the ACL, the audit log and the handler see
-				    * one spelling. Only for routes whose
-				    * literal segments are lower-case and whose
-				    * every parameter is such a name. */
-	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
+				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
+	ROUTE_NAMES_CI = 1 << 7,   /* the names in the path are case-insensitive
+				    * and would be trimmed by the handler: a
+				    * segment below the mount with a blank at
+				    * either end is refused with 400, and the
+				    * router lower-cases the path below the
+				    * mount (and the bound parameters) before
+				    * the ACL, so the ACL, the audit log and the
+				    * handler see one spelling. Only for routes
+				    * whose literal segments are lower-case and
+				    * whose every parameter is such a name. */
+	ROUTE_SLASH_EQUIV = 1 << 8, /* the path names the same object with or
 				    * without a trailing '/' (a mount path: the
 				    * Vault CLI sends "sys/mounts/x/"): a rule
 				    * that denies the other spelling refuses the
@@ -200,11 +200,10 @@ bool field_bool(const struct request *req, const char *name);
 bool field_present(const struct request *req, const char *name);
 
 /* Step 2's canonical names for a matched request (req->rel, the bound
- * parameters): with ROUTE_CANON_PATH or ROUTE_NAMES_CI a segment below the
- * mount with a blank at either end is refused, with ROUTE_NAMES_CI the
- * path below the mount and the parameters are then lower-cased in place;
- * on every route that binds a ":name" (or has either flag) a trailing '/'
- * is refused but for a LIST. Returns 0, or TROVE_ERR_INVALID with the
+ * parameters): with ROUTE_NAMES_CI a segment below the mount with a blank
+ * at either end is refused, then the path below the mount and the
+ * parameters are lower-cased in place; on every route that binds a
+ * ":name" (or has the flag) a trailing '/' is refused but for a LIST. Returns 0, or TROVE_ERR_INVALID with the
  * reason in resp. Exposed for tests. */
 int router_canon_path(struct request *req, const struct route *route, struct response *resp);
 
