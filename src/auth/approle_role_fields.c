@@ -220,8 +220,8 @@ static int field_delete(struct request *req, struct response *resp)
 /* --- route table ------------------------------------------------------------------ */
 
 static const struct field f_policies[] = {
-    {"token_policies", FIELD_STRLIST, NULL, "policies of issued tokens"},
-    {"policies", FIELD_STRLIST, NULL, "legacy name of token_policies"},
+    {"token_policies", FIELD_POLICIES, NULL, "policies of issued tokens"},
+    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
     END_FIELDS,
 };
 static const struct field f_secret_id_num_uses[] = {{"secret_id_num_uses", FIELD_INT, NULL, "uses"},
@@ -259,7 +259,7 @@ static const struct field read_only_fields[] = {END_FIELDS};
 	{                                                                                                    \
 		"role/:role_name/" seg,                                                                      \
 		    {[OP_READ] = field_read, [OP_UPDATE] = field_write, [OP_DELETE] = field_delete}, NULL,   \
-		    fields, 0, "one setting of a role"                                                       \
+		    fields, ROUTE_NAMES_CI, "one setting of a role"                                          \
 	}
 
 const struct route approle_field_routes[] = {
@@ -278,7 +278,7 @@ const struct route approle_field_routes[] = {
      {[OP_READ] = field_read},
      NULL,
      read_only_fields,
-     0,
+     ROUTE_NAMES_CI,
      "whether a role's secret IDs are cluster-local"},
     {NULL, {0}, NULL, NULL, 0, NULL},
 };

@@ -551,8 +551,8 @@ static const struct field password_fields[] = {
 
 static const struct field policies_fields[] = {
     {"username", FIELD_STRING, NULL, "the username"},
-    {"token_policies", FIELD_STRLIST, NULL, "policies of the user's tokens"},
-    {"policies", FIELD_STRLIST, NULL, "legacy name of token_policies"},
+    {"token_policies", FIELD_POLICIES, NULL, "policies of the user's tokens"},
+    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -568,21 +568,22 @@ static const struct route userpass_routes[] = {
      .ops = {[OP_READ] = user_read, [OP_UPDATE] = user_write, [OP_DELETE] = user_delete},
      .exists = user_exists,
      .fields = user_fields,
-     .flags = ROUTE_HASHING,
+     .flags = ROUTE_HASHING | ROUTE_NAMES_CI,
      .synopsis = "a user: password and token settings"},
     {.pattern = "users/:username/password",
      .ops = {[OP_UPDATE] = password_write},
      .fields = password_fields,
-     .flags = ROUTE_SLOW | ROUTE_HASHING,
+     .flags = ROUTE_SLOW | ROUTE_HASHING | ROUTE_NAMES_CI,
      .synopsis = "change a user's password"},
     {.pattern = "users/:username/policies",
      .ops = {[OP_UPDATE] = policies_write},
      .fields = policies_fields,
+     .flags = ROUTE_NAMES_CI,
      .synopsis = "change a user's token policies"},
     {.pattern = "login/:username",
      .ops = {[OP_UPDATE] = login},
      .fields = login_fields,
-     .flags = ROUTE_UNAUTH | ROUTE_SLOW | ROUTE_HASHING,
+     .flags = ROUTE_UNAUTH | ROUTE_SLOW | ROUTE_HASHING, /* no ACL: the name stays as sent */
      .synopsis = "log in with a username and password"},
     {.pattern = NULL},
 };

@@ -30,7 +30,9 @@
  * may contain); an unresolved template drops its rule, as in Vault.
  *
  * Parameter values are compared as Vault does (strings with a leading or
- * trailing '*' glob, numbers and booleans by value). One deliberate
+ * trailing '*' glob, numbers and booleans by value), but against the
+ * request as the router coerced it, each policy value first put in the
+ * same form by the caller's acl_canon_fn (decision 0007). One deliberate
  * difference: a request value that is a JSON array is checked element by
  * element (denied if any element is denied, allowed only if every element
  * is allowed) instead of being compared as a whole, so a list cannot carry
@@ -1287,28 +1289,41 @@ static bool glob_match(const char *item, size_t ilen, const char *val, size_t vl
 	return ilen == vlen && memcmp(item, val, ilen) == 0;
 }
 
-static bool scalar_in(const json_t *v, const json_t *list)
+static bool scalar_eq(const json_t *el, const json_t *v)
+{
+	if (json_is_string(el) && json_is_string(v))
+		return glob_match(json_string_value(el), json_string_length(el), json_string_value(v),
+				  json_string_length(v));
+	if (json_is_number(el) && json_is_number(v))
+		return json_number_value(el) == json_number_value(v);
+	if (json_is_boolean(el) && json_is_boolean(v))
+		return json_is_true(el) == json_is_true(v);
+	return false;
+}
+
+/* How the policy's values are put in the request's form (acl_check_ex). */
+struct canon {
+	acl_canon_fn fn;
+	const void *ctx;
+	const char *key; /* the request key being checked */
+};
+
+static bool scalar_in(const json_t *v, const json_t *list, const struct canon *cn)
 {
 	size_t i;
 	json_t *el;
 	json_array_foreach((json_t *)list, i, el) {
-		if (json_is_string(el) && json_is_string(v)) {
-			if (glob_match(json_string_value(el), json_string_length(el), json_string_value(v),
-				       json_string_length(v)))
-				return true;
-		} else if (json_is_number(el) && json_is_number(v)) {
-			if (json_number_value(el) == json_number_value(v))
-				return true;
-		} else if (json_is_boolean(el) && json_is_boolean(v)) {
-			if (json_is_true(el) == json_is_true(v))
-				return true;
-		}
+		json_t *c = cn->fn ? cn->fn(cn->key, el, cn->ctx) : NULL;
+		bool eq = scalar_eq(c ? c : el, v);
+		json_decref(c);
+		if (eq)
+			return true;
 	}
 	return false;
 }
 
 /* An empty list stands for every value. */
-static bool denied_value(const json_t *v, const json_t *list)
+static bool denied_value(const json_t *v, const json_t *list, const struct canon *cn)
 {
 	if (json_array_size(list) == 0)
 		return true;
@@ -1316,14 +1331,14 @@ static bool denied_value(const json_t *v, const json_t *list)
 		size_t i;
 		json_t *e;
 		json_array_foreach((json_t *)v, i, e)
-			if (scalar_in(e, list))
+			if (scalar_in(e, list, cn))
 				return true;
 		return false;
 	}
-	return scalar_in(v, list);
+	return scalar_in(v, list, cn);
 }
 
-static bool allowed_value(const json_t *v, const json_t *list)
+static bool allowed_value(const json_t *v, const json_t *list, const struct canon *cn)
 {
 	if (json_array_size(list) == 0)
 		return true;
@@ -1331,11 +1346,11 @@ static bool allowed_value(const json_t *v, const json_t *list)
 		size_t i;
 		json_t *e;
 		json_array_foreach((json_t *)v, i, e)
-			if (!scalar_in(e, list))
+			if (!scalar_in(e, list, cn))
 				return false;
 		return true;
 	}
-	return scalar_in(v, list);
+	return scalar_in(v, list, cn);
 }
 
 static bool data_has(const json_t *data, const char *lkey)
@@ -1362,7 +1377,7 @@ static const json_t *param_get(const json_t *map, const char *key)
 	return v;
 }
 
-static bool params_ok(const struct perm *p, const json_t *data)
+static bool params_ok(const struct perm *p, const json_t *data, acl_canon_fn canon, const void *ctx)
 {
 	const char *k;
 	json_t *v;
@@ -1376,7 +1391,8 @@ static bool params_ok(const struct perm *p, const json_t *data)
 			return false;
 		json_object_foreach((json_t *)data, k, v) {
 			const json_t *list = param_get(p->denied, k);
-			if (list && denied_value(v, list))
+			struct canon cn = { canon, ctx, k };
+			if (list && denied_value(v, list, &cn))
 				return false;
 		}
 	}
@@ -1387,10 +1403,11 @@ static bool params_ok(const struct perm *p, const json_t *data)
 		return true;
 	json_object_foreach((json_t *)data, k, v) {
 		const json_t *list = param_get(p->allowed, k);
+		struct canon cn = { canon, ctx, k };
 		if (!list) {
 			if (!any)
 				return false;
-		} else if (!allowed_value(v, list)) {
+		} else if (!allowed_value(v, list, &cn)) {
 			return false;
 		}
 	}
@@ -1398,6 +1415,12 @@ static bool params_ok(const struct perm *p, const json_t *data)
 }
 
 void acl_check(const struct acl *a, const char *path, enum op op, const json_t *data, struct acl_result *out)
+{
+	acl_check_ex(a, path, op, data, NULL, NULL, out);
+}
+
+void acl_check_ex(const struct acl *a, const char *path, enum op op, const json_t *data, acl_canon_fn canon,
+		  const void *ctx, struct acl_result *out)
 {
 	acl_result_release(out);
 	if (!a)
@@ -1425,7 +1448,7 @@ void acl_check(const struct acl *a, const char *path, enum op op, const json_t *
 		if (p->contribs[i].caps & need)
 			strlist_push(&out->granting, p->contribs[i].policy);
 	strlist_sort_unique(&out->granting);
-	if ((op == OP_CREATE || op == OP_UPDATE || op == OP_PATCH) && !params_ok(p, data))
+	if ((op == OP_CREATE || op == OP_UPDATE || op == OP_PATCH) && !params_ok(p, data, canon, ctx))
 		return;
 	out->allowed = true;
 }

@@ -90,8 +90,20 @@ void acl_result_release(struct acl_result *r);
 
 /* Decides op on path (a logical path, already normalised) with the
  * request data (for parameter constraints; may be NULL). Fills out;
- * out->allowed false means 403. */
+ * out->allowed false means 403. Policy values are compared as written. */
 void acl_check(const struct acl *a, const char *path, enum op op, const json_t *data, struct acl_result *out);
+
+/* Puts one value of a policy's allowed/denied list for the request key
+ * into the canonical form the request's data is in (the router coerces
+ * both alike): returns a new reference, or NULL to compare the value as
+ * written. Must keep a string glob's meaning (or return NULL). */
+typedef json_t *(*acl_canon_fn)(const char *key, const json_t *value, const void *ctx);
+
+/* acl_check, with each policy value passed through canon (with ctx)
+ * before it is compared; canon may be NULL. data must already be in
+ * canonical form: what is checked is what the handler will act on. */
+void acl_check_ex(const struct acl *a, const char *path, enum op op, const json_t *data, acl_canon_fn canon,
+		  const void *ctx, struct acl_result *out);
 
 /* The capabilities the ACL grants on path (for sys/capabilities): a
  * bitmask of enum acl_cap; ACL_CAP_DENY alone when none. */

@@ -5,6 +5,7 @@
  * compared segment by segment without allocation, so a linear scan beats
  * anything cleverer here; the hot path allocates only the bound
  * parameters. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,103 @@ static json_t *split_list(const char *s)
 	return arr;
 }
 
+static bool has_nul(const json_t *s)
+{
+	return memchr(json_string_value(s), '\0', json_string_length(s)) != NULL;
+}
+
+static const char nul_why[] = "must not contain a NUL byte";
+
+/* A policy name in canonical form (trimmed, lower-cased), or NULL when
+ * nothing is left. */
+static json_t *policy_name_canon(const char *s, size_t n)
+{
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n == 0)
+		return NULL;
+	char *l = xmalloc(n + 1); /* n bytes, NULs included */
+	for (size_t i = 0; i < n; i++)
+		l[i] = (char)tolower((unsigned char)s[i]);
+	l[n] = '\0';
+	json_t *out = json_stringn(l, n);
+	free(l);
+	return out;
+}
+
+/* A coerced string list as policy names: canonical, sorted, unique. */
+static json_t *policy_list_canon(const json_t *list)
+{
+	struct strlist names;
+	size_t i;
+	json_t *v, *out = json_array();
+
+	strlist_init(&names);
+	json_array_foreach(list, i, v)
+	{
+		json_t *c = policy_name_canon(json_string_value(v), json_string_length(v));
+		if (c)
+			strlist_push(&names, json_string_value(c));
+		json_decref(c);
+	}
+	strlist_sort_unique(&names);
+	for (i = 0; i < names.len; i++)
+		json_array_append_new(out, json_string(names.items[i]));
+	strlist_release(&names);
+	return out;
+}
+
+/* The shortest decimal text that reads back as d. */
+static json_t *real_text(double d)
+{
+	char b[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(b, sizeof(b), "%.*g", prec, d);
+		if (strtod(b, NULL) == d)
+			break;
+	}
+	return json_string(b);
+}
+
+/* Vault's map of strings (TypeKVPairs): a number becomes its decimal text,
+ * a boolean "true" or "false", a null stays (a PATCH removes the key with
+ * it); anything else is refused. */
+static json_t *string_map(json_t *in, const char **why)
+{
+	const char *k;
+	json_t *v, *out;
+
+	if (!json_is_object(in)) {
+		*why = "expected an object of strings";
+		return NULL;
+	}
+	out = json_object();
+	json_object_foreach(in, k, v)
+	{
+		json_t *s;
+		if (json_is_real(v))
+			s = real_text(json_real_value(v));
+		else if (json_is_null(v))
+			s = json_null(); /* a PATCH's "remove this key" */
+		else if (json_is_string(v) || json_is_integer(v) || json_is_boolean(v))
+			s = field_coerce(FIELD_STRING, v, why);
+		else {
+			*why = "values must be strings, numbers or booleans";
+			s = NULL;
+		}
+		if (!s) {
+			json_decref(out);
+			return NULL;
+		}
+		json_object_set_new(out, k, s);
+	}
+	return out;
+}
+
 json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 {
 	int64_t iv;
@@ -199,8 +297,12 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 	case FIELD_ANY:
 		return json_incref(in);
 	case FIELD_STRING:
-		if (json_is_string(in))
-			return json_incref(in);
+		if (json_is_string(in)) {
+			if (!has_nul(in))
+				return json_incref(in);
+			*why = nul_why;
+			return NULL;
+		}
 		if (json_is_integer(in))
 			return json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(in));
 		if (json_is_boolean(in))
@@ -250,8 +352,12 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 			return NULL;
 		return json_is_integer(in) ? json_incref(in) : json_integer((json_int_t)secs);
 	case FIELD_STRLIST:
-		if (json_is_string(in))
-			return split_list(json_string_value(in));
+		if (json_is_string(in)) {
+			if (!has_nul(in))
+				return split_list(json_string_value(in));
+			*why = nul_why;
+			return NULL;
+		}
 		if (json_is_array(in)) {
 			json_t *out = json_array();
 			size_t i;
@@ -261,7 +367,8 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 				json_t *s = field_coerce(FIELD_STRING, v, why);
 				if (!s) {
 					json_decref(out);
-					*why = "expected a list of strings";
+					if (*why != nul_why)
+						*why = "expected a list of strings";
 					return NULL;
 				}
 				json_array_append_new(out, s);
@@ -270,54 +377,106 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 		}
 		*why = "expected a list of strings";
 		return NULL;
+	case FIELD_POLICIES: {
+		json_t *l = field_coerce(FIELD_STRLIST, in, why);
+		json_t *out = l ? policy_list_canon(l) : NULL;
+		json_decref(l);
+		return out;
+	}
 	case FIELD_MAP:
 		if (json_is_object(in))
 			return json_incref(in);
 		*why = "expected an object";
 		return NULL;
+	case FIELD_STRMAP:
+		return string_map(in, why);
 	}
 	*why = "unknown field type";
 	return NULL;
 }
 
-static int coerce_fields(struct request *req, const struct route *route, struct response *resp)
+json_t *field_canon_param(const char *key, const json_t *value, const void *route)
+{
+	const struct field *f = route ? find_field(route, key) : NULL;
+	const char *why;
+
+	if (!f)
+		return NULL;
+	switch (f->type) {
+	case FIELD_STRING:
+	case FIELD_INT:
+	case FIELD_BOOL:
+	case FIELD_DURATION:
+		return field_coerce(f->type, (json_t *)value, &why);
+	case FIELD_STRLIST:
+		/* compared with each element of the coerced list */
+		return field_coerce(FIELD_STRING, (json_t *)value, &why);
+	case FIELD_POLICIES:
+		return json_is_string(value) ? policy_name_canon(json_string_value(value), json_string_length(value))
+					     : NULL;
+	case FIELD_MAP:
+	case FIELD_STRMAP:
+	case FIELD_ANY:
+		break;
+	}
+	return NULL;
+}
+
+/* Step 3's coercion: rewrites every declared field of req->data into its
+ * canonical form (a null is dropped: it means absent). On a value that
+ * cannot be coerced returns TROVE_ERR_INVALID with the message in why
+ * (the fields before it are coerced, the rest left as sent). */
+static int coerce_fields(struct request *req, const struct route *route, struct buf *why_out)
 {
 	const char *key;
 	json_t *val, *tmp;
-	json_t *unknown = NULL;
 
-	if (!req->data)
+	if (!req->data || !route)
 		return 0;
 	json_object_foreach_safe(req->data, tmp, key, val)
 	{
-		const struct field *f = find_field(route, key);
 		if (json_is_null(val)) {
-			json_object_del(req->data, key); /* null means absent */
+			json_object_del(req->data, key);
 			continue;
 		}
-		if (!f) {
-			if (!unknown)
-				unknown = json_array();
-			json_array_append_new(unknown, json_string(key));
+		const struct field *f = find_field(route, key);
+		if (!f)
 			continue;
-		}
 		const char *why = "invalid value";
 		json_t *c = field_coerce(f->type, val, &why);
 		if (!c) {
-			json_decref(unknown);
-			return response_error(resp, TROVE_ERR_INVALID, "error converting input for field \"%s\": %s",
-					      key, why);
+			buf_printf(why_out, "error converting input for field \"%s\": %s", key, why);
+			return TROVE_ERR_INVALID;
 		}
 		json_object_set_new(req->data, key, c);
 	}
-	/* Routes without a field table take free-form data (kv, cubbyhole). */
-	if (unknown && route->fields && req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD) {
-		char *names = json_dumps(unknown, JSON_COMPACT);
-		response_warning(resp, "Endpoint ignored these unrecognized parameters: %s", names ? names : "");
-		free(names);
-	}
-	json_decref(unknown);
 	return 0;
+}
+
+/* Step 5: the fields the route does not declare are named in a warning.
+ * Routes without a field table take free-form data (kv, cubbyhole). */
+static void warn_unknown(const struct request *req, const struct route *route, struct response *resp)
+{
+	const char *key;
+	json_t *val;
+	json_t *unknown = NULL;
+
+	if (!req->data || !route->fields || req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD)
+		return;
+	json_object_foreach(req->data, key, val)
+	{
+		if (find_field(route, key))
+			continue;
+		if (!unknown)
+			unknown = json_array();
+		json_array_append_new(unknown, json_string(key));
+	}
+	if (!unknown)
+		return;
+	char *names = json_dumps(unknown, JSON_COMPACT);
+	response_warning(resp, "Endpoint ignored these unrecognized parameters: %s", names ? names : "");
+	free(names);
+	json_decref(unknown);
 }
 
 /* A limited-use token pays for a request only once it is allowed. */
@@ -329,6 +488,67 @@ static int spend_use(struct request *req, struct response *resp)
 	if (r != TROVE_ERR_PERMISSION)
 		log_error("token use could not be recorded", "error", err_name(r));
 	return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+}
+
+/* Legacy field names and the field each stands for when that one is
+ * absent (Vault's tokenutil and the older APIs): on a route that declares
+ * both, the handler acts on the legacy value as the newer field. */
+static const struct {
+	const char *legacy, *field;
+} legacy_fields[] = {
+	{ "policies", "token_policies" },
+	{ "period", "token_period" },
+	{ "bound_cidrs", "token_bound_cidrs" },
+	{ "ttl", "token_ttl" },
+	{ "max_ttl", "token_max_ttl" },
+	{ "explicit_max_ttl", "token_explicit_max_ttl" },
+	{ "num_uses", "token_num_uses" },
+	{ "bound_cidr_list", "secret_id_bound_cidrs" },
+	{ "lease", "ttl" },
+	{ "plugin_name", "type" },
+};
+
+/* The data the ACL's parameter constraints see: req->data, plus, for a
+ * legacy field given without the field it stands for, its value under that
+ * name too, so a constraint on either name holds for what the handler
+ * does. A new reference. */
+static json_t *acl_data(const struct request *req, const struct route *route)
+{
+	json_t *view = NULL;
+
+	if (!req->data || !route)
+		return json_incref(req->data);
+	for (size_t i = 0; i < sizeof(legacy_fields) / sizeof(legacy_fields[0]); i++) {
+		json_t *v = json_object_get(req->data, legacy_fields[i].legacy);
+		const char *to = legacy_fields[i].field;
+		if (!v || json_object_get(req->data, to) || !find_field(route, legacy_fields[i].legacy) ||
+		    !find_field(route, to))
+			continue;
+		if (!view)
+			view = json_copy(req->data);
+		json_object_set(view, to, v);
+	}
+	return view ? view : json_incref(req->data);
+}
+
+/* Whether a rule denies the path spelled with (or without) a trailing
+ * '/' instead (ROUTE_SLASH_EQUIV). */
+static bool other_spelling_denied(const struct request *req)
+{
+	struct acl_result res;
+	size_t n = strlen(req->path);
+	char *alt = xmalloc(n + 2);
+	memcpy(alt, req->path, n + 1);
+	if (n > 0 && alt[n - 1] == '/')
+		alt[n - 1] = '\0';
+	else
+		memcpy(alt + n, "/", 2);
+	acl_result_init(&res);
+	acl_check(req->acl, alt, req->op, NULL, &res);
+	bool denied = (res.caps & ACL_CAP_DENY) != 0;
+	acl_result_release(&res);
+	free(alt);
+	return denied;
 }
 
 /* Resolves the token and its ACL, and decides the request. Returns 0
@@ -395,12 +615,16 @@ static int authorize(struct request *req, const struct route *route, struct resp
 			req->op = OP_CREATE;
 	}
 	acl_result_init(&res);
-	acl_check(req->acl, req->path, req->op, req->data, &res);
+	json_t *data = acl_data(req, route);
+	acl_check_ex(req->acl, req->path, req->op, data, route ? field_canon_param : NULL, route, &res);
+	json_decref(data);
 	req->sudo = res.sudo;
 	strlist_release(&req->granting);
 	req->granting = res.granting;
 	strlist_init(&res.granting);
 	bool allowed = res.allowed && (!route || !(route->flags & ROUTE_SUDO) || res.sudo);
+	if (allowed && route && (route->flags & ROUTE_SLASH_EQUIV))
+		allowed = !other_spelling_denied(req);
 	/* The rule's wrapping TTL limits: a minimum demands wrapping. */
 	if (res.min_wrapping_ttl > 0 && req->wrap_ttl < res.min_wrapping_ttl)
 		allowed = false;
@@ -451,22 +675,76 @@ struct call_state {
 
 #define BATCH_STACK 16 /* calls whose state is kept on the stack */
 
+/* Step 2's canonical names (ROUTE_NAMES_CI): a name in
+ * the path is refused when the handler would trim it into another
+ * spelling, and lower-cased when the handler treats it case-insensitively,
+ * so the ACL decides on the name the handler acts on. A route that binds a
+ * ":name" ignores a trailing '/' when it matches, so for every such route
+ * "x/name/" would reach the object of "x/name" under another ACL path:
+ * refused too, but for a LIST (where the '/' is the usual spelling). */
+int router_canon_path(struct request *req, const struct route *route, struct response *resp)
+{
+	if (!route || (!(route->flags & (ROUTE_NAMES_CI)) && req->nparams == 0))
+		return 0;
+	size_t off = (size_t)(req->rel - req->path), n = strlen(req->rel);
+	char *rel = req->path + off;
+	if (n > 0 && rel[n - 1] == '/' && req->op != OP_LIST)
+		return response_error(resp, TROVE_ERR_INVALID, "invalid path: a name must not end in '/'");
+	if (!(route->flags & (ROUTE_NAMES_CI)))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		bool edge = i == 0 || rel[i - 1] == '/' || i + 1 == n || rel[i + 1] == '/';
+		if (edge && isspace((unsigned char)rel[i]))
+			return response_error(resp, TROVE_ERR_INVALID,
+					      "invalid path: a name must not begin or end with a blank");
+	}
+	if (!(route->flags & ROUTE_NAMES_CI))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		rel[i] = (char)tolower((unsigned char)rel[i]);
+	for (int i = 0; i < req->nparams; i++)
+		for (char *p = (char *)req->params[i]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
+/* The handler for op (a create falls back to the update handler), or NULL. */
+static handler_fn handler_for(const struct route *route, enum op op)
+{
+	handler_fn h = route->ops[op];
+	if (!h && op == OP_CREATE)
+		h = route->ops[OP_UPDATE];
+	return h;
+}
+
 /* Steps 1 and 3 of router.h: the sealed check, the wrapping precheck, the
- * token and the ACL decision. Sets *done when the request is answered
- * without being audited (sealed). */
+ * coercion of the fields, the token and the ACL decision. Sets *done when
+ * the request is answered without being audited (sealed). */
 static int authorize_call(struct request *req, const struct route *route, struct response *resp, bool *done)
 {
-	int r;
+	struct buf why;
+	int r, cr;
 	*done = false;
 	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK))) {
 		*done = true;
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");
 	}
+	/* Canonical names and values first: the ACL decides on what the
+	 * handler gets. */
+	if ((r = router_canon_path(req, route, resp)) != 0)
+		return r;
+	buf_init(&why, 4096);
+	cr = coerce_fields(req, route, &why);
 	r = route ? wrapping_precheck(req, resp) : 0;
 	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
 		r = authorize(req, route, resp);
 	if (r == 0 && !route)
 		r = response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+	/* A value that could not be coerced is refused once the request is
+	 * allowed, and after the 405 of an unsupported operation. */
+	if (r == 0 && cr != 0 && handler_for(route, req->op))
+		r = response_error(resp, cr, "%s", why.data);
+	buf_release(&why);
 	return r;
 }
 
@@ -478,17 +756,15 @@ static int run_handler(struct request *req, const struct route *route, struct re
 {
 	struct mount_gate *gate = req->mount ? req->mount->gate : NULL;
 	int r;
-	handler_fn h = route->ops[req->op];
-	if (!h && req->op == OP_CREATE)
-		h = route->ops[OP_UPDATE];
-	if (!h)
+	handler_fn h = handler_for(route, req->op);
+	if (!h) {
 		r = response_error(resp, TROVE_ERR_UNSUPPORTED_OP, "unsupported operation");
-	else if (gate && !mount_gate_enter(gate))
+	} else if (gate && !mount_gate_enter(gate)) {
 		r = response_error(resp, TROVE_ERR_NOT_FOUND,
 		                   "no handler for route \"%s\": the mount is being disabled", req->path);
-	else {
-		if ((r = coerce_fields(req, route, resp)) == 0 && (r = h(req, resp)) == 0 &&
-		    (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
+	} else {
+		warn_unknown(req, route, resp);
+		if ((r = h(req, resp)) == 0 && (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
 			r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
 		if (gate)
 			mount_gate_leave(gate);

@@ -8,19 +8,31 @@
  *      matches (":name" binds one segment, a trailing "*" the rest;
  *      "#name" binds one segment that carries a secret, a token or an
  *      accessor: audit entries show it HMAC'd within request.path, as
- *      sys/audit-hash gives it, and the server log shows it redacted)
- *   3. token resolution and the ACL decision (403 before 404, as Vault)
+ *      sys/audit-hash gives it, and the server log shows it redacted); the
+ *      names in the path checked and lower-cased (ROUTE_NAMES_CI), and a
+ *      trailing '/' after a bound ":name" refused but for a LIST (400)
+ *   3. field coercion into canonical form (Vault's weak typing), then
+ *      token resolution and the ACL decision on the canonical values (403
+ *      before 404, as Vault; a coercion error is answered 400 naming the
+ *      field, but only once the ACL allowed the request; a legacy field
+ *      name is checked under the name of the field it sets as well;
+ *      ROUTE_SLASH_EQUIV: a deny on the other spelling of the path too)
  *   4. operation check (405 when the route has no handler for it)
- *   5. field coercion (Vault's weak typing; 400 naming the field) and a
- *      warning for unknown fields
+ *   5. a warning for unknown fields
  *   6. the handler
  * with a request entry recorded by the audit devices before step 4 and a
  * response entry after step 6 (audit.h), when any device is enabled.
  *
  * Field coercion rewrites req->data in place: an int field holds a JSON
  * integer, a bool a JSON boolean, a duration an integer of seconds, a
- * string list a JSON array of strings, a map a JSON object. Handlers read
- * fields with field_*(), which fall back to the declared default. */
+ * string list a JSON array of strings, a map a JSON object, a string map
+ * a JSON object of strings. No string of a declared string, list or string
+ * map field may hold a NUL byte. The ACL's parameter constraints are
+ * checked on these coerced values, with each policy value coerced the same
+ * way (acl.h, acl_check_ex), so the values authorised are the values the
+ * handler acts on. Fields a route does not declare are left and
+ * constrained as sent. Handlers read fields with field_*(), which fall back
+ * to the declared default. */
 #ifndef TROVE_ROUTER_H
 #define TROVE_ROUTER_H
 
@@ -38,6 +50,14 @@ enum field_type {
 	FIELD_STRLIST,  /* array or comma-separated string */
 	FIELD_MAP,      /* JSON object */
 	FIELD_ANY,
+	FIELD_STRMAP,   /* JSON object of strings (Vault's TypeKVPairs): a
+			 * number becomes its decimal text, a boolean "true"
+			 * or "false"; a null is kept (a PATCH's removal);
+			 * objects and arrays are refused */
+	FIELD_POLICIES, /* a string list of policy names, canonical: each
+			 * trimmed and lower-cased, empties dropped, sorted,
+			 * unique (Vault's policy sanitising) */
+	FIELD_LAST = FIELD_POLICIES,
 };
 
 struct field {
@@ -65,6 +85,21 @@ enum route_flags {
 				    * (argon2): they run on the small hashing
 				    * pool, never on the shared one, and are
 				    * refused with 429 when it is full */
+	ROUTE_NAMES_CI = 1 << 8,   /* the names in the path are case-insensitive
+				    * and would be trimmed by the handler: a
+				    * segment below the mount with a blank at
+				    * either end is refused with 400, and the
+				    * router lower-cases the path below the
+				    * mount (and the bound parameters) before
+				    * the ACL, so the ACL, the audit log and the
+				    * handler see one spelling. Only for routes
+				    * whose literal segments are lower-case and
+				    * whose every parameter is such a name. */
+	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
+				    * without a trailing '/' (a mount path: the
+				    * Vault CLI sends "sys/mounts/x/"): a rule
+				    * that denies the other spelling refuses the
+				    * request too */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the
@@ -175,9 +210,26 @@ bool field_bool(const struct request *req, const char *name);
 /* Whether the caller supplied the field (not null). */
 bool field_present(const struct request *req, const char *name);
 
+/* Step 2's canonical names for a matched request (req->rel, the bound
+ * parameters): with ROUTE_NAMES_CI a segment below the mount with a blank
+ * at either end is refused, then the path below the mount and the
+ * parameters are lower-cased in place; on every route that binds a
+ * ":name" (or has the flag) a trailing '/' is refused but for a LIST. Returns 0, or TROVE_ERR_INVALID with the
+ * reason in resp. Exposed for tests. */
+int router_canon_path(struct request *req, const struct route *route, struct response *resp);
+
 /* Coerces one JSON value to a field type (Vault's weak typing). On success
  * returns a new reference; on failure NULL with a reason in why (the
- * caller names the field). Exposed for tests. */
+ * caller names the field). Idempotent: coercing a coerced value gives it
+ * back. Exposed for tests. */
 json_t *field_coerce(enum field_type type, json_t *in, const char **why);
+
+/* The canonical form of one value of a policy's allowed/denied parameter
+ * list for the route's field key, so that it compares with the coerced
+ * request value (or each element of a coerced list): a new reference, or
+ * NULL when the field is not declared or the value has no such form (it
+ * is then compared as written: a glob, say). route is a const struct
+ * route *; the signature is acl.h's acl_canon_fn. */
+json_t *field_canon_param(const char *key, const json_t *value, const void *route);
 
 #endif

@@ -55,12 +55,12 @@ struct token_params {
 	    { "token_max_ttl", FIELD_DURATION, NULL, "maximum TTL of issued tokens" },                       \
 	    { "token_explicit_max_ttl", FIELD_DURATION, NULL, "hard cap on issued tokens' lifetime" },       \
 	    { "token_period", FIELD_DURATION, NULL, "period of issued periodic tokens" },                     \
-	    { "token_policies", FIELD_STRLIST, NULL, "policies of issued tokens" },                           \
+	    { "token_policies", FIELD_POLICIES, NULL, "policies of issued tokens" },                           \
 	    { "token_bound_cidrs", FIELD_STRLIST, NULL, "CIDRs issued tokens may be used from" },              \
 	    { "token_no_default_policy", FIELD_BOOL, NULL, "leave out the default policy" },                  \
 	    { "token_num_uses", FIELD_INT, NULL, "uses of issued tokens (0 = unlimited)" },                   \
 	    { "token_type", FIELD_STRING, NULL, "service, batch, default-service or default-batch" },         \
-	    { "policies", FIELD_STRLIST, NULL, "legacy name of token_policies" },                             \
+	    { "policies", FIELD_POLICIES, NULL, "legacy name of token_policies" },                            \
 	    { "period", FIELD_DURATION, NULL, "legacy name of token_period" },                                \
 	    { "bound_cidrs", FIELD_STRLIST, NULL, "legacy name of token_bound_cidrs" },                       \
 	    { "ttl", FIELD_DURATION, NULL, "legacy name of token_ttl" },                                      \

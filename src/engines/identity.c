@@ -353,7 +353,7 @@ static int lookup_group(struct request *req, struct response *resp)
 
 static const struct field entity_fields[] = {
     {"id", FIELD_STRING, NULL, "entity id (update)"},           {"name", FIELD_STRING, NULL, "entity name"},
-    {"metadata", FIELD_MAP, NULL, "metadata (map of strings)"}, {"policies", FIELD_STRLIST, NULL, "policies"},
+    {"metadata", FIELD_STRMAP, NULL, "metadata (map of strings)"}, {"policies", FIELD_POLICIES, NULL, "policies"},
     {"disabled", FIELD_BOOL, NULL, "refuse logins and tokens"}, {NULL, 0, NULL, NULL},
 };
 
@@ -370,8 +370,8 @@ static const struct field alias_fields[] = {
     {"name", FIELD_STRING, NULL, "alias name"},
     {"mount_accessor", FIELD_STRING, NULL, "auth mount accessor"},
     {"canonical_id", FIELD_STRING, NULL, "entity (or group) id"},
-    {"metadata", FIELD_MAP, NULL, "metadata"},
-    {"custom_metadata", FIELD_MAP, NULL, "user-defined string pairs (at most 64; keys 128 bytes, values 512)"},
+    {"metadata", FIELD_STRMAP, NULL, "metadata"},
+    {"custom_metadata", FIELD_STRMAP, NULL, "user-defined string pairs (at most 64; keys 128 bytes, values 512)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -388,8 +388,8 @@ static const struct field group_fields[] = {
     {"id", FIELD_STRING, NULL, "group id (update)"},
     {"name", FIELD_STRING, NULL, "group name"},
     {"type", FIELD_STRING, NULL, "internal or external"},
-    {"metadata", FIELD_MAP, NULL, "metadata"},
-    {"policies", FIELD_STRLIST, NULL, "policies"},
+    {"metadata", FIELD_STRMAP, NULL, "metadata"},
+    {"policies", FIELD_POLICIES, NULL, "policies"},
     {"member_entity_ids", FIELD_STRLIST, NULL, "member entities"},
     {"member_group_ids", FIELD_STRLIST, NULL, "member groups"},
     {NULL, 0, NULL, NULL},
@@ -421,7 +421,7 @@ static const struct route identity_routes[] = {
      {[OP_READ] = entity_name_read, W(entity_name_write), [OP_DELETE] = entity_name_delete},
      NULL,
      entity_fields,
-     0,
+     ROUTE_NAMES_CI,
      "an entity by name"},
     {"entity-alias", {W(alias_create)}, NULL, alias_fields, 0, "create an entity alias"},
     {"entity-alias/id", {[OP_LIST] = alias_list}, NULL, NULL, 0, "list entity aliases"},
@@ -444,7 +444,7 @@ static const struct route identity_routes[] = {
      {[OP_READ] = group_name_read, W(group_name_write), [OP_DELETE] = group_name_delete},
      NULL,
      group_fields,
-     0,
+     ROUTE_NAMES_CI,
      "a group by name"},
     {"group-alias", {W(galias_create)}, NULL, galias_fields, 0, "create a group alias"},
     {"group-alias/id", {[OP_LIST] = galias_list}, NULL, NULL, 0, "list group aliases"},

@@ -1286,7 +1286,7 @@ static const struct field metadata_fields[] = {
 	{ "max_versions", FIELD_INT, NULL, "versions kept for this key; 0 uses the mount setting" },
 	{ "cas_required", FIELD_BOOL, NULL, "writes to this key must give options.cas" },
 	{ "delete_version_after", FIELD_DURATION, NULL, "versions of this key are deleted this long after writing" },
-	{ "custom_metadata", FIELD_MAP, NULL, "string to string map describing the secret" },
+	{ "custom_metadata", FIELD_STRMAP, NULL, "string to string map describing the secret" },
 	{ "after", FIELD_STRING, NULL, "list: start after this entry" },
 	{ "limit", FIELD_INT, NULL, "list: at most this many entries" },
 	{ NULL, 0, NULL, NULL },

@@ -124,7 +124,7 @@ static int header_one(struct request *req, struct response *resp)
 static const struct field enable_fields[] = {
     {"type", FIELD_STRING, NULL, "device type: file, socket or syslog"},
     {"description", FIELD_STRING, "", "human-readable description"},
-    {"options", FIELD_MAP, NULL, "device options (file_path, prefix, hmac_accessor...)"},
+    {"options", FIELD_STRMAP, NULL, "device options (file_path, prefix, hmac_accessor...)"},
     {"local", FIELD_BOOL, "false", "not replicated"},
     {NULL, 0, NULL, NULL},
 };
@@ -145,7 +145,7 @@ const struct route sys_audit_routes[] = {
      {[OP_UPDATE] = audit_enable, [OP_DELETE] = audit_disable},
      NULL,
      enable_fields,
-     ROUTE_SUDO,
+     ROUTE_SUDO | ROUTE_SLASH_EQUIV,
      "enable or disable an audit device"},
     {"audit-hash/*",
      {[OP_UPDATE] = audit_hash},
@@ -163,7 +163,7 @@ const struct route sys_audit_routes[] = {
      {[OP_READ] = header_one, [OP_UPDATE] = header_one, [OP_DELETE] = header_one},
      NULL,
      header_fields,
-     ROUTE_SUDO,
+     ROUTE_SUDO | ROUTE_NAMES_CI,
      "read, set or remove one audited request header"},
     {NULL, {0}, NULL, NULL, 0, NULL},
 };

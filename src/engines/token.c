@@ -1187,8 +1187,8 @@ out:
 static const struct field create_fields[] = {
     {"id", FIELD_STRING, NULL, "the token's id (root or sudo only)"},
     {"role_name", FIELD_STRING, NULL, "create against this token role"},
-    {"policies", FIELD_STRLIST, NULL, "policies of the token"},
-    {"meta", FIELD_MAP, NULL, "string metadata, passed to audit devices"},
+    {"policies", FIELD_POLICIES, NULL, "policies of the token"},
+    {"meta", FIELD_STRMAP, NULL, "string metadata, passed to audit devices"},
     {"no_parent", FIELD_BOOL, "false", "create an orphan (root or sudo only)"},
     {"no_default_policy", FIELD_BOOL, "false", "do not attach the default policy"},
     {"renewable", FIELD_BOOL, NULL, "whether the token may be renewed (default true)"},
@@ -1221,10 +1221,10 @@ static const struct field accessor_fields[] = {
 };
 
 static const struct field role_fields[] = {
-    {"allowed_policies", FIELD_STRLIST, NULL, "policies tokens of this role may have"},
-    {"disallowed_policies", FIELD_STRLIST, NULL, "policies tokens of this role may not have"},
-    {"allowed_policies_glob", FIELD_STRLIST, NULL, "globs of allowed policies"},
-    {"disallowed_policies_glob", FIELD_STRLIST, NULL, "globs of disallowed policies"},
+    {"allowed_policies", FIELD_POLICIES, NULL, "policies tokens of this role may have"},
+    {"disallowed_policies", FIELD_POLICIES, NULL, "policies tokens of this role may not have"},
+    {"allowed_policies_glob", FIELD_POLICIES, NULL, "globs of allowed policies"},
+    {"disallowed_policies_glob", FIELD_POLICIES, NULL, "globs of disallowed policies"},
     {"orphan", FIELD_BOOL, NULL, "tokens of this role are orphans"},
     {"renewable", FIELD_BOOL, NULL, "tokens of this role may be renewed"},
     {"path_suffix", FIELD_STRING, NULL, "suffix of the tokens' creation path"},
@@ -1265,6 +1265,7 @@ static const struct route token_routes[] = {
     {.pattern = "create/:role_name",
      .ops = {[OP_UPDATE] = create_role_write},
      .fields = create_fields,
+     .flags = ROUTE_NAMES_CI,
      .synopsis = "create a token against a role"},
     {.pattern = "lookup",
      .ops = {[OP_READ] = lookup_other, [OP_UPDATE] = lookup_other},
@@ -1340,6 +1341,7 @@ static const struct route token_routes[] = {
              [OP_DELETE] = role_delete},
      .exists = role_exists,
      .fields = role_fields,
+     .flags = ROUTE_NAMES_CI,
      .synopsis = "a token role"},
     {.pattern = "accessors",
      .ops = {[OP_LIST] = accessors_list},

@@ -1,10 +1,13 @@
 /* libFuzzer target: an untrusted HTTP request (method, path, content type
- * and body) through the HTTP edge, field coercion and rendering.
+ * and body) through the HTTP edge, field coercion (which must be
+ * idempotent), the canonical form of policy parameter values, and
+ * rendering.
  *
  * Input layout: the first byte picks the method, the second the content
  * type; the rest is "path\nbody". */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/router.h"
@@ -13,6 +16,15 @@
 static const char *const methods[] = { "GET", "LIST", "POST", "PUT", "PATCH", "DELETE", "HEAD", "BREW" };
 static const char *const cts[] = { NULL, "application/json", "application/x-www-form-urlencoded",
 				   "application/merge-patch+json" };
+
+/* One field of each type, named after its index. */
+static const struct field fuzz_fields[] = {
+	{ "0", FIELD_STRING, NULL, "" }, { "1", FIELD_INT, NULL, "" },    { "2", FIELD_BOOL, NULL, "" },
+	{ "3", FIELD_DURATION, NULL, "" }, { "4", FIELD_STRLIST, NULL, "" }, { "5", FIELD_MAP, NULL, "" },
+	{ "6", FIELD_ANY, NULL, "" },    { "7", FIELD_STRMAP, NULL, "" },  { "8", FIELD_POLICIES, NULL, "" },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct route fuzz_route = { .pattern = "x", .fields = fuzz_fields };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,14 +51,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = http_build_request(&req, method, strlen(method), rest, path_len, body, body_len, ct,
 				   ct ? strlen(ct) : 0, &resp);
 	if (r == 0 && req.data) {
-		/* Coerce every value to every type, as the router would. */
+		/* Coerce every value to every type, as the router would, and
+		 * each as a policy's parameter value for a field of each type. */
 		const char *k;
 		json_t *v;
 		json_object_foreach(req.data, k, v)
 		{
-			for (int t = FIELD_STRING; t <= FIELD_ANY; t++) {
+			for (int t = FIELD_STRING; t <= FIELD_LAST; t++) {
 				const char *why = NULL;
-				json_decref(field_coerce((enum field_type)t, v, &why));
+				json_t *c = field_coerce((enum field_type)t, v, &why);
+				if (c) {
+					json_t *again = field_coerce((enum field_type)t, c, &why);
+					if (!again || !json_equal(again, c))
+						abort(); /* coercion must be idempotent */
+					json_decref(again);
+				}
+				json_decref(c);
+				json_decref(field_canon_param(fuzz_fields[t].name, v, &fuzz_route));
 			}
 		}
 		resp.data = json_incref(req.data);

@@ -93,8 +93,8 @@ def test_conflicts_and_bad_input(dev_server):
     assert_error(r, 400, "type")
     r = dev_server.request("POST", "/v1/sys/mounts/x", token=t, json={"type": "kv", "config": {"max_lease_ttl": "soon"}})
     assert_error(r, 400, "max_lease_ttl")
-    r = dev_server.request("POST", "/v1/sys/mounts/x", token=t, json={"type": "kv", "options": {"version": 2}})
-    assert_error(r, 400, "options.version")
+    r = dev_server.request("POST", "/v1/sys/mounts/x", token=t, json={"type": "kv", "options": {"version": [2]}})
+    assert_error(r, 400, "options")
     r = dev_server.request("POST", "/v1/sys/mounts/x", token=t, json={"type": "kv", "config": "nope"})
     assert r.status_code == 400
     # Built-in mounts cannot be removed.

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "core/acl.h"
+#include "core/router.h"
 #include "err.h"
 
 static struct policy *parse_ok(const char *name, const char *text)
@@ -633,6 +634,70 @@ static struct acl *tacl_of(const char *text, const char *ident_json)
 
 #define APP_POLICY "path \"secret/data/{{identity.entity.metadata.app}}/*\" { capabilities = [\"read\"] }\n"
 
+/* The constraints of a policy see the request as the router coerced it,
+ * with the policy's own values put in the same form: a policy name list
+ * element by element, a duration as seconds, a glob as written. */
+static bool allowed_canon(const struct acl *a, const struct route *route, const char *data_json)
+{
+	struct acl_result res;
+	json_t *data = json_loads(data_json, 0, NULL);
+	const char *key;
+	json_t *v;
+	json_object_foreach(data, key, v) {
+		const char *why;
+		for (const struct field *f = route->fields; f->name; f++)
+			if (strcmp(f->name, key) == 0)
+				json_object_set_new(data, key, field_coerce(f->type, v, &why));
+	}
+	acl_result_init(&res);
+	acl_check_ex(a, "auth/token/roles/r", OP_UPDATE, data, field_canon_param, route, &res);
+	bool ok = res.allowed;
+	acl_result_release(&res);
+	json_decref(data);
+	return ok;
+}
+
+static void test_params_canonical(void **state)
+{
+	(void)state;
+	static const struct field fields[] = {
+		{ "allowed_policies", FIELD_POLICIES, NULL, "" },
+		{ "token_ttl", FIELD_DURATION, NULL, "" },
+		{ NULL, 0, NULL, NULL },
+	};
+	static const struct route route = { .pattern = "roles/:name", .fields = fields };
+	struct acl *deny = acl_of("path \"auth/token/roles/*\" {\n"
+				  "  capabilities = [\"update\"]\n"
+				  "  denied_parameters = { allowed_policies = [\"Admin\", \"root*\"], token_ttl = [\"1h\"] }\n"
+				  "}\n",
+				  NULL, NULL);
+	/* Raw, every one of these slips past the list. */
+	assert_true(allowed(deny, "auth/token/roles/r", OP_UPDATE, "{\"allowed_policies\": \"default,admin\"}"));
+	assert_true(allowed(deny, "auth/token/roles/r", OP_UPDATE, "{\"token_ttl\": \"60m\"}"));
+	const char *denied[] = {
+		"{\"allowed_policies\": \"default,admin\"}", "{\"allowed_policies\": [\"ADMIN\"]}",
+		"{\"allowed_policies\": [\" admin\"]}",      "{\"allowed_policies\": \"x, Root-ish\"}",
+		"{\"token_ttl\": \"60m\"}",                   "{\"token_ttl\": 3600}",
+		"{\"Allowed_Policies\": \"Admin\"}",          /* undeclared spelling: as sent */
+	};
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		print_message("%s\n", denied[i]);
+		assert_false(allowed_canon(deny, &route, denied[i]));
+	}
+	assert_true(allowed_canon(deny, &route, "{\"allowed_policies\": \"default, dev\", \"token_ttl\": \"2h\"}"));
+	acl_release(deny);
+
+	struct acl *allow = acl_of("path \"auth/token/roles/*\" {\n"
+				   "  capabilities = [\"update\"]\n"
+				   "  allowed_parameters = { allowed_policies = [\"dev\", \"default\"], token_ttl = [\"1h\"] }\n"
+				   "}\n",
+				   NULL, NULL);
+	assert_true(allowed_canon(allow, &route, "{\"allowed_policies\": \"Dev, default\", \"token_ttl\": 3600}"));
+	assert_false(allowed_canon(allow, &route, "{\"allowed_policies\": \"dev,admin\"}"));
+	assert_false(allowed_canon(allow, &route, "{\"token_ttl\": \"2h\"}"));
+	acl_release(allow);
+}
+
 static void test_templated_substitution(void **state)
 {
 	(void)state;
@@ -767,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_any_under_and_resultant),
 		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_params_canonical),
 		cmocka_unit_test(test_templated_substitution),
 		cmocka_unit_test(test_templated_forbidden_values),
 		cmocka_unit_test(test_untemplated_unaffected),

@@ -85,6 +85,196 @@ static void test_coercion(void **state)
 	assert_null(coerce(FIELD_MAP, "\"x\""));
 }
 
+static json_t *coerce_why(enum field_type t, const char *json_text, const char **why)
+{
+	json_t *in = json_loads(json_text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	assert_non_null(in);
+	json_t *out = field_coerce(t, in, why);
+	json_decref(in);
+	return out;
+}
+
+static void assert_list(const json_t *v, const char *const *want, size_t n)
+{
+	assert_true(json_is_array(v));
+	assert_int_equal(json_array_size(v), n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(json_string_value(json_array_get(v, i)), want[i]);
+}
+
+/* Policy lists take the one form the handlers act on, and no string of a
+ * declared field may hide a NUL from the C code behind it. */
+static void test_canonical_coercion(void **state)
+{
+	(void)state;
+	static const char *const ad[] = { "admin", "default" };
+	const char *why = NULL;
+	json_t *v = coerce(FIELD_POLICIES, "\"default, Admin ,admin,\"");
+	assert_list(v, ad, 2);
+	json_t *again = field_coerce(FIELD_POLICIES, v, &why);
+	assert_list(again, ad, 2);
+	json_decref(again);
+	json_decref(v);
+	v = coerce(FIELD_POLICIES, "[\" ADMIN\", \"Default\\t\", \"  \"]");
+	assert_list(v, ad, 2);
+	json_decref(v);
+	assert_null(coerce(FIELD_POLICIES, "{}"));
+
+	assert_null(coerce_why(FIELD_STRING, "\"admin\\u0000\"", &why));
+	assert_non_null(strstr(why, "NUL"));
+	why = NULL;
+	assert_null(coerce_why(FIELD_STRLIST, "\"a,admin\\u0000\"", &why));
+	assert_non_null(strstr(why, "NUL"));
+	why = NULL;
+	assert_null(coerce_why(FIELD_STRLIST, "[\"a\", \"admin\\u0000x\"]", &why));
+	assert_non_null(strstr(why, "NUL"));
+	why = NULL;
+	assert_null(coerce_why(FIELD_POLICIES, "[\"admin\\u0000\"]", &why));
+	assert_non_null(strstr(why, "NUL"));
+	why = NULL;
+	assert_null(coerce_why(FIELD_STRMAP, "{\"k\": \"v\\u0000\"}", &why));
+	assert_non_null(strstr(why, "NUL"));
+	v = coerce_why(FIELD_MAP, "{\"k\": \"v\\u0000\"}", &why); /* free-form (kv data): as sent */
+	assert_non_null(v);
+	json_decref(v);
+	v = coerce_why(FIELD_ANY, "\"a\\u0000\"", &why); /* free-form: kept as sent */
+	assert_non_null(v);
+	json_decref(v);
+}
+
+/* Maps of strings take numbers and booleans as Vault does (sys/mounts
+ * options.version = 1); nested values are refused. */
+static void test_string_maps(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	json_t *v = coerce(FIELD_STRMAP, "{\"version\": 2, \"b\": true, \"f\": false, \"r\": 1.5, \"n\": null, \"s\": \"x\"}");
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(v, "version")), "2");
+	assert_string_equal(json_string_value(json_object_get(v, "b")), "true");
+	assert_string_equal(json_string_value(json_object_get(v, "f")), "false");
+	assert_string_equal(json_string_value(json_object_get(v, "r")), "1.5");
+	assert_true(json_is_null(json_object_get(v, "n")));
+	assert_string_equal(json_string_value(json_object_get(v, "s")), "x");
+	json_t *again = field_coerce(FIELD_STRMAP, v, &why);
+	assert_true(json_equal(again, v));
+	json_decref(again);
+	json_decref(v);
+	assert_null(coerce_why(FIELD_STRMAP, "{\"version\": {\"a\": 1}}", &why));
+	assert_non_null(strstr(why, "strings"));
+	assert_null(coerce_why(FIELD_STRMAP, "{\"version\": [2]}", &why));
+	assert_null(coerce_why(FIELD_STRMAP, "\"version=2\"", &why));
+}
+
+/* Names in paths: one spelling for the ACL and the handler, or 400. */
+static int canon(const char *path, size_t mount_len, const char *param, enum op op, unsigned flags,
+		 char **path_out, char **param_out)
+{
+	static const struct field nf[] = { { NULL, 0, NULL, NULL } };
+	struct route route = { .pattern = "users/:username", .fields = nf, .flags = flags };
+	struct request req;
+	struct response resp;
+	request_init(&req);
+	response_init(&resp);
+	req.path = strdup(path);
+	req.rel = req.path + mount_len;
+	req.op = op;
+	if (param) {
+		req.param_names[0] = strdup("username");
+		req.params[0] = strdup(param);
+		req.nparams = 1;
+	}
+	int r = router_canon_path(&req, &route, &resp);
+	if (r != 0)
+		assert_non_null(strstr(json_string_value(json_array_get(resp.errors, 0)), "invalid path"));
+	*path_out = strdup(req.path);
+	*param_out = param ? strdup(req.params[0]) : NULL;
+	response_release(&resp);
+	request_release(&req);
+	return r;
+}
+
+static void test_canonical_path_names(void **state)
+{
+	(void)state;
+	char *p, *v;
+	const size_t m = strlen("auth/userpass/");
+	assert_int_equal(canon("auth/userpass/users/ADMIN", m, "ADMIN", OP_UPDATE, ROUTE_NAMES_CI, &p, &v), 0);
+	assert_string_equal(p, "auth/userpass/users/admin"); /* the mount keeps its case */
+	assert_string_equal(v, "admin");
+	free(p);
+	free(v);
+	assert_int_equal(canon("AUTH/Up/users/Ann/password", strlen("AUTH/Up/"), "Ann", OP_UPDATE, ROUTE_NAMES_CI,
+			       &p, &v),
+			 0);
+	assert_string_equal(p, "AUTH/Up/users/ann/password");
+	free(p);
+	free(v);
+	/* Without the flag the case is kept. */
+	assert_int_equal(canon("auth/userpass/users/ADMIN", m, "ADMIN", OP_UPDATE, 0, &p, &v), 0);
+	assert_string_equal(p, "auth/userpass/users/ADMIN");
+	free(p);
+	free(v);
+	const char *bad[] = { "auth/userpass/users/admin ", "auth/userpass/users/ admin", "auth/userpass/users/admin\t",
+			      "auth/userpass/users/admin /password", "auth/userpass/users/admin/" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(canon(bad[i], m, "admin", OP_UPDATE, ROUTE_NAMES_CI, &p, &v), TROVE_ERR_INVALID);
+		free(p);
+		free(v);
+	}
+	/* A trailing '/' is refused on any route binding a name, but for a LIST. */
+	assert_int_equal(canon("auth/userpass/users/admin/", m, "admin", OP_READ, 0, &p, &v), TROVE_ERR_INVALID);
+	free(p);
+	free(v);
+	assert_int_equal(canon("auth/userpass/users/admin/", m, "admin", OP_LIST, ROUTE_NAMES_CI, &p, &v), 0);
+	free(p);
+	free(v);
+	assert_int_equal(canon("auth/userpass/users/", m, NULL, OP_READ, 0, &p, &v), 0); /* binds nothing */
+	free(p);
+	/* A blank inside a name is not at its edge. */
+	assert_int_equal(canon("auth/userpass/users/a b", m, "a b", OP_UPDATE, ROUTE_NAMES_CI, &p, &v), 0);
+	free(p);
+	free(v);
+}
+
+/* A policy's parameter values are put in the field's form before they are
+ * compared with the coerced request. */
+static void test_canonical_policy_values(void **state)
+{
+	(void)state;
+	static const struct field fields[] = {
+		{ "ttl", FIELD_DURATION, NULL, "" },  { "pols", FIELD_POLICIES, NULL, "" },
+		{ "tags", FIELD_STRLIST, NULL, "" }, { "name", FIELD_STRING, NULL, "" },
+		{ "meta", FIELD_MAP, NULL, "" },      { NULL, 0, NULL, NULL },
+	};
+	static const struct route route = { .pattern = "x", .fields = fields };
+	json_t *in, *c;
+
+	in = json_string("1h");
+	c = field_canon_param("ttl", in, &route);
+	assert_int_equal(json_integer_value(c), 3600);
+	json_decref(c);
+	assert_null(field_canon_param("other", in, &route)); /* undeclared: as written */
+	assert_null(field_canon_param("meta", in, &route));
+	json_decref(in);
+	in = json_string("1*"); /* a glob is no duration: compared as written */
+	assert_null(field_canon_param("ttl", in, &route));
+	json_decref(in);
+	in = json_string(" ADM* ");
+	c = field_canon_param("pols", in, &route);
+	assert_string_equal(json_string_value(c), "adm*");
+	json_decref(c);
+	c = field_canon_param("tags", in, &route); /* one element, not split */
+	assert_string_equal(json_string_value(c), " ADM* ");
+	json_decref(c);
+	json_decref(in);
+	in = json_integer(5);
+	c = field_canon_param("name", in, &route);
+	assert_string_equal(json_string_value(c), "5");
+	json_decref(c);
+	json_decref(in);
+}
+
 struct built {
 	struct request req;
 	struct response resp;
@@ -308,6 +498,9 @@ int main(void)
 		cmocka_unit_test(test_query_and_form), cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
 		cmocka_unit_test(test_path_redacted),
+		cmocka_unit_test(test_canonical_coercion), cmocka_unit_test(test_canonical_policy_values),
+		cmocka_unit_test(test_string_maps),
+		cmocka_unit_test(test_canonical_path_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
