@@ -97,10 +97,19 @@ struct job {
 	h2o_timeout_entry_t timer;
 	bool abandoned;
 	struct job *next; /* in the loop's inline queue */
+	/* What the 504 needs, copied when the job is handed to the pool: from
+	 * then on a worker owns req (it may change op, fill data, mount and
+	 * token), so the loop's timer path reads only these. */
+	struct {
+		char id[sizeof(((struct request *)0)->id)];
+		char *path; /* owned */
+		enum op op;
+	} handoff;
 };
 
 static void job_free(struct job *j)
 {
+	free(j->handoff.path);
 	request_release(&j->req);
 	response_release(&j->resp);
 	free(j);
@@ -147,6 +156,10 @@ static void on_duration_exceeded(h2o_timeout_entry_t *entry);
 static bool submit_to_pool(struct job *j)
 {
 	struct loop_thread *t = j->ll->thread;
+	memcpy(j->handoff.id, j->req.id, sizeof(j->handoff.id));
+	free(j->handoff.path);
+	j->handoff.path = xstrdup(j->req.path ? j->req.path : "");
+	j->handoff.op = j->req.op;
 	j->timer.cb = on_duration_exceeded;
 	h2o_timeout_link(t->loop, &j->ll->duration, &j->timer);
 	if (pool_submit(t->set->pool, run_job, j) == 0) {
@@ -226,12 +239,19 @@ static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 static void on_duration_exceeded(h2o_timeout_entry_t *entry)
 {
 	struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, timer, entry);
+	struct request view;
 	struct response late;
-	/* The worker still owns j->resp; answer from a fresh response. */
+	/* The worker still owns j->req and j->resp: answer from the hand-off
+	 * copy and a fresh response. view borrows handoff.path and is not
+	 * released. */
+	request_init(&view);
+	memcpy(view.id, j->handoff.id, sizeof(view.id));
+	view.path = j->handoff.path;
+	view.op = j->handoff.op;
 	response_init(&late);
 	response_error(&late, TROVE_ERR_TIMEOUT, "request exceeded max_request_duration");
 	j->abandoned = true;
-	send_reply(j->hreq, &j->req, &late, TROVE_ERR_TIMEOUT);
+	send_reply(j->hreq, &view, &late, TROVE_ERR_TIMEOUT);
 	response_release(&late);
 }
 
