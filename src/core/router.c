@@ -304,6 +304,14 @@ static int spend_use(struct request *req, struct response *resp)
 	return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 }
 
+/* An allowed request: its body is parsed (a malformed one is refused
+ * before a use of the token is spent on it), then the use is spent. */
+static int body_then_use(struct request *req, struct response *resp)
+{
+	int r = request_body_load(req, resp);
+	return r != 0 ? r : spend_use(req, resp);
+}
+
 /* Resolves the token and its ACL, and decides the request. Returns 0
  * when the request may proceed. */
 static int authorize(struct request *req, const struct route *route, struct response *resp)
@@ -356,7 +364,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 	}
 	if (route && (route->flags & ROUTE_NO_ACL))
-		return spend_use(req, resp);
+		return body_then_use(req, resp);
 
 	/* Vault's create vs update: a write to something absent needs the
 	 * create capability. */
@@ -369,6 +377,17 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	}
 	acl_result_init(&res);
 	acl_check(req->acl, req->path, req->op, req->data, &res);
+	/* The body is parsed only when the token's capabilities grant the
+	 * operation on the path: then its parameters may still deny it
+	 * (parameter constraints), so the decision is taken again with them.
+	 * A request refused on path or operation never has it parsed. */
+	if (res.granting.len > 0 && request_body_pending(req)) {
+		if ((r = request_body_load(req, resp)) != 0) {
+			acl_result_release(&res);
+			return r;
+		}
+		acl_check(req->acl, req->path, req->op, req->data, &res);
+	}
 	req->sudo = res.sudo;
 	strlist_release(&req->granting);
 	req->granting = res.granting;
@@ -384,7 +403,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	req->policy_allowed = allowed;
 	if (!allowed)
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
-	return spend_use(req, resp);
+	return body_then_use(req, resp);
 }
 
 /* The first error message of a response, or NULL. */
@@ -440,6 +459,10 @@ static int authorize_call(struct request *req, const struct route *route, struct
 		r = authorize(req, route, resp);
 	if (r == 0 && !route)
 		r = response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+	/* Allowed (or a route that needs no token): the body becomes data
+	 * now, before the request entry records it. */
+	if (r == 0)
+		r = request_body_load(req, resp);
 	return r;
 }
 

@@ -6,7 +6,10 @@
  *   1. sealed check (503 unless the route is ROUTE_SEALED_OK)
  *   2. longest-prefix mount match, then the first route whose pattern
  *      matches (":name" binds one segment, a trailing "*" the rest)
- *   3. token resolution and the ACL decision (403 before 404, as Vault)
+ *   3. token resolution and the ACL decision (403 before 404, as Vault);
+ *      the body becomes req->data only once the token's capabilities
+ *      grant the operation (request_body_load): a refused request is
+ *      never parsed, and a malformed body is a 400 after the 403s
  *   4. operation check (405 when the route has no handler for it)
  *   5. field coercion (Vault's weak typing; 400 naming the field) and a
  *      warning for unknown fields

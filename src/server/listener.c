@@ -95,7 +95,10 @@ struct job {
 	h2o_req_t *hreq;
 	struct loop_listener *ll;
 	h2o_timeout_entry_t timer;
+	/* Set by the loop's timer once the 504 is sent (the HTTP request,
+	 * body included, is then gone); under mu while a worker may run. */
 	bool abandoned;
+	pthread_mutex_t mu;
 	struct job *next; /* in the loop's inline queue */
 	/* What the 504 needs, copied when the job is handed to the pool: from
 	 * then on a worker owns req (it may change op, fill data, mount and
@@ -109,6 +112,7 @@ struct job {
 
 static void job_free(struct job *j)
 {
+	pthread_mutex_destroy(&j->mu);
 	free(j->handoff.path);
 	request_release(&j->req);
 	response_release(&j->resp);
@@ -140,11 +144,23 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 	buf_release(&body);
 }
 
+/* On a worker. The body still points into the HTTP request's buffer
+ * (h2o stops reading a connection once its request is complete, so the
+ * buffer stays put): it is copied here, off the loop, unless the 504 was
+ * already sent, in which case the request does not run at all. What the
+ * router left unparsed is wiped here too. */
 static void run_job(void *arg)
 {
 	struct job *j = arg;
 	struct route_match m = { j->req.route };
-	j->err = router_dispatch(&j->req, &m, &j->resp);
+	pthread_mutex_lock(&j->mu);
+	bool late = j->abandoned;
+	if (!late)
+		request_body_own(&j->req);
+	pthread_mutex_unlock(&j->mu);
+	if (!late)
+		j->err = router_dispatch(&j->req, &m, &j->resp);
+	request_body_drop(&j->req);
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
 }
 
@@ -250,7 +266,9 @@ static void on_duration_exceeded(h2o_timeout_entry_t *entry)
 	view.op = j->handoff.op;
 	response_init(&late);
 	response_error(&late, TROVE_ERR_TIMEOUT, "request exceeded max_request_duration");
+	pthread_mutex_lock(&j->mu); /* waits while a worker copies the body */
 	j->abandoned = true;
+	pthread_mutex_unlock(&j->mu);
 	send_reply(j->hreq, &view, &late, TROVE_ERR_TIMEOUT);
 	response_release(&late);
 }
@@ -349,6 +367,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 
 	request_init(&j->req);
 	response_init(&j->resp);
+	pthread_mutex_init(&j->mu, NULL);
 	j->req.core = h->set->core;
 	j->hreq = hreq;
 	j->ll = ll;
@@ -369,7 +388,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	if (j->err != 0)
 		goto reply_now;
 	router_match(&j->req, &m);
-	if (router_is_slow(&j->req, &m)) {
+	/* The body is parsed by the router, after the token check; a large
+	 * one on the pool, so parsing it never stalls the loop. A small one
+	 * of a route that needs no token is parsed now: the route may choose
+	 * where it runs from its fields (engine.inline_hint). */
+	if (request_body_pending(&j->req) <= LISTENER_INLINE_BODY_MAX && m.route &&
+	    (m.route->flags & ROUTE_UNAUTH) && (j->err = request_body_load(&j->req, &j->resp)) != 0)
+		goto reply_now;
+	if (request_body_pending(&j->req) > LISTENER_INLINE_BODY_MAX || router_is_slow(&j->req, &m)) {
 		if (submit_to_pool(j))
 			return 0;
 		goto reply_now;
@@ -592,6 +618,12 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 	set->core = core;
 	set->pool = pool;
 	set->nthreads = nthreads ? nthreads : 1;
+	/* h2o moves a socket buffer past 32 MiB into an mmap'd temporary file
+	 * under /tmp: request bodies would reach the disk, outside mlock, and
+	 * the loop would stall on file-backed page faults (a 32 MiB body
+	 * with its headers crosses that line). max_request_size bounds the
+	 * buffers; keep them in anonymous memory. */
+	h2o_socket_buffer_mmap_settings.threshold = SIZE_MAX;
 	set->nrts = cfg->nlisteners;
 	set->rts = xcalloc(set->nrts, sizeof(*set->rts));
 	atomic_init(&set->stopping, false);
