@@ -2,6 +2,7 @@
  * See listener.h for the threading model. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <h2o.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include "duration.h"
 #include "err.h"
 #include "http.h"
+#include "linger.h"
 #include "log.h"
 #include "pool.h"
 #include "secure.h"
@@ -54,12 +56,15 @@ struct loop_listener {
 struct open_conn {
 	h2o_linklist_t link;
 	h2o_socket_t *sock;
+	struct loop_thread *thread;
+	int linger_fd; /* kept open past h2o's close (linger.h), or -1 */
 };
 
 struct loop_thread {
 	pthread_t tid;
 	bool started;
 	h2o_linklist_t conns;   /* struct open_conn */
+	struct linger_set linger; /* connections drained after h2o's own refusals */
 	unsigned jobs_in_flight; /* submitted to the pool, reply not yet sent */
 	struct job *inline_head; /* requests to serve on the loop, in arrival order */
 	struct job **inline_tail;
@@ -419,7 +424,22 @@ static void on_conn_closed(void *data)
 {
 	struct open_conn *oc = data;
 	h2o_linklist_unlink(&oc->link);
+	if (oc->linger_fd >= 0) {
+		if (atomic_load(&oc->thread->set->stopping))
+			close(oc->linger_fd);
+		else
+			linger_start(&oc->thread->linger, oc->linger_fd);
+	}
 	free(oc);
+}
+
+/* h2o refused the connection's request by itself and will close it after
+ * the answer: keep a duplicate of the socket to drain it (linger.h). */
+static void keep_for_linger(h2o_socket_t *sock)
+{
+	struct open_conn *oc = sock->on_close.cb == on_conn_closed ? sock->on_close.data : NULL;
+	if (oc && oc->linger_fd < 0)
+		oc->linger_fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -432,6 +452,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	struct loop_listener *ll = (struct loop_listener *)((h2o_accept_ctx_t *)listener->data)->ctx;
 	struct open_conn *oc = xcalloc(1, sizeof(*oc));
 	oc->sock = sock;
+	oc->thread = ll->thread;
+	oc->linger_fd = -1;
 	h2o_linklist_insert(&ll->thread->conns, &oc->link);
 	sock->on_close.cb = on_conn_closed;
 	sock->on_close.data = oc;
@@ -474,6 +496,7 @@ static void loop_shutdown(struct loop_thread *t)
 		return;
 	}
 	h2o_timeout_dispose(t->loop, &t->inline_timeout); /* no connection: nothing queued */
+	linger_dispose(&t->linger);
 	for (size_t i = 0; i < set->nrts; i++) {
 		h2o_timeout_dispose(t->loop, &t->listeners[i].duration);
 		h2o_context_dispose(&t->listeners[i].ctx);
@@ -638,6 +661,7 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		rt->gconf.handshake_timeout = LISTENER_HANDSHAKE_TIMEOUT_MS;
 		h2o_hostconf_t *host = h2o_config_register_host(&rt->gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 		h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+		linger_register_errors(host, (size_t)rt->cfg->max_request_size, keep_for_linger);
 		struct trove_handler *h = (struct trove_handler *)h2o_create_handler(path, sizeof(*h));
 		h->super.on_req = on_req;
 		h->set = set;
@@ -665,6 +689,7 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		th->loop = h2o_evloop_create();
 		th->queue = h2o_multithread_create_queue(th->loop);
 		h2o_timeout_init(th->loop, &th->inline_timeout, 0);
+		linger_init(&th->linger, th->loop);
 		h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
 		th->listeners = xcalloc(set->nrts, sizeof(*th->listeners));
 		for (size_t i = 0; i < set->nrts; i++) {

@@ -257,6 +257,53 @@ def test_bodies_big_bodies_do_not_stall_the_loop(dev_server):
     assert p50 < 0.1 and p99 < 2, f"sys/health p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {len(lat)}"
 
 
+def bodies_send_whole_then_read(host, port, head, pieces, timeout=60):
+    """Like requests or hvac: send the head and every piece of the body,
+    then read the answer until the server closes. Returns (raw answer,
+    the error that cut sending or reading short, or None)."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        try:
+            s.sendall(head)
+            for p in pieces:
+                s.sendall(p)
+        except OSError as e:
+            return b"", e
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out, None
+                out += chunk
+        except OSError as e:
+            return out, e
+
+
+@pytest.mark.time_limit(120)
+@pytest.mark.parametrize("chunked", [False, True])
+def test_bodies_oversized_body_gets_a_readable_413(config_server, chunked):
+    """Item 8: a client that sends its whole oversized body before reading
+    gets the 413, in the JSON error envelope, not a connection reset."""
+    srv = config_server(listener_extra="max_request_size = 1024")
+    host, port = srv.host_port
+    total = 16 << 20
+    piece = b"a" * 65536
+    head = f"PUT /v1/sys/init HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+    if chunked:
+        head += "Transfer-Encoding: chunked\r\n\r\n"
+        pieces = [b"%x\r\n%s\r\n" % (len(piece), piece)] * (total // len(piece)) + [b"0\r\n\r\n"]
+    else:
+        head += f"Content-Length: {total}\r\n\r\n"
+        pieces = [piece] * (total // len(piece))
+    raw, err = bodies_send_whole_then_read(host, port, head.encode(), pieces)
+    assert err is None, f"{err!r} after {len(raw)} bytes of answer"
+    assert status_of(raw) == 413, raw[:300]
+    headers, _, body = raw.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in headers.lower(), headers
+    assert json.loads(body) == {"errors": ["request body is larger than max_request_size (1024 bytes)"]}
+    assert srv.get("/v1/sys/init").json() == {"initialized": False}
+
+
 # (end of section: bodies)
 
 
