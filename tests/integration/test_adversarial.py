@@ -304,6 +304,34 @@ def test_bodies_oversized_body_gets_a_readable_413(config_server, chunked):
     assert srv.get("/v1/sys/init").json() == {"initialized": False}
 
 
+@pytest.mark.time_limit(120)
+def test_bodies_oversized_body_gets_a_readable_413_over_tls(config_server, tls_material):
+    """Item 8 over TLS: the drain runs under the TLS session (its records
+    are discarded) and the 413 record arrives before the close."""
+    import ssl
+
+    srv = config_server(tls=tls_material, listener_extra="max_request_size = 1024")
+    host, port = srv.host_port
+    ctx = ssl.create_default_context(cafile=str(tls_material.ca_cert))
+    ctx.load_cert_chain(*tls_material.client_pair)
+    total, piece = 8 << 20, b"a" * 65536
+    head = (f"PUT /v1/sys/init HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {total}\r\n\r\n").encode()
+    with socket.create_connection((host, port), timeout=60) as raw_sock:
+        with ctx.wrap_socket(raw_sock, server_hostname="127.0.0.1") as s:
+            s.sendall(head)
+            for _ in range(total // len(piece)):
+                s.sendall(piece)
+            out = b""
+            try:
+                while chunk := s.recv(65536):
+                    out += chunk
+            except ssl.SSLError:
+                pass  # the server's close after close_notify
+    assert status_of(out) == 413, out[:300]
+    assert out.endswith(b'{"errors":["request body is larger than max_request_size (1024 bytes)"]}\n'), out[-300:]
+
+
 # (end of section: bodies)
 
 
