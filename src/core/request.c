@@ -38,6 +38,7 @@ void request_release(struct request *req)
 	else
 		free(req->path);
 	json_decref(req->data);
+	secure_free(req->body.owned, req->body.len);
 	secure_free_str(req->client_token);
 	free(req->content_type);
 	json_decref(req->headers);

@@ -42,7 +42,15 @@ struct request {
 	char id[37];              /* v4 UUID */
 	enum op op;
 	char *path;               /* logical path (no /v1/), owned */
-	json_t *data;             /* JSON object, owned: body or query */
+	json_t *data;             /* JSON object, owned: query, then the body
+	                           * once request_body_load has run */
+	struct {
+		const char *ptr;  /* bytes not yet parsed: borrowed from the
+		                   * HTTP layer, or owned (below) */
+		size_t len;
+		char *owned;      /* a copy that outlives the HTTP request */
+		bool form;        /* sent as a form (x-www-form-urlencoded) */
+	} body;                   /* empty once loaded */
 	char *client_token;       /* owned, wiped on release; NULL if none */
 	char *content_type;       /* owned; NULL if none */
 	char remote_addr[64];
@@ -114,6 +122,28 @@ void request_init(struct request *req);
 void request_release(struct request *req);
 void response_init(struct response *resp);
 void response_release(struct response *resp);
+
+/* The request body is kept as bytes until the router has matched the
+ * route and checked the token: a request that is refused never has its
+ * body turned into JSON (request_body.c).
+ *
+ * request_body_set records len bytes at p (borrowed: they must stay valid
+ * until request_body_load or request_body_own); form: the content type
+ * was a form. An empty or all-whitespace body leaves nothing pending. */
+void request_body_set(struct request *req, const char *p, size_t len, bool form);
+/* Copies a borrowed pending body, so the request no longer depends on the
+ * HTTP request's memory (before handing it to another thread). */
+void request_body_own(struct request *req);
+/* Forgets a pending body unparsed (an owned copy is wiped and freed). */
+void request_body_drop(struct request *req);
+/* Bytes of body not yet loaded (0 once loaded or when there was none). */
+size_t request_body_pending(const struct request *req);
+/* Parses the pending body into req->data: a JSON object (within
+ * json_limits_body; null means no data) replaces it, a form adds its
+ * pairs. Then forgets the bytes (an owned copy is wiped). Returns 0 (also
+ * when nothing was pending), or TROVE_ERR_INVALID with the reason in
+ * resp->errors. */
+int request_body_load(struct request *req, struct response *resp);
 
 /* Named route parameter (":name" or "#name" in the route pattern), or
  * NULL. */

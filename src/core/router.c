@@ -551,9 +551,43 @@ static bool other_spelling_denied(const struct request *req)
 	return denied;
 }
 
+/* The request's data, made ready for the ACL and the handler: the pending
+ * body parsed (within its limits; a malformed one is answered 400 at
+ * once), then every declared field coerced into its canonical form. A
+ * value that cannot be coerced is not answered here: its error is kept in
+ * *ds and refused once the request is allowed (a denied request gets its
+ * 403 whatever it sent). Runs once per request. */
+struct data_state {
+	bool ready;
+	int coerce_err;
+	struct buf why;
+};
+
+static int prepare_data(struct request *req, const struct route *route, struct response *resp,
+			struct data_state *ds)
+{
+	int r;
+	if (ds->ready)
+		return 0;
+	if ((r = request_body_load(req, resp)) != 0)
+		return r;
+	ds->coerce_err = coerce_fields(req, route, &ds->why);
+	ds->ready = true;
+	return 0;
+}
+
+/* An allowed request: its body is parsed (a malformed one is refused
+ * before a use of the token is spent on it), then the use is spent. */
+static int body_then_use(struct request *req, const struct route *route, struct response *resp,
+			 struct data_state *ds)
+{
+	int r = prepare_data(req, route, resp, ds);
+	return r != 0 ? r : spend_use(req, resp);
+}
+
 /* Resolves the token and its ACL, and decides the request. Returns 0
  * when the request may proceed. */
-static int authorize(struct request *req, const struct route *route, struct response *resp)
+static int authorize(struct request *req, const struct route *route, struct response *resp, struct data_state *ds)
 {
 	struct acl_result res;
 	int r;
@@ -603,7 +637,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 	}
 	if (route && (route->flags & ROUTE_NO_ACL))
-		return spend_use(req, resp);
+		return body_then_use(req, route, resp, ds);
 
 	/* Vault's create vs update: a write to something absent needs the
 	 * create capability. */
@@ -614,10 +648,28 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		if (!exists)
 			req->op = OP_CREATE;
 	}
+	/* Without a body (query parameters only) the data is made canonical
+	 * now, so the first decision is already taken on canonical values. */
+	if (!request_body_pending(req) && (r = prepare_data(req, route, resp, ds)) != 0)
+		return r;
 	acl_result_init(&res);
 	json_t *data = acl_data(req, route);
 	acl_check_ex(req->acl, req->path, req->op, data, route ? field_canon_param : NULL, route, &res);
 	json_decref(data);
+	/* The body is parsed only when the token's capabilities grant the
+	 * operation on the path: then its parameters, in canonical form, may
+	 * still deny it (parameter constraints), so the decision is taken
+	 * again with them. A request refused on path or operation never has
+	 * its body parsed. */
+	if (res.granting.len > 0 && request_body_pending(req)) {
+		if ((r = prepare_data(req, route, resp, ds)) != 0) {
+			acl_result_release(&res);
+			return r;
+		}
+		data = acl_data(req, route);
+		acl_check_ex(req->acl, req->path, req->op, data, route ? field_canon_param : NULL, route, &res);
+		json_decref(data);
+	}
 	req->sudo = res.sudo;
 	strlist_release(&req->granting);
 	req->granting = res.granting;
@@ -635,7 +687,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	req->policy_allowed = allowed;
 	if (!allowed)
 		return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
-	return spend_use(req, resp);
+	return body_then_use(req, route, resp, ds);
 }
 
 /* The first error message of a response, or NULL. */
@@ -722,8 +774,8 @@ static handler_fn handler_for(const struct route *route, enum op op)
  * the request is answered without being audited (sealed). */
 static int authorize_call(struct request *req, const struct route *route, struct response *resp, bool *done)
 {
-	struct buf why;
-	int r, cr;
+	struct data_state ds = { .ready = false, .coerce_err = 0 };
+	int r;
 	*done = false;
 	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK))) {
 		*done = true;
@@ -733,18 +785,21 @@ static int authorize_call(struct request *req, const struct route *route, struct
 	 * handler gets. */
 	if ((r = router_canon_path(req, route, resp)) != 0)
 		return r;
-	buf_init(&why, 4096);
-	cr = coerce_fields(req, route, &why);
+	buf_init(&ds.why, 4096);
 	r = route ? wrapping_precheck(req, resp) : 0;
 	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
-		r = authorize(req, route, resp);
+		r = authorize(req, route, resp, &ds);
 	if (r == 0 && !route)
 		r = response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
-	/* A value that could not be coerced is refused once the request is
-	 * allowed, and after the 405 of an unsupported operation. */
-	if (r == 0 && cr != 0 && handler_for(route, req->op))
-		r = response_error(resp, cr, "%s", why.data);
-	buf_release(&why);
+	/* Allowed (or a route that needs no token): the body becomes data
+	 * now, before the request entry records it. A value that could not
+	 * be coerced is refused once the request is allowed, and after the
+	 * 405 of an unsupported operation. */
+	if (r == 0)
+		r = prepare_data(req, route, resp, &ds);
+	if (r == 0 && ds.coerce_err != 0 && handler_for(route, req->op))
+		r = response_error(resp, ds.coerce_err, "%s", ds.why.data);
+	buf_release(&ds.why);
 	return r;
 }
 

@@ -11,12 +11,15 @@
  *      sys/audit-hash gives it, and the server log shows it redacted); the
  *      names in the path checked and lower-cased (ROUTE_NAMES_CI), and a
  *      trailing '/' after a bound ":name" refused but for a LIST (400)
- *   3. field coercion into canonical form (Vault's weak typing), then
- *      token resolution and the ACL decision on the canonical values (403
- *      before 404, as Vault; a coercion error is answered 400 naming the
- *      field, but only once the ACL allowed the request; a legacy field
- *      name is checked under the name of the field it sets as well;
- *      ROUTE_SLASH_EQUIV: a deny on the other spelling of the path too)
+ *   3. token resolution and the ACL decision (403 before 404, as Vault);
+ *      the body becomes req->data only once the token's capabilities
+ *      grant the operation (request_body_load): a refused request is
+ *      never parsed, and a malformed body is a 400 after the 403s; then
+ *      field coercion into canonical form (Vault's weak typing) and the
+ *      ACL decision on the canonical values (a coercion error is answered
+ *      400 naming the field, but only once the ACL allowed the request; a
+ *      legacy field name is checked under the name of the field it sets
+ *      as well; ROUTE_SLASH_EQUIV: a deny on the other spelling too)
  *   4. operation check (405 when the route has no handler for it)
  *   5. a warning for unknown fields
  *   6. the handler

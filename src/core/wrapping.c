@@ -155,6 +155,10 @@ int wrapping_precheck(struct request *req, struct response *resp)
 	if (!is_wrapping_path(req->path, "unwrap") && !is_wrapping_path(req->path, "rewrap") &&
 	    !is_wrapping_path(req->path, "lookup"))
 		return 0;
+	/* These paths authenticate with the wrapping token, which may come in
+	 * the body: it is parsed here, before the token check. */
+	if ((r = request_body_load(req, resp)) != 0)
+		return r;
 	r = wrapping_validate(req->core, wrapping_request_token(req), NULL);
 	if (r == TROVE_ERR_SEALED)
 		return response_error(resp, r, "Vault is sealed");

@@ -7,41 +7,13 @@
 
 #include "core/mount.h"
 #include "err.h"
+#include "form.h"
+#include "json_limits.h"
 #include "rand.h"
 #include "strconv.h"
 #include "secure.h"
 
 #include "banned.h"
-
-/* Percent-decodes s[0..n) into a new string. plus_space: '+' means ' ' (in
- * queries and forms). Fails on a bad escape or a decoded NUL. */
-static char *pct_decode(const char *s, size_t n, bool plus_space)
-{
-	char *out = xmalloc(n + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= n || (hi = strconv_hex_digit((unsigned char)s[i + 1])) < 0 ||
-			    (lo = strconv_hex_digit((unsigned char)s[i + 2])) < 0) {
-				free(out);
-				return NULL;
-			}
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && plus_space) {
-			c = ' ';
-		}
-		if (c == '\0') {
-			free(out);
-			return NULL;
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return out;
-}
 
 /* No control bytes, no "." or ".." segment, no empty segment except a
  * single trailing '/'. */
@@ -68,82 +40,12 @@ static bool path_is_clean(const char *p)
 	return true;
 }
 
-/* Parses k=v&k=v into obj. A key that repeats becomes an array
- * (join=false, queries) or a comma-joined string (join=true, forms). */
-static int parse_pairs(const char *s, size_t n, json_t *obj, bool join, struct response *resp)
-{
-	size_t i = 0;
-	while (i < n) {
-		size_t end = i;
-		while (end < n && s[end] != '&')
-			end++;
-		if (end > i) {
-			const char *eq = memchr(s + i, '=', end - i);
-			size_t klen = eq ? (size_t)(eq - (s + i)) : end - i;
-			char *k = pct_decode(s + i, klen, true);
-			char *v = eq ? pct_decode(eq + 1, (size_t)(s + end - eq - 1), true) : xstrdup("");
-			if (!k || !v) {
-				free(k);
-				free(v);
-				return response_error(resp, TROVE_ERR_INVALID, "invalid percent-encoding in parameters");
-			}
-			json_t *old = json_object_get(obj, k);
-			if (!old) {
-				json_object_set_new(obj, k, json_string(v));
-			} else if (join && json_is_string(old)) {
-				json_object_set_new(obj, k, json_sprintf("%s,%s", json_string_value(old), v));
-			} else if (json_is_array(old)) {
-				json_array_append_new(old, json_string(v));
-			} else {
-				json_t *arr = json_array();
-				json_array_append(arr, old);
-				json_array_append_new(arr, json_string(v));
-				json_object_set_new(obj, k, arr);
-			}
-			free(k);
-			free(v);
-		}
-		i = end + 1;
-	}
-	return 0;
-}
-
 static bool ct_is(const char *ct, size_t len, const char *want)
 {
 	size_t w = strlen(want);
 	if (len < w || strncasecmp(ct, want, w) != 0)
 		return false;
 	return len == w || ct[w] == ';' || ct[w] == ' ';
-}
-
-static int parse_body(struct request *req, const char *body, size_t len, const char *ct, size_t ct_len,
-		      struct response *resp)
-{
-	size_t i = 0;
-	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
-		i++;
-	if (i == len)
-		return 0;
-	if (ct && ct_is(ct, ct_len, "application/x-www-form-urlencoded") && body[i] != '{' && body[i] != '[')
-		return parse_pairs(body, len, req->data, true, resp);
-
-	json_error_t jerr;
-	json_t *j = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
-	if (!j)
-		return response_error(resp, TROVE_ERR_INVALID, "failed to parse JSON input: %s (line %d, column %d)",
-				      jerr.text, jerr.line, jerr.column);
-	if (json_is_null(j)) {
-		json_decref(j);
-		return 0;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return response_error(resp, TROVE_ERR_INVALID,
-				      "failed to parse JSON input: the request body must be a JSON object");
-	}
-	json_decref(req->data);
-	req->data = j;
-	return 0;
 }
 
 int http_build_request(struct request *req, const char *method, size_t mlen, const char *raw_path,
@@ -160,7 +62,6 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 	const char *q = memchr(raw_path, '?', raw_len);
 	size_t plen = q ? (size_t)(q - raw_path) : raw_len;
 	bool found = false;
-	int r;
 
 	if (rand_uuid(req->id) != 0)
 		return response_error(resp, TROVE_ERR_INTERNAL, "internal error");
@@ -177,7 +78,7 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 		return response_error(resp, TROVE_ERR_INVALID, "path is too long");
 	if (plen < 4 || memcmp(raw_path, "/v1/", 4) != 0)
 		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path: the API lives under /v1/");
-	req->path = pct_decode(raw_path + 4, plen - 4, false);
+	req->path = form_decode(raw_path + 4, plen - 4, false);
 	if (!req->path || !path_is_clean(req->path))
 		return response_error(resp, req->path && !req->path[0] ? TROVE_ERR_NOT_FOUND : TROVE_ERR_INVALID,
 				      "invalid path: no NUL or control bytes, \".\" or \"..\" segments, or \"//\"");
@@ -189,8 +90,9 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 				      "PATCH requires Content-Type: application/merge-patch+json");
 
 	if (req->op == OP_READ || req->op == OP_LIST || req->op == OP_DELETE || req->op == OP_HEAD) {
-		if (q && (r = parse_pairs(q + 1, raw_len - plen - 1, req->data, false, resp)) != 0)
-			return r;
+		const char *why = NULL;
+		if (q && form_parse(q + 1, raw_len - plen - 1, req->data, false, json_limits_body.max_total, &why) != 0)
+			return response_error(resp, TROVE_ERR_INVALID, "%s", why);
 		json_t *list = json_object_get(req->data, "list");
 		if (list && req->op == OP_READ) {
 			bool b = false;
@@ -201,9 +103,10 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 			json_object_del(req->data, "list");
 		}
 	}
-	if (req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD && body_len > 0 &&
-	    (r = parse_body(req, body, body_len, ct, ct_len, resp)) != 0)
-		return r;
+	/* The body waits for the router (request_body_load). */
+	if (req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD && body_len > 0)
+		request_body_set(req, body, body_len,
+				 ct && ct_is(ct, ct_len, "application/x-www-form-urlencoded"));
 	if (req->op == OP_LIST) {
 		size_t n = strlen(req->path);
 		if (req->path[n - 1] != '/') {

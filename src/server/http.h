@@ -7,7 +7,10 @@
  * merge-patch content type), the path under /v1/ is percent-decoded and
  * checked (no NUL or control bytes, no "." or ".." segments, no empty
  * inner segments), query parameters become data for read-like operations,
- * and a JSON object (or a form) body becomes data for writes.
+ * and the body of a write is recorded, unparsed, for the router to load
+ * once the request is known to be allowed (request_body_load in
+ * core/request.h); the body bytes must then outlive req, or be copied
+ * with request_body_own.
  *
  * http_render turns a response (or an error code) into a status and a body
  * in Vault's envelope. */

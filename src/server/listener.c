@@ -2,6 +2,7 @@
  * See listener.h for the threading model. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <h2o.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include "duration.h"
 #include "err.h"
 #include "http.h"
+#include "linger.h"
 #include "log.h"
 #include "pool.h"
 #include "secure.h"
@@ -54,12 +56,15 @@ struct loop_listener {
 struct open_conn {
 	h2o_linklist_t link;
 	h2o_socket_t *sock;
+	struct loop_thread *thread;
+	int linger_fd; /* kept open past h2o's close (linger.h), or -1 */
 };
 
 struct loop_thread {
 	pthread_t tid;
 	bool started;
 	h2o_linklist_t conns;   /* struct open_conn */
+	struct linger_set linger; /* connections drained after h2o's own refusals */
 	unsigned jobs_in_flight; /* submitted to the pool, reply not yet sent */
 	struct job *inline_head; /* requests to serve on the loop, in arrival order */
 	struct job **inline_tail;
@@ -96,12 +101,25 @@ struct job {
 	h2o_req_t *hreq;
 	struct loop_listener *ll;
 	h2o_timeout_entry_t timer;
+	/* Set by the loop's timer once the 504 is sent (the HTTP request,
+	 * body included, is then gone); under mu while a worker may run. */
 	bool abandoned;
+	pthread_mutex_t mu;
 	struct job *next; /* in the loop's inline queue */
+	/* What the 504 needs, copied when the job is handed to the pool: from
+	 * then on a worker owns req (it may change op, fill data, mount and
+	 * token), so the loop's timer path reads only these. */
+	struct {
+		char id[sizeof(((struct request *)0)->id)];
+		char *path; /* owned */
+		enum op op;
+	} handoff;
 };
 
 static void job_free(struct job *j)
 {
+	pthread_mutex_destroy(&j->mu);
+	free(j->handoff.path);
 	request_release(&j->req);
 	response_release(&j->resp);
 	free(j);
@@ -138,11 +156,23 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 	buf_release(&body);
 }
 
+/* On a worker. The body still points into the HTTP request's buffer
+ * (h2o stops reading a connection once its request is complete, so the
+ * buffer stays put): it is copied here, off the loop, unless the 504 was
+ * already sent, in which case the request does not run at all. What the
+ * router left unparsed is wiped here too. */
 static void run_job(void *arg)
 {
 	struct job *j = arg;
 	struct route_match m = { j->req.route };
-	j->err = router_dispatch(&j->req, &m, &j->resp);
+	pthread_mutex_lock(&j->mu);
+	bool late = j->abandoned;
+	if (!late)
+		request_body_own(&j->req);
+	pthread_mutex_unlock(&j->mu);
+	if (!late)
+		j->err = router_dispatch(&j->req, &m, &j->resp);
+	request_body_drop(&j->req);
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
 }
 
@@ -158,6 +188,10 @@ static bool submit_to_pool(struct job *j)
 	struct loop_thread *t = j->ll->thread;
 	struct route_match m = {j->req.route};
 	bool hashing = router_is_hashing(&j->req, &m);
+	memcpy(j->handoff.id, j->req.id, sizeof(j->handoff.id));
+	free(j->handoff.path);
+	j->handoff.path = xstrdup(j->req.path ? j->req.path : "");
+	j->handoff.op = j->req.op;
 	j->timer.cb = on_duration_exceeded;
 	h2o_timeout_link(t->loop, &j->ll->duration, &j->timer);
 	if (pool_submit(hashing ? t->set->hash_pool : t->set->pool, run_job, j) == 0) {
@@ -241,12 +275,21 @@ static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 static void on_duration_exceeded(h2o_timeout_entry_t *entry)
 {
 	struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, timer, entry);
+	struct request view;
 	struct response late;
-	/* The worker still owns j->resp; answer from a fresh response. */
+	/* The worker still owns j->req and j->resp: answer from the hand-off
+	 * copy and a fresh response. view borrows handoff.path and is not
+	 * released. */
+	request_init(&view);
+	memcpy(view.id, j->handoff.id, sizeof(view.id));
+	view.path = j->handoff.path;
+	view.op = j->handoff.op;
 	response_init(&late);
 	response_error(&late, TROVE_ERR_TIMEOUT, "request exceeded max_request_duration");
+	pthread_mutex_lock(&j->mu); /* waits while a worker copies the body */
 	j->abandoned = true;
-	send_reply(j->hreq, &j->req, &late, TROVE_ERR_TIMEOUT);
+	pthread_mutex_unlock(&j->mu);
+	send_reply(j->hreq, &view, &late, TROVE_ERR_TIMEOUT);
 	response_release(&late);
 }
 
@@ -346,6 +389,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 
 	request_init(&j->req);
 	response_init(&j->resp);
+	pthread_mutex_init(&j->mu, NULL);
 	j->req.core = h->set->core;
 	j->hreq = hreq;
 	j->ll = ll;
@@ -366,7 +410,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	if (j->err != 0)
 		goto reply_now;
 	router_match(&j->req, &m);
-	if (router_is_slow(&j->req, &m)) {
+	/* The body is parsed by the router, after the token check; a large
+	 * one on the pool, so parsing it never stalls the loop. A small one
+	 * of a route that needs no token is parsed now: the route may choose
+	 * where it runs from its fields (engine.inline_hint). */
+	if (request_body_pending(&j->req) <= LISTENER_INLINE_BODY_MAX && m.route &&
+	    (m.route->flags & ROUTE_UNAUTH) && (j->err = request_body_load(&j->req, &j->resp)) != 0)
+		goto reply_now;
+	if (request_body_pending(&j->req) > LISTENER_INLINE_BODY_MAX || router_is_slow(&j->req, &m)) {
 		if (submit_to_pool(j))
 			return 0;
 		goto reply_now;
@@ -390,7 +441,22 @@ static void on_conn_closed(void *data)
 {
 	struct open_conn *oc = data;
 	h2o_linklist_unlink(&oc->link);
+	if (oc->linger_fd >= 0) {
+		if (atomic_load(&oc->thread->set->stopping))
+			close(oc->linger_fd);
+		else
+			linger_start(&oc->thread->linger, oc->linger_fd);
+	}
 	free(oc);
+}
+
+/* h2o refused the connection's request by itself and will close it after
+ * the answer: keep a duplicate of the socket to drain it (linger.h). */
+static void keep_for_linger(h2o_socket_t *sock)
+{
+	struct open_conn *oc = sock->on_close.cb == on_conn_closed ? sock->on_close.data : NULL;
+	if (oc && oc->linger_fd < 0)
+		oc->linger_fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -403,6 +469,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	struct loop_listener *ll = (struct loop_listener *)((h2o_accept_ctx_t *)listener->data)->ctx;
 	struct open_conn *oc = xcalloc(1, sizeof(*oc));
 	oc->sock = sock;
+	oc->thread = ll->thread;
+	oc->linger_fd = -1;
 	h2o_linklist_insert(&ll->thread->conns, &oc->link);
 	sock->on_close.cb = on_conn_closed;
 	sock->on_close.data = oc;
@@ -445,6 +513,7 @@ static void loop_shutdown(struct loop_thread *t)
 		return;
 	}
 	h2o_timeout_dispose(t->loop, &t->inline_timeout); /* no connection: nothing queued */
+	linger_dispose(&t->linger);
 	for (size_t i = 0; i < set->nrts; i++) {
 		h2o_timeout_dispose(t->loop, &t->listeners[i].duration);
 		h2o_context_dispose(&t->listeners[i].ctx);
@@ -590,6 +659,12 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 	set->pool = pool;
 	set->hash_pool = hash_pool;
 	set->nthreads = nthreads ? nthreads : 1;
+	/* h2o moves a socket buffer past 32 MiB into an mmap'd temporary file
+	 * under /tmp: request bodies would reach the disk, outside mlock, and
+	 * the loop would stall on file-backed page faults (a 32 MiB body
+	 * with its headers crosses that line). max_request_size bounds the
+	 * buffers; keep them in anonymous memory. */
+	h2o_socket_buffer_mmap_settings.threshold = SIZE_MAX;
 	set->nrts = cfg->nlisteners;
 	set->rts = xcalloc(set->nrts, sizeof(*set->rts));
 	atomic_init(&set->stopping, false);
@@ -604,6 +679,7 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		rt->gconf.handshake_timeout = LISTENER_HANDSHAKE_TIMEOUT_MS;
 		h2o_hostconf_t *host = h2o_config_register_host(&rt->gconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 		h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+		linger_register_errors(host, (size_t)rt->cfg->max_request_size, keep_for_linger);
 		struct trove_handler *h = (struct trove_handler *)h2o_create_handler(path, sizeof(*h));
 		h->super.on_req = on_req;
 		h->set = set;
@@ -631,6 +707,7 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		th->loop = h2o_evloop_create();
 		th->queue = h2o_multithread_create_queue(th->loop);
 		h2o_timeout_init(th->loop, &th->inline_timeout, 0);
+		linger_init(&th->linger, th->loop);
 		h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
 		th->listeners = xcalloc(set->nrts, sizeof(*th->listeners));
 		for (size_t i = 0; i < set->nrts; i++) {

@@ -36,6 +36,9 @@ struct listener_set;
 #define LISTENER_RETRY_AFTER_S "1"
 /* Sum of header name and value bytes; more is refused with 431. */
 #define LISTENER_MAX_HEADER_BYTES (64 * 1024)
+/* A body longer than this is parsed on the worker pool, never on an
+ * event loop, whatever its route. */
+#define LISTENER_INLINE_BODY_MAX (64 * 1024)
 
 /* Binds every listener (nthreads sockets each) and starts the loop
  * threads. On failure nothing is left running and err says which address

@@ -1,7 +1,9 @@
 /* libFuzzer target: an untrusted HTTP request (method, path, content type
- * and body) through the HTTP edge, field coercion (which must be
- * idempotent), the canonical form of policy parameter values, and
- * rendering.
+ * and body) through the HTTP edge, the body loader with its limits
+ * (json_limits_body: depth, members per container, values in all),
+ * field coercion (which must be idempotent), the canonical form of policy
+ * parameter values, and rendering. The limit scan is also checked against
+ * jansson: text it passes must parse within the limits' depth.
  *
  * Input layout: the first byte picks the method, the second the content
  * type; the rest is "path\nbody". */
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "core/router.h"
+#include "json_limits.h"
 #include "server/http.h"
 
 static const char *const methods[] = { "GET", "LIST", "POST", "PUT", "PATCH", "DELETE", "HEAD", "BREW" };
@@ -27,6 +30,27 @@ static const struct field fuzz_fields[] = {
 static const struct route fuzz_route = { .pattern = "x", .fields = fuzz_fields };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static unsigned json_depth(const json_t *j)
+{
+	unsigned d = 0, c;
+	const char *k;
+	const json_t *v;
+	size_t i;
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, v)
+		if ((c = json_depth(v)) > d)
+			d = c;
+		return d + 1;
+	}
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+		if ((c = json_depth(v)) > d)
+			d = c;
+		return d + 1;
+	}
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,6 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&out, 1 << 20);
 	int r = http_build_request(&req, method, strlen(method), rest, path_len, body, body_len, ct,
 				   ct ? strlen(ct) : 0, &resp);
+	if (r == 0)
+		r = request_body_load(&req, &resp);
+	/* The scan alone, on the raw bytes: whatever it passes, jansson never
+	 * nests deeper than the limit allows. */
+	if (json_limits_check(body, body_len, &json_limits_body) == JSON_LIMIT_OK) {
+		json_t *j = json_loadb(body, body_len, JSON_DECODE_ANY, NULL);
+		if (j && json_depth(j) > json_limits_body.max_depth)
+			__builtin_trap();
+		json_decref(j);
+	}
 	if (r == 0 && req.data) {
 		/* Coerce every value to every type, as the router would, and
 		 * each as a policy's parameter value for a field of each type. */

@@ -192,9 +192,10 @@ def test_body_over_configured_limit_is_413(config_server):
     raw, _ = raw_http(host, port, (head + f"Content-Length: {len(big)}\r\nConnection: close\r\n\r\n").encode()
                       + big)
     assert status_of(raw) == 413, raw[:300]
-    # The listener refuses the body before reading it, so the reply is the
-    # listener's own short text, not the JSON envelope (docs/architecture.md).
+    # The listener refuses the body before reading it and closes the
+    # connection after its JSON answer (docs/architecture.md).
     assert b"connection: close" in raw.lower()
+    assert b'{"errors":["request body is larger than max_request_size (1024 bytes)"]}' in raw
     # Over it, chunked (no length known in advance).
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in [big[i:i + 500] for i in range(0, len(big), 500)])
     raw, _ = raw_http(host, port, (head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()

@@ -381,16 +381,15 @@ def test_cubbyhole_is_private_per_token(dev_server, root):
 
 
 def test_deeply_nested_values(dev_server, root):
-    """Nesting up to the JSON parser's limit round-trips through write,
-    read, patch and subkeys (worker threads have small stacks); deeper
-    input is a clear 400, never a crash."""
+    """Nesting up to the body limit (64 levels) round-trips through write,
+    read, patch and subkeys; deeper input is a clear 400, never a crash."""
     t = dev_server.root_token
-    for depth, want in ((2040, 200), (3000, 400)):
+    for depth, want in ((62, 200), (63, 400), (3000, 400)):
         body = '{"data": {"d": ' + '{"a": ' * depth + '"x"' + '}' * depth + '}}'
         r = dev_server.request("POST", f"/v1/secret/data/deep{depth}", token=t, data=body)
         assert r.status_code == want, r.text[:200]
         if want != 200:
-            assert "maximum parsing depth" in r.text
+            assert "nesting deeper than 64 levels" in r.text
             continue
         assert dev_server.get(f"/v1/secret/data/deep{depth}", token=t).status_code == 200
         r = dev_server.request("PATCH", f"/v1/secret/data/deep{depth}", token=t, data=body,

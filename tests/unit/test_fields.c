@@ -287,6 +287,9 @@ static void build(struct built *b, const char *method, const char *path, const c
 	response_init(&b->resp);
 	b->r = http_build_request(&b->req, method, strlen(method), path, strlen(path), body, body ? strlen(body) : 0,
 				  ct, ct ? strlen(ct) : 0, &b->resp);
+	/* What the router does once the request is allowed. */
+	if (b->r == 0)
+		b->r = request_body_load(&b->req, &b->resp);
 }
 
 static void done(struct built *b)
@@ -389,6 +392,102 @@ static void test_bad_bodies(void **state)
 	build(&b, "PUT", "/v1/sys/init", "null", NULL);
 	assert_int_equal(b.r, 0);
 	done(&b);
+}
+
+/* The body stays bytes until the router asks for it, and the limits
+ * refuse a flood before jansson builds anything. */
+static void test_body_is_loaded_late(void **state)
+{
+	(void)state;
+	struct request req;
+	struct response resp;
+	const char *body = "{\"a\": 1}";
+	request_init(&req);
+	response_init(&resp);
+	assert_int_equal(http_build_request(&req, "PUT", 3, "/v1/secret/x", 12, body, strlen(body), NULL, 0, &resp), 0);
+	assert_int_equal(json_object_size(req.data), 0);
+	assert_int_equal(request_body_pending(&req), strlen(body));
+	request_body_own(&req);
+	assert_ptr_not_equal(req.body.ptr, body);
+	assert_int_equal(request_body_load(&req, &resp), 0);
+	assert_int_equal(request_body_pending(&req), 0);
+	assert_int_equal(json_integer_value(json_object_get(req.data, "a")), 1);
+	assert_int_equal(request_body_load(&req, &resp), 0); /* once */
+	request_release(&req);
+	response_release(&resp);
+}
+
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = malloc(hl + ul * n + tl + 1);
+	memcpy(s, head, hl);
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + hl + i * ul, unit, ul);
+	memcpy(s + hl + ul * n, tail, tl + 1);
+	return s;
+}
+
+static void test_body_limits(void **state)
+{
+	(void)state;
+	struct built b;
+	/* 64 levels pass; 65 are refused, naming the reason. */
+	char *deep = repeat("{\"a\":", "[", 63, "");
+	char *s = repeat(deep, "]", 63, "}");
+	build(&b, "PUT", "/v1/secret/x", s, NULL);
+	assert_int_equal(b.r, 0);
+	done(&b);
+	free(s);
+	free(deep);
+	deep = repeat("{\"a\":", "[", 64, "");
+	s = repeat(deep, "]", 64, "}");
+	build(&b, "PUT", "/v1/secret/x", s, NULL);
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	assert_non_null(strstr(first_error(&b), "nesting deeper than 64 levels"));
+	done(&b);
+	free(s);
+	free(deep);
+	/* 10,000 members of one array pass; 10,001 do not. */
+	s = repeat("{\"a\":[0", ",0", 9999, "]}");
+	build(&b, "PUT", "/v1/secret/x", s, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(json_array_size(json_object_get(b.req.data, "a")), 10000);
+	done(&b);
+	free(s);
+	s = repeat("{\"a\":[0", ",0", 10000, "]}");
+	build(&b, "PUT", "/v1/secret/x", s, NULL);
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	assert_non_null(strstr(first_error(&b), "more than 10000 members"));
+	done(&b);
+	free(s);
+	/* Commas and brackets inside strings are not structure. */
+	s = repeat("{\"a\":\"", ",[{\\\"", 20000, "\"}");
+	build(&b, "PUT", "/v1/secret/x", s, NULL);
+	assert_int_equal(b.r, 0);
+	done(&b);
+	free(s);
+	/* Many small containers: the total. */
+	s = repeat("{\"a\":[[0]", ",[0,0,0,0,0,0,0,0,0,0]", 9999, "]}");
+	build(&b, "PUT", "/v1/secret/x", s, NULL);
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	assert_non_null(strstr(first_error(&b), "more than 100000 values"));
+	done(&b);
+	free(s);
+	/* A form repeating one key: the pair count is bounded too, and the
+	 * joined value is built once. */
+	s = repeat("a=1", "&a=1", 5000, "");
+	build(&b, "POST", "/v1/secret/x", s, "application/x-www-form-urlencoded");
+	assert_int_equal(b.r, 0);
+	assert_int_equal(json_string_length(json_object_get(b.req.data, "a")), 5001 * 2 - 1);
+	done(&b);
+	free(s);
+	s = repeat("a=1", "&a=1", 100000, "");
+	build(&b, "POST", "/v1/secret/x", s, "application/x-www-form-urlencoded");
+	assert_int_equal(b.r, TROVE_ERR_INVALID);
+	assert_non_null(strstr(first_error(&b), "too many parameters"));
+	done(&b);
+	free(s);
 }
 
 static void test_paths(void **state)
@@ -496,6 +595,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coercion),     cmocka_unit_test(test_methods_and_list),
 		cmocka_unit_test(test_query_and_form), cmocka_unit_test(test_bad_bodies),
+		cmocka_unit_test(test_body_is_loaded_late), cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
 		cmocka_unit_test(test_path_redacted),
 		cmocka_unit_test(test_canonical_coercion), cmocka_unit_test(test_canonical_policy_values),
