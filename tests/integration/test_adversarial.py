@@ -1016,6 +1016,48 @@ def bodies_limited_token(srv, root, rules):
     return r.json()["auth"]["client_token"]
 
 
+
+def test_bodies_big_body_runs_once_on_the_pool(dev_server, tmp_path):
+    """Item 7: a request with a body over 64 KiB goes to the worker pool,
+    where its body is parsed only once the token is allowed. Allowed, it
+    runs exactly once: one audit request entry and one response entry, one
+    use of its token; refused, it is recorded as a refusal."""
+    srv, root = dev_server, dev_server.root_token
+    log = tmp_path / "audit.log"
+    r = srv.request("PUT", "/v1/sys/audit/file", token=root, json={"type": "file", "options": {"file_path": str(log)}})
+    assert r.status_code == 204, r.text
+    r = srv.request("PUT", "/v1/sys/policy/bodies-big", token=root,
+                    json={"policy": 'path "secret/data/big" { capabilities = ["create", "update", "read"] }'})
+    assert r.status_code in (200, 204), r.text
+    r = srv.request("POST", "/v1/auth/token/create", token=root, json={"policies": ["bodies-big"], "num_uses": 2})
+    assert r.status_code == 200, r.text
+    tok = r.json()["auth"]["client_token"]
+    value = "v" * (200 * 1024)
+    body = json.dumps({"data": {"blob": value}}).encode()
+
+    status, js = bodies_raw_put(srv, "/v1/secret/data/big", body, token=tok)
+    assert status == 200, js
+    # the second and last use of the token reads it back whole
+    r = srv.request("GET", "/v1/secret/data/big", token=tok)
+    assert r.status_code == 200 and r.json()["data"]["data"]["blob"] == value
+    r = srv.request("GET", "/v1/secret/data/big", token=tok)
+    assert r.status_code == 403, r.text
+
+    # refused on the loop: without a token, and with a token of no rights
+    status, js = bodies_raw_put(srv, "/v1/secret/data/big", body)
+    assert status == 403, js
+    status, js = bodies_raw_put(srv, "/v1/secret/data/big", body, token="s.not-a-token")
+    assert status == 403, js
+
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    writes = [e for e in entries if e["request"]["path"] == "secret/data/big" and e["request"]["operation"] in ("create", "update")]
+    kinds = [(e["type"], "error" in e and bool(e.get("error"))) for e in writes]
+    # the allowed write: one request and one response entry; each refusal too
+    assert [k for k, _ in kinds].count("request") == 3, kinds
+    assert [k for k, _ in kinds].count("response") == 3, kinds
+    assert sum(1 for k, err in kinds if k == "response" and not err) == 1, kinds
+
+
 @pytest.mark.time_limit(180)
 def test_bodies_unauthenticated_body_is_never_parsed(dev_server):
     """Item 7: a body without a token, or with one the ACL refuses, is not
