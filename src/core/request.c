@@ -46,6 +46,7 @@ void request_release(struct request *req)
 		secure_free_str((char *)req->params[i]);
 		free((char *)req->param_names[i]);
 	}
+	free(req->path_as_sent);
 	token_entry_free(req->token);
 	acl_release(req->acl);
 	mount_release(req->mount);

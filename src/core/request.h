@@ -42,6 +42,9 @@ struct request {
 	char id[37];              /* v4 UUID */
 	enum op op;
 	char *path;               /* logical path (no /v1/), owned */
+	char *path_as_sent;       /* the path before its names were lower-cased
+	                           * (ROUTE_NAMES_CI), owned; NULL when the
+	                           * client sent the canonical spelling */
 	json_t *data;             /* JSON object, owned: query, then the body
 	                           * once request_body_load has run */
 	struct {

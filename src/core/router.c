@@ -531,11 +531,22 @@ static json_t *acl_data(const struct request *req, const struct route *route)
 	return view ? view : json_incref(req->data);
 }
 
+/* Whether a rule denies the request's operation on path, another
+ * spelling of the request's own path. */
+static bool spelling_denied(const struct request *req, const char *path)
+{
+	struct acl_result res;
+	acl_result_init(&res);
+	acl_check(req->acl, path, req->op, NULL, &res);
+	bool denied = (res.caps & ACL_CAP_DENY) != 0;
+	acl_result_release(&res);
+	return denied;
+}
+
 /* Whether a rule denies the path spelled with (or without) a trailing
  * '/' instead (ROUTE_SLASH_EQUIV). */
 static bool other_spelling_denied(const struct request *req)
 {
-	struct acl_result res;
 	size_t n = strlen(req->path);
 	char *alt = xmalloc(n + 2);
 	memcpy(alt, req->path, n + 1);
@@ -543,10 +554,7 @@ static bool other_spelling_denied(const struct request *req)
 		alt[n - 1] = '\0';
 	else
 		memcpy(alt + n, "/", 2);
-	acl_result_init(&res);
-	acl_check(req->acl, alt, req->op, NULL, &res);
-	bool denied = (res.caps & ACL_CAP_DENY) != 0;
-	acl_result_release(&res);
+	bool denied = spelling_denied(req, alt);
 	free(alt);
 	return denied;
 }
@@ -677,6 +685,10 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	bool allowed = res.allowed && (!route || !(route->flags & ROUTE_SUDO) || res.sudo);
 	if (allowed && route && (route->flags & ROUTE_SLASH_EQUIV))
 		allowed = !other_spelling_denied(req);
+	/* A name lower-cased before the ACL: a rule that denies the spelling
+	 * the client used refuses it too (ROUTE_NAMES_CI). */
+	if (allowed && req->path_as_sent)
+		allowed = !spelling_denied(req, req->path_as_sent);
 	/* The rule's wrapping TTL limits: a minimum demands wrapping. */
 	if (res.min_wrapping_ttl > 0 && req->wrap_ttl < res.min_wrapping_ttl)
 		allowed = false;
@@ -742,16 +754,20 @@ int router_canon_path(struct request *req, const struct route *route, struct res
 	char *rel = req->path + off;
 	if (n > 0 && rel[n - 1] == '/' && req->op != OP_LIST)
 		return response_error(resp, TROVE_ERR_INVALID, "invalid path: a name must not end in '/'");
-	if (!(route->flags & (ROUTE_NAMES_CI)))
+	if (!(route->flags & ROUTE_NAMES_CI))
 		return 0;
+	bool upper = false;
 	for (size_t i = 0; i < n; i++) {
 		bool edge = i == 0 || rel[i - 1] == '/' || i + 1 == n || rel[i + 1] == '/';
 		if (edge && isspace((unsigned char)rel[i]))
 			return response_error(resp, TROVE_ERR_INVALID,
 					      "invalid path: a name must not begin or end with a blank");
+		upper |= isupper((unsigned char)rel[i]) != 0;
 	}
-	if (!(route->flags & ROUTE_NAMES_CI))
-		return 0;
+	/* Kept so that a rule denying the spelling the client used still
+	 * refuses it (authorize): lower-casing must never lose a deny. */
+	if (upper && !req->path_as_sent)
+		req->path_as_sent = xstrdup(req->path);
 	for (size_t i = 0; i < n; i++)
 		rel[i] = (char)tolower((unsigned char)rel[i]);
 	for (int i = 0; i < req->nparams; i++)

@@ -588,6 +588,29 @@ def test_canonical_names_in_paths_cannot_dodge_a_deny(dev_server):
     assert_error(r, 403, "permission denied")
 
 
+def test_canonical_deny_written_in_another_case_still_holds(dev_server):
+    """A name is lower-cased before the ACL; a deny rule written with the
+    spelling the client then uses (Vault matches rules on the path as
+    sent) must still refuse it, never be lost to the lower-casing."""
+    srv, root = dev_server, dev_server.root_token
+    rules = (
+        'path "sys/policy/*" { capabilities = ["create", "update", "read"] }\n'
+        'path "sys/policy/Finance" { capabilities = ["deny"] }\n'
+    )
+    r = srv.request("PUT", "/v1/sys/policies/acl/canon-case", token=root, json={"policy": rules})
+    assert r.status_code == 204, r.text
+    tok = srv.request("POST", "/v1/auth/token/create", token=root,
+                      json={"policies": ["canon-case"]}).json()["auth"]["client_token"]
+    body = {"policy": 'path "z" { capabilities = ["read"] }'}
+    r = srv.request("PUT", "/v1/sys/policy/Finance", token=tok, json=body)
+    assert_error(r, 403, "permission denied")
+    assert srv.get("/v1/sys/policy/finance", token=root).status_code == 404
+    # another name, any case, is still written (and stored lower-cased)
+    r = srv.request("PUT", "/v1/sys/policy/Marketing", token=tok, json=body)
+    assert r.status_code == 204, r.text
+    assert srv.get("/v1/sys/policy/marketing", token=root).status_code == 200
+
+
 def test_canonical_mount_paths_deny_both_spellings(dev_server):
     tok = canon_names_setup(dev_server)
     root = dev_server.root_token
