@@ -293,6 +293,20 @@ static int save_headers(struct audit_broker *b, const struct audit_header *h, si
 	return r;
 }
 
+/* A device's settings, not yet opened (takes options). */
+static struct audit_dev *dev_alloc(const char *path, const char *type, const char *description, json_t *options,
+				   bool local)
+{
+	struct audit_dev *d = xcalloc(1, sizeof(*d));
+	d->path = with_slash(path);
+	d->type = xstrdup(type);
+	d->description = xstrdup(description ? description : "");
+	d->options = options;
+	d->local = local;
+	d->serial = atomic_fetch_add(&next_serial, 1);
+	return d;
+}
+
 /* Builds a device from its stored or requested settings and opens it.
  * On an open failure: with keep_broken, the device is kept (NULL device,
  * writes fail); otherwise NULL with err filled. */
@@ -301,14 +315,8 @@ static struct audit_dev *dev_new(const struct audit_broker *b, const char *path,
                                  bool keep_broken, struct buf *err)
 {
 	struct audit_limits lim = limits_for(b, from_config);
-	struct audit_dev *d = xcalloc(1, sizeof(*d));
-	d->path = with_slash(path);
-	d->type = xstrdup(type);
-	d->description = xstrdup(description ? description : "");
-	d->options = options;
-	d->local = local;
+	struct audit_dev *d = dev_alloc(path, type, description, options, local);
 	d->from_config = from_config;
-	d->serial = atomic_fetch_add(&next_serial, 1);
 	if (parse_format(d, err) != 0)
 		goto fail;
 	d->device = audit_device_open(type, options, &lim, err);
@@ -329,14 +337,8 @@ fail:
 static struct audit_dev *dev_refused(const char *path, const char *type, const char *description,
                                      json_t *options, bool local, const struct buf *why)
 {
-	struct audit_dev *d = xcalloc(1, sizeof(*d));
-	d->path = with_slash(path);
-	d->type = xstrdup(type);
-	d->description = xstrdup(description ? description : "");
-	d->options = options;
-	d->local = local;
+	struct audit_dev *d = dev_alloc(path, type, description, options, local);
 	d->refused = true;
-	d->serial = atomic_fetch_add(&next_serial, 1);
 	d->fmt.salt = d->salt;
 	d->fmt.salt_len = SALT_LEN;
 	d->fmt.prefix = "";

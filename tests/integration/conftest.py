@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,18 @@ def config_server(procs, log_dir, tmp_path):
         return srv
 
     return make
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 64 KiB tmpfs mounted for the test (root only), to fill up."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], check=True)
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from trove_harness import assert_error, raw_http, run_cli, status_of
+from trove_harness import assert_error, fill_filesystem, raw_http, run_cli, status_of
 
 
 # ---------------------------------------------------------------------------
@@ -47,29 +47,6 @@ def audit_usable(srv, token=None, name="probe"):
     assert r.status_code == 200, r.text
 
 
-@pytest.fixture
-def audit_tiny_fs(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], check=True)
-    yield d
-    subprocess.run(["umount", "-l", str(d)], check=False)
-
-
-def audit_fill(path):
-    """Appends to path until its file system is full."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for chunk in (4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"#" * chunk)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
 
 
 def audit_check(tmp_path, text, name="check.hcl"):
@@ -241,9 +218,9 @@ audit "file" {{
                        json={"input": "v"}).json()["data"]["hash"] == h
 
 
-def test_audit_enable_on_a_full_disk_is_refused_and_the_server_stays_usable(dev_server, audit_tiny_fs):
-    log = audit_tiny_fs / "audit.log"
-    audit_fill(log)  # a regular file that cannot take one more byte
+def test_audit_enable_on_a_full_disk_is_refused_and_the_server_stays_usable(dev_server, tiny_fs):
+    log = tiny_fs / "audit.log"
+    fill_filesystem(log)  # a regular file that cannot take one more byte
     r = audit_enable(dev_server, "full", {"file_path": str(log)})
     assert_error(r, 400, "test entry")
     assert audit_listed(dev_server) == {}
@@ -252,13 +229,13 @@ def test_audit_enable_on_a_full_disk_is_refused_and_the_server_stays_usable(dev_
     assert dev_server.request("DELETE", "/v1/sys/audit/full", token=dev_server.root_token).status_code == 204
 
 
-def test_audit_device_that_breaks_later_recovers_after_space_is_freed(dev_server, audit_tiny_fs):
+def test_audit_device_that_breaks_later_recovers_after_space_is_freed(dev_server, tiny_fs):
     root = dev_server.root_token
-    log = audit_tiny_fs / "audit.log"
-    filler = audit_tiny_fs / "filler"
+    log = tiny_fs / "audit.log"
+    filler = tiny_fs / "filler"
     assert audit_enable(dev_server, "file", {"file_path": str(log)}).status_code == 204
     audit_usable(dev_server, name="before")
-    audit_fill(filler)
+    fill_filesystem(filler)
     r = dev_server.request("GET", "/v1/secret/data/before", token=root)
     assert r.status_code == 500 and "v" not in r.text.replace("errors", "")  # fail closed
     filler.unlink()

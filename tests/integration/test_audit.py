@@ -21,6 +21,8 @@ from pathlib import Path
 import hvac
 import pytest
 
+from trove_harness import fill_filesystem
+
 HASH = "hmac-sha256:"
 
 
@@ -332,30 +334,6 @@ def test_canary_never_in_any_log(dev_server, tmp_path):
 # --- fail closed ------------------------------------------------------------
 
 
-@pytest.fixture
-def tiny_fs(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], check=True)
-    yield d
-    subprocess.run(["umount", "-l", str(d)], check=False)
-
-
-def fill(path):
-    """Appends to path until the filesystem is full; returns path."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for chunk in (4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"#" * chunk)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return path
 
 
 def test_full_disk_refuses_requests_and_withholds_secrets(dev_server, tiny_fs):
@@ -371,8 +349,8 @@ def test_full_disk_refuses_requests_and_withholds_secrets(dev_server, tiny_fs):
     assert resp_len > req_len + 64
 
     # 1. No room for the request entry: nothing runs (a write does not happen).
-    filler = fill(tiny_fs / "filler")
-    fill(log)  # and the log's last page
+    filler = fill_filesystem(tiny_fs / "filler")
+    fill_filesystem(log)  # and the log's last page
     r = dev_server.request("POST", "/v1/secret/data/never", token=root, json={"data": {"v": secret}})
     assert r.status_code == 500 and r.json() == {"errors": ["internal error"]}
     r = dev_server.request("GET", "/v1/secret/data/app", token=root)
@@ -384,7 +362,7 @@ def test_full_disk_refuses_requests_and_withholds_secrets(dev_server, tiny_fs):
     page = 4096
     with open(log, "ab") as f:
         f.write(b"#" * (page - req_len - 8))
-    fill(tiny_fs / "filler")
+    fill_filesystem(tiny_fs / "filler")
     r = dev_server.request("GET", "/v1/secret/data/app", token=root)
     assert r.status_code == 500 and secret not in r.text
     tail = log.read_bytes()[page - req_len - 8:]
@@ -403,8 +381,8 @@ def test_one_broken_device_of_two_is_enough(dev_server, tiny_fs, tmp_path):
     enable_file(dev_server, root, "broken", tiny_fs / "audit.log")
     good = tmp_path / "good.log"
     enable_file(dev_server, root, "good", good)
-    fill(tiny_fs / "filler")
-    fill(tiny_fs / "audit.log")
+    fill_filesystem(tiny_fs / "filler")
+    fill_filesystem(tiny_fs / "audit.log")
     r = dev_server.request("POST", "/v1/secret/data/two", token=root, json={"data": {"v": "x"}})
     assert r.status_code == 200, r.text
     assert dev_server.request("GET", "/v1/secret/data/two", token=root).status_code == 200
@@ -529,7 +507,7 @@ def test_concurrent_reads_on_a_full_disk_are_refused_or_fully_audited(dev_server
 
     # 1. No room at all: every request is refused, nothing is logged.
     pad_to_page(log)
-    filler = fill(tiny_fs / "filler")
+    filler = fill_filesystem(tiny_fs / "filler")
     size = log.stat().st_size
     results = concurrent_reads(dev_server, root, "secret/data/full", threads=8, per_thread=10)
     for status, text in results:
@@ -542,7 +520,7 @@ def test_concurrent_reads_on_a_full_disk_are_refused_or_fully_audited(dev_server
     log.write_bytes(b"")
     with open(tiny_fs / "filler", "wb") as f:
         f.write(b"#" * (64 * 1024 - 24 * 1024))
-    fill(tiny_fs / "filler2")
+    fill_filesystem(tiny_fs / "filler2")
     (tiny_fs / "filler2").unlink()  # about 24 KiB left, some of it in partial pages
     results = concurrent_reads(dev_server, root, "secret/data/full", threads=8, per_thread=20)
     served = []

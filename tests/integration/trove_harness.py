@@ -415,6 +415,21 @@ def send_big_body(host, port, path, total, chunked=False, token=None, timeout=60
     return out
 
 
+def fill_filesystem(path):
+    """Appends to path until its file system is full; returns path."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for chunk in (4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"#" * chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return path
+
+
 def run_cli(args, env=None, timeout=CLI_TIMEOUT, input=None):
     """Run `trove ARGS` with a clean client environment plus `env`."""
     e = sanitizer_env()
