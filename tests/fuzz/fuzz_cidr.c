@@ -1,0 +1,58 @@
+/* libFuzzer target: the CIDR and address parsers behind bound CIDRs
+ * (token_cidr_valid, token_cidr_allows). The input is a CIDR, a newline,
+ * and a client address. Nothing crashes or reads past its string; a
+ * block that is not valid allows nothing; the whole address space allows
+ * every address that some valid block allows; adding a block to a list
+ * never takes an address away. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "core/token.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 512)
+		return 0;
+	char *text = malloc(size + 1);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	char *addr = strchr(text, '\n');
+	if (addr)
+		*addr++ = '\0';
+	else
+		addr = text + size;
+
+	struct strlist one, more, all, none;
+	strlist_init(&one);
+	strlist_init(&more);
+	strlist_init(&all);
+	strlist_init(&none);
+	strlist_push(&one, text);
+	strlist_push(&more, "192.0.2.0/24");
+	strlist_push(&more, text);
+	strlist_push(&all, "0.0.0.0/0");
+	strlist_push(&all, "::/0");
+
+	bool valid = token_cidr_valid(text);
+	bool allowed = token_cidr_allows(&one, addr);
+	if (allowed && !valid)
+		abort(); /* an unparsable block allows nothing */
+	if (allowed && !token_cidr_allows(&all, addr))
+		abort(); /* every allowed address lies in the whole space */
+	if (allowed && !token_cidr_allows(&more, addr))
+		abort(); /* a longer list never allows less */
+	if (!token_cidr_allows(&none, addr))
+		abort(); /* no list: usable from anywhere */
+
+	strlist_release(&one);
+	strlist_release(&more);
+	strlist_release(&all);
+	strlist_release(&none);
+	free(text);
+	return 0;
+}
