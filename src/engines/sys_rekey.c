@@ -36,16 +36,26 @@ static json_t *status_json(const struct rekey_status *st)
 	return j;
 }
 
-static int init_read(struct request *req, struct response *resp)
+/* The rekey's state, or the error answered. */
+static int read_status(struct request *req, struct response *resp, struct rekey_status *st)
 {
-	struct rekey_status st;
 	struct buf err;
 	int r;
 
 	buf_init(&err, 256);
-	if ((r = rekey_status(core_rekey(req->core), &st, &err)) != 0)
+	if ((r = rekey_status(core_rekey(req->core), st, &err)) != 0)
 		return fail(resp, r, &err);
 	buf_release(&err);
+	return 0;
+}
+
+static int init_read(struct request *req, struct response *resp)
+{
+	struct rekey_status st;
+	int r;
+
+	if ((r = read_status(req, resp, &st)) != 0)
+		return r;
 	resp->bare = status_json(&st);
 	return resp->bare ? 0 : TROVE_ERR_NOMEM;
 }
@@ -144,13 +154,10 @@ static int update_write(struct request *req, struct response *resp)
 static int verify_read(struct request *req, struct response *resp)
 {
 	struct rekey_status st;
-	struct buf err;
 	int r;
 
-	buf_init(&err, 256);
-	if ((r = rekey_status(core_rekey(req->core), &st, &err)) != 0)
-		return fail(resp, r, &err);
-	buf_release(&err);
+	if ((r = read_status(req, resp, &st)) != 0)
+		return r;
 	if (!st.started)
 		return response_error(resp, TROVE_ERR_INVALID, "no rekey in progress");
 	if (!st.verifying)

@@ -205,6 +205,20 @@ def config_server(procs, log_dir, tmp_path):
 
 
 @pytest.fixture
+def audited_server(config_server, tmp_path):
+    """An unsealed config-file server whose config allows audit files
+    under tmp_path, with a file device at tmp_path/audit.log enabled
+    through the API. Returns (server, log path)."""
+    srv = config_server(top_extra=f'audit_file_dirs = ["{tmp_path}"]\n')
+    srv.init(3, 2)
+    srv.unseal()
+    log = tmp_path / "audit.log"
+    r = srv.put("/v1/sys/audit/file", token=srv.root_token, json={"type": "file", "options": {"file_path": str(log)}})
+    assert r.status_code == 204, r.text
+    return srv, log
+
+
+@pytest.fixture
 def tiny_fs(tmp_path):
     """A 64 KiB tmpfs mounted for the test (root only), to fill up."""
     d = tmp_path / "tiny"

@@ -136,13 +136,8 @@ def test_generate_root_sealed(unsealed_server):
     assert client.sys.read_root_generation_progress()["started"] is False
 
 
-def test_generate_root_not_audited(config_server, tmp_path):
-    srv = config_server(top_extra=f'audit_file_dirs = ["{tmp_path}"]\n')
-    srv.init(3, 2)
-    srv.unseal()
-    log = tmp_path / "audit.log"
-    r = srv.put("/v1/sys/audit/file", token=srv.root_token, json={"type": "file", "options": {"file_path": str(log)}})
-    assert r.status_code == 204, r.text
+def test_generate_root_not_audited(audited_server):
+    srv, log = audited_server
     token, result = generate(srv)
     srv.get("/v1/sys/mounts", token=srv.root_token)
     text = log.read_text()
