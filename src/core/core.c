@@ -3,6 +3,7 @@
  * rekey and root generation), frees them, and hands them out. The seal
  * state machine that opens and closes them is seal.c. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core.h"
@@ -10,6 +11,7 @@
 
 #include "audit.h"
 #include "barrier.h"
+#include "engine.h"
 #include "expiration.h"
 #include "generate_root.h"
 #include "mount.h"
@@ -29,7 +31,7 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 	c->tokens = token_store_new();
 	c->policies = policy_store_new();
 	c->mounts = mount_table_new(c);
-	c->audit = audit_broker_new();
+	c->audit = audit_broker_new(cfg->audit_devices);
 	c->expiration = expiration_new(c);
 	c->cfg = *cfg;
 	c->storage_type = xstrdup(cfg->storage_type ? cfg->storage_type : "inmem");
@@ -41,6 +43,10 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 		barrier_set_epoch_hook(c->barrier, rollback_guard_epoch, c->guard);
 	}
 	c->cfg.rollback_guard_file = NULL; /* borrowed from the caller: not kept */
+	const struct engine *sys = engine_lookup(c, "system", NULL, false);
+	if (sys)
+		c->sys_mount = (struct mount){
+			.path = (char *)"sys/", .type = (char *)"system", .engine = sys, .refs = 1 << 30};
 	c->rekey = rekey_new(c);
 	c->genroot = generate_root_new(c);
 	return c;
@@ -114,4 +120,25 @@ struct expiration *core_expiration(struct core *c)
 const struct core_config *core_config(struct core *c)
 {
 	return &c->cfg;
+}
+
+const struct engine *engine_lookup(struct core *c, const char *type, const json_t *options, bool auth)
+{
+	const struct engine_registry *reg = c ? c->cfg.engines : NULL;
+	return reg && reg->lookup ? reg->lookup(type, options, auth) : NULL;
+}
+
+struct mount *core_sys_mount(struct core *c)
+{
+	return c->sys_mount.engine ? &c->sys_mount : NULL;
+}
+
+void core_set_wrap_store(struct core *c, const struct wrap_store *s)
+{
+	atomic_store(&c->wrap_store, s);
+}
+
+const struct wrap_store *core_wrap_store(struct core *c)
+{
+	return atomic_load(&c->wrap_store);
 }

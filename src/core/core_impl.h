@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "core.h"
+#include "mount.h"
 #include "shares.h"
 
 struct seal_config {
@@ -45,6 +46,13 @@ struct core {
 	 * never taken while holding this one. */
 	struct rekey *rekey;
 	struct generate_root *genroot;
+
+	/* sys/, served while sealed (core_sys_mount): built from the
+	 * registry's "system" engine, never freed (refs never reach 0). */
+	struct mount sys_mount;
+	/* The cubbyhole's wrap store (core_set_wrap_store); NULL until it
+	 * registers. */
+	const struct wrap_store *_Atomic wrap_store;
 };
 
 #endif

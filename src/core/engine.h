@@ -5,7 +5,11 @@
  * unmount, tune and lease time. A route is a pattern with a handler per
  * operation, typed fields and flags; the router (router.h) runs every
  * request through the same pipeline before the handler, which reads its
- * fields with field_*(). */
+ * fields with field_*().
+ *
+ * The core knows no engine by name: whoever builds a core gives it a
+ * registry (struct engine_registry, in core_config.engines), and
+ * engine_lookup asks that registry. */
 #ifndef TROVE_ENGINE_H
 #define TROVE_ENGINE_H
 
@@ -124,9 +128,20 @@ struct engine {
 	bool (*inline_hint)(const struct request *req);
 };
 
-/* The engine for a mount type (and options, for kv's version), or NULL.
- * auth selects the auth-method namespace. */
-const struct engine *engine_lookup(const char *type, const json_t *options, bool auth);
+/* Which engine serves which mount type: given to the core when it is
+ * built (core_config.engines) and borrowed for the core's lifetime. */
+struct engine_registry {
+	/* The engine for a mount type (and options, for kv's version), or
+	 * NULL. auth selects the auth-method namespace. Thread-safe. */
+	const struct engine *(*lookup)(const char *type, const json_t *options, bool auth);
+};
+
+struct core;
+
+/* The engine for a mount type (and options, for kv's version) from core
+ * c's registry, or NULL (also when c has no registry). auth selects the
+ * auth-method namespace. */
+const struct engine *engine_lookup(struct core *c, const char *type, const json_t *options, bool auth);
 
 /* Typed field access after coercion; each falls back to the route's
  * declared default, then to the zero value. */
