@@ -200,3 +200,15 @@ void audit_device_close(struct audit_device *d)
 	if (d)
 		d->ops->close(d);
 }
+
+const struct audit_device_types audit_device_types = {
+    .open = audit_device_open,
+    .check = audit_device_check,
+    .option_known = audit_device_option_known,
+    .write = audit_device_write,
+    .write_lines = audit_device_write_lines,
+    .reopen = audit_device_reopen,
+    .may_block = audit_device_may_block,
+    .failures = audit_device_failures,
+    .close = audit_device_close,
+};

@@ -48,21 +48,9 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "core/audit_device.h"
 
 struct audit_device;
-
-/* Where a device may write. A device declared in the server config file is
- * trusted: its file_path is opened as the operator wrote it (links
- * followed, a character device such as /dev/stdout allowed). A device
- * enabled through the API is not: its file_path must lie under one of
- * file_dirs and is opened without following links, regular files only
- * (audit/file_path.h); "stdout" and "discard" are always allowed. */
-struct audit_limits {
-	bool trusted;
-	const char *const *file_dirs; /* borrowed; none: API file devices
-	                               * may only use stdout and discard */
-	size_t nfile_dirs;
-};
 
 /* The limits of a device declared in the server config. */
 extern const struct audit_limits audit_limits_trusted;
@@ -125,5 +113,9 @@ uint64_t audit_device_failures(const struct audit_device *d);
 
 /* Closes and frees (NULL is fine). No write may be in flight. */
 void audit_device_close(struct audit_device *d);
+
+/* The functions above as the table the server gives the core
+ * (core_config.audit_devices, core/audit_device.h). */
+extern const struct audit_device_types audit_device_types;
 
 #endif

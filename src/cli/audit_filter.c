@@ -8,7 +8,7 @@
 
 #include "cli/audit_filter.h"
 #include "cli/cli.h"
-#include "core/audit_entry.h"
+#include "audit_hash.h"
 #include "duration.h"
 #include "strconv.h"
 

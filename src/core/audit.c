@@ -9,7 +9,7 @@
  *
  * Per-device settings the broker applies itself: format (only "json"),
  * prefix, log_raw, hmac_accessor, elide_list_responses. The rest of the
- * options belong to the device (audit_device_option_known).
+ * options belong to the device (the types' option_known).
  *
  * Two kinds of device share the array: those enabled through the API
  * (persisted in AUDIT_TABLE_PATH, opened with the config's limits) and
@@ -31,7 +31,7 @@
 
 #include "audit.h"
 
-#include "audit/device.h"
+#include "audit_device.h"
 #include "encoding.h"
 #include "err.h"
 #include "log.h"
@@ -58,6 +58,7 @@ struct audit_dev {
 	struct audit_format fmt;     /* points into options and salt */
 	uint64_t serial;             /* unique per device opened, for reuse */
 	struct audit_device *device; /* NULL: failed to open (writes fail) */
+	const struct audit_device_types *types; /* the broker's */
 	bool from_config;            /* declared in the server config */
 	bool refused;                /* stored options no longer accepted:
 	                              * never opened */
@@ -70,6 +71,7 @@ struct audit_header {
 
 struct audit_broker {
 	pthread_rwlock_t lock;
+	const struct audit_device_types *types; /* given at start-up */
 	struct storage *logical;                                        /* NULL while unloaded */
 	struct audit_dev *devs[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES]; /* the table's, then room
 	                                                                 * for the config's */
@@ -148,7 +150,8 @@ static bool has_control(const char *s, size_t n)
  * "path" is the legacy name of file_path (old clients send it) and is
  * stored as file_path. A prefix is refused unless allow_prefix. Returns a
  * normalised copy or NULL with err filled. */
-static json_t *normalise_options(const char *type, const json_t *in, bool allow_prefix, struct buf *err)
+static json_t *normalise_options(const struct audit_device_types *types, const char *type, const json_t *in,
+                                 bool allow_prefix, struct buf *err)
 {
 	json_t *out = json_object();
 	const char *k;
@@ -169,7 +172,7 @@ static json_t *normalise_options(const char *type, const json_t *in, bool allow_
 			buf_printf(err, "options: an option name holds a control character");
 			goto fail;
 		}
-		if (!broker_option(key) && !audit_device_option_known(type, key)) {
+		if (!broker_option(key) && !types->option_known(type, key)) {
 			buf_printf(err, "options: unknown option \"%s\" for a %s audit device", k, type);
 			goto fail;
 		}
@@ -208,7 +211,7 @@ static void dev_free(struct audit_dev *d)
 {
 	if (!d)
 		return;
-	audit_device_close(d->device);
+	d->types->close(d->device);
 	secure_wipe(d->salt, sizeof(d->salt));
 	free(d->path);
 	free(d->type);
@@ -236,7 +239,7 @@ static void refresh_flags(struct audit_broker *b)
 {
 	bool blocks = false;
 	for (size_t i = 0; i < b->ndevs; i++)
-		if (b->devs[i]->device && audit_device_may_block(b->devs[i]->device))
+		if (b->devs[i]->device && b->types->may_block(b->devs[i]->device))
 			blocks = true;
 	atomic_store(&b->active, b->ndevs > 0);
 	atomic_store(&b->blocks, blocks);
@@ -247,7 +250,7 @@ static void refresh_flags(struct audit_broker *b)
 static struct audit_limits limits_for(const struct audit_broker *b, bool from_config)
 {
 	if (from_config)
-		return audit_limits_trusted;
+		return (struct audit_limits){.trusted = true};
 	return (struct audit_limits){.trusted = false,
 	                             .file_dirs = (const char *const *)b->file_dirs.items,
 	                             .nfile_dirs = b->file_dirs.len};
@@ -294,10 +297,11 @@ static int save_headers(struct audit_broker *b, const struct audit_header *h, si
 }
 
 /* A device's settings, not yet opened (takes options). */
-static struct audit_dev *dev_alloc(const char *path, const char *type, const char *description, json_t *options,
-				   bool local)
+static struct audit_dev *dev_alloc(const struct audit_broker *b, const char *path, const char *type,
+                                   const char *description, json_t *options, bool local)
 {
 	struct audit_dev *d = xcalloc(1, sizeof(*d));
+	d->types = b->types;
 	d->path = with_slash(path);
 	d->type = xstrdup(type);
 	d->description = xstrdup(description ? description : "");
@@ -315,11 +319,11 @@ static struct audit_dev *dev_new(const struct audit_broker *b, const char *path,
                                  bool keep_broken, struct buf *err)
 {
 	struct audit_limits lim = limits_for(b, from_config);
-	struct audit_dev *d = dev_alloc(path, type, description, options, local);
+	struct audit_dev *d = dev_alloc(b, path, type, description, options, local);
 	d->from_config = from_config;
 	if (parse_format(d, err) != 0)
 		goto fail;
-	d->device = audit_device_open(type, options, &lim, err);
+	d->device = b->types->open(type, options, &lim, err);
 	if (!d->device) {
 		if (!keep_broken)
 			goto fail;
@@ -334,10 +338,10 @@ fail:
 
 /* A stored device whose options are no longer accepted: kept in the table
  * (so it can be seen and disabled) but never opened, failing every entry. */
-static struct audit_dev *dev_refused(const char *path, const char *type, const char *description,
-                                     json_t *options, bool local, const struct buf *why)
+static struct audit_dev *dev_refused(const struct audit_broker *b, const char *path, const char *type,
+                                     const char *description, json_t *options, bool local, const struct buf *why)
 {
-	struct audit_dev *d = dev_alloc(path, type, description, options, local);
+	struct audit_dev *d = dev_alloc(b, path, type, description, options, local);
 	d->refused = true;
 	d->fmt.salt = d->salt;
 	d->fmt.salt_len = SALT_LEN;
@@ -380,10 +384,10 @@ static int load_config_devices(struct audit_broker *b)
 		const struct audit_config_device *c = &b->config_devs[i];
 		struct buf err;
 		buf_init(&err, 4096);
-		json_t *opts = normalise_options(c->type, c->options, true, &err);
+		json_t *opts = normalise_options(b->types, c->type, c->options, true, &err);
 		struct audit_dev *d =
 		    opts ? dev_new(b, c->path, c->type, c->description, opts, c->local, true, true, &err)
-		         : dev_refused(c->path, c->type, c->description, json_object(), c->local, &err);
+		         : dev_refused(b, c->path, c->type, c->description, json_object(), c->local, &err);
 		buf_release(&err);
 		if (!d) {
 			r = TROVE_ERR_INVALID;
@@ -461,13 +465,13 @@ static int load_table(struct audit_broker *b)
 		/* Checked again as when it was enabled (an entry written by an
 		 * older Trove may hold a control byte): such a device is kept,
 		 * failing every entry, until it is disabled. */
-		json_t *norm = normalise_options(type, opts, true, &err);
+		json_t *norm = normalise_options(b->types, type, opts, true, &err);
 		bool ok = norm != NULL;
 		json_decref(norm);
 		struct audit_dev *d =
 		    ok ? dev_new(b, path, type, desc, json_incref(opts),
 		                 json_is_true(json_object_get(e, "local")), false, true, &err)
-		       : dev_refused(path, type, desc, json_incref(opts),
+		       : dev_refused(b, path, type, desc, json_incref(opts),
 		                     json_is_true(json_object_get(e, "local")), &err);
 		buf_release(&err);
 		if (!d) {
@@ -512,11 +516,40 @@ out:
 	return r;
 }
 
+/* --- no device types -------------------------------------------------- */
+
+/* The table of a broker given none: every type is unknown. */
+static struct audit_device *none_open(const char *type, const json_t *options, const struct audit_limits *lim,
+                                      struct buf *err)
+{
+	buf_printf(err, "unknown audit device type \"%s\"", type ? type : "");
+	return NULL;
+}
+
+static int none_check(const char *type, const json_t *options, struct buf *err)
+{
+	return none_open(type, options, NULL, err) ? 0 : TROVE_ERR_INVALID;
+}
+
+static bool none_option_known(const char *type, const char *key)
+{
+	return false;
+}
+
+/* Never called: no device is ever opened. */
+static void none_close(struct audit_device *d)
+{
+}
+
+static const struct audit_device_types no_types = {
+    .open = none_open, .check = none_check, .option_known = none_option_known, .close = none_close};
+
 /* --- lifecycle --------------------------------------------------------- */
 
-struct audit_broker *audit_broker_new(void)
+struct audit_broker *audit_broker_new(const struct audit_device_types *types)
 {
 	struct audit_broker *b = xcalloc(1, sizeof(*b));
+	b->types = types ? types : &no_types;
 	pthread_rwlock_init(&b->lock, NULL);
 	strlist_init(&b->file_dirs);
 	return b;
@@ -577,7 +610,8 @@ void audit_broker_configure(struct audit_broker *b, const struct audit_settings 
 	pthread_rwlock_unlock(&b->lock);
 }
 
-int audit_config_device_check(const struct audit_config_device *c, struct buf *err)
+int audit_config_device_check(const struct audit_device_types *types, const struct audit_config_device *c,
+                              struct buf *err)
 {
 	struct audit_dev d;
 	int r = TROVE_ERR_INVALID;
@@ -590,13 +624,13 @@ int audit_config_device_check(const struct audit_config_device *c, struct buf *e
 		buf_append_str(err, "path: missing");
 		return r;
 	}
-	json_t *opts = normalise_options(c->type, c->options, true, err);
+	json_t *opts = normalise_options(types, c->type, c->options, true, err);
 	if (!opts)
 		return r;
 	memset(&d, 0, sizeof(d));
 	d.options = opts;
 	if ((r = parse_format(&d, err)) == 0)
-		r = audit_device_check(c->type, opts, err);
+		r = types->check(c->type, opts, err);
 	json_decref(opts);
 	return r;
 }
@@ -647,7 +681,7 @@ uint64_t audit_broker_failures(struct audit_broker *b)
 	pthread_rwlock_rdlock(&b->lock);
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (b->devs[i]->device)
-			n += audit_device_failures(b->devs[i]->device);
+			n += b->types->failures(b->devs[i]->device);
 	pthread_rwlock_unlock(&b->lock);
 	return n;
 }
@@ -692,7 +726,7 @@ static int probe(struct audit_dev *d, struct buf *err)
 	buf_init(&line, BUF_CAP_DEFAULT);
 	int r = audit_format_entry_append(&d->fmt, &rec, NULL, &line);
 	if (r == 0)
-		r = audit_device_write(d->device, line.data, line.len);
+		r = d->types->write(d->device, line.data, line.len);
 	buf_release(&line);
 	if (r != 0) {
 		buf_printf(err,
@@ -714,7 +748,7 @@ int audit_broker_enable(struct audit_broker *b, const struct audit_enable_params
 		buf_printf(err, "type: missing");
 		return TROVE_ERR_INVALID;
 	}
-	json_t *options = normalise_options(p->type, p->options, b->allow_prefix, err);
+	json_t *options = normalise_options(b->types, p->type, p->options, b->allow_prefix, err);
 	if (!options)
 		return TROVE_ERR_INVALID;
 	pthread_rwlock_wrlock(&b->lock);
@@ -833,7 +867,7 @@ void audit_broker_reopen(struct audit_broker *b)
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct audit_dev *d = b->devs[i];
 		if (d->device) {
-			if (audit_device_reopen(d->device) != 0)
+			if (d->types->reopen(d->device) != 0)
 				log_error("audit device could not be reopened", "path", d->path);
 			continue;
 		}
@@ -842,7 +876,7 @@ void audit_broker_reopen(struct audit_broker *b)
 		struct buf err;
 		struct audit_limits lim = limits_for(b, d->from_config);
 		buf_init(&err, 4096);
-		d->device = audit_device_open(d->type, d->options, &lim, &err);
+		d->device = d->types->open(d->type, d->options, &lim, &err);
 		if (d->device)
 			log_info("audit device opened", "path", d->path);
 		else
@@ -986,7 +1020,7 @@ size_t audit_broker_log_batch(struct audit_broker *b, struct audit_log_item *ite
 			iov[m].iov_len = slots[i].len;
 			map[m++] = i;
 		}
-		size_t done = m ? audit_device_write_lines(d->device, iov, m, ok) : 0;
+		size_t done = m ? d->types->write_lines(d->device, iov, m, ok) : 0;
 		for (size_t k = 0; k < m; k++)
 			if (ok[k])
 				slots[map[k]].recorded++;

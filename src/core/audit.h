@@ -51,9 +51,12 @@
 #define AUDIT_MAX_CONFIG_DEVICES 32 /* besides the API's 64 */
 
 struct audit_broker;
+struct audit_device_types;
 struct request;
 
-struct audit_broker *audit_broker_new(void);
+/* types: the audit device types (core/audit_device.h), borrowed for the
+ * broker's lifetime; NULL: none (every type is unknown). */
+struct audit_broker *audit_broker_new(const struct audit_device_types *types);
 void audit_broker_free(struct audit_broker *b);
 
 /* An audit device the server config declares. */
@@ -78,10 +81,11 @@ struct audit_settings {
 /* Copies s into the broker; call before the first load (unseal). */
 void audit_broker_configure(struct audit_broker *b, const struct audit_settings *s);
 
-/* Checks a declared device's type and options without opening anything
- * (trove server -check): 0, or TROVE_ERR_INVALID with err naming the
- * option and the reason. */
-int audit_config_device_check(const struct audit_config_device *c, struct buf *err);
+/* Checks a declared device's type and options against the device types
+ * without opening anything (trove server -check): 0, or TROVE_ERR_INVALID
+ * with err naming the option and the reason. */
+int audit_config_device_check(const struct audit_device_types *types, const struct audit_config_device *c,
+                              struct buf *err);
 
 /* Loads the device table and header settings from `logical` (the barrier's
  * storage, borrowed until unload) and opens the devices. Errors only for

@@ -48,15 +48,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "audit_hash.h"
 #include "buf.h"
 
 struct request;
 struct response;
 struct token_entry;
-
-#define AUDIT_HASH_PREFIX "hmac-sha256:"
-/* "hmac-sha256:" + 64 hex digits + NUL */
-#define AUDIT_HASH_MAX (sizeof(AUDIT_HASH_PREFIX) - 1 + 64 + 1)
 
 /* A device's formatting options and salt. */
 struct audit_format {

@@ -35,6 +35,10 @@ struct token_store;
 struct expiration;
 struct rekey;
 struct generate_root;
+struct engine_registry;
+struct audit_device_types;
+struct mount;
+struct wrap_store;
 
 struct core_config {
 	const char *storage_type;  /* "inmem", "lmdb": reported by seal-status */
@@ -45,6 +49,13 @@ struct core_config {
 	                         * expiration_tick (tests) */
 	const char *rollback_guard_file; /* NULL: no rollback guard
 	                                  * (core/rollback_guard.h) */
+	/* What the layers above the core provide, given at start-up and
+	 * borrowed for the core's lifetime (the core includes none of them):
+	 * which engine serves a mount type (core/engine.h; NULL: none, so
+	 * no mount can be loaded), and the audit device types
+	 * (core/audit_device.h; NULL: no audit device can be enabled). */
+	const struct engine_registry *engines;
+	const struct audit_device_types *audit_devices;
 };
 
 struct core_init_result {
@@ -139,5 +150,18 @@ struct expiration *core_expiration(struct core *c);
 struct rekey *core_rekey(struct core *c);
 struct generate_root *core_generate_root(struct core *c);
 const struct core_config *core_config(struct core *c);
+
+/* The mount serving sys/: answered while sealed, when the mount table is
+ * not loaded (the table lists sys/ too, for sys/mounts). Owned by the core
+ * and never freed before it; NULL when the registry has no "system"
+ * engine. */
+struct mount *core_sys_mount(struct core *c);
+
+/* Where response wrapping keeps wrapped responses (core/wrapping.h): the
+ * cubbyhole engine registers its store when its mount is loaded; s is
+ * borrowed and must outlive c. Registering again replaces it. NULL until
+ * then. */
+void core_set_wrap_store(struct core *c, const struct wrap_store *s);
+const struct wrap_store *core_wrap_store(struct core *c);
 
 #endif

@@ -427,7 +427,7 @@ static int load_one(struct mount_table *t, json_t *j, struct buf *err)
 			&options, "auth", &auth, "local", &local, "seal_wrap", &seal_wrap, "external_entropy_access",
 			&eea) != 0)
 		return TROVE_ERR_INTEGRITY;
-	const struct engine *e = engine_lookup(type, json_is_object(options) ? options : NULL, auth);
+	const struct engine *e = engine_lookup(t->core, type, json_is_object(options) ? options : NULL, auth);
 	if (!e) {
 		/* A mount whose engine this build lacks is kept out of the
 		 * table rather than failing the unseal. */
@@ -458,7 +458,7 @@ static int ensure_builtin(struct mount_table *t, const char *path, const char *t
 			  const char *desc, bool *changed, struct buf *err)
 {
 	struct table *tab = table_of(t, auth);
-	const struct engine *e = engine_lookup(type, NULL, auth);
+	const struct engine *e = engine_lookup(t->core, type, NULL, auth);
 	if (!e || find_exact(tab, path, NULL))
 		return 0;
 	struct mount *m = mount_alloc();
@@ -664,7 +664,7 @@ int mount_enable(struct mount_table *t, const struct mount_enable_params *p, str
 		json_object_set_new(options, "version", json_string(type[4] == '2' ? "2" : "1"));
 		type = "kv";
 	}
-	const struct engine *e = engine_lookup(type, options, p->auth);
+	const struct engine *e = engine_lookup(t->core, type, options, p->auth);
 	if (!e || (e->flags & ENGINE_BUILTIN)) {
 		buf_printf(err, "plugin not found in the catalog: %s", type);
 		r = TROVE_ERR_INVALID;
@@ -868,7 +868,7 @@ int mount_tune(struct mount_table *t, const char *api_path, bool auth, json_t *b
 		if (!n->options)
 			n->options = json_object();
 		json_object_update(n->options, opts);
-		n->engine = engine_lookup(n->type, n->options, auth);
+		n->engine = engine_lookup(t->core, n->type, n->options, auth);
 		if (!n->engine) {
 			buf_printf(err, "options: not valid for a %s mount", n->type);
 			r = TROVE_ERR_INVALID;

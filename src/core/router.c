@@ -21,7 +21,6 @@
 #include "mount_gate.h"
 #include "policy_store.h"
 #include "duration.h"
-#include "engines/engines.h"
 #include "err.h"
 #include "log.h"
 #include "strconv.h"
@@ -30,21 +29,15 @@
 
 #include "banned.h"
 
-/* sys/ is served from this static mount, not the table: it must answer
- * while sealed, when the mount table is not loaded. The table lists it
- * too, for sys/mounts. */
-static struct mount sys_static = {
-	.path = (char *)"sys/",
-	.type = (char *)"system",
-	.engine = &sys_engine,
-	.refs = 1 << 30, /* never freed */
-};
-
 static struct mount *match_mount(struct core *core, const char *path)
 {
 	if (strncmp(path, "sys/", 4) == 0 || strcmp(path, "sys") == 0) {
-		mount_ref(&sys_static);
-		return &sys_static;
+		/* the core's own sys/ mount, not the table's: it must
+		 * answer while sealed (core.h) */
+		struct mount *sys = core_sys_mount(core);
+		if (sys)
+			mount_ref(sys);
+		return sys;
 	}
 	if (core_sealed(core))
 		return NULL;

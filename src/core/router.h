@@ -43,119 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "request.h"
-
-enum field_type {
-	FIELD_STRING,
-	FIELD_INT,
-	FIELD_BOOL,
-	FIELD_DURATION, /* int seconds or Go duration string */
-	FIELD_STRLIST,  /* array or comma-separated string */
-	FIELD_MAP,      /* JSON object */
-	FIELD_ANY,
-	FIELD_STRMAP,   /* JSON object of strings (Vault's TypeKVPairs): a
-			 * number becomes its decimal text, a boolean "true"
-			 * or "false"; a null is kept (a PATCH's removal);
-			 * objects and arrays are refused */
-	FIELD_POLICIES, /* a string list of policy names, canonical: each
-			 * trimmed and lower-cased, empties dropped, sorted,
-			 * unique (Vault's policy sanitising) */
-	FIELD_LAST = FIELD_POLICIES,
-};
-
-struct field {
-	const char *name;
-	enum field_type type;
-	const char *def; /* default in string form, or NULL */
-	const char *description;
-};
-
-typedef int (*handler_fn)(struct request *req, struct response *resp);
-
-enum route_flags {
-	ROUTE_UNAUTH = 1 << 0,     /* no token needed */
-	ROUTE_SUDO = 1 << 1,       /* root-protected: the token needs sudo */
-	ROUTE_SEALED_OK = 1 << 2,  /* served while sealed or uninitialised */
-	ROUTE_SLOW = 1 << 3,       /* always run on the worker pool */
-	ROUTE_NO_AUDIT = 1 << 4,   /* Vault's special handlers: never audited */
-	ROUTE_NO_ACL = 1 << 5,     /* a token is needed, but the handler decides
-				    * access itself (preflight checks) */
-	ROUTE_TRY_INLINE = 1 << 6, /* with ROUTE_UNAUTH: a write that usually
-				    * writes nothing (a batch-token login) is
-				    * tried on the event loop, with no_block set;
-				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
-	ROUTE_HASHING = 1 << 7,    /* its writes hash or verify a password
-				    * (argon2): they run on the small hashing
-				    * pool, never on the shared one, and are
-				    * refused with 429 when it is full */
-	ROUTE_NAMES_CI = 1 << 8,   /* the names in the path are case-insensitive
-				    * and would be trimmed by the handler: a
-				    * segment below the mount with a blank at
-				    * either end is refused with 400, and the
-				    * router lower-cases the path below the
-				    * mount (and the bound parameters) before
-				    * the ACL, so the ACL, the audit log and the
-				    * handler see one spelling. Only for routes
-				    * whose literal segments are lower-case and
-				    * whose every parameter is such a name. */
-	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
-				    * without a trailing '/' (a mount path: the
-				    * Vault CLI sends "sys/mounts/x/"): a rule
-				    * that denies the other spelling refuses the
-				    * request too */
-};
-
-/* Existence check: for a write (OP_UPDATE) on a route that has one, the
- * router asks whether the target exists and, if not, treats the request as
- * OP_CREATE for the ACL and the handler (Vault's create vs update). */
-typedef int (*exists_fn)(struct request *req, bool *out);
-
-struct route {
-	const char *pattern;
-	handler_fn ops[OP__COUNT];
-	exists_fn exists;
-	const struct field *fields; /* terminated by a {NULL} entry; may be NULL */
-	unsigned flags;
-	const char *synopsis;
-};
-
-struct mount;
-struct lease;
-
-enum engine_flags {
-	ENGINE_AUTH = 1 << 0,    /* an auth method (mounted under auth/) */
-	ENGINE_BUILTIN = 1 << 1, /* mounted by the core; cannot be enabled */
-};
-
-struct engine {
-	const char *type;                  /* "system", "kv", "token", ... */
-	const struct route *const *tables; /* NULL-terminated list of route tables */
-	unsigned flags;
-	/* Optional: called when the mount is enabled or loaded on unseal, and
-	 * when it is unloaded or disabled. */
-	int (*mount_init)(struct mount *m, struct buf *err);
-	void (*mount_cleanup)(struct mount *m);
-	/* Optional: a tune changed the mount's options (kv v1 -> v2). */
-	int (*options_changed)(struct mount *m, json_t *old_options, struct buf *err);
-	/* For engines that lease what they return (response.secret): undo
-	 * what the lease stands for (drop the database user, ...). Called by
-	 * the expiration manager at expiry, on revocation and when the
-	 * creating token is revoked; retried with backoff on failure, so it
-	 * must be idempotent. err: why it failed. */
-	int (*lease_revoke)(struct mount *m, const struct lease *l, struct buf *err);
-	/* Optional: extend the lease to *ttl seconds from now (the engine may
-	 * lower *ttl). Without it leases of this engine renew as asked. */
-	int (*lease_renew)(struct mount *m, const struct lease *l, int64_t *ttl, struct buf *err);
-	/* Optional, for ROUTE_TRY_INLINE routes: false when this request is
-	 * known to need a write (it goes to the pool at once instead of
-	 * being tried on the loop first). A hint: a wrong answer costs a
-	 * trip, never correctness. */
-	bool (*inline_hint)(const struct request *req);
-};
-
-/* The engine for a mount type (and options, for kv's version), or NULL.
- * auth selects the auth-method namespace. */
-const struct engine *engine_lookup(const char *type, const json_t *options, bool auth);
 
 /* The result of matching a request before running it: lets the HTTP layer
  * decide whether to run it inline or on the worker pool. */
@@ -204,14 +93,6 @@ bool router_is_slow(const struct request *req, const struct route_match *match);
 /* Whether this request is a write on a ROUTE_HASHING route: the HTTP layer
  * runs it on the hashing pool (it is slow, too). */
 bool router_is_hashing(const struct request *req, const struct route_match *match);
-
-/* Typed field access after coercion; each falls back to the route's
- * declared default, then to the zero value. */
-const char *field_string(const struct request *req, const char *name);
-int64_t field_int(const struct request *req, const char *name);
-bool field_bool(const struct request *req, const char *name);
-/* Whether the caller supplied the field (not null). */
-bool field_present(const struct request *req, const char *name);
 
 /* Step 2's canonical names for a matched request (req->rel, the bound
  * parameters): with ROUTE_NAMES_CI a segment below the mount with a blank

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "core_impl.h"
 
 #include "audit.h"
 #include "expiration.h"
@@ -33,93 +34,10 @@
 
 #include "banned.h"
 
-struct seal_config {
-	unsigned shares;
-	unsigned threshold;
-};
-
-struct core {
-	pthread_mutex_t lock;
-	struct storage *physical;
-	struct barrier *barrier;
-	struct token_store *tokens;
-	struct policy_store *policies;
-	struct mount_table *mounts;
-	struct audit_broker *audit;
-	struct expiration *expiration;
-	struct rollback_guard *guard; /* NULL when not configured */
-	struct core_config cfg;
-	char *storage_type;
-	char *cluster_name;
-	char cluster_id[37];
-
-	/* The seal config changes only at init and when a rekey completes
-	 * (both under the lock, which update this copy), so it is read from
-	 * storage once and then served from here: sys/health and
-	 * seal-status are hot paths for load balancers. */
-	struct seal_config cached;
-	bool cached_valid;
-
-	/* unseal progress */
-	struct share_set progress;
-	char nonce[37];
-
-	/* Rekey and root-token generation: their own state and locks,
-	 * never taken while holding this one. */
-	struct rekey *rekey;
-	struct generate_root *genroot;
-};
-
-struct core *core_new(struct storage *physical, const struct core_config *cfg)
-{
-	struct core *c = xcalloc(1, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	c->physical = physical;
-	c->barrier = barrier_new(physical);
-	c->tokens = token_store_new();
-	c->policies = policy_store_new();
-	c->mounts = mount_table_new(c);
-	c->audit = audit_broker_new();
-	c->expiration = expiration_new(c);
-	c->cfg = *cfg;
-	c->storage_type = xstrdup(cfg->storage_type ? cfg->storage_type : "inmem");
-	c->cfg.storage_type = c->storage_type;
-	c->cluster_name = cfg->cluster_name ? xstrdup(cfg->cluster_name) : NULL;
-	c->cfg.cluster_name = c->cluster_name;
-	if (cfg->rollback_guard_file) {
-		c->guard = rollback_guard_new(cfg->rollback_guard_file);
-		barrier_set_epoch_hook(c->barrier, rollback_guard_epoch, c->guard);
-	}
-	c->cfg.rollback_guard_file = NULL; /* borrowed from the caller: not kept */
-	c->rekey = rekey_new(c);
-	c->genroot = generate_root_new(c);
-	return c;
-}
-
 static void clear_progress(struct core *c)
 {
 	share_set_clear(&c->progress);
 	c->nonce[0] = '\0';
-}
-
-void core_free(struct core *c)
-{
-	if (!c)
-		return;
-	core_seal(c);
-	rekey_free(c->rekey);
-	generate_root_free(c->genroot);
-	expiration_free(c->expiration);
-	audit_broker_free(c->audit);
-	mount_table_free(c->mounts);
-	policy_store_free(c->policies);
-	token_store_free(c->tokens);
-	barrier_free(c->barrier);
-	rollback_guard_free(c->guard);
-	free(c->storage_type);
-	free(c->cluster_name);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
 }
 
 /* locked: whether the caller already holds c->lock. */
@@ -638,54 +556,4 @@ int core_seal(struct core *c)
 bool core_sealed(struct core *c)
 {
 	return barrier_sealed(c->barrier);
-}
-
-struct storage *core_storage(struct core *c)
-{
-	return barrier_storage(c->barrier);
-}
-
-struct barrier *core_barrier(struct core *c)
-{
-	return c->barrier;
-}
-
-struct rekey *core_rekey(struct core *c)
-{
-	return c->rekey;
-}
-
-struct generate_root *core_generate_root(struct core *c)
-{
-	return c->genroot;
-}
-
-struct token_store *core_tokens(struct core *c)
-{
-	return c->tokens;
-}
-
-struct mount_table *core_mounts(struct core *c)
-{
-	return c->mounts;
-}
-
-struct policy_store *core_policies(struct core *c)
-{
-	return c->policies;
-}
-
-struct audit_broker *core_audit(struct core *c)
-{
-	return c->audit;
-}
-
-struct expiration *core_expiration(struct core *c)
-{
-	return c->expiration;
-}
-
-const struct core_config *core_config(struct core *c)
-{
-	return &c->cfg;
 }

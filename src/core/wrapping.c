@@ -6,7 +6,6 @@
 #include "wrapping.h"
 
 #include "core.h"
-#include "engines/engines.h"
 #include "err.h"
 #include "log.h"
 #include "secure.h"
@@ -14,6 +13,20 @@
 #include "timefmt.h"
 
 #include "banned.h"
+
+/* The wrap store the cubbyhole registered with c; TROVE_ERR_NOT_FOUND when
+ * none is (no cubbyhole mount yet), as when the cubbyhole itself is absent. */
+static int wrap_put(struct core *c, const char *id_hash, const char *key, const json_t *v)
+{
+	const struct wrap_store *s = core_wrap_store(c);
+	return s ? s->put(c, id_hash, key, v) : TROVE_ERR_NOT_FOUND;
+}
+
+static int wrap_get(struct core *c, const char *id_hash, const char *key, json_t **out)
+{
+	const struct wrap_store *s = core_wrap_store(c);
+	return s ? s->get(c, id_hash, key, out) : TROVE_ERR_NOT_FOUND;
+}
 
 json_t *wrapping_envelope(const struct request *req, const struct response *resp)
 {
@@ -57,8 +70,8 @@ int wrapping_create(struct core *c, const char *creation_path, int64_t ttl, cons
 	} else {
 		if (wrapped_accessor && wrapped_accessor[0])
 			json_object_set_new(info, "wrapped_accessor", json_string(wrapped_accessor));
-		if ((r = cubbyhole_put(c, e->id_hash, "response", stored)) == 0)
-			r = cubbyhole_put(c, e->id_hash, "wrapinfo", info);
+		if ((r = wrap_put(c, e->id_hash, "response", stored)) == 0)
+			r = wrap_put(c, e->id_hash, "wrapinfo", info);
 	}
 	if (r != 0) {
 		(void)token_revoke(ts, e->id_hash, false);
@@ -174,7 +187,7 @@ int wrapping_read(struct core *c, const struct token_entry *e, json_t **envelope
 
 	if (envelope) {
 		*envelope = NULL;
-		if ((r = cubbyhole_get(c, e->id_hash, "response", &stored)) != 0)
+		if ((r = wrap_get(c, e->id_hash, "response", &stored)) != 0)
 			return r;
 		const char *text = json_string_value(json_object_get(stored, "response"));
 		*envelope = text ? json_loads(text, 0, NULL) : NULL;
@@ -185,7 +198,7 @@ int wrapping_read(struct core *c, const struct token_entry *e, json_t **envelope
 			return TROVE_ERR_INTEGRITY;
 		}
 	}
-	if (info && (r = cubbyhole_get(c, e->id_hash, "wrapinfo", info)) != 0 && envelope) {
+	if (info && (r = wrap_get(c, e->id_hash, "wrapinfo", info)) != 0 && envelope) {
 		json_decref(*envelope);
 		*envelope = NULL;
 	}

@@ -8,7 +8,9 @@
  *   response  {"response": "<the JSON envelope, as text>"}
  *   wrapinfo  {"creation_path", "creation_ttl", "wrapped_accessor"}
  * Unwrapping spends the token's only use; its revocation deletes the
- * cubbyhole. */
+ * cubbyhole. The core does not reach the cubbyhole itself: the cubbyhole
+ * engine registers a struct wrap_store with the core (core_set_wrap_store)
+ * and wrapping goes through it. */
 #ifndef TROVE_WRAPPING_H
 #define TROVE_WRAPPING_H
 
@@ -23,6 +25,15 @@ struct token_entry;
 #define WRAPPING_POLICY "response-wrapping"
 #define WRAPPING_DEFAULT_TTL 300 /* sys/wrapping/wrap without a wrap TTL */
 #define WRAPPING_INVALID "wrapping token is not valid or does not exist"
+
+/* Where wrapped responses are kept, by the hash of the wrapping token:
+ * put stores the JSON value at key (no '/' needed), get reads it (*out is
+ * the caller's). Both return 0 or an error code, TROVE_ERR_NOT_FOUND when
+ * absent or when there is nowhere to keep it. Thread-safe. */
+struct wrap_store {
+	int (*put)(struct core *c, const char *id_hash, const char *key, const json_t *v);
+	int (*get)(struct core *c, const char *id_hash, const char *key, json_t **out);
+};
 
 /* The envelope Vault stores for a response: request_id, lease_id,
  * renewable, lease_duration, data, wrap_info (null), warnings, auth. */

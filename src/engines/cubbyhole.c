@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "core/mount.h"
 #include "core/token.h"
+#include "core/wrapping.h"
 #include "err.h"
 #include "secure.h"
 
@@ -54,11 +55,14 @@ static void on_token_revoked(void *arg, const struct token_entry *e)
 	mount_release(m);
 }
 
+static const struct wrap_store cubby_wrap_store = {.put = cubbyhole_put, .get = cubbyhole_get};
+
 int cubbyhole_register(struct core *c)
 {
 	struct token_store *ts = c ? core_tokens(c) : NULL;
 	if (!ts)
 		return TROVE_ERR_INVALID;
+	core_set_wrap_store(c, &cubby_wrap_store);
 	return token_store_on_revoke(ts, on_token_revoked, c);
 }
 

@@ -4,6 +4,10 @@
 
 #include "core/router.h"
 
+/* Every built-in engine and auth method by mount type: what the server
+ * gives the core (core_config.engines). */
+extern const struct engine_registry builtin_engines;
+
 /* sys/: init, seal, health, keyring. */
 extern const struct engine sys_engine;
 
@@ -31,17 +35,19 @@ extern const struct engine identity_engine;
 
 struct core;
 struct storage;
-/* Registers the cubbyhole's token-revocation hook with the core's token
- * store (deleting a revoked token's cubbyhole). Call once the token store
- * is open; calling again is a no-op. */
+/* Registers the cubbyhole with the core: its token-revocation hook with
+ * the core's token store (deleting a revoked token's cubbyhole), and
+ * cubbyhole_put/get as the core's wrap store (core/wrapping.h). Call once
+ * the token store is open; calling again is a no-op. */
 int cubbyhole_register(struct core *c);
 /* Deletes every cubbyhole entry of the token whose hash is id_hash from a
  * cubbyhole mount's view. Exposed for tests. */
 int cubbyhole_purge(struct storage *view, const char *id_hash);
 /* Stores / reads the JSON value at key (no '/' needed) in the cubbyhole
  * of the token whose hash is id_hash, through the core's cubbyhole mount
- * (response wrapping). *out is the caller's; TROVE_ERR_NOT_FOUND when
- * absent or when there is no cubbyhole mount. */
+ * (response wrapping, through the wrap store cubbyhole_register sets).
+ * *out is the caller's; TROVE_ERR_NOT_FOUND when absent or when there is
+ * no cubbyhole mount. */
 int cubbyhole_put(struct core *c, const char *id_hash, const char *key, const json_t *v);
 int cubbyhole_get(struct core *c, const char *id_hash, const char *key, json_t **out);
 

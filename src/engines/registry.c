@@ -1,5 +1,6 @@
-/* registry.c — which engine serves which mount type. One line per engine;
- * kv picks its version from the mount's options. */
+/* registry.c — which engine serves which mount type: the registry the
+ * server gives the core (core_config.engines). One line per engine; kv
+ * picks its version from the mount's options. */
 #include <string.h>
 
 #include "engines.h"
@@ -8,7 +9,7 @@
 
 #include "banned.h"
 
-const struct engine *engine_lookup(const char *type, const json_t *options, bool auth)
+static const struct engine *lookup(const char *type, const json_t *options, bool auth)
 {
 	if (!type)
 		return NULL;
@@ -35,3 +36,5 @@ const struct engine *engine_lookup(const char *type, const json_t *options, bool
 	}
 	return NULL;
 }
+
+const struct engine_registry builtin_engines = {.lookup = lookup};

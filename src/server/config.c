@@ -587,7 +587,7 @@ static int validate_audit(const struct server_config *cfg, struct buf *err)
 				return fail(err, a->where, 0, "audit \"%s\": path \"%s\" is already used at %s", a->type,
 					    a->path, cfg->audits[j].where);
 		buf_init(&why, 4096);
-		r = audit_config_device_check(a, &why);
+		r = audit_config_device_check(&audit_device_types, a, &why);
 		if (r != 0)
 			fail(err, a->where, 0, "audit \"%s\": %s", a->type, why.data);
 		buf_release(&why);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/device.h"
 #include "audit/file_path.h"
 #include "buf.h"
 #include "core/audit.h"
@@ -71,7 +72,7 @@ static void fuzz_options(const char *type, const char *text, size_t len)
 	struct audit_config_device c = {.path = "x", .type = (char *)type, .options = o};
 	struct buf err;
 	buf_init(&err, 8192);
-	if (audit_config_device_check(&c, &err) == 0 && json_is_object(o)) {
+	if (audit_config_device_check(&audit_device_types, &c, &err) == 0 && json_is_object(o)) {
 		const char *k;
 		json_t *v;
 		json_object_foreach(o, k, v)

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "audit/device.h"
 #include "core/audit.h"
 #include "buf.h"
 #include "err.h"
@@ -56,7 +57,7 @@ static int setup(void **state)
 	snprintf(x->dir, sizeof(x->dir), "/tmp/trove-broker-XXXXXX");
 	assert_non_null(mkdtemp(x->dir));
 	x->store = storage_inmem_new();
-	x->b = audit_broker_new();
+	x->b = audit_broker_new(&audit_device_types);
 	const char *dirs[] = {x->dir};
 	audit_broker_configure(x->b, &(struct audit_settings){.file_dirs = dirs, .nfile_dirs = 1});
 	assert_int_equal(audit_broker_load(x->b, x->store), 0);

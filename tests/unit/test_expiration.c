@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "engines/engines.h"
+#include "audit/device.h"
 #include "core/core.h"
 #include "core/expiration.h"
 #include "core/lease_key.h"
@@ -84,7 +86,8 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 600, .max_lease_ttl = 7200, .expiration_manual = true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 600, .max_lease_ttl = 7200, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "engines/engines.h"
+#include "audit/device.h"
 #include "buf.h"
 #include "core/core.h"
 #include "core/identity.h"
@@ -40,7 +42,8 @@ static void find_up(struct mount *m, void *arg)
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct core_config cfg = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 7200, .expiration_manual = true};
+	struct core_config cfg = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 7200, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;

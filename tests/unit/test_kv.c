@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "audit/device.h"
 #include "buf.h"
 #include "core/core.h"
 #include "core/mount.h"
@@ -1075,7 +1076,8 @@ static void test_cubbyhole_isolation(void **state)
 static void test_cubbyhole_revoke_purges(void **state)
 {
 	(void)state;
-	struct core_config cfg = { .storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true };
+	struct core_config cfg = { .storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	struct storage *phys = storage_inmem_new();
 	struct core *core = core_new(phys, &cfg);
 	struct core_init_result res;

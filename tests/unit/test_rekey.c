@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "engines/engines.h"
+#include "audit/device.h"
 #include "core/core.h"
 #include "core/generate_root.h"
 #include "core/rekey.h"
@@ -62,7 +64,8 @@ struct fixture {
 
 static struct core *new_core(struct fixture *f)
 {
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	return core_new(&f->phys.s, &cc);
 }
 

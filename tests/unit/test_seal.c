@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "engines/engines.h"
+#include "audit/device.h"
 #include "core/barrier.h"
 #include "core/core.h"
 #include "core/router.h"
@@ -25,7 +27,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	f->phys = storage_inmem_new();
 	f->core = core_new(f->phys, &cc);
 	*state = f;

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "audit/device.h"
 #include "core/barrier.h"
 #include "core/batch_keys.h"
 #include "core/core.h"
@@ -781,7 +782,8 @@ struct efx {
 static int esetup(void **state)
 {
 	struct efx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "engines/engines.h"
+#include "audit/device.h"
 #include "auth/userpass_hash.h"
 #include "buf.h"
 #include "core/core.h"
@@ -427,7 +429,8 @@ struct efx {
 static int esetup(void **state)
 {
 	struct efx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true};
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 2764800, .max_lease_ttl = 2764800, .expiration_manual = true,
+				   .engines = &builtin_engines, .audit_devices = &audit_device_types};
 	struct core_init_result res;
 	struct seal_status st;
 	struct buf err;

@@ -1,0 +1,58 @@
+/* core_impl.h — the members of struct core, private to core.c (the
+ * aggregate: building it, freeing it, its accessors) and seal.c (the seal
+ * state machine). Everything else goes through core.h. */
+#ifndef TROVE_CORE_IMPL_H
+#define TROVE_CORE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "core.h"
+#include "mount.h"
+#include "shares.h"
+
+struct seal_config {
+	unsigned shares;
+	unsigned threshold;
+};
+
+struct core {
+	pthread_mutex_t lock;
+	struct storage *physical;
+	struct barrier *barrier;
+	struct token_store *tokens;
+	struct policy_store *policies;
+	struct mount_table *mounts;
+	struct audit_broker *audit;
+	struct expiration *expiration;
+	struct rollback_guard *guard; /* NULL when not configured */
+	struct core_config cfg;
+	char *storage_type;
+	char *cluster_name;
+	char cluster_id[37];
+
+	/* The seal config changes only at init and when a rekey completes
+	 * (both under the lock, which update this copy), so it is read from
+	 * storage once and then served from here: sys/health and
+	 * seal-status are hot paths for load balancers. */
+	struct seal_config cached;
+	bool cached_valid;
+
+	/* unseal progress */
+	struct share_set progress;
+	char nonce[37];
+
+	/* Rekey and root-token generation: their own state and locks,
+	 * never taken while holding this one. */
+	struct rekey *rekey;
+	struct generate_root *genroot;
+
+	/* sys/, served while sealed (core_sys_mount): built from the
+	 * registry's "system" engine, never freed (refs never reach 0). */
+	struct mount sys_mount;
+	/* The cubbyhole's wrap store (core_set_wrap_store); NULL until it
+	 * registers. */
+	const struct wrap_store *_Atomic wrap_store;
+};
+
+#endif
