@@ -67,6 +67,13 @@ static const char *env_get(const char *name, char which[64])
 	return NULL;
 }
 
+const char *api_config_env(const char *name)
+{
+	char which[64];
+
+	return env_get(name, which);
+}
+
 static int env_fail(char **detail, const char *var, const char *value, const char *why)
 {
 	if (detail) {

@@ -69,4 +69,9 @@ void api_config_set(char **slot, const char *value);
  * cfg is unchanged. detail may be NULL. */
 int api_config_from_env(struct api_config *cfg, char **detail);
 
+/* The value of TROVE_<name>, else of VAULT_<name> ("FORMAT" reads
+ * TROVE_FORMAT, then VAULT_FORMAT); NULL when both are unset or empty.
+ * Borrowed from the environment. */
+const char *api_config_env(const char *name);
+
 #endif

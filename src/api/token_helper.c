@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/config.h"
 #include "api/token_helper.h"
 #include "err.h"
 #include "secure.h"
@@ -18,19 +19,9 @@
 
 #define TOKEN_FILE_MAX 8192
 
-static const char *env2(const char *trove, const char *vault)
-{
-	const char *v = getenv(trove);
-
-	if (v && *v)
-		return v;
-	v = getenv(vault);
-	return v && *v ? v : NULL;
-}
-
 int api_token_helper_path(struct buf *out)
 {
-	const char *path = env2("TROVE_TOKEN_PATH", "VAULT_TOKEN_PATH");
+	const char *path = api_config_env("TOKEN_PATH");
 	const char *home;
 
 	buf_reset(out);
