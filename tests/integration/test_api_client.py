@@ -231,6 +231,31 @@ def test_a_line_break_in_a_header_setting_is_refused(scripted):
     assert srv.seen == []
 
 
+# -- TLS server name -------------------------------------------------------------
+
+
+def test_tls_server_name_is_the_name_checked(tls_server):
+    # The server certificate names 127.0.0.1 and localhost. Reached by its
+    # IP address, the name asked for is the one the certificate must hold.
+    tls = tls_server.tls
+    env = {
+        "VAULT_ADDR": tls_server.url,
+        "VAULT_CACERT": str(tls.ca_cert),
+        "VAULT_CLIENT_CERT": str(tls.client_cert),
+        "VAULT_CLIENT_KEY": str(tls.client_key),
+    }
+    assert "127.0.0.1" in tls_server.url
+    p = run_cli(["status"], env=dict(env, VAULT_TLS_SERVER_NAME="localhost"))
+    assert p.returncode == 2, p.stdout + p.stderr  # answered: uninitialised counts as sealed
+    p = run_cli(["status"], env=dict(env, VAULT_TLS_SERVER_NAME="vault.wrong.example"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "vault.wrong.example" in p.stderr or "certificate" in p.stderr.lower(), p.stderr
+    p = run_cli(["status", "-tls-server-name=vault.wrong.example"], env=dict(env, VAULT_TLS_SERVER_NAME="localhost"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    p = run_cli(["status", "-tls-server-name=localhost"], env=env)
+    assert p.returncode == 2, p.stdout + p.stderr
+
+
 # -- a real server ---------------------------------------------------------------
 
 
