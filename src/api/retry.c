@@ -1,5 +1,7 @@
 /* retry.c — the retry policy and backoff of retry.h. */
+#include <ctype.h>
 #include <errno.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/retry.h"
@@ -36,6 +38,26 @@ long api_retry_wait_ms(int n, long min_ms, long max_ms, long status, long retry_
 	 * do not come back together. */
 	wait += (long)(rnd % (uint32_t)(wait / 2 + 1));
 	return wait < max_ms ? wait : max_ms;
+}
+
+long api_retry_after_ms(const char *line, size_t n)
+{
+	static const char name[] = "retry-after:";
+	size_t i = sizeof(name) - 1;
+	long v = 0;
+
+	if (n <= i || strncasecmp(line, name, i) != 0)
+		return -1;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i >= n || !isdigit((unsigned char)line[i]))
+		return -1;
+	for (; i < n && isdigit((unsigned char)line[i]); i++)
+		if ((v = v * 10 + (line[i] - '0')) > 86400)
+			v = 86400;
+	while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
+		i++;
+	return i == n ? v * 1000 : -1;
 }
 
 void api_retry_sleep_ms(long ms)

@@ -15,6 +15,7 @@
 #define TROVE_API_RETRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -27,6 +28,12 @@ bool api_retry_wanted(enum api_failure failure, long status);
  * server's Retry-After for this status, or -1; it counts only for 429 and
  * 503. rnd is a random value (any uint32) for the jitter. */
 long api_retry_wait_ms(int n, long min_ms, long max_ms, long status, long retry_after_ms, uint32_t rnd);
+
+/* Reads a response header line (n bytes, not NUL-terminated, CRLF
+ * included or not). For "Retry-After: <seconds>" (name in any case)
+ * returns the wait in milliseconds, at most one day; for any other line,
+ * or a value that is not whole seconds (an HTTP date), returns -1. */
+long api_retry_after_ms(const char *line, size_t n);
 
 /* Sleeps ms milliseconds (EINTR resumes the sleep). */
 void api_retry_sleep_ms(long ms);

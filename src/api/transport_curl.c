@@ -6,15 +6,14 @@
  * (not copied by curl), so the caller's buffer is the only copy to wipe.
  * The answer is collected in the response's capped buffer: a misbehaving
  * server cannot make the client eat memory. */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 
+#include "api/retry.h"
 #include "api/transport.h"
 #include "err.h"
 #include "secure.h"
@@ -81,26 +80,18 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Keeps Retry-After (whole seconds, as go-retryablehttp reads it) of the
- * last response; a status line (a redirect's next answer) starts over. */
+/* Keeps Retry-After of the last response; a status line (a redirect's
+ * next answer) starts over. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	static const char name[] = "retry-after:";
 	struct sink *s = userdata;
-	size_t n = size * nmemb, i = sizeof(name) - 1;
-	long v = 0;
+	size_t n = size * nmemb;
+	long ms;
 
 	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
 		s->resp->retry_after_ms = -1;
-	if (n <= i || strncasecmp(ptr, name, i) != 0)
-		return n;
-	while (i < n && (ptr[i] == ' ' || ptr[i] == '\t'))
-		i++;
-	if (i >= n || !isdigit((unsigned char)ptr[i]))
-		return n;
-	for (; i < n && isdigit((unsigned char)ptr[i]) && v < 86400; i++)
-		v = v * 10 + (ptr[i] - '0');
-	s->resp->retry_after_ms = v * 1000;
+	else if ((ms = api_retry_after_ms(ptr, n)) >= 0)
+		s->resp->retry_after_ms = ms;
 	return n;
 }
 

@@ -253,6 +253,26 @@ static void test_retry_backoff(void **state)
 	assert_int_equal(api_retry_wait_ms(0, 1000, 30000, 500, 7000, 0), 1000);
 }
 
+static long retry_after(const char *line)
+{
+	return api_retry_after_ms(line, strlen(line));
+}
+
+static void test_retry_after_header(void **state)
+{
+	assert_int_equal(retry_after("Retry-After: 5\r\n"), 5000);
+	assert_int_equal(retry_after("retry-after:0"), 0);
+	assert_int_equal(retry_after("RETRY-AFTER: \t 12 \r\n"), 12000);
+	assert_int_equal(retry_after("Retry-After: 99999999999999999999999\r\n"), 86400000);
+	assert_int_equal(retry_after("Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n"), -1);
+	assert_int_equal(retry_after("Retry-After: 5s\r\n"), -1);
+	assert_int_equal(retry_after("Retry-After: -5\r\n"), -1);
+	assert_int_equal(retry_after("Retry-After:\r\n"), -1);
+	assert_int_equal(retry_after("Retry-After-Not: 5\r\n"), -1);
+	assert_int_equal(retry_after("Content-Length: 5\r\n"), -1);
+	assert_int_equal(api_retry_after_ms("Retry-After: 7", 13), -1); /* cut before the digit */
+}
+
 static void test_err_from_status(void **state)
 {
 	assert_int_equal(api_err_from_status(200), 0);
@@ -531,6 +551,7 @@ int main(void)
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_retry_policy),
 	    cmocka_unit_test(test_retry_backoff),
+	    cmocka_unit_test(test_retry_after_header),
 	    cmocka_unit_test(test_err_from_status),
 	    cmocka_unit_test(test_retries_until_success),
 	    cmocka_unit_test(test_retries_run_out),
