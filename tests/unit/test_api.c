@@ -2,6 +2,7 @@
  * environment and their precedence, the header lines, the retry policy and
  * backoff, the request loop over a scripted fake transport, the mapping of
  * statuses to error codes, and the token helper's file. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -497,6 +498,51 @@ static void test_client_rejects_bad_settings(void **state)
 	api_config_release(&cfg);
 }
 
+/* One client per thread, nothing shared: each thread's retries and
+ * answers stay its own. */
+struct worker {
+	struct script s;
+	int ok;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct api_transport t;
+	struct api_client *c = fake_client(&w->s, &t, 1, 10000, 1);
+	struct api_response resp;
+	int i;
+
+	api_response_init(&resp);
+	for (i = 0; i < 200; i++) {
+		w->s.calls = 0;
+		if (api_read(c, "secret/t", &resp) == 0 && resp.attempts == 2 && w->s.calls == 2)
+			w->ok++;
+	}
+	done(c, &w->s, &resp);
+	return NULL;
+}
+
+static void test_one_client_per_thread(void **state)
+{
+	static const long first[4] = {500, 502, 503, 504};
+	struct worker w[4];
+	pthread_t th[4];
+	int i;
+
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < 4; i++) {
+		w[i].s.steps[0] = (struct step){first[i], 0, NULL, -1};
+		w[i].s.steps[1] = (struct step){200, 0, "{}", -1};
+		w[i].s.n = 2;
+		assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].ok, 200);
+	}
+}
+
 /* ---- token helper ----------------------------------------------------- */
 
 static void test_token_helper(void **state)
@@ -558,6 +604,7 @@ int main(void)
 	    cmocka_unit_test(test_no_retry_when_final),
 	    cmocka_unit_test(test_max_retries_zero_and_budget),
 	    cmocka_unit_test(test_client_rejects_bad_settings),
+	    cmocka_unit_test(test_one_client_per_thread),
 	    cmocka_unit_test_setup(test_token_helper, setup_env),
 	};
 
