@@ -169,9 +169,11 @@ static int set_options(struct api_curl *t, const struct api_wire *w, const char 
 		SET(CURLOPT_CUSTOMREQUEST, w->method);
 	}
 
+	/* A CA file wins over a CA directory, as in Vault's client
+	 * (go-rootcerts reads CAPath only without a CAFile). */
 	if (cfg->ca_cert)
 		SET(CURLOPT_CAINFO, cfg->ca_cert);
-	if (cfg->ca_path)
+	else if (cfg->ca_path)
 		SET(CURLOPT_CAPATH, cfg->ca_path);
 	if (cfg->client_cert)
 		SET(CURLOPT_SSLCERT, cfg->client_cert);
