@@ -40,8 +40,8 @@ struct api_config {
 	long retry_wait_min_ms; /* > 0 */
 	long retry_wait_max_ms; /* >= retry_wait_min_ms */
 	const char *user_agent; /* static string, borrowed */
-	/* How requests travel: NULL for libcurl. Tests pass a fake. Borrowed;
-	 * must outlive the clients made from this config. */
+	/* How requests travel: NULL for libcurl. Tests pass a fake. Copied by
+	 * api_client_new; its ctx must outlive the clients made with it. */
 	const struct api_transport *transport;
 };
 

@@ -24,7 +24,7 @@ int api_headers_build(const struct api_config *cfg, const char *method,
                       const char *path, bool has_body, struct strlist *out);
 
 /* Checks one header value for a setting: returns 0, or TROVE_ERR_INVALID
- * when it holds CR, LF or NUL-breaking bytes. NULL is fine. */
+ * when it holds CR or LF (it could forge headers). NULL is fine. */
 int api_header_value_ok(const char *value);
 
 /* Wipes and releases a list built by api_headers_build. */
