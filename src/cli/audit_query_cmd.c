@@ -203,7 +203,7 @@ static int hash_token(struct cli *cli, const char *device, const char *token, st
 		fprintf(stderr, "Error hashing the token: the server's answer holds no hmac-sha256 hash\n");
 		r = CLI_EXIT_REMOTE;
 	}
-	client_json_free_secret(body);
+	api_json_free_secret(body);
 	json_decref(resp);
 	buf_release(&api);
 	buf_release(&err);

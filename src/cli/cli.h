@@ -21,10 +21,17 @@
  *
  * cli_start() parses the command's own flags and the global HTTP/output
  * flags (which must come before positional arguments), answers -h, and
- * resolves the address, token, TLS settings and format from flags, then
- * TROVE_* and VAULT_* environment variables. Commands return process exit
- * codes (CLI_EXIT_*, below). Commands print; the code under them
- * (client.c) does not. */
+ * resolves the API client's settings (address, token, TLS, namespace,
+ * wrapping, retries) and the format from flags, then TROVE_* and VAULT_*
+ * environment variables, then the token helper. Commands return process
+ * exit codes (CLI_EXIT_*, below). Commands print; the API library under
+ * them (src/api/) does not.
+ *
+ * The runtime is split by job: flags.c (parsing, the shared flags),
+ * help.c (help and usage errors), dispatch.c (command groups),
+ * settings.c (cli_start and the client), request.c (API calls and their
+ * errors), output.c (tables, JSON, values), prompt.c (secrets from the
+ * user). */
 #ifndef TROVE_CLI_H
 #define TROVE_CLI_H
 
@@ -36,7 +43,7 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "cli/client.h"
+#include "api/api.h"
 
 /* Exit codes, by the Vault CLI's convention that scripts test:
  *   0  success;
@@ -57,7 +64,7 @@
 /* Returned by cli_start() when the command should go on running. */
 #define CLI_PROCEED (-1)
 
-#define CLI_DEFAULT_ADDRESS "https://127.0.0.1:8200"
+#define CLI_DEFAULT_ADDRESS API_DEFAULT_ADDRESS
 
 enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_JSON, CLI_FORMAT_YAML };
 
@@ -95,20 +102,12 @@ struct cli_flag {
 		NULL, NULL, CLI_FLAG_BOOL, NULL, 0, 0, NULL, NULL                                            \
 	}
 
-/* Settings shared by every client command, resolved by cli_start(). All
- * strings are owned (token wiped on release); NULL when unset. */
+/* Settings shared by every client command, resolved by cli_start(). */
 struct cli {
 	const struct cli_command *cmd;
-	char *address;
-	char *token;
-	char *ca_cert;
-	char *ca_path;
-	char *client_cert;
-	char *client_key;
-	char *wrap_ttl; /* -wrap-ttl: sent as X-Vault-Wrap-TTL */
-	bool tls_skip_verify;
+	struct api_config api; /* the HTTP settings (CLI_OPT_HTTP commands) */
 	enum cli_format format;
-	struct client *client; /* created by cli_client() */
+	struct api_client *client; /* created by cli_client() from api */
 	const struct cli_flag *flags; /* the command's own flags */
 	unsigned long long given;     /* bit i: flags[i] appeared on the command line */
 };
@@ -143,15 +142,15 @@ int cli_usage_error(const struct cli_command *spec, const char *fmt, ...)
  * cli_usage_error does and returns CLI_EXIT_LOCAL. */
 int cli_args_exactly(const struct cli_command *spec, int have, int want);
 
-/* The HTTP client for cli's settings, created on first use. Returns NULL
+/* The API client for cli's settings, created on first use. Returns NULL
  * after printing an error (bad address or libcurl failure). Owned by cli. */
-struct client *cli_client(struct cli *cli);
+struct api_client *cli_client(struct cli *cli);
 
 /* Runs one API call and reports failures. On success returns 0 and, when
  * out is not NULL, stores the parsed response body in *out (owned by the
  * caller; NULL for an empty body). On a transport error or HTTP status >=
  * 400 prints "Error <doing>: ..." and returns CLI_EXIT_REMOTE. body may be
- * NULL. Use client_do() directly to inspect failing statuses yourself. */
+ * NULL. Use api_send() directly to inspect failing statuses yourself. */
 int cli_api(struct cli *cli, const char *doing, const char *method, const char *path, const json_t *body,
             json_t **out);
 /* The general form of cli_api: query (already encoded, or NULL) is added
@@ -160,6 +159,16 @@ int cli_api(struct cli *cli, const char *doing, const char *method, const char *
  * (Vault sends kv v2 metadata and warnings with some 404s). */
 int cli_request(struct cli *cli, const char *doing, const char *method, const char *path, const char *query,
                 const json_t *body, json_t **out, bool *found);
+
+/* Prints a failed call to stderr in Vault's shape:
+ *   Error <doing>: Error making API request.
+ *
+ *   URL: PUT https://127.0.0.1:8200/v1/sys/unseal
+ *   Code: 400. Errors:
+ *
+ *   * <each error>
+ * or, when no answer arrived, "Error <doing>: <resp->error>". */
+void cli_print_api_error(const char *doing, const struct api_response *resp);
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -298,11 +307,6 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out);
  * caller). Returns 0, or CLI_EXIT_LOCAL after printing the error. */
 int cli_read_input(const char *path, struct buf *out);
 
-/* The token helper's file: TROVE_TOKEN_PATH, VAULT_TOKEN_PATH or
- * $HOME/.vault-token. Returns 0 with the path in out, or -1 when no
- * location is known (no HOME). */
-int cli_token_file_path(struct buf *out);
-
 /* Takes a token (or other secret) from argv[i]: returns a heap copy (free
  * with secure_free_str) and wipes the argument in place, so it leaves
  * /proc/<pid>/cmdline. */
@@ -327,7 +331,7 @@ int cmd_generate_root(int argc, char **argv);
  * (a buffer the caller wipes); returns 0 or an error code.
  * operator_send_secret sends body (may be NULL) and returns 0 with *out the
  * JSON object answered (the caller's, to free with
- * client_json_free_secret), or CLI_EXIT_REMOTE after printing. */
+ * api_json_free_secret), or CLI_EXIT_REMOTE after printing. */
 int operator_take_key(char **argv, int argi, int argc, const char *prompt, char **key);
 int operator_key_body(struct buf *b, const char *key, const char *nonce);
 int operator_send_secret(struct cli *cli, const char *doing, const char *method, const char *path, const char *body,

@@ -255,7 +255,7 @@ static int kv_get(int argc, char **argv)
 	}
 	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	free(path);
 	kv_path_release(&kp);
 	cli_release(&cli);
@@ -370,9 +370,9 @@ static int kv_put(int argc, char **argv)
 		goto out;
 	r = print_write(&cli, &kp, path, resp, field);
 out:
-	client_json_free_secret(data);
-	client_json_free_secret(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(data);
+	api_json_free_secret(body);
+	api_json_free_secret(resp);
 	free(path);
 	kv_path_release(&kp);
 	cli_release(&cli);
@@ -393,7 +393,7 @@ static int patch_rw(struct cli *cli, const char *path, json_t *changes, json_t *
 	d = json_object_get(cur, "data");
 	if (!found || !json_is_object(json_object_get(d, "data"))) {
 		fprintf(stderr, "No value found at %s\n", path);
-		client_json_free_secret(cur);
+		api_json_free_secret(cur);
 		return CLI_EXIT_REMOTE;
 	}
 	version = json_integer_value(json_object_get(json_object_get(d, "metadata"), "version"));
@@ -401,8 +401,8 @@ static int patch_rw(struct cli *cli, const char *path, json_t *changes, json_t *
 	json_object_update(merged, changes);
 	body = v2_body(merged, (long)version, true);
 	r = cli_api(cli, "writing the secret", "PUT", path, body, resp);
-	client_json_free_secret(body);
-	client_json_free_secret(cur);
+	api_json_free_secret(body);
+	api_json_free_secret(cur);
 	return r;
 }
 
@@ -452,9 +452,9 @@ static int kv_patch(int argc, char **argv)
 		goto out;
 	r = print_write(&cli, &kp, path, resp, field);
 out:
-	client_json_free_secret(data);
-	client_json_free_secret(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(data);
+	api_json_free_secret(body);
+	api_json_free_secret(resp);
 	free(path);
 	kv_path_release(&kp);
 	cli_release(&cli);

@@ -149,7 +149,7 @@ static int lease_renew(int argc, char **argv)
 	r = cli_print_secret(&cli, resp, field);
 out:
 	json_decref(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	cli_release(&cli);
 	return r;
 }

@@ -22,7 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/token_helper.h"
 #include "cli/cli.h"
+#include "err.h"
 #include "secure.h"
 
 #include "banned.h"
@@ -158,7 +160,7 @@ static int login_token(struct cli *cli, const struct login_args *a, json_t **out
 		r = CLI_EXIT_REMOTE;
 		goto out;
 	}
-	client_set_token(cli->client, token);
+	api_client_set_token(cli->client, token);
 	if ((r = cli_api(cli, "authenticating", "GET", "auth/token/lookup-self", NULL, &lookup)) != 0)
 		goto out;
 	if (!json_is_object(json_object_get(lookup, "data"))) {
@@ -169,7 +171,7 @@ static int login_token(struct cli *cli, const struct login_args *a, json_t **out
 	*out = auth_from_lookup(token, lookup);
 	r = 0;
 out:
-	client_json_free_secret(lookup);
+	api_json_free_secret(lookup);
 	secure_free_str(token);
 	buf_release_secret(&in);
 	return r;
@@ -268,7 +270,7 @@ static int post_login(struct cli *cli, const char *path, const json_t *body, jso
 {
 	if (cli_client(cli) == NULL)
 		return CLI_EXIT_REMOTE;
-	client_set_token(cli->client, NULL);
+	api_client_set_token(cli->client, NULL);
 	return cli_api(cli, "authenticating", "POST", path, body, out);
 }
 
@@ -297,7 +299,7 @@ static int login_userpass(struct cli *cli, const struct login_args *a, json_t **
 	body = json_pack("{s:s}", "password", keys[1].value);
 	r = post_login(cli, path.data, body, out);
 out:
-	client_json_free_secret(body);
+	api_json_free_secret(body);
 	keys_release(keys, 2);
 	buf_release(&path);
 	return r;
@@ -328,7 +330,7 @@ static int login_approle(struct cli *cli, const struct login_args *a, json_t **o
 		json_object_set_new(body, "secret_id", json_string(keys[1].value));
 	r = post_login(cli, path.data, body, out);
 out:
-	client_json_free_secret(body);
+	api_json_free_secret(body);
 	keys_release(keys, 2);
 	buf_release(&path);
 	return r;
@@ -342,59 +344,20 @@ static const struct login_method methods[] = {
 
 /* ---- storing ---------------------------------------------------------- */
 
-/* Writes token to the helper file: temp file (0600) + fsync + rename.
- * A failure is 2, as Vault's login has it: the login itself succeeded. */
+/* Writes token to the helper file (api_token_helper_store). A failure is
+ * 2, as Vault's login has it: the login itself succeeded. */
 static int store_token(const char *token)
 {
-	struct buf path, tmp;
-	size_t off = 0, len = strlen(token);
-	ssize_t n;
-	int fd = -1, r = CLI_EXIT_REMOTE;
+	char *detail = NULL;
+	int r = api_token_helper_store(token, &detail);
 
-	buf_init(&path, BUF_CAP_DEFAULT);
-	buf_init(&tmp, BUF_CAP_DEFAULT);
-	if (cli_token_file_path(&path) != 0) {
+	if (r == TROVE_ERR_NOT_FOUND)
 		fprintf(stderr, "Error storing the token: no place for the token file (set HOME or "
 		                "TROVE_TOKEN_PATH), or use -no-store\n");
-		goto out;
-	}
-	(void)buf_printf(&tmp, "%s.tmp-XXXXXX", path.data);
-	/* mkstemp creates the file 0600 and exclusively. */
-	if ((fd = mkstemp(tmp.data)) < 0) {
-		fprintf(stderr, "Error storing the token in %s: %s\n", path.data, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		n = write(fd, token + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off != len || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-		fprintf(stderr, "Error storing the token in %s: %s\n", tmp.data, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		fprintf(stderr, "Error storing the token in %s: %s\n", tmp.data, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.data, path.data) != 0) {
-		fprintf(stderr, "Error storing the token in %s: %s\n", path.data, strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0 && tmp.len > 0)
-		unlink(tmp.data);
-	buf_release(&path);
-	buf_release(&tmp);
-	return r;
+	else if (r != 0)
+		fprintf(stderr, "Error storing the token in %s\n", detail ? detail : "the token file");
+	free(detail);
+	return r == 0 ? 0 : CLI_EXIT_REMOTE;
 }
 
 /* ---- the command ------------------------------------------------------ */
@@ -483,7 +446,7 @@ int cmd_login(int argc, char **argv)
 	}
 	r = cli_print_secret(&cli, resp, NULL);
 out:
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	cli_release(&cli);
 	return r;
 }

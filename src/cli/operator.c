@@ -156,7 +156,7 @@ static int cmd_init(int argc, char **argv)
 		goto out;
 	r = init_print(&cli, resp, shares, threshold);
 out:
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	json_decref(body);
 	cli_release(&cli);
 	return r;
@@ -224,17 +224,16 @@ int operator_take_key(char **argv, int argi, int argc, const char *prompt, char 
 int operator_send_secret(struct cli *cli, const char *doing, const char *method, const char *path,
                          const char *body, json_t **out)
 {
-	struct client_response resp;
-	struct client *c;
+	struct api_response resp;
+	struct api_client *c;
 	int r = CLI_EXIT_REMOTE;
 
 	*out = NULL;
-	client_response_init(&resp);
+	api_response_init(&resp);
 	if ((c = cli_client(cli)) == NULL)
 		goto out;
-	if (client_do(c, method, path, NULL, body, body ? strlen(body) : 0, &resp) != 0 ||
-	    client_response_failed(&resp)) {
-		client_print_error(doing, &resp);
+	if (api_send(c, method, path, NULL, body, body ? strlen(body) : 0, &resp) != 0) {
+		cli_print_api_error(doing, &resp);
 		goto out;
 	}
 	if (!json_is_object(resp.json)) {
@@ -245,7 +244,7 @@ int operator_send_secret(struct cli *cli, const char *doing, const char *method,
 	resp.json = NULL;
 	r = 0;
 out:
-	client_response_release(&resp);
+	api_response_release(&resp);
 	return r;
 }
 

@@ -282,7 +282,7 @@ int cmd_rekey(int argc, char **argv)
 	}
 out:
 	free(nonce);
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	json_decref(body);
 	cli_release(&cli);
 	return r;
@@ -345,7 +345,7 @@ static int genroot_decode(const struct cli *cli, const char *encoded, const char
 	} else {
 		out = json_pack("{s:s}", "token", token);
 		r = cli_print_data(cli, out);
-		client_json_free_secret(out);
+		api_json_free_secret(out);
 	}
 	secure_free_str(token);
 	return r;
@@ -439,8 +439,8 @@ int cmd_generate_root(int argc, char **argv)
 	}
 out:
 	free(nonce);
-	client_json_free_secret(resp);
-	client_json_free_secret(body);
+	api_json_free_secret(resp);
+	api_json_free_secret(body);
 	cli_release(&cli);
 	return r;
 }

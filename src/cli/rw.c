@@ -61,7 +61,7 @@ int cmd_read(int argc, char **argv)
 	}
 	r = cli_print_secret(&cli, resp, field);
 out:
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	free(path);
 	cli_release(&cli);
 	return r;
@@ -144,8 +144,8 @@ static int write_or_patch(const struct cli_command *spec, const char *method, in
 	else
 		r = cli_print_secret(&cli, resp, field);
 out:
-	client_json_free_secret(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(body);
+	api_json_free_secret(resp);
 	free(path);
 	cli_release(&cli);
 	return r;

@@ -285,7 +285,7 @@ static int print_secret(const struct cli *cli, const json_t *resp, const json_t 
 		if (fflush(stdout) != 0)
 			r = CLI_EXIT_LOCAL;
 	}
-	client_json_free_secret(rows);
+	api_json_free_secret(rows);
 	return r;
 }
 
@@ -518,7 +518,7 @@ int cli_parse_kv_args(int argc, char **argv, json_t **out)
 	free(key);
 	buf_release_secret(&in);
 	if (r != 0) {
-		client_json_free_secret(obj);
+		api_json_free_secret(obj);
 		return r;
 	}
 	*out = obj;

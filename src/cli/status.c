@@ -65,31 +65,31 @@ static const char *yes_no(bool b)
  * Returns 0 or STATUS_FAILED after printing. */
 static int fetch_leader(struct cli *cli, bool sealed, json_t **out)
 {
-	struct client_response resp;
-	struct client *c;
+	struct api_response resp;
+	struct api_client *c;
 	int r = STATUS_FAILED;
 
 	*out = NULL;
-	client_response_init(&resp);
+	api_response_init(&resp);
 	if ((c = cli_client(cli)) == NULL)
 		goto out;
-	if (client_do(c, "GET", "sys/leader", NULL, NULL, 0, &resp) != 0) {
-		client_print_error("checking leader status", &resp);
+	if (api_read(c, "sys/leader", &resp) != 0 && resp.status == 0) {
+		cli_print_api_error("checking leader status", &resp);
 		goto out;
 	}
-	if (client_response_failed(&resp) || !json_is_object(resp.json)) {
+	if (resp.status >= 400 || !json_is_object(resp.json)) {
 		if (sealed) {
 			r = 0;
 			goto out;
 		}
-		client_print_error("checking leader status", &resp);
+		cli_print_api_error("checking leader status", &resp);
 		goto out;
 	}
 	*out = resp.json;
 	resp.json = NULL;
 	r = 0;
 out:
-	client_response_release(&resp);
+	api_response_release(&resp);
 	return r;
 }
 

@@ -170,8 +170,8 @@ static int token_create(int argc, char **argv)
 	}
 	r = cli_print_secret(&cli, resp, field);
 out:
-	client_json_free_secret(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(body);
+	api_json_free_secret(resp);
 	json_decref(meta);
 	cli_release(&cli);
 done:
@@ -229,8 +229,8 @@ static int token_lookup(int argc, char **argv)
 		goto out;
 	r = cli_print_secret(&cli, resp, field);
 out:
-	client_json_free_secret(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(body);
+	api_json_free_secret(resp);
 	secure_free_str(arg);
 	cli_release(&cli);
 	return r;
@@ -281,11 +281,11 @@ static int token_renew(int argc, char **argv)
 		goto out;
 	r = cli_print_secret(&cli, resp, field);
 out:
-	client_json_free_secret(resp);
+	api_json_free_secret(resp);
 	secure_free_str(tok);
 	cli_release(&cli);
 done:
-	client_json_free_secret(body);
+	api_json_free_secret(body);
 	return r;
 }
 
@@ -366,7 +366,7 @@ static int token_revoke(int argc, char **argv)
 	printf("Success! Revoked token (if it existed)\n");
 	r = CLI_EXIT_OK;
 out:
-	client_json_free_secret(body);
+	api_json_free_secret(body);
 	secure_free_str(arg);
 	cli_release(&cli);
 done:
@@ -449,7 +449,7 @@ static int token_capabilities(int argc, char **argv)
 	r = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 out:
 	free(list);
-	client_json_free_secret(body);
+	api_json_free_secret(body);
 	json_decref(resp);
 	secure_free_str(tok);
 	cli_release(&cli);

@@ -38,7 +38,7 @@ int cmd_unwrap(int argc, char **argv)
 	};
 	json_t *body = NULL, *resp = NULL;
 	char *token = NULL;
-	struct client *c;
+	struct api_client *c;
 	int argi, r;
 
 	r = cli_start(&cli, &unwrap_spec, flags, argc, argv, &argi);
@@ -56,11 +56,11 @@ int cmd_unwrap(int argc, char **argv)
 		goto out;
 	}
 	if (token && *token) {
-		if (!client_has_token(c) || (cli.token && strcmp(cli.token, token) == 0))
-			client_set_token(c, token);
+		if (!api_client_has_token(c) || (cli.api.token && strcmp(cli.api.token, token) == 0))
+			api_client_set_token(c, token);
 		else
 			body = json_pack("{s:s}", "token", token);
-	} else if (!client_has_token(c)) {
+	} else if (!api_client_has_token(c)) {
 		r = cli_usage_error(&unwrap_spec, "No wrapping token: give TOKEN or set the current token");
 		goto out;
 	}
@@ -74,8 +74,8 @@ int cmd_unwrap(int argc, char **argv)
 	}
 	r = cli_print_secret(&cli, resp, field);
 out:
-	client_json_free_secret(body);
-	client_json_free_secret(resp);
+	api_json_free_secret(body);
+	api_json_free_secret(resp);
 	secure_free_str(token);
 	cli_release(&cli);
 	return r;
