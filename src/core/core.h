@@ -45,6 +45,9 @@ struct core_config {
 	                         * expiration_tick (tests) */
 	const char *rollback_guard_file; /* NULL: no rollback guard
 	                                  * (core/rollback_guard.h) */
+	unsigned lease_revocation_workers; /* 0: EXPIRATION_DEFAULT_WORKERS */
+	int64_t lease_revocation_timeout_ms; /* per engine lease_revoke call;
+	                                      * 0: the default (expiration.h) */
 };
 
 struct core_init_result {

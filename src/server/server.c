@@ -355,7 +355,8 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	struct core_config cc = { cfg.storage.type,      cfg.cluster_name, cfg.default_lease_ttl,
-				  cfg.max_lease_ttl,     false,            cfg.rollback_guard_file };
+				  cfg.max_lease_ttl,     false,            cfg.rollback_guard_file,
+				  (unsigned)cfg.lease_revocation_workers, cfg.lease_revocation_timeout * 1000 };
 	core = core_new(physical, &cc);
 	struct audit_settings as = { (const char *const *)cfg.audit_file_dirs.items, cfg.audit_file_dirs.len,
 				     cfg.allow_audit_log_prefixing, cfg.audits, cfg.naudits };
