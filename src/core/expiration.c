@@ -192,30 +192,6 @@ static char *read_index(struct expiration *x, const char *dir, const char *item)
 	return id;
 }
 
-/* A mount by accessor, referenced (mount_release), or NULL. */
-struct find_mount {
-	const char *accessor;
-	struct mount *found;
-};
-
-static void find_mount_fn(struct mount *m, void *arg)
-{
-	struct find_mount *f = arg;
-	if (!f->found && strcmp(m->accessor, f->accessor) == 0) {
-		mount_ref(m);
-		f->found = m;
-	}
-}
-
-static struct mount *mount_by_accessor(struct expiration *x, const char *accessor)
-{
-	struct find_mount f = {accessor, NULL};
-	mount_table_foreach(core_mounts(x->core), false, find_mount_fn, &f);
-	if (!f.found)
-		mount_table_foreach(core_mounts(x->core), true, find_mount_fn, &f);
-	return f.found;
-}
-
 /* --- changing a secret's lease (caller holds its stripe) --------------------- */
 
 /* Deletes a lease and its index entries. */
@@ -285,7 +261,7 @@ static int delete_when(struct expiration *x, int64_t t, const char *lease_id)
  * time (lease_call.h). */
 static int engine_revoke(struct expiration *x, const struct lease *l, struct buf *err)
 {
-	struct mount *m = mount_by_accessor(x, l->mount_accessor);
+	struct mount *m = mount_by_accessor(core_mounts(x->core), l->mount_accessor);
 	int r;
 	if (!m) {
 		buf_printf(err, "the mount that issued the lease (%s) no longer exists", l->mount_accessor);
@@ -1065,7 +1041,7 @@ int expiration_renew(struct expiration *x, const char *lease_id, int64_t increme
 		goto out;
 	}
 	int64_t ttl = increment > 0 ? increment : l->ttl;
-	struct mount *m = mount_by_accessor(x, l->mount_accessor);
+	struct mount *m = mount_by_accessor(core_mounts(x->core), l->mount_accessor);
 	if (!m) {
 		r = response_error(resp, TROVE_ERR_INVALID, "the mount that issued the lease no longer exists");
 		goto out;

@@ -20,9 +20,11 @@
 #include "config.h"
 #include "audit/device.h"
 #include "core/audit.h"
+#include "core/background.h"
 #include "core/core.h"
 #include "core/lockout.h"
 #include "core/mount.h"
+#include "core/scheduler.h"
 #include "encoding.h"
 #include "err.h"
 #include "listener.h"
@@ -50,6 +52,17 @@ struct server_flags {
 	const char *log_level;
 	const char *log_format;
 };
+
+/* The mounts' background work runs on the worker pool (core/scheduler.h). */
+static int submit_to_pool(void *ctx, sched_fn fn, void *arg)
+{
+	return pool_submit(ctx, fn, arg);
+}
+
+static struct scheduler *background_of(struct core *core)
+{
+	return background_scheduler(mount_table_background(core_mounts(core)));
+}
 
 static void usage(FILE *f)
 {
@@ -379,6 +392,7 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error: cannot start password-hashing threads\n");
 		goto out;
 	}
+	scheduler_set_submit(background_of(core), submit_to_pool, pool);
 	if (listeners_start(&cfg, core, pool, hash_pool, cpus, &listeners, &err) != 0) {
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
@@ -404,6 +418,8 @@ int server_main(int argc, char **argv)
 	rc = 0;
 out:
 	listeners_stop(listeners);
+	if (core)
+		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
 	pool_free(hash_pool);
 	pool_free(pool);
 	core_free(core);
