@@ -258,26 +258,37 @@ void scheduler_set_gate(struct scheduler *s, sched_gate_fn gate, void *ctx)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Adds a job and starts the timer with the first one (s->mu held). */
+/* Adds a job and starts the timer with the first one. On failure frees
+ * j, leaving its arg alone (the caller's still). */
 static int add(struct scheduler *s, struct job *j)
 {
+	int r = TROVE_ERR_SEALED;
+	pthread_mutex_lock(&s->mu);
 	if (!s->open)
-		return TROVE_ERR_SEALED;
+		goto out;
 	if (!s->timer_started) {
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, TIMER_STACK_SIZE);
 		int rc = pthread_create(&s->timer, &attr, timer_main, s);
 		pthread_attr_destroy(&attr);
+		r = TROVE_ERR_NOMEM;
 		if (rc != 0)
-			return TROVE_ERR_NOMEM;
+			goto out;
 		s->timer_started = true;
 	}
 	j->s = s;
 	j->next = s->jobs;
 	s->jobs = j;
 	pthread_cond_signal(&s->timer_cv);
-	return 0;
+	r = 0;
+out:
+	pthread_mutex_unlock(&s->mu);
+	if (r != 0) {
+		j->arg_free = NULL;
+		job_free(j);
+	}
+	return r;
 }
 
 static struct job *job_new(const char *owner, sched_fn fn, void *arg)
@@ -299,14 +310,7 @@ int scheduler_every(struct scheduler *s, const char *owner, uint64_t interval_ms
 	j->jitter_pct = jitter_pct;
 	j->arg_free = arg_free;
 	j->due_ms = mono_ms() + next_wait(j);
-	pthread_mutex_lock(&s->mu);
-	int r = add(s, j);
-	pthread_mutex_unlock(&s->mu);
-	if (r != 0) {
-		j->arg_free = NULL; /* arg stays the caller's */
-		job_free(j);
-	}
-	return r;
+	return add(s, j);
 }
 
 int scheduler_once(struct scheduler *s, const char *owner, uint64_t delay_ms, sched_fn fn, void *arg,
@@ -315,14 +319,7 @@ int scheduler_once(struct scheduler *s, const char *owner, uint64_t delay_ms, sc
 	struct job *j = job_new(owner, fn, arg);
 	j->arg_free = arg_free;
 	j->due_ms = mono_ms() + (int64_t)(delay_ms > INT32_MAX ? INT32_MAX : delay_ms);
-	pthread_mutex_lock(&s->mu);
-	int r = add(s, j);
-	pthread_mutex_unlock(&s->mu);
-	if (r != 0) {
-		j->arg_free = NULL; /* arg stays the caller's */
-		job_free(j);
-	}
-	return r;
+	return add(s, j);
 }
 
 /* Whether a job of owner (or of anyone, owner NULL) is still queued or
