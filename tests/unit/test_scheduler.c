@@ -362,6 +362,19 @@ static void test_stops_at_seal_and_comes_back(void **state)
 	buf_release(&err);
 }
 
+static void test_seal_waits_for_a_run(void **state)
+{
+	struct fx *f = *state;
+	seen.sleep_ms = 400;
+	int64_t t0 = now_ms();
+	while (atomic_load(&seen.runs) == 0 && now_ms() - t0 < 3000)
+		sleep_ms(5);
+	assert_int_equal(atomic_load(&seen.runs), 1);
+	assert_false(atomic_load(&seen.finished));
+	assert_int_equal(core_seal(f->core), 0);
+	assert_true(atomic_load(&seen.finished)); /* the run finished first */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +386,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mount_schedule_at, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stops_at_disable_and_waits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stops_at_seal_and_comes_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_seal_waits_for_a_run, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
