@@ -74,26 +74,35 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return n;
 }
 
+void outbound_header_line(struct outbound_response *resp, const char *p, size_t len)
+{
+	/* A status line starts a response (after a proxy's CONNECT, a 100
+	 * or a followed redirect): only the last one's headers are kept. */
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		strlist_release(&resp->headers);
+		strlist_init(&resp->headers);
+		return;
+	}
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	/* One "Name: value" line, kept as text: no NUL, CR or LF inside, a
+	 * name before the colon. Anything else (the blank line that ends the
+	 * headers, a folded continuation, garbage) is dropped. */
+	const char *colon = memchr(p, ':', len);
+	if (!colon || colon == p || memchr(p, '\0', len) || memchr(p, '\r', len) || memchr(p, '\n', len))
+		return;
+	strlist_push_owned(&resp->headers, xstrndup(p, len));
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct transfer *t = arg;
-	size_t len = n;
 	t->header_bytes += n;
 	if (t->header_bytes > OUTBOUND_MAX_HEADER_BYTES) {
 		t->headers_over = true;
 		return 0;
 	}
-	/* A status line starts a response (after a proxy's CONNECT, a 100
-	 * or a followed redirect): only the last one's headers are kept. */
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		strlist_release(&t->resp->headers);
-		strlist_init(&t->resp->headers);
-		return n;
-	}
-	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-		len--;
-	if (len > 0 && memchr(p, ':', len))
-		strlist_push_owned(&t->resp->headers, xstrndup(p, len));
+	outbound_header_line(t->resp, p, n);
 	return n;
 }
 

@@ -75,4 +75,11 @@ int outbound_call(const struct outbound_request *req, struct outbound_response *
  * NULL. Borrowed from resp. */
 const char *outbound_header(const struct outbound_response *resp, const char *name);
 
+/* Takes one raw header line of a response as curl hands it over (with
+ * its CRLF): a status line ("HTTP/...") drops the headers kept so far; a
+ * "Name: value" line is kept (without its line end); anything else, or a
+ * line holding NUL, CR or LF inside, is dropped. Exposed for tests and the
+ * fuzzer (fuzz_outbound_headers). */
+void outbound_header_line(struct outbound_response *resp, const char *line, size_t len);
+
 #endif

@@ -346,6 +346,26 @@ static void test_proxy_environment(void **state)
 	done(&resp, &err);
 }
 
+static void test_header_lines(void **state)
+{
+	struct outbound_response resp;
+	outbound_response_init(&resp);
+	static const char *const lines[] = {"HTTP/1.1 200 Connection established\r\n", "Via: proxy\r\n", "\r\n",
+	                                    "HTTP/1.1 200 OK\r\n", "X-Test: yes\r\n", ": no name\r\n",
+	                                    "  folded continuation\r\n", "Bad: a\rb\r\n", "Empty:\r\n", "\r\n", NULL};
+	for (const char *const *l = lines; *l; l++)
+		outbound_header_line(&resp, *l, strlen(*l));
+	outbound_header_line(&resp, "Nul: a\0b\r\n", 10);
+	assert_int_equal(resp.headers.len, 2); /* the proxy's line dropped with its response */
+	assert_string_equal(resp.headers.items[0], "X-Test: yes");
+	assert_string_equal(outbound_header(&resp, "x-TEST"), "yes");
+	assert_string_equal(outbound_header(&resp, "Empty"), "");
+	assert_null(outbound_header(&resp, "Via"));
+	assert_null(outbound_header(&resp, "Bad"));
+	assert_null(outbound_header(&resp, "Nul"));
+	outbound_response_release(&resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +378,7 @@ int main(void)
 	    cmocka_unit_test(test_only_http_and_https),
 	    cmocka_unit_test(test_refused_on_an_event_loop),
 	    cmocka_unit_test(test_proxy_environment),
+	    cmocka_unit_test(test_header_lines),
 	};
 	return cmocka_run_group_tests(tests, start, stop);
 }
