@@ -56,6 +56,9 @@ struct core_config {
 	 * (core/audit_device.h; NULL: no audit device can be enabled). */
 	const struct engine_registry *engines;
 	const struct audit_device_types *audit_devices;
+	unsigned lease_revocation_workers; /* 0: EXPIRATION_DEFAULT_WORKERS */
+	int64_t lease_revocation_timeout_ms; /* per engine lease_revoke call;
+	                                      * 0: the default (expiration.h) */
 };
 
 struct core_init_result {

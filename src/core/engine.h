@@ -126,6 +126,16 @@ struct engine {
 	 * being tried on the loop first). A hint: a wrong answer costs a
 	 * trip, never correctness. */
 	bool (*inline_hint)(const struct request *req);
+	/* Optional background work (core/background.h): called on a worker
+	 * thread, never on an event loop, every periodic_interval_s seconds
+	 * (0: 60), each wait drawn within periodic_jitter_pct percent of it
+	 * (0-100), while the mount is mounted, the core unsealed and this
+	 * node may run background work. Runs never overlap; disabling the
+	 * mount and sealing wait for a run in progress. For one-shot jobs an
+	 * engine calls mount_schedule_at (core/background.h). */
+	void (*periodic)(struct mount *m);
+	unsigned periodic_interval_s;
+	unsigned periodic_jitter_pct;
 };
 
 /* Which engine serves which mount type: given to the core when it is

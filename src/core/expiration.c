@@ -25,6 +25,7 @@
 
 #include "core.h"
 #include "err.h"
+#include "lease_call.h"
 #include "lease_entry.h"
 #include "lease_key.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct job {
 	struct job *next;
 	char *lease_id;
 	int64_t due; /* the expiry index entry's time */
+	bool secret; /* a secret's lease, left for the second pass */
 };
 
 struct inflight {
@@ -77,6 +79,7 @@ struct expiration {
 	pthread_t tidy_thread;
 	bool tidy_joinable;
 	atomic_bool tidy_running;
+	struct lease_calls *calls; /* engine revocations under a time limit */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -93,10 +96,11 @@ static pthread_mutex_t *stripe(struct expiration *x, const char *lease_id)
 
 void expiration_config_default(struct expiration_config *cfg)
 {
-	cfg->workers = 2;
+	cfg->workers = EXPIRATION_DEFAULT_WORKERS;
 	cfg->max_attempts = 6;
 	cfg->retry_base = 10;
 	cfg->retry_cap = 600;
+	cfg->revoke_timeout_ms = EXPIRATION_DEFAULT_REVOKE_TIMEOUT_S * 1000;
 }
 
 struct expiration *expiration_new(struct core *c)
@@ -110,6 +114,7 @@ struct expiration *expiration_new(struct core *c)
 		pthread_mutex_init(&x->stripes[i], NULL);
 	expiration_config_default(&x->cfg);
 	x->next_due = INT64_MAX;
+	x->calls = lease_calls_new();
 	return x;
 }
 
@@ -118,6 +123,7 @@ void expiration_free(struct expiration *x)
 	if (!x)
 		return;
 	expiration_stop(x);
+	lease_calls_free(x->calls);
 	for (size_t i = 0; i < STRIPES; i++)
 		pthread_mutex_destroy(&x->stripes[i]);
 	pthread_cond_destroy(&x->work_cv);
@@ -186,30 +192,6 @@ static char *read_index(struct expiration *x, const char *dir, const char *item)
 	return id;
 }
 
-/* A mount by accessor, referenced (mount_release), or NULL. */
-struct find_mount {
-	const char *accessor;
-	struct mount *found;
-};
-
-static void find_mount_fn(struct mount *m, void *arg)
-{
-	struct find_mount *f = arg;
-	if (!f->found && strcmp(m->accessor, f->accessor) == 0) {
-		mount_ref(m);
-		f->found = m;
-	}
-}
-
-static struct mount *mount_by_accessor(struct expiration *x, const char *accessor)
-{
-	struct find_mount f = {accessor, NULL};
-	mount_table_foreach(core_mounts(x->core), false, find_mount_fn, &f);
-	if (!f.found)
-		mount_table_foreach(core_mounts(x->core), true, find_mount_fn, &f);
-	return f.found;
-}
-
 /* --- changing a secret's lease (caller holds its stripe) --------------------- */
 
 /* Deletes a lease and its index entries. */
@@ -275,16 +257,17 @@ static int delete_when(struct expiration *x, int64_t t, const char *lease_id)
 	return storage_delete(store(x), k);
 }
 
-/* Calls the issuing engine's lease_revoke. */
+/* Calls the issuing engine's lease_revoke, for at most the configured
+ * time (lease_call.h). */
 static int engine_revoke(struct expiration *x, const struct lease *l, struct buf *err)
 {
-	struct mount *m = mount_by_accessor(x, l->mount_accessor);
+	struct mount *m = mount_by_accessor(core_mounts(x->core), l->mount_accessor);
 	int r;
 	if (!m) {
 		buf_printf(err, "the mount that issued the lease (%s) no longer exists", l->mount_accessor);
 		return TROVE_ERR_NOT_FOUND;
 	}
-	r = m->engine && m->engine->lease_revoke ? m->engine->lease_revoke(m, l, err) : 0;
+	r = m->engine && m->engine->lease_revoke ? lease_call_revoke(x->calls, m, l, x->cfg.revoke_timeout_ms, err) : 0;
 	if (r != 0 && err->len == 0)
 		buf_append_str(err, err_message(r));
 	mount_release(m);
@@ -375,9 +358,16 @@ static bool token_lease_due(struct expiration *x, const char *lease_id, int64_t 
 	return true;
 }
 
-/* Acts on one due index entry. Returns true when it is an expired
- * token's lease: the caller revokes the token (with others, in a batch). */
-static bool process(struct expiration *x, const char *lease_id, int64_t due)
+enum due_kind {
+	DUE_DONE,   /* acted on, or nothing to do */
+	DUE_TOKEN,  /* an expired token's lease: the caller revokes the token */
+	DUE_SECRET, /* a secret's lease, left alone (secrets false) */
+};
+
+/* Acts on one due index entry. An expired token's lease is left to the
+ * caller (it revokes tokens in a batch); a secret's lease is revoked only
+ * when `secrets` is set (else DUE_SECRET says it is one). */
+static enum due_kind process(struct expiration *x, const char *lease_id, int64_t due, bool secrets)
 {
 	int64_t now = now_of(x);
 	struct lease *l = NULL;
@@ -399,7 +389,12 @@ static bool process(struct expiration *x, const char *lease_id, int64_t due)
 	}
 	if (is_token) {
 		pthread_mutex_unlock(mu);
-		return token_lease_due(x, lease_id, due, now);
+		return token_lease_due(x, lease_id, due, now) ? DUE_TOKEN : DUE_DONE;
+	}
+	if (!secrets) {
+		pthread_mutex_unlock(mu);
+		lease_free(l);
+		return DUE_SECRET;
 	}
 	if (l->irrevocable || l->revoke_at != due)
 		(void)delete_when(x, due, lease_id); /* stale: the lease moved */
@@ -411,18 +406,21 @@ static bool process(struct expiration *x, const char *lease_id, int64_t due)
 out:
 	pthread_mutex_unlock(mu);
 	lease_free(l);
-	return false;
+	return DUE_DONE;
 }
 
-/* Acts on a list of due entries: secrets one by one, expired tokens
- * together (token_revoke_many: a transaction per 128 tokens, not one
- * each, so an expiry storm costs few fsyncs). */
-static void process_jobs(struct expiration *x, const struct job *jobs)
+/* Acts on a list of due entries: expired tokens first and together
+ * (token_revoke_many: a transaction per 128 tokens, not one each, so an
+ * expiry storm costs few fsyncs), then secrets one by one, so that a slow
+ * engine's revocations never delay the tokens taken with them. */
+static void process_jobs(struct expiration *x, struct job *jobs)
 {
 	size_t n = 0, cap = 0;
 	const char **tokens = NULL;
-	for (const struct job *j = jobs; j; j = j->next) {
-		if (!process(x, j->lease_id, j->due))
+	for (struct job *j = jobs; j; j = j->next) {
+		enum due_kind k = process(x, j->lease_id, j->due, false);
+		j->secret = k == DUE_SECRET;
+		if (k != DUE_TOKEN)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -433,6 +431,9 @@ static void process_jobs(struct expiration *x, const struct job *jobs)
 	if (n > 0 && token_revoke_many(core_tokens(x->core), tokens, n) == 0)
 		atomic_fetch_add(&x->revoked, n);
 	free(tokens);
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->secret)
+			(void)process(x, j->lease_id, j->due, true);
 }
 
 /* --- the scan -------------------------------------------------------------------- */
@@ -1040,7 +1041,7 @@ int expiration_renew(struct expiration *x, const char *lease_id, int64_t increme
 		goto out;
 	}
 	int64_t ttl = increment > 0 ? increment : l->ttl;
-	struct mount *m = mount_by_accessor(x, l->mount_accessor);
+	struct mount *m = mount_by_accessor(core_mounts(x->core), l->mount_accessor);
 	if (!m) {
 		r = response_error(resp, TROVE_ERR_INVALID, "the mount that issued the lease no longer exists");
 		goto out;

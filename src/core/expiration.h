@@ -61,8 +61,15 @@ struct expiration_config {
 	int max_attempts;     /* failed revocations before irrevocable */
 	int64_t retry_base;   /* seconds before the first retry */
 	int64_t retry_cap;    /* longest wait between retries */
+	int64_t revoke_timeout_ms; /* longest wait for one engine lease_revoke
+	                            * call; past it the call counts as failed
+	                            * (retried later) and the worker moves on.
+	                            * 0 = no limit (lease_call.h) */
 };
-/* Vault's: 6 attempts, 10 s doubling; 2 workers. */
+#define EXPIRATION_DEFAULT_WORKERS 2
+#define EXPIRATION_DEFAULT_REVOKE_TIMEOUT_S 30
+/* Vault's: 6 attempts, 10 s doubling; EXPIRATION_DEFAULT_WORKERS workers,
+ * EXPIRATION_DEFAULT_REVOKE_TIMEOUT_S per engine call. */
 void expiration_config_default(struct expiration_config *cfg);
 
 struct expiration *expiration_new(struct core *c);

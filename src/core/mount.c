@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "mount.h"
+#include "background.h"
 #include "mount_gate.h"
 
 #include "core.h"
@@ -40,6 +41,7 @@ struct mount_table {
 	struct storage *logical; /* borrowed barrier view; NULL when unloaded */
 	struct table secret;
 	struct table auth;
+	struct background *bg; /* the mounts' background work */
 };
 
 /* Paths a user may not mount at (Vault's protected prefixes). */
@@ -403,6 +405,7 @@ struct mount_table *mount_table_new(struct core *core)
 	struct mount_table *t = xcalloc(1, sizeof(*t));
 	pthread_rwlock_init(&t->lock, NULL);
 	t->core = core;
+	t->bg = background_new(t);
 	return t;
 }
 
@@ -411,6 +414,7 @@ void mount_table_free(struct mount_table *t)
 	if (!t)
 		return;
 	mount_table_unload(t);
+	background_free(t->bg);
 	pthread_rwlock_destroy(&t->lock);
 	free(t);
 }
@@ -485,6 +489,7 @@ int mount_table_load(struct mount_table *t, struct storage *logical)
 	bool changed_secret = false, changed_auth = false;
 
 	buf_init(&err, 1024);
+	background_open(t->bg);
 	pthread_rwlock_wrlock(&t->lock);
 	t->logical = logical;
 	for (int which = 0; which < 2 && r == 0; which++) {
@@ -529,6 +534,10 @@ int mount_table_load(struct mount_table *t, struct storage *logical)
 		r = persist(t, false, &t->secret);
 	if (r == 0 && changed_auth)
 		r = persist(t, true, &t->auth);
+	for (size_t i = 0; r == 0 && i < t->secret.len; i++)
+		r = background_mount_start(t->bg, t->secret.items[i]);
+	for (size_t i = 0; r == 0 && i < t->auth.len; i++)
+		r = background_mount_start(t->bg, t->auth.items[i]);
 	if (r != 0) {
 		log_error("mount table load failed", "error", err_name(r), "detail", err.len ? err.data : "");
 		table_clear(&t->secret);
@@ -536,12 +545,17 @@ int mount_table_load(struct mount_table *t, struct storage *logical)
 		t->logical = NULL;
 	}
 	pthread_rwlock_unlock(&t->lock);
+	if (r != 0)
+		background_close(t->bg);
 	buf_release(&err);
 	return r;
 }
 
 void mount_table_unload(struct mount_table *t)
 {
+	/* Background runs look mounts up in the table: wait for them before
+	 * taking the table's write lock. */
+	background_close(t->bg);
 	pthread_rwlock_wrlock(&t->lock);
 	table_clear(&t->secret);
 	table_clear(&t->auth);
@@ -605,6 +619,34 @@ void mount_table_foreach(struct mount_table *t, bool auth, void (*fn)(struct mou
 		mount_release(copy[i]);
 	}
 	free(copy);
+}
+
+struct background *mount_table_background(struct mount_table *t)
+{
+	return t->bg;
+}
+
+struct find_mount {
+	const char *accessor;
+	struct mount *found;
+};
+
+static void find_mount_fn(struct mount *m, void *arg)
+{
+	struct find_mount *f = arg;
+	if (!f->found && strcmp(m->accessor, f->accessor) == 0) {
+		mount_ref(m);
+		f->found = m;
+	}
+}
+
+struct mount *mount_by_accessor(struct mount_table *t, const char *accessor)
+{
+	struct find_mount f = {accessor, NULL};
+	mount_table_foreach(t, false, find_mount_fn, &f);
+	if (!f.found)
+		mount_table_foreach(t, true, find_mount_fn, &f);
+	return f.found;
 }
 
 int64_t mount_default_ttl(const struct core *c, const struct mount *m)
@@ -721,6 +763,8 @@ int mount_enable(struct mount_table *t, const struct mount_enable_params *p, str
 		goto unlock;
 	}
 	log_info("mount enabled", "path", m->path, "type", m->type);
+	if (background_mount_start(t->bg, m) != 0)
+		log_error("mount enabled without its background work", "path", m->path);
 	m = NULL;
 	r = 0;
 unlock:
@@ -762,13 +806,19 @@ int mount_disable(struct mount_table *t, const char *api_path, bool auth, struct
 		table_append(tab, m); /* order is not significant */
 		goto out;
 	}
+	pthread_rwlock_unlock(&t->lock);
+	/* Its background work stops, and a run in progress finishes, before
+	 * its data goes (a run looks the mount up in the table: not under
+	 * the write lock). */
+	background_mount_stop(t->bg, m->accessor);
 	/* The table no longer names it; its data goes now. Requests that
 	 * still hold the mount see an empty store. */
 	if ((r = storage_delete_prefix(m->view, "")) != 0)
 		log_error("mount data not fully deleted", "path", path, "error", err_name(r));
 	log_info("mount disabled", "path", path);
 	mount_release(m);
-	r = 0;
+	free(path);
+	return 0;
 out:
 	pthread_rwlock_unlock(&t->lock);
 	free(path);
@@ -882,8 +932,13 @@ int mount_tune(struct mount_table *t, const char *api_path, bool auth, json_t *b
 	if (n->engine != m->engine && n->engine->options_changed &&
 	    (r = n->engine->options_changed(n, m->options, err)) != 0)
 		goto out;
+	bool starts_work = n->engine->periodic && !m->engine->periodic;
+	struct mount *tuned = n;
 	r = replace_mount(t, tab, idx, n);
 	n = NULL;
+	/* An engine change (kv v1 -> v2) that brings a periodic function. */
+	if (r == 0 && starts_work && background_mount_start(t->bg, tuned) != 0)
+		log_error("mount tuned without its background work", "path", path);
 out:
 	pthread_rwlock_unlock(&t->lock);
 	if (n)

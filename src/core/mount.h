@@ -113,6 +113,13 @@ json_t *mount_table_json(struct mount_table *t, bool auth);
  * table's readers inside fn, not its writers). */
 void mount_table_foreach(struct mount_table *t, bool auth, void (*fn)(struct mount *m, void *arg), void *arg);
 
+/* The background work of the table's mounts (background.h). */
+struct background *mount_table_background(struct mount_table *t);
+
+/* The mount (of either table) with this accessor: a new reference, or
+ * NULL. The accessor stays with a mount through tune and remount. */
+struct mount *mount_by_accessor(struct mount_table *t, const char *accessor);
+
 /* Effective TTLs of a mount (0 in its config means the system value). */
 int64_t mount_default_ttl(const struct core *c, const struct mount *m);
 int64_t mount_max_ttl(const struct core *c, const struct mount *m);

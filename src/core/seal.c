@@ -447,6 +447,10 @@ static int try_unseal(struct core *c, struct buf *err)
 		goto fail;
 	struct expiration_config ecfg;
 	expiration_config_default(&ecfg);
+	if (c->cfg.lease_revocation_workers)
+		ecfg.workers = c->cfg.lease_revocation_workers;
+	if (c->cfg.lease_revocation_timeout_ms > 0)
+		ecfg.revoke_timeout_ms = c->cfg.lease_revocation_timeout_ms;
 	if (c->cfg.expiration_manual)
 		ecfg.workers = 0;
 	if ((r = expiration_start(c->expiration, logical, &ecfg)) != 0)

@@ -72,6 +72,8 @@ static const struct opt top_opts[] = {
 	TOP("ui", OPT_BOOL, ui, 0, 0),
 	TOP("pid_file", OPT_STRING, pid_file, 0, 0),
 	TOP("user_lockout_max_entries", OPT_COUNT, user_lockout_max_entries, LOCKOUT_MIN_ENTRIES, 1 << 22),
+	TOP("lease_revocation_workers", OPT_COUNT, lease_revocation_workers, 1, 64),
+	TOP("lease_revocation_timeout", OPT_DURATION, lease_revocation_timeout, 1, 3600),
 	{ "audit_file_dirs", OPT_STRING_LIST, offsetof(struct server_config, audit_file_dirs), 0, 0, audit_dir_refused },
 	TOP("allow_audit_log_prefixing", OPT_BOOL, allow_audit_log_prefixing, 0, 0),
 	{ NULL, 0, 0, 0, 0, NULL },

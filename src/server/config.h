@@ -56,6 +56,11 @@ struct server_config {
 	/* Most (mount, name) pairs the user lockout tracks; 0: its default
 	 * (core/lockout.h). */
 	int64_t user_lockout_max_entries;
+	/* Leases (docs/leases.md): threads revoking expired leases, and the
+	 * longest one engine revocation may take (seconds); 0: the default
+	 * (core/expiration.h). */
+	int64_t lease_revocation_workers;
+	int64_t lease_revocation_timeout;
 	/* Audit: devices declared here (audit blocks, the trusted way),
 	 * where devices enabled through the API may write, and whether they
 	 * may set a prefix. */

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "pool.h"
 #include "secure.h"
+#include "thread_role.h"
 
 #include "banned.h"
 
@@ -529,6 +530,7 @@ static void loop_shutdown(struct loop_thread *t)
 static void *loop_main(void *arg)
 {
 	struct loop_thread *t = arg;
+	thread_role_set_loop(true); /* blocking services refuse to run here */
 	while (!atomic_load(&t->set->stopping))
 		h2o_evloop_run(t->loop, 200);
 	loop_shutdown(t);

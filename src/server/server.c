@@ -20,9 +20,11 @@
 #include "config.h"
 #include "audit/device.h"
 #include "core/audit.h"
+#include "core/background.h"
 #include "core/core.h"
 #include "core/lockout.h"
 #include "core/mount.h"
+#include "core/scheduler.h"
 #include "engines/engines.h"
 #include "encoding.h"
 #include "err.h"
@@ -51,6 +53,17 @@ struct server_flags {
 	const char *log_level;
 	const char *log_format;
 };
+
+/* The mounts' background work runs on the worker pool (core/scheduler.h). */
+static int submit_to_pool(void *ctx, sched_fn fn, void *arg)
+{
+	return pool_submit(ctx, fn, arg);
+}
+
+static struct scheduler *background_of(struct core *core)
+{
+	return background_scheduler(mount_table_background(core_mounts(core)));
+}
 
 static void usage(FILE *f)
 {
@@ -355,9 +368,17 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error opening storage \"%s\": %s\n", cfg.storage.type, err.data);
 		goto out;
 	}
-	struct core_config cc = { cfg.storage.type,      cfg.cluster_name, cfg.default_lease_ttl,
-				  cfg.max_lease_ttl,     false,            cfg.rollback_guard_file,
-				  &builtin_engines,      &audit_device_types };
+	struct core_config cc = {
+	    .storage_type = cfg.storage.type,
+	    .cluster_name = cfg.cluster_name,
+	    .default_lease_ttl = cfg.default_lease_ttl,
+	    .max_lease_ttl = cfg.max_lease_ttl,
+	    .rollback_guard_file = cfg.rollback_guard_file,
+	    .engines = &builtin_engines,
+	    .audit_devices = &audit_device_types,
+	    .lease_revocation_workers = (unsigned)cfg.lease_revocation_workers,
+	    .lease_revocation_timeout_ms = cfg.lease_revocation_timeout * 1000,
+	};
 	core = core_new(physical, &cc);
 	struct audit_settings as = { (const char *const *)cfg.audit_file_dirs.items, cfg.audit_file_dirs.len,
 				     cfg.allow_audit_log_prefixing, cfg.audits, cfg.naudits };
@@ -380,6 +401,7 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error: cannot start password-hashing threads\n");
 		goto out;
 	}
+	scheduler_set_submit(background_of(core), submit_to_pool, pool);
 	if (listeners_start(&cfg, core, pool, hash_pool, cpus, &listeners, &err) != 0) {
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
@@ -405,6 +427,8 @@ int server_main(int argc, char **argv)
 	rc = 0;
 out:
 	listeners_stop(listeners);
+	if (core)
+		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
 	pool_free(hash_pool);
 	pool_free(pool);
 	core_free(core);

@@ -120,6 +120,31 @@ static void test_errors_name_file_line_and_key(void **state)
 	expect_error("{\"storage\": {\"inmem\": {}}, \"nope\": 1}", true, "unknown key \"nope\"");
 }
 
+/* The lease revocation settings: read as a count and a duration, in
+ * bounds, left 0 (the core's default) when absent. */
+static void test_lease_revocation_settings(void **state)
+{
+	struct server_config cfg;
+	struct buf err;
+	(void)state;
+	buf_init(&err, 256);
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, "lease_revocation_workers = 8\nlease_revocation_timeout = \"1m\"\n", false, &err), 0);
+	assert_int_equal(cfg.lease_revocation_workers, 8);
+	assert_int_equal(cfg.lease_revocation_timeout, 60);
+	config_release(&cfg);
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, "ui = true\n", false, &err), 0);
+	assert_int_equal(cfg.lease_revocation_workers, 0);
+	assert_int_equal(cfg.lease_revocation_timeout, 0);
+	config_release(&cfg);
+	buf_release(&err);
+	expect_error("lease_revocation_workers = 0\n", false, "lease_revocation_workers");
+	expect_error("lease_revocation_workers = 65\n", false, "lease_revocation_workers");
+	expect_error("lease_revocation_timeout = \"2h\"\n", false, "lease_revocation_timeout");
+	expect_error("lease_revocation_timeout = \"soon\"\n", false, "lease_revocation_timeout");
+}
+
 static void test_json_and_legacy_backend(void **state)
 {
 	(void)state;
@@ -248,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_json_and_legacy_backend),
 		cmocka_unit_test(test_directory_merge),
 		cmocka_unit_test(test_audit_blocks),
+		cmocka_unit_test(test_lease_revocation_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
