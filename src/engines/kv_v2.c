@@ -74,26 +74,54 @@ static json_t *duration_json(int64_t secs)
 	return json_string(s);
 }
 
-/* --- per-secret write lock ------------------------------------------------ */
+/* --- per-mount state --------------------------------------------------------
+ *
+ * Each kv-v2 mount has its own metadata cache and its own write locks
+ * (mount.h, "Per-mount state"), made by kv2_mount_init and freed with the
+ * mount. */
 
 #define KV_LOCK_STRIPES 64
-static pthread_mutex_t kv_locks[KV_LOCK_STRIPES];
-static pthread_once_t kv_locks_once = PTHREAD_ONCE_INIT;
+#define META_CACHE_SLOTS 8192
 
-static void kv_locks_init(void)
+struct kv2_state {
+	struct vcache *meta; /* parsed metadata records by storage key */
+	pthread_mutex_t locks[KV_LOCK_STRIPES];
+};
+
+static void locks_init(pthread_mutex_t *locks)
 {
 	for (size_t i = 0; i < KV_LOCK_STRIPES; i++)
-		pthread_mutex_init(&kv_locks[i], NULL);
+		pthread_mutex_init(&locks[i], NULL);
 }
 
-/* Keyed by the mount's UUID (stable across the snapshots a tune creates)
- * or, outside a mount (tests), by the storage handle. */
+/* The mount's state, or NULL for a request outside a mount (tests). */
+static struct kv2_state *kv2_state(const struct request *req)
+{
+	return req->mount ? req->mount->engine_state : NULL;
+}
+
+/* --- per-secret write lock ------------------------------------------------ */
+
+/* Outside a mount (tests) writers share these, keyed by the storage handle. */
+static pthread_mutex_t loose_locks[KV_LOCK_STRIPES];
+static pthread_once_t loose_locks_once = PTHREAD_ONCE_INIT;
+
+static void loose_locks_init(void)
+{
+	locks_init(loose_locks);
+}
+
 static pthread_mutex_t *kv_lock(const struct request *req, const char *path)
 {
-	uint64_t h = req->mount ? str_hash(req->mount->uuid) : STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage;
-	h = str_hash_more(h, path);
-	pthread_once(&kv_locks_once, kv_locks_init);
-	pthread_mutex_t *m = &kv_locks[h % KV_LOCK_STRIPES];
+	struct kv2_state *st = kv2_state(req);
+	pthread_mutex_t *m;
+	if (st) {
+		m = &st->locks[str_hash(path) % KV_LOCK_STRIPES];
+	} else {
+		uint64_t h = str_hash_more(STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage, path);
+		pthread_once(&loose_locks_once, loose_locks_init);
+		m = &loose_locks[h % KV_LOCK_STRIPES];
+	}
 	pthread_mutex_lock(m);
 	return m;
 }
@@ -190,17 +218,12 @@ static void meta_append(struct kv_meta *m, struct kv_version v)
  *
  * A read of a secret reads its metadata record first (which version is
  * current, which are deleted), and parsing it was a fifth of a read's
- * cost. Parsed metadata is kept in a vcache (vcache.h) under
- * "<mount uuid>/<storage key>", the uuid being stable across the mount
- * snapshots a tune makes; every write of a metadata record goes through
- * kv2_commit, which forgets the keys it wrote. Only metadata is cached
+ * cost. Parsed metadata is kept in the mount's vcache (vcache.h) under
+ * its storage key; every write of a metadata record goes through
+ * kv2_commit, which forgets the keys it wrote, and a change made to
+ * storage by anything else reaches kv2_invalidate. Only metadata is cached
  * (versions, times, custom metadata): secret values are never kept. The
  * cached JSON is shared, so readers treat it as immutable. */
-
-#define META_CACHE_SLOTS 8192
-
-static struct vcache *meta_cache;
-static pthread_once_t meta_cache_once = PTHREAD_ONCE_INIT;
 
 static void *json_share(const void *v)
 {
@@ -212,55 +235,25 @@ static void json_drop(void *v)
 	json_decref(v);
 }
 
-static void meta_cache_init(void)
-{
-	meta_cache = vcache_new(META_CACHE_SLOTS, json_share, json_drop);
-}
-
-/* The cache key of a storage key, or false when the request has no mount
- * (then nothing is cached). */
-static bool meta_cache_key(const struct request *req, const char *key, struct buf *out)
-{
-	if (!req->mount)
-		return false;
-	pthread_once(&meta_cache_once, meta_cache_init);
-	buf_init(out, 1024); /* a uuid and a storage key (at most 511 bytes) */
-	if (buf_printf(out, "%s/%s", req->mount->uuid, key) == 0)
-		return true;
-	buf_release(out);
-	return false;
-}
-
 static int meta_cached_get(const struct request *req, const char *key, json_t **out)
 {
-	struct buf ck;
-	if (!meta_cache_key(req, key, &ck))
+	struct kv2_state *st = kv2_state(req);
+	if (!st)
 		return kv_get_json(req->storage, key, out);
 	int r = 0;
-	if (!(*out = vcache_get(meta_cache, ck.data))) {
-		uint64_t gen = vcache_generation(meta_cache, ck.data);
+	if (!(*out = vcache_get(st->meta, key))) {
+		uint64_t gen = vcache_generation(st->meta, key);
 		if ((r = kv_get_json(req->storage, key, out)) == 0)
-			vcache_put(meta_cache, ck.data, gen, *out);
+			vcache_put(st->meta, key, gen, *out);
 	}
-	buf_release(&ck);
 	return r;
 }
 
 static void meta_cache_forget(const struct request *req, const char *key)
 {
-	struct buf ck;
-	if (!meta_cache_key(req, key, &ck))
-		return;
-	vcache_forget(meta_cache, ck.data);
-	buf_release(&ck);
-}
-
-/* Drops every cached record (a mount unloaded or sealed, a layout
- * rewritten). */
-static void meta_cache_clear(void)
-{
-	pthread_once(&meta_cache_once, meta_cache_init);
-	vcache_clear(meta_cache);
+	struct kv2_state *st = kv2_state(req);
+	if (st)
+		vcache_forget(st->meta, key);
 }
 
 static int meta_load(const struct request *req, const char *path, struct kv_meta *m)
@@ -1233,7 +1226,6 @@ static int upgrade_v1(struct storage *s, struct buf *err)
 			goto out;
 	}
 	r = storage_txn(s, b.ops, b.n);
-	meta_cache_clear();
 	if (r != 0)
 		buf_printf(err, "kv upgrade: writing the versioned layout failed");
 out:
@@ -1256,8 +1248,13 @@ int kv_options_changed(struct mount *m, json_t *old_options, struct buf *err)
 		buf_printf(err, "cannot downgrade a K/V mount from version 2 to version 1");
 		return TROVE_ERR_INVALID;
 	}
-	if (!was2 && is2)
-		return upgrade_v1(m->view, err);
+	if (!was2 && is2) {
+		int r = upgrade_v1(m->view, err);
+		struct kv2_state *st = m->engine == &kv_v2_engine ? m->engine_state : NULL;
+		if (st) /* the layout was rewritten under it */
+			vcache_clear(st->meta);
+		return r;
+	}
 	return 0;
 }
 
@@ -1342,18 +1339,34 @@ static const struct route kv_v2_routes[] = {
 
 static const struct route *const kv_v2_tables[] = { kv_v2_routes, NULL };
 
-/* A mount going away (disabled, sealed, replaced by a tuned snapshot):
- * nothing it cached may outlive it. */
+static int kv2_mount_init(struct mount *m, struct buf *err)
+{
+	(void)err;
+	struct kv2_state *st = xcalloc(1, sizeof(*st));
+	st->meta = vcache_new(META_CACHE_SLOTS, json_share, json_drop);
+	locks_init(st->locks);
+	m->engine_state = st;
+	return 0;
+}
+
+/* The mount is gone (disabled, or sealed) and no request uses it. */
 static void kv2_mount_cleanup(struct mount *m)
 {
-	(void)m;
-	meta_cache_clear();
+	struct kv2_state *st = m->engine_state;
+	if (!st)
+		return;
+	vcache_free(st->meta);
+	for (size_t i = 0; i < KV_LOCK_STRIPES; i++)
+		pthread_mutex_destroy(&st->locks[i]);
+	free(st);
+	m->engine_state = NULL;
 }
 
 const struct engine kv_v2_engine = {
 	.type = "kv",
 	.tables = kv_v2_tables,
 	.flags = 0,
+	.mount_init = kv2_mount_init,
 	.mount_cleanup = kv2_mount_cleanup,
 	.options_changed = kv_options_changed,
 };
