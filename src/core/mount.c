@@ -608,6 +608,18 @@ struct mount *mount_match(struct mount_table *t, const char *path)
 	return best;
 }
 
+struct mount *mount_by_uuid(struct mount_table *t, bool auth, const char *uuid)
+{
+	struct mount *found = NULL;
+	pthread_rwlock_rdlock(&t->lock);
+	const struct table *tab = table_of(t, auth);
+	for (size_t i = 0; i < tab->len && !found; i++)
+		if (strcmp(tab->items[i]->uuid, uuid) == 0)
+			mount_ref(found = tab->items[i]);
+	pthread_rwlock_unlock(&t->lock);
+	return found;
+}
+
 json_t *mount_table_json(struct mount_table *t, bool auth)
 {
 	json_t *out = json_object();

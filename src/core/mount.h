@@ -92,6 +92,9 @@ void mount_table_unload(struct mount_table *t);
 /* The mount whose path is the longest prefix of `path` ("auth/x/..." looks
  * in the auth table). Returns a new reference or NULL. */
 struct mount *mount_match(struct mount_table *t, const char *path);
+/* The mount of one table whose uuid is uuid. Returns a new reference or
+ * NULL. */
+struct mount *mount_by_uuid(struct mount_table *t, bool auth, const char *uuid);
 void mount_ref(struct mount *m);
 void mount_release(struct mount *m);
 

@@ -151,6 +151,12 @@ struct engine {
 	 * being tried on the loop first). A hint: a wrong answer costs a
 	 * trip, never correctness. */
 	bool (*inline_hint)(const struct request *req);
+	/* Optional, for engines that keep something read from storage in
+	 * their per-mount state (a cache, a parsed config): key, relative to
+	 * the mount's view, was changed in storage by someone other than this
+	 * process's handlers (core_storage_changed, invalidate.h). Drop or
+	 * reload what was kept for it; the next request must see storage. */
+	void (*invalidate)(struct mount *m, const char *key);
 };
 
 /* The engine for a mount type (and options, for kv's version), or NULL.

@@ -1362,6 +1362,14 @@ static void kv2_mount_cleanup(struct mount *m)
 	m->engine_state = NULL;
 }
 
+/* A record changed in storage behind the mount's back (invalidate.h). */
+static void kv2_invalidate(struct mount *m, const char *key)
+{
+	struct kv2_state *st = m->engine_state;
+	if (st && strncmp(key, "metadata/", 9) == 0)
+		vcache_forget(st->meta, key);
+}
+
 const struct engine kv_v2_engine = {
 	.type = "kv",
 	.tables = kv_v2_tables,
@@ -1369,4 +1377,5 @@ const struct engine kv_v2_engine = {
 	.mount_init = kv2_mount_init,
 	.mount_cleanup = kv2_mount_cleanup,
 	.options_changed = kv_options_changed,
+	.invalidate = kv2_invalidate,
 };

@@ -3,9 +3,10 @@
  * it is mounted and freed when it is gone.
  *
  * A real core (initialised, unsealed, in memory) runs requests through
- * the router as the root token. To see a cache, a test changes a record
- * in storage underneath the engine: a mount whose cache holds the record
- * still answers from it. */
+ * the router. To see a cache, a test changes a record in storage
+ * underneath the engine: a mount whose cache holds the record still
+ * answers from it, until core_storage_changed (invalidate.h) announces the
+ * key, after which the next request sees storage. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,10 +19,13 @@
 
 #include "buf.h"
 #include "core/core.h"
+#include "core/invalidate.h"
 #include "core/mount.h"
 #include "core/request.h"
 #include "core/router.h"
+#include "core/token.h"
 #include "err.h"
+#include "secure.h"
 #include "storage/storage.h"
 
 #include "banned.h"
@@ -159,11 +163,194 @@ static void test_kv2_state_freed_on_seal(void **state)
 	assert_int_equal(call(f, OP_READ, "kvb/data/x", NULL), 404);
 }
 
+/* --- caches that know when they are stale (invalidate.h) ---------------------------- */
+
+/* A service token with the default policy, policy (or NULL) and an
+ * entity (or "");
+ * returns its id (secure_free_str) and its id hash in hash. */
+static char *make_token(struct fx *f, const char *policy, const char *entity_id, char hash[128])
+{
+	struct token_entry *e = token_entry_new();
+	char *id = NULL;
+	strlist_push(&e->policies, "default");
+	if (policy)
+		strlist_push(&e->policies, policy);
+	token_entry_set(&e->path, "auth/token/create");
+	token_entry_set(&e->entity_id, entity_id);
+	e->ttl = 1000;
+	assert_int_equal(token_create(core_tokens(f->core), e, NULL, &id), 0);
+	snprintf(hash, 128, "%s", e->id_hash);
+	token_entry_free(e);
+	return id;
+}
+
+/* Announces "<table>/<uuid>/<rel>" as changed. */
+static void changed(struct fx *f, const char *table, const char *uuid, const char *rel)
+{
+	char key[512];
+	snprintf(key, sizeof(key), "%s/%s/%s", table, uuid, rel);
+	core_storage_changed(f->core, key);
+}
+
+static void test_token_revoked_underneath(void **state)
+{
+	struct fx *f = *state;
+	char hash[128], key[256];
+	char *tok = make_token(f, NULL, "", hash);
+	assert_int_equal(call_as(f, tok, OP_READ, "auth/token/lookup-self", NULL, NULL), 200);
+	snprintf(key, sizeof(key), TOKEN_ID_PREFIX "%s", hash);
+	assert_int_equal(storage_delete(core_storage(f->core), key), 0);
+	/* The token store still has the entry cached... */
+	assert_int_equal(call_as(f, tok, OP_READ, "auth/token/lookup-self", NULL, NULL), 200);
+	/* ...until the change is announced; a key it does not hold changes
+	 * nothing. */
+	core_storage_changed(f->core, TOKEN_ID_PREFIX "nothing");
+	core_storage_changed(f->core, "sys/unrelated");
+	assert_int_equal(call_as(f, tok, OP_READ, "auth/token/lookup-self", NULL, NULL), 200);
+	core_storage_changed(f->core, key);
+	assert_int_equal(call_as(f, tok, OP_READ, "auth/token/lookup-self", NULL, NULL), 403);
+	secure_free_str(tok);
+}
+
+static void test_policy_changed_underneath(void **state)
+{
+	struct fx *f = *state;
+	char hash[128];
+	static const char deny[] = "path \"kvb/data/*\" { capabilities = [\"deny\"] }";
+	enable_kv2(f, "kvb");
+	assert_int_equal(call(f, OP_UPDATE, "kvb/data/x", "{\"data\":{\"b\":\"1\"}}"), 200);
+	assert_int_equal(call(f, OP_UPDATE, "sys/policies/acl/reader",
+	                      "{\"policy\":\"path \\\"kvb/data/*\\\" { capabilities = [\\\"read\\\"] }\"}"),
+	                 204);
+	char *tok = make_token(f, "reader", "", hash);
+	assert_int_equal(call_as(f, tok, OP_READ, "kvb/data/x", NULL, NULL), 200);
+	assert_int_equal(storage_put(core_storage(f->core), "sys/policy/reader", deny, sizeof(deny) - 1), 0);
+	assert_int_equal(call_as(f, tok, OP_READ, "kvb/data/x", NULL, NULL), 200); /* the compiled ACL */
+	core_storage_changed(f->core, "sys/policy/reader");
+	assert_int_equal(call_as(f, tok, OP_READ, "kvb/data/x", NULL, NULL), 403);
+	/* The policy goes from storage: reading it says so. */
+	assert_int_equal(storage_delete(core_storage(f->core), "sys/policy/reader"), 0);
+	core_storage_changed(f->core, "sys/policy/reader");
+	assert_int_equal(call(f, OP_READ, "sys/policies/acl/reader", NULL), 404);
+	secure_free_str(tok);
+}
+
+static void test_kv2_metadata_changed_underneath(void **state)
+{
+	struct fx *f = *state;
+	enable_kv2(f, "kva");
+	enable_kv2(f, "kvb");
+	struct mount *a = mount_match(core_mounts(f->core), "kva/"), *b = mount_match(core_mounts(f->core), "kvb/");
+	assert_int_equal(call(f, OP_UPDATE, "kva/data/x", "{\"data\":{\"a\":\"1\"}}"), 200);
+	assert_int_equal(call(f, OP_UPDATE, "kvb/data/x", "{\"data\":{\"b\":\"1\"}}"), 200);
+	assert_int_equal(call(f, OP_READ, "kva/data/x", NULL), 200);
+	assert_int_equal(call(f, OP_READ, "kvb/data/x", NULL), 200);
+	assert_int_equal(storage_delete(a->view, "metadata/x"), 0);
+	assert_int_equal(storage_delete(b->view, "metadata/x"), 0);
+	/* Announced for kva only: kvb's cache still answers. */
+	changed(f, "logical", a->uuid, "metadata/x");
+	assert_int_equal(call(f, OP_READ, "kva/data/x", NULL), 404);
+	assert_int_equal(call(f, OP_READ, "kvb/data/x", NULL), 200);
+	/* The same uuid in the auth table names no mount. */
+	changed(f, "auth", b->uuid, "metadata/x");
+	assert_int_equal(call(f, OP_READ, "kvb/data/x", NULL), 200);
+	changed(f, "logical", b->uuid, "metadata/x");
+	assert_int_equal(call(f, OP_READ, "kvb/data/x", NULL), 404);
+	/* Malformed keys are ignored. */
+	core_storage_changed(f->core, "logical/");
+	core_storage_changed(f->core, "logical/short/metadata/x");
+	char key[128];
+	snprintf(key, sizeof(key), "logical/%s", a->uuid);
+	core_storage_changed(f->core, key);
+	changed(f, "logical", a->uuid, "");
+	mount_release(a);
+	mount_release(b);
+}
+
+static void uuid_of_type(struct mount *m, void *arg)
+{
+	if (strcmp(m->type, "identity") == 0)
+		snprintf(arg, 37, "%s", m->uuid);
+}
+
+static void test_identity_changed_underneath(void **state)
+{
+	struct fx *f = *state;
+	char hash[128], uuid[37] = "", key[128];
+	json_t *out = NULL;
+	enable_kv2(f, "kvb");
+	assert_int_equal(call(f, OP_UPDATE, "kvb/data/x", "{\"data\":{\"b\":\"1\"}}"), 200);
+	assert_int_equal(call(f, OP_UPDATE, "sys/policies/acl/reader",
+	                      "{\"policy\":\"path \\\"kvb/data/*\\\" { capabilities = [\\\"read\\\"] }\"}"),
+	                 204);
+	assert_int_equal(call_as(f, "root-id", OP_UPDATE, "identity/entity", "{\"name\":\"ann\",\"policies\":[\"reader\"]}", &out), 200);
+	char *eid = strdup(json_string_value(json_object_get(out, "id")));
+	json_decref(out);
+	mount_table_foreach(core_mounts(f->core), false, uuid_of_type, uuid);
+	assert_int_equal(strlen(uuid), 36);
+	struct mount *im = mount_match(core_mounts(f->core), "identity/");
+	snprintf(key, sizeof(key), "entity/%s", eid);
+
+	/* The entity's policies grant the read. */
+	char *tok = make_token(f, NULL, eid, hash);
+	assert_int_equal(call_as(f, tok, OP_READ, "kvb/data/x", NULL, NULL), 200);
+	/* Its record loses the policy underneath: still granted from memory. */
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	assert_int_equal(storage_get(im->view, key, &raw, &len), 0);
+	json_t *rec = json_loadb((const char *)raw, len, 0, NULL);
+	free(raw);
+	json_object_set_new(rec, "policies", json_array());
+	json_object_set_new(rec, "name", json_string("bob"));
+	char *text = json_dumps(rec, JSON_COMPACT);
+	json_decref(rec);
+	assert_int_equal(storage_put(im->view, key, text, strlen(text)), 0);
+	free(text);
+	assert_int_equal(call_as(f, tok, OP_READ, "kvb/data/x", NULL, NULL), 200);
+	changed(f, "logical", uuid, key);
+	assert_int_equal(call_as(f, tok, OP_READ, "kvb/data/x", NULL, NULL), 403);
+	/* The store reindexed it under its new name. */
+	assert_int_equal(call(f, OP_READ, "identity/entity/name/ann", NULL), 404);
+	assert_int_equal(call(f, OP_READ, "identity/entity/name/bob", NULL), 200);
+	/* Deleted underneath: gone once announced. */
+	assert_int_equal(storage_delete(im->view, key), 0);
+	assert_int_equal(call(f, OP_READ, "identity/entity/name/bob", NULL), 200);
+	changed(f, "logical", uuid, key);
+	assert_int_equal(call(f, OP_READ, "identity/entity/name/bob", NULL), 404);
+	/* A record that cannot be parsed reloads the whole store on next use,
+	 * which then reports the damage rather than stale data. */
+	assert_int_equal(storage_put(im->view, key, "{", 1), 0);
+	changed(f, "logical", uuid, key);
+	assert_int_not_equal(call(f, OP_READ, "identity/entity/name/bob", NULL), 200);
+	assert_int_equal(storage_delete(im->view, key), 0);
+	assert_int_equal(call(f, OP_READ, "identity/entity/name/bob", NULL), 404);
+	mount_release(im);
+	secure_free_str(tok);
+	free(eid);
+}
+
+/* Sealed, the core holds nothing cached: an announcement is a no-op. */
+static void test_sealed_ignores_changes(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(core_seal(f->core), 0);
+	core_storage_changed(f->core, "sys/policy/default");
+	core_storage_changed(f->core, TOKEN_ID_PREFIX "x");
+	core_storage_changed(f->core, "logical/00000000-0000-0000-0000-000000000000/metadata/x");
+	core_storage_changed(NULL, "x");
+	assert_true(core_sealed(f->core));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kv2_caches_are_per_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv2_state_freed_on_seal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_revoked_underneath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_changed_underneath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kv2_metadata_changed_underneath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_changed_underneath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_ignores_changes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
