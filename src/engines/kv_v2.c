@@ -36,6 +36,7 @@
 #include "kv_util.h"
 #include "custom_metadata.h"
 
+#include "core/engine_config.h"
 #include "core/mount.h"
 #include "duration.h"
 #include "encoding.h"
@@ -85,6 +86,7 @@ static json_t *duration_json(int64_t secs)
 
 struct kv2_state {
 	struct vcache *meta; /* parsed metadata records by storage key */
+	struct engine_config *config; /* the mount's settings ("config") */
 	pthread_mutex_t locks[KV_LOCK_STRIPES];
 };
 
@@ -128,27 +130,33 @@ static pthread_mutex_t *kv_lock(const struct request *req, const char *path)
 
 /* --- config ---------------------------------------------------------------- */
 
+/* The mount's settings, stored at "config" and cached in the mount's
+ * state (engine_config.h). */
 struct kv_config {
 	int64_t max_versions; /* 0: the default (10) */
 	bool cas_required;
 	int64_t dva;          /* delete_version_after, seconds; 0: off */
 };
 
-static int config_load(struct storage *s, struct kv_config *c)
+static const struct config_field kv_config_fields[] = {
+	CONFIG_INT(struct kv_config, max_versions, "max_versions", 0, INT64_MAX),
+	CONFIG_BOOL(struct kv_config, cas_required, "cas_required"),
+	CONFIG_DURATION(struct kv_config, dva, "delete_version_after", INT64_MIN, INT64_MAX),
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct config_decl kv_config_decl = {
+	.key = "config",
+	.size = sizeof(struct kv_config),
+	.fields = kv_config_fields,
+};
+
+static int config_load(const struct request *req, struct kv_config *c)
 {
-	json_t *j = NULL;
-	int r;
-	memset(c, 0, sizeof(*c));
-	r = kv_get_json(s, "config", &j);
-	if (r == TROVE_ERR_NOT_FOUND)
-		return 0;
-	if (r != 0)
-		return r;
-	c->max_versions = json_integer_value(json_object_get(j, "max_versions"));
-	c->cas_required = json_is_true(json_object_get(j, "cas_required"));
-	c->dva = json_integer_value(json_object_get(j, "delete_version_after"));
-	json_decref(j);
-	return 0;
+	struct kv2_state *st = kv2_state(req);
+	if (st)
+		return engine_config_get(st->config, req->storage, c);
+	return engine_config_load(&kv_config_decl, req->storage, c);
 }
 
 /* --- metadata --------------------------------------------------------------- */
@@ -508,7 +516,7 @@ static int version_param(struct request *req, struct response *resp, int64_t *ou
 static int config_read(struct request *req, struct response *resp)
 {
 	struct kv_config c;
-	int r = config_load(req->storage, &c);
+	int r = config_load(req, &c);
 	if (r != 0)
 		return r;
 	response_set_data(resp, json_pack("{s:b, s:o, s:I}", "cas_required", c.cas_required, "delete_version_after",
@@ -518,29 +526,23 @@ static int config_read(struct request *req, struct response *resp)
 
 static int config_write(struct request *req, struct response *resp)
 {
-	struct kv_config c;
+	struct kv2_state *st = kv2_state(req);
+	struct buf err;
 	int r;
-	pthread_mutex_t *lk = kv_lock(req, "\001config");
 
-	if ((r = config_load(req->storage, &c)) != 0)
-		goto out;
-	if (field_present(req, "max_versions")) {
-		c.max_versions = field_int(req, "max_versions");
-		if (c.max_versions < 0) {
-			r = response_error(resp, TROVE_ERR_INVALID, "max_versions: must not be negative");
-			goto out;
-		}
+	buf_init(&err, 256);
+	if (st) {
+		r = engine_config_write(st->config, req->storage, req->data, &err);
+	} else { /* outside a mount: an uncached config, under the engine's lock */
+		pthread_mutex_t *lk = kv_lock(req, "\001config");
+		struct engine_config *once = engine_config_new(&kv_config_decl, NULL);
+		r = engine_config_write(once, req->storage, req->data, &err);
+		engine_config_free(once);
+		pthread_mutex_unlock(lk);
 	}
-	if (field_present(req, "cas_required"))
-		c.cas_required = field_bool(req, "cas_required");
-	if (field_present(req, "delete_version_after"))
-		c.dva = field_int(req, "delete_version_after");
-	json_t *j = json_pack("{s:I, s:b, s:I}", "max_versions", (json_int_t)c.max_versions, "cas_required",
-			      c.cas_required, "delete_version_after", (json_int_t)c.dva);
-	r = j ? kv_put_json(req->storage, "config", j) : TROVE_ERR_NOMEM;
-	json_decref(j);
-out:
-	pthread_mutex_unlock(lk);
+	if (r == TROVE_ERR_INVALID)
+		response_error(resp, r, "%s", err.data);
+	buf_release(&err);
 	return r;
 }
 
@@ -677,7 +679,7 @@ static int data_write(struct request *req, struct response *resp)
 	if ((r = request_data(req, resp, &data)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
+	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	if ((r = check_cas(req, resp, &c, &m)) != 0)
 		goto out;
@@ -707,7 +709,7 @@ static int data_patch(struct request *req, struct response *resp)
 	if ((r = request_data(req, resp, &patch)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
+	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
 	if (!v || v->destroyed || version_deleted(v, now_ns())) {
@@ -983,7 +985,7 @@ static int metadata_update(struct request *req, struct response *resp, bool patc
 	if ((r = secret_path(req, resp, "metadata/", true, &path)) != 0)
 		return r;
 	pthread_mutex_t *lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
+	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	if (patch && !m.exists) {
 		r = TROVE_ERR_NOT_FOUND;
@@ -1344,6 +1346,7 @@ static int kv2_mount_init(struct mount *m, struct buf *err)
 	(void)err;
 	struct kv2_state *st = xcalloc(1, sizeof(*st));
 	st->meta = vcache_new(META_CACHE_SLOTS, json_share, json_drop);
+	st->config = engine_config_new(&kv_config_decl, st);
 	locks_init(st->locks);
 	m->engine_state = st;
 	return 0;
@@ -1356,6 +1359,7 @@ static void kv2_mount_cleanup(struct mount *m)
 	if (!st)
 		return;
 	vcache_free(st->meta);
+	engine_config_free(st->config);
 	for (size_t i = 0; i < KV_LOCK_STRIPES; i++)
 		pthread_mutex_destroy(&st->locks[i]);
 	free(st);
@@ -1368,6 +1372,8 @@ static void kv2_invalidate(struct mount *m, const char *key)
 	struct kv2_state *st = m->engine_state;
 	if (st && strncmp(key, "metadata/", 9) == 0)
 		vcache_forget(st->meta, key);
+	else if (st && strcmp(key, kv_config_decl.key) == 0)
+		engine_config_invalidate(st->config, m->view);
 }
 
 const struct engine kv_v2_engine = {

@@ -267,6 +267,37 @@ static void test_kv2_metadata_changed_underneath(void **state)
 	mount_release(b);
 }
 
+/* kv-v2's settings are typed per-mount config (engine_config.h), cached
+ * in the mount's state. */
+static void test_kv2_config_changed_underneath(void **state)
+{
+	struct fx *f = *state;
+	json_t *out = NULL;
+	static const char doc[] = "{\"max_versions\":3,\"cas_required\":true,\"delete_version_after\":0}";
+	enable_kv2(f, "kva");
+	enable_kv2(f, "kvb");
+	assert_int_equal(call(f, OP_UPDATE, "kva/config", "{\"max_versions\":5}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "kva/config", "{\"max_versions\":-1}"), 400);
+	assert_int_equal(call_as(f, "root-id", OP_READ, "kva/config", NULL, &out), 200);
+	assert_int_equal(json_integer_value(json_object_get(out, "max_versions")), 5);
+	json_decref(out);
+	assert_int_equal(call_as(f, "root-id", OP_READ, "kvb/config", NULL, &out), 200);
+	assert_int_equal(json_integer_value(json_object_get(out, "max_versions")), 0); /* per mount */
+	json_decref(out);
+
+	struct mount *a = mount_match(core_mounts(f->core), "kva/");
+	assert_int_equal(storage_put(a->view, "config", doc, sizeof(doc) - 1), 0);
+	/* cached: a write without cas is still accepted */
+	assert_int_equal(call(f, OP_UPDATE, "kva/data/x", "{\"data\":{\"a\":\"1\"}}"), 200);
+	changed(f, "logical", a->uuid, "config");
+	assert_int_equal(call(f, OP_UPDATE, "kva/data/x", "{\"data\":{\"a\":\"2\"}}"), 400);
+	assert_int_equal(call_as(f, "root-id", OP_READ, "kva/config", NULL, &out), 200);
+	assert_int_equal(json_integer_value(json_object_get(out, "max_versions")), 3);
+	assert_true(json_is_true(json_object_get(out, "cas_required")));
+	json_decref(out);
+	mount_release(a);
+}
+
 static void uuid_of_type(struct mount *m, void *arg)
 {
 	if (strcmp(m->type, "identity") == 0)
@@ -349,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_revoked_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_changed_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv2_metadata_changed_underneath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kv2_config_changed_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_changed_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sealed_ignores_changes, setup, teardown),
 	};
