@@ -22,6 +22,7 @@
 #include "core.h"
 #include "encoding.h"
 #include "err.h"
+#include "lockout.h"
 #include "log.h"
 #include "rand.h"
 #include "router.h"
@@ -75,6 +76,7 @@ struct mount_state {
 	const struct engine *engine; /* whose state it is */
 	struct storage *view;
 	void *engine_state;
+	struct lockout_table *lockout; /* auth mounts only */
 };
 
 static void mount_state_release(struct mount *m)
@@ -88,6 +90,7 @@ static void mount_state_release(struct mount *m)
 		st->engine->mount_cleanup(m);
 	}
 	storage_free(st->view);
+	lockout_table_free(st->lockout);
 	free(st);
 }
 
@@ -423,6 +426,8 @@ static int attach_engine(struct mount_table *t, struct mount *m, const struct mo
 	m->state = xcalloc(1, sizeof(*m->state));
 	atomic_init(&m->state->refs, 1);
 	m->state->engine = m->engine;
+	if (m->auth)
+		m->state->lockout = lockout_table_new();
 	if ((r = make_view(t, m)) != 0)
 		return r;
 	r = m->engine->mount_init ? m->engine->mount_init(m, err) : 0;
@@ -606,6 +611,11 @@ struct mount *mount_match(struct mount_table *t, const char *path)
 		mount_ref(best);
 	pthread_rwlock_unlock(&t->lock);
 	return best;
+}
+
+struct lockout_table *mount_lockout(const struct mount *m)
+{
+	return m->state ? m->state->lockout : NULL;
 }
 
 struct mount *mount_by_uuid(struct mount_table *t, bool auth, const char *uuid)

@@ -92,6 +92,11 @@ void mount_table_unload(struct mount_table *t);
 /* The mount whose path is the longest prefix of `path` ("auth/x/..." looks
  * in the auth table). Returns a new reference or NULL. */
 struct mount *mount_match(struct mount_table *t, const char *path);
+/* The user lockout table of an auth mount (lockout.h): made with the
+ * mount, shared by its clones, freed when the mount is gone. NULL for a
+ * secret mount. Borrowed: valid while the caller holds m. */
+struct lockout_table *mount_lockout(const struct mount *m);
+
 /* The mount of one table whose uuid is uuid. Returns a new reference or
  * NULL. */
 struct mount *mount_by_uuid(struct mount_table *t, bool auth, const char *uuid);

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "core/core.h"
 #include "core/invalidate.h"
+#include "core/lockout.h"
 #include "core/mount.h"
 #include "core/request.h"
 #include "core/router.h"
@@ -85,7 +86,7 @@ static int call_as(struct fx *f, const char *token, enum op op, const char *path
 	req.client_token = strdup(token);
 	assert_int_equal(router_match(&req, &m), 0);
 	int r = router_dispatch(&req, &m, &resp);
-	int status = r ? err_http_status(r) : (resp.status ? resp.status : (resp.data ? 200 : 204));
+	int status = r ? err_http_status(r) : resp.status ? resp.status : resp.data || resp.auth ? 200 : 204;
 	if (data)
 		*data = resp.data ? json_incref(resp.data) : NULL;
 	response_release(&resp);
@@ -161,6 +162,44 @@ static void test_kv2_state_freed_on_seal(void **state)
 	assert_false(st.sealed);
 	buf_release(&err);
 	assert_int_equal(call(f, OP_READ, "kvb/data/x", NULL), 404);
+}
+
+/* --- userpass: one lockout table per auth mount ------------------------------------ */
+
+static void test_lockout_is_per_mount(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(call(f, OP_UPDATE, "sys/auth/upa", "{\"type\":\"userpass\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "sys/auth/upb", "{\"type\":\"userpass\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upa/users/ann", "{\"password\":\"pw-a\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upb/users/ann", "{\"password\":\"pw-b\"}"), 204);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(call(f, OP_UPDATE, "auth/upa/login/ann", "{\"password\":\"wrong\"}"), 400);
+	/* Locked on upa, even with the right password; upb's ann is not. */
+	assert_int_equal(call(f, OP_UPDATE, "auth/upa/login/ann", "{\"password\":\"pw-a\"}"), 403);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upb/login/ann", "{\"password\":\"pw-b\"}"), 200);
+	struct mount *a = mount_match(core_mounts(f->core), "auth/upa/");
+	struct mount *b = mount_match(core_mounts(f->core), "auth/upb/");
+	assert_non_null(mount_lockout(a));
+	assert_true(mount_lockout(a) != mount_lockout(b));
+	assert_int_equal(lockout_size(mount_lockout(a)), 1);
+	assert_int_equal(lockout_size(mount_lockout(b)), 0);
+	mount_release(a);
+	mount_release(b);
+	/* Tune and remount replace the mount object; the lock stays. */
+	assert_int_equal(call(f, OP_UPDATE, "sys/auth/upa/tune", "{\"description\":\"tuned\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upa/login/ann", "{\"password\":\"pw-a\"}"), 403);
+	assert_int_equal(call(f, OP_UPDATE, "sys/remount", "{\"from\":\"auth/upa\",\"to\":\"auth/upc\"}"), 200);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upc/login/ann", "{\"password\":\"pw-a\"}"), 403);
+	/* A secret mount has no table. */
+	struct mount *sys = mount_match(core_mounts(f->core), "sys/");
+	assert_null(mount_lockout(sys));
+	mount_release(sys);
+	/* Disabled, its table goes with it (ASan sees it freed). */
+	assert_int_equal(call(f, OP_DELETE, "sys/auth/upc", NULL), 204);
+	assert_int_equal(call(f, OP_UPDATE, "sys/auth/upa", "{\"type\":\"userpass\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upa/users/ann", "{\"password\":\"pw-a\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "auth/upa/login/ann", "{\"password\":\"pw-a\"}"), 200);
 }
 
 /* --- caches that know when they are stale (invalidate.h) ---------------------------- */
@@ -377,6 +416,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kv2_caches_are_per_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv2_state_freed_on_seal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockout_is_per_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_revoked_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_changed_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv2_metadata_changed_underneath, setup, teardown),
