@@ -98,20 +98,16 @@ static void user_key(char *out, size_t n, const char *name)
 
 /* --- per-user write lock ------------------------------------------------ */
 
-static pthread_mutex_t stripes[LOCK_STRIPES];
-static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
-
-static void stripes_init(void)
-{
-	for (size_t i = 0; i < LOCK_STRIPES; i++)
-		pthread_mutex_init(&stripes[i], NULL);
-}
+/* The mount's state (mount.h, "Per-mount state"): the user write locks.
+ * Its lockout table is the core's (mount_lockout). */
+struct userpass_state {
+	pthread_mutex_t stripes[LOCK_STRIPES];
+};
 
 static pthread_mutex_t *user_lock(const struct request *req, const char *name)
 {
-	uint64_t h = str_hash_more(str_hash(req->mount ? req->mount->uuid : ""), name);
-	pthread_once(&stripes_once, stripes_init);
-	pthread_mutex_t *m = &stripes[h % LOCK_STRIPES];
+	struct userpass_state *st = req->mount->engine_state;
+	pthread_mutex_t *m = &st->stripes[str_hash(name) % LOCK_STRIPES];
 	pthread_mutex_lock(m);
 	return m;
 }
@@ -532,12 +528,26 @@ out:
 
 static int userpass_mount_init(struct mount *m, struct buf *err)
 {
-	(void)m;
 	(void)err;
+	struct userpass_state *st = xcalloc(1, sizeof(*st));
+	for (size_t i = 0; i < LOCK_STRIPES; i++)
+		pthread_mutex_init(&st->stripes[i], NULL);
+	m->engine_state = st;
 	/* Make the dummy hash now rather than on the first unknown login;
 	 * a failure is retried there (and logged). */
 	userpass_hash_init();
 	return 0;
+}
+
+static void userpass_mount_cleanup(struct mount *m)
+{
+	struct userpass_state *st = m->engine_state;
+	if (!st)
+		return;
+	for (size_t i = 0; i < LOCK_STRIPES; i++)
+		pthread_mutex_destroy(&st->stripes[i]);
+	free(st);
+	m->engine_state = NULL;
 }
 
 /* --- route tables ---------------------------------------------------------- */
@@ -601,4 +611,5 @@ const struct engine userpass_engine = {
     .tables = userpass_tables,
     .flags = ENGINE_AUTH,
     .mount_init = userpass_mount_init,
+    .mount_cleanup = userpass_mount_cleanup,
 };

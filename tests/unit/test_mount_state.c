@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "auth/approle.h"
 #include "core/core.h"
 #include "core/invalidate.h"
 #include "core/lockout.h"
@@ -200,6 +201,32 @@ static void test_lockout_is_per_mount(void **state)
 	assert_int_equal(call(f, OP_UPDATE, "sys/auth/upa", "{\"type\":\"userpass\"}"), 204);
 	assert_int_equal(call(f, OP_UPDATE, "auth/upa/users/ann", "{\"password\":\"pw-a\"}"), 204);
 	assert_int_equal(call(f, OP_UPDATE, "auth/upa/login/ann", "{\"password\":\"pw-a\"}"), 200);
+}
+
+/* --- approle: a tidy runs once at a time per mount ---------------------------------- */
+
+static void test_approle_tidy_is_per_mount(void **state)
+{
+	struct fx *f = *state;
+	struct request ra, rb;
+	assert_int_equal(call(f, OP_UPDATE, "sys/auth/ara", "{\"type\":\"approle\"}"), 204);
+	assert_int_equal(call(f, OP_UPDATE, "sys/auth/arb", "{\"type\":\"approle\"}"), 204);
+	request_init(&ra);
+	request_init(&rb);
+	ra.mount = mount_match(core_mounts(f->core), "auth/ara/");
+	rb.mount = mount_match(core_mounts(f->core), "auth/arb/");
+	assert_true(approle_tidy_claim(&ra));
+	assert_false(approle_tidy_claim(&ra)); /* one at a time on ara... */
+	assert_true(approle_tidy_claim(&rb));  /* ...which does not hold up arb */
+	/* While ara's tidy runs, arb's API answers a tidy of its own. */
+	approle_tidy_release(&rb);
+	assert_int_equal(call(f, OP_UPDATE, "auth/arb/tidy/secret-id", NULL), 202);
+	assert_int_not_equal(call(f, OP_UPDATE, "auth/ara/tidy/secret-id", NULL), 202); /* "already in progress" */
+	approle_tidy_release(&ra);
+	assert_true(approle_tidy_claim(&ra));
+	approle_tidy_release(&ra);
+	request_release(&ra);
+	request_release(&rb);
 }
 
 /* --- caches that know when they are stale (invalidate.h) ---------------------------- */
@@ -417,6 +444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kv2_caches_are_per_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv2_state_freed_on_seal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockout_is_per_mount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approle_tidy_is_per_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_revoked_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_changed_underneath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv2_metadata_changed_underneath, setup, teardown),
