@@ -113,9 +113,11 @@ void approle_mount_cleanup(struct mount *m);
 void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain, const char *value,
                   char out[APPROLE_HASH_HEX + 1]);
 
-/* A number that names the mount for the stripe locks (its UUID survives
- * tunes), or its storage handle outside a mount. */
-uint64_t approle_scope(const struct request *req);
+/* The write locks of req's mount (in its per-mount state, shared by the
+ * clones a tune makes), or NULL outside a mount (unit tests), which the
+ * lock functions below take as one process-wide set. */
+struct approle_locks;
+struct approle_locks *approle_scope(const struct request *req);
 /* Logins tried on the event loop (ROUTE_TRY_INLINE): whether this
  * request's role ID is worth trying there (engine.inline_hint), and what
  * a login learnt about its role (pool: it issues service tokens). Keyed
@@ -123,9 +125,14 @@ uint64_t approle_scope(const struct request *req);
  * a login the long way. */
 bool approle_inline_hint(const struct request *req);
 void approle_hint_set(const struct request *req, const char *role_id, bool pool);
+/* tidy/secret-id runs once at a time per mount, as in Vault: claim is
+ * false when a tidy of req's mount is already running (true outside a
+ * mount); release ends a claimed one. */
+bool approle_tidy_claim(const struct request *req);
+void approle_tidy_release(const struct request *req);
 /* Locks and returns the mount's role lock / a secret ID's stripe lock. */
-pthread_mutex_t *approle_lock_roles(uint64_t scope);
-pthread_mutex_t *approle_lock_secret(uint64_t scope, const char *hmac);
+pthread_mutex_t *approle_lock_roles(struct approle_locks *scope);
+pthread_mutex_t *approle_lock_secret(struct approle_locks *scope, const char *hmac);
 
 /* JSON values in storage; raw bytes are wiped before they are freed.
  * approle_get_json: TROVE_ERR_NOT_FOUND when missing, TROVE_ERR_INTEGRITY
@@ -189,7 +196,7 @@ void approle_accessor_key(const unsigned char salt[APPROLE_SALT_LEN], const char
  * e->accessor (random UUID), the times (expiry from e->ttl) and writes
  * entry and accessor index in one transaction. TROVE_ERR_CONFLICT when
  * that secret ID is already registered for the role. */
-int approle_secret_register(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_secret_register(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                             const char *dir, const char *secret_id, struct approle_secret *e);
 /* Loads the entry at secret_id/<dir>/<hmac> and checks, in constant
  * time, that it is the entry of that HMAC. TROVE_ERR_NOT_FOUND if none. */
@@ -202,11 +209,11 @@ int approle_secret_by_accessor(struct storage *s, const unsigned char salt[APPRO
  * entry is re-read, and the use that takes the count to zero deletes it
  * (with its accessor). Returns 0 when a use was spent, or
  * TROVE_ERR_PERMISSION when the secret ID is gone, expired or used up. */
-int approle_secret_spend(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_secret_spend(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                          const char *dir, const char *hmac, int64_t now_ns);
 /* Deletes entry and accessor index (under the stripe lock). Deleting a
  * missing secret ID succeeds. */
-int approle_secret_destroy(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_secret_destroy(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                            const char *dir, const char *hmac);
 /* Accessors of every secret ID of dir, appended to out. */
 int approle_secret_accessors(struct storage *s, const char *dir, struct strlist *out);
@@ -219,7 +226,7 @@ struct approle_tidy_stats {
 	size_t orphaned;  /* secret IDs of roles that no longer exist */
 	size_t accessors; /* accessor indexes pointing at nothing */
 };
-int approle_tidy(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_tidy(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                  int64_t now_ns, struct approle_tidy_stats *out);
 
 /* --- approle.c: the role write path, shared with approle_role_fields.c ---- */

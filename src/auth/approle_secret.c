@@ -142,7 +142,7 @@ static bool key_exists(struct storage *s, const char *key, int *err)
 	return r == 0;
 }
 
-int approle_secret_register(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_secret_register(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                             const char *dir, const char *secret_id, struct approle_secret *e)
 {
 	char key[APPROLE_KEY_MAX], akey[APPROLE_KEY_MAX];
@@ -248,7 +248,7 @@ static int delete_entry(struct storage *s, const unsigned char salt[APPROLE_SALT
 	return storage_txn(s, ops, 2);
 }
 
-int approle_secret_spend(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_secret_spend(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                          const char *dir, const char *hmac, int64_t now_ns)
 {
 	struct approle_secret e;
@@ -273,7 +273,7 @@ int approle_secret_spend(struct storage *s, uint64_t scope, const unsigned char 
 	return r;
 }
 
-int approle_secret_destroy(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_secret_destroy(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                            const char *dir, const char *hmac)
 {
 	struct approle_secret e;
@@ -397,7 +397,7 @@ out:
 }
 
 /* Removes dir's expired and used-up secret IDs. */
-static int tidy_dir(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+static int tidy_dir(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                     const char *dir, int64_t now_ns, struct approle_tidy_stats *st)
 {
 	struct strlist hmacs;
@@ -428,7 +428,7 @@ out:
 }
 
 /* Removes accessor indexes whose secret ID entry is gone. */
-static int tidy_accessors(struct storage *s, uint64_t scope, struct approle_tidy_stats *st)
+static int tidy_accessors(struct storage *s, struct approle_locks *scope, struct approle_tidy_stats *st)
 {
 	struct strlist keys;
 	char akey[APPROLE_KEY_MAX], key[APPROLE_KEY_MAX];
@@ -466,7 +466,7 @@ out:
 	return r;
 }
 
-int approle_tidy(struct storage *s, uint64_t scope, const unsigned char salt[APPROLE_SALT_LEN],
+int approle_tidy(struct storage *s, struct approle_locks *scope, const unsigned char salt[APPROLE_SALT_LEN],
                  int64_t now_ns, struct approle_tidy_stats *out)
 {
 	struct strlist live, dirs, orphans, fresh;

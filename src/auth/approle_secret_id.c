@@ -8,7 +8,6 @@
  * Every handler checks that what it touches belongs to the role in the
  * path: an accessor of another role is "not found" (CVE-2023-24999). */
 #include <ctype.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,8 +320,6 @@ int approle_accessor_destroy(struct request *req, struct response *resp)
 
 /* --- tidy/secret-id -------------------------------------------------------------- */
 
-static atomic_bool tidy_running;
-
 int approle_tidy_secret_id(struct request *req, struct response *resp)
 {
 	unsigned char salt[APPROLE_SALT_LEN];
@@ -330,13 +327,13 @@ int approle_tidy_secret_id(struct request *req, struct response *resp)
 	char a[32], b[32], c[32];
 	int r;
 
-	if (atomic_exchange(&tidy_running, true)) {
+	if (!approle_tidy_claim(req)) {
 		response_warning(resp, "Tidy operation already in progress.");
 		return 0;
 	}
 	if ((r = approle_salt(req, salt)) == 0)
 		r = approle_tidy(req->storage, approle_scope(req), salt, approle_now_ns(), &st);
-	atomic_store(&tidy_running, false);
+	approle_tidy_release(req);
 	secure_wipe(salt, sizeof(salt));
 	if (r != 0) {
 		log_error("approle tidy failed", "mount", req->mount ? req->mount->path : "", "error",

@@ -53,6 +53,14 @@ void approle_set_clock(int64_t (*fn)(void))
 
 #define HINT_SLOTS 256
 
+#define SECRET_STRIPES 64
+
+/* Writers of one mount's roles take roles; of one secret ID, its stripe. */
+struct approle_locks {
+	pthread_mutex_t roles;
+	pthread_mutex_t secrets[SECRET_STRIPES];
+};
+
 struct approle_mount_state {
 	unsigned char salt[APPROLE_SALT_LEN];
 	/* Logins tried on the event loop: which role IDs (by a hash, not
@@ -62,7 +70,23 @@ struct approle_mount_state {
 		uint64_t key;
 		bool pool;
 	} hints[HINT_SLOTS];
+	atomic_bool tidy_running; /* tidy/secret-id (approle_tidy_claim) */
+	struct approle_locks locks;
 };
+
+static void locks_init(struct approle_locks *l)
+{
+	pthread_mutex_init(&l->roles, NULL);
+	for (size_t i = 0; i < SECRET_STRIPES; i++)
+		pthread_mutex_init(&l->secrets[i], NULL);
+}
+
+static void locks_destroy(struct approle_locks *l)
+{
+	pthread_mutex_destroy(&l->roles);
+	for (size_t i = 0; i < SECRET_STRIPES; i++)
+		pthread_mutex_destroy(&l->secrets[i]);
+}
 
 static pthread_mutex_t salt_create_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -117,6 +141,7 @@ int approle_mount_init(struct mount *m, struct buf *err)
 		return r;
 	}
 	pthread_mutex_init(&st->hint_mu, NULL);
+	locks_init(&st->locks);
 	m->engine_state = st;
 	return 0;
 }
@@ -124,8 +149,10 @@ int approle_mount_init(struct mount *m, struct buf *err)
 void approle_mount_cleanup(struct mount *m)
 {
 	struct approle_mount_state *st = m->engine_state;
-	if (st)
+	if (st) {
 		pthread_mutex_destroy(&st->hint_mu);
+		locks_destroy(&st->locks);
+	}
 	secure_free(m->engine_state, sizeof(struct approle_mount_state));
 	m->engine_state = NULL;
 }
@@ -163,6 +190,19 @@ void approle_hint_set(const struct request *req, const char *role_id, bool pool)
 	pthread_mutex_unlock(&st->hint_mu);
 }
 
+bool approle_tidy_claim(const struct request *req)
+{
+	struct approle_mount_state *st = req->mount ? req->mount->engine_state : NULL;
+	return !st || !atomic_exchange(&st->tidy_running, true);
+}
+
+void approle_tidy_release(const struct request *req)
+{
+	struct approle_mount_state *st = req->mount ? req->mount->engine_state : NULL;
+	if (st)
+		atomic_store(&st->tidy_running, false);
+}
+
 /* --- hashing ---------------------------------------------------------------- */
 
 void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain, const char *value,
@@ -188,40 +228,39 @@ void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain
 
 /* --- locks ------------------------------------------------------------------ */
 
-#define ROLE_STRIPES 16
-#define SECRET_STRIPES 64
+/* Outside a mount (unit tests): one set for every caller. */
+static struct approle_locks loose_locks;
+static pthread_once_t loose_locks_once = PTHREAD_ONCE_INIT;
 
-static pthread_mutex_t role_locks[ROLE_STRIPES];
-static pthread_mutex_t secret_locks[SECRET_STRIPES];
-static pthread_once_t locks_once = PTHREAD_ONCE_INIT;
-
-static void locks_init(void)
+static void loose_locks_init(void)
 {
-	for (size_t i = 0; i < ROLE_STRIPES; i++)
-		pthread_mutex_init(&role_locks[i], NULL);
-	for (size_t i = 0; i < SECRET_STRIPES; i++)
-		pthread_mutex_init(&secret_locks[i], NULL);
+	locks_init(&loose_locks);
 }
 
-uint64_t approle_scope(const struct request *req)
+static struct approle_locks *locks_of(struct approle_locks *scope)
 {
-	if (req->mount)
-		return str_hash(req->mount->uuid);
-	return STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage;
+	if (scope)
+		return scope;
+	pthread_once(&loose_locks_once, loose_locks_init);
+	return &loose_locks;
 }
 
-pthread_mutex_t *approle_lock_roles(uint64_t scope)
+struct approle_locks *approle_scope(const struct request *req)
 {
-	pthread_once(&locks_once, locks_init);
-	pthread_mutex_t *m = &role_locks[scope % ROLE_STRIPES];
+	struct approle_mount_state *st = req->mount ? req->mount->engine_state : NULL;
+	return st ? &st->locks : NULL;
+}
+
+pthread_mutex_t *approle_lock_roles(struct approle_locks *scope)
+{
+	pthread_mutex_t *m = &locks_of(scope)->roles;
 	pthread_mutex_lock(m);
 	return m;
 }
 
-pthread_mutex_t *approle_lock_secret(uint64_t scope, const char *hmac)
+pthread_mutex_t *approle_lock_secret(struct approle_locks *scope, const char *hmac)
 {
-	pthread_once(&locks_once, locks_init);
-	pthread_mutex_t *m = &secret_locks[str_hash_more(scope, hmac) % SECRET_STRIPES];
+	pthread_mutex_t *m = &locks_of(scope)->secrets[str_hash(hmac) % SECRET_STRIPES];
 	pthread_mutex_lock(m);
 	return m;
 }

@@ -22,8 +22,9 @@
  * Login answers 400 "invalid username or password" for an unknown user and
  * for a wrong password alike, and both cost one argon2id verification
  * (userpass_verify_dummy for unknown names), so neither the answer nor its
- * time tells whether a user exists. Lockout (core/lockout.h) is keyed by
- * (mount accessor, username) whether or not the user exists; a locked user
+ * time tells whether a user exists. Lockout (core/lockout.h) counts in the
+ * mount's own table (mount_lockout), by username, whether or not the user
+ * exists; a locked user
  * gets Vault's 403 "permission denied" without any verification. The
  * mount's lockout settings are Vault's defaults: the mount table does not
  * keep tune's user_lockout_config yet. As in Vault, a user bound to
@@ -97,20 +98,16 @@ static void user_key(char *out, size_t n, const char *name)
 
 /* --- per-user write lock ------------------------------------------------ */
 
-static pthread_mutex_t stripes[LOCK_STRIPES];
-static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
-
-static void stripes_init(void)
-{
-	for (size_t i = 0; i < LOCK_STRIPES; i++)
-		pthread_mutex_init(&stripes[i], NULL);
-}
+/* The mount's state (mount.h, "Per-mount state"): the user write locks.
+ * Its lockout table is the core's (mount_lockout). */
+struct userpass_state {
+	pthread_mutex_t stripes[LOCK_STRIPES];
+};
 
 static pthread_mutex_t *user_lock(const struct request *req, const char *name)
 {
-	uint64_t h = str_hash_more(str_hash(req->mount ? req->mount->uuid : ""), name);
-	pthread_once(&stripes_once, stripes_init);
-	pthread_mutex_t *m = &stripes[h % LOCK_STRIPES];
+	struct userpass_state *st = req->mount->engine_state;
+	pthread_mutex_t *m = &st->stripes[str_hash(name) % LOCK_STRIPES];
 	pthread_mutex_lock(m);
 	return m;
 }
@@ -428,7 +425,7 @@ static char *display_name(const struct mount *m, const char *name)
 static int login_checked(struct request *req, struct response *resp, const char *name, const char *pw,
                          size_t pwlen)
 {
-	const char *accessor = req->mount->accessor;
+	struct lockout_table *lt = mount_lockout(req->mount);
 	struct user u;
 	int r;
 
@@ -438,7 +435,7 @@ static int login_checked(struct request *req, struct response *resp, const char 
 	 * so the answer from outside (403, no verification, not counted)
 	 * is the same, in text and time, for a right or a wrong one. */
 	if (r == 0 && !token_cidr_allows(&u.params.bound_cidrs, req->remote_addr)) {
-		lockout_abandon(accessor, name);
+		lockout_abandon(lt, name);
 		r = response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
 		goto out;
 	}
@@ -453,7 +450,7 @@ static int login_checked(struct request *req, struct response *resp, const char 
 	if (r != 0) {
 		if (r == TROVE_ERR_INTEGRITY)
 			log_error("userpass: stored user record is malformed", "mount", req->mount->path);
-		lockout_abandon(accessor, name);
+		lockout_abandon(lt, name);
 		goto out;
 	}
 	char *dn = display_name(req->mount, name);
@@ -463,9 +460,9 @@ static int login_checked(struct request *req, struct response *resp, const char 
 	json_decref(meta);
 	free(dn);
 	if (r == 0)
-		lockout_success(accessor, name);
+		lockout_success(lt, name);
 	else
-		lockout_abandon(accessor, name);
+		lockout_abandon(lt, name);
 out:
 	user_release(&u);
 	return r;
@@ -500,7 +497,12 @@ static int login(struct request *req, struct response *resp)
 		goto out;
 	}
 	lockout_config_default(&cfg);
-	r = lockout_begin(req->mount->accessor, name, &cfg);
+	struct lockout_table *lt = mount_lockout(req->mount);
+	if (!lt) { /* every auth mount has one */
+		r = TROVE_ERR_INTERNAL;
+		goto out;
+	}
+	r = lockout_begin(lt, name, &cfg);
 	if (r == TROVE_ERR_PERMISSION) {
 		log_warn("userpass: login refused, user is locked out", "mount", req->mount->path, "username",
 		         name);
@@ -526,12 +528,26 @@ out:
 
 static int userpass_mount_init(struct mount *m, struct buf *err)
 {
-	(void)m;
 	(void)err;
+	struct userpass_state *st = xcalloc(1, sizeof(*st));
+	for (size_t i = 0; i < LOCK_STRIPES; i++)
+		pthread_mutex_init(&st->stripes[i], NULL);
+	m->engine_state = st;
 	/* Make the dummy hash now rather than on the first unknown login;
 	 * a failure is retried there (and logged). */
 	userpass_hash_init();
 	return 0;
+}
+
+static void userpass_mount_cleanup(struct mount *m)
+{
+	struct userpass_state *st = m->engine_state;
+	if (!st)
+		return;
+	for (size_t i = 0; i < LOCK_STRIPES; i++)
+		pthread_mutex_destroy(&st->stripes[i]);
+	free(st);
+	m->engine_state = NULL;
 }
 
 /* --- route tables ---------------------------------------------------------- */
@@ -595,4 +611,5 @@ const struct engine userpass_engine = {
     .tables = userpass_tables,
     .flags = ENGINE_AUTH,
     .mount_init = userpass_mount_init,
+    .mount_cleanup = userpass_mount_cleanup,
 };

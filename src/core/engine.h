@@ -136,6 +136,12 @@ struct engine {
 	void (*periodic)(struct mount *m);
 	unsigned periodic_interval_s;
 	unsigned periodic_jitter_pct;
+	/* Optional, for engines that keep something read from storage in
+	 * their per-mount state (a cache, a parsed config): key, relative to
+	 * the mount's view, was changed in storage by someone other than this
+	 * process's handlers (core_storage_changed, invalidate.h). Drop or
+	 * reload what was kept for it; the next request must see storage. */
+	void (*invalidate)(struct mount *m, const char *key);
 };
 
 /* Which engine serves which mount type: given to the core when it is

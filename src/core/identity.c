@@ -198,6 +198,18 @@ static int load_kind(struct identity_store *s, struct kind *k)
 	return r;
 }
 
+/* Forgets every record: the next lock_store loads them all again.
+ * Called with the write lock held. */
+static void reset_locked(struct identity_store *s)
+{
+	struct kind *ks[] = {&s->entities, &s->aliases, &s->groups, &s->galiases};
+	for (size_t i = 0; i < 4; i++) {
+		json_object_clear(ks[i]->by_id);
+		json_object_clear(ks[i]->by_key);
+	}
+	atomic_store(&s->loaded, false);
+}
+
 /* Takes the lock (write or read), loading the records the first time. */
 static int lock_store(struct identity_store *s, bool write)
 {
@@ -211,10 +223,7 @@ static int lock_store(struct identity_store *s, bool write)
 			if (r == 0)
 				atomic_store(&s->loaded, true);
 			else
-				for (size_t i = 0; i < 4; i++) {
-					json_object_clear(ks[i]->by_id);
-					json_object_clear(ks[i]->by_key);
-				}
+				reset_locked(s);
 		}
 		pthread_rwlock_unlock(&s->lock);
 		if (r != 0)
@@ -1540,4 +1549,39 @@ json_t *identity_template_data(struct identity_store *s, const char *entity_id)
 	}
 	unlock_store(s);
 	return out;
+}
+
+void identity_store_invalidate(struct identity_store *s, const char *key)
+{
+	struct kind *ks[] = {&s->entities, &s->aliases, &s->groups, &s->galiases}, *k = NULL;
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	json_t *rec = NULL;
+	for (size_t i = 0; i < 4 && !k; i++)
+		if (strncmp(key, ks[i]->prefix, strlen(ks[i]->prefix)) == 0)
+			k = ks[i];
+	if (!k)
+		return;
+	const char *id = key + strlen(k->prefix);
+	pthread_rwlock_wrlock(&s->lock);
+	if (!atomic_load(&s->loaded))
+		goto out; /* the next use loads everything anyway */
+	int r = storage_get(s->view, key, &raw, &len);
+	if (r == TROVE_ERR_NOT_FOUND) {
+		index_remove(s, k, id);
+		goto out;
+	}
+	if (r == 0)
+		rec = json_loadb((const char *)raw, len, 0, NULL);
+	if (!json_is_object(rec) || strcmp(rstr(rec, "id"), id) != 0) {
+		reset_locked(s);
+		goto out;
+	}
+	index_remove(s, k, id);
+	index_add(s, k, rec);
+out:
+	atomic_fetch_add(&s->generation, 1);
+	pthread_rwlock_unlock(&s->lock);
+	json_decref(rec);
+	free(raw);
 }

@@ -105,6 +105,15 @@ int identity_lookup_group(struct identity_store *s, const json_t *fields, json_t
 
 uint64_t identity_generation(struct identity_store *s);
 
+/* A storage change made elsewhere (core_storage_changed, invalidate.h):
+ * key is relative to the store's view ("entity/<id>", "alias/<id>",
+ * "group/<id>", "group-alias/<id>"). The record is read again from
+ * storage (dropped when it is gone) and the generation moves on, so
+ * lookups, identity policies and templated ACLs see the change on the
+ * next request. When the record cannot be read the whole store is
+ * reloaded on its next use. Other keys are ignored. */
+void identity_store_invalidate(struct identity_store *s, const char *key);
+
 /* ---- for the core ---- */
 struct mount;
 /* The identity store of core c: the engine state of its identity/ mount.

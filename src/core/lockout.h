@@ -2,7 +2,12 @@
  * an alias (a userpass username, an approle role ID) is refused for a
  * while, even with the right credentials.
  *
- * State machine of one (mount accessor, alias) pair, times in seconds of a
+ * Each auth mount has its own table (mount_lockout, mount.h), made with
+ * the mount and freed with it: a lock on one mount never touches another,
+ * as in Vault (whose entries are keyed by mount accessor and alias), and
+ * a flood of names on one mount cannot fill another's table.
+ *
+ * State machine of one alias in one table, times in seconds of a
  * monotonic clock:
  *   - every login attempt that is not refused starts with lockout_begin,
  *     which counts it as a failure in advance (count+1, last = now); the
@@ -24,19 +29,19 @@
  * Unknown aliases are tracked like known ones, so a lock says nothing
  * about whether a user exists.
  *
- * Storage: in memory only, process-wide, keyed by accessor (accessors are
- * random per mount, so mounts and cores never share entries). A restart
- * unlocks everybody — Vault also persists locks; we chose not to write
- * storage on every failed login. The table holds at most max_entries
- * pairs (LOCKOUT_MAX_ENTRIES unless lockout_set_max_entries says
- * otherwise). When it is full, entries whose counter or lock has run out
- * are dropped (at most one sweep a second); an entry with failures still
- * counting or a lock still running is never dropped, so a flood of other
- * names cannot reset a victim's count. A pair not in a full table is
- * refused instead (lockout_begin: TROVE_ERR_RATE_LIMIT) until entries run
- * out; pairs already tracked go on as before (docs/decisions/
- * 0010-lockout-table-never-evicts.md). Aliases longer than LOCKOUT_ALIAS_MAX bytes are tracked by their first
- * LOCKOUT_ALIAS_MAX bytes.
+ * Storage: in memory only. A restart unlocks everybody — Vault also
+ * persists locks; we chose not to write storage on every failed login.
+ * A table holds at most max_entries aliases (LOCKOUT_MAX_ENTRIES unless
+ * lockout_set_max_entries says otherwise; the limit is per table). When
+ * it is full, entries whose counter or lock has run out are dropped (at
+ * most one sweep a second); an entry with failures still counting or a
+ * lock still running is never dropped, so a flood of other names cannot
+ * reset a victim's count. An alias not in a full table is refused instead
+ * (lockout_begin: TROVE_ERR_RATE_LIMIT) until entries run out; aliases
+ * already tracked go on as before (docs/decisions/
+ * 0010-lockout-table-never-evicts.md). Aliases longer than
+ * LOCKOUT_ALIAS_MAX bytes are tracked by their first LOCKOUT_ALIAS_MAX
+ * bytes.
  *
  * Defaults are Vault's (5 attempts, 15 minutes lock, 15 minutes counter
  * reset). All functions are thread-safe. */
@@ -63,38 +68,45 @@ struct lockout_config {
 /* Vault's defaults (the constants above). */
 void lockout_config_default(struct lockout_config *cfg);
 
+struct lockout_table;
+
+/* An empty table (its buckets are allocated on first use). Aborts on
+ * OOM. */
+struct lockout_table *lockout_table_new(void);
+/* NULL is fine. */
+void lockout_table_free(struct lockout_table *t);
+
 /* Starts a login attempt. Returns 0 having counted the attempt as a
  * failure in advance (nothing is tracked when cfg disables lockout);
  * otherwise refuse without checking credentials: TROVE_ERR_PERMISSION
- * when the pair is locked, TROVE_ERR_RATE_LIMIT when it is not tracked
- * and the table is full of pairs still counting. */
-int lockout_begin(const char *accessor, const char *alias, const struct lockout_config *cfg);
-/* The credentials were right: the pair's failures are forgotten. */
-void lockout_success(const char *accessor, const char *alias);
+ * when the alias is locked, TROVE_ERR_RATE_LIMIT when it is not tracked
+ * and the table is full of aliases still counting. */
+int lockout_begin(struct lockout_table *t, const char *alias, const struct lockout_config *cfg);
+/* The credentials were right: the alias's failures are forgotten. */
+void lockout_success(struct lockout_table *t, const char *alias);
 /* The attempt failed for a reason other than wrong credentials: its
  * advance count is taken back (and a lock it caused lifted). */
-void lockout_abandon(const char *accessor, const char *alias);
-/* sys/locked-users/.../unlock: forgets the pair. Returns whether it was
+void lockout_abandon(struct lockout_table *t, const char *alias);
+/* sys/locked-users/.../unlock: forgets the alias. Returns whether it was
  * locked. Idempotent. */
-bool lockout_unlock(const char *accessor, const char *alias);
-/* Whether the pair is locked now. */
-bool lockout_is_locked(const char *accessor, const char *alias);
+bool lockout_unlock(struct lockout_table *t, const char *alias);
+/* Whether the alias is locked now. */
+bool lockout_is_locked(struct lockout_table *t, const char *alias);
 
-/* Calls fn for every pair locked now (of one accessor, or all when
- * accessor is NULL), in no particular order, with the table locked: fn
- * must not call back into lockout. Returns how many. */
-size_t lockout_foreach_locked(const char *accessor,
-                              void (*fn)(const char *accessor, const char *alias, void *arg), void *arg);
+/* Calls fn for every alias locked now, in no particular order, with the
+ * table locked: fn must not call back into this table. Returns how
+ * many. */
+size_t lockout_foreach_locked(struct lockout_table *t, void (*fn)(const char *alias, void *arg), void *arg);
 
-/* For tests: replaces the clock (seconds, monotonic); NULL restores
- * CLOCK_MONOTONIC. */
+/* For tests: replaces the clock of every table (seconds, monotonic); NULL
+ * restores CLOCK_MONOTONIC. */
 void lockout_set_clock(int64_t (*now)(void));
-/* The most pairs the table tracks (at least LOCKOUT_MIN_ENTRIES; 0
- * restores LOCKOUT_MAX_ENTRIES). Pairs already tracked stay. */
+/* The most aliases each table tracks (at least LOCKOUT_MIN_ENTRIES; 0
+ * restores LOCKOUT_MAX_ENTRIES). Aliases already tracked stay. */
 void lockout_set_max_entries(size_t n);
-/* For tests: forgets every pair. */
-void lockout_clear(void);
-/* Pairs currently held (locked or counting). */
-size_t lockout_size(void);
+/* For tests: forgets every alias of t. */
+void lockout_clear(struct lockout_table *t);
+/* Aliases currently held by t (locked or counting). */
+size_t lockout_size(struct lockout_table *t);
 
 #endif

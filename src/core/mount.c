@@ -23,6 +23,7 @@
 #include "core.h"
 #include "encoding.h"
 #include "err.h"
+#include "lockout.h"
 #include "log.h"
 #include "rand.h"
 #include "router.h"
@@ -69,6 +70,32 @@ static void config_init(struct mount_config *c)
 	c->listing_visibility = xstrdup("");
 }
 
+/* What the clones of one mount share while the engine stays the same
+ * (mount.h, "Per-mount state"): the storage view and the engine's state.
+ * The last clone to go calls the engine's mount_cleanup. */
+struct mount_state {
+	_Atomic int refs;
+	const struct engine *engine; /* whose state it is */
+	struct storage *view;
+	void *engine_state;
+	struct lockout_table *lockout; /* auth mounts only */
+};
+
+static void mount_state_release(struct mount *m)
+{
+	struct mount_state *st = m->state;
+	if (!st || atomic_fetch_sub(&st->refs, 1) != 1)
+		return;
+	if (st->engine && st->engine->mount_cleanup && st->view) {
+		m->view = st->view;
+		m->engine_state = st->engine_state;
+		st->engine->mount_cleanup(m);
+	}
+	storage_free(st->view);
+	lockout_table_free(st->lockout);
+	free(st);
+}
+
 static struct mount *mount_alloc(void)
 {
 	struct mount *m = xcalloc(1, sizeof(*m));
@@ -80,9 +107,7 @@ static struct mount *mount_alloc(void)
 
 static void mount_destroy(struct mount *m)
 {
-	if (m->engine && m->engine->mount_cleanup && m->view)
-		m->engine->mount_cleanup(m);
-	storage_free(m->view);
+	mount_state_release(m);
 	mount_gate_release(m->gate);
 	config_release(&m->config);
 	json_decref(m->options);
@@ -322,7 +347,7 @@ static int make_view(struct mount_table *t, struct mount *m)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "%s/%s/", m->auth ? "auth" : "logical", m->uuid);
-	m->view = storage_view_new(t->logical, prefix);
+	m->state->view = m->view = storage_view_new(t->logical, prefix);
 	return m->view ? 0 : TROVE_ERR_INTERNAL;
 }
 
@@ -386,16 +411,30 @@ static int new_identity(struct mount *m)
 	return 0;
 }
 
-/* Initialises the engine side of a mount (view + hook). */
-static int attach_engine(struct mount_table *t, struct mount *m, struct buf *err)
+/* Initialises the engine side of a mount: the view and the engine's
+ * state, shared with prev (the mount m replaces, or NULL) when it runs the
+ * same engine, else new (mount_init). */
+static int attach_engine(struct mount_table *t, struct mount *m, const struct mount *prev, struct buf *err)
 {
 	int r;
 	m->core = t->core;
+	if (prev && prev->state && prev->state->engine == m->engine) {
+		m->state = prev->state;
+		atomic_fetch_add(&m->state->refs, 1);
+		m->view = m->state->view;
+		m->engine_state = m->state->engine_state;
+		return 0;
+	}
+	m->state = xcalloc(1, sizeof(*m->state));
+	atomic_init(&m->state->refs, 1);
+	m->state->engine = m->engine;
+	if (m->auth)
+		m->state->lockout = lockout_table_new();
 	if ((r = make_view(t, m)) != 0)
 		return r;
-	if (m->engine->mount_init && (r = m->engine->mount_init(m, err)) != 0)
-		return r;
-	return 0;
+	r = m->engine->mount_init ? m->engine->mount_init(m, err) : 0;
+	m->state->engine_state = m->engine_state; /* mount_cleanup frees it */
+	return r;
 }
 
 /* ---- table load/unload -------------------------------------------------- */
@@ -450,7 +489,7 @@ static int load_one(struct mount_table *t, json_t *j, struct buf *err)
 	m->seal_wrap = seal_wrap;
 	m->external_entropy_access = eea;
 	m->engine = e;
-	if ((cfg && (r = config_apply(&m->config, cfg, m->auth, err)) != 0) || (r = attach_engine(t, m, err)) != 0) {
+	if ((cfg && (r = config_apply(&m->config, cfg, m->auth, err)) != 0) || (r = attach_engine(t, m, NULL, err)) != 0) {
 		mount_release(m);
 		return r;
 	}
@@ -473,7 +512,7 @@ static int ensure_builtin(struct mount_table *t, const char *path, const char *t
 	m->auth = auth;
 	m->local = local;
 	m->engine = e;
-	if ((r = new_identity(m)) != 0 || (r = attach_engine(t, m, err)) != 0) {
+	if ((r = new_identity(m)) != 0 || (r = attach_engine(t, m, NULL, err)) != 0) {
 		mount_release(m);
 		return r;
 	}
@@ -586,6 +625,23 @@ struct mount *mount_match(struct mount_table *t, const char *path)
 		mount_ref(best);
 	pthread_rwlock_unlock(&t->lock);
 	return best;
+}
+
+struct lockout_table *mount_lockout(const struct mount *m)
+{
+	return m->state ? m->state->lockout : NULL;
+}
+
+struct mount *mount_by_uuid(struct mount_table *t, bool auth, const char *uuid)
+{
+	struct mount *found = NULL;
+	pthread_rwlock_rdlock(&t->lock);
+	const struct table *tab = table_of(t, auth);
+	for (size_t i = 0; i < tab->len && !found; i++)
+		if (strcmp(tab->items[i]->uuid, uuid) == 0)
+			mount_ref(found = tab->items[i]);
+	pthread_rwlock_unlock(&t->lock);
+	return found;
 }
 
 json_t *mount_table_json(struct mount_table *t, bool auth)
@@ -755,7 +811,7 @@ int mount_enable(struct mount_table *t, const struct mount_enable_params *p, str
 			goto unlock;
 		}
 	}
-	if ((r = attach_engine(t, m, err)) != 0)
+	if ((r = attach_engine(t, m, NULL, err)) != 0)
 		goto unlock;
 	table_append(tab, m);
 	if ((r = persist(t, m->auth, tab)) != 0) {
@@ -925,7 +981,7 @@ int mount_tune(struct mount_table *t, const char *api_path, bool auth, json_t *b
 			goto out;
 		}
 	}
-	if ((r = attach_engine(t, n, err)) != 0)
+	if ((r = attach_engine(t, n, m, err)) != 0)
 		goto out;
 	/* An engine change (kv v1 -> v2) converts the data before the new
 	 * engine is published. */
@@ -996,7 +1052,7 @@ int mount_remount(struct mount_table *t, const char *from, const char *to, struc
 	free(n->path);
 	n->path = dst;
 	dst = NULL;
-	if ((r = attach_engine(t, n, err)) != 0) {
+	if ((r = attach_engine(t, n, m, err)) != 0) {
 		mount_release(n);
 		goto out;
 	}

@@ -54,13 +54,30 @@ struct mount {
 	bool seal_wrap;
 	bool external_entropy_access;
 	const struct engine *engine;
-	struct storage *view; /* the mount's private storage; owned */
+	struct storage *view; /* the mount's private storage (borrowed from
+	                       * state, below) */
 	struct core *core;    /* the core the mount belongs to (borrowed) */
-	void *engine_state;   /* engine's own, created by engine->mount_init */
+	void *engine_state;   /* engine's own, created by engine->mount_init
+	                       * and freed by engine->mount_cleanup: see
+	                       * "Per-mount state" below */
 	struct mount_gate *gate; /* requests in flight and the disabling mark;
 	                          * shared by the mount's clones (mount_gate.h) */
 	int refs;             /* atomic */
+	struct mount_state *state; /* the view and engine_state, shared by the
+	                            * mount's clones (mount.c) */
 };
+
+/* Per-mount state. An engine keeps what belongs to one mount (caches,
+ * locks, salts, counters) in m->engine_state, never in a process global.
+ * The mount calls engine->mount_init once when the mount is enabled or
+ * loaded on unseal, and engine->mount_cleanup once when the mount is gone:
+ * disabled or unloaded by a seal, and the last request still using it has
+ * finished. Tune and remount replace the struct mount with a clone (see
+ * mount.c); a clone of the same engine shares the view and engine_state
+ * of the mount it replaces (mount_init is not called again), so a cache or
+ * a lock outlives a tune and is the same for requests on the old and the
+ * new copy. A tune that changes the engine (kv v1 -> v2) gives the clone a
+ * new view and a new engine_state, made by the new engine's mount_init. */
 
 struct mount_table;
 
@@ -75,6 +92,14 @@ void mount_table_unload(struct mount_table *t);
 /* The mount whose path is the longest prefix of `path` ("auth/x/..." looks
  * in the auth table). Returns a new reference or NULL. */
 struct mount *mount_match(struct mount_table *t, const char *path);
+/* The user lockout table of an auth mount (lockout.h): made with the
+ * mount, shared by its clones, freed when the mount is gone. NULL for a
+ * secret mount. Borrowed: valid while the caller holds m. */
+struct lockout_table *mount_lockout(const struct mount *m);
+
+/* The mount of one table whose uuid is uuid. Returns a new reference or
+ * NULL. */
+struct mount *mount_by_uuid(struct mount_table *t, bool auth, const char *uuid);
 void mount_ref(struct mount *m);
 void mount_release(struct mount *m);
 

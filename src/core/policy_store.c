@@ -528,6 +528,12 @@ static void invalidate(struct policy_store *ps, const char *name)
 	pthread_rwlock_unlock(&ps->lock);
 }
 
+void policy_store_invalidate(struct policy_store *ps, const char *key)
+{
+	if (strncmp(key, POLICY_PATH_PREFIX, sizeof(POLICY_PATH_PREFIX) - 1) == 0)
+		invalidate(ps, key + sizeof(POLICY_PATH_PREFIX) - 1);
+}
+
 static int name_error(struct buf *err, const char *msg)
 {
 	if (err) {

@@ -67,4 +67,10 @@ int policy_store_delete(struct policy_store *ps, const char *name, struct buf *e
  * adds "root" itself. */
 int policy_store_list(struct policy_store *ps, struct strlist *out);
 
+/* A storage change made elsewhere (core_storage_changed, invalidate.h):
+ * when key is a policy's (POLICY_PATH_PREFIX<name>), its parsed entry and
+ * every compiled ACL are dropped, so the next request reads the policy
+ * from storage. Other keys are ignored. */
+void policy_store_invalidate(struct policy_store *ps, const char *key);
+
 #endif

@@ -1891,3 +1891,9 @@ bool token_cidr_allows(const struct strlist *cidrs, const char *addr)
 	}
 	return false;
 }
+
+void token_store_invalidate(struct token_store *ts, const char *key)
+{
+	if (strncmp(key, TOKEN_ID_PREFIX, sizeof(TOKEN_ID_PREFIX) - 1) == 0)
+		vcache_forget(ts->cache, key + sizeof(TOKEN_ID_PREFIX) - 1);
+}

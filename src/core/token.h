@@ -230,6 +230,12 @@ struct token_tidy_stats {
  * dangling index entries. */
 int token_tidy(struct token_store *ts, struct token_tidy_stats *out);
 
+/* A storage change made elsewhere (core_storage_changed, invalidate.h):
+ * when key is a token entry's (TOKEN_ID_PREFIX<id hash>), the parsed entry
+ * cached for it is dropped, so the next lookup reads storage (and sees a
+ * revoked token gone). Other keys are ignored. */
+void token_store_invalidate(struct token_store *ts, const char *key);
+
 /* Whether addr (IPv4 or IPv6 text, "[v6]" and an IPv4-mapped IPv6 address
  * accepted) lies in one of cidrs ("10.0.0.0/8", "::1/128", or a bare
  * address). An empty list allows everything; an unparsable address or

@@ -468,6 +468,12 @@ static int identity_mount_init(struct mount *m, struct buf *err)
 	return 0;
 }
 
+static void identity_invalidate(struct mount *m, const char *key)
+{
+	if (m->engine_state)
+		identity_store_invalidate(m->engine_state, key);
+}
+
 static void identity_mount_cleanup(struct mount *m)
 {
 	identity_store_free(m->engine_state);
@@ -480,4 +486,5 @@ const struct engine identity_engine = {
     .flags = ENGINE_BUILTIN,
     .mount_init = identity_mount_init,
     .mount_cleanup = identity_mount_cleanup,
+    .invalidate = identity_invalidate,
 };

@@ -36,6 +36,7 @@
 #include "kv_util.h"
 #include "custom_metadata.h"
 
+#include "core/engine_config.h"
 #include "core/mount.h"
 #include "duration.h"
 #include "encoding.h"
@@ -74,53 +75,88 @@ static json_t *duration_json(int64_t secs)
 	return json_string(s);
 }
 
-/* --- per-secret write lock ------------------------------------------------ */
+/* --- per-mount state --------------------------------------------------------
+ *
+ * Each kv-v2 mount has its own metadata cache and its own write locks
+ * (mount.h, "Per-mount state"), made by kv2_mount_init and freed with the
+ * mount. */
 
 #define KV_LOCK_STRIPES 64
-static pthread_mutex_t kv_locks[KV_LOCK_STRIPES];
-static pthread_once_t kv_locks_once = PTHREAD_ONCE_INIT;
+#define META_CACHE_SLOTS 8192
 
-static void kv_locks_init(void)
+struct kv2_state {
+	struct vcache *meta; /* parsed metadata records by storage key */
+	struct engine_config *config; /* the mount's settings ("config") */
+	pthread_mutex_t locks[KV_LOCK_STRIPES];
+};
+
+static void locks_init(pthread_mutex_t *locks)
 {
 	for (size_t i = 0; i < KV_LOCK_STRIPES; i++)
-		pthread_mutex_init(&kv_locks[i], NULL);
+		pthread_mutex_init(&locks[i], NULL);
 }
 
-/* Keyed by the mount's UUID (stable across the snapshots a tune creates)
- * or, outside a mount (tests), by the storage handle. */
+/* The mount's state, or NULL for a request outside a mount (tests). */
+static struct kv2_state *kv2_state(const struct request *req)
+{
+	return req->mount ? req->mount->engine_state : NULL;
+}
+
+/* --- per-secret write lock ------------------------------------------------ */
+
+/* Outside a mount (tests) writers share these, keyed by the storage handle. */
+static pthread_mutex_t loose_locks[KV_LOCK_STRIPES];
+static pthread_once_t loose_locks_once = PTHREAD_ONCE_INIT;
+
+static void loose_locks_init(void)
+{
+	locks_init(loose_locks);
+}
+
 static pthread_mutex_t *kv_lock(const struct request *req, const char *path)
 {
-	uint64_t h = req->mount ? str_hash(req->mount->uuid) : STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage;
-	h = str_hash_more(h, path);
-	pthread_once(&kv_locks_once, kv_locks_init);
-	pthread_mutex_t *m = &kv_locks[h % KV_LOCK_STRIPES];
+	struct kv2_state *st = kv2_state(req);
+	pthread_mutex_t *m;
+	if (st) {
+		m = &st->locks[str_hash(path) % KV_LOCK_STRIPES];
+	} else {
+		uint64_t h = str_hash_more(STR_HASH_SEED ^ (uint64_t)(uintptr_t)req->storage, path);
+		pthread_once(&loose_locks_once, loose_locks_init);
+		m = &loose_locks[h % KV_LOCK_STRIPES];
+	}
 	pthread_mutex_lock(m);
 	return m;
 }
 
 /* --- config ---------------------------------------------------------------- */
 
+/* The mount's settings, stored at "config" and cached in the mount's
+ * state (engine_config.h). */
 struct kv_config {
 	int64_t max_versions; /* 0: the default (10) */
 	bool cas_required;
 	int64_t dva;          /* delete_version_after, seconds; 0: off */
 };
 
-static int config_load(struct storage *s, struct kv_config *c)
+static const struct config_field kv_config_fields[] = {
+	CONFIG_INT(struct kv_config, max_versions, "max_versions", 0, INT64_MAX),
+	CONFIG_BOOL(struct kv_config, cas_required, "cas_required"),
+	CONFIG_DURATION(struct kv_config, dva, "delete_version_after", INT64_MIN, INT64_MAX),
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct config_decl kv_config_decl = {
+	.key = "config",
+	.size = sizeof(struct kv_config),
+	.fields = kv_config_fields,
+};
+
+static int config_load(const struct request *req, struct kv_config *c)
 {
-	json_t *j = NULL;
-	int r;
-	memset(c, 0, sizeof(*c));
-	r = kv_get_json(s, "config", &j);
-	if (r == TROVE_ERR_NOT_FOUND)
-		return 0;
-	if (r != 0)
-		return r;
-	c->max_versions = json_integer_value(json_object_get(j, "max_versions"));
-	c->cas_required = json_is_true(json_object_get(j, "cas_required"));
-	c->dva = json_integer_value(json_object_get(j, "delete_version_after"));
-	json_decref(j);
-	return 0;
+	struct kv2_state *st = kv2_state(req);
+	if (st)
+		return engine_config_get(st->config, req->storage, c);
+	return engine_config_load(&kv_config_decl, req->storage, c);
 }
 
 /* --- metadata --------------------------------------------------------------- */
@@ -190,17 +226,12 @@ static void meta_append(struct kv_meta *m, struct kv_version v)
  *
  * A read of a secret reads its metadata record first (which version is
  * current, which are deleted), and parsing it was a fifth of a read's
- * cost. Parsed metadata is kept in a vcache (vcache.h) under
- * "<mount uuid>/<storage key>", the uuid being stable across the mount
- * snapshots a tune makes; every write of a metadata record goes through
- * kv2_commit, which forgets the keys it wrote. Only metadata is cached
+ * cost. Parsed metadata is kept in the mount's vcache (vcache.h) under
+ * its storage key; every write of a metadata record goes through
+ * kv2_commit, which forgets the keys it wrote, and a change made to
+ * storage by anything else reaches kv2_invalidate. Only metadata is cached
  * (versions, times, custom metadata): secret values are never kept. The
  * cached JSON is shared, so readers treat it as immutable. */
-
-#define META_CACHE_SLOTS 8192
-
-static struct vcache *meta_cache;
-static pthread_once_t meta_cache_once = PTHREAD_ONCE_INIT;
 
 static void *json_share(const void *v)
 {
@@ -212,55 +243,25 @@ static void json_drop(void *v)
 	json_decref(v);
 }
 
-static void meta_cache_init(void)
-{
-	meta_cache = vcache_new(META_CACHE_SLOTS, json_share, json_drop);
-}
-
-/* The cache key of a storage key, or false when the request has no mount
- * (then nothing is cached). */
-static bool meta_cache_key(const struct request *req, const char *key, struct buf *out)
-{
-	if (!req->mount)
-		return false;
-	pthread_once(&meta_cache_once, meta_cache_init);
-	buf_init(out, 1024); /* a uuid and a storage key (at most 511 bytes) */
-	if (buf_printf(out, "%s/%s", req->mount->uuid, key) == 0)
-		return true;
-	buf_release(out);
-	return false;
-}
-
 static int meta_cached_get(const struct request *req, const char *key, json_t **out)
 {
-	struct buf ck;
-	if (!meta_cache_key(req, key, &ck))
+	struct kv2_state *st = kv2_state(req);
+	if (!st)
 		return kv_get_json(req->storage, key, out);
 	int r = 0;
-	if (!(*out = vcache_get(meta_cache, ck.data))) {
-		uint64_t gen = vcache_generation(meta_cache, ck.data);
+	if (!(*out = vcache_get(st->meta, key))) {
+		uint64_t gen = vcache_generation(st->meta, key);
 		if ((r = kv_get_json(req->storage, key, out)) == 0)
-			vcache_put(meta_cache, ck.data, gen, *out);
+			vcache_put(st->meta, key, gen, *out);
 	}
-	buf_release(&ck);
 	return r;
 }
 
 static void meta_cache_forget(const struct request *req, const char *key)
 {
-	struct buf ck;
-	if (!meta_cache_key(req, key, &ck))
-		return;
-	vcache_forget(meta_cache, ck.data);
-	buf_release(&ck);
-}
-
-/* Drops every cached record (a mount unloaded or sealed, a layout
- * rewritten). */
-static void meta_cache_clear(void)
-{
-	pthread_once(&meta_cache_once, meta_cache_init);
-	vcache_clear(meta_cache);
+	struct kv2_state *st = kv2_state(req);
+	if (st)
+		vcache_forget(st->meta, key);
 }
 
 static int meta_load(const struct request *req, const char *path, struct kv_meta *m)
@@ -515,7 +516,7 @@ static int version_param(struct request *req, struct response *resp, int64_t *ou
 static int config_read(struct request *req, struct response *resp)
 {
 	struct kv_config c;
-	int r = config_load(req->storage, &c);
+	int r = config_load(req, &c);
 	if (r != 0)
 		return r;
 	response_set_data(resp, json_pack("{s:b, s:o, s:I}", "cas_required", c.cas_required, "delete_version_after",
@@ -525,29 +526,23 @@ static int config_read(struct request *req, struct response *resp)
 
 static int config_write(struct request *req, struct response *resp)
 {
-	struct kv_config c;
+	struct kv2_state *st = kv2_state(req);
+	struct buf err;
 	int r;
-	pthread_mutex_t *lk = kv_lock(req, "\001config");
 
-	if ((r = config_load(req->storage, &c)) != 0)
-		goto out;
-	if (field_present(req, "max_versions")) {
-		c.max_versions = field_int(req, "max_versions");
-		if (c.max_versions < 0) {
-			r = response_error(resp, TROVE_ERR_INVALID, "max_versions: must not be negative");
-			goto out;
-		}
+	buf_init(&err, 256);
+	if (st) {
+		r = engine_config_write(st->config, req->storage, req->data, &err);
+	} else { /* outside a mount: an uncached config, under the engine's lock */
+		pthread_mutex_t *lk = kv_lock(req, "\001config");
+		struct engine_config *once = engine_config_new(&kv_config_decl, NULL);
+		r = engine_config_write(once, req->storage, req->data, &err);
+		engine_config_free(once);
+		pthread_mutex_unlock(lk);
 	}
-	if (field_present(req, "cas_required"))
-		c.cas_required = field_bool(req, "cas_required");
-	if (field_present(req, "delete_version_after"))
-		c.dva = field_int(req, "delete_version_after");
-	json_t *j = json_pack("{s:I, s:b, s:I}", "max_versions", (json_int_t)c.max_versions, "cas_required",
-			      c.cas_required, "delete_version_after", (json_int_t)c.dva);
-	r = j ? kv_put_json(req->storage, "config", j) : TROVE_ERR_NOMEM;
-	json_decref(j);
-out:
-	pthread_mutex_unlock(lk);
+	if (r == TROVE_ERR_INVALID)
+		response_error(resp, r, "%s", err.data);
+	buf_release(&err);
 	return r;
 }
 
@@ -684,7 +679,7 @@ static int data_write(struct request *req, struct response *resp)
 	if ((r = request_data(req, resp, &data)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
+	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	if ((r = check_cas(req, resp, &c, &m)) != 0)
 		goto out;
@@ -714,7 +709,7 @@ static int data_patch(struct request *req, struct response *resp)
 	if ((r = request_data(req, resp, &patch)) != 0)
 		goto out;
 	lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
+	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
 	if (!v || v->destroyed || version_deleted(v, now_ns())) {
@@ -990,7 +985,7 @@ static int metadata_update(struct request *req, struct response *resp, bool patc
 	if ((r = secret_path(req, resp, "metadata/", true, &path)) != 0)
 		return r;
 	pthread_mutex_t *lk = kv_lock(req, path);
-	if ((r = config_load(req->storage, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
+	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	if (patch && !m.exists) {
 		r = TROVE_ERR_NOT_FOUND;
@@ -1233,7 +1228,6 @@ static int upgrade_v1(struct storage *s, struct buf *err)
 			goto out;
 	}
 	r = storage_txn(s, b.ops, b.n);
-	meta_cache_clear();
 	if (r != 0)
 		buf_printf(err, "kv upgrade: writing the versioned layout failed");
 out:
@@ -1256,8 +1250,13 @@ int kv_options_changed(struct mount *m, json_t *old_options, struct buf *err)
 		buf_printf(err, "cannot downgrade a K/V mount from version 2 to version 1");
 		return TROVE_ERR_INVALID;
 	}
-	if (!was2 && is2)
-		return upgrade_v1(m->view, err);
+	if (!was2 && is2) {
+		int r = upgrade_v1(m->view, err);
+		struct kv2_state *st = m->engine == &kv_v2_engine ? m->engine_state : NULL;
+		if (st) /* the layout was rewritten under it */
+			vcache_clear(st->meta);
+		return r;
+	}
 	return 0;
 }
 
@@ -1342,18 +1341,47 @@ static const struct route kv_v2_routes[] = {
 
 static const struct route *const kv_v2_tables[] = { kv_v2_routes, NULL };
 
-/* A mount going away (disabled, sealed, replaced by a tuned snapshot):
- * nothing it cached may outlive it. */
+static int kv2_mount_init(struct mount *m, struct buf *err)
+{
+	(void)err;
+	struct kv2_state *st = xcalloc(1, sizeof(*st));
+	st->meta = vcache_new(META_CACHE_SLOTS, json_share, json_drop);
+	st->config = engine_config_new(&kv_config_decl, st);
+	locks_init(st->locks);
+	m->engine_state = st;
+	return 0;
+}
+
+/* The mount is gone (disabled, or sealed) and no request uses it. */
 static void kv2_mount_cleanup(struct mount *m)
 {
-	(void)m;
-	meta_cache_clear();
+	struct kv2_state *st = m->engine_state;
+	if (!st)
+		return;
+	vcache_free(st->meta);
+	engine_config_free(st->config);
+	for (size_t i = 0; i < KV_LOCK_STRIPES; i++)
+		pthread_mutex_destroy(&st->locks[i]);
+	free(st);
+	m->engine_state = NULL;
+}
+
+/* A record changed in storage behind the mount's back (invalidate.h). */
+static void kv2_invalidate(struct mount *m, const char *key)
+{
+	struct kv2_state *st = m->engine_state;
+	if (st && strncmp(key, "metadata/", 9) == 0)
+		vcache_forget(st->meta, key);
+	else if (st && strcmp(key, kv_config_decl.key) == 0)
+		engine_config_invalidate(st->config, m->view);
 }
 
 const struct engine kv_v2_engine = {
 	.type = "kv",
 	.tables = kv_v2_tables,
 	.flags = 0,
+	.mount_init = kv2_mount_init,
 	.mount_cleanup = kv2_mount_cleanup,
 	.options_changed = kv_options_changed,
+	.invalidate = kv2_invalidate,
 };

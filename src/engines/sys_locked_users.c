@@ -2,10 +2,10 @@
  * (GET or LIST, optional mount_accessor) and
  * sys/locked-users/:mount_accessor/unlock/:alias_identifier (POST).
  *
- * The lockout table (core/lockout.h) is process-wide and in memory; this
- * file lists what is locked now, in Vault's shape, for the auth mounts that
- * exist (a disabled mount's locks are not shown; they run out on their
- * own). There are no namespaces: everything is in "root".
+ * Each auth mount has its own lockout table (core/lockout.h, in memory,
+ * mount_lockout); this file lists what is locked now, in Vault's shape,
+ * for the auth mounts that exist (a disabled mount's table went with it).
+ * There are no namespaces: everything is in "root".
  *   {"by_namespace": [{"namespace_id": "root", "namespace_path": "",
  *     "counts": N, "mount_accessors": [{"mount_accessor": "auth_userpass_..",
  *     "counts": n, "alias_identifiers": ["ann", ...]}, ...]}],
@@ -33,19 +33,26 @@ struct mount_locks {
 	json_t *aliases;      /* borrowed */
 };
 
-static void live_accessor(struct mount *m, void *arg)
+struct collect_arg {
+	const char *filter; /* "" for every mount */
+	json_t *by;         /* accessor -> [alias, ...] */
+};
+
+static void collect_alias(const char *alias, void *arg)
 {
-	json_object_set_new((json_t *)arg, m->accessor, json_true());
+	json_array_append_new((json_t *)arg, json_string(alias));
 }
 
-static void collect(const char *accessor, const char *alias, void *arg)
+static void collect_mount(struct mount *m, void *arg)
 {
-	json_t *by = arg, *arr = json_object_get(by, accessor);
-	if (!arr) {
-		arr = json_array();
-		json_object_set_new(by, accessor, arr);
-	}
-	json_array_append_new(arr, json_string(alias));
+	struct collect_arg *a = arg;
+	struct lockout_table *t = mount_lockout(m);
+	if (!t || (a->filter[0] && strcmp(a->filter, m->accessor) != 0))
+		return;
+	json_t *arr = json_array();
+	if (lockout_foreach_locked(t, collect_alias, arr) > 0)
+		json_object_set(a->by, m->accessor, arr);
+	json_decref(arr);
 }
 
 static int cmp_alias(const void *a, const void *b)
@@ -80,19 +87,17 @@ static json_t *sorted_aliases(json_t *aliases)
 static int locked_users_read(struct request *req, struct response *resp)
 {
 	const char *filter = field_string(req, "mount_accessor");
-	json_t *live = json_object(), *by = json_object(), *mounts = json_array(), *namespaces = json_array();
+	json_t *by = json_object(), *mounts = json_array(), *namespaces = json_array();
+	struct collect_arg ca = {filter, by};
 	struct mount_locks *v;
 	const char *acc;
 	json_t *aliases;
 	size_t n = 0, total = 0;
 
-	mount_table_foreach(core_mounts(req->core), true, live_accessor, live);
-	lockout_foreach_locked(filter[0] ? filter : NULL, collect, by);
+	mount_table_foreach(core_mounts(req->core), true, collect_mount, &ca);
 	v = xcalloc(json_object_size(by) + 1, sizeof(*v));
 	json_object_foreach(by, acc, aliases)
 	{
-		if (!json_object_get(live, acc))
-			continue;
 		v[n].accessor = acc;
 		v[n].aliases = aliases;
 		total += json_array_size(aliases);
@@ -112,8 +117,20 @@ static int locked_users_read(struct request *req, struct response *resp)
 	                  json_pack("{s:o, s:I}", "by_namespace", namespaces, "total", (json_int_t)total));
 	json_decref(mounts);
 	json_decref(by);
-	json_decref(live);
 	return 0;
+}
+
+struct unlock_arg {
+	const char *accessor, *alias;
+	bool was_locked;
+};
+
+static void unlock_mount(struct mount *m, void *arg)
+{
+	struct unlock_arg *a = arg;
+	struct lockout_table *t = mount_lockout(m);
+	if (t && strcmp(m->accessor, a->accessor) == 0 && lockout_unlock(t, a->alias))
+		a->was_locked = true;
 }
 
 static int unlock_write(struct request *req, struct response *resp)
@@ -124,7 +141,9 @@ static int unlock_write(struct request *req, struct response *resp)
 		return response_error(resp, TROVE_ERR_INVALID, "missing mount_accessor");
 	if (!alias || !alias[0])
 		return response_error(resp, TROVE_ERR_INVALID, "missing alias_identifier");
-	if (lockout_unlock(accessor, alias))
+	struct unlock_arg ua = {accessor, alias, false};
+	mount_table_foreach(core_mounts(req->core), true, unlock_mount, &ua);
+	if (ua.was_locked)
 		log_info("locked user unlocked", "mount_accessor", accessor, "alias", alias);
 	resp->status = 204;
 	return 0;

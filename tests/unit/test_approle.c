@@ -100,7 +100,7 @@ static void new_secret(struct storage *s, const unsigned char *salt, const char 
 	approle_secret_init(e);
 	e->num_uses = num_uses;
 	e->ttl = ttl;
-	assert_int_equal(approle_secret_register(s, 1, salt, dir, secret, e), 0);
+	assert_int_equal(approle_secret_register(s, NULL, salt, dir, secret, e), 0);
 }
 
 /* --- hashing and salt ------------------------------------------------------ */
@@ -172,7 +172,7 @@ static void test_secret_stored_only_as_hmac(void **state)
 	approle_secret_init(&e);
 	e.num_uses = 0;
 	assert_int_equal(json_object_set_new(e.metadata, "team", json_string("blue")), 0);
-	assert_int_equal(approle_secret_register(s, 1, salt, DIR_A, secret, &e), 0);
+	assert_int_equal(approle_secret_register(s, NULL, salt, DIR_A, secret, &e), 0);
 	approle_hash(salt, DIR_A, secret, h);
 	assert_string_equal(e.hmac, h);
 	assert_int_equal(strlen(e.accessor), APPROLE_UUID_LEN);
@@ -195,7 +195,7 @@ static void test_secret_stored_only_as_hmac(void **state)
 
 	/* The same secret ID again for the role: refused. */
 	approle_secret_init(&dup);
-	assert_int_equal(approle_secret_register(s, 1, salt, DIR_A, secret, &dup), TROVE_ERR_CONFLICT);
+	assert_int_equal(approle_secret_register(s, NULL, salt, DIR_A, secret, &dup), TROVE_ERR_CONFLICT);
 	approle_secret_release(&dup);
 
 	/* An entry whose recorded HMAC differs from its key fails the
@@ -214,11 +214,11 @@ static void test_secret_stored_only_as_hmac(void **state)
 	j = approle_secret_to_store(&e);
 	assert_int_equal(approle_put_json(s, key, j), 0);
 	json_decref(j);
-	assert_int_equal(approle_secret_destroy(s, 1, salt, DIR_A, h), 0);
+	assert_int_equal(approle_secret_destroy(s, NULL, salt, DIR_A, h), 0);
 	assert_false(exists(s, key));
 	approle_accessor_key(salt, e.accessor, key);
 	assert_false(exists(s, key));
-	assert_int_equal(approle_secret_destroy(s, 1, salt, DIR_A, h), 0); /* again: fine */
+	assert_int_equal(approle_secret_destroy(s, NULL, salt, DIR_A, h), 0); /* again: fine */
 	approle_secret_release(&e);
 	storage_free(s);
 }
@@ -236,18 +236,18 @@ static void test_num_uses(void **state)
 	approle_secret_key(DIR_A, e.hmac, key);
 	approle_accessor_key(salt, e.accessor, akey);
 	for (int64_t left = 2; left >= 1; left--) {
-		assert_int_equal(approle_secret_spend(s, 1, salt, DIR_A, e.hmac, approle_now_ns()), 0);
+		assert_int_equal(approle_secret_spend(s, NULL, salt, DIR_A, e.hmac, approle_now_ns()), 0);
 		approle_secret_init(&got);
 		assert_int_equal(approle_secret_load(s, DIR_A, e.hmac, &got), 0);
 		assert_int_equal(got.num_uses, left);
 		approle_secret_release(&got);
 	}
 	/* The last use succeeds and removes the secret ID ... */
-	assert_int_equal(approle_secret_spend(s, 1, salt, DIR_A, e.hmac, approle_now_ns()), 0);
+	assert_int_equal(approle_secret_spend(s, NULL, salt, DIR_A, e.hmac, approle_now_ns()), 0);
 	assert_false(exists(s, key));
 	assert_false(exists(s, akey));
 	/* ... so the next one fails. */
-	assert_int_equal(approle_secret_spend(s, 1, salt, DIR_A, e.hmac, approle_now_ns()),
+	assert_int_equal(approle_secret_spend(s, NULL, salt, DIR_A, e.hmac, approle_now_ns()),
 	                 TROVE_ERR_PERMISSION);
 	approle_secret_release(&e);
 	storage_free(s);
@@ -305,7 +305,7 @@ static void *spend_loop(void *arg)
 {
 	struct spender *sp = arg;
 	for (int i = 0; i < 25; i++)
-		if (approle_secret_spend(sp->s, 1, sp->salt, DIR_A, sp->hmac, approle_now_ns()) == 0)
+		if (approle_secret_spend(sp->s, NULL, sp->salt, DIR_A, sp->hmac, approle_now_ns()) == 0)
 			sp->won++;
 	return NULL;
 }
@@ -369,12 +369,12 @@ static void test_expiry_and_tidy(void **state)
 
 	fake_now += 9LL * 1000000000LL;
 	assert_false(approle_secret_expired(&shortlived, approle_now_ns()));
-	assert_int_equal(approle_secret_spend(s, 1, salt, DIR_A, shortlived.hmac, approle_now_ns()), 0);
+	assert_int_equal(approle_secret_spend(s, NULL, salt, DIR_A, shortlived.hmac, approle_now_ns()), 0);
 	fake_now += 1LL * 1000000000LL;
 	assert_true(approle_secret_expired(&shortlived, approle_now_ns()));
 	assert_false(approle_secret_expired(&forever, approle_now_ns()));
 	/* Expired: refused, though still stored until tidy. */
-	assert_int_equal(approle_secret_spend(s, 1, salt, DIR_A, shortlived.hmac, approle_now_ns()),
+	assert_int_equal(approle_secret_spend(s, NULL, salt, DIR_A, shortlived.hmac, approle_now_ns()),
 	                 TROVE_ERR_PERMISSION);
 	approle_secret_init(&got);
 	assert_int_equal(approle_secret_load(s, DIR_A, shortlived.hmac, &got), 0);
@@ -387,7 +387,7 @@ static void test_expiry_and_tidy(void **state)
 	assert_int_equal(approle_put_json(s, APPROLE_ACCESSOR_PREFIX "dangling", dangling), 0);
 	json_decref(dangling);
 
-	assert_int_equal(approle_tidy(s, 1, salt, approle_now_ns(), &st), 0);
+	assert_int_equal(approle_tidy(s, NULL, salt, approle_now_ns(), &st), 0);
 	assert_int_equal(st.expired, 1);
 	assert_int_equal(st.orphaned, 1);
 	assert_int_equal(st.accessors, 1);
@@ -404,7 +404,7 @@ static void test_expiry_and_tidy(void **state)
 	assert_true(exists(s, key));
 
 	/* Nothing left to do the second time. */
-	assert_int_equal(approle_tidy(s, 1, salt, approle_now_ns(), &st), 0);
+	assert_int_equal(approle_tidy(s, NULL, salt, approle_now_ns(), &st), 0);
 	assert_int_equal(st.expired + st.orphaned + st.accessors, 0);
 
 	approle_set_clock(NULL);

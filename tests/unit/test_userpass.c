@@ -152,19 +152,24 @@ static int64_t fake_clock(void)
 	return fake_now;
 }
 
+/* Two tables, as two auth mounts have. */
+static struct lockout_table *lt, *lt2;
+
 static int lockout_setup(void **state)
 {
 	(void)state;
 	fake_now = 1000;
 	lockout_set_clock(fake_clock);
-	lockout_clear();
+	lt = lockout_table_new();
+	lt2 = lockout_table_new();
 	return 0;
 }
 
 static int lockout_teardown(void **state)
 {
 	(void)state;
-	lockout_clear();
+	lockout_table_free(lt);
+	lockout_table_free(lt2);
 	lockout_set_max_entries(0);
 	lockout_set_clock(NULL);
 	return 0;
@@ -173,10 +178,10 @@ static int lockout_teardown(void **state)
 static const struct lockout_config cfg5 = {5, 900, 600};
 
 /* n attempts that fail (nothing more to report after begin). */
-static void fail_n(const char *acc, const char *alias, int n)
+static void fail_n(struct lockout_table *t, const char *alias, int n)
 {
 	for (int i = 0; i < n; i++)
-		assert_int_equal(lockout_begin(acc, alias, &cfg5), 0);
+		assert_int_equal(lockout_begin(t, alias, &cfg5), 0);
 }
 
 static void test_lockout_defaults(void **state)
@@ -192,92 +197,93 @@ static void test_lockout_defaults(void **state)
 static void test_lockout_threshold(void **state)
 {
 	(void)state;
-	fail_n("acc1", "ann", 4);
-	assert_false(lockout_is_locked("acc1", "ann"));
-	fail_n("acc1", "ann", 1);
-	assert_true(lockout_is_locked("acc1", "ann"));
+	fail_n(lt, "ann", 4);
+	assert_false(lockout_is_locked(lt, "ann"));
+	fail_n(lt, "ann", 1);
+	assert_true(lockout_is_locked(lt, "ann"));
 	/* Refused now, however often, and refusals are not counted. */
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(lockout_begin("acc1", "ann", &cfg5), TROVE_ERR_PERMISSION);
-	/* Others are untouched: another alias, the same alias elsewhere. */
-	assert_int_equal(lockout_begin("acc1", "bob", &cfg5), 0);
-	assert_int_equal(lockout_begin("acc2", "ann", &cfg5), 0);
-	assert_false(lockout_is_locked("acc2", "ann"));
+		assert_int_equal(lockout_begin(lt, "ann", &cfg5), TROVE_ERR_PERMISSION);
+	/* Others are untouched: another alias, the same alias on another
+	 * mount. */
+	assert_int_equal(lockout_begin(lt, "bob", &cfg5), 0);
+	assert_int_equal(lockout_begin(lt2, "ann", &cfg5), 0);
+	assert_false(lockout_is_locked(lt2, "ann"));
 }
 
 static void test_lockout_success_resets(void **state)
 {
 	(void)state;
-	fail_n("acc", "ann", 4);
-	assert_int_equal(lockout_begin("acc", "ann", &cfg5), 0); /* the 5th: right */
-	lockout_success("acc", "ann");
-	assert_false(lockout_is_locked("acc", "ann"));
-	assert_int_equal(lockout_size(), 0);
-	fail_n("acc", "ann", 4); /* a fresh count */
-	assert_false(lockout_is_locked("acc", "ann"));
+	fail_n(lt, "ann", 4);
+	assert_int_equal(lockout_begin(lt, "ann", &cfg5), 0); /* the 5th: right */
+	lockout_success(lt, "ann");
+	assert_false(lockout_is_locked(lt, "ann"));
+	assert_int_equal(lockout_size(lt), 0);
+	fail_n(lt, "ann", 4); /* a fresh count */
+	assert_false(lockout_is_locked(lt, "ann"));
 }
 
 static void test_lockout_counter_reset_window(void **state)
 {
 	(void)state;
-	fail_n("acc", "ann", 4);
+	fail_n(lt, "ann", 4);
 	fake_now += 600; /* exactly the window: still counting */
-	fail_n("acc", "ann", 1);
-	assert_true(lockout_is_locked("acc", "ann"));
-	lockout_unlock("acc", "ann");
+	fail_n(lt, "ann", 1);
+	assert_true(lockout_is_locked(lt, "ann"));
+	lockout_unlock(lt, "ann");
 
-	fail_n("acc", "ann", 4);
+	fail_n(lt, "ann", 4);
 	fake_now += 601; /* past the window: the count restarts */
-	fail_n("acc", "ann", 4);
-	assert_false(lockout_is_locked("acc", "ann"));
-	fail_n("acc", "ann", 1);
-	assert_true(lockout_is_locked("acc", "ann"));
+	fail_n(lt, "ann", 4);
+	assert_false(lockout_is_locked(lt, "ann"));
+	fail_n(lt, "ann", 1);
+	assert_true(lockout_is_locked(lt, "ann"));
 }
 
 static void test_lockout_duration(void **state)
 {
 	(void)state;
-	fail_n("acc", "ann", 5);
+	fail_n(lt, "ann", 5);
 	fake_now += 899;
-	assert_true(lockout_is_locked("acc", "ann"));
-	assert_int_equal(lockout_begin("acc", "ann", &cfg5), TROVE_ERR_PERMISSION);
+	assert_true(lockout_is_locked(lt, "ann"));
+	assert_int_equal(lockout_begin(lt, "ann", &cfg5), TROVE_ERR_PERMISSION);
 	fake_now += 1; /* 900 s after the last failure */
-	assert_false(lockout_is_locked("acc", "ann"));
+	assert_false(lockout_is_locked(lt, "ann"));
 	/* A lock that ran out leaves a fresh count behind. */
-	fail_n("acc", "ann", 4);
-	assert_false(lockout_is_locked("acc", "ann"));
-	fail_n("acc", "ann", 1);
-	assert_true(lockout_is_locked("acc", "ann"));
+	fail_n(lt, "ann", 4);
+	assert_false(lockout_is_locked(lt, "ann"));
+	fail_n(lt, "ann", 1);
+	assert_true(lockout_is_locked(lt, "ann"));
 }
 
 static void test_lockout_unlock(void **state)
 {
 	(void)state;
-	assert_false(lockout_unlock("acc", "nobody")); /* idempotent */
-	fail_n("acc", "ann", 5);
-	assert_true(lockout_unlock("acc", "ann"));
-	assert_false(lockout_is_locked("acc", "ann"));
-	assert_false(lockout_unlock("acc", "ann"));
-	fail_n("acc", "ann", 4);
-	assert_false(lockout_is_locked("acc", "ann"));
+	assert_false(lockout_unlock(lt, "nobody")); /* idempotent */
+	fail_n(lt, "ann", 5);
+	assert_true(lockout_unlock(lt, "ann"));
+	assert_false(lockout_is_locked(lt, "ann"));
+	assert_false(lockout_unlock(lt, "ann"));
+	fail_n(lt, "ann", 4);
+	assert_false(lockout_is_locked(lt, "ann"));
 }
 
 static void test_lockout_abandon(void **state)
 {
 	(void)state;
-	fail_n("acc", "ann", 4);
-	assert_int_equal(lockout_begin("acc", "ann", &cfg5), 0); /* counted in advance ... */
-	assert_true(lockout_is_locked("acc", "ann"));
-	lockout_abandon("acc", "ann"); /* ... and taken back: not a failure */
-	assert_false(lockout_is_locked("acc", "ann"));
-	fail_n("acc", "ann", 1);
-	assert_true(lockout_is_locked("acc", "ann"));
+	fail_n(lt, "ann", 4);
+	assert_int_equal(lockout_begin(lt, "ann", &cfg5), 0); /* counted in advance ... */
+	assert_true(lockout_is_locked(lt, "ann"));
+	lockout_abandon(lt, "ann"); /* ... and taken back: not a failure */
+	assert_false(lockout_is_locked(lt, "ann"));
+	fail_n(lt, "ann", 1);
+	assert_true(lockout_is_locked(lt, "ann"));
 
 	/* Abandoning the only attempt leaves nothing behind. */
-	assert_int_equal(lockout_begin("acc", "solo", &cfg5), 0);
-	lockout_abandon("acc", "solo");
-	lockout_unlock("acc", "ann");
-	assert_int_equal(lockout_size(), 0);
+	assert_int_equal(lockout_begin(lt, "solo", &cfg5), 0);
+	lockout_abandon(lt, "solo");
+	lockout_unlock(lt, "ann");
+	assert_int_equal(lockout_size(lt), 0);
 }
 
 static void test_lockout_disabled(void **state)
@@ -285,9 +291,9 @@ static void test_lockout_disabled(void **state)
 	(void)state;
 	const struct lockout_config off = {0, 900, 900};
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(lockout_begin("acc", "ann", &off), 0);
-	assert_false(lockout_is_locked("acc", "ann"));
-	assert_int_equal(lockout_size(), 0);
+		assert_int_equal(lockout_begin(lt, "ann", &off), 0);
+	assert_false(lockout_is_locked(lt, "ann"));
+	assert_int_equal(lockout_size(lt), 0);
 }
 
 struct seen {
@@ -295,11 +301,11 @@ struct seen {
 	char names[8][32];
 };
 
-static void seen_cb(const char *acc, const char *alias, void *arg)
+static void seen_cb(const char *alias, void *arg)
 {
 	struct seen *s = arg;
 	if (s->n < 8)
-		snprintf(s->names[s->n], sizeof(s->names[0]), "%s/%s", acc, alias);
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", alias);
 	s->n++;
 }
 
@@ -315,18 +321,18 @@ static void test_lockout_listing(void **state)
 {
 	(void)state;
 	struct seen s = {0};
-	fail_n("a1", "ann", 5);
-	fail_n("a1", "bob", 5);
-	fail_n("a1", "cid", 3); /* counting, not locked */
-	fail_n("a2", "ann", 5);
-	assert_int_equal(lockout_foreach_locked(NULL, seen_cb, &s), 3);
-	assert_true(seen_has(&s, "a1/ann") && seen_has(&s, "a1/bob") && seen_has(&s, "a2/ann"));
+	fail_n(lt, "ann", 5);
+	fail_n(lt, "bob", 5);
+	fail_n(lt, "cid", 3); /* counting, not locked */
+	fail_n(lt2, "dan", 5);
+	assert_int_equal(lockout_foreach_locked(lt, seen_cb, &s), 2);
+	assert_true(seen_has(&s, "ann") && seen_has(&s, "bob"));
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(lockout_foreach_locked("a2", seen_cb, &s), 1);
-	assert_true(seen_has(&s, "a2/ann"));
+	assert_int_equal(lockout_foreach_locked(lt2, seen_cb, &s), 1);
+	assert_true(seen_has(&s, "dan"));
 	fake_now += 900; /* every lock ran out */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(lockout_foreach_locked(NULL, seen_cb, &s), 0);
+	assert_int_equal(lockout_foreach_locked(lt, seen_cb, &s), 0);
 }
 
 static void test_lockout_long_alias(void **state)
@@ -338,10 +344,10 @@ static void test_lockout_long_alias(void **state)
 	memcpy(b, a, sizeof(b));
 	b[LOCKOUT_ALIAS_MAX + 3] = 'y';
 	/* Tracked by the first LOCKOUT_ALIAS_MAX bytes. */
-	fail_n("acc", a, 3);
-	fail_n("acc", b, 2);
-	assert_true(lockout_is_locked("acc", a));
-	assert_int_equal(lockout_size(), 1);
+	fail_n(lt, a, 3);
+	fail_n(lt, b, 2);
+	assert_true(lockout_is_locked(lt, a));
+	assert_int_equal(lockout_size(lt), 1);
 }
 
 static void test_lockout_capacity(void **state)
@@ -349,34 +355,36 @@ static void test_lockout_capacity(void **state)
 	(void)state;
 	char name[32];
 	lockout_set_max_entries(64);
-	fail_n("acc", "target", 5); /* locked */
-	fail_n("acc", "victim", 2); /* counting, the oldest unlocked failure */
+	fail_n(lt, "target", 5); /* locked */
+	fail_n(lt, "victim", 2); /* counting, the oldest unlocked failure */
 	fake_now += 1;
 	for (int i = 0; i < 62; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
-		assert_int_equal(lockout_begin("acc", name, &cfg5), 0);
+		assert_int_equal(lockout_begin(lt, name, &cfg5), 0);
 	}
-	assert_int_equal(lockout_size(), 64);
+	assert_int_equal(lockout_size(lt), 64);
 	/* Full of pairs still counting: a new name is refused, not tracked
 	 * at the expense of one that is (the flood cannot reset a count). */
 	for (int i = 62; i < 200; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
-		assert_int_equal(lockout_begin("acc", name, &cfg5), TROVE_ERR_RATE_LIMIT);
+		assert_int_equal(lockout_begin(lt, name, &cfg5), TROVE_ERR_RATE_LIMIT);
 	}
-	assert_int_equal(lockout_size(), 64);
-	assert_true(lockout_is_locked("acc", "target"));
-	assert_int_equal(lockout_begin("acc", "target", &cfg5), TROVE_ERR_PERMISSION);
+	assert_int_equal(lockout_size(lt), 64);
+	/* Another mount's table has room of its own. */
+	assert_int_equal(lockout_begin(lt2, "u199", &cfg5), 0);
+	assert_true(lockout_is_locked(lt, "target"));
+	assert_int_equal(lockout_begin(lt, "target", &cfg5), TROVE_ERR_PERMISSION);
 	/* The victim kept its two failures: three more lock it. */
-	assert_false(lockout_is_locked("acc", "victim"));
-	fail_n("acc", "victim", 3);
-	assert_true(lockout_is_locked("acc", "victim"));
+	assert_false(lockout_is_locked(lt, "victim"));
+	fail_n(lt, "victim", 3);
+	assert_true(lockout_is_locked(lt, "victim"));
 	/* Spent entries go first: past the counter window, new entries fit
 	 * and the locks still running stay. */
 	fake_now += 601;
-	assert_int_equal(lockout_begin("acc", "late", &cfg5), 0);
-	assert_int_equal(lockout_size(), 3);
-	assert_true(lockout_is_locked("acc", "target"));
-	assert_true(lockout_is_locked("acc", "victim"));
+	assert_int_equal(lockout_begin(lt, "late", &cfg5), 0);
+	assert_int_equal(lockout_size(lt), 3);
+	assert_true(lockout_is_locked(lt, "target"));
+	assert_true(lockout_is_locked(lt, "victim"));
 }
 
 struct race {
@@ -389,7 +397,7 @@ static void *racer(void *arg)
 	struct race *r = arg;
 	pthread_barrier_wait(r->go);
 	for (int i = 0; i < 10; i++)
-		if (lockout_begin("acc", "ann", &cfg5) == 0)
+		if (lockout_begin(lt, "ann", &cfg5) == 0)
 			r->allowed++;
 	return NULL;
 }
@@ -414,7 +422,7 @@ static void test_lockout_concurrent_guesses_bounded(void **state)
 	pthread_barrier_destroy(&go);
 	/* 80 concurrent wrong guesses: exactly the threshold got through. */
 	assert_int_equal(total, 5);
-	assert_true(lockout_is_locked("acc", "ann"));
+	assert_true(lockout_is_locked(lt, "ann"));
 }
 
 /* --- the engine through the router ----------------------------------------- */
@@ -436,7 +444,6 @@ static int esetup(void **state)
 	struct buf err;
 	buf_init(&err, 1024);
 	lockout_set_clock(NULL);
-	lockout_clear();
 	f->phys = storage_inmem_new();
 	f->core = core_new(f->phys, &cc);
 	if (core_initialize(f->core, 1, 1, "root-id", &res, &err) != 0)
@@ -467,8 +474,18 @@ static int eteardown(void **state)
 	storage_free(f->phys);
 	free(f->root);
 	free(f);
-	lockout_clear();
 	return 0;
+}
+
+/* The userpass mount's lockout table (valid while the mount is). */
+static struct lockout_table *up_lockout(struct efx *f)
+{
+	struct mount *m = mount_match(core_mounts(f->core), "auth/userpass/");
+	assert_non_null(m);
+	struct lockout_table *t = mount_lockout(m);
+	mount_release(m);
+	assert_non_null(t);
+	return t;
 }
 
 /* One request through router_match and router_dispatch, from addr. */
@@ -639,8 +656,8 @@ static void test_engine_login(void **state)
 	login_expect(f, "carol", "nope", TROVE_ERR_INVALID, "invalid username or password");
 	login_expect(f, "nobody", "nope", TROVE_ERR_INVALID, "invalid username or password");
 	login_expect(f, ".weird.", "nope", TROVE_ERR_INVALID, "invalid username or password");
-	lockout_unlock(f->accessor, "carol");
-	lockout_unlock(f->accessor, "nobody");
+	lockout_unlock(up_lockout(f), "carol");
+	lockout_unlock(up_lockout(f), "nobody");
 
 	/* Vault checks token_bound_cidrs at login; not a failed attempt. */
 	must(f, OP_UPDATE, "auth/userpass/users/dave",
@@ -651,7 +668,7 @@ static void test_engine_login(void **state)
 		       &resp, TROVE_ERR_PERMISSION, "permission denied");
 		response_release(&resp);
 	}
-	assert_false(lockout_is_locked(f->accessor, "dave"));
+	assert_false(lockout_is_locked(up_lockout(f), "dave"));
 	expect(call_from(f, "10.1.2.3", OP_UPDATE, "auth/userpass/login/dave", NULL, "{\"password\":\"d\"}",
 	                 &resp),
 	       &resp, 0, NULL);
@@ -707,7 +724,7 @@ static void test_engine_lockout(void **state)
 	/* Unauthenticated callers may not list or unlock. */
 	expect(call(f, OP_UPDATE, path, NULL, NULL, &resp), &resp, TROVE_ERR_PERMISSION, NULL);
 	response_release(&resp);
-	lockout_unlock(f->accessor, "ghost");
+	lockout_unlock(up_lockout(f), "ghost");
 }
 
 enum { WRITES = 400 };

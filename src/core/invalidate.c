@@ -1,0 +1,48 @@
+/* invalidate.c — routes a changed storage key to the cache that holds it
+ * (see invalidate.h for the map). */
+#include <stdbool.h>
+#include <string.h>
+
+#include "invalidate.h"
+
+#include "core.h"
+#include "mount.h"
+#include "policy_store.h"
+#include "router.h"
+#include "token.h"
+
+#include "banned.h"
+
+#define UUID_LEN 36
+
+/* "<uuid>/<rest>" under a mount table's prefix: the mount's engine sees
+ * <rest>. */
+static void mount_key_changed(struct core *c, bool auth, const char *key)
+{
+	char uuid[UUID_LEN + 1];
+	const char *slash = strchr(key, '/');
+	if (!slash || slash - key != UUID_LEN || !slash[1])
+		return;
+	memcpy(uuid, key, UUID_LEN);
+	uuid[UUID_LEN] = '\0';
+	struct mount *m = mount_by_uuid(core_mounts(c), auth, uuid);
+	if (!m)
+		return;
+	if (m->engine && m->engine->invalidate)
+		m->engine->invalidate(m, slash + 1);
+	mount_release(m);
+}
+
+void core_storage_changed(struct core *c, const char *key)
+{
+	if (!c || !key || core_sealed(c))
+		return;
+	if (strncmp(key, TOKEN_ID_PREFIX, sizeof(TOKEN_ID_PREFIX) - 1) == 0)
+		token_store_invalidate(core_tokens(c), key);
+	else if (strncmp(key, POLICY_PATH_PREFIX, sizeof(POLICY_PATH_PREFIX) - 1) == 0)
+		policy_store_invalidate(core_policies(c), key);
+	else if (strncmp(key, "logical/", 8) == 0)
+		mount_key_changed(c, false, key + 8);
+	else if (strncmp(key, "auth/", 5) == 0)
+		mount_key_changed(c, true, key + 5);
+}

@@ -1,0 +1,27 @@
+/* invalidate.h — storage changed underneath the core.
+ *
+ * The core's caches (the token cache, the compiled ACLs and parsed
+ * policies, kv-v2's metadata cache, the in-memory identity store, engine
+ * configs kept in per-mount state) are kept right by the code that writes
+ * through this process: each writer forgets what it wrote. A change that
+ * comes from elsewhere (another node sharing the storage, an operator's
+ * repair, a test) is announced with core_storage_changed, which routes the
+ * key to the cache that holds it:
+ *   sys/token/id/<hash>       the token store (token_store_invalidate)
+ *   sys/policy/<name>         the policy store (policy_store_invalidate)
+ *   logical/<uuid>/<key>      the secret mount with that uuid, and
+ *   auth/<uuid>/<key>         the auth mount with that uuid: its engine's
+ *                             invalidate(m, "<key>") (router.h)
+ * Other keys are ignored: nothing in memory is derived from them (or it
+ * is reloaded on unseal only, like the mount table). A sealed core holds
+ * no cached data and ignores every key. Thread-safe; cheap enough to call
+ * for every key a standby sees change. */
+#ifndef TROVE_INVALIDATE_H
+#define TROVE_INVALIDATE_H
+
+struct core;
+
+/* key: a key of the logical (barrier) storage, as written. */
+void core_storage_changed(struct core *c, const char *key);
+
+#endif
