@@ -537,29 +537,29 @@ static int userpass_mount_init(struct mount *m, struct buf *err)
 /* --- route tables ---------------------------------------------------------- */
 
 static const struct field user_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"password", FIELD_STRING, NULL, "the password (required on create)"},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "password", .type = FIELD_STRING, .description = "the password (required on create)", .sensitive = true},
     TOKEN_PARAM_FIELDS,
-    {NULL, 0, NULL, NULL},
+    {0},
 };
 
 static const struct field password_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"password", FIELD_STRING, NULL, "the new password"},
-    {NULL, 0, NULL, NULL},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "password", .type = FIELD_STRING, .description = "the new password", .sensitive = true},
+    {0},
 };
 
 static const struct field policies_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"token_policies", FIELD_POLICIES, NULL, "policies of the user's tokens"},
-    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
-    {NULL, 0, NULL, NULL},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "token_policies", .type = FIELD_POLICIES, .description = "policies of the user's tokens"},
+    {.name = "policies", .type = FIELD_POLICIES, .description = "legacy name of token_policies"},
+    {0},
 };
 
 static const struct field login_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"password", FIELD_STRING, NULL, "the password"},
-    {NULL, 0, NULL, NULL},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "password", .type = FIELD_STRING, .description = "the password", .sensitive = true},
+    {0},
 };
 
 static const struct route userpass_routes[] = {

@@ -6,6 +6,7 @@
  * anything cleverer here; the hot path allocates only the bound
  * parameters. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,14 @@ static const struct field *find_field(const struct route *r, const char *name)
 		if (strcmp(f->name, name) == 0)
 			return f;
 	return NULL;
+}
+
+bool field_is_sensitive(const struct route *route, const char *k, size_t klen)
+{
+	for (const struct field *f = route ? route->fields : NULL; f && f->name; f++)
+		if (f->sensitive && strlen(f->name) == klen && memcmp(f->name, k, klen) == 0)
+			return true;
+	return false;
 }
 
 static json_t *split_list(const char *s)
@@ -395,6 +404,71 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 	return NULL;
 }
 
+/* A coerced string in the declared canonical form: a new reference. */
+static json_t *string_canon(json_t *s, enum field_canon canon)
+{
+	const char *p = json_string_value(s);
+	size_t n = json_string_length(s);
+
+	if (canon == FIELD_CANON_NONE)
+		return json_incref(s);
+	while (n > 0 && isspace((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)p[n - 1]))
+		n--;
+	char *c = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		c[i] = canon == FIELD_CANON_LOWER ? (char)tolower((unsigned char)p[i]) : p[i];
+	c[n] = '\0';
+	json_t *out = json_stringn(c, n);
+	free(c);
+	return out;
+}
+
+/* A value coerced to the field's type, then in its canonical form (the
+ * strings of a string or list field by f->canon). NULL with why set when
+ * the value has no such form. */
+static json_t *field_value_canon(const struct field *f, json_t *in, const char **why)
+{
+	json_t *c = field_coerce(f->type, in, why);
+	if (!c || f->canon == FIELD_CANON_NONE)
+		return c;
+	if (json_is_string(c)) {
+		json_t *out = string_canon(c, f->canon);
+		json_decref(c);
+		return out;
+	}
+	if (json_is_array(c) && f->type == FIELD_STRLIST) {
+		json_t *out = json_array(), *v;
+		size_t i;
+		json_array_foreach(c, i, v)
+			json_array_append_new(out, string_canon(v, f->canon));
+		json_decref(c);
+		return out;
+	}
+	return c;
+}
+
+/* Whether a coerced int or duration lies within the field's bounds; why
+ * says which bound it crosses. */
+static bool within_bounds(const struct field *f, const json_t *v, const char **why)
+{
+	if (f->max <= f->min || (f->type != FIELD_INT && f->type != FIELD_DURATION) || !json_is_integer(v))
+		return true;
+	json_int_t n = json_integer_value(v);
+	if (n < f->min) {
+		*why = "below the minimum";
+		return false;
+	}
+	if (n > f->max) {
+		*why = "above the maximum";
+		return false;
+	}
+	return true;
+}
+
 json_t *field_canon_param(const char *key, const json_t *value, const void *route)
 {
 	const struct field *f = route ? find_field(route, key) : NULL;
@@ -407,10 +481,14 @@ json_t *field_canon_param(const char *key, const json_t *value, const void *rout
 	case FIELD_INT:
 	case FIELD_BOOL:
 	case FIELD_DURATION:
-		return field_coerce(f->type, (json_t *)value, &why);
-	case FIELD_STRLIST:
+		return field_value_canon(f, (json_t *)value, &why);
+	case FIELD_STRLIST: {
 		/* compared with each element of the coerced list */
-		return field_coerce(FIELD_STRING, (json_t *)value, &why);
+		json_t *c = field_coerce(FIELD_STRING, (json_t *)value, &why);
+		json_t *out = c ? string_canon(c, f->canon) : NULL;
+		json_decref(c);
+		return out;
+	}
 	case FIELD_POLICIES:
 		return json_is_string(value) ? policy_name_canon(json_string_value(value), json_string_length(value))
 					     : NULL;
@@ -423,15 +501,17 @@ json_t *field_canon_param(const char *key, const json_t *value, const void *rout
 }
 
 /* Step 3's coercion: rewrites every declared field of req->data into its
- * canonical form (a null is dropped: it means absent). On a value that
- * cannot be coerced returns TROVE_ERR_INVALID with the message in why
- * (the fields before it are coerced, the rest left as sent). */
-static int coerce_fields(struct request *req, const struct route *route, struct buf *why_out)
+ * canonical form (a null is dropped: it means absent), checking the
+ * declared bounds, then, for a write, that every required field is there.
+ * On a value that cannot be coerced, one out of bounds or a missing field
+ * returns TROVE_ERR_INVALID with the message in why (the fields before it
+ * are coerced, the rest left as sent). */
+int router_coerce_fields(struct request *req, const struct route *route, struct buf *why_out)
 {
 	const char *key;
 	json_t *val, *tmp;
 
-	if (!req->data || !route)
+	if (!route)
 		return 0;
 	json_object_foreach_safe(req->data, tmp, key, val)
 	{
@@ -443,12 +523,26 @@ static int coerce_fields(struct request *req, const struct route *route, struct 
 		if (!f)
 			continue;
 		const char *why = "invalid value";
-		json_t *c = field_coerce(f->type, val, &why);
+		json_t *c = field_value_canon(f, val, &why);
+		if (c && !within_bounds(f, c, &why)) {
+			json_decref(c);
+			buf_printf(why_out, "%s: %s (%" PRId64 " to %" PRId64 ")", key, why, f->min, f->max);
+			return TROVE_ERR_INVALID;
+		}
 		if (!c) {
 			buf_printf(why_out, "error converting input for field \"%s\": %s", key, why);
 			return TROVE_ERR_INVALID;
 		}
 		json_object_set_new(req->data, key, c);
+	}
+	/* A write must give every required field. */
+	if (req->op != OP_CREATE && req->op != OP_UPDATE)
+		return 0;
+	for (const struct field *f = route->fields; f && f->name; f++) {
+		if (f->required && !json_object_get(req->data, f->name)) {
+			buf_printf(why_out, "%s: missing", f->name);
+			return TROVE_ERR_INVALID;
+		}
 	}
 	return 0;
 }
@@ -579,7 +673,7 @@ static int prepare_data(struct request *req, const struct route *route, struct r
 		return 0;
 	if ((r = request_body_load(req, resp)) != 0)
 		return r;
-	ds->coerce_err = coerce_fields(req, route, &ds->why);
+	ds->coerce_err = router_coerce_fields(req, route, &ds->why);
 	ds->ready = true;
 	return 0;
 }

@@ -63,11 +63,35 @@ enum field_type {
 	FIELD_LAST = FIELD_POLICIES,
 };
 
+/* How a string field (or each string of a list) is put in canonical form
+ * before the ACL sees it. */
+enum field_canon {
+	FIELD_CANON_NONE,  /* as sent */
+	FIELD_CANON_TRIM,  /* blanks at either end removed */
+	FIELD_CANON_LOWER, /* trimmed and lower-cased (a case-insensitive name) */
+};
+
+/* One declared field of a route, in designated-initialiser form:
+ *   {.name = "ttl", .type = FIELD_DURATION, .max = 86400 * 365,
+ *    .description = "lifetime of the token"}
+ * The router applies the declaration to every request before the ACL
+ * decides (router.h, step 3): the value is coerced to the type and put in
+ * canonical form; an int or duration outside [min, max] (when max > min)
+ * and a missing required field of a write are refused with 400 naming the
+ * field, once the ACL allowed the request. A sensitive field is never
+ * echoed in an error, and its value is HMAC'd in audit entries even when
+ * the mount's audit_non_hmac_request_keys names it. The OpenAPI document
+ * (sys/internal/specs/openapi) and ?help=1 are generated from the same
+ * declarations. */
 struct field {
 	const char *name;
 	enum field_type type;
 	const char *def; /* default in string form, or NULL */
 	const char *description;
+	bool required;    /* a write (create, update) must give it */
+	bool sensitive;   /* a secret: a password, a key, a secret ID */
+	enum field_canon canon;
+	int64_t min, max; /* FIELD_INT, FIELD_DURATION (seconds): applied when max > min */
 };
 
 typedef int (*handler_fn)(struct request *req, struct response *resp);
@@ -205,6 +229,10 @@ bool router_is_slow(const struct request *req, const struct route_match *match);
  * runs it on the hashing pool (it is slow, too). */
 bool router_is_hashing(const struct request *req, const struct route_match *match);
 
+/* Whether route declares the field named by the klen bytes at k sensitive
+ * (false for a NULL route or an undeclared field). */
+bool field_is_sensitive(const struct route *route, const char *k, size_t klen);
+
 /* Typed field access after coercion; each falls back to the route's
  * declared default, then to the zero value. */
 const char *field_string(const struct request *req, const char *name);
@@ -220,6 +248,16 @@ bool field_present(const struct request *req, const char *name);
  * ":name" (or has the flag) a trailing '/' is refused but for a LIST. Returns 0, or TROVE_ERR_INVALID with the
  * reason in resp. Exposed for tests. */
 int router_canon_path(struct request *req, const struct route *route, struct response *resp);
+
+/* Step 3's field declarations applied to req->data: every declared field
+ * coerced to its type and put in canonical form (a null dropped: it means
+ * absent), its bounds checked, and for a write (create, update) every
+ * required field present. Returns 0, or TROVE_ERR_INVALID with the reason,
+ * naming the field but never its value, appended to why. The router calls
+ * it before the ACL and refuses the request with that reason only once the
+ * ACL allowed it. Exposed for tests. */
+struct buf;
+int router_coerce_fields(struct request *req, const struct route *route, struct buf *why);
 
 /* Coerces one JSON value to a field type (Vault's weak typing). On success
  * returns a new reference; on failure NULL with a reason in why (the

@@ -284,29 +284,33 @@ static int resultant_acl(struct request *req, struct response *resp)
 /* --- the table ----------------------------------------------------------------- */
 
 static const struct field name_fields[] = {
-	{ "name", FIELD_STRING, NULL, "the policy's name" },
-	{ "policy", FIELD_STRING, NULL, "the policy document (HCL or JSON, optionally base64)" },
-	{ NULL, 0, NULL, NULL },
+    {.name = "name", .type = FIELD_STRING, .description = "the policy's name"},
+    {.name = "policy",
+     .type = FIELD_STRING,
+     .description = "the policy document (HCL or JSON, optionally base64)"},
+    {0},
 };
 
 static const struct field legacy_fields[] = {
-	{ "name", FIELD_STRING, NULL, "the policy's name" },
-	{ "policy", FIELD_STRING, NULL, "the policy document (HCL or JSON, optionally base64)" },
-	{ "rules", FIELD_STRING, NULL, "deprecated: the policy document" },
-	{ NULL, 0, NULL, NULL },
+    {.name = "name", .type = FIELD_STRING, .description = "the policy's name"},
+    {.name = "policy",
+     .type = FIELD_STRING,
+     .description = "the policy document (HCL or JSON, optionally base64)"},
+    {.name = "rules", .type = FIELD_STRING, .description = "deprecated: the policy document"},
+    {0},
 };
 
 static const struct field caps_fields[] = {
-	{ "token", FIELD_STRING, NULL, "the token to evaluate" },
-	{ "paths", FIELD_STRLIST, NULL, "paths to report capabilities on" },
-	{ "path", FIELD_STRLIST, NULL, "deprecated: paths to report capabilities on" },
-	{ NULL, 0, NULL, NULL },
+    {.name = "token", .type = FIELD_STRING, .description = "the token to evaluate", .sensitive = true},
+    {.name = "paths", .type = FIELD_STRLIST, .description = "paths to report capabilities on"},
+    {.name = "path", .type = FIELD_STRLIST, .description = "deprecated: paths to report capabilities on"},
+    {0},
 };
 
 static const struct field caps_self_fields[] = {
-	{ "paths", FIELD_STRLIST, NULL, "paths to report capabilities on" },
-	{ "path", FIELD_STRLIST, NULL, "deprecated: paths to report capabilities on" },
-	{ NULL, 0, NULL, NULL },
+    {.name = "paths", .type = FIELD_STRLIST, .description = "paths to report capabilities on"},
+    {.name = "path", .type = FIELD_STRLIST, .description = "deprecated: paths to report capabilities on"},
+    {0},
 };
 
 const struct route sys_policy_routes[] = {
