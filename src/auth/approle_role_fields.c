@@ -257,7 +257,8 @@ static const struct field read_only_fields[] = {{0}};
 	{                                                                                                    \
 		.pattern = "role/:role_name/" seg,                                                           \
 		.ops = {[OP_READ] = field_read, [OP_UPDATE] = field_write, [OP_DELETE] = field_delete},      \
-		.fields = field_table, .flags = ROUTE_NAMES_CI, .synopsis = "one setting of a role",         \
+		.fields = field_table, .flags = ROUTE_NAMES_CI | ROUTE_LOOP_READS,                           \
+		.synopsis = "one setting of a role",                                                         \
 	}
 
 const struct route approle_field_routes[] = {
@@ -275,7 +276,7 @@ const struct route approle_field_routes[] = {
     {.pattern = "role/:role_name/local-secret-ids",
      .ops = {[OP_READ] = field_read},
      .fields = read_only_fields,
-     .flags = ROUTE_NAMES_CI,
+     .flags = ROUTE_NAMES_CI | ROUTE_LOOP_READS,
      .synopsis = "whether a role's secret IDs are cluster-local"},
     {0},
 };

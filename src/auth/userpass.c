@@ -563,17 +563,20 @@ static const struct field login_fields[] = {
 };
 
 static const struct route userpass_routes[] = {
-    {.pattern = "users", .ops = {[OP_LIST] = users_list}, .synopsis = "list users"},
+    {.pattern = "users",
+     .ops = {[OP_LIST] = users_list},
+     .flags = ROUTE_LOOP_READS,
+     .synopsis = "list users"},
     {.pattern = "users/:username",
      .ops = {[OP_READ] = user_read, [OP_UPDATE] = user_write, [OP_DELETE] = user_delete},
      .exists = user_exists,
      .fields = user_fields,
-     .flags = ROUTE_HASHING | ROUTE_NAMES_CI,
+     .flags = ROUTE_HASHING | ROUTE_NAMES_CI | ROUTE_LOOP_READS,
      .synopsis = "a user: password and token settings"},
     {.pattern = "users/:username/password",
      .ops = {[OP_UPDATE] = password_write},
      .fields = password_fields,
-     .flags = ROUTE_SLOW | ROUTE_HASHING | ROUTE_NAMES_CI,
+     .flags = ROUTE_HASHING | ROUTE_NAMES_CI,
      .synopsis = "change a user's password"},
     {.pattern = "users/:username/policies",
      .ops = {[OP_UPDATE] = policies_write},
@@ -583,7 +586,7 @@ static const struct route userpass_routes[] = {
     {.pattern = "login/:username",
      .ops = {[OP_UPDATE] = login},
      .fields = login_fields,
-     .flags = ROUTE_UNAUTH | ROUTE_SLOW | ROUTE_HASHING, /* no ACL: the name stays as sent */
+     .flags = ROUTE_UNAUTH | ROUTE_HASHING, /* no ACL: the name stays as sent */
      .synopsis = "log in with a username and password"},
     {.pattern = NULL},
 };

@@ -20,6 +20,7 @@
 #include "identity.h"
 #include "mount.h"
 #include "mount_gate.h"
+#include "openapi.h"
 #include "policy_store.h"
 #include "duration.h"
 #include "engines/engines.h"
@@ -130,8 +131,9 @@ int router_match(struct request *req, struct route_match *match)
 
 bool router_is_slow(const struct request *req, const struct route_match *match)
 {
-	if (match->route && (match->route->flags & ROUTE_SLOW))
-		return true;
+	const struct route *route = match->route;
+	bool read = req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD;
+
 	if (router_is_hashing(req, match))
 		return true;
 	/* A device that may block (fsync, a network peer) must not stall an
@@ -141,16 +143,17 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* Wrapping a response creates a token: a durable write. */
 	if (req->wrap_ttl > 0)
 		return true;
+	/* An unknown path is answered 404: its reads stay on the loop. */
+	if (!route)
+		return !read;
 	/* Tried on the loop first (no_block), sent on to the pool when it
 	 * turns out to need a write. Only without a token: a second run
 	 * must not spend a second use of it. */
-	if (match->route && (match->route->flags & ROUTE_TRY_INLINE) && (match->route->flags & ROUTE_UNAUTH)) {
-		const struct engine *en = req->mount ? req->mount->engine : NULL;
-		return en && en->inline_hint ? !en->inline_hint(req) : false;
-	}
-	/* Writes may wait for an fsync; reads are served from memory-mapped
-	 * or in-memory storage and stay on the event loop. */
-	return !(req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD);
+	if (!read && route->try_inline && (route->flags & ROUTE_UNAUTH))
+		return !route->try_inline(req);
+	/* Reads run on the loop only where the route declares them safe there
+	 * (a limited-use token still sends its request on: authorize). */
+	return !(read && (route->flags & ROUTE_LOOP_READS));
 }
 
 bool router_is_hashing(const struct request *req, const struct route_match *match)
@@ -706,6 +709,13 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		return response_error(resp, TROVE_ERR_PERMISSION,
 				      r == TROVE_ERR_PERMISSION ? "permission denied" : "internal error");
 	}
+	/* Spending a use is a durable write: not on an event loop. The
+	 * request runs again, from the start, on the pool. */
+	if (req->no_block && token_has_use_limit(req->token)) {
+		token_entry_free(req->token);
+		req->token = NULL;
+		return TROVE_ERR_WOULD_BLOCK;
+	}
 	/* Effective policies: the token's plus its entity's identity policies
 	 * (identity.h; cached until the next identity write). */
 	struct strlist *ip = &req->token->identity_policies, all;
@@ -879,6 +889,25 @@ static handler_fn handler_for(const struct route *route, enum op op)
 	return h;
 }
 
+/* GET ?help=1: the route's help instead of its handler. Any valid token
+ * may read the help of any path (Vault allows help whatever the ACL), and
+ * a route that needs no token gives its help to anyone. Not audited. */
+static int help_call(struct request *req, const struct route *route, struct response *resp)
+{
+	struct token_entry *tok = NULL;
+	if (!route)
+		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+	if (!(route->flags & ROUTE_UNAUTH)) {
+		if (!req->client_token || token_lookup_ex(core_tokens(req->core), req->client_token,
+		                                          req->remote_addr[0] ? req->remote_addr : NULL,
+		                                          TOKEN_LOOKUP_NO_USE, &tok) != 0)
+			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		token_entry_free(tok);
+	}
+	openapi_help(req, route, resp);
+	return 0;
+}
+
 /* Steps 1 and 3 of router.h: the sealed check, the wrapping precheck, the
  * coercion of the fields, the token and the ACL decision. Sets *done when
  * the request is answered without being audited (sealed). */
@@ -895,6 +924,10 @@ static int authorize_call(struct request *req, const struct route *route, struct
 	 * handler gets. */
 	if ((r = router_canon_path(req, route, resp)) != 0)
 		return r;
+	if (req->help) {
+		*done = true;
+		return help_call(req, route, resp);
+	}
 	buf_init(&ds.why, 4096);
 	r = route ? wrapping_precheck(req, resp) : 0;
 	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
@@ -1009,6 +1042,10 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 		bool done;
 		log_set_request_id(c->req->id);
 		st[i].r = authorize_call(c->req, c->match.route, c->resp, &done);
+		/* Tried on a loop and needing a write before it is even
+		 * allowed (a limited-use token): nothing is recorded yet. */
+		if (st[i].r == TROVE_ERR_WOULD_BLOCK)
+			done = true;
 		st[i].stage = done ? CALL_DONE : st[i].r == 0 ? CALL_RUN : CALL_RESPOND;
 		c->err = st[i].r;
 	}

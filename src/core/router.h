@@ -97,36 +97,40 @@ struct field {
 typedef int (*handler_fn)(struct request *req, struct response *resp);
 
 enum route_flags {
-	ROUTE_UNAUTH = 1 << 0,     /* no token needed */
-	ROUTE_SUDO = 1 << 1,       /* root-protected: the token needs sudo */
-	ROUTE_SEALED_OK = 1 << 2,  /* served while sealed or uninitialised */
-	ROUTE_SLOW = 1 << 3,       /* always run on the worker pool */
-	ROUTE_NO_AUDIT = 1 << 4,   /* Vault's special handlers: never audited */
-	ROUTE_NO_ACL = 1 << 5,     /* a token is needed, but the handler decides
-				    * access itself (preflight checks) */
-	ROUTE_TRY_INLINE = 1 << 6, /* with ROUTE_UNAUTH: a write that usually
-				    * writes nothing (a batch-token login) is
-				    * tried on the event loop, with no_block set;
-				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
-	ROUTE_HASHING = 1 << 7,    /* its writes hash or verify a password
-				    * (argon2): they run on the small hashing
-				    * pool, never on the shared one, and are
-				    * refused with 429 when it is full */
-	ROUTE_NAMES_CI = 1 << 8,   /* the names in the path are case-insensitive
-				    * and would be trimmed by the handler: a
-				    * segment below the mount with a blank at
-				    * either end is refused with 400, and the
-				    * router lower-cases the path below the
-				    * mount (and the bound parameters) before
-				    * the ACL, so the ACL, the audit log and the
-				    * handler see one spelling. Only for routes
-				    * whose literal segments are lower-case and
-				    * whose every parameter is such a name. */
+	ROUTE_UNAUTH = 1 << 0,      /* no token needed */
+	ROUTE_SUDO = 1 << 1,        /* root-protected: the token needs sudo */
+	ROUTE_SEALED_OK = 1 << 2,   /* served while sealed or uninitialised */
+	ROUTE_LOOP_READS = 1 << 3,  /* its reads (read, list, head) may run on an
+	                             * event loop: they read memory or memory-
+	                             * mapped storage, write nothing and call
+	                             * nothing out. Without it every operation
+	                             * runs on the worker pool: an engine whose
+	                             * read has a side effect (database/creds,
+	                             * pki/issue) or may wait needs declare
+	                             * nothing. Writes always run on the pool
+	                             * (but see route.try_inline). */
+	ROUTE_NO_AUDIT = 1 << 4,    /* Vault's special handlers: never audited */
+	ROUTE_NO_ACL = 1 << 5,      /* a token is needed, but the handler decides
+	                             * access itself (preflight checks) */
+	ROUTE_HASHING = 1 << 7,     /* its writes hash or verify a password
+	                             * (argon2): they run on the small hashing
+	                             * pool, never on the shared one, and are
+	                             * refused with 429 when it is full */
+	ROUTE_NAMES_CI = 1 << 8,    /* the names in the path are case-insensitive
+	                             * and would be trimmed by the handler: a
+	                             * segment below the mount with a blank at
+	                             * either end is refused with 400, and the
+	                             * router lower-cases the path below the
+	                             * mount (and the bound parameters) before
+	                             * the ACL, so the ACL, the audit log and the
+	                             * handler see one spelling. Only for routes
+	                             * whose literal segments are lower-case and
+	                             * whose every parameter is such a name. */
 	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
-				    * without a trailing '/' (a mount path: the
-				    * Vault CLI sends "sys/mounts/x/"): a rule
-				    * that denies the other spelling refuses the
-				    * request too */
+	                             * without a trailing '/' (a mount path: the
+	                             * Vault CLI sends "sys/mounts/x/"): a rule
+	                             * that denies the other spelling refuses the
+	                             * request too */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the
@@ -141,6 +145,13 @@ struct route {
 	const struct field *fields; /* terminated by a {NULL} entry; may be NULL */
 	unsigned flags;
 	const char *synopsis;
+	/* Optional, for a write of a ROUTE_UNAUTH route that usually writes
+	 * nothing (a batch-token login of a known alias): true when this
+	 * request is worth trying on the event loop, with req->no_block set;
+	 * the handler returns TROVE_ERR_WOULD_BLOCK before any side effect
+	 * when it must write, and the request runs again on the pool. A
+	 * hint: a wrong answer costs a trip, never correctness. */
+	bool (*try_inline)(const struct request *req);
 };
 
 struct mount;
@@ -170,11 +181,6 @@ struct engine {
 	/* Optional: extend the lease to *ttl seconds from now (the engine may
 	 * lower *ttl). Without it leases of this engine renew as asked. */
 	int (*lease_renew)(struct mount *m, const struct lease *l, int64_t *ttl, struct buf *err);
-	/* Optional, for ROUTE_TRY_INLINE routes: false when this request is
-	 * known to need a write (it goes to the pool at once instead of
-	 * being tried on the loop first). A hint: a wrong answer costs a
-	 * trip, never correctness. */
-	bool (*inline_hint)(const struct request *req);
 };
 
 /* The engine for a mount type (and options, for kv's version), or NULL.

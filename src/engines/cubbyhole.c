@@ -238,6 +238,7 @@ static const struct route cubbyhole_routes[] = {
              [OP_DELETE] = cubby_delete,
              [OP_LIST] = cubby_list},
      .exists = cubby_exists,
+     .flags = ROUTE_LOOP_READS,
      .synopsis = "the calling token's private secrets"},
     {0},
 };

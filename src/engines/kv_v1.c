@@ -133,6 +133,7 @@ static const struct route kv_v1_routes[] = {
     {.pattern = "*",
      .ops = {[OP_READ] = v1_read, [OP_UPDATE] = v1_write, [OP_DELETE] = v1_delete, [OP_LIST] = v1_list},
      .exists = v1_exists,
+     .flags = ROUTE_LOOP_READS,
      .synopsis = "read, write, delete and list unversioned secrets"},
     {0},
 };

@@ -142,7 +142,7 @@ static const struct field header_fields[] = {
 const struct route sys_audit_routes[] = {
     {.pattern = "audit",
      .ops = {[OP_READ] = audit_list},
-     .flags = ROUTE_SUDO,
+     .flags = ROUTE_SUDO | ROUTE_LOOP_READS,
      .synopsis = "list audit devices"},
     {.pattern = "audit/*",
      .ops = {[OP_UPDATE] = audit_enable, [OP_DELETE] = audit_disable},
@@ -155,12 +155,12 @@ const struct route sys_audit_routes[] = {
      .synopsis = "hash a value as an audit device does"},
     {.pattern = "config/auditing/request-headers",
      .ops = {[OP_READ] = headers_list},
-     .flags = ROUTE_SUDO,
+     .flags = ROUTE_SUDO | ROUTE_LOOP_READS,
      .synopsis = "list the request headers audit records"},
     {.pattern = "config/auditing/request-headers/:header",
      .ops = {[OP_READ] = header_one, [OP_UPDATE] = header_one, [OP_DELETE] = header_one},
      .fields = header_fields,
-     .flags = ROUTE_SUDO | ROUTE_NAMES_CI,
+     .flags = ROUTE_SUDO | ROUTE_NAMES_CI | ROUTE_LOOP_READS,
      .synopsis = "read, set or remove one audited request header"},
     {0},
 };

@@ -147,6 +147,7 @@ const struct route sys_locked_users_routes[] = {
     {.pattern = "locked-users",
      .ops = {[OP_READ] = locked_users_read, [OP_LIST] = locked_users_read},
      .fields = list_fields,
+     .flags = ROUTE_LOOP_READS,
      .synopsis = "users locked out after failed logins"},
     {.pattern = "locked-users/:mount_accessor/unlock/:alias_identifier",
      .ops = {[OP_UPDATE] = unlock_write},

@@ -93,6 +93,7 @@ const struct route sys_metrics_routes[] = {
     {.pattern = "metrics",
      .ops = {[OP_READ] = metrics},
      .fields = metrics_fields,
+     .flags = ROUTE_LOOP_READS,
      .synopsis = "the server's metrics"},
     {.pattern = NULL, .ops = {NULL}},
 };

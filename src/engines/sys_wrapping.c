@@ -143,7 +143,7 @@ const struct route sys_wrapping_routes[] = {
     {.pattern = "wrapping/unwrap",
      .ops = {[OP_UPDATE] = unwrap_write},
      .fields = token_fields,
-     .flags = ROUTE_SLOW,
+
      .synopsis = "return the response a wrapping token holds"},
     {.pattern = "wrapping/lookup",
      .ops = {[OP_UPDATE] = lookup_write},
@@ -153,7 +153,7 @@ const struct route sys_wrapping_routes[] = {
     {.pattern = "wrapping/rewrap",
      .ops = {[OP_UPDATE] = rewrap_write},
      .fields = token_fields,
-     .flags = ROUTE_SLOW,
+
      .synopsis = "move a wrapped response to a new wrapping token"},
     {0},
 };

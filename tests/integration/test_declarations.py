@@ -54,3 +54,94 @@ def test_required_field_missing_is_refused_after_the_acl(dev_server):
     # Not allowed: 403, whatever the body lacks.
     r = srv.request("PUT", "/v1/sys/audit-hash/nothing", token=user, json={})
     assert r.status_code == 403, r.text
+
+
+def _openapi(srv, token=None, query=""):
+    r = srv.request("GET", "/v1/sys/internal/specs/openapi" + query, token=token)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_openapi_document_from_the_declarations(dev_server):
+    srv, root = dev_server, dev_server.root_token
+    doc = _openapi(srv, root)
+    assert doc["openapi"] == "3.0.2"
+    paths = doc["paths"]
+    # Every mount's routes under its path, parameters in braces.
+    kv = paths["/secret/data/{path}"]
+    assert kv["parameters"][0]["name"] == "path" and kv["parameters"][0]["in"] == "path"
+    assert {"get", "post", "delete"} <= set(kv)
+    assert kv["x-vault-createSupported"] is True
+    assert "/secret/metadata/{path}" in paths
+    assert "/sys/policies/acl/{name}" in paths
+    # Flags and declarations.
+    assert paths["/sys/rotate"]["x-vault-sudo"] is True
+    assert paths["/sys/health"]["x-vault-unauthenticated"] is True
+    schema = paths["/sys/audit-hash/{path}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["input"]
+    assert schema["properties"]["input"]["x-vault-displayAttrs"] == {"sensitive": True}
+    create = paths["/auth/token/create"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert create["properties"]["policies"]["type"] == "array"
+    assert create["properties"]["ttl"]["format"] == "duration"
+    # Operation ids are unique.
+    ids = [op["operationId"] for item in paths.values() for k, op in item.items() if k in ("get", "post", "delete")]
+    assert len(ids) == len(set(ids))
+
+
+def test_openapi_follows_the_token(dev_server):
+    srv, root = dev_server, dev_server.root_token
+    # No token: only what anyone may call.
+    public = _openapi(srv)["paths"]
+    assert "/sys/health" in public and "/sys/seal-status" in public
+    assert not any(p.startswith("/secret/") for p in public)
+    assert "/sys/policies/acl/{name}" not in public
+    # A token that reaches one mount sees that mount's routes and no others.
+    r = srv.request("PUT", "/v1/sys/policies/acl/kv-reader", token=root,
+                    json={"policy": 'path "secret/data/app/*" { capabilities = ["read"] }'})
+    assert r.status_code == 204, r.text
+    r = srv.request("POST", "/v1/auth/token/create", token=root,
+                    json={"policies": ["kv-reader"], "no_default_policy": True})
+    reader = r.json()["auth"]["client_token"]
+    seen = _openapi(srv, reader)["paths"]
+    assert "/secret/data/{path}" in seen
+    assert "/sys/policies/acl/{name}" not in seen
+    assert not any(p.startswith("/cubbyhole/") for p in seen)
+    # A bad token is no token.
+    assert _openapi(srv, "not-a-token")["paths"] == public
+
+
+def test_openapi_generic_mount_paths(dev_server):
+    paths = _openapi(dev_server, dev_server.root_token, "?generic_mount_paths=true")["paths"]
+    assert "/{mount_path}/data/{path}" in paths
+    assert "/sys/health" in paths  # built-in mounts keep their paths
+
+
+def test_help_of_a_path(dev_server):
+    srv, root = dev_server, dev_server.root_token
+    r = srv.request("GET", "/v1/secret/data/app/db?help=1", token=root)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "Request:        secret/data/app/db" in body["help"]
+    assert "## PARAMETERS" in body["help"] and "version (int)" in body["help"]
+    assert list(body["openapi"]["paths"]) == ["/secret/data/{path}"]
+    assert body["see_also"] is None
+    # The handler did not run: nothing was read, nothing is there.
+    assert srv.request("GET", "/v1/secret/data/app/db", token=root).status_code == 404
+    # Sensitive fields are marked.
+    body = srv.request("GET", "/v1/auth/token/lookup?help=1", token=root).json()
+    assert "token (string, sensitive)" in body["help"]
+
+
+def test_help_needs_a_token_but_no_capability(dev_server):
+    srv, root = dev_server, dev_server.root_token
+    assert srv.request("GET", "/v1/secret/data/x?help=1").status_code == 403
+    assert srv.request("GET", "/v1/secret/data/x?help=1", token="nope").status_code == 403
+    r = srv.request("POST", "/v1/auth/token/create", token=root,
+                    json={"policies": ["default"], "num_uses": 1})
+    limited = r.json()["auth"]["client_token"]
+    # Vault allows help whatever the ACL; no use of the token is spent.
+    assert srv.request("GET", "/v1/sys/policies/acl/x?help=1", token=limited).status_code == 200
+    assert srv.request("GET", "/v1/auth/token/lookup-self", token=limited).status_code == 200
+    # A route that needs no token gives its help to anyone.
+    assert srv.request("GET", "/v1/sys/health?help=1").status_code == 200
+    assert srv.request("GET", "/v1/nowhere/x?help=1", token=root).status_code == 404
