@@ -118,8 +118,8 @@ void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain
  * lock functions below take as one process-wide set. */
 struct approle_locks;
 struct approle_locks *approle_scope(const struct request *req);
-/* Logins tried on the event loop (ROUTE_TRY_INLINE): whether this
- * request's role ID is worth trying there (engine.inline_hint), and what
+/* Logins tried on the event loop (route.try_inline): whether this
+ * request's role ID is worth trying there, and what
  * a login learnt about its role (pool: it issues service tokens). Keyed
  * by a hash of the role ID as given; a stale or colliding hint only sends
  * a login the long way. */

@@ -15,7 +15,7 @@
  *   4. a use-limited secret ID spends one use under its lock (the last
  *      use deletes it); an unlimited one is not written at all, so a
  *      batch-token login does no storage write
- * Logins are tried on the event loop (ROUTE_TRY_INLINE): one that would
+ * Logins are tried on the event loop (route.try_inline): one that would
  * write (a service token, a use to spend, a first login's entity) stops
  * with TROVE_ERR_WOULD_BLOCK before writing and runs again on the pool.
  *   5. login_issue with the role's token settings, display name

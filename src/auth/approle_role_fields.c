@@ -22,11 +22,6 @@
 
 #include "banned.h"
 
-#define END_FIELDS                                                                                           \
-	{                                                                                                    \
-		NULL, 0, NULL, NULL                                                                          \
-	}
-
 /* Drops body keys the route does not declare, so that a per-field
  * endpoint changes only its own field. */
 static void keep_route_fields(struct request *req)
@@ -220,46 +215,50 @@ static int field_delete(struct request *req, struct response *resp)
 /* --- route table ------------------------------------------------------------------ */
 
 static const struct field f_policies[] = {
-    {"token_policies", FIELD_POLICIES, NULL, "policies of issued tokens"},
-    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
-    END_FIELDS,
+    {.name = "token_policies", .type = FIELD_POLICIES, .description = "policies of issued tokens"},
+    {.name = "policies", .type = FIELD_POLICIES, .description = "legacy name of token_policies"},
+    {0},
 };
-static const struct field f_secret_id_num_uses[] = {{"secret_id_num_uses", FIELD_INT, NULL, "uses"},
-                                                    END_FIELDS};
-static const struct field f_secret_id_ttl[] = {{"secret_id_ttl", FIELD_DURATION, NULL, "lifetime"},
-                                               END_FIELDS};
-static const struct field f_token_ttl[] = {{"token_ttl", FIELD_DURATION, NULL, "token TTL"}, END_FIELDS};
-static const struct field f_token_max_ttl[] = {{"token_max_ttl", FIELD_DURATION, NULL, "token max TTL"},
-                                               END_FIELDS};
-static const struct field f_token_num_uses[] = {{"token_num_uses", FIELD_INT, NULL, "token uses"},
-                                                END_FIELDS};
-static const struct field f_bind_secret_id[] = {{"bind_secret_id", FIELD_BOOL, NULL, "require a secret ID"},
-                                                END_FIELDS};
+static const struct field f_secret_id_num_uses[] = {
+    {.name = "secret_id_num_uses", .type = FIELD_INT, .description = "uses"}, {0}};
+static const struct field f_secret_id_ttl[] = {
+    {.name = "secret_id_ttl", .type = FIELD_DURATION, .description = "lifetime"}, {0}};
+static const struct field f_token_ttl[] = {
+    {.name = "token_ttl", .type = FIELD_DURATION, .description = "token TTL"}, {0}};
+static const struct field f_token_max_ttl[] = {
+    {.name = "token_max_ttl", .type = FIELD_DURATION, .description = "token max TTL"}, {0}};
+static const struct field f_token_num_uses[] = {
+    {.name = "token_num_uses", .type = FIELD_INT, .description = "token uses"}, {0}};
+static const struct field f_bind_secret_id[] = {
+    {.name = "bind_secret_id", .type = FIELD_BOOL, .description = "require a secret ID"}, {0}};
 static const struct field f_secret_id_bound_cidrs[] = {
-    {"secret_id_bound_cidrs", FIELD_STRLIST, NULL, "CIDR blocks allowed to log in"},
-    END_FIELDS,
+    {.name = "secret_id_bound_cidrs", .type = FIELD_STRLIST, .description = "CIDR blocks allowed to log in"},
+    {0},
 };
 static const struct field f_bound_cidr_list[] = {
-    {"bound_cidr_list", FIELD_STRLIST, NULL, "legacy name of secret_id_bound_cidrs"},
-    END_FIELDS,
+    {.name = "bound_cidr_list", .type = FIELD_STRLIST, .description = "legacy name of secret_id_bound_cidrs"},
+    {0},
 };
 static const struct field f_token_bound_cidrs[] = {
-    {"token_bound_cidrs", FIELD_STRLIST, NULL, "CIDR blocks issued tokens may be used from"},
-    END_FIELDS,
+    {.name = "token_bound_cidrs",
+     .type = FIELD_STRLIST,
+     .description = "CIDR blocks issued tokens may be used from"},
+    {0},
 };
 static const struct field f_period[] = {
-    {"token_period", FIELD_DURATION, NULL, "period of issued tokens"},
-    {"period", FIELD_DURATION, NULL, "legacy name of token_period"},
-    END_FIELDS,
+    {.name = "token_period", .type = FIELD_DURATION, .description = "period of issued tokens"},
+    {.name = "period", .type = FIELD_DURATION, .description = "legacy name of token_period"},
+    {0},
 };
 
-static const struct field read_only_fields[] = {END_FIELDS};
+static const struct field read_only_fields[] = {{0}};
 
-#define FIELD_ROUTE(seg, fields)                                                                             \
+#define FIELD_ROUTE(seg, field_table)                                                                        \
 	{                                                                                                    \
-		"role/:role_name/" seg,                                                                      \
-		    {[OP_READ] = field_read, [OP_UPDATE] = field_write, [OP_DELETE] = field_delete}, NULL,   \
-		    fields, ROUTE_NAMES_CI, "one setting of a role"                                          \
+		.pattern = "role/:role_name/" seg,                                                           \
+		.ops = {[OP_READ] = field_read, [OP_UPDATE] = field_write, [OP_DELETE] = field_delete},      \
+		.fields = field_table, .flags = ROUTE_NAMES_CI | ROUTE_LOOP_READS,                           \
+		.synopsis = "one setting of a role",                                                         \
 	}
 
 const struct route approle_field_routes[] = {
@@ -274,11 +273,10 @@ const struct route approle_field_routes[] = {
     FIELD_ROUTE("bound-cidr-list", f_bound_cidr_list),
     FIELD_ROUTE("token-bound-cidrs", f_token_bound_cidrs),
     FIELD_ROUTE("period", f_period),
-    {"role/:role_name/local-secret-ids",
-     {[OP_READ] = field_read},
-     NULL,
-     read_only_fields,
-     ROUTE_NAMES_CI,
-     "whether a role's secret IDs are cluster-local"},
-    {NULL, {0}, NULL, NULL, 0, NULL},
+    {.pattern = "role/:role_name/local-secret-ids",
+     .ops = {[OP_READ] = field_read},
+     .fields = read_only_fields,
+     .flags = ROUTE_NAMES_CI | ROUTE_LOOP_READS,
+     .synopsis = "whether a role's secret IDs are cluster-local"},
+    {0},
 };

@@ -553,43 +553,46 @@ static void userpass_mount_cleanup(struct mount *m)
 /* --- route tables ---------------------------------------------------------- */
 
 static const struct field user_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"password", FIELD_STRING, NULL, "the password (required on create)"},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "password", .type = FIELD_STRING, .description = "the password (required on create)", .sensitive = true},
     TOKEN_PARAM_FIELDS,
-    {NULL, 0, NULL, NULL},
+    {0},
 };
 
 static const struct field password_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"password", FIELD_STRING, NULL, "the new password"},
-    {NULL, 0, NULL, NULL},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "password", .type = FIELD_STRING, .description = "the new password", .sensitive = true},
+    {0},
 };
 
 static const struct field policies_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"token_policies", FIELD_POLICIES, NULL, "policies of the user's tokens"},
-    {"policies", FIELD_POLICIES, NULL, "legacy name of token_policies"},
-    {NULL, 0, NULL, NULL},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "token_policies", .type = FIELD_POLICIES, .description = "policies of the user's tokens"},
+    {.name = "policies", .type = FIELD_POLICIES, .description = "legacy name of token_policies"},
+    {0},
 };
 
 static const struct field login_fields[] = {
-    {"username", FIELD_STRING, NULL, "the username"},
-    {"password", FIELD_STRING, NULL, "the password"},
-    {NULL, 0, NULL, NULL},
+    {.name = "username", .type = FIELD_STRING, .description = "the username"},
+    {.name = "password", .type = FIELD_STRING, .description = "the password", .sensitive = true},
+    {0},
 };
 
 static const struct route userpass_routes[] = {
-    {.pattern = "users", .ops = {[OP_LIST] = users_list}, .synopsis = "list users"},
+    {.pattern = "users",
+     .ops = {[OP_LIST] = users_list},
+     .flags = ROUTE_LOOP_READS,
+     .synopsis = "list users"},
     {.pattern = "users/:username",
      .ops = {[OP_READ] = user_read, [OP_UPDATE] = user_write, [OP_DELETE] = user_delete},
      .exists = user_exists,
      .fields = user_fields,
-     .flags = ROUTE_HASHING | ROUTE_NAMES_CI,
+     .flags = ROUTE_HASHING | ROUTE_NAMES_CI | ROUTE_LOOP_READS,
      .synopsis = "a user: password and token settings"},
     {.pattern = "users/:username/password",
      .ops = {[OP_UPDATE] = password_write},
      .fields = password_fields,
-     .flags = ROUTE_SLOW | ROUTE_HASHING | ROUTE_NAMES_CI,
+     .flags = ROUTE_HASHING | ROUTE_NAMES_CI,
      .synopsis = "change a user's password"},
     {.pattern = "users/:username/policies",
      .ops = {[OP_UPDATE] = policies_write},
@@ -599,7 +602,7 @@ static const struct route userpass_routes[] = {
     {.pattern = "login/:username",
      .ops = {[OP_UPDATE] = login},
      .fields = login_fields,
-     .flags = ROUTE_UNAUTH | ROUTE_SLOW | ROUTE_HASHING, /* no ACL: the name stays as sent */
+     .flags = ROUTE_UNAUTH | ROUTE_HASHING, /* no ACL: the name stays as sent */
      .synopsis = "log in with a username and password"},
     {.pattern = NULL},
 };

@@ -132,6 +132,7 @@
 #include "err.h"
 #include "mount.h"
 #include "request.h"
+#include "router.h"
 #include "secure.h"
 #include "token.h"
 
@@ -1142,6 +1143,7 @@ static void out_mount(struct out *o, bool *first, const struct mount *m)
 
 struct data_opts {
 	const struct strlist *skip; /* top-level keys kept in clear, or NULL */
+	const struct route *route;  /* its sensitive fields are hashed whatever skip says */
 	bool raw;                   /* log_raw: nothing hashed */
 	bool elide;                 /* list response: keys/key_info -> counts */
 };
@@ -1180,7 +1182,8 @@ static void out_data(struct entry *e, bool *first, const json_t *v, const struct
 		else if (d->elide && key_is(k, klen, "key_info") && json_is_object(c))
 			out_int(o, (json_int_t)json_object_size(c));
 		else
-			out_value(e, c, !(d->raw || key_in(d->skip, k, klen)), 1);
+			out_value(e, c, !(d->raw || (key_in(d->skip, k, klen) && !field_is_sensitive(d->route, k, klen))),
+				  1);
 	}
 	out_byte(o, '}');
 }
@@ -1262,6 +1265,7 @@ static void out_request(struct entry *e)
 	}
 	struct data_opts opts = {
 	    .skip = req->mount ? &req->mount->config.audit_non_hmac_request_keys : NULL,
+	    .route = req->route,
 	    .raw = e->f->log_raw,
 	};
 	out_data(e, &first, req->data, &opts);

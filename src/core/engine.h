@@ -38,46 +38,74 @@ enum field_type {
 	FIELD_LAST = FIELD_POLICIES,
 };
 
+/* How a string field (or each string of a list) is put in canonical form
+ * before the ACL sees it. */
+enum field_canon {
+	FIELD_CANON_NONE,  /* as sent */
+	FIELD_CANON_TRIM,  /* blanks at either end removed */
+	FIELD_CANON_LOWER, /* trimmed and lower-cased (a case-insensitive name) */
+};
+
+/* One declared field of a route, in designated-initialiser form:
+ *   {.name = "ttl", .type = FIELD_DURATION, .max = 86400 * 365,
+ *    .description = "lifetime of the token"}
+ * The router applies the declaration to every request before the ACL
+ * decides (router.h, step 3): the value is coerced to the type and put in
+ * canonical form; an int or duration outside [min, max] (when max > min)
+ * and a missing required field of a write are refused with 400 naming the
+ * field, once the ACL allowed the request. A sensitive field is never
+ * echoed in an error, and its value is HMAC'd in audit entries even when
+ * the mount's audit_non_hmac_request_keys names it. The OpenAPI document
+ * (sys/internal/specs/openapi) and ?help=1 are generated from the same
+ * declarations. */
 struct field {
 	const char *name;
 	enum field_type type;
 	const char *def; /* default in string form, or NULL */
 	const char *description;
+	bool required;    /* a write (create, update) must give it */
+	bool sensitive;   /* a secret: a password, a key, a secret ID */
+	enum field_canon canon;
+	int64_t min, max; /* FIELD_INT, FIELD_DURATION (seconds): applied when max > min */
 };
 
 typedef int (*handler_fn)(struct request *req, struct response *resp);
 
 enum route_flags {
-	ROUTE_UNAUTH = 1 << 0,     /* no token needed */
-	ROUTE_SUDO = 1 << 1,       /* root-protected: the token needs sudo */
-	ROUTE_SEALED_OK = 1 << 2,  /* served while sealed or uninitialised */
-	ROUTE_SLOW = 1 << 3,       /* always run on the worker pool */
-	ROUTE_NO_AUDIT = 1 << 4,   /* Vault's special handlers: never audited */
-	ROUTE_NO_ACL = 1 << 5,     /* a token is needed, but the handler decides
-				    * access itself (preflight checks) */
-	ROUTE_TRY_INLINE = 1 << 6, /* with ROUTE_UNAUTH: a write that usually
-				    * writes nothing (a batch-token login) is
-				    * tried on the event loop, with no_block set;
-				    * TROVE_ERR_WOULD_BLOCK sends it to the pool */
-	ROUTE_HASHING = 1 << 7,    /* its writes hash or verify a password
-				    * (argon2): they run on the small hashing
-				    * pool, never on the shared one, and are
-				    * refused with 429 when it is full */
-	ROUTE_NAMES_CI = 1 << 8,   /* the names in the path are case-insensitive
-				    * and would be trimmed by the handler: a
-				    * segment below the mount with a blank at
-				    * either end is refused with 400, and the
-				    * router lower-cases the path below the
-				    * mount (and the bound parameters) before
-				    * the ACL, so the ACL, the audit log and the
-				    * handler see one spelling. Only for routes
-				    * whose literal segments are lower-case and
-				    * whose every parameter is such a name. */
+	ROUTE_UNAUTH = 1 << 0,      /* no token needed */
+	ROUTE_SUDO = 1 << 1,        /* root-protected: the token needs sudo */
+	ROUTE_SEALED_OK = 1 << 2,   /* served while sealed or uninitialised */
+	ROUTE_LOOP_READS = 1 << 3,  /* its reads (read, list, head) may run on an
+	                             * event loop: they read memory or memory-
+	                             * mapped storage, write nothing and call
+	                             * nothing out. Without it every operation
+	                             * runs on the worker pool: an engine whose
+	                             * read has a side effect (database/creds,
+	                             * pki/issue) or may wait needs declare
+	                             * nothing. Writes always run on the pool
+	                             * (but see route.try_inline). */
+	ROUTE_NO_AUDIT = 1 << 4,    /* Vault's special handlers: never audited */
+	ROUTE_NO_ACL = 1 << 5,      /* a token is needed, but the handler decides
+	                             * access itself (preflight checks) */
+	ROUTE_HASHING = 1 << 7,     /* its writes hash or verify a password
+	                             * (argon2): they run on the small hashing
+	                             * pool, never on the shared one, and are
+	                             * refused with 429 when it is full */
+	ROUTE_NAMES_CI = 1 << 8,    /* the names in the path are case-insensitive
+	                             * and would be trimmed by the handler: a
+	                             * segment below the mount with a blank at
+	                             * either end is refused with 400, and the
+	                             * router lower-cases the path below the
+	                             * mount (and the bound parameters) before
+	                             * the ACL, so the ACL, the audit log and the
+	                             * handler see one spelling. Only for routes
+	                             * whose literal segments are lower-case and
+	                             * whose every parameter is such a name. */
 	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
-				    * without a trailing '/' (a mount path: the
-				    * Vault CLI sends "sys/mounts/x/"): a rule
-				    * that denies the other spelling refuses the
-				    * request too */
+	                             * without a trailing '/' (a mount path: the
+	                             * Vault CLI sends "sys/mounts/x/"): a rule
+	                             * that denies the other spelling refuses the
+	                             * request too */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the
@@ -92,6 +120,13 @@ struct route {
 	const struct field *fields; /* terminated by a {NULL} entry; may be NULL */
 	unsigned flags;
 	const char *synopsis;
+	/* Optional, for a write of a ROUTE_UNAUTH route that usually writes
+	 * nothing (a batch-token login of a known alias): true when this
+	 * request is worth trying on the event loop, with req->no_block set;
+	 * the handler returns TROVE_ERR_WOULD_BLOCK before any side effect
+	 * when it must write, and the request runs again on the pool. A
+	 * hint: a wrong answer costs a trip, never correctness. */
+	bool (*try_inline)(const struct request *req);
 };
 
 struct mount;
@@ -121,11 +156,6 @@ struct engine {
 	/* Optional: extend the lease to *ttl seconds from now (the engine may
 	 * lower *ttl). Without it leases of this engine renew as asked. */
 	int (*lease_renew)(struct mount *m, const struct lease *l, int64_t *ttl, struct buf *err);
-	/* Optional, for ROUTE_TRY_INLINE routes: false when this request is
-	 * known to need a write (it goes to the pool at once instead of
-	 * being tried on the loop first). A hint: a wrong answer costs a
-	 * trip, never correctness. */
-	bool (*inline_hint)(const struct request *req);
 	/* Optional background work (core/background.h): called on a worker
 	 * thread, never on an event loop, every periodic_interval_s seconds
 	 * (0: 60), each wait drawn within periodic_jitter_pct percent of it

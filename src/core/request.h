@@ -85,10 +85,14 @@ struct request {
 	struct audit_reuse *audit_reuse; /* owned: audit text shared by the
 	                                  * request's two entries, or NULL */
 	int64_t wrap_ttl;          /* X-Vault-Wrap-TTL in seconds; 0 = not wrapped */
-	/* Served on an event loop (a ROUTE_TRY_INLINE route): a handler that
-	 * would write durable storage returns TROVE_ERR_WOULD_BLOCK before
-	 * any side effect, and the request runs again on the worker pool. */
+	/* Served on an event loop (a route's reads, or a try_inline write): a
+	 * handler that would write durable storage returns
+	 * TROVE_ERR_WOULD_BLOCK before any side effect, and the request runs
+	 * again on the worker pool; so does one whose token has a use limit
+	 * (spending a use is a durable write). */
 	bool no_block;
+	bool help;                   /* GET with a non-empty "help" query parameter: answered with
+	                              * the matched route's help (router.h), not its handler */
 	bool audit_request_recorded; /* its request entry is written: a
 	                              * second run does not write another */
 };

@@ -6,6 +6,7 @@
  * anything cleverer here; the hot path allocates only the bound
  * parameters. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "identity.h"
 #include "mount.h"
 #include "mount_gate.h"
+#include "openapi.h"
 #include "policy_store.h"
 #include "duration.h"
 #include "err.h"
@@ -122,8 +124,9 @@ int router_match(struct request *req, struct route_match *match)
 
 bool router_is_slow(const struct request *req, const struct route_match *match)
 {
-	if (match->route && (match->route->flags & ROUTE_SLOW))
-		return true;
+	const struct route *route = match->route;
+	bool read = req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD;
+
 	if (router_is_hashing(req, match))
 		return true;
 	/* A device that may block (fsync, a network peer) must not stall an
@@ -133,16 +136,17 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* Wrapping a response creates a token: a durable write. */
 	if (req->wrap_ttl > 0)
 		return true;
+	/* An unknown path is answered 404: its reads stay on the loop. */
+	if (!route)
+		return !read;
 	/* Tried on the loop first (no_block), sent on to the pool when it
 	 * turns out to need a write. Only without a token: a second run
 	 * must not spend a second use of it. */
-	if (match->route && (match->route->flags & ROUTE_TRY_INLINE) && (match->route->flags & ROUTE_UNAUTH)) {
-		const struct engine *en = req->mount ? req->mount->engine : NULL;
-		return en && en->inline_hint ? !en->inline_hint(req) : false;
-	}
-	/* Writes may wait for an fsync; reads are served from memory-mapped
-	 * or in-memory storage and stay on the event loop. */
-	return !(req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD);
+	if (!read && route->try_inline && (route->flags & ROUTE_UNAUTH))
+		return !route->try_inline(req);
+	/* Reads run on the loop only where the route declares them safe there
+	 * (a limited-use token still sends its request on: authorize). */
+	return !(read && (route->flags & ROUTE_LOOP_READS));
 }
 
 bool router_is_hashing(const struct request *req, const struct route_match *match)
@@ -157,6 +161,14 @@ static const struct field *find_field(const struct route *r, const char *name)
 		if (strcmp(f->name, name) == 0)
 			return f;
 	return NULL;
+}
+
+bool field_is_sensitive(const struct route *route, const char *k, size_t klen)
+{
+	for (const struct field *f = route ? route->fields : NULL; f && f->name; f++)
+		if (f->sensitive && strlen(f->name) == klen && memcmp(f->name, k, klen) == 0)
+			return true;
+	return false;
 }
 
 static json_t *split_list(const char *s)
@@ -388,6 +400,71 @@ json_t *field_coerce(enum field_type type, json_t *in, const char **why)
 	return NULL;
 }
 
+/* A coerced string in the declared canonical form: a new reference. */
+static json_t *string_canon(json_t *s, enum field_canon canon)
+{
+	const char *p = json_string_value(s);
+	size_t n = json_string_length(s);
+
+	if (canon == FIELD_CANON_NONE)
+		return json_incref(s);
+	while (n > 0 && isspace((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)p[n - 1]))
+		n--;
+	char *c = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		c[i] = canon == FIELD_CANON_LOWER ? (char)tolower((unsigned char)p[i]) : p[i];
+	c[n] = '\0';
+	json_t *out = json_stringn(c, n);
+	free(c);
+	return out;
+}
+
+/* A value coerced to the field's type, then in its canonical form (the
+ * strings of a string or list field by f->canon). NULL with why set when
+ * the value has no such form. */
+static json_t *field_value_canon(const struct field *f, json_t *in, const char **why)
+{
+	json_t *c = field_coerce(f->type, in, why);
+	if (!c || f->canon == FIELD_CANON_NONE)
+		return c;
+	if (json_is_string(c)) {
+		json_t *out = string_canon(c, f->canon);
+		json_decref(c);
+		return out;
+	}
+	if (json_is_array(c) && f->type == FIELD_STRLIST) {
+		json_t *out = json_array(), *v;
+		size_t i;
+		json_array_foreach(c, i, v)
+			json_array_append_new(out, string_canon(v, f->canon));
+		json_decref(c);
+		return out;
+	}
+	return c;
+}
+
+/* Whether a coerced int or duration lies within the field's bounds; why
+ * says which bound it crosses. */
+static bool within_bounds(const struct field *f, const json_t *v, const char **why)
+{
+	if (f->max <= f->min || (f->type != FIELD_INT && f->type != FIELD_DURATION) || !json_is_integer(v))
+		return true;
+	json_int_t n = json_integer_value(v);
+	if (n < f->min) {
+		*why = "below the minimum";
+		return false;
+	}
+	if (n > f->max) {
+		*why = "above the maximum";
+		return false;
+	}
+	return true;
+}
+
 json_t *field_canon_param(const char *key, const json_t *value, const void *route)
 {
 	const struct field *f = route ? find_field(route, key) : NULL;
@@ -400,10 +477,14 @@ json_t *field_canon_param(const char *key, const json_t *value, const void *rout
 	case FIELD_INT:
 	case FIELD_BOOL:
 	case FIELD_DURATION:
-		return field_coerce(f->type, (json_t *)value, &why);
-	case FIELD_STRLIST:
+		return field_value_canon(f, (json_t *)value, &why);
+	case FIELD_STRLIST: {
 		/* compared with each element of the coerced list */
-		return field_coerce(FIELD_STRING, (json_t *)value, &why);
+		json_t *c = field_coerce(FIELD_STRING, (json_t *)value, &why);
+		json_t *out = c ? string_canon(c, f->canon) : NULL;
+		json_decref(c);
+		return out;
+	}
 	case FIELD_POLICIES:
 		return json_is_string(value) ? policy_name_canon(json_string_value(value), json_string_length(value))
 					     : NULL;
@@ -416,15 +497,17 @@ json_t *field_canon_param(const char *key, const json_t *value, const void *rout
 }
 
 /* Step 3's coercion: rewrites every declared field of req->data into its
- * canonical form (a null is dropped: it means absent). On a value that
- * cannot be coerced returns TROVE_ERR_INVALID with the message in why
- * (the fields before it are coerced, the rest left as sent). */
-static int coerce_fields(struct request *req, const struct route *route, struct buf *why_out)
+ * canonical form (a null is dropped: it means absent), checking the
+ * declared bounds, then, for a write, that every required field is there.
+ * On a value that cannot be coerced, one out of bounds or a missing field
+ * returns TROVE_ERR_INVALID with the message in why (the fields before it
+ * are coerced, the rest left as sent). */
+int router_coerce_fields(struct request *req, const struct route *route, struct buf *why_out)
 {
 	const char *key;
 	json_t *val, *tmp;
 
-	if (!req->data || !route)
+	if (!route)
 		return 0;
 	json_object_foreach_safe(req->data, tmp, key, val)
 	{
@@ -436,12 +519,26 @@ static int coerce_fields(struct request *req, const struct route *route, struct 
 		if (!f)
 			continue;
 		const char *why = "invalid value";
-		json_t *c = field_coerce(f->type, val, &why);
+		json_t *c = field_value_canon(f, val, &why);
+		if (c && !within_bounds(f, c, &why)) {
+			json_decref(c);
+			buf_printf(why_out, "%s: %s (%" PRId64 " to %" PRId64 ")", key, why, f->min, f->max);
+			return TROVE_ERR_INVALID;
+		}
 		if (!c) {
 			buf_printf(why_out, "error converting input for field \"%s\": %s", key, why);
 			return TROVE_ERR_INVALID;
 		}
 		json_object_set_new(req->data, key, c);
+	}
+	/* A write must give every required field. */
+	if (req->op != OP_CREATE && req->op != OP_UPDATE)
+		return 0;
+	for (const struct field *f = route->fields; f && f->name; f++) {
+		if (f->required && !json_object_get(req->data, f->name)) {
+			buf_printf(why_out, "%s: missing", f->name);
+			return TROVE_ERR_INVALID;
+		}
 	}
 	return 0;
 }
@@ -572,7 +669,7 @@ static int prepare_data(struct request *req, const struct route *route, struct r
 		return 0;
 	if ((r = request_body_load(req, resp)) != 0)
 		return r;
-	ds->coerce_err = coerce_fields(req, route, &ds->why);
+	ds->coerce_err = router_coerce_fields(req, route, &ds->why);
 	ds->ready = true;
 	return 0;
 }
@@ -604,6 +701,13 @@ static int authorize(struct request *req, const struct route *route, struct resp
 			log_error("token lookup failed", "error", err_name(r));
 		return response_error(resp, TROVE_ERR_PERMISSION,
 				      r == TROVE_ERR_PERMISSION ? "permission denied" : "internal error");
+	}
+	/* Spending a use is a durable write: not on an event loop. The
+	 * request runs again, from the start, on the pool. */
+	if (req->no_block && token_has_use_limit(req->token)) {
+		token_entry_free(req->token);
+		req->token = NULL;
+		return TROVE_ERR_WOULD_BLOCK;
 	}
 	/* Effective policies: the token's plus its entity's identity policies
 	 * (identity.h; cached until the next identity write). */
@@ -778,6 +882,25 @@ static handler_fn handler_for(const struct route *route, enum op op)
 	return h;
 }
 
+/* GET ?help=1: the route's help instead of its handler. Any valid token
+ * may read the help of any path (Vault allows help whatever the ACL), and
+ * a route that needs no token gives its help to anyone. Not audited. */
+static int help_call(struct request *req, const struct route *route, struct response *resp)
+{
+	struct token_entry *tok = NULL;
+	if (!route)
+		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path");
+	if (!(route->flags & ROUTE_UNAUTH)) {
+		if (!req->client_token || token_lookup_ex(core_tokens(req->core), req->client_token,
+		                                          req->remote_addr[0] ? req->remote_addr : NULL,
+		                                          TOKEN_LOOKUP_NO_USE, &tok) != 0)
+			return response_error(resp, TROVE_ERR_PERMISSION, "permission denied");
+		token_entry_free(tok);
+	}
+	openapi_help(req, route, resp);
+	return 0;
+}
+
 /* Steps 1 and 3 of router.h: the sealed check, the wrapping precheck, the
  * coercion of the fields, the token and the ACL decision. Sets *done when
  * the request is answered without being audited (sealed). */
@@ -794,6 +917,10 @@ static int authorize_call(struct request *req, const struct route *route, struct
 	 * handler gets. */
 	if ((r = router_canon_path(req, route, resp)) != 0)
 		return r;
+	if (req->help) {
+		*done = true;
+		return help_call(req, route, resp);
+	}
 	buf_init(&ds.why, 4096);
 	r = route ? wrapping_precheck(req, resp) : 0;
 	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
@@ -908,6 +1035,10 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 		bool done;
 		log_set_request_id(c->req->id);
 		st[i].r = authorize_call(c->req, c->match.route, c->resp, &done);
+		/* Tried on a loop and needing a write before it is even
+		 * allowed (a limited-use token): nothing is recorded yet. */
+		if (st[i].r == TROVE_ERR_WOULD_BLOCK)
+			done = true;
 		st[i].stage = done ? CALL_DONE : st[i].r == 0 ? CALL_RUN : CALL_RESPOND;
 		c->err = st[i].r;
 	}

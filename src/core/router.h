@@ -94,6 +94,10 @@ bool router_is_slow(const struct request *req, const struct route_match *match);
  * runs it on the hashing pool (it is slow, too). */
 bool router_is_hashing(const struct request *req, const struct route_match *match);
 
+/* Whether route declares the field named by the klen bytes at k sensitive
+ * (false for a NULL route or an undeclared field). */
+bool field_is_sensitive(const struct route *route, const char *k, size_t klen);
+
 /* Step 2's canonical names for a matched request (req->rel, the bound
  * parameters): with ROUTE_NAMES_CI a segment below the mount with a blank
  * at either end is refused, then the path below the mount and the
@@ -101,6 +105,16 @@ bool router_is_hashing(const struct request *req, const struct route_match *matc
  * ":name" (or has the flag) a trailing '/' is refused but for a LIST. Returns 0, or TROVE_ERR_INVALID with the
  * reason in resp. Exposed for tests. */
 int router_canon_path(struct request *req, const struct route *route, struct response *resp);
+
+/* Step 3's field declarations applied to req->data: every declared field
+ * coerced to its type and put in canonical form (a null dropped: it means
+ * absent), its bounds checked, and for a write (create, update) every
+ * required field present. Returns 0, or TROVE_ERR_INVALID with the reason,
+ * naming the field but never its value, appended to why. The router calls
+ * it before the ACL and refuses the request with that reason only once the
+ * ACL allowed it. Exposed for tests. */
+struct buf;
+int router_coerce_fields(struct request *req, const struct route *route, struct buf *why);
 
 /* Coerces one JSON value to a field type (Vault's weak typing). On success
  * returns a new reference; on failure NULL with a reason in why (the

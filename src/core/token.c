@@ -1081,10 +1081,15 @@ out:
 	return r;
 }
 
+bool token_has_use_limit(const struct token_entry *e)
+{
+	return e && e->type == TOKEN_TYPE_SERVICE && e->num_uses > 0;
+}
+
 int token_consume_use(struct token_store *ts, struct token_entry *e)
 {
 	int r;
-	if (e->type != TOKEN_TYPE_SERVICE || e->num_uses <= 0)
+	if (!token_has_use_limit(e))
 		return 0;
 	pthread_rwlock_rdlock(&ts->lock);
 	r = ts->logical ? consume_use(ts, e, now_of(ts)) : TROVE_ERR_SEALED;

@@ -178,6 +178,9 @@ int token_create(struct token_store *ts, struct token_entry *e, const char *id, 
 #define TOKEN_LOOKUP_NO_USE 1u
 int token_lookup_ex(struct token_store *ts, const char *id, const char *remote_addr, unsigned flags,
                     struct token_entry **out);
+/* Whether requests authenticated by e spend a use of it (a service token
+ * created with num_uses): a durable write, never made on an event loop. */
+bool token_has_use_limit(const struct token_entry *e);
 /* Spends one use of e, looked up with TOKEN_LOOKUP_NO_USE, now that the
  * request it authenticates is allowed (Vault spends uses only on allowed
  * requests, so a refused request cannot burn a single-use token). A token

@@ -19,9 +19,9 @@
  * Engines splice TOKEN_PARAM_FIELDS into their route field tables:
  *
  *   static const struct field role_fields[] = {
- *       { "bind_secret_id", FIELD_BOOL, "true", "..." },
+ *       {.name = "bind_secret_id", .type = FIELD_BOOL, .def = "true", .description = "..."},
  *       TOKEN_PARAM_FIELDS,
- *       { NULL, 0, NULL, NULL },
+ *       {0},
  *   };
  */
 #ifndef TROVE_TOKEN_PARAMS_H
@@ -51,22 +51,38 @@ struct token_params {
 /* The field table entries (FIELD_DURATION etc.) of every token_* field and
  * its legacy alias, for splicing into a route's fields. */
 #define TOKEN_PARAM_FIELDS                                                                                   \
-	{ "token_ttl", FIELD_DURATION, NULL, "default TTL of issued tokens" },                               \
-	    { "token_max_ttl", FIELD_DURATION, NULL, "maximum TTL of issued tokens" },                       \
-	    { "token_explicit_max_ttl", FIELD_DURATION, NULL, "hard cap on issued tokens' lifetime" },       \
-	    { "token_period", FIELD_DURATION, NULL, "period of issued periodic tokens" },                     \
-	    { "token_policies", FIELD_POLICIES, NULL, "policies of issued tokens" },                           \
-	    { "token_bound_cidrs", FIELD_STRLIST, NULL, "CIDRs issued tokens may be used from" },              \
-	    { "token_no_default_policy", FIELD_BOOL, NULL, "leave out the default policy" },                  \
-	    { "token_num_uses", FIELD_INT, NULL, "uses of issued tokens (0 = unlimited)" },                   \
-	    { "token_type", FIELD_STRING, NULL, "service, batch, default-service or default-batch" },         \
-	    { "policies", FIELD_POLICIES, NULL, "legacy name of token_policies" },                            \
-	    { "period", FIELD_DURATION, NULL, "legacy name of token_period" },                                \
-	    { "bound_cidrs", FIELD_STRLIST, NULL, "legacy name of token_bound_cidrs" },                       \
-	    { "ttl", FIELD_DURATION, NULL, "legacy name of token_ttl" },                                      \
-	    { "max_ttl", FIELD_DURATION, NULL, "legacy name of token_max_ttl" },                              \
-	{                                                                                                     \
-		"num_uses", FIELD_INT, NULL, "legacy name of token_num_uses"                                 \
+	{.name = "token_ttl", .type = FIELD_DURATION, .description = "default TTL of issued tokens"},        \
+	    {.name = "token_max_ttl",                                                                        \
+	     .type = FIELD_DURATION,                                                                         \
+	     .description = "maximum TTL of issued tokens"},                                                 \
+	    {.name = "token_explicit_max_ttl",                                                               \
+	     .type = FIELD_DURATION,                                                                         \
+	     .description = "hard cap on issued tokens' lifetime"},                                          \
+	    {.name = "token_period",                                                                         \
+	     .type = FIELD_DURATION,                                                                         \
+	     .description = "period of issued periodic tokens"},                                             \
+	    {.name = "token_policies", .type = FIELD_POLICIES, .description = "policies of issued tokens"},  \
+	    {.name = "token_bound_cidrs",                                                                    \
+	     .type = FIELD_STRLIST,                                                                          \
+	     .description = "CIDRs issued tokens may be used from"},                                         \
+	    {.name = "token_no_default_policy",                                                              \
+	     .type = FIELD_BOOL,                                                                             \
+	     .description = "leave out the default policy"},                                                 \
+	    {.name = "token_num_uses",                                                                       \
+	     .type = FIELD_INT,                                                                              \
+	     .description = "uses of issued tokens (0 = unlimited)"},                                        \
+	    {.name = "token_type",                                                                           \
+	     .type = FIELD_STRING,                                                                           \
+	     .description = "service, batch, default-service or default-batch"},                             \
+	    {.name = "policies", .type = FIELD_POLICIES, .description = "legacy name of token_policies"},    \
+	    {.name = "period", .type = FIELD_DURATION, .description = "legacy name of token_period"},        \
+	    {.name = "bound_cidrs",                                                                          \
+	     .type = FIELD_STRLIST,                                                                          \
+	     .description = "legacy name of token_bound_cidrs"},                                             \
+	    {.name = "ttl", .type = FIELD_DURATION, .description = "legacy name of token_ttl"},              \
+	    {.name = "max_ttl", .type = FIELD_DURATION, .description = "legacy name of token_max_ttl"},      \
+	{                                                                                                    \
+		.name = "num_uses", .type = FIELD_INT, .description = "legacy name of token_num_uses"        \
 	}
 
 void token_params_init(struct token_params *p); /* zeros, type "default" */

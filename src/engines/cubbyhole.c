@@ -236,13 +236,15 @@ static int cubby_exists(struct request *req, bool *out)
 }
 
 static const struct route cubbyhole_routes[] = {
-	{ "*",
-	  { [OP_READ] = cubby_read, [OP_UPDATE] = cubby_write, [OP_DELETE] = cubby_delete, [OP_LIST] = cubby_list },
-	  cubby_exists,
-	  NULL,
-	  0,
-	  "the calling token's private secrets" },
-	{ NULL, { 0 }, NULL, NULL, 0, NULL },
+    {.pattern = "*",
+     .ops = {[OP_READ] = cubby_read,
+             [OP_UPDATE] = cubby_write,
+             [OP_DELETE] = cubby_delete,
+             [OP_LIST] = cubby_list},
+     .exists = cubby_exists,
+     .flags = ROUTE_LOOP_READS,
+     .synopsis = "the calling token's private secrets"},
+    {0},
 };
 
 static const struct route *const cubbyhole_tables[] = { cubbyhole_routes, NULL };

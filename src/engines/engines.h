@@ -67,6 +67,8 @@ int sys_key_share_decode(const char *s, unsigned char *out, size_t cap, size_t *
  * or TROVE_ERR_INVALID with resp's error set (missing, not hex or base64).
  * The caller wipes out. */
 int sys_key_field(struct request *req, struct response *resp, unsigned char *out, size_t cap, size_t *len);
+/* sys/internal/specs/openapi (sys_openapi.c) */
+extern const struct route sys_openapi_routes[];
 /* sys/wrapping/{wrap,unwrap,lookup,rewrap} (sys_wrapping.c) */
 extern const struct route sys_wrapping_routes[];
 

@@ -130,13 +130,12 @@ static int v1_exists(struct request *req, bool *out)
 }
 
 static const struct route kv_v1_routes[] = {
-	{ "*",
-	  { [OP_READ] = v1_read, [OP_UPDATE] = v1_write, [OP_DELETE] = v1_delete, [OP_LIST] = v1_list },
-	  v1_exists,
-	  NULL,
-	  0,
-	  "read, write, delete and list unversioned secrets" },
-	{ NULL, { 0 }, NULL, NULL, 0, NULL },
+    {.pattern = "*",
+     .ops = {[OP_READ] = v1_read, [OP_UPDATE] = v1_write, [OP_DELETE] = v1_delete, [OP_LIST] = v1_list},
+     .exists = v1_exists,
+     .flags = ROUTE_LOOP_READS,
+     .synopsis = "read, write, delete and list unversioned secrets"},
+    {0},
 };
 
 static const struct route *const kv_v1_tables[] = { kv_v1_routes, NULL };

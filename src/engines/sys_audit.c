@@ -71,8 +71,6 @@ static int audit_hash(struct request *req, struct response *resp)
 {
 	char out[AUDIT_HASH_MAX];
 	const char *path = path_after(req, "audit-hash/");
-	if (!field_present(req, "input"))
-		return response_error(resp, TROVE_ERR_INVALID, "input: missing");
 	int r = audit_broker_hash(core_audit(req->core), path, field_string(req, "input"), out);
 	if (r == TROVE_ERR_NOT_FOUND)
 		return response_error(resp, TROVE_ERR_INVALID, "unknown audit backend %s", path);
@@ -122,48 +120,47 @@ static int header_one(struct request *req, struct response *resp)
 }
 
 static const struct field enable_fields[] = {
-    {"type", FIELD_STRING, NULL, "device type: file, socket or syslog"},
-    {"description", FIELD_STRING, "", "human-readable description"},
-    {"options", FIELD_STRMAP, NULL, "device options (file_path, prefix, hmac_accessor...)"},
-    {"local", FIELD_BOOL, "false", "not replicated"},
-    {NULL, 0, NULL, NULL},
+    {.name = "type", .type = FIELD_STRING, .description = "device type: file, socket or syslog"},
+    {.name = "description", .type = FIELD_STRING, .def = "", .description = "human-readable description"},
+    {.name = "options",
+     .type = FIELD_STRMAP,
+     .description = "device options (file_path, prefix, hmac_accessor...)"},
+    {.name = "local", .type = FIELD_BOOL, .def = "false", .description = "not replicated"},
+    {0},
 };
 
 static const struct field hash_fields[] = {
-    {"input", FIELD_STRING, NULL, "the value to hash"},
-    {NULL, 0, NULL, NULL},
+    {.name = "input", .type = FIELD_STRING, .description = "the value to hash", .required = true, .sensitive = true},
+    {0},
 };
 
 static const struct field header_fields[] = {
-    {"hmac", FIELD_BOOL, "false", "record the header's value HMAC'd"},
-    {NULL, 0, NULL, NULL},
+    {.name = "hmac", .type = FIELD_BOOL, .def = "false", .description = "record the header's value HMAC'd"},
+    {0},
 };
 
 const struct route sys_audit_routes[] = {
-    {"audit", {[OP_READ] = audit_list}, NULL, NULL, ROUTE_SUDO, "list audit devices"},
-    {"audit/*",
-     {[OP_UPDATE] = audit_enable, [OP_DELETE] = audit_disable},
-     NULL,
-     enable_fields,
-     ROUTE_SUDO | ROUTE_SLASH_EQUIV,
-     "enable or disable an audit device"},
-    {"audit-hash/*",
-     {[OP_UPDATE] = audit_hash},
-     NULL,
-     hash_fields,
-     0,
-     "hash a value as an audit device does"},
-    {"config/auditing/request-headers",
-     {[OP_READ] = headers_list},
-     NULL,
-     NULL,
-     ROUTE_SUDO,
-     "list the request headers audit records"},
-    {"config/auditing/request-headers/:header",
-     {[OP_READ] = header_one, [OP_UPDATE] = header_one, [OP_DELETE] = header_one},
-     NULL,
-     header_fields,
-     ROUTE_SUDO | ROUTE_NAMES_CI,
-     "read, set or remove one audited request header"},
-    {NULL, {0}, NULL, NULL, 0, NULL},
+    {.pattern = "audit",
+     .ops = {[OP_READ] = audit_list},
+     .flags = ROUTE_SUDO | ROUTE_LOOP_READS,
+     .synopsis = "list audit devices"},
+    {.pattern = "audit/*",
+     .ops = {[OP_UPDATE] = audit_enable, [OP_DELETE] = audit_disable},
+     .fields = enable_fields,
+     .flags = ROUTE_SUDO | ROUTE_SLASH_EQUIV,
+     .synopsis = "enable or disable an audit device"},
+    {.pattern = "audit-hash/*",
+     .ops = {[OP_UPDATE] = audit_hash},
+     .fields = hash_fields,
+     .synopsis = "hash a value as an audit device does"},
+    {.pattern = "config/auditing/request-headers",
+     .ops = {[OP_READ] = headers_list},
+     .flags = ROUTE_SUDO | ROUTE_LOOP_READS,
+     .synopsis = "list the request headers audit records"},
+    {.pattern = "config/auditing/request-headers/:header",
+     .ops = {[OP_READ] = header_one, [OP_UPDATE] = header_one, [OP_DELETE] = header_one},
+     .fields = header_fields,
+     .flags = ROUTE_SUDO | ROUTE_NAMES_CI | ROUTE_LOOP_READS,
+     .synopsis = "read, set or remove one audited request header"},
+    {0},
 };

@@ -112,31 +112,32 @@ static int update_write(struct request *req, struct response *resp)
 }
 
 static const struct field attempt_fields[] = {
-    {"otp", FIELD_STRING, NULL, "one-time pad for the new token; generated when absent"},
-    {"pgp_key", FIELD_STRING, NULL, "unsupported"},
-    {NULL, 0, NULL, NULL},
+    {.name = "otp",
+     .type = FIELD_STRING,
+     .description = "one-time pad for the new token; generated when absent",
+     .sensitive = true},
+    {.name = "pgp_key", .type = FIELD_STRING, .description = "unsupported"},
+    {0},
 };
 
 static const struct field update_fields[] = {
-    {"key", FIELD_STRING, NULL, "one key share, hex or base64"},
-    {"nonce", FIELD_STRING, NULL, "the attempt's nonce"},
-    {NULL, 0, NULL, NULL},
+    {.name = "key", .type = FIELD_STRING, .description = "one key share, hex or base64", .sensitive = true},
+    {.name = "nonce", .type = FIELD_STRING, .description = "the attempt's nonce"},
+    {0},
 };
 
 #define SPECIAL (ROUTE_UNAUTH | ROUTE_SEALED_OK | ROUTE_NO_AUDIT)
 
 const struct route sys_generate_root_routes[] = {
-    {"generate-root/attempt",
-     {[OP_READ] = attempt_read, [OP_UPDATE] = attempt_write, [OP_DELETE] = attempt_delete},
-     NULL,
-     attempt_fields,
-     SPECIAL,
-     "start, read or cancel a root token generation"},
-    {"generate-root/update",
-     {[OP_UPDATE] = update_write},
-     NULL,
-     update_fields,
-     SPECIAL | ROUTE_SLOW,
-     "give one key share to the root token generation"},
-    {NULL, {0}, NULL, NULL, 0, NULL},
+    {.pattern = "generate-root/attempt",
+     .ops = {[OP_READ] = attempt_read, [OP_UPDATE] = attempt_write, [OP_DELETE] = attempt_delete},
+     .fields = attempt_fields,
+     .flags = SPECIAL | ROUTE_LOOP_READS,
+     .synopsis = "start, read or cancel a root token generation"},
+    {.pattern = "generate-root/update",
+     .ops = {[OP_UPDATE] = update_write},
+     .fields = update_fields,
+     .flags = SPECIAL,
+     .synopsis = "give one key share to the root token generation"},
+    {0},
 };

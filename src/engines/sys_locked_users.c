@@ -150,28 +150,27 @@ static int unlock_write(struct request *req, struct response *resp)
 }
 
 static const struct field list_fields[] = {
-    {"mount_accessor", FIELD_STRING, NULL, "only this auth mount's locked users"},
-    {NULL, 0, NULL, NULL},
+    {.name = "mount_accessor", .type = FIELD_STRING, .description = "only this auth mount's locked users"},
+    {0},
 };
 
 static const struct field unlock_fields[] = {
-    {"mount_accessor", FIELD_STRING, NULL, "the auth mount the user belongs to"},
-    {"alias_identifier", FIELD_STRING, NULL, "the user's name (userpass), role ID (approle)..."},
-    {NULL, 0, NULL, NULL},
+    {.name = "mount_accessor", .type = FIELD_STRING, .description = "the auth mount the user belongs to"},
+    {.name = "alias_identifier",
+     .type = FIELD_STRING,
+     .description = "the user's name (userpass), role ID (approle)..."},
+    {0},
 };
 
 const struct route sys_locked_users_routes[] = {
-    {"locked-users",
-     {[OP_READ] = locked_users_read, [OP_LIST] = locked_users_read},
-     NULL,
-     list_fields,
-     0,
-     "users locked out after failed logins"},
-    {"locked-users/:mount_accessor/unlock/:alias_identifier",
-     {[OP_UPDATE] = unlock_write},
-     NULL,
-     unlock_fields,
-     0,
-     "unlock a locked user"},
-    {NULL, {0}, NULL, NULL, 0, NULL},
+    {.pattern = "locked-users",
+     .ops = {[OP_READ] = locked_users_read, [OP_LIST] = locked_users_read},
+     .fields = list_fields,
+     .flags = ROUTE_LOOP_READS,
+     .synopsis = "users locked out after failed logins"},
+    {.pattern = "locked-users/:mount_accessor/unlock/:alias_identifier",
+     .ops = {[OP_UPDATE] = unlock_write},
+     .fields = unlock_fields,
+     .synopsis = "unlock a locked user"},
+    {0},
 };

@@ -82,11 +82,18 @@ static int metrics(struct request *req, struct response *resp)
 }
 
 static const struct field metrics_fields[] = {
-    {"format", FIELD_STRING, "", "\"prometheus\" for Prometheus text; JSON otherwise"},
-    {NULL, 0, NULL, NULL},
+    {.name = "format",
+     .type = FIELD_STRING,
+     .def = "",
+     .description = "\"prometheus\" for Prometheus text; JSON otherwise"},
+    {0},
 };
 
 const struct route sys_metrics_routes[] = {
-    {"metrics", {[OP_READ] = metrics}, NULL, metrics_fields, 0, "the server's metrics"},
-    {NULL, {NULL}, NULL, NULL, 0, NULL},
+    {.pattern = "metrics",
+     .ops = {[OP_READ] = metrics},
+     .fields = metrics_fields,
+     .flags = ROUTE_LOOP_READS,
+     .synopsis = "the server's metrics"},
+    {.pattern = NULL, .ops = {NULL}},
 };

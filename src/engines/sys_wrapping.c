@@ -129,29 +129,31 @@ static int lookup_write(struct request *req, struct response *resp)
 }
 
 static const struct field token_fields[] = {
-    {"token", FIELD_STRING, NULL, "the wrapping token (unwrap, rewrap: defaults to the client token)"},
-    {NULL, 0, NULL, NULL},
+    {.name = "token",
+     .type = FIELD_STRING,
+     .description = "the wrapping token (unwrap, rewrap: defaults to the client token)",
+     .sensitive = true},
+    {0},
 };
 
 const struct route sys_wrapping_routes[] = {
-    {"wrapping/wrap", {[OP_UPDATE] = wrap_write}, NULL, NULL, 0, "wrap arbitrary data in a wrapping token"},
-    {"wrapping/unwrap",
-     {[OP_UPDATE] = unwrap_write},
-     NULL,
-     token_fields,
-     ROUTE_SLOW,
-     "return the response a wrapping token holds"},
-    {"wrapping/lookup",
-     {[OP_UPDATE] = lookup_write},
-     NULL,
-     token_fields,
-     ROUTE_UNAUTH,
-     "a wrapping token's creation path, time and TTL"},
-    {"wrapping/rewrap",
-     {[OP_UPDATE] = rewrap_write},
-     NULL,
-     token_fields,
-     ROUTE_SLOW,
-     "move a wrapped response to a new wrapping token"},
-    {NULL, {0}, NULL, NULL, 0, NULL},
+    {.pattern = "wrapping/wrap",
+     .ops = {[OP_UPDATE] = wrap_write},
+     .synopsis = "wrap arbitrary data in a wrapping token"},
+    {.pattern = "wrapping/unwrap",
+     .ops = {[OP_UPDATE] = unwrap_write},
+     .fields = token_fields,
+
+     .synopsis = "return the response a wrapping token holds"},
+    {.pattern = "wrapping/lookup",
+     .ops = {[OP_UPDATE] = lookup_write},
+     .fields = token_fields,
+     .flags = ROUTE_UNAUTH,
+     .synopsis = "a wrapping token's creation path, time and TTL"},
+    {.pattern = "wrapping/rewrap",
+     .ops = {[OP_UPDATE] = rewrap_write},
+     .fields = token_fields,
+
+     .synopsis = "move a wrapped response to a new wrapping token"},
+    {0},
 };

@@ -102,6 +102,12 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 				req->op = OP_LIST;
 			json_object_del(req->data, "list");
 		}
+		/* Vault's ?help=1 (any value but an empty one). */
+		json_t *help = json_object_get(req->data, "help");
+		if (help && req->op == OP_READ) {
+			req->help = json_string_length(help) > 0;
+			json_object_del(req->data, "help");
+		}
 	}
 	/* The body waits for the router (request_body_load). */
 	if (req->op != OP_READ && req->op != OP_LIST && req->op != OP_HEAD && body_len > 0)

@@ -22,10 +22,16 @@ static const char *const cts[] = { NULL, "application/json", "application/x-www-
 
 /* One field of each type, named after its index. */
 static const struct field fuzz_fields[] = {
-	{ "0", FIELD_STRING, NULL, "" }, { "1", FIELD_INT, NULL, "" },    { "2", FIELD_BOOL, NULL, "" },
-	{ "3", FIELD_DURATION, NULL, "" }, { "4", FIELD_STRLIST, NULL, "" }, { "5", FIELD_MAP, NULL, "" },
-	{ "6", FIELD_ANY, NULL, "" },    { "7", FIELD_STRMAP, NULL, "" },  { "8", FIELD_POLICIES, NULL, "" },
-	{ NULL, 0, NULL, NULL },
+    {.name = "0", .type = FIELD_STRING, .description = ""},
+    {.name = "1", .type = FIELD_INT, .description = ""},
+    {.name = "2", .type = FIELD_BOOL, .description = ""},
+    {.name = "3", .type = FIELD_DURATION, .description = ""},
+    {.name = "4", .type = FIELD_STRLIST, .description = ""},
+    {.name = "5", .type = FIELD_MAP, .description = ""},
+    {.name = "6", .type = FIELD_ANY, .description = ""},
+    {.name = "7", .type = FIELD_STRMAP, .description = ""},
+    {.name = "8", .type = FIELD_POLICIES, .description = ""},
+    {0},
 };
 static const struct route fuzz_route = { .pattern = "x", .fields = fuzz_fields };
 

@@ -661,9 +661,9 @@ static void test_params_canonical(void **state)
 {
 	(void)state;
 	static const struct field fields[] = {
-		{ "allowed_policies", FIELD_POLICIES, NULL, "" },
-		{ "token_ttl", FIELD_DURATION, NULL, "" },
-		{ NULL, 0, NULL, NULL },
+	    {.name = "allowed_policies", .type = FIELD_POLICIES, .description = ""},
+	    {.name = "token_ttl", .type = FIELD_DURATION, .description = ""},
+	    {0},
 	};
 	static const struct route route = { .pattern = "roles/:name", .fields = fields };
 	struct acl *deny = acl_of("path \"auth/token/roles/*\" {\n"

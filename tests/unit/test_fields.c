@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "core/router.h"
+#include "buf.h"
 #include "err.h"
 #include "server/http.h"
 
@@ -170,7 +171,7 @@ static void test_string_maps(void **state)
 static int canon(const char *path, size_t mount_len, const char *param, enum op op, unsigned flags,
 		 char **path_out, char **param_out)
 {
-	static const struct field nf[] = { { NULL, 0, NULL, NULL } };
+	static const struct field nf[] = {{0}};
 	struct route route = { .pattern = "users/:username", .fields = nf, .flags = flags };
 	struct request req;
 	struct response resp;
@@ -243,9 +244,12 @@ static void test_canonical_policy_values(void **state)
 {
 	(void)state;
 	static const struct field fields[] = {
-		{ "ttl", FIELD_DURATION, NULL, "" },  { "pols", FIELD_POLICIES, NULL, "" },
-		{ "tags", FIELD_STRLIST, NULL, "" }, { "name", FIELD_STRING, NULL, "" },
-		{ "meta", FIELD_MAP, NULL, "" },      { NULL, 0, NULL, NULL },
+	    {.name = "ttl", .type = FIELD_DURATION, .description = ""},
+	    {.name = "pols", .type = FIELD_POLICIES, .description = ""},
+	    {.name = "tags", .type = FIELD_STRLIST, .description = ""},
+	    {.name = "name", .type = FIELD_STRING, .description = ""},
+	    {.name = "meta", .type = FIELD_MAP, .description = ""},
+	    {0},
 	};
 	static const struct route route = { .pattern = "x", .fields = fields };
 	json_t *in, *c;
@@ -590,6 +594,102 @@ static void test_path_redacted(void **state)
 	free(p);
 }
 
+/* The declarations a route makes of its fields, applied before the ACL:
+ * canonical form, bounds, required fields of a write, sensitivity. */
+static const struct field declared_fields[] = {
+    {.name = "role", .type = FIELD_STRING, .required = true, .canon = FIELD_CANON_LOWER},
+    {.name = "tags", .type = FIELD_STRLIST, .canon = FIELD_CANON_TRIM},
+    {.name = "uses", .type = FIELD_INT, .min = 1, .max = 10},
+    {.name = "ttl", .type = FIELD_DURATION, .min = 60, .max = 3600},
+    {.name = "count", .type = FIELD_INT},
+    {.name = "secret", .type = FIELD_STRING, .sensitive = true},
+    {0},
+};
+static const struct route declared_route = {.pattern = "things/:name", .fields = declared_fields};
+
+/* Runs router_coerce_fields on body for op; *why_out (may be NULL) gets the
+ * reason. Returns its result; *data_out (may be NULL) the coerced data. */
+static int declared(const char *body, enum op op, char **why_out, json_t **data_out)
+{
+	struct request req;
+	struct buf why;
+	request_init(&req);
+	buf_init(&why, 256);
+	req.op = op;
+	req.data = body ? json_loads(body, 0, NULL) : NULL;
+	int r = router_coerce_fields(&req, &declared_route, &why);
+	if (why_out)
+		*why_out = strdup(why.len ? why.data : "");
+	if (data_out)
+		*data_out = json_incref(req.data);
+	buf_release(&why);
+	request_release(&req);
+	return r;
+}
+
+static void test_declared_fields(void **state)
+{
+	(void)state;
+	char *why;
+	json_t *d;
+
+	/* Canonical form before the ACL: a name lower-cased and trimmed, each
+	 * string of a list trimmed. */
+	assert_int_equal(declared("{\"role\": \"  Admin \", \"tags\": \" a , b\"}", OP_UPDATE, NULL, &d), 0);
+	assert_string_equal(json_string_value(json_object_get(d, "role")), "admin");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(d, "tags"), 0)), "a");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(d, "tags"), 1)), "b");
+	json_decref(d);
+
+	/* Bounds, for ints and durations, in seconds; an undeclared bound is none. */
+	assert_int_equal(declared("{\"role\": \"r\", \"uses\": 10, \"ttl\": \"1h\", \"count\": -7}", OP_UPDATE,
+				  NULL, NULL),
+			 0);
+	assert_int_equal(declared("{\"role\": \"r\", \"uses\": 11}", OP_UPDATE, &why, NULL), TROVE_ERR_INVALID);
+	assert_string_equal(why, "uses: above the maximum (1 to 10)");
+	free(why);
+	assert_int_equal(declared("{\"role\": \"r\", \"uses\": \"0\"}", OP_UPDATE, &why, NULL), TROVE_ERR_INVALID);
+	assert_string_equal(why, "uses: below the minimum (1 to 10)");
+	free(why);
+	assert_int_equal(declared("{\"role\": \"r\", \"ttl\": \"59s\"}", OP_UPDATE, &why, NULL), TROVE_ERR_INVALID);
+	assert_non_null(strstr(why, "ttl: below the minimum"));
+	free(why);
+
+	/* A write must give a required field; a read need not. */
+	assert_int_equal(declared("{\"uses\": 2}", OP_UPDATE, &why, NULL), TROVE_ERR_INVALID);
+	assert_string_equal(why, "role: missing");
+	free(why);
+	assert_int_equal(declared("{\"role\": null}", OP_CREATE, &why, NULL), TROVE_ERR_INVALID);
+	assert_string_equal(why, "role: missing");
+	free(why);
+	assert_int_equal(declared(NULL, OP_CREATE, &why, NULL), TROVE_ERR_INVALID);
+	free(why);
+	assert_int_equal(declared(NULL, OP_READ, NULL, NULL), 0);
+	assert_int_equal(declared(NULL, OP_DELETE, NULL, NULL), 0);
+
+	/* A sensitive value is never echoed in the error. */
+	assert_int_equal(declared("{\"role\": \"r\", \"secret\": [\"hunter2\"]}", OP_UPDATE, &why, NULL),
+			 TROVE_ERR_INVALID);
+	assert_non_null(strstr(why, "secret"));
+	assert_null(strstr(why, "hunter2"));
+	free(why);
+	assert_true(field_is_sensitive(&declared_route, "secret", 6));
+	assert_false(field_is_sensitive(&declared_route, "secrets", 7));
+	assert_false(field_is_sensitive(&declared_route, "secret", 5));
+	assert_false(field_is_sensitive(&declared_route, "role", 4));
+	assert_false(field_is_sensitive(NULL, "secret", 6));
+
+	/* A policy's parameter values take the same canonical form. */
+	json_t *v = json_string(" ADMIN ");
+	json_t *c = field_canon_param("role", v, &declared_route);
+	assert_string_equal(json_string_value(c), "admin");
+	json_decref(c);
+	c = field_canon_param("tags", v, &declared_route);
+	assert_string_equal(json_string_value(c), "ADMIN");
+	json_decref(c);
+	json_decref(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_canonical_coercion), cmocka_unit_test(test_canonical_policy_values),
 		cmocka_unit_test(test_string_maps),
 		cmocka_unit_test(test_canonical_path_names),
+		cmocka_unit_test(test_declared_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

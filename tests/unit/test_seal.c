@@ -262,12 +262,112 @@ static void test_sys_routes(void **state)
 	free(root_copy);
 }
 
+/* Builds and matches a request as a listener would, with no_block as an
+ * event loop sets it; *slow gets router_is_slow's answer. Dispatches it and
+ * returns the router's result; *body the rendered reply. */
+static int call_where(struct core *core, const char *method, const char *path, const char *token,
+                      bool no_block, bool *slow, json_t **body)
+{
+	struct request req;
+	struct response resp;
+	struct route_match m;
+	struct buf out;
+	int status = 0;
+	request_init(&req);
+	response_init(&resp);
+	buf_init(&out, 1 << 16);
+	req.core = core;
+	if (token)
+		req.client_token = strdup(token);
+	int r = http_build_request(&req, method, strlen(method), path, strlen(path), NULL, 0, NULL, 0, &resp);
+	assert_int_equal(r, 0);
+	router_match(&req, &m);
+	*slow = router_is_slow(&req, &m);
+	req.no_block = no_block;
+	r = router_dispatch(&req, &m, &resp);
+	*body = NULL;
+	if (r != TROVE_ERR_WOULD_BLOCK) {
+		assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
+		*body = out.len ? json_loads(out.data, 0, NULL) : NULL;
+	}
+	buf_release(&out);
+	request_release(&req);
+	response_release(&resp);
+	return r;
+}
+
+static int64_t uses_left(struct core *core, const char *token)
+{
+	struct token_entry *e = NULL;
+	assert_int_equal(token_lookup_ex(core_tokens(core), token, NULL, TOKEN_LOOKUP_NO_USE, &e), 0);
+	int64_t n = e->num_uses;
+	token_entry_free(e);
+	return n;
+}
+
+/* Where requests run: reads on the loop only where the route declares them
+ * safe there; writes and undeclared reads on the pool; and a read with a
+ * limited-use token leaves the loop before it spends the use. */
+static void test_where_requests_run(void **state)
+{
+	struct fixture *f = *state;
+	struct core_init_result res;
+	struct seal_status st;
+	struct buf err;
+	json_t *b = NULL;
+	bool slow;
+	buf_init(&err, 1024);
+	assert_int_equal(core_initialize(f->core, 1, 1, "my-root", &res, &err), 0);
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), 0);
+
+	assert_int_equal(call_where(f->core, "GET", "/v1/sys/health", NULL, true, &slow, &b), 0);
+	assert_false(slow); /* declared ROUTE_LOOP_READS */
+	json_decref(b);
+	assert_int_equal(call_where(f->core, "GET", "/v1/sys/init", NULL, false, &slow, &b), 0);
+	assert_true(slow); /* a read that does not declare it */
+	json_decref(b);
+	call_where(f->core, "PUT", "/v1/sys/rotate", "my-root", false, &slow, &b);
+	assert_true(slow); /* a write */
+	json_decref(b);
+	call_where(f->core, "GET", "/v1/sys/nothing-here", "my-root", true, &slow, &b);
+	assert_false(slow); /* an unknown path: a 404 */
+	json_decref(b);
+
+	/* A token with two uses. */
+	assert_int_equal(call(f->core, "POST", "/v1/auth/token/create", "my-root",
+	                      "{\"policies\": [\"default\"], \"num_uses\": 2}", &b),
+	                 200);
+	char *limited =
+	    strdup(json_string_value(json_object_get(json_object_get(b, "auth"), "client_token")));
+	json_decref(b);
+	assert_int_equal(uses_left(f->core, limited), 2);
+	/* On the loop: the read is declared safe there, but spending the use
+	 * is a write, so it asks for the pool and spends nothing. */
+	assert_int_equal(call_where(f->core, "GET", "/v1/auth/token/lookup-self", limited, true, &slow, &b),
+	                 TROVE_ERR_WOULD_BLOCK);
+	assert_false(slow);
+	assert_int_equal(uses_left(f->core, limited), 2);
+	/* On the pool it runs and spends one. */
+	assert_int_equal(call_where(f->core, "GET", "/v1/auth/token/lookup-self", limited, false, &slow, &b),
+	                 0);
+	json_decref(b);
+	assert_int_equal(uses_left(f->core, limited), 1);
+	/* An unlimited token is served on the loop. */
+	assert_int_equal(call_where(f->core, "GET", "/v1/auth/token/lookup-self", "my-root", true, &slow, &b),
+	                 0);
+	json_decref(b);
+	free(limited);
+	core_init_result_release(&res);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_init_unseal_every_subset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_token_hashed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sys_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_init_unseal_every_subset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_token_hashed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sys_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_where_requests_run, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,9 +37,9 @@
 /* --- harness ---------------------------------------------------------------- */
 
 static const struct field role_fields[] = {
-    {"bind_secret_id", FIELD_BOOL, "true", "an engine's own field"},
+    {.name = "bind_secret_id", .type = FIELD_BOOL, .def = "true", .description = "an engine's own field"},
     TOKEN_PARAM_FIELDS,
-    {NULL, 0, NULL, NULL},
+    {0},
 };
 static const struct route role_route = {.pattern = "role/:name", .fields = role_fields};
 
