@@ -338,6 +338,8 @@ int operator_send_secret(struct cli *cli, const char *doing, const char *method,
                          json_t **out);
 int cmd_login(int argc, char **argv);
 int cmd_read(int argc, char **argv);
+/* trove path-help (path_help.c) */
+int cmd_path_help(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_delete(int argc, char **argv);

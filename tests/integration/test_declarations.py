@@ -145,3 +145,27 @@ def test_help_needs_a_token_but_no_capability(dev_server):
     # A route that needs no token gives its help to anyone.
     assert srv.request("GET", "/v1/sys/health?help=1").status_code == 200
     assert srv.request("GET", "/v1/nowhere/x?help=1", token=root).status_code == 404
+
+
+def _cli(srv, token, *args):
+    import os
+    import subprocess
+
+    from trove_harness import TROVE_BIN
+    env = dict(os.environ, VAULT_ADDR=srv.url, VAULT_TOKEN=token)
+    return subprocess.run([TROVE_BIN, *args], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_cli_path_help(dev_server):
+    srv, root = dev_server, dev_server.root_token
+    r = _cli(srv, root, "path-help", "auth/token/lookup")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Request:        auth/token/lookup")
+    assert "token (string, sensitive)" in r.stdout
+    r = _cli(srv, root, "path-help", "-format=json", "secret/data/app")
+    assert r.returncode == 0, r.stderr
+    assert "/secret/data/{path}" in json.loads(r.stdout)["openapi"]["paths"]
+    # Remote errors exit 2, local ones 1.
+    assert _cli(srv, root, "path-help", "nowhere/x").returncode == 2
+    assert _cli(srv, "not-a-token", "path-help", "secret/data/app").returncode == 2
+    assert _cli(srv, root, "path-help").returncode == 1
