@@ -63,6 +63,7 @@ struct open_conn {
 
 struct loop_thread {
 	pthread_t tid;
+	unsigned index; /* its socket in each listener_rt's fds */
 	bool started;
 	h2o_linklist_t conns;   /* struct open_conn */
 	struct linger_set linger; /* connections drained after h2o's own refusals */
@@ -86,6 +87,9 @@ struct listener_set {
 	size_t nrts;
 	struct loop_thread *threads;
 	unsigned nthreads;
+	pthread_mutex_t ready_lock; /* counts the loops set up (loop_setup) */
+	pthread_cond_t ready_cond;
+	unsigned ready;
 	atomic_bool stopping;
 };
 
@@ -527,10 +531,50 @@ static void loop_shutdown(struct loop_thread *t)
 	t->loop = NULL;
 }
 
+/* Builds the loop's h2o objects on the loop's own thread. h2o keeps its
+ * socket buffer recycler per thread (a __thread prototype that each
+ * socket's buffers point to): a socket created on another thread would
+ * have its buffers recycled through that thread's list by every loop at
+ * once. The multithread queue's socket, the listening sockets and the
+ * contexts are therefore all made here, never by the thread that starts
+ * the loops. */
+static void loop_setup(struct loop_thread *th)
+{
+	struct listener_set *set = th->set;
+	h2o_linklist_init_anchor(&th->conns);
+	th->inline_tail = &th->inline_head;
+	th->inline_timer.cb = run_inline;
+	th->loop = h2o_evloop_create();
+	th->queue = h2o_multithread_create_queue(th->loop);
+	h2o_timeout_init(th->loop, &th->inline_timeout, 0);
+	linger_init(&th->linger, th->loop);
+	h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
+	th->listeners = xcalloc(set->nrts, sizeof(*th->listeners));
+	for (size_t i = 0; i < set->nrts; i++) {
+		struct loop_listener *ll = &th->listeners[i];
+		struct listener_rt *rt = &set->rts[i];
+		ll->thread = th;
+		h2o_context_init(&ll->ctx, th->loop, &rt->gconf);
+		h2o_timeout_init(th->loop, &ll->duration, (uint64_t)rt->cfg->max_request_duration * 1000);
+		ll->accept.ctx = &ll->ctx;
+		ll->accept.hosts = rt->gconf.hosts;
+		ll->accept.ssl_ctx = rt->ssl;
+		ll->sock = h2o_evloop_socket_create(th->loop, rt->fds[th->index], H2O_SOCKET_FLAG_DONT_READ);
+		rt->fds[th->index] = -1; /* the socket owns it now */
+		ll->sock->data = &ll->accept;
+		h2o_socket_read_start(ll->sock, on_accept);
+	}
+	pthread_mutex_lock(&set->ready_lock);
+	set->ready++;
+	pthread_cond_broadcast(&set->ready_cond);
+	pthread_mutex_unlock(&set->ready_lock);
+}
+
 static void *loop_main(void *arg)
 {
 	struct loop_thread *t = arg;
 	thread_role_set_loop(true); /* blocking services refuse to run here */
+	loop_setup(t);
 	while (!atomic_load(&t->set->stopping))
 		h2o_evloop_run(t->loop, 200);
 	loop_shutdown(t);
@@ -648,6 +692,8 @@ static void set_free(struct listener_set *set)
 	}
 	free(set->rts);
 	free(set->threads);
+	pthread_mutex_destroy(&set->ready_lock);
+	pthread_cond_destroy(&set->ready_cond);
 	free(set);
 }
 
@@ -670,6 +716,8 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 	set->nrts = cfg->nlisteners;
 	set->rts = xcalloc(set->nrts, sizeof(*set->rts));
 	atomic_init(&set->stopping, false);
+	pthread_mutex_init(&set->ready_lock, NULL);
+	pthread_cond_init(&set->ready_cond, NULL);
 
 	for (size_t i = 0; i < set->nrts; i++) {
 		struct listener_rt *rt = &set->rts[i];
@@ -703,38 +751,20 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 	for (unsigned t = 0; t < set->nthreads; t++) {
 		struct loop_thread *th = &set->threads[t];
 		th->set = set;
-		h2o_linklist_init_anchor(&th->conns);
-		th->inline_tail = &th->inline_head;
-		th->inline_timer.cb = run_inline;
-		th->loop = h2o_evloop_create();
-		th->queue = h2o_multithread_create_queue(th->loop);
-		h2o_timeout_init(th->loop, &th->inline_timeout, 0);
-		linger_init(&th->linger, th->loop);
-		h2o_multithread_register_receiver(th->queue, &th->receiver, on_job_done);
-		th->listeners = xcalloc(set->nrts, sizeof(*th->listeners));
-		for (size_t i = 0; i < set->nrts; i++) {
-			struct loop_listener *ll = &th->listeners[i];
-			struct listener_rt *rt = &set->rts[i];
-			ll->thread = th;
-			h2o_context_init(&ll->ctx, th->loop, &rt->gconf);
-			h2o_timeout_init(th->loop, &ll->duration, (uint64_t)rt->cfg->max_request_duration * 1000);
-			ll->accept.ctx = &ll->ctx;
-			ll->accept.hosts = rt->gconf.hosts;
-			ll->accept.ssl_ctx = rt->ssl;
-			ll->sock = h2o_evloop_socket_create(th->loop, rt->fds[t], H2O_SOCKET_FLAG_DONT_READ);
-			rt->fds[t] = -1; /* the socket owns it now */
-			ll->sock->data = &ll->accept;
-			h2o_socket_read_start(ll->sock, on_accept);
-		}
-	}
-	for (unsigned t = 0; t < set->nthreads; t++) {
-		if (pthread_create(&set->threads[t].tid, NULL, loop_main, &set->threads[t]) != 0) {
+		th->index = t;
+		if (pthread_create(&th->tid, NULL, loop_main, th) != 0) {
 			buf_append_str(err, "cannot start event-loop thread");
 			listeners_stop(set);
 			return TROVE_ERR_INTERNAL;
 		}
-		set->threads[t].started = true;
+		th->started = true;
 	}
+	/* Each loop builds its h2o objects on its own thread (loop_setup);
+	 * serve nothing before all of them have. */
+	pthread_mutex_lock(&set->ready_lock);
+	while (set->ready < set->nthreads)
+		pthread_cond_wait(&set->ready_cond, &set->ready_lock);
+	pthread_mutex_unlock(&set->ready_lock);
 	for (size_t i = 0; i < set->nrts; i++)
 		log_info("listener started", "address", set->rts[i].cfg->address, "tls",
 			 set->rts[i].cfg->tls_disable ? "disabled" : "enabled");
