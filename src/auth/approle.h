@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "strlist_json.h"
 #include "core/request.h"
 #include "core/router.h"
 #include "core/token_params.h"
@@ -169,7 +170,6 @@ int approle_metadata_parse(const json_t *in, json_t **out, const char **why);
 
 /* RFC 3339 with nanoseconds as Go prints it; 0 -> "0001-01-01T00:00:00Z". */
 json_t *approle_time_json(int64_t ns);
-json_t *approle_list_json(const struct strlist *l);
 
 /* --- approle_secret.c ----------------------------------------------------- */
 

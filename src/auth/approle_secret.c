@@ -53,8 +53,8 @@ json_t *approle_secret_to_store(const struct approle_secret *e)
 	                 e->accessor, "num_uses", (json_int_t)e->num_uses, "ttl", (json_int_t)e->ttl,
 	                 "creation_ns", (json_int_t)e->creation_ns, "expiration_ns",
 	                 (json_int_t)e->expiration_ns, "last_updated_ns", (json_int_t)e->last_updated_ns,
-	                 "metadata", e->metadata, "cidr_list", approle_list_json(&e->cidr_list),
-	                 "token_bound_cidrs", approle_list_json(&e->token_bound_cidrs));
+	                 "metadata", e->metadata, "cidr_list", strlist_json(&e->cidr_list),
+	                 "token_bound_cidrs", strlist_json(&e->token_bound_cidrs));
 }
 
 static int strings_into(const json_t *a, struct strlist *out)
@@ -110,8 +110,8 @@ json_t *approle_secret_to_api(const struct approle_secret *e)
 	                 "creation_time", approle_time_json(e->creation_ns), "expiration_time",
 	                 approle_time_json(e->expiration_ns), "last_updated_time",
 	                 approle_time_json(e->last_updated_ns), "metadata", e->metadata, "cidr_list",
-	                 approle_list_json(&e->cidr_list), "token_bound_cidrs",
-	                 approle_list_json(&e->token_bound_cidrs));
+	                 strlist_json(&e->cidr_list), "token_bound_cidrs",
+	                 strlist_json(&e->token_bound_cidrs));
 }
 
 bool approle_secret_expired(const struct approle_secret *e, int64_t now_ns)

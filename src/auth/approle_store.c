@@ -318,14 +318,6 @@ void approle_role_release(struct approle_role *r)
 	token_params_release(&r->tp);
 }
 
-json_t *approle_list_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
-
 static int list_from_json(const json_t *a, struct strlist *out)
 {
 	size_t i;
@@ -345,7 +337,7 @@ json_t *approle_role_to_store(const struct approle_role *r)
 {
 	return json_pack("{s:s, s:s, s:b, s:o, s:I, s:I, s:b, s:o}", "role_id", r->role_id, "dir", r->dir,
 	                 "bind_secret_id", r->bind_secret_id, "secret_id_bound_cidrs",
-	                 approle_list_json(&r->secret_id_bound_cidrs), "secret_id_num_uses",
+	                 strlist_json(&r->secret_id_bound_cidrs), "secret_id_num_uses",
 	                 (json_int_t)r->secret_id_num_uses, "secret_id_ttl", (json_int_t)r->secret_id_ttl,
 	                 "local_secret_ids", r->local_secret_ids, "token", token_params_store(&r->tp));
 }
@@ -390,7 +382,7 @@ int approle_role_load(struct storage *s, const char *name, struct approle_role *
 json_t *approle_role_to_api(const struct approle_role *r)
 {
 	json_t *o = json_pack("{s:b, s:o, s:I, s:I, s:b}", "bind_secret_id", r->bind_secret_id,
-	                      "secret_id_bound_cidrs", approle_list_json(&r->secret_id_bound_cidrs),
+	                      "secret_id_bound_cidrs", strlist_json(&r->secret_id_bound_cidrs),
 	                      "secret_id_num_uses", (json_int_t)r->secret_id_num_uses, "secret_id_ttl",
 	                      (json_int_t)r->secret_id_ttl, "local_secret_ids", r->local_secret_ids);
 	if (o)

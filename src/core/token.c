@@ -71,6 +71,7 @@
 #include "secure.h"
 #include "strconv.h"
 #include "vcache.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -175,14 +176,6 @@ void token_entry_set(char **field, const char *v)
 bool token_has_policy(const struct token_entry *e, const char *policy)
 {
 	return e && strlist_contains(&e->policies, policy);
-}
-
-static json_t *strlist_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
 }
 
 static void set_str_if(json_t *j, const char *k, const char *v)

@@ -29,6 +29,7 @@
 #include "err.h"
 #include "secure.h"
 #include "timefmt.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -54,14 +55,6 @@ static json_t *time_json(int64_t t)
 		return json_null();
 	time_rfc3339(t, buf);
 	return json_string(buf);
-}
-
-static json_t *list_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
 }
 
 /* A coerced string-list field (JSON array of strings) into out. */
@@ -223,7 +216,7 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 	json_object_set_new(d, "display_name", json_string(e->display_name));
 	json_object_set_new(d, "entity_id", json_string(e->entity_id));
 	if (e->identity_policies.len) /* set for the request's own token only */
-		json_object_set_new(d, "identity_policies", list_json(&e->identity_policies));
+		json_object_set_new(d, "identity_policies", strlist_json(&e->identity_policies));
 	json_object_set_new(d, "expire_time", time_json(e->expire_time));
 	json_object_set_new(d, "explicit_max_ttl", json_integer((json_int_t)e->explicit_max_ttl));
 	json_object_set_new(d, "id", json_string(id ? id : ""));
@@ -232,7 +225,7 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 	json_object_set_new(d, "num_uses", json_integer((json_int_t)(e->num_uses > 0 ? e->num_uses : 0)));
 	json_object_set_new(d, "orphan", json_boolean(e->orphan));
 	json_object_set_new(d, "path", json_string(e->path));
-	json_object_set_new(d, "policies", list_json(&e->policies));
+	json_object_set_new(d, "policies", strlist_json(&e->policies));
 	json_object_set_new(d, "renewable", json_boolean(e->renewable && e->expire_time != 0));
 	json_object_set_new(d, "ttl", json_integer((json_int_t)remaining(e)));
 	json_object_set_new(d, "type", json_string(e->type == TOKEN_TYPE_BATCH ? "batch" : "service"));
@@ -245,7 +238,7 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 		json_object_set_new(d, "last_renewal", time_json(e->last_renewal_time));
 	}
 	if (e->bound_cidrs.len)
-		json_object_set_new(d, "bound_cidrs", list_json(&e->bound_cidrs));
+		json_object_set_new(d, "bound_cidrs", strlist_json(&e->bound_cidrs));
 	return d;
 }
 
@@ -297,12 +290,12 @@ static json_t *role_json(const struct role *r)
 	return json_pack(
 	    "{s:o, s:o, s:o, s:o, s:o, s:I, s:s, s:b, s:s, s:I, s:b, s:o, s:I, s:b, s:I, s:I, s:s, "
 	    "s:I, s:I}",
-	    "allowed_entity_aliases", list_json(&r->entity_aliases), "allowed_policies",
-	    list_json(&r->allowed), "allowed_policies_glob", list_json(&r->allowed_glob),
-	    "disallowed_policies", list_json(&r->disallowed), "disallowed_policies_glob",
-	    list_json(&r->disallowed_glob), "explicit_max_ttl", (json_int_t)r->explicit_max_ttl, "name",
+	    "allowed_entity_aliases", strlist_json(&r->entity_aliases), "allowed_policies",
+	    strlist_json(&r->allowed), "allowed_policies_glob", strlist_json(&r->allowed_glob),
+	    "disallowed_policies", strlist_json(&r->disallowed), "disallowed_policies_glob",
+	    strlist_json(&r->disallowed_glob), "explicit_max_ttl", (json_int_t)r->explicit_max_ttl, "name",
 	    r->name, "orphan", r->orphan, "path_suffix", r->path_suffix, "period", (json_int_t)r->period,
-	    "renewable", r->renewable, "token_bound_cidrs", list_json(&r->cidrs), "token_explicit_max_ttl",
+	    "renewable", r->renewable, "token_bound_cidrs", strlist_json(&r->cidrs), "token_explicit_max_ttl",
 	    (json_int_t)r->explicit_max_ttl, "token_no_default_policy", r->no_default_policy,
 	    "token_num_uses", (json_int_t)r->num_uses, "token_period", (json_int_t)r->period, "token_type",
 	    r->token_type, "token_ttl", (json_int_t)r->ttl, "token_max_ttl", (json_int_t)r->max_ttl);
@@ -422,7 +415,7 @@ static int roles_list(struct request *req, struct response *resp)
 	r = TROVE_ERR_NOT_FOUND;
 	if (keys.len == 0)
 		goto out;
-	response_set_data(resp, json_pack("{s:o}", "keys", list_json(&keys)));
+	response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&keys)));
 	r = 0;
 out:
 	strlist_release(&keys);
@@ -1112,7 +1105,7 @@ static int accessors_list(struct request *req, struct response *resp)
 	if (keys.len == 0)
 		goto out;
 	strlist_sort(&keys);
-	response_set_data(resp, json_pack("{s:o}", "keys", list_json(&keys)));
+	response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&keys)));
 	r = 0;
 out:
 	strlist_release(&keys);
