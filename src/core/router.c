@@ -197,23 +197,14 @@ static bool has_nul(const json_t *s)
 
 static const char nul_why[] = "must not contain a NUL byte";
 
-/* A policy name in canonical form (trimmed, lower-cased), or NULL when
+/* A policy name in canonical form (policy_name_canon), or NULL when
  * nothing is left. */
-static json_t *policy_name_canon(const char *s, size_t n)
+static json_t *policy_name_json(const char *s, size_t n)
 {
-	while (n > 0 && isspace((unsigned char)*s)) {
-		s++;
-		n--;
-	}
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (n == 0)
-		return NULL;
-	char *l = xmalloc(n + 1); /* n bytes, NULs included */
-	for (size_t i = 0; i < n; i++)
-		l[i] = (char)tolower((unsigned char)s[i]);
-	l[n] = '\0';
-	json_t *out = json_stringn(l, n);
+	size_t len = 0;
+	char *l = policy_name_canon(s, n, &len);
+	json_t *out = l ? json_stringn(l, len) : NULL;
+
 	free(l);
 	return out;
 }
@@ -226,14 +217,9 @@ static json_t *policy_list_canon(const json_t *list)
 	json_t *v, *out = json_array();
 
 	strlist_init(&names);
-	json_array_foreach(list, i, v)
-	{
-		json_t *c = policy_name_canon(json_string_value(v), json_string_length(v));
-		if (c)
-			strlist_push(&names, json_string_value(c));
-		json_decref(c);
-	}
-	strlist_sort_unique(&names);
+	json_array_foreach(list, i, v) /* coerced: strings without NULs */
+		strlist_push(&names, json_string_value(v));
+	policy_names_canon(&names);
 	for (i = 0; i < names.len; i++)
 		json_array_append_new(out, json_string(names.items[i]));
 	strlist_release(&names);
@@ -412,7 +398,7 @@ json_t *field_canon_param(const char *key, const json_t *value, const void *rout
 		/* compared with each element of the coerced list */
 		return field_coerce(FIELD_STRING, (json_t *)value, &why);
 	case FIELD_POLICIES:
-		return json_is_string(value) ? policy_name_canon(json_string_value(value), json_string_length(value))
+		return json_is_string(value) ? policy_name_json(json_string_value(value), json_string_length(value))
 					     : NULL;
 	case FIELD_MAP:
 	case FIELD_STRMAP:

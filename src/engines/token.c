@@ -71,32 +71,6 @@ static void field_list(const struct request *req, const char *name, struct strli
 	}
 }
 
-/* Vault's policy-name sanitising: trimmed, lowercased, no empties, sorted,
- * unique. */
-static void sanitize_policies(struct strlist *l)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < l->len; i++) {
-		char *s = l->items[i], *b = s, *e;
-		while (*b && isspace((unsigned char)*b))
-			b++;
-		e = b + strlen(b);
-		while (e > b && isspace((unsigned char)e[-1]))
-			e--;
-		*e = '\0';
-		memmove(s, b, (size_t)(e - b) + 1);
-		for (char *p = s; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (!s[0]) {
-			free(s);
-			continue;
-		}
-		l->items[w++] = s;
-	}
-	l->len = w;
-	strlist_sort_unique(l);
-}
-
 static void strlist_remove(struct strlist *l, const char *s)
 {
 	size_t w = 0;
@@ -510,7 +484,7 @@ static int role_write(struct request *req, struct response *resp)
 		strlist_release(l);
 		field_list(req, lists[i].field, l);
 		if (lists[i].policies)
-			sanitize_policies(l);
+			policy_names_canon(l);
 	}
 	if (field_present(req, "token_bound_cidrs") || field_present(req, "bound_cidrs")) {
 		strlist_release(&ro->cidrs);
@@ -596,7 +570,7 @@ static int choose_policies(struct request *req, struct response *resp, const str
 
 	strlist_init(&bad);
 	field_list(req, "policies", out);
-	sanitize_policies(out);
+	policy_names_canon(out);
 	if (!asked || out->len == 0) {
 		if (ro && ro->allowed.len)
 			strlist_copy(out, &ro->allowed);
@@ -604,7 +578,7 @@ static int choose_policies(struct request *req, struct response *resp, const str
 			strlist_copy(out, &parent->policies);
 		if (no_default)
 			strlist_remove(out, "default");
-		sanitize_policies(out);
+		policy_names_canon(out);
 	}
 	if (ro) {
 		default_disallowed =
@@ -656,7 +630,7 @@ static int choose_policies(struct request *req, struct response *resp, const str
 add_default:
 	if (!no_default && !default_disallowed && !strlist_contains(out, "root"))
 		strlist_push(out, "default");
-	sanitize_policies(out);
+	policy_names_canon(out);
 	if (strlist_contains(out, "root") && !token_has_policy(parent, "root")) {
 		r = response_error(resp, TROVE_ERR_INVALID,
 		                   "root tokens may not be created without parent token being root");
