@@ -24,6 +24,7 @@
 #include "rand.h"
 #include "secure.h"
 #include "timefmt.h"
+#include "cidr.h"
 
 #include "banned.h"
 
@@ -411,71 +412,11 @@ void approle_field_list(const struct request *req, const char *name, struct strl
 	}
 }
 
-struct cidr {
-	int family; /* 4 or 6 */
-	unsigned char addr[16];
-	int bits;
-};
-
-static bool cidr_parse(const char *s, struct cidr *out)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-	int max;
-
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(out->addr, 0, sizeof(out->addr));
-	if (inet_pton(AF_INET, host, out->addr) == 1) {
-		out->family = 4;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-		out->family = 6;
-		max = 128;
-	} else {
-		return false;
-	}
-	out->bits = max;
-	if (slash) {
-		const char *p = slash + 1;
-		int bits = 0;
-		if (!*p || strlen(p) > 3)
-			return false;
-		for (; *p; p++) {
-			if (!isdigit((unsigned char)*p))
-				return false;
-			bits = bits * 10 + (*p - '0');
-		}
-		if (bits > max)
-			return false;
-		out->bits = bits;
-	}
-	return true;
-}
-
-static bool cidr_contains(const struct cidr *outer, const struct cidr *inner)
-{
-	if (outer->family != inner->family || outer->bits > inner->bits)
-		return false;
-	int full = outer->bits / 8, rest = outer->bits % 8;
-	if (memcmp(outer->addr, inner->addr, (size_t)full) != 0)
-		return false;
-	if (rest) {
-		unsigned char mask = (unsigned char)(0xff << (8 - rest));
-		if ((outer->addr[full] & mask) != (inner->addr[full] & mask))
-			return false;
-	}
-	return true;
-}
-
 bool approle_cidrs_valid(const struct strlist *l, const char **bad)
 {
 	struct cidr c;
 	for (size_t i = 0; i < l->len; i++) {
-		if (!cidr_parse(l->items[i], &c) || !token_cidr_valid(l->items[i])) {
+		if (!cidr_parse(l->items[i], &c)) {
 			*bad = l->items[i];
 			return false;
 		}

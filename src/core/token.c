@@ -71,6 +71,7 @@
 #include "secure.h"
 #include "strconv.h"
 #include "vcache.h"
+#include "cidr.h"
 #include "strlist_json.h"
 
 #include "banned.h"
@@ -1781,105 +1782,22 @@ out:
 
 /* --- CIDR binding ------------------------------------------------------------ */
 
-struct ipaddr {
-	int family; /* AF_INET or AF_INET6 */
-	unsigned char b[16];
-};
-
-static bool parse_ip(const char *s, struct ipaddr *out)
-{
-	char buf[64];
-	size_t n = strlen(s);
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	if (s[0] == '[') {
-		const char *e = strchr(s, ']');
-		if (!e)
-			return false;
-		n = (size_t)(e - s - 1);
-		memcpy(buf, s + 1, n);
-	} else {
-		memcpy(buf, s, n);
-	}
-	buf[n] = '\0';
-	char *pct = strchr(buf, '%'); /* IPv6 zone */
-	if (pct)
-		*pct = '\0';
-	if (inet_pton(AF_INET, buf, out->b) == 1) {
-		out->family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, buf, out->b) == 1) {
-		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-		out->family = AF_INET6;
-		if (memcmp(out->b, mapped, 12) == 0) {
-			memmove(out->b, out->b + 12, 4);
-			out->family = AF_INET;
-		}
-		return true;
-	}
-	return false;
-}
-
-static bool parse_cidr(const char *s, struct ipaddr *net, int *bits)
-{
-	char buf[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	int64_t b;
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	/* no mapping of ::ffff: networks: parse the address family as written */
-	if (inet_pton(AF_INET, buf, net->b) == 1)
-		net->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, net->b) == 1)
-		net->family = AF_INET6;
-	else
-		return false;
-	int max = net->family == AF_INET ? 32 : 128;
-	if (!slash) {
-		*bits = max;
-		return true;
-	}
-	if (!strconv_int64(slash + 1, &b) || b < 0 || b > max || slash[1] == '+' || slash[1] == '-')
-		return false;
-	*bits = (int)b;
-	return true;
-}
-
-static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
-{
-	int full = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, (size_t)full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	unsigned char mask = (unsigned char)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
 bool token_cidr_valid(const char *s)
 {
-	struct ipaddr net;
-	int bits;
-	return s && parse_cidr(s, &net, &bits);
+	struct cidr net;
+	return s && cidr_parse(s, &net);
 }
 
 bool token_cidr_allows(const struct strlist *cidrs, const char *addr)
 {
-	struct ipaddr ip;
+	struct cidr ip;
 	if (!cidrs || cidrs->len == 0)
 		return true;
-	if (!addr || !parse_ip(addr, &ip))
+	if (!addr || !cidr_parse_addr(addr, strlen(addr), &ip))
 		return false;
 	for (size_t i = 0; i < cidrs->len; i++) {
-		struct ipaddr net;
-		int bits;
-		if (!parse_cidr(cidrs->items[i], &net, &bits))
-			continue;
-		if (net.family == ip.family && prefix_eq(net.b, ip.b, bits))
+		struct cidr net;
+		if (cidr_parse(cidrs->items[i], &net) && cidr_contains(&net, &ip))
 			return true;
 	}
 	return false;

@@ -74,29 +74,44 @@ bool cidr_parse_addr(const char *s, size_t n, struct cidr *out)
 	return true;
 }
 
-bool cidr_parse(const char *s, struct cidr *out)
+/* A block; with unmap, a mapped one becomes IPv4 (see cidr.h). */
+static bool parse_block(const char *s, struct cidr *out, bool unmap)
 {
 	const char *slash = strchr(s, '/');
 	unsigned bits = 0;
+	bool mapped;
 
 	if (!pton(s, slash ? (size_t)(slash - s) : strlen(s), out))
 		return false;
-	if (!slash)
-		return true;
-	const char *p = slash + 1;
-	size_t digits = strlen(p);
-	if (digits == 0 || digits > 3)
-		return false;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
+	mapped = unmap && out->family == 6 && memcmp(out->addr, v4mapped, sizeof(v4mapped)) == 0;
+	if (slash) {
+		const char *p = slash + 1;
+		size_t digits = strlen(p);
+		if (digits == 0 || digits > 3)
 			return false;
-		bits = bits * 10 + (unsigned)(*p - '0');
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return false;
+			bits = bits * 10 + (unsigned)(*p - '0');
+		}
+		if (bits > out->bits || (mapped && bits < 96))
+			return false;
+		out->bits = bits;
+		clear_host_bits(out);
 	}
-	if (bits > out->bits)
-		return false;
-	out->bits = bits;
-	clear_host_bits(out);
+	if (mapped)
+		to_v4(out);
 	return true;
+}
+
+bool cidr_parse(const char *s, struct cidr *out)
+{
+	return parse_block(s, out, false);
+}
+
+bool cidr_parse_unmapped(const char *s, struct cidr *out)
+{
+	return parse_block(s, out, true);
 }
 
 bool cidr_contains(const struct cidr *net, const struct cidr *inner)
@@ -111,14 +126,4 @@ bool cidr_contains(const struct cidr *net, const struct cidr *inner)
 		return true;
 	unsigned char mask = (unsigned char)(0xff << (8 - rest));
 	return (net->addr[full] & mask) == (inner->addr[full] & mask);
-}
-
-bool cidr_unmap(struct cidr *c)
-{
-	if (c->family != 6 || memcmp(c->addr, v4mapped, sizeof(v4mapped)) != 0)
-		return true;
-	if (c->bits < 96)
-		return false;
-	to_v4(c);
-	return true;
 }

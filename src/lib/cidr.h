@@ -36,10 +36,10 @@ bool cidr_parse(const char *s, struct cidr *out);
  * equal. */
 bool cidr_contains(const struct cidr *net, const struct cidr *inner);
 
-/* An IPv4-mapped IPv6 block (::ffff:a.b.c.d/96+n) rewritten as the IPv4
- * block a.b.c.d/n, for callers that treat mapped addresses as IPv4.
- * False when c is a mapped block shorter than /96 (it spans more than
- * IPv4); any other block is left as it is. */
-bool cidr_unmap(struct cidr *c);
+/* cidr_parse for callers that treat mapped addresses as IPv4: an
+ * IPv4-mapped IPv6 block (::ffff:a.b.c.d/96+n) becomes the IPv4 block
+ * a.b.c.d/n, and one shorter than /96 (it spans more than IPv4) is
+ * refused. */
+bool cidr_parse_unmapped(const char *s, struct cidr *out);
 
 #endif
