@@ -25,6 +25,7 @@
 #include "secure.h"
 #include "timefmt.h"
 #include "cidr.h"
+#include "hmac.h"
 
 #include "banned.h"
 
@@ -172,15 +173,14 @@ void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain
 	unsigned char stackbuf[64 + APPROLE_INPUT_MAX];
 	size_t dl = strlen(domain), vl = strlen(value), n = dl + 1 + vl;
 	unsigned char *in = n <= sizeof(stackbuf) ? stackbuf : xmalloc(n);
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	unsigned char mac[HMAC_SHA256_LEN];
 
 	memcpy(in, domain, dl);
 	in[dl] = 0;
 	memcpy(in + dl + 1, value, vl);
-	if (!HMAC(EVP_sha256(), salt, APPROLE_SALT_LEN, in, n, mac, &mac_len) || mac_len != 32)
+	if (hmac_sha256(salt, APPROLE_SALT_LEN, in, n, mac) != 0)
 		abort(); /* cannot fail with these arguments */
-	hex_encode(mac, 32, out);
+	hex_encode(mac, HMAC_SHA256_LEN, out);
 	secure_wipe(in, n);
 	secure_wipe(mac, sizeof(mac));
 	if (in != stackbuf)

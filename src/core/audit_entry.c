@@ -31,29 +31,17 @@
  *    integers). The shortest text below is only what reals are hashed as;
  *  - true, false, null.
  *
- * Hashing: HMAC-SHA256 (RFC 2104) from two SHA-256 states prepared once
- * per entry, at its first hash (a log_raw entry, or one with nothing
- * secret in it, never prepares them): the state after the block
- * key ^ ipad and the state after the block key ^ opad (a salt longer than
- * a block is hashed first). A leaf then costs two state copies and two
- * compressions, with no allocation and no failure, and its MAC is
- * hex-encoded straight into the line. This uses SHA256_Init/Update/Final,
- * deprecated since OpenSSL 3.0 (the warning is silenced around that code
- * only), because EVP cannot do it cheaply there: EVP_MAC_init and
- * EVP_MAC_final each duplicate a provider digest context (malloc, copy,
- * cleanse, free), about 150 ns a leaf against 90 ns, and keying an
- * EVP_MAC_CTX (a digest fetch under a lock, three contexts) costs another
- * 0.6 us an entry; with some 14 hashed leaves in a typical entry that was
- * more than half of its cost. The low-level functions bypass the provider
- * layer (so no FIPS provider): built with OPENSSL_NO_DEPRECATED, or against
- * an OpenSSL without them, the same hasher uses one EVP_MAC context per
- * entry instead, keyed lazily and re-initialised per leaf with a NULL key.
- * Either way the keyed state is wiped when the entry ends, and the inner
- * hash and the MAC after each leaf; test_audit_entry checks the result
- * against OpenSSL's one-shot HMAC() for salts shorter than, as long as and
- * longer than a block. The request's client token and the token's
- * accessor appear twice in an entry (auth and request): each is hashed
- * once and its quoted hash copied. Across the entries of one batch (the
+ * Hashing: HMAC-SHA256 through one lib/hmac context per entry, keyed at
+ * its first hash (a log_raw entry, or one with nothing secret in it,
+ * never keys it): a leaf then costs two SHA-256 state copies and two
+ * compressions, with no allocation, and its MAC is hex-encoded straight
+ * into the line (hmac.h says how, and why not EVP_MAC). The keyed state
+ * is wiped when the entry ends, and the MAC after each leaf;
+ * test_audit_entry checks the result against OpenSSL's one-shot HMAC()
+ * for salts shorter than, as long as and longer than a block. The
+ * request's client token and the token's accessor appear twice in an
+ * entry (auth and request): each is hashed once and its quoted hash
+ * copied. Across the entries of one batch (the
  * broker formats a batch's entries for one device together), a memo keeps
  * the quoted hash of each value of up to AUDIT_MEMO_TEXT_MAX bytes it has
  * hashed, in a fixed table indexed by FNV-1a of the value and checked by
@@ -130,6 +118,7 @@
 #include "buf.h"
 #include "encoding.h"
 #include "err.h"
+#include "hmac.h"
 #include "mount.h"
 #include "request.h"
 #include "secure.h"
@@ -162,160 +151,12 @@ static void hex_pairs(const unsigned char *in, size_t n, char *out)
 		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
 }
 
-#ifndef OPENSSL_NO_DEPRECATED_3_0
-/* SHA256_Init/Update/Final are deprecated since OpenSSL 3.0 (see the file
- * comment for why they are used); silenced for this section only. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-
-struct hasher {
-	const unsigned char *salt;
-	size_t salt_len;
-	bool keyed;              /* inner and outer are ready */
-	SHA256_CTX inner, outer; /* after (key ^ ipad), after (key ^ opad) */
-};
-
-static void hasher_init(struct hasher *h, const unsigned char *salt, size_t salt_len)
-{
-	h->salt = salt;
-	h->salt_len = salt ? salt_len : 0;
-	h->keyed = false;
-}
-
-static void hasher_release(struct hasher *h)
-{
-	if (!h->keyed)
-		return;
-	secure_wipe(&h->inner, sizeof(h->inner));
-	secure_wipe(&h->outer, sizeof(h->outer));
-	h->keyed = false;
-}
-
-/* RFC 2104: the key, hashed first when longer than a block, zero-padded
- * to a block and XORed with ipad / opad. */
-static bool hasher_key(struct hasher *h)
-{
-	unsigned char key[SHA256_CBLOCK], ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
-	SHA256_CTX c;
-	bool ok = true;
-
-	memset(key, 0, sizeof(key));
-	if (h->salt_len > SHA256_CBLOCK)
-		ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, h->salt, h->salt_len) == 1 &&
-		     SHA256_Final(key, &c) == 1;
-	else if (h->salt_len != 0)
-		memcpy(key, h->salt, h->salt_len);
-	for (size_t i = 0; i < SHA256_CBLOCK; i++) {
-		ipad[i] = key[i] ^ 0x36;
-		opad[i] = key[i] ^ 0x5c;
-	}
-	ok = ok && SHA256_Init(&h->inner) == 1 && SHA256_Update(&h->inner, ipad, SHA256_CBLOCK) == 1 &&
-	     SHA256_Init(&h->outer) == 1 && SHA256_Update(&h->outer, opad, SHA256_CBLOCK) == 1;
-	secure_wipe(key, sizeof(key));
-	secure_wipe(ipad, sizeof(ipad));
-	secure_wipe(opad, sizeof(opad));
-	secure_wipe(&c, sizeof(c));
-	h->keyed = true;
-	if (!ok)
-		hasher_release(h); /* never happens: these cannot fail */
-	return ok;
-}
-
-/* The raw MAC of n bytes of text. The caller wipes mac. */
-static bool hasher_mac(struct hasher *h, const void *text, size_t n, unsigned char mac[SHA256_LEN])
-{
-	unsigned char ih[SHA256_LEN];
-	SHA256_CTX c;
-	bool ok;
-
-	if (!h->keyed && !hasher_key(h))
-		return false;
-	c = h->inner;
-	ok = SHA256_Update(&c, text, n) == 1 && SHA256_Final(ih, &c) == 1;
-	c = h->outer;
-	ok = ok && SHA256_Update(&c, ih, SHA256_LEN) == 1 && SHA256_Final(mac, &c) == 1;
-	secure_wipe(ih, sizeof(ih));
-	secure_wipe(&c, sizeof(c));
-	return ok;
-}
-
-#pragma GCC diagnostic pop
-#else /* OPENSSL_NO_DEPRECATED_3_0: one EVP_MAC context per entry */
-
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-}
-
-struct hasher {
-	const unsigned char *salt;
-	size_t salt_len;
-	EVP_MAC_CTX *ctx; /* NULL until the first hash */
-	bool fresh;       /* ctx is keyed and has seen no message yet */
-};
-
-static void hasher_init(struct hasher *h, const unsigned char *salt, size_t salt_len)
-{
-	h->salt = salt;
-	h->salt_len = salt_len;
-	h->ctx = NULL;
-	h->fresh = false;
-}
-
-static void hasher_release(struct hasher *h)
-{
-	EVP_MAC_CTX_free(h->ctx); /* cleanses the keyed state */
-	h->ctx = NULL;
-}
-
-static bool hasher_key(struct hasher *h)
-{
-	static const unsigned char no_key[1];
-	char digest[] = "SHA256";
-	OSSL_PARAM params[2];
-
-	if (pthread_once(&hmac_once, hmac_fetch) != 0 || hmac_alg == NULL)
-		return false;
-	h->ctx = EVP_MAC_CTX_new(hmac_alg);
-	if (h->ctx == NULL)
-		return false;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	/* A NULL key would mean "keep the previous key": pass a real pointer. */
-	if (EVP_MAC_init(h->ctx, h->salt ? h->salt : no_key, h->salt ? h->salt_len : 0, params) != 1) {
-		hasher_release(h);
-		return false;
-	}
-	h->fresh = true;
-	return true;
-}
-
-/* The raw MAC of n bytes of text. The caller wipes mac. A NULL key
- * re-initialises from the already-padded inner state. */
-static bool hasher_mac(struct hasher *h, const void *text, size_t n, unsigned char mac[SHA256_LEN])
-{
-	size_t mac_len = 0;
-
-	if (h->ctx == NULL) {
-		if (!hasher_key(h))
-			return false;
-	} else if (!h->fresh && EVP_MAC_init(h->ctx, NULL, 0, NULL) != 1) {
-		return false;
-	}
-	h->fresh = false;
-	return EVP_MAC_update(h->ctx, n ? text : (const void *)"", n) == 1 &&
-	       EVP_MAC_final(h->ctx, mac, &mac_len, SHA256_LEN) == 1 && mac_len == SHA256_LEN;
-}
-#endif
 
 /* out gets "hmac-sha256:<64 hex>" (HASH_LEN chars + NUL). */
-static bool hasher_hash(struct hasher *h, const void *text, size_t n, char out[AUDIT_HASH_MAX])
+static bool hasher_hash(struct hmac_sha256_ctx *h, const void *text, size_t n, char out[AUDIT_HASH_MAX])
 {
 	unsigned char mac[SHA256_LEN];
-	bool ok = hasher_mac(h, text, n, mac);
+	bool ok = hmac_sha256_ctx_mac(h, text, n, mac);
 
 	if (ok) {
 		memcpy(out, AUDIT_HASH_PREFIX, PREFIX_LEN);
@@ -329,12 +170,12 @@ static bool hasher_hash(struct hasher *h, const void *text, size_t n, char out[A
 void audit_hash_text(const unsigned char *salt, size_t salt_len, const char *text, size_t n,
                      char out[AUDIT_HASH_MAX])
 {
-	struct hasher h;
+	struct hmac_sha256_ctx h;
 
-	hasher_init(&h, salt, salt_len);
+	hmac_sha256_ctx_init(&h, salt, salt_len);
 	if (!hasher_hash(&h, text, n, out))
 		out[0] = '\0'; /* reveals nothing; only on OpenSSL/alloc failure */
-	hasher_release(&h);
+	hmac_sha256_ctx_release(&h);
 }
 
 /* --- leaf texts ----------------------------------------------------------- */
@@ -461,7 +302,7 @@ static bool key_in(const struct strlist *l, const char *k, size_t klen)
 /* A JSON string holding the hash of scalar v (null stays null), or NULL.
  * Kept out of line so the recursive mask_value frame stays small (worker
  * threads have 1 MiB stacks and parsed input may nest 2048 deep). */
-static __attribute__((noinline)) json_t *hash_scalar(struct hasher *h, const json_t *v)
+static __attribute__((noinline)) json_t *hash_scalar(struct hmac_sha256_ctx *h, const json_t *v)
 {
 	char num[NUM_MAX], out[AUDIT_HASH_MAX];
 	const char *text;
@@ -475,7 +316,7 @@ static __attribute__((noinline)) json_t *hash_scalar(struct hasher *h, const jso
 }
 
 /* A new value with every leaf of v hashed, or NULL. */
-static json_t *mask_value(struct hasher *h, const json_t *v)
+static json_t *mask_value(struct hmac_sha256_ctx *h, const json_t *v)
 {
 	const char *k;
 	size_t klen, i;
@@ -516,12 +357,12 @@ json_t *audit_mask_leaves(const unsigned char *salt, size_t salt_len, const json
 {
 	const char *k;
 	size_t klen;
-	struct hasher h;
+	struct hmac_sha256_ctx h;
 	json_t *out, *c, *m;
 
 	if (v == NULL)
 		return NULL;
-	hasher_init(&h, salt, salt_len);
+	hmac_sha256_ctx_init(&h, salt, salt_len);
 	if (!json_is_object(v)) {
 		out = mask_value(&h, v);
 		goto done;
@@ -539,7 +380,7 @@ json_t *audit_mask_leaves(const unsigned char *salt, size_t salt_len, const json
 		}
 	}
 done:
-	hasher_release(&h);
+	hmac_sha256_ctx_release(&h);
 	return out;
 }
 
@@ -763,7 +604,7 @@ struct memo {
 struct entry {
 	const struct audit_format *f;
 	const struct audit_record *r;
-	struct hasher h;
+	struct hmac_sha256_ctx h;
 	struct out o;
 	struct memo token;             /* of r->req->client_token */
 	struct memo accessor;          /* of r->token->accessor */
@@ -844,7 +685,7 @@ static void out_hash(struct entry *e, const void *text, size_t n)
 			return;
 		}
 	}
-	if (!hasher_mac(&e->h, text, n, mac)) {
+	if (!hmac_sha256_ctx_mac(&e->h, text, n, mac)) {
 		o->ok = false;
 	} else {
 		d[0] = '"';
@@ -1402,7 +1243,7 @@ int audit_format_entry_append(const struct audit_format *f, const struct audit_r
 	size_t start = line->len;
 	bool first = true;
 
-	hasher_init(&e.h, f->salt, f->salt_len);
+	hmac_sha256_ctx_init(&e.h, f->salt, f->salt_len);
 	o->b = *line; /* taken over until the entry is done */
 	o->ok = true;
 	o->wipe = f->log_raw;
@@ -1440,7 +1281,7 @@ int audit_format_entry_append(const struct audit_format *f, const struct audit_r
 		out_cstr(o, r->error);
 	}
 	out_lit(o, "}\n");
-	hasher_release(&e.h);
+	hmac_sha256_ctx_release(&e.h);
 
 	if (!o->ok && o->b.size > 0) {
 		/* drop the partial entry; with log_raw it may hold secrets */

@@ -72,6 +72,7 @@
 #include "strconv.h"
 #include "vcache.h"
 #include "cidr.h"
+#include "hmac.h"
 #include "strlist_json.h"
 
 #include "banned.h"
@@ -529,18 +530,16 @@ static void next_seq(struct token_store *ts, char out[TOKEN_SEQ_HEX + 1])
  * "<hex HMAC>". Caller holds the lock. out: TOKEN_LOCATOR_MAX + 1 bytes. */
 static int hash_id(struct token_store *ts, const char *id, char *out)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	unsigned char mac[HMAC_SHA256_LEN];
 	const char *seq = seq_of(id);
-	if (!HMAC(EVP_sha256(), ts->salt, SALT_LEN, (const unsigned char *)id, strlen(id), mac, &mac_len) ||
-	    mac_len != 32)
+	if (hmac_sha256(ts->salt, SALT_LEN, id, strlen(id), mac) != 0)
 		return TROVE_ERR_INTERNAL;
 	if (seq) {
 		memcpy(out, seq, TOKEN_SEQ_HEX);
 		out[TOKEN_SEQ_HEX] = '.';
 		out += TOKEN_SEQ_HEX + 1;
 	}
-	hex_encode(mac, 32, out);
+	hex_encode(mac, HMAC_SHA256_LEN, out);
 	secure_wipe(mac, sizeof(mac));
 	return 0;
 }
