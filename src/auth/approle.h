@@ -97,9 +97,11 @@ struct approle_secret {
 
 /* --- approle_store.c ------------------------------------------------------ */
 
-/* Unix time in nanoseconds; tests may replace the clock (NULL restores). */
+/* Unix time in nanoseconds; tests may replace the clock (lib/clock; it
+ * must outlive its use, NULL restores the system's). */
 int64_t approle_now_ns(void);
-void approle_set_clock(int64_t (*fn)(void));
+struct clock;
+void approle_set_clock(const struct clock *c);
 
 /* The mount's salt: made (32 random bytes) and stored on first use. */
 int approle_salt_load(struct storage *s, unsigned char out[APPROLE_SALT_LEN]);

@@ -25,30 +25,23 @@
 #include "secure.h"
 #include "timefmt.h"
 #include "cidr.h"
+#include "clock.h"
 #include "hmac.h"
 
 #include "banned.h"
 
 /* --- clock ------------------------------------------------------------------ */
 
-static int64_t (*_Atomic clock_fn)(void);
-
-static int64_t system_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
-}
+static const struct clock *_Atomic clock_src;
 
 int64_t approle_now_ns(void)
 {
-	int64_t (*fn)(void) = atomic_load(&clock_fn);
-	return fn ? fn() : system_now_ns();
+	return clock_read(atomic_load(&clock_src), clock_realtime_ns);
 }
 
-void approle_set_clock(int64_t (*fn)(void))
+void approle_set_clock(const struct clock *c)
 {
-	atomic_store(&clock_fn, fn);
+	atomic_store(&clock_src, c);
 }
 
 /* --- salt ------------------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "lockout.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 
 #include "banned.h"
@@ -40,18 +41,11 @@ static size_t nentries;
 static size_t max_entries = LOCKOUT_MAX_ENTRIES;
 static int64_t last_sweep; /* when make_room last swept (now_s) */
 static bool swept_once;
-static int64_t (*clock_fn)(void);
-
-static int64_t monotonic_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
+static const struct clock *clock_src;
 
 static int64_t now_s(void)
 {
-	return clock_fn ? clock_fn() : monotonic_now();
+	return clock_read(clock_src, clock_monotonic_s);
 }
 
 static size_t alias_len(const char *alias)
@@ -246,10 +240,10 @@ size_t lockout_foreach_locked(const char *accessor,
 	return n;
 }
 
-void lockout_set_clock(int64_t (*now)(void))
+void lockout_set_clock(const struct clock *c)
 {
 	pthread_mutex_lock(&table_lock);
-	clock_fn = now;
+	clock_src = c;
 	pthread_mutex_unlock(&table_lock);
 }
 

@@ -86,9 +86,10 @@ bool lockout_is_locked(const char *accessor, const char *alias);
 size_t lockout_foreach_locked(const char *accessor,
                               void (*fn)(const char *accessor, const char *alias, void *arg), void *arg);
 
-/* For tests: replaces the clock (seconds, monotonic); NULL restores
- * CLOCK_MONOTONIC. */
-void lockout_set_clock(int64_t (*now)(void));
+/* For tests: replaces the clock (lib/clock, monotonic seconds), which
+ * must outlive its use; NULL restores CLOCK_MONOTONIC. */
+struct clock;
+void lockout_set_clock(const struct clock *c);
 /* The most pairs the table tracks (at least LOCKOUT_MIN_ENTRIES; 0
  * restores LOCKOUT_MAX_ENTRIES). Pairs already tracked stay. */
 void lockout_set_max_entries(size_t n);

@@ -72,6 +72,7 @@
 #include "strconv.h"
 #include "vcache.h"
 #include "cidr.h"
+#include "clock.h"
 #include "hmac.h"
 #include "strlist_json.h"
 
@@ -107,8 +108,7 @@ struct token_store {
 	pthread_mutex_t cb_mu;
 	struct revoke_cb cbs[MAX_CALLBACKS];
 	size_t ncbs;
-	int64_t (*clock)(void *arg);
-	void *clock_arg;
+	const struct clock *clock; /* NULL: the system's */
 	_Atomic uint64_t last_seq; /* the last creation sequence handed out */
 	struct vcache *cache;      /* parsed entries by locator (vcache.h): a
 	                            * hot token costs a copy, not a read,
@@ -343,7 +343,7 @@ out:
 
 static int64_t now_of(struct token_store *ts)
 {
-	return ts->clock ? ts->clock(ts->clock_arg) : (int64_t)time(NULL);
+	return clock_read(ts->clock, clock_realtime_s);
 }
 
 static void *cache_copy(const void *e)
@@ -389,10 +389,9 @@ struct batch_keys *token_store_batch_keys(struct token_store *ts)
 	return ts->batch_keys;
 }
 
-void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg)
+void token_store_set_clock(struct token_store *ts, const struct clock *c)
 {
-	ts->clock = clock;
-	ts->clock_arg = arg;
+	ts->clock = c;
 }
 
 /* Loads a fixed-size secret at path, creating it the first time. */
@@ -516,9 +515,7 @@ static const char *seq_of(const char *id)
  * locality, never uniqueness: the hash in the key is unique). */
 static void next_seq(struct token_store *ts, char out[TOKEN_SEQ_HEX + 1])
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint64_t clock_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	uint64_t clock_ns = (uint64_t)clock_realtime_ns();
 	uint64_t last = atomic_load(&ts->last_seq), next;
 	do {
 		next = last + 1 > clock_ns ? last + 1 : clock_ns;

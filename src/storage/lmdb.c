@@ -76,6 +76,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "clock.h"
 #include "group_commit.h"
 #include "log.h"
 #include "storage/storage.h"
@@ -325,13 +326,6 @@ static struct wreq *take_group(struct lmdb_store *l)
 	return (struct wreq *)gc_take(&l->q, group_fits, &sz);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool all_back(const struct lmdb_store *l)
 {
 	uint64_t all = l->nlast == LINGER_TRACK ? UINT64_MAX : ((uint64_t)1 << l->nlast) - 1;
@@ -366,10 +360,10 @@ static void linger(struct lmdb_store *l, struct wreq *w)
 	uint64_t wait = l->last_commit_ns / 4;
 	if (wait > LINGER_MAX_NS)
 		wait = LINGER_MAX_NS;
-	uint64_t end = mono_ns() + wait;
+	uint64_t end = (uint64_t)clock_monotonic_ns() + wait;
 	l->lingerer = w;
 	while (!all_back(l)) {
-		uint64_t now = mono_ns();
+		uint64_t now = (uint64_t)clock_monotonic_ns();
 		if (now >= end)
 			break;
 		struct timespec left = {.tv_sec = 0, .tv_nsec = (long)(end - now)};
@@ -405,9 +399,9 @@ static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t 
 		linger(l, &w);
 		struct wreq *group = take_group(l);
 		pthread_mutex_unlock(&l->mu);
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = (uint64_t)clock_monotonic_ns();
 		commit_group(l, group);
-		uint64_t took = mono_ns() - t0;
+		uint64_t took = (uint64_t)clock_monotonic_ns() - t0;
 		pthread_mutex_lock(&l->mu);
 		l->last_commit_ns = took;
 		l->nlast = 0;

@@ -19,6 +19,7 @@
 
 #include "auth/userpass_hash.h"
 #include "buf.h"
+#include "clock.h"
 #include "core/core.h"
 #include "core/lockout.h"
 #include "core/mount.h"
@@ -145,16 +146,18 @@ static void test_dummy_costs_like_a_wrong_password(void **state)
 
 static int64_t fake_now;
 
-static int64_t fake_clock(void)
+static int64_t fake_clock(void *arg)
 {
+	(void)arg;
 	return fake_now;
 }
+static const struct clock fake = {fake_clock, NULL};
 
 static int lockout_setup(void **state)
 {
 	(void)state;
 	fake_now = 1000;
-	lockout_set_clock(fake_clock);
+	lockout_set_clock(&fake);
 	lockout_clear();
 	return 0;
 }
