@@ -729,54 +729,6 @@ static int check_chain(struct token_store *ts, const char *parent, int64_t now)
 	return 0;
 }
 
-/* --- base64url for batch tokens ---------------------------------------- */
-
-static char *b64url_encode(const unsigned char *in, size_t n)
-{
-	char *s = xmalloc(base64_encoded_size(n));
-	size_t len;
-	base64_encode(in, n, s);
-	len = strlen(s);
-	while (len > 0 && s[len - 1] == '=')
-		s[--len] = '\0';
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+')
-			s[i] = '-';
-		else if (s[i] == '/')
-			s[i] = '_';
-	}
-	return s;
-}
-
-static int b64url_decode(const char *in, unsigned char **out, size_t *out_len)
-{
-	size_t n = strlen(in), padded = (n + 3) / 4 * 4;
-	char *tmp;
-	int r;
-	if (n % 4 == 1)
-		return TROVE_ERR_INVALID;
-	tmp = xmalloc(padded + 1);
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i];
-		if (c == '+' || c == '/' || c == '=') {
-			free(tmp);
-			return TROVE_ERR_INVALID;
-		}
-		tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-	}
-	for (size_t i = n; i < padded; i++)
-		tmp[i] = '=';
-	tmp[padded] = '\0';
-	*out = xmalloc(padded / 4 * 3 + 1);
-	r = base64_decode(tmp, padded, *out, padded / 4 * 3 + 1, out_len);
-	free(tmp);
-	if (r != 0) {
-		free(*out);
-		*out = NULL;
-	}
-	return r;
-}
-
 /* --- creation ------------------------------------------------------------ */
 
 static int create_batch(struct token_store *ts, struct token_entry *e, char **out_id)
@@ -795,7 +747,7 @@ static int create_batch(struct token_store *ts, struct token_entry *e, char **ou
 		goto out;
 	if ((r = batch_keys_seal(ts->batch_keys, BATCH_AAD, text, strlen(text), &rec, &rec_len)) != 0)
 		goto out;
-	body = b64url_encode(rec, rec_len);
+	body = base64url_encode(rec, rec_len);
 	size_t n = strlen(TOKEN_BATCH_PREFIX) + strlen(body) + 1;
 	r = TROVE_ERR_INVALID;
 	if (n > TOKEN_BATCH_MAX)
@@ -959,7 +911,8 @@ static int lookup_batch(struct token_store *ts, const char *id, struct token_ent
 
 	if (strlen(id) > TOKEN_BATCH_MAX)
 		return r;
-	if (b64url_decode(id + strlen(TOKEN_BATCH_PREFIX), &rec, &rec_len) != 0)
+	const char *body = id + strlen(TOKEN_BATCH_PREFIX); /* callers checked the prefix */
+	if (base64url_decode(body, strlen(body), &rec, &rec_len) != 0)
 		goto out;
 	if (batch_keys_open_record(ts->batch_keys, BATCH_AAD, rec, rec_len, &plain, &plain_len) != 0)
 		goto out;
