@@ -93,10 +93,11 @@
  * struct buf (audit_format_entry_append: the broker puts all the entries of
  * a batch for one device in one buffer) or to a fresh one
  * (audit_format_entry), which starts at 4 KiB (one allocation for a typical
- * entry), grows by doubling and is handed to the caller as it is; no
- * per-leaf allocation (numbers are formatted on the stack). With log_raw
- * the text holds secrets, so growing copies into a new block and wipes the
- * old one, and a failed entry is wiped before it is cut off or freed.
+ * entry), grows as lib/buf grows it and is handed to the caller as it is;
+ * no per-leaf allocation (numbers are formatted on the stack). Callers
+ * pass a secret-mode buffer (buf_init_secret), as log_raw text holds
+ * secrets: growing then copies into a new block and wipes the old one.
+ * With log_raw a failed entry is wiped before it is cut off or freed.
  * audit_mask_leaves, whose result the caller may edit, still builds a
  * tree, deep-copying its skipped values; it shares the leaf texts and the
  * hashing with the writer. */
@@ -392,34 +393,16 @@ struct out {
 	bool wipe; /* log_raw: the text holds secrets; wipe what is dropped */
 };
 
-/* Makes room for extra more bytes and the terminator. */
+/* Makes room for extra more bytes and the terminator: lib/buf's growth
+ * (a secret line buffer is copied and wiped, never realloc'ed), the first
+ * allocation LINE_INITIAL bytes. */
 static __attribute__((noinline)) bool out_grow(struct out *o, size_t extra)
 {
 	struct buf *b = &o->b;
-	size_t need, nsize;
-	char *p;
 
-	if (extra > b->cap - b->len)
-		return false;
-	need = b->len + extra + 1;
-	nsize = b->size ? b->size : LINE_INITIAL;
-	while (nsize < need)
-		nsize = nsize > SIZE_MAX / 2 ? need : nsize * 2;
-	if (b->size == 0 || o->wipe) {
-		p = malloc(nsize);
-		if (p == NULL)
-			return false;
-		memcpy(p, b->data, b->len + 1);
-		if (b->size != 0)
-			secure_free(b->data, b->size);
-	} else {
-		p = realloc(b->data, nsize);
-		if (p == NULL)
-			return false;
-	}
-	b->data = p;
-	b->size = nsize;
-	return true;
+	if (b->size == 0 && b->len + extra < LINE_INITIAL - 1)
+		extra = LINE_INITIAL - 1 - b->len;
+	return buf_reserve(b, extra) == 0;
 }
 
 static inline bool out_room(struct out *o, size_t n)
