@@ -19,6 +19,7 @@
 #include "acl_impl.h"
 
 #include "err.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -292,10 +293,7 @@ static json_t *perm_json(const struct perm *p)
 	json_t *o = json_object();
 	json_object_set_new(o, "capabilities", caps_array(p->caps));
 	if (p->required.len) {
-		json_t *req = json_array();
-		for (size_t i = 0; i < p->required.len; i++)
-			json_array_append_new(req, json_string(p->required.items[i]));
-		json_object_set_new(o, "required_parameters", req);
+		json_object_set_new(o, "required_parameters", strlist_json(&p->required));
 	}
 	if (p->allowed && json_object_size(p->allowed))
 		json_object_set_new(o, "allowed_parameters", json_deep_copy(p->allowed));

@@ -27,6 +27,7 @@
 #include "strconv.h"
 #include "token.h"
 #include "wrapping.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -214,14 +215,13 @@ static json_t *policy_list_canon(const json_t *list)
 {
 	struct strlist names;
 	size_t i;
-	json_t *v, *out = json_array();
+	json_t *v, *out;
 
 	strlist_init(&names);
 	json_array_foreach(list, i, v) /* coerced: strings without NULs */
 		strlist_push(&names, json_string_value(v));
 	policy_names_canon(&names);
-	for (i = 0; i < names.len; i++)
-		json_array_append_new(out, json_string(names.items[i]));
+	out = strlist_json(&names);
 	strlist_release(&names);
 	return out;
 }
