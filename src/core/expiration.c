@@ -937,9 +937,9 @@ fail:
 			          err.len ? err.data : "");
 		buf_release(&err);
 	}
-	log_error("failed to register lease", "path", req->path, "error", err_message(r));
 	response_release(resp);
 	response_init(resp);
+	response_fail_detail(resp, "failed to register lease", r); /* the listener logs it */
 	r = response_error(resp, TROVE_ERR_INTERNAL, "failed to register lease");
 out:
 	free(l.id);

@@ -703,10 +703,11 @@ static bool audited(const struct request *req, const struct route *route)
 }
 
 /* Replaces whatever the response held with Vault's fail-closed answer. */
-static int refuse_unaudited(struct response *resp)
+static int refuse_unaudited(struct response *resp, int why)
 {
 	response_release(resp);
 	response_init(resp);
+	response_fail_detail(resp, "no audit device recorded the entry; refusing", why);
 	return response_error(resp, TROVE_ERR_INTERNAL, "internal error");
 }
 
@@ -881,7 +882,7 @@ static void audit_calls(struct router_call *calls, struct call_state *st, size_t
 					c->req->audit_request_recorded = true;
 				continue;
 			}
-			c->err = refuse_unaudited(c->resp);
+			c->err = refuse_unaudited(c->resp, items[k].result);
 			st[idx[k]].stage = CALL_DONE;
 		}
 	}
