@@ -59,17 +59,7 @@ json_t *approle_secret_to_store(const struct approle_secret *e)
 
 static int strings_into(const json_t *a, struct strlist *out)
 {
-	size_t i;
-	json_t *v;
-	if (!json_is_array(a))
-		return TROVE_ERR_INTEGRITY;
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			return TROVE_ERR_INTEGRITY;
-		strlist_push(out, json_string_value(v));
-	}
-	return 0;
+	return strlist_push_json(out, a) ? 0 : TROVE_ERR_INTEGRITY;
 }
 
 static bool int_field(const json_t *j, const char *k, int64_t *out)

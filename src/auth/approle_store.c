@@ -314,17 +314,7 @@ void approle_role_release(struct approle_role *r)
 
 static int list_from_json(const json_t *a, struct strlist *out)
 {
-	size_t i;
-	json_t *v;
-	if (!json_is_array(a))
-		return TROVE_ERR_INTEGRITY;
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			return TROVE_ERR_INTEGRITY;
-		strlist_push(out, json_string_value(v));
-	}
-	return 0;
+	return strlist_push_json(out, a) ? 0 : TROVE_ERR_INTEGRITY;
 }
 
 json_t *approle_role_to_store(const struct approle_role *r)

@@ -268,19 +268,10 @@ static int get_hash(json_t *j, const char *k, char out[TOKEN_LOCATOR_MAX + 1])
 
 static int get_list(json_t *j, const char *k, struct strlist *out)
 {
-	json_t *v = json_object_get(j, k), *x;
-	size_t i;
+	json_t *v = json_object_get(j, k);
 	if (!v)
 		return 0;
-	if (!json_is_array(v))
-		return TROVE_ERR_INTEGRITY;
-	json_array_foreach(v, i, x)
-	{
-		if (!json_is_string(x))
-			return TROVE_ERR_INTEGRITY;
-		strlist_push(out, json_string_value(x));
-	}
-	return 0;
+	return strlist_push_json(out, v) ? 0 : TROVE_ERR_INTEGRITY;
 }
 
 static int entry_parse(const unsigned char *raw, size_t len, struct token_entry **out)

@@ -14,3 +14,19 @@ json_t *strlist_json(const struct strlist *l)
 		}
 	return a;
 }
+
+bool strlist_push_json(struct strlist *out, const json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a))
+		return false;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return false;
+		strlist_push(out, json_string_value(v));
+	}
+	return true;
+}

@@ -5,6 +5,8 @@
 #ifndef TROVE_STRLIST_JSON_H
 #define TROVE_STRLIST_JSON_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "buf.h"
@@ -13,5 +15,10 @@
  * list gives []). The caller owns the result; NULL only when jansson
  * cannot allocate. */
 json_t *strlist_json(const struct strlist *l);
+
+/* Appends a copy of each string of the JSON array a to out, in order.
+ * False when a is not an array or one of its members is not a string;
+ * out then holds the strings before that member. */
+bool strlist_push_json(struct strlist *out, const json_t *a);
 
 #endif

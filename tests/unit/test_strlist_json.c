@@ -44,11 +44,35 @@ static void test_items_copied_in_order(void **state)
 	json_decref(a);
 }
 
+static void test_push_json(void **state)
+{
+	struct strlist l;
+	json_t *ok = json_pack("[s,s]", "b", "a"), *mixed = json_pack("[s,i,s]", "x", 1, "y");
+	json_t *obj = json_object();
+
+	(void)state;
+	strlist_init(&l);
+	assert_true(strlist_push_json(&l, ok));
+	assert_int_equal(l.len, 2);
+	assert_string_equal(l.items[0], "b"); /* order kept */
+	assert_string_equal(l.items[1], "a");
+	assert_false(strlist_push_json(&l, mixed)); /* a non-string member */
+	assert_int_equal(l.len, 3);                  /* the strings before it */
+	assert_false(strlist_push_json(&l, obj));    /* not an array */
+	assert_false(strlist_push_json(&l, NULL));
+	assert_int_equal(l.len, 3);
+	strlist_release(&l);
+	json_decref(ok);
+	json_decref(mixed);
+	json_decref(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty_list_is_empty_array),
 	    cmocka_unit_test(test_items_copied_in_order),
+	    cmocka_unit_test(test_push_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
