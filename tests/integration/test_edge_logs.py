@@ -6,14 +6,7 @@ logging the same failure a second time."""
 import json
 import time
 
-
-def wait_for(pred, timeout=5):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+from test_logs import wait_for
 
 
 def log_lines(srv):
