@@ -18,16 +18,9 @@
  * writes every line of every request with writev (IOV_MAX lines per call,
  * looping over partial writes), fdatasyncs once if
  * "fsynced", retakes the lock, hands leadership to the new head of the
- * queue (if any), drops the lock and publishes each member's result. The
- * waking is the LMDB backend's (storage/lmdb.c): each request sleeps on a
- * futex word of its own, so members are woken after the leader dropped the
- * lock instead of piling onto it; setting DONE in a member's word is the
- * leader's last access to its request (the member may return at once), and
- * the FUTEX_WAKE that follows only names the address. So a waiter can wake
- * spuriously (that late wake may hit a newer request at the same stack
- * address) while its line is in a group being written or published: it
- * leads only while its request is still queued, which it knows by the
- * count of queues taken (f->taken) having not moved since it queued.
+ * queue (if any), drops the lock and publishes each member's result: the
+ * queue, the hand-over and the waking are lib/group_commit's, shared with
+ * the LMDB backend (group_commit.h).
  *
  * Failure. Before writing, the leader notes the file's size (regular
  * files only; a device or pipe cannot be truncated). If any writev or the
@@ -42,7 +35,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -60,26 +52,25 @@
 #include "audit/file_path.h"
 #include "buf.h"
 #include "err.h"
+#include "group_commit.h"
 #include "log.h"
 
 #include "banned.h"
 
 #define MODE_DEFAULT 0600
-/* A request's futex word: DONE once its result is published; the low bits
- * count "you may lead" wake-ups. */
-#define LREQ_DONE 0x80000000u
-
-/* One caller's lines waiting in the queue, on the caller's stack. next is
- * read and written under f->mu; result is written by the leader before
- * DONE is published in word. */
+/* One caller's lines waiting in the queue, on the caller's stack. gc
+ * comes first: a group's members are linked through gc.next. */
 struct lreq {
+	struct gc_req gc;
 	const struct iovec *lines;
-	size_t n;       /* >= 1 */
-	uint64_t batch; /* f->taken when queued: still queued while equal */
-	int result;
-	_Atomic uint32_t word;
-	struct lreq *next;
+	size_t n; /* >= 1 */
 };
+
+/* The next request of a group, NULL at its end. */
+static const struct lreq *next_of(const struct lreq *r)
+{
+	return (const struct lreq *)r->gc.next;
+}
 
 enum file_kind { FILE_PATH, FILE_STDOUT, FILE_DISCARD };
 
@@ -95,22 +86,10 @@ struct file_dev {
 	pthread_mutex_t mu; /* guards everything below */
 	int fd;             /* -1 for discard */
 	int busy_fd;        /* the fd a leader is writing with; -1: no write in flight */
-	struct lreq *head, *tail;
-	uint64_t taken; /* queues taken by leaders so far */
+	struct gc_queue q;  /* busy while busy_fd >= 0 */
 };
 
 static const char *const file_options[] = {"file_path", "mode", "recorded", NULL};
-
-/* Sleeps while *word == seen. Spurious returns are fine: callers recheck. */
-static void word_wait(_Atomic uint32_t *word, uint32_t seen)
-{
-	(void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-}
-
-static void word_wake(_Atomic uint32_t *word)
-{
-	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
 
 /* An octal mode with only bits of 0640, e.g. "0600" or "640"; "0000" is
  * the default. Wider modes are refused rather than narrowed, so what the
@@ -252,7 +231,7 @@ static int writev_all(int fd, const struct lreq *group, size_t *written)
 			iov[n].iov_len = g->lines[i].iov_len - skip;
 			n++;
 			if (++i == g->n) {
-				g = g->next;
+				g = next_of(g);
 				i = 0;
 			}
 		}
@@ -269,7 +248,7 @@ static int writev_all(int fd, const struct lreq *group, size_t *written)
 			done -= cur->lines[line].iov_len - off;
 			off = 0;
 			if (++line == cur->n) {
-				cur = cur->next;
+				cur = next_of(cur);
 				line = 0;
 			}
 		}
@@ -292,7 +271,7 @@ static int write_group(struct file_dev *f, int fd, const struct lreq *group)
 		return 0;
 
 	size_t lines = 0;
-	for (const struct lreq *g = group; g; g = g->next)
+	for (const struct lreq *g = group; g; g = next_of(g))
 		lines += g->n;
 	char nlines[24];
 	snprintf(nlines, sizeof(nlines), "%zu", lines);
@@ -315,31 +294,14 @@ static int file_write_lines(struct audit_device *d, const struct iovec *lines, s
 	if (f->kind == FILE_DISCARD)
 		return 0;
 	pthread_mutex_lock(&f->mu);
-	w.batch = f->taken;
-	if (f->tail)
-		f->tail->next = &w;
-	else
-		f->head = &w;
-	f->tail = &w;
-	for (;;) {
-		uint32_t seen = atomic_load_explicit(&w.word, memory_order_acquire);
-		if (seen & LREQ_DONE) {
-			pthread_mutex_unlock(&f->mu);
-			return w.result;
-		}
-		if (f->busy_fd < 0 && w.batch == f->taken)
-			break;
-		pthread_mutex_unlock(&f->mu);
-		word_wait(&w.word, seen);
-		if (atomic_load_explicit(&w.word, memory_order_acquire) & LREQ_DONE)
-			return w.result; /* published by a leader; lock not held */
-		pthread_mutex_lock(&f->mu);
-	}
+	gc_enqueue(&f->q, &w.gc);
+	if (gc_await(&f->q, &w.gc, &f->mu))
+		return w.gc.result; /* published by a leader; lock not held */
 
-	/* Still queued, and no write in flight: lead; the group holds w. */
-	struct lreq *group = f->head;
-	f->head = f->tail = NULL;
-	f->taken++;
+	/* Still queued, and no write in flight: lead; the group (the whole
+	 * queue) holds w. */
+	f->q.busy = true;
+	struct lreq *group = (struct lreq *)gc_take(&f->q, NULL, NULL);
 	int fd = f->busy_fd = f->fd;
 	pthread_mutex_unlock(&f->mu);
 
@@ -349,22 +311,10 @@ static int file_write_lines(struct audit_device *d, const struct iovec *lines, s
 	if (f->fd != fd)
 		close(fd); /* reopened meanwhile; the new fd is f->fd */
 	f->busy_fd = -1;
-	if (f->head) {
-		/* the next leader; still queued, so it cannot return yet */
-		atomic_fetch_add_explicit(&f->head->word, 1, memory_order_relaxed);
-		word_wake(&f->head->word);
-	}
+	gc_handoff(&f->q); /* the next leader; still queued, so it cannot return yet */
 	pthread_mutex_unlock(&f->mu);
 
-	/* Publish; read next before the store, after which g may be gone. */
-	for (struct lreq *g = group, *next; g; g = next) {
-		next = g->next;
-		if (g == &w)
-			continue;
-		g->result = r;
-		atomic_fetch_or_explicit(&g->word, LREQ_DONE, memory_order_release);
-		word_wake(&g->word);
-	}
+	gc_publish(&group->gc, &w.gc, true, r);
 	return r;
 }
 

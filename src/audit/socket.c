@@ -44,6 +44,7 @@
 
 #include "audit/device_impl.h"
 #include "buf.h"
+#include "clock.h"
 #include "duration.h"
 #include "err.h"
 #include "log.h"
@@ -70,13 +71,6 @@ struct sock_dev {
 
 static const char *const socket_options[] = {"address", "socket_type", "write_timeout", NULL};
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
 static struct timespec ns_to_timespec(int64_t ns)
 {
 	return (struct timespec){.tv_sec = (time_t)(ns / NS_PER_S), .tv_nsec = (long)(ns % NS_PER_S)};
@@ -87,7 +81,7 @@ static struct timespec ns_to_timespec(int64_t ns)
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ns();
+		int64_t left = deadline - clock_monotonic_ns();
 		if (left <= 0)
 			return ETIMEDOUT;
 		struct timespec ts = ns_to_timespec(left);
@@ -308,7 +302,7 @@ static int send_all(int fd, const char *line, size_t len, int64_t deadline)
 static int sock_write(struct audit_device *d, const char *line, size_t len)
 {
 	struct sock_dev *s = (struct sock_dev *)d;
-	int64_t deadline = now_ns() + s->timeout_ns;
+	int64_t deadline = clock_monotonic_ns() + s->timeout_ns;
 	struct timespec abs = ns_to_timespec(deadline);
 
 	if (pthread_mutex_clocklock(&s->mu, CLOCK_MONOTONIC, &abs) != 0) {

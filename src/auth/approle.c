@@ -353,7 +353,7 @@ static int role_list(struct request *req, struct response *resp)
 		r = TROVE_ERR_NOT_FOUND;
 		goto out;
 	}
-	response_set_data(resp, json_pack("{s:o}", "keys", approle_list_json(&page)));
+	response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&page)));
 out:
 	strlist_release(&keys);
 	strlist_release(&page);

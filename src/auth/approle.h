@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "strlist_json.h"
 #include "core/request.h"
 #include "core/router.h"
 #include "core/token_params.h"
@@ -96,9 +97,11 @@ struct approle_secret {
 
 /* --- approle_store.c ------------------------------------------------------ */
 
-/* Unix time in nanoseconds; tests may replace the clock (NULL restores). */
+/* Unix time in nanoseconds; tests may replace the clock (lib/clock; it
+ * must outlive its use, NULL restores the system's). */
 int64_t approle_now_ns(void);
-void approle_set_clock(int64_t (*fn)(void));
+struct clock;
+void approle_set_clock(const struct clock *c);
 
 /* The mount's salt: made (32 random bytes) and stored on first use. */
 int approle_salt_load(struct storage *s, unsigned char out[APPROLE_SALT_LEN]);
@@ -176,7 +179,6 @@ int approle_metadata_parse(const json_t *in, json_t **out, const char **why);
 
 /* RFC 3339 with nanoseconds as Go prints it; 0 -> "0001-01-01T00:00:00Z". */
 json_t *approle_time_json(int64_t ns);
-json_t *approle_list_json(const struct strlist *l);
 
 /* --- approle_secret.c ----------------------------------------------------- */
 

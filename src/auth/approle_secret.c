@@ -53,23 +53,13 @@ json_t *approle_secret_to_store(const struct approle_secret *e)
 	                 e->accessor, "num_uses", (json_int_t)e->num_uses, "ttl", (json_int_t)e->ttl,
 	                 "creation_ns", (json_int_t)e->creation_ns, "expiration_ns",
 	                 (json_int_t)e->expiration_ns, "last_updated_ns", (json_int_t)e->last_updated_ns,
-	                 "metadata", e->metadata, "cidr_list", approle_list_json(&e->cidr_list),
-	                 "token_bound_cidrs", approle_list_json(&e->token_bound_cidrs));
+	                 "metadata", e->metadata, "cidr_list", strlist_json(&e->cidr_list),
+	                 "token_bound_cidrs", strlist_json(&e->token_bound_cidrs));
 }
 
 static int strings_into(const json_t *a, struct strlist *out)
 {
-	size_t i;
-	json_t *v;
-	if (!json_is_array(a))
-		return TROVE_ERR_INTEGRITY;
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			return TROVE_ERR_INTEGRITY;
-		strlist_push(out, json_string_value(v));
-	}
-	return 0;
+	return strlist_push_json(out, a) ? 0 : TROVE_ERR_INTEGRITY;
 }
 
 static bool int_field(const json_t *j, const char *k, int64_t *out)
@@ -110,8 +100,8 @@ json_t *approle_secret_to_api(const struct approle_secret *e)
 	                 "creation_time", approle_time_json(e->creation_ns), "expiration_time",
 	                 approle_time_json(e->expiration_ns), "last_updated_time",
 	                 approle_time_json(e->last_updated_ns), "metadata", e->metadata, "cidr_list",
-	                 approle_list_json(&e->cidr_list), "token_bound_cidrs",
-	                 approle_list_json(&e->token_bound_cidrs));
+	                 strlist_json(&e->cidr_list), "token_bound_cidrs",
+	                 strlist_json(&e->token_bound_cidrs));
 }
 
 bool approle_secret_expired(const struct approle_secret *e, int64_t now_ns)

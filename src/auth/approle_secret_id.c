@@ -48,7 +48,7 @@ static int prelude(struct request *req, struct response *resp, struct approle_ro
 
 static char *list_text(const struct strlist *l)
 {
-	json_t *a = approle_list_json(l);
+	json_t *a = strlist_json(l);
 	char *s = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	return s ? s : xstrdup("[]");
@@ -203,7 +203,7 @@ int approle_secret_id_list(struct request *req, struct response *resp)
 		r = TROVE_ERR_NOT_FOUND;
 		goto out;
 	}
-	response_set_data(resp, json_pack("{s:o}", "keys", approle_list_json(&page)));
+	response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&page)));
 out:
 	secure_wipe(salt, sizeof(salt));
 	strlist_release(&acc);

@@ -24,29 +24,24 @@
 #include "rand.h"
 #include "secure.h"
 #include "timefmt.h"
+#include "cidr.h"
+#include "clock.h"
+#include "hmac.h"
 
 #include "banned.h"
 
 /* --- clock ------------------------------------------------------------------ */
 
-static int64_t (*_Atomic clock_fn)(void);
-
-static int64_t system_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
-}
+static const struct clock *_Atomic clock_src;
 
 int64_t approle_now_ns(void)
 {
-	int64_t (*fn)(void) = atomic_load(&clock_fn);
-	return fn ? fn() : system_now_ns();
+	return clock_read(atomic_load(&clock_src), clock_realtime_ns);
 }
 
-void approle_set_clock(int64_t (*fn)(void))
+void approle_set_clock(const struct clock *c)
 {
-	atomic_store(&clock_fn, fn);
+	atomic_store(&clock_src, c);
 }
 
 /* --- salt ------------------------------------------------------------------- */
@@ -211,15 +206,14 @@ void approle_hash(const unsigned char salt[APPROLE_SALT_LEN], const char *domain
 	unsigned char stackbuf[64 + APPROLE_INPUT_MAX];
 	size_t dl = strlen(domain), vl = strlen(value), n = dl + 1 + vl;
 	unsigned char *in = n <= sizeof(stackbuf) ? stackbuf : xmalloc(n);
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	unsigned char mac[HMAC_SHA256_LEN];
 
 	memcpy(in, domain, dl);
 	in[dl] = 0;
 	memcpy(in + dl + 1, value, vl);
-	if (!HMAC(EVP_sha256(), salt, APPROLE_SALT_LEN, in, n, mac, &mac_len) || mac_len != 32)
+	if (hmac_sha256(salt, APPROLE_SALT_LEN, in, n, mac) != 0)
 		abort(); /* cannot fail with these arguments */
-	hex_encode(mac, 32, out);
+	hex_encode(mac, HMAC_SHA256_LEN, out);
 	secure_wipe(in, n);
 	secure_wipe(mac, sizeof(mac));
 	if (in != stackbuf)
@@ -357,34 +351,16 @@ void approle_role_release(struct approle_role *r)
 	token_params_release(&r->tp);
 }
 
-json_t *approle_list_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
-
 static int list_from_json(const json_t *a, struct strlist *out)
 {
-	size_t i;
-	json_t *v;
-	if (!json_is_array(a))
-		return TROVE_ERR_INTEGRITY;
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			return TROVE_ERR_INTEGRITY;
-		strlist_push(out, json_string_value(v));
-	}
-	return 0;
+	return strlist_push_json(out, a) ? 0 : TROVE_ERR_INTEGRITY;
 }
 
 json_t *approle_role_to_store(const struct approle_role *r)
 {
 	return json_pack("{s:s, s:s, s:b, s:o, s:I, s:I, s:b, s:o}", "role_id", r->role_id, "dir", r->dir,
 	                 "bind_secret_id", r->bind_secret_id, "secret_id_bound_cidrs",
-	                 approle_list_json(&r->secret_id_bound_cidrs), "secret_id_num_uses",
+	                 strlist_json(&r->secret_id_bound_cidrs), "secret_id_num_uses",
 	                 (json_int_t)r->secret_id_num_uses, "secret_id_ttl", (json_int_t)r->secret_id_ttl,
 	                 "local_secret_ids", r->local_secret_ids, "token", token_params_store(&r->tp));
 }
@@ -429,7 +405,7 @@ int approle_role_load(struct storage *s, const char *name, struct approle_role *
 json_t *approle_role_to_api(const struct approle_role *r)
 {
 	json_t *o = json_pack("{s:b, s:o, s:I, s:I, s:b}", "bind_secret_id", r->bind_secret_id,
-	                      "secret_id_bound_cidrs", approle_list_json(&r->secret_id_bound_cidrs),
+	                      "secret_id_bound_cidrs", strlist_json(&r->secret_id_bound_cidrs),
 	                      "secret_id_num_uses", (json_int_t)r->secret_id_num_uses, "secret_id_ttl",
 	                      (json_int_t)r->secret_id_ttl, "local_secret_ids", r->local_secret_ids);
 	if (o)
@@ -458,71 +434,11 @@ void approle_field_list(const struct request *req, const char *name, struct strl
 	}
 }
 
-struct cidr {
-	int family; /* 4 or 6 */
-	unsigned char addr[16];
-	int bits;
-};
-
-static bool cidr_parse(const char *s, struct cidr *out)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-	int max;
-
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(out->addr, 0, sizeof(out->addr));
-	if (inet_pton(AF_INET, host, out->addr) == 1) {
-		out->family = 4;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-		out->family = 6;
-		max = 128;
-	} else {
-		return false;
-	}
-	out->bits = max;
-	if (slash) {
-		const char *p = slash + 1;
-		int bits = 0;
-		if (!*p || strlen(p) > 3)
-			return false;
-		for (; *p; p++) {
-			if (!isdigit((unsigned char)*p))
-				return false;
-			bits = bits * 10 + (*p - '0');
-		}
-		if (bits > max)
-			return false;
-		out->bits = bits;
-	}
-	return true;
-}
-
-static bool cidr_contains(const struct cidr *outer, const struct cidr *inner)
-{
-	if (outer->family != inner->family || outer->bits > inner->bits)
-		return false;
-	int full = outer->bits / 8, rest = outer->bits % 8;
-	if (memcmp(outer->addr, inner->addr, (size_t)full) != 0)
-		return false;
-	if (rest) {
-		unsigned char mask = (unsigned char)(0xff << (8 - rest));
-		if ((outer->addr[full] & mask) != (inner->addr[full] & mask))
-			return false;
-	}
-	return true;
-}
-
 bool approle_cidrs_valid(const struct strlist *l, const char **bad)
 {
 	struct cidr c;
 	for (size_t i = 0; i < l->len; i++) {
-		if (!cidr_parse(l->items[i], &c) || !token_cidr_valid(l->items[i])) {
+		if (!cidr_parse(l->items[i], &c)) {
 			*bad = l->items[i];
 			return false;
 		}

@@ -52,6 +52,7 @@
 #include "err.h"
 #include "log.h"
 #include "secure.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -236,9 +237,7 @@ static int users_list(struct request *req, struct response *resp)
 	r = TROVE_ERR_NOT_FOUND;
 	if (keys.len == 0)
 		goto out;
-	arr = json_array();
-	for (size_t i = 0; i < keys.len; i++)
-		json_array_append_new(arr, json_string(keys.items[i]));
+	arr = strlist_json(&keys);
 	response_set_data(resp, json_pack("{s:o}", "keys", arr));
 	r = 0;
 out:

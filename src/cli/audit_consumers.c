@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/audit_consumers.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -237,13 +238,10 @@ static int identity_cmp(const void *a, const void *b)
 
 static json_t *identity_json(const struct aq_group *g)
 {
-	json_t *o = json_object(), *pol = json_array();
+	json_t *o = json_object(), *pol = strlist_json(&g->policies);
 	struct buf t;
-	size_t i;
 
 	buf_init(&t, BUF_CAP_DEFAULT);
-	for (i = 0; i < g->policies.len; i++)
-		json_array_append_new(pol, json_string(g->policies.items[i]));
 	json_object_set_new(o, "entity_id", json_string(g->entity_id));
 	json_object_set_new(o, "display_name", json_string(g->display_name));
 	json_object_set_new(o, "role", json_string(g->role));

@@ -50,85 +50,18 @@ bool aq_path_match(const char *pattern, const char *path)
 	return strncmp(path, pattern, strlen(pattern)) == 0;
 }
 
-/* One address into family and 16 bytes (IPv4 in the first 4; IPv4-mapped
- * IPv6 becomes IPv4). A "%zone" suffix is ignored. */
-static bool parse_addr(const char *s, size_t len, int *family, unsigned char addr[16], bool *mapped)
+bool aq_cidr_parse(const char *s, struct cidr *out)
 {
-	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	char tmp[INET6_ADDRSTRLEN + 1];
-	const char *pct = memchr(s, '%', len);
-
-	if (pct)
-		len = (size_t)(pct - s);
-	if (len == 0 || len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	memset(addr, 0, 16);
-	*mapped = false;
-	if (inet_pton(AF_INET, tmp, addr) == 1) {
-		*family = 4;
-		return true;
-	}
-	if (inet_pton(AF_INET6, tmp, addr) != 1)
-		return false;
-	*family = 6;
-	if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
-		memmove(addr, addr + 12, 4);
-		memset(addr + 4, 0, 12);
-		*family = 4;
-		*mapped = true;
-	}
-	return true;
+	if (!strchr(s, '/'))
+		return cidr_parse_addr(s, strlen(s), out);
+	return cidr_parse_unmapped(s, out);
 }
 
-static void clear_host_bits(unsigned char addr[16], unsigned bits)
+bool aq_cidr_contains(const struct cidr *net, const char *addr)
 {
-	unsigned i;
+	struct cidr a;
 
-	for (i = 0; i < 16; i++) {
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		addr[i] &= (unsigned char)(0xff << (8 - bits));
-		bits = 0;
-	}
-}
-
-bool aq_cidr_parse(const char *s, struct aq_cidr *out)
-{
-	const char *slash = strchr(s, '/');
-	size_t len = slash ? (size_t)(slash - s) : strlen(s);
-	int64_t bits;
-	bool mapped;
-
-	if (!parse_addr(s, len, &out->family, out->addr, &mapped))
-		return false;
-	out->bits = out->family == 4 ? 32 : 128;
-	if (slash == NULL)
-		return true;
-	if (slash[1] < '0' || slash[1] > '9' || !strconv_int64(slash + 1, &bits))
-		return false;
-	if (mapped)
-		bits -= 96;
-	if (bits < 0 || bits > (int64_t)out->bits)
-		return false;
-	out->bits = (unsigned)bits;
-	clear_host_bits(out->addr, out->bits);
-	return true;
-}
-
-bool aq_cidr_contains(const struct aq_cidr *net, const char *addr)
-{
-	unsigned char a[16];
-	int family;
-	bool mapped;
-
-	if (addr == NULL || !parse_addr(addr, strlen(addr), &family, a, &mapped) || family != net->family)
-		return false;
-	clear_host_bits(a, net->bits);
-	return memcmp(a, net->addr, 16) == 0;
+	return addr != NULL && cidr_parse_addr(addr, strlen(addr), &a) && cidr_contains(net, &a);
 }
 
 /* ---- filters ---------------------------------------------------------- */
@@ -245,7 +178,7 @@ static int add_op(struct aq_filter *f, const char *name, const char *value, stru
 
 static int add_remote(struct aq_filter *f, const char *name, const char *value, struct buf *err)
 {
-	struct aq_cidr net;
+	struct cidr net;
 
 	if (value == NULL || !aq_cidr_parse(value, &net))
 		return bad_value(err, name, value,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "cli/audit_time.h"
 
 /* ---- matching helpers ------------------------------------------------ */
@@ -23,17 +24,12 @@ bool aq_glob_match(const char *pattern, const char *s);
  * '/' of the pattern are ignored. */
 bool aq_path_match(const char *pattern, const char *path);
 
-/* An address or network: "10.0.0.0/8", "2001:db8::/32", or one address
- * (a full-length prefix). IPv4-mapped IPv6 addresses ("::ffff:10.1.2.3")
+/* An address or network (lib/cidr): "10.0.0.0/8", "2001:db8::/32", or one
+ * address (a full-length block; "[v6]" and a %zone accepted). IPv4-mapped
+ * IPv6 addresses and blocks ("::ffff:10.1.2.3", "::ffff:10.0.0.0/104")
  * count as IPv4 on both sides. */
-struct aq_cidr {
-	int family;             /* 4 or 6 */
-	unsigned bits;          /* prefix length */
-	unsigned char addr[16]; /* host bits cleared */
-};
-
-bool aq_cidr_parse(const char *s, struct aq_cidr *out);
-bool aq_cidr_contains(const struct aq_cidr *net, const char *addr);
+bool aq_cidr_parse(const char *s, struct cidr *out);
+bool aq_cidr_contains(const struct cidr *net, const char *addr);
 
 /* ---- filters --------------------------------------------------------- */
 
@@ -64,7 +60,7 @@ struct aq_filter {
 	bool any_op;          /* -op=any given: ops does not filter */
 	enum aq_want allowed; /* YES: allowed only, NO: denied only */
 	enum aq_want error;   /* YES: with an error only, NO: without */
-	struct aq_cidr *remotes;
+	struct cidr *remotes;
 	size_t nremotes;
 	bool has_since, has_until;
 	struct aq_time since, until; /* since <= time < until */

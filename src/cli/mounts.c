@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -121,16 +122,6 @@ static void mount_opts_release(struct mount_opts *mo)
 	strlist_release(&mo->allowed_headers);
 }
 
-static json_t *string_array(const struct strlist *l)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
-
 /* The "config" object of an enable request, or the body of a tune. */
 static json_t *mount_config(const struct mount_opts *mo, bool tune)
 {
@@ -143,13 +134,13 @@ static json_t *mount_config(const struct mount_opts *mo, bool tune)
 	if (mo->force_no_cache)
 		json_object_set_new(c, "force_no_cache", json_true());
 	if (mo->req_keys.len)
-		json_object_set_new(c, "audit_non_hmac_request_keys", string_array(&mo->req_keys));
+		json_object_set_new(c, "audit_non_hmac_request_keys", strlist_json(&mo->req_keys));
 	if (mo->resp_keys.len)
-		json_object_set_new(c, "audit_non_hmac_response_keys", string_array(&mo->resp_keys));
+		json_object_set_new(c, "audit_non_hmac_response_keys", strlist_json(&mo->resp_keys));
 	if (mo->passthrough.len)
-		json_object_set_new(c, "passthrough_request_headers", string_array(&mo->passthrough));
+		json_object_set_new(c, "passthrough_request_headers", strlist_json(&mo->passthrough));
 	if (mo->allowed_headers.len)
-		json_object_set_new(c, "allowed_response_headers", string_array(&mo->allowed_headers));
+		json_object_set_new(c, "allowed_response_headers", strlist_json(&mo->allowed_headers));
 	if (mo->listing)
 		json_object_set_new(c, "listing_visibility", json_string(mo->listing));
 	if (mo->token_type)

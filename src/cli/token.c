@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "secure.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -108,7 +109,6 @@ static int token_create(int argc, char **argv)
 	};
 	json_t *body = NULL, *meta = NULL, *resp = NULL;
 	struct buf path;
-	size_t i;
 	int argi, r;
 
 	strlist_init(&policies);
@@ -126,13 +126,8 @@ static int token_create(int argc, char **argv)
 	if ((meta = metadata_object(&create_spec, &metadata, &r)) == NULL)
 		goto out;
 	body = json_object();
-	if (policies.len > 0) {
-		json_t *p = json_array();
-
-		for (i = 0; i < policies.len; i++)
-			json_array_append_new(p, json_string(policies.items[i]));
-		json_object_set_new(body, "policies", p);
-	}
+	if (policies.len > 0)
+		json_object_set_new(body, "policies", strlist_json(&policies));
 	if (json_object_size(meta) > 0)
 		json_object_set(body, "meta", meta);
 	if (ttl)

@@ -1041,10 +1041,10 @@ size_t audit_broker_log_batch(struct audit_broker *b, struct audit_log_item *ite
 		if (r->time == slots[i].when)
 			r->time = NULL;
 		if (tried > 0 && slots[i].recorded == 0) {
+			/* the caller refuses the request and says why (the
+			 * devices' own failures are logged above) */
 			items[i].result = TROVE_ERR_IO;
 			refused++;
-			log_error("no audit device recorded the entry; refusing", "request_id",
-			          r->req ? r->req->id : "");
 		}
 	}
 	if (slots != stack_slots) {

@@ -4,10 +4,10 @@
  * returns (prefix, compact JSON, '\n'): the fixed members in the order of
  * audit_entry.h, and the caller's json_t values (request and response data,
  * response auth, headers, token metadata, warnings) walked in place, each
- * leaf hashed or copied as it is met. No intermediate jansson tree is built
- * and jansson's dumper is not used; the text is byte for byte what
- * json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) would write for the same
- * tree (test_audit_entry re-dumps parsed entries to check it):
+ * leaf hashed or copied as it is met, through lib/jsonw. No intermediate
+ * jansson tree is built and jansson's dumper is not used; the text is byte
+ * for byte what json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) would write
+ * for the same tree (test_audit_entry re-dumps parsed entries to check it):
  *  - strings and object keys: '"' and '\\' escaped, \b \f \n \r \t, other
  *    bytes below 0x20 as \u00XX (uppercase hex, as jansson writes them), an
  *    embedded NUL (json_string_length, json_object_iter_key_len) as \u0000;
@@ -31,29 +31,17 @@
  *    integers). The shortest text below is only what reals are hashed as;
  *  - true, false, null.
  *
- * Hashing: HMAC-SHA256 (RFC 2104) from two SHA-256 states prepared once
- * per entry, at its first hash (a log_raw entry, or one with nothing
- * secret in it, never prepares them): the state after the block
- * key ^ ipad and the state after the block key ^ opad (a salt longer than
- * a block is hashed first). A leaf then costs two state copies and two
- * compressions, with no allocation and no failure, and its MAC is
- * hex-encoded straight into the line. This uses SHA256_Init/Update/Final,
- * deprecated since OpenSSL 3.0 (the warning is silenced around that code
- * only), because EVP cannot do it cheaply there: EVP_MAC_init and
- * EVP_MAC_final each duplicate a provider digest context (malloc, copy,
- * cleanse, free), about 150 ns a leaf against 90 ns, and keying an
- * EVP_MAC_CTX (a digest fetch under a lock, three contexts) costs another
- * 0.6 us an entry; with some 14 hashed leaves in a typical entry that was
- * more than half of its cost. The low-level functions bypass the provider
- * layer (so no FIPS provider): built with OPENSSL_NO_DEPRECATED, or against
- * an OpenSSL without them, the same hasher uses one EVP_MAC context per
- * entry instead, keyed lazily and re-initialised per leaf with a NULL key.
- * Either way the keyed state is wiped when the entry ends, and the inner
- * hash and the MAC after each leaf; test_audit_entry checks the result
- * against OpenSSL's one-shot HMAC() for salts shorter than, as long as and
- * longer than a block. The request's client token and the token's
- * accessor appear twice in an entry (auth and request): each is hashed
- * once and its quoted hash copied. Across the entries of one batch (the
+ * Hashing: HMAC-SHA256 through one lib/hmac context per entry, keyed at
+ * its first hash (a log_raw entry, or one with nothing secret in it,
+ * never keys it): a leaf then costs two SHA-256 state copies and two
+ * compressions, with no allocation, and its MAC is hex-encoded straight
+ * into the line (hmac.h says how, and why not EVP_MAC). The keyed state
+ * is wiped when the entry ends, and the MAC after each leaf;
+ * test_audit_entry checks the result against OpenSSL's one-shot HMAC()
+ * for salts shorter than, as long as and longer than a block. The
+ * request's client token and the token's accessor appear twice in an
+ * entry (auth and request): each is hashed once and its quoted hash
+ * copied. Across the entries of one batch (the
  * broker formats a batch's entries for one device together), a memo keeps
  * the quoted hash of each value of up to AUDIT_MEMO_TEXT_MAX bytes it has
  * hashed, in a fixed table indexed by FNV-1a of the value and checked by
@@ -105,10 +93,11 @@
  * struct buf (audit_format_entry_append: the broker puts all the entries of
  * a batch for one device in one buffer) or to a fresh one
  * (audit_format_entry), which starts at 4 KiB (one allocation for a typical
- * entry), grows by doubling and is handed to the caller as it is; no
- * per-leaf allocation (numbers are formatted on the stack). With log_raw
- * the text holds secrets, so growing copies into a new block and wipes the
- * old one, and a failed entry is wiped before it is cut off or freed.
+ * entry), grows as lib/buf grows it and is handed to the caller as it is;
+ * no per-leaf allocation (numbers are formatted on the stack). Callers
+ * pass a secret-mode buffer (buf_init_secret), as log_raw text holds
+ * secrets: growing then copies into a new block and wipes the old one.
+ * With log_raw a failed entry is wiped before it is cut off or freed.
  * audit_mask_leaves, whose result the caller may edit, still builds a
  * tree, deep-copying its skipped values; it shares the leaf texts and the
  * hashing with the writer. */
@@ -130,6 +119,9 @@
 #include "buf.h"
 #include "encoding.h"
 #include "err.h"
+#include "hmac.h"
+#include "jsonw.h"
+#include "timefmt.h"
 #include "mount.h"
 #include "request.h"
 #include "router.h"
@@ -141,9 +133,8 @@
 #define PREFIX_LEN (sizeof(AUDIT_HASH_PREFIX) - 1)
 #define SHA256_LEN 32
 #define HASH_LEN (PREFIX_LEN + 2 * SHA256_LEN)
-#define NUM_MAX 64        /* the text of a number, on the stack */
+#define NUM_MAX JSONW_NUM_MAX /* the text of a number, on the stack */
 #define MAX_DEPTH 2048    /* nesting inside one logged value */
-#define LINE_INITIAL 4096 /* first allocation of the line */
 #define LINE_CAP (SIZE_MAX / 4)
 
 /* --- HMAC ----------------------------------------------------------------- */
@@ -163,160 +154,12 @@ static void hex_pairs(const unsigned char *in, size_t n, char *out)
 		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
 }
 
-#ifndef OPENSSL_NO_DEPRECATED_3_0
-/* SHA256_Init/Update/Final are deprecated since OpenSSL 3.0 (see the file
- * comment for why they are used); silenced for this section only. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-
-struct hasher {
-	const unsigned char *salt;
-	size_t salt_len;
-	bool keyed;              /* inner and outer are ready */
-	SHA256_CTX inner, outer; /* after (key ^ ipad), after (key ^ opad) */
-};
-
-static void hasher_init(struct hasher *h, const unsigned char *salt, size_t salt_len)
-{
-	h->salt = salt;
-	h->salt_len = salt ? salt_len : 0;
-	h->keyed = false;
-}
-
-static void hasher_release(struct hasher *h)
-{
-	if (!h->keyed)
-		return;
-	secure_wipe(&h->inner, sizeof(h->inner));
-	secure_wipe(&h->outer, sizeof(h->outer));
-	h->keyed = false;
-}
-
-/* RFC 2104: the key, hashed first when longer than a block, zero-padded
- * to a block and XORed with ipad / opad. */
-static bool hasher_key(struct hasher *h)
-{
-	unsigned char key[SHA256_CBLOCK], ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
-	SHA256_CTX c;
-	bool ok = true;
-
-	memset(key, 0, sizeof(key));
-	if (h->salt_len > SHA256_CBLOCK)
-		ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, h->salt, h->salt_len) == 1 &&
-		     SHA256_Final(key, &c) == 1;
-	else if (h->salt_len != 0)
-		memcpy(key, h->salt, h->salt_len);
-	for (size_t i = 0; i < SHA256_CBLOCK; i++) {
-		ipad[i] = key[i] ^ 0x36;
-		opad[i] = key[i] ^ 0x5c;
-	}
-	ok = ok && SHA256_Init(&h->inner) == 1 && SHA256_Update(&h->inner, ipad, SHA256_CBLOCK) == 1 &&
-	     SHA256_Init(&h->outer) == 1 && SHA256_Update(&h->outer, opad, SHA256_CBLOCK) == 1;
-	secure_wipe(key, sizeof(key));
-	secure_wipe(ipad, sizeof(ipad));
-	secure_wipe(opad, sizeof(opad));
-	secure_wipe(&c, sizeof(c));
-	h->keyed = true;
-	if (!ok)
-		hasher_release(h); /* never happens: these cannot fail */
-	return ok;
-}
-
-/* The raw MAC of n bytes of text. The caller wipes mac. */
-static bool hasher_mac(struct hasher *h, const void *text, size_t n, unsigned char mac[SHA256_LEN])
-{
-	unsigned char ih[SHA256_LEN];
-	SHA256_CTX c;
-	bool ok;
-
-	if (!h->keyed && !hasher_key(h))
-		return false;
-	c = h->inner;
-	ok = SHA256_Update(&c, text, n) == 1 && SHA256_Final(ih, &c) == 1;
-	c = h->outer;
-	ok = ok && SHA256_Update(&c, ih, SHA256_LEN) == 1 && SHA256_Final(mac, &c) == 1;
-	secure_wipe(ih, sizeof(ih));
-	secure_wipe(&c, sizeof(c));
-	return ok;
-}
-
-#pragma GCC diagnostic pop
-#else /* OPENSSL_NO_DEPRECATED_3_0: one EVP_MAC context per entry */
-
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-}
-
-struct hasher {
-	const unsigned char *salt;
-	size_t salt_len;
-	EVP_MAC_CTX *ctx; /* NULL until the first hash */
-	bool fresh;       /* ctx is keyed and has seen no message yet */
-};
-
-static void hasher_init(struct hasher *h, const unsigned char *salt, size_t salt_len)
-{
-	h->salt = salt;
-	h->salt_len = salt_len;
-	h->ctx = NULL;
-	h->fresh = false;
-}
-
-static void hasher_release(struct hasher *h)
-{
-	EVP_MAC_CTX_free(h->ctx); /* cleanses the keyed state */
-	h->ctx = NULL;
-}
-
-static bool hasher_key(struct hasher *h)
-{
-	static const unsigned char no_key[1];
-	char digest[] = "SHA256";
-	OSSL_PARAM params[2];
-
-	if (pthread_once(&hmac_once, hmac_fetch) != 0 || hmac_alg == NULL)
-		return false;
-	h->ctx = EVP_MAC_CTX_new(hmac_alg);
-	if (h->ctx == NULL)
-		return false;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	/* A NULL key would mean "keep the previous key": pass a real pointer. */
-	if (EVP_MAC_init(h->ctx, h->salt ? h->salt : no_key, h->salt ? h->salt_len : 0, params) != 1) {
-		hasher_release(h);
-		return false;
-	}
-	h->fresh = true;
-	return true;
-}
-
-/* The raw MAC of n bytes of text. The caller wipes mac. A NULL key
- * re-initialises from the already-padded inner state. */
-static bool hasher_mac(struct hasher *h, const void *text, size_t n, unsigned char mac[SHA256_LEN])
-{
-	size_t mac_len = 0;
-
-	if (h->ctx == NULL) {
-		if (!hasher_key(h))
-			return false;
-	} else if (!h->fresh && EVP_MAC_init(h->ctx, NULL, 0, NULL) != 1) {
-		return false;
-	}
-	h->fresh = false;
-	return EVP_MAC_update(h->ctx, n ? text : (const void *)"", n) == 1 &&
-	       EVP_MAC_final(h->ctx, mac, &mac_len, SHA256_LEN) == 1 && mac_len == SHA256_LEN;
-}
-#endif
 
 /* out gets "hmac-sha256:<64 hex>" (HASH_LEN chars + NUL). */
-static bool hasher_hash(struct hasher *h, const void *text, size_t n, char out[AUDIT_HASH_MAX])
+static bool hasher_hash(struct hmac_sha256_ctx *h, const void *text, size_t n, char out[AUDIT_HASH_MAX])
 {
 	unsigned char mac[SHA256_LEN];
-	bool ok = hasher_mac(h, text, n, mac);
+	bool ok = hmac_sha256_ctx_mac(h, text, n, mac);
 
 	if (ok) {
 		memcpy(out, AUDIT_HASH_PREFIX, PREFIX_LEN);
@@ -330,34 +173,15 @@ static bool hasher_hash(struct hasher *h, const void *text, size_t n, char out[A
 void audit_hash_text(const unsigned char *salt, size_t salt_len, const char *text, size_t n,
                      char out[AUDIT_HASH_MAX])
 {
-	struct hasher h;
+	struct hmac_sha256_ctx h;
 
-	hasher_init(&h, salt, salt_len);
+	hmac_sha256_ctx_init(&h, salt, salt_len);
 	if (!hasher_hash(&h, text, n, out))
 		out[0] = '\0'; /* reveals nothing; only on OpenSSL/alloc failure */
-	hasher_release(&h);
+	hmac_sha256_ctx_release(&h);
 }
 
 /* --- leaf texts ----------------------------------------------------------- */
-
-/* Decimal text of i into out (NUL-terminated); returns its length. */
-static size_t int_text(json_int_t i, char out[NUM_MAX])
-{
-	unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
-	char rev[24];
-	size_t n = 0, len = 0;
-
-	do {
-		rev[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (i < 0)
-		out[len++] = '-';
-	while (n != 0)
-		out[len++] = rev[--n];
-	out[len] = '\0';
-	return len;
-}
 
 /* The shortest round-tripping text of a real, as hashed (see the file
  * comment); 0 on failure. */
@@ -380,42 +204,6 @@ static size_t real_text(double d, char *out, size_t cap)
 	return (size_t)n;
 }
 
-/* jansson's text of a real written in clear (see the file comment); 0 for
- * a double JSON cannot hold (jansson never makes one). */
-static size_t real_json(double d, char *out, size_t cap)
-{
-	char *start, *end;
-	size_t n;
-	int r;
-
-	if (!isfinite(d))
-		return 0;
-	r = snprintf(out, cap, "%.17g", d);
-	if (r <= 0 || (size_t)r + 3 > cap)
-		return 0;
-	n = (size_t)r;
-	if (!strchr(out, '.') && !strchr(out, 'e')) {
-		out[n++] = '.';
-		out[n++] = '0';
-		out[n] = '\0';
-	}
-	/* "e+100" -> "e100", "e-07" -> "e-7", as jsonp_dtostr does. */
-	start = strchr(out, 'e');
-	if (start != NULL) {
-		start++;
-		end = start + 1;
-		if (*start == '-')
-			start++;
-		while (*end == '0')
-			end++;
-		if (end != start) {
-			memmove(start, end, n + 1 - (size_t)(end - out));
-			n -= (size_t)(end - start);
-		}
-	}
-	return n;
-}
-
 /* The text a scalar leaf is hashed as: *text (num is scratch for numbers)
  * and its length in *n. False for null (never hashed), containers and a
  * number that cannot be formatted. */
@@ -428,7 +216,7 @@ static bool leaf_text(const json_t *v, char num[NUM_MAX], const char **text, siz
 		return true;
 	case JSON_INTEGER:
 		*text = num;
-		*n = int_text(json_integer_value(v), num);
+		*n = jsonw_int_text(json_integer_value(v), num);
 		return true;
 	case JSON_REAL:
 		*text = num;
@@ -462,7 +250,7 @@ static bool key_in(const struct strlist *l, const char *k, size_t klen)
 /* A JSON string holding the hash of scalar v (null stays null), or NULL.
  * Kept out of line so the recursive mask_value frame stays small (worker
  * threads have 1 MiB stacks and parsed input may nest 2048 deep). */
-static __attribute__((noinline)) json_t *hash_scalar(struct hasher *h, const json_t *v)
+static __attribute__((noinline)) json_t *hash_scalar(struct hmac_sha256_ctx *h, const json_t *v)
 {
 	char num[NUM_MAX], out[AUDIT_HASH_MAX];
 	const char *text;
@@ -476,7 +264,7 @@ static __attribute__((noinline)) json_t *hash_scalar(struct hasher *h, const jso
 }
 
 /* A new value with every leaf of v hashed, or NULL. */
-static json_t *mask_value(struct hasher *h, const json_t *v)
+static json_t *mask_value(struct hmac_sha256_ctx *h, const json_t *v)
 {
 	const char *k;
 	size_t klen, i;
@@ -517,12 +305,12 @@ json_t *audit_mask_leaves(const unsigned char *salt, size_t salt_len, const json
 {
 	const char *k;
 	size_t klen;
-	struct hasher h;
+	struct hmac_sha256_ctx h;
 	json_t *out, *c, *m;
 
 	if (v == NULL)
 		return NULL;
-	hasher_init(&h, salt, salt_len);
+	hmac_sha256_ctx_init(&h, salt, salt_len);
 	if (!json_is_object(v)) {
 		out = mask_value(&h, v);
 		goto done;
@@ -540,218 +328,11 @@ json_t *audit_mask_leaves(const unsigned char *salt, size_t salt_len, const json
 		}
 	}
 done:
-	hasher_release(&h);
+	hmac_sha256_ctx_release(&h);
 	return out;
 }
 
 /* --- the writer ------------------------------------------------------------ */
-
-struct out {
-	struct buf b;
-	bool ok;   /* false once any step failed; later writes are dropped */
-	bool wipe; /* log_raw: the text holds secrets; wipe what is dropped */
-};
-
-/* Makes room for extra more bytes and the terminator. */
-static __attribute__((noinline)) bool out_grow(struct out *o, size_t extra)
-{
-	struct buf *b = &o->b;
-	size_t need, nsize;
-	char *p;
-
-	if (extra > b->cap - b->len)
-		return false;
-	need = b->len + extra + 1;
-	nsize = b->size ? b->size : LINE_INITIAL;
-	while (nsize < need)
-		nsize = nsize > SIZE_MAX / 2 ? need : nsize * 2;
-	if (b->size == 0 || o->wipe) {
-		p = malloc(nsize);
-		if (p == NULL)
-			return false;
-		memcpy(p, b->data, b->len + 1);
-		if (b->size != 0)
-			secure_free(b->data, b->size);
-	} else {
-		p = realloc(b->data, nsize);
-		if (p == NULL)
-			return false;
-	}
-	b->data = p;
-	b->size = nsize;
-	return true;
-}
-
-static inline bool out_room(struct out *o, size_t n)
-{
-	if (o->b.size - o->b.len > n)
-		return true;
-	if (o->ok && out_grow(o, n))
-		return true;
-	o->ok = false;
-	return false;
-}
-
-static inline void out_raw(struct out *o, const void *p, size_t n)
-{
-	if (!out_room(o, n))
-		return;
-	memcpy(o->b.data + o->b.len, p, n);
-	o->b.len += n;
-	o->b.data[o->b.len] = '\0';
-}
-
-static inline void out_byte(struct out *o, char c)
-{
-	if (!out_room(o, 1))
-		return;
-	o->b.data[o->b.len++] = c;
-	o->b.data[o->b.len] = '\0';
-}
-
-/* s: a string literal (not a pointer: sizeof). */
-#define out_lit(o, s) out_raw((o), "" s, sizeof(s) - 1)
-
-static inline bool json_plain(unsigned char c)
-{
-	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
-/* json_plain for each of the 8 bytes at p, eight at a time: with every
- * byte below 0x80 (else the high bit shows), a byte below 0x20 borrows in
- * x - 0x20.., and one equal to '"' or '\\' borrows after the XOR. A borrow
- * into the next byte only follows a byte already found. */
-static inline bool json_plain8(const unsigned char *p)
-{
-	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	uint64_t x;
-
-	memcpy(&x, p, sizeof(x));
-	return ((x | (x - ones * 0x20) | ((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones)) &
-	        high) == 0;
-}
-
-/* n bytes at s as a JSON string (see the file comment). */
-static void out_str(struct out *o, const char *s, size_t n)
-{
-	static const char hexu[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
-	size_t l;
-	char *d;
-
-	while (end - p >= 8 && json_plain8(p))
-		p += 8;
-	while (p < end && json_plain(*p))
-		p++;
-	if (p == end) { /* the common case: nothing to escape or check */
-		if (!out_room(o, n + 2))
-			return;
-		d = o->b.data + o->b.len;
-		d[0] = '"';
-		memcpy(d + 1, s, n);
-		d[n + 1] = '"';
-		d[n + 2] = '\0';
-		o->b.len += n + 2;
-		return;
-	}
-	out_byte(o, '"');
-	while (p < end) {
-		unsigned char c = *p;
-
-		if (end - p >= 8 && json_plain8(p)) {
-			p += 8;
-			continue;
-		}
-		if (json_plain(c)) {
-			p++;
-			continue;
-		}
-		if (c >= 0x80 && (l = utf8_seq_len(p, (size_t)(end - p))) != 0) {
-			p += l;
-			continue;
-		}
-		out_raw(o, run, (size_t)(p - run));
-		switch (c) {
-		case '"':
-			out_lit(o, "\\\"");
-			break;
-		case '\\':
-			out_lit(o, "\\\\");
-			break;
-		case '\b':
-			out_lit(o, "\\b");
-			break;
-		case '\f':
-			out_lit(o, "\\f");
-			break;
-		case '\n':
-			out_lit(o, "\\n");
-			break;
-		case '\r':
-			out_lit(o, "\\r");
-			break;
-		case '\t':
-			out_lit(o, "\\t");
-			break;
-		default:
-			if (c < 0x20) {
-				char esc[6] = {'\\', 'u', '0', '0', hexu[c >> 4], hexu[c & 15]};
-				out_raw(o, esc, sizeof(esc));
-			} else {
-				out_lit(o, "\xef\xbf\xbd"); /* U+FFFD */
-			}
-		}
-		run = ++p;
-	}
-	out_raw(o, run, (size_t)(p - run));
-	out_byte(o, '"');
-}
-
-static void out_cstr(struct out *o, const char *s)
-{
-	out_str(o, s, strlen(s));
-}
-
-static void out_int(struct out *o, json_int_t i)
-{
-	char num[NUM_MAX];
-
-	out_raw(o, num, int_text(i, num));
-}
-
-/* A scalar in clear. Out of line: keeps the recursive frames small. */
-static __attribute__((noinline)) void out_scalar(struct out *o, const json_t *v)
-{
-	char num[NUM_MAX];
-	size_t n;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		out_str(o, json_string_value(v), json_string_length(v));
-		return;
-	case JSON_INTEGER:
-		out_int(o, json_integer_value(v));
-		return;
-	case JSON_REAL:
-		n = real_json(json_real_value(v), num, sizeof(num));
-		if (n == 0)
-			o->ok = false;
-		else
-			out_raw(o, num, n);
-		return;
-	case JSON_TRUE:
-		out_lit(o, "true");
-		return;
-	case JSON_FALSE:
-		out_lit(o, "false");
-		return;
-	case JSON_NULL:
-		out_lit(o, "null");
-		return;
-	default:
-		o->ok = false;
-	}
-}
 
 /* --- the entry ------------------------------------------------------------ */
 
@@ -764,8 +345,8 @@ struct memo {
 struct entry {
 	const struct audit_format *f;
 	const struct audit_record *r;
-	struct hasher h;
-	struct out o;
+	struct hmac_sha256_ctx h;
+	struct jsonw o;
 	struct memo token;             /* of r->req->client_token */
 	struct memo accessor;          /* of r->token->accessor */
 	struct audit_hash_memo *batch; /* hashes of the batch so far, or NULL */
@@ -828,12 +409,12 @@ static struct memo_slot *memo_slot(struct audit_hash_memo *m, const void *text, 
  * memo when this value was hashed for an earlier entry of the batch. */
 static void out_hash(struct entry *e, const void *text, size_t n)
 {
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	unsigned char mac[SHA256_LEN];
 	struct memo_slot *sl = NULL;
 	char *d;
 
-	if (!out_room(o, HASH_LEN + 2))
+	if (!jsonw_room(o, HASH_LEN + 2))
 		return;
 	d = o->b.data + o->b.len;
 	if (e->batch != NULL && n <= AUDIT_MEMO_TEXT_MAX) {
@@ -845,7 +426,7 @@ static void out_hash(struct entry *e, const void *text, size_t n)
 			return;
 		}
 	}
-	if (!hasher_mac(&e->h, text, n, mac)) {
+	if (!hmac_sha256_ctx_mac(&e->h, text, n, mac)) {
 		o->ok = false;
 	} else {
 		d[0] = '"';
@@ -873,7 +454,7 @@ static __attribute__((noinline)) void out_masked_leaf(struct entry *e, const jso
 	size_t n;
 
 	if (json_is_null(v))
-		out_lit(&e->o, "null");
+		jsonw_lit(&e->o, "null");
 	else if (leaf_text(v, num, &text, &n))
 		out_hash(e, text, n);
 	else
@@ -883,7 +464,7 @@ static __attribute__((noinline)) void out_masked_leaf(struct entry *e, const jso
 /* v, every leaf hashed (mask) or in clear. depth: containers around v. */
 static void out_value(struct entry *e, const json_t *v, bool mask, unsigned depth)
 {
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	void *it;
 	size_t i, n;
 
@@ -895,44 +476,44 @@ static void out_value(struct entry *e, const json_t *v, bool mask, unsigned dept
 			o->ok = false;
 			return;
 		}
-		out_byte(o, '{');
+		jsonw_byte(o, '{');
 		for (it = json_object_iter((json_t *)v), i = 0; it != NULL && o->ok;
 		     it = json_object_iter_next((json_t *)v, it), i++) {
 			if (i != 0)
-				out_byte(o, ',');
-			out_str(o, json_object_iter_key(it), json_object_iter_key_len(it));
-			out_byte(o, ':');
+				jsonw_byte(o, ',');
+			jsonw_str(o, json_object_iter_key(it), json_object_iter_key_len(it));
+			jsonw_byte(o, ':');
 			out_value(e, json_object_iter_value(it), mask, depth + 1);
 		}
-		out_byte(o, '}');
+		jsonw_byte(o, '}');
 		return;
 	case JSON_ARRAY:
 		if (depth >= MAX_DEPTH) {
 			o->ok = false;
 			return;
 		}
-		out_byte(o, '[');
+		jsonw_byte(o, '[');
 		n = json_array_size(v);
 		for (i = 0; i < n && o->ok; i++) {
 			if (i != 0)
-				out_byte(o, ',');
+				jsonw_byte(o, ',');
 			out_value(e, json_array_get(v, i), mask, depth + 1);
 		}
-		out_byte(o, ']');
+		jsonw_byte(o, ']');
 		return;
 	default:
 		if (mask)
 			out_masked_leaf(e, v);
 		else
-			out_scalar(o, v);
+			jsonw_scalar(o, v);
 	}
 }
 
 /* A member name with its colon, preceded by a comma unless it is the
  * object's first member. */
-static void out_key(struct out *o, bool *first, const char *lit, size_t n)
+static void out_key(struct jsonw *o, bool *first, const char *lit, size_t n)
 {
-	out_raw(o, lit + (*first ? 1 : 0), n - (*first ? 1 : 0));
+	jsonw_raw(o, lit + (*first ? 1 : 0), n - (*first ? 1 : 0));
 	*first = false;
 }
 
@@ -949,9 +530,9 @@ static void out_secret(struct entry *e, const char *s, size_t n, struct memo *m)
 	size_t at = e->o.b.len;
 
 	if (e->f->log_raw) {
-		out_str(&e->o, s, n);
+		jsonw_str(&e->o, s, n);
 	} else if (m != NULL && m->done) {
-		out_raw(&e->o, m->text, sizeof(m->text));
+		jsonw_raw(&e->o, m->text, sizeof(m->text));
 	} else {
 		out_hash(e, s, n);
 		if (m != NULL && e->o.ok) {
@@ -967,97 +548,63 @@ static void out_accessor(struct entry *e, const char *s, size_t n, struct memo *
 	if (e->f->hmac_accessor)
 		out_secret(e, s, n, m);
 	else
-		out_str(&e->o, s, n);
+		jsonw_str(&e->o, s, n);
 }
 
-static void out_strlist(struct out *o, const struct strlist *l)
+static void out_strlist(struct jsonw *o, const struct strlist *l)
 {
-	out_byte(o, '[');
+	jsonw_byte(o, '[');
 	for (size_t i = 0; i < l->len; i++) {
 		if (i != 0)
-			out_byte(o, ',');
-		out_cstr(o, l->items[i]);
+			jsonw_byte(o, ',');
+		jsonw_cstr(o, l->items[i]);
 	}
-	out_byte(o, ']');
+	jsonw_byte(o, ']');
 }
 
-/* "2026-11-30T12:00:00Z" (seconds, UTC), as strftime's
- * "%Y-%m-%dT%H:%M:%SZ" writes it. */
-static void out_rfc3339(struct out *o, int64_t t)
+/* "2026-11-30T12:00:00Z" (seconds, UTC): lib/timefmt's text, quoted. */
+static void out_rfc3339(struct jsonw *o, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[64];
-	int y;
+	char s[TIME_TEXT_MAX];
 
-	if (gmtime_r(&tt, &tm) == NULL) {
-		o->ok = false;
-		return;
-	}
-	y = tm.tm_year + 1900;
-	if (y < 1000 || y > 9999) { /* strftime pads nothing: keep its text */
-		if (strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-			o->ok = false;
-		else
-			out_cstr(o, s);
-		return;
-	}
-	char f[] = {'"',
-	            (char)('0' + y / 1000),
-	            (char)('0' + y / 100 % 10),
-	            (char)('0' + y / 10 % 10),
-	            (char)('0' + y % 10),
-	            '-',
-	            (char)('0' + (tm.tm_mon + 1) / 10),
-	            (char)('0' + (tm.tm_mon + 1) % 10),
-	            '-',
-	            (char)('0' + tm.tm_mday / 10),
-	            (char)('0' + tm.tm_mday % 10),
-	            'T',
-	            (char)('0' + tm.tm_hour / 10),
-	            (char)('0' + tm.tm_hour % 10),
-	            ':',
-	            (char)('0' + tm.tm_min / 10),
-	            (char)('0' + tm.tm_min % 10),
-	            ':',
-	            (char)('0' + tm.tm_sec / 10),
-	            (char)('0' + tm.tm_sec % 10),
-	            'Z',
-	            '"'};
-	out_raw(o, f, sizeof(f));
+	time_rfc3339(t, s);
+	if (s[0] == '\0')
+		o->ok = false; /* gmtime cannot represent t */
+	else
+		jsonw_cstr(o, s);
 }
 
 static void out_policy_results(struct entry *e)
 {
 	const struct strlist *g = e->r->granting;
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 
 	if (e->r->allowed)
-		out_lit(o, "{\"allowed\":true");
+		jsonw_lit(o, "{\"allowed\":true");
 	else
-		out_lit(o, "{\"allowed\":false");
+		jsonw_lit(o, "{\"allowed\":false");
 	if (g != NULL && g->len != 0) {
-		out_lit(o, ",\"granting_policies\":[");
+		jsonw_lit(o, ",\"granting_policies\":[");
 		for (size_t i = 0; i < g->len; i++) {
 			if (i != 0)
-				out_byte(o, ',');
-			out_lit(o, "{\"name\":");
-			out_cstr(o, g->items[i]);
-			out_lit(o, ",\"namespace_id\":\"root\",\"type\":\"acl\"}");
+				jsonw_byte(o, ',');
+			jsonw_lit(o, "{\"name\":");
+			jsonw_cstr(o, g->items[i]);
+			jsonw_lit(o, ",\"namespace_id\":\"root\",\"type\":\"acl\"}");
 		}
-		out_byte(o, ']');
+		jsonw_byte(o, ']');
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
 static void out_auth(struct entry *e)
 {
 	const struct token_entry *t = e->r->token;
 	const struct request *req = e->r->req;
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	bool first = true;
 
-	out_byte(o, '{');
+	jsonw_byte(o, '{');
 	if (req != NULL && nonempty(req->client_token)) {
 		KEY(o, &first, "client_token");
 		out_secret(e, req->client_token, strlen(req->client_token), &e->token);
@@ -1068,7 +615,7 @@ static void out_auth(struct entry *e)
 	}
 	if (nonempty(t->display_name)) {
 		KEY(o, &first, "display_name");
-		out_cstr(o, t->display_name);
+		jsonw_cstr(o, t->display_name);
 	}
 	if (t->policies.len != 0 || t->identity_policies.len != 0) {
 		/* policies = token_policies + identity_policies */
@@ -1097,16 +644,16 @@ static void out_auth(struct entry *e)
 	}
 	if (nonempty(t->entity_id)) {
 		KEY(o, &first, "entity_id");
-		out_cstr(o, t->entity_id);
+		jsonw_cstr(o, t->entity_id);
 	}
 	KEY(o, &first, "token_type");
 	if (t->type == TOKEN_TYPE_BATCH)
-		out_lit(o, "\"batch\"");
+		jsonw_lit(o, "\"batch\"");
 	else
-		out_lit(o, "\"service\"");
+		jsonw_lit(o, "\"service\"");
 	if (t->ttl != 0) {
 		KEY(o, &first, "token_ttl");
-		out_int(o, t->ttl);
+		jsonw_int(o, t->ttl);
 	}
 	if (t->creation_time != 0) {
 		KEY(o, &first, "token_issue_time");
@@ -1114,30 +661,30 @@ static void out_auth(struct entry *e)
 	}
 	if (t->num_uses > 0) {
 		KEY(o, &first, "remaining_uses");
-		out_int(o, t->num_uses);
+		jsonw_int(o, t->num_uses);
 	}
 	if (e->r->policy_checked) {
 		KEY(o, &first, "policy_results");
 		out_policy_results(e);
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
-static void out_mount(struct out *o, bool *first, const struct mount *m)
+static void out_mount(struct jsonw *o, bool *first, const struct mount *m)
 {
 	if (m == NULL)
 		return;
 	if (nonempty(m->path)) {
 		KEY(o, first, "mount_point");
-		out_cstr(o, m->path);
+		jsonw_cstr(o, m->path);
 	}
 	if (nonempty(m->type)) {
 		KEY(o, first, "mount_type");
-		out_cstr(o, m->type);
+		jsonw_cstr(o, m->type);
 	}
 	if (m->accessor[0] != '\0') {
 		KEY(o, first, "mount_accessor");
-		out_cstr(o, m->accessor);
+		jsonw_cstr(o, m->accessor);
 	}
 }
 
@@ -1152,7 +699,7 @@ struct data_opts {
  * empty object. */
 static void out_data(struct entry *e, bool *first, const json_t *v, const struct data_opts *d)
 {
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	const char *k;
 	size_t klen;
 	void *it;
@@ -1166,26 +713,26 @@ static void out_data(struct entry *e, bool *first, const json_t *v, const struct
 		out_value(e, v, !d->raw, 0);
 		return;
 	}
-	out_byte(o, '{');
+	jsonw_byte(o, '{');
 	for (it = json_object_iter((json_t *)v); it != NULL && o->ok;
 	     it = json_object_iter_next((json_t *)v, it)) {
 		k = json_object_iter_key(it);
 		klen = json_object_iter_key_len(it);
 		c = json_object_iter_value(it);
 		if (any)
-			out_byte(o, ',');
+			jsonw_byte(o, ',');
 		any = true;
-		out_str(o, k, klen);
-		out_byte(o, ':');
+		jsonw_str(o, k, klen);
+		jsonw_byte(o, ':');
 		if (d->elide && key_is(k, klen, "keys") && json_is_array(c))
-			out_int(o, (json_int_t)json_array_size(c));
+			jsonw_int(o, (json_int_t)json_array_size(c));
 		else if (d->elide && key_is(k, klen, "key_info") && json_is_object(c))
-			out_int(o, (json_int_t)json_object_size(c));
+			jsonw_int(o, (json_int_t)json_object_size(c));
 		else
 			out_value(e, c, !(d->raw || (key_in(d->skip, k, klen) && !field_is_sensitive(d->route, k, klen))),
 				  1);
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
 struct path_out {
@@ -1213,13 +760,13 @@ static void out_path(struct entry *e, const struct request *req)
 	struct path_out p = {.e = e, .ok = true};
 
 	if (req->nsecret == 0) {
-		out_cstr(&e->o, req->path);
+		jsonw_cstr(&e->o, req->path);
 		return;
 	}
 	buf_init_secret(&p.b, BUF_CAP_DEFAULT);
 	request_path_pieces(req, path_piece, &p);
 	if (p.ok)
-		out_str(&e->o, p.b.data, p.b.len);
+		jsonw_str(&e->o, p.b.data, p.b.len);
 	else
 		e->o.ok = false; /* never the path in clear */
 	buf_release_secret(&p.b);
@@ -1229,25 +776,25 @@ static void out_request(struct entry *e)
 {
 	const struct request *req = e->r->req;
 	const struct token_entry *t = e->r->token;
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	const char *op;
 	bool first = true;
 
 	if (req == NULL) {
-		out_lit(o, "{}");
+		jsonw_lit(o, "{}");
 		return;
 	}
-	out_byte(o, '{');
+	jsonw_byte(o, '{');
 	if (req->id[0] != '\0') {
 		KEY(o, &first, "id");
-		out_cstr(o, req->id);
+		jsonw_cstr(o, req->id);
 	}
 	KEY(o, &first, "operation");
 	op = op_name(req->op);
 	if (op == NULL)
 		o->ok = false;
 	else
-		out_cstr(o, op);
+		jsonw_cstr(o, op);
 	out_mount(o, &first, req->mount);
 	if (nonempty(req->client_token)) {
 		KEY(o, &first, "client_token");
@@ -1258,7 +805,7 @@ static void out_request(struct entry *e)
 		out_accessor(e, t->accessor, strlen(t->accessor), &e->accessor);
 	}
 	KEY(o, &first, "namespace");
-	out_lit(o, "{\"id\":\"root\"}");
+	jsonw_lit(o, "{\"id\":\"root\"}");
 	if (nonempty(req->path)) {
 		KEY(o, &first, "path");
 		out_path(e, req);
@@ -1271,27 +818,27 @@ static void out_request(struct entry *e)
 	out_data(e, &first, req->data, &opts);
 	if (req->remote_addr[0] != '\0') {
 		KEY(o, &first, "remote_address");
-		out_cstr(o, req->remote_addr);
+		jsonw_cstr(o, req->remote_addr);
 	}
 	if (req->remote_port != 0) {
 		KEY(o, &first, "remote_port");
-		out_int(o, req->remote_port);
+		jsonw_int(o, req->remote_port);
 	}
 	if (req->wrap_ttl > 0) {
 		KEY(o, &first, "wrap_ttl");
-		out_int(o, (json_int_t)req->wrap_ttl);
+		jsonw_int(o, (json_int_t)req->wrap_ttl);
 	}
 	if (json_is_object(e->r->headers) && json_object_size(e->r->headers) != 0) {
 		KEY(o, &first, "headers");
 		out_value(e, e->r->headers, false, 0);
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
 /* resp->auth with client_token and accessor masked, the rest in clear. */
 static void out_response_auth(struct entry *e, const json_t *auth)
 {
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	const char *k;
 	size_t klen;
 	void *it;
@@ -1302,7 +849,7 @@ static void out_response_auth(struct entry *e, const json_t *auth)
 		out_value(e, auth, !e->f->log_raw, 0);
 		return;
 	}
-	out_byte(o, '{');
+	jsonw_byte(o, '{');
 	for (it = json_object_iter((json_t *)auth); it != NULL && o->ok;
 	     it = json_object_iter_next((json_t *)auth, it), any = true) {
 		k = json_object_iter_key(it);
@@ -1312,9 +859,9 @@ static void out_response_auth(struct entry *e, const json_t *auth)
 		bool is_acc = key_is(k, klen, "accessor");
 
 		if (any)
-			out_byte(o, ',');
-		out_str(o, k, klen);
-		out_byte(o, ':');
+			jsonw_byte(o, ',');
+		jsonw_str(o, k, klen);
+		jsonw_byte(o, ':');
 		if ((is_token || is_acc) && json_is_string(c) && json_string_length(c) != 0) {
 			if (is_token)
 				out_secret(e, json_string_value(c), json_string_length(c), NULL);
@@ -1324,30 +871,30 @@ static void out_response_auth(struct entry *e, const json_t *auth)
 			out_value(e, c, false, 1);
 		}
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
 /* wrap_info: the token always masked (unless log_raw), the accessors as
  * hmac_accessor says, the rest in clear. */
 static void out_wrap_info(struct entry *e, const json_t *w)
 {
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	const char *k;
 	size_t klen;
 	void *it;
 	json_t *c;
 	bool any = false;
 
-	out_byte(o, '{');
+	jsonw_byte(o, '{');
 	for (it = json_object_iter((json_t *)w); it != NULL && o->ok;
 	     it = json_object_iter_next((json_t *)w, it), any = true) {
 		k = json_object_iter_key(it);
 		klen = json_object_iter_key_len(it);
 		c = json_object_iter_value(it);
 		if (any)
-			out_byte(o, ',');
-		out_str(o, k, klen);
-		out_byte(o, ':');
+			jsonw_byte(o, ',');
+		jsonw_str(o, k, klen);
+		jsonw_byte(o, ':');
 		if (json_is_string(c) && json_string_length(c) != 0 && key_is(k, klen, "token"))
 			out_secret(e, json_string_value(c), json_string_length(c), NULL);
 		else if (json_is_string(c) && json_string_length(c) != 0 &&
@@ -1356,7 +903,7 @@ static void out_wrap_info(struct entry *e, const json_t *w)
 		else
 			out_value(e, c, false, 1);
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
 static void out_response(struct entry *e)
@@ -1364,10 +911,10 @@ static void out_response(struct entry *e)
 	const struct request *req = e->r->req;
 	const struct response *resp = e->r->resp;
 	const struct mount *m = req ? req->mount : NULL;
-	struct out *o = &e->o;
+	struct jsonw *o = &e->o;
 	bool first = true;
 
-	out_byte(o, '{');
+	jsonw_byte(o, '{');
 	out_mount(o, &first, m);
 	if (resp->auth != NULL && !(json_is_object(resp->auth) && json_object_size(resp->auth) == 0)) {
 		KEY(o, &first, "auth");
@@ -1377,9 +924,9 @@ static void out_response(struct entry *e)
 		/* Lease ids are references, not secrets: kept in clear, as
 		 * Vault, so that an audit query can follow a lease. */
 		KEY(o, &first, "secret");
-		out_lit(o, "{\"lease_id\":");
-		out_cstr(o, resp->lease_id);
-		out_byte(o, '}');
+		jsonw_lit(o, "{\"lease_id\":");
+		jsonw_cstr(o, resp->lease_id);
+		jsonw_byte(o, '}');
 	}
 	struct data_opts opts = {
 	    .skip = m ? &m->config.audit_non_hmac_response_keys : NULL,
@@ -1395,35 +942,34 @@ static void out_response(struct entry *e)
 		KEY(o, &first, "wrap_info");
 		out_wrap_info(e, resp->wrap_info);
 	}
-	out_byte(o, '}');
+	jsonw_byte(o, '}');
 }
 
 int audit_format_entry_append(const struct audit_format *f, const struct audit_record *r,
                               struct audit_hash_memo *memo, struct buf *line)
 {
 	struct entry e = {.f = f, .r = r, .batch = f->log_raw ? NULL : memo};
-	struct out *o = &e.o;
+	struct jsonw *o = &e.o;
 	size_t start = line->len;
 	bool first = true;
 
-	hasher_init(&e.h, f->salt, f->salt_len);
+	hmac_sha256_ctx_init(&e.h, f->salt, f->salt_len);
 	o->b = *line; /* taken over until the entry is done */
 	o->ok = true;
-	o->wipe = f->log_raw;
 	if (f->prefix != NULL)
-		out_raw(o, f->prefix, strlen(f->prefix));
-	out_byte(o, '{');
+		jsonw_raw(o, f->prefix, strlen(f->prefix));
+	jsonw_byte(o, '{');
 	if (nonempty(r->time)) {
 		KEY(o, &first, "time");
-		out_cstr(o, r->time);
+		jsonw_cstr(o, r->time);
 	}
 	KEY(o, &first, "type");
 	if (r->resp != NULL)
-		out_lit(o, "\"response\"");
+		jsonw_lit(o, "\"response\"");
 	else
-		out_lit(o, "\"request\"");
+		jsonw_lit(o, "\"request\"");
 	if (r->reuse != NULL) {
-		out_raw(o, r->reuse, r->reuse_len);
+		jsonw_raw(o, r->reuse, r->reuse_len);
 	} else {
 		size_t from = o->b.len;
 		if (r->token != NULL) {
@@ -1441,14 +987,14 @@ int audit_format_entry_append(const struct audit_format *f, const struct audit_r
 	}
 	if (nonempty(r->error)) {
 		KEY(o, &first, "error");
-		out_cstr(o, r->error);
+		jsonw_cstr(o, r->error);
 	}
-	out_lit(o, "}\n");
-	hasher_release(&e.h);
+	jsonw_lit(o, "}\n");
+	hmac_sha256_ctx_release(&e.h);
 
 	if (!o->ok && o->b.size > 0) {
 		/* drop the partial entry; with log_raw it may hold secrets */
-		if (o->wipe)
+		if (f->log_raw)
 			secure_wipe(o->b.data + start, o->b.len - start);
 		o->b.len = start;
 		o->b.data[start] = '\0';

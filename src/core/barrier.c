@@ -225,33 +225,11 @@ out:
 
 /* ---- keyring --------------------------------------------------------- */
 
-/* Growable buffer that wipes every allocation it lets go of. */
-struct secbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int secbuf_dump_cb(const char *s, size_t n, void *data)
+/* json_dump_callback into a struct buf (a secret one for the keyring:
+ * every block it lets go of is wiped). */
+static int buf_dump_cb(const char *s, size_t n, void *data)
 {
-	struct secbuf *sb = data;
-	if (n > SIZE_MAX / 2 - sb->len)
-		return -1;
-	if (sb->len + n + 1 > sb->cap) {
-		size_t nc = sb->cap ? sb->cap : 512;
-		while (nc < sb->len + n + 1)
-			nc *= 2;
-		char *np = xmalloc(nc);
-		if (sb->len)
-			memcpy(np, sb->p, sb->len);
-		secure_free(sb->p, sb->cap);
-		sb->p = np;
-		sb->cap = nc;
-	}
-	memcpy(sb->p + sb->len, s, n);
-	sb->len += n;
-	sb->p[sb->len] = '\0';
-	return 0;
+	return buf_append(data, s, n) == 0 ? 0 : -1;
 }
 
 /* Overwrites a jansson string's bytes before it is freed. */
@@ -291,11 +269,12 @@ static int keyring_persist(struct barrier *b, const struct term_key *keys, size_
 	int r = TROVE_ERR_INTERNAL;
 	json_t *root = json_object();
 	json_t *terms = json_array();
-	struct secbuf sb = {0};
+	struct buf sb;
 	unsigned char *rec = NULL;
 	size_t rec_len = 0;
 	char b64[64];
 
+	buf_init_secret(&sb, SIZE_MAX / 4);
 	if (root == NULL || terms == NULL)
 		goto out;
 	uint64_t epoch = atomic_load(&b->epoch) + 1;
@@ -321,9 +300,9 @@ static int keyring_persist(struct barrier *b, const struct term_key *keys, size_
 		    json_object_set_new(t, "encryptions", json_integer((json_int_t)res)) != 0)
 			goto out;
 	}
-	if (json_dump_callback(root, secbuf_dump_cb, &sb, JSON_COMPACT | JSON_SORT_KEYS) != 0)
+	if (json_dump_callback(root, buf_dump_cb, &sb, JSON_COMPACT | JSON_SORT_KEYS) != 0)
 		goto out;
-	if ((r = barrier_record_encrypt(b->root_key, 0, BARRIER_KEYRING_PATH, sb.p, sb.len, &rec,
+	if ((r = barrier_record_encrypt(b->root_key, 0, BARRIER_KEYRING_PATH, sb.data, sb.len, &rec,
 	                                &rec_len)) != 0)
 		goto out;
 	if ((r = storage_put(b->physical, BARRIER_KEYRING_PATH, rec, rec_len)) != 0)
@@ -339,7 +318,7 @@ out:
 		wipe_keyring_json(root);
 	json_decref(terms);
 	json_decref(root);
-	secure_free(sb.p, sb.cap);
+	buf_release(&sb); /* secret: wiped */
 	free(rec);
 	return r;
 }

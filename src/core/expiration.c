@@ -12,6 +12,7 @@
  * Lock order: a stripe, then x->mu; the token store's callbacks may take
  * x->mu (expiration_schedule), never a stripe. */
 #include "expiration.h"
+#include "clock.h"
 #include "duration.h"
 #include "strhash.h"
 
@@ -73,8 +74,7 @@ struct expiration {
 	struct job *head, *tail;
 	struct inflight *inflight[INFLIGHT_BUCKETS];
 	pthread_mutex_t stripes[STRIPES];
-	int64_t (*clock)(void *arg);
-	void *clock_arg;
+	const struct clock *clock; /* NULL: the system's */
 	_Atomic uint64_t irrevocable, revoked, revoke_errors;
 	pthread_t tidy_thread;
 	bool tidy_joinable;
@@ -86,7 +86,7 @@ struct expiration {
 
 static int64_t now_of(struct expiration *x)
 {
-	return x->clock ? x->clock(x->clock_arg) : (int64_t)time(NULL);
+	return clock_read(x->clock, clock_realtime_s);
 }
 
 static pthread_mutex_t *stripe(struct expiration *x, const char *lease_id)
@@ -132,10 +132,9 @@ void expiration_free(struct expiration *x)
 	free(x);
 }
 
-void expiration_set_clock(struct expiration *x, int64_t (*clock)(void *arg), void *arg)
+void expiration_set_clock(struct expiration *x, const struct clock *c)
 {
-	x->clock = clock;
-	x->clock_arg = arg;
+	x->clock = c;
 }
 
 void expiration_schedule(struct expiration *x, int64_t t)
@@ -939,9 +938,9 @@ fail:
 			          err.len ? err.data : "");
 		buf_release(&err);
 	}
-	log_error("failed to register lease", "path", req->path, "error", err_message(r));
 	response_release(resp);
 	response_init(resp);
+	response_fail_detail(resp, "failed to register lease", r); /* the listener logs it */
 	r = response_error(resp, TROVE_ERR_INTERNAL, "failed to register lease");
 out:
 	free(l.id);

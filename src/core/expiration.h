@@ -74,8 +74,11 @@ void expiration_config_default(struct expiration_config *cfg);
 
 struct expiration *expiration_new(struct core *c);
 void expiration_free(struct expiration *x);
-/* For tests: the clock used instead of time(NULL). */
-void expiration_set_clock(struct expiration *x, int64_t (*clock)(void *arg), void *arg);
+/* For tests: the clock (lib/clock, Unix seconds) used instead of
+ * time(NULL); it must outlive x or be replaced. NULL restores the
+ * system's. */
+struct clock;
+void expiration_set_clock(struct expiration *x, const struct clock *c);
 
 /* Starts the manager over `logical` (borrowed; the barrier view) once the
  * token store and the mounts are loaded: hooks token revocation and token

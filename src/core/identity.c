@@ -19,6 +19,7 @@
 #include "err.h"
 #include "mount.h"
 #include "rand.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -43,14 +44,6 @@ struct identity_store {
 };
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static void now_rfc3339(char out[32])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "1970-01-01T00:00:00Z");
-}
 
 static char *lower(const char *s)
 {
@@ -309,15 +302,15 @@ static bool find_accessor(struct identity_store *s, const char *accessor, struct
 
 static json_t *new_record(const char *id)
 {
-	char now[32];
-	now_rfc3339(now);
+	char now[TIME_TEXT_MAX];
+	time_rfc3339((int64_t)time(NULL), now);
 	return json_pack("{s:s, s:s, s:s}", "id", id, "creation_time", now, "last_update_time", now);
 }
 
 static void touch(json_t *rec)
 {
-	char now[32];
-	now_rfc3339(now);
+	char now[TIME_TEXT_MAX];
+	time_rfc3339((int64_t)time(NULL), now);
 	json_object_set_new(rec, "last_update_time", json_string(now));
 }
 

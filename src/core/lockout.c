@@ -18,6 +18,7 @@
 #include "lockout.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 
 #include "banned.h"
@@ -44,19 +45,11 @@ struct lockout_table {
 };
 
 static _Atomic size_t max_entries = LOCKOUT_MAX_ENTRIES;
-static int64_t (*_Atomic clock_fn)(void);
-
-static int64_t monotonic_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
+static const struct clock *_Atomic clock_src;
 
 static int64_t now_s(void)
 {
-	int64_t (*fn)(void) = atomic_load(&clock_fn);
-	return fn ? fn() : monotonic_now();
+	return clock_read(atomic_load(&clock_src), clock_monotonic_s);
 }
 
 static size_t alias_len(const char *alias)
@@ -267,9 +260,9 @@ size_t lockout_foreach_locked(struct lockout_table *t, void (*fn)(const char *al
 	return n;
 }
 
-void lockout_set_clock(int64_t (*now)(void))
+void lockout_set_clock(const struct clock *c)
 {
-	atomic_store(&clock_fn, now);
+	atomic_store(&clock_src, c);
 }
 
 void lockout_set_max_entries(size_t n)

@@ -98,9 +98,10 @@ bool lockout_is_locked(struct lockout_table *t, const char *alias);
  * many. */
 size_t lockout_foreach_locked(struct lockout_table *t, void (*fn)(const char *alias, void *arg), void *arg);
 
-/* For tests: replaces the clock of every table (seconds, monotonic); NULL
- * restores CLOCK_MONOTONIC. */
-void lockout_set_clock(int64_t (*now)(void));
+/* For tests: replaces the clock of every table (lib/clock, monotonic
+ * seconds), which must outlive its use; NULL restores CLOCK_MONOTONIC. */
+struct clock;
+void lockout_set_clock(const struct clock *c);
 /* The most aliases each table tracks (at least LOCKOUT_MIN_ENTRIES; 0
  * restores LOCKOUT_MAX_ENTRIES). Aliases already tracked stay. */
 void lockout_set_max_entries(size_t n);

@@ -51,16 +51,9 @@
 #include "request.h"
 #include "secure.h"
 #include "token.h"
+#include "strlist_json.h"
 
 #include "banned.h"
-
-static json_t *list_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
 
 json_t *token_auth_json(const struct token_entry *e, const char *client_token, int64_t lease_duration)
 {
@@ -75,11 +68,11 @@ json_t *token_auth_json(const struct token_entry *e, const char *client_token, i
 	for (size_t i = 0; i < e->identity_policies.len; i++)
 		strlist_push(&all, e->identity_policies.items[i]);
 	strlist_sort_unique(&all);
-	json_object_set_new(a, "policies", list_json(&all));
+	json_object_set_new(a, "policies", strlist_json(&all));
 	strlist_release(&all);
-	json_object_set_new(a, "token_policies", list_json(&e->policies));
+	json_object_set_new(a, "token_policies", strlist_json(&e->policies));
 	json_object_set_new(a, "identity_policies",
-	                    e->identity_policies.len ? list_json(&e->identity_policies) : json_null());
+	                    e->identity_policies.len ? strlist_json(&e->identity_policies) : json_null());
 	json_object_set_new(a, "metadata", json_is_object(e->meta) ? json_deep_copy(e->meta) : json_null());
 	json_object_set_new(a, "lease_duration", json_integer((json_int_t)lease_duration));
 	json_object_set_new(a, "renewable", json_boolean(e->renewable && e->expire_time != 0));

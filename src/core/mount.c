@@ -28,6 +28,7 @@
 #include "rand.h"
 #include "router.h"
 #include "strconv.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -129,14 +130,6 @@ void mount_release(struct mount *m)
 }
 
 /* ---- JSON (storage and API) --------------------------------------------- */
-
-static json_t *strlist_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
 
 static json_t *config_api_json(const struct mount *m)
 {

@@ -290,24 +290,49 @@ void policy_store_close(struct policy_store *ps)
 	pthread_rwlock_unlock(&ps->lock);
 }
 
+char *policy_name_canon(const char *s, size_t n, size_t *out_len)
+{
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n == 0)
+		return NULL;
+	char *out = xmalloc(n + 1); /* n bytes, NULs included */
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[n] = '\0';
+	if (out_len)
+		*out_len = n;
+	return out;
+}
+
+void policy_names_canon(struct strlist *l)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < l->len; i++) {
+		char *c = policy_name_canon(l->items[i], strlen(l->items[i]), NULL);
+		free(l->items[i]);
+		if (c)
+			l->items[w++] = c;
+	}
+	l->len = w;
+	strlist_sort_unique(l);
+}
+
 char *policy_name_normalize(const char *name)
 {
-	const char *s = name, *e;
-	if (!name)
+	size_t n = 0;
+	char *out = name ? policy_name_canon(name, strlen(name), &n) : NULL;
+
+	if (!out)
 		return NULL;
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		e--;
-	size_t n = (size_t)(e - s);
-	if (n == 0 || n > NAME_MAX_LEN)
-		return NULL;
-	char *out = xstrndup(s, n);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)tolower((unsigned char)out[i]);
-		out[i] = (char)c;
-		if (!(isdigit(c) || (c >= 'a' && c <= 'z') || strchr("-_.@:=,", c))) {
+		unsigned char c = (unsigned char)out[i];
+		if (n > NAME_MAX_LEN || !(isdigit(c) || (c >= 'a' && c <= 'z') || strchr("-_.@:=,", c))) {
 			free(out);
 			return NULL;
 		}

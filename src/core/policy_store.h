@@ -39,9 +39,21 @@ int policy_store_acl_entity(struct policy_store *ps, const struct strlist *names
 			    const char *entity_id, struct acl **out);
 bool policy_store_exists(struct policy_store *ps, const char *name);
 
-/* Trims and lowercases name into a new heap string (the caller frees), or
- * returns NULL when the result is not a valid policy name (empty, over 128
- * bytes, "." or "..", or a byte outside [a-z0-9] and "-_.@:=,"). */
+/* The canonical form of a policy name, the one rule for every place that
+ * takes policy names: the n bytes at s (NULs included) with leading and
+ * trailing white space (isspace) removed and ASCII letters lowercased. A
+ * new heap string of *out_len bytes plus a NUL (out_len may be NULL) that
+ * the caller frees, or NULL when nothing is left. Not validated: a name
+ * with bytes no policy may have keeps them (so it is refused or matches
+ * nothing later, as Vault does). */
+char *policy_name_canon(const char *s, size_t n, size_t *out_len);
+/* A list of policy names in place: each made canonical as above, empty
+ * ones dropped, then sorted and made unique. */
+void policy_names_canon(struct strlist *l);
+/* policy_name_canon of the string name, checked: NULL when the result is
+ * not a valid policy name (empty, over 128 bytes, "." or "..", or a byte
+ * outside [a-z0-9] and "-_.@:=,"); otherwise a heap string the caller
+ * frees. */
 char *policy_name_normalize(const char *name);
 
 /* The text stored for name, byte-identical to what was written: *text is

@@ -7,6 +7,7 @@
 #include "request.h"
 
 #include "buf.h"
+#include "err.h"
 #include "secure.h"
 #include "acl.h"
 #include "audit.h"
@@ -147,6 +148,12 @@ void response_warning(struct response *resp, const char *fmt, ...)
 	va_start(ap, fmt);
 	append_message(&resp->warnings, fmt, ap);
 	va_end(ap);
+}
+
+void response_fail_detail(struct response *resp, const char *what, int err)
+{
+	resp->fail_what = what;
+	resp->fail_error = err_name(err);
 }
 
 void response_set_data(struct response *resp, json_t *data)

@@ -123,6 +123,11 @@ struct response {
 	char *lease_id;     /* owned; NULL when nothing is leased */
 	char *text;            /* owned: if set, sent as the whole body ... */
 	const char *text_type; /* ... with this content type (static) */
+	/* Why a request that ends in a 5xx failed, for the one log line the
+	 * listener writes about it (response_fail_detail): static strings,
+	 * never sent, never secret. NULL: nothing more to say. */
+	const char *fail_what;
+	const char *fail_error;
 };
 
 void request_init(struct request *req);
@@ -172,6 +177,10 @@ char *request_path_redacted(const struct request *req);
  * can `return response_error(resp, TROVE_ERR_INVALID, "missing %s", k);` */
 int response_error(struct response *resp, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void response_warning(struct response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Notes what failed (a static string) and the error it failed with, for
+ * the listener's log line about the failed request: core code returns
+ * the detail and the edge logs it, once. */
+void response_fail_detail(struct response *resp, const char *what, int err);
 
 /* Sets resp->data (consumes the reference). */
 void response_set_data(struct response *resp, json_t *data);

@@ -25,6 +25,7 @@
 #include "core/rollback_guard.h"
 #include "encoding.h"
 #include "err.h"
+#include "hmac.h"
 #include "log.h"
 #include "secure.h"
 
@@ -69,9 +70,8 @@ static void sha256(const unsigned char *p, size_t n, unsigned char out[HASH_LEN]
 
 static void hmac(const unsigned char key[HASH_LEN], const void *p, size_t n, unsigned char out[HASH_LEN])
 {
-	unsigned int len = 0;
-	if (HMAC(EVP_sha256(), key, HASH_LEN, p, n, out, &len) == NULL || len != HASH_LEN)
-		abort();
+	if (hmac_sha256(key, HASH_LEN, p, n, out) != 0)
+		abort(); /* cannot fail with these arguments */
 }
 
 /* The signed part of a line: magic, epoch, hash. */

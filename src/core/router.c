@@ -28,6 +28,7 @@
 #include "strconv.h"
 #include "token.h"
 #include "wrapping.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -202,23 +203,14 @@ static bool has_nul(const json_t *s)
 
 static const char nul_why[] = "must not contain a NUL byte";
 
-/* A policy name in canonical form (trimmed, lower-cased), or NULL when
+/* A policy name in canonical form (policy_name_canon), or NULL when
  * nothing is left. */
-static json_t *policy_name_canon(const char *s, size_t n)
+static json_t *policy_name_json(const char *s, size_t n)
 {
-	while (n > 0 && isspace((unsigned char)*s)) {
-		s++;
-		n--;
-	}
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (n == 0)
-		return NULL;
-	char *l = xmalloc(n + 1); /* n bytes, NULs included */
-	for (size_t i = 0; i < n; i++)
-		l[i] = (char)tolower((unsigned char)s[i]);
-	l[n] = '\0';
-	json_t *out = json_stringn(l, n);
+	size_t len = 0;
+	char *l = policy_name_canon(s, n, &len);
+	json_t *out = l ? json_stringn(l, len) : NULL;
+
 	free(l);
 	return out;
 }
@@ -228,19 +220,13 @@ static json_t *policy_list_canon(const json_t *list)
 {
 	struct strlist names;
 	size_t i;
-	json_t *v, *out = json_array();
+	json_t *v, *out;
 
 	strlist_init(&names);
-	json_array_foreach(list, i, v)
-	{
-		json_t *c = policy_name_canon(json_string_value(v), json_string_length(v));
-		if (c)
-			strlist_push(&names, json_string_value(c));
-		json_decref(c);
-	}
-	strlist_sort_unique(&names);
-	for (i = 0; i < names.len; i++)
-		json_array_append_new(out, json_string(names.items[i]));
+	json_array_foreach(list, i, v) /* coerced: strings without NULs */
+		strlist_push(&names, json_string_value(v));
+	policy_names_canon(&names);
+	out = strlist_json(&names);
 	strlist_release(&names);
 	return out;
 }
@@ -486,7 +472,7 @@ json_t *field_canon_param(const char *key, const json_t *value, const void *rout
 		return out;
 	}
 	case FIELD_POLICIES:
-		return json_is_string(value) ? policy_name_canon(json_string_value(value), json_string_length(value))
+		return json_is_string(value) ? policy_name_json(json_string_value(value), json_string_length(value))
 					     : NULL;
 	case FIELD_MAP:
 	case FIELD_STRMAP:
@@ -814,10 +800,11 @@ static bool audited(const struct request *req, const struct route *route)
 }
 
 /* Replaces whatever the response held with Vault's fail-closed answer. */
-static int refuse_unaudited(struct response *resp)
+static int refuse_unaudited(struct response *resp, int why)
 {
 	response_release(resp);
 	response_init(resp);
+	response_fail_detail(resp, "no audit device recorded the entry; refusing", why);
 	return response_error(resp, TROVE_ERR_INTERNAL, "internal error");
 }
 
@@ -1015,7 +1002,7 @@ static void audit_calls(struct router_call *calls, struct call_state *st, size_t
 					c->req->audit_request_recorded = true;
 				continue;
 			}
-			c->err = refuse_unaudited(c->resp);
+			c->err = refuse_unaudited(c->resp, items[k].result);
 			st[idx[k]].stage = CALL_DONE;
 		}
 	}

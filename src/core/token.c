@@ -71,6 +71,10 @@
 #include "secure.h"
 #include "strconv.h"
 #include "vcache.h"
+#include "cidr.h"
+#include "clock.h"
+#include "hmac.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -104,8 +108,7 @@ struct token_store {
 	pthread_mutex_t cb_mu;
 	struct revoke_cb cbs[MAX_CALLBACKS];
 	size_t ncbs;
-	int64_t (*clock)(void *arg);
-	void *clock_arg;
+	const struct clock *clock; /* NULL: the system's */
 	_Atomic uint64_t last_seq; /* the last creation sequence handed out */
 	struct vcache *cache;      /* parsed entries by locator (vcache.h): a
 	                            * hot token costs a copy, not a read,
@@ -175,14 +178,6 @@ void token_entry_set(char **field, const char *v)
 bool token_has_policy(const struct token_entry *e, const char *policy)
 {
 	return e && strlist_contains(&e->policies, policy);
-}
-
-static json_t *strlist_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
 }
 
 static void set_str_if(json_t *j, const char *k, const char *v)
@@ -273,19 +268,10 @@ static int get_hash(json_t *j, const char *k, char out[TOKEN_LOCATOR_MAX + 1])
 
 static int get_list(json_t *j, const char *k, struct strlist *out)
 {
-	json_t *v = json_object_get(j, k), *x;
-	size_t i;
+	json_t *v = json_object_get(j, k);
 	if (!v)
 		return 0;
-	if (!json_is_array(v))
-		return TROVE_ERR_INTEGRITY;
-	json_array_foreach(v, i, x)
-	{
-		if (!json_is_string(x))
-			return TROVE_ERR_INTEGRITY;
-		strlist_push(out, json_string_value(x));
-	}
-	return 0;
+	return strlist_push_json(out, v) ? 0 : TROVE_ERR_INTEGRITY;
 }
 
 static int entry_parse(const unsigned char *raw, size_t len, struct token_entry **out)
@@ -348,7 +334,7 @@ out:
 
 static int64_t now_of(struct token_store *ts)
 {
-	return ts->clock ? ts->clock(ts->clock_arg) : (int64_t)time(NULL);
+	return clock_read(ts->clock, clock_realtime_s);
 }
 
 static void *cache_copy(const void *e)
@@ -394,10 +380,9 @@ struct batch_keys *token_store_batch_keys(struct token_store *ts)
 	return ts->batch_keys;
 }
 
-void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg)
+void token_store_set_clock(struct token_store *ts, const struct clock *c)
 {
-	ts->clock = clock;
-	ts->clock_arg = arg;
+	ts->clock = c;
 }
 
 /* Loads a fixed-size secret at path, creating it the first time. */
@@ -521,9 +506,7 @@ static const char *seq_of(const char *id)
  * locality, never uniqueness: the hash in the key is unique). */
 static void next_seq(struct token_store *ts, char out[TOKEN_SEQ_HEX + 1])
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint64_t clock_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	uint64_t clock_ns = (uint64_t)clock_realtime_ns();
 	uint64_t last = atomic_load(&ts->last_seq), next;
 	do {
 		next = last + 1 > clock_ns ? last + 1 : clock_ns;
@@ -535,18 +518,16 @@ static void next_seq(struct token_store *ts, char out[TOKEN_SEQ_HEX + 1])
  * "<hex HMAC>". Caller holds the lock. out: TOKEN_LOCATOR_MAX + 1 bytes. */
 static int hash_id(struct token_store *ts, const char *id, char *out)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	unsigned char mac[HMAC_SHA256_LEN];
 	const char *seq = seq_of(id);
-	if (!HMAC(EVP_sha256(), ts->salt, SALT_LEN, (const unsigned char *)id, strlen(id), mac, &mac_len) ||
-	    mac_len != 32)
+	if (hmac_sha256(ts->salt, SALT_LEN, id, strlen(id), mac) != 0)
 		return TROVE_ERR_INTERNAL;
 	if (seq) {
 		memcpy(out, seq, TOKEN_SEQ_HEX);
 		out[TOKEN_SEQ_HEX] = '.';
 		out += TOKEN_SEQ_HEX + 1;
 	}
-	hex_encode(mac, 32, out);
+	hex_encode(mac, HMAC_SHA256_LEN, out);
 	secure_wipe(mac, sizeof(mac));
 	return 0;
 }
@@ -739,54 +720,6 @@ static int check_chain(struct token_store *ts, const char *parent, int64_t now)
 	return 0;
 }
 
-/* --- base64url for batch tokens ---------------------------------------- */
-
-static char *b64url_encode(const unsigned char *in, size_t n)
-{
-	char *s = xmalloc(base64_encoded_size(n));
-	size_t len;
-	base64_encode(in, n, s);
-	len = strlen(s);
-	while (len > 0 && s[len - 1] == '=')
-		s[--len] = '\0';
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+')
-			s[i] = '-';
-		else if (s[i] == '/')
-			s[i] = '_';
-	}
-	return s;
-}
-
-static int b64url_decode(const char *in, unsigned char **out, size_t *out_len)
-{
-	size_t n = strlen(in), padded = (n + 3) / 4 * 4;
-	char *tmp;
-	int r;
-	if (n % 4 == 1)
-		return TROVE_ERR_INVALID;
-	tmp = xmalloc(padded + 1);
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i];
-		if (c == '+' || c == '/' || c == '=') {
-			free(tmp);
-			return TROVE_ERR_INVALID;
-		}
-		tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-	}
-	for (size_t i = n; i < padded; i++)
-		tmp[i] = '=';
-	tmp[padded] = '\0';
-	*out = xmalloc(padded / 4 * 3 + 1);
-	r = base64_decode(tmp, padded, *out, padded / 4 * 3 + 1, out_len);
-	free(tmp);
-	if (r != 0) {
-		free(*out);
-		*out = NULL;
-	}
-	return r;
-}
-
 /* --- creation ------------------------------------------------------------ */
 
 static int create_batch(struct token_store *ts, struct token_entry *e, char **out_id)
@@ -805,7 +738,7 @@ static int create_batch(struct token_store *ts, struct token_entry *e, char **ou
 		goto out;
 	if ((r = batch_keys_seal(ts->batch_keys, BATCH_AAD, text, strlen(text), &rec, &rec_len)) != 0)
 		goto out;
-	body = b64url_encode(rec, rec_len);
+	body = base64url_encode(rec, rec_len);
 	size_t n = strlen(TOKEN_BATCH_PREFIX) + strlen(body) + 1;
 	r = TROVE_ERR_INVALID;
 	if (n > TOKEN_BATCH_MAX)
@@ -969,7 +902,8 @@ static int lookup_batch(struct token_store *ts, const char *id, struct token_ent
 
 	if (strlen(id) > TOKEN_BATCH_MAX)
 		return r;
-	if (b64url_decode(id + strlen(TOKEN_BATCH_PREFIX), &rec, &rec_len) != 0)
+	const char *body = id + strlen(TOKEN_BATCH_PREFIX); /* callers checked the prefix */
+	if (base64url_decode(body, strlen(body), &rec, &rec_len) != 0)
 		goto out;
 	if (batch_keys_open_record(ts->batch_keys, BATCH_AAD, rec, rec_len, &plain, &plain_len) != 0)
 		goto out;
@@ -1793,105 +1727,22 @@ out:
 
 /* --- CIDR binding ------------------------------------------------------------ */
 
-struct ipaddr {
-	int family; /* AF_INET or AF_INET6 */
-	unsigned char b[16];
-};
-
-static bool parse_ip(const char *s, struct ipaddr *out)
-{
-	char buf[64];
-	size_t n = strlen(s);
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	if (s[0] == '[') {
-		const char *e = strchr(s, ']');
-		if (!e)
-			return false;
-		n = (size_t)(e - s - 1);
-		memcpy(buf, s + 1, n);
-	} else {
-		memcpy(buf, s, n);
-	}
-	buf[n] = '\0';
-	char *pct = strchr(buf, '%'); /* IPv6 zone */
-	if (pct)
-		*pct = '\0';
-	if (inet_pton(AF_INET, buf, out->b) == 1) {
-		out->family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, buf, out->b) == 1) {
-		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-		out->family = AF_INET6;
-		if (memcmp(out->b, mapped, 12) == 0) {
-			memmove(out->b, out->b + 12, 4);
-			out->family = AF_INET;
-		}
-		return true;
-	}
-	return false;
-}
-
-static bool parse_cidr(const char *s, struct ipaddr *net, int *bits)
-{
-	char buf[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	int64_t b;
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	/* no mapping of ::ffff: networks: parse the address family as written */
-	if (inet_pton(AF_INET, buf, net->b) == 1)
-		net->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, net->b) == 1)
-		net->family = AF_INET6;
-	else
-		return false;
-	int max = net->family == AF_INET ? 32 : 128;
-	if (!slash) {
-		*bits = max;
-		return true;
-	}
-	if (!strconv_int64(slash + 1, &b) || b < 0 || b > max || slash[1] == '+' || slash[1] == '-')
-		return false;
-	*bits = (int)b;
-	return true;
-}
-
-static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
-{
-	int full = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, (size_t)full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	unsigned char mask = (unsigned char)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
 bool token_cidr_valid(const char *s)
 {
-	struct ipaddr net;
-	int bits;
-	return s && parse_cidr(s, &net, &bits);
+	struct cidr net;
+	return s && cidr_parse(s, &net);
 }
 
 bool token_cidr_allows(const struct strlist *cidrs, const char *addr)
 {
-	struct ipaddr ip;
+	struct cidr ip;
 	if (!cidrs || cidrs->len == 0)
 		return true;
-	if (!addr || !parse_ip(addr, &ip))
+	if (!addr || !cidr_parse_addr(addr, strlen(addr), &ip))
 		return false;
 	for (size_t i = 0; i < cidrs->len; i++) {
-		struct ipaddr net;
-		int bits;
-		if (!parse_cidr(cidrs->items[i], &net, &bits))
-			continue;
-		if (net.family == ip.family && prefix_eq(net.b, ip.b, bits))
+		struct cidr net;
+		if (cidr_parse(cidrs->items[i], &net) && cidr_contains(&net, &ip))
 			return true;
 	}
 	return false;

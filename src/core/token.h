@@ -122,8 +122,11 @@ int token_store_open(struct token_store *ts, struct storage *logical);
 /* Forgets the keys and the storage handle. Call on seal. */
 void token_store_close(struct token_store *ts);
 
-/* For tests: the clock the store uses instead of time(NULL). */
-void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg);
+/* For tests: the clock (lib/clock, Unix seconds) the store uses instead
+ * of time(NULL); it must outlive the store or be replaced. NULL restores
+ * the system's. */
+struct clock;
+void token_store_set_clock(struct token_store *ts, const struct clock *c);
 /* The keys batch tokens are sealed under (batch_keys.h), borrowed: for
  * tests (rotation threshold) and status. */
 struct batch_keys *token_store_batch_keys(struct token_store *ts);

@@ -42,6 +42,7 @@
 #include "request.h"
 #include "router.h"
 #include "token.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -303,14 +304,6 @@ fail:
 
 /* --- read, store, load ------------------------------------------------- */
 
-static json_t *list_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
-
 /* The nine token_ keys, shared by the read and the storage forms. */
 static void put_token_keys(const struct token_params *p, json_t *o)
 {
@@ -318,8 +311,8 @@ static void put_token_keys(const struct token_params *p, json_t *o)
 	json_object_set_new(o, "token_max_ttl", json_integer((json_int_t)p->max_ttl));
 	json_object_set_new(o, "token_explicit_max_ttl", json_integer((json_int_t)p->explicit_max_ttl));
 	json_object_set_new(o, "token_period", json_integer((json_int_t)p->period));
-	json_object_set_new(o, "token_policies", list_json(&p->policies));
-	json_object_set_new(o, "token_bound_cidrs", list_json(&p->bound_cidrs));
+	json_object_set_new(o, "token_policies", strlist_json(&p->policies));
+	json_object_set_new(o, "token_bound_cidrs", strlist_json(&p->bound_cidrs));
 	json_object_set_new(o, "token_no_default_policy", json_boolean(p->no_default_policy));
 	json_object_set_new(o, "token_num_uses", json_integer((json_int_t)p->num_uses));
 	json_object_set_new(o, "token_type", json_string(p->type));
@@ -329,11 +322,11 @@ void token_params_to_json(const struct token_params *p, json_t *obj)
 {
 	put_token_keys(p, obj);
 	if (p->policies.len)
-		json_object_set_new(obj, "policies", list_json(&p->policies));
+		json_object_set_new(obj, "policies", strlist_json(&p->policies));
 	if (p->period)
 		json_object_set_new(obj, "period", json_integer((json_int_t)p->period));
 	if (p->bound_cidrs.len)
-		json_object_set_new(obj, "bound_cidrs", list_json(&p->bound_cidrs));
+		json_object_set_new(obj, "bound_cidrs", strlist_json(&p->bound_cidrs));
 	if (p->ttl)
 		json_object_set_new(obj, "ttl", json_integer((json_int_t)p->ttl));
 	if (p->max_ttl)

@@ -123,8 +123,9 @@ int wrapping_wrap(struct request *req, struct response *resp)
 	response_release(resp);
 	response_init(resp);
 	if (r != 0) {
-		log_error("response wrapping failed", "error", err_name(r));
-		return response_error(resp, TROVE_ERR_INTERNAL, "failed to wrap the response");
+		int e = response_error(resp, TROVE_ERR_INTERNAL, "failed to wrap the response");
+		response_fail_detail(resp, "response wrapping failed", r);
+		return e;
 	}
 	resp->wrap_info = info;
 	return 0;

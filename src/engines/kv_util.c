@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "err.h"
 #include "secure.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -100,9 +101,7 @@ int kv_list_reply(struct storage *s, const char *prefix, struct response *resp)
 		r = TROVE_ERR_NOT_FOUND;
 		goto out;
 	}
-	keys = json_array();
-	for (size_t i = 0; i < l.len; i++)
-		json_array_append_new(keys, json_string(l.items[i]));
+	keys = strlist_json(&l);
 	response_set_data(resp, json_pack("{s:o}", "keys", keys));
 	r = 0;
 out:

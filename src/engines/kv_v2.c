@@ -35,6 +35,7 @@
 #include "strhash.h"
 #include "kv_util.h"
 #include "custom_metadata.h"
+#include "clock.h"
 
 #include "core/engine_config.h"
 #include "core/mount.h"
@@ -52,13 +53,6 @@
 #define NS_PER_SEC 1000000000LL
 
 /* --- time ---------------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
 
 static json_t *time_json(int64_t ns)
 {
@@ -568,7 +562,7 @@ static int read_version(struct request *req, struct response *resp, const char *
 	if (!v)
 		return TROVE_ERR_NOT_FOUND;
 	*vm = version_meta_json(m, v);
-	if (v->destroyed || version_deleted(v, now_ns())) {
+	if (v->destroyed || version_deleted(v, clock_realtime_ns())) {
 		/* Vault answers 404 but still shows the version's metadata. */
 		response_set_data(resp, json_pack("{s:n, s:o}", key, "metadata", *vm));
 		*vm = NULL;
@@ -615,7 +609,7 @@ static int commit_version(struct request *req, struct response *resp, const char
 {
 	struct kv_batch b = { 0 };
 	char vk[VERSION_KEY_MAX];
-	int64_t now = now_ns();
+	int64_t now = clock_realtime_ns();
 	int r;
 
 	if (!m->exists) {
@@ -712,7 +706,7 @@ static int data_patch(struct request *req, struct response *resp)
 	if ((r = config_load(req, &c)) != 0 || (r = meta_load(req, path, &m)) != 0)
 		goto out;
 	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
-	if (!v || v->destroyed || version_deleted(v, now_ns())) {
+	if (!v || v->destroyed || version_deleted(v, clock_realtime_ns())) {
 		r = TROVE_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -759,7 +753,7 @@ static int data_delete(struct request *req, struct response *resp)
 	pthread_mutex_t *lk = kv_lock(req, path);
 	if ((r = meta_load(req, path, &m)) != 0)
 		goto out;
-	int64_t now = now_ns();
+	int64_t now = clock_realtime_ns();
 	struct kv_version *v = m.exists ? meta_find(&m, m.current) : NULL;
 	if (v && !v->destroyed && !version_deleted(v, now)) {
 		v->deletion = now;
@@ -844,7 +838,7 @@ static int versions_apply(struct request *req, struct response *resp, const char
 	lk = kv_lock(req, path);
 	if ((r = meta_load(req, path, &m)) != 0 || !m.exists)
 		goto out;
-	int64_t now = now_ns();
+	int64_t now = clock_realtime_ns();
 	for (size_t i = 0; i < nv; i++) {
 		struct kv_version *v = meta_find(&m, vers[i]);
 		if (!v || v->destroyed)
@@ -993,7 +987,7 @@ static int metadata_update(struct request *req, struct response *resp, bool patc
 	}
 	if ((r = apply_meta_fields(req, resp, &m, patch)) != 0)
 		goto out;
-	int64_t now = now_ns();
+	int64_t now = clock_realtime_ns();
 	if (!m.exists) {
 		m.exists = true;
 		m.created = now;
@@ -1191,7 +1185,7 @@ static int upgrade_v1(struct storage *s, struct buf *err)
 {
 	struct strlist keys;
 	struct kv_batch b = { 0 };
-	int64_t now = now_ns();
+	int64_t now = clock_realtime_ns();
 	int r;
 
 	strlist_init(&keys);

@@ -7,6 +7,7 @@
 #include "core/expiration.h"
 #include "engines.h"
 #include "err.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -72,10 +73,7 @@ static int list(struct request *req, struct response *resp)
 	if (r == 0 && keys.len == 0)
 		r = TROVE_ERR_NOT_FOUND;
 	if (r == 0) {
-		json_t *arr = json_array();
-		for (size_t i = 0; i < keys.len; i++)
-			json_array_append_new(arr, json_string(keys.items[i]));
-		response_set_data(resp, json_pack("{s:o}", "keys", arr));
+		response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&keys)));
 	}
 	strlist_release(&keys);
 	return r;

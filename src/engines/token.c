@@ -29,6 +29,7 @@
 #include "err.h"
 #include "secure.h"
 #include "timefmt.h"
+#include "strlist_json.h"
 
 #include "banned.h"
 
@@ -56,14 +57,6 @@ static json_t *time_json(int64_t t)
 	return json_string(buf);
 }
 
-static json_t *list_json(const struct strlist *l)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < l->len; i++)
-		json_array_append_new(a, json_string(l->items[i]));
-	return a;
-}
-
 /* A coerced string-list field (JSON array of strings) into out. */
 static void field_list(const struct request *req, const char *name, struct strlist *out)
 {
@@ -76,32 +69,6 @@ static void field_list(const struct request *req, const char *name, struct strli
 		if (json_is_string(x))
 			strlist_push(out, json_string_value(x));
 	}
-}
-
-/* Vault's policy-name sanitising: trimmed, lowercased, no empties, sorted,
- * unique. */
-static void sanitize_policies(struct strlist *l)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < l->len; i++) {
-		char *s = l->items[i], *b = s, *e;
-		while (*b && isspace((unsigned char)*b))
-			b++;
-		e = b + strlen(b);
-		while (e > b && isspace((unsigned char)e[-1]))
-			e--;
-		*e = '\0';
-		memmove(s, b, (size_t)(e - b) + 1);
-		for (char *p = s; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (!s[0]) {
-			free(s);
-			continue;
-		}
-		l->items[w++] = s;
-	}
-	l->len = w;
-	strlist_sort_unique(l);
 }
 
 static void strlist_remove(struct strlist *l, const char *s)
@@ -223,7 +190,7 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 	json_object_set_new(d, "display_name", json_string(e->display_name));
 	json_object_set_new(d, "entity_id", json_string(e->entity_id));
 	if (e->identity_policies.len) /* set for the request's own token only */
-		json_object_set_new(d, "identity_policies", list_json(&e->identity_policies));
+		json_object_set_new(d, "identity_policies", strlist_json(&e->identity_policies));
 	json_object_set_new(d, "expire_time", time_json(e->expire_time));
 	json_object_set_new(d, "explicit_max_ttl", json_integer((json_int_t)e->explicit_max_ttl));
 	json_object_set_new(d, "id", json_string(id ? id : ""));
@@ -232,7 +199,7 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 	json_object_set_new(d, "num_uses", json_integer((json_int_t)(e->num_uses > 0 ? e->num_uses : 0)));
 	json_object_set_new(d, "orphan", json_boolean(e->orphan));
 	json_object_set_new(d, "path", json_string(e->path));
-	json_object_set_new(d, "policies", list_json(&e->policies));
+	json_object_set_new(d, "policies", strlist_json(&e->policies));
 	json_object_set_new(d, "renewable", json_boolean(e->renewable && e->expire_time != 0));
 	json_object_set_new(d, "ttl", json_integer((json_int_t)remaining(e)));
 	json_object_set_new(d, "type", json_string(e->type == TOKEN_TYPE_BATCH ? "batch" : "service"));
@@ -245,7 +212,7 @@ static json_t *lookup_json(const struct token_entry *e, const char *id)
 		json_object_set_new(d, "last_renewal", time_json(e->last_renewal_time));
 	}
 	if (e->bound_cidrs.len)
-		json_object_set_new(d, "bound_cidrs", list_json(&e->bound_cidrs));
+		json_object_set_new(d, "bound_cidrs", strlist_json(&e->bound_cidrs));
 	return d;
 }
 
@@ -297,12 +264,12 @@ static json_t *role_json(const struct role *r)
 	return json_pack(
 	    "{s:o, s:o, s:o, s:o, s:o, s:I, s:s, s:b, s:s, s:I, s:b, s:o, s:I, s:b, s:I, s:I, s:s, "
 	    "s:I, s:I}",
-	    "allowed_entity_aliases", list_json(&r->entity_aliases), "allowed_policies",
-	    list_json(&r->allowed), "allowed_policies_glob", list_json(&r->allowed_glob),
-	    "disallowed_policies", list_json(&r->disallowed), "disallowed_policies_glob",
-	    list_json(&r->disallowed_glob), "explicit_max_ttl", (json_int_t)r->explicit_max_ttl, "name",
+	    "allowed_entity_aliases", strlist_json(&r->entity_aliases), "allowed_policies",
+	    strlist_json(&r->allowed), "allowed_policies_glob", strlist_json(&r->allowed_glob),
+	    "disallowed_policies", strlist_json(&r->disallowed), "disallowed_policies_glob",
+	    strlist_json(&r->disallowed_glob), "explicit_max_ttl", (json_int_t)r->explicit_max_ttl, "name",
 	    r->name, "orphan", r->orphan, "path_suffix", r->path_suffix, "period", (json_int_t)r->period,
-	    "renewable", r->renewable, "token_bound_cidrs", list_json(&r->cidrs), "token_explicit_max_ttl",
+	    "renewable", r->renewable, "token_bound_cidrs", strlist_json(&r->cidrs), "token_explicit_max_ttl",
 	    (json_int_t)r->explicit_max_ttl, "token_no_default_policy", r->no_default_policy,
 	    "token_num_uses", (json_int_t)r->num_uses, "token_period", (json_int_t)r->period, "token_type",
 	    r->token_type, "token_ttl", (json_int_t)r->ttl, "token_max_ttl", (json_int_t)r->max_ttl);
@@ -422,7 +389,7 @@ static int roles_list(struct request *req, struct response *resp)
 	r = TROVE_ERR_NOT_FOUND;
 	if (keys.len == 0)
 		goto out;
-	response_set_data(resp, json_pack("{s:o}", "keys", list_json(&keys)));
+	response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&keys)));
 	r = 0;
 out:
 	strlist_release(&keys);
@@ -517,7 +484,7 @@ static int role_write(struct request *req, struct response *resp)
 		strlist_release(l);
 		field_list(req, lists[i].field, l);
 		if (lists[i].policies)
-			sanitize_policies(l);
+			policy_names_canon(l);
 	}
 	if (field_present(req, "token_bound_cidrs") || field_present(req, "bound_cidrs")) {
 		strlist_release(&ro->cidrs);
@@ -603,7 +570,7 @@ static int choose_policies(struct request *req, struct response *resp, const str
 
 	strlist_init(&bad);
 	field_list(req, "policies", out);
-	sanitize_policies(out);
+	policy_names_canon(out);
 	if (!asked || out->len == 0) {
 		if (ro && ro->allowed.len)
 			strlist_copy(out, &ro->allowed);
@@ -611,7 +578,7 @@ static int choose_policies(struct request *req, struct response *resp, const str
 			strlist_copy(out, &parent->policies);
 		if (no_default)
 			strlist_remove(out, "default");
-		sanitize_policies(out);
+		policy_names_canon(out);
 	}
 	if (ro) {
 		default_disallowed =
@@ -663,7 +630,7 @@ static int choose_policies(struct request *req, struct response *resp, const str
 add_default:
 	if (!no_default && !default_disallowed && !strlist_contains(out, "root"))
 		strlist_push(out, "default");
-	sanitize_policies(out);
+	policy_names_canon(out);
 	if (strlist_contains(out, "root") && !token_has_policy(parent, "root")) {
 		r = response_error(resp, TROVE_ERR_INVALID,
 		                   "root tokens may not be created without parent token being root");
@@ -1112,7 +1079,7 @@ static int accessors_list(struct request *req, struct response *resp)
 	if (keys.len == 0)
 		goto out;
 	strlist_sort(&keys);
-	response_set_data(resp, json_pack("{s:o}", "keys", list_json(&keys)));
+	response_set_data(resp, json_pack("{s:o}", "keys", strlist_json(&keys)));
 	r = 0;
 out:
 	strlist_release(&keys);

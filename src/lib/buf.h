@@ -46,6 +46,11 @@ void buf_release(struct buf *b);
 void buf_release_secret(struct buf *b);
 /* Empties the buffer, keeping its allocation. */
 void buf_reset(struct buf *b);
+/* Makes room for extra more bytes plus the terminator, growing as an
+ * append would (in the secret mode, by copy and wipe), so that a writer
+ * may then fill b->data + b->len directly. 0, TROVE_ERR_TOO_LARGE past the
+ * cap (nothing changed), or TROVE_ERR_NOMEM. */
+int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_byte(struct buf *b, char c);

@@ -7,10 +7,12 @@
  * other characters are rejected. Like Go's StdEncoding (non-strict), unused
  * trailing bits of the last quantum are ignored. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "encoding.h"
 #include "strconv.h"
+#include "buf.h"
 #include "err.h"
 #include "banned.h"
 
@@ -162,4 +164,50 @@ size_t utf8_seq_len(const unsigned char *p, size_t n)
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return len;
+}
+
+char *base64url_encode(const unsigned char *in, size_t n)
+{
+	char *s = xmalloc(base64_encoded_size(n));
+	size_t len;
+	base64_encode(in, n, s);
+	len = strlen(s);
+	while (len > 0 && s[len - 1] == '=')
+		s[--len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+')
+			s[i] = '-';
+		else if (s[i] == '/')
+			s[i] = '_';
+	}
+	return s;
+}
+
+int base64url_decode(const char *in, size_t n, unsigned char **out, size_t *out_len)
+{
+	size_t padded = (n + 3) / 4 * 4;
+	char *tmp;
+	int r;
+	if (n % 4 == 1)
+		return TROVE_ERR_INVALID;
+	tmp = xmalloc(padded + 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		if (c == '+' || c == '/' || c == '=') {
+			free(tmp);
+			return TROVE_ERR_INVALID;
+		}
+		tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+	}
+	for (size_t i = n; i < padded; i++)
+		tmp[i] = '=';
+	tmp[padded] = '\0';
+	*out = xmalloc(padded / 4 * 3 + 1);
+	r = base64_decode(tmp, padded, *out, padded / 4 * 3 + 1, out_len);
+	free(tmp);
+	if (r != 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return r;
 }

@@ -1,4 +1,5 @@
-/* encoding.h — hex and base64 (standard alphabet, padded) codecs, and
+/* encoding.h — hex, base64 (standard alphabet, padded) and base64url
+ * (URL alphabet, unpadded) codecs, and
  * UTF-8 validation.
  * Decoders take pointer+length, reject any invalid character or bad length,
  * and never read past the end. Output buffers are caller-owned. */
@@ -22,6 +23,16 @@ void base64_encode(const unsigned char *in, size_t n, char *out);
  * Returns 0, TROVE_ERR_INVALID on bad input, TROVE_ERR_TOO_LARGE if out_cap
  * is too small. */
 int base64_decode(const char *in, size_t len, unsigned char *out, size_t out_cap, size_t *out_len);
+
+/* base64url without padding (RFC 4648 section 5), as batch tokens carry
+ * their record: a new NUL-terminated heap string the caller frees (aborts
+ * on OOM: small fixed allocation). */
+char *base64url_encode(const unsigned char *in, size_t n);
+/* Decodes n chars of unpadded base64url into a new heap buffer *out of
+ * *out_len bytes (plus a spare byte) the caller frees. A '+', '/' or '='
+ * (the standard alphabet, padding) or a length of 4k+1 is
+ * TROVE_ERR_INVALID, with *out NULL. */
+int base64url_decode(const char *in, size_t n, unsigned char **out, size_t *out_len);
 
 /* Length of the valid UTF-8 sequence at p (n > 0 bytes left), or 0 when it
  * is not one (overlong forms, surrogates and code points past U+10FFFF

@@ -141,9 +141,15 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 		buf_append_str(&body, "{\"errors\":[\"internal error\"]}\n");
 	}
 	if (status >= 500) {
+		/* The one report of the failure: core code returns its detail
+		 * (response_fail_detail) rather than logging it too. */
 		char *path = request_path_redacted(req); /* no secret parameter in the log */
-		log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", path, "status",
-			http_reason(status), NULL);
+		if (resp->fail_what)
+			log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", path, "status",
+			        http_reason(status), "detail", resp->fail_what, "error", resp->fail_error, NULL);
+		else
+			log_msg(LOG_ERROR, "request failed", "request_id", req->id, "path", path, "status",
+			        http_reason(status), NULL);
 		free(path);
 	}
 	hreq->res.status = status;

@@ -24,18 +24,9 @@
  * load, requests pile up while a commit is in flight and the next leader
  * takes them all.
  *
- * Waking. Each request waits on a futex word of its own rather than a
- * condition variable under l->mu: a member woken under the lock would
- * only block again on the lock the leader still holds, and with a group
- * of dozens that is dozens of extra sleeps per commit. The leader wakes
- * the next leader (still queued, so it cannot leave) under the lock, then
- * drops the lock and publishes each member's result by setting DONE in its
- * word. That store is the leader's last access to the member's request:
- * the member may see it, return and reuse its stack at once, and the
- * FUTEX_WAKE that follows names the address without touching memory.
- * Such a late wake can reach a newer request at the same address, so a
- * woken request rechecks: it leads only while still queued (w->queued,
- * cleared when a leader takes it), never from inside a group in flight.
+ * Waking. The queue, the leader's hand-over and the waking are
+ * lib/group_commit's (see group_commit.h): each request sleeps on a futex
+ * word of its own and is woken after the leader dropped the lock.
  *
  * Left at that, a steady set of N writers splits into two alternating
  * groups of N/2: the next leader starts the moment the last commit ends,
@@ -71,7 +62,6 @@
  * with the fix (raise max_size). */
 #include <errno.h>
 #include <lmdb.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -86,6 +76,8 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "clock.h"
+#include "group_commit.h"
 #include "log.h"
 #include "storage/storage.h"
 
@@ -103,24 +95,22 @@
 #define LINGER_TRACK 64 /* bits in back_mask */
 _Static_assert(LINGER_TRACK == 64, "back_mask is a uint64_t");
 
-/* A request's futex word: DONE once its result is published; the low bits
- * count wake-ups ("you may lead", "your writers are back"). */
-#define WREQ_DONE 0x80000000u
-
-/* One caller's batch waiting in the commit queue. It lives on the caller's
- * stack; next is read and written only under the store's mu, result is
- * written by the leader before DONE is published in word. */
+/* One caller's batch waiting in the commit queue, on the caller's stack.
+ * gc comes first: a group's members are linked through gc.next. */
 struct wreq {
+	struct gc_req gc;
 	const struct storage_op *ops;
 	size_t n;
 	size_t bytes;     /* keys + values, for GROUP_MAX_BYTES */
 	const char *what; /* "put", "delete", "txn": for logs */
 	pthread_t owner;
-	int result;
-	_Atomic uint32_t word;
-	bool queued; /* in the queue (not yet taken into a group); under mu */
-	struct wreq *next;
 };
+
+/* The next batch of a group (or of the queue), NULL at its end. */
+static struct wreq *next_of(const struct wreq *w)
+{
+	return (struct wreq *)w->gc.next;
+}
 
 struct lmdb_store {
 	struct storage base;
@@ -130,9 +120,8 @@ struct lmdb_store {
 	size_t map_size;
 	char *path;
 
-	pthread_mutex_t mu; /* guards everything below */
-	struct wreq *head, *tail;
-	bool committing;       /* a leader is lingering or applying a group */
+	pthread_mutex_t mu;  /* guards everything below */
+	struct gc_queue q;     /* busy: a leader is lingering or applying a group */
 	struct wreq *lingerer; /* the leader waiting for the last group's writers */
 	/* The writers of the last group, which are likely to be back soon,
 	 * and which of them are queued again (bit i: last_owner[i]). */
@@ -261,7 +250,7 @@ out:
 static int apply_flat(struct lmdb_store *l, MDB_txn *txn, struct wreq *group)
 {
 	int rc = 0;
-	for (struct wreq *w = group; w && rc == 0; w = w->next)
+	for (struct wreq *w = group; w && rc == 0; w = next_of(w))
 		rc = apply_ops(l, txn, w->ops, w->n);
 	return rc;
 }
@@ -276,14 +265,14 @@ static int apply_flat(struct lmdb_store *l, MDB_txn *txn, struct wreq *group)
 static void commit_group(struct lmdb_store *l, struct wreq *group)
 {
 	MDB_txn *txn = NULL;
-	const char *what = group->next ? "group commit" : group->what;
+	const char *what = group->gc.next ? "group commit" : group->what;
 	int r;
 
-	for (struct wreq *w = group; w; w = w->next)
-		w->result = 0;
+	for (struct wreq *w = group; w; w = next_of(w))
+		w->gc.result = 0;
 	if ((r = map_err(l, mdb_txn_begin(l->env, NULL, 0, &txn), what)) != 0)
 		goto out;
-	if (group->next == NULL) {
+	if (group->gc.next == NULL) {
 		/* alone: the whole transaction is this batch */
 		if ((r = map_err(l, apply_flat(l, txn, group), what)) != 0)
 			goto out;
@@ -292,8 +281,8 @@ static void commit_group(struct lmdb_store *l, struct wreq *group)
 		txn = NULL;
 		if ((r = map_err(l, mdb_txn_begin(l->env, NULL, 0, &txn), what)) != 0)
 			goto out;
-		for (struct wreq *w = group; w; w = w->next)
-			w->result = apply_nested(l, txn, w);
+		for (struct wreq *w = group; w; w = next_of(w))
+			w->gc.result = apply_nested(l, txn, w);
 	}
 	r = mdb_txn_commit(txn);
 	txn = NULL; /* commit frees the txn even on failure */
@@ -304,58 +293,37 @@ out:
 	if (txn)
 		mdb_txn_abort(txn);
 	/* a batch that applied shares the fate of the commit */
-	for (struct wreq *w = group; w; w = w->next)
-		if (w->result == 0)
-			w->result = r;
+	for (struct wreq *w = group; w; w = next_of(w))
+		if (w->gc.result == 0)
+			w->gc.result = r;
+}
+
+/* The running size of a group being taken, for gc_take. */
+struct group_size {
+	size_t ops, bytes;
+};
+
+/* Whether the next batch still fits the group within its bounds. */
+static bool group_fits(const struct gc_req *next, void *arg)
+{
+	const struct wreq *w = (const struct wreq *)next;
+	struct group_size *sz = arg;
+
+	if (sz->ops + w->n > GROUP_MAX_OPS || sz->bytes + w->bytes > GROUP_MAX_BYTES)
+		return false;
+	sz->ops += w->n;
+	sz->bytes += w->bytes;
+	return true;
 }
 
 /* Detaches a group from the head of the queue: at least one request, then
  * more while the group stays within its bounds. Called with l->mu held. */
 static struct wreq *take_group(struct lmdb_store *l)
 {
-	struct wreq *first = l->head, *last = first;
-	size_t ops = first->n, bytes = first->bytes;
+	const struct wreq *first = (const struct wreq *)l->q.head;
+	struct group_size sz = {first->n, first->bytes};
 
-	first->queued = false;
-	while (last->next && ops + last->next->n <= GROUP_MAX_OPS &&
-	       bytes + last->next->bytes <= GROUP_MAX_BYTES) {
-		last = last->next;
-		last->queued = false;
-		ops += last->n;
-		bytes += last->bytes;
-	}
-	l->head = last->next;
-	if (l->head == NULL)
-		l->tail = NULL;
-	last->next = NULL;
-	return first;
-}
-
-/* Sleeps while *word == seen, at most timeout (NULL: no limit). Spurious
- * returns are fine: every caller rechecks. */
-static void word_wait(_Atomic uint32_t *word, uint32_t seen, const struct timespec *timeout)
-{
-	(void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, timeout, NULL, 0);
-}
-
-static void word_wake(_Atomic uint32_t *word)
-{
-	(void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-/* Wakes a request that is still queued or lingering (so it cannot return
- * while we touch it). Called with l->mu held. */
-static void poke(struct wreq *w)
-{
-	atomic_fetch_add_explicit(&w->word, 1, memory_order_relaxed);
-	word_wake(&w->word);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (struct wreq *)gc_take(&l->q, group_fits, &sz);
 }
 
 static bool all_back(const struct lmdb_store *l)
@@ -369,17 +337,12 @@ static bool all_back(const struct lmdb_store *l)
  * l->mu held. */
 static void enqueue(struct lmdb_store *l, struct wreq *w)
 {
-	if (l->tail)
-		l->tail->next = w;
-	else
-		l->head = w;
-	l->tail = w;
-	w->queued = true;
+	gc_enqueue(&l->q, &w->gc);
 	for (size_t i = 0; i < l->nlast; i++) {
 		if (pthread_equal(l->last_owner[i], w->owner)) {
 			l->back_mask |= (uint64_t)1 << i;
 			if (l->lingerer && all_back(l))
-				poke(l->lingerer);
+				gc_poke(&l->lingerer->gc);
 			break;
 		}
 	}
@@ -389,7 +352,7 @@ static void enqueue(struct lmdb_store *l, struct wreq *w)
  * not queued again yet, waits briefly for them, so that a steady set of
  * writers shares one commit instead of alternating between two. A lone
  * writer is always back already (it is the leader), so it never waits.
- * Called with l->mu held and committing set; w is the leader's request. */
+ * Called with l->mu held and q.busy set; w is the leader's request. */
 static void linger(struct lmdb_store *l, struct wreq *w)
 {
 	if (all_back(l))
@@ -397,16 +360,16 @@ static void linger(struct lmdb_store *l, struct wreq *w)
 	uint64_t wait = l->last_commit_ns / 4;
 	if (wait > LINGER_MAX_NS)
 		wait = LINGER_MAX_NS;
-	uint64_t end = mono_ns() + wait;
+	uint64_t end = (uint64_t)clock_monotonic_ns() + wait;
 	l->lingerer = w;
 	while (!all_back(l)) {
-		uint64_t now = mono_ns();
+		uint64_t now = (uint64_t)clock_monotonic_ns();
 		if (now >= end)
 			break;
 		struct timespec left = {.tv_sec = 0, .tv_nsec = (long)(end - now)};
-		uint32_t seen = atomic_load_explicit(&w->word, memory_order_relaxed);
+		uint32_t seen = atomic_load_explicit(&w->gc.word, memory_order_relaxed);
 		pthread_mutex_unlock(&l->mu);
-		word_wait(&w->word, seen, &left);
+		gc_sleep(&w->gc, seen, &left);
 		pthread_mutex_lock(&l->mu);
 	}
 	l->lingerer = NULL;
@@ -426,57 +389,33 @@ static int write_ops(struct lmdb_store *l, const struct storage_op *ops, size_t 
 	}
 	pthread_mutex_lock(&l->mu);
 	enqueue(l, &w);
+	if (gc_await(&l->q, &w.gc, &l->mu))
+		return w.gc.result; /* published by a leader; lock not held */
+	/* queued, and no commit in flight: lead one group (which holds w
+	 * unless the queue ahead of it filled the group, in which case w
+	 * waits again below) */
 	for (;;) {
-		uint32_t seen = atomic_load_explicit(&w.word, memory_order_acquire);
-		if (seen & WREQ_DONE)
-			break;
-		/* Lead only from the queue with no commit in flight. A request
-		 * already taken into a group waits for its result: it can wake
-		 * early (a wake meant for an earlier request at the same stack
-		 * address), and must not then lead an empty queue. */
-		if (l->committing || !w.queued) {
-			pthread_mutex_unlock(&l->mu);
-			word_wait(&w.word, seen, NULL);
-			if (atomic_load_explicit(&w.word, memory_order_acquire) & WREQ_DONE)
-				return w.result; /* published by a leader; lock not held */
-			pthread_mutex_lock(&l->mu);
-			continue;
-		}
-		/* queued, and no commit in flight: lead one group (which holds
-		 * w unless the queue ahead of it filled the group) */
-		l->committing = true;
+		l->q.busy = true;
 		linger(l, &w);
 		struct wreq *group = take_group(l);
 		pthread_mutex_unlock(&l->mu);
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = (uint64_t)clock_monotonic_ns();
 		commit_group(l, group);
-		uint64_t took = mono_ns() - t0;
+		uint64_t took = (uint64_t)clock_monotonic_ns() - t0;
 		pthread_mutex_lock(&l->mu);
 		l->last_commit_ns = took;
 		l->nlast = 0;
 		l->back_mask = 0;
-		l->committing = false;
-		if (l->head)
-			poke(l->head); /* the next leader, first */
-		for (struct wreq *g = group; g; g = g->next)
+		gc_handoff(&l->q); /* the next leader, first */
+		for (struct wreq *g = group; g; g = next_of(g))
 			if (l->nlast < LINGER_TRACK)
 				l->last_owner[l->nlast++] = g->owner;
 		pthread_mutex_unlock(&l->mu);
-		/* Publish results outside the lock; read next before the
-		 * store, after which g may be gone. */
-		for (struct wreq *g = group, *next; g; g = next) {
-			next = g->next;
-			if (g == &w) {
-				atomic_fetch_or_explicit(&w.word, WREQ_DONE, memory_order_release);
-				continue;
-			}
-			atomic_fetch_or_explicit(&g->word, WREQ_DONE, memory_order_release);
-			word_wake(&g->word);
-		}
+		gc_publish(&group->gc, &w.gc, false, 0);
 		pthread_mutex_lock(&l->mu);
+		if (gc_await(&l->q, &w.gc, &l->mu))
+			return w.gc.result;
 	}
-	pthread_mutex_unlock(&l->mu);
-	return w.result;
 }
 
 static int lmdb_put(struct storage *s, const char *key, const void *value, size_t len)

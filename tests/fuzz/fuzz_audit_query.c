@@ -192,7 +192,7 @@ static void filter_arg(void *arg, const char *line, size_t len)
 	struct aq_filter *f = arg;
 	char *copy = malloc(len + 1), *eq;
 	struct aq_time t;
-	struct aq_cidr net;
+	struct cidr net;
 	struct buf err;
 
 	if (copy == NULL)

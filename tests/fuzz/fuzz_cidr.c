@@ -1,5 +1,5 @@
-/* libFuzzer target: the CIDR and address parsers behind bound CIDRs
- * (token_cidr_valid, token_cidr_allows). The input is a CIDR, a newline,
+/* libFuzzer target: the CIDR and address parsers of lib/cidr and the
+ * bound-CIDR checks built on them (token_cidr_valid, token_cidr_allows). The input is a CIDR, a newline,
  * and a client address. Nothing crashes or reads past its string; a
  * block that is not valid allows nothing; the whole address space allows
  * every address that some valid block allows; adding a block to a list
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "core/token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strlist_push(&all, "::/0");
 
 	bool valid = token_cidr_valid(text);
+	struct cidr net, v4, ip;
+	if (cidr_parse(text, &net) != valid)
+		abort(); /* one parser */
+	if (cidr_parse_unmapped(text, &v4) && !valid)
+		abort(); /* unmapping refuses, never accepts, more */
+	if (valid && !cidr_contains(&net, &net))
+		abort(); /* a block holds itself */
+	if (cidr_parse_addr(addr, strlen(addr), &ip) && ip.bits != (ip.family == 4 ? 32u : 128u))
+		abort(); /* an address is a full-length block */
 	bool allowed = token_cidr_allows(&one, addr);
 	if (allowed && !valid)
 		abort(); /* an unparsable block allows nothing */

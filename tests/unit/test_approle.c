@@ -23,6 +23,7 @@
 #include "auth/approle.h"
 #include "auth/auth.h"
 #include "buf.h"
+#include "clock.h"
 #include "core/request.h"
 #include "core/router.h"
 #include "err.h"
@@ -39,10 +40,12 @@ static const char DIR_B[] = "fedcba9876543210fedcba9876543210";
 
 static int64_t fake_now;
 
-static int64_t fake_clock(void)
+static int64_t fake_clock(void *arg)
 {
+	(void)arg;
 	return fake_now;
 }
+static const struct clock fake = {fake_clock, NULL};
 
 /* --- storage helpers ------------------------------------------------------ */
 
@@ -346,7 +349,7 @@ static void test_expiry_and_tidy(void **state)
 	char key[APPROLE_KEY_MAX];
 
 	fake_now = 1700000000LL * 1000000000LL;
-	approle_set_clock(fake_clock);
+	approle_set_clock(&fake);
 	assert_int_equal(approle_now_ns(), fake_now);
 	assert_int_equal(approle_salt_load(s, salt), 0);
 

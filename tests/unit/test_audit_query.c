@@ -308,7 +308,7 @@ static void test_path_match(void **state)
 
 static void test_cidr_v4(void **state)
 {
-	struct aq_cidr n;
+	struct cidr n;
 
 	(void)state;
 	assert_true(aq_cidr_parse("10.0.0.0/8", &n));
@@ -336,7 +336,7 @@ static void test_cidr_v4(void **state)
 
 static void test_cidr_v6(void **state)
 {
-	struct aq_cidr n;
+	struct cidr n;
 
 	(void)state;
 	assert_true(aq_cidr_parse("2001:db8::/32", &n));

@@ -87,6 +87,41 @@ static void test_buf_secret_growth(void **state)
 	buf_release(&b);
 }
 
+/* buf_reserve makes room a writer fills directly, growing as appends do:
+ * within the cap, and in the secret mode without leaving copies. */
+static void test_buf_reserve(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 16);
+	assert_int_equal(buf_reserve(&b, 16), 0);
+	assert_true(b.size >= 17);
+	memcpy(b.data, "0123456789abcdef", 16);
+	b.len = 16;
+	b.data[16] = '\0';
+	assert_int_equal(buf_reserve(&b, 0), 0);
+	assert_int_equal(buf_reserve(&b, 1), TROVE_ERR_TOO_LARGE); /* past the cap */
+	assert_string_equal(b.data, "0123456789abcdef"); /* unchanged */
+	buf_release(&b);
+
+	unwiped = 0;
+	buf_init_secret(&b, 1 << 20);
+	buf_set_allocator(&watching);
+	assert_int_equal(buf_append_str(&b, marker), 0);
+	for (size_t want = 64; want <= 8192; want *= 2) {
+		assert_int_equal(buf_reserve(&b, want), 0);
+		assert_true(b.size - b.len > want);
+		memset(b.data + b.len, 'x', want);
+		b.len += want;
+		b.data[b.len] = '\0';
+	}
+	assert_int_equal(strncmp(b.data, marker, sizeof(marker) - 1), 0);
+	buf_release(&b);
+	buf_set_allocator(NULL);
+	assert_int_equal(unwiped, 0);
+}
+
 /* secure_str_eq agrees with strcmp on every pair of lengths 0..8 (equal,
  * prefixes, a byte off at each place, high bytes). */
 static void test_secure_str_eq_lengths(void **state)
@@ -552,6 +587,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_printf_growth),
 	    cmocka_unit_test(test_buf_take),
 	    cmocka_unit_test(test_buf_secret_growth),
+	    cmocka_unit_test(test_buf_reserve),
 	    cmocka_unit_test(test_secure_str_eq_lengths),
 	    cmocka_unit_test(test_secure_str_eq_reads_expected_length),
 	    cmocka_unit_test(test_span),

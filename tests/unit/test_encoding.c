@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -161,12 +162,47 @@ static void test_base64_invalid(void **state)
 	assert_int_equal(len, 3);
 }
 
+static void test_base64url(void **state)
+{
+	static const unsigned char bytes[] = {0xfb, 0xff, 0xfe, 0x00, 0x3e, 0x3f};
+	unsigned char *out = NULL;
+	size_t len = 0;
+	char *s;
+
+	(void)state;
+	s = base64url_encode(bytes, sizeof(bytes)); /* "+//+AD4/" in the standard alphabet */
+	assert_string_equal(s, "-__-AD4_");
+	assert_int_equal(base64url_decode(s, strlen(s), &out, &len), 0);
+	assert_int_equal(len, sizeof(bytes));
+	assert_memory_equal(out, bytes, sizeof(bytes));
+	free(out);
+	free(s);
+	s = base64url_encode((const unsigned char *)"ab", 2); /* unpadded */
+	assert_string_equal(s, "YWI");
+	assert_int_equal(base64url_decode(s, strlen(s), &out, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(out, "ab", 2);
+	free(out);
+	free(s);
+	assert_int_equal(base64url_decode("", 0, &out, &len), 0);
+	assert_int_equal(len, 0);
+	free(out);
+	assert_int_equal(base64url_decode("YWI=", 4, &out, &len), TROVE_ERR_INVALID); /* padding */
+	assert_int_equal(base64url_decode("+//+", 4, &out, &len), TROVE_ERR_INVALID); /* standard alphabet */
+	assert_int_equal(base64url_decode("YWJjZ", 5, &out, &len), TROVE_ERR_INVALID); /* 4k+1 */
+	assert_int_equal(base64url_decode("YW*j", 4, &out, &len), TROVE_ERR_INVALID);
+	assert_null(out);
+	assert_int_equal(base64url_decode("YWJjYWJj", 3, &out, &len), 0); /* only n chars read */
+	assert_int_equal(len, 2);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hex_roundtrip),  cmocka_unit_test(test_hex_invalid),
 	    cmocka_unit_test(test_base64_vectors), cmocka_unit_test(test_base64_roundtrip),
-	    cmocka_unit_test(test_base64_invalid),
+	    cmocka_unit_test(test_base64_invalid), cmocka_unit_test(test_base64url),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

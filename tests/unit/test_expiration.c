@@ -16,6 +16,7 @@
 
 #include "engines/engines.h"
 #include "audit/device.h"
+#include "clock.h"
 #include "core/core.h"
 #include "core/expiration.h"
 #include "core/lease_key.h"
@@ -72,6 +73,7 @@ static int64_t fake_clock(void *arg)
 {
 	return now_value;
 }
+static const struct clock fake = {fake_clock, NULL};
 
 struct fx {
 	struct storage *phys;
@@ -97,8 +99,8 @@ static int setup(void **state)
 	f->phys = storage_inmem_new();
 	f->core = core_new(f->phys, &cc);
 	f->x = core_expiration(f->core);
-	token_store_set_clock(core_tokens(f->core), fake_clock, NULL);
-	expiration_set_clock(f->x, fake_clock, NULL);
+	token_store_set_clock(core_tokens(f->core), &fake);
+	expiration_set_clock(f->x, &fake);
 	if (core_initialize(f->core, 1, 1, "root-id", &res, &err) != 0)
 		return -1;
 	if (core_unseal(f->core, res.keys[0], res.key_len, &st, &err) != 0 || st.sealed)

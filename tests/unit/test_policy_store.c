@@ -263,9 +263,55 @@ static void test_concurrent(void **state)
 	assert_true(check(f->ps, "r", "secret/x", OP_READ));
 }
 
+/* One rule for policy names: trimmed, lowercased, then (for the store)
+ * checked. */
+static void test_policy_name_canon(void **state)
+{
+	size_t n = 0;
+	char *c;
+
+	(void)state;
+	c = policy_name_canon(" \tDev-Ops \n", 11, &n);
+	assert_string_equal(c, "dev-ops");
+	assert_int_equal(n, 7);
+	free(c);
+	assert_null(policy_name_canon(" \t\n", 3, &n));
+	c = policy_name_canon("A B/C", 5, NULL); /* canonical, not validated */
+	assert_string_equal(c, "a b/c");
+	free(c);
+
+	c = policy_name_normalize("  Admin ");
+	assert_string_equal(c, "admin");
+	free(c);
+	assert_null(policy_name_normalize("a b"));
+	assert_null(policy_name_normalize(" .. "));
+	assert_null(policy_name_normalize("   "));
+	assert_null(policy_name_normalize(NULL));
+}
+
+static void test_policy_names_canon(void **state)
+{
+	struct strlist l;
+
+	(void)state;
+	strlist_init(&l);
+	strlist_push(&l, " Zed");
+	strlist_push(&l, "");
+	strlist_push(&l, "alpha ");
+	strlist_push(&l, "ZED");
+	strlist_push(&l, "  ");
+	policy_names_canon(&l);
+	assert_int_equal(l.len, 2);
+	assert_string_equal(l.items[0], "alpha");
+	assert_string_equal(l.items[1], "zed");
+	strlist_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_name_canon),
+		cmocka_unit_test(test_policy_names_canon),
 		cmocka_unit_test_setup_teardown(test_default_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crud_byte_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builtins_protected, setup, teardown),

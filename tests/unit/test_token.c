@@ -17,6 +17,7 @@
 #include "core/lease_key.h"
 #include "core/token.h"
 #include "engines/engines.h"
+#include "clock.h"
 #include "err.h"
 #include "secure.h"
 #include "storage/storage.h"
@@ -29,6 +30,7 @@ struct fx {
 	struct storage *logical; /* borrowed from the barrier */
 	struct token_store *ts;
 	int64_t now;
+	struct clock clock; /* reads now */
 	int revoked; /* revoke callback count */
 	char last_revoked[TOKEN_LOCATOR_MAX + 1];
 };
@@ -56,7 +58,8 @@ static int setup(void **state)
 	f->logical = barrier_storage(f->barrier);
 	f->ts = token_store_new();
 	f->now = 1700000000;
-	token_store_set_clock(f->ts, test_clock, f);
+	f->clock = (struct clock){test_clock, f};
+	token_store_set_clock(f->ts, &f->clock);
 	if (token_store_open(f->ts, f->logical) != 0)
 		return -1;
 	if (token_store_on_revoke(f->ts, on_revoke, f) != 0 ||

@@ -21,6 +21,7 @@
 #include "audit/device.h"
 #include "auth/userpass_hash.h"
 #include "buf.h"
+#include "clock.h"
 #include "core/core.h"
 #include "core/lockout.h"
 #include "core/mount.h"
@@ -147,10 +148,12 @@ static void test_dummy_costs_like_a_wrong_password(void **state)
 
 static int64_t fake_now;
 
-static int64_t fake_clock(void)
+static int64_t fake_clock(void *arg)
 {
+	(void)arg;
 	return fake_now;
 }
+static const struct clock fake = {fake_clock, NULL};
 
 /* Two tables, as two auth mounts have. */
 static struct lockout_table *lt, *lt2;
@@ -159,7 +162,7 @@ static int lockout_setup(void **state)
 {
 	(void)state;
 	fake_now = 1000;
-	lockout_set_clock(fake_clock);
+	lockout_set_clock(&fake);
 	lt = lockout_table_new();
 	lt2 = lockout_table_new();
 	return 0;
