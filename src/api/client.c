@@ -13,6 +13,7 @@
 #include "api/headers.h"
 #include "api/retry.h"
 #include "api/transport.h"
+#include "clock.h"
 #include "err.h"
 #include "rand.h"
 #include "secure.h"
@@ -243,10 +244,7 @@ static int append_path(struct buf *b, const char *path)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)(clock_monotonic_ns() / 1000000);
 }
 
 /* Sends w until an answer is final, as retry.h says, within the config's

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "core.h"
+#include "clock.h"
 #include "err.h"
 #include "mount.h"
 #include "router.h"
@@ -106,9 +107,7 @@ int mount_schedule_at(struct mount *m, int64_t at_ms, void (*fn)(struct mount *m
 		      void (*arg_free)(void *arg))
 {
 	struct background *b = mount_table_background(core_mounts(m->core));
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int64_t now = clock_realtime_ns() / 1000000;
 	struct bg_job *j = xcalloc(1, sizeof(*j));
 	j->b = b;
 	snprintf(j->accessor, sizeof(j->accessor), "%s", m->accessor);

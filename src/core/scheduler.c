@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "rand.h"
@@ -59,9 +60,7 @@ struct scheduler {
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_monotonic_ns() / 1000000;
 }
 
 /* The next wait of a periodic job: interval_ms, give or take jitter_pct
