@@ -61,10 +61,9 @@ void rollback_guard_free(struct rollback_guard *g)
 	secure_free(g, sizeof(*g));
 }
 
-static void sha256(const unsigned char *p, size_t n, unsigned char out[HASH_LEN])
+static void hash_of(const unsigned char *p, size_t n, unsigned char out[HASH_LEN])
 {
-	unsigned int len = 0;
-	if (!EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) || len != HASH_LEN)
+	if (sha256(p, n, out) != 0)
 		abort(); /* SHA-256 does not fail */
 }
 
@@ -207,7 +206,7 @@ int rollback_guard_check(struct rollback_guard *g, const unsigned char root_key[
 	pthread_mutex_lock(&g->mu);
 	g->armed = false;
 	hmac(root_key, label, sizeof(label) - 1, g->mac_key);
-	sha256(root_rec, root_rec_len, hash);
+	hash_of(root_rec, root_rec_len, hash);
 	if ((r = read_file(g, &res, &seen, seen_hash)) != 0) {
 		buf_printf(err, "rollback guard %s cannot be read (not a regular file, or a symlink)", g->path);
 		goto out;
@@ -273,7 +272,7 @@ void rollback_guard_root_record(struct rollback_guard *g, const unsigned char *r
 {
 	pthread_mutex_lock(&g->mu);
 	if (g->armed)
-		sha256(root_rec, root_rec_len, g->root_hash);
+		hash_of(root_rec, root_rec_len, g->root_hash);
 	pthread_mutex_unlock(&g->mu);
 }
 

@@ -43,6 +43,7 @@
 #include "encoding.h"
 #include "vcache.h"
 #include "err.h"
+#include "hmac.h"
 #include "secure.h"
 #include "strconv.h"
 #include "timefmt.h"
@@ -189,10 +190,10 @@ static int meta_key(const char *path, struct buf *out)
 
 static void version_key(const char *path, int64_t n, char *out, size_t cap)
 {
-	unsigned char md[32];
-	char hex[65];
-	unsigned int mdlen = 0;
-	EVP_Digest(path, strlen(path), md, &mdlen, EVP_sha256(), NULL);
+	unsigned char md[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+	if (sha256(path, strlen(path), md) != 0)
+		abort(); /* SHA-256 of a string does not fail; a wrong key would mix secrets */
 	hex_encode(md, sizeof(md), hex);
 	snprintf(out, cap, "versions/%s/%lld", hex, (long long)n);
 }

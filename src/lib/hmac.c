@@ -24,6 +24,24 @@ int hmac_sha256(const void *key, size_t key_len, const void *msg, size_t n, unsi
 	return 0;
 }
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+int sha256(const void *msg, size_t n, unsigned char out[SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (pthread_once(&sha256_once, sha256_fetch) != 0 || sha256_md == NULL ||
+	    EVP_Digest(n ? msg : (const void *)"", n, out, &len, sha256_md, NULL) != 1 || len != SHA256_LEN)
+		return TROVE_ERR_INTERNAL;
+	return 0;
+}
+
 #ifndef OPENSSL_NO_DEPRECATED_3_0
 /* SHA256_Init/Update/Final are deprecated since OpenSSL 3.0 (hmac.h says
  * why they are used); silenced for this section only. */
@@ -83,6 +101,29 @@ bool hmac_sha256_ctx_mac(struct hmac_sha256_ctx *h, const void *text, size_t n, 
 	bool ok;
 
 	if (!h->keyed && !key_states(h))
+		return false;
+	c = h->inner;
+	ok = SHA256_Update(&c, text, n) == 1 && SHA256_Final(ih, &c) == 1;
+	c = h->outer;
+	ok = ok && SHA256_Update(&c, ih, HMAC_SHA256_LEN) == 1 && SHA256_Final(mac, &c) == 1;
+	secure_wipe(ih, sizeof(ih));
+	secure_wipe(&c, sizeof(c));
+	return ok;
+}
+
+bool hmac_sha256_ctx_key(struct hmac_sha256_ctx *h)
+{
+	return h->keyed || key_states(h);
+}
+
+bool hmac_sha256_ctx_mac_shared(const struct hmac_sha256_ctx *h, const void *text, size_t n,
+                                unsigned char mac[HMAC_SHA256_LEN])
+{
+	unsigned char ih[HMAC_SHA256_LEN];
+	SHA256_CTX c;
+	bool ok;
+
+	if (!h->keyed)
 		return false;
 	c = h->inner;
 	ok = SHA256_Update(&c, text, n) == 1 && SHA256_Final(ih, &c) == 1;
@@ -154,5 +195,23 @@ bool hmac_sha256_ctx_mac(struct hmac_sha256_ctx *h, const void *text, size_t n, 
 	h->fresh = false;
 	return EVP_MAC_update(h->ctx, n ? text : (const void *)"", n) == 1 &&
 	       EVP_MAC_final(h->ctx, mac, &mac_len, HMAC_SHA256_LEN) == 1 && mac_len == HMAC_SHA256_LEN;
+}
+
+bool hmac_sha256_ctx_key(struct hmac_sha256_ctx *h)
+{
+	return h->ctx != NULL || key_states(h);
+}
+
+/* A duplicate of the keyed context per MAC: h itself is never changed. */
+bool hmac_sha256_ctx_mac_shared(const struct hmac_sha256_ctx *h, const void *text, size_t n,
+                                unsigned char mac[HMAC_SHA256_LEN])
+{
+	size_t mac_len = 0;
+	EVP_MAC_CTX *c = h->ctx ? EVP_MAC_CTX_dup(h->ctx) : NULL;
+	bool ok = c != NULL && (h->fresh || EVP_MAC_init(c, NULL, 0, NULL) == 1) &&
+	          EVP_MAC_update(c, n ? text : (const void *)"", n) == 1 &&
+	          EVP_MAC_final(c, mac, &mac_len, HMAC_SHA256_LEN) == 1 && mac_len == HMAC_SHA256_LEN;
+	EVP_MAC_CTX_free(c);
+	return ok;
 }
 #endif

@@ -1,4 +1,4 @@
-/* hmac.h — HMAC-SHA256, the one way Trove computes it.
+/* hmac.h — SHA-256 and HMAC-SHA256, the one way Trove computes them.
  *
  * hmac_sha256 is OpenSSL's one-shot HMAC(): token locators, AppRole
  * storage names, the rollback guard's signatures.
@@ -29,6 +29,13 @@
 #include <openssl/sha.h>
 
 #define HMAC_SHA256_LEN 32
+#define SHA256_LEN 32
+
+/* out = SHA-256(msg[0..n)), through a digest fetched once (an implicit
+ * fetch per call, as EVP_sha256() with EVP_Digest does, costs more than
+ * hashing a short key). Returns 0, or TROVE_ERR_INTERNAL if OpenSSL
+ * fails. */
+int sha256(const void *msg, size_t n, unsigned char out[SHA256_LEN]);
 
 /* out = HMAC-SHA256(key, msg[0..n)). Returns 0, or TROVE_ERR_INTERNAL if
  * OpenSSL fails (it does not with these arguments); out is then
@@ -54,6 +61,13 @@ void hmac_sha256_ctx_init(struct hmac_sha256_ctx *h, const unsigned char *key, s
  * allocation, on the EVP path). The caller wipes mac when secret. */
 bool hmac_sha256_ctx_mac(struct hmac_sha256_ctx *h, const void *text, size_t n,
                          unsigned char mac[HMAC_SHA256_LEN]);
+/* Keys h now rather than at its first MAC. False only if OpenSSL fails. */
+bool hmac_sha256_ctx_key(struct hmac_sha256_ctx *h);
+/* mac = HMAC-SHA256(key, text[0..n)) from a keyed h (hmac_sha256_ctx_key)
+ * without changing it, so several threads may call it at once on one h
+ * (a token store's salt). False when h is not keyed or OpenSSL fails. */
+bool hmac_sha256_ctx_mac_shared(const struct hmac_sha256_ctx *h, const void *text, size_t n,
+                                unsigned char mac[HMAC_SHA256_LEN]);
 /* Wipes the keyed state; h may be initialised again. */
 void hmac_sha256_ctx_release(struct hmac_sha256_ctx *h);
 

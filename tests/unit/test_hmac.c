@@ -1,10 +1,12 @@
 /* test_hmac.c — lib/hmac: RFC 4231 vectors, and the keyed context against
  * the one-shot form for keys shorter than, as long as and longer than a
  * SHA-256 block. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -73,12 +75,62 @@ static void test_different_keys_differ(void **state)
 	assert_memory_not_equal(a, b, HMAC_SHA256_LEN);
 }
 
+/* A keyed context shared by several threads (a token store's salt): every
+ * MAC equals the one-shot form, and an unkeyed context gives none. */
+struct shared_arg {
+	const struct hmac_sha256_ctx *h;
+	const unsigned char *key;
+	size_t key_len;
+	int bad;
+};
+
+static void *shared_worker(void *p)
+{
+	struct shared_arg *a = p;
+	for (int i = 0; i < 2000; i++) {
+		char msg[32];
+		unsigned char got[HMAC_SHA256_LEN], want[HMAC_SHA256_LEN];
+		int n = snprintf(msg, sizeof(msg), "token-%d", i);
+		if (!hmac_sha256_ctx_mac_shared(a->h, msg, (size_t)n, got) ||
+		    hmac_sha256(a->key, a->key_len, msg, (size_t)n, want) != 0 || memcmp(got, want, sizeof(got)) != 0)
+			a->bad++;
+	}
+	return NULL;
+}
+
+static void test_shared_ctx(void **state)
+{
+	(void)state;
+	unsigned char key[32];
+	unsigned char mac[HMAC_SHA256_LEN];
+	struct hmac_sha256_ctx h;
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)(i * 7 + 1);
+	hmac_sha256_ctx_init(&h, key, sizeof(key));
+	assert_false(hmac_sha256_ctx_mac_shared(&h, "x", 1, mac)); /* not keyed yet */
+	assert_true(hmac_sha256_ctx_key(&h));
+	assert_true(hmac_sha256_ctx_key(&h)); /* again: a no-op */
+	pthread_t t[4];
+	struct shared_arg a[4];
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct shared_arg){.h = &h, .key = key, .key_len = sizeof(key)};
+		assert_int_equal(pthread_create(&t[i], NULL, shared_worker, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].bad, 0);
+	}
+	hmac_sha256_ctx_release(&h);
+	assert_false(hmac_sha256_ctx_mac_shared(&h, "x", 1, mac)); /* wiped */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rfc4231),
 	    cmocka_unit_test(test_ctx_matches_one_shot),
 	    cmocka_unit_test(test_different_keys_differ),
+	    cmocka_unit_test(test_shared_ctx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
