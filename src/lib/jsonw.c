@@ -189,3 +189,51 @@ __attribute__((noinline)) void jsonw_scalar(struct jsonw *o, const json_t *v)
 		o->ok = false;
 	}
 }
+
+/* Deeper than jansson itself would dump. */
+#define JSONW_MAX_DEPTH 2048
+
+static void value_at(struct jsonw *o, const json_t *v, unsigned depth)
+{
+	const char *k;
+	size_t klen, i;
+	json_t *c;
+	bool first = true;
+
+	if (depth > JSONW_MAX_DEPTH) {
+		o->ok = false;
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jsonw_byte(o, '{');
+		json_object_keylen_foreach((json_t *)v, k, klen, c)
+		{
+			if (!first)
+				jsonw_byte(o, ',');
+			first = false;
+			jsonw_str(o, k, klen);
+			jsonw_byte(o, ':');
+			value_at(o, c, depth + 1);
+		}
+		jsonw_byte(o, '}');
+		return;
+	case JSON_ARRAY:
+		jsonw_byte(o, '[');
+		json_array_foreach((json_t *)v, i, c)
+		{
+			if (i)
+				jsonw_byte(o, ',');
+			value_at(o, c, depth + 1);
+		}
+		jsonw_byte(o, ']');
+		return;
+	default:
+		jsonw_scalar(o, v);
+	}
+}
+
+void jsonw_value(struct jsonw *o, const json_t *v)
+{
+	value_at(o, v, 0);
+}

@@ -97,6 +97,11 @@ void jsonw_int(struct jsonw *o, json_int_t i);
 /* A scalar (string, number, true, false, null); a container clears ok. */
 void jsonw_scalar(struct jsonw *o, const json_t *v);
 
+/* Any value, objects and arrays included, as json_dumps(v, JSON_COMPACT)
+ * writes it (members in the object's order); nesting past 2048 levels
+ * clears ok. */
+void jsonw_value(struct jsonw *o, const json_t *v);
+
 /* The decimal text of i into out (NUL-terminated); returns its length. */
 size_t jsonw_int_text(json_int_t i, char out[JSONW_NUM_MAX]);
 /* jansson's text of the real d (see the top) into out[cap]; returns its

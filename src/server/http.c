@@ -8,6 +8,7 @@
 #include "core/mount.h"
 #include "err.h"
 #include "form.h"
+#include "jsonw.h"
 #include "json_limits.h"
 #include "rand.h"
 #include "strconv.h"
@@ -130,8 +131,6 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 int http_render(const struct request *req, const struct response *resp, int err, int *status, struct buf *out)
 {
 	json_t *body = NULL;
-	char *text = NULL;
-	int r = 0;
 
 	if (err != 0) {
 		*status = err_http_status(err);
@@ -174,15 +173,21 @@ int http_render(const struct request *req, const struct response *resp, int err,
 		json_decref(body);
 		return 0;
 	}
-	text = json_dumps(body, JSON_COMPACT);
+	/* Written straight into out (no intermediate text to copy and
+	 * wipe): lib/jsonw writes what json_dumps(JSON_COMPACT) would. */
+	struct jsonw w = {.b = *out, .ok = true};
+	size_t start = out->len;
+	jsonw_value(&w, body);
+	jsonw_byte(&w, '\n');
 	json_decref(body);
-	if (!text)
+	*out = w.b;
+	if (!w.ok) {
+		out->len = start;
+		if (out->size)
+			out->data[start] = '\0';
 		return TROVE_ERR_NOMEM;
-	r = buf_append_str(out, text);
-	secure_free_str(text); /* the body carries secrets and tokens */
-	if (r == 0)
-		r = buf_append_byte(out, '\n');
-	return r;
+	}
+	return 0;
 }
 
 const char *http_reason(int status)

@@ -104,10 +104,53 @@ static void test_first_allocation(void **state)
 	buf_release(&o.b);
 }
 
+/* Whole values, objects and arrays included, as json_dumps writes them:
+ * what an HTTP response body is. */
+static void test_values_match_jansson(void **state)
+{
+	(void)state;
+	const char *texts[] = {
+	    "{}",
+	    "[]",
+	    "{\"request_id\":\"r\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,"
+	    "\"data\":{\"data\":{\"password\":\"p\\\"w\",\"n\":[1,2.5,null,true,{\"x\":[]}]},"
+	    "\"metadata\":{\"version\":3}},\"wrap_info\":null,\"warnings\":[\"w\"],\"auth\":null}",
+	    "[[[[[\"deep\"]]]],{\"k\\u0001\":\"\\u2028\"}]",
+	    "{\"z\":1,\"a\":2,\"m\":{\"b\":1,\"a\":0}}", /* insertion order kept */
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		json_t *v = json_loads(texts[i], 0, NULL);
+		assert_non_null(v);
+		struct jsonw o = {.ok = true};
+		char *want = json_dumps(v, JSON_COMPACT);
+		buf_init(&o.b, 1 << 20);
+		jsonw_value(&o, v);
+		assert_true(o.ok);
+		assert_string_equal(o.b.data, want);
+		free(want);
+		buf_release(&o.b);
+		json_decref(v);
+	}
+	/* Past the depth jansson dumps, the writer fails rather than recurse. */
+	json_t *deep = json_array(), *cur = deep;
+	for (int i = 0; i < 3000; i++) {
+		json_t *n = json_array();
+		json_array_append_new(cur, n);
+		cur = n;
+	}
+	struct jsonw o = {.ok = true};
+	buf_init(&o.b, 1 << 20);
+	jsonw_value(&o, deep);
+	assert_false(o.ok);
+	buf_release(&o.b);
+	json_decref(deep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scalars_match_jansson),
+	    cmocka_unit_test(test_values_match_jansson),
 	    cmocka_unit_test(test_invalid_utf8_repaired),
 	    cmocka_unit_test(test_cap_fails_once),
 	    cmocka_unit_test(test_first_allocation),
