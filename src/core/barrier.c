@@ -94,6 +94,23 @@ static uint32_t get_be32(const unsigned char *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+/* AES-256-GCM fetched once: EVP_aes_256_gcm() in each EVP_*Init_ex makes
+ * OpenSSL fetch the implementation from its provider on every record. */
+static EVP_CIPHER *gcm_cipher;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
+
+static void gcm_fetch(void)
+{
+	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static const EVP_CIPHER *aes_256_gcm(void)
+{
+	if (pthread_once(&gcm_once, gcm_fetch) != 0)
+		return NULL;
+	return gcm_cipher;
+}
+
 /* EVP takes int lengths: feed long inputs in chunks. out NULL = AAD. */
 static int gcm_update(EVP_CIPHER_CTX *ctx, int enc, unsigned char *out, const unsigned char *in, size_t len)
 {
@@ -133,7 +150,7 @@ int barrier_record_encrypt(const unsigned char key[BARRIER_KEY_LEN], uint32_t te
 		goto out;
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		goto out;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1)
+	if (aes_256_gcm() == NULL || EVP_EncryptInit_ex(ctx, aes_256_gcm(), NULL, NULL, NULL) != 1)
 		goto out;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, BARRIER_NONCE_LEN, NULL) != 1)
 		goto out;
@@ -193,7 +210,7 @@ int barrier_record_decrypt(const unsigned char key[BARRIER_KEY_LEN], const char 
 	r = TROVE_ERR_INTERNAL;
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		goto out;
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1)
+	if (aes_256_gcm() == NULL || EVP_DecryptInit_ex(ctx, aes_256_gcm(), NULL, NULL, NULL) != 1)
 		goto out;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, BARRIER_NONCE_LEN, NULL) != 1)
 		goto out;
