@@ -96,10 +96,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /* With tls_server_name, the URL names that host (so curl sends it in SNI
- * and checks it in the certificate) and CURLOPT_CONNECT_TO sends the
- * connection to the address's real host. Fills url and connect_to; both
- * stay empty when there is nothing to rewrite. */
-static int server_name_route(const struct api_curl *t, const char *in, struct buf *url, struct buf *connect_to)
+ * and checks it in the certificate), CURLOPT_CONNECT_TO sends the
+ * connection to the address's real host, and the Host header keeps the
+ * address's host and port, as Vault's client sends it. Fills url,
+ * connect_to and host; all stay empty when there is nothing to rewrite. */
+static int server_name_route(const struct api_curl *t, const char *in, struct buf *url, struct buf *connect_to,
+                             struct buf *host_header)
 {
 	const char *name = t->cfg->tls_server_name, *host, *end, *port, *p;
 
@@ -118,7 +120,8 @@ static int server_name_route(const struct api_curl *t, const char *in, struct bu
 	}
 	if (buf_printf(url, "https://%s:%.*s%s", name, port ? (int)(end - port) : 3, port ? port : "443", end) != 0 ||
 	    buf_printf(connect_to, "%s:%.*s:%.*s:%.*s", name, port ? (int)(end - port) : 3, port ? port : "443",
-	               (int)(p - host), host, port ? (int)(end - port) : 3, port ? port : "443") != 0)
+	               (int)(p - host), host, port ? (int)(end - port) : 3, port ? port : "443") != 0 ||
+	    buf_printf(host_header, "Host: %.*s", (int)(end - host), host) != 0)
 		return TROVE_ERR_NOMEM;
 	return 0;
 }
@@ -287,19 +290,28 @@ int api_curl_send(void *ctx, const struct api_wire *w, struct api_response *resp
 	struct api_curl *t = ctx;
 	struct curl_slist *headers = NULL, *route = NULL;
 	struct sink sink = {resp, false};
-	struct buf url, connect_to;
+	struct buf url, connect_to, host_header;
 	CURLcode e;
 	long status = 0;
 	int r;
 
 	buf_init(&url, BUF_CAP_DEFAULT);
 	buf_init(&connect_to, BUF_CAP_DEFAULT);
+	buf_init(&host_header, BUF_CAP_DEFAULT);
 	if ((r = to_slist(w->headers, &headers)) != 0 ||
-	    (r = server_name_route(t, w->url, &url, &connect_to)) != 0)
+	    (r = server_name_route(t, w->url, &url, &connect_to, &host_header)) != 0)
 		goto local;
 	if (connect_to.len > 0 && (route = curl_slist_append(NULL, connect_to.data)) == NULL) {
 		r = TROVE_ERR_NOMEM;
 		goto local;
+	}
+	if (host_header.len > 0) {
+		struct curl_slist *more = curl_slist_append(headers, host_header.data);
+		if (more == NULL) {
+			r = TROVE_ERR_NOMEM;
+			goto local;
+		}
+		headers = more;
 	}
 	curl_easy_reset(t->curl);
 	t->errbuf[0] = '\0';
@@ -324,5 +336,6 @@ out:
 	curl_slist_free_all(route);
 	buf_release(&url);
 	buf_release(&connect_to);
+	buf_release(&host_header);
 	return r;
 }

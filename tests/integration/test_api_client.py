@@ -256,6 +256,23 @@ def test_tls_server_name_is_the_name_checked(tls_server):
     assert p.returncode == 2, p.stdout + p.stderr
 
 
+def test_tls_server_name_keeps_the_address_in_host(scripted, tls_material):
+    # Vault's client sends the name for SNI and the certificate check, and
+    # the address's own host and port in the Host header.
+    import ssl
+
+    srv = scripted((200, None, 0))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tls_material.server_cert), str(tls_material.server_key))
+    srv.httpd.socket = ctx.wrap_socket(srv.httpd.socket, server_side=True)
+    port = srv.httpd.server_address[1]
+    env = {"VAULT_ADDR": f"https://127.0.0.1:{port}", "VAULT_TOKEN": "s.scripted",
+           "VAULT_CACERT": str(tls_material.ca_cert), "VAULT_TLS_SERVER_NAME": "localhost"}
+    p = run_cli(["read", "secret/x"], env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert srv.seen and srv.seen[0]["headers"]["host"] == f"127.0.0.1:{port}"
+
+
 # -- a real server ---------------------------------------------------------------
 
 
