@@ -128,9 +128,69 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 	return 0;
 }
 
+/* The keys of Vault's response envelope, in the order it writes them. */
+static bool envelope_key(const char *k)
+{
+	static const char *const keys[] = {"request_id", "lease_id", "renewable", "lease_duration", "data",
+					   "wrap_info", "warnings", "auth", "mount_type"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(k, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static void value_or_null(struct jsonw *w, const json_t *v)
+{
+	if (v)
+		jsonw_value(w, v);
+	else
+		jsonw_lit(w, "null");
+}
+
+/* Vault's envelope around a handler's answer, written member by member
+ * (no tree built to be dumped): request_id, lease_id, renewable,
+ * lease_duration, data, wrap_info (null), warnings, auth, mount_type, then
+ * with inject_data the data's own keys that the envelope has not. */
+static void write_envelope(struct jsonw *w, const struct request *req, const struct response *resp)
+{
+	jsonw_lit(w, "{\"request_id\":");
+	jsonw_cstr(w, req->id);
+	jsonw_lit(w, ",\"lease_id\":");
+	jsonw_cstr(w, resp->lease_id ? resp->lease_id : "");
+	if (resp->renewable)
+		jsonw_lit(w, ",\"renewable\":true,\"lease_duration\":");
+	else
+		jsonw_lit(w, ",\"renewable\":false,\"lease_duration\":");
+	jsonw_int(w, (json_int_t)resp->lease_duration);
+	jsonw_lit(w, ",\"data\":");
+	value_or_null(w, resp->data);
+	jsonw_lit(w, ",\"wrap_info\":null,\"warnings\":");
+	value_or_null(w, resp->warnings);
+	jsonw_lit(w, ",\"auth\":");
+	value_or_null(w, resp->auth);
+	jsonw_lit(w, ",\"mount_type\":");
+	jsonw_cstr(w, req->mount && req->mount->type ? req->mount->type : "");
+	if (resp->inject_data && json_is_object(resp->data)) {
+		const char *k;
+		size_t klen;
+		json_t *v;
+		json_object_keylen_foreach(resp->data, k, klen, v)
+		{
+			if (strlen(k) == klen && envelope_key(k))
+				continue;
+			jsonw_byte(w, ',');
+			jsonw_str(w, k, klen);
+			jsonw_byte(w, ':');
+			jsonw_value(w, v);
+		}
+	}
+	jsonw_byte(w, '}');
+}
+
 int http_render(const struct request *req, const struct response *resp, int err, int *status, struct buf *out)
 {
 	json_t *body = NULL;
+	bool envelope = false;
 
 	if (err != 0) {
 		*status = err_http_status(err);
@@ -148,26 +208,14 @@ int http_render(const struct request *req, const struct response *resp, int err,
 		body = json_pack("{s:s, s:s, s:b, s:i, s:n, s:O, s:O?, s:n, s:s}", "request_id", "", "lease_id", "",
 				 "renewable", 0, "lease_duration", 0, "data", "wrap_info", resp->wrap_info, "warnings",
 				 resp->warnings, "auth", "mount_type", "");
-	} else if (resp->data || resp->auth || resp->warnings || resp->lease_id) {
+	} else if (req && (resp->data || resp->auth || resp->warnings || resp->lease_id)) {
 		*status = resp->status ? resp->status : 200;
-		body = json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?, s:s}", "request_id", req->id, "lease_id",
-				 resp->lease_id ? resp->lease_id : "", "renewable", resp->renewable, "lease_duration", (json_int_t)resp->lease_duration,
-				 "data", resp->data, "wrap_info", "warnings", resp->warnings, "auth", resp->auth,
-				 "mount_type", req && req->mount && req->mount->type ? req->mount->type : "");
-		if (body && resp->inject_data && json_is_object(resp->data)) {
-			const char *k;
-			json_t *v;
-			json_object_foreach(resp->data, k, v)
-			{
-				if (!json_object_get(body, k))
-					json_object_set(body, k, v);
-			}
-		}
+		envelope = true;
 	} else {
 		*status = resp->status ? resp->status : 204;
 		return 0;
 	}
-	if (!body)
+	if (!envelope && !body)
 		return TROVE_ERR_NOMEM;
 	if (req && req->op == OP_HEAD) {
 		json_decref(body);
@@ -177,7 +225,10 @@ int http_render(const struct request *req, const struct response *resp, int err,
 	 * wipe): lib/jsonw writes what json_dumps(JSON_COMPACT) would. */
 	struct jsonw w = {.b = *out, .ok = true};
 	size_t start = out->len;
-	jsonw_value(&w, body);
+	if (envelope)
+		write_envelope(&w, req, resp);
+	else
+		jsonw_value(&w, body);
 	jsonw_byte(&w, '\n');
 	json_decref(body);
 	*out = w.b;

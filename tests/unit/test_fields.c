@@ -690,6 +690,55 @@ static void test_declared_fields(void **state)
 	json_decref(v);
 }
 
+/* The envelope is written member by member; the bytes are those of the
+ * tree Vault's envelope would be, dumped by jansson. */
+static void test_render_envelope_bytes(void **state)
+{
+	(void)state;
+	struct built b;
+	struct buf out;
+	int status = 0;
+	build(&b, "GET", "/v1/sys/key-status", NULL, NULL);
+	for (int variant = 0; variant < 3; variant++) {
+		buf_init(&out, 1 << 16);
+		response_release(&b.resp);
+		response_init(&b.resp);
+		b.resp.data = json_pack("{s:s, s:[i, f, b], s:{s:n}, s:s}", "password", "p\"w\u00e9", "list", 1, 2.5, 1,
+					"nested", "x", "request_id", "shadowed");
+		if (variant >= 1) {
+			b.resp.warnings = json_pack("[s]", "careful");
+			b.resp.auth = json_pack("{s:s, s:[s]}", "client_token", "hvs.x", "policies", "default");
+			b.resp.lease_id = strdup("secret/data/x/abc");
+			b.resp.lease_duration = 3600;
+			b.resp.renewable = true;
+		}
+		b.resp.inject_data = variant == 2;
+		assert_int_equal(http_render(&b.req, &b.resp, 0, &status, &out), 0);
+		json_t *want = json_pack("{s:s, s:s, s:b, s:I, s:O?, s:n, s:O?, s:O?, s:s}", "request_id", b.req.id,
+					 "lease_id", b.resp.lease_id ? b.resp.lease_id : "", "renewable",
+					 b.resp.renewable, "lease_duration", (json_int_t)b.resp.lease_duration, "data",
+					 b.resp.data, "wrap_info", "warnings", b.resp.warnings, "auth", b.resp.auth,
+					 "mount_type", "");
+		if (b.resp.inject_data) {
+			const char *k;
+			json_t *v;
+			json_object_foreach(b.resp.data, k, v)
+			{
+				if (!json_object_get(want, k))
+					json_object_set(want, k, v);
+			}
+		}
+		char *text = json_dumps(want, JSON_COMPACT);
+		assert_int_equal(out.len, strlen(text) + 1);
+		assert_memory_equal(out.data, text, strlen(text));
+		assert_int_equal(out.data[out.len - 1], '\n');
+		free(text);
+		json_decref(want);
+		buf_release(&out);
+	}
+	done(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_body_is_loaded_late), cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
 		cmocka_unit_test(test_path_redacted),
+		cmocka_unit_test(test_render_envelope_bytes),
 		cmocka_unit_test(test_canonical_coercion), cmocka_unit_test(test_canonical_policy_values),
 		cmocka_unit_test(test_string_maps),
 		cmocka_unit_test(test_canonical_path_names),
