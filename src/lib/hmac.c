@@ -32,7 +32,7 @@ static void sha256_fetch(void)
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-int sha256(const void *msg, size_t n, unsigned char out[SHA256_LEN])
+int sha256(const void *msg, size_t n, unsigned char *out)
 {
 	unsigned int len = 0;
 

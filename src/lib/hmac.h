@@ -31,11 +31,11 @@
 #define HMAC_SHA256_LEN 32
 #define SHA256_LEN 32
 
-/* out = SHA-256(msg[0..n)), through a digest fetched once (an implicit
+/* out (SHA256_LEN bytes) = SHA-256(msg[0..n)), through a digest fetched once (an implicit
  * fetch per call, as EVP_sha256() with EVP_Digest does, costs more than
  * hashing a short key). Returns 0, or TROVE_ERR_INTERNAL if OpenSSL
  * fails. */
-int sha256(const void *msg, size_t n, unsigned char out[SHA256_LEN]);
+int sha256(const void *msg, size_t n, unsigned char *out);
 
 /* out = HMAC-SHA256(key, msg[0..n)). Returns 0, or TROVE_ERR_INTERNAL if
  * OpenSSL fails (it does not with these arguments); out is then
