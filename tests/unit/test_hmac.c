@@ -42,8 +42,9 @@ static void test_rfc4231(void **state)
 static void test_ctx_matches_one_shot(void **state)
 {
 	static const size_t key_lens[] = {0, 1, 32, 63, 64, 65, 131};
-	static const char *const msgs[] = {"", "a", "hunter2", "a somewhat longer message, more than one block "
-	                                                     "of SHA-256 input so that the inner hash runs twice"};
+	static const char *const msgs[] = {"", "a", "hunter2",
+	                                   ("a somewhat longer message, more than one block "
+	                                    "of SHA-256 input so that the inner hash runs twice")};
 	unsigned char key[131];
 
 	(void)state;
