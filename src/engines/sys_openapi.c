@@ -5,8 +5,9 @@
  *
  * Which mounts: like sys/internal/ui/mounts, the request needs no token;
  * a valid one widens the document to the mounts it can reach something
- * in, and without one only the routes that need no token are described
- * (login, health, seal status). */
+ * in. Otherwise only routes that need no token are described, of the
+ * built-in mounts and of mounts tuned listing_visibility=unauth (health,
+ * seal status; a listed auth mount's login). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,14 @@ static void add_mount(struct mount *m, void *arg)
 	bool builtin = m->engine && (m->engine->flags & ENGINE_BUILTIN);
 	const char *tag = m->auth ? "auth" : strcmp(m->type, "system") == 0 ? "system" : "secrets";
 	bool reachable = st->acl && acl_any_under(st->acl, m->path);
+	/* A mount the token reaches nothing in is described only as far as
+	 * sys/internal/ui/mounts would list it: its routes that need no token,
+	 * and only when it is built in or tuned listing_visibility=unauth (so
+	 * the document does not reveal where auth methods are mounted). */
+	bool listed = builtin || (m->config.listing_visibility && strcmp(m->config.listing_visibility, "unauth") == 0);
 	struct buf path;
 
-	if (!m->engine)
+	if (!m->engine || (!reachable && !listed))
 		return;
 	buf_init(&path, 256);
 	for (const struct route *const *t = m->engine->tables; *t; t++) {

@@ -108,6 +108,14 @@ def test_openapi_follows_the_token(dev_server):
     assert not any(p.startswith("/cubbyhole/") for p in seen)
     # A bad token is no token.
     assert _openapi(srv, "not-a-token")["paths"] == public
+    # Without a token, an auth method's login shows only once the mount is
+    # listed to everyone (as sys/internal/ui/mounts lists it).
+    assert srv.request("POST", "/v1/sys/auth/userpass", token=root, json={"type": "userpass"}).status_code == 204
+    assert "/auth/userpass/login/{username}" not in _openapi(srv)["paths"]
+    assert "/auth/userpass/login/{username}" in _openapi(srv, root)["paths"]
+    r = srv.request("POST", "/v1/sys/auth/userpass/tune", token=root, json={"listing_visibility": "unauth"})
+    assert r.status_code == 204, r.text
+    assert "/auth/userpass/login/{username}" in _openapi(srv)["paths"]
 
 
 def test_openapi_generic_mount_paths(dev_server):
