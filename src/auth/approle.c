@@ -476,7 +476,7 @@ static const struct route approle_routes[] = {
      .fields = login_fields,
      .flags = ROUTE_UNAUTH,
      .synopsis = "log in with a role's credentials",
-     .try_inline = approle_inline_hint},
+     .try_inline = approle_try_inline},
     {.pattern = "role",
      .ops = {[OP_LIST] = role_list},
      .fields = list_fields,

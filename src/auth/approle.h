@@ -126,7 +126,7 @@ struct approle_locks *approle_scope(const struct request *req);
  * a login learnt about its role (pool: it issues service tokens). Keyed
  * by a hash of the role ID as given; a stale or colliding hint only sends
  * a login the long way. */
-bool approle_inline_hint(const struct request *req);
+bool approle_try_inline(const struct request *req);
 void approle_hint_set(const struct request *req, const char *role_id, bool pool);
 /* tidy/secret-id runs once at a time per mount, as in Vault: claim is
  * false when a tidy of req's mount is already running (true outside a

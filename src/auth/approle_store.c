@@ -159,7 +159,7 @@ static uint64_t hint_key(const char *role_id)
 	return str_hash(role_id) | 1; /* 0 marks an empty slot */
 }
 
-bool approle_inline_hint(const struct request *req)
+bool approle_try_inline(const struct request *req)
 {
 	const struct approle_mount_state *st = req->mount ? req->mount->engine_state : NULL;
 	const char *role_id = field_string(req, "role_id");
