@@ -101,6 +101,11 @@ enum route_flags {
 	                             * handler see one spelling. Only for routes
 	                             * whose literal segments are lower-case and
 	                             * whose every parameter is such a name. */
+	ROUTE_RAW_BODY = 1 << 10,   /* its body is not JSON or a form (an OCSP
+	                             * request in DER): never parsed into
+	                             * req->data; the handler reads the bytes
+	                             * with request_body_bytes. Fields come from
+	                             * the query string alone. */
 	ROUTE_SLASH_EQUIV = 1 << 9, /* the path names the same object with or
 	                             * without a trailing '/' (a mount path: the
 	                             * Vault CLI sends "sys/mounts/x/"): a rule

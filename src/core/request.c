@@ -1,4 +1,5 @@
 /* request.c — lifecycle of the logical request and response. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@ void response_release(struct response *resp)
 	json_decref(resp->errors);
 	json_decref(resp->wrap_info);
 	json_decref(resp->secret.internal);
+	json_decref(resp->headers);
 	free(resp->lease_id);
 	free(resp->text);
 	memset(resp, 0, sizeof(*resp));
@@ -154,6 +156,44 @@ void response_fail_detail(struct response *resp, const char *what, int err)
 {
 	resp->fail_what = what;
 	resp->fail_error = err_name(err);
+}
+
+#define HEADER_PART_MAX 1024
+
+/* RFC 9110's token characters. */
+static bool header_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > HEADER_PART_MAX)
+		return false;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
+static bool header_value_ok(const char *s)
+{
+	if (strlen(s) > HEADER_PART_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s != '\t' && (*s < 0x20 || *s > 0x7e))
+			return false;
+	return true;
+}
+
+int response_header_add(struct response *resp, const char *name, const char *value)
+{
+	if (!name || !value || !header_name_ok(name) || !header_value_ok(value))
+		return TROVE_ERR_INVALID;
+	if (!resp->headers)
+		resp->headers = json_object();
+	json_t *vals = json_object_get(resp->headers, name);
+	if (!vals) {
+		vals = json_array();
+		json_object_set_new(resp->headers, name, vals);
+	}
+	return json_array_append_new(vals, json_string(value)) == 0 ? 0 : TROVE_ERR_NOMEM;
 }
 
 void response_set_data(struct response *resp, json_t *data)

@@ -121,6 +121,12 @@ struct response {
 		                   * for lease_revoke/lease_renew; never shown */
 	} secret;
 	char *lease_id;     /* owned; NULL when nothing is leased */
+	/* Headers the handler asks to send (Vault's logical response
+	 * headers: ACME's Replay-Nonce, Location, Link): {name: [values]},
+	 * owned; set with response_header_add. After the handler the router
+	 * keeps only those the mount's allowed_response_headers names
+	 * (case-insensitively), and none when it names none. */
+	json_t *headers;
 	char *text;            /* owned: if set, sent as the whole body ... */
 	const char *text_type; /* ... with this content type (static) */
 	/* Why a request that ends in a 5xx failed, for the one log line the
@@ -157,6 +163,11 @@ size_t request_body_pending(const struct request *req);
  * resp->errors. */
 int request_body_load(struct request *req, struct response *resp);
 
+/* The pending body's bytes, or NULL (*len 0) when there is none: for a
+ * ROUTE_RAW_BODY route, whose body the router never parses. Borrowed:
+ * valid until the request is released. */
+const char *request_body_bytes(const struct request *req, size_t *len);
+
 /* Named route parameter (":name" or "#name" in the route pattern), or
  * NULL. */
 const char *request_param(const struct request *req, const char *name);
@@ -181,6 +192,12 @@ void response_warning(struct response *resp, const char *fmt, ...) __attribute__
  * the listener's log line about the failed request: core code returns
  * the detail and the edge logs it, once. */
 void response_fail_detail(struct response *resp, const char *what, int err);
+
+/* Adds a header value to resp->headers (several values of one name are
+ * sent as several header lines, in order). name must be an HTTP token,
+ * value printable ASCII or tab (no CR or LF: no header injection), each
+ * at most 1024 bytes: else TROVE_ERR_INVALID and nothing is added. */
+int response_header_add(struct response *resp, const char *name, const char *value);
 
 /* Sets resp->data (consumes the reference). */
 void response_set_data(struct response *resp, json_t *data);

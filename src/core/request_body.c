@@ -55,6 +55,12 @@ void request_body_own(struct request *req)
 	req->body.ptr = req->body.owned;
 }
 
+const char *request_body_bytes(const struct request *req, size_t *len)
+{
+	*len = req->body.len;
+	return req->body.len ? req->body.ptr : NULL;
+}
+
 size_t request_body_pending(const struct request *req)
 {
 	return req->body.len;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "router.h"
 
@@ -653,7 +654,7 @@ static int prepare_data(struct request *req, const struct route *route, struct r
 	int r;
 	if (ds->ready)
 		return 0;
-	if ((r = request_body_load(req, resp)) != 0)
+	if (!(route && (route->flags & ROUTE_RAW_BODY)) && (r = request_body_load(req, resp)) != 0)
 		return r;
 	ds->coerce_err = router_coerce_fields(req, route, &ds->why);
 	ds->ready = true;
@@ -860,6 +861,29 @@ int router_canon_path(struct request *req, const struct route *route, struct res
 	return 0;
 }
 
+/* Keeps the handler's response headers the mount's allowed_response_headers
+ * names (case-insensitively), as Vault: none when it names none. */
+static void filter_response_headers(const struct request *req, struct response *resp)
+{
+	if (!resp->headers)
+		return;
+	const struct strlist *allowed = req->mount ? &req->mount->config.allowed_response_headers : NULL;
+	const char *k;
+	json_t *v, *kept = json_object();
+	json_object_foreach(resp->headers, k, v)
+	{
+		for (size_t i = 0; allowed && i < allowed->len; i++)
+			if (strcasecmp(allowed->items[i], k) == 0) {
+				json_object_set(kept, k, v);
+				break;
+			}
+	}
+	json_decref(resp->headers);
+	resp->headers = json_object_size(kept) ? kept : NULL;
+	if (!resp->headers)
+		json_decref(kept);
+}
+
 /* The handler for op (a create falls back to the update handler), or NULL. */
 static handler_fn handler_for(const struct route *route, enum op op)
 {
@@ -944,6 +968,7 @@ static int run_handler(struct request *req, const struct route *route, struct re
 		warn_unknown(req, route, resp);
 		if ((r = h(req, resp)) == 0 && (r = expiration_register(core_expiration(req->core), req, resp)) == 0)
 			r = wrapping_wrap(req, resp); /* before the response entry: it records wrap_info */
+		filter_response_headers(req, resp);
 		if (gate)
 			mount_gate_leave(gate);
 	}

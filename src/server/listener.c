@@ -130,6 +130,27 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* The headers the handler set and the mount allows (router.c filtered
+ * them; request.c checked their syntax), copied into the request's pool. */
+static void add_engine_headers(h2o_req_t *hreq, const struct response *resp)
+{
+	const char *name;
+	json_t *vals, *v;
+	size_t i;
+	json_object_foreach(resp->headers, name, vals)
+	{
+		json_array_foreach(vals, i, v)
+		{
+			size_t nl = strlen(name), vl = json_string_length(v);
+			char *n = h2o_mem_alloc_pool(&hreq->pool, nl);
+			memcpy(n, name, nl);
+			h2o_strtolower(n, nl);
+			h2o_iovec_t val = h2o_strdup(&hreq->pool, json_string_value(v), vl);
+			h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, n, nl, 0, NULL, val.base, val.len);
+		}
+	}
+}
+
 static void send_reply(h2o_req_t *hreq, const struct request *req, const struct response *resp, int err)
 {
 	struct buf body;
@@ -159,6 +180,7 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 	if (err == TROVE_ERR_RATE_LIMIT)
 		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
 			       H2O_STRLIT(LISTENER_RETRY_AFTER_S));
+	add_engine_headers(hreq, resp);
 	if (body.len > 0) {
 		const char *type = err == 0 && resp->text && resp->text_type ? resp->text_type : "application/json";
 		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
