@@ -34,7 +34,7 @@ die() {
 build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-dev
 	liblmdb-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev libargon2-dev)
 test_pkgs=(python3 python3-pytest python3-hvac python3-requests python3-cryptography
-	wrk nginx-light lmdb-utils openssl procps util-linux)
+	wrk nginx-light lmdb-utils openssl procps util-linux certbot lego)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$want_test" = 1 ]; then
