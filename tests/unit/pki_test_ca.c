@@ -71,7 +71,7 @@ static X509 *base_cert(const char *cn, const unsigned char *serial, size_t seria
 
 X509 *test_ca(EVP_PKEY *key, const char *cn, const char *key_usage, bool with_skid)
 {
-	static const unsigned char serial[] = { 0x01 };
+	static const unsigned char serial[] = {0x01};
 	X509 *c = base_cert(cn, serial, sizeof(serial), key);
 
 	must(X509_set_issuer_name(c, X509_get_subject_name(c)) == 1, "issuer");

@@ -20,9 +20,9 @@
 #include "err.h"
 #include "pki_test_ca.h"
 
-static const unsigned char serial_a[20] = { 0x3f, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
-                                            0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01, 0x02, 0x03, 0x04 };
-static const unsigned char serial_b[1] = { 0x07 };
+static const unsigned char serial_a[20] = {0x3f, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
+                                           0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01, 0x02, 0x03, 0x04};
+static const unsigned char serial_b[1] = {0x07};
 
 static const int64_t revoked_at = 1767225600; /* 2026-01-01 00:00:00 UTC */
 
@@ -73,7 +73,8 @@ static void build_and_check(struct ca *ca, const struct crl_params *p, struct bu
 	assert_int_equal(crl_build(p, &der, &len, &why), 0);
 	assert_true(len > 0);
 	test_write(path, der, len);
-	assert_int_equal(test_run(text, "openssl crl -inform DER -in %s -CAfile %s -noout", path, ca->ca_pem), 0);
+	assert_int_equal(test_run(text, "openssl crl -inform DER -in %s -CAfile %s -noout", path, ca->ca_pem),
+	                 0);
 	assert_non_null(strstr(text->data, "verify OK"));
 	assert_int_equal(test_run(text, "openssl crl -inform DER -in %s -noout -text", path), 0);
 	OPENSSL_free(der);
@@ -83,8 +84,8 @@ static void build_and_check(struct ca *ca, const struct crl_params *p, struct bu
 
 static void full_crl_for(const char *type, const char *sigalg_text)
 {
-	struct crl_entry e[2] = { { serial_a, sizeof(serial_a), revoked_at },
-		                  { serial_b, sizeof(serial_b), revoked_at + 60 } };
+	struct crl_entry e[2] = {{serial_a, sizeof(serial_a), revoked_at},
+	                         {serial_b, sizeof(serial_b), revoked_at + 60}};
 	struct crl_params p;
 	struct buf text;
 	struct ca ca;
@@ -128,7 +129,7 @@ static void test_full_ed25519(void **state)
 
 static void test_delta_and_dates(void **state)
 {
-	struct crl_entry e = { serial_b, sizeof(serial_b), revoked_at };
+	struct crl_entry e = {serial_b, sizeof(serial_b), revoked_at};
 	struct crl_params p;
 	struct crl_info info;
 	struct buf text, why;
@@ -261,8 +262,8 @@ static void expect_refusal(const struct crl_params *p, int code, const char *rea
 
 static void test_refusals(void **state)
 {
-	struct crl_entry bad_serial = { serial_a, 0, revoked_at };
-	struct crl_entry bad_time = { serial_a, sizeof(serial_a), -5 };
+	struct crl_entry bad_serial = {serial_a, 0, revoked_at};
+	struct crl_entry bad_time = {serial_a, sizeof(serial_a), -5};
 	EVP_PKEY *other = test_key("P-256");
 	X509 *no_crl_sign;
 	struct crl_params p;
@@ -337,8 +338,8 @@ static void test_serial_text(void **state)
 	unsigned char out[CRL_SERIAL_MAX];
 	size_t n = 0;
 	struct buf why;
-	static const char *bad[] = { "", "1", "1a:", ":1a", "1a:2", "1a::2b", "1a:2b-3c", "zz", "1a 2b", "1a2b",
-		                     "0x1a", "1a:2b:" };
+	static const char *bad[] = {"",         "1",  "1a:",   ":1a",  "1a:2", "1a::2b",
+	                            "1a:2b-3c", "zz", "1a 2b", "1a2b", "0x1a", "1a:2b:"};
 
 	(void)state;
 	buf_init(&why, 4096);
@@ -363,11 +364,11 @@ static void test_serial_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_rsa),          cmocka_unit_test(test_full_ec),
-		cmocka_unit_test(test_full_ed25519),      cmocka_unit_test(test_delta_and_dates),
-		cmocka_unit_test(test_empty_crl_and_pem), cmocka_unit_test(test_named_algorithms),
-		cmocka_unit_test(test_refusals),          cmocka_unit_test(test_akid_without_skid),
-		cmocka_unit_test(test_serial_text),
+	    cmocka_unit_test(test_full_rsa),          cmocka_unit_test(test_full_ec),
+	    cmocka_unit_test(test_full_ed25519),      cmocka_unit_test(test_delta_and_dates),
+	    cmocka_unit_test(test_empty_crl_and_pem), cmocka_unit_test(test_named_algorithms),
+	    cmocka_unit_test(test_refusals),          cmocka_unit_test(test_akid_without_skid),
+	    cmocka_unit_test(test_serial_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

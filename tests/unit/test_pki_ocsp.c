@@ -25,14 +25,16 @@
 #include "err.h"
 #include "pki_test_ca.h"
 
-static const unsigned char good_serial[20] = { 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 };
-static const unsigned char revoked_serial[20] = { 0x22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 };
-static const unsigned char unknown_serial[3] = { 0x33, 0x44, 0x55 };
+static const unsigned char good_serial[20] = {0x11, 1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                              10,   11, 12, 13, 14, 15, 16, 17, 18, 19};
+static const unsigned char revoked_serial[20] = {0x22, 1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                                 10,   11, 12, 13, 14, 15, 16, 17, 18, 19};
+static const unsigned char unknown_serial[3] = {0x33, 0x44, 0x55};
 static const int64_t revoked_at = 1767225600; /* 2026-01-01 00:00:00 UTC */
 
-static const unsigned char malformed_der[] = { 0x30, 0x03, 0x0a, 0x01, 0x01 };
-static const unsigned char internal_der[] = { 0x30, 0x03, 0x0a, 0x01, 0x02 };
-static const unsigned char unauthorized_der[] = { 0x30, 0x03, 0x0a, 0x01, 0x06 };
+static const unsigned char malformed_der[] = {0x30, 0x03, 0x0a, 0x01, 0x01};
+static const unsigned char internal_der[] = {0x30, 0x03, 0x0a, 0x01, 0x02};
+static const unsigned char unauthorized_der[] = {0x30, 0x03, 0x0a, 0x01, 0x06};
 
 struct fix {
 	EVP_PKEY *key;
@@ -40,9 +42,9 @@ struct fix {
 	char *dir;
 	struct ocsp_issuer issuer;
 	struct ocsp_params params;
-	int calls;           /* status lookups made */
-	size_t last_issuer;  /* the index the last lookup got */
-	int fail_with;       /* the lookup's error, 0 for none */
+	int calls;          /* status lookups made */
+	size_t last_issuer; /* the index the last lookup got */
+	int fail_with;      /* the lookup's error, 0 for none */
 	struct buf out, why;
 };
 
@@ -89,9 +91,9 @@ static void fix_make(struct fix *f, const char *type)
 	write_leaf(f, "good.pem", good_serial, sizeof(good_serial));
 	write_leaf(f, "revoked.pem", revoked_serial, sizeof(revoked_serial));
 	write_leaf(f, "unknown.pem", unknown_serial, sizeof(unknown_serial));
-	f->issuer = (struct ocsp_issuer){ f->cert, f->key, true, NULL };
-	f->params = (struct ocsp_params){ &f->issuer, 1, 0, status_of, f, (int64_t)time(NULL),
-		                          OCSP_DEFAULT_EXPIRY_SECONDS, false };
+	f->issuer = (struct ocsp_issuer){f->cert, f->key, true, NULL};
+	f->params = (struct ocsp_params){
+	    &f->issuer, 1, 0, status_of, f, (int64_t)time(NULL), OCSP_DEFAULT_EXPIRY_SECONDS, false};
 	buf_init(&f->out, 1 << 20);
 	buf_init(&f->why, 4096);
 }
@@ -108,8 +110,8 @@ static void fix_free(struct fix *f)
 /* `openssl ocsp -reqout` for the named leaves; the request's bytes. */
 static unsigned char *make_req(struct fix *f, const char *certs, const char *opts, size_t *n)
 {
-	assert_int_equal(test_run(&f->out, "cd %s && openssl ocsp -issuer ca.pem %s %s -reqout req.der", f->dir, opts,
-	                          certs),
+	assert_int_equal(test_run(&f->out, "cd %s && openssl ocsp -issuer ca.pem %s %s -reqout req.der",
+	                          f->dir, opts, certs),
 	                 0);
 	char *path = test_path(f->dir, "req.der");
 	unsigned char *der = test_read(path, n);
@@ -120,8 +122,8 @@ static unsigned char *make_req(struct fix *f, const char *certs, const char *opt
 /* Writes the answer and has openssl check it twice: against the request
  * (signature, and the nonce echoed: no warning), then for leaf's status.
  * The output of both is left in f->out. */
-static void check_with_openssl(struct fix *f, const struct ocsp_answer *a, const char *leaf, const char *status,
-                               const char *opts)
+static void check_with_openssl(struct fix *f, const struct ocsp_answer *a, const char *leaf,
+                               const char *status, const char *opts)
 {
 	char *path = test_path(f->dir, "resp.der");
 	char expect[128];
@@ -131,7 +133,9 @@ static void check_with_openssl(struct fix *f, const struct ocsp_answer *a, const
 	buf_init(&first, 1 << 20);
 	test_write(path, a->der, a->der_len);
 	free(path);
-	rc = test_run(&first, "cd %s && openssl ocsp -reqin req.der -respin resp.der -CAfile ca.pem -verify_other ca.pem -resp_text",
+	rc = test_run(&first,
+	              "cd %s && openssl ocsp -reqin req.der -respin resp.der -CAfile ca.pem -verify_other "
+	              "ca.pem -resp_text",
 	              f->dir);
 	if (rc != 0)
 		fprintf(stderr, "%s\n", first.data);
@@ -139,9 +143,10 @@ static void check_with_openssl(struct fix *f, const struct ocsp_answer *a, const
 	assert_non_null(strstr(first.data, "Response verify OK"));
 	assert_null(strstr(first.data, "WARNING"));
 	assert_null(strstr(first.data, "Nonce Verify error"));
-	rc = test_run(&f->out,
-	              "cd %s && openssl ocsp -respin resp.der -CAfile ca.pem -issuer ca.pem %s -cert %s -no_nonce",
-	              f->dir, opts, leaf);
+	rc = test_run(
+	    &f->out,
+	    "cd %s && openssl ocsp -respin resp.der -CAfile ca.pem -issuer ca.pem %s -cert %s -no_nonce",
+	    f->dir, opts, leaf);
 	assert_int_equal(rc, 0);
 	snprintf(expect, sizeof(expect), "%s: %s\n", leaf, status);
 	assert_non_null(strstr(f->out.data, expect));
@@ -363,8 +368,8 @@ static void test_get_form(void **state)
 		assert_int_equal(sn, sizeof(revoked_serial));
 		ocsp_request_free(req);
 		pct_encode(b64, enc, sizeof(enc));
-		assert_int_equal(ocsp_respond((const unsigned char *)enc, strlen(enc), true, &f.params, &a, &f.why),
-		                 0);
+		assert_int_equal(
+		    ocsp_respond((const unsigned char *)enc, strlen(enc), true, &f.params, &a, &f.why), 0);
 		assert_int_equal(a.http_status, 200);
 		check_with_openssl(&f, &a, "revoked.pem", "revoked", "");
 		ocsp_answer_release(&a);
@@ -373,7 +378,7 @@ static void test_get_form(void **state)
 
 	/* Padding required (as Go's StdEncoding); line breaks skipped. */
 	for (size_t i = 0; i < 4; i++) { /* a request whose base64 is padded */
-		static const char *opts[] = { "-no_nonce", "", "-sha256 -no_nonce", "-sha256" };
+		static const char *opts[] = {"-no_nonce", "", "-sha256 -no_nonce", "-sha256"};
 		der = make_req(&f, "-cert good.pem", opts[i], &n);
 		base64_encode(der, n, b64);
 		free(der);
@@ -405,8 +410,8 @@ static void expect_malformed(struct fix *f, const void *body, size_t len, bool g
 
 static void test_malformed(void **state)
 {
-	static const char *bad_get[] = { "", "%", "%zz", "%00AAA", "!!!!", "AAA", "AAAAA", "AA==AA==", "MAA=",
-		                         "a b=" };
+	static const char *bad_get[] = {"",    "%",     "%zz",      "%00AAA", "!!!!",
+	                                "AAA", "AAAAA", "AA==AA==", "MAA=",   "a b="};
 	unsigned char *der, *big;
 	size_t n;
 	struct ocsp_answer a;
@@ -474,7 +479,7 @@ static void test_issuer_choice(void **state)
 	struct fix f, other;
 	struct ocsp_issuer two[2];
 	X509_STORE *store;
-	STACK_OF(X509) *signers;
+	STACK_OF(X509) * signers;
 
 	(void)state;
 	fix_make(&f, "P-256");
@@ -515,7 +520,7 @@ static void test_issuer_choice(void **state)
 	f.issuer.key = NULL;
 	expect_error_answer(&f, req, TROVE_ERR_PERMISSION, 401, unauthorized_der);
 	two[0] = f.issuer;
-	two[1] = (struct ocsp_issuer){ f.cert, f.key, true, "ECDSAWithSHA384" };
+	two[1] = (struct ocsp_issuer){f.cert, f.key, true, "ECDSAWithSHA384"};
 	f.params.issuers = two;
 	f.params.n_issuers = 2;
 	assert_int_equal(ocsp_answer(req, &f.params, &a, &f.why), 0);
@@ -563,11 +568,11 @@ static void test_pss_downgrade(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_statuses_rsa),     cmocka_unit_test(test_statuses_ec),
-		cmocka_unit_test(test_statuses_ed25519), cmocka_unit_test(test_update_times),
-		cmocka_unit_test(test_multi_and_signed), cmocka_unit_test(test_get_form),
-		cmocka_unit_test(test_malformed),        cmocka_unit_test(test_issuer_choice),
-		cmocka_unit_test(test_pss_downgrade),
+	    cmocka_unit_test(test_statuses_rsa),     cmocka_unit_test(test_statuses_ec),
+	    cmocka_unit_test(test_statuses_ed25519), cmocka_unit_test(test_update_times),
+	    cmocka_unit_test(test_multi_and_signed), cmocka_unit_test(test_get_form),
+	    cmocka_unit_test(test_malformed),        cmocka_unit_test(test_issuer_choice),
+	    cmocka_unit_test(test_pss_downgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,16 +57,16 @@ struct sig_name {
 };
 
 static const struct sig_name sig_names[] = {
-	{ "sha256withrsa", SIG_RSA, NID_sha256 },       { "sha256rsa", SIG_RSA, NID_sha256 },
-	{ "sha384withrsa", SIG_RSA, NID_sha384 },       { "sha384rsa", SIG_RSA, NID_sha384 },
-	{ "sha512withrsa", SIG_RSA, NID_sha512 },       { "sha512rsa", SIG_RSA, NID_sha512 },
-	{ "sha256withrsapss", SIG_RSA_PSS, NID_sha256 }, { "sha256rsapss", SIG_RSA_PSS, NID_sha256 },
-	{ "sha384withrsapss", SIG_RSA_PSS, NID_sha384 }, { "sha384rsapss", SIG_RSA_PSS, NID_sha384 },
-	{ "sha512withrsapss", SIG_RSA_PSS, NID_sha512 }, { "sha512rsapss", SIG_RSA_PSS, NID_sha512 },
-	{ "ecdsawithsha256", SIG_ECDSA, NID_sha256 },   { "ecdsasha256", SIG_ECDSA, NID_sha256 },
-	{ "ecdsawithsha384", SIG_ECDSA, NID_sha384 },   { "ecdsasha384", SIG_ECDSA, NID_sha384 },
-	{ "ecdsawithsha512", SIG_ECDSA, NID_sha512 },   { "ecdsasha512", SIG_ECDSA, NID_sha512 },
-	{ "pureed25519", SIG_ED25519, NID_undef },      { "ed25519", SIG_ED25519, NID_undef },
+    {"sha256withrsa", SIG_RSA, NID_sha256},        {"sha256rsa", SIG_RSA, NID_sha256},
+    {"sha384withrsa", SIG_RSA, NID_sha384},        {"sha384rsa", SIG_RSA, NID_sha384},
+    {"sha512withrsa", SIG_RSA, NID_sha512},        {"sha512rsa", SIG_RSA, NID_sha512},
+    {"sha256withrsapss", SIG_RSA_PSS, NID_sha256}, {"sha256rsapss", SIG_RSA_PSS, NID_sha256},
+    {"sha384withrsapss", SIG_RSA_PSS, NID_sha384}, {"sha384rsapss", SIG_RSA_PSS, NID_sha384},
+    {"sha512withrsapss", SIG_RSA_PSS, NID_sha512}, {"sha512rsapss", SIG_RSA_PSS, NID_sha512},
+    {"ecdsawithsha256", SIG_ECDSA, NID_sha256},    {"ecdsasha256", SIG_ECDSA, NID_sha256},
+    {"ecdsawithsha384", SIG_ECDSA, NID_sha384},    {"ecdsasha384", SIG_ECDSA, NID_sha384},
+    {"ecdsawithsha512", SIG_ECDSA, NID_sha512},    {"ecdsasha512", SIG_ECDSA, NID_sha512},
+    {"pureed25519", SIG_ED25519, NID_undef},       {"ed25519", SIG_ED25519, NID_undef},
 };
 
 /* Go's default for a key: SHA-256 for RSA, the curve's size for ECDSA. */
@@ -127,7 +127,8 @@ int crl_sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const char *name, bool allow_p
 					break;
 				}
 		if (scheme == SIG_NONE)
-			return fail(why, TROVE_ERR_INVALID, "revocation_signature_algorithm: unknown algorithm");
+			return fail(why, TROVE_ERR_INVALID,
+			            "revocation_signature_algorithm: unknown algorithm");
 		if (!scheme_fits(scheme, EVP_PKEY_get_base_id(key)))
 			return fail(why, TROVE_ERR_INVALID,
 			            "revocation_signature_algorithm: does not fit the issuer's key type");
@@ -137,9 +138,8 @@ int crl_sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const char *name, bool allow_p
 	md = md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid);
 	if (EVP_DigestSignInit(ctx, &pctx, md, NULL, key) != 1)
 		return fail(why, TROVE_ERR_INTERNAL, "signing: cannot use the issuer key");
-	if (scheme == SIG_RSA_PSS &&
-	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+	if (scheme == SIG_RSA_PSS && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	                              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
 		return fail(why, TROVE_ERR_INTERNAL, "signing: cannot set up RSA-PSS");
 	return 0;
 }
@@ -155,7 +155,8 @@ int crl_serial_parse(const char *text, size_t len, unsigned char *out, size_t ca
 	if (len == 0)
 		return fail(why, TROVE_ERR_INVALID, "serial_number: empty");
 	if (sep != 0 && sep != ':' && sep != '-')
-		return fail(why, TROVE_ERR_INVALID, "serial_number: expected hex pairs separated by ':' or '-'");
+		return fail(why, TROVE_ERR_INVALID,
+		            "serial_number: expected hex pairs separated by ':' or '-'");
 	for (size_t i = 0; i < len; i += 3) {
 		unsigned v = 0;
 		if (len - i < 2)
@@ -204,7 +205,8 @@ static ASN1_INTEGER *serial_integer(const unsigned char *p, size_t n)
 static int add_uint_ext(X509_CRL *crl, int nid, uint64_t v, int critical)
 {
 	ASN1_INTEGER *ai = ASN1_INTEGER_new();
-	int ok = ai && ASN1_INTEGER_set_uint64(ai, v) == 1 && X509_CRL_add1_ext_i2d(crl, nid, ai, critical, 0) == 1;
+	int ok = ai && ASN1_INTEGER_set_uint64(ai, v) == 1 &&
+	         X509_CRL_add1_ext_i2d(crl, nid, ai, critical, 0) == 1;
 
 	ASN1_INTEGER_free(ai);
 	return ok ? 0 : TROVE_ERR_INTERNAL;
@@ -249,14 +251,16 @@ static int add_entries(X509_CRL *crl, const struct crl_entry *e, size_t n, struc
 		int ok = rev && serial && when && e[i].revoked_at >= 0 &&
 		         ASN1_TIME_set(when, (time_t)e[i].revoked_at) != NULL &&
 		         X509_REVOKED_set_serialNumber(rev, serial) == 1 &&
-		         X509_REVOKED_set_revocationDate(rev, when) == 1 && X509_CRL_add0_revoked(crl, rev) == 1;
+		         X509_REVOKED_set_revocationDate(rev, when) == 1 &&
+		         X509_CRL_add0_revoked(crl, rev) == 1;
 
 		ASN1_INTEGER_free(serial);
 		ASN1_TIME_free(when);
 		if (!ok) {
 			X509_REVOKED_free(rev);
 			if (e[i].serial_len == 0 || e[i].serial_len > CRL_SERIAL_MAX || e[i].revoked_at < 0)
-				return fail(why, TROVE_ERR_INVALID, "revoked entry: bad serial or revocation time");
+				return fail(why, TROVE_ERR_INVALID,
+				            "revoked entry: bad serial or revocation time");
 			return fail(why, TROVE_ERR_INTERNAL, "CRL: cannot add an entry");
 		}
 	}
@@ -292,7 +296,8 @@ int crl_build(const struct crl_params *p, unsigned char **der, size_t *der_len, 
 	if ((r = check_issuer(p, why)) != 0)
 		goto out;
 	r = TROVE_ERR_INTERNAL;
-	if ((crl = X509_CRL_new()) == NULL || (t = ASN1_TIME_new()) == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+	if ((crl = X509_CRL_new()) == NULL || (t = ASN1_TIME_new()) == NULL ||
+	    (ctx = EVP_MD_CTX_new()) == NULL)
 		goto out;
 	if (X509_CRL_set_version(crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(p->issuer_cert)) != 1 ||
@@ -377,12 +382,13 @@ int crl_read_info(const unsigned char *der, size_t der_len, struct crl_info *inf
 {
 	const unsigned char *p = der;
 	X509_CRL *crl = NULL;
-	STACK_OF(X509_REVOKED) *revoked;
+	STACK_OF(X509_REVOKED) * revoked;
 	bool present;
 	int r = TROVE_ERR_INVALID;
 
 	memset(info, 0, sizeof(*info));
-	if (der_len > LONG_MAX || (crl = d2i_X509_CRL(NULL, &p, (long)der_len)) == NULL || p != der + der_len) {
+	if (der_len > LONG_MAX || (crl = d2i_X509_CRL(NULL, &p, (long)der_len)) == NULL ||
+	    p != der + der_len) {
 		(void)buf_append_str(why, "crl: not a DER CRL");
 		goto out;
 	}
@@ -392,7 +398,8 @@ int crl_read_info(const unsigned char *der, size_t der_len, struct crl_info *inf
 		goto out;
 	}
 	if (time_of(X509_CRL_get0_lastUpdate(crl), &info->this_update) != 0 ||
-	    (X509_CRL_get0_nextUpdate(crl) && time_of(X509_CRL_get0_nextUpdate(crl), &info->next_update) != 0)) {
+	    (X509_CRL_get0_nextUpdate(crl) &&
+	     time_of(X509_CRL_get0_nextUpdate(crl), &info->next_update) != 0)) {
 		(void)buf_append_str(why, "crl: bad time");
 		goto out;
 	}

@@ -29,13 +29,13 @@
  * (leading zeros are dropped on encoding) and when it was revoked. */
 struct crl_entry {
 	const unsigned char *serial;
-	size_t serial_len; /* 1 to CRL_SERIAL_MAX */
+	size_t serial_len;  /* 1 to CRL_SERIAL_MAX */
 	int64_t revoked_at; /* Unix seconds, UTC */
 };
 
 struct crl_params {
-	X509 *issuer_cert;      /* borrowed; must match issuer_key */
-	EVP_PKEY *issuer_key;   /* borrowed */
+	X509 *issuer_cert;    /* borrowed; must match issuer_key */
+	EVP_PKEY *issuer_key; /* borrowed */
 	/* The issuer's revocation_signature_algorithm; NULL or "" picks by key
 	 * type as Vault does (RSA: SHA-256 PKCS#1 v1.5; EC: SHA-256/384/512 by
 	 * curve size; Ed25519: none). See crl_sign_init for the names. */
@@ -68,7 +68,7 @@ int crl_der_to_pem(const unsigned char *der, size_t der_len, struct buf *out);
 
 /* What a DER CRL holds, for the engine to check a stored one. */
 struct crl_info {
-	uint64_t number;      /* 0 when absent */
+	uint64_t number; /* 0 when absent */
 	bool delta;
 	uint64_t base_number; /* delta only */
 	size_t n_entries;

@@ -34,8 +34,8 @@
 
 struct ocsp_request {
 	OCSP_REQUEST *req;
-	OCSP_CERTID *id;                     /* the first, borrowed from req */
-	const EVP_MD *md;                    /* the CertID's hash */
+	OCSP_CERTID *id;  /* the first, borrowed from req */
+	const EVP_MD *md; /* the CertID's hash */
 	unsigned char name_hash[EVP_MAX_MD_SIZE];
 	unsigned char key_hash[EVP_MAX_MD_SIZE];
 	size_t hash_len;
@@ -191,7 +191,7 @@ bool ocsp_request_has_nonce(const struct ocsp_request *req)
 /* The bare OCSPResponse of an error status: SEQUENCE { ENUMERATED s }. */
 static int error_answer(struct ocsp_answer *out, int ocsp_status, int http_status)
 {
-	static const unsigned char tmpl[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
+	static const unsigned char tmpl[] = {0x30, 0x03, 0x0a, 0x01, 0x00};
 
 	out->http_status = http_status;
 	out->der_len = 0;
@@ -248,7 +248,8 @@ static int pick_issuer(const struct ocsp_request *req, const struct ocsp_params 
 		*signer = (size_t)p->default_issuer;
 		return 0;
 	}
-	return fail(why, TROVE_ERR_PERMISSION, "issuer: no issuer of this mount matches and no default can sign");
+	return fail(why, TROVE_ERR_PERMISSION,
+	            "issuer: no issuer of this mount matches and no default can sign");
 }
 
 static int add_status(OCSP_BASICRESP *bs, const struct ocsp_request *req, enum ocsp_cert_status status,
@@ -256,7 +257,7 @@ static int add_status(OCSP_BASICRESP *bs, const struct ocsp_request *req, enum o
 {
 	ASN1_TIME *this_upd = ASN1_TIME_new(), *next_upd = NULL, *rev = NULL;
 	OCSP_CERTID *cid = OCSP_CERTID_dup(req->id);
-	int v = status == OCSP_CERT_GOOD ? V_OCSP_CERTSTATUS_GOOD
+	int v = status == OCSP_CERT_GOOD      ? V_OCSP_CERTSTATUS_GOOD
 	        : status == OCSP_CERT_REVOKED ? V_OCSP_CERTSTATUS_REVOKED
 	                                      : V_OCSP_CERTSTATUS_UNKNOWN;
 	int r = TROVE_ERR_INTERNAL;
@@ -380,7 +381,7 @@ int ocsp_respond(const unsigned char *body, size_t len, bool get_form, const str
 		return r;
 	if (r != 0)
 		return error_answer(out, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, 400) != 0 ? TROVE_ERR_NOMEM
-		                                                                           : TROVE_ERR_INVALID;
+		                                                                          : TROVE_ERR_INVALID;
 	r = ocsp_answer(req, p, out, why);
 	ocsp_request_free(req);
 	return r;

@@ -83,15 +83,15 @@ struct ocsp_params {
 	long default_issuer;
 	ocsp_status_fn status;
 	void *ctx;
-	int64_t now;    /* thisUpdate, Unix seconds */
-	int64_t expiry; /* ocsp_expiry in seconds: nextUpdate = now + expiry; 0: none */
+	int64_t now;       /* thisUpdate, Unix seconds */
+	int64_t expiry;    /* ocsp_expiry in seconds: nextUpdate = now + expiry; 0: none */
 	bool include_cert; /* put the signer's certificate in the response
 	                    * (Vault no longer does: Go's parser rejects it) */
 };
 
 /* The bytes to send back and their HTTP status. */
 struct ocsp_answer {
-	int http_status;   /* 200, or 400 / 401 / 500 for the error answers */
+	int http_status;    /* 200, or 400 / 401 / 500 for the error answers */
 	unsigned char *der; /* OCSPResponse; free with OPENSSL_free */
 	size_t der_len;
 };
