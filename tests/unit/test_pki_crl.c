@@ -212,6 +212,40 @@ static void test_empty_crl_and_pem(void **state)
 	buf_release(&why);
 }
 
+static void expect_refusal(const struct crl_params *p, int code, const char *reason);
+
+/* A full CRL names where its deltas are; a delta CRL does not. */
+static void test_freshest_crl(void **state)
+{
+	static const char *const urls[] = {"http://ca.example/v1/pki/crl/delta",
+	                                   "http://backup.example/delta.crl"};
+	static const char *const bad[] = {"http://a b"};
+	struct crl_params p;
+	struct buf text;
+	struct ca ca;
+
+	(void)state;
+	buf_init(&text, 1 << 20);
+	ca_make(&ca, "P-256");
+	params_for(&p, &ca, NULL, 0);
+	p.delta_crl_urls = urls;
+	p.n_delta_crl_urls = 2;
+	build_and_check(&ca, &p, &text);
+	assert_non_null(strstr(text.data, "X509v3 Freshest CRL: \n"));
+	assert_non_null(strstr(text.data, "URI:http://ca.example/v1/pki/crl/delta\n"));
+	assert_non_null(strstr(text.data, "URI:http://backup.example/delta.crl\n"));
+	p.delta = true;
+	p.base_number = 3;
+	build_and_check(&ca, &p, &text);
+	assert_null(strstr(text.data, "Freshest CRL"));
+	p.delta = false;
+	p.delta_crl_urls = bad;
+	p.n_delta_crl_urls = 1;
+	expect_refusal(&p, TROVE_ERR_INVALID, "delta_crl_distribution_points");
+	ca_free(&ca);
+	buf_release(&text);
+}
+
 static void test_named_algorithms(void **state)
 {
 	struct crl_params p;
@@ -368,7 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_full_ed25519),      cmocka_unit_test(test_delta_and_dates),
 	    cmocka_unit_test(test_empty_crl_and_pem), cmocka_unit_test(test_named_algorithms),
 	    cmocka_unit_test(test_refusals),          cmocka_unit_test(test_akid_without_skid),
-	    cmocka_unit_test(test_serial_text),
+	    cmocka_unit_test(test_serial_text),       cmocka_unit_test(test_freshest_crl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -242,6 +242,62 @@ out:
 	return r;
 }
 
+static bool url_ok(const char *u)
+{
+	if (u == NULL || *u == '\0')
+		return false;
+	for (; *u; u++)
+		if (*u <= ' ' || *u > '~')
+			return false;
+	return true;
+}
+
+/* Freshest CRL (RFC 5280 §5.2.6): where the delta CRLs are, one
+ * distribution point per URL, each a full name holding one URI. */
+static int add_freshest(X509_CRL *crl, const char *const *urls, size_t n, struct buf *why)
+{
+	CRL_DIST_POINTS *dps = NULL;
+	int r = TROVE_ERR_INTERNAL;
+
+	for (size_t i = 0; i < n; i++)
+		if (!url_ok(urls[i]))
+			return fail(why, TROVE_ERR_INVALID,
+			            "delta_crl_distribution_points: empty or not printable ASCII");
+	if ((dps = CRL_DIST_POINTS_new()) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		DIST_POINT *dp = DIST_POINT_new();
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+
+		if (dp == NULL || gn == NULL || uri == NULL || ASN1_STRING_set(uri, urls[i], -1) != 1 ||
+		    (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+		    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL) {
+			DIST_POINT_free(dp);
+			GENERAL_NAME_free(gn);
+			ASN1_IA5STRING_free(uri);
+			goto out;
+		}
+		dp->distpoint->type = 0;
+		GENERAL_NAME_set0_value(gn, GEN_URI, uri);
+		if (sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) <= 0) {
+			GENERAL_NAME_free(gn);
+			DIST_POINT_free(dp);
+			goto out;
+		}
+		if (sk_DIST_POINT_push(dps, dp) <= 0) {
+			DIST_POINT_free(dp);
+			goto out;
+		}
+	}
+	if (X509_CRL_add1_ext_i2d(crl, NID_freshest_crl, dps, 0, 0) != 1)
+		goto out;
+	r = 0;
+out:
+	CRL_DIST_POINTS_free(dps);
+	return r;
+}
+
 static int add_entries(X509_CRL *crl, const struct crl_entry *e, size_t n, struct buf *why)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -311,6 +367,10 @@ int crl_build(const struct crl_params *p, unsigned char **der, size_t *der_len, 
 		goto out;
 	if (p->delta && add_uint_ext(crl, NID_delta_crl, p->base_number, 1) != 0)
 		goto out;
+	if (!p->delta && p->n_delta_crl_urls > 0 &&
+	    (r = add_freshest(crl, p->delta_crl_urls, p->n_delta_crl_urls, why)) != 0)
+		goto out;
+	r = TROVE_ERR_INTERNAL;
 	if ((r = crl_sign_init(ctx, p->issuer_key, p->signature_algorithm, true, why)) != 0)
 		goto out;
 	r = TROVE_ERR_INTERNAL;

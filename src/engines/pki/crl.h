@@ -45,8 +45,13 @@ struct crl_params {
 	uint64_t number;      /* the CRL number extension */
 	bool delta;           /* a delta CRL: adds the Delta CRL Indicator */
 	uint64_t base_number; /* delta only: the complete CRL it extends */
-	int64_t now;          /* thisUpdate, Unix seconds */
-	int64_t expiry;       /* nextUpdate = now + expiry (seconds, >= 0) */
+	/* Full CRLs only: the issuer's delta_crl_distribution_points, put in
+	 * a Freshest CRL extension (one distribution point per URL, as
+	 * Vault); borrowed, may be empty. */
+	const char *const *delta_crl_urls;
+	size_t n_delta_crl_urls;
+	int64_t now;    /* thisUpdate, Unix seconds */
+	int64_t expiry; /* nextUpdate = now + expiry (seconds, >= 0) */
 };
 
 /* Builds and signs a v2 CRL: issuer = the issuer certificate's subject,
@@ -54,11 +59,13 @@ struct crl_params {
  * revocationDate only, no reason, as Vault writes them), the authority key
  * identifier (the issuer's subject key identifier, or the SHA-1 of its
  * public key when it has none), the CRL number and, for a delta, the
- * critical Delta CRL Indicator holding base_number.
+ * critical Delta CRL Indicator holding base_number, or for a full CRL
+ * with delta_crl_urls the Freshest CRL extension.
  * On success *der is a new heap buffer of *der_len bytes the caller frees
  * with OPENSSL_free. TROVE_ERR_INVALID (reason in why) for a key that does
  * not match the certificate, an issuer without cRLSign in its key usage,
- * an unknown or unsuitable signature algorithm, a bad serial or time;
+ * an unknown or unsuitable signature algorithm, a bad serial or time, a
+ * delta CRL URL that is empty or not printable ASCII;
  * TROVE_ERR_INTERNAL when OpenSSL fails. */
 int crl_build(const struct crl_params *p, unsigned char **der, size_t *der_len, struct buf *why);
 
