@@ -1,5 +1,5 @@
 /* test_pki_crl.c — the CRL builder (src/engines/pki/crl.h) checked by
- * `openssl crl`: for RSA, EC P-256 and Ed25519 CAs the signature verifies
+ * `openssl crl` (and python's cryptography): for RSA, EC P-256 and Ed25519 CAs the signature verifies
  * against the CA, the CRL number, entries, dates, authority key identifier
  * and the delta indicator are what was asked; PSS and named algorithms;
  * refusals (wrong key, no cRLSign, unknown or unfitting algorithm, bad
@@ -105,6 +105,21 @@ static void full_crl_for(const char *type, const char *sigalg_text)
 	assert_non_null(strstr(text.data, "Revocation Date: Jan  1 00:01:00 2026 GMT"));
 	assert_non_null(strstr(text.data, sigalg_text));
 	assert_null(strstr(text.data, "CRL Reason Code"));
+	/* A second reader: python's cryptography (its own DER parser; the
+	 * Debian version checks no Ed25519 CRL signature: None). */
+	assert_int_equal(
+	    test_run(&text,
+	             "cd %s && /usr/bin/python3 -c 'from cryptography import x509; "
+	             "c = x509.load_der_x509_crl(open(\"crl.der\", \"rb\").read()); "
+	             "ca = x509.load_pem_x509_certificate(open(\"ca.pem\", \"rb\").read()); "
+	             "k = ca.public_key(); "
+	             "print(c.is_signature_valid(k) if hasattr(k, \"key_size\") else None, "
+	             "c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number, len(c), "
+	             "c.get_revoked_certificate_by_serial_number(7).revocation_date)'",
+	             ca.dir),
+	    0);
+	assert_string_equal(text.data, strcmp(type, "ED25519") == 0 ? "None 7 2 2026-01-01 00:01:00\n"
+	                                                            : "True 7 2 2026-01-01 00:01:00\n");
 	ca_free(&ca);
 	buf_release(&text);
 }

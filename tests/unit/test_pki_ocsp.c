@@ -2,7 +2,8 @@
  * against the openssl command line: requests made by `openssl ocsp
  * -reqout` (nonce or not, SHA-1 and SHA-256 CertIDs, several certificates,
  * signed) are decoded, and the answers for RSA, EC P-256 and Ed25519 CAs
- * verify with `openssl ocsp -respin` and say good, revoked or unknown;
+ * verify with `openssl ocsp -respin` and say good, revoked or unknown
+ * (python's cryptography reading them the same);
  * the GET form with '/', '+' and '=' plain or percent-encoded; the error
  * answers (malformed, unauthorized, internal) byte for byte; truncated,
  * flipped, garbage and oversize inputs never crash. */
@@ -120,17 +121,19 @@ static unsigned char *make_req(struct fix *f, const char *certs, const char *opt
 }
 
 /* Writes the answer and has openssl check it twice: against the request
- * (signature, and the nonce echoed: no warning), then for leaf's status.
+ * (signature, and the nonce echoed: no warning), then for leaf's status;
+ * python's cryptography must read it alike.
  * The output of both is left in f->out. */
 static void check_with_openssl(struct fix *f, const struct ocsp_answer *a, const char *leaf,
                                const char *status, const char *opts)
 {
 	char *path = test_path(f->dir, "resp.der");
 	char expect[128];
-	struct buf first;
+	struct buf first, second;
 	int rc;
 
 	buf_init(&first, 1 << 20);
+	buf_init(&second, 1 << 20);
 	test_write(path, a->der, a->der_len);
 	free(path);
 	rc = test_run(&first,
@@ -151,9 +154,21 @@ static void check_with_openssl(struct fix *f, const struct ocsp_answer *a, const
 	snprintf(expect, sizeof(expect), "%s: %s\n", leaf, status);
 	assert_non_null(strstr(f->out.data, expect));
 	assert_non_null(strstr(f->out.data, "Response verify OK"));
+	/* A second reader: python's cryptography (its own DER parser). */
+	rc = test_run(&second,
+	              "cd %s && /usr/bin/python3 -c 'from cryptography.x509 import ocsp; "
+	              "r = ocsp.load_der_ocsp_response(open(\"resp.der\", \"rb\").read()); "
+	              "print(r.response_status.name, r.certificate_status.name.lower(), len(r.certificates), "
+	              "r.responder_name, r.responder_key_hash is not None)'",
+	              f->dir);
+	assert_int_equal(rc, 0);
+	snprintf(expect, sizeof(expect), "SUCCESSFUL %s %d None True\n", status,
+	         f->params.include_cert ? 1 : 0);
+	assert_string_equal(second.data, expect);
 	assert_int_equal(buf_append(&f->out, first.data, first.len), 0);
 	assert_non_null(strstr(f->out.data, "Responder Id: "));
 	assert_null(strstr(f->out.data, "Responder Id: CN"));
+	buf_release(&second);
 	buf_release(&first);
 }
 
