@@ -393,6 +393,7 @@ static void test_routes(void **state)
 	assert_int_equal(call(core, "DELETE", "/v1/pki/roles/web", NULL, NULL),
 	                 204); /* again: not an error */
 	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, NULL), 404);
+	assert_int_equal(call(core, "LIST", "/v1/pki/roles/", NULL, NULL), 200); /* the CLI's spelling */
 	assert_int_equal(call(core, "GET", "/v1/pki/roles?list=true", NULL, &b), 200);
 	assert_int_equal(json_array_size(data_of(b, "keys")), 1);
 	json_decref(b);
