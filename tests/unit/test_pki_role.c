@@ -256,7 +256,7 @@ static int call(struct core *core, const char *method, const char *path, const c
 	const char *ct = strcmp(method, "PATCH") == 0 ? "application/merge-patch+json" : "application/json";
 	request_init(&req);
 	response_init(&resp);
-	buf_init(&out, 1 << 16);
+	buf_init(&out, 1 << 22);
 	req.core = core;
 	req.client_token = strdup("root-id");
 	int r = http_build_request(&req, method, strlen(method), path, strlen(path), json,
@@ -396,6 +396,25 @@ static void test_routes(void **state)
 	assert_int_equal(call(core, "LIST", "/v1/pki/roles/", NULL, NULL), 200); /* the CLI's spelling */
 	assert_int_equal(call(core, "GET", "/v1/pki/roles?list=true", NULL, &b), 200);
 	assert_int_equal(json_array_size(data_of(b, "keys")), 1);
+	json_decref(b);
+
+	/* the OpenAPI document lists every field of the role with its default */
+	assert_int_equal(call(core, "GET", "/v1/sys/internal/specs/openapi", NULL, &b), 200);
+	json_t *item = json_object_get(json_object_get(b, "paths"), "/pki/roles/{name}");
+	assert_non_null(item);
+	json_t *props = json_object_get(
+	    json_object_get(
+	        json_object_get(
+	            json_object_get(
+	                json_object_get(
+	                    json_object_get(json_object_get(json_object_get(item, "post"), "requestBody"),
+	                                    "content"),
+	                    "application/json"),
+	                "schema"),
+	            "properties"),
+	        "key_usage"),
+	    "default");
+	assert_int_equal(json_array_size(props), 3);
 	json_decref(b);
 
 	core_init_result_release(&res);
