@@ -70,6 +70,12 @@ struct acl *acl_new(const struct policy *const *policies, size_t n);
  * can only ever name one literal path segment (or part of one) and can
  * never widen what the rule grants. */
 struct acl *acl_new_templated(const struct policy *const *policies, size_t n, const json_t *ident);
+/* pattern with every "{{ expr }}" expanded from ident by the rules above
+ * (the same expressions, the same refused values), as a heap string the
+ * caller frees; NULL when an expression is unknown, unresolved or its
+ * value is refused. Other engines' templated settings (a PKI role's
+ * allowed_domains) expand through it too. */
+char *acl_template_expand(const char *pattern, const json_t *ident);
 bool acl_has_templates(const struct acl *a);
 bool policy_has_templates(const struct policy *p);
 void acl_ref(struct acl *a);

@@ -953,9 +953,7 @@ static const char *template_lookup(const char *expr, const json_t *ident)
 	return NULL;
 }
 
-/* The pattern with every "{{ expr }}" replaced, as a heap string, or NULL
- * when an expression is unknown, unresolved or its value is refused. */
-static char *template_expand(const char *pattern, const json_t *ident)
+char *acl_template_expand(const char *pattern, const json_t *ident)
 {
 	struct buf out, expr;
 	const char *p = pattern, *open;
@@ -1039,7 +1037,7 @@ struct acl *acl_new_templated(const struct policy *const *policies, size_t n, co
 			size_t len = strlen(r->pattern);
 			if (r->templated) {
 				a->has_templates = true;
-				char *pat = ident ? template_expand(r->pattern, ident) : NULL;
+				char *pat = ident ? acl_template_expand(r->pattern, ident) : NULL;
 				if (!pat)
 					continue; /* unresolved or refused: grants nothing */
 				expanded[nexp] = *r;
