@@ -13,7 +13,10 @@
 
 static size_t coord_len(const char *alg)
 {
-	return strcmp(alg, "ES256") == 0 ? 32 : strcmp(alg, "ES384") == 0 ? 48 : strcmp(alg, "ES512") == 0 ? 66 : 0;
+	return strcmp(alg, "ES256") == 0   ? 32
+	       : strcmp(alg, "ES384") == 0 ? 48
+	       : strcmp(alg, "ES512") == 0 ? 66
+	                                   : 0;
 }
 
 static size_t group_coord(EVP_PKEY *key)
@@ -33,7 +36,9 @@ EVP_PKEY *test_acme_key(const char *alg)
 	if (strcmp(alg, "EdDSA") == 0)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	return EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-				 strcmp(alg, "ES256") == 0 ? "P-256" : strcmp(alg, "ES384") == 0 ? "P-384" : "P-521");
+	                         strcmp(alg, "ES256") == 0   ? "P-256"
+	                         : strcmp(alg, "ES384") == 0 ? "P-384"
+	                                                     : "P-521");
 }
 
 static char *bn_b64u(const BIGNUM *bn, size_t pad)
@@ -94,10 +99,10 @@ json_t *test_acme_jwk(EVP_PKEY *key)
 char *test_acme_sign(EVP_PKEY *key, const char *alg, const char *input)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const EVP_MD *md = strcmp(alg, "EdDSA") == 0	? NULL
-			   : strcmp(alg, "ES384") == 0	? EVP_sha384()
-			   : strcmp(alg, "ES512") == 0	? EVP_sha512()
-							: EVP_sha256();
+	const EVP_MD *md = strcmp(alg, "EdDSA") == 0   ? NULL
+	                   : strcmp(alg, "ES384") == 0 ? EVP_sha384()
+	                   : strcmp(alg, "ES512") == 0 ? EVP_sha512()
+	                                               : EVP_sha256();
 	unsigned char sig[1024];
 	size_t n = sizeof(sig), c = coord_len(alg);
 	char *out;

@@ -35,7 +35,7 @@
 /* A listening socket on 127.0.0.1, its port in *port. */
 static int listen_on(int type, unsigned *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, type, 0), one = 1;
 
@@ -60,17 +60,20 @@ static void test_key_authorization_and_fit(void **state)
 	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_DNS, "a.example", NULL), 0);
 	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_DNS01, ACME_ID_DNS, "*.example", NULL), 0);
 	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_DNS, "*.example", &err),
-			 TROVE_ERR_INVALID);
+	                 TROVE_ERR_INVALID);
 	assert_string_equal(err.data, "a wildcard identifier needs dns-01");
 	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_TLS_ALPN01, ACME_ID_DNS, "*.example", NULL),
-			 TROVE_ERR_INVALID);
+	                 TROVE_ERR_INVALID);
 	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_IP, "::1", NULL), 0);
 	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_TLS_ALPN01, ACME_ID_IP, "10.0.0.1", NULL), 0);
 	buf_reset(&err);
-	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_DNS01, ACME_ID_IP, "10.0.0.1", &err), TROVE_ERR_INVALID);
+	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_DNS01, ACME_ID_IP, "10.0.0.1", &err),
+	                 TROVE_ERR_INVALID);
 	assert_string_equal(err.data, "dns-01 cannot validate an ip identifier");
-	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_IP, "example", NULL), TROVE_ERR_INVALID);
-	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_DNS, "", NULL), TROVE_ERR_INVALID);
+	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_IP, "example", NULL),
+	                 TROVE_ERR_INVALID);
+	assert_int_equal(acme_challenge_allowed(ACME_CHALLENGE_HTTP01, ACME_ID_DNS, "", NULL),
+	                 TROVE_ERR_INVALID);
 	buf_release(&err);
 }
 
@@ -102,8 +105,8 @@ static void *http_serve_one(void *arg)
 		if (sp && (size_t)(sp - req - 4) < sizeof(s->path))
 			memcpy(s->path, req + 4, (size_t)(sp - req - 4));
 	}
-	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", s->status,
-		 strlen(s->body));
+	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+	         s->status, strlen(s->body));
 	send(c, head, strlen(head), MSG_NOSIGNAL);
 	send(c, s->body, strlen(s->body), MSG_NOSIGNAL);
 	close(c);
@@ -111,11 +114,11 @@ static void *http_serve_one(void *arg)
 }
 
 static int http01_against(int status, const char *body, enum acme_id_type t, const char *id, struct buf *err,
-			  char *path_out)
+                          char *path_out)
 {
-	struct http_server s = { .status = status, .body = body };
-	struct acme_validation v = { .id_type = t, .identifier = id, .token = TOKEN, .key_authorization = KEYAUTH,
-				     .timeout_ms = 5000 };
+	struct http_server s = {.status = status, .body = body};
+	struct acme_validation v = {
+	    .id_type = t, .identifier = id, .token = TOKEN, .key_authorization = KEYAUTH, .timeout_ms = 5000};
 	int r;
 
 	s.fd = listen_on(SOCK_STREAM, &s.port);
@@ -141,11 +144,13 @@ static void test_http01(void **state)
 	assert_string_equal(path, "/.well-known/acme-challenge/" TOKEN);
 	assert_int_equal(http01_against(200, "  " KEYAUTH " \r\n", ACME_ID_DNS, "localhost", &err, NULL), 0);
 	assert_int_equal(http01_against(200, TOKEN ".wrongthumbprint", ACME_ID_IP, "127.0.0.1", &err, NULL),
-			 TROVE_ERR_PERMISSION);
+	                 TROVE_ERR_PERMISSION);
 	assert_non_null(strstr(err.data, "did not answer the key authorization"));
-	assert_int_equal(http01_against(200, KEYAUTH "x", ACME_ID_IP, "127.0.0.1", NULL, NULL), TROVE_ERR_PERMISSION);
+	assert_int_equal(http01_against(200, KEYAUTH "x", ACME_ID_IP, "127.0.0.1", NULL, NULL),
+	                 TROVE_ERR_PERMISSION);
 	buf_reset(&err);
-	assert_int_equal(http01_against(404, KEYAUTH, ACME_ID_IP, "127.0.0.1", &err, NULL), TROVE_ERR_UPSTREAM);
+	assert_int_equal(http01_against(404, KEYAUTH, ACME_ID_IP, "127.0.0.1", &err, NULL),
+	                 TROVE_ERR_UPSTREAM);
 	assert_non_null(strstr(err.data, "answered status 404"));
 	big = calloc(1, ACME_HTTP01_MAX_BODY + 100);
 	memset(big, ' ', ACME_HTTP01_MAX_BODY + 50);
@@ -153,8 +158,11 @@ static void test_http01(void **state)
 	assert_int_equal(http01_against(200, big, ACME_ID_IP, "127.0.0.1", NULL, NULL), TROVE_ERR_UPSTREAM);
 	free(big);
 	{
-		struct acme_validation v = { .id_type = ACME_ID_DNS, .identifier = "*.localhost", .token = TOKEN,
-					     .key_authorization = KEYAUTH, .port = 1 };
+		struct acme_validation v = {.id_type = ACME_ID_DNS,
+		                            .identifier = "*.localhost",
+		                            .token = TOKEN,
+		                            .key_authorization = KEYAUTH,
+		                            .port = 1};
 		assert_int_equal(acme_validate_http01(&v, NULL), TROVE_ERR_INVALID);
 		v.identifier = "localhost";
 		v.token = "../../etc/passwd";
@@ -166,8 +174,11 @@ static void test_http01(void **state)
 	{ /* nobody listening */
 		unsigned port;
 		int fd = listen_on(SOCK_STREAM, &port);
-		struct acme_validation v = { .id_type = ACME_ID_IP, .identifier = "127.0.0.1", .token = TOKEN,
-					     .key_authorization = KEYAUTH, .timeout_ms = 2000 };
+		struct acme_validation v = {.id_type = ACME_ID_IP,
+		                            .identifier = "127.0.0.1",
+		                            .token = TOKEN,
+		                            .key_authorization = KEYAUTH,
+		                            .timeout_ms = 2000};
 		close(fd);
 		v.port = port;
 		assert_int_equal(acme_validate_http01(&v, NULL), TROVE_ERR_UPSTREAM);
@@ -178,10 +189,10 @@ static void test_http01(void **state)
 /* ---- tls-alpn-01 ---- */
 
 struct cert_spec {
-	const char *san;            /* "DNS:localhost", "IP:127.0.0.1", "DNS:a,DNS:b" */
-	const char *key_auth;       /* hashed into acmeIdentifier; NULL: none */
+	const char *san;      /* "DNS:localhost", "IP:127.0.0.1", "DNS:a,DNS:b" */
+	const char *key_auth; /* hashed into acmeIdentifier; NULL: none */
 	bool critical;
-	bool alpn;                  /* the server selects acme-tls/1 */
+	bool alpn; /* the server selects acme-tls/1 */
 };
 
 struct tls_server {
@@ -192,12 +203,14 @@ struct tls_server {
 };
 
 static int select_acme(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-		       unsigned inlen, void *arg)
+                       unsigned inlen, void *arg)
 {
 	(void)ssl;
 	(void)arg;
-	if (SSL_select_next_proto((unsigned char **)out, outlen, (const unsigned char *)"\x0a" "acme-tls/1", 11, in,
-				  inlen) != OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto((unsigned char **)out, outlen,
+	                          (const unsigned char *)"\x0a"
+	                                                 "acme-tls/1",
+	                          11, in, inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	return SSL_TLSEXT_ERR_OK;
 }
@@ -215,14 +228,15 @@ static SSL_CTX *server_ctx(const struct cert_spec *spec)
 	X509_gmtime_adj(X509_getm_notBefore(x), -60);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"acme", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"acme", -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, spec->san);
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
 	if (spec->key_auth) {
-		unsigned char der[34] = { 0x04, 0x20 };
+		unsigned char der[34] = {0x04, 0x20};
 		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
 		ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
 		sha256(spec->key_auth, strlen(spec->key_auth), der + 2);
@@ -261,11 +275,12 @@ static void *tls_serve(void *arg)
 	}
 }
 
-static int tls_alpn_against(const struct cert_spec *spec, enum acme_id_type t, const char *id, struct buf *err)
+static int tls_alpn_against(const struct cert_spec *spec, enum acme_id_type t, const char *id,
+                            struct buf *err)
 {
 	struct tls_server s;
-	struct acme_validation v = { .id_type = t, .identifier = id, .token = TOKEN, .key_authorization = KEYAUTH,
-				     .timeout_ms = 5000 };
+	struct acme_validation v = {
+	    .id_type = t, .identifier = id, .token = TOKEN, .key_authorization = KEYAUTH, .timeout_ms = 5000};
 	int r;
 
 	s.ctx = server_ctx(spec);
@@ -283,13 +298,13 @@ static int tls_alpn_against(const struct cert_spec *spec, enum acme_id_type t, c
 static void test_tls_alpn01(void **state)
 {
 	struct buf err;
-	const struct cert_spec good = { "DNS:localhost", KEYAUTH, true, true };
-	const struct cert_spec ip = { "IP:127.0.0.1", KEYAUTH, true, true };
-	const struct cert_spec wrong = { "DNS:localhost", TOKEN ".other", true, true };
-	const struct cert_spec noncrit = { "DNS:localhost", KEYAUTH, false, true };
-	const struct cert_spec two = { "DNS:localhost,DNS:other.test", KEYAUTH, true, true };
-	const struct cert_spec none = { "DNS:localhost", NULL, true, true };
-	const struct cert_spec noalpn = { "DNS:localhost", KEYAUTH, true, false };
+	const struct cert_spec good = {"DNS:localhost", KEYAUTH, true, true};
+	const struct cert_spec ip = {"IP:127.0.0.1", KEYAUTH, true, true};
+	const struct cert_spec wrong = {"DNS:localhost", TOKEN ".other", true, true};
+	const struct cert_spec noncrit = {"DNS:localhost", KEYAUTH, false, true};
+	const struct cert_spec two = {"DNS:localhost,DNS:other.test", KEYAUTH, true, true};
+	const struct cert_spec none = {"DNS:localhost", NULL, true, true};
+	const struct cert_spec noalpn = {"DNS:localhost", KEYAUTH, true, false};
 
 	(void)state;
 	buf_init(&err, 1024);
@@ -299,7 +314,8 @@ static void test_tls_alpn01(void **state)
 	assert_int_equal(tls_alpn_against(&ip, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
 	buf_reset(&err);
 	assert_int_equal(tls_alpn_against(&wrong, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
-	assert_string_equal(err.data, "tls-alpn-01: acmeIdentifier does not hold the key authorization's digest");
+	assert_string_equal(err.data,
+	                    "tls-alpn-01: acmeIdentifier does not hold the key authorization's digest");
 	buf_reset(&err);
 	assert_int_equal(tls_alpn_against(&noncrit, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
 	assert_string_equal(err.data, "tls-alpn-01: acmeIdentifier extension is not critical");
@@ -313,8 +329,10 @@ static void test_tls_alpn01(void **state)
 	assert_int_equal(tls_alpn_against(&noalpn, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
 	assert_string_equal(err.data, "tls-alpn-01: server did not select ALPN acme-tls/1");
 	{
-		struct acme_validation v = { .id_type = ACME_ID_DNS, .identifier = "*.localhost",
-					     .key_authorization = KEYAUTH, .port = 1 };
+		struct acme_validation v = {.id_type = ACME_ID_DNS,
+		                            .identifier = "*.localhost",
+		                            .key_authorization = KEYAUTH,
+		                            .port = 1};
 		assert_int_equal(acme_validate_tls_alpn01(&v, NULL), TROVE_ERR_INVALID);
 	}
 	buf_release(&err);
@@ -335,7 +353,7 @@ struct dns_server {
 static void *dns_serve(void *arg)
 {
 	struct dns_server *s = arg;
-	struct timeval tv = { 0, 100000 };
+	struct timeval tv = {0, 100000};
 
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while (!s->stop) {
@@ -366,7 +384,7 @@ static void *dns_serve(void *arg)
 		for (size_t i = 0; s->rcode == 0 && s->txt && s->txt[i]; i++) {
 			size_t len = strlen(s->txt[i]), rd = 0;
 			unsigned char *rdlen;
-			static const unsigned char rr[] = { 0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60 };
+			static const unsigned char rr[] = {0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60};
 			memcpy(a + o, rr, sizeof(rr));
 			o += sizeof(rr);
 			rdlen = a + o;
@@ -389,10 +407,13 @@ static void *dns_serve(void *arg)
 
 static int dns01_against(const char *const *txt, int rcode, const char *id, struct buf *err, char *qname)
 {
-	struct dns_server s = { .txt = txt, .rcode = rcode };
+	struct dns_server s = {.txt = txt, .rcode = rcode};
 	char resolver[32];
-	struct acme_validation v = { .id_type = ACME_ID_DNS, .identifier = id, .key_authorization = KEYAUTH,
-				     .resolver = resolver, .timeout_ms = 4000 };
+	struct acme_validation v = {.id_type = ACME_ID_DNS,
+	                            .identifier = id,
+	                            .key_authorization = KEYAUTH,
+	                            .resolver = resolver,
+	                            .timeout_ms = 4000};
 	int r;
 
 	s.fd = listen_on(SOCK_DGRAM, &s.port);
@@ -418,7 +439,7 @@ static void test_dns01(void **state)
 	want = base64url_encode(d, sizeof(d));
 	buf_init(&err, 1024);
 	{
-		const char *const txt[] = { "unrelated", want, NULL };
+		const char *const txt[] = {"unrelated", want, NULL};
 		if (dns01_against(txt, 0, "example.test", &err, qname) != 0)
 			fail_msg("%s", err.data);
 		assert_string_equal(qname, "_acme-challenge.example.test");
@@ -426,7 +447,7 @@ static void test_dns01(void **state)
 		assert_string_equal(qname, "_acme-challenge.example.test");
 	}
 	{
-		const char *const txt[] = { "unrelated", "xHb0AOyq_not_it", NULL };
+		const char *const txt[] = {"unrelated", "xHb0AOyq_not_it", NULL};
 		buf_reset(&err);
 		assert_int_equal(dns01_against(txt, 0, "example.test", &err, NULL), TROVE_ERR_PERMISSION);
 		assert_non_null(strstr(err.data, "no TXT record of _acme-challenge.example.test holds"));
@@ -434,14 +455,14 @@ static void test_dns01(void **state)
 		assert_int_equal(dns01_against(NULL, 3, "example.test", NULL, NULL), TROVE_ERR_PERMISSION);
 	}
 	{ /* a value split over character-strings is joined */
-		const char *const txt[] = { long_txt, NULL };
+		const char *const txt[] = {long_txt, NULL};
 		memset(long_txt, 'a', sizeof(long_txt) - 1);
 		long_txt[sizeof(long_txt) - 1] = '\0';
 		assert_int_equal(dns01_against(txt, 0, "example.test", NULL, NULL), TROVE_ERR_PERMISSION);
 	}
 	{
-		struct acme_validation v = { .id_type = ACME_ID_IP, .identifier = "127.0.0.1",
-					     .key_authorization = KEYAUTH };
+		struct acme_validation v = {
+		    .id_type = ACME_ID_IP, .identifier = "127.0.0.1", .key_authorization = KEYAUTH};
 		assert_int_equal(acme_validate_dns01(&v, NULL), TROVE_ERR_INVALID);
 		v.id_type = ACME_ID_DNS;
 		v.identifier = "example.test";
@@ -469,13 +490,16 @@ static void test_dns_txt_parse(void **state)
 {
 	/* header: response, 1 question, 3 answers: a CNAME, a TXT of two
 	 * strings (compressed owner), a TXT holding a NUL (dropped) */
-	static const unsigned char msg[] = {
-		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0,
-		1, 'a', 4, 't', 'e', 's', 't', 0, 0, 16, 0, 1,                   /* question a.test TXT */
-		0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, 'b', 0xc0, 14,       /* CNAME b.test */
-		1, 'b', 0xc0, 14, 0, 16, 0, 1, 0, 0, 0, 60, 0, 6, 2, 'h', 'i', 2, 'y', 'o', /* TXT "hi" "yo" */
-		0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 3, 2, 'x', 0,             /* TXT "x\0" */
-	};
+	static const unsigned char
+	    msg[] =
+	        {
+	            0x12, 0x34, 0x81, 0x80, 0, 1,  0, 3, 0, 0,  0, 0,  1, 'a', 4,    't',
+	            'e',  's',  't',  0,    0, 16, 0, 1, /* question a.test TXT */
+	            0xc0, 12,   0,    5,    0, 1,  0, 0, 0, 60, 0, 4,  1, 'b', 0xc0, 14, /* CNAME b.test */
+	            1,    'b',  0xc0, 14,   0, 16, 0, 1, 0, 0,  0, 60, 0, 6,   2,    'h',
+	            'i',  2,    'y',  'o',                                        /* TXT "hi" "yo" */
+	            0xc0, 12,   0,    16,   0, 1,  0, 0, 0, 60, 0, 3,  2, 'x', 0, /* TXT "x\0" */
+	        };
 	unsigned char m[sizeof(msg)];
 	struct strlist out;
 
@@ -511,11 +535,11 @@ static void test_dns_txt_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_authorization_and_fit),
-		cmocka_unit_test(test_http01),
-		cmocka_unit_test(test_tls_alpn01),
-		cmocka_unit_test(test_dns01),
-		cmocka_unit_test(test_dns_txt_parse),
+	    cmocka_unit_test(test_key_authorization_and_fit),
+	    cmocka_unit_test(test_http01),
+	    cmocka_unit_test(test_tls_alpn01),
+	    cmocka_unit_test(test_dns01),
+	    cmocka_unit_test(test_dns_txt_parse),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the server does: a peer gone is an error, not a signal */

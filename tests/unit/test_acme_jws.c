@@ -19,18 +19,21 @@
 #include "err.h"
 #include "hmac.h"
 
-static const char *const all_algs[] = { "RS256", "ES256", "ES384", "ES512", "EdDSA" };
+static const char *const all_algs[] = {"RS256", "ES256", "ES384", "ES512", "EdDSA"};
 
 #define URL "https://trove.test/v1/pki/acme/new-order"
 
 static const char rfc7638_n[] =
-	"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
+    "BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
+    "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+    "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
 
 static void test_thumbprint_rfc7638(void **state)
 {
 	char tp[ACME_THUMBPRINT_LEN + 1];
-	json_t *jwk = json_pack("{ssssssssss}", "kty", "RSA", "n", rfc7638_n, "e", "AQAB", "alg", "RS256", "kid",
-				"2011-04-29");
+	json_t *jwk = json_pack("{ssssssssss}", "kty", "RSA", "n", rfc7638_n, "e", "AQAB", "alg", "RS256",
+	                        "kid", "2011-04-29");
 
 	(void)state;
 	assert_int_equal(acme_jwk_thumbprint(jwk, tp, NULL), 0);
@@ -99,8 +102,10 @@ static void test_jwk_refusals(void **state)
 	jwk = test_acme_jwk(small);
 	json_object_set_new(jwk, "n", json_string("AA=="));
 	expect_jwk_refused(jwk, "n is not base64url");
-	expect_jwk_refused(json_pack("{ssssss}", "kty", "OKP", "crv", "Ed25519", "x", "AAAA"), "wrong length");
-	expect_jwk_refused(json_pack("{ssssss}", "kty", "OKP", "crv", "Ed448", "x", "AAAA"), "unsupported crv");
+	expect_jwk_refused(json_pack("{ssssss}", "kty", "OKP", "crv", "Ed25519", "x", "AAAA"),
+	                   "wrong length");
+	expect_jwk_refused(json_pack("{ssssss}", "kty", "OKP", "crv", "Ed448", "x", "AAAA"),
+	                   "unsupported crv");
 	EVP_PKEY_free(ec);
 	EVP_PKEY_free(small);
 }
@@ -301,8 +306,10 @@ static void test_refused_headers(void **state)
 	free(b64);
 	expect_parse_refused("{\"protected\":", "not JSON");
 	expect_parse_refused("[]", "not a JSON object");
-	expect_parse_refused("{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"AAAA\"}", "alg missing");
-	expect_parse_refused("{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"\"}", "signature is empty");
+	expect_parse_refused("{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"AAAA\"}",
+	                     "alg missing");
+	expect_parse_refused("{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"\"}",
+	                     "signature is empty");
 	{
 		char *big = calloc(1, ACME_JWS_MAX_BODY + 2);
 		struct acme_jws jws;
@@ -318,8 +325,8 @@ static void test_refused_headers(void **state)
 }
 
 /* An EAB object: header {alg, kid, url}, payload jwk, HMAC under mac_key. */
-static json_t *make_eab(const char *alg, const char *kid, const char *url, json_t *jwk, const unsigned char *mac_key,
-			size_t mac_len)
+static json_t *make_eab(const char *alg, const char *kid, const char *url, json_t *jwk,
+                        const unsigned char *mac_key, size_t mac_len)
 {
 	json_t *h = json_pack("{ssssss}", "alg", alg, "kid", kid, "url", url);
 	char *hs = json_dumps(h, JSON_COMPACT), *js = json_dumps(jwk, JSON_COMPACT);
@@ -361,7 +368,8 @@ static void test_eab(void **state)
 	free(kid);
 	assert_int_equal(acme_eab_verify(eab, eab_key, sizeof(eab_key), url, acct, &err), 0);
 	buf_reset(&err);
-	assert_int_equal(acme_eab_verify(eab, wrong_key, sizeof(wrong_key), url, acct, &err), TROVE_ERR_PERMISSION);
+	assert_int_equal(acme_eab_verify(eab, wrong_key, sizeof(wrong_key), url, acct, &err),
+	                 TROVE_ERR_PERMISSION);
 	assert_string_equal(err.data, "eab: MAC does not verify");
 	buf_reset(&err);
 	assert_int_equal(acme_eab_verify(eab, eab_key, sizeof(eab_key), url, other, &err), TROVE_ERR_INVALID);
@@ -395,7 +403,7 @@ static int64_t fake_clock(void *arg)
 
 static void test_nonces(void **state)
 {
-	struct clock clk = { fake_clock, NULL };
+	struct clock clk = {fake_clock, NULL};
 	struct acme_nonces *s = acme_nonces_new(4, 60, &clk);
 	char n[6][ACME_NONCE_LEN + 1];
 
@@ -439,10 +447,14 @@ static void test_nonces(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_thumbprint_rfc7638), cmocka_unit_test(test_thumbprint_every_kind),
-		cmocka_unit_test(test_jwk_refusals),	   cmocka_unit_test(test_every_alg_verifies),
-		cmocka_unit_test(test_tampered_refused),   cmocka_unit_test(test_refused_headers),
-		cmocka_unit_test(test_eab),		   cmocka_unit_test(test_nonces),
+	    cmocka_unit_test(test_thumbprint_rfc7638),
+	    cmocka_unit_test(test_thumbprint_every_kind),
+	    cmocka_unit_test(test_jwk_refusals),
+	    cmocka_unit_test(test_every_alg_verifies),
+	    cmocka_unit_test(test_tampered_refused),
+	    cmocka_unit_test(test_refused_headers),
+	    cmocka_unit_test(test_eab),
+	    cmocka_unit_test(test_nonces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,7 @@ static bool is_ip(const char *s)
 }
 
 int acme_challenge_allowed(enum acme_challenge_type type, enum acme_id_type id_type, const char *value,
-			   struct buf *err)
+                           struct buf *err)
 {
 	const char *why = NULL;
 
@@ -75,7 +75,7 @@ int acme_validate_http01(const struct acme_validation *v, struct buf *err)
 {
 	int r;
 	struct buf url;
-	struct outbound_request req = { 0 };
+	struct outbound_request req = {0};
 	struct outbound_response resp;
 	struct buf why;
 	const char *body, *end;
@@ -91,7 +91,8 @@ int acme_validate_http01(const struct acme_validation *v, struct buf *err)
 	buf_init(&why, 1024);
 	outbound_response_init(&resp);
 	if (buf_append_str(&url, "http://") != 0 || url_host(v, &url) != 0 ||
-	    buf_printf(&url, ":%u/.well-known/acme-challenge/%s", v->port ? v->port : ACME_HTTP01_PORT, v->token) != 0) {
+	    buf_printf(&url, ":%u/.well-known/acme-challenge/%s", v->port ? v->port : ACME_HTTP01_PORT,
+	               v->token) != 0) {
 		if (err)
 			buf_append_str(err, "identifier is not a host name");
 		r = TROVE_ERR_INVALID;

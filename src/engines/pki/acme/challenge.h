@@ -38,7 +38,7 @@ enum acme_challenge_type {
 #define ACME_HTTP01_PORT 80
 #define ACME_TLS_ALPN01_PORT 443
 #define ACME_VALIDATE_TIMEOUT_MS 10000
-#define ACME_HTTP01_MAX_BODY 4096  /* bytes of the key authorization answer */
+#define ACME_HTTP01_MAX_BODY 4096 /* bytes of the key authorization answer */
 #define ACME_HTTP01_MAX_REDIRECTS 10
 
 struct acme_validation {
@@ -59,7 +59,7 @@ char *acme_key_authorization(const char *token, const char *thumbprint);
  * only with dns-01, IP addresses only with http-01 and tls-alpn-01.
  * Returns 0 or TROVE_ERR_INVALID (reason in err). */
 int acme_challenge_allowed(enum acme_challenge_type type, enum acme_id_type id_type, const char *value,
-			   struct buf *err);
+                           struct buf *err);
 
 /* GET http://<identifier>:<port>/.well-known/acme-challenge/<token> through
  * the outbound client: status 200, a body of at most ACME_HTTP01_MAX_BODY

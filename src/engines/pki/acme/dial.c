@@ -19,7 +19,7 @@ static int connect_within(int fd, const struct addrinfo *ai, int64_t ms)
 {
 	int flags = fcntl(fd, F_GETFL), e = 0;
 	socklen_t len = sizeof(e);
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
 		return errno;
@@ -38,7 +38,7 @@ static int connect_within(int fd, const struct addrinfo *ai, int64_t ms)
 
 static void set_timeouts(int fd, int64_t ms)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000 * 1000) };
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000 * 1000)};
 
 	if (ms <= 0)
 		tv.tv_usec = 1000;
@@ -48,7 +48,7 @@ static void set_timeouts(int fd, int64_t ms)
 
 int acme_dial(const char *host, unsigned port, int64_t timeout_ms, int *fd, struct buf *err)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
 	char service[8];
 	int64_t deadline = clock_monotonic_ns() + timeout_ms * 1000000;
 	int e = 0, g;

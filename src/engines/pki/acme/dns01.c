@@ -42,7 +42,8 @@ static int set_resolver(res_state st, const char *resolver, struct buf *err)
 	return 0;
 bad:
 	if (err)
-		buf_printf(err, "dns-01: resolver %.64s is not an IPv4 address with an optional port", resolver);
+		buf_printf(err, "dns-01: resolver %.64s is not an IPv4 address with an optional port",
+		           resolver);
 	return TROVE_ERR_INVALID;
 }
 
@@ -69,13 +70,15 @@ static int query_txt(const char *name, const struct acme_validation *v, struct s
 	if (n < 0) {
 		bool none = st.res_h_errno == HOST_NOT_FOUND || st.res_h_errno == NO_DATA;
 		if (err)
-			buf_printf(err, "dns-01: %s: %s", name, none ? "no TXT record" : "the resolver did not answer");
+			buf_printf(err, "dns-01: %s: %s", name,
+			           none ? "no TXT record" : "the resolver did not answer");
 		r = none ? TROVE_ERR_PERMISSION : TROVE_ERR_UPSTREAM;
 		goto out;
 	}
 	r = dns_txt_parse(answer, (size_t)(n < DNS_MAX_MESSAGE ? n : DNS_MAX_MESSAGE), out);
 	if (r != 0 && err)
-		buf_printf(err, "dns-01: %s: %s", name, r == TROVE_ERR_NOT_FOUND ? "no such name" : "malformed answer");
+		buf_printf(err, "dns-01: %s: %s", name,
+		           r == TROVE_ERR_NOT_FOUND ? "no such name" : "malformed answer");
 	if (r == TROVE_ERR_NOT_FOUND)
 		r = TROVE_ERR_PERMISSION;
 	else if (r != 0)
@@ -121,7 +124,8 @@ int acme_validate_dns01(const struct acme_validation *v, struct buf *err)
 		if (strcmp(txt.items[i], want) == 0)
 			r = 0;
 	if (r != 0 && err)
-		buf_printf(err, "dns-01: no TXT record of %s holds the key authorization's digest", name.data);
+		buf_printf(err, "dns-01: no TXT record of %s holds the key authorization's digest",
+		           name.data);
 out:
 	free(want);
 	strlist_release(&txt);

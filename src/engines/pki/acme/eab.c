@@ -49,7 +49,7 @@ out:
 }
 
 int acme_eab_verify(const json_t *eab, const unsigned char *key, size_t key_len, const char *url,
-		    EVP_PKEY *account_key, struct buf *err)
+                    EVP_PKEY *account_key, struct buf *err)
 {
 	int r;
 	struct acme_jws jws;
@@ -66,7 +66,8 @@ int acme_eab_verify(const json_t *eab, const unsigned char *key, size_t key_len,
 	if ((r = same_key(&jws, account_key, err)) != 0)
 		goto out;
 	r = TROVE_ERR_PERMISSION;
-	if (!key || key_len == 0 || hmac_sha256(key, key_len, jws.signing_input, strlen(jws.signing_input), mac) != 0 ||
+	if (!key || key_len == 0 ||
+	    hmac_sha256(key, key_len, jws.signing_input, strlen(jws.signing_input), mac) != 0 ||
 	    jws.signature_len != sizeof(mac) || !secure_eq(mac, jws.signature, sizeof(mac))) {
 		if (err)
 			buf_append_str(err, "eab: MAC does not verify");

@@ -27,6 +27,6 @@ int acme_eab_kid(const json_t *eab, char **kid, struct buf *err);
  * or a url or key that differs, TROVE_ERR_PERMISSION for a MAC that does
  * not verify (reason in err). */
 int acme_eab_verify(const json_t *eab, const unsigned char *key, size_t key_len, const char *url,
-		    EVP_PKEY *account_key, struct buf *err);
+                    EVP_PKEY *account_key, struct buf *err);
 
 #endif

@@ -20,9 +20,9 @@ struct curve {
 };
 
 static const struct curve curves[] = {
-	{ "P-256", "prime256v1", 32 },
-	{ "P-384", "secp384r1", 48 },
-	{ "P-521", "secp521r1", 66 },
+    {"P-256", "prime256v1", 32},
+    {"P-384", "secp384r1", 48},
+    {"P-521", "secp521r1", 66},
 };
 
 static int fail(struct buf *err, const char *why)
@@ -39,7 +39,8 @@ static const char *member(const json_t *jwk, const char *name)
 }
 
 /* Decodes the base64url member name into a new buffer (*out, *len). */
-static int member_bytes(const json_t *jwk, const char *name, unsigned char **out, size_t *len, struct buf *err)
+static int member_bytes(const json_t *jwk, const char *name, unsigned char **out, size_t *len,
+                        struct buf *err)
 {
 	const char *s = member(jwk, name);
 
@@ -90,14 +91,15 @@ static int rsa_key(const json_t *jwk, EVP_PKEY **out, struct buf *err)
 	size_t n_len = 0, e_len = 0;
 	BIGNUM *bn_n = NULL, *bn_e = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
-	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth" };
+	static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth"};
 
 	for (size_t i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
 		if (json_object_get(jwk, private_members[i])) {
 			r = fail(err, "private key members are not accepted");
 			goto out;
 		}
-	if ((r = member_bytes(jwk, "n", &n, &n_len, err)) != 0 || (r = member_bytes(jwk, "e", &e, &e_len, err)) != 0)
+	if ((r = member_bytes(jwk, "n", &n, &n_len, err)) != 0 ||
+	    (r = member_bytes(jwk, "e", &e, &e_len, err)) != 0)
 		goto out;
 	r = TROVE_ERR_INVALID;
 	bn_n = BN_bin2bn(n, (int)n_len, NULL);
@@ -151,7 +153,8 @@ static int ec_key(const json_t *jwk, EVP_PKEY **out, struct buf *err)
 		return fail(err, "unsupported crv for kty EC (P-256, P-384 or P-521)");
 	if (json_object_get(jwk, "d"))
 		return fail(err, "private key members are not accepted");
-	if ((r = member_bytes(jwk, "x", &x, &x_len, err)) != 0 || (r = member_bytes(jwk, "y", &y, &y_len, err)) != 0)
+	if ((r = member_bytes(jwk, "x", &x, &x_len, err)) != 0 ||
+	    (r = member_bytes(jwk, "y", &y, &y_len, err)) != 0)
 		goto out;
 	if (x_len != c->len || y_len != c->len) {
 		r = fail(err, "EC coordinate of the wrong length for its curve");
@@ -240,12 +243,14 @@ int acme_jwk_thumbprint(const json_t *jwk, char out[ACME_THUMBPRINT_LEN + 1], st
 	buf_init(&canon, 4096);
 	kty = member(jwk, "kty");
 	if (strcmp(kty, "RSA") == 0)
-		r = buf_printf(&canon, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", member(jwk, "e"), member(jwk, "n"));
+		r = buf_printf(&canon, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", member(jwk, "e"),
+		               member(jwk, "n"));
 	else if (strcmp(kty, "EC") == 0)
-		r = buf_printf(&canon, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", member(jwk, "crv"),
-			       member(jwk, "x"), member(jwk, "y"));
+		r = buf_printf(&canon, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+		               member(jwk, "crv"), member(jwk, "x"), member(jwk, "y"));
 	else
-		r = buf_printf(&canon, "{\"crv\":\"%s\",\"kty\":\"OKP\",\"x\":\"%s\"}", member(jwk, "crv"), member(jwk, "x"));
+		r = buf_printf(&canon, "{\"crv\":\"%s\",\"kty\":\"OKP\",\"x\":\"%s\"}", member(jwk, "crv"),
+		               member(jwk, "x"));
 	if (r == 0)
 		r = sha256(canon.data, canon.len, digest);
 	buf_release(&canon);

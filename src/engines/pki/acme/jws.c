@@ -12,22 +12,20 @@
 #include "jwk.h"
 
 /* The bounds of the small JSON documents a JWS carries. */
-static const struct json_limits jws_limits = { 8, 64, 256 };
+static const struct json_limits jws_limits = {8, 64, 256};
 
 struct alg {
 	const char *name;
-	int pkey_type;       /* EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_ED25519 */
-	const char *group;   /* the EC group, or NULL */
-	size_t coord;        /* ES*: bytes of r and of s */
+	int pkey_type;             /* EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_ED25519 */
+	const char *group;         /* the EC group, or NULL */
+	size_t coord;              /* ES*: bytes of r and of s */
 	const EVP_MD *(*md)(void); /* NULL for EdDSA */
 };
 
 static const struct alg algs[] = {
-	{ "RS256", EVP_PKEY_RSA, NULL, 0, EVP_sha256 },
-	{ "ES256", EVP_PKEY_EC, "prime256v1", 32, EVP_sha256 },
-	{ "ES384", EVP_PKEY_EC, "secp384r1", 48, EVP_sha384 },
-	{ "ES512", EVP_PKEY_EC, "secp521r1", 66, EVP_sha512 },
-	{ "EdDSA", EVP_PKEY_ED25519, NULL, 0, NULL },
+    {"RS256", EVP_PKEY_RSA, NULL, 0, EVP_sha256},        {"ES256", EVP_PKEY_EC, "prime256v1", 32, EVP_sha256},
+    {"ES384", EVP_PKEY_EC, "secp384r1", 48, EVP_sha384}, {"ES512", EVP_PKEY_EC, "secp521r1", 66, EVP_sha512},
+    {"EdDSA", EVP_PKEY_ED25519, NULL, 0, NULL},
 };
 
 static int fail(struct buf *err, int code, const char *why)
@@ -46,7 +44,8 @@ static const struct alg *find_alg(const char *name)
 }
 
 /* A decoded base64url member of obj: NULL unless a string. */
-static int decode_member(const json_t *obj, const char *name, unsigned char **out, size_t *len, struct buf *err)
+static int decode_member(const json_t *obj, const char *name, unsigned char **out, size_t *len,
+                         struct buf *err)
 {
 	const char *s = json_string_value(json_object_get(obj, name));
 
@@ -72,7 +71,8 @@ static int dup_header_string(const json_t *hdr, const char *name, char **out, st
 	*out = NULL;
 	if (!v)
 		return 0;
-	if (!json_is_string(v) || json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v)) {
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
 		if (err)
 			buf_printf(err, "jws: protected header %s is not a non-empty string", name);
 		return TROVE_ERR_INVALID;
@@ -92,7 +92,8 @@ static int check_alg(const json_t *hdr, enum acme_jws_kind kind, struct acme_jws
 			return fail(err, TROVE_ERR_INVALID, "external account binding alg must be HS256");
 	} else if (!find_alg(alg)) {
 		if (err)
-			buf_printf(err, "jws: alg %.16s is not accepted (RS256, ES256, ES384, ES512, EdDSA)", alg);
+			buf_printf(err, "jws: alg %.16s is not accepted (RS256, ES256, ES384, ES512, EdDSA)",
+			           alg);
 		return TROVE_ERR_INVALID;
 	}
 	memcpy(out->alg, alg, strlen(alg) + 1);
@@ -100,7 +101,7 @@ static int check_alg(const json_t *hdr, enum acme_jws_kind kind, struct acme_jws
 }
 
 static int parse_header(const unsigned char *raw, size_t len, enum acme_jws_kind kind, struct acme_jws *out,
-			struct buf *err)
+                        struct buf *err)
 {
 	int r = TROVE_ERR_INVALID;
 	json_t *hdr = NULL, *jwk;
@@ -109,7 +110,8 @@ static int parse_header(const unsigned char *raw, size_t len, enum acme_jws_kind
 	if (len > ACME_JWS_MAX_HEADER)
 		return fail(err, TROVE_ERR_INVALID, "protected header too large");
 	if (json_limits_check((const char *)raw, len, &jws_limits) != JSON_LIMIT_OK)
-		return fail(err, TROVE_ERR_INVALID, "protected header nests too deep or has too many members");
+		return fail(err, TROVE_ERR_INVALID,
+		            "protected header nests too deep or has too many members");
 	hdr = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(hdr)) {
 		r = fail(err, TROVE_ERR_INVALID, "protected header is not a JSON object");
@@ -119,7 +121,8 @@ static int parse_header(const unsigned char *raw, size_t len, enum acme_jws_kind
 		r = fail(err, TROVE_ERR_INVALID, "protected header crit is not supported");
 		goto out;
 	}
-	if ((r = check_alg(hdr, kind, out, err)) != 0 || (r = dup_header_string(hdr, "kid", &out->kid, err)) != 0 ||
+	if ((r = check_alg(hdr, kind, out, err)) != 0 ||
+	    (r = dup_header_string(hdr, "kid", &out->kid, err)) != 0 ||
 	    (r = dup_header_string(hdr, "nonce", &out->nonce, err)) != 0 ||
 	    (r = dup_header_string(hdr, "url", &out->url, err)) != 0)
 		goto out;
@@ -172,10 +175,15 @@ int acme_jws_parse_object(const json_t *obj, enum acme_jws_kind kind, struct acm
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(obj))
 		return fail(err, TROVE_ERR_INVALID, "not a JSON object");
-	json_object_foreach((json_t *)obj, key, v) {
-		if (strcmp(key, "protected") != 0 && strcmp(key, "payload") != 0 && strcmp(key, "signature") != 0) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		if (strcmp(key, "protected") != 0 && strcmp(key, "payload") != 0 &&
+		    strcmp(key, "signature") != 0) {
 			if (err)
-				buf_printf(err, "jws: member %.32s is not accepted (one signature, no unprotected header)", key);
+				buf_printf(err,
+				           "jws: member %.32s is not accepted (one signature, no unprotected "
+				           "header)",
+				           key);
 			return TROVE_ERR_INVALID;
 		}
 	}
@@ -295,7 +303,7 @@ int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct buf *err)
 	r = TROVE_ERR_PERMISSION;
 	if (EVP_DigestVerifyInit(ctx, NULL, a->md ? a->md() : NULL, NULL, key) != 1 ||
 	    EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jws->signing_input,
-			     strlen(jws->signing_input)) != 1) {
+	                     strlen(jws->signing_input)) != 1) {
 		r = fail(err, TROVE_ERR_PERMISSION, "signature does not verify");
 		goto out;
 	}

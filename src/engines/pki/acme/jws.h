@@ -23,8 +23,8 @@
 
 #include "buf.h"
 
-#define ACME_JWS_MAX_BODY ((size_t)256 << 10)  /* request body bytes */
-#define ACME_JWS_MAX_HEADER ((size_t)8 << 10)  /* decoded protected header */
+#define ACME_JWS_MAX_BODY ((size_t)256 << 10) /* request body bytes */
+#define ACME_JWS_MAX_HEADER ((size_t)8 << 10) /* decoded protected header */
 
 enum acme_jws_kind {
 	ACME_JWS_REQUEST, /* an ACME request: asymmetric alg, nonce, url, jwk xor kid */
@@ -32,16 +32,16 @@ enum acme_jws_kind {
 };
 
 struct acme_jws {
-	char alg[8];             /* "RS256", "ES256", "ES384", "ES512", "EdDSA", "HS256" */
-	json_t *jwk;             /* the header's JWK (a reference), or NULL */
-	EVP_PKEY *jwk_key;       /* that JWK as a key, or NULL */
-	char *kid;               /* or NULL */
-	char *nonce;             /* NULL for an EAB */
+	char alg[8];       /* "RS256", "ES256", "ES384", "ES512", "EdDSA", "HS256" */
+	json_t *jwk;       /* the header's JWK (a reference), or NULL */
+	EVP_PKEY *jwk_key; /* that JWK as a key, or NULL */
+	char *kid;         /* or NULL */
+	char *nonce;       /* NULL for an EAB */
 	char *url;
-	unsigned char *payload;  /* decoded, NUL-terminated; "" for POST-as-GET */
+	unsigned char *payload; /* decoded, NUL-terminated; "" for POST-as-GET */
 	size_t payload_len;
-	bool post_as_get;        /* the payload was "" */
-	char *signing_input;     /* protected "." payload, as received */
+	bool post_as_get;    /* the payload was "" */
+	char *signing_input; /* protected "." payload, as received */
 	unsigned char *signature;
 	size_t signature_len;
 };

@@ -33,7 +33,7 @@ struct acme_nonces {
 	size_t cap, head, used; /* the ring: used slots from head on */
 	size_t live;
 	struct slot *slots;
-	size_t nbuckets;        /* a power of two */
+	size_t nbuckets; /* a power of two */
 	size_t *buckets;
 };
 

@@ -15,8 +15,8 @@
 
 #include "clock.h"
 
-#define ACME_NONCE_LEN 22                /* characters, without the NUL */
-#define ACME_NONCE_LIFETIME_S (15 * 60)  /* seconds */
+#define ACME_NONCE_LEN 22               /* characters, without the NUL */
+#define ACME_NONCE_LIFETIME_S (15 * 60) /* seconds */
 #define ACME_NONCE_DEFAULT_CAP 10000
 
 struct acme_nonces;

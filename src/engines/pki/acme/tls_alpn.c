@@ -52,7 +52,8 @@ static bool san_is_identifier(X509 *cert, const struct acme_validation *v)
 	if (v->id_type == ACME_ID_DNS) {
 		const ASN1_IA5STRING *s = gn->d.dNSName;
 		ok = gn->type == GEN_DNS && (size_t)ASN1_STRING_length(s) == strlen(v->identifier) &&
-		     strncasecmp((const char *)ASN1_STRING_get0_data(s), v->identifier, strlen(v->identifier)) == 0;
+		     strncasecmp((const char *)ASN1_STRING_get0_data(s), v->identifier,
+		                 strlen(v->identifier)) == 0;
 	} else {
 		if (inet_pton(AF_INET, v->identifier, ip) == 1)
 			ip_len = 4;
@@ -72,7 +73,7 @@ static int check_acme_identifier(X509 *cert, const char *key_auth, struct buf *e
 {
 	int r = TROVE_ERR_PERMISSION;
 	ASN1_OBJECT *oid = OBJ_txt2obj(ACME_IDENTIFIER_OID, 1);
-	unsigned char want[2 + SHA256_LEN] = { 0x04, SHA256_LEN }; /* DER OCTET STRING (SIZE (32)) */
+	unsigned char want[2 + SHA256_LEN] = {0x04, SHA256_LEN}; /* DER OCTET STRING (SIZE (32)) */
 	int at = oid ? X509_get_ext_by_OBJ(cert, oid, -1) : -1;
 	X509_EXTENSION *ext;
 	const ASN1_OCTET_STRING *val;
@@ -122,11 +123,12 @@ int acme_validate_tls_alpn01(const struct acme_validation *v, struct buf *err)
 		return fail(err, TROVE_ERR_INVALID, "no key authorization");
 	buf_init(&sni, 512);
 	if (v->id_type == ACME_ID_IP ? reverse_name(v->identifier, &sni) != 0
-				     : buf_append_str(&sni, v->identifier) != 0) {
+	                             : buf_append_str(&sni, v->identifier) != 0) {
 		r = fail(err, TROVE_ERR_INVALID, "identifier is not a host name");
 		goto out;
 	}
-	if ((r = acme_dial(v->identifier, port, v->timeout_ms ? v->timeout_ms : ACME_VALIDATE_TIMEOUT_MS, &fd, err)) != 0)
+	if ((r = acme_dial(v->identifier, port, v->timeout_ms ? v->timeout_ms : ACME_VALIDATE_TIMEOUT_MS, &fd,
+	                   err)) != 0)
 		goto out;
 	r = TROVE_ERR_NOMEM;
 	ctx = SSL_CTX_new(TLS_client_method());
@@ -152,7 +154,8 @@ int acme_validate_tls_alpn01(const struct acme_validation *v, struct buf *err)
 		goto out;
 	}
 	if (!san_is_identifier(cert, v)) {
-		r = fail(err, TROVE_ERR_PERMISSION, "certificate's subjectAltName is not exactly the identifier");
+		r = fail(err, TROVE_ERR_PERMISSION,
+		         "certificate's subjectAltName is not exactly the identifier");
 		goto out;
 	}
 	r = check_acme_identifier(cert, v->key_authorization, err);
