@@ -27,6 +27,7 @@
 #include "engines/pki/acme/dns_txt.h"
 #include "err.h"
 #include "hmac.h"
+#include "thread_role.h"
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define THUMB "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
@@ -46,6 +47,23 @@ static int listen_on(int type, unsigned *port)
 	getsockname(fd, (struct sockaddr *)&a, &len);
 	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+static void test_refused_on_event_loop(void **state)
+{
+	struct acme_validation v = {.id_type = ACME_ID_DNS,
+	                            .identifier = "localhost",
+	                            .token = TOKEN,
+	                            .key_authorization = KEYAUTH,
+	                            .port = 1,
+	                            .resolver = "127.0.0.1:1"};
+
+	(void)state;
+	thread_role_set_loop(true);
+	assert_int_equal(acme_validate_http01(&v, NULL), TROVE_ERR_WOULD_BLOCK);
+	assert_int_equal(acme_validate_tls_alpn01(&v, NULL), TROVE_ERR_WOULD_BLOCK);
+	assert_int_equal(acme_validate_dns01(&v, NULL), TROVE_ERR_WOULD_BLOCK);
+	thread_role_set_loop(false);
 }
 
 static void test_key_authorization_and_fit(void **state)
@@ -535,6 +553,7 @@ static void test_dns_txt_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_refused_on_event_loop),
 	    cmocka_unit_test(test_key_authorization_and_fit),
 	    cmocka_unit_test(test_http01),
 	    cmocka_unit_test(test_tls_alpn01),

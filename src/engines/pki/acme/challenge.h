@@ -2,8 +2,8 @@
  * tls-alpn-01, RFC 8738 IP identifiers).
  *
  * Each validator is one blocking call bounded by a timeout: run it on a
- * worker or a scheduled job, never on an event loop (the http-01 one is
- * refused there with TROVE_ERR_WOULD_BLOCK, as every outbound call is).
+ * worker or a scheduled job, never on an event loop (each is refused
+ * there with TROVE_ERR_WOULD_BLOCK, as every outbound call is).
  * A validator returns 0 when the client proved control of the identifier,
  * and otherwise an error with the reason, phrased for the challenge's
  * "error" detail, in err:

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "hmac.h"
 #include "strconv.h"
+#include "thread_role.h"
 
 #define DNS_MAX_MESSAGE 65535
 
@@ -98,6 +99,8 @@ int acme_validate_dns01(const struct acme_validation *v, struct buf *err)
 	char *want = NULL;
 	const char *base;
 
+	if (thread_role_on_loop())
+		return TROVE_ERR_WOULD_BLOCK;
 	if ((r = acme_challenge_allowed(ACME_CHALLENGE_DNS01, v->id_type, v->identifier, err)) != 0)
 		return r;
 	if (!v->key_authorization) {

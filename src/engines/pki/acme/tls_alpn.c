@@ -11,6 +11,7 @@
 #include "dial.h"
 #include "err.h"
 #include "hmac.h"
+#include "thread_role.h"
 
 #define ACME_TLS_ALPN "acme-tls/1"
 #define ACME_IDENTIFIER_OID "1.3.6.1.5.5.7.1.31"
@@ -117,6 +118,8 @@ int acme_validate_tls_alpn01(const struct acme_validation *v, struct buf *err)
 	static const unsigned char protos[] = "\x0a" ACME_TLS_ALPN;
 	unsigned port = v->port ? v->port : ACME_TLS_ALPN01_PORT;
 
+	if (thread_role_on_loop())
+		return TROVE_ERR_WOULD_BLOCK;
 	if ((r = acme_challenge_allowed(ACME_CHALLENGE_TLS_ALPN01, v->id_type, v->identifier, err)) != 0)
 		return r;
 	if (!v->key_authorization)
