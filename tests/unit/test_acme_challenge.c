@@ -210,7 +210,9 @@ struct cert_spec {
 	const char *san;      /* "DNS:localhost", "IP:127.0.0.1", "DNS:a,DNS:b" */
 	const char *key_auth; /* hashed into acmeIdentifier; NULL: none */
 	bool critical;
-	bool alpn; /* the server selects acme-tls/1 */
+	bool alpn;           /* the server selects acme-tls/1 */
+	bool other_issuer;   /* an issuer name other than the subject */
+	bool extra_critical; /* a critical extension nobody understands */
 };
 
 struct tls_server {
@@ -248,7 +250,25 @@ static SSL_CTX *server_ctx(const struct cert_spec *spec)
 	X509_set_pubkey(x, key);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
 	                           (const unsigned char *)"acme", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
+	if (spec->other_issuer) {
+		X509_NAME *n = X509_NAME_new();
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"some CA", -1, -1,
+		                           0);
+		X509_set_issuer_name(x, n);
+		X509_NAME_free(n);
+	} else {
+		X509_set_issuer_name(x, X509_get_subject_name(x));
+	}
+	if (spec->extra_critical) {
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1);
+		ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2);
+		ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, os);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+		ASN1_OBJECT_free(oid);
+		ASN1_OCTET_STRING_free(os);
+	}
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, spec->san);
 	X509_add_ext(x, ext, -1);
@@ -316,13 +336,15 @@ static int tls_alpn_against(const struct cert_spec *spec, enum acme_id_type t, c
 static void test_tls_alpn01(void **state)
 {
 	struct buf err;
-	const struct cert_spec good = {"DNS:localhost", KEYAUTH, true, true};
-	const struct cert_spec ip = {"IP:127.0.0.1", KEYAUTH, true, true};
-	const struct cert_spec wrong = {"DNS:localhost", TOKEN ".other", true, true};
-	const struct cert_spec noncrit = {"DNS:localhost", KEYAUTH, false, true};
-	const struct cert_spec two = {"DNS:localhost,DNS:other.test", KEYAUTH, true, true};
-	const struct cert_spec none = {"DNS:localhost", NULL, true, true};
-	const struct cert_spec noalpn = {"DNS:localhost", KEYAUTH, true, false};
+	const struct cert_spec good = {"DNS:localhost", KEYAUTH, true, true, false, false};
+	const struct cert_spec ip = {"IP:127.0.0.1", KEYAUTH, true, true, false, false};
+	const struct cert_spec wrong = {"DNS:localhost", TOKEN ".other", true, true, false, false};
+	const struct cert_spec noncrit = {"DNS:localhost", KEYAUTH, false, true, false, false};
+	const struct cert_spec two = {"DNS:localhost,DNS:other.test", KEYAUTH, true, true, false, false};
+	const struct cert_spec none = {"DNS:localhost", NULL, true, true, false, false};
+	const struct cert_spec issued = {"DNS:localhost", KEYAUTH, true, true, true, false};
+	const struct cert_spec extra = {"DNS:localhost", KEYAUTH, true, true, false, true};
+	const struct cert_spec noalpn = {"DNS:localhost", KEYAUTH, true, false, false, false};
 
 	(void)state;
 	buf_init(&err, 1024);
@@ -343,6 +365,13 @@ static void test_tls_alpn01(void **state)
 	buf_reset(&err);
 	assert_int_equal(tls_alpn_against(&none, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
 	assert_non_null(strstr(err.data, "lacks one acmeIdentifier"));
+	buf_reset(&err);
+	buf_reset(&err);
+	assert_int_equal(tls_alpn_against(&issued, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
+	assert_string_equal(err.data, "tls-alpn-01: certificate is not one self-signed certificate");
+	buf_reset(&err);
+	assert_int_equal(tls_alpn_against(&extra, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
+	assert_string_equal(err.data, "tls-alpn-01: certificate has a critical extension not understood");
 	buf_reset(&err);
 	assert_int_equal(tls_alpn_against(&noalpn, ACME_ID_DNS, "localhost", &err), TROVE_ERR_PERMISSION);
 	assert_string_equal(err.data, "tls-alpn-01: server did not select ALPN acme-tls/1");

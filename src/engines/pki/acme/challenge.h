@@ -38,8 +38,8 @@ enum acme_challenge_type {
 #define ACME_HTTP01_PORT 80
 #define ACME_TLS_ALPN01_PORT 443
 #define ACME_VALIDATE_TIMEOUT_MS 10000
-#define ACME_HTTP01_MAX_BODY 4096 /* bytes of the key authorization answer */
-#define ACME_HTTP01_MAX_REDIRECTS 10
+#define ACME_HTTP01_MAX_BODY 512    /* bytes of the answer, as Vault reads */
+#define ACME_HTTP01_MAX_REDIRECTS 8 /* as Vault: it refuses the ninth */
 
 struct acme_validation {
 	enum acme_id_type id_type;
@@ -72,6 +72,8 @@ int acme_validate_http01(const struct acme_validation *v, struct buf *err);
  * IP's reverse-DNS name for an IP, RFC 8738) and ALPN "acme-tls/1" only:
  * the server must select acme-tls/1 and present a certificate whose
  * subjectAltName holds exactly the identifier (a dNSName, or an iPAddress)
+ * (the one certificate sent, self-signed, with no other critical
+ * extension OpenSSL does not understand)
  * and whose critical acmeIdentifier extension (1.3.6.1.5.5.7.1.31) holds
  * the SHA-256 of the key authorization. The certificate's chain is not
  * checked (it is self-signed by design). */

@@ -68,6 +68,40 @@ out:
 	return ok;
 }
 
+/* Certificates the server sent. */
+static int chain_len(SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+
+	return chain ? sk_X509_num(chain) : 0;
+}
+
+/* RFC 8737 section 3: the certificate is self-signed, its issuer its
+ * subject and its signature made by its own key. */
+static bool self_signed(X509 *cert)
+{
+	EVP_PKEY *key = X509_get0_pubkey(cert);
+
+	return key && X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
+	       X509_verify(cert, key) == 1;
+}
+
+/* Whether a critical extension other than acmeIdentifier is one OpenSSL
+ * does not understand: a relying party would refuse the certificate. */
+static bool other_critical_extension(X509 *cert)
+{
+	ASN1_OBJECT *acme = OBJ_txt2obj(ACME_IDENTIFIER_OID, 1);
+	bool found = false;
+
+	for (int i = 0; i < X509_get_ext_count(cert) && !found; i++) {
+		X509_EXTENSION *ext = X509_get_ext(cert, i);
+		found = X509_EXTENSION_get_critical(ext) && !X509_supported_extension(ext) &&
+		        (!acme || OBJ_cmp(X509_EXTENSION_get_object(ext), acme) != 0);
+	}
+	ASN1_OBJECT_free(acme);
+	return found;
+}
+
 /* Checks the one critical acmeIdentifier extension against the key
  * authorization's digest. Returns 0 or TROVE_ERR_PERMISSION. */
 static int check_acme_identifier(X509 *cert, const char *key_auth, struct buf *err)
@@ -154,6 +188,14 @@ int acme_validate_tls_alpn01(const struct acme_validation *v, struct buf *err)
 	cert = SSL_get1_peer_certificate(ssl);
 	if (!cert) {
 		r = fail(err, TROVE_ERR_PERMISSION, "no certificate");
+		goto out;
+	}
+	if (chain_len(ssl) > 1 || !self_signed(cert)) {
+		r = fail(err, TROVE_ERR_PERMISSION, "certificate is not one self-signed certificate");
+		goto out;
+	}
+	if (other_critical_extension(cert)) {
+		r = fail(err, TROVE_ERR_PERMISSION, "certificate has a critical extension not understood");
 		goto out;
 	}
 	if (!san_is_identifier(cert, v)) {
