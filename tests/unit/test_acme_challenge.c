@@ -102,46 +102,59 @@ struct http_server {
 	unsigned port;
 	int status;
 	const char *body;
-	char path[512];
+	int redirects;  /* answers that redirect (to /hop<n>) before the real one */
+	char path[512]; /* of the last request */
 	pthread_t thread;
 };
 
-static void *http_serve_one(void *arg)
+static void *http_serve(void *arg)
 {
 	struct http_server *s = arg;
-	char req[4096], head[256];
-	ssize_t n;
-	int c = accept(s->fd, NULL, NULL);
 
-	if (c < 0)
-		return NULL;
-	n = recv(c, req, sizeof(req) - 1, 0);
-	if (n > 0) {
-		char *sp;
-		req[n] = '\0';
-		sp = strchr(req + 4, ' ');
-		if (sp && (size_t)(sp - req - 4) < sizeof(s->path))
-			memcpy(s->path, req + 4, (size_t)(sp - req - 4));
+	for (int i = 0; i <= s->redirects; i++) {
+		char req[4096], head[256];
+		ssize_t n;
+		int c = accept(s->fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		n = recv(c, req, sizeof(req) - 1, 0);
+		if (n > 0) {
+			char *sp;
+			req[n] = '\0';
+			sp = strchr(req + 4, ' ');
+			memset(s->path, 0, sizeof(s->path));
+			if (sp && (size_t)(sp - req - 4) < sizeof(s->path))
+				memcpy(s->path, req + 4, (size_t)(sp - req - 4));
+		}
+		if (i < s->redirects)
+			snprintf(head, sizeof(head),
+			         "HTTP/1.1 302 X\r\nLocation: /hop%d\r\nContent-Length: 0\r\nConnection: "
+			         "close\r\n\r\n",
+			         i + 1);
+		else
+			snprintf(head, sizeof(head),
+			         "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			         s->status, strlen(s->body));
+		send(c, head, strlen(head), MSG_NOSIGNAL);
+		if (i == s->redirects)
+			send(c, s->body, strlen(s->body), MSG_NOSIGNAL);
+		close(c);
 	}
-	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-	         s->status, strlen(s->body));
-	send(c, head, strlen(head), MSG_NOSIGNAL);
-	send(c, s->body, strlen(s->body), MSG_NOSIGNAL);
-	close(c);
 	return NULL;
 }
 
-static int http01_against(int status, const char *body, enum acme_id_type t, const char *id, struct buf *err,
-                          char *path_out)
+static int http01_redirected(int redirects, int status, const char *body, enum acme_id_type t, const char *id,
+                             struct buf *err, char *path_out)
 {
-	struct http_server s = {.status = status, .body = body};
+	struct http_server s = {.status = status, .body = body, .redirects = redirects};
 	struct acme_validation v = {
 	    .id_type = t, .identifier = id, .token = TOKEN, .key_authorization = KEYAUTH, .timeout_ms = 5000};
 	int r;
 
 	s.fd = listen_on(SOCK_STREAM, &s.port);
 	v.port = s.port;
-	pthread_create(&s.thread, NULL, http_serve_one, &s);
+	pthread_create(&s.thread, NULL, http_serve, &s);
 	r = acme_validate_http01(&v, err);
 	shutdown(s.fd, SHUT_RDWR);
 	pthread_join(s.thread, NULL);
@@ -149,6 +162,12 @@ static int http01_against(int status, const char *body, enum acme_id_type t, con
 	if (path_out)
 		memcpy(path_out, s.path, sizeof(s.path));
 	return r;
+}
+
+static int http01_against(int status, const char *body, enum acme_id_type t, const char *id, struct buf *err,
+                          char *path_out)
+{
+	return http01_redirected(0, status, body, t, id, err, path_out);
 }
 
 static void test_http01(void **state)
@@ -170,6 +189,15 @@ static void test_http01(void **state)
 	assert_int_equal(http01_against(404, KEYAUTH, ACME_ID_IP, "127.0.0.1", &err, NULL),
 	                 TROVE_ERR_UPSTREAM);
 	assert_non_null(strstr(err.data, "answered status 404"));
+	/* redirects are followed, up to the bound */
+	assert_int_equal(http01_redirected(2, 200, KEYAUTH, ACME_ID_IP, "127.0.0.1", &err, path), 0);
+	assert_string_equal(path, "/hop2");
+	assert_int_equal(
+	    http01_redirected(ACME_HTTP01_MAX_REDIRECTS, 200, KEYAUTH, ACME_ID_IP, "127.0.0.1", &err, path),
+	    0);
+	assert_int_equal(http01_redirected(ACME_HTTP01_MAX_REDIRECTS + 1, 200, KEYAUTH, ACME_ID_IP,
+	                                   "127.0.0.1", NULL, NULL),
+	                 TROVE_ERR_UPSTREAM);
 	big = calloc(1, ACME_HTTP01_MAX_BODY + 100);
 	memset(big, ' ', ACME_HTTP01_MAX_BODY + 50);
 	memcpy(big, KEYAUTH, strlen(KEYAUTH));
