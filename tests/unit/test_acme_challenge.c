@@ -416,14 +416,60 @@ static void test_tls_alpn01(void **state)
 /* ---- dns-01 ---- */
 
 struct dns_server {
-	int fd;
+	int fd, tcp_fd;
 	unsigned port;
 	const char *const *txt; /* NULL-terminated values */
 	int rcode;
+	bool truncate; /* UDP answers are empty with TC set: TCP has them */
+	int tcp_queries;
 	char qname[256];
 	volatile bool stop;
-	pthread_t thread;
+	pthread_t thread, tcp_thread;
 };
+
+/* The answer to query q (n bytes) into a; its length, or 0. */
+static size_t dns_answer(struct dns_server *s, const unsigned char *q, size_t n, unsigned char *a,
+                         bool truncated)
+{
+	size_t qend = 12, o, nq = 0;
+
+	if (n < 12)
+		return 0;
+	while (qend < n && q[qend] != 0) { /* the question's name, as text */
+		if (nq)
+			s->qname[nq++] = '.';
+		memcpy(s->qname + nq, q + qend + 1, q[qend]);
+		nq += q[qend];
+		qend += (size_t)q[qend] + 1;
+	}
+	s->qname[nq] = '\0';
+	qend += 5;
+	memcpy(a, q, qend);
+	a[2] = truncated ? 0x83 : 0x81;
+	a[3] = (unsigned char)(0x80 | s->rcode);
+	a[6] = a[7] = a[8] = a[9] = a[10] = a[11] = 0;
+	o = qend;
+	for (size_t i = 0; !truncated && s->rcode == 0 && s->txt && s->txt[i]; i++) {
+		size_t len = strlen(s->txt[i]), rd = 0;
+		unsigned char *rdlen;
+		static const unsigned char rr[] = {0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60};
+		memcpy(a + o, rr, sizeof(rr));
+		o += sizeof(rr);
+		rdlen = a + o;
+		o += 2;
+		for (size_t at = 0; at < len; at += 255) { /* split in character-strings */
+			size_t chunk = len - at > 255 ? 255 : len - at;
+			a[o++] = (unsigned char)chunk;
+			memcpy(a + o, s->txt[i] + at, chunk);
+			o += chunk;
+			rd += chunk + 1;
+		}
+		rdlen[0] = (unsigned char)(rd >> 8);
+		rdlen[1] = (unsigned char)rd;
+		a[7]++;
+	}
+	return o;
+}
 
 static void *dns_serve(void *arg)
 {
@@ -436,68 +482,74 @@ static void *dns_serve(void *arg)
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(s->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
-		size_t qend = 12, o, nq = 0;
+		size_t len = n > 0 ? dns_answer(s, q, (size_t)n, a, s->truncate) : 0;
 
-		if (n < 12)
-			continue;
-		while (qend < (size_t)n && q[qend] != 0) { /* the question's name, as text */
-			if (nq)
-				s->qname[nq++] = '.';
-			memcpy(s->qname + nq, q + qend + 1, q[qend]);
-			nq += q[qend];
-			qend += (size_t)q[qend] + 1;
-		}
-		s->qname[nq] = '\0';
-		qend += 5;
-		memcpy(a, q, qend);
-		a[2] = 0x81;
-		a[3] = (unsigned char)(0x80 | s->rcode);
-		a[6] = 0;
-		a[7] = 0;
-		a[8] = a[9] = a[10] = a[11] = 0;
-		o = qend;
-		for (size_t i = 0; s->rcode == 0 && s->txt && s->txt[i]; i++) {
-			size_t len = strlen(s->txt[i]), rd = 0;
-			unsigned char *rdlen;
-			static const unsigned char rr[] = {0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60};
-			memcpy(a + o, rr, sizeof(rr));
-			o += sizeof(rr);
-			rdlen = a + o;
-			o += 2;
-			for (size_t at = 0; at < len; at += 255) { /* split in character-strings */
-				size_t chunk = len - at > 255 ? 255 : len - at;
-				a[o++] = (unsigned char)chunk;
-				memcpy(a + o, s->txt[i] + at, chunk);
-				o += chunk;
-				rd += chunk + 1;
-			}
-			rdlen[0] = (unsigned char)(rd >> 8);
-			rdlen[1] = (unsigned char)rd;
-			a[7]++;
-		}
-		sendto(s->fd, a, o, 0, (struct sockaddr *)&from, fl);
+		if (len)
+			sendto(s->fd, a, len, 0, (struct sockaddr *)&from, fl);
 	}
 	return NULL;
 }
 
-static int dns01_against(const char *const *txt, int rcode, const char *id, struct buf *err, char *qname)
+/* DNS over TCP (RFC 1035 section 4.2.2): each message after its length. */
+static void *dns_serve_tcp(void *arg)
 {
-	struct dns_server s = {.txt = txt, .rcode = rcode};
+	struct dns_server *s = arg;
+
+	for (;;) {
+		unsigned char q[514], a[4098];
+		ssize_t n;
+		size_t len;
+		int c = accept(s->tcp_fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		n = recv(c, q, sizeof(q), 0);
+		if (n > 2 && (len = dns_answer(s, q + 2, (size_t)n - 2, a + 2, false)) != 0) {
+			s->tcp_queries++;
+			a[0] = (unsigned char)(len >> 8);
+			a[1] = (unsigned char)len;
+			send(c, a, len + 2, MSG_NOSIGNAL);
+		}
+		close(c);
+	}
+}
+
+static int dns01_run(struct dns_server *s, const char *id, struct buf *err)
+{
 	char resolver[32];
 	struct acme_validation v = {.id_type = ACME_ID_DNS,
 	                            .identifier = id,
 	                            .key_authorization = KEYAUTH,
 	                            .resolver = resolver,
 	                            .timeout_ms = 4000};
-	int r;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int r, one = 1;
 
-	s.fd = listen_on(SOCK_DGRAM, &s.port);
-	snprintf(resolver, sizeof(resolver), "127.0.0.1:%u", s.port);
-	pthread_create(&s.thread, NULL, dns_serve, &s);
+	s->fd = listen_on(SOCK_DGRAM, &s->port);
+	a.sin_port = htons((uint16_t)s->port);
+	s->tcp_fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(s->tcp_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->tcp_fd, 4), 0);
+	snprintf(resolver, sizeof(resolver), "127.0.0.1:%u", s->port);
+	pthread_create(&s->thread, NULL, dns_serve, s);
+	pthread_create(&s->tcp_thread, NULL, dns_serve_tcp, s);
 	r = acme_validate_dns01(&v, err);
-	s.stop = true;
-	pthread_join(s.thread, NULL);
-	close(s.fd);
+	s->stop = true;
+	shutdown(s->tcp_fd, SHUT_RDWR);
+	pthread_join(s->thread, NULL);
+	pthread_join(s->tcp_thread, NULL);
+	close(s->fd);
+	close(s->tcp_fd);
+	return r;
+}
+
+static int dns01_against(const char *const *txt, int rcode, const char *id, struct buf *err, char *qname)
+{
+	struct dns_server s = {.txt = txt, .rcode = rcode};
+	int r = dns01_run(&s, id, err);
+
+	assert_int_equal(s.tcp_queries, 0);
 	if (qname)
 		memcpy(qname, s.qname, sizeof(s.qname));
 	return r;
@@ -528,6 +580,12 @@ static void test_dns01(void **state)
 		assert_non_null(strstr(err.data, "no TXT record of _acme-challenge.example.test holds"));
 		assert_int_equal(dns01_against(NULL, 0, "example.test", NULL, NULL), TROVE_ERR_PERMISSION);
 		assert_int_equal(dns01_against(NULL, 3, "example.test", NULL, NULL), TROVE_ERR_PERMISSION);
+	}
+	{ /* a truncated UDP answer: the query again over TCP */
+		const char *const txt[] = {want, NULL};
+		struct dns_server s = {.txt = txt, .truncate = true};
+		assert_int_equal(dns01_run(&s, "example.test", NULL), 0);
+		assert_int_equal(s.tcp_queries, 1);
 	}
 	{ /* a value split over character-strings is joined */
 		const char *const txt[] = {long_txt, NULL};
