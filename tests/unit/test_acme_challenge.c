@@ -514,6 +514,26 @@ static void *dns_serve_tcp(void *arg)
 	}
 }
 
+/* A UDP socket and a listening TCP socket on one free port: the UDP port
+ * the kernel picks may be taken for TCP, so try again until both bind. */
+static void udp_tcp_pair(struct dns_server *s)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int one = 1;
+
+		s->fd = listen_on(SOCK_DGRAM, &s->port);
+		a.sin_port = htons((uint16_t)s->port);
+		s->tcp_fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(s->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s->tcp_fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(s->tcp_fd, 4) == 0)
+			return;
+		close(s->tcp_fd);
+		close(s->fd);
+	}
+	fail_msg("no port free for both UDP and TCP");
+}
+
 static int dns01_run(struct dns_server *s, const char *id, struct buf *err)
 {
 	char resolver[32];
@@ -522,15 +542,9 @@ static int dns01_run(struct dns_server *s, const char *id, struct buf *err)
 	                            .key_authorization = KEYAUTH,
 	                            .resolver = resolver,
 	                            .timeout_ms = 4000};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int r, one = 1;
+	int r;
 
-	s->fd = listen_on(SOCK_DGRAM, &s->port);
-	a.sin_port = htons((uint16_t)s->port);
-	s->tcp_fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(s->tcp_fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(s->tcp_fd, 4), 0);
+	udp_tcp_pair(s);
 	snprintf(resolver, sizeof(resolver), "127.0.0.1:%u", s->port);
 	pthread_create(&s->thread, NULL, dns_serve, s);
 	pthread_create(&s->tcp_thread, NULL, dns_serve_tcp, s);
