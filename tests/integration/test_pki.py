@@ -1,0 +1,265 @@
+"""The pki engine through HTTP: CAs, issuers, keys, the certificate store
+and the first issue/sign path. Every certificate is checked with python's
+`cryptography` (and `openssl verify` for chains), never by trusting the
+server's own JSON."""
+
+import datetime
+import json
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from trove_harness import assert_error
+
+
+def mount(srv, path="pki", max_ttl=None):
+    body = {"type": "pki"}
+    if max_ttl:
+        body["config"] = {"max_lease_ttl": max_ttl}
+    r = srv.put(f"/v1/sys/mounts/{path}", token=srv.root_token, json=body)
+    assert r.status_code == 204, r.text
+
+
+def call(srv, method, path, body=None, token=True, status=200):
+    r = srv.request(method, f"/v1/{path}", token=srv.root_token if token else None, json=body)
+    assert r.status_code == status, (path, r.status_code, r.text)
+    return r.json()["data"] if r.status_code == 200 and r.headers.get("content-type", "").startswith(
+        "application/json") else r
+
+
+def post(srv, path, body=None, status=200):
+    return call(srv, "POST", path, body or {}, status=status)
+
+
+def cert_of(pem):
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def verify_signed_by(child, parent):
+    """child's signature verifies with parent's public key."""
+    pub = parent.public_key()
+    if isinstance(pub, rsa.RSAPublicKey):
+        pub.verify(child.signature, child.tbs_certificate_bytes, padding.PKCS1v15(), child.signature_hash_algorithm)
+    elif isinstance(pub, ec.EllipticCurvePublicKey):
+        pub.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(child.signature_hash_algorithm))
+    else:
+        pub.verify(child.signature, child.tbs_certificate_bytes)
+    assert child.issuer == parent.subject
+
+
+def openssl_verify(tmp_path, root_pem, leaf_pem, untrusted=()):
+    (tmp_path / "root.pem").write_text(root_pem + "\n")
+    (tmp_path / "leaf.pem").write_text(leaf_pem + "\n")
+    args = ["openssl", "verify", "-CAfile", str(tmp_path / "root.pem")]
+    if untrusted:
+        (tmp_path / "untrusted.pem").write_text("\n".join(untrusted) + "\n")
+        args += ["-untrusted", str(tmp_path / "untrusted.pem")]
+    p = subprocess.run(args + [str(tmp_path / "leaf.pem")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def spki(c):
+    return c.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def not_after(c):
+    return c.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def not_before(c):
+    return c.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+
+
+def ext(cert, cls):
+    return cert.extensions.get_extension_for_class(cls).value
+
+
+def serial_text(cert):
+    h = f"{cert.serial_number:x}"
+    h = ("0" * (len(h) % 2)) + h
+    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+@pytest.fixture
+def pki(dev_server):
+    mount(dev_server, max_ttl="87600h")
+    return dev_server
+
+
+# --- root generation ---------------------------------------------------
+
+
+@pytest.mark.parametrize("key_type,key_bits,pubtype,size", [
+    ("rsa", 0, rsa.RSAPublicKey, 2048),
+    ("rsa", 3072, rsa.RSAPublicKey, 3072),
+    ("ec", 0, ec.EllipticCurvePublicKey, 256),
+    ("ec", 384, ec.EllipticCurvePublicKey, 384),
+    ("ec", 521, ec.EllipticCurvePublicKey, 521),
+    ("ed25519", 0, ed25519.Ed25519PublicKey, None),
+])
+def test_root_generate_every_key_type(pki, key_type, key_bits, pubtype, size):
+    d = post(pki, "pki/root/generate/internal", {
+        "common_name": "Root X1", "key_type": key_type, "key_bits": key_bits, "ttl": "720h",
+        "organization": "Trove", "country": "DE", "ou": ["ops", "sec"], "max_path_length": 2,
+        "issuer_name": "root-x1", "key_name": "root-key"})
+    assert "private_key" not in d and "private_key_type" not in d
+    c = cert_of(d["certificate"])
+    assert isinstance(c.public_key(), pubtype)
+    if size:
+        assert c.public_key().key_size == size
+    verify_signed_by(c, c)
+    bc = ext(c, x509.BasicConstraints)
+    assert bc.ca and bc.path_length == 2
+    ku = ext(c, x509.KeyUsage)
+    assert ku.key_cert_sign and ku.crl_sign
+    assert c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Root X1"
+    assert c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Trove"
+    assert sorted(a.value for a in c.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)) == ["ops", "sec"]
+    # the serial: 20 bytes, in Vault's colon form
+    assert d["serial_number"] == serial_text(c)
+    assert len(d["serial_number"].split(":")) == 20
+    assert d["expiration"] == int(not_after(c).timestamp())
+    life = not_after(c) - not_before(c)
+    assert datetime.timedelta(hours=720) <= life <= datetime.timedelta(hours=720, seconds=40)
+    assert d["issuer_name"] == "root-x1" and d["key_name"] == "root-key"
+    assert d["issuing_ca"] == d["certificate"]
+    assert d["issuer_id"] and d["key_id"]
+
+
+def test_root_exported_returns_its_key_and_sans(pki):
+    d = post(pki, "pki/root/generate/exported", {
+        "common_name": "ca.example.com", "key_type": "ec", "alt_names": "alt.example.com,ops@example.com",
+        "ip_sans": ["10.0.0.1", "::1"], "uri_sans": "spiffe://example/ca",
+        "other_sans": "1.3.6.1.4.1.311.20.2.3;UTF8:ca@example.com", "permitted_dns_domains": "example.com",
+        "private_key_format": "pkcs8"})
+    assert d["private_key_type"] == "ec"
+    key = serialization.load_pem_private_key(d["private_key"].encode(), None)
+    assert d["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
+    c = cert_of(d["certificate"])
+    assert key.public_key().public_numbers() == c.public_key().public_numbers()
+    san = ext(c, x509.SubjectAlternativeName)
+    assert sorted(san.get_values_for_type(x509.DNSName)) == ["alt.example.com", "ca.example.com"]
+    assert san.get_values_for_type(x509.RFC822Name) == ["ops@example.com"]
+    assert [str(i) for i in san.get_values_for_type(x509.IPAddress)] == ["10.0.0.1", "::1"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://example/ca"]
+    other = san.get_values_for_type(x509.OtherName)
+    assert other[0].type_id.dotted_string == "1.3.6.1.4.1.311.20.2.3"
+    nc = ext(c, x509.NameConstraints)
+    assert [n.value for n in nc.permitted_subtrees] == ["example.com"]
+    assert ext(c, x509.BasicConstraints).path_length is None
+
+
+def test_root_exported_default_key_format_is_traditional_pem(pki):
+    d = post(pki, "pki/root/generate/exported", {"common_name": "r", "key_type": "rsa"})
+    assert d["private_key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert d["private_key_type"] == "rsa"
+    c = cert_of(d["certificate"])
+    key = serialization.load_pem_private_key(d["private_key"].encode(), None)
+    assert key.public_key().public_numbers() == c.public_key().public_numbers()
+
+
+def test_root_ttl_is_capped_at_the_mount_max(dev_server):
+    mount(dev_server, "pki2", max_ttl="48h")
+    r = dev_server.put("/v1/pki2/root/generate/internal", token=dev_server.root_token,
+                       json={"common_name": "r", "ttl": "87600h", "key_type": "ec"})
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"]
+    c = cert_of(r.json()["data"]["certificate"])
+    assert not_after(c) - not_before(c) <= datetime.timedelta(hours=48, seconds=40)
+
+
+def test_root_not_after_and_signature_bits(pki):
+    d = post(pki, "pki/root/generate/internal", {
+        "common_name": "r", "key_type": "rsa", "not_after": "2030-01-02T03:04:05Z", "signature_bits": 384,
+        "not_before_duration": "1h", "exclude_cn_from_sans": True})
+    c = cert_of(d["certificate"])
+    assert not_after(c) == datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    assert isinstance(c.signature_hash_algorithm, hashes.SHA384)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert now - not_before(c) >= datetime.timedelta(minutes=59)
+    with pytest.raises(x509.ExtensionNotFound):
+        c.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+
+def test_root_use_pss(pki):
+    d = post(pki, "pki/root/generate/internal", {"common_name": "r", "key_type": "rsa", "use_pss": True})
+    c = cert_of(d["certificate"])
+    assert c.signature_algorithm_oid.dotted_string == "1.2.840.113549.1.1.10"  # RSASSA-PSS
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"common_name": "r", "key_type": "bogus"}, "key_type"),
+    ({"common_name": "r", "key_type": "rsa", "key_bits": 1024}, "key_bits"),
+    ({"common_name": "r", "key_type": "ec", "key_bits": 255}, "key_bits"),
+    ({"common_name": "r", "signature_bits": 333}, "signature_bits"),
+    ({"common_name": "r", "ip_sans": "not-an-ip"}, "ip_sans"),
+    ({"common_name": "r", "other_sans": "1.2.3;RAW:x"}, "other_sans"),
+    ({"common_name": "r", "not_after": "tomorrow"}, "not_after"),
+    ({"common_name": "r", "ttl": "forever"}, "ttl"),
+    ({"key_type": "ec"}, "common_name"),
+    ({"common_name": "r", "issuer_name": "default"}, "issuer_name"),
+    ({"common_name": "r", "issuer_name": "bad name"}, "issuer_name"),
+])
+def test_root_generate_bad_input(pki, body, field):
+    r = pki.put("/v1/pki/root/generate/internal", token=pki.root_token, json=body)
+    assert_error(r, 400, field)
+    # nothing was made
+    r = pki.request("LIST", "/v1/pki/issuers", token=pki.root_token)
+    assert r.status_code == 404
+
+
+def test_root_generate_kms_and_unknown_types(pki):
+    r = pki.put("/v1/pki/root/generate/kms", token=pki.root_token, json={"common_name": "r"})
+    assert_error(r, 400, "kms")
+    r = pki.put("/v1/pki/root/generate/other", token=pki.root_token, json={"common_name": "r"})
+    assert_error(r, 400, "type")
+
+
+def test_root_generate_existing_key(pki):
+    a = post(pki, "pki/root/generate/internal", {"common_name": "a", "key_type": "ec", "key_name": "k1",
+                                                  "issuer_name": "a"})
+    b = post(pki, "pki/root/generate/existing", {"common_name": "b", "key_ref": "k1", "issuer_name": "b"})
+    assert b["key_id"] == a["key_id"]
+    assert spki(cert_of(a["certificate"])) == spki(cert_of(b["certificate"]))
+    r = pki.put("/v1/pki/root/generate/existing", token=pki.root_token, json={"common_name": "c"})
+    assert_error(r, 400, "key_ref")
+    r = pki.put("/v1/pki/root/generate/existing", token=pki.root_token,
+                json={"common_name": "c", "key_ref": "nope"})
+    assert_error(r, 400, "key_ref")
+
+
+def test_second_root_adds_an_issuer_and_keeps_the_default(pki):
+    a = post(pki, "pki/root/generate/internal", {"common_name": "a", "key_type": "ec", "issuer_name": "a"})
+    b = post(pki, "pki/root/generate/internal", {"common_name": "b", "key_type": "ec", "issuer_name": "b"})
+    assert a["issuer_id"] != b["issuer_id"] and a["key_id"] != b["key_id"]
+    lst = call(pki, "LIST", "pki/issuers")
+    assert sorted(lst["keys"]) == sorted([a["issuer_id"], b["issuer_id"]])
+    assert lst["key_info"][a["issuer_id"]]["is_default"] is True
+    assert lst["key_info"][b["issuer_id"]]["is_default"] is False
+    assert lst["key_info"][b["issuer_id"]]["issuer_name"] == "b"
+    assert lst["key_info"][b["issuer_id"]]["serial_number"] == b["serial_number"]
+    # names are unique per mount
+    r = pki.put("/v1/pki/root/generate/internal", token=pki.root_token,
+                json={"common_name": "c", "key_type": "ec", "issuer_name": "a"})
+    assert_error(r, 400, "issuer_name")
+
+
+def test_ca_der_and_pem_are_raw_and_unauthenticated(pki):
+    d = post(pki, "pki/root/generate/internal", {"common_name": "Raw Root", "key_type": "ec"})
+    c = cert_of(d["certificate"])
+    der = c.public_bytes(serialization.Encoding.DER)
+    r = pki.get("/v1/pki/ca")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/pkix-cert"
+    assert r.content == der  # binary, NULs and all
+    for path in ("/v1/pki/ca/pem", f"/v1/pki/issuer/{d['issuer_id']}/pem", "/v1/pki/issuer/default/pem"):
+        r = pki.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["Content-Type"] == "application/pem-file"
+        assert x509.load_pem_x509_certificate(r.content) == c
+    r = pki.get("/v1/pki/issuer/default/der")
+    assert r.status_code == 200 and r.content == der
