@@ -263,3 +263,134 @@ def test_ca_der_and_pem_are_raw_and_unauthenticated(pki):
         assert x509.load_pem_x509_certificate(r.content) == c
     r = pki.get("/v1/pki/issuer/default/der")
     assert r.status_code == 200 and r.content == der
+
+
+# --- intermediates, self-issued, import ----------------------------------
+
+
+def make_intermediate(srv, root_mount="pki", int_mount="int", key_type="ec", **sign):
+    mount(srv, int_mount, max_ttl="8760h")
+    csr = post(srv, f"{int_mount}/intermediate/generate/internal",
+               {"common_name": "Intermediate", "key_type": key_type, "key_name": "int-key"})
+    assert "private_key" not in csr
+    body = {"csr": csr["csr"], "common_name": "Intermediate CA", "ttl": "8760h"}
+    body.update(sign)
+    signed = post(srv, f"{root_mount}/root/sign-intermediate", body)
+    return csr, signed
+
+
+def test_intermediate_chain(pki, tmp_path):
+    root = post(pki, "pki/root/generate/internal", {"common_name": "Root", "key_type": "ec", "ttl": "720h",
+                                                     "max_path_length": 3})
+    csr, signed = make_intermediate(pki, max_path_length=5)
+    req = x509.load_pem_x509_csr(csr["csr"].encode())
+    assert req.is_signature_valid
+    rc, ic = cert_of(root["certificate"]), cert_of(signed["certificate"])
+    verify_signed_by(ic, rc)
+    openssl_verify(tmp_path, root["certificate"], signed["certificate"])
+    assert spki(ic) == req.public_key().public_bytes(serialization.Encoding.DER,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+    bc = ext(ic, x509.BasicConstraints)
+    assert bc.ca and bc.path_length == 2  # capped below the root's 3
+    assert ic.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Intermediate CA"
+    # 8760h asked, but never past the root's own notAfter
+    assert not_after(ic) == not_after(rc)
+    assert signed["issuing_ca"] == root["certificate"]
+    assert signed["ca_chain"] == [root["certificate"]]
+    assert signed["serial_number"] == serial_text(ic)
+
+    # set-signed joins the certificate to the key made with the CSR
+    d = post(pki, "int/intermediate/set-signed", {"certificate": signed["certificate"] + "\n" + root["certificate"]})
+    assert len(d["imported_issuers"]) == 2
+    iid = [i for i in d["imported_issuers"] if d["mapping"][i]]
+    assert len(iid) == 1 and d["mapping"][iid[0]] == csr["key_id"]
+    again = post(pki, "int/intermediate/set-signed", {"certificate": signed["certificate"]})
+    assert again["imported_issuers"] is None and again["existing_issuers"] == iid
+
+    # the intermediate's chain reaches the root
+    j = call(pki, "GET", f"int/issuer/{iid[0]}/json", token=False)
+    assert [cert_of(p) for p in j["ca_chain"]] == [ic, rc]
+
+
+def test_sign_intermediate_use_csr_values_and_bad_csr(pki):
+    post(pki, "pki/root/generate/internal", {"common_name": "Root", "key_type": "ec"})
+    mount(pki, "int")
+    csr = post(pki, "int/intermediate/generate/exported", {"common_name": "From CSR", "key_type": "rsa",
+                                                            "alt_names": "int.example.com"})
+    assert csr["private_key_type"] == "rsa"
+    d = post(pki, "pki/root/sign-intermediate", {"csr": csr["csr"], "use_csr_values": True})
+    ic = cert_of(d["certificate"])
+    assert ic.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "From CSR"
+    assert "int.example.com" in ext(ic, x509.SubjectAlternativeName).get_values_for_type(x509.DNSName)
+    for bad in ("garbage", csr["csr"][:200], csr["csr"].replace("A", "B", 3)):
+        r = pki.put("/v1/pki/root/sign-intermediate", token=pki.root_token, json={"csr": bad, "common_name": "x"})
+        assert_error(r, 400, "csr")
+    r = pki.put("/v1/pki/root/sign-intermediate", token=pki.root_token, json={"common_name": "x"})
+    assert_error(r, 400, "csr")
+    r = pki.put("/v1/pki/issuer/nope/sign-intermediate", token=pki.root_token,
+                json={"csr": csr["csr"], "common_name": "x"})
+    assert_error(r, 400, "nope")
+
+
+def test_sign_self_issued(pki):
+    root = post(pki, "pki/root/generate/internal", {"common_name": "Root", "key_type": "ec"})
+    other = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Old Root")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    old = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(other.public_key())
+           .serial_number(x509.random_serial_number()).not_valid_before(now)
+           .not_valid_after(now + datetime.timedelta(days=30))
+           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+           .sign(other, hashes.SHA256()))
+    old_pem = old.public_bytes(serialization.Encoding.PEM).decode()
+    d = post(pki, "pki/root/sign-self-issued", {"certificate": old_pem, "require_matching_certificate_algorithms": True})
+    cross = cert_of(d["certificate"])
+    verify_signed_by(cross, cert_of(root["certificate"]))
+    assert spki(cross) == spki(old)
+    # an RSA self-issued CA under an EC issuer, when algorithms must match
+    rkey = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_old = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(rkey.public_key())
+               .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .sign(rkey, hashes.SHA256()))
+    r = pki.put("/v1/pki/root/sign-self-issued", token=pki.root_token,
+                json={"certificate": rsa_old.public_bytes(serialization.Encoding.PEM).decode(),
+                      "require_matching_certificate_algorithms": True})
+    assert_error(r, 400, "require_matching_certificate_algorithms")
+    # not self-issued
+    r = pki.put("/v1/pki/root/sign-self-issued", token=pki.root_token, json={"certificate": d["certificate"]})
+    assert_error(r, 400, "self-issued")
+
+
+def test_import_bundle_round_trip(pki):
+    root = post(pki, "pki/root/generate/exported", {"common_name": "Exported", "key_type": "ec",
+                                                     "issuer_name": "src"})
+    mount(pki, "copy")
+    bundle = root["private_key"] + "\n" + root["certificate"] + "\n"
+    d = post(pki, "copy/issuers/import/bundle", {"pem_bundle": bundle})
+    assert len(d["imported_issuers"]) == 1 and len(d["imported_keys"]) == 1
+    iid, kid = d["imported_issuers"][0], d["imported_keys"][0]
+    assert d["mapping"] == {iid: kid}
+    # importing the same again duplicates nothing
+    d2 = post(pki, "copy/config/ca", {"pem_bundle": bundle})
+    assert d2["imported_issuers"] is None and d2["imported_keys"] is None
+    assert d2["existing_issuers"] == [iid] and d2["existing_keys"] == [kid]
+    # the copy signs with the imported key: its issuer is usable
+    info = call(pki, "GET", f"copy/issuer/{iid}")
+    assert info["key_id"] == kid
+    assert cert_of(info["certificate"]) == cert_of(root["certificate"])
+    keys = call(pki, "LIST", "copy/keys")
+    assert keys["keys"] == [kid] and keys["key_info"][kid]["key_type"] == "ec"
+    # a certificate alone, then its key: they are linked
+    mount(pki, "late")
+    d = post(pki, "late/issuers/import/bundle", {"pem_bundle": root["certificate"]})
+    iid = d["imported_issuers"][0]
+    assert d["mapping"] == {iid: ""}
+    post(pki, "late/issuers/import/bundle", {"pem_bundle": root["private_key"] + "\n" + root["certificate"]})
+    assert call(pki, "GET", f"late/issuer/{iid}")["key_id"]
+
+
+@pytest.mark.parametrize("bundle", ["", "no pem here", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
+def test_import_bundle_bad_input(pki, bundle):
+    r = pki.put("/v1/pki/issuers/import/bundle", token=pki.root_token, json={"pem_bundle": bundle})
+    assert_error(r, 400, "pem_bundle")

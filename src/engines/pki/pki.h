@@ -172,6 +172,12 @@ int pki_cert_format(X509 *c, const char *format, char **out);
  * for (caller secure_free_str()s). */
 int pki_key_format(struct request *req, EVP_PKEY *k, char **out);
 
+/* Answers a certificate the issuer (record) signed as Vault does:
+ * certificate, issuing_ca, ca_chain (the issuer's chain), serial_number,
+ * expiration; PEM without a final newline, or base64 DER for
+ * format=der (ca_sign.c). */
+int pki_reply_issued(struct request *req, struct response *resp, const json_t *issuer, X509 *cert);
+
 /* --- leaf signing (issue.c) --- */
 
 struct pki_leaf {
