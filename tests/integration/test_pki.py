@@ -394,3 +394,115 @@ def test_import_bundle_round_trip(pki):
 def test_import_bundle_bad_input(pki, bundle):
     r = pki.put("/v1/pki/issuers/import/bundle", token=pki.root_token, json={"pem_bundle": bundle})
     assert_error(r, 400, "pem_bundle")
+
+
+# --- issuers and keys ------------------------------------------------------
+
+
+def test_issuer_read_update_patch_delete(pki):
+    a = post(pki, "pki/root/generate/internal", {"common_name": "A", "key_type": "ec", "issuer_name": "a"})
+    b = post(pki, "pki/root/generate/internal", {"common_name": "B", "key_type": "ec", "issuer_name": "b"})
+    for ref in (a["issuer_id"], "a", "default"):
+        d = call(pki, "GET", f"pki/issuer/{ref}")
+        assert d["issuer_id"] == a["issuer_id"] and d["issuer_name"] == "a" and d["key_id"] == a["key_id"]
+        assert d["leaf_not_after_behavior"] == "err"
+        assert d["usage"] == "read-only,issuing-certificates,crl-signing,ocsp-signing"
+        assert d["ca_chain"] == [d["certificate"]]
+    r = pki.get("/v1/pki/issuer/missing", token=pki.root_token)
+    assert_error(r, 400, "missing")
+
+    d = post(pki, "pki/issuer/a", {"issuer_name": "renamed", "leaf_not_after_behavior": "truncate",
+                                   "usage": "read-only,issuing-certificates",
+                                   "issuing_certificates": ["http://ca.example/ca"]})
+    assert d["issuer_name"] == "renamed" and d["leaf_not_after_behavior"] == "truncate"
+    assert d["usage"] == "read-only,issuing-certificates"
+    assert d["issuing_certificates"] == ["http://ca.example/ca"]
+    assert call(pki, "GET", "pki/issuer/renamed")["issuer_id"] == a["issuer_id"]
+    r = pki.get("/v1/pki/issuer/a", token=pki.root_token)
+    assert r.status_code == 400
+
+    r = pki.request("PATCH", "/v1/pki/issuer/renamed", token=pki.root_token,
+                    headers={"Content-Type": "application/merge-patch+json"},
+                    data=json.dumps({"leaf_not_after_behavior": "permit"}))
+    assert r.status_code == 200, r.text
+    d = call(pki, "GET", "pki/issuer/renamed")
+    assert d["leaf_not_after_behavior"] == "permit" and d["usage"] == "read-only,issuing-certificates"
+
+    for body, field in (({"issuer_name": "b"}, "issuer_name"), ({"leaf_not_after_behavior": "x"}, "leaf_not_after"),
+                        ({"usage": "everything"}, "usage"), ({"manual_chain": "nope"}, "nope")):
+        r = pki.put("/v1/pki/issuer/renamed", token=pki.root_token, json=body)
+        assert_error(r, 400, field)
+
+    # manual chain: self first
+    d = post(pki, "pki/issuer/renamed", {"manual_chain": ["self", "b"]})
+    assert d["manual_chain"] == [a["issuer_id"], b["issuer_id"]]
+    assert [cert_of(p) for p in d["ca_chain"]] == [cert_of(a["certificate"]), cert_of(b["certificate"])]
+
+    # delete the default: it is gone and no default remains
+    r = pki.delete("/v1/pki/issuer/renamed", token=pki.root_token) if hasattr(pki, "delete") else \
+        pki.request("DELETE", "/v1/pki/issuer/renamed", token=pki.root_token)
+    assert r.status_code in (200, 204), r.text
+    assert call(pki, "LIST", "pki/issuers")["keys"] == [b["issuer_id"]]
+    assert call(pki, "GET", "pki/config/issuers")["default"] == ""
+    r = pki.get("/v1/pki/ca/pem")
+    assert r.status_code == 400
+    # its key stays
+    assert a["key_id"] in call(pki, "LIST", "pki/keys")["keys"]
+
+
+def test_default_issuer_config_replace_and_rotate(pki):
+    a = post(pki, "pki/root/generate/internal", {"common_name": "A", "key_type": "ec", "issuer_name": "a"})
+    assert call(pki, "GET", "pki/config/issuers") == {"default": a["issuer_id"],
+                                                      "default_follows_latest_issuer": False}
+    b = post(pki, "pki/root/rotate/internal", {"common_name": "B", "key_type": "ec", "issuer_name": "b"})
+    assert call(pki, "GET", "pki/config/issuers")["default"] == a["issuer_id"]  # rotate: not default
+    assert cert_of(pki.get("/v1/pki/ca/pem").text) == cert_of(a["certificate"])
+    d = post(pki, "pki/root/replace", {"default": "b"})
+    assert d["default"] == b["issuer_id"]
+    assert cert_of(pki.get("/v1/pki/ca/pem").text) == cert_of(b["certificate"])
+    d = post(pki, "pki/config/issuers", {"default": "a", "default_follows_latest_issuer": True})
+    assert d == {"default": a["issuer_id"], "default_follows_latest_issuer": True}
+    c = post(pki, "pki/root/generate/internal", {"common_name": "C", "key_type": "ec"})
+    assert call(pki, "GET", "pki/config/issuers")["default"] == c["issuer_id"]
+    lst = call(pki, "LIST", "pki/issuers")
+    assert [k for k, v in lst["key_info"].items() if v["is_default"]] == [c["issuer_id"]]
+    r = pki.put("/v1/pki/config/issuers", token=pki.root_token, json={"default": "unknown"})
+    assert_error(r, 400, "unknown")
+    r = pki.put("/v1/pki/root/replace", token=pki.root_token, json={"default": "unknown"})
+    assert_error(r, 400, "unknown")
+
+
+def test_keys_list_read_rename_delete(pki):
+    a = post(pki, "pki/root/generate/internal", {"common_name": "A", "key_type": "rsa", "key_name": "ka"})
+    lst = call(pki, "LIST", "pki/keys")
+    assert lst["keys"] == [a["key_id"]]
+    assert lst["key_info"][a["key_id"]] == {"key_id": a["key_id"], "key_name": "ka", "key_type": "rsa"}
+    for ref in ("ka", a["key_id"], "default"):
+        d = call(pki, "GET", f"pki/key/{ref}")
+        assert d["key_id"] == a["key_id"] and d["key_type"] == "rsa"
+        assert "private_key" not in d
+    d = post(pki, "pki/key/ka", {"key_name": "kb"})
+    assert d["key_name"] == "kb"
+    # refused while an issuer uses it
+    r = pki.request("DELETE", "/v1/pki/key/kb", token=pki.root_token)
+    assert_error(r, 400, "in use")
+    pki.request("DELETE", f"/v1/pki/issuer/{a['issuer_id']}", token=pki.root_token)
+    r = pki.request("DELETE", "/v1/pki/key/kb", token=pki.root_token)
+    assert r.status_code in (200, 204), r.text
+    r = pki.request("LIST", "/v1/pki/keys", token=pki.root_token)
+    assert r.status_code == 404
+    r = pki.get("/v1/pki/key/kb", token=pki.root_token)
+    assert_error(r, 400, "kb")
+
+
+def test_issuer_json_der_pem_unauthenticated(pki):
+    a = post(pki, "pki/root/generate/internal", {"common_name": "A", "key_type": "ec", "issuer_name": "a"})
+    c = cert_of(a["certificate"])
+    r = pki.get("/v1/pki/issuer/a/json")
+    assert r.status_code == 200
+    assert cert_of(r.json()["data"]["certificate"]) == c
+    assert [cert_of(p) for p in r.json()["data"]["ca_chain"]] == [c]
+    r = pki.get("/v1/pki/issuer/a/der")
+    assert x509.load_der_x509_certificate(r.content) == c
+    r = pki.get("/v1/pki/issuer/a")  # the full record needs a token
+    assert r.status_code in (400, 403)
