@@ -31,23 +31,13 @@ static bool hostname_like(const char *s)
 	return true;
 }
 
-int pki_req_names(struct request *req, struct x509_subject *subj, struct x509_sans *sans, struct response *resp)
+int pki_req_sans(struct request *req, const char *cn, struct x509_sans *sans, struct response *resp)
 {
 	static const char *const san_fields[] = {"alt_names", "ip_sans", "uri_sans", "other_sans"};
-	const char *cn = field_string(req, "common_name");
 	const char *why = NULL;
 	int r = 0;
 
-	subj->cn = cn;
-	subj->serial_number = field_string(req, "serial_number");
-	pki_req_list(req, "ou", &subj->ou);
-	pki_req_list(req, "organization", &subj->org);
-	pki_req_list(req, "country", &subj->country);
-	pki_req_list(req, "locality", &subj->locality);
-	pki_req_list(req, "province", &subj->province);
-	pki_req_list(req, "street_address", &subj->street);
-	pki_req_list(req, "postal_code", &subj->postal);
-	if (!field_bool(req, "exclude_cn_from_sans") && cn[0]) {
+	if (!field_bool(req, "exclude_cn_from_sans") && cn && cn[0]) {
 		if (strchr(cn, '@'))
 			r = strlist_push(&sans->email, cn);
 		else if (hostname_like(cn))
@@ -65,6 +55,20 @@ int pki_req_names(struct request *req, struct x509_subject *subj, struct x509_sa
 		}
 	}
 	return r;
+}
+
+int pki_req_names(struct request *req, struct x509_subject *subj, struct x509_sans *sans, struct response *resp)
+{
+	subj->cn = field_string(req, "common_name");
+	subj->serial_number = field_string(req, "serial_number");
+	pki_req_list(req, "ou", &subj->ou);
+	pki_req_list(req, "organization", &subj->org);
+	pki_req_list(req, "country", &subj->country);
+	pki_req_list(req, "locality", &subj->locality);
+	pki_req_list(req, "province", &subj->province);
+	pki_req_list(req, "street_address", &subj->street);
+	pki_req_list(req, "postal_code", &subj->postal);
+	return pki_req_sans(req, subj->cn, sans, resp);
 }
 
 /* "2030-01-02T03:04:05Z" to unix seconds. */

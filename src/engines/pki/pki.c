@@ -8,7 +8,7 @@
 #include "banned.h"
 
 static const struct route *const pki_tables[] = {
-	pki_ca_routes, pki_ca_sign_routes, pki_import_routes, pki_issuer_routes, pki_key_routes, pki_cert_routes, NULL,
+	pki_ca_routes, pki_ca_sign_routes, pki_import_routes, pki_issuer_routes, pki_key_routes, pki_cert_routes, pki_issue_routes, NULL,
 };
 
 const struct engine pki_engine = {

@@ -125,6 +125,9 @@ int pki_cert_store(struct storage *s, X509 *cert, const char *issuer_id);
  * exclude_cn_from_sans): fills subj (pointing into req) and sans. 400
  * naming the field on bad input. */
 int pki_req_names(struct request *req, struct x509_subject *subj, struct x509_sans *sans, struct response *resp);
+/* The SAN fields alone (alt_names, ip_sans, uri_sans, other_sans), with
+ * cn added as a DNS or email SAN unless exclude_cn_from_sans. */
+int pki_req_sans(struct request *req, const char *cn, struct x509_sans *sans, struct response *resp);
 /* not_before/not_after for a request's ttl/not_after/not_before_duration
  * (ttl def_ttl when not given; a ttl over max_ttl (> 0) is lowered to it
  * with a warning, as Vault does; not_after is taken as given). 400
