@@ -506,3 +506,103 @@ def test_issuer_json_der_pem_unauthenticated(pki):
     assert x509.load_der_x509_certificate(r.content) == c
     r = pki.get("/v1/pki/issuer/a")  # the full record needs a token
     assert r.status_code in (400, 403)
+
+
+# --- the certificate store and CA reads ---------------------------------
+
+
+def test_cert_store_and_ca_chain(pki, tmp_path):
+    root = post(pki, "pki/root/generate/internal", {"common_name": "Root", "key_type": "ec"})
+    csr, signed = make_intermediate(pki)
+    rc, ic = cert_of(root["certificate"]), cert_of(signed["certificate"])
+    keys = call(pki, "LIST", "pki/certs")["keys"]
+    want = sorted(s.replace(":", "-") for s in (root["serial_number"], signed["serial_number"]))
+    assert sorted(keys) == want
+    s = signed["serial_number"]
+    for form in (s, s.replace(":", "-"), s.upper(), s.replace(":", "-").upper()):
+        d = call(pki, "GET", f"pki/cert/{form}", token=False)
+        assert cert_of(d["certificate"]) == ic and d["revocation_time"] == 0
+    r = pki.get(f"/v1/pki/cert/{s}/raw")
+    assert r.headers["Content-Type"] == "application/pkix-cert"
+    assert x509.load_der_x509_certificate(r.content) == ic
+    r = pki.get(f"/v1/pki/cert/{s}/raw/pem")
+    assert x509.load_pem_x509_certificate(r.content) == ic
+    assert pki.get("/v1/pki/cert/00:11:22").status_code == 404
+    assert_error(pki.get("/v1/pki/cert/not-hex"), 400, "serial")
+
+    # the intermediate mount: its default issuer's chain ends at the root
+    post(pki, "int/intermediate/set-signed", {"certificate": signed["certificate"]})
+    post(pki, "int/issuers/import/bundle", {"pem_bundle": root["certificate"]})
+    r = pki.get("/v1/int/ca_chain")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pem-file"
+    chain = x509.load_pem_x509_certificates(r.content) if hasattr(x509, "load_pem_x509_certificates") else [
+        cert_of("-----BEGIN CERTIFICATE-----" + p) for p in r.text.split("-----BEGIN CERTIFICATE-----")[1:]]
+    assert chain == [ic, rc]
+    openssl_verify(tmp_path, root["certificate"], signed["certificate"], untrusted=[])
+    d = call(pki, "GET", "int/cert/ca_chain", token=False)
+    assert d["certificate"] == r.text
+    d = call(pki, "GET", "int/cert/ca", token=False)
+    assert cert_of(d["certificate"]) == ic
+    assert cert_of(pki.get("/v1/int/ca/pem").text) == ic
+
+
+def test_unknown_default_issuer_reads(pki):
+    assert_error(pki.get("/v1/pki/ca/pem"), 400, "default")
+    assert_error(pki.get("/v1/pki/issuer/nope/json"), 400, "nope")
+    assert_error(pki.get("/v1/pki/issuer/nope/der"), 400, "nope")
+
+
+def test_restart_on_lmdb_keeps_issuers_keys_and_certs(unsealed_server):
+    srv = unsealed_server
+    mount(srv)
+    root = post(srv, "pki/root/generate/internal", {"common_name": "Persistent", "key_type": "ec",
+                                                     "issuer_name": "p", "key_name": "pk"})
+    csr, signed = make_intermediate(srv)
+    issuers = call(srv, "LIST", "pki/issuers")
+    srv.proc.restart()
+    srv.unseal()
+    assert call(srv, "LIST", "pki/issuers") == issuers
+    assert call(srv, "GET", "pki/key/pk")["key_id"] == root["key_id"]
+    assert cert_of(call(srv, "GET", "pki/issuer/p")["certificate"]) == cert_of(root["certificate"])
+    assert cert_of(call(srv, "GET", f"pki/cert/{signed['serial_number']}", token=False)["certificate"]) == \
+        cert_of(signed["certificate"])
+    # the kept key still signs
+    csr2 = post(srv, "int/intermediate/generate/internal", {"common_name": "Second", "key_type": "ec"})
+    again = post(srv, "pki/root/sign-intermediate", {"csr": csr2["csr"], "common_name": "Second"})
+    verify_signed_by(cert_of(again["certificate"]), cert_of(root["certificate"]))
+    # no private key in clear on disk
+    srv.proc.stop()
+    blob = b"".join(p.read_bytes() for p in srv.data_dir.rglob("*") if p.is_file())
+    assert b"PRIVATE KEY" not in blob and b"BEGIN CERTIFICATE" not in blob
+
+
+def test_private_keys_are_hmacd_in_audit(audited_server):
+    srv, log = audited_server
+    mount(srv)
+    d = post(srv, "pki/root/generate/exported", {"common_name": "Audited", "key_type": "ec"})
+    key = d["private_key"]
+    body = "".join(line for line in key.splitlines() if "-----" not in line)
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    resp = [e for e in entries if e.get("type") == "response" and e["request"]["path"] == "pki/root/generate/exported"]
+    assert resp, "no response entry for root/generate"
+    assert resp[-1]["response"]["data"]["private_key"].startswith("hmac-sha256:")
+    assert body[:40] not in text and "PRIVATE KEY" not in text
+    # bundles sent in are HMAC'd as well (pem_bundle is sensitive)
+    mount(srv, "copy")
+    post(srv, "copy/issuers/import/bundle", {"pem_bundle": key + "\n" + d["certificate"]})
+    assert body[:40] not in log.read_text()
+
+
+def test_internal_never_returns_a_private_key(pki):
+    for path, body in (("pki/root/generate/internal", {"common_name": "r", "key_type": "ec"}),
+                       ("pki/intermediate/generate/internal", {"common_name": "i", "key_type": "ec"}),
+                       ("pki/root/rotate/internal", {"common_name": "n", "key_type": "ec"})):
+        d = post(pki, path, body)
+        assert "private_key" not in d and "private_key_type" not in d
+        assert "PRIVATE" not in json.dumps(d)
+    for path in ("pki/issuers", "pki/keys"):
+        lst = call(pki, "LIST", path)
+        for k in lst["keys"]:
+            one = call(pki, "GET", f"{path[:-1]}/{k}")
+            assert "PRIVATE" not in json.dumps(one)
