@@ -242,6 +242,9 @@ def test_second_root_adds_an_issuer_and_keeps_the_default(pki):
     assert lst["key_info"][b["issuer_id"]]["is_default"] is False
     assert lst["key_info"][b["issuer_id"]]["issuer_name"] == "b"
     assert lst["key_info"][b["issuer_id"]]["serial_number"] == b["serial_number"]
+    # as in Vault, the list of issuers needs no token
+    r = pki.request("LIST", "/v1/pki/issuers")
+    assert r.status_code == 200 and r.json()["data"] == lst
     # names are unique per mount
     r = pki.put("/v1/pki/root/generate/internal", token=pki.root_token,
                 json={"common_name": "c", "key_type": "ec", "issuer_name": "a"})

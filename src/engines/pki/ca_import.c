@@ -7,6 +7,7 @@
 #include "pki.h"
 
 #include "err.h"
+#include "secure.h"
 
 #include "banned.h"
 
@@ -79,6 +80,8 @@ out:
 	json_decref(old_keys);
 	json_decref(mapping);
 	strlist_release(&certs);
+	for (size_t i = 0; i < keys.len; i++) /* PEM private keys */
+		secure_wipe(keys.items[i], strlen(keys.items[i]));
 	strlist_release(&keys);
 	return r;
 }

@@ -324,7 +324,7 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 		json_object_set_new(resp->data, "private_key_type", json_string(x509_key_type(key, &bits) ?: ""));
 		if (strcmp(field_string(req, "format"), "pem_bundle") == 0) {
 			struct buf b;
-			buf_init(&b, 64 << 10);
+			buf_init_secret(&b, 64 << 10);
 			buf_printf(&b, "%s\n%s", keytext,
 				   json_string_value(json_object_get(resp->data, "certificate")));
 			json_object_set_new(resp->data, "certificate", json_string(b.data));

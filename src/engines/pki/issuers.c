@@ -541,7 +541,7 @@ static const struct field replace_fields[] = {
 };
 
 const struct route pki_issuer_routes[] = {
-    {.pattern = "issuers", .ops = {[OP_LIST] = issuers_list}, .synopsis = "the issuers of the mount"},
+    {.pattern = "issuers", .ops = {[OP_LIST] = issuers_list}, .flags = ROUTE_UNAUTH, .synopsis = "the issuers of the mount"},
     {.pattern = "issuer/:ref",
      .ops = {[OP_READ] = issuer_read, [OP_UPDATE] = issuer_update, [OP_PATCH] = issuer_update,
 	     [OP_DELETE] = issuer_delete},
