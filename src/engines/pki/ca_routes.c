@@ -75,19 +75,23 @@ static int issuer_name_free(struct request *req, struct response *resp)
 	return name_free ? 0 : response_error(resp, TROVE_ERR_INVALID, "issuer_name: an issuer named %s exists", name);
 }
 
-/* Adds private_key/private_key_type to data for "exported". */
-static int export_key(struct request *req, EVP_PKEY *key, json_t *data)
+/* Answers data (consumed), with private_key/private_key_type added for
+ * "exported". */
+static int answer(struct request *req, struct response *resp, EVP_PKEY *key, json_t *data)
 {
 	char *text = NULL;
-	int bits, r;
-	if (strcmp(request_param(req, "type"), "exported") != 0)
-		return 0;
-	if ((r = pki_key_format(req, key, &text)) != 0)
-		return r;
-	json_object_set_new(data, "private_key", json_string(text));
-	json_object_set_new(data, "private_key_type", json_string(x509_key_type(key, &bits) ?: ""));
-	secure_free_str(text);
-	return 0;
+	int bits, r = 0;
+	if (!data)
+		return TROVE_ERR_NOMEM;
+	if (strcmp(request_param(req, "type"), "exported") == 0 && (r = pki_key_format(req, key, &text)) == 0) {
+		json_object_set_new(data, "private_key", json_string(text));
+		json_object_set_new(data, "private_key_type", json_string(x509_key_type(key, &bits) ?: ""));
+		secure_free_str(text);
+	}
+	if (r == 0)
+		response_set_data(resp, json_incref(data));
+	json_decref(data);
+	return r;
 }
 
 static int root_generate(struct request *req, struct response *resp)
@@ -98,7 +102,7 @@ static int root_generate(struct request *req, struct response *resp)
 	X509_NAME *name = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	json_t *data = NULL, *krec = NULL;
+	json_t *krec = NULL;
 	char key_id[PKI_ID_MAX], issuer_id[PKI_ID_MAX], serial[X509_SERIAL_TEXT_MAX], *pem = NULL;
 	const char *why = NULL;
 	bool existed;
@@ -111,23 +115,13 @@ static int root_generate(struct request *req, struct response *resp)
 		r = response_error(resp, TROVE_ERR_INVALID, "common_name: missing");
 		goto out;
 	}
-	struct x509_spec spec = {.is_ca = true,
-				 .max_path_length = (int)field_int(req, "max_path_length"),
-				 .permitted_dns_domains = &permitted,
-				 .key_usage = X509_KU_CERT_SIGN | X509_KU_CRL_SIGN,
-				 .signature_bits = (int)field_int(req, "signature_bits"),
-				 .use_pss = field_bool(req, "use_pss"),
-				 .sans = &sans};
+	struct x509_spec spec = {.sans = &sans};
 	int64_t ttl_def = req->mount ? mount_max_ttl(req->core, req->mount) : DEFAULT_CA_TTL;
-	pki_req_list(req, "permitted_dns_domains", &permitted);
-	if ((r = pki_req_names(req, &subj, &sans, resp)) != 0 ||
+	pki_req_ca_spec(req, &spec, &permitted);
+	if ((r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0 ||
 	    (r = pki_req_validity(req, ttl_def, ttl_def, &spec.not_before, &spec.not_after, resp)) != 0 ||
 	    (r = issuer_name_free(req, resp)) != 0 || (r = gen_key(req, resp, &key, key_id)) != 0)
 		goto out;
-	if ((r = x509_name_build(&subj, &name)) != 0) {
-		r = response_error(resp, r, "common_name: the subject could not be encoded");
-		goto out;
-	}
 	spec.subject = name;
 	spec.pubkey = key;
 	if ((r = x509_cert_sign(&spec, NULL, key, &cert, &why)) != 0) {
@@ -141,20 +135,12 @@ static int root_generate(struct request *req, struct response *resp)
 	if ((r = pki_cert_format(cert, field_string(req, "format"), &pem)) != 0 ||
 	    (r = x509_serial_text(X509_get0_serialNumber(cert), serial)) != 0)
 		goto out;
-	data = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:O}", "certificate", pem, "issuing_ca", pem,
-			 "serial_number", serial, "expiration", (json_int_t)x509_not_after(cert), "issuer_id", issuer_id,
-			 "issuer_name", field_string(req, "issuer_name"), "key_id", key_id, "key_name",
-			 json_object_get(krec, "name"));
-	if (!data) {
-		r = TROVE_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = export_key(req, key, data)) != 0)
-		goto out;
-	response_set_data(resp, data);
-	data = NULL;
+	r = answer(req, resp, key,
+		   json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:O}", "certificate", pem, "issuing_ca", pem,
+			     "serial_number", serial, "expiration", (json_int_t)x509_not_after(cert), "issuer_id",
+			     issuer_id, "issuer_name", field_string(req, "issuer_name"), "key_id", key_id, "key_name",
+			     json_object_get(krec, "name")));
 out:
-	json_decref(data);
 	json_decref(krec);
 	free(pem);
 	X509_free(cert);
@@ -173,35 +159,21 @@ static int intermediate_generate(struct request *req, struct response *resp)
 	X509_NAME *name = NULL;
 	EVP_PKEY *key = NULL;
 	X509_REQ *csr = NULL;
-	json_t *data = NULL, *krec = NULL;
+	json_t *krec = NULL;
 	char key_id[PKI_ID_MAX], *pem = NULL;
 	int r;
 
 	x509_subject_init(&subj);
 	x509_sans_init(&sans);
-	if ((r = pki_req_names(req, &subj, &sans, resp)) != 0 || (r = gen_key(req, resp, &key, key_id)) != 0)
+	if ((r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0 || (r = gen_key(req, resp, &key, key_id)) != 0)
 		goto out;
-	if ((r = x509_name_build(&subj, &name)) != 0) {
-		r = response_error(resp, r, "common_name: the subject could not be encoded");
-		goto out;
-	}
 	if ((r = x509_csr_build(key, name, &sans, &csr)) != 0 || (r = x509_csr_to_pem(csr, &pem)) != 0 ||
 	    (r = keep_key(req, resp, key, key_id)) != 0 || (r = pki_key_get(req->storage, key_id, &krec)) != 0)
 		goto out;
-	size_t n = strlen(pem);
-	while (n > 0 && pem[n - 1] == '\n')
-		pem[--n] = '\0';
-	data = json_pack("{s:s, s:s, s:O}", "csr", pem, "key_id", key_id, "key_name", json_object_get(krec, "name"));
-	if (!data) {
-		r = TROVE_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = export_key(req, key, data)) != 0)
-		goto out;
-	response_set_data(resp, data);
-	data = NULL;
+	pki_pem_trim(pem);
+	r = answer(req, resp, key,
+		   json_pack("{s:s, s:s, s:O}", "csr", pem, "key_id", key_id, "key_name", json_object_get(krec, "name")));
 out:
-	json_decref(data);
 	json_decref(krec);
 	free(pem);
 	X509_REQ_free(csr);

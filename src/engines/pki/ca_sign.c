@@ -65,9 +65,7 @@ int pki_reply_issued(struct request *req, struct response *resp, const json_t *i
 		json_t *v;
 		json_array_foreach(chain, i, v) {
 			char *p = xstrdup(json_string_value(v));
-			size_t n = strlen(p);
-			while (n > 0 && p[n - 1] == '\n')
-				p[--n] = '\0';
+			pki_pem_trim(p);
 			json_array_set_new(chain, i, json_string(p));
 			free(p);
 		}
@@ -108,28 +106,17 @@ static int sign_intermediate(struct request *req, struct response *resp)
 		r = response_error(resp, TROVE_ERR_INVALID, "common_name: missing");
 		goto out;
 	}
-	struct x509_spec spec = {.is_ca = true,
-				 .max_path_length = (int)field_int(req, "max_path_length"),
-				 .permitted_dns_domains = &permitted,
-				 .key_usage = X509_KU_CERT_SIGN | X509_KU_CRL_SIGN,
-				 .signature_bits = (int)field_int(req, "signature_bits"),
-				 .use_pss = field_bool(req, "use_pss"),
-				 .sans = &sans,
-				 .pubkey = X509_REQ_get0_pubkey(csr)};
+	struct x509_spec spec = {.sans = &sans, .pubkey = X509_REQ_get0_pubkey(csr)};
 	int64_t max = req->mount ? mount_max_ttl(req->core, req->mount) : 0;
-	pki_req_list(req, "permitted_dns_domains", &permitted);
+	pki_req_ca_spec(req, &spec, &permitted);
 	if ((r = pki_req_validity(req, max, max, &spec.not_before, &spec.not_after, resp)) != 0)
 		goto out;
 	if (use_csr) {
 		spec.subject = X509_REQ_get_subject_name(csr);
 		x509_csr_sans(csr, &sans);
 	} else {
-		if ((r = pki_req_names(req, &subj, &sans, resp)) != 0)
+		if ((r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0)
 			goto out;
-		if ((r = x509_name_build(&subj, &name)) != 0) {
-			r = response_error(resp, r, "common_name: the subject could not be encoded");
-			goto out;
-		}
 		spec.subject = name;
 	}
 	/* never past the signing CA, and within its path length */

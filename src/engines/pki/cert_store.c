@@ -141,9 +141,7 @@ static int cert_read(struct request *req, struct response *resp)
 	const char *pem = json_string_value(json_object_get(rec, "certificate")) ?: "";
 	if (!form) {
 		char *p = xstrdup(pem);
-		size_t n = strlen(p);
-		while (n > 0 && p[n - 1] == '\n')
-			p[--n] = '\0';
+		pki_pem_trim(p);
 		response_set_data(resp, json_pack("{s:s, s:i, s:s, s:O}", "certificate", p, "revocation_time", 0,
 						  "revocation_time_rfc3339", "", "issuer_id", json_object_get(rec, "issuer_id")));
 		free(p);

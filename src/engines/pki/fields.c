@@ -124,18 +124,41 @@ int pki_req_key_params(struct request *req, const char **type, int *bits, struct
 	return 0;
 }
 
+void pki_pem_trim(char *pem)
+{
+	size_t n = strlen(pem);
+	while (n > 0 && pem[n - 1] == '\n')
+		pem[--n] = '\0';
+}
+
 int pki_cert_format(X509 *c, const char *format, char **out)
 {
 	if (format && strcmp(format, "der") == 0)
 		return x509_cert_to_der_b64(c, out);
 	int r = x509_cert_to_pem(c, out);
-	/* Vault's PEM fields carry no trailing newline */
-	if (r == 0) {
-		size_t n = strlen(*out);
-		while (n > 0 && (*out)[n - 1] == '\n')
-			(*out)[--n] = '\0';
-	}
+	if (r == 0)
+		pki_pem_trim(*out);
 	return r;
+}
+
+int pki_req_subject(struct request *req, struct x509_subject *subj, struct x509_sans *sans, X509_NAME **name,
+		    struct response *resp)
+{
+	int r = pki_req_names(req, subj, sans, resp);
+	if (r == 0 && (r = x509_name_build(subj, name)) != 0)
+		r = response_error(resp, r, "common_name: the subject could not be encoded");
+	return r;
+}
+
+void pki_req_ca_spec(struct request *req, struct x509_spec *spec, struct strlist *permitted)
+{
+	pki_req_list(req, "permitted_dns_domains", permitted);
+	spec->is_ca = true;
+	spec->max_path_length = (int)field_int(req, "max_path_length");
+	spec->permitted_dns_domains = permitted;
+	spec->key_usage = X509_KU_CERT_SIGN | X509_KU_CRL_SIGN;
+	spec->signature_bits = (int)field_int(req, "signature_bits");
+	spec->use_pss = field_bool(req, "use_pss");
 }
 
 int pki_key_format(struct request *req, EVP_PKEY *k, char **out)

@@ -354,22 +354,11 @@ static int sign(struct request *req, struct response *resp)
 	return issue_or_sign(req, resp, true);
 }
 
-#define LEAF_FIELDS                                                                                          \
-	{.name = "common_name", .type = FIELD_STRING, .description = "the subject's CN"},                      \
-	    {.name = "alt_names", .type = FIELD_STRLIST, .description = "DNS and email SANs"},               \
-	    {.name = "ip_sans", .type = FIELD_STRLIST, .description = "IP SANs"},                            \
-	    {.name = "uri_sans", .type = FIELD_STRLIST, .description = "URI SANs"},                          \
-	    {.name = "other_sans", .type = FIELD_STRLIST, .description = "<oid>;UTF8:<value> SANs"},        \
-	    {.name = "exclude_cn_from_sans", .type = FIELD_BOOL, .description = "keep the CN out of the SANs"}, \
-	    {.name = "ttl", .type = FIELD_DURATION, .description = "lifetime"},                              \
-	    {.name = "not_after", .type = FIELD_STRING, .description = "expiry, YYYY-MM-ddTHH:MM:SSZ"},      \
-	    {.name = "format", .type = FIELD_STRING, .def = "pem", .description = "pem, der or pem_bundle"}, \
-	    {.name = "private_key_format", .type = FIELD_STRING, .def = "der", .description = "der or pkcs8"}
-
-static const struct field issue_fields[] = {LEAF_FIELDS, {0}};
+static const struct field issue_fields[] = {PKI_SAN_FIELDS, PKI_TTL_FORMAT_FIELDS, {0}};
 
 static const struct field sign_fields[] = {
-    LEAF_FIELDS,
+    PKI_SAN_FIELDS,
+    PKI_TTL_FORMAT_FIELDS,
     {.name = "csr", .type = FIELD_STRING, .required = true, .description = "the CSR to sign, PEM"},
     {0},
 };

@@ -142,13 +142,15 @@ void pki_req_list(struct request *req, const char *field, struct strlist *out);
  * newline (pem, pem_bundle) or base64 DER (der). */
 int pki_cert_format(X509 *c, const char *format, char **out);
 /* Field declarations the generation routes share, for their tables. */
-#define PKI_NAME_FIELDS                                                                                      \
+#define PKI_SAN_FIELDS                                                                                       \
 	{.name = "common_name", .type = FIELD_STRING, .description = "the subject's CN"},                      \
 	{.name = "alt_names", .type = FIELD_STRLIST, .description = "DNS and email SANs"},                   \
 	{.name = "ip_sans", .type = FIELD_STRLIST, .description = "IP SANs"},                                \
 	{.name = "uri_sans", .type = FIELD_STRLIST, .description = "URI SANs"},                              \
 	{.name = "other_sans", .type = FIELD_STRLIST, .description = "<oid>;UTF8:<value> SANs"},            \
-	{.name = "exclude_cn_from_sans", .type = FIELD_BOOL, .description = "keep the CN out of the SANs"},   \
+	{.name = "exclude_cn_from_sans", .type = FIELD_BOOL, .description = "keep the CN out of the SANs"}
+#define PKI_NAME_FIELDS                                                                                      \
+	PKI_SAN_FIELDS,                                                                                      \
 	{.name = "ou", .type = FIELD_STRLIST, .description = "subject OU"},                                  \
 	{.name = "organization", .type = FIELD_STRLIST, .description = "subject O"},                         \
 	{.name = "country", .type = FIELD_STRLIST, .description = "subject C"},                              \
@@ -157,19 +159,32 @@ int pki_cert_format(X509 *c, const char *format, char **out);
 	{.name = "street_address", .type = FIELD_STRLIST, .description = "subject street"},                  \
 	{.name = "postal_code", .type = FIELD_STRLIST, .description = "subject postal code"},                \
 	{.name = "serial_number", .type = FIELD_STRING, .description = "subject serialNumber"}
-#define PKI_VALIDITY_FIELDS                                                                                  \
+#define PKI_TTL_FORMAT_FIELDS                                                                                \
 	{.name = "ttl", .type = FIELD_DURATION, .description = "lifetime"},                                  \
 	{.name = "not_after", .type = FIELD_STRING, .description = "expiry, YYYY-MM-ddTHH:MM:SSZ"},          \
-	{.name = "not_before_duration", .type = FIELD_DURATION, .def = "30", .description = "backdating"},   \
-	{.name = "signature_bits", .type = FIELD_INT, .description = "hash bits: 256, 384, 512"},            \
-	{.name = "use_pss", .type = FIELD_BOOL, .description = "RSA-PSS signatures"},                        \
 	{.name = "format", .type = FIELD_STRING, .def = "pem", .description = "pem, der or pem_bundle"},     \
 	{.name = "private_key_format", .type = FIELD_STRING, .def = "der", .description = "der or pkcs8"}
+#define PKI_VALIDITY_FIELDS                                                                                  \
+	PKI_TTL_FORMAT_FIELDS,                                                                               \
+	{.name = "not_before_duration", .type = FIELD_DURATION, .def = "30", .description = "backdating"},   \
+	{.name = "signature_bits", .type = FIELD_INT, .description = "hash bits: 256, 384, 512"},            \
+	{.name = "use_pss", .type = FIELD_BOOL, .description = "RSA-PSS signatures"}
 #define PKI_KEY_FIELDS                                                                                       \
 	{.name = "key_type", .type = FIELD_STRING, .def = "rsa", .description = "rsa, ec or ed25519"},       \
 	{.name = "key_bits", .type = FIELD_INT, .description = "key size; 0 for the type's default"},        \
 	{.name = "key_name", .type = FIELD_STRING, .description = "the new key's name"},                     \
 	{.name = "key_ref", .type = FIELD_STRING, .description = "an existing key (existing only)"}
+
+/* pki_req_names, then the subject as an X509_NAME (*name the caller's);
+ * 400 naming the field on bad input. */
+int pki_req_subject(struct request *req, struct x509_subject *subj, struct x509_sans *sans, X509_NAME **name,
+		    struct response *resp);
+/* The CA fields of a request into spec (is_ca, max_path_length,
+ * permitted_dns_domains into permitted, key usage, signature_bits,
+ * use_pss). */
+void pki_req_ca_spec(struct request *req, struct x509_spec *spec, struct strlist *permitted);
+/* Drops a PEM text's final newlines (Vault's PEM fields carry none). */
+void pki_pem_trim(char *pem);
 
 /* The private key text a request's format and private_key_format ask
  * for (caller secure_free_str()s). */
