@@ -93,12 +93,13 @@ int pki_key_resolve(struct storage *s, const char *ref, char id[PKI_ID_MAX])
 		json_t *cfg = NULL;
 		int r = kv_get_json(s, PKI_KEYS_CONFIG, &cfg);
 		const char *d = r == 0 ? json_string_value(json_object_get(cfg, "default")) : NULL;
-		if (d && d[0])
+		bool found = d && d[0];
+		if (found)
 			snprintf(id, PKI_ID_MAX, "%s", d);
 		json_decref(cfg);
 		if (r != 0 && r != TROVE_ERR_NOT_FOUND)
 			return r;
-		return d && d[0] ? 0 : TROVE_ERR_NOT_FOUND;
+		return found ? 0 : TROVE_ERR_NOT_FOUND;
 	}
 	return resolve_in(s, PKI_KEY_PREFIX, ref, id);
 }
