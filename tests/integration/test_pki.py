@@ -609,3 +609,39 @@ def test_internal_never_returns_a_private_key(pki):
         for k in lst["keys"]:
             one = call(pki, "GET", f"{path[:-1]}/{k}")
             assert "PRIVATE" not in json.dumps(one)
+
+
+# --- hvac, unchanged -------------------------------------------------------
+
+
+def test_hvac_pki_calls(pki, tmp_path):
+    c = pki.client(pki.root_token)
+    root = c.secrets.pki.generate_root("internal", "hvac root", extra_params={"key_type": "ec", "ttl": "720h"},
+                                       mount_point="pki")["data"]
+    rc = cert_of(root["certificate"])
+    assert cert_of(c.secrets.pki.read_ca_certificate(mount_point="pki")) == rc
+    assert cert_of(c.secrets.pki.read_ca_certificate_chain(mount_point="pki")) == rc
+    keys = c.secrets.pki.list_certificates(mount_point="pki")["data"]["keys"]
+    assert keys == [root["serial_number"].replace(":", "-")]
+    got = c.secrets.pki.read_certificate(root["serial_number"], mount_point="pki")["data"]
+    assert cert_of(got["certificate"]) == rc
+
+    mount(pki, "int")
+    csr = c.secrets.pki.generate_intermediate("internal", "hvac int", extra_params={"key_type": "ec"},
+                                              mount_point="int")["data"]["csr"]
+    signed = c.secrets.pki.sign_intermediate(csr, "hvac int", mount_point="pki")["data"]
+    verify_signed_by(cert_of(signed["certificate"]), rc)
+    c.secrets.pki.set_signed_intermediate(signed["certificate"], mount_point="int")
+    assert cert_of(c.secrets.pki.read_ca_certificate(mount_point="int")) == cert_of(signed["certificate"])
+
+    exported = c.secrets.pki.generate_root("exported", "other", extra_params={"key_type": "ec"},
+                                           mount_point="int")["data"]
+    mount(pki, "imp")
+    c.secrets.pki.submit_ca_information(exported["private_key"] + "\n" + exported["certificate"], mount_point="imp")
+    assert cert_of(c.secrets.pki.read_ca_certificate(mount_point="imp")) == cert_of(exported["certificate"])
+
+    # delete_root: every issuer and key of the mount goes
+    c.secrets.pki.delete_root(mount_point="imp")
+    assert pki.request("LIST", "/v1/imp/issuers").status_code == 404
+    assert pki.request("LIST", "/v1/imp/keys", token=pki.root_token).status_code == 404
+    assert pki.get("/v1/imp/ca/pem").status_code == 400

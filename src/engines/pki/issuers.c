@@ -1,6 +1,7 @@
 /* issuers.c — the PKI engine's issuers: storage (config/issuer/<id>,
  * config/issuers), chains, import, and the issuers LIST, issuer/:ref,
- * issuer/:ref/{json,der,pem} and config/issuers routes. */
+ * issuer/:ref/{json,der,pem}, config/issuers, root/replace and root
+ * (DELETE) routes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -517,6 +518,21 @@ static int root_replace(struct request *req, struct response *resp)
 	return r;
 }
 
+/* DELETE root: every issuer and key of the mount goes (Vault's "delete
+ * all CA material"); issued certificates stay in the store. */
+static int root_delete(struct request *req, struct response *resp)
+{
+	int r;
+	(void)resp;
+	if ((r = storage_delete_prefix(req->storage, PKI_ISSUER_PREFIX)) != 0 ||
+	    (r = storage_delete_prefix(req->storage, PKI_KEY_PREFIX)) != 0)
+		return r;
+	if ((r = storage_delete(req->storage, PKI_ISSUERS_CONFIG)) != 0 && r != TROVE_ERR_NOT_FOUND)
+		return r;
+	r = storage_delete(req->storage, PKI_KEYS_CONFIG);
+	return r == TROVE_ERR_NOT_FOUND ? 0 : r;
+}
+
 static const struct field issuer_fields[] = {
     {.name = "issuer_name", .type = FIELD_STRING, .description = "the issuer's name, unique in the mount"},
     {.name = "leaf_not_after_behavior", .type = FIELD_STRING, .description = "err, truncate or permit"},
@@ -555,6 +571,7 @@ const struct route pki_issuer_routes[] = {
      .synopsis = "an issuer's certificate, PEM"},
     {.pattern = "config/issuers", .ops = {[OP_READ] = config_issuers_read, [OP_UPDATE] = config_issuers_write},
      .fields = config_issuers_fields, .synopsis = "the default issuer"},
+    {.pattern = "root", .ops = {[OP_DELETE] = root_delete}, .synopsis = "delete every issuer and key"},
     {.pattern = "root/replace", .ops = {[OP_UPDATE] = root_replace}, .fields = replace_fields,
      .synopsis = "make an issuer the default"},
     {0},
