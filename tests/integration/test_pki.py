@@ -645,3 +645,29 @@ def test_hvac_pki_calls(pki, tmp_path):
     assert pki.request("LIST", "/v1/imp/issuers").status_code == 404
     assert pki.request("LIST", "/v1/imp/keys", token=pki.root_token).status_code == 404
     assert pki.get("/v1/imp/ca/pem").status_code == 400
+
+
+def test_keys_generate_and_import(pki):
+    d = post(pki, "pki/keys/generate/internal", {"key_name": "gen", "key_type": "ec", "key_bits": 384})
+    assert d["key_name"] == "gen" and d["key_type"] == "ec" and "private_key" not in d
+    root = post(pki, "pki/root/generate/existing", {"common_name": "r", "key_ref": "gen"})
+    c = cert_of(root["certificate"])
+    assert root["key_id"] == d["key_id"] and c.public_key().key_size == 384
+    e = post(pki, "pki/keys/generate/exported", {"key_type": "ed25519"})
+    key = serialization.load_pem_private_key(e["private_key"].encode(), None)
+    assert isinstance(key, ed25519.Ed25519PrivateKey) and e["key_type"] == "ed25519"
+    # a key made elsewhere, imported, then used
+    mine = ec.generate_private_key(ec.SECP256R1())
+    pem = mine.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode()
+    imp = post(pki, "pki/keys/import", {"pem_bundle": pem, "key_name": "mine"})
+    assert imp["key_name"] == "mine" and imp["key_type"] == "ec"
+    r2 = post(pki, "pki/root/generate/existing", {"common_name": "mine", "key_ref": "mine"})
+    assert spki(cert_of(r2["certificate"])) == mine.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for path, body, field in (("pki/keys/import", {"pem_bundle": "nope"}, "pem_bundle"),
+                              ("pki/keys/generate/internal", {"key_type": "dsa"}, "key_type"),
+                              ("pki/keys/generate/kms", {}, "kms"),
+                              ("pki/keys/generate/internal", {"key_name": "gen"}, "key_name")):
+        r = pki.put(f"/v1/{path}", token=pki.root_token, json=body)
+        assert_error(r, 400, field)

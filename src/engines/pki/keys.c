@@ -1,5 +1,5 @@
 /* keys.c — the PKI engine's keys: storage (config/key/<id>), names, and
- * the keys LIST and key/:ref routes. */
+ * the keys LIST, keys/generate/:type, keys/import and key/:ref routes. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +339,74 @@ out:
 	return r;
 }
 
+/* keys/generate/:type: a key alone (internal, exported; kms refused). */
+static int key_generate(struct request *req, struct response *resp)
+{
+	const char *type = request_param(req, "type"), *ktype = NULL;
+	EVP_PKEY *k = NULL;
+	json_t *rec = NULL;
+	char id[PKI_ID_MAX], *text = NULL;
+	bool existed;
+	int bits, r;
+
+	if (strcmp(type, "kms") == 0)
+		return response_error(resp, TROVE_ERR_INVALID, "type: managed (kms) keys are not supported");
+	if (strcmp(type, "internal") && strcmp(type, "exported"))
+		return response_error(resp, TROVE_ERR_INVALID, "type: must be internal or exported");
+	if ((r = pki_req_key_params(req, &ktype, &bits, resp)) != 0 || (r = x509_keygen(ktype, bits, &k)) != 0 ||
+	    (r = pki_key_import(req->storage, k, field_string(req, "key_name"), id, &existed, resp)) != 0 ||
+	    (r = pki_key_get(req->storage, id, &rec)) != 0)
+		goto out;
+	json_t *data = key_view(rec);
+	if (strcmp(type, "exported") == 0) {
+		if ((r = x509_key_to_text(k, "pem", &text)) != 0) {
+			json_decref(data);
+			goto out;
+		}
+		json_object_set_new(data, "private_key", json_string(text));
+	}
+	response_set_data(resp, data);
+out:
+	secure_free_str(text);
+	json_decref(rec);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+/* keys/import: one unencrypted private key, PEM. */
+static int key_import(struct request *req, struct response *resp)
+{
+	const char *pem = field_string(req, "pem_bundle");
+	EVP_PKEY *k = NULL;
+	json_t *rec = NULL;
+	char id[PKI_ID_MAX];
+	bool existed;
+	int r;
+
+	if (x509_key_from_pem(pem, strlen(pem), &k) != 0)
+		return response_error(resp, TROVE_ERR_INVALID, "pem_bundle: not an unencrypted PEM private key");
+	if ((r = pki_key_import(req->storage, k, field_string(req, "key_name"), id, &existed, resp)) == 0 &&
+	    (r = pki_key_get(req->storage, id, &rec)) == 0)
+		response_set_data(resp, key_view(rec));
+	json_decref(rec);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+static const struct field key_generate_fields[] = {
+    {.name = "key_name", .type = FIELD_STRING, .description = "the key's name, unique in the mount"},
+    {.name = "key_type", .type = FIELD_STRING, .def = "rsa", .description = "rsa, ec or ed25519"},
+    {.name = "key_bits", .type = FIELD_INT, .description = "key size; 0 for the type's default"},
+    {0},
+};
+
+static const struct field key_import_fields[] = {
+    {.name = "pem_bundle", .type = FIELD_STRING, .required = true, .sensitive = true,
+     .description = "the private key, PEM"},
+    {.name = "key_name", .type = FIELD_STRING, .description = "the key's name, unique in the mount"},
+    {0},
+};
+
 static const struct field key_fields[] = {
     {.name = "key_name", .type = FIELD_STRING, .description = "the key's name, unique in the mount"},
     {0},
@@ -346,6 +414,10 @@ static const struct field key_fields[] = {
 
 const struct route pki_key_routes[] = {
     {.pattern = "keys", .ops = {[OP_LIST] = keys_list}, .synopsis = "the keys of the mount"},
+    {.pattern = "keys/generate/:type", .ops = {[OP_UPDATE] = key_generate}, .fields = key_generate_fields,
+     .synopsis = "generate a key"},
+    {.pattern = "keys/import", .ops = {[OP_UPDATE] = key_import}, .fields = key_import_fields,
+     .synopsis = "import a private key"},
     {.pattern = "key/:ref",
      .ops = {[OP_READ] = key_read, [OP_UPDATE] = key_update, [OP_DELETE] = key_delete},
      .fields = key_fields,
