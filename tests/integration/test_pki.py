@@ -203,6 +203,9 @@ def test_root_use_pss(pki):
     ({"key_type": "ec"}, "common_name"),
     ({"common_name": "r", "issuer_name": "default"}, "issuer_name"),
     ({"common_name": "r", "issuer_name": "bad name"}, "issuer_name"),
+    ({"common_name": "r", "format": "xml"}, "format"),
+    ({"common_name": "r", "private_key_format": "jks"}, "private_key_format"),
+    ({"common_name": "r", "permitted_dns_domains": ["a.example", "@x"]}, "permitted_dns_domains"),
 ])
 def test_root_generate_bad_input(pki, body, field):
     r = pki.put("/v1/pki/root/generate/internal", token=pki.root_token, json=body)
@@ -432,6 +435,8 @@ def test_issuer_read_update_patch_delete(pki):
     assert d["leaf_not_after_behavior"] == "permit" and d["usage"] == "read-only,issuing-certificates"
 
     for body, field in (({"issuer_name": "b"}, "issuer_name"), ({"leaf_not_after_behavior": "x"}, "leaf_not_after"),
+                        ({"ocsp_servers": ["http://o.example/a,DNS:evil"]}, "ocsp_servers"),
+                        ({"crl_distribution_points": ["not a url"]}, "crl_distribution_points"),
                         ({"usage": "everything"}, "usage"), ({"manual_chain": "nope"}, "nope")):
         r = pki.put("/v1/pki/issuer/renamed", token=pki.root_token, json=body)
         assert_error(r, 400, field)

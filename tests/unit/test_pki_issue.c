@@ -189,6 +189,25 @@ static void test_issue(void **state)
 	X509_free(leaf);
 	json_decref(b);
 
+	/* the issuer's AIA, CRL and OCSP URLs go into what it issues */
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/default",
+			      "{\"issuing_certificates\": \"http://ca.example/ca\", "
+			      "\"crl_distribution_points\": \"http://ca.example/crl\", "
+			      "\"ocsp_servers\": \"http://ca.example/ocsp\"}",
+			      NULL),
+			 200);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"u.example.com\"}", &b), 200);
+	leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(leaf, NID_info_access, NULL, NULL);
+	assert_non_null(aia);
+	assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 2);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	STACK_OF(DIST_POINT) *dp = X509_get_ext_d2i(leaf, NID_crl_distribution_points, NULL, NULL);
+	assert_non_null(dp);
+	sk_DIST_POINT_pop_free(dp, DIST_POINT_free);
+	X509_free(leaf);
+	json_decref(b);
+
 	/* ttl above the role's max is lowered to it */
 	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
 			      "{\"common_name\": \"a.example.com\", \"ttl\": \"100h\", \"format\": \"der\", "
@@ -222,7 +241,7 @@ static void test_issue(void **state)
 	assert_non_null(strstr(first_error(b), "unknown role"));
 	json_decref(b);
 	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 3);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 4);
 	json_decref(c);
 
 	/* no_store: issued, not kept */
@@ -233,7 +252,7 @@ static void test_issue(void **state)
 	X509_free(leaf);
 	json_decref(b);
 	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 3);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 4);
 	json_decref(c);
 	X509_free(root);
 }

@@ -212,6 +212,56 @@ static void test_csr(void **state)
 	EVP_PKEY_free(k);
 }
 
+static void test_extension_values(void **state)
+{
+	EVP_PKEY *k = NULL;
+	X509 *c = NULL;
+	X509_NAME *n = name_of("urls");
+	struct strlist good, bad;
+	const char *why = NULL;
+	(void)state;
+
+	strlist_init(&good);
+	strlist_init(&bad);
+	strlist_push(&good, "http://ca.example/crl");
+	strlist_push(&bad, "http://ca.example/crl,DNS:evil.example");
+	assert_true(x509_value_safe("http://ok.example/x"));
+	assert_false(x509_value_safe("a,b"));
+	assert_false(x509_value_safe("@section"));
+	assert_false(x509_value_safe("line\nbreak"));
+	assert_false(x509_value_safe(""));
+	assert_int_equal(x509_keygen("ec", 256, &k), 0);
+	struct x509_spec spec = {.subject = n, .pubkey = k, .not_before = 1700000000, .not_after = 1800000000,
+				 .crl_distribution_points = &good, .issuing_certificates = &good, .ocsp_servers = &good};
+	assert_int_equal(x509_cert_sign(&spec, NULL, k, &c, &why), 0);
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(c, NID_info_access, NULL, NULL);
+	assert_non_null(aia);
+	assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 2);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	STACK_OF(DIST_POINT) *dp = X509_get_ext_d2i(c, NID_crl_distribution_points, NULL, NULL);
+	assert_int_equal(sk_DIST_POINT_num(dp), 1);
+	sk_DIST_POINT_pop_free(dp, DIST_POINT_free);
+	X509_free(c);
+	c = NULL;
+	/* a ',' would smuggle another name into the extension: refused */
+	spec.crl_distribution_points = &bad;
+	assert_int_equal(x509_cert_sign(&spec, NULL, k, &c, &why), TROVE_ERR_INVALID);
+	assert_null(c);
+	spec.crl_distribution_points = NULL;
+	spec.ocsp_servers = &bad;
+	assert_int_equal(x509_cert_sign(&spec, NULL, k, &c, &why), TROVE_ERR_INVALID);
+	spec.ocsp_servers = NULL;
+	spec.is_ca = true;
+	spec.max_path_length = -1;
+	spec.permitted_dns_domains = &bad;
+	assert_int_equal(x509_cert_sign(&spec, NULL, k, &c, &why), TROVE_ERR_INVALID);
+	assert_non_null(strstr(why, "permitted_dns_domains"));
+	strlist_release(&good);
+	strlist_release(&bad);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+}
+
 static void test_sans_errors(void **state)
 {
 	struct x509_sans s;
@@ -272,7 +322,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rsa),         cmocka_unit_test(test_rsa_3072_4096), cmocka_unit_test(test_ec),
 	    cmocka_unit_test(test_ed25519),     cmocka_unit_test(test_key_params),    cmocka_unit_test(test_serials),
-	    cmocka_unit_test(test_csr),         cmocka_unit_test(test_sans_errors),   cmocka_unit_test(test_bundle_split),
+	    cmocka_unit_test(test_csr),         cmocka_unit_test(test_sans_errors),   cmocka_unit_test(test_extension_values),   cmocka_unit_test(test_bundle_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,7 +118,7 @@ static int root_generate(struct request *req, struct response *resp)
 	struct x509_spec spec = {.sans = &sans};
 	int64_t ttl_def = req->mount ? mount_max_ttl(req->core, req->mount) : DEFAULT_CA_TTL;
 	pki_req_ca_spec(req, &spec, &permitted);
-	if ((r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0 ||
+	if ((r = pki_req_formats(req, resp)) != 0 || (r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0 ||
 	    (r = pki_req_validity(req, ttl_def, ttl_def, &spec.not_before, &spec.not_after, resp)) != 0 ||
 	    (r = issuer_name_free(req, resp)) != 0 || (r = gen_key(req, resp, &key, key_id)) != 0)
 		goto out;
@@ -165,7 +165,8 @@ static int intermediate_generate(struct request *req, struct response *resp)
 
 	x509_subject_init(&subj);
 	x509_sans_init(&sans);
-	if ((r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0 || (r = gen_key(req, resp, &key, key_id)) != 0)
+	if ((r = pki_req_formats(req, resp)) != 0 || (r = pki_req_subject(req, &subj, &sans, &name, resp)) != 0 ||
+	    (r = gen_key(req, resp, &key, key_id)) != 0)
 		goto out;
 	if ((r = x509_csr_build(key, name, &sans, &csr)) != 0 || (r = x509_csr_to_pem(csr, &pem)) != 0 ||
 	    (r = keep_key(req, resp, key, key_id)) != 0 || (r = pki_key_get(req->storage, key_id, &krec)) != 0)

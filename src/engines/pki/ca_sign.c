@@ -96,7 +96,7 @@ static int sign_intermediate(struct request *req, struct response *resp)
 	x509_subject_init(&subj);
 	x509_sans_init(&sans);
 	strlist_init(&permitted);
-	if ((r = signing_issuer(req, resp, &issuer, &icert, &ikey)) != 0)
+	if ((r = pki_req_formats(req, resp)) != 0 || (r = signing_issuer(req, resp, &issuer, &icert, &ikey)) != 0)
 		goto out;
 	if ((r = x509_csr_parse(csr_pem, strlen(csr_pem), &csr, &why)) != 0) {
 		r = response_error(resp, r, "%s", why);
@@ -156,7 +156,7 @@ static int sign_self_issued(struct request *req, struct response *resp)
 	EVP_PKEY *ikey = NULL;
 	int r, b1, b2;
 
-	if ((r = signing_issuer(req, resp, &issuer, &icert, &ikey)) != 0)
+	if ((r = pki_req_formats(req, resp)) != 0 || (r = signing_issuer(req, resp, &issuer, &icert, &ikey)) != 0)
 		goto out;
 	if (x509_cert_from_pem(pem, strlen(pem), &c) != 0) {
 		r = response_error(resp, TROVE_ERR_INVALID, "certificate: not a PEM certificate");

@@ -112,6 +112,16 @@ int pki_req_validity(struct request *req, int64_t def_ttl, int64_t max_ttl, int6
 	return 0;
 }
 
+int pki_req_formats(struct request *req, struct response *resp)
+{
+	const char *f = field_string(req, "format"), *k = field_string(req, "private_key_format");
+	if (strcmp(f, "pem") && strcmp(f, "der") && strcmp(f, "pem_bundle"))
+		return response_error(resp, TROVE_ERR_INVALID, "format: must be pem, der or pem_bundle");
+	if (k[0] && strcmp(k, "der") && strcmp(k, "pem") && strcmp(k, "pkcs8"))
+		return response_error(resp, TROVE_ERR_INVALID, "private_key_format: must be der, pem or pkcs8");
+	return 0;
+}
+
 int pki_req_key_params(struct request *req, const char **type, int *bits, struct response *resp)
 {
 	const char *why = NULL;

@@ -243,7 +243,8 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 
 	x509_subject_init(&subj);
 	x509_sans_init(&sans);
-	if ((r = role_load(req, resp, &role)) != 0 || (r = leaf_issuer(req, resp, role, id)) != 0)
+	if ((r = pki_req_formats(req, resp)) != 0 || (r = role_load(req, resp, &role)) != 0 ||
+	    (r = leaf_issuer(req, resp, role, id)) != 0)
 		goto out;
 	if (sign) {
 		const char *pem = field_string(req, "csr");

@@ -408,9 +408,20 @@ static int issuer_update(struct request *req, struct response *resp)
 	if (field_present(req, "revocation_signature_algorithm"))
 		json_object_set_new(rec, "revocation_signature_algorithm",
 				    json_string(field_string(req, "revocation_signature_algorithm")));
-	for (size_t i = 0; i < sizeof(url_fields) / sizeof(url_fields[0]); i++)
-		if (field_present(req, url_fields[i]))
-			json_object_set(rec, url_fields[i], json_object_get(req->data, url_fields[i]));
+	for (size_t i = 0; i < sizeof(url_fields) / sizeof(url_fields[0]); i++) {
+		if (!field_present(req, url_fields[i]))
+			continue;
+		json_t *l = json_object_get(req->data, url_fields[i]), *v;
+		size_t j;
+		json_array_foreach(l, j, v) {
+			const char *url = json_string_value(v);
+			if (!x509_value_safe(url) || !strstr(url, "://")) {
+				r = response_error(resp, TROVE_ERR_INVALID, "%s: not a URL", url_fields[i]);
+				goto out;
+			}
+		}
+		json_object_set(rec, url_fields[i], l);
+	}
 	if ((r = pki_issuer_put(req->storage, rec)) == 0)
 		r = issuer_view(req->storage, rec, resp);
 out:
@@ -571,7 +582,7 @@ const struct route pki_issuer_routes[] = {
      .synopsis = "an issuer's certificate, PEM"},
     {.pattern = "config/issuers", .ops = {[OP_READ] = config_issuers_read, [OP_UPDATE] = config_issuers_write},
      .fields = config_issuers_fields, .synopsis = "the default issuer"},
-    {.pattern = "root", .ops = {[OP_DELETE] = root_delete}, .synopsis = "delete every issuer and key"},
+    {.pattern = "root", .ops = {[OP_DELETE] = root_delete}, .flags = ROUTE_SUDO, .synopsis = "delete every issuer and key"},
     {.pattern = "root/replace", .ops = {[OP_UPDATE] = root_replace}, .fields = replace_fields,
      .synopsis = "make an issuer the default"},
     {0},

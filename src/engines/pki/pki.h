@@ -134,6 +134,9 @@ int pki_req_sans(struct request *req, const char *cn, struct x509_sans *sans, st
  * naming the field on bad input. */
 int pki_req_validity(struct request *req, int64_t def_ttl, int64_t max_ttl, int64_t *nb, int64_t *na,
 		     struct response *resp);
+/* format and private_key_format of a request, checked (400 naming the
+ * field): call before any side effect. */
+int pki_req_formats(struct request *req, struct response *resp);
 /* key_type/key_bits of a request, checked (400 naming the field). */
 int pki_req_key_params(struct request *req, const char **type, int *bits, struct response *resp);
 /* Copies the field's list (FIELD_STRLIST) into out. */

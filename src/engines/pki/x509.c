@@ -603,22 +603,32 @@ static int add_sans(X509 *c, const struct x509_sans *s)
 	return ok ? 0 : TROVE_ERR_INVALID;
 }
 
-static int add_list_ext(X509 *c, X509V3_CTX *ctx, int nid, const char *prefix, const struct strlist *urls)
+/* ',' separates values in an OpenSSL extension config string and '@'
+ * names a section. */
+bool x509_value_safe(const char *v)
+{
+	if (!v[0] || v[0] == '@')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p == ',' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static int add_cdp(X509 *c, X509V3_CTX *ctx, const struct strlist *urls)
 {
 	struct buf b;
 	int r = 0;
 	if (!urls || urls->len == 0)
 		return 0;
 	buf_init(&b, 4096);
-	for (size_t i = 0; i < urls->len; i++)
-		buf_printf(&b, "%s%s;URI:%s", i ? "," : "", prefix, urls->items[i]);
-	if (nid == NID_crl_distribution_points) {
-		/* "URI:a,URI:b" */
-		buf_reset(&b);
-		for (size_t i = 0; i < urls->len; i++)
-			buf_printf(&b, "%sURI:%s", i ? "," : "", urls->items[i]);
+	for (size_t i = 0; r == 0 && i < urls->len; i++) {
+		if (!x509_value_safe(urls->items[i]))
+			r = TROVE_ERR_INVALID;
+		buf_printf(&b, "%sURI:%s", i ? "," : "", urls->items[i]);
 	}
-	r = add_ext(c, ctx, nid, b.data ? b.data : "");
+	if (r == 0)
+		r = add_ext(c, ctx, NID_crl_distribution_points, b.data);
 	buf_release(&b);
 	return r;
 }
@@ -631,11 +641,15 @@ static int add_aia(X509 *c, X509V3_CTX *ctx, const struct x509_spec *s)
 	if (n == 0)
 		return 0;
 	buf_init(&b, 4096);
-	for (size_t i = 0; s->ocsp_servers && i < s->ocsp_servers->len; i++)
+	for (size_t i = 0; s->ocsp_servers && i < s->ocsp_servers->len; i++) {
+		r |= !x509_value_safe(s->ocsp_servers->items[i]);
 		buf_printf(&b, "%sOCSP;URI:%s", b.len ? "," : "", s->ocsp_servers->items[i]);
-	for (size_t i = 0; s->issuing_certificates && i < s->issuing_certificates->len; i++)
+	}
+	for (size_t i = 0; s->issuing_certificates && i < s->issuing_certificates->len; i++) {
+		r |= !x509_value_safe(s->issuing_certificates->items[i]);
 		buf_printf(&b, "%scaIssuers;URI:%s", b.len ? "," : "", s->issuing_certificates->items[i]);
-	r = add_ext(c, ctx, NID_info_access, b.data);
+	}
+	r = r ? TROVE_ERR_INVALID : add_ext(c, ctx, NID_info_access, b.data);
 	buf_release(&b);
 	return r;
 }
@@ -752,16 +766,19 @@ int x509_cert_sign(const struct x509_spec *s, X509 *issuer, EVP_PKEY *signkey, X
 		struct buf b;
 		buf_init(&b, 4096);
 		buf_append_str(&b, "critical");
-		for (size_t i = 0; i < s->permitted_dns_domains->len; i++)
+		int e = 0;
+		for (size_t i = 0; i < s->permitted_dns_domains->len; i++) {
+			e |= !x509_value_safe(s->permitted_dns_domains->items[i]);
 			buf_printf(&b, ",permitted;DNS:%s", s->permitted_dns_domains->items[i]);
-		int e = add_ext(c, &ctx, NID_name_constraints, b.data);
+		}
+		e = e ? TROVE_ERR_INVALID : add_ext(c, &ctx, NID_name_constraints, b.data);
 		buf_release(&b);
 		if (e) {
 			*why = "permitted_dns_domains: not a domain";
 			goto out;
 		}
 	}
-	if (add_aia(c, &ctx, s) || add_list_ext(c, &ctx, NID_crl_distribution_points, "", s->crl_distribution_points)) {
+	if (add_aia(c, &ctx, s) || add_cdp(c, &ctx, s->crl_distribution_points)) {
 		*why = "an AIA or CRL distribution URL could not be encoded";
 		goto out;
 	}

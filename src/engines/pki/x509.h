@@ -142,6 +142,10 @@ int x509_csr_build(EVP_PKEY *key, X509_NAME *subject, const struct x509_sans *sa
  * sans (DNS, email, IP, URI). */
 int x509_csr_sans(X509_REQ *r, struct x509_sans *sans);
 
+/* Whether a URL or domain can go into an extension as one value: not
+ * empty, no ',', no control character, not starting with '@'. */
+bool x509_value_safe(const char *v);
+
 /* notAfter / notBefore of a certificate as unix seconds. */
 int64_t x509_not_after(const X509 *c);
 int64_t x509_not_before(const X509 *c);
