@@ -128,6 +128,8 @@ struct response {
 	 * (case-insensitively), and none when it names none. */
 	json_t *headers;
 	char *text;            /* owned: if set, sent as the whole body ... */
+	size_t text_len;       /* ... of this many bytes (0: strlen(text);
+	                        * set it for binary bodies such as DER) ... */
 	const char *text_type; /* ... with this content type (static) */
 	/* Why a request that ends in a 5xx failed, for the one log line the
 	 * listener writes about it (response_fail_detail): static strings,

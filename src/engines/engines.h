@@ -32,6 +32,8 @@ extern const struct engine kv_v2_engine;
 /* cubbyhole/: per-token private secrets (built in). */
 extern const struct engine cubbyhole_engine;
 extern const struct engine identity_engine;
+/* pki: an internal CA, Vault's PKI API (pki/pki.c). */
+extern const struct engine pki_engine;
 
 struct core;
 struct storage;

@@ -28,6 +28,8 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 		return &cubbyhole_engine;
 	if (strcmp(type, "identity") == 0)
 		return &identity_engine;
+	if (strcmp(type, "pki") == 0)
+		return &pki_engine;
 	if (strcmp(type, "kv") == 0) {
 		const char *v = json_string_value(json_object_get(options, "version"));
 		if (!v || strcmp(v, "1") == 0)

@@ -197,7 +197,7 @@ int http_render(const struct request *req, const struct response *resp, int err,
 		body = json_pack("{s:o}", "errors", resp->errors ? json_incref(resp->errors) : json_array());
 	} else if (resp->text) {
 		*status = resp->status ? resp->status : 200;
-		return buf_append_str(out, resp->text);
+		return resp->text_len ? buf_append(out, resp->text, resp->text_len) : buf_append_str(out, resp->text);
 	} else if (resp->bare) {
 		*status = resp->status ? resp->status : 200;
 		body = json_incref(resp->bare);

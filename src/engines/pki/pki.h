@@ -1,0 +1,225 @@
+/* pki.h — the PKI engine's internal contract: issuers, keys, the
+ * certificate store and leaf signing, shared by the engine's files.
+ *
+ * Storage layout (the mount's view, every value through the barrier; the
+ * names are Vault's):
+ *
+ *   config/key/<id>     a key: {"id", "name", "private_key_type",
+ *                       "private_key" (PKCS#8 PEM)}. CA private keys live
+ *                       only here.
+ *   config/keys         {"default": key id}
+ *   config/issuer/<id>  an issuer: {"id", "name", "key_id" ("" when its
+ *                       key is not held), "certificate" (PEM),
+ *                       "manual_chain" [ids], "usage" ("read-only,
+ *                       issuing-certificates,crl-signing,ocsp-signing"),
+ *                       "leaf_not_after_behavior" (err|truncate|permit),
+ *                       "revocation_signature_algorithm",
+ *                       "issuing_certificates", "crl_distribution_points",
+ *                       "ocsp_servers" [URLs]}
+ *   config/issuers      {"default": issuer id, "default_follows_latest_issuer"}
+ *   certs/<serial>      an issued certificate: {"certificate" (PEM),
+ *                       "issuer_id"}; serial in hyphen form
+ *                       ("xx-xx-..."), as Vault keys it
+ *   role/<name>         a role (Vault's role fields, JSON)
+ *
+ * Ids are v4 UUIDs; issuer and key names are unique per mount. A
+ * reference (:ref) is an id, a name, or "default". Every json_t returned
+ * is a new reference the caller decrefs; records holding a private key
+ * are wiped when freed (the server's jansson allocator wipes). */
+#ifndef TROVE_PKI_H
+#define TROVE_PKI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "core/engine.h"
+#include "storage/storage.h"
+#include "x509.h"
+
+#define PKI_KEY_PREFIX "config/key/"
+#define PKI_KEYS_CONFIG "config/keys"
+#define PKI_ISSUER_PREFIX "config/issuer/"
+#define PKI_ISSUERS_CONFIG "config/issuers"
+#define PKI_CERT_PREFIX "certs/"
+#define PKI_ROLE_PREFIX "role/"
+#define PKI_ID_MAX 37
+
+/* Route tables (one per file). */
+extern const struct route pki_issuer_routes[]; /* issuers.c */
+extern const struct route pki_key_routes[];    /* keys.c */
+extern const struct route pki_ca_routes[];     /* ca_routes.c */
+extern const struct route pki_ca_sign_routes[]; /* ca_sign.c */
+extern const struct route pki_import_routes[]; /* ca_import.c */
+extern const struct route pki_cert_routes[];   /* cert_store.c */
+extern const struct route pki_issue_routes[];  /* issue.c */
+
+/* --- issuers (issuers.c) --- */
+
+/* The id of the issuer ref names. TROVE_ERR_NOT_FOUND when none does
+ * (also "default" with no default set). */
+int pki_issuer_resolve(struct storage *s, const char *ref, char id[PKI_ID_MAX]);
+/* As pki_issuer_resolve, answering 400 "unable to find PKI issuer for
+ * reference: <ref>" in resp when none does. */
+int pki_issuer_resolve_reply(struct storage *s, const char *ref, char id[PKI_ID_MAX], struct response *resp);
+int pki_issuer_get(struct storage *s, const char *id, json_t **rec);
+int pki_issuer_put(struct storage *s, const json_t *rec);
+/* Every issuer id, sorted. */
+int pki_issuer_ids(struct storage *s, struct strlist *out);
+/* config/issuers ({} when never written). */
+int pki_issuers_config_get(struct storage *s, json_t **cfg);
+int pki_issuers_config_put(struct storage *s, const json_t *cfg);
+/* The issuer's chain as PEM strings: itself first, then each parent found
+ * among the mount's issuers (or its manual_chain). */
+int pki_issuer_chain(struct storage *s, const json_t *rec, json_t **chain);
+/* The issuer's certificate, and its private key when it has one
+ * (*key NULL otherwise; the caller EVP_PKEY_free()s both). */
+int pki_issuer_signer(struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key);
+
+/* Imports one certificate as an issuer unless an issuer with the same
+ * certificate exists (*existed true). Links it to a key of the mount that
+ * matches its public key. *id: the issuer's id. If name is given and the
+ * issuer is new, it is named so. */
+int pki_issuer_import(struct storage *s, X509 *cert, const char *name, char id[PKI_ID_MAX], bool *existed,
+		      struct response *resp);
+/* Makes id the default issuer when there is none (or always, with force). */
+int pki_issuer_default_set(struct storage *s, const char *id, bool force);
+
+/* --- keys (keys.c) --- */
+
+int pki_key_resolve(struct storage *s, const char *ref, char id[PKI_ID_MAX]);
+/* The id of the record under prefix (PKI_KEY_PREFIX, PKI_ISSUER_PREFIX)
+ * whose id or name is ref; TROVE_ERR_NOT_FOUND when none. */
+int pki_record_resolve(struct storage *s, const char *prefix, const char *ref, char id[PKI_ID_MAX]);
+/* The id of the stored key whose public key is pub's, or "" in id. */
+int pki_key_find_public(struct storage *s, EVP_PKEY *pub, char id[PKI_ID_MAX]);
+int pki_key_get(struct storage *s, const char *id, json_t **rec);
+/* Stores a key (new id, optional name: 400 when taken); *id its id; if a
+ * key with the same public key exists, that one's id and *existed true. */
+int pki_key_import(struct storage *s, EVP_PKEY *k, const char *name, char id[PKI_ID_MAX], bool *existed,
+		   struct response *resp);
+/* The key of a stored record (caller EVP_PKEY_free()s). */
+int pki_key_load(const json_t *rec, EVP_PKEY **out);
+/* Whether name is free among keys or issuers (prefix PKI_KEY_PREFIX or
+ * PKI_ISSUER_PREFIX), ignoring the record with id self (or NULL). */
+int pki_name_free(struct storage *s, const char *prefix, const char *name, const char *self, bool *free_out);
+/* Checks a name as Vault does: letters, digits, '-', '_', not "default",
+ * at most 128 bytes. Answers 400 naming field otherwise. */
+int pki_name_check(const char *name, const char *field, struct response *resp);
+
+/* --- certificate store (cert_store.c) --- */
+
+/* Answers the PEM certificate pem as a raw body: DER
+ * (application/pkix-cert) when der, else the PEM (application/pem-file). */
+int pki_reply_raw_cert(struct response *resp, const char *pem, bool der);
+/* Stores cert under certs/<serial>. */
+int pki_cert_store(struct storage *s, X509 *cert, const char *issuer_id);
+
+/* --- request helpers (fields.c) --- */
+
+/* The subject and SAN fields of a request (common_name, alt_names,
+ * ip_sans, uri_sans, other_sans, ou, organization, ... serial_number,
+ * exclude_cn_from_sans): fills subj (pointing into req) and sans. 400
+ * naming the field on bad input. */
+int pki_req_names(struct request *req, struct x509_subject *subj, struct x509_sans *sans, struct response *resp);
+/* The SAN fields alone (alt_names, ip_sans, uri_sans, other_sans), with
+ * cn added as a DNS or email SAN unless exclude_cn_from_sans. */
+int pki_req_sans(struct request *req, const char *cn, struct x509_sans *sans, struct response *resp);
+/* not_before/not_after for a request's ttl/not_after/not_before_duration
+ * (ttl def_ttl when not given; a ttl over max_ttl (> 0) is lowered to it
+ * with a warning, as Vault does; not_after is taken as given). 400
+ * naming the field on bad input. */
+int pki_req_validity(struct request *req, int64_t def_ttl, int64_t max_ttl, int64_t *nb, int64_t *na,
+		     struct response *resp);
+/* format and private_key_format of a request, checked (400 naming the
+ * field): call before any side effect. */
+int pki_req_formats(struct request *req, struct response *resp);
+/* key_type/key_bits of a request, checked (400 naming the field). */
+int pki_req_key_params(struct request *req, const char **type, int *bits, struct response *resp);
+/* Copies the field's list (FIELD_STRLIST) into out. */
+void pki_req_list(struct request *req, const char *field, struct strlist *out);
+/* A certificate as the request's "format" asks: PEM without its final
+ * newline (pem, pem_bundle) or base64 DER (der). */
+int pki_cert_format(X509 *c, const char *format, char **out);
+/* Field declarations the generation routes share, for their tables. */
+#define PKI_SAN_FIELDS                                                                                       \
+	{.name = "common_name", .type = FIELD_STRING, .description = "the subject's CN"},                      \
+	{.name = "alt_names", .type = FIELD_STRLIST, .description = "DNS and email SANs"},                   \
+	{.name = "ip_sans", .type = FIELD_STRLIST, .description = "IP SANs"},                                \
+	{.name = "uri_sans", .type = FIELD_STRLIST, .description = "URI SANs"},                              \
+	{.name = "other_sans", .type = FIELD_STRLIST, .description = "<oid>;UTF8:<value> SANs"},            \
+	{.name = "exclude_cn_from_sans", .type = FIELD_BOOL, .description = "keep the CN out of the SANs"}
+#define PKI_NAME_FIELDS                                                                                      \
+	PKI_SAN_FIELDS,                                                                                      \
+	{.name = "ou", .type = FIELD_STRLIST, .description = "subject OU"},                                  \
+	{.name = "organization", .type = FIELD_STRLIST, .description = "subject O"},                         \
+	{.name = "country", .type = FIELD_STRLIST, .description = "subject C"},                              \
+	{.name = "locality", .type = FIELD_STRLIST, .description = "subject L"},                             \
+	{.name = "province", .type = FIELD_STRLIST, .description = "subject ST"},                            \
+	{.name = "street_address", .type = FIELD_STRLIST, .description = "subject street"},                  \
+	{.name = "postal_code", .type = FIELD_STRLIST, .description = "subject postal code"},                \
+	{.name = "serial_number", .type = FIELD_STRING, .description = "subject serialNumber"}
+#define PKI_TTL_FORMAT_FIELDS                                                                                \
+	{.name = "ttl", .type = FIELD_DURATION, .description = "lifetime"},                                  \
+	{.name = "not_after", .type = FIELD_STRING, .description = "expiry, YYYY-MM-ddTHH:MM:SSZ"},          \
+	{.name = "format", .type = FIELD_STRING, .def = "pem", .description = "pem, der or pem_bundle"},     \
+	{.name = "private_key_format", .type = FIELD_STRING, .def = "der", .description = "der or pkcs8"}
+#define PKI_VALIDITY_FIELDS                                                                                  \
+	PKI_TTL_FORMAT_FIELDS,                                                                               \
+	{.name = "not_before_duration", .type = FIELD_DURATION, .def = "30", .description = "backdating"},   \
+	{.name = "signature_bits", .type = FIELD_INT, .description = "hash bits: 256, 384, 512"},            \
+	{.name = "use_pss", .type = FIELD_BOOL, .description = "RSA-PSS signatures"}
+#define PKI_KEY_FIELDS                                                                                       \
+	{.name = "key_type", .type = FIELD_STRING, .def = "rsa", .description = "rsa, ec or ed25519"},       \
+	{.name = "key_bits", .type = FIELD_INT, .description = "key size; 0 for the type's default"},        \
+	{.name = "key_name", .type = FIELD_STRING, .description = "the new key's name"},                     \
+	{.name = "key_ref", .type = FIELD_STRING, .description = "an existing key (existing only)"}
+
+/* pki_req_names, then the subject as an X509_NAME (*name the caller's);
+ * 400 naming the field on bad input. */
+int pki_req_subject(struct request *req, struct x509_subject *subj, struct x509_sans *sans, X509_NAME **name,
+		    struct response *resp);
+/* The CA fields of a request into spec (is_ca, max_path_length,
+ * permitted_dns_domains into permitted, key usage, signature_bits,
+ * use_pss). */
+void pki_req_ca_spec(struct request *req, struct x509_spec *spec, struct strlist *permitted);
+/* Drops a PEM text's final newlines (Vault's PEM fields carry none). */
+void pki_pem_trim(char *pem);
+
+/* The private key text a request's format and private_key_format ask
+ * for (caller secure_free_str()s). */
+int pki_key_format(struct request *req, EVP_PKEY *k, char **out);
+
+/* Answers a certificate the issuer (record) signed as Vault does:
+ * certificate, issuing_ca, ca_chain (the issuer's chain), serial_number,
+ * expiration; PEM without a final newline, or base64 DER for
+ * format=der (ca_sign.c). */
+int pki_reply_issued(struct request *req, struct response *resp, const json_t *issuer, X509 *cert);
+
+/* --- leaf signing (issue.c) --- */
+
+struct pki_leaf {
+	EVP_PKEY *pubkey;            /* borrowed */
+	const struct x509_subject *subject;
+	const struct x509_sans *sans;
+	int64_t not_before, not_after; /* not_after is capped per the issuer's
+	                                * leaf_not_after_behavior */
+	unsigned key_usage, ext_key_usage;
+	const struct strlist *ext_key_usage_oids;
+	int signature_bits;
+	bool use_pss;
+	bool no_store;
+};
+
+/* Signs a leaf with the issuer whose id is given, and stores it under
+ * certs/<serial> unless no_store. Errors answered in resp (400 when the
+ * requested validity passes the issuer's notAfter and its
+ * leaf_not_after_behavior is err; 400 when the issuer has no key or may
+ * not issue). *out the caller's. */
+int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, X509 **out,
+		   struct response *resp);
+
+#endif

@@ -1,0 +1,910 @@
+/* x509.c — keys, certificates and CSRs for the PKI engine (x509.h). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "x509.h"
+
+#include "encoding.h"
+#include "err.h"
+#include "rand.h"
+#include "secure.h"
+
+#include "banned.h"
+
+int x509_key_params(const char *type, int64_t bits, int *bits_out, const char **why)
+{
+	if (!type || strcmp(type, "rsa") == 0 || strcmp(type, "") == 0) {
+		if (bits == 0)
+			bits = 2048;
+		if (bits != 2048 && bits != 3072 && bits != 4096 && bits != 8192) {
+			*why = "key_bits: rsa takes 2048, 3072, 4096 or 8192";
+			return TROVE_ERR_INVALID;
+		}
+	} else if (strcmp(type, "ec") == 0) {
+		if (bits == 0)
+			bits = 256;
+		if (bits != 224 && bits != 256 && bits != 384 && bits != 521) {
+			*why = "key_bits: ec takes 224, 256, 384 or 521";
+			return TROVE_ERR_INVALID;
+		}
+	} else if (strcmp(type, "ed25519") == 0) {
+		bits = 0;
+	} else {
+		*why = "key_type: must be rsa, ec or ed25519";
+		return TROVE_ERR_INVALID;
+	}
+	*bits_out = (int)bits;
+	return 0;
+}
+
+static const char *ec_curve(int bits)
+{
+	switch (bits) {
+	case 224: return "P-224";
+	case 384: return "P-384";
+	case 521: return "P-521";
+	default: return "P-256";
+	}
+}
+
+int x509_keygen(const char *type, int bits, EVP_PKEY **out)
+{
+	*out = NULL;
+	if (strcmp(type, "ec") == 0)
+		*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits));
+	else if (strcmp(type, "ed25519") == 0)
+		*out = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else
+		*out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	return *out ? 0 : TROVE_ERR_INTERNAL;
+}
+
+const char *x509_key_type(const EVP_PKEY *k, int *bits)
+{
+	*bits = 0;
+	switch (EVP_PKEY_get_base_id(k)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		*bits = EVP_PKEY_get_bits(k);
+		return "rsa";
+	case EVP_PKEY_EC:
+		*bits = EVP_PKEY_get_bits(k);
+		return "ec";
+	case EVP_PKEY_ED25519:
+		return "ed25519";
+	default:
+		return NULL;
+	}
+}
+
+static int bio_take(BIO *b, char **out)
+{
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	if (n < 0)
+		return TROVE_ERR_INTERNAL;
+	*out = xstrndup(p, (size_t)n);
+	return 0;
+}
+
+int x509_key_to_text(EVP_PKEY *k, const char *format, char **out)
+{
+	bool pkcs8 = format && strcmp(format, "pkcs8") == 0;
+	bool der = format && strcmp(format, "der") == 0;
+	int r = TROVE_ERR_INTERNAL, bits;
+	BIO *b = BIO_new(BIO_s_mem());
+	unsigned char *d = NULL;
+
+	*out = NULL;
+	if (!b)
+		return TROVE_ERR_NOMEM;
+	const char *type = x509_key_type(k, &bits);
+	if (type && strcmp(type, "ed25519") == 0)
+		pkcs8 = true;
+	if (der) {
+		int n = i2d_PrivateKey(k, &d);
+		if (n <= 0)
+			goto out;
+		*out = xmalloc(base64_encoded_size((size_t)n));
+		base64_encode(d, (size_t)n, *out);
+		secure_wipe(d, (size_t)n);
+		r = 0;
+		goto out;
+	}
+	if (pkcs8 ? !PEM_write_bio_PKCS8PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)
+		  : !PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL))
+		goto out;
+	r = bio_take(b, out);
+out:
+	OPENSSL_free(d);
+	/* the memory BIO held the key: clear it before it is freed */
+	{
+		char *p = NULL;
+		long n = BIO_get_mem_data(b, &p);
+		if (n > 0)
+			secure_wipe(p, (size_t)n);
+	}
+	BIO_free(b);
+	return r;
+}
+
+int x509_key_from_pem(const char *pem, size_t len, EVP_PKEY **out)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	*out = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	ERR_clear_error();
+	return *out ? 0 : TROVE_ERR_INVALID;
+}
+
+int x509_pubkey_id(EVP_PKEY *k, char **out)
+{
+	unsigned char *d = NULL;
+	int n = i2d_PUBKEY(k, &d);
+	if (n <= 0)
+		return TROVE_ERR_INTERNAL;
+	*out = xmalloc((size_t)n * 2 + 1);
+	hex_encode(d, (size_t)n, *out);
+	OPENSSL_free(d);
+	return 0;
+}
+
+int x509_cert_to_pem(X509 *c, char **out)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int r = TROVE_ERR_INTERNAL;
+	if (b && PEM_write_bio_X509(b, c))
+		r = bio_take(b, out);
+	BIO_free(b);
+	return r;
+}
+
+int x509_cert_to_der(X509 *c, unsigned char **out, size_t *len)
+{
+	unsigned char *d = NULL;
+	int n = i2d_X509(c, &d);
+	if (n <= 0)
+		return TROVE_ERR_INTERNAL;
+	*out = xmalloc((size_t)n);
+	memcpy(*out, d, (size_t)n);
+	*len = (size_t)n;
+	OPENSSL_free(d);
+	return 0;
+}
+
+int x509_cert_to_der_b64(X509 *c, char **out)
+{
+	unsigned char *d = NULL;
+	size_t n = 0;
+	int r = x509_cert_to_der(c, &d, &n);
+	if (r == 0) {
+		*out = xmalloc(base64_encoded_size(n));
+		base64_encode(d, n, *out);
+	}
+	free(d);
+	return r;
+}
+
+int x509_cert_from_pem(const char *pem, size_t len, X509 **out)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	*out = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	ERR_clear_error();
+	return *out ? 0 : TROVE_ERR_INVALID;
+}
+
+/* The next "-----BEGIN <label>-----" block in [p, end): its start, its
+ * end (past the END line) and its label. */
+static bool pem_next(const char *p, const char *end, const char **bstart, const char **bend, char *label, size_t cap)
+{
+	static const char begin[] = "-----BEGIN ";
+	const char *s = p, *e;
+	while ((size_t)(end - s) >= sizeof(begin) - 1) {
+		s = memmem(s, (size_t)(end - s), begin, sizeof(begin) - 1);
+		if (!s)
+			return false;
+		const char *l = s + sizeof(begin) - 1;
+		const char *le = memmem(l, (size_t)(end - l), "-----", 5);
+		if (!le || (size_t)(le - l) >= cap)
+			return false;
+		memcpy(label, l, (size_t)(le - l));
+		label[le - l] = '\0';
+		char endmark[160];
+		int n = snprintf(endmark, sizeof(endmark), "-----END %s-----", label);
+		e = memmem(le, (size_t)(end - le), endmark, (size_t)n);
+		if (!e)
+			return false;
+		*bstart = s;
+		*bend = e + n;
+		return true;
+	}
+	return false;
+}
+
+int x509_pem_bundle_split(const char *pem, size_t len, struct strlist *certs, struct strlist *keys,
+			  const char **why)
+{
+	const char *p = pem, *end = pem + len, *bs, *be;
+	char label[96];
+	size_t had = certs->len + keys->len;
+	int r = 0;
+
+	while (pem_next(p, end, &bs, &be, label, sizeof(label))) {
+		p = be;
+		if (strcmp(label, "CERTIFICATE") == 0) {
+			X509 *c = NULL;
+			char *out = NULL;
+			if (x509_cert_from_pem(bs, (size_t)(be - bs), &c) != 0) {
+				*why = "pem_bundle: a certificate does not parse";
+				return TROVE_ERR_INVALID;
+			}
+			r = x509_cert_to_pem(c, &out);
+			X509_free(c);
+			if (r == 0)
+				strlist_push_owned(certs, out);
+		} else if (strstr(label, "PRIVATE KEY")) {
+			EVP_PKEY *k = NULL;
+			char *out = NULL;
+			if (x509_key_from_pem(bs, (size_t)(be - bs), &k) != 0) {
+				*why = "pem_bundle: a private key does not parse (or is encrypted)";
+				return TROVE_ERR_INVALID;
+			}
+			r = x509_key_to_text(k, "pkcs8", &out);
+			EVP_PKEY_free(k);
+			if (r == 0)
+				strlist_push_owned(keys, out);
+		}
+		if (r != 0)
+			return r;
+	}
+	if (certs->len + keys->len == had) {
+		*why = "pem_bundle: no certificate or private key found";
+		return TROVE_ERR_INVALID;
+	}
+	return 0;
+}
+
+int x509_csr_parse(const char *pem, size_t len, X509_REQ **out, const char **why)
+{
+	BIO *b = NULL;
+	EVP_PKEY *pk;
+	*out = NULL;
+	if (!pem || len == 0 || len > INT32_MAX) {
+		*why = "csr: missing";
+		return TROVE_ERR_INVALID;
+	}
+	b = BIO_new_mem_buf(pem, (int)len);
+	if (b)
+		*out = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+	BIO_free(b);
+	ERR_clear_error();
+	if (!*out) {
+		*why = "csr: not a PEM certificate request";
+		return TROVE_ERR_INVALID;
+	}
+	pk = X509_REQ_get0_pubkey(*out);
+	if (!pk || X509_REQ_verify(*out, pk) != 1) {
+		ERR_clear_error();
+		X509_REQ_free(*out);
+		*out = NULL;
+		*why = "csr: its signature does not verify";
+		return TROVE_ERR_INVALID;
+	}
+	return 0;
+}
+
+int x509_csr_to_pem(X509_REQ *req, char **out)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int r = TROVE_ERR_INTERNAL;
+	if (b && PEM_write_bio_X509_REQ(b, req))
+		r = bio_take(b, out);
+	BIO_free(b);
+	return r;
+}
+
+int x509_serial_random(ASN1_INTEGER **out)
+{
+	unsigned char b[20];
+	BIGNUM *bn = NULL;
+	int r = rand_bytes(b, sizeof(b));
+	if (r != 0)
+		return r;
+	b[0] = (unsigned char)((b[0] & 0x3f) | 0x40); /* positive, exactly 20 bytes */
+	bn = BN_bin2bn(b, sizeof(b), NULL);
+	*out = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	BN_free(bn);
+	return *out ? 0 : TROVE_ERR_NOMEM;
+}
+
+int x509_serial_text(const ASN1_INTEGER *s, char out[X509_SERIAL_TEXT_MAX])
+{
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	int n = ASN1_STRING_length(s);
+	size_t o = 0;
+	if (n <= 0 || n * 3 > X509_SERIAL_TEXT_MAX)
+		return TROVE_ERR_INVALID;
+	for (int i = 0; i < n; i++) {
+		char h[3];
+		hex_encode(d + i, 1, h);
+		if (i)
+			out[o++] = ':';
+		out[o++] = h[0];
+		out[o++] = h[1];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int x509_serial_canon(const char *in, char out[X509_SERIAL_TEXT_MAX])
+{
+	char hex[X509_SERIAL_TEXT_MAX];
+	size_t n = 0, o = 0;
+	for (const char *p = in; *p; p++) {
+		if (*p == ':' || *p == '-')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n + 1 >= sizeof(hex))
+			return TROVE_ERR_INVALID;
+		hex[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n == 0 || n % 2 || (n / 2) * 3 > X509_SERIAL_TEXT_MAX)
+		return TROVE_ERR_INVALID;
+	for (size_t i = 0; i < n; i += 2) {
+		if (i)
+			out[o++] = ':';
+		out[o++] = hex[i];
+		out[o++] = hex[i + 1];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+void x509_sans_init(struct x509_sans *s)
+{
+	strlist_init(&s->dns);
+	strlist_init(&s->email);
+	strlist_init(&s->ip);
+	strlist_init(&s->uri);
+	strlist_init(&s->other);
+}
+
+void x509_sans_release(struct x509_sans *s)
+{
+	strlist_release(&s->dns);
+	strlist_release(&s->email);
+	strlist_release(&s->ip);
+	strlist_release(&s->uri);
+	strlist_release(&s->other);
+}
+
+static bool ip_valid(const char *v)
+{
+	unsigned char b[16];
+	return inet_pton(AF_INET, v, b) == 1 || inet_pton(AF_INET6, v, b) == 1;
+}
+
+int x509_sans_add(struct x509_sans *s, const char *kind, const char *v, const char **why)
+{
+	if (!v[0])
+		return 0;
+	if (strcmp(kind, "alt_names") == 0)
+		return strlist_push(strchr(v, '@') ? &s->email : &s->dns, v);
+	if (strcmp(kind, "ip_sans") == 0) {
+		if (!ip_valid(v)) {
+			*why = "ip_sans: not an IP address";
+			return TROVE_ERR_INVALID;
+		}
+		return strlist_push(&s->ip, v);
+	}
+	if (strcmp(kind, "uri_sans") == 0)
+		return strlist_push(&s->uri, v);
+	if (strcmp(kind, "other_sans") == 0) {
+		const char *semi = strchr(v, ';');
+		if (!semi || (strncmp(semi + 1, "UTF8:", 5) != 0 && strncmp(semi + 1, "UTF-8:", 6) != 0)) {
+			*why = "other_sans: expected <oid>;UTF8:<value>";
+			return TROVE_ERR_INVALID;
+		}
+		char oid[128];
+		size_t n = (size_t)(semi - v);
+		if (n == 0 || n >= sizeof(oid)) {
+			*why = "other_sans: bad OID";
+			return TROVE_ERR_INVALID;
+		}
+		memcpy(oid, v, n);
+		oid[n] = '\0';
+		ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
+		ASN1_OBJECT_free(o);
+		if (!o) {
+			ERR_clear_error();
+			*why = "other_sans: bad OID";
+			return TROVE_ERR_INVALID;
+		}
+		return strlist_push(&s->other, v);
+	}
+	*why = "unknown SAN kind";
+	return TROVE_ERR_INVALID;
+}
+
+void x509_subject_init(struct x509_subject *s)
+{
+	memset(s, 0, sizeof(*s));
+	strlist_init(&s->ou);
+	strlist_init(&s->org);
+	strlist_init(&s->country);
+	strlist_init(&s->locality);
+	strlist_init(&s->province);
+	strlist_init(&s->street);
+	strlist_init(&s->postal);
+}
+
+void x509_subject_release(struct x509_subject *s)
+{
+	strlist_release(&s->ou);
+	strlist_release(&s->org);
+	strlist_release(&s->country);
+	strlist_release(&s->locality);
+	strlist_release(&s->province);
+	strlist_release(&s->street);
+	strlist_release(&s->postal);
+}
+
+static int name_add_list(X509_NAME *n, int nid, const struct strlist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		if (!X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8, (const unsigned char *)l->items[i], -1, -1, 0))
+			return TROVE_ERR_INVALID;
+	return 0;
+}
+
+int x509_name_build(const struct x509_subject *s, X509_NAME **out)
+{
+	X509_NAME *n = X509_NAME_new();
+	int r = TROVE_ERR_INVALID;
+	if (!n)
+		return TROVE_ERR_NOMEM;
+	/* Go's pkix.Name order: C, ST, L, street, postal code, O, OU, CN, serialNumber */
+	if (name_add_list(n, NID_countryName, &s->country) || name_add_list(n, NID_stateOrProvinceName, &s->province) ||
+	    name_add_list(n, NID_localityName, &s->locality) || name_add_list(n, NID_streetAddress, &s->street) ||
+	    name_add_list(n, NID_postalCode, &s->postal) || name_add_list(n, NID_organizationName, &s->org) ||
+	    name_add_list(n, NID_organizationalUnitName, &s->ou))
+		goto out;
+	if (s->cn && s->cn[0] &&
+	    !X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)s->cn, -1, -1, 0))
+		goto out;
+	if (s->serial_number && s->serial_number[0] &&
+	    !X509_NAME_add_entry_by_NID(n, NID_serialNumber, MBSTRING_UTF8, (const unsigned char *)s->serial_number,
+					-1, -1, 0))
+		goto out;
+	*out = n;
+	n = NULL;
+	r = 0;
+out:
+	ERR_clear_error();
+	X509_NAME_free(n);
+	return r;
+}
+
+int x509_ku_parse(const char *name, unsigned *bits)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} ku[] = {
+	    {"digitalsignature", X509_KU_DIGITAL_SIGNATURE}, {"keyencipherment", X509_KU_KEY_ENCIPHERMENT},
+	    {"keyagreement", X509_KU_KEY_AGREEMENT},         {"certsign", X509_KU_CERT_SIGN},
+	    {"crlsign", X509_KU_CRL_SIGN},                   {"contentcommitment", X509_KU_CONTENT_COMMITMENT},
+	    {"dataencipherment", X509_KU_DATA_ENCIPHERMENT},
+	};
+	if (strncasecmp(name, "keyusage", 8) == 0)
+		name += 8;
+	for (size_t i = 0; i < sizeof(ku) / sizeof(ku[0]); i++)
+		if (strcasecmp(name, ku[i].name) == 0) {
+			*bits |= ku[i].bit;
+			return 0;
+		}
+	return TROVE_ERR_INVALID;
+}
+
+/* One extension from its config text (X509V3_EXT_conf_nid form). */
+static int add_ext(X509 *c, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	int ok = e && X509_add_ext(c, e, -1);
+	X509_EXTENSION_free(e);
+	return ok ? 0 : TROVE_ERR_INVALID;
+}
+
+static int gn_push(GENERAL_NAMES *gens, int type, const char *v)
+{
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	if (!g)
+		return TROVE_ERR_NOMEM;
+	if (type == GEN_IPADD) {
+		ASN1_OCTET_STRING *ip = a2i_IPADDRESS(v);
+		if (!ip) {
+			GENERAL_NAME_free(g);
+			return TROVE_ERR_INVALID;
+		}
+		GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+	} else if (type == GEN_OTHERNAME) {
+		const char *semi = strchr(v, ';');
+		const char *val = strchr(semi, ':') + 1;
+		char oid[128];
+		memcpy(oid, v, (size_t)(semi - v));
+		oid[semi - v] = '\0';
+		ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
+		ASN1_TYPE *t = ASN1_TYPE_new();
+		ASN1_UTF8STRING *u = ASN1_UTF8STRING_new();
+		if (!o || !t || !u || !ASN1_STRING_set(u, val, -1)) {
+			ASN1_OBJECT_free(o);
+			ASN1_TYPE_free(t);
+			ASN1_UTF8STRING_free(u);
+			GENERAL_NAME_free(g);
+			return TROVE_ERR_INVALID;
+		}
+		ASN1_TYPE_set(t, V_ASN1_UTF8STRING, u);
+		GENERAL_NAME_set0_othername(g, o, t);
+	} else {
+		ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+		if (!s || !ASN1_STRING_set(s, v, -1)) {
+			ASN1_IA5STRING_free(s);
+			GENERAL_NAME_free(g);
+			return TROVE_ERR_INVALID;
+		}
+		GENERAL_NAME_set0_value(g, type, s);
+	}
+	if (!sk_GENERAL_NAME_push(gens, g)) {
+		GENERAL_NAME_free(g);
+		return TROVE_ERR_NOMEM;
+	}
+	return 0;
+}
+
+static GENERAL_NAMES *sans_build(const struct x509_sans *s)
+{
+	GENERAL_NAMES *g = sk_GENERAL_NAME_new_null();
+	int r = 0;
+	if (!g)
+		return NULL;
+	for (size_t i = 0; r == 0 && i < s->dns.len; i++)
+		r = gn_push(g, GEN_DNS, s->dns.items[i]);
+	for (size_t i = 0; r == 0 && i < s->email.len; i++)
+		r = gn_push(g, GEN_EMAIL, s->email.items[i]);
+	for (size_t i = 0; r == 0 && i < s->ip.len; i++)
+		r = gn_push(g, GEN_IPADD, s->ip.items[i]);
+	for (size_t i = 0; r == 0 && i < s->uri.len; i++)
+		r = gn_push(g, GEN_URI, s->uri.items[i]);
+	for (size_t i = 0; r == 0 && i < s->other.len; i++)
+		r = gn_push(g, GEN_OTHERNAME, s->other.items[i]);
+	if (r != 0) {
+		GENERAL_NAMES_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+static int add_sans(X509 *c, const struct x509_sans *s)
+{
+	if (!s || s->dns.len + s->email.len + s->ip.len + s->uri.len + s->other.len == 0)
+		return 0;
+	GENERAL_NAMES *g = sans_build(s);
+	int ok = g && X509_add1_ext_i2d(c, NID_subject_alt_name, g, 0, X509V3_ADD_DEFAULT) == 1;
+	GENERAL_NAMES_free(g);
+	return ok ? 0 : TROVE_ERR_INVALID;
+}
+
+/* ',' separates values in an OpenSSL extension config string and '@'
+ * names a section. */
+bool x509_value_safe(const char *v)
+{
+	if (!v[0] || v[0] == '@')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p == ',' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static int add_cdp(X509 *c, X509V3_CTX *ctx, const struct strlist *urls)
+{
+	struct buf b;
+	int r = 0;
+	if (!urls || urls->len == 0)
+		return 0;
+	buf_init(&b, 4096);
+	for (size_t i = 0; r == 0 && i < urls->len; i++) {
+		if (!x509_value_safe(urls->items[i]))
+			r = TROVE_ERR_INVALID;
+		buf_printf(&b, "%sURI:%s", i ? "," : "", urls->items[i]);
+	}
+	if (r == 0)
+		r = add_ext(c, ctx, NID_crl_distribution_points, b.data);
+	buf_release(&b);
+	return r;
+}
+
+static int add_aia(X509 *c, X509V3_CTX *ctx, const struct x509_spec *s)
+{
+	struct buf b;
+	int r = 0;
+	size_t n = (s->issuing_certificates ? s->issuing_certificates->len : 0) + (s->ocsp_servers ? s->ocsp_servers->len : 0);
+	if (n == 0)
+		return 0;
+	buf_init(&b, 4096);
+	for (size_t i = 0; s->ocsp_servers && i < s->ocsp_servers->len; i++) {
+		r |= !x509_value_safe(s->ocsp_servers->items[i]);
+		buf_printf(&b, "%sOCSP;URI:%s", b.len ? "," : "", s->ocsp_servers->items[i]);
+	}
+	for (size_t i = 0; s->issuing_certificates && i < s->issuing_certificates->len; i++) {
+		r |= !x509_value_safe(s->issuing_certificates->items[i]);
+		buf_printf(&b, "%scaIssuers;URI:%s", b.len ? "," : "", s->issuing_certificates->items[i]);
+	}
+	r = r ? TROVE_ERR_INVALID : add_ext(c, ctx, NID_info_access, b.data);
+	buf_release(&b);
+	return r;
+}
+
+static int add_usages(X509 *c, X509V3_CTX *ctx, const struct x509_spec *s)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} ku[] = {
+	    {X509_KU_DIGITAL_SIGNATURE, "digitalSignature"}, {X509_KU_CONTENT_COMMITMENT, "nonRepudiation"},
+	    {X509_KU_KEY_ENCIPHERMENT, "keyEncipherment"},   {X509_KU_DATA_ENCIPHERMENT, "dataEncipherment"},
+	    {X509_KU_KEY_AGREEMENT, "keyAgreement"},         {X509_KU_CERT_SIGN, "keyCertSign"},
+	    {X509_KU_CRL_SIGN, "cRLSign"},
+	};
+	char text[256] = "critical";
+	int r = 0;
+	if (s->key_usage) {
+		for (size_t i = 0; i < sizeof(ku) / sizeof(ku[0]); i++)
+			if (s->key_usage & ku[i].bit) {
+				strncat(text, ",", sizeof(text) - strlen(text) - 1);
+				strncat(text, ku[i].name, sizeof(text) - strlen(text) - 1);
+			}
+		if ((r = add_ext(c, ctx, NID_key_usage, text)) != 0)
+			return r;
+	}
+	struct buf e;
+	buf_init(&e, 1024);
+	if (s->ext_key_usage & X509_EKU_SERVER)
+		buf_printf(&e, "%sserverAuth", e.len ? "," : "");
+	if (s->ext_key_usage & X509_EKU_CLIENT)
+		buf_printf(&e, "%sclientAuth", e.len ? "," : "");
+	if (s->ext_key_usage & X509_EKU_CODE_SIGNING)
+		buf_printf(&e, "%scodeSigning", e.len ? "," : "");
+	if (s->ext_key_usage & X509_EKU_EMAIL)
+		buf_printf(&e, "%semailProtection", e.len ? "," : "");
+	for (size_t i = 0; s->ext_key_usage_oids && i < s->ext_key_usage_oids->len; i++)
+		buf_printf(&e, "%s%s", e.len ? "," : "", s->ext_key_usage_oids->items[i]);
+	if (e.len)
+		r = add_ext(c, ctx, NID_ext_key_usage, e.data);
+	buf_release(&e);
+	return r;
+}
+
+static const EVP_MD *sig_md(EVP_PKEY *k, int signature_bits)
+{
+	int bits;
+	const char *t = x509_key_type(k, &bits);
+	if (t && strcmp(t, "ed25519") == 0)
+		return NULL;
+	if (signature_bits == 0 && t && strcmp(t, "ec") == 0)
+		signature_bits = bits > 384 ? 512 : bits > 256 ? 384 : 256;
+	switch (signature_bits) {
+	case 384: return EVP_sha384();
+	case 512: return EVP_sha512();
+	default: return EVP_sha256();
+	}
+}
+
+static int sign_with(X509 *c, EVP_PKEY *key, int signature_bits, bool use_pss)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md = sig_md(key, signature_bits);
+	int ok = mctx && EVP_DigestSignInit(mctx, &pctx, md, NULL, key) == 1;
+	int bits;
+	const char *t = x509_key_type(key, &bits);
+	if (ok && use_pss && t && strcmp(t, "rsa") == 0)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	ok = ok && X509_sign_ctx(c, mctx) > 0;
+	EVP_MD_CTX_free(mctx);
+	return ok ? 0 : TROVE_ERR_INTERNAL;
+}
+
+int x509_cert_sign(const struct x509_spec *s, X509 *issuer, EVP_PKEY *signkey, X509 **out, const char **why)
+{
+	X509 *c = X509_new();
+	ASN1_INTEGER *serial = NULL;
+	X509V3_CTX ctx;
+	int r = TROVE_ERR_INTERNAL;
+
+	*out = NULL;
+	if (!c)
+		return TROVE_ERR_NOMEM;
+	if ((r = x509_serial_random(&serial)) != 0)
+		goto out;
+	r = TROVE_ERR_INTERNAL;
+	if (!X509_set_version(c, 2) || !X509_set_serialNumber(c, serial) || !X509_set_subject_name(c, s->subject) ||
+	    !X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : s->subject) ||
+	    !X509_set_pubkey(c, s->pubkey) || !ASN1_TIME_set(X509_getm_notBefore(c), (time_t)s->not_before) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(c), (time_t)s->not_after))
+		goto out;
+	X509V3_set_ctx(&ctx, issuer ? issuer : c, c, NULL, NULL, 0);
+	r = TROVE_ERR_INVALID;
+	*why = "could not build the certificate's extensions";
+	if (s->is_ca) {
+		char bc[64];
+		if (s->max_path_length >= 0)
+			snprintf(bc, sizeof(bc), "critical,CA:TRUE,pathlen:%d", s->max_path_length);
+		else
+			snprintf(bc, sizeof(bc), "critical,CA:TRUE");
+		if (add_ext(c, &ctx, NID_basic_constraints, bc))
+			goto out;
+	}
+	if (add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
+	    add_ext(c, &ctx, NID_authority_key_identifier, "keyid:always") || add_usages(c, &ctx, s))
+		goto out;
+	if (add_sans(c, s->sans)) {
+		*why = "a subject alternative name could not be encoded";
+		goto out;
+	}
+	if (s->is_ca && s->permitted_dns_domains && s->permitted_dns_domains->len) {
+		struct buf b;
+		buf_init(&b, 4096);
+		buf_append_str(&b, "critical");
+		int e = 0;
+		for (size_t i = 0; i < s->permitted_dns_domains->len; i++) {
+			e |= !x509_value_safe(s->permitted_dns_domains->items[i]);
+			buf_printf(&b, ",permitted;DNS:%s", s->permitted_dns_domains->items[i]);
+		}
+		e = e ? TROVE_ERR_INVALID : add_ext(c, &ctx, NID_name_constraints, b.data);
+		buf_release(&b);
+		if (e) {
+			*why = "permitted_dns_domains: not a domain";
+			goto out;
+		}
+	}
+	if (add_aia(c, &ctx, s) || add_cdp(c, &ctx, s->crl_distribution_points)) {
+		*why = "an AIA or CRL distribution URL could not be encoded";
+		goto out;
+	}
+	if ((r = sign_with(c, signkey, s->signature_bits, s->use_pss)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	ERR_clear_error();
+	ASN1_INTEGER_free(serial);
+	X509_free(c);
+	return r;
+}
+
+int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey)
+{
+	int r = X509_set_issuer_name(c, X509_get_subject_name(issuer)) ? sign_with(c, signkey, 0, false)
+									 : TROVE_ERR_INTERNAL;
+	ERR_clear_error();
+	return r;
+}
+
+int x509_csr_build(EVP_PKEY *key, X509_NAME *subject, const struct x509_sans *sans, X509_REQ **out)
+{
+	X509_REQ *q = X509_REQ_new();
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *g = NULL;
+	int r = TROVE_ERR_INTERNAL;
+	if (!q || !X509_REQ_set_version(q, 0) || !X509_REQ_set_subject_name(q, subject) || !X509_REQ_set_pubkey(q, key))
+		goto out;
+	if (sans && sans->dns.len + sans->email.len + sans->ip.len + sans->uri.len + sans->other.len) {
+		X509_EXTENSION *e;
+		exts = sk_X509_EXTENSION_new_null();
+		if (!exts || !(g = sans_build(sans)) || !(e = X509V3_EXT_i2d(NID_subject_alt_name, 0, g)))
+			goto out;
+		sk_X509_EXTENSION_push(exts, e);
+		if (!X509_REQ_add_extensions(q, exts))
+			goto out;
+	}
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	int ok = m && EVP_DigestSignInit(m, NULL, sig_md(key, 0), NULL, key) == 1 && X509_REQ_sign_ctx(q, m) > 0;
+	EVP_MD_CTX_free(m);
+	if (!ok)
+		goto out;
+	*out = q;
+	q = NULL;
+	r = 0;
+out:
+	ERR_clear_error();
+	GENERAL_NAMES_free(g);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(q);
+	return r;
+}
+
+int x509_csr_sans(X509_REQ *q, struct x509_sans *sans)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(q);
+	int r = 0;
+	for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) != NID_subject_alt_name)
+			continue;
+		GENERAL_NAMES *g = X509V3_EXT_d2i(e);
+		for (int j = 0; g && j < sk_GENERAL_NAME_num(g); j++) {
+			GENERAL_NAME *n = sk_GENERAL_NAME_value(g, j);
+			int type;
+			ASN1_STRING *v = GENERAL_NAME_get0_value(n, &type);
+			char text[INET6_ADDRSTRLEN];
+			if (type == GEN_DNS || type == GEN_EMAIL || type == GEN_URI) {
+				char *s = xstrndup((const char *)ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+				strlist_push_owned(type == GEN_DNS ? &sans->dns : type == GEN_EMAIL ? &sans->email : &sans->uri,
+						   s);
+			} else if (type == GEN_IPADD) {
+				int len = ASN1_STRING_length(v);
+				if ((len == 4 || len == 16) &&
+				    inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(v), text, sizeof(text)))
+					strlist_push(&sans->ip, text);
+			}
+		}
+		GENERAL_NAMES_free(g);
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return r;
+}
+
+static int64_t asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+int64_t x509_not_after(const X509 *c)
+{
+	return asn1_time_unix(X509_get0_notAfter(c));
+}
+
+int64_t x509_not_before(const X509 *c)
+{
+	return asn1_time_unix(X509_get0_notBefore(c));
+}
+
+bool x509_issued_by(X509 *child, X509 *parent)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(parent);
+	bool ok = X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) == 0 && pk &&
+		  X509_verify(child, pk) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+char *x509_subject_cn(X509 *c)
+{
+	X509_NAME *n = X509_get_subject_name(c);
+	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+	unsigned char *u = NULL;
+	char *s;
+	if (i < 0)
+		return NULL;
+	int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	if (len < 0)
+		return NULL;
+	s = xstrndup((const char *)u, (size_t)len);
+	OPENSSL_free(u);
+	return s;
+}

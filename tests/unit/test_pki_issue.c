@@ -1,0 +1,349 @@
+/* test_pki_issue.c — the pki engine's first issue/sign path, mounted on an
+ * in-memory core and driven through the HTTP edge and the router. The
+ * role is written straight into the mount's storage (role/<name>), as the
+ * role routes are not part of this path; every certificate is checked
+ * with OpenSSL, not by trusting the JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "audit/device.h"
+#include "core/core.h"
+#include "core/mount.h"
+#include "core/router.h"
+#include "engines/engines.h"
+#include "engines/pki/x509.h"
+#include "encoding.h"
+#include "err.h"
+#include "server/http.h"
+#include "storage/storage.h"
+
+struct fx {
+	struct core *core;
+	struct storage *phys;
+	struct core_init_result res;
+};
+
+static int call(struct core *core, const char *method, const char *path, const char *json, json_t **body)
+{
+	struct request req;
+	struct response resp;
+	struct route_match m;
+	struct buf out;
+	int status = 0;
+	request_init(&req);
+	response_init(&resp);
+	buf_init(&out, 1 << 16);
+	req.core = core;
+	req.client_token = strdup("root-id");
+	int r = http_build_request(&req, method, strlen(method), path, strlen(path), json, json ? strlen(json) : 0,
+				   "application/json", strlen("application/json"), &resp);
+	if (r == 0) {
+		router_match(&req, &m);
+		r = router_dispatch(&req, &m, &resp);
+	}
+	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
+	json_t *j = out.len ? json_loadb(out.data, out.len, 0, NULL) : NULL;
+	if (body)
+		*body = j;
+	else
+		json_decref(j);
+	buf_release(&out);
+	request_release(&req);
+	response_release(&resp);
+	return status;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 86400 * 365,
+				 .expiration_manual = true, .engines = &builtin_engines,
+				 .audit_devices = &audit_device_types};
+	struct seal_status st;
+	struct buf err;
+	buf_init(&err, 1024);
+	f->phys = storage_inmem_new();
+	f->core = core_new(f->phys, &cc);
+	assert_int_equal(core_initialize(f->core, 1, 1, "root-id", &f->res, &err), 0);
+	assert_int_equal(core_unseal(f->core, f->res.keys[0], f->res.key_len, &st, &err), 0);
+	buf_release(&err);
+	assert_int_equal(call(f->core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	core_init_result_release(&f->res);
+	core_free(f->core);
+	storage_free(f->phys);
+	free(f);
+	return 0;
+}
+
+static void put_role(struct fx *f, const char *name, const char *json)
+{
+	struct mount *m = mount_match(core_mounts(f->core), "pki/x");
+	char key[128];
+	snprintf(key, sizeof(key), "role/%s", name);
+	assert_non_null(m);
+	assert_int_equal(storage_put(m->view, key, json, strlen(json)), 0);
+	mount_release(m);
+}
+
+static X509 *pem_cert(const json_t *data, const char *k)
+{
+	const char *pem = json_string_value(json_object_get(data, k));
+	X509 *c = NULL;
+	assert_non_null(pem);
+	assert_int_equal(x509_cert_from_pem(pem, strlen(pem), &c), 0);
+	return c;
+}
+
+static X509 *make_root(struct fx *f, const char *body)
+{
+	json_t *b = NULL;
+	assert_int_equal(call(f->core, "POST", "/v1/pki/root/generate/internal", body, &b), 200);
+	X509 *root = pem_cert(json_object_get(b, "data"), "certificate");
+	json_decref(b);
+	return root;
+}
+
+static const char *first_error(const json_t *b)
+{
+	return json_string_value(json_array_get(json_object_get(b, "errors"), 0));
+}
+
+static void test_issue(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"ec\", \"ttl\": \"8760h\"}");
+	put_role(f, "web", "{\"allowed_domains\": [\"example.com\"], \"allow_subdomains\": true, "
+			   "\"key_type\": \"ec\", \"key_bits\": 384, \"ttl\": \"1h\", \"max_ttl\": \"2h\"}");
+
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
+			      "{\"common_name\": \"www.example.com\", \"alt_names\": \"api.example.com\", "
+			      "\"ip_sans\": \"10.1.2.3\"}",
+			      &b),
+			 200);
+	json_t *d = json_object_get(b, "data");
+	X509 *leaf = pem_cert(d, "certificate");
+	assert_true(x509_issued_by(leaf, root));
+	assert_int_equal(X509_check_host(leaf, "www.example.com", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_host(leaf, "api.example.com", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_ip_asc(leaf, "10.1.2.3", 0), 1);
+	assert_int_equal(X509_check_ca(leaf), 0);
+	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
+	assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT);
+	assert_true(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE);
+	int64_t life = x509_not_after(leaf) - time(NULL);
+	assert_true(life > 3600 - 60 && life <= 3600); /* the role's ttl */
+	/* the private key is the certificate's, of the role's type */
+	const char *kpem = json_string_value(json_object_get(d, "private_key"));
+	EVP_PKEY *k = NULL;
+	int bits;
+	assert_int_equal(x509_key_from_pem(kpem, strlen(kpem), &k), 0);
+	assert_int_equal(X509_check_private_key(leaf, k), 1);
+	assert_string_equal(x509_key_type(k, &bits), "ec");
+	assert_int_equal(bits, 384);
+	assert_string_equal(json_string_value(json_object_get(d, "private_key_type")), "ec");
+	EVP_PKEY_free(k);
+	/* serial, expiration, chain */
+	char serial[X509_SERIAL_TEXT_MAX];
+	assert_int_equal(x509_serial_text(X509_get0_serialNumber(leaf), serial), 0);
+	assert_string_equal(json_string_value(json_object_get(d, "serial_number")), serial);
+	assert_int_equal(strlen(serial), 59);
+	assert_int_equal(json_integer_value(json_object_get(d, "expiration")), x509_not_after(leaf));
+	X509 *ica = pem_cert(d, "issuing_ca");
+	assert_int_equal(X509_cmp(ica, root), 0);
+	assert_int_equal(json_array_size(json_object_get(d, "ca_chain")), 1);
+	X509_free(ica);
+
+	/* stored: cert/<serial> in hyphen and upper case, and listed */
+	char path[160], hy[X509_SERIAL_TEXT_MAX];
+	for (size_t i = 0; serial[i]; i++)
+		hy[i] = serial[i] == ':' ? '-' : (char)(serial[i] >= 'a' && serial[i] <= 'f' ? serial[i] - 32 : serial[i]);
+	hy[strlen(serial)] = '\0';
+	snprintf(path, sizeof(path), "/v1/pki/cert/%s", hy);
+	json_t *c = NULL;
+	assert_int_equal(call(f->core, "GET", path, NULL, &c), 200);
+	X509 *stored = pem_cert(json_object_get(c, "data"), "certificate");
+	assert_int_equal(X509_cmp(stored, leaf), 0);
+	X509_free(stored);
+	json_decref(c);
+	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 2); /* root + leaf */
+	json_decref(c);
+
+	X509_free(leaf);
+	json_decref(b);
+
+	/* the issuer's AIA, CRL and OCSP URLs go into what it issues */
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/default",
+			      "{\"issuing_certificates\": \"http://ca.example/ca\", "
+			      "\"crl_distribution_points\": \"http://ca.example/crl\", "
+			      "\"ocsp_servers\": \"http://ca.example/ocsp\"}",
+			      NULL),
+			 200);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"u.example.com\"}", &b), 200);
+	leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(leaf, NID_info_access, NULL, NULL);
+	assert_non_null(aia);
+	assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 2);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	STACK_OF(DIST_POINT) *dp = X509_get_ext_d2i(leaf, NID_crl_distribution_points, NULL, NULL);
+	assert_non_null(dp);
+	sk_DIST_POINT_pop_free(dp, DIST_POINT_free);
+	X509_free(leaf);
+	json_decref(b);
+
+	/* ttl above the role's max is lowered to it */
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
+			      "{\"common_name\": \"a.example.com\", \"ttl\": \"100h\", \"format\": \"der\", "
+			      "\"private_key_format\": \"pkcs8\"}",
+			      &b),
+			 200);
+	d = json_object_get(b, "data");
+	const char *der64 = json_string_value(json_object_get(d, "certificate"));
+	unsigned char der[4096];
+	size_t n = 0;
+	assert_int_equal(base64_decode(der64, strlen(der64), der, sizeof(der), &n), 0);
+	const unsigned char *p = der;
+	leaf = d2i_X509(NULL, &p, (long)n);
+	assert_non_null(leaf);
+	life = x509_not_after(leaf) - time(NULL);
+	assert_true(life > 7200 - 60 && life <= 7200);
+	assert_non_null(strstr(json_string_value(json_object_get(d, "private_key")), "BEGIN PRIVATE KEY"));
+	X509_free(leaf);
+	json_decref(b);
+
+	/* names outside the role: 400 naming the name, nothing issued */
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"www.evil.com\"}", &b), 400);
+	assert_non_null(strstr(first_error(b), "www.evil.com"));
+	json_decref(b);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
+			      "{\"common_name\": \"x.example.com\", \"alt_names\": \"example.com\"}", &b),
+			 400);
+	assert_non_null(strstr(first_error(b), "example.com"));
+	json_decref(b);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/nope", "{\"common_name\": \"x.example.com\"}", &b), 400);
+	assert_non_null(strstr(first_error(b), "unknown role"));
+	json_decref(b);
+	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 4);
+	json_decref(c);
+
+	/* no_store: issued, not kept */
+	put_role(f, "ephemeral", "{\"allow_any_name\": true, \"key_type\": \"ed25519\", \"no_store\": true}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/ephemeral", "{\"common_name\": \"anything\"}", &b), 200);
+	leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_issued_by(leaf, root));
+	X509_free(leaf);
+	json_decref(b);
+	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 4);
+	json_decref(c);
+	X509_free(root);
+}
+
+static void test_leaf_not_after_behavior(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Short Root\", \"key_type\": \"ec\", \"ttl\": \"2h\", "
+				  "\"issuer_name\": \"short\"}");
+	put_role(f, "long", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"ttl\": \"10h\"}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 400);
+	assert_non_null(strstr(first_error(b), "beyond the expiration of the CA"));
+	json_decref(b);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/short", "{\"leaf_not_after_behavior\": \"truncate\"}", NULL),
+			 200);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 200);
+	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_int_equal(x509_not_after(leaf), x509_not_after(root));
+	X509_free(leaf);
+	json_decref(b);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/short", "{\"leaf_not_after_behavior\": \"permit\"}", NULL),
+			 200);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 200);
+	leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_not_after(leaf) > x509_not_after(root));
+	X509_free(leaf);
+	json_decref(b);
+	X509_free(root);
+}
+
+static void test_sign(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"rsa\"}");
+	put_role(f, "svc", "{\"allowed_domains\": \"svc.local\", \"allow_subdomains\": true}");
+
+	EVP_PKEY *k = NULL;
+	X509_REQ *q = NULL;
+	X509_NAME *n = X509_NAME_new();
+	struct x509_sans sans;
+	char *pem = NULL;
+	x509_sans_init(&sans);
+	strlist_push(&sans.dns, "b.svc.local");
+	X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)"a.svc.local", -1, -1, 0);
+	assert_int_equal(x509_keygen("ec", 256, &k), 0);
+	assert_int_equal(x509_csr_build(k, n, &sans, &q), 0);
+	assert_int_equal(x509_csr_to_pem(q, &pem), 0);
+	json_t *body = json_pack("{s:s}", "csr", pem);
+	char *text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/svc", text, &b), 200);
+	json_t *d = json_object_get(b, "data");
+	assert_null(json_object_get(d, "private_key"));
+	X509 *leaf = pem_cert(d, "certificate");
+	assert_true(x509_issued_by(leaf, root));
+	assert_int_equal(X509_check_private_key(leaf, k), 1);
+	assert_int_equal(X509_check_host(leaf, "a.svc.local", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_host(leaf, "b.svc.local", 0, 0, NULL), 1);
+	X509_free(leaf);
+	json_decref(b);
+	free(text);
+
+	/* a malformed CSR is refused naming csr */
+	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/svc", "{\"csr\": \"-----BEGIN CERTIFICATE REQUEST-----\"}", &b),
+			 400);
+	assert_non_null(strstr(first_error(b), "csr"));
+	json_decref(b);
+	/* a CSR for a name outside the role */
+	put_role(f, "narrow", "{\"allowed_domains\": \"other.local\", \"allow_subdomains\": true}");
+	text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/narrow", text, &b), 400);
+	assert_non_null(strstr(first_error(b), "a.svc.local"));
+	json_decref(b);
+	free(text);
+
+	json_decref(body);
+	free(pem);
+	x509_sans_release(&sans);
+	X509_REQ_free(q);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	X509_free(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_issue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_leaf_not_after_behavior, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sign, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
