@@ -11,12 +11,10 @@
 
 #include <cmocka.h>
 
-#include "audit/device.h"
-#include "core/core.h"
+#include "core_fixture.h"
 #include "core/router.h"
 #include "engines/engines.h"
 #include "err.h"
-#include "server/http.h"
 
 static int say(struct request *req, struct response *resp)
 {
@@ -55,39 +53,10 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 }
 static const struct engine_registry with_echo = {.lookup = lookup};
 
-/* One request through the HTTP edge and the router: the status; the
- * response headers the router kept in *headers (may be NULL). */
-static int call(struct core *core, const char *method, const char *path, const char *body, size_t len,
-		const char *type, json_t **headers)
-{
-	struct request req;
-	struct response resp;
-	struct route_match m;
-	struct buf out;
-	int status = 0;
-	request_init(&req);
-	response_init(&resp);
-	buf_init(&out, 1 << 16);
-	req.core = core;
-	req.client_token = strdup("root-id");
-	int r = http_build_request(&req, method, strlen(method), path, strlen(path), body, len, type, strlen(type),
-				   &resp);
-	if (r == 0) {
-		router_match(&req, &m);
-		r = router_dispatch(&req, &m, &resp);
-	}
-	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
-	if (headers)
-		*headers = json_incref(resp.headers);
-	buf_release(&out);
-	request_release(&req);
-	response_release(&resp);
-	return status;
-}
-
 static int call_json(struct core *core, const char *method, const char *path, const char *json, json_t **headers)
 {
-	return call(core, method, path, json, json ? strlen(json) : 0, "application/json", headers);
+	struct fixture_request rq = {.method = method, .path = path, .body = json, .len = json ? strlen(json) : 0};
+	return fixture_send(core, &rq, NULL, headers);
 }
 
 static void test_header_syntax(void **state)
@@ -109,18 +78,10 @@ static void test_header_syntax(void **state)
 static void test_engine_headers(void **state)
 {
 	(void)state;
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 600, .max_lease_ttl = 7200,
-				 .expiration_manual = true, .engines = &with_echo,
-				 .audit_devices = &audit_device_types};
-	struct storage *phys = storage_inmem_new();
-	struct core *core = core_new(phys, &cc);
-	struct core_init_result res;
-	struct seal_status st;
-	struct buf err;
+	struct core_fixture f;
 	json_t *h = NULL;
-	buf_init(&err, 1024);
-	assert_int_equal(core_initialize(core, 1, 1, "root-id", &res, &err), 0);
-	assert_int_equal(core_unseal(core, res.keys[0], res.key_len, &st, &err), 0);
+	core_fixture_start(&f, &with_echo, 600, 7200);
+	struct core *core = f.core;
 	assert_int_equal(call_json(core, "POST", "/v1/sys/mounts/echo", "{\"type\": \"echo\"}", NULL), 204);
 
 	/* Untuned: nothing passes. */
@@ -145,27 +106,15 @@ static void test_engine_headers(void **state)
 
 	/* A raw body is handed over as bytes, NULs and all, never parsed. */
 	const char der[] = {0x30, 0x03, 0x00, 0x01, '{'};
-	assert_int_equal(call(core, "POST", "/v1/echo/raw", der, sizeof(der), "application/ocsp-request", NULL), 200);
-	struct request req;
-	struct response resp;
-	struct route_match m;
-	request_init(&req);
-	response_init(&resp);
-	req.core = core;
-	assert_int_equal(http_build_request(&req, "POST", 4, "/v1/echo/raw", 12, der, sizeof(der),
-					    "application/ocsp-request", 24, &resp),
-			 0);
-	router_match(&req, &m);
-	assert_int_equal(router_dispatch(&req, &m, &resp), 0);
-	assert_int_equal(json_integer_value(json_object_get(resp.data, "len")), sizeof(der));
-	assert_int_equal(json_integer_value(json_object_get(resp.data, "first")), 0x30);
-	request_release(&req);
-	response_release(&resp);
+	struct fixture_request rq = {.method = "POST", .path = "/v1/echo/raw", .body = der, .len = sizeof(der),
+				     .type = "application/ocsp-request", .token = ""};
+	json_t *b = NULL;
+	assert_int_equal(fixture_send(core, &rq, &b, NULL), 200);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "data"), "len")), sizeof(der));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "data"), "first")), 0x30);
+	json_decref(b);
 
-	core_init_result_release(&res);
-	core_free(core);
-	storage_free(phys);
-	buf_release(&err);
+	core_fixture_stop(&f);
 }
 
 int main(void)

@@ -12,13 +12,12 @@
 #include <cmocka.h>
 #include <openssl/x509v3.h>
 
-#include "audit/device.h"
+#include "core_fixture.h"
 #include "core/core.h"
 #include "core/router.h"
 #include "engines/engines.h"
 #include "engines/pki/role.h"
 #include "err.h"
-#include "server/http.h"
 
 /* --- the model ---------------------------------------------------------------------- */
 
@@ -244,44 +243,6 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 }
 static const struct engine_registry with_roles = {.lookup = lookup};
 
-/* One request through the HTTP edge and the router; the HTTP status, and
- * the body in *body (may be NULL). */
-static int call(struct core *core, const char *method, const char *path, const char *json, json_t **body)
-{
-	struct request req;
-	struct response resp;
-	struct route_match m;
-	struct buf out;
-	int status = 0;
-	const char *ct = strcmp(method, "PATCH") == 0 ? "application/merge-patch+json" : "application/json";
-	request_init(&req);
-	response_init(&resp);
-	buf_init(&out, 1 << 22);
-	req.core = core;
-	req.client_token = strdup("root-id");
-	int r = http_build_request(&req, method, strlen(method), path, strlen(path), json,
-	                           json ? strlen(json) : 0, ct, strlen(ct), &resp);
-	if (r == 0) {
-		router_match(&req, &m);
-		r = router_dispatch(&req, &m, &resp);
-	}
-	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
-	json_t *j = out.len ? json_loads(out.data, 0, NULL) : NULL;
-	if (body)
-		*body = j;
-	else
-		json_decref(j);
-	buf_release(&out);
-	request_release(&req);
-	response_release(&resp);
-	return status;
-}
-
-static const char *first_error(const json_t *b)
-{
-	return json_string_value(json_array_get(json_object_get(b, "errors"), 0));
-}
-
 static json_t *data_of(const json_t *b, const char *k)
 {
 	return json_object_get(json_object_get(b, "data"), k);
@@ -290,37 +251,26 @@ static json_t *data_of(const json_t *b, const char *k)
 static void test_routes(void **state)
 {
 	(void)state;
-	struct core_config cc = {.storage_type = "inmem",
-	                         .default_lease_ttl = 600,
-	                         .max_lease_ttl = 7200,
-	                         .expiration_manual = true,
-	                         .engines = &with_roles,
-	                         .audit_devices = &audit_device_types};
-	struct storage *phys = storage_inmem_new();
-	struct core *core = core_new(phys, &cc);
-	struct core_init_result res;
-	struct seal_status st;
-	struct buf err;
+	struct core_fixture f;
+	core_fixture_start(&f, &with_roles, 600, 7200);
+	struct core *core = f.core;
 	json_t *b;
-	buf_init(&err, 1024);
-	assert_int_equal(core_initialize(core, 1, 1, "root-id", &res, &err), 0);
-	assert_int_equal(core_unseal(core, res.keys[0], res.key_len, &st, &err), 0);
-	assert_int_equal(call(core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
+	assert_int_equal(fixture_call(core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
 
 	/* no roles yet */
-	assert_int_equal(call(core, "LIST", "/v1/pki/roles", NULL, NULL), 404);
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, NULL), 404);
+	assert_int_equal(fixture_call(core, "LIST", "/v1/pki/roles", NULL, NULL), 404);
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/web", NULL, NULL), 404);
 
 	/* create: the answer is the role, as a read gives it */
 	assert_int_equal(
-	    call(core, "POST", "/v1/pki/roles/web",
+	    fixture_call(core, "POST", "/v1/pki/roles/web",
 	         "{\"allowed_domains\": \"example.com\", \"allow_subdomains\": true, \"ttl\": \"1h\", "
 	         "\"ext_key_usage\": [\"ServerAuth\"]}",
 	         &b),
 	    200);
 	assert_int_equal(json_integer_value(data_of(b, "ttl")), 3600);
 	json_decref(b);
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
 	assert_string_equal(json_string_value(json_array_get(data_of(b, "allowed_domains"), 0)),
 	                    "example.com");
 	assert_true(json_is_true(data_of(b, "allow_subdomains")));
@@ -332,14 +282,14 @@ static void test_routes(void **state)
 	json_decref(b);
 
 	/* PATCH merges: fields not sent keep their stored value */
-	assert_int_equal(call(core, "PATCH", "/v1/pki/roles/web", "{\"key_type\": \"ec\"}", &b), 400);
-	assert_non_null(strstr(first_error(b), "key_bits: 2048")); /* the stored size is kept */
+	assert_int_equal(fixture_call(core, "PATCH", "/v1/pki/roles/web", "{\"key_type\": \"ec\"}", &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "key_bits: 2048")); /* the stored size is kept */
 	json_decref(b);
-	assert_int_equal(call(core, "PATCH", "/v1/pki/roles/web",
+	assert_int_equal(fixture_call(core, "PATCH", "/v1/pki/roles/web",
 	                      "{\"max_ttl\": \"2h\", \"key_type\": \"ec\", \"key_bits\": 0}", &b),
 	                 200);
 	json_decref(b);
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
 	assert_int_equal(json_integer_value(data_of(b, "max_ttl")), 7200);
 	assert_int_equal(json_integer_value(data_of(b, "ttl")), 3600);
 	assert_int_equal(json_integer_value(data_of(b, "key_bits")), 256);
@@ -348,58 +298,58 @@ static void test_routes(void **state)
 	assert_string_equal(json_string_value(json_array_get(data_of(b, "ext_key_usage"), 0)), "ServerAuth");
 	json_decref(b);
 	/* a PATCH that breaks a rule changes nothing */
-	assert_int_equal(call(core, "PATCH", "/v1/pki/roles/web", "{\"ttl\": \"3h\"}", &b), 400);
+	assert_int_equal(fixture_call(core, "PATCH", "/v1/pki/roles/web", "{\"ttl\": \"3h\"}", &b), 400);
 	json_decref(b);
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
 	assert_int_equal(json_integer_value(data_of(b, "ttl")), 3600);
 	json_decref(b);
-	assert_int_equal(call(core, "PATCH", "/v1/pki/roles/nothing", "{\"ttl\": 5}", NULL), 404);
+	assert_int_equal(fixture_call(core, "PATCH", "/v1/pki/roles/nothing", "{\"ttl\": 5}", NULL), 404);
 
 	/* POST replaces, as Vault's role write: fields not sent are defaults */
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/web", "{\"allow_any_name\": true}", NULL), 200);
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/web", "{\"allow_any_name\": true}", NULL), 200);
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/web", NULL, &b), 200);
 	assert_int_equal(json_array_size(data_of(b, "allowed_domains")), 0);
 	assert_int_equal(json_integer_value(data_of(b, "ttl")), 0);
 	assert_true(json_is_true(data_of(b, "allow_any_name")));
 	json_decref(b);
 
 	/* bad input: 400 naming the field, nothing stored */
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/bad", "{\"key_bits\": 1024}", &b), 400);
-	assert_non_null(strstr(first_error(b), "key_bits"));
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/bad", "{\"key_bits\": 1024}", &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "key_bits"));
 	json_decref(b);
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/bad", "{\"key_bits\": 9000}", &b), 400);
-	assert_non_null(strstr(first_error(b), "key_bits"));
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/bad", "{\"key_bits\": 9000}", &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "key_bits"));
 	json_decref(b);
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/bad", "{\"key_usage\": \"Everything\"}", &b), 400);
-	assert_non_null(strstr(first_error(b), "key_usage"));
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/bad", "{\"key_usage\": \"Everything\"}", &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "key_usage"));
 	json_decref(b);
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/bad", "{\"ttl\": \"soon\"}", &b), 400);
-	assert_non_null(strstr(first_error(b), "ttl"));
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/bad", "{\"ttl\": \"soon\"}", &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "ttl"));
 	json_decref(b);
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/bad", NULL, NULL), 404);
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/-bad", "{}", &b), 400);
-	assert_non_null(strstr(first_error(b), "name"));
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/bad", NULL, NULL), 404);
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/-bad", "{}", &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "name"));
 	json_decref(b);
 
 	/* list, delete */
-	assert_int_equal(call(core, "POST", "/v1/pki/roles/api", "{}", NULL), 200);
-	assert_int_equal(call(core, "LIST", "/v1/pki/roles", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "POST", "/v1/pki/roles/api", "{}", NULL), 200);
+	assert_int_equal(fixture_call(core, "LIST", "/v1/pki/roles", NULL, &b), 200);
 	json_t *keys = data_of(b, "keys");
 	assert_int_equal(json_array_size(keys), 2);
 	assert_string_equal(json_string_value(json_array_get(keys, 0)), "api");
 	assert_string_equal(json_string_value(json_array_get(keys, 1)), "web");
 	json_decref(b);
-	assert_int_equal(call(core, "DELETE", "/v1/pki/roles/web", NULL, NULL), 204);
-	assert_int_equal(call(core, "DELETE", "/v1/pki/roles/web", NULL, NULL),
+	assert_int_equal(fixture_call(core, "DELETE", "/v1/pki/roles/web", NULL, NULL), 204);
+	assert_int_equal(fixture_call(core, "DELETE", "/v1/pki/roles/web", NULL, NULL),
 	                 204); /* again: not an error */
-	assert_int_equal(call(core, "GET", "/v1/pki/roles/web", NULL, NULL), 404);
-	assert_int_equal(call(core, "LIST", "/v1/pki/roles/", NULL, NULL), 200); /* the CLI's spelling */
-	assert_int_equal(call(core, "GET", "/v1/pki/roles?list=true", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles/web", NULL, NULL), 404);
+	assert_int_equal(fixture_call(core, "LIST", "/v1/pki/roles/", NULL, NULL), 200); /* the CLI's spelling */
+	assert_int_equal(fixture_call(core, "GET", "/v1/pki/roles?list=true", NULL, &b), 200);
 	assert_int_equal(json_array_size(data_of(b, "keys")), 1);
 	json_decref(b);
 
 	/* the OpenAPI document lists every field of the role with its default */
-	assert_int_equal(call(core, "GET", "/v1/sys/internal/specs/openapi", NULL, &b), 200);
+	assert_int_equal(fixture_call(core, "GET", "/v1/sys/internal/specs/openapi", NULL, &b), 200);
 	json_t *item = json_object_get(json_object_get(b, "paths"), "/pki/roles/{name}");
 	assert_non_null(item);
 	json_t *props = json_object_get(
@@ -417,10 +367,7 @@ static void test_routes(void **state)
 	assert_int_equal(json_array_size(props), 3);
 	json_decref(b);
 
-	core_init_result_release(&res);
-	core_free(core);
-	storage_free(phys);
-	buf_release(&err);
+	core_fixture_stop(&f);
 }
 
 int main(void)
