@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -258,6 +259,42 @@ static int add_usages(X509 *c, X509V3_CTX *ctx, const struct x509_spec *s)
 	return r;
 }
 
+/* Sets c's public key from k. OpenSSL 3.0's X509_set_pubkey encodes the
+ * key and decodes it again through its provider framework, which costs
+ * more than an EC signature. For a leaf (fast), EC and Ed25519 keys are
+ * written straight into the SubjectPublicKeyInfo (algorithm, curve,
+ * encoded point); such a certificate carries no decoded key until it is
+ * parsed again (x509.h). CAs and RSA keys take the general path. */
+static int set_pubkey(X509 *c, EVP_PKEY *k, bool fast)
+{
+	unsigned char point[200];
+	size_t n = 0;
+	char group[64];
+	int bits, nid = NID_undef;
+	const char *type = x509_key_type(k, &bits);
+	bool ec = false, ed = false;
+
+	if (fast && type && strcmp(type, "ec") == 0 &&
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1)
+		ec = (nid = OBJ_txt2nid(group)) != NID_undef;
+	ed = fast && type && strcmp(type, "ed25519") == 0;
+	if ((!ec && !ed) ||
+	    EVP_PKEY_get_octet_string_param(k, ec ? OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY : OSSL_PKEY_PARAM_PUB_KEY, point,
+					    sizeof(point), &n) != 1) {
+		ERR_clear_error();
+		return X509_set_pubkey(c, k) ? 0 : TROVE_ERR_INTERNAL;
+	}
+	unsigned char *copy = OPENSSL_memdup(point, n);
+	X509_PUBKEY *xp = X509_get_X509_PUBKEY(c);
+	if (!copy || !X509_PUBKEY_set0_param(xp, OBJ_nid2obj(ec ? NID_X9_62_id_ecPublicKey : NID_ED25519),
+					     ec ? V_ASN1_OBJECT : V_ASN1_UNDEF, ec ? OBJ_nid2obj(nid) : NULL, copy,
+					     (int)n)) {
+		OPENSSL_free(copy);
+		return TROVE_ERR_INTERNAL;
+	}
+	return 0;
+}
+
 static const EVP_MD *sig_md(EVP_PKEY *k, int signature_bits)
 {
 	int bits;
@@ -304,7 +341,7 @@ int x509_cert_sign(const struct x509_spec *s, X509 *issuer, EVP_PKEY *signkey, X
 	r = TROVE_ERR_INTERNAL;
 	if (!X509_set_version(c, 2) || !X509_set_serialNumber(c, serial) || !X509_set_subject_name(c, s->subject) ||
 	    !X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : s->subject) ||
-	    !X509_set_pubkey(c, s->pubkey) || !ASN1_TIME_set(X509_getm_notBefore(c), (time_t)s->not_before) ||
+	    set_pubkey(c, s->pubkey, !s->is_ca) != 0 || !ASN1_TIME_set(X509_getm_notBefore(c), (time_t)s->not_before) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(c), (time_t)s->not_after))
 		goto out;
 	X509V3_set_ctx(&ctx, issuer ? issuer : c, c, NULL, NULL, 0);
