@@ -1,5 +1,5 @@
 /* libFuzzer target: the PKI engine's parsers of client PEM
- * (engines/pki/x509.c): x509_pem_bundle_split over a bundle of
+ * (engines/pki/x509_pem.c): x509_pem_bundle_split over a bundle of
  * certificates and keys, and x509_csr_parse over a CSR, plus serial
  * canonicalisation. Nothing crashes or reads past its input; a split that
  * succeeds yields only blocks that parse again on their own; a CSR that

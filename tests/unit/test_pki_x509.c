@@ -59,6 +59,17 @@ static void sign_chain(const char *type, int bits, int want_bits)
 	assert_int_equal(x509_cert_sign(&leaf_spec, ca, ca_key, &leaf, &why), 0);
 	assert_true(x509_issued_by(leaf, ca));
 	assert_false(x509_issued_by(leaf, leaf));
+	/* parsed back, the leaf carries exactly its key */
+	char *leaf_pem = NULL;
+	X509 *parsed = NULL;
+	assert_int_equal(x509_cert_to_pem(leaf, &leaf_pem), 0);
+	assert_int_equal(x509_cert_from_pem(leaf_pem, strlen(leaf_pem), &parsed), 0);
+	assert_non_null(X509_get0_pubkey(parsed));
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(parsed), leaf_key), 1);
+	assert_int_equal(X509_check_private_key(parsed, leaf_key), 1);
+	assert_true(x509_issued_by(parsed, ca));
+	X509_free(parsed);
+	free(leaf_pem);
 	assert_int_equal(x509_not_after(leaf), 1800000000);
 	assert_int_equal(x509_not_before(leaf), 1700000000);
 	assert_int_equal(X509_check_host(leaf, "leaf.example.com", 0, 0, NULL), 1);

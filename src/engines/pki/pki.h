@@ -215,7 +215,8 @@ struct pki_leaf {
 };
 
 /* Signs a leaf with the issuer whose id is given, and stores it under
- * certs/<serial> unless no_store. Errors answered in resp (400 when the
+ * certs/<serial> unless no_store. The leaf's key is leaf->pubkey: *out
+ * may carry it undecoded (x509_cert_sign). Errors answered in resp (400 when the
  * requested validity passes the issuer's notAfter and its
  * leaf_not_after_behavior is err; 400 when the issuer has no key or may
  * not issue). *out the caller's. */

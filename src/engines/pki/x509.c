@@ -1,22 +1,17 @@
-/* x509.c — keys, certificates and CSRs for the PKI engine (x509.h). */
+/* x509.c — keys and certificates for the PKI engine (x509.h): key
+ * generation, extensions, signing, and what a certificate says. PEM and
+ * DER: x509_pem.c; serials, SANs and subjects: x509_names.c. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "x509.h"
 
-#include "encoding.h"
 #include "err.h"
-#include "rand.h"
-#include "secure.h"
 
 #include "banned.h"
 
@@ -86,436 +81,6 @@ const char *x509_key_type(const EVP_PKEY *k, int *bits)
 	}
 }
 
-static int bio_take(BIO *b, char **out)
-{
-	char *p = NULL;
-	long n = BIO_get_mem_data(b, &p);
-	if (n < 0)
-		return TROVE_ERR_INTERNAL;
-	*out = xstrndup(p, (size_t)n);
-	return 0;
-}
-
-int x509_key_to_text(EVP_PKEY *k, const char *format, char **out)
-{
-	bool pkcs8 = format && strcmp(format, "pkcs8") == 0;
-	bool der = format && strcmp(format, "der") == 0;
-	int r = TROVE_ERR_INTERNAL, bits;
-	BIO *b = BIO_new(BIO_s_mem());
-	unsigned char *d = NULL;
-
-	*out = NULL;
-	if (!b)
-		return TROVE_ERR_NOMEM;
-	const char *type = x509_key_type(k, &bits);
-	if (type && strcmp(type, "ed25519") == 0)
-		pkcs8 = true;
-	if (der) {
-		int n = i2d_PrivateKey(k, &d);
-		if (n <= 0)
-			goto out;
-		*out = xmalloc(base64_encoded_size((size_t)n));
-		base64_encode(d, (size_t)n, *out);
-		secure_wipe(d, (size_t)n);
-		r = 0;
-		goto out;
-	}
-	if (pkcs8 ? !PEM_write_bio_PKCS8PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)
-		  : !PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL))
-		goto out;
-	r = bio_take(b, out);
-out:
-	OPENSSL_free(d);
-	/* the memory BIO held the key: clear it before it is freed */
-	{
-		char *p = NULL;
-		long n = BIO_get_mem_data(b, &p);
-		if (n > 0)
-			secure_wipe(p, (size_t)n);
-	}
-	BIO_free(b);
-	return r;
-}
-
-int x509_key_from_pem(const char *pem, size_t len, EVP_PKEY **out)
-{
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	*out = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	ERR_clear_error();
-	return *out ? 0 : TROVE_ERR_INVALID;
-}
-
-int x509_pubkey_id(EVP_PKEY *k, char **out)
-{
-	unsigned char *d = NULL;
-	int n = i2d_PUBKEY(k, &d);
-	if (n <= 0)
-		return TROVE_ERR_INTERNAL;
-	*out = xmalloc((size_t)n * 2 + 1);
-	hex_encode(d, (size_t)n, *out);
-	OPENSSL_free(d);
-	return 0;
-}
-
-int x509_cert_to_pem(X509 *c, char **out)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int r = TROVE_ERR_INTERNAL;
-	if (b && PEM_write_bio_X509(b, c))
-		r = bio_take(b, out);
-	BIO_free(b);
-	return r;
-}
-
-int x509_cert_to_der(X509 *c, unsigned char **out, size_t *len)
-{
-	unsigned char *d = NULL;
-	int n = i2d_X509(c, &d);
-	if (n <= 0)
-		return TROVE_ERR_INTERNAL;
-	*out = xmalloc((size_t)n);
-	memcpy(*out, d, (size_t)n);
-	*len = (size_t)n;
-	OPENSSL_free(d);
-	return 0;
-}
-
-int x509_cert_to_der_b64(X509 *c, char **out)
-{
-	unsigned char *d = NULL;
-	size_t n = 0;
-	int r = x509_cert_to_der(c, &d, &n);
-	if (r == 0) {
-		*out = xmalloc(base64_encoded_size(n));
-		base64_encode(d, n, *out);
-	}
-	free(d);
-	return r;
-}
-
-int x509_cert_from_pem(const char *pem, size_t len, X509 **out)
-{
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	*out = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	ERR_clear_error();
-	return *out ? 0 : TROVE_ERR_INVALID;
-}
-
-/* The next "-----BEGIN <label>-----" block in [p, end): its start, its
- * end (past the END line) and its label. */
-static bool pem_next(const char *p, const char *end, const char **bstart, const char **bend, char *label, size_t cap)
-{
-	static const char begin[] = "-----BEGIN ";
-	const char *s = p, *e;
-	while ((size_t)(end - s) >= sizeof(begin) - 1) {
-		s = memmem(s, (size_t)(end - s), begin, sizeof(begin) - 1);
-		if (!s)
-			return false;
-		const char *l = s + sizeof(begin) - 1;
-		const char *le = memmem(l, (size_t)(end - l), "-----", 5);
-		if (!le || (size_t)(le - l) >= cap)
-			return false;
-		memcpy(label, l, (size_t)(le - l));
-		label[le - l] = '\0';
-		char endmark[160];
-		int n = snprintf(endmark, sizeof(endmark), "-----END %s-----", label);
-		e = memmem(le, (size_t)(end - le), endmark, (size_t)n);
-		if (!e)
-			return false;
-		*bstart = s;
-		*bend = e + n;
-		return true;
-	}
-	return false;
-}
-
-int x509_pem_bundle_split(const char *pem, size_t len, struct strlist *certs, struct strlist *keys,
-			  const char **why)
-{
-	const char *p = pem, *end = pem + len, *bs, *be;
-	char label[96];
-	size_t had = certs->len + keys->len;
-	int r = 0;
-
-	while (pem_next(p, end, &bs, &be, label, sizeof(label))) {
-		p = be;
-		if (strcmp(label, "CERTIFICATE") == 0) {
-			X509 *c = NULL;
-			char *out = NULL;
-			if (x509_cert_from_pem(bs, (size_t)(be - bs), &c) != 0) {
-				*why = "pem_bundle: a certificate does not parse";
-				return TROVE_ERR_INVALID;
-			}
-			r = x509_cert_to_pem(c, &out);
-			X509_free(c);
-			if (r == 0)
-				strlist_push_owned(certs, out);
-		} else if (strstr(label, "PRIVATE KEY")) {
-			EVP_PKEY *k = NULL;
-			char *out = NULL;
-			if (x509_key_from_pem(bs, (size_t)(be - bs), &k) != 0) {
-				*why = "pem_bundle: a private key does not parse (or is encrypted)";
-				return TROVE_ERR_INVALID;
-			}
-			r = x509_key_to_text(k, "pkcs8", &out);
-			EVP_PKEY_free(k);
-			if (r == 0)
-				strlist_push_owned(keys, out);
-		}
-		if (r != 0)
-			return r;
-	}
-	if (certs->len + keys->len == had) {
-		*why = "pem_bundle: no certificate or private key found";
-		return TROVE_ERR_INVALID;
-	}
-	return 0;
-}
-
-int x509_csr_parse(const char *pem, size_t len, X509_REQ **out, const char **why)
-{
-	BIO *b = NULL;
-	EVP_PKEY *pk;
-	*out = NULL;
-	if (!pem || len == 0 || len > INT32_MAX) {
-		*why = "csr: missing";
-		return TROVE_ERR_INVALID;
-	}
-	b = BIO_new_mem_buf(pem, (int)len);
-	if (b)
-		*out = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
-	BIO_free(b);
-	ERR_clear_error();
-	if (!*out) {
-		*why = "csr: not a PEM certificate request";
-		return TROVE_ERR_INVALID;
-	}
-	pk = X509_REQ_get0_pubkey(*out);
-	if (!pk || X509_REQ_verify(*out, pk) != 1) {
-		ERR_clear_error();
-		X509_REQ_free(*out);
-		*out = NULL;
-		*why = "csr: its signature does not verify";
-		return TROVE_ERR_INVALID;
-	}
-	return 0;
-}
-
-int x509_csr_to_pem(X509_REQ *req, char **out)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int r = TROVE_ERR_INTERNAL;
-	if (b && PEM_write_bio_X509_REQ(b, req))
-		r = bio_take(b, out);
-	BIO_free(b);
-	return r;
-}
-
-int x509_serial_random(ASN1_INTEGER **out)
-{
-	unsigned char b[20];
-	BIGNUM *bn = NULL;
-	int r = rand_bytes(b, sizeof(b));
-	if (r != 0)
-		return r;
-	b[0] = (unsigned char)((b[0] & 0x3f) | 0x40); /* positive, exactly 20 bytes */
-	bn = BN_bin2bn(b, sizeof(b), NULL);
-	*out = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-	BN_free(bn);
-	return *out ? 0 : TROVE_ERR_NOMEM;
-}
-
-int x509_serial_text(const ASN1_INTEGER *s, char out[X509_SERIAL_TEXT_MAX])
-{
-	const unsigned char *d = ASN1_STRING_get0_data(s);
-	int n = ASN1_STRING_length(s);
-	size_t o = 0;
-	if (n <= 0 || n * 3 > X509_SERIAL_TEXT_MAX)
-		return TROVE_ERR_INVALID;
-	for (int i = 0; i < n; i++) {
-		char h[3];
-		hex_encode(d + i, 1, h);
-		if (i)
-			out[o++] = ':';
-		out[o++] = h[0];
-		out[o++] = h[1];
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-int x509_serial_canon(const char *in, char out[X509_SERIAL_TEXT_MAX])
-{
-	char hex[X509_SERIAL_TEXT_MAX];
-	size_t n = 0, o = 0;
-	for (const char *p = in; *p; p++) {
-		if (*p == ':' || *p == '-')
-			continue;
-		if (!isxdigit((unsigned char)*p) || n + 1 >= sizeof(hex))
-			return TROVE_ERR_INVALID;
-		hex[n++] = (char)tolower((unsigned char)*p);
-	}
-	if (n == 0 || n % 2 || (n / 2) * 3 > X509_SERIAL_TEXT_MAX)
-		return TROVE_ERR_INVALID;
-	for (size_t i = 0; i < n; i += 2) {
-		if (i)
-			out[o++] = ':';
-		out[o++] = hex[i];
-		out[o++] = hex[i + 1];
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-void x509_sans_init(struct x509_sans *s)
-{
-	strlist_init(&s->dns);
-	strlist_init(&s->email);
-	strlist_init(&s->ip);
-	strlist_init(&s->uri);
-	strlist_init(&s->other);
-}
-
-void x509_sans_release(struct x509_sans *s)
-{
-	strlist_release(&s->dns);
-	strlist_release(&s->email);
-	strlist_release(&s->ip);
-	strlist_release(&s->uri);
-	strlist_release(&s->other);
-}
-
-static bool ip_valid(const char *v)
-{
-	unsigned char b[16];
-	return inet_pton(AF_INET, v, b) == 1 || inet_pton(AF_INET6, v, b) == 1;
-}
-
-int x509_sans_add(struct x509_sans *s, const char *kind, const char *v, const char **why)
-{
-	if (!v[0])
-		return 0;
-	if (strcmp(kind, "alt_names") == 0)
-		return strlist_push(strchr(v, '@') ? &s->email : &s->dns, v);
-	if (strcmp(kind, "ip_sans") == 0) {
-		if (!ip_valid(v)) {
-			*why = "ip_sans: not an IP address";
-			return TROVE_ERR_INVALID;
-		}
-		return strlist_push(&s->ip, v);
-	}
-	if (strcmp(kind, "uri_sans") == 0)
-		return strlist_push(&s->uri, v);
-	if (strcmp(kind, "other_sans") == 0) {
-		const char *semi = strchr(v, ';');
-		if (!semi || (strncmp(semi + 1, "UTF8:", 5) != 0 && strncmp(semi + 1, "UTF-8:", 6) != 0)) {
-			*why = "other_sans: expected <oid>;UTF8:<value>";
-			return TROVE_ERR_INVALID;
-		}
-		char oid[128];
-		size_t n = (size_t)(semi - v);
-		if (n == 0 || n >= sizeof(oid)) {
-			*why = "other_sans: bad OID";
-			return TROVE_ERR_INVALID;
-		}
-		memcpy(oid, v, n);
-		oid[n] = '\0';
-		ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
-		ASN1_OBJECT_free(o);
-		if (!o) {
-			ERR_clear_error();
-			*why = "other_sans: bad OID";
-			return TROVE_ERR_INVALID;
-		}
-		return strlist_push(&s->other, v);
-	}
-	*why = "unknown SAN kind";
-	return TROVE_ERR_INVALID;
-}
-
-void x509_subject_init(struct x509_subject *s)
-{
-	memset(s, 0, sizeof(*s));
-	strlist_init(&s->ou);
-	strlist_init(&s->org);
-	strlist_init(&s->country);
-	strlist_init(&s->locality);
-	strlist_init(&s->province);
-	strlist_init(&s->street);
-	strlist_init(&s->postal);
-}
-
-void x509_subject_release(struct x509_subject *s)
-{
-	strlist_release(&s->ou);
-	strlist_release(&s->org);
-	strlist_release(&s->country);
-	strlist_release(&s->locality);
-	strlist_release(&s->province);
-	strlist_release(&s->street);
-	strlist_release(&s->postal);
-}
-
-static int name_add_list(X509_NAME *n, int nid, const struct strlist *l)
-{
-	for (size_t i = 0; i < l->len; i++)
-		if (!X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8, (const unsigned char *)l->items[i], -1, -1, 0))
-			return TROVE_ERR_INVALID;
-	return 0;
-}
-
-int x509_name_build(const struct x509_subject *s, X509_NAME **out)
-{
-	X509_NAME *n = X509_NAME_new();
-	int r = TROVE_ERR_INVALID;
-	if (!n)
-		return TROVE_ERR_NOMEM;
-	/* Go's pkix.Name order: C, ST, L, street, postal code, O, OU, CN, serialNumber */
-	if (name_add_list(n, NID_countryName, &s->country) || name_add_list(n, NID_stateOrProvinceName, &s->province) ||
-	    name_add_list(n, NID_localityName, &s->locality) || name_add_list(n, NID_streetAddress, &s->street) ||
-	    name_add_list(n, NID_postalCode, &s->postal) || name_add_list(n, NID_organizationName, &s->org) ||
-	    name_add_list(n, NID_organizationalUnitName, &s->ou))
-		goto out;
-	if (s->cn && s->cn[0] &&
-	    !X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)s->cn, -1, -1, 0))
-		goto out;
-	if (s->serial_number && s->serial_number[0] &&
-	    !X509_NAME_add_entry_by_NID(n, NID_serialNumber, MBSTRING_UTF8, (const unsigned char *)s->serial_number,
-					-1, -1, 0))
-		goto out;
-	*out = n;
-	n = NULL;
-	r = 0;
-out:
-	ERR_clear_error();
-	X509_NAME_free(n);
-	return r;
-}
-
-int x509_ku_parse(const char *name, unsigned *bits)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} ku[] = {
-	    {"digitalsignature", X509_KU_DIGITAL_SIGNATURE}, {"keyencipherment", X509_KU_KEY_ENCIPHERMENT},
-	    {"keyagreement", X509_KU_KEY_AGREEMENT},         {"certsign", X509_KU_CERT_SIGN},
-	    {"crlsign", X509_KU_CRL_SIGN},                   {"contentcommitment", X509_KU_CONTENT_COMMITMENT},
-	    {"dataencipherment", X509_KU_DATA_ENCIPHERMENT},
-	};
-	if (strncasecmp(name, "keyusage", 8) == 0)
-		name += 8;
-	for (size_t i = 0; i < sizeof(ku) / sizeof(ku[0]); i++)
-		if (strcasecmp(name, ku[i].name) == 0) {
-			*bits |= ku[i].bit;
-			return 0;
-		}
-	return TROVE_ERR_INVALID;
-}
-
-/* One extension from its config text (X509V3_EXT_conf_nid form). */
 static int add_ext(X509 *c, X509V3_CTX *ctx, int nid, const char *value)
 {
 	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
@@ -694,6 +259,42 @@ static int add_usages(X509 *c, X509V3_CTX *ctx, const struct x509_spec *s)
 	return r;
 }
 
+/* Sets c's public key from k. OpenSSL 3.0's X509_set_pubkey encodes the
+ * key and decodes it again through its provider framework, which costs
+ * more than an EC signature. For a leaf (fast), EC and Ed25519 keys are
+ * written straight into the SubjectPublicKeyInfo (algorithm, curve,
+ * encoded point); such a certificate carries no decoded key until it is
+ * parsed again (x509.h). CAs and RSA keys take the general path. */
+static int set_pubkey(X509 *c, EVP_PKEY *k, bool fast)
+{
+	unsigned char point[200];
+	size_t n = 0;
+	char group[64];
+	int bits, nid = NID_undef;
+	const char *type = x509_key_type(k, &bits);
+	bool ec = false, ed = false;
+
+	if (fast && type && strcmp(type, "ec") == 0 &&
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1)
+		ec = (nid = OBJ_txt2nid(group)) != NID_undef;
+	ed = fast && type && strcmp(type, "ed25519") == 0;
+	if ((!ec && !ed) ||
+	    EVP_PKEY_get_octet_string_param(k, ec ? OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY : OSSL_PKEY_PARAM_PUB_KEY, point,
+					    sizeof(point), &n) != 1) {
+		ERR_clear_error();
+		return X509_set_pubkey(c, k) ? 0 : TROVE_ERR_INTERNAL;
+	}
+	unsigned char *copy = OPENSSL_memdup(point, n);
+	X509_PUBKEY *xp = X509_get_X509_PUBKEY(c);
+	if (!copy || !X509_PUBKEY_set0_param(xp, OBJ_nid2obj(ec ? NID_X9_62_id_ecPublicKey : NID_ED25519),
+					     ec ? V_ASN1_OBJECT : V_ASN1_UNDEF, ec ? OBJ_nid2obj(nid) : NULL, copy,
+					     (int)n)) {
+		OPENSSL_free(copy);
+		return TROVE_ERR_INTERNAL;
+	}
+	return 0;
+}
+
 static const EVP_MD *sig_md(EVP_PKEY *k, int signature_bits)
 {
 	int bits;
@@ -740,7 +341,7 @@ int x509_cert_sign(const struct x509_spec *s, X509 *issuer, EVP_PKEY *signkey, X
 	r = TROVE_ERR_INTERNAL;
 	if (!X509_set_version(c, 2) || !X509_set_serialNumber(c, serial) || !X509_set_subject_name(c, s->subject) ||
 	    !X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : s->subject) ||
-	    !X509_set_pubkey(c, s->pubkey) || !ASN1_TIME_set(X509_getm_notBefore(c), (time_t)s->not_before) ||
+	    set_pubkey(c, s->pubkey, !s->is_ca) != 0 || !ASN1_TIME_set(X509_getm_notBefore(c), (time_t)s->not_before) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(c), (time_t)s->not_after))
 		goto out;
 	X509V3_set_ctx(&ctx, issuer ? issuer : c, c, NULL, NULL, 0);

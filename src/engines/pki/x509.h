@@ -132,7 +132,10 @@ struct x509_spec {
 
 /* Builds and signs a certificate. issuer: the signing CA's certificate,
  * or NULL for self-signed (then signkey must match spec->pubkey). A
- * random 20-byte serial is assigned. */
+ * random 20-byte serial is assigned. For speed, a leaf (!is_ca) with an
+ * EC or Ed25519 key comes back without its key decoded:
+ * X509_get0_pubkey() answers NULL on it; the key is spec->pubkey, and a
+ * copy parsed from its PEM or DER has it. A CA always has it. */
 int x509_cert_sign(const struct x509_spec *spec, X509 *issuer, EVP_PKEY *signkey, X509 **out, const char **why);
 /* Signs c again (its issuer becomes issuer's subject) with signkey. */
 int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey);
