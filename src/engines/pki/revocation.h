@@ -65,7 +65,7 @@ struct pki_crl_config {
 /* The mount's config/crl, Vault's defaults where never written. */
 int pki_crl_config_get(struct storage *s, struct pki_crl_config *out);
 
-/* --- revoked certificates (revoke.c) --- */
+/* --- revoked certificates (revoke.c; pki_revoke_cert is in pki.h) --- */
 
 /* certs/<serial>, revoked/<serial>: prefix then the serial (any form
  * x509_serial_canon takes) in hyphen form. 0, or TROVE_ERR_INVALID for a
@@ -78,23 +78,6 @@ int pki_revoked_get(struct storage *s, const char *serial, json_t **rec);
 
 /* The id of the mount's issuer that signed c, or "" in id. */
 int pki_issuer_of(struct storage *s, X509 *c, char id[PKI_ID_MAX]);
-
-/* What pki_revoke_cert did. */
-struct pki_revocation {
-	int64_t revocation_time; /* Unix seconds; 0 when nothing was revoked */
-	bool already;            /* it was revoked before: the first time is kept */
-	bool expired;            /* it had expired: not added, as Vault */
-};
-
-/* Revokes the stored certificate with this serial (colon or hyphen form)
- * of the mount m (its view is s; m may be NULL in tests) and, unless
- * config/crl auto_rebuild, rebuilds the CRLs. from_lease: called by the
- * lease's revocation (an absent certificate is then a success, as in
- * Vault). TROVE_ERR_INVALID with the reason in why: a malformed serial
- * ("serial_number: ..."), an issuer's own certificate, a certificate not
- * found. */
-int pki_revoke_cert(struct storage *s, struct mount *m, const char *serial, bool from_lease,
-		    struct pki_revocation *out, struct buf *why);
 
 /* --- CRLs (crl_store.c) --- */
 
