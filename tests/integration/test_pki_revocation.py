@@ -481,3 +481,25 @@ def test_restart_on_lmdb_keeps_revocations_and_the_crl(unsealed_server):
     rotated = crl_der(srv)
     assert crl_number(rotated) > crl_number(before)
     assert rotated.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+
+
+def test_hvac_revocation_calls_unchanged(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    _, serial, _ = leaf(srv)
+    pki = srv.client(srv.root_token).secrets.pki
+    pki.set_urls({"issuing_certificates": ["http://ca.example/v1/pki/ca"],
+                  "crl_distribution_points": ["http://ca.example/v1/pki/crl"]})
+    assert pki.read_urls()["data"]["issuing_certificates"] == ["http://ca.example/v1/pki/ca"]
+    pki.set_crl_configuration(expiry="48h", disable=False)
+    assert pki.read_crl_configuration()["data"]["expiry"] == "48h"
+    rev = pki.revoke_certificate(serial_number=serial)
+    assert rev["data"]["revocation_time"] > 0
+    assert pki.rotate_crl()["data"]["success"] is True
+    crl = x509.load_pem_x509_crl(pki.read_crl().encode())
+    check_signed(crl, root["certificate"])
+    assert crl.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+    assert crl.next_update - crl.last_update == datetime.timedelta(hours=48)
+    r = pki.tidy(extra_params={"tidy_cert_store": True})
+    assert r.status_code == 202
+    assert wait_tidy(srv)["state"] == "Finished"
