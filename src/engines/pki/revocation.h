@@ -106,6 +106,7 @@ struct pki_tidy_status;
 
 struct pki_rev_state {
 	pthread_mutex_t crl_lock; /* one CRL build at a time */
+	pthread_mutex_t revoke_lock; /* one revocation record written at a time */
 	pthread_mutex_t tidy_lock; /* guards tidy */
 	struct pki_tidy_status *tidy;
 	int64_t last_auto_tidy; /* Unix seconds: the last auto-tidy's end (or the mount's load) */

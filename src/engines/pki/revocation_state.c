@@ -21,6 +21,7 @@ int pki_rev_mount_init(struct mount *m, struct buf *err)
 	struct pki_rev_state *st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->crl_lock, NULL);
 	pthread_mutex_init(&st->tidy_lock, NULL);
+	pthread_mutex_init(&st->revoke_lock, NULL);
 	st->last_auto_tidy = clock_realtime_s();
 	m->engine_state = st;
 	return 0;
@@ -34,6 +35,7 @@ void pki_rev_mount_cleanup(struct mount *m)
 	pki_tidy_status_free(st->tidy);
 	pthread_mutex_destroy(&st->crl_lock);
 	pthread_mutex_destroy(&st->tidy_lock);
+	pthread_mutex_destroy(&st->revoke_lock);
 	free(st);
 	m->engine_state = NULL;
 }

@@ -96,10 +96,12 @@ static int record_cert(const json_t *rec, X509 **out)
 	return x509_cert_from_pem(pem, strlen(pem), out) != 0 ? TROVE_ERR_INTEGRITY : 0;
 }
 
-/* The revocation, once the certificate is known: given (a PEM the caller
- * sent and the mount's issuer signed) or from the store. */
-static int revoke_known(struct storage *s, struct mount *m, const char *canon, X509 *given, bool from_lease,
-			struct pki_revocation *out, struct buf *why)
+/* Writes revoked/<serial> unless it exists (then *out says so): the
+ * certificate is given (a PEM the caller sent and the mount's issuer
+ * signed) or from the store. Called under the mount's revoke lock, so the
+ * first revocation is the one kept. */
+static int record_revocation(struct storage *s, const char *canon, X509 *given, bool from_lease,
+			     struct pki_revocation *out, struct buf *why)
 {
 	json_t *rec = NULL, *stored = NULL;
 	X509 *cert = NULL;
@@ -107,20 +109,12 @@ static int revoke_known(struct storage *s, struct mount *m, const char *canon, X
 	struct buf key;
 	int r;
 
-	memset(out, 0, sizeof(*out));
 	buf_init(&key, 1);
-	if ((r = issuer_with_serial(s, canon, issuer)) != 0)
-		goto out;
-	if (issuer[0]) {
-		buf_printf(why, "adding issuer (id: %s) to its own CRL is not allowed", issuer);
-		r = TROVE_ERR_INVALID;
-		goto out;
-	}
 	r = pki_revoked_get(s, canon, &rec);
 	if (r == 0) {
 		out->already = true;
 		out->revocation_time = json_integer_value(json_object_get(rec, "revocation_time"));
-		goto rebuild;
+		goto out;
 	}
 	if (r != TROVE_ERR_NOT_FOUND)
 		goto out;
@@ -170,20 +164,42 @@ static int revoke_known(struct storage *s, struct mount *m, const char *canon, X
 		goto out;
 	}
 	out->revocation_time = now;
-rebuild:;
-	struct pki_crl_config cfg;
-	if ((r = pki_crl_config_get(s, &cfg)) != 0)
-		goto out;
-	if (!cfg.auto_rebuild)
-		r = pki_crl_rebuild(s, m, false, why);
-	else if (!out->already)
-		r = pki_crl_mark_dirty(s, m);
 out:
 	buf_release(&key);
 	X509_free(cert);
 	json_decref(stored);
 	json_decref(rec);
 	return r;
+}
+
+/* The revocation of a certificate the caller named, then the CRLs. */
+static int revoke_known(struct storage *s, struct mount *m, const char *canon, X509 *given, bool from_lease,
+			struct pki_revocation *out, struct buf *why)
+{
+	struct pki_rev_state *st = pki_rev_state(m);
+	char issuer[PKI_ID_MAX];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = issuer_with_serial(s, canon, issuer)) != 0)
+		return r;
+	if (issuer[0]) {
+		buf_printf(why, "adding issuer (id: %s) to its own CRL is not allowed", issuer);
+		return TROVE_ERR_INVALID;
+	}
+	if (st)
+		pthread_mutex_lock(&st->revoke_lock);
+	r = record_revocation(s, canon, given, from_lease, out, why);
+	if (st)
+		pthread_mutex_unlock(&st->revoke_lock);
+	if (r != 0 || !out->revocation_time)
+		return r;
+	struct pki_crl_config cfg;
+	if ((r = pki_crl_config_get(s, &cfg)) != 0)
+		return r;
+	if (!cfg.auto_rebuild)
+		return pki_crl_rebuild(s, m, false, why);
+	return out->already ? 0 : pki_crl_mark_dirty(s, m);
 }
 
 int pki_revoke_cert(struct storage *s, struct mount *m, const char *serial, bool from_lease,
