@@ -503,3 +503,19 @@ def test_hvac_revocation_calls_unchanged(dev_server):
     r = pki.tidy(extra_params={"tidy_cert_store": True})
     assert r.status_code == 202
     assert wait_tidy(srv)["state"] == "Finished"
+
+
+def test_tidy_expired_issuers_keeps_the_default(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    short = post(srv, "pki/root/generate/internal", {"common_name": "Short Root", "key_type": "ec", "ttl": "2s",
+                                                     "issuer_name": "short"})
+    assert short["issuer_id"] in call(srv, "LIST", "pki/issuers")["keys"]
+    time.sleep(4.5)
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token,
+                    json={"tidy_expired_issuers": True, "issuer_safety_buffer": "1s"})
+    assert r.status_code == 202, r.text
+    assert wait_tidy(srv)["state"] == "Finished"
+    keys = call(srv, "LIST", "pki/issuers")["keys"]
+    assert short["issuer_id"] not in keys and root["issuer_id"] in keys
+    check_signed(crl_der(srv), root["certificate"])

@@ -267,6 +267,12 @@ static int tidy_issuers(struct run *run, bool *changed)
 				if (storage_delete(run->s, key.data) == 0) {
 					log_info("pki tidy removed an expired issuer", "issuer_id", ids.items[i]);
 					*changed = true;
+					/* its CRLs go with it */
+					buf_reset(&key);
+					buf_printf(&key, PKI_CRL_PREFIX "%s", ids.items[i]);
+					storage_delete(run->s, key.data);
+					buf_append_str(&key, "-delta");
+					storage_delete(run->s, key.data);
 				}
 				buf_release(&key);
 			}
