@@ -519,3 +519,21 @@ def test_tidy_expired_issuers_keeps_the_default(dev_server):
     keys = call(srv, "LIST", "pki/issuers")["keys"]
     assert short["issuer_id"] not in keys and root["issuer_id"] in keys
     check_signed(crl_der(srv), root["certificate"])
+
+
+def test_tidy_cancel_stops_a_running_tidy(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    for i in range(3):
+        leaf(srv, cn=f"c{i}.example")
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token,
+                    json={"tidy_cert_store": True, "pause_duration": "1s"})
+    assert r.status_code == 202, r.text
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token, json={"tidy_cert_store": True})
+    assert r.status_code == 202 and any("already in progress" in w for w in r.json()["warnings"])
+    time.sleep(0.3)
+    st = post(srv, "pki/tidy-cancel")
+    assert st["state"] == "Cancelling"
+    st = wait_tidy(srv)
+    assert st["state"] == "Cancelled", st
+    assert st["current_cert_store_count"] < 4
