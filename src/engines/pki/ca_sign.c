@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "pki.h"
+#include "revocation.h"
 
 #include "core/mount.h"
 #include "err.h"
@@ -84,6 +85,7 @@ static int sign_intermediate(struct request *req, struct response *resp)
 	struct x509_subject subj;
 	struct x509_sans sans;
 	struct strlist permitted;
+	struct pki_urls urls;
 	json_t *issuer = NULL;
 	X509 *icert = NULL, *cert = NULL;
 	EVP_PKEY *ikey = NULL;
@@ -96,6 +98,7 @@ static int sign_intermediate(struct request *req, struct response *resp)
 	x509_subject_init(&subj);
 	x509_sans_init(&sans);
 	strlist_init(&permitted);
+	pki_urls_init(&urls);
 	if ((r = pki_req_formats(req, resp)) != 0 || (r = signing_issuer(req, resp, &issuer, &icert, &ikey)) != 0)
 		goto out;
 	if ((r = x509_csr_parse(csr_pem, strlen(csr_pem), &csr, &why)) != 0) {
@@ -129,6 +132,17 @@ static int sign_intermediate(struct request *req, struct response *resp)
 	}
 	if (parent_len > 0 && (spec.max_path_length < 0 || spec.max_path_length > parent_len - 1))
 		spec.max_path_length = (int)(parent_len - 1);
+	struct buf url_why;
+	buf_init(&url_why, 1024);
+	r = pki_issuer_urls(req->storage, issuer, &urls, &url_why);
+	if (r != 0)
+		r = url_why.len ? response_error(resp, r, "%s", url_why.data) : r;
+	buf_release(&url_why);
+	if (r != 0)
+		goto out;
+	spec.issuing_certificates = &urls.issuing_certificates;
+	spec.crl_distribution_points = &urls.crl_distribution_points;
+	spec.ocsp_servers = &urls.ocsp_servers;
 	if ((r = x509_cert_sign(&spec, icert, ikey, &cert, &why)) != 0) {
 		r = response_error(resp, r, "%s", why);
 		goto out;
@@ -143,6 +157,7 @@ out:
 	EVP_PKEY_free(ikey);
 	json_decref(issuer);
 	strlist_release(&permitted);
+	pki_urls_release(&urls);
 	x509_sans_release(&sans);
 	x509_subject_release(&subj);
 	return r;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pki.h"
+#include "revocation.h"
 
 #include "engines/kv_util.h"
 #include "err.h"
@@ -125,7 +126,7 @@ static int cert_read(struct request *req, struct response *resp)
 	const char *given = request_param(req, "serial");
 	char serial[X509_SERIAL_TEXT_MAX];
 	const char *form = strstr(req->rel, "/raw");
-	json_t *rec = NULL;
+	json_t *rec = NULL, *revoked = NULL;
 	struct buf key;
 	int r;
 
@@ -136,19 +137,28 @@ static int cert_read(struct request *req, struct response *resp)
 	cert_key(&key, serial);
 	r = kv_get_json(req->storage, key.data, &rec);
 	buf_release(&key);
+	int rr = pki_revoked_get(req->storage, serial, &revoked);
+	if (r == TROVE_ERR_NOT_FOUND && rr == 0) { /* revoked, never stored (no_store) */
+		rec = json_incref(revoked);
+		r = 0;
+	}
 	if (r != 0)
 		goto out;
 	const char *pem = json_string_value(json_object_get(rec, "certificate")) ?: "";
 	if (!form) {
 		char *p = xstrdup(pem);
 		pki_pem_trim(p);
-		response_set_data(resp, json_pack("{s:s, s:i, s:s, s:O}", "certificate", p, "revocation_time", 0,
-						  "revocation_time_rfc3339", "", "issuer_id", json_object_get(rec, "issuer_id")));
+		response_set_data(resp, json_pack("{s:s, s:I, s:s, s:O}", "certificate", p, "revocation_time",
+						  json_integer_value(json_object_get(revoked, "revocation_time")),
+						  "revocation_time_rfc3339",
+						  json_string_value(json_object_get(revoked, "revocation_time_utc")) ?: "",
+						  "issuer_id", json_object_get(rec, "issuer_id")));
 		free(p);
 	} else {
 		r = pki_reply_raw_cert(resp, pem, strcmp(form, "/raw/pem") != 0);
 	}
 out:
+	json_decref(revoked);
 	json_decref(rec);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pki.h"
+#include "revocation.h"
 
 #include "core/mount.h"
 #include "engines/kv_util.h"
@@ -27,14 +28,12 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 	X509 *icert = NULL;
 	EVP_PKEY *ikey = NULL;
 	X509_NAME *name = NULL;
-	struct strlist aia, cdp, ocsp;
+	struct pki_urls urls;
 	const char *why = NULL;
 	int r;
 
 	*out = NULL;
-	strlist_init(&aia);
-	strlist_init(&cdp);
-	strlist_init(&ocsp);
+	pki_urls_init(&urls);
 	if ((r = pki_issuer_get(s, issuer_id, &rec)) != 0 || (r = pki_issuer_signer(s, rec, &icert, &ikey)) != 0)
 		goto out;
 	if (!ikey) {
@@ -55,9 +54,9 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 				 .ext_key_usage_oids = leaf->ext_key_usage_oids,
 				 .signature_bits = leaf->signature_bits,
 				 .use_pss = leaf->use_pss,
-				 .issuing_certificates = &aia,
-				 .crl_distribution_points = &cdp,
-				 .ocsp_servers = &ocsp};
+				 .issuing_certificates = &urls.issuing_certificates,
+				 .crl_distribution_points = &urls.crl_distribution_points,
+				 .ocsp_servers = &urls.ocsp_servers};
 	int64_t ca_end = x509_not_after(icert);
 	const char *behavior = json_string_value(json_object_get(rec, "leaf_not_after_behavior")) ?: "err";
 	if (spec.not_after > ca_end) {
@@ -74,13 +73,14 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 			goto out;
 		}
 	}
-	static const char *const url_fields[] = {"issuing_certificates", "crl_distribution_points", "ocsp_servers"};
-	struct strlist *urls[] = {&aia, &cdp, &ocsp};
-	for (size_t u = 0; u < 3; u++) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(json_object_get(rec, url_fields[u]), i, v) strlist_push(urls[u], json_string_value(v));
-	}
+	struct buf url_why;
+	buf_init(&url_why, 1024);
+	r = pki_issuer_urls(s, rec, &urls, &url_why);
+	if (r != 0)
+		r = url_why.len ? response_error(resp, r, "%s", url_why.data) : r;
+	buf_release(&url_why);
+	if (r != 0)
+		goto out;
 	if ((r = x509_name_build(leaf->subject, &name)) != 0) {
 		r = response_error(resp, r, "common_name: the subject could not be encoded");
 		goto out;
@@ -95,9 +95,7 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 		*out = NULL;
 	}
 out:
-	strlist_release(&aia);
-	strlist_release(&cdp);
-	strlist_release(&ocsp);
+	pki_urls_release(&urls);
 	X509_NAME_free(name);
 	X509_free(icert);
 	EVP_PKEY_free(ikey);

@@ -291,7 +291,7 @@ static int issuer_view(struct storage *s, const json_t *rec, struct response *re
 	if (r != 0)
 		return r;
 	response_set_data(resp,
-			  json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b, s:b, s:i}",
+			  json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b, s:b, s:I}",
 				    "issuer_id", json_object_get(rec, "id"), "issuer_name", json_object_get(rec, "name"),
 				    "key_id", json_object_get(rec, "key_id"), "certificate",
 				    json_object_get(rec, "certificate"), "ca_chain", chain, "manual_chain",
@@ -301,7 +301,8 @@ static int issuer_view(struct storage *s, const json_t *rec, struct response *re
 				    "issuing_certificates", json_object_get(rec, "issuing_certificates"),
 				    "crl_distribution_points", json_object_get(rec, "crl_distribution_points"),
 				    "ocsp_servers", json_object_get(rec, "ocsp_servers"), "enable_aia_url_templating", 0,
-				    "revoked", 0, "revocation_time", 0));
+				    "revoked", json_is_true(json_object_get(rec, "revoked")), "revocation_time",
+				    json_integer_value(json_object_get(rec, "revocation_time"))));
 	return 0;
 }
 

@@ -2,16 +2,34 @@
  * Vault's multi-issuer API. Each file of src/engines/pki/ owns a route
  * table; this one lists them. What is stored where: pki.h; docs/pki.md. */
 #include "pki.h"
+#include "revocation.h"
 
 #include "engines/engines.h"
 
 #include "banned.h"
 
 static const struct route *const pki_tables[] = {
-	pki_ca_routes, pki_ca_sign_routes, pki_import_routes, pki_issuer_routes, pki_key_routes, pki_cert_routes, pki_issue_routes, NULL,
+	pki_ca_routes,
+	pki_ca_sign_routes,
+	pki_import_routes,
+	pki_issuer_routes,
+	pki_key_routes,
+	pki_crl_routes,
+	pki_cert_routes,
+	pki_issue_routes,
+	pki_revoke_routes,
+	pki_crl_config_routes,
+	pki_ocsp_routes,
+	pki_config_url_routes,
+	pki_tidy_routes,
+	NULL,
 };
 
 const struct engine pki_engine = {
 	.type = "pki",
 	.tables = pki_tables,
+	.mount_init = pki_rev_mount_init,
+	.mount_cleanup = pki_rev_mount_cleanup,
+	.periodic = pki_rev_periodic,
+	.periodic_interval_s = 2,
 };

@@ -223,4 +223,26 @@ struct pki_leaf {
 int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, X509 **out,
 		   struct response *resp);
 
+/* --- revocation (revoke.c; the rest in revocation.h) --- */
+
+struct mount;
+
+/* What pki_revoke_cert did. */
+struct pki_revocation {
+	int64_t revocation_time; /* Unix seconds; 0 when nothing was revoked */
+	bool already;            /* it was revoked before: the first time is kept */
+	bool expired;            /* it had expired: not added, as Vault */
+};
+
+/* Revokes the stored certificate with this serial (colon or hyphen form)
+ * of the mount m (its view is s; m may be NULL in tests): the record goes
+ * to revoked/<serial> (revocation.h) and, unless
+ * config/crl auto_rebuild, rebuilds the CRLs. from_lease: called by the
+ * lease's revocation (an absent certificate is then a success, as in
+ * Vault). TROVE_ERR_INVALID with the reason in why: a malformed serial
+ * ("serial_number: ..."), an issuer's own certificate, a certificate not
+ * found. */
+int pki_revoke_cert(struct storage *s, struct mount *m, const char *serial, bool from_lease,
+		    struct pki_revocation *out, struct buf *why);
+
 #endif

@@ -1,0 +1,539 @@
+"""PKI revocation through HTTP: revoke and revoke-with-key, CRLs (read
+without a token, DER and PEM, per issuer, rotated, rebuilt in the
+background), the OCSP responder (POST from `openssl ocsp`, GET with a
+URL-encoded request), config/urls in new certificates, tidy and
+auto-tidy, and a restart on LMDB. Every CRL and OCSP answer is checked
+with `openssl` or python's `cryptography`, never by trusting the server's
+JSON.
+
+Leaf certificates come from root/sign-intermediate (they are stored in
+certs/ like any issued certificate), the keys from a second mount's
+intermediate/generate/exported."""
+
+import base64
+import datetime
+import os
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from trove_harness import assert_error
+
+
+def call(srv, method, path, body=None, token=True, status=200):
+    r = srv.request(method, f"/v1/{path}", token=srv.root_token if token else None, json=body)
+    assert r.status_code == status, (path, r.status_code, r.text)
+    if r.headers.get("content-type", "").startswith("application/json") and r.text:
+        return r.json().get("data")
+    return r
+
+
+def post(srv, path, body=None, status=200):
+    return call(srv, "POST", path, body or {}, status=status)
+
+
+def setup_ca(srv, path="pki"):
+    for p in (path, path + "-keys"):
+        r = srv.put(f"/v1/sys/mounts/{p}", token=srv.root_token, json={"type": "pki"})
+        assert r.status_code == 204, r.text
+    root = post(srv, f"{path}/root/generate/internal", {"common_name": "Revocation Root", "key_type": "ec",
+                                                        "ttl": "87600h"})
+    return root
+
+
+def leaf(srv, path="pki", ttl="1h", cn="leaf.example"):
+    """A certificate the mount's default issuer signs and stores, with its key."""
+    gen = post(srv, f"{path}-keys/intermediate/generate/exported", {"common_name": cn, "key_type": "ec"})
+    signed = post(srv, f"{path}/root/sign-intermediate", {"csr": gen["csr"], "common_name": cn, "ttl": ttl})
+    return signed["certificate"], signed["serial_number"], gen["private_key"]
+
+
+def pem_cert(pem):
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def crl_der(srv, path="pki/crl"):
+    r = srv.get(f"/v1/{path}")  # no token: CRLs are public
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pkix-crl"
+    return x509.load_der_x509_crl(r.content)
+
+
+def crl_number(crl):
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+def serial_int(text):
+    return int(text.replace(":", "").replace("-", ""), 16)
+
+
+def check_signed(crl, root_pem):
+    assert crl.is_signature_valid(pem_cert(root_pem).public_key())
+    assert crl.issuer == pem_cert(root_pem).subject
+
+
+def test_revoke_puts_the_serial_on_every_crl_form(dev_server, tmp_path):
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, serial, _ = leaf(srv)
+    before = crl_der(srv)
+    check_signed(before, root["certificate"])
+    assert before.get_revoked_certificate_by_serial_number(serial_int(serial)) is None
+
+    rev = post(srv, "pki/revoke", {"serial_number": serial})
+    assert rev["revocation_time"] > 0 and rev["revocation_time_rfc3339"].endswith("Z")
+    # twice: the first revocation is the answer
+    again = post(srv, "pki/revoke", {"serial_number": serial.replace(":", "-").upper()})
+    assert again["revocation_time"] == rev["revocation_time"]
+
+    crl = crl_der(srv)
+    check_signed(crl, root["certificate"])
+    entry = crl.get_revoked_certificate_by_serial_number(serial_int(serial))
+    assert entry is not None
+    assert int(entry.revocation_date.replace(tzinfo=datetime.timezone.utc).timestamp()) == rev["revocation_time"]
+    assert crl_number(crl) > crl_number(before)
+    assert crl.next_update - crl.last_update == datetime.timedelta(hours=72)
+
+    # PEM forms and the per-issuer paths hold the same CRL
+    r = srv.get("/v1/pki/crl/pem")
+    assert r.status_code == 200 and r.text.startswith("-----BEGIN X509 CRL-----")
+    assert x509.load_pem_x509_crl(r.content).public_bytes(serialization.Encoding.DER) == \
+        crl.public_bytes(serialization.Encoding.DER)
+    for p in ("pki/issuer/default/crl/der",):
+        assert crl_der(srv, p).public_bytes(serialization.Encoding.DER) == crl.public_bytes(serialization.Encoding.DER)
+    j = call(srv, "GET", "pki/cert/crl", token=False)
+    assert x509.load_pem_x509_crl(j["certificate"].encode()).get_revoked_certificate_by_serial_number(serial_int(serial))
+    j = call(srv, "GET", "pki/issuer/default/crl", token=False)
+    assert x509.load_pem_x509_crl(j["crl"].encode()).get_revoked_certificate_by_serial_number(serial_int(serial))
+    r = srv.get("/v1/pki/issuer/default/crl/pem")
+    assert r.status_code == 200 and x509.load_pem_x509_crl(r.content)
+
+    # openssl checks the signature against the root independently
+    (tmp_path / "root.pem").write_text(root["certificate"] + "\n")
+    (tmp_path / "crl.pem").write_bytes(srv.get("/v1/pki/crl/pem").content)
+    p = subprocess.run(["openssl", "crl", "-in", str(tmp_path / "crl.pem"), "-CAfile", str(tmp_path / "root.pem"),
+                        "-verify", "-noout", "-text"], capture_output=True, text=True)
+    assert p.returncode == 0 and "verify OK" in (p.stdout + p.stderr), p.stdout + p.stderr
+    assert serial.replace(":", "").upper() in p.stdout.replace(":", "").upper()
+
+    # the store and its listing say so too
+    shown = call(srv, "GET", f"pki/cert/{serial}", token=False)
+    assert shown["revocation_time"] == rev["revocation_time"]
+    assert shown["revocation_time_rfc3339"] == rev["revocation_time_rfc3339"]
+    assert serial.replace(":", "-") in call(srv, "LIST", "pki/certs/revoked")["keys"]
+
+
+def test_crl_rotate_numbers_strictly_increase_and_expiry_is_next_update(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    seen = [crl_number(crl_der(srv))]
+    for _ in range(3):
+        assert call(srv, "GET", "pki/crl/rotate")["success"] is True
+        seen.append(crl_number(crl_der(srv)))
+    assert all(b > a for a, b in zip(seen, seen[1:])), seen
+    post(srv, "pki/config/crl", {"expiry": "1h"})
+    crl = crl_der(srv)
+    assert crl.next_update - crl.last_update == datetime.timedelta(hours=1)
+    assert call(srv, "GET", "pki/config/crl")["expiry"] == "1h"
+
+
+def test_revoke_refusals(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, serial, _ = leaf(srv)
+    # no token
+    r = srv.request("POST", "/v1/pki/revoke", json={"serial_number": serial})
+    assert r.status_code == 403, r.text
+    # malformed serials name the field
+    for bad in ("zz:11", "1", "12:34:5g", "::"):
+        r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token, json={"serial_number": bad})
+        assert_error(r, 400, "serial_number")
+    # unknown serial, both fields, neither
+    r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token, json={"serial_number": "01:02:03"})
+    assert_error(r, 400, "not found")
+    r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token, json={"serial_number": serial, "certificate": pem})
+    assert_error(r, 400, "not both")
+    r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token, json={})
+    assert_error(r, 400, "must be provided")
+    # the issuer's own certificate
+    r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token,
+                    json={"serial_number": root["serial_number"]})
+    assert_error(r, 400, "its own CRL")
+    # a certificate from elsewhere
+    other = srv.put("/v1/sys/mounts/other", token=srv.root_token, json={"type": "pki"})
+    assert other.status_code == 204
+    foreign = post(srv, "other/root/generate/internal", {"common_name": "Other", "key_type": "ec"})
+    r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token, json={"certificate": foreign["certificate"]})
+    assert_error(r, 400, "certificate")
+    # nothing was revoked by any of these
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(serial)) is None
+
+
+def test_revoke_by_certificate_and_with_key(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    pem, serial, key = leaf(srv)
+    _, _, wrong = leaf(srv, cn="other.example")
+    r = srv.request("POST", "/v1/pki/revoke-with-key", token=srv.root_token,
+                    json={"serial_number": serial, "private_key": wrong})
+    assert_error(r, 400, "private_key")
+    r = srv.request("POST", "/v1/pki/revoke-with-key", token=srv.root_token,
+                    json={"serial_number": serial, "private_key": "not a key"})
+    assert_error(r, 400, "private_key")
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(serial)) is None
+    rev = post(srv, "pki/revoke-with-key", {"certificate": pem, "private_key": key})
+    assert rev["revocation_time"] > 0
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+    # by PEM
+    pem2, serial2, _ = leaf(srv, cn="two.example")
+    post(srv, "pki/revoke", {"certificate": pem2})
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(serial2)) is not None
+
+
+def test_revoking_an_expired_certificate_is_a_warning(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    _, serial, _ = leaf(srv, ttl="2s")
+    time.sleep(2.5)
+    r = srv.request("POST", "/v1/pki/revoke", token=srv.root_token, json={"serial_number": serial})
+    assert r.status_code == 200, r.text
+    assert any("already expired" in w for w in r.json()["warnings"])
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(serial)) is None
+
+
+def openssl_ocsp(srv, tmp_path, root_pem, leaf_pem, nonce=True):
+    (tmp_path / "root.pem").write_text(root_pem + "\n")
+    (tmp_path / "leaf.pem").write_text(leaf_pem + "\n")
+    args = ["openssl", "ocsp", "-issuer", str(tmp_path / "root.pem"), "-cert", str(tmp_path / "leaf.pem"),
+            "-url", srv.url + "/v1/pki/ocsp", "-CAfile", str(tmp_path / "root.pem"),
+            "-VAfile", str(tmp_path / "root.pem"), "-resp_text"]
+    if not nonce:
+        args.append("-no_nonce")
+    p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Response verify OK" in p.stdout + p.stderr, p.stdout + p.stderr
+    return p.stdout + p.stderr
+
+
+def test_ocsp_post_with_openssl_good_then_revoked(dev_server, tmp_path):
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, serial, _ = leaf(srv)
+    out = openssl_ocsp(srv, tmp_path, root["certificate"], pem)
+    assert "leaf.pem: good" in out, out
+    assert "nonce" not in out.lower().replace("ocsp nonce:", "") or "WARNING" not in out, out
+    assert "WARNING: no nonce" not in out, out
+    post(srv, "pki/revoke", {"serial_number": serial})
+    out = openssl_ocsp(srv, tmp_path, root["certificate"], pem, nonce=False)
+    assert "leaf.pem: revoked" in out, out
+
+
+def ocsp_request_der(cert_pem, issuer_pem):
+    """A request whose base64 holds no "//" (the HTTP layer refuses such
+    paths: clients that meet one POST instead)."""
+    while True:
+        b = ocsp.OCSPRequestBuilder().add_certificate(pem_cert(cert_pem), pem_cert(issuer_pem), hashes.SHA1())
+        b = b.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
+        der = b.build().public_bytes(serialization.Encoding.DER)
+        if "//" not in base64.b64encode(der).decode():
+            return der
+
+
+def ocsp_get(srv, cert_pem, issuer_pem):
+    der = ocsp_request_der(cert_pem, issuer_pem)
+    tail = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+    r = srv.get("/v1/pki/ocsp/" + tail)
+    assert r.status_code == 200, r.content
+    assert r.headers["content-type"] == "application/ocsp-response"
+    resp = ocsp.load_der_ocsp_response(r.content)
+    assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    pub = pem_cert(issuer_pem).public_key()
+    pub.verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm))
+    assert resp.serial_number == pem_cert(cert_pem).serial_number
+    return resp
+
+
+def test_ocsp_get_url_encoded(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, serial, _ = leaf(srv)
+    assert ocsp_get(srv, pem, root["certificate"]).certificate_status == ocsp.OCSPCertStatus.GOOD
+    rev = post(srv, "pki/revoke", {"serial_number": serial})
+    resp = ocsp_get(srv, pem, root["certificate"])
+    assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert int(resp.revocation_time.replace(tzinfo=datetime.timezone.utc).timestamp()) == rev["revocation_time"]
+    # a serial the mount never issued
+    other = srv.put("/v1/sys/mounts/other", token=srv.root_token, json={"type": "pki"})
+    assert other.status_code == 204
+    # garbage is malformedRequest
+    r = srv.get("/v1/pki/ocsp/" + urllib.parse.quote(base64.b64encode(b"nonsense").decode(), safe=""))
+    assert r.status_code == 400
+    assert ocsp.load_der_ocsp_response(r.content).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_ocsp_disable_answers_unauthorized(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, _, _ = leaf(srv)
+    post(srv, "pki/config/crl", {"ocsp_disable": True})
+    der = ocsp_request_der(pem, root["certificate"])
+    r = srv.request("POST", "/v1/pki/ocsp", data=der, headers={"Content-Type": "application/ocsp-request"})
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/ocsp-response"
+    assert ocsp.load_der_ocsp_response(r.content).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+def test_config_crl_fields(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    cfg = call(srv, "GET", "pki/config/crl")
+    assert cfg["expiry"] == "72h" and cfg["ocsp_expiry"] == "12h" and cfg["disable"] is False
+    assert cfg["auto_rebuild"] is False and cfg["enable_delta"] is False
+    assert cfg["delta_rebuild_interval"] == "15m" and cfg["auto_rebuild_grace_period"] == "12h"
+    for field in ("cross_cluster_revocation", "unified_crl", "unified_crl_on_existing_paths"):
+        r = srv.request("POST", "/v1/pki/config/crl", token=srv.root_token, json={field: True})
+        assert_error(r, 400, field)
+    r = srv.request("POST", "/v1/pki/config/crl", token=srv.root_token, json={"expiry": "soon"})
+    assert_error(r, 400, "expiry")
+    r = srv.request("POST", "/v1/pki/config/crl", token=srv.root_token, json={"enable_delta": True})
+    assert_error(r, 400, "enable_delta")
+    assert call(srv, "GET", "pki/config/crl") == cfg  # nothing changed
+    # disable: the CRL is rebuilt empty
+    _, serial, _ = leaf(srv)
+    post(srv, "pki/revoke", {"serial_number": serial})
+    post(srv, "pki/config/crl", {"disable": True})
+    assert len(list(crl_der(srv))) == 0
+    post(srv, "pki/config/crl", {"disable": False})
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+
+
+def test_auto_rebuild_and_delta_crls_in_the_background(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    post(srv, "pki/config/crl", {"auto_rebuild": True, "enable_delta": True, "delta_rebuild_interval": "1s",
+                                 "expiry": "20s", "auto_rebuild_grace_period": "15s"})
+    full = crl_der(srv)
+    delta = crl_der(srv, "pki/crl/delta")
+    check_signed(delta, root["certificate"])
+    ind = delta.extensions.get_extension_for_class(x509.DeltaCRLIndicator).value.crl_number
+    assert ind == crl_number(full)
+    _, serial, _ = leaf(srv)
+    post(srv, "pki/revoke", {"serial_number": serial})
+    # the revocation did not rebuild the full CRL on the request path
+    assert crl_der(srv).public_bytes(serialization.Encoding.DER) == full.public_bytes(serialization.Encoding.DER)
+    # the delta CRL picks it up in the background, then the full CRL is
+    # rebuilt inside its grace period
+    deadline = time.monotonic() + 30
+    got_delta = got_full = False
+    while time.monotonic() < deadline and not (got_delta and got_full):
+        d = crl_der(srv, "pki/crl/delta")
+        got_delta = got_delta or d.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+        f = crl_der(srv)
+        got_full = got_full or (crl_number(f) > crl_number(full) and
+                                f.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None)
+        time.sleep(0.5)
+    assert got_delta and got_full
+    r = srv.get("/v1/pki/crl/delta/pem")
+    assert r.status_code == 200 and r.text.startswith("-----BEGIN X509 CRL-----")
+    assert call(srv, "GET", "pki/crl/rotate-delta")["success"] is True
+
+
+def test_config_urls_in_new_certificates(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    post(srv, "pki/config/urls", {"issuing_certificates": ["http://ca.example/v1/pki/ca"],
+                                  "crl_distribution_points": "http://ca.example/v1/pki/crl",
+                                  "ocsp_servers": ["http://ca.example/v1/pki/ocsp"]})
+    urls = call(srv, "GET", "pki/config/urls")
+    assert urls["crl_distribution_points"] == ["http://ca.example/v1/pki/crl"]
+    pem, _, _ = leaf(srv)
+    c = pem_cert(pem)
+    aia = c.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    got = {(d.access_method, d.access_location.value) for d in aia}
+    assert (AuthorityInformationAccessOID.CA_ISSUERS, "http://ca.example/v1/pki/ca") in got
+    assert (AuthorityInformationAccessOID.OCSP, "http://ca.example/v1/pki/ocsp") in got
+    cdp = c.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [n.value for d in cdp for n in d.full_name] == ["http://ca.example/v1/pki/crl"]
+
+    # templates: refused until config/cluster has the value they name
+    post(srv, "pki/config/urls", {"enable_templating": True,
+                                  "crl_distribution_points": ["{{cluster_aia_path}}/issuer/{{issuer_id}}/crl/der"],
+                                  "issuing_certificates": [], "ocsp_servers": []})
+    gen = post(srv, "pki-keys/intermediate/generate/exported", {"common_name": "t", "key_type": "ec"})
+    r = srv.request("POST", "/v1/pki/root/sign-intermediate", token=srv.root_token,
+                    json={"csr": gen["csr"], "common_name": "t"})
+    assert_error(r, 400, "cluster_aia_path")
+    post(srv, "pki/config/cluster", {"path": "https://trove.example/v1/pki", "aia_path": "http://trove.example/v1/pki"})
+    assert call(srv, "GET", "pki/config/cluster")["aia_path"] == "http://trove.example/v1/pki"
+    issuer_id = call(srv, "GET", "pki/issuer/default")["issuer_id"]
+    pem, _, _ = leaf(srv)
+    cdp = pem_cert(pem).extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [n.value for d in cdp for n in d.full_name] == [f"http://trove.example/v1/pki/issuer/{issuer_id}/crl/der"]
+    # bad URLs name their field
+    r = srv.request("POST", "/v1/pki/config/urls", token=srv.root_token, json={"ocsp_servers": ["a,b"]})
+    assert_error(r, 400, "ocsp_servers")
+    r = srv.request("POST", "/v1/pki/config/urls", token=srv.root_token,
+                    json={"enable_templating": False, "issuing_certificates": ["http://x/{{issuer_id}}"]})
+    assert_error(r, 400, "issuing_certificates")
+
+
+def wait_tidy(srv, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = call(srv, "GET", "pki/tidy-status")
+        if st["state"] not in ("Running", "Cancelling"):
+            return st
+        time.sleep(0.2)
+    raise AssertionError("tidy did not finish")
+
+
+def test_tidy_removes_expired_certificates_after_safety_buffer(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    assert call(srv, "GET", "pki/tidy-status")["state"] == "Inactive"
+    _, short, _ = leaf(srv, ttl="2s")
+    _, revoked_short, _ = leaf(srv, ttl="3s")
+    _, kept, _ = leaf(srv, ttl="1h")
+    post(srv, "pki/revoke", {"serial_number": revoked_short})
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token, json={})
+    assert_error(r, 400, "at least one")
+    time.sleep(5.5)  # notAfter and the server's clock are in whole seconds
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token,
+                    json={"tidy_cert_store": True, "tidy_revoked_certs": True, "safety_buffer": "1s"})
+    assert r.status_code == 202, r.text
+    st = wait_tidy(srv)
+    assert st["state"] == "Finished", st
+    assert st["cert_store_deleted_count"] >= 1 and st["revoked_cert_deleted_count"] == 1, st
+    assert st["safety_buffer"] == 1 and st["tidy_cert_store"] is True
+    assert st["time_started"] and st["time_finished"]
+    keys = call(srv, "LIST", "pki/certs")["keys"]
+    assert short.replace(":", "-") not in keys and revoked_short.replace(":", "-") not in keys
+    assert kept.replace(":", "-") in keys
+    assert srv.get(f"/v1/pki/cert/{short}").status_code == 404
+    # the expired revoked entry left the CRL too
+    assert crl_der(srv).get_revoked_certificate_by_serial_number(serial_int(revoked_short)) is None
+    r = srv.request("POST", "/v1/pki/tidy-cancel", token=srv.root_token, json={})
+    assert_error(r, 400, "running")
+
+
+def test_auto_tidy_runs_periodically(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    r = srv.request("POST", "/v1/pki/config/auto-tidy", token=srv.root_token, json={"enabled": True})
+    assert_error(r, 400, "tidy operation")
+    cfg = post(srv, "pki/config/auto-tidy", {"enabled": True, "interval_duration": "1s", "tidy_cert_store": True,
+                                             "safety_buffer": "1s"})
+    assert cfg["enabled"] is True and cfg["interval_duration"] == 1 and cfg["safety_buffer"] == 1
+    _, short, _ = leaf(srv, ttl="2s")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        keys = (call(srv, "LIST", "pki/certs", status=None) or {}).get("keys", []) if False else \
+            srv.request("LIST", "/v1/pki/certs", token=srv.root_token).json().get("data", {}).get("keys", [])
+        if short.replace(":", "-") not in keys:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("auto-tidy never removed the expired certificate")
+    st = call(srv, "GET", "pki/tidy-status")
+    assert st["last_auto_tidy_finished"]
+    assert call(srv, "GET", "pki/config/auto-tidy")["enabled"] is True
+
+
+def test_issuer_revoke_stops_issuing_keeps_crl(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    _, serial, _ = leaf(srv)
+    post(srv, "pki/revoke", {"serial_number": serial})
+    out = post(srv, "pki/issuer/default/revoke")
+    assert out["revoked"] is True and out["revocation_time"] > 0
+    assert "issuing-certificates" not in out["usage"]
+    shown = call(srv, "GET", "pki/issuer/default")
+    assert shown["revoked"] is True and shown["revocation_time"] == out["revocation_time"]
+    gen = post(srv, "pki-keys/intermediate/generate/exported", {"common_name": "late", "key_type": "ec"})
+    r = srv.request("POST", "/v1/pki/root/sign-intermediate", token=srv.root_token,
+                    json={"csr": gen["csr"], "common_name": "late"})
+    assert_error(r, 400, "may not issue")
+    call(srv, "GET", "pki/crl/rotate")
+    crl = crl_der(srv)
+    check_signed(crl, root["certificate"])
+    assert crl.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+
+
+def test_restart_on_lmdb_keeps_revocations_and_the_crl(unsealed_server):
+    srv = unsealed_server
+    setup_ca(srv)
+    _, serial, _ = leaf(srv)
+    post(srv, "pki/revoke", {"serial_number": serial})
+    before = crl_der(srv)
+    srv.proc.restart()
+    srv.unseal()
+    after = crl_der(srv)
+    assert after.public_bytes(serialization.Encoding.DER) == before.public_bytes(serialization.Encoding.DER)
+    assert serial.replace(":", "-") in call(srv, "LIST", "pki/certs/revoked")["keys"]
+    call(srv, "GET", "pki/crl/rotate")
+    rotated = crl_der(srv)
+    assert crl_number(rotated) > crl_number(before)
+    assert rotated.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+
+
+def test_hvac_revocation_calls_unchanged(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    _, serial, _ = leaf(srv)
+    pki = srv.client(srv.root_token).secrets.pki
+    pki.set_urls({"issuing_certificates": ["http://ca.example/v1/pki/ca"],
+                  "crl_distribution_points": ["http://ca.example/v1/pki/crl"]})
+    assert pki.read_urls()["data"]["issuing_certificates"] == ["http://ca.example/v1/pki/ca"]
+    pki.set_crl_configuration(expiry="48h", disable=False)
+    assert pki.read_crl_configuration()["data"]["expiry"] == "48h"
+    rev = pki.revoke_certificate(serial_number=serial)
+    assert rev["data"]["revocation_time"] > 0
+    assert pki.rotate_crl()["data"]["success"] is True
+    crl = x509.load_pem_x509_crl(pki.read_crl().encode())
+    check_signed(crl, root["certificate"])
+    assert crl.get_revoked_certificate_by_serial_number(serial_int(serial)) is not None
+    assert crl.next_update - crl.last_update == datetime.timedelta(hours=48)
+    r = pki.tidy(extra_params={"tidy_cert_store": True})
+    assert r.status_code == 202
+    assert wait_tidy(srv)["state"] == "Finished"
+
+
+def test_tidy_expired_issuers_keeps_the_default(dev_server):
+    srv = dev_server
+    root = setup_ca(srv)
+    short = post(srv, "pki/root/generate/internal", {"common_name": "Short Root", "key_type": "ec", "ttl": "2s",
+                                                     "issuer_name": "short"})
+    assert short["issuer_id"] in call(srv, "LIST", "pki/issuers")["keys"]
+    time.sleep(4.5)
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token,
+                    json={"tidy_expired_issuers": True, "issuer_safety_buffer": "1s"})
+    assert r.status_code == 202, r.text
+    assert wait_tidy(srv)["state"] == "Finished"
+    keys = call(srv, "LIST", "pki/issuers")["keys"]
+    assert short["issuer_id"] not in keys and root["issuer_id"] in keys
+    check_signed(crl_der(srv), root["certificate"])
+
+
+def test_tidy_cancel_stops_a_running_tidy(dev_server):
+    srv = dev_server
+    setup_ca(srv)
+    for i in range(3):
+        leaf(srv, cn=f"c{i}.example")
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token,
+                    json={"tidy_cert_store": True, "pause_duration": "1s"})
+    assert r.status_code == 202, r.text
+    r = srv.request("POST", "/v1/pki/tidy", token=srv.root_token, json={"tidy_cert_store": True})
+    assert r.status_code == 202 and any("already in progress" in w for w in r.json()["warnings"])
+    time.sleep(0.3)
+    st = post(srv, "pki/tidy-cancel")
+    assert st["state"] == "Cancelling"
+    st = wait_tidy(srv)
+    assert st["state"] == "Cancelled", st
+    assert st["current_cert_store_count"] < 4
