@@ -352,6 +352,8 @@ int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_unwrap(int argc, char **argv);
 int cmd_lease(int argc, char **argv);
+/* trove pki ... (pki.c) */
+int cmd_pki(int argc, char **argv);
 
 /* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
  * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK, or
