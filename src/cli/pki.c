@@ -2,7 +2,8 @@
  * compare certificates: verify-sign (one issuer, one issued) and
  * list-intermediates (one issuer, many candidates). Both read the
  * certificates through the API and decide on this side, with OpenSSL
- * (pki_cert.c), as Vault's CLI does. issue is pki_issue.c. */
+ * (pki_cert.c), as Vault's CLI does. issue is pki_issue.c, health-check
+ * pki_health_cmd.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,6 +288,7 @@ done:
 /* ---- the group -------------------------------------------------------- */
 
 static const struct cli_subcommand pki_cmds[] = {
+    {&pki_health_check_spec, pki_cmd_health_check},
     {&pki_issue_spec, pki_cmd_issue},
     {&list_intermediates_spec, list_intermediates},
     {&verify_sign_spec, verify_sign},
@@ -294,11 +296,12 @@ static const struct cli_subcommand pki_cmds[] = {
 
 static const struct cli_group pki_group = {
     "pki",
-    "Work with PKI secrets engines: make an intermediate CA signed by another issuer and check which "
-    "issuer signed which certificate. Paths are full API "
+    "Work with PKI secrets engines: make an intermediate CA signed by another issuer, check which "
+    "issuer signed which certificate, and check a mount against good practice. Paths are full API "
     "paths of issuers (pki/issuer/root) or mounts (pki_int).\n\n"
     "  $ trove pki issue -issuer_name=int pki/issuer/root pki_int common_name=\"Example Intermediate\"\n"
-    "  $ trove pki verify-sign pki/issuer/root pki_int/issuer/int",
+    "  $ trove pki verify-sign pki/issuer/root pki_int/issuer/int\n"
+    "  $ trove pki health-check pki",
     pki_cmds,
     sizeof(pki_cmds) / sizeof(pki_cmds[0]),
 };

@@ -1,5 +1,5 @@
 /* pki.h — what the `trove pki` commands share (pki.c, pki_cert.c,
- * pki_issue.c): reading an issuer through the API, and
+ * pki_issue.c, pki_health*.c): reading an issuer through the API, and
  * comparing two certificates the way Vault's `pki verify-sign` does.
  * Certificates arrive as PEM in API answers and are parsed with OpenSSL
  * here, on the client; nothing is trusted because the server said so. */
@@ -55,8 +55,9 @@ json_t *pki_sign_match_json(const struct pki_sign_match *m);
  * slashes dropped. Free the result. */
 char *pki_clean_path(const char *arg);
 
-/* The commands (pki_issue.c). */
-extern const struct cli_command pki_issue_spec;
+/* The commands (pki_issue.c, pki_health_cmd.c). */
+extern const struct cli_command pki_issue_spec, pki_health_check_spec;
 int pki_cmd_issue(int argc, char **argv);
+int pki_cmd_health_check(int argc, char **argv);
 
 #endif
