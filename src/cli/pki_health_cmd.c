@@ -239,7 +239,7 @@ int pki_cmd_health_check(int argc, char **argv)
 	};
 	struct pki_hc hc = {0};
 	json_t *external = NULL, *config = NULL, *results = NULL, *view = NULL;
-	char *mount = NULL, *err = NULL;
+	char *mount = NULL, *err = NULL, *text = NULL;
 	int argi, r;
 
 	r = cli_start(&cli, &pki_health_check_spec, flags, argc, argv, &argi);
@@ -268,8 +268,11 @@ int pki_cmd_health_check(int argc, char **argv)
 		}
 		if (cli.format == CLI_FORMAT_TABLE)
 			printf("Default health check config:\n");
+		/* Sorted by check and parameter, as Vault's -list prints them. */
 		view = pki_hc_default_config();
-		r = cli_print_json(view);
+		text = json_dumps(view, JSON_INDENT(2) | JSON_SORT_KEYS);
+		r = text && printf("%s\n", text) > 0 && fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
+		free(text);
 		goto out;
 	}
 	if (config_path && *config_path && load_external(config_path, &external) != 0)
