@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 /* Result statuses, ordered by severity; the values are Vault's status
  * codes and, from informational up, the command's exit codes. */
@@ -88,7 +89,7 @@ void pki_hc_release(struct pki_hc *hc);
  * indicator. */
 int pki_hc_exit_code(const json_t *results, const char *indicator);
 
-/* ---- shared by pki_health.c and pki_health_checks.c ------------------- */
+/* ---- shared by pki_health.c and the checks ----------------------------- */
 
 /* One check: its name, default parameters (JSON text) and its run. */
 struct pki_hc_check {
@@ -120,5 +121,54 @@ void pki_hc_add(const struct pki_hc *hc, json_t *out, enum pki_hc_status s, cons
 /* A parameter already checked by pki_hc_build_config. */
 long long pki_hc_cfg_int(const json_t *cfg, const char *name);
 long long pki_hc_cfg_ns(const json_t *cfg, const char *name); /* a duration, in nanoseconds */
+
+/* ---- shared by the checks (pki_health_checks.c) ---------------------- */
+
+#define PKI_HC_NS 1000000000LL /* nanoseconds in a second */
+
+/* The message of a check that could not run: the server does not serve a
+ * path it reads. */
+#define PKI_HC_UNSUPPORTED_MSG                                                                               \
+	"The server does not serve this path, so this check could not run (it needs a server with the API "  \
+	"of Vault 1.13 or later)."
+
+/* Appends an insufficient_permissions result for endpoint, worded for a
+ * token that was refused or for no token; consequence says what the check
+ * loses. */
+void pki_hc_denied(const struct pki_hc *hc, json_t *out, const char *endpoint, const char *consequence);
+/* A duration in nanoseconds as days, hours, minutes, seconds ("180d",
+ * "1d12h", "200ms") into out. */
+void pki_hc_format_ns(long long ns, char *out, size_t size);
+/* Self-issued and self-signed. */
+bool pki_hc_is_root(X509 *c);
+/* o[k] is JSON true. */
+bool pki_hc_bool(const json_t *o, const char *k);
+/* The JSON list holds the string s (nocase: ASCII case ignored). */
+bool pki_hc_list_has(const json_t *list, const char *s, bool nocase);
+/* LISTs the mount's issuers: 0 with *keys (borrowed; NULL when the read
+ * gave nothing), *unsupported set when the server does not serve the
+ * path; -1 with *err on a failed read, or when the mount has none and
+ * none_ok is false (Vault stops the run then). */
+int pki_hc_issuer_ids(struct pki_hc *hc, const json_t **keys, bool *unsupported, bool none_ok, char **err);
+/* An issuer's certificate (issuer/<id>/json): 0 with *cert (the caller
+ * frees it; NULL when it could not be read, *unsupported set when the
+ * path is not served), -1 with *err when the read failed or the
+ * certificate does not parse. */
+int pki_hc_issuer_cert(struct pki_hc *hc, const char *id, X509 **cert, bool *unsupported, char **err);
+
+/* The checks, in the order they run (pki_hc_checks[]). */
+int pki_hc_ca_validity_period(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_crl_validity_period(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_root_issued_leaves(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_role_allows_localhost(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_role_allows_glob_wildcards(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_role_no_store_false(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_audit_visibility(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_allow_if_modified_since(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_enable_auto_tidy(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_tidy_last_run(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_too_many_certs(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_enable_acme_issuance(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
+int pki_hc_allow_acme_headers(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err);
 
 #endif
