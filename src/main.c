@@ -41,6 +41,7 @@ static const struct command commands[] = {
     {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, false},
     {"patch", "Update some fields of the data at a path", cmd_patch, false},
     {"path-help", "Show the help of a path", cmd_path_help, false},
+    {"pki", "Issue intermediate CAs, check which issuer signed what, health-check mounts", cmd_pki, false},
     {"policy", "Write, read, list, delete and format ACL policies", cmd_policy, false},
     {"secrets", "Enable, list, tune, move and disable secrets engines", cmd_secrets, false},
     {"token", "Create, look up, renew and revoke tokens", cmd_token, false},

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -54,9 +55,10 @@
  *      set up, it answered with a non-2xx status, or its answer holds
  *      nothing to show ("No value found at ...", a missing field the
  *      command needs).
- * Two commands give 2 a meaning of their own and report any failure as 1,
- * as Vault's do: `status` (2 = sealed) and `operator init -status`
- * (2 = not initialized). */
+ * Three commands give 2 a meaning of their own and report any failure as
+ * 1, as Vault's do: `status` (2 = sealed), `operator init -status`
+ * (2 = not initialized) and `pki health-check` (2 to 6 = the worst
+ * finding, pki_health.h). */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_LOCAL 1
 #define CLI_EXIT_REMOTE 2
@@ -215,6 +217,9 @@ int cli_print_object(const struct cli *cli, const json_t *obj);
  * spaces. Paragraphs are separated by blank lines ("\n\n" in text). */
 void cli_wrap(FILE *f, const char *text, int indent, int width);
 
+/* Parses an RFC 3339 time ("2015-05-29T14:50:46.22-07:00", fraction
+ * dropped) into *out. Returns false when s is not one. */
+bool cli_parse_rfc3339(const char *s, time_t *out);
 /* Formats an RFC 3339 time ("2015-05-29T14:50:46.22-07:00") as Vault's
  * key-status does ("29 May 15 21:50 UTC") into out. Copies s unchanged when
  * it does not parse. */
@@ -352,6 +357,8 @@ int cmd_token(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_unwrap(int argc, char **argv);
 int cmd_lease(int argc, char **argv);
+/* trove pki ... (pki.c) */
+int cmd_pki(int argc, char **argv);
 
 /* Prints a seal-status response (as from sys/seal-status or sys/unseal) in
  * cli's format, adding HA fields from sys/leader. Returns CLI_EXIT_OK, or

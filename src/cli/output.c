@@ -272,7 +272,7 @@ static bool digits(const char *s, int n, int *out)
 	return true;
 }
 
-static bool parse_rfc3339(const char *s, time_t *out)
+bool cli_parse_rfc3339(const char *s, time_t *out)
 {
 	struct tm tm;
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
@@ -324,7 +324,7 @@ void cli_format_time_rfc822(const char *s, char *out, size_t out_size)
 	if (out_size == 0)
 		return;
 	/* RFC 822 as Go spells it: two-digit year, minutes, zone name. */
-	if (parse_rfc3339(s, &t) && gmtime_r(&t, &tm) != NULL && tm.tm_mon >= 0 && tm.tm_mon < 12)
+	if (cli_parse_rfc3339(s, &t) && gmtime_r(&t, &tm) != NULL && tm.tm_mon >= 0 && tm.tm_mon < 12)
 		snprintf(out, out_size, "%02d %s %02d %02d:%02d UTC", tm.tm_mday, months[tm.tm_mon],
 		         (tm.tm_year + 1900) % 100, tm.tm_hour, tm.tm_min);
 	else
