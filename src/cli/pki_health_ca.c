@@ -150,7 +150,8 @@ static void judge_crl(const struct pki_hc *hc, json_t *out, const char *id, cons
 	buf_release(&msg);
 }
 
-/* Reads issuer/<id>/crl[/delta]: 1 with *crl, 0 when absent. */
+/* Reads issuer/<id>/crl[/delta]: 1 with *crl, 0 when absent (also an
+ * empty "crl", the answer for a CRL not built: deltas disabled). */
 static int issuer_crl(struct pki_hc *hc, const char *id, bool delta, X509_CRL **crl, bool *unsupported,
                       char **err)
 {
@@ -166,8 +167,10 @@ static int issuer_crl(struct pki_hc *hc, const char *id, bool delta, X509_CRL **
 	k = pki_hc_read(hc, "GET", p.data, &data, err);
 	if (k == PKI_HC_READ_UNSUPPORTED)
 		*unsupported = true;
+	pem = k == PKI_HC_READ_OK ? json_string_value(json_object_get(data, "crl")) : NULL;
+	if (pem && !pem[0])
+		k = PKI_HC_READ_EMPTY; /* Vault's answer when there is no such CRL */
 	if (k == PKI_HC_READ_OK) {
-		pem = json_string_value(json_object_get(data, "crl"));
 		bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
 		*crl = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
 		BIO_free(bio);

@@ -45,9 +45,18 @@ static int crl_read(struct request *req, struct response *resp)
 		goto out;
 	r = pki_crl_load(req->storage, req->mount, id, delta, &der, &len);
 	if (r == TROVE_ERR_NOT_FOUND) {
-		r = response_error(resp, TROVE_ERR_NOT_FOUND, delta ? "delta CRLs are not enabled (config/crl enable_delta)"
-								 : "issuer %s signs no CRL (no key, or no crl-signing usage)",
-				   id);
+		/* No CRL (deltas disabled, an issuer that signs none): as Vault,
+		 * an empty answer rather than an error — 204 for the raw forms,
+		 * an empty PEM string in JSON — so clients and health checks
+		 * read "none" without failing. */
+		r = 0;
+		if (form == CRL_JSON_CRL)
+			response_set_data(resp, json_pack("{s:s}", "crl", ""));
+		else if (form == CRL_JSON_CERTIFICATE)
+			response_set_data(resp, json_pack("{s:s, s:i, s:s}", "certificate", "", "revocation_time", 0,
+							  "revocation_time_rfc3339", ""));
+		else
+			resp->status = 204;
 		goto out;
 	}
 	if (r != 0)
