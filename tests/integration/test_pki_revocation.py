@@ -144,6 +144,18 @@ def test_crl_rotate_numbers_strictly_increase_and_expiry_is_next_update(dev_serv
     assert call(srv, "GET", "pki/config/crl")["expiry"] == "1h"
 
 
+def test_a_delta_crl_not_built_reads_as_empty(dev_server):
+    """With deltas disabled there is no delta CRL: Vault answers an empty
+    PEM in JSON and 204 for the raw forms, never an error."""
+    srv = dev_server
+    setup_ca(srv, "pki-nodelta")
+    assert call(srv, "GET", "pki-nodelta/issuer/default/crl/delta", token=False)["crl"] == ""
+    for form in ("der", "pem"):
+        r = call(srv, "GET", f"pki-nodelta/issuer/default/crl/delta/{form}", token=False, status=204)
+        assert r.content == b""
+    assert call(srv, "GET", "pki-nodelta/issuer/default/crl", token=False)["crl"].startswith("-----BEGIN X509 CRL")
+
+
 def test_revoke_refusals(dev_server):
     srv = dev_server
     root = setup_ca(srv)
