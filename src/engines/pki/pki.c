@@ -3,15 +3,21 @@
  * table; this one lists them. What is stored where: pki.h; docs/pki.md. */
 #include "pki.h"
 
+#include "acme/acme.h"
 #include "engines/engines.h"
 
 #include "banned.h"
 
 static const struct route *const pki_tables[] = {
-	pki_ca_routes, pki_ca_sign_routes, pki_import_routes, pki_issuer_routes, pki_key_routes, pki_cert_routes, pki_issue_routes, NULL,
+	pki_ca_routes, pki_ca_sign_routes, pki_import_routes, pki_issuer_routes, pki_key_routes, pki_cert_routes, pki_issue_routes,
+	pki_acme_config_routes,
+	pki_acme_routes,
+	NULL,
 };
 
 const struct engine pki_engine = {
 	.type = "pki",
 	.tables = pki_tables,
+	.mount_init = pki_acme_mount_init,
+	.mount_cleanup = pki_acme_mount_cleanup,
 };
