@@ -85,8 +85,9 @@ def check_chain(tmp_path, root_pem, chain_pem, name=NAME):
                          capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().endswith(": OK"), out.stdout + out.stderr
     leaf = certs[0]
-    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert sans.get_values_for_type(x509.DNSName) == [name]
+    if name:
+        sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert sans.get_values_for_type(x509.DNSName) == [name]
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in eku
     bcs = [e.value for e in leaf.extensions if isinstance(e.value, x509.BasicConstraints)]
@@ -421,3 +422,186 @@ def test_key_change(dev_server):
     assert other.new_account().status_code == 201
     r = c.post(url, inner(other.key, {"account": c.kid, "oldKey": c.jwk()}))
     assert r.status_code == 409 and r.headers["Location"] == other.kid, r.text
+
+
+class TxtResponder:
+    """A DNS responder on 127.0.0.1 (UDP) answering TXT queries from a
+    dict {name: [values]}; NXDOMAIN for other names."""
+
+    def __init__(self):
+        self.records = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.running = True
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while self.running:
+            try:
+                q, peer = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            labels, i = [], 12
+            while q[i]:
+                labels.append(q[i + 1:i + 1 + q[i]].decode().lower())
+                i += 1 + q[i]
+            question = q[12:i + 5]
+            values = self.records.get(".".join(labels), [])
+            flags = b"\x81\x80" if values else b"\x81\x83"
+            answers = b""
+            for v in values:
+                rdata = bytes([len(v)]) + v.encode()
+                answers += b"\xc0\x0c\x00\x10\x00\x01\x00\x00\x00\x3c" + len(rdata).to_bytes(2, "big") + rdata
+            self.sock.sendto(q[:2] + flags + b"\x00\x01" + len(values).to_bytes(2, "big") + b"\x00\x00\x00\x00" +
+                             question + answers, peer)
+
+    def close(self):
+        self.running = False
+        self.sock.close()
+
+
+def csr_for(names, key=None):
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+    b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    return b64u(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+
+def wait_status(c, url, want, timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        obj = c.post(url, None).json()
+        if obj["status"] in want:
+            return obj
+        time.sleep(0.3)
+    raise AssertionError(f"{url} stayed {obj}")
+
+
+@pytest.mark.time_limit(120)
+def test_dns01_wildcard_and_finalize(dev_server, tmp_path):
+    """dns-01 through config/acme's dns_resolver for a wildcard and its
+    base name; the CSR must name exactly the order's identifiers; the
+    certificate chain verifies and names both."""
+    root = setup_acme(dev_server)
+    dns = TxtResponder()
+    try:
+        v1(dev_server, "POST", "pki/config/acme", {"dns_resolver": f"127.0.0.1:{dns.port}"}, 200)
+        c = Client(dev_server)
+        assert c.new_account().status_code == 201
+        names = ["*.acme.test", "acme.test"]
+        r = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": n} for n in names]})
+        assert r.status_code == 201, r.text
+        order_url, order = r.headers["Location"], r.json()
+        for a_url in order["authorizations"]:
+            a = c.post(a_url, None).json()
+            ch = [x for x in a["challenges"] if x["type"] == "dns-01"][0]
+            ka = f"{ch['token']}.{c.thumbprint()}"
+            txt = b64u(hashlib.sha256(ka.encode()).digest())
+            dns.records.setdefault("_acme-challenge.acme.test", []).append(txt)
+        for a_url in order["authorizations"]:
+            a = c.post(a_url, None).json()
+            ch = [x for x in a["challenges"] if x["type"] == "dns-01"][0]
+            assert c.post(ch["url"], {}).status_code == 200
+        for a_url in order["authorizations"]:
+            assert wait_status(c, a_url, ("valid", "invalid"))["status"] == "valid"
+        assert c.post(order_url, None).json()["status"] == "ready"
+        # a CSR for other names, or for a subset, is refused and the order stays ready
+        problem(c.post(order["finalize"], {"csr": csr_for(["acme.test"])}), 400, "badCSR")
+        problem(c.post(order["finalize"], {"csr": csr_for(names + ["evil.test"])}), 400, "badCSR")
+        problem(c.post(order["finalize"], {"csr": "not base64!"}), 400, "badCSR")
+        fin = c.post(order["finalize"], {"csr": csr_for(list(reversed(names)))})
+        assert fin.status_code == 200 and fin.json()["status"] == "valid", fin.text
+        cert = c.post(fin.json()["certificate"], None)
+        assert cert.status_code == 200 and cert.headers["Content-Type"] == "application/pem-certificate-chain"
+        leaf = check_chain(tmp_path, root, cert.text, name=None)
+        sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert sorted(sans.get_values_for_type(x509.DNSName)) == sorted(names)
+        lifetime = leaf.not_valid_after - leaf.not_valid_before
+        assert lifetime.total_seconds() <= 90 * 86400 + 60
+        orders = c.post(c.dir["newOrder"].replace("new-order", "orders"), None).json()["orders"]
+        assert orders == [order_url]
+    finally:
+        dns.close()
+
+
+def test_nonce_rate_limit(dev_server):
+    setup_acme(dev_server)
+    v1(dev_server, "POST", "sys/mounts/pki/tune", {"allowed_response_headers": ACME_HEADERS + ["Retry-After"]}, 204)
+    url = requests.get(directory_url(dev_server), timeout=10).json()["newNonce"]
+    s = requests.Session()
+    codes = [s.head(url, timeout=10).status_code for _ in range(601)]
+    assert codes[:600] == [200] * 600
+    r = s.get(url, timeout=10)
+    assert r.status_code == 429 and r.json()["type"].endswith("rateLimited"), r.text
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+
+
+def make_role(srv, name, body):
+    r = v1(srv, "POST", f"pki/roles/{name}", body)
+    if r.status_code in (404, 405):
+        pytest.skip("the roles API is not mounted on this build")
+    assert r.status_code in (200, 204), r.text
+
+
+def test_role_directories(dev_server):
+    """roles/:role/acme/ checks identifiers with the role's name policy;
+    allowed_roles and default_directory_policy decide who may issue."""
+    setup_acme(dev_server)
+    make_role(dev_server, "web", {"allowed_domains": ["example.test"], "allow_subdomains": True,
+                                  "allow_ip_sans": False, "ttl": "1h"})
+    make_role(dev_server, "other", {"allow_any_name": True})
+    c = Client(dev_server, "pki/roles/web")
+    assert c.dir["newOrder"].endswith("/v1/pki/roles/web/acme/new-order")
+    assert c.new_account().status_code == 201
+    ok = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "a.example.test"}]})
+    assert ok.status_code == 201, ok.text
+    no = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "a.example.test"},
+                                                     {"type": "dns", "value": "evil.test"}]})
+    problem(no, 400, "rejectedIdentifier")
+    assert "evil.test" in no.json()["detail"]
+    problem(c.post(c.dir["newOrder"], {"identifiers": [{"type": "ip", "value": "10.0.0.1"}]}), 400,
+            "rejectedIdentifier")
+    # an account of one directory is not one of another
+    d = requests.get(directory_url(dev_server, "pki/roles/other"), timeout=10).json()
+    problem(c.post(d["newOrder"], {"identifiers": [{"type": "dns", "value": "x.test"}]}), 401, "accountDoesNotExist")
+    # allowed_roles
+    v1(dev_server, "POST", "pki/config/acme", {"allowed_roles": ["web"]}, 200)
+    r = requests.get(directory_url(dev_server, "pki/roles/other"), timeout=10)
+    assert r.status_code == 403 and r.json()["type"].endswith("unauthorized")
+    assert requests.get(directory_url(dev_server, "pki/roles/web"), timeout=10).status_code == 200
+    bad = v1(dev_server, "POST", "pki/config/acme", {"allowed_roles": ["nope"]}, 400)
+    assert "allowed_roles" in bad.text
+    # default_directory_policy: forbid, then role:web for acme/
+    v1(dev_server, "POST", "pki/config/acme", {"default_directory_policy": "forbid"}, 200)
+    assert requests.get(directory_url(dev_server), timeout=10).status_code == 403
+    v1(dev_server, "POST", "pki/config/acme", {"default_directory_policy": "role:web"}, 200)
+    c2 = Client(dev_server)
+    assert c2.new_account().status_code == 201
+    problem(c2.post(c2.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "evil.test"}]}), 400,
+            "rejectedIdentifier")
+    bad = v1(dev_server, "POST", "pki/config/acme", {"default_directory_policy": "role:other"}, 400)
+    assert "default_directory_policy" in bad.text
+
+
+@needs_ports
+@pytest.mark.time_limit(180)
+def test_lego_role_directory(dev_server, tmp_path):
+    """A certificate through roles/:role/acme/ takes the role's lifetime and
+    usages (serverAuth only without allow_role_ext_key_usage)."""
+    root = setup_acme(dev_server)
+    make_role(dev_server, "local", {"allow_localhost": True, "ttl": "2h", "client_flag": True})
+    env = dict(os.environ)
+    out = subprocess.run(["lego", "--server", directory_url(dev_server, "pki/roles/local"), "--email",
+                          "ops@example.com", "--path", str(tmp_path / "lego"), "-d", NAME, "--accept-tos", "--http",
+                          "--http.port", "127.0.0.1:80", "run"], capture_output=True, text=True, timeout=150, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    leaf = check_chain(tmp_path, root, (tmp_path / "lego" / "certificates" / f"{NAME}.crt").read_text())
+    lifetime = (leaf.not_valid_after - leaf.not_valid_before).total_seconds()
+    assert 2 * 3600 <= lifetime <= 2 * 3600 + 60, lifetime
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]

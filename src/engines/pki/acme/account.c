@@ -39,7 +39,7 @@ int acme_h_nonce(struct request *req, struct response *resp)
 	int r = acme_begin(&c, req, resp, false, false, false);
 	if (r == 0) {
 		if (!acme_rate_allow(c.st, "nonce", req->remote_addr, ACME_RATE_NONCES, &wait))
-			r = acme_problem(&c, 429, "rateLimited", "too many new nonces; retry in %lld s", (long long)wait);
+			r = acme_rate_limited(&c, wait, "new nonces");
 		else /* RFC 8555 7.2: HEAD 200, GET 204 */
 			r = acme_reply(&c, req->op == OP_HEAD ? 200 : 204, NULL, NULL);
 	}

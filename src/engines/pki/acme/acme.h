@@ -119,6 +119,9 @@ int acme_end(struct acme_ctx *c, int r);
  * detail) with a fresh Replay-Nonce. Returns 0 (the handler's result). */
 int acme_problem(struct acme_ctx *c, int status, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Answers 429 rateLimited about what (a plural: "new nonces") with
+ * Retry-After: wait seconds. Returns 0. */
+int acme_rate_limited(struct acme_ctx *c, int64_t wait, const char *what);
 /* Answers obj (consumed) as JSON with status, a Replay-Nonce and Link
  * rel="index"; location (or NULL) as the Location header. Returns 0. */
 int acme_reply(struct acme_ctx *c, int status, json_t *obj, const char *location);

@@ -80,11 +80,15 @@ int acme_problem(struct acme_ctx *c, int status, const char *type, const char *f
 	c->resp->headers = NULL;
 	common_headers(c);
 	set_body(c, status, json_pack("{s:s, s:s}", "type", t, "detail", detail), "application/problem+json");
-	if (status == 429) {
-		char ra[24];
-		snprintf(ra, sizeof(ra), "%d", ACME_RATE_WINDOW_S);
-		response_header_add(c->resp, "Retry-After", ra);
-	}
+	return 0;
+}
+
+int acme_rate_limited(struct acme_ctx *c, int64_t wait, const char *what)
+{
+	char ra[24];
+	acme_problem(c, 429, "rateLimited", "too many %s; retry in %lld s", what, (long long)wait);
+	snprintf(ra, sizeof(ra), "%lld", (long long)(wait > 0 ? wait : 1));
+	response_header_add(c->resp, "Retry-After", ra);
 	return 0;
 }
 

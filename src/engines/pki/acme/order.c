@@ -196,7 +196,7 @@ int acme_h_new_order(struct request *req, struct response *resp)
 	if ((r = acme_begin(&c, req, resp, true, false, false)) != 0)
 		goto out;
 	if (!acme_rate_allow(c.st, "order", c.account_id, ACME_RATE_ORDERS, &wait)) {
-		r = acme_problem(&c, 429, "rateLimited", "too many new orders; retry in %lld s", (long long)wait) + 1;
+		r = acme_rate_limited(&c, wait, "new orders") + 1;
 		goto out;
 	}
 	acme_rec_id(prefix, c.account_id, "");
