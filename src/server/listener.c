@@ -447,8 +447,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	 * one on the pool, so parsing it never stalls the loop. A small one
 	 * of a route that needs no token is parsed now: the route may choose
 	 * where it runs from its fields (route.try_inline). A raw body (an
-	 * ACME JWS, an OCSP request) is never parsed: its handler reads the
-	 * bytes. */
+	 * OCSP request) is never parsed: the handler reads its bytes. */
 	if (request_body_pending(&j->req) <= LISTENER_INLINE_BODY_MAX && m.route &&
 	    (m.route->flags & ROUTE_UNAUTH) && !(m.route->flags & ROUTE_RAW_BODY) &&
 	    (j->err = request_body_load(&j->req, &j->resp)) != 0)
