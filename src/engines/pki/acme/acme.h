@@ -68,6 +68,10 @@ struct acme_state {
 	struct acme_rate *rate;
 };
 
+/* m's ACME state, or NULL (m NULL, or a mount without it). Every use
+ * goes through here: the one place that knows where the engine keeps
+ * it. */
+struct acme_state *acme_state(struct mount *m);
 int pki_acme_mount_init(struct mount *m, struct buf *err);
 void pki_acme_mount_cleanup(struct mount *m);
 

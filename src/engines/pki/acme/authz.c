@@ -194,7 +194,7 @@ static json_t *job_challenge(struct mount *m, const struct job *j, json_t **auth
 static bool job_prepare(struct mount *m, const struct job *j, char **id_value, bool *ip, char **token, char **ka,
 			char **resolver)
 {
-	struct acme_state *st = m->engine_state;
+	struct acme_state *st = acme_state(m);
 	json_t *authz = NULL, *acct = NULL, *cfg = NULL;
 	bool go = false;
 
@@ -232,7 +232,7 @@ out:
 /* Records a result (under st->mu); true when another try is due. */
 static bool job_record(struct mount *m, const struct job *j, int r, const char *why, int *tries)
 {
-	struct acme_state *st = m->engine_state;
+	struct acme_state *st = acme_state(m);
 	json_t *authz = NULL;
 	bool again = false;
 
@@ -272,7 +272,7 @@ static void validate_job(struct mount *m, void *arg)
 	struct buf err;
 	int tries = 0;
 
-	if (!m->engine_state || !job_prepare(m, j, &value, &ip, &token, &ka, &resolver))
+	if (!acme_state(m) || !job_prepare(m, j, &value, &ip, &token, &ka, &resolver))
 		goto out;
 	struct acme_validation v = {.id_type = ip ? ACME_ID_IP : ACME_ID_DNS,
 				    .identifier = value,

@@ -282,7 +282,7 @@ int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, b
 	memset(c, 0, sizeof(*c));
 	c->req = req;
 	c->resp = resp;
-	c->st = req->mount ? req->mount->engine_state : NULL;
+	c->st = acme_state(req->mount);
 	if (!c->st)
 		return response_error(resp, TROVE_ERR_INTERNAL, "ACME state missing");
 	if ((r = acme_config_load(req->storage, &c->cfg)) != 0)

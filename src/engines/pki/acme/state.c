@@ -25,6 +25,11 @@ struct acme_rate {
 	} slot[RATE_SLOTS];
 };
 
+struct acme_state *acme_state(struct mount *m)
+{
+	return m ? m->engine_state : NULL;
+}
+
 int pki_acme_mount_init(struct mount *m, struct buf *err)
 {
 	struct acme_state *st = calloc(1, sizeof(*st));
