@@ -6,15 +6,21 @@
  * payload names the account and its old key. The new key must not be
  * another account's.
  *
- * revoke-cert: authorised here (the account that obtained the
- * certificate, or a JWS by the certificate's own key); marking the serial
- * revoked is the revocation code's, which this answers for until it is
- * joined. */
+ * revoke-cert: a certificate obtained through ACME from this mount (the
+ * bytes stored), revoked by the account that obtained it or by a JWS of
+ * the certificate's own key; reason 0 only. Marking the serial revoked
+ * is the engine's revocation code's (revoke_serial). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include "acme.h"
 
+#include "encoding.h"
+#include "engines/kv_util.h"
 #include "err.h"
 #include "jwk.h"
 
@@ -94,11 +100,84 @@ out:
 	return acme_end(&c, r);
 }
 
+/* The revocation itself: the engine's revocation code is not part of
+ * this build yet, so an authorised request is answered that it cannot be
+ * done. Returns 0 once it revoked (or the problem's 1). */
+static int revoke_serial(struct acme_ctx *c, const char *serial)
+{
+	(void)serial;
+	return acme_problem(c, 501, "serverInternal", "revoke-cert is not available on this server yet") + 1;
+}
+
+/* Whether the request may revoke cert (stored as rec's account): signed
+ * by the account that obtained it, or by the certificate's own key. */
+static bool revoke_allowed(struct acme_ctx *c, X509 *cert, const json_t *who)
+{
+	if (c->account)
+		return strcmp(json_string_value(json_object_get(who, "account")) ?: "", c->account_id) == 0;
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	return pub && c->jws.jwk_key && EVP_PKEY_eq(pub, c->jws.jwk_key) == 1;
+}
+
 int acme_h_revoke(struct request *req, struct response *resp)
 {
 	struct acme_ctx c;
-	int r = acme_begin(&c, req, resp, true, false, true);
-	if (r == 0)
-		r = acme_problem(&c, 501, "serverInternal", "revoke-cert is not available on this server yet");
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	X509 *cert = NULL;
+	json_t *who = NULL, *stored = NULL;
+	char serial[X509_SERIAL_TEXT_MAX];
+	int r;
+
+	if ((r = acme_begin(&c, req, resp, true, false, true)) != 0)
+		goto out;
+	const char *b64 = c.payload ? json_string_value(json_object_get(c.payload, "certificate")) : NULL;
+	const json_t *reason = c.payload ? json_object_get(c.payload, "reason") : NULL;
+	if (!b64 || base64url_decode(b64, strlen(b64), &der, &der_len) != 0) {
+		r = acme_problem(&c, 400, "malformed", "certificate: missing or not base64url") + 1;
+		goto out;
+	}
+	if (reason && (!json_is_integer(reason) || json_integer_value(reason) != 0)) {
+		r = acme_problem(&c, 400, "badRevocationReason", "only reason 0 (unspecified) is supported") + 1;
+		goto out;
+	}
+	const unsigned char *p = der;
+	if (!(cert = d2i_X509(NULL, &p, (long)der_len)) || p != der + der_len ||
+	    x509_serial_text(X509_get0_serialNumber(cert), serial) != 0) {
+		ERR_clear_error();
+		r = acme_problem(&c, 400, "malformed", "certificate: not one DER certificate") + 1;
+		goto out;
+	}
+	for (char *q = serial; *q; q++)
+		if (*q == ':')
+			*q = '-';
+	/* ours: obtained through ACME from this mount, and the very bytes stored */
+	char key[STORAGE_MAX_KEY];
+	snprintf(key, sizeof(key), "%s%s", PKI_CERT_PREFIX, serial);
+	X509 *mine = NULL;
+	bool ours = false;
+	if ((r = acme_get(req->storage, ACME_CERT_PREFIX, serial, &who)) == 0 &&
+	    (r = kv_get_json(req->storage, key, &stored)) == 0) {
+		const char *pem = json_string_value(json_object_get(stored, "certificate")) ?: "";
+		ours = x509_cert_from_pem(pem, strlen(pem), &mine) == 0 && X509_cmp(mine, cert) == 0;
+		X509_free(mine);
+	}
+	if (r != 0 && r != TROVE_ERR_NOT_FOUND)
+		goto out;
+	if (!ours) {
+		r = acme_problem(&c, 403, "unauthorized", "the certificate was not issued through ACME here") + 1;
+		goto out;
+	}
+	if (!revoke_allowed(&c, cert, who)) {
+		r = acme_problem(&c, 403, "unauthorized", "neither the account that obtained the certificate nor its key") + 1;
+		goto out;
+	}
+	if ((r = revoke_serial(&c, serial)) == 0)
+		r = acme_reply(&c, 200, NULL, NULL);
+out:
+	free(der);
+	X509_free(cert);
+	json_decref(who);
+	json_decref(stored);
 	return acme_end(&c, r);
 }
