@@ -199,6 +199,11 @@ static int load_account(struct acme_ctx *c, EVP_PKEY **key)
 		return acme_problem(c, 401, "unauthorized", "the account belongs to another directory"), 1;
 	if (strcmp(json_string_value(json_object_get(c->account, "status")) ?: "", "valid") != 0)
 		return acme_problem(c, 401, "unauthorized", "the account is not valid"), 1;
+	/* always-required: an account made without a binding may do nothing */
+	if (strcmp(json_string_value(json_object_get(c->cfg, "eab_policy")) ?: "", "always-required") == 0 &&
+	    json_string_length(json_object_get(c->account, "eab_kid")) == 0)
+		return acme_problem(c, 401, "externalAccountRequired",
+				    "the eab_policy requires accounts made with an external account binding"), 1;
 	buf_init(&err, 256);
 	r = acme_jwk_to_pkey(json_object_get(c->account, "jwk"), key, &err);
 	buf_release(&err);
