@@ -683,3 +683,55 @@ def test_acme_state_survives_restart(unsealed_server):
     # such as the thumbprint index's, are names, as in Vault)
     blob = b"".join(p.read_bytes() for p in srv.storage_files())
     assert b"kept.example.test" not in blob and b"ops@example.com" not in blob
+
+
+@pytest.fixture
+def tls_server(procs, log_dir, tmp_path):
+    """An initialised, unsealed `trove server -config` on LMDB behind a TLS
+    listener (a test CA's certificate for 127.0.0.1 and localhost; no
+    client certificate asked), as ACME clients expect to meet it."""
+    from trove_harness import TLSMaterial, TroveProcess, Server, TROVE_BIN, free_port
+    tls = TLSMaterial(tmp_path / "tls")
+    data = tmp_path / "data"
+    data.mkdir()
+    port = free_port()
+    cfg = tmp_path / "trove.hcl"
+    cfg.write_text(f'storage "lmdb" {{\n  path = "{data}"\n}}\n\nlistener "tcp" {{\n'
+                   f'  address = "127.0.0.1:{port}"\n  tls_cert_file = "{tls.server_cert}"\n'
+                   f'  tls_key_file = "{tls.server_key}"\n}}\n\ndisable_mlock = true\n')
+    url = f"https://127.0.0.1:{port}"
+    proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], log_dir, "tls", url + "/v1/sys/health",
+                        probe_kwargs={"verify": str(tls.ca_cert)})
+    procs.append(proc)
+    proc.start()
+    srv = Server(proc, url, verify=str(tls.ca_cert))
+    srv.init(1, 1)
+    srv.unseal()
+    srv.tls = tls
+    return srv
+
+
+@needs_ports
+@pytest.mark.time_limit(180)
+def test_clients_over_https(tls_server, tmp_path):
+    """certbot and lego against Trove's TLS listener, trusting the test CA
+    (REQUESTS_CA_BUNDLE, LEGO_CA_CERTIFICATES), as they are used in
+    earnest."""
+    srv = tls_server
+    root = setup_acme(srv)
+    directory = directory_url(srv)
+    assert directory.startswith("https://")
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=str(srv.tls.ca_cert), LEGO_CA_CERTIFICATES=str(srv.tls.ca_cert))
+    cfg = tmp_path / "certbot"
+    out = subprocess.run(
+        ["certbot", "certonly", "--standalone", "--non-interactive", "--agree-tos", "--register-unsafely-without-email",
+         "--server", directory, "-d", NAME, "--config-dir", str(cfg / "conf"), "--work-dir", str(cfg / "work"),
+         "--logs-dir", str(cfg / "logs"), "--http-01-address", "127.0.0.1"],
+        capture_output=True, text=True, timeout=150, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    check_chain(tmp_path, root, next((cfg / "conf" / "live").glob("*/fullchain.pem")).read_text())
+    out = subprocess.run(["lego", "--server", directory, "--email", "ops@example.com", "--path", str(tmp_path / "lego"),
+                          "-d", NAME, "--accept-tos", "--tls", "--tls.port", "127.0.0.1:443", "run"],
+                         capture_output=True, text=True, timeout=150, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    check_chain(tmp_path, root, (tmp_path / "lego" / "certificates" / f"{NAME}.crt").read_text())
