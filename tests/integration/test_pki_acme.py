@@ -735,3 +735,26 @@ def test_clients_over_https(tls_server, tmp_path):
                          capture_output=True, text=True, timeout=150, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     check_chain(tmp_path, root, (tmp_path / "lego" / "certificates" / f"{NAME}.crt").read_text())
+
+
+@needs_ports
+@pytest.mark.time_limit(120)
+def test_validation_resumes_after_restart(unsealed_server):
+    """A validation whose job was lost with the process (a restart while
+    the challenge is processing) is started again when the authorization is
+    next read, and still ends: nothing listens on port 80, so invalid."""
+    srv = unsealed_server
+    setup_acme(srv)
+    c = Client(srv)
+    assert c.new_account().status_code == 201
+    order = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": NAME}]}).json()
+    a_url = order["authorizations"][0]
+    ch = [x for x in c.post(a_url, None).json()["challenges"] if x["type"] == "http-01"][0]
+    assert c.post(ch["url"], {}).json()["status"] == "processing"
+    srv.proc.restart()
+    srv.unseal()
+    assert c.post(a_url, None).json()["status"] == "pending"
+    a = wait_status(c, a_url, ("valid", "invalid"), timeout=60)
+    assert a["status"] == "invalid", a
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    assert ch["error"]["type"].endswith("connection"), ch

@@ -11,13 +11,16 @@
  *                             "thumbprint", "status", "contact" [],
  *                             "eab_kid", "created_on"}
  *   acme/thumbprints/<tp>     {"id"}: the account of a key
- *   acme/orders/<account>/<id>        an order: {"id", "account", "directory",
+ *   acme/orders/<account>/<id>
+ *                             an order: {"id", "account", "directory",
  *                             "status", "expires" (unix s), "identifiers",
  *                             "authorizations" [ids], "serial", "error"}
- *   acme/authz/<account>/<id>        an authorization: {"id", "account", "order",
+ *   acme/authz/<account>/<id>
+ *                             an authorization: {"id", "account", "order",
  *                             "identifier", "wildcard", "status", "expires",
  *                             "challenges": [{"type", "token", "status",
- *                             "validated", "error", "tries"}]}
+ *                             "validated", "error", "tries", "due" (unix s:
+ *                             the next attempt, while processing)}]}
  *   acme/certs/<serial>       {"account", "order"}: who obtained it
  * Ids are v4 UUIDs. A directory is the path below the mount that ends in
  * "acme/" ("acme/", "roles/r/acme/", "issuer/i/acme/",
@@ -54,6 +57,7 @@
 #define ACME_MAX_ORDERS 1000               /* kept per account */
 #define ACME_VALIDATE_TRIES 3              /* a challenge's attempts */
 #define ACME_RETRY_DELAY_MS 2000           /* doubled after each failure */
+#define ACME_STALE_S 15                    /* an attempt this overdue lost its job */
 #define ACME_RATE_WINDOW_S 60
 #define ACME_RATE_NONCES 600               /* new-nonce per client address per window */
 #define ACME_RATE_ORDERS 300               /* new-order per account per window */

@@ -53,8 +53,36 @@ json_t *acme_authz_json(const struct acme_ctx *c, const json_t *authz)
 	return o;
 }
 
+/* Schedules the challenge's next attempt delay_ms from now and records
+ * when it is due (stored by the caller). */
+static int attempt_schedule(struct mount *m, json_t *ch, const char *rid, int64_t delay_ms)
+{
+	json_object_set_new(ch, "due", json_integer(clock_realtime_s() + delay_ms / 1000));
+	return acme_validation_schedule(m, rid, json_string_value(json_object_get(ch, "type")), delay_ms);
+}
+
+/* A processing challenge whose attempt is overdue by ACME_STALE_S lost
+ * its job (a restart, a seal): it is scheduled again. */
+static int revive_validations(struct acme_ctx *c, json_t *authz, const char *rid)
+{
+	int64_t now = clock_realtime_s();
+	bool changed = false;
+	size_t i;
+	json_t *ch;
+	json_array_foreach(json_object_get(authz, "challenges"), i, ch)
+	{
+		if (strcmp(json_string_value(json_object_get(ch, "status")) ?: "", "processing") != 0 ||
+		    json_integer_value(json_object_get(ch, "due")) + ACME_STALE_S > now)
+			continue;
+		if (attempt_schedule(c->req->mount, ch, rid, 0) == 0)
+			changed = true;
+	}
+	return changed ? acme_put(c->req->storage, ACME_AUTHZ_PREFIX, rid, authz) : 0;
+}
+
 /* The authorization :authz_id of the signing account (under st->mu); a
- * pending one past its expiry becomes invalid. */
+ * pending one past its expiry becomes invalid, a lost validation is
+ * started again. */
 static int authz_load(struct acme_ctx *c, json_t **authz, char rid[ACME_REC_ID_MAX])
 {
 	acme_rec_id(rid, c->account_id, request_param(c->req, "authz_id"));
@@ -68,7 +96,7 @@ static int authz_load(struct acme_ctx *c, json_t **authz, char rid[ACME_REC_ID_M
 		json_object_set_new(*authz, "status", json_string("invalid"));
 		r = acme_put(c->req->storage, ACME_AUTHZ_PREFIX, rid, *authz);
 	}
-	return r;
+	return r ? r : revive_validations(c, *authz, rid);
 }
 
 /* Runs op on the authorization :authz_id of the signing account, under
@@ -133,8 +161,9 @@ static int challenge_op(struct acme_ctx *c, json_t *authz, const char *rid)
 	if (c->payload && strcmp(json_string_value(json_object_get(authz, "status")) ?: "", "pending") == 0 &&
 	    strcmp(json_string_value(json_object_get(ch, "status")) ?: "", "pending") == 0) {
 		json_object_set_new(ch, "status", json_string("processing"));
-		if ((r = acme_put(c->req->storage, ACME_AUTHZ_PREFIX, rid, authz)) != 0 ||
-		    (r = acme_validation_schedule(c->req->mount, rid, type, 0)) != 0)
+		if ((r = attempt_schedule(c->req->mount, ch, rid, 0)) != 0)
+			return r; /* nothing stored: still pending */
+		if ((r = acme_put(c->req->storage, ACME_AUTHZ_PREFIX, rid, authz)) != 0)
 			return r;
 	}
 	char *up = acme_url(c, "authorization/", json_string_value(json_object_get(authz, "id")));
@@ -229,7 +258,8 @@ out:
 	return go;
 }
 
-/* Records a result (under st->mu); true when another try is due. */
+/* Records a result (under st->mu), scheduling the next attempt after a
+ * failure while tries are left; true when one was scheduled. */
 static bool job_record(struct mount *m, const struct job *j, int r, const char *why, int *tries)
 {
 	struct acme_state *st = acme_state(m);
@@ -250,7 +280,8 @@ static bool job_record(struct mount *m, const struct job *j, int r, const char *
 		char t[96];
 		snprintf(t, sizeof(t), "urn:ietf:params:acme:error:%s", problem_type(r, j->type));
 		json_object_set_new(ch, "error", json_pack("{s:s, s:s}", "type", t, "detail", why));
-		if (*tries < ACME_VALIDATE_TRIES && r != TROVE_ERR_INVALID) {
+		if (*tries < ACME_VALIDATE_TRIES && r != TROVE_ERR_INVALID &&
+		    attempt_schedule(m, ch, j->rid, (int64_t)ACME_RETRY_DELAY_MS << (*tries - 1)) == 0) {
 			again = true;
 		} else {
 			json_object_set_new(ch, "status", json_string("invalid"));
@@ -281,8 +312,7 @@ static void validate_job(struct mount *m, void *arg)
 				    .resolver = resolver};
 	buf_init(&err, 512);
 	int r = run_validator(j->type, &v, &err);
-	if (job_record(m, j, r, err.data, &tries))
-		acme_validation_schedule(m, j->rid, j->type, (int64_t)ACME_RETRY_DELAY_MS << (tries - 1));
+	job_record(m, j, r, err.data, &tries);
 	buf_release(&err);
 out:
 	free(value);
