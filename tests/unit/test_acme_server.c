@@ -48,7 +48,8 @@ static void test_config_defaults(void **state)
 	assert_int_equal(acme_config_load(s, &cfg), 0);
 	assert_false(json_is_true(json_object_get(cfg, "enabled")));
 	assert_string_equal(json_string_value(json_object_get(cfg, "eab_policy")), "not-required");
-	assert_string_equal(json_string_value(json_object_get(cfg, "default_directory_policy")), "sign-verbatim");
+	assert_string_equal(json_string_value(json_object_get(cfg, "default_directory_policy")),
+	                    "sign-verbatim");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(cfg, "allowed_roles"), 0)), "*");
 	json_decref(cfg);
 
@@ -118,7 +119,8 @@ static void test_key_change_inner(void **state)
 		int want;
 	} cases[] = {
 	    {json_pack("{s:s, s:O, s:s}", "alg", "ES256", "jwk", jwk, "url", "https://t/acme/key-change"), 0},
-	    {json_pack("{s:s, s:O, s:s, s:s}", "alg", "ES256", "jwk", jwk, "url", "u", "nonce", "n"), TROVE_ERR_INVALID},
+	    {json_pack("{s:s, s:O, s:s, s:s}", "alg", "ES256", "jwk", jwk, "url", "u", "nonce", "n"),
+	     TROVE_ERR_INVALID},
 	    {json_pack("{s:s, s:s, s:s}", "alg", "ES256", "kid", "k", "url", "u"), TROVE_ERR_INVALID},
 	    {json_pack("{s:s, s:O}", "alg", "ES256", "jwk", jwk), TROVE_ERR_INVALID},
 	    {json_pack("{s:s, s:O, s:s}", "alg", "HS256", "jwk", jwk, "url", "u"), TROVE_ERR_INVALID},
@@ -146,8 +148,8 @@ static void test_key_change_inner(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rate_window),   cmocka_unit_test(test_config_defaults),
-	    cmocka_unit_test(test_cluster_path),  cmocka_unit_test(test_records),
+	    cmocka_unit_test(test_rate_window),      cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_cluster_path),     cmocka_unit_test(test_records),
 	    cmocka_unit_test(test_key_change_inner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

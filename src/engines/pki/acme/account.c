@@ -23,10 +23,11 @@ int acme_h_directory(struct request *req, struct response *resp)
 	int r = acme_begin(&c, req, resp, false, false, false);
 	if (r == 0) {
 		const char *eab = json_string_value(json_object_get(c.cfg, "eab_policy")) ?: "not-required";
-		json_t *d = json_pack("{s:s+, s:s+, s:s+, s:s+, s:s+, s:{s:b}}", "newNonce", c.base, "new-nonce",
-				      "newAccount", c.base, "new-account", "newOrder", c.base, "new-order",
-				      "revokeCert", c.base, "revoke-cert", "keyChange", c.base, "key-change", "meta",
-				      "externalAccountRequired", strcmp(eab, "not-required") != 0);
+		json_t *d =
+		    json_pack("{s:s+, s:s+, s:s+, s:s+, s:s+, s:{s:b}}", "newNonce", c.base, "new-nonce",
+		              "newAccount", c.base, "new-account", "newOrder", c.base, "new-order",
+		              "revokeCert", c.base, "revoke-cert", "keyChange", c.base, "key-change", "meta",
+		              "externalAccountRequired", strcmp(eab, "not-required") != 0);
 		r = acme_reply(&c, 200, d, NULL);
 	}
 	return acme_end(&c, r);
@@ -50,7 +51,7 @@ json_t *acme_account_json(const struct acme_ctx *c, const json_t *acct)
 {
 	char *orders = acme_url(c, "orders", NULL);
 	json_t *o = json_pack("{s:O, s:O, s:s}", "status", json_object_get(acct, "status"), "contact",
-			      json_object_get(acct, "contact"), "orders", orders);
+	                      json_object_get(acct, "contact"), "orders", orders);
 	free(orders);
 	return o;
 }
@@ -63,12 +64,13 @@ static int contact_check(struct acme_ctx *c, const json_t *contact)
 	if (!contact)
 		return 0;
 	if (!json_is_array(contact) || json_array_size(contact) > 10)
-		return acme_problem(c, 400, "malformed", "contact must be an array of at most 10 URLs"), 1;
+		return acme_problem(c, 400, "malformed", "contact must be an array of at most 10 URLs");
 	json_array_foreach(contact, i, v)
 	{
 		const char *s = json_string_value(v);
 		if (!s || strncmp(s, "mailto:", 7) != 0 || json_string_length(v) > 256 || strpbrk(s, "\r\n,"))
-			return acme_problem(c, 400, "unsupportedContact", "contact %zu is not a mailto: URL", i), 1;
+			return acme_problem(c, 400, "unsupportedContact", "contact %zu is not a mailto: URL",
+			                    i);
 	}
 	return 0;
 }
@@ -90,17 +92,18 @@ static int eab_check(struct acme_ctx *c, char **kid_out)
 	if (!eab) {
 		if (strcmp(policy, "not-required") != 0)
 			return acme_problem(c, 400, "externalAccountRequired",
-					    "this directory requires an external account binding"), 1;
+			                    "this directory requires an external account binding");
 		return 0;
 	}
 	buf_init(&err, 256);
 	if (acme_eab_kid(eab, &kid, &err) != 0) {
-		r = acme_problem(c, 400, "malformed", "%s", err.data) + 1;
+		r = acme_problem(c, 400, "malformed", "%s", err.data);
 		goto out;
 	}
 	if ((r = acme_get(c->req->storage, ACME_EAB_PREFIX, kid, &rec)) == TROVE_ERR_NOT_FOUND ||
-	    (r == 0 && strcmp(json_string_value(json_object_get(rec, "acme_directory")) ?: "", c->dir) != 0)) {
-		r = acme_problem(c, 401, "unauthorized", "unknown EAB key id, or one of another directory") + 1;
+	    (r == 0 &&
+	     strcmp(json_string_value(json_object_get(rec, "acme_directory")) ?: "", c->dir) != 0)) {
+		r = acme_problem(c, 401, "unauthorized", "unknown EAB key id, or one of another directory");
 		goto out;
 	}
 	if (r != 0)
@@ -112,7 +115,7 @@ static int eab_check(struct acme_ctx *c, char **kid_out)
 	}
 	if ((r = acme_eab_verify(eab, key, key_len, c->jws.url, c->jws.jwk_key, &err)) != 0) {
 		r = acme_problem(c, r == TROVE_ERR_PERMISSION ? 401 : 400,
-				 r == TROVE_ERR_PERMISSION ? "unauthorized" : "malformed", "%s", err.data) + 1;
+		                 r == TROVE_ERR_PERMISSION ? "unauthorized" : "malformed", "%s", err.data);
 		goto out;
 	}
 	char path[STORAGE_MAX_KEY];
@@ -143,11 +146,11 @@ int acme_h_new_account(struct request *req, struct response *resp)
 	if ((r = acme_begin(&c, req, resp, true, true, false)) != 0)
 		goto out;
 	if (!c.payload) {
-		r = acme_problem(&c, 400, "malformed", "new-account needs a payload") + 1;
+		r = acme_problem(&c, 400, "malformed", "new-account needs a payload");
 		goto out;
 	}
 	if ((r = acme_jwk_thumbprint(c.jws.jwk, tp, &err)) != 0) {
-		r = acme_problem(&c, 400, "badPublicKey", "%s", err.data) + 1;
+		r = acme_problem(&c, 400, "badPublicKey", "%s", err.data);
 		goto out;
 	}
 	pthread_mutex_lock(&c.st->mu);
@@ -157,18 +160,20 @@ int acme_h_new_account(struct request *req, struct response *resp)
 		if ((r = acme_get(req->storage, ACME_ACCOUNT_PREFIX, aid, &acct)) == 0) {
 			loc = acme_url(&c, "account/", aid);
 			if (strcmp(json_string_value(json_object_get(acct, "directory")) ?: "", c.dir) != 0)
-				r = acme_problem(&c, 401, "unauthorized", "the key has an account in another directory") + 1;
-			else if (strcmp(json_string_value(json_object_get(acct, "status")) ?: "", "valid") != 0)
-				r = acme_problem(&c, 401, "unauthorized", "the account is deactivated") + 1;
+				r = acme_problem(&c, 401, "unauthorized",
+				                 "the key has an account in another directory");
+			else if (strcmp(json_string_value(json_object_get(acct, "status")) ?: "", "valid") !=
+			         0)
+				r = acme_problem(&c, 401, "unauthorized", "the account is deactivated");
 			else
-				r = acme_reply(&c, 200, acme_account_json(&c, acct), loc) + 1;
+				r = acme_reply(&c, 200, acme_account_json(&c, acct), loc);
 		}
 		goto unlock;
 	}
 	if (r != TROVE_ERR_NOT_FOUND)
 		goto unlock;
 	if (json_is_true(json_object_get(c.payload, "onlyReturnExisting"))) {
-		r = acme_problem(&c, 400, "accountDoesNotExist", "no account for this key") + 1;
+		r = acme_problem(&c, 400, "accountDoesNotExist", "no account for this key");
 		goto unlock;
 	}
 	const json_t *contact = json_object_get(c.payload, "contact");
@@ -177,9 +182,10 @@ int acme_h_new_account(struct request *req, struct response *resp)
 	if ((r = rand_uuid(id)) != 0)
 		goto unlock;
 	time_rfc3339(clock_realtime_s(), created);
-	acct = json_pack("{s:s, s:s, s:O, s:s, s:s, s:o, s:s, s:s}", "id", id, "directory", c.dir, "jwk", c.jws.jwk,
-			 "thumbprint", tp, "status", "valid", "contact", contact ? json_deep_copy(contact) : json_array(),
-			 "eab_kid", eab_kid ? eab_kid : "", "created_on", created);
+	acct = json_pack("{s:s, s:s, s:O, s:s, s:s, s:o, s:s, s:s}", "id", id, "directory", c.dir, "jwk",
+	                 c.jws.jwk, "thumbprint", tp, "status", "valid", "contact",
+	                 contact ? json_deep_copy(contact) : json_array(), "eab_kid", eab_kid ? eab_kid : "",
+	                 "created_on", created);
 	json_decref(idx);
 	idx = json_pack("{s:s}", "id", id);
 	if (!acct || !idx) {
@@ -190,7 +196,7 @@ int acme_h_new_account(struct request *req, struct response *resp)
 	    (r = acme_put(req->storage, ACME_THUMB_PREFIX, tp, idx)) != 0)
 		goto unlock;
 	loc = acme_url(&c, "account/", id);
-	r = acme_reply(&c, 201, acme_account_json(&c, acct), loc) + 1;
+	r = acme_reply(&c, 201, acme_account_json(&c, acct), loc);
 unlock:
 	pthread_mutex_unlock(&c.st->mu);
 out:
@@ -209,13 +215,13 @@ int acme_h_account(struct request *req, struct response *resp)
 	if ((r = acme_begin(&c, req, resp, true, false, false)) != 0)
 		return acme_end(&c, r);
 	if (strcmp(request_param(req, "kid"), c.account_id) != 0) {
-		r = acme_problem(&c, 401, "unauthorized", "the request is not signed by this account") + 1;
+		r = acme_problem(&c, 401, "unauthorized", "the request is not signed by this account");
 		return acme_end(&c, r);
 	}
 	const json_t *contact = c.payload ? json_object_get(c.payload, "contact") : NULL;
 	const char *status = c.payload ? json_string_value(json_object_get(c.payload, "status")) : NULL;
 	if (status && strcmp(status, "deactivated") != 0) {
-		r = acme_problem(&c, 400, "malformed", "an account's status may only become deactivated") + 1;
+		r = acme_problem(&c, 400, "malformed", "an account's status may only become deactivated");
 		return acme_end(&c, r);
 	}
 	if ((r = contact_check(&c, contact)) != 0)

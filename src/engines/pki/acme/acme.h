@@ -52,15 +52,15 @@
 #define ACME_AUTHZ_PREFIX "acme/authz/"
 #define ACME_CERT_PREFIX "acme/certs/"
 
-#define ACME_ORDER_LIFETIME_S (24 * 3600)  /* an order and its authorizations */
-#define ACME_MAX_IDENTIFIERS 100           /* per order */
-#define ACME_MAX_ORDERS 1000               /* kept per account */
-#define ACME_VALIDATE_TRIES 3              /* a challenge's attempts */
-#define ACME_RETRY_DELAY_MS 2000           /* doubled after each failure */
-#define ACME_STALE_S 15                    /* an attempt this overdue lost its job */
+#define ACME_ORDER_LIFETIME_S (24 * 3600) /* an order and its authorizations */
+#define ACME_MAX_IDENTIFIERS 100          /* per order */
+#define ACME_MAX_ORDERS 1000              /* kept per account */
+#define ACME_VALIDATE_TRIES 3             /* a challenge's attempts */
+#define ACME_RETRY_DELAY_MS 2000          /* doubled after each failure */
+#define ACME_STALE_S 15                   /* an attempt this overdue lost its job */
 #define ACME_RATE_WINDOW_S 60
-#define ACME_RATE_NONCES 600               /* new-nonce per client address per window */
-#define ACME_RATE_ORDERS 300               /* new-order per account per window */
+#define ACME_RATE_NONCES 600 /* new-nonce per client address per window */
+#define ACME_RATE_ORDERS 300 /* new-order per account per window */
 
 /* The per-mount state: the nonce store, the lock that makes each
  * read-modify-write of an order or authorization whole (requests and
@@ -81,7 +81,8 @@ void pki_acme_mount_cleanup(struct mount *m);
 
 /* Counts one use of key (an address or an account id) in the current
  * window; false when it passes limit (*retry_after: seconds to wait). */
-bool acme_rate_allow(struct acme_state *st, const char *kind, const char *key, int limit, int64_t *retry_after);
+bool acme_rate_allow(struct acme_state *st, const char *kind, const char *key, int limit,
+                     int64_t *retry_after);
 
 /* config/acme with Vault's defaults for what was never written (new
  * reference). */
@@ -99,16 +100,20 @@ struct acme_ctx {
 	struct request *req;
 	struct response *resp;
 	struct acme_state *st;
-	json_t *cfg;          /* config/acme */
-	char *dir;            /* the directory: rel up to and including "acme/" */
-	char *base;           /* absolute URL of the directory, ending in '/' */
-	char *role;           /* the role issuing here, or NULL: sign-verbatim */
+	json_t *cfg; /* config/acme */
+	char *dir;   /* the directory: rel up to and including "acme/" */
+	char *base;  /* absolute URL of the directory, ending in '/' */
+	char *role;  /* the role issuing here, or NULL: sign-verbatim */
 	char issuer_id[PKI_ID_MAX];
-	struct acme_jws jws;  /* the request's JWS (POST) */
-	json_t *payload;      /* its payload as JSON, or NULL for POST-as-GET */
-	json_t *account;      /* the signing account (kid requests), or NULL */
+	struct acme_jws jws; /* the request's JWS (POST) */
+	json_t *payload;     /* its payload as JSON, or NULL for POST-as-GET */
+	json_t *account;     /* the signing account (kid requests), or NULL */
 	const char *account_id;
 };
+
+/* What the helpers below return once the answer is in resp (an ACME
+ * problem or reply); acme_end turns it into the handler's 0. */
+#define ACME_ANSWERED 1
 
 /* Sets the request up: ACME enabled, config/cluster set, the directory's
  * role and issuer allowed (answering the problem or error otherwise).
@@ -116,22 +121,23 @@ struct acme_ctx {
  * by_jwk the header must hold a "jwk" (new-account), else a "kid" of a
  * valid account of this directory (revoke-cert takes either: by_jwk
  * false and allow_jwk true). Returns 0 when the handler may go on; else
- * the answer is in resp (an ACME problem, or Vault's error) and the
- * handler returns acme_done's value. */
+ * ACME_ANSWERED (a problem is in resp) or an error (Vault's, in resp),
+ * and the handler returns acme_end's value. */
 int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, bool post, bool by_jwk,
                bool allow_jwk);
-/* Releases the context; returns r unless a problem was answered (0). */
+/* Releases the context; returns r, or 0 for ACME_ANSWERED. */
 int acme_end(struct acme_ctx *c, int r);
 
 /* Answers an ACME problem (status, "urn:ietf:params:acme:error:<type>",
- * detail) with a fresh Replay-Nonce. Returns 0 (the handler's result). */
+ * detail) with a fresh Replay-Nonce. Returns ACME_ANSWERED. */
 int acme_problem(struct acme_ctx *c, int status, const char *type, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Answers 429 rateLimited about what (a plural: "new nonces") with
- * Retry-After: wait seconds. Returns 0. */
+ * Retry-After: wait seconds. Returns ACME_ANSWERED. */
 int acme_rate_limited(struct acme_ctx *c, int64_t wait, const char *what);
 /* Answers obj (consumed) as JSON with status, a Replay-Nonce and Link
- * rel="index"; location (or NULL) as the Location header. Returns 0. */
+ * rel="index"; location (or NULL) as the Location header. Returns
+ * ACME_ANSWERED. */
 int acme_reply(struct acme_ctx *c, int status, json_t *obj, const char *location);
 /* The same as a JSON string (new reference). */
 json_t *acme_url_json(const struct acme_ctx *c, const char *tail, const char *id);
@@ -167,9 +173,10 @@ json_t *acme_challenge_json(const struct acme_ctx *c, const json_t *authz, const
  * already "processing"). */
 int acme_validation_schedule(struct mount *m, const char *authz_id, const char *type, int64_t delay_ms);
 
-/* Issues the certificate of a ready order from csr_pem (checked against
- * the order's identifiers); answers a problem on refusal. On success
- * *cert is the caller's and *issuer_id filled. */
+/* Issues the certificate of a ready order from the CSR (base64url DER,
+ * checked against the order's identifiers). Returns 0 with *cert the
+ * caller's and issuer_id filled, ACME_ANSWERED (a problem answered: a
+ * bad CSR, a refusal), or an error. */
 int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_der_b64url, X509 **cert,
                char issuer_id[PKI_ID_MAX]);
 

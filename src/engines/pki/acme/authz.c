@@ -24,8 +24,8 @@ json_t *acme_challenge_json(const struct acme_ctx *c, const json_t *authz, const
 	buf_init(&b, STORAGE_MAX_KEY);
 	buf_printf(&b, "%s/%s", aid, json_string_value(json_object_get(ch, "type")));
 	json_t *o = json_pack("{s:O, s:o, s:O, s:O}", "type", json_object_get(ch, "type"), "url",
-			      acme_url_json(c, "challenge/", b.data), "token", json_object_get(ch, "token"), "status",
-			      json_object_get(ch, "status"));
+	                      acme_url_json(c, "challenge/", b.data), "token", json_object_get(ch, "token"),
+	                      "status", json_object_get(ch, "status"));
 	buf_release(&b);
 	json_int_t validated = json_integer_value(json_object_get(ch, "validated"));
 	if (validated > 0) {
@@ -44,10 +44,10 @@ json_t *acme_authz_json(const struct acme_ctx *c, const json_t *authz)
 	json_t *chs = json_array(), *v;
 	size_t i;
 	json_array_foreach(json_object_get(authz, "challenges"), i, v)
-		json_array_append_new(chs, acme_challenge_json(c, authz, v));
+	    json_array_append_new(chs, acme_challenge_json(c, authz, v));
 	time_rfc3339((int64_t)json_integer_value(json_object_get(authz, "expires")), exp);
-	json_t *o = json_pack("{s:O, s:O, s:s, s:o}", "identifier", json_object_get(authz, "identifier"), "status",
-			      json_object_get(authz, "status"), "expires", exp, "challenges", chs);
+	json_t *o = json_pack("{s:O, s:O, s:s, s:o}", "identifier", json_object_get(authz, "identifier"),
+	                      "status", json_object_get(authz, "status"), "expires", exp, "challenges", chs);
 	if (json_is_true(json_object_get(authz, "wildcard")))
 		json_object_set_new(o, "wildcard", json_true());
 	return o;
@@ -88,7 +88,7 @@ static int authz_load(struct acme_ctx *c, json_t **authz, char rid[ACME_REC_ID_M
 	acme_rec_id(rid, c->account_id, request_param(c->req, "authz_id"));
 	int r = acme_get(c->req->storage, ACME_AUTHZ_PREFIX, rid, authz);
 	if (r == TROVE_ERR_NOT_FOUND)
-		return acme_problem(c, 404, "malformed", "no such authorization"), 1;
+		return acme_problem(c, 404, "malformed", "no such authorization");
 	if (r != 0)
 		return r;
 	const char *st = json_string_value(json_object_get(*authz, "status")) ?: "";
@@ -102,7 +102,7 @@ static int authz_load(struct acme_ctx *c, json_t **authz, char rid[ACME_REC_ID_M
 /* Runs op on the authorization :authz_id of the signing account, under
  * st->mu. */
 static int with_authz(struct request *req, struct response *resp,
-		      int (*op)(struct acme_ctx *c, json_t *authz, const char *rid))
+                      int (*op)(struct acme_ctx *c, json_t *authz, const char *rid))
 {
 	struct acme_ctx c;
 	json_t *authz = NULL;
@@ -126,7 +126,8 @@ static int authz_op(struct acme_ctx *c, json_t *authz, const char *rid)
 	const char *status = c->payload ? json_string_value(json_object_get(c->payload, "status")) : NULL;
 	if (status) {
 		if (strcmp(status, "deactivated") != 0)
-			return acme_problem(c, 400, "malformed", "an authorization's status may only become deactivated") + 1;
+			return acme_problem(c, 400, "malformed",
+			                    "an authorization's status may only become deactivated");
 		json_object_set_new(authz, "status", json_string("deactivated"));
 		if ((r = acme_put(c->req->storage, ACME_AUTHZ_PREFIX, rid, authz)) != 0)
 			return r;
@@ -143,9 +144,9 @@ static json_t *challenge_find(json_t *authz, const char *type)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(authz, "challenges"), i, v)
-		if (strcmp(json_string_value(json_object_get(v, "type")) ?: "", type) == 0)
-			return v;
+	json_array_foreach(json_object_get(authz, "challenges"), i,
+	                   v) if (strcmp(json_string_value(json_object_get(v, "type")) ?: "", type) ==
+	                          0) return v;
 	return NULL;
 }
 
@@ -157,7 +158,7 @@ static int challenge_op(struct acme_ctx *c, json_t *authz, const char *rid)
 	json_t *ch = challenge_find(authz, type);
 	int r;
 	if (!ch)
-		return acme_problem(c, 404, "malformed", "the authorization has no %.16s challenge", type) + 1;
+		return acme_problem(c, 404, "malformed", "the authorization has no %.16s challenge", type);
 	if (c->payload && strcmp(json_string_value(json_object_get(authz, "status")) ?: "", "pending") == 0 &&
 	    strcmp(json_string_value(json_object_get(ch, "status")) ?: "", "pending") == 0) {
 		json_object_set_new(ch, "status", json_string("processing"));
@@ -220,8 +221,8 @@ static json_t *job_challenge(struct mount *m, const struct job *j, json_t **auth
 
 /* Takes what the validation needs from storage (under st->mu): false
  * when the challenge is no longer processing. */
-static bool job_prepare(struct mount *m, const struct job *j, char **id_value, bool *ip, char **token, char **ka,
-			char **resolver)
+static bool job_prepare(struct mount *m, const struct job *j, char **id_value, bool *ip, char **token,
+                        char **ka, char **resolver)
 {
 	struct acme_state *st = acme_state(m);
 	json_t *authz = NULL, *acct = NULL, *cfg = NULL;
@@ -231,7 +232,8 @@ static bool job_prepare(struct mount *m, const struct job *j, char **id_value, b
 	json_t *ch = job_challenge(m, j, &authz);
 	if (!ch)
 		goto out;
-	if (acme_get(m->view, ACME_ACCOUNT_PREFIX, json_string_value(json_object_get(authz, "account")), &acct) != 0)
+	if (acme_get(m->view, ACME_ACCOUNT_PREFIX, json_string_value(json_object_get(authz, "account")),
+	             &acct) != 0)
 		goto out;
 	const json_t *ident = json_object_get(authz, "identifier");
 	*ip = strcmp(json_string_value(json_object_get(ident, "type")) ?: "", "ip") == 0;
@@ -306,10 +308,10 @@ static void validate_job(struct mount *m, void *arg)
 	if (!acme_state(m) || !job_prepare(m, j, &value, &ip, &token, &ka, &resolver))
 		goto out;
 	struct acme_validation v = {.id_type = ip ? ACME_ID_IP : ACME_ID_DNS,
-				    .identifier = value,
-				    .token = token,
-				    .key_authorization = ka,
-				    .resolver = resolver};
+	                            .identifier = value,
+	                            .token = token,
+	                            .key_authorization = ka,
+	                            .resolver = resolver};
 	buf_init(&err, 512);
 	int r = run_validator(j->type, &v, &err);
 	job_record(m, j, r, err.data, &tries);

@@ -39,7 +39,7 @@ static int cluster_read(struct request *req, struct response *resp)
 static bool url_ok(const char *u)
 {
 	return *u == '\0' || ((strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
-			      x509_value_safe(u) && !strpbrk(u, " \"<>\\^`{|}"));
+	                      x509_value_safe(u) && !strpbrk(u, " \"<>\\^`{|}"));
 }
 
 static int cluster_write(struct request *req, struct response *resp)
@@ -57,7 +57,8 @@ static int cluster_write(struct request *req, struct response *resp)
 		const char *v = field_string(req, keys[i]);
 		if (!url_ok(v)) {
 			json_decref(rec);
-			return response_error(resp, TROVE_ERR_INVALID, "%s: must be an http or https URL", keys[i]);
+			return response_error(resp, TROVE_ERR_INVALID, "%s: must be an http or https URL",
+			                      keys[i]);
 		}
 		json_object_set_new(rec, keys[i], json_string(v));
 	}
@@ -89,7 +90,8 @@ static bool resolver_ok(const char *s)
 		return false;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
-	return inet_pton(AF_INET, host, &a) == 1 && strconv_int64(colon + 1, &port) && port > 0 && port < 65536;
+	return inet_pton(AF_INET, host, &a) == 1 && strconv_int64(colon + 1, &port) && port > 0 &&
+	       port < 65536;
 }
 
 static json_t *list_field(struct request *req, const char *name)
@@ -107,26 +109,29 @@ static int acme_validate(struct request *req, const json_t *cfg, struct response
 {
 	const char *pol = json_string_value(json_object_get(cfg, "default_directory_policy")) ?: "";
 	const char *eab = json_string_value(json_object_get(cfg, "eab_policy")) ?: "";
-	const json_t *roles = json_object_get(cfg, "allowed_roles"), *issuers = json_object_get(cfg, "allowed_issuers");
+	const json_t *roles = json_object_get(cfg, "allowed_roles"),
+	             *issuers = json_object_get(cfg, "allowed_issuers");
 	size_t i;
 	json_t *v;
 
 	if (strcmp(pol, "sign-verbatim") != 0 && strcmp(pol, "forbid") != 0 &&
 	    !(strncmp(pol, "role:", 5) == 0 && pol[5]))
-		return response_error(resp, TROVE_ERR_INVALID,
-				      "default_directory_policy: must be sign-verbatim, forbid or role:<name>");
+		return response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "default_directory_policy: must be sign-verbatim, forbid or role:<name>");
 	if (strcmp(eab, "not-required") != 0 && strcmp(eab, "new-account-required") != 0 &&
 	    strcmp(eab, "always-required") != 0)
-		return response_error(resp, TROVE_ERR_INVALID,
-				      "eab_policy: must be not-required, new-account-required or always-required");
+		return response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "eab_policy: must be not-required, new-account-required or always-required");
 	if (!resolver_ok(json_string_value(json_object_get(cfg, "dns_resolver")) ?: ""))
 		return response_error(resp, TROVE_ERR_INVALID, "dns_resolver: must be <IPv4 address>:<port>");
 	if (json_array_size(roles) == 0)
 		return response_error(resp, TROVE_ERR_INVALID,
-				      "allowed_roles: must not be empty; use '*' to allow any role");
+		                      "allowed_roles: must not be empty; use '*' to allow any role");
 	if (json_array_size(issuers) == 0)
 		return response_error(resp, TROVE_ERR_INVALID,
-				      "allowed_issuers: must not be empty; use '*' to allow any issuer");
+		                      "allowed_issuers: must not be empty; use '*' to allow any issuer");
 	bool star = false, has_default = false;
 	json_array_foreach(roles, i, v)
 	{
@@ -139,7 +144,8 @@ static int acme_validate(struct request *req, const json_t *cfg, struct response
 		int rc = pki_role_load(req->storage, s, &r);
 		pki_role_release(&r);
 		if (rc != 0)
-			return response_error(resp, TROVE_ERR_INVALID, "allowed_roles: role %s does not exist", s);
+			return response_error(resp, TROVE_ERR_INVALID,
+			                      "allowed_roles: role %s does not exist", s);
 		if (strncmp(pol, "role:", 5) == 0 && strcmp(pol + 5, s) == 0)
 			has_default = true;
 	}
@@ -150,11 +156,12 @@ static int acme_validate(struct request *req, const json_t *cfg, struct response
 		int rc = pki_role_load(req->storage, pol + 5, &r);
 		pki_role_release(&r);
 		if (rc != 0)
-			return response_error(resp, TROVE_ERR_INVALID, "default_directory_policy: role %s does not exist",
-					      pol + 5);
+			return response_error(resp, TROVE_ERR_INVALID,
+			                      "default_directory_policy: role %s does not exist", pol + 5);
 		if (!star && !has_default)
 			return response_error(resp, TROVE_ERR_INVALID,
-					      "default_directory_policy: role %s is not in allowed_roles", pol + 5);
+			                      "default_directory_policy: role %s is not in allowed_roles",
+			                      pol + 5);
 	}
 	json_array_foreach(issuers, i, v)
 	{
@@ -163,11 +170,12 @@ static int acme_validate(struct request *req, const json_t *cfg, struct response
 		if (strcmp(s, "*") == 0) {
 			if (json_array_size(issuers) > 1)
 				return response_error(resp, TROVE_ERR_INVALID,
-						      "allowed_issuers: '*' must be the only entry");
+				                      "allowed_issuers: '*' must be the only entry");
 			continue;
 		}
 		if (pki_issuer_resolve(req->storage, s, id) != 0)
-			return response_error(resp, TROVE_ERR_INVALID, "allowed_issuers: unable to find issuer %s", s);
+			return response_error(resp, TROVE_ERR_INVALID,
+			                      "allowed_issuers: unable to find issuer %s", s);
 	}
 	return 0;
 }
@@ -192,7 +200,8 @@ static int acme_write(struct request *req, struct response *resp)
 			json_object_set_new(cfg, bools[i], json_boolean(field_bool(req, bools[i])));
 	if (field_present(req, "max_ttl"))
 		json_object_set_new(cfg, "max_ttl", json_integer(field_int(req, "max_ttl")));
-	if ((r = acme_validate(req, cfg, resp)) == 0 && (r = kv_put_json(req->storage, ACME_CONFIG, cfg)) == 0)
+	if ((r = acme_validate(req, cfg, resp)) == 0 &&
+	    (r = kv_put_json(req->storage, ACME_CONFIG, cfg)) == 0)
 		response_set_data(resp, json_incref(cfg));
 	json_decref(cfg);
 	return r;
@@ -213,15 +222,15 @@ static int eab_new(struct request *req, struct response *resp)
 	secure_wipe(key, sizeof(key));
 	time_rfc3339(clock_realtime_s(), created);
 	rec = json_pack("{s:s, s:s, s:s, s:s}", "key_type", "hs", "key", k64, "acme_directory", dir,
-			"created_on", created);
+	                "created_on", created);
 	if (!rec || !k64) {
 		r = TROVE_ERR_NOMEM;
 		goto out;
 	}
 	if ((r = acme_put(req->storage, ACME_EAB_PREFIX, id, rec)) != 0)
 		goto out;
-	response_set_data(resp, json_pack("{s:s, s:s, s:s, s:s+, s:s}", "id", id, "key_type", "hs", "key", k64,
-					  "acme_directory", dir, "directory", "created_on", created));
+	response_set_data(resp, json_pack("{s:s, s:s, s:s, s:s+, s:s}", "id", id, "key_type", "hs", "key",
+	                                  k64, "acme_directory", dir, "directory", "created_on", created));
 out:
 	json_decref(rec);
 	secure_free_str(k64);
@@ -243,10 +252,12 @@ static int eab_list(struct request *req, struct response *resp)
 		if (acme_get(req->storage, ACME_EAB_PREFIX, ids.items[i], &rec) != 0)
 			continue;
 		char dir[STORAGE_MAX_KEY];
-		snprintf(dir, sizeof(dir), "%sdirectory", json_string_value(json_object_get(rec, "acme_directory")) ?: "");
+		snprintf(dir, sizeof(dir), "%sdirectory",
+		         json_string_value(json_object_get(rec, "acme_directory")) ?: "");
 		json_object_set_new(info, ids.items[i],
-				    json_pack("{s:O, s:s, s:O}", "key_type", json_object_get(rec, "key_type"),
-					      "acme_directory", dir, "created_on", json_object_get(rec, "created_on")));
+		                    json_pack("{s:O, s:s, s:O}", "key_type", json_object_get(rec, "key_type"),
+		                              "acme_directory", dir, "created_on",
+		                              json_object_get(rec, "created_on")));
 		json_decref(rec);
 	}
 	if (ids.len == 0) {
@@ -276,26 +287,44 @@ static int eab_delete(struct request *req, struct response *resp)
 }
 
 static const struct field cluster_fields[] = {
-    {.name = "path", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM,
+    {.name = "path",
+     .type = FIELD_STRING,
+     .canon = FIELD_CANON_TRIM,
      .description = "the mount's absolute URL on this cluster: https://host:8200/v1/pki"},
-    {.name = "aia_path", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM,
+    {.name = "aia_path",
+     .type = FIELD_STRING,
+     .canon = FIELD_CANON_TRIM,
      .description = "the mount's absolute URL for AIA and CRL distribution points"},
     {0},
 };
 
 static const struct field acme_fields[] = {
     {.name = "enabled", .type = FIELD_BOOL, .description = "serve ACME on this mount"},
-    {.name = "allowed_issuers", .type = FIELD_STRLIST, .description = "issuers ACME may issue from ('*': any)"},
-    {.name = "allowed_roles", .type = FIELD_STRLIST, .description = "roles ACME directories may use ('*': any)"},
-    {.name = "allow_role_ext_key_usage", .type = FIELD_BOOL,
+    {.name = "allowed_issuers",
+     .type = FIELD_STRLIST,
+     .description = "issuers ACME may issue from ('*': any)"},
+    {.name = "allowed_roles",
+     .type = FIELD_STRLIST,
+     .description = "roles ACME directories may use ('*': any)"},
+    {.name = "allow_role_ext_key_usage",
+     .type = FIELD_BOOL,
      .description = "keep the role's extended key usages (else serverAuth only)"},
-    {.name = "default_directory_policy", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM,
+    {.name = "default_directory_policy",
+     .type = FIELD_STRING,
+     .canon = FIELD_CANON_TRIM,
      .description = "what acme/ issues with: sign-verbatim, role:<name> or forbid"},
-    {.name = "eab_policy", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM,
+    {.name = "eab_policy",
+     .type = FIELD_STRING,
+     .canon = FIELD_CANON_TRIM,
      .description = "not-required, new-account-required or always-required"},
-    {.name = "dns_resolver", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM,
+    {.name = "dns_resolver",
+     .type = FIELD_STRING,
+     .canon = FIELD_CANON_TRIM,
      .description = "<IPv4>:<port> of the resolver for dns-01 ('': the system's)"},
-    {.name = "max_ttl", .type = FIELD_DURATION, .min = 1, .max = (int64_t)100 * 365 * 86400,
+    {.name = "max_ttl",
+     .type = FIELD_DURATION,
+     .min = 1,
+     .max = (int64_t)100 * 365 * 86400,
      .description = "longest lifetime of an ACME certificate"},
     {0},
 };
@@ -306,7 +335,10 @@ static const struct field eab_fields[] = {
 };
 
 #define EAB_NEW(prefix)                                                                                      \
-	{.pattern = prefix "acme/new-eab", .ops = {[OP_UPDATE] = eab_new}, .synopsis = "a new EAB key"}
+	{                                                                                                    \
+		.pattern = prefix "acme/new-eab", .ops = {[OP_UPDATE] = eab_new},                            \
+		.synopsis = "a new EAB key"                                                                  \
+	}
 
 const struct route pki_acme_config_routes[] = {
     {.pattern = "config/cluster",
@@ -322,7 +354,9 @@ const struct route pki_acme_config_routes[] = {
     EAB_NEW("issuer/:issuer_ref/"),
     EAB_NEW("issuer/:issuer_ref/roles/:role/"),
     {.pattern = "eab", .ops = {[OP_LIST] = eab_list}, .synopsis = "the unused EAB keys"},
-    {.pattern = "eab/:key_id", .ops = {[OP_DELETE] = eab_delete}, .fields = eab_fields,
+    {.pattern = "eab/:key_id",
+     .ops = {[OP_DELETE] = eab_delete},
+     .fields = eab_fields,
      .synopsis = "an unused EAB key"},
     {0},
 };

@@ -80,7 +80,7 @@ int acme_problem(struct acme_ctx *c, int status, const char *type, const char *f
 	c->resp->headers = NULL;
 	common_headers(c);
 	set_body(c, status, json_pack("{s:s, s:s}", "type", t, "detail", detail), "application/problem+json");
-	return 0;
+	return ACME_ANSWERED;
 }
 
 int acme_rate_limited(struct acme_ctx *c, int64_t wait, const char *what)
@@ -89,7 +89,7 @@ int acme_rate_limited(struct acme_ctx *c, int64_t wait, const char *what)
 	acme_problem(c, 429, "rateLimited", "too many %s; retry in %lld s", what, (long long)wait);
 	snprintf(ra, sizeof(ra), "%lld", (long long)(wait > 0 ? wait : 1));
 	response_header_add(c->resp, "Retry-After", ra);
-	return 0;
+	return ACME_ANSWERED;
 }
 
 int acme_reply(struct acme_ctx *c, int status, json_t *obj, const char *location)
@@ -98,7 +98,7 @@ int acme_reply(struct acme_ctx *c, int status, json_t *obj, const char *location
 	if (location)
 		response_header_add(c->resp, "Location", location);
 	set_body(c, status, obj, "application/json");
-	return 0;
+	return ACME_ANSWERED;
 }
 
 static bool list_allows(const json_t *list, const char *a, const char *b)
@@ -119,26 +119,29 @@ static int directory_policy(struct acme_ctx *c)
 {
 	struct request *req = c->req;
 	const char *role = request_param(req, "role"), *iref = request_param(req, "issuer_ref");
-	const char *policy = json_string_value(json_object_get(c->cfg, "default_directory_policy")) ?: "sign-verbatim";
+	const char *policy =
+	    json_string_value(json_object_get(c->cfg, "default_directory_policy")) ?: "sign-verbatim";
 	struct pki_role pr;
 	int r;
 
 	if (role) {
 		if (!list_allows(json_object_get(c->cfg, "allowed_roles"), role, NULL))
-			return acme_problem(c, 403, "unauthorized", "role %s is not allowed for ACME", role), 1;
+			return acme_problem(c, 403, "unauthorized", "role %s is not allowed for ACME", role);
 	} else if (strcmp(policy, "forbid") == 0) {
-		return acme_problem(c, 403, "unauthorized", "the default ACME directory is forbidden by policy"), 1;
+		return acme_problem(c, 403, "unauthorized",
+		                    "the default ACME directory is forbidden by policy");
 	} else if (strncmp(policy, "role:", 5) == 0) {
 		role = policy + 5;
 	} else if (strcmp(policy, "sign-verbatim") != 0) {
-		return acme_problem(c, 403, "unauthorized", "default_directory_policy %s is not supported", policy), 1;
+		return acme_problem(c, 403, "unauthorized", "default_directory_policy %s is not supported",
+		                    policy);
 	}
 	const char *want_issuer = iref ? iref : "default";
 	if (role) {
 		if ((r = pki_role_load(req->storage, role, &pr)) != 0) {
 			pki_role_release(&pr);
 			if (r == TROVE_ERR_NOT_FOUND)
-				return acme_problem(c, 400, "malformed", "role %s does not exist", role), 1;
+				return acme_problem(c, 400, "malformed", "role %s does not exist", role);
 			return r;
 		}
 		c->role = xstrdup(role);
@@ -150,7 +153,8 @@ static int directory_policy(struct acme_ctx *c)
 		r = pki_issuer_resolve(req->storage, want_issuer, c->issuer_id);
 	}
 	if (r == TROVE_ERR_NOT_FOUND)
-		return acme_problem(c, 400, "malformed", "unable to find PKI issuer for reference: %s", want_issuer), 1;
+		return acme_problem(c, 400, "malformed", "unable to find PKI issuer for reference: %s",
+		                    want_issuer);
 	if (r != 0)
 		return r;
 	json_t *iss = NULL;
@@ -158,10 +162,10 @@ static int directory_policy(struct acme_ctx *c)
 	if (pki_issuer_get(req->storage, c->issuer_id, &iss) == 0)
 		iname = json_string_value(json_object_get(iss, "name"));
 	bool ok = list_allows(json_object_get(c->cfg, "allowed_issuers"), c->issuer_id, iname) ||
-		  (iref && list_allows(json_object_get(c->cfg, "allowed_issuers"), iref, NULL));
+	          (iref && list_allows(json_object_get(c->cfg, "allowed_issuers"), iref, NULL));
 	json_decref(iss);
 	if (!ok)
-		return acme_problem(c, 403, "unauthorized", "issuer %s is not allowed for ACME", want_issuer), 1;
+		return acme_problem(c, 403, "unauthorized", "issuer %s is not allowed for ACME", want_issuer);
 	return 0;
 }
 
@@ -188,22 +192,23 @@ static int load_account(struct acme_ctx *c, EVP_PKEY **key)
 	bool ours = strncmp(c->jws.kid, prefix, n) == 0;
 	free(prefix);
 	if (!ours)
-		return acme_problem(c, 401, "accountDoesNotExist", "kid is not an account URL of this directory"), 1;
+		return acme_problem(c, 401, "accountDoesNotExist",
+		                    "kid is not an account URL of this directory");
 	const char *id = c->jws.kid + n;
 	if ((r = acme_get(c->req->storage, ACME_ACCOUNT_PREFIX, id, &c->account)) == TROVE_ERR_NOT_FOUND)
-		return acme_problem(c, 400, "accountDoesNotExist", "no such account"), 1;
+		return acme_problem(c, 400, "accountDoesNotExist", "no such account");
 	if (r != 0)
 		return r;
 	c->account_id = json_string_value(json_object_get(c->account, "id"));
 	if (strcmp(json_string_value(json_object_get(c->account, "directory")) ?: "", c->dir) != 0)
-		return acme_problem(c, 401, "unauthorized", "the account belongs to another directory"), 1;
+		return acme_problem(c, 401, "unauthorized", "the account belongs to another directory");
 	if (strcmp(json_string_value(json_object_get(c->account, "status")) ?: "", "valid") != 0)
-		return acme_problem(c, 401, "unauthorized", "the account is not valid"), 1;
+		return acme_problem(c, 401, "unauthorized", "the account is not valid");
 	/* always-required: an account made without a binding may do nothing */
 	if (strcmp(json_string_value(json_object_get(c->cfg, "eab_policy")) ?: "", "always-required") == 0 &&
 	    json_string_length(json_object_get(c->account, "eab_kid")) == 0)
 		return acme_problem(c, 401, "externalAccountRequired",
-				    "the eab_policy requires accounts made with an external account binding"), 1;
+		                    "the eab_policy requires accounts made with an external account binding");
 	buf_init(&err, 256);
 	r = acme_jwk_to_pkey(json_object_get(c->account, "jwk"), key, &err);
 	buf_release(&err);
@@ -222,11 +227,11 @@ static int check_jws(struct acme_ctx *c, bool by_jwk, bool allow_jwk)
 
 	buf_init(&err, 512);
 	if (!req->content_type || strncmp(req->content_type, "application/jose+json", 21) != 0) {
-		r = acme_problem(c, 415, "malformed", "Content-Type must be application/jose+json") + 1;
+		r = acme_problem(c, 415, "malformed", "Content-Type must be application/jose+json");
 		goto out;
 	}
 	if ((r = acme_jws_parse(body ? body : "", len, &c->jws, &err)) != 0) {
-		r = acme_problem(c, r == TROVE_ERR_TOO_LARGE ? 413 : 400, "malformed", "%s", err.data) + 1;
+		r = acme_problem(c, r == TROVE_ERR_TOO_LARGE ? 413 : 400, "malformed", "%s", err.data);
 		goto out;
 	}
 	url = acme_url(c, "", NULL);
@@ -240,34 +245,35 @@ static int check_jws(struct acme_ctx *c, bool by_jwk, bool allow_jwk)
 		url = buf_take(&u);
 	}
 	if (strcmp(c->jws.url, url) != 0) {
-		r = acme_problem(c, 401, "unauthorized", "the JWS url does not match the request URL") + 1;
+		r = acme_problem(c, 401, "unauthorized", "the JWS url does not match the request URL");
 		goto out;
 	}
 	if (!acme_nonce_redeem(c->st->nonces, c->jws.nonce)) {
-		r = acme_problem(c, 400, "badNonce", "the nonce is unknown, expired or used") + 1;
+		r = acme_problem(c, 400, "badNonce", "the nonce is unknown, expired or used");
 		goto out;
 	}
 	if (c->jws.jwk && !(by_jwk || allow_jwk)) {
-		r = acme_problem(c, 400, "malformed", "this request must be signed with a kid") + 1;
+		r = acme_problem(c, 400, "malformed", "this request must be signed with a kid");
 		goto out;
 	}
 	if (by_jwk && !c->jws.jwk) {
-		r = acme_problem(c, 400, "malformed", "this request must carry a jwk") + 1;
+		r = acme_problem(c, 400, "malformed", "this request must carry a jwk");
 		goto out;
 	}
 	if (c->jws.kid && (r = load_account(c, &key)) != 0)
 		goto out;
 	if (acme_jws_verify(&c->jws, key, &err) != 0) {
-		r = acme_problem(c, 403, "unauthorized", "%s", err.data) + 1;
+		r = acme_problem(c, 403, "unauthorized", "%s", err.data);
 		goto out;
 	}
 	if (!c->jws.post_as_get) {
 		json_error_t jerr;
-		if (json_limits_check((const char *)c->jws.payload, c->jws.payload_len, &json_limits_body) != 0 ||
-		    !(c->payload = json_loadb((const char *)c->jws.payload, c->jws.payload_len, JSON_REJECT_DUPLICATES,
-					      &jerr)) ||
+		if (json_limits_check((const char *)c->jws.payload, c->jws.payload_len, &json_limits_body) !=
+		        0 ||
+		    !(c->payload = json_loadb((const char *)c->jws.payload, c->jws.payload_len,
+		                              JSON_REJECT_DUPLICATES, &jerr)) ||
 		    !json_is_object(c->payload)) {
-			r = acme_problem(c, 400, "malformed", "the payload is not a JSON object") + 1;
+			r = acme_problem(c, 400, "malformed", "the payload is not a JSON object");
 			goto out;
 		}
 	}
@@ -279,7 +285,7 @@ out:
 }
 
 int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, bool post, bool by_jwk,
-	       bool allow_jwk)
+               bool allow_jwk)
 {
 	char *cl = NULL;
 	int r;
@@ -293,10 +299,11 @@ int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, b
 	if ((r = acme_config_load(req->storage, &c->cfg)) != 0)
 		return r;
 	if (!json_is_true(json_object_get(c->cfg, "enabled")))
-		return acme_problem(c, 403, "unauthorized", "ACME is disabled in configuration"), 1;
+		return acme_problem(c, 403, "unauthorized", "ACME is disabled in configuration");
 	if (!(cl = acme_cluster_path(req->storage)))
-		return response_error(resp, TROVE_ERR_INVALID,
-				      "ACME feature requires local cluster 'path' field configuration to be set");
+		return response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "ACME feature requires local cluster 'path' field configuration to be set");
 	c->dir = acme_directory_of(req);
 	{
 		struct buf b;
@@ -321,5 +328,5 @@ int acme_end(struct acme_ctx *c, int r)
 	free(c->dir);
 	free(c->base);
 	free(c->role);
-	return r == 1 ? 0 : r; /* 1: a problem was answered */
+	return r == ACME_ANSWERED ? 0 : r;
 }

@@ -67,7 +67,8 @@ static bool names_match(const json_t *ids, struct x509_sans *sans, const char *c
 		const char *s = ip ? sans->ip.items[i - sans->dns.len] : sans->dns.items[i];
 		bool found = false;
 		size_t j;
-		json_array_foreach(ids, j, v) found |= strcmp(json_string_value(json_object_get(v, "value")), s) == 0;
+		json_array_foreach(ids, j, v) found |=
+		    strcmp(json_string_value(json_object_get(v, "value")), s) == 0;
 		if (!found)
 			return false;
 	}
@@ -85,13 +86,15 @@ static bool names_match(const json_t *ids, struct x509_sans *sans, const char *c
 static int leaf_policy(struct acme_ctx *c, struct pki_leaf *leaf, struct strlist *eku_oids, int64_t *ttl)
 {
 	int64_t cap = json_integer_value(json_object_get(c->cfg, "max_ttl"));
-	int64_t def = mount_default_ttl(c->req->core, c->req->mount), max = mount_max_ttl(c->req->core, c->req->mount);
+	int64_t def = mount_default_ttl(c->req->core, c->req->mount),
+	        max = mount_max_ttl(c->req->core, c->req->mount);
 	struct pki_role role;
 	int r = 0;
 
 	pki_role_init(&role);
 	if (!c->role) {
-		leaf->key_usage = X509_KU_DIGITAL_SIGNATURE | X509_KU_KEY_ENCIPHERMENT | X509_KU_KEY_AGREEMENT;
+		leaf->key_usage =
+		    X509_KU_DIGITAL_SIGNATURE | X509_KU_KEY_ENCIPHERMENT | X509_KU_KEY_AGREEMENT;
 		leaf->ext_key_usage = X509_EKU_SERVER;
 		*ttl = def;
 	} else {
@@ -119,7 +122,7 @@ out:
 }
 
 int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_b64, X509 **cert,
-	       char issuer_id[PKI_ID_MAX])
+               char issuer_id[PKI_ID_MAX])
 {
 	unsigned char *der = NULL;
 	size_t der_len = 0;
@@ -137,14 +140,14 @@ int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_b64, X50
 	x509_subject_init(&subj);
 	strlist_init(&eku_oids);
 	if (base64url_decode(csr_b64, strlen(csr_b64), &der, &der_len) != 0) {
-		r = acme_problem(c, 400, "badCSR", "csr: not base64url") + 1;
+		r = acme_problem(c, 400, "badCSR", "csr: not base64url");
 		goto out;
 	}
 	const unsigned char *p = der;
 	if (!(q = d2i_X509_REQ(NULL, &p, (long)der_len)) || p != der + der_len ||
 	    !(pub = X509_REQ_get_pubkey(q)) || X509_REQ_verify(q, pub) != 1) {
 		ERR_clear_error();
-		r = acme_problem(c, 400, "badCSR", "csr: not a DER CSR with a valid self-signature") + 1;
+		r = acme_problem(c, 400, "badCSR", "csr: not a DER CSR with a valid self-signature");
 		goto out;
 	}
 	cn = csr_cn(q);
@@ -152,15 +155,17 @@ int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_b64, X50
 		goto out;
 	const json_t *ids = json_object_get(order, "identifiers");
 	if (!names_match(ids, &sans, cn)) {
-		r = acme_problem(c, 400, "badCSR", "the CSR's names are not exactly the order's identifiers") + 1;
+		r = acme_problem(c, 400, "badCSR", "the CSR's names are not exactly the order's identifiers");
 		goto out;
 	}
 	int bits = 0;
 	if (!x509_key_type(pub, &bits) || (strcmp(x509_key_type(pub, &bits), "rsa") == 0 && bits < 2048)) {
-		r = acme_problem(c, 400, "badCSR", "csr: the key must be RSA of 2048 bits or more, EC or Ed25519") + 1;
+		r = acme_problem(c, 400, "badCSR",
+		                 "csr: the key must be RSA of 2048 bits or more, EC or Ed25519");
 		goto out;
 	}
-	struct pki_leaf leaf = {.pubkey = pub, .subject = &subj, .sans = &sans, .ext_key_usage_oids = &eku_oids};
+	struct pki_leaf leaf = {
+	    .pubkey = pub, .subject = &subj, .sans = &sans, .ext_key_usage_oids = &eku_oids};
 	if ((r = leaf_policy(c, &leaf, &eku_oids, &ttl)) != 0)
 		goto out;
 	/* the CN: the CSR's, else the first DNS identifier */
@@ -176,9 +181,9 @@ int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_b64, X50
 		json_decref(c->resp->errors);
 		c->resp->errors = NULL;
 		if (r == TROVE_ERR_INVALID)
-			r = acme_problem(c, 400, "badCSR", "%s", detail) + 1;
+			r = acme_problem(c, 400, "badCSR", "%s", detail);
 		else
-			r = acme_problem(c, 500, "serverInternal", "%s", detail) + 1;
+			r = acme_problem(c, 500, "serverInternal", "%s", detail);
 	}
 out:
 	free(der);

@@ -30,7 +30,8 @@ int acme_h_key_change(struct request *req, struct response *resp)
 {
 	struct acme_ctx c;
 	struct acme_jws inner;
-	char old_tp[ACME_THUMBPRINT_LEN + 1], new_tp[ACME_THUMBPRINT_LEN + 1], have_tp[ACME_THUMBPRINT_LEN + 1];
+	char old_tp[ACME_THUMBPRINT_LEN + 1], new_tp[ACME_THUMBPRINT_LEN + 1],
+	    have_tp[ACME_THUMBPRINT_LEN + 1];
 	json_t *ip = NULL, *other = NULL, *idx = NULL;
 	struct buf err;
 	int r;
@@ -40,33 +41,35 @@ int acme_h_key_change(struct request *req, struct response *resp)
 	if ((r = acme_begin(&c, req, resp, true, false, false)) != 0)
 		goto out;
 	if (!c.payload || acme_jws_parse_object(c.payload, ACME_JWS_KEY_CHANGE, &inner, &err) != 0) {
-		r = acme_problem(&c, 400, "malformed", "key-change: %s", err.len ? err.data : "no inner JWS") + 1;
+		r = acme_problem(&c, 400, "malformed", "key-change: %s", err.len ? err.data : "no inner JWS");
 		goto out;
 	}
 	if (strcmp(inner.url, c.jws.url) != 0) {
-		r = acme_problem(&c, 400, "malformed", "key-change: the inner url differs from the outer") + 1;
+		r = acme_problem(&c, 400, "malformed", "key-change: the inner url differs from the outer");
 		goto out;
 	}
 	if (acme_jws_verify(&inner, NULL, &err) != 0) {
-		r = acme_problem(&c, 403, "unauthorized", "key-change: %s", err.data) + 1;
+		r = acme_problem(&c, 403, "unauthorized", "key-change: %s", err.data);
 		goto out;
 	}
 	json_error_t jerr;
 	ip = json_loadb((const char *)inner.payload, inner.payload_len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *acct_url = json_string_value(json_object_get(ip, "account"));
 	if (!json_is_object(ip) || !acct_url || strcmp(acct_url, c.jws.kid) != 0) {
-		r = acme_problem(&c, 400, "malformed", "key-change: the inner payload must name this account") + 1;
+		r = acme_problem(&c, 400, "malformed",
+		                 "key-change: the inner payload must name this account");
 		goto out;
 	}
 	buf_reset(&err);
 	if (acme_jwk_thumbprint(json_object_get(ip, "oldKey"), old_tp, &err) != 0 ||
 	    acme_jwk_thumbprint(inner.jwk, new_tp, &err) != 0) {
-		r = acme_problem(&c, 400, "badPublicKey", "key-change: %s", err.data) + 1;
+		r = acme_problem(&c, 400, "badPublicKey", "key-change: %s", err.data);
 		goto out;
 	}
-	snprintf(have_tp, sizeof(have_tp), "%s", json_string_value(json_object_get(c.account, "thumbprint")) ?: "");
+	snprintf(have_tp, sizeof(have_tp), "%s",
+	         json_string_value(json_object_get(c.account, "thumbprint")) ?: "");
 	if (strcmp(old_tp, have_tp) != 0) {
-		r = acme_problem(&c, 400, "malformed", "key-change: oldKey is not the account's key") + 1;
+		r = acme_problem(&c, 400, "malformed", "key-change: oldKey is not the account's key");
 		goto out;
 	}
 	pthread_mutex_lock(&c.st->mu);
@@ -75,7 +78,7 @@ int acme_h_key_change(struct request *req, struct response *resp)
 		acme_problem(&c, 409, "malformed", "key-change: the new key belongs to an account");
 		response_header_add(resp, "Location", loc);
 		free(loc);
-		r = 1;
+		r = ACME_ANSWERED;
 	} else if (r == TROVE_ERR_NOT_FOUND) {
 		char key[STORAGE_MAX_KEY];
 		idx = json_pack("{s:s}", "id", c.account_id);
@@ -86,7 +89,7 @@ int acme_h_key_change(struct request *req, struct response *resp)
 		    (r = acme_put(req->storage, ACME_ACCOUNT_PREFIX, c.account_id, c.account)) == 0 &&
 		    (r = storage_delete(req->storage, key)) == 0) {
 			char *loc = acme_url(&c, "account/", c.account_id);
-			r = acme_reply(&c, 200, acme_account_json(&c, c.account), loc) + 1;
+			r = acme_reply(&c, 200, acme_account_json(&c, c.account), loc);
 			free(loc);
 		}
 	}
@@ -102,11 +105,11 @@ out:
 
 /* The revocation itself: the engine's revocation code is not part of
  * this build yet, so an authorised request is answered that it cannot be
- * done. Returns 0 once it revoked (or the problem's 1). */
+ * done. Returns 0 once it revoked, else ACME_ANSWERED. */
 static int revoke_serial(struct acme_ctx *c, const char *serial)
 {
 	(void)serial;
-	return acme_problem(c, 501, "serverInternal", "revoke-cert is not available on this server yet") + 1;
+	return acme_problem(c, 501, "serverInternal", "revoke-cert is not available on this server yet");
 }
 
 /* Whether the request may revoke cert (stored as rec's account): signed
@@ -134,18 +137,18 @@ int acme_h_revoke(struct request *req, struct response *resp)
 	const char *b64 = c.payload ? json_string_value(json_object_get(c.payload, "certificate")) : NULL;
 	const json_t *reason = c.payload ? json_object_get(c.payload, "reason") : NULL;
 	if (!b64 || base64url_decode(b64, strlen(b64), &der, &der_len) != 0) {
-		r = acme_problem(&c, 400, "malformed", "certificate: missing or not base64url") + 1;
+		r = acme_problem(&c, 400, "malformed", "certificate: missing or not base64url");
 		goto out;
 	}
 	if (reason && (!json_is_integer(reason) || json_integer_value(reason) != 0)) {
-		r = acme_problem(&c, 400, "badRevocationReason", "only reason 0 (unspecified) is supported") + 1;
+		r = acme_problem(&c, 400, "badRevocationReason", "only reason 0 (unspecified) is supported");
 		goto out;
 	}
 	const unsigned char *p = der;
 	if (!(cert = d2i_X509(NULL, &p, (long)der_len)) || p != der + der_len ||
 	    x509_serial_text(X509_get0_serialNumber(cert), serial) != 0) {
 		ERR_clear_error();
-		r = acme_problem(&c, 400, "malformed", "certificate: not one DER certificate") + 1;
+		r = acme_problem(&c, 400, "malformed", "certificate: not one DER certificate");
 		goto out;
 	}
 	for (char *q = serial; *q; q++)
@@ -165,11 +168,12 @@ int acme_h_revoke(struct request *req, struct response *resp)
 	if (r != 0 && r != TROVE_ERR_NOT_FOUND)
 		goto out;
 	if (!ours) {
-		r = acme_problem(&c, 403, "unauthorized", "the certificate was not issued through ACME here") + 1;
+		r = acme_problem(&c, 403, "unauthorized", "the certificate was not issued through ACME here");
 		goto out;
 	}
 	if (!revoke_allowed(&c, cert, who)) {
-		r = acme_problem(&c, 403, "unauthorized", "neither the account that obtained the certificate nor its key") + 1;
+		r = acme_problem(&c, 403, "unauthorized",
+		                 "neither the account that obtained the certificate nor its key");
 		goto out;
 	}
 	if ((r = revoke_serial(&c, serial)) == 0)

@@ -32,12 +32,13 @@ json_t *acme_order_json(const struct acme_ctx *c, const json_t *order)
 	json_t *authz = json_array(), *v;
 	size_t i;
 	json_array_foreach(json_object_get(order, "authorizations"), i, v)
-		json_array_append_new(authz, acme_url_json(c, "authorization/", json_string_value(v)));
+	    json_array_append_new(authz, acme_url_json(c, "authorization/", json_string_value(v)));
 	expires_text(order, exp);
 	char *fin = acme_url(c, "order/", id);
 	size_t n = strlen(fin);
-	json_t *o = json_pack("{s:O, s:s, s:O, s:o}", "status", json_object_get(order, "status"), "expires", exp,
-			      "identifiers", json_object_get(order, "identifiers"), "authorizations", authz);
+	json_t *o =
+	    json_pack("{s:O, s:s, s:O, s:o}", "status", json_object_get(order, "status"), "expires", exp,
+	              "identifiers", json_object_get(order, "identifiers"), "authorizations", authz);
 	struct buf b;
 	buf_init(&b, STORAGE_MAX_KEY);
 	buf_append(&b, fin, n);
@@ -100,38 +101,40 @@ int acme_order_refresh(struct storage *s, json_t *order)
 /* One identifier of a new order, checked and in canonical form
  * (*value the caller's); answers rejectedIdentifier/unsupportedIdentifier. */
 static int identifier_check(struct acme_ctx *c, const struct pki_role *role, const json_t *id, char **value,
-			    bool *ip)
+                            bool *ip)
 {
 	const char *type = json_string_value(json_object_get(id, "type"));
 	const char *v = json_string_value(json_object_get(id, "value"));
 	*value = NULL;
 	if (!type || !v)
-		return acme_problem(c, 400, "malformed", "an identifier needs a type and a value"), 1;
+		return acme_problem(c, 400, "malformed", "an identifier needs a type and a value");
 	if (strcmp(type, "ip") == 0) {
 		unsigned char a[16];
 		char text[INET6_ADDRSTRLEN];
 		int fam = strchr(v, ':') ? AF_INET6 : AF_INET;
 		if (inet_pton(fam, v, a) != 1 || !inet_ntop(fam, a, text, sizeof(text)))
-			return acme_problem(c, 400, "malformed", "identifier %.64s is not an IP address", v), 1;
+			return acme_problem(c, 400, "malformed", "identifier %.64s is not an IP address", v);
 		if (role && !role->allow_ip_sans)
-			return acme_problem(c, 400, "rejectedIdentifier", "IP identifiers are not allowed by role %s",
-					    c->role), 1;
+			return acme_problem(c, 400, "rejectedIdentifier",
+			                    "IP identifiers are not allowed by role %s", c->role);
 		*ip = true;
 		*value = xstrdup(text);
 		return 0;
 	}
 	if (strcmp(type, "dns") != 0)
-		return acme_problem(c, 400, "unsupportedIdentifier", "identifier type %.16s is not supported", type), 1;
+		return acme_problem(c, 400, "unsupportedIdentifier", "identifier type %.16s is not supported",
+		                    type);
 	char *canon = pki_name_canon(v);
 	if (!canon || !pki_hostname_ok(canon, true) || (strchr(canon, '*') && strncmp(canon, "*.", 2) != 0)) {
 		free(canon);
-		return acme_problem(c, 400, "rejectedIdentifier", "identifier %.256s is not a valid DNS name", v), 1;
+		return acme_problem(c, 400, "rejectedIdentifier", "identifier %.256s is not a valid DNS name",
+		                    v);
 	}
 	if (role && !pki_name_allowed(role, canon, NULL, NULL)) {
-		int r = acme_problem(c, 400, "rejectedIdentifier", "identifier %s is not allowed by role %s", canon,
-				     c->role);
+		int r = acme_problem(c, 400, "rejectedIdentifier", "identifier %s is not allowed by role %s",
+		                     canon, c->role);
 		free(canon);
-		return r + 1;
+		return r;
 	}
 	*ip = false;
 	*value = canon;
@@ -140,11 +143,11 @@ static int identifier_check(struct acme_ctx *c, const struct pki_role *role, con
 
 /* A new authorization for one identifier, stored; its id into id. */
 static int authz_create(struct acme_ctx *c, const char *value, bool ip, int64_t expires, const char *order_id,
-			char id[37])
+                        char id[37])
 {
 	static const char *const types[] = {"http-01", "dns-01", "tls-alpn-01"};
 	static const enum acme_challenge_type kinds[] = {ACME_CHALLENGE_HTTP01, ACME_CHALLENGE_DNS01,
-							 ACME_CHALLENGE_TLS_ALPN01};
+	                                                 ACME_CHALLENGE_TLS_ALPN01};
 	bool wild = strncmp(value, "*.", 2) == 0;
 	json_t *chs = json_array();
 	struct buf err;
@@ -163,14 +166,15 @@ static int authz_create(struct acme_ctx *c, const char *value, bool ip, int64_t 
 		if ((r = rand_bytes(tok, sizeof(tok))) != 0)
 			break;
 		char *t = base64url_encode(tok, sizeof(tok));
-		json_array_append_new(chs, json_pack("{s:s, s:s, s:s, s:i}", "type", types[i], "token", t, "status",
-						     "pending", "tries", 0));
+		json_array_append_new(chs, json_pack("{s:s, s:s, s:s, s:i}", "type", types[i], "token", t,
+		                                     "status", "pending", "tries", 0));
 		free(t);
 	}
 	buf_release(&err);
-	json_t *a = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:o}", "id", id, "account", c->account_id,
-			      "order", order_id, "identifier", "type", ip ? "ip" : "dns", "value", wild ? value + 2 : value,
-			      "wildcard", wild, "status", "pending", "expires", (json_int_t)expires, "challenges", chs);
+	json_t *a = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:o}", "id", id, "account",
+	                      c->account_id, "order", order_id, "identifier", "type", ip ? "ip" : "dns",
+	                      "value", wild ? value + 2 : value, "wildcard", wild, "status", "pending",
+	                      "expires", (json_int_t)expires, "challenges", chs);
 	char rid[ACME_REC_ID_MAX];
 	acme_rec_id(rid, c->account_id, id);
 	if (r == 0)
@@ -196,7 +200,7 @@ int acme_h_new_order(struct request *req, struct response *resp)
 	if ((r = acme_begin(&c, req, resp, true, false, false)) != 0)
 		goto out;
 	if (!acme_rate_allow(c.st, "order", c.account_id, ACME_RATE_ORDERS, &wait)) {
-		r = acme_rate_limited(&c, wait, "new orders") + 1;
+		r = acme_rate_limited(&c, wait, "new orders");
 		goto out;
 	}
 	acme_rec_id(prefix, c.account_id, "");
@@ -207,17 +211,18 @@ int acme_h_new_order(struct request *req, struct response *resp)
 			goto out;
 	}
 	if (existing.len >= ACME_MAX_ORDERS) {
-		r = acme_problem(&c, 429, "rateLimited", "the account holds %d orders, the most kept", ACME_MAX_ORDERS) + 1;
+		r = acme_problem(&c, 429, "rateLimited", "the account holds %d orders, the most kept",
+		                 ACME_MAX_ORDERS);
 		goto out;
 	}
 	const json_t *in = c.payload ? json_object_get(c.payload, "identifiers") : NULL;
 	if (!json_is_array(in) || json_array_size(in) == 0 || json_array_size(in) > ACME_MAX_IDENTIFIERS) {
 		r = acme_problem(&c, 400, "malformed", "identifiers must be an array of 1 to %d identifiers",
-				 ACME_MAX_IDENTIFIERS) + 1;
+		                 ACME_MAX_IDENTIFIERS);
 		goto out;
 	}
 	if (json_object_get(c.payload, "notBefore") || json_object_get(c.payload, "notAfter")) {
-		r = acme_problem(&c, 400, "malformed", "notBefore and notAfter are not supported") + 1;
+		r = acme_problem(&c, 400, "malformed", "notBefore and notAfter are not supported");
 		goto out;
 	}
 	if (c.role) {
@@ -235,9 +240,11 @@ int acme_h_new_order(struct request *req, struct response *resp)
 		bool dup = false;
 		size_t j;
 		json_t *w;
-		json_array_foreach(ids, j, w) dup |= strcmp(json_string_value(json_object_get(w, "value")), value) == 0;
+		json_array_foreach(ids, j, w) dup |=
+		    strcmp(json_string_value(json_object_get(w, "value")), value) == 0;
 		if (!dup)
-			json_array_append_new(ids, json_pack("{s:s, s:s}", "type", ip ? "ip" : "dns", "value", value));
+			json_array_append_new(
+			    ids, json_pack("{s:s, s:s}", "type", ip ? "ip" : "dns", "value", value));
 		free(value);
 	}
 	if ((r = rand_uuid(oid)) != 0)
@@ -246,13 +253,14 @@ int acme_h_new_order(struct request *req, struct response *resp)
 	{
 		char aid[37];
 		if ((r = authz_create(&c, json_string_value(json_object_get(v, "value")),
-				      strcmp(json_string_value(json_object_get(v, "type")), "ip") == 0, expires, oid, aid)) != 0)
+		                      strcmp(json_string_value(json_object_get(v, "type")), "ip") == 0,
+		                      expires, oid, aid)) != 0)
 			goto out;
 		json_array_append_new(authz, json_string(aid));
 	}
-	order = json_pack("{s:s, s:s, s:s, s:s, s:I, s:O, s:O, s:s}", "id", oid, "account", c.account_id, "directory",
-			  c.dir, "status", "pending", "expires", (json_int_t)expires, "identifiers", ids, "authorizations",
-			  authz, "serial", "");
+	order = json_pack("{s:s, s:s, s:s, s:s, s:I, s:O, s:O, s:s}", "id", oid, "account", c.account_id,
+	                  "directory", c.dir, "status", "pending", "expires", (json_int_t)expires,
+	                  "identifiers", ids, "authorizations", authz, "serial", "");
 	char rid[ACME_REC_ID_MAX];
 	acme_rec_id(rid, c.account_id, oid);
 	if (!order || (r = acme_put(req->storage, ACME_ORDER_PREFIX, rid, order)) != 0) {
@@ -260,7 +268,7 @@ int acme_h_new_order(struct request *req, struct response *resp)
 		goto out;
 	}
 	char *loc = acme_url(&c, "order/", oid);
-	r = acme_reply(&c, 201, acme_order_json(&c, order), loc) + 1;
+	r = acme_reply(&c, 201, acme_order_json(&c, order), loc);
 	free(loc);
 out:
 	pki_role_release(&role);
@@ -279,9 +287,9 @@ static int order_load(struct acme_ctx *c, json_t **order)
 	acme_rec_id(rid, c->account_id, request_param(c->req, "order_id"));
 	int r = acme_get(c->req->storage, ACME_ORDER_PREFIX, rid, order);
 	if (r == TROVE_ERR_NOT_FOUND)
-		return acme_problem(c, 404, "malformed", "no such order"), 1;
+		return acme_problem(c, 404, "malformed", "no such order");
 	if (r == 0 && strcmp(json_string_value(json_object_get(*order, "directory")) ?: "", c->dir) != 0)
-		return acme_problem(c, 404, "malformed", "no such order in this directory"), 1;
+		return acme_problem(c, 404, "malformed", "no such order in this directory");
 	return r ? r : acme_order_refresh(c->req->storage, *order);
 }
 
@@ -336,12 +344,12 @@ int acme_h_finalize(struct request *req, struct response *resp)
 		goto unlock;
 	if (strcmp(json_string_value(json_object_get(order, "status")) ?: "", "ready") != 0) {
 		r = acme_problem(&c, 403, "orderNotReady", "the order is %s, not ready",
-				 json_string_value(json_object_get(order, "status"))) + 1;
+		                 json_string_value(json_object_get(order, "status")));
 		goto unlock;
 	}
 	const char *csr = c.payload ? json_string_value(json_object_get(c.payload, "csr")) : NULL;
 	if (!csr) {
-		r = acme_problem(&c, 400, "malformed", "csr: missing") + 1;
+		r = acme_problem(&c, 400, "malformed", "csr: missing");
 		goto unlock;
 	}
 	if ((r = acme_issue(&c, order, csr, &cert, issuer_id)) != 0)
@@ -353,7 +361,8 @@ int acme_h_finalize(struct request *req, struct response *resp)
 	json_object_set_new(order, "issuer_id", json_string(issuer_id));
 	char rid[ACME_REC_ID_MAX];
 	acme_rec_id(rid, c.account_id, json_string_value(json_object_get(order, "id")));
-	who = json_pack("{s:s, s:s}", "account", c.account_id, "order", json_string_value(json_object_get(order, "id")));
+	who = json_pack("{s:s, s:s}", "account", c.account_id, "order",
+	                json_string_value(json_object_get(order, "id")));
 	for (char *p = serial; *p; p++)
 		if (*p == ':')
 			*p = '-';
@@ -361,7 +370,7 @@ int acme_h_finalize(struct request *req, struct response *resp)
 	    (r = acme_put(req->storage, ACME_CERT_PREFIX, serial, who)) != 0)
 		goto unlock;
 	char *loc = acme_url(&c, "order/", json_string_value(json_object_get(order, "id")));
-	r = acme_reply(&c, 200, acme_order_json(&c, order), loc) + 1;
+	r = acme_reply(&c, 200, acme_order_json(&c, order), loc);
 	free(loc);
 unlock:
 	pthread_mutex_unlock(&c.st->mu);
@@ -388,19 +397,21 @@ int acme_h_cert(struct request *req, struct response *resp)
 	if (r != 0)
 		goto out;
 	if (strcmp(json_string_value(json_object_get(order, "status")) ?: "", "valid") != 0) {
-		r = acme_problem(&c, 403, "orderNotReady", "the order has no certificate") + 1;
+		r = acme_problem(&c, 403, "orderNotReady", "the order has no certificate");
 		goto out;
 	}
 	char key[STORAGE_MAX_KEY];
-	snprintf(key, sizeof(key), "%s%s", PKI_CERT_PREFIX, json_string_value(json_object_get(order, "serial")));
+	snprintf(key, sizeof(key), "%s%s", PKI_CERT_PREFIX,
+	         json_string_value(json_object_get(order, "serial")));
 	for (char *p = key + strlen(PKI_CERT_PREFIX); *p; p++)
 		if (*p == ':')
 			*p = '-';
 	if ((r = kv_get_json(req->storage, key, &rec)) != 0 ||
-	    (r = pki_issuer_get(req->storage, json_string_value(json_object_get(order, "issuer_id")), &iss)) != 0 ||
+	    (r = pki_issuer_get(req->storage, json_string_value(json_object_get(order, "issuer_id")),
+	                        &iss)) != 0 ||
 	    (r = pki_issuer_chain(req->storage, iss, &chain)) != 0) {
 		if (r == TROVE_ERR_NOT_FOUND)
-			r = acme_problem(&c, 404, "malformed", "the certificate is no longer stored") + 1;
+			r = acme_problem(&c, 404, "malformed", "the certificate is no longer stored");
 		goto out;
 	}
 	buf_append_str(&pem, json_string_value(json_object_get(rec, "certificate")) ?: "");

@@ -72,7 +72,8 @@ static uint64_t fnv(const char *a, const char *b)
 	return h;
 }
 
-bool acme_rate_allow(struct acme_state *st, const char *kind, const char *key, int limit, int64_t *retry_after)
+bool acme_rate_allow(struct acme_state *st, const char *kind, const char *key, int limit,
+                     int64_t *retry_after)
 {
 	int64_t now = clock_monotonic_s(), window = now / ACME_RATE_WINDOW_S;
 	size_t i = (size_t)(fnv(kind, key ? key : "") % RATE_SLOTS);
@@ -96,9 +97,9 @@ int acme_config_load(struct storage *s, json_t **cfg)
 	json_t *stored = NULL;
 	int r = kv_get_json(s, ACME_CONFIG, &stored);
 	*cfg = json_pack("{s:b, s:[s], s:[s], s:b, s:s, s:s, s:s, s:I}", "enabled", 0, "allowed_issuers", "*",
-			 "allowed_roles", "*", "allow_role_ext_key_usage", 0, "default_directory_policy",
-			 "sign-verbatim", "eab_policy", "not-required", "dns_resolver", "", "max_ttl",
-			 (json_int_t)(90 * 24 * 3600));
+	                 "allowed_roles", "*", "allow_role_ext_key_usage", 0, "default_directory_policy",
+	                 "sign-verbatim", "eab_policy", "not-required", "dns_resolver", "", "max_ttl",
+	                 (json_int_t)(90 * 24 * 3600));
 	if (!*cfg) {
 		json_decref(stored);
 		return TROVE_ERR_NOMEM;
