@@ -523,8 +523,12 @@ def test_dns01_wildcard_and_finalize(dev_server, tmp_path):
         assert sorted(sans.get_values_for_type(x509.DNSName)) == sorted(names)
         lifetime = leaf.not_valid_after - leaf.not_valid_before
         assert lifetime.total_seconds() <= 90 * 86400 + 60
-        orders = c.post(c.dir["newOrder"].replace("new-order", "orders"), None).json()["orders"]
-        assert orders == [order_url]
+        orders_url = c.post(c.kid, None).json()["orders"]
+        assert orders_url == c.kid + "/orders"
+        assert c.post(orders_url, None).json()["orders"] == [order_url]
+        other = Client(dev_server)
+        assert other.new_account().status_code == 201
+        problem(other.post(orders_url, None), 401, "unauthorized")
     finally:
         dns.close()
 

@@ -49,7 +49,10 @@ int acme_h_nonce(struct request *req, struct response *resp)
 
 json_t *acme_account_json(const struct acme_ctx *c, const json_t *acct)
 {
-	char *orders = acme_url(c, "orders", NULL);
+	struct buf b;
+	buf_init(&b, STORAGE_MAX_KEY);
+	buf_printf(&b, "%saccount/%s/orders", c->base, json_string_value(json_object_get(acct, "id")));
+	char *orders = buf_take(&b);
 	json_t *o = json_pack("{s:O, s:O, s:s}", "status", json_object_get(acct, "status"), "contact",
 	                      json_object_get(acct, "contact"), "orders", orders);
 	free(orders);
@@ -212,12 +215,8 @@ int acme_h_account(struct request *req, struct response *resp)
 {
 	struct acme_ctx c;
 	int r;
-	if ((r = acme_begin(&c, req, resp, true, false, false)) != 0)
+	if ((r = acme_begin(&c, req, resp, true, false, false)) != 0 || (r = acme_path_account(&c)) != 0)
 		return acme_end(&c, r);
-	if (strcmp(request_param(req, "kid"), c.account_id) != 0) {
-		r = acme_problem(&c, 401, "unauthorized", "the request is not signed by this account");
-		return acme_end(&c, r);
-	}
 	const json_t *contact = c.payload ? json_object_get(c.payload, "contact") : NULL;
 	const char *status = c.payload ? json_string_value(json_object_get(c.payload, "status")) : NULL;
 	if (status && strcmp(status, "deactivated") != 0) {

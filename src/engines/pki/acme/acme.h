@@ -125,6 +125,9 @@ struct acme_ctx {
  * and the handler returns acme_end's value. */
 int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, bool post, bool by_jwk,
                bool allow_jwk);
+/* 0 when the path's :kid is the signing account, else ACME_ANSWERED
+ * (401 unauthorized answered). */
+int acme_path_account(struct acme_ctx *c);
 /* Releases the context; returns r, or 0 for ACME_ANSWERED. */
 int acme_end(struct acme_ctx *c, int r);
 

@@ -319,6 +319,13 @@ int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, b
 	return 0;
 }
 
+int acme_path_account(struct acme_ctx *c)
+{
+	if (strcmp(request_param(c->req, "kid") ?: "", c->account_id ? c->account_id : "") != 0)
+		return acme_problem(c, 401, "unauthorized", "the request is not signed by this account");
+	return 0;
+}
+
 int acme_end(struct acme_ctx *c, int r)
 {
 	json_decref(c->cfg);

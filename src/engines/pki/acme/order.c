@@ -1,5 +1,6 @@
 /* order.c — orders (RFC 8555 7.1.3, 7.4): new-order with the directory's
- * name policy, order/:id, orders, finalize and the certificate download. */
+ * name policy, order/:id, account/:kid/orders, finalize and the
+ * certificate download. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,7 +315,7 @@ int acme_h_orders(struct request *req, struct response *resp)
 	struct strlist ids;
 	int r;
 	strlist_init(&ids);
-	if ((r = acme_begin(&c, req, resp, true, false, false)) == 0) {
+	if ((r = acme_begin(&c, req, resp, true, false, false)) == 0 && (r = acme_path_account(&c)) == 0) {
 		char p[ACME_REC_ID_MAX + 32], prefix[ACME_REC_ID_MAX];
 		acme_rec_id(prefix, c.account_id, "");
 		snprintf(p, sizeof(p), "%s%s", ACME_ORDER_PREFIX, prefix);

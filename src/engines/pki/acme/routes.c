@@ -22,7 +22,7 @@
 	ACME_POST(prefix, "account/:kid", acme_h_account, "an ACME account"),                                \
 	ACME_POST(prefix, "key-change", acme_h_key_change, "an ACME account key rollover"),                  \
 	ACME_POST(prefix, "new-order", acme_h_new_order, "a new ACME order"),                                \
-	ACME_POST(prefix, "orders", acme_h_orders, "the account's ACME orders"),                             \
+	ACME_POST(prefix, "account/:kid/orders", acme_h_orders, "the account's ACME orders"),                \
 	ACME_POST(prefix, "order/:order_id", acme_h_order, "an ACME order"),                                 \
 	ACME_POST(prefix, "order/:order_id/finalize", acme_h_finalize, "finalize an ACME order"),            \
 	ACME_POST(prefix, "order/:order_id/cert", acme_h_cert, "an ACME order's certificate chain"),         \
