@@ -611,30 +611,55 @@ def test_lego_role_directory(dev_server, tmp_path):
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
 
 
+def obtain_dns01(srv, c, name, cert_key):
+    """A certificate for name through dns-01 (a TXT responder the mount's
+    dns_resolver points at) with the account of c; the leaf."""
+    dns = TxtResponder()
+    try:
+        v1(srv, "POST", "pki/config/acme", {"dns_resolver": f"127.0.0.1:{dns.port}"}, 200)
+        order = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": name}]}).json()
+        a = c.post(order["authorizations"][0], None).json()
+        ch = [x for x in a["challenges"] if x["type"] == "dns-01"][0]
+        dns.records[f"_acme-challenge.{name}"] = [
+            b64u(hashlib.sha256(f"{ch['token']}.{c.thumbprint()}".encode()).digest())]
+        c.post(ch["url"], {})
+        assert wait_status(c, order["authorizations"][0], ("valid", "invalid"))["status"] == "valid"
+        fin = c.post(order["finalize"], {"csr": csr_for([name], cert_key)})
+        assert fin.status_code == 200, fin.text
+        pem = c.post(fin.json()["certificate"], None).text
+        return x509.load_pem_x509_certificate(pem.encode())
+    finally:
+        dns.close()
+
+
+def test_issuer_expiry_truncates(dev_server):
+    """An issuer that expires before the ACME lifetime truncates the
+    certificate (Vault turns leaf_not_after_behavior err into truncate
+    for ACME) rather than failing the order."""
+    v1(dev_server, "POST", "sys/mounts/pki", {"type": "pki"}, 204)
+    v1(dev_server, "POST", "sys/mounts/pki/tune", {"allowed_response_headers": ACME_HEADERS}, 204)
+    root = v1(dev_server, "POST", "pki/root/generate/internal", {"common_name": "Short Root", "ttl": "2h",
+                                                                 "key_type": "ec"}, 200).json()["data"]
+    ca = x509.load_pem_x509_certificate(root["certificate"].encode())
+    issuer = v1(dev_server, "GET", "pki/issuer/default", None, 200).json()["data"]
+    assert issuer["leaf_not_after_behavior"] == "err"
+    v1(dev_server, "POST", "pki/config/cluster", {"path": f"{dev_server.url}/v1/pki"}, 200)
+    v1(dev_server, "POST", "pki/config/acme", {"enabled": True}, 200)
+    c = Client(dev_server)
+    assert c.new_account().status_code == 201
+    leaf = obtain_dns01(dev_server, c, "short.test", ec.generate_private_key(ec.SECP256R1()))
+    assert leaf.not_valid_after == ca.not_valid_after
+
+
 def test_revoke_cert_authorization(dev_server):
     """revoke-cert takes a certificate this mount issued through ACME, from
     the account that obtained it or signed by the certificate's key; the
     revocation itself answers 501 until the engine's revocation is in the
     build."""
     setup_acme(dev_server)
-    dns = TxtResponder()
-    try:
-        v1(dev_server, "POST", "pki/config/acme", {"dns_resolver": f"127.0.0.1:{dns.port}"}, 200)
-        c = Client(dev_server)
-        assert c.new_account().status_code == 201
-        order = c.post(c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "revoke.test"}]}).json()
-        a = c.post(order["authorizations"][0], None).json()
-        ch = [x for x in a["challenges"] if x["type"] == "dns-01"][0]
-        dns.records["_acme-challenge.revoke.test"] = [
-            b64u(hashlib.sha256(f"{ch['token']}.{c.thumbprint()}".encode()).digest())]
-        c.post(ch["url"], {})
-        assert wait_status(c, order["authorizations"][0], ("valid", "invalid"))["status"] == "valid"
-        cert_key = ec.generate_private_key(ec.SECP256R1())
-        fin = c.post(order["finalize"], {"csr": csr_for(["revoke.test"], cert_key)}).json()
-        pem = c.post(fin["certificate"], None).text
-        der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-    finally:
-        dns.close()
+    c, cert_key = Client(dev_server), ec.generate_private_key(ec.SECP256R1())
+    assert c.new_account().status_code == 201
+    der = obtain_dns01(dev_server, c, "revoke.test", cert_key).public_bytes(serialization.Encoding.DER)
     url = c.dir["revokeCert"]
     problem(c.post(url, {"certificate": "!!"}), 400, "malformed")
     problem(c.post(url, {"certificate": b64u(der), "reason": 4}), 400, "badRevocationReason")

@@ -121,6 +121,26 @@ out:
 	return r;
 }
 
+/* As Vault does for ACME, an issuer whose leaf_not_after_behavior is err
+ * truncates instead: a client cannot choose a shorter lifetime, so an
+ * order must not fail for the CA's expiry. permit is kept. */
+static int issuer_truncate(struct acme_ctx *c, int64_t *not_after)
+{
+	json_t *rec = NULL;
+	X509 *ca = NULL;
+	int r = pki_issuer_get(c->req->storage, c->issuer_id, &rec);
+	if (r != 0)
+		return r;
+	const char *behavior = json_string_value(json_object_get(rec, "leaf_not_after_behavior")) ?: "err";
+	const char *pem = json_string_value(json_object_get(rec, "certificate")) ?: "";
+	if (strcmp(behavior, "permit") != 0 && x509_cert_from_pem(pem, strlen(pem), &ca) == 0 &&
+	    *not_after > x509_not_after(ca))
+		*not_after = x509_not_after(ca);
+	X509_free(ca);
+	json_decref(rec);
+	return 0;
+}
+
 int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_b64, X509 **cert,
                char issuer_id[PKI_ID_MAX])
 {
@@ -174,6 +194,8 @@ int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_b64, X50
 	leaf.not_before = now - NOT_BEFORE_BACKDATE_S;
 	leaf.not_after = now + ttl;
 	snprintf(issuer_id, PKI_ID_MAX, "%s", c->issuer_id);
+	if ((r = issuer_truncate(c, &leaf.not_after)) != 0)
+		goto out;
 	if ((r = pki_issue_leaf(c->req->storage, issuer_id, &leaf, cert, c->resp)) != 0) {
 		const char *why = json_string_value(json_array_get(c->resp->errors, 0));
 		char detail[512];

@@ -301,8 +301,11 @@ int acme_h_order(struct request *req, struct response *resp)
 	int r;
 	if ((r = acme_begin(&c, req, resp, true, false, false)) == 0) {
 		pthread_mutex_lock(&c.st->mu);
-		if ((r = order_load(&c, &order)) == 0)
-			r = acme_reply(&c, 200, acme_order_json(&c, order), NULL);
+		if ((r = order_load(&c, &order)) == 0) {
+			char *loc = acme_url(&c, "order/", json_string_value(json_object_get(order, "id")));
+			r = acme_reply(&c, 200, acme_order_json(&c, order), loc);
+			free(loc);
+		}
 		pthread_mutex_unlock(&c.st->mu);
 	}
 	json_decref(order);
