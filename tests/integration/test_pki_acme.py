@@ -787,3 +787,49 @@ def test_validation_resumes_after_restart(unsealed_server):
     assert a["status"] == "invalid", a
     ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
     assert ch["error"]["type"].endswith("connection"), ch
+
+
+@needs_ports
+@pytest.mark.time_limit(120)
+def test_ip_identifier_http01(dev_server, tmp_path):
+    """An IP identifier (RFC 8738) validated by http-01 on 127.0.0.1:80 and
+    issued with that iPAddress SAN."""
+    import ipaddress
+    root = setup_acme(dev_server)
+    c = Client(dev_server)
+    assert c.new_account().status_code == 201
+    order = c.post(c.dir["newOrder"], {"identifiers": [{"type": "ip", "value": "127.0.0.1"}]}).json()
+    a = c.post(order["authorizations"][0], None).json()
+    ch = [x for x in a["challenges"] if x["type"] == "http-01"][0]
+    answer = f"{ch['token']}.{c.thumbprint()}".encode()
+
+    class Right(BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == f"/.well-known/acme-challenge/{ch['token']}"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Length", str(len(answer) if ok else 0))
+            self.end_headers()
+            if ok:
+                self.wfile.write(answer)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 80), Right)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        c.post(ch["url"], {})
+        assert wait_status(c, order["authorizations"][0], ("valid", "invalid"))["status"] == "valid"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).add_extension(
+        x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+    ).sign(key, hashes.SHA256())
+    fin = c.post(order["finalize"], {"csr": b64u(csr.public_bytes(serialization.Encoding.DER))})
+    assert fin.status_code == 200, fin.text
+    leaf = check_chain(tmp_path, root, c.post(fin.json()["certificate"], None).text, name=None)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    assert sans.get_values_for_type(x509.DNSName) == []
