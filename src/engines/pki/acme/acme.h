@@ -103,6 +103,7 @@ struct acme_ctx {
 	json_t *cfg; /* config/acme */
 	char *dir;   /* the directory: rel up to and including "acme/" */
 	char *base;  /* absolute URL of the directory, ending in '/' */
+	char *url;   /* absolute URL of this request: a JWS's url must be it */
 	char *role;  /* the role issuing here, or NULL: sign-verbatim */
 	char issuer_id[PKI_ID_MAX];
 	struct acme_jws jws; /* the request's JWS (POST) */

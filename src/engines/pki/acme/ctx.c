@@ -222,7 +222,6 @@ static int check_jws(struct acme_ctx *c, bool by_jwk, bool allow_jwk)
 	const char *body = request_body_bytes(req, &len);
 	struct buf err;
 	EVP_PKEY *key = NULL;
-	char *url = NULL;
 	int r = 0;
 
 	buf_init(&err, 512);
@@ -234,17 +233,7 @@ static int check_jws(struct acme_ctx *c, bool by_jwk, bool allow_jwk)
 		r = acme_problem(c, r == TROVE_ERR_TOO_LARGE ? 413 : 400, "malformed", "%s", err.data);
 		goto out;
 	}
-	url = acme_url(c, "", NULL);
-	{ /* the absolute URL of this request: the cluster path, then rel */
-		char *cl = acme_cluster_path(req->storage);
-		struct buf u;
-		buf_init(&u, STORAGE_MAX_KEY);
-		buf_printf(&u, "%s/%s", cl ? cl : "", req->rel);
-		free(cl);
-		free(url);
-		url = buf_take(&u);
-	}
-	if (strcmp(c->jws.url, url) != 0) {
+	if (strcmp(c->jws.url, c->url) != 0) {
 		r = acme_problem(c, 401, "unauthorized", "the JWS url does not match the request URL");
 		goto out;
 	}
@@ -269,7 +258,7 @@ static int check_jws(struct acme_ctx *c, bool by_jwk, bool allow_jwk)
 	if (!c->jws.post_as_get) {
 		json_error_t jerr;
 		if (json_limits_check((const char *)c->jws.payload, c->jws.payload_len, &json_limits_body) !=
-		        0 ||
+		        JSON_LIMIT_OK ||
 		    !(c->payload = json_loadb((const char *)c->jws.payload, c->jws.payload_len,
 		                              JSON_REJECT_DUPLICATES, &jerr)) ||
 		    !json_is_object(c->payload)) {
@@ -279,7 +268,6 @@ static int check_jws(struct acme_ctx *c, bool by_jwk, bool allow_jwk)
 	}
 out:
 	EVP_PKEY_free(key);
-	free(url);
 	buf_release(&err);
 	return r;
 }
@@ -310,6 +298,9 @@ int acme_begin(struct acme_ctx *c, struct request *req, struct response *resp, b
 		buf_init(&b, STORAGE_MAX_KEY);
 		buf_printf(&b, "%s/%s", cl, c->dir);
 		c->base = buf_take(&b);
+		buf_init(&b, STORAGE_MAX_KEY);
+		buf_printf(&b, "%s/%s", cl, req->rel);
+		c->url = buf_take(&b);
 	}
 	free(cl);
 	if ((r = directory_policy(c)) != 0)
@@ -334,6 +325,7 @@ int acme_end(struct acme_ctx *c, int r)
 	acme_jws_release(&c->jws);
 	free(c->dir);
 	free(c->base);
+	free(c->url);
 	free(c->role);
 	return r == ACME_ANSWERED ? 0 : r;
 }
