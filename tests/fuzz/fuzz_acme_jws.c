@@ -1,8 +1,9 @@
 /* fuzz_acme_jws.c — an ACME request body as a client sends it, through
  * the flattened JWS parser, the JWK reader, the signature check and the
  * thumbprint; the payload, read as JSON, through the JWK reader and the
- * External Account Binding parser. A parsed request must carry a url, a
- * nonce and exactly one of jwk and kid. */
+ * External Account Binding parser and the key-change inner JWS parser. A
+ * parsed request must carry a url, a nonce and exactly one of jwk and
+ * kid; a parsed inner JWS a url and a jwk, and no nonce or kid. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    !kid)
 				abort();
 			free(kid);
+			struct acme_jws inner;
+			if (acme_jws_parse_object(payload, ACME_JWS_KEY_CHANGE, &inner, NULL) == 0) {
+				if (!inner.url || !inner.jwk_key || inner.nonce || inner.kid)
+					abort();
+				acme_jws_verify(&inner, NULL, NULL);
+			}
+			acme_jws_release(&inner);
 			json_decref(payload);
 		}
 	}

@@ -226,6 +226,18 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 /* --- revocation (revoke.c; the rest in revocation.h) --- */
 
 struct mount;
+struct pki_rev_state;
+struct acme_state;
+
+/* The engine's per-mount state (m->engine_state), made at mount and freed
+ * at unmount by pki.c: the revocation part's (CRL build and tidy,
+ * revocation.h) and the ACME server's (nonces, rate windows,
+ * acme/acme.h). Reach each through its accessor, pki_rev_state(m) or
+ * acme_state(m). */
+struct pki_mount_state {
+	struct pki_rev_state *rev;
+	struct acme_state *acme;
+};
 
 /* What pki_revoke_cert did. */
 struct pki_revocation {

@@ -114,8 +114,9 @@ struct pki_rev_state {
 
 /* m's state, or NULL (m NULL: a test without a mount). */
 struct pki_rev_state *pki_rev_state(struct mount *m);
-int pki_rev_mount_init(struct mount *m, struct buf *err);
-void pki_rev_mount_cleanup(struct mount *m);
+/* Makes / frees the revocation part of a mount's state (pki.c). */
+struct pki_rev_state *pki_rev_state_new(void);
+void pki_rev_state_free(struct pki_rev_state *st);
 /* The engine's periodic job: CRL rebuilds and auto-tidy. */
 void pki_rev_periodic(struct mount *m);
 

@@ -12,24 +12,22 @@
 
 struct pki_rev_state *pki_rev_state(struct mount *m)
 {
-	return m ? m->engine_state : NULL;
+	struct pki_mount_state *st = m ? m->engine_state : NULL;
+	return st ? st->rev : NULL;
 }
 
-int pki_rev_mount_init(struct mount *m, struct buf *err)
+struct pki_rev_state *pki_rev_state_new(void)
 {
-	(void)err;
 	struct pki_rev_state *st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->crl_lock, NULL);
 	pthread_mutex_init(&st->tidy_lock, NULL);
 	pthread_mutex_init(&st->revoke_lock, NULL);
 	st->last_auto_tidy = clock_realtime_s();
-	m->engine_state = st;
-	return 0;
+	return st;
 }
 
-void pki_rev_mount_cleanup(struct mount *m)
+void pki_rev_state_free(struct pki_rev_state *st)
 {
-	struct pki_rev_state *st = m->engine_state;
 	if (!st)
 		return;
 	pki_tidy_status_free(st->tidy);
@@ -37,7 +35,6 @@ void pki_rev_mount_cleanup(struct mount *m)
 	pthread_mutex_destroy(&st->tidy_lock);
 	pthread_mutex_destroy(&st->revoke_lock);
 	free(st);
-	m->engine_state = NULL;
 }
 
 void pki_rev_periodic(struct mount *m)

@@ -140,7 +140,12 @@ static int parse_header(const unsigned char *raw, size_t len, enum acme_jws_kind
 		r = 0;
 		goto out;
 	}
-	if (!out->nonce) {
+	if (kind == ACME_JWS_KEY_CHANGE) {
+		if (!jwk || out->nonce || out->kid) {
+			r = fail(err, r, "key-change inner JWS needs jwk and url, and no kid or nonce");
+			goto out;
+		}
+	} else if (!out->nonce) {
 		r = fail(err, r, "protected header nonce missing");
 		goto out;
 	}

@@ -29,6 +29,8 @@
 enum acme_jws_kind {
 	ACME_JWS_REQUEST, /* an ACME request: asymmetric alg, nonce, url, jwk xor kid */
 	ACME_JWS_EAB,     /* an EAB: HS256, kid, url, no nonce, no jwk */
+	ACME_JWS_KEY_CHANGE, /* key-change's inner JWS (RFC 8555 7.3.5): asymmetric
+	                      * alg, jwk (the new key), url, no nonce, no kid */
 };
 
 struct acme_jws {
