@@ -1,7 +1,7 @@
 /* config_urls.c — config/urls (the AIA, CRL distribution point and OCSP
- * URLs put in issued certificates, optionally templated) and
- * config/cluster (the values the templates name), and pki_issuer_urls,
- * which the signing code asks for the URLs of one issuer. */
+ * URLs put in issued certificates, optionally templated from
+ * config/cluster, which acme/config.c serves), and pki_issuer_urls, which
+ * the signing code asks for the URLs of one issuer. */
 #include <string.h>
 
 #include "revocation.h"
@@ -183,41 +183,6 @@ out:
 	return r;
 }
 
-static int cluster_read(struct request *req, struct response *resp)
-{
-	json_t *doc = NULL;
-	int r = doc_get(req->storage, PKI_CLUSTER_CONFIG, &doc);
-	if (r != 0)
-		return r;
-	static const char *const keys[] = {"path", "aia_path"};
-	for (size_t i = 0; i < 2; i++)
-		if (!json_is_string(json_object_get(doc, keys[i])))
-			json_object_set_new(doc, keys[i], json_string(""));
-	response_set_data(resp, doc);
-	return 0;
-}
-
-static int cluster_write(struct request *req, struct response *resp)
-{
-	static const char *const keys[] = {"path", "aia_path"};
-	json_t *doc = NULL;
-	int r = doc_get(req->storage, PKI_CLUSTER_CONFIG, &doc);
-	for (size_t i = 0; r == 0 && i < 2; i++) {
-		if (!field_present(req, keys[i]))
-			continue;
-		const char *v = field_string(req, keys[i]);
-		if (v[0] && (!x509_value_safe(v) || !strstr(v, "://"))) {
-			r = response_error(resp, TROVE_ERR_INVALID, "%s: not a URL: %s", keys[i], v);
-			break;
-		}
-		json_object_set_new(doc, keys[i], json_string(v));
-	}
-	if (r == 0 && (r = kv_put_json(req->storage, PKI_CLUSTER_CONFIG, doc)) == 0)
-		r = cluster_read(req, resp);
-	json_decref(doc);
-	return r;
-}
-
 static const struct field urls_fields[] = {
     {.name = "issuing_certificates", .type = FIELD_STRLIST, .description = "AIA CA issuers URLs"},
     {.name = "crl_distribution_points", .type = FIELD_STRLIST, .description = "CRL distribution point URLs"},
@@ -227,17 +192,8 @@ static const struct field urls_fields[] = {
     {0},
 };
 
-static const struct field cluster_fields[] = {
-    {.name = "path", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM, .description = "this mount's URL"},
-    {.name = "aia_path", .type = FIELD_STRING, .canon = FIELD_CANON_TRIM,
-     .description = "this mount's URL for AIA (may be plain http)"},
-    {0},
-};
-
 const struct route pki_config_url_routes[] = {
     {.pattern = "config/urls", .ops = {[OP_READ] = urls_read, [OP_UPDATE] = urls_write}, .fields = urls_fields,
      .synopsis = "URLs put in issued certificates"},
-    {.pattern = "config/cluster", .ops = {[OP_READ] = cluster_read, [OP_UPDATE] = cluster_write},
-     .fields = cluster_fields, .synopsis = "this mount's URLs, for templates"},
     {0},
 };
