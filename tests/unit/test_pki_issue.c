@@ -1,8 +1,7 @@
 /* test_pki_issue.c — the pki engine's first issue/sign path, mounted on an
- * in-memory core and driven through the HTTP edge and the router. The
- * role is written straight into the mount's storage (role/<name>), as the
- * role routes are not part of this path; every certificate is checked
- * with OpenSSL, not by trusting the JSON. */
+ * in-memory core and driven through the HTTP edge and the router. Roles
+ * are written through roles/:name; every certificate is checked with
+ * OpenSSL, not by trusting the JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,14 +90,12 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Writes a role through roles/:name, as a client would. */
 static void put_role(struct fx *f, const char *name, const char *json)
 {
-	struct mount *m = mount_match(core_mounts(f->core), "pki/x");
-	char key[128];
-	snprintf(key, sizeof(key), "role/%s", name);
-	assert_non_null(m);
-	assert_int_equal(storage_put(m->view, key, json, strlen(json)), 0);
-	mount_release(m);
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/pki/roles/%s", name);
+	assert_in_range(call(f->core, "POST", path, json, NULL), 200, 204);
 }
 
 static X509 *pem_cert(const json_t *data, const char *k)
@@ -289,7 +286,7 @@ static void test_sign(void **state)
 	struct fx *f = *state;
 	json_t *b = NULL;
 	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"rsa\"}");
-	put_role(f, "svc", "{\"allowed_domains\": \"svc.local\", \"allow_subdomains\": true}");
+	put_role(f, "svc", "{\"allowed_domains\": \"svc.local\", \"allow_subdomains\": true, \"key_type\": \"ec\"}");
 
 	EVP_PKEY *k = NULL;
 	X509_REQ *q = NULL;
@@ -322,7 +319,7 @@ static void test_sign(void **state)
 	assert_non_null(strstr(first_error(b), "csr"));
 	json_decref(b);
 	/* a CSR for a name outside the role */
-	put_role(f, "narrow", "{\"allowed_domains\": \"other.local\", \"allow_subdomains\": true}");
+	put_role(f, "narrow", "{\"allowed_domains\": \"other.local\", \"allow_subdomains\": true, \"key_type\": \"any\"}");
 	text = json_dumps(body, 0);
 	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/narrow", text, &b), 400);
 	assert_non_null(strstr(first_error(b), "a.svc.local"));

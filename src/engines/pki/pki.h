@@ -212,6 +212,11 @@ struct pki_leaf {
 	int signature_bits;
 	bool use_pss;
 	bool no_store;
+	/* The subject as a name (sign-verbatim: the CSR's, verbatim); when
+	 * set, subject is ignored. Borrowed. */
+	X509_NAME *subject_name;
+	const struct strlist *policy_identifiers; /* certificatePolicies OIDs, or NULL */
+	bool basic_constraints_valid;             /* a CA:FALSE basicConstraints */
 };
 
 /* Signs a leaf with the issuer whose id is given, and stores it under
@@ -221,5 +226,46 @@ struct pki_leaf {
  * not issue). *out the caller's. */
 int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, X509 **out,
 		   struct response *resp);
+
+/* --- the issuing routes (issue_routes.c, sign_verbatim.c, lease.c) --- */
+
+extern const struct route pki_sign_verbatim_routes[]; /* sign_verbatim.c */
+
+/* not_before/not_after of a certificate under role (NULL: none) on
+ * this request's mount: the role's not_after, else the request's
+ * not_after, else the request's ttl (else the role's, else the mount's
+ * default) lowered to the role's max_ttl (else the mount's maximum)
+ * with a warning; backdated by the role's not_before_duration (30s
+ * without a role). 400 naming the field on bad input. */
+struct pki_role;
+int pki_leaf_validity(struct request *req, const struct pki_role *role, int64_t *nb, int64_t *na,
+		      struct response *resp);
+/* Signs leaf with the issuer id and answers as Vault does: the
+ * certificate fields of pki_reply_issued, ca_chain without self-signed
+ * certificates when remove_roots_from_chain, the private key (key not
+ * NULL: issue) in the request's format, and with generate_lease a lease
+ * whose TTL is the certificate's remaining life and whose internal data
+ * holds its serial ("serial_number"), so revoking the lease revokes the
+ * certificate. */
+int pki_issue_reply(struct request *req, struct response *resp, const char *issuer_id, const struct pki_leaf *leaf,
+		    EVP_PKEY *key, bool generate_lease);
+
+/* OpenSSL's KU_* bits (pki_role_key_usage_bits) as x509.h's
+ * X509_KU_* bits; EncipherOnly and DecipherOnly, which x509.h cannot
+ * write, are dropped. */
+unsigned pki_ku_bits(unsigned openssl_ku);
+
+/* Revokes the stored certificate serial (colon or hyphen form) at when:
+ * writes Vault's revoked record, "revoked/<hyphen serial>" =
+ * {"certificate_bytes" (base64 DER), "serial_number", "revocation_time",
+ * "revocation_time_utc", "issuer_id"}. Revoking twice keeps the first
+ * record (idempotent). TROVE_ERR_NOT_FOUND (reason in err) when no such
+ * certificate is stored. */
+int pki_revoke_cert(struct storage *view, const char *serial, int64_t when, struct buf *err);
+/* engine.lease_revoke of the pki engine: revokes the certificate whose
+ * serial the lease's internal data holds. */
+struct mount;
+struct lease;
+int pki_lease_revoke(struct mount *m, const struct lease *l, struct buf *err);
 
 #endif
