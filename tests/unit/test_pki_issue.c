@@ -19,6 +19,8 @@
 #include "core/mount.h"
 #include "core/router.h"
 #include "engines/engines.h"
+#include "engines/kv_util.h"
+#include "engines/pki/pki.h"
 #include "engines/pki/x509.h"
 #include "encoding.h"
 #include "err.h"
@@ -335,12 +337,112 @@ static void test_sign(void **state)
 	X509_free(root);
 }
 
+/* generate_lease: the answer carries a lease; revoking it writes Vault's
+ * revoked record for the certificate, once. */
+static void test_lease_revokes_the_certificate(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL, *rec = NULL, *again = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"ec\"}");
+	put_role(f, "leased", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"ttl\": \"1h\", \"generate_lease\": true}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/leased", "{\"common_name\": \"a.test\"}", &b), 200);
+	const char *lease = json_string_value(json_object_get(b, "lease_id"));
+	const char *serial = json_string_value(json_object_get(json_object_get(b, "data"), "serial_number"));
+	assert_non_null(strstr(lease, "pki/issue/leased/"));
+	assert_in_range(json_integer_value(json_object_get(b, "lease_duration")), 3600 - 40, 3600 + 40);
+	char body[256], key[128];
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}", lease);
+	snprintf(key, sizeof(key), "revoked/%s", serial);
+	for (char *p = key; *p; p++)
+		if (*p == ':')
+			*p = '-';
+	struct mount *m = mount_match(core_mounts(f->core), "pki/x");
+	assert_int_equal(kv_get_json(m->view, key, &rec), TROVE_ERR_NOT_FOUND);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
+	assert_int_equal(kv_get_json(m->view, key, &rec), 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "serial_number")), serial);
+	json_int_t when = json_integer_value(json_object_get(rec, "revocation_time"));
+	assert_in_range(when, time(NULL) - 60, time(NULL) + 1);
+	assert_true(json_string_length(json_object_get(rec, "certificate_bytes")) > 100);
+	assert_true(json_string_length(json_object_get(rec, "issuer_id")) == 36);
+	/* idempotent: a second revocation keeps the first record */
+	struct buf err;
+	buf_init(&err, 256);
+	assert_int_equal(pki_revoke_cert(m->view, serial, when + 100, &err), 0);
+	assert_int_equal(kv_get_json(m->view, key, &again), 0);
+	assert_int_equal(json_integer_value(json_object_get(again, "revocation_time")), when);
+	/* a serial never stored */
+	assert_int_equal(pki_revoke_cert(m->view, "01:02:03", when, &err), TROVE_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.data, "01:02:03"));
+	assert_int_equal(pki_revoke_cert(m->view, "zz", when, &err), TROVE_ERR_INVALID);
+	buf_release(&err);
+	mount_release(m);
+	json_decref(again);
+	json_decref(rec);
+	json_decref(b);
+	X509_free(root);
+}
+
+/* The role's policy_identifiers and basic_constraints_valid_for_non_ca
+ * are written and the certificate still verifies under its issuer. */
+static void test_role_extensions(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"rsa\"}");
+	put_role(f, "pol", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"signature_bits\": 512, "
+			   "\"policy_identifiers\": \"1.2.3.4,1.3.6.1.4.1.7\", \"basic_constraints_valid_for_non_ca\": true}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/pol", "{\"common_name\": \"a.test\"}", &b), 200);
+	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_issued_by(leaf, root));
+	assert_int_equal(X509_get_signature_nid(leaf), NID_sha512WithRSAEncryption);
+	int crit = -1;
+	CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(leaf, NID_certificate_policies, &crit, NULL);
+	assert_non_null(pol);
+	assert_int_equal(crit, 0);
+	assert_int_equal(sk_POLICYINFO_num(pol), 2);
+	char oid[64];
+	OBJ_obj2txt(oid, sizeof(oid), sk_POLICYINFO_value(pol, 1)->policyid, 1);
+	assert_string_equal(oid, "1.3.6.1.4.1.7");
+	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(leaf, NID_basic_constraints, &crit, NULL);
+	assert_non_null(bc);
+	assert_int_equal(crit, 1);
+	assert_false(bc->ca);
+	BASIC_CONSTRAINTS_free(bc);
+	sk_POLICYINFO_pop_free(pol, POLICYINFO_free);
+	X509_free(leaf);
+	json_decref(b);
+	/* a CSR whose key is not the role's type is refused */
+	EVP_PKEY *k = NULL;
+	X509_REQ *q = NULL;
+	X509_NAME *n = X509_NAME_new();
+	char *pem = NULL;
+	X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)"a.test", -1, -1, 0);
+	assert_int_equal(x509_keygen("ed25519", 0, &k), 0);
+	assert_int_equal(x509_csr_build(k, n, NULL, &q), 0);
+	assert_int_equal(x509_csr_to_pem(q, &pem), 0);
+	json_t *body = json_pack("{s:s}", "csr", pem);
+	char *text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/pol", text, &b), 400);
+	assert_non_null(strstr(first_error(b), "role requires keys of type ec"));
+	json_decref(b);
+	free(text);
+	json_decref(body);
+	free(pem);
+	X509_REQ_free(q);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	X509_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_issue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leaf_not_after_behavior, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sign, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_revokes_the_certificate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_role_extensions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,7 +277,7 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 	const char *cwhy = NULL;
 	int r;
 
-	pki_role_init(&role);
+	memset(&role, 0, sizeof(role)); /* pki_role_load initialises it */
 	pki_names_init(&names);
 	memset(&cn, 0, sizeof(cn));
 	x509_sans_init(&cn.sans);
@@ -299,7 +299,7 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 	if (sign) {
 		const char *pem = field_string(req, "csr");
 		if ((r = x509_csr_parse(pem, strlen(pem), &csr, &cwhy)) != 0) {
-			r = response_error(resp, r, "csr: %s", cwhy);
+			r = response_error(resp, r, "%s", cwhy);
 			goto out;
 		}
 		x509_sans_release(&cn.sans);

@@ -46,7 +46,7 @@ static int sign_verbatim(struct request *req, struct response *resp)
 	bool have_role = name && name[0];
 	int r;
 
-	pki_role_init(&role);
+	memset(&role, 0, sizeof(role)); /* pki_role_load initialises it */
 	pki_role_init(&u);
 	x509_sans_init(&sans);
 	strlist_init(&eku);
@@ -66,7 +66,7 @@ static int sign_verbatim(struct request *req, struct response *resp)
 		goto out;
 	const char *pem = field_string(req, "csr");
 	if ((r = x509_csr_parse(pem, strlen(pem), &csr, &cwhy)) != 0) {
-		r = response_error(resp, r, "csr: %s", cwhy);
+		r = response_error(resp, r, "%s", cwhy);
 		goto out;
 	}
 	if ((r = pki_leaf_validity(req, have_role ? &role : NULL, &leaf.not_before, &leaf.not_after, resp)) != 0)
