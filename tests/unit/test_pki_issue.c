@@ -435,6 +435,67 @@ static void test_role_extensions(void **state)
 	X509_free(root);
 }
 
+/* The parsed issuer material the mount keeps (pki_state.c) never answers
+ * differently from storage: a replaced root signs the next certificate,
+ * and a parent issuer imported later joins the chain. */
+static void test_state_follows_storage(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *a = make_root(f, "{\"common_name\": \"Root A\", \"key_type\": \"ec\"}");
+	put_role(f, "r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}");
+	for (int i = 0; i < 2; i++) { /* the second from the kept material */
+		assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+		X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+		assert_true(x509_issued_by(leaf, a));
+		X509_free(leaf);
+		json_decref(b);
+	}
+	assert_int_equal(call(f->core, "DELETE", "/v1/pki/root", NULL, NULL), 204);
+	X509 *bb = make_root(f, "{\"common_name\": \"Root B\", \"key_type\": \"ec\"}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_issued_by(leaf, bb));
+	assert_false(x509_issued_by(leaf, a));
+	X509_free(leaf);
+	json_decref(b);
+
+	/* an intermediate whose root is imported after a first issue */
+	assert_int_equal(call(f->core, "POST", "/v1/sys/mounts/int", "{\"type\": \"pki\"}", NULL), 204);
+	assert_int_equal(call(f->core, "POST", "/v1/int/intermediate/generate/internal",
+			      "{\"common_name\": \"Int\", \"key_type\": \"ec\"}", &b), 200);
+	json_t *body = json_pack("{s:O, s:s}", "csr", json_object_get(json_object_get(b, "data"), "csr"), "common_name", "Int");
+	json_decref(b);
+	char *text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/root/sign-intermediate", text, &b), 200);
+	free(text);
+	json_decref(body);
+	json_t *ipem = json_object_get(json_object_get(b, "data"), "certificate");
+	json_t *rpem = json_object_get(json_object_get(b, "data"), "issuing_ca");
+	body = json_pack("{s:O}", "certificate", ipem);
+	text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/int/intermediate/set-signed", text, NULL), 200);
+	free(text);
+	json_decref(body);
+	body = json_pack("{s:O}", "pem_bundle", rpem);
+	text = json_dumps(body, 0);
+	json_decref(b);
+	assert_int_equal(call(f->core, "POST", "/v1/int/roles/r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}", NULL),
+			 200);
+	json_t *c = NULL;
+	assert_int_equal(call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "ca_chain")), 1);
+	json_decref(c);
+	assert_int_equal(call(f->core, "POST", "/v1/int/issuers/import/bundle", text, NULL), 200);
+	assert_int_equal(call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "ca_chain")), 2);
+	json_decref(c);
+	free(text);
+	json_decref(body);
+	X509_free(bb);
+	X509_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +504,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lease_revokes_the_certificate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_role_extensions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_follows_storage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,7 +80,7 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 	strlist_init(&aia);
 	strlist_init(&cdp);
 	strlist_init(&ocsp);
-	if ((r = pki_issuer_get(s, issuer_id, &rec)) != 0 || (r = pki_issuer_signer(s, rec, &icert, &ikey)) != 0)
+	if ((r = pki_issuer_get(s, issuer_id, &rec)) != 0 || (r = pki_signer_get(leaf->state, s, rec, &icert, &ikey)) != 0)
 		goto out;
 	if (!ikey) {
 		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s has no private key in this mount", issuer_id);

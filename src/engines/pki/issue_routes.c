@@ -108,7 +108,9 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 	X509 *cert = NULL;
 	int r;
 
-	if ((r = pki_issue_leaf(req->storage, issuer_id, leaf, &cert, resp)) != 0 ||
+	struct pki_leaf with_state = *leaf;
+	with_state.state = pki_state_of(req);
+	if ((r = pki_issue_leaf(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||
 	    (r = pki_issuer_get(req->storage, issuer_id, &issuer)) != 0 ||
 	    (r = pki_reply_issued(req, resp, issuer, cert)) != 0)
 		goto out;

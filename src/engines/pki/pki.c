@@ -19,5 +19,7 @@ static const struct route *const pki_tables[] = {
 const struct engine pki_engine = {
 	.type = "pki",
 	.tables = pki_tables,
+	.mount_init = pki_mount_init,
+	.mount_cleanup = pki_mount_cleanup,
 	.lease_revoke = pki_lease_revoke,
 };

@@ -217,6 +217,7 @@ struct pki_leaf {
 	X509_NAME *subject_name;
 	const struct strlist *policy_identifiers; /* certificatePolicies OIDs, or NULL */
 	bool basic_constraints_valid;             /* a CA:FALSE basicConstraints */
+	struct pki_state *state;                  /* the mount's (pki_state_of), or NULL */
 };
 
 /* Signs a leaf with the issuer whose id is given, and stores it under
@@ -226,6 +227,22 @@ struct pki_leaf {
  * not issue). *out the caller's. */
 int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, X509 **out,
 		   struct response *resp);
+
+/* --- per-mount state (pki_state.c): parsed issuer material --- */
+
+struct mount;
+struct pki_state;
+/* engine.mount_init / mount_cleanup of the pki engine. */
+int pki_mount_init(struct mount *m, struct buf *err);
+void pki_mount_cleanup(struct mount *m);
+/* The request's mount state, or NULL (no mount, another engine). */
+struct pki_state *pki_state_of(const struct request *req);
+/* As pki_issuer_signer, reusing what the mount parsed before when the
+ * issuer and key records hold the same PEM (st NULL: no reuse). */
+int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key);
+/* As pki_issuer_chain, reusing the chain built before for the same
+ * issuer when the mount's issuer ids are the same (st NULL: no reuse). */
+int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, json_t **chain);
 
 /* --- the issuing routes (issue_routes.c, sign_verbatim.c, lease.c) --- */
 
@@ -264,7 +281,6 @@ unsigned pki_ku_bits(unsigned openssl_ku);
 int pki_revoke_cert(struct storage *view, const char *serial, int64_t when, struct buf *err);
 /* engine.lease_revoke of the pki engine: revokes the certificate whose
  * serial the lease's internal data holds. */
-struct mount;
 struct lease;
 int pki_lease_revoke(struct mount *m, const struct lease *l, struct buf *err);
 
