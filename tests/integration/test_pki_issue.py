@@ -419,3 +419,31 @@ def test_issued_private_keys_are_hmacd_in_audit(audited_server):
     resp = [e for e in entries if e.get("type") == "response" and e["request"]["path"] == "pki/issue/a"]
     assert resp and resp[-1]["response"]["data"]["private_key"].startswith("hmac-sha256:")
     assert body[:40] not in text and "PRIVATE KEY" not in text
+
+
+# --- identity templates ------------------------------------------------------
+
+
+def test_allowed_domains_template_uses_the_callers_entity(ca):
+    root = ca.root_token
+    assert ca.request("POST", "/v1/sys/auth/userpass", token=root, json={"type": "userpass"}).status_code == 204
+    accessor = ca.request("GET", "/v1/sys/auth", token=root).json()["data"]["userpass/"]["accessor"]
+    r = ca.request("PUT", "/v1/sys/policy/issuer", token=root,
+                   json={"policy": 'path "pki/issue/tmpl" { capabilities = ["update"] }'})
+    assert r.status_code == 204
+    for user in ("alice", "bob"):
+        r = ca.request("POST", f"/v1/auth/userpass/users/{user}", token=root,
+                       json={"password": "pw-" + user, "token_policies": "issuer"})
+        assert r.status_code == 204, r.text
+    role(ca, "tmpl", key_type="ec", allow_bare_domains=True, allowed_domains_template=True,
+         allowed_domains=["{{identity.entity.aliases.%s.name}}.example.com" % accessor])
+    tok = ca.request("POST", "/v1/auth/userpass/login/alice", json={"password": "pw-alice"}).json()["auth"]
+    r = ca.request("POST", "/v1/pki/issue/tmpl", token=tok["client_token"], json={"common_name": "alice.example.com"})
+    assert r.status_code == 200, r.text
+    assert cert_of(r.json()["data"]["certificate"]).subject.get_attributes_for_oid(
+        NameOID.COMMON_NAME)[0].value == "alice.example.com"
+    r = ca.request("POST", "/v1/pki/issue/tmpl", token=tok["client_token"], json={"common_name": "bob.example.com"})
+    assert_error(r, 400, "bob.example.com")
+    # the root token has no entity: templated entries match nothing
+    r = ca.request("POST", "/v1/pki/issue/tmpl", token=root, json={"common_name": "alice.example.com"})
+    assert_error(r, 400, "alice.example.com")

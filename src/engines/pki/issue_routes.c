@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "clock.h"
+#include "core/identity.h"
 #include "core/mount.h"
 #include "core/token.h"
 #include "err.h"
@@ -141,6 +142,24 @@ static int role_get(struct request *req, struct response *resp, struct pki_role 
 	if (r == TROVE_ERR_NOT_FOUND)
 		return response_error(resp, TROVE_ERR_INVALID, "unknown role: %s", name);
 	return r;
+}
+
+/* What identity templates of the role expand with: the caller's entity
+ * (identity_template_data), or NULL when the role has no template or
+ * the token no entity (templated entries then match nothing). */
+static json_t *caller_identity(struct request *req, const struct pki_role *role)
+{
+	struct mount *holder = NULL;
+	json_t *ident = NULL;
+	if (!(role->allowed_domains_template || role->allowed_uri_sans_template) || !req->token ||
+	    !req->token->entity_id || !req->token->entity_id[0])
+		return NULL;
+	struct identity_store *ids = identity_of_core(req->core, &holder);
+	if (ids)
+		ident = identity_template_data(ids, req->token->entity_id);
+	if (holder)
+		mount_release(holder);
+	return ident;
 }
 
 /* The names of a CSR, as names.h reads them. */
@@ -275,6 +294,7 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 	struct buf why;
 	EVP_PKEY *key = NULL;
 	X509_REQ *csr = NULL;
+	json_t *ident = NULL;
 	char id[PKI_ID_MAX];
 	const char *cwhy = NULL;
 	int r;
@@ -328,6 +348,7 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 				      .user_ids = &uids,
 				      .exclude_cn_from_sans = field_bool(req, "exclude_cn_from_sans"),
 				      .csr = sign ? &cn.view : NULL,
+				      .ident = (ident = caller_identity(req, &role)),
 				      .display_name = req->token ? req->token->display_name : NULL};
 	if ((r = pki_names_check(&role, &in, &names, &why)) != 0) {
 		r = response_error(resp, r, "%s", why.data);
@@ -353,6 +374,7 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 	leaf.basic_constraints_valid = role.basic_constraints_valid_for_non_ca;
 	r = pki_issue_reply(req, resp, id, &leaf, key, role.generate_lease && !role.no_store);
 out:
+	json_decref(ident);
 	buf_release(&why);
 	strlist_release(&eku);
 	strlist_release(&uids);
