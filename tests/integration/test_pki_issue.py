@@ -204,7 +204,7 @@ def test_issue_formats(ca, tmp_path):
     d = post(ca, "pki/issue/f", {"common_name": "a.test", "private_key_format": "pkcs8"})
     assert d["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     d = post(ca, "pki/issue/f", {"common_name": "a.test", "format": "pem_bundle"})
-    assert "PRIVATE KEY" in d["certificate"] and "BEGIN CERTIFICATE" in d["certificate"]
+    assert "PRIVATE KEY" in d["certificate"] and d["certificate"].count("BEGIN CERTIFICATE") == 1  # a root: not added
     first = d["certificate"][d["certificate"].index("-----BEGIN CERTIFICATE-----"):]
     c = cert_of(first[:first.index("-----END CERTIFICATE-----") + 25])
     assert serial_text(c) == d["serial_number"]
@@ -223,6 +223,14 @@ def test_remove_roots_from_chain_and_an_issuer_in_the_path(ca, tmp_path):
     openssl_verify(tmp_path, ca.root_pem, d["certificate"], untrusted=[signed["certificate"]])
     d = post(ca, "int/issue/x", {"common_name": "leaf.test", "remove_roots_from_chain": True})
     assert d["ca_chain"] == [signed["certificate"]] and d["issuing_ca"] == signed["certificate"]
+    # pem_bundle: key, certificate, and the issuing CA when it is not a root
+    d = post(ca, "int/issue/x", {"common_name": "leaf.test", "format": "pem_bundle"})
+    blocks = [b for b in d["certificate"].split("-----END ") if "-----BEGIN" in b]
+    assert len(blocks) == 3 and "PRIVATE KEY" in blocks[0]
+    assert d["certificate"].endswith(signed["certificate"])
+    csr, _ = make_csr("s.test")
+    d = post(ca, "int/sign/x", {"csr": csr, "format": "pem_bundle"})
+    assert "PRIVATE" not in d["certificate"] and d["certificate"].count("BEGIN CERTIFICATE") == 2
     # issuer/:ref/issue/:role picks the issuer named in the path
     iid = [i for i in imp["imported_issuers"] if imp["mapping"][i]][0]
     d = post(ca, f"int/issuer/{iid}/issue/x", {"common_name": "leaf.test"})

@@ -82,7 +82,7 @@ static void remove_roots(struct request *req, struct response *resp)
 	json_object_set_new(resp->data, "ca_chain", kept);
 }
 
-/* The private key fields of an issue answer (and pem_bundle's key + cert). */
+/* The private key fields of an issue answer. */
 static int reply_key(struct request *req, struct response *resp, EVP_PKEY *key)
 {
 	char *text = NULL;
@@ -91,15 +91,25 @@ static int reply_key(struct request *req, struct response *resp, EVP_PKEY *key)
 		return r;
 	json_object_set_new(resp->data, "private_key", json_string(text));
 	json_object_set_new(resp->data, "private_key_type", json_string(x509_key_type(key, &bits) ?: ""));
-	if (strcmp(field_string(req, "format"), "pem_bundle") == 0) {
-		struct buf b;
-		buf_init_secret(&b, 64 << 10);
-		buf_printf(&b, "%s\n%s", text, json_string_value(json_object_get(resp->data, "certificate")));
-		json_object_set_new(resp->data, "certificate", json_string(b.data));
-		buf_release_secret(&b);
-	}
 	secure_free_str(text);
 	return 0;
+}
+
+/* format=pem_bundle: Vault's certificate field is the private key (issue),
+ * the certificate, and the issuing CA unless it is a self-signed root. */
+static void pem_bundle(struct response *resp)
+{
+	const char *key = json_string_value(json_object_get(resp->data, "private_key"));
+	const char *ca = json_string_value(json_object_get(resp->data, "issuing_ca"));
+	struct buf b;
+	buf_init_secret(&b, 256 << 10);
+	if (key)
+		buf_printf(&b, "%s\n", key);
+	buf_append_str(&b, json_string_value(json_object_get(resp->data, "certificate")) ?: "");
+	if (ca && !chain_root(ca, false))
+		buf_printf(&b, "\n%s", ca);
+	json_object_set_new(resp->data, "certificate", json_string(b.data));
+	buf_release_secret(&b);
 }
 
 int pki_issue_reply(struct request *req, struct response *resp, const char *issuer_id, const struct pki_leaf *leaf,
@@ -119,6 +129,8 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 		remove_roots(req, resp);
 	if (key && (r = reply_key(req, resp, key)) != 0)
 		goto out;
+	if (strcmp(field_string(req, "format"), "pem_bundle") == 0)
+		pem_bundle(resp);
 	if (generate_lease) {
 		int64_t left = x509_not_after(cert) - clock_realtime_s();
 		resp->secret.set = true;
