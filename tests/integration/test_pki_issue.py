@@ -455,3 +455,40 @@ def test_allowed_domains_template_uses_the_callers_entity(ca):
     # the root token has no entity: templated entries match nothing
     r = ca.request("POST", "/v1/pki/issue/tmpl", token=root, json={"common_name": "alice.example.com"})
     assert_error(r, 400, "alice.example.com")
+
+
+# --- restart and seal --------------------------------------------------------
+
+
+def test_restart_and_seal_keep_roles_certificates_and_leases(unsealed_server):
+    srv = unsealed_server
+    mount(srv, max_ttl="87600h")
+    root = post(srv, "pki/root/generate/internal", {"common_name": "Kept", "key_type": "ec"})
+    role(srv, "kept", allowed_domains="kept.test", allow_subdomains=True, key_type="ec", generate_lease=True,
+         ttl="2h")
+    r = srv.request("POST", "/v1/pki/issue/kept", token=srv.root_token, json={"common_name": "a.kept.test"})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    # a seal drops the mount's kept issuer material; unsealed, it signs again
+    assert srv.request("PUT", "/v1/sys/seal", token=srv.root_token).status_code == 204
+    srv.unseal()
+    d = post(srv, "pki/issue/kept", {"common_name": "b.kept.test"})
+    verify_signed_by(cert_of(d["certificate"]), cert_of(root["certificate"]))
+    srv.proc.restart()
+    srv.unseal()
+    assert call(srv, "GET", "pki/roles/kept")["allowed_domains"] == ["kept.test"]
+    keys = cert_keys(srv)
+    for s in (first["data"]["serial_number"], d["serial_number"]):
+        assert s.replace(":", "-") in keys
+    d = post(srv, "pki/issue/kept", {"common_name": "c.kept.test"})
+    verify_signed_by(cert_of(d["certificate"]), cert_of(root["certificate"]))
+    r = srv.request("POST", "/v1/pki/issue/kept", token=srv.root_token, json={"common_name": "c.other.test"})
+    assert_error(r, 400, "c.other.test")
+    # the lease made before the restart still revokes its certificate
+    lk = srv.request("PUT", "/v1/sys/leases/lookup", token=srv.root_token, json={"lease_id": first["lease_id"]})
+    assert lk.status_code == 200, lk.text
+    rv = srv.request("PUT", "/v1/sys/leases/revoke", token=srv.root_token,
+                     json={"lease_id": first["lease_id"], "sync": True})
+    assert rv.status_code == 204, rv.text
+    lk = srv.request("PUT", "/v1/sys/leases/lookup", token=srv.root_token, json={"lease_id": first["lease_id"]})
+    assert lk.status_code == 400
