@@ -1,8 +1,7 @@
 /* test_pki_issue.c — the pki engine's first issue/sign path, mounted on an
- * in-memory core and driven through the HTTP edge and the router. The
- * role is written straight into the mount's storage (role/<name>), as the
- * role routes are not part of this path; every certificate is checked
- * with OpenSSL, not by trusting the JSON. */
+ * in-memory core and driven through the HTTP edge and the router. Roles
+ * are written through roles/:name; every certificate is checked with
+ * OpenSSL, not by trusting the JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +19,8 @@
 #include "core/mount.h"
 #include "core/router.h"
 #include "engines/engines.h"
+#include "engines/kv_util.h"
+#include "engines/pki/pki.h"
 #include "engines/pki/x509.h"
 #include "encoding.h"
 #include "err.h"
@@ -91,14 +92,12 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Writes a role through roles/:name, as a client would. */
 static void put_role(struct fx *f, const char *name, const char *json)
 {
-	struct mount *m = mount_match(core_mounts(f->core), "pki/x");
-	char key[128];
-	snprintf(key, sizeof(key), "role/%s", name);
-	assert_non_null(m);
-	assert_int_equal(storage_put(m->view, key, json, strlen(json)), 0);
-	mount_release(m);
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/pki/roles/%s", name);
+	assert_in_range(call(f->core, "POST", path, json, NULL), 200, 204);
 }
 
 static X509 *pem_cert(const json_t *data, const char *k)
@@ -289,7 +288,7 @@ static void test_sign(void **state)
 	struct fx *f = *state;
 	json_t *b = NULL;
 	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"rsa\"}");
-	put_role(f, "svc", "{\"allowed_domains\": \"svc.local\", \"allow_subdomains\": true}");
+	put_role(f, "svc", "{\"allowed_domains\": \"svc.local\", \"allow_subdomains\": true, \"key_type\": \"ec\"}");
 
 	EVP_PKEY *k = NULL;
 	X509_REQ *q = NULL;
@@ -322,7 +321,7 @@ static void test_sign(void **state)
 	assert_non_null(strstr(first_error(b), "csr"));
 	json_decref(b);
 	/* a CSR for a name outside the role */
-	put_role(f, "narrow", "{\"allowed_domains\": \"other.local\", \"allow_subdomains\": true}");
+	put_role(f, "narrow", "{\"allowed_domains\": \"other.local\", \"allow_subdomains\": true, \"key_type\": \"any\"}");
 	text = json_dumps(body, 0);
 	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/narrow", text, &b), 400);
 	assert_non_null(strstr(first_error(b), "a.svc.local"));
@@ -338,12 +337,178 @@ static void test_sign(void **state)
 	X509_free(root);
 }
 
+/* generate_lease: the answer carries a lease; revoking it writes the
+ * revoked record for the certificate, once. */
+static void test_lease_revokes_the_certificate(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL, *rec = NULL, *again = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"ec\"}");
+	put_role(f, "leased", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"ttl\": \"1h\", \"generate_lease\": true}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/leased", "{\"common_name\": \"a.test\"}", &b), 200);
+	const char *lease = json_string_value(json_object_get(b, "lease_id"));
+	const char *serial = json_string_value(json_object_get(json_object_get(b, "data"), "serial_number"));
+	assert_non_null(strstr(lease, "pki/issue/leased/"));
+	assert_in_range(json_integer_value(json_object_get(b, "lease_duration")), 3600 - 40, 3600 + 40);
+	char body[256], key[128];
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}", lease);
+	snprintf(key, sizeof(key), "revoked/%s", serial);
+	for (char *p = key; *p; p++)
+		if (*p == ':')
+			*p = '-';
+	struct mount *m = mount_match(core_mounts(f->core), "pki/x");
+	assert_int_equal(kv_get_json(m->view, key, &rec), TROVE_ERR_NOT_FOUND);
+	assert_int_equal(call(f->core, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
+	assert_int_equal(kv_get_json(m->view, key, &rec), 0);
+	json_int_t when = json_integer_value(json_object_get(rec, "revocation_time"));
+	assert_in_range(when, time(NULL) - 60, time(NULL) + 1);
+	assert_true(json_string_length(json_object_get(rec, "certificate")) > 100);
+	assert_true(json_string_length(json_object_get(rec, "issuer_id")) == 36);
+	/* idempotent: a second revocation keeps the first record */
+	struct buf err;
+	struct pki_revocation out;
+	buf_init(&err, 256);
+	assert_int_equal(pki_revoke_cert(m->view, m, serial, false, &out, &err), 0);
+	assert_true(out.already);
+	assert_int_equal(out.revocation_time, when);
+	assert_int_equal(kv_get_json(m->view, key, &again), 0);
+	assert_int_equal(json_integer_value(json_object_get(again, "revocation_time")), when);
+	/* a serial never stored: refused, but from a lease there is nothing
+	 * left to revoke */
+	assert_int_equal(pki_revoke_cert(m->view, m, "01:02:03", false, &out, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "01:02:03"));
+	assert_int_equal(pki_revoke_cert(m->view, m, "01:02:03", true, &out, &err), 0);
+	assert_int_equal(pki_revoke_cert(m->view, m, "zz", false, &out, &err), TROVE_ERR_INVALID);
+	buf_release(&err);
+	mount_release(m);
+	json_decref(again);
+	json_decref(rec);
+	json_decref(b);
+	X509_free(root);
+}
+
+/* The role's policy_identifiers and basic_constraints_valid_for_non_ca
+ * are written and the certificate still verifies under its issuer. */
+static void test_role_extensions(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"rsa\"}");
+	put_role(f, "pol", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"signature_bits\": 512, "
+			   "\"policy_identifiers\": \"1.2.3.4,1.3.6.1.4.1.7\", \"basic_constraints_valid_for_non_ca\": true}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/pol", "{\"common_name\": \"a.test\"}", &b), 200);
+	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_issued_by(leaf, root));
+	assert_int_equal(X509_get_signature_nid(leaf), NID_sha512WithRSAEncryption);
+	int crit = -1;
+	CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(leaf, NID_certificate_policies, &crit, NULL);
+	assert_non_null(pol);
+	assert_int_equal(crit, 0);
+	assert_int_equal(sk_POLICYINFO_num(pol), 2);
+	char oid[64];
+	OBJ_obj2txt(oid, sizeof(oid), sk_POLICYINFO_value(pol, 1)->policyid, 1);
+	assert_string_equal(oid, "1.3.6.1.4.1.7");
+	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(leaf, NID_basic_constraints, &crit, NULL);
+	assert_non_null(bc);
+	assert_int_equal(crit, 1);
+	assert_false(bc->ca);
+	BASIC_CONSTRAINTS_free(bc);
+	sk_POLICYINFO_pop_free(pol, POLICYINFO_free);
+	X509_free(leaf);
+	json_decref(b);
+	/* a CSR whose key is not the role's type is refused */
+	EVP_PKEY *k = NULL;
+	X509_REQ *q = NULL;
+	X509_NAME *n = X509_NAME_new();
+	char *pem = NULL;
+	X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)"a.test", -1, -1, 0);
+	assert_int_equal(x509_keygen("ed25519", 0, &k), 0);
+	assert_int_equal(x509_csr_build(k, n, NULL, &q), 0);
+	assert_int_equal(x509_csr_to_pem(q, &pem), 0);
+	json_t *body = json_pack("{s:s}", "csr", pem);
+	char *text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/pol", text, &b), 400);
+	assert_non_null(strstr(first_error(b), "role requires keys of type ec"));
+	json_decref(b);
+	free(text);
+	json_decref(body);
+	free(pem);
+	X509_REQ_free(q);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	X509_free(root);
+}
+
+/* The parsed issuer material the mount keeps (pki_state.c) never answers
+ * differently from storage: a replaced root signs the next certificate,
+ * and a parent issuer imported later joins the chain. */
+static void test_state_follows_storage(void **state)
+{
+	struct fx *f = *state;
+	json_t *b = NULL;
+	X509 *a = make_root(f, "{\"common_name\": \"Root A\", \"key_type\": \"ec\"}");
+	put_role(f, "r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}");
+	for (int i = 0; i < 2; i++) { /* the second from the kept material */
+		assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+		X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+		assert_true(x509_issued_by(leaf, a));
+		X509_free(leaf);
+		json_decref(b);
+	}
+	assert_int_equal(call(f->core, "DELETE", "/v1/pki/root", NULL, NULL), 204);
+	X509 *bb = make_root(f, "{\"common_name\": \"Root B\", \"key_type\": \"ec\"}");
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_issued_by(leaf, bb));
+	assert_false(x509_issued_by(leaf, a));
+	X509_free(leaf);
+	json_decref(b);
+
+	/* an intermediate whose root is imported after a first issue */
+	assert_int_equal(call(f->core, "POST", "/v1/sys/mounts/int", "{\"type\": \"pki\"}", NULL), 204);
+	assert_int_equal(call(f->core, "POST", "/v1/int/intermediate/generate/internal",
+			      "{\"common_name\": \"Int\", \"key_type\": \"ec\"}", &b), 200);
+	json_t *body = json_pack("{s:O, s:s}", "csr", json_object_get(json_object_get(b, "data"), "csr"), "common_name", "Int");
+	json_decref(b);
+	char *text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/root/sign-intermediate", text, &b), 200);
+	free(text);
+	json_decref(body);
+	json_t *ipem = json_object_get(json_object_get(b, "data"), "certificate");
+	json_t *rpem = json_object_get(json_object_get(b, "data"), "issuing_ca");
+	body = json_pack("{s:O}", "certificate", ipem);
+	text = json_dumps(body, 0);
+	assert_int_equal(call(f->core, "POST", "/v1/int/intermediate/set-signed", text, NULL), 200);
+	free(text);
+	json_decref(body);
+	body = json_pack("{s:O}", "pem_bundle", rpem);
+	text = json_dumps(body, 0);
+	json_decref(b);
+	assert_int_equal(call(f->core, "POST", "/v1/int/roles/r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}", NULL),
+			 200);
+	json_t *c = NULL;
+	assert_int_equal(call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "ca_chain")), 1);
+	json_decref(c);
+	assert_int_equal(call(f->core, "POST", "/v1/int/issuers/import/bundle", text, NULL), 200);
+	assert_int_equal(call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "ca_chain")), 2);
+	json_decref(c);
+	free(text);
+	json_decref(body);
+	X509_free(bb);
+	X509_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_issue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leaf_not_after_behavior, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sign, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_revokes_the_certificate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_role_extensions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_follows_storage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

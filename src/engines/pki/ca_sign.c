@@ -41,7 +41,7 @@ int pki_reply_issued(struct request *req, struct response *resp, const json_t *i
 	json_t *chain = NULL;
 	int r;
 
-	if ((r = pki_issuer_chain(req->storage, issuer, &chain)) != 0 ||
+	if ((r = pki_chain_get(pki_state_of(req), req->storage, issuer, &chain)) != 0 ||
 	    (r = x509_serial_text(X509_get0_serialNumber(cert), serial)) != 0 ||
 	    (r = pki_cert_format(cert, field_string(req, "format"), &pem)) != 0)
 		goto out;

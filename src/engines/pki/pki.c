@@ -5,6 +5,7 @@
 
 #include "pki.h"
 #include "revocation.h"
+#include "role.h"
 
 #include "acme/acme.h"
 #include "core/mount.h"
@@ -23,6 +24,8 @@ static const struct route *const pki_tables[] = {
 	pki_crl_routes,
 	pki_cert_routes,
 	pki_issue_routes,
+	pki_role_routes,
+	pki_sign_verbatim_routes,
 	pki_revoke_routes,
 	pki_crl_config_routes,
 	pki_ocsp_routes,
@@ -40,9 +43,11 @@ static int pki_mount_init(struct mount *m, struct buf *err)
 	struct pki_mount_state *st = xcalloc(1, sizeof(*st));
 	st->rev = pki_rev_state_new();
 	st->acme = acme_state_new();
-	if (!st->rev || !st->acme) {
+	st->issuers = pki_state_new();
+	if (!st->rev || !st->acme || !st->issuers) {
 		pki_rev_state_free(st->rev);
 		acme_state_free(st->acme);
+		pki_state_free(st->issuers);
 		free(st);
 		return TROVE_ERR_NOMEM;
 	}
@@ -57,6 +62,7 @@ static void pki_mount_cleanup(struct mount *m)
 		return;
 	pki_rev_state_free(st->rev);
 	acme_state_free(st->acme);
+	pki_state_free(st->issuers);
 	free(st);
 	m->engine_state = NULL;
 }
@@ -68,4 +74,5 @@ const struct engine pki_engine = {
 	.mount_cleanup = pki_mount_cleanup,
 	.periodic = pki_rev_periodic,
 	.periodic_interval_s = 2,
+	.lease_revoke = pki_lease_revoke,
 };

@@ -212,6 +212,12 @@ struct pki_leaf {
 	int signature_bits;
 	bool use_pss;
 	bool no_store;
+	/* The subject as a name (sign-verbatim: the CSR's, verbatim); when
+	 * set, subject is ignored. Borrowed. */
+	X509_NAME *subject_name;
+	const struct strlist *policy_identifiers; /* certificatePolicies OIDs, or NULL */
+	bool basic_constraints_valid;             /* a CA:FALSE basicConstraints */
+	struct pki_state *state;                  /* the mount's (pki_state_of), or NULL */
 };
 
 /* Signs a leaf with the issuer whose id is given, and stores it under
@@ -228,15 +234,17 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 struct mount;
 struct pki_rev_state;
 struct acme_state;
+struct pki_state;
 
 /* The engine's per-mount state (m->engine_state), made at mount and freed
  * at unmount by pki.c: the revocation part's (CRL build and tidy,
- * revocation.h) and the ACME server's (nonces, rate windows,
- * acme/acme.h). Reach each through its accessor, pki_rev_state(m) or
- * acme_state(m). */
+ * revocation.h), the ACME server's (nonces, rate windows, acme/acme.h) and
+ * the parsed issuer material (pki_state.c). Reach each through its
+ * accessor: pki_rev_state(m), acme_state(m), pki_state_of(req). */
 struct pki_mount_state {
 	struct pki_rev_state *rev;
 	struct acme_state *acme;
+	struct pki_state *issuers; /* parsed issuer material (pki_state.c) */
 };
 
 /* What pki_revoke_cert did. */
@@ -256,5 +264,52 @@ struct pki_revocation {
  * found. */
 int pki_revoke_cert(struct storage *s, struct mount *m, const char *serial, bool from_lease,
 		    struct pki_revocation *out, struct buf *why);
+
+/* --- per-mount state (pki_state.c): parsed issuer material --- */
+
+/* Makes / frees the issuer-material part of a mount's state (pki.c). */
+struct pki_state *pki_state_new(void);
+void pki_state_free(struct pki_state *st);
+/* The request's mount state, or NULL (no mount, another engine). */
+struct pki_state *pki_state_of(const struct request *req);
+/* As pki_issuer_signer, reusing what the mount parsed before when the
+ * issuer and key records hold the same PEM (st NULL: no reuse). */
+int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key);
+/* As pki_issuer_chain, reusing the chain built before for the same
+ * issuer when the mount's issuer ids are the same (st NULL: no reuse). */
+int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, json_t **chain);
+
+/* --- the issuing routes (issue_routes.c, sign_verbatim.c, lease.c) --- */
+
+extern const struct route pki_sign_verbatim_routes[]; /* sign_verbatim.c */
+
+/* not_before/not_after of a certificate under role (NULL: none) on
+ * this request's mount: the role's not_after, else the request's
+ * not_after, else the request's ttl (else the role's, else the mount's
+ * default) lowered to the role's max_ttl (else the mount's maximum)
+ * with a warning; backdated by the role's not_before_duration (30s
+ * without a role). 400 naming the field on bad input. */
+struct pki_role;
+int pki_leaf_validity(struct request *req, const struct pki_role *role, int64_t *nb, int64_t *na,
+		      struct response *resp);
+/* Signs leaf with the issuer id and answers as Vault does: the
+ * certificate fields of pki_reply_issued, ca_chain without self-signed
+ * certificates when remove_roots_from_chain, the private key (key not
+ * NULL: issue) in the request's format, and with generate_lease a lease
+ * whose TTL is the certificate's remaining life and whose internal data
+ * holds its serial ("serial_number"), so revoking the lease revokes the
+ * certificate. */
+int pki_issue_reply(struct request *req, struct response *resp, const char *issuer_id, const struct pki_leaf *leaf,
+		    EVP_PKEY *key, bool generate_lease);
+
+/* OpenSSL's KU_* bits (pki_role_key_usage_bits) as x509.h's
+ * X509_KU_* bits; EncipherOnly and DecipherOnly, which x509.h cannot
+ * write, are dropped. */
+unsigned pki_ku_bits(unsigned openssl_ku);
+
+/* engine.lease_revoke of the pki engine: revokes the certificate whose
+ * serial the lease's internal data holds. */
+struct lease;
+int pki_lease_revoke(struct mount *m, const struct lease *l, struct buf *err);
 
 #endif

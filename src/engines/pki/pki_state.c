@@ -1,0 +1,206 @@
+/* pki_state.c — the PKI engine's per-mount state: issuer material parsed
+ * once and kept between requests. OpenSSL 3 decodes a PEM private key or
+ * certificate through its provider decoders, which costs several times
+ * what signing a leaf does; issuing paid it on every request for the
+ * issuer's key, its certificate and each certificate of its chain.
+ *
+ * Nothing here can answer differently from storage:
+ *  - a signer (certificate and key) is reused only when the issuer record
+ *    and the key record just read hold byte-identical PEM to what was
+ *    parsed, so a deleted or relinked key is seen at once;
+ *  - a chain is reused for the same issuer id, the same set of issuer ids
+ *    in the mount and no manual_chain: an issuer's certificate never
+ *    changes under its id (updates touch its name, usage, chain and URLs;
+ *    a new certificate is a new issuer), so the chain is a function of
+ *    those. A manual_chain is read as it is (it needs no parsing).
+ * Private key PEM copies are wiped when evicted; the whole state goes
+ * when the mount is disabled or the core sealed (mount_cleanup). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pki.h"
+
+#include "core/mount.h"
+#include "engines/engines.h"
+#include "err.h"
+#include "secure.h"
+
+#include "banned.h"
+
+#define SIGNER_SLOTS 8
+#define CHAIN_SLOTS 8
+
+struct signer {
+	char issuer_id[PKI_ID_MAX];
+	char *cert_pem, *key_pem; /* key_pem: secret, NULL when no key */
+	X509 *cert;
+	EVP_PKEY *key;
+	uint64_t used; /* 0: free */
+};
+
+struct chain {
+	char *key; /* issuer id, then every issuer id of the mount */
+	json_t *chain;
+	uint64_t used;
+};
+
+struct pki_state {
+	pthread_mutex_t mu;
+	uint64_t tick;
+	struct signer signers[SIGNER_SLOTS];
+	struct chain chains[CHAIN_SLOTS];
+};
+
+static void signer_clear(struct signer *s)
+{
+	free(s->cert_pem);
+	secure_free_str(s->key_pem);
+	X509_free(s->cert);
+	EVP_PKEY_free(s->key);
+	memset(s, 0, sizeof(*s));
+}
+
+static void chain_clear(struct chain *c)
+{
+	free(c->key);
+	json_decref(c->chain);
+	memset(c, 0, sizeof(*c));
+}
+
+struct pki_state *pki_state_new(void)
+{
+	struct pki_state *st = xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	return st;
+}
+
+void pki_state_free(struct pki_state *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < SIGNER_SLOTS; i++)
+		signer_clear(&st->signers[i]);
+	for (size_t i = 0; i < CHAIN_SLOTS; i++)
+		chain_clear(&st->chains[i]);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+struct pki_state *pki_state_of(const struct request *req)
+{
+	if (!req->mount || req->mount->engine != &pki_engine)
+		return NULL;
+	struct pki_mount_state *ms = req->mount->engine_state;
+	return ms ? ms->issuers : NULL;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key)
+{
+	const char *id = json_string_value(json_object_get(rec, "id")) ?: "";
+	const char *cpem = json_string_value(json_object_get(rec, "certificate"));
+	const char *kid = json_string_value(json_object_get(rec, "key_id"));
+	json_t *krec = NULL;
+	int r;
+
+	if (!st || !cpem || strlen(id) >= PKI_ID_MAX)
+		return pki_issuer_signer(s, rec, cert, key);
+	if (kid && kid[0] && (r = pki_key_get(s, kid, &krec)) != 0 && r != TROVE_ERR_NOT_FOUND)
+		return r;
+	const char *kpem = json_string_value(json_object_get(krec, "private_key"));
+	*cert = NULL;
+	*key = NULL;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < SIGNER_SLOTS; i++) {
+		struct signer *g = &st->signers[i];
+		if (g->used && strcmp(g->issuer_id, id) == 0 && same(g->cert_pem, cpem) && same(g->key_pem, kpem)) {
+			g->used = ++st->tick;
+			X509_up_ref(g->cert);
+			*cert = g->cert;
+			if (g->key && EVP_PKEY_up_ref(g->key))
+				*key = g->key;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (*cert) {
+		json_decref(krec);
+		return 0;
+	}
+	if ((r = pki_issuer_signer(s, rec, cert, key)) == 0) {
+		pthread_mutex_lock(&st->mu);
+		struct signer *victim = &st->signers[0];
+		for (size_t i = 1; i < SIGNER_SLOTS; i++)
+			if (st->signers[i].used < victim->used)
+				victim = &st->signers[i];
+		signer_clear(victim);
+		memcpy(victim->issuer_id, id, strlen(id) + 1);
+		victim->cert_pem = xstrdup(cpem);
+		victim->key_pem = *key && kpem ? xstrdup(kpem) : NULL;
+		if (X509_up_ref(*cert))
+			victim->cert = *cert;
+		if (*key && EVP_PKEY_up_ref(*key))
+			victim->key = *key;
+		victim->used = victim->cert && (!*key || victim->key) ? ++st->tick : 0;
+		if (!victim->used)
+			signer_clear(victim);
+		pthread_mutex_unlock(&st->mu);
+	}
+	json_decref(krec);
+	return r;
+}
+
+int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, json_t **chain)
+{
+	struct strlist ids;
+	struct buf k;
+	int r;
+
+	if (!st || json_array_size(json_object_get(rec, "manual_chain")) > 0)
+		return pki_issuer_chain(s, rec, chain);
+	strlist_init(&ids);
+	if ((r = pki_issuer_ids(s, &ids)) != 0) {
+		strlist_release(&ids);
+		return r;
+	}
+	buf_init(&k, 64 << 10);
+	buf_append_str(&k, json_string_value(json_object_get(rec, "id")) ?: "");
+	for (size_t i = 0; i < ids.len; i++)
+		buf_printf(&k, "|%s", ids.items[i]);
+	strlist_release(&ids);
+	*chain = NULL;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < CHAIN_SLOTS; i++) {
+		struct chain *c = &st->chains[i];
+		if (c->used && strcmp(c->key, k.data) == 0) {
+			c->used = ++st->tick;
+			*chain = json_deep_copy(c->chain);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (*chain) {
+		buf_release(&k);
+		return 0;
+	}
+	if ((r = pki_issuer_chain(s, rec, chain)) == 0) {
+		json_t *copy = json_deep_copy(*chain);
+		pthread_mutex_lock(&st->mu);
+		struct chain *victim = &st->chains[0];
+		for (size_t i = 1; i < CHAIN_SLOTS; i++)
+			if (st->chains[i].used < victim->used)
+				victim = &st->chains[i];
+		chain_clear(victim);
+		victim->key = xstrdup(k.data);
+		victim->chain = copy;
+		victim->used = ++st->tick;
+		pthread_mutex_unlock(&st->mu);
+	}
+	buf_release(&k);
+	return r;
+}
