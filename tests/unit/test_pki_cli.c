@@ -29,7 +29,7 @@ static char *pem_of(X509 *c)
 
 	assert_int_equal(PEM_write_bio_X509(b, c), 1);
 	n = BIO_get_mem_data(b, &p);
-	out = strndup(p, (size_t)n);
+	out = xstrndup(p, (size_t)n); /* bounded: the BIO holds no NUL */
 	BIO_free(b);
 	return out;
 }
@@ -561,7 +561,7 @@ static char *crl_pem(struct fixture *f, time_t this, time_t next)
 	assert_true(X509_CRL_sign(crl, f->key, EVP_sha256()) > 0);
 	assert_int_equal(PEM_write_bio_X509_CRL(bio, crl), 1);
 	n = BIO_get_mem_data(bio, &p);
-	out = strndup(p, (size_t)n);
+	out = xstrndup(p, (size_t)n); /* bounded: the BIO holds no NUL */
 	BIO_free(bio);
 	ASN1_TIME_free(a);
 	ASN1_TIME_free(b);
