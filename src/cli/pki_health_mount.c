@@ -243,9 +243,10 @@ int pki_hc_tidy_last_run(struct pki_hc *hc, const json_t *cfg, json_t *out, char
 		buf_release(&msg);
 		return -1;
 	}
-	age = (long long)(hc->now - t) * PKI_HC_NS;
-	crit = age > pki_hc_cfg_ns(cfg, "last_run_critical");
-	if (!crit && age <= pki_hc_cfg_ns(cfg, "last_run_warning")) {
+	/* compared in seconds: a time far off (year 1, 9999) overflows in ns */
+	age = (long long)(hc->now - t);
+	crit = age > pki_hc_cfg_ns(cfg, "last_run_critical") / PKI_HC_NS;
+	if (!crit && age <= pki_hc_cfg_ns(cfg, "last_run_warning") / PKI_HC_NS) {
 		pki_hc_add(hc, out, PKI_HC_OK, "Tidy ran recently on this mount.", "/{{mount}}/tidy-status");
 		return 0;
 	}

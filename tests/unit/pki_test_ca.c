@@ -151,7 +151,7 @@ unsigned char *test_read(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
 	unsigned char *p = NULL;
-	long len;
+	long len = -1;
 
 	must(f != NULL, "open file");
 	must(fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0, "size file");

@@ -137,7 +137,8 @@ struct server {
 	bool url_ok;
 };
 
-static void serve(struct server *s, const char *method, const char *path, long status, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void serve(struct server *s, const char *method, const char *path,
+							 long status, const char *fmt, ...)
 {
 	va_list ap;
 	char *body = NULL;
