@@ -10,6 +10,7 @@ client tests bind 80 and 443: they need root and free ports (they are
 skipped otherwise)."""
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -748,6 +749,91 @@ def test_certbot_and_lego_revoke(dev_server, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert lego_leaf.serial_number in crl_serials(dev_server, root)
     assert ocsp_status(dev_server, lego_leaf, root) == ocsp.OCSPCertStatus.REVOKED
+
+
+def wait_tidy(srv, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = v1(srv, "GET", "pki/tidy-status", None, 200).json()["data"]
+        if st["state"] not in ("Running", "Cancelling"):
+            return st
+        time.sleep(0.2)
+    raise AssertionError("tidy did not finish")
+
+
+def tidy(srv, body):
+    v1(srv, "POST", "pki/tidy", body, 202)
+    st = wait_tidy(srv)
+    assert st["state"] == "Finished", st
+    return st
+
+
+def test_tidy_acme(dev_server):
+    """tidy_acme as Vault 1.14 runs it: an order goes once its certificate
+    expired plus safety_buffer; the account left with nothing is revoked
+    after acme_account_safety_buffer (it may sign nothing more), and
+    deleted a buffer later; an account with a live certificate stays."""
+    srv = dev_server
+    setup_acme(srv)
+    st = v1(srv, "GET", "pki/tidy-status", None, 200).json()["data"]
+    for k in ("tidy_acme", "acme_account_safety_buffer", "total_acme_account_count", "acme_account_deleted_count",
+              "acme_account_revoked_count", "acme_orders_deleted_count"):
+        assert k in st and st[k] is None, (k, st)
+    r = v1(srv, "POST", "pki/tidy", {"tidy_acme": True, "acme_account_safety_buffer": "0s"}, 400)
+    assert "acme_account_safety_buffer" in r.text
+    make_role(srv, "brief", {"allow_any_name": True, "ttl": "4s"})
+    short, keep = Client(srv, "pki/roles/brief"), Client(srv)
+    assert short.new_account().status_code == 201 and keep.new_account().status_code == 201
+    leaf = obtain_dns01(srv, short, "brief.test", ec.generate_private_key(ec.SECP256R1()))
+    obtain_dns01(srv, keep, "kept.test", ec.generate_private_key(ec.SECP256R1()))
+    body = {"tidy_acme": True, "safety_buffer": "1s", "acme_account_safety_buffer": "1s"}
+    st = tidy(srv, body)
+    assert st["tidy_acme"] is True and st["acme_account_safety_buffer"] == 1, st
+    assert st["total_acme_account_count"] == 2 and st["acme_orders_deleted_count"] == 0, st
+    assert st["acme_account_revoked_count"] == 0 and st["acme_account_deleted_count"] == 0, st
+    # past the certificate's notAfter + safety_buffer (+ the account buffer)
+    wait = leaf.not_valid_after.replace(tzinfo=None).timestamp() - \
+        datetime.datetime.utcnow().replace(tzinfo=None).timestamp() + 3.5
+    time.sleep(max(wait, 0))
+    st = tidy(srv, body)
+    assert st["acme_orders_deleted_count"] == 1 and st["acme_account_revoked_count"] == 1, st
+    assert st["acme_account_deleted_count"] == 0, st
+    problem(short.post(short.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "again.test"}]}), 401,
+            "unauthorized")
+    assert keep.post(keep.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "b.test"}]}).status_code == 201
+    time.sleep(2.2)
+    st = tidy(srv, body)
+    assert st["acme_account_deleted_count"] == 1 and st["acme_account_revoked_count"] == 0, st
+    # the key has no account any more
+    problem(short.post(short.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True), 400,
+            "accountDoesNotExist")
+    st = tidy(srv, body)
+    assert st["total_acme_account_count"] == 1 and st["acme_account_deleted_count"] == 0, st
+
+
+def test_auto_tidy_acme(dev_server):
+    """config/auto-tidy carries tidy_acme and acme_account_safety_buffer
+    (30 days by default) and runs the ACME tidy by itself."""
+    srv = dev_server
+    setup_acme(srv)
+    cfg = v1(srv, "GET", "pki/config/auto-tidy", None, 200).json()["data"]
+    assert cfg["tidy_acme"] is False and cfg["acme_account_safety_buffer"] == 30 * 24 * 3600, cfg
+    c = Client(srv)
+    assert c.new_account().status_code == 201
+    time.sleep(2.2)
+    cfg = v1(srv, "POST", "pki/config/auto-tidy", {"enabled": True, "interval_duration": "1s", "tidy_acme": True,
+                                                   "acme_account_safety_buffer": "1s"}, 200).json()["data"]
+    assert cfg["tidy_acme"] is True and cfg["acme_account_safety_buffer"] == 1, cfg
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        st = v1(srv, "GET", "pki/tidy-status", None, 200).json()["data"]
+        if st["acme_account_deleted_count"]:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("auto-tidy never removed the unused account")
+    assert st["tidy_acme"] is True and st["last_auto_tidy_finished"], st
+    problem(c.post(c.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True), 400, "accountDoesNotExist")
 
 
 def test_eab_always_required(dev_server):
