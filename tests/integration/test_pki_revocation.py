@@ -549,3 +549,53 @@ def test_tidy_cancel_stops_a_running_tidy(dev_server):
     st = wait_tidy(srv)
     assert st["state"] == "Cancelled", st
     assert st["current_cert_store_count"] < 4
+
+
+def test_revoked_issuers_as_vault_answers(dev_server):
+    """A revoked intermediate signed in the mount is on its parent's CRL
+    and revoked over OCSP asked of the parent, and still answers for its
+    own certificates. A revoked root (stored when made, as Vault stores
+    it) answers revoked for its own serial over OCSP, signed by itself,
+    and in cert/:serial, but is never on its own CRL; cert/ca keeps
+    revocation_time 0, as Vault's does."""
+    srv = dev_server
+    root = setup_ca(srv)
+    root_id = call(srv, "GET", "pki/issuer/default")["issuer_id"]
+    csr = post(srv, "pki/intermediate/generate/internal", {"common_name": "Inter", "key_type": "ec"})["csr"]
+    inter = post(srv, "pki/root/sign-intermediate", {"csr": csr, "common_name": "Inter", "ttl": "8h"})
+    inter_id = post(srv, "pki/intermediate/set-signed", {"certificate": inter["certificate"]})["imported_issuers"][0]
+    # a certificate the intermediate signs (a CA certificate: sign-intermediate needs no role)
+    gen = post(srv, "pki-keys/intermediate/generate/exported", {"common_name": "under", "key_type": "ec"})
+    under = post(srv, f"pki/issuer/{inter_id}/sign-intermediate", {"csr": gen["csr"], "common_name": "under",
+                                                                   "ttl": "1h"})["certificate"]
+    assert ocsp_get(srv, inter["certificate"], root["certificate"]).certificate_status == ocsp.OCSPCertStatus.GOOD
+
+    out = post(srv, f"pki/issuer/{inter_id}/revoke")
+    assert out["revoked"] is True and out["revocation_time"] > 0 and out["revocation_time_rfc3339"]
+    resp = ocsp_get(srv, inter["certificate"], root["certificate"])
+    assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert int(resp.revocation_time.replace(tzinfo=datetime.timezone.utc).timestamp()) == out["revocation_time"]
+    root_crl = crl_der(srv, f"pki/issuer/{root_id}/crl/der")
+    check_signed(root_crl, root["certificate"])
+    assert root_crl.get_revoked_certificate_by_serial_number(serial_int(inter["serial_number"])) is not None
+    inter_crl = crl_der(srv, f"pki/issuer/{inter_id}/crl/der")
+    check_signed(inter_crl, inter["certificate"])
+    assert inter_crl.get_revoked_certificate_by_serial_number(serial_int(inter["serial_number"])) is None
+    assert ocsp_get(srv, under, inter["certificate"]).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert call(srv, "GET", f"pki/cert/{inter['serial_number']}")["revocation_time"] == out["revocation_time"]
+
+    out = post(srv, f"pki/issuer/{root_id}/revoke")
+    assert out["revoked"] is True and out["revocation_time"] > 0
+    resp = ocsp_get(srv, root["certificate"], root["certificate"])
+    assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    shown = call(srv, "GET", f"pki/cert/{root['serial_number']}")
+    assert shown["revocation_time"] == out["revocation_time"] and shown["revocation_time_rfc3339"]
+    root_crl = crl_der(srv, f"pki/issuer/{root_id}/crl/der")
+    check_signed(root_crl, root["certificate"])
+    assert root_crl.get_revoked_certificate_by_serial_number(serial_int(root["serial_number"])) is None
+    assert root_crl.get_revoked_certificate_by_serial_number(serial_int(inter["serial_number"])) is not None
+    ca = call(srv, "GET", "pki/cert/ca")
+    assert pem_cert(ca["certificate"]) == pem_cert(root["certificate"]) and ca["revocation_time"] == 0
+    # revoking again answers the first revocation
+    again = post(srv, f"pki/issuer/{root_id}/revoke")
+    assert again["revocation_time"] == out["revocation_time"]
