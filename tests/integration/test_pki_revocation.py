@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from trove_harness import assert_error
+from trove_harness import assert_error, raw_http, split_response, status_of
 
 
 def call(srv, method, path, body=None, token=True, status=200):
@@ -247,15 +247,11 @@ def test_ocsp_post_with_openssl_good_then_revoked(dev_server, tmp_path):
     assert "leaf.pem: revoked" in out, out
 
 
-def ocsp_request_der(cert_pem, issuer_pem):
-    """A request whose base64 holds no "//" (the HTTP layer refuses such
-    paths: clients that meet one POST instead)."""
-    while True:
-        b = ocsp.OCSPRequestBuilder().add_certificate(pem_cert(cert_pem), pem_cert(issuer_pem), hashes.SHA1())
-        b = b.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
-        der = b.build().public_bytes(serialization.Encoding.DER)
-        if "//" not in base64.b64encode(der).decode():
-            return der
+def ocsp_request_der(cert_pem, issuer_pem, nonce=None):
+    """A request with a nonce (random unless given)."""
+    b = ocsp.OCSPRequestBuilder().add_certificate(pem_cert(cert_pem), pem_cert(issuer_pem), hashes.SHA1())
+    b = b.add_extension(x509.OCSPNonce(nonce or os.urandom(16)), critical=False)
+    return b.build().public_bytes(serialization.Encoding.DER)
 
 
 def ocsp_get(srv, cert_pem, issuer_pem):
@@ -599,3 +595,56 @@ def test_revoked_issuers_as_vault_answers(dev_server):
     # revoking again answers the first revocation
     again = post(srv, f"pki/issuer/{root_id}/revoke")
     assert again["revocation_time"] == out["revocation_time"]
+
+
+def raw_get(srv, path):
+    """GET /v1/<path> byte for byte (client libraries may clean paths)."""
+    host, port = srv.host_port
+    raw, _ = raw_http(host, port, f"GET /v1/{path} HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: "
+                      f"{srv.root_token}\r\nConnection: close\r\n\r\n".encode())
+    head, body = split_response(raw)
+    return status_of(raw), head, body
+
+
+def test_ocsp_get_whose_base64_holds_a_double_slash(dev_server):
+    """RFC 5019 GETs put standard base64 in the path, which may hold "//":
+    the OCSP route takes its tail as data, plain or percent-encoded, and
+    answers (checked with cryptography); "//" anywhere else, before the
+    tail or on any other route, is still refused 400 before any token or
+    ACL decision."""
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, serial, _ = leaf(srv)
+    # 48 one-bits in the nonce: "////" in the base64 at any alignment
+    der = ocsp_request_der(pem, root["certificate"], nonce=b"\xff" * 6 + os.urandom(10))
+    b64 = base64.b64encode(der).decode()
+    assert "//" in b64
+    pub = pem_cert(root["certificate"]).public_key()
+
+    def answer(tail):
+        status, head, body = raw_get(srv, "pki/ocsp/" + tail)
+        assert status == 200, (tail, head, body)
+        assert b"application/ocsp-response" in head.lower()
+        resp = ocsp.load_der_ocsp_response(body)
+        assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+        pub.verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm))
+        assert resp.serial_number == pem_cert(pem).serial_number
+        return resp.certificate_status
+
+    plain = b64.replace("+", "%2B").replace("=", "%3D")  # '/' as sent by most clients
+    assert answer(plain) == ocsp.OCSPCertStatus.GOOD
+    assert answer(urllib.parse.quote(b64, safe="")) == ocsp.OCSPCertStatus.GOOD
+    post(srv, "pki/revoke", {"serial_number": serial})
+    assert answer(plain) == ocsp.OCSPCertStatus.REVOKED
+
+    # "//" before the tail, in the mount's part, on other routes: refused
+    call(srv, "POST", "secret/data/a/b", {"data": {"v": "1"}})
+    for bad in ("pki/ocsp//" + plain, "pki//ocsp/" + plain, "secret/data/a//b", "secret//data/a/b", "sys//mounts",
+                "pki/cert//ca", "pki/ocsp/x/%2F/y/../z"):
+        status, head, body = raw_get(srv, bad)
+        assert status == 400 and b"invalid path" in body, (bad, head, body)
+    # and for any other operation on the OCSP route
+    host, port = srv.host_port
+    raw, _ = raw_http(host, port, f"POST /v1/pki/ocsp/{plain} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n".encode())
+    assert status_of(raw) == 400 and b"invalid path" in raw, raw[:300]
