@@ -111,6 +111,13 @@ enum route_flags {
 	                             * Vault CLI sends "sys/mounts/x/"): a rule
 	                             * that denies the other spelling refuses the
 	                             * request too */
+	ROUTE_TAIL_DATA = 1 << 11,  /* its pattern ends in a glob segment whose tail is
+	                             * data, not names (an OCSP GET's base64):
+	                             * empty segments ("//") are accepted there,
+	                             * for reads of an unauthenticated
+	                             * (ROUTE_UNAUTH) route only; every other
+	                             * path with one is refused before any
+	                             * decision (router_path_allowed) */
 };
 
 /* Existence check: for a write (OP_UPDATE) on a route that has one, the

@@ -38,10 +38,18 @@ const char *op_name(enum op op);
 
 #define ROUTE_MAX_PARAMS 8
 
+/* The refusal of a path the API does not take (control bytes, "." or
+ * ".." segments, an empty segment). */
+#define REQUEST_PATH_INVALID "invalid path: no NUL or control bytes, \".\" or \"..\" segments, or \"//\""
+
 struct request {
 	char id[37];              /* v4 UUID */
 	enum op op;
 	char *path;               /* logical path (no /v1/), owned */
+	size_t empty_segment;     /* > 0: path[empty_segment - 1] and
+	                           * path[empty_segment] are the first "//" (the
+	                           * HTTP layer lets it through for the router
+	                           * to refuse unless ROUTE_TAIL_DATA allows) */
 	char *path_as_sent;       /* the path before its names were lower-cased
 	                           * (ROUTE_NAMES_CI), owned; NULL when the
 	                           * client sent the canonical spelling */

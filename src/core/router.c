@@ -912,6 +912,21 @@ static int help_call(struct request *req, const struct route *route, struct resp
 	return 0;
 }
 
+bool router_path_allowed(const struct request *req, const struct route *route)
+{
+	if (!req->empty_segment)
+		return true;
+	if (!route || !(route->flags & ROUTE_TAIL_DATA) || !(route->flags & ROUTE_UNAUTH) || req->op != OP_READ ||
+	    !req->rel || req->rel < req->path)
+		return false;
+	size_t plen = strlen(route->pattern);
+	if (plen < 2 || strcmp(route->pattern + plen - 2, "/*") != 0)
+		return false;
+	/* the tail starts after the pattern's literal part, below the mount */
+	size_t tail = (size_t)(req->rel - req->path) + plen - 1;
+	return req->empty_segment - 1 >= tail;
+}
+
 /* Steps 1 and 3 of router.h: the sealed check, the wrapping precheck, the
  * coercion of the fields, the token and the ACL decision. Sets *done when
  * the request is answered without being audited (sealed). */
@@ -920,6 +935,10 @@ static int authorize_call(struct request *req, const struct route *route, struct
 	struct data_state ds = { .ready = false, .coerce_err = 0 };
 	int r;
 	*done = false;
+	if (!router_path_allowed(req, route)) { /* as the HTTP layer's refusals: not audited */
+		*done = true;
+		return response_error(resp, TROVE_ERR_INVALID, "%s", REQUEST_PATH_INVALID);
+	}
 	if (core_sealed(req->core) && !(route && (route->flags & ROUTE_SEALED_OK))) {
 		*done = true;
 		return response_error(resp, TROVE_ERR_SEALED, "Vault is sealed");

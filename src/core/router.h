@@ -106,6 +106,13 @@ bool field_is_sensitive(const struct route *route, const char *k, size_t klen);
  * reason in resp. Exposed for tests. */
 int router_canon_path(struct request *req, const struct route *route, struct response *resp);
 
+/* Whether a path with an empty segment (req->empty_segment) may go on:
+ * only a read of an unauthenticated ROUTE_TAIL_DATA route whose "//"
+ * lies wholly inside the '*' tail. True for a path without one. Checked
+ * before the token, the ACL or the handler see the path, so no path
+ * spelled with "//" reaches a decision made on its names. */
+bool router_path_allowed(const struct request *req, const struct route *route);
+
 /* Step 3's field declarations applied to req->data: every declared field
  * coerced to its type and put in canonical form (a null dropped: it means
  * absent), its bounds checked, and for a write (create, update) every

@@ -78,3 +78,14 @@ void time_now_rfc3339_ns(char out[TIME_TEXT_MAX])
 	clock_gettime(CLOCK_REALTIME, &ts);
 	time_rfc3339_ns((int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec, out);
 }
+
+int time_parse_rfc3339(const char *text, int64_t *secs)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = text ? strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	if (!end || *end)
+		return -1;
+	*secs = (int64_t)timegm(&tm);
+	return 0;
+}

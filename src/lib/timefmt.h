@@ -18,5 +18,8 @@ void time_rfc3339(int64_t secs, char out[TIME_TEXT_MAX]);
 void time_rfc3339_ns(int64_t ns, char out[TIME_TEXT_MAX]);
 /* The current time, as time_rfc3339_ns. */
 void time_now_rfc3339_ns(char out[TIME_TEXT_MAX]);
+/* The inverse of time_rfc3339: "2026-11-30T12:00:00Z" (exactly that
+ * form) to Unix seconds in *secs. 0, or -1 for any other text. */
+int time_parse_rfc3339(const char *text, int64_t *secs);
 
 #endif

@@ -17,10 +17,13 @@
 #include "banned.h"
 
 /* No control bytes, no "." or ".." segment, no empty segment except a
- * single trailing '/'. */
-static bool path_is_clean(const char *p)
+ * single trailing '/'; but an empty segment after the first is left to
+ * the router (*empty_at: the index of the second '/' of the first "//",
+ * or 0), which refuses it unless the route takes its tail as data. */
+static bool path_is_clean(const char *p, size_t *empty_at)
 {
 	size_t n = strlen(p);
+	*empty_at = 0;
 	if (n == 0 || p[0] == '/')
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -32,8 +35,8 @@ static bool path_is_clean(const char *p)
 		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
 		if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
 			return false;
-		if (len == 0 && slash) /* "//" */
-			return false;
+		if (len == 0 && slash && !*empty_at) /* "//" */
+			*empty_at = (size_t)(slash - p);
 		if (!slash)
 			break;
 		seg = slash + 1;
@@ -80,9 +83,9 @@ int http_build_request(struct request *req, const char *method, size_t mlen, con
 	if (plen < 4 || memcmp(raw_path, "/v1/", 4) != 0)
 		return response_error(resp, TROVE_ERR_NOT_FOUND, "unsupported path: the API lives under /v1/");
 	req->path = form_decode(raw_path + 4, plen - 4, false);
-	if (!req->path || !path_is_clean(req->path))
-		return response_error(resp, req->path && !req->path[0] ? TROVE_ERR_NOT_FOUND : TROVE_ERR_INVALID,
-				      "invalid path: no NUL or control bytes, \".\" or \"..\" segments, or \"//\"");
+	if (!req->path || !path_is_clean(req->path, &req->empty_segment))
+		return response_error(resp, req->path && !req->path[0] ? TROVE_ERR_NOT_FOUND : TROVE_ERR_INVALID, "%s",
+				      REQUEST_PATH_INVALID);
 	if (ct && ct_len)
 		req->content_type = xstrndup(ct, ct_len);
 

@@ -10,6 +10,7 @@ client tests bind 80 and 443: they need root and free ports (they are
 skipped otherwise)."""
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ACME_HEADERS = ["Replay-Nonce", "Location", "Link", "Last-Modified"]
@@ -659,15 +661,41 @@ def test_issuer_expiry_truncates(dev_server):
     assert leaf.not_valid_after == ca.not_valid_after
 
 
+def crl_serials(srv, root_pem):
+    """The serials on the mount's CRL, its signature checked against the root."""
+    r = requests.get(f"{srv.url}/v1/pki/crl", timeout=10)
+    assert r.status_code == 200, r.text
+    crl = x509.load_der_x509_crl(r.content)
+    assert crl.is_signature_valid(x509.load_pem_x509_certificate(root_pem.encode()).public_key())
+    return {e.serial_number for e in crl}
+
+
+def ocsp_status(srv, leaf, root_pem):
+    """The OCSP status the mount answers for leaf (POST), the response's
+    signature checked against the root."""
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    der = ocsp.OCSPRequestBuilder().add_certificate(leaf, root, hashes.SHA1()).build().public_bytes(
+        serialization.Encoding.DER)
+    r = requests.post(f"{srv.url}/v1/pki/ocsp", data=der, headers={"Content-Type": "application/ocsp-request"},
+                      timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/ocsp-response", r.content
+    resp = ocsp.load_der_ocsp_response(r.content)
+    assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    root.public_key().verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm))
+    assert resp.serial_number == leaf.serial_number
+    return resp.certificate_status
+
+
 def test_revoke_cert_authorization(dev_server):
     """revoke-cert takes a certificate this mount issued through ACME, from
-    the account that obtained it or signed by the certificate's key; the
-    revocation itself answers 501 until the engine's revocation is in the
-    build."""
-    setup_acme(dev_server)
+    the account that obtained it or signed by the certificate's key, and
+    revokes it for real: on the CRL, revoked over OCSP; a second revocation
+    is alreadyRevoked."""
+    root = setup_acme(dev_server)
     c, cert_key = Client(dev_server), ec.generate_private_key(ec.SECP256R1())
     assert c.new_account().status_code == 201
-    der = obtain_dns01(dev_server, c, "revoke.test", cert_key).public_bytes(serialization.Encoding.DER)
+    leaf = obtain_dns01(dev_server, c, "revoke.test", cert_key)
+    der = leaf.public_bytes(serialization.Encoding.DER)
     url = c.dir["revokeCert"]
     problem(c.post(url, {"certificate": "!!"}), 400, "malformed")
     problem(c.post(url, {"certificate": b64u(der), "reason": 4}), 400, "badRevocationReason")
@@ -678,12 +706,142 @@ def test_revoke_cert_authorization(dev_server):
     foreign = x509.load_pem_x509_certificate(
         v1(dev_server, "GET", "pki/cert/ca", None, 200).json()["data"]["certificate"].encode())
     problem(c.post(url, {"certificate": b64u(foreign.public_bytes(serialization.Encoding.DER))}), 403, "unauthorized")
-    # the account, and the certificate's key by jwk: allowed
-    assert c.post(url, {"certificate": b64u(der)}).status_code in (200, 501)
+    assert leaf.serial_number not in crl_serials(dev_server, root)
+    assert ocsp_status(dev_server, leaf, root) == ocsp.OCSPCertStatus.GOOD
+    # the account: revoked, on the CRL, revoked over OCSP
+    r = c.post(url, {"certificate": b64u(der), "reason": 0})
+    assert r.status_code == 200 and r.headers.get("Replay-Nonce"), r.text
+    assert leaf.serial_number in crl_serials(dev_server, root)
+    assert ocsp_status(dev_server, leaf, root) == ocsp.OCSPCertStatus.REVOKED
+    # the certificate's key by jwk: already revoked
     by_key = Client(dev_server)
     by_key.key = cert_key
-    r = by_key.post(url, {"certificate": b64u(der)}, use_jwk=True)
-    assert r.status_code in (200, 501), r.text
+    problem(by_key.post(url, {"certificate": b64u(der)}, use_jwk=True), 400, "alreadyRevoked")
+    # the certificate's key revokes a certificate of its own
+    key2 = ec.generate_private_key(ec.SECP256R1())
+    leaf2 = obtain_dns01(dev_server, c, "revoke2.test", key2)
+    by_key.key = key2
+    r = by_key.post(url, {"certificate": b64u(leaf2.public_bytes(serialization.Encoding.DER))}, use_jwk=True)
+    assert r.status_code == 200, r.text
+    assert {leaf.serial_number, leaf2.serial_number} <= crl_serials(dev_server, root)
+    assert ocsp_status(dev_server, leaf2, root) == ocsp.OCSPCertStatus.REVOKED
+
+
+@needs_ports
+@pytest.mark.time_limit(240)
+def test_certbot_and_lego_revoke(dev_server, tmp_path):
+    """certbot revoke and lego revoke against Trove: each certificate then
+    on the CRL and revoked over OCSP."""
+    root = setup_acme(dev_server)
+    cfg = tmp_path / "certbot"
+    common = ["--non-interactive", "--server", directory_url(dev_server), "--config-dir", str(cfg / "conf"),
+              "--work-dir", str(cfg / "work"), "--logs-dir", str(cfg / "logs")]
+    out = subprocess.run(["certbot", "certonly", "--standalone", "--agree-tos", "--email", "ops@example.com", "-d",
+                          NAME, "--http-01-address", "127.0.0.1", "--preferred-challenges", "http-01"] + common,
+                         capture_output=True, text=True, timeout=150)
+    assert out.returncode == 0, out.stdout + out.stderr
+    cert_path = next((cfg / "conf" / "live").glob("*/cert.pem"))
+    bot_leaf = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    assert ocsp_status(dev_server, bot_leaf, root) == ocsp.OCSPCertStatus.GOOD
+    out = subprocess.run(["certbot", "revoke", "--cert-path", str(cert_path), "--no-delete-after-revoke"] + common,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert bot_leaf.serial_number in crl_serials(dev_server, root)
+    assert ocsp_status(dev_server, bot_leaf, root) == ocsp.OCSPCertStatus.REVOKED
+
+    http = ["--http", "--http.port", "127.0.0.1:80"]
+    out = lego(dev_server, tmp_path / "lego", ["--accept-tos"] + http + ["run"], timeout=150)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lego_leaf = check_chain(tmp_path, root, (tmp_path / "lego" / "certificates" / f"{NAME}.crt").read_text())
+    out = lego(dev_server, tmp_path / "lego", ["revoke", "--keep"])
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert lego_leaf.serial_number in crl_serials(dev_server, root)
+    assert ocsp_status(dev_server, lego_leaf, root) == ocsp.OCSPCertStatus.REVOKED
+
+
+def wait_tidy(srv, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = v1(srv, "GET", "pki/tidy-status", None, 200).json()["data"]
+        if st["state"] not in ("Running", "Cancelling"):
+            return st
+        time.sleep(0.2)
+    raise AssertionError("tidy did not finish")
+
+
+def tidy(srv, body):
+    v1(srv, "POST", "pki/tidy", body, 202)
+    st = wait_tidy(srv)
+    assert st["state"] == "Finished", st
+    return st
+
+
+def test_tidy_acme(dev_server):
+    """tidy_acme as Vault 1.14 runs it: an order goes once its certificate
+    expired plus safety_buffer; the account left with nothing is revoked
+    after acme_account_safety_buffer (it may sign nothing more), and
+    deleted a buffer later; an account with a live certificate stays."""
+    srv = dev_server
+    setup_acme(srv)
+    st = v1(srv, "GET", "pki/tidy-status", None, 200).json()["data"]
+    for k in ("tidy_acme", "acme_account_safety_buffer", "total_acme_account_count", "acme_account_deleted_count",
+              "acme_account_revoked_count", "acme_orders_deleted_count"):
+        assert k in st and st[k] is None, (k, st)
+    r = v1(srv, "POST", "pki/tidy", {"tidy_acme": True, "acme_account_safety_buffer": "0s"}, 400)
+    assert "acme_account_safety_buffer" in r.text
+    make_role(srv, "brief", {"allow_any_name": True, "ttl": "4s"})
+    short, keep = Client(srv, "pki/roles/brief"), Client(srv)
+    assert short.new_account().status_code == 201 and keep.new_account().status_code == 201
+    leaf = obtain_dns01(srv, short, "brief.test", ec.generate_private_key(ec.SECP256R1()))
+    obtain_dns01(srv, keep, "kept.test", ec.generate_private_key(ec.SECP256R1()))
+    body = {"tidy_acme": True, "safety_buffer": "1s", "acme_account_safety_buffer": "1s"}
+    st = tidy(srv, body)
+    assert st["tidy_acme"] is True and st["acme_account_safety_buffer"] == 1, st
+    assert st["total_acme_account_count"] == 2 and st["acme_orders_deleted_count"] == 0, st
+    assert st["acme_account_revoked_count"] == 0 and st["acme_account_deleted_count"] == 0, st
+    # past the certificate's notAfter + safety_buffer (+ the account buffer)
+    wait = leaf.not_valid_after.replace(tzinfo=None).timestamp() - \
+        datetime.datetime.utcnow().replace(tzinfo=None).timestamp() + 3.5
+    time.sleep(max(wait, 0))
+    st = tidy(srv, body)
+    assert st["acme_orders_deleted_count"] == 1 and st["acme_account_revoked_count"] == 1, st
+    assert st["acme_account_deleted_count"] == 0, st
+    problem(short.post(short.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "again.test"}]}), 401,
+            "unauthorized")
+    assert keep.post(keep.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "b.test"}]}).status_code == 201
+    time.sleep(2.2)
+    st = tidy(srv, body)
+    assert st["acme_account_deleted_count"] == 1 and st["acme_account_revoked_count"] == 0, st
+    # the key has no account any more
+    problem(short.post(short.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True), 400,
+            "accountDoesNotExist")
+    st = tidy(srv, body)
+    assert st["total_acme_account_count"] == 1 and st["acme_account_deleted_count"] == 0, st
+
+
+def test_auto_tidy_acme(dev_server):
+    """config/auto-tidy carries tidy_acme and acme_account_safety_buffer
+    (30 days by default) and runs the ACME tidy by itself."""
+    srv = dev_server
+    setup_acme(srv)
+    cfg = v1(srv, "GET", "pki/config/auto-tidy", None, 200).json()["data"]
+    assert cfg["tidy_acme"] is False and cfg["acme_account_safety_buffer"] == 30 * 24 * 3600, cfg
+    c = Client(srv)
+    assert c.new_account().status_code == 201
+    time.sleep(2.2)
+    cfg = v1(srv, "POST", "pki/config/auto-tidy", {"enabled": True, "interval_duration": "1s", "tidy_acme": True,
+                                                   "acme_account_safety_buffer": "1s"}, 200).json()["data"]
+    assert cfg["tidy_acme"] is True and cfg["acme_account_safety_buffer"] == 1, cfg
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        st = v1(srv, "GET", "pki/tidy-status", None, 200).json()["data"]
+        if st["acme_account_deleted_count"]:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("auto-tidy never removed the unused account")
+    assert st["tidy_acme"] is True and st["last_auto_tidy_finished"], st
+    problem(c.post(c.dir["newAccount"], {"onlyReturnExisting": True}, use_jwk=True), 400, "accountDoesNotExist")
 
 
 def test_eab_always_required(dev_server):

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from trove_harness import assert_error
+from trove_harness import assert_error, raw_http, split_response, status_of
 
 
 def call(srv, method, path, body=None, token=True, status=200):
@@ -247,15 +247,11 @@ def test_ocsp_post_with_openssl_good_then_revoked(dev_server, tmp_path):
     assert "leaf.pem: revoked" in out, out
 
 
-def ocsp_request_der(cert_pem, issuer_pem):
-    """A request whose base64 holds no "//" (the HTTP layer refuses such
-    paths: clients that meet one POST instead)."""
-    while True:
-        b = ocsp.OCSPRequestBuilder().add_certificate(pem_cert(cert_pem), pem_cert(issuer_pem), hashes.SHA1())
-        b = b.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
-        der = b.build().public_bytes(serialization.Encoding.DER)
-        if "//" not in base64.b64encode(der).decode():
-            return der
+def ocsp_request_der(cert_pem, issuer_pem, nonce=None):
+    """A request with a nonce (random unless given)."""
+    b = ocsp.OCSPRequestBuilder().add_certificate(pem_cert(cert_pem), pem_cert(issuer_pem), hashes.SHA1())
+    b = b.add_extension(x509.OCSPNonce(nonce or os.urandom(16)), critical=False)
+    return b.build().public_bytes(serialization.Encoding.DER)
 
 
 def ocsp_get(srv, cert_pem, issuer_pem):
@@ -549,3 +545,106 @@ def test_tidy_cancel_stops_a_running_tidy(dev_server):
     st = wait_tidy(srv)
     assert st["state"] == "Cancelled", st
     assert st["current_cert_store_count"] < 4
+
+
+def test_revoked_issuers_as_vault_answers(dev_server):
+    """A revoked intermediate signed in the mount is on its parent's CRL
+    and revoked over OCSP asked of the parent, and still answers for its
+    own certificates. A revoked root (stored when made, as Vault stores
+    it) answers revoked for its own serial over OCSP, signed by itself,
+    and in cert/:serial, but is never on its own CRL; cert/ca keeps
+    revocation_time 0, as Vault's does."""
+    srv = dev_server
+    root = setup_ca(srv)
+    root_id = call(srv, "GET", "pki/issuer/default")["issuer_id"]
+    csr = post(srv, "pki/intermediate/generate/internal", {"common_name": "Inter", "key_type": "ec"})["csr"]
+    inter = post(srv, "pki/root/sign-intermediate", {"csr": csr, "common_name": "Inter", "ttl": "8h"})
+    inter_id = post(srv, "pki/intermediate/set-signed", {"certificate": inter["certificate"]})["imported_issuers"][0]
+    # a certificate the intermediate signs (a CA certificate: sign-intermediate needs no role)
+    gen = post(srv, "pki-keys/intermediate/generate/exported", {"common_name": "under", "key_type": "ec"})
+    under = post(srv, f"pki/issuer/{inter_id}/sign-intermediate", {"csr": gen["csr"], "common_name": "under",
+                                                                   "ttl": "1h"})["certificate"]
+    assert ocsp_get(srv, inter["certificate"], root["certificate"]).certificate_status == ocsp.OCSPCertStatus.GOOD
+
+    out = post(srv, f"pki/issuer/{inter_id}/revoke")
+    assert out["revoked"] is True and out["revocation_time"] > 0 and out["revocation_time_rfc3339"]
+    resp = ocsp_get(srv, inter["certificate"], root["certificate"])
+    assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert int(resp.revocation_time.replace(tzinfo=datetime.timezone.utc).timestamp()) == out["revocation_time"]
+    root_crl = crl_der(srv, f"pki/issuer/{root_id}/crl/der")
+    check_signed(root_crl, root["certificate"])
+    assert root_crl.get_revoked_certificate_by_serial_number(serial_int(inter["serial_number"])) is not None
+    inter_crl = crl_der(srv, f"pki/issuer/{inter_id}/crl/der")
+    check_signed(inter_crl, inter["certificate"])
+    assert inter_crl.get_revoked_certificate_by_serial_number(serial_int(inter["serial_number"])) is None
+    assert ocsp_get(srv, under, inter["certificate"]).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert call(srv, "GET", f"pki/cert/{inter['serial_number']}")["revocation_time"] == out["revocation_time"]
+
+    out = post(srv, f"pki/issuer/{root_id}/revoke")
+    assert out["revoked"] is True and out["revocation_time"] > 0
+    resp = ocsp_get(srv, root["certificate"], root["certificate"])
+    assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    shown = call(srv, "GET", f"pki/cert/{root['serial_number']}")
+    assert shown["revocation_time"] == out["revocation_time"] and shown["revocation_time_rfc3339"]
+    root_crl = crl_der(srv, f"pki/issuer/{root_id}/crl/der")
+    check_signed(root_crl, root["certificate"])
+    assert root_crl.get_revoked_certificate_by_serial_number(serial_int(root["serial_number"])) is None
+    assert root_crl.get_revoked_certificate_by_serial_number(serial_int(inter["serial_number"])) is not None
+    ca = call(srv, "GET", "pki/cert/ca")
+    assert pem_cert(ca["certificate"]) == pem_cert(root["certificate"]) and ca["revocation_time"] == 0
+    # revoking again answers the first revocation
+    again = post(srv, f"pki/issuer/{root_id}/revoke")
+    assert again["revocation_time"] == out["revocation_time"]
+
+
+def raw_get(srv, path):
+    """GET /v1/<path> byte for byte (client libraries may clean paths)."""
+    host, port = srv.host_port
+    raw, _ = raw_http(host, port, f"GET /v1/{path} HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: "
+                      f"{srv.root_token}\r\nConnection: close\r\n\r\n".encode())
+    head, body = split_response(raw)
+    return status_of(raw), head, body
+
+
+def test_ocsp_get_whose_base64_holds_a_double_slash(dev_server):
+    """RFC 5019 GETs put standard base64 in the path, which may hold "//":
+    the OCSP route takes its tail as data, plain or percent-encoded, and
+    answers (checked with cryptography); "//" anywhere else, before the
+    tail or on any other route, is still refused 400 before any token or
+    ACL decision."""
+    srv = dev_server
+    root = setup_ca(srv)
+    pem, serial, _ = leaf(srv)
+    # 48 one-bits in the nonce: "////" in the base64 at any alignment
+    der = ocsp_request_der(pem, root["certificate"], nonce=b"\xff" * 6 + os.urandom(10))
+    b64 = base64.b64encode(der).decode()
+    assert "//" in b64
+    pub = pem_cert(root["certificate"]).public_key()
+
+    def answer(tail):
+        status, head, body = raw_get(srv, "pki/ocsp/" + tail)
+        assert status == 200, (tail, head, body)
+        assert b"application/ocsp-response" in head.lower()
+        resp = ocsp.load_der_ocsp_response(body)
+        assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+        pub.verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm))
+        assert resp.serial_number == pem_cert(pem).serial_number
+        return resp.certificate_status
+
+    plain = b64.replace("+", "%2B").replace("=", "%3D")  # '/' as sent by most clients
+    assert answer(plain) == ocsp.OCSPCertStatus.GOOD
+    assert answer(urllib.parse.quote(b64, safe="")) == ocsp.OCSPCertStatus.GOOD
+    post(srv, "pki/revoke", {"serial_number": serial})
+    assert answer(plain) == ocsp.OCSPCertStatus.REVOKED
+
+    # "//" before the tail, in the mount's part, on other routes: refused
+    call(srv, "POST", "secret/data/a/b", {"data": {"v": "1"}})
+    for bad in ("pki/ocsp//" + plain, "pki//ocsp/" + plain, "secret/data/a//b", "secret//data/a/b", "sys//mounts",
+                "pki/cert//ca", "pki/ocsp/x/%2F/y/../z"):
+        status, head, body = raw_get(srv, bad)
+        assert status == 400 and b"invalid path" in body, (bad, head, body)
+    # and for any other operation on the OCSP route
+    host, port = srv.host_port
+    raw, _ = raw_http(host, port, f"POST /v1/pki/ocsp/{plain} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n".encode())
+    assert status_of(raw) == 400 and b"invalid path" in raw, raw[:300]

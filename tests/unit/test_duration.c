@@ -247,6 +247,16 @@ static void test_rfc3339(void **state)
 	time_now_rfc3339_ns(s);
 	assert_int_equal(s[4], '-');
 	assert_int_equal(s[strlen(s) - 1], 'Z');
+	/* and back */
+	int64_t t = 0;
+	assert_int_equal(time_parse_rfc3339("2026-11-30T12:00:00Z", &t), 0);
+	assert_int_equal(t, 1796040000);
+	assert_int_equal(time_parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(time_parse_rfc3339("2026-11-30T12:00:00", &t), -1);
+	assert_int_equal(time_parse_rfc3339("2026-11-30T12:00:00Zjunk", &t), -1);
+	assert_int_equal(time_parse_rfc3339("", &t), -1);
+	assert_int_equal(time_parse_rfc3339(NULL, &t), -1);
 }
 
 /* The bound and the checked sums: a sum past int64 or not positive (an

@@ -1,7 +1,9 @@
 /* Unit tests for weak field typing and the HTTP <-> request edge. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,12 +496,52 @@ static void test_body_limits(void **state)
 	free(s);
 }
 
+/* router_path_allowed: a path with "//" goes on only to a read of an
+ * unauthenticated ROUTE_TAIL_DATA route, with the "//" inside its tail. */
+static bool tail_allowed(const char *path, size_t mount_len, const char *pattern, unsigned flags, enum op op)
+{
+	struct built b;
+	char url[256];
+	snprintf(url, sizeof(url), "/v1/%s", path);
+	build(&b, op == OP_READ ? "GET" : "POST", url, NULL, NULL);
+	assert_int_equal(b.r, 0);
+	b.req.rel = b.req.path + mount_len;
+	struct route route = {.pattern = pattern, .flags = flags};
+	bool ok = router_path_allowed(&b.req, &route);
+	done(&b);
+	return ok;
+}
+
+static void test_empty_segment_only_in_data_tails(void **state)
+{
+	(void)state;
+	const unsigned data = ROUTE_UNAUTH | ROUTE_TAIL_DATA;
+	const size_t m = strlen("pki/");
+	assert_true(tail_allowed("pki/ocsp/MEow//ab+c=", m, "ocsp/*", data, OP_READ));
+	assert_true(tail_allowed("pki/ocsp/MEow%2F%2Fab", m, "ocsp/*", data, OP_READ));
+	assert_true(tail_allowed("pki/ocsp/MEow", m, "ocsp/*", ROUTE_UNAUTH, OP_READ)); /* no "//" */
+	/* the "//" before the tail, or in the mount's part */
+	assert_false(tail_allowed("pki/ocsp//MEow", m, "ocsp/*", data, OP_READ));
+	assert_false(tail_allowed("pki//ocsp/MEow", m, "ocsp/*", data, OP_READ));
+	/* not a data tail, not unauthenticated, not a read */
+	assert_false(tail_allowed("pki/ocsp/MEow//ab", m, "ocsp/*", ROUTE_UNAUTH, OP_READ));
+	assert_false(tail_allowed("pki/ocsp/MEow//ab", m, "ocsp/*", ROUTE_TAIL_DATA, OP_READ));
+	assert_false(tail_allowed("pki/ocsp/MEow//ab", m, "ocsp/*", data, OP_UPDATE));
+	assert_false(tail_allowed("secret/a//b", strlen("secret/"), "*", ROUTE_UNAUTH, OP_READ));
+	assert_false(tail_allowed("pki/ocsp/MEow//ab", m, "ocsp/:req", data, OP_READ)); /* no glob */
+	/* no route */
+	struct built b;
+	build(&b, "GET", "/v1/secret/a//b", NULL, NULL);
+	assert_false(router_path_allowed(&b.req, NULL));
+	done(&b);
+}
+
 static void test_paths(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"/v1/secret/../sys/seal", "/v1/secret/./x", "/v1/secret//x", "/v1/secret/%2e%2e/x",
-		"/v1/secret/a%00b",       "/v1/secret/%zz", "/v1/secret/%0a", "/v1//sys",
+		"/v1/secret/../sys/seal", "/v1/secret/./x", "/v1/secret/%2e%2e/x", "/v1/secret/a%00b",
+		"/v1/secret/%zz",         "/v1/secret/%0a", "/v1//sys",
 	};
 	struct built b;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -508,6 +550,19 @@ static void test_paths(void **state)
 			fail_msg("path %s was accepted", bad[i]);
 		done(&b);
 	}
+	/* An empty segment is marked for the router (router_path_allowed),
+	 * plain or percent-encoded: where its first "//" is. */
+	static const char *const empty[] = {"/v1/secret//x", "/v1/secret/%2F/x", "/v1/secret%2f%2Fx/y//z"};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		build(&b, "GET", empty[i], NULL, NULL);
+		assert_int_equal(b.r, 0);
+		assert_int_equal(b.req.empty_segment, 7);
+		done(&b);
+	}
+	build(&b, "GET", "/v1/secret/x/", NULL, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.req.empty_segment, 0);
+	done(&b);
 	build(&b, "GET", "/v2/sys/health", NULL, NULL);
 	assert_int_equal(b.r, TROVE_ERR_NOT_FOUND);
 	done(&b);
@@ -746,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_query_and_form), cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_body_is_loaded_late), cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_paths),        cmocka_unit_test(test_render),
+		cmocka_unit_test(test_empty_segment_only_in_data_tails),
 		cmocka_unit_test(test_path_redacted),
 		cmocka_unit_test(test_render_envelope_bytes),
 		cmocka_unit_test(test_canonical_coercion), cmocka_unit_test(test_canonical_policy_values),

@@ -149,9 +149,21 @@ static int build_one(struct build_ctx *c, const char *id, X509 *cert, EVP_PKEY *
 	struct buf key_name;
 	int r;
 
+	/* a revoked root's entry names the root: never on its own CRL (as Vault) */
+	unsigned char own[CRL_SERIAL_MAX];
+	size_t own_len = 0;
+	char own_text[X509_SERIAL_TEXT_MAX];
+	struct buf ignored;
+	buf_init(&ignored, 64);
+	if (x509_serial_text(X509_get0_serialNumber(cert), own_text) != 0 ||
+	    crl_serial_parse(own_text, strlen(own_text), own, sizeof(own), &own_len, &ignored) != 0)
+		own_len = 0;
+	buf_release(&ignored);
 	for (size_t i = 0; i < c->revoked->n && !c->cfg->disable; i++) {
 		const struct revoked *e = &c->revoked->v[i];
 		if (!belongs(c, e, id) || (delta && e->at < since))
+			continue;
+		if (own_len && e->serial_len == own_len && memcmp(e->serial, own, own_len) == 0)
 			continue;
 		entries[n++] = (struct crl_entry){.serial = e->serial, .serial_len = e->serial_len, .revoked_at = e->at};
 	}

@@ -198,7 +198,7 @@ static int ocsp_get(struct request *req, struct response *resp)
 const struct route pki_ocsp_routes[] = {
     {.pattern = "ocsp", .ops = {[OP_UPDATE] = ocsp_post}, .flags = ROUTE_UNAUTH | ROUTE_RAW_BODY,
      .synopsis = "OCSP request, DER body"},
-    {.pattern = "ocsp/*", .ops = {[OP_READ] = ocsp_get}, .flags = ROUTE_UNAUTH,
+    {.pattern = "ocsp/*", .ops = {[OP_READ] = ocsp_get}, .flags = ROUTE_UNAUTH | ROUTE_TAIL_DATA,
      .synopsis = "OCSP request, base64 in the path"},
     {0},
 };

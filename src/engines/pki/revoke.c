@@ -319,9 +319,23 @@ static int revoked_list(struct request *req, struct response *resp)
 	return kv_list_reply(req->storage, PKI_REVOKED_PREFIX, resp);
 }
 
+/* Whether certs/<serial> holds exactly cert. */
+static bool stored_is(struct storage *s, const char *serial, X509 *cert)
+{
+	json_t *stored = NULL;
+	X509 *c = NULL;
+	bool same = serial_get(s, PKI_CERT_PREFIX, serial, &stored) == 0 && record_cert(stored, &c) == 0 &&
+		    X509_cmp(c, cert) == 0;
+	X509_free(c);
+	json_decref(stored);
+	return same;
+}
+
 /* issuer/:ref/revoke: the issuer stops issuing (its usage loses
- * issuing-certificates), keeps signing CRLs, and lands on its parent's CRL
- * when the parent is in the mount. */
+ * issuing-certificates) and keeps signing CRLs and OCSP answers. As in
+ * Vault, a revoked/ entry makes it revoked like any certificate (cert/:serial,
+ * OCSP) when its parent is in the mount (it lands on the parent's CRL) or
+ * the mount stored it (a root made here: never on its own CRL). */
 static int issuer_revoke(struct request *req, struct response *resp)
 {
 	char id[PKI_ID_MAX], parent[PKI_ID_MAX], serial[X509_SERIAL_TEXT_MAX], utc[TIME_TEXT_MAX];
@@ -353,10 +367,11 @@ static int issuer_revoke(struct request *req, struct response *resp)
 		if ((r = pki_issuer_put(req->storage, rec)) != 0 || (r = pki_issuer_of(req->storage, cert, parent)) != 0 ||
 		    (r = x509_serial_text(X509_get0_serialNumber(cert), serial)) != 0)
 			goto out;
-		if (parent[0] && strcmp(parent, id) != 0) {
+		bool has_parent = parent[0] && strcmp(parent, id) != 0;
+		if (has_parent || stored_is(req->storage, serial, cert)) {
 			entry = json_pack("{s:O, s:s, s:I, s:s}", "certificate", json_object_get(rec, "certificate"),
-					  "issuer_id", parent, "revocation_time", (json_int_t)now, "revocation_time_utc",
-					  utc);
+					  "issuer_id", has_parent ? parent : id, "revocation_time", (json_int_t)now,
+					  "revocation_time_utc", utc);
 			buf_release(&key);
 			if (!entry || (r = pki_serial_key(&key, PKI_REVOKED_PREFIX, serial)) != 0 ||
 			    (r = kv_put_json(req->storage, key.data, entry)) != 0) {

@@ -1,6 +1,7 @@
 /* tidy.c — removing what has expired: certificates past their notAfter
  * plus safety_buffer (certs/, revoked/), and issuers past theirs plus
- * issuer_safety_buffer; re-linking revoked certificates to their issuer.
+ * issuer_safety_buffer; re-linking revoked certificates to their issuer;
+ * with tidy_acme, ACME orders, accounts and EAB keys (acme_tidy).
  * tidy starts one run in the background (mount_schedule_at), tidy-status
  * and tidy-cancel watch and stop it, config/auto-tidy runs it from the
  * engine's periodic job. One run per mount at a time, as in Vault. */
@@ -10,6 +11,8 @@
 #include <time.h>
 
 #include "revocation.h"
+
+#include "acme/acme.h"
 
 #include "clock.h"
 #include "core/background.h"
@@ -24,12 +27,12 @@
 
 static const char *const bool_fields[] = {"tidy_cert_store", "tidy_revoked_certs",
 					  "tidy_revoked_cert_issuer_associations", "tidy_expired_issuers",
-					  "tidy_move_legacy_ca_bundle"};
+					  "tidy_move_legacy_ca_bundle", "tidy_acme"};
 #define N_BOOLS (sizeof(bool_fields) / sizeof(bool_fields[0]))
 
 struct tidy_params {
 	bool ops[N_BOOLS]; /* in bool_fields' order */
-	int64_t safety_buffer, issuer_safety_buffer;
+	int64_t safety_buffer, issuer_safety_buffer, acme_account_safety_buffer;
 	int64_t pause_ns;
 };
 
@@ -39,6 +42,7 @@ struct pki_tidy_status {
 	char error[256];
 	int64_t started, finished;
 	int64_t cert_store_deleted, revoked_deleted, missing_issuer, cert_count, revoked_count;
+	struct acme_tidy_counts acme;
 	atomic_bool cancel;
 };
 
@@ -53,10 +57,11 @@ void pki_tidy_status_free(struct pki_tidy_status *t)
 /* Vault's defaults, then what doc holds. */
 static json_t *params_defaults(void)
 {
-	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s}", "tidy_cert_store", 0, "tidy_revoked_certs", 0,
-			 "tidy_revoked_cert_issuer_associations", 0, "tidy_expired_issuers", 0,
-			 "tidy_move_legacy_ca_bundle", 0, "safety_buffer", 72 * 3600, "issuer_safety_buffer",
-			 365 * 24 * 3600, "pause_duration", "0s");
+	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:i, s:s}", "tidy_cert_store", 0,
+			 "tidy_revoked_certs", 0, "tidy_revoked_cert_issuer_associations", 0, "tidy_expired_issuers",
+			 0, "tidy_move_legacy_ca_bundle", 0, "tidy_acme", 0, "safety_buffer", 72 * 3600,
+			 "issuer_safety_buffer", 365 * 24 * 3600, "acme_account_safety_buffer", 30 * 24 * 3600,
+			 "pause_duration", "0s");
 }
 
 /* Lays the request's tidy fields over doc; 400 naming a bad one. */
@@ -65,8 +70,8 @@ static int params_apply(struct request *req, json_t *doc, struct response *resp)
 	for (size_t i = 0; i < N_BOOLS; i++)
 		if (field_present(req, bool_fields[i]))
 			json_object_set_new(doc, bool_fields[i], json_boolean(field_bool(req, bool_fields[i])));
-	static const char *const buffers[] = {"safety_buffer", "issuer_safety_buffer"};
-	for (size_t i = 0; i < 2; i++) {
+	static const char *const buffers[] = {"safety_buffer", "issuer_safety_buffer", "acme_account_safety_buffer"};
+	for (size_t i = 0; i < 3; i++) {
 		if (!field_present(req, buffers[i]))
 			continue;
 		int64_t v = field_int(req, buffers[i]);
@@ -91,6 +96,7 @@ static void params_parse(const json_t *doc, struct tidy_params *p)
 		p->ops[i] = json_is_true(json_object_get(doc, bool_fields[i]));
 	p->safety_buffer = json_integer_value(json_object_get(doc, "safety_buffer"));
 	p->issuer_safety_buffer = json_integer_value(json_object_get(doc, "issuer_safety_buffer"));
+	p->acme_account_safety_buffer = json_integer_value(json_object_get(doc, "acme_account_safety_buffer"));
 	json_t *pd = json_object_get(doc, "pause_duration");
 	if (duration_parse_ns(json_string_value(pd), json_string_length(pd), &p->pause_ns) != 0)
 		p->pause_ns = 0;
@@ -100,7 +106,7 @@ static void params_parse(const json_t *doc, struct tidy_params *p)
  * to move: Trove never kept Vault's legacy bundle). */
 static bool params_any(const struct tidy_params *p)
 {
-	return p->ops[0] || p->ops[1] || p->ops[2] || p->ops[3];
+	return p->ops[0] || p->ops[1] || p->ops[2] || p->ops[3] || p->ops[5];
 }
 
 struct run {
@@ -299,6 +305,12 @@ static void run_tidy(struct run *run)
 		r = tidy_revoked(run, &changed);
 	if (r == 0 && run->p.ops[3])
 		r = tidy_issuers(run, &changed);
+	if (r == 0 && run->p.ops[5] && !cancelled(run)) {
+		struct acme_tidy_counts sink = {0};
+		r = acme_tidy(run->s, acme_state(run->m), run->now, run->p.safety_buffer,
+			      run->p.acme_account_safety_buffer, run->st ? &run->st->tidy->acme : &sink,
+			      run->st ? &run->st->tidy_lock : NULL, run->st ? &run->st->tidy->cancel : NULL);
+	}
 	if (r == 0 && changed)
 		r = pki_crl_rebuild(run->s, run->m, false, &why);
 	if (run->st) {
@@ -417,12 +429,17 @@ static int tidy_status(struct request *req, struct response *resp)
 	set_time(out, "time_started", t ? t->started : 0);
 	set_time(out, "time_finished", t ? t->finished : 0);
 	json_object_set_new(out, "message", json_null());
-	static const char *const counts[] = {"cert_store_deleted_count", "revoked_cert_deleted_count",
-					     "missing_issuer_cert_count", "current_cert_store_count",
-					     "current_revoked_cert_count"};
-	int64_t vals[] = {t ? t->cert_store_deleted : 0, t ? t->revoked_deleted : 0, t ? t->missing_issuer : 0,
-			  t ? t->cert_count : 0, t ? t->revoked_count : 0};
-	for (size_t i = 0; i < 5; i++)
+	static const char *const counts[] = {"cert_store_deleted_count",   "revoked_cert_deleted_count",
+					     "missing_issuer_cert_count",  "current_cert_store_count",
+					     "current_revoked_cert_count", "total_acme_account_count",
+					     "acme_account_revoked_count", "acme_account_deleted_count",
+					     "acme_orders_deleted_count"};
+	int64_t vals[] = {t ? t->cert_store_deleted : 0,   t ? t->revoked_deleted : 0,
+			  t ? t->missing_issuer : 0,       t ? t->cert_count : 0,
+			  t ? t->revoked_count : 0,        t ? t->acme.accounts : 0,
+			  t ? t->acme.accounts_revoked : 0, t ? t->acme.accounts_deleted : 0,
+			  t ? t->acme.orders_deleted : 0};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		json_object_set_new(out, counts[i], t ? json_integer(vals[i]) : json_null());
 	set_time(out, "last_auto_tidy_finished", st->last_auto_tidy);
 	pthread_mutex_unlock(&st->tidy_lock);
@@ -544,9 +561,12 @@ out:
 	 .description = "link revoked entries to their issuer again"},                                       \
 	{.name = "tidy_expired_issuers", .type = FIELD_BOOL, .description = "remove expired issuers"},       \
 	{.name = "tidy_move_legacy_ca_bundle", .type = FIELD_BOOL, .description = "nothing to move in Trove"}, \
+	{.name = "tidy_acme", .type = FIELD_BOOL, .description = "remove expired ACME orders and unused accounts"}, \
 	{.name = "safety_buffer", .type = FIELD_DURATION, .description = "time past notAfter kept (72h)"},   \
 	{.name = "issuer_safety_buffer", .type = FIELD_DURATION,                                             \
 	 .description = "time past an issuer's notAfter kept (8760h)"},                                      \
+	{.name = "acme_account_safety_buffer", .type = FIELD_DURATION,                                       \
+	 .description = "time an unused ACME account is kept (720h)"},                                       \
 	{.name = "pause_duration", .type = FIELD_STRING, .description = "pause between certificates (0s)"}
 
 static const struct field tidy_fields[] = {TIDY_FIELDS, {0}};

@@ -228,8 +228,12 @@ int acme_h_account(struct request *req, struct response *resp)
 	if (contact || status) {
 		if (contact)
 			json_object_set_new(c.account, "contact", json_deep_copy(contact));
-		if (status)
+		if (status && strcmp(json_string_value(json_object_get(c.account, "status")) ?: "", status) != 0) {
+			char now[TIME_TEXT_MAX];
+			time_rfc3339(clock_realtime_s(), now);
 			json_object_set_new(c.account, "status", json_string(status));
+			json_object_set_new(c.account, "revoked_on", json_string(now)); /* for tidy */
+		}
 		if ((r = acme_put(req->storage, ACME_ACCOUNT_PREFIX, c.account_id, c.account)) != 0)
 			return acme_end(&c, r);
 	}

@@ -9,12 +9,15 @@
  *                             "created_on"}
  *   acme/accounts/<id>        an account: {"id", "directory", "jwk",
  *                             "thumbprint", "status", "contact" [],
- *                             "eab_kid", "created_on"}
+ *                             "eab_kid", "created_on", and for tidy
+ *                             "revoked_on" (deactivated or revoked by
+ *                             tidy), "max_cert_expiry" (unix s)}
  *   acme/thumbprints/<tp>     {"id"}: the account of a key
  *   acme/orders/<account>/<id>
  *                             an order: {"id", "account", "directory",
  *                             "status", "expires" (unix s), "identifiers",
- *                             "authorizations" [ids], "serial", "error"}
+ *                             "authorizations" [ids], "serial",
+ *                             "cert_expiry" (unix s), "error"}
  *   acme/authz/<account>/<id>
  *                             an authorization: {"id", "account", "order",
  *                             "identifier", "wildcard", "status", "expires",
@@ -35,6 +38,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -185,6 +189,29 @@ int acme_validation_schedule(struct mount *m, const char *authz_id, const char *
  * bad CSR, a refusal), or an error. */
 int acme_issue(struct acme_ctx *c, const json_t *order, const char *csr_der_b64url, X509 **cert,
                char issuer_id[PKI_ID_MAX]);
+
+/* --- tidy (tidy.c) --- */
+
+/* What acme_tidy did: tidy-status's total_acme_account_count,
+ * acme_account_revoked_count, acme_account_deleted_count,
+ * acme_orders_deleted_count. */
+struct acme_tidy_counts {
+	int64_t accounts, accounts_revoked, accounts_deleted, orders_deleted;
+};
+
+/* Vault's tidy_acme over the mount's ACME records at time now (Unix s):
+ * an order goes, with its authorizations and acme/certs/ entry, once its
+ * certificate's notAfter + cert_buffer has passed (without a
+ * certificate: once the order expired); an account none of whose orders
+ * is left, made and whose last certificate expired more than
+ * account_buffer ago, is revoked ("status": "revoked", "revoked_on"),
+ * and a revoked or deactivated one whose revoked_on is that old is
+ * deleted with its thumbprint; EAB keys unused account_buffer after
+ * their creation go. Each account is tidied under st->mu (st NULL: no
+ * lock); counts are added to under lock (NULL: none); stops between
+ * accounts once *cancel (NULL: never) is true. 0 or a storage error. */
+int acme_tidy(struct storage *s, struct acme_state *st, int64_t now, int64_t cert_buffer, int64_t account_buffer,
+              struct acme_tidy_counts *counts, pthread_mutex_t *lock, const atomic_bool *cancel);
 
 /* "<account>/<id>" into out. */
 #define ACME_REC_ID_MAX 80

@@ -91,8 +91,8 @@ static int leaf_policy(struct acme_ctx *c, struct pki_leaf *leaf, struct strlist
 	struct pki_role role;
 	int r = 0;
 
-	pki_role_init(&role);
 	if (!c->role) {
+		pki_role_init(&role); /* for the release below; pki_role_load inits its own */
 		leaf->key_usage =
 		    X509_KU_DIGITAL_SIGNATURE | X509_KU_KEY_ENCIPHERMENT | X509_KU_KEY_AGREEMENT;
 		leaf->ext_key_usage = X509_EKU_SERVER;

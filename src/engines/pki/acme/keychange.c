@@ -8,8 +8,8 @@
  *
  * revoke-cert: a certificate obtained through ACME from this mount (the
  * bytes stored), revoked by the account that obtained it or by a JWS of
- * the certificate's own key; reason 0 only. Marking the serial revoked
- * is the engine's revocation code's (revoke_serial). */
+ * the certificate's own key; reason 0 only. The revocation itself is
+ * the engine's (pki_revoke_cert), as for the revoke route. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +103,28 @@ out:
 	return acme_end(&c, r);
 }
 
-/* The revocation itself: the engine's revocation code is not part of
- * this build yet, so an authorised request is answered that it cannot be
- * done. Returns 0 once it revoked, else ACME_ANSWERED. */
+/* The revocation itself, by the engine's revocation code (the CRLs
+ * rebuilt as for any revoke). Returns 0 once it revoked, else
+ * ACME_ANSWERED: alreadyRevoked for a serial revoked before, malformed
+ * for an expired certificate, as Vault answers. */
 static int revoke_serial(struct acme_ctx *c, const char *serial)
 {
-	(void)serial;
-	return acme_problem(c, 501, "serverInternal", "revoke-cert is not available on this server yet");
+	struct pki_revocation rev;
+	struct buf why;
+	int r;
+
+	buf_init(&why, 256);
+	r = pki_revoke_cert(c->req->storage, c->req->mount, serial, false, &rev, &why);
+	if (r == TROVE_ERR_INVALID)
+		r = acme_problem(c, 400, "malformed", "unable to revoke certificate: %s", why.data);
+	else if (r != 0)
+		r = acme_problem(c, 500, "serverInternal", "unable to revoke certificate");
+	else if (rev.already)
+		r = acme_problem(c, 400, "alreadyRevoked", "the certificate was revoked before");
+	else if (rev.expired || !rev.revocation_time)
+		r = acme_problem(c, 400, "malformed", "refusing to revoke an expired certificate");
+	buf_release(&why);
+	return r;
 }
 
 /* Whether the request may revoke cert (stored as rec's account): signed

@@ -362,6 +362,7 @@ int acme_h_finalize(struct request *req, struct response *resp)
 		goto unlock;
 	json_object_set_new(order, "status", json_string("valid"));
 	json_object_set_new(order, "serial", json_string(serial));
+	json_object_set_new(order, "cert_expiry", json_integer(x509_not_after(cert))); /* for tidy */
 	json_object_set_new(order, "issuer_id", json_string(issuer_id));
 	char rid[ACME_REC_ID_MAX];
 	acme_rec_id(rid, c.account_id, json_string_value(json_object_get(order, "id")));
