@@ -218,6 +218,7 @@ struct pki_leaf {
 	const struct strlist *policy_identifiers; /* certificatePolicies OIDs, or NULL */
 	bool basic_constraints_valid;             /* a CA:FALSE basicConstraints */
 	struct pki_state *state;                  /* the mount's (pki_state_of), or NULL */
+	const json_t *issuer;                     /* the issuer's record, read by the caller, or NULL */
 };
 
 /* Signs a leaf with the issuer whose id is given, and stores it under
