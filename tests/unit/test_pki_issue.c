@@ -455,6 +455,16 @@ static void test_state_follows_storage(void **state)
 		X509_free(leaf);
 		json_decref(b);
 	}
+	/* the key's record changes (a new name): the kept signer is not
+	 * reused, and the key read again still signs */
+	assert_int_equal(call(f->core, "POST", "/v1/pki/key/default", "{\"key_name\": \"renamed\"}", NULL), 200);
+	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+	X509 *again = pem_cert(json_object_get(b, "data"), "certificate");
+	assert_true(x509_issued_by(again, a));
+	X509_free(again);
+	json_decref(b);
+	assert_int_equal(call(f->core, "GET", "/v1/pki/key/renamed", NULL, &b), 200);
+	json_decref(b);
 	assert_int_equal(call(f->core, "DELETE", "/v1/pki/root", NULL, NULL), 204);
 	X509 *bb = make_root(f, "{\"common_name\": \"Root B\", \"key_type\": \"ec\"}");
 	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);

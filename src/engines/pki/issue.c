@@ -69,7 +69,8 @@ out:
 int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, X509 **out,
 		   struct response *resp)
 {
-	json_t *rec = NULL;
+	json_t *owned = NULL;
+	const json_t *rec = leaf->issuer;
 	X509 *icert = NULL;
 	EVP_PKEY *ikey = NULL;
 	X509_NAME *name = NULL;
@@ -79,7 +80,10 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 
 	*out = NULL;
 	pki_urls_init(&urls);
-	if ((r = pki_issuer_get(s, issuer_id, &rec)) != 0 || (r = pki_signer_get(leaf->state, s, rec, &icert, &ikey)) != 0)
+	if (!rec && (r = pki_issuer_get(s, issuer_id, &owned)) != 0)
+		goto out;
+	rec = rec ?: owned;
+	if ((r = pki_signer_get(leaf->state, s, rec, &icert, &ikey)) != 0)
 		goto out;
 	if (!ikey) {
 		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s has no private key in this mount", issuer_id);
@@ -150,6 +154,6 @@ out:
 	X509_NAME_free(name);
 	X509_free(icert);
 	EVP_PKEY_free(ikey);
-	json_decref(rec);
+	json_decref(owned);
 	return r;
 }

@@ -218,6 +218,7 @@ struct pki_leaf {
 	const struct strlist *policy_identifiers; /* certificatePolicies OIDs, or NULL */
 	bool basic_constraints_valid;             /* a CA:FALSE basicConstraints */
 	struct pki_state *state;                  /* the mount's (pki_state_of), or NULL */
+	const json_t *issuer;                     /* the issuer's record, read by the caller, or NULL */
 };
 
 /* Signs a leaf with the issuer whose id is given, and stores it under
@@ -273,7 +274,8 @@ void pki_state_free(struct pki_state *st);
 /* The request's mount state, or NULL (no mount, another engine). */
 struct pki_state *pki_state_of(const struct request *req);
 /* As pki_issuer_signer, reusing what the mount parsed before when the
- * issuer and key records hold the same PEM (st NULL: no reuse). */
+ * issuer record holds the same certificate PEM and the key record is
+ * byte-identical to the one stored then (st NULL: no reuse). */
 int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key);
 /* As pki_issuer_chain, reusing the chain built before for the same
  * issuer when the mount's issuer ids are the same (st NULL: no reuse). */

@@ -6,14 +6,16 @@
  *
  * Nothing here can answer differently from storage:
  *  - a signer (certificate and key) is reused only when the issuer record
- *    and the key record just read hold byte-identical PEM to what was
- *    parsed, so a deleted or relinked key is seen at once;
+ *    just read holds byte-identical certificate PEM to what was parsed and
+ *    the key record, read from storage as bytes (parsing its JSON cost
+ *    more than the rest of the lookup), is byte-identical to the one read
+ *    then, so a deleted, changed or relinked key is seen at once;
  *  - a chain is reused for the same issuer id, the same set of issuer ids
  *    in the mount and no manual_chain: an issuer's certificate never
  *    changes under its id (updates touch its name, usage, chain and URLs;
  *    a new certificate is a new issuer), so the chain is a function of
  *    those. A manual_chain is read as it is (it needs no parsing).
- * Private key PEM copies are wiped when evicted; the whole state goes
+ * Kept key records (they hold the private key) are wiped when evicted; the whole state goes
  * when the mount is disabled or the core sealed (mount_cleanup). */
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,7 +35,9 @@
 
 struct signer {
 	char issuer_id[PKI_ID_MAX];
-	char *cert_pem, *key_pem; /* key_pem: secret, NULL when no key */
+	char *cert_pem;
+	unsigned char *key_rec; /* the key's stored record: secret, NULL when no key */
+	size_t key_rec_len;
 	X509 *cert;
 	EVP_PKEY *key;
 	uint64_t used; /* 0: free */
@@ -55,7 +59,7 @@ struct pki_state {
 static void signer_clear(struct signer *s)
 {
 	free(s->cert_pem);
-	secure_free_str(s->key_pem);
+	secure_free(s->key_rec, s->key_rec_len);
 	X509_free(s->cert);
 	EVP_PKEY_free(s->key);
 	memset(s, 0, sizeof(*s));
@@ -100,25 +104,38 @@ static bool same(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool same_bytes(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
+{
+	return (!a && !b) || (a && b && alen == blen && memcmp(a, b, alen) == 0);
+}
+
 int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key)
 {
 	const char *id = json_string_value(json_object_get(rec, "id")) ?: "";
 	const char *cpem = json_string_value(json_object_get(rec, "certificate"));
 	const char *kid = json_string_value(json_object_get(rec, "key_id"));
-	json_t *krec = NULL;
+	unsigned char *krec = NULL; /* the key's record as stored, not parsed */
+	size_t klen = 0;
 	int r;
 
 	if (!st || !cpem || strlen(id) >= PKI_ID_MAX)
 		return pki_issuer_signer(s, rec, cert, key);
-	if (kid && kid[0] && (r = pki_key_get(s, kid, &krec)) != 0 && r != TROVE_ERR_NOT_FOUND)
-		return r;
-	const char *kpem = json_string_value(json_object_get(krec, "private_key"));
+	if (kid && kid[0]) {
+		struct buf path;
+		buf_init(&path, STORAGE_MAX_KEY);
+		buf_printf(&path, PKI_KEY_PREFIX "%s", kid);
+		r = storage_get(s, path.data, &krec, &klen);
+		buf_release(&path);
+		if (r != 0 && r != TROVE_ERR_NOT_FOUND)
+			return r;
+	}
 	*cert = NULL;
 	*key = NULL;
 	pthread_mutex_lock(&st->mu);
 	for (size_t i = 0; i < SIGNER_SLOTS; i++) {
 		struct signer *g = &st->signers[i];
-		if (g->used && strcmp(g->issuer_id, id) == 0 && same(g->cert_pem, cpem) && same(g->key_pem, kpem)) {
+		if (g->used && strcmp(g->issuer_id, id) == 0 && same(g->cert_pem, cpem) &&
+		    same_bytes(g->key_rec, g->key_rec_len, krec, klen)) {
 			g->used = ++st->tick;
 			X509_up_ref(g->cert);
 			*cert = g->cert;
@@ -129,7 +146,7 @@ int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X
 	}
 	pthread_mutex_unlock(&st->mu);
 	if (*cert) {
-		json_decref(krec);
+		secure_free(krec, klen);
 		return 0;
 	}
 	if ((r = pki_issuer_signer(s, rec, cert, key)) == 0) {
@@ -141,7 +158,11 @@ int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X
 		signer_clear(victim);
 		memcpy(victim->issuer_id, id, strlen(id) + 1);
 		victim->cert_pem = xstrdup(cpem);
-		victim->key_pem = *key && kpem ? xstrdup(kpem) : NULL;
+		if (*key && krec) {
+			victim->key_rec = krec; /* kept: wiped with the slot */
+			victim->key_rec_len = klen;
+			krec = NULL;
+		}
 		if (X509_up_ref(*cert))
 			victim->cert = *cert;
 		if (*key && EVP_PKEY_up_ref(*key))
@@ -151,7 +172,7 @@ int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X
 			signer_clear(victim);
 		pthread_mutex_unlock(&st->mu);
 	}
-	json_decref(krec);
+	secure_free(krec, klen);
 	return r;
 }
 

@@ -2,6 +2,7 @@
  * generation, extensions, signing, and what a certificate says. PEM and
  * DER: x509_pem.c; serials, SANs and subjects: x509_names.c. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -51,11 +52,50 @@ static const char *ec_curve(int bits)
 	}
 }
 
+/* Parameter keys (the curve alone) for EC key generation, made once.
+ * EVP_PKEY_Q_keygen builds the curve's group, with its Montgomery
+ * constants, on every call: that is half the cost of a P-256 key.
+ * Generating from a kept parameter key copies the group instead. They are
+ * only read after ec_templates_init, so threads share them. */
+static const int ec_template_bits[] = {224, 256, 384, 521};
+static EVP_PKEY *ec_templates[sizeof(ec_template_bits) / sizeof(ec_template_bits[0])];
+static pthread_once_t ec_templates_once = PTHREAD_ONCE_INIT;
+
+static void ec_templates_init(void)
+{
+	for (size_t i = 0; i < sizeof(ec_template_bits) / sizeof(ec_template_bits[0]); i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (!c || EVP_PKEY_paramgen_init(c) != 1 ||
+		    EVP_PKEY_CTX_set_group_name(c, ec_curve(ec_template_bits[i])) != 1 ||
+		    EVP_PKEY_paramgen(c, &ec_templates[i]) != 1)
+			ec_templates[i] = NULL; /* x509_keygen falls back */
+		EVP_PKEY_CTX_free(c);
+	}
+	ERR_clear_error();
+}
+
+/* A new EC key on the curve of bits from its kept parameter key, or NULL
+ * when there is none. */
+static EVP_PKEY *ec_keygen(int bits)
+{
+	EVP_PKEY *tmpl = NULL, *k = NULL;
+	pthread_once(&ec_templates_once, ec_templates_init);
+	for (size_t i = 0; i < sizeof(ec_template_bits) / sizeof(ec_template_bits[0]); i++)
+		if (ec_template_bits[i] == bits)
+			tmpl = ec_templates[i];
+	EVP_PKEY_CTX *c = tmpl ? EVP_PKEY_CTX_new_from_pkey(NULL, tmpl, NULL) : NULL;
+	if (c && EVP_PKEY_keygen_init(c) == 1 && EVP_PKEY_keygen(c, &k) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(c);
+	ERR_clear_error();
+	return k;
+}
+
 int x509_keygen(const char *type, int bits, EVP_PKEY **out)
 {
 	*out = NULL;
 	if (strcmp(type, "ec") == 0)
-		*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits));
+		*out = ec_keygen(bits) ?: EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits));
 	else if (strcmp(type, "ed25519") == 0)
 		*out = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	else

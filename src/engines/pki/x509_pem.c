@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -26,6 +27,110 @@ static int bio_take(BIO *b, char **out)
 	return 0;
 }
 
+/* A DER tag and length at p (room for 4 bytes), lengths below 64 KiB. */
+static size_t der_head(unsigned char *p, unsigned char tag, size_t len)
+{
+	p[0] = tag;
+	if (len < 0x80) {
+		p[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 0x100) {
+		p[1] = 0x81;
+		p[2] = (unsigned char)len;
+		return 3;
+	}
+	p[1] = 0x82;
+	p[2] = (unsigned char)(len >> 8);
+	p[3] = (unsigned char)len;
+	return 4;
+}
+
+/* The SEC1 ECPrivateKey DER (RFC 5915: version 1, the scalar padded to the
+ * order's size, the named curve, the uncompressed point) of a named-curve
+ * EC key, byte for byte what OpenSSL's encoder writes, built from the raw
+ * key. OpenSSL 3.0 writes it by converting the key to a legacy EC_KEY,
+ * rebuilding the curve's group each time, which costs more than
+ * generating the key. Answers -1 for anything else (explicit parameters,
+ * a compressed point, no public key: the caller then takes OpenSSL's
+ * path). der[] holds the secret scalar: the caller wipes it. */
+static int ec_sec1_der(EVP_PKEY *k, unsigned char *der, size_t cap, size_t *len)
+{
+	unsigned char point[160], scalar[80], oid[32], *op = oid;
+	char group[64], enc[32], form[32];
+	size_t plen = 0;
+	int with_pub = 1; /* OpenSSL 3.0 does not report it: its default */
+	BIGNUM *priv = NULL;
+	int r = -1;
+	int nbytes = (EVP_PKEY_get_bits(k) + 7) / 8;
+	int nid;
+
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC || nbytes <= 0 || (size_t)nbytes > sizeof(scalar) ||
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1 ||
+	    (nid = OBJ_txt2nid(group)) == NID_undef ||
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), NULL) != 1 ||
+	    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0 ||
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form, sizeof(form), NULL) != 1 ||
+	    strcmp(form, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0 ||
+	    (EVP_PKEY_get_int_param(k, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, &with_pub) == 1 && !with_pub) ||
+	    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &plen) != 1 ||
+	    plen < 1 || point[0] != POINT_CONVERSION_UNCOMPRESSED ||
+	    EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
+	    BN_bn2binpad(priv, scalar, nbytes) != nbytes)
+		goto out;
+	int olen = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), NULL);
+	if (olen <= 0 || (size_t)olen > sizeof(oid) || i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &op) != olen)
+		goto out;
+	/* SEQUENCE { version 1, privateKey, [0] curve OID, [1] BIT STRING point } */
+	unsigned char tmp[4];
+	size_t bits_len = 1 + plen, bits_head = der_head(tmp, 0x03, bits_len);
+	size_t inner = 3 + der_head(tmp, 0x04, (size_t)nbytes) + (size_t)nbytes + 2 + (size_t)olen +
+		       der_head(tmp, 0xa1, bits_head + bits_len) + bits_head + bits_len;
+	size_t n = 0;
+	if (inner + 4 > cap)
+		goto out;
+	n += der_head(der + n, 0x30, inner);
+	memcpy(der + n, "\x02\x01\x01", 3);
+	n += 3;
+	n += der_head(der + n, 0x04, (size_t)nbytes);
+	memcpy(der + n, scalar, (size_t)nbytes);
+	n += (size_t)nbytes;
+	n += der_head(der + n, 0xa0, (size_t)olen);
+	memcpy(der + n, oid, (size_t)olen);
+	n += (size_t)olen;
+	n += der_head(der + n, 0xa1, bits_head + bits_len);
+	n += der_head(der + n, 0x03, bits_len);
+	der[n++] = 0x00; /* no unused bits */
+	memcpy(der + n, point, plen);
+	n += plen;
+	*len = n;
+	r = 0;
+out:
+	secure_wipe(scalar, sizeof(scalar));
+	BN_clear_free(priv);
+	ERR_clear_error();
+	return r;
+}
+
+/* PEM of DER as PEM_write writes it: base64 in lines of 64. */
+static char *pem_wrap(const char *label, const unsigned char *der, size_t n)
+{
+	char *b64 = xmalloc(base64_encoded_size(n));
+	base64_encode(der, n, b64);
+	size_t blen = strlen(b64), cap = blen + blen / 64 + 2 * strlen(label) + 40, o = 0;
+	char *pem = xmalloc(cap);
+	o += (size_t)snprintf(pem + o, cap - o, "-----BEGIN %s-----\n", label);
+	for (size_t i = 0; i < blen; i += 64) {
+		size_t line = blen - i < 64 ? blen - i : 64;
+		memcpy(pem + o, b64 + i, line);
+		o += line;
+		pem[o++] = '\n';
+	}
+	snprintf(pem + o, cap - o, "-----END %s-----\n", label);
+	secure_free_str(b64);
+	return pem;
+}
+
 int x509_key_to_text(EVP_PKEY *k, const char *format, char **out)
 {
 	bool pkcs8 = format && strcmp(format, "pkcs8") == 0;
@@ -40,6 +145,19 @@ int x509_key_to_text(EVP_PKEY *k, const char *format, char **out)
 	const char *type = x509_key_type(k, &bits);
 	if (type && strcmp(type, "ed25519") == 0)
 		pkcs8 = true;
+	unsigned char sec1[512];
+	size_t n1 = 0;
+	if (!pkcs8 && type && strcmp(type, "ec") == 0 && ec_sec1_der(k, sec1, sizeof(sec1), &n1) == 0) {
+		if (der) {
+			*out = xmalloc(base64_encoded_size(n1));
+			base64_encode(sec1, n1, *out);
+		} else {
+			*out = pem_wrap("EC PRIVATE KEY", sec1, n1);
+		}
+		secure_wipe(sec1, n1);
+		r = 0;
+		goto out;
+	}
 	if (der) {
 		int n = i2d_PrivateKey(k, &d);
 		if (n <= 0)
