@@ -464,6 +464,12 @@ def test_issuer_revoke_stops_issuing_keeps_crl(dev_server):
     assert "issuing-certificates" not in out["usage"]
     shown = call(srv, "GET", "pki/issuer/default")
     assert shown["revoked"] is True and shown["revocation_time"] == out["revocation_time"]
+    assert shown["revocation_time_rfc3339"].endswith("Z")
+    # a revoked issuer never gets its issuing usage back (Vault refuses too)
+    r = srv.request("POST", "/v1/pki/issuer/default", token=srv.root_token,
+                    json={"usage": "read-only,issuing-certificates,crl-signing"})
+    assert_error(r, 400, "usage")
+    assert "issuing-certificates" not in call(srv, "GET", "pki/issuer/default")["usage"]
     gen = post(srv, "pki-keys/intermediate/generate/exported", {"common_name": "late", "key_type": "ec"})
     r = srv.request("POST", "/v1/pki/root/sign-intermediate", token=srv.root_token,
                     json={"csr": gen["csr"], "common_name": "late"})

@@ -30,8 +30,8 @@ static int signing_issuer(struct request *req, struct response *resp, json_t **r
 		return r;
 	if (!*key)
 		return response_error(resp, TROVE_ERR_INVALID, "issuer %s has no private key in this mount", id);
-	if (!strstr(json_string_value(json_object_get(*rec, "usage")) ?: "", "issuing-certificates"))
-		return response_error(resp, TROVE_ERR_INVALID, "issuer %s may not issue certificates (usage)", id);
+	if (!pki_issuer_may_issue(*rec))
+		return response_error(resp, TROVE_ERR_INVALID, "issuer %s may not issue certificates (usage, or revoked)", id);
 	return 0;
 }
 

@@ -89,8 +89,8 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s has no private key in this mount", issuer_id);
 		goto out;
 	}
-	if (!strstr(json_string_value(json_object_get(rec, "usage")) ?: "", "issuing-certificates")) {
-		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s may not issue certificates (usage)", issuer_id);
+	if (!pki_issuer_may_issue(rec)) {
+		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s may not issue certificates (usage, or revoked)", issuer_id);
 		goto out;
 	}
 	struct x509_spec spec = {.pubkey = leaf->pubkey,

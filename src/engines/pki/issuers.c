@@ -291,7 +291,7 @@ static int issuer_view(struct storage *s, const json_t *rec, struct response *re
 	if (r != 0)
 		return r;
 	response_set_data(resp,
-			  json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b, s:b, s:I}",
+			  json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:b, s:b, s:I, s:s}",
 				    "issuer_id", json_object_get(rec, "id"), "issuer_name", json_object_get(rec, "name"),
 				    "key_id", json_object_get(rec, "key_id"), "certificate",
 				    json_object_get(rec, "certificate"), "ca_chain", chain, "manual_chain",
@@ -302,7 +302,8 @@ static int issuer_view(struct storage *s, const json_t *rec, struct response *re
 				    "crl_distribution_points", json_object_get(rec, "crl_distribution_points"),
 				    "ocsp_servers", json_object_get(rec, "ocsp_servers"), "enable_aia_url_templating", 0,
 				    "revoked", json_is_true(json_object_get(rec, "revoked")), "revocation_time",
-				    json_integer_value(json_object_get(rec, "revocation_time"))));
+				    json_integer_value(json_object_get(rec, "revocation_time")), "revocation_time_rfc3339",
+				    json_string_value(json_object_get(rec, "revocation_time_utc")) ?: ""));
 	return 0;
 }
 
@@ -321,6 +322,12 @@ static int issuer_read(struct request *req, struct response *resp)
 		r = issuer_view(req->storage, rec, resp);
 	json_decref(rec);
 	return r;
+}
+
+bool pki_issuer_may_issue(const json_t *rec)
+{
+	return strstr(json_string_value(json_object_get(rec, "usage")) ?: "", "issuing-certificates") &&
+	       !json_is_true(json_object_get(rec, "revoked"));
 }
 
 static bool usage_valid(const char *u)
@@ -376,12 +383,19 @@ static int issuer_update(struct request *req, struct response *resp)
 		buf_init(&u, 256);
 		json_array_foreach(l, i, v) buf_printf(&u, "%s%s", i ? "," : "", json_string_value(v));
 		bool ok = usage_valid(u.len ? u.data : "");
-		if (ok)
+		bool regain = ok && json_is_true(json_object_get(rec, "revoked")) && strstr(u.data ? u.data : "",
+											     "issuing-certificates");
+		if (ok && !regain)
 			json_object_set_new(rec, "usage", json_string(u.len ? u.data : ""));
 		buf_release(&u);
 		if (!ok) {
 			r = response_error(resp, TROVE_ERR_INVALID,
 					   "usage: each must be read-only, issuing-certificates, crl-signing or ocsp-signing");
+			goto out;
+		}
+		if (regain) {
+			r = response_error(resp, TROVE_ERR_INVALID,
+					   "usage: a revoked issuer cannot be given issuing-certificates again");
 			goto out;
 		}
 	}

@@ -66,6 +66,10 @@ int pki_issuer_resolve(struct storage *s, const char *ref, char id[PKI_ID_MAX]);
  * reference: <ref>" in resp when none does. */
 int pki_issuer_resolve_reply(struct storage *s, const char *ref, char id[PKI_ID_MAX], struct response *resp);
 int pki_issuer_get(struct storage *s, const char *id, json_t **rec);
+/* Whether the issuer record may sign certificates: its usage holds
+ * issuing-certificates and it is not revoked (a revoked issuer never
+ * issues again, whatever its usage says). */
+bool pki_issuer_may_issue(const json_t *rec);
 int pki_issuer_put(struct storage *s, const json_t *rec);
 /* Every issuer id, sorted. */
 int pki_issuer_ids(struct storage *s, struct strlist *out);
