@@ -47,6 +47,12 @@ void core_fixture_stop(struct core_fixture *f)
 
 int fixture_send(struct core *core, const struct fixture_request *rq, json_t **body, json_t **headers)
 {
+	return fixture_send_raw(core, rq, body, headers, NULL);
+}
+
+int fixture_send_raw(struct core *core, const struct fixture_request *rq, json_t **body, json_t **headers,
+		     struct buf *raw)
+{
 	struct request req;
 	struct response resp;
 	struct route_match m;
@@ -68,6 +74,8 @@ int fixture_send(struct core *core, const struct fixture_request *rq, json_t **b
 		r = router_dispatch(&req, &m, &resp);
 	}
 	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
+	if (raw)
+		assert_int_equal(buf_append(raw, out.data, out.len), 0);
 	if (body)
 		*body = out.len ? json_loadb(out.data, out.len, 0, NULL) : NULL;
 	if (headers)

@@ -41,6 +41,10 @@ struct fixture_request {
  * parsed as JSON (NULL when empty or not JSON), *headers the response
  * headers the router let through (NULL when none). The caller decrefs. */
 int fixture_send(struct core *core, const struct fixture_request *rq, json_t **body, json_t **headers);
+/* fixture_send that also appends the rendered body's bytes to raw (a
+ * DER answer, a PEM) when raw is not NULL. */
+int fixture_send_raw(struct core *core, const struct fixture_request *rq, json_t **body, json_t **headers,
+		     struct buf *raw);
 
 /* fixture_send of a JSON body (or none) with the root token. */
 int fixture_call(struct core *core, const char *method, const char *path, const char *json, json_t **body);

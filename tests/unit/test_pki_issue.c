@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "audit/device.h"
+#include "core_fixture.h"
 #include "core/core.h"
 #include "core/mount.h"
 #include "core/router.h"
@@ -24,60 +24,19 @@
 #include "engines/pki/x509.h"
 #include "encoding.h"
 #include "err.h"
-#include "server/http.h"
 #include "storage/storage.h"
 
 struct fx {
-	struct core *core;
-	struct storage *phys;
-	struct core_init_result res;
+	struct core_fixture cf;
+	struct core *core; /* cf.core */
 };
-
-static int call(struct core *core, const char *method, const char *path, const char *json, json_t **body)
-{
-	struct request req;
-	struct response resp;
-	struct route_match m;
-	struct buf out;
-	int status = 0;
-	request_init(&req);
-	response_init(&resp);
-	buf_init(&out, 1 << 16);
-	req.core = core;
-	req.client_token = strdup("root-id");
-	int r = http_build_request(&req, method, strlen(method), path, strlen(path), json, json ? strlen(json) : 0,
-				   "application/json", strlen("application/json"), &resp);
-	if (r == 0) {
-		router_match(&req, &m);
-		r = router_dispatch(&req, &m, &resp);
-	}
-	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
-	json_t *j = out.len ? json_loadb(out.data, out.len, 0, NULL) : NULL;
-	if (body)
-		*body = j;
-	else
-		json_decref(j);
-	buf_release(&out);
-	request_release(&req);
-	response_release(&resp);
-	return status;
-}
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 86400 * 365,
-				 .expiration_manual = true, .engines = &builtin_engines,
-				 .audit_devices = &audit_device_types};
-	struct seal_status st;
-	struct buf err;
-	buf_init(&err, 1024);
-	f->phys = storage_inmem_new();
-	f->core = core_new(f->phys, &cc);
-	assert_int_equal(core_initialize(f->core, 1, 1, "root-id", &f->res, &err), 0);
-	assert_int_equal(core_unseal(f->core, f->res.keys[0], f->res.key_len, &st, &err), 0);
-	buf_release(&err);
-	assert_int_equal(call(f->core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
+	core_fixture_start(&f->cf, NULL, 3600, 86400 * 365);
+	f->core = f->cf.core;
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
 	*state = f;
 	return 0;
 }
@@ -85,9 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	core_init_result_release(&f->res);
-	core_free(f->core);
-	storage_free(f->phys);
+	core_fixture_stop(&f->cf);
 	free(f);
 	return 0;
 }
@@ -97,7 +54,7 @@ static void put_role(struct fx *f, const char *name, const char *json)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/v1/pki/roles/%s", name);
-	assert_in_range(call(f->core, "POST", path, json, NULL), 200, 204);
+	assert_in_range(fixture_call(f->core, "POST", path, json, NULL), 200, 204);
 }
 
 static X509 *pem_cert(const json_t *data, const char *k)
@@ -112,7 +69,7 @@ static X509 *pem_cert(const json_t *data, const char *k)
 static X509 *make_root(struct fx *f, const char *body)
 {
 	json_t *b = NULL;
-	assert_int_equal(call(f->core, "POST", "/v1/pki/root/generate/internal", body, &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/root/generate/internal", body, &b), 200);
 	X509 *root = pem_cert(json_object_get(b, "data"), "certificate");
 	json_decref(b);
 	return root;
@@ -131,7 +88,7 @@ static void test_issue(void **state)
 	put_role(f, "web", "{\"allowed_domains\": [\"example.com\"], \"allow_subdomains\": true, "
 			   "\"key_type\": \"ec\", \"key_bits\": 384, \"ttl\": \"1h\", \"max_ttl\": \"2h\"}");
 
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/web",
 			      "{\"common_name\": \"www.example.com\", \"alt_names\": \"api.example.com\", "
 			      "\"ip_sans\": \"10.1.2.3\"}",
 			      &b),
@@ -176,12 +133,12 @@ static void test_issue(void **state)
 	hy[strlen(serial)] = '\0';
 	snprintf(path, sizeof(path), "/v1/pki/cert/%s", hy);
 	json_t *c = NULL;
-	assert_int_equal(call(f->core, "GET", path, NULL, &c), 200);
+	assert_int_equal(fixture_call(f->core, "GET", path, NULL, &c), 200);
 	X509 *stored = pem_cert(json_object_get(c, "data"), "certificate");
 	assert_int_equal(X509_cmp(stored, leaf), 0);
 	X509_free(stored);
 	json_decref(c);
-	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
+	assert_int_equal(fixture_call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 2); /* root + leaf */
 	json_decref(c);
 
@@ -189,13 +146,13 @@ static void test_issue(void **state)
 	json_decref(b);
 
 	/* the issuer's AIA, CRL and OCSP URLs go into what it issues */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/default",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issuer/default",
 			      "{\"issuing_certificates\": \"http://ca.example/ca\", "
 			      "\"crl_distribution_points\": \"http://ca.example/crl\", "
 			      "\"ocsp_servers\": \"http://ca.example/ocsp\"}",
 			      NULL),
 			 200);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"u.example.com\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"u.example.com\"}", &b), 200);
 	leaf = pem_cert(json_object_get(b, "data"), "certificate");
 	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(leaf, NID_info_access, NULL, NULL);
 	assert_non_null(aia);
@@ -208,7 +165,7 @@ static void test_issue(void **state)
 	json_decref(b);
 
 	/* ttl above the role's max is lowered to it */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/web",
 			      "{\"common_name\": \"a.example.com\", \"ttl\": \"100h\", \"format\": \"der\", "
 			      "\"private_key_format\": \"pkcs8\"}",
 			      &b),
@@ -228,29 +185,29 @@ static void test_issue(void **state)
 	json_decref(b);
 
 	/* names outside the role: 400 naming the name, nothing issued */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"www.evil.com\"}", &b), 400);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"www.evil.com\"}", &b), 400);
 	assert_non_null(strstr(first_error(b), "www.evil.com"));
 	json_decref(b);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/web",
 			      "{\"common_name\": \"x.example.com\", \"alt_names\": \"example.com\"}", &b),
 			 400);
 	assert_non_null(strstr(first_error(b), "example.com"));
 	json_decref(b);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/nope", "{\"common_name\": \"x.example.com\"}", &b), 400);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/nope", "{\"common_name\": \"x.example.com\"}", &b), 400);
 	assert_non_null(strstr(first_error(b), "unknown role"));
 	json_decref(b);
-	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
+	assert_int_equal(fixture_call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 4);
 	json_decref(c);
 
 	/* no_store: issued, not kept */
 	put_role(f, "ephemeral", "{\"allow_any_name\": true, \"key_type\": \"ed25519\", \"no_store\": true}");
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/ephemeral", "{\"common_name\": \"anything\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/ephemeral", "{\"common_name\": \"anything\"}", &b), 200);
 	leaf = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_true(x509_issued_by(leaf, root));
 	X509_free(leaf);
 	json_decref(b);
-	assert_int_equal(call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
+	assert_int_equal(fixture_call(f->core, "LIST", "/v1/pki/certs", NULL, &c), 200);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "keys")), 4);
 	json_decref(c);
 	X509_free(root);
@@ -263,19 +220,19 @@ static void test_leaf_not_after_behavior(void **state)
 	X509 *root = make_root(f, "{\"common_name\": \"Short Root\", \"key_type\": \"ec\", \"ttl\": \"2h\", "
 				  "\"issuer_name\": \"short\"}");
 	put_role(f, "long", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"ttl\": \"10h\"}");
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 400);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 400);
 	assert_non_null(strstr(first_error(b), "beyond the expiration of the CA"));
 	json_decref(b);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/short", "{\"leaf_not_after_behavior\": \"truncate\"}", NULL),
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issuer/short", "{\"leaf_not_after_behavior\": \"truncate\"}", NULL),
 			 200);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 200);
 	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_int_equal(x509_not_after(leaf), x509_not_after(root));
 	X509_free(leaf);
 	json_decref(b);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/short", "{\"leaf_not_after_behavior\": \"permit\"}", NULL),
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issuer/short", "{\"leaf_not_after_behavior\": \"permit\"}", NULL),
 			 200);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/long", "{\"common_name\": \"a\"}", &b), 200);
 	leaf = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_true(x509_not_after(leaf) > x509_not_after(root));
 	X509_free(leaf);
@@ -303,7 +260,7 @@ static void test_sign(void **state)
 	assert_int_equal(x509_csr_to_pem(q, &pem), 0);
 	json_t *body = json_pack("{s:s}", "csr", pem);
 	char *text = json_dumps(body, 0);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/svc", text, &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/sign/svc", text, &b), 200);
 	json_t *d = json_object_get(b, "data");
 	assert_null(json_object_get(d, "private_key"));
 	X509 *leaf = pem_cert(d, "certificate");
@@ -316,14 +273,14 @@ static void test_sign(void **state)
 	free(text);
 
 	/* a malformed CSR is refused naming csr */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/svc", "{\"csr\": \"-----BEGIN CERTIFICATE REQUEST-----\"}", &b),
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/sign/svc", "{\"csr\": \"-----BEGIN CERTIFICATE REQUEST-----\"}", &b),
 			 400);
 	assert_non_null(strstr(first_error(b), "csr"));
 	json_decref(b);
 	/* a CSR for a name outside the role */
 	put_role(f, "narrow", "{\"allowed_domains\": \"other.local\", \"allow_subdomains\": true, \"key_type\": \"any\"}");
 	text = json_dumps(body, 0);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/narrow", text, &b), 400);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/sign/narrow", text, &b), 400);
 	assert_non_null(strstr(first_error(b), "a.svc.local"));
 	json_decref(b);
 	free(text);
@@ -345,7 +302,7 @@ static void test_lease_revokes_the_certificate(void **state)
 	json_t *b = NULL, *rec = NULL, *again = NULL;
 	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"ec\"}");
 	put_role(f, "leased", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"ttl\": \"1h\", \"generate_lease\": true}");
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/leased", "{\"common_name\": \"a.test\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/leased", "{\"common_name\": \"a.test\"}", &b), 200);
 	const char *lease = json_string_value(json_object_get(b, "lease_id"));
 	const char *serial = json_string_value(json_object_get(json_object_get(b, "data"), "serial_number"));
 	assert_non_null(strstr(lease, "pki/issue/leased/"));
@@ -358,7 +315,7 @@ static void test_lease_revokes_the_certificate(void **state)
 			*p = '-';
 	struct mount *m = mount_match(core_mounts(f->core), "pki/x");
 	assert_int_equal(kv_get_json(m->view, key, &rec), TROVE_ERR_NOT_FOUND);
-	assert_int_equal(call(f->core, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
+	assert_int_equal(fixture_call(f->core, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
 	assert_int_equal(kv_get_json(m->view, key, &rec), 0);
 	json_int_t when = json_integer_value(json_object_get(rec, "revocation_time"));
 	assert_in_range(when, time(NULL) - 60, time(NULL) + 1);
@@ -396,7 +353,7 @@ static void test_role_extensions(void **state)
 	X509 *root = make_root(f, "{\"common_name\": \"Root\", \"key_type\": \"rsa\"}");
 	put_role(f, "pol", "{\"allow_any_name\": true, \"key_type\": \"ec\", \"signature_bits\": 512, "
 			   "\"policy_identifiers\": \"1.2.3.4,1.3.6.1.4.1.7\", \"basic_constraints_valid_for_non_ca\": true}");
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/pol", "{\"common_name\": \"a.test\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/pol", "{\"common_name\": \"a.test\"}", &b), 200);
 	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_true(x509_issued_by(leaf, root));
 	assert_int_equal(X509_get_signature_nid(leaf), NID_sha512WithRSAEncryption);
@@ -427,7 +384,7 @@ static void test_role_extensions(void **state)
 	assert_int_equal(x509_csr_to_pem(q, &pem), 0);
 	json_t *body = json_pack("{s:s}", "csr", pem);
 	char *text = json_dumps(body, 0);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/sign/pol", text, &b), 400);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/sign/pol", text, &b), 400);
 	assert_non_null(strstr(first_error(b), "role requires keys of type ec"));
 	json_decref(b);
 	free(text);
@@ -449,7 +406,7 @@ static void test_state_follows_storage(void **state)
 	X509 *a = make_root(f, "{\"common_name\": \"Root A\", \"key_type\": \"ec\"}");
 	put_role(f, "r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}");
 	for (int i = 0; i < 2; i++) { /* the second from the kept material */
-		assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+		assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
 		X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
 		assert_true(x509_issued_by(leaf, a));
 		X509_free(leaf);
@@ -457,17 +414,17 @@ static void test_state_follows_storage(void **state)
 	}
 	/* the key's record changes (a new name): the kept signer is not
 	 * reused, and the key read again still signs */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/key/default", "{\"key_name\": \"renamed\"}", NULL), 200);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/key/default", "{\"key_name\": \"renamed\"}", NULL), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
 	X509 *again = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_true(x509_issued_by(again, a));
 	X509_free(again);
 	json_decref(b);
-	assert_int_equal(call(f->core, "GET", "/v1/pki/key/renamed", NULL, &b), 200);
+	assert_int_equal(fixture_call(f->core, "GET", "/v1/pki/key/renamed", NULL, &b), 200);
 	json_decref(b);
-	assert_int_equal(call(f->core, "DELETE", "/v1/pki/root", NULL, NULL), 204);
+	assert_int_equal(fixture_call(f->core, "DELETE", "/v1/pki/root", NULL, NULL), 204);
 	X509 *bb = make_root(f, "{\"common_name\": \"Root B\", \"key_type\": \"ec\"}");
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/r", "{\"common_name\": \"a.test\"}", &b), 200);
 	X509 *leaf = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_true(x509_issued_by(leaf, bb));
 	assert_false(x509_issued_by(leaf, a));
@@ -475,33 +432,33 @@ static void test_state_follows_storage(void **state)
 	json_decref(b);
 
 	/* an intermediate whose root is imported after a first issue */
-	assert_int_equal(call(f->core, "POST", "/v1/sys/mounts/int", "{\"type\": \"pki\"}", NULL), 204);
-	assert_int_equal(call(f->core, "POST", "/v1/int/intermediate/generate/internal",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/sys/mounts/int", "{\"type\": \"pki\"}", NULL), 204);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/int/intermediate/generate/internal",
 			      "{\"common_name\": \"Int\", \"key_type\": \"ec\"}", &b), 200);
 	json_t *body = json_pack("{s:O, s:s}", "csr", json_object_get(json_object_get(b, "data"), "csr"), "common_name", "Int");
 	json_decref(b);
 	char *text = json_dumps(body, 0);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/root/sign-intermediate", text, &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/root/sign-intermediate", text, &b), 200);
 	free(text);
 	json_decref(body);
 	json_t *ipem = json_object_get(json_object_get(b, "data"), "certificate");
 	json_t *rpem = json_object_get(json_object_get(b, "data"), "issuing_ca");
 	body = json_pack("{s:O}", "certificate", ipem);
 	text = json_dumps(body, 0);
-	assert_int_equal(call(f->core, "POST", "/v1/int/intermediate/set-signed", text, NULL), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/int/intermediate/set-signed", text, NULL), 200);
 	free(text);
 	json_decref(body);
 	body = json_pack("{s:O}", "pem_bundle", rpem);
 	text = json_dumps(body, 0);
 	json_decref(b);
-	assert_int_equal(call(f->core, "POST", "/v1/int/roles/r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}", NULL),
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/int/roles/r", "{\"allow_any_name\": true, \"key_type\": \"ec\"}", NULL),
 			 200);
 	json_t *c = NULL;
-	assert_int_equal(call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "ca_chain")), 1);
 	json_decref(c);
-	assert_int_equal(call(f->core, "POST", "/v1/int/issuers/import/bundle", text, NULL), 200);
-	assert_int_equal(call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/int/issuers/import/bundle", text, NULL), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/int/issue/r", "{\"common_name\": \"a.test\"}", &c), 200);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(c, "data"), "ca_chain")), 2);
 	json_decref(c);
 	free(text);

@@ -14,7 +14,7 @@
 
 #include <openssl/x509v3.h>
 
-#include "audit/device.h"
+#include "core_fixture.h"
 #include "core/core.h"
 #include "core/mount.h"
 #include "core/router.h"
@@ -22,54 +22,19 @@
 #include "engines/pki/crl.h"
 #include "engines/pki/revocation.h"
 #include "err.h"
-#include "server/http.h"
 #include "storage/storage.h"
 
 struct fx {
-	struct core *core;
-	struct storage *phys;
-	struct core_init_result res;
+	struct core_fixture cf;
+	struct core *core; /* cf.core */
 	X509 *root;
 };
 
-/* status; *body the rendered body as JSON (NULL for a raw one); raw, when
- * given, the body's bytes. */
 static int call_raw(struct core *core, const char *method, const char *path, const char *json, json_t **body,
 		    struct buf *raw)
 {
-	struct request req;
-	struct response resp;
-	struct route_match m;
-	struct buf out;
-	int status = 0;
-	request_init(&req);
-	response_init(&resp);
-	buf_init(&out, 1 << 20);
-	req.core = core;
-	req.client_token = strdup("root-id");
-	int r = http_build_request(&req, method, strlen(method), path, strlen(path), json, json ? strlen(json) : 0,
-				   "application/json", strlen("application/json"), &resp);
-	if (r == 0) {
-		router_match(&req, &m);
-		r = router_dispatch(&req, &m, &resp);
-	}
-	assert_int_equal(http_render(&req, &resp, r, &status, &out), 0);
-	if (raw)
-		buf_append(raw, out.data, out.len);
-	json_t *j = out.len && !resp.text ? json_loadb(out.data, out.len, 0, NULL) : NULL;
-	if (body)
-		*body = j;
-	else
-		json_decref(j);
-	buf_release(&out);
-	request_release(&req);
-	response_release(&resp);
-	return status;
-}
-
-static int call(struct core *core, const char *method, const char *path, const char *json, json_t **body)
-{
-	return call_raw(core, method, path, json, body, NULL);
+	struct fixture_request rq = {.method = method, .path = path, .body = json, .len = json ? strlen(json) : 0};
+	return fixture_send_raw(core, &rq, body, NULL, raw);
 }
 
 static X509 *pem_cert(const json_t *data, const char *k)
@@ -84,20 +49,11 @@ static X509 *pem_cert(const json_t *data, const char *k)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct core_config cc = {.storage_type = "inmem", .default_lease_ttl = 3600, .max_lease_ttl = 86400 * 365,
-				 .expiration_manual = true, .engines = &builtin_engines,
-				 .audit_devices = &audit_device_types};
-	struct seal_status st;
-	struct buf err;
 	json_t *b = NULL;
-	buf_init(&err, 1024);
-	f->phys = storage_inmem_new();
-	f->core = core_new(f->phys, &cc);
-	assert_int_equal(core_initialize(f->core, 1, 1, "root-id", &f->res, &err), 0);
-	assert_int_equal(core_unseal(f->core, f->res.keys[0], f->res.key_len, &st, &err), 0);
-	buf_release(&err);
-	assert_int_equal(call(f->core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/root/generate/internal",
+	core_fixture_start(&f->cf, NULL, 3600, 86400 * 365);
+	f->core = f->cf.core;
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/sys/mounts/pki", "{\"type\": \"pki\"}", NULL), 204);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/root/generate/internal",
 			      "{\"common_name\": \"Root\", \"key_type\": \"ec\", \"ttl\": \"8760h\"}", &b),
 			 200);
 	f->root = pem_cert(json_object_get(b, "data"), "certificate");
@@ -114,9 +70,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	X509_free(f->root);
-	core_init_result_release(&f->res);
-	core_free(f->core);
-	storage_free(f->phys);
+	core_fixture_stop(&f->cf);
 	free(f);
 	return 0;
 }
@@ -125,7 +79,7 @@ static int teardown(void **state)
 static X509 *issue(struct fx *f, char serial[X509_SERIAL_TEXT_MAX])
 {
 	json_t *b = NULL;
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"a.example.com\"}", &b), 200);
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issue/web", "{\"common_name\": \"a.example.com\"}", &b), 200);
 	X509 *c = pem_cert(json_object_get(b, "data"), "certificate");
 	assert_int_equal(x509_serial_text(X509_get0_serialNumber(c), serial), 0);
 	json_decref(b);
@@ -204,7 +158,7 @@ static void test_crl_numbers_strictly_increase(void **state)
 	long last = 0;
 	for (int i = 0; i < 4; i++) {
 		if (i)
-			assert_int_equal(call(f->core, "POST", "/v1/pki/crl/rotate", "{}", NULL), 200);
+			assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/crl/rotate", "{}", NULL), 200);
 		X509_CRL *crl = fetch_crl(f);
 		assert_true(crl_num(crl) > last);
 		last = crl_num(crl);
@@ -215,7 +169,7 @@ static void test_crl_numbers_strictly_increase(void **state)
 		X509_CRL_free(crl);
 	}
 	/* a delta CRL takes its number from the same sequence */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/config/crl", "{\"auto_rebuild\": true, \"enable_delta\": true}",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/config/crl", "{\"auto_rebuild\": true, \"enable_delta\": true}",
 			      NULL),
 			 200);
 	struct buf raw;
@@ -277,10 +231,10 @@ static void test_config_urls_reach_role_certificates(void **state)
 {
 	struct fx *f = *state;
 	char serial[X509_SERIAL_TEXT_MAX];
-	assert_int_equal(call(f->core, "POST", "/v1/pki/config/cluster", "{\"aia_path\": \"http://ca.example/v1/pki\"}",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/config/cluster", "{\"aia_path\": \"http://ca.example/v1/pki\"}",
 			      NULL),
 			 200);
-	assert_int_equal(call(f->core, "POST", "/v1/pki/config/urls",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/config/urls",
 			      "{\"enable_templating\": true, \"issuing_certificates\": \"{{cluster_aia_path}}/ca\", "
 			      "\"crl_distribution_points\": \"http://ca.example/crl\", "
 			      "\"ocsp_servers\": \"http://ca.example/ocsp\"}",
@@ -292,7 +246,7 @@ static void test_config_urls_reach_role_certificates(void **state)
 	assert_true(cdp_has(c, "http://ca.example/crl"));
 	X509_free(c);
 	/* an issuer's own URLs win over the mount's */
-	assert_int_equal(call(f->core, "POST", "/v1/pki/issuer/default",
+	assert_int_equal(fixture_call(f->core, "POST", "/v1/pki/issuer/default",
 			      "{\"crl_distribution_points\": \"http://issuer.example/crl\"}", NULL),
 			 200);
 	c = issue(f, serial);
