@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "timefmt.h"
 
 #include "banned.h"
 
@@ -71,18 +72,6 @@ int pki_req_names(struct request *req, struct x509_subject *subj, struct x509_sa
 	return pki_req_sans(req, subj->cn, sans, resp);
 }
 
-/* "2030-01-02T03:04:05Z" to unix seconds. */
-static int parse_utc(const char *s, int64_t *out)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		return TROVE_ERR_INVALID;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
 int pki_req_validity(struct request *req, int64_t def_ttl, int64_t max_ttl, int64_t *nb, int64_t *na,
 		     struct response *resp)
 {
@@ -96,7 +85,7 @@ int pki_req_validity(struct request *req, int64_t def_ttl, int64_t max_ttl, int6
 	if (field_present(req, "not_after") && field_string(req, "not_after")[0]) {
 		if (field_present(req, "ttl") && field_int(req, "ttl") > 0)
 			return response_error(resp, TROVE_ERR_INVALID, "not_after: either ttl or not_after, not both");
-		if (parse_utc(field_string(req, "not_after"), na) != 0)
+		if (time_parse_rfc3339(field_string(req, "not_after"), na) != 0)
 			return response_error(resp, TROVE_ERR_INVALID,
 					      "not_after: expected UTC time as YYYY-MM-ddTHH:MM:SSZ");
 		if (*na <= now)

@@ -16,22 +16,10 @@
 #include "core/mount.h"
 #include "core/token.h"
 #include "err.h"
+#include "timefmt.h"
 #include "secure.h"
 
 #include "banned.h"
-
-/* "2030-01-02T03:04:05Z" to unix seconds (the role's not_after, checked
- * when the role was written). */
-static int parse_utc(const char *s, int64_t *out)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		return TROVE_ERR_INVALID;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
 
 int pki_leaf_validity(struct request *req, const struct pki_role *role, int64_t *nb, int64_t *na,
 		      struct response *resp)
@@ -48,7 +36,7 @@ int pki_leaf_validity(struct request *req, const struct pki_role *role, int64_t 
 	if ((r = pki_req_validity(req, def, max, nb, na, resp)) != 0)
 		return r;
 	/* Vault: the role's not_after wins over the request's ttl and not_after */
-	if (role && role->not_after[0] && parse_utc(role->not_after, na) != 0)
+	if (role && role->not_after[0] && time_parse_rfc3339(role->not_after, na) != 0)
 		return response_error(resp, TROVE_ERR_INVALID, "not_after: the role's is not YYYY-MM-ddTHH:MM:SSZ");
 	*nb = clock_realtime_s() - (role ? role->not_before_duration : 30);
 	return 0;
