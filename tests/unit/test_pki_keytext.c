@@ -37,7 +37,7 @@ static char *openssl_text(EVP_PKEY *k, bool der)
 	char *p = NULL;
 	assert_int_equal(PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL), 1);
 	long n = BIO_get_mem_data(b, &p);
-	out = strndup(p, (size_t)n);
+	out = xstrndup(p, (size_t)n); /* bounded: the BIO holds no NUL */
 	BIO_free(b);
 	return out;
 }
