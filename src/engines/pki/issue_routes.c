@@ -140,7 +140,7 @@ out:
 static int role_get(struct request *req, struct response *resp, struct pki_role *role)
 {
 	const char *name = request_param(req, "role");
-	int r = pki_role_load(req->storage, name, role);
+	int r = pki_role_get(pki_state_of(req), req->storage, name, role);
 	if (r == TROVE_ERR_NOT_FOUND)
 		return response_error(resp, TROVE_ERR_INVALID, "unknown role: %s", name);
 	return r;
