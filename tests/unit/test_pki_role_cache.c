@@ -1,7 +1,8 @@
-/* test_pki_role_cache.c — the roles a PKI mount keeps parsed
- * (pki_role_get, pki_state.c): a kept role is answered only while the
- * stored bytes are the ones it was parsed from, so every answer equals
- * what pki_role_load gives from storage at that moment. */
+/* test_pki_role_cache.c — the roles and issuer records a PKI mount keeps
+ * parsed (pki_role_get, pki_issuer_get_kept, pki_state.c): a kept one is
+ * answered only while the stored bytes are the ones it was parsed from,
+ * so every answer equals what pki_role_load / pki_issuer_get give from
+ * storage at that moment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,11 +114,83 @@ static void test_many_roles(void **state)
 	storage_free(s);
 }
 
+/* pki_issuer_get_kept's answer, as JSON text, checked against
+ * pki_issuer_get's. */
+static char *issuer(struct pki_state *st, struct storage *s, const char *id, int want_rc)
+{
+	json_t *a = NULL, *b = NULL;
+	assert_int_equal(pki_issuer_get_kept(st, s, id, &a), want_rc);
+	assert_int_equal(pki_issuer_get(s, id, &b), want_rc);
+	if (want_rc != 0) {
+		assert_null(a);
+		return NULL;
+	}
+	char *ta = json_dumps(a, 0), *tb = json_dumps(b, 0);
+	assert_string_equal(ta, tb);
+	free(tb);
+	/* the answer is the caller's: changing it changes nothing kept */
+	json_object_set_new(a, "name", json_string("changed by the caller"));
+	json_decref(a);
+	json_decref(b);
+	return ta;
+}
+
+static void put_issuer(struct storage *s, const char *id, const char *json)
+{
+	char key[160];
+	snprintf(key, sizeof(key), PKI_ISSUER_PREFIX "%s", id);
+	assert_int_equal(storage_put(s, key, json, strlen(json)), 0);
+}
+
+static void test_issuer_records(void **state)
+{
+	(void)state;
+	struct storage *s = storage_inmem_new();
+	struct pki_state *st = pki_state_new();
+	char id[16], json[128];
+
+	put_issuer(s, "a", "{\"id\":\"a\",\"name\":\"one\",\"certificate\":\"-----BEGIN\\nX\"}");
+	char *t1 = issuer(st, s, "a", 0);
+	char *t2 = issuer(st, s, "a", 0); /* kept, and not changed by the first caller */
+	assert_string_equal(t1, t2);
+	assert_non_null(strstr(t1, "\"one\""));
+	put_issuer(s, "a", "{\"id\":\"a\",\"name\":\"two\",\"certificate\":\"-----BEGIN\\nX\"}");
+	char *t3 = issuer(st, s, "a", 0);
+	assert_non_null(strstr(t3, "\"two\""));
+	put_issuer(s, "a", "{not json");
+	assert_null(issuer(st, s, "a", TROVE_ERR_INTEGRITY));
+	assert_int_equal(storage_delete(s, PKI_ISSUER_PREFIX "a"), 0);
+	assert_null(issuer(st, s, "a", TROVE_ERR_NOT_FOUND));
+
+	/* more issuers than are kept, rewritten between rounds */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 20; i++) {
+			snprintf(id, sizeof(id), "i%d", i);
+			snprintf(json, sizeof(json), "{\"id\":\"%s\",\"name\":\"n%d-%d\"}", id, i, round);
+			put_issuer(s, id, json);
+		}
+		for (int k = 0; k < 60; k++) {
+			int i = (k * 7 + round) % 20;
+			snprintf(id, sizeof(id), "i%d", i);
+			char *t = issuer(st, s, id, 0);
+			snprintf(json, sizeof(json), "\"n%d-%d\"", i, round);
+			assert_non_null(strstr(t, json));
+			free(t);
+		}
+	}
+	free(t1);
+	free(t2);
+	free(t3);
+	pki_state_free(st);
+	storage_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_follows_storage),
 	    cmocka_unit_test(test_many_roles),
+	    cmocka_unit_test(test_issuer_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

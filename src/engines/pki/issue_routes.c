@@ -109,7 +109,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 
 	struct pki_leaf with_state = *leaf;
 	with_state.state = pki_state_of(req);
-	if ((r = pki_issuer_get(req->storage, issuer_id, &issuer)) != 0)
+	if ((r = pki_issuer_get_kept(with_state.state, req->storage, issuer_id, &issuer)) != 0)
 		goto out;
 	with_state.issuer = issuer; /* read once for the leaf and the reply */
 	if ((r = pki_issue_leaf(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||

@@ -288,6 +288,10 @@ int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, js
  * bytes stored under role/<name> are identical to those it was parsed
  * from (a read is made every time; up to 32 roles kept; st NULL: no
  * reuse). *role is initialised either way: pki_role_release it. */
+/* As pki_issuer_get, parsing the record's JSON again only when its
+ * stored bytes differ from those parsed before for that id (a read is
+ * made every time; st NULL: no reuse). *rec the caller's. */
+int pki_issuer_get_kept(struct pki_state *st, struct storage *s, const char *id, json_t **rec);
 struct pki_role;
 int pki_role_get(struct pki_state *st, struct storage *s, const char *name, struct pki_role *role);
 

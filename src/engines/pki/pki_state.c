@@ -19,7 +19,10 @@
  *    identical to the bytes it was parsed from: the read is still made
  *    on every request (storage stays the truth, whoever wrote it), only
  *    the JSON parse and the role's construction are skipped. A role's
- *    parse is a function of its stored bytes alone (pki_role_parse).
+ *    parse is a function of its stored bytes alone (pki_role_parse);
+ *  - an issuer record likewise: read every time, its JSON parsed again
+ *    only when its bytes differ from those kept for that id, and handed
+ *    out as a deep copy the caller owns and may change.
  * Kept key records (they hold the private key) are wiped when evicted; the whole state goes
  * when the mount is disabled or the core sealed (mount_cleanup). Roles
  * hold no secret. */
@@ -40,6 +43,7 @@
 #define SIGNER_SLOTS 8
 #define CHAIN_SLOTS 8
 #define ROLE_SLOTS 32
+#define RECORD_SLOTS 8
 
 struct signer {
 	char issuer_id[PKI_ID_MAX];
@@ -65,12 +69,21 @@ struct role_slot {
 	uint64_t used; /* 0: free */
 };
 
+struct record {
+	char *key; /* storage key */
+	unsigned char *stored;
+	size_t stored_len;
+	json_t *parsed;
+	uint64_t used;
+};
+
 struct pki_state {
 	pthread_mutex_t mu;
 	uint64_t tick;
 	struct signer signers[SIGNER_SLOTS];
 	struct chain chains[CHAIN_SLOTS];
 	struct role_slot roles[ROLE_SLOTS];
+	struct record records[RECORD_SLOTS];
 };
 
 static void signer_clear(struct signer *s)
@@ -98,6 +111,14 @@ static void role_slot_clear(struct role_slot *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
+static void record_clear(struct record *c)
+{
+	free(c->key);
+	free(c->stored);
+	json_decref(c->parsed);
+	memset(c, 0, sizeof(*c));
+}
+
 struct pki_state *pki_state_new(void)
 {
 	struct pki_state *st = xcalloc(1, sizeof(*st));
@@ -115,6 +136,8 @@ void pki_state_free(struct pki_state *st)
 		chain_clear(&st->chains[i]);
 	for (size_t i = 0; i < ROLE_SLOTS; i++)
 		role_slot_clear(&st->roles[i]);
+	for (size_t i = 0; i < RECORD_SLOTS; i++)
+		record_clear(&st->records[i]);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
@@ -298,4 +321,53 @@ int pki_role_get(struct pki_state *st, struct storage *s, const char *name, stru
 	victim->used = ++st->tick;
 	pthread_mutex_unlock(&st->mu);
 	return 0;
+}
+
+int pki_issuer_get_kept(struct pki_state *st, struct storage *s, const char *id, json_t **rec)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	struct buf key;
+	int r;
+
+	if (!st)
+		return pki_issuer_get(s, id, rec);
+	*rec = NULL;
+	buf_init(&key, STORAGE_MAX_KEY);
+	buf_printf(&key, PKI_ISSUER_PREFIX "%s", id);
+	if ((r = storage_get(s, key.data, &v, &n)) != 0)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < RECORD_SLOTS && !*rec; i++) {
+		struct record *c = &st->records[i];
+		if (c->used && strcmp(c->key, key.data) == 0 && same_bytes(c->stored, c->stored_len, v, n)) {
+			c->used = ++st->tick;
+			*rec = json_deep_copy(c->parsed);
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (*rec)
+		goto out;
+	if (!(*rec = json_loadb((const char *)v, n, JSON_DECODE_ANY, NULL))) {
+		r = TROVE_ERR_INTEGRITY; /* as kv_get_json */
+		goto out;
+	}
+	json_t *copy = json_deep_copy(*rec);
+	pthread_mutex_lock(&st->mu);
+	struct record *victim = &st->records[0];
+	for (size_t i = 1; i < RECORD_SLOTS; i++)
+		if (st->records[i].used < victim->used)
+			victim = &st->records[i];
+	record_clear(victim);
+	victim->key = xstrdup(key.data);
+	victim->stored = v; /* kept: freed with the slot */
+	victim->stored_len = n;
+	victim->parsed = copy;
+	victim->used = ++st->tick;
+	v = NULL;
+	pthread_mutex_unlock(&st->mu);
+out:
+	free(v);
+	buf_release(&key);
+	return r;
 }
