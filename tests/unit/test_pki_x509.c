@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "engines/pki/x509.h"
@@ -27,6 +28,20 @@ static X509_NAME *name_of(const char *cn)
 	assert_int_equal(x509_name_build(&s, &n), 0);
 	x509_subject_release(&s);
 	return n;
+}
+
+/* x509_cert_to_pem writes the bytes OpenSSL's PEM writer does. */
+static void pem_as_openssl(X509 *c)
+{
+	char *mine = NULL, *theirs = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_X509(b, c), 1);
+	long n = BIO_get_mem_data(b, &theirs);
+	assert_int_equal(x509_cert_to_pem(c, &mine), 0);
+	assert_int_equal(strlen(mine), (size_t)n);
+	assert_memory_equal(mine, theirs, (size_t)n);
+	free(mine);
+	BIO_free(b);
 }
 
 static void sign_chain(const char *type, int bits, int want_bits)
@@ -62,6 +77,8 @@ static void sign_chain(const char *type, int bits, int want_bits)
 	/* parsed back, the leaf carries exactly its key */
 	char *leaf_pem = NULL;
 	X509 *parsed = NULL;
+	pem_as_openssl(leaf);
+	pem_as_openssl(ca);
 	assert_int_equal(x509_cert_to_pem(leaf, &leaf_pem), 0);
 	assert_int_equal(x509_cert_from_pem(leaf_pem, strlen(leaf_pem), &parsed), 0);
 	assert_non_null(X509_get0_pubkey(parsed));

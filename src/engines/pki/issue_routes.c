@@ -109,7 +109,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 
 	struct pki_leaf with_state = *leaf;
 	with_state.state = pki_state_of(req);
-	if ((r = pki_issuer_get(req->storage, issuer_id, &issuer)) != 0)
+	if ((r = pki_issuer_get_kept(with_state.state, req->storage, issuer_id, &issuer)) != 0)
 		goto out;
 	with_state.issuer = issuer; /* read once for the leaf and the reply */
 	if ((r = pki_issue_leaf(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||
@@ -140,7 +140,7 @@ out:
 static int role_get(struct request *req, struct response *resp, struct pki_role *role)
 {
 	const char *name = request_param(req, "role");
-	int r = pki_role_load(req->storage, name, role);
+	int r = pki_role_get(pki_state_of(req), req->storage, name, role);
 	if (r == TROVE_ERR_NOT_FOUND)
 		return response_error(resp, TROVE_ERR_INVALID, "unknown role: %s", name);
 	return r;

@@ -284,6 +284,16 @@ int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X
 /* As pki_issuer_chain, reusing the chain built before for the same
  * issuer when the mount's issuer ids are the same (st NULL: no reuse). */
 int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, json_t **chain);
+/* As pki_role_load (role.h), reusing the role parsed before when the
+ * bytes stored under role/<name> are identical to those it was parsed
+ * from (a read is made every time; up to 32 roles kept; st NULL: no
+ * reuse). *role is initialised either way: pki_role_release it. */
+/* As pki_issuer_get, parsing the record's JSON again only when its
+ * stored bytes differ from those parsed before for that id (a read is
+ * made every time; st NULL: no reuse). *rec the caller's. */
+int pki_issuer_get_kept(struct pki_state *st, struct storage *s, const char *id, json_t **rec);
+struct pki_role;
+int pki_role_get(struct pki_state *st, struct storage *s, const char *name, struct pki_role *role);
 
 /* --- the issuing routes (issue_routes.c, sign_verbatim.c, lease.c) --- */
 

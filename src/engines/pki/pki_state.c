@@ -15,13 +15,23 @@
  *    changes under its id (updates touch its name, usage, chain and URLs;
  *    a new certificate is a new issuer), so the chain is a function of
  *    those. A manual_chain is read as it is (it needs no parsing).
+ *  - a role is reused only when the bytes just read from role/<name> are
+ *    identical to the bytes it was parsed from: the read is still made
+ *    on every request (storage stays the truth, whoever wrote it), only
+ *    the JSON parse and the role's construction are skipped. A role's
+ *    parse is a function of its stored bytes alone (pki_role_parse);
+ *  - an issuer record likewise: read every time, its JSON parsed again
+ *    only when its bytes differ from those kept for that id, and handed
+ *    out as a deep copy the caller owns and may change.
  * Kept key records (they hold the private key) are wiped when evicted; the whole state goes
- * when the mount is disabled or the core sealed (mount_cleanup). */
+ * when the mount is disabled or the core sealed (mount_cleanup). Roles
+ * hold no secret. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pki.h"
+#include "role.h"
 
 #include "core/mount.h"
 #include "engines/engines.h"
@@ -32,6 +42,8 @@
 
 #define SIGNER_SLOTS 8
 #define CHAIN_SLOTS 8
+#define ROLE_SLOTS 32
+#define RECORD_SLOTS 8
 
 struct signer {
 	char issuer_id[PKI_ID_MAX];
@@ -49,11 +61,29 @@ struct chain {
 	uint64_t used;
 };
 
+struct role_slot {
+	char *name;
+	unsigned char *stored; /* the bytes role was parsed from */
+	size_t stored_len;
+	struct pki_role role;
+	uint64_t used; /* 0: free */
+};
+
+struct record {
+	char *key; /* storage key */
+	unsigned char *stored;
+	size_t stored_len;
+	json_t *parsed;
+	uint64_t used;
+};
+
 struct pki_state {
 	pthread_mutex_t mu;
 	uint64_t tick;
 	struct signer signers[SIGNER_SLOTS];
 	struct chain chains[CHAIN_SLOTS];
+	struct role_slot roles[ROLE_SLOTS];
+	struct record records[RECORD_SLOTS];
 };
 
 static void signer_clear(struct signer *s)
@@ -72,6 +102,23 @@ static void chain_clear(struct chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static void role_slot_clear(struct role_slot *rs)
+{
+	if (rs->used)
+		pki_role_release(&rs->role);
+	free(rs->name);
+	free(rs->stored);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static void record_clear(struct record *c)
+{
+	free(c->key);
+	free(c->stored);
+	json_decref(c->parsed);
+	memset(c, 0, sizeof(*c));
+}
+
 struct pki_state *pki_state_new(void)
 {
 	struct pki_state *st = xcalloc(1, sizeof(*st));
@@ -87,6 +134,10 @@ void pki_state_free(struct pki_state *st)
 		signer_clear(&st->signers[i]);
 	for (size_t i = 0; i < CHAIN_SLOTS; i++)
 		chain_clear(&st->chains[i]);
+	for (size_t i = 0; i < ROLE_SLOTS; i++)
+		role_slot_clear(&st->roles[i]);
+	for (size_t i = 0; i < RECORD_SLOTS; i++)
+		record_clear(&st->records[i]);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
@@ -223,5 +274,100 @@ int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, js
 		pthread_mutex_unlock(&st->mu);
 	}
 	buf_release(&k);
+	return r;
+}
+
+int pki_role_get(struct pki_state *st, struct storage *s, const char *name, struct pki_role *role)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	bool hit = false;
+	int r;
+
+	if (!st)
+		return pki_role_load(s, name, role);
+	if ((r = pki_role_read(s, name, &v, &n)) != 0) {
+		pki_role_init(role);
+		return r;
+	}
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < ROLE_SLOTS && !hit; i++) {
+		struct role_slot *rs = &st->roles[i];
+		if (rs->used && strcmp(rs->name, name) == 0 && same_bytes(rs->stored, rs->stored_len, v, n)) {
+			rs->used = ++st->tick;
+			pki_role_copy(role, &rs->role);
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (hit) {
+		free(v);
+		return 0;
+	}
+	if ((r = pki_role_parse(v, n, role)) != 0) {
+		free(v);
+		return r; /* not a role: nothing kept */
+	}
+	pthread_mutex_lock(&st->mu);
+	struct role_slot *victim = &st->roles[0];
+	for (size_t i = 1; i < ROLE_SLOTS; i++)
+		if (st->roles[i].used < victim->used)
+			victim = &st->roles[i];
+	role_slot_clear(victim);
+	victim->name = xstrdup(name);
+	victim->stored = v; /* kept: freed with the slot */
+	victim->stored_len = n;
+	pki_role_copy(&victim->role, role);
+	victim->used = ++st->tick;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+int pki_issuer_get_kept(struct pki_state *st, struct storage *s, const char *id, json_t **rec)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	struct buf key;
+	int r;
+
+	if (!st)
+		return pki_issuer_get(s, id, rec);
+	*rec = NULL;
+	buf_init(&key, STORAGE_MAX_KEY);
+	buf_printf(&key, PKI_ISSUER_PREFIX "%s", id);
+	if ((r = storage_get(s, key.data, &v, &n)) != 0)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < RECORD_SLOTS && !*rec; i++) {
+		struct record *c = &st->records[i];
+		if (c->used && strcmp(c->key, key.data) == 0 && same_bytes(c->stored, c->stored_len, v, n)) {
+			c->used = ++st->tick;
+			*rec = json_deep_copy(c->parsed);
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (*rec)
+		goto out;
+	if (!(*rec = json_loadb((const char *)v, n, JSON_DECODE_ANY, NULL))) {
+		r = TROVE_ERR_INTEGRITY; /* as kv_get_json */
+		goto out;
+	}
+	json_t *copy = json_deep_copy(*rec);
+	pthread_mutex_lock(&st->mu);
+	struct record *victim = &st->records[0];
+	for (size_t i = 1; i < RECORD_SLOTS; i++)
+		if (st->records[i].used < victim->used)
+			victim = &st->records[i];
+	record_clear(victim);
+	victim->key = xstrdup(key.data);
+	victim->stored = v; /* kept: freed with the slot */
+	victim->stored_len = n;
+	victim->parsed = copy;
+	victim->used = ++st->tick;
+	v = NULL;
+	pthread_mutex_unlock(&st->mu);
+out:
+	free(v);
+	buf_release(&key);
 	return r;
 }

@@ -528,27 +528,59 @@ int pki_role_validate(struct pki_role *r, struct buf *why)
 	return 0;
 }
 
-int pki_role_load(struct storage *s, const char *name, struct pki_role *r)
+int pki_role_parse(const unsigned char *v, size_t n, struct pki_role *r)
 {
-	struct buf key, why;
-	unsigned char *v = NULL;
-	size_t n = 0;
-	json_t *o = NULL;
-	int rc;
+	struct buf why;
+	int rc = 0;
 
 	pki_role_init(r);
-	buf_init(&key, 512);
-	buf_init(&why, 512);
-	buf_printf(&key, PKI_ROLE_PREFIX "%s", name);
-	if ((rc = storage_get(s, key.data, &v, &n)) != 0)
-		goto out;
-	o = json_loadb((const char *)v, n, 0, NULL);
+	buf_init(&why, 256);
+	json_t *o = json_loadb((const char *)v, n, 0, NULL);
 	if (!o || pki_role_apply_json(r, o, &why) != 0)
 		rc = TROVE_ERR_INTEGRITY;
-out:
 	json_decref(o);
-	free(v);
-	buf_release(&key);
 	buf_release(&why);
+	return rc;
+}
+
+void pki_role_copy(struct pki_role *dst, const struct pki_role *src)
+{
+	memcpy(dst, src, sizeof(*dst)); /* bools and integers; pointers replaced below */
+	for (size_t i = 0; i < NSLOTS; i++) {
+		char *d = (char *)dst + slots[i].off;
+		const char *sp = (const char *)src + slots[i].off;
+		if (slots[i].kind == K_STR) {
+			const char *v = *(char *const *)sp;
+			*(char **)d = v ? xstrdup(v) : NULL;
+		} else if (slots[i].kind == K_LIST) {
+			const struct strlist *sl = (const struct strlist *)sp;
+			struct strlist *dl = (struct strlist *)d;
+			strlist_init(dl);
+			for (size_t j = 0; j < sl->len; j++)
+				strlist_push(dl, sl->items[j]);
+		}
+	}
+}
+
+int pki_role_read(struct storage *s, const char *name, unsigned char **v, size_t *n)
+{
+	struct buf key;
+	buf_init(&key, 512);
+	buf_printf(&key, PKI_ROLE_PREFIX "%s", name);
+	int rc = storage_get(s, key.data, v, n);
+	buf_release(&key);
+	return rc;
+}
+
+int pki_role_load(struct storage *s, const char *name, struct pki_role *r)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int rc = pki_role_read(s, name, &v, &n);
+	if (rc == 0)
+		rc = pki_role_parse(v, n, r);
+	else
+		pki_role_init(r);
+	free(v);
 	return rc;
 }

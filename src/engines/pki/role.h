@@ -137,6 +137,15 @@ bool pki_role_name_ok(const char *name);
  * stored value is not a role. r is initialised by the call either way. */
 struct storage;
 int pki_role_load(struct storage *s, const char *name, struct pki_role *r);
+/* The stored bytes of role name (*v the caller's, free()): 0,
+ * TROVE_ERR_NOT_FOUND or an I/O error. */
+int pki_role_read(struct storage *s, const char *name, unsigned char **v, size_t *n);
+/* A role from its stored bytes, as pki_role_load makes it: 0 or
+ * TROVE_ERR_INTEGRITY. r is initialised by the call either way. */
+int pki_role_parse(const unsigned char *v, size_t n, struct pki_role *r);
+/* dst becomes a deep copy of src (dst's previous contents are not
+ * released; release dst with pki_role_release). */
+void pki_role_copy(struct pki_role *dst, const struct pki_role *src);
 
 /* The key usage bits of r (OpenSSL's KU_* values of x509v3.h). Names
  * were checked by pki_role_validate; unknown ones add nothing. */

@@ -206,16 +206,6 @@ int x509_pubkey_id(EVP_PKEY *k, char **out)
 	return 0;
 }
 
-int x509_cert_to_pem(X509 *c, char **out)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int r = TROVE_ERR_INTERNAL;
-	if (b && PEM_write_bio_X509(b, c))
-		r = bio_take(b, out);
-	BIO_free(b);
-	return r;
-}
-
 int x509_cert_to_der(X509 *c, unsigned char **out, size_t *len)
 {
 	unsigned char *d = NULL;
@@ -227,6 +217,19 @@ int x509_cert_to_der(X509 *c, unsigned char **out, size_t *len)
 	*len = (size_t)n;
 	OPENSSL_free(d);
 	return 0;
+}
+
+/* The bytes PEM_write_bio_X509 writes (its DER in base64 lines of 64),
+ * without its memory BIO and incremental encoder. */
+int x509_cert_to_pem(X509 *c, char **out)
+{
+	unsigned char *d = NULL;
+	size_t n = 0;
+	int r = x509_cert_to_der(c, &d, &n);
+	if (r == 0)
+		*out = pem_wrap("CERTIFICATE", d, n);
+	free(d);
+	return r;
 }
 
 int x509_cert_to_der_b64(X509 *c, char **out)
