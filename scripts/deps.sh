@@ -32,9 +32,11 @@ die() {
 }
 
 build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-dev
-	liblmdb-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev libargon2-dev)
+	liblmdb-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev libargon2-dev
+	libpq-dev libmariadb-dev)
 test_pkgs=(python3 python3-pytest python3-hvac python3-requests python3-cryptography
-	wrk nginx-light lmdb-utils openssl procps util-linux certbot lego)
+	wrk nginx-light lmdb-utils openssl procps util-linux certbot lego
+	postgresql mariadb-server)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$want_test" = 1 ]; then
@@ -131,7 +133,7 @@ problems=()
 for c in meson ninja pkg-config gcc clang; do
 	command -v "$c" >/dev/null 2>&1 || problems+=("command $c")
 done
-for m in libh2o-evloop jansson lmdb libssl libcrypto libcurl cmocka; do
+for m in libh2o-evloop jansson lmdb libssl libcrypto libcurl cmocka libpq libmariadb; do
 	pkg-config --exists "$m" 2>/dev/null || problems+=("pkg-config module $m")
 done
 if ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
