@@ -85,33 +85,60 @@ static void warn_role(const struct pki_hc *hc, json_t *out, const char *name, co
 	buf_release(&msg);
 }
 
-int pki_hc_role_allows_localhost(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err)
+/* Judges one role: adds its warnings to out; returns false to end the
+ * check at once (the results in out then stand alone). */
+typedef bool (*role_judge)(struct pki_hc *hc, json_t *out, const char *name, const json_t *role,
+                           const void *ctx);
+
+/* Runs once the roles are loaded, before any is judged: 0, or -1 with
+ * *err. */
+typedef int (*role_prepare)(struct pki_hc *hc, json_t *out, void *ctx, char **err);
+
+/* The frame of every role check: load the roles, prepare (optional),
+ * judge each, and say ok_msg when there were roles and none drew a
+ * result. */
+static int judge_roles(struct pki_hc *hc, json_t *out, char **err, role_prepare prepare, role_judge judge,
+                       void *ctx, const char *ok_msg)
 {
 	json_t *roles, *role;
 	const char *name;
 	int r;
 
-	(void)cfg;
 	if ((r = load_roles(hc, out, &roles, err)) != 0)
+		goto out;
+	if (prepare != NULL && (r = prepare(hc, out, ctx, err)) != 0)
 		goto out;
 	json_object_foreach(roles, name, role)
 	{
-		if (pki_hc_bool(role, "allow_localhost") &&
-		    json_array_size(json_object_get(role, "allowed_domains")) > 0)
-			warn_role(
-			    hc, out, name, role,
-			    "The role issues for localhost (allow_localhost=true) although it is meant for "
-			    "the "
-			    "names in allowed_domains ",
-			    ", where operators may overlook it. If the role should issue for localhost, set "
-			    "allow_localhost=false and add localhost to allowed_domains.");
+		if (!judge(hc, out, name, role, ctx))
+			goto out;
 	}
 	if (json_array_size(out) == 0 && json_object_size(roles) > 0)
-		pki_hc_add(hc, out, PKI_HC_OK, "No role allows localhost beside other allowed domains.",
-		           "/{{mount}}/roles");
+		pki_hc_add(hc, out, PKI_HC_OK, ok_msg, "/{{mount}}/roles");
 out:
 	json_decref(roles);
 	return r < 0 ? -1 : 0;
+}
+
+static bool judge_localhost(struct pki_hc *hc, json_t *out, const char *name, const json_t *role,
+                            const void *ctx)
+{
+	(void)ctx;
+	if (pki_hc_bool(role, "allow_localhost") &&
+	    json_array_size(json_object_get(role, "allowed_domains")) > 0)
+		warn_role(hc, out, name, role,
+		          "The role issues for localhost (allow_localhost=true) although it is meant for the "
+		          "names in allowed_domains ",
+		          ", where operators may overlook it. If the role should issue for localhost, set "
+		          "allow_localhost=false and add localhost to allowed_domains.");
+	return true;
+}
+
+int pki_hc_role_allows_localhost(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err)
+{
+	(void)cfg;
+	return judge_roles(hc, out, err, NULL, judge_localhost, NULL,
+	                   "No role allows localhost beside other allowed domains.");
 }
 
 static bool has_glob(const json_t *role)
@@ -127,86 +154,86 @@ static bool has_glob(const json_t *role)
 	return false;
 }
 
-int pki_hc_role_allows_glob_wildcards(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err)
+static bool judge_glob_wildcards(struct pki_hc *hc, json_t *out, const char *name, const json_t *role,
+                                 const void *ctx)
 {
-	json_t *roles, *role;
-	const char *name;
-	int r;
-
-	(void)cfg;
-	if ((r = load_roles(hc, out, &roles, err)) != 0)
-		goto out;
-	json_object_foreach(roles, name, role)
-	{
-		if (json_object_get(role, "allow_wildcard_certificates") == NULL) {
-			json_array_clear(out);
-			pki_hc_add(hc, out, PKI_HC_INVALID_VERSION,
-			           "The server's roles have no allow_wildcard_certificates field, so this "
-			           "check could "
-			           "not run.",
-			           "/{{mount}}/roles");
-			goto out;
-		}
-		if (pki_hc_bool(role, "allow_wildcard_certificates") &&
-		    pki_hc_bool(role, "allow_glob_domains") && has_glob(role))
-			warn_role(
-			    hc, out, name, role,
-			    "The role allows wildcard certificates and glob patterns in allowed_domains ",
-			    ". A glob can match names holding '*', wildcards at deeper levels included, so "
-			    "the "
-			    "two together issue more than they seem to. Turn wildcard certificates off, or "
-			    "split the role in two: one issuing wildcards for fixed domains, one matching "
-			    "globs without wildcards.");
-	}
-	if (json_array_size(out) == 0 && json_object_size(roles) > 0)
-		pki_hc_add(hc, out, PKI_HC_OK, "No role combines glob domains with wildcard certificates.",
+	(void)ctx;
+	if (json_object_get(role, "allow_wildcard_certificates") == NULL) {
+		json_array_clear(out);
+		pki_hc_add(hc, out, PKI_HC_INVALID_VERSION,
+		           "The server's roles have no allow_wildcard_certificates field, so this check "
+		           "could not run.",
 		           "/{{mount}}/roles");
-out:
-	json_decref(roles);
-	return r < 0 ? -1 : 0;
+		return false;
+	}
+	if (pki_hc_bool(role, "allow_wildcard_certificates") && pki_hc_bool(role, "allow_glob_domains") &&
+	    has_glob(role))
+		warn_role(hc, out, name, role,
+		          "The role allows wildcard certificates and glob patterns in allowed_domains ",
+		          ". A glob can match names holding '*', wildcards at deeper levels included, so the "
+		          "two together issue more than they seem to. Turn wildcard certificates off, or "
+		          "split the role in two: one issuing wildcards for fixed domains, one matching "
+		          "globs without wildcards.");
+	return true;
 }
 
-int pki_hc_role_no_store_false(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err)
+int pki_hc_role_allows_glob_wildcards(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err)
 {
-	json_t *roles, *role;
-	const json_t *crl_cfg;
-	const char *name;
-	bool rebuild;
-	int r, k;
+	(void)cfg;
+	return judge_roles(hc, out, err, NULL, judge_glob_wildcards, NULL,
+	                   "No role combines glob domains with wildcard certificates.");
+}
 
-	if ((r = load_roles(hc, out, &roles, err)) != 0)
-		goto out;
-	if ((k = pki_hc_read(hc, "GET", "config/crl", &crl_cfg, err)) < 0) {
-		r = -1;
-		goto out;
-	}
+struct no_store_ctx {
+	const json_t *cfg;
+	bool rebuild;
+};
+
+static bool judge_no_store(struct pki_hc *hc, json_t *out, const char *name, const json_t *role,
+                           const void *ctx)
+{
+	const struct no_store_ctx *c = ctx;
+
+	if (pki_hc_bool(role, "no_store") ||
+	    pki_hc_list_has(json_object_get(c->cfg, "allowed_roles"), name, false))
+		return true;
+	pki_hc_add(hc, out, c->rebuild ? PKI_HC_INFORMATIONAL : PKI_HC_WARNING,
+	           c->rebuild
+	               ? "The role stores every certificate it issues (no_store=false). With the CRL "
+	                 "rebuilt automatically revocations cost less, but many stored certificates "
+	                 "still fill storage and slow listing and tidy: prefer short lifetimes over "
+	                 "revocation, and no_store=true where certificates need not be listed."
+	               : "The role stores every certificate it issues (no_store=false). Many stored "
+	                 "and revoked certificates fill storage and make the CRL and tidy slow. Turn on "
+	                 "auto_rebuild in config/crl so that a revocation does not rebuild the CRL, "
+	                 "and prefer short lifetimes and no_store=true where certificates need not "
+	                 "be listed.",
+	           "/{{mount}}/roles/%s", name);
+	return true;
+}
+
+/* Reads config/crl: whether the CRL is rebuilt automatically changes the
+ * advice. */
+static int read_crl_config(struct pki_hc *hc, json_t *out, void *ctx, char **err)
+{
+	struct no_store_ctx *c = ctx;
+	const json_t *crl_cfg;
+	int k;
+
+	if ((k = pki_hc_read(hc, "GET", "config/crl", &crl_cfg, err)) < 0)
+		return -1;
 	if (k == PKI_HC_READ_DENIED)
 		pki_hc_denied(hc, out, "/{{mount}}/config/crl",
 		              "Without config/crl the check cannot see whether auto_rebuild lightens stored "
 		              "certificates' cost.");
-	rebuild = pki_hc_bool(crl_cfg, "auto_rebuild");
-	json_object_foreach(roles, name, role)
-	{
-		if (pki_hc_bool(role, "no_store") ||
-		    pki_hc_list_has(json_object_get(cfg, "allowed_roles"), name, false))
-			continue;
-		pki_hc_add(
-		    hc, out, rebuild ? PKI_HC_INFORMATIONAL : PKI_HC_WARNING,
-		    rebuild ? "The role stores every certificate it issues (no_store=false). With the CRL "
-		              "rebuilt automatically revocations cost less, but many stored certificates "
-		              "still fill storage and slow listing and tidy: prefer short lifetimes over "
-		              "revocation, and no_store=true where certificates need not be listed."
-		            : "The role stores every certificate it issues (no_store=false). Many stored "
-		              "and revoked certificates fill storage and make the CRL and tidy slow. Turn on "
-		              "auto_rebuild in config/crl so that a revocation does not rebuild the CRL, "
-		              "and prefer short lifetimes and no_store=true where certificates need not "
-		              "be listed.",
-		    "/{{mount}}/roles/%s", name);
-	}
-	if (json_array_size(out) == 0 && json_object_size(roles) > 0)
-		pki_hc_add(hc, out, PKI_HC_OK, "No role stores the certificates it issues.",
-		           "/{{mount}}/roles");
-out:
-	json_decref(roles);
-	return r < 0 ? -1 : 0;
+	c->rebuild = pki_hc_bool(crl_cfg, "auto_rebuild");
+	return 0;
+}
+
+int pki_hc_role_no_store_false(struct pki_hc *hc, const json_t *cfg, json_t *out, char **err)
+{
+	struct no_store_ctx ctx = {.cfg = cfg};
+
+	return judge_roles(hc, out, err, read_crl_config, judge_no_store, &ctx,
+	                   "No role stores the certificates it issues.");
 }
