@@ -5,8 +5,11 @@
 
 #include "banned.h"
 
+extern const struct db_plugin db_plugin_postgresql; /* postgresql.c */
+
 /* One line per plugin; each is defined in its own file. */
 static const struct db_plugin *const plugins[] = {
+	&db_plugin_postgresql,
 	NULL,
 };
 
