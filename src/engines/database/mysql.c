@@ -52,6 +52,7 @@ static void secrets_add(void *arg, const char *p, size_t len)
 
 /* Sets *why (when why is not NULL) to the formatted message with every
  * secret replaced by "*****". */
+static void set_why(char **why, const struct secrets *sec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_why(char **why, const struct secrets *sec, const char *fmt, ...)
 {
 	char msg[1024];
