@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (mysql_dsn_parse(text, &d, &why) != 0) {
-		if (why == NULL || d.user != NULL || d.password != NULL || d.host != NULL || d.socket != NULL ||
-		    d.dbname != NULL)
+		if (why == NULL || d.user != NULL || d.password != NULL || d.host != NULL ||
+		    d.socket != NULL || d.dbname != NULL)
 			abort();
 	} else {
 		if ((d.host == NULL) == (d.socket == NULL) || d.dbname == NULL)

@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out != NULL) {
 		for (size_t i = 0; i < l.n; i++) {
 			/* A literal of stars can reappear as the replacement. */
-			if (memchr(l.p[i], '*', l.len[i]) == NULL && memmem(out, strlen(out), l.p[i], l.len[i]) != NULL)
+			if (memchr(l.p[i], '*', l.len[i]) == NULL &&
+			    memmem(out, strlen(out), l.p[i], l.len[i]) != NULL)
 				abort();
 		}
 		free(out);

@@ -40,7 +40,8 @@ static void test_dsn_tcp(void **state)
 	mysql_dsn_free(&d);
 
 	/* An '@' in a raw password: the last one before the address counts. */
-	assert_int_equal(mysql_dsn_parse("u:a@b@tcp([::1]:3310)/db?charset=utf8mb4&tls=skip-verify", &d, &why), 0);
+	assert_int_equal(
+	    mysql_dsn_parse("u:a@b@tcp([::1]:3310)/db?charset=utf8mb4&tls=skip-verify", &d, &why), 0);
 	assert_string_equal(d.password, "a@b");
 	assert_string_equal(d.host, "::1");
 	assert_int_equal(d.port, 3310);
@@ -223,10 +224,10 @@ static void test_plugins(void **state)
 		size_t max;
 		const char *tmpl_end;
 	} want[] = {
-		{"mysql-database-plugin", 32, "| truncate 32 }}"},
-		{"mysql-aurora-database-plugin", 32, "| truncate 16 }}"},
-		{"mysql-rds-database-plugin", 32, "| truncate 16 }}"},
-		{"mysql-legacy-database-plugin", 16, "| truncate 16 }}"},
+	    {"mysql-database-plugin", 32, "| truncate 32 }}"},
+	    {"mysql-aurora-database-plugin", 32, "| truncate 16 }}"},
+	    {"mysql-rds-database-plugin", 32, "| truncate 16 }}"},
+	    {"mysql-legacy-database-plugin", 16, "| truncate 16 }}"},
 	};
 
 	(void)state;
@@ -247,14 +248,21 @@ static void test_plugins(void **state)
 		assert_null(p->default_revocation[1]);
 		assert_non_null(strstr(p->default_rotation[0], "IDENTIFIED BY '{{password}}'"));
 	}
+	/* Vault's DefaultUserNameTemplate and DefaultLegacyUserNameTemplate. */
+	assert_string_equal(
+	    db_plugin_find("mysql-database-plugin")->default_username_template,
+	    "{{ printf \"v-%s-%s-%s-%s\" (.DisplayName | truncate 10) (.RoleName | truncate 10) "
+	    "(random 20) (unix_time) | truncate 32 }}");
+	assert_string_equal(db_plugin_find("mysql-legacy-database-plugin")->default_username_template,
+	                    "{{ printf \"v-%s-%s-%s\" (.RoleName | truncate 4) (random 20) | truncate 16 }}");
 	assert_null(db_plugin_find("mysql"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dsn_tcp),      cmocka_unit_test(test_dsn_unix),
-	    cmocka_unit_test(test_dsn_refused),  cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_dsn_tcp),           cmocka_unit_test(test_dsn_unix),
+	    cmocka_unit_test(test_dsn_refused),       cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_password_literals), cmocka_unit_test(test_scrub),
 	    cmocka_unit_test(test_plugins),
 	};

@@ -52,7 +52,8 @@ static void secrets_add(void *arg, const char *p, size_t len)
 
 /* Sets *why (when why is not NULL) to the formatted message with every
  * secret replaced by "*****". */
-static void set_why(char **why, const struct secrets *sec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_why(char **why, const struct secrets *sec, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void set_why(char **why, const struct secrets *sec, const char *fmt, ...)
 {
 	char msg[1024];
@@ -154,8 +155,8 @@ static void drop_pem(const char *path, size_t len)
 }
 
 /* Sets the TLS options from the config and the DSN. */
-static int set_tls(MYSQL *m, const struct db_connect_params *p, const struct mysql_dsn *d, char ca_path[static 64],
-                   char key_path[static 64], char **why)
+static int set_tls(MYSQL *m, const struct db_connect_params *p, const struct mysql_dsn *d,
+                   char ca_path[static 64], char key_path[static 64], char **why)
 {
 	bool want = p->tls_ca || p->tls_certificate_key || d->tls != MYSQL_DSN_TLS_DEFAULT;
 	my_bool verify = (p->tls_ca != NULL || d->tls == MYSQL_DSN_TLS_VERIFY) && !p->tls_skip_verify &&
@@ -188,7 +189,8 @@ static int set_tls(MYSQL *m, const struct db_connect_params *p, const struct mys
 	if (p->tls_certificate_key != NULL) {
 		if (strstr(p->tls_certificate_key, "-----BEGIN CERTIFICATE-----") == NULL ||
 		    strstr(p->tls_certificate_key, "PRIVATE KEY-----") == NULL) {
-			set_why(why, NULL, "tls_certificate_key: a PEM certificate and its private key are expected");
+			set_why(why, NULL,
+			        "tls_certificate_key: a PEM certificate and its private key are expected");
 			return TROVE_ERR_INVALID;
 		}
 		if ((r = temp_pem(p->tls_certificate_key, key_path)) != 0)
@@ -270,8 +272,8 @@ static int mysql_connect(const struct db_connect_params *p, struct db_conn **out
 	set_options(c->m, &d, p->deadline_ms);
 	if ((r = set_tls(c->m, p, &d, ca_path, key_path, why)) != 0)
 		goto out;
-	status = mysql_real_connect_start(&ret, c->m, d.host, user, pass, d.dbname[0] ? d.dbname : NULL, d.port,
-	                                  d.socket, 0);
+	status = mysql_real_connect_start(&ret, c->m, d.host, user, pass, d.dbname[0] ? d.dbname : NULL,
+	                                  d.port, d.socket, 0);
 	while (status != 0) {
 		status = wait_for(c->m, status, p->deadline_ms);
 		if (status < 0) {
@@ -285,7 +287,8 @@ static int mysql_connect(const struct db_connect_params *p, struct db_conn **out
 	if (ret == NULL) {
 		c->dead = true;
 		r = TROVE_ERR_UPSTREAM;
-		set_why(why, &sec, "cannot connect to MySQL: error %u: %s", mysql_errno(c->m), mysql_error(c->m));
+		set_why(why, &sec, "cannot connect to MySQL: error %u: %s", mysql_errno(c->m),
+		        mysql_error(c->m));
 		goto out;
 	}
 	*out = c;
@@ -346,7 +349,8 @@ timeout:
 	return TROVE_ERR_TIMEOUT;
 }
 
-static int mysql_exec_tx(struct db_conn *c, const char *const *stmts, size_t n, int64_t deadline_ms, char **why)
+static int mysql_exec_tx(struct db_conn *c, const char *const *stmts, size_t n, int64_t deadline_ms,
+                         char **why)
 {
 	struct secrets sec = {0};
 	char what[48];
@@ -407,31 +411,32 @@ static int mysql_ping_conn(struct db_conn *c, int64_t deadline_ms, char **why)
  * from any host pattern '%'; rotation sets the password with ALTER USER.
  * MySQL has no expiry to renew. */
 static const char *const default_revocation[] = {
-	"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{{name}}'@'%'; DROP USER '{{name}}'@'%'",
-	NULL,
+    "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{{name}}'@'%'; DROP USER '{{name}}'@'%'",
+    NULL,
 };
 static const char *const default_rotation[] = {
-	"ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';",
-	NULL,
+    "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';",
+    NULL,
 };
-#define MYSQL_TEMPLATE                                                                                                 \
-	"{{ printf \"v-%s-%s-%s-%s\" (.DisplayName | truncate 10) (.RoleName | truncate 10) (random 20) (unix_time) "   \
-	"| truncate 32 }}"
+#define MYSQL_TEMPLATE                                                                                       \
+	"{{ printf \"v-%s-%s-%s-%s\" (.DisplayName | truncate 10) (.RoleName | truncate 10) "                \
+	"(random 20) (unix_time) | truncate 32 }}"
 #define MYSQL_LEGACY_TEMPLATE "{{ printf \"v-%s-%s-%s\" (.RoleName | truncate 4) (random 20) | truncate 16 }}"
 
-#define MYSQL_PLUGIN(plugin_name, max, tmpl)                                                                           \
-	{                                                                                                              \
-		.name = plugin_name, .username_max = max, .default_username_template = tmpl,                           \
-		.default_revocation = default_revocation, .default_renew = NULL,                                       \
-		.default_rotation = default_rotation, .rsa_private_key = false, .ddl_transactional = false,            \
-		.connect = mysql_connect, .disconnect = mysql_disconnect, .exec_tx = mysql_exec_tx,                    \
-		.ping = mysql_ping_conn,                                                                               \
+#define MYSQL_PLUGIN(plugin_name, max, tmpl)                                                                 \
+	{                                                                                                    \
+		.name = plugin_name, .username_max = max, .default_username_template = tmpl,                 \
+		.default_revocation = default_revocation, .default_renew = NULL,                             \
+		.default_rotation = default_rotation, .rsa_private_key = false, .ddl_transactional = false,  \
+		.connect = mysql_connect, .disconnect = mysql_disconnect, .exec_tx = mysql_exec_tx,          \
+		.ping = mysql_ping_conn,                                                                     \
 	}
 
 /* Vault gives Aurora and RDS the legacy template too. */
 const struct db_plugin db_plugin_mysql = MYSQL_PLUGIN("mysql-database-plugin", 32, MYSQL_TEMPLATE);
 const struct db_plugin db_plugin_mysql_aurora =
-	MYSQL_PLUGIN("mysql-aurora-database-plugin", 32, MYSQL_LEGACY_TEMPLATE);
-const struct db_plugin db_plugin_mysql_rds = MYSQL_PLUGIN("mysql-rds-database-plugin", 32, MYSQL_LEGACY_TEMPLATE);
+    MYSQL_PLUGIN("mysql-aurora-database-plugin", 32, MYSQL_LEGACY_TEMPLATE);
+const struct db_plugin db_plugin_mysql_rds =
+    MYSQL_PLUGIN("mysql-rds-database-plugin", 32, MYSQL_LEGACY_TEMPLATE);
 const struct db_plugin db_plugin_mysql_legacy =
-	MYSQL_PLUGIN("mysql-legacy-database-plugin", 16, MYSQL_LEGACY_TEMPLATE);
+    MYSQL_PLUGIN("mysql-legacy-database-plugin", 16, MYSQL_LEGACY_TEMPLATE);

@@ -112,8 +112,8 @@ static int parse_address(const char *s, size_t n, struct mysql_dsn *d, const cha
 		d->host = strdup("127.0.0.1");
 		return d->host ? 0 : TROVE_ERR_NOMEM;
 	}
-	if (!unix_net && !(netlen == 3 && memcmp(s, "tcp", 3) == 0) && !(netlen == 4 && memcmp(s, "tcp4", 4) == 0) &&
-	    !(netlen == 4 && memcmp(s, "tcp6", 4) == 0)) {
+	if (!unix_net && !(netlen == 3 && memcmp(s, "tcp", 3) == 0) &&
+	    !(netlen == 4 && memcmp(s, "tcp4", 4) == 0) && !(netlen == 4 && memcmp(s, "tcp6", 4) == 0)) {
 		*why = "connection_url: the network after '@' must be tcp(host:port) or unix(/path)";
 		return TROVE_ERR_INVALID;
 	}
@@ -156,7 +156,8 @@ static int parse_params(const char *s, size_t n, struct mysql_dsn *d, const char
 			return TROVE_ERR_INVALID;
 		}
 		if ((size_t)(eq - s) == 3 && memcmp(s, "tls", 3) == 0) {
-			r = decode(eq + 1, len - 4, true, &v, "connection_url: bad percent escape in tls=", why);
+			r = decode(eq + 1, len - 4, true, &v,
+			           "connection_url: bad percent escape in tls=", why);
 			if (r != 0)
 				return r;
 			if (strcmp(v, "true") == 0)
@@ -207,7 +208,8 @@ int mysql_dsn_parse(const char *dsn, struct mysql_dsn *out, const char **why)
 	if (slash != NULL && strchr(slash, ')') != NULL)
 		slash = NULL;
 	if (slash == NULL) {
-		*why = "connection_url: no '/' before the database name (user:password@tcp(host:port)/dbname)";
+		*why =
+		    "connection_url: no '/' before the database name (user:password@tcp(host:port)/dbname)";
 		return TROVE_ERR_INVALID;
 	}
 	for (i = (size_t)(slash - dsn); i > 0; i--)
@@ -219,8 +221,8 @@ int mysql_dsn_parse(const char *dsn, struct mysql_dsn *out, const char **why)
 		const char *colon = memchr(dsn, ':', (size_t)(at - dsn));
 		size_t ulen = colon ? (size_t)(colon - dsn) : (size_t)(at - dsn);
 
-		if (ulen > 0 &&
-		    (r = decode(dsn, ulen, false, &d.user, "connection_url: bad percent escape in the user name", why)) != 0)
+		if (ulen > 0 && (r = decode(dsn, ulen, false, &d.user,
+		                            "connection_url: bad percent escape in the user name", why)) != 0)
 			goto out;
 		if (colon != NULL &&
 		    (r = decode(colon + 1, (size_t)(at - colon - 1), false, &d.password,
@@ -252,7 +254,8 @@ out:
  * no comment starts there. */
 static size_t comment_end(const char *s, size_t i)
 {
-	if (s[i] == '#' || (s[i] == '-' && s[i + 1] == '-' && (s[i + 2] == '\0' || isspace((unsigned char)s[i + 2])))) {
+	if (s[i] == '#' ||
+	    (s[i] == '-' && s[i + 1] == '-' && (s[i + 2] == '\0' || isspace((unsigned char)s[i + 2])))) {
 		while (s[i] != '\0' && s[i] != '\n')
 			i++;
 		return i;
@@ -326,7 +329,8 @@ static bool word_at(const char *s, size_t n, size_t i, const char *w)
 	return i + wl == n || !(isalnum((unsigned char)s[i + wl]) || s[i + wl] == '_');
 }
 
-void mysql_password_literals(const char *s, size_t n, void (*add)(void *arg, const char *p, size_t len), void *arg)
+void mysql_password_literals(const char *s, size_t n, void (*add)(void *arg, const char *p, size_t len),
+                             void *arg)
 {
 	for (size_t i = 0; i < n; i++) {
 		size_t j;

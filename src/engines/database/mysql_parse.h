@@ -52,7 +52,8 @@ bool mysql_split_next(const char *s, size_t *pos, size_t *start, size_t *len);
  * the word BY or PASSWORD (and after `PASSWORD(` or `= `), as `IDENTIFIED
  * BY '...'` and `SET PASSWORD ... = PASSWORD('...')` carry them. Calls
  * add(arg, p, n) with each literal's text between its quotes. */
-void mysql_password_literals(const char *s, size_t n, void (*add)(void *arg, const char *p, size_t len), void *arg);
+void mysql_password_literals(const char *s, size_t n, void (*add)(void *arg, const char *p, size_t len),
+                             void *arg);
 
 /* A copy of msg with every occurrence of each non-empty secret replaced by
  * "*****" (the caller frees it), or NULL when out of memory. */
