@@ -133,6 +133,18 @@ def test_statement_splitting_keeps_quoted_semicolons(mariadb):
     assert rows == ["a;b", "c;d", "e';f", "g;h", "second element"]
 
 
+def test_procedure_results_are_read(mariadb):
+    # A CALL returns a result per SELECT in the procedure and then its
+    # status; all are read, so the statements after it still run.
+    mariadb.sql("DELIMITER //\nCREATE PROCEDURE db.mkuser(IN n VARCHAR(32), IN p VARCHAR(64)) BEGIN "
+                "SELECT 1; SELECT 2; "
+                "SET @s = CONCAT('CREATE USER ', QUOTE(n), '@''%'' IDENTIFIED BY ', QUOTE(p)); "
+                "PREPARE st FROM @s; EXECUTE st; DEALLOCATE PREPARE st; END//")
+    ok(mariadb.dsn(), "exec", "CALL db.mkuser('v-proc-1', 'Proc-pass-1'); GRANT SELECT ON db.* TO 'v-proc-1'@'%'")
+    assert mariadb.can_login("v-proc-1", "Proc-pass-1")
+    assert mariadb.login("v-proc-1", "Proc-pass-1", "SELECT x FROM db.t").returncode == 0
+
+
 def test_failed_statement_rolls_back_the_transaction(mariadb):
     rc, _, err = drive(mariadb.dsn(), "exec", "INSERT INTO db.t VALUES (77)", "SELECT * FROM db.no_such_table")
     assert rc == 1 and "1146" in err and "statement 2" in err, err

@@ -322,7 +322,9 @@ static int run(struct db_conn *c, const char *q, size_t len, int64_t deadline_ms
 			goto timeout;
 		status = mysql_real_query_cont(&ret, c->m, status);
 	}
-	if (ret == 0) {
+	/* Read and drop every result the statement returns (a CALL returns
+	 * one per SELECT in the procedure, then its status). */
+	while (ret == 0) {
 		status = mysql_store_result_start(&res, c->m);
 		while (status != 0) {
 			if ((status = wait_for(c->m, status, deadline_ms)) < 0)
@@ -331,8 +333,24 @@ static int run(struct db_conn *c, const char *q, size_t len, int64_t deadline_ms
 		}
 		if (res != NULL)
 			mysql_free_result(res);
-		else if (mysql_errno(c->m) != 0)
+		else if (mysql_errno(c->m) != 0) {
 			ret = 1;
+			break;
+		}
+		if (!mysql_more_results(c->m))
+			break;
+		status = mysql_next_result_start(&ret, c->m);
+		while (status != 0) {
+			if ((status = wait_for(c->m, status, deadline_ms)) < 0)
+				goto timeout;
+			status = mysql_next_result_cont(&ret, c->m, status);
+		}
+		if (ret < 0) /* no more results */
+			ret = 0;
+		else if (ret > 0)
+			break;
+		else
+			res = NULL;
 	}
 	if (ret != 0) {
 		unsigned int e = mysql_errno(c->m);

@@ -32,6 +32,9 @@ struct mysql_fns {
 	int (*store_result_start)(MYSQL_RES **, MYSQL *);
 	int (*store_result_cont)(MYSQL_RES **, MYSQL *, int);
 	void (*free_result)(MYSQL_RES *);
+	my_bool (*more_results)(MYSQL *);
+	int (*next_result_start)(int *, MYSQL *);
+	int (*next_result_cont)(int *, MYSQL *, int);
 	int (*ping_start)(int *, MYSQL *);
 	int (*ping_cont)(int *, MYSQL *, int);
 	void (*close)(MYSQL *);
@@ -76,6 +79,9 @@ static void load(void)
 	    {"mysql_store_result_start", offsetof(struct mysql_fns, store_result_start)},
 	    {"mysql_store_result_cont", offsetof(struct mysql_fns, store_result_cont)},
 	    {"mysql_free_result", offsetof(struct mysql_fns, free_result)},
+	    {"mysql_more_results", offsetof(struct mysql_fns, more_results)},
+	    {"mysql_next_result_start", offsetof(struct mysql_fns, next_result_start)},
+	    {"mysql_next_result_cont", offsetof(struct mysql_fns, next_result_cont)},
 	    {"mysql_ping_start", offsetof(struct mysql_fns, ping_start)},
 	    {"mysql_ping_cont", offsetof(struct mysql_fns, ping_cont)},
 	    {"mysql_close", offsetof(struct mysql_fns, close)},
@@ -181,6 +187,29 @@ void mysql_free_result(MYSQL_RES *res)
 {
 	if (mysql_lazy_load())
 		lib.free_result(res);
+}
+
+my_bool mysql_more_results(MYSQL *m)
+{
+	return mysql_lazy_load() ? lib.more_results(m) : 0;
+}
+
+int mysql_next_result_start(int *ret, MYSQL *m)
+{
+	if (!mysql_lazy_load()) {
+		*ret = 1;
+		return 0;
+	}
+	return lib.next_result_start(ret, m);
+}
+
+int mysql_next_result_cont(int *ret, MYSQL *m, int status)
+{
+	if (!mysql_lazy_load()) {
+		*ret = 1;
+		return 0;
+	}
+	return lib.next_result_cont(ret, m, status);
 }
 
 int mysql_ping_start(int *ret, MYSQL *m)
