@@ -1,6 +1,7 @@
 /* plugins.c — the table of database kinds, looked up by Vault's names. */
 #include <string.h>
 
+#include "mysql_plugins.h"
 #include "plugins.h"
 
 #include "banned.h"
@@ -10,6 +11,10 @@ extern const struct db_plugin db_plugin_postgresql; /* postgresql.c */
 /* One line per plugin; each is defined in its own file. */
 static const struct db_plugin *const plugins[] = {
 	&db_plugin_postgresql,
+	&db_plugin_mysql,
+	&db_plugin_mysql_aurora,
+	&db_plugin_mysql_rds,
+	&db_plugin_mysql_legacy,
 	NULL,
 };
 
