@@ -18,13 +18,13 @@
  * macros of the same names. */
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "curl_lazy.h"
+#include "dl_table.h"
 
 #include "banned.h"
 
@@ -46,15 +46,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return;
-	/* POSIX lets a void * from dlsym be converted to a function pointer;
-	 * ISO C does not, hence the memcpy of each symbol. */
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
+	static const struct dl_symbol syms[] = {
 		{"curl_global_init", offsetof(struct curl_fns, global_init)},
 		{"curl_easy_init", offsetof(struct curl_fns, easy_init)},
 		{"curl_easy_setopt", offsetof(struct curl_fns, easy_setopt)},
@@ -66,14 +58,8 @@ static void load(void)
 		{"curl_slist_append", offsetof(struct curl_fns, slist_append)},
 		{"curl_slist_free_all", offsetof(struct curl_fns, slist_free_all)},
 	};
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-		if (!p) {
-			dlclose(h);
-			return;
-		}
-		memcpy((char *)&lib + syms[i].offset, &p, sizeof(p));
-	}
+	if (!dl_table_load("libcurl.so.4", syms, sizeof(syms) / sizeof(syms[0]), &lib))
+		return;
 	loaded = true;
 }
 

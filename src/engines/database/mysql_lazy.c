@@ -8,13 +8,13 @@
  * mysql_library_init, and forwards. Without the library, mysql_init
  * returns NULL and mysql_error says why; the other functions are only
  * reached through a handle mysql_init gave. */
-#include <dlfcn.h>
 #include <mysql.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "mysql_lazy.h"
+#include "dl_table.h"
 
 #include "banned.h"
 
@@ -58,15 +58,7 @@ static void thread_done(void *unused)
 
 static void load(void)
 {
-	void *h = dlopen("libmariadb.so.3", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return;
-	/* POSIX lets a void * from dlsym be converted to a function pointer;
-	 * ISO C does not, hence the memcpy of each symbol. */
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
+	static const struct dl_symbol syms[] = {
 	    {"mysql_server_init", offsetof(struct mysql_fns, server_init)},
 	    {"mysql_thread_init", offsetof(struct mysql_fns, thread_init)},
 	    {"mysql_thread_end", offsetof(struct mysql_fns, thread_end)},
@@ -90,14 +82,8 @@ static void load(void)
 	    {"mysql_get_socket", offsetof(struct mysql_fns, get_socket)},
 	    {"mysql_get_timeout_value_ms", offsetof(struct mysql_fns, get_timeout_value_ms)},
 	};
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-		if (!p) {
-			dlclose(h);
-			return;
-		}
-		memcpy((char *)&lib + syms[i].offset, &p, sizeof(p));
-	}
+	if (!dl_table_load("libmariadb.so.3", syms, sizeof(syms) / sizeof(syms[0]), &lib))
+		return;
 	if (lib.server_init(0, NULL, NULL) != 0 || pthread_key_create(&thread_key, thread_done) != 0)
 		return;
 	loaded = true;

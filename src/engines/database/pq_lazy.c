@@ -3,13 +3,13 @@
  * Each libpq function the PostgreSQL plugin calls is defined here and
  * forwards to the one in libpq.so.5, loaded with dlopen once under
  * pthread_once, as lib/curl_lazy.c does for libcurl. */
-#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "pq_lazy.h"
+#include "dl_table.h"
 
 #include "banned.h"
 
@@ -43,15 +43,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return;
-	/* As in curl_lazy.c: each symbol is copied into its function pointer
-	 * with memcpy, since ISO C has no void * to function conversion. */
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
+	static const struct dl_symbol syms[] = {
 		{"PQconnectStartParams", offsetof(struct pq_fns, connect_start_params)},
 		{"PQconnectPoll", offsetof(struct pq_fns, connect_poll)},
 		{"PQstatus", offsetof(struct pq_fns, status)},
@@ -75,14 +67,8 @@ static void load(void)
 		{"PQconninfoFree", offsetof(struct pq_fns, conninfo_free)},
 		{"PQfreemem", offsetof(struct pq_fns, freemem)},
 	};
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-		if (!p) {
-			dlclose(h);
-			return;
-		}
-		memcpy((char *)&lib + syms[i].offset, &p, sizeof(p));
-	}
+	if (!dl_table_load("libpq.so.5", syms, sizeof(syms) / sizeof(syms[0]), &lib))
+		return;
 	loaded = true;
 }
 
