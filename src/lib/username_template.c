@@ -3,11 +3,11 @@
  *
  * There is no syntax tree: each action is parsed and evaluated as it is
  * read, by recursive descent (pipeline -> command -> operand). Checking a
- * template is running it on empty data at a fixed time and throwing the
- * output away, so the check and the render can never disagree about
- * what is valid, and a template whose literal parts alone exceed the
- * output bound is refused when it is configured, not at the first
- * credential. Every value is a size-capped struct buf, so no function can
+ * template is running it on empty data now and throwing the output away,
+ * so the check and the render can never disagree about what is valid
+ * (only the output's length may differ, with the fields and the time), and
+ * a template whose literal parts alone exceed the output bound is refused
+ * when it is configured, not at the first credential. Every value is a size-capped struct buf, so no function can
  * build an unbounded string (replace with a long NEW, say). */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -977,7 +977,7 @@ int username_template_render(const char *tmpl, const struct username_template_va
 int username_template_check(const char *tmpl, char **why)
 {
 	char *out = NULL;
-	int r = username_template_render_at(tmpl, NULL, 0, &out, why);
+	int r = username_template_render_at(tmpl, NULL, clock_realtime_ns(), &out, why);
 
 	free(out);
 	return r;

@@ -36,8 +36,10 @@ struct username_template_vars {
 	const char *role_name;    /* .RoleName */
 };
 
-/* Checks tmpl without running it: syntax, known fields and functions,
- * argument counts and types, literal bounds. Returns 0, or
+/* Checks tmpl by running it on empty fields at the current time and
+ * discarding the output: syntax, known fields and functions, argument
+ * counts and types, literal bounds, and the output bound (a render with
+ * long fields may still exceed it). Returns 0, or
  * TROVE_ERR_INVALID with *why a heap string (caller frees) saying where
  * and why. */
 int username_template_check(const char *tmpl, char **why);

@@ -1,8 +1,9 @@
 /* fuzz_username_template.c — libFuzzer target: arbitrary bytes as a
  * username template (lib/username_template.h). Refusal or output are
  * both fine; crashes, leaks and over-reads are not. An accepted template
- * renders within the output bound, the check and the render agree on
- * validity, and a refusal always says why. */
+ * renders within the output bound, a template the check refuses renders
+ * only when the check's reason was the output bound, and a refusal always
+ * says why. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct username_template_vars vars = {.display_name = "token-display", .role_name = "ro"};
 	char *tmpl, *out = NULL, *why = NULL;
-	int checked, rendered;
+	int checked, rendered, output_bound;
 
 	if (size > USERNAME_TEMPLATE_MAX + 16)
 		return 0;
@@ -31,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	checked = username_template_check(tmpl, &why);
 	if ((checked != 0) != (why != NULL))
 		abort();
+	/* Only the output bound may differ between the check and a render:
+	 * the check runs on empty fields at another time, and day and month
+	 * names differ in length. */
+	output_bound = why && strstr(why, "the output is longer than");
 	free(why);
 	why = NULL;
 	rendered = username_template_render_at(tmpl, &vars, 1234567890LL * 1000000000, &out, &why);
@@ -40,9 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (out || !why) {
 		abort();
 	}
-	/* Every failure the data could cause shows at check time too (the
-	 * check runs on empty fields, so only a size bound may differ). */
-	if (checked != 0 && rendered == 0 && strlen(tmpl) > 0 && !memchr(data, 0, size))
+	if (checked != 0 && rendered == 0 && !output_bound)
 		abort();
 	free(out);
 	free(why);
