@@ -55,16 +55,18 @@ static int read_charset(const struct hcl_value *v, int line, char **out, char **
 {
 	if (v->type != HCL_STRING)
 		return why_set(why, "line %d: rule \"charset\": charset must be a string, not %s", line,
-			       hcl_type_name(v->type));
+		               hcl_type_name(v->type));
 	if (v->u.string.len == 0)
 		return why_set(why, "line %d: rule \"charset\": charset is empty", line);
 	for (size_t i = 0; i < v->u.string.len; i++) {
 		unsigned char c = (unsigned char)v->u.string.ptr[i];
 		if (c < 0x21 || c > 0x7e)
-			return why_set(why,
-				       "line %d: rule \"charset\": charset has byte 0x%02x at offset %zu: only printable "
-				       "ASCII without the space (0x21-0x7e) is supported (Vault also takes UTF-8)",
-				       line, c, i);
+			return why_set(
+			    why,
+			    "line %d: rule \"charset\": charset has byte 0x%02x at offset %zu: only "
+			    "printable "
+			    "ASCII without the space (0x21-0x7e) is supported (Vault also takes UTF-8)",
+			    line, c, i);
 	}
 	*out = strdup(v->u.string.ptr);
 	return *out ? 0 : TROVE_ERR_NOMEM;
@@ -83,7 +85,8 @@ static int read_rule(struct password_policy *p, const struct hcl_member *m, char
 	if (hcl_member_block(m, &label, &body, &err) != 0)
 		return why_set(why, "line %d: rule: %s", m->line, err.message);
 	if (strcmp(label, "charset") != 0)
-		return why_set(why, "line %d: unknown rule type \"%s\" (the only one is \"charset\")", m->line, label);
+		return why_set(why, "line %d: unknown rule type \"%s\" (the only one is \"charset\")",
+		               m->line, label);
 	if (body->type != HCL_OBJECT)
 		return why_set(why, "line %d: rule \"charset\" must be a block", m->line);
 	if (p->spec.n_rules == PASSWORD_MAX_RULES)
@@ -94,9 +97,12 @@ static int read_rule(struct password_policy *p, const struct hcl_member *m, char
 			if ((r = read_charset(f->value, f->line, &charset, why)) != 0)
 				goto out;
 		} else if (strcmp(f->key, "min-chars") == 0 && !have_min) {
-			if (f->value->type != HCL_INT || f->value->u.i < 0 || f->value->u.i > PASSWORD_MAX_LENGTH) {
-				r = why_set(why, "line %d: rule \"charset\": min-chars must be an integer from 0 to %d",
-					    f->line, PASSWORD_MAX_LENGTH);
+			if (f->value->type != HCL_INT || f->value->u.i < 0 ||
+			    f->value->u.i > PASSWORD_MAX_LENGTH) {
+				r = why_set(
+				    why,
+				    "line %d: rule \"charset\": min-chars must be an integer from 0 to %d",
+				    f->line, PASSWORD_MAX_LENGTH);
 				goto out;
 			}
 			min = f->value->u.i;
@@ -105,8 +111,10 @@ static int read_rule(struct password_policy *p, const struct hcl_member *m, char
 			r = why_set(why, "line %d: rule \"charset\": %s is given twice", f->line, f->key);
 			goto out;
 		} else {
-			r = why_set(why, "line %d: rule \"charset\": unknown key \"%s\" (the keys are charset and min-chars)",
-				    f->line, f->key);
+			r = why_set(why,
+			            "line %d: rule \"charset\": unknown key \"%s\" (the keys are charset and "
+			            "min-chars)",
+			            f->line, f->key);
 			goto out;
 		}
 	}
@@ -139,7 +147,8 @@ int password_policy_parse(const char *text, size_t len, struct password_policy *
 	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
 		i++;
 	memset(&err, 0, sizeof(err));
-	r = i < len && text[i] == '{' ? hcl_parse_json(text, len, &root, &err) : hcl_parse(text, len, &root, &err);
+	r = i < len && text[i] == '{' ? hcl_parse_json(text, len, &root, &err)
+	                              : hcl_parse(text, len, &root, &err);
 	if (r != 0) {
 		r = why_set(why, "line %d: %s", err.line, err.message);
 		goto out;
@@ -159,12 +168,14 @@ int password_policy_parse(const char *text, size_t len, struct password_policy *
 			}
 			if (m->value->type != HCL_INT) {
 				r = why_set(why, "line %d: length must be an integer, not %s", m->line,
-					    hcl_type_name(m->value->type));
+				            hcl_type_name(m->value->type));
 				goto out;
 			}
-			if (m->value->u.i < PASSWORD_POLICY_MIN_LENGTH || m->value->u.i > PASSWORD_POLICY_MAX_LENGTH) {
-				r = why_set(why, "line %d: length: passwords must be between %d and %d characters", m->line,
-					    PASSWORD_POLICY_MIN_LENGTH, PASSWORD_POLICY_MAX_LENGTH);
+			if (m->value->u.i < PASSWORD_POLICY_MIN_LENGTH ||
+			    m->value->u.i > PASSWORD_POLICY_MAX_LENGTH) {
+				r = why_set(why,
+				            "line %d: length: passwords must be between %d and %d characters",
+				            m->line, PASSWORD_POLICY_MIN_LENGTH, PASSWORD_POLICY_MAX_LENGTH);
 				goto out;
 			}
 			p->spec.length = (size_t)m->value->u.i;
@@ -173,7 +184,8 @@ int password_policy_parse(const char *text, size_t len, struct password_policy *
 			if ((r = read_rule(p, m, why)) != 0)
 				goto out;
 		} else {
-			r = why_set(why, "line %d: unknown key \"%s\" (the keys are length and rule)", m->line, m->key);
+			r = why_set(why, "line %d: unknown key \"%s\" (the keys are length and rule)",
+			            m->line, m->key);
 			goto out;
 		}
 	}
@@ -230,7 +242,8 @@ int password_policy_put(struct core *core, const char *name, const char *text, s
 
 	if (!password_policy_name_valid(name)) {
 		if (why && !*why)
-			*why = strdup("invalid password policy name: 1 to 128 bytes, no '/', blank or control character");
+			*why = strdup("invalid password policy name: 1 to 128 bytes, no '/', blank or "
+			              "control character");
 		return TROVE_ERR_INVALID;
 	}
 	if ((r = password_policy_parse(text, len, &p, why)) != 0)

@@ -7,8 +7,9 @@
  * so the check and the render can never disagree about what is valid
  * (only the output's length may differ, with the fields and the time), and
  * a template whose literal parts alone exceed the output bound is refused
- * when it is configured, not at the first credential. Every value is a size-capped struct buf, so no function can
- * build an unbounded string (replace with a long NEW, say). */
+ * when it is configured, not at the first credential. Every value is a
+ * size-capped struct buf, so no function can build an unbounded string
+ * (replace with a long NEW, say). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,7 +54,7 @@ struct tp {
 
 /* Records the first error: "template: byte N: reason". */
 static int fail_code(struct tp *t, int code, size_t pos, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail_code(struct tp *t, int code, size_t pos, const char *fmt, ...)
 {
 	struct buf b;
@@ -98,7 +99,8 @@ static int put(struct tp *t, struct val *v, size_t pos, const void *p, size_t n)
 	return 0;
 }
 
-static int putf(struct tp *t, struct val *v, size_t pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int putf(struct tp *t, struct val *v, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int putf(struct tp *t, struct val *v, size_t pos, const char *fmt, ...)
 {
 	char tmp[64];
@@ -169,8 +171,8 @@ static int fn_random(struct tp *t, struct val *a, size_t pos, struct val *out)
 	int r;
 
 	if (a[0].i < 0 || a[0].i > USERNAME_TEMPLATE_RANDOM_MAX)
-		return fail(t, pos, "random: length must be between 0 and %d, not %lld", USERNAME_TEMPLATE_RANDOM_MAX,
-			    (long long)a[0].i);
+		return fail(t, pos, "random: length must be between 0 and %d, not %lld",
+		            USERNAME_TEMPLATE_RANDOM_MAX, (long long)a[0].i);
 	tmp = xmalloc((size_t)a[0].i + 1);
 	if (rand_base62(tmp, (size_t)a[0].i) != 0)
 		r = fail_code(t, TROVE_ERR_INTERNAL, pos, "random: the random generator failed");
@@ -204,7 +206,8 @@ static int fn_truncate_sha256(struct tp *t, struct val *a, size_t pos, struct va
 	int r;
 
 	if (a[0].i <= 8)
-		return fail(t, pos, "truncate_sha256: max length must be > 8 but was %lld", (long long)a[0].i);
+		return fail(t, pos, "truncate_sha256: max length must be > 8 but was %lld",
+		            (long long)a[0].i);
 	if (a[1].s.len <= (uint64_t)a[0].i)
 		return put(t, out, pos, a[1].s.data, a[1].s.len);
 	keep = (size_t)a[0].i - 8;
@@ -313,9 +316,11 @@ static int fn_uuid(struct tp *t, struct val *a, size_t pos, struct val *out)
 	return put(t, out, pos, id, 36);
 }
 
-static const char *const month_names[] = {"January", "February", "March",     "April",   "May",      "June",
-					  "July",    "August",   "September", "October", "November", "December"};
-static const char *const day_names[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+static const char *const month_names[] = {"January",   "February", "March",    "April",
+                                          "May",       "June",     "July",     "August",
+                                          "September", "October",  "November", "December"};
+static const char *const day_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                        "Thursday", "Friday", "Saturday"};
 
 /* Fractional seconds for Go's ".000" (fixed) and ".999" (trailing zeros
  * dropped, and the separator too when nothing is left). */
@@ -354,11 +359,11 @@ static int fn_timestamp(struct tp *t, struct val *a, size_t pos, struct val *out
 		const char *p = L + i;
 		size_t rest = n - i;
 #define HAS(lit) (rest >= sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
-#define EMIT(len, ...)                                     \
-	{                                                  \
-		r = putf(t, out, pos, __VA_ARGS__);        \
-		i += (len);                                \
-		continue;                                  \
+#define EMIT(len, ...)                                                                                       \
+	{                                                                                                    \
+		r = putf(t, out, pos, __VA_ARGS__);                                                          \
+		i += (len);                                                                                  \
+		continue;                                                                                    \
 	}
 		switch (*p) {
 		case 'J':
@@ -379,7 +384,8 @@ static int fn_timestamp(struct tp *t, struct val *a, size_t pos, struct val *out
 			if (HAS("002"))
 				EMIT(3, "%03d", tm.tm_yday + 1);
 			if (rest >= 2 && p[1] >= '1' && p[1] <= '6') {
-				int v[] = {tm.tm_mon + 1, tm.tm_mday, h12, tm.tm_min, tm.tm_sec, tm.tm_year % 100};
+				int v[] = {tm.tm_mon + 1, tm.tm_mday, h12,
+				           tm.tm_min,     tm.tm_sec,  tm.tm_year % 100};
 				EMIT(2, "%02d", v[p[1] - '1']);
 			}
 			break;
@@ -483,13 +489,16 @@ static int fn_printf(struct tp *t, struct val *a, size_t na, size_t pos, struct 
 			continue;
 		}
 		if (f[i] != 's' && f[i] != 'v' && f[i] != 'd')
-			return fail(t, pos, "printf: only %%s, %%v, %%d and %%%% are supported, not %%%c", f[i]);
+			return fail(t, pos, "printf: only %%s, %%v, %%d and %%%% are supported, not %%%c",
+			            f[i]);
 		if (next >= na)
 			return fail(t, pos, "printf: missing argument for %%%c", f[i]);
 		struct val *v = &a[next++];
 		if (f[i] == 'd' && v->type != V_INT)
-			return fail(t, pos, "printf: %%d needs an integer, argument %zu is a string", next - 1);
-		r = v->type == V_INT ? putf(t, out, pos, "%lld", (long long)v->i) : put(t, out, pos, v->s.data, v->s.len);
+			return fail(t, pos, "printf: %%d needs an integer, argument %zu is a string",
+			            next - 1);
+		r = v->type == V_INT ? putf(t, out, pos, "%lld", (long long)v->i)
+		                     : put(t, out, pos, v->s.data, v->s.len);
 		if (r != 0)
 			return r;
 	}
@@ -518,8 +527,9 @@ static const struct fn {
     {"printf", "s*", NULL},
 };
 
-static const char *const unsupported_words[] = {"if",    "else",  "end",      "range", "with", "define", "template",
-						"block", "break", "continue", "true",  "false", "nil"};
+static const char *const unsupported_words[] = {"if",     "else",     "end",   "range", "with",
+                                                "define", "template", "block", "break", "continue",
+                                                "true",   "false",    "nil"};
 
 static const char *type_name(enum vtype ty)
 {
@@ -536,13 +546,13 @@ static int call(struct tp *t, const struct fn *fn, struct val *args, size_t na, 
 	if (variadic)
 		fixed--;
 	if (na < fixed || (!variadic && na > fixed))
-		return fail(t, pos, "wrong number of args for %s: want %s%zu got %zu", fn->name, variadic ? "at least " : "",
-			    fixed, na);
+		return fail(t, pos, "wrong number of args for %s: want %s%zu got %zu", fn->name,
+		            variadic ? "at least " : "", fixed, na);
 	for (size_t k = 0; k < fixed; k++) {
 		enum vtype want = fn->sig[k] == 'i' ? V_INT : V_STR;
 		if (args[k].type != want)
-			return fail(t, pos, "%s: argument %zu must be %s, not %s", fn->name, k + 1, type_name(want),
-				    type_name(args[k].type));
+			return fail(t, pos, "%s: argument %zu must be %s, not %s", fn->name, k + 1,
+			            type_name(want), type_name(args[k].type));
 	}
 	val_init_str(out);
 	r = fn->run ? fn->run(t, args, pos, out) : fn_printf(t, args, na, pos, out);
@@ -706,7 +716,8 @@ static int parse_fn_name(struct tp *t, const struct fn **fn)
 	len = t->pos - start;
 	for (size_t i = 0; i < sizeof(unsupported_words) / sizeof(unsupported_words[0]); i++)
 		if (strlen(unsupported_words[i]) == len && memcmp(unsupported_words[i], name, len) == 0)
-			return fail(t, start, "\"%.*s\" is not supported in username templates", (int)len, name);
+			return fail(t, start, "\"%.*s\" is not supported in username templates", (int)len,
+			            name);
 	if ((*fn = find_fn(name, len)) == NULL)
 		return fail(t, start, "function \"%.*s\" not defined", (int)len, name);
 	return 0;
@@ -719,7 +730,8 @@ static int parse_field(struct tp *t, struct val *out)
 	size_t len;
 
 	if (t->pos >= t->n || !is_ident_start(t->s[t->pos]))
-		return fail(t, start, "the data '.' cannot be used as a value; use .DisplayName or .RoleName");
+		return fail(t, start,
+		            "the data '.' cannot be used as a value; use .DisplayName or .RoleName");
 	while (t->pos < t->n && is_ident(t->s[t->pos]))
 		t->pos++;
 	len = (size_t)(t->s + t->pos - name);
@@ -728,7 +740,8 @@ static int parse_field(struct tp *t, struct val *out)
 	else if (len == 8 && memcmp(name, "RoleName", 8) == 0)
 		value = t->v->role_name;
 	else
-		return fail(t, start, "unknown field .%.*s (the fields are .DisplayName and .RoleName)", (int)len, name);
+		return fail(t, start, "unknown field .%.*s (the fields are .DisplayName and .RoleName)",
+		            (int)len, name);
 	if (t->pos < t->n && t->s[t->pos] == '.')
 		return fail(t, t->pos, ".%.*s is a string and has no fields", (int)len, name);
 	val_init_str(out);
@@ -752,8 +765,8 @@ static int parse_operand(struct tp *t, struct val *out)
 		return parse_field(t, out);
 	if (c == '"' || c == '`')
 		return parse_string(t, out);
-	if ((c >= '0' && c <= '9') ||
-	    ((c == '-' || c == '+') && t->pos + 1 < t->n && t->s[t->pos + 1] >= '0' && t->s[t->pos + 1] <= '9'))
+	if ((c >= '0' && c <= '9') || ((c == '-' || c == '+') && t->pos + 1 < t->n &&
+	                               t->s[t->pos + 1] >= '0' && t->s[t->pos + 1] <= '9'))
 		return parse_number(t, out);
 	if (c == '(') {
 		if (++t->depth > MAX_DEPTH)
@@ -801,7 +814,7 @@ static int parse_command(struct tp *t, struct val *piped, size_t stage, struct v
 		if (piped || !at_command_end(t)) {
 			val_release(out);
 			r = piped ? fail(t, start, "non executable command in pipeline stage %zu", stage)
-				  : fail(t, t->pos, "can't give argument to non-function");
+			          : fail(t, t->pos, "can't give argument to non-function");
 		}
 		goto out;
 	}
@@ -896,7 +909,8 @@ static int run(struct tp *t, struct buf *res)
 	int r;
 
 	if (t->n > USERNAME_TEMPLATE_MAX)
-		return fail(t, USERNAME_TEMPLATE_MAX, "the template is longer than %d bytes", USERNAME_TEMPLATE_MAX);
+		return fail(t, USERNAME_TEMPLATE_MAX, "the template is longer than %d bytes",
+		            USERNAME_TEMPLATE_MAX);
 	while (t->pos < t->n) {
 		const char *open;
 		size_t at, text_end;
@@ -912,7 +926,8 @@ static int run(struct tp *t, struct buf *res)
 			while (text_end > t->pos && is_space(t->s[text_end - 1]))
 				text_end--;
 		if (buf_append(res, t->s + t->pos, text_end - t->pos) != 0)
-			return fail(t, t->pos, "the output is longer than %d bytes", USERNAME_TEMPLATE_OUTPUT_MAX);
+			return fail(t, t->pos, "the output is longer than %d bytes",
+			            USERNAME_TEMPLATE_OUTPUT_MAX);
 		if (!open)
 			break;
 		t->pos = at + (ltrim ? 4 : 2);
@@ -931,7 +946,8 @@ static int run(struct tp *t, struct buf *res)
 			}
 			r = v.type == V_INT ? putf(t, &v, at, "%lld", (long long)v.i) : 0;
 			if (r == 0 && buf_append(res, v.s.data, v.s.len) != 0)
-				r = fail(t, at, "the output is longer than %d bytes", USERNAME_TEMPLATE_OUTPUT_MAX);
+				r = fail(t, at, "the output is longer than %d bytes",
+				         USERNAME_TEMPLATE_OUTPUT_MAX);
 			val_release(&v);
 			if (r != 0)
 				return r;
@@ -943,7 +959,7 @@ static int run(struct tp *t, struct buf *res)
 }
 
 int username_template_render_at(const char *tmpl, const struct username_template_vars *v, int64_t now_ns,
-				char **out, char **why)
+                                char **out, char **why)
 {
 	static const struct username_template_vars none = {0};
 	struct tp t = {.s = tmpl ? tmpl : "", .v = v ? v : &none, .now_ns = now_ns};

@@ -49,11 +49,12 @@ int username_template_check(const char *tmpl, char **why);
  * fails username_template_check or whose output is over the bound, or
  * TROVE_ERR_INTERNAL (with *why) when the random generator fails. On
  * failure *out is NULL. */
-int username_template_render(const char *tmpl, const struct username_template_vars *v, char **out, char **why);
+int username_template_render(const char *tmpl, const struct username_template_vars *v, char **out,
+                             char **why);
 
 /* username_template_render at a given time (nanoseconds since the epoch)
  * instead of the clock's: for tests that check unix_time and timestamp. */
 int username_template_render_at(const char *tmpl, const struct username_template_vars *v, int64_t now_ns,
-				char **out, char **why);
+                                char **out, char **why);
 
 #endif

@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		goto out;
 	}
-	if (why || password_spec_check(&p->spec, &spec_why) != 0 || p->spec.length < PASSWORD_POLICY_MIN_LENGTH ||
-	    p->spec.length > PASSWORD_POLICY_MAX_LENGTH)
+	if (why || password_spec_check(&p->spec, &spec_why) != 0 ||
+	    p->spec.length < PASSWORD_POLICY_MIN_LENGTH || p->spec.length > PASSWORD_POLICY_MAX_LENGTH)
 		abort();
 	if (password_generate(&p->spec, &pw) == 0) {
 		size_t allowed = 0;

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct username_template_vars vars = {.display_name = "token-display", .role_name = "ro"};
+	static const struct username_template_vars vars = {.display_name = "token-display",
+	                                                   .role_name = "ro"};
 	char *tmpl, *out = NULL, *why = NULL;
 	int checked, rendered, output_bound;
 

@@ -19,10 +19,10 @@
 #include "err.h"
 #include "secure.h"
 
-#define POLICY_HCL                                                                                                \
-	"length = 12\n"                                                                                           \
-	"rule \"charset\" {\n  charset = \"abcdefghijklmnopqrstuvwxyz\"\n  min-chars = 2\n}\n"                     \
-	"rule \"charset\" {\n  charset = \"0123456789\"\n  min-chars = 3\n}\n"                                     \
+#define POLICY_HCL                                                                                           \
+	"length = 12\n"                                                                                      \
+	"rule \"charset\" {\n  charset = \"abcdefghijklmnopqrstuvwxyz\"\n  min-chars = 2\n}\n"               \
+	"rule \"charset\" {\n  charset = \"0123456789\"\n  min-chars = 3\n}\n"                               \
 	"rule \"charset\" {\n  charset = \"!@#\"\n  min-chars = 1\n}\n"
 
 static size_t count_in(const char *pw, const char *set)
@@ -80,9 +80,11 @@ static void test_parse(void **state)
 	refused("length = 101\nrule \"charset\" { charset = \"ab\" }\n", "between 4 and 100");
 	refused("length = \"20\"\nrule \"charset\" { charset = \"ab\" }\n", "length must be an integer");
 	refused("length = 20\nlength = 21\nrule \"charset\" { charset = \"ab\" }\n", "length is given twice");
-	refused("length = 20\nsize = 3\nrule \"charset\" { charset = \"ab\" }\n", "line 2: unknown key \"size\"");
+	refused("length = 20\nsize = 3\nrule \"charset\" { charset = \"ab\" }\n",
+	        "line 2: unknown key \"size\"");
 	refused("length = 20\nrule \"regex\" { charset = \"ab\" }\n", "unknown rule type \"regex\"");
-	refused("length = 20\nrule \"charset\" { charset = \"ab\"\n min_chars = 1 }\n", "unknown key \"min_chars\"");
+	refused("length = 20\nrule \"charset\" { charset = \"ab\"\n min_chars = 1 }\n",
+	        "unknown key \"min_chars\"");
 	refused("length = 20\nrule \"charset\" { min-chars = 1 }\n", "charset is required");
 	refused("length = 20\nrule \"charset\" { charset = \"\" }\n", "charset is empty");
 	refused("length = 20\nrule \"charset\" { charset = 5 }\n", "charset must be a string");
@@ -90,8 +92,8 @@ static void test_parse(void **state)
 	refused("length = 20\nrule \"charset\" { charset = \"a b\" }\n", "byte 0x20 at offset 1");
 	refused("length = 20\nrule \"charset\" { charset = \"a\xc3\xa9\" }\n", "printable ASCII");
 	refused("length = 8\nrule \"charset\" { charset = \"ab\"\n min-chars = 5 }\n"
-		"rule \"charset\" { charset = \"01\"\n min-chars = 4 }\n",
-		"invalid password policy: ");
+	        "rule \"charset\" { charset = \"01\"\n min-chars = 4 }\n",
+	        "invalid password policy: ");
 	refused("length = 20\nrule \"charset\" {\n", "line ");
 	refused("", "length is required");
 }
@@ -107,7 +109,8 @@ static void test_minimums_over_length(void **state)
 	const char *text = "length = 4\nrule \"charset\" { charset = \"ab\"\n min-chars = 5 }\n";
 
 	assert_int_equal(password_policy_parse(text, strlen(text), &p, &why), TROVE_ERR_INVALID);
-	assert_string_equal(why, "invalid password policy: the rules' min-chars add up to more than the length");
+	assert_string_equal(why,
+	                    "invalid password policy: the rules' min-chars add up to more than the length");
 	free(why);
 }
 
@@ -153,7 +156,8 @@ static void test_api(void **state)
 	assert_int_equal(fixture_call(f.core, "POST", "/v1/sys/policies/password/Second", body, NULL), 204);
 
 	assert_int_equal(fixture_call(f.core, "GET", "/v1/sys/policies/password/p1", NULL, &b), 200);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "data"), "policy")), POLICY_HCL);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "data"), "policy")),
+	                    POLICY_HCL);
 	json_decref(b);
 
 	assert_int_equal(fixture_call(f.core, "LIST", "/v1/sys/policies/password", NULL, &b), 200);
@@ -173,8 +177,9 @@ static void test_api(void **state)
 	for (int i = 0; i < 300; i++) {
 		const char *s;
 		if (i % 2) {
-			assert_int_equal(fixture_call(f.core, "GET", "/v1/sys/policies/password/p1/generate", NULL, &b),
-					 200);
+			assert_int_equal(
+			    fixture_call(f.core, "GET", "/v1/sys/policies/password/p1/generate", NULL, &b),
+			    200);
 			s = json_string_value(json_object_get(json_object_get(b, "data"), "password"));
 		} else {
 			assert_int_equal(password_policy_generate(f.core, "p1", &pw), 0);
@@ -201,7 +206,8 @@ static void test_api(void **state)
 		assert_int_equal(fixture_call(f.core, "PUT", "/v1/sys/policies/password/b64", eb, NULL), 204);
 		free(eb);
 		assert_int_equal(fixture_call(f.core, "GET", "/v1/sys/policies/password/b64", NULL, &b), 200);
-		assert_string_equal(json_string_value(json_object_get(json_object_get(b, "data"), "policy")), t);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(b, "data"), "policy")),
+		                    t);
 		json_decref(b);
 		assert_int_equal(password_policy_generate(f.core, "b64", &pw), 0);
 		assert_int_equal(strspn(pw, "xyz"), 6);
@@ -226,7 +232,8 @@ static void test_api(void **state)
 	/* Delete: gone, and deleting again is fine. */
 	assert_int_equal(fixture_call(f.core, "DELETE", "/v1/sys/policies/password/p1", NULL, NULL), 204);
 	assert_int_equal(fixture_call(f.core, "DELETE", "/v1/sys/policies/password/p1", NULL, NULL), 204);
-	assert_int_equal(fixture_call(f.core, "GET", "/v1/sys/policies/password/p1/generate", NULL, NULL), 404);
+	assert_int_equal(fixture_call(f.core, "GET", "/v1/sys/policies/password/p1/generate", NULL, NULL),
+	                 404);
 	assert_int_equal(password_policy_generate(f.core, "p1", &pw), TROVE_ERR_NOT_FOUND);
 
 	free(body);
@@ -249,14 +256,15 @@ static void test_acl(void **state)
 	acl = policy_body("path \"sys/policies/password/p1/generate\" { capabilities = [\"read\"] }\n");
 	assert_int_equal(fixture_call(f.core, "PUT", "/v1/sys/policies/acl/gen", acl, NULL), 204);
 	free(acl);
-	assert_int_equal(
-	    fixture_call(f.core, "POST", "/v1/auth/token/create", "{\"policies\": [\"gen\"], \"no_default_policy\": true}",
-			 &b),
-	    200);
-	snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(json_object_get(b, "auth"), "client_token")));
+	assert_int_equal(fixture_call(f.core, "POST", "/v1/auth/token/create",
+	                              "{\"policies\": [\"gen\"], \"no_default_policy\": true}", &b),
+	                 200);
+	snprintf(tok, sizeof(tok), "%s",
+	         json_string_value(json_object_get(json_object_get(b, "auth"), "client_token")));
 	json_decref(b);
 
-	struct fixture_request rq = {.method = "GET", .path = "/v1/sys/policies/password/p1/generate", .token = tok};
+	struct fixture_request rq = {
+	    .method = "GET", .path = "/v1/sys/policies/password/p1/generate", .token = tok};
 	assert_int_equal(fixture_send(f.core, &rq, NULL, NULL), 200);
 	rq.path = "/v1/sys/policies/password/p1";
 	assert_int_equal(fixture_send(f.core, &rq, NULL, NULL), 403);
@@ -276,7 +284,8 @@ static void test_acl(void **state)
 	assert_int_equal(fixture_send(f.core, &rq, NULL, NULL), 403);
 	/* the policy is unchanged */
 	assert_int_equal(fixture_call(f.core, "GET", "/v1/sys/policies/password/p1", NULL, &b), 200);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "data"), "policy")), POLICY_HCL);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "data"), "policy")),
+	                    POLICY_HCL);
 	json_decref(b);
 
 	free(body);
@@ -286,8 +295,9 @@ static void test_acl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse), cmocka_unit_test(test_minimums_over_length), cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_api),   cmocka_unit_test(test_acl),
+	    cmocka_unit_test(test_parse), cmocka_unit_test(test_minimums_over_length),
+	    cmocka_unit_test(test_names), cmocka_unit_test(test_api),
+	    cmocka_unit_test(test_acl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,11 +72,13 @@ static void test_vault_examples(void **state)
 	       "uppercase}}_{{timestamp \"2006_01_02T15_04_05Z\" | replace \"-\" \"_\"}}",
 	       "FOO_TOKEN_WITH_DISPLAY_NAME_MY_CUSTOM_DATABASE_ROLE_2009_02_13T23_31_30Z");
 	/* The PostgreSQL plugin's default: 45 of the 63 characters here. */
-	out = render("{{printf \"v_%s_%s_%s_%s\" (.DisplayName | truncate 8) (.RoleName | truncate 8) (random 20) "
-		     "(unix_time) | truncate 45}}");
+	out = render(
+	    "{{printf \"v_%s_%s_%s_%s\" (.DisplayName | truncate 8) (.RoleName | truncate 8) (random 20) "
+	    "(unix_time) | truncate 45}}");
 	assert_int_equal(strlen(out), 45);
 	assert_memory_equal(out, "v_token-wi_my_custo_", 20);
-	assert_int_equal(strspn(out + 20, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 20);
+	assert_int_equal(strspn(out + 20, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+	                 20);
 	assert_string_equal(out + 40, "_1234");
 	free(out);
 	/* The documented truncate_sha256 example. */
@@ -98,7 +100,8 @@ static void test_functions(void **state)
 	expect("{{unix_time}} {{unix_time_millis}}", "1234567890 1234567890123");
 	expect("{{ printf \"%s=%d%%\" \"x\" 5 }}", "x=5%");
 	expect("{{ 42 }}{{ (\"x\") }}{{ `raw\\n` }}", "42xraw\\n");
-	expect("{{ \"\\x41\\u00e9\\101\\t\" }}", "A\xc3\xa9" "A\t");
+	expect("{{ \"\\x41\\u00e9\\101\\t\" }}", "A\xc3\xa9"
+	                                         "A\t");
 	expect("a {{- \" b \" -}} c", "a b c");
 	expect("a{{/* note */}}b {{- /* x */ -}} c", "abc");
 	expect("{{random 0}}", "");
@@ -122,7 +125,8 @@ static void test_timestamps(void **state)
 	expect("{{timestamp \"2006-01-02T15:04:05Z07:00\"}}", "2009-02-13T23:31:30Z");
 	expect("{{timestamp \"20060102150405\"}}", "20090213233130");
 	expect("{{timestamp \"2006 01 02 15 04 05\"}}", "2009 02 13 23 31 30");
-	expect("{{timestamp \"Mon Jan _2 3:4:5 PM MST -0700 06 002\"}}", "Fri Feb 13 11:31:30 PM UTC +0000 09 044");
+	expect("{{timestamp \"Mon Jan _2 3:4:5 PM MST -0700 06 002\"}}",
+	       "Fri Feb 13 11:31:30 PM UTC +0000 09 044");
 	expect("{{timestamp \"Monday January 2 1 .000 .999999999 ,00\"}}",
 	       "Friday February 13 2 .123 .123456789 ,12");
 	expect("{{timestamp \"_2006\"}}", "_2009");
@@ -195,7 +199,8 @@ static void test_bounds(void **state)
 	memset(name, 'x', 19999);
 	name[19999] = '\0';
 	struct username_template_vars v = {.display_name = name};
-	assert_int_equal(username_template_render("{{.DisplayName | truncate 5}}", &v, &out, &why), TROVE_ERR_INVALID);
+	assert_int_equal(username_template_render("{{.DisplayName | truncate 5}}", &v, &out, &why),
+	                 TROVE_ERR_INVALID);
 	assert_null(out);
 	free(why);
 	free(name);
@@ -214,8 +219,9 @@ static void test_null_vars(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_vault_examples), cmocka_unit_test(test_functions), cmocka_unit_test(test_timestamps),
-	    cmocka_unit_test(test_malformed),      cmocka_unit_test(test_bounds),    cmocka_unit_test(test_null_vars),
+	    cmocka_unit_test(test_vault_examples), cmocka_unit_test(test_functions),
+	    cmocka_unit_test(test_timestamps),     cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_bounds),         cmocka_unit_test(test_null_vars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
