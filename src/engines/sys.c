@@ -355,11 +355,15 @@ static const struct route sys_routes[] = {
     {0},
 };
 
+/* sys/policies/password (sys_password_policy.c) */
+extern const struct route sys_password_policy_routes[];
+
 static const struct route *const sys_tables[] = {sys_routes,
                                                  sys_rekey_routes,
                                                  sys_generate_root_routes,
                                                  sys_mount_routes,
                                                  sys_policy_routes,
+                                                 sys_password_policy_routes,
                                                  sys_audit_routes,
                                                  sys_locked_users_routes,
                                                  token_sys_routes,

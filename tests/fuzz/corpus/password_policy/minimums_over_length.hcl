@@ -1,0 +1,3 @@
+length = 4
+rule "charset" { charset = "ab"
+ min-chars = 5 }
