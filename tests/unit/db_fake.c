@@ -31,7 +31,7 @@ static int fake_connect(const struct db_connect_params *p, struct db_conn **out,
 	if (fail) {
 		/* a careless database that echoes the password: the engine scrubs */
 		struct buf b;
-		buf_init(&b, 64);
+		buf_init(&b, BUF_CAP_DEFAULT);
 		buf_printf(&b, "password authentication failed (password was %s)", p->password ? p->password : "");
 		*why = buf_take(&b);
 		return TROVE_ERR_UPSTREAM;
@@ -78,7 +78,7 @@ static int fake_exec(struct db_conn *c, const char *const *stmts, size_t n, int6
 	for (size_t i = 0; bad && i < n; i++) {
 		if (strstr(stmts[i], bad)) {
 			struct buf b;
-			buf_init(&b, 64);
+			buf_init(&b, BUF_CAP_DEFAULT);
 			buf_printf(&b, "syntax error in: %s", stmts[i]);
 			*why = buf_take(&b);
 			return TROVE_ERR_UPSTREAM;
@@ -120,7 +120,7 @@ void db_fake_reset(void)
 	pthread_mutex_lock(&mu);
 	buf_release(&db_fake.log);
 	memset(&db_fake, 0, sizeof(db_fake));
-	buf_init(&db_fake.log, 1024);
+	buf_init(&db_fake.log, BUF_CAP_DEFAULT);
 	pthread_mutex_unlock(&mu);
 	db_fake_plugin.ddl_transactional = false;
 	db_fake_plugin.default_renew = NULL;

@@ -39,6 +39,15 @@ static void test_placeholders(void **state)
 	assert_string_equal(s, "CREATE ROLE \"v-root-ro-abc\" WITH LOGIN PASSWORD 'A1b2-C3' VALID UNTIL "
 			       "'2030-01-02 03:04:05+0000'; GRANT x TO \"v-root-ro-abc\";");
 	free(s);
+	/* a long statement (a role's GRANT list) */
+	char longt[4097];
+	memset(longt, 'x', 4096);
+	longt[4096] = '\0';
+	memcpy(longt + 100, "{{name}}", 8);
+	s = render1(longt, &v, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(strlen(s), 4096 - 8 + strlen("v-root-ro-abc"));
+	free(s);
 	/* unknown placeholders and lone braces stay as written */
 	s = render1("{{other}} {{ name }} {{name", &v, &rc);
 	assert_string_equal(s, "{{other}} {{ name }} {{name");
@@ -99,6 +108,13 @@ static void test_url_escaping(void **state)
 	/* libpq key=value: single-quoted, \\ and \' escaped */
 	assert_int_equal(db_render_url("host=db user={{username}} password={{password}} dbname=app", "root", pw, &u), 0);
 	assert_string_equal(u, "host=db user='root' password=':@/#%?&\\' \\\\' dbname=app");
+	secure_free_str(u);
+	/* long values: a 1 KiB password of specials triples in length */
+	char longpw[1025];
+	memset(longpw, '@', 1024);
+	longpw[1024] = '\0';
+	assert_int_equal(db_render_url("postgres://{{username}}:{{password}}@h/d", "r", longpw, &u), 0);
+	assert_int_equal(strlen(u), strlen("postgres://r:@h/d") + 3 * 1024);
 	secure_free_str(u);
 	/* nothing to put in: the URL as given */
 	assert_int_equal(db_render_url("postgres://h/d", NULL, NULL, &u), 0);

@@ -106,7 +106,7 @@ static json_t *config_to_json(const struct db_config *c)
 static char *config_key(const char *name)
 {
 	struct buf k;
-	buf_init(&k, 64);
+	buf_init(&k, BUF_CAP_DEFAULT);
 	buf_printf(&k, CONFIG_PREFIX "%s", name);
 	return buf_take(&k);
 }

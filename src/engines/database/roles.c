@@ -85,7 +85,7 @@ bad:
 static char *role_key(const char *name)
 {
 	struct buf k;
-	buf_init(&k, 64);
+	buf_init(&k, BUF_CAP_DEFAULT);
 	buf_printf(&k, ROLE_PREFIX "%s", name);
 	return buf_take(&k);
 }

@@ -99,7 +99,7 @@ int db_render_stmts(const char *const *tmpl, size_t n, const struct db_stmt_vars
 			return TROVE_ERR_INVALID;
 		}
 	}
-	buf_init_secret(&b, 256);
+	buf_init_secret(&b, BUF_CAP_DEFAULT);
 	res = xcalloc(n ? n : 1, sizeof(*res));
 	for (size_t i = 0; i < n; i++) {
 		buf_reset(&b);
@@ -167,7 +167,7 @@ int db_render_url(const char *url, const char *username, const char *password, c
 	int r = 0;
 
 	*out = NULL;
-	buf_init_secret(&b, strlen(url) + 64);
+	buf_init_secret(&b, BUF_CAP_DEFAULT);
 	while (*p && r == 0) {
 		const char *val = NULL;
 		size_t kl = 0;

@@ -40,7 +40,7 @@ int db_username_make(const struct db_plugin *plugin, const char *display_name, c
 	*out = NULL;
 	if ((r = rand_base62(rnd, DB_NAME_RANDOM)) != 0)
 		return r;
-	buf_init(&b, 96);
+	buf_init(&b, BUF_CAP_DEFAULT);
 	buf_append_str(&b, "v-");
 	append_part(&b, display_name);
 	buf_append_byte(&b, '-');
