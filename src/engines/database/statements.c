@@ -89,13 +89,15 @@ int db_render_stmts(const char *const *tmpl, size_t n, const struct db_stmt_vars
 	*out = NULL;
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		if (vars[i].value && !db_value_safe(vars[i].value)) {
-			if (why)
-				*why = xstrdup(i == 2 ? "the password holds a character that is not allowed in a statement "
-							"(a quote, backslash, backtick, semicolon or control byte)"
-						      : names[i][0] == 'u'
-							    ? "the username holds a character that is not allowed in a statement "
-							      "(a quote, backslash, backtick, semicolon or control byte)"
-							    : "the expiration is not allowed in a statement");
+			if (why) {
+				struct buf m;
+				buf_init(&m, BUF_CAP_DEFAULT);
+				buf_printf(&m,
+					   "the %s holds a character not allowed in a statement (a quote, backslash, "
+					   "backtick, semicolon or control byte)",
+					   names[i]);
+				*why = buf_take(&m);
+			}
 			return TROVE_ERR_INVALID;
 		}
 	}
