@@ -230,19 +230,32 @@ static void test_creds_lease(void **state)
 	assert_true(db_fake_ran(path));
 	json_decref(b);
 
-	/* a role without revocation statements: the plugin's defaults; and one
-	 * deleted since: its users are still dropped with them */
+	/* a role without revocation statements: the plugin's defaults */
 	assert_int_equal(call(x, "POST", "/v1/database/roles/app-x",
 			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
 			 204);
 	assert_int_equal(call(x, "GET", "/v1/database/creds/app-x", NULL, &b), 200);
 	user = json_string_value(json_object_get(data(b), "username"));
-	assert_int_equal(call(x, "DELETE", "/v1/database/roles/app-x", NULL, NULL), 204);
-	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}", json_string_value(json_object_get(b, "lease_id")));
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}",
+		 json_string_value(json_object_get(b, "lease_id")));
 	assert_int_equal(call(x, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
 	snprintf(path, sizeof(path), "DROP USER %s\n", user);
 	assert_true(db_fake_ran(path));
 	json_decref(b);
+
+	/* a role deleted since: its own statements, kept with the lease */
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
+	user = json_string_value(json_object_get(data(b), "username"));
+	assert_int_equal(call(x, "DELETE", "/v1/database/roles/ro", NULL, NULL), 204);
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}",
+		 json_string_value(json_object_get(b, "lease_id")));
+	assert_int_equal(call(x, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
+	snprintf(path, sizeof(path), "DROP ROLE %s\n", user);
+	assert_true(db_fake_ran(path));
+	json_decref(b);
+	assert_int_equal(call(x, "POST", "/v1/database/roles/ro",
+			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+			 204);
 
 	/* the lease's own data never shows the password */
 	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);

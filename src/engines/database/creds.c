@@ -126,7 +126,10 @@ static int creds_read(struct request *req, struct response *resp)
 	resp->secret.ttl = ttl;
 	resp->secret.max_ttl = ro->max_ttl;
 	resp->secret.renewable = true;
-	resp->secret.internal = json_pack("{s:s, s:s, s:s}", "db_name", cfg->name, "username", user, "role", name);
+	/* the revocation statements ride with the lease, so a user of a role
+	 * deleted since is still dropped the role's way (as Vault does) */
+	resp->secret.internal = json_pack("{s:s, s:s, s:s, s:O}", "db_name", cfg->name, "username", user, "role", name,
+					  "revocation_statements", ro->revocation);
 	response_set_data(resp, json_pack("{s:s, s:s}", "username", user, "password", pass));
 out:
 	free(stmts);
@@ -168,11 +171,12 @@ int db_lease_revoke(struct mount *m, const struct lease *l, struct buf *err)
 		r = r ? r : TROVE_ERR_UNAVAILABLE;
 		goto out;
 	}
-	/* A role deleted since: its users are dropped with the defaults. */
+	/* A role deleted since: the statements kept with the lease. */
 	r = db_role_load(m->view, role, &ro);
 	if (r != 0 && r != TROVE_ERR_NOT_FOUND)
 		goto out;
-	s = stmts_or_default(ro ? ro->revocation : NULL, cfg->plugin->default_revocation, &n);
+	s = stmts_or_default(ro ? ro->revocation : json_object_get(l->internal, "revocation_statements"),
+			     cfg->plugin->default_revocation, &n);
 	if (n == 0) {
 		buf_printf(err, "no revocation statements for %s", user);
 		r = TROVE_ERR_INVALID;
