@@ -400,6 +400,36 @@ static void test_rotate_root(void **state)
 	assert_string_equal(db_fake.last_password, before);
 }
 
+static void test_unmount_closes(void **state)
+{
+	struct fx *x = *state;
+	json_t *b;
+	standard(x);
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
+	char drop[256];
+	snprintf(drop, sizeof(drop), "DROP ROLE %s\n", json_string_value(json_object_get(data(b), "username")));
+	json_decref(b);
+	assert_true(db_fake.open > 0); /* kept idle in the pool */
+	/* disabling the mount revokes its leases (the user dropped) and closes
+	 * its pools */
+	assert_int_equal(call(x, "DELETE", "/v1/sys/mounts/database", NULL, NULL), 204);
+	assert_true(db_fake_ran(drop));
+	assert_int_equal(db_fake.open, 0);
+	assert_int_equal(db_fake.connects, db_fake.disconnects);
+}
+
+static void test_seal_closes(void **state)
+{
+	struct fx *x = *state;
+	json_t *b;
+	standard(x);
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
+	json_decref(b);
+	assert_true(db_fake.open > 0);
+	assert_int_equal(call(x, "PUT", "/v1/sys/seal", NULL, NULL), 204);
+	assert_int_equal(db_fake.open, 0);
+}
+
 static void test_acl_only_creds_ro(void **state)
 {
 	struct fx *x = *state;
@@ -481,6 +511,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_creds_failure_undone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hung_database, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotate_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unmount_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_seal_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acl_only_creds_ro, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_never_holds_password, setup, teardown),
 	};
