@@ -132,6 +132,18 @@ static void test_config(void **state)
 	assert_null(strstr(fixture_first_error(b), "hunter2"));
 	json_decref(b);
 	assert_int_equal(call(x, "GET", "/v1/database/config/bad", NULL, NULL), 404);
+	/* a password written into the URL itself is not answered either */
+	assert_int_equal(call(x, "POST", "/v1/database/config/lit",
+			      "{\"plugin_name\": \"fake-database-plugin\", \"verify_connection\": false, "
+			      "\"connection_url\": \"fake://root:literalpw@h/d\"}",
+			      NULL),
+			 204);
+	assert_int_equal(call(x, "GET", "/v1/database/config/lit", NULL, &b), 200);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(data(b), "connection_details"),
+							      "connection_url")),
+			    "fake://root:*****@h/d");
+	json_decref(b);
+	assert_int_equal(call(x, "DELETE", "/v1/database/config/lit", NULL, NULL), 204);
 	/* verify_connection=false stores without connecting */
 	int before = db_fake.connects;
 	assert_int_equal(call(x, "POST", "/v1/database/config/bad",

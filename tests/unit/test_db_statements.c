@@ -122,6 +122,29 @@ static void test_url_escaping(void **state)
 	secure_free_str(u);
 }
 
+static void redacts(const char *url, const char *want)
+{
+	char *got = db_url_redact(url);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_url_redaction(void **state)
+{
+	(void)state;
+	redacts("postgres://{{username}}:{{password}}@h/d", "postgres://{{username}}:{{password}}@h/d");
+	redacts("postgres://root:hunter2@h:5432/d?sslmode=require", "postgres://root:*****@h:5432/d?sslmode=require");
+	redacts("postgres://root:hu@nter2@h/d", "postgres://root:*****@h/d");
+	redacts("postgres://root@h/d", "postgres://root@h/d");
+	redacts("postgres://h/d", "postgres://h/d");
+	redacts("root:hunter2@tcp(127.0.0.1:3306)/", "root:*****@tcp(127.0.0.1:3306)/");
+	redacts("{{username}}:{{password}}@tcp(127.0.0.1:3306)/", "{{username}}:{{password}}@tcp(127.0.0.1:3306)/");
+	redacts("host=h user=root password=hunter2 dbname=d", "host=h user=root password=***** dbname=d");
+	redacts("host=h password = 'a b\\' c' dbname=d", "host=h password = ***** dbname=d");
+	redacts("host=h password={{password}}", "host=h password={{password}}");
+	redacts("host=h mypassword=x", "host=h mypassword=x");
+}
+
 static void test_expiration_format(void **state)
 {
 	(void)state;
@@ -183,6 +206,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_placeholders),   cmocka_unit_test(test_hostile_values),
 	    cmocka_unit_test(test_url_escaping),   cmocka_unit_test(test_expiration_format),
+	    cmocka_unit_test(test_url_redaction),
 	    cmocka_unit_test(test_globs),          cmocka_unit_test(test_username_shape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

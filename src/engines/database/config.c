@@ -312,7 +312,11 @@ static int config_read(struct request *req, struct response *resp)
 	if (r != 0)
 		return r;
 	json_t *details = json_object();
-	set_str(details, "connection_url", c->connection_url);
+	if (c->connection_url) {
+		char *shown = db_url_redact(c->connection_url);
+		json_object_set_new(details, "connection_url", json_string(shown));
+		free(shown);
+	}
 	set_str(details, "username", c->username);
 	set_str(details, "tls_server_name", c->tls_server_name);
 	if (c->tls_skip_verify)

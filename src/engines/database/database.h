@@ -139,6 +139,10 @@ void db_stmts_free(char **s, size_t n);
  * single-quoted with \\ and \' escapes in a libpq key=value string.
  * *out malloc'd (secure_free_str). */
 int db_render_url(const char *url, const char *username, const char *password, char **out);
+/* url for an answer: a password written into it literally (not the
+ * {{password}} placeholder) replaced by "*****", in a URI, a MySQL DSN or
+ * a key=value string. Malloc'd. */
+char *db_url_redact(const char *url);
 /* Vault's PostgreSQL time format, UTC: "2006-01-02 15:04:05+0000". */
 void db_format_expiration(int64_t unix_s, char out[32]);
 

@@ -192,3 +192,63 @@ int db_render_url(const char *url, const char *username, const char *password, c
 	buf_release_secret(&b);
 	return r;
 }
+
+/* Where the password of a key=value string starts and ends, if any. */
+static bool kv_password_span(const char *url, size_t *b, size_t *e)
+{
+	for (const char *p = strstr(url, "password"); p; p = strstr(p + 1, "password")) {
+		if (p != url && p[-1] != ' ' && p[-1] != '\t')
+			continue;
+		const char *q = p + 8;
+		while (*q == ' ')
+			q++;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ')
+			q++;
+		const char *v = q;
+		if (*q == '\'') {
+			for (q++; *q && *q != '\''; q++)
+				if (*q == '\\' && q[1])
+					q++;
+			if (*q)
+				q++;
+		} else {
+			while (*q && *q != ' ' && *q != '\t')
+				q++;
+		}
+		*b = (size_t)(v - url);
+		*e = (size_t)(q - url);
+		return true;
+	}
+	return false;
+}
+
+char *db_url_redact(const char *url)
+{
+	size_t b = 0, e = 0;
+	bool found;
+
+	if (url_is_keyvalue(url)) {
+		found = kv_password_span(url, &b, &e);
+	} else {
+		const char *start = strstr(url, "://");
+		start = start ? start + 3 : url;
+		const char *at = strrchr(start, '@');
+		const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+		found = colon != NULL;
+		if (found) {
+			b = (size_t)(colon + 1 - url);
+			e = (size_t)(at - url);
+		}
+	}
+	if (!found || e == b || (e - b == 12 && strncmp(url + b, "{{password}}", 12) == 0))
+		return xstrdup(url);
+	struct buf out;
+	buf_init(&out, BUF_CAP_DEFAULT);
+	buf_append(&out, url, b);
+	buf_append_str(&out, "*****");
+	buf_append_str(&out, url + e);
+	return buf_take(&out);
+}
