@@ -60,9 +60,16 @@ static void sleep_until(int64_t deadline_ms)
 	}
 }
 
+static void delay(void)
+{
+	if (db_fake.delay_ms > 0)
+		sleep_until(db_now_ms() + db_fake.delay_ms);
+}
+
 static int fake_exec(struct db_conn *c, const char *const *stmts, size_t n, int64_t deadline_ms, char **why)
 {
 	(void)c;
+	delay();
 	if (db_fake.block) {
 		sleep_until(deadline_ms);
 		*why = strdup("the database did not answer");
@@ -91,6 +98,7 @@ static int fake_ping(struct db_conn *c, int64_t deadline_ms, char **why)
 {
 	(void)c;
 	(void)deadline_ms;
+	delay();
 	pthread_mutex_lock(&mu);
 	db_fake.pings++;
 	bool fail = db_fake.fail_ping;

@@ -19,6 +19,7 @@ struct db_fake {
 	bool fail_ping;
 	const char *fail_stmt; /* exec_tx fails on a statement holding this */
 	bool block;            /* exec_tx sleeps to its deadline: TIMEOUT */
+	int delay_ms;          /* exec_tx and ping take this long first */
 };
 
 extern struct db_fake db_fake;

@@ -4,6 +4,7 @@
  * creds with their lease (revoke and renew statements, TTL caps), a
  * failed creation undone, a database that hangs, rotate-root, reset, and
  * a token allowed only database/creds/ro. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -442,6 +443,46 @@ static void test_seal_closes(void **state)
 	assert_int_equal(db_fake.open, 0);
 }
 
+struct concurrent {
+	struct core *core;
+	const char *method, *path, *body;
+	int status;
+};
+
+static void *send_one(void *arg)
+{
+	struct concurrent *c = arg;
+	c->status = fixture_call(c->core, c->method, c->path, c->body, NULL);
+	return NULL;
+}
+
+/* A config write that reads the stored connection while rotate-root is
+ * changing the password must not store the old password back. */
+static void test_rotate_vs_config_write(void **state)
+{
+	struct fx *x = *state;
+	json_t *b;
+	pthread_t ta, tb;
+	standard(x);
+	db_fake.delay_ms = 300; /* the rotation's statement and the write's verification ping */
+	struct concurrent rot = {x->core, "POST", "/v1/database/rotate-root/db", NULL, 0};
+	struct concurrent upd = {x->core, "POST", "/v1/database/config/db", "{\"max_open_connections\": 3}", 0};
+	assert_int_equal(pthread_create(&ta, NULL, send_one, &rot), 0);
+	usleep(100 * 1000);
+	assert_int_equal(pthread_create(&tb, NULL, send_one, &upd), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(rot.status, 204);
+	assert_int_equal(upd.status, 204);
+	db_fake.delay_ms = 0;
+	/* the password connections now use is the one the database was given */
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
+	json_decref(b);
+	char set[320];
+	snprintf(set, sizeof(set), "ALTER USER root PASSWORD %s\n", db_fake.last_password);
+	assert_true(db_fake_ran(set));
+}
+
 static void test_acl_only_creds_ro(void **state)
 {
 	struct fx *x = *state;
@@ -525,6 +566,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rotate_root, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unmount_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_seal_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rotate_vs_config_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_acl_only_creds_ro, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_never_holds_password, setup, teardown),
 	};

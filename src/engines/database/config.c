@@ -278,6 +278,7 @@ static int config_write(struct request *req, struct response *resp)
 	const char *name = request_param(req, "name");
 	struct db_config *c = NULL;
 	char *why = NULL;
+	db_config_lock(req->mount);
 	int r = db_config_load(req->storage, name, &c);
 
 	if (r == TROVE_ERR_NOT_FOUND) {
@@ -300,6 +301,7 @@ static int config_write(struct request *req, struct response *resp)
 		goto out;
 	db_state_drop(req->mount, name);
 out:
+	db_config_unlock(req->mount);
 	secure_free_str(why);
 	db_config_free(c);
 	return r;
@@ -341,10 +343,12 @@ static int config_delete(struct request *req, struct response *resp)
 {
 	const char *name = request_param(req, "name");
 	char *key = config_key(name);
-	int r = storage_delete(req->storage, key);
 	(void)resp;
-	free(key);
+	db_config_lock(req->mount);
+	int r = storage_delete(req->storage, key);
 	db_state_drop(req->mount, name);
+	db_config_unlock(req->mount);
+	free(key);
 	return r == TROVE_ERR_NOT_FOUND ? 0 : r;
 }
 

@@ -23,8 +23,9 @@ struct pool_entry {
 };
 
 struct db_state {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu; /* pools */
 	struct pool_entry *pools;
+	pthread_mutex_t config_mu; /* db_config_lock */
 };
 
 int64_t db_now_ms(void)
@@ -48,6 +49,7 @@ static int db_mount_init(struct mount *m, struct buf *err)
 	if (!st)
 		return TROVE_ERR_NOMEM;
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->config_mu, NULL);
 	m->engine_state = st;
 	return 0;
 }
@@ -71,8 +73,19 @@ static void db_mount_cleanup(struct mount *m)
 		entry_free(e);
 	}
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->config_mu);
 	free(st);
 	m->engine_state = NULL;
+}
+
+void db_config_lock(struct mount *m)
+{
+	pthread_mutex_lock(&((struct db_state *)m->engine_state)->config_mu);
+}
+
+void db_config_unlock(struct mount *m)
+{
+	pthread_mutex_unlock(&((struct db_state *)m->engine_state)->config_mu);
 }
 
 void db_state_drop(struct mount *m, const char *name)

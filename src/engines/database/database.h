@@ -109,6 +109,12 @@ struct db_state; /* m->engine_state */
  * existing one, or one made from the stored config. TROVE_ERR_NOT_FOUND
  * when there is no such connection; *why set for the others. */
 int db_state_pool(struct mount *m, const char *name, struct db_pool **out, char **why);
+/* Held around every read-change-store of a stored connection (config
+ * write and delete, rotate-root, later static rotation), including the
+ * database calls in between: two of them interleaved could store a
+ * password the database no longer has. */
+void db_config_lock(struct mount *m);
+void db_config_unlock(struct mount *m);
 /* Closes and forgets the pool of name (reset, config change, delete). */
 void db_state_drop(struct mount *m, const char *name);
 

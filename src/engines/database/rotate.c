@@ -40,6 +40,7 @@ static int rotate_root(struct request *req, struct response *resp)
 	const char *name = request_param(req, "name");
 	struct db_config *cfg = NULL;
 	char *pass = NULL, *why = NULL;
+	db_config_lock(req->mount);
 	int r = db_config_load(req->storage, name, &cfg);
 
 	if (r == TROVE_ERR_NOT_FOUND) {
@@ -75,6 +76,7 @@ static int rotate_root(struct request *req, struct response *resp)
 	r = db_config_store(req->storage, cfg);
 	db_state_drop(req->mount, name);
 out:
+	db_config_unlock(req->mount);
 	free(why);
 	secure_free_str(pass);
 	db_config_free(cfg);
