@@ -283,6 +283,41 @@ static void test_creds_lease(void **state)
 	json_decref(b);
 }
 
+static const char *const fake_renew[] = {"RENEW {{name}} UNTIL {{expiration}}", NULL};
+
+static void renew_ok(struct fx *x, const char *role)
+{
+	json_t *b, *rb;
+	char body[512];
+	assert_int_equal(call(x, "GET", role, NULL, &b), 200);
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"increment\": 30}",
+		 json_string_value(json_object_get(b, "lease_id")));
+	assert_int_equal(call(x, "PUT", "/v1/sys/leases/renew", body, &rb), 200);
+	assert_int_equal(json_integer_value(json_object_get(rb, "lease_duration")), 30);
+	json_decref(rb);
+	json_decref(b);
+}
+
+static void test_renew_defaults(void **state)
+{
+	struct fx *x = *state;
+	standard(x);
+	assert_int_equal(call(x, "POST", "/v1/database/roles/app-norenew",
+			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+			 204);
+	/* no renew statements anywhere: only the lease moves */
+	renew_ok(x, "/v1/database/creds/app-norenew");
+	assert_false(db_fake_ran("RENEW"));
+	/* the plugin's defaults when the role has none */
+	db_fake_plugin.default_renew = fake_renew;
+	renew_ok(x, "/v1/database/creds/app-norenew");
+	assert_true(db_fake_ran("RENEW v-root-app-nore"));
+	/* a role's own statements win */
+	renew_ok(x, "/v1/database/creds/ro");
+	assert_true(db_fake_ran("ALTER v-root-ro-"));
+	assert_false(db_fake_ran("RENEW v-root-ro-"));
+}
+
 static void test_creds_refused(void **state)
 {
 	struct fx *x = *state;
@@ -560,6 +595,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_lease, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renew_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_failure_undone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hung_database, setup, teardown),
