@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !strstr(tmpl, "{{{")) {
 			size_t nn = count(tmpl, "{{name}}"), nu = count(tmpl, "{{username}}"),
 			       np = count(tmpl, "{{password}}"), ne = count(tmpl, "{{expiration}}");
-			size_t want = strlen(tmpl) - nn * 8 - nu * 12 - np * 12 - ne * 14 + (nn + nu) * strlen(user) +
-				      np * strlen(pass) + ne * 24;
+			size_t want = strlen(tmpl) - nn * 8 - nu * 12 - np * 12 - ne * 14 +
+			              (nn + nu) * strlen(user) + np * strlen(pass) + ne * 24;
 			if (strlen(out[0]) != want)
 				abort();
 		}
@@ -70,8 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t end = strlen(url) - strlen("@h/d");
 	for (size_t i = (size_t)(p - url); i < end; i++) {
 		char c = url[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			  c == '.' || c == '_' || c == '~' || c == '%';
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		          c == '-' || c == '.' || c == '_' || c == '~' || c == '%';
 		if (!ok)
 			abort();
 	}

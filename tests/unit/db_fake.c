@@ -22,7 +22,8 @@ static int fake_connect(const struct db_connect_params *p, struct db_conn **out,
 {
 	pthread_mutex_lock(&mu);
 	db_fake.connects++;
-	snprintf(db_fake.last_url, sizeof(db_fake.last_url), "%s", p->connection_url ? p->connection_url : "");
+	snprintf(db_fake.last_url, sizeof(db_fake.last_url), "%s",
+	         p->connection_url ? p->connection_url : "");
 	snprintf(db_fake.last_password, sizeof(db_fake.last_password), "%s", p->password ? p->password : "");
 	bool fail = db_fake.fail_connect;
 	if (!fail)
@@ -32,7 +33,8 @@ static int fake_connect(const struct db_connect_params *p, struct db_conn **out,
 		/* a careless database that echoes the password: the engine scrubs */
 		struct buf b;
 		buf_init(&b, BUF_CAP_DEFAULT);
-		buf_printf(&b, "password authentication failed (password was %s)", p->password ? p->password : "");
+		buf_printf(&b, "password authentication failed (password was %s)",
+		           p->password ? p->password : "");
 		*why = buf_take(&b);
 		return TROVE_ERR_UPSTREAM;
 	}

@@ -10,12 +10,12 @@
 #include "engines/database/plugin.h"
 
 struct db_fake {
-	struct buf log;        /* every statement run, one per line */
-	char last_url[1024];   /* the connection_url of the last connect */
+	struct buf log;      /* every statement run, one per line */
+	char last_url[1024]; /* the connection_url of the last connect */
 	char last_password[256];
 	int connects, disconnects, pings, open;
 	/* Knobs. */
-	bool fail_connect;     /* connect: UPSTREAM, with the password in its message */
+	bool fail_connect; /* connect: UPSTREAM, with the password in its message */
 	bool fail_ping;
 	const char *fail_stmt; /* exec_tx fails on a statement holding this */
 	bool block;            /* exec_tx sleeps to its deadline: TIMEOUT */

@@ -63,19 +63,23 @@ static int teardown(void **state)
 /* A connection "db" allowing ro and app-*, and a role ro on it. */
 static void standard(struct fx *x)
 {
-	assert_int_equal(call(x, "POST", "/v1/database/config/db",
-			      "{\"plugin_name\": \"fake-database-plugin\", \"connection_url\": "
-			      "\"fake://{{username}}:{{password}}@db/app\", \"username\": \"root\", \"password\": \"" "s3cr:t@/#%?&' \\\\x" "\", "
-			      "\"allowed_roles\": \"ro,app-*\"}",
-			      NULL),
-			 204);
-	assert_int_equal(call(x, "POST", "/v1/database/roles/ro",
-			      "{\"db_name\": \"db\", \"creation_statements\": [\"CREATE USER {{name}} PASSWORD "
-			      "{{password}} UNTIL {{expiration}}\", \"GRANT SELECT TO {{username}}\"], "
-			      "\"revocation_statements\": \"DROP ROLE {{name}}\", \"renew_statements\": "
-			      "[\"ALTER {{name}} UNTIL {{expiration}}\"], \"default_ttl\": \"1m\", \"max_ttl\": 300}",
-			      NULL),
-			 204);
+	assert_int_equal(
+	    call(x, "POST", "/v1/database/config/db",
+	         "{\"plugin_name\": \"fake-database-plugin\", \"connection_url\": "
+	         "\"fake://{{username}}:{{password}}@db/app\", \"username\": \"root\", \"password\": \""
+	         "s3cr:t@/#%?&' \\\\x"
+	         "\", "
+	         "\"allowed_roles\": \"ro,app-*\"}",
+	         NULL),
+	    204);
+	assert_int_equal(
+	    call(x, "POST", "/v1/database/roles/ro",
+	         "{\"db_name\": \"db\", \"creation_statements\": [\"CREATE USER {{name}} PASSWORD "
+	         "{{password}} UNTIL {{expiration}}\", \"GRANT SELECT TO {{username}}\"], "
+	         "\"revocation_statements\": \"DROP ROLE {{name}}\", \"renew_statements\": "
+	         "[\"ALTER {{name}} UNTIL {{expiration}}\"], \"default_ttl\": \"1m\", \"max_ttl\": 300}",
+	         NULL),
+	    204);
 }
 
 static void test_config(void **state)
@@ -100,23 +104,25 @@ static void test_config(void **state)
 	assert_true(json_is_true(json_object_get(d, "verify_connection")));
 	const json_t *cd = json_object_get(d, "connection_details");
 	assert_string_equal(json_string_value(json_object_get(cd, "connection_url")),
-			    "fake://{{username}}:{{password}}@db/app");
+	                    "fake://{{username}}:{{password}}@db/app");
 	assert_string_equal(json_string_value(json_object_get(cd, "username")), "root");
 	assert_int_equal(json_integer_value(json_object_get(cd, "max_open_connections")), 4);
 	assert_true(json_is_array(json_object_get(d, "root_credentials_rotate_statements")));
 	json_decref(b);
 
 	/* an update keeps what it does not name */
-	assert_int_equal(call(x, "POST", "/v1/database/config/db", "{\"max_open_connections\": 7}", NULL), 204);
+	assert_int_equal(call(x, "POST", "/v1/database/config/db", "{\"max_open_connections\": 7}", NULL),
+	                 204);
 	assert_string_equal(db_fake.last_password, ROOT_PW);
 	assert_int_equal(call(x, "GET", "/v1/database/config/db", NULL, &b), 200);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(data(b), "connection_details"),
-							   "max_open_connections")),
-			 7);
+	                                                    "max_open_connections")),
+	                 7);
 	json_decref(b);
 
 	/* unknown plugin: 400 naming it, nothing stored */
-	assert_int_equal(call(x, "POST", "/v1/database/config/other", "{\"plugin_name\": \"nope-plugin\"}", &b), 400);
+	assert_int_equal(
+	    call(x, "POST", "/v1/database/config/other", "{\"plugin_name\": \"nope-plugin\"}", &b), 400);
 	assert_non_null(strstr(fixture_first_error(b), "nope-plugin"));
 	json_decref(b);
 	assert_int_equal(call(x, "GET", "/v1/database/config/other", NULL, NULL), 404);
@@ -125,31 +131,32 @@ static void test_config(void **state)
 	 * nothing stored */
 	db_fake.fail_connect = true;
 	assert_int_equal(call(x, "POST", "/v1/database/config/bad",
-			      "{\"plugin_name\": \"fake-database-plugin\", \"connection_url\": \"fake://h\", "
-			      "\"username\": \"root\", \"password\": \"hunter2hunter2\"}",
-			      &b),
-			 400);
+	                      "{\"plugin_name\": \"fake-database-plugin\", \"connection_url\": \"fake://h\", "
+	                      "\"username\": \"root\", \"password\": \"hunter2hunter2\"}",
+	                      &b),
+	                 400);
 	assert_non_null(strstr(fixture_first_error(b), "password authentication failed"));
 	assert_null(strstr(fixture_first_error(b), "hunter2"));
 	json_decref(b);
 	assert_int_equal(call(x, "GET", "/v1/database/config/bad", NULL, NULL), 404);
 	/* a password written into the URL itself is not answered either */
 	assert_int_equal(call(x, "POST", "/v1/database/config/lit",
-			      "{\"plugin_name\": \"fake-database-plugin\", \"verify_connection\": false, "
-			      "\"connection_url\": \"fake://root:literalpw@h/d\"}",
-			      NULL),
-			 204);
+	                      "{\"plugin_name\": \"fake-database-plugin\", \"verify_connection\": false, "
+	                      "\"connection_url\": \"fake://root:literalpw@h/d\"}",
+	                      NULL),
+	                 204);
 	assert_int_equal(call(x, "GET", "/v1/database/config/lit", NULL, &b), 200);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(data(b), "connection_details"),
-							      "connection_url")),
-			    "fake://root:*****@h/d");
+	                                                      "connection_url")),
+	                    "fake://root:*****@h/d");
 	json_decref(b);
 	assert_int_equal(call(x, "DELETE", "/v1/database/config/lit", NULL, NULL), 204);
 	/* verify_connection=false stores without connecting */
 	int before = db_fake.connects;
 	assert_int_equal(call(x, "POST", "/v1/database/config/bad",
-			      "{\"plugin_name\": \"fake-database-plugin\", \"verify_connection\": false}", NULL),
-			 204);
+	                      "{\"plugin_name\": \"fake-database-plugin\", \"verify_connection\": false}",
+	                      NULL),
+	                 204);
 	assert_int_equal(db_fake.connects, before);
 	db_fake.fail_connect = false;
 
@@ -179,23 +186,24 @@ static void test_roles(void **state)
 	json_decref(b);
 	/* a role on a connection that does not exist yet is accepted (Vault) */
 	assert_int_equal(call(x, "POST", "/v1/database/roles/later",
-			      "{\"db_name\": \"nowhere\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"nowhere\", \"creation_statements\": \"CREATE {{name}}\"}",
+	                      NULL),
+	                 204);
 	assert_int_equal(call(x, "POST", "/v1/database/roles/x", "{\"db_name\": \"db\"}", &b), 400);
 	assert_non_null(strstr(fixture_first_error(b), "creation_statements"));
 	json_decref(b);
 	assert_int_equal(call(x, "POST", "/v1/database/roles/x",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"c\", \"credential_type\": "
-			      "\"rsa_private_key\"}",
-			      &b),
-			 400);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"c\", \"credential_type\": "
+	                      "\"rsa_private_key\"}",
+	                      &b),
+	                 400);
 	assert_non_null(strstr(fixture_first_error(b), "rsa_private_key"));
 	json_decref(b);
 	assert_int_equal(call(x, "POST", "/v1/database/roles/x",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"c\", \"default_ttl\": 100, "
-			      "\"max_ttl\": 50}",
-			      NULL),
-			 400);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"c\", \"default_ttl\": 100, "
+	                      "\"max_ttl\": 50}",
+	                      NULL),
+	                 400);
 	assert_int_equal(call(x, "LIST", "/v1/database/roles", NULL, &b), 200);
 	assert_int_equal(json_array_size(json_object_get(data(b), "keys")), 2);
 	json_decref(b);
@@ -245,12 +253,12 @@ static void test_creds_lease(void **state)
 
 	/* a role without revocation statements: the plugin's defaults */
 	assert_int_equal(call(x, "POST", "/v1/database/roles/app-x",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+	                 204);
 	assert_int_equal(call(x, "GET", "/v1/database/creds/app-x", NULL, &b), 200);
 	user = json_string_value(json_object_get(data(b), "username"));
 	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}",
-		 json_string_value(json_object_get(b, "lease_id")));
+	         json_string_value(json_object_get(b, "lease_id")));
 	assert_int_equal(call(x, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
 	snprintf(path, sizeof(path), "DROP USER %s\n", user);
 	assert_true(db_fake_ran(path));
@@ -261,18 +269,19 @@ static void test_creds_lease(void **state)
 	user = json_string_value(json_object_get(data(b), "username"));
 	assert_int_equal(call(x, "DELETE", "/v1/database/roles/ro", NULL, NULL), 204);
 	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}",
-		 json_string_value(json_object_get(b, "lease_id")));
+	         json_string_value(json_object_get(b, "lease_id")));
 	assert_int_equal(call(x, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
 	snprintf(path, sizeof(path), "DROP ROLE %s\n", user);
 	assert_true(db_fake_ran(path));
 	json_decref(b);
 	assert_int_equal(call(x, "POST", "/v1/database/roles/ro",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+	                 204);
 
 	/* the lease's own data never shows the password */
 	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
-	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}", json_string_value(json_object_get(b, "lease_id")));
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}",
+	         json_string_value(json_object_get(b, "lease_id")));
 	pass = json_string_value(json_object_get(data(b), "password"));
 	json_t *lb;
 	assert_int_equal(call(x, "PUT", "/v1/sys/leases/lookup", body, &lb), 200);
@@ -291,7 +300,7 @@ static void renew_ok(struct fx *x, const char *role)
 	char body[512];
 	assert_int_equal(call(x, "GET", role, NULL, &b), 200);
 	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"increment\": 30}",
-		 json_string_value(json_object_get(b, "lease_id")));
+	         json_string_value(json_object_get(b, "lease_id")));
 	assert_int_equal(call(x, "PUT", "/v1/sys/leases/renew", body, &rb), 200);
 	assert_int_equal(json_integer_value(json_object_get(rb, "lease_duration")), 30);
 	json_decref(rb);
@@ -303,8 +312,8 @@ static void test_renew_defaults(void **state)
 	struct fx *x = *state;
 	standard(x);
 	assert_int_equal(call(x, "POST", "/v1/database/roles/app-norenew",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+	                 204);
 	/* no renew statements anywhere: only the lease moves */
 	renew_ok(x, "/v1/database/creds/app-norenew");
 	assert_false(db_fake_ran("RENEW"));
@@ -325,8 +334,8 @@ static void test_creds_refused(void **state)
 	standard(x);
 	/* not in allowed_roles */
 	assert_int_equal(call(x, "POST", "/v1/database/roles/rw",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+	                 204);
 	assert_int_equal(call(x, "GET", "/v1/database/creds/rw", NULL, &b), 400);
 	assert_string_equal(fixture_first_error(b), "\"rw\" is not an allowed role");
 	json_decref(b);
@@ -335,8 +344,9 @@ static void test_creds_refused(void **state)
 	json_decref(b);
 	/* a role on a connection that does not exist */
 	assert_int_equal(call(x, "POST", "/v1/database/roles/app-nowhere",
-			      "{\"db_name\": \"nowhere\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"nowhere\", \"creation_statements\": \"CREATE {{name}}\"}",
+	                      NULL),
+	                 204);
 	assert_int_equal(call(x, "GET", "/v1/database/creds/app-nowhere", NULL, NULL), 400);
 	assert_false(db_fake_ran("CREATE"));
 }
@@ -377,7 +387,8 @@ static void test_creds_failure_undone(void **state)
 	db_fake.fail_stmt = NULL;
 	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
 	char body[512];
-	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}", json_string_value(json_object_get(b, "lease_id")));
+	snprintf(body, sizeof(body), "{\"lease_id\": \"%s\", \"sync\": true}",
+	         json_string_value(json_object_get(b, "lease_id")));
 	json_decref(b);
 	db_fake.fail_stmt = "DROP";
 	assert_int_not_equal(call(x, "PUT", "/v1/sys/leases/revoke", body, NULL), 204);
@@ -431,10 +442,10 @@ static void test_rotate_root(void **state)
 	snprintf(rotated, sizeof(rotated), "ALTER USER root PASSWORD %s\n", db_fake.last_password);
 	assert_true(db_fake_ran(rotated));
 	/* refused by the database: nothing stored */
-	assert_int_equal(call(x, "POST", "/v1/database/config/db",
-			      "{\"root_rotation_statements\": [\"SET PASSWORD FOR {{username}} = {{password}}\"]}",
-			      NULL),
-			 204);
+	assert_int_equal(
+	    call(x, "POST", "/v1/database/config/db",
+	         "{\"root_rotation_statements\": [\"SET PASSWORD FOR {{username}} = {{password}}\"]}", NULL),
+	    204);
 	char before[256];
 	snprintf(before, sizeof(before), "%s", db_fake.last_password);
 	db_fake.fail_stmt = "SET PASSWORD";
@@ -455,7 +466,8 @@ static void test_unmount_closes(void **state)
 	standard(x);
 	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
 	char drop[256];
-	snprintf(drop, sizeof(drop), "DROP ROLE %s\n", json_string_value(json_object_get(data(b), "username")));
+	snprintf(drop, sizeof(drop), "DROP ROLE %s\n",
+	         json_string_value(json_object_get(data(b), "username")));
 	json_decref(b);
 	assert_true(db_fake.open > 0); /* kept idle in the pool */
 	/* disabling the mount revokes its leases (the user dropped) and closes
@@ -501,7 +513,8 @@ static void test_rotate_vs_config_write(void **state)
 	standard(x);
 	db_fake.delay_ms = 300; /* the rotation's statement and the write's verification ping */
 	struct concurrent rot = {x->core, "POST", "/v1/database/rotate-root/db", NULL, 0};
-	struct concurrent upd = {x->core, "POST", "/v1/database/config/db", "{\"max_open_connections\": 3}", 0};
+	struct concurrent upd = {x->core, "POST", "/v1/database/config/db", "{\"max_open_connections\": 3}",
+	                         0};
 	assert_int_equal(pthread_create(&ta, NULL, send_one, &rot), 0);
 	usleep(100 * 1000);
 	assert_int_equal(pthread_create(&tb, NULL, send_one, &upd), 0);
@@ -524,11 +537,12 @@ static void test_acl_only_creds_ro(void **state)
 	json_t *b;
 	standard(x);
 	assert_int_equal(call(x, "POST", "/v1/database/roles/app-rw",
-			      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
-			 204);
-	assert_int_equal(call(x, "PUT", "/v1/sys/policies/acl/ro",
-			      "{\"policy\": \"path \\\"database/creds/ro\\\" { capabilities = [\\\"read\\\"] }\"}", NULL),
-			 204);
+	                      "{\"db_name\": \"db\", \"creation_statements\": \"CREATE {{name}}\"}", NULL),
+	                 204);
+	assert_int_equal(
+	    call(x, "PUT", "/v1/sys/policies/acl/ro",
+	         "{\"policy\": \"path \\\"database/creds/ro\\\" { capabilities = [\\\"read\\\"] }\"}", NULL),
+	    204);
 	assert_int_equal(call(x, "POST", "/v1/auth/token/create", "{\"policies\": [\"ro\"]}", &b), 200);
 	char *tok = strdup(json_string_value(json_object_get(json_object_get(b, "auth"), "client_token")));
 	json_decref(b);
@@ -536,16 +550,18 @@ static void test_acl_only_creds_ro(void **state)
 		const char *method, *path;
 		int status;
 	} cases[] = {
-	    {"GET", "/v1/database/creds/ro", 200},      {"GET", "/v1/database/creds/app-rw", 403},
-	    {"GET", "/v1/database/config/db", 403},     {"POST", "/v1/database/config/db", 403},
-	    {"GET", "/v1/database/roles/ro", 403},      {"POST", "/v1/database/roles/ro", 403},
-	    {"LIST", "/v1/database/roles", 403},        {"POST", "/v1/database/rotate-root/db", 403},
+	    {"GET", "/v1/database/creds/ro", 200},  {"GET", "/v1/database/creds/app-rw", 403},
+	    {"GET", "/v1/database/config/db", 403}, {"POST", "/v1/database/config/db", 403},
+	    {"GET", "/v1/database/roles/ro", 403},  {"POST", "/v1/database/roles/ro", 403},
+	    {"LIST", "/v1/database/roles", 403},    {"POST", "/v1/database/rotate-root/db", 403},
 	    {"POST", "/v1/database/reset/db", 403},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct fixture_request rq = {.method = cases[i].method, .path = cases[i].path, .token = tok,
-					     .body = strcmp(cases[i].method, "POST") == 0 ? "{}" : NULL,
-					     .len = strcmp(cases[i].method, "POST") == 0 ? 2 : 0};
+		struct fixture_request rq = {.method = cases[i].method,
+		                             .path = cases[i].path,
+		                             .token = tok,
+		                             .body = strcmp(cases[i].method, "POST") == 0 ? "{}" : NULL,
+		                             .len = strcmp(cases[i].method, "POST") == 0 ? 2 : 0};
 		assert_int_equal(fixture_send(x->core, &rq, NULL, NULL), cases[i].status);
 	}
 	free(tok);
@@ -572,8 +588,9 @@ static void test_audit_never_holds_password(void **state)
 	json_decref(b);
 	db_fake.fail_connect = true;
 	assert_int_equal(call(x, "POST", "/v1/database/config/db2",
-			      "{\"plugin_name\": \"fake-database-plugin\", \"password\": \"hunter2hunter2\"}", NULL),
-			 400);
+	                      "{\"plugin_name\": \"fake-database-plugin\", \"password\": \"hunter2hunter2\"}",
+	                      NULL),
+	                 400);
 	FILE *f = fopen(log, "r");
 	assert_non_null(f);
 	char *all = calloc(1, 1 << 20);

@@ -17,12 +17,14 @@
 
 static struct db_pool *pool_of(int64_t max_open, int64_t max_idle, int64_t lifetime_ms, int64_t ping_idle_ms)
 {
-	struct db_config cfg = {.connection_url = "fake://{{username}}:{{password}}@h", .username = "root",
-				.password = "pw"};
+	struct db_config cfg = {
+	    .connection_url = "fake://{{username}}:{{password}}@h", .username = "root", .password = "pw"};
 	struct db_connect_params p;
 	assert_int_equal(db_connect_params_make(&cfg, &p), 0);
-	struct db_pool_limits lim = {.max_open = max_open, .max_idle = max_idle, .max_lifetime_ms = lifetime_ms,
-				     .ping_idle_ms = ping_idle_ms};
+	struct db_pool_limits lim = {.max_open = max_open,
+	                             .max_idle = max_idle,
+	                             .max_lifetime_ms = lifetime_ms,
+	                             .ping_idle_ms = ping_idle_ms};
 	return db_pool_new(&db_fake_plugin, &p, &lim);
 }
 

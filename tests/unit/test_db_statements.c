@@ -30,14 +30,16 @@ static char *render1(const char *tmpl, const struct db_stmt_vars *v, int *rc)
 static void test_placeholders(void **state)
 {
 	(void)state;
-	struct db_stmt_vars v = {.name = "v-root-ro-abc", .password = "A1b2-C3", .expiration = "2030-01-02 03:04:05+0000"};
+	struct db_stmt_vars v = {
+	    .name = "v-root-ro-abc", .password = "A1b2-C3", .expiration = "2030-01-02 03:04:05+0000"};
 	int rc;
-	char *s = render1("CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
-			  " GRANT x TO \"{{username}}\";",
-			  &v, &rc);
+	char *s = render1(
+	    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
+	    " GRANT x TO \"{{username}}\";",
+	    &v, &rc);
 	assert_int_equal(rc, 0);
 	assert_string_equal(s, "CREATE ROLE \"v-root-ro-abc\" WITH LOGIN PASSWORD 'A1b2-C3' VALID UNTIL "
-			       "'2030-01-02 03:04:05+0000'; GRANT x TO \"v-root-ro-abc\";");
+	                       "'2030-01-02 03:04:05+0000'; GRANT x TO \"v-root-ro-abc\";");
 	free(s);
 	/* a long statement (a role's GRANT list) */
 	char longt[4097];
@@ -67,7 +69,18 @@ static void test_placeholders(void **state)
 static void test_hostile_values(void **state)
 {
 	(void)state;
-	const char *bad[] = {"a'b", "a\"b", "a\\b", "a`b", "a;b", "a\nb", "a\rb", "a\tb", "a\x01" "b", "a\x7f" "b"};
+	const char *bad[] = {"a'b",
+	                     "a\"b",
+	                     "a\\b",
+	                     "a`b",
+	                     "a;b",
+	                     "a\nb",
+	                     "a\rb",
+	                     "a\tb",
+	                     "a\x01"
+	                     "b",
+	                     "a\x7f"
+	                     "b"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc;
 		struct db_stmt_vars v = {.name = "ok", .password = bad[i]};
@@ -96,17 +109,22 @@ static void test_url_escaping(void **state)
 	(void)state;
 	const char *pw = ":@/#%?&' \\";
 	char *u = NULL;
-	assert_int_equal(db_render_url("postgres://{{username}}:{{password}}@db:5432/app?sslmode=require", "ro ot", pw, &u), 0);
-	assert_string_equal(u, "postgres://ro%20ot:%3A%40%2F%23%25%3F%26%27%20%5C@db:5432/app?sslmode=require");
+	assert_int_equal(db_render_url("postgres://{{username}}:{{password}}@db:5432/app?sslmode=require",
+	                               "ro ot", pw, &u),
+	                 0);
+	assert_string_equal(u,
+	                    "postgres://ro%20ot:%3A%40%2F%23%25%3F%26%27%20%5C@db:5432/app?sslmode=require");
 	secure_free_str(u);
-	assert_int_equal(db_render_url("postgresql://{{username}}:{{password}}@h/d", "r", "a-b_c.d~e", &u), 0);
+	assert_int_equal(db_render_url("postgresql://{{username}}:{{password}}@h/d", "r", "a-b_c.d~e", &u),
+	                 0);
 	assert_string_equal(u, "postgresql://r:a-b_c.d~e@h/d");
 	secure_free_str(u);
 	assert_int_equal(db_render_url("{{username}}:{{password}}@tcp(127.0.0.1:3306)/", "root", pw, &u), 0);
 	assert_string_equal(u, "root:%3A%40%2F%23%25%3F%26%27%20%5C@tcp(127.0.0.1:3306)/");
 	secure_free_str(u);
 	/* libpq key=value: single-quoted, \\ and \' escaped */
-	assert_int_equal(db_render_url("host=db user={{username}} password={{password}} dbname=app", "root", pw, &u), 0);
+	assert_int_equal(
+	    db_render_url("host=db user={{username}} password={{password}} dbname=app", "root", pw, &u), 0);
 	assert_string_equal(u, "host=db user='root' password=':@/#%?&\\' \\\\' dbname=app");
 	secure_free_str(u);
 	/* long values: a 1 KiB password of specials triples in length */
@@ -133,12 +151,14 @@ static void test_url_redaction(void **state)
 {
 	(void)state;
 	redacts("postgres://{{username}}:{{password}}@h/d", "postgres://{{username}}:{{password}}@h/d");
-	redacts("postgres://root:hunter2@h:5432/d?sslmode=require", "postgres://root:*****@h:5432/d?sslmode=require");
+	redacts("postgres://root:hunter2@h:5432/d?sslmode=require",
+	        "postgres://root:*****@h:5432/d?sslmode=require");
 	redacts("postgres://root:hu@nter2@h/d", "postgres://root:*****@h/d");
 	redacts("postgres://root@h/d", "postgres://root@h/d");
 	redacts("postgres://h/d", "postgres://h/d");
 	redacts("root:hunter2@tcp(127.0.0.1:3306)/", "root:*****@tcp(127.0.0.1:3306)/");
-	redacts("{{username}}:{{password}}@tcp(127.0.0.1:3306)/", "{{username}}:{{password}}@tcp(127.0.0.1:3306)/");
+	redacts("{{username}}:{{password}}@tcp(127.0.0.1:3306)/",
+	        "{{username}}:{{password}}@tcp(127.0.0.1:3306)/");
 	redacts("host=h user=root password=hunter2 dbname=d", "host=h user=root password=***** dbname=d");
 	redacts("host=h password = 'a b\\' c' dbname=d", "host=h password = ***** dbname=d");
 	redacts("host=h password={{password}}", "host=h password={{password}}");
@@ -206,8 +226,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_placeholders),   cmocka_unit_test(test_hostile_values),
 	    cmocka_unit_test(test_url_escaping),   cmocka_unit_test(test_expiration_format),
-	    cmocka_unit_test(test_url_redaction),
-	    cmocka_unit_test(test_globs),          cmocka_unit_test(test_username_shape),
+	    cmocka_unit_test(test_url_redaction),  cmocka_unit_test(test_globs),
+	    cmocka_unit_test(test_username_shape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,7 +66,8 @@ static int config_from_json(const json_t *v, const char *name, struct db_config 
 	c->max_idle = json_integer_value(json_object_get(v, "max_idle_connections"));
 	c->max_lifetime_s = json_integer_value(json_object_get(v, "max_connection_lifetime"));
 	if (!c->plugin_name || !strlist_push_json(&c->allowed_roles, json_object_get(v, "allowed_roles")) ||
-	    !strlist_push_json(&c->root_rotation_statements, json_object_get(v, "root_rotation_statements"))) {
+	    !strlist_push_json(&c->root_rotation_statements,
+	                       json_object_get(v, "root_rotation_statements"))) {
 		db_config_free(c);
 		return TROVE_ERR_INTEGRITY;
 	}
@@ -154,7 +155,8 @@ int db_connect_params_make(const struct db_config *cfg, struct db_connect_params
 {
 	char *url = NULL;
 	memset(p, 0, sizeof(*p));
-	int r = db_render_url(cfg->connection_url ? cfg->connection_url : "", cfg->username, cfg->password, &url);
+	int r =
+	    db_render_url(cfg->connection_url ? cfg->connection_url : "", cfg->username, cfg->password, &url);
 	if (r != 0)
 		return r;
 	p->connection_url = url;
@@ -256,7 +258,8 @@ static int config_apply(struct request *req, struct response *resp, struct db_co
 		strlist_push_json(&c->allowed_roles, json_object_get(req->data, "allowed_roles"));
 	}
 	if ((r = db_field_stmts(req, "root_rotation_statements", &stmts)) != 0)
-		return response_error(resp, r, "root_rotation_statements: must be a string or a list of strings");
+		return response_error(resp, r,
+		                      "root_rotation_statements: must be a string or a list of strings");
 	if (field_present(req, "root_rotation_statements")) {
 		strlist_release(&c->root_rotation_statements);
 		strlist_init(&c->root_rotation_statements);
@@ -266,8 +269,8 @@ static int config_apply(struct request *req, struct response *resp, struct db_co
 	if (!c->plugin_name || !c->plugin_name[0])
 		return response_error(resp, TROVE_ERR_INVALID, "plugin_name: missing");
 	if (!(c->plugin = db_plugin_find(c->plugin_name)))
-		return response_error(resp, TROVE_ERR_INVALID, "plugin_name: no plugin named \"%s\" in this build",
-				      c->plugin_name);
+		return response_error(resp, TROVE_ERR_INVALID,
+		                      "plugin_name: no plugin named \"%s\" in this build", c->plugin_name);
 	if (c->max_open <= 0)
 		c->max_open = DB_MAX_OPEN_DEFAULT;
 	return 0;
@@ -293,8 +296,8 @@ static int config_write(struct request *req, struct response *resp)
 		goto out;
 	if (c->verify_connection && (r = verify(c, &why)) != 0) {
 		db_why_scrub(why, c->password);
-		r = response_error(resp, r == TROVE_ERR_NOMEM ? r : TROVE_ERR_INVALID, "error verifying connection: %s",
-				   why ? why : err_message(r));
+		r = response_error(resp, r == TROVE_ERR_NOMEM ? r : TROVE_ERR_INVALID,
+		                   "error verifying connection: %s", why ? why : err_message(r));
 		goto out;
 	}
 	if ((r = db_config_store(req->storage, c)) != 0)
@@ -326,15 +329,16 @@ static int config_read(struct request *req, struct response *resp)
 	json_object_set_new(details, "max_open_connections", json_integer(c->max_open));
 	json_object_set_new(details, "max_idle_connections", json_integer(c->max_idle));
 	json_object_set_new(details, "max_connection_lifetime", json_integer(c->max_lifetime_s));
-	response_set_data(
-	    resp, json_pack("{s:o, s:o, s:s, s:s, s:s, s:o, s:b}", "allowed_roles", strlist_json(&c->allowed_roles),
-			    "connection_details", details, "password_policy",
-			    c->password_policy ? c->password_policy : "", "plugin_name", c->plugin_name,
-			    "plugin_version", "", "root_credentials_rotate_statements",
-			    strlist_json(&c->root_rotation_statements), "verify_connection", c->verify_connection));
+	response_set_data(resp, json_pack("{s:o, s:o, s:s, s:s, s:s, s:o, s:b}", "allowed_roles",
+	                                  strlist_json(&c->allowed_roles), "connection_details", details,
+	                                  "password_policy", c->password_policy ? c->password_policy : "",
+	                                  "plugin_name", c->plugin_name, "plugin_version", "",
+	                                  "root_credentials_rotate_statements",
+	                                  strlist_json(&c->root_rotation_statements), "verify_connection",
+	                                  c->verify_connection));
 	if (c->username_template)
 		json_object_set_new(json_object_get(resp->data, "connection_details"), "username_template",
-				    json_string(c->username_template));
+		                    json_string(c->username_template));
 	db_config_free(c);
 	return 0;
 }
@@ -383,11 +387,16 @@ static int reset_write(struct request *req, struct response *resp)
 }
 
 static const struct field config_fields[] = {
-    {.name = "plugin_name", .type = FIELD_STRING, .description = "the kind of database (Vault's plugin name)"},
+    {.name = "plugin_name",
+     .type = FIELD_STRING,
+     .description = "the kind of database (Vault's plugin name)"},
     {.name = "plugin_version", .type = FIELD_STRING, .description = "accepted and ignored"},
     {.name = "connection_url", .type = FIELD_STRING, .description = "URL or DSN; {{username}}, {{password}}"},
     {.name = "username", .type = FIELD_STRING, .description = "the root user"},
-    {.name = "password", .type = FIELD_STRING, .sensitive = true, .description = "the root password, never returned"},
+    {.name = "password",
+     .type = FIELD_STRING,
+     .sensitive = true,
+     .description = "the root password, never returned"},
     {.name = "allowed_roles", .type = FIELD_STRLIST, .description = "roles that may use it (globs; * any)"},
     {.name = "verify_connection", .type = FIELD_BOOL, .def = "true", .description = "connect before storing"},
     {.name = "password_policy", .type = FIELD_STRING, .description = "password policy for new passwords"},
@@ -395,12 +404,19 @@ static const struct field config_fields[] = {
     {.name = "root_rotation_statements", .type = FIELD_ANY, .description = "statements of rotate-root"},
     {.name = "max_open_connections", .type = FIELD_INT, .min = 1, .max = 1000, .description = "default 4"},
     {.name = "max_idle_connections", .type = FIELD_INT, .min = -1, .max = 1000, .description = "0: max_open"},
-    {.name = "max_connection_lifetime", .type = FIELD_DURATION, .min = 0, .max = 86400 * 365,
+    {.name = "max_connection_lifetime",
+     .type = FIELD_DURATION,
+     .min = 0,
+     .max = 86400 * 365,
      .description = "0: unlimited"},
     {.name = "tls_ca", .type = FIELD_STRING, .description = "MySQL: CA certificates (PEM)"},
-    {.name = "tls_certificate_key", .type = FIELD_STRING, .sensitive = true,
+    {.name = "tls_certificate_key",
+     .type = FIELD_STRING,
+     .sensitive = true,
      .description = "MySQL: client certificate and key (PEM)"},
-    {.name = "tls_server_name", .type = FIELD_STRING, .description = "MySQL: name checked in the certificate"},
+    {.name = "tls_server_name",
+     .type = FIELD_STRING,
+     .description = "MySQL: name checked in the certificate"},
     {.name = "tls_skip_verify", .type = FIELD_BOOL, .description = "MySQL: do not verify the certificate"},
     {0},
 };

@@ -18,7 +18,7 @@
 /* Renders stmts for user (and password, expiration) and runs them on
  * connection db. *why as plugin.h. */
 static int run_for_user(struct mount *m, const char *db, const char *const *stmts, size_t n,
-			const struct db_stmt_vars *v, char **why)
+                        const struct db_stmt_vars *v, char **why)
 {
 	char **out = NULL;
 	int r = db_render_stmts(stmts, n, v, &out, why);
@@ -45,7 +45,8 @@ static const char **stmts_or_default(const json_t *role_stmts, const char *const
 
 /* Drops user after a failed creation on a database whose DDL is not
  * transactional; best effort: the creation's own error is what counts. */
-static void undo_creation(struct mount *m, const struct db_config *cfg, const struct db_role *ro, const char *user)
+static void undo_creation(struct mount *m, const struct db_config *cfg, const struct db_role *ro,
+                          const char *user)
 {
 	size_t n;
 	const char **s = stmts_or_default(ro->revocation, cfg->plugin->default_revocation, &n);
@@ -89,8 +90,8 @@ static int creds_read(struct request *req, struct response *resp)
 		goto out;
 	if ((r = db_config_load(req->storage, ro->db_name, &cfg)) != 0) {
 		if (r == TROVE_ERR_NOT_FOUND)
-			r = response_error(resp, TROVE_ERR_INVALID, "could not find connection with name \"%s\"",
-					   ro->db_name);
+			r = response_error(resp, TROVE_ERR_INVALID,
+			                   "could not find connection with name \"%s\"", ro->db_name);
 		goto out;
 	}
 	if (!db_config_allows(cfg, name)) {
@@ -98,19 +99,20 @@ static int creds_read(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (!cfg->plugin) {
-		r = response_error(resp, TROVE_ERR_INVALID, "plugin_name: no plugin named \"%s\" in this build",
-				   cfg->plugin_name);
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "plugin_name: no plugin named \"%s\" in this build", cfg->plugin_name);
 		goto out;
 	}
 	if (strcmp(ro->credential_type, "password") != 0) {
 		r = response_error(resp, TROVE_ERR_INVALID, "credential_type %s is not supported yet",
-				   ro->credential_type);
+		                   ro->credential_type);
 		goto out;
 	}
 	int64_t ttl = creds_ttl(req, ro);
 	db_format_expiration(clock_realtime_s() + ttl, exp);
 	const char *display = req->token && req->token->display_name ? req->token->display_name : "";
-	if ((r = db_username_make(cfg->plugin, display, name, &user)) != 0 || (r = db_password_make(cfg, &pass)) != 0)
+	if ((r = db_username_make(cfg->plugin, display, name, &user)) != 0 ||
+	    (r = db_password_make(cfg, &pass)) != 0)
 		goto out;
 	struct db_stmt_vars v = {.name = user, .password = pass, .expiration = exp};
 	stmts = db_str_vec(ro->creation, &n);
@@ -119,7 +121,8 @@ static int creds_read(struct request *req, struct response *resp)
 			undo_creation(req->mount, cfg, ro, user);
 		db_why_scrub(why, pass);
 		db_why_scrub(why, cfg->password);
-		r = response_error(resp, r, "failed to create the database user: %s", why ? why : err_message(r));
+		r = response_error(resp, r, "failed to create the database user: %s",
+		                   why ? why : err_message(r));
 		goto out;
 	}
 	resp->secret.set = true;
@@ -128,8 +131,8 @@ static int creds_read(struct request *req, struct response *resp)
 	resp->secret.renewable = true;
 	/* the revocation statements ride with the lease, so a user of a role
 	 * deleted since is still dropped the role's way (as Vault does) */
-	resp->secret.internal = json_pack("{s:s, s:s, s:s, s:O}", "db_name", cfg->name, "username", user, "role", name,
-					  "revocation_statements", ro->revocation);
+	resp->secret.internal = json_pack("{s:s, s:s, s:s, s:O}", "db_name", cfg->name, "username", user,
+	                                  "role", name, "revocation_statements", ro->revocation);
 	response_set_data(resp, json_pack("{s:s, s:s}", "username", user, "password", pass));
 out:
 	free(stmts);
@@ -142,7 +145,8 @@ out:
 }
 
 /* The user, connection and role a lease stands for. */
-static int lease_parts(const struct lease *l, const char **user, const char **db, const char **role, struct buf *err)
+static int lease_parts(const struct lease *l, const char **user, const char **db, const char **role,
+                       struct buf *err)
 {
 	*user = json_string_value(json_object_get(l->internal, "username"));
 	*db = json_string_value(json_object_get(l->internal, "db_name"));
@@ -167,7 +171,7 @@ int db_lease_revoke(struct mount *m, const struct lease *l, struct buf *err)
 		return r;
 	if ((r = db_config_load(m->view, db, &cfg)) != 0 || !cfg->plugin) {
 		buf_printf(err, "cannot revoke %s: connection \"%s\" %s", user, db,
-			   r ? "no longer exists" : "has a plugin this build lacks");
+		           r ? "no longer exists" : "has a plugin this build lacks");
 		r = r ? r : TROVE_ERR_UNAVAILABLE;
 		goto out;
 	}
@@ -176,7 +180,7 @@ int db_lease_revoke(struct mount *m, const struct lease *l, struct buf *err)
 	if (r != 0 && r != TROVE_ERR_NOT_FOUND)
 		goto out;
 	s = stmts_or_default(ro ? ro->revocation : json_object_get(l->internal, "revocation_statements"),
-			     cfg->plugin->default_revocation, &n);
+	                     cfg->plugin->default_revocation, &n);
 	if (n == 0) {
 		buf_printf(err, "no revocation statements for %s", user);
 		r = TROVE_ERR_INVALID;
@@ -243,6 +247,8 @@ out:
 }
 
 const struct route db_creds_routes[] = {
-    {.pattern = "creds/:name", .ops = {[OP_READ] = creds_read}, .synopsis = "new credentials of a dynamic role"},
+    {.pattern = "creds/:name",
+     .ops = {[OP_READ] = creds_read},
+     .synopsis = "new credentials of a dynamic role"},
     {0},
 };

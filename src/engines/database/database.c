@@ -141,9 +141,9 @@ int db_state_pool(struct mount *m, const char *name, struct db_pool **out, char 
 	if ((r = db_connect_params_make(cfg, &params)) != 0)
 		goto out;
 	struct db_pool_limits lim = {.max_open = cfg->max_open,
-				     .max_idle = cfg->max_idle,
-				     .max_lifetime_ms = cfg->max_lifetime_s * 1000,
-				     .ping_idle_ms = DB_PING_IDLE_MS};
+	                             .max_idle = cfg->max_idle,
+	                             .max_lifetime_ms = cfg->max_lifetime_s * 1000,
+	                             .ping_idle_ms = DB_PING_IDLE_MS};
 	struct db_pool *p = db_pool_new(cfg->plugin, &params, &lim);
 	if (!p) {
 		db_connect_params_release(&params);
@@ -197,7 +197,8 @@ static void db_invalidate(struct mount *m, const char *key)
 		db_state_drop(m, key + 7);
 }
 
-static const struct route *const db_tables[] = {db_config_routes, db_role_routes, db_creds_routes, db_rotate_routes, NULL};
+static const struct route *const db_tables[] = {db_config_routes, db_role_routes, db_creds_routes,
+                                                db_rotate_routes, NULL};
 
 const struct engine database_engine = {
     .type = "database",

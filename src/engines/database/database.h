@@ -66,17 +66,17 @@ bool db_glob_match(const char *pattern, const char *s);
 
 struct db_pool;
 struct db_pool_limits {
-	int64_t max_open;      /* > 0 */
-	int64_t max_idle;      /* 0: max_open; < 0: keep none */
+	int64_t max_open;        /* > 0 */
+	int64_t max_idle;        /* 0: max_open; < 0: keep none */
 	int64_t max_lifetime_ms; /* 0: unlimited */
-	int64_t ping_idle_ms;  /* an idle connection older than this is pinged before reuse */
+	int64_t ping_idle_ms;    /* an idle connection older than this is pinged before reuse */
 };
 
 /* A pool connecting with params (taken: the pool releases them with
  * db_connect_params_release; *params is zeroed). Returns NULL on NOMEM.
  * The caller holds one reference. */
 struct db_pool *db_pool_new(const struct db_plugin *plugin, struct db_connect_params *params,
-			    const struct db_pool_limits *limits);
+                            const struct db_pool_limits *limits);
 void db_pool_ref(struct db_pool *p);
 /* Drops a reference; the last frees the pool and disconnects its idle
  * connections. */
@@ -155,7 +155,8 @@ void db_format_expiration(int64_t unix_s, char out[32]);
 /* ---- username.c: new credentials ---- */
 
 /* A new user name of Vault's default shape for plugin. */
-int db_username_make(const struct db_plugin *plugin, const char *display_name, const char *role_name, char **out);
+int db_username_make(const struct db_plugin *plugin, const char *display_name, const char *role_name,
+                     char **out);
 /* A new password for connection cfg (secure_free_str it). */
 int db_password_make(const struct db_config *cfg, char **out);
 
@@ -185,8 +186,8 @@ int db_field_stmts(const struct request *req, const char *name, json_t **out);
  * stmts (or the plugin's default_rotation when n is 0) with {{name}} and
  * {{username}} = user, {{password}} = new_password, in one transaction.
  * Stores nothing. *why as plugin.h. */
-int db_rotate_password(struct mount *m, const struct db_config *cfg, const char *user, const char *new_password,
-		       const char *const *stmts, size_t n, char **why);
+int db_rotate_password(struct mount *m, const struct db_config *cfg, const char *user,
+                       const char *new_password, const char *const *stmts, size_t n, char **why);
 
 /* ---- creds.c ---- */
 

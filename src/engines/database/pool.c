@@ -31,7 +31,7 @@ struct db_pool {
 };
 
 struct db_pool *db_pool_new(const struct db_plugin *plugin, struct db_connect_params *params,
-			    const struct db_pool_limits *limits)
+                            const struct db_pool_limits *limits)
 {
 	struct db_pool *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -233,8 +233,8 @@ void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
 		return;
 	}
 	int64_t now = db_now_ms();
-	bool keep = !p->closed && rc != TROVE_ERR_TIMEOUT && rc != TROVE_ERR_UPSTREAM && !too_old(p, e, now) &&
-		    p->lim.max_idle > 0 && p->nidle < p->lim.max_idle;
+	bool keep = !p->closed && rc != TROVE_ERR_TIMEOUT && rc != TROVE_ERR_UPSTREAM &&
+	            !too_old(p, e, now) && p->lim.max_idle > 0 && p->nidle < p->lim.max_idle;
 	if (keep) {
 		e->idle_since_ms = now;
 		e->next = p->idle;

@@ -17,8 +17,8 @@
 
 #define ROLE_PREFIX "role/"
 
-static const char *const stmt_fields[] = {"creation_statements", "revocation_statements", "rollback_statements",
-					  "renew_statements"};
+static const char *const stmt_fields[] = {"creation_statements", "revocation_statements",
+                                          "rollback_statements", "renew_statements"};
 
 void db_role_free(struct db_role *r)
 {
@@ -69,7 +69,8 @@ int db_field_stmts(const struct request *req, const char *name, json_t **out)
 	}
 	if (!json_is_array(v))
 		goto bad;
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		if (!json_is_string(e))
 			goto bad;
 		if (json_string_length(e) > 0)
@@ -123,10 +124,10 @@ int db_role_load(struct storage *s, const char *name, struct db_role **out)
 static json_t *role_json(const struct db_role *r)
 {
 	return json_pack("{s:O, s:s, s:s, s:I, s:I, s:O, s:O, s:O, s:O}", "creation_statements", r->creation,
-			 "credential_type", r->credential_type, "db_name", r->db_name, "default_ttl",
-			 (json_int_t)r->default_ttl, "max_ttl", (json_int_t)r->max_ttl, "renew_statements", r->renew,
-			 "revocation_statements", r->revocation, "rollback_statements", r->rollback,
-			 "credential_config", r->credential_config);
+	                 "credential_type", r->credential_type, "db_name", r->db_name, "default_ttl",
+	                 (json_int_t)r->default_ttl, "max_ttl", (json_int_t)r->max_ttl, "renew_statements",
+	                 r->renew, "revocation_statements", r->revocation, "rollback_statements", r->rollback,
+	                 "credential_config", r->credential_config);
 }
 
 /* Checks the credential type against the connection's plugin, when the
@@ -137,16 +138,16 @@ static int check_credential_type(struct request *req, struct response *resp, con
 		return 0;
 	if (strcmp(ro->credential_type, "rsa_private_key") != 0)
 		return response_error(resp, TROVE_ERR_INVALID,
-				      "credential_type: \"%s\" is not one of password, rsa_private_key",
-				      ro->credential_type);
+		                      "credential_type: \"%s\" is not one of password, rsa_private_key",
+		                      ro->credential_type);
 	struct db_config *c = NULL;
 	int r = db_config_load(req->storage, ro->db_name, &c);
 	bool ok = r != 0 || (c->plugin && c->plugin->rsa_private_key);
 	db_config_free(c);
 	if (!ok)
-		return response_error(resp, TROVE_ERR_INVALID,
-				      "credential_type: rsa_private_key is not supported by the plugin of \"%s\"",
-				      ro->db_name);
+		return response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "credential_type: rsa_private_key is not supported by the plugin of \"%s\"", ro->db_name);
 	return 0;
 }
 
@@ -174,7 +175,8 @@ static int role_write(struct request *req, struct response *resp)
 	for (size_t i = 0; i < 4; i++) {
 		json_t *a = NULL;
 		if ((r = db_field_stmts(req, stmt_fields[i], &a)) != 0) {
-			r = response_error(resp, r, "%s: must be a string or a list of strings", stmt_fields[i]);
+			r = response_error(resp, r, "%s: must be a string or a list of strings",
+			                   stmt_fields[i]);
 			goto out;
 		}
 		if (field_present(req, stmt_fields[i])) {
@@ -259,11 +261,19 @@ static const struct field role_fields[] = {
     {.name = "revocation_statements", .type = FIELD_ANY, .description = "statements that drop it"},
     {.name = "rollback_statements", .type = FIELD_ANY, .description = "accepted and kept (Vault's)"},
     {.name = "renew_statements", .type = FIELD_ANY, .description = "statements run on renewal"},
-    {.name = "default_ttl", .type = FIELD_DURATION, .min = 0, .max = 100LL * 365 * 86400,
+    {.name = "default_ttl",
+     .type = FIELD_DURATION,
+     .min = 0,
+     .max = 100LL * 365 * 86400,
      .description = "lease TTL; 0: the mount's"},
-    {.name = "max_ttl", .type = FIELD_DURATION, .min = 0, .max = 100LL * 365 * 86400,
+    {.name = "max_ttl",
+     .type = FIELD_DURATION,
+     .min = 0,
+     .max = 100LL * 365 * 86400,
      .description = "longest lease; 0: the mount's"},
-    {.name = "credential_type", .type = FIELD_STRING, .canon = FIELD_CANON_LOWER,
+    {.name = "credential_type",
+     .type = FIELD_STRING,
+     .canon = FIELD_CANON_LOWER,
      .description = "password or rsa_private_key"},
     {.name = "credential_config", .type = FIELD_MAP, .description = "settings of the credential type"},
     {0},
@@ -272,7 +282,10 @@ static const struct field role_fields[] = {
 const struct route db_role_routes[] = {
     {.pattern = "roles", .ops = {[OP_LIST] = role_list}, .synopsis = "list the dynamic roles"},
     {.pattern = "roles/:name",
-     .ops = {[OP_READ] = role_read, [OP_CREATE] = role_write, [OP_UPDATE] = role_write, [OP_DELETE] = role_delete},
+     .ops = {[OP_READ] = role_read,
+             [OP_CREATE] = role_write,
+             [OP_UPDATE] = role_write,
+             [OP_DELETE] = role_delete},
      .exists = role_exists,
      .fields = role_fields,
      .synopsis = "a dynamic role"},

@@ -12,8 +12,8 @@
 
 #include "banned.h"
 
-int db_rotate_password(struct mount *m, const struct db_config *cfg, const char *user, const char *new_password,
-		       const char *const *stmts, size_t n, char **why)
+int db_rotate_password(struct mount *m, const struct db_config *cfg, const char *user,
+                       const char *new_password, const char *const *stmts, size_t n, char **why)
 {
 	char **out = NULL;
 	int r;
@@ -50,12 +50,13 @@ static int rotate_root(struct request *req, struct response *resp)
 	if (r != 0)
 		goto out;
 	if (!cfg->username || !cfg->username[0]) {
-		r = response_error(resp, TROVE_ERR_INVALID, "unable to rotate root credentials: no username in configuration");
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "unable to rotate root credentials: no username in configuration");
 		goto out;
 	}
 	if (!cfg->plugin) {
-		r = response_error(resp, TROVE_ERR_INVALID, "plugin_name: no plugin named \"%s\" in this build",
-				   cfg->plugin_name);
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "plugin_name: no plugin named \"%s\" in this build", cfg->plugin_name);
 		goto out;
 	}
 	if ((r = db_password_make(cfg, &pass)) != 0)
@@ -66,7 +67,8 @@ static int rotate_root(struct request *req, struct response *resp)
 	if ((r = db_rotate_password(req->mount, cfg, cfg->username, pass, s, n, &why)) != 0) {
 		db_why_scrub(why, pass);
 		db_why_scrub(why, cfg->password);
-		r = response_error(resp, r, "failed to rotate root credentials: %s", why ? why : err_message(r));
+		r = response_error(resp, r, "failed to rotate root credentials: %s",
+		                   why ? why : err_message(r));
 		goto out;
 	}
 	/* The database has the new password: only now is it stored. */
@@ -84,6 +86,8 @@ out:
 }
 
 const struct route db_rotate_routes[] = {
-    {.pattern = "rotate-root/:name", .ops = {[OP_UPDATE] = rotate_root}, .synopsis = "rotate the root password"},
+    {.pattern = "rotate-root/:name",
+     .ops = {[OP_UPDATE] = rotate_root},
+     .synopsis = "rotate the root password"},
     {0},
 };

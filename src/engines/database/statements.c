@@ -16,7 +16,8 @@
 bool db_value_safe(const char *v)
 {
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || *p == '\'' || *p == '"' || *p == '\\' || *p == '`' || *p == ';')
+		if (*p < 0x20 || *p == 0x7f || *p == '\'' || *p == '"' || *p == '\\' || *p == '`' ||
+		    *p == ';')
 			return false;
 	return true;
 }
@@ -93,9 +94,10 @@ int db_render_stmts(const char *const *tmpl, size_t n, const struct db_stmt_vars
 				struct buf m;
 				buf_init(&m, BUF_CAP_DEFAULT);
 				buf_printf(&m,
-					   "the %s holds a character not allowed in a statement (a quote, backslash, "
-					   "backtick, semicolon or control byte)",
-					   names[i]);
+				           "the %s holds a character not allowed in a statement (a quote, "
+				           "backslash, "
+				           "backtick, semicolon or control byte)",
+				           names[i]);
 				*why = buf_take(&m);
 			}
 			return TROVE_ERR_INVALID;
@@ -124,8 +126,8 @@ static int append_pct(struct buf *b, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		int c = *p;
-		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			     c == '.' || c == '_' || c == '~';
+		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		             c == '-' || c == '.' || c == '_' || c == '~';
 		if (plain) {
 			if (buf_append_byte(b, (char)c) != 0)
 				return TROVE_ERR_NOMEM;

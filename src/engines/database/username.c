@@ -26,12 +26,14 @@ static void append_part(struct buf *b, const char *s)
 {
 	for (size_t i = 0; s && s[i] && i < DB_NAME_PART_MAX; i++) {
 		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+		bool ok =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 		buf_append_byte(b, ok ? c : '-');
 	}
 }
 
-int db_username_make(const struct db_plugin *plugin, const char *display_name, const char *role_name, char **out)
+int db_username_make(const struct db_plugin *plugin, const char *display_name, const char *role_name,
+                     char **out)
 {
 	char rnd[DB_NAME_RANDOM + 1];
 	struct buf b;
