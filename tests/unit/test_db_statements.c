@@ -215,7 +215,7 @@ static void test_username_shape(void **state)
 	assert_int_equal(strlen(u), 16);
 	free(u);
 	char *pw = NULL;
-	assert_int_equal(db_password_make(NULL, &pw), 0);
+	assert_int_equal(db_password_make(NULL, &pw, NULL), 0);
 	assert_int_equal(strlen(pw), 20);
 	assert_true(db_value_safe(pw));
 	secure_free_str(pw);

@@ -111,9 +111,12 @@ static int creds_read(struct request *req, struct response *resp)
 	int64_t ttl = creds_ttl(req, ro);
 	db_format_expiration(clock_realtime_s() + ttl, exp);
 	const char *display = req->token && req->token->display_name ? req->token->display_name : "";
-	if ((r = db_username_make(cfg->plugin, display, name, &user)) != 0 ||
-	    (r = db_password_make(cfg, &pass)) != 0)
+	if ((r = db_username_make(cfg->plugin, display, name, &user)) != 0)
 		goto out;
+	if ((r = db_password_make(cfg, &pass, &why)) != 0) {
+		r = response_error(resp, r, "%s", why ? why : err_message(r));
+		goto out;
+	}
 	struct db_stmt_vars v = {.name = user, .password = pass, .expiration = exp};
 	stmts = db_str_vec(ro->creation, &n);
 	if ((r = run_for_user(req->mount, cfg->name, stmts, n, &v, &why)) != 0) {

@@ -157,8 +157,11 @@ void db_format_expiration(int64_t unix_s, char out[32]);
 /* A new user name of Vault's default shape for plugin. */
 int db_username_make(const struct db_plugin *plugin, const char *display_name, const char *role_name,
                      char **out);
-/* A new password for connection cfg (secure_free_str it). */
-int db_password_make(const struct db_config *cfg, char **out);
+/* A new password for connection cfg (secure_free_str it). One that could
+ * not be put in a statement (db_value_safe: a password policy's charset
+ * may allow it) is TROVE_ERR_INVALID with *why (malloc'd) naming the
+ * policy. */
+int db_password_make(const struct db_config *cfg, char **out, char **why);
 
 /* ---- roles.c ---- */
 

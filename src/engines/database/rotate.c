@@ -59,8 +59,10 @@ static int rotate_root(struct request *req, struct response *resp)
 		                   "plugin_name: no plugin named \"%s\" in this build", cfg->plugin_name);
 		goto out;
 	}
-	if ((r = db_password_make(cfg, &pass)) != 0)
+	if ((r = db_password_make(cfg, &pass, &why)) != 0) {
+		r = response_error(resp, r, "%s", why ? why : err_message(r));
 		goto out;
+	}
 	const char **s = NULL;
 	size_t n = cfg->root_rotation_statements.len;
 	s = (const char **)cfg->root_rotation_statements.items;

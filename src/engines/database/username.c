@@ -13,6 +13,7 @@
 #include "err.h"
 #include "password_gen.h"
 #include "rand.h"
+#include "secure.h"
 
 #include "banned.h"
 
@@ -55,8 +56,23 @@ int db_username_make(const struct db_plugin *plugin, const char *display_name, c
 	return 0;
 }
 
-int db_password_make(const struct db_config *cfg, char **out)
+int db_password_make(const struct db_config *cfg, char **out, char **why)
 {
-	(void)cfg; /* cfg->password_policy: password policies come later */
-	return password_generate(&password_spec_default, out);
+	/* cfg->password_policy: password policies come later */
+	int r = password_generate(&password_spec_default, out);
+	if (r != 0 || db_value_safe(*out))
+		return r;
+	secure_free_str(*out);
+	*out = NULL;
+	if (why) {
+		struct buf m;
+		buf_init(&m, BUF_CAP_DEFAULT);
+		buf_printf(
+		    &m,
+		    "password policy \"%s\" makes passwords with characters not allowed in a statement (a "
+		    "quote, backslash, backtick, semicolon or control byte)",
+		    cfg && cfg->password_policy ? cfg->password_policy : "");
+		*why = buf_take(&m);
+	}
+	return TROVE_ERR_INVALID;
 }
