@@ -6,6 +6,7 @@
 #include "engines.h"
 
 #include "auth/auth.h"
+#include "database/database.h"
 
 #include "banned.h"
 
@@ -30,6 +31,8 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 		return &identity_engine;
 	if (strcmp(type, "pki") == 0)
 		return &pki_engine;
+	if (strcmp(type, "database") == 0)
+		return &database_engine;
 	if (strcmp(type, "kv") == 0) {
 		const char *v = json_string_value(json_object_get(options, "version"));
 		if (!v || strcmp(v, "1") == 0)

@@ -8,4 +8,9 @@
  * has none of that name. */
 const struct db_plugin *db_plugin_find(const char *plugin_name);
 
+/* For tests only: makes db_plugin_find also answer p (a test's own fake
+ * plugin) by its name, after the built-in table; NULL removes it. Not
+ * called by the server. */
+void db_plugin_set_extra(const struct db_plugin *p);
+
 #endif

@@ -1,0 +1,159 @@
+/* The database engine's connection pool (pool.c) over the recording fake
+ * plugin: max_open, waits bounded by the deadline, idle reuse and the
+ * ping before it, failed connections discarded, lifetime, close. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db_fake.h"
+
+#include "engines/database/database.h"
+#include "err.h"
+
+static struct db_pool *pool_of(int64_t max_open, int64_t max_idle, int64_t lifetime_ms, int64_t ping_idle_ms)
+{
+	struct db_config cfg = {
+	    .connection_url = "fake://{{username}}:{{password}}@h", .username = "root", .password = "pw"};
+	struct db_connect_params p;
+	assert_int_equal(db_connect_params_make(&cfg, &p), 0);
+	struct db_pool_limits lim = {.max_open = max_open,
+	                             .max_idle = max_idle,
+	                             .max_lifetime_ms = lifetime_ms,
+	                             .ping_idle_ms = ping_idle_ms};
+	return db_pool_new(&db_fake_plugin, &p, &lim);
+}
+
+static void test_limits_and_deadline(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(2, 0, 0, 60000);
+	struct db_conn *a, *b, *c;
+	char *why = NULL;
+	int64_t open, idle;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	assert_string_equal(db_fake.last_url, "fake://root:pw@h");
+	/* a third waits at most its deadline */
+	int64_t t0 = db_now_ms();
+	assert_int_equal(db_pool_get(p, t0 + 300, &c, &why), TROVE_ERR_TIMEOUT);
+	int64_t waited = db_now_ms() - t0;
+	assert_true(waited >= 280 && waited < 2000);
+	assert_non_null(why);
+	free(why);
+	assert_int_equal(db_fake.connects, 2);
+	/* one put back is reused, not reconnected */
+	db_pool_put(p, a, 0);
+	db_pool_counts(p, &open, &idle);
+	assert_int_equal(open, 2);
+	assert_int_equal(idle, 1);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &c, NULL), 0);
+	assert_ptr_equal(c, a);
+	assert_int_equal(db_fake.connects, 2);
+	/* a connection whose call timed out or failed is never reused */
+	db_pool_put(p, c, TROVE_ERR_TIMEOUT);
+	db_pool_put(p, b, TROVE_ERR_UPSTREAM);
+	assert_int_equal(db_fake.disconnects, 2);
+	db_pool_counts(p, &open, &idle);
+	assert_int_equal(open, 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_fake.connects, 3);
+	db_pool_put(p, a, 0);
+	db_pool_unref(p);
+	assert_int_equal(db_fake.open, 0);
+}
+
+static void test_ping_before_reuse(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(4, 0, 0, 0); /* ping every reuse */
+	struct db_conn *a, *b;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_fake.pings, 0); /* a new connection is not pinged */
+	db_pool_put(p, a, 0);
+	usleep(2000);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	assert_int_equal(db_fake.pings, 1);
+	assert_ptr_equal(a, b);
+	db_pool_put(p, b, 0);
+	/* a failed ping: discarded, a new one opened */
+	db_fake.fail_ping = true;
+	usleep(2000);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	assert_int_equal(db_fake.disconnects, 1);
+	assert_int_equal(db_fake.connects, 2);
+	db_pool_put(p, b, 0);
+	db_pool_unref(p);
+	assert_int_equal(db_fake.open, 0);
+}
+
+static void test_idle_lifetime_close(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(3, 1, 0, 60000); /* keep one idle */
+	struct db_conn *a, *b, *c;
+	int64_t open, idle;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	db_pool_put(p, a, 0);
+	db_pool_put(p, b, 0); /* over max_idle: closed */
+	db_pool_counts(p, &open, &idle);
+	assert_int_equal(open, 1);
+	assert_int_equal(idle, 1);
+	db_pool_unref(p);
+
+	db_fake_reset();
+	p = pool_of(2, 0, 50, 60000); /* 50 ms lifetime */
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	db_pool_put(p, a, 0);
+	usleep(80 * 1000);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	assert_int_equal(db_fake.connects, 2); /* the old one was too old */
+	assert_int_equal(db_fake.disconnects, 1);
+	/* close: idle ones at once, busy ones when put back; no more gets */
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &c, NULL), 0);
+	db_pool_put(p, c, 0);
+	db_pool_close(p);
+	assert_int_equal(db_fake.open, 1);
+	char *why = NULL;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, &why), TROVE_ERR_UNAVAILABLE);
+	free(why);
+	db_pool_put(p, b, 0);
+	assert_int_equal(db_fake.open, 0);
+	db_pool_unref(p);
+}
+
+static void test_connect_failure(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(1, 0, 0, 60000);
+	struct db_conn *a;
+	char *why = NULL;
+	db_fake.fail_connect = true;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, &why), TROVE_ERR_UPSTREAM);
+	free(why);
+	db_fake.fail_connect = false;
+	/* the failed slot was given back */
+	assert_int_equal(db_pool_get(p, db_now_ms() + 100, &a, NULL), 0);
+	db_pool_put(p, a, 0);
+	db_pool_unref(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_limits_and_deadline),
+	    cmocka_unit_test(test_ping_before_reuse),
+	    cmocka_unit_test(test_idle_lifetime_close),
+	    cmocka_unit_test(test_connect_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
