@@ -606,12 +606,59 @@ static void test_audit_never_holds_password(void **state)
 	rmdir(dir);
 }
 
+/* The connection's username_template and password_policy make the
+ * credentials; a bad template is refused at write, an unknown or unsafe
+ * policy at creation, and nothing runs then. */
+static void test_templates_and_policies(void **state)
+{
+	struct fx *x = *state;
+	json_t *b;
+	standard(x);
+	assert_int_equal(call(x, "POST", "/v1/sys/policies/password/digits",
+	                      "{\"policy\": \"length = 12\\nrule \\\"charset\\\" { charset = \\\"0123456789\\\" }\"}",
+	                      NULL),
+	                 204);
+	assert_int_equal(call(x, "POST", "/v1/database/config/db",
+	                      "{\"username_template\": \"app-{{ .RoleName }}-{{ random 4 | lowercase }}\", "
+	                      "\"password_policy\": \"digits\"}",
+	                      NULL),
+	                 204);
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
+	const char *user = json_string_value(json_object_get(data(b), "username"));
+	const char *pass = json_string_value(json_object_get(data(b), "password"));
+	assert_int_equal(strncmp(user, "app-ro-", 7), 0);
+	assert_int_equal(strlen(user), 11);
+	assert_int_equal(strlen(pass), 12);
+	assert_int_equal(strspn(pass, "0123456789"), 12);
+	json_decref(b);
+
+	assert_int_equal(call(x, "POST", "/v1/database/config/db", "{\"username_template\": \"{{ .Nope }}\"}", &b),
+	                 400);
+	assert_non_null(strstr(fixture_first_error(b), "username_template"));
+	json_decref(b);
+
+	db_fake_reset();
+	assert_int_equal(call(x, "POST", "/v1/database/config/db", "{\"password_policy\": \"missing\"}", NULL), 204);
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "no password policy named \"missing\""));
+	json_decref(b);
+	assert_int_equal(call(x, "POST", "/v1/sys/policies/password/quotes",
+	                      "{\"policy\": \"length = 8\\nrule \\\"charset\\\" { charset = \\\"';\\\" }\"}", NULL),
+	                 204);
+	assert_int_equal(call(x, "POST", "/v1/database/config/db", "{\"password_policy\": \"quotes\"}", NULL), 204);
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "quotes"));
+	json_decref(b);
+	assert_false(db_fake_ran("CREATE"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_lease, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_templates_and_policies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renew_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_failure_undone, setup, teardown),

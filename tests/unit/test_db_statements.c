@@ -199,23 +199,43 @@ static void test_username_shape(void **state)
 {
 	(void)state;
 	struct db_plugin p = {.name = "x", .username_max = 63};
-	char *u = NULL;
-	assert_int_equal(db_username_make(&p, "token-with-long-name", "readonly-role", &u), 0);
+	char *u = NULL, *why = NULL;
+	assert_int_equal(db_username_make(&p, NULL, "token-with-long-name", "readonly-role", &u, &why), 0);
 	/* v-<8>-<8>-<20 random>-<unix time> */
 	assert_memory_equal(u, "v-token-wi-readonly-", 20);
 	assert_int_equal(strlen(u), 20 + 20 + 1 + 10);
 	assert_true(db_value_safe(u));
 	free(u);
 	/* a display name's quote never reaches a statement */
-	assert_int_equal(db_username_make(&p, "a'b;c", "r", &u), 0);
+	assert_int_equal(db_username_make(&p, NULL, "a'b;c", "r", &u, &why), 0);
 	assert_memory_equal(u, "v-a-b-c-r-", 10);
 	free(u);
 	p.username_max = 16; /* MySQL legacy */
-	assert_int_equal(db_username_make(&p, "root", "ro", &u), 0);
+	assert_int_equal(db_username_make(&p, NULL, "root", "ro", &u, &why), 0);
 	assert_int_equal(strlen(u), 16);
 	free(u);
+	/* the plugin's default template, then the connection's own */
+	p.username_max = 63;
+	p.default_username_template = "{{ .RoleName | uppercase }}-fixed";
+	assert_int_equal(db_username_make(&p, NULL, "tok", "ro", &u, &why), 0);
+	assert_string_equal(u, "RO-fixed");
+	free(u);
+	assert_int_equal(db_username_make(&p, "app_{{ .DisplayName }}", "tok", "ro", &u, &why), 0);
+	assert_string_equal(u, "app_tok");
+	free(u);
+	/* a template that fails, or makes an unsafe name, is refused */
+	assert_int_equal(db_username_make(&p, "{{ .Nope }}", "tok", "ro", &u, &why), TROVE_ERR_INVALID);
+	assert_null(u);
+	assert_non_null(why);
+	free(why);
+	why = NULL;
+	assert_int_equal(db_username_make(&p, "a'{{ .RoleName }}", "tok", "ro", &u, &why), TROVE_ERR_INVALID);
+	assert_null(u);
+	assert_non_null(why);
+	free(why);
+	why = NULL;
 	char *pw = NULL;
-	assert_int_equal(db_password_make(NULL, &pw, NULL), 0);
+	assert_int_equal(db_password_make(NULL, NULL, &pw, NULL), 0);
 	assert_int_equal(strlen(pw), 20);
 	assert_true(db_value_safe(pw));
 	secure_free_str(pw);

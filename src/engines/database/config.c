@@ -15,6 +15,7 @@
 #include "secure.h"
 #include "storage/storage.h"
 #include "strlist_json.h"
+#include "username_template.h"
 
 #include "banned.h"
 
@@ -271,6 +272,14 @@ static int config_apply(struct request *req, struct response *resp, struct db_co
 	if (!(c->plugin = db_plugin_find(c->plugin_name)))
 		return response_error(resp, TROVE_ERR_INVALID,
 		                      "plugin_name: no plugin named \"%s\" in this build", c->plugin_name);
+	if (c->username_template && c->username_template[0]) {
+		char *why = NULL;
+		if ((r = username_template_check(c->username_template, &why)) != 0) {
+			r = response_error(resp, r, "username_template: %s", why ? why : err_message(r));
+			free(why);
+			return r;
+		}
+	}
 	if (c->max_open <= 0)
 		c->max_open = DB_MAX_OPEN_DEFAULT;
 	return 0;

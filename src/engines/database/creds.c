@@ -111,9 +111,11 @@ static int creds_read(struct request *req, struct response *resp)
 	int64_t ttl = creds_ttl(req, ro);
 	db_format_expiration(clock_realtime_s() + ttl, exp);
 	const char *display = req->token && req->token->display_name ? req->token->display_name : "";
-	if ((r = db_username_make(cfg->plugin, display, name, &user)) != 0)
+	if ((r = db_username_make(cfg->plugin, cfg->username_template, display, name, &user, &why)) != 0) {
+		r = response_error(resp, r, "%s", why ? why : err_message(r));
 		goto out;
-	if ((r = db_password_make(cfg, &pass, &why)) != 0) {
+	}
+	if ((r = db_password_make(req->core, cfg, &pass, &why)) != 0) {
 		r = response_error(resp, r, "%s", why ? why : err_message(r));
 		goto out;
 	}

@@ -154,14 +154,18 @@ void db_format_expiration(int64_t unix_s, char out[32]);
 
 /* ---- username.c: new credentials ---- */
 
-/* A new user name of Vault's default shape for plugin. */
-int db_username_make(const struct db_plugin *plugin, const char *display_name, const char *role_name,
-                     char **out);
+/* A new user name (malloc'd) from tmpl (NULL or empty: the plugin's
+ * default template) over the display and role names, cut to the
+ * plugin's username_max. TROVE_ERR_INVALID with *why (malloc'd) for a
+ * template that fails or makes an empty or unsafe name. */
+int db_username_make(const struct db_plugin *plugin, const char *tmpl, const char *display_name,
+                     const char *role_name, char **out, char **why);
 /* A new password for connection cfg (secure_free_str it). One that could
  * not be put in a statement (db_value_safe: a password policy's charset
- * may allow it) is TROVE_ERR_INVALID with *why (malloc'd) naming the
- * policy. */
-int db_password_make(const struct db_config *cfg, char **out, char **why);
+ * may allow it), or a password_policy that does not exist, is
+ * TROVE_ERR_INVALID with *why (malloc'd) naming the policy. */
+struct core;
+int db_password_make(struct core *core, const struct db_config *cfg, char **out, char **why);
 
 /* ---- roles.c ---- */
 

@@ -59,7 +59,7 @@ static int rotate_root(struct request *req, struct response *resp)
 		                   "plugin_name: no plugin named \"%s\" in this build", cfg->plugin_name);
 		goto out;
 	}
-	if ((r = db_password_make(cfg, &pass, &why)) != 0) {
+	if ((r = db_password_make(req->core, cfg, &pass, &why)) != 0) {
 		r = response_error(resp, r, "%s", why ? why : err_message(r));
 		goto out;
 	}
