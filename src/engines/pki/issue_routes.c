@@ -104,7 +104,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 		    EVP_PKEY *key, bool generate_lease)
 {
 	json_t *issuer = NULL;
-	X509 *cert = NULL;
+	struct pki_issued cert = {0};
 	int r;
 
 	struct pki_leaf with_state = *leaf;
@@ -112,8 +112,8 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 	if ((r = pki_issuer_get_kept(with_state.state, req->storage, issuer_id, &issuer)) != 0)
 		goto out;
 	with_state.issuer = issuer; /* read once for the leaf and the reply */
-	if ((r = pki_issue_leaf(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||
-	    (r = pki_reply_issued(req, resp, issuer, cert)) != 0)
+	if ((r = pki_issue_leaf_der(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||
+	    (r = pki_reply_issued_der(req, resp, issuer, cert.der, cert.der_len, cert.serial, cert.not_after)) != 0)
 		goto out;
 	if (field_bool(req, "remove_roots_from_chain"))
 		remove_roots(req, resp);
@@ -122,7 +122,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 	if (strcmp(field_string(req, "format"), "pem_bundle") == 0)
 		pem_bundle(resp);
 	if (generate_lease) {
-		int64_t left = x509_not_after(cert) - clock_realtime_s();
+		int64_t left = cert.not_after - clock_realtime_s();
 		resp->secret.set = true;
 		resp->secret.ttl = left > 1 ? left : 1;
 		resp->secret.max_ttl = resp->secret.ttl;
@@ -131,7 +131,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 		    json_pack("{s:O}", "serial_number", json_object_get(resp->data, "serial_number"));
 	}
 out:
-	X509_free(cert);
+	pki_issued_release(&cert);
 	json_decref(issuer);
 	return r;
 }

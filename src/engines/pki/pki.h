@@ -202,6 +202,9 @@ int pki_key_format(struct request *req, EVP_PKEY *k, char **out);
  * expiration; PEM without a final newline, or base64 DER for
  * format=der (ca_sign.c). */
 int pki_reply_issued(struct request *req, struct response *resp, const json_t *issuer, X509 *cert);
+/* The same from the certificate's DER, its serial text and notAfter. */
+int pki_reply_issued_der(struct request *req, struct response *resp, const json_t *issuer, const unsigned char *der,
+			 size_t der_len, const char *serial, int64_t not_after);
 
 /* --- leaf signing (issue.c) --- */
 
@@ -225,6 +228,20 @@ struct pki_leaf {
 	const json_t *issuer;                     /* the issuer's record, read by the caller, or NULL */
 };
 
+/* A leaf as pki_issue_leaf_der signed it. */
+struct pki_issued {
+	unsigned char *der; /* the certificate's DER (heap) */
+	size_t der_len;
+	char serial[X509_SERIAL_TEXT_MAX];
+	int64_t not_after;
+	X509 *cert; /* the X509 path's object, or NULL when written as DER */
+};
+void pki_issued_release(struct pki_issued *c);
+/* As pki_issue_leaf, the certificate as DER: written directly when
+ * x509_leaf_der_covers the leaf, else by the X509 path (then also
+ * out->cert). out is the caller's to release either way. */
+int pki_issue_leaf_der(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, struct pki_issued *out,
+		       struct response *resp);
 /* Signs a leaf with the issuer whose id is given, and stores it under
  * certs/<serial> unless no_store. The leaf's key is leaf->pubkey: *out
  * may carry it undecoded (x509_cert_sign). Errors answered in resp (400 when the

@@ -335,7 +335,7 @@ static int set_pubkey(X509 *c, EVP_PKEY *k, bool fast)
 	return 0;
 }
 
-static const EVP_MD *sig_md(EVP_PKEY *k, int signature_bits)
+const EVP_MD *x509_sig_md(EVP_PKEY *k, int signature_bits)
 {
 	int bits;
 	const char *t = x509_key_type(k, &bits);
@@ -354,7 +354,7 @@ static int sign_with(X509 *c, EVP_PKEY *key, int signature_bits, bool use_pss)
 {
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
-	const EVP_MD *md = sig_md(key, signature_bits);
+	const EVP_MD *md = x509_sig_md(key, signature_bits);
 	int ok = mctx && EVP_DigestSignInit(mctx, &pctx, md, NULL, key) == 1;
 	int bits;
 	const char *t = x509_key_type(key, &bits);
@@ -434,6 +434,54 @@ out:
 	return r;
 }
 
+int x509_leaf_extend(X509 *c, const struct x509_leaf_extra *x, EVP_PKEY *ikey)
+{
+	CERTIFICATEPOLICIES *pol = NULL;
+	BASIC_CONSTRAINTS *bc = NULL;
+	EVP_MD_CTX *m = NULL;
+	int r = TROVE_ERR_INTERNAL;
+
+	if (x->basic_constraints_valid) {
+		if (!(bc = BASIC_CONSTRAINTS_new()) || !X509_add1_ext_i2d(c, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE))
+			goto out;
+	}
+	if (x->policy_identifiers && x->policy_identifiers->len) {
+		if (!(pol = sk_POLICYINFO_new_null()))
+			goto out;
+		for (size_t i = 0; i < x->policy_identifiers->len; i++) {
+			POLICYINFO *pi = POLICYINFO_new();
+			if (!pi || !sk_POLICYINFO_push(pol, pi)) {
+				POLICYINFO_free(pi);
+				goto out;
+			}
+			ASN1_OBJECT_free(pi->policyid);
+			if (!(pi->policyid = OBJ_txt2obj(x->policy_identifiers->items[i], 1)))
+				goto out;
+		}
+		if (!X509_add1_ext_i2d(c, NID_certificate_policies, pol, 0, X509V3_ADD_REPLACE))
+			goto out;
+	}
+	int md_nid = NID_undef, pk_nid = NID_undef;
+	uint32_t flags = 0;
+	EVP_PKEY_CTX *pctx = NULL;
+	bool pss = X509_get_signature_nid(c) == NID_rsassaPss;
+	if (!X509_get_signature_info(c, &md_nid, &pk_nid, NULL, &flags))
+		goto out;
+	const EVP_MD *md = md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid);
+	if (!(m = EVP_MD_CTX_new()) || EVP_DigestSignInit(m, &pctx, md, NULL, ikey) != 1)
+		goto out;
+	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		goto out;
+	r = X509_sign_ctx(c, m) > 0 ? 0 : TROVE_ERR_INTERNAL;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(m);
+	BASIC_CONSTRAINTS_free(bc);
+	sk_POLICYINFO_pop_free(pol, POLICYINFO_free);
+	return r;
+}
+
 int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey)
 {
 	int r = X509_set_issuer_name(c, X509_get_subject_name(issuer)) ? sign_with(c, signkey, 0, false)
@@ -460,7 +508,7 @@ int x509_csr_build(EVP_PKEY *key, X509_NAME *subject, const struct x509_sans *sa
 			goto out;
 	}
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int ok = m && EVP_DigestSignInit(m, NULL, sig_md(key, 0), NULL, key) == 1 && X509_REQ_sign_ctx(q, m) > 0;
+	int ok = m && EVP_DigestSignInit(m, NULL, x509_sig_md(key, 0), NULL, key) == 1 && X509_REQ_sign_ctx(q, m) > 0;
 	EVP_MD_CTX_free(m);
 	if (!ok)
 		goto out;

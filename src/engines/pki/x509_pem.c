@@ -227,9 +227,21 @@ int x509_cert_to_pem(X509 *c, char **out)
 	size_t n = 0;
 	int r = x509_cert_to_der(c, &d, &n);
 	if (r == 0)
-		*out = pem_wrap("CERTIFICATE", d, n);
+		*out = x509_der_to_pem(d, n);
 	free(d);
 	return r;
+}
+
+char *x509_der_to_pem(const unsigned char *der, size_t len)
+{
+	return pem_wrap("CERTIFICATE", der, len);
+}
+
+char *x509_der_to_b64(const unsigned char *der, size_t len)
+{
+	char *b64 = xmalloc(base64_encoded_size(len));
+	base64_encode(der, len, b64);
+	return b64;
 }
 
 int x509_cert_to_der_b64(X509 *c, char **out)
@@ -237,10 +249,8 @@ int x509_cert_to_der_b64(X509 *c, char **out)
 	unsigned char *d = NULL;
 	size_t n = 0;
 	int r = x509_cert_to_der(c, &d, &n);
-	if (r == 0) {
-		*out = xmalloc(base64_encoded_size(n));
-		base64_encode(d, n, *out);
-	}
+	if (r == 0)
+		*out = x509_der_to_b64(d, n);
 	free(d);
 	return r;
 }
