@@ -99,6 +99,12 @@ int pki_issue_leaf_der(struct storage *s, const char *issuer_id, const struct pk
 		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s has no private key in this mount", issuer_id);
 		goto out;
 	}
+	int kbits;
+	const char *ktype = x509_key_type(ikey, &kbits);
+	if (leaf->no_block && (!leaf->no_store || !ktype || !pki_role_key_inline(ktype, kbits))) {
+		r = TROVE_ERR_WOULD_BLOCK; /* an RSA signature, or a write: on the pool */
+		goto out;
+	}
 	if (!pki_issuer_may_issue(rec)) {
 		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s may not issue certificates (usage, or revoked)", issuer_id);
 		goto out;
