@@ -5,7 +5,7 @@
  * Ed25519 and RSA issuers, the TBSCertificate bytes are identical for the
  * same serial and validity, the signature algorithm is the same, and
  * OpenSSL verifies the direct certificate's signature with the issuer's
- * key. x509_leaf_der_covers refuses what it does not write. */
+ * key and reads the leaf's own key from it. x509_leaf_der_covers refuses what it does not write. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,6 +194,8 @@ static void one_leaf(const struct issuer *is, EVP_PKEY *const *leaf_keys, size_t
 	X509_get0_signature(NULL, &a2, ref);
 	assert_int_equal(X509_ALGOR_cmp(a1, a2), 0);
 	assert_int_equal(X509_verify(mine, X509_get0_pubkey(is->cert)), 1);
+	/* the leaf's own key, from the point x509_keygen kept with it */
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(mine), spec.pubkey), 1);
 	assert_int_equal(X509_verify(ref, X509_get0_pubkey(is->cert)), 1);
 
 	OPENSSL_free(ref_tbs);
@@ -265,6 +267,20 @@ static void test_rsa_issuer(void **state)
 	leaves_under("rsa", 2048, 60);
 }
 
+/* The point x509_keygen keeps with an EC key is OpenSSL's. */
+static void test_kept_point(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		unsigned char a[200], b[200];
+		size_t na = 0, nb = 0;
+		assert_int_equal(x509_key_point(keys[i], a, sizeof(a), &na), 0);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(keys[i], "encoded-pub-key", b, sizeof(b), &nb), 1);
+		assert_int_equal(na, nb);
+		assert_memory_equal(a, b, na);
+	}
+}
+
 /* What the direct writer leaves to the X509 path. */
 static void test_covers(void **state)
 {
@@ -333,7 +349,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ec_p256_issuer), cmocka_unit_test(test_ec_p384_issuer),
 	    cmocka_unit_test(test_ed25519_issuer), cmocka_unit_test(test_rsa_issuer),
-	    cmocka_unit_test(test_covers),
+	    cmocka_unit_test(test_covers), cmocka_unit_test(test_kept_point),
 	};
 	return cmocka_run_group_tests(tests, keys_setup, keys_teardown);
 }

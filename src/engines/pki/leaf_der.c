@@ -102,8 +102,8 @@ static int der_spki(struct buf *b, EVP_PKEY *k, unsigned char ski[EVP_MAX_MD_SIZ
 	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1)
 		ec = (nid = OBJ_txt2nid(group)) != NID_undef;
 	if ((ec || ed) &&
-	    EVP_PKEY_get_octet_string_param(k, ec ? OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY : OSSL_PKEY_PARAM_PUB_KEY, point,
-					    sizeof(point), &n) == 1) {
+	    (ec ? x509_key_point(k, point, sizeof(point), &n) == 0
+		: EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &n) == 1)) {
 		size_t alg = b->len, bs;
 		unsigned char zero = 0;
 		if (!EVP_Digest(point, n, ski, skilen, EVP_sha1(), NULL))

@@ -91,12 +91,72 @@ static EVP_PKEY *ec_keygen(int bits)
 	return k;
 }
 
+/* A new EC key's encoded point, kept with the key (ex_data) when it is
+ * made: OpenSSL converts the point to affine coordinates, a field
+ * inversion, every time it is asked for it, and a leaf's is asked for
+ * twice (its certificate, its private key). Set before the key has any
+ * other owner, then only read, so threads may share the key. */
+struct point_copy {
+	size_t n;
+	unsigned char b[];
+};
+static int point_index = -1;
+static pthread_once_t point_once = PTHREAD_ONCE_INIT;
+
+static void point_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	free(ptr);
+}
+
+static void point_index_init(void)
+{
+	point_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, point_free);
+}
+
+static void point_keep(EVP_PKEY *k)
+{
+	unsigned char b[200];
+	size_t n = 0;
+	pthread_once(&point_once, point_index_init);
+	if (point_index < 0 ||
+	    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, b, sizeof(b), &n) != 1) {
+		ERR_clear_error();
+		return;
+	}
+	struct point_copy *c = xmalloc(sizeof(*c) + n);
+	c->n = n;
+	memcpy(c->b, b, n);
+	if (!EVP_PKEY_set_ex_data(k, point_index, c))
+		free(c);
+}
+
+int x509_key_point(EVP_PKEY *k, unsigned char *out, size_t cap, size_t *n)
+{
+	const struct point_copy *c = NULL;
+	pthread_once(&point_once, point_index_init);
+	if (point_index >= 0)
+		c = EVP_PKEY_get_ex_data(k, point_index);
+	if (c) {
+		if (c->n > cap)
+			return TROVE_ERR_TOO_LARGE;
+		memcpy(out, c->b, c->n);
+		*n = c->n;
+		return 0;
+	}
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, cap, n) == 1)
+		return 0;
+	ERR_clear_error();
+	return TROVE_ERR_INVALID;
+}
+
 int x509_keygen(const char *type, int bits, EVP_PKEY **out)
 {
 	*out = NULL;
-	if (strcmp(type, "ec") == 0)
-		*out = ec_keygen(bits) ?: EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits));
-	else if (strcmp(type, "ed25519") == 0)
+	if (strcmp(type, "ec") == 0) {
+		if ((*out = ec_keygen(bits) ?: EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits))))
+			point_keep(*out);
+	} else if (strcmp(type, "ed25519") == 0)
 		*out = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	else
 		*out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
@@ -319,8 +379,8 @@ static int set_pubkey(X509 *c, EVP_PKEY *k, bool fast)
 		ec = (nid = OBJ_txt2nid(group)) != NID_undef;
 	ed = fast && type && strcmp(type, "ed25519") == 0;
 	if ((!ec && !ed) ||
-	    EVP_PKEY_get_octet_string_param(k, ec ? OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY : OSSL_PKEY_PARAM_PUB_KEY, point,
-					    sizeof(point), &n) != 1) {
+	    (ec ? x509_key_point(k, point, sizeof(point), &n) != 0
+		: EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &n) != 1)) {
 		ERR_clear_error();
 		return X509_set_pubkey(c, k) ? 0 : TROVE_ERR_INTERNAL;
 	}

@@ -28,8 +28,13 @@
  * effective bits to *bits_out. RSA takes 2048, 3072, 4096 (and 8192);
  * EC 224, 256, 384, 521. */
 int x509_key_params(const char *type, int64_t bits, int *bits_out, const char **why);
-/* A new key of a type and bits x509_key_params accepted. */
+/* A new key of a type and bits x509_key_params accepted. An EC key
+ * carries its encoded point (x509_key_point) from the start. */
 int x509_keygen(const char *type, int bits, EVP_PKEY **out);
+/* An EC key's encoded public point (OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY):
+ * the copy x509_keygen kept with the key, else asked of OpenSSL.
+ * TROVE_ERR_INVALID when the key has none. */
+int x509_key_point(EVP_PKEY *k, unsigned char *out, size_t cap, size_t *n);
 /* "rsa", "ec" or "ed25519" (NULL for anything else), and the key's bits
  * (curve size for EC, 0 for ed25519). */
 const char *x509_key_type(const EVP_PKEY *k, int *bits);

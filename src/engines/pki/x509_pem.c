@@ -73,7 +73,7 @@ static int ec_sec1_der(EVP_PKEY *k, unsigned char *der, size_t cap, size_t *len)
 	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form, sizeof(form), NULL) != 1 ||
 	    strcmp(form, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0 ||
 	    (EVP_PKEY_get_int_param(k, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, &with_pub) == 1 && !with_pub) ||
-	    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &plen) != 1 ||
+	    x509_key_point(k, point, sizeof(point), &plen) != 0 ||
 	    plen < 1 || point[0] != POINT_CONVERSION_UNCOMPRESSED ||
 	    EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
 	    BN_bn2binpad(priv, scalar, nbytes) != nbytes)
