@@ -43,14 +43,26 @@ ctx_total() {
 	cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'
 }
 
-# Context switches per request over CTX_SECS of the load in LUA.
+# The server's user and system CPU time so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14, $15 }' /proc/"$PID"/stat
+}
+
+# Context switches and CPU time (user, system) per request over CTX_SECS
+# of the load in LUA.
 ctx_per_request() { # LUA
-	local before after n
+	local before after n t0 t1
 	before=$(ctx_total)
+	t0=$(cpu_ticks)
 	n=$("${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${CTX_SECS}s" -s "$1" "$URL" |
 		awk '/requests in/ { print $1 }')
+	t1=$(cpu_ticks)
 	after=$(ctx_total)
-	awk -v b="$before" -v a="$after" -v n="$n" 'BEGIN { printf "context switches: %.2f per request (%d requests)\n", (a - b) / n, n }'
+	awk -v b="$before" -v a="$after" -v n="$n" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(t0, x, " "); split(t1, y, " ")
+		printf "context switches: %.2f per request (%d requests)\n", (a - b) / n, n
+		printf "server CPU per request: user %.0f us, system %.0f us\n", 1e6 * (y[1] - x[1]) / hz / n, 1e6 * (y[2] - x[2]) / hz / n
+	}'
 }
 
 lmdb_server_start
