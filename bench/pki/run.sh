@@ -23,7 +23,9 @@
 # The server's worker pool is not configurable; pinned with taskset, all
 # of its threads share the one core. Target: EC >= 80% of the bound.
 # On a shared machine the rate moves ±20% between runs: callgrind.sh
-# counts instructions per request instead, to judge a change.
+# counts instructions per request instead, to judge a change. After each
+# rate, CTX_SECS (3) more seconds of the same load count the server's
+# context switches per request (every thread's, from /proc).
 # Benchmarks report; they do not fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +36,34 @@ KEY_TYPES=${KEY_TYPES:-ec rsa}
 BOUND=build/bench/bench_pki_bound
 [ -x "$BOUND" ] || die "no $BOUND (ninja -C build)"
 BOUND_SECS=${BOUND_SECS:-5}
+CTX_SECS=${CTX_SECS:-3}
+
+# The server's context switches so far, every thread's.
+ctx_total() {
+	cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+
+# The server's user and system CPU time so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14, $15 }' /proc/"$PID"/stat
+}
+
+# Context switches and CPU time (user, system) per request over CTX_SECS
+# of the load in LUA.
+ctx_per_request() { # LUA
+	local before after n t0 t1
+	before=$(ctx_total)
+	t0=$(cpu_ticks)
+	n=$("${PIN_WRK[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${CTX_SECS}s" -s "$1" "$URL" |
+		awk '/requests in/ { print $1 }')
+	t1=$(cpu_ticks)
+	after=$(ctx_total)
+	awk -v b="$before" -v a="$after" -v n="$n" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(t0, x, " "); split(t1, y, " ")
+		printf "context switches: %.2f per request (%d requests)\n", (a - b) / n, n
+		printf "server CPU per request: user %.0f us, system %.0f us\n", 1e6 * (y[1] - x[1]) / hz / n, 1e6 * (y[2] - x[2]) / hz / n
+	}'
+}
 
 lmdb_server_start
 
@@ -66,4 +96,5 @@ for kt in $KEY_TYPES; do
 	echo "$report"
 	rate=$(echo "$report" | awk -v n="pki-issue-$kt" '$1 == n { print $2 }')
 	awk -v r="$rate" -v b="$bound" -v k="$kt" 'BEGIN { printf "%s: %.0f certs/s = %.0f%% of the OpenSSL bound (%.0f/s)\n", k, r, 100 * r / b, b }'
+	[ "$kt" = rsa ] || ctx_per_request bench/pki/issue.lua
 done

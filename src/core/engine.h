@@ -132,9 +132,11 @@ struct route {
 	const struct field *fields; /* terminated by a {NULL} entry; may be NULL */
 	unsigned flags;
 	const char *synopsis;
-	/* Optional, for a write of a ROUTE_UNAUTH route that usually writes
-	 * nothing (a batch-token login of a known alias): true when this
-	 * request is worth trying on the event loop, with req->no_block set;
+	/* Optional, for a write that usually writes nothing (a batch-token
+	 * login of a known alias, a pki/issue under a no_store role): true
+	 * when this request is worth trying on the event loop, with
+	 * req->no_block set (a route that needs a token has only its path
+	 * parameters here: its body is parsed after the token check);
 	 * the handler returns TROVE_ERR_WOULD_BLOCK before any side effect
 	 * when it must write, and the request runs again on the pool. A
 	 * hint: a wrong answer costs a trip, never correctness. */

@@ -142,9 +142,10 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	if (!route)
 		return !read;
 	/* Tried on the loop first (no_block), sent on to the pool when it
-	 * turns out to need a write. Only without a token: a second run
-	 * must not spend a second use of it. */
-	if (!read && route->try_inline && (route->flags & ROUTE_UNAUTH))
+	 * turns out to need a write. A token with a use limit never reaches
+	 * the handler there (authorize), so a second run spends no second
+	 * use. */
+	if (!read && route->try_inline)
 		return !route->try_inline(req);
 	/* Reads run on the loop only where the route declares them safe there
 	 * (a limited-use token still sends its request on: authorize). */
@@ -1084,9 +1085,15 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 		log_set_request_id(c->req->id);
 		c->err = st[i].r = run_handler(c->req, c->match.route, c->resp);
 		/* Tried on a loop and needing a write: it runs again on the
-		 * pool, which records its response entry then. */
-		if (st[i].r == TROVE_ERR_WOULD_BLOCK)
+		 * pool, which records its response entry then and looks its
+		 * token up afresh. */
+		if (st[i].r == TROVE_ERR_WOULD_BLOCK) {
 			st[i].stage = CALL_DONE;
+			token_entry_free(c->req->token);
+			c->req->token = NULL;
+			acl_release(c->req->acl);
+			c->req->acl = NULL;
+		}
 	}
 	/* Without a recorded response entry the answer is withheld. Asked
 	 * anew: enabling the first device records its own response. */

@@ -37,29 +37,43 @@ static int signing_issuer(struct request *req, struct response *resp, json_t **r
 
 int pki_reply_issued(struct request *req, struct response *resp, const json_t *issuer, X509 *cert)
 {
-	char serial[X509_SERIAL_TEXT_MAX], *pem = NULL;
+	char serial[X509_SERIAL_TEXT_MAX];
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r;
+	if ((r = x509_serial_text(X509_get0_serialNumber(cert), serial)) == 0 && (r = x509_cert_to_der(cert, &der, &len)) == 0)
+		r = pki_reply_issued_der(req, resp, issuer, der, len, serial, x509_not_after(cert));
+	free(der);
+	return r;
+}
+
+int pki_reply_issued_der(struct request *req, struct response *resp, const json_t *issuer, const unsigned char *der,
+			 size_t der_len, const char *serial, int64_t not_after)
+{
+	bool as_der = strcmp(field_string(req, "format"), "der") == 0;
+	char *pem = as_der ? x509_der_to_b64(der, der_len) : x509_der_to_pem(der, der_len);
 	json_t *chain = NULL;
 	int r;
 
-	if ((r = pki_chain_get(pki_state_of(req), req->storage, issuer, &chain)) != 0 ||
-	    (r = x509_serial_text(X509_get0_serialNumber(cert), serial)) != 0 ||
-	    (r = pki_cert_format(cert, field_string(req, "format"), &pem)) != 0)
+	if (!as_der)
+		pki_pem_trim(pem);
+	if ((r = pki_chain_get(pki_state_of(req), req->storage, issuer, &chain)) != 0)
 		goto out;
-	if (strcmp(field_string(req, "format"), "der") == 0) {
+	if (as_der) {
 		/* the chain as base64 DER too */
 		size_t i;
-		json_t *v, *der = json_array();
+		json_t *v, *ders = json_array();
 		json_array_foreach(chain, i, v) {
 			X509 *c = NULL;
 			char *b64 = NULL;
 			const char *p = json_string_value(v);
 			if (x509_cert_from_pem(p, strlen(p), &c) == 0 && x509_cert_to_der_b64(c, &b64) == 0)
-				json_array_append_new(der, json_string(b64));
+				json_array_append_new(ders, json_string(b64));
 			free(b64);
 			X509_free(c);
 		}
 		json_decref(chain);
-		chain = der;
+		chain = ders;
 	} else {
 		/* Vault's PEM fields carry no trailing newline */
 		size_t i;
@@ -73,7 +87,7 @@ int pki_reply_issued(struct request *req, struct response *resp, const json_t *i
 	}
 	response_set_data(resp, json_pack("{s:s, s:O, s:O, s:s, s:I}", "certificate", pem, "issuing_ca",
 					  json_array_get(chain, 0) ?: json_null(), "ca_chain", chain, "serial_number",
-					  serial, "expiration", (json_int_t)x509_not_after(cert)));
+					  serial, "expiration", (json_int_t)not_after));
 out:
 	free(pem);
 	json_decref(chain);

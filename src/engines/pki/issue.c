@@ -15,59 +15,70 @@
 
 #include "banned.h"
 
-/* Adds what x509_cert_sign does not write (certificatePolicies, a
- * CA:FALSE basicConstraints) to c and signs it again with the same
- * signature algorithm (digest and padding read back from c). */
-static int leaf_extend(X509 *c, const struct pki_leaf *leaf, EVP_PKEY *ikey)
+void pki_issued_release(struct pki_issued *c)
 {
-	CERTIFICATEPOLICIES *pol = NULL;
-	BASIC_CONSTRAINTS *bc = NULL;
-	EVP_MD_CTX *m = NULL;
-	int r = TROVE_ERR_INTERNAL;
+	free(c->der);
+	X509_free(c->cert);
+	memset(c, 0, sizeof(*c));
+}
 
-	if (leaf->basic_constraints_valid) {
-		if (!(bc = BASIC_CONSTRAINTS_new()) || !X509_add1_ext_i2d(c, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE))
-			goto out;
-	}
-	if (leaf->policy_identifiers && leaf->policy_identifiers->len) {
-		if (!(pol = sk_POLICYINFO_new_null()))
-			goto out;
-		for (size_t i = 0; i < leaf->policy_identifiers->len; i++) {
-			POLICYINFO *pi = POLICYINFO_new();
-			if (!pi || !sk_POLICYINFO_push(pol, pi)) {
-				POLICYINFO_free(pi);
-				goto out;
-			}
-			ASN1_OBJECT_free(pi->policyid);
-			if (!(pi->policyid = OBJ_txt2obj(leaf->policy_identifiers->items[i], 1)))
-				goto out;
-		}
-		if (!X509_add1_ext_i2d(c, NID_certificate_policies, pol, 0, X509V3_ADD_REPLACE))
-			goto out;
-	}
-	int md_nid = NID_undef, pk_nid = NID_undef;
-	uint32_t flags = 0;
-	EVP_PKEY_CTX *pctx = NULL;
-	bool pss = X509_get_signature_nid(c) == NID_rsassaPss;
-	if (!X509_get_signature_info(c, &md_nid, &pk_nid, NULL, &flags))
-		goto out;
-	const EVP_MD *md = md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid);
-	if (!(m = EVP_MD_CTX_new()) || EVP_DigestSignInit(m, &pctx, md, NULL, ikey) != 1)
-		goto out;
-	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-		goto out;
-	r = X509_sign_ctx(c, m) > 0 ? 0 : TROVE_ERR_INTERNAL;
-out:
-	ERR_clear_error();
-	EVP_MD_CTX_free(m);
-	BASIC_CONSTRAINTS_free(bc);
-	sk_POLICYINFO_pop_free(pol, POLICYINFO_free);
-	return r;
+/* The certificate of spec and extra by the X509 path: x509_cert_sign,
+ * then x509_leaf_extend when the leaf asks for more. */
+static int leaf_x509(const struct x509_spec *spec, const struct x509_leaf_extra *extra, X509 *icert, EVP_PKEY *ikey,
+		     struct pki_issued *out, struct response *resp)
+{
+	const char *why = NULL;
+	int r;
+	if ((r = x509_cert_sign(spec, icert, ikey, &out->cert, &why)) != 0)
+		return response_error(resp, r, "%s", why);
+	if ((extra->basic_constraints_valid || (extra->policy_identifiers && extra->policy_identifiers->len)) &&
+	    (r = x509_leaf_extend(out->cert, extra, ikey)) != 0)
+		return r;
+	if ((r = x509_serial_text(X509_get0_serialNumber(out->cert), out->serial)) != 0 ||
+	    (r = x509_cert_to_der(out->cert, &out->der, &out->der_len)) != 0)
+		return r;
+	out->not_after = spec->not_after;
+	return 0;
+}
+
+/* The certificate as DER written directly (leaf_der.c) when that covers
+ * it: 0 with out filled, else non-zero and out untouched (the X509 path
+ * then makes it, and answers any error). */
+static int leaf_direct(const struct x509_spec *spec, struct x509_leaf_extra *extra, X509 *icert, EVP_PKEY *ikey,
+		       struct pki_issued *out)
+{
+	int r;
+	if (!x509_leaf_der_covers(spec, icert, ikey))
+		return TROVE_ERR_INVALID;
+	if ((r = x509_serial_random_bytes(extra->serial)) != 0 ||
+	    (r = x509_leaf_der(spec, extra, icert, ikey, &out->der, &out->der_len)) != 0)
+		return r;
+	x509_serial_text_bytes(extra->serial, sizeof(extra->serial), out->serial);
+	out->not_after = spec->not_after;
+	return 0;
 }
 
 int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, X509 **out,
 		   struct response *resp)
+{
+	struct pki_issued c = {0};
+	int r = pki_issue_leaf_der(s, issuer_id, leaf, &c, resp);
+	*out = NULL;
+	if (r == 0 && !c.cert) {
+		const unsigned char *p = c.der;
+		if (!(c.cert = d2i_X509(NULL, &p, (long)c.der_len)))
+			r = TROVE_ERR_INTERNAL;
+	}
+	if (r == 0) {
+		*out = c.cert;
+		c.cert = NULL;
+	}
+	pki_issued_release(&c);
+	return r;
+}
+
+int pki_issue_leaf_der(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, struct pki_issued *out,
+		       struct response *resp)
 {
 	json_t *owned = NULL;
 	const json_t *rec = leaf->issuer;
@@ -75,10 +86,9 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 	EVP_PKEY *ikey = NULL;
 	X509_NAME *name = NULL;
 	struct pki_urls urls;
-	const char *why = NULL;
 	int r;
 
-	*out = NULL;
+	memset(out, 0, sizeof(*out));
 	pki_urls_init(&urls);
 	if (!rec && (r = pki_issuer_get(s, issuer_id, &owned)) != 0)
 		goto out;
@@ -87,6 +97,12 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 		goto out;
 	if (!ikey) {
 		r = response_error(resp, TROVE_ERR_INVALID, "issuer %s has no private key in this mount", issuer_id);
+		goto out;
+	}
+	int kbits;
+	const char *ktype = x509_key_type(ikey, &kbits);
+	if (leaf->no_block && (!leaf->no_store || !ktype || !pki_role_key_inline(ktype, kbits))) {
+		r = TROVE_ERR_WOULD_BLOCK; /* an RSA signature, or a write: on the pool */
 		goto out;
 	}
 	if (!pki_issuer_may_issue(rec)) {
@@ -135,21 +151,21 @@ int pki_issue_leaf(struct storage *s, const char *issuer_id, const struct pki_le
 		goto out;
 	}
 	spec.subject = leaf->subject_name ? leaf->subject_name : name;
-	if ((r = x509_cert_sign(&spec, icert, ikey, out, &why)) != 0) {
-		r = response_error(resp, r, "%s", why);
+	struct x509_leaf_extra extra = {.policy_identifiers = leaf->policy_identifiers,
+					.basic_constraints_valid = leaf->basic_constraints_valid};
+	if (leaf_direct(&spec, &extra, icert, ikey, out) != 0 && (r = leaf_x509(&spec, &extra, icert, ikey, out, resp)) != 0)
 		goto out;
-	}
-	if ((leaf->basic_constraints_valid || (leaf->policy_identifiers && leaf->policy_identifiers->len)) &&
-	    (r = leaf_extend(*out, leaf, ikey)) != 0) {
-		X509_free(*out);
-		*out = NULL;
-		goto out;
-	}
-	if (!leaf->no_store && (r = pki_cert_store(s, *out, issuer_id)) != 0) {
-		X509_free(*out);
-		*out = NULL;
+	if (!leaf->no_store) {
+		/* the store takes an X509: parsed from the DER when written directly */
+		const unsigned char *p = out->der;
+		if (!out->cert && !(out->cert = d2i_X509(NULL, &p, (long)out->der_len)))
+			r = TROVE_ERR_INTERNAL;
+		else
+			r = pki_cert_store(s, out->cert, issuer_id);
 	}
 out:
+	if (r != 0)
+		pki_issued_release(out);
 	pki_urls_release(&urls);
 	X509_NAME_free(name);
 	X509_free(icert);

@@ -104,7 +104,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 		    EVP_PKEY *key, bool generate_lease)
 {
 	json_t *issuer = NULL;
-	X509 *cert = NULL;
+	struct pki_issued cert = {0};
 	int r;
 
 	struct pki_leaf with_state = *leaf;
@@ -112,8 +112,8 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 	if ((r = pki_issuer_get_kept(with_state.state, req->storage, issuer_id, &issuer)) != 0)
 		goto out;
 	with_state.issuer = issuer; /* read once for the leaf and the reply */
-	if ((r = pki_issue_leaf(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||
-	    (r = pki_reply_issued(req, resp, issuer, cert)) != 0)
+	if ((r = pki_issue_leaf_der(req->storage, issuer_id, &with_state, &cert, resp)) != 0 ||
+	    (r = pki_reply_issued_der(req, resp, issuer, cert.der, cert.der_len, cert.serial, cert.not_after)) != 0)
 		goto out;
 	if (field_bool(req, "remove_roots_from_chain"))
 		remove_roots(req, resp);
@@ -122,7 +122,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 	if (strcmp(field_string(req, "format"), "pem_bundle") == 0)
 		pem_bundle(resp);
 	if (generate_lease) {
-		int64_t left = x509_not_after(cert) - clock_realtime_s();
+		int64_t left = cert.not_after - clock_realtime_s();
 		resp->secret.set = true;
 		resp->secret.ttl = left > 1 ? left : 1;
 		resp->secret.max_ttl = resp->secret.ttl;
@@ -131,7 +131,7 @@ int pki_issue_reply(struct request *req, struct response *resp, const char *issu
 		    json_pack("{s:O}", "serial_number", json_object_get(resp->data, "serial_number"));
 	}
 out:
-	X509_free(cert);
+	pki_issued_release(&cert);
 	json_decref(issuer);
 	return r;
 }
@@ -316,6 +316,16 @@ static int issue_or_sign(struct request *req, struct response *resp, bool sign)
 	buf_init(&why, 4096);
 	if ((r = pki_req_formats(req, resp)) != 0 || (r = role_get(req, resp, &role)) != 0)
 		goto out;
+	/* On an event loop only what writes nothing and makes no RSA key:
+	 * anything else runs again on the pool, before any side effect. */
+	bool any = strcmp(role.key_type, "any") == 0;
+	if (req->no_block &&
+	    (!role.no_store || (!sign && !pki_role_key_inline(any ? field_string(req, "key_type") : role.key_type,
+							       any ? field_int(req, "key_bits") : role.key_bits)))) {
+		r = TROVE_ERR_WOULD_BLOCK;
+		goto out;
+	}
+	leaf.no_block = req->no_block;
 	const char *ref = request_param(req, "ref");
 	if ((r = pki_issuer_resolve_reply(req->storage, ref ? ref : role.issuer_ref[0] ? role.issuer_ref : "default",
 					  id, resp)) != 0)
@@ -394,6 +404,18 @@ out:
 	return r;
 }
 
+/* route.try_inline: a role kept as storing nothing (or not kept yet)
+ * is tried on the event loop. */
+static bool issue_inline(const struct request *req)
+{
+	return pki_role_kept_inline(pki_state_of(req), request_param(req, "role"), true);
+}
+
+static bool sign_inline(const struct request *req)
+{
+	return pki_role_kept_inline(pki_state_of(req), request_param(req, "role"), false);
+}
+
 static int issue(struct request *req, struct response *resp)
 {
 	return issue_or_sign(req, resp, false);
@@ -425,12 +447,12 @@ static const struct field sign_fields[] = {
 
 const struct route pki_issue_routes[] = {
     {.pattern = "issue/:role", .ops = {[OP_UPDATE] = issue}, .fields = issue_fields,
-     .synopsis = "issue a certificate and key under a role"},
+     .synopsis = "issue a certificate and key under a role", .try_inline = issue_inline},
     {.pattern = "issuer/:ref/issue/:role", .ops = {[OP_UPDATE] = issue}, .fields = issue_fields,
-     .synopsis = "issue a certificate and key under a role with an issuer"},
+     .synopsis = "issue a certificate and key under a role with an issuer", .try_inline = issue_inline},
     {.pattern = "sign/:role", .ops = {[OP_UPDATE] = sign}, .fields = sign_fields,
-     .synopsis = "sign a CSR under a role"},
+     .synopsis = "sign a CSR under a role", .try_inline = sign_inline},
     {.pattern = "issuer/:ref/sign/:role", .ops = {[OP_UPDATE] = sign}, .fields = sign_fields,
-     .synopsis = "sign a CSR under a role with an issuer"},
+     .synopsis = "sign a CSR under a role with an issuer", .try_inline = sign_inline},
     {0},
 };

@@ -202,6 +202,9 @@ int pki_key_format(struct request *req, EVP_PKEY *k, char **out);
  * expiration; PEM without a final newline, or base64 DER for
  * format=der (ca_sign.c). */
 int pki_reply_issued(struct request *req, struct response *resp, const json_t *issuer, X509 *cert);
+/* The same from the certificate's DER, its serial text and notAfter. */
+int pki_reply_issued_der(struct request *req, struct response *resp, const json_t *issuer, const unsigned char *der,
+			 size_t der_len, const char *serial, int64_t not_after);
 
 /* --- leaf signing (issue.c) --- */
 
@@ -223,8 +226,26 @@ struct pki_leaf {
 	bool basic_constraints_valid;             /* a CA:FALSE basicConstraints */
 	struct pki_state *state;                  /* the mount's (pki_state_of), or NULL */
 	const json_t *issuer;                     /* the issuer's record, read by the caller, or NULL */
+	/* On an event loop (request.no_block): TROVE_ERR_WOULD_BLOCK, before
+	 * signing, for an issuer key other than EC or Ed25519, and when the
+	 * certificate would be stored. */
+	bool no_block;
 };
 
+/* A leaf as pki_issue_leaf_der signed it. */
+struct pki_issued {
+	unsigned char *der; /* the certificate's DER (heap) */
+	size_t der_len;
+	char serial[X509_SERIAL_TEXT_MAX];
+	int64_t not_after;
+	X509 *cert; /* the X509 path's object, or NULL when written as DER */
+};
+void pki_issued_release(struct pki_issued *c);
+/* As pki_issue_leaf, the certificate as DER: written directly when
+ * x509_leaf_der_covers the leaf, else by the X509 path (then also
+ * out->cert). out is the caller's to release either way. */
+int pki_issue_leaf_der(struct storage *s, const char *issuer_id, const struct pki_leaf *leaf, struct pki_issued *out,
+		       struct response *resp);
 /* Signs a leaf with the issuer whose id is given, and stores it under
  * certs/<serial> unless no_store. The leaf's key is leaf->pubkey: *out
  * may carry it undecoded (x509_cert_sign). Errors answered in resp (400 when the
@@ -294,6 +315,18 @@ int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, js
 int pki_issuer_get_kept(struct pki_state *st, struct storage *s, const char *id, json_t **rec);
 struct pki_role;
 int pki_role_get(struct pki_state *st, struct storage *s, const char *name, struct pki_role *role);
+/* Whether a key of this type and bits (0: the type's default) is made,
+ * or signs, on an event loop: "ec" up to P-256 and "ed25519" (tens of
+ * microseconds); not P-384/521 (about ten times that), never "rsa" (an
+ * RSA key takes ~100 ms, a 4096-bit signature milliseconds). */
+bool pki_role_key_inline(const char *key_type, int64_t bits);
+/* route.try_inline's hint for issue (issue true) and sign under the role
+ * name: false when the role kept under that name (memory only, no
+ * storage read) stores its certificates, or for issue makes a key
+ * pki_role_key_inline refuses (key_type any: the request's body, not
+ * read yet, says); true otherwise, also for a role not kept (the
+ * handler decides). */
+bool pki_role_kept_inline(struct pki_state *st, const char *name, bool issue);
 
 /* --- the issuing routes (issue_routes.c, sign_verbatim.c, lease.c) --- */
 

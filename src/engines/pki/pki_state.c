@@ -323,6 +323,27 @@ int pki_role_get(struct pki_state *st, struct storage *s, const char *name, stru
 	return 0;
 }
 
+bool pki_role_key_inline(const char *key_type, int64_t bits)
+{
+	return (strcmp(key_type, "ec") == 0 && bits <= 256) || strcmp(key_type, "ed25519") == 0;
+}
+
+bool pki_role_kept_inline(struct pki_state *st, const char *name, bool issue)
+{
+	bool yes = true;
+	if (!st || !name)
+		return true;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < ROLE_SLOTS; i++) {
+		const struct role_slot *rs = &st->roles[i];
+		if (rs->used && strcmp(rs->name, name) == 0)
+			yes = rs->role.no_store && (!issue || strcmp(rs->role.key_type, "any") == 0 ||
+						    pki_role_key_inline(rs->role.key_type, rs->role.key_bits));
+	}
+	pthread_mutex_unlock(&st->mu);
+	return yes;
+}
+
 int pki_issuer_get_kept(struct pki_state *st, struct storage *s, const char *id, json_t **rec)
 {
 	unsigned char *v = NULL;

@@ -91,12 +91,72 @@ static EVP_PKEY *ec_keygen(int bits)
 	return k;
 }
 
+/* A new EC key's encoded point, kept with the key (ex_data) when it is
+ * made: OpenSSL converts the point to affine coordinates, a field
+ * inversion, every time it is asked for it, and a leaf's is asked for
+ * twice (its certificate, its private key). Set before the key has any
+ * other owner, then only read, so threads may share the key. */
+struct point_copy {
+	size_t n;
+	unsigned char b[];
+};
+static int point_index = -1;
+static pthread_once_t point_once = PTHREAD_ONCE_INIT;
+
+static void point_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	free(ptr);
+}
+
+static void point_index_init(void)
+{
+	point_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, point_free);
+}
+
+static void point_keep(EVP_PKEY *k)
+{
+	unsigned char b[200];
+	size_t n = 0;
+	pthread_once(&point_once, point_index_init);
+	if (point_index < 0 ||
+	    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, b, sizeof(b), &n) != 1) {
+		ERR_clear_error();
+		return;
+	}
+	struct point_copy *c = xmalloc(sizeof(*c) + n);
+	c->n = n;
+	memcpy(c->b, b, n);
+	if (!EVP_PKEY_set_ex_data(k, point_index, c))
+		free(c);
+}
+
+int x509_key_point(EVP_PKEY *k, unsigned char *out, size_t cap, size_t *n)
+{
+	const struct point_copy *c = NULL;
+	pthread_once(&point_once, point_index_init);
+	if (point_index >= 0)
+		c = EVP_PKEY_get_ex_data(k, point_index);
+	if (c) {
+		if (c->n > cap)
+			return TROVE_ERR_TOO_LARGE;
+		memcpy(out, c->b, c->n);
+		*n = c->n;
+		return 0;
+	}
+	if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, cap, n) == 1)
+		return 0;
+	ERR_clear_error();
+	return TROVE_ERR_INVALID;
+}
+
 int x509_keygen(const char *type, int bits, EVP_PKEY **out)
 {
 	*out = NULL;
-	if (strcmp(type, "ec") == 0)
-		*out = ec_keygen(bits) ?: EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits));
-	else if (strcmp(type, "ed25519") == 0)
+	if (strcmp(type, "ec") == 0) {
+		if ((*out = ec_keygen(bits) ?: EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec_curve(bits))))
+			point_keep(*out);
+	} else if (strcmp(type, "ed25519") == 0)
 		*out = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	else
 		*out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
@@ -319,8 +379,8 @@ static int set_pubkey(X509 *c, EVP_PKEY *k, bool fast)
 		ec = (nid = OBJ_txt2nid(group)) != NID_undef;
 	ed = fast && type && strcmp(type, "ed25519") == 0;
 	if ((!ec && !ed) ||
-	    EVP_PKEY_get_octet_string_param(k, ec ? OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY : OSSL_PKEY_PARAM_PUB_KEY, point,
-					    sizeof(point), &n) != 1) {
+	    (ec ? x509_key_point(k, point, sizeof(point), &n) != 0
+		: EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &n) != 1)) {
 		ERR_clear_error();
 		return X509_set_pubkey(c, k) ? 0 : TROVE_ERR_INTERNAL;
 	}
@@ -335,7 +395,7 @@ static int set_pubkey(X509 *c, EVP_PKEY *k, bool fast)
 	return 0;
 }
 
-static const EVP_MD *sig_md(EVP_PKEY *k, int signature_bits)
+const EVP_MD *x509_sig_md(EVP_PKEY *k, int signature_bits)
 {
 	int bits;
 	const char *t = x509_key_type(k, &bits);
@@ -354,7 +414,7 @@ static int sign_with(X509 *c, EVP_PKEY *key, int signature_bits, bool use_pss)
 {
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
-	const EVP_MD *md = sig_md(key, signature_bits);
+	const EVP_MD *md = x509_sig_md(key, signature_bits);
 	int ok = mctx && EVP_DigestSignInit(mctx, &pctx, md, NULL, key) == 1;
 	int bits;
 	const char *t = x509_key_type(key, &bits);
@@ -434,6 +494,54 @@ out:
 	return r;
 }
 
+int x509_leaf_extend(X509 *c, const struct x509_leaf_extra *x, EVP_PKEY *ikey)
+{
+	CERTIFICATEPOLICIES *pol = NULL;
+	BASIC_CONSTRAINTS *bc = NULL;
+	EVP_MD_CTX *m = NULL;
+	int r = TROVE_ERR_INTERNAL;
+
+	if (x->basic_constraints_valid) {
+		if (!(bc = BASIC_CONSTRAINTS_new()) || !X509_add1_ext_i2d(c, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE))
+			goto out;
+	}
+	if (x->policy_identifiers && x->policy_identifiers->len) {
+		if (!(pol = sk_POLICYINFO_new_null()))
+			goto out;
+		for (size_t i = 0; i < x->policy_identifiers->len; i++) {
+			POLICYINFO *pi = POLICYINFO_new();
+			if (!pi || !sk_POLICYINFO_push(pol, pi)) {
+				POLICYINFO_free(pi);
+				goto out;
+			}
+			ASN1_OBJECT_free(pi->policyid);
+			if (!(pi->policyid = OBJ_txt2obj(x->policy_identifiers->items[i], 1)))
+				goto out;
+		}
+		if (!X509_add1_ext_i2d(c, NID_certificate_policies, pol, 0, X509V3_ADD_REPLACE))
+			goto out;
+	}
+	int md_nid = NID_undef, pk_nid = NID_undef;
+	uint32_t flags = 0;
+	EVP_PKEY_CTX *pctx = NULL;
+	bool pss = X509_get_signature_nid(c) == NID_rsassaPss;
+	if (!X509_get_signature_info(c, &md_nid, &pk_nid, NULL, &flags))
+		goto out;
+	const EVP_MD *md = md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid);
+	if (!(m = EVP_MD_CTX_new()) || EVP_DigestSignInit(m, &pctx, md, NULL, ikey) != 1)
+		goto out;
+	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		goto out;
+	r = X509_sign_ctx(c, m) > 0 ? 0 : TROVE_ERR_INTERNAL;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(m);
+	BASIC_CONSTRAINTS_free(bc);
+	sk_POLICYINFO_pop_free(pol, POLICYINFO_free);
+	return r;
+}
+
 int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey)
 {
 	int r = X509_set_issuer_name(c, X509_get_subject_name(issuer)) ? sign_with(c, signkey, 0, false)
@@ -460,7 +568,7 @@ int x509_csr_build(EVP_PKEY *key, X509_NAME *subject, const struct x509_sans *sa
 			goto out;
 	}
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int ok = m && EVP_DigestSignInit(m, NULL, sig_md(key, 0), NULL, key) == 1 && X509_REQ_sign_ctx(q, m) > 0;
+	int ok = m && EVP_DigestSignInit(m, NULL, x509_sig_md(key, 0), NULL, key) == 1 && X509_REQ_sign_ctx(q, m) > 0;
 	EVP_MD_CTX_free(m);
 	if (!ok)
 		goto out;

@@ -28,8 +28,13 @@
  * effective bits to *bits_out. RSA takes 2048, 3072, 4096 (and 8192);
  * EC 224, 256, 384, 521. */
 int x509_key_params(const char *type, int64_t bits, int *bits_out, const char **why);
-/* A new key of a type and bits x509_key_params accepted. */
+/* A new key of a type and bits x509_key_params accepted. An EC key
+ * carries its encoded point (x509_key_point) from the start. */
 int x509_keygen(const char *type, int bits, EVP_PKEY **out);
+/* An EC key's encoded public point (OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY):
+ * the copy x509_keygen kept with the key, else asked of OpenSSL.
+ * TROVE_ERR_INVALID when the key has none. */
+int x509_key_point(EVP_PKEY *k, unsigned char *out, size_t cap, size_t *n);
 /* "rsa", "ec" or "ed25519" (NULL for anything else), and the key's bits
  * (curve size for EC, 0 for ed25519). */
 const char *x509_key_type(const EVP_PKEY *k, int *bits);
@@ -47,6 +52,9 @@ int x509_pubkey_id(EVP_PKEY *k, char **out);
 /* PEM of a certificate (ends in "\n"); base64 of its DER. */
 int x509_cert_to_pem(X509 *c, char **out);
 int x509_cert_to_der_b64(X509 *c, char **out);
+/* PEM (ends in "\n") and base64 of a certificate's DER. */
+char *x509_der_to_pem(const unsigned char *der, size_t len);
+char *x509_der_to_b64(const unsigned char *der, size_t len);
 /* DER bytes of a certificate into a heap buffer. */
 int x509_cert_to_der(X509 *c, unsigned char **out, size_t *len);
 /* Parses exactly one PEM certificate. */
@@ -66,9 +74,13 @@ int x509_csr_to_pem(X509_REQ *r, char **out);
 
 /* A random serial of exactly 20 bytes (positive, top byte 0x40..0x7f). */
 int x509_serial_random(ASN1_INTEGER **out);
+/* The same 20 bytes, raw. */
+int x509_serial_random_bytes(unsigned char out[20]);
 /* "xx:xx:..." of a serial (X509_SERIAL_TEXT_MAX bytes; longer serials
  * are refused). */
 int x509_serial_text(const ASN1_INTEGER *s, char out[X509_SERIAL_TEXT_MAX]);
+/* The same of a serial's content bytes. */
+int x509_serial_text_bytes(const unsigned char *d, size_t n, char out[X509_SERIAL_TEXT_MAX]);
 /* Canonical form of a serial given by a client: hex digits separated by
  * ':' or '-' (or none), any case, to lower-case colon form. */
 int x509_serial_canon(const char *in, char out[X509_SERIAL_TEXT_MAX]);
@@ -137,6 +149,43 @@ struct x509_spec {
  * X509_get0_pubkey() answers NULL on it; the key is spec->pubkey, and a
  * copy parsed from its PEM or DER has it. A CA always has it. */
 int x509_cert_sign(const struct x509_spec *spec, X509 *issuer, EVP_PKEY *signkey, X509 **out, const char **why);
+/* What a leaf carries beyond x509_spec: its serial (x509_leaf_der
+ * only; x509_cert_sign draws its own) and the extensions
+ * x509_leaf_extend adds. */
+struct x509_leaf_extra {
+	unsigned char serial[20]; /* x509_serial_random_bytes */
+	const struct strlist *policy_identifiers; /* certificatePolicies OIDs, or NULL */
+	bool basic_constraints_valid;             /* a critical CA:FALSE basicConstraints */
+};
+/* Adds to a leaf x509_cert_sign made what x509.c's spec does not write
+ * (a CA:FALSE basicConstraints, then certificatePolicies) and signs it
+ * again with signkey and the same signature algorithm. */
+int x509_leaf_extend(X509 *c, const struct x509_leaf_extra *x, EVP_PKEY *signkey);
+/* The digest a signature by k uses (NULL for Ed25519): signature_bits,
+ * or for 0 SHA-256, or for EC the curve's size. */
+const EVP_MD *x509_sig_md(EVP_PKEY *k, int signature_bits);
+
+/* Leaves written as DER directly (leaf_der.c): the certificate
+ * x509_cert_sign then x509_leaf_extend make from the same spec, serial
+ * and validity, byte for byte, without their X509 object. Covered (the
+ * one predicate): a leaf (!is_ca) signed by an issuer certificate with
+ * exactly one subjectKeyIdentifier, with an EC, Ed25519 or PKCS#1 RSA
+ * key (not use_pss, not an RSA-PSS key); validity within years
+ * 0..9999; AIA and CDP URLs that OpenSSL's configuration strings carry
+ * unchanged (x509_value_safe, no space at either end); extended key
+ * usage OIDs in dotted digits. Everything else (CAs, PSS, names from
+ * OpenSSL's OID table) takes the X509 path, which also answers the
+ * errors. */
+bool x509_leaf_der_covers(const struct x509_spec *s, X509 *issuer, EVP_PKEY *signkey);
+/* The TBSCertificate into tbs (empty on entry) with the signature
+ * AlgorithmIdentifier sigalg (DER). TROVE_ERR_INVALID when a SAN, an OID
+ * or a name cannot be encoded (the X509 path then answers why). */
+int x509_leaf_tbs(const struct x509_spec *s, const struct x509_leaf_extra *x, X509 *issuer,
+		  const unsigned char *sigalg, size_t sigalg_len, struct buf *tbs);
+/* The signed Certificate's DER (*der the caller's, free()). */
+int x509_leaf_der(const struct x509_spec *s, const struct x509_leaf_extra *x, X509 *issuer, EVP_PKEY *signkey,
+		  unsigned char **der, size_t *len);
+
 /* Signs c again (its issuer becomes issuer's subject) with signkey. */
 int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey);
 /* Builds a CSR for key with subject and sans. */

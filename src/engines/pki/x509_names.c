@@ -16,14 +16,21 @@
 
 #include "banned.h"
 
+int x509_serial_random_bytes(unsigned char b[20])
+{
+	int r = rand_bytes(b, 20);
+	if (r == 0)
+		b[0] = (unsigned char)((b[0] & 0x3f) | 0x40); /* positive, exactly 20 bytes */
+	return r;
+}
+
 int x509_serial_random(ASN1_INTEGER **out)
 {
 	unsigned char b[20];
 	BIGNUM *bn = NULL;
-	int r = rand_bytes(b, sizeof(b));
+	int r = x509_serial_random_bytes(b);
 	if (r != 0)
 		return r;
-	b[0] = (unsigned char)((b[0] & 0x3f) | 0x40); /* positive, exactly 20 bytes */
 	bn = BN_bin2bn(b, sizeof(b), NULL);
 	*out = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
 	BN_free(bn);
@@ -32,12 +39,16 @@ int x509_serial_random(ASN1_INTEGER **out)
 
 int x509_serial_text(const ASN1_INTEGER *s, char out[X509_SERIAL_TEXT_MAX])
 {
-	const unsigned char *d = ASN1_STRING_get0_data(s);
 	int n = ASN1_STRING_length(s);
+	return n <= 0 ? TROVE_ERR_INVALID : x509_serial_text_bytes(ASN1_STRING_get0_data(s), (size_t)n, out);
+}
+
+int x509_serial_text_bytes(const unsigned char *d, size_t n, char out[X509_SERIAL_TEXT_MAX])
+{
 	size_t o = 0;
-	if (n <= 0 || n * 3 > X509_SERIAL_TEXT_MAX)
+	if (n == 0 || n * 3 > X509_SERIAL_TEXT_MAX)
 		return TROVE_ERR_INVALID;
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char h[3];
 		hex_encode(d + i, 1, h);
 		if (i)

@@ -73,7 +73,7 @@ static int ec_sec1_der(EVP_PKEY *k, unsigned char *der, size_t cap, size_t *len)
 	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form, sizeof(form), NULL) != 1 ||
 	    strcmp(form, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0 ||
 	    (EVP_PKEY_get_int_param(k, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, &with_pub) == 1 && !with_pub) ||
-	    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &plen) != 1 ||
+	    x509_key_point(k, point, sizeof(point), &plen) != 0 ||
 	    plen < 1 || point[0] != POINT_CONVERSION_UNCOMPRESSED ||
 	    EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
 	    BN_bn2binpad(priv, scalar, nbytes) != nbytes)
@@ -227,9 +227,21 @@ int x509_cert_to_pem(X509 *c, char **out)
 	size_t n = 0;
 	int r = x509_cert_to_der(c, &d, &n);
 	if (r == 0)
-		*out = pem_wrap("CERTIFICATE", d, n);
+		*out = x509_der_to_pem(d, n);
 	free(d);
 	return r;
+}
+
+char *x509_der_to_pem(const unsigned char *der, size_t len)
+{
+	return pem_wrap("CERTIFICATE", der, len);
+}
+
+char *x509_der_to_b64(const unsigned char *der, size_t len)
+{
+	char *b64 = xmalloc(base64_encoded_size(len));
+	base64_encode(der, len, b64);
+	return b64;
 }
 
 int x509_cert_to_der_b64(X509 *c, char **out)
@@ -237,10 +249,8 @@ int x509_cert_to_der_b64(X509 *c, char **out)
 	unsigned char *d = NULL;
 	size_t n = 0;
 	int r = x509_cert_to_der(c, &d, &n);
-	if (r == 0) {
-		*out = xmalloc(base64_encoded_size(n));
-		base64_encode(d, n, *out);
-	}
+	if (r == 0)
+		*out = x509_der_to_b64(d, n);
 	free(d);
 	return r;
 }
