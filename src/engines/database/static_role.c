@@ -329,8 +329,7 @@ static int role_create(struct request *req, struct response *resp, const char *n
 	if (r != 0 || ro->skip_import_rotation)
 		goto out;
 	if ((r = db_static_rotate_locked(req->mount, name, &why)) != 0) {
-		int d = db_static_role_delete(req->storage, name);
-		(void)d;
+		(void)db_static_role_delete(req->storage, name);
 		r = response_error(resp, r, "failed to rotate the password of \"%s\": %s", ro->username,
 		                   why ? why : err_message(r));
 		goto out;

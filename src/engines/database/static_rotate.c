@@ -179,13 +179,16 @@ out:
 }
 
 /* Queues every stored role: a pending password left by an unfinished
- * rotation makes it due now. */
+ * rotation makes it due now. Under db_static_lock, so a write or rotation
+ * racing the load never has its newer time overwritten by an older one. */
 static void load_queue(struct mount *m)
 {
 	struct strlist names;
 	strlist_init(&names);
 	int64_t now = clock_realtime_s();
+	db_static_lock(m);
 	if (db_static_role_names(m->view, &names) != 0) {
+		db_static_unlock(m);
 		strlist_release(&names);
 		return;
 	}
@@ -199,6 +202,7 @@ static void load_queue(struct mount *m)
 	pthread_mutex_lock(&q->mu);
 	q->loaded = true;
 	pthread_mutex_unlock(&q->mu);
+	db_static_unlock(m);
 	strlist_release(&names);
 }
 
