@@ -149,7 +149,8 @@ static void test_create_rotates(void **state)
 	                 204);
 	char *pw3 = current(x, "app", NULL);
 	assert_string_equal(pw2, pw3);
-	assert_int_equal(call(x, "POST", "/v1/database/static-roles/app", "{\"username\": \"other\"}", &b), 400);
+	assert_int_equal(call(x, "POST", "/v1/database/static-roles/app", "{\"username\": \"other\"}", &b),
+	                 400);
 	assert_non_null(strstr(fixture_first_error(b), "username: cannot be changed"));
 	json_decref(b);
 	assert_int_equal(call(x, "POST", "/v1/database/rotate-role/app", NULL, NULL), 204);
@@ -173,7 +174,8 @@ static void test_create_refused_stores_nothing(void **state)
 	json_t *b;
 	db_fake.fail_stmt = "ALTER USER";
 	assert_int_equal(call(x, "POST", "/v1/database/static-roles/app",
-	                      "{\"db_name\": \"db\", \"username\": \"appuser\", \"rotation_period\": 60}", &b),
+	                      "{\"db_name\": \"db\", \"username\": \"appuser\", \"rotation_period\": 60}",
+	                      &b),
 	                 502);
 	const char *e = fixture_first_error(b);
 	assert_non_null(strstr(e, "appuser"));
@@ -214,20 +216,28 @@ static void test_validation(void **state)
 	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\"}", "one is required");
 	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 4}",
 	           "rotation_period: must be 5 seconds or more");
-	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60, "
-	           "\"rotation_schedule\": \"* * * * *\"}", "mutually exclusive");
-	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60, "
-	           "\"rotation_window\": \"2h\"}", "rotation_window: only valid with rotation_schedule");
+	expect_400(x, p,
+	           "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60, "
+	           "\"rotation_schedule\": \"* * * * *\"}",
+	           "mutually exclusive");
+	expect_400(x, p,
+	           "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60, "
+	           "\"rotation_window\": \"2h\"}",
+	           "rotation_window: only valid with rotation_schedule");
 	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_schedule\": \"61 * * * *\"}",
 	           "rotation_schedule: minute: a value is out of range");
 	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_schedule\": \"0 0 30 2 *\"}",
 	           "rotation_schedule: never comes");
-	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_schedule\": \"0 * * * *\", "
-	           "\"rotation_window\": 600}", "rotation_window: must be 3600 seconds or more");
+	expect_400(x, p,
+	           "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_schedule\": \"0 * * * *\", "
+	           "\"rotation_window\": 600}",
+	           "rotation_window: must be 3600 seconds or more");
 	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u'x\", \"rotation_period\": 60}",
 	           "username: holds a quote");
-	expect_400(x, p, "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60, "
-	           "\"credential_type\": \"rsa_private_key\"}", "credential_type");
+	expect_400(x, p,
+	           "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60, "
+	           "\"credential_type\": \"rsa_private_key\"}",
+	           "credential_type");
 	expect_400(x, p, "{\"db_name\": \"nope\", \"username\": \"u\", \"rotation_period\": 60}",
 	           "db_name: no connection named \"nope\"");
 	expect_400(x, "/v1/database/static-roles/other",
@@ -235,11 +245,12 @@ static void test_validation(void **state)
 	           "\"other\" is not an allowed role");
 	/* a schedule with a window */
 	json_t *b;
-	assert_int_equal(call(x, "POST", p,
-	                      "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_schedule\": \"0 * * * *\", "
-	                      "\"rotation_window\": \"1h\"}",
-	                      NULL),
-	                 204);
+	assert_int_equal(
+	    call(x, "POST", p,
+	         "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_schedule\": \"0 * * * *\", "
+	         "\"rotation_window\": \"1h\"}",
+	         NULL),
+	    204);
 	assert_int_equal(call(x, "GET", "/v1/database/static-creds/sched", NULL, &b), 200);
 	const json_t *d = data(b);
 	assert_string_equal(json_string_value(json_object_get(d, "rotation_schedule")), "0 * * * *");
@@ -262,7 +273,8 @@ static void test_validation(void **state)
 	                      "{\"db_name\": \"db\", \"creation_statements\": \"x\"}", NULL),
 	                 204);
 	expect_400(x, "/v1/database/static-roles/dyn",
-	           "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60}", "names must be unique");
+	           "{\"db_name\": \"db\", \"username\": \"u\", \"rotation_period\": 60}",
+	           "names must be unique");
 }
 
 static void test_failure_keeps_password_and_retries(void **state)
@@ -348,7 +360,8 @@ static void test_period_rotates_and_ttl_counts_down(void **state)
 {
 	struct fx *x = *state;
 	assert_int_equal(call(x, "POST", "/v1/database/static-roles/app",
-	                      "{\"db_name\": \"db\", \"username\": \"appuser\", \"rotation_period\": 5}", NULL),
+	                      "{\"db_name\": \"db\", \"username\": \"appuser\", \"rotation_period\": 5}",
+	                      NULL),
 	                 204);
 	int64_t t1, t2;
 	char *pw = current(x, "app", &t1);

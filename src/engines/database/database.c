@@ -205,9 +205,12 @@ static void db_invalidate(struct mount *m, const char *key)
 		db_state_drop(m, key + 7);
 }
 
-static const struct route *const db_tables[] = {db_config_routes,       db_role_routes,
-                                                db_creds_routes,        db_rotate_routes,
-                                                db_static_role_routes,  db_static_creds_routes,
+static const struct route *const db_tables[] = {db_config_routes,
+                                                db_role_routes,
+                                                db_creds_routes,
+                                                db_rotate_routes,
+                                                db_static_role_routes,
+                                                db_static_creds_routes,
                                                 NULL};
 
 const struct engine database_engine = {

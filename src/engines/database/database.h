@@ -204,16 +204,16 @@ int db_rotate_password(struct mount *m, const struct db_config *cfg, const char 
  * pending are secrets, wiped on free. */
 struct db_static_role {
 	char *db_name, *username;
-	json_t *rotation;    /* rotation_statements: array of strings */
-	int64_t period_s;    /* rotation_period; 0 when a schedule is used */
-	char *schedule;      /* rotation_schedule; "" when a period is used */
+	json_t *rotation;      /* rotation_statements: array of strings */
+	int64_t period_s;      /* rotation_period; 0 when a schedule is used */
+	char *schedule;        /* rotation_schedule; "" when a period is used */
 	struct cron_spec spec; /* schedule parsed */
-	int64_t window_s;    /* rotation_window; 0: none */
+	int64_t window_s;      /* rotation_window; 0: none */
 	char *credential_type;
 	json_t *credential_config; /* object */
 	bool skip_import_rotation;
-	char *password;          /* current: what static-creds answers ("" before the first rotation) */
-	char *pending;           /* stored before the database is changed; NULL when none */
+	char *password;           /* current: what static-creds answers ("" before the first rotation) */
+	char *pending;            /* stored before the database is changed; NULL when none */
 	int64_t last_rotation_ns; /* unix ns of the last rotation; 0: never */
 	int64_t next_rotation_s;  /* unix s the next rotation is due; 0: never */
 };

@@ -163,7 +163,8 @@ static int role_write(struct request *req, struct response *resp)
 		bool taken = db_static_role_load(req->storage, name, &st) == 0;
 		db_static_role_free(st);
 		if (taken) {
-			r = response_error(resp, TROVE_ERR_INVALID, "Role and Static Role names must be unique");
+			r = response_error(resp, TROVE_ERR_INVALID,
+			                   "Role and Static Role names must be unique");
 			goto out;
 		}
 		ro = xcalloc(1, sizeof(*ro));

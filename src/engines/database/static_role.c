@@ -20,8 +20,8 @@
 #include "banned.h"
 
 #define STATIC_PREFIX "static-role/"
-#define MIN_PERIOD_S 5     /* Vault's queue tick */
-#define MIN_WINDOW_S 3600  /* Vault's shortest rotation_window */
+#define MIN_PERIOD_S 5    /* Vault's queue tick */
+#define MIN_WINDOW_S 3600 /* Vault's shortest rotation_window */
 
 void db_static_role_free(struct db_static_role *ro)
 {
@@ -91,15 +91,14 @@ int db_static_role_load(struct storage *s, const char *name, struct db_static_ro
 
 int db_static_role_store(struct storage *s, const char *name, const struct db_static_role *ro)
 {
-	json_t *v = json_pack("{s:s, s:s, s:O, s:I, s:s, s:I, s:s, s:O, s:b, s:s, s:I, s:I}", "db_name",
-	                      ro->db_name, "username", ro->username, "rotation_statements", ro->rotation,
-	                      "rotation_period", (json_int_t)ro->period_s, "rotation_schedule", ro->schedule,
-	                      "rotation_window", (json_int_t)ro->window_s, "credential_type",
-	                      ro->credential_type, "credential_config", ro->credential_config,
-	                      "skip_import_rotation", ro->skip_import_rotation, "password",
-	                      ro->password ? ro->password : "", "last_vault_rotation_ns",
-	                      (json_int_t)ro->last_rotation_ns, "next_vault_rotation",
-	                      (json_int_t)ro->next_rotation_s);
+	json_t *v = json_pack(
+	    "{s:s, s:s, s:O, s:I, s:s, s:I, s:s, s:O, s:b, s:s, s:I, s:I}", "db_name", ro->db_name,
+	    "username", ro->username, "rotation_statements", ro->rotation, "rotation_period",
+	    (json_int_t)ro->period_s, "rotation_schedule", ro->schedule, "rotation_window",
+	    (json_int_t)ro->window_s, "credential_type", ro->credential_type, "credential_config",
+	    ro->credential_config, "skip_import_rotation", ro->skip_import_rotation, "password",
+	    ro->password ? ro->password : "", "last_vault_rotation_ns", (json_int_t)ro->last_rotation_ns,
+	    "next_vault_rotation", (json_int_t)ro->next_rotation_s);
 	if (!v)
 		return TROVE_ERR_NOMEM;
 	if (ro->pending)
@@ -193,13 +192,15 @@ static json_t *role_json(const struct db_static_role *ro)
 static int apply_rotation(struct request *req, struct response *resp, struct db_static_role *ro, bool create)
 {
 	bool has_period = field_present(req, "rotation_period");
-	const char *sched = field_present(req, "rotation_schedule") ? field_string(req, "rotation_schedule") : "";
+	const char *sched =
+	    field_present(req, "rotation_schedule") ? field_string(req, "rotation_schedule") : "";
 	bool has_sched = sched && sched[0];
 	bool has_window = field_present(req, "rotation_window");
 
 	if (has_period && has_sched)
-		return response_error(resp, TROVE_ERR_INVALID,
-		                      "rotation_period and rotation_schedule are mutually exclusive: give one");
+		return response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "rotation_period and rotation_schedule are mutually exclusive: give one");
 	if (create && !has_period && !has_sched)
 		return response_error(resp, TROVE_ERR_INVALID,
 		                      "rotation_period or rotation_schedule: one is required");
@@ -258,9 +259,10 @@ static int apply_fields(struct request *req, struct response *resp, struct db_st
 		if (!user || !user[0])
 			return response_error(resp, TROVE_ERR_INVALID, "username: missing");
 		if (!db_value_safe(user))
-			return response_error(resp, TROVE_ERR_INVALID,
-			                      "username: holds a quote, backslash, backtick, semicolon or control "
-			                      "character");
+			return response_error(
+			    resp, TROVE_ERR_INVALID,
+			    "username: holds a quote, backslash, backtick, semicolon or control "
+			    "character");
 		ro->username = xstrdup(user);
 	} else if (user && user[0] && strcmp(user, ro->username) != 0) {
 		return response_error(resp, TROVE_ERR_INVALID, "username: cannot be changed after creation");
@@ -278,8 +280,9 @@ static int apply_fields(struct request *req, struct response *resp, struct db_st
 	if (field_present(req, "credential_type")) {
 		const char *ct = field_string(req, "credential_type");
 		if (strcmp(ct, "password") != 0)
-			return response_error(resp, TROVE_ERR_INVALID,
-			                      "credential_type: static roles rotate passwords only (\"password\")");
+			return response_error(
+			    resp, TROVE_ERR_INVALID,
+			    "credential_type: static roles rotate passwords only (\"password\")");
 	}
 	if (field_present(req, "credential_config")) {
 		json_decref(ro->credential_config);
@@ -298,7 +301,8 @@ static int check_connection(struct request *req, struct response *resp, const ch
 	struct db_config *cfg = NULL;
 	int r = db_config_load(req->storage, ro->db_name, &cfg);
 	if (r == TROVE_ERR_NOT_FOUND)
-		r = response_error(resp, TROVE_ERR_INVALID, "db_name: no connection named \"%s\"", ro->db_name);
+		r = response_error(resp, TROVE_ERR_INVALID, "db_name: no connection named \"%s\"",
+		                   ro->db_name);
 	else if (r == 0 && !db_config_allows(cfg, name))
 		r = response_error(resp, TROVE_ERR_INVALID, "\"%s\" is not an allowed role", name);
 	db_config_free(cfg);
@@ -353,7 +357,8 @@ static int role_write(struct request *req, struct response *resp)
 
 	if (create) {
 		if ((r = db_role_load(req->storage, name, &dyn)) == 0) {
-			r = response_error(resp, TROVE_ERR_INVALID, "Role and Static Role names must be unique");
+			r = response_error(resp, TROVE_ERR_INVALID,
+			                   "Role and Static Role names must be unique");
 			goto out;
 		}
 		if (r != TROVE_ERR_NOT_FOUND)
@@ -371,7 +376,8 @@ static int role_write(struct request *req, struct response *resp)
 	}
 	/* an update: the next time follows from the last rotation (Vault's) */
 	if (field_present(req, "rotation_period") || field_present(req, "rotation_schedule")) {
-		int64_t last = ro->last_rotation_ns > 0 ? ro->last_rotation_ns / 1000000000 : clock_realtime_s();
+		int64_t last =
+		    ro->last_rotation_ns > 0 ? ro->last_rotation_ns / 1000000000 : clock_realtime_s();
 		ro->next_rotation_s = db_static_next(ro, last);
 	}
 	if ((r = db_static_role_store(req->storage, name, ro)) == 0)
@@ -436,10 +442,7 @@ static const struct field static_fields[] = {
      .max = 100LL * 365 * 86400,
      .description = "how long after a scheduled time a rotation may still run (1 h or more)"},
     {.name = "rotation_statements", .type = FIELD_ANY, .description = "statements that set the password"},
-    {.name = "credential_type",
-     .type = FIELD_STRING,
-     .canon = FIELD_CANON_LOWER,
-     .description = "password"},
+    {.name = "credential_type", .type = FIELD_STRING, .canon = FIELD_CANON_LOWER, .description = "password"},
     {.name = "credential_config", .type = FIELD_MAP, .description = "settings of the credential type"},
     {.name = "skip_import_rotation",
      .type = FIELD_BOOL,
