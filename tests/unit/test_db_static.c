@@ -386,6 +386,35 @@ static void test_period_rotates_and_ttl_counts_down(void **state)
 	free(pw2);
 }
 
+/* A role changed in storage by someone else (a replica's write): after
+ * the engine's invalidate hook the queue is read back, so its new time
+ * counts. */
+static void test_invalidate_reloads_queue(void **state)
+{
+	struct fx *x = *state;
+	create_app(x);
+	char *pw = current(x, "app", NULL);
+	struct mount *m = mount_of(x);
+	db_static_tick(m); /* the queue read from storage: due in an hour */
+	struct db_static_role *ro = NULL;
+	assert_int_equal(db_static_role_load(m->view, "app", &ro), 0);
+	ro->next_rotation_s = clock_realtime_s() - 1;
+	assert_int_equal(db_static_role_store(m->view, "app", ro), 0);
+	db_static_role_free(ro);
+	db_static_tick(m); /* the queue still says in an hour */
+	char *same = current(x, "app", NULL);
+	assert_string_equal(pw, same);
+	database_engine.invalidate(m, "static-role/app");
+	db_static_tick(m);
+	mount_release(m);
+	char *pw2 = current(x, "app", NULL);
+	assert_string_not_equal(pw, pw2);
+	assert_true(ran_set("appuser", pw2));
+	free(pw);
+	free(same);
+	free(pw2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +424,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failure_keeps_password_and_retries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pending_after_crash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_period_rotates_and_ttl_counts_down, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invalidate_reloads_queue, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,6 +203,8 @@ static void db_invalidate(struct mount *m, const char *key)
 {
 	if (strncmp(key, "config/", 7) == 0)
 		db_state_drop(m, key + 7);
+	else if (strncmp(key, "static-role/", 12) == 0)
+		db_static_reload(m);
 }
 
 static const struct route *const db_tables[] = {db_config_routes,

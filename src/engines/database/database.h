@@ -260,6 +260,9 @@ void db_static_disarm(struct mount *m, const char *name);
  * is unchanged and the pending one kept for the retry. *why as plugin.h
  * (no password in it). */
 int db_static_rotate_locked(struct mount *m, const char *name, char **why);
+/* A static role changed in storage from elsewhere: the next periodic run
+ * reads the queue back from storage. */
+void db_static_reload(struct mount *m);
 /* The engine's periodic function: loads the queue from storage on its
  * first run after a mount is loaded, then rotates every role that is due
  * (a pending password counts as due), retrying failures with backoff. */

@@ -206,6 +206,14 @@ static void load_queue(struct mount *m)
 	strlist_release(&names);
 }
 
+void db_static_reload(struct mount *m)
+{
+	struct db_static_queue *q = db_state_static(m);
+	pthread_mutex_lock(&q->mu);
+	q->loaded = false;
+	pthread_mutex_unlock(&q->mu);
+}
+
 /* A role due with a schedule and a window whose window has passed (Trove
  * was sealed or down through it) is not rotated late: it waits for its
  * next scheduled time. Returns true when that was the case. */
