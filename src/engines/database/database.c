@@ -26,6 +26,7 @@ struct db_state {
 	pthread_mutex_t mu; /* pools */
 	struct pool_entry *pools;
 	pthread_mutex_t config_mu; /* db_config_lock */
+	struct db_static_queue *statics; /* static roles' rotation queue */
 };
 
 int64_t db_now_ms(void)
@@ -50,6 +51,7 @@ static int db_mount_init(struct mount *m, struct buf *err)
 		return TROVE_ERR_NOMEM;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->config_mu, NULL);
+	st->statics = db_static_queue_new();
 	m->engine_state = st;
 	return 0;
 }
@@ -74,8 +76,14 @@ static void db_mount_cleanup(struct mount *m)
 	}
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->config_mu);
+	db_static_queue_free(st->statics);
 	free(st);
 	m->engine_state = NULL;
+}
+
+struct db_static_queue *db_state_static(struct mount *m)
+{
+	return ((struct db_state *)m->engine_state)->statics;
 }
 
 void db_config_lock(struct mount *m)
@@ -195,10 +203,17 @@ static void db_invalidate(struct mount *m, const char *key)
 {
 	if (strncmp(key, "config/", 7) == 0)
 		db_state_drop(m, key + 7);
+	else if (strncmp(key, "static-role/", 12) == 0)
+		db_static_reload(m);
 }
 
-static const struct route *const db_tables[] = {db_config_routes, db_role_routes, db_creds_routes,
-                                                db_rotate_routes, NULL};
+static const struct route *const db_tables[] = {db_config_routes,
+                                                db_role_routes,
+                                                db_creds_routes,
+                                                db_rotate_routes,
+                                                db_static_role_routes,
+                                                db_static_creds_routes,
+                                                NULL};
 
 const struct engine database_engine = {
     .type = "database",
@@ -208,4 +223,7 @@ const struct engine database_engine = {
     .lease_revoke = db_lease_revoke,
     .lease_renew = db_lease_renew,
     .invalidate = db_invalidate,
+    /* static roles' rotations: Vault's queue is looked at every 5 s too */
+    .periodic = db_static_tick,
+    .periodic_interval_s = 5,
 };

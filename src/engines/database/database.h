@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cron.h"
 #include "core/engine.h"
 #include "plugin.h"
 
@@ -196,6 +197,77 @@ int db_field_stmts(const struct request *req, const char *name, json_t **out);
 int db_rotate_password(struct mount *m, const struct db_config *cfg, const char *user,
                        const char *new_password, const char *const *stmts, size_t n, char **why);
 
+/* ---- static_role.c: static roles, `static-roles/:name` ---- */
+
+/* One static role as stored (JSON in the barrier at "static-role/<name>"):
+ * an existing database user whose password Trove rotates. password and
+ * pending are secrets, wiped on free. */
+struct db_static_role {
+	char *db_name, *username;
+	json_t *rotation;      /* rotation_statements: array of strings */
+	int64_t period_s;      /* rotation_period; 0 when a schedule is used */
+	char *schedule;        /* rotation_schedule; "" when a period is used */
+	struct cron_spec spec; /* schedule parsed */
+	int64_t window_s;      /* rotation_window; 0: none */
+	char *credential_type;
+	json_t *credential_config; /* object */
+	bool skip_import_rotation;
+	char *password;           /* current: what static-creds answers ("" before the first rotation) */
+	char *pending;            /* stored before the database is changed; NULL when none */
+	int64_t last_rotation_ns; /* unix ns of the last rotation; 0: never */
+	int64_t next_rotation_s;  /* unix s the next rotation is due; 0: never */
+};
+
+/* Reads static role name: 0, TROVE_ERR_NOT_FOUND, TROVE_ERR_INTEGRITY.
+ * *out is the caller's (db_static_role_free). */
+int db_static_role_load(struct storage *s, const char *name, struct db_static_role **out);
+int db_static_role_store(struct storage *s, const char *name, const struct db_static_role *ro);
+int db_static_role_delete(struct storage *s, const char *name);
+void db_static_role_free(struct db_static_role *ro);
+/* Every stored static role's name (appended to out). */
+int db_static_role_names(struct storage *s, struct strlist *out);
+/* When ro rotates next after a rotation at unix time from_s: from_s plus
+ * the period, or the schedule's next time; 0 when the schedule never
+ * comes again. */
+int64_t db_static_next(const struct db_static_role *ro, int64_t from_s);
+/* static-creds' answer at unix time now_s: username, password,
+ * last_vault_rotation, ttl (seconds to the next rotation, never below 0)
+ * and rotation_period or rotation_schedule/rotation_window. */
+json_t *db_static_creds_json(const struct db_static_role *ro, int64_t now_s);
+
+/* ---- static_rotate.c: rotation of static roles ---- */
+
+/* The static roles' rotation queue of one mount (in db_state): the next
+ * time each role is due and its failures since its last success. */
+struct db_static_queue;
+struct db_static_queue *db_static_queue_new(void);
+void db_static_queue_free(struct db_static_queue *q);
+struct db_static_queue *db_state_static(struct mount *m);
+
+/* Held around every change of a stored static role (write, delete,
+ * rotation, the database call included), so one role is never rotated
+ * twice at once nor written back over a rotation. */
+void db_static_lock(struct mount *m);
+void db_static_unlock(struct mount *m);
+/* Due at unix time due_s (0: not queued); forgets past failures. */
+void db_static_arm(struct mount *m, const char *name, int64_t due_s);
+void db_static_disarm(struct mount *m, const char *name);
+/* Rotates static role name now, with db_static_lock held: a pending
+ * password left by an attempt that did not finish is used again, else a
+ * new one is made and stored as pending before the database is changed;
+ * on success it becomes the password, last and next rotation are set and
+ * the role is queued for its next time. On failure the stored password
+ * is unchanged and the pending one kept for the retry. *why as plugin.h
+ * (no password in it). */
+int db_static_rotate_locked(struct mount *m, const char *name, char **why);
+/* A static role changed in storage from elsewhere: the next periodic run
+ * reads the queue back from storage. */
+void db_static_reload(struct mount *m);
+/* The engine's periodic function: loads the queue from storage on its
+ * first run after a mount is loaded, then rotates every role that is due
+ * (a pending password counts as due), retrying failures with backoff. */
+void db_static_tick(struct mount *m);
+
 /* ---- creds.c ---- */
 
 struct lease;
@@ -207,5 +279,7 @@ extern const struct route db_config_routes[];
 extern const struct route db_role_routes[];
 extern const struct route db_creds_routes[];
 extern const struct route db_rotate_routes[];
+extern const struct route db_static_role_routes[];
+extern const struct route db_static_creds_routes[];
 
 #endif

@@ -159,6 +159,14 @@ static int role_write(struct request *req, struct response *resp)
 	int r = db_role_load(req->storage, name, &ro);
 
 	if (r == TROVE_ERR_NOT_FOUND) {
+		struct db_static_role *st = NULL;
+		bool taken = db_static_role_load(req->storage, name, &st) == 0;
+		db_static_role_free(st);
+		if (taken) {
+			r = response_error(resp, TROVE_ERR_INVALID,
+			                   "Role and Static Role names must be unique");
+			goto out;
+		}
 		ro = xcalloc(1, sizeof(*ro));
 		ro->db_name = xstrdup("");
 		for (size_t i = 0; i < 4; i++)
