@@ -483,3 +483,161 @@ def test_audit_masks_the_jwt_and_the_client_secret(audited_server, tmp_path):
     sig = tok.rsplit(".", 1)[1]
     for secret in (tok, sig, tok.split(".")[1], "unused"):
         assert secret not in text
+
+
+# --- OIDC: the authorisation-code flow against a real provider -------------
+
+from oidc_provider import OIDCProvider  # noqa: E402
+
+REDIRECT = "http://127.0.0.1:8250/oidc/callback"
+USERS = {"ann": {"email": "ann@example.com", "groups": ["ops", "eng"]}, "bob": {"email": "bob@example.com", "groups": ["eng"]}}
+
+
+@pytest.fixture
+def oidc(dev_server, log_dir):
+    with OIDCProvider(log_dir, [REDIRECT, "http://127.0.0.1:8250/other"], USERS) as idp:
+        enable(dev_server, "oidc", "oidc")
+        c = client(dev_server)
+        c.auth.oidc.configure(oidc_discovery_url=idp.issuer, oidc_client_id=idp.client_id,
+                              oidc_client_secret=idp.client_secret, default_role="web", path="oidc")
+        c.auth.oidc.create_role("web", role_type="oidc", user_claim="sub", groups_claim="groups",
+                                oidc_scopes=["email", "groups"], allowed_redirect_uris=[REDIRECT],
+                                claim_mappings={"email": "email"}, token_policies=["web"], path="oidc")
+        yield dev_server, idp
+
+
+def auth_url(srv, role="web", redirect=REDIRECT, **extra):
+    return requests.post(f"{srv.url}/v1/auth/oidc/oidc/auth_url", json={"role": role, "redirect_uri": redirect, **extra},
+                         timeout=30)
+
+
+def callback(srv, **params):
+    return requests.get(f"{srv.url}/v1/auth/oidc/oidc/callback", params=params, timeout=30)
+
+
+def test_oidc_code_flow_through_hvac(oidc):
+    srv, idp = oidc
+    c = hvac.Client(url=srv.url)
+    url = c.auth.oidc.oidc_authorization_url_request("web", REDIRECT, path="oidc")["data"]["auth_url"]
+    q = {k: v[0] for k, v in __import__("urllib.parse").parse.parse_qs(__import__("urllib.parse").parse.urlparse(url).query).items()}
+    assert url.startswith(idp.issuer + "/auth?")
+    assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
+    assert q["client_id"] == "trove" and q["redirect_uri"] == REDIRECT and q["scope"] == "openid email groups"
+    assert q["state"] and q["nonce"] and q["response_type"] == "code"
+    back = idp.sign_in(url, "ann", REDIRECT)
+    assert back["state"] == q["state"]
+    out = c.auth.oidc.oidc_callback(back["state"], "", back["code"], path="oidc")
+    auth = out["auth"]
+    assert auth["policies"] == ["default", "web"]
+    assert auth["metadata"] == {"role": "web", "email": "ann@example.com"}
+    r = srv.get("/v1/auth/token/lookup-self", token=auth["client_token"])
+    assert r.status_code == 200
+
+
+def test_oidc_groups_become_external_group_policies(oidc):
+    srv, idp = oidc
+    acc = srv.get("/v1/sys/auth", token=srv.root_token).json()["data"]["oidc/"]["accessor"]
+    h = {"X-Vault-Token": srv.root_token}
+    requests.put(f"{srv.url}/v1/sys/policies/acl/ops-pol", headers=h, json={"policy": 'path "secret/*" { capabilities = ["read"] }'}, timeout=10)
+    g = requests.post(f"{srv.url}/v1/identity/group", headers=h, json={"name": "ops", "type": "external", "policies": ["ops-pol"]}, timeout=10).json()["data"]
+    requests.post(f"{srv.url}/v1/identity/group-alias", headers=h, json={"name": "ops", "mount_accessor": acc, "canonical_id": g["id"]}, timeout=10)
+    for user, want in (("ann", ["ops-pol"]), ("bob", [])):
+        url = auth_url(srv).json()["data"]["auth_url"]
+        back = idp.sign_in(url, user, REDIRECT)
+        r = callback(srv, state=back["state"], code=back["code"])
+        assert r.status_code == 200, r.text
+        assert (r.json()["auth"]["identity_policies"] or []) == want, user
+
+
+def test_oidc_refusals(oidc):
+    srv, idp = oidc
+    # A redirect URI the role does not allow (the provider would accept it).
+    refused(auth_url(srv, redirect="http://127.0.0.1:8250/other"))
+    refused(auth_url(srv, redirect=REDIRECT + "/"))
+    refused(auth_url(srv, role="nope"))
+    # Unknown and replayed state.
+    refused(callback(srv, state="made-up", code="x"))
+    url = auth_url(srv).json()["data"]["auth_url"]
+    back = idp.sign_in(url, "ann", REDIRECT)
+    assert callback(srv, state=back["state"], code=back["code"]).status_code == 200
+    msg = refused(callback(srv, state=back["state"], code=back["code"]))
+    assert "state" in msg
+    # A state is spent by a failed callback too (a wrong code).
+    url = auth_url(srv).json()["data"]["auth_url"]
+    back = idp.sign_in(url, "ann", REDIRECT)
+    refused(callback(srv, state=back["state"], code="wrong-code"))
+    refused(callback(srv, state=back["state"], code=back["code"]))
+    # client_nonce must be repeated.
+    url = auth_url(srv, client_nonce="cn-1").json()["data"]["auth_url"]
+    back = idp.sign_in(url, "ann", REDIRECT)
+    refused(callback(srv, state=back["state"], code=back["code"], client_nonce="cn-2"))
+    url = auth_url(srv, client_nonce="cn-1").json()["data"]["auth_url"]
+    back = idp.sign_in(url, "ann", REDIRECT)
+    assert callback(srv, state=back["state"], code=back["code"], client_nonce="cn-1").status_code == 200
+    # The provider's error comes back as a refusal.
+    url = auth_url(srv).json()["data"]["auth_url"]
+    state = __import__("urllib.parse").parse.parse_qs(__import__("urllib.parse").parse.urlparse(url).query)["state"][0]
+    refused(callback(srv, state=state, error="access_denied"))
+
+
+def test_oidc_pkce_verifier_and_nonce_are_bound(oidc):
+    """A code obtained for one auth_url cannot be redeemed with another
+    pending login's state: the PKCE verifier differs (the provider refuses),
+    and so would the nonce."""
+    srv, idp = oidc
+    url1 = auth_url(srv).json()["data"]["auth_url"]
+    url2 = auth_url(srv).json()["data"]["auth_url"]
+    back1 = idp.sign_in(url1, "ann", REDIRECT)
+    state2 = __import__("urllib.parse").parse.parse_qs(__import__("urllib.parse").parse.urlparse(url2).query)["state"][0]
+    msg = refused(callback(srv, state=state2, code=back1["code"]))
+    assert "exchanging" in msg
+
+
+def test_oidc_id_token_nonce_and_audience(dev_server):
+    """An ID token handed to the callback (form_post's id_token) must carry
+    the pending login's nonce and the client ID as audience; the keys are
+    the test's own here, so only those claims differ."""
+    k = new_key()
+    ks = KeyServer([(k, "k")])
+    try:
+        enable(dev_server, "oidc", "oidc")
+        c = client(dev_server)
+        c.auth.oidc.configure(oidc_discovery_url=ks.url, oidc_client_id="trove", oidc_client_secret="s",
+                              oidc_response_mode="form_post", oidc_response_types=["id_token"], path="oidc")
+        c.auth.oidc.create_role("web", role_type="oidc", user_claim="sub", allowed_redirect_uris=[REDIRECT], path="oidc")
+
+        def pending():
+            url = auth_url(dev_server).json()["data"]["auth_url"]
+            q = __import__("urllib.parse").parse.parse_qs(__import__("urllib.parse").parse.urlparse(url).query)
+            assert q["response_mode"] == ["form_post"] and q["response_type"] == ["id_token"]
+            return q["state"][0], q["nonce"][0]
+
+        def post(state, tok):
+            return requests.post(f"{dev_server.url}/v1/auth/oidc/oidc/callback", data={"state": state, "id_token": tok}, timeout=30)
+
+        state, nonce = pending()
+        refused(post(state, sign(k, claims(iss=ks.url, nonce="other"), kid="k")))
+        state, nonce = pending()
+        refused(post(state, sign(k, claims(iss=ks.url, aud="someone-else", nonce=nonce), kid="k")))
+        state, nonce = pending()
+        refused(post(state, sign(k, claims(iss="https://evil.example", nonce=nonce), kid="k")))
+        state, nonce = pending()
+        refused(post(state, sign(new_key(), claims(iss=ks.url, nonce=nonce), kid="k")))
+        state, nonce = pending()
+        r = post(state, sign(k, claims(iss=ks.url, nonce=nonce), kid="k"))
+        assert r.status_code == 200, r.text
+        refused(post(state, sign(k, claims(iss=ks.url, nonce=nonce), kid="k")))  # replayed
+    finally:
+        ks.close()
+
+
+def test_oidc_config_and_role_type(oidc):
+    srv, idp = oidc
+    c = client(srv)
+    cfg = c.auth.oidc.read_config(path="oidc")["data"]
+    assert cfg["oidc_discovery_url"] == idp.issuer and cfg["oidc_client_id"] == "trove"
+    assert idp.client_secret not in json.dumps(cfg)
+    # A jwt login on an oidc role is refused, and an auth_url on a jwt role.
+    c.auth.oidc.create_role("j", role_type="jwt", user_claim="sub", bound_subject="ann", allowed_redirect_uris=[], path="oidc")
+    refused(auth_url(srv, role="j"))
+    refused(requests.post(f"{srv.url}/v1/auth/oidc/login", json={"role": "web", "jwt": "a.b.c"}, timeout=10))
