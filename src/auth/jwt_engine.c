@@ -96,7 +96,7 @@ static const struct field role_fields[] = {
 
 static const struct field login_fields[] = {
     {.name = "role", .type = FIELD_STRING, .canon = FIELD_CANON_LOWER, .description = "the role (default_role when empty)"},
-    {.name = "jwt", .type = FIELD_STRING, .sensitive = true, .description = "the signed JWT"},
+    {.name = "jwt", .type = FIELD_STRING, .sensitive = true, .canon = FIELD_CANON_TRIM, .description = "the signed JWT (blanks at either end dropped: a token file's newline)"},
     {0},
 };
 

@@ -231,6 +231,8 @@ def test_jwt_login_with_pem_keys_through_hvac(rs):
     look = requests.post(f"{srv.url}/v1/identity/lookup/entity", headers={"X-Vault-Token": srv.root_token},
                          json={"id": auth["entity_id"]}, timeout=10).json()["data"]
     assert [a["name"] for a in look["aliases"]] == ["ann"]
+    # A token read from a file keeps its newline; it is trimmed.
+    assert login(srv, sign(key, claims()) + "\n").status_code == 200
     # The token works.
     r = srv.get("/v1/auth/token/lookup-self", token=auth["client_token"])
     assert r.status_code == 200 and r.json()["data"]["display_name"].endswith("ann")
