@@ -52,6 +52,8 @@ struct jwt_state {
 	struct jwt_keys_ref *keys; /* the cached key set, or NULL */
 	int64_t refetched_at;      /* monotonic seconds of the last refetch for an
 	                            * unknown kid, or 0 */
+	uint64_t gen;              /* bumped when the config changes: a key set
+	                            * built for an older config is not cached */
 	struct oidc_pending *pending; /* OIDC logins between auth_url and callback */
 	size_t npending;
 };

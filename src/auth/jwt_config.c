@@ -107,6 +107,7 @@ void jwt_keys_drop(struct jwt_state *st)
 	jwt_keys_unref(st->keys);
 	st->keys = NULL;
 	st->refetched_at = 0;
+	st->gen++;
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -176,6 +177,7 @@ int jwt_keys_get(struct request *req, struct response *resp, const json_t *cfg, 
 	struct jwt_keys_ref *k = NULL;
 	struct buf err;
 	int64_t now = clock_monotonic_s();
+	uint64_t gen;
 	int r;
 
 	*out = NULL;
@@ -190,6 +192,7 @@ int jwt_keys_get(struct request *req, struct response *resp, const json_t *cfg, 
 	}
 	if (url && refetch)
 		st->refetched_at = now; /* claimed before the call: one refetch a minute */
+	gen = st->gen;
 	pthread_mutex_unlock(&st->lock);
 
 	buf_init(&err, 1024);
@@ -207,8 +210,12 @@ int jwt_keys_get(struct request *req, struct response *resp, const json_t *cfg, 
 	}
 	buf_release(&err);
 	pthread_mutex_lock(&st->lock);
-	jwt_keys_unref(st->keys);
-	st->keys = k;
+	if (st->gen == gen) {
+		jwt_keys_unref(st->keys);
+		st->keys = k;
+	} else {
+		atomic_fetch_sub(&k->refs, 1); /* the config changed meanwhile: not cached */
+	}
 	pthread_mutex_unlock(&st->lock);
 	*out = k;
 	*fresh = true;

@@ -281,9 +281,10 @@ static int exchange(struct response *resp, const json_t *cfg, const struct oidc_
 	url_escape(&cred, id);
 	buf_append_byte(&cred, ':');
 	url_escape(&cred, secret ? secret : "");
-	buf_append_str(&auth, "Authorization: Basic ");
-	buf_reserve(&auth, base64_encoded_size(cred.len) + 1);
-	base64_encode((const unsigned char *)cred.data, cred.len, auth.data + auth.len);
+	char *b64 = xmalloc(base64_encoded_size(cred.len) + 1);
+	base64_encode((const unsigned char *)cred.data, cred.len, b64);
+	buf_printf(&auth, "Authorization: Basic %s", b64);
+	secure_free_str(b64);
 	const char *hdrs[] = {auth.data, "Content-Type: application/x-www-form-urlencoded",
 	                      "Accept: application/json", NULL};
 	struct outbound_request rq = {.method = "POST",

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -107,6 +108,7 @@ int jwt_keyset_add_pem(struct jwt_keyset *ks, const char *pem, struct buf *err)
 	}
 	X509_free(cert);
 	BIO_free(bio);
+	ERR_clear_error(); /* a failed PEM read leaves errors on this thread's queue */
 	if (!key)
 		return fail(err, TROVE_ERR_INVALID, "not a PEM public key or certificate");
 	int id = EVP_PKEY_get_base_id(key);
@@ -240,6 +242,7 @@ static int check_signature(const char *token, const struct jwt_parsed *p, const 
 		                NULL) == 0)
 			return 0;
 	}
+	ERR_clear_error(); /* failed verifications leave errors on this thread's queue */
 	if (p->kid && !kid_seen) {
 		bool any_kid = false;
 		for (size_t i = 0; i < ks->len; i++)
