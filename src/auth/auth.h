@@ -8,5 +8,8 @@
 extern const struct engine userpass_engine;
 /* auth/approle: roles, role IDs and secret IDs for machines. */
 extern const struct engine approle_engine;
+/* auth/jwt and auth/oidc: JWTs and OIDC logins verified against a
+ * provider's keys. */
+extern const struct engine jwt_engine;
 
 #endif

@@ -3,30 +3,17 @@
 
 #include <string.h>
 
-#include <openssl/ec.h>
-#include <openssl/ecdsa.h>
-
 #include "encoding.h"
 #include "err.h"
+#include "jose.h"
 #include "json_limits.h"
 #include "jwk.h"
 
 /* The bounds of the small JSON documents a JWS carries. */
 static const struct json_limits jws_limits = {8, 64, 256};
 
-struct alg {
-	const char *name;
-	int pkey_type;             /* EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_ED25519 */
-	const char *group;         /* the EC group, or NULL */
-	size_t coord;              /* ES*: bytes of r and of s */
-	const EVP_MD *(*md)(void); /* NULL for EdDSA */
-};
-
-static const struct alg algs[] = {
-    {"RS256", EVP_PKEY_RSA, NULL, 0, EVP_sha256},        {"ES256", EVP_PKEY_EC, "prime256v1", 32, EVP_sha256},
-    {"ES384", EVP_PKEY_EC, "secp384r1", 48, EVP_sha384}, {"ES512", EVP_PKEY_EC, "secp521r1", 66, EVP_sha512},
-    {"EdDSA", EVP_PKEY_ED25519, NULL, 0, NULL},
-};
+/* The algorithms an ACME request may be signed with (jose.h verifies). */
+static const char *const algs[] = {"RS256", "ES256", "ES384", "ES512", "EdDSA"};
 
 static int fail(struct buf *err, int code, const char *why)
 {
@@ -35,12 +22,12 @@ static int fail(struct buf *err, int code, const char *why)
 	return code;
 }
 
-static const struct alg *find_alg(const char *name)
+static bool alg_accepted(const char *name)
 {
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-		if (strcmp(name, algs[i].name) == 0)
-			return &algs[i];
-	return NULL;
+		if (strcmp(name, algs[i]) == 0)
+			return true;
+	return false;
 }
 
 /* A decoded base64url member of obj: NULL unless a string. */
@@ -90,7 +77,7 @@ static int check_alg(const json_t *hdr, enum acme_jws_kind kind, struct acme_jws
 	if (kind == ACME_JWS_EAB) {
 		if (strcmp(alg, "HS256") != 0)
 			return fail(err, TROVE_ERR_INVALID, "external account binding alg must be HS256");
-	} else if (!find_alg(alg)) {
+	} else if (!alg_accepted(alg)) {
 		if (err)
 			buf_printf(err, "jws: alg %.16s is not accepted (RS256, ES256, ES384, ES512, EdDSA)",
 			           alg);
@@ -235,88 +222,17 @@ int acme_jws_parse(const char *body, size_t len, struct acme_jws *out, struct bu
 	return r;
 }
 
-/* The JOSE r||s of an ECDSA signature as DER, in a new buffer. */
-static int ecdsa_raw_to_der(const unsigned char *sig, size_t coord, unsigned char **der, int *der_len)
-{
-	int r = TROVE_ERR_NOMEM;
-	ECDSA_SIG *s = ECDSA_SIG_new();
-	BIGNUM *br = BN_bin2bn(sig, (int)coord, NULL);
-	BIGNUM *bs = BN_bin2bn(sig + coord, (int)coord, NULL);
-
-	*der = NULL;
-	if (!s || !br || !bs)
-		goto out;
-	if (ECDSA_SIG_set0(s, br, bs) != 1)
-		goto out;
-	br = bs = NULL;
-	*der_len = i2d_ECDSA_SIG(s, der);
-	if (*der_len <= 0) {
-		*der = NULL;
-		goto out;
-	}
-	r = 0;
-out:
-	BN_free(br);
-	BN_free(bs);
-	ECDSA_SIG_free(s);
-	return r;
-}
-
-static bool key_fits(const struct alg *a, EVP_PKEY *key)
-{
-	char group[32];
-	size_t glen = 0;
-
-	if (EVP_PKEY_get_base_id(key) != a->pkey_type)
-		return false;
-	if (!a->group)
-		return true;
-	if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &glen) != 1)
-		return false;
-	return strcmp(group, a->group) == 0;
-}
-
 int acme_jws_verify(const struct acme_jws *jws, EVP_PKEY *key, struct buf *err)
 {
-	int r = TROVE_ERR_PERMISSION;
-	const struct alg *a = find_alg(jws->alg);
-	EVP_MD_CTX *ctx = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *sig = jws->signature;
-	size_t sig_len = jws->signature_len;
-	int der_len = 0;
-
 	if (!key)
 		key = jws->jwk_key;
-	if (!a || !key || !jws->signing_input)
-		return fail(err, TROVE_ERR_PERMISSION, "no key or algorithm to verify with");
-	if (!key_fits(a, key))
-		return fail(err, TROVE_ERR_PERMISSION, "the key does not match alg");
-	if (a->coord) {
-		if (sig_len != 2 * a->coord)
-			return fail(err, TROVE_ERR_PERMISSION, "ECDSA signature of the wrong length");
-		if ((r = ecdsa_raw_to_der(sig, a->coord, &der, &der_len)) != 0)
-			return r;
-		sig = der;
-		sig_len = (size_t)der_len;
+	if (!alg_accepted(jws->alg) || !key || !jws->signing_input) {
+		if (err)
+			buf_printf(err, "jws: no key or algorithm to verify with");
+		return TROVE_ERR_PERMISSION;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx) {
-		r = TROVE_ERR_NOMEM;
-		goto out;
-	}
-	r = TROVE_ERR_PERMISSION;
-	if (EVP_DigestVerifyInit(ctx, NULL, a->md ? a->md() : NULL, NULL, key) != 1 ||
-	    EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jws->signing_input,
-	                     strlen(jws->signing_input)) != 1) {
-		r = fail(err, TROVE_ERR_PERMISSION, "signature does not verify");
-		goto out;
-	}
-	r = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	OPENSSL_free(der);
-	return r;
+	return jose_verify(jws->alg, key, jws->signing_input, strlen(jws->signing_input), jws->signature,
+	                   jws->signature_len, "jws", err);
 }
 
 void acme_jws_release(struct acme_jws *jws)
