@@ -9,6 +9,7 @@ answers and the audit log, and a token allowed only `database/creds/ro`."""
 import json
 import re
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -106,6 +107,28 @@ def test_creds_through_hvac_select_yes_insert_no(trove, pg):
     ok, out = pg.can_login(user, password, "INSERT INTO public.items VALUES (3)")
     assert not ok and "permission denied" in out, out
     assert not pg.can_login(user, "wrong-" + password)[0]
+
+
+def test_concurrent_creds_granting_on_one_table(trove, pg):
+    """PostgreSQL fails one of two concurrent GRANTs on one table ("tuple
+    concurrently updated"); the plugin runs such a transaction again."""
+    configure(trove, pg)
+    make_role(trove, "busy")
+    results = []
+
+    def worker():
+        for _ in range(6):
+            r = trove.get("/v1/database/creds/busy", token=trove.root_token)
+            results.append((r.status_code, r.text))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert len(results) == 48
+    assert [t for s, t in results if s != 200] == []
+    assert role_count(pg, "v-root-busy-%") == 48
 
 
 def test_creds_through_cli_read(trove, pg):
