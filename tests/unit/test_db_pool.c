@@ -93,6 +93,37 @@ static void test_ping_before_reuse(void **state)
 	assert_int_equal(db_fake.open, 0);
 }
 
+static void test_suspect_pings_idle(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(4, 0, 0, 60000); /* idle ones pinged after a minute */
+	struct db_conn *a, *b;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	db_pool_put(p, a, 0);
+	db_pool_put(p, b, 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_fake.pings, 0);
+	db_pool_put(p, a, 0);
+	/* one connection was found broken: every idle one is checked before
+	 * reuse, and those that fail are replaced */
+	db_pool_suspect(p);
+	db_fake.fail_ping = true;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_fake.pings, 2);
+	assert_int_equal(db_fake.disconnects, 2);
+	assert_int_equal(db_fake.connects, 3);
+	db_pool_put(p, a, 0);
+	/* one put back since is trusted again */
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(db_fake.pings, 2);
+	db_pool_put(p, b, 0);
+	db_pool_unref(p);
+	assert_int_equal(db_fake.open, 0);
+}
+
 static void test_idle_lifetime_close(void **state)
 {
 	(void)state;
@@ -152,6 +183,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_limits_and_deadline),
 	    cmocka_unit_test(test_ping_before_reuse),
+	    cmocka_unit_test(test_suspect_pings_idle),
 	    cmocka_unit_test(test_idle_lifetime_close),
 	    cmocka_unit_test(test_connect_failure),
 	};

@@ -248,6 +248,14 @@ void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
 	discard(p, e);
 }
 
+void db_pool_suspect(struct db_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	for (struct pconn *e = p->idle; e; e = e->next)
+		e->idle_since_ms = INT64_MIN / 2;
+	pthread_mutex_unlock(&p->mu);
+}
+
 void db_pool_counts(struct db_pool *p, int64_t *open, int64_t *idle)
 {
 	pthread_mutex_lock(&p->mu);
