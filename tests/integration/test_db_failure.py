@@ -219,6 +219,51 @@ def test_hung_database_holds_only_its_own_requests(trove, pg):
 
 
 @pytest.mark.time_limit(90)
+def test_flood_to_a_hung_database_leaves_workers_for_others(trove, pg):
+    """More requests to a hung database than Trove has worker threads (64
+    on this machine): past the first second only a few keep waiting, so
+    the healthy connection's requests find a worker."""
+    hung = HungServer()
+    try:
+        configure(trove, "pg", pg.port, password=pg.password)
+        configure(trove, "hung", hung.port, verify=False)
+        make_role(trove, "healthy", "pg")
+        make_role(trove, "stuck", "hung")
+        get_creds(trove, "healthy")
+        stuck = []
+
+        def call_stuck():
+            t = time.monotonic()
+            r = get_creds(trove, "stuck", timeout=40)
+            stuck.append((time.monotonic() - t, r.status_code, " ".join(r.json()["errors"])))
+
+        threads = [threading.Thread(target=call_stuck) for _ in range(100)]
+        for th in threads:
+            th.start()
+        time.sleep(0.2)
+        latencies = []
+        t_end = time.monotonic() + 6
+        while time.monotonic() < t_end:
+            t = time.monotonic()
+            r = get_creds(trove, "healthy", timeout=40)
+            latencies.append(time.monotonic() - t)
+            assert r.status_code == 200, r.text
+        for th in threads:
+            th.join(40)
+    finally:
+        hung.close()
+    odd = [(status, text) for _, status, text in stuck if status != 504 or "connection \"hung\"" not in text]
+    assert len(stuck) == 100 and not odd, odd[:3]
+    # all but a few gave up early; the rest waited out the deadline
+    early = [took for took, _, _ in stuck if took < 3]
+    assert len(early) >= 80, sorted(took for took, _, _ in stuck)
+    assert max(latencies) < 2.5 and p99(latencies) < 2.0 and sorted(latencies)[len(latencies) // 2] < 0.3, \
+        sorted(latencies)[-5:]
+    print(f"flood of 100 to the hung database: {len(early)} answered 504 within 3 s; healthy creds n={len(latencies)} "
+          f"p50={sorted(latencies)[len(latencies) // 2]:.3f}s p99={p99(latencies):.3f}s max={max(latencies):.3f}s")
+
+
+@pytest.mark.time_limit(90)
 def test_revocation_against_a_down_database_is_retried(trove, pg):
     configure(trove, "pg", pg.port, password=pg.password)
     make_role(trove, "brief", "pg", default_ttl="2s")
