@@ -25,7 +25,8 @@ into their namespace:
         dsn = pg_server.dsn()            # host=127.0.0.1 port=PORT user=postgres password=PW ...
 
 `pg_tls_server` is the same with TLS; `with running_server() as srv:` gives
-a test its own server (one it may stop). Helpers: sql() runs SQL as the
+a test its own server (one it may stop, and start again on the same port
+with `srv.start(keep_port=True)`). Helpers: sql() runs SQL as the
 superuser through psql and returns its unaligned output, role_exists(),
 can_login(user, password) tries a login and returns (ok, message),
 session() opens a psql session that stays logged in until closed.
@@ -110,10 +111,13 @@ class PgServer:
                 os.chmod(self.data / dst, 0o600)
                 self._own(self.data / dst)
 
-    def start(self):
+    def start(self, keep_port=False):
+        """Starts the server on a free port; keep_port=True starts it again
+        on the port it had (a restart that clients reconnect to)."""
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
-        self.port = free_port()
+        if not (keep_port and self.port):
+            self.port = free_port()
         opts = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),

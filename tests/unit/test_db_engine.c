@@ -425,6 +425,42 @@ static void test_hung_database(void **state)
 	json_decref(b);
 }
 
+/* How many statements run so far held s. */
+static int ran_count(const char *s)
+{
+	int k = 0;
+	for (const char *p = db_fake.log.data; p && (p = strstr(p, s)); p += strlen(s))
+		k++;
+	return k;
+}
+
+static void test_broken_connection_retried(void **state)
+{
+	struct fx *x = *state;
+	json_t *b;
+	standard(x);
+	db_fake_plugin.ddl_transactional = true;
+	/* a statement error on a connection that still answers: not run again */
+	db_fake.fail_stmt = "GRANT";
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 502);
+	assert_non_null(strstr(fixture_first_error(b), "connection \"db\": syntax error in: GRANT"));
+	json_decref(b);
+	assert_int_equal(ran_count("GRANT"), 1);
+	/* a connection that fails and no longer answers a ping was broken:
+	 * the statements run once more, on another connection */
+	db_fake.fail_ping = true;
+	int connects = db_fake.connects;
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 502);
+	json_decref(b);
+	assert_int_equal(ran_count("GRANT"), 3);
+	assert_int_equal(db_fake.connects, connects + 2);
+	/* and the retry is what answers when it succeeds */
+	db_fake.fail_stmt = NULL;
+	assert_int_equal(call(x, "GET", "/v1/database/creds/ro", NULL, &b), 200);
+	json_decref(b);
+	assert_int_equal(lease_count(x), 1);
+}
+
 static void test_rotate_root(void **state)
 {
 	struct fx *x = *state;
@@ -663,6 +699,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_creds_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creds_failure_undone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hung_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_connection_retried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotate_root, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unmount_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_seal_closes, setup, teardown),

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "engines/database/database.h"
 #include "engines/database/mysql_parse.h"
 #include "engines/database/plugins.h"
 #include "err.h"
@@ -254,7 +255,18 @@ static void test_plugins(void **state)
 	    "{{ printf \"v-%s-%s-%s-%s\" (.DisplayName | truncate 10) (.RoleName | truncate 10) "
 	    "(random 20) (unix_time) | truncate 32 }}");
 	assert_string_equal(db_plugin_find("mysql-legacy-database-plugin")->default_username_template,
-	                    "{{ printf \"v-%s-%s-%s\" (.RoleName | truncate 4) (random 20) | truncate 16 }}");
+	                    "{{ printf \"v-%s-%s\" (.RoleName | truncate 4) (random 20) | truncate 16 }}");
+	/* every default template renders, to a name the database takes */
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct db_plugin *p = db_plugin_find(want[i].name);
+		char *u = NULL, *why = NULL;
+
+		assert_int_equal(db_username_make(p, NULL, "root", "legacyrole", &u, &why), 0);
+		assert_null(why);
+		assert_true(strlen(u) >= 16 && strlen(u) <= want[i].max);
+		assert_memory_equal(u, "v-", 2);
+		free(u);
+	}
 	assert_null(db_plugin_find("mysql"));
 }
 

@@ -1,6 +1,7 @@
 /* The database engine's connection pool (pool.c) over the recording fake
  * plugin: max_open, waits bounded by the deadline, idle reuse and the
  * ping before it, failed connections discarded, lifetime, close. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +94,90 @@ static void test_ping_before_reuse(void **state)
 	assert_int_equal(db_fake.open, 0);
 }
 
+static void test_suspect_pings_idle(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(4, 0, 0, 60000); /* idle ones pinged after a minute */
+	struct db_conn *a, *b;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	db_pool_put(p, a, 0);
+	db_pool_put(p, b, 0);
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_fake.pings, 0);
+	db_pool_put(p, a, 0);
+	/* one connection was found broken: every idle one is checked before
+	 * reuse, and those that fail are replaced */
+	db_pool_suspect(p);
+	db_fake.fail_ping = true;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &a, NULL), 0);
+	assert_int_equal(db_fake.pings, 2);
+	assert_int_equal(db_fake.disconnects, 2);
+	assert_int_equal(db_fake.connects, 3);
+	db_pool_put(p, a, 0);
+	/* one put back since is trusted again */
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &b, NULL), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(db_fake.pings, 2);
+	db_pool_put(p, b, 0);
+	db_pool_unref(p);
+	assert_int_equal(db_fake.open, 0);
+}
+
+struct waiter {
+	struct db_pool *p;
+	int rc;
+	int64_t took_ms;
+};
+
+static void *wait_for_conn(void *arg)
+{
+	struct waiter *w = arg;
+	struct db_conn *c = NULL;
+	int64_t t0 = db_now_ms();
+	w->rc = db_pool_get(w->p, t0 + 5000, &c, NULL);
+	w->took_ms = db_now_ms() - t0;
+	if (w->rc == 0)
+		db_pool_put(w->p, c, 0);
+	return NULL;
+}
+
+static void test_stalled_pool_bounds_its_waiters(void **state)
+{
+	(void)state;
+	db_fake_reset();
+	struct db_pool *p = pool_of(1, 0, 0, 60000);
+	struct db_conn *held;
+	assert_int_equal(db_pool_get(p, db_now_ms() + 1000, &held, NULL), 0);
+	/* the one connection is not put back: after a second with no progress
+	 * only 8 requests keep waiting, the others are refused */
+	enum { N = 12 };
+	struct waiter w[N];
+	pthread_t t[N];
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct waiter){.p = p};
+		assert_int_equal(pthread_create(&t[i], NULL, wait_for_conn, &w[i]), 0);
+	}
+	usleep(2500 * 1000);
+	db_pool_put(p, held, 0); /* progress again: the ones still waiting are served */
+	int refused = 0, served = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		if (w[i].rc == TROVE_ERR_TIMEOUT) {
+			refused++;
+			assert_true(w[i].took_ms >= 1000 && w[i].took_ms < 2400);
+		} else {
+			assert_int_equal(w[i].rc, 0);
+			served++;
+		}
+	}
+	assert_int_equal(refused, N - 8);
+	assert_int_equal(served, 8);
+	db_pool_unref(p);
+	assert_int_equal(db_fake.open, 0);
+}
+
 static void test_idle_lifetime_close(void **state)
 {
 	(void)state;
@@ -152,6 +237,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_limits_and_deadline),
 	    cmocka_unit_test(test_ping_before_reuse),
+	    cmocka_unit_test(test_suspect_pings_idle),
+	    cmocka_unit_test(test_stalled_pool_bounds_its_waiters),
 	    cmocka_unit_test(test_idle_lifetime_close),
 	    cmocka_unit_test(test_connect_failure),
 	};

@@ -7,6 +7,7 @@
 
 #include "database.h"
 
+#include "buf.h"
 #include "clock.h"
 #include "core/engine.h"
 #include "core/mount.h"
@@ -181,6 +182,20 @@ out:
 	return r;
 }
 
+/* Puts `connection "<name>": ` before *why, so that an answer or a lease's
+ * error says which database failed. */
+static void why_name(char **why, const char *name)
+{
+	if (!why || !*why)
+		return;
+	struct buf b;
+	buf_init(&b, BUF_CAP_DEFAULT);
+	buf_printf(&b, "connection \"%s\": %s", name, *why);
+	free(*why);
+	*why = buf_take(&b);
+	buf_release(&b);
+}
+
 int db_exec(struct mount *m, const char *name, const char *const *stmts, size_t n, char **why)
 {
 	struct db_pool *p = NULL;
@@ -190,12 +205,30 @@ int db_exec(struct mount *m, const char *name, const char *const *stmts, size_t 
 	if (r == TROVE_ERR_NOT_FOUND && why && !*why)
 		*why = xstrdup("no connection of that name");
 	if (r != 0)
-		return r;
-	if ((r = db_pool_get(p, deadline, &c, why)) == 0) {
-		r = n ? db_pool_plugin(p)->exec_tx(c, stmts, n, deadline, why) : 0;
+		goto out;
+	const struct db_plugin *plugin = db_pool_plugin(p);
+	for (int attempt = 0;; attempt++) {
+		if ((r = db_pool_get(p, deadline, &c, why)) != 0)
+			break;
+		r = n ? plugin->exec_tx(c, stmts, n, deadline, why) : 0;
+		/* A connection that no longer answers a ping broke before or
+		 * during the call (the database restarted, or closed it): what it
+		 * ran was rolled back or never sent. The pool's other idle
+		 * connections are likely broken too: they are checked before
+		 * reuse, and the statements run once more on another connection. */
+		bool broken = r == TROVE_ERR_UPSTREAM && attempt == 0 && plugin->ping(c, deadline, NULL) != 0;
 		db_pool_put(p, c, r);
+		if (!broken)
+			break;
+		db_pool_suspect(p);
+		if (why) {
+			free(*why);
+			*why = NULL;
+		}
 	}
 	db_pool_unref(p);
+out:
+	why_name(why, name);
 	return r;
 }
 

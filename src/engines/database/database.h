@@ -93,6 +93,9 @@ int db_pool_get(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, ch
 /* Gives c back. rc is the result of the last call made on it: after
  * TROVE_ERR_TIMEOUT or TROVE_ERR_UPSTREAM it is disconnected, never reused. */
 void db_pool_put(struct db_pool *p, struct db_conn *c, int rc);
+/* Marks every idle connection to be pinged before its next reuse (one
+ * connection was found broken: the database may have restarted). */
+void db_pool_suspect(struct db_pool *p);
 /* The plugin the pool connects with. */
 const struct db_plugin *db_pool_plugin(const struct db_pool *p);
 /* Connections open now (busy + idle) and idle, for tests and metrics. */
@@ -120,7 +123,10 @@ void db_config_unlock(struct mount *m);
 void db_state_drop(struct mount *m, const char *name);
 
 /* Runs stmts (already rendered) in one transaction on a connection of
- * `name`'s pool, within DB_CALL_TIMEOUT_MS. *why as plugin.h. */
+ * `name`'s pool, within DB_CALL_TIMEOUT_MS. A connection found broken
+ * (the call failed and a ping fails too) is discarded and the statements
+ * run once more on another. *why as plugin.h, beginning with
+ * `connection "<name>": `. */
 int db_exec(struct mount *m, const char *name, const char *const *stmts, size_t n, char **why);
 
 /* ---- statements.c: templating ---- */

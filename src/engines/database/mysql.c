@@ -439,7 +439,11 @@ static const char *const default_rotation[] = {
 #define MYSQL_TEMPLATE                                                                                       \
 	"{{ printf \"v-%s-%s-%s-%s\" (.DisplayName | truncate 10) (.RoleName | truncate 10) "                \
 	"(random 20) (unix_time) | truncate 32 }}"
-#define MYSQL_LEGACY_TEMPLATE "{{ printf \"v-%s-%s-%s\" (.RoleName | truncate 4) (random 20) | truncate 16 }}"
+/* Vault's legacy template has a third %s with no argument, which Go's
+ * printf renders as "%!s(MISSING)" and the truncation always cuts off;
+ * Trove's printf refuses a missing argument, so the template has the two
+ * it uses: the names are the same. */
+#define MYSQL_LEGACY_TEMPLATE "{{ printf \"v-%s-%s\" (.RoleName | truncate 4) (random 20) | truncate 16 }}"
 
 #define MYSQL_PLUGIN(plugin_name, max, tmpl)                                                                 \
 	{                                                                                                    \

@@ -18,6 +18,16 @@ struct pconn {
 	struct pconn *next;
 };
 
+/* A pool where no connection has opened or been put back for
+ * DB_POOL_STALL_MS while all are in use is stalled (its database hangs):
+ * beyond DB_POOL_STALLED_WAITERS requests, a request does not wait for it.
+ * Every waiting request holds a worker thread, which requests to other
+ * databases need; a busy but healthy pool makes progress every few
+ * milliseconds and never counts as stalled. */
+#define DB_POOL_STALL_MS 1000
+#define DB_POOL_STALLED_WAITERS 8
+#define DB_POOL_RECHECK_MS 250
+
 struct db_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -27,6 +37,8 @@ struct db_pool {
 	struct db_connect_params params;
 	struct db_pool_limits lim;
 	int64_t open, nidle;
+	int64_t waiters;     /* requests waiting for a connection */
+	int64_t progress_ms; /* last connection opened or put back */
 	struct pconn *idle, *busy;
 };
 
@@ -43,6 +55,7 @@ struct db_pool *db_pool_new(const struct db_plugin *plugin, struct db_connect_pa
 	p->params = *params;
 	memset(params, 0, sizeof(*params));
 	p->lim = *limits;
+	p->progress_ms = db_now_ms();
 	if (p->lim.max_open <= 0)
 		p->lim.max_open = DB_MAX_OPEN_DEFAULT;
 	if (p->lim.max_idle == 0 || p->lim.max_idle > p->lim.max_open)
@@ -162,6 +175,7 @@ static int open_new(struct db_pool *p, int64_t deadline_ms, struct db_conn **out
 		}
 		e->c = c;
 		e->born_ms = db_now_ms();
+		p->progress_ms = e->born_ms;
 		mark_busy(p, e);
 		*out = c;
 	}
@@ -210,14 +224,20 @@ int db_pool_get(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, ch
 			pthread_mutex_unlock(&p->mu);
 			return open_new(p, deadline_ms, out, why);
 		}
-		if (now >= deadline_ms || wait_until(p, deadline_ms) == ETIMEDOUT) {
-			if (p->idle || p->open < p->lim.max_open)
-				continue;
+		bool stalled = now - p->progress_ms > DB_POOL_STALL_MS && p->waiters >= DB_POOL_STALLED_WAITERS;
+		if (now >= deadline_ms || stalled) {
 			pthread_mutex_unlock(&p->mu);
 			if (why)
-				*why = xstrdup("no database connection became free in time");
+				*why = xstrdup(stalled ? "no database connection became free: the database has not "
+				                         "answered for over a second and enough requests wait for it"
+				                       : "no database connection became free in time");
 			return TROVE_ERR_TIMEOUT;
 		}
+		/* woken by a connection put back, else every DB_POOL_RECHECK_MS
+		 * to see whether the pool has stalled */
+		p->waiters++;
+		(void)wait_until(p, deadline_ms < now + DB_POOL_RECHECK_MS ? deadline_ms : now + DB_POOL_RECHECK_MS);
+		p->waiters--;
 	}
 }
 
@@ -233,6 +253,7 @@ void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
 		return;
 	}
 	int64_t now = db_now_ms();
+	p->progress_ms = now;
 	bool keep = !p->closed && rc != TROVE_ERR_TIMEOUT && rc != TROVE_ERR_UPSTREAM &&
 	            !too_old(p, e, now) && p->lim.max_idle > 0 && p->nidle < p->lim.max_idle;
 	if (keep) {
@@ -246,6 +267,14 @@ void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
 	}
 	pthread_mutex_unlock(&p->mu);
 	discard(p, e);
+}
+
+void db_pool_suspect(struct db_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	for (struct pconn *e = p->idle; e; e = e->next)
+		e->idle_since_ms = INT64_MIN / 2;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void db_pool_counts(struct db_pool *p, int64_t *open, int64_t *idle)

@@ -38,6 +38,9 @@ struct db_conn {
 	/* The password the connection logged in with (the URL's, else the
 	 * root password given): scrubbed from every message. Wiped on free. */
 	char *password;
+	/* The last failure was another transaction's concurrent change: the
+	 * same transaction run again can succeed (pg_exec_tx). */
+	bool conflict;
 };
 
 /* ---- messages ---------------------------------------------------------- */
@@ -424,6 +427,23 @@ static void result_why(char **why, const char *what, const PGresult *res, struct
 	buf_release(&b);
 }
 
+/* Whether a failed result is a clash with a concurrent transaction, which
+ * a retry of the whole transaction resolves: a serialization failure, a
+ * deadlock, or two GRANTs on one object at once (PostgreSQL updates the
+ * object's ACL in place and the second fails with "tuple concurrently
+ * updated", an internal error, when many users are made at once). */
+static bool is_conflict(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (state == NULL)
+		return false;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return true;
+	return strcmp(state, "XX000") == 0 && primary != NULL && strcmp(primary, "tuple concurrently updated") == 0;
+}
+
 /* Sends sql and reads every result it produces until the deadline. The
  * first failing result sets *why (prefixed by what) and makes the return
  * TROVE_ERR_UPSTREAM; at the deadline the statement is cancelled and the
@@ -481,6 +501,7 @@ static int run(struct db_conn *c, const char *sql, const char *what, int64_t dea
 		default:
 			if (r == 0) {
 				r = TROVE_ERR_UPSTREAM;
+				c->conflict = is_conflict(res);
 				result_why(why, what, res, secrets);
 			}
 			break;
@@ -516,15 +537,25 @@ static int pg_exec_tx(struct db_conn *c, const char *const *stmts, size_t n, int
 	}
 	if (r != 0)
 		goto out;
-	r = run(c, "BEGIN", "BEGIN", deadline_ms, &secrets, why);
-	for (i = 0; i < n && r == 0; i++) {
-		snprintf(what, sizeof(what), "statement %zu", i + 1);
-		r = run(c, stmts[i], what, deadline_ms, &secrets, why);
+	/* A transaction that clashed with a concurrent one (is_conflict) was
+	 * rolled back whole: it runs again after a short pause, until the
+	 * deadline. */
+	for (int64_t pause_ms = 2;; pause_ms = pause_ms < 32 ? pause_ms * 2 : pause_ms) {
+		c->conflict = false;
+		r = run(c, "BEGIN", "BEGIN", deadline_ms, &secrets, why);
+		for (i = 0; i < n && r == 0; i++) {
+			snprintf(what, sizeof(what), "statement %zu", i + 1);
+			r = run(c, stmts[i], what, deadline_ms, &secrets, why);
+		}
+		if (r == 0)
+			r = run(c, "COMMIT", "COMMIT", deadline_ms, &secrets, why);
+		else if (r == TROVE_ERR_UPSTREAM && PQstatus(c->pg) == CONNECTION_OK)
+			(void)run(c, "ROLLBACK", "ROLLBACK", deadline_ms, &secrets, NULL);
+		if (r != TROVE_ERR_UPSTREAM || !c->conflict || PQstatus(c->pg) != CONNECTION_OK ||
+		    now_ms() + pause_ms >= deadline_ms)
+			break;
+		(void)poll(NULL, 0, (int)pause_ms);
 	}
-	if (r == 0)
-		r = run(c, "COMMIT", "COMMIT", deadline_ms, &secrets, why);
-	else if (r == TROVE_ERR_UPSTREAM && PQstatus(c->pg) == CONNECTION_OK)
-		(void)run(c, "ROLLBACK", "ROLLBACK", deadline_ms, &secrets, NULL);
 out:
 	secrets_release(&secrets);
 	return r;
