@@ -8,5 +8,7 @@
 extern const struct engine userpass_engine;
 /* auth/approle: roles, role IDs and secret IDs for machines. */
 extern const struct engine approle_engine;
+/* auth/kubernetes: service accounts log in with their JWT (TokenReview). */
+extern const struct engine kubernetes_engine;
 
 #endif
