@@ -50,7 +50,7 @@ static const struct field role_fields[] = {
      .description = "namespaces (globs) allowed to log in; \"*\" for any"},
     {.name = "bound_service_account_namespace_selector",
      .type = FIELD_STRING,
-     .description = "a label selector (JSON) over the namespaces allowed to log in"},
+     .description = "a label selector (JSON or YAML) over the namespaces allowed to log in"},
     {.name = "audience", .type = FIELD_STRING, .description = "the audience the JWT must carry"},
     {.name = "alias_name_source",
      .type = FIELD_STRING,

@@ -12,6 +12,7 @@
  *                          binding (Vault's globs)
  *   kubernetes_selector.c  bound_service_account_namespace_selector:
  *                          parsing and matching a label selector
+ *   kubernetes_yaml.c      the YAML subset a selector may be written in
  *   kubernetes_review.c    the API server client: TokenReview and the
  *                          namespace's labels, through outbound_call
  *   kubernetes_login.c     login
@@ -113,7 +114,7 @@ int k8s_role_exists(struct request *req, bool *out);
 
 #define K8S_SELECTOR_MAX 16384
 
-/* Parses a label selector written as JSON ({"matchLabels": {k: v},
+/* Parses a label selector written as JSON or YAML ({"matchLabels": {k: v},
  * "matchExpressions": [{"key", "operator", "values"}]}) into its checked
  * form (a new object holding both keys), or refuses it: TROVE_ERR_INVALID
  * with the reason in *why (static). Operators: In and NotIn (values not
@@ -121,6 +122,16 @@ int k8s_role_exists(struct request *req, bool *out);
  * strings. An empty selector ({}) matches every namespace, as in
  * Kubernetes. */
 int k8s_selector_parse(const char *text, size_t len, json_t **out, const char **why);
+/* --- kubernetes_yaml.c ---------------------------------------------------- */
+
+/* The YAML a selector may be written in (the subset a label selector
+ * needs: block mappings and sequences, one-line flow collections, plain
+ * and quoted scalars, comments; every scalar a string) as JSON: a new
+ * object in *out, or TROVE_ERR_INVALID with a static reason in *why.
+ * Anchors, aliases, tags, block scalars, tabs in indentation and
+ * duplicate keys are refused. */
+int k8s_yaml_parse(const char *text, size_t len, json_t **out, const char **why);
+
 /* Whether labels (an object of strings; NULL: none) satisfy the parsed
  * selector sel: every matchLabels pair and every expression. */
 bool k8s_selector_matches(const json_t *sel, const json_t *labels);

@@ -2,7 +2,8 @@
  * a Kubernetes label selector (matchLabels and matchExpressions) checked
  * against a namespace's labels.
  *
- * The selector is operator input kept in a role, parsed at every role
+ * Written as JSON or YAML (kubernetes_yaml.c), as Vault reads it. The
+ * selector is operator input kept in a role, parsed at every role
  * write (a bad one is a 400 then) and again at login. It is bounded
  * (K8S_SELECTOR_MAX bytes, jansson's depth limits) and each part is
  * checked for the shape Kubernetes requires before anything matches: an
@@ -97,12 +98,15 @@ int k8s_selector_parse(const char *text, size_t len, json_t **out, const char **
 
 	*out = NULL;
 	if (len == 0 || len > K8S_SELECTOR_MAX) {
-		*why = "a selector is a JSON object of at most 16384 bytes";
+		*why = "a selector is a JSON or YAML mapping of at most 16384 bytes";
 		goto out;
 	}
+	/* JSON first; what is not JSON may be YAML, as Vault reads it. */
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j && k8s_yaml_parse(text, len, &j, why) != 0)
+		goto out;
 	if (!json_is_object(j)) {
-		*why = "a selector is a JSON object";
+		*why = "a selector is a JSON or YAML mapping";
 		goto out;
 	}
 	json_object_foreach(j, k, v)

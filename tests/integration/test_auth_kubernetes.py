@@ -300,6 +300,14 @@ def test_namespace_selector(kube, k8s):
     # The globs and the selector are ORed, as in Vault.
     role(kube, "sel", bound_service_account_namespaces="shop-us")
     assert login_raw(kube, "sel", k8s.token(no)).status_code == 200
+    # YAML, as Vault reads it too; kept as written.
+    yaml = "matchLabels:\n  tier: front\nmatchExpressions:\n  - key: stage\n    operator: NotIn\n    values: [dev]\n"
+    role(kube, "sel-yaml", bound_service_account_names="web", bound_service_account_namespace_selector=yaml,
+         audience="trove")
+    assert kube.hv.auth.kubernetes.read_role("sel-yaml", mount_point=MOUNT)[
+        "bound_service_account_namespace_selector"] == yaml
+    assert login_raw(kube, "sel-yaml", k8s.token(ok)).status_code == 200
+    assert_refused(kube, login_raw(kube, "sel-yaml", k8s.token(no)), 403, "namespace not authorized")
 
 
 # --- refusals --------------------------------------------------------------------------

@@ -99,19 +99,22 @@ static void test_selector_match(void **state)
 	assert_false(sel_matches("{\"matchExpressions\": [{\"key\": \"stage\", \"operator\": \"NotIn\", "
 	                         "\"values\": [\"prod\"]}]}",
 	                         labels));
-	assert_true(sel_matches("{\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"Exists\"}]}", labels));
-	assert_false(sel_matches("{\"matchExpressions\": [{\"key\": \"zone\", \"operator\": \"Exists\"}]}", labels));
-	assert_true(sel_matches("{\"matchExpressions\": [{\"key\": \"zone\", \"operator\": \"DoesNotExist\"}]}",
-	                        labels));
-	assert_false(sel_matches("{\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"DoesNotExist\"}]}",
-	                         labels));
+	assert_true(
+	    sel_matches("{\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"Exists\"}]}", labels));
+	assert_false(
+	    sel_matches("{\"matchExpressions\": [{\"key\": \"zone\", \"operator\": \"Exists\"}]}", labels));
+	assert_true(sel_matches(
+	    "{\"matchExpressions\": [{\"key\": \"zone\", \"operator\": \"DoesNotExist\"}]}", labels));
+	assert_false(sel_matches(
+	    "{\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"DoesNotExist\"}]}", labels));
 	/* Both parts must hold. */
 	assert_false(sel_matches("{\"matchLabels\": {\"stage\": \"prod\"}, \"matchExpressions\": "
 	                         "[{\"key\": \"tier\", \"operator\": \"NotIn\", \"values\": [\"front\"]}]}",
 	                         labels));
 	/* A namespace without labels. */
 	assert_false(sel_matches("{\"matchLabels\": {\"stage\": \"prod\"}}", "{}"));
-	assert_true(sel_matches("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"DoesNotExist\"}]}", "{}"));
+	assert_true(
+	    sel_matches("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"DoesNotExist\"}]}", "{}"));
 }
 
 static void refused(const char *sel, const char *needle)
@@ -128,9 +131,9 @@ static void refused(const char *sel, const char *needle)
 static void test_selector_refusals(void **state)
 {
 	(void)state;
-	refused("", "JSON object");
-	refused("[]", "JSON object");
-	refused("{\"matchLabels\": {\"a\": \"b\"}", "JSON object");
+	refused("", "mapping");
+	refused("[]", "mapping");
+	refused("{\"matchLabels\": {\"a\": \"b\"}", "not closed");
 	refused("{\"matchlabels\": {}}", "only matchLabels and matchExpressions");
 	refused("{\"matchLabels\": {\"a\": 1}}", "matchLabels");
 	refused("{\"matchLabels\": [\"a\"]}", "matchLabels");
@@ -140,13 +143,15 @@ static void test_selector_refusals(void **state)
 	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"Near\"}]}", "operator");
 	refused("{\"matchExpressions\": [{\"key\": \"a\"}]}", "operator");
 	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\"}]}", "need values");
-	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\", \"values\": []}]}", "need values");
-	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\", \"values\": [1]}]}", "strings");
+	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\", \"values\": []}]}",
+	        "need values");
+	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\", \"values\": [1]}]}",
+	        "strings");
 	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"Exists\", \"values\": [\"x\"]}]}",
 	        "no values");
 	refused("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"Exists\", \"value\": 1}]}",
 	        "only key, operator and values");
-	refused("{\"matchLabels\": {\"a\": \"b\", \"a\": \"c\"}}", "JSON object"); /* duplicate keys */
+	refused("{\"matchLabels\": {\"a\": \"b\", \"a\": \"c\"}}", "twice"); /* duplicate keys */
 	/* Oversized. */
 	size_t n = K8S_SELECTOR_MAX + 10;
 	char *big = malloc(n + 1);
@@ -156,6 +161,95 @@ static void test_selector_refusals(void **state)
 	big[n] = '\0';
 	refused(big, "16384");
 	free(big);
+}
+
+/* The YAML text parses to the JSON text. */
+static void yaml_is(const char *yaml, const char *json)
+{
+	json_t *got = NULL, *want = json_loads(json, 0, NULL);
+	const char *why = NULL;
+	assert_non_null(want);
+	if (k8s_yaml_parse(yaml, strlen(yaml), &got, &why) != 0)
+		fail_msg("YAML refused (%s):\n%s", why, yaml);
+	if (!json_equal(got, want)) {
+		char *g = json_dumps(got, JSON_SORT_KEYS);
+		fail_msg("YAML:\n%s\ngave %s, want %s", yaml, g, json);
+	}
+	json_decref(got);
+	json_decref(want);
+}
+
+static void yaml_refused(const char *yaml, const char *needle)
+{
+	json_t *got = NULL;
+	const char *why = NULL;
+	assert_int_equal(k8s_yaml_parse(yaml, strlen(yaml), &got, &why), TROVE_ERR_INVALID);
+	assert_null(got);
+	if (!why || !strstr(why, needle))
+		fail_msg("YAML:\n%s\nreason \"%s\" should mention \"%s\"", yaml, why ? why : "", needle);
+}
+
+static void test_selector_yaml(void **state)
+{
+	(void)state;
+	yaml_is("matchLabels:\n  stage: prod\n  team: a\n",
+	        "{\"matchLabels\": {\"stage\": \"prod\", \"team\": \"a\"}}");
+	yaml_is("---\n# which namespaces\nmatchLabels:   # by label\n    stage: \"prod\"\n\n    tier: "
+	        "'front''s'\n",
+	        "{\"matchLabels\": {\"stage\": \"prod\", \"tier\": \"front's\"}}");
+	yaml_is("matchExpressions:\n"
+	        "  - key: tier\n"
+	        "    operator: In\n"
+	        "    values:\n"
+	        "      - web\n"
+	        "      - \"api\"\n"
+	        "  - key: zone\n"
+	        "    operator: NotIn\n"
+	        "    values: [a, 'b', \"c d\"]\n"
+	        "  - {key: x, operator: Exists}\n"
+	        "matchLabels: {stage: prod}\n",
+	        "{\"matchExpressions\": [{\"key\": \"tier\", \"operator\": \"In\", \"values\": [\"web\", "
+	        "\"api\"]},"
+	        " {\"key\": \"zone\", \"operator\": \"NotIn\", \"values\": [\"a\", \"b\", \"c d\"]},"
+	        " {\"key\": \"x\", \"operator\": \"Exists\"}], \"matchLabels\": {\"stage\": \"prod\"}}");
+	/* A sequence at its key's own indentation, as YAML allows. */
+	yaml_is("matchExpressions:\n- key: a\n  operator: In\n  values:\n  - x\nmatchLabels: {}\n",
+	        "{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\", \"values\": [\"x\"]}],"
+	        " \"matchLabels\": {}}");
+	yaml_is("{matchLabels: {a: b}, matchExpressions: []}",
+	        "{\"matchLabels\": {\"a\": \"b\"}, \"matchExpressions\": []}");
+	yaml_is("  matchLabels:\r\n    a: \"x#y\\\"z\"\r\n", "{\"matchLabels\": {\"a\": \"x#y\\\"z\"}}");
+	yaml_is("matchLabels:\n  a: b # c\n", "{\"matchLabels\": {\"a\": \"b\"}}");
+
+	/* Through the selector: YAML reaches the same checks as JSON. */
+	assert_true(sel_matches(
+	    "matchLabels:\n  stage: prod\nmatchExpressions:\n  - key: tier\n    operator: Exists\n",
+	    "{\"stage\": \"prod\", \"tier\": \"x\"}"));
+	refused("matchExpressions:\n  - key: a\n    operator: Near\n", "operator");
+	refused("matchLabels:\n  a:\n    b: c\n", "matchLabels");
+
+	yaml_refused("matchLabels:\n\ta: b\n", "tabs");
+	yaml_refused("matchLabels: &x {a: b}\n", "anchors");
+	yaml_refused("matchLabels: *x\n", "anchors");
+	yaml_refused("matchLabels: !!map {a: b}\n", "anchors");
+	yaml_refused("matchLabels: |\n  a: b\n", "anchors");
+	yaml_refused("matchLabels: {a: b,\n  c: d}\n", "not closed");
+	yaml_refused("matchLabels:\n  a: b\n  a: c\n", "twice");
+	yaml_refused("matchLabels: {a: b, a: c}\n", "twice");
+	yaml_refused("matchLabels:\n  a: b\n    c: d\n", "indented more");
+	yaml_refused("  matchLabels:\n    a: b\nx: y\n", "indented less");
+	yaml_refused("matchLabels:\n  a: b: c\n", "quote it");
+	yaml_refused("matchLabels:\n", "no value");
+	yaml_refused("matchLabels:\n  a: \"b\n", "not closed");
+	yaml_refused("matchLabels:\n  a: \"\\q\"\n", "escape");
+	yaml_refused("matchLabels:\n  a: b\x01\n", "control");
+	yaml_refused("just text\n", "key: value");
+	yaml_refused("- a\n- b\n", "mapping");
+	yaml_refused("# nothing\n\n", "empty");
+	yaml_refused("a: [[[[[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]]]\n", "deeply");
+	yaml_refused("a: {b: }\n", "empty value");
+	yaml_refused("a: [x, , y]\n", "empty value");
+	yaml_refused("a: [x] y\n", "text follows");
 }
 
 /* A JWT of header and payload JSON (unsigned: the signature is "sig"). */
@@ -216,10 +310,12 @@ static void test_claims(void **state)
 	k8s_claims_release(&c);
 
 	/* Refusals: algs Kubernetes never signs with, shapes, no identity. */
-	static const char *const bad_algs[] = {"{\"alg\":\"none\"}", "{\"alg\":\"HS256\"}", "{}", "{\"alg\":1}"};
+	static const char *const bad_algs[] = {"{\"alg\":\"none\"}", "{\"alg\":\"HS256\"}", "{}",
+	                                       "{\"alg\":1}"};
 	for (size_t i = 0; i < sizeof(bad_algs) / sizeof(*bad_algs); i++) {
-		assert_int_equal(parse(bad_algs[i], "{\"kubernetes.io/serviceaccount/namespace\":\"n\"}", &c, &why),
-		                 TROVE_ERR_INVALID);
+		assert_int_equal(
+		    parse(bad_algs[i], "{\"kubernetes.io/serviceaccount/namespace\":\"n\"}", &c, &why),
+		    TROVE_ERR_INVALID);
 		assert_non_null(strstr(why, "alg"));
 	}
 	assert_int_equal(parse("{\"alg\":\"RS256\"}", "[1]", &c, &why), TROVE_ERR_INVALID);
@@ -229,7 +325,8 @@ static void test_claims(void **state)
 	assert_int_equal(parse("{\"alg\":\"RS256\"}", "{\"kubernetes.io\":{\"namespace\":\"n\"}}", &c, &why),
 	                 TROVE_ERR_INVALID);
 	assert_non_null(strstr(why, "service account"));
-	static const char *const shapes[] = {"", "a", "a.b", "a.b.c.d", "e30.e30.", ".e30.x", "e30..x", "!!.e30.x"};
+	static const char *const shapes[] = {"",         "a",      "a.b",    "a.b.c.d",
+	                                     "e30.e30.", ".e30.x", "e30..x", "!!.e30.x"};
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(*shapes); i++)
 		assert_int_equal(k8s_claims_parse(shapes[i], strlen(shapes[i]), &c, &why), TROVE_ERR_INVALID);
 }
@@ -242,12 +339,11 @@ static void test_host(void **state)
 	assert_true(k8s_host_valid("https://kubernetes.default.svc:443", &why));
 	assert_true(k8s_host_valid("https://[::1]:6443/base", &why));
 	assert_true(k8s_host_valid("https://k8s.example/", &why));
-	static const char *const bad[] = {"http://10.0.0.1",   "10.0.0.1:6443",        "https://",
-	                                  "https://:443",      "https://a:0",          "https://a:65536",
-	                                  "https://a:x",       "https://u@a",          "https://a/?q",
-	                                  "https://a/#f",      "https://a b",          "https://[::1",
-	                                  "https://[]:1",      "https://[::1]x",       "HTTPS://a",
-	                                  "https://a\r\nb",    "file:///etc/passwd"};
+	static const char *const bad[] = {
+	    "http://10.0.0.1", "10.0.0.1:6443",     "https://",     "https://:443",   "https://a:0",
+	    "https://a:65536", "https://a:x",       "https://u@a",  "https://a/?q",   "https://a/#f",
+	    "https://a b",     "https://[::1",      "https://[]:1", "https://[::1]x", "HTTPS://a",
+	    "https://a\r\nb",  "file:///etc/passwd"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		why = NULL;
 		if (k8s_host_valid(bad[i], &why))
@@ -343,10 +439,11 @@ static void test_dns_label(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_glob),          cmocka_unit_test(test_role_binding),
+	    cmocka_unit_test(test_glob),           cmocka_unit_test(test_role_binding),
 	    cmocka_unit_test(test_selector_match), cmocka_unit_test(test_selector_refusals),
-	    cmocka_unit_test(test_claims),        cmocka_unit_test(test_host),
-	    cmocka_unit_test(test_creds),         cmocka_unit_test(test_dns_label),
+	    cmocka_unit_test(test_selector_yaml),  cmocka_unit_test(test_claims),
+	    cmocka_unit_test(test_host),           cmocka_unit_test(test_creds),
+	    cmocka_unit_test(test_dns_label),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
