@@ -54,6 +54,9 @@ struct k8s_config {
 };
 
 void k8s_config_release(struct k8s_config *c);
+/* A heap copy of the JSON string v, or NULL when v is not a string or is
+ * empty (the stored form of "not set"). */
+char *k8s_dup_nonempty(const json_t *v);
 /* TROVE_ERR_NOT_FOUND when the mount has no config yet. */
 int k8s_config_load(struct storage *s, struct k8s_config *out);
 

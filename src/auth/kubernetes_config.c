@@ -41,7 +41,7 @@ void k8s_config_release(struct k8s_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static char *dup_nonempty(const json_t *v)
+char *k8s_dup_nonempty(const json_t *v)
 {
 	const char *s = json_string_value(v);
 	return s && s[0] ? xstrdup(s) : NULL;
@@ -54,10 +54,10 @@ int k8s_config_load(struct storage *s, struct k8s_config *out)
 	int r = approle_get_json(s, K8S_CONFIG_KEY, &j);
 	if (r != 0)
 		return r;
-	out->host = dup_nonempty(json_object_get(j, "kubernetes_host"));
-	out->ca_cert = dup_nonempty(json_object_get(j, "kubernetes_ca_cert"));
-	out->reviewer_jwt = dup_nonempty(json_object_get(j, "token_reviewer_jwt"));
-	out->issuer = dup_nonempty(json_object_get(j, "issuer"));
+	out->host = k8s_dup_nonempty(json_object_get(j, "kubernetes_host"));
+	out->ca_cert = k8s_dup_nonempty(json_object_get(j, "kubernetes_ca_cert"));
+	out->reviewer_jwt = k8s_dup_nonempty(json_object_get(j, "token_reviewer_jwt"));
+	out->issuer = k8s_dup_nonempty(json_object_get(j, "issuer"));
 	out->disable_iss_validation = json_is_true(json_object_get(j, "disable_iss_validation"));
 	out->disable_local_ca_jwt = json_is_true(json_object_get(j, "disable_local_ca_jwt"));
 	json_decref(j);

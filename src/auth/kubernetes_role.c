@@ -56,12 +56,6 @@ static json_t *role_to_store(const struct k8s_role *r)
 	return j;
 }
 
-static char *dup_nonempty(const json_t *v)
-{
-	const char *s = json_string_value(v);
-	return s && s[0] ? xstrdup(s) : NULL;
-}
-
 int k8s_role_load(struct storage *s, const char *name, struct k8s_role *out)
 {
 	char key[K8S_NAME_MAX + 16];
@@ -83,8 +77,8 @@ int k8s_role_load(struct storage *s, const char *name, struct k8s_role *out)
 		goto out;
 	}
 	snprintf(out->alias_source, sizeof(out->alias_source), "%s", src);
-	out->ns_selector = dup_nonempty(json_object_get(j, "bound_service_account_namespace_selector"));
-	out->audience = dup_nonempty(json_object_get(j, "audience"));
+	out->ns_selector = k8s_dup_nonempty(json_object_get(j, "bound_service_account_namespace_selector"));
+	out->audience = k8s_dup_nonempty(json_object_get(j, "audience"));
 out:
 	json_decref(j);
 	return r;
@@ -170,15 +164,12 @@ int k8s_role_read(struct request *req, struct response *resp)
 	int r;
 
 	k8s_role_init(&role);
-	if ((r = approle_role_name(req, resp, name)) == 0) {
-		r = k8s_role_load(req->storage, name, &role);
-		if (r == 0)
-			response_set_data(resp, role_to_api(&role));
-		else if (r == TROVE_ERR_NOT_FOUND)
-			r = 0; /* Vault: a missing role reads as nothing (404 from the router) */
-	}
+	/* A missing role is TROVE_ERR_NOT_FOUND: 404, as Vault's nil answer. */
+	if ((r = approle_role_name(req, resp, name)) == 0 &&
+	    (r = k8s_role_load(req->storage, name, &role)) == 0)
+		response_set_data(resp, role_to_api(&role));
 	k8s_role_release(&role);
-	return r == 0 && !resp->data ? TROVE_ERR_NOT_FOUND : r;
+	return r;
 }
 
 static bool has_star(const struct strlist *l)
