@@ -101,4 +101,6 @@ const struct engine kubernetes_engine = {
     .type = "kubernetes",
     .tables = k8s_tables,
     .flags = ENGINE_AUTH,
+    .mount_init = k8s_mount_init,
+    .mount_cleanup = k8s_mount_cleanup,
 };

@@ -9,7 +9,7 @@
  *   kubernetes_config.c    config: the API server, its CA, the reviewer
  *                          JWT, and the pod's own credentials
  *   kubernetes_role.c      role/:name and LIST role; name and namespace
- *                          binding (Vault's globs)
+ *                          binding (Vault's globs); the mount's role lock
  *   kubernetes_selector.c  bound_service_account_namespace_selector:
  *                          parsing and matching a label selector
  *   kubernetes_yaml.c      the YAML subset a selector may be written in
@@ -91,6 +91,11 @@ struct k8s_role {
 	char alias_source[32];
 	struct token_params tp;
 };
+
+/* The mount's state: the lock serialising its role writes. */
+struct mount;
+int k8s_mount_init(struct mount *m, struct buf *err);
+void k8s_mount_cleanup(struct mount *m);
 
 void k8s_role_init(struct k8s_role *r);
 void k8s_role_release(struct k8s_role *r);

@@ -7,6 +7,7 @@
  * the two namespace conditions are ORed). A write applies the fields
  * present onto the stored role (create: onto Vault's defaults), then
  * checks the whole role with Vault's rules and messages. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,50 @@ int k8s_role_load(struct storage *s, const char *name, struct k8s_role *out)
 out:
 	json_decref(j);
 	return r;
+}
+
+/* --- the mount's role lock ------------------------------------------------------ */
+
+/* Role writes and deletes of a mount are serialised, as Vault's are: a
+ * write reads the role, applies the fields present and stores it, so two
+ * concurrent partial updates must not lose one, nor a delete be undone by
+ * a write that read the role before it. */
+struct k8s_mount_state {
+	pthread_mutex_t roles;
+};
+
+int k8s_mount_init(struct mount *m, struct buf *err)
+{
+	(void)err;
+	struct k8s_mount_state *st = xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->roles, NULL);
+	m->engine_state = st;
+	return 0;
+}
+
+void k8s_mount_cleanup(struct mount *m)
+{
+	struct k8s_mount_state *st = m->engine_state;
+	if (st)
+		pthread_mutex_destroy(&st->roles);
+	free(st);
+	m->engine_state = NULL;
+}
+
+/* The lock of req's mount, locked; NULL outside a mount (unit tests). */
+static pthread_mutex_t *lock_roles(const struct request *req)
+{
+	struct k8s_mount_state *st = req->mount ? req->mount->engine_state : NULL;
+	if (!st)
+		return NULL;
+	pthread_mutex_lock(&st->roles);
+	return &st->roles;
+}
+
+static void unlock_roles(pthread_mutex_t *lk)
+{
+	if (lk)
+		pthread_mutex_unlock(lk);
 }
 
 /* --- binding ------------------------------------------------------------------ */
@@ -261,11 +306,13 @@ int k8s_role_write(struct request *req, struct response *resp)
 	struct k8s_role role;
 	char name[K8S_NAME_MAX + 1], key[K8S_NAME_MAX + 16];
 	json_t *j = NULL;
+	pthread_mutex_t *lk = NULL;
 	int r;
 
 	k8s_role_init(&role);
 	if ((r = approle_role_name(req, resp, name)) != 0)
 		goto out;
+	lk = lock_roles(req);
 	r = k8s_role_load(req->storage, name, &role);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		k8s_role_release(&role);
@@ -283,6 +330,7 @@ int k8s_role_write(struct request *req, struct response *resp)
 	}
 	r = approle_put_json(req->storage, key, j);
 out:
+	unlock_roles(lk);
 	json_decref(j);
 	k8s_role_release(&role);
 	return r;
@@ -295,7 +343,9 @@ int k8s_role_delete(struct request *req, struct response *resp)
 	if (r != 0)
 		return r;
 	role_key(name, key, sizeof(key));
+	pthread_mutex_t *lk = lock_roles(req);
 	r = storage_delete(req->storage, key);
+	unlock_roles(lk);
 	return r == TROVE_ERR_NOT_FOUND ? 0 : r;
 }
 

@@ -16,6 +16,7 @@ import base64
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hvac import exceptions
@@ -163,6 +164,23 @@ def test_role_crud_through_hvac(kube):
         hv.read_role("web", mount_point=MOUNT)
     with pytest.raises(exceptions.InvalidPath):
         hv.list_roles(mount_point=MOUNT)
+
+
+def test_concurrent_partial_role_updates_lose_nothing(kube):
+    """Role writes of a mount are serialised: two updates of different
+    fields at the same time both land."""
+    role(kube, "busy", bound_service_account_names="a", bound_service_account_namespaces="b")
+    url = f"/v1/auth/{MOUNT}/role/busy"
+    for i in range(15):
+        bodies = [{"token_ttl": 60 + i}, {"audience": f"aud-{i}"}, {"token_policies": [f"p{i}"]},
+                  {"bound_service_account_names": [f"n{i}"]}]
+        with ThreadPoolExecutor(len(bodies)) as ex:
+            codes = list(ex.map(lambda b: kube.request("POST", url, token=kube.root_token, json=b).status_code,
+                                bodies))
+        assert all(c in (200, 204) for c in codes), codes
+        d = kube.hv.auth.kubernetes.read_role("busy", mount_point=MOUNT)
+        assert (d["token_ttl"], d["audience"], d["token_policies"], d["bound_service_account_names"]) == (
+            60 + i, f"aud-{i}", [f"p{i}"], [f"n{i}"]), f"round {i}: an update was lost: {d}"
 
 
 def test_role_without_audience_warns(kube):
