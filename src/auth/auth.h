@@ -11,5 +11,7 @@ extern const struct engine approle_engine;
 /* auth/jwt and auth/oidc: JWTs and OIDC logins verified against a
  * provider's keys. */
 extern const struct engine jwt_engine;
+/* auth/kubernetes: service accounts log in with their JWT (TokenReview). */
+extern const struct engine kubernetes_engine;
 
 #endif
