@@ -467,8 +467,12 @@ static int fn_timestamp(struct tp *t, struct val *a, size_t pos, struct val *out
 	return r;
 }
 
-/* Go's printf for %s, %v, %d and %%; anything else is refused rather
- * than printed as Go's %!verb noise. */
+/* Go's printf for %s, %v, %d and %%; other verbs are refused rather than
+ * printed as Go's %!verb noise. A missing argument and arguments left
+ * over are written as Go writes them ("%!s(MISSING)", "%!(EXTRA
+ * string=x, int=1)"), since templates copied from Vault's documentation
+ * rely on that (the legacy MySQL one has a %s more than its arguments,
+ * cut off by its truncate). */
 static int fn_printf(struct tp *t, struct val *a, size_t na, size_t pos, struct val *out)
 {
 	const char *f = a[0].s.data;
@@ -491,8 +495,11 @@ static int fn_printf(struct tp *t, struct val *a, size_t na, size_t pos, struct 
 		if (f[i] != 's' && f[i] != 'v' && f[i] != 'd')
 			return fail(t, pos, "printf: only %%s, %%v, %%d and %%%% are supported, not %%%c",
 			            f[i]);
-		if (next >= na)
-			return fail(t, pos, "printf: missing argument for %%%c", f[i]);
+		if (next >= na) {
+			if ((r = putf(t, out, pos, "%%!%c(MISSING)", f[i])) != 0)
+				return r;
+			continue;
+		}
 		struct val *v = &a[next++];
 		if (f[i] == 'd' && v->type != V_INT)
 			return fail(t, pos, "printf: %%d needs an integer, argument %zu is a string",
@@ -502,8 +509,19 @@ static int fn_printf(struct tp *t, struct val *a, size_t na, size_t pos, struct 
 		if (r != 0)
 			return r;
 	}
-	if (next < na)
-		return fail(t, pos, "printf: %zu argument(s) left over", na - next);
+	if (next < na) {
+		if ((r = put(t, out, pos, "%!(EXTRA ", 9)) != 0)
+			return r;
+		for (size_t k = next; k < na; k++) {
+			r = a[k].type == V_INT ? putf(t, out, pos, "%sint=%lld", k > next ? ", " : "", (long long)a[k].i)
+			                       : putf(t, out, pos, "%sstring=%.*s", k > next ? ", " : "",
+			                              (int)a[k].s.len, a[k].s.data);
+			if (r != 0)
+				return r;
+		}
+		if ((r = put(t, out, pos, ")", 1)) != 0)
+			return r;
+	}
 	return 0;
 }
 
