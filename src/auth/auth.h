@@ -8,5 +8,7 @@
 extern const struct engine userpass_engine;
 /* auth/approle: roles, role IDs and secret IDs for machines. */
 extern const struct engine approle_engine;
+/* auth/aws: AWS IAM principals by a signed sts:GetCallerIdentity. */
+extern const struct engine aws_engine;
 
 #endif

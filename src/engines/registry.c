@@ -21,6 +21,8 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 			return &userpass_engine;
 		if (strcmp(type, "approle") == 0)
 			return &approle_engine;
+		if (strcmp(type, "aws") == 0)
+			return &aws_engine;
 		return NULL;
 	}
 	if (strcmp(type, "system") == 0)
