@@ -384,6 +384,8 @@ int aws_login_check(const struct aws_login_input *in, const char *endpoint, cons
 	url = body = NULL;
 	r = 0;
 out:
+	if (r != 0)
+		aws_forward_release(out); /* nothing half-filled */
 	free(url);
 	secure_free_str(body);
 	json_decref(h);
