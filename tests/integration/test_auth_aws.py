@@ -270,3 +270,43 @@ def test_audit_masks_the_signed_request(aws, tmp_path):
     sig = json.loads(base64.b64decode(fields["iam_request_headers"]))["Authorization"][0].rsplit("=", 1)[1]
     for secret in (fields["iam_request_headers"], fields["iam_request_body"], sig):
         assert secret not in text
+
+
+# --- the CLI ----------------------------------------------------------------------------
+
+
+def cli_env(aws, tmp_path, **extra):
+    # the SDKs' variable for a service's endpoint aims the signed request at the stub
+    env = {"VAULT_ADDR": aws.url, "HOME": str(tmp_path), "AWS_ENDPOINT_URL_STS": aws.sts.url}
+    env.update(extra)
+    return env
+
+
+def test_cli_login_env_credentials(aws, tmp_path):
+    make_role(aws, "dev")
+    env = cli_env(aws, tmp_path, AWS_ACCESS_KEY_ID=ALICE, AWS_SECRET_ACCESS_KEY=IDENTITIES[ALICE][0])
+    p = run_cli(["login", "-method=aws", "-format=json", "role=dev", f"header_value={SERVER_ID}"], env=env)
+    assert p.returncode == 0, p.stderr
+    a = json.loads(p.stdout)["auth"]
+    assert a["metadata"]["account_id"] == ACCOUNT
+    assert (tmp_path / ".vault-token").read_text().strip() == a["client_token"]
+    assert IDENTITIES[ALICE][0] not in p.stdout + p.stderr
+
+
+def test_cli_login_shared_credentials_file(aws, tmp_path):
+    make_role(aws, "deployer", bound_iam_principal_arn=[f"arn:aws:iam::{ACCOUNT}:role/deployer"])
+    creds = tmp_path / "creds"
+    creds.write_text(
+        "[default]\naws_access_key_id = AKIDNOPE\naws_secret_access_key = nope\n\n"
+        f"[ci]\naws_access_key_id = {DEPLOYER}\naws_secret_access_key = {IDENTITIES[DEPLOYER][0]}\n"
+        f"aws_session_token = {SESSION_TOKEN}\n"
+    )
+    env = cli_env(aws, tmp_path, AWS_SHARED_CREDENTIALS_FILE=str(creds), AWS_PROFILE="ci")
+    p = run_cli(["login", "-method=aws", "-no-store", "-format=json", "role=deployer",
+                 f"header_value={SERVER_ID}"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert aws.sts.last_headers.get("X-Amz-Security-Token") == SESSION_TOKEN
+    # a wrong server ID is refused, with no token stored
+    p = run_cli(["login", "-method=aws", "role=deployer", "header_value=wrong"], env=env)
+    assert p.returncode != 0 and "does not hold" in p.stderr
+    assert not (tmp_path / ".vault-token").exists()
