@@ -588,7 +588,6 @@ static const struct field identity_fields[] = {
     {0},
 };
 static const struct field role_fields[] = {
-    {.name = "role", .type = FIELD_STRING, .description = "the role's name"},
     {.name = "auth_type", .type = FIELD_STRING, .description = "iam (ec2 is not supported)"},
     {.name = "bound_iam_principal_arn",
      .type = FIELD_STRLIST,

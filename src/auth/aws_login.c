@@ -60,6 +60,22 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/* The role called given, lowercased into name, or a 400: Vault's
+ * message when there is none. */
+static int role_named(const struct request *req, struct response *resp, const char *given,
+                      char name[AWS_NAME_MAX + 1], struct aws_role *role)
+{
+	if (strlen(given) > AWS_NAME_MAX)
+		return response_error(resp, TROVE_ERR_INVALID, "role: longer than %d characters",
+		                      AWS_NAME_MAX);
+	snprintf(name, AWS_NAME_MAX + 1, "%s", given);
+	lower(name);
+	int r = aws_role_load(req->storage, name, role);
+	if (r == TROVE_ERR_NOT_FOUND)
+		r = response_error(resp, TROVE_ERR_INVALID, "entry for role \"%s\" not found", name);
+	return r;
+}
+
 /* Step 3: sends f to STS and reads the caller from its answer. */
 static int ask_sts(const struct aws_forward *f, struct response *resp, struct aws_caller *caller)
 {
@@ -134,16 +150,9 @@ int aws_login(struct request *req, struct response *resp)
 	if ((r = aws_config_load(req->storage, &cfg)) != 0 ||
 	    (r = aws_identity_load(req->storage, &ident)) != 0)
 		goto out;
-	if (field_string(req, "role")[0]) {
-		snprintf(name, sizeof(name), "%s", field_string(req, "role"));
-		lower(name);
-		if ((r = aws_role_load(req->storage, name, &role)) != 0) {
-			if (r == TROVE_ERR_NOT_FOUND)
-				r = response_error(resp, TROVE_ERR_INVALID, "entry for role \"%s\" not found",
-				                   name);
-			goto out;
-		}
-	}
+	if (field_string(req, "role")[0] &&
+	    (r = role_named(req, resp, field_string(req, "role"), name, &role)) != 0)
+		goto out;
 	struct aws_login_input in = {
 	    .method = field_present(req, "iam_http_request_method")
 	                  ? field_string(req, "iam_http_request_method")
@@ -172,16 +181,8 @@ int aws_login(struct request *req, struct response *resp)
 		goto out;
 	}
 	aws_arn_canonical(&pr, canonical, sizeof(canonical));
-	if (!name[0]) {
-		snprintf(name, sizeof(name), "%.*s", AWS_NAME_MAX, pr.friendly);
-		lower(name);
-		if ((r = aws_role_load(req->storage, name, &role)) != 0) {
-			if (r == TROVE_ERR_NOT_FOUND)
-				r = response_error(resp, TROVE_ERR_INVALID, "entry for role \"%s\" not found",
-				                   name);
-			goto out;
-		}
-	}
+	if (!name[0] && (r = role_named(req, resp, pr.friendly, name, &role)) != 0)
+		goto out; /* no role given: the caller's IAM name, as Vault */
 	if (role.bound_account_id.len > 0 && !strlist_contains(&role.bound_account_id, caller.account)) {
 		r = response_error(resp, TROVE_ERR_PERMISSION,
 		                   "account ID \"%s\" does not belong to role \"%s\"", caller.account, name);
