@@ -310,3 +310,47 @@ def test_cli_login_shared_credentials_file(aws, tmp_path):
     p = run_cli(["login", "-method=aws", "role=deployer", "header_value=wrong"], env=env)
     assert p.returncode != 0 and "does not hold" in p.stderr
     assert not (tmp_path / ".vault-token").exists()
+
+
+def test_cli_login_container_credentials(aws, tmp_path):
+    """ECS's endpoint (the FULL_URI form, on loopback here), with its
+    authorization token; nothing else configured."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Creds(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = json.dumps({"AccessKeyId": ALICE, "SecretAccessKey": IDENTITIES[ALICE][0],
+                               "Token": "ecs-session-token", "Expiration": "2099-01-01T00:00:00Z"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Creds)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        make_role(aws, "dev")
+        env = cli_env(aws, tmp_path, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+                      AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{srv.server_address[1]}/v2/creds",
+                      AWS_CONTAINER_AUTHORIZATION_TOKEN="ecs-auth", AWS_EC2_METADATA_DISABLED="true")
+        p = run_cli(["login", "-method=aws", "-no-store", "role=dev", f"header_value={SERVER_ID}"], env=env)
+        assert p.returncode == 0, p.stderr
+        assert seen == [("/v2/creds", "ecs-auth")]
+        assert aws.sts.last_headers.get("X-Amz-Security-Token") == "ecs-session-token"
+        # no credentials anywhere: a clear local error, nothing sent
+        before = aws.sts.count()
+        env.pop("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        p = run_cli(["login", "-method=aws", "role=dev"], env=env)
+        assert p.returncode != 0 and "no AWS credentials found" in p.stderr
+        assert aws.sts.count() == before
+    finally:
+        srv.shutdown()
+        srv.server_close()
