@@ -257,7 +257,6 @@ void aws_identity_release(struct aws_identity *i)
 int aws_identity_load(struct storage *s, struct aws_identity *out)
 {
 	json_t *j = NULL;
-	aws_identity_init(out);
 	int r = get_json(s, AWS_CONFIG_IDENTITY_KEY, &j);
 	if (r == TROVE_ERR_NOT_FOUND)
 		return 0;
@@ -285,6 +284,7 @@ static json_t *identity_json(const struct aws_identity *i)
 static int identity_read(struct request *req, struct response *resp)
 {
 	struct aws_identity i;
+	aws_identity_init(&i);
 	int r = aws_identity_load(req->storage, &i);
 	if (r == 0)
 		response_set_data(resp, identity_json(&i));
@@ -296,6 +296,7 @@ static int identity_write(struct request *req, struct response *resp)
 {
 	struct aws_identity i;
 	json_t *j = NULL;
+	aws_identity_init(&i);
 	int r = aws_identity_load(req->storage, &i);
 	if (r != 0)
 		goto out;

@@ -82,6 +82,8 @@ const char *aws_config_endpoint(const struct aws_config *c);
 
 void aws_identity_init(struct aws_identity *i);
 void aws_identity_release(struct aws_identity *i);
+/* Into out, made by aws_identity_init (its defaults stay when nothing
+ * was written). */
 int aws_identity_load(struct storage *s, struct aws_identity *out);
 
 void aws_role_init(struct aws_role *r);
