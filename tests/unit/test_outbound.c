@@ -267,6 +267,18 @@ static void test_ssl_cert_file(void **state)
 	unsetenv("SSL_CERT_FILE");
 	assert_int_equal(call(&sys, &resp, &err), TROVE_ERR_UPSTREAM);
 	done(&resp, &err);
+	/* SSL_CERT_DIR: a hashed directory holding the CA */
+	char dir[] = "/tmp/trove-certdir-XXXXXX", cmd[1200];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s/ca.pem' && openssl rehash '%s' >/dev/null 2>&1", srv.ca, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	setenv("SSL_CERT_DIR", dir, 1);
+	assert_int_equal(call(&sys, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	done(&resp, &err);
+	unsetenv("SSL_CERT_DIR");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_only_http_and_https(void **state)
