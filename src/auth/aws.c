@@ -201,6 +201,11 @@ static int config_write(struct request *req, struct response *resp)
 		    "sts_endpoint must be an http(s) URL without user info, query or fragment");
 		goto out;
 	}
+	if (field_bool(req, "use_sts_region_from_client")) {
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "use_sts_region_from_client is not supported: logins must use sts_endpoint");
+		goto out;
+	}
 	if (field_present(req, "max_retries"))
 		c.max_retries = field_int(req, "max_retries");
 	if (field_present(req, "allowed_sts_header_values"))

@@ -126,6 +126,9 @@ def test_config_client_roundtrip_never_returns_the_secret(aws):
     r = aws.request("POST", f"/v1/auth/{MOUNT}/config/client", token=aws.root_token,
                     json={"sts_endpoint": "https://user@sts.example.com/"})
     assert r.status_code == 400 and "sts_endpoint" in r.text
+    r = aws.request("POST", f"/v1/auth/{MOUNT}/config/client", token=aws.root_token,
+                    json={"use_sts_region_from_client": True})
+    assert r.status_code == 400 and "not supported" in r.text
 
 
 def test_role_shapes_and_refusals(aws):
