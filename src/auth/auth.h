@@ -13,5 +13,7 @@ extern const struct engine approle_engine;
 extern const struct engine jwt_engine;
 /* auth/kubernetes: service accounts log in with their JWT (TokenReview). */
 extern const struct engine kubernetes_engine;
+/* auth/aws: AWS IAM principals by a signed sts:GetCallerIdentity. */
+extern const struct engine aws_engine;
 
 #endif

@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/token_helper.h"
+#include "cli/aws_sign.h"
 #include "cli/cli.h"
 #include "err.h"
 #include "secure.h"
@@ -61,11 +63,18 @@ static const struct cli_command login_spec = {
             "The approle method takes role_id=ID and, unless the role does not require one, "
             "secret_id=SID (secret_id=- asks for it without echo, or reads it from stdin). It logs "
             "in at auth/<path>/login, the path being \"approle\" unless -path says otherwise.\n\n"
+            "The aws method signs an sts:GetCallerIdentity request with your AWS credentials "
+            "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, else the shared credentials "
+            "file and AWS_PROFILE, else the ECS or EC2 metadata endpoints; or aws_access_key_id=, "
+            "aws_secret_access_key=, aws_security_token=) and logs in at auth/<path>/login, the path "
+            "being \"aws\" unless -path says otherwise. It takes role=R, header_value=V (sent and "
+            "signed as X-Vault-AWS-IAM-Server-ID) and region=R (us-east-1: sts.amazonaws.com).\n\n"
             "  $ trove login\n"
             "  $ trove login -no-store s.3jnbMAKl1i4YS3QoKdbHzGXq\n"
             "  $ cat token.txt | trove login -\n"
             "  $ trove login -method=userpass username=ann\n"
-            "  $ trove login -method=approle -path=machines role_id=$ROLE_ID secret_id=-",
+            "  $ trove login -method=approle -path=machines role_id=$ROLE_ID secret_id=-\n"
+            "  $ trove login -method=aws role=deployer header_value=vault.example.com",
     .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
 };
 
@@ -336,10 +345,74 @@ out:
 	return r;
 }
 
+/* Signs sts:GetCallerIdentity with the caller's AWS credentials (given as
+ * keys, as Vault's CLI takes them, or found where the SDKs look) and
+ * sends it as Vault's CLI does. AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL)
+ * names another STS URL, as for the SDKs. */
+static int login_aws(struct cli *cli, const struct login_args *a, json_t **out)
+{
+	struct login_key keys[] = {{"role", false, NULL},
+	                           {"header_value", false, NULL},
+	                           {"region", false, NULL},
+	                           {"aws_access_key_id", false, NULL},
+	                           {"aws_secret_access_key", true, NULL},
+	                           {"aws_security_token", true, NULL}};
+	const size_t nk = sizeof(keys) / sizeof(keys[0]);
+	struct cli_aws_creds creds = {0};
+	struct buf path, why, url;
+	json_t *body = NULL;
+	int r;
+
+	*out = NULL;
+	buf_init(&path, 4096);
+	buf_init(&why, 8192);
+	buf_init(&url, 4096);
+	if ((r = parse_keys(a, "aws", keys, nk)) != 0 || (r = login_path(a, "aws", NULL, &path)) != 0)
+		goto out;
+	if (keys[3].value || keys[4].value) {
+		creds.access_key = keys[3].value ? xstrdup(keys[3].value) : NULL;
+		creds.secret_key = keys[4].value ? xstrdup(keys[4].value) : NULL;
+		creds.session_token = keys[5].value ? xstrdup(keys[5].value) : NULL;
+		if (!creds.access_key || !creds.secret_key) {
+			r = cli_usage_error(&login_spec, "aws_access_key_id= and aws_secret_access_key= go together");
+			goto out;
+		}
+	} else if (cli_aws_creds_load(&creds, &why) != 0) {
+		fprintf(stderr, "Error: %s\n", why.data);
+		r = CLI_EXIT_LOCAL;
+		goto out;
+	}
+	const char *ep = getenv("AWS_ENDPOINT_URL_STS");
+	if (!ep || !*ep)
+		ep = getenv("AWS_ENDPOINT_URL");
+	if (ep && *ep) {
+		const char *hostpart = strstr(ep, "://");
+		buf_printf(&url, "%s%s", ep, hostpart && !strchr(hostpart + 3, '/') ? "/" : "");
+	}
+	buf_reset(&why);
+	if (cli_aws_login_data(&creds, url.data, keys[2].value, keys[1].value, (int64_t)time(NULL), &body, &why) != 0) {
+		fprintf(stderr, "Error: %s\n", why.data ? why.data : "cannot sign the AWS request");
+		r = CLI_EXIT_LOCAL;
+		goto out;
+	}
+	if (keys[0].value && keys[0].value[0])
+		json_object_set_new(body, "role", json_string(keys[0].value));
+	r = post_login(cli, path.data, body, out);
+out:
+	api_json_free_secret(body);
+	cli_aws_creds_release(&creds);
+	keys_release(keys, nk);
+	buf_release(&path);
+	buf_release(&why);
+	buf_release(&url);
+	return r;
+}
+
 static const struct login_method methods[] = {
     {"token", login_token},
     {"userpass", login_userpass},
     {"approle", login_approle},
+    {"aws", login_aws},
 };
 
 /* ---- storing ---------------------------------------------------------- */
@@ -372,7 +445,7 @@ int cmd_login(int argc, char **argv)
 	     "Print only this field of the result (such as token), with no trailing newline unless the "
 	     "output is a terminal."},
 	    {"method", NULL, CLI_FLAG_STRING, &method, 0, 0, "token",
-	     "Type of auth method to log in with: \"token\", \"userpass\" or \"approle\"."},
+	     "Type of auth method to log in with: \"token\", \"userpass\", \"approle\" or \"aws\"."},
 	    {"no-print", NULL, CLI_FLAG_BOOL, &no_print, 0, 0, NULL,
 	     "Do not show the token; it is still stored."},
 	    {"no-store", NULL, CLI_FLAG_BOOL, &no_store, 0, 0, NULL,
@@ -399,7 +472,7 @@ int cmd_login(int argc, char **argv)
 	if (m == NULL) {
 		fprintf(stderr,
 		        "Error: auth method \"%s\" is not supported by this CLI yet (supported: token, "
-		        "userpass, approle). Log in through the HTTP API (auth/<path>/login) and pass the "
+		        "userpass, approle, aws). Log in through the HTTP API (auth/<path>/login) and pass the "
 		        "token to 'trove login'.\n",
 		        method);
 		r = CLI_EXIT_LOCAL;

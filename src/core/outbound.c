@@ -212,6 +212,14 @@ int outbound_call(const struct outbound_request *req, struct outbound_response *
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
 	} else if (req->ca_file) {
 		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+	} else {
+		/* The system store, as OpenSSL and Go name it: libcurl does not
+		 * read these variables itself. */
+		const char *file = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+		if (file && *file)
+			curl_easy_setopt(h, CURLOPT_CAINFO, file);
+		if (dir && *dir)
+			curl_easy_setopt(h, CURLOPT_CAPATH, dir);
 	}
 	if (req->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);

@@ -9,7 +9,9 @@
  *   - only http:// and https:// (file://, gopher://, ... refused), for
  *     the URL and for any redirect;
  *   - TLS 1.2 or later, the peer verified against the caller's CA bundle
- *     (PEM text or a file) or, given neither, the system bundle;
+ *     (PEM text or a file) or, given neither, the system bundle
+ *     (SSL_CERT_FILE and SSL_CERT_DIR replace its file and directory
+ *     when set, as OpenSSL and Go read them);
  *   - a connect timeout and a total timeout;
  *   - a cap on the response body (the transfer is cut at the cap);
  *   - redirects not followed unless the caller asks (the 3xx is returned);
@@ -44,7 +46,8 @@ struct outbound_request {
 	size_t max_response;         /* body bytes; 0: OUTBOUND_MAX_RESPONSE */
 	const char *ca_pem;          /* CA certificates, PEM text; or NULL */
 	const char *ca_file;         /* a CA bundle file; or NULL. Neither: the
-	                              * system bundle */
+	                              * system bundle (or SSL_CERT_FILE /
+	                              * SSL_CERT_DIR) */
 	bool follow_redirects;       /* at most max_redirects (0: the default) */
 	unsigned max_redirects;
 };

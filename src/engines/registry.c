@@ -25,6 +25,8 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 			return &jwt_engine;
 		if (strcmp(type, "kubernetes") == 0)
 			return &kubernetes_engine;
+		if (strcmp(type, "aws") == 0)
+			return &aws_engine;
 		return NULL;
 	}
 	if (strcmp(type, "system") == 0)

@@ -244,6 +244,43 @@ static void test_wrong_ca_refused(void **state)
 	done(&resp, &err);
 }
 
+/* Without a CA of its own a call trusts the system store, which
+ * SSL_CERT_FILE replaces, as OpenSSL and Go read it. */
+static void test_ssl_cert_file(void **state)
+{
+	char u[256];
+	struct outbound_response resp;
+	struct buf err;
+	url(u, sizeof(u), true, "/ok");
+	struct outbound_request sys = {.url = u};
+	setenv("SSL_CERT_FILE", srv.ca, 1);
+	assert_int_equal(call(&sys, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	done(&resp, &err);
+	setenv("SSL_CERT_FILE", srv.other_ca, 1);
+	assert_int_equal(call(&sys, &resp, &err), TROVE_ERR_UPSTREAM);
+	done(&resp, &err);
+	/* a caller's own CA still decides */
+	struct outbound_request own = {.url = u, .ca_file = srv.ca};
+	assert_int_equal(call(&own, &resp, &err), 0);
+	done(&resp, &err);
+	unsetenv("SSL_CERT_FILE");
+	assert_int_equal(call(&sys, &resp, &err), TROVE_ERR_UPSTREAM);
+	done(&resp, &err);
+	/* SSL_CERT_DIR: a hashed directory holding the CA */
+	char dir[] = "/tmp/trove-certdir-XXXXXX", cmd[1200];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s/ca.pem' && openssl rehash '%s' >/dev/null 2>&1", srv.ca, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	setenv("SSL_CERT_DIR", dir, 1);
+	assert_int_equal(call(&sys, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	done(&resp, &err);
+	unsetenv("SSL_CERT_DIR");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_only_http_and_https(void **state)
 {
 	static const char *const refused[] = {"file:///etc/passwd", "gopher://127.0.0.1:70/", "dict://127.0.0.1/x",
@@ -375,6 +412,7 @@ int main(void)
 	    cmocka_unit_test(test_size_cap),
 	    cmocka_unit_test(test_redirects),
 	    cmocka_unit_test(test_wrong_ca_refused),
+	    cmocka_unit_test(test_ssl_cert_file),
 	    cmocka_unit_test(test_only_http_and_https),
 	    cmocka_unit_test(test_refused_on_an_event_loop),
 	    cmocka_unit_test(test_proxy_environment),
