@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/database/run.sh — database/creds/:role per second on a local
+# PostgreSQL, beside the same statements issued directly over one
+# connection (the ceiling), and revocation throughput for REVOKE_N
+# expiring users beside the raw DROP rate.
+#
+# Starts its own PostgreSQL 15 (bench/database/pg.py: a temporary
+# directory, loopback port, SCRAM logins, fsync off) and `trove server
+# -config` on a fresh LMDB directory; mounts `database`, writes the
+# connection `pg` (max_open_connections MAX_OPEN) and the roles `bench`
+# and `bench-rev` with the typical statements
+#   CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
+#   GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";
+# Then:
+#  (a) the ceiling: psql, one session, CEILING_N users per mode
+#      (bench/database/ceiling.py: raw, tx = BEGIN/CREATE/GRANT/COMMIT,
+#      tx1 = the same in one round trip), and then DROP OWNED + DROP ROLE
+#      for all of them;
+#  (b) Trove: wrk GET database/creds/bench with the root token, CONNECTIONS
+#      connections, rate and latency percentiles;
+#  (c) revocation: REVOKE_N creds of bench-rev, all made due at once
+#      (revoke-prefix, sync=false), timed until pg_roles holds none.
+#
+#   bash bench/database/run.sh
+#   PASSWORD_ENCRYPTION=md5 bash bench/database/run.sh   # no SCRAM hashing per CREATE ROLE
+#
+# Knobs (environment): DURATION (10s) WARMUP (2s) CONNECTIONS (8)
+#   THREADS (1) MAX_OPEN (8) CEILING_N (2000) REVOKE_N (10000)
+#   REVOKE_CONCURRENCY (8) REVOCATION_WORKERS (lease_revocation_workers,
+#   8) PASSWORD_ENCRYPTION (scram-sha-256) REVOCATION (drop: bench-rev
+#   revokes with the ceiling's DROP OWNED + DROP ROLE; default: the
+#   plugin's default DO block, heavier than the ceiling) SERVER_CPU, WRK_CPU (0-1: not
+#   pinned; PostgreSQL, which does most of the work, cannot be given a
+#   core of its own on two) TROVE_BIN (build/trove) KEEP=1 PHASES
+#   ("ceiling creds revoke").
+# Benchmarks report; they do not fail.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CONNECTIONS=${CONNECTIONS:-8}
+SERVER_CPU=${SERVER_CPU:-0-1}
+WRK_CPU=${WRK_CPU:-0-1}
+MAX_OPEN=${MAX_OPEN:-8}
+CEILING_N=${CEILING_N:-2000}
+REVOKE_N=${REVOKE_N:-10000}
+REVOKE_CONCURRENCY=${REVOKE_CONCURRENCY:-8}
+REVOCATION_WORKERS=${REVOCATION_WORKERS:-8}
+PASSWORD_ENCRYPTION=${PASSWORD_ENCRYPTION:-scram-sha-256}
+REVOCATION=${REVOCATION:-drop}
+PHASES=${PHASES:-ceiling creds revoke}
+TARGET=1000
+. bench/lib/lmdb_server.sh
+
+command -v psql >/dev/null 2>&1 || die "psql not found (package postgresql-client-15)"
+
+# lmdb_server_start writes the config and starts the server; once it
+# answers it is restarted with the revocation workers added.
+lmdb_server_start
+/usr/bin/python3 -c 'import sys; sys.path.insert(0, "bench/lib"); import trove_api; trove_api.wait_up(sys.argv[1])' "$URL" ||
+	die "trove did not start"
+kill "$PID" 2>/dev/null || true
+wait "$PID" 2>/dev/null || true
+PG_PID=
+# Its own directory: the scratch one is private and PostgreSQL may run as
+# the postgres user.
+PG_TOP=$(mktemp -d /tmp/trove-bench-pg.XXXXXX)
+stop_all() {
+	if [ -n "${PG_PID:-}" ]; then
+		kill -INT "$PG_PID" 2>/dev/null || true
+		for _ in $(seq 1 150); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+	fi
+	lmdb_server_stop
+	[ -n "${KEEP:-}" ] || rm -rf "$PG_TOP"
+}
+trap stop_all EXIT INT TERM
+echo "lease_revocation_workers = $REVOCATION_WORKERS" >>"$WORK/trove.hcl"
+"${PIN_SERVER[@]}" "$TROVE_BIN" server -config "$WORK/trove.hcl" >"$WORK/trove.out" 2>"$WORK/trove.err" &
+PID=$!
+
+read -r PG_PORT PG_PASSWORD PG_PID < <(/usr/bin/python3 bench/database/pg.py "$PG_TOP" "$PASSWORD_ENCRYPTION") ||
+	die "could not start PostgreSQL"
+PG_SOCK="$PG_TOP/pg"
+PG_URL="postgresql://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
+
+TOKEN=$(/usr/bin/python3 bench/database/setup.py "$URL" "$PG_URL" "$MAX_OPEN" "$REVOCATION") || {
+	cat "$WORK/trove.err" >&2
+	die "could not set up the server"
+}
+export TOKEN
+
+secs_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "postgresql: $(psql -X -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres -Atc 'SHOW server_version') password_encryption=$PASSWORD_ENCRYPTION; trove on cpu $SERVER_CPU, wrk on cpu $WRK_CPU"
+
+CEIL_TX1=
+CEIL_DROP=
+if [[ " $PHASES " == *" ceiling "* ]]; then
+	echo "== (a) ceiling: the same statements over one psql connection, $CEILING_N users per mode"
+	dropped=0
+	for mode in raw tx tx1; do
+		/usr/bin/python3 bench/database/ceiling.py "$mode" "$CEILING_N" "c$mode" >"$WORK/$mode.sql"
+		t=$(date +%s%N)
+		PGPASSWORD=$PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+			-f "$WORK/$mode.sql" >/dev/null
+		s=$(secs_since "$t")
+		rate=$(awk -v n="$CEILING_N" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
+		printf 'ceiling %-4s %8s users/s (%s users in %ss)\n' "$mode" "$rate" "$CEILING_N" "$s"
+		[ "$mode" = tx1 ] && CEIL_TX1=$rate
+		/usr/bin/python3 bench/database/ceiling.py drop "$CEILING_N" "c$mode" >>"$WORK/drop.sql"
+		dropped=$((dropped + CEILING_N))
+	done
+	t=$(date +%s%N)
+	PGPASSWORD=$PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+		-f "$WORK/drop.sql" >/dev/null
+	s=$(secs_since "$t")
+	CEIL_DROP=$(awk -v n="$dropped" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
+	printf 'ceiling drop %8s users/s (DROP OWNED + DROP ROLE, %s users in %ss)\n' "$CEIL_DROP" "$dropped" "$s"
+fi
+
+if [[ " $PHASES " == *" creds "* ]]; then
+	echo "== (b) trove: GET database/creds/bench, wrk -c$CONNECTIONS, max_open_connections=$MAX_OPEN"
+	export ROLE=bench
+	report=$(wrk_report creds "$TARGET" "creds/s" bench/database/creds.lua)
+	echo "$report"
+	rate=$(echo "$report" | awk '$1 == "creds" { print $2 }')
+	if [ -n "$CEIL_TX1" ]; then
+		awk -v r="$rate" -v c="$CEIL_TX1" 'BEGIN { printf "trove %.0f creds/s beside the one-connection ceiling %.0f users/s (tx1): %.0f%%\n", r, c, 100 * r / c }'
+	fi
+fi
+
+if [[ " $PHASES " == *" revoke "* ]]; then
+	echo "== (c) revocation: $REVOKE_N users of bench-rev ($REVOCATION statements), lease_revocation_workers=$REVOCATION_WORKERS"
+	line=$(/usr/bin/python3 bench/database/revoke.py "$URL" "$TOKEN" "$PG_SOCK" "$PG_PORT" "$REVOKE_N" \
+		"$REVOKE_CONCURRENCY")
+	echo "$line"
+	rrate=$(echo "$line" | sed 's/.*revoke_rate=\([0-9.]*\).*/\1/')
+	if [ -n "$CEIL_DROP" ]; then
+		awk -v r="$rrate" -v c="$CEIL_DROP" 'BEGIN { printf "trove revokes %.0f users/s beside the raw drop rate %.0f users/s: %.0f%%\n", r, c, 100 * r / c }'
+	fi
+fi
