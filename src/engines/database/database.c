@@ -184,8 +184,22 @@ int db_exec(struct mount *m, const char *name, const char *const *stmts, size_t 
 	if (r != 0)
 		return r;
 	if ((r = db_pool_get(p, deadline, &c, why)) == 0) {
-		r = n ? db_pool_plugin(p)->exec_tx(c, stmts, n, deadline, why) : 0;
-		db_pool_put(p, c, r);
+		const struct db_plugin *pl = db_pool_plugin(p);
+		r = n ? pl->exec_tx(c, stmts, n, deadline, why) : 0;
+		bool lost = r == TROVE_ERR_UPSTREAM && pl->lost_race && pl->lost_race(c);
+		db_pool_put(p, c, lost ? 0 : r); /* rolled back, the connection is sound */
+		/* Lost a race to a transaction on another connection of the pool
+		 * (concurrent GRANTs on one table): run once more with the pool to
+		 * itself, so no other connection of it can race it; if that cannot
+		 * start in time, the first error stands. */
+		if (lost && db_pool_get_alone(p, deadline, &c, NULL) == 0) {
+			if (why) {
+				free(*why);
+				*why = NULL;
+			}
+			r = pl->exec_tx(c, stmts, n, deadline, why);
+			db_pool_put(p, c, r);
+		}
 	}
 	db_pool_unref(p);
 	return r;

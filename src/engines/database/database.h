@@ -89,6 +89,12 @@ void db_pool_close(struct db_pool *p);
  * or a new one when fewer than max_open are out; else waits for one put
  * back, until deadline_ms (TROVE_ERR_TIMEOUT). *why as plugin.h. */
 int db_pool_get(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, char **why);
+/* Like db_pool_get, but the connection is the only one of the pool in use
+ * until it is put back: waits for the others to be put back, and holds
+ * later db_pool_get callers back meanwhile (all until deadline_ms). For
+ * running again a transaction that lost a race with another (plugin.h,
+ * lost_race). */
+int db_pool_get_alone(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, char **why);
 /* Gives c back. rc is the result of the last call made on it: after
  * TROVE_ERR_TIMEOUT or TROVE_ERR_UPSTREAM it is disconnected, never reused. */
 void db_pool_put(struct db_pool *p, struct db_conn *c, int rc);

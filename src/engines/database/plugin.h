@@ -86,6 +86,12 @@ struct db_plugin {
 	/* A cheap liveness check (PostgreSQL `SELECT 1`, MySQL ping) for a
 	 * pooled connection before reuse and for `verify_connection`. */
 	int (*ping)(struct db_conn *c, int64_t deadline_ms, char **why);
+	/* Whether the last exec_tx on c failed only because a concurrent
+	 * transaction changed the same rows first (PostgreSQL: "tuple
+	 * concurrently updated" from GRANTs on one table, a serialization
+	 * failure, a deadlock). The transaction was rolled back whole and c is
+	 * still usable; run alone, it would succeed. NULL: never. */
+	bool (*lost_race)(const struct db_conn *c);
 };
 
 #endif

@@ -15,6 +15,7 @@
 struct pconn {
 	struct db_conn *c;
 	int64_t born_ms, idle_since_ms;
+	bool alone; /* handed out by db_pool_get_alone */
 	struct pconn *next;
 };
 
@@ -28,6 +29,10 @@ struct db_pool {
 	struct db_pool_limits lim;
 	int64_t open, nidle;
 	struct pconn *idle, *busy;
+	/* db_pool_get_alone: callers waiting for the pool to empty, and
+	 * whether one of them holds it; db_pool_get waits while either. */
+	int alone_waiting;
+	bool alone_held;
 };
 
 struct db_pool *db_pool_new(const struct db_plugin *plugin, struct db_connect_params *params,
@@ -131,7 +136,7 @@ static void discard(struct db_pool *p, struct pconn *e)
 	free(e);
 	pthread_mutex_lock(&p->mu);
 	p->open--;
-	pthread_cond_signal(&p->cv);
+	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -141,8 +146,9 @@ static int wait_until(struct db_pool *p, int64_t deadline_ms)
 	return pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 }
 
-/* A new connection for a slot already counted in p->open. */
-static int open_new(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, char **why)
+/* A new connection for a slot already counted in p->open (and, when
+ * alone, with p->alone_held set for it). */
+static int open_new(struct db_pool *p, bool alone, int64_t deadline_ms, struct db_conn **out, char **why)
 {
 	struct db_connect_params cp = p->params;
 	struct db_conn *c = NULL;
@@ -151,16 +157,20 @@ static int open_new(struct db_pool *p, int64_t deadline_ms, struct db_conn **out
 	pthread_mutex_lock(&p->mu);
 	if (r != 0) {
 		p->open--;
-		pthread_cond_signal(&p->cv);
+		p->alone_held = p->alone_held && !alone;
+		pthread_cond_broadcast(&p->cv);
 	} else {
 		struct pconn *e = calloc(1, sizeof(*e));
 		if (!e) {
 			p->open--;
+			p->alone_held = p->alone_held && !alone;
+			pthread_cond_broadcast(&p->cv);
 			pthread_mutex_unlock(&p->mu);
 			p->plugin->disconnect(c);
 			return TROVE_ERR_NOMEM;
 		}
 		e->c = c;
+		e->alone = alone;
 		e->born_ms = db_now_ms();
 		mark_busy(p, e);
 		*out = c;
@@ -169,23 +179,51 @@ static int open_new(struct db_pool *p, int64_t deadline_ms, struct db_conn **out
 	return r;
 }
 
-int db_pool_get(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, char **why)
+/* Whether a get (alone or not) must wait for db_pool_get_alone callers:
+ * a plain get while one waits or holds the pool, an alone get while any
+ * connection is in use (p->mu held). */
+static bool held_back(const struct db_pool *p, bool alone)
+{
+	if (p->alone_held)
+		return true;
+	return alone ? p->open - p->nidle > 0 : p->alone_waiting > 0;
+}
+
+/* Marks the pool held by an alone get that found its connection, or lets
+ * it go again when that connection proved unusable (p->mu held). */
+static void hold(struct db_pool *p, bool alone, bool on)
+{
+	if (!alone)
+		return;
+	p->alone_held = on;
+	p->alone_waiting += on ? -1 : 1;
+	if (!on)
+		pthread_cond_broadcast(&p->cv);
+}
+
+static int pool_get(struct db_pool *p, bool alone, int64_t deadline_ms, struct db_conn **out, char **why)
 {
 	*out = NULL;
 	pthread_mutex_lock(&p->mu);
+	p->alone_waiting += alone;
 	for (;;) {
 		if (p->closed) {
+			p->alone_waiting -= alone;
+			pthread_cond_broadcast(&p->cv);
 			pthread_mutex_unlock(&p->mu);
 			if (why)
 				*why = xstrdup("the connection was reset; try again");
 			return TROVE_ERR_UNAVAILABLE;
 		}
 		int64_t now = db_now_ms();
-		if (p->idle) {
+		bool held = held_back(p, alone);
+		if (!held && p->idle) {
 			struct pconn *e = p->idle;
 			p->idle = e->next;
 			p->nidle--;
 			mark_busy(p, e);
+			hold(p, alone, true);
+			e->alone = alone;
 			bool old = too_old(p, e, now);
 			bool check = !old && now - e->idle_since_ms > p->lim.ping_idle_ms;
 			if (!old && !check) {
@@ -200,25 +238,39 @@ int db_pool_get(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, ch
 			}
 			pthread_mutex_lock(&p->mu);
 			take_busy(p, e->c);
+			hold(p, alone, false);
 			pthread_mutex_unlock(&p->mu);
 			discard(p, e);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
-		if (p->open < p->lim.max_open) {
+		if (!held && p->open < p->lim.max_open) {
 			p->open++;
+			hold(p, alone, true);
 			pthread_mutex_unlock(&p->mu);
-			return open_new(p, deadline_ms, out, why);
+			return open_new(p, alone, deadline_ms, out, why);
 		}
 		if (now >= deadline_ms || wait_until(p, deadline_ms) == ETIMEDOUT) {
-			if (p->idle || p->open < p->lim.max_open)
+			if (!held_back(p, alone) && (p->idle || p->open < p->lim.max_open))
 				continue;
+			p->alone_waiting -= alone;
+			pthread_cond_broadcast(&p->cv);
 			pthread_mutex_unlock(&p->mu);
 			if (why)
 				*why = xstrdup("no database connection became free in time");
 			return TROVE_ERR_TIMEOUT;
 		}
 	}
+}
+
+int db_pool_get(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, char **why)
+{
+	return pool_get(p, false, deadline_ms, out, why);
+}
+
+int db_pool_get_alone(struct db_pool *p, int64_t deadline_ms, struct db_conn **out, char **why)
+{
+	return pool_get(p, true, deadline_ms, out, why);
 }
 
 void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
@@ -232,6 +284,11 @@ void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
 		p->plugin->disconnect(c);
 		return;
 	}
+	if (e->alone) {
+		e->alone = false;
+		p->alone_held = false;
+		pthread_cond_broadcast(&p->cv);
+	}
 	int64_t now = db_now_ms();
 	bool keep = !p->closed && rc != TROVE_ERR_TIMEOUT && rc != TROVE_ERR_UPSTREAM &&
 	            !too_old(p, e, now) && p->lim.max_idle > 0 && p->nidle < p->lim.max_idle;
@@ -240,7 +297,7 @@ void db_pool_put(struct db_pool *p, struct db_conn *c, int rc)
 		e->next = p->idle;
 		p->idle = e;
 		p->nidle++;
-		pthread_cond_signal(&p->cv);
+		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}

@@ -38,6 +38,9 @@ struct db_conn {
 	/* The password the connection logged in with (the URL's, else the
 	 * root password given): scrubbed from every message. Wiped on free. */
 	char *password;
+	/* Whether the last exec_tx failed on a race lost to another
+	 * transaction (lost_race). */
+	bool lost_race;
 };
 
 /* ---- messages ---------------------------------------------------------- */
@@ -424,10 +427,29 @@ static void result_why(char **why, const char *what, const PGresult *res, struct
 	buf_release(&b);
 }
 
+/* Whether a failed result is a race lost to a concurrent transaction:
+ * PostgreSQL fails a GRANT (or REVOKE, ALTER ROLE) on an object whose
+ * catalog row another open transaction has just changed with "tuple
+ * concurrently updated" (SQLSTATE XX000, so the message is checked too);
+ * serialization failures and deadlocks are the same kind of loss. Several
+ * creations at once granting on the same tables meet this all the time. */
+static bool lost_race(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (state == NULL)
+		return false;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return true;
+	return strcmp(state, "XX000") == 0 && primary != NULL && strcmp(primary, "tuple concurrently updated") == 0;
+}
+
 /* Sends sql and reads every result it produces until the deadline. The
  * first failing result sets *why (prefixed by what) and makes the return
- * TROVE_ERR_UPSTREAM; at the deadline the statement is cancelled and the
- * return is TROVE_ERR_TIMEOUT. */
+ * TROVE_ERR_UPSTREAM (and sets c->lost_race when it is a lost race); at
+ * the deadline the statement is cancelled and the return is
+ * TROVE_ERR_TIMEOUT. */
 static int run(struct db_conn *c, const char *sql, const char *what, int64_t deadline_ms, struct strlist *secrets,
                char **why)
 {
@@ -482,6 +504,7 @@ static int run(struct db_conn *c, const char *sql, const char *what, int64_t dea
 			if (r == 0) {
 				r = TROVE_ERR_UPSTREAM;
 				result_why(why, what, res, secrets);
+				c->lost_race = c->lost_race || lost_race(res);
 			}
 			break;
 		}
@@ -504,6 +527,7 @@ static int pg_exec_tx(struct db_conn *c, const char *const *stmts, size_t n, int
 		set_why(why, NULL, "no connection or no statements", NULL);
 		return TROVE_ERR_INVALID;
 	}
+	c->lost_race = false;
 	strlist_init(&secrets);
 	r = secrets_add(&secrets, c->password);
 	for (i = 0; i < n && r == 0; i++) {
@@ -545,6 +569,11 @@ static int pg_ping(struct db_conn *c, int64_t deadline_ms, char **why)
 		r = run(c, "SELECT 1", "ping", deadline_ms, &secrets, why);
 	secrets_release(&secrets);
 	return r;
+}
+
+static bool pg_lost_race(const struct db_conn *c)
+{
+	return c != NULL && c->lost_race;
 }
 
 /* ---- the plugin -------------------------------------------------------- */
@@ -623,4 +652,5 @@ const struct db_plugin db_plugin_postgresql = {
 	.disconnect = pg_disconnect,
 	.exec_tx = pg_exec_tx,
 	.ping = pg_ping,
+	.lost_race = pg_lost_race,
 };
