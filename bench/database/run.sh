@@ -87,6 +87,16 @@ TOKEN=$(/usr/bin/python3 bench/database/setup.py "$URL" "$PG_URL" "$MAX_OPEN" "$
 }
 export TOKEN
 
+# CPU seconds (user + system) used so far by Trove, and by PostgreSQL's
+# postmaster and its live backends.
+cpu_secs() { # PID...
+	local hz
+	hz=$(getconf CLK_TCK)
+	for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null || true; done |
+		awk -v hz="$hz" '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f", t / hz }'
+}
+pg_pids() { echo "$PG_PID" $(pgrep -P "$PG_PID" || true); }
+
 secs_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -120,9 +130,14 @@ fi
 if [[ " $PHASES " == *" creds "* ]]; then
 	echo "== (b) trove: GET database/creds/bench, wrk -c$CONNECTIONS, max_open_connections=$MAX_OPEN"
 	export ROLE=bench
+	t_cpu0=$(cpu_secs "$PID")
+	p_cpu0=$(cpu_secs $(pg_pids))
 	report=$(wrk_report creds "$TARGET" "creds/s" bench/database/creds.lua)
+	t_cpu=$(awk -v a="$t_cpu0" -v b="$(cpu_secs "$PID")" 'BEGIN { print b - a }')
+	p_cpu=$(awk -v a="$p_cpu0" -v b="$(cpu_secs $(pg_pids))" 'BEGIN { print b - a }')
 	echo "$report"
 	rate=$(echo "$report" | awk '$1 == "creds" { print $2 }')
+	echo "cpu during warm-up and run: trove ${t_cpu}s, postgresql ${p_cpu}s (its backends that lived on)"
 	if [ -n "$CEIL_TX1" ]; then
 		awk -v r="$rate" -v c="$CEIL_TX1" 'BEGIN { printf "trove %.0f creds/s beside the one-connection ceiling %.0f users/s (tx1): %.0f%%\n", r, c, 100 * r / c }'
 	fi
