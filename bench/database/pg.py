@@ -5,7 +5,9 @@ running. Prints "PORT PASSWORD PID"; the caller stops it with SIGINT to
 PID. PASSWORD_ENCRYPTION (scram-sha-256, the default, or md5) is how the
 server stores the passwords that CREATE ROLE is given; the root user
 logs in with SCRAM either way. A few tables are made in the public
-schema so that GRANT SELECT ON ALL TABLES has work to do."""
+schema so that GRANT SELECT ON ALL TABLES has work to do, and the role
+bench_read (NOLOGIN) holding SELECT on them, for users made members of
+it."""
 
 import os
 import sys
@@ -27,4 +29,6 @@ srv.sql(f"ALTER SYSTEM SET password_encryption = '{enc}'")
 srv.sql("SELECT pg_reload_conf()")
 for i in range(TABLES):
     srv.sql(f"CREATE TABLE IF NOT EXISTS bench_t{i} (id int primary key, v text)")
+srv.sql("CREATE ROLE bench_read NOLOGIN")
+srv.sql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO bench_read")
 print(srv.port, srv.password, srv.proc.pid)

@@ -4,7 +4,11 @@ CONCURRENCY keep-alive connections), then makes all their leases due at
 once (`sys/leases/revoke-prefix/database/creds/bench-rev`, sync=false: the
 expiration manager's workers revoke them as they do expired leases) and
 times until none of the users is left in pg_roles. Prints
-"failed=N created=N create_rate=R revoked=N revoke_rate=R left=N"."""
+"failed=N created=N create_rate=R revoked=N revoke_rate=R left=N".
+
+revoke.py URL TOKEN PG_SOCKET_DIR PG_PORT clean ROLE — the same
+revocation for every lease of ROLE, waited for, nothing printed (to end
+one phase's users before the next)."""
 
 import http.client
 import json
@@ -15,18 +19,40 @@ import time
 from urllib.parse import urlparse
 
 url, token, sock_dir, port = sys.argv[1:5]
-n, conc = int(sys.argv[5]), int(sys.argv[6])
 u = urlparse(url)
-LIKE = "v-root-bench-re-%"  # the default username template: role name cut to 8
 POLL_S = 0.2
 TIMEOUT_S = 1800
 
 
-def users_left():
+def like(role):
+    """The default username template's users of role: v-<display>-<role, 8>-..."""
+    return f"v-root-{role[:8]}-%"
+
+
+def users_left(role):
     r = subprocess.run(["psql", "-X", "-h", sock_dir, "-p", port, "-U", "postgres", "-d", "postgres", "-Atc",
-                        f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{LIKE}'"],
+                        f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{like(role)}'"],
                        capture_output=True, text=True, check=True)
     return int(r.stdout.strip())
+
+
+def revoke_all(role, before=0):
+    """Makes every lease of role due now; waits until its users are gone.
+    Returns (seconds, users left)."""
+    made = users_left(role) - before
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    t0 = time.monotonic()
+    c.request("PUT", f"/v1/sys/leases/revoke-prefix/database/creds/{role}",
+              body=json.dumps({"sync": False}), headers={"X-Vault-Token": token})
+    r = c.getresponse()
+    r.read()
+    if r.status not in (200, 204):
+        sys.exit(f"bench: revoke-prefix answered {r.status}")
+    left = made
+    while left > 0 and time.monotonic() - t0 < TIMEOUT_S:
+        time.sleep(POLL_S)
+        left = users_left(role) - before
+    return time.monotonic() - t0, left
 
 
 def worker(count, errors):
@@ -40,8 +66,12 @@ def worker(count, errors):
     c.close()
 
 
+if sys.argv[5] == "clean":
+    revoke_all(sys.argv[6])
+    sys.exit(0)
+n, conc = int(sys.argv[5]), int(sys.argv[6])
 errors = []
-before = users_left()
+before = users_left("bench-rev")
 t0 = time.monotonic()
 threads = [threading.Thread(target=worker, args=(n // conc + (i < n % conc), errors)) for i in range(conc)]
 for t in threads:
@@ -49,22 +79,9 @@ for t in threads:
 for t in threads:
     t.join()
 t1 = time.monotonic()
-made = users_left() - before
+made = users_left("bench-rev") - before
 if errors:
     print(f"bench: WARNING: {len(errors)} creds reads failed, first: {errors[0]}", file=sys.stderr)
-
-c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-t2 = time.monotonic()
-c.request("PUT", "/v1/sys/leases/revoke-prefix/database/creds/bench-rev",
-          body=json.dumps({"sync": False}), headers={"X-Vault-Token": token})
-r = c.getresponse()
-r.read()
-if r.status not in (200, 204):
-    sys.exit(f"bench: revoke-prefix answered {r.status}")
-left = made
-while left > 0 and time.monotonic() - t2 < TIMEOUT_S:
-    time.sleep(POLL_S)
-    left = users_left() - before
-t3 = time.monotonic()
+secs, left = revoke_all("bench-rev", before)
 print(f"failed={len(errors)} created={made} create_rate={made / (t1 - t0):.1f} revoked={made - left} "
-      f"revoke_rate={(made - left) / (t3 - t2):.1f} left={left}")
+      f"revoke_rate={(made - left) / secs:.1f} left={left}")

@@ -5,42 +5,50 @@
 # expiring users beside the raw DROP rate.
 #
 # Starts its own PostgreSQL 15 (bench/database/pg.py: a temporary
-# directory, loopback port, SCRAM logins, fsync off) and `trove server
-# -config` on a fresh LMDB directory; mounts `database`, writes the
-# connection `pg` (max_open_connections MAX_OPEN) and the roles `bench`
-# and `bench-rev` with the typical statements
+# directory, loopback port, SCRAM logins, fsync off, 8 tables and a role
+# bench_read holding SELECT on them) and `trove server -config` on a fresh
+# LMDB directory; mounts `database`, writes the connection `pg`
+# (max_open_connections MAX_OPEN) and roles whose creation statements are
 #   CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
+# then, GRANT "table" (role bench, the issue's typical statement):
 #   GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";
-# Then:
+# or GRANT "member" (roles bench-member and bench-rev):
+#   GRANT bench_read TO "{{name}}";
+# Then, for each GRANT style:
 #  (a) the ceiling: psql, one session, CEILING_N users per mode
 #      (bench/database/ceiling.py: raw, tx = BEGIN/CREATE/GRANT/COMMIT,
-#      tx1 = the same in one round trip), and then DROP OWNED + DROP ROLE
-#      for all of them;
-#  (b) Trove: wrk GET database/creds/bench with the root token, CONNECTIONS
-#      connections, rate and latency percentiles;
-#  (c) revocation: REVOKE_N creds of bench-rev, all made due at once
-#      (revoke-prefix, sync=false), timed until pg_roles holds none.
+#      tx1 = the same in one round trip), each mode's users dropped after
+#      it (DROP OWNED + DROP ROLE, one query per user: the drop rate);
+#  (b) Trove: wrk GET database/creds/<role> with the root token,
+#      CONNECTIONS connections, rate, latency percentiles and the CPU
+#      seconds Trove and PostgreSQL used; its users are revoked after;
+# and
+#  (c) revocation: REVOKE_N creds of bench-rev (GRANT member: a table's
+#      ACL cannot hold 10,000 roles), all made due at once (revoke-prefix,
+#      sync=false: the expiration workers), timed until pg_roles holds
+#      none of them, beside the member drop rate.
 #
 #   bash bench/database/run.sh
 #   PASSWORD_ENCRYPTION=md5 bash bench/database/run.sh   # no SCRAM hashing per CREATE ROLE
 #
-# Knobs (environment): DURATION (10s) WARMUP (2s) CONNECTIONS (8)
-#   THREADS (1) MAX_OPEN (8) CEILING_N (2000) REVOKE_N (10000)
+# Knobs (environment): DURATION (5s) WARMUP (2s) CONNECTIONS (8)
+#   THREADS (1) MAX_OPEN (8) CEILING_N (1000) REVOKE_N (10000)
 #   REVOKE_CONCURRENCY (8) REVOCATION_WORKERS (lease_revocation_workers,
 #   8) PASSWORD_ENCRYPTION (scram-sha-256) REVOCATION (drop: bench-rev
 #   revokes with the ceiling's DROP OWNED + DROP ROLE; default: the
-#   plugin's default DO block, heavier than the ceiling) SERVER_CPU, WRK_CPU (0-1: not
-#   pinned; PostgreSQL, which does most of the work, cannot be given a
-#   core of its own on two) TROVE_BIN (build/trove) KEEP=1 PHASES
-#   ("ceiling creds revoke").
+#   plugin's default DO block, heavier than the ceiling) SERVER_CPU,
+#   WRK_CPU (0-1: not pinned; PostgreSQL, which does most of the work,
+#   cannot be given a core of its own on two) TROVE_BIN (build/trove)
+#   KEEP=1 PHASES ("ceiling creds revoke").
 # Benchmarks report; they do not fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONNECTIONS=${CONNECTIONS:-8}
+DURATION=${DURATION:-5s}
 SERVER_CPU=${SERVER_CPU:-0-1}
 WRK_CPU=${WRK_CPU:-0-1}
 MAX_OPEN=${MAX_OPEN:-8}
-CEILING_N=${CEILING_N:-2000}
+CEILING_N=${CEILING_N:-1000}
 REVOKE_N=${REVOKE_N:-10000}
 REVOKE_CONCURRENCY=${REVOKE_CONCURRENCY:-8}
 REVOCATION_WORKERS=${REVOCATION_WORKERS:-8}
@@ -102,45 +110,59 @@ secs_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "postgresql: $(psql -X -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres -Atc 'SHOW server_version') password_encryption=$PASSWORD_ENCRYPTION; trove on cpu $SERVER_CPU, wrk on cpu $WRK_CPU"
 
-CEIL_TX1=
-CEIL_DROP=
-if [[ " $PHASES " == *" ceiling "* ]]; then
-	echo "== (a) ceiling: the same statements over one psql connection, $CEILING_N users per mode"
-	dropped=0
-	for mode in raw tx tx1; do
-		/usr/bin/python3 bench/database/ceiling.py "$mode" "$CEILING_N" "c$mode" >"$WORK/$mode.sql"
-		t=$(date +%s%N)
-		PGPASSWORD=$PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-			-f "$WORK/$mode.sql" >/dev/null
-		s=$(secs_since "$t")
-		rate=$(awk -v n="$CEILING_N" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
-		printf 'ceiling %-4s %8s users/s (%s users in %ss)\n' "$mode" "$rate" "$CEILING_N" "$s"
-		[ "$mode" = tx1 ] && CEIL_TX1=$rate
-		/usr/bin/python3 bench/database/ceiling.py drop "$CEILING_N" "c$mode" >>"$WORK/drop.sql"
-		dropped=$((dropped + CEILING_N))
-	done
-	t=$(date +%s%N)
+psql_run() { # FILE — runs it in one session as the superuser, over TCP
 	PGPASSWORD=$PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-		-f "$WORK/drop.sql" >/dev/null
-	s=$(secs_since "$t")
-	CEIL_DROP=$(awk -v n="$dropped" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
-	printf 'ceiling drop %8s users/s (DROP OWNED + DROP ROLE, %s users in %ss)\n' "$CEIL_DROP" "$dropped" "$s"
+		-f "$1" >/dev/null
+}
+
+# Each mode's users are dropped before the next mode: a table's ACL lives
+# in its pg_class row, which cannot grow past one 8 kB page, so a table
+# can be granted to only a couple of thousand roles directly.
+declare -A CEIL_TX1 CEIL_DROP
+if [[ " $PHASES " == *" ceiling "* ]]; then
+	for style in table member; do
+		echo "== (a) ceiling, GRANT $style: the same statements over one psql connection, $CEILING_N users per mode"
+		drop_s=0
+		for mode in raw tx tx1; do
+			/usr/bin/python3 bench/database/ceiling.py "$mode" "$CEILING_N" "c$mode" "$style" >"$WORK/$mode.sql"
+			/usr/bin/python3 bench/database/ceiling.py drop "$CEILING_N" "c$mode" >"$WORK/drop-$mode.sql"
+			t=$(date +%s%N)
+			psql_run "$WORK/$mode.sql"
+			s=$(secs_since "$t")
+			rate=$(awk -v n="$CEILING_N" -v s="$s" 'BEGIN { printf "%.0f", n / s }')
+			printf 'ceiling %-6s %-4s %8s users/s (%s users in %ss)\n' "$style" "$mode" "$rate" "$CEILING_N" "$s"
+			[ "$mode" = tx1 ] && CEIL_TX1[$style]=$rate
+			t=$(date +%s%N)
+			psql_run "$WORK/drop-$mode.sql"
+			drop_s=$(awk -v a="$drop_s" -v b="$(secs_since "$t")" 'BEGIN { print a + b }')
+		done
+		CEIL_DROP[$style]=$(awk -v n="$((3 * CEILING_N))" -v s="$drop_s" 'BEGIN { printf "%.0f", n / s }')
+		printf 'ceiling %-6s drop %8s users/s (DROP OWNED + DROP ROLE, one query per user, %s users in %ss)\n' \
+			"$style" "${CEIL_DROP[$style]}" "$((3 * CEILING_N))" "$drop_s"
+	done
 fi
 
 if [[ " $PHASES " == *" creds "* ]]; then
-	echo "== (b) trove: GET database/creds/bench, wrk -c$CONNECTIONS, max_open_connections=$MAX_OPEN"
-	export ROLE=bench
-	t_cpu0=$(cpu_secs "$PID")
-	p_cpu0=$(cpu_secs $(pg_pids))
-	report=$(wrk_report creds "$TARGET" "creds/s" bench/database/creds.lua)
-	t_cpu=$(awk -v a="$t_cpu0" -v b="$(cpu_secs "$PID")" 'BEGIN { print b - a }')
-	p_cpu=$(awk -v a="$p_cpu0" -v b="$(cpu_secs $(pg_pids))" 'BEGIN { print b - a }')
-	echo "$report"
-	rate=$(echo "$report" | awk '$1 == "creds" { print $2 }')
-	echo "cpu during warm-up and run: trove ${t_cpu}s, postgresql ${p_cpu}s (its backends that lived on)"
-	if [ -n "$CEIL_TX1" ]; then
-		awk -v r="$rate" -v c="$CEIL_TX1" 'BEGIN { printf "trove %.0f creds/s beside the one-connection ceiling %.0f users/s (tx1): %.0f%%\n", r, c, 100 * r / c }'
-	fi
+	for style in table member; do
+		ROLE=bench
+		[ "$style" = member ] && ROLE=bench-member
+		export ROLE
+		echo "== (b) trove, GRANT $style: GET database/creds/$ROLE, wrk -c$CONNECTIONS, max_open_connections=$MAX_OPEN"
+		t_cpu0=$(cpu_secs "$PID")
+		p_cpu0=$(cpu_secs $(pg_pids))
+		report=$(wrk_report "creds-$style" "$TARGET" "creds/s" bench/database/creds.lua)
+		t_cpu=$(awk -v a="$t_cpu0" -v b="$(cpu_secs "$PID")" 'BEGIN { print b - a }')
+		p_cpu=$(awk -v a="$p_cpu0" -v b="$(cpu_secs $(pg_pids))" 'BEGIN { print b - a }')
+		echo "$report"
+		rate=$(echo "$report" | awk -v n="creds-$style" '$1 == n { print $2 }')
+		echo "cpu during warm-up and run: trove ${t_cpu}s, postgresql ${p_cpu}s (its backends that lived on)"
+		if [ -n "${CEIL_TX1[$style]:-}" ]; then
+			awk -v r="$rate" -v c="${CEIL_TX1[$style]}" 'BEGIN { printf "trove %.0f creds/s beside the one-connection ceiling %.0f users/s (tx1): %.0f%%\n", r, c, 100 * r / c }'
+		fi
+		# the users made stay until their leases end: drop them now
+		/usr/bin/python3 bench/database/revoke.py "$URL" "$TOKEN" "$PG_SOCK" "$PG_PORT" clean "$ROLE" ||
+			echo "bench: warning: could not revoke the $ROLE leases"
+	done
 fi
 
 if [[ " $PHASES " == *" revoke "* ]]; then
@@ -149,7 +171,7 @@ if [[ " $PHASES " == *" revoke "* ]]; then
 		"$REVOKE_CONCURRENCY")
 	echo "$line"
 	rrate=$(echo "$line" | sed 's/.*revoke_rate=\([0-9.]*\).*/\1/')
-	if [ -n "$CEIL_DROP" ]; then
-		awk -v r="$rrate" -v c="$CEIL_DROP" 'BEGIN { printf "trove revokes %.0f users/s beside the raw drop rate %.0f users/s: %.0f%%\n", r, c, 100 * r / c }'
+	if [ -n "${CEIL_DROP[member]:-}" ]; then
+		awk -v r="$rrate" -v c="${CEIL_DROP[member]}" 'BEGIN { printf "trove revokes %.0f users/s beside the raw drop rate %.0f users/s: %.0f%%\n", r, c, 100 * r / c }'
 	fi
 fi
