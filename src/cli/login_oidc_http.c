@@ -154,7 +154,8 @@ int oidc_http_parse(const char *req, size_t n, struct oidc_callback *cb)
 		return 413;
 	if (!header(req, head_len, "Content-Type", &v, &vlen) ||
 	    vlen < strlen("application/x-www-form-urlencoded") ||
-	    strncasecmp(v, "application/x-www-form-urlencoded", strlen("application/x-www-form-urlencoded")) != 0)
+	    strncasecmp(v, "application/x-www-form-urlencoded",
+	                strlen("application/x-www-form-urlencoded")) != 0)
 		return 415;
 	if (n < head_len + 4 + body_len)
 		return 0;

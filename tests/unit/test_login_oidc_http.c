@@ -22,16 +22,17 @@ static void get_callback(void **st)
 {
 	struct oidc_callback cb;
 	(void)st;
-	assert_int_equal(parse("GET /oidc/callback?state=st%2B1&code=a+b&x=y HTTP/1.1\r\nHost: l\r\n\r\n", &cb),
-	                 200);
+	assert_int_equal(
+	    parse("GET /oidc/callback?state=st%2B1&code=a+b&x=y HTTP/1.1\r\nHost: l\r\n\r\n", &cb), 200);
 	assert_string_equal(cb.state, "st+1");
 	assert_string_equal(cb.code, "a b");
 	assert_null(cb.id_token);
 	oidc_callback_release(&cb);
 	assert_null(cb.state);
-	assert_int_equal(parse("GET /oidc/callback?state=s&error=access_denied&error_description=no HTTP/1.0\r\n\r\n",
-	                       &cb),
-	                 200);
+	assert_int_equal(
+	    parse("GET /oidc/callback?state=s&error=access_denied&error_description=no HTTP/1.0\r\n\r\n",
+	          &cb),
+	    200);
 	assert_string_equal(cb.error, "access_denied");
 	assert_string_equal(cb.error_description, "no");
 	oidc_callback_release(&cb);
@@ -82,7 +83,8 @@ static void refusals(void **st)
 	    {"POST /oidc/callback HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400},
 	    {"POST /oidc/callback HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", 413},
 	    {"POST /oidc/callback HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413},
-	    {"POST /oidc/callback HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 415},
+	    {"POST /oidc/callback HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+	     415},
 	    {"POST /oidc/callback HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 415},
 	};
 	struct oidc_callback cb;
