@@ -187,7 +187,8 @@ def test_browser_login_gets_the_idp_groups_policies(oidc_cli):
 @pytest.mark.time_limit(150)
 def test_skip_browser_prints_the_url(oidc_cli):
     s = oidc_cli
-    proc = s.start("-format=json", "role=web", "skip_browser=true", BROWSER="/bin/false")
+    # No role: the mount's default_role.
+    proc = s.start("-format=json", "skip_browser=true", BROWSER="/bin/false")
     url = wait_for_url(proc)
     assert url.startswith(s.idp.issuer + "/auth?") and f"localhost%3A{s.port}" in url
     b = sign_in(url, "bob")
