@@ -36,7 +36,7 @@ build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-
 	libpq-dev libmariadb-dev)
 test_pkgs=(python3 python3-pytest python3-hvac python3-requests python3-cryptography python3-jwt python3-botocore
 	wrk nginx-light lmdb-utils openssl procps util-linux certbot lego
-	postgresql mariadb-server)
+	postgresql mariadb-server chromium)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$want_test" = 1 ]; then

@@ -26,16 +26,11 @@
 #include "api/token_helper.h"
 #include "cli/aws_sign.h"
 #include "cli/cli.h"
+#include "cli/login_methods.h"
 #include "err.h"
 #include "secure.h"
 
 #include "banned.h"
-
-struct login_args {
-	int argc; /* positional arguments after the flags */
-	char **argv;
-	const char *path; /* -path, or NULL for the method's default mount */
-};
 
 /* Authenticates; on success returns 0 with a response envelope holding an
  * auth block (client_token set) in *out. Prints its own errors. */
@@ -63,6 +58,14 @@ static const struct cli_command login_spec = {
             "The approle method takes role_id=ID and, unless the role does not require one, "
             "secret_id=SID (secret_id=- asks for it without echo, or reads it from stdin). It logs "
             "in at auth/<path>/login, the path being \"approle\" unless -path says otherwise.\n\n"
+            "The oidc method signs you in at the OIDC provider in a browser: it listens on "
+            "localhost:8250 for the provider's redirect, opens the browser ($BROWSER, else "
+            "xdg-open) and waits up to two minutes. It takes role=R, listenaddress=, port=, "
+            "callbackmethod=, callbackhost=, callbackport=, skip_browser=true (only print the URL) "
+            "and abort_on_error=true (fail when the browser cannot be started); the path is "
+            "\"oidc\" unless -path says otherwise.\n\n"
+            "The jwt method takes role=R and jwt=TOKEN, jwt=@FILE or jwt=- (stdin), and logs in "
+            "at auth/<path>/login, the path being \"jwt\" unless -path says otherwise.\n\n"
             "The aws method signs an sts:GetCallerIdentity request with your AWS credentials "
             "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, else the shared credentials "
             "file and AWS_PROFILE, else the ECS or EC2 metadata endpoints; or aws_access_key_id=, "
@@ -74,7 +77,9 @@ static const struct cli_command login_spec = {
             "  $ cat token.txt | trove login -\n"
             "  $ trove login -method=userpass username=ann\n"
             "  $ trove login -method=approle -path=machines role_id=$ROLE_ID secret_id=-\n"
-            "  $ trove login -method=aws role=deployer header_value=vault.example.com",
+            "  $ trove login -method=aws role=deployer header_value=vault.example.com\n"
+            "  $ trove login -method=oidc role=engineering\n"
+            "  $ trove login -method=jwt role=ci jwt=@/var/run/ci/id_token",
     .opts = CLI_OPT_HTTP | CLI_OPT_OUTPUT,
 };
 
@@ -413,6 +418,8 @@ static const struct login_method methods[] = {
     {"userpass", login_userpass},
     {"approle", login_approle},
     {"aws", login_aws},
+    {"oidc", login_oidc},
+    {"jwt", login_jwt},
 };
 
 /* ---- storing ---------------------------------------------------------- */
@@ -445,7 +452,8 @@ int cmd_login(int argc, char **argv)
 	     "Print only this field of the result (such as token), with no trailing newline unless the "
 	     "output is a terminal."},
 	    {"method", NULL, CLI_FLAG_STRING, &method, 0, 0, "token",
-	     "Type of auth method to log in with: \"token\", \"userpass\", \"approle\" or \"aws\"."},
+	     "Type of auth method to log in with: \"token\", \"userpass\", \"approle\", \"aws\", "
+	     "\"oidc\" or \"jwt\"."},
 	    {"no-print", NULL, CLI_FLAG_BOOL, &no_print, 0, 0, NULL,
 	     "Do not show the token; it is still stored."},
 	    {"no-store", NULL, CLI_FLAG_BOOL, &no_store, 0, 0, NULL,
@@ -472,8 +480,8 @@ int cmd_login(int argc, char **argv)
 	if (m == NULL) {
 		fprintf(stderr,
 		        "Error: auth method \"%s\" is not supported by this CLI yet (supported: token, "
-		        "userpass, approle, aws). Log in through the HTTP API (auth/<path>/login) and pass the "
-		        "token to 'trove login'.\n",
+		        "userpass, approle, aws, oidc, jwt). Log in through the HTTP API (auth/<path>/login) "
+		        "and pass the token to 'trove login'.\n",
 		        method);
 		r = CLI_EXIT_LOCAL;
 		goto out;

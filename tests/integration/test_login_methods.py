@@ -70,7 +70,7 @@ def test_usage_errors_exit_1(tmp_path, args, needle):
 
 
 def test_unknown_method_lists_the_supported_ones(tmp_path):
-    p = run_cli(["login", "-method=oidc"], env=no_server(tmp_path))
+    p = run_cli(["login", "-method=kerberos"], env=no_server(tmp_path))
     assert p.returncode == 1
     assert "not supported" in p.stderr and "userpass" in p.stderr and "approle" in p.stderr
 
