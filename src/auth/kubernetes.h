@@ -7,7 +7,7 @@
  * Files:
  *   kubernetes.c           the engine and its route table
  *   kubernetes_config.c    config: the API server, its CA, the reviewer
- *                          JWT, and the pod's own credentials
+ *                          JWT, pem_keys, and the pod's own credentials
  *   kubernetes_role.c      role/:name and LIST role; name and namespace
  *                          binding (Vault's globs); the mount's role lock
  *   kubernetes_selector.c  bound_service_account_namespace_selector:
@@ -18,7 +18,8 @@
  *   kubernetes_login.c     login
  *
  * Storage (the mount's view, encrypted by the barrier):
- *   config       the config (JSON; the reviewer JWT in it never leaves)
+ *   config       the config (JSON; the reviewer JWT in it never leaves;
+ *                pem_keys as given, parsed again at each login)
  *   role/<name>  a role (JSON; names are lowercase) */
 #ifndef TROVE_KUBERNETES_H
 #define TROVE_KUBERNETES_H
@@ -30,6 +31,7 @@
 #include "core/request.h"
 #include "core/router.h"
 #include "core/token_params.h"
+#include "jwt.h"
 #include "storage/storage.h"
 
 #define K8S_CONFIG_KEY "config"
@@ -51,6 +53,7 @@ struct k8s_config {
 	char *issuer;       /* or NULL */
 	bool disable_iss_validation;
 	bool disable_local_ca_jwt;
+	struct strlist pem_keys; /* PEM public keys or certificates, as given */
 };
 
 void k8s_config_release(struct k8s_config *c);
@@ -71,6 +74,13 @@ struct k8s_creds {
 };
 void k8s_creds_resolve(const struct k8s_config *c, const char *dir, struct k8s_creds *out);
 void k8s_creds_release(struct k8s_creds *cr);
+
+/* Adds the public key of each PEM of pems (a PUBLIC KEY block, or a
+ * certificate whose key is taken; RSA or EC, the keys Vault's plugin
+ * takes) to ks. TROVE_ERR_INVALID for the first one that is not, with
+ * the reason in err ("key 2: ..."). ks is the caller's to release
+ * either way. */
+int k8s_pem_keyset(const struct strlist *pems, struct jwt_keyset *ks, struct buf *err);
 
 /* Whether host is a URL Trove will call: https://, a host name or
  * address, an optional port, an optional path; no user info, query or
@@ -196,6 +206,15 @@ void k8s_claims_release(struct k8s_claims *c);
  * cluster signs with (RS, ES, PS 256/384/512), or the payload is not a
  * JSON object. */
 int k8s_claims_parse(const char *jwt, size_t len, struct k8s_claims *out, const char **why);
+
+/* Verifies the JWT's signature with the keys of ks (pem_keys) through
+ * jwt_verify: an alg k8s_claims_parse admits; exp, nbf and iat checked
+ * with the method's leeway when present, none required (legacy secret
+ * tokens carry none). The issuer and the audience are the login's own
+ * checks, not repeated here. 0, or jwt_verify's error (a signature no
+ * key verifies: TROVE_ERR_PERMISSION) with the reason in err. */
+int k8s_verify_signature(const char *jwt, size_t len, const struct jwt_keyset *ks, int64_t now,
+                         struct buf *err);
 
 int k8s_login(struct request *req, struct response *resp);
 

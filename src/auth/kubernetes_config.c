@@ -6,9 +6,11 @@
  * takes its default). kubernetes_host must be an https:// URL; the CA is
  * parsed at write, so a bad PEM is a 400 then and not a failure at the
  * first login. The reviewer JWT is stored and never returned: a read says
- * only token_reviewer_jwt_set. pem_keys (local signature checks) waits
- * for the JWT verifier: a non-empty list is refused, not ignored, so no
- * one believes signatures are checked here when they are not.
+ * only token_reviewer_jwt_set. pem_keys, the keys that sign the
+ * cluster's service-account JWTs, are parsed at write too (each a PEM
+ * public key or a certificate; one that is not refuses the whole write)
+ * and stored as given; login then checks each JWT's signature with them
+ * before the TokenReview (kubernetes_login.c).
  *
  * When Trove runs in a pod and the config names no reviewer JWT or CA,
  * the pod's own token and CA (K8S_LOCAL_DIR) stand in, read again at each
@@ -24,6 +26,7 @@
 
 #include "approle.h"
 #include "kubernetes.h"
+#include "strlist_json.h"
 
 #include "err.h"
 #include "secure.h"
@@ -38,6 +41,7 @@ void k8s_config_release(struct k8s_config *c)
 	free(c->ca_cert);
 	secure_free_str(c->reviewer_jwt);
 	free(c->issuer);
+	strlist_release(&c->pem_keys);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -51,6 +55,7 @@ int k8s_config_load(struct storage *s, struct k8s_config *out)
 {
 	json_t *j = NULL;
 	memset(out, 0, sizeof(*out));
+	strlist_init(&out->pem_keys);
 	int r = approle_get_json(s, K8S_CONFIG_KEY, &j);
 	if (r != 0)
 		return r;
@@ -60,8 +65,10 @@ int k8s_config_load(struct storage *s, struct k8s_config *out)
 	out->issuer = k8s_dup_nonempty(json_object_get(j, "issuer"));
 	out->disable_iss_validation = json_is_true(json_object_get(j, "disable_iss_validation"));
 	out->disable_local_ca_jwt = json_is_true(json_object_get(j, "disable_local_ca_jwt"));
+	const json_t *pk = json_object_get(j, "pem_keys"); /* absent in configs written before */
+	bool pk_ok = !pk || strlist_push_json(&out->pem_keys, pk);
 	json_decref(j);
-	if (!out->host) {
+	if (!out->host || !pk_ok) {
 		k8s_config_release(out);
 		return TROVE_ERR_INTEGRITY;
 	}
@@ -202,6 +209,32 @@ static bool ca_valid(const char *pem)
 	return n > 0;
 }
 
+int k8s_pem_keyset(const struct strlist *pems, struct jwt_keyset *ks, struct buf *err)
+{
+	struct buf why;
+	int r = 0;
+
+	buf_init(&why, BUF_CAP_DEFAULT);
+	for (size_t i = 0; i < pems->len && r == 0; i++) {
+		buf_reset(&why);
+		r = jwt_keyset_add_pem(ks, pems->items[i], &why);
+		if (r == 0) {
+			int id = EVP_PKEY_get_base_id(ks->keys[ks->len - 1].key);
+			if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS || id == EVP_PKEY_EC)
+				continue;
+			r = TROVE_ERR_INVALID;
+			buf_printf(&why, "not an RSA or EC key (Kubernetes signs with RS, PS or ES algorithms)");
+		}
+		const char *w = why.data ? why.data : "";
+		if (strncmp(w, "jwt: ", 5) == 0)
+			w += 5;
+		if (err)
+			buf_printf(err, "key %zu: %s", i + 1, w);
+	}
+	buf_release(&why);
+	return r;
+}
+
 /* --- handlers ------------------------------------------------------------------- */
 
 int k8s_config_read(struct request *req, struct response *resp)
@@ -218,7 +251,8 @@ int k8s_config_read(struct request *req, struct response *resp)
 		const char *v = json_string_value(json_object_get(j, shown[i]));
 		json_object_set_new(d, shown[i], json_string(v ? v : ""));
 	}
-	json_object_set_new(d, "pem_keys", json_array());
+	const json_t *pk = json_object_get(j, "pem_keys");
+	json_object_set_new(d, "pem_keys", json_is_array(pk) ? json_deep_copy(pk) : json_array());
 	json_object_set_new(d, "disable_iss_validation",
 	                    json_boolean(json_is_true(json_object_get(j, "disable_iss_validation"))));
 	json_object_set_new(d, "disable_local_ca_jwt",
@@ -231,12 +265,37 @@ int k8s_config_read(struct request *req, struct response *resp)
 	return 0;
 }
 
+/* 0 when every PEM of the (coerced) list pem_keys gives a key, else the
+ * 400 naming the first that does not. */
+static int pem_keys_valid(struct response *resp, const json_t *pem_keys)
+{
+	struct strlist pems;
+	struct jwt_keyset ks;
+	struct buf err;
+	int r;
+
+	strlist_init(&pems);
+	jwt_keyset_init(&ks);
+	buf_init(&err, BUF_CAP_DEFAULT);
+	if (!strlist_push_json(&pems, pem_keys))
+		r = response_error(resp, TROVE_ERR_INVALID, "pem_keys: expected a list of PEM strings");
+	else if (k8s_pem_keyset(&pems, &ks, &err) != 0)
+		r = response_error(resp, TROVE_ERR_INVALID, "pem_keys: %s", err.data);
+	else
+		r = 0;
+	buf_release(&err);
+	jwt_keyset_release(&ks);
+	strlist_release(&pems);
+	return r;
+}
+
 int k8s_config_write(struct request *req, struct response *resp)
 {
 	const char *host = field_string(req, "kubernetes_host");
 	const char *ca = field_string(req, "kubernetes_ca_cert");
 	const char *why = NULL;
 	json_t *pem_keys = json_object_get(req->data, "pem_keys");
+	int r;
 
 	if (!host[0])
 		return response_error(resp, TROVE_ERR_INVALID, "no host provided");
@@ -247,11 +306,8 @@ int k8s_config_write(struct request *req, struct response *resp)
 		return response_error(resp, TROVE_ERR_INVALID,
 		                      "kubernetes_ca_cert: the provided CA PEM data contains no valid "
 		                      "certificates");
-	if (json_array_size(pem_keys) > 0)
-		return response_error(resp, TROVE_ERR_INVALID,
-		                      "pem_keys: local verification of service account JWTs is not "
-		                      "supported yet; leave pem_keys empty and the API server's "
-		                      "TokenReview checks each JWT");
+	if (pem_keys && (r = pem_keys_valid(resp, pem_keys)) != 0)
+		return r;
 	if (field_bool(req, "use_annotations_as_alias_metadata"))
 		return response_error(resp, TROVE_ERR_INVALID,
 		                      "use_annotations_as_alias_metadata: not supported");
@@ -265,7 +321,8 @@ int k8s_config_write(struct request *req, struct response *resp)
 	json_object_set_new(j, "disable_iss_validation",
 	                    json_boolean(field_bool(req, "disable_iss_validation")));
 	json_object_set_new(j, "disable_local_ca_jwt", json_boolean(field_bool(req, "disable_local_ca_jwt")));
-	int r = approle_put_json(req->storage, K8S_CONFIG_KEY, j);
+	json_object_set_new(j, "pem_keys", json_is_array(pem_keys) ? json_deep_copy(pem_keys) : json_array());
+	r = approle_put_json(req->storage, K8S_CONFIG_KEY, j);
 	json_decref(j);
 	return r;
 }

@@ -11,17 +11,22 @@
  *      and namespace against the role's bindings. These refuse plainly
  *      wrong logins (403) without calling anyone; nothing here is
  *      trusted, it only spares the API server;
- *   3. the TokenReview (kubernetes_review.c) with the role's audience,
+ *   3. with pem_keys configured, the JWT's signature checked with them
+ *      (k8s_verify_signature): one no key verifies is refused (403
+ *      "permission denied") without calling anyone. The review still
+ *      follows, as in Vault's plugin: a signature says nothing of a
+ *      deleted service account;
+ *   4. the TokenReview (kubernetes_review.c) with the role's audience,
  *      else the JWT's own, authenticated with the reviewer JWT (the
  *      config's, else the pod's own), else the client's JWT itself as
  *      Vault does; a refusal is 403 "permission denied", an API server
  *      that cannot be asked is 502;
- *   4. the reviewed identity must be the claimed one (name, namespace,
+ *   5. the reviewed identity must be the claimed one (name, namespace,
  *      uid), and is bound again by the role: names and namespaces by
  *      glob, else the namespace selector over the namespace's labels as
  *      the API server gives them (read only for a reviewed identity, so
  *      an unverified JWT never makes Trove call out twice);
- *   5. login_issue: metadata service_account_{name,namespace,uid,
+ *   6. login_issue: metadata service_account_{name,namespace,uid,
  *      secret_name} and role, the alias named by the SA's uid or
  *      "<namespace>/<name>" (alias_name_source).
  * No answer ever holds the JWT; the "jwt" field is sensitive, so audit
@@ -80,12 +85,15 @@ static char *str_of(const json_t *o, const char *k)
 	return s ? xstrdup(s) : NULL;
 }
 
+/* The algorithms a Kubernetes cluster signs service-account JWTs with
+ * (Vault's plugin's list). */
+static const char *const k8s_algs[] = {"RS256", "RS384", "RS512", "ES256", "ES384",
+                                       "ES512", "PS256", "PS384", "PS512", NULL};
+
 static bool alg_allowed(const char *alg)
 {
-	static const char *const algs[] = {"RS256", "RS384", "RS512", "ES256", "ES384",
-	                                   "ES512", "PS256", "PS384", "PS512", NULL};
-	for (size_t i = 0; alg && algs[i]; i++)
-		if (strcmp(alg, algs[i]) == 0)
+	for (size_t i = 0; alg && k8s_algs[i]; i++)
+		if (strcmp(alg, k8s_algs[i]) == 0)
 			return true;
 	return false;
 }
@@ -151,6 +159,22 @@ out:
 	return r;
 }
 
+int k8s_verify_signature(const char *jwt, size_t len, const struct jwt_keyset *ks, int64_t now,
+                         struct buf *err)
+{
+	const struct jwt_expect e = {
+	    .algs = k8s_algs,
+	    .now = now,
+	    .clock_skew = K8S_LEEWAY_S, /* Vault's leeway, for exp, nbf and iat alike */
+	    .allow_unbound_aud = true,
+	    .time_claims_optional = true,
+	};
+	json_t *claims = NULL;
+	int r = jwt_verify(jwt, len, ks, &e, &claims, err);
+	json_decref(claims);
+	return r;
+}
+
 static int denied(struct response *resp, const char *msg)
 {
 	return response_error(resp, TROVE_ERR_PERMISSION, "%s", msg);
@@ -185,7 +209,25 @@ static int upstream(struct response *resp, const char *why)
 	return response_error(resp, TROVE_ERR_UPSTREAM, "could not reach the Kubernetes API server: %s", why);
 }
 
-/* Step 4's namespace selector: 0 when the reviewed namespace's labels
+/* Step 3: with pem_keys configured, the JWT's signature must verify with
+ * one of them, or the login is refused without asking the API server. */
+static int check_signature(struct response *resp, const struct k8s_config *cfg, const char *jwt, size_t len)
+{
+	struct jwt_keyset ks;
+	int r;
+
+	jwt_keyset_init(&ks);
+	if (k8s_pem_keyset(&cfg->pem_keys, &ks, NULL) != 0)
+		r = TROVE_ERR_INTEGRITY; /* parsed when written: storage changed under us */
+	else if (k8s_verify_signature(jwt, len, &ks, (int64_t)time(NULL), NULL) != 0)
+		r = denied(resp, "permission denied");
+	else
+		r = 0;
+	jwt_keyset_release(&ks);
+	return r;
+}
+
+/* Step 5's namespace selector: 0 when the reviewed namespace's labels
  * match, else the refusal. */
 static int check_selector(struct response *resp, const struct k8s_config *cfg, const struct k8s_creds *cr,
                           const struct k8s_role *role, const char *ns)
@@ -299,6 +341,8 @@ int k8s_login(struct request *req, struct response *resp)
 		goto out;
 	}
 	if ((r = check_claims(resp, &cfg, &role, &claims)) != 0)
+		goto out;
+	if (cfg.pem_keys.len > 0 && (r = check_signature(resp, &cfg, jwt, jl)) != 0)
 		goto out;
 
 	k8s_creds_resolve(&cfg, K8S_LOCAL_DIR, &cr);

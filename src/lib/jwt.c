@@ -279,7 +279,7 @@ static int check_times(const json_t *c, const struct jwt_expect *e, struct buf *
 
 	if (bad)
 		return fail(err, TROVE_ERR_INVALID, "exp, nbf or iat is not a number");
-	if (!has_exp && !has_nbf && !has_iat)
+	if (!has_exp && !has_nbf && !has_iat && !e->time_claims_optional)
 		return fail(err, TROVE_ERR_PERMISSION, "no exp, nbf or iat claim in the token");
 	if (has_exp && e->now - e->clock_skew - e->exp_leeway > exp)
 		return fail(err, TROVE_ERR_PERMISSION, "token is expired (exp)");

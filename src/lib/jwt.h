@@ -19,7 +19,8 @@
  *            (none with it: TROVE_ERR_NOT_FOUND, so a caller may refetch
  *            its JWKS); without a kid, or for keys without one, each key of
  *            the set is tried in turn;
- *   claims   at least one of exp, nbf, iat (numbers); exp, when present,
+ *   claims   at least one of exp, nbf, iat (numbers), unless
+ *            expect->time_claims_optional; exp, when present,
  *            not past now - clock_skew - exp_leeway; nbf (or iat without
  *            nbf) not after now + clock_skew + nbf_leeway; iat not after
  *            now + clock_skew; iss equal to expect->issuer when set;
@@ -97,6 +98,10 @@ struct jwt_expect {
 	const char *subject;              /* NULL or "": sub not checked */
 	const char *const *audiences;     /* NULL-terminated, or NULL */
 	bool allow_unbound_aud;           /* accept an aud when audiences is empty */
+	/* Accept a token with none of exp, nbf, iat (each present one is still
+	 * checked). Only for issuers known to mint such tokens: Kubernetes'
+	 * legacy secret-based service-account tokens carry no time claim. */
+	bool time_claims_optional;
 };
 
 /* Verifies token against ks and e. On success *claims is a new reference

@@ -103,6 +103,7 @@ class K8sAPI:
         self.ca_key, self.ca_cert = make_ca("k8s-test-ca")
         self.ca_pem = pem(self.ca_cert)
         self.signing_key = _key()
+        self._signing_cert_pem = None
         self.issuer = ISSUER
         self.accounts = {}
         self.namespaces = {}
@@ -164,6 +165,34 @@ class K8sAPI:
                 },
             }
         return jwt.encode(claims, key or self.signing_key, algorithm="RS256", headers={"kid": "k1"})
+
+    def public_key_pem(self, key=None):
+        """The PEM public key of key (by default the cluster's signing key:
+        what a cluster's sa.pub holds, for Trove's pem_keys)."""
+        k = key or self.signing_key
+        return k.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    def signing_cert_pem(self):
+        """A certificate from the throwaway CA holding the cluster's signing
+        key: pem_keys may name a certificate instead of a bare key. The
+        same one at each call."""
+        if self._signing_cert_pem:
+            return self._signing_cert_pem
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "service-account-signer")]))
+            .issuer_name(self.ca_cert.subject)
+            .public_key(self.signing_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(self.ca_key, hashes.SHA256())
+        )
+        self._signing_cert_pem = pem(cert)
+        return self._signing_cert_pem
 
     # --- what the API server does ---------------------------------------------
 

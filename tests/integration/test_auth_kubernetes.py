@@ -2,17 +2,21 @@
 signs and reviews real RS256 service-account JWTs over TLS.
 
 Covers config and roles through hvac's kubernetes methods and raw HTTP
-(validation, the reviewer JWT never returned, pem_keys refused until local
-verification exists), the good login (policies, metadata, the alias by uid
+(validation, the reviewer JWT never returned), the good login (policies, metadata, the alias by uid
 or by name, the TokenReview Trove sent), and every refusal: wrong
 namespace, wrong service account, wrong audience, expired, wrong signing
 key, revoked, another cluster's issuer, a namespace selector that does not
 match, the API server's CA not the configured one, the API server down.
 Each refusal issues no token and leaves the server serving. Also: the JWT
-never in clear in the audit log or the server output, and config and roles
-survive a restart."""
+never in clear in the audit log or the server output, config and roles
+survive a restart, and pem_keys (the cluster's public keys or a certificate
+for them) check each JWT's signature before the TokenReview: a JWT no key
+verifies, alg none or HS256 keyed with the public PEM are refused without
+asking the API server."""
 
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -113,7 +117,7 @@ def test_config_through_hvac_never_returns_the_reviewer_jwt(kube, k8s):
         ({"kubernetes_host": "https://"}, "no host"),
         ({"kubernetes_host": "https://10.0.0.1", "kubernetes_ca_cert": "not a pem"}, "kubernetes_ca_cert"),
         ({"kubernetes_host": "https://10.0.0.1", "pem_keys": ["-----BEGIN PUBLIC KEY-----"]},
-         "pem_keys: local verification of service account JWTs is not supported yet"),
+         "pem_keys: key 1: not a PEM public key or certificate"),
     ],
 )
 def test_config_refusals_name_the_field(kube, body, needle):
@@ -504,3 +508,137 @@ def test_restart_keeps_config_and_roles(unsealed_server, k8s):
     assert r.status_code == 200, r.text
     assert "kept" in r.json()["auth"]["policies"]
     assert srv.client(srv.root_token).auth.kubernetes.read_config(mount_point=MOUNT)["token_reviewer_jwt_set"]
+
+
+# --- pem_keys: signatures checked locally -------------------------------------------
+
+
+def b64u(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def projected_claims(sa):
+    now = int(time.time())
+    return {"iss": k8s_api.ISSUER, "aud": ["trove"], "iat": now, "nbf": now, "exp": now + 600,
+            "sub": f"system:serviceaccount:{sa.namespace}:{sa.name}",
+            "kubernetes.io": {"namespace": sa.namespace, "serviceaccount": {"name": sa.name, "uid": sa.uid}}}
+
+
+def hand_made_jwt(alg, claims, secret=None):
+    """A JWT under alg, built by hand: PyJWT refuses a PEM as an HMAC
+    secret, which is exactly the forgery to try."""
+    signing = b64u(json.dumps({"alg": alg, "typ": "JWT"}).encode()) + "." + b64u(json.dumps(claims).encode())
+    sig = b"" if secret is None else hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + b64u(sig)
+
+
+def configure_pem(srv, k8s, pems):
+    """Raw HTTP: hvac's configure takes only certificates as pem_keys,
+    where Vault (and Trove) also take bare public keys."""
+    configure_raw(srv, kubernetes_host=k8s.url, kubernetes_ca_cert=k8s.ca_pem, token_reviewer_jwt=k8s.reviewer_jwt,
+                  pem_keys=pems)
+
+
+@pytest.fixture
+def pem_bound(bound, k8s):
+    configure_pem(bound, k8s, [k8s.public_key_pem()])
+    k8s.clear_calls()
+    return bound
+
+
+def test_pem_keys_stored_as_given_and_read_back(kube, k8s):
+    pems = [k8s.public_key_pem(), k8s.signing_cert_pem()]
+    configure_pem(kube, k8s, pems)
+    assert kube.hv.auth.kubernetes.read_config(mount_point=MOUNT)["pem_keys"] == pems
+    # hvac's configure sends certificates.
+    configure(kube, k8s, pem_keys=[k8s.signing_cert_pem()])
+    assert kube.hv.auth.kubernetes.read_config(mount_point=MOUNT)["pem_keys"] == [k8s.signing_cert_pem()]
+    # A write without pem_keys replaces the whole config, pem_keys too.
+    configure(kube, k8s)
+    assert kube.hv.auth.kubernetes.read_config(mount_point=MOUNT)["pem_keys"] == []
+
+
+def test_pem_keys_right_key_login_works_and_is_still_reviewed(pem_bound, k8s):
+    r = login_raw(pem_bound, "r", k8s.token(pem_bound.sa))
+    assert r.status_code == 200, r.text
+    assert r.json()["auth"]["policies"] == ["default", "p"]
+    # As in Vault's plugin, the TokenReview still runs: a good signature
+    # says nothing of a service account deleted since.
+    assert len(k8s.reviews()) == 1
+    pem_bound.before = token_count(pem_bound)
+    k8s.revoked.add(pem_bound.sa.uid)
+    try:
+        refused(pem_bound, k8s, k8s.token(pem_bound.sa), 403, "permission denied", reviewed=True)
+    finally:
+        k8s.revoked.discard(pem_bound.sa.uid)
+
+
+def test_pem_keys_certificate_holding_the_key(bound, k8s):
+    configure(bound, k8s, pem_keys=[k8s.signing_cert_pem()])  # through hvac
+    assert login_raw(bound, "r", k8s.token(bound.sa)).status_code == 200
+    # Among other keys: any one that verifies will do.
+    configure_pem(bound, k8s, [k8s.public_key_pem(k8s_api.other_key()), k8s.signing_cert_pem()])
+    assert login_raw(bound, "r", k8s.token(bound.sa)).status_code == 200
+
+
+def test_pem_keys_another_key_refused_without_a_review(bound, k8s):
+    configure_pem(bound, k8s, [k8s.public_key_pem(k8s_api.other_key())])
+    refused(bound, k8s, k8s.token(bound.sa), 403, "permission denied", reviewed=False)
+
+
+def test_pem_keys_forged_jwt_never_reaches_the_api_server(pem_bound, k8s):
+    forged = k8s.token(pem_bound.sa, key=k8s_api.other_key())
+    refused(pem_bound, k8s, forged, 403, "permission denied", reviewed=False)
+    # A good JWT whose signature was tampered with, likewise.
+    good = k8s.token(pem_bound.sa)
+    head, body, sig = good.split(".")
+    flipped = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
+    refused(pem_bound, k8s, f"{head}.{body}.{flipped}", 403, "permission denied", reviewed=False)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pem_keys": ["-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n"]},
+        {"pem_keys": "not a pem at all"},
+        {"pem_keys": ["", "x"]},
+    ],
+)
+def test_pem_keys_malformed_refused_at_config_write(pem_bound, k8s, body):
+    r = pem_bound.request("POST", f"/v1/auth/{MOUNT}/config", token=pem_bound.root_token,
+                          json={"kubernetes_host": k8s.url, **body})
+    assert_error(r, 400, "pem_keys: key 1:")
+    # Nothing stored: the config before stands, its key still in force.
+    assert pem_bound.hv.auth.kubernetes.read_config(mount_point=MOUNT)["pem_keys"] == [k8s.public_key_pem()]
+    assert login_raw(pem_bound, "r", k8s.token(pem_bound.sa)).status_code == 200
+
+
+def test_pem_keys_second_entry_bad_is_named(kube, k8s):
+    r = kube.request("POST", f"/v1/auth/{MOUNT}/config", token=kube.root_token,
+                     json={"kubernetes_host": k8s.url, "pem_keys": [k8s.public_key_pem(), "junk"]})
+    assert_error(r, 400, "pem_keys: key 2: not a PEM public key or certificate")
+
+
+def test_pem_keys_legacy_token_without_time_claims(k8s, kube):
+    sa = k8s.account("team-green", "legacy-" + secrets.token_hex(3))
+    role(kube, "old", bound_service_account_names=sa.name, bound_service_account_namespaces="team-green")
+    configure_pem(kube, k8s, [k8s.public_key_pem()])
+    jwt = k8s.token(sa, legacy=True)
+    payload = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "=="))
+    assert not {"exp", "iat", "nbf"} & set(payload), "the stand-in's legacy token should carry no time claim"
+    r = login_raw(kube, "old", jwt)
+    assert r.status_code == 200, r.text
+    assert r.json()["auth"]["metadata"]["service_account_secret_name"] == f"{sa.name}-token-x2k9"
+    # The same legacy token signed by another key is refused locally.
+    k8s.clear_calls()
+    forged = k8s.token(sa, legacy=True, key=k8s_api.other_key())
+    assert_refused(kube, login_raw(kube, "old", forged), 403, "permission denied", jwt=forged)
+    assert k8s.reviews() == []
+
+
+def test_pem_keys_alg_none_and_hs256_with_the_pem_refused(pem_bound, k8s):
+    claims = projected_claims(pem_bound.sa)
+    refused(pem_bound, k8s, hand_made_jwt("none", claims), 403, "invalid jwt", reviewed=False)
+    for secret in (k8s.public_key_pem(), k8s.public_key_pem().strip()):
+        forged = hand_made_jwt("HS256", claims, secret=secret)
+        refused(pem_bound, k8s, forged, 403, "alg", reviewed=False)

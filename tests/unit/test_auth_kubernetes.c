@@ -1,7 +1,8 @@
 /* test_auth_kubernetes.c — the parts of auth/kubernetes that decide
  * without the network: Vault's binding globs, the namespace label
- * selector (parsing and matching), the unverified claims of a JWT, the
- * API server URL check and where the reviewer's credentials come from. */
+ * selector (parsing and matching), the unverified claims of a JWT,
+ * pem_keys and the local signature check, the API server URL check and
+ * where the reviewer's credentials come from. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "auth/kubernetes.h"
 #include "encoding.h"
@@ -331,6 +335,167 @@ static void test_claims(void **state)
 		assert_int_equal(k8s_claims_parse(shapes[i], strlen(shapes[i]), &c, &why), TROVE_ERR_INVALID);
 }
 
+/* --- pem_keys -------------------------------------------------------------- */
+
+/* The public key of key as PEM, or a self-signed certificate for it. */
+static char *key_pem(EVP_PKEY *key, bool as_cert)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data = NULL;
+	if (as_cert) {
+		X509 *x = X509_new();
+		assert_non_null(x);
+		ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+		X509_gmtime_adj(X509_getm_notBefore(x), 0);
+		X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+		                           (const unsigned char *)"sa-signer", -1, -1, 0);
+		X509_set_issuer_name(x, X509_get_subject_name(x));
+		X509_set_pubkey(x, key);
+		assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+		assert_int_equal(PEM_write_bio_X509(b, x), 1);
+		X509_free(x);
+	} else {
+		assert_int_equal(PEM_write_bio_PUBKEY(b, key), 1);
+	}
+	long n = BIO_get_mem_data(b, &data);
+	char *out = strndup(data, (size_t)n);
+	BIO_free(b);
+	return out;
+}
+
+/* header.payload signed RS256 by key, or HS256 with secret when key is
+ * NULL (a public key misused as an HMAC secret). */
+static char *signed_jwt(EVP_PKEY *key, const char *secret, const char *hdr, const char *payload)
+{
+	char *unsigned_jwt = make_jwt(hdr, payload);
+	size_t in_len = strlen(unsigned_jwt) - 4; /* without ".sig" */
+	unsigned char sig[512];
+	size_t sig_len = sizeof(sig);
+	if (key) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+		assert_int_equal(
+		    EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)unsigned_jwt, in_len), 1);
+		EVP_MD_CTX_free(md);
+	} else {
+		unsigned int l = 0;
+		HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)unsigned_jwt, in_len, sig,
+		     &l);
+		sig_len = l;
+	}
+	char *s64 = base64url_encode(sig, sig_len);
+	size_t n = in_len + strlen(s64) + 2;
+	char *out = malloc(n);
+	snprintf(out, n, "%.*s.%s", (int)in_len, unsigned_jwt, s64);
+	free(unsigned_jwt);
+	free(s64);
+	return out;
+}
+
+static int keyset_of(struct jwt_keyset *ks, struct buf *err, const char *a, const char *b)
+{
+	struct strlist l;
+	strlist_init(&l);
+	strlist_push(&l, a);
+	if (b)
+		strlist_push(&l, b);
+	jwt_keyset_init(ks);
+	int r = k8s_pem_keyset(&l, ks, err);
+	strlist_release(&l);
+	return r;
+}
+
+static void test_pem_keyset(void **state)
+{
+	EVP_PKEY *rsa = EVP_RSA_gen(2048), *small = EVP_RSA_gen(1024);
+	EVP_PKEY *ec = EVP_EC_gen("P-256"), *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	char *rsa_pem = key_pem(rsa, false), *ec_cert = key_pem(ec, true);
+	char *small_pem = key_pem(small, false), *ed_pem = key_pem(ed, false);
+	struct jwt_keyset ks;
+	struct buf err;
+	(void)state;
+
+	buf_init(&err, 4096);
+	assert_int_equal(keyset_of(&ks, &err, rsa_pem, ec_cert), 0);
+	assert_int_equal(ks.len, 2);
+	jwt_keyset_release(&ks);
+
+	/* The first bad entry is named; the others are never reached. */
+	assert_int_equal(keyset_of(&ks, &err, rsa_pem, "-----BEGIN PUBLIC KEY-----\nAAAA\n"), TROVE_ERR_INVALID);
+	assert_string_equal(err.data, "key 2: not a PEM public key or certificate");
+	jwt_keyset_release(&ks);
+	buf_reset(&err);
+	assert_int_equal(keyset_of(&ks, &err, small_pem, NULL), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "key 1: RSA key under 2048 bits"));
+	jwt_keyset_release(&ks);
+	buf_reset(&err);
+	/* Vault's plugin takes RSA and EC keys only: no cluster signs EdDSA. */
+	assert_int_equal(keyset_of(&ks, &err, ed_pem, NULL), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "not an RSA or EC key"));
+	jwt_keyset_release(&ks);
+
+	buf_release(&err);
+	free(rsa_pem), free(ec_cert), free(small_pem), free(ed_pem);
+	EVP_PKEY_free(rsa), EVP_PKEY_free(small), EVP_PKEY_free(ec), EVP_PKEY_free(ed);
+}
+
+static void test_verify_signature(void **state)
+{
+	const int64_t now = 1700000000;
+	static const char legacy[] = "{\"iss\":\"kubernetes/serviceaccount\","
+	                             "\"kubernetes.io/serviceaccount/namespace\":\"n\","
+	                             "\"kubernetes.io/serviceaccount/service-account.name\":\"s\","
+	                             "\"kubernetes.io/serviceaccount/service-account.uid\":\"u\"}";
+	static const char rs256[] = "{\"alg\":\"RS256\",\"kid\":\"k1\"}";
+	EVP_PKEY *key = EVP_RSA_gen(2048), *other = EVP_RSA_gen(2048);
+	char *pub = key_pem(key, false), *cert = key_pem(key, true), *other_pub = key_pem(other, false);
+	struct jwt_keyset by_key, by_cert, wrong;
+	(void)state;
+
+	assert_int_equal(keyset_of(&by_key, NULL, pub, NULL), 0);
+	assert_int_equal(keyset_of(&by_cert, NULL, cert, NULL), 0);
+	assert_int_equal(keyset_of(&wrong, NULL, other_pub, NULL), 0);
+	struct {
+		EVP_PKEY *signer;
+		const char *hdr, *payload;
+		const struct jwt_keyset *ks;
+		int want;
+	} cases[] = {
+	    /* A legacy token: no time claim, no aud; the header's kid matches no
+	     * key's (PEM keys have none), so every key is tried. */
+	    {key, rs256, legacy, &by_key, 0},
+	    {key, rs256, legacy, &by_cert, 0},
+	    {key, rs256, legacy, &wrong, TROVE_ERR_PERMISSION},
+	    {other, rs256, legacy, &by_key, TROVE_ERR_PERMISSION},
+	    /* Issuer and audience are the login's checks, not this one's. */
+	    {key, rs256, "{\"iss\":\"https://elsewhere\",\"aud\":[\"x\"],\"exp\":1700000600}", &by_key, 0},
+	    /* Time claims present are checked, with the 150 s leeway. */
+	    {key, rs256, "{\"exp\":1699999900}", &by_key, 0},
+	    {key, rs256, "{\"exp\":1699999800}", &by_key, TROVE_ERR_PERMISSION},
+	    {key, rs256, "{\"nbf\":1700000100}", &by_key, 0},
+	    {key, rs256, "{\"nbf\":1700000200}", &by_key, TROVE_ERR_PERMISSION},
+	    {key, rs256, "{\"iat\":1700000200}", &by_key, TROVE_ERR_PERMISSION},
+	    /* An alg Kubernetes never signs with, whatever the signature. */
+	    {key, "{\"alg\":\"RS1\"}", legacy, &by_key, TROVE_ERR_INVALID},
+	    {NULL, "{\"alg\":\"HS256\"}", legacy, &by_key, TROVE_ERR_INVALID},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *jwt = signed_jwt(cases[i].signer, pub, cases[i].hdr, cases[i].payload);
+		assert_int_equal(k8s_verify_signature(jwt, strlen(jwt), cases[i].ks, now, NULL), cases[i].want);
+		free(jwt);
+	}
+	/* alg none with an empty signature. */
+	char *none = make_jwt("{\"alg\":\"none\"}", legacy);
+	none[strlen(none) - 3] = '\0';
+	assert_int_equal(k8s_verify_signature(none, strlen(none), &by_key, now, NULL), TROVE_ERR_INVALID);
+	free(none);
+
+	jwt_keyset_release(&by_key), jwt_keyset_release(&by_cert), jwt_keyset_release(&wrong);
+	free(pub), free(cert), free(other_pub);
+	EVP_PKEY_free(key), EVP_PKEY_free(other);
+}
+
 static void test_host(void **state)
 {
 	const char *why = NULL;
@@ -443,7 +608,8 @@ int main(void)
 	    cmocka_unit_test(test_selector_match), cmocka_unit_test(test_selector_refusals),
 	    cmocka_unit_test(test_selector_yaml),  cmocka_unit_test(test_claims),
 	    cmocka_unit_test(test_host),           cmocka_unit_test(test_creds),
-	    cmocka_unit_test(test_dns_label),
+	    cmocka_unit_test(test_dns_label),      cmocka_unit_test(test_pem_keyset),
+	    cmocka_unit_test(test_verify_signature),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

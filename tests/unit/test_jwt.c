@@ -211,10 +211,18 @@ static void test_claims(void **state)
 		free(tok);
 	}
 	/* No time claim at all; an aud with no audience bound. */
-	json_t *c = json_pack("{ss}", "iss", "https://idp");
+	json_t *c = json_pack("{ssss}", "iss", "https://idp", "aud", "trove");
 	char *tok = make_token(key, "ES256", NULL, c);
 	struct jwt_expect e = expect();
 	assert_int_equal(verify(tok, &ks, &e), TROVE_ERR_PERMISSION);
+	e.time_claims_optional = true; /* Kubernetes' legacy tokens */
+	assert_int_equal(verify(tok, &ks, &e), 0);
+	free(tok);
+	/* The option only lets time claims be absent: one present is checked. */
+	tok = make_token(key, "ES256", NULL, json_pack("{sssssI}", "iss", "https://idp", "aud", "trove", "exp",
+	                                                 (json_int_t)NOW - 10));
+	assert_int_equal(verify(tok, &ks, &e), TROVE_ERR_PERMISSION);
+	e.time_claims_optional = false;
 	free(tok);
 	tok = make_token(key, "ES256", NULL, good_claims());
 	e.audiences = NULL;
