@@ -42,10 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!ident)
 		ident = json_loads(
-		    "{\"entity\":{\"id\":\"e1\",\"name\":\"n\\\"}{\",\"metadata\":{\"a\":\"}}\\u0000\"},"
+		    "{\"entity\":{\"id\":\"e1\",\"name\":\"n\\\"}{\",\"metadata\":{\"a\":\"}}\\n\"},"
 		    "\"aliases\":[{\"id\":\"a1\",\"name\":\"x\",\"mount_accessor\":\"auth_userpass_1\","
 		    "\"metadata\":{}}]},\"groups\":[{\"id\":\"g1\",\"name\":\"ops\"}]}",
 		    0, NULL);
+	if (!ident)
+		abort();
 	tpl = malloc(size + 1);
 	if (!tpl)
 		return 0;
