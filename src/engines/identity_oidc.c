@@ -363,6 +363,14 @@ static int role_write(struct request *req, struct response *resp)
 			r = response_error(resp, TROVE_ERR_INVALID, "key: key \"%s\" does not exist", kname);
 		goto out;
 	}
+	if (json_integer_value(json_object_get(role, "ttl")) >
+	    json_integer_value(json_object_get(key, "verification_ttl"))) {
+		r = response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "ttl: a role's token ttl cannot be longer than the verification_ttl of the key it "
+		    "references");
+		goto out;
+	}
 	r = oidc_template_render(json_string_value(json_object_get(role, "template")), NULL, &claims, &err);
 	if (r != 0) {
 		r = response_error(resp, r, "%s", err.len ? err.data : "template: invalid");

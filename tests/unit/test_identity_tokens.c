@@ -303,6 +303,11 @@ static void test_client_ids_and_delete(void **state)
 	assert_int_equal(send(x, "POST", "/v1/identity/oidc/role/r2", "{\"key\":\"missing\"}", NULL, NULL),
 	                 400);
 	assert_int_equal(send(x, "POST", "/v1/identity/oidc/role/r2", "{}", NULL, NULL), 400);
+	/* a token may not outlive the key's verification of it (Vault's rule) */
+	assert_int_equal(
+	    send(x, "POST", "/v1/identity/oidc/role/r2", "{\"key\":\"k\",\"ttl\":\"25h\"}", NULL, &b), 400);
+	assert_non_null(strstr(fixture_first_error(b), "verification_ttl"));
+	json_decref(b);
 	assert_int_equal(send(x, "LIST", "/v1/identity/oidc/role", NULL, NULL, &b), 200);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(b, "data"), "keys")), 1);
 	json_decref(b);
