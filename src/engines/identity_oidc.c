@@ -4,6 +4,7 @@
  * templates identity_oidc_template.c. */
 #include "engines/identity_oidc.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "clock.h"
@@ -149,7 +150,7 @@ static int key_list(struct request *req, struct response *resp)
 	return list_names(req, resp, "oidc/key/");
 }
 
-static int key_write(struct request *req, struct response *resp)
+static int key_write_locked(struct request *req, struct response *resp)
 {
 	const char *name = request_param(req, "name");
 	json_t *rec = NULL;
@@ -233,7 +234,7 @@ static void roles_using(struct storage *st, const char *name, struct strlist *ou
 	strlist_release(&roles);
 }
 
-static int key_delete(struct request *req, struct response *resp)
+static int key_delete_locked(struct request *req, struct response *resp)
 {
 	const char *name = request_param(req, "name");
 	struct strlist users;
@@ -261,7 +262,7 @@ static int key_delete(struct request *req, struct response *resp)
 	return r;
 }
 
-static int key_rotate(struct request *req, struct response *resp)
+static int key_rotate_locked(struct request *req, struct response *resp)
 {
 	const char *name = request_param(req, "name");
 	json_t *rec = NULL;
@@ -327,7 +328,7 @@ static char *template_text(const char *t)
 	return out;
 }
 
-static int role_write(struct request *req, struct response *resp)
+static int role_write_locked(struct request *req, struct response *resp)
 {
 	const char *name = request_param(req, "name");
 	json_t *role = NULL, *key = NULL, *claims = NULL;
@@ -390,7 +391,7 @@ out:
 	return r;
 }
 
-static int role_delete(struct request *req, struct response *resp)
+static int role_delete_locked(struct request *req, struct response *resp)
 {
 	char path[512];
 	(void)resp;
@@ -569,6 +570,49 @@ static int wellknown_keys(struct request *req, struct response *resp)
 	return 0;
 }
 
+/* ---- writes: one at a time per mount ---- */
+
+/* Runs fn holding the identity store's OIDC lock (core/identity.h), so a
+ * key or role is read, changed and stored whole. */
+static int locked(struct request *req, struct response *resp, int (*fn)(struct request *, struct response *))
+{
+	struct identity_store *s = req->mount ? req->mount->engine_state : NULL;
+	pthread_mutex_t *mu = s ? identity_oidc_lock(s) : NULL;
+	int r;
+
+	if (mu)
+		pthread_mutex_lock(mu);
+	r = fn(req, resp);
+	if (mu)
+		pthread_mutex_unlock(mu);
+	return r;
+}
+
+static int key_write(struct request *req, struct response *resp)
+{
+	return locked(req, resp, key_write_locked);
+}
+
+static int key_delete(struct request *req, struct response *resp)
+{
+	return locked(req, resp, key_delete_locked);
+}
+
+static int key_rotate(struct request *req, struct response *resp)
+{
+	return locked(req, resp, key_rotate_locked);
+}
+
+static int role_write(struct request *req, struct response *resp)
+{
+	return locked(req, resp, role_write_locked);
+}
+
+static int role_delete(struct request *req, struct response *resp)
+{
+	return locked(req, resp, role_delete_locked);
+}
+
 /* ---- background ---- */
 
 void identity_oidc_periodic(struct mount *m)
@@ -577,6 +621,9 @@ void identity_oidc_periodic(struct mount *m)
 	int64_t now = oidc_now();
 	json_t *rec = NULL;
 
+	struct identity_store *s = m->engine_state;
+	if (s)
+		pthread_mutex_lock(identity_oidc_lock(s));
 	strlist_init(&names);
 	storage_list(m->view, "oidc/key/", &names);
 	for (size_t i = 0; i < names.len; i++) {
@@ -595,6 +642,8 @@ void identity_oidc_periodic(struct mount *m)
 		rec = NULL;
 	}
 	strlist_release(&names);
+	if (s)
+		pthread_mutex_unlock(identity_oidc_lock(s));
 }
 
 /* ---- tables ---- */

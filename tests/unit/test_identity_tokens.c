@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "clock.h"
 #include "core/identity.h"
@@ -400,6 +401,37 @@ static void test_rotation(void **state)
 	assert_int_equal(send(x, "DELETE", "/v1/identity/oidc/key/k", NULL, NULL, NULL), 204);
 }
 
+static void *rotate_five(void *arg)
+{
+	for (int i = 0; i < 5; i++)
+		if (send(arg, "POST", "/v1/identity/oidc/key/k/rotate", NULL, NULL, NULL) != 204)
+			return arg;
+	return NULL;
+}
+
+/* Rotations at once lose none of one another: every replaced public key
+ * is still published. */
+static void test_concurrent_rotations(void **state)
+{
+	struct fx *x = *state;
+	pthread_t t[4];
+	struct jwt_keyset ks;
+	size_t n = 0;
+
+	assert_int_equal(send(x, "POST", "/v1/identity/oidc/key/k", "{\"algorithm\":\"ES256\"}", NULL, NULL),
+	                 204);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, rotate_five, x), 0);
+	for (int i = 0; i < 4; i++) {
+		void *failed = NULL;
+		pthread_join(t[i], &failed);
+		assert_null(failed);
+	}
+	published_keys(x, &ks, &n);
+	assert_int_equal(n, 21);
+	jwt_keyset_release(&ks);
+}
+
 /* {"active": ...} of introspecting tok with client_id (may be NULL). */
 static bool active(struct fx *x, const char *tok, const char *client_id, const char *want_err)
 {
@@ -454,6 +486,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_templates_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_introspect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_rotations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
