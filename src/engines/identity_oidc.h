@@ -69,7 +69,7 @@ bool oidc_claim_reserved(const char *name);
  * shape, or NULL: empty data) into *out, a new JSON object. Actions:
  *   identity.entity.id | name | metadata | metadata.<key>
  *   identity.entity.aliases.<mount accessor>.id | name | metadata |
- *       metadata.<key>
+ *       metadata.<key> | custom_metadata | custom_metadata.<key>
  *   identity.entity.groups.ids | identity.entity.groups.names
  *   time.now | time.now.plus.<duration> | time.now.minus.<duration>
  * A value missing from ident is "" (an object {} for metadata, [] for the

@@ -38,22 +38,35 @@ static const json_t *alias_on(const json_t *entity, const char *acc, size_t acc_
 	return NULL;
 }
 
-/* "id", "name", "metadata" or "metadata.<key>" of rec (an entity or an
- * alias) as a new JSON value; NULL for an unknown name. */
-static json_t *member_value(const json_t *rec, const char *name)
+/* A map member of rec ("metadata", "custom_metadata") whole, or its
+ * member key after "<map>."; NULL when name is neither. */
+static json_t *map_value(const json_t *rec, const char *map, const char *name)
 {
-	const json_t *md = json_object_get(rec, "metadata");
+	size_t n = strlen(map);
+	const json_t *md = json_object_get(rec, map);
+
+	if (strcmp(name, map) == 0)
+		return json_is_object(md) ? json_deep_copy(md) : json_object();
+	if (strncmp(name, map, n) == 0 && name[n] == '.' && name[n + 1]) {
+		const char *s = json_string_value(json_object_get(md, name + n + 1));
+		return json_string(s ? s : "");
+	}
+	return NULL;
+}
+
+/* "id", "name", "metadata" or "metadata.<key>" of rec (an entity or, with
+ * alias, an alias, which also has "custom_metadata[.<key>]") as a new JSON
+ * value; NULL for an unknown name. */
+static json_t *member_value(const json_t *rec, const char *name, bool alias)
+{
+	json_t *v;
 	if (strcmp(name, "id") == 0 || strcmp(name, "name") == 0) {
 		const char *s = json_string_value(json_object_get(rec, name));
 		return json_string(s ? s : "");
 	}
-	if (strcmp(name, "metadata") == 0)
-		return json_is_object(md) ? json_deep_copy(md) : json_object();
-	if (strncmp(name, "metadata.", 9) == 0 && name[9]) {
-		const char *s = json_string_value(json_object_get(md, name + 9));
-		return json_string(s ? s : "");
-	}
-	return NULL;
+	if ((v = map_value(rec, "metadata", name)) != NULL)
+		return v;
+	return alias ? map_value(rec, "custom_metadata", name) : NULL;
 }
 
 /* The list of one member ("id" or "name") of each of ident's groups. */
@@ -110,19 +123,19 @@ static json_t *action_value(const char *expr, const json_t *ident)
 		return NULL;
 	p = expr + sizeof(ent) - 1;
 	if (strncmp(p, als, sizeof(als) - 1) != 0)
-		return member_value(entity, p);
+		return member_value(entity, p, false);
 	p += sizeof(als) - 1;
 	const char *dot = strchr(p, '.');
 	if (!dot || dot == p)
 		return NULL;
-	json_t *probe = member_value(NULL, dot + 1); /* the member name is checked with no data */
+	json_t *probe = member_value(NULL, dot + 1, true); /* the member name is checked with no data */
 	if (!probe)
 		return NULL;
 	const json_t *alias = alias_on(entity, p, (size_t)(dot - p));
 	if (!alias)
 		return probe;
 	json_decref(probe);
-	return member_value(alias, dot + 1);
+	return member_value(alias, dot + 1, true);
 }
 
 static int fail(struct buf *err, const char *why, const char *detail)

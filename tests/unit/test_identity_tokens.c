@@ -284,6 +284,46 @@ static void test_token_claims(void **state)
 	assert_int_equal(send(x, "GET", "/v1/identity/oidc/token/nope", NULL, x->user_token, NULL), 400);
 }
 
+/* The alias of the user on userpass: its custom metadata and name reach
+ * the token through the alias's mount accessor. */
+static void test_alias_claims(void **state)
+{
+	struct fx *x = *state;
+	char client_id[64], path[256], tpl[512];
+	json_t *b = NULL;
+
+	snprintf(path, sizeof(path), "/v1/identity/entity/id/%s", x->entity_id);
+	assert_int_equal(send(x, "GET", path, NULL, NULL, &b), 200);
+	json_t *alias = json_array_get(json_object_get(json_object_get(b, "data"), "aliases"), 0);
+	char acc[128], alias_id[64];
+	snprintf(acc, sizeof(acc), "%s", json_string_value(json_object_get(alias, "mount_accessor")));
+	snprintf(alias_id, sizeof(alias_id), "%s", json_string_value(json_object_get(alias, "id")));
+	json_decref(b);
+	snprintf(path, sizeof(path), "/v1/identity/entity-alias/id/%s", alias_id);
+	assert_in_range(send(x, "POST", path, "{\"custom_metadata\":{\"tier\":\"gold\"}}", NULL, NULL), 200,
+	                204);
+	snprintf(tpl, sizeof(tpl),
+	         "{\"tier\": {{identity.entity.aliases.%s.custom_metadata.tier}},"
+	         " \"login\": {{identity.entity.aliases.%s.name}},"
+	         " \"other\": {{identity.entity.aliases.auth_none_1.name}}}",
+	         acc, acc);
+	key_and_role(x, "ES256", "[\"*\"]", tpl, client_id);
+	char *tok = get_token(x, 200);
+	json_t *claims = NULL;
+	struct jwt_keyset ks;
+	size_t n = 0;
+	published_keys(x, &ks, &n);
+	struct jwt_expect e = {
+	    .now = now_s, .algs = (const char *const[]){"ES256", NULL}, .allow_unbound_aud = true};
+	assert_int_equal(jwt_verify(tok, strlen(tok), &ks, &e, &claims, NULL), 0);
+	assert_string_equal(json_string_value(json_object_get(claims, "tier")), "gold");
+	assert_string_equal(json_string_value(json_object_get(claims, "login")), "alice");
+	assert_string_equal(json_string_value(json_object_get(claims, "other")), "");
+	json_decref(claims);
+	jwt_keyset_release(&ks);
+	free(tok);
+}
+
 static void test_client_ids_and_delete(void **state)
 {
 	struct fx *x = *state;
@@ -329,6 +369,7 @@ static void test_templates_refused(void **state)
 	                     "[1,2]",
 	                     "{\"a\":",
 	                     "{\"a\": {{identity.entity.password}}}",
+	                     "{\"a\": {{identity.entity.custom_metadata}}}",
 	                     "{\"a\": {{identity.entity.id}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *r = json_pack("{s:s, s:s}", "key", "k", "template", bad[i]);
@@ -482,6 +523,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config_and_discovery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_claims, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alias_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_ids_and_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_templates_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
