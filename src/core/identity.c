@@ -41,6 +41,7 @@ struct identity_store {
 	pthread_mutex_t cache_lock;
 	json_t *cache;
 	uint64_t cache_gen;
+	pthread_mutex_t oidc_lock; /* identity_oidc_lock */
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -243,6 +244,7 @@ struct identity_store *identity_store_new(struct core *core, struct storage *vie
 	atomic_init(&s->loaded, false);
 	atomic_init(&s->generation, 1);
 	pthread_mutex_init(&s->cache_lock, NULL);
+	pthread_mutex_init(&s->oidc_lock, NULL);
 	s->cache = json_object();
 	kind_init(&s->entities, "entity/");
 	kind_init(&s->aliases, "alias/");
@@ -261,8 +263,14 @@ void identity_store_free(struct identity_store *s)
 	kind_clear(&s->galiases);
 	json_decref(s->cache);
 	pthread_mutex_destroy(&s->cache_lock);
+	pthread_mutex_destroy(&s->oidc_lock);
 	pthread_rwlock_destroy(&s->lock);
 	free(s);
+}
+
+pthread_mutex_t *identity_oidc_lock(struct identity_store *s)
+{
+	return &s->oidc_lock;
 }
 
 uint64_t identity_generation(struct identity_store *s)

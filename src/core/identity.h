@@ -28,6 +28,7 @@
 #define TROVE_IDENTITY_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -104,6 +105,11 @@ int identity_lookup_entity(struct identity_store *s, const json_t *fields, json_
 int identity_lookup_group(struct identity_store *s, const json_t *fields, json_t **out, struct buf *err);
 
 uint64_t identity_generation(struct identity_store *s);
+
+/* The lock the identity token routes (engines/identity_oidc.c) hold while
+ * they read, change and store a key or role record, so a rotation and a
+ * write of the same key never lose one another. Lives as long as s. */
+pthread_mutex_t *identity_oidc_lock(struct identity_store *s);
 
 /* A storage change made elsewhere (core_storage_changed, invalidate.h):
  * key is relative to the store's view ("entity/<id>", "alias/<id>",

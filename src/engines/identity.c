@@ -16,6 +16,7 @@
 #include "custom_metadata.h"
 
 #include "core/identity.h"
+#include "engines/identity_oidc.h"
 #include "core/mount.h"
 #include "err.h"
 
@@ -496,7 +497,7 @@ static const struct route identity_routes[] = {
     {0},
 };
 
-static const struct route *const identity_tables[] = {identity_routes, NULL};
+static const struct route *const identity_tables[] = {identity_routes, identity_oidc_routes, NULL};
 
 static int identity_mount_init(struct mount *m, struct buf *err)
 {
@@ -524,4 +525,6 @@ const struct engine identity_engine = {
     .mount_init = identity_mount_init,
     .mount_cleanup = identity_mount_cleanup,
     .invalidate = identity_invalidate,
+    .periodic = identity_oidc_periodic, /* identity token key rotation */
+    .periodic_interval_s = 60,
 };

@@ -315,6 +315,24 @@ static bool key_fits(const struct alg *a, EVP_PKEY *key)
 	return strcmp(group, a->group) == 0;
 }
 
+const EVP_MD *jose_alg_md(const char *alg)
+{
+	const struct alg *a = find_alg(alg);
+	return a && a->md ? a->md() : NULL;
+}
+
+size_t jose_alg_coord(const char *alg)
+{
+	const struct alg *a = find_alg(alg);
+	return a ? a->coord : 0;
+}
+
+bool jose_alg_key_fits(const char *alg, EVP_PKEY *key)
+{
+	const struct alg *a = find_alg(alg);
+	return a && key && key_fits(a, key);
+}
+
 static int sig_fail(struct buf *err, const char *prefix, const char *why)
 {
 	if (err)

@@ -36,6 +36,14 @@ int jose_jwk_to_pkey(const json_t *jwk, EVP_PKEY **out, struct buf *err);
 /* Whether alg names one of the signature algorithms above. */
 bool jose_alg_known(const char *alg);
 
+/* For a signer (jws_sign.h), from the same table: the digest of alg
+ * (NULL for EdDSA or an unknown alg), the bytes of each of r and s of an
+ * ES* signature (0 for the others), and whether key is of the kind alg
+ * names (false for an unknown alg). PS* are table entries too. */
+const EVP_MD *jose_alg_md(const char *alg);
+size_t jose_alg_coord(const char *alg);
+bool jose_alg_key_fits(const char *alg, EVP_PKEY *key);
+
 /* Verifies sig (sig_len bytes) over input with key under alg. The key
  * must be of the kind alg names (RS and PS an RSA key, ES256 P-256, ES384
  * P-384, ES512 P-521, EdDSA Ed25519). Returns 0, or TROVE_ERR_PERMISSION
