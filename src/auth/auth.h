@@ -11,5 +11,7 @@ extern const struct engine approle_engine;
 /* auth/jwt and auth/oidc: JWTs and OIDC logins verified against a
  * provider's keys. */
 extern const struct engine jwt_engine;
+/* auth/cert: TLS client certificates verified against trusted CAs. */
+extern const struct engine cert_engine;
 
 #endif

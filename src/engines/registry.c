@@ -23,6 +23,8 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 			return &approle_engine;
 		if (strcmp(type, "jwt") == 0 || strcmp(type, "oidc") == 0)
 			return &jwt_engine;
+		if (strcmp(type, "cert") == 0)
+			return &cert_engine;
 		return NULL;
 	}
 	if (strcmp(type, "system") == 0)
