@@ -24,6 +24,7 @@
 
 #include "api/token_helper.h"
 #include "cli/cli.h"
+#include "cli/login_cert.h"
 #include "err.h"
 #include "secure.h"
 
@@ -336,10 +337,16 @@ out:
 	return r;
 }
 
+static int login_cert(struct cli *cli, const struct login_args *a, json_t **out)
+{
+	return cli_login_cert(cli, a->argc, a->argv, a->path, out);
+}
+
 static const struct login_method methods[] = {
     {"token", login_token},
     {"userpass", login_userpass},
     {"approle", login_approle},
+    {"cert", login_cert},
 };
 
 /* ---- storing ---------------------------------------------------------- */

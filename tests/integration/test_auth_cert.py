@@ -375,3 +375,47 @@ def test_pinned_leaf_certificate(cert_server):
     # Another certificate of the same CA is not the pinned one.
     other, _ = srv.pki.client("other", "pinned-host", ou=None, ext=None)
     _refused(_login(srv, other, {"name": "pin"}), 400, "invalid certificate")
+
+
+def _cli_env(srv, tmp_path, pair=None):
+    env = {
+        "VAULT_ADDR": srv.url,
+        "VAULT_CACERT": srv.verify,
+        "TROVE_TOKEN_PATH": str(tmp_path / "token"),
+    }
+    if pair:
+        env["VAULT_CLIENT_CERT"], env["VAULT_CLIENT_KEY"] = pair
+    return env
+
+
+def test_cli_login_method_cert(cert_server, tmp_path):
+    srv = cert_server
+    pair, _ = srv.pki.client("good", "app1.example.com")
+    p = run_cli(["login", "-method=cert", "-format=json", "name=web"], env=_cli_env(srv, tmp_path, pair))
+    assert p.returncode == 0, p.stderr
+    import json
+
+    auth = json.loads(p.stdout)["auth"]
+    assert "web" in auth["policies"]
+    assert (tmp_path / "token").read_text().strip() == auth["client_token"]
+    # Without name= every entry is tried.
+    p = run_cli(["login", "-method=cert", "-token-only"], env=_cli_env(srv, tmp_path, pair))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip()
+
+
+def test_cli_login_method_cert_refusals(cert_server, tmp_path):
+    srv = cert_server
+    # No client certificate configured: said locally, nothing sent.
+    p = run_cli(["login", "-method=cert"], env=_cli_env(srv, tmp_path))
+    assert p.returncode == 1
+    assert "VAULT_CLIENT_CERT" in p.stderr
+    p = run_cli(["login", "-method=cert", "role=web"], env=_cli_env(srv, tmp_path))
+    assert p.returncode == 1 and "name=" in p.stderr
+    # A certificate the method refuses: the server's error, no token stored.
+    pair, _ = srv.pki.client("bad", "intruder.example.com")
+    p = run_cli(["login", "-method=cert"], env=_cli_env(srv, tmp_path, pair))
+    assert p.returncode == 2, p.stdout
+    assert "no chain matching all constraints" in p.stderr
+    assert not (tmp_path / "token").exists()
+    _still_serving(srv)
