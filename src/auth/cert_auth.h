@@ -60,12 +60,12 @@ void cert_subject_cn(X509 *c, char *out, size_t cap);
 
 /* Parses the certificates of a PEM bundle (in order) into a new stack,
  * or NULL when there is none. */
-STACK_OF(X509) *cert_parse_pem(const char *pem, size_t len);
+STACK_OF(X509) * cert_parse_pem(const char *pem, size_t len);
 
 /* The config (defaults when none was written). New reference. */
 int cert_config_load(struct request *req, json_t **out);
 /* Whether any certificate of chain has a serial listed by a stored CRL. */
-int cert_chain_revoked(struct request *req, STACK_OF(X509) *chain, bool *revoked);
+int cert_chain_revoked(struct request *req, STACK_OF(X509) * chain, bool *revoked);
 
 /* Handlers. */
 int cert_role_list(struct request *req, struct response *resp);

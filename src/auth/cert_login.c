@@ -36,16 +36,16 @@
 
 struct candidate {
 	const char *name;
-	json_t *doc;             /* the certs/:name entry */
-	STACK_OF(X509) *trusted; /* its certificates */
+	json_t *doc;              /* the certs/:name entry */
+	STACK_OF(X509) * trusted; /* its certificates */
 };
 
 /* The presented chain, leaf first; NULL when there is none or a
  * certificate does not parse. */
-static STACK_OF(X509) *presented_chain(const struct request *req)
+static STACK_OF(X509) * presented_chain(const struct request *req)
 {
 	const unsigned char *p = req->peer_chain.der, *end = p + req->peer_chain.len;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 
 	if (!p || req->peer_chain.len == 0 || !(chain = sk_X509_new_null()))
 		return NULL;
@@ -62,7 +62,7 @@ static STACK_OF(X509) *presented_chain(const struct request *req)
 
 /* Verifies chain (leaf first) with trusted as the only anchors; on
  * success *verified is the chain built (new stack, leaf first). */
-static bool verify_with(STACK_OF(X509) *trusted, STACK_OF(X509) *chain, STACK_OF(X509) **verified)
+static bool verify_with(STACK_OF(X509) * trusted, STACK_OF(X509) * chain, STACK_OF(X509) * *verified)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -96,7 +96,7 @@ out:
 
 /* Whether candidate c accepts the chain. *trusted_path: the chain
  * reached one of its anchors (before the CRLs and constraints). */
-static int try_candidate(struct request *req, const struct candidate *c, STACK_OF(X509) *chain,
+static int try_candidate(struct request *req, const struct candidate *c, STACK_OF(X509) * chain,
                          bool *trusted_path, bool *match)
 {
 	X509 *leaf = sk_X509_value(chain, 0), *anchor = sk_X509_value(c->trusted, 0);
@@ -147,9 +147,10 @@ static json_t *login_metadata(X509 *leaf, const struct candidate *c, const char 
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
 	char *serial = bn ? BN_bn2dec(bn) : NULL;
-	json_t *meta = json_pack("{s:s, s:s, s:s?, s:o?, s:o?}", "cert_name", c->name, "common_name", cn,
-	                         "serial_number", serial, "subject_key_id", hex_colons(X509_get0_subject_key_id(leaf)),
-	                         "authority_key_id", hex_colons(X509_get0_authority_key_id(leaf)));
+	json_t *meta =
+	    json_pack("{s:s, s:s, s:s?, s:o?, s:o?}", "cert_name", c->name, "common_name", cn,
+	              "serial_number", serial, "subject_key_id", hex_colons(X509_get0_subject_key_id(leaf)),
+	              "authority_key_id", hex_colons(X509_get0_authority_key_id(leaf)));
 	OPENSSL_free(serial);
 	BN_free(bn);
 	if (meta)
@@ -199,7 +200,8 @@ static int issue(struct request *req, struct response *resp, const struct candid
 	    .display_name = dn,
 	    .metadata = meta,
 	    .alias_name = cn,
-	    .alias_metadata = json_is_true(json_object_get(cfg, "enable_identity_alias_metadata")) ? meta : NULL,
+	    .alias_metadata =
+	        json_is_true(json_object_get(cfg, "enable_identity_alias_metadata")) ? meta : NULL,
 	};
 	r = login_issue(req, resp, &g);
 out:
@@ -251,8 +253,9 @@ int cert_login(struct request *req, struct response *resp)
 
 	strlist_init(&names);
 	if (!chain) {
-		r = response_error(resp, TROVE_ERR_INVALID,
-		                   "client certificate must be supplied: log in over a TLS listener, presenting one");
+		r = response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "client certificate must be supplied: log in over a TLS listener, presenting one");
 		goto out;
 	}
 	if (*only)
@@ -269,10 +272,12 @@ int cert_login(struct request *req, struct response *resp)
 			goto out;
 	}
 	if (!trusted_path)
-		r = response_error(resp, TROVE_ERR_INVALID, "invalid certificate or no client certificate supplied");
-	else if (!match)
 		r = response_error(resp, TROVE_ERR_INVALID,
-		                   "no chain matching all constraints could be found for this login certificate");
+		                   "invalid certificate or no client certificate supplied");
+	else if (!match)
+		r = response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "no chain matching all constraints could be found for this login certificate");
 	else
 		r = issue(req, resp, &c, sk_X509_value(chain, 0));
 out:

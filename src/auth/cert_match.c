@@ -211,7 +211,7 @@ void cert_extension_metadata(X509 *leaf, const json_t *allowed, json_t *meta)
 	}
 }
 
-STACK_OF(X509) *cert_parse_pem(const char *pem, size_t len)
+STACK_OF(X509) * cert_parse_pem(const char *pem, size_t len)
 {
 	BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
 	STACK_OF(X509) *out = sk_X509_new_null();

@@ -30,8 +30,10 @@
 #define CRL_MAX_BYTES (8 << 20)
 
 static const char *const role_lists[] = {
-    "allowed_names",     "allowed_common_names",         "allowed_dns_sans",    "allowed_email_sans",
-    "allowed_uri_sans",  "allowed_organizational_units", "required_extensions", "allowed_metadata_extensions",
+    "allowed_names",         "allowed_common_names",
+    "allowed_dns_sans",      "allowed_email_sans",
+    "allowed_uri_sans",      "allowed_organizational_units",
+    "required_extensions",   "allowed_metadata_extensions",
     "ocsp_servers_override",
 };
 static const char *const role_strings[] = {"certificate", "display_name", "ocsp_ca_certificates"};
@@ -127,7 +129,8 @@ static void role_apply(struct request *req, json_t *doc)
 {
 	for (size_t i = 0; i < COUNT(role_strings); i++)
 		if (field_present(req, role_strings[i]))
-			json_object_set_new(doc, role_strings[i], json_string(field_string(req, role_strings[i])));
+			json_object_set_new(doc, role_strings[i],
+			                    json_string(field_string(req, role_strings[i])));
 	for (size_t i = 0; i < COUNT(role_lists); i++) {
 		json_t *v = json_object_get(req->data, role_lists[i]);
 		if (json_is_array(v))
@@ -167,7 +170,7 @@ static int role_check(const json_t *doc, struct response *resp)
 {
 	const char *pem = json_string_value(json_object_get(doc, "certificate"));
 	const json_t *req_ext = json_object_get(doc, "required_extensions"), *v;
-	STACK_OF(X509) *certs;
+	STACK_OF(X509) * certs;
 	size_t i;
 	bool ok;
 
@@ -178,8 +181,9 @@ static int role_check(const json_t *doc, struct response *resp)
 	ok = usable_for_clients(sk_X509_value(certs, 0));
 	sk_X509_pop_free(certs, X509_free);
 	if (!ok)
-		return response_error(resp, TROVE_ERR_INVALID,
-		                      "nonCA certificates should have TLS client authentication set as an extended key usage");
+		return response_error(
+		    resp, TROVE_ERR_INVALID,
+		    "nonCA certificates should have TLS client authentication set as an extended key usage");
 	json_array_foreach(req_ext, i, v)
 	{
 		const char *s = json_string_value(v), *colon = s ? strchr(s, ':') : NULL;
@@ -188,7 +192,8 @@ static int role_check(const json_t *doc, struct response *resp)
 			                      "required_extensions: entry %zu: expected \"oid:value\"", i);
 	}
 	if (json_is_true(json_object_get(doc, "ocsp_enabled")))
-		return response_error(resp, TROVE_ERR_INVALID, "ocsp_enabled: OCSP checks are not supported yet");
+		return response_error(resp, TROVE_ERR_INVALID,
+		                      "ocsp_enabled: OCSP checks are not supported yet");
 	return 0;
 }
 
@@ -319,7 +324,7 @@ out:
 	return r;
 }
 
-int cert_chain_revoked(struct request *req, STACK_OF(X509) *chain, bool *revoked)
+int cert_chain_revoked(struct request *req, STACK_OF(X509) * chain, bool *revoked)
 {
 	struct strlist names;
 	int r;
@@ -403,7 +408,8 @@ int cert_config_write(struct request *req, struct response *resp)
 		int64_t n = field_int(req, "ocsp_cache_size");
 		if (n < 2 || n > CACHE_SIZE_MAX) {
 			r = response_error(resp, TROVE_ERR_INVALID,
-			                   "ocsp_cache_size: invalid cache size, must be >= 2 and <= %d", CACHE_SIZE_MAX);
+			                   "ocsp_cache_size: invalid cache size, must be >= 2 and <= %d",
+			                   CACHE_SIZE_MAX);
 			goto out;
 		}
 		json_object_set_new(cfg, "ocsp_cache_size", json_integer(n));
@@ -411,9 +417,10 @@ int cert_config_write(struct request *req, struct response *resp)
 	if (field_present(req, "role_cache_size")) {
 		int64_t n = field_int(req, "role_cache_size");
 		if (n < -1 || n > CACHE_SIZE_MAX) {
-			r = response_error(resp, TROVE_ERR_INVALID,
-			                   "role_cache_size: invalid cache size, must be <= %d or -1 to disable",
-			                   CACHE_SIZE_MAX);
+			r = response_error(
+			    resp, TROVE_ERR_INVALID,
+			    "role_cache_size: invalid cache size, must be <= %d or -1 to disable",
+			    CACHE_SIZE_MAX);
 			goto out;
 		}
 		json_object_set_new(cfg, "role_cache_size", json_integer(n));

@@ -16,7 +16,8 @@ int cli_login_cert(struct cli *cli, int argc, char **argv, const char *path, jso
 	*out = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (strncmp(argv[i], "name=", 5) != 0)
-			return cli_usage_error(cli->cmd, "Argument %d: the cert method takes only name=ENTRY", i + 1);
+			return cli_usage_error(cli->cmd, "Argument %d: the cert method takes only name=ENTRY",
+			                       i + 1);
 		if (name)
 			return cli_usage_error(cli->cmd, "name= is given more than once");
 		name = argv[i] + 5;

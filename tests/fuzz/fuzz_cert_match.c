@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 64 << 10 || !(leaf = d2i_X509(NULL, &p, (long)size)))
 		return 0;
-	json_t *empty = json_array(), *star = json_pack("[s]", "*"), *some = json_pack("[s,s]", "a*b", "*.example.com");
+	json_t *empty = json_array(), *star = json_pack("[s]", "*"),
+	       *some = json_pack("[s,s]", "a*b", "*.example.com");
 	json_t *exts = json_pack("[s,s]", "1.3.6.1.4.1.55555.1:*", "2.5.29.17:*");
 	json_t *meta_oids = json_pack("[s,s,s]", "1.3.6.1.4.1.55555.1", "2.5.29.17", "2.5.29.14");
 	json_t *meta = json_object();

@@ -68,11 +68,11 @@ static json_t *list(const char *json)
 	return j;
 }
 
-#define MATCH(fn, cert, json, want)                \
-	do {                                       \
-		json_t *l_ = list(json);           \
-		assert_int_equal(fn(cert, l_), want); \
-		json_decref(l_);                   \
+#define MATCH(fn, cert, json, want)                                                                          \
+	do {                                                                                                 \
+		json_t *l_ = list(json);                                                                     \
+		assert_int_equal(fn(cert, l_), want);                                                        \
+		json_decref(l_);                                                                             \
 	} while (0)
 
 static void test_empty_lists_allow_everything(void **state)
@@ -109,7 +109,8 @@ static void test_common_name_globs(void **state)
 static void test_sans(void **state)
 {
 	(void)state;
-	X509 *c = make_cert("cn-only", NULL, "DNS:web.example.com,email:ops@example.com,URI:spiffe://example/app", NULL);
+	X509 *c = make_cert("cn-only", NULL,
+	                    "DNS:web.example.com,email:ops@example.com,URI:spiffe://example/app", NULL);
 	MATCH(cert_match_dns, c, "[\"*.example.com\"]", true);
 	MATCH(cert_match_dns, c, "[\"ops@example.com\"]", false);
 	MATCH(cert_match_email, c, "[\"*@example.com\"]", true);
@@ -147,8 +148,8 @@ static void test_required_extensions(void **state)
 	MATCH(cert_match_extensions, c, "[\"" EXT_OID ":prod-eu\"]", true);
 	MATCH(cert_match_extensions, c, "[\"" EXT_OID ":prod-*\"]", true);
 	MATCH(cert_match_extensions, c, "[\"" EXT_OID ":dev-*\"]", false);
-	MATCH(cert_match_extensions, c, "[\"1.2.3.4:*\"]", false);           /* absent */
-	MATCH(cert_match_extensions, c, "[\"" EXT_OID "\"]", false);         /* no value part */
+	MATCH(cert_match_extensions, c, "[\"1.2.3.4:*\"]", false);                  /* absent */
+	MATCH(cert_match_extensions, c, "[\"" EXT_OID "\"]", false);                /* no value part */
 	MATCH(cert_match_extensions, c, "[\"" EXT_OID ":*\", \"1.2.3:*\"]", false); /* every one needed */
 	/* A prefix of the OID is another OID. */
 	MATCH(cert_match_extensions, c, "[\"1.3.6.1.4.1.55555:*\"]", false);
