@@ -169,6 +169,8 @@ def cert_server(procs, log_dir, tmp_path, pki):
     d = tmp_path / "srv"
     (d / "data").mkdir(parents=True)
     tls_port, http_port = free_port(), free_port()
+    while http_port == tls_port:
+        http_port = free_port()
     cfg = d / "trove.hcl"
     cfg.write_text(_config(d / "data", tls_port, http_port, pki))
     url = f"https://127.0.0.1:{tls_port}"
