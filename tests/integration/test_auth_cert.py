@@ -158,6 +158,7 @@ listener "tcp" {{
 }}
 
 disable_mlock = true
+audit_file_dirs = ["{data_dir.parent}"]
 """
 
 
@@ -182,6 +183,7 @@ def cert_server(procs, log_dir, tmp_path, pki):
     proc.start()
     srv = Server(proc, url, verify=str(pki.ca_file))
     srv.http_url = f"http://127.0.0.1:{http_port}"
+    srv.proc_dir = d
     srv.init(1, 1)
     srv.unseal()
     root = srv.root_token
@@ -423,3 +425,89 @@ def test_cli_login_method_cert_refusals(cert_server, tmp_path):
     assert "no chain matching all constraints" in p.stderr
     assert not (tmp_path / "token").exists()
     _still_serving(srv)
+
+
+def _intermediate(pki):
+    """An intermediate CA under the test CA: (key, cert)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Trove cert-auth intermediate")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(pki.ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(hours=1))
+        .not_valid_after(NOW + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(pki.ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def test_chain_through_an_intermediate(cert_server):
+    srv = cert_server
+    pki = srv.pki
+    ikey, icert = _intermediate(pki)
+    saved = (pki.ca_key, pki.ca)
+    pki.ca_key, pki.ca = ikey, icert
+    try:
+        (crt, key), _ = pki.client("via-int", "app5.example.com")
+    finally:
+        pki.ca_key, pki.ca = saved
+    int_pem = icert.public_bytes(serialization.Encoding.PEM).decode()
+    # The leaf alone does not reach the root the entry trusts ...
+    _refused(_login(srv, (crt, key)), 400, "invalid certificate")
+    # ... the leaf with its intermediate does.
+    chain = pki.d / "via-int-chain.pem"
+    chain.write_text(open(crt).read() + int_pem)
+    r = _login(srv, (str(chain), key))
+    assert r.status_code == 200, r.text
+    # An entry trusting the intermediate alone takes the leaf by itself.
+    r = srv.put(
+        "/v1/auth/cert/certs/int",
+        token=srv.root_token,
+        json={"certificate": int_pem, "token_policies": ["int"]},
+    )
+    assert r.status_code == 204, r.text
+    r = _login(srv, (crt, key), {"name": "int"})
+    assert r.status_code == 200, r.text
+    assert "int" in r.json()["auth"]["policies"]
+
+
+def test_oversized_chain_is_dropped(cert_server):
+    srv = cert_server
+    (crt, key), _ = srv.pki.client("big", "app6.example.com")
+    # Over 64 KiB of extra certificates after the leaf.
+    filler = []
+    total = 0
+    while total <= 70000:  # bytes of DER
+        _, c = srv.pki.leaf(f"filler-{len(filler)}", ou=None, ext=None)
+        pem = c.public_bytes(serialization.Encoding.PEM).decode()
+        filler.append(pem)
+        total += len(c.public_bytes(serialization.Encoding.DER))
+    chain = srv.pki.d / "big-chain.pem"
+    chain.write_text(open(crt).read() + "".join(filler))
+    # Under OpenSSL's own limit (100 KiB), so it reaches the listener,
+    # which hands the login no chain rather than a cut one.
+    _refused(_login(srv, (str(chain), key)), 400, "client certificate must be supplied")
+    _still_serving(srv)
+    assert _login(srv, (crt, key)).status_code == 200
+
+
+def test_certificate_not_in_audit_entries(cert_server):
+    srv = cert_server
+    log = srv.proc_dir / "audit.log"
+    r = srv.put(
+        "/v1/sys/audit/file", token=srv.root_token, json={"type": "file", "options": {"file_path": str(log)}}
+    )
+    assert r.status_code == 204, r.text
+    (crt, key), cert = srv.pki.client("audited", "app7.example.com")
+    assert _login(srv, (crt, key)).status_code == 200
+    text = log.read_text()
+    assert "auth/cert/login" in text
+    der = cert.public_bytes(serialization.Encoding.DER)
+    import base64
+
+    for needle in ("BEGIN CERTIFICATE", base64.b64encode(der)[:40].decode(), der.hex()[:40]):
+        assert needle not in text
