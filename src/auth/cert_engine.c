@@ -39,6 +39,7 @@ static const struct field cert_fields[] = {
 static const struct field crl_fields[] = {
     {.name = "name", .type = FIELD_STRING, .description = "the CRL's name"},
     {.name = "crl", .type = FIELD_STRING, .description = "the CRL (PEM, DER or base64 DER)"},
+    {.name = "url", .type = FIELD_STRING, .description = "a CRL distribution point (not supported yet: refused)"},
     {0},
 };
 

@@ -7,7 +7,8 @@
  * a certificate, and a non-CA one must allow TLS client authentication
  * when it lists extended key usages. OCSP checks are not supported yet:
  * ocsp_enabled=true is refused. A CRL (PEM, DER, or base64 DER) is parsed
- * at write and kept as its revoked serials. */
+ * at write and kept as its revoked serials; fetching one from a url is
+ * refused (not supported yet). */
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -298,6 +299,11 @@ int cert_crl_write(struct request *req, struct response *resp)
 
 	if (entry_key(CERT_CRL_PREFIX, request_param(req, "name"), key) != 0) {
 		r = response_error(resp, TROVE_ERR_INVALID, "name: invalid CRL name");
+		goto out;
+	}
+	if (*field_string(req, "url")) {
+		r = response_error(resp, TROVE_ERR_INVALID,
+		                   "url: fetching CRLs is not supported yet; give the CRL itself");
 		goto out;
 	}
 	if (!*text) {

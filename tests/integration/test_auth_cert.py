@@ -365,6 +365,7 @@ def test_bad_writes_are_400(cert_server):
     server_pem = open(srv.pki.server[0]).read()
     _refused(put("certs/x", {"certificate": server_pem}), 400, "TLS client authentication")
     _refused(put("crls/x", {"crl": "garbage"}), 400, "failed to parse CRL")
+    _refused(put("crls/x", {"url": "http://127.0.0.1:1/crl"}), 400, "not supported yet")
     _refused(put("config", {"ocsp_cache_size": 1}), 400, "ocsp_cache_size")
     assert srv.get("/v1/auth/cert/certs/x", token=root).status_code == 404
 
