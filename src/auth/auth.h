@@ -15,5 +15,7 @@ extern const struct engine jwt_engine;
 extern const struct engine kubernetes_engine;
 /* auth/aws: AWS IAM principals by a signed sts:GetCallerIdentity. */
 extern const struct engine aws_engine;
+/* auth/cert: TLS client certificates verified against trusted CAs. */
+extern const struct engine cert_engine;
 
 #endif

@@ -27,6 +27,7 @@
 #include "cli/aws_sign.h"
 #include "cli/cli.h"
 #include "cli/login_methods.h"
+#include "cli/login_cert.h"
 #include "err.h"
 #include "secure.h"
 
@@ -72,6 +73,9 @@ static const struct cli_command login_spec = {
             "aws_secret_access_key=, aws_security_token=) and logs in at auth/<path>/login, the path "
             "being \"aws\" unless -path says otherwise. It takes role=R, header_value=V (sent and "
             "signed as X-Vault-AWS-IAM-Server-ID) and region=R (us-east-1: sts.amazonaws.com).\n\n"
+            "The cert method logs in with the TLS client certificate of VAULT_CLIENT_CERT and "
+            "VAULT_CLIENT_KEY at auth/<path>/login, the path being \"cert\" unless -path says "
+            "otherwise; name=N picks one of the method's certificate entries.\n\n"
             "  $ trove login\n"
             "  $ trove login -no-store s.3jnbMAKl1i4YS3QoKdbHzGXq\n"
             "  $ cat token.txt | trove login -\n"
@@ -413,6 +417,11 @@ out:
 	return r;
 }
 
+static int login_cert(struct cli *cli, const struct login_args *a, json_t **out)
+{
+	return cli_login_cert(cli, a->argc, a->argv, a->path, out);
+}
+
 static const struct login_method methods[] = {
     {"token", login_token},
     {"userpass", login_userpass},
@@ -420,6 +429,7 @@ static const struct login_method methods[] = {
     {"aws", login_aws},
     {"oidc", login_oidc},
     {"jwt", login_jwt},
+    {"cert", login_cert},
 };
 
 /* ---- storing ---------------------------------------------------------- */
@@ -453,7 +463,7 @@ int cmd_login(int argc, char **argv)
 	     "output is a terminal."},
 	    {"method", NULL, CLI_FLAG_STRING, &method, 0, 0, "token",
 	     "Type of auth method to log in with: \"token\", \"userpass\", \"approle\", \"aws\", "
-	     "\"oidc\" or \"jwt\"."},
+	     "\"cert\", \"oidc\" or \"jwt\"."},
 	    {"no-print", NULL, CLI_FLAG_BOOL, &no_print, 0, 0, NULL,
 	     "Do not show the token; it is still stored."},
 	    {"no-store", NULL, CLI_FLAG_BOOL, &no_store, 0, 0, NULL,
@@ -480,7 +490,7 @@ int cmd_login(int argc, char **argv)
 	if (m == NULL) {
 		fprintf(stderr,
 		        "Error: auth method \"%s\" is not supported by this CLI yet (supported: token, "
-		        "userpass, approle, aws, oidc, jwt). Log in through the HTTP API (auth/<path>/login) "
+		        "userpass, approle, aws, cert, oidc, jwt). Log in through the HTTP API (auth/<path>/login) "
 		        "and pass the token to 'trove login'.\n",
 		        method);
 		r = CLI_EXIT_LOCAL;

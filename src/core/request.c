@@ -44,6 +44,7 @@ void request_release(struct request *req)
 	secure_free_str(req->client_token);
 	free(req->content_type);
 	json_decref(req->headers);
+	free(req->peer_chain.der);
 	for (int i = 0; i < req->nparams; i++) {
 		secure_free_str((char *)req->params[i]);
 		free((char *)req->param_names[i]);

@@ -40,6 +40,9 @@ const char *op_name(enum op op);
 
 /* The refusal of a path the API does not take (control bytes, "." or
  * ".." segments, an empty segment). */
+/* The most DER bytes of client certificate chain a request carries. */
+#define REQUEST_PEER_CHAIN_MAX 65536
+
 #define REQUEST_PATH_INVALID "invalid path: no NUL or control bytes, \".\" or \"..\" segments, or \"//\""
 
 struct request {
@@ -68,6 +71,15 @@ struct request {
 	int remote_port;
 	json_t *headers;          /* owned: {lowercase name: value}, kept only
 	                           * when audit records some headers; or NULL */
+	/* The certificate chain the client presented on a TLS listener:
+	 * DER certificates one after another, leaf first (at most
+	 * REQUEST_PEER_CHAIN_MAX bytes), owned; NULL on plain HTTP, without a
+	 * client certificate, or on a route that needs a token (only
+	 * unauthenticated routes, logins, get it). Never logged or audited. */
+	struct {
+		unsigned char *der;
+		size_t len;
+	} peer_chain;
 	struct core *core;        /* borrowed */
 
 	/* Filled by the router. */

@@ -27,6 +27,8 @@ static const struct engine *lookup(const char *type, const json_t *options, bool
 			return &kubernetes_engine;
 		if (strcmp(type, "aws") == 0)
 			return &aws_engine;
+		if (strcmp(type, "cert") == 0)
+			return &cert_engine;
 		return NULL;
 	}
 	if (strcmp(type, "system") == 0)

@@ -59,6 +59,9 @@ struct open_conn {
 	h2o_socket_t *sock;
 	struct loop_thread *thread;
 	int linger_fd; /* kept open past h2o's close (linger.h), or -1 */
+	SSL *ssl;      /* the connection's TLS state (h2o's), or NULL: set when
+	                * its handshake starts, freed by h2o before the
+	                * connection's close callback */
 };
 
 struct loop_thread {
@@ -335,6 +338,56 @@ static char *header_value(h2o_req_t *hreq, const h2o_token_t *tok, size_t *len)
 	return hreq->headers.entries[i].value.base;
 }
 
+static void on_conn_closed(void *data);
+
+/* h2o keeps a connection's SSL object to itself: learn it when the
+ * handshake starts (h2o's BIO carries the socket), so a request can read
+ * the client's certificates. */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START))
+		return;
+	BIO *bio = SSL_get_rbio(ssl);
+	h2o_socket_t *sock = bio ? BIO_get_data(bio) : NULL;
+	if (sock && sock->on_close.cb == on_conn_closed)
+		((struct open_conn *)sock->on_close.data)->ssl = (SSL *)ssl;
+}
+
+/* Any client certificate passes the TLS layer when no tls_client_ca_file
+ * is set: the cert auth method verifies it against its own trust
+ * anchors (Vault requests a certificate the same way). */
+static int accept_any_client_cert(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
+/* Copies the client's certificate chain (leaf first, DER) into the
+ * request, which outlives the connection's SSL object. A chain beyond
+ * REQUEST_PEER_CHAIN_MAX is dropped whole: the login then sees none. */
+static void peer_chain(h2o_req_t *hreq, struct request *req)
+{
+	h2o_socket_t *sock = hreq->conn->callbacks->get_socket ? hreq->conn->callbacks->get_socket(hreq->conn) : NULL;
+	struct open_conn *oc = sock && sock->on_close.cb == on_conn_closed ? sock->on_close.data : NULL;
+	X509 *leaf = oc && oc->ssl && sock->ssl ? SSL_get0_peer_certificate(oc->ssl) : NULL;
+	if (!leaf)
+		return;
+	STACK_OF(X509) *rest = SSL_get_peer_cert_chain(oc->ssl); /* server side: without the leaf */
+	int count = 1 + sk_X509_num(rest);
+	size_t total = 0;
+	for (int i = 0; i < count; i++) {
+		int n = i2d_X509(i == 0 ? leaf : sk_X509_value(rest, i - 1), NULL);
+		if (n <= 0 || (total += (size_t)n) > REQUEST_PEER_CHAIN_MAX)
+			return;
+	}
+	unsigned char *p = req->peer_chain.der = xmalloc(total);
+	for (int i = 0; i < count; i++)
+		i2d_X509(i == 0 ? leaf : sk_X509_value(rest, i - 1), &p);
+	req->peer_chain.len = total;
+}
+
 static void extract_token(h2o_req_t *hreq, struct request *req)
 {
 	ssize_t i = h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-vault-token"), -1);
@@ -443,6 +496,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	if (j->err != 0)
 		goto reply_now;
 	router_match(&j->req, &m);
+	if (m.route && (m.route->flags & ROUTE_UNAUTH))
+		peer_chain(hreq, &j->req);
 	/* The body is parsed by the router, after the token check; a large
 	 * one on the pool, so parsing it never stalls the loop. A small one
 	 * of a route that needs no token is parsed now: the route may choose
@@ -701,7 +756,10 @@ static SSL_CTX *make_ssl(const struct listener_config *l, struct buf *err)
 				   SSL_VERIFY_PEER |
 					   (l->tls_require_and_verify_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 				   NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
 	}
+	SSL_CTX_set_info_callback(ctx, on_tls_info);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
