@@ -359,7 +359,7 @@ static char *key_pem(EVP_PKEY *key, bool as_cert)
 		assert_int_equal(PEM_write_bio_PUBKEY(b, key), 1);
 	}
 	long n = BIO_get_mem_data(b, &data);
-	char *out = strndup(data, (size_t)n);
+	char *out = xstrndup(data, (size_t)n); /* the BIO's text has no NUL */
 	BIO_free(b);
 	return out;
 }
