@@ -37,23 +37,6 @@
 
 #include "banned.h"
 
-/* "auth/aws/" -> "aws-<name>", as userpass names its tokens. */
-static char *display_name(const struct mount *m, const char *name)
-{
-	struct buf b;
-	const char *p = m && m->path ? m->path : "aws";
-	buf_init(&b, BUF_CAP_DEFAULT);
-	if (strncmp(p, "auth/", 5) == 0)
-		p += 5;
-	size_t n = strlen(p);
-	while (n > 0 && p[n - 1] == '/')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		buf_append_byte(&b, p[i] == '/' ? '-' : p[i]);
-	buf_printf(&b, "-%s", name);
-	return buf_take(&b);
-}
-
 static void lower(char *s)
 {
 	for (; *s; s++)
@@ -214,7 +197,7 @@ int aws_login(struct request *req, struct response *resp)
 	                    : strcmp(ident.iam_alias, "full_arn") == 0      ? caller.arn
 	                    : strcmp(ident.iam_alias, "canonical_arn") == 0 ? canonical
 	                                                                    : role.role_id;
-	dn = display_name(req->mount, pr.friendly);
+	dn = login_display_name(req->mount && req->mount->path ? req->mount->path : "aws", pr.friendly);
 	struct login_grant grant = {
 	    .params = &role.tp,
 	    .display_name = dn,

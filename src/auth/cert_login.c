@@ -158,22 +158,6 @@ static json_t *login_metadata(X509 *leaf, const struct candidate *c, const char 
 	return meta;
 }
 
-/* "auth/cert/" and "web" -> "cert-web", as Vault names login tokens. */
-static char *token_display_name(const struct mount *m, const char *name)
-{
-	const char *p = strncmp(m->path, "auth/", 5) == 0 ? m->path + 5 : m->path;
-	size_t n = strlen(p);
-	while (n > 0 && p[n - 1] == '/')
-		n--;
-	size_t len = n + 1 + strlen(name) + 1;
-	char *out = xmalloc(len);
-	snprintf(out, len, "%.*s-%s", (int)n, p, name);
-	for (size_t i = 0; i < n; i++)
-		if (out[i] == '/')
-			out[i] = '-';
-	return out;
-}
-
 static int issue(struct request *req, struct response *resp, const struct candidate *c, X509 *leaf)
 {
 	struct token_params tp;
@@ -194,7 +178,7 @@ static int issue(struct request *req, struct response *resp, const struct candid
 		r = TROVE_ERR_NOMEM;
 		goto out;
 	}
-	dn = token_display_name(req->mount, json_string_value(json_object_get(c->doc, "display_name")));
+	dn = login_display_name(req->mount->path, json_string_value(json_object_get(c->doc, "display_name")));
 	struct login_grant g = {
 	    .params = &tp,
 	    .display_name = dn,

@@ -253,23 +253,6 @@ static int check_selector(struct response *resp, const struct k8s_config *cfg, c
 	return r;
 }
 
-/* "auth/kubernetes/" -> "kubernetes-<ns>-<name>", as Vault's display name. */
-static char *display_name(const struct mount *m, const char *ns, const char *name)
-{
-	struct buf b;
-	const char *p = m ? m->path : "auth/kubernetes/";
-	buf_init(&b, BUF_CAP_DEFAULT);
-	if (strncmp(p, "auth/", 5) == 0)
-		p += 5;
-	size_t n = strlen(p);
-	while (n > 0 && p[n - 1] == '/')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		buf_append_byte(&b, p[i] == '/' ? '-' : p[i]);
-	buf_printf(&b, "-%s-%s", ns, name);
-	return buf_take(&b);
-}
-
 /* The role's name as given, lower-cased, when it could be one. */
 static bool role_name(const char *given, char out[K8S_NAME_MAX + 1])
 {
@@ -388,7 +371,13 @@ int k8s_login(struct request *req, struct response *resp)
 		r = denied(resp, "could not parse UID from claims");
 		goto out;
 	}
-	dn = display_name(req->mount, id.ns, id.name);
+	{
+		struct buf who;
+		buf_init(&who, BUF_CAP_DEFAULT);
+		buf_printf(&who, "%s-%s", id.ns, id.name); /* Vault's kubernetes-<ns>-<name> */
+		dn = login_display_name(req->mount ? req->mount->path : "auth/kubernetes/", who.data);
+		buf_release(&who);
+	}
 	struct login_grant grant = {
 	    .params = &role.tp,
 	    .display_name = dn,

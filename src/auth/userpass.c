@@ -402,23 +402,6 @@ out:
 
 /* --- login --------------------------------------------------------------- */
 
-/* "auth/userpass/" -> "userpass-<name>"; "auth/a/b/" -> "a-b-<name>". */
-static char *display_name(const struct mount *m, const char *name)
-{
-	struct buf b;
-	const char *p = m->path;
-	buf_init(&b, BUF_CAP_DEFAULT);
-	if (strncmp(p, "auth/", 5) == 0)
-		p += 5;
-	size_t n = strlen(p);
-	while (n > 0 && p[n - 1] == '/')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		buf_append_byte(&b, p[i] == '/' ? '-' : p[i]);
-	buf_printf(&b, "-%s", name);
-	return buf_take(&b);
-}
-
 /* After lockout_begin: verifies and issues. Returns with the lockout
  * outcome reported. */
 static int login_checked(struct request *req, struct response *resp, const char *name, const char *pw,
@@ -452,7 +435,7 @@ static int login_checked(struct request *req, struct response *resp, const char 
 		lockout_abandon(lt, name);
 		goto out;
 	}
-	char *dn = display_name(req->mount, name);
+	char *dn = login_display_name(req->mount->path, name);
 	json_t *meta = json_pack("{s:s}", "username", name);
 	struct login_grant g = {.params = &u.params, .display_name = dn, .metadata = meta, .alias_name = name};
 	r = login_issue(req, resp, &g);

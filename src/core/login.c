@@ -291,3 +291,18 @@ out:
 	free(dn);
 	return r;
 }
+
+char *login_display_name(const char *mount_path, const char *name)
+{
+	const char *p = strncmp(mount_path, "auth/", 5) == 0 ? mount_path + 5 : mount_path;
+	size_t n = strlen(p);
+	struct buf b;
+
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	buf_init(&b, BUF_CAP_DEFAULT);
+	for (size_t i = 0; i < n; i++)
+		buf_append_byte(&b, p[i] == '/' ? '-' : p[i]);
+	buf_printf(&b, "-%s", name);
+	return buf_take(&b);
+}

@@ -63,6 +63,12 @@ struct login_grant {
  * error. */
 int login_issue(struct request *req, struct response *resp, const struct login_grant *grant);
 
+/* A login token's display name as Vault makes it: the auth mount's path
+ * without "auth/" and its trailing '/', each '/' as '-', then "-<name>"
+ * ("auth/userpass/" and "ann" -> "userpass-ann"; "auth/a/b/" -> "a-b-ann").
+ * Malloc'd. */
+char *login_display_name(const char *mount_path, const char *name);
+
 struct mount;
 /* Whether a login with these settings on auth mount m issues a batch token
  * (the "type" rule above). A method tried on an event loop (no_block)
