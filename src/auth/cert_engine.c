@@ -27,7 +27,7 @@ static const struct field cert_fields[] = {
     {.name = "allowed_organizational_units", .type = FIELD_STRLIST, .description = "globs matched against the subject OUs"},
     {.name = "required_extensions", .type = FIELD_STRLIST, .description = "\"oid:glob\" extensions the certificate must carry"},
     {.name = "allowed_metadata_extensions", .type = FIELD_STRLIST, .description = "extension OIDs copied to the login metadata"},
-    {.name = "ocsp_enabled", .type = FIELD_BOOL, .description = "check OCSP (not supported yet: true is refused)"},
+    {.name = "ocsp_enabled", .type = FIELD_BOOL, .description = "check the leaf's OCSP status at login"},
     {.name = "ocsp_ca_certificates", .type = FIELD_STRING, .description = "CA certificates for OCSP responses (PEM)"},
     {.name = "ocsp_servers_override", .type = FIELD_STRLIST, .description = "OCSP responders to ask instead of the certificate's"},
     {.name = "ocsp_fail_open", .type = FIELD_BOOL, .description = "accept when no OCSP answer comes"},

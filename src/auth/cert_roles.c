@@ -5,10 +5,10 @@
  * A certs write on an existing entry changes only the fields it gives;
  * a new one needs a certificate. The PEM is parsed at write: it must hold
  * a certificate, and a non-CA one must allow TLS client authentication
- * when it lists extended key usages. OCSP checks are not supported yet:
- * ocsp_enabled=true is refused. A CRL (PEM, DER, or base64 DER) is parsed
- * at write and kept as its revoked serials; fetching one from a url is
- * refused (not supported yet). */
+ * when it lists extended key usages (the ocsp_* fields are used at login:
+ * cert_ocsp.c). A CRL (PEM, DER, or base64 DER) is parsed at write and
+ * kept as its revoked serials; fetching one from a url is refused (not
+ * supported yet). */
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -192,9 +192,6 @@ static int role_check(const json_t *doc, struct response *resp)
 			return response_error(resp, TROVE_ERR_INVALID,
 			                      "required_extensions: entry %zu: expected \"oid:value\"", i);
 	}
-	if (json_is_true(json_object_get(doc, "ocsp_enabled")))
-		return response_error(resp, TROVE_ERR_INVALID,
-		                      "ocsp_enabled: OCSP checks are not supported yet");
 	return 0;
 }
 
