@@ -72,6 +72,7 @@ int cert_chain_revoked(struct request *req, STACK_OF(X509) * chain, bool *revoke
 
 /* OCSP (cert_ocsp.c). */
 enum cert_ocsp_status { CERT_OCSP_GOOD, CERT_OCSP_REVOKED, CERT_OCSP_UNKNOWN };
+#define CERT_OCSP_MAX_RETRIES_DEFAULT 4
 /* Checks one DER OCSPResponse (len bytes, at most 64 KiB) for the
  * certificate id names: status "successful", a BasicOCSPResponse signed
  * by issuer or by a responder certificate issued by it (or by one of

@@ -32,6 +32,8 @@ static const struct field cert_fields[] = {
     {.name = "ocsp_servers_override", .type = FIELD_STRLIST, .description = "OCSP responders to ask instead of the certificate's"},
     {.name = "ocsp_fail_open", .type = FIELD_BOOL, .description = "accept when no OCSP answer comes"},
     {.name = "ocsp_query_all_servers", .type = FIELD_BOOL, .description = "ask every OCSP responder"},
+    {.name = "ocsp_this_update_max_age", .type = FIELD_DURATION, .description = "the oldest thisUpdate an OCSP answer may have (0: any)"},
+    {.name = "ocsp_max_retries", .type = FIELD_INT, .description = "attempts more per OCSP responder when it cannot be reached"},
     TOKEN_PARAM_FIELDS,
     {0},
 };

@@ -6,8 +6,10 @@
  * one SHA-1 CertID (as Vault and Go build it), no nonce, POSTed as
  * application/ocsp-request to each of ocsp_servers_override, or else to
  * the leaf's AIA OCSP URLs (http and https only), through outbound_call
- * with a short timeout and a small body cap. An answer counts only when
- * cert_ocsp_check_response accepts it.
+ * with a short timeout and a small body cap; a responder that cannot be
+ * reached or does not answer 200 is asked again, up to ocsp_max_retries
+ * times (at once, and not after a timeout). An answer counts only when
+ * cert_ocsp_check_response accepts it (with ocsp_this_update_max_age).
  *
  * The verdict:
  *   - revoked (from any responder asked) refuses the login;
@@ -34,6 +36,7 @@
 #define OCSP_MAX_RESPONSE ((size_t)64 << 10)
 #define OCSP_SKEW_SECONDS 300
 #define OCSP_MAX_SERVERS 16
+#define OCSP_MAX_RETRIES 10
 
 /* The trust for a response's signer: the issuer and the entry's
  * ocsp_ca_certificates, each an anchor (a delegated responder's issuer
@@ -134,10 +137,20 @@ static void responders(const json_t *doc, X509 *leaf, struct strlist *out)
 	X509_email_free(aia);
 }
 
-/* Asks one responder. 0 with *status, TROVE_ERR_UPSTREAM when no usable
- * answer came, TROVE_ERR_INVALID when one came and failed its checks. */
-static int ask(const char *url, const unsigned char *req_der, size_t req_len, OCSP_CERTID *id, X509 *issuer,
-               STACK_OF(X509) * extra, enum cert_ocsp_status *status, const char **why)
+struct query {
+	const unsigned char *der; /* the OCSPRequest */
+	size_t len;
+	OCSP_CERTID *id;
+	X509 *issuer;
+	STACK_OF(X509) * extra; /* ocsp_ca_certificates, or NULL */
+	int64_t max_age;        /* ocsp_this_update_max_age */
+	int64_t retries;        /* ocsp_max_retries */
+};
+
+/* Asks one responder once. 0 with *status, TROVE_ERR_UPSTREAM when no
+ * usable answer came (TROVE_ERR_TIMEOUT when it did not answer in time),
+ * TROVE_ERR_INVALID when one came and failed its checks. */
+static int ask_once(const char *url, const struct query *q, enum cert_ocsp_status *status, const char **why)
 {
 	const char *headers[] = {"Content-Type: application/ocsp-request",
 	                         "Accept: application/ocsp-response", NULL};
@@ -145,8 +158,8 @@ static int ask(const char *url, const unsigned char *req_der, size_t req_len, OC
 	    .method = "POST",
 	    .url = url,
 	    .headers = headers,
-	    .body = req_der,
-	    .body_len = req_len,
+	    .body = q->der,
+	    .body_len = q->len,
 	    .connect_timeout_ms = OCSP_TIMEOUT_MS,
 	    .timeout_ms = OCSP_TIMEOUT_MS,
 	    .max_response = OCSP_MAX_RESPONSE,
@@ -158,18 +171,31 @@ static int ask(const char *url, const unsigned char *req_der, size_t req_len, OC
 	outbound_response_init(&resp);
 	buf_init(&err, BUF_CAP_DEFAULT);
 	if ((r = outbound_call(&oreq, &resp, &err)) != 0) {
-		*why = "the responder could not be reached";
-		r = r == TROVE_ERR_WOULD_BLOCK ? r : TROVE_ERR_UPSTREAM;
+		*why = r == TROVE_ERR_TIMEOUT ? "the responder did not answer in time"
+		                              : "the responder could not be reached";
+		r = r == TROVE_ERR_WOULD_BLOCK || r == TROVE_ERR_TIMEOUT ? r : TROVE_ERR_UPSTREAM;
 	} else if (resp.status != 200) {
 		*why = "the responder did not answer 200";
 		r = TROVE_ERR_UPSTREAM;
 	} else {
-		r = cert_ocsp_check_response((const unsigned char *)resp.body.data, resp.body.len, id, issuer,
-		                             extra, 0, status, why);
+		r = cert_ocsp_check_response((const unsigned char *)resp.body.data, resp.body.len, q->id,
+		                             q->issuer, q->extra, q->max_age, status, why);
 	}
 	buf_release(&err);
 	outbound_response_release(&resp);
 	return r;
+}
+
+/* Asks one responder, again up to q->retries times while it cannot be
+ * reached or does not answer 200 (never after a timeout, which already
+ * took the whole of OCSP_TIMEOUT_MS). */
+static int ask(const char *url, const struct query *q, enum cert_ocsp_status *status, const char **why)
+{
+	int r = ask_once(url, q, status, why);
+
+	for (int64_t n = 0; r == TROVE_ERR_UPSTREAM && n < q->retries && n < OCSP_MAX_RETRIES; n++)
+		r = ask_once(url, q, status, why);
+	return r == TROVE_ERR_TIMEOUT ? TROVE_ERR_UPSTREAM : r;
 }
 
 int cert_ocsp_allows(const json_t *doc, X509 *leaf, X509 *issuer, bool *allowed)
@@ -193,11 +219,22 @@ int cert_ocsp_allows(const json_t *doc, X509 *leaf, X509 *issuer, bool *allowed)
 		r = TROVE_ERR_NOMEM;
 		goto out;
 	}
+	struct query qry = {
+	    .der = der,
+	    .len = (size_t)der_len,
+	    .id = id,
+	    .issuer = issuer,
+	    .extra = extra,
+	    .max_age = json_integer_value(json_object_get(doc, "ocsp_this_update_max_age")),
+	    .retries = json_is_integer(json_object_get(doc, "ocsp_max_retries"))
+	                   ? json_integer_value(json_object_get(doc, "ocsp_max_retries"))
+	                   : CERT_OCSP_MAX_RETRIES_DEFAULT,
+	};
 	responders(doc, leaf, &urls);
 	for (size_t i = 0; i < urls.len && !revoked && !bad && (all || !good); i++) {
 		enum cert_ocsp_status s = CERT_OCSP_UNKNOWN;
 		const char *w = NULL;
-		int q = ask(urls.items[i], der, (size_t)der_len, id, issuer, extra, &s, &w);
+		int q = ask(urls.items[i], &qry, &s, &w);
 		if (q == TROVE_ERR_WOULD_BLOCK) {
 			r = q;
 			goto out;

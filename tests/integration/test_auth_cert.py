@@ -564,6 +564,16 @@ def test_ocsp_entry_read_shape(cert_server):
     assert d["ocsp_query_all_servers"] is True
     assert d["ocsp_servers_override"] == ["http://127.0.0.1:1/ocsp"]
     assert d["ocsp_ca_certificates"] == ""
+    assert d["ocsp_this_update_max_age"] == 0 and d["ocsp_max_retries"] == 4
+    r = srv.put("/v1/auth/cert/certs/o", token=srv.root_token,
+                json={"ocsp_this_update_max_age": "1h", "ocsp_max_retries": 1})
+    assert r.status_code == 204, r.text
+    d = srv.get("/v1/auth/cert/certs/o", token=srv.root_token).json()["data"]
+    assert d["ocsp_this_update_max_age"] == 3600 and d["ocsp_max_retries"] == 1
+    _refused(srv.put("/v1/auth/cert/certs/o", token=srv.root_token, json={"ocsp_max_retries": -1}),
+             400, "ocsp_max_retries")
+    _refused(srv.put("/v1/auth/cert/certs/o", token=srv.root_token,
+                     json={"ocsp_this_update_max_age": "soon"}), 400, "ocsp_this_update_max_age")
 
 
 def test_ocsp_with_trove_pki_good_then_revoked(cert_server):
@@ -617,6 +627,7 @@ class _Responder:
         self.leaf, self.issuer, self.key, self.cert = leaf, issuer, key, cert
         self.status = ocsp.OCSPCertStatus.GOOD
         self.hits = 0
+        self.fail_first = 0  # answer 503 to this many requests first
         outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -624,6 +635,12 @@ class _Responder:
                 outer.hits += 1
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 assert ocsp.load_der_ocsp_request(body).serial_number == outer.leaf.serial_number
+                if outer.fail_first > 0:
+                    outer.fail_first -= 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 b = ocsp.OCSPResponseBuilder().add_response(
                     cert=outer.leaf,
                     issuer=outer.issuer,
@@ -665,6 +682,11 @@ def test_ocsp_response_signer_must_be_the_issuer(cert_server):
         _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url])
         assert _login(srv, pair, {"name": "own"}).status_code == 200
         assert own.hits == 1
+        # An answer older than ocsp_this_update_max_age (it is a minute old).
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_this_update_max_age=30)
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_this_update_max_age=3600)
+        assert _login(srv, pair, {"name": "own"}).status_code == 200
         own.status = ocsp.OCSPCertStatus.REVOKED
         _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
         own.status = ocsp.OCSPCertStatus.UNKNOWN
@@ -675,7 +697,26 @@ def test_ocsp_response_signer_must_be_the_issuer(cert_server):
         _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[stranger.url], ocsp_fail_open=True)
         _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
         assert stranger.hits == 2
+        assert own.hits == 5
     finally:
         own.close()
         stranger.close()
     _still_serving(srv)
+
+
+def test_ocsp_max_retries(cert_server):
+    srv = cert_server
+    pki = srv.pki
+    pair, leaf = pki.client("ocsp-retry", "app9.example.com")
+    own = _Responder(leaf, pki.ca, pki.ca_key, pki.ca)
+    try:
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_max_retries=2)
+        own.fail_first = 2
+        assert _login(srv, pair, {"name": "own"}).status_code == 200
+        assert own.hits == 3
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_max_retries=0)
+        own.fail_first = 1
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        assert own.hits == 4
+    finally:
+        own.close()
