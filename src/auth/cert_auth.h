@@ -8,6 +8,7 @@
  *   cert_match.c   the constraints a client certificate must meet
  *   cert_login.c   login: the chain the TLS listener saw, verified against
  *                  each trusted certificate
+ *   cert_ocsp.c    login: the leaf's OCSP status (ocsp_enabled entries)
  *
  * Storage (the mount's view, encrypted by the barrier):
  *   config        the method's config (JSON)
@@ -19,7 +20,9 @@
 #define TROVE_CERT_AUTH_H
 
 #include <jansson.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
+#include <stdint.h>
 #include <stdbool.h>
 
 #include "core/router.h"
@@ -66,6 +69,28 @@ STACK_OF(X509) * cert_parse_pem(const char *pem, size_t len);
 int cert_config_load(struct request *req, json_t **out);
 /* Whether any certificate of chain has a serial listed by a stored CRL. */
 int cert_chain_revoked(struct request *req, STACK_OF(X509) * chain, bool *revoked);
+
+/* OCSP (cert_ocsp.c). */
+enum cert_ocsp_status { CERT_OCSP_GOOD, CERT_OCSP_REVOKED, CERT_OCSP_UNKNOWN };
+#define CERT_OCSP_MAX_RETRIES_DEFAULT 4
+/* Checks one DER OCSPResponse (len bytes, at most 64 KiB) for the
+ * certificate id names: status "successful", a BasicOCSPResponse signed
+ * by issuer or by a responder certificate issued by it (or by one of
+ * extra, the entry's ocsp_ca_certificates; may be NULL) with
+ * id-kp-OCSPSigning, an answer for id, thisUpdate not in the future and
+ * nextUpdate not past (5 minutes of skew), thisUpdate no older than
+ * max_age seconds when max_age > 0. Returns 0 with *status;
+ * TROVE_ERR_UPSTREAM when the responder did not answer "successful";
+ * TROVE_ERR_INVALID when the response fails a check. *why (static text)
+ * says what failed, or is NULL for a good or revoked answer. */
+int cert_ocsp_check_response(const unsigned char *der, size_t len, OCSP_CERTID *id, X509 *issuer,
+                             STACK_OF(X509) * extra, int64_t max_age, enum cert_ocsp_status *status,
+                             const char **why);
+/* Whether the OCSP responders of the entry doc (ocsp_servers_override,
+ * else the leaf's AIA) let leaf, issued by issuer, log in: *allowed.
+ * Calls out (outbound_call): returns TROVE_ERR_WOULD_BLOCK on an
+ * event-loop thread, TROVE_ERR_NOMEM, else 0. */
+int cert_ocsp_allows(const json_t *doc, X509 *leaf, X509 *issuer, bool *allowed);
 
 /* Handlers. */
 int cert_role_list(struct request *req, struct response *resp);

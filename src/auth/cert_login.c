@@ -12,7 +12,8 @@
  *     byte) and within its validity period;
  * then no certificate of the verified chain may be listed by a stored
  * CRL, and the leaf must meet the entry's name and extension constraints
- * (cert_match.c). Refusals are Vault's 400s (403 from outside the entry's
+ * (cert_match.c), and, for an ocsp_enabled entry, the leaf's OCSP
+ * responders must not refuse it (cert_ocsp.c). Refusals are Vault's 400s (403 from outside the entry's
  * token_bound_cidrs) and issue no token. */
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -120,6 +121,8 @@ static int try_candidate(struct request *req, const struct candidate *c, STACK_O
 	if ((r = cert_chain_revoked(req, verified, &revoked)) != 0)
 		goto out;
 	*match = !revoked && cert_match_role(leaf, c->doc);
+	if (*match && json_is_true(json_object_get(c->doc, "ocsp_enabled")) && sk_X509_num(verified) > 1)
+		r = cert_ocsp_allows(c->doc, leaf, sk_X509_value(verified, 1), match);
 out:
 	sk_X509_pop_free(verified, X509_free);
 	return r;

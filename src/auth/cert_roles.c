@@ -5,10 +5,10 @@
  * A certs write on an existing entry changes only the fields it gives;
  * a new one needs a certificate. The PEM is parsed at write: it must hold
  * a certificate, and a non-CA one must allow TLS client authentication
- * when it lists extended key usages. OCSP checks are not supported yet:
- * ocsp_enabled=true is refused. A CRL (PEM, DER, or base64 DER) is parsed
- * at write and kept as its revoked serials; fetching one from a url is
- * refused (not supported yet). */
+ * when it lists extended key usages (the ocsp_* fields are used at login:
+ * cert_ocsp.c). A CRL (PEM, DER, or base64 DER) is parsed at write and
+ * kept as its revoked serials; fetching one from a url is refused (not
+ * supported yet). */
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -39,6 +39,11 @@ static const char *const role_lists[] = {
 };
 static const char *const role_strings[] = {"certificate", "display_name", "ocsp_ca_certificates"};
 static const char *const role_bools[] = {"ocsp_enabled", "ocsp_fail_open", "ocsp_query_all_servers"};
+/* Integers (seconds for the max age) and their defaults, as Vault's. */
+static const struct {
+	const char *name;
+	int64_t dflt;
+} role_ints[] = {{"ocsp_this_update_max_age", 0}, {"ocsp_max_retries", CERT_OCSP_MAX_RETRIES_DEFAULT}};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -140,6 +145,10 @@ static void role_apply(struct request *req, json_t *doc)
 	for (size_t i = 0; i < COUNT(role_bools); i++)
 		if (field_present(req, role_bools[i]))
 			json_object_set_new(doc, role_bools[i], json_boolean(field_bool(req, role_bools[i])));
+	for (size_t i = 0; i < COUNT(role_ints); i++)
+		if (field_present(req, role_ints[i].name))
+			json_object_set_new(doc, role_ints[i].name,
+			                    json_integer(field_int(req, role_ints[i].name)));
 }
 
 static void role_defaults(json_t *doc, const char *name)
@@ -153,6 +162,9 @@ static void role_defaults(json_t *doc, const char *name)
 	for (size_t i = 0; i < COUNT(role_bools); i++)
 		if (!json_object_get(doc, role_bools[i]))
 			json_object_set_new(doc, role_bools[i], json_false());
+	for (size_t i = 0; i < COUNT(role_ints); i++)
+		if (!json_object_get(doc, role_ints[i].name))
+			json_object_set_new(doc, role_ints[i].name, json_integer(role_ints[i].dflt));
 	if (json_string_length(json_object_get(doc, "display_name")) == 0)
 		json_object_set_new(doc, "display_name", json_string(name));
 }
@@ -185,6 +197,10 @@ static int role_check(const json_t *doc, struct response *resp)
 		return response_error(
 		    resp, TROVE_ERR_INVALID,
 		    "nonCA certificates should have TLS client authentication set as an extended key usage");
+	for (i = 0; i < COUNT(role_ints); i++)
+		if (json_integer_value(json_object_get(doc, role_ints[i].name)) < 0)
+			return response_error(resp, TROVE_ERR_INVALID, "%s can not be a negative number",
+			                      role_ints[i].name);
 	json_array_foreach(req_ext, i, v)
 	{
 		const char *s = json_string_value(v), *colon = s ? strchr(s, ':') : NULL;
@@ -192,9 +208,6 @@ static int role_check(const json_t *doc, struct response *resp)
 			return response_error(resp, TROVE_ERR_INVALID,
 			                      "required_extensions: entry %zu: expected \"oid:value\"", i);
 	}
-	if (json_is_true(json_object_get(doc, "ocsp_enabled")))
-		return response_error(resp, TROVE_ERR_INVALID,
-		                      "ocsp_enabled: OCSP checks are not supported yet");
 	return 0;
 }
 

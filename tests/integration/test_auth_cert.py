@@ -355,9 +355,6 @@ def test_bad_writes_are_400(cert_server):
     _refused(put("certs/x", {"allowed_common_names": ["a"]}), 400, "must specify certificate")
     _refused(put("certs/x", {"certificate": "not a pem"}), 400, "failed to parse certificate")
     _refused(
-        put("certs/x", {"certificate": srv.pki.ca_pem, "ocsp_enabled": True}), 400, "not supported yet"
-    )
-    _refused(
         put("certs/x", {"certificate": srv.pki.ca_pem, "required_extensions": ["nocolon"]}),
         400,
         "required_extensions",
@@ -512,3 +509,214 @@ def test_certificate_not_in_audit_entries(cert_server):
 
     for needle in ("BEGIN CERTIFICATE", base64.b64encode(der)[:40].decode(), der.hex()[:40]):
         assert needle not in text
+
+
+# ---- OCSP (ocsp_enabled entries) ----
+
+import http.server  # noqa: E402
+import threading  # noqa: E402
+
+from cryptography.x509 import ocsp  # noqa: E402
+
+
+def _pki_mount(srv):
+    """A PKI mount in the same server: a root whose certificates name the
+    server's own OCSP responder (over the plain listener) in their AIA,
+    and a role for client certificates. Returns the root's PEM."""
+    root = srv.root_token
+    assert srv.put("/v1/sys/mounts/pki", token=root, json={"type": "pki"}).status_code == 204
+    r = srv.put("/v1/pki/root/generate/internal", token=root,
+                json={"common_name": "Trove OCSP test root", "key_type": "ec", "ttl": "24h"})
+    assert r.status_code == 200, r.text
+    ca_pem = r.json()["data"]["certificate"]
+    r = srv.put("/v1/pki/config/urls", token=root, json={"ocsp_servers": [srv.http_url + "/v1/pki/ocsp"]})
+    assert r.status_code in (200, 204), r.text
+    r = srv.put("/v1/pki/roles/client", token=root,
+                json={"allow_any_name": True, "client_flag": True, "key_type": "ec", "ttl": "1h"})
+    assert r.status_code in (200, 204), r.text
+    return ca_pem
+
+
+def _pki_client(srv, name, cn):
+    r = srv.put("/v1/pki/issue/client", token=srv.root_token, json={"common_name": cn})
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    crt, key = srv.pki.d / f"{name}.pem", srv.pki.d / f"{name}-key.pem"
+    crt.write_text(data["certificate"])
+    key.write_text(data["private_key"])
+    os.chmod(key, 0o600)
+    return (str(crt), str(key)), data["serial_number"]
+
+
+def _ocsp_entry(srv, name, ca_pem, **fields):
+    body = {"certificate": ca_pem, "ocsp_enabled": True, "token_policies": ["ocsp"]}
+    body.update(fields)
+    r = srv.put(f"/v1/auth/cert/certs/{name}", token=srv.root_token, json=body)
+    assert r.status_code == 204, r.text
+
+
+def test_ocsp_entry_read_shape(cert_server):
+    srv = cert_server
+    _ocsp_entry(srv, "o", srv.pki.ca_pem, ocsp_servers_override=["http://127.0.0.1:1/ocsp"],
+                ocsp_fail_open=True, ocsp_query_all_servers=True)
+    d = srv.get("/v1/auth/cert/certs/o", token=srv.root_token).json()["data"]
+    assert d["ocsp_enabled"] is True and d["ocsp_fail_open"] is True
+    assert d["ocsp_query_all_servers"] is True
+    assert d["ocsp_servers_override"] == ["http://127.0.0.1:1/ocsp"]
+    assert d["ocsp_ca_certificates"] == ""
+    assert d["ocsp_this_update_max_age"] == 0 and d["ocsp_max_retries"] == 4
+    r = srv.put("/v1/auth/cert/certs/o", token=srv.root_token,
+                json={"ocsp_this_update_max_age": "1h", "ocsp_max_retries": 1})
+    assert r.status_code == 204, r.text
+    d = srv.get("/v1/auth/cert/certs/o", token=srv.root_token).json()["data"]
+    assert d["ocsp_this_update_max_age"] == 3600 and d["ocsp_max_retries"] == 1
+    _refused(srv.put("/v1/auth/cert/certs/o", token=srv.root_token, json={"ocsp_max_retries": -1}),
+             400, "ocsp_max_retries")
+    _refused(srv.put("/v1/auth/cert/certs/o", token=srv.root_token,
+                     json={"ocsp_this_update_max_age": "soon"}), 400, "ocsp_this_update_max_age")
+
+
+def test_ocsp_with_trove_pki_good_then_revoked(cert_server):
+    srv = cert_server
+    ca_pem = _pki_mount(srv)
+    _ocsp_entry(srv, "pki", ca_pem)
+    pair, serial = _pki_client(srv, "pki-good", "ocsp1.example.com")
+    r = _login(srv, pair, {"name": "pki"})
+    assert r.status_code == 200, r.text
+    assert "ocsp" in r.json()["auth"]["policies"]
+    r = srv.put("/v1/pki/revoke", token=srv.root_token, json={"serial_number": serial})
+    assert r.status_code == 200, r.text
+    _refused(_login(srv, pair, {"name": "pki"}), 400, "no chain matching all constraints")
+    # Another certificate of the same CA still logs in.
+    other, _ = _pki_client(srv, "pki-other", "ocsp2.example.com")
+    assert _login(srv, other, {"name": "pki"}).status_code == 200
+    # With OCSP off, the revoked certificate is not refused (no CRL here).
+    _ocsp_entry(srv, "pki", ca_pem, ocsp_enabled=False)
+    assert _login(srv, pair, {"name": "pki"}).status_code == 200
+    _still_serving(srv)
+
+
+def test_ocsp_unreachable_refused_unless_fail_open(cert_server):
+    srv = cert_server
+    ca_pem = _pki_mount(srv)
+    dead = f"http://127.0.0.1:{free_port()}/ocsp"
+    _ocsp_entry(srv, "pki", ca_pem, ocsp_servers_override=[dead])
+    pair, serial = _pki_client(srv, "pki-dead", "ocsp3.example.com")
+    _refused(_login(srv, pair, {"name": "pki"}), 400, "no chain matching all constraints")
+    _ocsp_entry(srv, "pki", ca_pem, ocsp_servers_override=[dead], ocsp_fail_open=True)
+    assert _login(srv, pair, {"name": "pki"}).status_code == 200
+    # The first responder to answer decides; all of them with query_all.
+    good = srv.http_url + "/v1/pki/ocsp"
+    _ocsp_entry(srv, "pki", ca_pem, ocsp_servers_override=[dead, good], ocsp_fail_open=False)
+    assert _login(srv, pair, {"name": "pki"}).status_code == 200
+    _ocsp_entry(srv, "pki", ca_pem, ocsp_servers_override=[good, dead], ocsp_query_all_servers=True)
+    _refused(_login(srv, pair, {"name": "pki"}), 400, "no chain matching all constraints")
+    # Fail-open never lets a revoked certificate in.
+    _ocsp_entry(srv, "pki", ca_pem, ocsp_servers_override=[good, dead], ocsp_query_all_servers=False,
+                ocsp_fail_open=True)
+    assert srv.put("/v1/pki/revoke", token=srv.root_token, json={"serial_number": serial}).status_code == 200
+    _refused(_login(srv, pair, {"name": "pki"}), 400, "no chain matching all constraints")
+
+
+class _Responder:
+    """A tiny OCSP responder: answers `status` for `leaf` whatever is
+    asked, signed by `key` with `cert` as its responder id (and carried in
+    the response)."""
+
+    def __init__(self, leaf, issuer, key, cert):
+        self.leaf, self.issuer, self.key, self.cert = leaf, issuer, key, cert
+        self.status = ocsp.OCSPCertStatus.GOOD
+        self.hits = 0
+        self.fail_first = 0  # answer 503 to this many requests first
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.hits += 1
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                assert ocsp.load_der_ocsp_request(body).serial_number == outer.leaf.serial_number
+                if outer.fail_first > 0:
+                    outer.fail_first -= 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                b = ocsp.OCSPResponseBuilder().add_response(
+                    cert=outer.leaf,
+                    issuer=outer.issuer,
+                    algorithm=hashes.SHA1(),
+                    cert_status=outer.status,
+                    this_update=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1),
+                    next_update=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
+                    revocation_time=NOW if outer.status == ocsp.OCSPCertStatus.REVOKED else None,
+                    revocation_reason=None,
+                )
+                b = b.responder_id(ocsp.OCSPResponderEncoding.HASH, outer.cert).certificates([outer.cert])
+                der = b.sign(outer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ocsp-response")
+                self.send_header("Content-Length", str(len(der)))
+                self.end_headers()
+                self.wfile.write(der)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/ocsp"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_ocsp_response_signer_must_be_the_issuer(cert_server):
+    srv = cert_server
+    pki = srv.pki
+    pair, leaf = pki.client("ocsp-own", "app8.example.com")
+    # Signed by the issuer: good, then revoked.
+    own = _Responder(leaf, pki.ca, pki.ca_key, pki.ca)
+    stranger = _Responder(leaf, pki.ca, pki.other_key, pki.other_ca)
+    try:
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url])
+        assert _login(srv, pair, {"name": "own"}).status_code == 200
+        assert own.hits == 1
+        # An answer older than ocsp_this_update_max_age (it is a minute old).
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_this_update_max_age=30)
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_this_update_max_age=3600)
+        assert _login(srv, pair, {"name": "own"}).status_code == 200
+        own.status = ocsp.OCSPCertStatus.REVOKED
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        own.status = ocsp.OCSPCertStatus.UNKNOWN
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        # "good", signed by a stranger: refused, fail-open or not.
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[stranger.url])
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[stranger.url], ocsp_fail_open=True)
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        assert stranger.hits == 2
+        assert own.hits == 5
+    finally:
+        own.close()
+        stranger.close()
+    _still_serving(srv)
+
+
+def test_ocsp_max_retries(cert_server):
+    srv = cert_server
+    pki = srv.pki
+    pair, leaf = pki.client("ocsp-retry", "app9.example.com")
+    own = _Responder(leaf, pki.ca, pki.ca_key, pki.ca)
+    try:
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_max_retries=2)
+        own.fail_first = 2
+        assert _login(srv, pair, {"name": "own"}).status_code == 200
+        assert own.hits == 3
+        _ocsp_entry(srv, "own", pki.ca_pem, ocsp_servers_override=[own.url], ocsp_max_retries=0)
+        own.fail_first = 1
+        _refused(_login(srv, pair, {"name": "own"}), 400, "no chain matching all constraints")
+        assert own.hits == 4
+    finally:
+        own.close()
