@@ -1,0 +1,31 @@
+/* agent_parts.h — how main starts and stops the agent's parts.
+ *
+ * A part is one row of agent.c's table: whether the config asks for it,
+ * start (validate its config against what the part knows, e.g. a method's
+ * keys, naming the block's `where`; make its threads; 0 or an error in
+ * err), and stop (called after agent_request_stop(): joins its threads and
+ * frees; also called for a part whose start failed midway, and for one
+ * never started, so it must cope with a->X == NULL). Parts start in the
+ * table's order and stop in reverse. */
+#ifndef TROVE_AGENT_PARTS_H
+#define TROVE_AGENT_PARTS_H
+
+#include <stdbool.h>
+
+#include "agent/agent.h"
+#include "buf.h"
+
+struct agent_part {
+	const char *name;
+	bool (*wanted)(const struct agent_config *cfg);
+	int (*start)(struct agent *a, struct buf *err);
+	void (*stop)(struct agent *a);
+};
+
+/* exec mode's hooks into main's signal loop (agent_exec.c): a signal the
+ * agent received (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), and
+ * SIGCHLD. */
+void agent_exec_on_signal(struct agent *a, int sig);
+void agent_exec_on_sigchld(struct agent *a);
+
+#endif
