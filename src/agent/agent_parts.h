@@ -27,5 +27,10 @@ struct agent_part {
  * SIGCHLD. */
 void agent_exec_on_signal(struct agent *a, int sig);
 void agent_exec_on_sigchld(struct agent *a);
+/* The template runner's hook into exec mode: the env_templates' newest
+ * rendering, "NAME=value" strings (copied). The first call starts the
+ * child; a later one with other values restarts it (restart_on_secret_
+ * changes = always). Without env_templates the child starts at once. */
+void agent_exec_set_env(struct agent *a, const struct strlist *env);
 
 #endif
