@@ -20,7 +20,8 @@ char *tdep_key(enum tdep_kind kind, const char *path, const char *const *args, s
 	const char **sorted = xcalloc(nargs + 1, sizeof(*sorted));
 	struct buf b;
 
-	memcpy(sorted, args, nargs * sizeof(*sorted));
+	if (nargs > 0)
+		memcpy(sorted, args, nargs * sizeof(*sorted));
 	qsort(sorted, nargs, sizeof(*sorted), cmp_str);
 	buf_init(&b, (size_t)1 << 20);
 	/* \x1f (unit separator) cannot be confused with anything written in a

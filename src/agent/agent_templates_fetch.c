@@ -7,7 +7,6 @@
 
 #include "agent/agent_templates_fetch.h"
 #include "agent/agent_write.h"
-#include "api/config.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
@@ -110,16 +109,11 @@ bool tfetch_wait_token(struct tfetch *f, long timeout_ms)
 	uint64_t gen = 0;
 	char *t;
 
-	if (!f->cfg->auto_auth.present) {
-		if (f->token_gen == 0) {
-			const char *env = api_config_env("TOKEN");
-
-			take_token(f, env ? xstrdup(env) : NULL, 1);
-			return true;
-		}
-		if (timeout_ms != 0)
-			agent_sleep(f->a, timeout_ms < 0 ? TRUNNER_MAX_REFRESH_MS : timeout_ms);
-		return false;
+	if (!f->cfg->auto_auth.present && !f->warned_no_auth) {
+		/* The agent's token is auto-auth's alone, never one from the
+		 * environment: without auto_auth nothing can be fetched. */
+		log_warn("templates wait for a token, and there is no auto_auth block to get one");
+		f->warned_no_auth = true;
 	}
 	t = agent_token_wait(f->a, f->token_gen, timeout_ms, &gen);
 	if (t == NULL)

@@ -16,6 +16,7 @@ struct tfetch {
 	char *token;               /* the token in use (a copy; wiped) */
 	uint64_t token_gen;        /* its generation in the agent's token box */
 	bool need_token;           /* the server refused it: wait for a newer one */
+	bool warned_no_auth;       /* said once that there is no auto_auth */
 	struct tdep *deps;
 };
 
@@ -42,9 +43,8 @@ int tfetch_fetch(struct tfetch *f, struct tdep *d, bool first, struct buf *err);
 int tfetch_refresh(struct tfetch *f, struct tdep *d, bool *changed);
 
 /* Waits up to timeout_ms (< 0: until the agent stops; 0: only looks) for a
- * token newer than the one in use and takes it. Without auto_auth the
- * token is VAULT_TOKEN / TROVE_TOKEN, taken on the first call. Returns
- * true when a new token was taken. */
+ * token newer than the one in use in the agent's token box (auto-auth's)
+ * and takes it. Returns true when a new token was taken. */
 bool tfetch_wait_token(struct tfetch *f, long timeout_ms);
 
 /* The server refused the token in use (403): reports it to auto-auth. */

@@ -261,7 +261,7 @@ static void cfg_init(struct agent_config *cfg)
 	cfg->template_config.static_secret_render_interval = 300;
 	cfg->template_config.lease_renewal_threshold = 0.9;
 	cfg->exit_after_auth = true;
-	setenv("VAULT_TOKEN", "root-token", 1);
+	cfg->auto_auth.present = true;
 }
 
 static struct agent_template_config *add_template(struct agent_config *cfg, const char *contents, const char *dest)
@@ -329,7 +329,6 @@ static int teardown(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 	strlist_release(&last_env);
-	unsetenv("VAULT_TOKEN");
 	return 0;
 }
 
@@ -342,6 +341,7 @@ static int run_once(struct agent_config *cfg, struct agent *a, struct trunner **
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	assert_int_equal(agent_state_init(a), 0);
+	agent_token_publish(a, "root-token");
 	buf_init(&err, 1024);
 	rc = trunner_new(a, &ops, r, &err);
 	buf_release(&err);
@@ -676,6 +676,7 @@ static void test_change_rerenders_and_nothing_else(void **state)
 	memset(&a, 0, sizeof(a));
 	a.cfg = &cfg;
 	assert_int_equal(agent_state_init(&a), 0);
+	agent_token_publish(&a, "root-token");
 	buf_init(&err, 1024);
 	assert_int_equal(trunner_new(&a, &ops, &r, &err), 0);
 	buf_release(&err);
@@ -779,7 +780,6 @@ static void test_refused_token_waits_for_new_one(void **state)
 
 	(void)state;
 	cfg_init(&cfg);
-	cfg.auto_auth.present = true;
 	srv_set("GET", "kv/app", 200, "{\"data\":{\"k\":\"v\"}}");
 	snprintf(srv.refused_token, sizeof(srv.refused_token), "first-token");
 	add_template(&cfg, "secret kv/app", path_in("t.txt"));
