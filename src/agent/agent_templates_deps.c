@@ -88,6 +88,14 @@ long tdep_refresh_ms(const struct tdep_lease *l, double threshold, int64_t stati
 	if (l->leased && l->duration_s > 0) {
 		base_s = (double)l->duration_s;
 		*renew = l->renewable;
+		/* A renewal must reach the server while the lease still lives:
+		 * at two thirds, as Vault's renewer does, never within the last
+		 * second (the server counts expiry in whole seconds). */
+		if (*renew) {
+			fraction = 2.0 / 3.0 + (rnd - 0.5) * 0.1;
+			if (base_s >= 2 && base_s * fraction > base_s - 1)
+				fraction = (base_s - 1) / base_s;
+		}
 	} else if (!l->leased && l->cert_expiry_s > 0) {
 		base_s = (double)(l->cert_expiry_s - now_s);
 	} else if (!l->leased && l->rotation_ttl_s > 0) {

@@ -424,11 +424,12 @@ static int renew(struct tfetch *f, struct tdep *d, bool *extended, struct buf *e
 		*extended = l.duration_s >= d->increment_s && l.duration_s > 0;
 		d->lease.duration_s = l.duration_s;
 		json_object_set_new(d->value, "LeaseDuration", json_integer(l.duration_s));
-		ms = tdep_refresh_ms(&l, ts->lease_renewal_threshold, ts->static_secret_render_interval,
-		                     clock_realtime_s(), tdep_jitter(), &again);
 		/* A lease that no longer grows (its max TTL is near) is fetched
 		 * anew at its threshold instead of renewed. */
-		schedule(d, ms, again && *extended);
+		l.renewable = *extended;
+		ms = tdep_refresh_ms(&l, ts->lease_renewal_threshold, ts->static_secret_render_interval,
+		                     clock_realtime_s(), tdep_jitter(), &again);
+		schedule(d, ms, again);
 	}
 	api_json_free_secret(resp.json);
 	resp.json = NULL;

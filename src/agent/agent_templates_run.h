@@ -79,13 +79,14 @@ char *tdep_key(enum tdep_kind kind, const char *path, const char *const *args, s
 
 /* Milliseconds from now to the next refresh of a secret fetched with
  * lease l (and whether that refresh renews), Vault Agent's rules:
- *  - leased and renewable: renew once threshold of the lease has passed;
+ *  - leased and renewable: renew once two thirds of the lease have passed
+ *    (as Vault's renewer; never in its last second);
  *  - leased, not renewable: fetch anew at threshold of the lease;
  *  - a certificate without a lease: fetch anew at threshold of what is
  *    left of its validity;
  *  - a rotating secret (rotation_period, ttl): fetch just after its ttl;
  *  - anything else (KV): fetch anew every static_s.
- * The threshold gets +-5 % of jitter (rnd in [0,1)), as consul-template's
+ * The fraction gets +-5 % of jitter (rnd in [0,1)), as consul-template's
  * leaseCheckWait, so that agents started together spread out. At least
  * TRUNNER_MIN_REFRESH_MS. */
 long tdep_refresh_ms(const struct tdep_lease *l, double threshold, int64_t static_s, int64_t now_s, double rnd,

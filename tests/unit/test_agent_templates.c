@@ -475,12 +475,17 @@ static void test_schedule(void **state)
 	bool renew;
 
 	(void)state;
-	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.5, &renew), 90000);
+	/* renewable: renewed at two thirds, +-5 % of jitter */
+	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.5, &renew), 66666);
 	assert_true(renew);
-	/* the jitter: +-5 % of the lease around the threshold */
-	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.0, &renew), 85000);
-	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.999999, &renew), 94999);
+	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.0, &renew), 61666);
+	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.999999, &renew), 71666);
+	/* ... and never in the last second of a short lease */
+	renewable.duration_s = 2;
+	assert_int_equal(tdep_refresh_ms(&renewable, 0.9, 300, 1000, 0.999999, &renew), 1000);
+	/* not renewable: fetched anew at the threshold, +-5 % */
 	assert_int_equal(tdep_refresh_ms(&fixed, 0.9, 300, 1000, 0.5, &renew), 90000);
+	assert_int_equal(tdep_refresh_ms(&fixed, 0.9, 300, 1000, 0.0, &renew), 85000);
 	assert_false(renew);
 	assert_int_equal(tdep_refresh_ms(&fixed, 0.5, 300, 1000, 0.5, &renew), 50000);
 	assert_int_equal(tdep_refresh_ms(&kv, 0.9, 300, 1000, 0.3, &renew), 300000);
