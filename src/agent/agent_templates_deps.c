@@ -206,3 +206,13 @@ long tdep_backoff_ms(int failures)
 		ms *= 2;
 	return ms > TRUNNER_BACKOFF_MAX_MS ? TRUNNER_BACKOFF_MAX_MS : ms;
 }
+
+int64_t tdep_wait_until(int64_t first_ns, int64_t now_ns, int64_t min_s, int64_t max_s)
+{
+	int64_t min = min_s * INT64_C(1000000000), max = max_s * INT64_C(1000000000);
+	int64_t at = now_ns + min;
+
+	if (max == 0)
+		max = 4 * min;
+	return at > first_ns + max ? first_ns + max : at;
+}

@@ -296,23 +296,15 @@ static void render(struct trunner *r, struct ttpl *tp)
 	buf_release_secret(&text);
 }
 
-/* A dependency of tp changed at now: render again, after wait { min }
- * of quiet but no later than wait { max } after the first change. */
+/* A dependency of tp changed at now: render again when wait { } says. */
 static void changed(struct ttpl *tp, int64_t now)
 {
-	int64_t min = tp->cfg->wait_min * 1000 * MS_NS, max = tp->cfg->wait_max * 1000 * MS_NS;
-
-	if (max == 0)
-		max = 4 * min;
 	if (!tp->dirty) {
 		tp->dirty = true;
 		tp->first_change_ns = now;
 	}
-	tp->render_at_ns = now + min;
-	if (tp->render_at_ns > tp->first_change_ns + max)
-		tp->render_at_ns = tp->first_change_ns + max;
-	if (!tp->rendered)
-		tp->render_at_ns = now;
+	tp->render_at_ns = tp->rendered ? tdep_wait_until(tp->first_change_ns, now, tp->cfg->wait_min, tp->cfg->wait_max)
+	                                : now;
 }
 
 static void dep_changed(struct trunner *r, const struct tdep *d, int64_t now)

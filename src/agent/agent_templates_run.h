@@ -98,6 +98,12 @@ double tdep_jitter(void);
  * doubling, at most TRUNNER_BACKOFF_MAX_MS. */
 long tdep_backoff_ms(int failures);
 
+/* wait { min max } of a template (seconds; 0 0: none): when to render
+ * after changes, the first not rendered yet at first_ns and the latest at
+ * now_ns (CLOCK_MONOTONIC ns): min after the latest, but no later than
+ * max after the first (max 0: 4 x min, as consul-template). */
+int64_t tdep_wait_until(int64_t first_ns, int64_t now_ns, int64_t min_s, int64_t max_s);
+
 /* Reads the lease facts of an API answer's JSON (request_id, lease_id,
  * lease_duration, renewable, data, auth). */
 void tdep_lease_from_answer(const json_t *answer, struct tdep_lease *l);

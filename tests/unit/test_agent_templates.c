@@ -130,6 +130,7 @@ struct route {
 	long status;
 	char body[8192];
 	int calls;
+	char last_in[1024]; /* the body of its last request */
 };
 
 struct server {
@@ -210,6 +211,7 @@ static int fake_send(void *ctx, const struct api_wire *w, struct api_response *r
 		if (strcmp(r->method, w->method) != 0 || strcmp(r->path, path) != 0)
 			continue;
 		r->calls++;
+		snprintf(r->last_in, sizeof(r->last_in), "%s", srv.last_body);
 		buf_reset(&resp->body);
 		resp->status = refused ? 403 : r->status;
 		buf_append_str(&resp->body, refused ? "{\"errors\":[\"permission denied\"]}" : r->body);
@@ -462,6 +464,57 @@ static void test_write_form_sends_fields(void **state)
 	agent_state_release(&a);
 }
 
+static bool file_has_creds2(void *arg)
+{
+	char *s = slurp(arg);
+	bool ok = s && strstr(s, "u2") != NULL;
+
+	free(s);
+	return ok;
+}
+
+static void test_lease_renewed_then_fetched_anew(void **state)
+{
+	struct agent_config cfg;
+	struct agent a;
+	struct trunner *r = NULL;
+	struct buf err;
+	pthread_t th;
+	char *dest = path_in("creds.txt");
+
+	(void)state;
+	cfg_init(&cfg);
+	cfg.exit_after_auth = false;
+	srv_set("GET", "db/creds/app", 200,
+	        "{\"lease_id\":\"db/creds/app/l1\",\"lease_duration\":3,\"renewable\":true,\"data\":{\"u\":\"u1\"}}");
+	/* the lease no longer grows: 1 s back for 3 asked */
+	srv_set("PUT", "sys/leases/renew", 200, "{\"lease_id\":\"db/creds/app/l1\",\"lease_duration\":1,\"renewable\":true}");
+	add_template(&cfg, "secret db/creds/app", dest);
+	memset(&a, 0, sizeof(a));
+	a.cfg = &cfg;
+	assert_int_equal(agent_state_init(&a), 0);
+	agent_token_publish(&a, "root-token");
+	buf_init(&err, 1024);
+	assert_int_equal(trunner_new(&a, &ops, &r, &err), 0);
+	buf_release(&err);
+	assert_int_equal(pthread_create(&th, NULL, runner_thread, r), 0);
+	usleep(500000);
+	assert_int_equal(srv_calls("PUT", "sys/leases/renew"), 0);
+	srv_set("GET", "db/creds/app", 200,
+	        "{\"lease_id\":\"db/creds/app/l2\",\"lease_duration\":300,\"renewable\":false,\"data\":{\"u\":\"u2\"}}");
+	/* renewed at 2 s (two thirds of 3), fetched anew about 0.9 s later */
+	assert_true(eventually(file_has_creds2, dest, 5000));
+	agent_request_stop(&a, 0);
+	pthread_join(th, NULL);
+	assert_int_equal(srv_calls("PUT", "sys/leases/renew"), 1);
+	assert_non_null(strstr(srv.routes[1].last_in, "\"lease_id\":\"db/creds/app/l1\""));
+	assert_non_null(strstr(srv.routes[1].last_in, "\"increment\":3"));
+	assert_int_equal(srv_calls("GET", "db/creds/app"), 2);
+	assert_int_equal(trunner_files_written(r), 2);
+	trunner_free(r);
+	agent_state_release(&a);
+}
+
 /* ---- the schedule ------------------------------------------------------------- */
 
 static void test_schedule(void **state)
@@ -502,6 +555,14 @@ static void test_schedule(void **state)
 	assert_int_equal(tdep_refresh_ms(&fixed, 0.99, 300, 1000, 0.9, &renew), 300000);
 	struct tdep_lease near = { .leased = true, .duration_s = 10, .rotation_ttl_s = -1 };
 	assert_int_equal(tdep_refresh_ms(&near, 0.99, 300, 1000, 0.9, &renew), 9900);
+
+	/* wait { min max }: quiet for min, at most max after the first change */
+	const int64_t S = INT64_C(1000000000);
+	assert_true(tdep_wait_until(10 * S, 10 * S, 0, 0) == 10 * S);
+	assert_true(tdep_wait_until(10 * S, 10 * S, 2, 5) == 12 * S);
+	assert_true(tdep_wait_until(10 * S, 14 * S, 2, 5) == 15 * S);
+	assert_true(tdep_wait_until(10 * S, 11 * S, 2, 0) == 13 * S);
+	assert_true(tdep_wait_until(10 * S, 17 * S, 2, 0) == 18 * S); /* max: 4 x min */
 
 	assert_int_equal(tdep_backoff_ms(1), TRUNNER_BACKOFF_MIN_MS);
 	assert_int_equal(tdep_backoff_ms(3), 4 * TRUNNER_BACKOFF_MIN_MS);
@@ -1097,6 +1158,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dep_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_dependency_fetched_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_form_sends_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_renewed_then_fetched_anew, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schedule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_from_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_and_change, setup, teardown),
