@@ -50,7 +50,12 @@ struct api_response {
 	enum api_failure failure;
 	long retry_after_ms; /* from a Retry-After header (seconds), else -1 */
 	int attempts;        /* tries made, 1 + retries */
+	/* The final answer's header lines, "Name: value" without CRLF, when
+	 * the transport keeps them (libcurl does); at most API_MAX_RESP_HEADERS. */
+	struct strlist headers;
 };
+
+#define API_MAX_RESP_HEADERS 64
 
 struct api_client;
 
@@ -89,6 +94,13 @@ void api_response_release(struct api_response *resp);
  * saying why. */
 int api_send(struct api_client *c, const char *method, const char *path, const char *query, const char *body,
              size_t len, struct api_response *resp);
+/* api_send with extra request header lines ("Name: value", for a proxy
+ * relaying its client's X-Vault-* headers): each replaces the line of the
+ * same name (any case) the client would send, else is added. extra may be
+ * NULL. A line without ": " or holding CR or LF is refused with
+ * TROVE_ERR_INVALID before anything is sent. */
+int api_send_extra(struct api_client *c, const char *method, const char *path, const char *query, const char *body,
+                   size_t len, const struct strlist *extra, struct api_response *resp);
 /* api_send with a JSON body (NULL for none); the serialised text is wiped
  * after the request. */
 int api_request(struct api_client *c, const char *method, const char *path, const char *query,

@@ -80,18 +80,25 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Keeps Retry-After of the last response; a status line (a redirect's
- * next answer) starts over. */
+/* Keeps the header lines (up to API_MAX_RESP_HEADERS) and Retry-After of
+ * the last response; a status line (a redirect's next answer) starts over. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct sink *s = userdata;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, len = n;
 	long ms;
 
-	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
 		s->resp->retry_after_ms = -1;
-	else if ((ms = api_retry_after_ms(ptr, n)) >= 0)
+		strlist_release(&s->resp->headers);
+		return n;
+	}
+	if ((ms = api_retry_after_ms(ptr, n)) >= 0)
 		s->resp->retry_after_ms = ms;
+	while (len > 0 && (ptr[len - 1] == '\n' || ptr[len - 1] == '\r'))
+		len--;
+	if (len > 0 && memchr(ptr, ':', len) != NULL && s->resp->headers.len < API_MAX_RESP_HEADERS)
+		(void)strlist_push_owned(&s->resp->headers, xstrndup(ptr, len));
 	return n;
 }
 
