@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_parts.h"
+#include "agent/agent_proxy.h"
 #include "err.h"
 #include "log.h"
 
@@ -28,6 +29,7 @@
 
 /* The parts, in start order (agent_parts.h). */
 static const struct agent_part parts[] = {
+	{ "proxy", agent_proxy_wanted, agent_proxy_start, agent_proxy_stop, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
