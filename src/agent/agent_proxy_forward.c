@@ -176,6 +176,30 @@ static void offer_to_cache(struct agent_proxy *p, const struct proxy_job *j, con
 	api_json_free_secret(body);
 }
 
+/* With use_auto_auth_token, a lookup or renewal answer does not show the
+ * auto-auth token to the client (proxy_strip_auto_token). */
+static void strip_auto_token(struct agent_proxy *p, struct proxy_job *j, const char *sent_token)
+{
+	json_t *answer, *body;
+	char *auto_token, *text;
+
+	if (p->a->cfg->api_proxy.use_auto_auth_token == AGENT_TOKEN_NO || j->status != 200 ||
+	    strncmp(j->path, "/v1/auth/token/", 15) != 0)
+		return;
+	auto_token = auto_token_now(p);
+	answer = json_loadb(j->out.data, j->out.len, 0, NULL);
+	body = j->body.len ? json_loadb(j->body.data, j->body.len, 0, NULL) : NULL;
+	if (proxy_strip_auto_token(j->path, sent_token, body, auto_token, answer) &&
+	    (text = json_dumps(answer, JSON_COMPACT)) != NULL) {
+		buf_reset(&j->out);
+		(void)buf_append_str(&j->out, text);
+		secure_free_str(text);
+	}
+	api_json_free_secret(answer);
+	api_json_free_secret(body);
+	secure_free_str(auto_token);
+}
+
 static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_job *j)
 {
 	struct api_response resp;
@@ -235,6 +259,7 @@ static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_jo
 		offer_to_cache(p, j, &cr, key, &resp, ctype);
 	}
 out:
+	strip_auto_token(p, j, token);
 	free(ctype);
 	secure_free_str(token);
 	api_headers_wipe(&extra);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <h2o.h>
+#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include "agent/agent.h"
@@ -120,6 +121,15 @@ void proxy_submit(struct agent_proxy *p, struct proxy_job *j);
 void proxy_job_free(struct proxy_job *j);
 /* Sets j's answer to a Vault error envelope {"errors":[msg]}. */
 void proxy_job_error(struct proxy_job *j, int status, const char *msg);
+
+/* agent_proxy_strip.c: Vault Agent's guard for the auto-auth token. When
+ * a 200 answer to auth/token/lookup-self or renew-self made with the
+ * auto-auth token, or to auth/token/lookup or renew naming it in the body
+ * (or naming none), would show that token to the client, removes data's
+ * id and accessor, or empties auth's client_token and accessor, in
+ * answer. path is "/v1/...". Returns true when answer changed. */
+bool proxy_strip_auto_token(const char *path, const char *sent_token, const json_t *req_body,
+                            const char *auto_token, json_t *answer);
 
 /* agent_proxy_api.c: the /agent/v1/ endpoints, on the loop. Sets j's
  * answer and returns true when path is one of them. */
