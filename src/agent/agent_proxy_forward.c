@@ -295,20 +295,30 @@ static struct proxy_job *next_job(struct agent_proxy *p)
 	return j;
 }
 
+/* A client for the calling thread, made on first use: an agent whose
+ * proxy is never called loads no HTTP client at all. */
+static struct api_client *client_for(struct agent_proxy *p, struct api_client **c, const char *who)
+{
+	struct buf err;
+
+	if (*c == NULL) {
+		buf_init(&err, BUF_CAP_DEFAULT);
+		if (agent_api_client(p->a, c, &err) != 0)
+			log_error("agent proxy: cannot make an API client", "thread", who, "error", err.data);
+		buf_release(&err);
+	}
+	return *c;
+}
+
 static void *worker_main(void *arg)
 {
 	struct agent_proxy *p = arg;
 	struct api_client *c = NULL;
 	struct proxy_job *j;
-	struct buf err;
 
-	buf_init(&err, BUF_CAP_DEFAULT);
-	if (agent_api_client(p->a, &c, &err) != 0)
-		log_error("agent proxy: cannot make an API client", "error", err.data);
-	buf_release(&err);
 	/* Jobs queued before a stop are still answered: the loop waits for them. */
 	while ((j = next_job(p)) != NULL) {
-		if (c)
+		if (client_for(p, &c, "worker"))
 			forward(p, c, j);
 		else
 			proxy_job_error(j, 500, "the agent cannot reach the server: no API client");
@@ -369,23 +379,20 @@ static void *renewer_main(void *arg)
 	struct agent_proxy *p = arg;
 	struct api_client *c = NULL;
 	struct agent_cache_renewal r;
-	struct buf err;
 	int64_t now, due, ttl;
 
-	buf_init(&err, BUF_CAP_DEFAULT);
-	if (agent_api_client(p->a, &c, &err) != 0)
-		log_error("agent cache: cannot make an API client", "error", err.data);
-	buf_release(&err);
 	for (;;) {
 		now = clock_monotonic_s();
 		while (agent_cache_take_due(p->cache, now, &r)) {
-			bool ok = c && renew(c, &r, &ttl);
+			bool ok = client_for(p, &c, "renewer") && renew(c, &r, &ttl);
 			agent_cache_renewed(p->cache, &r, ok, ok ? ttl : 0, clock_monotonic_s());
 			agent_cache_renewal_release(&r);
 		}
-		/* Sleeps until the next entry is due, or a minute when none (a
-		 * new entry is due no sooner than a second after it is kept,
-		 * and the worker that kept it wakes this thread). */
+		/* Renewals are minutes apart: no client is kept between them. */
+		api_client_free(c);
+		c = NULL;
+		/* Sleeps until the next entry is due, or an hour when none (a
+		 * worker that keeps a new entry wakes this thread). */
 		due = agent_cache_next_due(p->cache);
 		now = clock_monotonic_s();
 		pthread_mutex_lock(&p->mu);
@@ -401,7 +408,6 @@ static void *renewer_main(void *arg)
 		if (stop)
 			break;
 	}
-	api_client_free(c);
 	return NULL;
 }
 
