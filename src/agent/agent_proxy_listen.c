@@ -8,6 +8,7 @@
  * refused; socket_mode (octal), socket_user and socket_group (names or
  * numbers) are applied to the socket file. Every error names the block's
  * "file:line" and the key. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +36,30 @@ static int fail(struct buf *err, const struct proxy_listener *l, const char *key
 	buf_printf(err, "%s: listener \"%s\": %s: %s%s%s", l->cfg->where ? l->cfg->where : "config", l->cfg->type, key,
 	           why, what ? ": " : "", what ? what : "");
 	return TROVE_ERR_INVALID;
+}
+
+/* "host:port" of the bound socket (the port the kernel chose for port 0),
+ * else the configured address. Heap. */
+static char *bound_address(int fd, const char *configured)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], out[INET6_ADDRSTRLEN + 16];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return xstrdup(configured);
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, sizeof(out), "%s:%u", host, (unsigned)ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, sizeof(out), "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+	} else {
+		return xstrdup(configured);
+	}
+	return xstrdup(out);
 }
 
 static int listen_tcp(struct proxy_listener *l, struct buf *err)
@@ -75,7 +101,7 @@ static int listen_tcp(struct proxy_listener *l, struct buf *err)
 	}
 	freeaddrinfo(res);
 	l->fd = fd;
-	l->address = xstrdup(address);
+	l->address = bound_address(fd, address);
 	return 0;
 }
 
