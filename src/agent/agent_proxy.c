@@ -53,12 +53,30 @@ const char *agent_proxy_address(const struct agent *a, size_t i)
 
 /* ---- answers ---------------------------------------------------------------- */
 
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 412: return "Precondition Failed";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return status < 400 ? "OK" : "Error";
+	}
+}
+
 static void send_answer(struct proxy_job *j)
 {
 	h2o_req_t *hreq = j->hreq;
 
 	hreq->res.status = j->status;
-	hreq->res.reason = "";
+	hreq->res.reason = reason(j->status);
 	hreq->res.content_length = j->out.len;
 	for (size_t i = 0; i < j->headers.len; i++) {
 		const char *line = j->headers.items[i], *colon = strchr(line, ':');

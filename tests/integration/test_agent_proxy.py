@@ -73,7 +73,7 @@ def test_forwards_kv_with_the_clients_token(procs, log_dir, tmp_path, dev_server
     r = call(agent, "GET", "/v1/secret/data/app/db")
     assert r.status_code == 403
     r = call(agent, "GET", "/v1/secret/data/app/db", "not-a-token")
-    assert r.status_code == 403 and "permission denied" in r.text
+    assert r.status_code == 403 and "permission denied" in r.text and r.reason == "Forbidden"
     after = metrics(agent)
     assert after["vault.agent.proxy.client_error"] == before["vault.agent.proxy.client_error"] + 2
     assert after["vault.agent.proxy.success"] >= 4
