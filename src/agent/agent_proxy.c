@@ -352,8 +352,10 @@ static void proxy_free(struct agent_proxy *p)
 	agent_cache_free(p->cache);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cond);
-	if (p->renew_cond_init)
+	if (p->renew_cond_init) {
 		pthread_cond_destroy(&p->renew_cond);
+		pthread_cond_destroy(&p->inflight_cond);
+	}
 	pthread_mutex_destroy(&p->ready_mu);
 	pthread_cond_destroy(&p->ready_cond);
 	free(p);

@@ -200,8 +200,43 @@ static void strip_auto_token(struct agent_proxy *p, struct proxy_job *j, const c
 	secure_free_str(auto_token);
 }
 
+static bool inflight_has(const struct agent_proxy *p, const char *key)
+{
+	for (const struct proxy_inflight *f = p->inflight; f; f = f->next)
+		if (strcmp(f->key, key) == 0)
+			return true;
+	return false;
+}
+
+/* Waits while an identical request is being forwarded, then marks key as
+ * in flight (entry, owned by the list until inflight_end). */
+static void inflight_begin(struct agent_proxy *p, struct proxy_inflight *entry, const char *key)
+{
+	memcpy(entry->key, key, sizeof(entry->key));
+	pthread_mutex_lock(&p->mu);
+	while (inflight_has(p, key))
+		pthread_cond_wait(&p->inflight_cond, &p->mu);
+	entry->next = p->inflight;
+	p->inflight = entry;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void inflight_end(struct agent_proxy *p, struct proxy_inflight *entry)
+{
+	pthread_mutex_lock(&p->mu);
+	for (struct proxy_inflight **f = &p->inflight; *f; f = &(*f)->next)
+		if (*f == entry) {
+			*f = entry->next;
+			break;
+		}
+	pthread_cond_broadcast(&p->inflight_cond);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_job *j)
 {
+	struct proxy_inflight inflight;
+	bool marked = false;
 	struct api_response resp;
 	struct strlist extra;
 	struct agent_cache_req cr;
@@ -217,6 +252,8 @@ static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_jo
 		                       j->body.len };
 	if (p->cache) {
 		agent_cache_key(&cr, key);
+		inflight_begin(p, &inflight, key);
+		marked = true;
 		if (served_from_cache(p, j, key))
 			goto out;
 	}
@@ -259,6 +296,8 @@ static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_jo
 		offer_to_cache(p, j, &cr, key, &resp, ctype);
 	}
 out:
+	if (marked)
+		inflight_end(p, &inflight);
 	strip_auto_token(p, j, token);
 	free(ctype);
 	secure_free_str(token);
@@ -419,6 +458,7 @@ int proxy_workers_start(struct agent_proxy *p, struct buf *err)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->renew_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&p->inflight_cond, NULL);
 	p->renew_cond_init = true;
 	for (unsigned i = 0; i < PROXY_WORKERS; i++) {
 		if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {

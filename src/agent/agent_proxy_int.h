@@ -26,6 +26,11 @@
 
 struct agent_proxy;
 
+struct proxy_inflight {
+	char key[AGENT_CACHE_KEY_LEN + 1];
+	struct proxy_inflight *next;
+};
+
 /* One listener block, bound. */
 struct proxy_listener {
 	h2o_context_t ctx; /* first: a request finds its listener through conn->ctx */
@@ -98,6 +103,11 @@ struct agent_proxy {
 	bool renewer_started;
 	pthread_cond_t renew_cond; /* under mu: a new entry, or stop */
 	bool renew_cond_init;
+	/* Keys of cacheable requests being forwarded now (under mu): an
+	 * identical request waits for the first's answer, then finds it in
+	 * the cache, as in Vault Agent. */
+	struct proxy_inflight *inflight;
+	pthread_cond_t inflight_cond;
 
 	struct proxy_counters n;
 };

@@ -301,3 +301,19 @@ def test_cache_off_has_no_cache_headers(procs, log_dir, tmp_path, dev_server):
     assert r2.json()["auth"]["client_token"] != r.json()["auth"]["client_token"]
     # cache-clear without a cache: 200, nothing to do (as Vault Agent)
     assert call(agent, "POST", "/agent/v1/cache-clear", json={"type": "all"}).status_code == 200
+
+
+def test_cache_identical_requests_at_once_go_upstream_once(procs, log_dir, tmp_path, dev_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    agent = agent_with_listener(procs, log_dir, tmp_path, dev_server, extra="cache {}")
+    root = dev_server.root_token
+    for n in range(5):
+        body = {"policies": ["default"], "ttl": f"{n + 1}h"}
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: call(agent, "POST", "/v1/auth/token/create-orphan", root, json=body),
+                                    range(4)))
+        assert all(a.status_code == 200 for a in answers)
+        # the later ones waited for the first's answer and got it from the cache
+        assert len({a.json()["auth"]["client_token"] for a in answers}) == 1
+        assert sorted(a.headers["X-Cache"] for a in answers) == ["HIT", "HIT", "HIT", "MISS"]
