@@ -154,7 +154,7 @@ int aws_login_data(const struct aws_creds *c, const char *url, const char *regio
 
 	*out = NULL;
 	region = region && *region ? region : "us-east-1";
-	if (!url) {
+	if (!url || !*url) {
 		if (strcmp(region, "us-east-1") == 0)
 			snprintf(defurl, sizeof(defurl), "https://sts.amazonaws.com/");
 		else
@@ -204,4 +204,16 @@ out:
 	json_decref(headers);
 	buf_release_secret(&authz);
 	return r;
+}
+
+void aws_sts_url_from_env(struct buf *out)
+{
+	const char *ep = getenv("AWS_ENDPOINT_URL_STS");
+
+	if (!ep || !*ep)
+		ep = getenv("AWS_ENDPOINT_URL");
+	if (ep && *ep) {
+		const char *hostpart = strstr(ep, "://");
+		buf_printf(out, "%s%s", ep, hostpart && !strchr(hostpart + 3, '/') ? "/" : "");
+	}
 }

@@ -47,10 +47,15 @@ int sigv4_authorization(const char *method, const char *path, const char *query,
                         size_t nh, const void *body, size_t body_len, const char *region, const char *service,
                         const char *amz_date, const struct aws_creds *c, struct buf *out);
 
+/* The STS URL AWS_ENDPOINT_URL_STS (else AWS_ENDPOINT_URL) names, as for
+ * the SDKs, with a '/' added after a bare host; nothing when neither is
+ * set. Appended to out. */
+void aws_sts_url_from_env(struct buf *out);
+
 /* The login fields of auth/aws/login for a GetCallerIdentity request
  * signed now with c: iam_http_request_method, iam_request_url,
  * iam_request_body, iam_request_headers (base64 of a JSON object of
- * lists, as Vault's CLI sends them). url is the STS URL (NULL: the
+ * lists, as Vault's CLI sends them). url is the STS URL (NULL or "": the
  * region's, https://sts.amazonaws.com/ for us-east-1); server_id, when
  * not NULL, is sent and signed as X-Vault-AWS-IAM-Server-ID. A new object
  * in *out; 0, or TROVE_ERR_INVALID with a reason in why. */

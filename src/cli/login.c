@@ -391,13 +391,7 @@ static int login_aws(struct cli *cli, const struct login_args *a, json_t **out)
 		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
-	const char *ep = getenv("AWS_ENDPOINT_URL_STS");
-	if (!ep || !*ep)
-		ep = getenv("AWS_ENDPOINT_URL");
-	if (ep && *ep) {
-		const char *hostpart = strstr(ep, "://");
-		buf_printf(&url, "%s%s", ep, hostpart && !strchr(hostpart + 3, '/') ? "/" : "");
-	}
+	aws_sts_url_from_env(&url);
 	buf_reset(&why);
 	if (aws_login_data(&creds, url.data, keys[2].value, keys[1].value, (int64_t)time(NULL), &body, &why) != 0) {
 		fprintf(stderr, "Error: %s\n", why.data ? why.data : "cannot sign the AWS request");
