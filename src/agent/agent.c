@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_parts.h"
+#include "agent/auto_auth.h"
 #include "err.h"
 #include "log.h"
 
@@ -28,6 +29,7 @@
 
 /* The parts, in start order (agent_parts.h). */
 static const struct agent_part parts[] = {
+	{ "auto-auth", auto_auth_wanted, auto_auth_start, auto_auth_stop, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -23,16 +23,6 @@
 
 /* --- fixtures -------------------------------------------------------------- */
 
-/* The config loader's lookup, until agent_config.c is part of the build
- * (weak: the loader's own wins once it is). */
-__attribute__((weak)) const struct agent_kv *agent_kv_find(const struct agent_kv_list *l, const char *key)
-{
-	for (size_t i = 0; i < l->len; i++)
-		if (strcmp(l->items[i].key, key) == 0)
-			return &l->items[i];
-	return NULL;
-}
-
 static char tmpdir[] = "/tmp/test_agent_auth.XXXXXX";
 
 static int setup(void **state)
