@@ -79,7 +79,9 @@ static int login(struct auth_method *m, struct api_client *c, struct auth_login 
 	                        (int64_t)time(NULL), &body, err)) != 0)
 		goto out;
 	auth_login_init(out, m);
-	json_object_update(out->body, body);
+	json_decref(out->body);
+	out->body = body; /* the signed request's fields; wiped with the login */
+	body = NULL;
 	json_object_set_new(out->body, "role", json_string(auth_method_value(m, "role")));
 out:
 	api_json_free_secret(body);
