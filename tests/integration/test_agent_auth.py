@@ -308,3 +308,198 @@ def test_unknown_method_key_names_file_line_and_key(tmp_path):
     p = subprocess.run([TROVE_BIN, "agent", "-config", str(cfg)], capture_output=True, text=True, timeout=20)
     assert p.returncode == 1
     assert f'{cfg}:5: auto_auth method "approle": key "role_id": unknown key for this method' in p.stderr, p.stderr
+
+
+from test_auth_cert import cert_server, pki  # noqa: E402,F401  (fixtures: a TLS server with auth/cert)
+
+
+def test_cert_over_mtls(cert_server, procs, log_dir, tmp_path):
+    srv = cert_server
+    pair, _ = srv.pki.client("agent", "app7.example.com")
+    sink = tmp_path / "token"
+    start_agent(procs, log_dir, tmp_path, agent_config(
+        srv.url, "cert", {"name": "web", "client_cert": pair[0], "client_key": pair[1]},
+        [{"config": {"path": sink}}], vault_extra=f'ca_cert = "{srv.pki.ca_file}"'))
+    data = assert_token_of(srv, sink_token(sink))
+    assert "web" in data["policies"]
+
+
+# --- sinks ------------------------------------------------------------------------
+
+
+def test_sink_never_empty_or_partial_during_relogins(dev_server, procs, log_dir, tmp_path):
+    # a TTL of 2 s makes the agent log in again about every 1.5 s
+    rid, sid = approle(dev_server, token_ttl="2s", token_max_ttl="2s")
+    sink = tmp_path / "token"
+    start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}]))
+    first = sink_token(sink)
+    seen, bad = set(), []
+    stop = time.monotonic() + 6
+    while time.monotonic() < stop:
+        t = sink.read_text()
+        if not TOKEN_RX.match(t) or len(t) != len(first):
+            bad.append(t)
+        seen.add(t)
+    assert not bad, bad[:3]
+    assert len(seen) >= 3, "the agent logged in again at least twice"
+    leftovers = [p.name for p in tmp_path.iterdir() if ".tmp." in p.name]
+    assert not leftovers
+
+
+def test_dh_encrypted_sink(dev_server, procs, log_dir, tmp_path):
+    rid, sid = approle(dev_server)
+    # the consumer's key pair; the agent gets the public half (Vault's dh_path format)
+    ours = X25519PrivateKey.generate()
+    our_pub = ours.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    (tmp_path / "dh.json").write_text(json.dumps({"curve25519_public_key": base64.b64encode(our_pub).decode()}))
+    sink = tmp_path / "token.enc"
+    start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid),
+        [{"config": {"path": sink}, "extra": f'dh_type = "curve25519"\n    dh_path = "{tmp_path / "dh.json"}"\n'
+                                              '    derive_key = true\n    aad = "app-42"'}]))
+    env = json.loads(sink_token(sink))
+    assert set(env) == {"curve25519_public_key", "nonce", "encrypted_payload"}
+    # as Vault's docs tell a consumer: X25519 with the agent's public key, HKDF-SHA256 with the two
+    # public keys (the smaller as salt), AES-GCM with the nonce and the aad
+    agent_pub = base64.b64decode(env["curve25519_public_key"])
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+    shared = ours.exchange(X25519PublicKey.from_public_bytes(agent_pub))
+    salt, info = sorted([agent_pub, our_pub])
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(shared)
+    token = AESGCM(key).decrypt(base64.b64decode(env["nonce"]), base64.b64decode(env["encrypted_payload"]),
+                                b"app-42").decode()
+    assert_token_of(dev_server, token, "role_name", "web")
+    with pytest.raises(Exception):
+        AESGCM(key).decrypt(base64.b64decode(env["nonce"]), base64.b64decode(env["encrypted_payload"]), b"other")
+
+
+def test_wrapped_sink_unwrapped_with_the_root_token(dev_server, procs, log_dir, tmp_path):
+    rid, sid = approle(dev_server)
+    sink = tmp_path / "token.wrapped"
+    start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid),
+        [{"config": {"path": sink}, "extra": 'wrap_ttl = "5m"'}]))
+    info = json.loads(sink_token(sink))
+    assert set(info) == {"token", "accessor", "ttl", "creation_time", "creation_path", "wrapped_accessor"}
+    assert info["ttl"] == 300 and info["creation_path"] == "sys/wrapping/wrap"
+    r = dev_server.request("POST", "/v1/sys/wrapping/unwrap", token=dev_server.root_token,
+                           json={"token": info["token"]})
+    assert r.status_code == 200, r.text
+    assert_token_of(dev_server, r.json()["data"]["token"], "role_name", "web")
+
+
+def test_wrapped_login_goes_to_the_sink(dev_server, procs, log_dir, tmp_path):
+    rid, sid = approle(dev_server)
+    sink = tmp_path / "token.wrapped"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}],
+        method_extra='wrap_ttl = "2m"'))
+    info = json.loads(sink_token(sink))
+    assert info["ttl"] == 120 and info["creation_path"] == "auth/approle/login"
+    r = dev_server.request("POST", "/v1/sys/wrapping/unwrap", token=info["token"])
+    assert r.status_code == 200, r.text
+    assert_token_of(dev_server, r.json()["auth"]["client_token"], "role_name", "web")
+    assert "wrapped answer goes to the sink" in agent.log()
+
+
+# --- renewal and new logins -----------------------------------------------------------
+
+
+@pytest.mark.time_limit(90)
+def test_renewed_then_replaced_near_max_ttl(dev_server, procs, log_dir, tmp_path):
+    rid, sid = approle(dev_server, token_ttl="4s", token_max_ttl="10s")
+    sink = tmp_path / "token"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}]))
+    t1 = sink_token(sink)
+    issued = lookup(dev_server, t1).json()["data"]
+    # renewed in place: the same token, its expiry pushed later
+    wait_for(lambda: "renewed the token" in agent.log(), 8, "a renewal")
+    renewed = lookup(dev_server, t1).json()["data"]
+    assert sink.read_text() == t1
+    assert renewed["expire_time"] > issued["expire_time"], (issued["expire_time"], renewed["expire_time"])
+    assert renewed.get("last_renewal_time")
+    # near the max TTL a renewal no longer helps: a new login, a new token in the sink
+    t2 = sink_token(sink, timeout=15, other_than=t1)
+    assert_token_of(dev_server, t2, "role_name", "web")
+    assert "nears its max TTL" in agent.log()
+    # the old token runs out at its max TTL
+    wait_for(lambda: lookup(dev_server, t1).status_code != 200, 15, "the old token to expire")
+
+
+def test_revoked_token_is_replaced(dev_server, procs, log_dir, tmp_path):
+    rid, sid = approle(dev_server, token_ttl="6s", token_max_ttl="1h")
+    sink = tmp_path / "token"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}]))
+    t1 = sink_token(sink)
+    r = dev_server.request("POST", "/v1/auth/token/revoke", token=dev_server.root_token, json={"token": t1})
+    assert r.status_code == 204, r.text
+    # the next renewal (about 4 s in) is refused: a new login at once
+    t2 = sink_token(sink, timeout=15, other_than=t1)
+    assert_token_of(dev_server, t2, "role_name", "web")
+    assert "could not be renewed; logging in again" in agent.log()
+
+
+@pytest.mark.time_limit(90)
+def test_server_down_then_back(procs, log_dir, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    rid, sid = "7d0f1a8e-role-id-for-the-agent-test", "secret-id-for-the-agent-test-0001"
+    files = approle_files(tmp_path, rid, sid)
+    sink = tmp_path / "token"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        url, "approle", files, [{"config": {"path": sink}}], method_extra="min_backoff = \"1s\"\n"
+                                                                          "    max_backoff = \"4s\""))
+    # nobody listens: failures, each followed by a longer wait
+    wait_for(lambda: agent.log().count("login failed") >= 2, 15, "two failed logins")
+    waits = [int(m) for m in re.findall(r"backoff=(\d+)ms", agent.log())]
+    assert waits[0] == 1000 and 1500 <= waits[1] <= 2000, waits
+    assert 'method=approle' in agent.log()
+    # the server comes up with the role; the agent logs in within max_backoff
+    from conftest import DevServer
+
+    root = "trove-dev-root-agent"
+    proc = TroveProcess([TROVE_BIN, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
+                         f"-dev-root-token-id={root}"], log_dir, "dev-late", url + "/v1/sys/health")
+    procs.append(proc)
+    proc.start()
+    srv = DevServer(proc, url)
+    srv.root_token = root
+    approle(srv, role_id=rid, secret_id=sid)
+    assert_token_of(srv, sink_token(sink, timeout=15), "role_name", "web")
+
+
+def test_exit_after_auth(dev_server, procs, log_dir, tmp_path):
+    rid, sid = approle(dev_server)
+    sink = tmp_path / "token"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}],
+        top="exit_after_auth = true"), wait=False)
+    assert agent.wait_exit(20) == 0
+    assert_token_of(dev_server, sink.read_text(), "role_name", "web")
+
+
+def test_exit_on_err_with_a_wrong_secret_id(dev_server, procs, log_dir, tmp_path):
+    rid, _ = approle(dev_server)
+    sink = tmp_path / "token"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, rid, "not-the-secret-id"), [{"config": {"path": sink}}],
+        method_extra="exit_on_err = true"), wait=False)
+    assert agent.wait_exit(20) == 1
+    log = agent.log()
+    assert "login failed" in log and "method=approle" in log and "exit_on_err" in log
+    assert not sink.exists()
+
+
+def test_wrong_role_is_retried_with_backoff(dev_server, procs, log_dir, tmp_path):
+    approle(dev_server)
+    sink = tmp_path / "token"
+    agent = start_agent(procs, log_dir, tmp_path, agent_config(
+        dev_server.url, "approle", approle_files(tmp_path, "no-such-role-id", "nope"), [{"config": {"path": sink}}]))
+    wait_for(lambda: agent.log().count("login failed") >= 2, 15, "a retried login")
+    assert "method=approle" in agent.log()
+    assert agent.proc.poll() is None  # not fatal without exit_on_err
+    assert not sink.exists()
