@@ -254,15 +254,7 @@ def test_kubernetes(dev_server, procs, log_dir, tmp_path):
         api.stop()
 
 
-@pytest.fixture
-def sts(tmp_path, monkeypatch):
-    from sts_stub import StsStub
-
-    stub = StsStub(tmp_path / "sts-tls")
-    # the server trusts the stub's CA through SSL_CERT_FILE (set before it starts)
-    monkeypatch.setenv("SSL_CERT_FILE", str(stub.tls.ca_cert))
-    yield stub
-    stub.close()
+from test_auth_aws import sts  # noqa: E402,F401  (fixture: the STS stand-in, trusted by the server)
 
 
 def test_aws_iam(sts, dev_server, procs, log_dir, tmp_path):
