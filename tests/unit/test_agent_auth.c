@@ -4,6 +4,7 @@
  * config checks, the atomic file write with its mode, and the curve25519
  * envelope against a vector computed independently with Python's
  * cryptography package (X25519, HKDF-SHA256, AES-GCM). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +16,12 @@
 
 #include <cmocka.h>
 
+#include "agent/agent.h"
 #include "agent/auth_method.h"
 #include "agent/auto_auth.h"
 #include "agent/sink.h"
 #include "encoding.h"
+#include "api/transport.h"
 #include "err.h"
 
 /* --- fixtures -------------------------------------------------------------- */
@@ -505,6 +508,154 @@ static void test_wrap_info_json_as_vault_writes_it(void **state)
 	buf_release_secret(&out);
 }
 
+/* --- the thread, against a scripted server ------------------------------------ */
+
+/* Answers logins with tok-1, tok-2, ... (or 400 when refuse_login), and
+ * renew-self with the same token; records the namespace header seen. */
+struct fake_server {
+	pthread_mutex_t mu;
+	int logins, renewals;
+	bool refuse_login;
+	bool saw_namespace;
+};
+
+static int fake_send(void *ctx, const struct api_wire *w, struct api_response *resp)
+{
+	struct fake_server *f = ctx;
+
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < w->headers->len; i++)
+		if (strcmp(w->headers->items[i], "X-Vault-Namespace: team-a") == 0)
+			f->saw_namespace = true;
+	if (strstr(w->url, "/v1/auth/approle/login")) {
+		if (f->refuse_login) {
+			resp->status = 400;
+			buf_append_str(&resp->body, "{\"errors\":[\"invalid role or secret ID\"]}");
+		} else {
+			resp->status = 200;
+			buf_printf(&resp->body, "{\"auth\":{\"client_token\":\"tok-%d\",\"lease_duration\":3600,"
+			                        "\"renewable\":true}}", ++f->logins);
+		}
+	} else {
+		resp->status = 404;
+		buf_append_str(&resp->body, "{\"errors\":[]}");
+	}
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+struct thread_fixture {
+	struct agent_config cfg;
+	struct agent a;
+	struct fake_server fake;
+	struct api_transport transport;
+	char sink[256];
+};
+
+/* Loads an approle agent.hcl with one sink (and extra top-level and
+ * method text) and starts auto-auth against the fake server. */
+static void thread_start(struct thread_fixture *t, const char *top, const char *method_extra, bool refuse_login)
+{
+	char text[2048];
+	struct buf err;
+
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->fake.mu, NULL);
+	t->fake.refuse_login = refuse_login;
+	write_file(tmp_path("t_role"), "r1");
+	write_file(tmp_path("t_secret"), "s1");
+	snprintf(t->sink, sizeof(t->sink), "%s", tmp_path("t_sink"));
+	unlink(t->sink);
+	snprintf(text, sizeof(text),
+	         "%s\nvault {\n address = \"http://127.0.0.1:9\"\n}\n"
+	         "auto_auth {\n method \"approle\" {\n  namespace = \"team-a\"\n  min_backoff = \"1s\"\n  %s\n"
+	         "  config = {\n   role_id_file_path = \"%s\"\n   secret_id_file_path = \"%s\"\n"
+	         "   remove_secret_id_file_after_reading = false\n  }\n }\n"
+	         " sink \"file\" {\n  config = { path = \"%s\" }\n }\n}\n",
+	         top, method_extra, tmp_path("t_role"), tmp_path("t_secret"), t->sink);
+	buf_init(&err, 4096);
+	agent_config_init(&t->cfg);
+	assert_int_equal(agent_config_load_text(&t->cfg, "agent.hcl", text, strlen(text), false, &err), 0);
+	assert_int_equal(agent_init(&t->a, &t->cfg, &err), 0);
+	t->transport.send = fake_send;
+	t->transport.ctx = &t->fake;
+	t->a.api.transport = &t->transport;
+	assert_int_equal(auto_auth_start(&t->a, &err), 0);
+	buf_release(&err);
+}
+
+static void thread_stop(struct thread_fixture *t)
+{
+	agent_request_stop(&t->a, 0);
+	auto_auth_stop(&t->a);
+	assert_null(t->a.auth);
+	agent_release(&t->a);
+	agent_config_release(&t->cfg);
+	pthread_mutex_destroy(&t->fake.mu);
+}
+
+static void test_thread_relogs_in_when_a_part_reports_the_token_invalid(void **state)
+{
+	(void)state;
+	struct thread_fixture t;
+	uint64_t gen = 0, gen2 = 0;
+	char *tok;
+
+	thread_start(&t, "", "", false);
+	tok = agent_token_wait(&t.a, 0, 5000, &gen);
+	assert_non_null(tok);
+	assert_string_equal(tok, "tok-1");
+	free(tok);
+	for (int i = 0; i < 100 && !(read_all(t.sink) && strcmp(read_all(t.sink), "tok-1") == 0); i++)
+		usleep(20000);
+	assert_string_equal(read_all(t.sink), "tok-1");
+	/* a part saw a 403 with it: a new login, a new token published and written */
+	agent_token_report_invalid(&t.a, gen);
+	tok = agent_token_wait(&t.a, gen, 5000, &gen2);
+	assert_non_null(tok);
+	assert_string_equal(tok, "tok-2");
+	assert_true(gen2 > gen);
+	free(tok);
+	for (int i = 0; i < 100 && strcmp(read_all(t.sink), "tok-2") != 0; i++)
+		usleep(20000);
+	assert_string_equal(read_all(t.sink), "tok-2");
+	/* a report about an older token changes nothing */
+	agent_token_report_invalid(&t.a, gen);
+	assert_true(agent_sleep(&t.a, 300));
+	pthread_mutex_lock(&t.fake.mu);
+	assert_int_equal(t.fake.logins, 2);
+	assert_true(t.fake.saw_namespace);
+	pthread_mutex_unlock(&t.fake.mu);
+	thread_stop(&t);
+	assert_int_equal(t.a.exit_code, 0);
+}
+
+static void test_thread_exit_after_auth_and_exit_on_err(void **state)
+{
+	(void)state;
+	struct thread_fixture t;
+
+	/* exit_after_auth without templates: stops with 0 once the sink is written */
+	thread_start(&t, "exit_after_auth = true", "", false);
+	for (int i = 0; i < 250 && agent_sleep(&t.a, 20); i++)
+		;
+	assert_true(agent_stopping(&t.a));
+	assert_int_equal(t.a.exit_code, 0);
+	assert_string_equal(read_all(t.sink), "tok-1");
+	thread_stop(&t);
+
+	/* exit_on_err: a refused login ends the agent with 1, nothing written */
+	thread_start(&t, "", "exit_on_err = true", true);
+	for (int i = 0; i < 250 && agent_sleep(&t.a, 20); i++)
+		;
+	assert_true(agent_stopping(&t.a));
+	assert_int_equal(t.a.exit_code, 1);
+	assert_null(read_all(t.sink));
+	assert_null(agent_token_wait(&t.a, 0, 0, NULL));
+	thread_stop(&t);
+	assert_int_equal(t.a.exit_code, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +669,8 @@ int main(void)
 	    cmocka_unit_test(test_sink_file_is_atomic_with_its_mode),
 	    cmocka_unit_test(test_dh_envelope_matches_the_vector),
 	    cmocka_unit_test(test_wrap_info_json_as_vault_writes_it),
+	    cmocka_unit_test(test_thread_relogs_in_when_a_part_reports_the_token_invalid),
+	    cmocka_unit_test(test_thread_exit_after_auth_and_exit_on_err),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
