@@ -464,12 +464,14 @@ def test_server_down_then_back(procs, log_dir, tmp_path):
     assert_token_of(srv, sink_token(sink, timeout=15), "role_name", "web")
 
 
-def test_exit_after_auth(dev_server, procs, log_dir, tmp_path):
+@pytest.mark.parametrize("how", ["config", "flag"])
+def test_exit_after_auth(how, dev_server, procs, log_dir, tmp_path):
     rid, sid = approle(dev_server)
     sink = tmp_path / "token"
     agent = start_agent(procs, log_dir, tmp_path, agent_config(
         dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}],
-        top="exit_after_auth = true"), wait=False)
+        top="exit_after_auth = true" if how == "config" else ""),
+        args=("-exit-after-auth",) if how == "flag" else (), wait=False)
     assert agent.wait_exit(20) == 0
     assert_token_of(dev_server, sink.read_text(), "role_name", "web")
 
