@@ -20,6 +20,7 @@
 #include "agent/agent.h"
 #include "agent/agent_parts.h"
 #include "agent/agent_proxy.h"
+#include "agent/auto_auth.h"
 #include "err.h"
 #include "log.h"
 
@@ -30,6 +31,7 @@
 /* The parts, in start order (agent_parts.h). */
 static const struct agent_part parts[] = {
 	{ "proxy", agent_proxy_wanted, agent_proxy_start, agent_proxy_stop, NULL },
+	{ "auto-auth", auto_auth_wanted, auto_auth_start, auto_auth_stop, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
