@@ -1,7 +1,7 @@
 """`trove agent` as an API proxy and cache: listener "tcp"/"unix" blocks,
 api_proxy, cache { }, and the /agent/v1/ endpoints, against a real dev
-server. The clients here send their own tokens (auto-auth's token is
-covered where auto-auth is)."""
+server; clients with their own tokens first, then with auto-auth's token
+(token_file and approle) under use_auto_auth_token true, "force" and false."""
 
 import http.client
 import json
@@ -317,3 +317,113 @@ def test_cache_identical_requests_at_once_go_upstream_once(procs, log_dir, tmp_p
         # the later ones waited for the first's answer and got it from the cache
         assert len({a.json()["auth"]["client_token"] for a in answers}) == 1
         assert sorted(a.headers["X-Cache"] for a in answers) == ["HIT", "HIT", "HIT", "MISS"]
+
+
+# --- with auto-auth -----------------------------------------------------------
+
+
+def auto_agent(procs, log_dir, tmp_path, dev_server, mode, method_block, extra=""):
+    """An agent whose auto-auth writes a sink, with api_proxy's
+    use_auto_auth_token = mode and a tcp listener; returns once the first
+    token is in the sink."""
+    port = free_port()
+    sink = tmp_path / "sink"
+    agent = start_agent(procs, log_dir, tmp_path, f'''
+vault {{ address = "{dev_server.url}" }}
+auto_auth {{
+{method_block}
+  sink "file" {{
+    config = {{ path = "{sink}" }}
+  }}
+}}
+api_proxy {{ use_auto_auth_token = {mode} }}
+listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+{extra}
+''')
+    agent.url = f"http://127.0.0.1:{port}"
+    agent.sink = sink
+    wait_for(lambda: sink.exists() and sink.read_text(), 20, "the first auto-auth token")
+    return agent
+
+
+def token_file_method(dev_server, tmp_path, who):
+    r = dev_server.put("/v1/auth/token/create", token=dev_server.root_token,
+                       json={"ttl": "1h", "policies": ["default"], "meta": {"who": who}})
+    (tmp_path / "tok").write_text(r.json()["auth"]["client_token"] + "\n")
+    return f'''  method "token_file" {{
+    config = {{ token_file_path = "{tmp_path / "tok"}" }}
+  }}'''
+
+
+def test_use_auto_auth_token_true(procs, log_dir, tmp_path, dev_server):
+    agent = auto_agent(procs, log_dir, tmp_path, dev_server, "true", token_file_method(dev_server, tmp_path, "auto"))
+    # no token from the client: the auto-auth token is used, and never shown
+    r = call(agent, "GET", "/v1/auth/token/lookup-self")
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["meta"] == {"who": "auto"}
+    assert "id" not in data and "accessor" not in data
+    # the client's own token wins
+    r = call(agent, "GET", "/v1/auth/token/lookup-self", dev_server.root_token)
+    assert r.status_code == 200 and r.json()["data"]["id"] == dev_server.root_token
+    # hvac without a token works through the agent
+    import hvac
+
+    assert hvac.Client(url=agent.url).auth.token.lookup_self()["data"]["meta"] == {"who": "auto"}
+
+
+def test_use_auto_auth_token_force(procs, log_dir, tmp_path, dev_server):
+    agent = auto_agent(procs, log_dir, tmp_path, dev_server, '"force"',
+                       token_file_method(dev_server, tmp_path, "forced"))
+    for token in (None, dev_server.root_token, "bogus"):
+        r = call(agent, "GET", "/v1/auth/token/lookup-self", token)
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["meta"] == {"who": "forced"} and "id" not in r.json()["data"]
+
+
+def test_use_auto_auth_token_false(procs, log_dir, tmp_path, dev_server):
+    agent = auto_agent(procs, log_dir, tmp_path, dev_server, "false", token_file_method(dev_server, tmp_path, "no"))
+    assert call(agent, "GET", "/v1/auth/token/lookup-self").status_code == 403
+    r = call(agent, "GET", "/v1/auth/token/lookup-self", dev_server.root_token)
+    assert r.status_code == 200 and r.json()["data"]["id"] == dev_server.root_token
+
+
+def test_a_403_to_the_auto_auth_token_makes_auto_auth_log_in_again(procs, log_dir, tmp_path, dev_server):
+    root = dev_server.root_token
+    assert dev_server.put("/v1/sys/auth/approle", token=root, json={"type": "approle"}).status_code == 204
+    assert dev_server.put("/v1/auth/approle/role/web", token=root,
+                          json={"token_ttl": "1h", "token_policies": ["default"]}).status_code == 204
+    rid = dev_server.get("/v1/auth/approle/role/web/role-id", token=root).json()["data"]["role_id"]
+    sid = dev_server.put("/v1/auth/approle/role/web/secret-id", token=root, json={}).json()["data"]["secret_id"]
+    (tmp_path / "role_id").write_text(rid)
+    (tmp_path / "secret_id").write_text(sid)
+    agent = auto_agent(procs, log_dir, tmp_path, dev_server, "true", f'''  method "approle" {{
+    config = {{
+      role_id_file_path = "{tmp_path / "role_id"}"
+      secret_id_file_path = "{tmp_path / "secret_id"}"
+      remove_secret_id_file_after_reading = false
+    }}
+  }}''', extra="cache {}")
+    first = agent.sink.read_text()
+    assert call(agent, "GET", "/v1/auth/token/lookup-self").status_code == 200
+    # the token dies behind the agent's back; the proxy's next request is
+    # refused, and that makes auto-auth log in again
+    assert dev_server.put("/v1/auth/token/revoke", token=root, json={"token": first}).status_code == 204
+    assert call(agent, "GET", "/v1/auth/token/lookup-self").status_code == 403
+    wait_for(lambda: agent.sink.read_text() not in ("", first), 20, "a new auto-auth token")
+    r = wait_for(lambda: (r := call(agent, "GET", "/v1/auth/token/lookup-self")).status_code == 200 and r, 20,
+                 "the proxy to use the new token")
+    assert r.json()["data"]["policies"] == ["default"]
+    # the auto-auth token is managed: a token created with it is cached
+    body = {"policies": ["default"], "ttl": "10m"}
+    assert dev_server.put("/v1/sys/policies/acl/default", token=root, json={"policy": """
+path "auth/token/create" { capabilities = ["update"] }
+path "auth/token/lookup-self" { capabilities = ["read"] }
+"""}).status_code == 204
+    c1 = call(agent, "POST", "/v1/auth/token/create", json=body)
+    assert c1.status_code == 200, c1.text
+    c2 = call(agent, "POST", "/v1/auth/token/create", json=body)
+    assert c2.headers["X-Cache"] == "HIT" and c2.json() == c1.json()
