@@ -604,6 +604,7 @@ static void test_redirect_keeps_method_and_body(void **state)
 struct pki {
 	char *dir;
 	char *ca_file;
+	char *hashed_dir; /* the CA under its c_rehash name */
 	SSL_CTX *server;
 };
 
@@ -633,6 +634,15 @@ static void make_pki(struct pki *p)
 	p->dir = test_tmpdir();
 	p->ca_file = test_path(p->dir, "ca.pem");
 	test_write_cert(p->ca_file, ca);
+	{
+		char name[32], *link;
+
+		p->hashed_dir = test_tmpdir();
+		snprintf(name, sizeof(name), "%08lx.0", X509_NAME_hash_ex(X509_get_subject_name(ca), NULL, NULL, NULL));
+		link = test_path(p->hashed_dir, name);
+		test_write_cert(link, ca);
+		free(link);
+	}
 	p->server = SSL_CTX_new(TLS_server_method());
 	assert_int_equal(SSL_CTX_use_certificate(p->server, leaf), 1);
 	assert_int_equal(SSL_CTX_use_PrivateKey(p->server, key), 1);
@@ -647,6 +657,7 @@ static void free_pki(struct pki *p)
 	SSL_CTX_free(p->server);
 	free(p->ca_file);
 	test_rmdir(p->dir);
+	test_rmdir(p->hashed_dir);
 }
 
 /* One GET over TLS with the settings given; returns api_read's result and
@@ -717,6 +728,18 @@ static void test_tls_verify(void **state)
 	assert_int_equal(tls_get(&p, p.ca_file, "other.example", false, "127.0.0.1", &f, &err), TROVE_ERR_UPSTREAM);
 	assert_int_equal(f, API_FAIL_TLS);
 	assert_non_null(strstr(err, "hostname mismatch"));
+	free(err);
+	/* The system's store: SSL_CERT_FILE, or a hashed SSL_CERT_DIR. */
+	setenv("SSL_CERT_FILE", p.ca_file, 1);
+	assert_int_equal(tls_get(&p, NULL, NULL, false, "127.0.0.1", &f, &err), 0);
+	unsetenv("SSL_CERT_FILE");
+	free(err);
+	setenv("SSL_CERT_DIR", p.hashed_dir, 1);
+	assert_int_equal(tls_get(&p, NULL, NULL, false, "127.0.0.1", &f, &err), 0);
+	free(err);
+	setenv("SSL_CERT_DIR", p.dir, 1); /* no hash links: not found */
+	assert_int_equal(tls_get(&p, NULL, NULL, false, "127.0.0.1", &f, &err), TROVE_ERR_UPSTREAM);
+	unsetenv("SSL_CERT_DIR");
 	free(err);
 	/* Verification off: accepted without the CA. */
 	assert_int_equal(tls_get(&p, NULL, "other.example", true, "127.0.0.1", &f, &err), 0);
