@@ -4,7 +4,7 @@
  * go-rootcerts reads CAPath only without CAFile), TLS 1.2 at least.
  *
  * The system's store is read lazily where it can be: parsing the whole
- * bundle file (some 140 certificates) costs about 1.4 MB of resident
+ * bundle file (some 140 certificates) costs about 1.5 MB of resident
  * memory for the life of the context, while a directory of hash links
  * (c_rehash, which Debian's ca-certificates keeps) is read one issuer at
  * a time, as verification asks. */
