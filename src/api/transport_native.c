@@ -245,6 +245,29 @@ static int read_answer(struct api_native *t, struct api_http_reader *rd, long de
 	}
 }
 
+/* The request could not be sent whole: a server may answer (a 413, a
+ * 401) and close before it took the whole body, so what it said is read
+ * all the same. 0 with the answer (the connection is not kept), or the
+ * write's failure when no answer came. */
+static int early_answer(struct api_native *t, struct api_http_reader *rd, long deadline)
+{
+	char why[sizeof(t->conn.why)];
+	bool leftover;
+	int r;
+
+	memcpy(why, t->conn.why, sizeof(why));
+	r = read_answer(t, rd, deadline, &leftover);
+	if (r == 0) {
+		rd->keep_alive = false;
+		return 0;
+	}
+	if (!api_http_reader_started(rd)) {
+		memcpy(t->conn.why, why, sizeof(why));
+		t->conn.failure = API_FAIL_EXCHANGE;
+	}
+	return r;
+}
+
 /* One request and its answer to tg, on the kept connection when it is to
  * the same origin and still open, else on a new one. */
 static int exchange(struct api_native *t, const struct target *tg, const struct api_wire *w, const struct buf *head,
@@ -266,6 +289,8 @@ static int exchange(struct api_native *t, const struct target *tg, const struct 
 			r = api_conn_write(&t->conn, w->body, w->len, deadline);
 		if (r == 0)
 			r = read_answer(t, rd, deadline, &leftover);
+		else if (t->conn.failure == API_FAIL_EXCHANGE)
+			r = early_answer(t, rd, deadline);
 		if (r == 0)
 			break;
 		if (!stale(t, reused, rd))

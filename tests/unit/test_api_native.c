@@ -447,6 +447,35 @@ static void test_closed_mid_body(void **state)
 	api_config_release(&cfg);
 }
 
+/* The server answers before it read the body, and closes: the answer is
+ * read all the same, as the server meant it. */
+static void test_early_answer(void **state)
+{
+	struct server s = {0};
+	struct api_config cfg;
+	struct api_client *c;
+	struct api_response resp;
+	size_t n = (size_t)16 << 20;
+	char *big = malloc(n);
+
+	memset(big, '"', n);
+	step(&s,
+	     "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 35\r\n\r\n"
+	     "{\"errors\":[\"request body too big\"]}",
+	     AT_ONCE);
+	server_start(&s, NULL);
+	c = client(&cfg, "http", s.port, 5000);
+	api_response_init(&resp);
+	assert_int_equal(api_send(c, "PUT", "x", NULL, big, n, &resp), TROVE_ERR_TOO_LARGE);
+	assert_int_equal(resp.status, 413);
+	assert_non_null(strstr(resp.error, "request body too big"));
+	api_response_release(&resp);
+	api_client_free(c);
+	server_stop(&s);
+	free(big);
+	api_config_release(&cfg);
+}
+
 static void test_connection_refused(void **state)
 {
 	struct api_config cfg;
@@ -867,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_idle_closed_before_request),
 		cmocka_unit_test(test_idle_closed_after_request),
 		cmocka_unit_test(test_closed_mid_body),
+		cmocka_unit_test(test_early_answer),
 		cmocka_unit_test(test_connection_refused),
 		cmocka_unit_test(test_oversize_head),
 		cmocka_unit_test(test_oversize_body),
