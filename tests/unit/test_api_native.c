@@ -50,6 +50,7 @@ struct step {
 #define MAX_STEPS 8
 
 struct server {
+	bool v6; /* listen on [::1] rather than 127.0.0.1 */
 	int lfd;
 	int port;
 	SSL_CTX *tls;
@@ -167,18 +168,21 @@ static void *serve(void *arg)
 static void server_start(struct server *s, SSL_CTX *tls)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+	socklen_t len = s->v6 ? sizeof(a6) : sizeof(a);
+	struct sockaddr *sa = s->v6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a;
 	int one = 1;
 
 	s->tls = tls;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a6.sin6_addr = in6addr_loopback;
+	s->lfd = socket(s->v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 	assert_true(s->lfd >= 0);
 	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(bind(s->lfd, sa, len), 0);
 	assert_int_equal(listen(s->lfd, 8), 0);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &len), 0);
-	s->port = ntohs(a.sin_port);
+	assert_int_equal(getsockname(s->lfd, sa, &len), 0);
+	s->port = ntohs(s->v6 ? a6.sin6_port : a.sin_port);
 	assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
 }
 
@@ -474,6 +478,38 @@ static void test_early_answer(void **state)
 	server_stop(&s);
 	free(big);
 	api_config_release(&cfg);
+}
+
+static void test_ipv6(void **state)
+{
+	struct server s = {.v6 = true};
+	struct api_config cfg;
+	struct api_client *c = NULL;
+	struct api_response resp;
+	char addr[64];
+
+	step(&s, OK_JSON, KEEP);
+	server_start(&s, NULL);
+	api_config_init(&cfg);
+	snprintf(addr, sizeof(addr), "http://[::1]:%d", s.port);
+	api_config_set(&cfg.address, addr);
+	cfg.native_transport = true;
+	cfg.max_retries = 0;
+	assert_int_equal(api_client_new(&cfg, &c, NULL), 0);
+	api_response_init(&resp);
+	assert_int_equal(api_read(c, "x", &resp), 0);
+	assert_string_equal(resp.body.data, "{\"data\":{}}");
+	api_client_free(c);
+	server_stop(&s);
+	snprintf(addr, sizeof(addr), "http://[::1]:1");
+	api_config_set(&cfg.address, addr);
+	assert_int_equal(api_client_new(&cfg, &c, NULL), 0);
+	assert_int_equal(api_read(c, "x", &resp), TROVE_ERR_UPSTREAM);
+	assert_non_null(strstr(resp.error, "could not connect to [::1]:1: Connection refused"));
+	api_response_release(&resp);
+	api_client_free(c);
+	api_config_release(&cfg);
+	assert_non_null(strstr(s.req[0], "\r\nHost: [::1]:"));
 }
 
 static void test_connection_refused(void **state)
@@ -898,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_closed_mid_body),
 		cmocka_unit_test(test_early_answer),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_oversize_head),
 		cmocka_unit_test(test_oversize_body),
 		cmocka_unit_test(test_slow_server_times_out),
