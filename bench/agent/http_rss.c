@@ -65,10 +65,11 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	printf("%s requests=%ld status=%ld max_rss_kib=%ld rss_kib=%ld anon_kib=%ld file_kib=%ld pss_kib=%ld\n",
-	       argv[1], strcmp(argv[1], "none") ? count : 0, resp.status, proc_kib("/proc/self/status", "VmHWM"),
-	       proc_kib("/proc/self/status", "VmRSS"), proc_kib("/proc/self/status", "RssAnon"),
-	       proc_kib("/proc/self/status", "RssFile"), proc_kib("/proc/self/smaps_rollup", "Pss"));
+	printf(
+	    "%s requests=%ld status=%ld max_rss_kib=%ld rss_kib=%ld anon_kib=%ld file_kib=%ld pss_kib=%ld\n",
+	    argv[1], strcmp(argv[1], "none") ? count : 0, resp.status, proc_kib("/proc/self/status", "VmHWM"),
+	    proc_kib("/proc/self/status", "VmRSS"), proc_kib("/proc/self/status", "RssAnon"),
+	    proc_kib("/proc/self/status", "RssFile"), proc_kib("/proc/self/smaps_rollup", "Pss"));
 	api_response_release(&resp);
 	api_client_free(c);
 	api_config_release(&cfg);

@@ -166,7 +166,8 @@ static int take_headers(struct api_http_reader *r, int minor, const struct phr_h
 		r->framing = API_HTTP_LENGTH;
 		r->length = length;
 		if (length > r->body->cap - r->body->len)
-			return fail(r, TROVE_ERR_TOO_LARGE, "the answer's Content-Length passes the body cap");
+			return fail(r, TROVE_ERR_TOO_LARGE,
+			            "the answer's Content-Length passes the body cap");
 	} else {
 		r->framing = API_HTTP_TO_CLOSE;
 		r->keep_alive = false;
@@ -269,11 +270,13 @@ static int parse_head(struct api_http_reader *r, size_t *head_len)
 		n = phr_parse_response(r->head.data, r->head.len, &minor, &status, &msg, &msg_len, h, &nh, 0);
 		if (n == -2) {
 			if (r->head.len >= API_HTTP_MAX_HEAD)
-				return fail(r, TROVE_ERR_HEADERS_TOO_LARGE, "the answer's head passes 64 KiB");
+				return fail(r, TROVE_ERR_HEADERS_TOO_LARGE,
+				            "the answer's head passes 64 KiB");
 			return API_HTTP_MORE;
 		}
 		if (n < 0)
-			return fail(r, TROVE_ERR_INVALID, "a malformed answer head (or more than 100 headers)");
+			return fail(r, TROVE_ERR_INVALID,
+			            "a malformed answer head (or more than 100 headers)");
 		if (status < 100 || status > 999)
 			return fail(r, TROVE_ERR_INVALID, "a status outside 100-999");
 		if (status == 101)

@@ -28,8 +28,8 @@ enum api_http_framing {
 
 struct api_http_reader {
 	/* Set by api_http_reader_init. */
-	bool head_request;  /* the request was HEAD: no body follows */
-	struct buf *body;   /* where the body goes; borrowed, its cap applies */
+	bool head_request; /* the request was HEAD: no body follows */
+	struct buf *body;  /* where the body goes; borrowed, its cap applies */
 	/* The final answer's head, once parsed. */
 	bool have_head;
 	int status;
@@ -40,15 +40,15 @@ struct api_http_reader {
 	char *location;      /* Location value (owned), or NULL */
 	bool done;
 	/* Internal. */
-	struct buf head;     /* head bytes until the head is complete (wiped) */
-	size_t wire;         /* bytes fed since the head, for the chunked cap */
+	struct buf head; /* head bytes until the head is complete (wiped) */
+	size_t wire;     /* bytes fed since the head, for the chunked cap */
 	union {
 		size_t align;
 		unsigned char bytes[64]; /* picohttpparser's chunk decoder */
 	} chunk;
-	bool started;        /* a byte arrived */
-	int failed;          /* the failure returned, once finished with one */
-	const char *why;     /* the reason of the last failure (static) */
+	bool started;    /* a byte arrived */
+	int failed;      /* the failure returned, once finished with one */
+	const char *why; /* the reason of the last failure (static) */
 };
 
 /* Starts reading the answer to a request (head_request: it was HEAD),

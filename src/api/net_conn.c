@@ -50,7 +50,7 @@ void api_conn_close(struct api_conn *c)
 }
 
 static int failed(struct api_conn *c, enum api_failure kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int failed(struct api_conn *c, enum api_failure kind, const char *fmt, ...)
 {

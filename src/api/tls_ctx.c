@@ -26,7 +26,8 @@ static int tls_failed(struct api_conn *c, SSL_CTX *ctx, const char *what, const 
 	unsigned long e = ERR_peek_last_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	(void)snprintf(c->why, sizeof(c->why), "%s %s: %s", what, file ? file : "", reason ? reason : "failed");
+	(void)snprintf(c->why, sizeof(c->why), "%s %s: %s", what, file ? file : "",
+	               reason ? reason : "failed");
 	c->failure = API_FAIL_TLS;
 	ERR_clear_error();
 	SSL_CTX_free(ctx);
@@ -87,7 +88,8 @@ int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_con
 	if (!cfg->tls_skip_verify) {
 		if (cfg->ca_cert) {
 			if (SSL_CTX_load_verify_locations(ctx, cfg->ca_cert, NULL) != 1)
-				return tls_failed(c, ctx, "could not read the CA certificate file", cfg->ca_cert);
+				return tls_failed(c, ctx, "could not read the CA certificate file",
+				                  cfg->ca_cert);
 		} else if (cfg->ca_path) {
 			if (SSL_CTX_load_verify_locations(ctx, NULL, cfg->ca_path) != 1)
 				return tls_failed(c, ctx, "could not read the CA directory", cfg->ca_path);

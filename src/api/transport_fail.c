@@ -18,8 +18,8 @@ int api_transport_fail(struct api_response *resp, const struct api_config *cfg, 
 	if (kind == API_FAIL_TOO_LARGE)
 		(void)buf_printf(&b, "response from %s exceeded %zu bytes", address, resp->body.cap);
 	else if (kind == API_FAIL_TIMEOUT && cfg->timeout_ms % 1000 == 0)
-		(void)buf_printf(&b, "no answer from %s within %ld seconds: %s", address, cfg->timeout_ms / 1000,
-		                 detail);
+		(void)buf_printf(&b, "no answer from %s within %ld seconds: %s", address,
+		                 cfg->timeout_ms / 1000, detail);
 	else if (kind == API_FAIL_TIMEOUT)
 		(void)buf_printf(&b, "no answer from %s within %ld ms: %s", address, cfg->timeout_ms, detail);
 	else
@@ -31,7 +31,7 @@ int api_transport_fail(struct api_response *resp, const struct api_config *cfg, 
 	free(resp->error);
 	resp->error = buf_take(&b);
 	buf_release(&b);
-	return kind == API_FAIL_TIMEOUT ? TROVE_ERR_TIMEOUT
+	return kind == API_FAIL_TIMEOUT     ? TROVE_ERR_TIMEOUT
 	       : kind == API_FAIL_TOO_LARGE ? TROVE_ERR_TOO_LARGE
 	                                    : TROVE_ERR_UPSTREAM;
 }

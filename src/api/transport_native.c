@@ -31,7 +31,7 @@
 /* A URL taken apart. */
 struct target {
 	bool https;
-	char host[256];      /* without brackets */
+	char host[256]; /* without brackets */
 	char port[8];
 	char authority[272]; /* host[:port] as written, for Host: */
 	const char *path;    /* request target, from '/' (or "" for "/") */
@@ -43,7 +43,7 @@ struct api_native {
 	struct target home; /* the address's host and port */
 	SSL_CTX *tls;       /* made at the first https connection */
 	struct api_conn conn;
-	char origin[600];   /* what conn is connected to; "" when closed */
+	char origin[600]; /* what conn is connected to; "" when closed */
 	char rbuf[READ_CHUNK];
 };
 
@@ -66,7 +66,8 @@ static int parse_url(const char *url, struct target *t)
 		return TROVE_ERR_INVALID;
 	a = url + (t->https ? 8 : 7);
 	end = a + strcspn(a, "/?#");
-	if (end == a || memchr(a, '@', (size_t)(end - a)) != NULL || (size_t)(end - a) >= sizeof(t->authority))
+	if (end == a || memchr(a, '@', (size_t)(end - a)) != NULL ||
+	    (size_t)(end - a) >= sizeof(t->authority))
 		return TROVE_ERR_INVALID;
 	if (*a == '[') {
 		h = a + 1;
@@ -207,9 +208,9 @@ static bool stale(const struct api_native *t, bool reused, const struct api_http
 static int conn_fail(struct api_native *t, struct api_response *resp)
 {
 	const struct api_conn *c = &t->conn;
-	int r = api_transport_fail(resp, t->cfg, c->failure,
-	                           t->https && c->failure == API_FAIL_TLS && strncmp(c->why, "TLS handshake", 13) == 0,
-	                           c->why);
+	int r = api_transport_fail(
+	    resp, t->cfg, c->failure,
+	    t->https && c->failure == API_FAIL_TLS && strncmp(c->why, "TLS handshake", 13) == 0, c->why);
 
 	drop_conn(t);
 	return r;
@@ -270,18 +271,20 @@ static int early_answer(struct api_native *t, struct api_http_reader *rd, long d
 
 /* One request and its answer to tg, on the kept connection when it is to
  * the same origin and still open, else on a new one. */
-static int exchange(struct api_native *t, const struct target *tg, const struct api_wire *w, const struct buf *head,
-                    long deadline, struct api_http_reader *rd, struct api_response *resp)
+static int exchange(struct api_native *t, const struct target *tg, const struct api_wire *w,
+                    const struct buf *head, long deadline, struct api_http_reader *rd,
+                    struct api_response *resp)
 {
 	char origin[sizeof(t->origin)];
 	bool reused, leftover = false, head_request;
 	struct buf *body;
 	int tries, r;
 
-	(void)snprintf(origin, sizeof(origin), "%s %s %s %s", tg->https ? "https" : "http", tg->host, tg->port,
-	               tls_name(t, tg));
+	(void)snprintf(origin, sizeof(origin), "%s %s %s %s", tg->https ? "https" : "http", tg->host,
+	               tg->port, tls_name(t, tg));
 	for (tries = 0;; tries++) {
-		reused = tries == 0 && t->conn.fd >= 0 && strcmp(origin, t->origin) == 0 && api_conn_idle_ok(&t->conn);
+		reused = tries == 0 && t->conn.fd >= 0 && strcmp(origin, t->origin) == 0 &&
+		         api_conn_idle_ok(&t->conn);
 		if (!reused && (r = connect_to(t, tg, deadline)) != 0)
 			return conn_fail(t, resp);
 		r = api_conn_write(&t->conn, head->data, head->len, deadline);

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define BODY_CAP 4096
 
 /* Feeds p in pieces of piece bytes; returns the result, fills body. */
-static int run(const char *p, size_t n, bool head, size_t piece, struct buf *body, int *status, size_t *consumed)
+static int run(const char *p, size_t n, bool head, size_t piece, struct buf *body, int *status,
+               size_t *consumed)
 {
 	struct api_http_reader r;
 	size_t off = 0, used, k;
@@ -65,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (one.len > BODY_CAP || cut.len > BODY_CAP)
 		abort();
 	/* A complete answer is the same however the bytes arrived. */
-	if (e1 == 0 && (e2 != 0 || s1 != s2 || one.len != cut.len || memcmp(one.data, cut.data, one.len) != 0 ||
-	                used1 != used2))
+	if (e1 == 0 && (e2 != 0 || s1 != s2 || one.len != cut.len ||
+	                memcmp(one.data, cut.data, one.len) != 0 || used1 != used2))
 		abort();
 	buf_release(&one);
 	buf_release(&cut);

@@ -292,7 +292,8 @@ static void test_read_to_close(void **state)
 	struct api_client *c;
 	struct api_response resp;
 
-	step(&s, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it, up to the close", CLOSE_AFTER);
+	step(&s, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it, up to the close",
+	     CLOSE_AFTER);
 	step(&s, OK_JSON, KEEP);
 	server_start(&s, NULL);
 	c = client(&cfg, "http", s.port, 5000);
@@ -650,7 +651,9 @@ static void test_redirect_keeps_method_and_body(void **state)
 	struct api_client *c;
 	struct api_response resp;
 
-	step(&s, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v1/elsewhere\r\nContent-Length: 4\r\n\r\nmove", KEEP);
+	step(&s,
+	     "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v1/elsewhere\r\nContent-Length: 4\r\n\r\nmove",
+	     KEEP);
 	step(&s, OK_JSON, KEEP);
 	step(&s, "HTTP/1.1 308 Permanent Redirect\r\nLocation: /v1/a\r\nContent-Length: 0\r\n\r\n", KEEP);
 	step(&s, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v1/b\r\nContent-Length: 0\r\n\r\n", KEEP);
@@ -691,14 +694,15 @@ static void make_pki(struct pki *p)
 
 	X509_set_version(leaf, X509_VERSION_3);
 	ASN1_INTEGER_set(X509_get_serialNumber(leaf), 2);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(leaf), "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
-	                           -1, -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(leaf), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"localhost", -1, -1, 0);
 	X509_set_issuer_name(leaf, X509_get_subject_name(ca));
 	X509_gmtime_adj(X509_getm_notBefore(leaf), -3600);
 	X509_gmtime_adj(X509_getm_notAfter(leaf), 3600);
 	X509_set_pubkey(leaf, key);
 	X509V3_set_ctx(&v3, ca, leaf, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,DNS:trove.test,IP:127.0.0.1");
+	ext =
+	    X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,DNS:trove.test,IP:127.0.0.1");
 	assert_non_null(ext);
 	X509_add_ext(leaf, ext, -1);
 	X509_EXTENSION_free(ext);
@@ -711,7 +715,8 @@ static void make_pki(struct pki *p)
 		char name[32], *link;
 
 		p->hashed_dir = test_tmpdir();
-		snprintf(name, sizeof(name), "%08lx.0", X509_NAME_hash_ex(X509_get_subject_name(ca), NULL, NULL, NULL));
+		snprintf(name, sizeof(name), "%08lx.0",
+		         X509_NAME_hash_ex(X509_get_subject_name(ca), NULL, NULL, NULL));
 		link = test_path(p->hashed_dir, name);
 		test_write_cert(link, ca);
 		free(link);
@@ -798,7 +803,8 @@ static void test_tls_verify(void **state)
 	assert_non_null(strstr(err, "certificate"));
 	free(err);
 	/* A name the certificate does not hold. */
-	assert_int_equal(tls_get(&p, p.ca_file, "other.example", false, "127.0.0.1", &f, &err), TROVE_ERR_UPSTREAM);
+	assert_int_equal(tls_get(&p, p.ca_file, "other.example", false, "127.0.0.1", &f, &err),
+	                 TROVE_ERR_UPSTREAM);
 	assert_int_equal(f, API_FAIL_TLS);
 	assert_non_null(strstr(err, "hostname mismatch"));
 	free(err);
@@ -830,7 +836,9 @@ static void test_tls_redirect_to_http_refused(void **state)
 	char addr[64];
 
 	make_pki(&p);
-	step(&s, "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:1/v1/x\r\nContent-Length: 0\r\n\r\n",
+	step(&s,
+	     "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:1/v1/x\r\nContent-Length: "
+	     "0\r\n\r\n",
 	     KEEP);
 	step(&s, OK_JSON, KEEP);
 	server_start(&s, p.server);
@@ -876,7 +884,9 @@ static void test_tls_write_to_closed_peer(void **state)
 	memset(big, '"', n);
 	make_pki(&p);
 	for (i = 0; i < 3; i++)
-		step(&s, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+		step(&s,
+		     "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\nContent-Length: "
+		     "2\r\n\r\n{}",
 		     AT_ONCE);
 	server_start(&s, p.server);
 	api_config_init(&cfg);
@@ -962,18 +972,22 @@ static void test_reader_pieces(void **state)
 	}
 	/* A chunk size that is not hex, and one too large for the cap. */
 	buf_reset(&body);
-	assert_int_equal(read_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 47, 64, false, &body,
-	                          &status),
+	assert_int_equal(read_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 47, 64,
+	                          false, &body, &status),
 	                 TROVE_ERR_INVALID);
 	buf_reset(&body);
-	assert_int_equal(read_all("HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n", 41, 64, false, &body, &status),
-	                 TROVE_ERR_TOO_LARGE);
+	assert_int_equal(
+	    read_all("HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n", 41, 64, false, &body, &status),
+	    TROVE_ERR_TOO_LARGE);
 	/* A 101 is not an answer Trove asked for; a bad status line fails. */
-	assert_int_equal(read_all("HTTP/1.1 101 Switching\r\n\r\n", 26, 64, false, &body, &status), TROVE_ERR_INVALID);
-	assert_int_equal(read_all("HTTP/1.1 2000 OK\r\n\r\n", 20, 64, false, &body, &status), TROVE_ERR_INVALID);
+	assert_int_equal(read_all("HTTP/1.1 101 Switching\r\n\r\n", 26, 64, false, &body, &status),
+	                 TROVE_ERR_INVALID);
+	assert_int_equal(read_all("HTTP/1.1 2000 OK\r\n\r\n", 20, 64, false, &body, &status),
+	                 TROVE_ERR_INVALID);
 	/* HEAD: no body whatever the length says. */
 	buf_reset(&body);
-	assert_int_equal(read_all("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", 38, 64, true, &body, &status), 0);
+	assert_int_equal(
+	    read_all("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", 38, 64, true, &body, &status), 0);
 	assert_int_equal(body.len, 0);
 	buf_release(&body);
 }
@@ -981,28 +995,28 @@ static void test_reader_pieces(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_content_length),
-		cmocka_unit_test(test_chunked_dripped),
-		cmocka_unit_test(test_read_to_close),
-		cmocka_unit_test(test_interim_100),
-		cmocka_unit_test(test_no_body_answers),
-		cmocka_unit_test(test_keep_alive_reuse),
-		cmocka_unit_test(test_idle_closed_before_request),
-		cmocka_unit_test(test_idle_closed_after_request),
-		cmocka_unit_test(test_closed_mid_body),
-		cmocka_unit_test(test_early_answer),
-		cmocka_unit_test(test_connection_refused),
-		cmocka_unit_test(test_ipv6),
-		cmocka_unit_test(test_oversize_head),
-		cmocka_unit_test(test_oversize_body),
-		cmocka_unit_test(test_slow_server_times_out),
-		cmocka_unit_test(test_malformed_answer),
-		cmocka_unit_test(test_redirect_keeps_method_and_body),
-		cmocka_unit_test(test_tls_verify),
-		cmocka_unit_test(test_tls_redirect_to_http_refused),
-		cmocka_unit_test(test_tls_write_to_closed_peer),
-		cmocka_unit_test(test_https_to_plain_listener),
-		cmocka_unit_test(test_reader_pieces),
+	    cmocka_unit_test(test_content_length),
+	    cmocka_unit_test(test_chunked_dripped),
+	    cmocka_unit_test(test_read_to_close),
+	    cmocka_unit_test(test_interim_100),
+	    cmocka_unit_test(test_no_body_answers),
+	    cmocka_unit_test(test_keep_alive_reuse),
+	    cmocka_unit_test(test_idle_closed_before_request),
+	    cmocka_unit_test(test_idle_closed_after_request),
+	    cmocka_unit_test(test_closed_mid_body),
+	    cmocka_unit_test(test_early_answer),
+	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_oversize_head),
+	    cmocka_unit_test(test_oversize_body),
+	    cmocka_unit_test(test_slow_server_times_out),
+	    cmocka_unit_test(test_malformed_answer),
+	    cmocka_unit_test(test_redirect_keeps_method_and_body),
+	    cmocka_unit_test(test_tls_verify),
+	    cmocka_unit_test(test_tls_redirect_to_http_refused),
+	    cmocka_unit_test(test_tls_write_to_closed_peer),
+	    cmocka_unit_test(test_https_to_plain_listener),
+	    cmocka_unit_test(test_reader_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
