@@ -1,11 +1,13 @@
 /* api.h — Trove's client library for the Vault-compatible HTTP API.
  *
  * One struct api_client holds a copy of its config and one libcurl easy
- * handle; use one client per thread (a client is not shared, nothing else
- * is global, so any number of threads may each run their own). The
- * library never prints and never exits: every call returns 0 or a
- * negative TROVE_ERR_* code, and a response carries the HTTP status, the
- * body, its parsed JSON and a detail message for failures.
+ * handle (or, with native_transport, one kept connection of Trove's own
+ * HTTP/1.1 client: transport_native.h); use one client per thread (a
+ * client is not shared, nothing else is global, so any number of threads
+ * may each run their own). The library never prints and never exits:
+ * every call returns 0 or a negative TROVE_ERR_* code, and a response
+ * carries the HTTP status, the body, its parsed JSON and a detail message
+ * for failures.
  *
  * A request is retried (config max_retries times, waiting with
  * exponential backoff and jitter, or the server's Retry-After) when the

@@ -14,6 +14,7 @@
 #include "api/headers.h"
 #include "api/retry.h"
 #include "api/transport.h"
+#include "api/transport_native.h"
 #include "clock.h"
 #include "err.h"
 #include "rand.h"
@@ -25,7 +26,8 @@
 
 struct api_client {
 	struct api_config cfg; /* strings owned */
-	struct api_curl *curl; /* NULL with a plugged-in transport */
+	struct api_curl *curl; /* NULL with a plugged-in or the native transport */
+	struct api_native *native; /* with cfg.native_transport */
 	struct api_transport transport;
 };
 
@@ -119,6 +121,13 @@ int api_client_new(const struct api_config *cfg, struct api_client **out, char *
 	copy_config(&c->cfg, cfg);
 	if (cfg->transport) {
 		c->transport = *cfg->transport;
+	} else if (cfg->native_transport) {
+		if ((r = api_native_new(&c->cfg, &c->native)) != 0) {
+			api_client_free(c);
+			return r;
+		}
+		c->transport.send = api_native_send;
+		c->transport.ctx = c->native;
 	} else {
 		if ((r = api_curl_new(&c->cfg, &c->curl)) != 0) {
 			if (detail)
@@ -138,6 +147,7 @@ void api_client_free(struct api_client *c)
 	if (c == NULL)
 		return;
 	api_curl_free(c->curl);
+	api_native_free(c->native);
 	api_config_release(&c->cfg);
 	free(c);
 }
