@@ -70,6 +70,10 @@ int agent_init(struct agent *a, const struct agent_config *cfg, struct buf *err)
 	}
 	/* The agent's token is its own: never one from the environment. */
 	api_config_set(&a->api.token, NULL);
+	/* Trove's own HTTP/1.1 client rather than libcurl, whose libraries
+	 * alone would more than double the agent's footprint
+	 * (docs/decisions/0012-agent-native-http-transport.md). */
+	a->api.native_transport = true;
 	return 0;
 }
 

@@ -52,6 +52,7 @@ void api_http_reader_init(struct api_http_reader *r, bool head_request, struct b
 	r->body = body;
 	r->retry_after_ms = -1;
 	buf_init_secret(&r->head, API_HTTP_MAX_HEAD);
+	strlist_init(&r->headers);
 }
 
 void api_http_reader_release(struct api_http_reader *r)
@@ -59,6 +60,7 @@ void api_http_reader_release(struct api_http_reader *r)
 	buf_release_secret(&r->head);
 	free(r->location);
 	r->location = NULL;
+	strlist_release(&r->headers);
 }
 
 static int fail(struct api_http_reader *r, int code, const char *why)
@@ -136,6 +138,15 @@ static int take_headers(struct api_http_reader *r, int minor, const struct phr_h
 
 		if (name == NULL) /* an obsolete folded line */
 			return fail(r, TROVE_ERR_INVALID, "a folded header line in the answer");
+		if (r->headers.len < API_HTTP_MAX_KEPT_HEADERS) {
+			char *line = xmalloc(nl + 2 + vl + 1);
+
+			memcpy(line, name, nl);
+			memcpy(line + nl, ": ", 2);
+			memcpy(line + nl + 2, value, vl);
+			line[nl + 2 + vl] = '\0';
+			(void)strlist_push_owned(&r->headers, line);
+		}
 		if (span_ieq(name, nl, "Content-Length")) {
 			if (parse_length(value, vl, &v) != 0 || (has_length && v != length))
 				return fail(r, TROVE_ERR_INVALID, "a bad Content-Length in the answer");

@@ -17,6 +17,7 @@
 
 #define API_HTTP_MAX_HEAD ((size_t)64 << 10) /* status line and headers */
 #define API_HTTP_MAX_HEADERS 100
+#define API_HTTP_MAX_KEPT_HEADERS 64
 #define API_HTTP_MORE 1 /* api_http_reader_feed: the answer is not complete yet */
 
 enum api_http_framing {
@@ -38,6 +39,9 @@ struct api_http_reader {
 	bool keep_alive;     /* the connection may carry another request */
 	long retry_after_ms; /* Retry-After in whole seconds, else -1 */
 	char *location;      /* Location value (owned), or NULL */
+	/* The final answer's header lines, "Name: value", at most
+	 * API_HTTP_MAX_KEPT_HEADERS (the rest are read, not kept). */
+	struct strlist headers;
 	bool done;
 	/* Internal. */
 	struct buf head; /* head bytes until the head is complete (wiped) */

@@ -379,6 +379,9 @@ static int send_attempt(struct api_native *t, const struct api_wire *w, struct a
 			break;
 		resp->status = rd.status;
 		resp->retry_after_ms = rd.retry_after_ms;
+		strlist_release(&resp->headers);
+		resp->headers = rd.headers; /* handed over */
+		strlist_init(&rd.headers);
 		if (!is_redirect(rd.status) || rd.location == NULL)
 			break;
 		if (hops >= MAX_REDIRECTS) {

@@ -243,6 +243,8 @@ static void test_content_length(void **state)
 	assert_string_equal(resp.body.data, "{\"data\":{}}");
 	assert_non_null(resp.json);
 	assert_int_equal(resp.attempts, 1);
+	/* the answer's header lines are kept, as the libcurl transport keeps them */
+	assert_true(strlist_contains(&resp.headers, "Content-Length: 11"));
 	api_response_release(&resp);
 	api_client_free(c);
 	server_stop(&s);
