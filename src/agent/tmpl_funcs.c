@@ -140,6 +140,25 @@ static int fn_tojson_raw_pretty(struct texec *e, struct tpos pos, json_t **argv,
 	return fn_to_json(e, pos, argv, argc, out, true, false);
 }
 
+static int fn_to_yaml(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
+{
+	struct buf b;
+	const char *why = NULL;
+	(void)argc;
+	buf_init_secret(&b, TMPL_OUT_MAX);
+	int r = tyaml_encode(&b, argv[0], &why);
+	if (r) {
+		buf_release_secret(&b);
+		return texec_fail(e, pos, r, "error calling toYAML: %s", why);
+	}
+	r = texec_work(e, pos, b.len);
+	if (r) {
+		buf_release_secret(&b);
+		return r;
+	}
+	return give(&b, 0, out);
+}
+
 static int fn_parse_json(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	json_error_t je;
@@ -848,6 +867,7 @@ const struct tfunc tfunc_ct[] = {
 	{ "toJSONPretty", 1, 1, fn_tojson_pretty },
 	{ "toUnescapedJSON", 1, 1, fn_tojson_raw },
 	{ "toUnescapedJSONPretty", 1, 1, fn_tojson_raw_pretty },
+	{ "toYAML", 1, 1, fn_to_yaml },
 	{ "parseJSON", 1, 1, fn_parse_json },
 	{ "base64Encode", 1, 1, fn_b64enc },
 	{ "base64Decode", 1, 1, fn_b64dec },

@@ -429,6 +429,81 @@ static void test_encoders(void **state)
 	TABLE(cases, data_json, false);
 }
 
+static void test_yaml(void **state)
+{
+	(void)state;
+	static const char *data =
+		"{\"b\":{\"y\":[1,2.5,\"x\"],\"a\":null},\"a\":\"hello\",\"t\":\"true\",\"n\":\"123\",\"e\":\"\","
+		"\"ml\":\"line1\\nline2\\n\",\"sp\":\" lead\",\"colon\":\"a: b\",\"hash\":\"a #b\","
+		"\"nested\":[{\"k\":\"v\",\"j\":1},[1,2]],\"em\":{},\"el\":[],"
+		"\"keys\":{\"a10\":1,\"a2\":2,\"B\":3,\"_x\":4},\"tab\":\"a\\tb\",\"big\":1000000.0,"
+		"\"long\":\"aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa\","
+		"\"words\":[\"yes\",\"No\",\"~\",\"0x1F\",\"1.5e3\",\".5\",\"2026-12-06\",\"1:20\",\"- x\",\"-x\",\"{a\",\"ok?\",\"1_000\"],"
+		"\"keep\":\"x\\n\\n\",\"nonl\":\"x\\ny\",\"emoji\":\"\\ud83d\\ude00\"}";
+	static const struct tcase cases[] = {
+		{ "{{ toYAML .a }}", "hello", NULL },
+		{ "{{ toYAML (index . \"b\") }}", "a: null\n\"y\":\n- 1\n- 2.5\n- x", NULL },
+		{ "{{ toYAML .nested }}", "- j: 1\n  k: v\n- - 1\n  - 2", NULL },
+		{ "{{ toYAML .keys }}", "_x: 4\nB: 3\na2: 2\na10: 1", NULL },
+		{ "{{ toYAML .words }}",
+		  "- \"yes\"\n- \"No\"\n- \"~\"\n- \"0x1F\"\n- \"1.5e3\"\n- \".5\"\n- \"2026-12-06\"\n- \"1:20\"\n- '- x'\n- -x\n"
+		  "- '{a'\n- ok?\n- \"1_000\"",
+		  NULL },
+		{ "{{ toYAML .keep }}|{{ toYAML .nonl }}", "|+\n  x||-\n  x\n  y", NULL },
+		{ "{{ toYAML .emoji }} {{ toYAML .big }} {{ toYAML .em }} {{ toYAML .el }}", "\"\\U0001F600\" 1e+06 {} []", NULL },
+		{ "{{ toYAML \"\\xff\\xfe\" }}", "!!binary //4=", NULL },
+	};
+	TABLE(cases, data, false);
+	char *out = NULL, *err = NULL;
+	assert_int_equal(run("{{ toYAML . }}", data, false, &out, &err), 0);
+	static const char want[] = "a: hello\n"
+	                         "b:\n"
+	                         "  a: null\n"
+	                         "  \"y\":\n"
+	                         "  - 1\n"
+	                         "  - 2.5\n"
+	                         "  - x\n"
+	                         "big: 1e+06\n"
+	                         "colon: 'a: b'\n"
+	                         "e: \"\"\n"
+	                         "el: []\n"
+	                         "em: {}\n"
+	                         "emoji: \"\\U0001F600\"\n"
+	                         "hash: 'a #b'\n"
+	                         "keep: |+\n"
+	                         "  x\n"
+	                         "\n"
+	                         "keys:\n"
+	                         "  _x: 4\n"
+	                         "  B: 3\n"
+	                         "  a2: 2\n"
+	                         "  a10: 1\n"
+	                         "long: aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa\n"
+	                         "  aaaaaaaaa aaaaaaaaa\n"
+	                         "ml: |\n"
+	                         "  line1\n"
+	                         "  line2\n"
+	                         "\"n\": \"123\"\n" /* "n" reads back as false in YAML 1.1 */
+	                         "nested:\n"
+	                         "- j: 1\n"
+	                         "  k: v\n"
+	                         "- - 1\n"
+	                         "  - 2\n"
+	                         "nonl: |-\n"
+	                         "  x\n"
+	                         "  y\n"
+	                         "sp: ' lead'\n"
+	                         "t: \"true\"\n"
+	                         "tab: \"a\\tb\"\n"
+	                         "words:\n"
+	                         "- \"yes\"\n";
+	if (strncmp(out, want, sizeof(want) - 1) != 0) {
+		print_error("toYAML of the whole data:\n%s\n", out);
+		fail();
+	}
+	free(out);
+}
+
 static void test_strings_and_math(void **state)
 {
 	(void)state;
@@ -714,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_builtins),
 		cmocka_unit_test(test_printf),
 		cmocka_unit_test(test_encoders),
+		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_strings_and_math),
 		cmocka_unit_test(test_env_file_timestamp),
 		cmocka_unit_test(test_secret_sources),
