@@ -205,7 +205,12 @@ static int eval_function(struct texec *e, const struct scope *s, json_t *dot, co
 	}
 	if (has_final)
 		argv[got++] = final ? json_incref(final) : json_null();
-	r = f->fn(e, fnode->pos, argv, argc, out);
+	/* a function reads its string arguments: their bytes count as work */
+	for (size_t i = 0; i < argc && !r; i++)
+		if (json_is_string(argv[i]))
+			r = texec_work(e, fnode->pos, json_string_length(argv[i]));
+	if (!r)
+		r = f->fn(e, fnode->pos, argv, argc, out);
 	if (!r && *out && json_is_string(*out))
 		r = texec_work(e, fnode->pos, json_string_length(*out));
 	if (r && !e->err)

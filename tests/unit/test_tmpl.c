@@ -755,6 +755,13 @@ static void test_bounds(void **state)
 	                 TROVE_ERR_TOO_LARGE);
 	assert_non_null(strstr(err, "too much work"));
 	free(err);
+	/* comparing or scanning a long string over and over */
+	assert_int_equal(run("{{ $s := printf \"%1000000d\" 1 }}{{ range loop 1000000 }}{{ if eq $s $s }}{{ end }}"
+	                     "{{ sha256Hex $s }}{{ end }}",
+	                     NULL, false, &out, &err),
+	                 TROVE_ERR_TOO_LARGE);
+	assert_non_null(strstr(err, "too much work"));
+	free(err);
 }
 
 static void test_render_many_times(void **state)
