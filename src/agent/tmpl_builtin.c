@@ -29,8 +29,7 @@ int targ_int(struct texec *e, struct tpos pos, const char *fn, json_t *v, int64_
 	return 0;
 }
 
-/* A string made in b, handed over as a value (b released). */
-static int give_buf(struct texec *e, struct tpos pos, struct buf *b, int r, json_t **out)
+int tfn_give(struct texec *e, struct tpos pos, struct buf *b, int r, json_t **out)
 {
 	if (r) {
 		buf_release_secret(b);
@@ -167,14 +166,14 @@ static int fn_print(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 {
 	struct buf b;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	return give_buf(e, pos, &b, tfmt_sprint(&b, argv, argc, false), out);
+	return tfn_give(e, pos, &b, tfmt_sprint(&b, argv, argc, false), out);
 }
 
 static int fn_println(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	struct buf b;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	return give_buf(e, pos, &b, tfmt_sprint(&b, argv, argc, true), out);
+	return tfn_give(e, pos, &b, tfmt_sprint(&b, argv, argc, true), out);
 }
 
 static int fn_printf(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
@@ -186,7 +185,7 @@ static int fn_printf(struct texec *e, struct tpos pos, json_t **argv, size_t arg
 	if (r)
 		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	return give_buf(e, pos, &b, tfmt_sprintf(&b, f, n, argv + 1, argc - 1), out);
+	return tfn_give(e, pos, &b, tfmt_sprintf(&b, f, n, argv + 1, argc - 1), out);
 }
 
 /* ---- comparisons ---- */
@@ -362,7 +361,7 @@ static int escape(struct texec *e, struct tpos pos, json_t **argv, size_t argc, 
 	for (size_t i = 0; i < in.len && !r; i++)
 		r = one(&b, (unsigned char)in.data[i]);
 	buf_release_secret(&in);
-	return give_buf(e, pos, &b, r, out);
+	return tfn_give(e, pos, &b, r, out);
 }
 
 static int fn_html(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)

@@ -211,17 +211,39 @@ struct tfunc {
 int tfunc_lookup(const char *name, size_t n, const char **refused);
 const struct tfunc *tfunc_get(int i);
 
-/* Go's builtins (tmpl_builtin.c) and consul-template's (tmpl_funcs.c): the
- * executor's table is the two lists, one after the other. */
+/* The function tables: Go's builtins (tmpl_builtin.c), consul-template's
+ * sources, env, file and timestamp (tmpl_funcs.c), encoders
+ * (tmpl_fn_codec.c), strings (tmpl_fn_string.c) and numbers
+ * (tmpl_fn_number.c). tfunc_lookup numbers them in that order. */
 extern const struct tfunc tfunc_builtin[];
 extern const size_t tfunc_builtin_count;
 extern const struct tfunc tfunc_ct[];
 extern const size_t tfunc_ct_count;
+extern const struct tfunc tfunc_codec[];
+extern const size_t tfunc_codec_count;
+extern const struct tfunc tfunc_string[];
+extern const size_t tfunc_string_count;
+extern const struct tfunc tfunc_number[];
+extern const size_t tfunc_number_count;
 
-/* Argument helpers: the string in argv[i] (borrowed), or a failure naming
- * fn and the value's type. */
+/* Argument helpers: the string in v (borrowed), or a failure naming fn
+ * and the value's type. */
 int targ_str(struct texec *e, struct tpos pos, const char *fn, json_t *v, const char **s, size_t *n);
 int targ_int(struct texec *e, struct tpos pos, const char *fn, json_t *v, int64_t *out);
+/* The one string argument (the last) of a function, in s and n; returns
+ * from the function when it is not a string. */
+#define TFN_STR1(fn)                                              \
+	const char *s;                                                \
+	size_t n;                                                     \
+	(void)argc;                                                   \
+	int r = targ_str(e, pos, fn, argv[argc - 1], &s, &n);         \
+	if (r)                                                        \
+	return r
+/* A function's string result made in b (r: how making it went), handed
+ * over as *out; b is released either way. */
+int tfn_give(struct texec *e, struct tpos pos, struct buf *b, int r, json_t **out);
+/* s[0..n) without the blanks Go's strings.TrimSpace drops (ASCII). */
+void tfn_trim_space(const char **s, size_t *n);
 
 /* ---- printing (tmpl_fmt.c) ---- */
 

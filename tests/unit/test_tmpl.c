@@ -64,7 +64,8 @@ static int fake_pki(void *ctx, const char *path, const char *const *args, size_t
 	struct fake *f = ctx;
 	(void)err;
 	record(f, path, args, nargs);
-	*out = json_pack("{s:s, s:s, s:s}", "Cert", "-----LEAF-----", "Key", "-----LEAFKEY-----", "CA", "-----CA-----");
+	*out = json_pack("{s:{s:s, s:s, s:s}}", "Data", "Cert", "-----LEAF-----", "Key", "-----LEAFKEY-----", "CA",
+	                 "-----CA-----");
 	return 0;
 }
 
@@ -606,8 +607,8 @@ static void test_secret_sources(void **state)
 	free(out);
 
 	memset(&fake, 0, sizeof(fake));
-	assert_int_equal(run("{{ with pkiCert \"pki/issue/r\" \"common_name=x\" }}{{ .Cert }}{{ .Key }}{{ end }}", NULL,
-	                     false, &out, &err),
+	assert_int_equal(run("{{ with pkiCert \"pki/issue/r\" \"common_name=x\" }}{{ .Data.Cert }}{{ .Data.Key }}{{ end }}",
+	                     NULL, false, &out, &err),
 	                 0);
 	assert_string_equal(out, "-----LEAF----------LEAFKEY-----");
 	assert_string_equal(fake.path, "pki/issue/r");
