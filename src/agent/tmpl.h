@@ -29,7 +29,7 @@
 #define TMPL_DEPTH_MAX 100
 #define TMPL_RANGE_MAX 1000000
 #define TMPL_OUT_MAX ((size_t)64 << 20)
-#define TMPL_WORK_MAX ((uint64_t)1 << 26)
+#define TMPL_WORK_MAX ((uint64_t)1 << 25)
 #define TMPL_FILE_MAX ((size_t)1 << 20) /* the `file` function reads at most this */
 
 struct tmpl; /* a parsed template; immutable after parsing, may be rendered many times */

@@ -40,6 +40,15 @@ int ttime_format(struct buf *b, int64_t ns, const char *l, size_t n)
 	int hour12 = tm.tm_hour % 12 == 0 ? 12 : tm.tm_hour % 12;
 
 	for (size_t i = 0; i < n && !r;) {
+		/* a run of bytes that start no element is copied as it is */
+		size_t lit = i;
+		while (lit < n && !strchr("JM0123456_Pp-Z.,", l[lit]))
+			lit++;
+		if (lit > i) {
+			r = buf_append(b, l + i, lit - i);
+			i = lit;
+			continue;
+		}
 		if (at(l, n, i, "January")) {
 			r = buf_append_str(b, months[tm.tm_mon]);
 			i += 7;
