@@ -12,7 +12,7 @@
 int targ_str(struct texec *e, struct tpos pos, const char *fn, json_t *v, const char **s, size_t *n)
 {
 	if (!v || !json_is_string(v))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: wrong type for value; expected string; got %s",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: an argument of type %s, not a string",
 		                  fn, v && !json_is_null(v) ? tval_type(v) : "<nil>");
 	*s = json_string_value(v);
 	if (n)
@@ -23,7 +23,7 @@ int targ_str(struct texec *e, struct tpos pos, const char *fn, json_t *v, const 
 int targ_int(struct texec *e, struct tpos pos, const char *fn, json_t *v, int64_t *out)
 {
 	if (!v || !json_is_integer(v))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: wrong type for value; expected int; got %s", fn,
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: an argument of type %s, not an integer", fn,
 		                  v && !json_is_null(v) ? tval_type(v) : "<nil>");
 	*out = json_integer_value(v);
 	return 0;
@@ -59,7 +59,7 @@ static int fn_len(struct texec *e, struct tpos pos, json_t **argv, size_t argc, 
 	else if (json_is_object(v))
 		n = json_object_size(v);
 	else
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling len: len of %s",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "len: type %s has no length",
 		                  json_is_null(v) ? "nil" : tval_type(v));
 	*out = json_integer((json_int_t)n);
 	return 0;
@@ -69,11 +69,11 @@ static int fn_len(struct texec *e, struct tpos pos, json_t **argv, size_t argc, 
 static int index_arg(struct texec *e, struct tpos pos, const char *fn, json_t *v, size_t n, size_t *out)
 {
 	if (!json_is_integer(v))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: cannot index slice/array with type %s", fn,
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: a list is indexed by an integer, not by type %s", fn,
 		                  json_is_null(v) ? "nil" : tval_type(v));
 	json_int_t x = json_integer_value(v);
 	if (x < 0 || (uint64_t)x > n)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: index out of range: %lld", fn, (long long)x);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: index %lld out of range", fn, (long long)x);
 	*out = (size_t)x;
 	return 0;
 }
@@ -82,21 +82,21 @@ static int fn_index(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 {
 	json_t *item = argv[0];
 	if (json_is_null(item))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling index: index of untyped nil");
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "index: nothing to index (nil)");
 	json_incref(item);
 	for (size_t i = 1; i < argc; i++) {
 		json_t *next = NULL;
 		size_t x = 0;
 		if (json_is_null(item)) {
 			json_decref(item);
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling index: index of nil pointer");
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "index: nothing to index (nil)");
 		}
 		if (json_is_array(item) || json_is_string(item)) {
 			size_t n = json_is_array(item) ? json_array_size(item) : json_string_length(item);
 			if (index_arg(e, pos, "index", argv[i], n, &x) != 0 || x == n) {
 				json_decref(item);
 				if (!e->err)
-					texec_fail(e, pos, TROVE_ERR_INVALID, "error calling index: index out of range: %zu", x);
+					texec_fail(e, pos, TROVE_ERR_INVALID, "index: index %zu out of range", x);
 				return e->code;
 			}
 			next = json_is_array(item) ? json_incref(json_array_get(item, x))
@@ -105,14 +105,14 @@ static int fn_index(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 			if (!json_is_string(argv[i])) {
 				json_decref(item);
 				return texec_fail(e, pos, TROVE_ERR_INVALID,
-				                  "error calling index: value has type %s; should be string",
+				                  "index: a map key is a string, not type %s",
 				                  json_is_null(argv[i]) ? "nil" : tval_type(argv[i]));
 			}
 			next = json_object_getn(item, json_string_value(argv[i]), json_string_length(argv[i]));
 			next = next ? json_incref(next) : json_null();
 		} else {
 			json_decref(item);
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling index: can't index item of type %s",
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "index: type %s has no elements",
 			                  tval_type(argv[0]));
 		}
 		json_decref(item);
@@ -130,15 +130,15 @@ static int fn_slice(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 	if (json_is_string(item)) {
 		n = json_string_length(item);
 		if (argc > 3)
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling slice: cannot 3-index slice a string");
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "slice: a string takes at most two indexes");
 	} else if (json_is_array(item)) {
 		n = json_array_size(item);
 	} else {
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling slice: can't slice item of type %s",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "slice: type %s cannot be sliced",
 		                  json_is_null(item) ? "nil" : tval_type(item));
 	}
 	if (argc > 4)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling slice: too many slice indexes: %zu", argc - 1);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "slice: %zu indexes, at most three", argc - 1);
 	idx[1] = n;
 	idx[2] = n;
 	for (size_t i = 1; i < argc; i++) {
@@ -147,10 +147,10 @@ static int fn_slice(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 			return r;
 	}
 	if (argc == 4 && idx[1] > idx[2])
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling slice: invalid slice index: %zu > %zu", idx[1],
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "slice: index %zu after %zu", idx[1],
 		                  idx[2]);
 	if (idx[0] > idx[1])
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling slice: invalid slice index: %zu > %zu", idx[0],
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "slice: index %zu after %zu", idx[0],
 		                  idx[1]);
 	if (json_is_string(item)) {
 		*out = tval_str(json_string_value(item) + idx[0], idx[1] - idx[0]);
@@ -230,14 +230,14 @@ static int eq_one(struct texec *e, struct tpos pos, const char *fn, const json_t
 	enum kind ka = kind_of(a), kb = kind_of(b);
 	*eq = false;
 	if (ka == K_OTHER || kb == K_OTHER)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: non-comparable type %s", fn,
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: type %s cannot be compared", fn,
 		                  tval_type(ka == K_OTHER ? a : b));
 	if (ka == K_NIL || kb == K_NIL) {
 		*eq = ka == kb;
 		return 0;
 	}
 	if (ka != kb)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: incompatible types for comparison", fn);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: cannot compare values of different types", fn);
 	switch (ka) {
 	case K_BOOL:
 		*eq = json_is_true(a) == json_is_true(b);
@@ -280,9 +280,9 @@ static int order(struct texec *e, struct tpos pos, const char *fn, const json_t 
 {
 	enum kind ka = kind_of(a), kb = kind_of(b);
 	if (ka == K_NIL || kb == K_NIL || ka == K_BOOL || kb == K_BOOL || ka == K_OTHER || kb == K_OTHER)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: invalid type for comparison", fn);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: only numbers and strings have an order", fn);
 	if (ka != kb)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: incompatible types for comparison", fn);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: cannot compare values of different types", fn);
 	*c = ka == K_NUM ? num_cmp(a, b) : str_cmp(a, b);
 	return 0;
 }

@@ -100,7 +100,7 @@ static int eval_pipeline(struct texec *e, const struct scope *s, json_t *dot, co
 static int not_a_function(struct texec *e, const struct tcmd *c, bool has_final)
 {
 	if (c->nargs > 1 || has_final)
-		return texec_fail(e, c->args[0]->pos, TROVE_ERR_INVALID, "can't give argument to non-function %s",
+		return texec_fail(e, c->args[0]->pos, TROVE_ERR_INVALID, "arguments given to a %s, which is not a function",
 		                  c->args[0]->kind == TA_LIT ? "literal" : c->args[0]->kind == TA_DOT ? "." : "value");
 	return 0;
 }
@@ -110,19 +110,19 @@ static int eval_field(struct texec *e, struct tpos pos, const char *name, json_t
 	*out = NULL;
 	if (!recv) {
 		if (e->missing_err)
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "no entry for key \"%s\" in nil data", name);
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "no key \"%s\": there is no data (error_on_missing_key)", name);
 		return 0;
 	}
 	if (json_is_null(recv))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "nil pointer evaluating field .%s", name);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "field %s of null", name);
 	if (!json_is_object(recv))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "can't evaluate field %s in type %s", name, tval_type(recv));
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "field %s: type %s has no fields", name, tval_type(recv));
 	if (has_args)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s is not a method but has arguments", name);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "field %s given arguments: a field takes none", name);
 	json_t *v = json_object_get(recv, name);
 	if (!v) {
 		if (e->missing_err)
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "map has no entry for key \"%s\"", name);
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "no key \"%s\" in the map (error_on_missing_key)", name);
 		return 0;
 	}
 	*out = json_incref(v);
@@ -167,7 +167,7 @@ static int eval_function(struct texec *e, const struct scope *s, json_t *dot, co
 		bool is_or = f->name[0] == 'o';
 		json_t *v = NULL;
 		if (argc == 0)
-			return texec_fail(e, fnode->pos, TROVE_ERR_INVALID, "wrong number of args for %s: want at least 1 got 0",
+			return texec_fail(e, fnode->pos, TROVE_ERR_INVALID, "%s takes one argument or more, not 0",
 			                  f->name);
 		for (size_t i = 0; i < argc; i++) {
 			json_decref(v);
@@ -187,9 +187,9 @@ static int eval_function(struct texec *e, const struct scope *s, json_t *dot, co
 	}
 	if ((int)argc < f->min || (f->max >= 0 && (int)argc > f->max)) {
 		if (f->min == f->max)
-			return texec_fail(e, fnode->pos, TROVE_ERR_INVALID, "wrong number of args for %s: want %d got %zu",
+			return texec_fail(e, fnode->pos, TROVE_ERR_INVALID, "%s takes %d argument(s), not %zu",
 			                  f->name, f->min, argc);
-		return texec_fail(e, fnode->pos, TROVE_ERR_INVALID, "wrong number of args for %s: want %d%s got %zu",
+		return texec_fail(e, fnode->pos, TROVE_ERR_INVALID, "%s takes %d%s arguments, not %zu",
 		                  f->name, f->min, f->max < 0 ? " or more" : f->max == f->min + 1 ? " or 1 more" : " or more",
 		                  argc);
 	}
@@ -214,7 +214,7 @@ static int eval_function(struct texec *e, const struct scope *s, json_t *dot, co
 	if (!r && *out && json_is_string(*out))
 		r = texec_work(e, fnode->pos, json_string_length(*out));
 	if (r && !e->err)
-		r = texec_fail(e, fnode->pos, r, "error calling %s", f->name);
+		r = texec_fail(e, fnode->pos, r, "%s failed", f->name);
 out:
 	for (size_t i = 0; i < got; i++)
 		json_decref(argv[i]);
@@ -232,7 +232,7 @@ static int eval_variable(struct texec *e, const struct scope *s, const struct ta
 	struct tvar *v = var_find(e, s->frame, a->name);
 	*out = NULL;
 	if (!v)
-		return texec_fail(e, a->pos, TROVE_ERR_INVALID, "undefined variable: %s", a->name);
+		return texec_fail(e, a->pos, TROVE_ERR_INVALID, "variable %s is not declared here", a->name);
 	if (a->nidents == 0) {
 		*out = json_incref(v->val);
 		return 0;
@@ -314,7 +314,7 @@ static int eval_command(struct texec *e, const struct scope *s, json_t *dot, con
 			return r;
 		return eval_variable(e, s, first, has_args, out);
 	case TA_NIL:
-		return texec_fail(e, first->pos, TROVE_ERR_INVALID, "nil is not a command");
+		return texec_fail(e, first->pos, TROVE_ERR_INVALID, "nil alone is neither a value to print nor a function");
 	default:
 		r = not_a_function(e, c, has_final);
 		if (r)
@@ -348,7 +348,7 @@ static int eval_pipeline(struct texec *e, const struct scope *s, json_t *dot, co
 			struct tvar *v = var_find(e, s->frame, p->decl[i]);
 			if (!v) {
 				json_decref(val);
-				return texec_fail(e, p->pos, TROVE_ERR_INVALID, "undefined variable: %s", p->decl[i]);
+				return texec_fail(e, p->pos, TROVE_ERR_INVALID, "variable %s is not declared here", p->decl[i]);
 			}
 			json_decref(v->val);
 			v->val = json_incref(val);
@@ -395,7 +395,7 @@ static int range_vars(struct texec *e, const struct scope *s, const struct tpipe
 	for (size_t i = 0; i < p->ndecl && i < 2; i++) {
 		struct tvar *v = p->is_assign ? var_find(e, s->frame, p->decl[i]) : &e->vars[e->nvars - p->ndecl + i];
 		if (!v)
-			return texec_fail(e, p->pos, TROVE_ERR_INVALID, "undefined variable: %s", p->decl[i]);
+			return texec_fail(e, p->pos, TROVE_ERR_INVALID, "variable %s is not declared here", p->decl[i]);
 		json_decref(v->val);
 		v->val = json_incref(vals[i]);
 	}
@@ -472,7 +472,7 @@ static int walk_range(struct texec *e, const struct scope *s, json_t *dot, const
 			json_decref(k);
 		}
 	} else {
-		return texec_fail(e, n->pos, TROVE_ERR_INVALID, "range can't iterate over a value of type %s", tval_type(val));
+		return texec_fail(e, n->pos, TROVE_ERR_INVALID, "range over type %s: only lists, maps and integers iterate", tval_type(val));
 	}
 	if (r)
 		return r;

@@ -23,7 +23,7 @@ static int fn_to_json(struct texec *e, struct tpos pos, json_t **argv, size_t ar
 	int r = tjson_encode(&b, argv[0], indent, html, &why);
 	if (r) {
 		buf_release_secret(&b);
-		return texec_fail(e, pos, r, "error calling %s: %s", indent ? "toJSONPretty" : "toJSON", why);
+		return texec_fail(e, pos, r, "%s: %s", indent ? "toJSONPretty" : "toJSON", why);
 	}
 	return tfn_give(e, pos, &b, 0, out);
 }
@@ -57,7 +57,7 @@ static int fn_to_yaml(struct texec *e, struct tpos pos, json_t **argv, size_t ar
 	int r = tyaml_encode(&b, argv[0], &why);
 	if (r) {
 		buf_release_secret(&b);
-		return texec_fail(e, pos, r, "error calling toYAML: %s", why);
+		return texec_fail(e, pos, r, "toYAML: %s", why);
 	}
 	r = texec_work(e, pos, b.len);
 	if (r) {
@@ -77,7 +77,7 @@ static int fn_parse_json(struct texec *e, struct tpos pos, json_t **argv, size_t
 	}
 	*out = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (!*out)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling parseJSON: %s at offset %d", je.text,
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "parseJSON: %s at offset %d", je.text,
 		                  je.position);
 	return texec_work(e, pos, n);
 }
@@ -115,7 +115,7 @@ static int b64_decode(struct texec *e, struct tpos pos, const char *fn, const ch
 	secure_free(in, n + 1);
 	secure_free(t, n + 1);
 	if (r)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: illegal base64 data", fn);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: illegal base64 data", fn);
 	return 0;
 }
 
@@ -149,7 +149,7 @@ static int fn_sha256hex(struct texec *e, struct tpos pos, json_t **argv, size_t 
 	char hex[2 * SHA256_LEN + 1];
 	TFN_STR1("sha256Hex");
 	if (sha256(s, n, d) != 0)
-		return texec_fail(e, pos, TROVE_ERR_INTERNAL, "error calling sha256Hex: hashing failed");
+		return texec_fail(e, pos, TROVE_ERR_INTERNAL, "sha256Hex: hashing failed");
 	hex_encode(d, sizeof(d), hex);
 	*out = tval_str(hex, 2 * SHA256_LEN);
 	return 0;
@@ -168,7 +168,7 @@ static int fn_hmac_sha256hex(struct texec *e, struct tpos pos, json_t **argv, si
 	if (r)
 		return r;
 	if (hmac_sha256(key, kn, msg, mn, d) != 0)
-		return texec_fail(e, pos, TROVE_ERR_INTERNAL, "error calling hmacSHA256Hex: hashing failed");
+		return texec_fail(e, pos, TROVE_ERR_INTERNAL, "hmacSHA256Hex: hashing failed");
 	hex_encode(d, sizeof(d), hex);
 	*out = tval_str(hex, 2 * HMAC_SHA256_LEN);
 	secure_wipe(d, sizeof(d));

@@ -19,7 +19,7 @@ static int fn_parse_int(struct texec *e, struct tpos pos, json_t **argv, size_t 
 	bool ok = n == 0 || (strlen(t) == n && strconv_int64(t, &v));
 	free(t);
 	if (!ok)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling parseInt: parsing \"%.*s\": invalid syntax",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "parseInt: parsing \"%.*s\": invalid syntax",
 		                  (int)(n > 64 ? 64 : n), s);
 	*out = json_integer(v);
 	return 0;
@@ -33,7 +33,7 @@ static int fn_parse_uint(struct texec *e, struct tpos pos, json_t **argv, size_t
 	bool ok = n == 0 || (strlen(t) == n && t[0] != '-' && t[0] != '+' && strconv_int64(t, &v));
 	free(t);
 	if (!ok)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling parseUint: parsing \"%.*s\": invalid syntax",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "parseUint: parsing \"%.*s\": invalid syntax",
 		                  (int)(n > 64 ? 64 : n), s);
 	*out = json_integer(v);
 	return 0;
@@ -51,7 +51,7 @@ static int fn_parse_float(struct texec *e, struct tpos pos, json_t **argv, size_
 		          errno != ERANGE;
 		free(t);
 		if (!ok)
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling parseFloat: parsing \"%.*s\": invalid syntax",
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "parseFloat: parsing \"%.*s\": invalid syntax",
 			                  (int)(n > 64 ? 64 : n), s);
 	}
 	*out = json_real(d);
@@ -66,7 +66,7 @@ static int fn_parse_bool(struct texec *e, struct tpos pos, json_t **argv, size_t
 	bool ok = n == 0 || (strlen(t) == n && strconv_bool(t, &v));
 	free(t);
 	if (!ok)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling parseBool: parsing \"%.*s\": invalid syntax",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "parseBool: parsing \"%.*s\": invalid syntax",
 		                  (int)(n > 64 ? 64 : n), s);
 	*out = json_boolean(v);
 	return 0;
@@ -82,7 +82,7 @@ static int math(struct texec *e, struct tpos pos, enum op op, json_t *bv, json_t
 	const char *fn = op_names[op];
 	if (!json_is_number(av) || !json_is_number(bv)) {
 		json_t *bad = json_is_number(av) ? bv : av;
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: unknown type %s", fn,
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: unknown type %s", fn,
 		                  json_is_null(bad) ? "<nil>" : tval_type(bad));
 	}
 	if (json_is_integer(av) && json_is_integer(bv)) {
@@ -95,7 +95,7 @@ static int math(struct texec *e, struct tpos pos, enum op op, json_t *bv, json_t
 		case OP_DIV:
 		case OP_MOD:
 			if (sb == 0)
-				return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: integer divide by zero", fn);
+				return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: integer divide by zero", fn);
 			if (sb == -1) /* INT64_MIN / -1 wraps in Go */
 				*out = json_integer(op == OP_DIV ? (json_int_t)(0 - a) : 0);
 			else
@@ -106,7 +106,7 @@ static int math(struct texec *e, struct tpos pos, enum op op, json_t *bv, json_t
 		}
 	}
 	if (op == OP_MOD)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling modulo: unknown type float64");
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "modulo: unknown type float64");
 	double a = json_number_value(av), b = json_number_value(bv);
 	switch (op) {
 	case OP_ADD: *out = json_real(a + b); break;
@@ -117,7 +117,7 @@ static int math(struct texec *e, struct tpos pos, enum op op, json_t *bv, json_t
 	default: *out = json_real(a > b ? a : b); break;
 	}
 	if (!*out) /* jansson holds no NaN or infinity */
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: result is not a finite number", fn);
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: result is not a finite number", fn);
 	return 0;
 }
 
@@ -145,7 +145,7 @@ static int fn_loop(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 	if (r)
 		return r;
 	if (to > from && (uint64_t)to - (uint64_t)from > TMPL_RANGE_MAX)
-		return texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "error calling loop: more than %d items", TMPL_RANGE_MAX);
+		return texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "loop: more than %d items", TMPL_RANGE_MAX);
 	*out = json_array();
 	for (int64_t i = from; i < to; i++)
 		json_array_append_new(*out, json_integer(i));

@@ -137,14 +137,14 @@ static int fn_join(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 	if (r)
 		return r;
 	if (!json_is_array(argv[1]))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling join: wrong type for value; expected []string; got %s",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "join: the second argument is of type %s, not a list",
 		                  json_is_null(argv[1]) ? "<nil>" : tval_type(argv[1]));
 	buf_init_secret(&b, TMPL_OUT_MAX);
 	for (size_t i = 0; i < json_array_size(argv[1]) && !r; i++) {
 		json_t *v = json_array_get(argv[1], i);
 		if (!json_is_string(v)) {
 			buf_release_secret(&b);
-			return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling join: element %zu is %s, not a string", i,
+			return texec_fail(e, pos, TROVE_ERR_INVALID, "join: element %zu is %s, not a string", i,
 			                  tval_type(v));
 		}
 		if (i > 0)
@@ -191,7 +191,7 @@ static int fn_replace_all(struct texec *e, struct tpos pos, json_t **argv, size_
 		r = texec_work(e, pos, b.len);
 	if (r) {
 		buf_release_secret(&b);
-		return e->err ? r : texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "error calling replaceAll: result too large");
+		return e->err ? r : texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "replaceAll: result too large");
 	}
 	return tfn_give(e, pos, &b, 0, out);
 }
@@ -251,9 +251,9 @@ static int fn_indent(struct texec *e, struct tpos pos, json_t **argv, size_t arg
 	if (r)
 		return r;
 	if (spaces < 0)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling indent: indent value must be a positive integer");
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "indent: indent value must be a positive integer");
 	if (spaces > 1000)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling indent: indent over 1000 spaces");
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "indent: indent over 1000 spaces");
 	buf_init_secret(&b, TMPL_OUT_MAX);
 	bool line_start = true;
 	for (size_t i = 0; i < n && !r; i++) {
@@ -268,7 +268,7 @@ static int fn_indent(struct texec *e, struct tpos pos, json_t **argv, size_t arg
 		r = texec_work(e, pos, b.len);
 	if (r) {
 		buf_release_secret(&b);
-		return e->err ? r : texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "error calling indent: result too large");
+		return e->err ? r : texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "indent: result too large");
 	}
 	return tfn_give(e, pos, &b, 0, out);
 }
@@ -319,7 +319,7 @@ static int contains_some(struct texec *e, struct tpos pos, const char *fn, json_
                          json_t **out)
 {
 	if (!json_is_array(argv[0]))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling %s: wrong type for value; expected []interface {}; got %s",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: the first argument is of type %s, not a list",
 		                  fn, json_is_null(argv[0]) ? "<nil>" : tval_type(argv[0]));
 	size_t n = json_array_size(argv[0]);
 	int r = texec_work(e, pos, n * (json_is_array(argv[1]) ? json_array_size(argv[1]) + 1 : 1));

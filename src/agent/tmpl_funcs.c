@@ -83,7 +83,7 @@ static int fn_must_env(struct texec *e, struct tpos pos, json_t **argv, size_t a
 	(void)n;
 	const char *v = getenv(s);
 	if (!v || !*v)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling mustEnv: required environment variable %s is empty",
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "mustEnv: required environment variable %s is empty",
 		                  s);
 	*out = tval_str(v, strlen(v));
 	return 0;
@@ -115,17 +115,17 @@ static int fn_file(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 		return 0;
 	}
 	if (memchr(s, '\0', n))
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "error calling file: the path holds a NUL byte");
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "file: the path holds a NUL byte");
 	char *path = xstrndup(s, n);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		r = texec_fail(e, pos, TROVE_ERR_NOT_FOUND, "error calling file: %s: %s", path, strerror(errno));
+		r = texec_fail(e, pos, TROVE_ERR_NOT_FOUND, "file: %s: %s", path, strerror(errno));
 		free(path);
 		return r;
 	}
 	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
 		close(fd);
-		r = texec_fail(e, pos, TROVE_ERR_IO, "error calling file: %s: not a readable file", path);
+		r = texec_fail(e, pos, TROVE_ERR_IO, "file: %s: not a readable file", path);
 		free(path);
 		return r;
 	}
@@ -136,13 +136,13 @@ static int fn_file(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			r = texec_fail(e, pos, TROVE_ERR_IO, "error calling file: %s: %s", path, strerror(errno));
+			r = texec_fail(e, pos, TROVE_ERR_IO, "file: %s: %s", path, strerror(errno));
 			break;
 		}
 		if (k == 0)
 			break;
 		if (buf_append(&b, chunk, (size_t)k) != 0 || b.len > TMPL_FILE_MAX) {
-			r = texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "error calling file: %s: over %zu bytes", path,
+			r = texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "file: %s: over %zu bytes", path,
 			               TMPL_FILE_MAX);
 			break;
 		}

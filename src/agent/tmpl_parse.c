@@ -303,7 +303,7 @@ static struct targ *term(struct tparser *p)
 			if (refused)
 				perr(p, t.pos, "function \"%.*s\" is not supported by trove agent (%s)", (int)t.n, t.p, refused);
 			else
-				perr(p, t.pos, "function \"%.*s\" not defined", (int)t.n, t.p);
+				perr(p, t.pos, "unknown function \"%.*s\"", (int)t.n, t.p);
 			return NULL;
 		}
 		a = new_arg(TA_IDENT, t.pos);
@@ -319,7 +319,7 @@ static struct targ *term(struct tparser *p)
 		a = new_arg(TA_VAR, t.pos);
 		a->name = xstrndup(t.p, t.n);
 		if (!var_known(p, a->name)) {
-			perr(p, t.pos, "undefined variable \"%s\"", a->name);
+			perr(p, t.pos, "variable \"%s\" is not declared", a->name);
 			targ_free(a);
 			return NULL;
 		}
@@ -457,7 +457,7 @@ static bool declarations(struct tparser *p, struct tpipe *pp, const char *contex
 			grow_push((void ***)&pp->decl, &pp->ndecl, name);
 			pp->is_assign = k == TK_ASSIGN;
 			if (pp->is_assign && !var_known(p, name)) {
-				perr(p, v.pos, "undefined variable \"%s\"", name);
+				perr(p, v.pos, "variable \"%s\" is not declared", name);
 				return false;
 			}
 			if (!pp->is_assign)
@@ -502,7 +502,7 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 		next(p, &t);
 		if (t.kind == end) {
 			if (pp->ncmds == 0) {
-				perr(p, t.pos, "missing value for %s", context);
+				perr(p, t.pos, "%s needs a value", context);
 				goto fail;
 			}
 			if (after_pipe) {
@@ -512,7 +512,7 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 			for (size_t i = 1; i < pp->ncmds; i++) {
 				const struct targ *a = pp->cmds[i]->args[0];
 				if (a->kind == TA_LIT || a->kind == TA_DOT || a->kind == TA_NIL) {
-					perr(p, a->pos, "non executable command in pipeline stage %zu", i + 1);
+					perr(p, a->pos, "stage %zu of the pipeline is a constant, not a function", i + 1);
 					goto fail;
 				}
 			}
