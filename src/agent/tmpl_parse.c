@@ -149,6 +149,8 @@ static void targ_free(struct targ *a)
 	for (size_t i = 0; i < a->nidents; i++)
 		free(a->idents[i]);
 	free(a->idents);
+	if (a->lit && !json_is_boolean(a->lit)) /* made immortal by pin(): ours to free */
+		a->lit->refcount = 1;
 	json_decref(a->lit);
 	tpipe_free(a->pipe);
 	targ_free(a->base);
@@ -280,6 +282,16 @@ static json_t *number_value(const char *s, size_t n)
 	return json_integer(neg ? (json_int_t)(0 - u) : (json_int_t)u);
 }
 
+/* A literal of the tree: renderings on several threads share it, so it is
+ * made immortal (jansson's refcount (size_t)-1, as its true, false and
+ * null are) and taking or dropping a reference never writes to it. */
+static json_t *pin(json_t *v)
+{
+	if (v && !json_is_boolean(v))
+		v->refcount = (size_t)-1;
+	return v;
+}
+
 static struct targ *new_arg(enum targ_kind kind, struct tpos pos)
 {
 	struct targ *a = xcalloc(1, sizeof(*a));
@@ -334,11 +346,11 @@ static struct targ *term(struct tparser *p)
 		return a;
 	case TK_CHAR:
 		a = new_arg(TA_LIT, t.pos);
-		a->lit = json_integer(t.num);
+		a->lit = pin(json_integer(t.num));
 		return a;
 	case TK_NUMBER:
 		a = new_arg(TA_LIT, t.pos);
-		a->lit = number_value(t.p, t.n);
+		a->lit = pin(number_value(t.p, t.n));
 		if (!a->lit) {
 			perr(p, t.pos, "illegal number syntax: %.*s", (int)t.n, t.p);
 			targ_free(a);
@@ -347,7 +359,7 @@ static struct targ *term(struct tparser *p)
 		return a;
 	case TK_STRING:
 		a = new_arg(TA_LIT, t.pos);
-		a->lit = tval_str(t.str, t.str_len);
+		a->lit = pin(tval_str(t.str, t.str_len));
 		ttoken_clear(&t);
 		return a;
 	case TK_LPAREN:

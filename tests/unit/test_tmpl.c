@@ -2,6 +2,7 @@
  * (template, data, expected output) whose expectations follow what Go's
  * text/template and consul-template print for the same input, and the
  * errors, positions and bounds. The Vault sources are a recording fake. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -806,6 +807,57 @@ static void test_render_many_times(void **state)
 	tmpl_free(NULL);
 }
 
+/* One template rendered by four threads at once, each into its own buffer:
+ * the same text every time (literals and the tree are shared). */
+static struct tmpl *shared_tmpl;
+
+static int plain_source(void *ctx, const char *path, const char *const *args, size_t nargs, json_t **out, char **err)
+{
+	(void)ctx, (void)args, (void)nargs, (void)err;
+	*out = json_pack("{s:{s:{s:s}}}", "Data", "data", "password", path);
+	return 0;
+}
+
+static void *render_many(void *arg)
+{
+	static const struct tmpl_funcs f = { NULL, plain_source, plain_source };
+	struct buf b;
+	char *err = NULL;
+	long bad = 0;
+	(void)arg;
+	buf_init(&b, 1 << 20);
+	for (int i = 0; i < 2000; i++) {
+		buf_reset(&b);
+		if (tmpl_render(shared_tmpl, &f, true, &b, &err) != 0 ||
+		    strcmp(b.data, "[kv/x] 1.5 a-b {\"k\":[1,\"v\"]} x=kv/x;y=kv/x;") != 0)
+			bad++;
+		free(err);
+		err = NULL;
+	}
+	buf_release(&b);
+	return (void *)bad;
+}
+
+static void test_threads(void **state)
+{
+	const char *text = "[{{ (secret \"kv/x\").Data.data.password }}] {{ 1.5 }} {{ \"a,b\" | split \",\" | join \"-\" }} "
+	                   "{{ parseJSON `{\"k\":[1,\"v\"]}` | toJSON }} "
+	                   "{{ range $k := split \",\" \"x,y\" }}{{ $k }}={{ with secret \"kv/x\" }}{{ .Data.data.password }}"
+	                   "{{ end }};{{ end }}";
+	char *err = NULL;
+	pthread_t th[4];
+	(void)state;
+	assert_int_equal(tmpl_parse("th", text, strlen(text), NULL, NULL, &shared_tmpl, &err), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, render_many, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad = NULL;
+		pthread_join(th[i], &bad);
+		assert_int_equal((long)bad, 0);
+	}
+	tmpl_free(shared_tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -826,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_refused_functions),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_render_many_times),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
