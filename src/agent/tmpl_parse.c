@@ -406,13 +406,13 @@ static struct targ *operand(struct tparser *p)
 	return a;
 }
 
-/* *piped: it ended at a "|" (eaten). */
-static struct tcmd *command(struct tparser *p, bool *piped)
+/* One command, up to a "|" (eaten; Go takes a pipeline that ends with one
+ * as if it did not) or the end of the pipeline. */
+static struct tcmd *command(struct tparser *p)
 {
 	struct tcmd *c = xcalloc(1, sizeof(*c));
 	struct ttoken t;
 
-	*piped = false;
 	peek(p, &t);
 	c->pos = t.pos;
 	for (;;) {
@@ -428,10 +428,8 @@ static struct tcmd *command(struct tparser *p, bool *piped)
 			backup(p, &t);
 			break;
 		}
-		if (t.kind == TK_PIPE) {
-			*piped = true;
+		if (t.kind == TK_PIPE)
 			break;
-		}
 		if (a && t.space_before) {
 			backup(p, &t);
 			continue;
@@ -504,7 +502,6 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 {
 	struct tpipe *pp = xcalloc(1, sizeof(*pp));
 	struct ttoken t;
-	bool after_pipe = false;
 
 	peek(p, &t);
 	pp->pos = t.pos;
@@ -515,10 +512,6 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 		if (t.kind == end) {
 			if (pp->ncmds == 0) {
 				perr(p, t.pos, "%s needs a value", context);
-				goto fail;
-			}
-			if (after_pipe) {
-				perr(p, t.pos, "missing command after | in %s", context);
 				goto fail;
 			}
 			for (size_t i = 1; i < pp->ncmds; i++) {
@@ -542,7 +535,7 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 		case TK_VAR:
 		case TK_LPAREN: {
 			backup(p, &t);
-			struct tcmd *c = command(p, &after_pipe);
+			struct tcmd *c = command(p);
 			if (!c)
 				goto fail;
 			grow_push((void ***)&pp->cmds, &pp->ncmds, c);

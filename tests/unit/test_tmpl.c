@@ -233,6 +233,7 @@ static void test_fields_and_printing(void **state)
 		{ "{{ nil }}", NULL, "nil alone is neither a value" },
 		{ "{{ \"a\" 1 }}", NULL, "which is not a function" },
 		{ "{{ .a | 3 }}", NULL, "stage 2 of the pipeline is a constant" },
+		{ "{{ \"H\" | }}", "H", NULL },
 		{ "{{ 1.a }}", NULL, "bad number syntax" },
 		{ "{{ \"s\".a }}", NULL, "unexpected . after term" },
 	};
