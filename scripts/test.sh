@@ -179,38 +179,64 @@ EOF
 	fi
 }
 
-# fuzz_smoke NAME — run one libFuzzer target on a scratch copy of its corpus.
-fuzz_smoke() {
+# fuzz_start NAME — check one libFuzzer target and its seeds, then run it
+# in the background on a scratch copy of its corpus; its exit status lands
+# in $LOGS/fuzz-NAME/rc. Returns 1 (and counts the failure) when it cannot
+# start.
+fuzz_start() {
 	local name=$1
 	local bin="build-fuzz/tests/fuzz/fuzz_$name"
 	local seeds="tests/fuzz/corpus/$name"
 	local work="$LOGS/fuzz-$name"
-	stage "fuzz smoke $name (${FUZZ_SECONDS}s)"
-	if [ ! -x "$bin" ]; then
-		bad 1 "fuzz $name (target $bin not built)"
-		return
-	fi
 	if [ ! -d "$seeds" ] || [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
 		bad 1 "fuzz $name (seed corpus $seeds missing or empty)"
-		return
+		return 1
 	fi
+	rm -rf "$work"
 	mkdir -p "$work/corpus" "$work/artifacts"
 	cp -r "$seeds/." "$work/corpus/"
 	local dict=()
 	[ -f "tests/fuzz/$name.dict" ] && dict=("-dict=tests/fuzz/$name.dict")
-	timeout --kill-after=10 $((FUZZ_SECONDS + 120)) "$bin" "${dict[@]}" \
-		-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$work/artifacts/" \
-		"$work/corpus" >"$work/fuzz.log" 2>&1
-	local rc=$?
+	(
+		timeout --kill-after=10 $((FUZZ_SECONDS + 120)) "$bin" "${dict[@]}" \
+			-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+			"$work/corpus" >"$work/fuzz.log" 2>&1
+		echo $? >"$work/rc"
+	) &
+}
+
+# fuzz_result NAME — count a finished target's run.
+fuzz_result() {
+	local name=$1
+	local work="$LOGS/fuzz-$name"
+	local rc
+	rc=$(cat "$work/rc" 2>/dev/null || echo missing)
+	stage "fuzz smoke $name (${FUZZ_SECONDS}s)"
 	grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$work/fuzz.log" || true
-	if [ "$rc" -eq 0 ]; then
+	if [ "$rc" = 0 ]; then
 		ok 1 "fuzz $name"
 	else
 		tail -n 40 "$work/fuzz.log" >&2
 		ls -l "$work/artifacts" >&2 || true
 		bad 1 "fuzz $name (exit $rc; artifacts in $work/artifacts)"
 	fi
+}
+
+# fuzz_smoke TARGET... — runs the targets JOBS at a time (each is one
+# process on one core), then counts them in order.
+fuzz_smoke() {
+	local t started=()
+	for t in "$@"; do
+		while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+			wait -n || true
+		done
+		fuzz_start "$t" && started+=("$t")
+	done
+	wait
+	for t in "${started[@]}"; do
+		fuzz_result "$t"
+	done
 }
 
 # ---------------------------------------------------------------------------
@@ -242,15 +268,19 @@ if [ "${TROVE_TEST_SKIP_FUZZ:-0}" != 1 ]; then
 	done
 	if CC=clang setup_dir build-fuzz --buildtype=debugoptimized -Dwerror=true -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false >"$LOGS/setup-fuzz.log" 2>&1; then
+		built=()
+		ninja -C build-fuzz -j "$JOBS" >>"$LOGS/build-fuzz.log" 2>&1
 		for t in "${fuzz_targets[@]}"; do
 			if ninja -C build-fuzz -j "$JOBS" "tests/fuzz/fuzz_$t" >>"$LOGS/build-fuzz.log" 2>&1; then
 				ok 1 "build fuzz_$t"
-				fuzz_smoke "$t"
+				built+=("$t")
 			else
 				tail -n 30 "$LOGS/build-fuzz.log" >&2
 				bad 1 "build fuzz_$t"
 			fi
 		done
+		stage "fuzz smoke: ${#built[@]} targets, $JOBS at a time"
+		fuzz_smoke "${built[@]}"
 	else
 		tail -n 40 "$LOGS/setup-fuzz.log" >&2
 		bad 1 "build fuzz (meson setup)"

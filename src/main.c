@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/agent.h"
 #include "cli/cli.h"
 #include "secure.h"
 #include "server/server.h"
@@ -35,6 +36,7 @@ static const struct command commands[] = {
     {"server", "Start a Trove server", run_server, true},
     {"status", "Print the seal and HA status of the server", cmd_status, true},
     {"kv", "Read and write secrets in the key/value engine", cmd_kv, true},
+    {"agent", "Run the agent: log in, keep the token alive, render secrets, run the app", agent_main, false},
     {"audit", "Enable and list audit devices; query audit logs", cmd_audit, false},
     {"auth", "Enable, list, tune and disable auth methods", cmd_auth, false},
     {"lease", "Look up, renew and revoke leases", cmd_lease, false},

@@ -74,7 +74,10 @@ struct agent_sink_config {
 	bool derive_key;
 	char *aad;
 	char *aad_env_var;
-	struct agent_kv_list config; /* file: path (required), mode (octal, default 0640) */
+	/* file: path (required), mode (default 0640). A mode written as a
+	 * number arrives as the integer HCL read (0600 is "384", as in Vault,
+	 * whose sink takes an integer); a string such as "0600" is octal. */
+	struct agent_kv_list config;
 	char *where;
 };
 
@@ -182,6 +185,12 @@ struct agent_config {
 	char *log_file;
 	struct strlist disable_idle_connections;
 	struct strlist disable_keep_alives;
+	/* "file:line" of the blocks given once, for errors */
+	char *where_vault;
+	char *where_auto_auth;
+	char *where_template_config;
+	char *where_api_proxy;
+	char *where_cache;
 };
 
 /* Sets every default. */

@@ -20,10 +20,13 @@ struct agent_part {
 	bool (*wanted)(const struct agent_config *cfg);
 	int (*start)(struct agent *a, struct buf *err);
 	void (*stop)(struct agent *a);
+	/* NULL, or takes the signals main reads (SIGCHLD too) while the part
+	 * runs; returns true when it took sig, so main does not act on it. */
+	bool (*on_signal)(struct agent *a, int sig);
 };
 
-/* exec mode's hooks into main's signal loop (agent_exec.c): a signal the
- * agent received (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), and
+/* exec mode's hooks into main's signal loop (agent_exec.c; its row's
+ * on_signal calls them): a signal the agent received (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), and
  * SIGCHLD. */
 void agent_exec_on_signal(struct agent *a, int sig);
 void agent_exec_on_sigchld(struct agent *a);

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""bench/agent/footprint.py — the agent's memory and idle wake-ups.
+
+Starts `trove server -dev`, an AppRole and two KV v2 secrets, then
+`trove agent` with AppRole auto-auth, a file sink, two templates and the
+API proxy with its cache on, as a sidecar would run it. Once both
+templates rendered it reports the agent's resident memory (VmRSS, split
+into anonymous and file-backed pages, and its peak VmHWM), its threads,
+and over IDLE_SECONDS of no change its wake-ups (context switches of all
+its threads) and CPU time. Beside it: the floor of any process on this
+machine (`sleep`), and `trove version` (the binary and its libraries
+mapped, nothing run).
+
+    python3 bench/agent/footprint.py            # TROVE_BIN defaults to build/trove
+    IDLE_SECONDS=60 python3 bench/agent/footprint.py
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+TROVE = os.environ.get("TROVE_BIN", str(ROOT / "build" / "trove"))
+IDLE = int(os.environ.get("IDLE_SECONDS", "60"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def status(pid):
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def kib(v):
+    return int(v.split()[0])
+
+
+def switches(pid):
+    n = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        st = status(f"{pid}/task/{t.name}")
+        n += int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+    return n
+
+
+def cpu_seconds(pid):
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_of(args):
+    """Max RSS (KiB) of a short command, from wait4's rusage."""
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, ru = os.wait4(p.pid, 0)
+    return ru.ru_maxrss
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="trove-agent-bench-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    root = "bench-" + secrets.token_hex(8)
+    server = subprocess.Popen([TROVE, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
+                               f"-dev-root-token-id={root}"], stdout=subprocess.DEVNULL,
+                              stderr=open(work / "server.log", "wb"))
+    agent = None
+    try:
+        s = requests.Session()
+        s.headers["X-Vault-Token"] = root
+        for _ in range(200):
+            try:
+                s.get(url + "/v1/sys/health", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+        s.post(url + "/v1/sys/auth/approle", json={"type": "approle"}).raise_for_status()
+        s.put(url + "/v1/sys/policies/acl/app", json={"policy": 'path "secret/*" { capabilities = ["read"] }'})
+        s.post(url + "/v1/auth/approle/role/app", json={"token_policies": ["app"], "token_ttl": "1h"})
+        role_id = s.get(url + "/v1/auth/approle/role/app/role-id").json()["data"]["role_id"]
+        secret_id = s.post(url + "/v1/auth/approle/role/app/secret-id").json()["data"]["secret_id"]
+        for name in ("db", "api"):
+            s.post(url + f"/v1/secret/data/{name}",
+                   json={"data": {"username": name, "password": secrets.token_hex(16)}}).raise_for_status()
+        (work / "role_id").write_text(role_id)
+        (work / "secret_id").write_text(secret_id)
+        proxy_port = free_port()
+        (work / "agent.hcl").write_text(f'''
+vault {{ address = "{url}" }}
+auto_auth {{
+  method "approle" {{
+    config = {{
+      role_id_file_path = "{work}/role_id"
+      secret_id_file_path = "{work}/secret_id"
+      remove_secret_id_file_after_reading = false
+    }}
+  }}
+  sink "file" {{ config = {{ path = "{work}/token" }} }}
+}}
+template {{
+  contents = "{{{{ with secret \\"secret/data/db\\" }}}}{{{{ .Data.data.username }}}}:{{{{ .Data.data.password }}}}{{{{ end }}}}"
+  destination = "{work}/db.txt"
+}}
+template {{
+  contents = "{{{{ with secret \\"secret/data/api\\" }}}}{{{{ .Data.data | toJSON }}}}{{{{ end }}}}"
+  destination = "{work}/api.json"
+}}
+listener "tcp" {{
+  address = "127.0.0.1:{proxy_port}"
+  tls_disable = true
+}}
+api_proxy {{ use_auto_auth_token = true }}
+cache {{}}
+''')
+        agent = subprocess.Popen([TROVE, "agent", "-config", str(work / "agent.hcl")],
+                                 stdout=subprocess.DEVNULL, stderr=open(work / "agent.log", "wb"))
+        deadline = time.monotonic() + 30
+        while not ((work / "db.txt").exists() and (work / "api.json").exists()):
+            if agent.poll() is not None or time.monotonic() > deadline:
+                sys.exit("the agent did not render its templates:\n" + (work / "agent.log").read_text())
+            time.sleep(0.05)
+        # one request through the proxy, so that its path has run too
+        r = requests.get(f"http://127.0.0.1:{proxy_port}/v1/secret/data/db", timeout=5)
+        r.raise_for_status()
+        time.sleep(1)
+        st = status(agent.pid)
+        sw0, cpu0, t0 = switches(agent.pid), cpu_seconds(agent.pid), time.monotonic()
+        time.sleep(IDLE)
+        sw1, cpu1, t1 = switches(agent.pid), cpu_seconds(agent.pid), time.monotonic()
+        st_end = status(agent.pid)
+        minutes = (t1 - t0) / 60
+        floor = peak_rss_of(["sleep", "0"])
+        version = peak_rss_of([TROVE, "version"])
+        res = {
+            "agent_vmrss_kib": kib(st_end["VmRSS"]),
+            "agent_rss_anon_kib": kib(st_end["RssAnon"]),
+            "agent_rss_file_kib": kib(st_end["RssFile"]),
+            "agent_vmhwm_kib": kib(st_end["VmHWM"]),
+            "agent_threads": int(st_end["Threads"]),
+            "agent_vmrss_after_render_kib": kib(st["VmRSS"]),
+            "idle_seconds": round(t1 - t0, 1),
+            "wakeups_per_minute": round((sw1 - sw0) / minutes, 1),
+            "cpu_ms_per_minute_idle": round((cpu1 - cpu0) * 1000 / minutes, 2),
+            "ceiling_sleep_maxrss_kib": floor,
+            "trove_version_maxrss_kib": version,
+        }
+        print(json.dumps(res, indent=2))
+        print(f"agent RSS {res['agent_vmrss_kib'] / 1024:.2f} MiB (anon {res['agent_rss_anon_kib'] / 1024:.2f}, "
+              f"file {res['agent_rss_file_kib'] / 1024:.2f}; peak {res['agent_vmhwm_kib'] / 1024:.2f}) with "
+              f"{res['agent_threads']} threads; idle: {res['wakeups_per_minute']} wake-ups/min, "
+              f"{res['cpu_ms_per_minute_idle']} ms CPU/min. Floor: `sleep` {floor / 1024:.2f} MiB, "
+              f"`trove version` {version / 1024:.2f} MiB.")
+    finally:
+        for p in (agent, server):
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+if __name__ == "__main__":
+    main()
