@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent_exec.h"
 #include "agent/agent_parts.h"
 #include "err.h"
 #include "log.h"
@@ -28,6 +29,7 @@
 
 /* The parts, in start order (agent_parts.h). */
 static const struct agent_part parts[] = {
+	{ "exec", agent_exec_wanted, agent_exec_start, agent_exec_stop, agent_exec_signal },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

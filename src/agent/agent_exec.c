@@ -524,6 +524,15 @@ void agent_exec_on_sigchld(struct agent *a)
 		nudge(x);
 }
 
+bool agent_exec_signal(struct agent *a, int sig)
+{
+	if (sig == SIGCHLD)
+		agent_exec_on_sigchld(a);
+	else
+		agent_exec_on_signal(a, sig);
+	return true;
+}
+
 void agent_exec_set_kill_timeout(struct agent *a, long ms)
 {
 	struct agent_exec *x = a->exec;

@@ -33,8 +33,14 @@ int agent_exec_start(struct agent *a, struct buf *err);
  * a->exec (NULL is fine). Called after agent_request_stop(). */
 void agent_exec_stop(struct agent *a);
 
+/* The row's on_signal (agent_parts.h): SIGCHLD goes to
+ * agent_exec_on_sigchld, the others to agent_exec_on_signal. Takes every
+ * signal (returns true): with exec mode SIGINT and SIGTERM end the agent
+ * through the child's exit, or at once when no child runs. */
+bool agent_exec_signal(struct agent *a, int sig);
+
 /* For tests: the kill timeout in ms (default AGENT_EXEC_KILL_TIMEOUT_MS),
- * for children started after the call. */
+ * for stops begun after the call. */
 void agent_exec_set_kill_timeout(struct agent *a, long ms);
 /* The running child's process id, or 0 when there is none. */
 pid_t agent_exec_pid(struct agent *a);
