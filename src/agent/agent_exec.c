@@ -526,10 +526,13 @@ void agent_exec_on_sigchld(struct agent *a)
 
 bool agent_exec_signal(struct agent *a, int sig)
 {
-	if (sig == SIGCHLD)
+	if (sig == SIGCHLD) {
+		/* Other parts' children (template commands) end too: leave
+		 * SIGCHLD to the rows after this one as well. */
 		agent_exec_on_sigchld(a);
-	else
-		agent_exec_on_signal(a, sig);
+		return false;
+	}
+	agent_exec_on_signal(a, sig);
 	return true;
 }
 

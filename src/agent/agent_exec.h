@@ -34,9 +34,10 @@ int agent_exec_start(struct agent *a, struct buf *err);
 void agent_exec_stop(struct agent *a);
 
 /* The row's on_signal (agent_parts.h): SIGCHLD goes to
- * agent_exec_on_sigchld, the others to agent_exec_on_signal. Takes every
- * signal (returns true): with exec mode SIGINT and SIGTERM end the agent
- * through the child's exit, or at once when no child runs. */
+ * agent_exec_on_sigchld and is left to the other rows too (returns
+ * false); the others go to agent_exec_on_signal and are taken (true):
+ * with exec mode SIGINT and SIGTERM end the agent through the child's
+ * exit, or at once when no child runs. */
 bool agent_exec_signal(struct agent *a, int sig);
 
 /* For tests: the kill timeout in ms (default AGENT_EXEC_KILL_TIMEOUT_MS),
