@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent_exec.h"
 #include "agent/agent_parts.h"
 #include "agent/agent_proxy.h"
 #include "agent/auto_auth.h"
@@ -32,6 +33,7 @@
 static const struct agent_part parts[] = {
 	{ "proxy", agent_proxy_wanted, agent_proxy_start, agent_proxy_stop, NULL },
 	{ "auto-auth", auto_auth_wanted, auto_auth_start, auto_auth_stop, NULL },
+	{ "exec", agent_exec_wanted, agent_exec_start, agent_exec_stop, agent_exec_signal },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

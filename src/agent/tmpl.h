@@ -73,6 +73,7 @@ struct tmpl_render_opts {
 	json_t *data;              /* the initial dot and $ (borrowed); NULL: none */
 	bool error_on_missing_key; /* as tmpl_render's */
 	int64_t now_unix_ns;       /* `timestamp`'s clock; 0: the real clock */
+	uint64_t work_max;         /* a lower work bound; 0: TMPL_WORK_MAX */
 };
 int tmpl_render_opts(const struct tmpl *t, const struct tmpl_funcs *f, const struct tmpl_render_opts *o,
                      struct buf *out, char **err);

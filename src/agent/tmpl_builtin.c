@@ -310,6 +310,12 @@ static int args_text(json_t **argv, size_t argc, struct buf *b)
 {
 	if (argc == 1 && json_is_string(argv[0]))
 		return buf_append(b, json_string_value(argv[0]), json_string_length(argv[0]));
+	/* a nil argument reads as the string "<no value>" here */
+	for (size_t i = 0; i < argc; i++)
+		if (json_is_null(argv[i])) {
+			json_decref(argv[i]);
+			argv[i] = tval_str("<no value>", 10);
+		}
 	return tfmt_sprint(b, argv, argc, false);
 }
 

@@ -31,9 +31,9 @@ int texec_fail(struct texec *e, struct tpos pos, int code, const char *fmt, ...)
 int texec_work(struct texec *e, struct tpos pos, uint64_t n)
 {
 	e->work += n;
-	if (e->work > TMPL_WORK_MAX)
+	if (e->work > e->work_max)
 		return texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "rendering does too much work (over %llu steps and bytes)",
-		                  (unsigned long long)TMPL_WORK_MAX);
+		                  (unsigned long long)e->work_max);
 	return 0;
 }
 
@@ -580,6 +580,7 @@ int tmpl_render_opts(const struct tmpl *t, const struct tmpl_funcs *f, const str
 	e.f = f ? f : &none;
 	e.missing_err = o->error_on_missing_key;
 	e.now_ns = o->now_unix_ns;
+	e.work_max = o->work_max && o->work_max < TMPL_WORK_MAX ? o->work_max : TMPL_WORK_MAX;
 	e.out = out;
 	e.out_start = out->len;
 	e.tname = t->name;

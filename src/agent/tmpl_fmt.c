@@ -128,7 +128,25 @@ size_t tfmt_rune(const unsigned char *s, size_t n, uint32_t *rune)
 	return k;
 }
 
+/* strconv.IsPrint for a rune past ASCII, for the ranges text meets: the
+ * C1 controls, the spaces other than ' ', the format characters and
+ * private use are not printable. */
+static bool printable(uint32_t r)
+{
+	return !(r < 0xa1 || r == 0xad || r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f) ||
+	         (r >= 0x205f && r <= 0x206f) || r == 0x3000 || (r >= 0xe000 && r <= 0xf8ff) || r == 0xfeff ||
+	         (r >= 0xfff9 && r <= 0xfffb) || r >= 0xf0000);
+}
+
+static int quote(struct buf *b, const char *s, size_t n, bool ascii);
+
 int tfmt_quote(struct buf *b, const char *s, size_t n)
+{
+	return quote(b, s, n, false);
+}
+
+/* strconv.Quote, or QuoteToASCII when ascii. */
+static int quote(struct buf *b, const char *s, size_t n, bool ascii)
 {
 	int r = buf_append_byte(b, '"');
 	for (size_t i = 0; i < n && !r;) {
@@ -141,8 +159,8 @@ int tfmt_quote(struct buf *b, const char *s, size_t n)
 			continue;
 		}
 		if (k > 1) {
-			if (rune < 0xa0 || rune == 0xad)
-				r = buf_printf(b, "\\u%04x", rune);
+			if (ascii || !printable(rune))
+				r = buf_printf(b, rune > 0xffff ? "\\U%08x" : "\\u%04x", rune);
 			else
 				r = buf_append(b, s + i, k);
 			i += k;
@@ -258,8 +276,9 @@ int tfmt_sprint(struct buf *b, json_t **argv, size_t argc, bool ln)
 
 struct spec {
 	bool minus, plus, sharp, zero, space;
+	bool sharp_v; /* %#v: Go syntax */
 	int width, prec; /* -1: none */
-	char verb;
+	uint32_t verb; /* a rune: Go reports any, even one it has no use for */
 };
 
 static int pad(struct buf *b, const struct spec *sp, const char *s, size_t n, bool numeric)
@@ -317,15 +336,24 @@ void tfmt_put_rune(struct buf *b, uint32_t r)
 	(void)buf_append(b, u, n);
 }
 
-static int bad_verb(struct buf *b, char verb, const json_t *v)
+static int fmt_arg(struct buf *b, const struct spec *sp, const json_t *v);
+
+/* Go's %!verb(type=value): the value as %v with the same flags and width. */
+static int bad_verb(struct buf *b, const struct spec *sp, uint32_t verb, const json_t *v)
 {
-	int r = buf_printf(b, "%%!%c(", verb);
+	int r = buf_append_str(b, "%!");
+	if (!r)
+		tfmt_put_rune(b, verb);
+	if (!r)
+		r = buf_append_byte(b, '(');
 	if (!r && (!v || json_is_null(v)))
 		return buf_append_str(b, "<nil>)");
 	if (!r)
 		r = buf_printf(b, "%s=", tval_type(v));
+	struct spec as_v = *sp;
+	as_v.verb = 'v';
 	if (!r)
-		r = tfmt_value(b, v, false);
+		r = fmt_arg(b, &as_v, v);
 	return r ? r : buf_append_byte(b, ')');
 }
 
@@ -341,21 +369,25 @@ static int fmt_int(struct buf *b, const struct spec *sp, long long x)
 	switch (sp->verb) {
 	case 'c':
 		buf_init(&t, 16);
-		tfmt_put_rune(&t, (uint32_t)x);
+		tfmt_put_rune(&t, x < 0 || x > 0x10ffff ? 0xfffd : (uint32_t)x);
 		r = pad(b, sp, t.data, t.len, false);
 		buf_release(&t);
 		return r;
 	case 'q':
 		buf_init(&t, 64);
 		(void)buf_append_byte(&t, '\'');
+		if (x < 0 || x > 0x10ffff || (x >= 0xd800 && x < 0xe000))
+			x = 0xfffd; /* not a rune: Go quotes U+FFFD */
 		if (x == '\'')
 			(void)buf_append_str(&t, "\\'");
 		else if (x == '\\')
 			(void)buf_append_str(&t, "\\\\");
-		else if (x >= 0x20 && x != 0x7f)
-			tfmt_put_rune(&t, (uint32_t)x);
+		else if (x < 0x20 || x == 0x7f)
+			(void)buf_printf(&t, "\\x%02llx", (unsigned long long)x);
+		else if (x >= 0x80 && !printable((uint32_t)x))
+			(void)buf_printf(&t, x > 0xffff ? "\\U%08llx" : "\\u%04llx", (unsigned long long)x);
 		else
-			(void)buf_printf(&t, "\\x%02llx", (unsigned long long)x & 0xff);
+			tfmt_put_rune(&t, (uint32_t)x);
 		(void)buf_append_byte(&t, '\'');
 		r = pad(b, sp, t.data, t.len, false);
 		buf_release(&t);
@@ -406,6 +438,43 @@ static int fmt_int(struct buf *b, const struct spec *sp, long long x)
 	return r;
 }
 
+/* Go's '#' on a float: a decimal point always, and for %g and %v the
+ * trailing zeros that make prec significant digits (6 when none is
+ * given). num[0..n) is the number (a sign first, maybe); returns its new
+ * length. */
+static size_t sharp_float(char *num, size_t n, size_t cap, char verb, int prec)
+{
+	char tail[16];
+	size_t tn = 0, start = (n > 0 && (num[0] == '+' || num[0] == '-' || num[0] == ' ')) ? 1 : 0;
+	int digits = (verb == 'g' || verb == 'G') ? (prec < 0 ? 6 : prec) : 0;
+	bool point = false, nonzero = false;
+
+	for (size_t i = start; i < n; i++) {
+		if (num[i] == '.') {
+			point = true;
+		} else if (num[i] == 'e' || num[i] == 'E') {
+			tn = n - i < sizeof(tail) ? n - i : sizeof(tail) - 1;
+			memcpy(tail, num + i, tn);
+			n = i;
+			break;
+		} else {
+			nonzero |= num[i] != '0';
+			if (nonzero)
+				digits--;
+		}
+	}
+	if (!point) {
+		if (n - start == 1 && num[start] == '0')
+			digits--;
+		if (n < cap - 1)
+			num[n++] = '.';
+	}
+	for (; digits > 0 && n < cap - sizeof(tail) - 1; digits--)
+		num[n++] = '0';
+	memcpy(num + n, tail, tn);
+	return n + tn;
+}
+
 static int fmt_float(struct buf *b, const struct spec *sp, double d)
 {
 	char num[1024]; /* %.400f of 1e308 fits */
@@ -417,7 +486,7 @@ static int fmt_float(struct buf *b, const struct spec *sp, double d)
 		const char *t = isnan(d) ? "NaN" : d < 0 ? "-Inf" : sp->space && !sp->plus ? " Inf" : "+Inf";
 		return pad(b, &s2, t, strlen(t), false);
 	}
-	char v = sp->verb == 'v' ? 'g' : sp->verb == 'F' ? 'f' : sp->verb;
+	char v = sp->verb == 'v' ? 'g' : sp->verb == 'F' ? 'f' : (char)sp->verb;
 	if (sp->plus && !signbit(d))
 		num[n++] = '+';
 	else if (sp->space && !signbit(d))
@@ -430,17 +499,68 @@ static int fmt_float(struct buf *b, const struct spec *sp, double d)
 			k = snprintf(num + n, sizeof(num) - n, "%.*e", prec, d);
 		else if (v == 'f')
 			k = snprintf(num + n, sizeof(num) - n, "%.*f", prec, d);
-		else if (sp->sharp)
-			k = snprintf(num + n, sizeof(num) - n, "%#.*g", prec, d);
 		else
 			k = snprintf(num + n, sizeof(num) - n, "%.*g", prec, d);
 		n += k < 0 ? 0 : (size_t)k < sizeof(num) - n ? (size_t)k : sizeof(num) - n - 1;
 	}
+	if (sp->sharp)
+		n = sharp_float(num, n, sizeof(num), v, sp->prec);
 	if (v == 'E' || v == 'G')
 		for (size_t i = 0; i < n; i++)
 			if (num[i] == 'e')
 				num[i] = 'E';
 	return pad(b, sp, num, n, true);
+}
+
+/* %b ("4503599627370496p-52") and %x/%X ("0x1.8p+00") of a float. */
+static int fmt_float_bits(struct buf *b, const struct spec *sp, double d)
+{
+	char num[128];
+	int k;
+	if (isnan(d) || isinf(d))
+		return fmt_float(b, sp, d);
+	if (sp->verb == 'b') {
+		int e = 0;
+		double m = frexp(fabs(d), &e);
+		unsigned long long mant = (unsigned long long)ldexp(m, 53);
+		int exp = d == 0 ? -1074 : e - 53;
+		if (d != 0 && e < -1021) { /* subnormal: the mantissa is shorter */
+			mant = (unsigned long long)ldexp(fabs(d), 1074);
+			exp = -1074;
+		}
+		k = snprintf(num, sizeof(num), "%s%llup%+d", signbit(d) ? "-" : sp->plus ? "+" : sp->space ? " " : "", mant,
+		             exp);
+	} else {
+		char tmp[64];
+		if (sp->prec >= 0)
+			snprintf(tmp, sizeof(tmp), "%.*a", sp->prec > 13 ? 13 : sp->prec, d);
+		else
+			snprintf(tmp, sizeof(tmp), "%a", d);
+		/* Go writes the exponent with two digits at least */
+		char *p = strchr(tmp, 'p');
+		size_t head = p ? (size_t)(p - tmp) + 2 : strlen(tmp);
+		const char *digits = p ? p + 2 : "";
+		k = snprintf(num, sizeof(num), "%s%.*s%s%s", signbit(d) ? "" : sp->plus ? "+" : sp->space ? " " : "", (int)head, tmp,
+		             strlen(digits) < 2 ? "0" : "", digits);
+		if (sp->verb == 'X')
+			for (char *q = num; *q; q++)
+				*q = *q >= 'a' && *q <= 'z' ? (char)(*q - 'a' + 'A') : *q;
+	}
+	return pad(b, sp, num, k < 0 ? 0 : (size_t)k, true);
+}
+
+/* strconv.CanBackquote: no backquote, no control character but tab,
+ * valid UTF-8. */
+static bool can_backquote(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t r;
+		size_t k = tfmt_rune((const unsigned char *)s + i, n - i, &r);
+		if (k == 0 || r == '`' || r == 0xfeff || (r < 0x20 && r != '\t') || r == 0x7f)
+			return false;
+		i += k;
+	}
+	return true;
 }
 
 static int fmt_string(struct buf *b, const struct spec *sp, const char *s, size_t n)
@@ -464,17 +584,30 @@ static int fmt_string(struct buf *b, const struct spec *sp, const char *s, size_
 		return pad(b, sp, s, n, false);
 	case 'q':
 		buf_init(&t, TMPL_OUT_MAX);
-		r = tfmt_quote(&t, s, n);
+		if (sp->sharp && can_backquote(s, n)) {
+			r = buf_append_byte(&t, '`');
+			if (!r)
+				r = buf_append(&t, s, n);
+			if (!r)
+				r = buf_append_byte(&t, '`');
+		} else {
+			r = quote(&t, s, n, sp->plus);
+		}
 		if (!r)
 			r = pad(b, sp, t.data, t.len, false);
 		buf_release(&t);
 		return r;
-	default: /* x, X */
+	default: /* x, X: "0x" before the whole, or before each byte with ' ' */
 		buf_init(&t, TMPL_OUT_MAX);
 		r = 0;
-		for (size_t i = 0; i < n && !r; i++)
-			r = buf_printf(&t, sp->verb == 'x' ? "%s%02x" : "%s%02X", sp->space && i > 0 ? " " : "",
-			               (unsigned char)s[i]);
+		for (size_t i = 0; i < n && !r; i++) {
+			if (sp->space && i > 0)
+				r = buf_append_byte(&t, ' ');
+			if (!r && sp->sharp && (sp->space || i == 0))
+				r = buf_append_str(&t, sp->verb == 'x' ? "0x" : "0X");
+			if (!r)
+				r = buf_printf(&t, sp->verb == 'x' ? "%02x" : "%02X", (unsigned char)s[i]);
+		}
 		if (!r)
 			r = pad(b, sp, t.data, t.len, false);
 		buf_release(&t);
@@ -482,12 +615,19 @@ static int fmt_string(struct buf *b, const struct spec *sp, const char *s, size_
 	}
 }
 
-static int fmt_arg(struct buf *b, const struct spec *sp, const json_t *v);
+
+/* A list or map with the verb applied to each element and key, as Go's
+ * printValue does; a null element prints <nil> whatever the verb. */
+static int fmt_elem(struct buf *b, const struct spec *sp, const json_t *v)
+{
+	if (!v || json_is_null(v))
+		return buf_append_str(b, "<nil>");
+	return fmt_arg(b, sp, v);
+}
 
 static int fmt_container(struct buf *b, const struct spec *sp, const json_t *v)
 {
 	int r = 0;
-	struct spec inner = *sp;
 
 	if (json_is_array(v)) {
 		r = buf_append_byte(b, '[');
@@ -495,7 +635,7 @@ static int fmt_container(struct buf *b, const struct spec *sp, const json_t *v)
 			if (i > 0)
 				r = buf_append_byte(b, ' ');
 			if (!r)
-				r = fmt_arg(b, &inner, json_array_get(v, i));
+				r = fmt_elem(b, sp, json_array_get(v, i));
 		}
 		return r ? r : buf_append_byte(b, ']');
 	}
@@ -503,22 +643,78 @@ static int fmt_container(struct buf *b, const struct spec *sp, const json_t *v)
 	const char **keys = sorted_keys(v, &n);
 	r = buf_append_str(b, "map[");
 	for (size_t i = 0; i < n && !r; i++) {
+		json_t *k = tval_str(keys[i], strlen(keys[i]));
 		if (i > 0)
 			r = buf_append_byte(b, ' ');
 		if (!r)
-			r = fmt_string(b, &inner, keys[i], strlen(keys[i]));
+			r = fmt_arg(b, sp, k);
+		json_decref(k);
 		if (!r)
 			r = buf_append_byte(b, ':');
 		if (!r)
-			r = fmt_arg(b, &inner, json_object_get(v, keys[i]));
+			r = fmt_elem(b, sp, json_object_get(v, keys[i]));
 	}
 	free(keys);
 	return r ? r : buf_append_byte(b, ']');
 }
 
+/* Whether verb is one of the ASCII verbs in set. */
+static bool verb_in(uint32_t verb, const char *set)
+{
+	return verb > 0 && verb < 0x80 && strchr(set, (int)verb);
+}
+
+/* %#v: the value as Go source would write it. */
+static int fmt_go_syntax(struct buf *b, const json_t *v)
+{
+	int r = 0;
+	if (!v || json_is_null(v))
+		return buf_append_str(b, "interface {}(nil)");
+	if (json_is_string(v))
+		return tfmt_quote(b, json_string_value(v), json_string_length(v));
+	if (json_is_array(v)) {
+		r = buf_append_str(b, "[]interface {}{");
+		for (size_t i = 0; i < json_array_size(v) && !r; i++) {
+			if (i > 0)
+				r = buf_append_str(b, ", ");
+			if (!r)
+				r = fmt_go_syntax(b, json_array_get(v, i));
+		}
+		return r ? r : buf_append_byte(b, '}');
+	}
+	if (json_is_object(v)) {
+		size_t n;
+		const char **keys = sorted_keys(v, &n);
+		r = buf_append_str(b, "map[string]interface {}{");
+		for (size_t i = 0; i < n && !r; i++) {
+			if (i > 0)
+				r = buf_append_str(b, ", ");
+			if (!r)
+				r = tfmt_quote(b, keys[i], strlen(keys[i]));
+			if (!r)
+				r = buf_append_byte(b, ':');
+			if (!r)
+				r = fmt_go_syntax(b, json_object_get(v, keys[i]));
+		}
+		free(keys);
+		return r ? r : buf_append_byte(b, '}');
+	}
+	return tfmt_value(b, v, false);
+}
+
 static int fmt_arg(struct buf *b, const struct spec *sp, const json_t *v)
 {
-	char c = sp->verb;
+	uint32_t c = sp->verb;
+
+	if (c == 'v' && sp->sharp_v) {
+		struct buf t;
+		buf_init(&t, TMPL_OUT_MAX);
+		int r = fmt_go_syntax(&t, v);
+		if (!r)
+			r = pad(b, sp, t.data, t.len, false);
+		buf_release(&t);
+		return r;
+	}
 
 	if (c == 'T') {
 		const char *t = !v || json_is_null(v) ? "<nil>" : tval_type(v);
@@ -527,35 +723,37 @@ static int fmt_arg(struct buf *b, const struct spec *sp, const json_t *v)
 	if (!v || json_is_null(v)) {
 		if (c == 'v')
 			return pad(b, sp, "<nil>", 5, false);
-		return bad_verb(b, c, v);
+		return bad_verb(b, sp, c, v);
 	}
 	switch (json_typeof(v)) {
 	case JSON_TRUE:
 	case JSON_FALSE:
 		if (c == 'v' || c == 't')
 			return pad(b, sp, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5, false);
-		return bad_verb(b, c, v);
+		return bad_verb(b, sp, c, v);
 	case JSON_INTEGER:
-		if (strchr("bcdoOqxXUv", c)) {
+		if (verb_in(c, "bcdoOqxXUv")) {
 			struct spec s2 = *sp;
 			if (c == 'v')
 				s2.verb = 'd';
 			return fmt_int(b, &s2, (long long)json_integer_value(v));
 		}
-		return bad_verb(b, c, v);
+		return bad_verb(b, sp, c, v);
 	case JSON_REAL:
-		if (strchr("eEfFgGv", c))
+		if (verb_in(c, "eEfFgGv"))
 			return fmt_float(b, sp, json_real_value(v));
-		return bad_verb(b, c, v);
+		if (verb_in(c, "bxX"))
+			return fmt_float_bits(b, sp, json_real_value(v));
+		return bad_verb(b, sp, c, v);
 	case JSON_STRING:
-		if (strchr("svqxX", c))
+		if (verb_in(c, "svqxX"))
 			return fmt_string(b, sp, json_string_value(v), json_string_length(v));
-		return bad_verb(b, c, v);
+		return bad_verb(b, sp, c, v);
 	case JSON_ARRAY:
 	case JSON_OBJECT:
 		return fmt_container(b, sp, v);
 	default:
-		return bad_verb(b, c, v);
+		return bad_verb(b, sp, c, v);
 	}
 }
 
@@ -578,9 +776,35 @@ static bool read_num(const char *f, size_t n, size_t *i, int *out)
 	return *i > start;
 }
 
+/* An explicit argument index "[n]" at *i (Go's %[2]d): moves *argi to
+ * argument n (1-based); a malformed or out-of-range one clears *good. */
+static void arg_index(const char *f, size_t n, size_t *i, size_t argc, size_t *argi, bool *good, bool *reordered)
+{
+	if (*i >= n || f[*i] != '[')
+		return;
+	*reordered = true;
+	size_t j = *i + 1;
+	while (j < n && f[j] != ']')
+		j++;
+	if (n - *i < 3 || j >= n) {
+		(*i)++;
+		*good = false;
+		return;
+	}
+	size_t k = *i + 1;
+	int v = 0;
+	bool ok = read_num(f, j, &k, &v) && k == j && v >= 1 && (size_t)v <= argc;
+	*i = j + 1;
+	if (ok)
+		*argi = (size_t)v - 1;
+	else
+		*good = false;
+}
+
 int tfmt_sprintf(struct buf *b, const char *f, size_t n, json_t **argv, size_t argc)
 {
 	size_t argi = 0;
+	bool reordered = false;
 	int r = 0;
 
 	for (size_t i = 0; i < n && !r;) {
@@ -610,7 +834,8 @@ int tfmt_sprintf(struct buf *b, const char *f, size_t n, json_t **argv, size_t a
 		}
 		if (sp.minus)
 			sp.zero = false;
-		bool bad_width = false, bad_prec = false;
+		bool bad_width = false, bad_prec = false, good = true;
+		arg_index(f, n, &i, argc, &argi, &good, &reordered);
 		if (i < n && f[i] == '*') {
 			i++;
 			if (argi < argc && argv[argi] && json_is_integer(argv[argi]) &&
@@ -630,8 +855,9 @@ int tfmt_sprintf(struct buf *b, const char *f, size_t n, json_t **argv, size_t a
 		} else if (!read_num(f, n, &i, &sp.width)) {
 			sp.width = -1;
 		}
-		if (i < n && f[i] == '.') {
+		if (i + 1 < n && f[i] == '.') { /* a '.' that ends the format is the verb */
 			i++;
+			arg_index(f, n, &i, argc, &argi, &good, &reordered);
 			if (i < n && f[i] == '*') {
 				i++;
 				if (argi < argc && argv[argi] && json_is_integer(argv[argi]) &&
@@ -656,6 +882,7 @@ int tfmt_sprintf(struct buf *b, const char *f, size_t n, json_t **argv, size_t a
 			sp.width = -1;
 		if (bad_prec)
 			sp.prec = -1;
+		arg_index(f, n, &i, argc, &argi, &good, &reordered);
 		if (i >= n) {
 			r = buf_append_str(b, "%!(NOVERB)");
 			break;
@@ -669,37 +896,22 @@ int tfmt_sprintf(struct buf *b, const char *f, size_t n, json_t **argv, size_t a
 			r = buf_append_byte(b, '%');
 			continue;
 		}
-		if (verb >= 0x80 || !strchr("vTtbcdoOqxXUeEfFgGs", (int)verb)) {
-			if (argi >= argc) {
-				r = buf_append_str(b, "%!");
-				if (!r) {
-					tfmt_put_rune(b, verb);
-					r = buf_append_str(b, "(MISSING)");
-				}
-				continue;
-			}
-			r = buf_append_str(b, "%!");
-			if (!r)
-				tfmt_put_rune(b, verb);
-			if (!r)
-				r = buf_printf(b, "(%s=", argv[argi] && !json_is_null(argv[argi]) ? tval_type(argv[argi]) : "<nil>");
-			if (!r && argv[argi] && !json_is_null(argv[argi]))
-				r = tfmt_value(b, argv[argi], false);
-			else if (!r)
-				(void)0;
-			if (!r)
-				r = buf_append_byte(b, ')');
-			argi++;
-			continue;
+		sp.verb = verb;
+		if (verb == 'v') { /* '#' means Go syntax and '+' field names, which plain values lack */
+			sp.sharp_v = sp.sharp;
+			sp.sharp = sp.plus = false;
 		}
-		sp.verb = (char)verb;
-		if (argi >= argc) {
-			r = buf_printf(b, "%%!%c(MISSING)", sp.verb);
+		if (!good || argi >= argc) {
+			r = buf_append_str(b, "%!");
+			if (!r) {
+				tfmt_put_rune(b, verb);
+				r = buf_append_str(b, good ? "(MISSING)" : "(BADINDEX)");
+			}
 			continue;
 		}
 		r = fmt_arg(b, &sp, argv[argi++]);
 	}
-	if (!r && argi < argc) {
+	if (!r && !reordered && argi < argc) {
 		r = buf_append_str(b, "%!(EXTRA ");
 		for (size_t j = argi; j < argc && !r; j++) {
 			if (j > argi)

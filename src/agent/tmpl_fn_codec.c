@@ -102,14 +102,19 @@ static int b64_decode(struct texec *e, struct tpos pos, const char *fn, const ch
 	unsigned char *t = xmalloc(n + 1);
 	size_t len = 0;
 	int r = 0;
+	size_t k = 0;
 	for (size_t i = 0; i < n && !r; i++) {
 		char c = s[i];
+		if (c == '\r' || c == '\n') /* Go's decoder skips line breaks */
+			continue;
 		if (url && (c == '+' || c == '/'))
 			r = TROVE_ERR_INVALID;
-		in[i] = url && c == '-' ? '+' : url && c == '_' ? '/' : c;
+		in[k++] = url && c == '-' ? '+' : url && c == '_' ? '/' : c;
 	}
+	if (!r && k % 4 != 0) /* padded encodings: a length of 4n */
+		r = TROVE_ERR_INVALID;
 	if (!r)
-		r = base64_decode(in, n, t, n + 1, &len);
+		r = base64_decode(in, k, t, n + 1, &len);
 	if (!r)
 		*out = tval_str((const char *)t, len);
 	secure_free(in, n + 1);

@@ -204,16 +204,18 @@ static int case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v,
 	if (r)
 		return r;
 	char *t = xmalloc(n + 1);
-	bool word_start = true;
+	bool in_word = false; /* an apostrophe inside a word ("don't") does not end it */
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		            (unsigned char)c >= 0x80;
 		if (mode == 0 && c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
-		else if ((mode == 1 || (mode == 2 && word_start)) && c >= 'a' && c <= 'z')
+		else if ((mode == 1 || (mode == 2 && !in_word)) && c >= 'a' && c <= 'z')
 			c = (char)(c - 'a' + 'A');
 		t[i] = c;
-		word_start = !(letter || (c >= '0' && c <= '9') || c == '\'' || (unsigned char)c >= 0x80);
+		if (!(c == '\'' && in_word))
+			in_word = word;
 	}
 	*out = tval_str(t, n);
 	secure_free(t, n + 1);
@@ -318,6 +320,10 @@ static int fn_in(struct texec *e, struct tpos pos, json_t **argv, size_t argc, j
 static int contains_some(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool ret_true, bool invert,
                          json_t **out)
 {
+	if (json_is_null(argv[0])) { /* a nil list holds nothing */
+		*out = json_boolean(ret_true);
+		return 0;
+	}
 	if (!json_is_array(argv[0]))
 		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: the first argument is of type %s, not a list",
 		                  fn, json_is_null(argv[0]) ? "<nil>" : tval_type(argv[0]));

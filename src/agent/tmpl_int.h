@@ -175,6 +175,7 @@ struct texec {
 	size_t nvars, vars_cap;
 	int depth;
 	uint64_t work;
+	uint64_t work_max;
 	enum tflow flow;
 	const char *tname; /* the template being executed, for messages */
 	int code;          /* the first failure */

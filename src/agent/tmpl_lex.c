@@ -18,8 +18,7 @@ static bool is_space(int c)
 
 static bool is_alnum(int c)
 {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (unsigned char)c >= 0x80;
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 void tlex_init(struct tlexer *l, const char *text, size_t len, const char *ld, const char *rd)
@@ -44,6 +43,21 @@ void ttoken_clear(struct ttoken *t)
 static int peekc(const struct tlexer *l, size_t off)
 {
 	return l->pos + off < l->len ? (unsigned char)l->text[l->pos + off] : -1;
+}
+
+/* Bytes of the identifier character at the lexer's position: an ASCII
+ * letter, digit or '_', or a valid UTF-8 sequence past ASCII (a letter, as
+ * far as Trove tells); 0 for anything else (bytes that are not UTF-8
+ * are refused, as Go refuses U+FFFD). */
+static size_t word_char(const struct tlexer *l)
+{
+	int c = peekc(l, 0);
+	if (c < 0)
+		return 0;
+	if (c < 0x80)
+		return is_alnum(c) ? 1 : 0;
+	uint32_t r;
+	return tfmt_rune((const unsigned char *)l->text + l->pos, l->len - l->pos, &r);
 }
 
 static bool has(const struct tlexer *l, size_t at, const char *s, size_t n)
@@ -200,8 +214,8 @@ static void lex_word(struct tlexer *l, struct ttoken *t, enum ttok kind, size_t 
 	struct tpos pos = here(l);
 	size_t start = l->pos;
 	adv(l, skip);
-	while (peekc(l, 0) >= 0 && is_alnum(peekc(l, 0)))
-		adv(l, 1);
+	for (size_t k; (k = word_char(l)) > 0;)
+		adv(l, k);
 	if (!at_terminator(l)) {
 		int c = peekc(l, 0);
 		lex_err(l, t, "bad character %s%c%s in action", c >= 0x20 && c < 0x7f ? "'" : "",
@@ -255,7 +269,7 @@ static void lex_number(struct tlexer *l, struct ttoken *t)
 		while (peekc(l, 0) > 0 && strchr("0123456789_", peekc(l, 0)))
 			adv(l, 1);
 	}
-	if (peekc(l, 0) >= 0 && (is_alnum(peekc(l, 0)) || peekc(l, 0) == '.')) {
+	if (word_char(l) > 0 || peekc(l, 0) == '.') {
 		adv(l, 1);
 		lex_err(l, t, "bad number syntax: %.*s", (int)(l->pos - start), l->text + start);
 		t->pos = pos;
@@ -361,11 +375,14 @@ static void lex_quoted(struct tlexer *l, struct ttoken *t, char q)
 		} else {
 			uint32_t r32;
 			size_t n = tfmt_rune((const unsigned char *)l->text + l->pos, l->len - l->pos, &r32);
-			if (n == 0) /* a byte that starts no UTF-8 sequence, kept as it is */
-				n = 1;
+			if (n == 0) { /* a byte that starts no UTF-8 sequence reads as U+FFFD, as in Go */
+				tfmt_put_rune(&b, 0xfffd);
+				adv(l, 1);
+			} else {
+				(void)buf_append(&b, l->text + l->pos, n);
+				adv(l, n);
+			}
 			rune = r32;
-			(void)buf_append(&b, l->text + l->pos, n);
-			adv(l, n);
 		}
 		count++;
 	}
@@ -488,7 +505,7 @@ static void lex_action1(struct tlexer *l, struct ttoken *t)
 		lex_number(l, t);
 		return;
 	}
-	if (is_alnum(c)) {
+	if (word_char(l) > 0) {
 		lex_word(l, t, TK_IDENT, 0);
 		return;
 	}

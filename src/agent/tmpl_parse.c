@@ -149,6 +149,8 @@ static void targ_free(struct targ *a)
 	for (size_t i = 0; i < a->nidents; i++)
 		free(a->idents[i]);
 	free(a->idents);
+	if (a->lit && !json_is_boolean(a->lit)) /* made immortal by pin(): ours to free */
+		a->lit->refcount = 1;
 	json_decref(a->lit);
 	tpipe_free(a->pipe);
 	targ_free(a->base);
@@ -280,6 +282,16 @@ static json_t *number_value(const char *s, size_t n)
 	return json_integer(neg ? (json_int_t)(0 - u) : (json_int_t)u);
 }
 
+/* A literal of the tree: renderings on several threads share it, so it is
+ * made immortal (jansson's refcount (size_t)-1, as its true, false and
+ * null are) and taking or dropping a reference never writes to it. */
+static json_t *pin(json_t *v)
+{
+	if (v && !json_is_boolean(v))
+		v->refcount = (size_t)-1;
+	return v;
+}
+
 static struct targ *new_arg(enum targ_kind kind, struct tpos pos)
 {
 	struct targ *a = xcalloc(1, sizeof(*a));
@@ -334,11 +346,11 @@ static struct targ *term(struct tparser *p)
 		return a;
 	case TK_CHAR:
 		a = new_arg(TA_LIT, t.pos);
-		a->lit = json_integer(t.num);
+		a->lit = pin(json_integer(t.num));
 		return a;
 	case TK_NUMBER:
 		a = new_arg(TA_LIT, t.pos);
-		a->lit = number_value(t.p, t.n);
+		a->lit = pin(number_value(t.p, t.n));
 		if (!a->lit) {
 			perr(p, t.pos, "illegal number syntax: %.*s", (int)t.n, t.p);
 			targ_free(a);
@@ -347,7 +359,7 @@ static struct targ *term(struct tparser *p)
 		return a;
 	case TK_STRING:
 		a = new_arg(TA_LIT, t.pos);
-		a->lit = tval_str(t.str, t.str_len);
+		a->lit = pin(tval_str(t.str, t.str_len));
 		ttoken_clear(&t);
 		return a;
 	case TK_LPAREN:
@@ -394,13 +406,13 @@ static struct targ *operand(struct tparser *p)
 	return a;
 }
 
-/* *piped: it ended at a "|" (eaten). */
-static struct tcmd *command(struct tparser *p, bool *piped)
+/* One command, up to a "|" (eaten; Go takes a pipeline that ends with one
+ * as if it did not) or the end of the pipeline. */
+static struct tcmd *command(struct tparser *p)
 {
 	struct tcmd *c = xcalloc(1, sizeof(*c));
 	struct ttoken t;
 
-	*piped = false;
 	peek(p, &t);
 	c->pos = t.pos;
 	for (;;) {
@@ -416,10 +428,8 @@ static struct tcmd *command(struct tparser *p, bool *piped)
 			backup(p, &t);
 			break;
 		}
-		if (t.kind == TK_PIPE) {
-			*piped = true;
+		if (t.kind == TK_PIPE)
 			break;
-		}
 		if (a && t.space_before) {
 			backup(p, &t);
 			continue;
@@ -492,7 +502,6 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 {
 	struct tpipe *pp = xcalloc(1, sizeof(*pp));
 	struct ttoken t;
-	bool after_pipe = false;
 
 	peek(p, &t);
 	pp->pos = t.pos;
@@ -503,10 +512,6 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 		if (t.kind == end) {
 			if (pp->ncmds == 0) {
 				perr(p, t.pos, "%s needs a value", context);
-				goto fail;
-			}
-			if (after_pipe) {
-				perr(p, t.pos, "missing command after | in %s", context);
 				goto fail;
 			}
 			for (size_t i = 1; i < pp->ncmds; i++) {
@@ -530,7 +535,7 @@ static struct tpipe *pipeline(struct tparser *p, const char *context, enum ttok 
 		case TK_VAR:
 		case TK_LPAREN: {
 			backup(p, &t);
-			struct tcmd *c = command(p, &after_pipe);
+			struct tcmd *c = command(p);
 			if (!c)
 				goto fail;
 			grow_push((void ***)&pp->cmds, &pp->ncmds, c);

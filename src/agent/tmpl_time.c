@@ -18,6 +18,12 @@ static bool at(const char *s, size_t n, size_t i, const char *word)
 	return n - i >= k && memcmp(s + i, word, k) == 0;
 }
 
+/* "Jan" and "Mon" followed by a lower-case letter ("Jane", "Monk") are text. */
+static bool lower_at(const char *s, size_t n, size_t i)
+{
+	return i < n && s[i] >= 'a' && s[i] <= 'z';
+}
+
 static bool digit_at(const char *s, size_t n, size_t i)
 {
 	return i < n && s[i] >= '0' && s[i] <= '9';
@@ -52,13 +58,13 @@ int ttime_format(struct buf *b, int64_t ns, const char *l, size_t n)
 		if (at(l, n, i, "January")) {
 			r = buf_append_str(b, months[tm.tm_mon]);
 			i += 7;
-		} else if (at(l, n, i, "Jan")) {
+		} else if (at(l, n, i, "Jan") && !lower_at(l, n, i + 3)) {
 			r = buf_append(b, months[tm.tm_mon], 3);
 			i += 3;
 		} else if (at(l, n, i, "Monday")) {
 			r = buf_append_str(b, days[tm.tm_wday]);
 			i += 6;
-		} else if (at(l, n, i, "Mon")) {
+		} else if (at(l, n, i, "Mon") && !lower_at(l, n, i + 3)) {
 			r = buf_append(b, days[tm.tm_wday], 3);
 			i += 3;
 		} else if (at(l, n, i, "MST")) {

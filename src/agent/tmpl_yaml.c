@@ -178,14 +178,19 @@ static struct analysis analyze(const unsigned char *v, size_t n)
 	return a;
 }
 
-static void write_plain(struct ye *y, const unsigned char *v, size_t n, bool allow_breaks)
+/* A plain scalar, or a single-quoted one (quotes, and ' doubled): both
+ * fold at a space past the width when allowed. */
+static void write_unescaped(struct ye *y, const unsigned char *v, size_t n, bool allow_breaks, bool single)
 {
 	bool spaces = false, breaks = false;
-	if (!y->whitespace)
+	if (single)
+		indicator(y, "'", true, false, false);
+	else if (!y->whitespace)
 		put(y, ' ');
 	for (size_t i = 0; i < n;) {
 		if (is_space(v, n, i)) {
-			if (allow_breaks && !spaces && y->column > BEST_WIDTH && !is_space(v, n, i + 1)) {
+			bool inner = !single || (i > 0 && i < n - 1);
+			if (allow_breaks && !spaces && y->column > BEST_WIDTH && inner && !is_space(v, n, i + 1)) {
 				write_indent(y);
 				i++;
 			} else {
@@ -201,45 +206,15 @@ static void write_plain(struct ye *y, const unsigned char *v, size_t n, bool all
 		} else {
 			if (breaks)
 				write_indent(y);
-			write1(y, v, n, &i);
-			y->indention = false;
-			spaces = breaks = false;
-		}
-	}
-	y->whitespace = false;
-	y->indention = false;
-}
-
-static void write_single(struct ye *y, const unsigned char *v, size_t n, bool allow_breaks)
-{
-	bool spaces = false, breaks = false;
-	indicator(y, "'", true, false, false);
-	for (size_t i = 0; i < n;) {
-		if (is_space(v, n, i)) {
-			if (allow_breaks && !spaces && y->column > BEST_WIDTH && i > 0 && i < n - 1 && !is_space(v, n, i + 1)) {
-				write_indent(y);
-				i++;
-			} else {
-				write1(y, v, n, &i);
-			}
-			spaces = true;
-		} else if (is_break(v, n, i)) {
-			if (!breaks && v[i] == '\n')
-				put_break(y);
-			write_break(y, v, n, &i);
-			y->indention = true;
-			breaks = true;
-		} else {
-			if (breaks)
-				write_indent(y);
-			if (v[i] == '\'')
+			if (single && v[i] == '\'')
 				put(y, '\'');
 			write1(y, v, n, &i);
 			y->indention = false;
 			spaces = breaks = false;
 		}
 	}
-	indicator(y, "'", false, false, false);
+	if (single)
+		indicator(y, "'", false, false, false);
 	y->whitespace = false;
 	y->indention = false;
 }
@@ -503,8 +478,8 @@ static void scalar(struct ye *y, const char *text, size_t n, bool is_string, con
 	int saved = y->indent;
 	y->indent = y->indent < 0 ? BEST_INDENT : y->indent + BEST_INDENT;
 	switch (st) {
-	case PLAIN: write_plain(y, v, n, !y->simple_key_ctx); break;
-	case SINGLE: write_single(y, v, n, !y->simple_key_ctx); break;
+	case PLAIN: write_unescaped(y, v, n, !y->simple_key_ctx, false); break;
+	case SINGLE: write_unescaped(y, v, n, !y->simple_key_ctx, true); break;
 	case DOUBLE: write_double(y, v, n, !y->simple_key_ctx); break;
 	case LITERAL: write_literal(y, v, n); break;
 	}

@@ -2,6 +2,7 @@
  * (template, data, expected output) whose expectations follow what Go's
  * text/template and consul-template print for the same input, and the
  * errors, positions and bounds. The Vault sources are a recording fake. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +159,7 @@ static void test_text_trim_comments(void **state)
 		{ "{{ `raw\\n` }}", "raw\\n", NULL },
 		{ "{{ \"tab\\there\\u00e9\\x41\\101\" }}", "tab\there\xc3\xa9" "AA", NULL },
 		{ "{{ 'a' }} {{ '\\n' }}", "97 10", NULL },
+		{ "{{ \"a\xff" "b\" }}|{{ `a\xff" "b` }}|{{ '\xc3\xa9' }}|{{ '\xff' }}", "a\xef\xbf\xbd" "b|a\xff" "b|233|65533", NULL },
 		{ "{{ 0x1F }} {{ 1_000 }} {{ 017 }} {{ 0b101 }} {{ -5 }} {{ +7 }}", "31 1000 15 5 -5 7", NULL },
 		{ "{{ 1.5 }} {{ 1e3 }} {{ 2.0 }} {{ .5 }}", "1.5 1000 2 0.5", NULL },
 		{ "{{ true }} {{ false }}", "true false", NULL },
@@ -167,6 +169,8 @@ static void test_text_trim_comments(void **state)
 		{ "{{ \"abc }}", NULL, "unterminated quoted string" },
 		{ "{{ \"\\q\" }}", NULL, "invalid escape" },
 		{ "{{ 12ab }}", NULL, "bad number syntax" },
+		{ "{{ .a\xff }}", NULL, "t:1:4: bad character" },
+		{ "{{ $\xc3\xa9 := 1 }}{{ $\xc3\xa9 }}", "1", NULL },
 		{ "{{ 9223372036854775808 }}", NULL, "illegal number syntax" },
 	};
 	TABLE(cases, data_json, false);
@@ -229,6 +233,7 @@ static void test_fields_and_printing(void **state)
 		{ "{{ nil }}", NULL, "nil alone is neither a value" },
 		{ "{{ \"a\" 1 }}", NULL, "which is not a function" },
 		{ "{{ .a | 3 }}", NULL, "stage 2 of the pipeline is a constant" },
+		{ "{{ \"H\" | }}", "H", NULL },
 		{ "{{ 1.a }}", NULL, "bad number syntax" },
 		{ "{{ \"s\".a }}", NULL, "unexpected . after term" },
 	};
@@ -362,6 +367,7 @@ static void test_builtins(void **state)
 		{ "{{ print 1 2 \"a\" \"b\" 3 }}|{{ println 1 \"a\" }}|", "1 2ab3|1 a\n|", NULL },
 		{ "{{ print .l .nil }}", "[p q] <nil>", NULL },
 		{ "{{ html \"<a href='x'>&\\\"\" }}", "&lt;a href=&#39;x&#39;&gt;&amp;&#34;", NULL },
+		{ "{{ html .missing }}{{ js .missing 1 }}", "&lt;no value&gt;\\u003Cno value\\u003E1", NULL },
 		{ "{{ js \"a'b<\\\"=\\n\" }}", "a\\'b\\u003C\\\"\\u003D\\u000A", NULL },
 		{ "{{ urlquery \"a b&c=d/\\u00e9\" }}", "a+b%26c%3Dd%2F%C3%A9", NULL },
 		{ "{{ len 3 }}", NULL, "len: type int has no length" },
@@ -397,6 +403,19 @@ static void test_printf(void **state)
 		{ "{{ printf \"%*d\" \"x\" 1 }}", "%!(BADWIDTH)1", NULL },
 		{ "{{ printf 3 }}", NULL, "an argument of type int, not a string" },
 		{ "{{ .a | printf \"%s-%s\" \"y\" }}", "y-x", NULL },
+		{ "{{ printf \"%[2]s %[1]s|%[3]d|%[1]d %d\" \"a\" \"b\" }}", "b a|%!d(BADINDEX)|%!d(string=a) %!d(string=b)", NULL },
+		{ "{{ printf \"%x %b %X|% b|%+x\" 1.5 1.5 -0.1 1.0 2.0 }}",
+		  "0x1.8p+00 6755399441055744p-52 -0X1.999999999999AP-04| 4503599627370496p-52|+0x1p+01", NULL },
+		{ "{{ printf \"%#g|%#.3e|%#v|%#.4g\" 1.5 1.0 2.0 100.0 }}", "1.50000|1.000e+00|2|100.0", NULL },
+		{ "{{ printf \"%#v|%#v|%#v\" \"s\" .l .mixed.a }}",
+		  "\"s\"|[]interface {}{\"p\", \"q\"}|map[string]interface {}{\"b\":interface {}(nil), \"y\":[]interface {}{1, 2.5, "
+		  "\"<&>\"}}", NULL },
+		{ "{{ printf \"%q|%c|%c|%.\" -1 1114112 -5 true }}", "'\xef\xbf\xbd'|\xef\xbf\xbd|\xef\xbf\xbd|%!.(bool=true)", NULL },
+		{ "{{ printf \"%t\" .m }}", "map[%!t(string=k1):%!t(string=v1) %!t(string=k2):%!t(string=v2)]", NULL },
+		{ "{{ printf \"%05d|%-6s|\" \"x\" .nil }}", "%!d(string=0000x)|%!s(<nil>)|", NULL },
+		{ "{{ printf \"%08.3f|%-8.2e|%+.0f\" -3.14159 1234.5 2.5 }}", "-003.142|1.23e+03|+2", NULL },
+		{ "{{ printf \"%+v|%+q|%#x|%#q|%#q|% #x|%#d\" 5 \"\xc3\xa9\" \"hi\" \"a`b\" \"ab\" \"hi\" 1.5 }}",
+		  "5|\"\\u00e9\"|0x6869|\"a`b\"|`ab`|0x68 0x69|%!d(float64=1.50000)", NULL },
 	};
 	TABLE(cases, data_json, false);
 }
@@ -423,6 +442,8 @@ static void test_encoders(void **state)
 		{ "{{ base64Encode \"hello\" }} {{ \"aGVsbG8=\" | base64Decode }}", "aGVsbG8= hello", NULL },
 		{ "{{ base64URLEncode \"\\xff\\xfe\" }} {{ base64URLDecode \"__4=\" | base64Encode }}", "__4= //4=", NULL },
 		{ "{{ base64Decode \"!!\" }}", NULL, "base64Decode: illegal base64 data" },
+		{ "{{ base64Decode \"aGVsbG8\" }}", NULL, "base64Decode: illegal base64 data" },
+		{ "{{ base64Decode \"aGVs\\nbG8=\" }}", "hello", NULL },
 		{ "{{ base64URLDecode \"//4=\" }}", NULL, "illegal base64 data" },
 		{ "{{ sha256Hex \"abc\" }}", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", NULL },
 		{ "{{ hmacSHA256Hex \"msg\" \"key\" | len }}", "64", NULL },
@@ -520,8 +541,10 @@ static void test_strings_and_math(void **state)
 		{ "{{ containsAll .l .l }} {{ containsAny (split \",\" \"z,q\") .l }} {{ containsAll (split \",\" \"z,q\") .l }} "
 		  "{{ containsNone (split \",\" \"z\") .l }} {{ containsNotAll .l .l }}",
 		  "true true false true false", NULL },
+		{ "{{ containsAll .missing .l }} {{ containsAny .missing .l }}", "true false", NULL },
 		{ "{{ toLower \"AbC\" }} {{ toUpper \"AbC\" }} {{ toTitle \"hello wide world\" }}", "abc ABC Hello Wide World",
 		  NULL },
+		{ "{{ toTitle \"don't 'a' x-y 2nd\" }}", "Don't 'A' X-Y 2nd", NULL },
 		{ "{{ trim \"xy\" \"xxaxy\" }} {{ trimPrefix \"ab\" \"abc\" }} {{ trimSuffix \"bc\" \"abc\" }}", "a c a", NULL },
 		{ "{{ indent 2 \"a\\nb\\n\\nc\" }}", "  a\n  b\n\n  c", NULL },
 		{ "{{ parseInt \"42\" | add 1 }} {{ parseBool \"true\" }} {{ parseFloat \"1.5\" }} {{ parseInt \"\" }}",
@@ -564,6 +587,7 @@ static void test_env_file_timestamp(void **state)
 		{ "{{ timestamp \"Jan _2 3:04PM .000 .999999999 MST Monday 002 06 -0700 Z07:00\" }}",
 		  "Dec  6 4:20PM .123 .123456789 UTC Sunday 340 26 +0000 Z", NULL },
 		{ "{{ timestamp \"January 2, 2006 15:04:05.000000\" }}", "December 6, 2026 16:20:05.123456", NULL },
+		{ "{{ timestamp \"Monday Jan Mon Janet Monk\" }}", "Sunday Dec Sun Janet Monk", NULL },
 	};
 	TABLE(cases, data, false);
 	unlink(path);
@@ -784,6 +808,57 @@ static void test_render_many_times(void **state)
 	tmpl_free(NULL);
 }
 
+/* One template rendered by four threads at once, each into its own buffer:
+ * the same text every time (literals and the tree are shared). */
+static struct tmpl *shared_tmpl;
+
+static int plain_source(void *ctx, const char *path, const char *const *args, size_t nargs, json_t **out, char **err)
+{
+	(void)ctx, (void)args, (void)nargs, (void)err;
+	*out = json_pack("{s:{s:{s:s}}}", "Data", "data", "password", path);
+	return 0;
+}
+
+static void *render_many(void *arg)
+{
+	static const struct tmpl_funcs f = { NULL, plain_source, plain_source };
+	struct buf b;
+	char *err = NULL;
+	long bad = 0;
+	(void)arg;
+	buf_init(&b, 1 << 20);
+	for (int i = 0; i < 2000; i++) {
+		buf_reset(&b);
+		if (tmpl_render(shared_tmpl, &f, true, &b, &err) != 0 ||
+		    strcmp(b.data, "[kv/x] 1.5 a-b {\"k\":[1,\"v\"]} x=kv/x;y=kv/x;") != 0)
+			bad++;
+		free(err);
+		err = NULL;
+	}
+	buf_release(&b);
+	return (void *)bad;
+}
+
+static void test_threads(void **state)
+{
+	const char *text = "[{{ (secret \"kv/x\").Data.data.password }}] {{ 1.5 }} {{ \"a,b\" | split \",\" | join \"-\" }} "
+	                   "{{ parseJSON `{\"k\":[1,\"v\"]}` | toJSON }} "
+	                   "{{ range $k := split \",\" \"x,y\" }}{{ $k }}={{ with secret \"kv/x\" }}{{ .Data.data.password }}"
+	                   "{{ end }};{{ end }}";
+	char *err = NULL;
+	pthread_t th[4];
+	(void)state;
+	assert_int_equal(tmpl_parse("th", text, strlen(text), NULL, NULL, &shared_tmpl, &err), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, render_many, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad = NULL;
+		pthread_join(th[i], &bad);
+		assert_int_equal((long)bad, 0);
+	}
+	tmpl_free(shared_tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_refused_functions),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_render_many_times),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
