@@ -72,7 +72,7 @@ static int parse_one(struct ttpl *tp, struct buf *err)
 	} else {
 		buf_append_str(&src, c->contents ? c->contents : "");
 	}
-	r = tmpl_parse(c->source ? c->source : c->where, src.data, src.len, c->left_delimiter, c->right_delimiter,
+	r = tmpl_parse(c->source ? c->source : "contents", src.data, src.len, c->left_delimiter, c->right_delimiter,
 	               &tp->t, &msg);
 	if (r != 0)
 		buf_printf(err, "%s: template: %s", c->where, msg ? msg : err_message(r));

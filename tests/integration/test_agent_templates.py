@@ -316,3 +316,13 @@ env_template "APP_PASSWORD" {{
     wait_for(lambda: rec.read_text() == "env-one\nenv-two\n", 20, "the app restarted with the new value")
     time.sleep(3)
     assert rec.read_text() == "env-one\nenv-two\n", "the app was restarted without a change"
+
+
+def test_bad_template_stops_the_agent_naming_the_block(dev_server, procs, log_dir, tmp_path):
+    body = template('{{ with secret "secret/data/app" }}{{ .Data }', tmp_path / "x.txt")
+    cfg = config(dev_server, tmp_path, body)
+    agent = start_agent(procs, log_dir, tmp_path, cfg, wait=False)
+    assert agent.wait_exit(30) == 1
+    line = cfg.splitlines().index("template {") + 1
+    assert f"agent.hcl:{line}: template: contents:1:" in agent.log()
+    assert not (tmp_path / "x.txt").exists()
