@@ -129,6 +129,19 @@ static void sync_dir(const char *path)
 	free(dir);
 }
 
+/* perms, or for AGENT_WRITE_KEEP_MODE the mode of the file at path (0644
+ * when there is none). */
+static mode_t mode_for(const char *path, uint32_t perms)
+{
+	struct stat st;
+
+	if (perms != AGENT_WRITE_KEEP_MODE)
+		return (mode_t)(perms & 07777);
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return st.st_mode & 07777;
+	return 0644;
+}
+
 int agent_file_write(const char *path, const void *data, size_t len, const struct agent_write_opts *o,
                      struct buf *err)
 {
@@ -161,7 +174,7 @@ int agent_file_write(const char *path, const void *data, size_t len, const struc
 	}
 	created = true;
 	/* The mode is final before any byte of the content is in the file. */
-	if (fchmod(fd, (mode_t)(o->perms & 07777)) != 0) {
+	if (fchmod(fd, mode_for(path, o->perms)) != 0) {
 		buf_printf(err, "setting the mode of %s: %s", tmp.data, strerror(errno));
 		r = TROVE_ERR_IO;
 		goto out;

@@ -16,8 +16,12 @@
 
 #include "buf.h"
 
+#define AGENT_WRITE_KEEP_MODE UINT32_MAX
+
 struct agent_write_opts {
-	uint32_t perms;   /* the file's mode, exactly (the umask does not apply) */
+	/* the file's mode, exactly (the umask does not apply); AGENT_WRITE_KEEP_MODE:
+	 * the mode of the file being replaced, 0644 for a new file */
+	uint32_t perms;
 	bool create_dirs; /* make missing parent directories, mode 0755 */
 	bool backup;      /* keep the file being replaced as <path>.bak */
 };

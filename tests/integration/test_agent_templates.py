@@ -206,6 +206,25 @@ def test_create_dest_dirs_and_backup(dev_server, procs, log_dir, tmp_path):
     assert leftovers == []
 
 
+def test_defaults_keep_the_mode_and_a_backup(dev_server, procs, log_dir, tmp_path):
+    """Without perms the file keeps the mode it had (0644 for a new one);
+    backup is on unless turned off, as Vault Agent's docs say."""
+    srv = dev_server
+    kv2_put(srv, "app", {"v": "old"})
+    kept, fresh = tmp_path / "kept.txt", tmp_path / "fresh.txt"
+    kept.write_text("before")
+    kept.chmod(0o600)
+    body = (template('{{ with secret "secret/data/app" }}{{ .Data.data.v }}{{ end }}', kept) +
+            template('{{ with secret "secret/data/app" }}{{ .Data.data.v }}{{ end }}', fresh))
+    start_agent(procs, log_dir, tmp_path,
+                config(srv, tmp_path, body, 'template_config {\n  static_secret_render_interval = "1s"\n}'))
+    assert wait_for_file(kept, contains="old") == "old"
+    wait_for_file(fresh, contains="old")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    assert Path(str(kept) + ".bak").read_text() == "before"
+
+
 def test_no_dest_dirs_is_an_error(dev_server, procs, log_dir, tmp_path):
     srv = dev_server
     out = tmp_path / "missing" / "app.txt"
