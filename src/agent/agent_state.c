@@ -2,6 +2,7 @@
  * (agent.h). One mutex and one condition variable guard both; waits are
  * on CLOCK_MONOTONIC so a wall-clock jump neither cuts nor stretches them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,7 +60,7 @@ int agent_state_init(struct agent *a)
 	}
 	pthread_condattr_destroy(&ca);
 	a->wake_fd[0] = a->wake_fd[1] = -1;
-	if (pipe(a->wake_fd) != 0) {
+	if (pipe2(a->wake_fd, O_CLOEXEC) != 0) {
 		pthread_cond_destroy(&a->cond);
 		pthread_mutex_destroy(&a->mu);
 		return TROVE_ERR_INTERNAL;

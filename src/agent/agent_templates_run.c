@@ -223,8 +223,9 @@ static void run_command(struct trunner *r, const struct agent_template_config *c
 static int output(struct trunner *r, struct ttpl *tp, const struct buf *text)
 {
 	const struct agent_template_config *c = tp->cfg;
-	struct agent_write_opts o = { c->perms == AGENT_PERMS_UNSET ? AGENT_WRITE_KEEP_MODE : c->perms,
-	                              c->create_dest_dirs, c->backup };
+	struct agent_write_opts o = { .perms = c->perms == AGENT_PERMS_UNSET ? AGENT_WRITE_KEEP_MODE : c->perms,
+	                              .create_dirs = c->create_dest_dirs,
+	                              .backup = c->backup };
 	struct buf why;
 	int rc;
 

@@ -179,6 +179,11 @@ int agent_file_write(const char *path, const void *data, size_t len, const struc
 		r = TROVE_ERR_IO;
 		goto out;
 	}
+	if (o->chown && fchown(fd, o->uid, o->gid) != 0) {
+		buf_printf(err, "setting the owner of %s: %s", tmp.data, strerror(errno));
+		r = TROVE_ERR_IO;
+		goto out;
+	}
 	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		buf_printf(err, "writing %s: %s", tmp.data, errno ? strerror(errno) : "short write");
 		r = TROVE_ERR_IO;

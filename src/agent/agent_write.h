@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -24,6 +25,9 @@ struct agent_write_opts {
 	uint32_t perms;
 	bool create_dirs; /* make missing parent directories, mode 0755 */
 	bool backup;      /* keep the file being replaced as <path>.bak */
+	bool chown;       /* give the file uid and gid ((uid_t)-1 / (gid_t)-1: that one unchanged) */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Reads path into out (appended; out's own cap applies, and a file longer

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/auth_method.h"
+#include "agent/agent_write.h"
 #include "agent/sink.h"
 #include "err.h"
 #include "rand.h"
@@ -254,7 +255,14 @@ int sink_write(struct sink *s, const struct api_config *base, const char *token,
 		text = sealed.data;
 		len = sealed.len;
 	}
-	r = sink_file_write(s->path, s->mode, s->uid, s->gid, text, len, err);
+	{
+		struct agent_write_opts o = { .perms = s->mode & 07777,
+			                      .chown = s->uid != (uid_t)-1 || s->gid != (gid_t)-1,
+			                      .uid = s->uid,
+			                      .gid = s->gid };
+
+		r = agent_file_write(s->path, text, len, &o, err);
+	}
 out:
 	buf_release_secret(&wrapped);
 	buf_release_secret(&sealed);

@@ -2,7 +2,7 @@
  *
  * A sink "file" writes to config path (required) with mode (default 0640;
  * octal as written in HCL, or its decimal value) and, when given, uid/gid,
- * atomically (sink_file_write). Before that, as in Vault Agent:
+ * atomically (agent_file_write, agent_write.h). Before that, as in Vault Agent:
  *   wrap_ttl   the token is response-wrapped (sys/wrapping/wrap called with
  *              the token itself) and the sink gets the wrap info's JSON;
  *   dh_type    "curve25519" with dh_path (the peer's public key file): the
@@ -52,15 +52,6 @@ int sink_write(struct sink *s, const struct api_config *base, const char *token,
 int sink_wrap_info_json(const json_t *answer, struct buf *out);
 
 /* --- sink_file.c -------------------------------------------------------- */
-
-/* Writes data to path atomically: a temporary file beside it, created
- * with mode (and uid/gid when not -1) before any byte is written, fsync'd,
- * then renamed over path; the directory is fsync'd too. A reader sees the
- * old content or the new, never a partial file. Returns 0, or TROVE_ERR_IO
- * with err naming the step, path and errno; the temporary file is then
- * removed. */
-int sink_file_write(const char *path, mode_t mode, uid_t uid, gid_t gid, const char *data, size_t len,
-                    struct buf *err);
 
 /* --- sink_dh.c ------------------------------------------------------------ */
 

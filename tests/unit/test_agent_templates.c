@@ -1045,7 +1045,7 @@ static size_t count_entries(const char *d)
 
 static void test_writer(void **state)
 {
-	struct agent_write_opts o = { 0640, true, true };
+	struct agent_write_opts o = { .perms = 0640, .create_dirs = true, .backup = true };
 	const char *dest = path_in("a/b/c.txt");
 	struct buf err;
 	struct stat st;
@@ -1091,7 +1091,7 @@ static void test_failed_write_leaves_old_file(void **state)
 	if (pid == 0) {
 		/* a file size limit makes the write fail halfway */
 		struct rlimit rl = { 64 * 1024, 64 * 1024 };
-		struct agent_write_opts o = { 0644, false, false };
+		struct agent_write_opts o = { .perms = 0644 };
 		struct buf err;
 
 		signal(SIGXFSZ, SIG_IGN);
