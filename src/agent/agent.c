@@ -20,6 +20,8 @@
 #include "agent/agent.h"
 #include "agent/agent_exec.h"
 #include "agent/agent_parts.h"
+#include "agent/agent_proxy.h"
+#include "agent/auto_auth.h"
 #include "err.h"
 #include "log.h"
 
@@ -29,6 +31,8 @@
 
 /* The parts, in start order (agent_parts.h). */
 static const struct agent_part parts[] = {
+	{ "proxy", agent_proxy_wanted, agent_proxy_start, agent_proxy_stop, NULL },
+	{ "auto-auth", auto_auth_wanted, auto_auth_start, auto_auth_stop, NULL },
 	{ "exec", agent_exec_wanted, agent_exec_start, agent_exec_stop, agent_exec_signal },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
@@ -68,6 +72,10 @@ int agent_init(struct agent *a, const struct agent_config *cfg, struct buf *err)
 	}
 	/* The agent's token is its own: never one from the environment. */
 	api_config_set(&a->api.token, NULL);
+	/* Trove's own HTTP/1.1 client rather than libcurl, whose libraries
+	 * alone would more than double the agent's footprint
+	 * (docs/decisions/0012-agent-native-http-transport.md). */
+	a->api.native_transport = true;
 	return 0;
 }
 

@@ -1,11 +1,13 @@
 /* api.h — Trove's client library for the Vault-compatible HTTP API.
  *
  * One struct api_client holds a copy of its config and one libcurl easy
- * handle; use one client per thread (a client is not shared, nothing else
- * is global, so any number of threads may each run their own). The
- * library never prints and never exits: every call returns 0 or a
- * negative TROVE_ERR_* code, and a response carries the HTTP status, the
- * body, its parsed JSON and a detail message for failures.
+ * handle (or, with native_transport, one kept connection of Trove's own
+ * HTTP/1.1 client: transport_native.h); use one client per thread (a
+ * client is not shared, nothing else is global, so any number of threads
+ * may each run their own). The library never prints and never exits:
+ * every call returns 0 or a negative TROVE_ERR_* code, and a response
+ * carries the HTTP status, the body, its parsed JSON and a detail message
+ * for failures.
  *
  * A request is retried (config max_retries times, waiting with
  * exponential backoff and jitter, or the server's Retry-After) when the
@@ -50,7 +52,12 @@ struct api_response {
 	enum api_failure failure;
 	long retry_after_ms; /* from a Retry-After header (seconds), else -1 */
 	int attempts;        /* tries made, 1 + retries */
+	/* The final answer's header lines, "Name: value" without CRLF, when
+	 * the transport keeps them (libcurl does); at most API_MAX_RESP_HEADERS. */
+	struct strlist headers;
 };
+
+#define API_MAX_RESP_HEADERS 64
 
 struct api_client;
 
@@ -89,6 +96,13 @@ void api_response_release(struct api_response *resp);
  * saying why. */
 int api_send(struct api_client *c, const char *method, const char *path, const char *query, const char *body,
              size_t len, struct api_response *resp);
+/* api_send with extra request header lines ("Name: value", for a proxy
+ * relaying its client's X-Vault-* headers): each replaces the line of the
+ * same name (any case) the client would send, else is added. extra may be
+ * NULL. A line without ": " or holding CR or LF is refused with
+ * TROVE_ERR_INVALID before anything is sent. */
+int api_send_extra(struct api_client *c, const char *method, const char *path, const char *query, const char *body,
+                   size_t len, const struct strlist *extra, struct api_response *resp);
 /* api_send with a JSON body (NULL for none); the serialised text is wiped
  * after the request. */
 int api_request(struct api_client *c, const char *method, const char *path, const char *query,

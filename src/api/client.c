@@ -7,12 +7,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/api.h"
 #include "api/headers.h"
 #include "api/retry.h"
 #include "api/transport.h"
+#include "api/transport_native.h"
 #include "clock.h"
 #include "err.h"
 #include "rand.h"
@@ -24,7 +26,8 @@
 
 struct api_client {
 	struct api_config cfg; /* strings owned */
-	struct api_curl *curl; /* NULL with a plugged-in transport */
+	struct api_curl *curl; /* NULL with a plugged-in or the native transport */
+	struct api_native *native; /* with cfg.native_transport */
 	struct api_transport transport;
 };
 
@@ -118,6 +121,13 @@ int api_client_new(const struct api_config *cfg, struct api_client **out, char *
 	copy_config(&c->cfg, cfg);
 	if (cfg->transport) {
 		c->transport = *cfg->transport;
+	} else if (cfg->native_transport) {
+		if ((r = api_native_new(&c->cfg, &c->native)) != 0) {
+			api_client_free(c);
+			return r;
+		}
+		c->transport.send = api_native_send;
+		c->transport.ctx = c->native;
 	} else {
 		if ((r = api_curl_new(&c->cfg, &c->curl)) != 0) {
 			if (detail)
@@ -137,6 +147,7 @@ void api_client_free(struct api_client *c)
 	if (c == NULL)
 		return;
 	api_curl_free(c->curl);
+	api_native_free(c->native);
 	api_config_release(&c->cfg);
 	free(c);
 }
@@ -162,6 +173,7 @@ void api_response_init(struct api_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
 	buf_init_secret(&resp->body, API_MAX_BODY);
+	strlist_init(&resp->headers);
 	resp->retry_after_ms = -1;
 }
 
@@ -172,7 +184,9 @@ void api_response_release(struct api_response *resp)
 	free(resp->method);
 	free(resp->url);
 	free(resp->error);
+	strlist_release(&resp->headers);
 	memset(resp, 0, sizeof(*resp));
+	strlist_init(&resp->headers);
 	resp->retry_after_ms = -1;
 }
 
@@ -186,6 +200,7 @@ static void attempt_reset(struct api_response *resp)
 	resp->status = 0;
 	resp->failure = API_FAIL_NONE;
 	resp->retry_after_ms = -1;
+	strlist_release(&resp->headers);
 }
 
 int api_err_from_status(long status)
@@ -276,8 +291,48 @@ static int send_with_retries(struct api_client *c, struct api_wire *w, struct ap
 	}
 }
 
+/* The length of the name of header line l ("Name: value"), or 0 when it
+ * has no ": " or holds a line break. */
+static size_t header_name_len(const char *l)
+{
+	const char *colon = strchr(l, ':');
+
+	if (colon == NULL || colon == l || colon[1] != ' ' || api_header_value_ok(l) != 0)
+		return 0;
+	return (size_t)(colon - l);
+}
+
+/* Puts each line of extra into headers, replacing lines of the same name. */
+static int merge_extra(struct strlist *headers, const struct strlist *extra)
+{
+	size_t i, j, k, n;
+	int r;
+
+	for (i = 0; extra && i < extra->len; i++) {
+		if ((n = header_name_len(extra->items[i])) == 0)
+			return TROVE_ERR_INVALID;
+		for (j = k = 0; j < headers->len; j++) {
+			if (strncasecmp(headers->items[j], extra->items[i], n) == 0 && headers->items[j][n] == ':') {
+				secure_free_str(headers->items[j]);
+				continue;
+			}
+			headers->items[k++] = headers->items[j];
+		}
+		headers->len = k;
+		if ((r = strlist_push(headers, extra->items[i])) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int api_send(struct api_client *c, const char *method, const char *path, const char *query, const char *body,
              size_t len, struct api_response *resp)
+{
+	return api_send_extra(c, method, path, query, body, len, NULL, resp);
+}
+
+int api_send_extra(struct api_client *c, const char *method, const char *path, const char *query, const char *body,
+                   size_t len, const struct strlist *extra, struct api_response *resp)
 {
 	struct strlist headers;
 	struct api_wire w;
@@ -300,7 +355,8 @@ int api_send(struct api_client *c, const char *method, const char *path, const c
 		r = TROVE_ERR_NOMEM;
 		goto local;
 	}
-	if ((r = api_headers_build(&c->cfg, method, path, body != NULL, &headers)) != 0)
+	if ((r = api_headers_build(&c->cfg, method, path, body != NULL, &headers)) != 0 ||
+	    (r = merge_extra(&headers, extra)) != 0)
 		goto local;
 
 	memset(&w, 0, sizeof(w));

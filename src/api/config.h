@@ -40,6 +40,12 @@ struct api_config {
 	long retry_wait_min_ms; /* > 0 */
 	long retry_wait_max_ms; /* >= retry_wait_min_ms */
 	const char *user_agent; /* static string, borrowed */
+	/* Requests travel over Trove's own HTTP/1.1 client
+	 * (transport_native.h) instead of libcurl: no libcurl is loaded,
+	 * which keeps a long-running program (the agent) small. false by
+	 * default: the CLI keeps libcurl (and its proxy support). Ignored
+	 * when transport is set. */
+	bool native_transport;
 	/* How requests travel: NULL for libcurl. Tests pass a fake. Copied by
 	 * api_client_new; its ctx must outlive the clients made with it. */
 	const struct api_transport *transport;

@@ -7,6 +7,7 @@
 #ifndef TROVE_API_TRANSPORT_H
 #define TROVE_API_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/api.h"
@@ -31,6 +32,17 @@ struct api_transport {
 	/* Passed to send: the struct api_curl, or a fake's script. */
 	void *ctx;
 };
+
+/* How a transport reports an attempt that got no answer: sets
+ * resp->failure to kind and resp->error (owned) to the message both
+ * transports give, naming cfg->address and detail ("could not talk to the
+ * server at ...: ...", "no answer from ... within N seconds: ...",
+ * "response from ... exceeded N bytes"), with a hint to use http:// when
+ * http_hint (a TLS handshake that met a plain-http listener). Returns
+ * TROVE_ERR_TIMEOUT for API_FAIL_TIMEOUT, TROVE_ERR_TOO_LARGE for
+ * API_FAIL_TOO_LARGE, else TROVE_ERR_UPSTREAM. */
+int api_transport_fail(struct api_response *resp, const struct api_config *cfg, enum api_failure kind,
+                       bool http_hint, const char *detail);
 
 /* The libcurl transport: one easy handle and the TLS settings of cfg
  * (borrowed: cfg must outlive it). api_curl_new returns 0, or

@@ -80,18 +80,25 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Keeps Retry-After of the last response; a status line (a redirect's
- * next answer) starts over. */
+/* Keeps the header lines (up to API_MAX_RESP_HEADERS) and Retry-After of
+ * the last response; a status line (a redirect's next answer) starts over. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct sink *s = userdata;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, len = n;
 	long ms;
 
-	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
 		s->resp->retry_after_ms = -1;
-	else if ((ms = api_retry_after_ms(ptr, n)) >= 0)
+		strlist_release(&s->resp->headers);
+		return n;
+	}
+	if ((ms = api_retry_after_ms(ptr, n)) >= 0)
 		s->resp->retry_after_ms = ms;
+	while (len > 0 && (ptr[len - 1] == '\n' || ptr[len - 1] == '\r'))
+		len--;
+	if (len > 0 && memchr(ptr, ':', len) != NULL && s->resp->headers.len < API_MAX_RESP_HEADERS)
+		(void)strlist_push_owned(&s->resp->headers, xstrndup(ptr, len));
 	return n;
 }
 
@@ -226,34 +233,13 @@ static enum api_failure classify(CURLcode e)
 
 static int transport_error(struct api_curl *t, CURLcode e, const struct sink *sink)
 {
-	struct api_response *resp = sink->resp;
-	const char *address = t->cfg->address;
 	const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(e);
-	struct buf b;
 
-	buf_init(&b, BUF_CAP_DEFAULT);
-	if (sink->overflow) {
-		resp->failure = API_FAIL_TOO_LARGE;
-		(void)buf_printf(&b, "response from %s exceeded %zu bytes", address, resp->body.cap);
-		resp->error = buf_take(&b);
-		buf_release(&b);
-		return TROVE_ERR_TOO_LARGE;
-	}
-	resp->failure = classify(e);
-	if (e == CURLE_OPERATION_TIMEDOUT && t->cfg->timeout_ms % 1000 == 0)
-		(void)buf_printf(&b, "no answer from %s within %ld seconds: %s", address, t->cfg->timeout_ms / 1000,
-		                 detail);
-	else if (e == CURLE_OPERATION_TIMEDOUT)
-		(void)buf_printf(&b, "no answer from %s within %ld ms: %s", address, t->cfg->timeout_ms, detail);
-	else
-		(void)buf_printf(&b, "could not talk to the server at %s: %s", address, detail);
-	/* The common mistake: https (the default) against a plain-http listener. */
-	if (t->https && (e == CURLE_SSL_CONNECT_ERROR || strstr(detail, "wrong version number")))
-		(void)buf_append_str(&b, "\n\nIf the server does not use TLS, set the address with "
-		                         "an http:// scheme (-address or TROVE_ADDR).");
-	resp->error = buf_take(&b);
-	buf_release(&b);
-	return e == CURLE_OPERATION_TIMEDOUT ? TROVE_ERR_TIMEOUT : TROVE_ERR_UPSTREAM;
+	if (sink->overflow)
+		return api_transport_fail(sink->resp, t->cfg, API_FAIL_TOO_LARGE, false, NULL);
+	return api_transport_fail(sink->resp, t->cfg, classify(e),
+	                          t->https && (e == CURLE_SSL_CONNECT_ERROR || strstr(detail, "wrong version number")),
+	                          detail);
 }
 
 static int to_slist(const struct strlist *l, struct curl_slist **out)

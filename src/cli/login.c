@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "api/token_helper.h"
-#include "cli/aws_sign.h"
+#include "api/aws_sign.h"
 #include "cli/cli.h"
 #include "cli/login_methods.h"
 #include "cli/login_cert.h"
@@ -367,7 +367,7 @@ static int login_aws(struct cli *cli, const struct login_args *a, json_t **out)
 	                           {"aws_secret_access_key", true, NULL},
 	                           {"aws_security_token", true, NULL}};
 	const size_t nk = sizeof(keys) / sizeof(keys[0]);
-	struct cli_aws_creds creds = {0};
+	struct aws_creds creds = {0};
 	struct buf path, why, url;
 	json_t *body = NULL;
 	int r;
@@ -386,20 +386,14 @@ static int login_aws(struct cli *cli, const struct login_args *a, json_t **out)
 			r = cli_usage_error(&login_spec, "aws_access_key_id= and aws_secret_access_key= go together");
 			goto out;
 		}
-	} else if (cli_aws_creds_load(&creds, &why) != 0) {
+	} else if (aws_creds_load(&creds, &why) != 0) {
 		fprintf(stderr, "Error: %s\n", why.data);
 		r = CLI_EXIT_LOCAL;
 		goto out;
 	}
-	const char *ep = getenv("AWS_ENDPOINT_URL_STS");
-	if (!ep || !*ep)
-		ep = getenv("AWS_ENDPOINT_URL");
-	if (ep && *ep) {
-		const char *hostpart = strstr(ep, "://");
-		buf_printf(&url, "%s%s", ep, hostpart && !strchr(hostpart + 3, '/') ? "/" : "");
-	}
+	aws_sts_url_from_env(&url);
 	buf_reset(&why);
-	if (cli_aws_login_data(&creds, url.data, keys[2].value, keys[1].value, (int64_t)time(NULL), &body, &why) != 0) {
+	if (aws_login_data(&creds, url.data, keys[2].value, keys[1].value, (int64_t)time(NULL), &body, &why) != 0) {
 		fprintf(stderr, "Error: %s\n", why.data ? why.data : "cannot sign the AWS request");
 		r = CLI_EXIT_LOCAL;
 		goto out;
@@ -409,7 +403,7 @@ static int login_aws(struct cli *cli, const struct login_args *a, json_t **out)
 	r = post_login(cli, path.data, body, out);
 out:
 	api_json_free_secret(body);
-	cli_aws_creds_release(&creds);
+	aws_creds_release(&creds);
 	keys_release(keys, nk);
 	buf_release(&path);
 	buf_release(&why);

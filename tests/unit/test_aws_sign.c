@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "cli/aws_sign.h"
+#include "api/aws_sign.h"
 #include "encoding.h"
 #include "err.h"
 
@@ -21,7 +21,7 @@
 #define DATE "20150830T123600Z"
 
 static void expect_sig(const char *method, const struct sigv4_header *h, size_t nh, const char *body,
-                       const char *region, const char *service, const struct cli_aws_creds *c,
+                       const char *region, const char *service, const struct aws_creds *c,
                        const char *want)
 {
 	struct buf out;
@@ -36,7 +36,7 @@ static void expect_sig(const char *method, const struct sigv4_header *h, size_t 
 static void test_sigv4_suite_vectors(void **state)
 {
 	(void)state;
-	struct cli_aws_creds c = {KEY, SECRET, NULL};
+	struct aws_creds c = {KEY, SECRET, NULL};
 	/* headers in any order and case */
 	const struct sigv4_header h[] = {{"X-Amz-Date", DATE}, {"Host", "example.amazonaws.com"}};
 	expect_sig("GET", h, 2, NULL, "us-east-1", "service", &c,
@@ -58,7 +58,7 @@ static void test_sigv4_suite_vectors(void **state)
 static void test_get_caller_identity_as_botocore_signs_it(void **state)
 {
 	(void)state;
-	struct cli_aws_creds c = {KEY, SECRET, "TOKEN"};
+	struct aws_creds c = {KEY, SECRET, "TOKEN"};
 	const struct sigv4_header h[] = {
 	    {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
 	    {"Host", "sts.amazonaws.com"},
@@ -90,11 +90,11 @@ static json_t *decoded(const json_t *data, const char *field)
 static void test_login_fields(void **state)
 {
 	(void)state;
-	struct cli_aws_creds c = {KEY, SECRET, "TOKEN"};
+	struct aws_creds c = {KEY, SECRET, "TOKEN"};
 	struct buf why;
 	json_t *d = NULL;
 	buf_init(&why, 1024);
-	assert_int_equal(cli_aws_login_data(&c, NULL, NULL, "vault.example.com", 1440938160, &d, &why), 0);
+	assert_int_equal(aws_login_data(&c, NULL, NULL, "vault.example.com", 1440938160, &d, &why), 0);
 	assert_string_equal(json_string_value(json_object_get(d, "iam_http_request_method")), "POST");
 	json_t *u = decoded(d, "iam_request_url"), *b = decoded(d, "iam_request_body");
 	json_t *h = decoded(d, "iam_request_headers");
@@ -115,7 +115,7 @@ static void test_login_fields(void **state)
 	json_decref(d);
 	/* another region, no server ID, an explicit URL with a port */
 	c.session_token = NULL;
-	assert_int_equal(cli_aws_login_data(&c, NULL, "eu-west-1", NULL, 1440938160, &d, &why), 0);
+	assert_int_equal(aws_login_data(&c, NULL, "eu-west-1", NULL, 1440938160, &d, &why), 0);
 	u = decoded(d, "iam_request_url");
 	h = decoded(d, "iam_request_headers");
 	assert_string_equal(json_string_value(u), "https://sts.eu-west-1.amazonaws.com/");
@@ -126,16 +126,16 @@ static void test_login_fields(void **state)
 	json_decref(u);
 	json_decref(h);
 	json_decref(d);
-	assert_int_equal(cli_aws_login_data(&c, "https://127.0.0.1:8443/", NULL, NULL, 1440938160, &d, &why),
+	assert_int_equal(aws_login_data(&c, "https://127.0.0.1:8443/", NULL, NULL, 1440938160, &d, &why),
 	                 0);
 	h = decoded(d, "iam_request_headers");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(h, "Host"), 0)),
 	                    "127.0.0.1:8443");
 	json_decref(h);
 	json_decref(d);
-	assert_int_equal(cli_aws_login_data(&c, "https://u@sts.example/", NULL, NULL, 0, &d, &why),
+	assert_int_equal(aws_login_data(&c, "https://u@sts.example/", NULL, NULL, 0, &d, &why),
 	                 TROVE_ERR_INVALID);
-	assert_int_equal(cli_aws_login_data(&c, "ftp://sts.example/", NULL, NULL, 0, &d, &why),
+	assert_int_equal(aws_login_data(&c, "ftp://sts.example/", NULL, NULL, 0, &d, &why),
 	                 TROVE_ERR_INVALID);
 	buf_release(&why);
 }
@@ -143,32 +143,32 @@ static void test_login_fields(void **state)
 static void test_credentials_file_and_environment(void **state)
 {
 	(void)state;
-	struct cli_aws_creds c = {0};
+	struct aws_creds c = {0};
 	const char *ini =
 	    "# comment\n[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key=sd\n\n"
 	    "[ci]\n  aws_access_key_id =AKIDCI  \naws_secret_access_key = s ci\naws_session_token = tok\n"
 	    "[half]\naws_access_key_id = AKIDHALF\n";
-	assert_int_equal(cli_aws_creds_from_ini(ini, "ci", &c), 0);
+	assert_int_equal(aws_creds_from_ini(ini, "ci", &c), 0);
 	assert_string_equal(c.access_key, "AKIDCI");
 	assert_string_equal(c.secret_key, "s ci");
 	assert_string_equal(c.session_token, "tok");
-	cli_aws_creds_release(&c);
-	assert_int_equal(cli_aws_creds_from_ini(ini, "default", &c), 0);
+	aws_creds_release(&c);
+	assert_int_equal(aws_creds_from_ini(ini, "default", &c), 0);
 	assert_null(c.session_token);
-	cli_aws_creds_release(&c);
-	assert_int_equal(cli_aws_creds_from_ini(ini, "half", &c), TROVE_ERR_NOT_FOUND);
+	aws_creds_release(&c);
+	assert_int_equal(aws_creds_from_ini(ini, "half", &c), TROVE_ERR_NOT_FOUND);
 	assert_null(c.access_key);
-	assert_int_equal(cli_aws_creds_from_ini(ini, "missing", &c), TROVE_ERR_NOT_FOUND);
+	assert_int_equal(aws_creds_from_ini(ini, "missing", &c), TROVE_ERR_NOT_FOUND);
 
 	struct buf why;
 	buf_init(&why, 8192);
 	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "senv", 1);
 	setenv("AWS_SESSION_TOKEN", "tenv", 1);
-	assert_int_equal(cli_aws_creds_load(&c, &why), 0);
+	assert_int_equal(aws_creds_load(&c, &why), 0);
 	assert_string_equal(c.access_key, "AKIDENV");
 	assert_string_equal(c.session_token, "tenv");
-	cli_aws_creds_release(&c);
+	aws_creds_release(&c);
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	unsetenv("AWS_SESSION_TOKEN");
@@ -179,9 +179,9 @@ static void test_credentials_file_and_environment(void **state)
 	close(fd);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
 	setenv("AWS_PROFILE", "ci", 1);
-	assert_int_equal(cli_aws_creds_load(&c, &why), 0);
+	assert_int_equal(aws_creds_load(&c, &why), 0);
 	assert_string_equal(c.access_key, "AKIDCI");
-	cli_aws_creds_release(&c);
+	aws_creds_release(&c);
 	unlink(path);
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 	unsetenv("AWS_PROFILE");

@@ -1,4 +1,4 @@
-/* aws_creds.c — AWS credentials for `trove login -method=aws`, looked for
+/* aws_creds.c — AWS credentials for an aws (iam) login, looked for
  * where the AWS SDKs look (aws_sign.h): the environment, the shared
  * credentials file, the ECS container endpoint, the EC2 instance metadata
  * service (IMDSv2). The metadata endpoints are asked through the API
@@ -11,7 +11,7 @@
 #include "api/api.h"
 #include "api/config.h"
 #include "api/transport.h"
-#include "cli/aws_sign.h"
+#include "api/aws_sign.h"
 
 #include "err.h"
 #include "secure.h"
@@ -22,7 +22,7 @@
 #define ECS_HOST "http://169.254.170.2"
 #define IMDS_HOST "http://169.254.169.254"
 
-void cli_aws_creds_release(struct cli_aws_creds *c)
+void aws_creds_release(struct aws_creds *c)
 {
 	secure_free_str(c->access_key);
 	secure_free_str(c->secret_key);
@@ -35,11 +35,11 @@ static char *dup_nonempty(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
-static bool complete(struct cli_aws_creds *c)
+static bool complete(struct aws_creds *c)
 {
 	if (c->access_key && c->secret_key)
 		return true;
-	cli_aws_creds_release(c);
+	aws_creds_release(c);
 	return false;
 }
 
@@ -55,7 +55,7 @@ static char *trim(char *s)
 	return s;
 }
 
-int cli_aws_creds_from_ini(const char *text, const char *profile, struct cli_aws_creds *c)
+int aws_creds_from_ini(const char *text, const char *profile, struct aws_creds *c)
 {
 	char *copy = xstrdup(text), *line = copy, *next;
 	bool in = false;
@@ -91,7 +91,7 @@ int cli_aws_creds_from_ini(const char *text, const char *profile, struct cli_aws
 	return complete(c) ? 0 : TROVE_ERR_NOT_FOUND;
 }
 
-static int from_file(struct cli_aws_creds *c, struct buf *tried)
+static int from_file(struct aws_creds *c, struct buf *tried)
 {
 	const char *path = getenv("AWS_SHARED_CREDENTIALS_FILE");
 	const char *profile = getenv("AWS_PROFILE");
@@ -117,7 +117,7 @@ static int from_file(struct cli_aws_creds *c, struct buf *tried)
 			secure_wipe(chunk, sizeof(chunk));
 			fclose(f);
 			if (text.data)
-				r = cli_aws_creds_from_ini(text.data, profile, c);
+				r = aws_creds_from_ini(text.data, profile, c);
 		}
 	}
 	buf_release(&p);
@@ -140,7 +140,7 @@ static int meta_call(struct api_curl *t, const char *method, const char *url, co
 }
 
 /* AccessKeyId, SecretAccessKey, Token of a metadata answer. */
-static int from_json_body(const struct api_response *resp, struct cli_aws_creds *c)
+static int from_json_body(const struct api_response *resp, struct aws_creds *c)
 {
 	json_error_t e;
 	json_t *j = json_loadb(resp->body.data, resp->body.len, 0, &e);
@@ -151,7 +151,7 @@ static int from_json_body(const struct api_response *resp, struct cli_aws_creds 
 	return complete(c) ? 0 : TROVE_ERR_NOT_FOUND;
 }
 
-static int from_ecs(struct api_curl *t, struct cli_aws_creds *c, struct buf *tried)
+static int from_ecs(struct api_curl *t, struct aws_creds *c, struct buf *tried)
 {
 	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -188,7 +188,7 @@ static int from_ecs(struct api_curl *t, struct cli_aws_creds *c, struct buf *tri
 	return r;
 }
 
-static int from_imds(struct api_curl *t, struct cli_aws_creds *c, struct buf *tried)
+static int from_imds(struct api_curl *t, struct aws_creds *c, struct buf *tried)
 {
 	const char *disabled = getenv("AWS_EC2_METADATA_DISABLED");
 	struct strlist hdrs;
@@ -229,7 +229,7 @@ out:
 	return r;
 }
 
-int cli_aws_creds_load(struct cli_aws_creds *c, struct buf *why)
+int aws_creds_load(struct aws_creds *c, struct buf *why)
 {
 	struct buf tried;
 	struct api_config cfg;

@@ -1,5 +1,5 @@
 /* aws_sign.c — SigV4 (aws_sign.h) and the signed GetCallerIdentity
- * request `trove login -method=aws` sends as its login fields. The signing
+ * request an aws (iam) login sends as its login fields. The signing
  * key is derived and used through hmac_sha256 (OpenSSL) and wiped. */
 #include <ctype.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "cli/aws_sign.h"
+#include "api/aws_sign.h"
 
 #include "encoding.h"
 #include "err.h"
@@ -58,7 +58,7 @@ static int sha256_hex(const void *p, size_t n, char out[2 * SHA256_LEN + 1])
 
 int sigv4_authorization(const char *method, const char *path, const char *query, const struct sigv4_header *h,
                         size_t nh, const void *body, size_t body_len, const char *region, const char *service,
-                        const char *amz_date, const struct cli_aws_creds *c, struct buf *out)
+                        const char *amz_date, const struct aws_creds *c, struct buf *out)
 {
 	struct sigv4_header *sorted = xcalloc(nh ? nh : 1, sizeof(*sorted));
 	struct buf creq, names, sts, secret;
@@ -140,7 +140,7 @@ static char *b64_str(const char *s, size_t n)
 	return out;
 }
 
-int cli_aws_login_data(const struct cli_aws_creds *c, const char *url, const char *region,
+int aws_login_data(const struct aws_creds *c, const char *url, const char *region,
                        const char *server_id, int64_t now_s, json_t **out, struct buf *why)
 {
 	char defurl[256], host[256], amz_date[20];
@@ -154,7 +154,7 @@ int cli_aws_login_data(const struct cli_aws_creds *c, const char *url, const cha
 
 	*out = NULL;
 	region = region && *region ? region : "us-east-1";
-	if (!url) {
+	if (!url || !*url) {
 		if (strcmp(region, "us-east-1") == 0)
 			snprintf(defurl, sizeof(defurl), "https://sts.amazonaws.com/");
 		else
@@ -204,4 +204,16 @@ out:
 	json_decref(headers);
 	buf_release_secret(&authz);
 	return r;
+}
+
+void aws_sts_url_from_env(struct buf *out)
+{
+	const char *ep = getenv("AWS_ENDPOINT_URL_STS");
+
+	if (!ep || !*ep)
+		ep = getenv("AWS_ENDPOINT_URL");
+	if (ep && *ep) {
+		const char *hostpart = strstr(ep, "://");
+		buf_printf(out, "%s%s", ep, hostpart && !strchr(hostpart + 3, '/') ? "/" : "");
+	}
 }

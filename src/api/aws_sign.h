@@ -1,9 +1,10 @@
-/* aws_sign.h — what `trove login -method=aws` needs from AWS: credentials
- * from the places the AWS SDKs look, SigV4 signing (HMAC-SHA256 through
- * OpenSSL), and the signed sts:GetCallerIdentity request as the login
- * fields Vault's CLI sends. */
-#ifndef TROVE_CLI_AWS_SIGN_H
-#define TROVE_CLI_AWS_SIGN_H
+/* aws_sign.h — what an aws (iam) login needs from AWS, for `trove login
+ * -method=aws` and the agent's auto-auth alike: credentials from the places
+ * the AWS SDKs look, SigV4 signing (HMAC-SHA256 through OpenSSL), and the
+ * signed sts:GetCallerIdentity request as the login fields Vault's CLI
+ * sends. */
+#ifndef TROVE_API_AWS_SIGN_H
+#define TROVE_API_AWS_SIGN_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -11,12 +12,12 @@
 
 #include "buf.h"
 
-struct cli_aws_creds {
+struct aws_creds {
 	char *access_key, *secret_key, *session_token; /* heap; token may be NULL */
 };
 
 /* Wipes and frees every member. */
-void cli_aws_creds_release(struct cli_aws_creds *c);
+void aws_creds_release(struct aws_creds *c);
 
 /* Fills c from, in order: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and
  * AWS_SESSION_TOKEN); the shared credentials file
@@ -26,11 +27,11 @@ void cli_aws_creds_release(struct cli_aws_creds *c);
  * AWS_CONTAINER_AUTHORIZATION_TOKEN); the EC2 instance metadata service
  * (IMDSv2: a session token first), each over HTTP with a 1 s timeout.
  * Returns 0, or TROVE_ERR_NOT_FOUND with the places tried in why. */
-int cli_aws_creds_load(struct cli_aws_creds *c, struct buf *why);
+int aws_creds_load(struct aws_creds *c, struct buf *why);
 
 /* Parses a shared credentials file's text for profile: 0 with c filled,
  * or TROVE_ERR_NOT_FOUND when the profile or its keys are missing. */
-int cli_aws_creds_from_ini(const char *text, const char *profile, struct cli_aws_creds *c);
+int aws_creds_from_ini(const char *text, const char *profile, struct aws_creds *c);
 
 struct sigv4_header {
 	const char *name, *value;
@@ -44,16 +45,21 @@ struct sigv4_header {
  * YYYYMMDDTHHMMSSZ. Appended to out; 0 or TROVE_ERR_INTERNAL. */
 int sigv4_authorization(const char *method, const char *path, const char *query, const struct sigv4_header *h,
                         size_t nh, const void *body, size_t body_len, const char *region, const char *service,
-                        const char *amz_date, const struct cli_aws_creds *c, struct buf *out);
+                        const char *amz_date, const struct aws_creds *c, struct buf *out);
+
+/* The STS URL AWS_ENDPOINT_URL_STS (else AWS_ENDPOINT_URL) names, as for
+ * the SDKs, with a '/' added after a bare host; nothing when neither is
+ * set. Appended to out. */
+void aws_sts_url_from_env(struct buf *out);
 
 /* The login fields of auth/aws/login for a GetCallerIdentity request
  * signed now with c: iam_http_request_method, iam_request_url,
  * iam_request_body, iam_request_headers (base64 of a JSON object of
- * lists, as Vault's CLI sends them). url is the STS URL (NULL: the
+ * lists, as Vault's CLI sends them). url is the STS URL (NULL or "": the
  * region's, https://sts.amazonaws.com/ for us-east-1); server_id, when
  * not NULL, is sent and signed as X-Vault-AWS-IAM-Server-ID. A new object
  * in *out; 0, or TROVE_ERR_INVALID with a reason in why. */
-int cli_aws_login_data(const struct cli_aws_creds *c, const char *url, const char *region,
+int aws_login_data(const struct aws_creds *c, const char *url, const char *region,
                        const char *server_id, int64_t now_s, json_t **out, struct buf *why);
 
 #endif
