@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """bench/agent/footprint.py — the agent's memory and idle wake-ups.
 
-Starts `trove server -dev`, an AppRole and two KV v2 secrets, then
+Starts a server — `trove server -dev` over HTTP, then one with a TLS
+listener (a throwaway CA made with openssl) — an AppRole and two KV v2
+secrets, then
 `trove agent` with AppRole auto-auth, a file sink, two templates and the
 API proxy with its cache on, as a sidecar would run it. Once both
 templates rendered it reports the agent's resident memory (VmRSS, split
@@ -12,7 +14,7 @@ machine (`sleep`), and `trove version` (the binary and its libraries
 mapped, nothing run).
 
     python3 bench/agent/footprint.py            # TROVE_BIN defaults to build/trove
-    IDLE_SECONDS=60 python3 bench/agent/footprint.py
+    IDLE_SECONDS=60 SCHEMES="http https" python3 bench/agent/footprint.py
 """
 
 import json
@@ -31,6 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 TROVE = os.environ.get("TROVE_BIN", str(ROOT / "build" / "trove"))
 IDLE = int(os.environ.get("IDLE_SECONDS", "60"))
+SCHEMES = os.environ.get("SCHEMES", "http https").split()
 
 
 def free_port():
@@ -73,24 +76,73 @@ def peak_rss_of(args):
     return ru.ru_maxrss
 
 
-def main():
+def tls_files(work):
+    """A CA and a server certificate for 127.0.0.1, made with openssl."""
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", str(work / "ca.key"), "-out", str(work / "ca.pem"), "-days", "2", "-subj", "/CN=bench CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", str(work / "server.key"), "-out", str(work / "server.csr"), "-subj", "/CN=127.0.0.1")
+    (work / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", str(work / "server.csr"), "-CA", str(work / "ca.pem"),
+        "-CAkey", str(work / "ca.key"), "-CAcreateserial", "-out", str(work / "server.pem"), "-days", "2",
+        "-extfile", str(work / "ext"))
+
+
+def start_server(work, scheme, port):
+    """Returns (process, url, root token, requests verify)."""
+    if scheme == "http":
+        root = "bench-" + secrets.token_hex(8)
+        p = subprocess.Popen([TROVE, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
+                              f"-dev-root-token-id={root}"], stdout=subprocess.DEVNULL,
+                             stderr=open(work / "server.log", "wb"))
+        url = f"http://127.0.0.1:{port}"
+        wait_up(url, True)
+        return p, url, root, True
+    tls_files(work)
+    (work / "data").mkdir()
+    (work / "server.hcl").write_text(f'''
+storage "lmdb" {{ path = "{work}/data" }}
+listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_cert_file = "{work}/server.pem"
+  tls_key_file = "{work}/server.key"
+}}
+disable_mlock = true
+''')
+    p = subprocess.Popen([TROVE, "server", "-config", str(work / "server.hcl")], stdout=subprocess.DEVNULL,
+                         stderr=open(work / "server.log", "wb"))
+    url = f"https://127.0.0.1:{port}"
+    verify = str(work / "ca.pem")
+    wait_up(url, verify)
+    init = requests.put(url + "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1},
+                        verify=verify, timeout=30).json()
+    requests.put(url + "/v1/sys/unseal", json={"key": init["keys_base64"][0]}, verify=verify,
+                 timeout=30).raise_for_status()
+    requests.post(url + "/v1/sys/mounts/secret", json={"type": "kv", "options": {"version": "2"}},
+                  headers={"X-Vault-Token": init["root_token"]}, verify=verify, timeout=30).raise_for_status()
+    return p, url, init["root_token"], verify
+
+
+def wait_up(url, verify):
+    for _ in range(200):
+        try:
+            requests.get(url + "/v1/sys/health", timeout=1, verify=verify)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    sys.exit(f"the server at {url} did not answer")
+
+
+def measure(scheme):
     work = Path(tempfile.mkdtemp(prefix="trove-agent-bench-"))
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    root = "bench-" + secrets.token_hex(8)
-    server = subprocess.Popen([TROVE, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
-                               f"-dev-root-token-id={root}"], stdout=subprocess.DEVNULL,
-                              stderr=open(work / "server.log", "wb"))
+    server, url, root, verify = start_server(work, scheme, port)
     agent = None
     try:
         s = requests.Session()
         s.headers["X-Vault-Token"] = root
-        for _ in range(200):
-            try:
-                s.get(url + "/v1/sys/health", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.05)
+        s.verify = verify
         s.post(url + "/v1/sys/auth/approle", json={"type": "approle"}).raise_for_status()
         s.put(url + "/v1/sys/policies/acl/app", json={"policy": 'path "secret/*" { capabilities = ["read"] }'})
         s.post(url + "/v1/auth/approle/role/app", json={"token_policies": ["app"], "token_ttl": "1h"})
@@ -103,7 +155,10 @@ def main():
         (work / "secret_id").write_text(secret_id)
         proxy_port = free_port()
         (work / "agent.hcl").write_text(f'''
-vault {{ address = "{url}" }}
+vault {{
+  address = "{url}"
+  {f'ca_cert = "{work}/ca.pem"' if scheme == "https" else ""}
+}}
 auto_auth {{
   method "approle" {{
     config = {{
@@ -149,6 +204,7 @@ cache {{}}
         floor = peak_rss_of(["sleep", "0"])
         version = peak_rss_of([TROVE, "version"])
         res = {
+            "scheme": scheme,
             "agent_vmrss_kib": kib(st_end["VmRSS"]),
             "agent_rss_anon_kib": kib(st_end["RssAnon"]),
             "agent_rss_file_kib": kib(st_end["RssFile"]),
@@ -162,7 +218,7 @@ cache {{}}
             "trove_version_maxrss_kib": version,
         }
         print(json.dumps(res, indent=2))
-        print(f"agent RSS {res['agent_vmrss_kib'] / 1024:.2f} MiB (anon {res['agent_rss_anon_kib'] / 1024:.2f}, "
+        print(f"{scheme}: agent RSS {res['agent_vmrss_kib'] / 1024:.2f} MiB (anon {res['agent_rss_anon_kib'] / 1024:.2f}, "
               f"file {res['agent_rss_file_kib'] / 1024:.2f}; peak {res['agent_vmhwm_kib'] / 1024:.2f}) with "
               f"{res['agent_threads']} threads; idle: {res['wakeups_per_minute']} wake-ups/min, "
               f"{res['cpu_ms_per_minute_idle']} ms CPU/min. Floor: `sleep` {floor / 1024:.2f} MiB, "
@@ -175,6 +231,11 @@ cache {{}}
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def main():
+    for scheme in SCHEMES:
+        measure(scheme)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include "agent/agent_exec.h"
 #include "agent/agent_parts.h"
 #include "agent/agent_proxy.h"
+#include "agent/agent_templates.h"
 #include "agent/auto_auth.h"
 #include "err.h"
 #include "log.h"
@@ -34,6 +35,7 @@ static const struct agent_part parts[] = {
 	{ "proxy", agent_proxy_wanted, agent_proxy_start, agent_proxy_stop, NULL },
 	{ "auto-auth", auto_auth_wanted, auto_auth_start, auto_auth_stop, NULL },
 	{ "exec", agent_exec_wanted, agent_exec_start, agent_exec_stop, agent_exec_signal },
+	{ "templates", agent_templates_wanted, agent_templates_start, agent_templates_stop, NULL },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -451,7 +451,7 @@ static int template_exec_extra(void *base, const struct hcl_member *m, const cha
 	struct agent_template_config *t = base;
 
 	if (strcmp(m->key, "command") == 0)
-		return read_command(&t->command, &t->ncommand, &t->command_shell, m, file, block, false, err);
+		return read_command(&t->command, &t->ncommand, &t->command_shell, m, file, block, true, err);
 	return 1;
 }
 
@@ -489,7 +489,8 @@ static struct agent_template_config *new_template(struct agent_config *cfg, cons
 		return NULL;
 	}
 	t = &cfg->templates[cfg->ntemplates++];
-	t->perms = 0644;
+	t->perms = AGENT_PERMS_UNSET;
+	t->backup = true;
 	t->create_dest_dirs = true;
 	t->command_timeout = 30;
 	t->where = hcl_config_where(file, line);
@@ -841,11 +842,26 @@ int agent_config_validate(const struct agent_config *cfg, struct buf *err)
 		return invalid(err, cfg->exec.where, "exec: command is required");
 	if (cfg->nlisteners > 0 && cfg->api_proxy.use_auto_auth_token != AGENT_TOKEN_NO && mc->type == NULL)
 		return invalid(err, cfg->listeners[0].where, "api_proxy: use_auto_auth_token needs auto_auth");
+	if (cfg->api_proxy.use_auto_auth_token != AGENT_TOKEN_NO && mc->wrap_ttl > 0)
+		return invalid(err, mc->where,
+			       "api_proxy: use_auto_auth_token cannot use a wrapped token (auto_auth.method's wrap_ttl)");
+	if ((cfg->where_api_proxy || cfg->cache.present) && cfg->nlisteners == 0)
+		return invalid(err, cfg->where_api_proxy ? cfg->where_api_proxy : cfg->where_cache,
+			       "api_proxy and cache need a listener block");
+	if (cfg->ntemplates > 0 && mc->type == NULL)
+		return invalid(err, cfg->templates[0].where,
+			       "templates are rendered with auto_auth's token: give an auto_auth block");
+	if (cfg->ntemplates > 0 && mc->wrap_ttl > 0)
+		return invalid(err, mc->where, "templates cannot use a wrapped token (auto_auth.method's wrap_ttl)");
+	if (mc->type && cfg->auto_auth.nsinks == 0 && cfg->ntemplates == 0 &&
+	    cfg->api_proxy.use_auto_auth_token == AGENT_TOKEN_NO)
+		return invalid(err, mc->where,
+			       "auto_auth needs a sink, a template or api_proxy's use_auto_auth_token to hand its "
+			       "token to");
 	if (cfg->exit_after_auth && mc->type == NULL)
 		return invalid(err, NULL, "exit_after_auth needs an auto_auth block");
-	if (mc->type == NULL && cfg->ntemplates == 0 && cfg->nlisteners == 0 && !cfg->exec.present)
-		return invalid(err, NULL,
-			       "nothing to do: give an auto_auth, template, exec or listener block");
+	if (mc->type == NULL && cfg->nlisteners == 0 && !cfg->exec.present)
+		return invalid(err, NULL, "nothing to do: give an auto_auth, exec or listener block");
 	return 0;
 }
 

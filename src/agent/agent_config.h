@@ -25,6 +25,7 @@
 #define AGENT_MAX_SINKS 16
 #define AGENT_MAX_TEMPLATES 256
 #define AGENT_MAX_LISTENERS 8
+#define AGENT_PERMS_UNSET UINT32_MAX
 
 /* One entry of a `config = { key = value }` map. */
 struct agent_kv {
@@ -96,7 +97,9 @@ struct agent_template_config {
 	char *source;   /* a template file */
 	char *contents; /* or the template inline; exactly one of the two */
 	char *destination;
-	uint32_t perms;  /* default 0644 */
+	/* The file's mode; AGENT_PERMS_UNSET (the default): the mode of the
+	 * file already at the destination, 0644 for a new one. */
+	uint32_t perms;
 	bool create_dest_dirs; /* default true */
 	/* The command run after the file changed: `command = "..."` (run by
 	 * /bin/sh -c) or `exec { command = ["argv0", ...], timeout }` (argv,
@@ -108,7 +111,7 @@ struct agent_template_config {
 	bool error_on_missing_key;
 	char *left_delimiter;  /* NULL: "{{" */
 	char *right_delimiter; /* NULL: "}}" */
-	bool backup;
+	bool backup; /* default true: the replaced file is kept as <destination>.bak */
 	int64_t wait_min; /* seconds; 0: none */
 	int64_t wait_max;
 	char *where;

@@ -296,7 +296,7 @@ def test_unknown_method_key_names_file_line_and_key(tmp_path):
 
     cfg = tmp_path / "agent.hcl"
     cfg.write_text('auto_auth {\n  method "approle" {\n    config = {\n      role_id_file_path = "/r"\n'
-                   '      role_id = "x"\n    }\n  }\n}\n')
+                   '      role_id = "x"\n    }\n  }\n  sink "file" { config = { path = "/s" } }\n}\n')
     p = subprocess.run([TROVE_BIN, "agent", "-config", str(cfg)], capture_output=True, text=True, timeout=20)
     assert p.returncode == 1
     assert f'{cfg}:5: auto_auth method "approle": key "role_id": unknown key for this method' in p.stderr, p.stderr

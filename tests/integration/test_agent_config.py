@@ -72,9 +72,9 @@ def test_pid_file_and_sigterm(procs, log_dir, tmp_path):
     pid_file = tmp_path / "agent.pid"
     agent = start_agent(procs, log_dir, tmp_path, f'''
 pid_file = "{pid_file}"
-template {{
-  contents = "x"
-  destination = "{tmp_path}/out"
+listener "tcp" {{
+  address = "127.0.0.1:0"
+  tls_disable = true
 }}
 vault {{ address = "http://127.0.0.1:1" }}
 ''')
@@ -90,9 +90,9 @@ def test_log_file(procs, log_dir, tmp_path):
     logs.mkdir()
     agent = start_agent(procs, log_dir, tmp_path, f'''
 log_file = "{logs}/"
-template {{
-  contents = "x"
-  destination = "{tmp_path}/out"
+listener "tcp" {{
+  address = "127.0.0.1:0"
+  tls_disable = true
 }}
 ''', wait=False)
     from agent_proc import wait_for

@@ -53,7 +53,6 @@ static const char full[] =
 	"auto_auth {\n"
 	"  method \"approle\" {\n"
 	"    mount_path = \"auth/apps\"\n"
-	"    wrap_ttl = \"1m\"\n"
 	"    min_backoff = \"2s\"\n"
 	"    max_backoff = \"1m\"\n"
 	"    exit_on_err = true\n"
@@ -108,11 +107,21 @@ static void test_full(void **state)
 	assert_true(c->auto_auth.present);
 	assert_string_equal(c->auto_auth.method.type, "approle");
 	assert_string_equal(c->auto_auth.method.mount_path, "auth/apps");
-	assert_int_equal(c->auto_auth.method.wrap_ttl, 60);
+	assert_int_equal(c->auto_auth.method.wrap_ttl, 0);
 	assert_int_equal(c->auto_auth.method.min_backoff, 2);
 	assert_int_equal(c->auto_auth.method.max_backoff, 60);
 	assert_true(c->auto_auth.method.exit_on_err);
 	assert_string_equal(c->auto_auth.method.where, "agent.hcl:9");
+	{
+		struct agent_config w;
+
+		agent_config_init(&w);
+		const char *t = "auto_auth { method \"approle\" { wrap_ttl = \"1m\" } }";
+
+		assert_int_equal(agent_config_load_text(&w, "w.hcl", t, strlen(t), false, &f->err), 0);
+		assert_int_equal(w.auto_auth.method.wrap_ttl, 60);
+		agent_config_release(&w);
+	}
 	assert_string_equal(agent_kv_find(&c->auto_auth.method.config, "role_id_file_path")->value, "/etc/role");
 	assert_string_equal(agent_kv_find(&c->auto_auth.method.config, "remove_secret_id_file_after_reading")->value,
 			    "false");
@@ -129,9 +138,11 @@ static void test_full(void **state)
 	assert_int_equal(c->templates[0].wait_min, 2);
 	assert_int_equal(c->templates[0].wait_max, 10);
 	assert_true(c->templates[0].create_dest_dirs);
+	assert_true(c->templates[0].backup); /* as Vault Agent */
+	assert_int_equal(c->templates[2].perms, AGENT_PERMS_UNSET);
 	assert_int_equal(c->templates[0].command_timeout, 30);
 	assert_int_equal(c->templates[1].perms, 0640);
-	assert_false(c->templates[1].command_shell);
+	assert_false(c->templates[1].command_shell); /* a list: no shell */
 	assert_int_equal(c->templates[1].ncommand, 3);
 	assert_string_equal(c->templates[1].command[2], "1");
 	assert_int_equal(c->templates[1].command_timeout, 5);
@@ -155,7 +166,10 @@ static void test_defaults(void **state)
 	struct fx *f = *state;
 	const struct agent_config *c = &f->cfg;
 
-	assert_int_equal(load(f, "auto_auth { method \"token_file\" { config = { token_file_path = \"/t\" } } }", false),
+	assert_int_equal(load(f,
+			      "auto_auth { method \"token_file\" { config = { token_file_path = \"/t\" } }\n"
+			      "  sink \"file\" { config = { path = \"/s\" } } }",
+			      false),
 			 0);
 	assert_int_equal(agent_config_validate(c, &f->err), 0);
 	assert_int_equal(c->auto_auth.method.min_backoff, 1);
@@ -256,8 +270,14 @@ static void test_validate(void **state)
 		{ "auto_auth { method \"approle\" { min_backoff = \"10s\" max_backoff = \"5s\" } }", "above max_backoff" },
 		{ "auto_auth { method \"approle\" {}\n sink \"syslog\" {} }", "unsupported sink type" },
 		{ "listener \"tcp\" { address = \"x\" }\napi_proxy { use_auto_auth_token = true }", "needs auto_auth" },
-		{ "exit_after_auth = true\ntemplate { destination = \"/x\" contents = \"b\" }", "exit_after_auth needs" },
+		{ "exit_after_auth = true\nlistener \"tcp\" { address = \"x\" }", "exit_after_auth needs" },
 		{ "pid_file = \"/x\"", "nothing to do" },
+		{ "template { destination = \"/x\" contents = \"b\" }\nlistener \"tcp\" { address = \"x\" }", "give an auto_auth block" },
+		{ "auto_auth { method \"approle\" { wrap_ttl = \"1m\" } }\ntemplate { destination = \"/x\" contents = \"b\" }", "cannot use a wrapped token" },
+		{ "auto_auth { method \"approle\" { wrap_ttl = \"1m\" } }\nlistener \"tcp\" { address = \"x\" }\napi_proxy { use_auto_auth_token = \"force\" }", "cannot use a wrapped token" },
+		{ "auto_auth { method \"approle\" {} }", "needs a sink, a template" },
+		{ "auto_auth { method \"approle\" {}\n sink \"file\" { config = { path = \"/s\" } } }\ncache {}", "need a listener block" },
+		{ "auto_auth { method \"approle\" {}\n sink \"file\" { config = { path = \"/s\" } } }\napi_proxy { use_auto_auth_token = true }", "need a listener block" },
 	};
 	size_t i;
 
@@ -283,7 +303,10 @@ static void test_merge_files(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(load(f, "template { contents = \"a\" destination = \"/a\" }", false), 0);
+	assert_int_equal(load(f, "template { contents = \"a\" destination = \"/a\" }\n"
+				 "auto_auth { method \"token_file\" { config = { token_file_path = \"/t\" } } }",
+			      false),
+			 0);
 	assert_int_equal(load(f, "template { contents = \"b\" destination = \"/b\" }\nvault { address = \"http://x:1\" }",
 			      false),
 			 0);
