@@ -9,11 +9,7 @@ import stat
 import time
 from pathlib import Path
 
-import pytest
-
 from agent_proc import start_agent, wait_for, wait_for_file
-
-SRC = Path(__file__).resolve().parents[2]
 
 # argv: RECORD [EXIT_ON_TERM]. Appends "start PID PPID PASSWORD INHERITED",
 # then "ready PID" once its traps are set; USR1 and TERM are recorded.
@@ -148,10 +144,6 @@ def test_command_that_cannot_run(dev_server, procs, log_dir, tmp_path):
     assert f'{tmp_path / "agent.hcl"}:3: exec: command: cannot run "/nonexistent/app"' in agent.log()
 
 
-HAVE_TEMPLATES = all(any((SRC / "src/agent").glob(g)) for g in ("tmpl*.c", "agent_templates*.c", "auto_auth*.c"))
-
-
-@pytest.mark.skipif(not HAVE_TEMPLATES, reason="the template runner and auto-auth are not in this tree yet")
 def test_env_template_restarts_the_child_on_change(dev_server, procs, log_dir, tmp_path):
     """A KV secret rendered into the child's environment: the app starts
     only once it is rendered, with the value replacing an inherited one;
