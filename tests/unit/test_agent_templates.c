@@ -62,7 +62,7 @@ int tmpl_parse(const char *name, const char *text, size_t len, const char *ldeli
 		return TROVE_ERR_INVALID;
 	}
 	*out = calloc(1, sizeof(**out));
-	(*out)->text = strndup(text, len);
+	(*out)->text = xstrndup(text, len);
 	return 0;
 }
 
@@ -946,7 +946,7 @@ static char *make_cert(long back_s, long life_s)
 	PEM_write_bio_X509(b, x);
 	PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
 	len = BIO_get_mem_data(b, &p);
-	out = strndup(p, (size_t)len);
+	out = xstrndup(p, (size_t)len);
 	BIO_free(b);
 	X509_free(x);
 	EVP_PKEY_free(k);
