@@ -401,24 +401,25 @@ def test_wrapped_login_goes_to_the_sink(dev_server, procs, log_dir, tmp_path):
 
 @pytest.mark.time_limit(90)
 def test_renewed_then_replaced_near_max_ttl(dev_server, procs, log_dir, tmp_path):
-    rid, sid = approle(dev_server, token_ttl="4s", token_max_ttl="10s")
+    # TTLs long enough that a renewal is never late on a loaded sanitizer build
+    rid, sid = approle(dev_server, token_ttl="6s", token_max_ttl="15s")
     sink = tmp_path / "token"
     agent = start_agent(procs, log_dir, tmp_path, agent_config(
         dev_server.url, "approle", approle_files(tmp_path, rid, sid), [{"config": {"path": sink}}]))
     t1 = sink_token(sink)
     issued = lookup(dev_server, t1).json()["data"]
     # renewed in place: the same token, its expiry pushed later
-    wait_for(lambda: "renewed the token" in agent.log(), 8, "a renewal")
+    wait_for(lambda: "renewed the token" in agent.log(), 10, "a renewal")
     renewed = lookup(dev_server, t1).json()["data"]
     assert sink.read_text() == t1
     assert renewed["expire_time"] > issued["expire_time"], (issued["expire_time"], renewed["expire_time"])
     assert renewed.get("last_renewal_time")
     # near the max TTL a renewal no longer helps: a new login, a new token in the sink
-    t2 = sink_token(sink, timeout=15, other_than=t1)
+    t2 = sink_token(sink, timeout=20, other_than=t1)
     assert_token_of(dev_server, t2, "role_name", "web")
     assert "nears its max TTL" in agent.log()
     # the old token runs out at its max TTL
-    wait_for(lambda: lookup(dev_server, t1).status_code != 200, 15, "the old token to expire")
+    wait_for(lambda: lookup(dev_server, t1).status_code != 200, 20, "the old token to expire")
 
 
 def test_revoked_token_is_replaced(dev_server, procs, log_dir, tmp_path):
