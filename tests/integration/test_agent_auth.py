@@ -335,7 +335,7 @@ def test_sink_never_empty_or_partial_during_relogins(dev_server, procs, log_dir,
         seen.add(t)
     assert not bad, bad[:3]
     assert len(seen) >= 3, "the agent logged in again at least twice"
-    leftovers = [p.name for p in tmp_path.iterdir() if ".tmp." in p.name]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # agent_file_write's temporaries
     assert not leftovers
 
 
