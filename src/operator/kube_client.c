@@ -371,7 +371,13 @@ static int exchange(struct kube_client *k, const struct buf *head, const char *b
 int kube_request(struct kube_client *k, const char *method, const char *path, const json_t *body,
                  const char *content_type, struct kube_resp *r)
 {
-	long deadline = api_conn_now_ms() + KUBE_REQUEST_TIMEOUT_MS;
+	return kube_request_within(k, method, path, body, content_type, KUBE_REQUEST_TIMEOUT_MS, r);
+}
+
+int kube_request_within(struct kube_client *k, const char *method, const char *path, const json_t *body,
+                        const char *content_type, long timeout_ms, struct kube_resp *r)
+{
+	long deadline = api_conn_now_ms() + timeout_ms;
 	struct api_http_reader rd;
 	struct kube_sigpipe sp;
 	struct api_conn c;

@@ -37,6 +37,11 @@ int kube_write_head(struct kube_client *k, const char *method, const char *path,
  * (a path segment or a query value). 0 or the buffer's error. */
 int kube_escape(struct buf *b, const char *s);
 
+/* kube_request with its own timeout (the elector's requests must end
+ * within its renew deadline). */
+int kube_request_within(struct kube_client *k, const char *method, const char *path, const json_t *body,
+                        const char *content_type, long timeout_ms, struct kube_resp *r);
+
 /* The message of a Status object body (NULL: none), for errors. */
 const char *kube_status_message(const json_t *body);
 
