@@ -772,6 +772,12 @@ class KubeAPIServer:
             if k.namespaced and md.get("namespace") and ns and md["namespace"] != ns:
                 raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
             ns = self._check_ns(k, ns)
+            if ns and self._bucket(self.kinds[("", "v1", "namespaces")])[(None, ns)]["metadata"].get("deletionTimestamp"):
+                raise APIError(403, "Forbidden", f'{k.qualified} "{name}" is forbidden: unable to create new content in '
+                               f'namespace {ns} because it is being terminated',
+                               {"name": name, "group": k.group, "kind": k.plural, "causes": [
+                                   {"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                    "message": f"namespace {ns} is being terminated"}]})
             if not name:
                 raise invalid(k, "", [("metadata.name", "FieldValueRequired", "Required value: name or generateName is required")])
             if not (DNS1123_LABEL if k.plural == "namespaces" else DNS1123_SUB).match(name) or len(name) > 253:
@@ -944,6 +950,11 @@ class KubeAPIServer:
             self.auth.accounts.pop((ns, name), None)
             self.auth.revoked.add(cur["metadata"]["uid"])
         self._collect(cur["metadata"]["uid"], policy)
+        nsk = self.kinds[("", "v1", "namespaces")]
+        owner = self._bucket(nsk).get((None, ns)) if k.namespaced else None
+        if owner and owner["metadata"].get("deletionTimestamp") and not any(
+                n == ns for b in self.objects.values() for (n, _) in b):
+            self._remove(nsk, None, ns)  # the namespace controller's last step
         return copy.deepcopy(cur)
 
     def _collect(self, uid, policy):
@@ -1167,7 +1178,13 @@ class _Handler(BaseHTTPRequestHandler):
             if body is None:
                 raise bad_request("the body of the request was empty")
             return self._send(200, api._patch(k, ns, name, self.headers.get("Content-Type"), body, sub, strict))
-        return self._send(200, api._delete(k, ns, name, body or {}))
+        gone = api._delete(k, ns, name, body or {})
+        if k.builtin and k.kind not in ("Pod", "Namespace", "CustomResourceDefinition") \
+                and not gone["metadata"].get("deletionTimestamp"):
+            return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                    "details": {"name": name, "group": k.group, "kind": k.plural,
+                                                "uid": gone["metadata"]["uid"]}})
+        return self._send(200, gone)
 
     def _check_type(self, k, body):
         av, kind = body.get("apiVersion"), body.get("kind")

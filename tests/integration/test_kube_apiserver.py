@@ -761,3 +761,21 @@ def test_secret_data_and_generation_rules(api):
     assert r.status_code == 422 and "immutable" in r.json()["message"]
     r = http(api, "POST", "/api/v1/namespaces/default/secrets", {"metadata": {"name": "Bad_Name"}})
     assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "metadata.name"
+
+
+def test_namespace_deletion_waits_for_its_objects(crds):
+    api = crds
+    o = vss("held")
+    o["metadata"]["finalizers"] = ["example.com/hold"]
+    api.create(VSO, "vaultstaticsecrets", "app", o)
+    api.create("v1", "secrets", "app", {"metadata": {"name": "s"}})
+    kubectl(api, "delete", "namespace", "app", "--wait=false")
+    assert api.get("v1", "secrets", "app", "s") is None
+    assert api.get("v1", "namespaces", None, "app")["status"]["phase"] == "Terminating"
+    assert http(api, "POST", "/api/v1/namespaces/app/secrets", {"metadata": {"name": "new"}}).status_code in (403, 404)
+    http(api, "PATCH", f"{VSS}/held", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+    assert api.get(VSO, "vaultstaticsecrets", "app", "held") is None
+    assert api.get("v1", "namespaces", None, "app") is None
+    # deleting a built-in kind answers a Status; a custom resource, the object
+    r = http(api, "DELETE", "/api/v1/namespaces/default/secrets/s")
+    assert r.json()["kind"] == "Status" and r.json()["status"] == "Success"
