@@ -779,3 +779,47 @@ def test_namespace_deletion_waits_for_its_objects(crds):
     # deleting a built-in kind answers a Status; a custom resource, the object
     r = http(api, "DELETE", "/api/v1/namespaces/default/secrets/s")
     assert r.json()["kind"] == "Status" and r.json()["status"] == "Success"
+
+
+def test_trove_kubernetes_login_against_the_stand_in(api, dev_server):
+    """A TokenRequest token logs in to Trove's kubernetes auth method, which
+    reviews it here with a reviewer allowed only to create TokenReviews:
+    the path the operator's VaultAuth takes."""
+    api.service_account("trove", "reviewer")
+    api.service_account("app", "demo")
+    api.service_account("app", "other")
+    reviewer = http(api, "POST", "/api/v1/namespaces/trove/serviceaccounts/reviewer/token",
+                    {"spec": {"expirationSeconds": 3600}}).json()["status"]["token"]
+    srv = dev_server
+    assert srv.request("POST", "/v1/sys/auth/kubernetes", token=srv.root_token,
+                       json={"type": "kubernetes"}).status_code == 204
+    r = srv.request("POST", "/v1/auth/kubernetes/config", token=srv.root_token,
+                    json={"kubernetes_host": api.url, "kubernetes_ca_cert": api.ca_pem, "token_reviewer_jwt": reviewer})
+    assert r.status_code == 204, r.text
+    r = srv.request("POST", "/v1/auth/kubernetes/role/app", token=srv.root_token,
+                    json={"bound_service_account_names": ["demo"], "bound_service_account_namespaces": ["app"],
+                          "audience": "trove", "token_policies": ["default"]})
+    assert r.status_code in (200, 204), r.text
+
+    def jwt(sa, aud="trove"):
+        return http(api, "POST", f"/api/v1/namespaces/app/serviceaccounts/{sa}/token",
+                    {"spec": {"audiences": [aud], "expirationSeconds": 600}}).json()["status"]["token"]
+
+    # the reviewer may not create TokenReviews yet: the login fails
+    r = srv.request("POST", "/v1/auth/kubernetes/login", json={"role": "app", "jwt": jwt("demo")})
+    assert r.status_code >= 400 and not r.json().get("auth"), r.text
+    assert api.requests_to("POST", "/tokenreviews")[-1]["status"] == 403
+    api.allow("system:serviceaccount:trove:reviewer", Rule(["create"], ["tokenreviews"],
+                                                            groups=["authentication.k8s.io"]))
+    r = srv.request("POST", "/v1/auth/kubernetes/login", json={"role": "app", "jwt": jwt("demo")})
+    assert r.status_code == 200, r.text
+    assert r.json()["auth"]["metadata"]["service_account_name"] == "demo"
+    reviews = api.requests_to("POST", "/tokenreviews")
+    assert reviews[-1]["user"] == "system:serviceaccount:trove:reviewer" and reviews[-1]["status"] == 201
+    r = srv.request("POST", "/v1/auth/kubernetes/login", json={"role": "app", "jwt": jwt("other")})
+    assert r.status_code in (400, 403), r.text
+    # a deleted service account's token is refused by the review
+    tok = jwt("demo")
+    api.delete("v1", "serviceaccounts", "app", "demo")
+    r = srv.request("POST", "/v1/auth/kubernetes/login", json={"role": "app", "jwt": tok})
+    assert r.status_code == 403, r.text
