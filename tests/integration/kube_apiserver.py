@@ -59,11 +59,13 @@ class Kind:
     """One served resource: where it lives and what it allows."""
 
     def __init__(self, group, version, plural, kind, namespaced=True, status=False, spec=True,
-                 short=(), builtin=True, schema=None, subs=(), verbs=VERBS):
+                 short=(), builtin=True, schema=None, subs=(), verbs=VERBS, columns=None):
         self.group, self.version, self.plural, self.kind = group, version, plural, kind
         self.namespaced, self.status, self.spec, self.short = namespaced, status, spec, list(short)
         self.builtin, self.schema, self.subs, self.verbs = builtin, schema, list(subs), list(verbs)
         self.singular = kind.lower()
+        # printer columns (server-side printing): the CRD's, else Age
+        self.columns = columns or [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
 
     @property
     def api_version(self):
@@ -254,6 +256,38 @@ def schema_validate(v, s, path, errs):
         if isinstance(s.get("items"), dict):
             for i, x in enumerate(v):
                 schema_validate(x, s["items"], f"{path}[{i}]", errs)
+
+
+# --- printing -------------------------------------------------------------------
+
+def json_path(obj, path):
+    """The subset of JSONPath printer columns use: .a.b and
+    .a[?(@.f == "v")].b; None when absent."""
+    cur = [obj]
+    for m in re.finditer(r'\.([\w.-]+?)(?=\.|\[|$)|\[\?\(@\.(\w+)\s*==\s*["\']([^"\']*)["\']\)\]|\[(\d+)\]', path):
+        field, fkey, fval, idx = m.groups()
+        nxt = []
+        for c in cur:
+            if field is not None and isinstance(c, dict) and field in c:
+                nxt.append(c[field])
+            elif fkey is not None and isinstance(c, list):
+                nxt += [x for x in c if isinstance(x, dict) and str(x.get(fkey)) == fval]
+            elif idx is not None and isinstance(c, list) and int(idx) < len(c):
+                nxt.append(c[int(idx)])
+        cur = nxt
+    return cur[0] if cur else None
+
+
+def human_age(ts):
+    try:
+        t = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return ts
+    s = int((datetime.datetime.now(datetime.timezone.utc) - t).total_seconds())
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= 2 * n:
+            return f"{s // n}{unit}"
+    return f"{max(s, 0)}s"
 
 
 # --- patches ------------------------------------------------------------------
@@ -741,7 +775,7 @@ class KubeAPIServer:
             self.kinds[(spec["group"], v["name"], names["plural"])] = Kind(
                 spec["group"], v["name"], names["plural"], names["kind"], namespaced=spec["scope"] == "Namespaced",
                 status="status" in (v.get("subresources") or {}), short=names.get("shortNames") or [],
-                builtin=False, schema=sch)
+                builtin=False, schema=sch, columns=v.get("additionalPrinterColumns"))
         crd.setdefault("status", {})
         crd["status"] = {
             "acceptedNames": {kk: vv for kk, vv in names.items()},
@@ -1160,8 +1194,11 @@ class _Handler(BaseHTTPRequestHandler):
             if name:
                 with api.lock:
                     _, o = api._lookup(k, ns, name)
-                    return self._send(200, copy.deepcopy(o))
-            return self._send(200, self._list(k, ns, q))
+                    o = copy.deepcopy(o)
+                return self._send(200, self._table(k, [o], o["metadata"]["resourceVersion"]) if self._wants_table() else o)
+            lst = self._list(k, ns, q)
+            return self._send(200, self._table(k, lst["items"], lst["metadata"]["resourceVersion"])
+                              if self._wants_table() else lst)
         if self.command == "POST":
             if name:
                 raise APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
@@ -1280,6 +1317,32 @@ class _Handler(BaseHTTPRequestHandler):
         fsel = parse_field_selector(q.get("fieldSelector"), k)
         return lambda o: lsel((o.get("metadata") or {}).get("labels")) and fsel(o.get("metadata") or {})
 
+    def _wants_table(self):
+        return "as=Table" in (self.headers.get("Accept") or "")
+
+    def _as_table(self, k, ev):
+        t = self._table(k, [ev["object"]], ev["object"]["metadata"]["resourceVersion"])
+        return {"type": ev["type"], "object": t}
+
+    def _table(self, k, items, rv):
+        """Server-side printing (kubectl get): Name, then the kind's columns."""
+        cols = [{"name": "Name", "type": "string", "format": "name", "description": "the object's name",
+                 "priority": 0}]
+        cols += [{"name": c["name"], "type": c.get("type", "string"), "format": c.get("format", ""),
+                  "description": c.get("description", ""), "priority": c.get("priority", 0)} for c in k.columns]
+        rows = []
+        for o in items:
+            cells = [o["metadata"]["name"]]
+            for c in k.columns:
+                v = json_path(o, c["jsonPath"])
+                if c.get("type") == "date" and isinstance(v, str):
+                    v = human_age(v)
+                cells.append("<none>" if v is None and c.get("type") != "date" else v)
+            rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                                    "metadata": o["metadata"]}})
+        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv},
+                "columnDefinitions": cols, "rows": rows}
+
     def _list(self, k, ns, q):
         api = self.server_api
         match = self._selectors(k, q)
@@ -1328,8 +1391,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "reason": "Expired", "code": 410}})
             self.wfile.write(b"0\r\n\r\n")
             return
+        table = self._wants_table()
         for ev in initial:
-            self._chunk(ev)
+            self._chunk(self._as_table(k, ev) if table else ev)
         deadline = time.monotonic() + timeout
         last_bm = time.monotonic()
         last = since_i
@@ -1361,14 +1425,14 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     t = e.type if now_in else None
                 if t:
-                    self._chunk({"type": t, "object": e.obj})
+                    ev = {"type": t, "object": e.obj}
+                    self._chunk(self._as_table(k, ev) if table else ev)
             if bookmarks and (time.monotonic() - last_bm >= api.bookmark_seconds):
                 last_bm = time.monotonic()
                 last = max(last, cur_rv)
                 self._chunk({"type": "BOOKMARK", "object": {
                     "kind": k.kind, "apiVersion": k.api_version,
-                    "metadata": {"resourceVersion": str(last),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}})
+                    "metadata": {"resourceVersion": str(last)}}})
             if time.monotonic() >= deadline:
                 self.wfile.write(b"0\r\n\r\n")
                 return

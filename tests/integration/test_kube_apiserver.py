@@ -761,6 +761,10 @@ def test_secret_data_and_generation_rules(api):
     assert r.status_code == 422 and "immutable" in r.json()["message"]
     r = http(api, "POST", "/api/v1/namespaces/default/secrets", {"metadata": {"name": "Bad_Name"}})
     assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "metadata.name"
+    # deleting a built-in kind answers a Status; a custom resource the object
+    r = http(api, "DELETE", "/api/v1/namespaces/default/secrets/s")
+    assert r.json()["kind"] == "Status" and r.json()["status"] == "Success"
+    assert http(api, "GET", "/api/v1/namespaces/default/secrets/s").status_code == 404
 
 
 def test_namespace_deletion_waits_for_its_objects(crds):
@@ -776,9 +780,6 @@ def test_namespace_deletion_waits_for_its_objects(crds):
     http(api, "PATCH", f"{VSS}/held", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
     assert api.get(VSO, "vaultstaticsecrets", "app", "held") is None
     assert api.get("v1", "namespaces", None, "app") is None
-    # deleting a built-in kind answers a Status; a custom resource, the object
-    r = http(api, "DELETE", "/api/v1/namespaces/default/secrets/s")
-    assert r.json()["kind"] == "Status" and r.json()["status"] == "Success"
 
 
 def test_trove_kubernetes_login_against_the_stand_in(api, dev_server):
@@ -823,3 +824,19 @@ def test_trove_kubernetes_login_against_the_stand_in(api, dev_server):
     api.delete("v1", "serviceaccounts", "app", "demo")
     r = srv.request("POST", "/v1/auth/kubernetes/login", json={"role": "app", "jwt": tok})
     assert r.status_code == 403, r.text
+
+
+def test_kubectl_get_prints_the_crds_columns(crds):
+    """Server-side printing: kubectl get shows VSO's printer columns, read
+    from status.conditions."""
+    api = crds
+    o = api.create(VSO, "vaultstaticsecrets", "app", vss("cols"))
+    o["status"] = {"lastGeneration": 1, "conditions": [
+        {"type": "SecretSynced", "status": "True", "reason": "SecretSynced", "message": "",
+         "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "Ready", "status": "False", "reason": "Pending", "message": "",
+         "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    api.put(VSO, "vaultstaticsecrets", "app", o, sub="status")
+    lines = kubectl(api, "-n", "app", "get", "vaultstaticsecrets").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SYNCED", "HEALTHY", "READY", "AGE"]
+    assert lines[1].split()[:4] == ["cols", "True", "<none>", "False"]
