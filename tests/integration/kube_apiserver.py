@@ -290,6 +290,110 @@ def human_age(ts):
     return f"{max(s, 0)}s"
 
 
+# --- protobuf bodies (what `kubectl create` sends for built-in kinds) -----------
+
+def _pb_fields(buf):
+    """(field number, value) of a protobuf message: ints for varints, bytes
+    for length-delimited fields; fixed-width fields skipped."""
+    i, out = 0, []
+
+    def varint():
+        nonlocal i
+        shift = v = 0
+        while True:
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+    while i < len(buf):
+        key = varint()
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            out.append((num, varint()))
+        elif wt == 2:
+            n = varint()
+            out.append((num, bytes(buf[i:i + n])))
+            i += n
+        elif wt in (1, 5):
+            i += 8 if wt == 1 else 4
+        else:
+            raise ValueError(f"wire type {wt}")
+    return out
+
+
+def _pb_map(entries, as_bytes=False):
+    m = {}
+    for e in entries:
+        f = dict(_pb_fields(e))
+        v = f.get(2, b"")
+        m[f.get(1, b"").decode()] = base64.b64encode(v).decode() if as_bytes else v.decode()
+    return m
+
+
+def _pb_meta(buf):
+    md, labels, annotations, fins = {}, [], [], []
+    for num, v in _pb_fields(buf):
+        if num in (1, 2, 3) and v:
+            md[{1: "name", 2: "generateName", 3: "namespace"}[num]] = v.decode()
+        elif num == 11:
+            labels.append(v)
+        elif num == 12:
+            annotations.append(v)
+        elif num == 14:
+            fins.append(v.decode())
+    if labels:
+        md["labels"] = _pb_map(labels)
+    if annotations:
+        md["annotations"] = _pb_map(annotations)
+    if fins:
+        md["finalizers"] = fins
+    return md
+
+
+def decode_protobuf(raw):
+    """The JSON form of the few built-in objects kubectl create sends as
+    protobuf (Namespace, Secret, ConfigMap, ServiceAccount, TokenRequest);
+    None for anything else."""
+    if raw[:4] != b"k8s\x00":
+        return None
+    env = dict(_pb_fields(raw[4:]))
+    tm = dict(_pb_fields(env.get(1, b"")))
+    kind, av = tm.get(2, b"").decode(), tm.get(1, b"").decode()
+    fields = _pb_fields(env.get(2, b""))
+    obj = {"apiVersion": av, "kind": kind, "metadata": _pb_meta(next((v for n, v in fields if n == 1), b""))}
+    if kind == "Namespace":
+        return obj
+    if kind == "Secret":
+        data = [v for n, v in fields if n == 2]
+        sdata = [v for n, v in fields if n == 4]
+        obj.update({"data": _pb_map(data, as_bytes=True)} if data else {})
+        obj.update({"stringData": _pb_map(sdata)} if sdata else {})
+        obj.update({"type": v.decode() for n, v in fields if n == 3 and v})
+        return obj
+    if kind == "ConfigMap":
+        data = [v for n, v in fields if n == 2]
+        binary = [v for n, v in fields if n == 3]
+        obj.update({"data": _pb_map(data)} if data else {})
+        obj.update({"binaryData": _pb_map(binary, as_bytes=True)} if binary else {})
+        return obj
+    if kind == "ServiceAccount":
+        return obj
+    if kind == "TokenRequest":
+        spec = {}
+        for n, v in fields:
+            if n == 2:
+                for sn, sv in _pb_fields(v):
+                    if sn == 1:
+                        spec.setdefault("audiences", []).append(sv.decode())
+                    elif sn == 4:
+                        spec["expirationSeconds"] = sv
+        obj["spec"] = spec
+        return obj
+    return None
+
+
 # --- patches ------------------------------------------------------------------
 
 def merge_patch(target, patch):
@@ -1098,8 +1202,21 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self._body() if self.command in ("POST", "PUT", "PATCH", "DELETE") else b""
         try:
             body = None
+            bearer = self.headers.get("Authorization", "")
+            bearer = bearer[7:].strip() if bearer.startswith("Bearer ") else None
+            who = api._authenticate(bearer)
+            if who is None:
+                raise APIError(401, "Unauthorized", "Unauthorized")
+            self._log["user"] = who[0]
             ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
-            if raw and not ctype.endswith("json"):
+            if raw and ctype == "application/vnd.kubernetes.protobuf":
+                try:
+                    body = decode_protobuf(raw)
+                except (ValueError, IndexError, UnicodeDecodeError):
+                    raise bad_request("the object provided is unrecognized: bad protobuf") from None
+                if body is not None:
+                    raw = json.dumps(body).encode()
+            if raw and not ctype.endswith("json") and body is None:
                 # Protobuf, CBOR, YAML apply: the stand-in speaks JSON only.
                 raise APIError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - '
                                'accepted media types include: application/json, application/merge-patch+json, '
@@ -1110,12 +1227,6 @@ class _Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     raise bad_request("the object provided is unrecognized: invalid JSON") from None
             self._log["body"] = body
-            bearer = self.headers.get("Authorization", "")
-            bearer = bearer[7:].strip() if bearer.startswith("Bearer ") else None
-            who = api._authenticate(bearer)
-            if who is None:
-                raise APIError(401, "Unauthorized", "Unauthorized")
-            self._log["user"] = who[0]
             self._route(url.path, q, body, who)
         except APIError as e:
             self._fail(e)
