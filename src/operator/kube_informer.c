@@ -196,13 +196,13 @@ static int get(struct kube_informer *inf, const char *path, long deadline, struc
 		}
 	}
 	*status = rd.have_head ? rd.status : 0;
-	kube_sigpipe_restore(&sp);
 	pthread_mutex_lock(&inf->mu);
 	inf->live_fd = -1;
 	pthread_mutex_unlock(&inf->mu);
 	if (r != 0)
 		(void)snprintf(why, why_n, "%s", c.why[0] ? c.why : "stopped");
-	api_conn_close(&c);
+	api_conn_close(&c); /* TLS close_notify may meet a closed socket */
+	kube_sigpipe_restore(&sp);
 	api_http_reader_release(&rd);
 	buf_release_secret(&head);
 	secure_wipe(chunk, sizeof(chunk));
