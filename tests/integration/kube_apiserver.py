@@ -109,6 +109,79 @@ MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d
 DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 DNS1123_SUB = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+STANDARD_FINALIZERS = {"kubernetes", "orphan", "foregroundDeletion"}
+
+
+def _qualified_key(key):
+    """Kubernetes' qualified name: [DNS subdomain prefix '/'] name (<= 63)."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not DNS1123_SUB.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(QUALIFIED_NAME.match(name))
+
+
+def validate_meta(md):
+    """(field, reason, message) for what ObjectMeta validation refuses."""
+    errs = []
+    for key, val in (md.get("labels") or {}).items():
+        if not _qualified_key(key):
+            errs.append(("metadata.labels", "FieldValueInvalid", f'Invalid value: "{key}": name part must consist of '
+                         "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"))
+        elif len(val) > 63 or not LABEL_VALUE.match(val):
+            errs.append(("metadata.labels", "FieldValueInvalid", f'Invalid value: "{val}": a valid label must be an empty '
+                         "string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                         "alphanumeric character (and be at most 63 characters)"))
+    ann = md.get("annotations") or {}
+    for key in ann:
+        if not _qualified_key(key):
+            errs.append(("metadata.annotations", "FieldValueInvalid", f'Invalid value: "{key}": name part must consist '
+                         "of alphanumeric characters, '-', '_' or '.'"))
+    if sum(len(a) + len(b) for a, b in ann.items()) > 256 * 1024:
+        errs.append(("metadata.annotations", "FieldValueTooLong", "Too long: must have at most 262144 bytes"))
+    for f in md.get("finalizers") or []:
+        if not isinstance(f, str) or (f not in STANDARD_FINALIZERS and ("/" not in f or not _qualified_key(f))):
+            errs.append(("metadata.finalizers", "FieldValueInvalid", f'Invalid value: {json.dumps(f)}: name is neither '
+                         "a standard finalizer name nor is it fully qualified"))
+    refs = md.get("ownerReferences") or []
+    for i, r in enumerate(refs):
+        for f in ("apiVersion", "kind", "name", "uid"):
+            if not (r or {}).get(f):
+                errs.append((f"metadata.ownerReferences[{i}].{f}", "FieldValueInvalid" if f != "uid" else "FieldValueInvalid",
+                             f'Invalid value: "": {f} must not be empty'))
+    if sum(1 for r in refs if (r or {}).get("controller")) > 1:
+        errs.append(("metadata.ownerReferences", "FieldValueInvalid",
+                     "Invalid value: []: Only one reference can have Controller set to true"))
+    return errs
+
+
+def validate_kind(k, obj):
+    """(field, reason, message) for the built-in kinds' own rules the
+    operator's objects meet: Secret keys, sizes and TLS keys; Event times
+    and namespace."""
+    errs = []
+    if k.kind == "Secret":
+        data = obj.get("data") or {}
+        for key in data:
+            if len(key) > 253 or not SECRET_KEY.match(key):
+                errs.append((f"data[{key}]", "FieldValueInvalid", f'Invalid value: "{key}": a valid config key must consist '
+                             "of alphanumeric characters, '-', '_' or '.'"))
+        if sum(len(base64.b64decode(v)) for v in data.values()) > 1024 * 1024:
+            errs.append(("data", "FieldValueTooLong", "Too long: must have at most 1048576 bytes"))
+        if obj.get("type") == "kubernetes.io/tls":
+            for key in ("tls.crt", "tls.key"):
+                if key not in data:
+                    errs.append((f"data[{key}]", "FieldValueRequired", "Required value"))
+    if k.kind == "Event":
+        io = obj.get("involvedObject") or {}
+        ns = (obj.get("metadata") or {}).get("namespace")
+        if io.get("namespace") and ns and io["namespace"] != ns:
+            errs.append(("involvedObject.namespace", "FieldValueInvalid",
+                         f'Invalid value: "{io["namespace"]}": does not match event.namespace'))
+    return errs
 
 
 def now_time():
@@ -813,6 +886,19 @@ class KubeAPIServer:
                 except (ValueError, TypeError):
                     raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0 (data["{key}"])') from None
             obj.setdefault("type", "Opaque")
+        if k.kind == "Event":
+            for f in ("firstTimestamp", "lastTimestamp"):
+                v = obj.get(f)
+                if v is not None and (not isinstance(v, str) or not TIME.match(v)):
+                    raise bad_request(f'Event in version "v1" cannot be handled as a Event: parsing time {json.dumps(v)} '
+                                      f'as "2006-01-02T15:04:05Z07:00": cannot parse {f}')
+            v = obj.get("eventTime")
+            if v is not None and (not isinstance(v, str) or not MICRO_TIME.match(v)):
+                raise bad_request(f'Event in version "v1" cannot be handled as a Event: parsing time {json.dumps(v)} '
+                                  'as "2006-01-02T15:04:05.000000Z07:00": cannot parse eventTime as MicroTime')
+        errs = validate_meta(md or {}) + validate_kind(k, obj)
+        if errs:
+            raise invalid(k, name, errs)
         if k.kind == "Lease":
             spec = obj.get("spec") or {}
             for f in ("acquireTime", "renewTime"):
@@ -922,6 +1008,8 @@ class KubeAPIServer:
                 raise invalid(k, name, [("metadata.name", "FieldValueInvalid",
                                          f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
                                          "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")])
+            if k.namespaced:
+                md["namespace"] = ns
             obj = self._prepare(k, name, obj, strict)
             md = obj["metadata"]
             bucket = self._bucket(k)

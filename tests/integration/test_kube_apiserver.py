@@ -862,3 +862,44 @@ def test_kubectl_create_sends_protobuf(api):
     assert st["authenticated"] is True and st["user"]["username"] == "system:serviceaccount:team:demo"
     p = kubectl(api, "-n", "team", "create", "deployment", "web", "--image", "nginx", check=False)
     assert p.returncode != 0 and "unknown format" in p.stderr
+
+
+def test_object_rules_operators_slip_on(api):
+    """Metadata and built-in kinds' validation the operator's writes must
+    pass: label values, finalizer names, owner references, Secret keys,
+    kubernetes.io/tls keys, Event times and namespace."""
+    secrets = "/api/v1/namespaces/default/secrets"
+
+    def refused(body, field, path=secrets):
+        r = http(api, "POST", path, body)
+        assert r.status_code == 422, r.text
+        assert any(c["field"] == field for c in r.json()["details"]["causes"]), r.text
+
+    refused({"metadata": {"name": "a", "labels": {"x": "has space"}}}, "metadata.labels")
+    refused({"metadata": {"name": "a", "labels": {"x": "v" * 64}}}, "metadata.labels")
+    refused({"metadata": {"name": "a", "labels": {"bad key!": "v"}}}, "metadata.labels")
+    refused({"metadata": {"name": "a", "finalizers": ["unqualified"]}}, "metadata.finalizers")
+    refused({"metadata": {"name": "a", "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o"}]}},
+            "metadata.ownerReferences[0].uid")
+    two = [{"apiVersion": "v1", "kind": "X", "name": n, "uid": n, "controller": True} for n in ("o1", "o2")]
+    refused({"metadata": {"name": "a", "ownerReferences": two}}, "metadata.ownerReferences")
+    refused({"metadata": {"name": "a"}, "data": {"no/slash": "YQ=="}}, "data[no/slash]")
+    refused({"metadata": {"name": "a"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "YQ=="}}, "data[tls.key]")
+    big = base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()
+    refused({"metadata": {"name": "a"}, "data": {"big": big}}, "data")
+    ok = {"metadata": {"name": "a", "labels": {"app.kubernetes.io/managed-by": "hashicorp-vso", "empty": ""},
+                       "finalizers": ["vaultstaticsecret.secrets.hashicorp.com/finalizer"]},
+          "type": "kubernetes.io/tls", "data": {"tls.crt": "YQ==", "tls.key": "", "ca.crt": "YQ=="}}
+    assert http(api, "POST", secrets, ok).status_code == 201
+    events = "/api/v1/namespaces/default/events"
+    ev = {"metadata": {"name": "e1"}, "involvedObject": {"kind": "VaultStaticSecret", "name": "x", "namespace": "other"},
+          "reason": "SecretSynced", "type": "Normal"}
+    refused(ev, "involvedObject.namespace", events)
+    ev["involvedObject"]["namespace"] = "default"
+    ev["eventTime"] = "2026-12-06T19:31:26Z"
+    assert http(api, "POST", events, ev).status_code == 400
+    ev["eventTime"] = "2026-12-06T19:31:26.000001Z"
+    ev["firstTimestamp"] = "2026-12-06 19:31"
+    assert http(api, "POST", events, ev).status_code == 400
+    ev["firstTimestamp"] = ev["lastTimestamp"] = "2026-12-06T19:31:26Z"
+    assert http(api, "POST", events, ev).status_code == 201
