@@ -59,11 +59,12 @@ class Kind:
     """One served resource: where it lives and what it allows."""
 
     def __init__(self, group, version, plural, kind, namespaced=True, status=False, spec=True,
-                 short=(), builtin=True, schema=None, subs=(), verbs=VERBS, columns=None):
+                 short=(), builtin=True, schema=None, subs=(), verbs=VERBS, columns=None, categories=()):
         self.group, self.version, self.plural, self.kind = group, version, plural, kind
         self.namespaced, self.status, self.spec, self.short = namespaced, status, spec, list(short)
         self.builtin, self.schema, self.subs, self.verbs = builtin, schema, list(subs), list(verbs)
         self.singular = kind.lower()
+        self.categories = list(categories)
         # printer columns (server-side printing): the CRD's, else Age
         self.columns = columns or [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
 
@@ -86,12 +87,12 @@ BUILTINS = [
     Kind("", "v1", "configmaps", "ConfigMap", spec=False, short=["cm"]),
     Kind("", "v1", "serviceaccounts", "ServiceAccount", spec=False, short=["sa"], subs=["token"]),
     Kind("", "v1", "events", "Event", spec=False, short=["ev"]),
-    Kind("", "v1", "services", "Service", status=True, short=["svc"]),
+    Kind("", "v1", "services", "Service", status=True, short=["svc"], categories=["all"]),
     Kind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", status=True, short=["pvc"]),
-    Kind("", "v1", "pods", "Pod", status=True, short=["po"]),
-    Kind("apps", "v1", "deployments", "Deployment", status=True, short=["deploy"]),
-    Kind("apps", "v1", "statefulsets", "StatefulSet", status=True, short=["sts"]),
-    Kind("apps", "v1", "daemonsets", "DaemonSet", status=True, short=["ds"]),
+    Kind("", "v1", "pods", "Pod", status=True, short=["po"], categories=["all"]),
+    Kind("apps", "v1", "deployments", "Deployment", status=True, short=["deploy"], categories=["all"]),
+    Kind("apps", "v1", "statefulsets", "StatefulSet", status=True, short=["sts"], categories=["all"]),
+    Kind("apps", "v1", "daemonsets", "DaemonSet", status=True, short=["ds"], categories=["all"]),
     Kind("coordination.k8s.io", "v1", "leases", "Lease"),
     Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
          namespaced=False, status=True, short=["crd", "crds"]),
@@ -453,6 +454,18 @@ def decode_protobuf(raw):
         return obj
     if kind == "ServiceAccount":
         return obj
+    if kind == "DeleteOptions":  # helm uninstall sends one
+        opts = {"apiVersion": av or "v1", "kind": kind}
+        for n, v in _pb_fields(env.get(2, b"")):
+            if n == 3:
+                opts["orphanDependents"] = bool(v)
+            elif n == 4 and v:
+                opts["propagationPolicy"] = v.decode()
+            elif n == 2:
+                pre = {({1: "uid", 2: "resourceVersion"}[pn]): pv.decode() for pn, pv in _pb_fields(v) if pn in (1, 2) and pv}
+                if pre:
+                    opts["preconditions"] = pre
+        return opts
     if kind == "TokenRequest":
         spec = {}
         for n, v in fields:
@@ -965,6 +978,7 @@ class KubeAPIServer:
             self.kinds[(spec["group"], v["name"], names["plural"])] = Kind(
                 spec["group"], v["name"], names["plural"], names["kind"], namespaced=spec["scope"] == "Namespaced",
                 status="status" in (v.get("subresources") or {}), short=names.get("shortNames") or [],
+                categories=names.get("categories") or [],
                 builtin=False, schema=sch, columns=v.get("additionalPrinterColumns"))
         crd.setdefault("status", {})
         crd["status"] = {
@@ -1464,8 +1478,8 @@ class _Handler(BaseHTTPRequestHandler):
                  "verbs": k.verbs}
             if k.short:
                 r["shortNames"] = k.short
-            if not k.builtin:
-                r["categories"] = []
+            if k.categories:
+                r["categories"] = k.categories
             res.append(r)
             if k.status:
                 res.append({"name": f"{k.plural}/status", "singularName": "", "namespaced": k.namespaced,

@@ -903,3 +903,40 @@ def test_object_rules_operators_slip_on(api):
     assert http(api, "POST", events, ev).status_code == 400
     ev["firstTimestamp"] = ev["lastTimestamp"] = "2026-12-06T19:31:26Z"
     assert http(api, "POST", events, ev).status_code == 201
+
+
+def test_helm_install_upgrade_uninstall(api, tmp_path):
+    """helm 3 against the stand-in: releases kept in Secrets (protobuf
+    bodies), the chart's crds/ created, objects applied, upgraded and
+    deleted again (helm sends DeleteOptions as protobuf)."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "crds").mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (chart / "crds" / "vss.yaml").write_text(open(os.path.join(CRDS, "secrets.hashicorp.com_vaultstaticsecrets.yaml")).read())
+    (chart / "templates" / "all.yaml").write_text(DEPLOYMENT.replace("namespace: app", "namespace: {{ .Release.Namespace }}")
+                                                 .replace("image: nginx", "image: {{ .Values.image }}") + """
+---
+apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultStaticSecret
+metadata:
+  name: probe
+spec:
+  type: kv-v2
+  mount: kvv2
+  path: probe
+  destination: {name: probe, create: true}
+""")
+    api.namespace("app")
+    helm = lambda *a: kube_tools.run("helm", list(a), kubeconfig=api.kubeconfig)
+    helm("install", "probe", str(chart), "-n", "app", "--set", "image=nginx:1")
+    assert api.get(VSO, "vaultstaticsecrets", "app", "probe")["spec"]["hmacSecretData"] is True
+    releases = [s["metadata"]["name"] for s in api.list("v1", "secrets", "app")]
+    assert "sh.helm.release.v1.probe.v1" in releases
+    helm("upgrade", "probe", str(chart), "-n", "app", "--set", "image=nginx:2")
+    d = api.get("apps/v1", "deployments", "app", "vso-web")
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
+    assert "deployment.apps/vso-web" in kubectl(api, "-n", "app", "get", "all").stdout
+    helm("uninstall", "probe", "-n", "app")
+    assert api.get("apps/v1", "deployments", "app", "vso-web") is None
+    assert api.list("v1", "secrets", "app") == []
