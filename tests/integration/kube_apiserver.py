@@ -663,17 +663,29 @@ def parse_label_selector(sel):
     return lambda labels: all(p(labels or {}) for p in preds)
 
 
+# Fields each kind may be selected on besides metadata.name and .namespace.
+FIELD_SELECTORS = {
+    "Event": ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+              "reason", "reportingComponent", "source", "type"],
+    "Secret": ["type"],
+}
+
+
 def parse_field_selector(sel, kind):
+    """A predicate over a whole object; 400 naming a field the kind does
+    not index, as the real server answers."""
+    allowed = ["metadata.name", "metadata.namespace"] + FIELD_SELECTORS.get(kind.kind, [])
     preds = []
     for term in _split_selector(sel or ""):
         m = re.match(r"^([\w.]+)\s*(==|!=|=)\s*(.*)$", term)
-        if not m or m.group(1) not in ("metadata.name", "metadata.namespace"):
-            raise bad_request(f'"{term.split("=")[0].strip("!")}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+        if not m or m.group(1) not in allowed:
+            field = term.split("=")[0].strip("!")
+            raise bad_request(f'field label not supported: {field}')
         field, op, val = m.groups()
-        f = field.split(".")[1]
-        preds.append((lambda md, f=f, v=val: md.get(f, "") == v) if op != "!="
-                     else (lambda md, f=f, v=val: md.get(f, "") != v))
-    return lambda md: all(p(md) for p in preds)
+        get = (lambda o, path=field.split("."): str(json_path(o, "." + ".".join(path)) or ""))
+        preds.append((lambda o, g=get, v=val: g(o) == v) if op != "!=" else (lambda o, g=get, v=val: g(o) != v))
+    return lambda o: all(p(o) for p in preds)
 
 
 # --- authorization ----------------------------------------------------------------
@@ -1237,7 +1249,9 @@ class KubeAPIServer:
         self.httpd.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(self.auth.cert_file), str(self.auth.key_file))
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        # the handshake happens in the connection's thread, so a client that
+        # stalls in it cannot hold up the accept loop
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -1265,6 +1279,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, code, obj, ctype="application/json"):
         body = json.dumps(obj).encode()
+        self._log["status"] = code  # before the answer leaves: a test may read it as soon as it arrives
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -1272,7 +1287,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._log["status"] = code
 
     def _fail(self, e):
         self._send(e.code, e.status())
@@ -1529,7 +1543,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _selectors(self, k, q):
         lsel = parse_label_selector(q.get("labelSelector"))
         fsel = parse_field_selector(q.get("fieldSelector"), k)
-        return lambda o: lsel((o.get("metadata") or {}).get("labels")) and fsel(o.get("metadata") or {})
+        return lambda o: lsel((o.get("metadata") or {}).get("labels")) and fsel(o)
 
     def _wants_table(self):
         return "as=Table" in (self.headers.get("Accept") or "")
@@ -1591,12 +1605,12 @@ class _Handler(BaseHTTPRequestHandler):
                 since_i = api.rv
                 initial = [{"type": "ADDED", "object": copy.deepcopy(o)} for o in api._bucket(k).values() if want(o)]
             gone = since_i < api.compacted_rv
+        self._log["status"] = 200
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
-        self._log["status"] = 200
         self.close_connection = True
         if gone:
             return self._expired(since_i)

@@ -709,6 +709,11 @@ def test_events_kept_and_listed(api):
     r = http(api, "POST", "/api/v1/namespaces/default/events", ev)
     assert r.status_code == 201 and r.json()["metadata"]["name"].startswith("web.")
     assert [e["reason"] for e in api.events("default")] == ["SecretSynced"]
+    sel = "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dweb,involvedObject.kind%3DVaultStaticSecret"
+    assert len(http(api, "GET", sel).json()["items"]) == 1
+    assert http(api, "GET", sel.replace("name%3Dweb", "name%3Dother")).json()["items"] == []
+    r = http(api, "GET", "/api/v1/namespaces/default/secrets?fieldSelector=involvedObject.name%3Dweb")
+    assert r.status_code == 400 and "field label not supported" in r.json()["message"]
     out = kube_tools.run("kubectl", ["get", "events", "-n", "default", "-o", "json"], kubeconfig=api.write_kubeconfig(
         api.tmp / "kc2")).stdout
     assert json.loads(out)["items"][0]["message"] == "Secret synced"
