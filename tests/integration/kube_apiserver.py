@@ -260,8 +260,7 @@ def schema_prune(v, s, path, unknown):
                 out[name] = schema_prune(x, props[name], f"{path}.{name}", unknown)
             elif isinstance(ap, dict):
                 out[name] = schema_prune(x, ap, f"{path}.{name}", unknown)
-            elif ap is True or (props is None and ap is None and not s.get("properties")
-                                and s is not None and path == ".metadata"):
+            elif ap is True:
                 out[name] = x
             else:
                 unknown.append(f"{path}.{name}")
