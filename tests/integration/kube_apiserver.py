@@ -737,6 +737,7 @@ class KubeAPIServer:
         self.watch_epoch = 0
         self.stopping = False
         self.requests = []
+        self.connections = set()  # open client sockets, cut by stop()
         self.httpd = None
         for ns in ("default", "kube-system", "kube-public"):
             self._create(self.kinds[("", "v1", "namespaces")], None, {"metadata": {"name": ns}})
@@ -1238,13 +1239,18 @@ class KubeAPIServer:
 
     # --- serving -----------------------------------------------------------------------
 
-    def start(self):
+    def start(self, port=0):
+        """Serves on port (0: a free one). After stop(), start(api.port)
+        brings the same API server back with every object kept, as a
+        restarted kube-apiserver over the same etcd."""
         api = self
 
         class Handler(_Handler):
             server_api = api
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        with self.cond:
+            self.stopping = False
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(self.auth.cert_file), str(self.auth.key_file))
@@ -1257,6 +1263,8 @@ class KubeAPIServer:
         return self
 
     def stop(self):
+        """Stops listening and cuts every open connection (kept-alive ones
+        and watches), so clients see the server gone."""
         with self.cond:
             self.stopping = True
             self.cond.notify_all()
@@ -1264,6 +1272,13 @@ class KubeAPIServer:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
+        with self.lock:
+            conns, self.connections = list(self.connections), set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1273,6 +1288,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def setup(self):
+        super().setup()
+        with self.server_api.lock:
+            self.server_api.connections.add(self.connection)
+
+    def finish(self):
+        with self.server_api.lock:
+            self.server_api.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
 
     # --- answers ---------------------------------------------------------------------
 

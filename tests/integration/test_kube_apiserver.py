@@ -945,3 +945,29 @@ spec:
     helm("uninstall", "probe", "-n", "app")
     assert api.get("apps/v1", "deployments", "app", "vso-web") is None
     assert api.list("v1", "secrets", "app") == []
+
+
+def test_stop_cuts_connections_and_restart_keeps_objects(crds):
+    """stop() is a dead API server for every client, kept-alive
+    connections and watches included; start(port) brings it back with its
+    objects, and a watch resumes from the resourceVersion a client had."""
+    api = crds
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = api.ca_file
+    s.headers["Authorization"] = f"Bearer {api.admin_token}"
+    assert s.post(api.url + VSS, json=vss("kept")).status_code == 201
+    rv = s.get(api.url + VSS).json()["metadata"]["resourceVersion"]
+    w = http(api, "GET", f"{VSS}?watch=1&resourceVersion={rv}", stream=True)
+    port = api.port
+    api.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        s.get(api.url + VSS, timeout=3)
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)):
+        for _ in w.iter_lines():
+            pass
+    api.start(port)
+    assert s.get(api.url + VSS).json()["items"][0]["metadata"]["name"] == "kept"
+    w = http(api, "GET", f"{VSS}?watch=1&resourceVersion={rv}", stream=True)
+    http(api, "DELETE", f"{VSS}/kept")
+    assert read_events(w, 1)[0]["type"] == "DELETED"
