@@ -460,6 +460,8 @@ def decode_protobuf(raw):
                 opts["orphanDependents"] = bool(v)
             elif n == 4 and v:
                 opts["propagationPolicy"] = v.decode()
+            elif n == 5:
+                opts.setdefault("dryRun", []).append(v.decode())
             elif n == 2:
                 pre = {({1: "uid", 2: "resourceVersion"}[pn]): pv.decode() for pn, pv in _pb_fields(v) if pn in (1, 2) and pv}
                 if pre:
@@ -1231,6 +1233,15 @@ class KubeAPIServer:
                 elif (n, nm) in bucket:
                     self._delete(kk, n, nm, {"propagationPolicy": "Background"})
 
+    def _snapshot(self):
+        """Everything a write may change (taken and restored under the lock)."""
+        return (copy.deepcopy(self.objects), self.rv, list(self.history), list(self.history_rvs), self.compacted_rv,
+                dict(self.kinds), dict(self.auth.accounts), set(self.auth.revoked))
+
+    def _restore(self, s):
+        (self.objects, self.rv, self.history, self.history_rvs, self.compacted_rv, self.kinds,
+         self.auth.accounts, self.auth.revoked) = s
+
     # --- watch -------------------------------------------------------------------------
 
     def _events_since(self, key, since):
@@ -1454,29 +1465,46 @@ class _Handler(BaseHTTPRequestHandler):
             lst = self._list(k, ns, q)
             return self._send(200, self._table(k, lst["items"], lst["metadata"]["resourceVersion"])
                               if self._wants_table() else lst)
+        dry = q.get("dryRun")
+        if self.command == "DELETE" and isinstance(body, dict) and body.get("dryRun"):
+            dry = ",".join(body["dryRun"]) if isinstance(body["dryRun"], list) else str(body["dryRun"])
+        if dry not in (None, "All"):
+            raise bad_request(f'Invalid value: "{dry}": supported values: "All"')
+        if not dry:
+            return self._send(*self._write(k, ns, name, sub, body, strict))
+        with api.lock:  # dryRun=All: everything checked and answered, nothing kept
+            saved = api._snapshot()
+            try:
+                answer = self._write(k, ns, name, sub, body, strict)
+            finally:
+                api._restore(saved)
+        return self._send(*answer)
+
+    def _write(self, k, ns, name, sub, body, strict):
+        """POST, PUT, PATCH or DELETE: (status, answer)."""
+        api = self.server_api
         if self.command == "POST":
             if name:
                 raise APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             if isinstance(body, dict):
                 self._check_type(k, body)
-            return self._send(201, api._create(k, ns, body, strict))
+            return 201, api._create(k, ns, body, strict)
         if not name:
             raise APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if self.command == "PUT":
             if isinstance(body, dict):
                 self._check_type(k, body)
-            return self._send(200, api._update(k, ns, name, body, sub, strict))
+            return 200, api._update(k, ns, name, body, sub, strict)
         if self.command == "PATCH":
             if body is None:
                 raise bad_request("the body of the request was empty")
-            return self._send(200, api._patch(k, ns, name, self.headers.get("Content-Type"), body, sub, strict))
+            return 200, api._patch(k, ns, name, self.headers.get("Content-Type"), body, sub, strict)
         gone = api._delete(k, ns, name, body or {})
         if k.builtin and k.kind not in ("Pod", "Namespace", "CustomResourceDefinition") \
                 and not gone["metadata"].get("deletionTimestamp"):
-            return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                    "details": {"name": name, "group": k.group, "kind": k.plural,
-                                                "uid": gone["metadata"]["uid"]}})
-        return self._send(200, gone)
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                         "details": {"name": name, "group": k.group, "kind": k.plural, "uid": gone["metadata"]["uid"]}}
+        return 200, gone
 
     def _check_type(self, k, body):
         av, kind = body.get("apiVersion"), body.get("kind")

@@ -971,3 +971,17 @@ def test_stop_cuts_connections_and_restart_keeps_objects(crds):
     w = http(api, "GET", f"{VSS}?watch=1&resourceVersion={rv}", stream=True)
     http(api, "DELETE", f"{VSS}/kept")
     assert read_events(w, 1)[0]["type"] == "DELETED"
+
+
+def test_server_side_dry_run_keeps_nothing(crds):
+    api = crds
+    before = api.rv
+    p = kubectl(api, "apply", "--dry-run=server", "-f", "-", input=VSO_MANIFESTS)
+    assert "created (server dry run)" in p.stdout
+    assert api.list(VSO, "vaultstaticsecrets", "app") == [] and api.rv == before
+    p = kubectl(api, "apply", "--dry-run=server", "-f", "-", input=VSO_MANIFESTS.replace("type: kv-v2", "type: kv-v9"),
+                check=False)
+    assert p.returncode != 0 and "Unsupported value" in p.stderr
+    kubectl(api, "apply", "-f", "-", input=DEPLOYMENT)
+    kubectl(api, "-n", "app", "delete", "deployment", "vso-web", "--dry-run=server")
+    assert api.get("apps/v1", "deployments", "app", "vso-web") is not None
