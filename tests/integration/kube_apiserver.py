@@ -615,6 +615,14 @@ def strategic_patch(target, patch, field=None):
             out[k] = cur
         else:
             out[k] = strategic_patch(out.get(k), v, k)
+    for k, order in patch.items():  # kubectl apply's list order, kept by the merge
+        name = k.split("/", 1)[1] if k.startswith("$setElementOrder/") else None
+        if name and isinstance(out.get(name), list) and isinstance(order, list):
+            key = MERGE_KEYS.get(name)
+            ident = (lambda x, key=key: x.get(key) if isinstance(x, dict) else x)
+            wanted = [ident(o) for o in order]
+            first = [x for w in wanted for x in out[name] if ident(x) == w]
+            out[name] = first + [x for x in out[name] if ident(x) not in wanted]
     if isinstance(retain, list):
         out = {k: v for k, v in out.items() if k in retain}
     return out

@@ -985,3 +985,19 @@ def test_server_side_dry_run_keeps_nothing(crds):
     kubectl(api, "apply", "-f", "-", input=DEPLOYMENT)
     kubectl(api, "-n", "app", "delete", "deployment", "vso-web", "--dry-run=server")
     assert api.get("apps/v1", "deployments", "app", "vso-web") is not None
+
+
+def test_kubectl_apply_changes_a_deployment(crds):
+    """Client-side apply of a built-in kind is a strategic-merge patch with
+    $patch: delete and $setElementOrder: the stand-in ends with exactly the
+    manifest's containers and env, in its order."""
+    api = crds
+    kubectl(api, "apply", "-f", "-", input=DEPLOYMENT)
+    changed = DEPLOYMENT.replace("      containers:\n", "      containers:\n      - name: side\n        image: busybox\n") \
+        .replace('- {name: A, value: "1"}', '- {name: B, value: "2"}').replace("replicas: 1", "replicas: 2")
+    kubectl(api, "apply", "-f", "-", input=changed)
+    d = api.get("apps/v1", "deployments", "app", "vso-web")
+    c = d["spec"]["template"]["spec"]["containers"]
+    assert [x["name"] for x in c] == ["side", "web"]
+    assert c[1]["env"] == [{"name": "B", "value": "2"}] and d["spec"]["replicas"] == 2
+    assert "unchanged" in kubectl(api, "apply", "-f", "-", input=changed).stdout
