@@ -24,8 +24,12 @@ preconditions; merge, JSON and strategic-merge patches (the last refused
 on custom resources with 415 as the real server does; server-side apply
 refused with 415 for every kind); Lease MicroTime; CRD schemas (types,
 formats, enums, patterns, bounds, required, defaults, pruning);
-TokenRequest and TokenReview; an authorization table per token; events
-kept. Every request is logged in .requests.
+metadata, Secret and Event validation; dry runs; server-side printing
+(a Table with a CRD's printer columns); the protobuf bodies kubectl
+create and helm send for a few kinds; TokenRequest and TokenReview; an
+authorization table per token; events kept. Every request is logged in
+.requests. Test hooks: compact(), drop_watches(), stop() and
+start(port) for a restart with the objects kept.
 """
 
 import base64
