@@ -316,7 +316,7 @@ def test_kubectl_label_annotate_patch(crds):
     # strategic merge on a custom resource: refused as the real server does
     p = kubectl(api, "-n", "app", "patch", "vaultstaticsecret", "vault-kv-app", "--type", "strategic",
                 "-p", '{"spec":{"path":"x"}}', check=False)
-    assert p.returncode != 0 and "UnsupportedMediaType" in p.stderr or "unknown format" in p.stderr
+    assert p.returncode != 0 and "unknown format" in p.stderr, p.stderr
     # strategic merge on a built-in kind merges lists by their key
     kubectl(api, "apply", "-f", "-", input=DEPLOYMENT)
     kubectl(api, "-n", "app", "patch", "deployment", "vso-web", "--type", "strategic",
