@@ -1083,7 +1083,9 @@ class KubeAPIServer:
             return copy.deepcopy(obj)
 
     def _lookup(self, k, ns, name):
-        ns = self._check_ns(k, ns)
+        """The stored object or 404 naming it (not its namespace: only a
+        create checks that the namespace exists)."""
+        ns = ns if k.namespaced else None
         o = self._bucket(k).get((ns, name))
         if o is None:
             raise not_found(k, name)

@@ -406,6 +406,9 @@ def test_crud_metadata_and_conflicts(crds):
     # a namespace that does not exist
     r = http(api, "POST", VSS.replace("/app/", "/nowhere/"), vss())
     assert r.status_code == 404 and r.json()["message"] == 'namespaces "nowhere" not found'
+    r = http(api, "GET", VSS.replace("/app/", "/nowhere/") + "/web")  # a read names the object
+    assert r.status_code == 404 and r.json()["message"] == 'vaultstaticsecrets.secrets.hashicorp.com "web" not found'
+    assert http(api, "GET", VSS.replace("/app/", "/nowhere/")).json()["items"] == []
     r = http(api, "GET", f"{VSS}/absent")
     assert r.status_code == 404 and r.json()["message"] == 'vaultstaticsecrets.secrets.hashicorp.com "absent" not found'
 
