@@ -148,6 +148,12 @@ static PGresult *run(PGconn *c, enum stmt s, const char *const *vals, const int 
 	return PQexecPrepared(c, stmt_name[s], stmt_nparams[s], vals, lens, binary, result_format);
 }
 
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Opens one connection and prepares the statements on it (unless
  * !prepare: before the tables exist), or returns NULL with why. */
 static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t cap)
@@ -168,6 +174,8 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	}
 	if (PQstatus(c) != CONNECTION_OK)
 		goto fail;
+	/* the server's notices ("already exists, skipping") are not errors */
+	PQsetNoticeProcessor(c, quiet, NULL);
 	/* Every acknowledged write is flushed (and, where the database has
 	 * synchronous standbys, confirmed by them) before COMMIT returns. */
 	res = PQexec(c, "SET synchronous_commit TO on; SELECT set_config('statement_timeout', '30s', false) "
@@ -548,10 +556,26 @@ static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct
 		if (!setup_exec(c, ddl, PGRES_COMMAND_OK, t, err))
 			goto out;
 	}
-	/* a table of another layout (Vault's, say) fails here */
-	sql = sql_of("SELECT key, parent_path, value FROM \"@T\" LIMIT 0", t);
-	if (!setup_exec(c, sql, PGRES_TUPLES_OK, t, err))
+	/* a table of another layout (Vault's, say) is refused */
+	sql = sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
+	             " AND atttypid = 'bytea'::regtype AND attname IN ('key', 'parent_path', 'value')",
+	             t);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		char msg[512];
+		one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+		set_err(err, "postgresql: table \"%s\": %s", t, msg);
 		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "3") != 0) {
+		set_err(err,
+		        "postgresql: table \"%s\" exists with another layout (Trove's has the columns key, "
+		        "parent_path and value, all bytea): give another table, or migrate into a new one",
+		        t);
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
 	if (!skip_create) {
 		res = PQexecParams(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
 		                      " ON CONFLICT (kv_table) DO NOTHING",
