@@ -49,6 +49,8 @@ struct pq_fns {
 	int (*getisnull)(const PGresult *, int, int);
 	char *(*result_error_message)(const PGresult *);
 	PGTransactionStatusType (*transaction_status)(const PGconn *);
+	int (*send_prepare)(PGconn *, const char *, const char *, int, const Oid *);
+	int (*send_query_prepared)(PGconn *, const char *, int, const char *const *, const int *, const int *, int);
 };
 static struct pq_fns lib;
 static bool loaded;
@@ -90,6 +92,8 @@ static void load(void)
 		{"PQgetisnull", offsetof(struct pq_fns, getisnull)},
 		{"PQresultErrorMessage", offsetof(struct pq_fns, result_error_message)},
 		{"PQtransactionStatus", offsetof(struct pq_fns, transaction_status)},
+		{"PQsendPrepare", offsetof(struct pq_fns, send_prepare)},
+		{"PQsendQueryPrepared", offsetof(struct pq_fns, send_query_prepared)},
 	};
 	if (!dl_table_load("libpq.so.5", syms, sizeof(syms) / sizeof(syms[0]), &lib))
 		return;
@@ -281,4 +285,16 @@ char *PQresultErrorMessage(const PGresult *res)
 PGTransactionStatusType PQtransactionStatus(const PGconn *conn)
 {
 	return pq_lazy_load() ? lib.transaction_status(conn) : PQTRANS_UNKNOWN;
+}
+
+int PQsendPrepare(PGconn *conn, const char *name, const char *query, int nparams, const Oid *types)
+{
+	return pq_lazy_load() ? lib.send_prepare(conn, name, query, nparams, types) : 0;
+}
+
+int PQsendQueryPrepared(PGconn *conn, const char *name, int nparams, const char *const *values, const int *lengths,
+                        const int *formats, int result_format)
+{
+	return pq_lazy_load() ? lib.send_query_prepared(conn, name, nparams, values, lengths, formats, result_format)
+	                      : 0;
 }

@@ -27,7 +27,10 @@
  * again after a commit whose answer was lost is harmless. The first
  * failure of an outage is logged, and the recovery. */
 #include <libpq-fe.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -35,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "pq_lazy.h"
@@ -44,6 +48,10 @@
 #include "banned.h"
 
 #define BYTEA_OID 17
+/* How much longer than statement_timeout Trove waits for an answer; and
+ * the wait before the first connection has said its statement_timeout. */
+#define WAIT_MARGIN_MS 5000
+#define WAIT_DEFAULT_MS (30000 + WAIT_MARGIN_MS)
 /* Any constant: serialises table creation between nodes starting at once. */
 #define SCHEMA_LOCK_KEY "7236527815093401903"
 
@@ -63,6 +71,9 @@ struct pg_store {
 	PGconn **idle;
 	size_t nidle, open, max, max_idle;
 	bool down; /* the last attempt to reach the database failed */
+	/* How long Trove waits for an answer, in ms: the session's
+	 * statement_timeout and a margin (set by each new connection). */
+	_Atomic int64_t wait_ms;
 };
 
 static struct pg_store *impl(struct storage *s)
@@ -120,16 +131,19 @@ static bool is_broken(PGconn *c, const PGresult *res)
 
 /* Maps a result to 0 (its status is want) or an error, setting *broken
  * when the connection must be dropped. Logs what an operator must see. */
-static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType want, const char *what, bool *broken)
+static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType want, const char *what, bool *broken,
+                 bool timed_out)
 {
 	char msg[512];
 	const char *st;
 
 	if (res && PQresultStatus(res) == want)
 		return 0;
-	if (is_broken(c, res)) {
+	if (timed_out || is_broken(c, res)) {
 		*broken = true;
-		note_down(p, what, res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+		note_down(p, what,
+		          timed_out ? "no answer within statement_timeout and 5 s" :
+		          res       ? PQresultErrorMessage(res) : PQerrorMessage(c));
 		return TROVE_ERR_UNAVAILABLE;
 	}
 	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -142,10 +156,56 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 	return TROVE_ERR_IO;
 }
 
-static PGresult *run(PGconn *c, enum stmt s, const char *const *vals, const int *lens, int result_format)
+/* Waits for the answer to what was just sent on c, at most p->wait_ms:
+ * the server's statement_timeout ends a slow statement, this ends a wait
+ * on a server that answers nothing at all (stopped, or its host gone
+ * while the kernel still acks). Returns the first failed result, else the
+ * last one; NULL when the send failed or the time ran out (then c is
+ * useless: *timed_out). */
+static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *timed_out)
+{
+	int64_t end = clock_monotonic_ns() / 1000000 + atomic_load(&p->wait_ms);
+	PGresult *keep = NULL, *res;
+
+	if (!sent)
+		return NULL;
+	for (;;) {
+		while (PQisBusy(c) && PQstatus(c) != CONNECTION_BAD) {
+			int64_t left = end - clock_monotonic_ns() / 1000000;
+			struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+			int rc = left > 0 ? poll(&pfd, 1, (int)(left > INT32_MAX ? INT32_MAX : left)) : 0;
+			if (rc == 0) {
+				*timed_out = true;
+				PQclear(keep);
+				return NULL;
+			}
+			if (rc < 0 && errno != EINTR)
+				break;
+			if (rc > 0 && !PQconsumeInput(c))
+				break; /* lost: PQgetResult says why */
+		}
+		if ((res = PQgetResult(c)) == NULL)
+			return keep;
+		if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+		} else {
+			PQclear(keep);
+			keep = res;
+		}
+	}
+}
+
+static PGresult *run(struct pg_store *p, PGconn *c, enum stmt s, const char *const *vals, const int *lens,
+                     int result_format, bool *timed_out)
 {
 	static const int binary[3] = {1, 1, 1};
-	return PQexecPrepared(c, stmt_name[s], stmt_nparams[s], vals, lens, binary, result_format);
+	bool sent = PQsendQueryPrepared(c, stmt_name[s], stmt_nparams[s], vals, lens, binary, result_format) != 0;
+	return await_answer(p, c, sent, timed_out);
+}
+
+static PGresult *exec(struct pg_store *p, PGconn *c, const char *sql, bool *timed_out)
+{
+	return await_answer(p, c, PQsendQuery(c, sql) != 0, timed_out);
 }
 
 static void quiet(void *arg, const char *message)
@@ -166,6 +226,7 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	const char *val[] = {"5", "1", "5", "2", "3", "15000", "trove", p->conninfo, NULL};
 	static const Oid types[3] = {BYTEA_OID, BYTEA_OID, BYTEA_OID};
 	PGresult *res = NULL;
+	bool late = false;
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 
 	if (c == NULL) {
@@ -177,21 +238,30 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	/* the server's notices ("already exists, skipping") are not errors */
 	PQsetNoticeProcessor(c, quiet, NULL);
 	/* Every acknowledged write is flushed (and, where the database has
-	 * synchronous standbys, confirmed by them) before COMMIT returns. */
-	res = PQexec(c, "SET synchronous_commit TO on; SELECT set_config('statement_timeout', '30s', false) "
-	                "WHERE current_setting('statement_timeout') = '0'");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	 * synchronous standbys, confirmed by them) before COMMIT returns.
+	 * Until the statement_timeout is known, the wait for this answer is
+	 * bounded by the one of the last connection (or the default). */
+	res = exec(p, c,
+	           "SET synchronous_commit TO on; SELECT set_config('statement_timeout', '30s', false) "
+	           "WHERE current_setting('statement_timeout') = '0'; "
+	           "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'",
+	           &late);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		goto fail;
+	atomic_store(&p->wait_ms, strtoll(PQgetvalue(res, 0, 0), NULL, 10) + WAIT_MARGIN_MS);
 	for (int i = 0; prepare && i < ST__COUNT; i++) {
 		PQclear(res);
-		res = PQprepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], types);
+		res = await_answer(p, c, PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], types) != 0, &late);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			goto fail;
 	}
 	PQclear(res);
 	return c;
 fail:
-	one_line(why, cap, res && PQresultStatus(res) == PGRES_FATAL_ERROR ? PQresultErrorMessage(res) : PQerrorMessage(c));
+	one_line(why, cap,
+	         late ? "no answer in time"
+	         : res && PQresultStatus(res) == PGRES_FATAL_ERROR ? PQresultErrorMessage(res)
+	                                                          : PQerrorMessage(c));
 	PQclear(res);
 	PQfinish(c);
 	return NULL;
@@ -289,8 +359,9 @@ static int do_get(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 	struct get_arg *a = arg;
 	const char *vals[1] = {a->key};
 	int lens[1] = {(int)strlen(a->key)};
-	PGresult *res = run(c, ST_GET, vals, lens, 1);
-	int r = check(p, c, res, PGRES_TUPLES_OK, "get", broken);
+	bool late = false;
+	PGresult *res = run(p, c, ST_GET, vals, lens, 1, &late);
+	int r = check(p, c, res, PGRES_TUPLES_OK, "get", broken, late);
 
 	if (r == 0 && PQntuples(res) == 0)
 		r = TROVE_ERR_NOT_FOUND;
@@ -319,20 +390,21 @@ static int apply_op(struct pg_store *p, PGconn *c, const struct storage_op *op, 
 	const char *key = op->key;
 	int klen = (int)strlen(key);
 	PGresult *res;
+	bool late = false;
 	int r;
 
 	if (op->kind == STORAGE_PUT) {
 		const char *vals[3] = {key, key, op->value ? op->value : ""};
 		int lens[3] = {klen, (int)storage_pg_parent_len(key), (int)op->value_len};
-		res = run(c, ST_PUT, vals, lens, 0);
-		r = check(p, c, res, PGRES_COMMAND_OK, "put", broken);
+		res = run(p, c, ST_PUT, vals, lens, 0, &late);
+		r = check(p, c, res, PGRES_COMMAND_OK, "put", broken, late);
 	} else {
 		const char *vals[1] = {key};
 		int lens[1] = {klen};
 		if ((size_t)klen > STORAGE_PG_MAX_KEY)
 			return 0; /* a key too long to exist */
-		res = run(c, ST_DEL, vals, lens, 0);
-		r = check(p, c, res, PGRES_COMMAND_OK, "delete", broken);
+		res = run(p, c, ST_DEL, vals, lens, 0, &late);
+		r = check(p, c, res, PGRES_COMMAND_OK, "delete", broken, late);
 	}
 	PQclear(res);
 	return r;
@@ -345,8 +417,9 @@ struct ops_arg {
 
 static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *what, bool *broken)
 {
-	PGresult *res = PQexec(c, sql);
-	int r = check(p, c, res, PGRES_COMMAND_OK, what, broken);
+	bool late = false;
+	PGresult *res = exec(p, c, sql, &late);
+	int r = check(p, c, res, PGRES_COMMAND_OK, what, broken, late);
 	PQclear(res);
 	return r;
 }
@@ -409,8 +482,9 @@ static int do_list(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 	const char *vals[2] = {a->prefix, end};
 	int lens[2] = {(int)plen, (int)plen};
 	bool bounded = storage_pg_prefix_end(a->prefix, end);
-	PGresult *res = run(c, bounded ? ST_LIST : ST_LIST_ROOT, vals, lens, 1);
-	int r = check(p, c, res, PGRES_TUPLES_OK, "list", broken);
+	bool late = false;
+	PGresult *res = run(p, c, bounded ? ST_LIST : ST_LIST_ROOT, vals, lens, 1, &late);
+	int r = check(p, c, res, PGRES_TUPLES_OK, "list", broken, late);
 
 	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
 		size_t n = (size_t)PQgetlength(res, i, 0);
@@ -655,6 +729,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p = xcalloc(1, sizeof(*p));
 	p->conninfo = xstrdup(url ? url : "");
 	p->table = xstrdup(table);
+	atomic_init(&p->wait_ms, WAIT_DEFAULT_MS);
 	p->max = cfg->max_parallel ? cfg->max_parallel : STORAGE_PG_DEFAULT_PARALLEL;
 	p->max_idle = cfg->max_idle && cfg->max_idle < p->max ? cfg->max_idle : p->max;
 	p->idle = xcalloc(p->max, sizeof(*p->idle));

@@ -15,8 +15,10 @@
  * connection; if that fails too it returns TROVE_ERR_UNAVAILABLE (503).
  * Connecting is bounded by connect_timeout (5 s unless the connection
  * string sets it), a statement by statement_timeout (30 s unless the
- * server or role sets one), a dead peer by TCP keepalives and
- * tcp_user_timeout, so no call waits forever. */
+ * server, role or connection string sets one), any wait for an answer by
+ * that statement_timeout + 5 s on Trove's side (a server that accepts
+ * and never answers), a dead peer by TCP keepalives and tcp_user_timeout,
+ * so no call waits forever. */
 #ifndef TROVE_STORAGE_PG_H
 #define TROVE_STORAGE_PG_H
 

@@ -8,7 +8,9 @@ layout refused, ha_enabled refused, the database stopped under a running
 server (503, then recovery without a restart), and `trove operator
 migrate` LMDB -> PostgreSQL -> LMDB with its migration lock."""
 
+import os
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -231,6 +233,75 @@ def test_database_down_then_back_without_restart(pg_trove):
         assert c.secrets.kv.v1.read_secret("after", mount_point="kv")["data"] == {"v": 3}
         assert "postgresql storage reachable again" in srv.proc.stderr_text()
         srv.proc.stop()
+
+
+def signal_postgres(pg, sig):
+    """Sends sig to the postmaster and every process it started (each
+    backend is a session of its own, so a group signal misses them)."""
+    pids = [pg.proc.pid]
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pg.proc.pid:
+                pids.append(int(d.name))
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def test_database_that_answers_nothing_fails_in_bounded_time(pg_trove):
+    """A PostgreSQL that is stopped (SIGSTOP: its sockets still accept and
+    ack, nothing answers) makes calls fail after statement_timeout and the
+    margin, not hang; once it runs again, calls succeed."""
+    with running_server() as pg:
+        dsn = pg.dsn(options="-c statement_timeout=1000")
+        srv = pg_trove(pg, "t_stop", start=False)
+        srv.config_path.write_text(srv.config_path.read_text().replace(pg.url(), dsn))
+        srv.proc.start()
+        srv.init(1, 1)
+        srv.unseal()
+        c = srv.client(srv.root_token)
+        c.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+        c.secrets.kv.v1.create_or_update_secret("k", secret={"v": 1}, mount_point="kv")
+        signal_postgres(pg, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = srv.request("POST", "/v1/kv/k2", token=srv.root_token, json={"v": 2}, timeout=60)
+            took = time.monotonic() - t0
+            print(f"stopped database: {r.status_code} after {took:.1f}s")
+            assert 500 <= r.status_code < 600, r.text
+            # 1 s statement_timeout + 5 s margin, then one reconnect bounded by connect_timeout (5 s)
+            assert took < 15, f"took {took:.1f}s"
+        finally:
+            signal_postgres(pg, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while True:
+            r = srv.request("POST", "/v1/kv/k3", token=srv.root_token, json={"v": 3})
+            if r.status_code == 204 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 204, r.text
+        assert c.secrets.kv.v1.read_secret("k", mount_point="kv")["data"] == {"v": 1}
+        srv.proc.stop()
+
+
+def test_multi_host_connection_string(pg_server, pg_trove):
+    """libpq's host list: the first host is dead, the second takes the
+    connection (target_session_attrs=read-write)."""
+    dead = free_port()
+    dsn = pg_server.dsn(target_session_attrs="read-write").replace(
+        "host=127.0.0.1 port=" + str(pg_server.port), f"host=127.0.0.1,127.0.0.1 port={dead},{pg_server.port}")
+    srv = pg_trove(pg_server, "t_multi", start=False)
+    srv.config_path.write_text(srv.config_path.read_text().replace(pg_server.url(), dsn))
+    srv.proc.start()
+    srv.init(1, 1)
+    srv.unseal()
+    assert rows(pg_server, "t_multi") > 0
 
 
 def migrate(cfg_path, *flags):
