@@ -230,6 +230,40 @@ static int check_pg(const struct storage_config *sc, const char *block, const st
 	return 0;
 }
 
+/* hcl_opts_apply, where a count may also be written as a string of
+ * digits: Vault documents max_parallel as a string ("128"), and its
+ * storage options are read as strings whatever their HCL type. */
+static int apply_counts_as_strings(struct storage_config *sc, const struct hcl_opt *table,
+                                   const struct hcl_value *body, const char *file, const char *block, struct buf *err)
+{
+	struct hcl_value copy = *body, *ints = NULL;
+	struct hcl_member *members = NULL;
+	size_t n = body->type == HCL_OBJECT ? body->u.object.len : 0;
+	int r;
+
+	if (n > 0) {
+		members = xcalloc(n, sizeof(*members));
+		ints = xcalloc(n, sizeof(*ints));
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct hcl_member *m = &body->u.object.members[i];
+		const struct hcl_opt *o = hcl_opt_find(table, m->key);
+		int64_t v;
+		members[i] = *m;
+		if (o && o->type == HCL_OPT_COUNT && m->value->type == HCL_STRING && strconv_int64(m->value->u.string.ptr, &v)) {
+			ints[i] = *m->value;
+			ints[i].type = HCL_INT;
+			ints[i].u.i = v;
+			members[i].value = &ints[i];
+		}
+	}
+	copy.u.object.members = members;
+	r = hcl_opts_apply(sc, table, &copy, file, block, err);
+	free(members);
+	free(ints);
+	return r;
+}
+
 int config_storage_block(struct storage_config *sc, const char *kind, const char *type, const struct hcl_value *body,
                          int line, const char *file, struct buf *err)
 {
@@ -249,11 +283,11 @@ int config_storage_block(struct storage_config *sc, const char *kind, const char
 	sc->where = hcl_config_where(file, line);
 	sc->max_connect_retries = -1;
 	snprintf(block, sizeof(block), "%s \"%s\": ", kind, type);
-	if ((r = hcl_opts_apply(sc, table, body, file, block, err)) != 0)
+	if (strcmp(type, "postgresql") != 0)
+		return hcl_opts_apply(sc, table, body, file, block, err);
+	if ((r = apply_counts_as_strings(sc, table, body, file, block, err)) != 0)
 		return r;
-	if (strcmp(type, "postgresql") == 0)
-		return check_pg(sc, block, body, line, file, err);
-	return 0;
+	return check_pg(sc, block, body, line, file, err);
 }
 
 static int load_storage(void *ctx, const char *type, const struct hcl_value *body, int line,

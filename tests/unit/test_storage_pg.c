@@ -96,6 +96,26 @@ static void test_config_block(void **state)
 	assert_true(cfg.storage.skip_create_table);
 	config_release(&cfg);
 
+	/* Vault's string form of the counts */
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, "storage \"postgresql\" {\n  max_parallel = \"128\"\n  max_connect_retries = \"3\"\n}\n",
+	                      &err),
+	                 0);
+	assert_int_equal(cfg.storage.max_parallel, 128);
+	assert_int_equal(cfg.storage.max_connect_retries, 3);
+	config_release(&cfg);
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, "storage \"postgresql\" {\n  max_parallel = \"lots\"\n}\n", &err),
+	                 TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "t.hcl:2:"));
+	assert_non_null(strstr(err.data, "max_parallel: expected a whole number"));
+	config_release(&cfg);
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, "storage \"postgresql\" {\n  max_parallel = \"0\"\n}\n", &err),
+	                 TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "max_parallel: out of range"));
+	config_release(&cfg);
+
 	/* not given: -1, read as Vault's default of one retry */
 	config_init(&cfg);
 	assert_int_equal(load(&cfg, "storage \"postgresql\" {}\n", &err), 0);
