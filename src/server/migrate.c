@@ -10,7 +10,10 @@
  * can be resumed with -start=KEY. As in Vault, a destination that already
  * holds keys is not refused: copied keys overwrite, others stay (docs/ha.md
  * says to migrate into an empty one). The lock key itself and Vault's HA
- * lock key (core/lock) are not copied. */
+ * lock key (core/lock) are not copied. Keys are written in transactions
+ * of up to 256 keys or 4 MiB (a durable destination syncs once per
+ * transaction); a failed batch is reported by its first key, where
+ * -start resumes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,13 +161,73 @@ static int set_lock(struct storage *s)
 	return r;
 }
 
+/* Keys are written in batches, one transaction each: a durable backend
+ * syncs once per transaction, so one key per commit would make the copy
+ * run at the destination's sync rate. */
+#define BATCH_KEYS 256
+#define BATCH_BYTES ((size_t)4 << 20)
+
 struct copier {
 	struct storage *from, *to;
 	const char *start;
 	size_t copied;
-	char *failed_key_owned; /* the key (or folder) that failed */
+	struct storage_op batch[BATCH_KEYS];
+	size_t nbatch, batch_bytes;
+	char *failed_key; /* the key (or folder) that failed: resume there */
 	const char *failed_op;
 };
+
+static void batch_clear(struct copier *c)
+{
+	for (size_t i = 0; i < c->nbatch; i++) {
+		free((char *)c->batch[i].key);
+		free((void *)c->batch[i].value);
+	}
+	c->nbatch = 0;
+	c->batch_bytes = 0;
+}
+
+/* Writes the batch in one transaction; reports each key once written. */
+static int batch_flush(struct copier *c)
+{
+	int r;
+
+	if (c->nbatch == 0)
+		return 0;
+	if ((r = storage_txn(c->to, c->batch, c->nbatch)) != 0) {
+		c->failed_op = "write";
+		c->failed_key = xstrdup(c->batch[0].key);
+	} else {
+		for (size_t i = 0; i < c->nbatch; i++)
+			fprintf(stderr, "copied key: %s\n", c->batch[i].key);
+		c->copied += c->nbatch;
+	}
+	batch_clear(c);
+	return r;
+}
+
+/* Reads key from the source into the batch (full is consumed). */
+static int copy_key(struct copier *c, char *full)
+{
+	unsigned char *v = NULL;
+	size_t n = 0;
+	int r = storage_get(c->from, full, &v, &n);
+
+	if (r == TROVE_ERR_NOT_FOUND) {
+		free(full); /* deleted since the list: nothing to copy */
+		return 0;
+	}
+	if (r != 0) {
+		c->failed_op = "read";
+		c->failed_key = full;
+		return r;
+	}
+	c->batch[c->nbatch++] = (struct storage_op){STORAGE_PUT, full, v, n};
+	c->batch_bytes += strlen(full) + n;
+	if (c->nbatch == BATCH_KEYS || c->batch_bytes >= BATCH_BYTES)
+		return batch_flush(c);
+	return 0;
+}
 
 /* Copies every key under prefix (depth first, in list order, which is
  * key order). */
@@ -176,7 +239,7 @@ static int copy_tree(struct copier *c, const char *prefix)
 
 	strlist_init(&kids);
 	if ((r = storage_list(c->from, prefix, &kids)) != 0) {
-		c->failed_key_owned = xstrdup(prefix[0] ? prefix : "(root)");
+		c->failed_key = xstrdup(prefix[0] ? prefix : "(root)");
 		c->failed_op = "list";
 		goto out;
 	}
@@ -197,23 +260,7 @@ static int copy_tree(struct copier *c, const char *prefix)
 			free(full);
 			continue;
 		}
-		unsigned char *v = NULL;
-		size_t n = 0;
-		if ((r = storage_get(c->from, full, &v, &n)) == TROVE_ERR_NOT_FOUND) {
-			r = 0; /* deleted since the list: nothing to copy */
-		} else if (r != 0) {
-			c->failed_op = "read";
-		} else if ((r = storage_put(c->to, full, v, n)) != 0) {
-			c->failed_op = "write";
-		} else {
-			c->copied++;
-			fprintf(stderr, "copied key: %s\n", full);
-		}
-		free(v);
-		if (r != 0)
-			c->failed_key_owned = full;
-		else
-			free(full);
+		r = copy_key(c, full);
 	}
 out:
 	strlist_release(&kids);
@@ -261,16 +308,23 @@ static int run(const struct migrate_config *mc, const struct migrate_flags *fl)
 		goto out;
 	}
 	locked = true;
-	struct copier c = {.from = from, .to = to, .start = fl->start};
-	if ((r = copy_tree(&c, "")) != 0) {
+	struct copier *c = xcalloc(1, sizeof(*c));
+	c->from = from;
+	c->to = to;
+	c->start = fl->start;
+	if ((r = copy_tree(c, "")) == 0)
+		r = batch_flush(c);
+	if (r != 0) {
 		fprintf(stderr, "Error migrating: %s of key \"%s\" failed: %s (resume with -start=\"%s\")\n",
-		        c.failed_op ? c.failed_op : "copy", c.failed_key_owned ? c.failed_key_owned : "?", err_message(r),
-		        c.failed_key_owned ? c.failed_key_owned : "");
-		free(c.failed_key_owned);
-		goto out;
+		        c->failed_op ? c->failed_op : "copy", c->failed_key ? c->failed_key : "?", err_message(r),
+		        c->failed_key ? c->failed_key : "");
+	} else {
+		fprintf(stderr, "Success! All of the keys have been migrated (%zu copied).\n", c->copied);
+		code = 0;
 	}
-	fprintf(stderr, "Success! All of the keys have been migrated (%zu copied).\n", c.copied);
-	code = 0;
+	batch_clear(c);
+	free(c->failed_key);
+	free(c);
 out:
 	if (locked && (r = storage_delete(from, STORAGE_MIGRATION_LOCK)) != 0) {
 		fprintf(stderr, "Error: cannot remove the migration lock (%s): run 'trove operator migrate -reset'\n",

@@ -435,6 +435,28 @@ def test_migration_lock(pg_server, pg_trove, tmp_path):
     assert srv.seal_status()["initialized"] is True
 
 
+def test_migrate_failure_after_start_exits_2_and_names_the_key(pg_server, pg_trove, tmp_path):
+    """A key LMDB cannot hold (over 511 bytes) stops a PostgreSQL -> LMDB
+    migration: exit 2, the failing batch's first key named for -start,
+    and the source's lock removed."""
+    srv = pg_trove(pg_server, "t_fail")
+    srv.init(1, 1)
+    srv.unseal()
+    c = srv.client(srv.root_token)
+    c.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+    c.secrets.kv.v1.create_or_update_secret("L" * 600, secret={"v": 1}, mount_point="kv")
+    srv.proc.stop()
+    mcfg = tmp_path / "m.hcl"
+    mcfg.write_text(f'storage_source "postgresql" {{\n  connection_url = "{pg_server.url()}"\n'
+                    '  table = "t_fail"\n}\n'
+                    f'storage_destination "lmdb" {{\n  path = "{tmp_path / "dest"}"\n}}\n')
+    p = migrate(mcfg)
+    assert p.returncode == 2, p.stderr
+    assert "Error migrating: write of key" in p.stderr and "resume with -start=" in p.stderr
+    assert "Success" not in p.stderr
+    assert pg_server.sql("SELECT count(*) FROM t_fail WHERE key = convert_to('core/migration', 'UTF8')") == "0"
+
+
 def test_migrate_config_errors(tmp_path):
     cases = [
         ('storage_source "inmem" {}\nstorage_destination "lmdb" { path = "/tmp/x" }\n', "cannot be migrated"),
