@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "hcl.h"
 #include "core/audit.h"
 
 #define CONFIG_MAX_LISTENERS 16
@@ -33,9 +34,18 @@ struct listener_config {
 };
 
 struct storage_config {
-	char *type; /* "inmem" | "lmdb" */
-	char *path;
+	char *type; /* "inmem" | "lmdb" | "postgresql" */
+	char *path;      /* lmdb */
 	uint64_t max_size;
+	/* postgresql (Vault's keys; docs/ha.md) */
+	char *connection_url;
+	char *table;
+	char *ha_table; /* checked, unused until HA is built */
+	int64_t max_parallel;
+	int64_t max_idle_connections;
+	int64_t max_connect_retries; /* -1: not given (the default, 1) */
+	bool ha_enabled;             /* true is refused for now */
+	bool skip_create_table;
 	char *where;
 };
 
@@ -87,6 +97,15 @@ int config_load_text(struct server_config *cfg, const char *name, const char *te
  * listener, TLS files readable when TLS is on, lease TTLs consistent,
  * audit blocks and audit_file_dirs well formed). */
 int config_validate(const struct server_config *cfg, struct buf *err);
+
+/* Reads one storage block (`storage "TYPE" { ... }`, or operator
+ * migrate's storage_source / storage_destination: `kind` names it in
+ * messages) into sc, which must be zeroed or released. 0, or
+ * TROVE_ERR_INVALID with "file:line: ..." in err. */
+int config_storage_block(struct storage_config *sc, const char *kind, const char *type, const struct hcl_value *body,
+                         int line, const char *file, struct buf *err);
+/* Frees what sc holds and zeroes it. */
+void config_storage_release(struct storage_config *sc);
 
 /* Adds a listener with defaults (for -dev); returns it or NULL when full. */
 struct listener_config *config_add_listener(struct server_config *cfg);

@@ -33,6 +33,7 @@
 #include "pool.h"
 #include "secure.h"
 #include "storage/storage.h"
+#include "server/storage_open.h"
 #include "trove_version.h"
 
 #include "banned.h"
@@ -179,14 +180,6 @@ static const char *write_pid_file(const char *path)
 		why = strerror(errno ? errno : EIO);
 	close(fd);
 	return why;
-}
-
-static struct storage *open_storage(const struct storage_config *sc, struct buf *err)
-{
-	if (strcmp(sc->type, "inmem") == 0)
-		return storage_inmem_new();
-	struct storage_lmdb_config lc = { sc->path, (size_t)sc->max_size };
-	return storage_lmdb_new(&lc, err);
 }
 
 static void print_dev_banner(const struct listener_config *l, const char *unseal_b64, const char *root_token)
@@ -364,9 +357,24 @@ int server_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!(physical = open_storage(&cfg.storage, &err))) {
+	if (!(physical = server_storage_open(&cfg.storage, &err))) {
 		fprintf(stderr, "Error opening storage \"%s\": %s\n", cfg.storage.type, err.data);
 		goto out;
+	}
+	{
+		char started[64];
+		int locked = server_storage_migration_locked(physical, started, sizeof(started));
+		if (locked != 0) {
+			if (locked > 0)
+				fprintf(stderr,
+				        "Error: a storage migration is in progress (started: %s). Trove does not start "
+				        "until it completes; 'trove operator migrate -reset' clears the lock.\n",
+				        started);
+			else
+				fprintf(stderr, "Error reading storage \"%s\": %s\n", cfg.storage.type,
+				        err_message(locked));
+			goto out;
+		}
 	}
 	struct core_config cc = {
 	    .storage_type = cfg.storage.type,
