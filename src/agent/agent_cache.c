@@ -168,18 +168,21 @@ void agent_cache_free(struct agent_cache *c)
 
 /* The key is SHA-256 over the request's fields, each prefixed with its
  * length. Think of a client on the node that wants another client's cached
- * answer (a leased secret, a token): it must send a request with its own
- * token whose key equals the victim's. The length prefixes make the
- * encoding injective (no two field lists give the same bytes, whatever
- * the fields hold), so equal keys need a SHA-256 collision, and a 256-bit
- * output leaves no room for one by chance or by search. A fast 64-bit
- * hash (strhash.h, or an unkeyed one of any size that is not
- * collision-resistant) would let a client search offline for a request
- * that collides with a victim's key it can compute; a keyed one would
- * rest on the key staying secret. So the hash stays SHA-256, computed
- * without an algorithm fetch (sha256_stream, hmac.h): over HTTP nothing
- * else in the agent fetches from OpenSSL, and the first fetch alone costs
- * about 2 MiB of resident memory. */
+ * answer (a leased secret, a token): the lookup comes before the server
+ * sees the request, and the client chooses every field it sends, its
+ * token included, so it needs a request whose key equals the victim's.
+ * The length prefixes make the encoding injective (no two field lists give
+ * the same bytes, whatever the fields hold): equal keys mean the same
+ * fields, the victim's token among them, which a client holding it needs
+ * no cache to use, or a SHA-256 collision or second preimage, out of reach
+ * of any search. A non-cryptographic or short hash (strhash.h's 64-bit
+ * FNV-1a) gives no such bound: its outputs can be steered, and 64 bits
+ * are a guessing margin counted in requests rather than in work no one can
+ * do. A keyed hash would add a secret to keep for the bound to hold. So
+ * the hash stays SHA-256, computed without an algorithm fetch
+ * (sha256_stream, hmac.h): over HTTP nothing else in the agent fetches
+ * from OpenSSL, and the first fetch alone costs about 2 MiB of resident
+ * memory. */
 static void hash_field(struct sha256_stream *h, const char *s, size_t n)
 {
 	unsigned char len[8];
