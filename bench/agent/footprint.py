@@ -19,7 +19,8 @@ anonymous memory; file-backed and anonymous), with the proportional and
 private figures of smaps_rollup (PSS, USS: pages shared with other
 processes counted in part or not at all), and whether VmRSS is within
 the issue's target of 5 MB (5,000,000 bytes, 4.77 MiB; TARGET_KB to
-change it). With CHECK_TARGET=1 it exits 1 when a scheme is over.
+change it). With CHECK_TARGET=1 it exits 1 when a scheme is over; with
+KEEP=1 it keeps its scratch directory (configs, logs, data).
 
     python3 bench/agent/footprint.py            # TROVE_BIN defaults to build/trove
     IDLE_SECONDS=60 SCHEMES="http https" python3 bench/agent/footprint.py
@@ -28,6 +29,7 @@ change it). With CHECK_TARGET=1 it exits 1 when a scheme is over.
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -285,6 +287,8 @@ cache {{}}
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
