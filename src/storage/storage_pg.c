@@ -1,15 +1,12 @@
 /* storage_pg.c — the postgresql backend: a pool of libpq connections.
  *
  * Design. Each call takes a connection from the pool (mutex + condvar; at
- * most max_parallel are open, opened on demand), sends its prepared
- * statement, waits for the answer with poll() until a deadline
- * (statement_timeout + 5 s: a server that accepts and never answers must
- * not hold a thread forever) and gives the connection back. Connecting is
- * bounded by libpq's connect_timeout, a vanished peer by TCP keepalives
- * and tcp_user_timeout (defaults set below; the connection string
- * overrides them). Writes run on worker threads (storage->durable); a
- * read that a route serves on an event loop costs that loop one round
- * trip. The SQL text and the tables are storage_pg_schema.c's.
+ * most max_parallel are open, opened on demand), runs prepared statements
+ * on it and gives it back. libpq's synchronous calls are enough: storage
+ * calls already run on worker threads (storage->durable), never on an
+ * event loop, and every wait is bounded by libpq's connect_timeout, the
+ * session's statement_timeout and TCP keepalives / tcp_user_timeout
+ * (defaults set below; the connection string overrides them).
  *
  * Keys and values travel as binary bytea parameters, never in SQL text:
  * the only name spliced into SQL is the table, validated as an identifier
@@ -17,8 +14,11 @@
  * order is LMDB's whatever the database's encoding or collation, and any
  * key byte but NUL is stored as it is.
  *
- * list(prefix) is one statement, a loose index scan over parent_path
- * (storage_pg_schema.c): one index probe per child folder.
+ * list(prefix): direct children are the keys whose parent_path is prefix
+ * (one index lookup); folders are found by a loose index scan over
+ * parent_path (a recursive query that, from each folder "d/" found, seeks
+ * to prefix+"d0"), so a folder costs one index probe however many keys it
+ * holds.
  *
  * Failures. A broken connection (see storage_pg.h) is closed together with
  * every idle one (after a restart of PostgreSQL they are all dead) and the
@@ -31,6 +31,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,6 @@
 #include "pq_lazy.h"
 #include "secure.h"
 #include "storage/storage_pg.h"
-#include "storage/storage_pg_int.h"
 
 #include "banned.h"
 
@@ -51,6 +52,8 @@
  * the wait before the first connection has said its statement_timeout. */
 #define WAIT_MARGIN_MS 5000
 #define WAIT_DEFAULT_MS (30000 + WAIT_MARGIN_MS)
+/* Any constant: serialises table creation between nodes starting at once. */
+#define SCHEMA_LOCK_KEY "7236527815093401903"
 
 enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST__COUNT };
 static const char *const stmt_name[ST__COUNT] = {"trove_get", "trove_put", "trove_del", "trove_list",
@@ -78,12 +81,23 @@ static struct pg_store *impl(struct storage *s)
 	return s->impl;
 }
 
+/* libpq's messages end in a newline; logs want one line. */
+static void one_line(char *msg, size_t cap, const char *from)
+{
+	size_t n = 0;
+	for (; from && from[n] && n + 1 < cap; n++)
+		msg[n] = (from[n] == '\n' || from[n] == '\r' || from[n] == '\t') ? ' ' : from[n];
+	while (n > 0 && msg[n - 1] == ' ')
+		n--;
+	msg[n] = '\0';
+}
+
 static void note_down(struct pg_store *p, const char *what, const char *why)
 {
 	char msg[512];
 	bool first;
 
-	pg_one_line(msg, sizeof(msg), why);
+	one_line(msg, sizeof(msg), why);
 	pthread_mutex_lock(&p->mu);
 	first = !p->down;
 	p->down = true;
@@ -133,7 +147,7 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 		return TROVE_ERR_UNAVAILABLE;
 	}
 	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+	one_line(msg, sizeof(msg), PQresultErrorMessage(res));
 	log_error("postgresql storage error", "table", p->table, "op", what, "sqlstate", st, "error", msg);
 	/* 57014: statement_timeout; 53xxx: out of resources (connections,
 	 * disk, memory) — both pass, so they are "try again" */
@@ -216,7 +230,7 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 
 	if (c == NULL) {
-		pg_one_line(why, cap, pq_lazy_load() ? "out of memory" : PQ_LAZY_UNLOADED);
+		one_line(why, cap, pq_lazy_load() ? "out of memory" : PQ_LAZY_UNLOADED);
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK)
@@ -244,7 +258,7 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	PQclear(res);
 	return c;
 fail:
-	pg_one_line(why, cap,
+	one_line(why, cap,
 	         late ? "no answer in time"
 	         : res && PQresultStatus(res) == PGRES_FATAL_ERROR ? PQresultErrorMessage(res)
 	                                                          : PQerrorMessage(c));
@@ -517,6 +531,165 @@ static const struct storage_ops pg_ops = {
     .destroy = pg_destroy,
 };
 
+/* tmpl with every "@T" replaced by the table name (an identifier,
+ * validated: storage_pg_table_refused). */
+static char *sql_of(const char *tmpl, const char *t)
+{
+	struct buf b;
+	const char *at;
+
+	buf_init(&b, 8192);
+	while ((at = strstr(tmpl, "@T")) != NULL) {
+		buf_append(&b, tmpl, (size_t)(at - tmpl));
+		buf_append_str(&b, t);
+		tmpl = at + 2;
+	}
+	buf_append_str(&b, tmpl);
+	return buf_take(&b);
+}
+
+/* The loose index scan of list (see the top of this file). $1 is the
+ * prefix, $2 the first string past it (none at the root). */
+static char *list_sql(const char *t, bool bounded)
+{
+	static const char with_end[] =
+	    "WITH RECURSIVE f(p) AS ("
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path > $1 AND parent_path < $2"
+	    " ORDER BY parent_path LIMIT 1)"
+	    " UNION ALL"
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path >="
+	    " substr(f.p, 1, length($1) + position(decode('2f', 'hex') IN substr(f.p, length($1) + 1)) - 1)"
+	    " || decode('30', 'hex') AND parent_path < $2 ORDER BY parent_path LIMIT 1)"
+	    " FROM f WHERE f.p IS NOT NULL)"
+	    " SELECT substr(p, length($1) + 1, position(decode('2f', 'hex') IN substr(p, length($1) + 1)))"
+	    " FROM f WHERE p IS NOT NULL"
+	    " UNION ALL SELECT substr(key, length($1) + 1) FROM \"@T\" WHERE parent_path = $1"
+	    " ORDER BY 1";
+	static const char at_root[] =
+	    "WITH RECURSIVE f(p) AS ("
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path > $1 ORDER BY parent_path LIMIT 1)"
+	    " UNION ALL"
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path >="
+	    " substr(f.p, 1, position(decode('2f', 'hex') IN f.p) - 1) || decode('30', 'hex')"
+	    " ORDER BY parent_path LIMIT 1)"
+	    " FROM f WHERE f.p IS NOT NULL)"
+	    " SELECT substr(p, 1, position(decode('2f', 'hex') IN p)) FROM f WHERE p IS NOT NULL"
+	    " UNION ALL SELECT key FROM \"@T\" WHERE parent_path = $1"
+	    " ORDER BY 1";
+	return sql_of(bounded ? with_end : at_root, t);
+}
+
+static void set_err(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	buf_reset(err);
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+}
+
+/* Runs one setup statement; on failure writes why into err. */
+static bool setup_exec(PGconn *c, const char *sql, ExecStatusType want, const char *table, struct buf *err)
+{
+	PGresult *res = PQexec(c, sql);
+	bool ok = PQresultStatus(res) == want;
+	if (!ok) {
+		char msg[512];
+		one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+		set_err(err, "postgresql: table \"%s\": %s", table, msg);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* Creates what is missing (unless skip_create) and checks the version of
+ * the table's layout, in one transaction. */
+static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct buf *err)
+{
+	const char *t = p->table;
+	const char *vals[1] = {t};
+	char *sql = NULL, *ddl = NULL;
+	PGresult *res = NULL;
+	bool ok = false;
+	long version;
+
+	if (!setup_exec(c, "BEGIN", PGRES_COMMAND_OK, t, err))
+		return false;
+	if (!skip_create) {
+		ddl = sql_of("SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
+		             "CREATE TABLE IF NOT EXISTS trove_storage_schema (kv_table text COLLATE \"C\" PRIMARY KEY,"
+		             " version integer NOT NULL);"
+		             "CREATE TABLE IF NOT EXISTS \"@T\" (key bytea PRIMARY KEY, parent_path bytea NOT NULL,"
+		             " value bytea NOT NULL);"
+		             "CREATE INDEX IF NOT EXISTS \"@T_parent_path\" ON \"@T\" (parent_path)",
+		             t);
+		if (!setup_exec(c, ddl, PGRES_COMMAND_OK, t, err))
+			goto out;
+	}
+	/* a table of another layout (Vault's, say) is refused */
+	sql = sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
+	             " AND atttypid = 'bytea'::regtype AND attname IN ('key', 'parent_path', 'value')",
+	             t);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		char msg[512];
+		one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+		set_err(err, "postgresql: table \"%s\": %s", t, msg);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "3") != 0) {
+		set_err(err,
+		        "postgresql: table \"%s\" exists with another layout (Trove's has the columns key, "
+		        "parent_path and value, all bytea): give another table, or migrate into a new one",
+		        t);
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (!skip_create) {
+		res = PQexecParams(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
+		                      " ON CONFLICT (kv_table) DO NOTHING",
+		                   1, NULL, vals, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
+			goto out;
+		}
+		PQclear(res);
+	}
+	res = PQexecParams(c, "SELECT version FROM trove_storage_schema WHERE kv_table = $1", 1, NULL, vals, NULL,
+	                   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		set_err(err, "postgresql: table \"%s\" has no row in trove_storage_schema%s", t,
+		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
+		goto out;
+	}
+	version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (version != STORAGE_PG_SCHEMA_VERSION) {
+		char v[64];
+		snprintf(v, sizeof(v), "%ld; this Trove reads version %d", version, STORAGE_PG_SCHEMA_VERSION);
+		set_err(err,
+		        version > STORAGE_PG_SCHEMA_VERSION
+		            ? "postgresql: table \"%s\" was written by a newer Trove (layout version %s): upgrade Trove"
+		            : "postgresql: table \"%s\" has an unknown layout version (%s)",
+		        t, v);
+		goto out;
+	}
+	ok = setup_exec(c, "COMMIT", PGRES_COMMAND_OK, t, err);
+out:
+	PQclear(res);
+	if (!ok) {
+		PGresult *rb = PQexec(c, "ROLLBACK");
+		PQclear(rb);
+	}
+	free(sql);
+	free(ddl);
+	return ok;
+}
+
 /* Connects at open, retrying with a backoff (15 ms doubling to 5 s);
  * retries 0 means until the database answers. */
 static PGconn *connect_at_open(struct pg_store *p, bool prepare, unsigned retries, struct buf *err)
@@ -529,7 +702,7 @@ static PGconn *connect_at_open(struct pg_store *p, bool prepare, unsigned retrie
 		if (c != NULL)
 			return c;
 		if (retries != 0 && attempt >= retries) {
-			pg_set_err(err, "postgresql: cannot connect (table \"%s\"): %s", p->table, why);
+			set_err(err, "postgresql: cannot connect (table \"%s\"): %s", p->table, why);
 			return NULL;
 		}
 		log_warn("postgresql storage: cannot connect, retrying", "table", p->table, "error", why);
@@ -548,7 +721,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	PGconn *c;
 
 	if (why != NULL) {
-		pg_set_err(err, "postgresql: table \"%s\" %s", table, why);
+		set_err(err, "postgresql: table \"%s\" %s", table, why);
 		return NULL;
 	}
 	if (url == NULL || url[0] == '\0')
@@ -562,13 +735,13 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p->idle = xcalloc(p->max, sizeof(*p->idle));
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->sql[ST_GET] = pg_sql_of("SELECT value FROM \"@T\" WHERE key = $1", table);
-	p->sql[ST_PUT] = pg_sql_of("INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
+	p->sql[ST_GET] = sql_of("SELECT value FROM \"@T\" WHERE key = $1", table);
+	p->sql[ST_PUT] = sql_of("INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
 	                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
 	                        table);
-	p->sql[ST_DEL] = pg_sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
-	p->sql[ST_LIST] = pg_list_sql(table, true);
-	p->sql[ST_LIST_ROOT] = pg_list_sql(table, false);
+	p->sql[ST_DEL] = sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
+	p->sql[ST_LIST] = list_sql(table, true);
+	p->sql[ST_LIST_ROOT] = list_sql(table, false);
 	p->base.ops = &pg_ops;
 	p->base.durable = true;
 	p->base.impl = p;
@@ -577,7 +750,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	 * set them up on a bare connection first. */
 	if ((c = connect_at_open(p, false, cfg->max_connect_retries, err)) == NULL)
 		goto fail;
-	if (!pg_setup_schema(c, p->table, cfg->skip_create_table, err)) {
+	if (!setup_schema(p, c, cfg->skip_create_table, err)) {
 		PQfinish(c);
 		goto fail;
 	}
