@@ -369,10 +369,12 @@ void ha_stop(struct ha *h)
 	if (!started)
 		return;
 	pthread_join(h->thread, NULL);
+	/* Still a standby, with no active known: until the listeners stop,
+	 * what needs the active answers 503 here. */
 	pthread_mutex_lock(&h->mu);
 	h->started = false;
+	h->leader.known = false;
 	pthread_mutex_unlock(&h->mu);
-	atomic_store(&h->role, HA_ROLE_DISABLED);
 }
 
 int ha_step_down(struct ha *h)

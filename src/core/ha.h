@@ -123,7 +123,9 @@ struct ha_config {
  * when already started. */
 int ha_start(struct ha *h, struct ha_lock *lock, const struct ha_config *cfg);
 /* Steps down if active (hooks run, lock released) and joins the thread.
- * Idempotent; the role stays what it was before ha_start (disabled) after. */
+ * Idempotent. The role then stays standby with no active known (what
+ * needs the active answers 503) until the process ends; never started,
+ * it stays disabled. */
 void ha_stop(struct ha *h);
 
 /* sys/step-down: releases the lock (when active) and makes no attempt to

@@ -281,7 +281,8 @@ static void t_acquire_lose_and_step_down(void **state)
 	assert_int_equal(f.fenced, 0);
 
 	ha_stop(h);
-	assert_int_equal(ha_role(h), HA_ROLE_DISABLED);
+	assert_int_equal(ha_role(h), HA_ROLE_STANDBY);
+	assert_int_equal(ha_may_serve(h), HA_SERVE_UNAVAILABLE);
 	assert_true(f.heartbeats > 0);
 	core_fixture_stop(&fx);
 }
