@@ -41,6 +41,11 @@
 struct ha {
 	struct core *core;
 	_Atomic int role; /* enum ha_role */
+	/* Monotonic ms until which the active node's lease is surely its
+	 * own (its last renewal's start + ttl - one retry): past it the node
+	 * serves nothing that needs the active, even if its lock thread is
+	 * stuck in a call to an unreachable database. */
+	_Atomic int64_t active_until_ms;
 	atomic_bool standby_reads;
 
 	pthread_mutex_t mu; /* guards what follows */
@@ -58,6 +63,11 @@ struct ha {
 	struct ha_config cfg;
 	uint64_t epoch;
 };
+
+static int64_t now_ms(void)
+{
+	return clock_monotonic_ns() / 1000000;
+}
 
 const char *ha_role_name(enum ha_role r)
 {
@@ -88,8 +98,9 @@ enum ha_serve ha_may_serve(const struct ha *h)
 {
 	switch (ha_role(h)) {
 	case HA_ROLE_DISABLED:
-	case HA_ROLE_ACTIVE:
 		return HA_SERVE_HERE;
+	case HA_ROLE_ACTIVE:
+		return now_ms() < atomic_load(&((struct ha *)h)->active_until_ms) ? HA_SERVE_HERE : HA_SERVE_UNAVAILABLE;
 	case HA_ROLE_STEPPING_DOWN:
 		return HA_SERVE_UNAVAILABLE;
 	case HA_ROLE_STANDBY:
@@ -175,11 +186,6 @@ void ha_free(struct ha *h)
 }
 
 /* --- transitions (lock thread only) ------------------------------------ */
-
-static int64_t now_ms(void)
-{
-	return clock_monotonic_ns() / 1000000;
-}
 
 static void set_leader_self(struct ha *h)
 {
@@ -284,8 +290,10 @@ static void *lock_main(void *arg)
 			int64_t sent = now_ms();
 			int r = stop || sealed || down ? TROVE_ERR_CONFLICT
 			                               : ops->renew(h->lock, &h->cfg.self, h->epoch, ttl);
-			if (r == 0)
+			if (r == 0) {
 				deadline = sent + ttl - retry;
+				atomic_store(&h->active_until_ms, deadline);
+			}
 			if (r == TROVE_ERR_CONFLICT || (r != 0 && now_ms() >= deadline))
 				step_down(h, stop ? "shutting down" : sealed ? "sealed" : down ? "step-down requested"
 				                   : r == TROVE_ERR_CONFLICT ? "the lock is held by another node"
@@ -294,6 +302,7 @@ static void *lock_main(void *arg)
 			int64_t sent = now_ms();
 			if (ops->acquire(h->lock, &h->cfg.self, ttl, &h->epoch) == 0) {
 				deadline = sent + ttl - retry;
+				atomic_store(&h->active_until_ms, deadline);
 				become_active(h);
 			}
 		}

@@ -66,7 +66,8 @@ void ha_leader(struct ha *h, struct ha_leader *out);
 /* --- may this request be served here? -------------------------------- */
 
 enum ha_serve {
-	HA_SERVE_HERE,      /* active, or HA disabled */
+	HA_SERVE_HERE,      /* active (within the lease it last renewed), or
+	                     * HA disabled */
 	HA_SERVE_REDIRECT,  /* standby with an active node known: 307 to it */
 	HA_SERVE_UNAVAILABLE /* no active node known, or stepping down: 503 */
 };

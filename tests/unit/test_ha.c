@@ -16,6 +16,8 @@
 #include "core/scheduler.h"
 #include "err.h"
 
+#include "server/standby.h"
+
 #include "core_fixture.h"
 
 /* An in-memory lock: held by "me" or by the node named in `other`. */
@@ -26,6 +28,7 @@ struct fake {
 	char other_api[HA_ADDR_MAX];
 	uint64_t epoch, fenced;
 	bool down;     /* the database is out of reach */
+	volatile bool stall; /* renew hangs (a database that answers nothing) */
 	int acquires, releases, heartbeats;
 };
 
@@ -56,6 +59,10 @@ static int f_renew(struct ha_lock *l, const struct ha_self *me, uint64_t epoch, 
 {
 	(void)ttl;
 	struct fake *f = F(l);
+	while (f->stall) {
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
 	pthread_mutex_lock(&f->mu);
 	int r = f->down ? TROVE_ERR_UNAVAILABLE
 	        : strcmp(f->holder, me->node_id) == 0 && f->epoch == epoch ? 0 : TROVE_ERR_CONFLICT;
@@ -272,6 +279,19 @@ static void t_acquire_lose_and_step_down(void **state)
 	pthread_mutex_unlock(&f.mu);
 	assert_true(wait_role(h, HA_ROLE_ACTIVE));
 
+	/* a renewal that never returns: the role still reads active, but
+	 * past the lease nothing is served here */
+	f.stall = true;
+	for (int i = 0; i < 200 && ha_may_serve(h) == HA_SERVE_HERE; i++)
+		sleep_ms(10);
+	assert_int_equal(ha_role(h), HA_ROLE_ACTIVE);
+	assert_int_equal(ha_may_serve(h), HA_SERVE_UNAVAILABLE);
+	f.stall = false;
+	assert_true(wait_role(h, HA_ROLE_ACTIVE));
+	for (int i = 0; i < 100 && ha_may_serve(h) != HA_SERVE_HERE; i++)
+		sleep_ms(10);
+	assert_int_equal(ha_may_serve(h), HA_SERVE_HERE);
+
 	/* sealed: never holds the lock */
 	core_seal(fx.core);
 	assert_true(wait_role(h, HA_ROLE_STANDBY));
@@ -305,6 +325,20 @@ static void t_redirect_url(void **state)
 	buf_release(&b);
 }
 
+static void t_standby_answers_itself(void **state)
+{
+	(void)state;
+	assert_true(standby_answers_itself("sys/health"));
+	assert_true(standby_answers_itself("sys/leader"));
+	assert_true(standby_answers_itself("sys/seal-status"));
+	assert_true(standby_answers_itself("sys/unseal"));
+	assert_false(standby_answers_itself("sys/step-down"));
+	assert_false(standby_answers_itself("sys/ha-status"));
+	assert_false(standby_answers_itself("sys/healthx"));
+	assert_false(standby_answers_itself("secret/data/sys/health"));
+	assert_false(standby_answers_itself("auth/token/lookup-self"));
+}
+
 static void t_role_names(void **state)
 {
 	(void)state;
@@ -321,6 +355,7 @@ int main(void)
 	    cmocka_unit_test(t_acquire_lose_and_step_down),
 	    cmocka_unit_test(t_redirect_url),
 	    cmocka_unit_test(t_role_names),
+	    cmocka_unit_test(t_standby_answers_itself),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
