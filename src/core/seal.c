@@ -462,9 +462,12 @@ int core_ha_activate(struct core *c)
 	if (barrier_sealed(c->barrier))
 		goto out;
 	/* Another node wrote while this one stood by: everything kept in
-	 * memory from storage (token and policy caches, the mount and audit
-	 * tables, engines' per-mount state) is dropped and read again, the
-	 * simplest way to be right whatever changed. */
+	 * memory from storage (the barrier's keyring, token and policy
+	 * caches, the mount and audit tables, engines' per-mount state) is
+	 * dropped and read again, the simplest way to be right whatever
+	 * changed. */
+	if ((r = barrier_reload(c->barrier)) != 0)
+		goto out;
 	close_behind_barrier(c);
 	if ((r = open_behind_barrier(c)) != 0)
 		goto out;

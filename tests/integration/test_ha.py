@@ -204,6 +204,12 @@ def test_step_down_moves_activity_to_another_node(pg_server, cluster_factory):
     c = cluster_factory(pg_server, "t_ha_step")
     active = c.active()
     s = c.standbys(active)[0]
+    # written after a key rotation the standbys have not seen: the next
+    # active reads the keyring again when it takes over
+    a = active.client(c.token)
+    a.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+    assert active.put("/v1/sys/rotate", token=c.token).status_code == 204
+    a.secrets.kv.v1.create_or_update_secret("rotated", secret={"v": 1}, mount_point="kv")
     # sudo is needed: a token without it is refused
     r = active.put("/v1/sys/step-down", token="not-a-token")
     assert r.status_code == 403
@@ -214,6 +220,10 @@ def test_step_down_moves_activity_to_another_node(pg_server, cluster_factory):
     assert new is not active
     assert active.get("/v1/sys/health").status_code == 429
     assert "stepping down" in active.proc.stderr_text()
+    n = new.client(c.token)
+    assert n.secrets.kv.v1.read_secret("rotated", mount_point="kv")["data"] == {"v": 1}
+    n.secrets.kv.v1.create_or_update_secret("after", secret={"v": 2}, mount_point="kv")
+    assert new.get("/v1/sys/key-status", token=c.token).json()["term"] == 2
 
 
 def test_expired_tokens_are_revoked_by_the_next_active(pg_server, cluster_factory):
