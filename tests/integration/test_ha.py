@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from pg_server import pg_server, running_server  # noqa: F401  (the fixture)
-from trove_harness import TROVE_BIN, Server, TroveProcess, free_port, sanitizer_env
+from trove_harness import TROVE_BIN, Server, TroveProcess, free_port, run_cli, sanitizer_env
 
 TTL_MS = 1500
 RETRY_MS = 150
@@ -120,6 +120,9 @@ def test_one_active_standbys_redirect_and_answer_health(pg_server, cluster_facto
         cl = s.client(c.token)
         assert cl.secrets.kv.v2.read_secret_version("app/db", mount_point="kv")["data"]["data"] == {"pw": "s3cret"}
         cl.secrets.kv.v2.create_or_update_secret(f"via/{s.host_port[1]}", secret={"n": 1}, mount_point="kv")
+        # and so does the trove CLI
+        p = run_cli(["kv", "get", "-format=json", "kv/app/db"], env={"VAULT_ADDR": s.url, "VAULT_TOKEN": c.token})
+        assert p.returncode == 0 and "s3cret" in p.stdout, p.stderr
         # what a standby answers itself
         assert s.get("/v1/sys/health").status_code == 429
         assert s.get("/v1/sys/health?standbyok=true").status_code == 200
