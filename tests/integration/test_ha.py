@@ -347,3 +347,52 @@ def test_a_write_in_flight_when_the_lock_moves_is_refused(pg_server, cluster_fac
     pg_server.sql("UPDATE t_ha_fence_ha SET valid_until = '-infinity' WHERE ha_key = 't_ha_fence'")
     new = c.active(timeout=10)
     assert new.client(c.token).secrets.kv.v1.read_secret("before", mount_point="kv")["data"] == {"v": 1}
+
+
+def test_dynamic_credentials_are_revoked_exactly_once_across_failovers(pg_server, cluster_factory):
+    """Leases of database credentials (3 s) expire after the active node
+    has stepped down and then after another has been killed: the node
+    that is active revokes each one, and only it. Each revocation records
+    the user it drops, so a second revocation would show."""
+    pg_server.sql("CREATE TABLE IF NOT EXISTS revoked (name text)")
+    c = cluster_factory(pg_server, "t_ha_once")
+    first = c.active()
+    a = first.client(c.token)
+    a.sys.enable_secrets_engine("database", path="database")
+    url = f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{pg_server.port}/postgres?sslmode=disable"
+    r = first.put("/v1/database/config/pg", token=c.token,
+                  json={"plugin_name": "postgresql-database-plugin", "connection_url": url, "username": "postgres",
+                        "password": pg_server.password, "allowed_roles": "*"})
+    assert r.status_code in (200, 204), r.text
+    r = first.put("/v1/database/roles/short", token=c.token, json={
+        "db_name": "pg", "default_ttl": "3s", "max_ttl": "3s",
+        "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';"],
+        # IF EXISTS: a second revocation would succeed, and count
+        "revocation_statements": ["INSERT INTO revoked VALUES ('{{name}}');", "DROP ROLE IF EXISTS \"{{name}}\";"]})
+    assert r.status_code in (200, 204), r.text
+
+    def creds(node, n):
+        return [node.get("/v1/database/creds/short", token=c.token).json()["data"]["username"] for _ in range(n)]
+
+    users = creds(first, 3)
+    # the active steps down before they expire; the next one revokes them
+    assert first.put("/v1/sys/step-down", token=c.token).status_code == 204
+    second = c.active(timeout=FAILOVER_LIMIT_S, exclude=(first.url,))
+    users += creds(second, 3)
+    second.proc.kill9()
+    third = c.active(timeout=10, exclude=(second.url,))
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done = pg_server.sql("SELECT count(DISTINCT name) FROM revoked WHERE name IN (%s)" %
+                             ",".join(f"'{u}'" for u in users))
+        if int(done) == len(users):
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # a second revocation, were there one, would land by now
+    counts = pg_server.sql("SELECT name || ' ' || count(*) FROM revoked GROUP BY name").splitlines()
+    counts = dict(line.rsplit(" ", 1) for line in counts)
+    assert {u: counts.get(u) for u in users} == {u: "1" for u in users}
+    for u in users:
+        assert pg_server.sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{u}'") == "0"
+    assert third is not second

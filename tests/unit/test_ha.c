@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
+#include "core/expiration.h"
 #include "core/ha.h"
 #include "core/scheduler.h"
 #include "err.h"
@@ -237,6 +238,9 @@ static void t_acquire_lose_and_step_down(void **state)
 	assert_true(ld.known && ld.is_self);
 	assert_string_equal(ld.api_addr, "http://127.0.0.1:8200");
 
+	/* the expiration manager runs on the active node */
+	assert_int_equal(expiration_tick(core_expiration(fx.core), NULL), 0);
+
 	/* another node takes it (our lease ran out in the database) */
 	uint64_t mine = f.epoch;
 	take_by_other(&f, "http://10.0.0.2:8200/");
@@ -244,6 +248,8 @@ static void t_acquire_lose_and_step_down(void **state)
 	assert_int_equal(k.down, 1);
 	assert_int_equal(f.fenced, mine); /* in-flight writes keep failing */
 	assert_false(ha_may_run_background(h));
+	/* ... and not on a standby */
+	assert_int_equal(expiration_tick(core_expiration(fx.core), NULL), TROVE_ERR_SEALED);
 	for (int i = 0; i < 100 && ha_may_serve(h) != HA_SERVE_REDIRECT; i++)
 		sleep_ms(10);
 	assert_int_equal(ha_may_serve(h), HA_SERVE_REDIRECT);
@@ -299,6 +305,25 @@ static void t_acquire_lose_and_step_down(void **state)
 	assert_int_equal(ha_role(h), HA_ROLE_STANDBY);
 	assert_string_equal(f.holder, "");
 	assert_int_equal(f.fenced, 0);
+	/* unsealed again while the database is out of reach: a standby, and
+	 * the unseal did not start the expiration manager */
+	pthread_mutex_lock(&f.mu);
+	f.down = true;
+	pthread_mutex_unlock(&f.mu);
+	struct seal_status st;
+	struct buf err;
+	buf_init(&err, 256);
+	assert_int_equal(core_unseal(fx.core, fx.res.keys[0], fx.res.key_len, &st, &err), 0);
+	assert_false(st.sealed);
+	buf_release(&err);
+	sleep_ms(100);
+	assert_int_equal(ha_role(h), HA_ROLE_STANDBY);
+	assert_int_equal(expiration_tick(core_expiration(fx.core), NULL), TROVE_ERR_SEALED);
+	pthread_mutex_lock(&f.mu);
+	f.down = false;
+	pthread_mutex_unlock(&f.mu);
+	assert_true(wait_role(h, HA_ROLE_ACTIVE));
+	assert_int_equal(expiration_tick(core_expiration(fx.core), NULL), 0);
 
 	ha_stop(h);
 	assert_int_equal(ha_role(h), HA_ROLE_STANDBY);
