@@ -44,6 +44,7 @@
 #include "pq_lazy.h"
 #include "secure.h"
 #include "storage/storage_pg.h"
+#include "storage/storage_pg_impl.h"
 
 #include "banned.h"
 
@@ -55,26 +56,10 @@
 /* Any constant: serialises table creation between nodes starting at once. */
 #define SCHEMA_LOCK_KEY "7236527815093401903"
 
-enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST__COUNT };
 static const char *const stmt_name[ST__COUNT] = {"trove_get", "trove_put", "trove_del", "trove_list",
-                                                  "trove_list_root"};
-static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1};
+                                                  "trove_list_root", "trove_fence"};
+static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1, 2};
 
-struct pg_store {
-	struct storage base;
-	char *conninfo; /* may hold a password: wiped at destroy */
-	char *table;
-	char *sql[ST__COUNT];
-
-	pthread_mutex_t mu; /* guards what follows */
-	pthread_cond_t cv;  /* a connection came back, or a slot freed */
-	PGconn **idle;
-	size_t nidle, open, max, max_idle;
-	bool down; /* the last attempt to reach the database failed */
-	/* How long Trove waits for an answer, in ms: the session's
-	 * statement_timeout and a margin (set by each new connection). */
-	_Atomic int64_t wait_ms;
-};
 
 static struct pg_store *impl(struct storage *s)
 {
@@ -82,7 +67,7 @@ static struct pg_store *impl(struct storage *s)
 }
 
 /* libpq's messages end in a newline; logs want one line. */
-static void one_line(char *msg, size_t cap, const char *from)
+void pg_one_line(char *msg, size_t cap, const char *from)
 {
 	size_t n = 0;
 	for (; from && from[n] && n + 1 < cap; n++)
@@ -97,7 +82,7 @@ static void note_down(struct pg_store *p, const char *what, const char *why)
 	char msg[512];
 	bool first;
 
-	one_line(msg, sizeof(msg), why);
+	pg_one_line(msg, sizeof(msg), why);
 	pthread_mutex_lock(&p->mu);
 	first = !p->down;
 	p->down = true;
@@ -119,7 +104,7 @@ static void note_up(struct pg_store *p)
 }
 
 /* Whether a failed result means the connection cannot be used again. */
-static bool is_broken(PGconn *c, const PGresult *res)
+bool pg_is_broken(PGconn *c, const PGresult *res)
 {
 	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
@@ -139,7 +124,7 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 
 	if (res && PQresultStatus(res) == want)
 		return 0;
-	if (timed_out || is_broken(c, res)) {
+	if (timed_out || pg_is_broken(c, res)) {
 		*broken = true;
 		note_down(p, what,
 		          timed_out ? "no answer within statement_timeout and 5 s" :
@@ -147,7 +132,7 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 		return TROVE_ERR_UNAVAILABLE;
 	}
 	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+	pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
 	log_error("postgresql storage error", "table", p->table, "op", what, "sqlstate", st, "error", msg);
 	/* 57014: statement_timeout; 53xxx: out of resources (connections,
 	 * disk, memory) — both pass, so they are "try again" */
@@ -162,9 +147,9 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
  * while the kernel still acks). Returns the first failed result, else the
  * last one; NULL when the send failed or the time ran out (then c is
  * useless: *timed_out). */
-static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *timed_out)
+PGresult *pg_await(PGconn *c, bool sent, int64_t wait_ms, bool *timed_out)
 {
-	int64_t end = clock_monotonic_ns() / 1000000 + atomic_load(&p->wait_ms);
+	int64_t end = clock_monotonic_ns() / 1000000 + wait_ms;
 	PGresult *keep = NULL, *res;
 
 	if (!sent)
@@ -195,6 +180,11 @@ static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *ti
 	}
 }
 
+static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *timed_out)
+{
+	return pg_await(c, sent, atomic_load(&p->wait_ms), timed_out);
+}
+
 static PGresult *run(struct pg_store *p, PGconn *c, enum stmt s, const char *const *vals, const int *lens,
                      int result_format, bool *timed_out)
 {
@@ -216,7 +206,7 @@ static void quiet(void *arg, const char *message)
 
 /* Opens one connection and prepares the statements on it (unless
  * !prepare: before the tables exist), or returns NULL with why. */
-static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t cap)
+PGconn *pg_connect(struct pg_store *p, bool prepare, char *why, size_t cap)
 {
 	/* Defaults first: the connection string (expanded from dbname, last)
 	 * overrides any of them. */
@@ -230,7 +220,7 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 
 	if (c == NULL) {
-		one_line(why, cap, pq_lazy_load() ? "out of memory" : PQ_LAZY_UNLOADED);
+		pg_one_line(why, cap, pq_lazy_load() ? "out of memory" : PQ_LAZY_UNLOADED);
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK)
@@ -250,15 +240,20 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 		goto fail;
 	atomic_store(&p->wait_ms, strtoll(PQgetvalue(res, 0, 0), NULL, 10) + WAIT_MARGIN_MS);
 	for (int i = 0; prepare && i < ST__COUNT; i++) {
+		if (p->sql[i] == NULL)
+			continue; /* ST_FENCE without HA */
 		PQclear(res);
-		res = await_answer(p, c, PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], types) != 0, &late);
+		/* the fence's parameters are text: the lock's key and epoch */
+		res = await_answer(p, c,
+		                   PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], i == ST_FENCE ? NULL : types) != 0,
+		                   &late);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			goto fail;
 	}
 	PQclear(res);
 	return c;
 fail:
-	one_line(why, cap,
+	pg_one_line(why, cap,
 	         late ? "no answer in time"
 	         : res && PQresultStatus(res) == PGRES_FATAL_ERROR ? PQresultErrorMessage(res)
 	                                                          : PQerrorMessage(c));
@@ -285,7 +280,7 @@ static PGconn *acquire(struct pg_store *p, const char *what)
 	}
 	p->open++;
 	pthread_mutex_unlock(&p->mu);
-	if ((c = connect_one(p, true, why, sizeof(why))) != NULL) {
+	if ((c = pg_connect(p, true, why, sizeof(why))) != NULL) {
 		note_up(p);
 		return c;
 	}
@@ -424,15 +419,42 @@ static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *wh
 	return r;
 }
 
+/* Inside a transaction: whether the HA lock is still held at epoch. The
+ * lock row is read FOR SHARE, so a node taking the lock over (an UPDATE
+ * of that row) waits until this transaction ends: every write that
+ * passed this check is committed before the new epoch exists, and every
+ * write after it fails. TROVE_ERR_UNAVAILABLE when the lock has moved. */
+static int check_fence(struct pg_store *p, PGconn *c, uint64_t epoch, bool *broken)
+{
+	char e[24];
+	const char *vals[2] = {p->table, e};
+	bool late = false;
+	PGresult *res;
+	int r;
+
+	snprintf(e, sizeof(e), "%llu", (unsigned long long)epoch);
+	res = await_answer(p, c, PQsendQueryPrepared(c, stmt_name[ST_FENCE], 2, vals, NULL, NULL, 0) != 0, &late);
+	r = check(p, c, res, PGRES_TUPLES_OK, "fence", broken, late);
+	if (r == 0 && PQntuples(res) != 1) {
+		log_warn("postgresql storage: write refused, this node no longer holds the HA lock", "table", p->table);
+		r = TROVE_ERR_UNAVAILABLE;
+	}
+	PQclear(res);
+	return r;
+}
+
 static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 {
 	struct ops_arg *a = arg;
+	uint64_t epoch = atomic_load(&p->fence);
 	int r;
 
-	if (a->n == 1)
+	if (a->n == 1 && epoch == 0)
 		return apply_op(p, c, &a->ops[0], broken);
 	if ((r = simple(p, c, "BEGIN", "txn", broken)) != 0)
 		return r;
+	if (epoch != 0)
+		r = check_fence(p, c, epoch, broken);
 	for (size_t i = 0; i < a->n && r == 0; i++)
 		r = apply_op(p, c, &a->ops[i], broken);
 	if (r == 0)
@@ -512,10 +534,12 @@ static void pg_destroy(struct storage *s)
 	for (size_t i = 0; i < p->nidle; i++)
 		PQfinish(p->idle[i]);
 	free(p->idle);
+	pg_ha_free(p->ha);
 	for (int i = 0; i < ST__COUNT; i++)
 		free(p->sql[i]);
 	secure_free_str(p->conninfo);
 	free(p->table);
+	free(p->ha_table);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -533,7 +557,7 @@ static const struct storage_ops pg_ops = {
 
 /* tmpl with every "@T" replaced by the table name (an identifier,
  * validated: storage_pg_table_refused). */
-static char *sql_of(const char *tmpl, const char *t)
+char *pg_sql_of(const char *tmpl, const char *t)
 {
 	struct buf b;
 	const char *at;
@@ -576,7 +600,7 @@ static char *list_sql(const char *t, bool bounded)
 	    " SELECT substr(p, 1, position(decode('2f', 'hex') IN p)) FROM f WHERE p IS NOT NULL"
 	    " UNION ALL SELECT key FROM \"@T\" WHERE parent_path = $1"
 	    " ORDER BY 1";
-	return sql_of(bounded ? with_end : at_root, t);
+	return pg_sql_of(bounded ? with_end : at_root, t);
 }
 
 static void set_err(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -599,7 +623,7 @@ static bool setup_exec(PGconn *c, const char *sql, ExecStatusType want, const ch
 	bool ok = PQresultStatus(res) == want;
 	if (!ok) {
 		char msg[512];
-		one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+		pg_one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c));
 		set_err(err, "postgresql: table \"%s\": %s", table, msg);
 	}
 	PQclear(res);
@@ -620,7 +644,7 @@ static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct
 	if (!setup_exec(c, "BEGIN", PGRES_COMMAND_OK, t, err))
 		return false;
 	if (!skip_create) {
-		ddl = sql_of("SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
+		ddl = pg_sql_of("SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
 		             "CREATE TABLE IF NOT EXISTS trove_storage_schema (kv_table text COLLATE \"C\" PRIMARY KEY,"
 		             " version integer NOT NULL);"
 		             "CREATE TABLE IF NOT EXISTS \"@T\" (key bytea PRIMARY KEY, parent_path bytea NOT NULL,"
@@ -629,15 +653,21 @@ static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct
 		             t);
 		if (!setup_exec(c, ddl, PGRES_COMMAND_OK, t, err))
 			goto out;
+		if (p->ha_table) {
+			free(ddl);
+			ddl = pg_sql_of(pg_ha_ddl, p->ha_table);
+			if (!setup_exec(c, ddl, PGRES_COMMAND_OK, p->ha_table, err))
+				goto out;
+		}
 	}
 	/* a table of another layout (Vault's, say) is refused */
-	sql = sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
+	sql = pg_sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
 	             " AND atttypid = 'bytea'::regtype AND attname IN ('key', 'parent_path', 'value')",
 	             t);
 	res = PQexec(c, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		char msg[512];
-		one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+		pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
 		set_err(err, "postgresql: table \"%s\": %s", t, msg);
 		goto out;
 	}
@@ -698,7 +728,7 @@ static PGconn *connect_at_open(struct pg_store *p, bool prepare, unsigned retrie
 	char why[512];
 
 	for (unsigned attempt = 0;; attempt++) {
-		PGconn *c = connect_one(p, prepare, why, sizeof(why));
+		PGconn *c = pg_connect(p, prepare, why, sizeof(why));
 		if (c != NULL)
 			return c;
 		if (retries != 0 && attempt >= retries) {
@@ -727,6 +757,9 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	if (url == NULL || url[0] == '\0')
 		url = getenv("VAULT_PG_CONNECTION_URL");
 	p = xcalloc(1, sizeof(*p));
+	p->base.ops = &pg_ops;
+	p->base.durable = true;
+	p->base.impl = p;
 	p->conninfo = xstrdup(url ? url : "");
 	p->table = xstrdup(table);
 	atomic_init(&p->wait_ms, WAIT_DEFAULT_MS);
@@ -735,16 +768,23 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p->idle = xcalloc(p->max, sizeof(*p->idle));
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->sql[ST_GET] = sql_of("SELECT value FROM \"@T\" WHERE key = $1", table);
-	p->sql[ST_PUT] = sql_of("INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
+	p->sql[ST_GET] = pg_sql_of("SELECT value FROM \"@T\" WHERE key = $1", table);
+	p->sql[ST_PUT] = pg_sql_of("INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
 	                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
 	                        table);
-	p->sql[ST_DEL] = sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
+	p->sql[ST_DEL] = pg_sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
 	p->sql[ST_LIST] = list_sql(table, true);
 	p->sql[ST_LIST_ROOT] = list_sql(table, false);
-	p->base.ops = &pg_ops;
-	p->base.durable = true;
-	p->base.impl = p;
+	if (cfg->ha_enabled) {
+		const char *ha = cfg->ha_table ? cfg->ha_table : STORAGE_PG_DEFAULT_HA_TABLE;
+		if ((why = storage_pg_table_refused(ha)) != NULL) {
+			set_err(err, "postgresql: ha_table \"%s\" %s", ha, why);
+			goto fail;
+		}
+		p->ha_table = xstrdup(ha);
+		p->sql[ST_FENCE] = pg_sql_of("SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND epoch = $2::bigint FOR SHARE", ha);
+		p->ha = pg_ha_new(p);
+	}
 
 	/* The tables must exist before statements on them can be prepared:
 	 * set them up on a bare connection first. */
