@@ -116,16 +116,31 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
+/* Whether the server reports an auto seal (recovery_seal) before init. */
+static bool init_autoseal(struct cli *cli)
+{
+	json_t *st = NULL;
+	bool autoseal = false;
+	if (cli_api(cli, "reading seal status", "GET", "sys/seal-status", NULL, &st) == 0)
+		autoseal = json_is_true(json_object_get(st, "recovery_seal"));
+	json_decref(st);
+	return autoseal;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	struct cli cli;
-	long shares = 5, threshold = 3;
+	long shares = 5, threshold = 3, rshares = 5, rthreshold = 3;
 	bool status = false;
 	const struct cli_flag flags[] = {
 	    {"key-shares", "n", CLI_FLAG_INT, &shares, 1, 255, "5",
 	     "Number of key shares (unseal keys) the root key is split into."},
 	    {"key-threshold", "t", CLI_FLAG_INT, &threshold, 1, 255, "3",
 	     "Number of key shares needed to rebuild the root key and unseal. At most -key-shares."},
+	    {"recovery-shares", NULL, CLI_FLAG_INT, &rshares, 1, 255, "5",
+	     "With an auto seal: number of recovery key shares."},
+	    {"recovery-threshold", NULL, CLI_FLAG_INT, &rthreshold, 1, 255, "3",
+	     "With an auto seal: number of recovery key shares needed. At most -recovery-shares."},
 	    {"status", NULL, CLI_FLAG_BOOL, &status, 0, 0, NULL,
 	     "Only report whether the server is initialized: exit code 0 when it is, 2 when it is "
 	     "not, 1 on error."},
@@ -150,8 +165,14 @@ static int cmd_init(int argc, char **argv)
 		                    threshold, shares);
 		goto out;
 	}
+	/* A Shamir server refuses recovery shares, so they are sent only to
+	 * a server whose seal status says it has an auto seal. */
 	body = json_pack("{s:I, s:I}", "secret_shares", (json_int_t)shares, "secret_threshold",
 	                 (json_int_t)threshold);
+	if (init_autoseal(&cli)) {
+		json_object_set_new(body, "recovery_shares", json_integer(rshares));
+		json_object_set_new(body, "recovery_threshold", json_integer(rthreshold));
+	}
 	if ((r = cli_api(&cli, "initializing", "PUT", "sys/init", body, &resp)) != 0)
 		goto out;
 	r = init_print(&cli, resp, shares, threshold);
@@ -262,10 +283,13 @@ static int unseal_send(struct cli *cli, const char *doing, const char *body)
 static int cmd_unseal(int argc, char **argv)
 {
 	struct cli cli;
-	bool reset = false;
+	bool reset = false, migrate = false;
 	const struct cli_flag flags[] = {
 	    {"reset", NULL, CLI_FLAG_BOOL, &reset, 0, 0, NULL,
 	     "Forget the key shares entered so far and start the unseal over."},
+	    {"migrate", NULL, CLI_FLAG_BOOL, &migrate, 0, 0, NULL,
+	     "Complete a pending seal migration with this key share: unseal keys when moving from Shamir to "
+	     "an auto seal, recovery keys when moving back (docs/seal.md)."},
 	    CLI_FLAG_END,
 	};
 	struct buf body;
@@ -287,7 +311,12 @@ static int cmd_unseal(int argc, char **argv)
 	}
 	if ((r = operator_take_key(argv, argi, argc, "Unseal Key (will be hidden): ", &key)) != 0)
 		goto out;
-	if (operator_key_body(&body, key, NULL) != 0) {
+	r = operator_key_body(&body, key, NULL);
+	if (r == 0 && migrate) {
+		body.len--; /* the closing brace: the flag goes inside */
+		r = buf_append_str(&body, ",\"migrate\":true}");
+	}
+	if (r != 0) {
 		fprintf(stderr, "Error unsealing: the key is too long\n");
 		r = CLI_EXIT_LOCAL;
 		goto out;

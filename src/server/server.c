@@ -34,6 +34,8 @@
 #include "secure.h"
 #include "storage/storage.h"
 #include "server/storage_open.h"
+#include "server/auto_unseal.h"
+#include "core/seal_pkcs11.h"
 #include "trove_version.h"
 
 #include "banned.h"
@@ -267,6 +269,8 @@ int server_main(int argc, char **argv)
 	struct core *core = NULL;
 	struct pool *pool = NULL, *hash_pool = NULL;
 	struct listener_set *listeners = NULL;
+	struct seal_wrap *seal = NULL;
+	struct auto_unseal *unsealer = NULL;
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_FORMAT_STANDARD;
 	int rc = 1, r;
@@ -311,9 +315,18 @@ int server_main(int argc, char **argv)
 		}
 		cfg.disable_mlock = true;
 	}
-	if (config_validate(&cfg, &err) != 0) {
+	if (config_seal_apply_env(&cfg, &err) != 0 || config_validate(&cfg, &err) != 0) {
 		fprintf(stderr, "Error in configuration: %s\n", err.data);
 		goto out;
+	}
+	if (cfg.seal.type) {
+		struct seal_pkcs11_opts so = { cfg.seal.lib, cfg.seal.slot, cfg.seal.token_label, cfg.seal.pin,
+					       cfg.seal.key_label, cfg.seal.key_id, cfg.seal.mechanism,
+					       cfg.seal.generate_key };
+		if (seal_pkcs11_new(&so, &seal, &err) != 0) {
+			fprintf(stderr, "Error in configuration: %s: %s\n", cfg.seal.where, err.data);
+			goto out;
+		}
 	}
 	if (fl.check) {
 		printf("Configuration is valid.\n");
@@ -386,6 +399,8 @@ int server_main(int argc, char **argv)
 	    .audit_devices = &audit_device_types,
 	    .lease_revocation_workers = (unsigned)cfg.lease_revocation_workers,
 	    .lease_revocation_timeout_ms = cfg.lease_revocation_timeout * 1000,
+	    .seal = seal,
+	    .seal_disabled = cfg.seal.disabled,
 	};
 	core = core_new(physical, &cc);
 	struct audit_settings as = { (const char *const *)cfg.audit_file_dirs.items, cfg.audit_file_dirs.len,
@@ -414,6 +429,10 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
 	}
+	if (seal && !cfg.seal.disabled && !(unsealer = auto_unseal_start(core))) {
+		fprintf(stderr, "Error: cannot start the auto-unseal thread\n");
+		goto out;
+	}
 	const char *pid_why = cfg.pid_file ? write_pid_file(cfg.pid_file) : NULL;
 	if (pid_why)
 		log_warn("cannot write pid_file", "path", cfg.pid_file, "error", pid_why);
@@ -434,12 +453,14 @@ int server_main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	auto_unseal_stop(unsealer);
 	listeners_stop(listeners);
 	if (core)
 		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
 	pool_free(hash_pool);
 	pool_free(pool);
 	core_free(core);
+	seal_pkcs11_free(seal);
 	storage_free(physical);
 	if (rc == 0 && cfg.pid_file && !fl.check)
 		unlink(cfg.pid_file);

@@ -24,6 +24,7 @@
 #include "engines/engines.h"
 #include "err.h"
 #include "secure.h"
+#include "server/config.h"
 #include "storage/storage.h"
 
 struct fake_hsm {
@@ -399,6 +400,70 @@ static void test_pkcs11_options(void **state)
 	buf_release(&err);
 }
 
+/* The seal block as the server config reads it, and Vault's environment
+ * overrides. */
+static void test_seal_config_block(void **state)
+{
+	(void)state;
+	struct server_config cfg;
+	struct buf err;
+	const char *text = "seal \"pkcs11\" {\n  lib = \"/l.so\"\n  slot = \"0\"\n  pin = \"1234\"\n"
+	                   "  key_label = \"k\"\n  key_id = \"0x01\"\n  mechanism = \"0x1087\"\n"
+	                   "  generate_key = \"true\"\n  disabled = \"true\"\n}\n";
+	buf_init(&err, 256);
+	config_init(&cfg);
+	assert_int_equal(config_load_text(&cfg, "t.hcl", text, strlen(text), false, &err), 0);
+	assert_string_equal(cfg.seal.type, "pkcs11");
+	assert_string_equal(cfg.seal.lib, "/l.so");
+	assert_string_equal(cfg.seal.slot, "0");
+	assert_string_equal(cfg.seal.key_id, "0x01");
+	assert_true(cfg.seal.generate_key);
+	assert_true(cfg.seal.disabled);
+	/* The environment wins over the file (VAULT_ first, then BAO_). */
+	setenv("BAO_HSM_PIN", "from-env", 1);
+	setenv("VAULT_HSM_KEY_LABEL", "env-key", 1);
+	assert_int_equal(config_seal_apply_env(&cfg, &err), 0);
+	assert_string_equal(cfg.seal.pin, "from-env");
+	assert_string_equal(cfg.seal.key_label, "env-key");
+	unsetenv("BAO_HSM_PIN");
+	unsetenv("VAULT_HSM_KEY_LABEL");
+	config_release(&cfg);
+
+	/* Errors name the file, line and key. */
+	const struct {
+		const char *text, *needle;
+	} bad[] = {
+		{ "seal \"awskms\" {}\n", "unsupported seal type" },
+		{ "seal \"pkcs11\" {\n  colour = 1\n}\n", "t.hcl:2: seal \"pkcs11\": unknown key \"colour\"" },
+		{ "seal \"pkcs11\" {}\nseal \"pkcs11\" {}\n", "already defined" },
+		{ "seal \"pkcs11\" {\n  disabled = \"perhaps\"\n}\n", "disabled" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_init(&cfg);
+		buf_reset(&err);
+		assert_int_equal(config_load_text(&cfg, "t.hcl", bad[i].text, strlen(bad[i].text), false, &err),
+		                 TROVE_ERR_INVALID);
+		assert_non_null(strstr(err.data, bad[i].needle));
+		config_release(&cfg);
+	}
+	/* The seal from the environment alone, as Vault's VAULT_SEAL_TYPE. */
+	config_init(&cfg);
+	setenv("VAULT_SEAL_TYPE", "pkcs11", 1);
+	setenv("VAULT_HSM_LIB", "/env.so", 1);
+	assert_int_equal(config_seal_apply_env(&cfg, &err), 0);
+	assert_string_equal(cfg.seal.type, "pkcs11");
+	assert_string_equal(cfg.seal.lib, "/env.so");
+	config_release(&cfg);
+	config_init(&cfg);
+	setenv("VAULT_SEAL_TYPE", "transit", 1);
+	assert_int_equal(config_seal_apply_env(&cfg, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "VAULT_SEAL_TYPE"));
+	unsetenv("VAULT_SEAL_TYPE");
+	unsetenv("VAULT_HSM_LIB");
+	config_release(&cfg);
+	buf_release(&err);
+}
+
 static const char *softhsm_lib(void)
 {
 	static const char *const libs[] = { "/usr/lib/softhsm/libsofthsm2.so",
@@ -485,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storage_sealed_by_auto_without_seal, setup, teardown),
 		cmocka_unit_test(test_blob_parse),
 		cmocka_unit_test(test_pkcs11_options),
+		cmocka_unit_test(test_seal_config_block),
 		cmocka_unit_test(test_pkcs11_softhsm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
