@@ -355,3 +355,27 @@ def test_env_overrides(hsm, config_server, monkeypatch):
     init_recovery(srv)
     srv.restart()
     wait_unsealed(srv)
+
+
+def test_cli_init_with_recovery_keys(hsm, config_server):
+    srv = config_server(top_extra=seal_block())
+    env = {"VAULT_ADDR": srv.url}
+    p = run_cli(["operator", "init", "-recovery-shares=3", "-recovery-threshold=4"], env=env)
+    assert p.returncode != 0 and "-recovery-threshold" in p.stderr, p.stderr
+    p = run_cli(["operator", "init", "-recovery-shares=3", "-recovery-threshold=2", "-format=json"], env=env)
+    assert p.returncode == 0, p.stderr
+    import json
+    out = json.loads(p.stdout)
+    assert out["unseal_keys_b64"] == [] and len(out["recovery_keys_b64"]) == 3, out
+    assert (out["recovery_keys_shares"], out["recovery_keys_threshold"]) == (3, 2)
+    st = srv.seal_status()
+    assert st["sealed"] is False and (st["t"], st["n"]) == (2, 3)
+    # Table output names them recovery keys.
+    srv.stop()
+    set_seal(srv, seal_block())
+    shutil.rmtree(srv.data_dir)
+    srv.data_dir.mkdir()
+    srv.start()
+    p = run_cli(["operator", "init", "-recovery-shares=2", "-recovery-threshold=2"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert "Recovery Key 2:" in p.stdout and "Unseal Key" not in p.stdout, p.stdout
