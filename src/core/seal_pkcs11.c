@@ -21,6 +21,8 @@
 
 #define KEY_ID_MAX 64
 #define AES_KEY_LEN 32
+#define RSA_KEY_BITS 2048 /* a key pair made by generate_key */
+#define RSA_MAX_BYTES 1024 /* the largest modulus wrapped for (8192 bits) */
 
 struct p11 {
 	pthread_mutex_t lock;
@@ -30,6 +32,9 @@ struct p11 {
 	unsigned char key_id[KEY_ID_MAX];
 	size_t key_id_len;
 	bool generate_key;
+	CK_MECHANISM_TYPE mech; /* CKM_AES_GCM or CKM_RSA_PKCS_OAEP */
+	CK_MECHANISM_TYPE oaep_hash;
+	CK_RSA_PKCS_MGF_TYPE oaep_mgf;
 
 	void *dl;
 	CK_FUNCTION_LIST_PTR f;
@@ -216,67 +221,127 @@ fail:
 	return r;
 }
 
-/* The key's handle; generated when missing and `generate` (wrapping only).
- * Caller holds the lock with a session open. */
-static int find_key(struct p11 *p, bool generate, CK_OBJECT_HANDLE *key, struct buf *err)
+/* Looks for one object of class cls with the key's label (and id).
+ * Caller holds the lock with a session open. 1 found, 0 none, <0 error. */
+static int find_object(struct p11 *p, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *out, struct buf *err)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[3] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_LABEL, p->key_label, strlen(p->key_label) },
 		{ CKA_ID, p->key_id, p->key_id_len },
 	};
-	CK_ULONG ntmpl = p->key_id_len ? 3 : 2;
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG n = 0;
 	CK_RV rv;
 
-	if ((rv = p->f->C_FindObjectsInit(p->session, tmpl, ntmpl)) != CKR_OK)
+	if ((rv = p->f->C_FindObjectsInit(p->session, tmpl, p->key_id_len ? 3 : 2)) != CKR_OK)
 		return fail_rv(err, "C_FindObjectsInit", rv);
 	rv = p->f->C_FindObjects(p->session, found, 2, &n);
 	p->f->C_FindObjectsFinal(p->session);
 	if (rv != CKR_OK)
 		return fail_rv(err, "C_FindObjects", rv);
-	if (n == 1) {
-		*key = found[0];
-		return 0;
-	}
 	if (n > 1) {
-		buf_printf(err, "pkcs11: more than one secret key is labelled \"%s\"; give key_id to choose one",
+		buf_printf(err, "pkcs11: more than one %s key is labelled \"%s\"; give key_id to choose one",
+		           cls == CKO_SECRET_KEY ? "secret" : cls == CKO_PUBLIC_KEY ? "public" : "private",
 		           p->key_label);
 		return TROVE_ERR_UNAVAILABLE;
 	}
-	if (!generate) {
-		buf_printf(err, "pkcs11: no secret key labelled \"%s\"%s on the token", p->key_label,
-		           p->key_id_len ? " with the configured key_id" : "");
-		return TROVE_ERR_UNAVAILABLE;
-	}
-	CK_KEY_TYPE kt = CKK_AES;
-	CK_ULONG vlen = AES_KEY_LEN;
+	if (n == 1)
+		*out = found[0];
+	return (int)n;
+}
+
+/* Makes the key (AES) or key pair (RSA) on the token; *key is the one
+ * that wraps. Caller holds the lock with a session open. */
+static int generate(struct p11 *p, CK_OBJECT_HANDLE *key, struct buf *err)
+{
+	CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+	CK_KEY_TYPE aes = CKK_AES;
+	CK_ULONG vlen = AES_KEY_LEN, bits = RSA_KEY_BITS;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE gen[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },       { CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) }, { CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },     { CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) },   { CKA_ENCRYPT, &yes, sizeof(yes) },
+	CK_BYTE exponent[] = { 1, 0, 1 };
+	CK_ULONG nid = p->key_id_len ? 1 : 0;
+	CK_RV rv;
+
+	if (p->mech == CKM_AES_GCM) {
+		CK_ATTRIBUTE gen[] = {
+			{ CKA_CLASS, &secret, sizeof(secret) }, { CKA_KEY_TYPE, &aes, sizeof(aes) },
+			{ CKA_VALUE_LEN, &vlen, sizeof(vlen) }, { CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &yes, sizeof(yes) },     { CKA_SENSITIVE, &yes, sizeof(yes) },
+			{ CKA_EXTRACTABLE, &no, sizeof(no) },   { CKA_ENCRYPT, &yes, sizeof(yes) },
+			{ CKA_DECRYPT, &yes, sizeof(yes) },     { CKA_LABEL, p->key_label, strlen(p->key_label) },
+			{ CKA_ID, p->key_id, p->key_id_len },
+		};
+		CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+		if ((rv = p->f->C_GenerateKey(p->session, &m, gen, sizeof(gen) / sizeof(gen[0]) - 1 + nid, key)) != CKR_OK)
+			return fail_rv(err, "C_GenerateKey", rv);
+		return 0;
+	}
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
+		{ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) },
+		{ CKA_LABEL, p->key_label, strlen(p->key_label) },
+		{ CKA_ID, p->key_id, p->key_id_len },
+	};
+	CK_ATTRIBUTE priv[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },       { CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },   { CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_DECRYPT, &yes, sizeof(yes) },     { CKA_LABEL, p->key_label, strlen(p->key_label) },
 		{ CKA_ID, p->key_id, p->key_id_len },
 	};
-	CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
-	CK_ULONG ngen = sizeof(gen) / sizeof(gen[0]) - (p->key_id_len ? 0 : 1);
-	if ((rv = p->f->C_GenerateKey(p->session, &m, gen, ngen, key)) != CKR_OK)
-		return fail_rv(err, "C_GenerateKey", rv);
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_OBJECT_HANDLE priv_key = 0;
+	rv = p->f->C_GenerateKeyPair(p->session, &m, pub, sizeof(pub) / sizeof(pub[0]) - 1 + nid, priv,
+	                             sizeof(priv) / sizeof(priv[0]) - 1 + nid, key, &priv_key);
+	if (rv != CKR_OK)
+		return fail_rv(err, "C_GenerateKeyPair", rv);
 	return 0;
 }
 
+/* The key that wraps (AES key, RSA public key) or unwraps (AES key, RSA
+ * private key); generated when missing and `may_generate` (wrapping only).
+ * Caller holds the lock with a session open. */
+static int find_key(struct p11 *p, bool wrapping, bool may_generate, CK_OBJECT_HANDLE *key, struct buf *err)
+{
+	CK_OBJECT_CLASS cls = p->mech == CKM_AES_GCM ? CKO_SECRET_KEY : wrapping ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY;
+	int n = find_object(p, cls, key, err);
+	if (n != 0)
+		return n < 0 ? n : 0;
+	if (may_generate)
+		return generate(p, key, err);
+	buf_printf(err, "pkcs11: no %s key labelled \"%s\"%s on the token",
+	           cls == CKO_SECRET_KEY ? "secret" : cls == CKO_PUBLIC_KEY ? "public" : "private", p->key_label,
+	           p->key_id_len ? " with the configured key_id" : "");
+	return TROVE_ERR_UNAVAILABLE;
+}
+
+/* The mechanism and its parameters (which point into gcm/oaep). */
+static CK_MECHANISM mechanism(const struct p11 *p, const unsigned char *iv, const char *aad, CK_GCM_PARAMS *gcm,
+                              CK_RSA_PKCS_OAEP_PARAMS *oaep)
+{
+	if (p->mech == CKM_AES_GCM) {
+		*gcm = (CK_GCM_PARAMS){ (unsigned char *)iv, SEAL_PKCS11_IV_LEN, SEAL_PKCS11_IV_LEN * 8,
+			                (unsigned char *)aad, aad ? strlen(aad) : 0, SEAL_PKCS11_TAG_LEN * 8 };
+		return (CK_MECHANISM){ CKM_AES_GCM, gcm, sizeof(*gcm) };
+	}
+	*oaep = (CK_RSA_PKCS_OAEP_PARAMS){ p->oaep_hash, p->oaep_mgf, CKZ_DATA_SPECIFIED, NULL, 0 };
+	return (CK_MECHANISM){ CKM_RSA_PKCS_OAEP, oaep, sizeof(*oaep) };
+}
+
 static int wrap_once(void *ctx, const unsigned char *pt, size_t len, const char *aad, unsigned char **blob,
-                    size_t *blob_len, struct buf *err)
+                     size_t *blob_len, struct buf *err)
 {
 	struct p11 *p = ctx;
 	unsigned char iv[SEAL_PKCS11_IV_LEN];
 	unsigned char *out = NULL;
 	CK_OBJECT_HANDLE key = 0;
-	CK_ULONG ct_len = len + SEAL_PKCS11_TAG_LEN;
+	CK_GCM_PARAMS gcm;
+	CK_RSA_PKCS_OAEP_PARAMS oaep;
+	bool aes = p->mech == CKM_AES_GCM;
+	size_t head = aes ? SEAL_PKCS11_BLOB_HEADER : 2;
+	CK_ULONG ct_len = 0;
 	CK_RV rv;
 	int r;
 
@@ -284,26 +349,27 @@ static int wrap_once(void *ctx, const unsigned char *pt, size_t len, const char 
 	if ((r = rand_bytes(iv, sizeof(iv))) != 0)
 		return r;
 	pthread_mutex_lock(&p->lock);
-	if ((r = connect(p, err)) != 0 || (r = find_key(p, p->generate_key, &key, err)) != 0)
+	if ((r = connect(p, err)) != 0 || (r = find_key(p, true, p->generate_key, &key, err)) != 0)
 		goto out;
-	CK_GCM_PARAMS gcm = { iv, sizeof(iv), sizeof(iv) * 8, (unsigned char *)aad, aad ? strlen(aad) : 0,
-		              SEAL_PKCS11_TAG_LEN * 8 };
-	CK_MECHANISM m = { CKM_AES_GCM, &gcm, sizeof(gcm) };
-	out = xmalloc(SEAL_PKCS11_BLOB_HEADER + ct_len);
+	CK_MECHANISM m = mechanism(p, iv, aad, &gcm, &oaep);
 	if ((rv = p->f->C_EncryptInit(p->session, &m, key)) != CKR_OK) {
-		r = fail_rv(err, "C_EncryptInit (CKM_AES_GCM)", rv);
+		r = fail_rv(err, aes ? "C_EncryptInit (CKM_AES_GCM)" : "C_EncryptInit (CKM_RSA_PKCS_OAEP)", rv);
 		goto out;
 	}
-	rv = p->f->C_Encrypt(p->session, (unsigned char *)pt, len, out + SEAL_PKCS11_BLOB_HEADER, &ct_len);
-	if (rv != CKR_OK || ct_len != len + SEAL_PKCS11_TAG_LEN) {
+	/* GCM: the plaintext and a tag; OAEP: one modulus. */
+	ct_len = aes ? len + SEAL_PKCS11_TAG_LEN : RSA_MAX_BYTES;
+	out = xmalloc(head + ct_len);
+	rv = p->f->C_Encrypt(p->session, (unsigned char *)pt, len, out + head, &ct_len);
+	if (rv != CKR_OK || (aes && ct_len != len + SEAL_PKCS11_TAG_LEN)) {
 		r = fail_rv(err, "C_Encrypt", rv);
 		goto out;
 	}
 	out[0] = SEAL_PKCS11_BLOB_VERSION;
-	out[1] = SEAL_PKCS11_MECH_AES_GCM;
-	memcpy(out + 2, iv, sizeof(iv));
+	out[1] = aes ? SEAL_PKCS11_MECH_AES_GCM : SEAL_PKCS11_MECH_RSA_OAEP;
+	if (aes)
+		memcpy(out + 2, iv, sizeof(iv));
 	*blob = out;
-	*blob_len = SEAL_PKCS11_BLOB_HEADER + ct_len;
+	*blob_len = head + ct_len;
 	out = NULL;
 	r = 0;
 out:
@@ -315,12 +381,14 @@ out:
 }
 
 static int unwrap_once(void *ctx, const unsigned char *blob, size_t blob_len, const char *aad, unsigned char **pt,
-                      size_t *pt_len, struct buf *err)
+                       size_t *pt_len, struct buf *err)
 {
 	struct p11 *p = ctx;
 	struct seal_pkcs11_blob b;
 	unsigned char *out = NULL;
 	CK_OBJECT_HANDLE key = 0;
+	CK_GCM_PARAMS gcm;
+	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	CK_ULONG n;
 	CK_RV rv;
 	int r;
@@ -330,15 +398,20 @@ static int unwrap_once(void *ctx, const unsigned char *blob, size_t blob_len, co
 		buf_append_str(err, "pkcs11: the stored wrapped key is damaged or of an unknown format");
 		return TROVE_ERR_INTEGRITY;
 	}
+	if (b.mech != p->mech) {
+		buf_printf(err, "pkcs11: the stored key was wrapped with %s but the seal is configured for %s",
+		           b.mech == CKM_AES_GCM ? "CKM_AES_GCM" : "CKM_RSA_PKCS_OAEP",
+		           p->mech == CKM_AES_GCM ? "CKM_AES_GCM" : "CKM_RSA_PKCS_OAEP");
+		return TROVE_ERR_INTEGRITY;
+	}
 	n = b.ct_len;
 	pthread_mutex_lock(&p->lock);
-	if ((r = connect(p, err)) != 0 || (r = find_key(p, false, &key, err)) != 0)
+	if ((r = connect(p, err)) != 0 || (r = find_key(p, false, false, &key, err)) != 0)
 		goto out;
-	CK_GCM_PARAMS gcm = { (unsigned char *)b.iv, SEAL_PKCS11_IV_LEN, SEAL_PKCS11_IV_LEN * 8, (unsigned char *)aad,
-		              aad ? strlen(aad) : 0, SEAL_PKCS11_TAG_LEN * 8 };
-	CK_MECHANISM m = { CKM_AES_GCM, &gcm, sizeof(gcm) };
+	CK_MECHANISM m = mechanism(p, b.iv, aad, &gcm, &oaep);
 	if ((rv = p->f->C_DecryptInit(p->session, &m, key)) != CKR_OK) {
-		r = fail_rv(err, "C_DecryptInit (CKM_AES_GCM)", rv);
+		r = fail_rv(err, p->mech == CKM_AES_GCM ? "C_DecryptInit (CKM_AES_GCM)" : "C_DecryptInit (CKM_RSA_PKCS_OAEP)",
+		            rv);
 		goto out;
 	}
 	out = xmalloc(b.ct_len);
@@ -388,26 +461,66 @@ static int p11_unwrap(void *ctx, const unsigned char *blob, size_t blob_len, con
 	return r;
 }
 
-/* "AES_GCM", "CKM_AES_GCM", "0x1087" or 4231 in decimal. */
-static bool mechanism_ok(const char *s)
+/* A number in decimal or 0x-hex; false when it is neither. */
+static bool mech_number(const char *s, unsigned long *out)
 {
 	int64_t v = 0;
-	if (strcmp(s, "AES_GCM") == 0 || strcmp(s, "CKM_AES_GCM") == 0)
-		return true;
-	if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))) {
-		unsigned long long x = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		unsigned long x = 0;
 		const char *q = s + 2;
 		if (!*q)
 			return false;
 		for (; *q; q++) {
 			int d = strconv_hex_digit(*q);
-			if (d < 0 || x > 0xffffffffULL)
+			if (d < 0 || x > 0xffffffffUL)
 				return false;
-			x = x * 16 + (unsigned)d;
+			x = x * 16 + (unsigned long)d;
 		}
-		return x == CKM_AES_GCM;
+		*out = x;
+		return true;
 	}
-	return strconv_int64(s, &v) && v == (int64_t)CKM_AES_GCM;
+	if (!strconv_int64(s, &v) || v < 0)
+		return false;
+	*out = (unsigned long)v;
+	return true;
+}
+
+/* AES_GCM (CKM_AES_GCM, 0x1087) or RSA_PKCS_OAEP (CKM_RSA_PKCS_OAEP, 0x9),
+ * OpenBao's spellings; false for anything else. */
+static bool mechanism_parse(const char *s, CK_MECHANISM_TYPE *out)
+{
+	unsigned long v = 0;
+	if (strcmp(s, "AES_GCM") == 0 || strcmp(s, "CKM_AES_GCM") == 0)
+		v = CKM_AES_GCM;
+	else if (strcmp(s, "RSA_PKCS_OAEP") == 0 || strcmp(s, "CKM_RSA_PKCS_OAEP") == 0)
+		v = CKM_RSA_PKCS_OAEP;
+	else if (!mech_number(s, &v))
+		return false;
+	if (v != CKM_AES_GCM && v != CKM_RSA_PKCS_OAEP)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* rsa_oaep_hash: the digest and its MGF1. */
+static bool oaep_hash_parse(const char *s, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
+{
+	static const struct {
+		const char *name;
+		CK_MECHANISM_TYPE hash;
+		CK_RSA_PKCS_MGF_TYPE mgf;
+	} hashes[] = {
+		{ "sha1", CKM_SHA_1, CKG_MGF1_SHA1 },       { "sha224", CKM_SHA224, CKG_MGF1_SHA224 },
+		{ "sha256", CKM_SHA256, CKG_MGF1_SHA256 }, { "sha384", CKM_SHA384, CKG_MGF1_SHA384 },
+		{ "sha512", CKM_SHA512, CKG_MGF1_SHA512 },
+	};
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
+		if (strcmp(s, hashes[i].name) == 0) {
+			*hash = hashes[i].hash;
+			*mgf = hashes[i].mgf;
+			return true;
+		}
+	return false;
 }
 
 static int opts_check(const struct seal_pkcs11_opts *o, struct p11 *p, struct buf *err)
@@ -439,11 +552,16 @@ static int opts_check(const struct seal_pkcs11_opts *o, struct p11 *p, struct bu
 		if (hex_decode(h, strlen(h), p->key_id, sizeof(p->key_id), &p->key_id_len) != 0 || p->key_id_len == 0)
 			why = "key_id: must be a hexadecimal string of at most 64 bytes";
 	}
-	if (!why && o->mechanism && o->mechanism[0] && !mechanism_ok(o->mechanism)) {
+	p->mech = CKM_AES_GCM;
+	if (!why && o->mechanism && o->mechanism[0] && !mechanism_parse(o->mechanism, &p->mech)) {
 		buf_printf(err, "seal \"pkcs11\": mechanism: \"%s\" is not supported; Trove wraps with AES_GCM "
-		                "(CKM_AES_GCM, 0x1087)", o->mechanism);
+		                "(CKM_AES_GCM, 0x1087) or RSA_PKCS_OAEP (CKM_RSA_PKCS_OAEP, 0x0009)", o->mechanism);
 		return TROVE_ERR_INVALID;
 	}
+	p->oaep_hash = CKM_SHA256;
+	p->oaep_mgf = CKG_MGF1_SHA256;
+	if (!why && o->rsa_oaep_hash && o->rsa_oaep_hash[0] && !oaep_hash_parse(o->rsa_oaep_hash, &p->oaep_hash, &p->oaep_mgf))
+		why = "rsa_oaep_hash: must be sha1, sha224, sha256, sha384 or sha512";
 	if (!why)
 		return 0;
 	buf_printf(err, "seal \"pkcs11\": %s", why);

@@ -5,10 +5,14 @@
  * linked) on first use. The key is found by label (and id, when given) on
  * the token chosen by slot number or token label; with generate_key a
  * missing key is created, but only when wrapping (initialisation or a
- * migration), never to unwrap. Mechanism: CKM_AES_GCM with a fresh
- * 96-bit IV per wrap; the blob stored is
+ * migration), never to unwrap. Mechanisms: CKM_AES_GCM (the default) with
+ * a fresh 96-bit IV per wrap and the AAD bound, or CKM_RSA_PKCS_OAEP
+ * (OpenBao's other one: wrapped with the public key, unwrapped with the
+ * private key, both with the label; no AAD: OAEP's label is left empty).
+ * The blob stored is
  *
- *   version(1: 0x01) | mechanism(1: 0x01 AES-GCM) | iv(12) | ciphertext | tag(16)
+ *   version(1: 0x01) | 0x01 AES-GCM | iv(12) | ciphertext | tag(16)
+ *   version(1: 0x01) | 0x02 RSA-OAEP | ciphertext (one modulus)
  *
  * Any failure of the device closes the session and finalises the
  * library, so the next call starts from scratch (a token added, a PIN
@@ -27,6 +31,7 @@
 #define SEAL_PKCS11_TAG_LEN 16
 #define SEAL_PKCS11_BLOB_VERSION 1
 #define SEAL_PKCS11_MECH_AES_GCM 1
+#define SEAL_PKCS11_MECH_RSA_OAEP 2
 #define SEAL_PKCS11_BLOB_HEADER (2 + SEAL_PKCS11_IV_LEN)
 
 struct seal_pkcs11_opts {
@@ -37,6 +42,7 @@ struct seal_pkcs11_opts {
 	const char *key_label;   /* required */
 	const char *key_id;      /* hex ("0x..." allowed), or NULL */
 	const char *mechanism;   /* NULL: AES_GCM */
+	const char *rsa_oaep_hash; /* RSA_PKCS_OAEP's digest; NULL: sha256 */
 	bool generate_key;
 };
 
@@ -50,8 +56,9 @@ void seal_pkcs11_free(struct seal_wrap *w);
 /* A stored blob's parts (pointers into blob). 0, or TROVE_ERR_INTEGRITY
  * when it is too short or of an unknown version or mechanism. */
 struct seal_pkcs11_blob {
-	const unsigned char *iv; /* SEAL_PKCS11_IV_LEN bytes */
-	const unsigned char *ct; /* ciphertext and tag */
+	unsigned long mech;      /* CKM_AES_GCM or CKM_RSA_PKCS_OAEP */
+	const unsigned char *iv; /* AES-GCM: SEAL_PKCS11_IV_LEN bytes; else NULL */
+	const unsigned char *ct; /* ciphertext (and tag) */
 	size_t ct_len;
 };
 int seal_pkcs11_blob_parse(const unsigned char *blob, size_t len, struct seal_pkcs11_blob *out);

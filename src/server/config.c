@@ -119,6 +119,7 @@ static const struct hcl_opt pkcs11_opts[] = {
 	SEA("key_label", HCL_OPT_STRING, key_label, 0, 0),
 	SEA("key_id", HCL_OPT_STRING, key_id, 0, 0),
 	SEA("mechanism", HCL_OPT_STRING, mechanism, 0, 0),
+	SEA("rsa_oaep_hash", HCL_OPT_STRING, rsa_oaep_hash, 0, 0),
 	SEA("generate_key", HCL_OPT_BOOL, generate_key, 0, 0),
 	SEA("force_rw_session", HCL_OPT_BOOL, force_rw_session, 0, 0),
 	SEA("disable_software_encryption", HCL_OPT_BOOL, disable_software_encryption, 0, 0),
@@ -157,6 +158,7 @@ static void seal_block_release(struct seal_block_config *s)
 	free(s->key_label);
 	free(s->key_id);
 	free(s->mechanism);
+	free(s->rsa_oaep_hash);
 	free(s->where);
 	memset(s, 0, sizeof(*s));
 }
@@ -267,6 +269,7 @@ int config_seal_apply_env(struct server_config *cfg, struct buf *err)
 		{ "HSM_KEY_LABEL", offsetof(struct seal_block_config, key_label) },
 		{ "HSM_KEY_ID", offsetof(struct seal_block_config, key_id) },
 		{ "HSM_MECHANISM", offsetof(struct seal_block_config, mechanism) },
+		{ "HSM_RSA_OAEP_HASH", offsetof(struct seal_block_config, rsa_oaep_hash) },
 	};
 	const char *which = NULL;
 	const char *type = seal_env("SEAL_TYPE", &which);

@@ -56,7 +56,7 @@ struct storage_config {
 struct seal_block_config {
 	char *type; /* "pkcs11"; NULL: no seal block (Shamir) */
 	bool disabled;
-	char *lib, *slot, *token_label, *pin, *key_label, *key_id, *mechanism;
+	char *lib, *slot, *token_label, *pin, *key_label, *key_id, *mechanism, *rsa_oaep_hash;
 	bool generate_key;
 	/* accepted for Vault's configs, with no effect in Trove */
 	bool force_rw_session, disable_software_encryption;
@@ -126,7 +126,8 @@ void config_storage_release(struct storage_config *sc);
 /* Vault's environment overrides for the seal: VAULT_SEAL_TYPE (or
  * BAO_SEAL_TYPE) = "pkcs11" with VAULT_HSM_LIB selects the seal without a
  * block; VAULT_HSM_LIB, _SLOT, _TOKEN_LABEL, _PIN, _KEY_LABEL, _KEY_ID,
- * _MECHANISM, _GENERATE_KEY (each also as BAO_HSM_*) override the block.
+ * _MECHANISM, _RSA_OAEP_HASH, _GENERATE_KEY (each also as BAO_HSM_*)
+ * override the block.
  * 0, or TROVE_ERR_INVALID with err naming the variable. */
 int config_seal_apply_env(struct server_config *cfg, struct buf *err);
 

@@ -320,9 +320,11 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	if (cfg.seal.type) {
-		struct seal_pkcs11_opts so = { cfg.seal.lib, cfg.seal.slot, cfg.seal.token_label, cfg.seal.pin,
-					       cfg.seal.key_label, cfg.seal.key_id, cfg.seal.mechanism,
-					       cfg.seal.generate_key };
+		struct seal_pkcs11_opts so = { .lib = cfg.seal.lib, .slot = cfg.seal.slot,
+					       .token_label = cfg.seal.token_label, .pin = cfg.seal.pin,
+					       .key_label = cfg.seal.key_label, .key_id = cfg.seal.key_id,
+					       .mechanism = cfg.seal.mechanism, .rsa_oaep_hash = cfg.seal.rsa_oaep_hash,
+					       .generate_key = cfg.seal.generate_key };
 		if (seal_pkcs11_new(&so, &seal, &err) != 0) {
 			fprintf(stderr, "Error in configuration: %s: %s\n", cfg.seal.where, err.data);
 			goto out;

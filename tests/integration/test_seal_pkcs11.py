@@ -379,3 +379,20 @@ def test_cli_init_with_recovery_keys(hsm, config_server):
     p = run_cli(["operator", "init", "-recovery-shares=2", "-recovery-threshold=2"], env=env)
     assert p.returncode == 0, p.stderr
     assert "Recovery Key 2:" in p.stdout and "Unseal Key" not in p.stdout, p.stdout
+
+
+def test_rsa_oaep_mechanism(hsm, config_server):
+    # SoftHSM2 2.6 does OAEP with SHA-1 only.
+    srv = config_server(top_extra=seal_block(key_label="rsa-root",
+                                             extra='  mechanism = "RSA_PKCS_OAEP"\n  rsa_oaep_hash = "sha1"\n'))
+    init_recovery(srv, 1, 1)
+    kv_put(srv, "rsa")
+    srv.restart()
+    wait_unsealed(srv)
+    assert kv_get(srv) == "rsa"
+    # The same key label configured for AES-GCM: the blob says RSA, refused by name.
+    srv.stop()
+    set_seal(srv, seal_block(key_label="rsa-root"))
+    srv.start()
+    wait_log(srv, "wrapped with CKM_RSA_PKCS_OAEP")
+    assert srv.seal_status()["sealed"] is True
