@@ -195,7 +195,7 @@ def test_stays_sealed_with_clear_error(hsm, config_server, tmp_path, case):
     assert kv_get(srv) == "kept"
 
 
-def test_retries_until_the_key_appears(hsm, config_server):
+def test_retry_sees_a_key_added_while_running(hsm, config_server):
     srv = config_server(top_extra=seal_block())
     init_recovery(srv)
     srv.stop()
