@@ -420,10 +420,12 @@ static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *wh
 }
 
 /* Inside a transaction: whether the HA lock is still held at epoch. The
- * lock row is read FOR SHARE, so a node taking the lock over (an UPDATE
- * of that row) waits until this transaction ends: every write that
- * passed this check is committed before the new epoch exists, and every
- * write after it fails. TROVE_ERR_UNAVAILABLE when the lock has moved. */
+ * lock row is read FOR KEY SHARE, so a node taking the lock over (which
+ * locks the row FOR UPDATE first: storage_pg_ha.c) waits until this
+ * transaction ends: every write that passed this check is committed
+ * before the new epoch exists, and every write after it fails. The
+ * holder's renewals (plain updates) do not wait for writes.
+ * TROVE_ERR_UNAVAILABLE when the lock has moved. */
 static int check_fence(struct pg_store *p, PGconn *c, uint64_t epoch, bool *broken)
 {
 	char e[24];
@@ -782,7 +784,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 			goto fail;
 		}
 		p->ha_table = xstrdup(ha);
-		p->sql[ST_FENCE] = pg_sql_of("SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND epoch = $2::bigint FOR SHARE", ha);
+		p->sql[ST_FENCE] = pg_sql_of("SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND epoch = $2::bigint FOR KEY SHARE", ha);
 		p->ha = pg_ha_new(p);
 	}
 

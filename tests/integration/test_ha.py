@@ -299,8 +299,9 @@ def test_database_restart_and_loss(cluster_factory):
 def test_a_write_in_flight_when_the_lock_moves_is_refused(pg_server, cluster_factory):
     """Fencing: a write the active has begun while another holder takes
     the lock is either committed before the takeover or refused; here the
-    takeover (an intruder's uncommitted UPDATE of the lock row) comes
-    first, the write waits behind it, and fails once it commits."""
+    takeover (an intruder locking the lock row FOR UPDATE and moving it,
+    uncommitted, as a standby's takeover does) comes first, the write
+    waits behind it, and fails once it commits."""
     c = cluster_factory(pg_server, "t_ha_fence", count=2)
     active = c.active()
     a = active.client(c.token)
@@ -309,11 +310,13 @@ def test_a_write_in_flight_when_the_lock_moves_is_refused(pg_server, cluster_fac
     before = int(pg_server.sql("SELECT count(*) FROM t_ha_fence"))
 
     psql = pg_server.session("postgres", pg_server.password)
-    psql.stdin.write("BEGIN;\nUPDATE t_ha_fence_ha SET node_id = 'intruder', epoch = epoch + 1,"
+    psql.stdin.write("BEGIN;\nSELECT 1 FROM t_ha_fence_ha WHERE ha_key = 't_ha_fence' FOR UPDATE;\n"
+                     "UPDATE t_ha_fence_ha SET node_id = 'intruder', epoch = epoch + 1,"
                      " api_addr = 'http://127.0.0.1:9', valid_until = clock_timestamp() + interval '1 hour'"
                      " WHERE ha_key = 't_ha_fence';\nSELECT 'taken';\n")
     psql.stdin.flush()
     assert psql.stdout.readline().strip() == "BEGIN"
+    assert psql.stdout.readline().strip() == "1"
     assert psql.stdout.readline().strip() == "UPDATE 1"
     assert psql.stdout.readline().strip() == "taken"
     result = {}
