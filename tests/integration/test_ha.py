@@ -71,6 +71,41 @@ class Cluster:
         return [n for n in self.nodes if n is not active and n.proc.running]
 
 
+def start_writer(c):
+    """A client writing numbered keys kv/k<i> as a user of the cluster
+    would: to any node that answers, redirects followed; acked holds the
+    numbers of the writes answered 204. Set stop and join the thread."""
+    acked, stop = [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            for n in c.nodes:
+                if stop.is_set():
+                    break
+                try:
+                    r = requests.post(f"{n.url}/v1/kv/k{i}", json={"i": i}, timeout=5,
+                                      headers={"X-Vault-Token": c.token})
+                except requests.RequestException:
+                    continue
+                if r.status_code == 204:
+                    acked.append(i)
+                    i += 1
+                    break
+            else:
+                time.sleep(0.02)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    return acked, stop, t
+
+
+def assert_all_present(node, c, acked):
+    cl = node.client(c.token)
+    missing = [i for i in acked if cl.secrets.kv.v1.read_secret(f"k{i}", mount_point="kv")["data"] != {"i": i}]
+    assert missing == []
+
+
 @pytest.fixture
 def cluster_factory(procs, log_dir, tmp_path):
     def make(pg, table, count=3):
@@ -155,29 +190,7 @@ def test_kill9_of_the_active_under_writes_loses_no_acknowledged_write(pg_server,
     active = c.active()
     a = active.client(c.token)
     a.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
-    acked, stop = [], threading.Event()
-
-    def writer():
-        # a client that follows the cluster: any node, redirects followed
-        i = 0
-        while not stop.is_set():
-            for n in c.nodes:
-                if stop.is_set():
-                    break
-                try:
-                    r = requests.post(f"{n.url}/v1/kv/k{i}", json={"i": i}, timeout=5,
-                                      headers={"X-Vault-Token": c.token})
-                except requests.RequestException:
-                    continue
-                if r.status_code == 204:
-                    acked.append(i)
-                    i += 1
-                    break
-            else:
-                time.sleep(0.02)
-
-    t = threading.Thread(target=writer)
-    t.start()
+    acked, stop, t = start_writer(c)
     time.sleep(1.0)
     before = len(acked)
     t0 = time.monotonic()
@@ -190,9 +203,7 @@ def test_kill9_of_the_active_under_writes_loses_no_acknowledged_write(pg_server,
     assert new is not active
     assert took < FAILOVER_LIMIT_S, f"failover took {took:.2f}s"
     assert len(acked) > before, "no write was acknowledged after the failover"
-    cl = new.client(c.token)
-    missing = [i for i in acked if cl.secrets.kv.v1.read_secret(f"k{i}", mount_point="kv")["data"] != {"i": i}]
-    assert missing == []
+    assert_all_present(new, c, acked)
 
     # the old active comes back as a standby
     active.proc.start()
@@ -399,3 +410,24 @@ def test_dynamic_credentials_are_revoked_exactly_once_across_failovers(pg_server
     for u in users:
         assert pg_server.sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{u}'") == "0"
     assert third is not second
+
+
+def test_database_restart_under_writes_recovers_without_restarting_trove(cluster_factory):
+    with running_server() as pg:
+        c = cluster_factory(pg, "t_ha_pgw")
+        active = c.active()
+        active.client(c.token).sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+        acked, stop, t = start_writer(c)
+        time.sleep(1.0)
+        pg.stop()
+        pg.start(keep_port=True)
+        restarted = len(acked)
+        deadline = time.monotonic() + 20
+        while len(acked) < restarted + 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        t.join(10)
+        assert len(acked) >= restarted + 20, f"writes did not resume: {len(acked)} after {restarted}"
+        assert_all_present(c.active(), c, acked)
+        for n in c.nodes:
+            n.proc.stop()
