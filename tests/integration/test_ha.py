@@ -180,9 +180,17 @@ def test_one_active_standbys_redirect_and_answer_health(pg_server, cluster_facto
     assert [n["active_node"] for n in nodes].count(True) == 1
     assert next(n for n in nodes if n["active_node"])["api_address"] == active.url
 
-    # a sealed standby is sealed: 503, and never takes the lock
+    # a sealed standby says so rather than redirecting, and never takes
+    # the lock; unsealed again it stands by
     s0 = standbys[0]
-    assert s0.put("/v1/sys/seal", token=c.token).status_code in (204, 307)
+    assert s0.put("/v1/sys/seal", token=c.token).status_code == 204
+    r = s0.get("/v1/kv/data/app/db", token=c.token)
+    assert r.status_code == 503 and "sealed" in r.text
+    assert s0.get("/v1/sys/health").status_code == 503
+    active.put("/v1/sys/step-down", token=c.token)
+    assert c.active(exclude=(active.url, s0.url)) is standbys[1]
+    s0.unseal(c.keys)
+    assert s0.get("/v1/sys/health").status_code == 429
 
 
 def test_kill9_of_the_active_under_writes_loses_no_acknowledged_write(pg_server, cluster_factory):
