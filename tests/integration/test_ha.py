@@ -9,6 +9,7 @@ bench/ha/failover.py.
 """
 
 import os
+import subprocess
 import threading
 import time
 
@@ -439,3 +440,15 @@ def test_database_restart_under_writes_recovers_without_restarting_trove(cluster
         assert_all_present(c.active(), c, acked)
         for n in c.nodes:
             n.proc.stop()
+
+
+def test_an_ha_table_of_vaults_layout_is_refused_at_start(pg_server, tmp_path):
+    pg_server.sql('CREATE TABLE vault_layout_ha (ha_key TEXT COLLATE "C" NOT NULL PRIMARY KEY, '
+                  'ha_identity TEXT COLLATE "C" NOT NULL, ha_value TEXT COLLATE "C", '
+                  "valid_until TIMESTAMP WITH TIME ZONE NOT NULL)")
+    cfg = tmp_path / "vault.hcl"
+    cfg.write_text(ha_hcl(pg_server.url(), free_port(), "vault_layout"))
+    p = subprocess.run([TROVE_BIN, "server", "-config", str(cfg)], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL, env=sanitizer_env())
+    assert p.returncode == 1, p.stderr[-500:]
+    assert 'ha_table "vault_layout_ha" exists with another layout' in p.stderr
