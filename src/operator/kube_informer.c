@@ -371,7 +371,6 @@ static int relist(struct kube_informer *inf)
 	kube_cache_each(&inf->cache, diff_gone, &d);
 	kube_cache_release(&inf->cache);
 	inf->cache = d.kept;
-	inf->synced = true;
 	memcpy(inf->rv, rv, sizeof(rv));
 	pthread_mutex_unlock(&inf->mu);
 	for (i = 0; i < d.n; i++) {
@@ -379,6 +378,11 @@ static int relist(struct kube_informer *inf)
 		json_decref(d.v[i].obj);
 	}
 	free(d.v);
+	/* Synced once the first list's objects were all handed over, as
+	 * client-go's HasSynced: a caller waiting for it has them queued. */
+	pthread_mutex_lock(&inf->mu);
+	inf->synced = true;
+	pthread_mutex_unlock(&inf->mu);
 	kube_cache_release(&fresh);
 	return 0;
 }
