@@ -69,7 +69,7 @@ AUDIT = ["--set", "server.audit.enabled=true"]
 # ---------------------------------------------------------------- lint
 
 
-@pytest.mark.parametrize("values", [[], HA], ids=["default", "ha"])
+@pytest.mark.parametrize("values", [[], HA, OPERATOR + CERT_MANAGER + AUDIT], ids=["default", "ha", "everything"])
 def test_lint_strict(values):
     p = helm(["lint", "--strict", str(CHART)] + values)
     assert "0 chart(s) failed" in p.stdout, p.stdout
