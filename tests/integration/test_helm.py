@@ -5,10 +5,12 @@ default, HA, operator, cert-manager and audit values, with assertions on the
 rendered objects (security context, probes, storage, RBAC least privilege,
 the default VaultConnection); values.schema.json refusing bad values; the
 rendered trove.hcl accepted by `trove server -check` and served by a real
-server; the agent sidecar example's agent.hcl accepted by `trove agent`.
+server; the agent sidecar example's agent.hcl accepted by `trove agent`;
+the CRDs and the rendered manifests applied with kubectl to the Kubernetes
+stand-in (kube_apiserver.py).
 """
 
-import os
+import json
 import re
 import shutil
 import subprocess
@@ -632,3 +634,65 @@ def test_sidecar_agent_config_loads(tmp_path, tls_material):
     # A broken config is refused at once, so the check above means something.
     running, out = run_agent(tmp_path, hcl.replace("token_path", "token_file"), tls_material)
     assert not running and "token_file" in out, out
+
+
+# ---------------------------------------------------------------- applied to the Kubernetes stand-in
+
+
+@pytest.fixture
+def stand_in(tmp_path):
+    """kube_apiserver.py's stand-in and an admin kubeconfig for it."""
+    kube_apiserver = pytest.importorskip("kube_apiserver")
+    (tmp_path / "kube").mkdir()
+    api = kube_apiserver.KubeAPIServer(tmp_path / "kube").start()
+    try:
+        api.kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        api.create("v1", "namespaces", None, {"metadata": {"name": NS}})
+        yield api
+    finally:
+        api.stop()
+
+
+def kubectl(api, args, **kw):
+    return kube_tools.run("kubectl", args, kubeconfig=api.kubeconfig, **kw)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], OPERATOR + AUDIT,
+     OPERATOR + ["--set", "operator.rbac.secrets.clusterWide=false", "--set", "operator.rbac.secrets.namespaces={team-a}",
+                 "--set", "operator.defaultAuthMethod.enabled=true",
+                 "--set", "operator.defaultAuthMethod.kubernetes.role=operator"]],
+    ids=["default", "operator", "operator-namespaced"],
+)
+def test_rendered_manifests_apply(stand_in, tmp_path, values):
+    """kubectl apply of the CRDs, then of everything the chart renders, on
+    the stand-in (which checks each object's kind is served and each custom
+    resource against its CRD's schema)."""
+    stand_in.create("v1", "namespaces", None, {"metadata": {"name": "team-a"}})
+    kubectl(stand_in, ["apply", "-f", str(CHART / "crds")])
+    for crd in CRD_KINDS:
+        kubectl(stand_in, ["wait", "--for=condition=Established", f"crd/{crd}.secrets.hashicorp.com", "--timeout=20s"])
+    out = tmp_path / "rendered.yaml"
+    out.write_text(helm(["template", RELEASE, str(CHART), "--namespace", NS] + values).stdout)
+    applied = kubectl(stand_in, ["apply", "-f", str(out)]).stdout
+    rendered = [o for o in yaml.safe_load_all(out.read_text()) if o]
+    for line in applied.splitlines():
+        assert line.endswith(" created"), applied
+    assert len(applied.splitlines()) == len(rendered), applied
+
+    sts = json_of(kubectl(stand_in, ["-n", NS, "get", "statefulset", FULL, "-o", "json"]))
+    assert sts["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] == ["IPC_LOCK"]
+    if OPERATOR[1] in values:
+        conn = json_of(kubectl(stand_in, ["-n", NS, "get", "vaultconnection", "default", "-o", "json"]))
+        assert conn["spec"]["address"] == f"https://{FULL}.{NS}.svc.cluster.local:8200"
+        assert conn["spec"]["caCertSecretRef"] == "t-trove-tls"
+        roles = json_of(kubectl(stand_in, ["get", "clusterrole", "t-trove-operator", "-o", "json"]))
+        assert all("*" not in r["verbs"] for r in roles["rules"])
+    # Applying again changes nothing.
+    again = kubectl(stand_in, ["apply", "-f", str(out)]).stdout
+    assert all(line.endswith(" unchanged") for line in again.splitlines()), again
+
+
+def json_of(p):
+    return json.loads(p.stdout)
