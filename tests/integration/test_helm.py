@@ -160,6 +160,14 @@ def test_server_container_is_locked_down():
     assert sc["capabilities"] == {"drop": ["ALL"], "add": ["IPC_LOCK"]}
     assert sc["seccompProfile"]["type"] == "RuntimeDefault"
     assert "privileged" not in sc
+    # The token is mounted for the kubernetes auth method's reviews only.
+    crb = one(render(), "ClusterRoleBinding")
+    assert crb["roleRef"]["name"] == "system:auth-delegator"
+    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "t-trove-server", "namespace": NS}]
+    assert pod["automountServiceAccountToken"] is True
+    no_review = render("--set", "server.authDelegator.enabled=false")
+    assert one(no_review, "StatefulSet")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert not [o for o in no_review if o["kind"] == "ClusterRoleBinding"]
     # A read-only root needs a writable /tmp.
     assert any(m["mountPath"] == "/tmp" for m in container(sts, "trove")["volumeMounts"])
 
