@@ -720,3 +720,12 @@ def test_rendered_manifests_apply(stand_in, tmp_path, values):
 
 def json_of(p):
     return json.loads(p.stdout)
+
+
+def test_sidecar_example_applies(stand_in):
+    stand_in.create("v1", "namespaces", None, {"metadata": {"name": "shop"}})
+    applied = kubectl(stand_in, ["apply", "-f", str(SIDECAR)]).stdout
+    assert applied.splitlines() == ["serviceaccount/orders created", "configmap/orders-agent created",
+                                    "deployment.apps/orders created"], applied
+    dep = json_of(kubectl(stand_in, ["-n", "shop", "get", "deployment", "orders", "-o", "json"]))
+    assert [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["trove-agent", "app"]
