@@ -729,3 +729,31 @@ def test_sidecar_example_applies(stand_in):
                                     "deployment.apps/orders created"], applied
     dep = json_of(kubectl(stand_in, ["-n", "shop", "get", "deployment", "orders", "-o", "json"]))
     assert [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["trove-agent", "app"]
+
+
+def test_helm_install_and_upgrade(stand_in):
+    """The real Helm flow against the stand-in: install puts crds/ in first
+    and then the templates; an upgrade that changes trove.hcl changes the
+    pods' config checksum (so they roll), one that does not leaves it."""
+    def helm_k(args):
+        return kube_tools.run("helm", args + ["--namespace", NS], kubeconfig=stand_in.kubeconfig, timeout=120)
+
+    def checksum():
+        sts = json_of(kubectl(stand_in, ["-n", NS, "get", "statefulset", FULL, "-o", "json"]))
+        return sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    helm_k(["install", RELEASE, str(CHART)] + OPERATOR)
+    for crd in CRD_KINDS:
+        kubectl(stand_in, ["get", f"crd/{crd}.secrets.hashicorp.com"])
+    conn = json_of(kubectl(stand_in, ["-n", NS, "get", "vaultconnection", "default", "-o", "json"]))
+    assert conn["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    first = checksum()
+    helm_k(["upgrade", RELEASE, str(CHART)] + OPERATOR + ["--set", "operator.logLevel=debug"])
+    assert checksum() == first, "an operator-only change must not roll the servers"
+    helm_k(["upgrade", RELEASE, str(CHART)] + OPERATOR + ["--set", "server.logLevel=debug"])
+    assert checksum() != first
+    cm = json_of(kubectl(stand_in, ["-n", NS, "get", "configmap", "t-trove-config", "-o", "json"]))
+    assert 'log_level  = "debug"' in cm["data"]["trove.hcl"]
+    status = helm_k(["status", RELEASE, "-o", "json"]).stdout
+    assert json.loads(status)["info"]["status"] == "deployed"
+    assert json.loads(status)["version"] == 3
