@@ -11,6 +11,7 @@ stand-in (kube_apiserver.py).
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ import requests
 import yaml
 
 import kube_tools
-from trove_harness import TROVE_BIN, TroveProcess, free_port, project_version
+from trove_harness import TROVE_BIN, TroveProcess, free_port, project_version, sanitizer_env
 
 HERE = Path(__file__).resolve().parent
 CHART = HERE.parent.parent / "deploy" / "helm" / "trove"
@@ -112,7 +113,7 @@ def test_default_render_is_one_lmdb_server():
     assert sts["spec"]["replicas"] == 1
     assert sts["spec"]["serviceName"] == "t-trove-internal"
     c = container(sts, "trove")
-    assert c["args"] == ["server", "-config=/trove/config/trove.hcl", "-config=/trove/config/$(POD_NAME).hcl"]
+    assert c["args"] == ["server", "-config=/trove/config/trove.hcl"]
     pod_name = next(e for e in c["env"] if e["name"] == "POD_NAME")
     assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
@@ -132,18 +133,26 @@ def test_default_render_is_one_lmdb_server():
     assert "disable_mlock = false" in hcl
 
 
+def pod_env(objs, pod):
+    """The server container's plain env values as the kubelet expands them
+    for pod ($(POD_NAME) only)."""
+    env = container(one(objs, "StatefulSet"), "trove")["env"]
+    return {e["name"]: e["value"].replace("$(POD_NAME)", pod) for e in env if "value" in e}
+
+
 def test_each_pod_names_itself_in_api_addr():
     objs = render(*HA)
-    data = one(objs, "ConfigMap")["data"]
+    names = [e["name"] for e in container(one(objs, "StatefulSet"), "trove")["env"]]
+    # $(POD_NAME) expands only when POD_NAME is declared earlier.
+    assert names.index("POD_NAME") < names.index("VAULT_API_ADDR") < names.index("VAULT_CLUSTER_ADDR")
     for i in range(3):
-        f = data[f"{FULL}-{i}.hcl"]
         host = f"{FULL}-{i}.t-trove-internal.{NS}.svc.cluster.local"
-        assert f'api_addr = "https://{host}:8200"' in f
-        assert f'cluster_addr = "https://{host}:8201"' in f
-    assert f"{FULL}-3.hcl" not in data
-    # Without HA there is no cluster_addr (Trove refuses keys it does not use).
-    single = one(render(), "ConfigMap")["data"][f"{FULL}-0.hcl"]
-    assert "cluster_addr" not in single and "api_addr" in single
+        env = pod_env(objs, f"{FULL}-{i}")
+        assert env["VAULT_API_ADDR"] == f"https://{host}:8200"
+        assert env["VAULT_CLUSTER_ADDR"] == f"https://{host}:8201"
+    # The config itself is the same for every pod.
+    assert list(one(objs, "ConfigMap")["data"]) == ["trove.hcl"]
+    assert pod_env(render("--set", "server.tls.mode=disabled"), "p")["VAULT_API_ADDR"].startswith("http://p.")
 
 
 def test_server_container_is_locked_down():
@@ -510,22 +519,19 @@ def test_notes_render(tmp_path):
 
 
 def rendered_config(tmp_path, *args, port=None):
-    """The ConfigMap's files written under tmp_path with the pod paths moved
-    there; (shared file, pod-0 file)."""
-    data = one(render(*args), "ConfigMap")["data"]
-    files = []
-    for name in ("trove.hcl", f"{FULL}-0.hcl"):
-        text = data[name]
-        for d in ("data", "tls", "audit"):
-            text = text.replace(f"/trove/{d}", str(tmp_path / d))
-        if port:
-            text = text.replace('address = "0.0.0.0:8200"', f'address = "127.0.0.1:{port}"')
-        path = tmp_path / name
-        path.write_text(text)
-        files.append(path)
+    """The ConfigMap's trove.hcl written under tmp_path with the pod paths
+    moved there; ([file], the environment pod 0 gets)."""
+    objs = render(*args)
+    text = one(objs, "ConfigMap")["data"]["trove.hcl"]
     for d in ("data", "tls", "audit"):
+        text = text.replace(f"/trove/{d}", str(tmp_path / d))
         (tmp_path / d).mkdir(exist_ok=True)
-    return files
+    if port:
+        text = text.replace('address = "0.0.0.0:8200"', f'address = "127.0.0.1:{port}"')
+    path = tmp_path / "trove.hcl"
+    path.write_text(text)
+    env = {k: v for k, v in pod_env(objs, f"{FULL}-0").items() if k.startswith("VAULT_") and k.endswith("_ADDR")}
+    return [path], env
 
 
 def install_tls(tmp_path, tls_material):
@@ -536,37 +542,41 @@ def install_tls(tmp_path, tls_material):
     (d / "ca.crt").write_bytes(tls_material.ca_cert.read_bytes())
 
 
-def check(files):
+def check(files, env):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    e.update(env)
     return subprocess.run([TROVE_BIN, "server", "-check"] + [f"-config={f}" for f in files],
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30, env=e)
 
 
 @pytest.mark.parametrize("values", [[], AUDIT + ["--set", "server.audit.allowApiDevices=true"], CERT_MANAGER],
                          ids=["default", "audit", "cert-manager"])
 def test_rendered_config_passes_check(tmp_path, tls_material, values):
-    files = rendered_config(tmp_path, *values)
+    files, env = rendered_config(tmp_path, *values)
     install_tls(tmp_path, tls_material)
-    p = check(files)
+    p = check(files, env)
     assert p.returncode == 0, p.stdout + p.stderr
     # The check can fail: a key Trove does not know, through extraConfig.
-    bad = rendered_config(tmp_path, *values, "--set", "server.extraConfig=cluster_adress = \"x\"")
-    p = check(bad)
+    bad, env = rendered_config(tmp_path, *values, "--set", "server.extraConfig=cluster_adress = \"x\"")
+    p = check(bad, env)
     assert p.returncode != 0 and "cluster_adress" in p.stderr, p.stdout + p.stderr
 
 
 @pytest.mark.parametrize("ha", [True, False], ids=["ha", "postgresql"])
 def test_postgresql_config_check(tmp_path, tls_material, ha):
-    """The HA values' config. Until this trove has the postgresql backend
-    and HA on it (issue 17) the check refuses exactly those parts, and the
-    test says so instead of passing."""
-    files = rendered_config(tmp_path, *HA, "--set", f"server.storage.postgresql.haEnabled={str(ha).lower()}",
-                            *([] if ha else ["--set", "server.replicas=1"]))
+    """The HA values' config (ha_enabled, which needs each pod's api_addr and
+    cluster_addr), and one PostgreSQL node without HA."""
+    files, env = rendered_config(tmp_path, *HA, "--set", f"server.storage.postgresql.haEnabled={str(ha).lower()}",
+                                 *([] if ha else ["--set", "server.replicas=1"]))
     install_tls(tmp_path, tls_material)
-    p = check(files)
-    missing = [m for m in ('storage "postgresql": unsupported', "ha_enabled", "cluster_addr") if m in p.stderr]
-    if p.returncode != 0 and missing:
-        pytest.skip(f"not built in this trove yet ({missing[0]}): {p.stderr.strip()}")
+    p = check(files, env)
     assert p.returncode == 0, p.stdout + p.stderr
+    # The addresses come from the pod's environment, which HA requires.
+    if ha:
+        p = check(files, {})
+        assert p.returncode != 0 and "api_addr" in p.stderr, p.stdout + p.stderr
+        p = check(files, {"VAULT_API_ADDR": env["VAULT_API_ADDR"]})
+        assert p.returncode != 0 and "cluster_addr" in p.stderr, p.stdout + p.stderr
 
 
 def test_rendered_config_serves_the_probe_path(tmp_path, tls_material, procs, log_dir):
@@ -574,14 +584,14 @@ def test_rendered_config_serves_the_probe_path(tmp_path, tls_material, procs, lo
     mlock off through a later file) answers the readiness probe's path with
     204 while uninitialised, where the bare health path says 501."""
     port = free_port()
-    files = rendered_config(tmp_path, *AUDIT, port=port)
+    files, env = rendered_config(tmp_path, *AUDIT, port=port)
     install_tls(tmp_path, tls_material)
     override = tmp_path / "zz-test.hcl"
     override.write_text("disable_mlock = true\n")
     url = f"https://127.0.0.1:{port}"
     verify = str(tls_material.ca_cert)
     proc = TroveProcess([TROVE_BIN, "server"] + [f"-config={f}" for f in files + [override]], log_dir, "helm",
-                        url + "/v1/sys/health", probe_kwargs={"verify": verify})
+                        url + "/v1/sys/health", probe_kwargs={"verify": verify}, env={**sanitizer_env(), **env})
     procs.append(proc)
     proc.start()
     probe = container(one(render(), "StatefulSet"), "trove")["readinessProbe"]["httpGet"]["path"]
