@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "api/net_conn.h"
@@ -71,6 +72,25 @@ static void load_system_store(SSL_CTX *ctx)
 	ERR_clear_error();
 }
 
+/* Adds every certificate of the PEM text pem to ctx's store. False when
+ * none could be read. */
+static bool load_pem_text(SSL_CTX *ctx, const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509 *x;
+	int n = 0;
+
+	while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return n > 0;
+}
+
 int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c)
 {
 	SSL_CTX *ctx;
@@ -86,7 +106,10 @@ int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_con
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (!cfg->tls_skip_verify) {
-		if (cfg->ca_cert) {
+		if (cfg->ca_pem) {
+			if (!load_pem_text(ctx, cfg->ca_pem))
+				return tls_failed(c, ctx, "could not read the CA certificate", "(PEM text)");
+		} else if (cfg->ca_cert) {
 			if (SSL_CTX_load_verify_locations(ctx, cfg->ca_cert, NULL) != 1)
 				return tls_failed(c, ctx, "could not read the CA certificate file",
 				                  cfg->ca_cert);
