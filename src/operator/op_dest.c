@@ -123,6 +123,8 @@ int op_dest_write(struct op *o, enum op_kind kind, const json_t *obj, const json
 		op_fail_release(f);
 		rc = write_once(o, kind, obj, data, f);
 	}
+	if (rc == 0)
+		op_metric_add(o, "trove_operator_secret_writes_total", NULL, 1);
 	return rc;
 }
 

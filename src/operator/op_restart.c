@@ -67,6 +67,7 @@ int op_restart_targets(struct op *o, enum op_kind kind, const json_t *obj)
 		} else {
 			op_event(o, kind, obj, false, "RolloutRestartTriggered", "Rollout restart triggered for %s %s",
 			         tk, name);
+			op_metric_add(o, "trove_operator_rollout_restarts_total", NULL, 1);
 		}
 		kube_resp_release(&r);
 		json_decref(patch);

@@ -207,6 +207,8 @@ static int send_json(struct op *o, struct api_client *api, const struct strlist 
 	r = api_send_extra(api, method, path, query, text, text ? strlen(text) : 0, headers, resp);
 	secure_free_str(text);
 	op_metric_add(o, "trove_operator_vault_requests_total", NULL, 1);
+	if (r != 0)
+		op_metric_add(o, "trove_operator_vault_request_errors_total", NULL, 1);
 	return r;
 }
 
