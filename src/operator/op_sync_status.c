@@ -39,6 +39,25 @@ static void merge_condition(json_t *conds, const struct op_cond *c, json_int_t g
 	json_array_append_new(conds, next);
 }
 
+/* The status fields VSO's schemas require, as they read before any
+ * value is known: a status patch must leave them all present. */
+static json_t *required_defaults(enum op_kind kind)
+{
+	switch (kind) {
+	case OP_VAULT_CONNECTION:
+		return json_pack("{s:b}", "valid", 0);
+	case OP_STATIC_SECRET:
+		return json_pack("{s:i}", "lastGeneration", 0);
+	case OP_DYNAMIC_SECRET:
+		return json_pack("{s:i, s:i, s:{s:s, s:i, s:b, s:s}}", "lastGeneration", 0, "lastRenewalTime", 0,
+		                 "secretLease", "id", "", "duration", 0, "renewable", 0, "requestID", "");
+	case OP_PKI_SECRET:
+		return json_pack("{s:i, s:i, s:b, s:s}", "lastGeneration", 0, "lastRotation", 0, "valid", 0, "error", "");
+	default:
+		return json_object();
+	}
+}
+
 int op_status_update(struct op *o, enum op_kind kind, const json_t *obj, json_t *fields, const struct op_cond *c,
                      size_t n, struct op_fail *f)
 {
@@ -53,6 +72,7 @@ int op_status_update(struct op *o, enum op_kind kind, const json_t *obj, json_t 
 
 	kube_time((long)clock_realtime_s(), now);
 	json_object_update(want, fields);
+	json_object_update_missing_new(want, required_defaults(kind));
 	if (n > 0) {
 		conds = json_object_get(want, "conditions");
 		conds = json_is_array(conds) ? json_deep_copy(conds) : json_array();

@@ -303,6 +303,14 @@ static void test_allowed_namespaces_denied(void **state)
 	assert_int_equal(fake_trove_requests(""), 0);
 	assert_null(fake_get(&KUBE_SECRETS, "team-b", "loot"));
 	assert_true(has_event("VaultClientConfigError", "does not allow namespace team-b"));
+	/* The status says why, with the fields VSO's schema requires. */
+	assert_non_null(op_json_at(fake_get(&OP_RESOURCES[OP_STATIC_SECRET], "team-b", "steal"), "status.lastGeneration"));
+	assert_non_null(strstr(op_json_str0(json_array_get(op_json_at(fake_get(&OP_RESOURCES[OP_STATIC_SECRET], "team-b",
+	                                                                        "steal"),
+	                                                               "status.conditions"),
+	                                                    0),
+	                                    "message"),
+	                       "allowedNamespaces"));
 	/* Allowed by name: it works, logging in with team-b's service account. */
 	json_object_set_new((json_t *)op_json_at(auth, "spec"), "allowedNamespaces", parse("[\"team-b\"]"));
 	reconcile(OP_STATIC_SECRET, "team-b", "steal", &out);
