@@ -72,23 +72,22 @@ static void load_system_store(SSL_CTX *ctx)
 	ERR_clear_error();
 }
 
+static int pem_certs(const char *pem, STACK_OF(X509) **out);
+
 /* Adds every certificate of the PEM text pem to ctx's store. False when
  * none could be read. */
 static bool load_pem_text(SSL_CTX *ctx, const char *pem)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
+	STACK_OF(X509) *certs = NULL;
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	X509 *x;
-	int n = 0;
+	bool ok = pem_certs(pem, &certs) > 0;
+	int i;
 
-	while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(store, x) == 1)
-			n++;
-		X509_free(x);
-	}
-	BIO_free(bio);
+	for (i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = X509_STORE_add_cert(store, sk_X509_value(certs, i)) == 1;
+	sk_X509_pop_free(certs, X509_free);
 	ERR_clear_error();
-	return n > 0;
+	return ok;
 }
 
 int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c)
