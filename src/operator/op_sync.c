@@ -155,6 +155,26 @@ void op_reconcile(struct op *o, enum op_kind kind, const char *ns, const char *n
 	if (kind >= OP_NKINDS || o->inf[kind] == NULL)
 		return;
 	obj = kube_informer_get(o->inf[kind], ns, name);
+	if (obj && (kind == OP_DYNAMIC_SECRET || kind == OP_PKI_SECRET)) {
+		/* Leases and certificates are issued from what status says was
+		 * issued last: read it fresh, as the informer's copy may not yet
+		 * hold the status this replica just wrote (and a second issue
+		 * would follow). */
+		struct kube_resp r;
+
+		kube_resp_init(&r);
+		if (kube_get(o->kube, &OP_RESOURCES[kind], ns, name, &r) != 0 || (r.status != 200 && r.status != 404)) {
+			out->failed = true;
+		} else {
+			json_decref(obj);
+			obj = r.status == 200 ? json_incref(r.body) : NULL;
+		}
+		kube_resp_release(&r);
+		if (out->failed) {
+			json_decref(obj);
+			return;
+		}
+	}
 	if (obj == NULL) {
 		/* Deleted: forget what is kept for it. */
 		op_record_drop(o->sync, kind, ns, name);

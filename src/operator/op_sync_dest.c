@@ -46,7 +46,10 @@ int op_sync_data(struct op *o, enum op_kind kind, const json_t *obj, const json_
 		op_record_set(o->sync, kind, ns, name, dest_mac);
 		res->written = true;
 	}
-	if (op_restart_needed(prev, res->mac) && json_array_size(op_json_at(obj, "spec.rolloutRestartTargets")) > 0) {
+	/* Only a reconcile that changed the Secret restarts: another one
+	 * racing the informer's copy of the status would see the old MAC. */
+	if (res->written && op_restart_needed(prev, res->mac) &&
+	    json_array_size(op_json_at(obj, "spec.rolloutRestartTargets")) > 0) {
 		(void)op_restart_targets(o, kind, obj);
 		res->restarted = true;
 	}

@@ -167,7 +167,7 @@ static void put_static(void)
 static void test_static_lifecycle(void **state)
 {
 	struct op_outcome out;
-	json_t *secret, *edited;
+	json_t *secret, *edited, *old_mac;
 	int patches;
 
 	(void)state;
@@ -205,8 +205,17 @@ static void test_static_lifecycle(void **state)
 
 	/* Changed in Trove: written, and exactly one restart. */
 	kv_set("secret/data/app", "{\"data\":{\"user\":\"app\",\"password\":\"p2\"},\"metadata\":{\"version\":2}}");
+	old_mac = json_deep_copy(op_json_at(fake_get(&OP_RESOURCES[OP_STATIC_SECRET], "app", "vss"), "status.secretMAC"));
 	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
 	expect_secret("app", "creds", "password", "p2");
+	assert_int_equal(fake_writes("PUT secrets/app/creds"), 1);
+	assert_int_equal(fake_writes("PATCH deployments/app/web"), 1);
+	/* A reconcile reading a cache that does not hold that status yet
+	 * (the old MAC) writes nothing and restarts nothing. */
+	json_object_set(json_object_get(fake_get(&OP_RESOURCES[OP_STATIC_SECRET], "app", "vss"), "status"), "secretMAC",
+	                old_mac);
+	json_decref(old_mac);
+	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
 	assert_int_equal(fake_writes("PUT secrets/app/creds"), 1);
 	assert_int_equal(fake_writes("PATCH deployments/app/web"), 1);
 	assert_non_null(json_object_get(op_json_at(fake_get(&KUBE_DEPLOYMENTS, "app", "web"),
