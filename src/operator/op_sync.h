@@ -151,6 +151,9 @@ char *op_vault_path(const char *mount, const char *mid, const char *path);
  * duration_s seconds at renewal_percent (0: VSO's default 67; capped at
  * 90 as VSO caps it); at least 1000. */
 long op_lease_renew_ms(long duration_s, long renewal_percent);
+/* ms less up to a tenth of it, the same for the same key (a resource's
+ * uid): resources made together do not all come due in the same second. */
+long op_spread_ms(long ms, const char *key);
 /* Milliseconds from now_s until a certificate expiring at expiration_s
  * is re-issued, offset_s before it; at least 1000. */
 long op_pki_renew_ms(long expiration_s, long offset_s, long now_s);

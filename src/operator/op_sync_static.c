@@ -106,7 +106,8 @@ void op_sync_static(struct op *o, const json_t *obj, struct op_outcome *out)
 		json_object_set_new(fields, "secretMAC", json_string(res.mac));
 	if (op_status_update(o, OP_STATIC_SECRET, obj, fields, c, 2, &f) != 0)
 		op_event(o, OP_STATIC_SECRET, obj, true, f.reason, "%s", f.msg);
-	out->requeue_after_ms = refresh > 0 ? refresh : hmac ? DEFAULT_REFRESH_MS : 0;
+	out->requeue_after_ms = op_spread_ms(refresh > 0 ? refresh : hmac ? DEFAULT_REFRESH_MS : 0,
+	                                     op_json_str0(obj, "metadata.uid"));
 out:
 	if (v.api || v.pool_key)
 		op_vault_put(o, &v);

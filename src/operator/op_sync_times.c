@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "operator/op_sync.h"
+#include "strhash.h"
 
 #include "banned.h"
 
@@ -29,6 +30,15 @@ long op_pki_renew_ms(long expiration_s, long offset_s, long now_s)
 	if (left <= 0 || left > 100L * 365 * 86400)
 		return left <= 0 ? MIN_MS : 100L * 365 * 86400 * 1000;
 	return left * 1000 < MIN_MS ? MIN_MS : left * 1000;
+}
+
+long op_spread_ms(long ms, const char *key)
+{
+	long cut = ms / 10;
+
+	if (cut <= 0)
+		return ms;
+	return ms - (long)(str_hash(key ? key : "") % (uint64_t)(cut + 1));
 }
 
 static const char *str(const json_t *data, const char *key, size_t *n)

@@ -33,6 +33,15 @@ static void test_times(void **state)
 	assert_int_equal(op_lease_renew_ms(0, 50), 1000);
 	assert_int_equal(op_pki_renew_ms(10000, 600, 6000), 3400000);
 	assert_int_equal(op_pki_renew_ms(10000, 600, 9500), 1000); /* inside the offset: now */
+	/* Spread: within a tenth below, stable per key, different across keys. */
+	{
+		long a = op_spread_ms(60000, "uid-a"), b = op_spread_ms(60000, "uid-b");
+
+		assert_true(a > 54000 && a <= 60000 && b > 54000 && b <= 60000);
+		assert_int_equal(a, op_spread_ms(60000, "uid-a"));
+		assert_int_not_equal(a, b);
+		assert_int_equal(op_spread_ms(5, "x"), 5);
+	}
 }
 
 static void test_pki_shape(void **state)
@@ -175,7 +184,7 @@ static void test_static_lifecycle(void **state)
 	put_static();
 	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
 	assert_false(out.failed);
-	assert_int_equal(out.requeue_after_ms, 30000);
+	assert_true(out.requeue_after_ms > 27000 && out.requeue_after_ms <= 30000);
 	expect_secret("app", "creds", "password", "p1");
 	expect_secret("app", "creds", "_raw",
 	             "{\"data\":{\"password\":\"p1\",\"user\":\"app\"},\"metadata\":{\"version\":1}}");
