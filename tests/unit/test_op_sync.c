@@ -436,6 +436,45 @@ static void test_pki_lifecycle(void **state)
 	assert_true(has_event("SecretRotated", NULL));
 }
 
+/* appRole reads its secret_id from a Secret in the resource's namespace;
+ * a VaultConnection's CA Secret must exist. */
+static void test_approle_and_ca_secret(void **state)
+{
+	struct op_outcome out;
+
+	(void)state;
+	kv_set("secret/data/app", "{\"data\":{\"password\":\"p1\"},\"metadata\":{}}");
+	fake_put(&OP_RESOURCES[OP_VAULT_CONNECTION],
+	         parse("{\"metadata\":{\"name\":\"tls\",\"namespace\":\"app\"},\"spec\":{\"address\":"
+	               "\"https://trove.test:8200\",\"caCertSecretRef\":\"trove-ca\"}}"));
+	fake_put(&OP_RESOURCES[OP_VAULT_AUTH],
+	         parse("{\"metadata\":{\"name\":\"ar\",\"namespace\":\"app\"},\"spec\":{\"method\":\"appRole\","
+	               "\"vaultConnectionRef\":\"tls\",\"namespace\":\"team\",\"appRole\":{\"roleId\":\"rid\","
+	               "\"secretRef\":\"ar-secret\"}}}"));
+	fake_put(&OP_RESOURCES[OP_STATIC_SECRET],
+	         parse("{\"metadata\":{\"name\":\"vss\",\"namespace\":\"app\"},\"spec\":{\"vaultAuthRef\":\"ar\","
+	               "\"type\":\"kv-v2\",\"mount\":\"secret\",\"path\":\"app\",\"destination\":{\"name\":"
+	               "\"creds\",\"create\":true}}}"));
+	/* No CA Secret: refused, nothing sent to Trove. */
+	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
+	assert_true(out.failed);
+	assert_true(has_event("VaultClientConfigError", "trove-ca"));
+	assert_int_equal(fake_trove_requests(""), 0);
+	fake_put(&KUBE_SECRETS, parse("{\"metadata\":{\"name\":\"trove-ca\",\"namespace\":\"app\"},"
+	                              "\"data\":{\"ca.crt\":\"LS0tLS1CRUdJTg==\"}}"));
+	/* No AppRole Secret: refused. */
+	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
+	assert_true(out.failed);
+	assert_true(has_event("VaultClientConfigError", "ar-secret"));
+	fake_put(&KUBE_SECRETS, parse("{\"metadata\":{\"name\":\"ar-secret\",\"namespace\":\"app\"},"
+	                              "\"data\":{\"id\":\"c2lk\"}}"));
+	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
+	assert_false(out.failed);
+	assert_int_equal(fake_trove_requests("POST auth/approle/login"), 1);
+	assert_string_equal(FT.last_namespace, "team"); /* the VaultAuth's Vault namespace */
+	expect_secret("app", "creds", "password", "p1");
+}
+
 /* VaultAuth and VaultConnection report whether they can be used. */
 static void test_auth_status(void **state)
 {
@@ -467,6 +506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allowed_namespaces_denied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynamic_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pki_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approle_and_ca_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_status, setup, teardown),
 	};
 
