@@ -125,7 +125,8 @@ struct op_sync_result {
 /* Makes obj's destination hold data: loads the HMAC key, MACs mac_data
  * (NULL: data; VSO leaves rotation metadata out of static credentials'
  * MAC), writes the Secret when force or when its data (as last seen,
- * else as read now) differs, and patches the rollout-restart targets
+ * else as read now) differs (with mac_data: when the Secret is missing or
+ * that MAC differs from status.secretMAC), and patches the rollout-restart targets
  * when the MAC differs from status.secretMAC and that was set
  * (op_restart_needed). 0, or an error with f. */
 int op_sync_data(struct op *o, enum op_kind kind, const json_t *obj, const json_t *data, const json_t *mac_data,

@@ -40,7 +40,10 @@ int op_sync_data(struct op *o, enum op_kind kind, const json_t *obj, const json_
 		if (seen[0])
 			op_record_set(o->sync, kind, ns, name, seen);
 	}
-	if (force || strcmp(seen, dest_mac) != 0) {
+	/* With mac_data (static credentials) the data counts as changed only
+	 * when its MAC moved from status.secretMAC: a new ttl alone is not a
+	 * change, as in VSO; a missing Secret still is. */
+	if (force || (mac_data ? seen[0] == '\0' || strcmp(prev, res->mac) != 0 : strcmp(seen, dest_mac) != 0)) {
 		if ((r = op_dest_write(o, kind, obj, data, f)) != 0)
 			return r;
 		op_record_set(o->sync, kind, ns, name, dest_mac);

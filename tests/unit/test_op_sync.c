@@ -401,6 +401,50 @@ static void test_dynamic_lifecycle(void **state)
 	assert_false(op_has_finalizer(fake_get(&OP_RESOURCES[OP_DYNAMIC_SECRET], "app", "db"), OP_DYNAMIC_SECRET));
 }
 
+/* allowStaticCreds: read again when the ttl runs out; a new ttl alone is
+ * no change, a rotated password is. */
+static void test_dynamic_static_creds(void **state)
+{
+	struct op_outcome out;
+	json_t *obj;
+
+	(void)state;
+	kv_set("database/static-creds/app", "{\"username\":\"svc\",\"password\":\"pw1\",\"ttl\":30,"
+	                                    "\"rotation_period\":3600,\"last_vault_rotation\":\"2026-12-06T19:00:00Z\"}");
+	fake_put(&KUBE_DEPLOYMENTS, parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"app\"},\"spec\":{}}"));
+	fake_put(&OP_RESOURCES[OP_DYNAMIC_SECRET],
+	         parse("{\"metadata\":{\"name\":\"st\",\"namespace\":\"app\"},\"spec\":{\"mount\":\"database\","
+	               "\"path\":\"static-creds/app\",\"allowStaticCreds\":true,\"destination\":{\"name\":\"st\","
+	               "\"create\":true},\"rolloutRestartTargets\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]}}"));
+	reconcile(OP_DYNAMIC_SECRET, "app", "st", &out);
+	assert_false(out.failed);
+	expect_secret("app", "st", "password", "pw1");
+	assert_int_equal(out.requeue_after_ms, 31000);
+	obj = fake_get(&OP_RESOURCES[OP_DYNAMIC_SECRET], "app", "st");
+	assert_int_equal(op_json_int(obj, "status.staticCredsMetaData.ttl", 0), 30);
+	assert_int_equal(op_json_int(obj, "status.staticCredsMetaData.rotationPeriod", 0), 3600);
+	assert_true(op_json_int(obj, "status.staticCredsMetaData.lastVaultRotation", 0) > 1700000000);
+	/* Within the ttl: nothing read. */
+	reconcile(OP_DYNAMIC_SECRET, "app", "st", &out);
+	assert_int_equal(fake_trove_requests("GET database/static-creds/app"), 1);
+	/* Past it, same password, another ttl: read, not written, no restart. */
+	kv_set("database/static-creds/app", "{\"username\":\"svc\",\"password\":\"pw1\",\"ttl\":3599,"
+	                                    "\"rotation_period\":3600,\"last_vault_rotation\":\"2026-12-06T19:00:00Z\"}");
+	age_renewal("vaultdynamicsecrets/app/st", 40);
+	reconcile(OP_DYNAMIC_SECRET, "app", "st", &out);
+	assert_int_equal(fake_trove_requests("GET database/static-creds/app"), 2);
+	assert_int_equal(fake_writes("PUT secrets/app/st"), 0);
+	assert_int_equal(fake_writes("PATCH deployments/"), 0);
+	/* Rotated: written, one restart. */
+	kv_set("database/static-creds/app", "{\"username\":\"svc\",\"password\":\"pw2\",\"ttl\":3600,"
+	                                    "\"rotation_period\":3600,\"last_vault_rotation\":\"2026-12-06T20:00:00Z\"}");
+	age_renewal("vaultdynamicsecrets/app/st", 4000);
+	reconcile(OP_DYNAMIC_SECRET, "app", "st", &out);
+	expect_secret("app", "st", "password", "pw2");
+	assert_int_equal(fake_writes("PUT secrets/app/st"), 1);
+	assert_int_equal(fake_writes("PATCH deployments/app/web"), 1);
+}
+
 /* A kubernetes.io/tls Secret, re-issued within expiryOffset of expiry,
  * the old certificate revoked. */
 static void test_pki_lifecycle(void **state)
@@ -505,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_static_ownership, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_namespaces_denied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynamic_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dynamic_static_creds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pki_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approle_and_ca_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_status, setup, teardown),
