@@ -906,8 +906,10 @@ static int inline_value(struct yr *p, int parent, json_t **out)
 	if ((r = check_node_start(p)) != 0)
 		return r;
 	if (c == '[' || c == '{') {
-		if ((r = parse_flow(p, out)) == 0 && (r = end_of_value(p)) != 0)
+		if ((r = parse_flow(p, out)) == 0 && (r = end_of_value(p)) != 0) {
 			json_decref(*out);
+			*out = NULL;
+		}
 		return r;
 	}
 	if (c == '%' || (c == '-' && blank_or_eol(ch(p, 1))))

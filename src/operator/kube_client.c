@@ -206,12 +206,15 @@ int kube_client_new(const struct kube_config *cfg, struct kube_client **out, cha
 
 void kube_client_free(struct kube_client *k)
 {
+	struct kube_sigpipe sp;
 	size_t i;
 
 	if (k == NULL)
 		return;
+	kube_sigpipe_block(&sp); /* TLS close_notify may meet a closed socket */
 	for (i = 0; i < k->pooled; i++)
 		api_conn_close(&k->pool[i]);
+	kube_sigpipe_restore(&sp);
 	SSL_CTX_free(k->tls);
 	secure_free_str(k->token);
 	kube_config_release(&k->cfg);
@@ -371,7 +374,13 @@ static int exchange(struct kube_client *k, const struct buf *head, const char *b
 int kube_request(struct kube_client *k, const char *method, const char *path, const json_t *body,
                  const char *content_type, struct kube_resp *r)
 {
-	long deadline = api_conn_now_ms() + KUBE_REQUEST_TIMEOUT_MS;
+	return kube_request_within(k, method, path, body, content_type, KUBE_REQUEST_TIMEOUT_MS, r);
+}
+
+int kube_request_within(struct kube_client *k, const char *method, const char *path, const json_t *body,
+                        const char *content_type, long timeout_ms, struct kube_resp *r)
+{
+	long deadline = api_conn_now_ms() + timeout_ms;
 	struct api_http_reader rd;
 	struct kube_sigpipe sp;
 	struct api_conn c;
@@ -398,13 +407,14 @@ int kube_request(struct kube_client *k, const char *method, const char *path, co
 	}
 	kube_sigpipe_block(&sp);
 	e = exchange(k, &head, text, blen, &out, &rd, &c, deadline);
-	kube_sigpipe_restore(&sp);
 	if (e != 0) {
 		r->error = xstrdup(c.why[0] ? c.why : "no answer from the Kubernetes API server");
 		e = c.failure == API_FAIL_TIMEOUT ? TROVE_ERR_TIMEOUT : TROVE_ERR_UPSTREAM;
 		api_conn_close(&c);
-		goto out;
 	}
+	kube_sigpipe_restore(&sp);
+	if (e != 0)
+		goto out;
 	r->status = rd.status;
 	if (out.len > 0)
 		r->body = json_loadb(out.data, out.len, JSON_DECODE_ANY, NULL);

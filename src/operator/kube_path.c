@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "operator/kube.h"
+#include "operator/kube_int.h"
 
 #include "banned.h"
 
@@ -15,13 +16,11 @@ const struct kube_resource KUBE_STATEFULSETS = {"apps", "v1", "statefulsets", tr
 const struct kube_resource KUBE_DAEMONSETS = {"apps", "v1", "daemonsets", true};
 const struct kube_resource KUBE_ARGO_ROLLOUTS = {"argoproj.io", "v1alpha1", "rollouts", true};
 
-/* "/" and the escaped segment s: everything but RFC 3986's unreserved
- * characters percent-escaped. */
-static int segment(struct buf *b, const char *s)
+int kube_escape(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	unsigned char c;
-	int r = buf_append_byte(b, '/');
+	int r = 0;
 
 	for (; r == 0 && (c = (unsigned char)*s) != 0; s++) {
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
@@ -30,6 +29,14 @@ static int segment(struct buf *b, const char *s)
 			r = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
 	}
 	return r;
+}
+
+/* "/" and the escaped segment s. */
+static int segment(struct buf *b, const char *s)
+{
+	int r = buf_append_byte(b, '/');
+
+	return r ? r : kube_escape(b, s);
 }
 
 char *kube_path(const struct kube_resource *res, const char *ns, const char *name, const char *sub,

@@ -22,6 +22,7 @@
 #include "core/audit.h"
 #include "core/background.h"
 #include "core/core.h"
+#include "core/ha.h"
 #include "core/lockout.h"
 #include "core/mount.h"
 #include "core/scheduler.h"
@@ -33,6 +34,10 @@
 #include "pool.h"
 #include "secure.h"
 #include "storage/storage.h"
+#include "storage/storage_pg.h"
+#include "rand.h"
+#include "strconv.h"
+#include "server/storage_open.h"
 #include "trove_version.h"
 
 #include "banned.h"
@@ -63,6 +68,47 @@ static int submit_to_pool(void *ctx, sched_fn fn, void *arg)
 static struct scheduler *background_of(struct core *core)
 {
 	return background_scheduler(mount_table_background(core_mounts(core)));
+}
+
+/* A tuning knob from the environment (milliseconds), for tests that fail
+ * over in a fraction of the default time; 0 when unset or not a number. */
+static int64_t env_ms(const char *name)
+{
+	const char *v = getenv(name);
+	int64_t n = 0;
+	if (!v || !strconv_int64(v, &n) || n < 0)
+		return 0;
+	return n;
+}
+
+/* HA: this node's identity and the lock thread (core/ha.h). */
+static int start_ha(const struct server_config *cfg, struct storage *physical, struct core *core, struct buf *err)
+{
+	struct ha_config hc;
+	struct ha_lock *lock = storage_pg_ha_lock(physical);
+	char id[37];
+	int r;
+
+	if (!lock) {
+		buf_printf(err, "storage \"%s\" has no HA lock", cfg->storage.type);
+		return TROVE_ERR_INVALID;
+	}
+	memset(&hc, 0, sizeof(hc));
+	if ((r = rand_uuid(id)) != 0)
+		return r;
+	snprintf(hc.self.node_id, sizeof(hc.self.node_id), "%s", id);
+	if (gethostname(hc.self.hostname, sizeof(hc.self.hostname) - 1) != 0)
+		hc.self.hostname[0] = '\0';
+	snprintf(hc.self.api_addr, sizeof(hc.self.api_addr), "%s", config_api_addr(cfg));
+	snprintf(hc.self.cluster_addr, sizeof(hc.self.cluster_addr), "%s", config_cluster_addr(cfg));
+	hc.lock_ttl_ms = env_ms("TROVE_HA_LOCK_TTL_MS");
+	hc.retry_ms = env_ms("TROVE_HA_RETRY_MS");
+	hc.step_down_wait_ms = env_ms("TROVE_HA_STEP_DOWN_WAIT_MS");
+	if ((r = ha_start(core_ha(core), lock, &hc)) != 0)
+		buf_printf(err, "cannot start the HA lock thread: %s", err_message(r));
+	else
+		log_info("HA enabled: standing by", "api_addr", hc.self.api_addr, "node_id", hc.self.node_id);
+	return r;
 }
 
 static void usage(FILE *f)
@@ -179,14 +225,6 @@ static const char *write_pid_file(const char *path)
 		why = strerror(errno ? errno : EIO);
 	close(fd);
 	return why;
-}
-
-static struct storage *open_storage(const struct storage_config *sc, struct buf *err)
-{
-	if (strcmp(sc->type, "inmem") == 0)
-		return storage_inmem_new();
-	struct storage_lmdb_config lc = { sc->path, (size_t)sc->max_size };
-	return storage_lmdb_new(&lc, err);
 }
 
 static void print_dev_banner(const struct listener_config *l, const char *unseal_b64, const char *root_token)
@@ -364,9 +402,24 @@ int server_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!(physical = open_storage(&cfg.storage, &err))) {
+	if (!(physical = server_storage_open(&cfg.storage, &err))) {
 		fprintf(stderr, "Error opening storage \"%s\": %s\n", cfg.storage.type, err.data);
 		goto out;
+	}
+	{
+		char started[64];
+		int locked = server_storage_migration_locked(physical, started, sizeof(started));
+		if (locked != 0) {
+			if (locked > 0)
+				fprintf(stderr,
+				        "Error: a storage migration is in progress (started: %s). Trove does not start "
+				        "until it completes; 'trove operator migrate -reset' clears the lock.\n",
+				        started);
+			else
+				fprintf(stderr, "Error reading storage \"%s\": %s\n", cfg.storage.type,
+				        err_message(locked));
+			goto out;
+		}
 	}
 	struct core_config cc = {
 	    .storage_type = cfg.storage.type,
@@ -402,6 +455,10 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	scheduler_set_submit(background_of(core), submit_to_pool, pool);
+	if (cfg.storage.ha_enabled && start_ha(&cfg, physical, core, &err) != 0) {
+		fprintf(stderr, "Error: %s\n", err.data);
+		goto out;
+	}
 	if (listeners_start(&cfg, core, pool, hash_pool, cpus, &listeners, &err) != 0) {
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
@@ -422,6 +479,9 @@ int server_main(int argc, char **argv)
 			continue;
 		}
 		log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		/* an active node gives its lock back: a standby takes over now,
+		 * not when the lease runs out */
+		ha_stop(core_ha(core));
 		break;
 	}
 	rc = 0;

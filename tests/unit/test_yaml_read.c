@@ -197,6 +197,8 @@ static void test_refusals(void **state)
 	refused("a: b\xff", "line 1, column 5: bytes that are not UTF-8");
 	refused("a: 1\nb: \xc3", "line 2, column 4");
 	refused("[- a]", "block sequence inside");
+	refused("{b: a}, [1]", "unexpected text after the value");
+	refused("k: [a] b", "unexpected text after the value");
 }
 
 static void test_depth_and_size(void **state)
