@@ -57,6 +57,9 @@ struct storage_ops {
 struct storage {
 	const struct storage_ops *ops;
 	bool durable; /* writes may block on fsync: run them off the event loop */
+	/* reads may block too (a network round trip to a database that may
+	 * be slow or frozen): run reads off the event loop as well */
+	bool reads_block;
 	void *impl;
 };
 

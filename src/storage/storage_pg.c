@@ -7,9 +7,9 @@
  * not hold a thread forever) and gives the connection back. Connecting is
  * bounded by libpq's connect_timeout, a vanished peer by TCP keepalives
  * and tcp_user_timeout (defaults set below; the connection string
- * overrides them). Writes run on worker threads (storage->durable); a
- * read that a route serves on an event loop costs that loop one round
- * trip. The SQL text and the tables are storage_pg_schema.c's.
+ * overrides them). Writes run on worker threads (storage->durable), and
+ * so do reads (storage->reads_block): a round trip to a slow or frozen
+ * database never holds an event loop. The SQL text and the tables are storage_pg_schema.c's.
  *
  * Keys and values travel as binary bytea parameters, never in SQL text:
  * the only name spliced into SQL is the table, validated as an identifier
@@ -571,6 +571,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p->sql[ST_LIST_ROOT] = pg_list_sql(table, false);
 	p->base.ops = &pg_ops;
 	p->base.durable = true;
+	p->base.reads_block = true;
 	p->base.impl = p;
 
 	/* The tables must exist before statements on them can be prepared:
