@@ -20,6 +20,12 @@
  * list(prefix) is one statement, a loose index scan over parent_path
  * (storage_pg_schema.c): one index probe per child folder.
  *
+ * Writes also number their commit and notify the other nodes (storage_pg.h,
+ * "Notifications"): a write of one key is one statement (ST_PUT_N,
+ * ST_DEL_N: the change, the index row's update and pg_notify in data-
+ * modifying CTEs); a transaction ends with ST_BUMP before COMMIT. The
+ * commit's index is left in the calling thread's storage_write_index.
+ *
  * Failures. A broken connection (see storage_pg.h) is closed together with
  * every idle one (after a restart of PostgreSQL they are all dead) and the
  * call runs once more on a fresh connection. Every operation is
@@ -37,9 +43,11 @@
 #include <time.h>
 
 #include "clock.h"
+#include "encoding.h"
 #include "err.h"
 #include "log.h"
 #include "pq_lazy.h"
+#include "rand.h"
 #include "secure.h"
 #include "storage/storage_pg.h"
 #include "storage/storage_pg_int.h"
@@ -47,15 +55,32 @@
 #include "banned.h"
 
 #define BYTEA_OID 17
+#define TEXT_OID 25
 /* How much longer than statement_timeout Trove waits for an answer; and
  * the wait before the first connection has said its statement_timeout. */
 #define WAIT_MARGIN_MS 5000
 #define WAIT_DEFAULT_MS (30000 + WAIT_MARGIN_MS)
 
-enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST__COUNT };
-static const char *const stmt_name[ST__COUNT] = {"trove_get", "trove_put", "trove_del", "trove_list",
-                                                  "trove_list_root"};
-static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1};
+/* ST_PUT and ST_DEL run inside a transaction that ST_BUMP ends; a write
+ * of one key is one statement, ST_PUT_N or ST_DEL_N, which does both. */
+enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST_BUMP, ST_PUT_N, ST_DEL_N, ST__COUNT };
+static const char *const stmt_name[ST__COUNT] = {"trove_get",  "trove_put",   "trove_del",  "trove_list",
+                                                  "trove_list_root", "trove_bump", "trove_put_n", "trove_del_n"};
+static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1, 4, 7, 5};
+#define B BYTEA_OID
+#define T TEXT_OID
+static const Oid stmt_types[ST__COUNT][7] = {
+    {B}, {B, B, B}, {B}, {B, B}, {B}, {T, T, T, T}, {B, B, B, T, T, T, T}, {B, T, T, T, T},
+};
+#undef B
+#undef T
+/* The commit's index and its notifications, the tail of the three
+ * statements that write (storage_pg.h, "Notifications"): $A the table's
+ * name, $B the channel, $C "<node> ", $D the chunks. */
+#define BUMP_SQL(A, B, C, D)                                                                                  \
+	"i AS (UPDATE trove_storage_index SET idx = idx + 1 WHERE kv_table = $" #A " RETURNING idx)"           \
+	" SELECT i.idx, pg_notify($" #B ", $" #C " || i.idx::text || ' ' || c)"                              \
+	" FROM i, regexp_split_to_table($" #D ", chr(1)) AS c"
 
 struct pg_store {
 	struct storage base;
@@ -71,11 +96,30 @@ struct pg_store {
 	/* How long Trove waits for an answer, in ms: the session's
 	 * statement_timeout and a margin (set by each new connection). */
 	_Atomic int64_t wait_ms;
+	char node[STORAGE_PG_NODE_HEX + 1]; /* this process's name in notifications */
+	char node_prefix[STORAGE_PG_NODE_HEX + 2]; /* node and ' ' */
+	char *channel;
+	struct pg_listener *listener; /* NULL until storage_pg_listen */
 };
 
 static struct pg_store *impl(struct storage *s)
 {
 	return s->impl;
+}
+
+const char *pg_table(const struct pg_store *p)
+{
+	return p->table;
+}
+
+const char *pg_node(const struct pg_store *p)
+{
+	return p->node;
+}
+
+const char *pg_channel(const struct pg_store *p)
+{
+	return p->channel;
 }
 
 static void note_down(struct pg_store *p, const char *what, const char *why)
@@ -184,7 +228,7 @@ static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *ti
 static PGresult *run(struct pg_store *p, PGconn *c, enum stmt s, const char *const *vals, const int *lens,
                      int result_format, bool *timed_out)
 {
-	static const int binary[3] = {1, 1, 1};
+	static const int binary[7] = {1, 1, 1, 1, 1, 1, 1};
 	bool sent = PQsendQueryPrepared(c, stmt_name[s], stmt_nparams[s], vals, lens, binary, result_format) != 0;
 	return await_answer(p, c, sent, timed_out);
 }
@@ -201,16 +245,17 @@ static void quiet(void *arg, const char *message)
 }
 
 /* Opens one connection and prepares the statements on it (unless
- * !prepare: before the tables exist), or returns NULL with why. */
-static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t cap)
+ * !prepare: before the tables exist, or for the listener), or returns
+ * NULL with why. app is its application_name unless the connection string
+ * sets one. */
+static PGconn *connect_as(struct pg_store *p, bool prepare, const char *app, char *why, size_t cap)
 {
 	/* Defaults first: the connection string (expanded from dbname, last)
 	 * overrides any of them. */
 	static const char *const kw[] = {"connect_timeout",  "keepalives",       "keepalives_idle",
 	                                 "keepalives_interval", "keepalives_count", "tcp_user_timeout",
 	                                 "fallback_application_name", "dbname", NULL};
-	const char *val[] = {"5", "1", "5", "2", "3", "15000", "trove", p->conninfo, NULL};
-	static const Oid types[3] = {BYTEA_OID, BYTEA_OID, BYTEA_OID};
+	const char *val[] = {"5", "1", "5", "2", "3", "15000", app, p->conninfo, NULL};
 	PGresult *res = NULL;
 	bool late = false;
 	PGconn *c = PQconnectdbParams(kw, val, 1);
@@ -237,7 +282,8 @@ static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t c
 	atomic_store(&p->wait_ms, strtoll(PQgetvalue(res, 0, 0), NULL, 10) + WAIT_MARGIN_MS);
 	for (int i = 0; prepare && i < ST__COUNT; i++) {
 		PQclear(res);
-		res = await_answer(p, c, PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], types) != 0, &late);
+		res = await_answer(p, c, PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], stmt_types[i]) != 0,
+		                   &late);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			goto fail;
 	}
@@ -251,6 +297,11 @@ fail:
 	PQclear(res);
 	PQfinish(c);
 	return NULL;
+}
+
+static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t cap)
+{
+	return connect_as(p, prepare, "trove", why, cap);
 }
 
 /* Takes a connection: an idle one, or a new one while fewer than max are
@@ -370,7 +421,7 @@ static int pg_get(struct storage *s, const char *key, unsigned char **out, size_
 	return with_conn(impl(s), "get", do_get, &a);
 }
 
-/* One put or delete on c (inside or outside a transaction). */
+/* One put or delete on c, inside a transaction. */
 static int apply_op(struct pg_store *p, PGconn *c, const struct storage_op *op, bool *broken)
 {
 	const char *key = op->key;
@@ -399,6 +450,7 @@ static int apply_op(struct pg_store *p, PGconn *c, const struct storage_op *op, 
 struct ops_arg {
 	const struct storage_op *ops;
 	size_t n;
+	uint64_t index; /* the commit's, once done */
 };
 
 static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *what, bool *broken)
@@ -410,32 +462,115 @@ static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *wh
 	return r;
 }
 
+/* The commit index a writing statement returned (text, first column).
+ * No row: the table's row in trove_storage_index is missing. */
+static int take_index(struct pg_store *p, PGresult *res, uint64_t *index)
+{
+	if (PQntuples(res) < 1) {
+		log_error("postgresql storage error", "table", p->table, "error",
+		          "no row in trove_storage_index for this table");
+		return TROVE_ERR_IO;
+	}
+	*index = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	return 0;
+}
+
+/* A write of one key: the change, the index and the notification in one
+ * statement (one round trip, committed on its own). */
+static int write_one(struct pg_store *p, PGconn *c, const struct storage_op *op, bool *broken, uint64_t *index)
+{
+	const char *key = op->key;
+	int klen = (int)strlen(key);
+	char *chunks = storage_pg_notify_chunks(&key, 1);
+	int tlen = (int)strlen(p->table), chlen = (int)strlen(p->channel), nlen = (int)strlen(p->node_prefix);
+	int clen = (int)strlen(chunks);
+	PGresult *res;
+	bool late = false;
+	int r;
+
+	if (op->kind == STORAGE_PUT) {
+		const char *vals[7] = {key, key, op->value ? op->value : "", p->table, p->channel, p->node_prefix, chunks};
+		int lens[7] = {klen, (int)storage_pg_parent_len(key), (int)op->value_len, tlen, chlen, nlen, clen};
+		res = run(p, c, ST_PUT_N, vals, lens, 0, &late);
+		r = check(p, c, res, PGRES_TUPLES_OK, "put", broken, late);
+	} else {
+		const char *vals[5] = {key, p->table, p->channel, p->node_prefix, chunks};
+		int lens[5] = {klen, tlen, chlen, nlen, clen};
+		res = run(p, c, ST_DEL_N, vals, lens, 0, &late);
+		r = check(p, c, res, PGRES_TUPLES_OK, "delete", broken, late);
+	}
+	if (r == 0)
+		r = take_index(p, res, index);
+	PQclear(res);
+	free(chunks);
+	return r;
+}
+
+/* Inside a transaction: takes its index and queues its notifications. */
+static int bump(struct pg_store *p, PGconn *c, const struct storage_op *ops, size_t n, bool *broken,
+                uint64_t *index)
+{
+	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
+	char *chunks;
+	bool late = false;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = ops[i].key;
+	chunks = storage_pg_notify_chunks(keys, n);
+	const char *vals[4] = {p->table, p->channel, p->node_prefix, chunks};
+	int lens[4] = {(int)strlen(p->table), (int)strlen(p->channel), (int)strlen(p->node_prefix),
+	               (int)strlen(chunks)};
+	PGresult *res = run(p, c, ST_BUMP, vals, lens, 0, &late);
+	r = check(p, c, res, PGRES_TUPLES_OK, "txn", broken, late);
+	if (r == 0)
+		r = take_index(p, res, index);
+	PQclear(res);
+	free(chunks);
+	free(keys);
+	return r;
+}
+
 static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 {
 	struct ops_arg *a = arg;
+	uint64_t index = 0;
 	int r;
 
-	if (a->n == 1)
-		return apply_op(p, c, &a->ops[0], broken);
+	if (a->n == 1) {
+		if (a->ops[0].kind == STORAGE_DELETE && strlen(a->ops[0].key) > STORAGE_PG_MAX_KEY)
+			return 0; /* a key too long to exist: nothing changes */
+		if ((r = write_one(p, c, &a->ops[0], broken, &index)) == 0)
+			a->index = index;
+		return r;
+	}
 	if ((r = simple(p, c, "BEGIN", "txn", broken)) != 0)
 		return r;
 	for (size_t i = 0; i < a->n && r == 0; i++)
 		r = apply_op(p, c, &a->ops[i], broken);
 	if (r == 0)
+		r = bump(p, c, a->ops, a->n, broken, &index);
+	if (r == 0)
 		r = simple(p, c, "COMMIT", "txn", broken);
 	if (r != 0 && !*broken)
 		(void)simple(p, c, "ROLLBACK", "txn", broken);
+	if (r == 0)
+		a->index = index;
 	return r;
 }
 
 static int write_ops(struct storage *s, const struct storage_op *ops, size_t n, const char *what)
 {
-	struct ops_arg a = {ops, n};
+	struct ops_arg a = {ops, n, 0};
+	int r;
 
 	for (size_t i = 0; i < n; i++)
 		if (ops[i].kind == STORAGE_PUT && strlen(ops[i].key) > STORAGE_PG_MAX_KEY)
 			return TROVE_ERR_INVALID;
-	return with_conn(impl(s), what, do_ops, &a);
+	r = with_conn(impl(s), what, do_ops, &a);
+	if (r == 0 && a.index != 0)
+		storage_write_index_note(a.index);
+	return r;
 }
 
 static int pg_put(struct storage *s, const char *key, const void *value, size_t len)
@@ -495,6 +630,8 @@ static void pg_destroy(struct storage *s)
 {
 	struct pg_store *p = impl(s);
 
+	pg_listener_stop(p->listener);
+
 	for (size_t i = 0; i < p->nidle; i++)
 		PQfinish(p->idle[i]);
 	free(p->idle);
@@ -502,6 +639,7 @@ static void pg_destroy(struct storage *s)
 		free(p->sql[i]);
 	secure_free_str(p->conninfo);
 	free(p->table);
+	free(p->channel);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -516,6 +654,59 @@ static const struct storage_ops pg_ops = {
     .txn = pg_txn,
     .destroy = pg_destroy,
 };
+
+PGconn *pg_connect_plain(struct pg_store *p, char *why, size_t cap)
+{
+	return connect_as(p, false, "trove listener", why, cap);
+}
+
+PGresult *pg_exec(struct pg_store *p, PGconn *c, const char *sql, bool *timed_out)
+{
+	return exec(p, c, sql, timed_out);
+}
+
+bool storage_is_pg(const struct storage *s)
+{
+	return s != NULL && s->ops == &pg_ops;
+}
+
+const char *storage_pg_table_name(const struct storage *s)
+{
+	return ((const struct pg_store *)s->impl)->table;
+}
+
+int storage_pg_listen(struct storage *s, const struct storage_pg_hooks *h)
+{
+	struct pg_store *p;
+
+	if (!storage_is_pg(s) || (p = impl(s))->listener != NULL)
+		return TROVE_ERR_INVALID;
+	p->listener = pg_listener_start(p, h);
+	return p->listener ? 0 : TROVE_ERR_INTERNAL;
+}
+
+void storage_pg_unlisten(struct storage *s)
+{
+	struct pg_store *p = storage_is_pg(s) ? impl(s) : NULL;
+	if (p == NULL)
+		return;
+	pg_listener_stop(p->listener);
+	p->listener = NULL;
+}
+
+uint64_t storage_pg_applied(struct storage *s)
+{
+	struct pg_store *p = storage_is_pg(s) ? impl(s) : NULL;
+	return p && p->listener ? pg_listener_applied(p->listener) : 0;
+}
+
+bool storage_pg_wait_applied(struct storage *s, uint64_t index, int64_t timeout_ms)
+{
+	struct pg_store *p = storage_is_pg(s) ? impl(s) : NULL;
+	if (p == NULL || p->listener == NULL)
+		return index == 0;
+	return pg_listener_wait(p->listener, index, timeout_ms);
+}
 
 /* Connects at open, retrying with a backoff (15 ms doubling to 5 s);
  * retries 0 means until the database answers. */
@@ -569,6 +760,21 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p->sql[ST_DEL] = pg_sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
 	p->sql[ST_LIST] = pg_list_sql(table, true);
 	p->sql[ST_LIST_ROOT] = pg_list_sql(table, false);
+	p->sql[ST_BUMP] = pg_sql_of("WITH " BUMP_SQL(1, 2, 3, 4), table);
+	p->sql[ST_PUT_N] = pg_sql_of("WITH w AS (INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
+	                             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING 1), "
+	                             BUMP_SQL(4, 5, 6, 7),
+	                             table);
+	p->sql[ST_DEL_N] = pg_sql_of("WITH w AS (DELETE FROM \"@T\" WHERE key = $1 RETURNING 1), " BUMP_SQL(2, 3, 4, 5),
+	                             table);
+	p->channel = pg_sql_of(STORAGE_PG_CHANNEL_PREFIX "@T", table);
+	{
+		unsigned char id[STORAGE_PG_NODE_HEX / 2];
+		if (rand_bytes(id, sizeof(id)) != 0)
+			goto fail;
+		hex_encode(id, sizeof(id), p->node);
+		snprintf(p->node_prefix, sizeof(p->node_prefix), "%s ", p->node);
+	}
 	p->base.ops = &pg_ops;
 	p->base.durable = true;
 	p->base.reads_block = true;

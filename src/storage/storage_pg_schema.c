@@ -103,6 +103,20 @@ static bool setup_exec(PGconn *c, const char *sql, ExecStatusType want, const ch
 	return ok;
 }
 
+/* Runs insert, whose $1 is the table's name; on failure writes why into
+ * err. */
+static bool add_row(PGconn *c, const char *insert, const char *t, struct buf *err)
+{
+	const char *vals[1] = {t};
+	PGresult *res = PQexecParams(c, insert, 1, NULL, vals, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		pg_set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
 bool pg_setup_schema(PGconn *c, const char *t, bool skip_create, struct buf *err)
 {
 	const char *vals[1] = {t};
@@ -117,6 +131,8 @@ bool pg_setup_schema(PGconn *c, const char *t, bool skip_create, struct buf *err
 		ddl = pg_sql_of("SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
 		             "CREATE TABLE IF NOT EXISTS trove_storage_schema (kv_table text COLLATE \"C\" PRIMARY KEY,"
 		             " version integer NOT NULL);"
+		             "CREATE TABLE IF NOT EXISTS trove_storage_index (kv_table text COLLATE \"C\" PRIMARY KEY,"
+		             " idx bigint NOT NULL);"
 		             "CREATE TABLE IF NOT EXISTS \"@T\" (key bytea PRIMARY KEY, parent_path bytea NOT NULL,"
 		             " value bytea NOT NULL);"
 		             "CREATE INDEX IF NOT EXISTS \"@T_parent_path\" ON \"@T\" (parent_path)",
@@ -144,16 +160,22 @@ bool pg_setup_schema(PGconn *c, const char *t, bool skip_create, struct buf *err
 	}
 	PQclear(res);
 	res = NULL;
-	if (!skip_create) {
-		res = PQexecParams(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
-		                      " ON CONFLICT (kv_table) DO NOTHING",
-		                   1, NULL, vals, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			pg_set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
-			goto out;
-		}
-		PQclear(res);
+	/* the table's rows: its layout version, its commit index
+	 * (storage_pg.h, "Notifications") */
+	if (!skip_create &&
+	    (!add_row(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
+	                 " ON CONFLICT (kv_table) DO NOTHING",
+	              t, err) ||
+	     !add_row(c, "INSERT INTO trove_storage_index (kv_table, idx) VALUES ($1, 0) ON CONFLICT (kv_table) DO NOTHING",
+	              t, err)))
+		goto out;
+	res = PQexecParams(c, "SELECT idx FROM trove_storage_index WHERE kv_table = $1", 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		pg_set_err(err, "postgresql: table \"%s\" has no row in trove_storage_index%s", t,
+		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
+		goto out;
 	}
+	PQclear(res);
 	res = PQexecParams(c, "SELECT version FROM trove_storage_schema WHERE kv_table = $1", 1, NULL, vals, NULL,
 	                   NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
