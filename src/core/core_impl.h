@@ -26,6 +26,7 @@ struct core {
 	struct audit_broker *audit;
 	struct expiration *expiration;
 	struct rollback_guard *guard; /* NULL when not configured */
+	struct ha *ha;                /* the node's HA role (ha.h) */
 	struct core_config cfg;
 	char *storage_type;
 	char *cluster_name;
@@ -54,5 +55,13 @@ struct core {
 	 * registers. */
 	const struct wrap_store *_Atomic wrap_store;
 };
+
+/* For ha.c, on the lock thread (seal.c). core_ha_activate: the node
+ * took the HA lock: reload what lives behind the barrier (another node
+ * wrote meanwhile) and start the expiration manager; 0, or an error
+ * (TROVE_ERR_SEALED) and the node must not act as active.
+ * core_ha_deactivate: it lost the lock: stop the expiration manager. */
+int core_ha_activate(struct core *c);
+void core_ha_deactivate(struct core *c);
 
 #endif

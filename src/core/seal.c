@@ -27,6 +27,7 @@
 #include "rollback_guard.h"
 #include "secure.h"
 #include "generate_root.h"
+#include "ha.h"
 #include "rekey.h"
 #include "shamir.h"
 #include "shares.h"
@@ -406,6 +407,87 @@ out:
 	return r;
 }
 
+/* Starts the expiration manager over the logical storage. */
+static int start_expiration(struct core *c)
+{
+	struct expiration_config ecfg;
+	expiration_config_default(&ecfg);
+	if (c->cfg.lease_revocation_workers)
+		ecfg.workers = c->cfg.lease_revocation_workers;
+	if (c->cfg.lease_revocation_timeout_ms > 0)
+		ecfg.revoke_timeout_ms = c->cfg.lease_revocation_timeout_ms;
+	if (c->cfg.expiration_manual)
+		ecfg.workers = 0;
+	return expiration_start(c->expiration, barrier_storage(c->barrier), &ecfg);
+}
+
+/* Unloads everything that lives behind the barrier (lock held). */
+static void close_behind_barrier(struct core *c)
+{
+	expiration_stop(c->expiration);
+	audit_broker_unload(c->audit);
+	mount_table_unload(c->mounts);
+	policy_store_close(c->policies);
+	token_store_close(c->tokens);
+}
+
+/* Loads everything that lives behind the barrier, together or not at all
+ * (lock held, barrier open). Under HA the expiration manager runs on the
+ * active node only: it starts when the node becomes active
+ * (core_ha_activate), not here. */
+static int open_behind_barrier(struct core *c)
+{
+	struct storage *logical = barrier_storage(c->barrier);
+	int r;
+	if ((r = token_store_open(c->tokens, logical)) != 0)
+		goto fail;
+	if ((r = policy_store_open(c->policies, logical)) != 0)
+		goto fail;
+	if ((r = mount_table_load(c->mounts, logical)) != 0)
+		goto fail;
+	if ((r = audit_broker_load(c->audit, logical)) != 0)
+		goto fail;
+	if ((!ha_enabled(c->ha) || ha_role(c->ha) == HA_ROLE_ACTIVE) && (r = start_expiration(c)) != 0)
+		goto fail;
+	return 0;
+fail:
+	close_behind_barrier(c);
+	return r;
+}
+
+int core_ha_activate(struct core *c)
+{
+	int r = TROVE_ERR_SEALED;
+	pthread_mutex_lock(&c->lock);
+	if (barrier_sealed(c->barrier))
+		goto out;
+	/* Another node wrote while this one stood by: everything kept in
+	 * memory from storage (the barrier's keyring, token and policy
+	 * caches, the mount and audit tables, engines' per-mount state) is
+	 * dropped and read again, the simplest way to be right whatever
+	 * changed. */
+	if ((r = barrier_reload(c->barrier)) != 0)
+		goto out;
+	close_behind_barrier(c);
+	if ((r = open_behind_barrier(c)) != 0)
+		goto out;
+	r = start_expiration(c);
+	if (r != 0)
+		close_behind_barrier(c);
+out:
+	pthread_mutex_unlock(&c->lock);
+	if (r != 0)
+		log_error("HA: could not load state to become active", "error", err_name(r));
+	return r;
+}
+
+void core_ha_deactivate(struct core *c)
+{
+	pthread_mutex_lock(&c->lock);
+	expiration_stop(c->expiration);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* Combines the collected shares and opens the root key. Called with the
  * lock held and the threshold of shares collected. */
 static int try_unseal(struct core *c, struct buf *err)
@@ -434,36 +516,12 @@ static int try_unseal(struct core *c, struct buf *err)
 	 * before it is older than what the guard now records. */
 	if (c->guard && (r = barrier_touch(c->barrier)) != 0)
 		goto fail;
-	/* Everything that lives behind the barrier comes up together, or
-	 * the core stays sealed. */
-	struct storage *logical = barrier_storage(c->barrier);
-	if ((r = token_store_open(c->tokens, logical)) != 0)
-		goto fail;
-	if ((r = policy_store_open(c->policies, logical)) != 0)
-		goto fail;
-	if ((r = mount_table_load(c->mounts, logical)) != 0)
-		goto fail;
-	if ((r = audit_broker_load(c->audit, logical)) != 0)
-		goto fail;
-	struct expiration_config ecfg;
-	expiration_config_default(&ecfg);
-	if (c->cfg.lease_revocation_workers)
-		ecfg.workers = c->cfg.lease_revocation_workers;
-	if (c->cfg.lease_revocation_timeout_ms > 0)
-		ecfg.revoke_timeout_ms = c->cfg.lease_revocation_timeout_ms;
-	if (c->cfg.expiration_manual)
-		ecfg.workers = 0;
-	if ((r = expiration_start(c->expiration, logical, &ecfg)) != 0)
+	if ((r = open_behind_barrier(c)) != 0)
 		goto fail;
 	load_cluster_identity(c);
 	r = 0;
 	goto out;
 fail:
-	expiration_stop(c->expiration);
-	audit_broker_unload(c->audit);
-	mount_table_unload(c->mounts);
-	policy_store_close(c->policies);
-	token_store_close(c->tokens);
 	rollback_guard_disarm(c->guard);
 	barrier_seal(c->barrier);
 out:
@@ -541,11 +599,7 @@ int core_seal(struct core *c)
 	pthread_mutex_lock(&c->lock);
 	if (!barrier_sealed(c->barrier))
 		log_info("core sealed");
-	expiration_stop(c->expiration);
-	audit_broker_unload(c->audit);
-	mount_table_unload(c->mounts);
-	policy_store_close(c->policies);
-	token_store_close(c->tokens);
+	close_behind_barrier(c);
 	rollback_guard_disarm(c->guard);
 	barrier_seal(c->barrier);
 	clear_progress(c);

@@ -12,6 +12,7 @@
 
 #include "core/barrier.h"
 #include "core/core.h"
+#include "core/ha.h"
 #include "encoding.h"
 #include "err.h"
 #include "log.h"
@@ -175,7 +176,7 @@ static int seal_write(struct request *req, struct response *resp)
 	return core_seal(req->core);
 }
 
-/* --- sys/health, sys/leader ---------------------------------------------- */
+/* --- sys/health ---------------------------------------------- */
 
 static int code_field(struct request *req, const char *name, int def, int *out)
 {
@@ -209,20 +210,26 @@ static int health_read(struct request *req, struct response *resp)
 					      codes[i].name);
 	if ((r = core_seal_status(req->core, &st)) != 0)
 		return r;
-	/* standbyok/perfstandbyok only matter on a standby node; a single
-	 * node is always active, so they are parsed (for their 400) and
-	 * otherwise have no effect. */
-	(void)field_bool(req, "standbyok");
-	(void)field_bool(req, "perfstandbyok");
+	/* Under HA a node that is not active is a standby (one serving
+	 * reads is a performance standby); standbyok and perfstandbyok
+	 * answer those with the active code instead. */
+	enum ha_role role = ha_role(core_ha(req->core));
+	bool standby = role == HA_ROLE_STANDBY || role == HA_ROLE_STEPPING_DOWN;
+	bool perf = standby && ha_standby_reads(core_ha(req->core));
 
 	if (!st.initialized)
 		resp->status = vals[5];
 	else if (st.sealed)
 		resp->status = vals[4];
+	else if (perf)
+		resp->status = field_bool(req, "perfstandbyok") ? vals[0] : vals[3];
+	else if (standby)
+		resp->status = field_bool(req, "standbyok") ? vals[0] : vals[1];
 	else
 		resp->status = vals[0];
 	resp->bare = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:b, s:i, s:i}", "initialized",
-			       st.initialized, "sealed", st.sealed, "standby", 0, "performance_standby", 0,
+			       st.initialized, "sealed", st.sealed, "standby", standby && !st.sealed,
+			       "performance_standby", perf && !st.sealed,
 			       "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
 			       "server_time_utc", (json_int_t)time(NULL), "version", API_VERSION, "enterprise", 0,
 			       "echo_duration_ms", 0, "clock_skew_ms", 0);
@@ -230,17 +237,6 @@ static int health_read(struct request *req, struct response *resp)
 		json_object_set_new(resp->bare, "cluster_name", json_string(st.cluster_name));
 		json_object_set_new(resp->bare, "cluster_id", json_string(st.cluster_id));
 	}
-	return 0;
-}
-
-static int leader_read(struct request *req, struct response *resp)
-{
-	(void)req;
-	resp->bare = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled", 0, "is_self", 0,
-			       "active_time", "0001-01-01T00:00:00Z", "leader_address", "",
-			       "leader_cluster_address", "", "performance_standby", 0,
-			       "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
-			       "raft_applied_index", 0);
 	return 0;
 }
 
@@ -340,10 +336,6 @@ static const struct route sys_routes[] = {
      .fields = health_fields,
      .flags = SPECIAL | ROUTE_LOOP_READS,
      .synopsis = "health for load balancers"},
-    {.pattern = "leader",
-     .ops = {[OP_READ] = leader_read},
-     .flags = SPECIAL | ROUTE_LOOP_READS,
-     .synopsis = "high-availability leader"},
     {.pattern = "key-status",
      .ops = {[OP_READ] = key_status_read},
      .flags = ROUTE_LOOP_READS,
@@ -371,6 +363,7 @@ static const struct route *const sys_tables[] = {sys_routes,
                                                  sys_lease_routes,
                                                  sys_openapi_routes,
                                                  sys_metrics_routes,
+                                                 sys_ha_routes,
                                                  NULL};
 
 const struct engine sys_engine = { .type = "system", .tables = sys_tables, .flags = ENGINE_BUILTIN };

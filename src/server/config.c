@@ -52,6 +52,7 @@ static const char *audit_dir_refused(const char *dir)
 
 static const struct hcl_opt top_opts[] = {
 	TOP("api_addr", HCL_OPT_STRING, api_addr, 0, 0),
+	TOP("cluster_addr", HCL_OPT_STRING, cluster_addr, 0, 0),
 	TOP("cluster_name", HCL_OPT_STRING, cluster_name, 0, 0),
 	TOP("disable_mlock", HCL_OPT_BOOL, disable_mlock, 0, 0),
 	TOP("rollback_guard_file", HCL_OPT_STRING, rollback_guard_file, 0, 0),
@@ -146,6 +147,7 @@ void config_release(struct server_config *cfg)
 		listener_release(&cfg->listeners[i]);
 	config_storage_release(&cfg->storage);
 	free(cfg->api_addr);
+	free(cfg->cluster_addr);
 	free(cfg->cluster_name);
 	free(cfg->log_level);
 	free(cfg->log_format);
@@ -210,7 +212,7 @@ static int key_line(const struct hcl_value *body, const char *key, int line)
 }
 
 /* What a postgresql block may not say: table names that are not
- * identifiers, and HA, which is not built yet. */
+ * identifiers. */
 static int check_pg(const struct storage_config *sc, const char *block, const struct hcl_value *body, int line,
                     const char *file, struct buf *err)
 {
@@ -222,11 +224,6 @@ static int check_pg(const struct storage_config *sc, const char *block, const st
 	if (sc->ha_table && (why = storage_pg_table_refused(sc->ha_table)) != NULL)
 		return hcl_config_fail(err, file, key_line(body, "ha_table", line), "%sha_table \"%s\" %s", block,
 		                       sc->ha_table, why);
-	if (sc->ha_enabled)
-		return hcl_config_fail(err, file, key_line(body, "ha_enabled", line),
-		                       "%sha_enabled: HA on PostgreSQL is not supported yet; this Trove runs one node on "
-		                       "PostgreSQL storage (remove ha_enabled or set it to false; docs/ha.md)",
-		                       block);
 	return 0;
 }
 
@@ -467,6 +464,55 @@ static int validate_audit(const struct server_config *cfg, struct buf *err)
 	return 0;
 }
 
+const char *config_api_addr(const struct server_config *cfg)
+{
+	const char *v = cfg->api_addr && cfg->api_addr[0] ? cfg->api_addr : getenv("VAULT_API_ADDR");
+	return v && v[0] ? v : NULL;
+}
+
+const char *config_cluster_addr(const struct server_config *cfg)
+{
+	const char *v = cfg->cluster_addr && cfg->cluster_addr[0] ? cfg->cluster_addr : getenv("VAULT_CLUSTER_ADDR");
+	return v && v[0] ? v : NULL;
+}
+
+/* An address other nodes and clients reach this node at: a URL with a
+ * scheme, a host, and nothing a Location header could not carry. */
+static bool addr_ok(const char *a)
+{
+	if (strncmp(a, "http://", 7) != 0 && strncmp(a, "https://", 8) != 0)
+		return false;
+	const char *host = a + (a[4] == 's' ? 8 : 7);
+	if (!host[0] || host[0] == '/' || strlen(a) >= 256)
+		return false;
+	for (const char *c = a; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* HA needs to know where the other nodes send clients (api_addr) and
+ * where they reach this node (cluster_addr). */
+static int validate_ha(const struct server_config *cfg, struct buf *err)
+{
+	static const char *const names[2] = {"api_addr", "cluster_addr"};
+	static const char *const envs[2] = {"VAULT_API_ADDR", "VAULT_CLUSTER_ADDR"};
+	const char *vals[2] = {config_api_addr(cfg), config_cluster_addr(cfg)};
+	for (int i = 0; i < 2; i++) {
+		if (!vals[i])
+			return hcl_config_fail(err, cfg->storage.where, 0,
+			                       "storage \"postgresql\": ha_enabled = true needs %s, the address of this node "
+			                       "(set %s at the top level of the config, or %s)",
+			                       names[i], names[i], envs[i]);
+		if (!addr_ok(vals[i]))
+			return hcl_config_fail(err, cfg->storage.where, 0,
+			                       "%s \"%s\" must be an http:// or https:// URL with a host, without spaces "
+			                       "or control characters",
+			                       names[i], vals[i]);
+	}
+	return 0;
+}
+
 int config_validate(const struct server_config *cfg, struct buf *err)
 {
 	int r;
@@ -505,6 +551,8 @@ int config_validate(const struct server_config *cfg, struct buf *err)
 		return TROVE_ERR_INVALID;
 	}
 	if ((r = validate_audit(cfg, err)) != 0)
+		return r;
+	if (cfg->storage.ha_enabled && (r = validate_ha(cfg, err)) != 0)
 		return r;
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct listener_config *l = &cfg->listeners[i];

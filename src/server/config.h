@@ -40,11 +40,11 @@ struct storage_config {
 	/* postgresql (Vault's keys; docs/ha.md) */
 	char *connection_url;
 	char *table;
-	char *ha_table; /* checked, unused until HA is built */
+	char *ha_table; /* the HA lock's table (NULL: the default) */
 	int64_t max_parallel;
 	int64_t max_idle_connections;
 	int64_t max_connect_retries; /* -1: not given (the default, 1) */
-	bool ha_enabled;             /* true is refused for now */
+	bool ha_enabled;             /* HA: needs api_addr and cluster_addr */
 	bool skip_create_table;
 	char *where;
 };
@@ -53,7 +53,8 @@ struct server_config {
 	struct listener_config listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct storage_config storage; /* type NULL when not given */
-	char *api_addr;
+	char *api_addr;     /* where clients reach this node (HA redirects) */
+	char *cluster_addr; /* where other nodes reach it */
 	char *cluster_name;
 	bool disable_mlock;
 	char *log_level;
@@ -106,6 +107,11 @@ int config_storage_block(struct storage_config *sc, const char *kind, const char
                          int line, const char *file, struct buf *err);
 /* Frees what sc holds and zeroes it. */
 void config_storage_release(struct storage_config *sc);
+
+/* api_addr, else VAULT_API_ADDR; cluster_addr, else VAULT_CLUSTER_ADDR;
+ * NULL when neither is set (borrowed). */
+const char *config_api_addr(const struct server_config *cfg);
+const char *config_cluster_addr(const struct server_config *cfg);
 
 /* Adds a listener with defaults (for -dev); returns it or NULL when full. */
 struct listener_config *config_add_listener(struct server_config *cfg);

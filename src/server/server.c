@@ -23,6 +23,7 @@
 #include "core/background.h"
 #include "core/core.h"
 #include "core/ha_reads.h"
+#include "core/ha.h"
 #include "core/lockout.h"
 #include "core/mount.h"
 #include "core/scheduler.h"
@@ -34,6 +35,9 @@
 #include "pool.h"
 #include "secure.h"
 #include "storage/storage.h"
+#include "storage/storage_pg.h"
+#include "rand.h"
+#include "strconv.h"
 #include "server/storage_open.h"
 #include "trove_version.h"
 
@@ -65,6 +69,47 @@ static int submit_to_pool(void *ctx, sched_fn fn, void *arg)
 static struct scheduler *background_of(struct core *core)
 {
 	return background_scheduler(mount_table_background(core_mounts(core)));
+}
+
+/* A tuning knob from the environment (milliseconds), for tests that fail
+ * over in a fraction of the default time; 0 when unset or not a number. */
+static int64_t env_ms(const char *name)
+{
+	const char *v = getenv(name);
+	int64_t n = 0;
+	if (!v || !strconv_int64(v, &n) || n < 0)
+		return 0;
+	return n;
+}
+
+/* HA: this node's identity and the lock thread (core/ha.h). */
+static int start_ha(const struct server_config *cfg, struct storage *physical, struct core *core, struct buf *err)
+{
+	struct ha_config hc;
+	struct ha_lock *lock = storage_pg_ha_lock(physical);
+	char id[37];
+	int r;
+
+	if (!lock) {
+		buf_printf(err, "storage \"%s\" has no HA lock", cfg->storage.type);
+		return TROVE_ERR_INVALID;
+	}
+	memset(&hc, 0, sizeof(hc));
+	if ((r = rand_uuid(id)) != 0)
+		return r;
+	snprintf(hc.self.node_id, sizeof(hc.self.node_id), "%s", id);
+	if (gethostname(hc.self.hostname, sizeof(hc.self.hostname) - 1) != 0)
+		hc.self.hostname[0] = '\0';
+	snprintf(hc.self.api_addr, sizeof(hc.self.api_addr), "%s", config_api_addr(cfg));
+	snprintf(hc.self.cluster_addr, sizeof(hc.self.cluster_addr), "%s", config_cluster_addr(cfg));
+	hc.lock_ttl_ms = env_ms("TROVE_HA_LOCK_TTL_MS");
+	hc.retry_ms = env_ms("TROVE_HA_RETRY_MS");
+	hc.step_down_wait_ms = env_ms("TROVE_HA_STEP_DOWN_WAIT_MS");
+	if ((r = ha_start(core_ha(core), lock, &hc)) != 0)
+		buf_printf(err, "cannot start the HA lock thread: %s", err_message(r));
+	else
+		log_info("HA enabled: standing by", "api_addr", hc.self.api_addr, "node_id", hc.self.node_id);
+	return r;
 }
 
 static void usage(FILE *f)
@@ -415,6 +460,10 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	scheduler_set_submit(background_of(core), submit_to_pool, pool);
+	if (cfg.storage.ha_enabled && start_ha(&cfg, physical, core, &err) != 0) {
+		fprintf(stderr, "Error: %s\n", err.data);
+		goto out;
+	}
 	if (listeners_start(&cfg, core, pool, hash_pool, cpus, &listeners, &err) != 0) {
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
@@ -435,6 +484,9 @@ int server_main(int argc, char **argv)
 			continue;
 		}
 		log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		/* an active node gives its lock back: a standby takes over now,
+		 * not when the lease runs out */
+		ha_stop(core_ha(core));
 		break;
 	}
 	rc = 0;

@@ -24,6 +24,8 @@ struct storage *server_storage_open(const struct storage_config *sc, struct buf 
 		    /* Vault's default: one retry */
 		    .max_connect_retries = sc->max_connect_retries < 0 ? 1u : (unsigned)sc->max_connect_retries,
 		    .skip_create_table = sc->skip_create_table,
+		    .ha_enabled = sc->ha_enabled,
+		    .ha_table = sc->ha_table,
 		};
 		return storage_pg_new(&pc, err);
 	}

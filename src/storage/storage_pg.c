@@ -1,15 +1,12 @@
 /* storage_pg.c — the postgresql backend: a pool of libpq connections.
  *
  * Design. Each call takes a connection from the pool (mutex + condvar; at
- * most max_parallel are open, opened on demand), sends its prepared
- * statement, waits for the answer with poll() until a deadline
- * (statement_timeout + 5 s: a server that accepts and never answers must
- * not hold a thread forever) and gives the connection back. Connecting is
- * bounded by libpq's connect_timeout, a vanished peer by TCP keepalives
- * and tcp_user_timeout (defaults set below; the connection string
- * overrides them). Writes run on worker threads (storage->durable), and
- * so do reads (storage->reads_block): a round trip to a slow or frozen
- * database never holds an event loop. The SQL text and the tables are storage_pg_schema.c's.
+ * most max_parallel are open, opened on demand), runs prepared statements
+ * on it and gives it back. libpq's synchronous calls are enough: storage
+ * calls already run on worker threads (storage->durable), never on an
+ * event loop, and every wait is bounded by libpq's connect_timeout, the
+ * session's statement_timeout and TCP keepalives / tcp_user_timeout
+ * (defaults set below; the connection string overrides them).
  *
  * Keys and values travel as binary bytea parameters, never in SQL text:
  * the only name spliced into SQL is the table, validated as an identifier
@@ -17,14 +14,21 @@
  * order is LMDB's whatever the database's encoding or collation, and any
  * key byte but NUL is stored as it is.
  *
- * list(prefix) is one statement, a loose index scan over parent_path
- * (storage_pg_schema.c): one index probe per child folder.
+ * list(prefix): direct children are the keys whose parent_path is prefix
+ * (one index lookup); folders are found by a loose index scan over
+ * parent_path (a recursive query that, from each folder "d/" found, seeks
+ * to prefix+"d0"), so a folder costs one index probe however many keys it
+ * holds.
+ *
+ * Reads may wait on the network too (storage->reads_block): the router
+ * runs them on worker threads as well.
  *
  * Writes also number their commit and notify the other nodes (storage_pg.h,
- * "Notifications"): a write of one key is one statement (ST_PUT_N,
- * ST_DEL_N: the change, the index row's update and pg_notify in data-
- * modifying CTEs); a transaction ends with ST_BUMP before COMMIT. The
- * commit's index is left in the calling thread's storage_write_index.
+ * "Notifications"): without HA a write of one key is one statement
+ * (ST_PUT_N, ST_DEL_N: the change, the index row's update and pg_notify in
+ * data-modifying CTEs); a transaction, and every write under HA (which
+ * checks the fence first), ends with ST_BUMP before COMMIT. The commit's
+ * index is left in the calling thread's storage_write_index.
  *
  * Failures. A broken connection (see storage_pg.h) is closed together with
  * every idle one (after a restart of PostgreSQL they are all dead) and the
@@ -37,6 +41,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +56,7 @@
 #include "rand.h"
 #include "secure.h"
 #include "storage/storage_pg.h"
-#include "storage/storage_pg_int.h"
+#include "storage/storage_pg_impl.h"
 
 #include "banned.h"
 
@@ -60,17 +66,18 @@
  * the wait before the first connection has said its statement_timeout. */
 #define WAIT_MARGIN_MS 5000
 #define WAIT_DEFAULT_MS (30000 + WAIT_MARGIN_MS)
+/* Any constant: serialises table creation between nodes starting at once. */
+#define SCHEMA_LOCK_KEY "7236527815093401903"
 
-/* ST_PUT and ST_DEL run inside a transaction that ST_BUMP ends; a write
- * of one key is one statement, ST_PUT_N or ST_DEL_N, which does both. */
-enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST_BUMP, ST_PUT_N, ST_DEL_N, ST__COUNT };
-static const char *const stmt_name[ST__COUNT] = {"trove_get",  "trove_put",   "trove_del",  "trove_list",
-                                                  "trove_list_root", "trove_bump", "trove_put_n", "trove_del_n"};
-static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1, 4, 7, 5};
+static const char *const stmt_name[ST__COUNT] = {"trove_get",  "trove_put",  "trove_del",   "trove_list",
+                                                  "trove_list_root", "trove_fence", "trove_bump", "trove_put_n",
+                                                  "trove_del_n"};
+static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1, 2, 4, 7, 5};
 #define B BYTEA_OID
 #define T TEXT_OID
+/* the fence's are text, inferred (0) */
 static const Oid stmt_types[ST__COUNT][7] = {
-    {B}, {B, B, B}, {B}, {B, B}, {B}, {T, T, T, T}, {B, B, B, T, T, T, T}, {B, T, T, T, T},
+    {B}, {B, B, B}, {B}, {B, B}, {B}, {0, 0}, {T, T, T, T}, {B, B, B, T, T, T, T}, {B, T, T, T, T},
 };
 #undef B
 #undef T
@@ -82,44 +89,21 @@ static const Oid stmt_types[ST__COUNT][7] = {
 	" SELECT i.idx, pg_notify($" #B ", $" #C " || i.idx::text || ' ' || c)"                              \
 	" FROM i, regexp_split_to_table($" #D ", chr(1)) AS c"
 
-struct pg_store {
-	struct storage base;
-	char *conninfo; /* may hold a password: wiped at destroy */
-	char *table;
-	char *sql[ST__COUNT];
-
-	pthread_mutex_t mu; /* guards what follows */
-	pthread_cond_t cv;  /* a connection came back, or a slot freed */
-	PGconn **idle;
-	size_t nidle, open, max, max_idle;
-	bool down; /* the last attempt to reach the database failed */
-	/* How long Trove waits for an answer, in ms: the session's
-	 * statement_timeout and a margin (set by each new connection). */
-	_Atomic int64_t wait_ms;
-	char node[STORAGE_PG_NODE_HEX + 1]; /* this process's name in notifications */
-	char node_prefix[STORAGE_PG_NODE_HEX + 2]; /* node and ' ' */
-	char *channel;
-	struct pg_listener *listener; /* NULL until storage_pg_listen */
-};
 
 static struct pg_store *impl(struct storage *s)
 {
 	return s->impl;
 }
 
-const char *pg_table(const struct pg_store *p)
+/* libpq's messages end in a newline; logs want one line. */
+void pg_one_line(char *msg, size_t cap, const char *from)
 {
-	return p->table;
-}
-
-const char *pg_node(const struct pg_store *p)
-{
-	return p->node;
-}
-
-const char *pg_channel(const struct pg_store *p)
-{
-	return p->channel;
+	size_t n = 0;
+	for (; from && from[n] && n + 1 < cap; n++)
+		msg[n] = (from[n] == '\n' || from[n] == '\r' || from[n] == '\t') ? ' ' : from[n];
+	while (n > 0 && msg[n - 1] == ' ')
+		n--;
+	msg[n] = '\0';
 }
 
 static void note_down(struct pg_store *p, const char *what, const char *why)
@@ -149,7 +133,7 @@ static void note_up(struct pg_store *p)
 }
 
 /* Whether a failed result means the connection cannot be used again. */
-static bool is_broken(PGconn *c, const PGresult *res)
+bool pg_is_broken(PGconn *c, const PGresult *res)
 {
 	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
@@ -169,7 +153,7 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 
 	if (res && PQresultStatus(res) == want)
 		return 0;
-	if (timed_out || is_broken(c, res)) {
+	if (timed_out || pg_is_broken(c, res)) {
 		*broken = true;
 		note_down(p, what,
 		          timed_out ? "no answer within statement_timeout and 5 s" :
@@ -192,9 +176,9 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
  * while the kernel still acks). Returns the first failed result, else the
  * last one; NULL when the send failed or the time ran out (then c is
  * useless: *timed_out). */
-static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *timed_out)
+PGresult *pg_await(PGconn *c, bool sent, int64_t wait_ms, bool *timed_out)
 {
-	int64_t end = clock_monotonic_ns() / 1000000 + atomic_load(&p->wait_ms);
+	int64_t end = clock_monotonic_ns() / 1000000 + wait_ms;
 	PGresult *keep = NULL, *res;
 
 	if (!sent)
@@ -223,6 +207,11 @@ static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *ti
 			keep = res;
 		}
 	}
+}
+
+static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *timed_out)
+{
+	return pg_await(c, sent, atomic_load(&p->wait_ms), timed_out);
 }
 
 static PGresult *run(struct pg_store *p, PGconn *c, enum stmt s, const char *const *vals, const int *lens,
@@ -281,6 +270,8 @@ static PGconn *connect_as(struct pg_store *p, bool prepare, const char *app, cha
 		goto fail;
 	atomic_store(&p->wait_ms, strtoll(PQgetvalue(res, 0, 0), NULL, 10) + WAIT_MARGIN_MS);
 	for (int i = 0; prepare && i < ST__COUNT; i++) {
+		if (p->sql[i] == NULL)
+			continue; /* ST_FENCE without HA */
 		PQclear(res);
 		res = await_answer(p, c, PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], stmt_types[i]) != 0,
 		                   &late);
@@ -299,9 +290,19 @@ fail:
 	return NULL;
 }
 
-static PGconn *connect_one(struct pg_store *p, bool prepare, char *why, size_t cap)
+PGconn *pg_connect(struct pg_store *p, bool prepare, char *why, size_t cap)
 {
 	return connect_as(p, prepare, "trove", why, cap);
+}
+
+PGconn *pg_connect_plain(struct pg_store *p, char *why, size_t cap)
+{
+	return connect_as(p, false, "trove listener", why, cap);
+}
+
+PGresult *pg_exec(struct pg_store *p, PGconn *c, const char *sql, bool *timed_out)
+{
+	return exec(p, c, sql, timed_out);
 }
 
 /* Takes a connection: an idle one, or a new one while fewer than max are
@@ -322,7 +323,7 @@ static PGconn *acquire(struct pg_store *p, const char *what)
 	}
 	p->open++;
 	pthread_mutex_unlock(&p->mu);
-	if ((c = connect_one(p, true, why, sizeof(why))) != NULL) {
+	if ((c = pg_connect(p, true, why, sizeof(why))) != NULL) {
 		note_up(p);
 		return c;
 	}
@@ -475,8 +476,8 @@ static int take_index(struct pg_store *p, PGresult *res, uint64_t *index)
 	return 0;
 }
 
-/* A write of one key: the change, the index and the notification in one
- * statement (one round trip, committed on its own). */
+/* A write of one key without HA: the change, the index and the
+ * notification in one statement (one round trip, committed on its own). */
 static int write_one(struct pg_store *p, PGconn *c, const struct storage_op *op, bool *broken, uint64_t *index)
 {
 	const char *key = op->key;
@@ -531,13 +532,38 @@ static int bump(struct pg_store *p, PGconn *c, const struct storage_op *ops, siz
 	return r;
 }
 
+/* Inside a transaction: whether the HA lock is still held at epoch. The
+ * lock row is read FOR SHARE, so a node taking the lock over (an UPDATE
+ * of that row) waits until this transaction ends: every write that
+ * passed this check is committed before the new epoch exists, and every
+ * write after it fails. TROVE_ERR_UNAVAILABLE when the lock has moved. */
+static int check_fence(struct pg_store *p, PGconn *c, uint64_t epoch, bool *broken)
+{
+	char e[24];
+	const char *vals[2] = {p->table, e};
+	bool late = false;
+	PGresult *res;
+	int r;
+
+	snprintf(e, sizeof(e), "%llu", (unsigned long long)epoch);
+	res = await_answer(p, c, PQsendQueryPrepared(c, stmt_name[ST_FENCE], 2, vals, NULL, NULL, 0) != 0, &late);
+	r = check(p, c, res, PGRES_TUPLES_OK, "fence", broken, late);
+	if (r == 0 && PQntuples(res) != 1) {
+		log_warn("postgresql storage: write refused, this node no longer holds the HA lock", "table", p->table);
+		r = TROVE_ERR_UNAVAILABLE;
+	}
+	PQclear(res);
+	return r;
+}
+
 static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 {
 	struct ops_arg *a = arg;
+	uint64_t epoch = atomic_load(&p->fence);
 	uint64_t index = 0;
 	int r;
 
-	if (a->n == 1) {
+	if (a->n == 1 && epoch == 0) {
 		if (a->ops[0].kind == STORAGE_DELETE && strlen(a->ops[0].key) > STORAGE_PG_MAX_KEY)
 			return 0; /* a key too long to exist: nothing changes */
 		if ((r = write_one(p, c, &a->ops[0], broken, &index)) == 0)
@@ -546,6 +572,8 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 	}
 	if ((r = simple(p, c, "BEGIN", "txn", broken)) != 0)
 		return r;
+	if (epoch != 0)
+		r = check_fence(p, c, epoch, broken);
 	for (size_t i = 0; i < a->n && r == 0; i++)
 		r = apply_op(p, c, &a->ops[i], broken);
 	if (r == 0)
@@ -635,10 +663,12 @@ static void pg_destroy(struct storage *s)
 	for (size_t i = 0; i < p->nidle; i++)
 		PQfinish(p->idle[i]);
 	free(p->idle);
+	pg_ha_free(p->ha);
 	for (int i = 0; i < ST__COUNT; i++)
 		free(p->sql[i]);
 	secure_free_str(p->conninfo);
 	free(p->table);
+	free(p->ha_table);
 	free(p->channel);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
@@ -655,14 +685,206 @@ static const struct storage_ops pg_ops = {
     .destroy = pg_destroy,
 };
 
-PGconn *pg_connect_plain(struct pg_store *p, char *why, size_t cap)
+/* tmpl with every "@T" replaced by the table name (an identifier,
+ * validated: storage_pg_table_refused). */
+char *pg_sql_of(const char *tmpl, const char *t)
 {
-	return connect_as(p, false, "trove listener", why, cap);
+	struct buf b;
+	const char *at;
+
+	buf_init(&b, 8192);
+	while ((at = strstr(tmpl, "@T")) != NULL) {
+		buf_append(&b, tmpl, (size_t)(at - tmpl));
+		buf_append_str(&b, t);
+		tmpl = at + 2;
+	}
+	buf_append_str(&b, tmpl);
+	return buf_take(&b);
 }
 
-PGresult *pg_exec(struct pg_store *p, PGconn *c, const char *sql, bool *timed_out)
+/* The loose index scan of list (see the top of this file). $1 is the
+ * prefix, $2 the first string past it (none at the root). */
+static char *list_sql(const char *t, bool bounded)
 {
-	return exec(p, c, sql, timed_out);
+	static const char with_end[] =
+	    "WITH RECURSIVE f(p) AS ("
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path > $1 AND parent_path < $2"
+	    " ORDER BY parent_path LIMIT 1)"
+	    " UNION ALL"
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path >="
+	    " substr(f.p, 1, length($1) + position(decode('2f', 'hex') IN substr(f.p, length($1) + 1)) - 1)"
+	    " || decode('30', 'hex') AND parent_path < $2 ORDER BY parent_path LIMIT 1)"
+	    " FROM f WHERE f.p IS NOT NULL)"
+	    " SELECT substr(p, length($1) + 1, position(decode('2f', 'hex') IN substr(p, length($1) + 1)))"
+	    " FROM f WHERE p IS NOT NULL"
+	    " UNION ALL SELECT substr(key, length($1) + 1) FROM \"@T\" WHERE parent_path = $1"
+	    " ORDER BY 1";
+	static const char at_root[] =
+	    "WITH RECURSIVE f(p) AS ("
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path > $1 ORDER BY parent_path LIMIT 1)"
+	    " UNION ALL"
+	    " SELECT (SELECT parent_path FROM \"@T\" WHERE parent_path >="
+	    " substr(f.p, 1, position(decode('2f', 'hex') IN f.p) - 1) || decode('30', 'hex')"
+	    " ORDER BY parent_path LIMIT 1)"
+	    " FROM f WHERE f.p IS NOT NULL)"
+	    " SELECT substr(p, 1, position(decode('2f', 'hex') IN p)) FROM f WHERE p IS NOT NULL"
+	    " UNION ALL SELECT key FROM \"@T\" WHERE parent_path = $1"
+	    " ORDER BY 1";
+	return pg_sql_of(bounded ? with_end : at_root, t);
+}
+
+static void set_err(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	buf_reset(err);
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+}
+
+/* Runs one setup statement; on failure writes why into err. */
+static bool setup_exec(PGconn *c, const char *sql, ExecStatusType want, const char *table, struct buf *err)
+{
+	PGresult *res = PQexec(c, sql);
+	bool ok = PQresultStatus(res) == want;
+	if (!ok) {
+		char msg[512];
+		pg_one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+		set_err(err, "postgresql: table \"%s\": %s", table, msg);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* Runs insert, whose $1 is the table's name; on failure writes why into
+ * err. */
+static bool add_row(PGconn *c, const char *insert, const char *t, struct buf *err)
+{
+	const char *vals[1] = {t};
+	PGresult *res = PQexecParams(c, insert, 1, NULL, vals, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
+/* Creates what is missing (unless skip_create) and checks the version of
+ * the table's layout, in one transaction. */
+static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct buf *err)
+{
+	const char *t = p->table;
+	const char *vals[1] = {t};
+	char *sql = NULL, *ddl = NULL;
+	PGresult *res = NULL;
+	bool ok = false;
+	long version;
+
+	if (!setup_exec(c, "BEGIN", PGRES_COMMAND_OK, t, err))
+		return false;
+	if (!skip_create) {
+		ddl = pg_sql_of("SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
+		             "CREATE TABLE IF NOT EXISTS trove_storage_schema (kv_table text COLLATE \"C\" PRIMARY KEY,"
+		             " version integer NOT NULL);"
+		             "CREATE TABLE IF NOT EXISTS \"@T\" (key bytea PRIMARY KEY, parent_path bytea NOT NULL,"
+		             " value bytea NOT NULL);"
+		             "CREATE INDEX IF NOT EXISTS \"@T_parent_path\" ON \"@T\" (parent_path);"
+		             "CREATE TABLE IF NOT EXISTS trove_storage_index (kv_table text COLLATE \"C\" PRIMARY KEY,"
+		             " idx bigint NOT NULL)",
+		             t);
+		if (!setup_exec(c, ddl, PGRES_COMMAND_OK, t, err))
+			goto out;
+		if (p->ha_table) {
+			free(ddl);
+			ddl = pg_sql_of(pg_ha_ddl, p->ha_table);
+			if (!setup_exec(c, ddl, PGRES_COMMAND_OK, p->ha_table, err))
+				goto out;
+		}
+	}
+	/* a table of another layout (Vault's, say) is refused */
+	sql = pg_sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
+	             " AND atttypid = 'bytea'::regtype AND attname IN ('key', 'parent_path', 'value')",
+	             t);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		char msg[512];
+		pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+		set_err(err, "postgresql: table \"%s\": %s", t, msg);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "3") != 0) {
+		set_err(err,
+		        "postgresql: table \"%s\" exists with another layout (Trove's has the columns key, "
+		        "parent_path and value, all bytea): give another table, or migrate into a new one",
+		        t);
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	/* the table's rows: its layout version, its commit index
+	 * (storage_pg.h, "Notifications") */
+	if (!skip_create &&
+	    (!add_row(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
+	                 " ON CONFLICT (kv_table) DO NOTHING",
+	              t, err) ||
+	     !add_row(c, "INSERT INTO trove_storage_index (kv_table, idx) VALUES ($1, 0) ON CONFLICT (kv_table) DO NOTHING",
+	              t, err)))
+		goto out;
+	res = PQexecParams(c, "SELECT idx FROM trove_storage_index WHERE kv_table = $1", 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		set_err(err, "postgresql: table \"%s\" has no row in trove_storage_index%s", t,
+		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
+		goto out;
+	}
+	PQclear(res);
+	res = PQexecParams(c, "SELECT version FROM trove_storage_schema WHERE kv_table = $1", 1, NULL, vals, NULL,
+	                   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		set_err(err, "postgresql: table \"%s\" has no row in trove_storage_schema%s", t,
+		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
+		goto out;
+	}
+	version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (version != STORAGE_PG_SCHEMA_VERSION) {
+		char v[64];
+		snprintf(v, sizeof(v), "%ld; this Trove reads version %d", version, STORAGE_PG_SCHEMA_VERSION);
+		set_err(err,
+		        version > STORAGE_PG_SCHEMA_VERSION
+		            ? "postgresql: table \"%s\" was written by a newer Trove (layout version %s): upgrade Trove"
+		            : "postgresql: table \"%s\" has an unknown layout version (%s)",
+		        t, v);
+		goto out;
+	}
+	ok = setup_exec(c, "COMMIT", PGRES_COMMAND_OK, t, err);
+out:
+	PQclear(res);
+	if (!ok) {
+		PGresult *rb = PQexec(c, "ROLLBACK");
+		PQclear(rb);
+	}
+	free(sql);
+	free(ddl);
+	return ok;
+}
+
+const char *pg_table(const struct pg_store *p)
+{
+	return p->table;
+}
+
+const char *pg_node(const struct pg_store *p)
+{
+	return p->node;
+}
+
+const char *pg_channel(const struct pg_store *p)
+{
+	return p->channel;
 }
 
 bool storage_is_pg(const struct storage *s)
@@ -716,11 +938,11 @@ static PGconn *connect_at_open(struct pg_store *p, bool prepare, unsigned retrie
 	char why[512];
 
 	for (unsigned attempt = 0;; attempt++) {
-		PGconn *c = connect_one(p, prepare, why, sizeof(why));
+		PGconn *c = pg_connect(p, prepare, why, sizeof(why));
 		if (c != NULL)
 			return c;
 		if (retries != 0 && attempt >= retries) {
-			pg_set_err(err, "postgresql: cannot connect (table \"%s\"): %s", p->table, why);
+			set_err(err, "postgresql: cannot connect (table \"%s\"): %s", p->table, why);
 			return NULL;
 		}
 		log_warn("postgresql storage: cannot connect, retrying", "table", p->table, "error", why);
@@ -739,12 +961,16 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	PGconn *c;
 
 	if (why != NULL) {
-		pg_set_err(err, "postgresql: table \"%s\" %s", table, why);
+		set_err(err, "postgresql: table \"%s\" %s", table, why);
 		return NULL;
 	}
 	if (url == NULL || url[0] == '\0')
 		url = getenv("VAULT_PG_CONNECTION_URL");
 	p = xcalloc(1, sizeof(*p));
+	p->base.ops = &pg_ops;
+	p->base.durable = true;
+	p->base.reads_block = true;
+	p->base.impl = p;
 	p->conninfo = xstrdup(url ? url : "");
 	p->table = xstrdup(table);
 	atomic_init(&p->wait_ms, WAIT_DEFAULT_MS);
@@ -758,8 +984,8 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
 	                        table);
 	p->sql[ST_DEL] = pg_sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
-	p->sql[ST_LIST] = pg_list_sql(table, true);
-	p->sql[ST_LIST_ROOT] = pg_list_sql(table, false);
+	p->sql[ST_LIST] = list_sql(table, true);
+	p->sql[ST_LIST_ROOT] = list_sql(table, false);
 	p->sql[ST_BUMP] = pg_sql_of("WITH " BUMP_SQL(1, 2, 3, 4), table);
 	p->sql[ST_PUT_N] = pg_sql_of("WITH w AS (INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
 	                             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING 1), "
@@ -775,16 +1001,22 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 		hex_encode(id, sizeof(id), p->node);
 		snprintf(p->node_prefix, sizeof(p->node_prefix), "%s ", p->node);
 	}
-	p->base.ops = &pg_ops;
-	p->base.durable = true;
-	p->base.reads_block = true;
-	p->base.impl = p;
+	if (cfg->ha_enabled) {
+		const char *ha = cfg->ha_table ? cfg->ha_table : STORAGE_PG_DEFAULT_HA_TABLE;
+		if ((why = storage_pg_table_refused(ha)) != NULL) {
+			set_err(err, "postgresql: ha_table \"%s\" %s", ha, why);
+			goto fail;
+		}
+		p->ha_table = xstrdup(ha);
+		p->sql[ST_FENCE] = pg_sql_of("SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND epoch = $2::bigint FOR SHARE", ha);
+		p->ha = pg_ha_new(p);
+	}
 
 	/* The tables must exist before statements on them can be prepared:
 	 * set them up on a bare connection first. */
 	if ((c = connect_at_open(p, false, cfg->max_connect_retries, err)) == NULL)
 		goto fail;
-	if (!pg_setup_schema(c, p->table, cfg->skip_create_table, err)) {
+	if (!setup_schema(p, c, cfg->skip_create_table, err)) {
 		PQfinish(c);
 		goto fail;
 	}

@@ -55,12 +55,24 @@ struct storage_pg_config {
 	 * to 5 s between them; 0: until it answers. */
 	unsigned max_connect_retries;
 	bool skip_create_table; /* the tables must exist already */
+	/* HA (docs/ha.md): the lock and the nodes' heartbeats live in
+	 * ha_table (NULL: STORAGE_PG_DEFAULT_HA_TABLE), created if missing;
+	 * storage_pg_ha_lock gives the lock. */
+	bool ha_enabled;
+	const char *ha_table;
 };
 
 /* Connects, creates the tables if missing (unless skip_create_table) and
  * checks the layout version. Returns a durable storage, or NULL with the
  * reason in err (may be NULL). */
 struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *err);
+
+/* The HA lock of a storage opened with ha_enabled (storage/ha_lock.h),
+ * owned by the storage; NULL without HA or for another backend. The lock
+ * row's key is the storage's table, so clusters sharing one ha_table do
+ * not share a lock. */
+struct ha_lock;
+struct ha_lock *storage_pg_ha_lock(struct storage *s);
 
 /* Why name cannot be a table name (letters, digits and '_', not starting
  * with a digit, 1..STORAGE_PG_MAX_TABLE bytes), or NULL when it can. It is

@@ -29,7 +29,7 @@
 
 #include "log.h"
 #include "storage/storage_pg.h"
-#include "storage/storage_pg_int.h"
+#include "storage/storage_pg_impl.h"
 
 #include "banned.h"
 

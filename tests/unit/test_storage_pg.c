@@ -138,12 +138,63 @@ static void expect_refused(const char *text, const char *needle)
 	buf_release(&err);
 }
 
+/* Loads text (plus a listener) and validates it: the validation's code. */
+static int validate(const char *text, struct buf *err)
+{
+	struct server_config cfg;
+	struct buf full;
+	int r;
+	config_init(&cfg);
+	buf_init(&full, 4096);
+	buf_printf(&full, "%slistener \"tcp\" {\n  tls_disable = true\n}\n", text);
+	r = load(&cfg, full.data, err);
+	if (r == 0)
+		r = config_validate(&cfg, err);
+	config_release(&cfg);
+	buf_release(&full);
+	return r;
+}
+
+/* ha_enabled needs this node's api_addr and cluster_addr, from the
+ * config or Vault's environment variables. */
+static void test_config_ha(void **state)
+{
+	(void)state;
+	struct buf err;
+	const char *ha = "storage \"postgresql\" {\n  connection_url = \"x\"\n  ha_enabled = true\n}\n";
+	const char *both = "api_addr = \"http://10.0.0.1:8200\"\ncluster_addr = \"https://10.0.0.1:8201\"\n";
+	char text[1024];
+	buf_init(&err, 4096);
+	unsetenv("VAULT_API_ADDR");
+	unsetenv("VAULT_CLUSTER_ADDR");
+
+	assert_int_equal(validate(ha, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "t.hcl:1: storage \"postgresql\": ha_enabled = true needs api_addr"));
+	snprintf(text, sizeof(text), "%sapi_addr = \"http://10.0.0.1:8200\"\n", ha);
+	assert_int_equal(validate(text, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "needs cluster_addr"));
+	snprintf(text, sizeof(text), "%s%s", ha, both);
+	assert_int_equal(validate(text, &err), 0);
+	/* from the environment */
+	setenv("VAULT_API_ADDR", "https://node1:8200", 1);
+	setenv("VAULT_CLUSTER_ADDR", "https://node1:8201", 1);
+	assert_int_equal(validate(ha, &err), 0);
+	unsetenv("VAULT_API_ADDR");
+	unsetenv("VAULT_CLUSTER_ADDR");
+	/* an address a Location header could not carry */
+	snprintf(text, sizeof(text), "%sapi_addr = \"10.0.0.1:8200\"\ncluster_addr = \"https://a:1\"\n", ha);
+	assert_int_equal(validate(text, &err), TROVE_ERR_INVALID);
+	assert_non_null(strstr(err.data, "api_addr \"10.0.0.1:8200\" must be an http:// or https:// URL"));
+	snprintf(text, sizeof(text), "%sapi_addr = \"http://a\\r\\nX: y\"\ncluster_addr = \"https://a:1\"\n", ha);
+	assert_int_equal(validate(text, &err), TROVE_ERR_INVALID);
+	/* without HA neither is needed */
+	assert_int_equal(validate("storage \"postgresql\" {\n  connection_url = \"x\"\n}\n", &err), 0);
+	buf_release(&err);
+}
+
 static void test_config_refusals(void **state)
 {
 	(void)state;
-	/* HA is not built yet: refused, naming the file and the line */
-	expect_refused("storage \"postgresql\" {\n  connection_url = \"x\"\n  ha_enabled = true\n}\n",
-	               "t.hcl:3: storage \"postgresql\": ha_enabled: HA on PostgreSQL is not supported yet");
 	expect_refused("storage \"postgresql\" {\n  table = \"a;b\"\n}\n",
 	               "t.hcl:2: storage \"postgresql\": table \"a;b\" may hold only letters");
 	expect_refused("storage \"postgresql\" {\n\n  ha_table = \"9x\"\n}\n",
@@ -180,7 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table_names),     cmocka_unit_test(test_parent_len),
 	    cmocka_unit_test(test_prefix_end),      cmocka_unit_test(test_config_block),
-	    cmocka_unit_test(test_config_refusals), cmocka_unit_test(test_open_unreachable),
+	    cmocka_unit_test(test_config_refusals), cmocka_unit_test(test_config_ha), cmocka_unit_test(test_open_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
