@@ -6,7 +6,12 @@
 #include "ha_reads.h"
 
 #include "encoding.h"
+#include "core.h"
+#include "engine.h"
 #include "err.h"
+#include "ha.h"
+#include "request.h"
+#include "router.h"
 #include "invalidate.h"
 #include "storage/storage_pg.h"
 
@@ -26,7 +31,7 @@ static void all_changed(void *arg)
 	core_storage_changed_all(arg);
 }
 
-int ha_reads_start(struct core *c, struct storage *physical)
+int ha_reads_start(struct core *c, struct storage *physical, bool standby_reads)
 {
 	struct storage_pg_hooks h = {.changed = changed, .all_changed = all_changed, .arg = c};
 
@@ -35,6 +40,8 @@ int ha_reads_start(struct core *c, struct storage *physical)
 	if (storage_pg_listen(physical, &h) != 0)
 		return TROVE_ERR_INTERNAL;
 	atomic_store(&store, physical);
+	/* its caches kept right, a standby may answer reads itself */
+	ha_set_standby_reads(core_ha(c), standby_reads);
 	return 0;
 }
 
@@ -43,6 +50,16 @@ void ha_reads_stop(void)
 	struct storage *s = atomic_exchange(&store, NULL);
 	if (s)
 		storage_pg_unlisten(s);
+}
+
+bool ha_reads_serves_here(const struct request *req, const struct route_match *m)
+{
+	struct ha *h = core_ha(req->core);
+	bool read = req->op == OP_READ || req->op == OP_LIST || req->op == OP_HEAD;
+
+	if (ha_role(h) != HA_ROLE_STANDBY || !ha_standby_reads(h))
+		return false;
+	return read && req->wrap_ttl == 0 && m->route && (m->route->flags & ROUTE_LOOP_READS);
 }
 
 bool ha_reads_active(void)

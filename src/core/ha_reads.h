@@ -27,12 +27,24 @@ struct storage;
 #define HA_READS_HEADER_MAX 160
 
 /* Starts the listener when physical is a postgresql storage (else does
- * nothing). Returns 0, or TROVE_ERR_INTERNAL when its thread cannot be
- * made. The listener stops when physical is destroyed. */
-int ha_reads_start(struct core *c, struct storage *physical);
+ * nothing); standby_reads: an HA standby answers pure reads itself
+ * (ha_reads_serves_here). Returns 0, or TROVE_ERR_INTERNAL when its
+ * thread cannot be made. Stopped by ha_reads_stop. */
+int ha_reads_start(struct core *c, struct storage *physical, bool standby_reads);
 
 /* Stops the listener (before the core is freed: it calls into it). */
 void ha_reads_stop(void);
+
+/* Whether this node, an HA standby that serves reads, answers req itself
+ * rather than sending it to the active node: a read (read, list, head)
+ * of a route that declares its reads pure (ROUTE_LOOP_READS: they write
+ * nothing and call nothing out), not wrapped (wrapping creates a token).
+ * Anything else, and every request while this node is not a standby that
+ * serves reads, goes the HA way (core/ha.h). req must be matched
+ * (router_match). */
+struct request;
+struct route_match;
+bool ha_reads_serves_here(const struct request *req, const struct route_match *m);
 
 /* Whether ha_reads_start started a listener. */
 bool ha_reads_active(void);

@@ -558,9 +558,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		j->err = index_header(hreq, j, &j->resp);
 	if (j->err != 0)
 		goto reply_now;
-	if (standby_reply(hreq, j))
-		return 0;
 	router_match(&j->req, &m);
+	/* a standby that serves reads answers pure reads itself */
+	if (!ha_reads_serves_here(&j->req, &m) && standby_reply(hreq, j))
+		return 0;
 	if (m.route && (m.route->flags & ROUTE_UNAUTH))
 		peer_chain(hreq, &j->req);
 	/* The body is parsed by the router, after the token check; a large

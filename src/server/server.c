@@ -434,7 +434,7 @@ int server_main(int argc, char **argv)
 	    .lease_revocation_timeout_ms = cfg.lease_revocation_timeout * 1000,
 	};
 	core = core_new(physical, &cc);
-	if (ha_reads_start(core, physical) != 0) {
+	if (ha_reads_start(core, physical, !cfg.disable_performance_standby) != 0) {
 		fprintf(stderr, "Error: cannot start the storage listener thread\n");
 		goto out;
 	}

@@ -8,7 +8,10 @@ index never reached, 400 for a malformed one; a policy change and a token
 revocation on one node enforced by the others at once; a node whose
 listening connection is terminated invalidates everything and stays
 right; hvac against each node; reads on postgresql storage run off the
-event loop (a frozen database does not stall sys/health)."""
+event loop (a frozen database does not stall sys/health). With
+ha_enabled and disable_performance_standby = false: standbys answer pure reads themselves (473 on sys/health,
+performance_standby in sys/leader), redirect writes and reads that write,
+and read-your-writes holds across the active and its standbys."""
 
 import base64
 import signal
@@ -259,3 +262,75 @@ def test_frozen_database_does_not_stall_health(pg_trove):
         assert len(results) == 8
         assert c.secrets.kv.v1.read_secret("k", mount_point="kv")["data"] == {"v": 1}
         srv.proc.stop()
+
+
+def test_ha_standbys_serve_reads(pg_server, procs, log_dir, tmp_path):
+    from test_ha import Cluster, ha_hcl
+    from trove_harness import sanitizer_env
+
+    table = "t_ha_perf"
+    env = sanitizer_env()
+    env.update(TROVE_HA_LOCK_TTL_MS="1500", TROVE_HA_RETRY_MS="150")
+    servers = []
+    for i in range(3):
+        port = free_port()
+        cfg = tmp_path / f"perf{i}.hcl"
+        cfg.write_text(ha_hcl(pg_server.url(), port, table) + "disable_performance_standby = false\n")
+        url = f"http://127.0.0.1:{port}"
+        proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], log_dir, f"perf{i}", url + "/v1/sys/health",
+                            env=env)
+        procs.append(proc)
+        proc.start()
+        servers.append(Server(proc, url))
+    c = Cluster(servers)
+    body = servers[0].init(1, 1)
+    c.keys, c.token = body["keys"], body["root_token"]
+    c.unseal_all()
+    active = c.active()
+    standbys = c.standbys(active)
+    r = active.request("POST", "/v1/sys/mounts/kv", token=c.token, json={"type": "kv", "options": {"version": "2"}})
+    assert r.status_code == 204, r.text
+    w = active.request("POST", "/v1/kv/data/perf", token=c.token, json={"data": {"v": 1}})
+    assert w.status_code == 200, w.text
+    for s in standbys:
+        # mount tables load at unseal: seal and unseal the standby to see the mount
+        assert s.request("PUT", "/v1/sys/seal", token=c.token).status_code in (204, 307)
+        s.unseal(c.keys)
+    for s in standbys:
+        h = s.get("/v1/sys/health")
+        assert h.status_code == 473, (h.status_code, h.text)
+        assert h.json()["standby"] is True and h.json()["performance_standby"] is True
+        assert s.get("/v1/sys/health?perfstandbyok=true").status_code == 200
+        ld = s.get("/v1/sys/leader").json()
+        assert ld["is_self"] is False and ld["performance_standby"] is True
+        # a pure read: answered here, with the index
+        r = s.request("GET", "/v1/kv/data/perf", token=c.token, headers={"X-Vault-Index": w.headers["X-Vault-Index"]})
+        assert r.status_code == 200 and r.json()["data"]["data"] == {"v": 1}, (r.status_code, r.text)
+        assert "X-Vault-Index" in r.headers
+        # a write, and a read that writes (wrapping makes a token): to the active
+        r = s.request("POST", "/v1/kv/data/perf", token=c.token, json={"data": {"v": 2}})
+        assert r.status_code == 307 and r.headers["Location"] == active.url + "/v1/kv/data/perf", r.text
+        r = s.request("GET", "/v1/kv/data/perf", token=c.token, headers={"X-Vault-Wrap-TTL": "60"})
+        assert r.status_code == 307, r.text
+    assert active.get("/v1/sys/health").status_code == 200
+    # read-your-writes across the cluster
+    for v in range(2, 5):
+        w = active.request("POST", "/v1/kv/data/perf", token=c.token, json={"data": {"v": v}})
+        for s in standbys:
+            r = s.request("GET", "/v1/kv/data/perf", token=c.token,
+                          headers={"X-Vault-Index": w.headers["X-Vault-Index"]})
+            assert r.status_code == 200 and r.json()["data"]["data"] == {"v": v}, r.text
+    # hvac reads against a standby
+    hc = standbys[0].client(c.token)
+    assert hc.secrets.kv.v2.read_secret_version("perf", mount_point="kv")["data"]["data"] == {"v": 4}
+    # a policy narrowed on the active binds the standbys at once
+    a_token = active.client(c.token)
+    a_token.sys.create_or_update_policy("perf-read", 'path "kv/data/perf" { capabilities = ["read"] }')
+    tok = a_token.auth.token.create(policies=["perf-read"], ttl="1h")["auth"]["client_token"]
+    for s in standbys:
+        assert s.request("GET", "/v1/kv/data/perf", token=tok).status_code == 200
+    w = active.request("POST", "/v1/sys/policy/perf-read", token=c.token,
+                       json={"policy": 'path "kv/data/none" { capabilities = ["read"] }'})
+    for s in standbys:
+        r = s.request("GET", "/v1/kv/data/perf", token=tok, headers={"X-Vault-Index": w.headers["X-Vault-Index"]})
+        assert r.status_code == 403, r.text
