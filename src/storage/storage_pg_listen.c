@@ -14,7 +14,9 @@
  * what they wrote) but advance the index all the same. A connection lost
  * (PostgreSQL restarted, the backend terminated, a TCP timeout) is made
  * again after a backoff (100 ms doubling to 2 s), and everything is
- * invalidated again. A payload that does not parse (someone else sent it)
+ * invalidated again. pg_listener_start returns once the first attempt to
+ * subscribe is over, so that first invalidation comes before the node
+ * serves anything. A payload that does not parse (someone else sent it)
  * is logged and treated as "anything may have changed". The thread polls
  * with a 250 ms timeout to see stop. */
 #include <libpq-fe.h>
@@ -36,6 +38,7 @@
 #define POLL_MS 250
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+#define START_WAIT_S 15
 
 struct pg_listener {
 	struct pg_store *p;
@@ -43,10 +46,19 @@ struct pg_listener {
 	pthread_t thread;
 	atomic_bool stop;
 
-	pthread_mutex_t mu; /* guards applied */
-	pthread_cond_t cv;  /* applied moved */
+	pthread_mutex_t mu; /* guards applied and tried */
+	pthread_cond_t cv;  /* applied moved, or the first attempt ended */
 	uint64_t applied;
+	bool tried; /* the first attempt to subscribe is over */
 };
+
+static void note_tried(struct pg_listener *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->tried = true;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
 
 static void set_applied(struct pg_listener *l, uint64_t index)
 {
@@ -154,6 +166,7 @@ static void *listener_main(void *arg)
 			c = NULL;
 		}
 		if (c == NULL) {
+			note_tried(l);
 			if (!quiet)
 				log_warn("postgresql listener cannot connect, retrying", "table", pg_table(l->p), "error", why);
 			quiet = true;
@@ -164,6 +177,7 @@ static void *listener_main(void *arg)
 		/* anything may have changed while nobody listened */
 		l->hooks.all_changed(l->hooks.arg);
 		set_applied(l, index);
+		note_tried(l);
 		if (!first)
 			log_info("postgresql listener connected again; caches invalidated", "table", pg_table(l->p));
 		first = quiet = false;
@@ -190,6 +204,16 @@ struct pg_listener *pg_listener_start(struct pg_store *p, const struct storage_p
 		free(l);
 		return NULL;
 	}
+	/* The first subscription's "anything may have changed" must come
+	 * before the node serves (it would empty caches filled meanwhile):
+	 * wait for the first attempt, at most START_WAIT_S. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += START_WAIT_S;
+	pthread_mutex_lock(&l->mu);
+	while (!l->tried && pthread_cond_timedwait(&l->cv, &l->mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&l->mu);
 	return l;
 }
 
