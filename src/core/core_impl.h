@@ -14,6 +14,11 @@
 struct seal_config {
 	unsigned shares;
 	unsigned threshold;
+	/* An auto seal (type "pkcs11"): shares/threshold are 1/1 (the key is
+	 * stored, wrapped by the seal) and the recovery key's are these. */
+	bool autoseal;
+	unsigned recovery_shares;
+	unsigned recovery_threshold;
 };
 
 struct core {
@@ -38,6 +43,10 @@ struct core {
 	 * seal-status are hot paths for load balancers. */
 	struct seal_config cached;
 	bool cached_valid;
+
+	/* Unsealed at least once since the start: an auto seal then leaves a
+	 * node sealed by hand sealed (core_auto_unseal). */
+	bool unsealed_once;
 
 	/* unseal progress */
 	struct share_set progress;

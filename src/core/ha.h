@@ -18,8 +18,9 @@
  * The server starts the lock thread (ha_start) once storage and core are
  * up and stops it (ha_stop) before the core is freed.
  *
- * All functions are thread-safe. ha_role and ha_may_serve are one atomic
- * load: cheap enough for every request, and safe on an event loop. */
+ * All functions are thread-safe. ha_role is one atomic load; ha_may_serve
+ * adds a monotonic clock read (active) or a short lock (standby): cheap
+ * enough for every request, and safe on an event loop. */
 #ifndef TROVE_HA_H
 #define TROVE_HA_H
 

@@ -111,6 +111,24 @@ static const struct hcl_opt pg_opts[] = {
 	{ NULL, 0, 0, 0, 0, NULL },
 };
 
+#define SEA(name, type, field, lo, hi) { name, type, offsetof(struct seal_block_config, field), lo, hi, NULL }
+static const struct hcl_opt pkcs11_opts[] = {
+	SEA("disabled", HCL_OPT_BOOL, disabled, 0, 0),
+	SEA("lib", HCL_OPT_STRING, lib, 0, 0),
+	SEA("slot", HCL_OPT_STRING, slot, 0, 0),
+	SEA("token_label", HCL_OPT_STRING, token_label, 0, 0),
+	SEA("pin", HCL_OPT_STRING, pin, 0, 0),
+	SEA("key_label", HCL_OPT_STRING, key_label, 0, 0),
+	SEA("key_id", HCL_OPT_STRING, key_id, 0, 0),
+	SEA("mechanism", HCL_OPT_STRING, mechanism, 0, 0),
+	SEA("rsa_oaep_hash", HCL_OPT_STRING, rsa_oaep_hash, 0, 0),
+	SEA("generate_key", HCL_OPT_BOOL, generate_key, 0, 0),
+	SEA("force_rw_session", HCL_OPT_BOOL, force_rw_session, 0, 0),
+	SEA("disable_software_encryption", HCL_OPT_BOOL, disable_software_encryption, 0, 0),
+	SEA("max_parallel", HCL_OPT_COUNT, max_parallel, 1, 4096),
+	{ NULL, 0, 0, 0, 0, NULL },
+};
+
 static const struct hcl_opt inmem_opts[] = {
 	{ NULL, 0, 0, 0, 0, NULL },
 };
@@ -134,6 +152,21 @@ void config_init(struct server_config *cfg)
 	strlist_init(&cfg->audit_file_dirs);
 }
 
+static void seal_block_release(struct seal_block_config *s)
+{
+	free(s->type);
+	free(s->lib);
+	free(s->slot);
+	free(s->token_label);
+	secure_free_str(s->pin);
+	free(s->key_label);
+	free(s->key_id);
+	free(s->mechanism);
+	free(s->rsa_oaep_hash);
+	free(s->where);
+	memset(s, 0, sizeof(*s));
+}
+
 static void listener_release(struct listener_config *l)
 {
 	free(l->address);
@@ -149,6 +182,7 @@ void config_release(struct server_config *cfg)
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		listener_release(&cfg->listeners[i]);
 	config_storage_release(&cfg->storage);
+	seal_block_release(&cfg->seal);
 	free(cfg->api_addr);
 	free(cfg->cluster_addr);
 	free(cfg->cluster_name);
@@ -192,6 +226,87 @@ static int load_listener(void *ctx, const char *type, const struct hcl_value *bo
 		return hcl_config_fail(err, file, line, "too many listeners (at most %d)", CONFIG_MAX_LISTENERS);
 	l->where = hcl_config_where(file, line);
 	return hcl_opts_apply(l, listener_opts, body, file, "listener \"tcp\": ", err);
+}
+
+/* `seal "pkcs11" { ... }`; one seal block in all (Trove has one auto seal,
+ * so a migration between two auto seals does not arise). */
+static int load_seal(void *ctx, const char *type, const struct hcl_value *body, int line, const char *file,
+                     struct buf *err)
+{
+	struct server_config *cfg = ctx;
+	if (cfg->seal.type)
+		return hcl_config_fail(err, file, line, "seal is already defined at %s; give it once", cfg->seal.where);
+	if (strcmp(type, "pkcs11") != 0)
+		return hcl_config_fail(err, file, line, "seal \"%s\": unsupported seal type (supported: pkcs11)", type);
+	cfg->seal.type = xstrdup(type);
+	cfg->seal.where = hcl_config_where(file, line);
+	return hcl_opts_apply(&cfg->seal, pkcs11_opts, body, file, "seal \"pkcs11\": ", err);
+}
+
+/* The value of VAULT_<name>, else BAO_<name>, else NULL. */
+static const char *seal_env(const char *name, const char **which)
+{
+	static const char *const prefixes[] = { "VAULT_", "BAO_" };
+	static char used[64];
+	for (size_t i = 0; i < 2; i++) {
+		char var[64];
+		snprintf(var, sizeof(var), "%s%s", prefixes[i], name);
+		const char *v = getenv(var);
+		if (v && v[0]) {
+			snprintf(used, sizeof(used), "%s", var);
+			*which = used;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+int config_seal_apply_env(struct server_config *cfg, struct buf *err)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} vars[] = {
+		{ "HSM_LIB", offsetof(struct seal_block_config, lib) },
+		{ "HSM_SLOT", offsetof(struct seal_block_config, slot) },
+		{ "HSM_TOKEN_LABEL", offsetof(struct seal_block_config, token_label) },
+		{ "HSM_PIN", offsetof(struct seal_block_config, pin) },
+		{ "HSM_KEY_LABEL", offsetof(struct seal_block_config, key_label) },
+		{ "HSM_KEY_ID", offsetof(struct seal_block_config, key_id) },
+		{ "HSM_MECHANISM", offsetof(struct seal_block_config, mechanism) },
+		{ "HSM_RSA_OAEP_HASH", offsetof(struct seal_block_config, rsa_oaep_hash) },
+	};
+	const char *which = NULL;
+	const char *type = seal_env("SEAL_TYPE", &which);
+	if (type && strcmp(type, "pkcs11") != 0) {
+		buf_reset(err);
+		buf_printf(err, "%s: unsupported seal type \"%s\" (supported: pkcs11)", which, type);
+		return TROVE_ERR_INVALID;
+	}
+	if (!cfg->seal.type) {
+		if (!type || !seal_env("HSM_LIB", &which))
+			return 0;
+		cfg->seal.type = xstrdup("pkcs11");
+		cfg->seal.where = xstrdup("environment");
+	}
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = seal_env(vars[i].name, &which);
+		char **field = (char **)((char *)&cfg->seal + vars[i].offset);
+		if (!v)
+			continue;
+		if (field == &cfg->seal.pin)
+			secure_free_str(*field);
+		else
+			free(*field);
+		*field = xstrdup(v);
+	}
+	const char *gen = seal_env("HSM_GENERATE_KEY", &which);
+	if (gen && !strconv_bool(gen, &cfg->seal.generate_key)) {
+		buf_reset(err);
+		buf_printf(err, "%s: expected true or false", which);
+		return TROVE_ERR_INVALID;
+	}
+	return 0;
 }
 
 void config_storage_release(struct storage_config *sc)
@@ -396,6 +511,8 @@ int config_load_text(struct server_config *cfg, const char *name, const char *te
 			r = hcl_config_blocks(m, load_listener, cfg, name, err);
 		else if (strcmp(m->key, "storage") == 0 || strcmp(m->key, "backend") == 0)
 			r = hcl_config_blocks(m, load_storage, cfg, name, err);
+		else if (strcmp(m->key, "seal") == 0)
+			r = hcl_config_blocks(m, load_seal, cfg, name, err);
 		else if (strcmp(m->key, "audit") == 0 && m->nlabels == 2)
 			r = load_audit2(cfg, m->labels[0], m->labels[1], m->value, m->line, name, err);
 		else if (strcmp(m->key, "audit") == 0)

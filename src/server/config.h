@@ -49,10 +49,26 @@ struct storage_config {
 	char *where;
 };
 
+/* `seal "pkcs11" { ... }` (Vault's keys; docs/seal.md). Strings are
+ * NULL when not given; the pin is wiped on release. Vault's VAULT_HSM_* /
+ * BAO_HSM_* environment variables override the file
+ * (config_seal_apply_env). */
+struct seal_block_config {
+	char *type; /* "pkcs11"; NULL: no seal block (Shamir) */
+	bool disabled;
+	char *lib, *slot, *token_label, *pin, *key_label, *key_id, *mechanism, *rsa_oaep_hash;
+	bool generate_key;
+	/* accepted for Vault's configs, with no effect in Trove */
+	bool force_rw_session, disable_software_encryption;
+	int64_t max_parallel;
+	char *where;
+};
+
 struct server_config {
 	struct listener_config listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct storage_config storage; /* type NULL when not given */
+	struct seal_block_config seal;
 	char *api_addr;     /* where clients reach this node (HA redirects) */
 	char *cluster_addr; /* where other nodes reach it */
 	char *cluster_name;
@@ -115,6 +131,14 @@ void config_storage_release(struct storage_config *sc);
  * NULL when neither is set (borrowed). */
 const char *config_api_addr(const struct server_config *cfg);
 const char *config_cluster_addr(const struct server_config *cfg);
+
+/* Vault's environment overrides for the seal: VAULT_SEAL_TYPE (or
+ * BAO_SEAL_TYPE) = "pkcs11" with VAULT_HSM_LIB selects the seal without a
+ * block; VAULT_HSM_LIB, _SLOT, _TOKEN_LABEL, _PIN, _KEY_LABEL, _KEY_ID,
+ * _MECHANISM, _RSA_OAEP_HASH, _GENERATE_KEY (each also as BAO_HSM_*)
+ * override the block.
+ * 0, or TROVE_ERR_INVALID with err naming the variable. */
+int config_seal_apply_env(struct server_config *cfg, struct buf *err);
 
 /* Adds a listener with defaults (for -dev); returns it or NULL when full. */
 struct listener_config *config_add_listener(struct server_config *cfg);

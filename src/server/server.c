@@ -39,6 +39,8 @@
 #include "rand.h"
 #include "strconv.h"
 #include "server/storage_open.h"
+#include "server/auto_unseal.h"
+#include "core/seal_pkcs11.h"
 #include "trove_version.h"
 
 #include "banned.h"
@@ -313,6 +315,8 @@ int server_main(int argc, char **argv)
 	struct core *core = NULL;
 	struct pool *pool = NULL, *hash_pool = NULL;
 	struct listener_set *listeners = NULL;
+	struct seal_wrap *seal = NULL;
+	struct auto_unseal *unsealer = NULL;
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_FORMAT_STANDARD;
 	int rc = 1, r;
@@ -357,9 +361,20 @@ int server_main(int argc, char **argv)
 		}
 		cfg.disable_mlock = true;
 	}
-	if (config_validate(&cfg, &err) != 0) {
+	if (config_seal_apply_env(&cfg, &err) != 0 || config_validate(&cfg, &err) != 0) {
 		fprintf(stderr, "Error in configuration: %s\n", err.data);
 		goto out;
+	}
+	if (cfg.seal.type) {
+		struct seal_pkcs11_opts so = { .lib = cfg.seal.lib, .slot = cfg.seal.slot,
+					       .token_label = cfg.seal.token_label, .pin = cfg.seal.pin,
+					       .key_label = cfg.seal.key_label, .key_id = cfg.seal.key_id,
+					       .mechanism = cfg.seal.mechanism, .rsa_oaep_hash = cfg.seal.rsa_oaep_hash,
+					       .generate_key = cfg.seal.generate_key };
+		if (seal_pkcs11_new(&so, &seal, &err) != 0) {
+			fprintf(stderr, "Error in configuration: %s: %s\n", cfg.seal.where, err.data);
+			goto out;
+		}
 	}
 	if (fl.check) {
 		printf("Configuration is valid.\n");
@@ -432,6 +447,8 @@ int server_main(int argc, char **argv)
 	    .audit_devices = &audit_device_types,
 	    .lease_revocation_workers = (unsigned)cfg.lease_revocation_workers,
 	    .lease_revocation_timeout_ms = cfg.lease_revocation_timeout * 1000,
+	    .seal = seal,
+	    .seal_disabled = cfg.seal.disabled,
 	};
 	core = core_new(physical, &cc);
 	if (ha_reads_start(core, physical, !cfg.disable_performance_standby) != 0) {
@@ -468,6 +485,10 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
 		goto out;
 	}
+	if (seal && !cfg.seal.disabled && !(unsealer = auto_unseal_start(core))) {
+		fprintf(stderr, "Error: cannot start the auto-unseal thread\n");
+		goto out;
+	}
 	const char *pid_why = cfg.pid_file ? write_pid_file(cfg.pid_file) : NULL;
 	if (pid_why)
 		log_warn("cannot write pid_file", "path", cfg.pid_file, "error", pid_why);
@@ -491,6 +512,7 @@ int server_main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	auto_unseal_stop(unsealer);
 	listeners_stop(listeners);
 	if (core)
 		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
@@ -498,6 +520,7 @@ out:
 	pool_free(pool);
 	ha_reads_stop(); /* its thread calls into the core */
 	core_free(core);
+	seal_pkcs11_free(seal);
 	storage_free(physical);
 	if (rc == 0 && cfg.pid_file && !fl.check)
 		unlink(cfg.pid_file);

@@ -26,7 +26,9 @@ int standby_decision(struct core *core, const char *path, const char *raw, size_
 	struct ha_leader ld;
 	enum ha_serve s = ha_may_serve(h);
 
-	if (s == HA_SERVE_HERE || standby_answers_itself(path))
+	/* a sealed node says so (503 sealed), as Vault's do, rather than
+	 * sending clients on */
+	if (s == HA_SERVE_HERE || standby_answers_itself(path) || core_sealed(core))
 		return 0;
 	if (s == HA_SERVE_UNAVAILABLE)
 		return 503;

@@ -19,7 +19,8 @@ struct core;
 bool standby_answers_itself(const char *path);
 
 /* For a request of logical path `path`, sent as raw (the request target:
- * "/v1/...?query", raw_len bytes): 0 to serve it here; 307 with the
+ * "/v1/...?query", raw_len bytes): 0 to serve it here (also on a sealed
+ * node, which the router answers 503 "Vault is sealed"); 307 with the
  * active node's URL for it appended to location; 503 when it must not be
  * served here and no active node is known. */
 int standby_decision(struct core *core, const char *path, const char *raw, size_t raw_len, struct buf *location);

@@ -533,10 +533,12 @@ static int bump(struct pg_store *p, PGconn *c, const struct storage_op *ops, siz
 }
 
 /* Inside a transaction: whether the HA lock is still held at epoch. The
- * lock row is read FOR SHARE, so a node taking the lock over (an UPDATE
- * of that row) waits until this transaction ends: every write that
- * passed this check is committed before the new epoch exists, and every
- * write after it fails. TROVE_ERR_UNAVAILABLE when the lock has moved. */
+ * lock row is read FOR KEY SHARE, so a node taking the lock over (which
+ * locks the row FOR UPDATE first: storage_pg_ha.c) waits until this
+ * transaction ends: every write that passed this check is committed
+ * before the new epoch exists, and every write after it fails. The
+ * holder's renewals (plain updates) do not wait for writes.
+ * TROVE_ERR_UNAVAILABLE when the lock has moved. */
 static int check_fence(struct pg_store *p, PGconn *c, uint64_t epoch, bool *broken)
 {
 	char e[24];
@@ -774,6 +776,34 @@ static bool add_row(PGconn *c, const char *insert, const char *t, struct buf *er
 	return ok;
 }
 
+/* Whether ha_table has Trove's columns (pg_ha_ddl). Vault's table of the
+ * same default name (ha_key, ha_identity, ha_value, valid_until) is
+ * refused here, at start, with a message rather than by every lock call
+ * later. */
+static bool ha_layout_ok(struct pg_store *p, PGconn *c, struct buf *err)
+{
+	char *sql = pg_sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
+	                      " AND attname IN ('ha_key', 'node_id', 'hostname', 'api_addr', 'cluster_addr', 'epoch',"
+	                      " 'acquired_at', 'valid_until', 'last_echo')",
+	                      p->ha_table);
+	PGresult *res = PQexec(c, sql);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "9") == 0;
+	if (!ok && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+		pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
+		set_err(err, "postgresql: ha_table \"%s\": %s", p->ha_table, msg);
+	} else if (!ok) {
+		set_err(err,
+		        "postgresql: ha_table \"%s\" exists with another layout (Vault's?); Trove's has the columns "
+		        "ha_key, node_id, hostname, api_addr, cluster_addr, epoch, acquired_at, valid_until and "
+		        "last_echo: give another ha_table (docs/decisions/0014-ha-lock.md)",
+		        p->ha_table);
+	}
+	PQclear(res);
+	free(sql);
+	return ok;
+}
+
 /* Creates what is missing (unless skip_create) and checks the version of
  * the table's layout, in one transaction. */
 static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct buf *err)
@@ -826,6 +856,8 @@ static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct
 	}
 	PQclear(res);
 	res = NULL;
+	if (p->ha_table && !ha_layout_ok(p, c, err))
+		goto out;
 	/* the table's rows: its layout version, its commit index
 	 * (storage_pg.h, "Notifications") */
 	if (!skip_create &&
@@ -1008,7 +1040,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 			goto fail;
 		}
 		p->ha_table = xstrdup(ha);
-		p->sql[ST_FENCE] = pg_sql_of("SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND epoch = $2::bigint FOR SHARE", ha);
+		p->sql[ST_FENCE] = pg_sql_of("SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND epoch = $2::bigint FOR KEY SHARE", ha);
 		p->ha = pg_ha_new(p);
 	}
 

@@ -14,6 +14,11 @@
  * the epoch; renewing and releasing are updates that name the epoch. The
  * lock row is never deleted, so epochs only grow.
  *
+ * Row locks: a fenced write reads the row FOR KEY SHARE; a renewal is a
+ * plain UPDATE of non-key columns (FOR NO KEY UPDATE), which does not
+ * conflict with it, so renewals never wait for writes; a takeover locks
+ * the row FOR UPDATE first, which does.
+ *
  * The lock runs on a connection of its own, outside the pool: a full pool
  * must not delay a renewal. Each call waits at most LOCK_WAIT_MS; a
  * broken connection is dropped and the next call opens a new one (which
@@ -45,10 +50,15 @@ static const char *const hs_name[HS__COUNT] = {"ha_acquire", "ha_renew", "ha_rel
                                                "ha_holder",  "ha_beat",  "ha_nodes"};
 static const int hs_nparams[HS__COUNT] = {6, 4, 3, 1, 5, 2};
 static const char *const hs_sql[HS__COUNT] = {
-    /* $1 lock key, $2 node, $3 host, $4 api, $5 cluster, $6 ttl ms */
-    "INSERT INTO \"@T\" AS h (ha_key, node_id, hostname, api_addr, cluster_addr, epoch, acquired_at, valid_until,"
-    " last_echo) VALUES ($1, $2, $3, $4, $5, 1, clock_timestamp(),"
-    " clock_timestamp() + $6::bigint * interval '1 millisecond', clock_timestamp())"
+    /* $1 lock key, $2 node, $3 host, $4 api, $5 cluster, $6 ttl ms.
+     * The run-out row is first locked FOR UPDATE, the one lock that
+     * conflicts with the writes' FOR KEY SHARE: the takeover waits for
+     * writes past their check, later writes wait for it and then fail. */
+    "WITH expired AS (SELECT 1 FROM \"@T\" WHERE ha_key = $1 AND valid_until < clock_timestamp() FOR UPDATE)"
+    " INSERT INTO \"@T\" AS h (ha_key, node_id, hostname, api_addr, cluster_addr, epoch, acquired_at, valid_until,"
+    " last_echo) SELECT $1, $2, $3, $4, $5, 1, clock_timestamp(),"
+    " clock_timestamp() + $6::bigint * interval '1 millisecond', clock_timestamp()"
+    " WHERE (SELECT count(*) FROM expired) >= 0"
     " ON CONFLICT (ha_key) DO UPDATE SET node_id = EXCLUDED.node_id, hostname = EXCLUDED.hostname,"
     " api_addr = EXCLUDED.api_addr, cluster_addr = EXCLUDED.cluster_addr, epoch = h.epoch + 1,"
     " acquired_at = EXCLUDED.acquired_at, valid_until = EXCLUDED.valid_until, last_echo = EXCLUDED.last_echo"

@@ -9,6 +9,7 @@ bench/ha/failover.py.
 """
 
 import os
+import subprocess
 import threading
 import time
 
@@ -69,6 +70,41 @@ class Cluster:
 
     def standbys(self, active):
         return [n for n in self.nodes if n is not active and n.proc.running]
+
+
+def start_writer(c):
+    """A client writing numbered keys kv/k<i> as a user of the cluster
+    would: to any node that answers, redirects followed; acked holds the
+    numbers of the writes answered 204. Set stop and join the thread."""
+    acked, stop = [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            for n in c.nodes:
+                if stop.is_set():
+                    break
+                try:
+                    r = requests.post(f"{n.url}/v1/kv/k{i}", json={"i": i}, timeout=5,
+                                      headers={"X-Vault-Token": c.token})
+                except requests.RequestException:
+                    continue
+                if r.status_code == 204:
+                    acked.append(i)
+                    i += 1
+                    break
+            else:
+                time.sleep(0.02)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    return acked, stop, t
+
+
+def assert_all_present(node, c, acked):
+    cl = node.client(c.token)
+    missing = [i for i in acked if cl.secrets.kv.v1.read_secret(f"k{i}", mount_point="kv")["data"] != {"i": i}]
+    assert missing == []
 
 
 @pytest.fixture
@@ -145,9 +181,17 @@ def test_one_active_standbys_redirect_and_answer_health(pg_server, cluster_facto
     assert [n["active_node"] for n in nodes].count(True) == 1
     assert next(n for n in nodes if n["active_node"])["api_address"] == active.url
 
-    # a sealed standby is sealed: 503, and never takes the lock
+    # a sealed standby says so rather than redirecting, and never takes
+    # the lock; unsealed again it stands by
     s0 = standbys[0]
-    assert s0.put("/v1/sys/seal", token=c.token).status_code in (204, 307)
+    assert s0.put("/v1/sys/seal", token=c.token).status_code == 204
+    r = s0.get("/v1/kv/data/app/db", token=c.token)
+    assert r.status_code == 503 and "sealed" in r.text
+    assert s0.get("/v1/sys/health").status_code == 503
+    active.put("/v1/sys/step-down", token=c.token)
+    assert c.active(exclude=(active.url, s0.url)) is standbys[1]
+    s0.unseal(c.keys)
+    assert s0.get("/v1/sys/health").status_code == 429
 
 
 def test_kill9_of_the_active_under_writes_loses_no_acknowledged_write(pg_server, cluster_factory):
@@ -155,29 +199,7 @@ def test_kill9_of_the_active_under_writes_loses_no_acknowledged_write(pg_server,
     active = c.active()
     a = active.client(c.token)
     a.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
-    acked, stop = [], threading.Event()
-
-    def writer():
-        # a client that follows the cluster: any node, redirects followed
-        i = 0
-        while not stop.is_set():
-            for n in c.nodes:
-                if stop.is_set():
-                    break
-                try:
-                    r = requests.post(f"{n.url}/v1/kv/k{i}", json={"i": i}, timeout=5,
-                                      headers={"X-Vault-Token": c.token})
-                except requests.RequestException:
-                    continue
-                if r.status_code == 204:
-                    acked.append(i)
-                    i += 1
-                    break
-            else:
-                time.sleep(0.02)
-
-    t = threading.Thread(target=writer)
-    t.start()
+    acked, stop, t = start_writer(c)
     time.sleep(1.0)
     before = len(acked)
     t0 = time.monotonic()
@@ -190,9 +212,7 @@ def test_kill9_of_the_active_under_writes_loses_no_acknowledged_write(pg_server,
     assert new is not active
     assert took < FAILOVER_LIMIT_S, f"failover took {took:.2f}s"
     assert len(acked) > before, "no write was acknowledged after the failover"
-    cl = new.client(c.token)
-    missing = [i for i in acked if cl.secrets.kv.v1.read_secret(f"k{i}", mount_point="kv")["data"] != {"i": i}]
-    assert missing == []
+    assert_all_present(new, c, acked)
 
     # the old active comes back as a standby
     active.proc.start()
@@ -299,8 +319,9 @@ def test_database_restart_and_loss(cluster_factory):
 def test_a_write_in_flight_when_the_lock_moves_is_refused(pg_server, cluster_factory):
     """Fencing: a write the active has begun while another holder takes
     the lock is either committed before the takeover or refused; here the
-    takeover (an intruder's uncommitted UPDATE of the lock row) comes
-    first, the write waits behind it, and fails once it commits."""
+    takeover (an intruder locking the lock row FOR UPDATE and moving it,
+    uncommitted, as a standby's takeover does) comes first, the write
+    waits behind it, and fails once it commits."""
     c = cluster_factory(pg_server, "t_ha_fence", count=2)
     active = c.active()
     a = active.client(c.token)
@@ -309,11 +330,13 @@ def test_a_write_in_flight_when_the_lock_moves_is_refused(pg_server, cluster_fac
     before = int(pg_server.sql("SELECT count(*) FROM t_ha_fence"))
 
     psql = pg_server.session("postgres", pg_server.password)
-    psql.stdin.write("BEGIN;\nUPDATE t_ha_fence_ha SET node_id = 'intruder', epoch = epoch + 1,"
+    psql.stdin.write("BEGIN;\nSELECT 1 FROM t_ha_fence_ha WHERE ha_key = 't_ha_fence' FOR UPDATE;\n"
+                     "UPDATE t_ha_fence_ha SET node_id = 'intruder', epoch = epoch + 1,"
                      " api_addr = 'http://127.0.0.1:9', valid_until = clock_timestamp() + interval '1 hour'"
                      " WHERE ha_key = 't_ha_fence';\nSELECT 'taken';\n")
     psql.stdin.flush()
     assert psql.stdout.readline().strip() == "BEGIN"
+    assert psql.stdout.readline().strip() == "1"
     assert psql.stdout.readline().strip() == "UPDATE 1"
     assert psql.stdout.readline().strip() == "taken"
     result = {}
@@ -396,3 +419,36 @@ def test_dynamic_credentials_are_revoked_exactly_once_across_failovers(pg_server
     for u in users:
         assert pg_server.sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{u}'") == "0"
     assert third is not second
+
+
+def test_database_restart_under_writes_recovers_without_restarting_trove(cluster_factory):
+    with running_server() as pg:
+        c = cluster_factory(pg, "t_ha_pgw")
+        active = c.active()
+        active.client(c.token).sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+        acked, stop, t = start_writer(c)
+        time.sleep(1.0)
+        pg.stop()
+        pg.start(keep_port=True)
+        restarted = len(acked)
+        deadline = time.monotonic() + 20
+        while len(acked) < restarted + 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        t.join(10)
+        assert len(acked) >= restarted + 20, f"writes did not resume: {len(acked)} after {restarted}"
+        assert_all_present(c.active(), c, acked)
+        for n in c.nodes:
+            n.proc.stop()
+
+
+def test_an_ha_table_of_vaults_layout_is_refused_at_start(pg_server, tmp_path):
+    pg_server.sql('CREATE TABLE vault_layout_ha (ha_key TEXT COLLATE "C" NOT NULL PRIMARY KEY, '
+                  'ha_identity TEXT COLLATE "C" NOT NULL, ha_value TEXT COLLATE "C", '
+                  "valid_until TIMESTAMP WITH TIME ZONE NOT NULL)")
+    cfg = tmp_path / "vault.hcl"
+    cfg.write_text(ha_hcl(pg_server.url(), free_port(), "vault_layout"))
+    p = subprocess.run([TROVE_BIN, "server", "-config", str(cfg)], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL, env=sanitizer_env())
+    assert p.returncode == 1, p.stderr[-500:]
+    assert 'ha_table "vault_layout_ha" exists with another layout' in p.stderr

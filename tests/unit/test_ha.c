@@ -364,6 +364,42 @@ static void t_standby_answers_itself(void **state)
 	assert_false(standby_answers_itself("auth/token/lookup-self"));
 }
 
+/* What the listener is told for a request on a standby. */
+static void t_standby_decision(void **state)
+{
+	(void)state;
+	struct core_fixture fx;
+	struct fake f;
+	struct buf loc;
+	const char *raw = "/v1/secret/data/a?version=2";
+	core_fixture_start(&fx, NULL, 3600, 3600);
+	fake_init(&f);
+	buf_init(&loc, 1024);
+	struct ha *h = core_ha(fx.core);
+	assert_int_equal(standby_decision(fx.core, "secret/data/a", raw, strlen(raw), &loc), 0); /* no HA */
+	take_by_other(&f, "https://10.0.0.2:8200");
+	struct ha_config cfg = config();
+	assert_int_equal(ha_start(h, &f.lock, &cfg), 0);
+	for (int i = 0; i < 200 && ha_may_serve(h) != HA_SERVE_REDIRECT; i++)
+		sleep_ms(10);
+	assert_int_equal(standby_decision(fx.core, "secret/data/a", raw, strlen(raw), &loc), 307);
+	assert_string_equal(loc.data, "https://10.0.0.2:8200/v1/secret/data/a?version=2");
+	buf_reset(&loc);
+	assert_int_equal(standby_decision(fx.core, "sys/health", "/v1/sys/health", 14, &loc), 0);
+	/* nobody holds the lock (and we may not take it: sealed) */
+	core_seal(fx.core);
+	assert_int_equal(standby_decision(fx.core, "secret/data/a", raw, strlen(raw), &loc), 0); /* sealed: 503 sealed */
+	pthread_mutex_lock(&f.mu);
+	f.holder[0] = '\0';
+	pthread_mutex_unlock(&f.mu);
+	sleep_ms(100);
+	assert_int_equal(ha_may_serve(h), HA_SERVE_UNAVAILABLE);
+	assert_int_equal(loc.len, 0);
+	ha_stop(h);
+	buf_release(&loc);
+	core_fixture_stop(&fx);
+}
+
 static void t_role_names(void **state)
 {
 	(void)state;
@@ -381,6 +417,7 @@ int main(void)
 	    cmocka_unit_test(t_redirect_url),
 	    cmocka_unit_test(t_role_names),
 	    cmocka_unit_test(t_standby_answers_itself),
+	    cmocka_unit_test(t_standby_decision),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
