@@ -1,6 +1,7 @@
 /* Unit tests for what lets nodes on one postgresql storage serve reads,
  * without a database: the notification payloads (storage_pg_notify.c)
- * and the X-Vault-Index values (core/ha_reads.c). */
+ * and the X-Vault-Index values (core/ha_reads.c), and the config key
+ * that lets standbys serve reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include "core/ha_reads.h"
 #include "encoding.h"
 #include "err.h"
+#include "server/config.h"
 #include "storage/storage_pg.h"
 
 #define NODE "0123456789abcdef"
@@ -199,6 +201,35 @@ static void test_inactive(void **state)
 	assert_false(ha_reads_wait(1, 0));
 }
 
+/* Vault's disable_performance_standby; Trove's default is true. */
+static void test_config_performance_standby(void **state)
+{
+	static const char *const texts[] = {"", "disable_performance_standby = false\n",
+	                                    "disable_performance_standby = true\n"};
+	static const bool want[] = {true, false, true};
+	(void)state;
+
+	for (size_t i = 0; i < 3; i++) {
+		struct server_config cfg;
+		struct buf err;
+		buf_init(&err, 1024);
+		config_init(&cfg);
+		assert_int_equal(config_load_text(&cfg, "t.hcl", texts[i], strlen(texts[i]), false, &err), 0);
+		assert_int_equal(cfg.disable_performance_standby, want[i]);
+		config_release(&cfg);
+		buf_release(&err);
+	}
+	struct server_config cfg;
+	struct buf err;
+	const char *bad = "disable_performance_standby = \"maybe\"\n";
+	buf_init(&err, 1024);
+	config_init(&cfg);
+	assert_int_not_equal(config_load_text(&cfg, "t.hcl", bad, strlen(bad), false, &err), 0);
+	assert_non_null(strstr(err.data, "disable_performance_standby"));
+	config_release(&cfg);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +240,7 @@ int main(void)
 	    cmocka_unit_test(test_index_header_round_trip),
 	    cmocka_unit_test(test_index_header_malformed),
 	    cmocka_unit_test(test_inactive),
+	    cmocka_unit_test(test_config_performance_standby),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
