@@ -211,7 +211,8 @@ int api_err_from_status(long status)
 	if (status < 400)
 		return 0;
 	for (code = -1; code > -TROVE_ERR__COUNT; code--)
-		if (code != TROVE_ERR_UNINITIALIZED && code != TROVE_ERR_WOULD_BLOCK && err_http_status(code) == status)
+		if (code != TROVE_ERR_UNINITIALIZED && code != TROVE_ERR_WOULD_BLOCK && code != TROVE_ERR_PRECONDITION &&
+		    err_http_status(code) == status)
 			return code;
 	return status < 500 ? TROVE_ERR_INVALID : TROVE_ERR_UPSTREAM;
 }

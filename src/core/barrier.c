@@ -506,6 +506,7 @@ struct barrier *barrier_new(struct storage *physical)
 	atomic_init(&b->epoch, 0);
 	b->view.ops = &barrier_storage_ops;
 	b->view.durable = physical ? physical->durable : false;
+	b->view.reads_block = physical ? physical->reads_block : false;
 	b->view.impl = b;
 	return b;
 }

@@ -1,6 +1,7 @@
 /* invalidate.c — routes a changed storage key to the cache that holds it
  * (see invalidate.h for the map). */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "invalidate.h"
@@ -10,6 +11,7 @@
 #include "policy_store.h"
 #include "router.h"
 #include "token.h"
+#include "storage/storage.h"
 
 #include "banned.h"
 
@@ -31,6 +33,47 @@ static void mount_key_changed(struct core *c, bool auth, const char *key)
 	if (m->engine && m->engine->invalidate)
 		m->engine->invalidate(m, slash + 1);
 	mount_release(m);
+}
+
+/* Tells m's engine of every key under its view, breadth-first. */
+static void mount_all_changed(struct mount *m, void *arg)
+{
+	struct strlist todo, names;
+	(void)arg;
+
+	if (!m->engine || !m->engine->invalidate || !m->view)
+		return;
+	strlist_init(&todo);
+	strlist_push(&todo, "");
+	for (size_t i = 0; i < todo.len; i++) {
+		strlist_init(&names);
+		if (storage_list(m->view, todo.items[i], &names) == 0) {
+			for (size_t k = 0; k < names.len; k++) {
+				size_t pl = strlen(todo.items[i]), n = pl + strlen(names.items[k]);
+				char *full = xmalloc(n + 1);
+				memcpy(full, todo.items[i], pl);
+				memcpy(full + pl, names.items[k], n - pl + 1);
+				if (n > 0 && full[n - 1] == '/')
+					strlist_push_owned(&todo, full);
+				else {
+					m->engine->invalidate(m, full);
+					free(full);
+				}
+			}
+		}
+		strlist_release(&names);
+	}
+	strlist_release(&todo);
+}
+
+void core_storage_changed_all(struct core *c)
+{
+	if (!c || core_sealed(c))
+		return;
+	token_store_invalidate_all(core_tokens(c));
+	policy_store_invalidate_all(core_policies(c));
+	mount_table_foreach(core_mounts(c), false, mount_all_changed, NULL);
+	mount_table_foreach(core_mounts(c), true, mount_all_changed, NULL);
 }
 
 void core_storage_changed(struct core *c, const char *key)

@@ -24,4 +24,13 @@ struct core;
 /* key: a key of the logical (barrier) storage, as written. */
 void core_storage_changed(struct core *c, const char *key);
 
+/* Anything may have changed (a node that stopped hearing about changes
+ * for a while): the token cache and the policy store are emptied, and
+ * every mount whose engine has an invalidate hook is told of every key
+ * its storage now holds. A key deleted elsewhere meanwhile is not
+ * listed, so an engine cache holding one keeps it until its own expiry or
+ * the next write; the token and policy stores, emptied, have no such
+ * gap. Thread-safe; its cost grows with the mounts' keys. */
+void core_storage_changed_all(struct core *c);
+
 #endif

@@ -559,6 +559,13 @@ void policy_store_invalidate(struct policy_store *ps, const char *key)
 		invalidate(ps, key + sizeof(POLICY_PATH_PREFIX) - 1);
 }
 
+void policy_store_invalidate_all(struct policy_store *ps)
+{
+	pthread_rwlock_wrlock(&ps->lock);
+	drop_caches(ps);
+	pthread_rwlock_unlock(&ps->lock);
+}
+
 static int name_error(struct buf *err, const char *msg)
 {
 	if (err) {

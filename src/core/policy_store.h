@@ -84,5 +84,8 @@ int policy_store_list(struct policy_store *ps, struct strlist *out);
  * every compiled ACL are dropped, so the next request reads the policy
  * from storage. Other keys are ignored. */
 void policy_store_invalidate(struct policy_store *ps, const char *key);
+/* Drops every parsed policy and compiled ACL: anything may have changed
+ * elsewhere. */
+void policy_store_invalidate_all(struct policy_store *ps);
 
 #endif

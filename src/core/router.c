@@ -138,6 +138,12 @@ bool router_is_slow(const struct request *req, const struct route_match *match)
 	/* Wrapping a response creates a token: a durable write. */
 	if (req->wrap_ttl > 0)
 		return true;
+	/* Storage that answers over a network (postgresql) may make any
+	 * read wait: only the routes served while sealed, which read memory
+	 * (health, seal status, leader), stay on the loop, so a frozen
+	 * database never stalls them. */
+	if (core_storage(req->core)->reads_block && !(route && (route->flags & ROUTE_SEALED_OK)))
+		return true;
 	/* An unknown path is answered 404: its reads stay on the loop. */
 	if (!route)
 		return !read;

@@ -86,8 +86,9 @@ struct router_call {
  * the calling thread. */
 void router_dispatch_batch(struct router_call *calls, size_t n);
 
-/* Whether running this request may block (storage fsync, slow crypto):
- * such requests go to the worker pool. */
+/* Whether running this request may block (storage fsync, slow crypto, a
+ * storage whose reads block: all but the sealed-OK routes' reads): such
+ * requests go to the worker pool. */
 bool router_is_slow(const struct request *req, const struct route_match *match);
 
 /* Whether this request is a write on a ROUTE_HASHING route: the HTTP layer

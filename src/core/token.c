@@ -1764,3 +1764,8 @@ void token_store_invalidate(struct token_store *ts, const char *key)
 	if (strncmp(key, TOKEN_ID_PREFIX, sizeof(TOKEN_ID_PREFIX) - 1) == 0)
 		vcache_forget(ts->cache, key + sizeof(TOKEN_ID_PREFIX) - 1);
 }
+
+void token_store_invalidate_all(struct token_store *ts)
+{
+	vcache_clear(ts->cache);
+}

@@ -241,6 +241,8 @@ int token_tidy(struct token_store *ts, struct token_tidy_stats *out);
  * cached for it is dropped, so the next lookup reads storage (and sees a
  * revoked token gone). Other keys are ignored. */
 void token_store_invalidate(struct token_store *ts, const char *key);
+/* Drops every cached entry: anything may have changed elsewhere. */
+void token_store_invalidate_all(struct token_store *ts);
 
 /* Whether addr (IPv4 or IPv6 text, "[v6]" and an IPv4-mapped IPv6 address
  * accepted) lies in one of cidrs ("10.0.0.0/8", "::1/128", or a bare

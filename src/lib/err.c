@@ -33,6 +33,7 @@ static const struct err_entry err_table[TROVE_ERR__COUNT] = {
     [-TROVE_ERR_TIMEOUT] = {504, "request timed out", "ERR_TIMEOUT"},
     [-TROVE_ERR_HEADERS_TOO_LARGE] = {431, "request headers too large", "ERR_HEADERS_TOO_LARGE"},
     [-TROVE_ERR_WOULD_BLOCK] = {500, "internal error", "ERR_WOULD_BLOCK"},
+    [-TROVE_ERR_PRECONDITION] = {412, "required index state not present", "ERR_PRECONDITION"},
 };
 
 static const struct err_entry *err_lookup(int err)

@@ -30,7 +30,8 @@ enum trove_err {
 	TROVE_ERR_WOULD_BLOCK = -19,   /* internal, never answered: a request
 	                                * served on an event loop needs a durable
 	                                * write and runs again on the worker pool */
-	TROVE_ERR__COUNT = 20
+	TROVE_ERR_PRECONDITION = -20,  /* 412: X-Vault-Index not reached in time */
+	TROVE_ERR__COUNT = 21
 };
 
 /* HTTP status for a code; 500 for anything unknown. */

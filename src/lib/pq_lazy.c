@@ -51,6 +51,7 @@ struct pq_fns {
 	PGTransactionStatusType (*transaction_status)(const PGconn *);
 	int (*send_prepare)(PGconn *, const char *, const char *, int, const Oid *);
 	int (*send_query_prepared)(PGconn *, const char *, int, const char *const *, const int *, const int *, int);
+	PGnotify *(*notifies)(PGconn *);
 };
 static struct pq_fns lib;
 static bool loaded;
@@ -94,6 +95,7 @@ static void load(void)
 		{"PQtransactionStatus", offsetof(struct pq_fns, transaction_status)},
 		{"PQsendPrepare", offsetof(struct pq_fns, send_prepare)},
 		{"PQsendQueryPrepared", offsetof(struct pq_fns, send_query_prepared)},
+		{"PQnotifies", offsetof(struct pq_fns, notifies)},
 	};
 	if (!dl_table_load("libpq.so.5", syms, sizeof(syms) / sizeof(syms[0]), &lib))
 		return;
@@ -225,6 +227,11 @@ void PQfreemem(void *p)
 {
 	if (pq_lazy_load())
 		lib.freemem(p);
+}
+
+PGnotify *PQnotifies(PGconn *conn)
+{
+	return pq_lazy_load() ? lib.notifies(conn) : NULL;
 }
 
 PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname)

@@ -55,6 +55,7 @@ static const struct hcl_opt top_opts[] = {
 	TOP("cluster_addr", HCL_OPT_STRING, cluster_addr, 0, 0),
 	TOP("cluster_name", HCL_OPT_STRING, cluster_name, 0, 0),
 	TOP("disable_mlock", HCL_OPT_BOOL, disable_mlock, 0, 0),
+	TOP("disable_performance_standby", HCL_OPT_BOOL, disable_performance_standby, 0, 0),
 	TOP("rollback_guard_file", HCL_OPT_STRING, rollback_guard_file, 0, 0),
 	TOP("log_level", HCL_OPT_STRING, log_level, 0, 0),
 	TOP("log_format", HCL_OPT_STRING, log_format, 0, 0),
@@ -146,6 +147,8 @@ void config_init(struct server_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_lease_ttl = DEFAULT_TTL;
 	cfg->max_lease_ttl = DEFAULT_TTL;
+	/* standbys redirect reads too unless the operator asks (docs/ha.md) */
+	cfg->disable_performance_standby = true;
 	strlist_init(&cfg->audit_file_dirs);
 }
 

@@ -73,6 +73,9 @@ struct server_config {
 	char *cluster_addr; /* where other nodes reach it */
 	char *cluster_name;
 	bool disable_mlock;
+	/* Vault's key; Trove's default is true: a standby then redirects
+	 * reads as well (docs/ha.md, "Nodes that serve reads") */
+	bool disable_performance_standby;
 	char *log_level;
 	char *log_format;
 	int64_t default_lease_ttl;

@@ -21,6 +21,7 @@
 
 #include "core/audit.h"
 #include "core/core.h"
+#include "core/ha_reads.h"
 #include "core/router.h"
 #include "duration.h"
 #include "err.h"
@@ -29,6 +30,7 @@
 #include "log.h"
 #include "pool.h"
 #include "secure.h"
+#include "storage/storage.h"
 #include "thread_role.h"
 
 #include "banned.h"
@@ -115,6 +117,9 @@ struct job {
 	bool abandoned;
 	pthread_mutex_t mu;
 	struct job *next; /* in the loop's inline queue */
+	/* X-Vault-Index: the largest the client sent (0: none), and the
+	 * commit index of what the request wrote (0: nothing) */
+	uint64_t want_index, write_index;
 	/* What the 504 needs, copied when the job is handed to the pool: from
 	 * then on a worker owns req (it may change op, fill data, mount and
 	 * token), so the loop's timer path reads only these. */
@@ -155,10 +160,13 @@ static void add_engine_headers(h2o_req_t *hreq, const struct response *resp)
 	}
 }
 
-static void send_reply(h2o_req_t *hreq, const struct request *req, const struct response *resp, int err)
+static void send_reply(h2o_req_t *hreq, const struct request *req, const struct response *resp, int err,
+                       uint64_t write_index)
 {
 	struct buf body;
 	int status = 500;
+	char index[HA_READS_HEADER_MAX];
+	size_t index_len = ha_reads_header(write_index, index, sizeof(index));
 	buf_init_secret(&body, (size_t)64 << 20); /* responses carry secrets and tokens */
 	if (http_render(req, resp, err, &status, &body) != 0) {
 		buf_reset(&body);
@@ -185,6 +193,9 @@ static void send_reply(h2o_req_t *hreq, const struct request *req, const struct 
 		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
 			       H2O_STRLIT(LISTENER_RETRY_AFTER_S));
 	add_engine_headers(hreq, resp);
+	if (index_len > 0)
+		h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-vault-index"), 0, NULL,
+		                      h2o_strdup(&hreq->pool, index, index_len).base, index_len);
 	if (body.len > 0) {
 		const char *type = err == 0 && resp->text && resp->text_type ? resp->text_type : "application/json";
 		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
@@ -207,8 +218,15 @@ static void run_job(void *arg)
 	if (!late)
 		request_body_own(&j->req);
 	pthread_mutex_unlock(&j->mu);
-	if (!late)
+	if (late) {
+		/* answered already */
+	} else if (j->want_index > 0 && !ha_reads_wait(j->want_index, HA_READS_WAIT_MS)) {
+		j->err = response_error(&j->resp, TROVE_ERR_PRECONDITION, "required index state not present");
+	} else {
+		storage_write_index_reset();
 		j->err = router_dispatch(&j->req, &m, &j->resp);
+		j->write_index = storage_write_index();
+	}
 	request_body_drop(&j->req);
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
 }
@@ -286,7 +304,7 @@ static void run_inline(h2o_timeout_entry_t *entry)
 			if (submit_to_pool(j))
 				continue;
 		}
-		send_reply(j->hreq, &j->req, &j->resp, j->err);
+		send_reply(j->hreq, &j->req, &j->resp, j->err, 0);
 		job_free(j);
 	}
 	if (calls != stack_calls)
@@ -303,7 +321,7 @@ static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 		j->ll->thread->jobs_in_flight--;
 		if (!j->abandoned) {
 			h2o_timeout_unlink(&j->timer);
-			send_reply(j->hreq, &j->req, &j->resp, j->err);
+			send_reply(j->hreq, &j->req, &j->resp, j->err, j->write_index);
 		}
 		job_free(j);
 	}
@@ -326,7 +344,7 @@ static void on_duration_exceeded(h2o_timeout_entry_t *entry)
 	pthread_mutex_lock(&j->mu); /* waits while a worker copies the body */
 	j->abandoned = true;
 	pthread_mutex_unlock(&j->mu);
-	send_reply(j->hreq, &view, &late, TROVE_ERR_TIMEOUT);
+	send_reply(j->hreq, &view, &late, TROVE_ERR_TIMEOUT, 0);
 	response_release(&late);
 }
 
@@ -457,6 +475,22 @@ static int wrap_ttl_header(h2o_req_t *hreq, struct request *req, struct response
 	return 0;
 }
 
+/* X-Vault-Index, as many times as the client sends it: the request waits
+ * for the largest (ha_reads.h). */
+static int index_header(h2o_req_t *hreq, struct job *j, struct response *resp)
+{
+	for (ssize_t i = -1; (i = h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-vault-index"), i)) >= 0;) {
+		const h2o_iovec_t *v = &hreq->headers.entries[i].value;
+		uint64_t index = 0;
+		if (ha_reads_header_read(v->base, v->len, &index) != 0)
+			return response_error(resp, TROVE_ERR_INVALID,
+			                      "X-Vault-Index header: not an index this cluster gives");
+		if (index > j->want_index)
+			j->want_index = index;
+	}
+	return 0;
+}
+
 static size_t header_bytes(h2o_req_t *hreq)
 {
 	size_t n = hreq->path.len;
@@ -483,7 +517,7 @@ static bool standby_reply(h2o_req_t *hreq, struct job *j)
 		h2o_send_inline(hreq, "", 0);
 	} else if (st == 503) {
 		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, STANDBY_NO_ACTIVE);
-		send_reply(hreq, &j->req, &j->resp, j->err);
+		send_reply(hreq, &j->req, &j->resp, j->err, 0);
 	}
 	buf_release(&loc);
 	if (st != 0)
@@ -520,11 +554,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 				    &j->resp);
 	if (j->err == 0)
 		j->err = wrap_ttl_header(hreq, &j->req, &j->resp);
+	if (j->err == 0)
+		j->err = index_header(hreq, j, &j->resp);
 	if (j->err != 0)
 		goto reply_now;
-	if (standby_reply(hreq, j))
-		return 0;
 	router_match(&j->req, &m);
+	/* a standby that serves reads answers pure reads itself */
+	if (!ha_reads_serves_here(&j->req, &m) && standby_reply(hreq, j))
+		return 0;
 	if (m.route && (m.route->flags & ROUTE_UNAUTH))
 		peer_chain(hreq, &j->req);
 	/* The body is parsed by the router, after the token check; a large
@@ -536,7 +573,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	    (m.route->flags & ROUTE_UNAUTH) && !(m.route->flags & ROUTE_RAW_BODY) &&
 	    (j->err = request_body_load(&j->req, &j->resp)) != 0)
 		goto reply_now;
-	if (request_body_pending(&j->req) > LISTENER_INLINE_BODY_MAX || router_is_slow(&j->req, &m)) {
+	/* an index not reached yet is waited for on the pool */
+	if (request_body_pending(&j->req) > LISTENER_INLINE_BODY_MAX || router_is_slow(&j->req, &m) ||
+	    j->want_index > ha_reads_index()) {
 		if (submit_to_pool(j))
 			return 0;
 		goto reply_now;
@@ -551,7 +590,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		h2o_timeout_link(t->loop, &t->inline_timeout, &t->inline_timer);
 	return 0;
 reply_now:
-	send_reply(hreq, &j->req, &j->resp, j->err);
+	send_reply(hreq, &j->req, &j->resp, j->err, 0);
 	job_free(j);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "core/audit.h"
 #include "core/background.h"
 #include "core/core.h"
+#include "core/ha_reads.h"
 #include "core/ha.h"
 #include "core/lockout.h"
 #include "core/mount.h"
@@ -450,6 +451,10 @@ int server_main(int argc, char **argv)
 	    .seal_disabled = cfg.seal.disabled,
 	};
 	core = core_new(physical, &cc);
+	if (ha_reads_start(core, physical, !cfg.disable_performance_standby) != 0) {
+		fprintf(stderr, "Error: cannot start the storage listener thread\n");
+		goto out;
+	}
 	struct audit_settings as = { (const char *const *)cfg.audit_file_dirs.items, cfg.audit_file_dirs.len,
 				     cfg.allow_audit_log_prefixing, cfg.audits, cfg.naudits };
 	audit_broker_configure(core_audit(core), &as);
@@ -513,6 +518,7 @@ out:
 		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
 	pool_free(hash_pool);
 	pool_free(pool);
+	ha_reads_stop(); /* its thread calls into the core */
 	core_free(core);
 	seal_pkcs11_free(seal);
 	storage_free(physical);

@@ -15,6 +15,24 @@
 
 #include "banned.h"
 
+static _Thread_local uint64_t write_index;
+
+uint64_t storage_write_index(void)
+{
+	return write_index;
+}
+
+void storage_write_index_reset(void)
+{
+	write_index = 0;
+}
+
+void storage_write_index_note(uint64_t index)
+{
+	if (index > write_index)
+		write_index = index;
+}
+
 static int check_key(const char *key)
 {
 	if (key == NULL)

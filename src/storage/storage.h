@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -57,6 +58,9 @@ struct storage_ops {
 struct storage {
 	const struct storage_ops *ops;
 	bool durable; /* writes may block on fsync: run them off the event loop */
+	/* reads may block too (a network round trip to a database that may
+	 * be slow or frozen): run reads off the event loop as well */
+	bool reads_block;
 	void *impl;
 };
 
@@ -67,6 +71,13 @@ int storage_put(struct storage *s, const char *key, const void *value, size_t le
 int storage_delete(struct storage *s, const char *key);
 int storage_list(struct storage *s, const char *prefix, struct strlist *out);
 int storage_txn(struct storage *s, const struct storage_op *ops, size_t n);
+/* The commit index of the last write this thread made on a storage that
+ * numbers its commits (postgresql: storage_pg.h, "Notifications"), or 0
+ * when none since storage_write_index_reset. note is the backend's:
+ * called once its commit is done. */
+uint64_t storage_write_index(void);
+void storage_write_index_reset(void);
+void storage_write_index_note(uint64_t index);
 /* Destroys the handle (not the data). NULL is fine. */
 void storage_free(struct storage *s);
 

@@ -20,6 +20,16 @@
  * to prefix+"d0"), so a folder costs one index probe however many keys it
  * holds.
  *
+ * Reads may wait on the network too (storage->reads_block): the router
+ * runs them on worker threads as well.
+ *
+ * Writes also number their commit and notify the other nodes (storage_pg.h,
+ * "Notifications"): without HA a write of one key is one statement
+ * (ST_PUT_N, ST_DEL_N: the change, the index row's update and pg_notify in
+ * data-modifying CTEs); a transaction, and every write under HA (which
+ * checks the fence first), ends with ST_BUMP before COMMIT. The commit's
+ * index is left in the calling thread's storage_write_index.
+ *
  * Failures. A broken connection (see storage_pg.h) is closed together with
  * every idle one (after a restart of PostgreSQL they are all dead) and the
  * call runs once more on a fresh connection. Every operation is
@@ -39,9 +49,11 @@
 #include <time.h>
 
 #include "clock.h"
+#include "encoding.h"
 #include "err.h"
 #include "log.h"
 #include "pq_lazy.h"
+#include "rand.h"
 #include "secure.h"
 #include "storage/storage_pg.h"
 #include "storage/storage_pg_impl.h"
@@ -49,6 +61,7 @@
 #include "banned.h"
 
 #define BYTEA_OID 17
+#define TEXT_OID 25
 /* How much longer than statement_timeout Trove waits for an answer; and
  * the wait before the first connection has said its statement_timeout. */
 #define WAIT_MARGIN_MS 5000
@@ -56,9 +69,25 @@
 /* Any constant: serialises table creation between nodes starting at once. */
 #define SCHEMA_LOCK_KEY "7236527815093401903"
 
-static const char *const stmt_name[ST__COUNT] = {"trove_get", "trove_put", "trove_del", "trove_list",
-                                                  "trove_list_root", "trove_fence"};
-static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1, 2};
+static const char *const stmt_name[ST__COUNT] = {"trove_get",  "trove_put",  "trove_del",   "trove_list",
+                                                  "trove_list_root", "trove_fence", "trove_bump", "trove_put_n",
+                                                  "trove_del_n"};
+static const int stmt_nparams[ST__COUNT] = {1, 3, 1, 2, 1, 2, 4, 7, 5};
+#define B BYTEA_OID
+#define T TEXT_OID
+/* the fence's are text, inferred (0) */
+static const Oid stmt_types[ST__COUNT][7] = {
+    {B}, {B, B, B}, {B}, {B, B}, {B}, {0, 0}, {T, T, T, T}, {B, B, B, T, T, T, T}, {B, T, T, T, T},
+};
+#undef B
+#undef T
+/* The commit's index and its notifications, the tail of the three
+ * statements that write (storage_pg.h, "Notifications"): $A the table's
+ * name, $B the channel, $C "<node> ", $D the chunks. */
+#define BUMP_SQL(A, B, C, D)                                                                                  \
+	"i AS (UPDATE trove_storage_index SET idx = idx + 1 WHERE kv_table = $" #A " RETURNING idx)"           \
+	" SELECT i.idx, pg_notify($" #B ", $" #C " || i.idx::text || ' ' || c)"                              \
+	" FROM i, regexp_split_to_table($" #D ", chr(1)) AS c"
 
 
 static struct pg_store *impl(struct storage *s)
@@ -188,7 +217,7 @@ static PGresult *await_answer(struct pg_store *p, PGconn *c, bool sent, bool *ti
 static PGresult *run(struct pg_store *p, PGconn *c, enum stmt s, const char *const *vals, const int *lens,
                      int result_format, bool *timed_out)
 {
-	static const int binary[3] = {1, 1, 1};
+	static const int binary[7] = {1, 1, 1, 1, 1, 1, 1};
 	bool sent = PQsendQueryPrepared(c, stmt_name[s], stmt_nparams[s], vals, lens, binary, result_format) != 0;
 	return await_answer(p, c, sent, timed_out);
 }
@@ -205,16 +234,17 @@ static void quiet(void *arg, const char *message)
 }
 
 /* Opens one connection and prepares the statements on it (unless
- * !prepare: before the tables exist), or returns NULL with why. */
-PGconn *pg_connect(struct pg_store *p, bool prepare, char *why, size_t cap)
+ * !prepare: before the tables exist, or for the listener), or returns
+ * NULL with why. app is its application_name unless the connection string
+ * sets one. */
+static PGconn *connect_as(struct pg_store *p, bool prepare, const char *app, char *why, size_t cap)
 {
 	/* Defaults first: the connection string (expanded from dbname, last)
 	 * overrides any of them. */
 	static const char *const kw[] = {"connect_timeout",  "keepalives",       "keepalives_idle",
 	                                 "keepalives_interval", "keepalives_count", "tcp_user_timeout",
 	                                 "fallback_application_name", "dbname", NULL};
-	const char *val[] = {"5", "1", "5", "2", "3", "15000", "trove", p->conninfo, NULL};
-	static const Oid types[3] = {BYTEA_OID, BYTEA_OID, BYTEA_OID};
+	const char *val[] = {"5", "1", "5", "2", "3", "15000", app, p->conninfo, NULL};
 	PGresult *res = NULL;
 	bool late = false;
 	PGconn *c = PQconnectdbParams(kw, val, 1);
@@ -243,9 +273,7 @@ PGconn *pg_connect(struct pg_store *p, bool prepare, char *why, size_t cap)
 		if (p->sql[i] == NULL)
 			continue; /* ST_FENCE without HA */
 		PQclear(res);
-		/* the fence's parameters are text: the lock's key and epoch */
-		res = await_answer(p, c,
-		                   PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], i == ST_FENCE ? NULL : types) != 0,
+		res = await_answer(p, c, PQsendPrepare(c, stmt_name[i], p->sql[i], stmt_nparams[i], stmt_types[i]) != 0,
 		                   &late);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			goto fail;
@@ -260,6 +288,21 @@ fail:
 	PQclear(res);
 	PQfinish(c);
 	return NULL;
+}
+
+PGconn *pg_connect(struct pg_store *p, bool prepare, char *why, size_t cap)
+{
+	return connect_as(p, prepare, "trove", why, cap);
+}
+
+PGconn *pg_connect_plain(struct pg_store *p, char *why, size_t cap)
+{
+	return connect_as(p, false, "trove listener", why, cap);
+}
+
+PGresult *pg_exec(struct pg_store *p, PGconn *c, const char *sql, bool *timed_out)
+{
+	return exec(p, c, sql, timed_out);
 }
 
 /* Takes a connection: an idle one, or a new one while fewer than max are
@@ -379,7 +422,7 @@ static int pg_get(struct storage *s, const char *key, unsigned char **out, size_
 	return with_conn(impl(s), "get", do_get, &a);
 }
 
-/* One put or delete on c (inside or outside a transaction). */
+/* One put or delete on c, inside a transaction. */
 static int apply_op(struct pg_store *p, PGconn *c, const struct storage_op *op, bool *broken)
 {
 	const char *key = op->key;
@@ -408,6 +451,7 @@ static int apply_op(struct pg_store *p, PGconn *c, const struct storage_op *op, 
 struct ops_arg {
 	const struct storage_op *ops;
 	size_t n;
+	uint64_t index; /* the commit's, once done */
 };
 
 static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *what, bool *broken)
@@ -416,6 +460,75 @@ static int simple(struct pg_store *p, PGconn *c, const char *sql, const char *wh
 	PGresult *res = exec(p, c, sql, &late);
 	int r = check(p, c, res, PGRES_COMMAND_OK, what, broken, late);
 	PQclear(res);
+	return r;
+}
+
+/* The commit index a writing statement returned (text, first column).
+ * No row: the table's row in trove_storage_index is missing. */
+static int take_index(struct pg_store *p, PGresult *res, uint64_t *index)
+{
+	if (PQntuples(res) < 1) {
+		log_error("postgresql storage error", "table", p->table, "error",
+		          "no row in trove_storage_index for this table");
+		return TROVE_ERR_IO;
+	}
+	*index = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	return 0;
+}
+
+/* A write of one key without HA: the change, the index and the
+ * notification in one statement (one round trip, committed on its own). */
+static int write_one(struct pg_store *p, PGconn *c, const struct storage_op *op, bool *broken, uint64_t *index)
+{
+	const char *key = op->key;
+	int klen = (int)strlen(key);
+	char *chunks = storage_pg_notify_chunks(&key, 1);
+	int tlen = (int)strlen(p->table), chlen = (int)strlen(p->channel), nlen = (int)strlen(p->node_prefix);
+	int clen = (int)strlen(chunks);
+	PGresult *res;
+	bool late = false;
+	int r;
+
+	if (op->kind == STORAGE_PUT) {
+		const char *vals[7] = {key, key, op->value ? op->value : "", p->table, p->channel, p->node_prefix, chunks};
+		int lens[7] = {klen, (int)storage_pg_parent_len(key), (int)op->value_len, tlen, chlen, nlen, clen};
+		res = run(p, c, ST_PUT_N, vals, lens, 0, &late);
+		r = check(p, c, res, PGRES_TUPLES_OK, "put", broken, late);
+	} else {
+		const char *vals[5] = {key, p->table, p->channel, p->node_prefix, chunks};
+		int lens[5] = {klen, tlen, chlen, nlen, clen};
+		res = run(p, c, ST_DEL_N, vals, lens, 0, &late);
+		r = check(p, c, res, PGRES_TUPLES_OK, "delete", broken, late);
+	}
+	if (r == 0)
+		r = take_index(p, res, index);
+	PQclear(res);
+	free(chunks);
+	return r;
+}
+
+/* Inside a transaction: takes its index and queues its notifications. */
+static int bump(struct pg_store *p, PGconn *c, const struct storage_op *ops, size_t n, bool *broken,
+                uint64_t *index)
+{
+	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
+	char *chunks;
+	bool late = false;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = ops[i].key;
+	chunks = storage_pg_notify_chunks(keys, n);
+	const char *vals[4] = {p->table, p->channel, p->node_prefix, chunks};
+	int lens[4] = {(int)strlen(p->table), (int)strlen(p->channel), (int)strlen(p->node_prefix),
+	               (int)strlen(chunks)};
+	PGresult *res = run(p, c, ST_BUMP, vals, lens, 0, &late);
+	r = check(p, c, res, PGRES_TUPLES_OK, "txn", broken, late);
+	if (r == 0)
+		r = take_index(p, res, index);
+	PQclear(res);
+	free(chunks);
+	free(keys);
 	return r;
 }
 
@@ -449,10 +562,16 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 {
 	struct ops_arg *a = arg;
 	uint64_t epoch = atomic_load(&p->fence);
+	uint64_t index = 0;
 	int r;
 
-	if (a->n == 1 && epoch == 0)
-		return apply_op(p, c, &a->ops[0], broken);
+	if (a->n == 1 && epoch == 0) {
+		if (a->ops[0].kind == STORAGE_DELETE && strlen(a->ops[0].key) > STORAGE_PG_MAX_KEY)
+			return 0; /* a key too long to exist: nothing changes */
+		if ((r = write_one(p, c, &a->ops[0], broken, &index)) == 0)
+			a->index = index;
+		return r;
+	}
 	if ((r = simple(p, c, "BEGIN", "txn", broken)) != 0)
 		return r;
 	if (epoch != 0)
@@ -460,20 +579,28 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 	for (size_t i = 0; i < a->n && r == 0; i++)
 		r = apply_op(p, c, &a->ops[i], broken);
 	if (r == 0)
+		r = bump(p, c, a->ops, a->n, broken, &index);
+	if (r == 0)
 		r = simple(p, c, "COMMIT", "txn", broken);
 	if (r != 0 && !*broken)
 		(void)simple(p, c, "ROLLBACK", "txn", broken);
+	if (r == 0)
+		a->index = index;
 	return r;
 }
 
 static int write_ops(struct storage *s, const struct storage_op *ops, size_t n, const char *what)
 {
-	struct ops_arg a = {ops, n};
+	struct ops_arg a = {ops, n, 0};
+	int r;
 
 	for (size_t i = 0; i < n; i++)
 		if (ops[i].kind == STORAGE_PUT && strlen(ops[i].key) > STORAGE_PG_MAX_KEY)
 			return TROVE_ERR_INVALID;
-	return with_conn(impl(s), what, do_ops, &a);
+	r = with_conn(impl(s), what, do_ops, &a);
+	if (r == 0 && a.index != 0)
+		storage_write_index_note(a.index);
+	return r;
 }
 
 static int pg_put(struct storage *s, const char *key, const void *value, size_t len)
@@ -533,6 +660,8 @@ static void pg_destroy(struct storage *s)
 {
 	struct pg_store *p = impl(s);
 
+	pg_listener_stop(p->listener);
+
 	for (size_t i = 0; i < p->nidle; i++)
 		PQfinish(p->idle[i]);
 	free(p->idle);
@@ -542,6 +671,7 @@ static void pg_destroy(struct storage *s)
 	secure_free_str(p->conninfo);
 	free(p->table);
 	free(p->ha_table);
+	free(p->channel);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -632,6 +762,20 @@ static bool setup_exec(PGconn *c, const char *sql, ExecStatusType want, const ch
 	return ok;
 }
 
+/* Runs insert, whose $1 is the table's name; on failure writes why into
+ * err. */
+static bool add_row(PGconn *c, const char *insert, const char *t, struct buf *err)
+{
+	const char *vals[1] = {t};
+	PGresult *res = PQexecParams(c, insert, 1, NULL, vals, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
 /* Whether ha_table has Trove's columns (pg_ha_ddl). Vault's table of the
  * same default name (ha_key, ha_identity, ha_value, valid_until) is
  * refused here, at start, with a message rather than by every lock call
@@ -679,7 +823,9 @@ static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct
 		             " version integer NOT NULL);"
 		             "CREATE TABLE IF NOT EXISTS \"@T\" (key bytea PRIMARY KEY, parent_path bytea NOT NULL,"
 		             " value bytea NOT NULL);"
-		             "CREATE INDEX IF NOT EXISTS \"@T_parent_path\" ON \"@T\" (parent_path)",
+		             "CREATE INDEX IF NOT EXISTS \"@T_parent_path\" ON \"@T\" (parent_path);"
+		             "CREATE TABLE IF NOT EXISTS trove_storage_index (kv_table text COLLATE \"C\" PRIMARY KEY,"
+		             " idx bigint NOT NULL)",
 		             t);
 		if (!setup_exec(c, ddl, PGRES_COMMAND_OK, t, err))
 			goto out;
@@ -712,16 +858,22 @@ static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct
 	res = NULL;
 	if (p->ha_table && !ha_layout_ok(p, c, err))
 		goto out;
-	if (!skip_create) {
-		res = PQexecParams(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
-		                      " ON CONFLICT (kv_table) DO NOTHING",
-		                   1, NULL, vals, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
-			goto out;
-		}
-		PQclear(res);
+	/* the table's rows: its layout version, its commit index
+	 * (storage_pg.h, "Notifications") */
+	if (!skip_create &&
+	    (!add_row(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
+	                 " ON CONFLICT (kv_table) DO NOTHING",
+	              t, err) ||
+	     !add_row(c, "INSERT INTO trove_storage_index (kv_table, idx) VALUES ($1, 0) ON CONFLICT (kv_table) DO NOTHING",
+	              t, err)))
+		goto out;
+	res = PQexecParams(c, "SELECT idx FROM trove_storage_index WHERE kv_table = $1", 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		set_err(err, "postgresql: table \"%s\" has no row in trove_storage_index%s", t,
+		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
+		goto out;
 	}
+	PQclear(res);
 	res = PQexecParams(c, "SELECT version FROM trove_storage_schema WHERE kv_table = $1", 1, NULL, vals, NULL,
 	                   NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -750,6 +902,64 @@ out:
 	free(sql);
 	free(ddl);
 	return ok;
+}
+
+const char *pg_table(const struct pg_store *p)
+{
+	return p->table;
+}
+
+const char *pg_node(const struct pg_store *p)
+{
+	return p->node;
+}
+
+const char *pg_channel(const struct pg_store *p)
+{
+	return p->channel;
+}
+
+bool storage_is_pg(const struct storage *s)
+{
+	return s != NULL && s->ops == &pg_ops;
+}
+
+const char *storage_pg_table_name(const struct storage *s)
+{
+	return ((const struct pg_store *)s->impl)->table;
+}
+
+int storage_pg_listen(struct storage *s, const struct storage_pg_hooks *h)
+{
+	struct pg_store *p;
+
+	if (!storage_is_pg(s) || (p = impl(s))->listener != NULL)
+		return TROVE_ERR_INVALID;
+	p->listener = pg_listener_start(p, h);
+	return p->listener ? 0 : TROVE_ERR_INTERNAL;
+}
+
+void storage_pg_unlisten(struct storage *s)
+{
+	struct pg_store *p = storage_is_pg(s) ? impl(s) : NULL;
+	if (p == NULL)
+		return;
+	pg_listener_stop(p->listener);
+	p->listener = NULL;
+}
+
+uint64_t storage_pg_applied(struct storage *s)
+{
+	struct pg_store *p = storage_is_pg(s) ? impl(s) : NULL;
+	return p && p->listener ? pg_listener_applied(p->listener) : 0;
+}
+
+bool storage_pg_wait_applied(struct storage *s, uint64_t index, int64_t timeout_ms)
+{
+	struct pg_store *p = storage_is_pg(s) ? impl(s) : NULL;
+	if (p == NULL || p->listener == NULL)
+		return index == 0;
+	return pg_listener_wait(p->listener, index, timeout_ms);
 }
 
 /* Connects at open, retrying with a backoff (15 ms doubling to 5 s);
@@ -791,6 +1001,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p = xcalloc(1, sizeof(*p));
 	p->base.ops = &pg_ops;
 	p->base.durable = true;
+	p->base.reads_block = true;
 	p->base.impl = p;
 	p->conninfo = xstrdup(url ? url : "");
 	p->table = xstrdup(table);
@@ -807,6 +1018,21 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	p->sql[ST_DEL] = pg_sql_of("DELETE FROM \"@T\" WHERE key = $1", table);
 	p->sql[ST_LIST] = list_sql(table, true);
 	p->sql[ST_LIST_ROOT] = list_sql(table, false);
+	p->sql[ST_BUMP] = pg_sql_of("WITH " BUMP_SQL(1, 2, 3, 4), table);
+	p->sql[ST_PUT_N] = pg_sql_of("WITH w AS (INSERT INTO \"@T\" (key, parent_path, value) VALUES ($1, $2, $3)"
+	                             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value RETURNING 1), "
+	                             BUMP_SQL(4, 5, 6, 7),
+	                             table);
+	p->sql[ST_DEL_N] = pg_sql_of("WITH w AS (DELETE FROM \"@T\" WHERE key = $1 RETURNING 1), " BUMP_SQL(2, 3, 4, 5),
+	                             table);
+	p->channel = pg_sql_of(STORAGE_PG_CHANNEL_PREFIX "@T", table);
+	{
+		unsigned char id[STORAGE_PG_NODE_HEX / 2];
+		if (rand_bytes(id, sizeof(id)) != 0)
+			goto fail;
+		hex_encode(id, sizeof(id), p->node);
+		snprintf(p->node_prefix, sizeof(p->node_prefix), "%s ", p->node);
+	}
 	if (cfg->ha_enabled) {
 		const char *ha = cfg->ha_table ? cfg->ha_table : STORAGE_PG_DEFAULT_HA_TABLE;
 		if ((why = storage_pg_table_refused(ha)) != NULL) {

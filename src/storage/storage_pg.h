@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "storage/storage.h"
@@ -88,5 +89,69 @@ size_t storage_pg_parent_len(const char *key);
  * false for "" (nothing is past everything). prefix is "" or ends in
  * '/'. */
 bool storage_pg_prefix_end(const char *prefix, char *out);
+
+/* Notifications: cross-node invalidation and the commit index.
+ *
+ * Every commit (put, delete, txn) takes the next number of the table's
+ * row in trove_storage_index, in its own transaction, and sends, also in
+ * it (so only on commit, and in commit order), a NOTIFY on the channel
+ * STORAGE_PG_CHANNEL_PREFIX<table> naming the keys it changed, split into
+ * chunks that fit NOTIFY's 8000-byte payload (storage_pg_notify.c has the
+ * text). The row lock makes index order commit order. A listener thread
+ * (storage_pg_listen) on a connection of its own hands every key another
+ * node changed to hooks.changed and, once the commit's last chunk is in,
+ * makes its index the node's applied index: what this node's caches have
+ * caught up with (X-Vault-Index). A lost listening connection is made
+ * again, and since notifications may have been missed meanwhile,
+ * hooks.all_changed is called and the applied index is read anew. */
+#define STORAGE_PG_CHANNEL_PREFIX "trove_inv_"
+#define STORAGE_PG_NODE_HEX 16
+/* Bytes of one chunk (flag and keys); the payload adds at most 38. */
+#define STORAGE_PG_NOTIFY_CHUNK 7800
+/* Between chunks in storage_pg_notify_chunks' text. */
+#define STORAGE_PG_NOTIFY_SEP "\x01"
+
+/* The chunks naming keys[0..n) (n may be 0), separated by
+ * STORAGE_PG_NOTIFY_SEP, the last one flagged 'K', the others 'k'. Heap;
+ * the caller frees it. */
+char *storage_pg_notify_chunks(const char *const *keys, size_t n);
+
+struct storage_pg_notice {
+	char node[STORAGE_PG_NODE_HEX + 1];
+	uint64_t index;
+	bool last; /* the commit's last chunk */
+};
+
+/* Parses one received payload (untrusted: anyone allowed to NOTIFY on the
+ * channel may send one): fills *out and appends its keys, unescaped, to
+ * keys. false, with keys untouched, when it is not a well-formed payload. */
+bool storage_pg_notice_parse(const char *payload, size_t len, struct storage_pg_notice *out, struct strlist *keys);
+
+struct storage_pg_hooks {
+	void (*changed)(void *arg, const char *key); /* another node changed key */
+	void (*all_changed)(void *arg);               /* anything may have changed */
+	void *arg;
+};
+
+/* Starts the listener of s (a postgresql storage) calling h's hooks from
+ * its own thread until s is destroyed. Returns 0, or TROVE_ERR_INVALID for
+ * another storage or a second call. */
+int storage_pg_listen(struct storage *s, const struct storage_pg_hooks *h);
+
+/* Stops the listener started by storage_pg_listen (none: nothing). */
+void storage_pg_unlisten(struct storage *s);
+
+/* The highest commit index whose changes this node has applied (0 before
+ * the listener first connected). */
+uint64_t storage_pg_applied(struct storage *s);
+
+/* Waits until storage_pg_applied(s) >= index, at most timeout_ms. true
+ * when reached. */
+bool storage_pg_wait_applied(struct storage *s, uint64_t index, int64_t timeout_ms);
+
+/* Whether s is a postgresql storage. */
+bool storage_is_pg(const struct storage *s);
+/* Its table's name (s must be a postgresql storage). */
+const char *storage_pg_table_name(const struct storage *s);
 
 #endif

@@ -1,6 +1,6 @@
-/* storage_pg_impl.h — what storage_pg.c (the key/value backend) and
- * storage_pg_ha.c (the HA lock on the same database) share. Private to
- * the two. */
+/* storage_pg_impl.h — what storage_pg.c (the key/value backend),
+ * storage_pg_ha.c (the HA lock on the same database) and
+ * storage_pg_listen.c (the notification listener) share. Private to them. */
 #ifndef TROVE_STORAGE_PG_IMPL_H
 #define TROVE_STORAGE_PG_IMPL_H
 
@@ -12,9 +12,12 @@
 #include <stdint.h>
 
 #include "storage/storage.h"
+#include "storage/storage_pg.h"
 
-/* Prepared on every pooled connection; ST_FENCE only with HA. */
-enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST_FENCE, ST__COUNT };
+/* Prepared on every pooled connection; ST_FENCE only with HA. ST_PUT and
+ * ST_DEL run inside a transaction that ST_BUMP ends; a write of one key
+ * without HA is one statement, ST_PUT_N or ST_DEL_N, which does both. */
+enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST_FENCE, ST_BUMP, ST_PUT_N, ST_DEL_N, ST__COUNT };
 
 struct pg_ha;
 
@@ -37,6 +40,10 @@ struct pg_store {
 	 * storage_pg_ha.c), and the lock itself (NULL without HA). */
 	_Atomic uint64_t fence;
 	struct pg_ha *ha;
+	char node[STORAGE_PG_NODE_HEX + 1];        /* this process's name in notifications */
+	char node_prefix[STORAGE_PG_NODE_HEX + 2]; /* node and ' ' */
+	char *channel;                             /* the table's NOTIFY channel */
+	struct pg_listener *listener;              /* NULL until storage_pg_listen */
 };
 
 /* Opens one connection (session settings made; the statements prepared
@@ -52,6 +59,27 @@ bool pg_is_broken(PGconn *c, const PGresult *res);
 void pg_one_line(char *msg, size_t cap, const char *from);
 /* tmpl with every "@T" replaced by t (a validated identifier); heap. */
 char *pg_sql_of(const char *tmpl, const char *t);
+
+/* What storage_pg_listen.c reads of the pool (storage_pg.c). */
+const char *pg_table(const struct pg_store *p);
+const char *pg_node(const struct pg_store *p);   /* this process's 16 hex digits */
+const char *pg_channel(const struct pg_store *p); /* the table's NOTIFY channel */
+/* A new connection of its own (not the pool's; application_name "trove
+ * listener"), statements unprepared, or NULL with why. The caller
+ * PQfinishes it. */
+PGconn *pg_connect_plain(struct pg_store *p, char *why, size_t cap);
+/* Runs sql (one or more statements) on c, waiting as every call does;
+ * the first failed result or the last one; NULL when sending failed or
+ * the time ran out (*timed_out). The caller PQclears it. */
+PGresult *pg_exec(struct pg_store *p, PGconn *c, const char *sql, bool *timed_out);
+
+/* The listener (storage_pg_listen.c). start: NULL when the thread cannot
+ * be made. stop: joins and frees; NULL is fine. */
+struct pg_listener;
+struct pg_listener *pg_listener_start(struct pg_store *p, const struct storage_pg_hooks *h);
+void pg_listener_stop(struct pg_listener *l);
+uint64_t pg_listener_applied(struct pg_listener *l);
+bool pg_listener_wait(struct pg_listener *l, uint64_t index, int64_t timeout_ms);
 
 /* storage_pg_ha.c: the lock's state, made at open when ha_table is set,
  * and freed at destroy. The HA table's DDL, "@T" standing for it. */

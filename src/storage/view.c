@@ -153,6 +153,7 @@ struct storage *storage_view_new(struct storage *inner, const char *prefix)
 	v->plen = n;
 	v->base.ops = &view_ops;
 	v->base.durable = inner->durable;
+	v->base.reads_block = inner->reads_block;
 	v->base.impl = v;
 	return &v->base;
 }
