@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "buf.h"
 #include "encoding.h"
 #include "err.h"
 #include "kube_fake.h"
@@ -545,7 +546,7 @@ static char *pem_of(X509 *x, EVP_PKEY *key)
 	if (key)
 		PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL);
 	n = BIO_get_mem_data(b, &p);
-	out = strndup(p, (size_t)n);
+	out = xstrndup(p, (size_t)n);
 	BIO_free(b);
 	return out;
 }
