@@ -130,7 +130,7 @@ static void test_routing(void **state)
 static void test_request_heads(void **state)
 {
 	struct buf out;
-	char *big;
+	static char big[OP_HTTP_MAX_REQUEST + 64];
 
 	(void)state;
 	buf_init(&out, 1 << 20);
@@ -144,13 +144,11 @@ static void test_request_heads(void **state)
 	assert_int_equal(ask(OP_HTTP_PROBES, "G{T /healthz HTTP/1.1\r\n\r\n", &out), 400);
 	assert_int_equal(ask(OP_HTTP_PROBES, "GET /hea\x01lthz HTTP/1.1\r\n\r\n", &out), 400);
 	/* A head past the cap, complete or not. */
-	big = calloc(1, OP_HTTP_MAX_REQUEST + 64);
 	memcpy(big, "GET /healthz HTTP/1.1\r\nX: ", 26);
 	memset(big + 26, 'a', OP_HTTP_MAX_REQUEST + 10 - 26);
 	assert_int_equal(ask(OP_HTTP_PROBES, big, &out), 431);
 	memcpy(big + OP_HTTP_MAX_REQUEST + 10, "\r\n\r\n", 4);
 	assert_int_equal(ask(OP_HTTP_PROBES, big, &out), 431);
-	free(big);
 	buf_release(&out);
 }
 
