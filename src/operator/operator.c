@@ -74,8 +74,8 @@ static const struct flag_def FLAGS[] = {
 	  "Lease is kept. Default: $OPERATOR_NAMESPACE, else the pod's (or the kubeconfig context's) "
 	  "namespace, else \"default\"." },
 	{ "leader-elect", F_BOOL, OFF(leader_elect), NULL,
-	  "Elect one leader over a coordination.k8s.io Lease so that only one replica works (as VSO, "
-	  "on by default; -leader-elect=false to turn it off)." },
+	  "Elect one leader over a coordination.k8s.io Lease so that only one replica works (off by "
+	  "default, as controller-runtime's; VSO's chart passes it, and so does Trove's)." },
 	{ "leader-election-id", F_STRING, OFF(lease_name), "NAME",
 	  "The leader Lease's name (default " OP_DEFAULT_LEASE_NAME ", VSO's)." },
 	{ "metrics-bind-address", F_STRING, OFF(metrics_addr), "ADDR",
@@ -284,7 +284,7 @@ static int main_loop(struct op *o, int sfd)
 
 int operator_main(int argc, char **argv)
 {
-	struct flags f = { .leader_elect = true, .metrics_addr = ":8080", .probe_addr = ":8081" };
+	struct flags f = { .leader_elect = false, .metrics_addr = ":8080", .probe_addr = ":8081" };
 	struct op_options opt;
 	struct op *o = NULL;
 	char *err = NULL;
