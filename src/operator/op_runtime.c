@@ -550,7 +550,7 @@ bool op_runtime_leading(struct op *o)
 bool op_runtime_stop(struct op *o, long grace_ms)
 {
 	struct op_runtime *rt;
-	int i;
+	int i, n;
 
 	if (o == NULL)
 		return true;
@@ -561,11 +561,14 @@ bool op_runtime_stop(struct op *o, long grace_ms)
 		log_warn("in-flight reconciles did not finish in time; exiting without releasing the Lease");
 		return false;
 	}
+	/* No worker starts after this (stopping is checked under mu); join
+	 * outside mu, which informer callbacks take. */
 	pthread_mutex_lock(&rt->mu);
-	for (i = 0; i < rt->nworkers; i++)
-		pthread_join(rt->workers[i], NULL);
+	n = rt->nworkers;
 	rt->nworkers = 0;
 	pthread_mutex_unlock(&rt->mu);
+	for (i = 0; i < n; i++)
+		pthread_join(rt->workers[i], NULL);
 	/* Released only now: no write of ours can follow the next leader's. */
 	kube_leader_stop(rt->leader);
 	rt->leader = NULL;
