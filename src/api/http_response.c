@@ -63,6 +63,11 @@ void api_http_reader_release(struct api_http_reader *r)
 	strlist_release(&r->headers);
 }
 
+void api_http_reader_drained(struct api_http_reader *r)
+{
+	r->wire = 0;
+}
+
 static int fail(struct api_http_reader *r, int code, const char *why)
 {
 	r->failed = code;

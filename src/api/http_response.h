@@ -75,6 +75,11 @@ void api_http_reader_release(struct api_http_reader *r);
  * n may be 0. Feeding after completion or failure returns the same. */
 int api_http_reader_feed(struct api_http_reader *r, const char *p, size_t n, size_t *used);
 
+/* For a body read as a stream (a watch that never ends): the caller took
+ * the bytes the body buffer held and emptied it, so the buffer's cap
+ * bounds what arrives from here on rather than the whole stream. */
+void api_http_reader_drained(struct api_http_reader *r);
+
 /* The server closed the connection. Returns 0 when that completes the
  * answer (a body read to the close; or an answer already complete),
  * otherwise TROVE_ERR_INVALID with r->why saying where it broke off. */

@@ -53,6 +53,15 @@ int api_conn_tls(struct api_conn *c, SSL_CTX *ctx, const char *sni, const char *
  * TROVE_ERR_UPSTREAM with API_FAIL_TLS and why in c. */
 int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c);
 
+/* As api_conn_tls_ctx, from PEM text in memory: peers verified (unless
+ * skip_verify) against the certificates of ca_pem, or OpenSSL's default
+ * store when it is NULL; the client certificate chain cert_pem (NULL:
+ * none) with key_pem (NULL: the key is read from cert_pem). Nothing is
+ * kept of the texts. 0 with *out set, or TROVE_ERR_UPSTREAM with
+ * API_FAIL_TLS and why in c. */
+int api_conn_tls_ctx_pem(const char *ca_pem, bool skip_verify, const char *cert_pem, const char *key_pem,
+                         SSL_CTX **out, struct api_conn *c);
+
 /* Writes all n bytes. 0, or a failure (API_FAIL_EXCHANGE, _TIMEOUT). */
 int api_conn_write(struct api_conn *c, const void *p, size_t n, long deadline);
 /* Reads up to n bytes into p: 0 with *got > 0, or *got == 0 when the

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "api/net_conn.h"
@@ -104,6 +105,69 @@ int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_con
 		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1)
 			return tls_failed(c, ctx, "could not read the client key", key);
+	}
+	*out = ctx;
+	return 0;
+}
+
+/* The certificates of a PEM text; 0 when there is none. */
+static int pem_certs(const char *pem, STACK_OF(X509) **out)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509 *x;
+
+	while (bio && sk && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (sk_X509_push(sk, x) <= 0)
+			X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	*out = sk;
+	return sk ? sk_X509_num(sk) : 0;
+}
+
+int api_conn_tls_ctx_pem(const char *ca_pem, bool skip_verify, const char *cert_pem, const char *key_pem,
+                         SSL_CTX **out, struct api_conn *c)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509_STORE *store;
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+	SSL_CTX *ctx;
+	int i, ok;
+
+	*out = NULL;
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		return tls_failed(c, ctx, "could not set up TLS", NULL);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (!skip_verify && ca_pem) {
+		store = SSL_CTX_get_cert_store(ctx);
+		ok = pem_certs(ca_pem, &certs) > 0;
+		for (i = 0; ok && i < sk_X509_num(certs); i++)
+			ok = X509_STORE_add_cert(store, sk_X509_value(certs, i)) == 1;
+		sk_X509_pop_free(certs, X509_free);
+		if (!ok)
+			return tls_failed(c, ctx, "could not read the CA certificates", "(PEM)");
+	} else if (!skip_verify) {
+		load_system_store(ctx);
+	}
+	if (cert_pem) {
+		ok = pem_certs(cert_pem, &certs) > 0 && SSL_CTX_use_certificate(ctx, sk_X509_value(certs, 0)) == 1;
+		for (i = 1; ok && i < sk_X509_num(certs); i++)
+			ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i)) == 1;
+		sk_X509_pop_free(certs, X509_free);
+		if (!ok)
+			return tls_failed(c, ctx, "could not read the client certificate", "(PEM)");
+		bio = BIO_new_mem_buf(key_pem ? key_pem : cert_pem, -1);
+		key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+		EVP_PKEY_free(key);
+		if (!ok)
+			return tls_failed(c, ctx, "could not read the client key", "(PEM)");
 	}
 	*out = ctx;
 	return 0;
