@@ -31,12 +31,12 @@ die() {
 	exit 1
 }
 
-build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-dev
+build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-dev libp11-kit-dev
 	liblmdb-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev libargon2-dev
 	libpq-dev libmariadb-dev)
 test_pkgs=(python3 python3-pytest python3-hvac python3-requests python3-cryptography python3-jwt python3-botocore
 	wrk nginx-light lmdb-utils openssl procps util-linux certbot lego
-	postgresql mariadb-server chromium)
+	postgresql mariadb-server chromium softhsm2)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$want_test" = 1 ]; then
@@ -142,7 +142,7 @@ problems=()
 for c in meson ninja pkg-config gcc clang; do
 	command -v "$c" >/dev/null 2>&1 || problems+=("command $c")
 done
-for m in libh2o-evloop jansson lmdb libssl libcrypto libcurl cmocka libpq libmariadb; do
+for m in libh2o-evloop jansson lmdb libssl libcrypto libcurl cmocka libpq libmariadb p11-kit-1; do
 	pkg-config --exists "$m" 2>/dev/null || problems+=("pkg-config module $m")
 done
 if ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
@@ -150,7 +150,7 @@ if ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev
 	problems+=("clang libFuzzer runtime (libclang_rt.fuzzer, package libclang-rt-14-dev)")
 fi
 if [ "$want_test" = 1 ]; then
-	for c in wrk openssl mdb_stat taskset pgrep; do
+	for c in wrk openssl mdb_stat taskset pgrep softhsm2-util; do
 		command -v "$c" >/dev/null 2>&1 || problems+=("command $c")
 	done
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || problems+=("command nginx (package nginx-light)")

@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "cli/cli.h"
 #include "secure.h"
+#include "server/migrate.h"
 #include "server/server.h"
 #include "trove_version.h"
 
@@ -27,6 +28,16 @@ static int run_server(int argc, char **argv)
 	return server_main(argc, argv);
 }
 
+/* `operator migrate` opens storage itself, which the client layer
+ * cannot: it runs from the server layer; every other operator
+ * subcommand is a client command. */
+static int run_operator(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+		return server_operator_migrate(argc - 1, argv + 1);
+	return cmd_operator(argc, argv);
+}
+
 static const struct command commands[] = {
     {"read", "Read data at a path", cmd_read, true},
     {"write", "Write data to a path", cmd_write, true},
@@ -40,7 +51,7 @@ static const struct command commands[] = {
     {"audit", "Enable and list audit devices; query audit logs", cmd_audit, false},
     {"auth", "Enable, list, tune and disable auth methods", cmd_auth, false},
     {"lease", "Look up, renew and revoke leases", cmd_lease, false},
-    {"operator", "Initialize, unseal, seal and rotate keys (operator tasks)", cmd_operator, false},
+    {"operator", "Initialize, unseal, seal and rotate keys, migrate storage (operator tasks)", run_operator, false},
     {"patch", "Update some fields of the data at a path", cmd_patch, false},
     {"path-help", "Show the help of a path", cmd_path_help, false},
     {"pki", "Issue intermediate CAs, check which issuer signed what, health-check mounts", cmd_pki, false},

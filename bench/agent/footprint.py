@@ -13,6 +13,15 @@ its threads) and CPU time. Beside it: the floor of any process on this
 machine (`sleep`), and `trove version` (the binary and its libraries
 mapped, nothing run).
 
+It also says where the resident pages are, object by object from
+/proc/PID/smaps (the binary, each library, heap, stacks and other
+anonymous memory; file-backed and anonymous), with the proportional and
+private figures of smaps_rollup (PSS, USS: pages shared with other
+processes counted in part or not at all), and whether VmRSS is within
+the issue's target of 5 MB (5,000,000 bytes, 4.77 MiB; TARGET_KB to
+change it). With CHECK_TARGET=1 it exits 1 when a scheme is over; with
+KEEP=1 it keeps its scratch directory (configs, logs, data).
+
     python3 bench/agent/footprint.py            # TROVE_BIN defaults to build/trove
     IDLE_SECONDS=60 SCHEMES="http https" python3 bench/agent/footprint.py
 """
@@ -20,6 +29,7 @@ mapped, nothing run).
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TROVE = os.environ.get("TROVE_BIN", str(ROOT / "build" / "trove"))
 IDLE = int(os.environ.get("IDLE_SECONDS", "60"))
 SCHEMES = os.environ.get("SCHEMES", "http https").split()
+TARGET_KB = float(os.environ.get("TARGET_KB", 5_000_000 / 1024))  # 5 MB
+CHECK_TARGET = os.environ.get("CHECK_TARGET") == "1"
 
 
 def free_port():
@@ -54,6 +66,33 @@ def status(pid):
 
 def kib(v):
     return int(v.split()[0])
+
+
+def rollup(pid):
+    """smaps_rollup's Pss and private pages (USS), KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        k, _, v = line.partition(":")
+        out[k] = kib(v.strip())
+    return {"pss_kib": out["Pss"], "uss_kib": out["Private_Clean"] + out["Private_Dirty"]}
+
+
+def by_object(pid):
+    """Resident KiB per backing object: {name: [rss, anonymous]}, the
+    binary and libraries by file name, anonymous memory as the kernel
+    names it ([heap], [stack]) or [anon] (thread stacks, mmap'd arenas)."""
+    objs, name = {}, None
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        first = line.split(None, 1)[0]
+        if "-" in first and not first.endswith(":"):
+            f = line.split()
+            name = Path(f[5]).name if len(f) > 5 else "[anon]"
+            objs.setdefault(name, [0, 0])
+        elif first == "Rss:":
+            objs[name][0] += kib(line.split(None, 1)[1])
+        elif first == "Anonymous:":
+            objs[name][1] += kib(line.split(None, 1)[1])
+    return {k: v for k, v in sorted(objs.items(), key=lambda kv: -kv[1][0]) if v[0]}
 
 
 def switches(pid):
@@ -203,6 +242,8 @@ cache {{}}
         time.sleep(IDLE)
         sw1, cpu1, t1 = switches(agent.pid), cpu_seconds(agent.pid), time.monotonic()
         st_end = status(agent.pid)
+        shares = rollup(agent.pid)
+        objects = by_object(agent.pid)
         minutes = (t1 - t0) / 60
         floor = peak_rss_of(["sleep", "0"])
         version = peak_rss_of([TROVE, "version"])
@@ -212,6 +253,8 @@ cache {{}}
             "agent_rss_anon_kib": kib(st_end["RssAnon"]),
             "agent_rss_file_kib": kib(st_end["RssFile"]),
             "agent_vmhwm_kib": kib(st_end["VmHWM"]),
+            "agent_pss_kib": shares["pss_kib"],
+            "agent_uss_kib": shares["uss_kib"],
             "agent_threads": int(st_end["Threads"]),
             "agent_vmrss_after_render_kib": kib(st["VmRSS"]),
             "idle_seconds": round(t1 - t0, 1),
@@ -219,6 +262,9 @@ cache {{}}
             "cpu_ms_per_minute_idle": round((cpu1 - cpu0) * 1000 / minutes, 2),
             "ceiling_sleep_maxrss_kib": floor,
             "trove_version_maxrss_kib": version,
+            "target_kib": round(TARGET_KB),
+            "within_target": kib(st_end["VmRSS"]) <= TARGET_KB,
+            "resident_by_object_kib": {k: {"rss": v[0], "anon": v[1]} for k, v in objects.items()},
         }
         print(json.dumps(res, indent=2))
         print(f"{scheme}: agent RSS {res['agent_vmrss_kib'] / 1024:.2f} MiB (anon {res['agent_rss_anon_kib'] / 1024:.2f}, "
@@ -226,6 +272,13 @@ cache {{}}
               f"{res['agent_threads']} threads; idle: {res['wakeups_per_minute']} wake-ups/min, "
               f"{res['cpu_ms_per_minute_idle']} ms CPU/min. Floor: `sleep` {floor / 1024:.2f} MiB, "
               f"`trove version` {version / 1024:.2f} MiB.")
+        print(f"{scheme}: PSS {res['agent_pss_kib'] / 1024:.2f} MiB, USS {res['agent_uss_kib'] / 1024:.2f} MiB. "
+              "Resident by object (KiB, of which anonymous): " +
+              ", ".join(f"{k} {v[0]} ({v[1]})" for k, v in objects.items()))
+        over = res["agent_vmrss_kib"] - TARGET_KB
+        print(f"{scheme}: target VmRSS <= {TARGET_KB / 1024:.2f} MiB: " +
+              ("met" if over <= 0 else f"NOT met, over by {over:.0f} KiB"))
+        return res
     finally:
         for p in (agent, server):
             if p and p.poll() is None:
@@ -234,11 +287,14 @@ cache {{}}
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
-    for scheme in SCHEMES:
-        measure(scheme)
+    results = [measure(scheme) for scheme in SCHEMES]
+    if CHECK_TARGET and not all(r["within_target"] for r in results):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

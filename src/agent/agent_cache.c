@@ -11,11 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "agent/agent_cache.h"
 #include "encoding.h"
 #include "err.h"
+#include "hmac.h"
 #include "secure.h"
 
 #include "banned.h"
@@ -167,42 +166,59 @@ void agent_cache_free(struct agent_cache *c)
 
 /* ---- keys ------------------------------------------------------------- */
 
-static void hash_field(EVP_MD_CTX *md, const char *s, size_t n)
+/* The key is SHA-256 over the request's fields, each prefixed with its
+ * length. Think of a client on the node that wants another client's cached
+ * answer (a leased secret, a token): the lookup comes before the server
+ * sees the request, and the client chooses every field it sends, its
+ * token included, so it needs a request whose key equals the victim's.
+ * The length prefixes make the encoding injective (no two field lists give
+ * the same bytes, whatever the fields hold): equal keys mean the same
+ * fields, the victim's token among them, which a client holding it needs
+ * no cache to use, or a SHA-256 collision or second preimage, out of reach
+ * of any search. A non-cryptographic or short hash (strhash.h's 64-bit
+ * FNV-1a) gives no such bound: its outputs can be steered, and 64 bits
+ * are a guessing margin counted in requests rather than in work no one can
+ * do. A keyed hash would add a secret to keep for the bound to hold. So
+ * the hash stays SHA-256, computed without an algorithm fetch
+ * (sha256_stream, hmac.h): over HTTP nothing else in the agent fetches
+ * from OpenSSL, and the first fetch alone costs about 2 MiB of resident
+ * memory. */
+static void hash_field(struct sha256_stream *h, const char *s, size_t n)
 {
 	unsigned char len[8];
 	uint64_t v = n;
 
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		len[i] = (unsigned char)(v & 0xff);
-	EVP_DigestUpdate(md, len, sizeof(len));
-	if (n)
-		EVP_DigestUpdate(md, s, n);
+	sha256_stream_update(h, len, sizeof(len));
+	sha256_stream_update(h, s, n);
 }
 
-static void hash_str(EVP_MD_CTX *md, const char *s)
+static void hash_str(struct sha256_stream *h, const char *s)
 {
-	hash_field(md, s ? s : "", s ? strlen(s) : 0);
+	hash_field(h, s ? s : "", s ? strlen(s) : 0);
 }
 
-void agent_cache_key(const struct agent_cache_req *r, char out[AGENT_CACHE_KEY_LEN + 1])
+bool agent_cache_key(const struct agent_cache_req *r, char out[AGENT_CACHE_KEY_LEN + 1])
 {
-	unsigned char d[32];
-	unsigned int dl = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char d[SHA256_LEN];
+	struct sha256_stream h;
+	bool ok;
 
-	memset(d, 0, sizeof(d));
-	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		hash_str(md, r->token);
-		hash_str(md, r->namespace_name);
-		hash_str(md, r->method);
-		hash_str(md, r->path);
-		hash_str(md, r->query);
-		hash_field(md, r->body ? r->body : "", r->body ? r->body_len : 0);
-		EVP_DigestFinal_ex(md, d, &dl);
-	}
-	EVP_MD_CTX_free(md);
-	hex_encode(d, sizeof(d), out);
+	sha256_stream_init(&h);
+	hash_str(&h, r->token);
+	hash_str(&h, r->namespace_name);
+	hash_str(&h, r->method);
+	hash_str(&h, r->path);
+	hash_str(&h, r->query);
+	hash_field(&h, r->body ? r->body : "", r->body ? r->body_len : 0);
+	ok = sha256_stream_final(&h, d);
+	if (ok)
+		hex_encode(d, sizeof(d), out);
+	else
+		memset(out, 0, AGENT_CACHE_KEY_LEN);
 	out[AGENT_CACHE_KEY_LEN] = '\0';
+	return ok;
 }
 
 /* ---- lookups ----------------------------------------------------------- */

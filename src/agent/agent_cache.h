@@ -76,8 +76,10 @@ struct agent_cache *agent_cache_new(size_t cap, double renew_fraction);
 /* Wipes and frees every entry. NULL is fine. */
 void agent_cache_free(struct agent_cache *c);
 
-/* The request's key: hex SHA-256 over its fields, each length-prefixed. */
-void agent_cache_key(const struct agent_cache_req *r, char out[AGENT_CACHE_KEY_LEN + 1]);
+/* The request's key: hex SHA-256 over its fields, each length-prefixed.
+ * False only if OpenSSL failed (then out is empty and the request must
+ * not be looked up or kept). */
+bool agent_cache_key(const struct agent_cache_req *r, char out[AGENT_CACHE_KEY_LEN + 1]);
 
 /* Looks key up; on a hit fills *hit (the entry becomes the most recently
  * used) and returns true. */

@@ -250,8 +250,7 @@ static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_jo
 	token = choose_token(p, j, &gen);
 	cr = (struct agent_cache_req){ token, j->namespace_name, j->method, j->path, j->query, j->body.data,
 		                       j->body.len };
-	if (p->cache) {
-		agent_cache_key(&cr, key);
+	if (p->cache && agent_cache_key(&cr, key)) {
 		inflight_begin(p, &inflight, key);
 		marked = true;
 		if (served_from_cache(p, j, key))
@@ -293,7 +292,8 @@ static void forward(struct agent_proxy *p, struct api_client *c, struct proxy_jo
 	if (p->cache) {
 		atomic_fetch_add(&p->n.cache_miss, 1);
 		(void)strlist_push(&j->headers, "x-cache: MISS");
-		offer_to_cache(p, j, &cr, key, &resp, ctype);
+		if (marked)
+			offer_to_cache(p, j, &cr, key, &resp, ctype);
 	}
 out:
 	if (marked)

@@ -44,6 +44,14 @@ static const struct cli_command init_spec = {
 	"The initial root token can do anything. Use it to set up authentication methods and "               \
 	"policies, then revoke it."
 
+#define INIT_RECOVERY_NOTE                                                                                   \
+	"Trove is initialized with %ld recovery key shares and a recovery key threshold of %ld. The "        \
+	"server unseals itself through its seal; the recovery keys authorise generate-root, the rekey of "   \
+	"the recovery keys and an unseal after a manual seal. They cannot open the data without the "        \
+	"seal. Keep each in a separate safe place.\n\n"                                                      \
+	"The initial root token can do anything. Use it to set up authentication methods and "               \
+	"policies, then revoke it."
+
 static int init_status(struct cli *cli)
 {
 	json_t *resp = NULL;
@@ -68,7 +76,9 @@ static json_t *array_or_empty(json_t *v)
 	return json_is_array(v) ? json_incref(v) : json_array();
 }
 
-static int init_print(const struct cli *cli, json_t *resp, long shares, long threshold)
+/* rshares/rthreshold: the recovery shares asked for (auto seal), or 0. */
+static int init_print(const struct cli *cli, json_t *resp, long shares, long threshold, long rshares,
+                      long rthreshold)
 {
 	json_t *b64 = json_object_get(resp, "keys_base64");
 	json_t *hex = json_object_get(resp, "keys");
@@ -92,8 +102,8 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 		                    array_or_empty(json_object_get(resp, "recovery_keys_base64")));
 		json_object_set_new(out, "recovery_keys_hex",
 		                    array_or_empty(json_object_get(resp, "recovery_keys")));
-		json_object_set_new(out, "recovery_keys_shares", json_integer(0));
-		json_object_set_new(out, "recovery_keys_threshold", json_integer(0));
+		json_object_set_new(out, "recovery_keys_shares", json_integer(rshares));
+		json_object_set_new(out, "recovery_keys_threshold", json_integer(rthreshold));
 		json_object_set_new(out, "root_token",
 		                    json_is_string(token) ? json_incref(token) : json_string(""));
 		r = cli_print_data(cli, out);
@@ -101,31 +111,54 @@ static int init_print(const struct cli *cli, json_t *resp, long shares, long thr
 		return r;
 	}
 
-	if (!json_is_array(b64))
+	const char *label = "Unseal Key";
+	if (rshares) {
+		b64 = json_object_get(resp, "recovery_keys_base64");
+		label = "Recovery Key";
+	} else if (!json_is_array(b64)) {
 		b64 = hex;
+	}
 	for (i = 0; i < json_array_size(b64); i++) {
 		const json_t *k = json_array_get(b64, i);
 
-		printf("Unseal Key %zu: %s\n", i + 1, json_is_string(k) ? json_string_value(k) : "?");
+		printf("%s %zu: %s\n", label, i + 1, json_is_string(k) ? json_string_value(k) : "?");
 	}
 	printf("\nInitial Root Token: %s\n\n", json_is_string(token) ? json_string_value(token) : "");
 	buf_init(&note, BUF_CAP_DEFAULT);
-	(void)buf_printf(&note, INIT_NOTE, shares, threshold, threshold, threshold);
+	if (rshares)
+		(void)buf_printf(&note, INIT_RECOVERY_NOTE, rshares, rthreshold);
+	else
+		(void)buf_printf(&note, INIT_NOTE, shares, threshold, threshold, threshold);
 	cli_wrap(stdout, note.data, 0, 78);
 	buf_release(&note);
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
 }
 
+/* Whether the server reports an auto seal (recovery_seal) before init. */
+static bool init_autoseal(struct cli *cli)
+{
+	json_t *st = NULL;
+	bool autoseal = false;
+	if (cli_api(cli, "reading seal status", "GET", "sys/seal-status", NULL, &st) == 0)
+		autoseal = json_is_true(json_object_get(st, "recovery_seal"));
+	json_decref(st);
+	return autoseal;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	struct cli cli;
-	long shares = 5, threshold = 3;
+	long shares = 5, threshold = 3, rshares = 5, rthreshold = 3;
 	bool status = false;
 	const struct cli_flag flags[] = {
 	    {"key-shares", "n", CLI_FLAG_INT, &shares, 1, 255, "5",
 	     "Number of key shares (unseal keys) the root key is split into."},
 	    {"key-threshold", "t", CLI_FLAG_INT, &threshold, 1, 255, "3",
 	     "Number of key shares needed to rebuild the root key and unseal. At most -key-shares."},
+	    {"recovery-shares", NULL, CLI_FLAG_INT, &rshares, 1, 255, "5",
+	     "With an auto seal: number of recovery key shares."},
+	    {"recovery-threshold", NULL, CLI_FLAG_INT, &rthreshold, 1, 255, "3",
+	     "With an auto seal: number of recovery key shares needed. At most -recovery-shares."},
 	    {"status", NULL, CLI_FLAG_BOOL, &status, 0, 0, NULL,
 	     "Only report whether the server is initialized: exit code 0 when it is, 2 when it is "
 	     "not, 1 on error."},
@@ -150,11 +183,23 @@ static int cmd_init(int argc, char **argv)
 		                    threshold, shares);
 		goto out;
 	}
+	/* A Shamir server refuses recovery shares, so they are sent only to
+	 * a server whose seal status says it has an auto seal. */
 	body = json_pack("{s:I, s:I}", "secret_shares", (json_int_t)shares, "secret_threshold",
 	                 (json_int_t)threshold);
+	bool autoseal = init_autoseal(&cli);
+	if (autoseal) {
+		if (rthreshold > rshares) {
+			r = cli_usage_error(&init_spec, "-recovery-threshold (%ld) must not exceed -recovery-shares (%ld)",
+			                    rthreshold, rshares);
+			goto out;
+		}
+		json_object_set_new(body, "recovery_shares", json_integer(rshares));
+		json_object_set_new(body, "recovery_threshold", json_integer(rthreshold));
+	}
 	if ((r = cli_api(&cli, "initializing", "PUT", "sys/init", body, &resp)) != 0)
 		goto out;
-	r = init_print(&cli, resp, shares, threshold);
+	r = init_print(&cli, resp, shares, threshold, autoseal ? rshares : 0, autoseal ? rthreshold : 0);
 out:
 	api_json_free_secret(resp);
 	json_decref(body);
@@ -262,10 +307,13 @@ static int unseal_send(struct cli *cli, const char *doing, const char *body)
 static int cmd_unseal(int argc, char **argv)
 {
 	struct cli cli;
-	bool reset = false;
+	bool reset = false, migrate = false;
 	const struct cli_flag flags[] = {
 	    {"reset", NULL, CLI_FLAG_BOOL, &reset, 0, 0, NULL,
 	     "Forget the key shares entered so far and start the unseal over."},
+	    {"migrate", NULL, CLI_FLAG_BOOL, &migrate, 0, 0, NULL,
+	     "Complete a pending seal migration with this key share: unseal keys when moving from Shamir to "
+	     "an auto seal, recovery keys when moving back (docs/seal.md)."},
 	    CLI_FLAG_END,
 	};
 	struct buf body;
@@ -287,7 +335,12 @@ static int cmd_unseal(int argc, char **argv)
 	}
 	if ((r = operator_take_key(argv, argi, argc, "Unseal Key (will be hidden): ", &key)) != 0)
 		goto out;
-	if (operator_key_body(&body, key, NULL) != 0) {
+	r = operator_key_body(&body, key, NULL);
+	if (r == 0 && migrate) {
+		body.len--; /* the closing brace: the flag goes inside */
+		r = buf_append_str(&body, ",\"migrate\":true}");
+	}
+	if (r != 0) {
 		fprintf(stderr, "Error unsealing: the key is too long\n");
 		r = CLI_EXIT_LOCAL;
 		goto out;

@@ -571,7 +571,9 @@ out:
 	return r;
 }
 
-int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_LEN])
+/* Reads the keyring with root_key and installs it in place of the one
+ * held (write lock held). On failure nothing changes. */
+static int load_keyring(struct barrier *b, const unsigned char root_key[BARRIER_KEY_LEN])
 {
 	int r;
 	unsigned char *rec = NULL, *text = NULL;
@@ -581,14 +583,6 @@ int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_L
 	uint32_t active = 0, term;
 	uint64_t epoch = 0;
 
-	if (b == NULL || root_key == NULL)
-		return TROVE_ERR_INVALID;
-	pthread_rwlock_wrlock(&b->lock);
-	if (!atomic_load(&b->sealed)) {
-		/* already open: succeed only for the same root key */
-		r = secure_eq(b->root_key, root_key, BARRIER_KEY_LEN) ? 0 : TROVE_ERR_INTEGRITY;
-		goto out;
-	}
 	if ((r = storage_get(b->physical, BARRIER_KEYRING_PATH, &rec, &rec_len)) != 0) {
 		if (r == TROVE_ERR_NOT_FOUND)
 			r = TROVE_ERR_UNINITIALIZED;
@@ -604,7 +598,10 @@ int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_L
 		goto out;
 	if ((r = keyring_parse(text, text_len, &keys, &nkeys, &active, &epoch)) != 0)
 		goto out;
-	memcpy(b->root_key, root_key, BARRIER_KEY_LEN);
+	if (root_key != b->root_key)
+		memcpy(b->root_key, root_key, BARRIER_KEY_LEN);
+	if (b->keys)
+		secure_free(b->keys, b->nkeys * sizeof(*b->keys));
 	atomic_store(&b->epoch, epoch);
 	b->keys = keys;
 	b->nkeys = nkeys;
@@ -617,12 +614,37 @@ int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_L
 	atomic_store(&b->sealed, false);
 	r = 0;
 out:
-	pthread_rwlock_unlock(&b->lock);
 	free(rec);
 	if (text)
 		secure_free(text, text_len ? text_len : 1);
 	if (keys)
 		secure_free(keys, nkeys * sizeof(*keys));
+	return r;
+}
+
+int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_LEN])
+{
+	int r;
+
+	if (b == NULL || root_key == NULL)
+		return TROVE_ERR_INVALID;
+	pthread_rwlock_wrlock(&b->lock);
+	if (!atomic_load(&b->sealed))
+		/* already open: succeed only for the same root key */
+		r = secure_eq(b->root_key, root_key, BARRIER_KEY_LEN) ? 0 : TROVE_ERR_INTEGRITY;
+	else
+		r = load_keyring(b, root_key);
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+int barrier_reload(struct barrier *b)
+{
+	int r = TROVE_ERR_SEALED;
+	pthread_rwlock_wrlock(&b->lock);
+	if (!atomic_load(&b->sealed))
+		r = load_keyring(b, b->root_key);
+	pthread_rwlock_unlock(&b->lock);
 	return r;
 }
 

@@ -63,6 +63,10 @@ int barrier_initialize(struct barrier *b, const unsigned char root_key[BARRIER_K
  * unsealed. A wrong root key or a tampered keyring is TROVE_ERR_INTEGRITY
  * and leaves the barrier sealed. The root key is copied. */
 int barrier_unseal(struct barrier *b, const unsigned char root_key[BARRIER_KEY_LEN]);
+/* Reads the keyring again with the root key held (another node sharing
+ * the storage may have rotated it) and installs it. TROVE_ERR_SEALED when
+ * sealed; on any failure the keyring held stays as it was. */
+int barrier_reload(struct barrier *b);
 /* Wipes every key from memory. Idempotent. */
 void barrier_seal(struct barrier *b);
 bool barrier_sealed(struct barrier *b);

@@ -14,13 +14,26 @@
 #include "engine.h"
 #include "expiration.h"
 #include "generate_root.h"
+#include "ha.h"
 #include "mount.h"
 #include "policy_store.h"
 #include "rekey.h"
 #include "rollback_guard.h"
+#include "scheduler.h"
+#include "background.h"
 #include "token.h"
 
 #include "banned.h"
+
+static bool background_gate(void *ctx)
+{
+	return ha_may_run_background(ctx);
+}
+
+struct ha *core_ha(struct core *c)
+{
+	return c->ha;
+}
 
 struct core *core_new(struct storage *physical, const struct core_config *cfg)
 {
@@ -49,6 +62,9 @@ struct core *core_new(struct storage *physical, const struct core_config *cfg)
 			.path = (char *)"sys/", .type = (char *)"system", .engine = sys, .refs = 1 << 30};
 	c->rekey = rekey_new(c);
 	c->genroot = generate_root_new(c);
+	c->ha = ha_new(c);
+	/* Under HA, mounts' background work runs on the active node only. */
+	scheduler_set_gate(background_scheduler(mount_table_background(c->mounts)), background_gate, c->ha);
 	return c;
 }
 
@@ -56,6 +72,7 @@ void core_free(struct core *c)
 {
 	if (!c)
 		return;
+	ha_stop(c->ha); /* steps down first: the lock thread uses the core */
 	core_seal(c);
 	rekey_free(c->rekey);
 	generate_root_free(c->genroot);
@@ -66,6 +83,7 @@ void core_free(struct core *c)
 	token_store_free(c->tokens);
 	barrier_free(c->barrier);
 	rollback_guard_free(c->guard);
+	ha_free(c->ha);
 	free(c->storage_type);
 	free(c->cluster_name);
 	pthread_mutex_destroy(&c->lock);

@@ -25,6 +25,11 @@
 #define CORE_SEAL_CONFIG_PATH "core/seal-config"
 #define CORE_ROOT_KEY_PATH "core/root-key"
 #define CORE_UNSEAL_KEY_LEN 32
+/* With an auto seal: the recovery key (CORE_UNSEAL_KEY_LEN bytes, split
+ * into recovery shares), stored as a barrier record under the root key
+ * (term 0, AAD = the path). core/root-key then holds the root key wrapped
+ * by the seal. */
+#define CORE_RECOVERY_KEY_PATH "core/recovery-key"
 
 struct core;
 struct barrier;
@@ -39,6 +44,7 @@ struct engine_registry;
 struct audit_device_types;
 struct mount;
 struct wrap_store;
+struct seal_wrap;
 
 struct core_config {
 	const char *storage_type;  /* "inmem", "lmdb": reported by seal-status */
@@ -59,6 +65,11 @@ struct core_config {
 	unsigned lease_revocation_workers; /* 0: EXPIRATION_DEFAULT_WORKERS */
 	int64_t lease_revocation_timeout_ms; /* per engine lease_revoke call;
 	                                      * 0: the default (expiration.h) */
+	/* The auto-unseal seal (core/seal_wrap.h), borrowed for the core's
+	 * lifetime; NULL: Shamir. seal_disabled: the config marks it
+	 * disabled, asking to migrate from it back to Shamir. */
+	const struct seal_wrap *seal;
+	bool seal_disabled;
 };
 
 struct core_init_result {
@@ -78,6 +89,10 @@ struct seal_status {
 	char cluster_name[128];
 	char cluster_id[37];
 	const char *storage_type;
+	const char *type;   /* "shamir", or the auto seal's ("pkcs11") */
+	bool recovery_seal; /* storage is sealed by an auto seal: t/n are
+	                     * the recovery key's */
+	bool migration;     /* a seal migration waits for unseal -migrate */
 };
 
 /* Creates a sealed core over `physical` (borrowed). Copies cfg's strings. */
@@ -97,6 +112,27 @@ int core_initialize(struct core *c, unsigned shares, unsigned threshold, const c
 /* Wipes and frees the result's contents. */
 void core_init_result_release(struct core_init_result *r);
 
+/* Whether the core was given an enabled auto seal (init then takes
+ * recovery shares). */
+bool core_has_autoseal(struct core *c);
+
+/* Initialises with the auto seal: the root key is wrapped by the seal and
+ * stored; a random recovery key is split into `shares` recovery shares
+ * (out->keys) with `threshold`; the core is then unsealed. Errors as
+ * core_initialize, and TROVE_ERR_INVALID when the core has no enabled
+ * auto seal, or the seal's error (err says what the device answered). */
+int core_initialize_recovery(struct core *c, unsigned shares, unsigned threshold, const char *root_token_id,
+			     struct core_init_result *out, struct buf *err);
+
+/* Unseals with the auto seal (unwrapping the stored root key). 0 when
+ * unsealed (or already), TROVE_ERR_UNINITIALIZED before init,
+ * TROVE_ERR_INVALID when storage is not sealed by the configured auto
+ * seal or a migration is pending, or when the core was unsealed since
+ * the start and sealed by an operator (it then stays sealed, as Vault's),
+ * or the seal's error (err says it: TROVE_ERR_UNAVAILABLE is worth
+ * retrying). */
+int core_auto_unseal(struct core *c, struct buf *err);
+
 /* Checks a seal configuration as init and rekey take it: 1 <= shares <=
  * 255, 1 <= threshold <= shares, and threshold > 1 when shares > 1.
  * Returns 0, or TROVE_ERR_INVALID with the field and the reason appended
@@ -104,9 +140,13 @@ void core_init_result_release(struct core_init_result *r);
 int core_seal_config_check(int64_t shares, int64_t threshold, struct buf *err);
 
 /* For operations that need the server initialised and unsealed (rekey,
- * root generation): the current key threshold, or
+ * root generation): the current key threshold (the recovery key's under
+ * an auto seal: rekey and root generation then take recovery shares, and
+ * the two calls below check and replace the recovery key), or
  * TROVE_ERR_UNINITIALIZED / TROVE_ERR_SEALED with err saying which. */
 int core_key_threshold(struct core *c, unsigned *threshold, struct buf *err);
+/* Whether storage is sealed by an auto seal (its keys are recovery keys). */
+bool core_recovery_seal(struct core *c);
 
 /* Whether key (CORE_UNSEAL_KEY_LEN bytes) is the current unseal key, i.e.
  * opens the stored root key record: 0 when it is, TROVE_ERR_INVALID when
@@ -133,6 +173,17 @@ int core_seal_status(struct core *c, struct seal_status *out);
  * root key (the progress is then reset; which share was wrong is not
  * known and not said). Submitting while unsealed is a no-op. */
 int core_unseal(struct core *c, const unsigned char *key, size_t len, struct seal_status *out, struct buf *err);
+/* As core_unseal, for a pending seal migration (Vault's unseal -migrate):
+ * Shamir -> auto takes the unseal key shares, which become the recovery
+ * shares; auto -> Shamir (the seal marked disabled) takes the recovery
+ * shares, which become the unseal key shares. When the threshold is
+ * reached the root key is rewrapped, the new records are written in one
+ * storage transaction and the core unseals. core_unseal refuses while a
+ * migration is pending, and this refuses when none is (TROVE_ERR_INVALID,
+ * err says which). With an auto seal, core_unseal takes recovery shares
+ * (a sealed node unseals by them through its seal, as Vault's). */
+int core_unseal_migrate(struct core *c, const unsigned char *key, size_t len, struct seal_status *out,
+			struct buf *err);
 /* Discards the shares submitted so far. TROVE_ERR_INVALID when unsealed. */
 int core_unseal_reset(struct core *c);
 /* Seals: wipes keys, drops caches. Idempotent. */

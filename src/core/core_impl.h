@@ -14,6 +14,11 @@
 struct seal_config {
 	unsigned shares;
 	unsigned threshold;
+	/* An auto seal (type "pkcs11"): shares/threshold are 1/1 (the key is
+	 * stored, wrapped by the seal) and the recovery key's are these. */
+	bool autoseal;
+	unsigned recovery_shares;
+	unsigned recovery_threshold;
 };
 
 struct core {
@@ -26,6 +31,7 @@ struct core {
 	struct audit_broker *audit;
 	struct expiration *expiration;
 	struct rollback_guard *guard; /* NULL when not configured */
+	struct ha *ha;                /* the node's HA role (ha.h) */
 	struct core_config cfg;
 	char *storage_type;
 	char *cluster_name;
@@ -37,6 +43,10 @@ struct core {
 	 * seal-status are hot paths for load balancers. */
 	struct seal_config cached;
 	bool cached_valid;
+
+	/* Unsealed at least once since the start: an auto seal then leaves a
+	 * node sealed by hand sealed (core_auto_unseal). */
+	bool unsealed_once;
 
 	/* unseal progress */
 	struct share_set progress;
@@ -54,5 +64,13 @@ struct core {
 	 * registers. */
 	const struct wrap_store *_Atomic wrap_store;
 };
+
+/* For ha.c, on the lock thread (seal.c). core_ha_activate: the node
+ * took the HA lock: reload what lives behind the barrier (another node
+ * wrote meanwhile) and start the expiration manager; 0, or an error
+ * (TROVE_ERR_SEALED) and the node must not act as active.
+ * core_ha_deactivate: it lost the lock: stop the expiration manager. */
+int core_ha_activate(struct core *c);
+void core_ha_deactivate(struct core *c);
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "core.h"
 #include "core_impl.h"
+#include "seal_impl.h"
+#include "seal_wrap.h"
 
 #include "audit.h"
 #include "expiration.h"
@@ -27,6 +29,7 @@
 #include "rollback_guard.h"
 #include "secure.h"
 #include "generate_root.h"
+#include "ha.h"
 #include "rekey.h"
 #include "shamir.h"
 #include "shares.h"
@@ -40,13 +43,30 @@ static void clear_progress(struct core *c)
 	c->nonce[0] = '\0';
 }
 
+enum seal_mode seal_mode_of(const struct core *c, const struct seal_config *sc)
+{
+	bool enabled = c->cfg.seal && !c->cfg.seal_disabled;
+	if (!sc->autoseal)
+		return enabled ? SEAL_MODE_TO_AUTO : SEAL_MODE_SHAMIR;
+	if (!c->cfg.seal)
+		return SEAL_MODE_NO_SEAL;
+	return enabled ? SEAL_MODE_AUTO : SEAL_MODE_TO_SHAMIR;
+}
+
+void seal_cache_config(struct core *c, const struct seal_config *sc)
+{
+	c->cached = *sc;
+	c->cached_valid = true;
+}
+
 /* locked: whether the caller already holds c->lock. */
-static int read_seal_config(struct core *c, struct seal_config *out, bool locked)
+int seal_read_config(struct core *c, struct seal_config *out, bool locked)
 {
 	unsigned char *raw = NULL;
 	size_t len = 0;
 	json_t *j = NULL;
-	json_int_t n = 0, t = 0;
+	json_int_t n = 0, t = 0, rn = 0, rt = 0;
+	const char *type = "shamir";
 	int r;
 
 	if (!locked)
@@ -62,12 +82,22 @@ static int read_seal_config(struct core *c, struct seal_config *out, bool locked
 		return r;
 	r = TROVE_ERR_INTEGRITY;
 	j = json_loadb((const char *)raw, len, 0, NULL);
-	if (!j || json_unpack(j, "{s:I, s:I}", "secret_shares", &n, "secret_threshold", &t) != 0)
+	if (!j || json_unpack(j, "{s:I, s:I, s?s, s?I, s?I}", "secret_shares", &n, "secret_threshold", &t, "type",
+			      &type, "recovery_shares", &rn, "recovery_threshold", &rt) != 0)
 		goto out;
 	if (t < 1 || n < t || n > SHAMIR_MAX_SHARES)
 		goto out;
+	memset(out, 0, sizeof(*out));
 	out->shares = (unsigned)n;
 	out->threshold = (unsigned)t;
+	if (strcmp(type, "shamir") != 0) {
+		/* the one auto seal Trove has */
+		if (strcmp(type, "pkcs11") != 0 || rt < 1 || rn < rt || rn > SHAMIR_MAX_SHARES)
+			goto out;
+		out->autoseal = true;
+		out->recovery_shares = (unsigned)rn;
+		out->recovery_threshold = (unsigned)rt;
+	}
 	if (!locked)
 		pthread_mutex_lock(&c->lock);
 	c->cached = *out;
@@ -84,7 +114,7 @@ out:
 static int initialized_locked(struct core *c, bool locked, bool *out)
 {
 	struct seal_config sc;
-	int r = read_seal_config(c, &sc, locked);
+	int r = seal_read_config(c, &sc, locked);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		*out = false;
 		return 0;
@@ -139,11 +169,15 @@ static void load_cluster_identity(struct core *c)
 	json_decref(j);
 }
 
-/* The stored form of a seal configuration; NULL on allocation failure. */
-static char *seal_config_text(unsigned shares, unsigned threshold)
+char *seal_config_text(const struct seal_config *sc)
 {
-	json_t *j = json_pack("{s:s, s:i, s:i}", "type", "shamir", "secret_shares", (int)shares, "secret_threshold",
-			      (int)threshold);
+	json_t *j = json_pack("{s:s, s:i, s:i}", "type", sc->autoseal ? "pkcs11" : "shamir", "secret_shares",
+			      (int)sc->shares, "secret_threshold", (int)sc->threshold);
+	if (j && sc->autoseal) {
+		json_object_set_new(j, "stored_shares", json_integer(1));
+		json_object_set_new(j, "recovery_shares", json_integer(sc->recovery_shares));
+		json_object_set_new(j, "recovery_threshold", json_integer(sc->recovery_threshold));
+	}
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return text;
@@ -163,6 +197,29 @@ int core_seal_config_check(int64_t shares, int64_t threshold, struct buf *err)
 	if (err)
 		buf_append_str(err, why);
 	return TROVE_ERR_INVALID;
+}
+
+int seal_init_barrier(struct core *c, const unsigned char *root_key, const char *root_token_id, char **root_token,
+		      struct buf *err)
+{
+	int r;
+	if ((r = barrier_initialize(c->barrier, root_key)) != 0) {
+		if (r == TROVE_ERR_CONFLICT) {
+			r = TROVE_ERR_INVALID;
+			buf_append_str(err, "storage holds a keyring but no seal configuration; refusing to overwrite it");
+		}
+		return r;
+	}
+	if ((r = barrier_unseal(c->barrier, root_key)) != 0)
+		return r;
+	r = token_store_open(c->tokens, barrier_storage(c->barrier));
+	if (r == 0)
+		r = token_create_root(c->tokens, root_token_id, root_token);
+	token_store_close(c->tokens);
+	barrier_seal(c->barrier);
+	if (r == TROVE_ERR_INVALID)
+		buf_append_str(err, "invalid root token id");
+	return r;
 }
 
 int core_initialize(struct core *c, unsigned shares, unsigned threshold, const char *root_token_id,
@@ -202,33 +259,16 @@ int core_initialize(struct core *c, unsigned shares, unsigned threshold, const c
 	/* Order matters for crash safety: the seal config is written last,
 	 * so a crash part-way leaves an uninitialised store that can be
 	 * initialised again. */
-	if ((r = barrier_initialize(c->barrier, root_key)) != 0) {
-		if (r == TROVE_ERR_CONFLICT) {
-			r = TROVE_ERR_INVALID;
-			buf_append_str(err, "storage holds a keyring but no seal configuration; refusing to overwrite it");
-		}
+	if ((r = seal_init_barrier(c, root_key, root_token_id, &out->root_token, err)) != 0)
 		goto out;
-	}
 	if ((r = barrier_record_encrypt(unseal_key, 0, CORE_ROOT_KEY_PATH, root_key, sizeof(root_key), &rec,
 					&rec_len)) != 0)
 		goto out;
 	if ((r = storage_put(c->physical, CORE_ROOT_KEY_PATH, rec, rec_len)) != 0)
 		goto out;
 
-	if ((r = barrier_unseal(c->barrier, root_key)) != 0)
-		goto out;
-	r = token_store_open(c->tokens, barrier_storage(c->barrier));
-	if (r == 0)
-		r = token_create_root(c->tokens, root_token_id, &out->root_token);
-	token_store_close(c->tokens);
-	barrier_seal(c->barrier);
-	if (r != 0) {
-		if (r == TROVE_ERR_INVALID)
-			buf_append_str(err, "invalid root token id");
-		goto out;
-	}
-
-	if ((cfg_text = seal_config_text(shares, threshold)) == NULL) {
+	const struct seal_config sc = { .shares = shares, .threshold = threshold };
+	if ((cfg_text = seal_config_text(&sc)) == NULL) {
 		r = TROVE_ERR_NOMEM;
 		goto out;
 	}
@@ -264,9 +304,21 @@ static void fill_status(struct core *c, const struct seal_config *sc, bool initi
 	out->initialized = initialized;
 	out->sealed = barrier_sealed(c->barrier);
 	out->storage_type = c->storage_type;
+	out->type = "shamir";
 	if (initialized) {
-		out->threshold = sc->threshold;
-		out->shares = sc->shares;
+		enum seal_mode m = seal_mode_of(c, sc);
+		bool recovery = sc->autoseal;
+		out->threshold = recovery ? sc->recovery_threshold : sc->threshold;
+		out->shares = recovery ? sc->recovery_shares : sc->shares;
+		out->recovery_seal = recovery;
+		out->migration = out->sealed && (m == SEAL_MODE_TO_AUTO || m == SEAL_MODE_TO_SHAMIR);
+		if (recovery && c->cfg.seal)
+			out->type = c->cfg.seal->type;
+		else if (recovery)
+			out->type = "pkcs11";
+	} else if (c->cfg.seal && !c->cfg.seal_disabled) {
+		out->type = c->cfg.seal->type;
+		out->recovery_seal = true;
 	}
 	out->progress = c->progress.n;
 	snprintf(out->nonce, sizeof(out->nonce), "%s", c->nonce);
@@ -278,8 +330,8 @@ static void fill_status(struct core *c, const struct seal_config *sc, bool initi
 
 int core_seal_status(struct core *c, struct seal_status *out)
 {
-	struct seal_config sc = { 0, 0 };
-	int r = read_seal_config(c, &sc, false);
+	struct seal_config sc = { 0 };
+	int r = seal_read_config(c, &sc, false);
 	bool initialized = (r == 0);
 	if (r != 0 && r != TROVE_ERR_NOT_FOUND)
 		return r;
@@ -293,7 +345,7 @@ int core_seal_status(struct core *c, struct seal_status *out)
  * bytes) is the caller's to secure_free; when rec_out is not NULL the
  * record's bytes as stored are the caller's to free too. TROVE_ERR_INTEGRITY
  * when the key does not open it (or the record is missing or damaged). */
-static int open_root_key(struct core *c, const unsigned char *unseal_key, unsigned char **root_key,
+int seal_open_root_key(struct core *c, const unsigned char *unseal_key, unsigned char **root_key,
 			 unsigned char **rec_out, size_t *rec_len_out)
 {
 	unsigned char *rec = NULL, *key = NULL;
@@ -328,7 +380,7 @@ out:
 int core_key_threshold(struct core *c, unsigned *threshold, struct buf *err)
 {
 	struct seal_config sc;
-	int r = read_seal_config(c, &sc, false);
+	int r = seal_read_config(c, &sc, false);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		buf_append_str(err, "server is not yet initialized");
 		return TROVE_ERR_UNINITIALIZED;
@@ -339,14 +391,41 @@ int core_key_threshold(struct core *c, unsigned *threshold, struct buf *err)
 		buf_append_str(err, "Vault is sealed");
 		return TROVE_ERR_SEALED;
 	}
-	*threshold = sc.threshold;
+	*threshold = sc.autoseal ? sc.recovery_threshold : sc.threshold;
 	return 0;
+}
+
+bool core_recovery_seal(struct core *c)
+{
+	struct seal_config sc;
+	return seal_read_config(c, &sc, false) == 0 && sc.autoseal;
+}
+
+bool core_has_autoseal(struct core *c)
+{
+	return c->cfg.seal && !c->cfg.seal_disabled;
 }
 
 int core_check_unseal_key(struct core *c, const unsigned char *key)
 {
 	unsigned char *root_key = NULL;
-	int r = open_root_key(c, key, &root_key, NULL, NULL);
+	int r;
+	if (core_recovery_seal(c)) {
+		struct buf err;
+		unsigned char *rec = NULL;
+		size_t rec_len = 0;
+		buf_init(&err, 256);
+		r = seal_auto_root_key(c, &root_key, &rec, &rec_len, &err);
+		if (r == 0)
+			r = seal_auto_check_recovery(c, root_key, key);
+		else
+			log_warn("recovery key check: the seal could not open the root key", "error", err.data);
+		buf_release(&err);
+		free(rec);
+		secure_free(root_key, BARRIER_KEY_LEN);
+		return r;
+	}
+	r = seal_open_root_key(c, key, &root_key, NULL, NULL);
 	secure_free(root_key, BARRIER_KEY_LEN);
 	return r == TROVE_ERR_INTEGRITY ? TROVE_ERR_INVALID : r;
 }
@@ -366,7 +445,11 @@ int core_replace_unseal_key(struct core *c, const unsigned char *old_key, const 
 		r = TROVE_ERR_SEALED;
 		goto out;
 	}
-	if ((r = open_root_key(c, old_key, &root_key, NULL, NULL)) != 0) {
+	if (c->cached_valid && c->cached.autoseal) {
+		r = seal_auto_replace_recovery(c, old_key, new_key, shares, threshold);
+		goto out;
+	}
+	if ((r = seal_open_root_key(c, old_key, &root_key, NULL, NULL)) != 0) {
 		if (r == TROVE_ERR_INTEGRITY)
 			r = TROVE_ERR_INVALID;
 		goto out;
@@ -374,7 +457,8 @@ int core_replace_unseal_key(struct core *c, const unsigned char *old_key, const 
 	if ((r = barrier_record_encrypt(new_key, 0, CORE_ROOT_KEY_PATH, root_key, BARRIER_KEY_LEN, &rec,
 					&rec_len)) != 0)
 		goto out;
-	if ((cfg_text = seal_config_text(shares, threshold)) == NULL) {
+	const struct seal_config nsc = { .shares = shares, .threshold = threshold };
+	if ((cfg_text = seal_config_text(&nsc)) == NULL) {
 		r = TROVE_ERR_NOMEM;
 		goto out;
 	}
@@ -393,9 +477,7 @@ int core_replace_unseal_key(struct core *c, const unsigned char *old_key, const 
 		if (barrier_touch(c->barrier) != 0)
 			log_warn("keyring epoch not advanced after the rekey; the rollback guard keeps the old record");
 	}
-	c->cached.shares = shares;
-	c->cached.threshold = threshold;
-	c->cached_valid = true;
+	seal_cache_config(c, &nsc);
 	log_info("unseal key replaced", "secret_shares", shares > 1 ? "many" : "one");
 	r = 0;
 out:
@@ -404,6 +486,87 @@ out:
 	free(rec);
 	free(cfg_text);
 	return r;
+}
+
+/* Starts the expiration manager over the logical storage. */
+static int start_expiration(struct core *c)
+{
+	struct expiration_config ecfg;
+	expiration_config_default(&ecfg);
+	if (c->cfg.lease_revocation_workers)
+		ecfg.workers = c->cfg.lease_revocation_workers;
+	if (c->cfg.lease_revocation_timeout_ms > 0)
+		ecfg.revoke_timeout_ms = c->cfg.lease_revocation_timeout_ms;
+	if (c->cfg.expiration_manual)
+		ecfg.workers = 0;
+	return expiration_start(c->expiration, barrier_storage(c->barrier), &ecfg);
+}
+
+/* Unloads everything that lives behind the barrier (lock held). */
+static void close_behind_barrier(struct core *c)
+{
+	expiration_stop(c->expiration);
+	audit_broker_unload(c->audit);
+	mount_table_unload(c->mounts);
+	policy_store_close(c->policies);
+	token_store_close(c->tokens);
+}
+
+/* Loads everything that lives behind the barrier, together or not at all
+ * (lock held, barrier open). Under HA the expiration manager runs on the
+ * active node only: it starts when the node becomes active
+ * (core_ha_activate), not here. */
+static int open_behind_barrier(struct core *c)
+{
+	struct storage *logical = barrier_storage(c->barrier);
+	int r;
+	if ((r = token_store_open(c->tokens, logical)) != 0)
+		goto fail;
+	if ((r = policy_store_open(c->policies, logical)) != 0)
+		goto fail;
+	if ((r = mount_table_load(c->mounts, logical)) != 0)
+		goto fail;
+	if ((r = audit_broker_load(c->audit, logical)) != 0)
+		goto fail;
+	if ((!ha_enabled(c->ha) || ha_role(c->ha) == HA_ROLE_ACTIVE) && (r = start_expiration(c)) != 0)
+		goto fail;
+	return 0;
+fail:
+	close_behind_barrier(c);
+	return r;
+}
+
+int core_ha_activate(struct core *c)
+{
+	int r = TROVE_ERR_SEALED;
+	pthread_mutex_lock(&c->lock);
+	if (barrier_sealed(c->barrier))
+		goto out;
+	/* Another node wrote while this one stood by: everything kept in
+	 * memory from storage (the barrier's keyring, token and policy
+	 * caches, the mount and audit tables, engines' per-mount state) is
+	 * dropped and read again, the simplest way to be right whatever
+	 * changed. */
+	if ((r = barrier_reload(c->barrier)) != 0)
+		goto out;
+	close_behind_barrier(c);
+	if ((r = open_behind_barrier(c)) != 0)
+		goto out;
+	r = start_expiration(c);
+	if (r != 0)
+		close_behind_barrier(c);
+out:
+	pthread_mutex_unlock(&c->lock);
+	if (r != 0)
+		log_error("HA: could not load state to become active", "error", err_name(r));
+	return r;
+}
+
+void core_ha_deactivate(struct core *c)
+{
+	pthread_mutex_lock(&c->lock);
+	expiration_stop(c->expiration);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Combines the collected shares and opens the root key. Called with the
@@ -421,10 +584,22 @@ static int try_unseal(struct core *c, struct buf *err)
 	}
 	if ((r = share_set_combine(&c->progress, unseal_key)) != 0)
 		goto out;
-	if ((r = open_root_key(c, unseal_key, &root_key, &rec, &rec_len)) != 0)
+	if ((r = seal_open_root_key(c, unseal_key, &root_key, &rec, &rec_len)) != 0)
 		goto out;
+	r = seal_unseal_with_root_key(c, root_key, rec, rec_len, err);
+out:
+	secure_wipe(unseal_key, sizeof(unseal_key));
+	secure_free(root_key, BARRIER_KEY_LEN);
+	free(rec);
+	return r;
+}
+
+int seal_unseal_with_root_key(struct core *c, const unsigned char *root_key, const unsigned char *rec,
+			      size_t rec_len, struct buf *err)
+{
+	int r;
 	if ((r = barrier_unseal(c->barrier, root_key)) != 0)
-		goto out;
+		return r;
 	/* An older copy of the storage opens with the same keys: only the
 	 * guard's local record can tell it apart. */
 	if (c->guard &&
@@ -434,49 +609,54 @@ static int try_unseal(struct core *c, struct buf *err)
 	 * before it is older than what the guard now records. */
 	if (c->guard && (r = barrier_touch(c->barrier)) != 0)
 		goto fail;
-	/* Everything that lives behind the barrier comes up together, or
-	 * the core stays sealed. */
-	struct storage *logical = barrier_storage(c->barrier);
-	if ((r = token_store_open(c->tokens, logical)) != 0)
-		goto fail;
-	if ((r = policy_store_open(c->policies, logical)) != 0)
-		goto fail;
-	if ((r = mount_table_load(c->mounts, logical)) != 0)
-		goto fail;
-	if ((r = audit_broker_load(c->audit, logical)) != 0)
-		goto fail;
-	struct expiration_config ecfg;
-	expiration_config_default(&ecfg);
-	if (c->cfg.lease_revocation_workers)
-		ecfg.workers = c->cfg.lease_revocation_workers;
-	if (c->cfg.lease_revocation_timeout_ms > 0)
-		ecfg.revoke_timeout_ms = c->cfg.lease_revocation_timeout_ms;
-	if (c->cfg.expiration_manual)
-		ecfg.workers = 0;
-	if ((r = expiration_start(c->expiration, logical, &ecfg)) != 0)
+	if ((r = open_behind_barrier(c)) != 0)
 		goto fail;
 	load_cluster_identity(c);
-	r = 0;
-	goto out;
+	c->unsealed_once = true;
+	return 0;
 fail:
-	expiration_stop(c->expiration);
-	audit_broker_unload(c->audit);
-	mount_table_unload(c->mounts);
-	policy_store_close(c->policies);
-	token_store_close(c->tokens);
-	rollback_guard_disarm(c->guard);
-	barrier_seal(c->barrier);
-out:
-	secure_wipe(unseal_key, sizeof(unseal_key));
-	secure_free(root_key, BARRIER_KEY_LEN);
-	free(rec);
+	seal_teardown(c);
 	return r;
 }
 
-int core_unseal(struct core *c, const unsigned char *key, size_t len, struct seal_status *out, struct buf *err)
+/* Why unseal (migrate or not) is refused in mode m, or NULL. */
+static const char *unseal_refused(enum seal_mode m, bool migrate)
+{
+	if (m == SEAL_MODE_NO_SEAL)
+		return "storage is sealed by a pkcs11 seal but the configuration has no seal \"pkcs11\" block; add it "
+		       "(with disabled = \"true\" to migrate back to Shamir keys)";
+	if (!migrate && (m == SEAL_MODE_TO_AUTO || m == SEAL_MODE_TO_SHAMIR))
+		return "a seal migration is pending: give the keys with migrate=true (trove operator unseal -migrate)";
+	if (migrate && m != SEAL_MODE_TO_AUTO && m != SEAL_MODE_TO_SHAMIR)
+		return "migrate: no seal migration is pending (the configured seal matches the stored one)";
+	return NULL;
+}
+
+/* The threshold reached: combines the shares and does what mode m asks.
+ * Caller holds c->lock. */
+static int complete_unseal(struct core *c, const struct seal_config *sc, enum seal_mode m, struct buf *err)
+{
+	unsigned char key[CORE_UNSEAL_KEY_LEN + 1];
+	int r;
+	if (m == SEAL_MODE_SHAMIR)
+		return try_unseal(c, err);
+	if (c->progress.share_len != CORE_UNSEAL_KEY_LEN + 1)
+		return TROVE_ERR_INVALID;
+	if ((r = share_set_combine(&c->progress, key)) != 0)
+		return r;
+	if (m == SEAL_MODE_AUTO)
+		r = seal_auto_unseal_recovery(c, key, err);
+	else
+		r = seal_auto_migrate(c, sc, key, err);
+	secure_wipe(key, sizeof(key));
+	return r;
+}
+
+static int unseal_common(struct core *c, const unsigned char *key, size_t len, bool migrate, struct seal_status *out,
+			 struct buf *err)
 {
 	struct seal_config sc;
-	int r = read_seal_config(c, &sc, false);
+	int r = seal_read_config(c, &sc, false);
 	if (r == TROVE_ERR_NOT_FOUND) {
 		buf_append_str(err, "Vault is not initialized");
 		return TROVE_ERR_INVALID;
@@ -489,6 +669,15 @@ int core_unseal(struct core *c, const unsigned char *key, size_t len, struct sea
 		r = 0;
 		goto out;
 	}
+	enum seal_mode mode = seal_mode_of(c, &sc);
+	const char *refused = unseal_refused(mode, migrate);
+	if (refused) {
+		r = TROVE_ERR_INVALID;
+		buf_append_str(err, refused);
+		goto out;
+	}
+	unsigned threshold = (mode == SEAL_MODE_AUTO || mode == SEAL_MODE_TO_SHAMIR) ? sc.recovery_threshold
+										      : sc.threshold;
 	if (c->progress.n == 0 && len == CORE_UNSEAL_KEY_LEN + 1 && (r = rand_uuid(c->nonce)) != 0)
 		goto out;
 	if ((r = share_set_add(&c->progress, key, len, CORE_UNSEAL_KEY_LEN + 1, "unseal attempt", err)) != 0) {
@@ -497,9 +686,9 @@ int core_unseal(struct core *c, const unsigned char *key, size_t len, struct sea
 		goto out;
 	}
 
-	if (c->progress.n >= sc.threshold) {
+	if (c->progress.n >= threshold) {
 		size_t err_before = err->len;
-		r = try_unseal(c, err);
+		r = complete_unseal(c, &sc, mode, err);
 		clear_progress(c);
 		if (r != 0 && err->len > err_before) {
 			/* the shares were right; the storage was refused */
@@ -519,9 +708,22 @@ int core_unseal(struct core *c, const unsigned char *key, size_t len, struct sea
 	}
 	r = 0;
 out:
+	if (c->cached_valid)
+		sc = c->cached; /* a migration changed it */
 	fill_status(c, &sc, true, out);
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+int core_unseal(struct core *c, const unsigned char *key, size_t len, struct seal_status *out, struct buf *err)
+{
+	return unseal_common(c, key, len, false, out, err);
+}
+
+int core_unseal_migrate(struct core *c, const unsigned char *key, size_t len, struct seal_status *out,
+			struct buf *err)
+{
+	return unseal_common(c, key, len, true, out, err);
 }
 
 int core_unseal_reset(struct core *c)
@@ -536,18 +738,19 @@ int core_unseal_reset(struct core *c)
 	return r;
 }
 
+void seal_teardown(struct core *c)
+{
+	close_behind_barrier(c);
+	rollback_guard_disarm(c->guard);
+	barrier_seal(c->barrier);
+}
+
 int core_seal(struct core *c)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!barrier_sealed(c->barrier))
 		log_info("core sealed");
-	expiration_stop(c->expiration);
-	audit_broker_unload(c->audit);
-	mount_table_unload(c->mounts);
-	policy_store_close(c->policies);
-	token_store_close(c->tokens);
-	rollback_guard_disarm(c->guard);
-	barrier_seal(c->barrier);
+	seal_teardown(c);
 	clear_progress(c);
 	pthread_mutex_unlock(&c->lock);
 	/* Rekey and root generation state dies with the seal (as Vault's);

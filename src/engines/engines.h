@@ -57,6 +57,8 @@ int cubbyhole_get(struct core *c, const char *id_hash, const char *key, json_t *
 extern const struct route sys_lease_routes[];
 /* sys/metrics (sys_metrics.c) */
 extern const struct route sys_metrics_routes[];
+/* sys/leader, sys/ha-status, sys/step-down (sys_ha.c) */
+extern const struct route sys_ha_routes[];
 /* sys/rekey/{init,update,verify,backup} (sys_rekey.c) */
 extern const struct route sys_rekey_routes[];
 /* sys/generate-root/{attempt,update} (sys_generate_root.c) */

@@ -12,6 +12,7 @@
 
 #include "core/barrier.h"
 #include "core/core.h"
+#include "core/ha.h"
 #include "encoding.h"
 #include "err.h"
 #include "log.h"
@@ -27,11 +28,14 @@
 
 static json_t *seal_status_json(const struct seal_status *st)
 {
-	json_t *j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "type", "shamir",
+	json_t *j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "type",
+			      st->type ? st->type : "shamir",
 			      "initialized", st->initialized, "sealed", st->sealed, "t", (int)st->threshold, "n",
 			      (int)st->shares, "progress", (int)st->progress, "nonce", st->nonce, "version",
-			      API_VERSION, "trove_version", TROVE_VERSION, "build_date", "", "migration", 0,
-			      "recovery_seal", 0, "storage_type", st->storage_type ? st->storage_type : "");
+			      API_VERSION, "trove_version", TROVE_VERSION, "build_date", "", "migration", st->migration,
+			      "recovery_seal", st->recovery_seal, "storage_type", st->storage_type ? st->storage_type : "");
+	if (j && st->recovery_seal)
+		json_object_set_new(j, "recovery_seal_type", json_string("shamir"));
 	if (j && !st->sealed) {
 		json_object_set_new(j, "cluster_name", json_string(st->cluster_name));
 		json_object_set_new(j, "cluster_id", json_string(st->cluster_id));
@@ -61,11 +65,66 @@ static int init_read(struct request *req, struct response *resp)
 	return 0;
 }
 
+/* The shares as {"<name>": [hex...], "<name>_base64": [b64...]} members of out. */
+static void add_shares(json_t *out, const char *name, const struct core_init_result *res)
+{
+	json_t *hex = json_array(), *b64 = json_array();
+	for (size_t i = 0; res && i < res->nkeys; i++) {
+		char h[2 * 64 + 1];
+		char b[128];
+		hex_encode(res->keys[i], res->key_len, h);
+		base64_encode(res->keys[i], res->key_len, b);
+		json_array_append_new(hex, json_string(h));
+		json_array_append_new(b64, json_string(b));
+		secure_wipe(h, sizeof(h));
+		secure_wipe(b, sizeof(b));
+	}
+	char key[64];
+	snprintf(key, sizeof(key), "%s_base64", name);
+	json_object_set_new(out, name, hex);
+	json_object_set_new(out, key, b64);
+}
+
+/* Init with an auto seal (Vault's form): recovery shares instead of unseal
+ * keys, keys and keys_base64 empty, and the server unsealed. */
+static int init_recovery(struct request *req, struct response *resp)
+{
+	struct core_init_result res;
+	struct buf err;
+	int r;
+
+	if (json_array_size(json_object_get(req->data, "recovery_pgp_keys")) > 0)
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "recovery_pgp_keys: PGP encryption of recovery keys is unsupported");
+	if (!field_present(req, "recovery_shares") || !field_present(req, "recovery_threshold"))
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "recovery_shares and recovery_threshold are required with an auto seal");
+	int64_t shares = field_int(req, "recovery_shares"), threshold = field_int(req, "recovery_threshold");
+	if (shares < 1 || shares > 255 || threshold < 1 || threshold > shares)
+		return response_error(resp, TROVE_ERR_INVALID,
+				      "recovery_shares: must be between 1 and 255, and recovery_threshold between 1 "
+				      "and recovery_shares");
+	buf_init(&err, 512);
+	r = core_initialize_recovery(req->core, (unsigned)shares, (unsigned)threshold, NULL, &res, &err);
+	if (r != 0) {
+		response_error(resp, r, "%s", err.len ? err.data : err_message(r));
+		buf_release(&err);
+		return r;
+	}
+	buf_release(&err);
+	resp->bare = json_pack("{s:s}", "root_token", res.root_token);
+	if (resp->bare) {
+		add_shares(resp->bare, "keys", NULL);
+		add_shares(resp->bare, "recovery_keys", &res);
+	}
+	core_init_result_release(&res);
+	return resp->bare ? 0 : TROVE_ERR_NOMEM;
+}
+
 static int init_write(struct request *req, struct response *resp)
 {
 	struct core_init_result res;
 	struct buf err;
-	json_t *hex = NULL, *b64 = NULL;
 	int r;
 
 	if (field_present(req, "pgp_keys") && json_array_size(json_object_get(req->data, "pgp_keys")) > 0)
@@ -73,6 +132,8 @@ static int init_write(struct request *req, struct response *resp)
 	if (field_string(req, "root_token_pgp_key")[0])
 		return response_error(resp, TROVE_ERR_INVALID,
 				      "root_token_pgp_key: PGP encryption of the root token is unsupported");
+	if (core_has_autoseal(req->core))
+		return init_recovery(req, resp);
 	if (field_present(req, "recovery_shares") || field_present(req, "recovery_threshold"))
 		if (field_int(req, "recovery_shares") != 0 || field_int(req, "recovery_threshold") != 0)
 			return response_error(resp, TROVE_ERR_INVALID,
@@ -96,19 +157,9 @@ static int init_write(struct request *req, struct response *resp)
 		return r;
 	}
 	buf_release(&err);
-	hex = json_array();
-	b64 = json_array();
-	for (size_t i = 0; i < res.nkeys; i++) {
-		char h[2 * 64 + 1];
-		char b[128];
-		hex_encode(res.keys[i], res.key_len, h);
-		base64_encode(res.keys[i], res.key_len, b);
-		json_array_append_new(hex, json_string(h));
-		json_array_append_new(b64, json_string(b));
-		secure_wipe(h, sizeof(h));
-		secure_wipe(b, sizeof(b));
-	}
-	resp->bare = json_pack("{s:o, s:o, s:s}", "keys", hex, "keys_base64", b64, "root_token", res.root_token);
+	resp->bare = json_pack("{s:s}", "root_token", res.root_token);
+	if (resp->bare)
+		add_shares(resp->bare, "keys", &res);
 	core_init_result_release(&res);
 	return resp->bare ? 0 : TROVE_ERR_NOMEM;
 }
@@ -157,7 +208,10 @@ static int unseal_write(struct request *req, struct response *resp)
 		return response_error(resp, TROVE_ERR_INVALID, "'key' must be a valid hex or base64 string");
 
 	buf_init(&err, 512);
-	r = core_unseal(req->core, key, klen, &st, &err);
+	if (field_bool(req, "migrate"))
+		r = core_unseal_migrate(req->core, key, klen, &st, &err);
+	else
+		r = core_unseal(req->core, key, klen, &st, &err);
 	secure_wipe(key, sizeof(key));
 	if (r != 0) {
 		response_error(resp, r, "%s", err.len ? err.data : err_message(r));
@@ -175,7 +229,7 @@ static int seal_write(struct request *req, struct response *resp)
 	return core_seal(req->core);
 }
 
-/* --- sys/health, sys/leader ---------------------------------------------- */
+/* --- sys/health ---------------------------------------------- */
 
 static int code_field(struct request *req, const char *name, int def, int *out)
 {
@@ -209,20 +263,26 @@ static int health_read(struct request *req, struct response *resp)
 					      codes[i].name);
 	if ((r = core_seal_status(req->core, &st)) != 0)
 		return r;
-	/* standbyok/perfstandbyok only matter on a standby node; a single
-	 * node is always active, so they are parsed (for their 400) and
-	 * otherwise have no effect. */
-	(void)field_bool(req, "standbyok");
-	(void)field_bool(req, "perfstandbyok");
+	/* Under HA a node that is not active is a standby (one serving
+	 * reads is a performance standby); standbyok and perfstandbyok
+	 * answer those with the active code instead. */
+	enum ha_role role = ha_role(core_ha(req->core));
+	bool standby = role == HA_ROLE_STANDBY || role == HA_ROLE_STEPPING_DOWN;
+	bool perf = standby && ha_standby_reads(core_ha(req->core));
 
 	if (!st.initialized)
 		resp->status = vals[5];
 	else if (st.sealed)
 		resp->status = vals[4];
+	else if (perf)
+		resp->status = field_bool(req, "perfstandbyok") ? vals[0] : vals[3];
+	else if (standby)
+		resp->status = field_bool(req, "standbyok") ? vals[0] : vals[1];
 	else
 		resp->status = vals[0];
 	resp->bare = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:b, s:i, s:i}", "initialized",
-			       st.initialized, "sealed", st.sealed, "standby", 0, "performance_standby", 0,
+			       st.initialized, "sealed", st.sealed, "standby", standby && !st.sealed,
+			       "performance_standby", perf && !st.sealed,
 			       "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
 			       "server_time_utc", (json_int_t)time(NULL), "version", API_VERSION, "enterprise", 0,
 			       "echo_duration_ms", 0, "clock_skew_ms", 0);
@@ -230,17 +290,6 @@ static int health_read(struct request *req, struct response *resp)
 		json_object_set_new(resp->bare, "cluster_name", json_string(st.cluster_name));
 		json_object_set_new(resp->bare, "cluster_id", json_string(st.cluster_id));
 	}
-	return 0;
-}
-
-static int leader_read(struct request *req, struct response *resp)
-{
-	(void)req;
-	resp->bare = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled", 0, "is_self", 0,
-			       "active_time", "0001-01-01T00:00:00Z", "leader_address", "",
-			       "leader_cluster_address", "", "performance_standby", 0,
-			       "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
-			       "raft_applied_index", 0);
 	return 0;
 }
 
@@ -276,8 +325,12 @@ static const struct field init_fields[] = {
     {.name = "secret_threshold", .type = FIELD_INT, .description = "number of shares needed to unseal"},
     {.name = "pgp_keys", .type = FIELD_STRLIST, .description = "unsupported"},
     {.name = "root_token_pgp_key", .type = FIELD_STRING, .description = "unsupported"},
-    {.name = "recovery_shares", .type = FIELD_INT, .description = "unsupported (auto-unseal only)"},
-    {.name = "recovery_threshold", .type = FIELD_INT, .description = "unsupported (auto-unseal only)"},
+    {.name = "recovery_shares",
+     .type = FIELD_INT,
+     .description = "auto seal only: number of shares to split the recovery key into"},
+    {.name = "recovery_threshold",
+     .type = FIELD_INT,
+     .description = "auto seal only: number of recovery shares needed"},
     {.name = "recovery_pgp_keys", .type = FIELD_STRLIST, .description = "unsupported"},
     {.name = "stored_shares", .type = FIELD_INT, .description = "unsupported (auto-unseal only)"},
     {0},
@@ -289,7 +342,7 @@ static const struct field unseal_fields[] = {
      .type = FIELD_BOOL,
      .def = "false",
      .description = "discard the shares submitted so far"},
-    {.name = "migrate", .type = FIELD_BOOL, .def = "false", .description = "seal migration (not applicable)"},
+    {.name = "migrate", .type = FIELD_BOOL, .def = "false", .description = "complete a pending seal migration with these keys"},
     {0},
 };
 
@@ -340,10 +393,6 @@ static const struct route sys_routes[] = {
      .fields = health_fields,
      .flags = SPECIAL | ROUTE_LOOP_READS,
      .synopsis = "health for load balancers"},
-    {.pattern = "leader",
-     .ops = {[OP_READ] = leader_read},
-     .flags = SPECIAL | ROUTE_LOOP_READS,
-     .synopsis = "high-availability leader"},
     {.pattern = "key-status",
      .ops = {[OP_READ] = key_status_read},
      .flags = ROUTE_LOOP_READS,
@@ -371,6 +420,7 @@ static const struct route *const sys_tables[] = {sys_routes,
                                                  sys_lease_routes,
                                                  sys_openapi_routes,
                                                  sys_metrics_routes,
+                                                 sys_ha_routes,
                                                  NULL};
 
 const struct engine sys_engine = { .type = "system", .tables = sys_tables, .flags = ENGINE_BUILTIN };

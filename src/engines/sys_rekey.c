@@ -25,6 +25,24 @@ static int fail(struct response *resp, int r, struct buf *err)
 	return r;
 }
 
+/* sys/rekey replaces the unseal key; under an auto seal the keys are
+ * recovery keys and sys/rekey-recovery-key replaces them (Vault's split).
+ * The state machine is the same: the core checks and replaces whichever
+ * key the seal has. Refuses the route that does not match the seal. */
+static int kind_refused(struct request *req, struct response *resp)
+{
+	bool recovery_route = strstr(req->path, "rekey-recovery-key") != NULL;
+	bool recovery_seal = core_recovery_seal(req->core);
+	if (recovery_route == recovery_seal)
+		return 0;
+	if (recovery_seal)
+		return response_error(resp, TROVE_ERR_INVALID,
+		                      "this server has an auto seal: its keys are recovery keys; rekey them with "
+		                      "sys/rekey-recovery-key");
+	return response_error(resp, TROVE_ERR_INVALID,
+	                      "recovery keys need an auto seal; this server has Shamir unseal keys (sys/rekey)");
+}
+
 static json_t *status_json(const struct rekey_status *st)
 {
 	json_t *j = json_pack("{s:b, s:s, s:i, s:i, s:i, s:i, s:n, s:b, s:b}", "started", st->started,
@@ -54,6 +72,8 @@ static int init_read(struct request *req, struct response *resp)
 	struct rekey_status st;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	if ((r = read_status(req, resp, &st)) != 0)
 		return r;
 	resp->bare = status_json(&st);
@@ -65,6 +85,8 @@ static int init_write(struct request *req, struct response *resp)
 	struct buf err;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	if (json_array_size(json_object_get(req->data, "pgp_keys")) > 0)
 		return response_error(resp, TROVE_ERR_INVALID,
 		                      "pgp_keys: PGP encryption of key shares is unsupported");
@@ -92,6 +114,8 @@ static int init_delete(struct request *req, struct response *resp)
 	struct buf err;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	buf_init(&err, 256);
 	if ((r = rekey_cancel(core_rekey(req->core), &err)) != 0)
 		return fail(resp, r, &err);
@@ -123,6 +147,8 @@ static int update_write(struct request *req, struct response *resp)
 	struct buf err;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	if (sys_key_field(req, resp, key, sizeof(key), &klen) != 0)
 		return TROVE_ERR_INVALID;
 	buf_init(&err, 256);
@@ -156,6 +182,8 @@ static int verify_read(struct request *req, struct response *resp)
 	struct rekey_status st;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	if ((r = read_status(req, resp, &st)) != 0)
 		return r;
 	if (!st.started)
@@ -172,6 +200,8 @@ static int verify_delete(struct request *req, struct response *resp)
 	struct buf err;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	buf_init(&err, 256);
 	if ((r = rekey_verify_restart(core_rekey(req->core), &err)) != 0)
 		return fail(resp, r, &err);
@@ -187,6 +217,8 @@ static int verify_write(struct request *req, struct response *resp)
 	struct buf err;
 	int r;
 
+	if (kind_refused(req, resp) != 0)
+		return TROVE_ERR_INVALID;
 	if (sys_key_field(req, resp, key, sizeof(key), &klen) != 0)
 		return TROVE_ERR_INVALID;
 	buf_init(&err, 256);
@@ -251,6 +283,21 @@ const struct route sys_rekey_routes[] = {
      .fields = share_fields,
      .flags = SPECIAL,
      .synopsis = "give one new key share to verify the rekey"},
+    {.pattern = "rekey-recovery-key/init",
+     .ops = {[OP_READ] = init_read, [OP_UPDATE] = init_write, [OP_DELETE] = init_delete},
+     .fields = init_fields,
+     .flags = SPECIAL | ROUTE_LOOP_READS,
+     .synopsis = "start, read or cancel a rekey of the recovery key (auto seal)"},
+    {.pattern = "rekey-recovery-key/update",
+     .ops = {[OP_UPDATE] = update_write},
+     .fields = share_fields,
+     .flags = SPECIAL,
+     .synopsis = "give one current recovery key share to the rekey"},
+    {.pattern = "rekey-recovery-key/verify",
+     .ops = {[OP_READ] = verify_read, [OP_UPDATE] = verify_write, [OP_DELETE] = verify_delete},
+     .fields = share_fields,
+     .flags = SPECIAL,
+     .synopsis = "give one new recovery key share to verify the rekey"},
     {.pattern = "rekey/backup",
      .ops = {[OP_READ] = backup_any, [OP_DELETE] = backup_any},
      .flags = SPECIAL | ROUTE_LOOP_READS,

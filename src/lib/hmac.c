@@ -134,8 +134,50 @@ bool hmac_sha256_ctx_mac_shared(const struct hmac_sha256_ctx *h, const void *tex
 	return ok;
 }
 
+void sha256_stream_init(struct sha256_stream *s)
+{
+	s->ok = SHA256_Init(&s->c) == 1;
+}
+
+void sha256_stream_update(struct sha256_stream *s, const void *p, size_t n)
+{
+	if (n)
+		s->ok = s->ok && SHA256_Update(&s->c, p, n) == 1;
+}
+
+bool sha256_stream_final(struct sha256_stream *s, unsigned char out[SHA256_LEN])
+{
+	bool ok = s->ok && SHA256_Final(out, &s->c) == 1;
+
+	secure_wipe(s, sizeof(*s));
+	return ok;
+}
+
 #pragma GCC diagnostic pop
 #else /* OPENSSL_NO_DEPRECATED_3_0: one EVP_MAC context per hmac_sha256_ctx */
+
+void sha256_stream_init(struct sha256_stream *s)
+{
+	s->md = EVP_MD_CTX_new();
+	s->ok = s->md != NULL && pthread_once(&sha256_once, sha256_fetch) == 0 && sha256_md != NULL &&
+	        EVP_DigestInit_ex(s->md, sha256_md, NULL) == 1;
+}
+
+void sha256_stream_update(struct sha256_stream *s, const void *p, size_t n)
+{
+	if (n)
+		s->ok = s->ok && EVP_DigestUpdate(s->md, p, n) == 1;
+}
+
+bool sha256_stream_final(struct sha256_stream *s, unsigned char out[SHA256_LEN])
+{
+	unsigned int len = 0;
+	bool ok = s->ok && EVP_DigestFinal_ex(s->md, out, &len) == 1 && len == SHA256_LEN;
+
+	EVP_MD_CTX_free(s->md); /* cleanses the state */
+	secure_wipe(s, sizeof(*s));
+	return ok;
+}
 
 static EVP_MAC *hmac_alg;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;

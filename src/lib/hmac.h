@@ -37,6 +37,32 @@
  * fails. */
 int sha256(const void *msg, size_t n, unsigned char *out);
 
+/* SHA-256 over several pieces, with no algorithm fetch where OpenSSL
+ * still has SHA256_Init/Update/Final (deprecated since 3.0, as for
+ * struct hmac_sha256_ctx): those hash in place and load no provider, so a
+ * process that needs nothing else from OpenSSL never pays OpenSSL 3's first
+ * fetch — it builds every digest of the default provider and touches some
+ * 2 MiB of libcrypto's pages (trove agent's cache keys over HTTP;
+ * docs/performance.md, "trove agent footprint"). Built without the
+ * deprecated functions it is one EVP_MD_CTX. The state is wiped by
+ * sha256_stream_final. */
+struct sha256_stream {
+#ifndef OPENSSL_NO_DEPRECATED_3_0
+	SHA256_CTX c;
+#else
+	EVP_MD_CTX *md;
+#endif
+	bool ok; /* false once OpenSSL failed */
+};
+
+void sha256_stream_init(struct sha256_stream *s);
+/* Hashes p[0..n) (p may be NULL when n is 0). */
+void sha256_stream_update(struct sha256_stream *s, const void *p, size_t n);
+/* out = the digest. False if OpenSSL failed at any step (never on the
+ * SHA256_* path); out is then unspecified. Either way s is wiped and may
+ * be initialised again. */
+bool sha256_stream_final(struct sha256_stream *s, unsigned char out[SHA256_LEN]);
+
 /* out = HMAC-SHA256(key, msg[0..n)). Returns 0, or TROVE_ERR_INTERNAL if
  * OpenSSL fails (it does not with these arguments); out is then
  * unspecified. The caller wipes out when it is secret. */

@@ -638,7 +638,8 @@ static void take_plain(struct yr *p, bool (*stop)(const struct yr *), struct buf
 	}
 }
 
-static int flow_scalar(struct yr *p, json_t **out)
+/* A scalar in a flow collection; a key is kept as written (a string). */
+static int flow_scalar(struct yr *p, bool key, json_t **out)
 {
 	struct buf b;
 	bool plain = ch(p, 0) != '"' && ch(p, 0) != '\'';
@@ -652,7 +653,7 @@ static int flow_scalar(struct yr *p, json_t **out)
 		r = b.len ? 0 : fail(p, "an empty entry in a flow collection");
 	}
 	if (r == 0)
-		r = scalar(p, &b, plain, out);
+		r = scalar(p, &b, plain && !key, out);
 	buf_release(&b);
 	return r;
 }
@@ -667,7 +668,7 @@ static int flow_node(struct yr *p, json_t **out)
 		return parse_flow(p, out);
 	if (ch(p, 0) == '-' && blank_or_eol(ch(p, 1)))
 		return fail(p, "a block sequence inside a flow collection");
-	return flow_scalar(p, out);
+	return flow_scalar(p, false, out);
 }
 
 static int set_key(struct yr *p, json_t *obj, json_t *key, json_t *v)
@@ -682,25 +683,6 @@ static int set_key(struct yr *p, json_t *obj, json_t *key, json_t *v)
 	if (json_object_setn_new(obj, k, n, v) != 0)
 		return fail(p, "out of memory");
 	return 0;
-}
-
-/* A key as a string, whatever its scalar type. */
-static json_t *key_string(json_t *k)
-{
-	char num[64];
-	json_t *s;
-
-	if (json_is_string(k))
-		return k;
-	if (json_is_integer(k))
-		(void)snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(k));
-	else if (json_is_real(k))
-		(void)snprintf(num, sizeof(num), "%.17g", json_real_value(k));
-	else
-		(void)snprintf(num, sizeof(num), "%s", json_is_null(k) ? "null" : json_is_true(k) ? "true" : "false");
-	json_decref(k);
-	s = json_string(num);
-	return s;
 }
 
 static int parse_flow(struct yr *p, json_t **out)
@@ -736,9 +718,9 @@ static int parse_flow(struct yr *p, json_t **out)
 				r = fail(p, "a collection as a key is not supported");
 				goto out;
 			}
-			if ((r = check_node_start(p)) != 0 || (r = flow_scalar(p, &k)) != 0)
+			if ((r = check_node_start(p)) != 0 || (r = flow_scalar(p, true, &k)) != 0)
 				goto out;
-			if ((k = key_string(k)) == NULL || (r = flow_skip(p)) != 0)
+			if ((r = flow_skip(p)) != 0)
 				goto out;
 			if (ch(p, 0) == ':') {
 				p->i++;
@@ -836,10 +818,8 @@ static int block_key(struct yr *p, json_t **key)
 			r = fail(p, "merge keys (<<) are not supported");
 	}
 	if (r == 0)
-		r = scalar(p, &b, plain, key);
+		r = scalar(p, &b, false, key); /* keys as written */
 	buf_release(&b);
-	if (r == 0 && (*key = key_string(*key)) == NULL)
-		r = fail(p, "out of memory");
 	if (r == 0) {
 		skip_inline_ws(p);
 		if (ch(p, 0) != ':') {

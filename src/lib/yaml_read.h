@@ -15,7 +15,9 @@
  *     second "---" or "..." ends it).
  * Plain scalars are typed by the YAML 1.2 core schema (null ~ true false
  * 12 0x1f 0o17 1.5e3) unless YAML_READ_STRINGS keeps every scalar a string
- * (an empty value is null either way); quoted scalars are strings.
+ * (an empty value is null either way); quoted scalars are strings, and
+ * keys are always strings as written ("1: a" gives the key "1", "False"
+ * and "false" are two keys).
  *
  * Refused with a reason, never guessed at: anchors, aliases, tags, merge
  * keys ("<<"), explicit "? " keys, directives, tabs in indentation,

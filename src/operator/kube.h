@@ -189,7 +189,7 @@ int kube_informer_start(struct kube_client *k, const struct kube_resource *res, 
 json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char *name);
 /* Every cached object (a new JSON array), for re-queueing all of a kind. */
 json_t *kube_informer_list(struct kube_informer *inf);
-/* Whether the first list completed. */
+/* Whether the first list completed and its objects went to fn. */
 bool kube_informer_synced(struct kube_informer *inf);
 /* Stops the thread (closing its watch) and frees. NULL-safe. */
 void kube_informer_stop(struct kube_informer *inf);

@@ -58,19 +58,13 @@ struct kube_informer {
 
 static bool stopping(struct kube_informer *inf)
 {
-	bool s;
-
-	pthread_mutex_lock(&inf->mu);
-	s = inf->stop;
-	pthread_mutex_unlock(&inf->mu);
-	return s;
+	return kube_stopped(&inf->mu, &inf->stop);
 }
 
 /* Waits the next jittered backoff, or less when stopped meanwhile. */
 static void backoff(struct kube_informer *inf)
 {
 	unsigned char rnd[2] = {0, 0};
-	struct timespec until;
 	long ms;
 
 	inf->backoff_ms = inf->backoff_ms ? inf->backoff_ms * 2 : BACKOFF_START_MS;
@@ -79,15 +73,7 @@ static void backoff(struct kube_informer *inf)
 	(void)rand_bytes(rnd, sizeof(rnd));
 	/* between half and the whole delay */
 	ms = inf->backoff_ms / 2 + (long)((rnd[0] << 8 | rnd[1]) % (unsigned)(inf->backoff_ms / 2 + 1));
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-		until.tv_sec++, until.tv_nsec -= 1000000000L;
-	pthread_mutex_lock(&inf->mu);
-	while (!inf->stop && pthread_cond_timedwait(&inf->cv, &inf->mu, &until) == 0)
-		;
-	pthread_mutex_unlock(&inf->mu);
+	kube_wait(&inf->mu, &inf->cv, &inf->stop, ms);
 }
 
 /* What the cache keeps of obj (a new reference). */
@@ -371,7 +357,6 @@ static int relist(struct kube_informer *inf)
 	kube_cache_each(&inf->cache, diff_gone, &d);
 	kube_cache_release(&inf->cache);
 	inf->cache = d.kept;
-	inf->synced = true;
 	memcpy(inf->rv, rv, sizeof(rv));
 	pthread_mutex_unlock(&inf->mu);
 	for (i = 0; i < d.n; i++) {
@@ -379,6 +364,11 @@ static int relist(struct kube_informer *inf)
 		json_decref(d.v[i].obj);
 	}
 	free(d.v);
+	/* Synced once the first list's objects were all handed over, as
+	 * client-go's HasSynced: a caller waiting for it has them queued. */
+	pthread_mutex_lock(&inf->mu);
+	inf->synced = true;
+	pthread_mutex_unlock(&inf->mu);
 	kube_cache_release(&fresh);
 	return 0;
 }
@@ -510,7 +500,6 @@ int kube_informer_start(struct kube_client *k, const struct kube_resource *res, 
                         struct kube_informer **out, char **err)
 {
 	struct kube_informer *inf;
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	*err = NULL;
@@ -532,10 +521,7 @@ int kube_informer_start(struct kube_client *k, const struct kube_resource *res, 
 	inf->live_fd = -1;
 	kube_cache_init(&inf->cache);
 	pthread_mutex_init(&inf->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&inf->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	kube_cond_init(&inf->cv);
 	if (pthread_create(&inf->thread, NULL, run, inf) != 0) {
 		informer_free(inf);
 		*err = xstrdup("could not start the informer's thread");

@@ -4,6 +4,7 @@
 #ifndef TROVE_OPERATOR_KUBE_INT_H
 #define TROVE_OPERATOR_KUBE_INT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +55,15 @@ struct kube_sigpipe {
 };
 void kube_sigpipe_block(struct kube_sigpipe *s);
 void kube_sigpipe_restore(struct kube_sigpipe *s);
+
+/* ---- Background threads (kube_wait.c) ---------------------------------- */
+
+/* cv on the monotonic clock, as kube_wait needs it. */
+void kube_cond_init(pthread_cond_t *cv);
+/* *stop, read under mu. */
+bool kube_stopped(pthread_mutex_t *mu, const bool *stop);
+/* Waits ms, or less when *stop is set (under mu) and cv signalled. */
+void kube_wait(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop, long ms);
 
 /* ---- The watch event stream (kube_watch.c): bytes in, events out ---- */
 

@@ -157,30 +157,9 @@ static void release(struct kube_leader *l)
 	free(path);
 }
 
-/* Sleeps ms, or less when stopped. */
-static void pause_for(struct kube_leader *l, long ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-		until.tv_sec++, until.tv_nsec -= 1000000000L;
-	pthread_mutex_lock(&l->mu);
-	while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &until) == 0)
-		;
-	pthread_mutex_unlock(&l->mu);
-}
-
 static bool stopping(struct kube_leader *l)
 {
-	bool s;
-
-	pthread_mutex_lock(&l->mu);
-	s = l->stop;
-	pthread_mutex_unlock(&l->mu);
-	return s;
+	return kube_stopped(&l->mu, &l->stop);
 }
 
 static void set_leading(struct kube_leader *l, bool on)
@@ -214,7 +193,7 @@ static void *run(void *arg)
 		 * of 1.2), so replicas do not ask in step. */
 		(void)rand_bytes(&rnd, 1);
 		wait = leading ? retry_ms : retry_ms + retry_ms * rnd / 1275;
-		pause_for(l, wait);
+		kube_wait(&l->mu, &l->cv, &l->stop, wait);
 	}
 	if (leading) {
 		release(l);
@@ -223,11 +202,21 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void leader_free(struct kube_leader *l)
+{
+	json_decref(l->observed);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l->ns);
+	free(l->name);
+	free(l->identity);
+	free(l);
+}
+
 int kube_leader_start(struct kube_client *k, const struct kube_leader_opts *o, struct kube_leader **out,
                       char **err)
 {
 	struct kube_leader *l;
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	*err = NULL;
@@ -254,17 +243,9 @@ int kube_leader_start(struct kube_client *k, const struct kube_leader_opts *o, s
 	l->identity = xstrdup(o->identity);
 	l->o.ns = l->ns, l->o.name = l->name, l->o.identity = l->identity;
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	kube_cond_init(&l->cv);
 	if (pthread_create(&l->thread, NULL, run, l) != 0) {
-		pthread_cond_destroy(&l->cv);
-		pthread_mutex_destroy(&l->mu);
-		free(l->ns);
-		free(l->name);
-		free(l->identity);
-		free(l);
+		leader_free(l);
 		*err = xstrdup("could not start the leader elector's thread");
 		return TROVE_ERR_INTERNAL;
 	}
@@ -293,11 +274,5 @@ void kube_leader_stop(struct kube_leader *l)
 	pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->thread, NULL);
-	json_decref(l->observed);
-	pthread_cond_destroy(&l->cv);
-	pthread_mutex_destroy(&l->mu);
-	free(l->ns);
-	free(l->name);
-	free(l->identity);
-	free(l);
+	leader_free(l);
 }

@@ -19,11 +19,13 @@
 
 #include "core/lockout.h"
 #include "audit/device.h"
+#include "storage/storage_pg.h"
 
 #include "duration.h"
 #include "err.h"
 #include "hcl.h"
 #include "hcl_config.h"
+#include "secure.h"
 #include "strconv.h"
 
 #include "banned.h"
@@ -50,6 +52,7 @@ static const char *audit_dir_refused(const char *dir)
 
 static const struct hcl_opt top_opts[] = {
 	TOP("api_addr", HCL_OPT_STRING, api_addr, 0, 0),
+	TOP("cluster_addr", HCL_OPT_STRING, cluster_addr, 0, 0),
 	TOP("cluster_name", HCL_OPT_STRING, cluster_name, 0, 0),
 	TOP("disable_mlock", HCL_OPT_BOOL, disable_mlock, 0, 0),
 	TOP("rollback_guard_file", HCL_OPT_STRING, rollback_guard_file, 0, 0),
@@ -95,6 +98,36 @@ static const struct hcl_opt lmdb_opts[] = {
 	{ NULL, 0, 0, 0, 0, NULL },
 };
 
+static const struct hcl_opt pg_opts[] = {
+	STO("connection_url", HCL_OPT_STRING, connection_url, 0, 0),
+	STO("table", HCL_OPT_STRING, table, 0, 0),
+	STO("max_parallel", HCL_OPT_COUNT, max_parallel, 1, 4096),
+	STO("max_idle_connections", HCL_OPT_COUNT, max_idle_connections, 0, 4096),
+	STO("max_connect_retries", HCL_OPT_COUNT, max_connect_retries, 0, 1000000),
+	STO("ha_enabled", HCL_OPT_BOOL, ha_enabled, 0, 0),
+	STO("ha_table", HCL_OPT_STRING, ha_table, 0, 0),
+	STO("skip_create_table", HCL_OPT_BOOL, skip_create_table, 0, 0),
+	{ NULL, 0, 0, 0, 0, NULL },
+};
+
+#define SEA(name, type, field, lo, hi) { name, type, offsetof(struct seal_block_config, field), lo, hi, NULL }
+static const struct hcl_opt pkcs11_opts[] = {
+	SEA("disabled", HCL_OPT_BOOL, disabled, 0, 0),
+	SEA("lib", HCL_OPT_STRING, lib, 0, 0),
+	SEA("slot", HCL_OPT_STRING, slot, 0, 0),
+	SEA("token_label", HCL_OPT_STRING, token_label, 0, 0),
+	SEA("pin", HCL_OPT_STRING, pin, 0, 0),
+	SEA("key_label", HCL_OPT_STRING, key_label, 0, 0),
+	SEA("key_id", HCL_OPT_STRING, key_id, 0, 0),
+	SEA("mechanism", HCL_OPT_STRING, mechanism, 0, 0),
+	SEA("rsa_oaep_hash", HCL_OPT_STRING, rsa_oaep_hash, 0, 0),
+	SEA("generate_key", HCL_OPT_BOOL, generate_key, 0, 0),
+	SEA("force_rw_session", HCL_OPT_BOOL, force_rw_session, 0, 0),
+	SEA("disable_software_encryption", HCL_OPT_BOOL, disable_software_encryption, 0, 0),
+	SEA("max_parallel", HCL_OPT_COUNT, max_parallel, 1, 4096),
+	{ NULL, 0, 0, 0, 0, NULL },
+};
+
 static const struct hcl_opt inmem_opts[] = {
 	{ NULL, 0, 0, 0, 0, NULL },
 };
@@ -104,6 +137,7 @@ static const struct {
 	const struct hcl_opt *opts;
 } storage_types[] = {
 	{ "lmdb", lmdb_opts },
+	{ "postgresql", pg_opts },
 	{ "inmem", inmem_opts },
 };
 
@@ -113,6 +147,21 @@ void config_init(struct server_config *cfg)
 	cfg->default_lease_ttl = DEFAULT_TTL;
 	cfg->max_lease_ttl = DEFAULT_TTL;
 	strlist_init(&cfg->audit_file_dirs);
+}
+
+static void seal_block_release(struct seal_block_config *s)
+{
+	free(s->type);
+	free(s->lib);
+	free(s->slot);
+	free(s->token_label);
+	secure_free_str(s->pin);
+	free(s->key_label);
+	free(s->key_id);
+	free(s->mechanism);
+	free(s->rsa_oaep_hash);
+	free(s->where);
+	memset(s, 0, sizeof(*s));
 }
 
 static void listener_release(struct listener_config *l)
@@ -129,10 +178,10 @@ void config_release(struct server_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		listener_release(&cfg->listeners[i]);
-	free(cfg->storage.type);
-	free(cfg->storage.path);
-	free(cfg->storage.where);
+	config_storage_release(&cfg->storage);
+	seal_block_release(&cfg->seal);
 	free(cfg->api_addr);
+	free(cfg->cluster_addr);
 	free(cfg->cluster_name);
 	free(cfg->log_level);
 	free(cfg->log_format);
@@ -176,24 +225,188 @@ static int load_listener(void *ctx, const char *type, const struct hcl_value *bo
 	return hcl_opts_apply(l, listener_opts, body, file, "listener \"tcp\": ", err);
 }
 
-static int load_storage(void *ctx, const char *type, const struct hcl_value *body, int line,
-			const char *file, struct buf *err)
+/* `seal "pkcs11" { ... }`; one seal block in all (Trove has one auto seal,
+ * so a migration between two auto seals does not arise). */
+static int load_seal(void *ctx, const char *type, const struct hcl_value *body, int line, const char *file,
+                     struct buf *err)
 {
 	struct server_config *cfg = ctx;
+	if (cfg->seal.type)
+		return hcl_config_fail(err, file, line, "seal is already defined at %s; give it once", cfg->seal.where);
+	if (strcmp(type, "pkcs11") != 0)
+		return hcl_config_fail(err, file, line, "seal \"%s\": unsupported seal type (supported: pkcs11)", type);
+	cfg->seal.type = xstrdup(type);
+	cfg->seal.where = hcl_config_where(file, line);
+	return hcl_opts_apply(&cfg->seal, pkcs11_opts, body, file, "seal \"pkcs11\": ", err);
+}
+
+/* The value of VAULT_<name>, else BAO_<name>, else NULL. */
+static const char *seal_env(const char *name, const char **which)
+{
+	static const char *const prefixes[] = { "VAULT_", "BAO_" };
+	static char used[64];
+	for (size_t i = 0; i < 2; i++) {
+		char var[64];
+		snprintf(var, sizeof(var), "%s%s", prefixes[i], name);
+		const char *v = getenv(var);
+		if (v && v[0]) {
+			snprintf(used, sizeof(used), "%s", var);
+			*which = used;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+int config_seal_apply_env(struct server_config *cfg, struct buf *err)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} vars[] = {
+		{ "HSM_LIB", offsetof(struct seal_block_config, lib) },
+		{ "HSM_SLOT", offsetof(struct seal_block_config, slot) },
+		{ "HSM_TOKEN_LABEL", offsetof(struct seal_block_config, token_label) },
+		{ "HSM_PIN", offsetof(struct seal_block_config, pin) },
+		{ "HSM_KEY_LABEL", offsetof(struct seal_block_config, key_label) },
+		{ "HSM_KEY_ID", offsetof(struct seal_block_config, key_id) },
+		{ "HSM_MECHANISM", offsetof(struct seal_block_config, mechanism) },
+		{ "HSM_RSA_OAEP_HASH", offsetof(struct seal_block_config, rsa_oaep_hash) },
+	};
+	const char *which = NULL;
+	const char *type = seal_env("SEAL_TYPE", &which);
+	if (type && strcmp(type, "pkcs11") != 0) {
+		buf_reset(err);
+		buf_printf(err, "%s: unsupported seal type \"%s\" (supported: pkcs11)", which, type);
+		return TROVE_ERR_INVALID;
+	}
+	if (!cfg->seal.type) {
+		if (!type || !seal_env("HSM_LIB", &which))
+			return 0;
+		cfg->seal.type = xstrdup("pkcs11");
+		cfg->seal.where = xstrdup("environment");
+	}
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = seal_env(vars[i].name, &which);
+		char **field = (char **)((char *)&cfg->seal + vars[i].offset);
+		if (!v)
+			continue;
+		if (field == &cfg->seal.pin)
+			secure_free_str(*field);
+		else
+			free(*field);
+		*field = xstrdup(v);
+	}
+	const char *gen = seal_env("HSM_GENERATE_KEY", &which);
+	if (gen && !strconv_bool(gen, &cfg->seal.generate_key)) {
+		buf_reset(err);
+		buf_printf(err, "%s: expected true or false", which);
+		return TROVE_ERR_INVALID;
+	}
+	return 0;
+}
+
+void config_storage_release(struct storage_config *sc)
+{
+	free(sc->type);
+	free(sc->path);
+	secure_free_str(sc->connection_url); /* may hold a password */
+	free(sc->table);
+	free(sc->ha_table);
+	free(sc->where);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* The line of key in body, or line when it is not there. */
+static int key_line(const struct hcl_value *body, const char *key, int line)
+{
+	for (size_t i = 0; body->type == HCL_OBJECT && i < body->u.object.len; i++)
+		if (strcmp(body->u.object.members[i].key, key) == 0 && body->u.object.members[i].line)
+			return body->u.object.members[i].line;
+	return line;
+}
+
+/* What a postgresql block may not say: table names that are not
+ * identifiers. */
+static int check_pg(const struct storage_config *sc, const char *block, const struct hcl_value *body, int line,
+                    const char *file, struct buf *err)
+{
+	const char *why;
+
+	if (sc->table && (why = storage_pg_table_refused(sc->table)) != NULL)
+		return hcl_config_fail(err, file, key_line(body, "table", line), "%stable \"%s\" %s", block, sc->table,
+		                       why);
+	if (sc->ha_table && (why = storage_pg_table_refused(sc->ha_table)) != NULL)
+		return hcl_config_fail(err, file, key_line(body, "ha_table", line), "%sha_table \"%s\" %s", block,
+		                       sc->ha_table, why);
+	return 0;
+}
+
+/* hcl_opts_apply, where a count may also be written as a string of
+ * digits: Vault documents max_parallel as a string ("128"), and its
+ * storage options are read as strings whatever their HCL type. */
+static int apply_counts_as_strings(struct storage_config *sc, const struct hcl_opt *table,
+                                   const struct hcl_value *body, const char *file, const char *block, struct buf *err)
+{
+	struct hcl_value copy = *body, *ints = NULL;
+	struct hcl_member *members = NULL;
+	size_t n = body->type == HCL_OBJECT ? body->u.object.len : 0;
+	int r;
+
+	if (n > 0) {
+		members = xcalloc(n, sizeof(*members));
+		ints = xcalloc(n, sizeof(*ints));
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct hcl_member *m = &body->u.object.members[i];
+		const struct hcl_opt *o = hcl_opt_find(table, m->key);
+		int64_t v;
+		members[i] = *m;
+		if (o && o->type == HCL_OPT_COUNT && m->value->type == HCL_STRING && strconv_int64(m->value->u.string.ptr, &v)) {
+			ints[i] = *m->value;
+			ints[i].type = HCL_INT;
+			ints[i].u.i = v;
+			members[i].value = &ints[i];
+		}
+	}
+	copy.u.object.members = members;
+	r = hcl_opts_apply(sc, table, &copy, file, block, err);
+	free(members);
+	free(ints);
+	return r;
+}
+
+int config_storage_block(struct storage_config *sc, const char *kind, const char *type, const struct hcl_value *body,
+                         int line, const char *file, struct buf *err)
+{
 	const struct hcl_opt *table = NULL;
 	char block[96];
+	int r;
 	for (size_t i = 0; i < sizeof(storage_types) / sizeof(storage_types[0]); i++)
 		if (strcmp(storage_types[i].type, type) == 0)
 			table = storage_types[i].opts;
 	if (!table)
-		return hcl_config_fail(err, file, line, "storage \"%s\": unsupported storage type (supported: lmdb, inmem)",
-			    type);
-	if (cfg->storage.type)
-		return hcl_config_fail(err, file, line, "storage is already defined at %s; give it once", cfg->storage.where);
-	cfg->storage.type = xstrdup(type);
-	cfg->storage.where = hcl_config_where(file, line);
-	snprintf(block, sizeof(block), "storage \"%s\": ", type);
-	return hcl_opts_apply(&cfg->storage, table, body, file, block, err);
+		return hcl_config_fail(err, file, line,
+		                       "%s \"%s\": unsupported storage type (supported: lmdb, postgresql, inmem)", kind,
+		                       type);
+	if (sc->type)
+		return hcl_config_fail(err, file, line, "%s is already defined at %s; give it once", kind, sc->where);
+	sc->type = xstrdup(type);
+	sc->where = hcl_config_where(file, line);
+	sc->max_connect_retries = -1;
+	snprintf(block, sizeof(block), "%s \"%s\": ", kind, type);
+	if (strcmp(type, "postgresql") != 0)
+		return hcl_opts_apply(sc, table, body, file, block, err);
+	if ((r = apply_counts_as_strings(sc, table, body, file, block, err)) != 0)
+		return r;
+	return check_pg(sc, block, body, line, file, err);
+}
+
+static int load_storage(void *ctx, const char *type, const struct hcl_value *body, int line,
+			const char *file, struct buf *err)
+{
+	struct server_config *cfg = ctx;
+	return config_storage_block(&cfg->storage, "storage", type, body, line, file, err);
 }
 
 /* An audit block's options: strings, numbers and booleans, as JSON (the
@@ -295,6 +508,8 @@ int config_load_text(struct server_config *cfg, const char *name, const char *te
 			r = hcl_config_blocks(m, load_listener, cfg, name, err);
 		else if (strcmp(m->key, "storage") == 0 || strcmp(m->key, "backend") == 0)
 			r = hcl_config_blocks(m, load_storage, cfg, name, err);
+		else if (strcmp(m->key, "seal") == 0)
+			r = hcl_config_blocks(m, load_seal, cfg, name, err);
 		else if (strcmp(m->key, "audit") == 0 && m->nlabels == 2)
 			r = load_audit2(cfg, m->labels[0], m->labels[1], m->value, m->line, name, err);
 		else if (strcmp(m->key, "audit") == 0)
@@ -366,6 +581,55 @@ static int validate_audit(const struct server_config *cfg, struct buf *err)
 	return 0;
 }
 
+const char *config_api_addr(const struct server_config *cfg)
+{
+	const char *v = cfg->api_addr && cfg->api_addr[0] ? cfg->api_addr : getenv("VAULT_API_ADDR");
+	return v && v[0] ? v : NULL;
+}
+
+const char *config_cluster_addr(const struct server_config *cfg)
+{
+	const char *v = cfg->cluster_addr && cfg->cluster_addr[0] ? cfg->cluster_addr : getenv("VAULT_CLUSTER_ADDR");
+	return v && v[0] ? v : NULL;
+}
+
+/* An address other nodes and clients reach this node at: a URL with a
+ * scheme, a host, and nothing a Location header could not carry. */
+static bool addr_ok(const char *a)
+{
+	if (strncmp(a, "http://", 7) != 0 && strncmp(a, "https://", 8) != 0)
+		return false;
+	const char *host = a + (a[4] == 's' ? 8 : 7);
+	if (!host[0] || host[0] == '/' || strlen(a) >= 256)
+		return false;
+	for (const char *c = a; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* HA needs to know where the other nodes send clients (api_addr) and
+ * where they reach this node (cluster_addr). */
+static int validate_ha(const struct server_config *cfg, struct buf *err)
+{
+	static const char *const names[2] = {"api_addr", "cluster_addr"};
+	static const char *const envs[2] = {"VAULT_API_ADDR", "VAULT_CLUSTER_ADDR"};
+	const char *vals[2] = {config_api_addr(cfg), config_cluster_addr(cfg)};
+	for (int i = 0; i < 2; i++) {
+		if (!vals[i])
+			return hcl_config_fail(err, cfg->storage.where, 0,
+			                       "storage \"postgresql\": ha_enabled = true needs %s, the address of this node "
+			                       "(set %s at the top level of the config, or %s)",
+			                       names[i], names[i], envs[i]);
+		if (!addr_ok(vals[i]))
+			return hcl_config_fail(err, cfg->storage.where, 0,
+			                       "%s \"%s\" must be an http:// or https:// URL with a host, without spaces "
+			                       "or control characters",
+			                       names[i], vals[i]);
+	}
+	return 0;
+}
+
 int config_validate(const struct server_config *cfg, struct buf *err)
 {
 	int r;
@@ -404,6 +668,8 @@ int config_validate(const struct server_config *cfg, struct buf *err)
 		return TROVE_ERR_INVALID;
 	}
 	if ((r = validate_audit(cfg, err)) != 0)
+		return r;
+	if (cfg->storage.ha_enabled && (r = validate_ha(cfg, err)) != 0)
 		return r;
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct listener_config *l = &cfg->listeners[i];

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "hcl.h"
 #include "core/audit.h"
 
 #define CONFIG_MAX_LISTENERS 16
@@ -33,9 +34,33 @@ struct listener_config {
 };
 
 struct storage_config {
-	char *type; /* "inmem" | "lmdb" */
-	char *path;
+	char *type; /* "inmem" | "lmdb" | "postgresql" */
+	char *path;      /* lmdb */
 	uint64_t max_size;
+	/* postgresql (Vault's keys; docs/ha.md) */
+	char *connection_url;
+	char *table;
+	char *ha_table; /* the HA lock's table (NULL: the default) */
+	int64_t max_parallel;
+	int64_t max_idle_connections;
+	int64_t max_connect_retries; /* -1: not given (the default, 1) */
+	bool ha_enabled;             /* HA: needs api_addr and cluster_addr */
+	bool skip_create_table;
+	char *where;
+};
+
+/* `seal "pkcs11" { ... }` (Vault's keys; docs/seal.md). Strings are
+ * NULL when not given; the pin is wiped on release. Vault's VAULT_HSM_* /
+ * BAO_HSM_* environment variables override the file
+ * (config_seal_apply_env). */
+struct seal_block_config {
+	char *type; /* "pkcs11"; NULL: no seal block (Shamir) */
+	bool disabled;
+	char *lib, *slot, *token_label, *pin, *key_label, *key_id, *mechanism, *rsa_oaep_hash;
+	bool generate_key;
+	/* accepted for Vault's configs, with no effect in Trove */
+	bool force_rw_session, disable_software_encryption;
+	int64_t max_parallel;
 	char *where;
 };
 
@@ -43,7 +68,9 @@ struct server_config {
 	struct listener_config listeners[CONFIG_MAX_LISTENERS];
 	size_t nlisteners;
 	struct storage_config storage; /* type NULL when not given */
-	char *api_addr;
+	struct seal_block_config seal;
+	char *api_addr;     /* where clients reach this node (HA redirects) */
+	char *cluster_addr; /* where other nodes reach it */
 	char *cluster_name;
 	bool disable_mlock;
 	char *log_level;
@@ -87,6 +114,28 @@ int config_load_text(struct server_config *cfg, const char *name, const char *te
  * listener, TLS files readable when TLS is on, lease TTLs consistent,
  * audit blocks and audit_file_dirs well formed). */
 int config_validate(const struct server_config *cfg, struct buf *err);
+
+/* Reads one storage block (`storage "TYPE" { ... }`, or operator
+ * migrate's storage_source / storage_destination: `kind` names it in
+ * messages) into sc, which must be zeroed or released. 0, or
+ * TROVE_ERR_INVALID with "file:line: ..." in err. */
+int config_storage_block(struct storage_config *sc, const char *kind, const char *type, const struct hcl_value *body,
+                         int line, const char *file, struct buf *err);
+/* Frees what sc holds and zeroes it. */
+void config_storage_release(struct storage_config *sc);
+
+/* api_addr, else VAULT_API_ADDR; cluster_addr, else VAULT_CLUSTER_ADDR;
+ * NULL when neither is set (borrowed). */
+const char *config_api_addr(const struct server_config *cfg);
+const char *config_cluster_addr(const struct server_config *cfg);
+
+/* Vault's environment overrides for the seal: VAULT_SEAL_TYPE (or
+ * BAO_SEAL_TYPE) = "pkcs11" with VAULT_HSM_LIB selects the seal without a
+ * block; VAULT_HSM_LIB, _SLOT, _TOKEN_LABEL, _PIN, _KEY_LABEL, _KEY_ID,
+ * _MECHANISM, _RSA_OAEP_HASH, _GENERATE_KEY (each also as BAO_HSM_*)
+ * override the block.
+ * 0, or TROVE_ERR_INVALID with err naming the variable. */
+int config_seal_apply_env(struct server_config *cfg, struct buf *err);
 
 /* Adds a listener with defaults (for -dev); returns it or NULL when full. */
 struct listener_config *config_add_listener(struct server_config *cfg);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "server/standby.h"
 
 #include "core/audit.h"
 #include "core/core.h"
@@ -464,6 +465,32 @@ static size_t header_bytes(h2o_req_t *hreq)
 	return n;
 }
 
+/* An HA standby's answer to a request only the active node serves
+ * (standby.h): a 307 to the active node, or a 503. Returns whether it
+ * answered (j is then freed). */
+static bool standby_reply(h2o_req_t *hreq, struct job *j)
+{
+	struct buf loc;
+	buf_init(&loc, 16384);
+	int st = standby_decision(j->req.core, j->req.path, hreq->path.base, hreq->path.len, &loc);
+	if (st == 307) {
+		hreq->res.status = 307;
+		hreq->res.reason = "Temporary Redirect";
+		hreq->res.content_length = 0;
+		h2o_iovec_t v = h2o_strdup(&hreq->pool, loc.data, loc.len);
+		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_LOCATION, NULL, v.base, v.len);
+		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+		h2o_send_inline(hreq, "", 0);
+	} else if (st == 503) {
+		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, STANDBY_NO_ACTIVE);
+		send_reply(hreq, &j->req, &j->resp, j->err);
+	}
+	buf_release(&loc);
+	if (st != 0)
+		job_free(j);
+	return st != 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
 	struct trove_handler *h = (struct trove_handler *)self;
@@ -495,6 +522,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		j->err = wrap_ttl_header(hreq, &j->req, &j->resp);
 	if (j->err != 0)
 		goto reply_now;
+	if (standby_reply(hreq, j))
+		return 0;
 	router_match(&j->req, &m);
 	if (m.route && (m.route->flags & ROUTE_UNAUTH))
 		peer_chain(hreq, &j->req);

@@ -22,6 +22,7 @@
 #include "core/audit.h"
 #include "core/background.h"
 #include "core/core.h"
+#include "core/ha.h"
 #include "core/lockout.h"
 #include "core/mount.h"
 #include "core/scheduler.h"
@@ -33,6 +34,12 @@
 #include "pool.h"
 #include "secure.h"
 #include "storage/storage.h"
+#include "storage/storage_pg.h"
+#include "rand.h"
+#include "strconv.h"
+#include "server/storage_open.h"
+#include "server/auto_unseal.h"
+#include "core/seal_pkcs11.h"
 #include "trove_version.h"
 
 #include "banned.h"
@@ -63,6 +70,47 @@ static int submit_to_pool(void *ctx, sched_fn fn, void *arg)
 static struct scheduler *background_of(struct core *core)
 {
 	return background_scheduler(mount_table_background(core_mounts(core)));
+}
+
+/* A tuning knob from the environment (milliseconds), for tests that fail
+ * over in a fraction of the default time; 0 when unset or not a number. */
+static int64_t env_ms(const char *name)
+{
+	const char *v = getenv(name);
+	int64_t n = 0;
+	if (!v || !strconv_int64(v, &n) || n < 0)
+		return 0;
+	return n;
+}
+
+/* HA: this node's identity and the lock thread (core/ha.h). */
+static int start_ha(const struct server_config *cfg, struct storage *physical, struct core *core, struct buf *err)
+{
+	struct ha_config hc;
+	struct ha_lock *lock = storage_pg_ha_lock(physical);
+	char id[37];
+	int r;
+
+	if (!lock) {
+		buf_printf(err, "storage \"%s\" has no HA lock", cfg->storage.type);
+		return TROVE_ERR_INVALID;
+	}
+	memset(&hc, 0, sizeof(hc));
+	if ((r = rand_uuid(id)) != 0)
+		return r;
+	snprintf(hc.self.node_id, sizeof(hc.self.node_id), "%s", id);
+	if (gethostname(hc.self.hostname, sizeof(hc.self.hostname) - 1) != 0)
+		hc.self.hostname[0] = '\0';
+	snprintf(hc.self.api_addr, sizeof(hc.self.api_addr), "%s", config_api_addr(cfg));
+	snprintf(hc.self.cluster_addr, sizeof(hc.self.cluster_addr), "%s", config_cluster_addr(cfg));
+	hc.lock_ttl_ms = env_ms("TROVE_HA_LOCK_TTL_MS");
+	hc.retry_ms = env_ms("TROVE_HA_RETRY_MS");
+	hc.step_down_wait_ms = env_ms("TROVE_HA_STEP_DOWN_WAIT_MS");
+	if ((r = ha_start(core_ha(core), lock, &hc)) != 0)
+		buf_printf(err, "cannot start the HA lock thread: %s", err_message(r));
+	else
+		log_info("HA enabled: standing by", "api_addr", hc.self.api_addr, "node_id", hc.self.node_id);
+	return r;
 }
 
 static void usage(FILE *f)
@@ -181,14 +229,6 @@ static const char *write_pid_file(const char *path)
 	return why;
 }
 
-static struct storage *open_storage(const struct storage_config *sc, struct buf *err)
-{
-	if (strcmp(sc->type, "inmem") == 0)
-		return storage_inmem_new();
-	struct storage_lmdb_config lc = { sc->path, (size_t)sc->max_size };
-	return storage_lmdb_new(&lc, err);
-}
-
 static void print_dev_banner(const struct listener_config *l, const char *unseal_b64, const char *root_token)
 {
 	printf("==> Trove server configuration:\n\n"
@@ -274,6 +314,8 @@ int server_main(int argc, char **argv)
 	struct core *core = NULL;
 	struct pool *pool = NULL, *hash_pool = NULL;
 	struct listener_set *listeners = NULL;
+	struct seal_wrap *seal = NULL;
+	struct auto_unseal *unsealer = NULL;
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_FORMAT_STANDARD;
 	int rc = 1, r;
@@ -318,9 +360,20 @@ int server_main(int argc, char **argv)
 		}
 		cfg.disable_mlock = true;
 	}
-	if (config_validate(&cfg, &err) != 0) {
+	if (config_seal_apply_env(&cfg, &err) != 0 || config_validate(&cfg, &err) != 0) {
 		fprintf(stderr, "Error in configuration: %s\n", err.data);
 		goto out;
+	}
+	if (cfg.seal.type) {
+		struct seal_pkcs11_opts so = { .lib = cfg.seal.lib, .slot = cfg.seal.slot,
+					       .token_label = cfg.seal.token_label, .pin = cfg.seal.pin,
+					       .key_label = cfg.seal.key_label, .key_id = cfg.seal.key_id,
+					       .mechanism = cfg.seal.mechanism, .rsa_oaep_hash = cfg.seal.rsa_oaep_hash,
+					       .generate_key = cfg.seal.generate_key };
+		if (seal_pkcs11_new(&so, &seal, &err) != 0) {
+			fprintf(stderr, "Error in configuration: %s: %s\n", cfg.seal.where, err.data);
+			goto out;
+		}
 	}
 	if (fl.check) {
 		printf("Configuration is valid.\n");
@@ -364,9 +417,24 @@ int server_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!(physical = open_storage(&cfg.storage, &err))) {
+	if (!(physical = server_storage_open(&cfg.storage, &err))) {
 		fprintf(stderr, "Error opening storage \"%s\": %s\n", cfg.storage.type, err.data);
 		goto out;
+	}
+	{
+		char started[64];
+		int locked = server_storage_migration_locked(physical, started, sizeof(started));
+		if (locked != 0) {
+			if (locked > 0)
+				fprintf(stderr,
+				        "Error: a storage migration is in progress (started: %s). Trove does not start "
+				        "until it completes; 'trove operator migrate -reset' clears the lock.\n",
+				        started);
+			else
+				fprintf(stderr, "Error reading storage \"%s\": %s\n", cfg.storage.type,
+				        err_message(locked));
+			goto out;
+		}
 	}
 	struct core_config cc = {
 	    .storage_type = cfg.storage.type,
@@ -378,6 +446,8 @@ int server_main(int argc, char **argv)
 	    .audit_devices = &audit_device_types,
 	    .lease_revocation_workers = (unsigned)cfg.lease_revocation_workers,
 	    .lease_revocation_timeout_ms = cfg.lease_revocation_timeout * 1000,
+	    .seal = seal,
+	    .seal_disabled = cfg.seal.disabled,
 	};
 	core = core_new(physical, &cc);
 	struct audit_settings as = { (const char *const *)cfg.audit_file_dirs.items, cfg.audit_file_dirs.len,
@@ -402,8 +472,16 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	scheduler_set_submit(background_of(core), submit_to_pool, pool);
+	if (cfg.storage.ha_enabled && start_ha(&cfg, physical, core, &err) != 0) {
+		fprintf(stderr, "Error: %s\n", err.data);
+		goto out;
+	}
 	if (listeners_start(&cfg, core, pool, hash_pool, cpus, &listeners, &err) != 0) {
 		fprintf(stderr, "Error starting listener: %s\n", err.data);
+		goto out;
+	}
+	if (seal && !cfg.seal.disabled && !(unsealer = auto_unseal_start(core))) {
+		fprintf(stderr, "Error: cannot start the auto-unseal thread\n");
 		goto out;
 	}
 	const char *pid_why = cfg.pid_file ? write_pid_file(cfg.pid_file) : NULL;
@@ -422,16 +500,21 @@ int server_main(int argc, char **argv)
 			continue;
 		}
 		log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		/* an active node gives its lock back: a standby takes over now,
+		 * not when the lease runs out */
+		ha_stop(core_ha(core));
 		break;
 	}
 	rc = 0;
 out:
+	auto_unseal_stop(unsealer);
 	listeners_stop(listeners);
 	if (core)
 		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
 	pool_free(hash_pool);
 	pool_free(pool);
 	core_free(core);
+	seal_pkcs11_free(seal);
 	storage_free(physical);
 	if (rc == 0 && cfg.pid_file && !fl.check)
 		unlink(cfg.pid_file);

@@ -1,6 +1,6 @@
 /* storage.h — the one key/value vtable every layer of Trove stores through.
  *
- * Physical backends (inmem, lmdb; postgresql later) implement it, and so do
+ * Physical backends (inmem, lmdb, postgresql: storage_pg.h) implement it, and so do
  * the layers above them: the barrier (encrypts values, same keys) and prefix
  * views (a mount's private subtree). Keys are '/'-separated paths without a
  * leading '/'; values are opaque bytes.

@@ -24,8 +24,12 @@ preconditions; merge, JSON and strategic-merge patches (the last refused
 on custom resources with 415 as the real server does; server-side apply
 refused with 415 for every kind); Lease MicroTime; CRD schemas (types,
 formats, enums, patterns, bounds, required, defaults, pruning);
-TokenRequest and TokenReview; an authorization table per token; events
-kept. Every request is logged in .requests.
+metadata, Secret and Event validation; dry runs; server-side printing
+(a Table with a CRD's printer columns); the protobuf bodies kubectl
+create and helm send for a few kinds; TokenRequest and TokenReview; an
+authorization table per token; events kept. Every request is logged in
+.requests. Test hooks: compact(), drop_watches(), stop() and
+start(port) for a restart with the objects kept.
 """
 
 import base64
@@ -59,11 +63,12 @@ class Kind:
     """One served resource: where it lives and what it allows."""
 
     def __init__(self, group, version, plural, kind, namespaced=True, status=False, spec=True,
-                 short=(), builtin=True, schema=None, subs=(), verbs=VERBS, columns=None):
+                 short=(), builtin=True, schema=None, subs=(), verbs=VERBS, columns=None, categories=()):
         self.group, self.version, self.plural, self.kind = group, version, plural, kind
         self.namespaced, self.status, self.spec, self.short = namespaced, status, spec, list(short)
         self.builtin, self.schema, self.subs, self.verbs = builtin, schema, list(subs), list(verbs)
         self.singular = kind.lower()
+        self.categories = list(categories)
         # printer columns (server-side printing): the CRD's, else Age
         self.columns = columns or [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
 
@@ -86,12 +91,12 @@ BUILTINS = [
     Kind("", "v1", "configmaps", "ConfigMap", spec=False, short=["cm"]),
     Kind("", "v1", "serviceaccounts", "ServiceAccount", spec=False, short=["sa"], subs=["token"]),
     Kind("", "v1", "events", "Event", spec=False, short=["ev"]),
-    Kind("", "v1", "services", "Service", status=True, short=["svc"]),
+    Kind("", "v1", "services", "Service", status=True, short=["svc"], categories=["all"]),
     Kind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", status=True, short=["pvc"]),
-    Kind("", "v1", "pods", "Pod", status=True, short=["po"]),
-    Kind("apps", "v1", "deployments", "Deployment", status=True, short=["deploy"]),
-    Kind("apps", "v1", "statefulsets", "StatefulSet", status=True, short=["sts"]),
-    Kind("apps", "v1", "daemonsets", "DaemonSet", status=True, short=["ds"]),
+    Kind("", "v1", "pods", "Pod", status=True, short=["po"], categories=["all"]),
+    Kind("apps", "v1", "deployments", "Deployment", status=True, short=["deploy"], categories=["all"]),
+    Kind("apps", "v1", "statefulsets", "StatefulSet", status=True, short=["sts"], categories=["all"]),
+    Kind("apps", "v1", "daemonsets", "DaemonSet", status=True, short=["ds"], categories=["all"]),
     Kind("coordination.k8s.io", "v1", "leases", "Lease"),
     Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
          namespaced=False, status=True, short=["crd", "crds"]),
@@ -109,6 +114,79 @@ MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d
 DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 DNS1123_SUB = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+STANDARD_FINALIZERS = {"kubernetes", "orphan", "foregroundDeletion"}
+
+
+def _qualified_key(key):
+    """Kubernetes' qualified name: [DNS subdomain prefix '/'] name (<= 63)."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not DNS1123_SUB.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(QUALIFIED_NAME.match(name))
+
+
+def validate_meta(md):
+    """(field, reason, message) for what ObjectMeta validation refuses."""
+    errs = []
+    for key, val in (md.get("labels") or {}).items():
+        if not _qualified_key(key):
+            errs.append(("metadata.labels", "FieldValueInvalid", f'Invalid value: "{key}": name part must consist of '
+                         "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"))
+        elif len(val) > 63 or not LABEL_VALUE.match(val):
+            errs.append(("metadata.labels", "FieldValueInvalid", f'Invalid value: "{val}": a valid label must be an empty '
+                         "string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                         "alphanumeric character (and be at most 63 characters)"))
+    ann = md.get("annotations") or {}
+    for key in ann:
+        if not _qualified_key(key):
+            errs.append(("metadata.annotations", "FieldValueInvalid", f'Invalid value: "{key}": name part must consist '
+                         "of alphanumeric characters, '-', '_' or '.'"))
+    if sum(len(a) + len(b) for a, b in ann.items()) > 256 * 1024:
+        errs.append(("metadata.annotations", "FieldValueTooLong", "Too long: must have at most 262144 bytes"))
+    for f in md.get("finalizers") or []:
+        if not isinstance(f, str) or (f not in STANDARD_FINALIZERS and ("/" not in f or not _qualified_key(f))):
+            errs.append(("metadata.finalizers", "FieldValueInvalid", f'Invalid value: {json.dumps(f)}: name is neither '
+                         "a standard finalizer name nor is it fully qualified"))
+    refs = md.get("ownerReferences") or []
+    for i, r in enumerate(refs):
+        for f in ("apiVersion", "kind", "name", "uid"):
+            if not (r or {}).get(f):
+                errs.append((f"metadata.ownerReferences[{i}].{f}", "FieldValueInvalid" if f != "uid" else "FieldValueInvalid",
+                             f'Invalid value: "": {f} must not be empty'))
+    if sum(1 for r in refs if (r or {}).get("controller")) > 1:
+        errs.append(("metadata.ownerReferences", "FieldValueInvalid",
+                     "Invalid value: []: Only one reference can have Controller set to true"))
+    return errs
+
+
+def validate_kind(k, obj):
+    """(field, reason, message) for the built-in kinds' own rules the
+    operator's objects meet: Secret keys, sizes and TLS keys; Event times
+    and namespace."""
+    errs = []
+    if k.kind == "Secret":
+        data = obj.get("data") or {}
+        for key in data:
+            if len(key) > 253 or not SECRET_KEY.match(key):
+                errs.append((f"data[{key}]", "FieldValueInvalid", f'Invalid value: "{key}": a valid config key must consist '
+                             "of alphanumeric characters, '-', '_' or '.'"))
+        if sum(len(base64.b64decode(v)) for v in data.values()) > 1024 * 1024:
+            errs.append(("data", "FieldValueTooLong", "Too long: must have at most 1048576 bytes"))
+        if obj.get("type") == "kubernetes.io/tls":
+            for key in ("tls.crt", "tls.key"):
+                if key not in data:
+                    errs.append((f"data[{key}]", "FieldValueRequired", "Required value"))
+    if k.kind == "Event":
+        io = obj.get("involvedObject") or {}
+        ns = (obj.get("metadata") or {}).get("namespace")
+        if io.get("namespace") and ns and io["namespace"] != ns:
+            errs.append(("involvedObject.namespace", "FieldValueInvalid",
+                         f'Invalid value: "{io["namespace"]}": does not match event.namespace'))
+    return errs
 
 
 def now_time():
@@ -186,8 +264,7 @@ def schema_prune(v, s, path, unknown):
                 out[name] = schema_prune(x, props[name], f"{path}.{name}", unknown)
             elif isinstance(ap, dict):
                 out[name] = schema_prune(x, ap, f"{path}.{name}", unknown)
-            elif ap is True or (props is None and ap is None and not s.get("properties")
-                                and s is not None and path == ".metadata"):
+            elif ap is True:
                 out[name] = x
             else:
                 unknown.append(f"{path}.{name}")
@@ -380,6 +457,20 @@ def decode_protobuf(raw):
         return obj
     if kind == "ServiceAccount":
         return obj
+    if kind == "DeleteOptions":  # helm uninstall sends one
+        opts = {"apiVersion": av or "v1", "kind": kind}
+        for n, v in _pb_fields(env.get(2, b"")):
+            if n == 3:
+                opts["orphanDependents"] = bool(v)
+            elif n == 4 and v:
+                opts["propagationPolicy"] = v.decode()
+            elif n == 5:
+                opts.setdefault("dryRun", []).append(v.decode())
+            elif n == 2:
+                pre = {({1: "uid", 2: "resourceVersion"}[pn]): pv.decode() for pn, pv in _pb_fields(v) if pn in (1, 2) and pv}
+                if pre:
+                    opts["preconditions"] = pre
+        return opts
     if kind == "TokenRequest":
         spec = {}
         for n, v in fields:
@@ -528,6 +619,14 @@ def strategic_patch(target, patch, field=None):
             out[k] = cur
         else:
             out[k] = strategic_patch(out.get(k), v, k)
+    for k, order in patch.items():  # kubectl apply's list order, kept by the merge
+        name = k.split("/", 1)[1] if k.startswith("$setElementOrder/") else None
+        if name and isinstance(out.get(name), list) and isinstance(order, list):
+            key = MERGE_KEYS.get(name)
+            ident = (lambda x, key=key: x.get(key) if isinstance(x, dict) else x)
+            wanted = [ident(o) for o in order]
+            first = [x for w in wanted for x in out[name] if ident(x) == w]
+            out[name] = first + [x for x in out[name] if ident(x) not in wanted]
     if isinstance(retain, list):
         out = {k: v for k, v in out.items() if k in retain}
     return out
@@ -577,17 +676,29 @@ def parse_label_selector(sel):
     return lambda labels: all(p(labels or {}) for p in preds)
 
 
+# Fields each kind may be selected on besides metadata.name and .namespace.
+FIELD_SELECTORS = {
+    "Event": ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+              "reason", "reportingComponent", "source", "type"],
+    "Secret": ["type"],
+}
+
+
 def parse_field_selector(sel, kind):
+    """A predicate over a whole object; 400 naming a field the kind does
+    not index, as the real server answers."""
+    allowed = ["metadata.name", "metadata.namespace"] + FIELD_SELECTORS.get(kind.kind, [])
     preds = []
     for term in _split_selector(sel or ""):
         m = re.match(r"^([\w.]+)\s*(==|!=|=)\s*(.*)$", term)
-        if not m or m.group(1) not in ("metadata.name", "metadata.namespace"):
-            raise bad_request(f'"{term.split("=")[0].strip("!")}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+        if not m or m.group(1) not in allowed:
+            field = term.split("=")[0].strip("!")
+            raise bad_request(f'field label not supported: {field}')
         field, op, val = m.groups()
-        f = field.split(".")[1]
-        preds.append((lambda md, f=f, v=val: md.get(f, "") == v) if op != "!="
-                     else (lambda md, f=f, v=val: md.get(f, "") != v))
-    return lambda md: all(p(md) for p in preds)
+        get = (lambda o, path=field.split("."): str(json_path(o, "." + ".".join(path)) or ""))
+        preds.append((lambda o, g=get, v=val: g(o) == v) if op != "!=" else (lambda o, g=get, v=val: g(o) != v))
+    return lambda o: all(p(o) for p in preds)
 
 
 # --- authorization ----------------------------------------------------------------
@@ -640,6 +751,7 @@ class KubeAPIServer:
         self.watch_epoch = 0
         self.stopping = False
         self.requests = []
+        self.connections = set()  # open client sockets, cut by stop()
         self.httpd = None
         for ns in ("default", "kube-system", "kube-public"):
             self._create(self.kinds[("", "v1", "namespaces")], None, {"metadata": {"name": ns}})
@@ -813,6 +925,19 @@ class KubeAPIServer:
                 except (ValueError, TypeError):
                     raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0 (data["{key}"])') from None
             obj.setdefault("type", "Opaque")
+        if k.kind == "Event":
+            for f in ("firstTimestamp", "lastTimestamp"):
+                v = obj.get(f)
+                if v is not None and (not isinstance(v, str) or not TIME.match(v)):
+                    raise bad_request(f'Event in version "v1" cannot be handled as a Event: parsing time {json.dumps(v)} '
+                                      f'as "2006-01-02T15:04:05Z07:00": cannot parse {f}')
+            v = obj.get("eventTime")
+            if v is not None and (not isinstance(v, str) or not MICRO_TIME.match(v)):
+                raise bad_request(f'Event in version "v1" cannot be handled as a Event: parsing time {json.dumps(v)} '
+                                  'as "2006-01-02T15:04:05.000000Z07:00": cannot parse eventTime as MicroTime')
+        errs = validate_meta(md or {}) + validate_kind(k, obj)
+        if errs:
+            raise invalid(k, name, errs)
         if k.kind == "Lease":
             spec = obj.get("spec") or {}
             for f in ("acquireTime", "renewTime"):
@@ -879,6 +1004,7 @@ class KubeAPIServer:
             self.kinds[(spec["group"], v["name"], names["plural"])] = Kind(
                 spec["group"], v["name"], names["plural"], names["kind"], namespaced=spec["scope"] == "Namespaced",
                 status="status" in (v.get("subresources") or {}), short=names.get("shortNames") or [],
+                categories=names.get("categories") or [],
                 builtin=False, schema=sch, columns=v.get("additionalPrinterColumns"))
         crd.setdefault("status", {})
         crd["status"] = {
@@ -922,6 +1048,8 @@ class KubeAPIServer:
                 raise invalid(k, name, [("metadata.name", "FieldValueInvalid",
                                          f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
                                          "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")])
+            if k.namespaced:
+                md["namespace"] = ns
             obj = self._prepare(k, name, obj, strict)
             md = obj["metadata"]
             bucket = self._bucket(k)
@@ -955,7 +1083,9 @@ class KubeAPIServer:
             return copy.deepcopy(obj)
 
     def _lookup(self, k, ns, name):
-        ns = self._check_ns(k, ns)
+        """The stored object or 404 naming it (not its namespace: only a
+        create checks that the namespace exists)."""
+        ns = ns if k.namespaced else None
         o = self._bucket(k).get((ns, name))
         if o is None:
             raise not_found(k, name)
@@ -1117,6 +1247,15 @@ class KubeAPIServer:
                 elif (n, nm) in bucket:
                     self._delete(kk, n, nm, {"propagationPolicy": "Background"})
 
+    def _snapshot(self):
+        """Everything a write may change (taken and restored under the lock)."""
+        return (copy.deepcopy(self.objects), self.rv, list(self.history), list(self.history_rvs), self.compacted_rv,
+                dict(self.kinds), dict(self.auth.accounts), set(self.auth.revoked))
+
+    def _restore(self, s):
+        (self.objects, self.rv, self.history, self.history_rvs, self.compacted_rv, self.kinds,
+         self.auth.accounts, self.auth.revoked) = s
+
     # --- watch -------------------------------------------------------------------------
 
     def _events_since(self, key, since):
@@ -1125,23 +1264,32 @@ class KubeAPIServer:
 
     # --- serving -----------------------------------------------------------------------
 
-    def start(self):
+    def start(self, port=0):
+        """Serves on port (0: a free one). After stop(), start(api.port)
+        brings the same API server back with every object kept, as a
+        restarted kube-apiserver over the same etcd."""
         api = self
 
         class Handler(_Handler):
             server_api = api
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        with self.cond:
+            self.stopping = False
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(self.auth.cert_file), str(self.auth.key_file))
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        # the handshake happens in the connection's thread, so a client that
+        # stalls in it cannot hold up the accept loop
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
     def stop(self):
+        """Stops listening and cuts every open connection (kept-alive ones
+        and watches), so clients see the server gone."""
         with self.cond:
             self.stopping = True
             self.cond.notify_all()
@@ -1149,6 +1297,13 @@ class KubeAPIServer:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
+        with self.lock:
+            conns, self.connections = list(self.connections), set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1159,10 +1314,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def setup(self):
+        super().setup()
+        with self.server_api.lock:
+            self.server_api.connections.add(self.connection)
+
+    def finish(self):
+        with self.server_api.lock:
+            self.server_api.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
     # --- answers ---------------------------------------------------------------------
 
     def _send(self, code, obj, ctype="application/json"):
         body = json.dumps(obj).encode()
+        self._log["status"] = code  # before the answer leaves: a test may read it as soon as it arrives
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -1170,7 +1339,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._log["status"] = code
 
     def _fail(self, e):
         self._send(e.code, e.status())
@@ -1311,29 +1479,46 @@ class _Handler(BaseHTTPRequestHandler):
             lst = self._list(k, ns, q)
             return self._send(200, self._table(k, lst["items"], lst["metadata"]["resourceVersion"])
                               if self._wants_table() else lst)
+        dry = q.get("dryRun")
+        if self.command == "DELETE" and isinstance(body, dict) and body.get("dryRun"):
+            dry = ",".join(body["dryRun"]) if isinstance(body["dryRun"], list) else str(body["dryRun"])
+        if dry not in (None, "All"):
+            raise bad_request(f'Invalid value: "{dry}": supported values: "All"')
+        if not dry:
+            return self._send(*self._write(k, ns, name, sub, body, strict))
+        with api.lock:  # dryRun=All: everything checked and answered, nothing kept
+            saved = api._snapshot()
+            try:
+                answer = self._write(k, ns, name, sub, body, strict)
+            finally:
+                api._restore(saved)
+        return self._send(*answer)
+
+    def _write(self, k, ns, name, sub, body, strict):
+        """POST, PUT, PATCH or DELETE: (status, answer)."""
+        api = self.server_api
         if self.command == "POST":
             if name:
                 raise APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             if isinstance(body, dict):
                 self._check_type(k, body)
-            return self._send(201, api._create(k, ns, body, strict))
+            return 201, api._create(k, ns, body, strict)
         if not name:
             raise APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if self.command == "PUT":
             if isinstance(body, dict):
                 self._check_type(k, body)
-            return self._send(200, api._update(k, ns, name, body, sub, strict))
+            return 200, api._update(k, ns, name, body, sub, strict)
         if self.command == "PATCH":
             if body is None:
                 raise bad_request("the body of the request was empty")
-            return self._send(200, api._patch(k, ns, name, self.headers.get("Content-Type"), body, sub, strict))
+            return 200, api._patch(k, ns, name, self.headers.get("Content-Type"), body, sub, strict)
         gone = api._delete(k, ns, name, body or {})
         if k.builtin and k.kind not in ("Pod", "Namespace", "CustomResourceDefinition") \
                 and not gone["metadata"].get("deletionTimestamp"):
-            return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                    "details": {"name": name, "group": k.group, "kind": k.plural,
-                                                "uid": gone["metadata"]["uid"]}})
-        return self._send(200, gone)
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                         "details": {"name": name, "group": k.group, "kind": k.plural, "uid": gone["metadata"]["uid"]}}
+        return 200, gone
 
     def _check_type(self, k, body):
         av, kind = body.get("apiVersion"), body.get("kind")
@@ -1376,8 +1561,8 @@ class _Handler(BaseHTTPRequestHandler):
                  "verbs": k.verbs}
             if k.short:
                 r["shortNames"] = k.short
-            if not k.builtin:
-                r["categories"] = []
+            if k.categories:
+                r["categories"] = k.categories
             res.append(r)
             if k.status:
                 res.append({"name": f"{k.plural}/status", "singularName": "", "namespaced": k.namespaced,
@@ -1427,7 +1612,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _selectors(self, k, q):
         lsel = parse_label_selector(q.get("labelSelector"))
         fsel = parse_field_selector(q.get("fieldSelector"), k)
-        return lambda o: lsel((o.get("metadata") or {}).get("labels")) and fsel(o.get("metadata") or {})
+        return lambda o: lsel((o.get("metadata") or {}).get("labels")) and fsel(o)
 
     def _wants_table(self):
         return "as=Table" in (self.headers.get("Accept") or "")
@@ -1489,12 +1674,12 @@ class _Handler(BaseHTTPRequestHandler):
                 since_i = api.rv
                 initial = [{"type": "ADDED", "object": copy.deepcopy(o)} for o in api._bucket(k).values() if want(o)]
             gone = since_i < api.compacted_rv
+        self._log["status"] = 200
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
-        self._log["status"] = 200
         self.close_connection = True
         if gone:
             return self._expired(since_i)

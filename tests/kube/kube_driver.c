@@ -5,8 +5,8 @@
  *       one request; prints {"status": N, "body": ..., "error": ...}
  *   kube_driver KUBECONFIG token NS SA AUDIENCE
  *       a TokenRequest; prints {"token": ..., "expires_at": N}
- *   kube_driver KUBECONFIG watch GROUP VERSION PLURAL NS|-
- *       an informer; prints {"synced": true} once, then one line per
+ *   kube_driver KUBECONFIG watch|watch-meta GROUP VERSION PLURAL NS|-
+ *       an informer (watch-meta: KUBE_INFORMER_KEEP_METADATA); prints {"synced": true} once, then one line per
  *       event {"event": "ADDED", "ns", "name", "rv"}; stops when stdin
  *       closes, printing {"cached": N}
  *   kube_driver KUBECONFIG elect NS NAME IDENTITY
@@ -70,7 +70,7 @@ static void on_stopped(void *ctx)
 	emit(json_pack("{s:b}", "leading", 0));
 }
 
-static int watch(struct kube_client *k, char **argv)
+static int watch(struct kube_client *k, char **argv, unsigned flags)
 {
 	struct kube_resource res = {argv[0], argv[1], argv[2], strcmp(argv[3], "-") != 0};
 	struct kube_informer *inf = NULL;
@@ -78,7 +78,7 @@ static int watch(struct kube_client *k, char **argv)
 	char *err = NULL;
 	int i;
 
-	if (kube_informer_start(k, &res, res.namespaced ? argv[3] : NULL, NULL, 0, on_event, NULL, &inf, &err) != 0) {
+	if (kube_informer_start(k, &res, res.namespaced ? argv[3] : NULL, NULL, flags, on_event, NULL, &inf, &err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -143,8 +143,8 @@ int main(int argc, char **argv)
 		const char *aud[] = {argv[5]};
 		rc = kube_token_request(k, argv[3], argv[4], aud, 1, 3600, &token, &exp, &err) != 0;
 		emit(json_pack("{s:s?, s:I, s:s?}", "token", token, "expires_at", (json_int_t)exp, "error", err));
-	} else if (!strcmp(argv[2], "watch") && argc == 7) {
-		rc = watch(k, argv + 3);
+	} else if (!strncmp(argv[2], "watch", 5) && argc == 7) {
+		rc = watch(k, argv + 3, strcmp(argv[2], "watch-meta") == 0 ? KUBE_INFORMER_KEEP_METADATA : 0);
 	} else if (!strcmp(argv[2], "elect") && argc == 6) {
 		rc = elect(k, argv + 3);
 	} else {

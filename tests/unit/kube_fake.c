@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kube_fake.h"
+#include "operator/kube.h"
 
 #define MAX_CONNS 256
 
@@ -229,4 +230,19 @@ void kube_fake_stop(struct kube_fake *f)
 	}
 	pthread_mutex_destroy(&f->mu);
 	free(f);
+}
+
+struct kube_client *kube_fake_client(int port, const char *token, const char *token_file)
+{
+	struct kube_config cfg = {0};
+	struct kube_client *k = NULL;
+	char server[64], *err = NULL;
+
+	(void)snprintf(server, sizeof(server), "http://127.0.0.1:%d/", port);
+	cfg.server = server;
+	cfg.token = (char *)token;
+	cfg.token_file = (char *)token_file;
+	if (kube_client_new(&cfg, &k, &err) != 0)
+		abort();
+	return k;
 }

@@ -34,6 +34,11 @@ bool kube_fake_stopping(struct kube_fake *f);
 /* How many connections were accepted so far. */
 int kube_fake_conns(struct kube_fake *f);
 
+struct kube_client;
+/* A client of the operator's Kubernetes client for http://127.0.0.1:port
+ * with token and token_file (either NULL). Aborts when it cannot be made. */
+struct kube_client *kube_fake_client(int port, const char *token, const char *token_file);
+
 /* A whole answer with a JSON body (NULL: none) and Content-Length. */
 void kube_fake_reply(int fd, int status, const char *json);
 /* The head of a chunked 200 answer, then chunks, then the last chunk. */

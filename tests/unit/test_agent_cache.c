@@ -76,10 +76,13 @@ static void test_keys(void **state)
 	struct agent_cache_req s = r;
 
 	(void)state;
-	agent_cache_key(&r, a);
-	agent_cache_key(&s, b);
+	assert_true(agent_cache_key(&r, a));
+	assert_true(agent_cache_key(&s, b));
 	assert_string_equal(a, b);
 	assert_int_equal(strlen(a), AGENT_CACHE_KEY_LEN);
+	/* The key is hex SHA-256 over the fields, each after its 8-byte
+	 * big-endian length (token, namespace, method, path, query, body). */
+	assert_string_equal(a, "612c7b5c6f9517a5af3baba374f68a85e83a9c4278ce1345b5722113b8a6bbe9");
 	s.token = "t2";
 	agent_cache_key(&s, b);
 	assert_string_not_equal(a, b);

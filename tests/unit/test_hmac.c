@@ -1,6 +1,7 @@
 /* test_hmac.c — lib/hmac: RFC 4231 vectors, and the keyed context against
  * the one-shot form for keys shorter than, as long as and longer than a
- * SHA-256 block. */
+ * SHA-256 block; the incremental SHA-256 against FIPS 180 vectors and the
+ * one-shot sha256() whatever the split of its input. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,60 @@
 static void hex_of(const unsigned char mac[HMAC_SHA256_LEN], char out[2 * HMAC_SHA256_LEN + 1])
 {
 	hex_encode(mac, HMAC_SHA256_LEN, out);
+}
+
+static void test_sha256_stream_vectors(void **state)
+{
+	static const char *const want[] = {
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", /* "" */
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", /* "abc" */
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", /* a million "a" */
+	};
+	unsigned char d[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+	char block[1000];
+	struct sha256_stream s;
+
+	(void)state;
+	sha256_stream_init(&s);
+	sha256_stream_update(&s, NULL, 0);
+	assert_true(sha256_stream_final(&s, d));
+	hex_of(d, hex);
+	assert_string_equal(hex, want[0]);
+	sha256_stream_init(&s);
+	sha256_stream_update(&s, "a", 1);
+	sha256_stream_update(&s, "bc", 2);
+	assert_true(sha256_stream_final(&s, d));
+	hex_of(d, hex);
+	assert_string_equal(hex, want[1]);
+	memset(block, 'a', sizeof(block));
+	sha256_stream_init(&s);
+	for (int i = 0; i < 1000; i++)
+		sha256_stream_update(&s, block, sizeof(block));
+	assert_true(sha256_stream_final(&s, d));
+	hex_of(d, hex);
+	assert_string_equal(hex, want[2]);
+}
+
+/* Every split of a message around the 64-byte block gives sha256()'s digest. */
+static void test_sha256_stream_splits(void **state)
+{
+	unsigned char msg[200], a[SHA256_LEN], b[SHA256_LEN];
+	struct sha256_stream s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 7 + 3);
+	for (size_t n = 0; n <= sizeof(msg); n += 13) {
+		assert_int_equal(sha256(msg, n, b), 0);
+		for (size_t cut = 0; cut <= n; cut++) {
+			sha256_stream_init(&s);
+			sha256_stream_update(&s, msg, cut);
+			sha256_stream_update(&s, msg + cut, n - cut);
+			assert_true(sha256_stream_final(&s, a));
+			assert_memory_equal(a, b, SHA256_LEN);
+		}
+	}
 }
 
 static void test_rfc4231(void **state)
@@ -128,6 +183,8 @@ static void test_shared_ctx(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sha256_stream_vectors),
+	    cmocka_unit_test(test_sha256_stream_splits),
 	    cmocka_unit_test(test_rfc4231),
 	    cmocka_unit_test(test_ctx_matches_one_shot),
 	    cmocka_unit_test(test_different_keys_differ),

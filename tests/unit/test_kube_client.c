@@ -351,20 +351,6 @@ static bool serve(void *ctx, int fd, const struct kube_fake_req *rq)
 	return !close_after;
 }
 
-static struct kube_client *client_for(int port, const char *token, const char *token_file)
-{
-	struct kube_config cfg = {0};
-	struct kube_client *k = NULL;
-	char server[64], *err = NULL;
-
-	(void)snprintf(server, sizeof(server), "http://127.0.0.1:%d/", port);
-	cfg.server = server;
-	cfg.token = (char *)token;
-	cfg.token_file = (char *)token_file;
-	assert_int_equal(kube_client_new(&cfg, &k, &err), 0);
-	return k;
-}
-
 static void test_requests(void **state)
 {
 	struct script s = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -376,7 +362,7 @@ static void test_requests(void **state)
 	(void)state;
 
 	f = kube_fake_start(serve, &s, &port);
-	k = client_for(port, "static-token", NULL);
+	k = kube_fake_client(port, "static-token", NULL);
 	kube_resp_init(&r);
 	assert_int_equal(kube_get(k, &KUBE_SECRETS, "ns", "s", &r), 0);
 	assert_int_equal(r.status, 200);
@@ -454,7 +440,7 @@ static void test_retry_on_stale_connection(void **state)
 	(void)state;
 
 	f = kube_fake_start(serve_then_drop, &s, &port);
-	k = client_for(port, NULL, NULL);
+	k = kube_fake_client(port, NULL, NULL);
 	kube_resp_init(&r);
 	assert_int_equal(kube_request(k, "GET", "/a", NULL, NULL, &r), 0);
 	assert_int_equal(kube_request(k, "GET", "/b", NULL, NULL, &r), 0);
@@ -466,7 +452,7 @@ static void test_retry_on_stale_connection(void **state)
 	kube_fake_stop(f);
 
 	/* Nothing listening: a transport failure with a reason. */
-	k = client_for(port, NULL, NULL);
+	k = kube_fake_client(port, NULL, NULL);
 	assert_int_equal(kube_request(k, "GET", "/a", NULL, NULL, &r), TROVE_ERR_UPSTREAM);
 	assert_int_equal(r.status, 0);
 	assert_non_null(r.error);
@@ -487,7 +473,7 @@ static void test_token_file_rotation(void **state)
 
 	test_write(tok, "first\n", 6);
 	f = kube_fake_start(serve, &s, &port);
-	k = client_for(port, NULL, tok);
+	k = kube_fake_client(port, NULL, tok);
 	kube_resp_init(&r);
 	assert_int_equal(kube_request(k, "GET", "/x", NULL, NULL, &r), 0);
 	assert_string_equal(s.last_auth, "Bearer first");
@@ -523,7 +509,7 @@ static void test_token_request(void **state)
 	(void)state;
 
 	f = kube_fake_start(serve, &s, &port);
-	k = client_for(port, "t", NULL);
+	k = kube_fake_client(port, "t", NULL);
 	assert_int_equal(kube_token_request(k, "app", "default", aud, 2, 3600, &token, &exp, &err), 0);
 	assert_string_equal(token, "eyJ.sa.tok");
 	assert_int_equal(exp, 1796589086);

@@ -290,18 +290,6 @@ static int watches(struct world *w)
 	return n;
 }
 
-static struct kube_client *client_for(int port)
-{
-	struct kube_config cfg = {0};
-	struct kube_client *k = NULL;
-	char server[64], *err = NULL;
-
-	(void)snprintf(server, sizeof(server), "http://127.0.0.1:%d", port);
-	cfg.server = server;
-	assert_int_equal(kube_client_new(&cfg, &k, &err), 0);
-	return k;
-}
-
 static void test_list_watch_relist(void **state)
 {
 	static const struct kube_resource things = {"x.test", "v1", "things", true};
@@ -316,7 +304,7 @@ static void test_list_watch_relist(void **state)
 	(void)state;
 
 	w.f = kube_fake_start(play, &w, &port);
-	k = client_for(port);
+	k = kube_fake_client(port, NULL, NULL);
 	assert_int_equal(kube_informer_start(k, &things, "ns", "app=web", 0, record, &l, &inf, &err), 0);
 	for (i = 0; i < 500 && (watches(&w) < 5 || count(&l) < 8); i++)
 		usleep(20 * 1000);
@@ -379,7 +367,7 @@ static void test_keep_metadata(void **state)
 	(void)state;
 
 	w.f = kube_fake_start(play, &w, &port);
-	k = client_for(port);
+	k = kube_fake_client(port, NULL, NULL);
 	assert_int_equal(kube_informer_start(k, &KUBE_SECRETS, NULL, NULL, KUBE_INFORMER_KEEP_METADATA, record, &l, &inf,
 	                                     &err),
 	                 0);
@@ -406,7 +394,7 @@ static void test_unreachable(void **state)
 {
 	struct log l = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct kube_informer *inf = NULL;
-	struct kube_client *k = client_for(1);
+	struct kube_client *k = kube_fake_client(1, NULL, NULL);
 	char *err = NULL;
 	long t0;
 	(void)state;

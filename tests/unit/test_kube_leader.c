@@ -138,18 +138,6 @@ static void on_stopped(void *ctx)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static struct kube_client *client_for(int port)
-{
-	struct kube_config cfg = {0};
-	struct kube_client *k = NULL;
-	char server[64], *err = NULL;
-
-	(void)snprintf(server, sizeof(server), "http://127.0.0.1:%d", port);
-	cfg.server = server;
-	assert_int_equal(kube_client_new(&cfg, &k, &err), 0);
-	return k;
-}
-
 static struct kube_leader *elect(struct kube_client *k, const char *id, struct replica *r)
 {
 	struct kube_leader_opts o = {.ns = "ops",
@@ -205,7 +193,7 @@ static void test_two_replicas(void **state)
 	(void)state;
 
 	f = kube_fake_start(serve, &s, &port);
-	k = client_for(port);
+	k = kube_fake_client(port, NULL, NULL);
 	a = elect(k, "pod-a_1", &ra);
 	assert_true(wait_for(a, true, 3000));
 	assert_string_equal(holder(&s, h, sizeof(h)), "pod-a_1");
@@ -280,7 +268,7 @@ static void test_dead_holder(void **state)
 	                     "\"renewTime\":\"2030-01-01T00:00:00.000000Z\",\"leaseTransitions\":4}}",
 	                     0, NULL);
 	f = kube_fake_start(serve, &s, &port);
-	k = client_for(port);
+	k = kube_fake_client(port, NULL, NULL);
 	t0 = api_conn_now_ms();
 	c = elect(k, "pod-c_3", &rc);
 	usleep(1200 * 1000);
@@ -297,7 +285,7 @@ static void test_dead_holder(void **state)
 	json_decref(s.lease);
 
 	/* Options that cannot work are refused. */
-	k = client_for(1);
+	k = kube_fake_client(1, NULL, NULL);
 	{
 		struct kube_leader_opts o = {.ns = "ops", .name = "x", .identity = "me", .lease_seconds = 5,
 		                             .renew_deadline_seconds = 6, .retry_seconds = 1};

@@ -73,7 +73,9 @@ static void test_block_collections(void **state)
 	same("\"quoted key\": 1\n'single': 2\n", "{\"quoted key\":1,\"single\":2}");
 	same("url: https://example.com:6443/x\nk:v: w", "{\"url\":\"https://example.com:6443/x\",\"k:v\":\"w\"}");
 	same("a:    spaced   \nb:\tx", "{\"a\":\"spaced\",\"b\":\"x\"}");
-	same("1: one\ntrue: yes", "{\"1\":\"one\",\"true\":\"yes\"}");
+	same("1: one\ntrue: yes\n0x1f: hex\n~: tilde", "{\"1\":\"one\",\"true\":\"yes\",\"0x1f\":\"hex\",\"~\":\"tilde\"}");
+	same("false: a\nFalse: b", "{\"false\":\"a\",\"False\":\"b\"}");
+	same("{1.0: x, 1: y, TRUE: z}", "{\"1.0\":\"x\",\"1\":\"y\",\"TRUE\":\"z\"}");
 	same("a: 1\r\nb: 2\r\n", "{\"a\":1,\"b\":2}");
 }
 

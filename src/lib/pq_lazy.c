@@ -1,8 +1,9 @@
 /* pq_lazy.c — libpq, loaded the first time it is used (pq_lazy.h).
  *
- * Each libpq function the PostgreSQL plugin calls is defined here and
- * forwards to the one in libpq.so.5, loaded with dlopen once under
- * pthread_once, as lib/curl_lazy.c does for libcurl. */
+ * Each libpq function Trove calls (the database engine's PostgreSQL
+ * plugin, the postgresql storage backend) is defined here and forwards to
+ * the one in libpq.so.5, loaded with dlopen once under pthread_once, as
+ * lib/curl_lazy.c does for libcurl. */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -36,6 +37,20 @@ struct pq_fns {
 	PQconninfoOption *(*conninfo_parse)(const char *, char **);
 	void (*conninfo_free)(PQconninfoOption *);
 	void (*freemem)(void *);
+	PGconn *(*connectdb_params)(const char *const *, const char *const *, int);
+	PGresult *(*exec)(PGconn *, const char *);
+	PGresult *(*exec_params)(PGconn *, const char *, int, const Oid *, const char *const *, const int *,
+	                         const int *, int);
+	PGresult *(*prepare)(PGconn *, const char *, const char *, int, const Oid *);
+	PGresult *(*exec_prepared)(PGconn *, const char *, int, const char *const *, const int *, const int *, int);
+	int (*ntuples)(const PGresult *);
+	char *(*getvalue)(const PGresult *, int, int);
+	int (*getlength)(const PGresult *, int, int);
+	int (*getisnull)(const PGresult *, int, int);
+	char *(*result_error_message)(const PGresult *);
+	PGTransactionStatusType (*transaction_status)(const PGconn *);
+	int (*send_prepare)(PGconn *, const char *, const char *, int, const Oid *);
+	int (*send_query_prepared)(PGconn *, const char *, int, const char *const *, const int *, const int *, int);
 };
 static struct pq_fns lib;
 static bool loaded;
@@ -66,6 +81,19 @@ static void load(void)
 		{"PQconninfoParse", offsetof(struct pq_fns, conninfo_parse)},
 		{"PQconninfoFree", offsetof(struct pq_fns, conninfo_free)},
 		{"PQfreemem", offsetof(struct pq_fns, freemem)},
+		{"PQconnectdbParams", offsetof(struct pq_fns, connectdb_params)},
+		{"PQexec", offsetof(struct pq_fns, exec)},
+		{"PQexecParams", offsetof(struct pq_fns, exec_params)},
+		{"PQprepare", offsetof(struct pq_fns, prepare)},
+		{"PQexecPrepared", offsetof(struct pq_fns, exec_prepared)},
+		{"PQntuples", offsetof(struct pq_fns, ntuples)},
+		{"PQgetvalue", offsetof(struct pq_fns, getvalue)},
+		{"PQgetlength", offsetof(struct pq_fns, getlength)},
+		{"PQgetisnull", offsetof(struct pq_fns, getisnull)},
+		{"PQresultErrorMessage", offsetof(struct pq_fns, result_error_message)},
+		{"PQtransactionStatus", offsetof(struct pq_fns, transaction_status)},
+		{"PQsendPrepare", offsetof(struct pq_fns, send_prepare)},
+		{"PQsendQueryPrepared", offsetof(struct pq_fns, send_query_prepared)},
 	};
 	if (!dl_table_load("libpq.so.5", syms, sizeof(syms) / sizeof(syms[0]), &lib))
 		return;
@@ -197,4 +225,76 @@ void PQfreemem(void *p)
 {
 	if (pq_lazy_load())
 		lib.freemem(p);
+}
+
+PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname)
+{
+	return pq_lazy_load() ? lib.connectdb_params(keywords, values, expand_dbname) : NULL;
+}
+
+PGresult *PQexec(PGconn *conn, const char *query)
+{
+	return pq_lazy_load() ? lib.exec(conn, query) : NULL;
+}
+
+PGresult *PQexecParams(PGconn *conn, const char *command, int nparams, const Oid *types,
+                       const char *const *values, const int *lengths, const int *formats, int result_format)
+{
+	return pq_lazy_load() ? lib.exec_params(conn, command, nparams, types, values, lengths, formats, result_format)
+	                      : NULL;
+}
+
+PGresult *PQprepare(PGconn *conn, const char *name, const char *query, int nparams, const Oid *types)
+{
+	return pq_lazy_load() ? lib.prepare(conn, name, query, nparams, types) : NULL;
+}
+
+PGresult *PQexecPrepared(PGconn *conn, const char *name, int nparams, const char *const *values,
+                         const int *lengths, const int *formats, int result_format)
+{
+	return pq_lazy_load() ? lib.exec_prepared(conn, name, nparams, values, lengths, formats, result_format) : NULL;
+}
+
+int PQntuples(const PGresult *res)
+{
+	return pq_lazy_load() ? lib.ntuples(res) : 0;
+}
+
+char *PQgetvalue(const PGresult *res, int row, int col)
+{
+	return pq_lazy_load() ? lib.getvalue(res, row, col) : NULL;
+}
+
+int PQgetlength(const PGresult *res, int row, int col)
+{
+	return pq_lazy_load() ? lib.getlength(res, row, col) : 0;
+}
+
+int PQgetisnull(const PGresult *res, int row, int col)
+{
+	return pq_lazy_load() ? lib.getisnull(res, row, col) : 1;
+}
+
+char *PQresultErrorMessage(const PGresult *res)
+{
+	static char unloaded[] = PQ_LAZY_UNLOADED;
+
+	return pq_lazy_load() ? lib.result_error_message(res) : unloaded;
+}
+
+PGTransactionStatusType PQtransactionStatus(const PGconn *conn)
+{
+	return pq_lazy_load() ? lib.transaction_status(conn) : PQTRANS_UNKNOWN;
+}
+
+int PQsendPrepare(PGconn *conn, const char *name, const char *query, int nparams, const Oid *types)
+{
+	return pq_lazy_load() ? lib.send_prepare(conn, name, query, nparams, types) : 0;
+}
+
+int PQsendQueryPrepared(PGconn *conn, const char *name, int nparams, const char *const *values, const int *lengths,
+                        const int *formats, int result_format)
+{
+	return pq_lazy_load() ? lib.send_query_prepared(conn, name, nparams, values, lengths, formats, result_format)
+	                      : 0;
 }

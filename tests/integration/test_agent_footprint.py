@@ -1,0 +1,83 @@
+"""`trove agent`'s footprint (docs/performance.md, "trove agent
+footprint"): an agent proxying with its cache on, over plain HTTP, maps
+none of the server's libraries (liblmdb, libargon2, libcurl, the database
+clients: each loaded on first use) and makes no OpenSSL algorithm fetch
+(the cache key is hashed without one), which keeps libcrypto's resident
+pages near what loading it costs and the whole agent near 5 MB. The RSS
+bounds are for release builds (a sanitizer's shadow memory is not the
+footprint); bench/agent/footprint.py gives the figures."""
+
+import subprocess
+import time
+
+import pytest
+import requests
+
+from agent_proc import start_agent
+from trove_harness import TROVE_BIN, free_port
+
+SERVER_LIBRARIES = ("liblmdb", "libargon2", "libcurl", "libpq", "libmariadb")
+
+
+def _sanitized():
+    out = subprocess.run(["nm", "-D", TROVE_BIN], capture_output=True, text=True).stdout
+    return "__asan_init" in out or "__tsan_init" in out
+
+
+def _resident_kib(pid):
+    """VmRSS, and the resident KiB of libcrypto's mappings, from smaps."""
+    total = crypto = 0
+    name = ""
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                name = line.split()[5] if len(line.split()) > 5 else ""
+            elif first == "Rss:":
+                kib = int(line.split()[1])
+                total += kib
+                if "libcrypto" in name:
+                    crypto += kib
+    return total, crypto
+
+
+@pytest.fixture
+def proxying_agent(procs, log_dir, tmp_path, dev_server):
+    """An agent with a tcp listener, the API proxy and its cache, after
+    requests through it (each one hashed into a cache key)."""
+    port = free_port()
+    agent = start_agent(procs, log_dir, tmp_path, f'''
+vault {{ address = "{dev_server.url}" }}
+listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+cache {{}}
+''')
+    url = f"http://127.0.0.1:{port}"
+    h = {"X-Vault-Token": dev_server.root_token}
+    r = requests.post(url + "/v1/secret/data/footprint", json={"data": {"a": "b"}}, headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.get(url + "/v1/secret/data/footprint", headers=h, timeout=30)
+    assert r.status_code == 200 and r.headers["X-Cache"] == "MISS", r.text
+    time.sleep(0.3)
+    return agent
+
+
+def test_agent_maps_none_of_the_servers_libraries(proxying_agent):
+    with open(f"/proc/{proxying_agent.pid}/maps") as f:
+        maps = f.read()
+    assert "libcrypto" in maps  # the check can see a library
+    for lib in SERVER_LIBRARIES:
+        assert lib not in maps, f"the agent mapped {lib}"
+
+
+def test_agent_over_http_makes_no_openssl_fetch(proxying_agent):
+    if _sanitized():
+        pytest.skip("a sanitizer build's shadow memory is not the footprint")
+    rss, crypto = _resident_kib(proxying_agent.pid)
+    # Loading libcrypto maps about 1.5 MiB of it; OpenSSL 3's first
+    # algorithm fetch (as EVP_sha256() for the cache key did) about 2 MiB
+    # more, and the agent then was 7.3 MiB.
+    assert crypto <= 2560, f"libcrypto resident: {crypto} KiB"
+    assert rss <= 6 * 1024, f"agent RSS {rss} KiB"
