@@ -91,12 +91,13 @@ static void copy_config(struct api_config *dst, const struct api_config *src)
 
 	*dst = *src;
 	dst->address = NULL;
-	dst->token = dst->ca_cert = dst->ca_path = dst->client_cert = dst->client_key = NULL;
+	dst->token = dst->ca_cert = dst->ca_path = dst->ca_pem = dst->client_cert = dst->client_key = NULL;
 	dst->tls_server_name = dst->namespace_name = dst->wrap_ttl = NULL;
 	api_config_set(&dst->address, src->address);
 	api_config_set(&dst->token, src->token);
 	api_config_set(&dst->ca_cert, src->ca_cert);
 	api_config_set(&dst->ca_path, src->ca_path);
+	api_config_set(&dst->ca_pem, src->ca_pem);
 	api_config_set(&dst->client_cert, src->client_cert);
 	api_config_set(&dst->client_key, src->client_key);
 	api_config_set(&dst->tls_server_name, src->tls_server_name);

@@ -42,6 +42,7 @@ void api_config_release(struct api_config *cfg)
 	api_config_set(&cfg->token, NULL);
 	api_config_set(&cfg->ca_cert, NULL);
 	api_config_set(&cfg->ca_path, NULL);
+	api_config_set(&cfg->ca_pem, NULL);
 	api_config_set(&cfg->client_cert, NULL);
 	api_config_set(&cfg->client_key, NULL);
 	api_config_set(&cfg->tls_server_name, NULL);

@@ -28,6 +28,8 @@ struct api_config {
 	char *token;           /* NULL: send no X-Vault-Token */
 	char *ca_cert;         /* PEM bundle file; takes precedence over ca_path */
 	char *ca_path;         /* directory of PEM files */
+	char *ca_pem;          /* PEM bundle text held in memory (a Secret's
+	                        * ca.crt); wins over ca_cert and ca_path */
 	char *client_cert;     /* PEM certificate for TLS client auth */
 	char *client_key;      /* its unencrypted PEM key */
 	char *tls_server_name; /* name sent in SNI and checked in the certificate */

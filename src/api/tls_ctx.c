@@ -72,6 +72,24 @@ static void load_system_store(SSL_CTX *ctx)
 	ERR_clear_error();
 }
 
+static int pem_certs(const char *pem, STACK_OF(X509) **out);
+
+/* Adds every certificate of the PEM text pem to ctx's store. False when
+ * none could be read. */
+static bool load_pem_text(SSL_CTX *ctx, const char *pem)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	bool ok = pem_certs(pem, &certs) > 0;
+	int i;
+
+	for (i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = X509_STORE_add_cert(store, sk_X509_value(certs, i)) == 1;
+	sk_X509_pop_free(certs, X509_free);
+	ERR_clear_error();
+	return ok;
+}
+
 int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c)
 {
 	SSL_CTX *ctx;
@@ -87,7 +105,10 @@ int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_con
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (!cfg->tls_skip_verify) {
-		if (cfg->ca_cert) {
+		if (cfg->ca_pem) {
+			if (!load_pem_text(ctx, cfg->ca_pem))
+				return tls_failed(c, ctx, "could not read the CA certificate", "(PEM text)");
+		} else if (cfg->ca_cert) {
 			if (SSL_CTX_load_verify_locations(ctx, cfg->ca_cert, NULL) != 1)
 				return tls_failed(c, ctx, "could not read the CA certificate file",
 				                  cfg->ca_cert);

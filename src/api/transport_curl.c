@@ -181,7 +181,11 @@ static int set_options(struct api_curl *t, const struct api_wire *w, const char 
 
 	/* A CA file wins over a CA directory, as in Vault's client
 	 * (go-rootcerts reads CAPath only without a CAFile). */
-	if (cfg->ca_cert)
+	if (cfg->ca_pem) {
+		struct curl_blob blob = {cfg->ca_pem, strlen(cfg->ca_pem), CURL_BLOB_COPY};
+
+		SET(CURLOPT_CAINFO_BLOB, &blob);
+	} else if (cfg->ca_cert)
 		SET(CURLOPT_CAINFO, cfg->ca_cert);
 	else if (cfg->ca_path)
 		SET(CURLOPT_CAPATH, cfg->ca_path);
