@@ -29,14 +29,6 @@ LEASE = "trove-test-lease"
 LEASE_SECONDS = 15  # client-go's, which the operator uses
 
 
-def _has_command():
-    p = subprocess.run([TROVE_BIN, "secrets-operator", "-h"], capture_output=True, text=True, timeout=30)
-    return p.returncode == 0 and "Usage: trove secrets-operator" in p.stdout
-
-
-# main.c reaches the operator only once its reconcilers are in the build.
-pytestmark = pytest.mark.skipif(not _has_command(), reason="this trove has no secrets-operator command yet")
-
 
 @pytest.fixture
 def api(tmp_path):
