@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "cli/cli.h"
+#include "operator/operator.h"
 #include "secure.h"
 #include "server/migrate.h"
 #include "server/server.h"
@@ -57,6 +58,7 @@ static const struct command commands[] = {
     {"pki", "Issue intermediate CAs, check which issuer signed what, health-check mounts", cmd_pki, false},
     {"policy", "Write, read, list, delete and format ACL policies", cmd_policy, false},
     {"secrets", "Enable, list, tune, move and disable secrets engines", cmd_secrets, false},
+    {"secrets-operator", "Run the Kubernetes operator: sync secrets into Kubernetes Secrets", operator_main, false},
     {"token", "Create, look up, renew and revoke tokens", cmd_token, false},
     {"unwrap", "Unwrap a response-wrapped secret", cmd_unwrap, false},
     {"version", "Print the Trove version", cmd_version, false},
