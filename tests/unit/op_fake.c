@@ -343,7 +343,7 @@ char *fake_secret_value(const char *ns, const char *name, const char *key)
 
 /* ---- Trove ------------------------------------------------------------------- */
 
-static int reply(struct api_response *resp, long status, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int reply(struct api_response *resp, long status, const char *fmt, ...)
 {
 	va_list ap;
 
