@@ -34,7 +34,7 @@ die() {
 build_pkgs=(meson ninja-build pkg-config gcc clang libh2o-evloop-dev libjansson-dev libp11-kit-dev
 	liblmdb-dev libssl-dev libcurl4-openssl-dev libcmocka-dev libclang-rt-14-dev libargon2-dev
 	libpq-dev libmariadb-dev)
-test_pkgs=(python3 python3-pytest python3-hvac python3-requests python3-cryptography python3-jwt python3-botocore python3-yaml
+test_pkgs=(python3 python3-pytest python3-pytest-xdist python3-hvac python3-requests python3-cryptography python3-jwt python3-botocore python3-yaml
 	wrk nginx-light lmdb-utils openssl procps util-linux certbot lego
 	postgresql mariadb-server chromium softhsm2)
 
@@ -161,7 +161,7 @@ if [ "$want_test" = 1 ]; then
 	for m in $(node_missing); do
 		problems+=("npm package $m in tests/integration/node")
 	done
-	for mod in pytest hvac requests cryptography botocore jwt yaml; do
+	for mod in pytest xdist hvac requests cryptography botocore jwt yaml; do
 		/usr/bin/python3 -c "import $mod" >/dev/null 2>&1 ||
 			problems+=("python module $mod for /usr/bin/python3 (package python3-$mod)")
 	done

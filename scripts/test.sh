@@ -14,7 +14,8 @@
 #
 # Knobs (environment): FUZZ_SECONDS (20), TROVE_TEST_BUDGET seconds after
 # which the optional release-build integration pass is skipped (720),
-# TROVE_TEST_SKIP_FUZZ=1, TROVE_TEST_JOBS (ninja/meson parallelism).
+# TROVE_TEST_SKIP_FUZZ=1, TROVE_TEST_JOBS (ninja/meson parallelism),
+# TROVE_TEST_PYTEST_WORKERS (integration test processes; TROVE_TEST_JOBS).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -31,6 +32,7 @@ mkdir -p "$LOGS"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 BUDGET=${TROVE_TEST_BUDGET:-720}
 JOBS=${TROVE_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+PYTEST_WORKERS=${TROVE_TEST_PYTEST_WORKERS:-$JOBS}
 PY=/usr/bin/python3
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:print_summary=1}
@@ -140,8 +142,12 @@ integration() {
 		bad 1 "integration $name (binary $bin missing)"
 		return
 	fi
+	# Test files run on PYTEST_WORKERS processes (one per core), each file
+	# whole on one worker, so a module's started services (PostgreSQL,
+	# the Kubernetes stand-in, ports 80/443 for ACME) stay its own.
 	TROVE_BIN="$ROOT/$bin" TROVE_TEST_LOGS="$LOGS/integration-$name" \
-		timeout --kill-after=30 1200 "$PY" -m pytest tests/integration \
+		timeout --kill-after=30 2400 "$PY" -m pytest tests/integration \
+		-n "$PYTEST_WORKERS" --dist loadfile \
 		-q -rfE -p no:cacheprovider --junitxml="$xml" -o junit_family=xunit2 \
 		2>&1 | tee "$LOGS/integration-$name.log" | tail -n 80
 	local rc=${PIPESTATUS[0]}
