@@ -216,3 +216,23 @@ def test_leader_election_between_two_processes(api):
         for d in (a, b):
             if d.p.poll() is None:
                 d.kill()
+
+
+def test_informer_cache_leaves_out_managed_fields(tmp_path):
+    # The real API server sets managedFields on every object; the informer
+    # hands them to its function but does not keep them in its cache.
+    a = KubeAPIServer(tmp_path, bookmark_seconds=0.5, managed_fields=True).start()
+    try:
+        a.kubeconfig = a.write_kubeconfig(tmp_path / "kubeconfig")
+        a.namespace("app")
+        a.create("v1", "secrets", "app", secret("listed"))
+        assert a.get("v1", "secrets", "app", "listed")["metadata"]["managedFields"][0]["fieldsType"] == "FieldsV1"
+        w = Driver(a, "watch", "", "v1", "secrets", "app")
+        first = w.until(lambda m: m.get("synced"))
+        assert [m["managed"] for m in first if "event" in m] == [True]
+        a.create("v1", "secrets", "app", secret("watched"))
+        assert w.until(lambda m: m.get("name") == "watched")[-1]["managed"] is True
+        rest = w.close()
+        assert rest[-2:] == [{"cached_managed": 0}, {"cached": 2}]
+    finally:
+        a.stop()
