@@ -742,6 +742,7 @@ class KubeAPIServer:
         self.user_rules = {}  # username (e.g. system:serviceaccount:ns:sa) -> [Rule]
         self.bookmark_seconds = bookmark_seconds
         self.managed_fields = managed_fields
+        self.on_watch = None  # test hook: called with (kind, query) as a watch request arrives
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.kinds = {}  # (group, version, plural) -> Kind
@@ -1680,6 +1681,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _watch(self, k, ns, name, q):
         api = self.server_api
+        if api.on_watch:
+            api.on_watch(k, q)
         match = self._selectors(k, q)
         want = lambda o: ((ns is None or o["metadata"].get("namespace") == ns)
                           and (name is None or o["metadata"]["name"] == name) and match(o))

@@ -10,6 +10,7 @@ processes over a Lease."""
 import json
 import os
 import queue
+import random
 import subprocess
 import threading
 import time
@@ -236,3 +237,39 @@ def test_informer_cache_leaves_out_managed_fields(tmp_path):
         assert rest[-2:] == [{"cached_managed": 0}, {"cached": 2}]
     finally:
         a.stop()
+
+
+def test_informer_sees_objects_made_as_its_watch_opens(api):
+    # Each round cuts the watch (and every other round compacts the
+    # history, so a list comes first) and makes two objects as the resumed
+    # watch arrives: one before the stand-in reads its history for it, one
+    # a few milliseconds later, while the answer starts. Every object is
+    # delivered, once.
+    pending = []
+
+    def on_watch(kind, q):
+        with api.lock:
+            todo, pending[:] = list(pending), []
+        for name in todo:
+            api.create("v1", "secrets", "app", secret(name + "-a"))
+            threading.Timer(random.random() * 0.01, api.create, ("v1", "secrets", "app", secret(name + "-b"))).start()
+
+    api.on_watch = on_watch
+    w = Driver(api, "watch", "", "v1", "secrets", "app")
+    try:
+        w.until(lambda m: m.get("synced"))
+        names = [f"w{i}" for i in range(16)]
+        for i, name in enumerate(names):
+            with api.lock:
+                pending.append(name)
+            api.drop_watches()
+            if i % 2:
+                api.compact()
+            want = {name + "-a", name + "-b"}
+            w.until(lambda m: want.discard(m.get("name")) or not want, timeout=5)
+        assert w.quiet(0.5) == []
+        rest = w.close()
+        assert rest[-1] == {"cached": 2 * len(names)}
+    finally:
+        if w.p.poll() is None:
+            w.kill()
