@@ -76,22 +76,51 @@ static void backoff(struct kube_informer *inf)
 	kube_wait(&inf->mu, &inf->cv, &inf->stop, ms);
 }
 
-/* What the cache keeps of obj (a new reference). */
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+/* A shallow copy of md without managedFields and the last-applied
+ * annotation (a new reference). */
+static json_t *trimmed_metadata(const json_t *md)
+{
+	json_t *t = json_is_object(md) ? json_copy((json_t *)md) : json_object();
+	json_t *ann = json_object_get(t, "annotations");
+
+	(void)json_object_del(t, "managedFields");
+	if (json_object_get(ann, LAST_APPLIED)) {
+		ann = json_copy(ann);
+		(void)json_object_del(ann, LAST_APPLIED);
+		if (json_object_size(ann) == 0)
+			(void)json_object_del(t, "annotations");
+		else
+			(void)json_object_set(t, "annotations", ann);
+		json_decref(ann);
+	}
+	return t;
+}
+
+/* What the cache keeps of obj (a new reference): never metadata's
+ * managedFields nor kubectl's last-applied-configuration annotation (the
+ * API server's and kubectl's bookkeeping, often larger than the object;
+ * nothing in the operator reads them), and with KEEP_METADATA only
+ * apiVersion, kind and metadata. Values are shared with obj, not copied. */
 static json_t *kept(const struct kube_informer *inf, json_t *obj)
 {
-	json_t *t, *md;
+	const json_t *md = json_object_get(obj, "metadata");
+	json_t *t;
 
-	if (!(inf->flags & KUBE_INFORMER_KEEP_METADATA))
-		return json_incref(obj);
-	t = json_object();
-	md = json_object();
-	(void)json_object_update(md, json_object_get(obj, "metadata"));
-	(void)json_object_del(md, "managedFields");
-	if (json_object_get(obj, "apiVersion"))
-		json_object_set(t, "apiVersion", json_object_get(obj, "apiVersion"));
-	if (json_object_get(obj, "kind"))
-		json_object_set(t, "kind", json_object_get(obj, "kind"));
-	json_object_set_new(t, "metadata", md);
+	if (!(inf->flags & KUBE_INFORMER_KEEP_METADATA)) {
+		if (!json_object_get(md, "managedFields") &&
+		    !json_object_get(json_object_get(md, "annotations"), LAST_APPLIED))
+			return json_incref(obj);
+		t = json_copy(obj);
+	} else {
+		t = json_object();
+		if (json_object_get(obj, "apiVersion"))
+			json_object_set(t, "apiVersion", json_object_get(obj, "apiVersion"));
+		if (json_object_get(obj, "kind"))
+			json_object_set(t, "kind", json_object_get(obj, "kind"));
+	}
+	json_object_set_new(t, "metadata", trimmed_metadata(md));
 	return t;
 }
 

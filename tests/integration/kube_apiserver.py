@@ -29,7 +29,10 @@ metadata, Secret and Event validation; dry runs; server-side printing
 create and helm send for a few kinds; TokenRequest and TokenReview; an
 authorization table per token; events kept. Every request is logged in
 .requests. Test hooks: compact(), drop_watches(), stop() and
-start(port) for a restart with the objects kept.
+start(port) for a restart with the objects kept. With managed_fields=True
+every write sets metadata.managedFields as the real server does (one
+FieldsV1 entry naming the fields the object has), so clients see the
+bookkeeping they must not keep.
 """
 
 import base64
@@ -730,7 +733,7 @@ class KubeAPIServer:
 
     HISTORY = 5000
 
-    def __init__(self, tmp_path=None, bookmark_seconds=5.0):
+    def __init__(self, tmp_path=None, bookmark_seconds=5.0, managed_fields=False):
         self.tmp = Path(tmp_path or tempfile.mkdtemp(prefix="kube-api-"))
         self.auth = k8s_api.K8sAPI(self.tmp)  # certificates and the service-account signer
         self.ca_pem = self.auth.ca_pem
@@ -738,6 +741,8 @@ class KubeAPIServer:
         self.tokens = {self.admin_token: ("kubernetes-admin", [Rule(["*"], ["*"])])}
         self.user_rules = {}  # username (e.g. system:serviceaccount:ns:sa) -> [Rule]
         self.bookmark_seconds = bookmark_seconds
+        self.managed_fields = managed_fields
+        self.on_watch = None  # test hook: called with (kind, query) as a watch request arrives
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.kinds = {}  # (group, version, plural) -> Kind
@@ -878,6 +883,21 @@ class KubeAPIServer:
     def _next_rv(self):
         self.rv += 1
         return self.rv
+
+    def _manage(self, k, obj):
+        """metadata.managedFields as the real server writes it (managed_fields=True)."""
+        if not self.managed_fields:
+            return
+
+        def fields(v):
+            return {f"f:{a}": fields(b) for a, b in v.items()} if isinstance(v, dict) else {}
+        body = {a: b for a, b in obj.items() if a not in ("apiVersion", "kind")}
+        md = {a: b for a, b in obj["metadata"].items()
+              if a in ("labels", "annotations", "finalizers", "ownerReferences")}
+        body["metadata"] = md
+        obj["metadata"]["managedFields"] = [{
+            "manager": "trove-stand-in-client", "operation": "Update", "apiVersion": k.api_version,
+            "time": now_time(), "fieldsType": "FieldsV1", "fieldsV1": fields(body)}]
 
     def _record(self, type_, k, obj, old=None):
         ev = Event(int(obj["metadata"]["resourceVersion"]), type_, (k.group, k.plural), copy.deepcopy(obj),
@@ -1069,6 +1089,7 @@ class KubeAPIServer:
                 md.pop("namespace", None)
             if k.spec:
                 md["generation"] = 1
+            self._manage(k, obj)
             if k.kind == "Namespace":
                 md.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
                 obj["spec"] = {"finalizers": ["kubernetes"]}
@@ -1146,8 +1167,11 @@ class KubeAPIServer:
                 new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
             if k.kind == "CustomResourceDefinition":
                 self._serve_crd(new)
+            if self.managed_fields and "managedFields" not in new["metadata"] and "managedFields" in cur["metadata"]:
+                new["metadata"]["managedFields"] = cur["metadata"]["managedFields"]  # left out: kept
             if {**new, "metadata": {**new["metadata"], "resourceVersion": cur["metadata"]["resourceVersion"]}} == cur:
                 return copy.deepcopy(cur)  # no change: no new resourceVersion, no event
+            self._manage(k, new)
             new["metadata"]["resourceVersion"] = str(self._next_rv())
             self._bucket(k)[(ns, name)] = new
             self._record("MODIFIED", k, new, copy.deepcopy(cur))
@@ -1657,6 +1681,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _watch(self, k, ns, name, q):
         api = self.server_api
+        if api.on_watch:
+            api.on_watch(k, q)
         match = self._selectors(k, q)
         want = lambda o: ((ns is None or o["metadata"].get("namespace") == ns)
                           and (name is None or o["metadata"]["name"] == name) and match(o))

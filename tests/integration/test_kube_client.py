@@ -10,6 +10,7 @@ processes over a Lease."""
 import json
 import os
 import queue
+import random
 import subprocess
 import threading
 import time
@@ -216,3 +217,59 @@ def test_leader_election_between_two_processes(api):
         for d in (a, b):
             if d.p.poll() is None:
                 d.kill()
+
+
+def test_informer_cache_leaves_out_managed_fields(tmp_path):
+    # The real API server sets managedFields on every object; the informer
+    # hands them to its function but does not keep them in its cache.
+    a = KubeAPIServer(tmp_path, bookmark_seconds=0.5, managed_fields=True).start()
+    try:
+        a.kubeconfig = a.write_kubeconfig(tmp_path / "kubeconfig")
+        a.namespace("app")
+        a.create("v1", "secrets", "app", secret("listed"))
+        assert a.get("v1", "secrets", "app", "listed")["metadata"]["managedFields"][0]["fieldsType"] == "FieldsV1"
+        w = Driver(a, "watch", "", "v1", "secrets", "app")
+        first = w.until(lambda m: m.get("synced"))
+        assert [m["managed"] for m in first if "event" in m] == [True]
+        a.create("v1", "secrets", "app", secret("watched"))
+        assert w.until(lambda m: m.get("name") == "watched")[-1]["managed"] is True
+        rest = w.close()
+        assert rest[-2:] == [{"cached_managed": 0}, {"cached": 2}]
+    finally:
+        a.stop()
+
+
+def test_informer_sees_objects_made_as_its_watch_opens(api):
+    # Each round cuts the watch (and every other round compacts the
+    # history, so a list comes first) and makes two objects as the resumed
+    # watch arrives: one before the stand-in reads its history for it, one
+    # a few milliseconds later, while the answer starts. Every object is
+    # delivered, once.
+    pending = []
+
+    def on_watch(kind, q):
+        with api.lock:
+            todo, pending[:] = list(pending), []
+        for name in todo:
+            api.create("v1", "secrets", "app", secret(name + "-a"))
+            threading.Timer(random.random() * 0.01, api.create, ("v1", "secrets", "app", secret(name + "-b"))).start()
+
+    api.on_watch = on_watch
+    w = Driver(api, "watch", "", "v1", "secrets", "app")
+    try:
+        w.until(lambda m: m.get("synced"))
+        names = [f"w{i}" for i in range(16)]
+        for i, name in enumerate(names):
+            with api.lock:
+                pending.append(name)
+            api.drop_watches()
+            if i % 2:
+                api.compact()
+            want = {name + "-a", name + "-b"}
+            w.until(lambda m: want.discard(m.get("name")) or not want, timeout=5)
+        assert w.quiet(0.5) == []
+        rest = w.close()
+        assert rest[-1] == {"cached": 2 * len(names)}
+    finally:
+        if w.p.poll() is None:
+            w.kill()

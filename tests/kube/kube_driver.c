@@ -7,8 +7,10 @@
  *       a TokenRequest; prints {"token": ..., "expires_at": N}
  *   kube_driver KUBECONFIG watch|watch-meta GROUP VERSION PLURAL NS|-
  *       an informer (watch-meta: KUBE_INFORMER_KEEP_METADATA); prints {"synced": true} once, then one line per
- *       event {"event": "ADDED", "ns", "name", "rv"}; stops when stdin
- *       closes, printing {"cached": N}
+ *       event {"event": "ADDED", "ns", "name", "rv", "managed": bool}
+ *       (managed: the object had metadata.managedFields); stops when
+ *       stdin closes, printing {"cached_managed": N} (cached objects
+ *       still holding managedFields) and {"cached": N}
  *   kube_driver KUBECONFIG elect NS NAME IDENTITY
  *       a leader elector (lease 3 s, renew deadline 2 s, retry 1 s);
  *       prints {"leading": true|false} as that changes; stops (releasing)
@@ -51,11 +53,12 @@ static void on_event(void *ctx, enum kube_event ev, const json_t *obj)
 	const json_t *md = json_object_get(obj, "metadata");
 	(void)ctx;
 
-	emit(json_pack("{s:s, s:s?, s:s?, s:s?}", "event",
+	emit(json_pack("{s:s, s:s?, s:s?, s:s?, s:b}", "event",
 	               ev == KUBE_ADDED ? "ADDED" : ev == KUBE_MODIFIED ? "MODIFIED" : "DELETED", "ns",
 	               json_string_value(json_object_get(md, "namespace")), "name",
 	               json_string_value(json_object_get(md, "name")), "rv",
-	               json_string_value(json_object_get(md, "resourceVersion"))));
+	               json_string_value(json_object_get(md, "resourceVersion")), "managed",
+	               json_object_get(md, "managedFields") != NULL));
 }
 
 static void on_started(void *ctx)
@@ -74,8 +77,9 @@ static int watch(struct kube_client *k, char **argv, unsigned flags)
 {
 	struct kube_resource res = {argv[0], argv[1], argv[2], strcmp(argv[3], "-") != 0};
 	struct kube_informer *inf = NULL;
-	json_t *all;
+	json_t *all, *obj;
 	char *err = NULL;
+	size_t j, managed = 0;
 	int i;
 
 	if (kube_informer_start(k, &res, res.namespaced ? argv[3] : NULL, NULL, flags, on_event, NULL, &inf, &err) != 0) {
@@ -87,6 +91,9 @@ static int watch(struct kube_client *k, char **argv, unsigned flags)
 	emit(json_pack("{s:b}", "synced", kube_informer_synced(inf)));
 	wait_stdin_closed();
 	all = kube_informer_list(inf);
+	json_array_foreach(all, j, obj)
+		managed += json_object_get(json_object_get(obj, "metadata"), "managedFields") != NULL;
+	emit(json_pack("{s:I}", "cached_managed", (json_int_t)managed));
 	emit(json_pack("{s:I}", "cached", (json_int_t)json_array_size(all)));
 	json_decref(all);
 	kube_informer_stop(inf);

@@ -164,7 +164,9 @@ static void list_answer(struct world *w, int fd, const char *path)
 	if (w->secrets) {
 		kube_fake_reply(fd, 200, "{\"kind\":\"SecretList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"3\"},"
 		                         "\"items\":[{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s\",\"resourceVersion\":\"2\","
-		                         "\"managedFields\":[{\"manager\":\"kubectl\"}]},\"data\":{\"k\":\"c2VjcmV0\"}}]}");
+		                         "\"managedFields\":[{\"manager\":\"kubectl\"}],\"annotations\":{\"keep\":\"me\","
+		                         "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"}},"
+		                         "\"data\":{\"k\":\"c2VjcmV0\"}}]}");
 		return;
 	}
 	if (w->phase == 0 && !second)
@@ -242,7 +244,7 @@ struct log {
 	pthread_mutex_t mu;
 	char lines[64][128];
 	int n;
-	bool saw_data;
+	bool saw_data, saw_managed;
 };
 
 static void record(void *ctx, enum kube_event ev, const json_t *obj)
@@ -257,6 +259,8 @@ static void record(void *ctx, enum kube_event ev, const json_t *obj)
 		               json_string_value(json_object_get(md, "resourceVersion")));
 	if (json_object_get(obj, "data"))
 		l->saw_data = true;
+	if (json_object_get(md, "managedFields"))
+		l->saw_managed = true;
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -388,6 +392,40 @@ static void test_keep_metadata(void **state)
 	kube_client_free(k);
 }
 
+/* Every informer's cache leaves out managedFields and kubectl's
+ * last-applied-configuration annotation; the function sees them. */
+static void test_cache_drops_bookkeeping(void **state)
+{
+	struct world w = {.mu = PTHREAD_MUTEX_INITIALIZER, .secrets = true};
+	struct log l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct kube_informer *inf = NULL;
+	struct kube_client *k;
+	char *err = NULL;
+	json_t *o, *md;
+	int port, i;
+	(void)state;
+
+	w.f = kube_fake_start(play, &w, &port);
+	k = kube_fake_client(port, NULL, NULL);
+	assert_int_equal(kube_informer_start(k, &KUBE_SECRETS, NULL, NULL, 0, record, &l, &inf, &err), 0);
+	for (i = 0; i < 250 && (count(&l) < 1 || watches(&w) < 1); i++)
+		usleep(20 * 1000);
+	assert_string_equal(l.lines[0], "ADDED ns/s 2");
+	assert_true(l.saw_managed);
+	o = kube_informer_get(inf, "ns", "s");
+	assert_non_null(o);
+	md = json_object_get(o, "metadata");
+	assert_null(json_object_get(md, "managedFields"));
+	assert_null(json_object_get(json_object_get(md, "annotations"), "kubectl.kubernetes.io/last-applied-configuration"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(md, "annotations"), "keep")), "me");
+	assert_string_equal(json_string_value(json_object_get(md, "resourceVersion")), "2");
+	assert_non_null(json_object_get(o, "data"));
+	json_decref(o);
+	kube_informer_stop(inf);
+	kube_fake_stop(w.f);
+	kube_client_free(k);
+}
+
 /* Nothing listening: the informer keeps trying (backing off) and stops
  * at once when told. */
 static void test_unreachable(void **state)
@@ -419,6 +457,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_watch_decoder),     cmocka_unit_test(test_cache),
 	    cmocka_unit_test(test_list_watch_relist), cmocka_unit_test(test_keep_metadata),
+	    cmocka_unit_test(test_cache_drops_bookkeeping),
 	    cmocka_unit_test(test_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
