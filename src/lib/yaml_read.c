@@ -318,6 +318,8 @@ static int code_escape(struct yr *p, struct buf *b)
 	}
 	if (cp > 0x10FFFF)
 		return fail(p, "an escape past U+10FFFF");
+	if (cp == 0)
+		return fail(p, "an escape of NUL (U+0000): a string cannot hold it");
 	return put_utf8(b, cp);
 }
 
@@ -332,6 +334,8 @@ static int simple_escape(struct yr *p, struct buf *b)
 
 	if (e == 'x' || e == 'u' || e == 'U')
 		return code_escape(p, b);
+	if (e == '0')
+		return fail(p, "an escape of NUL (\\0): a string cannot hold it");
 	p->i++;
 	for (k = 0; k < sizeof(named) / sizeof(named[0]); k++)
 		if ((unsigned long)e == named[k][0])

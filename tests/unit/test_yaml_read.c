@@ -118,8 +118,10 @@ static void test_quoted(void **state)
 {
 	(void)state;
 	same("'it''s'", "\"it's\"");
-	same("\"\\\"q\\\" \\\\ \\/ \\t \\n \\r \\0 \\a \\b \\v \\f \\e \\ \"",
-	     "\"\\\"q\\\" \\\\ / \\t \\n \\r \\u0000 \\u0007 \\b \\u000b \\f \\u001b  \"");
+	same("\"\\\"q\\\" \\\\ \\/ \\t \\n \\r \\a \\b \\v \\f \\e \\ \"",
+	     "\"\\\"q\\\" \\\\ / \\t \\n \\r \\u0007 \\b \\u000b \\f \\u001b  \"");
+	refused("\"a\\0b\"", "NUL");
+	refused("\"a\\u0000b\"", "NUL");
 	same("\"\\x41\\u00e9\\U0001F600\\ud83d\\ude00\"", "\"A\\u00e9\\ud83d\\ude00\\ud83d\\ude00\"");
 	same("\"\\N\\_\\L\\P\"", "\"\\u0085\\u00a0\\u2028\\u2029\"");
 	same("\"one  \n   two\n\n  three\"", "\"one two\\nthree\"");
