@@ -19,6 +19,7 @@
 #include "api/http_response.h"
 #include "api/net_conn.h"
 #include "api/transport_native.h"
+#include "api/url_parts.h"
 #include "err.h"
 #include "secure.h"
 
@@ -28,19 +29,10 @@
 #define CONNECT_TIMEOUT_MS 30000L /* as the libcurl transport's connect timeout */
 #define MAX_REDIRECTS 1
 
-/* A URL taken apart. */
-struct target {
-	bool https;
-	char host[256]; /* without brackets */
-	char port[8];
-	char authority[272]; /* host[:port] as written, for Host: */
-	const char *path;    /* request target, from '/' (or "" for "/") */
-};
-
 struct api_native {
 	const struct api_config *cfg;
 	bool https;         /* the address is https: no redirect to http */
-	struct target home; /* the address's host and port */
+	struct api_url home; /* the address's host and port */
 	SSL_CTX *tls;       /* made at the first https connection */
 	struct api_conn conn;
 	char origin[600]; /* what conn is connected to; "" when closed */
@@ -52,64 +44,13 @@ static bool has_iprefix(const char *s, const char *p)
 	return strncasecmp(s, p, strlen(p)) == 0;
 }
 
-/* Parses scheme://host[:port][/path][?query]. 0 or TROVE_ERR_INVALID. */
-static int parse_url(const char *url, struct target *t)
-{
-	const char *a, *end, *h, *hend, *port = NULL;
-	size_t i;
-	long v = 0;
-
-	memset(t, 0, sizeof(*t));
-	if (has_iprefix(url, "https://"))
-		t->https = true;
-	else if (!has_iprefix(url, "http://"))
-		return TROVE_ERR_INVALID;
-	a = url + (t->https ? 8 : 7);
-	end = a + strcspn(a, "/?#");
-	if (end == a || memchr(a, '@', (size_t)(end - a)) != NULL ||
-	    (size_t)(end - a) >= sizeof(t->authority))
-		return TROVE_ERR_INVALID;
-	if (*a == '[') {
-		h = a + 1;
-		hend = memchr(h, ']', (size_t)(end - h));
-		if (hend == NULL || (hend + 1 < end && hend[1] != ':'))
-			return TROVE_ERR_INVALID;
-		port = hend + 1 < end ? hend + 2 : NULL;
-	} else {
-		h = a;
-		hend = memchr(a, ':', (size_t)(end - a));
-		port = hend ? hend + 1 : NULL;
-		hend = hend ? hend : end;
-	}
-	if (hend == h || (size_t)(hend - h) >= sizeof(t->host))
-		return TROVE_ERR_INVALID;
-	memcpy(t->host, h, (size_t)(hend - h));
-	if (port) {
-		if (port == end || end - port > 5)
-			return TROVE_ERR_INVALID;
-		for (i = 0; port + i < end; i++) {
-			if (port[i] < '0' || port[i] > '9')
-				return TROVE_ERR_INVALID;
-			v = v * 10 + (port[i] - '0');
-		}
-		if (v < 1 || v > 65535)
-			return TROVE_ERR_INVALID;
-		(void)snprintf(t->port, sizeof(t->port), "%ld", v);
-	} else {
-		(void)snprintf(t->port, sizeof(t->port), "%s", t->https ? "443" : "80");
-	}
-	memcpy(t->authority, a, (size_t)(end - a));
-	t->path = end;
-	return 0;
-}
-
 int api_native_new(const struct api_config *cfg, struct api_native **out)
 {
 	struct api_native *t = xcalloc(1, sizeof(*t));
 
 	t->cfg = cfg;
 	t->https = has_iprefix(cfg->address, "https://");
-	(void)parse_url(cfg->address, &t->home); /* checked by api_client_new */
+	(void)api_url_parse(cfg->address, &t->home); /* checked by api_client_new */
 	api_conn_init(&t->conn);
 	*out = t;
 	return 0;
@@ -134,7 +75,7 @@ void api_native_free(struct api_native *t)
 /* The name sent in SNI and checked in the certificate: tls_server_name
  * for the address's own host and port (as the libcurl transport routes
  * it), else the URL's host. */
-static const char *tls_name(const struct api_native *t, const struct target *tg)
+static const char *tls_name(const struct api_native *t, const struct api_url *tg)
 {
 	if (t->cfg->tls_server_name && strcasecmp(tg->host, t->home.host) == 0 &&
 	    strcmp(tg->port, t->home.port) == 0)
@@ -143,7 +84,7 @@ static const char *tls_name(const struct api_native *t, const struct target *tg)
 }
 
 /* A new connection to tg, TLS included. 0 or a failure in t->conn. */
-static int connect_to(struct api_native *t, const struct target *tg, long deadline)
+static int connect_to(struct api_native *t, const struct api_url *tg, long deadline)
 {
 	long now = api_conn_now_ms();
 	long cd = deadline - now < CONNECT_TIMEOUT_MS ? deadline : now + CONNECT_TIMEOUT_MS;
@@ -173,7 +114,7 @@ static bool sends_body(const struct api_wire *w)
 
 /* The request head. A header line with nothing after the colon is one
  * the libcurl transport uses to drop a default of curl's: not sent. */
-static int build_head(const struct api_native *t, const struct target *tg, const struct api_wire *w,
+static int build_head(const struct api_native *t, const struct api_url *tg, const struct api_wire *w,
                       struct buf *b)
 {
 	const char *line, *colon;
@@ -271,7 +212,7 @@ static int early_answer(struct api_native *t, struct api_http_reader *rd, long d
 
 /* One request and its answer to tg, on the kept connection when it is to
  * the same origin and still open, else on a new one. */
-static int exchange(struct api_native *t, const struct target *tg, const struct api_wire *w,
+static int exchange(struct api_native *t, const struct api_url *tg, const struct api_wire *w,
                     const struct buf *head, long deadline, struct api_http_reader *rd,
                     struct api_response *resp)
 {
@@ -315,7 +256,7 @@ static bool is_redirect(long status)
 }
 
 /* The URL a Location names, relative to the target it came from. */
-static int resolve_location(const struct target *from, const char *loc, struct buf *out)
+static int resolve_location(const struct api_url *from, const char *loc, struct buf *out)
 {
 	const char *scheme = from->https ? "https:" : "http:", *q;
 	size_t dir;
@@ -353,7 +294,7 @@ static int send_attempt(struct api_native *t, const struct api_wire *w, struct a
 {
 	long deadline = api_conn_now_ms() + (w->timeout_ms > 0 ? w->timeout_ms : 1);
 	struct api_http_reader rd;
-	struct target tg;
+	struct api_url tg;
 	struct buf head, next;
 	const char *url = w->url;
 	int hops, r = 0;
@@ -362,7 +303,7 @@ static int send_attempt(struct api_native *t, const struct api_wire *w, struct a
 	buf_init(&next, BUF_CAP_DEFAULT);
 	api_http_reader_init(&rd, strcmp(w->method, "HEAD") == 0, &resp->body);
 	for (hops = 0;; hops++) {
-		if (parse_url(url, &tg) != 0) {
+		if (api_url_parse(url, &tg) != 0) {
 			r = local_fail(t, resp, "cannot send to the URL", url);
 			break;
 		}

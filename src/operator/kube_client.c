@@ -17,6 +17,7 @@
 
 #include "api/http_response.h"
 #include "api/net_conn.h"
+#include "api/url_parts.h"
 #include "err.h"
 #include "operator/kube.h"
 #include "operator/kube_int.h"
@@ -75,48 +76,20 @@ void kube_sigpipe_restore(struct kube_sigpipe *s)
 	pthread_sigmask(SIG_SETMASK, &s->old, NULL);
 }
 
-/* scheme://host[:port][/prefix] into k. 0 or TROVE_ERR_INVALID. */
+/* http(s)://host[:port][/prefix] into k (no query or fragment). 0 or
+ * TROVE_ERR_INVALID. */
 static int parse_server(struct kube_client *k, const char *url)
 {
-	const char *a, *end, *h, *hend, *port;
+	struct api_url u;
 	size_t n;
 
-	if (strncmp(url, "https://", 8) == 0)
-		k->https = true;
-	else if (strncmp(url, "http://", 7) != 0)
+	if (api_url_parse(url, &u) != 0 || *u.path == '?' || *u.path == '#' || strlen(u.path) >= sizeof(k->prefix))
 		return TROVE_ERR_INVALID;
-	a = url + (k->https ? 8 : 7);
-	end = a + strcspn(a, "/?#");
-	if (*end == '?' || *end == '#' || end == a || memchr(a, '@', (size_t)(end - a)) ||
-	    (size_t)(end - a) >= sizeof(k->authority) || strlen(end) >= sizeof(k->prefix))
-		return TROVE_ERR_INVALID;
-	if (*a == '[') {
-		h = a + 1;
-		hend = memchr(h, ']', (size_t)(end - h));
-		if (hend == NULL || (hend + 1 < end && hend[1] != ':'))
-			return TROVE_ERR_INVALID;
-		port = hend + 1 < end ? hend + 2 : NULL;
-	} else {
-		h = a;
-		hend = memchr(a, ':', (size_t)(end - a));
-		port = hend ? hend + 1 : NULL;
-		hend = hend ? hend : end;
-	}
-	if (hend == h || (size_t)(hend - h) >= sizeof(k->host))
-		return TROVE_ERR_INVALID;
-	memcpy(k->host, h, (size_t)(hend - h));
-	if (port) {
-		n = (size_t)(end - port);
-		if (n == 0 || n > 5 || strspn(port, "0123456789") < n)
-			return TROVE_ERR_INVALID;
-		memcpy(k->port, port, n);
-		if (strtol(k->port, NULL, 10) < 1 || strtol(k->port, NULL, 10) > 65535)
-			return TROVE_ERR_INVALID;
-	} else {
-		(void)snprintf(k->port, sizeof(k->port), "%s", k->https ? "443" : "80");
-	}
-	memcpy(k->authority, a, (size_t)(end - a));
-	(void)snprintf(k->prefix, sizeof(k->prefix), "%s", end);
+	k->https = u.https;
+	memcpy(k->host, u.host, sizeof(k->host));
+	memcpy(k->port, u.port, sizeof(k->port));
+	memcpy(k->authority, u.authority, sizeof(k->authority));
+	(void)snprintf(k->prefix, sizeof(k->prefix), "%s", u.path);
 	for (n = strlen(k->prefix); n > 0 && k->prefix[n - 1] == '/'; n--)
 		k->prefix[n - 1] = '\0';
 	return 0;
