@@ -26,7 +26,8 @@ int api_url_parse(const char *url, struct api_url *u)
 		return TROVE_ERR_INVALID;
 	a = url + (u->https ? 8 : 7);
 	end = a + strcspn(a, "/?#");
-	if (end == a || memchr(a, '@', (size_t)(end - a)) != NULL || (size_t)(end - a) >= sizeof(u->authority))
+	if (end == a || memchr(a, '@', (size_t)(end - a)) != NULL ||
+	    (size_t)(end - a) >= sizeof(u->authority))
 		return TROVE_ERR_INVALID;
 	if (*a == '[') {
 		h = a + 1;

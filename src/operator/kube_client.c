@@ -83,7 +83,8 @@ static int parse_server(struct kube_client *k, const char *url)
 	struct api_url u;
 	size_t n;
 
-	if (api_url_parse(url, &u) != 0 || *u.path == '?' || *u.path == '#' || strlen(u.path) >= sizeof(k->prefix))
+	if (api_url_parse(url, &u) != 0 || *u.path == '?' || *u.path == '#' ||
+	    strlen(u.path) >= sizeof(k->prefix))
 		return TROVE_ERR_INVALID;
 	k->https = u.https;
 	memcpy(k->host, u.host, sizeof(k->host));
@@ -161,8 +162,9 @@ int kube_client_new(const struct kube_config *cfg, struct kube_client **out, cha
 		return TROVE_ERR_INVALID;
 	}
 	api_conn_init(&c);
-	if (k->https && api_conn_tls_ctx_pem(cfg->ca_pem, cfg->insecure, cfg->client_cert_pem,
-	                                     cfg->client_cert_pem ? cfg->client_key_pem : NULL, &k->tls, &c) != 0) {
+	if (k->https &&
+	    api_conn_tls_ctx_pem(cfg->ca_pem, cfg->insecure, cfg->client_cert_pem,
+	                         cfg->client_cert_pem ? cfg->client_key_pem : NULL, &k->tls, &c) != 0) {
 		free(k);
 		*err = xstrdup(c.why);
 		return TROVE_ERR_INVALID;
@@ -212,7 +214,9 @@ int kube_write_head(struct kube_client *k, const char *method, const char *path,
 
 	if (strpbrk(path, " \r\n") != NULL || path[0] != '/')
 		return TROVE_ERR_INVALID;
-	r = buf_printf(head, "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " USER_AGENT "\r\nAccept: application/json\r\n",
+	r = buf_printf(head,
+	               "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " USER_AGENT
+	               "\r\nAccept: application/json\r\n",
 	               method, k->prefix, path, k->authority);
 	pthread_mutex_lock(&k->mu);
 	refresh_token(k);
@@ -373,7 +377,8 @@ int kube_request_within(struct kube_client *k, const char *method, const char *p
 	buf_init_secret(&out, KUBE_MAX_BODY);
 	api_conn_init(&c);
 	memset(&rd, 0, sizeof(rd));
-	e = kube_write_head(k, method, path, content_type, text || strcmp(method, "GET") ? blen : (size_t)-1, &head);
+	e = kube_write_head(k, method, path, content_type, text || strcmp(method, "GET") ? blen : (size_t)-1,
+	                    &head);
 	if (e != 0) {
 		r->error = xstrdup("the request cannot be written (a bad path)");
 		goto out;
@@ -411,7 +416,8 @@ out:
 
 /* kube_request on the path of res/ns/name/sub. */
 static int on_path(struct kube_client *k, const char *method, const struct kube_resource *res, const char *ns,
-                   const char *name, const char *sub, const char *type, const json_t *body, struct kube_resp *r)
+                   const char *name, const char *sub, const char *type, const json_t *body,
+                   struct kube_resp *r)
 {
 	char *path = kube_path(res, ns, name, sub, NULL);
 	int e = kube_request(k, method, path, body, type, r);
@@ -471,23 +477,28 @@ int kube_token_request(struct kube_client *k, const char *ns, const char *sa, co
 	}
 	for (i = 0; i < n; i++)
 		json_array_append_new(aud, json_string(audiences[i]));
-	req = json_pack("{s:s, s:s, s:{s:o, s:I}}", "apiVersion", "authentication.k8s.io/v1", "kind", "TokenRequest",
-	                "spec", "audiences", aud, "expirationSeconds", (json_int_t)expiration_seconds);
+	req = json_pack("{s:s, s:s, s:{s:o, s:I}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+	                "TokenRequest", "spec", "audiences", aud, "expirationSeconds",
+	                (json_int_t)expiration_seconds);
 	kube_resp_init(&r);
 	e = on_path(k, "POST", &sas, ns, sa, "token", NULL, req, &r);
 	json_decref(req);
 	if (e != 0 || (r.status != 200 && r.status != 201)) {
 		if (e == 0)
-			e = r.status == 404 ? TROVE_ERR_NOT_FOUND : r.status == 403 ? TROVE_ERR_PERMISSION : TROVE_ERR_UPSTREAM;
+			e = r.status == 404   ? TROVE_ERR_NOT_FOUND
+			    : r.status == 403 ? TROVE_ERR_PERMISSION
+			                      : TROVE_ERR_UPSTREAM;
 		*err = xmalloc(1024);
-		(void)snprintf(*err, 1024, "TokenRequest for %s/%s: %s", ns, sa, r.error ? r.error : "failed");
+		(void)snprintf(*err, 1024, "TokenRequest for %s/%s: %s", ns, sa,
+		               r.error ? r.error : "failed");
 		goto out;
 	}
 	tok = json_string_value(json_object_get(json_object_get(r.body, "status"), "token"));
 	exp = json_string_value(json_object_get(json_object_get(r.body, "status"), "expirationTimestamp"));
 	if (tok == NULL || *tok == '\0' || exp == NULL || kube_parse_time(exp, &micros) != 0) {
 		e = TROVE_ERR_UPSTREAM;
-		*err = xstrdup("the TokenRequest's answer has no status.token and status.expirationTimestamp");
+		*err =
+		    xstrdup("the TokenRequest's answer has no status.token and status.expirationTimestamp");
 		goto out;
 	}
 	*token = xstrdup(tok);
