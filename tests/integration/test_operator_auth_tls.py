@@ -1,0 +1,186 @@
+"""`trove secrets-operator` logging in with the jwt method and talking to
+Trove over TLS, end to end: the real operator against the Kubernetes API
+stand-in (kube_apiserver.py, the chart's CRDs applied) and a real Trove.
+
+jwt: Trove's jwt auth method checks JWTs against the stand-in's
+service-account signing key and a key made here; a VaultAuth with
+spec.jwt.serviceAccount logs in with a TokenRequest token for that
+account (its audiences and tokenExpirationSeconds asked for), one with
+spec.jwt.secretRef with the JWT a Secret holds; a wrong role leaves no
+Secret and says why in status and an event.
+
+TLS: Trove with a TLS listener whose certificate (from a CA made here)
+names only trove.test, so the operator must send that name
+(tlsServerName) and trust the CA (caCertSecretRef); a wrong CA is refused
+with the x509 reason in status and nothing synced; skipTLSVerify works
+without a CA, as VSO's does."""
+
+import base64
+import datetime
+import ipaddress
+import time
+
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import k8s_api
+import kube_tools
+from kube_apiserver import KubeAPIServer
+from test_secrets_operator import (CRDS, OPNS, VSO, _has_operator, condition, kv_put, secret_data, vss,
+                                   wait_for)
+from trove_harness import TROVE_BIN, Server, TroveProcess, free_port
+
+pytestmark = pytest.mark.skipif(not _has_operator(), reason="this trove has no secrets-operator command")
+
+POLICY = 'path "secret/data/*" { capabilities = ["read"] }\n'
+
+
+@pytest.fixture
+def api(tmp_path):
+    a = KubeAPIServer(tmp_path, bookmark_seconds=0.5).start()
+    a.kubeconfig = a.write_kubeconfig(tmp_path / "kubeconfig", namespace=OPNS)
+    kube_tools.run("kubectl", ["apply", "-f", CRDS], kubeconfig=a.kubeconfig)
+    for ns in (OPNS, "app"):
+        a.namespace(ns)
+        a.service_account(ns, "default")
+    yield a
+    a.stop()
+
+
+def start_operator(api, procs, log_dir):
+    port = free_port()
+    p = TroveProcess([TROVE_BIN, "secrets-operator", "-kubeconfig", api.kubeconfig, "-operator-namespace", OPNS,
+                      "-metrics-bind-address", "0", "-health-probe-bind-address", f"127.0.0.1:{port}",
+                      "-log-level", "debug"],
+                     log_dir, "operator", f"http://127.0.0.1:{port}/healthz")
+    procs.append(p)
+    p.start()
+    return p
+
+
+def setup_kv(srv):
+    """KV v2 at secret/ and the policy app reading it."""
+    root = srv.root_token
+    if srv.request("GET", "/v1/sys/mounts/secret/tune", token=root).status_code != 200:
+        r = srv.request("POST", "/v1/sys/mounts/secret", token=root, json={"type": "kv", "options": {"version": "2"}})
+        assert r.status_code == 204, r.text
+    r = srv.request("PUT", "/v1/sys/policies/acl/app", token=root, json={"policy": POLICY})
+    assert r.status_code in (200, 204), r.text
+
+
+def connection(address, **spec):
+    spec["address"] = address
+    return {"apiVersion": VSO, "kind": "VaultConnection", "metadata": {"name": "default"}, "spec": spec}
+
+
+def synced(api, ns, name, kind="vaultstaticsecrets"):
+    """The resource once its SecretSynced condition is there."""
+    return wait_for(f"{name}'s SecretSynced condition",
+                    lambda: (o := api.get(VSO, kind, ns, name)) and condition(o, "SecretSynced") and o)
+
+
+# --- jwt ----------------------------------------------------------------------------------------
+
+
+def pem_public(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@pytest.fixture
+def jwt_trove(dev_server, api):
+    """Trove's jwt method trusting the stand-in's service-account signer
+    and ci_key (kept on the server object): role sa for the default
+    service account of app with audience trove, role ci for the subject
+    ci-bot."""
+    srv = dev_server
+    root = srv.root_token
+    setup_kv(srv)
+    srv.ci_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert srv.request("POST", "/v1/sys/auth/jwt", token=root, json={"type": "jwt"}).status_code == 204
+    r = srv.request("POST", "/v1/auth/jwt/config", token=root,
+                    json={"jwt_validation_pubkeys": [api.auth.public_key_pem(), pem_public(srv.ci_key)],
+                          "bound_issuer": k8s_api.ISSUER})
+    assert r.status_code in (200, 204), r.text
+    for role, subject in (("sa", "system:serviceaccount:app:default"), ("ci", "ci-bot")):
+        r = srv.request("POST", f"/v1/auth/jwt/role/{role}", token=root,
+                        json={"role_type": "jwt", "user_claim": "sub", "bound_subject": subject,
+                              "bound_audiences": ["trove"], "token_policies": ["app"], "token_ttl": "1h"})
+        assert r.status_code in (200, 204), r.text
+    api.create(VSO, "vaultconnections", OPNS, connection(srv.url))
+    return srv
+
+
+def jwt_auth(name, **jwt_spec):
+    return {"apiVersion": VSO, "kind": "VaultAuth", "metadata": {"name": name},
+            "spec": {"method": "jwt", "mount": "jwt", "vaultConnectionRef": f"{OPNS}/default", "jwt": jwt_spec}}
+
+
+def token_requests(api):
+    return [r for r in api.requests_to("POST", "/serviceaccounts/") if r["path"].endswith("/token")]
+
+
+def test_jwt_service_account_token_syncs_a_secret(api, jwt_trove, procs, log_dir):
+    # The stand-in's signer, watched: which account, audiences and
+    # lifetime each TokenRequest asked for.
+    seen = []
+    real = api.auth.token
+
+    def spy(sa, aud=("trove",), ttl=600, **kw):
+        seen.append((sa.namespace, sa.name, list(aud), ttl))
+        return real(sa, aud=aud, ttl=ttl, **kw)
+
+    api.auth.token = spy
+    kv_put(jwt_trove, "jwt-web", {"password": "from-jwt"})
+    api.create(VSO, "vaultauths", "app",
+               jwt_auth("jwt-sa", role="sa", serviceAccount="default", audiences=["trove", "other"],
+                        tokenExpirationSeconds=1200))
+    api.create(VSO, "vaultstaticsecrets", "app", vss("jwt-web", "jwt-web", vaultAuthRef="jwt-sa"))
+    start_operator(api, procs, log_dir)
+    data = wait_for("the Secret", lambda: secret_data(api, "app", "jwt-web"))
+    assert data["password"] == "from-jwt"
+    # The JWT came from a TokenRequest for the resource namespace's service
+    # account, with the audiences and lifetime the VaultAuth asks for.
+    assert seen == [("app", "default", ["trove", "other"], 1200)]
+    assert [r["path"] for r in token_requests(api)] == ["/api/v1/namespaces/app/serviceaccounts/default/token"]
+    o = synced(api, "app", "jwt-web")
+    assert condition(o, "SecretSynced")["status"] == "True"
+    # The Trove token is cached: refreshes (refreshAfter 1s) log in no more.
+    time.sleep(3)
+    assert len(seen) == 1 and len(token_requests(api)) == 1
+
+
+def test_jwt_from_a_secret_syncs_without_token_request(api, jwt_trove, procs, log_dir):
+    now = int(time.time())
+    token = jwt.encode({"iss": k8s_api.ISSUER, "sub": "ci-bot", "aud": "trove", "iat": now, "nbf": now,
+                        "exp": now + 3600}, jwt_trove.ci_key, algorithm="RS256")
+    api.create("v1", "secrets", "app", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ci-jwt"},
+                                        "data": {"jwt": base64.b64encode(token.encode()).decode()}})
+    kv_put(jwt_trove, "jwt-ci", {"password": "ci"})
+    api.create(VSO, "vaultauths", "app", jwt_auth("jwt-ci", role="ci", secretRef="ci-jwt"))
+    api.create(VSO, "vaultstaticsecrets", "app", vss("jwt-ci", "jwt-ci", vaultAuthRef="jwt-ci"))
+    start_operator(api, procs, log_dir)
+    data = wait_for("the Secret", lambda: secret_data(api, "app", "jwt-ci"))
+    assert data["password"] == "ci"
+    assert token_requests(api) == []  # no service-account token asked for
+    assert api.requests_to("GET", "/namespaces/app/secrets/ci-jwt")
+
+
+def test_jwt_wrong_role_is_refused_with_status_and_event(api, jwt_trove, procs, log_dir):
+    kv_put(jwt_trove, "jwt-no", {"password": "never"})
+    api.create(VSO, "vaultauths", "app",
+               jwt_auth("jwt-bad", role="no-such-role", serviceAccount="default", audiences=["trove"]))
+    api.create(VSO, "vaultstaticsecrets", "app", vss("jwt-no", "jwt-no", vaultAuthRef="jwt-bad"))
+    start_operator(api, procs, log_dir)
+    o = synced(api, "app", "jwt-no")
+    c = condition(o, "SecretSynced")
+    assert c["status"] == "False" and c["reason"] == "VaultClientError", c
+    assert "auth/jwt/login" in c["message"] and "no-such-role" in c["message"], c
+    assert any(e.get("reason") == "VaultClientError" and "auth/jwt/login" in e.get("message", "")
+               and e["involvedObject"]["name"] == "jwt-no" for e in api.events("app"))
+    assert api.get("v1", "secrets", "app", "jwt-no") is None
+    assert "never" not in str(o["status"])
