@@ -7,11 +7,12 @@
  * has warm caches and takes over at once; the workers start only when the
  * replica leads. Events become keys on the one work queue
  * ("<kind digit>/<namespace>/<name>"; neither a namespace nor a name can
- * hold '/'), so a burst of events for one object is one reconcile. A
- * change to a VaultConnection's or VaultAuth's spec (its generation) also
- * queues every secret resource, as any of them may use it; the queue's
- * dedup makes that one reconcile each, and status-only updates fan out to
- * nothing.
+ * hold '/'), so a burst of events for one object is one reconcile. Events
+ * pass VSO's predicates first (op_predicate.h): an update of status alone
+ * (the operator's own status writes) queues nothing. A change to a
+ * VaultConnection's or VaultAuth's spec (its generation) also queues every
+ * secret resource, as any of them may use it; the queue's dedup makes
+ * that one reconcile each.
  *
  * Leadership lost while running ends the process at once with status 1,
  * as controller-runtime does: a replica that cannot renew its Lease must
@@ -28,6 +29,7 @@
 #include "err.h"
 #include "log.h"
 #include "operator/op_http.h"
+#include "operator/op_predicate.h"
 #include "operator/op_queue.h"
 #include "operator/operator.h"
 #include "rand.h"
@@ -57,13 +59,6 @@ struct inf_ctx {
 	enum op_kind kind;
 };
 
-/* The last generation seen of each VaultConnection and VaultAuth. */
-struct gen_seen {
-	char *key;
-	long long generation;
-	struct gen_seen *next;
-};
-
 struct op_runtime {
 	struct op_options opt;
 	struct kube_config cfg;
@@ -73,8 +68,8 @@ struct op_runtime {
 	struct kube_leader *leader;
 	struct inf_ctx ctx[OP_NKINDS];
 
-	pthread_mutex_t mu; /* guards gens and the workers' start */
-	struct gen_seen *gens;
+	pthread_mutex_t mu; /* guards the workers' start */
+	struct op_predicate *pred; /* what each event asks for */
 	pthread_t *workers;
 	int nworkers; /* started */
 	atomic_bool working;
@@ -160,49 +155,19 @@ static void enqueue_all_secret_resources(struct op *o)
 	}
 }
 
-/* Whether obj's generation differs from the last one seen (and records
- * it); deletions forget it. */
-static bool generation_changed(struct op_runtime *rt, const char *key, enum kube_event ev, const json_t *obj)
-{
-	long long g = (long long)json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
-	struct gen_seen **p, *e;
-	bool changed = true;
-
-	pthread_mutex_lock(&rt->mu);
-	for (p = &rt->gens; *p && strcmp((*p)->key, key) != 0; p = &(*p)->next)
-		;
-	e = *p;
-	if (ev == KUBE_DELETED) {
-		if (e) {
-			*p = e->next;
-			free(e->key);
-			free(e);
-		}
-	} else if (e) {
-		changed = e->generation != g;
-		e->generation = g;
-	} else {
-		e = xcalloc(1, sizeof(*e));
-		e->key = xstrdup(key);
-		e->generation = g;
-		e->next = rt->gens;
-		rt->gens = e;
-	}
-	pthread_mutex_unlock(&rt->mu);
-	return changed;
-}
-
 static void on_resource_event(void *arg, enum kube_event ev, const json_t *obj)
 {
 	struct inf_ctx *c = arg;
 	const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+	struct op_verdict v;
 	char key[KEY_MAX];
 
 	if (name == NULL || !make_key(key, sizeof(key), c->kind, ns, name))
 		return;
-	op_enqueue(c->o, c->kind, ns, name, 0);
-	if ((c->kind == OP_VAULT_CONNECTION || c->kind == OP_VAULT_AUTH) &&
-	    generation_changed(c->o->rt, key, ev, obj))
+	v = op_predicate_event(c->o->rt->pred, c->kind, key, ev, obj);
+	if (v.reconcile)
+		op_enqueue(c->o, c->kind, ns, name, 0);
+	if ((c->kind == OP_VAULT_CONNECTION || c->kind == OP_VAULT_AUTH) && v.generation_changed)
 		enqueue_all_secret_resources(c->o);
 }
 
@@ -391,7 +356,6 @@ static int fail(char **err, const char *what, char *detail)
 static void destroy(struct op *o)
 {
 	struct op_runtime *rt = o->rt;
-	struct gen_seen *g, *next;
 	enum op_kind k;
 
 	kube_informer_stop(o->secrets);
@@ -403,11 +367,7 @@ static void destroy(struct op *o)
 	kube_config_release(&rt->cfg);
 	op_queue_free(rt->q);
 	op_metrics_free(rt->m);
-	for (g = rt->gens; g; g = next) {
-		next = g->next;
-		free(g->key);
-		free(g);
-	}
+	op_predicate_free(rt->pred);
 	free(rt->workers);
 	pthread_mutex_destroy(&rt->mu);
 	free(rt);
@@ -439,6 +399,7 @@ int op_runtime_new(const struct op_options *opt, struct op **out, char **err)
 	if (rt->opt.workers < 1)
 		rt->opt.workers = 1;
 	pthread_mutex_init(&rt->mu, NULL);
+	rt->pred = op_predicate_new();
 	rt->q = op_queue_new(NULL);
 	rt->m = op_metrics_new();
 	if (rt->q == NULL || rt->m == NULL) {

@@ -30,8 +30,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 import k8s_api
 import kube_tools
 from kube_apiserver import KubeAPIServer
-from test_secrets_operator import (CRDS, OPNS, VSO, _has_operator, condition, kv_put, secret_data, vss,
-                                   wait_for)
+from test_secrets_operator import (CRDS, OPNS, VSO, _has_operator, condition, kv_put, secret_data,
+                                   start_operator, vss, wait_for)
 from trove_harness import TROVE_BIN, Server, TroveProcess, free_port
 
 pytestmark = pytest.mark.skipif(not _has_operator(), reason="this trove has no secrets-operator command")
@@ -49,17 +49,6 @@ def api(tmp_path):
         a.service_account(ns, "default")
     yield a
     a.stop()
-
-
-def start_operator(api, procs, log_dir):
-    port = free_port()
-    p = TroveProcess([TROVE_BIN, "secrets-operator", "-kubeconfig", api.kubeconfig, "-operator-namespace", OPNS,
-                      "-metrics-bind-address", "0", "-health-probe-bind-address", f"127.0.0.1:{port}",
-                      "-log-level", "debug"],
-                     log_dir, "operator", f"http://127.0.0.1:{port}/healthz")
-    procs.append(p)
-    p.start()
-    return p
 
 
 def setup_kv(srv):

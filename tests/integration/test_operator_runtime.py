@@ -312,3 +312,31 @@ def test_relists_after_410_and_dropped_watches(crds, start):
     n = settled(op, key)
     api.create(VSO, "vaultconnections", "app", vc("three"))
     wait_for(lambda: op.metrics().get(key, 0) > n, 20, "a reconcile of a later object")
+
+
+@pytest.mark.time_limit(90)
+def test_status_writes_do_not_reconcile_again(crds, start):
+    # A VaultConnection's reconcile writes its status; the watch brings
+    # that write back, and like VSO (GenerationChangedPredicate) the
+    # operator does not reconcile for it: one create, one reconcile.
+    api = crds
+    op = start("op-a")
+    key = 'trove_operator_reconciles_total{kind="VaultConnection"}'
+    api.create(VSO, "vaultconnections", "app", vc("one"))
+    wait_for(lambda: (api.get(VSO, "vaultconnections", "app", "one").get("status") or {}).get("valid") is True,
+             20, "the status write")
+    assert settled(op, key) == 1
+    # Labels and annotations are not the spec: nothing.
+    c = api.get(VSO, "vaultconnections", "app", "one")
+    c["metadata"]["labels"] = {"team": "a"}
+    c["metadata"]["annotations"] = {"note": "x"}
+    api.put(VSO, "vaultconnections", "app", c)
+    time.sleep(1)
+    assert settled(op, key) == 1
+    # A spec change: exactly one more.
+    c = api.get(VSO, "vaultconnections", "app", "one")
+    c["spec"]["address"] = "http://127.0.0.1:8201"
+    api.put(VSO, "vaultconnections", "app", c)
+    wait_for(lambda: op.metrics().get(key, 0) >= 2, 20, "the spec change's reconcile")
+    assert settled(op, key) == 2
+

@@ -137,14 +137,36 @@ def operator(api, trove, procs, log_dir):
                                          "spec": {"method": "kubernetes", "mount": "kubernetes",
                                                   "kubernetes": {"role": "app", "serviceAccount": "default",
                                                                  "audiences": ["trove"]}}})
-    port = free_port()
+    return start_operator(api, procs, log_dir)
+
+
+def start_operator(api, procs, log_dir):
+    """`trove secrets-operator` with api's kubeconfig in trove-system; its
+    /metrics at .metrics_url."""
+    port, metrics = free_port(), free_port()
     p = TroveProcess([TROVE_BIN, "secrets-operator", "-kubeconfig", api.kubeconfig, "-operator-namespace", OPNS,
-                      "-metrics-bind-address", "0", "-health-probe-bind-address", f"127.0.0.1:{port}",
-                      "-log-level", "debug"],
+                      "-metrics-bind-address", f"127.0.0.1:{metrics}", "-health-probe-bind-address",
+                      f"127.0.0.1:{port}", "-log-level", "debug"],
                      log_dir, "operator", f"http://127.0.0.1:{port}/healthz")
+    p.metrics_url = f"http://127.0.0.1:{metrics}/metrics"
     procs.append(p)
     p.start()
     return p
+
+
+def reconciles(op, kind="VaultStaticSecret"):
+    """The operator's reconcile count for kind once it has not moved for a
+    second."""
+    import requests
+    key = f'trove_operator_reconciles_total{{kind="{kind}"}} '
+    last = None
+    while True:
+        text = requests.get(op.metrics_url, timeout=5).text
+        v = next((float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith(key)), 0.0)
+        if v == last:
+            return v
+        last = v
+        time.sleep(1)
 
 
 def secret_data(api, ns, name):
@@ -223,6 +245,31 @@ def test_static_secret_follows_kv_restarts_once_and_is_put_back(api, trove, oper
     # Deleting the resource deletes the Secret (garbage collection).
     api.delete(VSO, "vaultstaticsecrets", "app", "web")
     wait_for("the Secret's deletion", lambda: api.get("v1", "secrets", "app", "web-creds") is None)
+
+
+def test_one_reconcile_per_change_not_per_status_write(api, trove, operator):
+    # VSO's predicates: the operator's own status write (same generation)
+    # brings no reconcile; a change of spec, labels or annotations one.
+    kv_put(trove, "once", {"password": "p"})
+    api.create(VSO, "vaultstaticsecrets", "app", vss("once", "once", refreshAfter="1h"))
+    wait_for("the Secret", lambda: secret_data(api, "app", "once"))
+    wait_for("the status", lambda: (api.get(VSO, "vaultstaticsecrets", "app", "once").get("status") or {})
+             .get("secretMAC"))
+    assert reconciles(operator) == 1
+    expected = 1
+    for change in ("labels", "annotations", "spec"):
+        o = api.get(VSO, "vaultstaticsecrets", "app", "once")
+        if change == "spec":
+            o["spec"]["refreshAfter"] = "2h"
+        else:
+            o["metadata"][change] = {"changed": change}
+        api.put(VSO, "vaultstaticsecrets", "app", o)
+        expected += 1
+        wait_for(f"the reconcile for {change}", lambda: reconciles(operator) >= expected)
+        assert reconciles(operator) == expected, change
+    # The Secret was rewritten only for the new spec (always written), not
+    # for labels or annotations with the data unchanged.
+    assert len(api.requests_to("PUT", "/secrets/once")) == 1
 
 
 def test_allowed_namespaces_refuses_other_namespaces(api, trove, operator):

@@ -3,7 +3,8 @@
  * picks; informer events becoming keys; nothing reconciled before the
  * caches sync and work begins, or before this replica leads; a failed
  * reconcile retried with backoff and a requeue honoured; a VaultAuth spec
- * change queueing every secret resource, a status-only change none;
+ * change queueing every secret resource, a status-only change nothing at
+ * all (VSO's predicates, op_predicate.c);
  * Secret events handed to op_secret_event; leadership lost calling the
  * lost hook; stopping joins the workers before releasing the Lease; and
  * the command's flags (-h lists them, bad ones exit 1). */
@@ -390,24 +391,31 @@ static void test_auth_change_fans_out(void **state)
 	(void)state;
 	reset();
 	assert_int_equal(op_runtime_new(&opt, &o, &err), 0);
-	json_array_append_new(informer_of("vaultstaticsecrets")->objects, object("a", "s1", 1));
-	json_array_append_new(informer_of("vaultstaticsecrets")->objects, object("b", "s2", 1));
-	json_array_append_new(informer_of("vaultpkisecrets")->objects, object("c", "p1", 1));
+	/* The informers' first lists, reconciled once work begins. */
+	deliver("vaultstaticsecrets", KUBE_ADDED, object("a", "s1", 1));
+	deliver("vaultstaticsecrets", KUBE_ADDED, object("b", "s2", 1));
+	deliver("vaultpkisecrets", KUBE_ADDED, object("c", "p1", 1));
 	atomic_store(&K.synced, true);
 	assert_int_equal(op_runtime_begin(o, &err), 0);
+	assert_int_equal(wait_reconciles(3, 2000), 3);
 	/* The VaultAuth itself and the three secret resources. */
 	deliver("vaultauths", KUBE_ADDED, object("default", "default", 1));
-	assert_int_equal(wait_reconciles(4, 2000), 4);
-	assert_int_equal(wait_reconciles(5, 150), 4);
-	/* A status update (same generation): only the VaultAuth. */
+	assert_int_equal(wait_reconciles(7, 2000), 7);
+	assert_int_equal(wait_reconciles(8, 150), 7);
+	/* A status update (same generation): nothing, not even the VaultAuth
+	 * (VSO's GenerationChangedPredicate); nor of a secret resource. */
 	deliver("vaultauths", KUBE_MODIFIED, object("default", "default", 1));
-	assert_int_equal(wait_reconciles(5, 2000), 5);
-	assert_int_equal(wait_reconciles(6, 150), 5);
-	/* A spec change: all again. */
+	deliver("vaultstaticsecrets", KUBE_MODIFIED, object("a", "s1", 1));
+	assert_int_equal(wait_reconciles(8, 150), 7);
+	/* A secret resource's own spec change: that one. */
+	deliver("vaultstaticsecrets", KUBE_MODIFIED, object("a", "s1", 2));
+	assert_int_equal(wait_reconciles(8, 2000), 8);
+	assert_int_equal(wait_reconciles(9, 150), 8);
+	/* A connection's spec change: all again. */
 	deliver("vaultconnections", KUBE_ADDED, object("default", "default", 1));
-	assert_int_equal(wait_reconciles(9, 2000), 9);
+	assert_int_equal(wait_reconciles(12, 2000), 12);
 	deliver("vaultconnections", KUBE_MODIFIED, object("default", "default", 2));
-	assert_int_equal(wait_reconciles(13, 2000), 13);
+	assert_int_equal(wait_reconciles(16, 2000), 16);
 	assert_true(op_runtime_stop(o, 1000));
 }
 
