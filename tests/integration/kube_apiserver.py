@@ -1681,6 +1681,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _watch(self, k, ns, name, q):
         api = self.server_api
+        with api.lock:
+            # A watch belongs to the server it reached: drop_watches() from
+            # here on cuts it, as a restart would, even while it is opening.
+            epoch = api.watch_epoch
         if api.on_watch:
             api.on_watch(k, q)
         match = self._selectors(k, q)
@@ -1694,7 +1698,6 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise bad_request(f'invalid resource version: "{since}"') from None
         with api.lock:
-            epoch = api.watch_epoch
             initial = []
             if since_i == 0:
                 since_i = api.rv
