@@ -277,7 +277,7 @@ static json_t *login_body(struct op *o, const struct op_auth_spec *a, const char
 		secure_free_str(sid);
 		return body;
 	}
-	if (a->method == OP_AUTH_JWT && a->secret_ref) {
+	if (a->method == OP_AUTH_JWT && a->sa == NULL) { /* serviceAccount wins over secretRef, as in VSO */
 		if ((jwt = secret_value(o, ns, a->secret_ref, "jwt", f)) == NULL)
 			goto fail;
 	} else if (kube_token_request(o->kube, ns, a->sa, (const char *const *)a->audiences.items, a->audiences.len,

@@ -162,6 +162,21 @@ def test_jwt_from_a_secret_syncs_without_token_request(api, jwt_trove, procs, lo
     assert api.requests_to("GET", "/namespaces/app/secrets/ci-jwt")
 
 
+def test_jwt_service_account_wins_over_secret_ref(api, jwt_trove, procs, log_dir):
+    # Both given: VSO asks for a service-account token and never reads the
+    # Secret; here the Secret holds no usable JWT, so only that way works.
+    api.create("v1", "secrets", "app", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "stale-jwt"},
+                                        "data": {"jwt": base64.b64encode(b"not.a.jwt").decode()}})
+    kv_put(jwt_trove, "jwt-both", {"password": "sa"})
+    api.create(VSO, "vaultauths", "app", jwt_auth("jwt-both", role="sa", serviceAccount="default",
+                                                  audiences=["trove"], secretRef="stale-jwt"))
+    api.create(VSO, "vaultstaticsecrets", "app", vss("jwt-both", "jwt-both", vaultAuthRef="jwt-both"))
+    start_operator(api, procs, log_dir)
+    assert wait_for("the Secret", lambda: secret_data(api, "app", "jwt-both"))["password"] == "sa"
+    assert len(token_requests(api)) == 1
+    assert not api.requests_to("GET", "/secrets/stale-jwt")
+
+
 def test_jwt_wrong_role_is_refused_with_status_and_event(api, jwt_trove, procs, log_dir):
     kv_put(jwt_trove, "jwt-no", {"password": "never"})
     api.create(VSO, "vaultauths", "app",
