@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
+#include "api/net_conn.h"
 #include "clock.h"
 #include "encoding.h"
 #include "err.h"
@@ -130,8 +133,24 @@ static void token_drop(struct op_sync *s, const char *key)
 
 /* ---- Pools -------------------------------------------------------------- */
 
-static int pool_checkout(struct op_sync *s, const char *key, const struct op_conn_spec *c, const char *ca_pem,
-                         struct api_client **out, struct op_fail *f)
+/* Whether ca_pem holds at least one certificate OpenSSL can read (what a
+ * client verifying against it needs); checked once, when a pool is made,
+ * so a bad caCertSecretRef is a configuration error naming the Secret. */
+static bool ca_readable(const char *ca_pem)
+{
+	struct api_conn c;
+	SSL_CTX *ctx = NULL;
+	bool ok;
+
+	api_conn_init(&c);
+	ok = api_conn_tls_ctx_pem(ca_pem, false, NULL, NULL, &ctx, &c) == 0;
+	SSL_CTX_free(ctx);
+	api_conn_close(&c);
+	return ok;
+}
+
+static int pool_checkout(struct op_sync *s, const char *key, const struct op_conn_spec *c,
+                         const char *conn_ns, const char *ca_pem, struct api_client **out, struct op_fail *f)
 {
 	struct op_pool *p;
 	char *why = NULL;
@@ -142,6 +161,13 @@ static int pool_checkout(struct op_sync *s, const char *key, const struct op_con
 	for (p = s->pools; p; p = p->next)
 		if (strcmp(p->key, key) == 0)
 			break;
+	if (p == NULL && ca_pem && !c->skip_verify && !ca_readable(ca_pem)) {
+		pthread_mutex_unlock(&s->mu);
+		op_fail_set(f, "VaultClientConfigError",
+		            "spec.caCertSecretRef: the Secret %s/%s has no PEM certificate in ca.crt",
+		            conn_ns, c->ca_secret);
+		return TROVE_ERR_INVALID;
+	}
 	if (p == NULL) {
 		p = xcalloc(1, sizeof(*p));
 		p->key = xstrdup(key);
@@ -446,7 +472,7 @@ int op_vault_get(struct op *o, const json_t *obj, struct op_vault *out, struct o
 	(void)snprintf(gen, sizeof(gen), "%lld", (long long)op_json_int(conn, "metadata.generation", 0));
 	ca_digest(ca, digest);
 	out->pool_key = join_key(op_json_str0(conn, "metadata.uid"), gen, digest, "");
-	if ((r = pool_checkout(o->sync, out->pool_key, &c, ca, &out->api, f)) != 0)
+	if ((r = pool_checkout(o->sync, out->pool_key, &c, cref.ns, ca, &out->api, f)) != 0)
 		goto out;
 	(void)snprintf(gen, sizeof(gen), "%lld", (long long)op_json_int(auth, "metadata.generation", 0));
 	out->token_key = join_key(op_json_str0(auth, "metadata.uid"), gen, ns, a.sa ? a.sa : "");

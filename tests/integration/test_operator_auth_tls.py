@@ -263,7 +263,7 @@ def tls_trove(api, procs, log_dir, tmp_path):
     srv.https = f"https://127.0.0.1:{secure}"
     srv.tls = tls
     configure_jwt(srv, api)
-    for name, ca in (("trove-ca", tls.ca_pem), ("other-ca", tls.other_ca_pem)):
+    for name, ca in (("trove-ca", tls.ca_pem), ("other-ca", tls.other_ca_pem), ("bad-ca", "not a certificate\n")):
         api.create("v1", "secrets", OPNS, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
                                            "data": {"ca.crt": base64.b64encode(ca.encode()).decode()}})
     api.create(VSO, "vaultauths", "app",
@@ -325,3 +325,21 @@ def test_tls_skip_verify_needs_no_ca(api, tls_trove, procs, log_dir):
     tls_sync(api, procs, log_dir, address=tls_trove.https, skipTLSVerify=True)
     data = wait_for("the Secret", lambda: secret_data(api, "app", "tls-web"))
     assert data["password"] == "over-tls"
+
+
+def test_tls_ca_secret_without_a_certificate_is_refused(api, tls_trove, procs, log_dir):
+    tls_sync(api, procs, log_dir, address=tls_trove.https, caCertSecretRef="bad-ca", tlsServerName="trove.test")
+    # Refused before anything is sent, as a configuration error naming the
+    # Secret (VSO: "invalid CA cert in secret").
+    o = wait_for("the refusal", lambda: (o := api.get(VSO, "vaultstaticsecrets", "app", "tls-web"))
+                 and (c := condition(o, "SecretSynced")) and c["status"] == "False" and o)
+    c = condition(o, "SecretSynced")
+    assert c["reason"] == "VaultClientConfigError", c
+    assert f"{OPNS}/bad-ca has no PEM certificate in ca.crt" in c["message"], c
+    assert api.get("v1", "secrets", "app", "tls-web") is None
+    # skipTLSVerify reads no certificate from it (VSO checks the CA only
+    # when verifying).
+    conn = api.get(VSO, "vaultconnections", OPNS, "default")
+    conn["spec"]["skipTLSVerify"] = True
+    api.put(VSO, "vaultconnections", OPNS, conn)
+    assert wait_for("the Secret", lambda: secret_data(api, "app", "tls-web"), timeout=30)["password"] == "over-tls"

@@ -480,6 +480,24 @@ static void test_pki_lifecycle(void **state)
 	assert_true(has_event("SecretRotated", NULL));
 }
 
+/* A Secret ns/name whose ca.crt is a real (self-signed) CA certificate. */
+static json_t *ca_secret(const char *ns, const char *name)
+{
+	static const char ca_b64[] =
+	"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJoakNDQVN1Z0F3SUJBZ0lVQ09kQ1padGU0OTZ0RWl2NFBtQk01dVlW"
+	"eGZjd0NnWUlLb1pJemowRUF3SXcKRnpFVk1CTUdBMVVFQXd3TVZXNXBkQ0IwWlhOMElFTkJNQ0FYRFRJMk1USXdOakl6TlRN"
+	"eE5Gb1lEekl4TWpZeApNVEV5TWpNMU16RTBXakFYTVJVd0V3WURWUVFEREF4VmJtbDBJSFJsYzNRZ1EwRXdXVEFUQmdjcWhr"
+	"ak9QUUlCCkJnZ3Foa2pPUFFNQkJ3TkNBQVR0cGJHaEI4QTE1QWNVVzNheGVYV1BId3IxZSt6RUQ2YkdQRHFpbE5ycnV6dEIK"
+	"Z1h1YUswYTJHZzR2SC9FN01lNnhWU052ZUo3a01WV2h5eUhjNDM3MW8xTXdVVEFkQmdOVkhRNEVGZ1FVSjgwegpTSXlmUHo2"
+	"bFZMWTNSZDJzKzJJcjRCZ3dId1lEVlIwakJCZ3dGb0FVSjgwelNJeWZQejZsVkxZM1JkMnMrMklyCjRCZ3dEd1lEVlIwVEFR"
+	"SC9CQVV3QXdFQi96QUtCZ2dxaGtqT1BRUURBZ05KQURCR0FpRUFnNW1HeHJZbm1aSTMKbnNmd0YzMzRiRzdJeG5DVytibjVK"
+	"Uys1NnAwMXZFY0NJUUM2TDlJb1BYZEV0cWJiVnVqS3dPNWJTWjMxQnRUeQpOMEJnb3J6MURrY1o1UT09Ci0tLS0tRU5EIENF"
+	"UlRJRklDQVRFLS0tLS0K";
+
+	return json_pack("{s:{s:s, s:s}, s:{s:s}}", "metadata", "name", name, "namespace", ns, "data", "ca.crt",
+	                 ca_b64);
+}
+
 /* appRole reads its secret_id from a Secret in the resource's namespace;
  * a VaultConnection's CA Secret must exist. */
 static void test_approle_and_ca_secret(void **state)
@@ -504,8 +522,14 @@ static void test_approle_and_ca_secret(void **state)
 	assert_true(out.failed);
 	assert_true(has_event("VaultClientConfigError", "trove-ca"));
 	assert_int_equal(fake_trove_requests(""), 0);
+	/* A CA Secret with no certificate in ca.crt: refused naming it. */
 	fake_put(&KUBE_SECRETS, parse("{\"metadata\":{\"name\":\"trove-ca\",\"namespace\":\"app\"},"
 	                              "\"data\":{\"ca.crt\":\"LS0tLS1CRUdJTg==\"}}"));
+	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
+	assert_true(out.failed);
+	assert_true(has_event("VaultClientConfigError", "app/trove-ca has no PEM certificate in ca.crt"));
+	assert_int_equal(fake_trove_requests(""), 0);
+	fake_put(&KUBE_SECRETS, ca_secret("app", "trove-ca"));
 	/* No AppRole Secret: refused. */
 	reconcile(OP_STATIC_SECRET, "app", "vss", &out);
 	assert_true(out.failed);
