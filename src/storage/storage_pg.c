@@ -112,6 +112,7 @@ static void note_down(struct pg_store *p, const char *what, const char *why)
 	bool first;
 
 	pg_one_line(msg, sizeof(msg), why);
+	storage_unavailable_note("postgresql", msg);
 	pthread_mutex_lock(&p->mu);
 	first = !p->down;
 	p->down = true;
@@ -165,8 +166,10 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 	log_error("postgresql storage error", "table", p->table, "op", what, "sqlstate", st, "error", msg);
 	/* 57014: statement_timeout; 53xxx: out of resources (connections,
 	 * disk, memory) — both pass, so they are "try again" */
-	if (strcmp(st, "57014") == 0 || strncmp(st, "53", 2) == 0)
+	if (strcmp(st, "57014") == 0 || strncmp(st, "53", 2) == 0) {
+		storage_unavailable_note("postgresql", msg);
 		return TROVE_ERR_UNAVAILABLE;
+	}
 	return TROVE_ERR_IO;
 }
 
@@ -552,6 +555,7 @@ static int check_fence(struct pg_store *p, PGconn *c, uint64_t epoch, bool *brok
 	r = check(p, c, res, PGRES_TUPLES_OK, "fence", broken, late);
 	if (r == 0 && PQntuples(res) != 1) {
 		log_warn("postgresql storage: write refused, this node no longer holds the HA lock", "table", p->table);
+		storage_unavailable_note("postgresql", "this node no longer holds the HA lock");
 		r = TROVE_ERR_UNAVAILABLE;
 	}
 	PQclear(res);
