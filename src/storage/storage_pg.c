@@ -569,9 +569,15 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 	uint64_t index = 0;
 	int r;
 
+	/* Without HA the node is alone on its table: nobody to notify, no
+	 * index to give (storage_pg.h, "Notifications") */
+	bool notify = p->ha != NULL;
+
 	if (a->n == 1 && epoch == 0) {
 		if (a->ops[0].kind == STORAGE_DELETE && strlen(a->ops[0].key) > STORAGE_PG_MAX_KEY)
 			return 0; /* a key too long to exist: nothing changes */
+		if (!notify)
+			return apply_op(p, c, &a->ops[0], broken);
 		if ((r = write_one(p, c, &a->ops[0], broken, &index)) == 0)
 			a->index = index;
 		return r;
@@ -582,7 +588,7 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 		r = check_fence(p, c, epoch, broken);
 	for (size_t i = 0; i < a->n && r == 0; i++)
 		r = apply_op(p, c, &a->ops[i], broken);
-	if (r == 0)
+	if (r == 0 && notify)
 		r = bump(p, c, a->ops, a->n, broken, &index);
 	if (r == 0)
 		r = simple(p, c, "COMMIT", "txn", broken);
@@ -931,6 +937,11 @@ bool storage_is_pg(const struct storage *s)
 const char *storage_pg_table_name(const struct storage *s)
 {
 	return ((const struct pg_store *)s->impl)->table;
+}
+
+bool storage_pg_notifies(struct storage *s)
+{
+	return storage_is_pg(s) && impl(s)->ha != NULL;
 }
 
 int storage_pg_listen(struct storage *s, const struct storage_pg_hooks *h)
