@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "expiration.h"
 #include "core.h"
+#include "ha_reads.h"
 #include "identity.h"
 #include "mount.h"
 #include "mount_gate.h"
@@ -1132,9 +1133,29 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 		free(st);
 }
 
+/* A request matched on arrival may wait before it runs (for its
+ * X-Vault-Index, on the pool) while another node's change replaces the
+ * mount it matched (mount_table_reload): it is matched again then, so it
+ * runs on the mount as it is now (a tuned TTL; a mount gone answers 404)
+ * rather than on the copy it saw. Only where tables change underneath (a
+ * node that hears other nodes: ha_reads_active). */
+static void rematch_if_replaced(struct request *req, struct route_match *match)
+{
+	if (!req->mount || !ha_reads_active())
+		return;
+	struct mount *now = match_mount(req->core, req->path);
+	bool same = now == req->mount;
+	mount_release(now);
+	if (same)
+		return;
+	request_unmatch(req);
+	router_match(req, match);
+}
+
 int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
 {
 	struct router_call c = {.req = req, .match = *match, .resp = resp};
+	rematch_if_replaced(req, &c.match);
 	router_dispatch_batch(&c, 1);
 	return c.err;
 }

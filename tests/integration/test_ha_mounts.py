@@ -68,11 +68,22 @@ def idx(r):
     return {"X-Vault-Index": r.headers["X-Vault-Index"]}
 
 
+def caught_up(s, r):
+    """Waits until standby s has applied the commit of response r: a
+    request carrying its index is answered only then. (A request for a
+    path the standby does not know yet is sent on at once, before any
+    wait: so the tests that need the standby itself to answer wait
+    first.)"""
+    h = s.get("/v1/sys/health?perfstandbyok=true", headers=idx(r))
+    assert h.status_code == 200, h.text
+
+
 def test_enabled_mount_served_by_standbys_at_once(cluster):
     c = cluster
     on_active(c, "POST", "/v1/sys/mounts/fresh", json={"type": "kv", "options": {"version": "2"}})
     w = on_active(c, "POST", "/v1/fresh/data/a", json={"data": {"v": 1}})
     for s in c.standby_nodes:
+        caught_up(s, w)
         r = s.get("/v1/fresh/data/a", token=c.token, headers=idx(w))
         # answered by the standby itself: a 307 would mean it does not
         # know the mount
@@ -87,6 +98,7 @@ def test_disabled_mount_leaves_standbys_promptly(cluster):
     on_active(c, "POST", "/v1/sys/mounts/brief", json={"type": "kv", "options": {"version": "1"}})
     w = on_active(c, "POST", "/v1/brief/a", json={"v": 1})
     for s in c.standby_nodes:
+        caught_up(s, w)
         assert s.get("/v1/brief/a", token=c.token, headers=idx(w)).status_code == 200
     t0 = time.monotonic()
     d = on_active(c, "DELETE", "/v1/sys/mounts/brief")
@@ -109,6 +121,7 @@ def test_tuned_max_lease_ttl_enforced_by_standbys(cluster):
     on_active(c, "POST", "/v1/sys/mounts/tuned", json={"type": "kv", "options": {"version": "1"}})
     w = on_active(c, "POST", "/v1/tuned/a", json={"v": 1})
     for s in c.standby_nodes:
+        caught_up(s, w)
         r = s.get("/v1/tuned/a", token=c.token, headers=idx(w))
         assert r.status_code == 200 and r.json()["lease_duration"] > 3600, r.text
     t = on_active(c, "POST", "/v1/sys/mounts/tuned/tune", json={"max_lease_ttl": "1h"})
@@ -130,6 +143,7 @@ def test_auth_method_enabled_then_tokens_looked_up_on_standbys(cluster):
     on_active(c, "POST", "/v1/sys/policy/upr", json={"policy": 'path "fresh/*" { capabilities = ["read"] }'})
     u = on_active(c, "POST", "/v1/auth/up/users/ann", json={"password": "pw-ann", "token_policies": "upr"})
     for s in c.standby_nodes:
+        caught_up(s, u)
         r = s.get("/v1/auth/up/users/ann", token=c.token, headers=idx(u))
         assert r.status_code == 200, (s.url, r.status_code, r.text)
         a = s.get("/v1/sys/auth", token=c.token, headers=idx(u))
@@ -167,6 +181,7 @@ def test_remounted_mount_moves_on_standbys(cluster):
         time.sleep(0.05)
     assert w.status_code == 200, w.text
     for s in c.standby_nodes:
+        caught_up(s, w)
         r = s.get("/v1/there/a", token=c.token, headers=idx(w))
         assert r.status_code == 200 and r.json()["data"] == {"v": "moved"}, r.text
         assert s.get("/v1/here/a", token=c.token, headers=idx(w)).status_code in (307, 404)
@@ -183,6 +198,7 @@ def test_audit_device_enabled_on_the_active_records_standby_reads(cluster, tmp_p
     try:
         w = on_active(c, "POST", "/v1/fresh/data/audited", json={"data": {"v": 1}})
         s = c.standby_nodes[0]
+        caught_up(s, w)
         before = s.proc.stdout_path.read_text(errors="replace").count("fresh/data/audited")
         rr = s.get("/v1/fresh/data/audited", token=c.token, headers=idx(w))
         assert rr.status_code == 200, rr.text
