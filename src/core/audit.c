@@ -663,6 +663,49 @@ int audit_broker_load(struct audit_broker *b, struct storage *logical)
 	return r;
 }
 
+int audit_broker_reload(struct audit_broker *b)
+{
+	struct audit_dev *old[MAX_DEVICES + AUDIT_MAX_CONFIG_DEVICES];
+	struct audit_header old_headers[MAX_HEADERS];
+	size_t nold, nold_headers;
+	int r = 0;
+
+	pthread_rwlock_wrlock(&b->lock);
+	if (!b->logical)
+		goto out; /* sealed: loaded at unseal */
+	nold = b->ndevs;
+	nold_headers = b->nheaders;
+	memcpy(old, b->devs, nold * sizeof(*old));
+	memcpy(old_headers, b->headers, nold_headers * sizeof(*old_headers));
+	b->ndevs = b->nheaders = 0;
+	r = load_config_devices(b);
+	if (r == 0)
+		r = load_table(b);
+	if (r == 0)
+		r = load_headers(b);
+	if (r != 0) {
+		/* the devices in use stay: never fewer because of a failed read */
+		struct storage *logical = b->logical;
+		clear_locked(b);
+		b->logical = logical;
+		memcpy(b->devs, old, nold * sizeof(*old));
+		memcpy(b->headers, old_headers, nold_headers * sizeof(*old_headers));
+		b->ndevs = nold;
+		b->nheaders = nold_headers;
+		log_error("audit table not reloaded; the devices in use stay", "error", err_name(r));
+	} else {
+		for (size_t i = 0; i < nold; i++)
+			dev_free(old[i]);
+		for (size_t i = 0; i < nold_headers; i++)
+			free(old_headers[i].name);
+		log_info("audit table reloaded from storage");
+	}
+	refresh_flags(b);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
 void audit_broker_unload(struct audit_broker *b)
 {
 	pthread_rwlock_wrlock(&b->lock);

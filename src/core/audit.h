@@ -91,6 +91,11 @@ int audit_config_device_check(const struct audit_device_types *types, const stru
  * storage, borrowed until unload) and opens the devices. Errors only for
  * storage failures or a corrupt table. */
 int audit_broker_load(struct audit_broker *b, struct storage *logical);
+/* Another node changed the device table or the header settings in
+ * storage: loads them again in one step under the lock (entries see the
+ * old devices or the new ones, never none between). Nothing when
+ * unloaded. 0, or the storage's error with the devices in use kept. */
+int audit_broker_reload(struct audit_broker *b);
 /* Closes every device (on seal). */
 void audit_broker_unload(struct audit_broker *b);
 

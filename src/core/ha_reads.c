@@ -35,8 +35,8 @@ int ha_reads_start(struct core *c, struct storage *physical, bool standby_reads)
 {
 	struct storage_pg_hooks h = {.changed = changed, .all_changed = all_changed, .arg = c};
 
-	if (!storage_is_pg(physical))
-		return 0;
+	if (!storage_pg_notifies(physical))
+		return 0; /* alone on its storage: nothing to hear, no index */
 	if (storage_pg_listen(physical, &h) != 0)
 		return TROVE_ERR_INTERNAL;
 	atomic_store(&store, physical);

@@ -11,7 +11,8 @@
  * several) is served once the node's index reaches the largest, waiting
  * at most HA_READS_WAIT_MS; else it is refused with 412, as Vault's
  * performance standbys refuse it. One storage per process: the state is
- * process-wide. On other storage nothing starts and no header is given. */
+ * process-wide. On other storage, and on postgresql without ha_enabled,
+ * nothing starts and no header is given. */
 #ifndef TROVE_HA_READS_H
 #define TROVE_HA_READS_H
 
@@ -26,8 +27,9 @@ struct storage;
 /* Longest X-Vault-Index value this node writes or reads. */
 #define HA_READS_HEADER_MAX 160
 
-/* Starts the listener when physical is a postgresql storage (else does
- * nothing); standby_reads: an HA standby answers pure reads itself
+/* Starts the listener when physical is a postgresql storage opened with
+ * ha_enabled (storage_pg_notifies; else does nothing: a node alone on
+ * its storage gives no X-Vault-Index and waits for none); standby_reads: an HA standby answers pure reads itself
  * (ha_reads_serves_here). Returns 0, or TROVE_ERR_INTERNAL when its
  * thread cannot be made. Stopped by ha_reads_stop. */
 int ha_reads_start(struct core *c, struct storage *physical, bool standby_reads);

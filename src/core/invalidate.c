@@ -6,7 +6,10 @@
 
 #include "invalidate.h"
 
+#include "audit.h"
+#include "barrier.h"
 #include "core.h"
+#include "log.h"
 #include "mount.h"
 #include "policy_store.h"
 #include "router.h"
@@ -66,10 +69,26 @@ static void mount_all_changed(struct mount *m, void *arg)
 	strlist_release(&todo);
 }
 
+/* The tables loaded at unseal, read again: the keyring first (what
+ * follows may be sealed with a new term), then the mount tables and the
+ * audit devices. */
+static void tables_changed(struct core *c, bool keyring, bool secret, bool auth, bool audit)
+{
+	if (keyring && barrier_reload(core_barrier(c)) != 0)
+		log_error("keyring not reloaded from storage");
+	if (secret)
+		mount_table_reload(core_mounts(c), false);
+	if (auth)
+		mount_table_reload(core_mounts(c), true);
+	if (audit)
+		audit_broker_reload(core_audit(c));
+}
+
 void core_storage_changed_all(struct core *c)
 {
 	if (!c || core_sealed(c))
 		return;
+	tables_changed(c, true, true, true, true);
 	token_store_invalidate_all(core_tokens(c));
 	policy_store_invalidate_all(core_policies(c));
 	mount_table_foreach(core_mounts(c), false, mount_all_changed, NULL);
@@ -88,4 +107,8 @@ void core_storage_changed(struct core *c, const char *key)
 		mount_key_changed(c, false, key + 8);
 	else if (strncmp(key, "auth/", 5) == 0)
 		mount_key_changed(c, true, key + 5);
+	else if (strncmp(key, "core/", 5) == 0)
+		tables_changed(c, strcmp(key, BARRIER_KEYRING_PATH) == 0, strcmp(key, MOUNT_TABLE_PATH) == 0,
+		               strcmp(key, AUTH_TABLE_PATH) == 0,
+		               strcmp(key, AUDIT_TABLE_PATH) == 0 || strcmp(key, AUDIT_HEADERS_PATH) == 0);
 }

@@ -12,10 +12,17 @@
  *   logical/<uuid>/<key>      the secret mount with that uuid, and
  *   auth/<uuid>/<key>         the auth mount with that uuid: its engine's
  *                             invalidate(m, "<key>") (router.h)
- * Other keys are ignored: nothing in memory is derived from them (or it
- * is reloaded on unseal only, like the mount table). A sealed core holds
- * no cached data and ignores every key. Thread-safe; cheap enough to call
- * for every key a standby sees change. */
+ *   core/keyring              the barrier's keyring, read again
+ *                             (barrier_reload)
+ *   core/mounts, core/auth    the secret or the auth mount table, read
+ *                             again and swapped in (mount_table_reload)
+ *   core/audit, core/audit-headers
+ *                             the audit devices and headers, read again
+ *                             (audit_broker_reload)
+ * Other keys are ignored: no request reads them from memory. A sealed
+ * core holds no cached data and ignores every key. Thread-safe; cheap
+ * enough to call for every key a standby sees change (a table's reload,
+ * rare, costs a read of the table and its new mounts' set-up). */
 #ifndef TROVE_INVALIDATE_H
 #define TROVE_INVALIDATE_H
 
@@ -25,7 +32,8 @@ struct core;
 void core_storage_changed(struct core *c, const char *key);
 
 /* Anything may have changed (a node that stopped hearing about changes
- * for a while): the token cache and the policy store are emptied, and
+ * for a while): the tables above are read again, the token cache and the
+ * policy store are emptied, and
  * every mount whose engine has an invalidate hook is told of every key
  * its storage now holds. A key deleted elsewhere meanwhile is not
  * listed, so an engine cache holding one keeps it until its own expiry or

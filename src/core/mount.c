@@ -44,6 +44,10 @@ struct mount_table {
 	struct table secret;
 	struct table auth;
 	struct background *bg; /* the mounts' background work */
+	uint64_t gen;          /* bumped by every change of either table
+	                        * (under the write lock): a reload built
+	                        * outside the lock is swapped in only if
+	                        * nothing changed meanwhile */
 };
 
 /* Paths a user may not mount at (Vault's protected prefixes). */
@@ -357,6 +361,8 @@ static int persist(struct mount_table *t, bool auth, const struct table *tab)
 		return TROVE_ERR_NOMEM;
 	r = storage_put(t->logical, auth ? AUTH_TABLE_PATH : MOUNT_TABLE_PATH, text, strlen(text));
 	free(text);
+	if (r == 0)
+		t->gen++;
 	return r;
 }
 
@@ -451,7 +457,20 @@ void mount_table_free(struct mount_table *t)
 	free(t);
 }
 
-static int load_one(struct mount_table *t, json_t *j, struct buf *err)
+static struct mount *find_uuid(const struct table *tab, const char *uuid)
+{
+	for (size_t i = 0; tab && i < tab->len; i++)
+		if (strcmp(tab->items[i]->uuid, uuid) == 0)
+			return tab->items[i];
+	return NULL;
+}
+
+/* Builds the mount of one stored entry and appends it to `into`. prev:
+ * the mounts it may replace (a reload), or NULL (an unseal). A mount of
+ * prev with the entry's uuid is its earlier copy: the new one shares its
+ * gate and, running the same engine, its view and engine state, as a
+ * tune's clone does. */
+static int load_one(struct mount_table *t, json_t *j, const struct table *prev, struct table *into, struct buf *err)
 {
 	const char *path, *type, *desc = "", *accessor, *uuid;
 	json_t *cfg = NULL, *options = NULL;
@@ -482,11 +501,18 @@ static int load_one(struct mount_table *t, json_t *j, struct buf *err)
 	m->seal_wrap = seal_wrap;
 	m->external_entropy_access = eea;
 	m->engine = e;
-	if ((cfg && (r = config_apply(&m->config, cfg, m->auth, err)) != 0) || (r = attach_engine(t, m, NULL, err)) != 0) {
+	const struct mount *was = find_uuid(prev, m->uuid);
+	if (was) {
+		mount_gate_release(m->gate);
+		m->gate = was->gate;
+		mount_gate_ref(m->gate);
+	}
+	if ((cfg && (r = config_apply(&m->config, cfg, m->auth, err)) != 0) ||
+	    (r = attach_engine(t, m, was, err)) != 0) {
 		mount_release(m);
 		return r;
 	}
-	table_append(table_of(t, m->auth), m);
+	table_append(into ? into : table_of(t, m->auth), m);
 	return 0;
 }
 
@@ -514,6 +540,29 @@ static int ensure_builtin(struct mount_table *t, const char *path, const char *t
 	return 0;
 }
 
+/* The stored table of one side: 0 with *arr an array (new reference), or
+ * NULL when none is stored yet; else an error. */
+static int read_stored(struct storage *logical, bool auth, json_t **arr)
+{
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int r = storage_get(logical, auth ? AUTH_TABLE_PATH : MOUNT_TABLE_PATH, &raw, &len);
+
+	*arr = NULL;
+	if (r == TROVE_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	*arr = json_loadb((const char *)raw, len, 0, NULL);
+	free(raw);
+	if (!json_is_array(*arr)) {
+		json_decref(*arr);
+		*arr = NULL;
+		return TROVE_ERR_INTEGRITY;
+	}
+	return 0;
+}
+
 int mount_table_load(struct mount_table *t, struct storage *logical)
 {
 	struct buf err;
@@ -525,28 +574,14 @@ int mount_table_load(struct mount_table *t, struct storage *logical)
 	pthread_rwlock_wrlock(&t->lock);
 	t->logical = logical;
 	for (int which = 0; which < 2 && r == 0; which++) {
-		unsigned char *raw = NULL;
-		size_t len = 0;
-		json_t *arr;
+		json_t *arr = NULL;
 		size_t i;
 		json_t *v;
-		r = storage_get(logical, which ? AUTH_TABLE_PATH : MOUNT_TABLE_PATH, &raw, &len);
-		if (r == TROVE_ERR_NOT_FOUND) {
-			r = 0;
+		if ((r = read_stored(logical, which, &arr)) != 0 || !arr)
 			continue;
-		}
-		if (r != 0)
-			break;
-		arr = json_loadb((const char *)raw, len, 0, NULL);
-		free(raw);
-		if (!json_is_array(arr)) {
-			json_decref(arr);
-			r = TROVE_ERR_INTEGRITY;
-			break;
-		}
 		json_array_foreach(arr, i, v)
 		{
-			if ((r = load_one(t, v, &err)) != 0)
+			if ((r = load_one(t, v, NULL, NULL, &err)) != 0)
 				break;
 		}
 		json_decref(arr);
@@ -576,6 +611,7 @@ int mount_table_load(struct mount_table *t, struct storage *logical)
 		table_clear(&t->auth);
 		t->logical = NULL;
 	}
+	t->gen++;
 	pthread_rwlock_unlock(&t->lock);
 	if (r != 0)
 		background_close(t->bg);
@@ -592,7 +628,117 @@ void mount_table_unload(struct mount_table *t)
 	table_clear(&t->secret);
 	table_clear(&t->auth);
 	t->logical = NULL;
+	t->gen++;
 	pthread_rwlock_unlock(&t->lock);
+}
+
+static struct mount *find_accessor(const struct table *tab, const char *accessor)
+{
+	for (size_t i = 0; i < tab->len; i++)
+		if (strcmp(tab->items[i]->accessor, accessor) == 0)
+			return tab->items[i];
+	return NULL;
+}
+
+static bool has_accessor_in(struct mount_table *t, bool auth, const char *accessor)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	bool found = find_accessor(table_of(t, auth), accessor) != NULL;
+	pthread_rwlock_unlock(&t->lock);
+	return found;
+}
+
+/* A copy of one table holding a reference to each mount. */
+static struct table table_copy(const struct table *tab)
+{
+	struct table c = {xcalloc(tab->len ? tab->len : 1, sizeof(*c.items)), tab->len};
+	for (size_t i = 0; i < tab->len; i++)
+		mount_ref(c.items[i] = tab->items[i]);
+	return c;
+}
+
+/* One attempt: builds the stored table beside the current one and swaps
+ * it in. TROVE_ERR_CONFLICT when the table changed meanwhile. */
+static int reload_once(struct mount_table *t, bool auth)
+{
+	struct table old = {0}, fresh = {0}, dead = {0}, start = {0};
+	struct storage *logical;
+	struct buf err;
+	json_t *arr = NULL, *v;
+	uint64_t gen;
+	size_t i;
+	int r;
+
+	pthread_rwlock_rdlock(&t->lock);
+	logical = t->logical;
+	gen = t->gen;
+	if (logical)
+		old = table_copy(table_of(t, auth));
+	pthread_rwlock_unlock(&t->lock);
+	if (!logical)
+		return 0; /* sealed: loaded again at unseal */
+	buf_init(&err, 1024);
+	if ((r = read_stored(logical, auth, &arr)) != 0 || !arr)
+		goto out; /* none stored: the unseal that makes one is not done */
+	json_array_foreach(arr, i, v)
+	{
+		if ((r = load_one(t, v, &old, &fresh, &err)) != 0)
+			goto out;
+	}
+	/* background work follows the accessors (kept by tune and remount):
+	 * it starts for a mount new here, and for one whose engine gained a
+	 * periodic function (a kv v1 -> v2 tune) */
+	for (i = 0; i < fresh.len; i++) {
+		const struct mount *m = fresh.items[i], *was = find_accessor(&old, m->accessor);
+		if (!was || (m->engine->periodic && !was->engine->periodic))
+			table_append(&start, fresh.items[i]);
+	}
+	pthread_rwlock_wrlock(&t->lock);
+	r = TROVE_ERR_CONFLICT;
+	if (t->gen == gen && t->logical == logical) {
+		struct table *tab = table_of(t, auth);
+		dead = *tab;
+		*tab = fresh;
+		fresh = (struct table){0};
+		t->gen++;
+		/* the table's references keep them while starting */
+		for (i = 0; i < start.len; i++)
+			mount_ref(start.items[i]);
+		r = 0;
+	} else {
+		start.len = 0;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (r != 0)
+		goto out;
+	for (i = 0; i < old.len; i++)
+		if (!has_accessor_in(t, auth, old.items[i]->accessor))
+			background_mount_stop(t->bg, old.items[i]->accessor);
+	for (i = 0; i < start.len; i++)
+		if (background_mount_start(t->bg, start.items[i]) != 0)
+			log_error("mount reloaded without its background work", "path", start.items[i]->path);
+	log_info("mount table reloaded from storage", "table", auth ? "auth" : "secret");
+out:
+	if (r != 0 && r != TROVE_ERR_CONFLICT)
+		log_error("mount table not reloaded", "table", auth ? "auth" : "secret", "error", err_name(r), "detail",
+		          err.len ? err.data : "");
+	json_decref(arr);
+	table_clear(&start);
+	table_clear(&fresh);
+	table_clear(&dead);
+	table_clear(&old);
+	buf_release(&err);
+	return r;
+}
+
+int mount_table_reload(struct mount_table *t, bool auth)
+{
+	int r = TROVE_ERR_CONFLICT;
+	/* a change made here meanwhile (an unseal, a takeover's load) has
+	 * read storage itself; try again against it */
+	for (int attempt = 0; attempt < 5 && r == TROVE_ERR_CONFLICT; attempt++)
+		r = reload_once(t, auth);
+	return r;
 }
 
 /* ---- lookups ---------------------------------------------------------------- */

@@ -88,6 +88,16 @@ struct mount_table *mount_table_new(struct core *core);
 void mount_table_free(struct mount_table *t);
 int mount_table_load(struct mount_table *t, struct storage *logical);
 void mount_table_unload(struct mount_table *t);
+/* Another node changed one table in storage (auth: the auth table, else
+ * the secret one): reads it and swaps it in as a whole, as unseal would
+ * load it. A mount kept (same uuid) keeps its engine state, view and
+ * gate when its engine is the same, as a tune's clone does; a mount gone
+ * leaves the table at once and its state is freed (mount_cleanup) when
+ * the last request using it ends; its data is not touched (the node that
+ * disabled it deletes it). Background work starts and stops with the
+ * mounts. A request sees the old table or the new one. 0 (also when
+ * sealed: nothing is loaded), or the storage's error, the table kept. */
+int mount_table_reload(struct mount_table *t, bool auth);
 
 /* The mount whose path is the longest prefix of `path` ("auth/x/..." looks
  * in the auth table). Returns a new reference or NULL. */

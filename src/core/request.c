@@ -33,6 +33,20 @@ void request_init(struct request *req)
 	strlist_init(&req->granting);
 }
 
+void request_unmatch(struct request *req)
+{
+	for (int i = 0; i < req->nparams; i++) {
+		secure_free_str((char *)req->params[i]);
+		free((char *)req->param_names[i]);
+	}
+	req->nparams = 0;
+	mount_release(req->mount);
+	req->mount = NULL;
+	req->storage = NULL;
+	req->rel = NULL;
+	req->route = NULL;
+}
+
 void request_release(struct request *req)
 {
 	if (req->nsecret > 0)
@@ -45,14 +59,10 @@ void request_release(struct request *req)
 	free(req->content_type);
 	json_decref(req->headers);
 	free(req->peer_chain.der);
-	for (int i = 0; i < req->nparams; i++) {
-		secure_free_str((char *)req->params[i]);
-		free((char *)req->param_names[i]);
-	}
+	request_unmatch(req);
 	free(req->path_as_sent);
 	token_entry_free(req->token);
 	acl_release(req->acl);
-	mount_release(req->mount);
 	strlist_release(&req->granting);
 	audit_reuse_release(req->audit_reuse);
 	free(req->audit_reuse);

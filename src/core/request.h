@@ -160,6 +160,9 @@ struct response {
 
 void request_init(struct request *req);
 void request_release(struct request *req);
+/* Undoes router_match: the bound parameters freed, the mount released,
+ * mount, storage, rel and route cleared (to match again). */
+void request_unmatch(struct request *req);
 void response_init(struct response *resp);
 void response_release(struct response *resp);
 

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "expiration.h"
 #include "core.h"
+#include "ha_reads.h"
 #include "identity.h"
 #include "mount.h"
 #include "mount_gate.h"
@@ -30,6 +31,7 @@
 #include "token.h"
 #include "wrapping.h"
 #include "strlist_json.h"
+#include "storage/storage.h"
 
 #include "banned.h"
 
@@ -677,6 +679,16 @@ static int body_then_use(struct request *req, const struct route *route, struct 
 	return r != 0 ? r : spend_use(req, resp);
 }
 
+/* The answer to an error r no handler explained: a storage that is out
+ * of reach names itself and why (storage.h). */
+static int unexplained_error(struct response *resp, int r)
+{
+	const char *why = r == TROVE_ERR_UNAVAILABLE ? storage_unavailable_reason() : NULL;
+	if (why)
+		return response_error(resp, r, "storage unavailable: %s", why);
+	return response_error(resp, r, "%s", err_message(r));
+}
+
 /* Resolves the token and its ACL, and decides the request. Returns 0
  * when the request may proceed. */
 static int authorize(struct request *req, const struct route *route, struct response *resp, struct data_state *ds)
@@ -690,6 +702,8 @@ static int authorize(struct request *req, const struct route *route, struct resp
 			    TOKEN_LOOKUP_NO_USE, &req->token);
 	if (r == TROVE_ERR_SEALED)
 		return response_error(resp, r, "Vault is sealed");
+	if (r == TROVE_ERR_UNAVAILABLE) /* the token is unknown, not refused */
+		return unexplained_error(resp, r);
 	if (r != 0) {
 		if (r != TROVE_ERR_PERMISSION)
 			log_error("token lookup failed", "error", err_name(r));
@@ -743,7 +757,7 @@ static int authorize(struct request *req, const struct route *route, struct resp
 	if (route && route->exists && req->op == OP_UPDATE && req->storage) {
 		bool exists = true;
 		if ((r = route->exists(req, &exists)) != 0)
-			return response_error(resp, r, "%s", err_message(r));
+			return unexplained_error(resp, r);
 		if (!exists)
 			req->op = OP_CREATE;
 	}
@@ -959,6 +973,7 @@ static int authorize_call(struct request *req, const struct route *route, struct
 		return help_call(req, route, resp);
 	}
 	buf_init(&ds.why, 4096);
+	storage_unavailable_clear();
 	r = route ? wrapping_precheck(req, resp) : 0;
 	if (r == 0 && (!route || !(route->flags & ROUTE_UNAUTH)))
 		r = authorize(req, route, resp, &ds);
@@ -1002,7 +1017,7 @@ static int run_handler(struct request *req, const struct route *route, struct re
 		if (r == TROVE_ERR_NOT_FOUND)
 			resp->errors = json_array();
 		else
-			response_error(resp, r, "%s", err_message(r));
+			unexplained_error(resp, r);
 	}
 	return r;
 }
@@ -1118,9 +1133,29 @@ void router_dispatch_batch(struct router_call *calls, size_t n)
 		free(st);
 }
 
+/* A request matched on arrival may wait before it runs (for its
+ * X-Vault-Index, on the pool) while another node's change replaces the
+ * mount it matched (mount_table_reload): it is matched again then, so it
+ * runs on the mount as it is now (a tuned TTL; a mount gone answers 404)
+ * rather than on the copy it saw. Only where tables change underneath (a
+ * node that hears other nodes: ha_reads_active). */
+static void rematch_if_replaced(struct request *req, struct route_match *match)
+{
+	if (!req->mount || !ha_reads_active())
+		return;
+	struct mount *now = match_mount(req->core, req->path);
+	bool same = now == req->mount;
+	mount_release(now);
+	if (same)
+		return;
+	request_unmatch(req);
+	router_match(req, match);
+}
+
 int router_dispatch(struct request *req, const struct route_match *match, struct response *resp)
 {
 	struct router_call c = {.req = req, .match = *match, .resp = resp};
+	rematch_if_replaced(req, &c.match);
 	router_dispatch_batch(&c, 1);
 	return c.err;
 }

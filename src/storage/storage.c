@@ -33,6 +33,32 @@ void storage_write_index_note(uint64_t index)
 		write_index = index;
 }
 
+static _Thread_local char unavailable[400];
+
+const char *storage_unavailable_reason(void)
+{
+	return unavailable[0] ? unavailable : NULL;
+}
+
+void storage_unavailable_note(const char *backend, const char *reason)
+{
+	size_t n = strlen(backend);
+
+	if (n + 3 >= sizeof(unavailable))
+		return;
+	memcpy(unavailable, backend, n);
+	memcpy(unavailable + n, ": ", 2);
+	n += 2;
+	for (size_t i = 0; reason && reason[i] && n + 1 < sizeof(unavailable); i++)
+		unavailable[n++] = reason[i];
+	unavailable[n] = '\0';
+}
+
+void storage_unavailable_clear(void)
+{
+	unavailable[0] = '\0';
+}
+
 static int check_key(const char *key)
 {
 	if (key == NULL)

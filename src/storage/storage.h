@@ -78,6 +78,17 @@ int storage_txn(struct storage *s, const struct storage_op *ops, size_t n);
 uint64_t storage_write_index(void);
 void storage_write_index_reset(void);
 void storage_write_index_note(uint64_t index);
+
+/* Why this thread's last failing storage call failed with
+ * TROVE_ERR_UNAVAILABLE, as "<backend>: <reason>" ("postgresql:
+ * connection to server ... failed: Connection refused"), or NULL. A
+ * backend notes it (storage_unavailable_note: the reason must name no
+ * credential and no connection string; it is cut to 400 bytes); the
+ * router clears it before each request it serves
+ * (storage_unavailable_clear), so a 503 it answers names the storage. */
+const char *storage_unavailable_reason(void);
+void storage_unavailable_note(const char *backend, const char *reason);
+void storage_unavailable_clear(void);
 /* Destroys the handle (not the data). NULL is fine. */
 void storage_free(struct storage *s);
 

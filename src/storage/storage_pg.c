@@ -23,12 +23,15 @@
  * Reads may wait on the network too (storage->reads_block): the router
  * runs them on worker threads as well.
  *
- * Writes also number their commit and notify the other nodes (storage_pg.h,
- * "Notifications"): without HA a write of one key is one statement
- * (ST_PUT_N, ST_DEL_N: the change, the index row's update and pg_notify in
- * data-modifying CTEs); a transaction, and every write under HA (which
- * checks the fence first), ends with ST_BUMP before COMMIT. The commit's
- * index is left in the calling thread's storage_write_index.
+ * With ha_enabled, writes also number their commit and notify the other
+ * nodes (storage_pg.h, "Notifications"): a write of one key by a node
+ * holding no fence is one statement (ST_PUT_N, ST_DEL_N: the change, the
+ * index row's update and pg_notify in data-modifying CTEs); a
+ * transaction, and every write of the active node (which checks the fence
+ * first), ends with ST_BUMP before COMMIT. The commit's index is left in
+ * the calling thread's storage_write_index. Without ha_enabled a write is
+ * the change alone. The tables are made and checked at open
+ * (storage_pg_schema.c).
  *
  * Failures. A broken connection (see storage_pg.h) is closed together with
  * every idle one (after a restart of PostgreSQL they are all dead) and the
@@ -41,7 +44,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,8 +68,6 @@
  * the wait before the first connection has said its statement_timeout. */
 #define WAIT_MARGIN_MS 5000
 #define WAIT_DEFAULT_MS (30000 + WAIT_MARGIN_MS)
-/* Any constant: serialises table creation between nodes starting at once. */
-#define SCHEMA_LOCK_KEY "7236527815093401903"
 
 static const char *const stmt_name[ST__COUNT] = {"trove_get",  "trove_put",  "trove_del",   "trove_list",
                                                   "trove_list_root", "trove_fence", "trove_bump", "trove_put_n",
@@ -112,6 +112,7 @@ static void note_down(struct pg_store *p, const char *what, const char *why)
 	bool first;
 
 	pg_one_line(msg, sizeof(msg), why);
+	storage_unavailable_note("postgresql", msg);
 	pthread_mutex_lock(&p->mu);
 	first = !p->down;
 	p->down = true;
@@ -165,8 +166,10 @@ static int check(struct pg_store *p, PGconn *c, PGresult *res, ExecStatusType wa
 	log_error("postgresql storage error", "table", p->table, "op", what, "sqlstate", st, "error", msg);
 	/* 57014: statement_timeout; 53xxx: out of resources (connections,
 	 * disk, memory) — both pass, so they are "try again" */
-	if (strcmp(st, "57014") == 0 || strncmp(st, "53", 2) == 0)
+	if (strcmp(st, "57014") == 0 || strncmp(st, "53", 2) == 0) {
+		storage_unavailable_note("postgresql", msg);
 		return TROVE_ERR_UNAVAILABLE;
+	}
 	return TROVE_ERR_IO;
 }
 
@@ -552,6 +555,7 @@ static int check_fence(struct pg_store *p, PGconn *c, uint64_t epoch, bool *brok
 	r = check(p, c, res, PGRES_TUPLES_OK, "fence", broken, late);
 	if (r == 0 && PQntuples(res) != 1) {
 		log_warn("postgresql storage: write refused, this node no longer holds the HA lock", "table", p->table);
+		storage_unavailable_note("postgresql", "this node no longer holds the HA lock");
 		r = TROVE_ERR_UNAVAILABLE;
 	}
 	PQclear(res);
@@ -565,9 +569,15 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 	uint64_t index = 0;
 	int r;
 
+	/* Without HA the node is alone on its table: nobody to notify, no
+	 * index to give (storage_pg.h, "Notifications") */
+	bool notify = p->ha != NULL;
+
 	if (a->n == 1 && epoch == 0) {
 		if (a->ops[0].kind == STORAGE_DELETE && strlen(a->ops[0].key) > STORAGE_PG_MAX_KEY)
 			return 0; /* a key too long to exist: nothing changes */
+		if (!notify)
+			return apply_op(p, c, &a->ops[0], broken);
 		if ((r = write_one(p, c, &a->ops[0], broken, &index)) == 0)
 			a->index = index;
 		return r;
@@ -578,7 +588,7 @@ static int do_ops(struct pg_store *p, PGconn *c, void *arg, bool *broken)
 		r = check_fence(p, c, epoch, broken);
 	for (size_t i = 0; i < a->n && r == 0; i++)
 		r = apply_op(p, c, &a->ops[i], broken);
-	if (r == 0)
+	if (r == 0 && notify)
 		r = bump(p, c, a->ops, a->n, broken, &index);
 	if (r == 0)
 		r = simple(p, c, "COMMIT", "txn", broken);
@@ -735,175 +745,6 @@ static char *list_sql(const char *t, bool bounded)
 	return pg_sql_of(bounded ? with_end : at_root, t);
 }
 
-static void set_err(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(struct buf *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	buf_reset(err);
-	va_start(ap, fmt);
-	buf_vprintf(err, fmt, ap);
-	va_end(ap);
-}
-
-/* Runs one setup statement; on failure writes why into err. */
-static bool setup_exec(PGconn *c, const char *sql, ExecStatusType want, const char *table, struct buf *err)
-{
-	PGresult *res = PQexec(c, sql);
-	bool ok = PQresultStatus(res) == want;
-	if (!ok) {
-		char msg[512];
-		pg_one_line(msg, sizeof(msg), res ? PQresultErrorMessage(res) : PQerrorMessage(c));
-		set_err(err, "postgresql: table \"%s\": %s", table, msg);
-	}
-	PQclear(res);
-	return ok;
-}
-
-/* Runs insert, whose $1 is the table's name; on failure writes why into
- * err. */
-static bool add_row(PGconn *c, const char *insert, const char *t, struct buf *err)
-{
-	const char *vals[1] = {t};
-	PGresult *res = PQexecParams(c, insert, 1, NULL, vals, NULL, NULL, 0);
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		set_err(err, "postgresql: table \"%s\": %s", t, PQresultErrorMessage(res));
-	PQclear(res);
-	return ok;
-}
-
-/* Whether ha_table has Trove's columns (pg_ha_ddl). Vault's table of the
- * same default name (ha_key, ha_identity, ha_value, valid_until) is
- * refused here, at start, with a message rather than by every lock call
- * later. */
-static bool ha_layout_ok(struct pg_store *p, PGconn *c, struct buf *err)
-{
-	char *sql = pg_sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
-	                      " AND attname IN ('ha_key', 'node_id', 'hostname', 'api_addr', 'cluster_addr', 'epoch',"
-	                      " 'acquired_at', 'valid_until', 'last_echo')",
-	                      p->ha_table);
-	PGresult *res = PQexec(c, sql);
-	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "9") == 0;
-	if (!ok && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char msg[512];
-		pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
-		set_err(err, "postgresql: ha_table \"%s\": %s", p->ha_table, msg);
-	} else if (!ok) {
-		set_err(err,
-		        "postgresql: ha_table \"%s\" exists with another layout (Vault's?); Trove's has the columns "
-		        "ha_key, node_id, hostname, api_addr, cluster_addr, epoch, acquired_at, valid_until and "
-		        "last_echo: give another ha_table (docs/decisions/0014-ha-lock.md)",
-		        p->ha_table);
-	}
-	PQclear(res);
-	free(sql);
-	return ok;
-}
-
-/* Creates what is missing (unless skip_create) and checks the version of
- * the table's layout, in one transaction. */
-static bool setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct buf *err)
-{
-	const char *t = p->table;
-	const char *vals[1] = {t};
-	char *sql = NULL, *ddl = NULL;
-	PGresult *res = NULL;
-	bool ok = false;
-	long version;
-
-	if (!setup_exec(c, "BEGIN", PGRES_COMMAND_OK, t, err))
-		return false;
-	if (!skip_create) {
-		ddl = pg_sql_of("SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ");"
-		             "CREATE TABLE IF NOT EXISTS trove_storage_schema (kv_table text COLLATE \"C\" PRIMARY KEY,"
-		             " version integer NOT NULL);"
-		             "CREATE TABLE IF NOT EXISTS \"@T\" (key bytea PRIMARY KEY, parent_path bytea NOT NULL,"
-		             " value bytea NOT NULL);"
-		             "CREATE INDEX IF NOT EXISTS \"@T_parent_path\" ON \"@T\" (parent_path);"
-		             "CREATE TABLE IF NOT EXISTS trove_storage_index (kv_table text COLLATE \"C\" PRIMARY KEY,"
-		             " idx bigint NOT NULL)",
-		             t);
-		if (!setup_exec(c, ddl, PGRES_COMMAND_OK, t, err))
-			goto out;
-		if (p->ha_table) {
-			free(ddl);
-			ddl = pg_sql_of(pg_ha_ddl, p->ha_table);
-			if (!setup_exec(c, ddl, PGRES_COMMAND_OK, p->ha_table, err))
-				goto out;
-		}
-	}
-	/* a table of another layout (Vault's, say) is refused */
-	sql = pg_sql_of("SELECT count(*) FROM pg_attribute WHERE attrelid = '\"@T\"'::regclass AND NOT attisdropped"
-	             " AND atttypid = 'bytea'::regtype AND attname IN ('key', 'parent_path', 'value')",
-	             t);
-	res = PQexec(c, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		char msg[512];
-		pg_one_line(msg, sizeof(msg), PQresultErrorMessage(res));
-		set_err(err, "postgresql: table \"%s\": %s", t, msg);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "3") != 0) {
-		set_err(err,
-		        "postgresql: table \"%s\" exists with another layout (Trove's has the columns key, "
-		        "parent_path and value, all bytea): give another table, or migrate into a new one",
-		        t);
-		goto out;
-	}
-	PQclear(res);
-	res = NULL;
-	if (p->ha_table && !ha_layout_ok(p, c, err))
-		goto out;
-	/* the table's rows: its layout version, its commit index
-	 * (storage_pg.h, "Notifications") */
-	if (!skip_create &&
-	    (!add_row(c, "INSERT INTO trove_storage_schema (kv_table, version) VALUES ($1, 1)"
-	                 " ON CONFLICT (kv_table) DO NOTHING",
-	              t, err) ||
-	     !add_row(c, "INSERT INTO trove_storage_index (kv_table, idx) VALUES ($1, 0) ON CONFLICT (kv_table) DO NOTHING",
-	              t, err)))
-		goto out;
-	res = PQexecParams(c, "SELECT idx FROM trove_storage_index WHERE kv_table = $1", 1, NULL, vals, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		set_err(err, "postgresql: table \"%s\" has no row in trove_storage_index%s", t,
-		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
-		goto out;
-	}
-	PQclear(res);
-	res = PQexecParams(c, "SELECT version FROM trove_storage_schema WHERE kv_table = $1", 1, NULL, vals, NULL,
-	                   NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		set_err(err, "postgresql: table \"%s\" has no row in trove_storage_schema%s", t,
-		        skip_create ? " (create the tables as docs/ha.md shows, or unset skip_create_table)" : "");
-		goto out;
-	}
-	version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	if (version != STORAGE_PG_SCHEMA_VERSION) {
-		char v[64];
-		snprintf(v, sizeof(v), "%ld; this Trove reads version %d", version, STORAGE_PG_SCHEMA_VERSION);
-		set_err(err,
-		        version > STORAGE_PG_SCHEMA_VERSION
-		            ? "postgresql: table \"%s\" was written by a newer Trove (layout version %s): upgrade Trove"
-		            : "postgresql: table \"%s\" has an unknown layout version (%s)",
-		        t, v);
-		goto out;
-	}
-	ok = setup_exec(c, "COMMIT", PGRES_COMMAND_OK, t, err);
-out:
-	PQclear(res);
-	if (!ok) {
-		PGresult *rb = PQexec(c, "ROLLBACK");
-		PQclear(rb);
-	}
-	free(sql);
-	free(ddl);
-	return ok;
-}
-
 const char *pg_table(const struct pg_store *p)
 {
 	return p->table;
@@ -927,6 +768,11 @@ bool storage_is_pg(const struct storage *s)
 const char *storage_pg_table_name(const struct storage *s)
 {
 	return ((const struct pg_store *)s->impl)->table;
+}
+
+bool storage_pg_notifies(struct storage *s)
+{
+	return storage_is_pg(s) && impl(s)->ha != NULL;
 }
 
 int storage_pg_listen(struct storage *s, const struct storage_pg_hooks *h)
@@ -974,7 +820,7 @@ static PGconn *connect_at_open(struct pg_store *p, bool prepare, unsigned retrie
 		if (c != NULL)
 			return c;
 		if (retries != 0 && attempt >= retries) {
-			set_err(err, "postgresql: cannot connect (table \"%s\"): %s", p->table, why);
+			pg_set_err(err, "postgresql: cannot connect (table \"%s\"): %s", p->table, why);
 			return NULL;
 		}
 		log_warn("postgresql storage: cannot connect, retrying", "table", p->table, "error", why);
@@ -993,7 +839,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	PGconn *c;
 
 	if (why != NULL) {
-		set_err(err, "postgresql: table \"%s\" %s", table, why);
+		pg_set_err(err, "postgresql: table \"%s\" %s", table, why);
 		return NULL;
 	}
 	if (url == NULL || url[0] == '\0')
@@ -1036,7 +882,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	if (cfg->ha_enabled) {
 		const char *ha = cfg->ha_table ? cfg->ha_table : STORAGE_PG_DEFAULT_HA_TABLE;
 		if ((why = storage_pg_table_refused(ha)) != NULL) {
-			set_err(err, "postgresql: ha_table \"%s\" %s", ha, why);
+			pg_set_err(err, "postgresql: ha_table \"%s\" %s", ha, why);
 			goto fail;
 		}
 		p->ha_table = xstrdup(ha);
@@ -1048,7 +894,7 @@ struct storage *storage_pg_new(const struct storage_pg_config *cfg, struct buf *
 	 * set them up on a bare connection first. */
 	if ((c = connect_at_open(p, false, cfg->max_connect_retries, err)) == NULL)
 		goto fail;
-	if (!setup_schema(p, c, cfg->skip_create_table, err)) {
+	if (!pg_setup_schema(p, c, cfg->skip_create_table, err)) {
 		PQfinish(c);
 		goto fail;
 	}

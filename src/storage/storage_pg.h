@@ -92,7 +92,7 @@ bool storage_pg_prefix_end(const char *prefix, char *out);
 
 /* Notifications: cross-node invalidation and the commit index.
  *
- * Every commit (put, delete, txn) takes the next number of the table's
+ * With ha_enabled, every commit (put, delete, txn) takes the next number of the table's
  * row in trove_storage_index, in its own transaction, and sends, also in
  * it (so only on commit, and in commit order), a NOTIFY on the channel
  * STORAGE_PG_CHANNEL_PREFIX<table> naming the keys it changed, split into
@@ -103,7 +103,12 @@ bool storage_pg_prefix_end(const char *prefix, char *out);
  * makes its index the node's applied index: what this node's caches have
  * caught up with (X-Vault-Index). A lost listening connection is made
  * again, and since notifications may have been missed meanwhile,
- * hooks.all_changed is called and the applied index is read anew. */
+ * hooks.all_changed is called and the applied index is read anew.
+ *
+ * Without ha_enabled a node is alone on its table (as in Vault, several
+ * nodes share a storage only through HA): its commits are neither
+ * numbered nor notified, which would cost every write a row lock held to
+ * its commit and the cluster-wide NOTIFY queue for nobody to hear. */
 #define STORAGE_PG_CHANNEL_PREFIX "trove_inv_"
 #define STORAGE_PG_NODE_HEX 16
 /* Bytes of one chunk (flag and keys); the payload adds at most 38. */
@@ -137,6 +142,10 @@ struct storage_pg_hooks {
  * its own thread until s is destroyed. Returns 0, or TROVE_ERR_INVALID for
  * another storage or a second call. */
 int storage_pg_listen(struct storage *s, const struct storage_pg_hooks *h);
+
+/* Whether s is a postgresql storage whose commits are numbered and
+ * notified (opened with ha_enabled). */
+bool storage_pg_notifies(struct storage *s);
 
 /* Stops the listener started by storage_pg_listen (none: nothing). */
 void storage_pg_unlisten(struct storage *s);

@@ -1,6 +1,7 @@
 /* storage_pg_impl.h — what storage_pg.c (the key/value backend),
- * storage_pg_ha.c (the HA lock on the same database) and
- * storage_pg_listen.c (the notification listener) share. Private to them. */
+ * storage_pg_schema.c (its tables), storage_pg_ha.c (the HA lock on the
+ * same database) and storage_pg_listen.c (the notification listener)
+ * share. Private to them. */
 #ifndef TROVE_STORAGE_PG_IMPL_H
 #define TROVE_STORAGE_PG_IMPL_H
 
@@ -14,9 +15,11 @@
 #include "storage/storage.h"
 #include "storage/storage_pg.h"
 
-/* Prepared on every pooled connection; ST_FENCE only with HA. ST_PUT and
- * ST_DEL run inside a transaction that ST_BUMP ends; a write of one key
- * without HA is one statement, ST_PUT_N or ST_DEL_N, which does both. */
+/* Prepared on every pooled connection; ST_FENCE only with HA. Without HA
+ * a write is ST_PUT or ST_DEL, alone or in a transaction. With HA, ST_PUT
+ * and ST_DEL run inside a transaction that ST_BUMP ends (numbered and
+ * notified); a write of one key by a node that holds no fence is one
+ * statement, ST_PUT_N or ST_DEL_N, which does both. */
 enum stmt { ST_GET, ST_PUT, ST_DEL, ST_LIST, ST_LIST_ROOT, ST_FENCE, ST_BUMP, ST_PUT_N, ST_DEL_N, ST__COUNT };
 
 struct pg_ha;
@@ -59,6 +62,13 @@ bool pg_is_broken(PGconn *c, const PGresult *res);
 void pg_one_line(char *msg, size_t cap, const char *from);
 /* tmpl with every "@T" replaced by t (a validated identifier); heap. */
 char *pg_sql_of(const char *tmpl, const char *t);
+/* err (may be NULL) reset and set to the formatted message. */
+void pg_set_err(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* storage_pg_schema.c: on c (a bare connection at open), creates the
+ * tables p needs where missing (unless skip_create) and checks their
+ * layouts and version, in one transaction. false with why in err. */
+bool pg_setup_schema(struct pg_store *p, PGconn *c, bool skip_create, struct buf *err);
 
 /* What storage_pg_listen.c reads of the pool (storage_pg.c). */
 const char *pg_table(const struct pg_store *p);

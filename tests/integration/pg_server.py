@@ -102,7 +102,8 @@ class PgServer:
             hba += ["hostssl all all 127.0.0.1/32 scram-sha-256",
                     "hostnossl all all 127.0.0.1/32 reject"]
         else:
-            hba += ["host all all 127.0.0.1/32 scram-sha-256"]
+            hba += ["host all all 127.0.0.1/32 scram-sha-256",
+                    "host replication all 127.0.0.1/32 scram-sha-256"]
         (self.data / "pg_hba.conf").write_text("\n".join(hba) + "\n")
         if self.tls_enabled:
             self.tls = TLSMaterial(self.dir / "tls")
@@ -213,6 +214,38 @@ class PgServer:
         if r.returncode != 0:
             raise RuntimeError(f"psql failed: {r.stderr.strip()}")
         return r.stdout.strip()
+
+    def start_replica(self, directory, name="replica1"):
+        """A streaming replica of this server (a base backup with
+        standby.signal, primary_conninfo naming it `name`), started on a
+        port of its own and caught up; returns its PgServer. The
+        primary's synchronous_standby_names is not changed."""
+        replica = PgServer(directory, tls=self.tls_enabled)
+        replica.password = self.password
+        replica.dir.mkdir(parents=True, exist_ok=True)
+        replica._own(replica.dir)
+        os.chmod(replica.dir, 0o700)
+        env = self._psql_env(self.password)
+        r = subprocess.run(
+            self._cmd([str(PG_BIN / "pg_basebackup"), "-d",
+                       f"host=127.0.0.1 port={self.port} user={self.superuser} application_name={name}",
+                       "-D", str(replica.data), "-X", "stream", "-R", "--no-sync"]),
+            capture_output=True, text=True, env=env, cwd=replica.dir, timeout=120,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed: {r.stderr.strip()}")
+        # -R wrote primary_conninfo with the password it was given; name it
+        with open(replica.data / "postgresql.auto.conf", "a") as f:
+            f.write(f"primary_conninfo = 'host=127.0.0.1 port={self.port} user={self.superuser} "
+                    f"password={self.password} application_name={name}'\n")
+        replica.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.sql(f"SELECT count(*) FROM pg_stat_replication WHERE application_name = '{name}'"
+                       " AND state = 'streaming'") != "1":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replica {name} not streaming: {replica.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        return replica
 
     def role_exists(self, name):
         lit = "'" + name.replace("'", "''") + "'"

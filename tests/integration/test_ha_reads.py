@@ -1,8 +1,9 @@
 """Several Trove nodes over one PostgreSQL: what a node must do so that the
 others, and its own event loops, stay right.
 
-Covered here: three nodes on one table (each unsealed with the same keys)
-see each other's writes through LISTEN/NOTIFY invalidation; X-Vault-Index
+Covered here: three HA nodes on one table (each unsealed with the same
+keys; standbys serving reads) see each other's writes through
+LISTEN/NOTIFY invalidation; X-Vault-Index
 on every response, read-your-writes with it on another node, 412 for an
 index never reached, 400 for a malformed one; a policy change and a token
 revocation on one node enforced by the others at once; a node whose
@@ -42,16 +43,23 @@ def header_for(idx, table=TABLE):
 
 @pytest.fixture(scope="module")
 def nodes(pg_server, tmp_path_factory):
-    """Three nodes on one table; the first initialised, all unsealed with
-    its keys after the mounts are made (mount tables load at unseal)."""
+    """Three HA nodes on one table (commits are numbered and notified only
+    with ha_enabled), standbys serving reads; the first initialised and
+    active, the others unsealed with its keys after the mounts are made."""
+    from test_ha import ha_hcl
+    from trove_harness import sanitizer_env
+
     d = tmp_path_factory.mktemp("ha_reads")
+    env = sanitizer_env()
+    env.update(TROVE_HA_LOCK_TTL_MS="1500", TROVE_HA_RETRY_MS="150")
     started, servers = [], []
     for i in range(3):
         port = free_port()
         cfg = d / f"node{i}.hcl"
-        cfg.write_text(pg_hcl(pg_server.url(), port, TABLE))
+        cfg.write_text(ha_hcl(pg_server.url(), port, TABLE) + "disable_performance_standby = false\n")
         url = f"http://127.0.0.1:{port}"
-        proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], d / "logs", f"node{i}", url + "/v1/sys/health")
+        proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], d / "logs", f"node{i}", url + "/v1/sys/health",
+                            env=env)
         started.append(proc)
         servers.append(Server(proc, url))
     try:
@@ -59,6 +67,7 @@ def nodes(pg_server, tmp_path_factory):
         a.proc.start()
         a.init(1, 1)
         a.unseal()
+        wait_for(lambda: a.get("/v1/sys/leader").json()["is_self"], 10, "the first node active")
         c = a.client(a.root_token)
         c.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
         c.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
@@ -95,7 +104,7 @@ def test_every_response_carries_the_index_and_writes_raise_it(nodes):
     r2 = a.request("POST", "/v1/kv1/idx", token=a.root_token, json={"v": 2})
     assert index_of(r2) > index_of(r1) > 0
     for n in nodes:
-        for path in ("/v1/sys/health", "/v1/kv1/idx"):
+        for path in ("/v1/sys/health?perfstandbyok=true", "/v1/kv1/idx"):
             r = n.request("GET", path, token=a.root_token)
             assert r.status_code == 200, r.text
             assert index_of(r) >= 0
@@ -133,7 +142,8 @@ def test_read_your_writes_on_every_node(nodes):
 
 def test_write_on_another_node_is_acknowledged_with_an_index(nodes):
     a, b = nodes[0], nodes[1]
-    w = b.request("POST", "/v1/kv1/from-b", token=a.root_token, json={"v": "b"})
+    # b, a standby, sends the write to the active node
+    w = b.request("POST", "/v1/kv1/from-b", token=a.root_token, json={"v": "b"}, allow_redirects=True)
     assert w.status_code == 204, w.text
     r = a.request("GET", "/v1/kv1/from-b", token=a.root_token, headers={"X-Vault-Index": w.headers["X-Vault-Index"]})
     assert r.status_code == 200 and r.json()["data"] == {"v": "b"}

@@ -908,9 +908,29 @@ static void t_view_bad_prefix(void **state)
 	storage_free(nested);
 }
 
+/* The reason a 503 gives for a storage out of reach: per thread, named
+ * by its backend, cut to its buffer, cleared. */
+static void t_unavailable_reason(void **state)
+{
+	char long_reason[1024];
+	(void)state;
+	storage_unavailable_clear();
+	assert_null(storage_unavailable_reason());
+	storage_unavailable_note("postgresql", "connection refused");
+	assert_string_equal(storage_unavailable_reason(), "postgresql: connection refused");
+	memset(long_reason, 'x', sizeof(long_reason) - 1);
+	long_reason[sizeof(long_reason) - 1] = '\0';
+	storage_unavailable_note("postgresql", long_reason);
+	assert_int_equal(strlen(storage_unavailable_reason()), 399);
+	assert_memory_equal(storage_unavailable_reason(), "postgresql: xxx", 15);
+	storage_unavailable_clear();
+	assert_null(storage_unavailable_reason());
+}
+
 int main(void)
 {
 	const struct CMUnitTest inmem[] = {
+	    cmocka_unit_test(t_unavailable_reason),
 	    CONTRACT(setup_inmem),
 	    cmocka_unit_test_setup_teardown(t_inmem_not_durable_long_key, setup_inmem, teardown),
 	};
