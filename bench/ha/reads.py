@@ -51,7 +51,7 @@ class Node:
         self.cfg.write_text(
             f'storage "postgresql" {{\n  connection_url = "{pg.url()}"\n  ha_enabled = true\n}}\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
-            f'api_addr = "{self.url}"\ncluster_addr = "https://127.0.0.1:{self.port + 1}"\n'
+            f'api_addr = "{self.url}"\ncluster_addr = "https://127.0.0.1:{free_port()}"\n'
             "disable_mlock = true\ndisable_performance_standby = false\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
         with open(self.log, "ab") as log:
