@@ -3,7 +3,7 @@ active node over cluster_addr) against the same writes sent to the active
 node itself.
 
 Starts a throwaway PostgreSQL 15 and NODES `trove server` nodes as
-bench/ha/reads.py does (its Node), inits and unseals them, mounts kv v2 on
+bench/ha/reads.py does (its start_cluster), inits and unseals them, mounts kv v2 on
 the active node, then runs wrk (bench/ha/writes.lua: `POST
 /v1/kv/data/bench-w`, CONNECTIONS connections) for DURATION against the
 active node, then against a standby, ROUNDS times alternated.
@@ -16,20 +16,15 @@ redirected rather than forwarded). Benchmarks report; they do not fail.
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pg_server import PgServer, available  # noqa: E402
-from reads import Node, rate  # noqa: E402
+from reads import bench_dir, rate, start_cluster, stop_cluster  # noqa: E402
 
 NODES = int(os.environ.get("NODES", "2"))
 DURATION = os.environ.get("DURATION", "5s")
@@ -45,25 +40,10 @@ def wrk(url, duration):
 
 
 def main():
-    if not available():
-        sys.exit("bench: PostgreSQL 15 server binaries are not installed")
-    if shutil.which("wrk") is None:
-        sys.exit("bench: wrk not found")
-    top = Path(tempfile.mkdtemp(prefix="trove-ha-forward-"))
-    os.chmod(top, 0o755)
-    pg = PgServer(top / "pg").start()
+    top, pg = bench_dir("trove-ha-forward-")
     nodes = []
     try:
-        nodes = [Node(top, pg, i) for i in range(NODES)]
-        body = requests.put(nodes[0].url + "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1},
-                            timeout=30).json()
-        keys, token = body["keys"], body["root_token"]
-        for n in nodes:
-            n.unseal(keys)
-        deadline = time.monotonic() + 30
-        while not any(n.is_active() for n in nodes) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        active = next(n for n in nodes if n.is_active())
+        nodes, _, token, active = start_cluster(top, pg, NODES)
         standby = next(n for n in nodes if n is not active)
         requests.post(active.url + "/v1/sys/mounts/kv", headers={"X-Vault-Token": token},
                       json={"type": "kv", "options": {"version": "2"}}, timeout=30).raise_for_status()
@@ -75,13 +55,7 @@ def main():
                 r, bad = wrk(n.url, DURATION)
                 print(f"round {i + 1}: {name}: {r:,.0f} writes/s (non-200: {bad})", flush=True)
     finally:
-        for n in nodes:
-            if n.proc.poll() is None:
-                n.proc.terminate()
-                n.proc.wait(30)
-        pg.stop()
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(top, ignore_errors=True)
+        stop_cluster(nodes, pg, top)
 
 
 if __name__ == "__main__":
