@@ -954,24 +954,27 @@ fail:
 	return NULL;
 }
 
-/* The cluster listener (docs/ha.md, "Request forwarding"): bound to
- * cluster_addr's host and port (its scheme is not read: always TLS, with
- * the cluster's certificate), with the first listener's size and time
- * limits. */
+/* The cluster listener (docs/ha.md, "Request forwarding"): on the first
+ * listener's host (the interfaces the API is served on, as Vault binds its
+ * cluster listeners; no name to resolve at start) and cluster_addr's port
+ * (its scheme is not read: always TLS, with the cluster's certificate),
+ * with that listener's size and time limits. */
 static int cluster_listener_config(const struct server_config *cfg, struct listener_config *out, struct buf *err)
 {
 	struct api_url u;
-	const char *addr = config_cluster_addr(cfg);
+	const char *addr = config_cluster_addr(cfg), *api = cfg->listeners[0].address;
+	const char *colon = api ? strrchr(api, ':') : NULL;
 	if (api_url_parse(addr, &u) != 0) {
 		buf_printf(err, "cluster_addr \"%s\" is not a URL with a host and port", addr);
 		return TROVE_ERR_INVALID;
 	}
-	size_t n = strlen(u.host) + strlen(u.port) + 4;
+	if (!colon) {
+		buf_printf(err, "listener address \"%s\" must be host:port", api ? api : "");
+		return TROVE_ERR_INVALID;
+	}
+	size_t n = (size_t)(colon - api) + strlen(u.port) + 2;
 	out->address = xmalloc(n);
-	if (strchr(u.host, ':'))
-		snprintf(out->address, n, "[%s]:%s", u.host, u.port);
-	else
-		snprintf(out->address, n, "%s:%s", u.host, u.port);
+	snprintf(out->address, n, "%.*s:%s", (int)(colon - api), api, u.port);
 	out->tls_disable = false;
 	out->max_request_size = cfg->listeners[0].max_request_size;
 	out->max_request_duration = cfg->listeners[0].max_request_duration;
