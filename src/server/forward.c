@@ -31,6 +31,7 @@ enum outcome {
 
 struct forward_call {
 	char *method;
+	char *user_agent;                      /* the client's, or NULL */
 	char *url;                             /* https://<cluster authority><target> */
 	struct strlist headers;                /* "Name: value", the token among them: wiped */
 	char key[HA_ADDR_MAX + HA_ID_MAX + 2]; /* which active: the pool's key */
@@ -199,10 +200,16 @@ struct forward_call *forward_prepare(h2o_req_t *hreq, const struct request *req,
 		const h2o_header_t *h = &hreq->headers.entries[i];
 		/* h2o parsed them; a value with a line break or NUL would be a
 		 * second header on the next hop: never sent */
-		if (forward_hop_header(h->name->base, h->name->len) ||
+		if (forward_hop_header(h->name->base, h->name->len) || h->name == &H2O_TOKEN_ACCEPT->buf ||
 		    memchr(h->value.base, '\r', h->value.len) || memchr(h->value.base, '\n', h->value.len) ||
 		    memchr(h->value.base, '\0', h->value.len))
 			continue;
+		if (h->name == &H2O_TOKEN_USER_AGENT->buf) {
+			/* the transport writes User-Agent (and Accept) itself */
+			free(f->user_agent);
+			f->user_agent = xstrndup(h->value.base, h->value.len);
+			continue;
+		}
 		size_t n = h->name->len + 2 + h->value.len + 1;
 		char *line = xmalloc(n);
 		snprintf(line, n, "%.*s: %.*s", (int)h->name->len, h->name->base, (int)h->value.len,
@@ -257,6 +264,7 @@ void forward_run(struct forward_call *f, struct core *core, const struct request
 		return; /* no identity yet: the cluster cannot forward */
 	if (!(c = conn_take(f->key, u.authority, id)))
 		return;
+	c->cfg.user_agent = f->user_agent ? f->user_agent : "trove";
 	struct api_wire w = {.method = f->method,
 	                     .url = f->url,
 	                     .headers = &f->headers,
@@ -264,6 +272,7 @@ void forward_run(struct forward_call *f, struct core *core, const struct request
 	                     .len = body ? blen : 0,
 	                     .timeout_ms = f->timeout_ms};
 	int r = api_native_send(c->t, &w, &f->resp);
+	c->cfg.user_agent = "trove"; /* f's goes with f */
 	if (r == 0 && f->resp.status == 503 &&
 	    (v = header_of(&f->resp.headers, FORWARD_NOT_ACTIVE_HEADER, &vlen)) &&
 	    vlen == strlen(FORWARD_NOT_ACTIVE_VALUE) && strncmp(v, FORWARD_NOT_ACTIVE_VALUE, vlen) == 0) {
@@ -347,6 +356,7 @@ void forward_free(struct forward_call *f)
 	strlist_release(&f->headers);
 	api_response_release(&f->resp);
 	free(f->method);
+	free(f->user_agent);
 	free(f->url);
 	free(f->location);
 	free(f);
