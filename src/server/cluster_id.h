@@ -10,7 +10,8 @@
  * (cluster_id_ensure, from its become-active hook) and keeps it: later
  * actives read the same one. Every node keeps one copy in memory, read
  * from storage (cluster_id_load, on a worker thread), dropped once the
- * node is found sealed. One core per process: the copy is process-wide.
+ * node is found sealed (by cluster_id_get: the core has no seal hook).
+ * One core per process: the copy is process-wide.
  * Thread-safe. */
 #ifndef TROVE_CLUSTER_ID_H
 #define TROVE_CLUSTER_ID_H
