@@ -152,7 +152,8 @@ static int build_head(const struct api_native *t, const struct api_url *tg, cons
  * byte of the answer came. */
 static bool stale(const struct api_native *t, bool reused, const struct api_http_reader *rd)
 {
-	return reused && t->conn.failure == API_FAIL_EXCHANGE && !api_http_reader_started(rd);
+	/* a relay's request may have been acted on (a write): never twice */
+	return !t->relay && reused && t->conn.failure == API_FAIL_EXCHANGE && !api_http_reader_started(rd);
 }
 
 static int conn_fail(struct api_native *t, struct api_response *resp)

@@ -33,9 +33,11 @@ int api_native_new(const struct api_config *cfg, struct api_native **out);
 /* Makes t a relay's transport (a standby forwarding its client's request
  * to the active node, server/forward.h): every https connection uses tls
  * (a reference is taken), whose own verification is the only one (no CA
- * is read; the host name is not checked unless tls checks it), and a
- * redirect is handed back as the answer, never followed. Before the
- * first send. */
+ * is read; the host name is not checked unless tls checks it), a
+ * redirect is handed back as the answer, never followed, and a request
+ * whose kept connection broke before any answer is not sent again (its
+ * peer may have acted on it: the caller decides). Before the first
+ * send. */
 void api_native_relay(struct api_native *t, SSL_CTX *tls);
 /* Closes the connection and frees. NULL is fine. */
 void api_native_free(struct api_native *t);

@@ -21,6 +21,7 @@ import json
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -341,7 +342,27 @@ def test_the_active_killed_the_standby_answers_at_once(cluster):
     # keep-alive connections to the active exist in the standbys' pools
     for s in standbys:
         assert s.request("GET", "/v1/kv/data/incons", token=cluster.token).status_code == 200
+    # a write in flight on the active when it dies (held there waiting for an
+    # index): the standby says 503, it cannot know whether it was served
+    w = standbys[0].request("POST", "/v1/kv/data/mid", token=cluster.token, json={"data": {"v": 0}})
+    assert w.status_code == 200, w.text
+    held = {}
+
+    def write():
+        t0 = time.monotonic()
+        held["r"] = standbys[0].request("POST", "/v1/kv/data/mid", token=cluster.token, json={"data": {"v": 1}},
+                                        headers={"X-Vault-Index": header_for(index_of(w) + 1000)}, timeout=30)
+        held["took"] = time.monotonic() - t0
+
+    t = threading.Thread(target=write)
+    t.start()
+    time.sleep(0.7)
+    assert t.is_alive(), "the write was not held on the active"
     active.proc.kill9()
+    t.join(30)
+    assert held["r"].status_code == 503, (held["r"].status_code, held["r"].text)
+    assert "request forwarding to the active node failed" in held["r"].text
+    assert held["took"] < 2.0, held["took"]
     for s in standbys:
         t0 = time.monotonic()
         r = s.request("POST", "/v1/kv/data/killed", token=cluster.token, json={"data": {"v": 1}}, timeout=30)

@@ -932,6 +932,48 @@ static void test_relay_uses_its_tls_and_follows_no_redirect(void **state)
 	free_pki(&p);
 }
 
+/* A relay's request that met a kept connection closed without a byte of
+ * answer is a failure, not sent again (the server may have acted on it),
+ * unlike test_idle_closed_after_request's. */
+static void test_relay_never_sends_twice(void **state)
+{
+	struct server s = {0};
+	struct api_config cfg;
+	struct api_native *t = NULL;
+	struct api_response resp;
+	struct strlist headers;
+	char url[64];
+
+	step(&s, OK_JSON, KEEP);
+	step(&s, NULL, CLOSE_SILENT);
+	server_start(&s, NULL);
+	api_config_init(&cfg);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+	api_config_set(&cfg.address, url);
+	SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+	assert_int_equal(api_native_new(&cfg, &t), 0);
+	api_native_relay(t, tls);
+	SSL_CTX_free(tls);
+	strlist_init(&headers);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/y", s.port);
+	struct api_wire w = {.method = "PUT", .url = url, .headers = &headers, .body = "{}", .len = 2,
+	                     .timeout_ms = 5000};
+	api_response_init(&resp);
+	assert_int_equal(api_native_send(t, &w, &resp), 0);
+	assert_int_equal(resp.status, 200);
+	api_response_release(&resp);
+	api_response_init(&resp);
+	assert_int_equal(api_native_send(t, &w, &resp), TROVE_ERR_UPSTREAM);
+	assert_int_equal(resp.failure, API_FAIL_EXCHANGE);
+	api_response_release(&resp);
+	api_native_free(t);
+	server_stop(&s);
+	assert_int_equal(s.conns, 1);
+	assert_int_equal(s.requests, 2);
+	strlist_release(&headers);
+	api_config_release(&cfg);
+}
+
 /* A TLS server that answers and closes while the client still writes a
  * large body: the write fails (the peer reset the connection), the call
  * fails or returns the answer, three times over, and the process lives
@@ -1085,6 +1127,7 @@ int main(void)
 	    cmocka_unit_test(test_tls_verify),
 	    cmocka_unit_test(test_tls_redirect_to_http_refused),
 	    cmocka_unit_test(test_relay_uses_its_tls_and_follows_no_redirect),
+	    cmocka_unit_test(test_relay_never_sends_twice),
 	    cmocka_unit_test(test_tls_write_to_closed_peer),
 	    cmocka_unit_test(test_https_to_plain_listener),
 	    cmocka_unit_test(test_reader_pieces),
