@@ -47,7 +47,7 @@ class Node:
         self.cfg.write_text(
             f'storage "postgresql" {{\n  connection_url = "{pg.url()}"\n  ha_enabled = true\n}}\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
-            f'api_addr = "{self.url}"\ncluster_addr = "https://127.0.0.1:{self.port + 1}"\n'
+            f'api_addr = "{self.url}"\ncluster_addr = "https://127.0.0.1:{free_port()}"\n'
             "disable_mlock = true\n")
         self.proc = None
 

@@ -51,7 +51,7 @@ class Node:
         self.cfg.write_text(
             f'storage "postgresql" {{\n  connection_url = "{pg.url()}"\n  ha_enabled = true\n}}\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
-            f'api_addr = "{self.url}"\ncluster_addr = "https://127.0.0.1:{self.port + 1}"\n'
+            f'api_addr = "{self.url}"\ncluster_addr = "https://127.0.0.1:{free_port()}"\n'
             "disable_mlock = true\ndisable_performance_standby = false\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
         with open(self.log, "ab") as log:
@@ -88,26 +88,48 @@ def rate(out):
     return float(m.group(1)) if m else 0.0, int(bad.group(1)) if bad else -1
 
 
-def main():
+def start_cluster(top, pg, count):
+    """count nodes started (appended to the list returned at once, so a
+    caller's cleanup sees them), inited and unsealed: (nodes, keys, token,
+    active)."""
+    nodes = [Node(top, pg, i) for i in range(count)]
+    body = requests.put(nodes[0].url + "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1},
+                        timeout=30).json()
+    keys, token = body["keys"], body["root_token"]
+    for n in nodes:
+        n.unseal(keys)
+    deadline = time.monotonic() + 30
+    while not any(n.is_active() for n in nodes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return nodes, keys, token, next(n for n in nodes if n.is_active())
+
+
+def stop_cluster(nodes, pg, top):
+    for n in nodes:
+        if n.proc.poll() is None:
+            n.proc.terminate()
+            n.proc.wait(30)
+    pg.stop()
+    if not os.environ.get("KEEP"):
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def bench_dir(prefix):
+    """Checks what a run needs; a temporary directory and a PostgreSQL."""
     if not available():
         sys.exit("bench: PostgreSQL 15 server binaries are not installed")
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk not found")
-    top = Path(tempfile.mkdtemp(prefix="trove-ha-reads-"))
+    top = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(top, 0o755)
-    pg = PgServer(top / "pg").start()
+    return top, PgServer(top / "pg").start()
+
+
+def main():
+    top, pg = bench_dir("trove-ha-reads-")
     nodes = []
     try:
-        nodes = [Node(top, pg, i) for i in range(NODES)]
-        body = requests.put(nodes[0].url + "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1},
-                            timeout=30).json()
-        keys, token = body["keys"], body["root_token"]
-        for n in nodes:
-            n.unseal(keys)
-        deadline = time.monotonic() + 30
-        while not any(n.is_active() for n in nodes) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        active = next(n for n in nodes if n.is_active())
+        nodes, keys, token, active = start_cluster(top, pg, NODES)
         h = {"X-Vault-Token": token}
         requests.post(active.url + "/v1/sys/mounts/kv", headers=h, json={"type": "kv", "options": {"version": "2"}},
                       timeout=30).raise_for_status()
@@ -129,13 +151,7 @@ def main():
             print(f"  {'active ' if n is active else 'standby'} {n.url}: {r:,.0f} reads/s (non-200: {bad})")
         print(f"all {len(nodes)} nodes at once: {total:,.0f} reads/s, {total / one if one else 0:.2f}x one node")
     finally:
-        for n in nodes:
-            if n.proc.poll() is None:
-                n.proc.terminate()
-                n.proc.wait(30)
-        pg.stop()
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(top, ignore_errors=True)
+        stop_cluster(nodes, pg, top)
 
 
 if __name__ == "__main__":

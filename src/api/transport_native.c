@@ -34,6 +34,7 @@ struct api_native {
 	bool https;         /* the address is https: no redirect to http */
 	struct api_url home; /* the address's host and port */
 	SSL_CTX *tls;       /* made at the first https connection */
+	bool relay;         /* api_native_relay: redirects are answers */
 	struct api_conn conn;
 	char origin[600]; /* what conn is connected to; "" when closed */
 	char rbuf[READ_CHUNK];
@@ -54,6 +55,14 @@ int api_native_new(const struct api_config *cfg, struct api_native **out)
 	api_conn_init(&t->conn);
 	*out = t;
 	return 0;
+}
+
+void api_native_relay(struct api_native *t, SSL_CTX *tls)
+{
+	SSL_CTX_up_ref(tls);
+	SSL_CTX_free(t->tls);
+	t->tls = tls;
+	t->relay = true;
 }
 
 static void drop_conn(struct api_native *t)
@@ -143,7 +152,8 @@ static int build_head(const struct api_native *t, const struct api_url *tg, cons
  * byte of the answer came. */
 static bool stale(const struct api_native *t, bool reused, const struct api_http_reader *rd)
 {
-	return reused && t->conn.failure == API_FAIL_EXCHANGE && !api_http_reader_started(rd);
+	/* a relay's request may have been acted on (a write): never twice */
+	return !t->relay && reused && t->conn.failure == API_FAIL_EXCHANGE && !api_http_reader_started(rd);
 }
 
 static int conn_fail(struct api_native *t, struct api_response *resp)
@@ -323,7 +333,7 @@ static int send_attempt(struct api_native *t, const struct api_wire *w, struct a
 		strlist_release(&resp->headers);
 		resp->headers = rd.headers; /* handed over */
 		strlist_init(&rd.headers);
-		if (!is_redirect(rd.status) || rd.location == NULL)
+		if (!is_redirect(rd.status) || rd.location == NULL || t->relay)
 			break;
 		if (hops >= MAX_REDIRECTS) {
 			r = local_fail(t, resp, "Maximum (1) redirects followed", NULL);

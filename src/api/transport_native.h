@@ -19,6 +19,8 @@
 #ifndef TROVE_API_TRANSPORT_NATIVE_H
 #define TROVE_API_TRANSPORT_NATIVE_H
 
+#include <openssl/ssl.h>
+
 #include "api/transport.h"
 
 struct api_native;
@@ -28,6 +30,15 @@ struct api_native;
  * problem with them fails that attempt as API_FAIL_TLS). Returns 0 with
  * *out set. */
 int api_native_new(const struct api_config *cfg, struct api_native **out);
+/* Makes t a relay's transport (a standby forwarding its client's request
+ * to the active node, server/forward.h): every https connection uses tls
+ * (a reference is taken), whose own verification is the only one (no CA
+ * is read; the host name is not checked unless tls checks it), a
+ * redirect is handed back as the answer, never followed, and a request
+ * whose kept connection broke before any answer is not sent again (its
+ * peer may have acted on it: the caller decides). Before the first
+ * send. */
+void api_native_relay(struct api_native *t, SSL_CTX *tls);
 /* Closes the connection and frees. NULL is fine. */
 void api_native_free(struct api_native *t);
 /* The transport's send (transport.h); ctx is the struct api_native. */

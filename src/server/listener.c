@@ -11,16 +11,22 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "listener.h"
+#include "server/cluster_id.h"
+#include "server/forward.h"
+#include "server/forward_client.h"
 #include "server/standby.h"
 
+#include "api/url_parts.h"
 #include "core/audit.h"
 #include "core/core.h"
+#include "core/ha.h"
 #include "core/ha_reads.h"
 #include "core/router.h"
 #include "duration.h"
@@ -39,6 +45,7 @@ struct listener_set;
 
 struct listener_rt {
 	const struct listener_config *cfg;
+	bool cluster; /* the cluster listener: forwarded requests only */
 	h2o_globalconf_t gconf;
 	SSL_CTX *ssl;
 	int *fds; /* one per thread */
@@ -97,11 +104,15 @@ struct listener_set {
 	pthread_cond_t ready_cond;
 	unsigned ready;
 	atomic_bool stopping;
+	/* the cluster listener's settings: cluster_addr's host and port, the
+	 * first listener's limits */
+	struct listener_config cluster_cfg;
 };
 
 struct trove_handler {
 	h2o_handler_t super;
 	struct listener_set *set;
+	bool cluster;
 };
 
 struct job {
@@ -120,6 +131,9 @@ struct job {
 	/* X-Vault-Index: the largest the client sent (0: none), and the
 	 * commit index of what the request wrote (0: nothing) */
 	uint64_t want_index, write_index;
+	/* Set when a standby forwards the request to the active node
+	 * (forward.h): the worker runs that instead of the router. */
+	struct forward_call *fwd;
 	/* What the 504 needs, copied when the job is handed to the pool: from
 	 * then on a worker owns req (it may change op, fill data, mount and
 	 * token), so the loop's timer path reads only these. */
@@ -133,6 +147,7 @@ struct job {
 static void job_free(struct job *j)
 {
 	pthread_mutex_destroy(&j->mu);
+	forward_free(j->fwd);
 	free(j->handoff.path);
 	request_release(&j->req);
 	response_release(&j->resp);
@@ -220,6 +235,8 @@ static void run_job(void *arg)
 	pthread_mutex_unlock(&j->mu);
 	if (late) {
 		/* answered already */
+	} else if (j->fwd) {
+		forward_run(j->fwd, j->req.core, &j->req);
 	} else if (j->want_index > 0 && !ha_reads_wait(j->want_index, HA_READS_WAIT_MS)) {
 		j->err = response_error(&j->resp, TROVE_ERR_PRECONDITION, "required index state not present");
 	} else {
@@ -242,7 +259,7 @@ static bool submit_to_pool(struct job *j)
 {
 	struct loop_thread *t = j->ll->thread;
 	struct route_match m = {j->req.route};
-	bool hashing = router_is_hashing(&j->req, &m);
+	bool hashing = !j->fwd && router_is_hashing(&j->req, &m);
 	memcpy(j->handoff.id, j->req.id, sizeof(j->handoff.id));
 	free(j->handoff.path);
 	j->handoff.path = xstrdup(j->req.path ? j->req.path : "");
@@ -311,6 +328,17 @@ static void run_inline(h2o_timeout_entry_t *entry)
 		free(calls);
 }
 
+/* The active node's answer relayed, the 307 when it could not be
+ * reached, or a 503 when the exchange broke off (forward.h). */
+static void reply_forwarded(struct job *j)
+{
+	const char *why = NULL;
+	if (forward_reply(j->fwd, j->hreq, &why) == 0)
+		return;
+	j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, "%s", why);
+	send_reply(j->hreq, &j->req, &j->resp, j->err, 0);
+}
+
 static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
 	(void)receiver;
@@ -321,7 +349,10 @@ static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 		j->ll->thread->jobs_in_flight--;
 		if (!j->abandoned) {
 			h2o_timeout_unlink(&j->timer);
-			send_reply(j->hreq, &j->req, &j->resp, j->err, j->write_index);
+			if (j->fwd)
+				reply_forwarded(j);
+			else
+				send_reply(j->hreq, &j->req, &j->resp, j->err, j->write_index);
 		}
 		job_free(j);
 	}
@@ -383,17 +414,27 @@ static int accept_any_client_cert(int ok, X509_STORE_CTX *ctx)
 	return 1;
 }
 
+/* The client's certificate on the connection of hreq (none: NULL), and
+ * its SSL object in *ssl. */
+static X509 *peer_leaf(h2o_req_t *hreq, SSL **ssl)
+{
+	h2o_socket_t *sock = hreq->conn->callbacks->get_socket ? hreq->conn->callbacks->get_socket(hreq->conn) : NULL;
+	struct open_conn *oc = sock && sock->on_close.cb == on_conn_closed ? sock->on_close.data : NULL;
+	X509 *leaf = oc && oc->ssl && sock->ssl ? SSL_get0_peer_certificate(oc->ssl) : NULL;
+	*ssl = leaf ? oc->ssl : NULL;
+	return leaf;
+}
+
 /* Copies the client's certificate chain (leaf first, DER) into the
  * request, which outlives the connection's SSL object. A chain beyond
  * REQUEST_PEER_CHAIN_MAX is dropped whole: the login then sees none. */
 static void peer_chain(h2o_req_t *hreq, struct request *req)
 {
-	h2o_socket_t *sock = hreq->conn->callbacks->get_socket ? hreq->conn->callbacks->get_socket(hreq->conn) : NULL;
-	struct open_conn *oc = sock && sock->on_close.cb == on_conn_closed ? sock->on_close.data : NULL;
-	X509 *leaf = oc && oc->ssl && sock->ssl ? SSL_get0_peer_certificate(oc->ssl) : NULL;
+	SSL *ssl = NULL;
+	X509 *leaf = peer_leaf(hreq, &ssl);
 	if (!leaf)
 		return;
-	STACK_OF(X509) *rest = SSL_get_peer_cert_chain(oc->ssl); /* server side: without the leaf */
+	STACK_OF(X509) *rest = SSL_get_peer_cert_chain(ssl); /* server side: without the leaf */
 	int count = 1 + sk_X509_num(rest);
 	size_t total = 0;
 	for (int i = 0; i < count; i++) {
@@ -499,22 +540,52 @@ static size_t header_bytes(h2o_req_t *hreq)
 	return n;
 }
 
+/* Whether the request's header `name` is there with a value equal to
+ * want (NULL: any non-empty value). */
+static bool header_is(h2o_req_t *hreq, const char *name, size_t len, const char *want)
+{
+	ssize_t i = h2o_find_header_by_str(&hreq->headers, name, len, -1);
+	if (i < 0)
+		return false;
+	const h2o_iovec_t *v = &hreq->headers.entries[i].value;
+	return want ? h2o_memis(v->base, v->len, want, strlen(want)) : v->len > 0;
+}
+
+/* Hands j to the pool to be forwarded to the active node (forward.h);
+ * its answer comes back through on_job_done. */
+static void forward_job(h2o_req_t *hreq, struct job *j, const struct buf *loc)
+{
+	struct ha_leader ld;
+	uint64_t limit = j->ll->duration.timeout; /* ms; the 504 comes then */
+	ha_leader(core_ha(j->req.core), &ld);
+	j->fwd = forward_prepare(hreq, &j->req, &ld, loc->data, loc->len,
+	                         (long)(limit > 2000 ? limit - 1000 : limit / 2));
+	if (!submit_to_pool(j)) {
+		send_reply(hreq, &j->req, &j->resp, j->err, 0);
+		job_free(j);
+	}
+}
+
 /* An HA standby's answer to a request only the active node serves
- * (standby.h): a 307 to the active node, or a 503. Returns whether it
- * answered (j is then freed). */
+ * (standby.h): forwarded to the active node, unless the client asks for
+ * Vault's redirect (X-Vault-No-Request-Forwarding); a 307 to it; or a
+ * 503. Returns whether it answered or handed j on (j is not the
+ * caller's then). */
 static bool standby_reply(h2o_req_t *hreq, struct job *j)
 {
 	struct buf loc;
+	SSL *ssl;
 	buf_init(&loc, 16384);
 	int st = standby_decision(j->req.core, j->req.path, hreq->path.base, hreq->path.len, &loc);
+	/* a client certificate (cert auth) does not cross to the active node:
+	 * such a client is redirected to present it there itself */
+	if (st == 307 && !header_is(hreq, H2O_STRLIT("x-vault-no-request-forwarding"), NULL) && !peer_leaf(hreq, &ssl)) {
+		forward_job(hreq, j, &loc);
+		buf_release(&loc);
+		return true;
+	}
 	if (st == 307) {
-		hreq->res.status = 307;
-		hreq->res.reason = "Temporary Redirect";
-		hreq->res.content_length = 0;
-		h2o_iovec_t v = h2o_strdup(&hreq->pool, loc.data, loc.len);
-		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_LOCATION, NULL, v.base, v.len);
-		h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-		h2o_send_inline(hreq, "", 0);
+		forward_send_redirect(hreq, loc.data, loc.len);
 	} else if (st == 503) {
 		j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, STANDBY_NO_ACTIVE);
 		send_reply(hreq, &j->req, &j->resp, j->err, 0);
@@ -523,6 +594,48 @@ static bool standby_reply(h2o_req_t *hreq, struct job *j)
 	if (st != 0)
 		job_free(j);
 	return st != 0;
+}
+
+/* Whether a standby that serves reads answers req itself: a pure read,
+ * unless the client sent an index this node has not reached and asked
+ * (X-Vault-Inconsistent: forward-active-node) for the active node's
+ * answer rather than the wait and the 412 ("fail", the default). */
+static bool serves_here(h2o_req_t *hreq, struct job *j, const struct route_match *m)
+{
+	if (!ha_reads_serves_here(&j->req, m))
+		return false;
+	return !(j->want_index > ha_reads_index() &&
+	         header_is(hreq, H2O_STRLIT("x-vault-inconsistent"), "forward-active-node"));
+}
+
+/* On the cluster listener: the forwarded client's address replaces the
+ * standby's (forward_client.h). Returns 0, or a 400 for a value that is
+ * not an address and port. */
+static int forwarded_client(h2o_req_t *hreq, struct request *req, struct response *resp)
+{
+	ssize_t i = h2o_find_header_by_str(&hreq->headers, H2O_STRLIT(FORWARD_CLIENT_HEADER), -1);
+	if (i < 0)
+		return 0;
+	const h2o_iovec_t *v = &hreq->headers.entries[i].value;
+	if (forward_client_parse(v->base, v->len, req->remote_addr, sizeof(req->remote_addr), &req->remote_port) != 0)
+		return response_error(resp, TROVE_ERR_INVALID, "X-Trove-Forwarded-For header: not an address and port");
+	return 0;
+}
+
+/* A forwarded request on a node that is not (or no longer) active, or
+ * sealed: 503 with the mark that tells the standby to redirect its
+ * client instead. Returns whether the request may be served (else j was
+ * answered and freed). */
+static bool cluster_may_serve(h2o_req_t *hreq, struct job *j)
+{
+	if (!core_sealed(j->req.core) && ha_may_serve(core_ha(j->req.core)) == HA_SERVE_HERE)
+		return true;
+	h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT(FORWARD_NOT_ACTIVE_HEADER), 0, NULL,
+	                      H2O_STRLIT(FORWARD_NOT_ACTIVE_VALUE));
+	j->err = response_error(&j->resp, TROVE_ERR_UNAVAILABLE, STANDBY_NO_ACTIVE);
+	send_reply(hreq, &j->req, &j->resp, j->err, 0);
+	job_free(j);
+	return false;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
@@ -556,12 +669,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		j->err = wrap_ttl_header(hreq, &j->req, &j->resp);
 	if (j->err == 0)
 		j->err = index_header(hreq, j, &j->resp);
+	if (j->err == 0 && h->cluster)
+		j->err = forwarded_client(hreq, &j->req, &j->resp);
 	if (j->err != 0)
 		goto reply_now;
 	router_match(&j->req, &m);
-	/* a standby that serves reads answers pure reads itself */
-	if (!ha_reads_serves_here(&j->req, &m) && standby_reply(hreq, j))
+	if (h->cluster) {
+		/* forwarded by a standby: served here only while active, never
+		 * sent on (no loop between two nodes) */
+		if (!cluster_may_serve(hreq, j))
+			return 0;
+	} else if (!serves_here(hreq, j, &m) && standby_reply(hreq, j)) {
 		return 0;
+	}
 	if (m.route && (m.route->flags & ROUTE_UNAUTH))
 		peer_chain(hreq, &j->req);
 	/* The body is parsed by the router, after the token check; a large
@@ -834,6 +954,34 @@ fail:
 	return NULL;
 }
 
+/* The cluster listener (docs/ha.md, "Request forwarding"): on the first
+ * listener's host (the interfaces the API is served on, as Vault binds its
+ * cluster listeners; no name to resolve at start) and cluster_addr's port
+ * (its scheme is not read: always TLS, with the cluster's certificate),
+ * with that listener's size and time limits. */
+static int cluster_listener_config(const struct server_config *cfg, struct listener_config *out, struct buf *err)
+{
+	struct api_url u;
+	const char *addr = config_cluster_addr(cfg), *api = cfg->listeners[0].address;
+	const char *colon = api ? strrchr(api, ':') : NULL;
+	if (api_url_parse(addr, &u) != 0) {
+		buf_printf(err, "cluster_addr \"%s\" is not a URL with a host and port", addr);
+		return TROVE_ERR_INVALID;
+	}
+	if (!colon) {
+		buf_printf(err, "listener address \"%s\" must be host:port", api ? api : "");
+		return TROVE_ERR_INVALID;
+	}
+	size_t n = (size_t)(colon - api) + strlen(u.port) + 2;
+	out->address = xmalloc(n);
+	snprintf(out->address, n, "%.*s:%s", (int)(colon - api), api, u.port);
+	out->tls_disable = false;
+	out->max_request_size = cfg->listeners[0].max_request_size;
+	out->max_request_duration = cfg->listeners[0].max_request_duration;
+	out->where = cfg->listeners[0].where;
+	return 0;
+}
+
 static void set_free(struct listener_set *set)
 {
 	for (size_t i = 0; i < set->nrts; i++) {
@@ -848,6 +996,7 @@ static void set_free(struct listener_set *set)
 	}
 	free(set->rts);
 	free(set->threads);
+	free(set->cluster_cfg.address);
 	pthread_mutex_destroy(&set->ready_lock);
 	pthread_cond_destroy(&set->ready_cond);
 	free(set);
@@ -869,15 +1018,20 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 	 * with its headers crosses that line). max_request_size bounds the
 	 * buffers; keep them in anonymous memory. */
 	h2o_socket_buffer_mmap_settings.threshold = SIZE_MAX;
-	set->nrts = cfg->nlisteners;
-	set->rts = xcalloc(set->nrts, sizeof(*set->rts));
 	atomic_init(&set->stopping, false);
 	pthread_mutex_init(&set->ready_lock, NULL);
 	pthread_cond_init(&set->ready_cond, NULL);
+	/* with HA, a cluster listener after the configured ones */
+	if (cfg->storage.ha_enabled && config_cluster_addr(cfg) && cfg->nlisteners > 0 &&
+	    cluster_listener_config(cfg, &set->cluster_cfg, err) != 0)
+		goto fail;
+	set->nrts = cfg->nlisteners + (set->cluster_cfg.address ? 1 : 0);
+	set->rts = xcalloc(set->nrts, sizeof(*set->rts));
 
 	for (size_t i = 0; i < set->nrts; i++) {
 		struct listener_rt *rt = &set->rts[i];
-		rt->cfg = &cfg->listeners[i];
+		rt->cluster = i == cfg->nlisteners;
+		rt->cfg = rt->cluster ? &set->cluster_cfg : &cfg->listeners[i];
 		h2o_config_init(&rt->gconf);
 		rt->gconf.server_name = h2o_iovec_init(H2O_STRLIT("trove"));
 		rt->gconf.max_request_entity_size = (size_t)rt->cfg->max_request_size;
@@ -889,10 +1043,12 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		struct trove_handler *h = (struct trove_handler *)h2o_create_handler(path, sizeof(*h));
 		h->super.on_req = on_req;
 		h->set = set;
+		h->cluster = rt->cluster;
 		rt->fds = xcalloc(set->nthreads, sizeof(int));
 		for (unsigned t = 0; t < set->nthreads; t++)
 			rt->fds[t] = -1;
-		if (!rt->cfg->tls_disable && !(rt->ssl = make_ssl(rt->cfg, err)))
+		if (rt->cluster ? !(rt->ssl = cluster_tls_server_ctx(core, err))
+		                : !rt->cfg->tls_disable && !(rt->ssl = make_ssl(rt->cfg, err)))
 			goto fail;
 		int probe = bind_socket(rt->cfg->address, true, err);
 		if (probe < 0)
@@ -922,8 +1078,8 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 		pthread_cond_wait(&set->ready_cond, &set->ready_lock);
 	pthread_mutex_unlock(&set->ready_lock);
 	for (size_t i = 0; i < set->nrts; i++)
-		log_info("listener started", "address", set->rts[i].cfg->address, "tls",
-			 set->rts[i].cfg->tls_disable ? "disabled" : "enabled");
+		log_info(set->rts[i].cluster ? "cluster listener started" : "listener started", "address",
+			 set->rts[i].cfg->address, "tls", set->rts[i].cfg->tls_disable ? "disabled" : "enabled");
 	*out = set;
 	return 0;
 fail:

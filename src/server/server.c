@@ -40,6 +40,8 @@
 #include "strconv.h"
 #include "server/storage_open.h"
 #include "server/auto_unseal.h"
+#include "server/cluster_id.h"
+#include "server/forward.h"
 #include "core/seal_pkcs11.h"
 #include "trove_version.h"
 
@@ -107,7 +109,9 @@ static int start_ha(const struct server_config *cfg, struct storage *physical, s
 	hc.lock_ttl_ms = env_ms("TROVE_HA_LOCK_TTL_MS");
 	hc.retry_ms = env_ms("TROVE_HA_RETRY_MS");
 	hc.step_down_wait_ms = env_ms("TROVE_HA_STEP_DOWN_WAIT_MS");
-	if ((r = ha_start(core_ha(core), lock, &hc)) != 0)
+	/* the cluster certificate request forwarding uses, made once */
+	const struct ha_hooks fwd = {.became_active = cluster_id_became_active};
+	if ((r = ha_register_hooks(core_ha(core), &fwd)) != 0 || (r = ha_start(core_ha(core), lock, &hc)) != 0)
 		buf_printf(err, "cannot start the HA lock thread: %s", err_message(r));
 	else
 		log_info("HA enabled: standing by", "api_addr", hc.self.api_addr, "node_id", hc.self.node_id);
@@ -518,6 +522,7 @@ out:
 		scheduler_set_submit(background_of(core), NULL, NULL); /* the pool goes next */
 	pool_free(hash_pool);
 	pool_free(pool);
+	forward_close_all(); /* the workers that forwarded are gone */
 	ha_reads_stop(); /* its thread calls into the core */
 	core_free(core);
 	seal_pkcs11_free(seal);

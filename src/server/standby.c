@@ -1,4 +1,4 @@
-/* standby.c — a standby's redirect of requests that need the active
+/* standby.c — a standby's decision on requests that need the active
  * node (standby.h). */
 #include <stdlib.h>
 #include <string.h>

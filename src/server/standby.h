@@ -1,10 +1,10 @@
-/* standby.h — what an HA standby does with a request it is not the one
- * to serve (core/ha.h): as Vault's standbys without request forwarding,
- * it redirects the client to the active node (307, same path and query)
- * or, with no active node known, answers 503. A few paths it answers
- * itself: sys/health, sys/leader, sys/seal-status, sys/init, sys/unseal,
- * sys/seal (they concern this node, or must work before any node is
- * active). */
+/* standby.h — whether an HA standby serves a request itself (core/ha.h):
+ * a request only the active node serves goes to it, forwarded
+ * (forward.h) or, where it cannot be or the client asks, redirected (307,
+ * same path and query); with no active node known it is answered 503. A
+ * few paths it answers itself: sys/health, sys/leader, sys/seal-status,
+ * sys/init, sys/unseal, sys/seal (they concern this node, or must work
+ * before any node is active). */
 #ifndef TROVE_STANDBY_H
 #define TROVE_STANDBY_H
 

@@ -24,11 +24,14 @@ RETRY_MS = 150
 FAILOVER_LIMIT_S = 5.0
 
 
-def ha_hcl(url, port, table):
+def ha_hcl(url, port, table, cluster_port=None):
+    """A node's config; its cluster listener on cluster_port (a free one
+    when not given: it is bound as the API listener is)."""
+    cluster_port = cluster_port or free_port()
     return (f'storage "postgresql" {{\n  connection_url = "{url}"\n  table = "{table}"\n'
             f'  ha_enabled = true\n  ha_table = "{table}_ha"\n}}\n\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n\n'
-            f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{port + 1}"\n'
+            f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster_port}"\n'
             "disable_mlock = true\n")
 
 
@@ -115,15 +118,16 @@ def cluster_factory(procs, log_dir, tmp_path):
                    TROVE_HA_STEP_DOWN_WAIT_MS="3000")
         nodes = []
         for i in range(count):
-            port = free_port()
+            port, cluster_port = free_port(), free_port()
             cfg = tmp_path / f"{table}{i}.hcl"
-            cfg.write_text(ha_hcl(pg.url(), port, table))
+            cfg.write_text(ha_hcl(pg.url(), port, table, cluster_port))
             url = f"http://127.0.0.1:{port}"
             proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], log_dir, f"{table}{i}",
                                 url + "/v1/sys/health", env=env)
             procs.append(proc)
             proc.start()
             nodes.append(Server(proc, url))
+            nodes[-1].cluster_port = cluster_port
         c = Cluster(nodes)
         body = nodes[0].init(1, 1)
         c.keys, c.token = body["keys"], body["root_token"]
@@ -140,7 +144,7 @@ def test_one_active_standbys_redirect_and_answer_health(pg_server, cluster_facto
     assert len(standbys) == 2
     for b in c.roles().values():
         assert b["ha_enabled"] is True and b["leader_address"] == active.url
-        assert b["leader_cluster_address"] == f"https://127.0.0.1:{active.host_port[1] + 1}"
+        assert b["leader_cluster_address"] == f"https://127.0.0.1:{active.cluster_port}"
         assert b["active_time"] != "0001-01-01T00:00:00Z"
 
     a = active.client(c.token)
@@ -148,11 +152,15 @@ def test_one_active_standbys_redirect_and_answer_health(pg_server, cluster_facto
     a.secrets.kv.v2.create_or_update_secret("app/db", secret={"pw": "s3cret"}, mount_point="kv")
 
     for s in standbys:
-        # Vault's standby redirect: the same path and query on the active
-        r = s.get("/v1/kv/data/app/db?version=1", token=c.token)
+        # Vault's standby redirect, when the client asks for it rather than
+        # forwarding: the same path and query on the active
+        r = s.get("/v1/kv/data/app/db?version=1", token=c.token, headers={"X-Vault-No-Request-Forwarding": "1"})
         assert r.status_code == 307, r.text
         assert r.headers["Location"] == active.url + "/v1/kv/data/app/db?version=1"
-        # hvac (requests) follows the 307, token and body included
+        # by default the standby forwards it to the active and relays the answer
+        r = s.get("/v1/kv/data/app/db?version=1", token=c.token)
+        assert r.status_code == 200 and r.json()["data"]["data"] == {"pw": "s3cret"}, r.text
+        # hvac, through the standby, token and body included
         cl = s.client(c.token)
         assert cl.secrets.kv.v2.read_secret_version("app/db", mount_point="kv")["data"]["data"] == {"pw": "s3cret"}
         cl.secrets.kv.v2.create_or_update_secret(f"via/{s.host_port[1]}", secret={"n": 1}, mount_point="kv")

@@ -317,11 +317,15 @@ def test_ha_standbys_serve_reads(pg_server, procs, log_dir, tmp_path):
         r = s.request("GET", "/v1/kv/data/perf", token=c.token, headers={"X-Vault-Index": w.headers["X-Vault-Index"]})
         assert r.status_code == 200 and r.json()["data"]["data"] == {"v": 1}, (r.status_code, r.text)
         assert "X-Vault-Index" in r.headers
-        # a write, and a read that writes (wrapping makes a token): to the active
-        r = s.request("POST", "/v1/kv/data/perf", token=c.token, json={"data": {"v": 2}})
+        # a write, and a read that writes (wrapping makes a token): to the
+        # active (redirected when the client asks, else forwarded)
+        no_fwd = {"X-Vault-No-Request-Forwarding": "1"}
+        r = s.request("POST", "/v1/kv/data/perf", token=c.token, json={"data": {"v": 2}}, headers=no_fwd)
         assert r.status_code == 307 and r.headers["Location"] == active.url + "/v1/kv/data/perf", r.text
-        r = s.request("GET", "/v1/kv/data/perf", token=c.token, headers={"X-Vault-Wrap-TTL": "60"})
+        r = s.request("GET", "/v1/kv/data/perf", token=c.token, headers={"X-Vault-Wrap-TTL": "60", **no_fwd})
         assert r.status_code == 307, r.text
+        r = s.request("GET", "/v1/kv/data/perf", token=c.token, headers={"X-Vault-Wrap-TTL": "60"})
+        assert r.status_code == 200 and r.json()["wrap_info"]["token"], r.text
     assert active.get("/v1/sys/health").status_code == 200
     # read-your-writes across the cluster
     for v in range(2, 5):

@@ -27,6 +27,7 @@
 
 #include "api/api.h"
 #include "api/http_response.h"
+#include "api/transport_native.h"
 #include "err.h"
 #include "pki_test_ca.h"
 
@@ -864,6 +865,115 @@ static void test_tls_redirect_to_http_refused(void **state)
 	free_pki(&p);
 }
 
+static int accept_all(X509_STORE_CTX *x, void *arg)
+{
+	(void)x;
+	(void)arg;
+	return 1;
+}
+
+static int reject_all(X509_STORE_CTX *x, void *arg)
+{
+	(void)arg;
+	X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+	return 0;
+}
+
+/* A relay's transport (api_native_relay): its TLS context is the only
+ * judge of the server (no CA, no name: here a certificate for
+ * "localhost" reached as 127.0.0.1), and a redirect is the answer. */
+static void test_relay_uses_its_tls_and_follows_no_redirect(void **state)
+{
+	struct pki p;
+	struct server s = {0};
+	struct api_config cfg;
+	struct api_native *ok = NULL, *refused = NULL;
+	struct api_response resp;
+	struct strlist headers;
+	char addr[64];
+
+	make_pki(&p);
+	step(&s, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /v1/elsewhere\r\nContent-Length: 0\r\n\r\n", KEEP);
+	server_start(&s, p.server);
+	api_config_init(&cfg);
+	snprintf(addr, sizeof(addr), "https://127.0.0.1:%d", s.port);
+	api_config_set(&cfg.address, addr);
+	SSL_CTX *yes = SSL_CTX_new(TLS_client_method()), *no = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_cert_verify_callback(yes, accept_all, NULL);
+	SSL_CTX_set_cert_verify_callback(no, reject_all, NULL);
+	assert_int_equal(api_native_new(&cfg, &ok), 0);
+	assert_int_equal(api_native_new(&cfg, &refused), 0);
+	api_native_relay(ok, yes);
+	api_native_relay(refused, no);
+	SSL_CTX_free(yes); /* the transports hold them */
+	SSL_CTX_free(no);
+	strlist_init(&headers);
+	strlist_push(&headers, "X-Vault-Token: t");
+	snprintf(addr, sizeof(addr), "https://127.0.0.1:%d/v1/x?y=1", s.port);
+	struct api_wire w = {.method = "POST", .url = addr, .headers = &headers, .body = "{}", .len = 2,
+	                     .timeout_ms = 5000};
+	api_response_init(&resp);
+	assert_int_equal(api_native_send(refused, &w, &resp), TROVE_ERR_UPSTREAM);
+	assert_int_equal(resp.failure, API_FAIL_TLS);
+	api_response_release(&resp);
+	api_response_init(&resp);
+	assert_int_equal(api_native_send(ok, &w, &resp), 0);
+	assert_int_equal(resp.status, 307);
+	assert_true(strlist_contains(&resp.headers, "Location: /v1/elsewhere"));
+	api_response_release(&resp);
+	api_native_free(ok);
+	api_native_free(refused);
+	server_stop(&s);
+	assert_int_equal(s.requests, 1);
+	assert_non_null(strstr(s.req[0], "POST /v1/x?y=1 HTTP/1.1\r\n"));
+	assert_non_null(strstr(s.req[0], "\r\nContent-Length: 2\r\n\r\n{}"));
+	strlist_release(&headers);
+	api_config_release(&cfg);
+	free_pki(&p);
+}
+
+/* A relay's request that met a kept connection closed without a byte of
+ * answer is a failure, not sent again (the server may have acted on it),
+ * unlike test_idle_closed_after_request's. */
+static void test_relay_never_sends_twice(void **state)
+{
+	struct server s = {0};
+	struct api_config cfg;
+	struct api_native *t = NULL;
+	struct api_response resp;
+	struct strlist headers;
+	char url[64];
+
+	step(&s, OK_JSON, KEEP);
+	step(&s, NULL, CLOSE_SILENT);
+	server_start(&s, NULL);
+	api_config_init(&cfg);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
+	api_config_set(&cfg.address, url);
+	SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+	assert_int_equal(api_native_new(&cfg, &t), 0);
+	api_native_relay(t, tls);
+	SSL_CTX_free(tls);
+	strlist_init(&headers);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/y", s.port);
+	struct api_wire w = {.method = "PUT", .url = url, .headers = &headers, .body = "{}", .len = 2,
+	                     .timeout_ms = 5000};
+	api_response_init(&resp);
+	assert_int_equal(api_native_send(t, &w, &resp), 0);
+	assert_int_equal(resp.status, 200);
+	api_response_release(&resp);
+	api_response_init(&resp);
+	assert_int_equal(api_native_send(t, &w, &resp), TROVE_ERR_UPSTREAM);
+	assert_int_equal(resp.failure, API_FAIL_EXCHANGE);
+	api_response_release(&resp);
+	api_native_free(t);
+	server_stop(&s);
+	assert_int_equal(s.conns, 1);
+	assert_int_equal(s.requests, 2);
+	strlist_release(&headers);
+	api_config_release(&cfg);
+}
+
 /* A TLS server that answers and closes while the client still writes a
  * large body: the write fails (the peer reset the connection), the call
  * fails or returns the answer, three times over, and the process lives
@@ -1016,6 +1126,8 @@ int main(void)
 	    cmocka_unit_test(test_redirect_keeps_method_and_body),
 	    cmocka_unit_test(test_tls_verify),
 	    cmocka_unit_test(test_tls_redirect_to_http_refused),
+	    cmocka_unit_test(test_relay_uses_its_tls_and_follows_no_redirect),
+	    cmocka_unit_test(test_relay_never_sends_twice),
 	    cmocka_unit_test(test_tls_write_to_closed_peer),
 	    cmocka_unit_test(test_https_to_plain_listener),
 	    cmocka_unit_test(test_reader_pieces),
