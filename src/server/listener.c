@@ -856,6 +856,20 @@ static int bind_socket(const char *address, bool exclusive, struct buf *err)
 	return fd;
 }
 
+/* The listener's socket_receive_buffer on a listening socket, which its
+ * connections inherit: a loop reads each ready connection until its
+ * receive buffer is empty, so the buffer bounds what one connection adds
+ * to a loop turn (and, over a round trip, what it can send). 0 leaves the
+ * kernel's autotuning. */
+static int set_receive_buffer(int fd, const struct listener_config *l, struct buf *err)
+{
+	int size = (int)l->socket_receive_buffer;
+	if (size == 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) == 0)
+		return 0;
+	buf_printf(err, "listener %s: socket_receive_buffer: %s", l->address, strerror(errno));
+	return TROVE_ERR_INVALID;
+}
+
 static void ssl_error(struct buf *err, const char *what, const char *file)
 {
 	char e[256];
@@ -969,7 +983,8 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 			goto fail;
 		close(probe);
 		for (unsigned t = 0; t < set->nthreads; t++)
-			if ((rt->fds[t] = bind_socket(rt->cfg->address, false, err)) < 0)
+			if ((rt->fds[t] = bind_socket(rt->cfg->address, false, err)) < 0 ||
+			    set_receive_buffer(rt->fds[t], rt->cfg, err) != 0)
 				goto fail;
 	}
 

@@ -132,3 +132,33 @@ def test_big_body_over_tls_is_stored_intact(tls_server):
     assert _stored(srv, "cubbyhole/tls0") == value
     assert _stored(srv, "cubbyhole/tls1") == value
 
+
+def _server_rcvbuf(port):
+    """The receive buffer (`ss -tm` rb, in bytes) of the server's side of an
+    established connection to 127.0.0.1:port."""
+    import re
+    import subprocess
+    out = subprocess.run(["ss", "-tmnH", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                         text=True, check=True).stdout
+    found = re.findall(r"\brb(\d+)", out)
+    assert found, out
+    return {int(x) for x in found}
+
+
+def test_socket_receive_buffer_knob(config_server):
+    """socket_receive_buffer sets SO_RCVBUF (the kernel doubles it); 0
+    leaves the kernel's autotuning (tcp_rmem's default, larger)."""
+    for extra, want in (("", 2 * (256 << 10)), ('socket_receive_buffer = "64KiB"', 2 * (64 << 10))):
+        srv = config_server(listener_extra=extra)
+        port = int(srv.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(_get_request("127.0.0.1", port, "x", "sys/health"))
+            _read_response(s)
+            assert _server_rcvbuf(port) == {want}
+        srv.stop()
+    srv = config_server(listener_extra="socket_receive_buffer = 0")
+    port = int(srv.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(_get_request("127.0.0.1", port, "x", "sys/health"))
+        _read_response(s)
+        assert all(rb != 2 * (256 << 10) for rb in _server_rcvbuf(port))
