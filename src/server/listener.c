@@ -242,7 +242,6 @@ static void run_job(void *arg)
 }
 
 static void on_duration_exceeded(h2o_timeout_entry_t *entry);
-static void wrap_after_reply(h2o_req_t *hreq);
 static void wrap_later(struct open_conn *oc);
 
 /* Hands a request to its pool (its reply comes back through
@@ -556,7 +555,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	j->req.core = h->set->core;
 	j->hreq = hreq;
 	j->ll = ll;
-	wrap_after_reply(hreq);
 	extract_token(hreq, &j->req);
 	peer_address(hreq, &j->req);
 	keep_headers(hreq, &j->req);
@@ -638,13 +636,16 @@ static void keep_for_linger(h2o_socket_t *sock)
 
 /* h2o reads into the connection's input buffer and then calls its read
  * callback, which parses: in between, the buffer of a big request is
- * fitted to its size. h2o sets its callback afresh for each request, so
- * the wrapper is put back before the loop's next turn. */
+ * fitted to its size. h2o may set its callback afresh while it runs (a
+ * request complete, a 100 Continue sent, then reading again), so the
+ * connection is queued to have the wrapper put back before the loop's
+ * next turn; a connection that closes leaves the queue. */
 static void read_fitting(h2o_socket_t *sock, const char *err)
 {
 	struct open_conn *oc = sock->on_close.data;
 	if (err == NULL && sock->input != oc->fitted && body_buffer_fit(&sock->input, oc->body_max))
 		oc->fitted = sock->input;
+	wrap_later(oc);
 	oc->h2o_read(sock, err);
 }
 
@@ -654,9 +655,10 @@ static void wrap_later(struct open_conn *oc)
 		h2o_linklist_insert(&oc->thread->to_wrap, &oc->to_wrap);
 }
 
-/* Before each loop turn: wraps the read callback of the connections that
- * read requests again (a new one, one whose reply went out, one whose TLS
- * handshake is over) and leaves those still waiting for their reply. */
+/* Before each loop turn: wraps the read callback of the queued
+ * connections that read requests (a new one, one whose TLS handshake is
+ * over, one whose callback h2o set again) and keeps those not reading
+ * (waiting for their reply). */
 static void wrap_readers(struct loop_thread *t)
 {
 	h2o_linklist_t *n = t->to_wrap.next;
@@ -672,13 +674,6 @@ static void wrap_readers(struct loop_thread *t)
 		}
 		h2o_linklist_unlink(&oc->to_wrap);
 	}
-}
-
-static void wrap_after_reply(h2o_req_t *hreq)
-{
-	h2o_socket_t *sock = hreq->conn->callbacks->get_socket ? hreq->conn->callbacks->get_socket(hreq->conn) : NULL;
-	if (sock && sock->on_close.cb == on_conn_closed)
-		wrap_later(sock->on_close.data);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)

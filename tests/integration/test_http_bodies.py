@@ -1,10 +1,10 @@
 """Big request bodies arrive whole: the listener moves a big request's
 input buffer once into one of the request's size (server/body_buffer.c)
 instead of letting h2o grow it by doubling, and puts its read callback
-back after every reply and TLS handshake. Each body here is stored and
-read back byte for byte: sent at once, in small pieces over many reads,
-again on the same keep-alive connection, followed by a pipelined
-request, and over TLS."""
+back whenever h2o sets its own again. Each body here is stored and read
+back byte for byte: sent at once, in small pieces over many reads, again
+on the same keep-alive connection, followed by a pipelined request,
+after a 100 Continue, and over TLS."""
 
 import hashlib
 import json
@@ -113,6 +113,28 @@ def test_request_pipelined_after_a_big_body(dev_server):
             data += chunk
         assert status_of(head) == 200
         assert json.loads(tail[:length])["data"]["v"] == value
+
+
+def test_big_body_after_100_continue(dev_server):
+    """curl's way with big bodies: the head with Expect: 100-continue, the
+    body once the server says 100 (h2o sets its read callback again)."""
+    host, port = "127.0.0.1", int(dev_server.url.rsplit(":", 1)[1])
+    value = _value(BIG, "continue")
+    req = _put_request(host, port, dev_server.root_token, "cubbyhole/continue", value)
+    head, _, body = req.partition(b"\r\n\r\n")
+    with socket.create_connection((host, port), timeout=60) as s:
+        s.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 100 "), got
+        for at in range(0, len(body), 1 << 20):
+            s.sendall(body[at:at + (1 << 20)])
+        status, text, _ = _read_response(s)
+        assert status == 204, text[:300]
+    assert _stored(dev_server, "cubbyhole/continue") == value
 
 
 def test_big_body_over_tls_is_stored_intact(tls_server):
