@@ -81,6 +81,7 @@ static const struct hcl_opt listener_opts[] = {
 	LST("tls_require_and_verify_client_cert", HCL_OPT_BOOL, tls_require_and_verify_client_cert, 0, 0),
 	LST("max_request_size", HCL_OPT_SIZE, max_request_size, 1, (int64_t)1 << 40),
 	LST("max_request_duration", HCL_OPT_DURATION, max_request_duration, 1, 24 * 3600),
+	LST("socket_receive_buffer", HCL_OPT_SIZE, socket_receive_buffer, 0, (int64_t)1 << 30),
 	{ NULL, 0, 0, 0, 0, NULL },
 };
 
@@ -212,6 +213,7 @@ struct listener_config *config_add_listener(struct server_config *cfg)
 	l->tls_min_version = xstrdup("tls12");
 	l->max_request_size = (uint64_t)32 << 20;
 	l->max_request_duration = 90;
+	l->socket_receive_buffer = CONFIG_SOCKET_RECEIVE_BUFFER;
 	return l;
 }
 

@@ -19,6 +19,10 @@
 
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_AUDITS AUDIT_MAX_CONFIG_DEVICES
+/* A listener's default socket_receive_buffer: what one read of a
+ * connection can take, so one loop turn stays short while big bodies
+ * arrive (docs/performance.md, "Big bodies and the event loop"). */
+#define CONFIG_SOCKET_RECEIVE_BUFFER ((uint64_t)256 << 10)
 
 struct listener_config {
 	char *address;          /* host:port, default 127.0.0.1:8200 */
@@ -30,6 +34,7 @@ struct listener_config {
 	bool tls_require_and_verify_client_cert;
 	uint64_t max_request_size;      /* bytes */
 	int64_t max_request_duration;   /* seconds */
+	uint64_t socket_receive_buffer; /* bytes, SO_RCVBUF of its sockets; 0: the kernel's autotuning */
 	char *where;                    /* "file:line" of the block, for errors */
 };
 

@@ -29,6 +29,7 @@
 #include "core/ha.h"
 #include "core/ha_reads.h"
 #include "core/router.h"
+#include "body_buffer.h"
 #include "duration.h"
 #include "err.h"
 #include "http.h"
@@ -72,6 +73,14 @@ struct open_conn {
 	SSL *ssl;      /* the connection's TLS state (h2o's), or NULL: set when
 	                * its handshake starts, freed by h2o before the
 	                * connection's close callback */
+	/* Body buffers sized once (body_buffer.h): h2o's read callback,
+	 * which read_fitting calls after fitting the buffer; the link in the
+	 * loop's wrap list while h2o's next callback is still to be wrapped;
+	 * the input buffer fitting is done for; the listener's body limit. */
+	h2o_socket_cb h2o_read;
+	h2o_linklist_t to_wrap;
+	const h2o_buffer_t *fitted;
+	size_t body_max;
 };
 
 struct loop_thread {
@@ -79,6 +88,7 @@ struct loop_thread {
 	unsigned index; /* its socket in each listener_rt's fds */
 	bool started;
 	h2o_linklist_t conns;   /* struct open_conn */
+	h2o_linklist_t to_wrap; /* struct open_conn, by to_wrap */
 	struct linger_set linger; /* connections drained after h2o's own refusals */
 	unsigned jobs_in_flight; /* submitted to the pool, reply not yet sent */
 	struct job *inline_head; /* requests to serve on the loop, in arrival order */
@@ -249,6 +259,7 @@ static void run_job(void *arg)
 }
 
 static void on_duration_exceeded(h2o_timeout_entry_t *entry);
+static void wrap_later(struct open_conn *oc);
 
 /* Hands a request to its pool (its reply comes back through
  * on_job_done): the hashing pool for password hashing, else the shared
@@ -396,12 +407,16 @@ static void on_conn_closed(void *data);
 static void on_tls_info(const SSL *ssl, int where, int ret)
 {
 	(void)ret;
-	if (!(where & SSL_CB_HANDSHAKE_START))
+	if (!(where & (SSL_CB_HANDSHAKE_START | SSL_CB_HANDSHAKE_DONE)))
 		return;
 	BIO *bio = SSL_get_rbio(ssl);
 	h2o_socket_t *sock = bio ? BIO_get_data(bio) : NULL;
-	if (sock && sock->on_close.cb == on_conn_closed)
+	if (!sock || sock->on_close.cb != on_conn_closed)
+		return;
+	if (where & SSL_CB_HANDSHAKE_START)
 		((struct open_conn *)sock->on_close.data)->ssl = (SSL *)ssl;
+	else /* h2o reads requests from now on */
+		wrap_later(sock->on_close.data);
 }
 
 /* Any client certificate passes the TLS layer when no tls_client_ca_file
@@ -719,6 +734,8 @@ static void on_conn_closed(void *data)
 {
 	struct open_conn *oc = data;
 	h2o_linklist_unlink(&oc->link);
+	if (h2o_linklist_is_linked(&oc->to_wrap))
+		h2o_linklist_unlink(&oc->to_wrap);
 	if (oc->linger_fd >= 0) {
 		if (atomic_load(&oc->thread->set->stopping))
 			close(oc->linger_fd);
@@ -737,6 +754,48 @@ static void keep_for_linger(h2o_socket_t *sock)
 		oc->linger_fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
 }
 
+/* h2o reads into the connection's input buffer and then calls its read
+ * callback, which parses: in between, the buffer of a big request is
+ * fitted to its size. h2o may set its callback afresh while it runs (a
+ * request complete, a 100 Continue sent, then reading again), so the
+ * connection is queued to have the wrapper put back before the loop's
+ * next turn; a connection that closes leaves the queue. */
+static void read_fitting(h2o_socket_t *sock, const char *err)
+{
+	struct open_conn *oc = sock->on_close.data;
+	if (err == NULL && sock->input != oc->fitted && body_buffer_fit(&sock->input, oc->body_max))
+		oc->fitted = sock->input;
+	wrap_later(oc);
+	oc->h2o_read(sock, err);
+}
+
+static void wrap_later(struct open_conn *oc)
+{
+	if (!h2o_linklist_is_linked(&oc->to_wrap))
+		h2o_linklist_insert(&oc->thread->to_wrap, &oc->to_wrap);
+}
+
+/* Before each loop turn: wraps the read callback of the queued
+ * connections that read requests (a new one, one whose TLS handshake is
+ * over, one whose callback h2o set again) and keeps those not reading
+ * (waiting for their reply). */
+static void wrap_readers(struct loop_thread *t)
+{
+	h2o_linklist_t *n = t->to_wrap.next;
+	while (n != &t->to_wrap) {
+		struct open_conn *oc = H2O_STRUCT_FROM_MEMBER(struct open_conn, to_wrap, n);
+		h2o_socket_t *sock = oc->sock;
+		n = n->next;
+		if (sock->_cb.read == NULL || (sock->ssl && (!oc->ssl || !SSL_is_init_finished(oc->ssl))))
+			continue;
+		if (sock->_cb.read != read_fitting) {
+			oc->h2o_read = sock->_cb.read;
+			sock->_cb.read = read_fitting;
+		}
+		h2o_linklist_unlink(&oc->to_wrap);
+	}
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	if (err != NULL)
@@ -749,10 +808,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	oc->sock = sock;
 	oc->thread = ll->thread;
 	oc->linger_fd = -1;
+	oc->body_max = (size_t)ll->ctx.globalconf->max_request_entity_size;
 	h2o_linklist_insert(&ll->thread->conns, &oc->link);
 	sock->on_close.cb = on_conn_closed;
 	sock->on_close.data = oc;
 	h2o_accept(listener->data, sock);
+	if (!ll->accept.ssl_ctx) /* else once its handshake is done (on_tls_info) */
+		wrap_later(oc);
 }
 
 /* Runs on the loop's own thread (h2o is not thread-safe): stop accepting,
@@ -815,6 +877,7 @@ static void loop_setup(struct loop_thread *th)
 {
 	struct listener_set *set = th->set;
 	h2o_linklist_init_anchor(&th->conns);
+	h2o_linklist_init_anchor(&th->to_wrap);
 	th->inline_tail = &th->inline_head;
 	th->inline_timer.cb = run_inline;
 	th->loop = h2o_evloop_create();
@@ -848,8 +911,10 @@ static void *loop_main(void *arg)
 	struct loop_thread *t = arg;
 	thread_role_set_loop(true); /* blocking services refuse to run here */
 	loop_setup(t);
-	while (!atomic_load(&t->set->stopping))
+	while (!atomic_load(&t->set->stopping)) {
+		wrap_readers(t);
 		h2o_evloop_run(t->loop, 200);
+	}
 	loop_shutdown(t);
 	return NULL;
 }
@@ -904,6 +969,20 @@ static int bind_socket(const char *address, bool exclusive, struct buf *err)
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+/* The listener's socket_receive_buffer on a listening socket, which its
+ * connections inherit: a loop reads each ready connection until its
+ * receive buffer is empty, so the buffer bounds what one connection adds
+ * to a loop turn (and, over a round trip, what it can send). 0 leaves the
+ * kernel's autotuning. */
+static int set_receive_buffer(int fd, const struct listener_config *l, struct buf *err)
+{
+	int size = (int)l->socket_receive_buffer;
+	if (size == 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) == 0)
+		return 0;
+	buf_printf(err, "listener %s: socket_receive_buffer: %s", l->address, strerror(errno));
+	return TROVE_ERR_INVALID;
 }
 
 static void ssl_error(struct buf *err, const char *what, const char *file)
@@ -1055,7 +1134,8 @@ int listeners_start(const struct server_config *cfg, struct core *core, struct p
 			goto fail;
 		close(probe);
 		for (unsigned t = 0; t < set->nthreads; t++)
-			if ((rt->fds[t] = bind_socket(rt->cfg->address, false, err)) < 0)
+			if ((rt->fds[t] = bind_socket(rt->cfg->address, false, err)) < 0 ||
+			    set_receive_buffer(rt->fds[t], rt->cfg, err) != 0)
 				goto fail;
 	}
 

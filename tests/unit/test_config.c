@@ -33,6 +33,7 @@ static void test_full_config(void **state)
 			   "  tls_disable = \"true\"\n"
 			   "  max_request_size = 1024\n"
 			   "  max_request_duration = \"30s\"\n"
+			   "  socket_receive_buffer = \"1MiB\"\n"
 			   "}\n"
 			   "listener \"tcp\" { address = \"127.0.0.1:8300\" tls_disable = 1 }\n"
 			   "api_addr = \"https://trove.example:8200\"\n"
@@ -55,6 +56,8 @@ static void test_full_config(void **state)
 	assert_int_equal(cfg.listeners[0].max_request_duration, 30);
 	assert_int_equal(cfg.listeners[1].max_request_size, 32 << 20);
 	assert_int_equal(cfg.listeners[1].max_request_duration, 90);
+	assert_int_equal(cfg.listeners[0].socket_receive_buffer, 1 << 20);
+	assert_int_equal(cfg.listeners[1].socket_receive_buffer, 256 << 10);
 	assert_string_equal(cfg.listeners[1].tls_min_version, "tls12");
 	assert_string_equal(cfg.cluster_name, "prod");
 	assert_true(cfg.disable_mlock);
@@ -106,6 +109,8 @@ static void test_errors_name_file_line_and_key(void **state)
 	expect_error("default_lease_ttl = \"soon\"\n", false, "t.hcl:1: default_lease_ttl");
 	expect_error("storage \"inmem\" {\n", false, "t.hcl:");
 	expect_error("listener \"tcp\" { max_request_size = \"lots\" }\n", false, "max_request_size");
+	expect_error("listener \"tcp\" { socket_receive_buffer = \"2GiB\" }\n", false,
+		     "socket_receive_buffer: out of range");
 	expect_error("listener \"tcp\" { tls_disable = true\n tls_disable = false }\n", false, "set twice");
 	/* Whole-config checks. */
 	expect_error("listener \"tcp\" { tls_disable = true }\n", false, "no storage configured");
