@@ -340,6 +340,10 @@ static void test_regex(void **state)
 	     "\"\" -1 | len }}",
 	     "[a b c] [] 1", NULL},
 	    {"{{ regexQuoteMeta \"1.5+x\" }}", "1\\.5\\+x", NULL},
+	    {"{{ regexMatch \"^\\\\w+\\\\s\\\\S$\" \"ab_1 x\" }} {{ regexFind \"\\\\bcat\\\\b\" \"cats a cat!\" }}"
+	     "{{ regexFind \"[\\\\d.]+\" \"v1.25x\" }} {{ regexMatch \"a\\\\tb\" \"a\\tb\" }}",
+	     "true cat1.25 true", NULL},
+	    {"{{ regexFind \"a|ab\" \"ab\" }}", "ab", NULL}, /* POSIX: leftmost-longest (RE2: "a") */
 	};
 	TABLE(cases);
 }
