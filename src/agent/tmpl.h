@@ -12,7 +12,9 @@
  * one range runs at most TMPL_RANGE_MAX times, the output grows at most
  * TMPL_OUT_MAX bytes, and one rendering does a bounded amount of work
  * (commands, range iterations and the bytes of the strings functions make:
- * TMPL_WORK_MAX, a few seconds at most). Past any of them rendering fails
+ * TMPL_WORK_MAX, a few seconds at most). In the sprig dialect the maps and
+ * lists functions make hold at most about a million elements, and values
+ * are walked at most 4096 levels deep. Past any of them rendering fails
  * with an error saying which. */
 #ifndef TROVE_AGENT_TMPL_H
 #define TROVE_AGENT_TMPL_H
@@ -67,7 +69,8 @@ enum tmpl_dialect { TMPL_CONSUL, TMPL_SPRIG };
 int tmpl_parse(const char *name, const char *text, size_t len, const char *ldelim, const char *rdelim,
                struct tmpl **out, char **err);
 
-/* tmpl_parse with every knob (a zeroed struct is tmpl_parse's defaults). */
+/* tmpl_parse with every knob (a zeroed struct is tmpl_parse's defaults);
+ * the same returns. */
 struct tmpl_parse_opts {
 	const char *ldelim, *rdelim; /* NULL: "{{" and "}}" */
 	enum tmpl_dialect dialect;
