@@ -650,11 +650,11 @@ static int fn_seq(struct texec *e, struct tpos pos, json_t **argv, size_t argc, 
 	json_t *l = NULL;
 	struct buf b;
 	for (size_t i = 0; i < argc; i++) {
-		int r = tsprig_int_arg(e, pos, "seq", argv, i, &p[i]);
+		int r = tsprig_int_arg(e, pos, "seq", argv, i, i < 3 ? &p[i] : &end);
 		if (r)
 			return r;
 	}
-	if (argc == 0) {
+	if (argc == 0 || argc > 3) { /* sprig's seq gives nothing for these */
 		*out = tval_str("", 0);
 		return 0;
 	}
@@ -726,6 +726,6 @@ const struct tfunc tfunc_sprig[] = {
     {"round", 2, 3, fn_round},
     {"until", 1, 1, fn_until},
     {"untilStep", 3, 3, fn_until_step},
-    {"seq", 0, 3, fn_seq},
+    {"seq", 0, -1, fn_seq},
 };
 const size_t tfunc_sprig_count = sizeof(tfunc_sprig) / sizeof(tfunc_sprig[0]);

@@ -507,14 +507,13 @@ static int fn_has(struct texec *e, struct tpos pos, json_t **argv, size_t argc, 
 	return r;
 }
 
-/* slice l [start [end]]: l[start:end]; an empty list gives nil. */
+/* slice l [start [end]]: l[start:end] (more indexes are ignored, as
+ * sprig's); an empty list gives nil. */
 static int fn_slice(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	int r = list_arg(e, pos, "slice", argv, 0);
 	if (r)
 		return r;
-	if (argc > 3)
-		return texec_fail(e, pos, TROVE_ERR_INVALID, "slice: at most two indexes, not %zu", argc - 1);
 	int64_t n = (int64_t)json_array_size(argv[0]);
 	if (n == 0) {
 		*out = json_null();

@@ -230,8 +230,8 @@ static void test_numbers(void **state)
 	    {"{{ until 3 }} {{ until -2 }} {{ untilStep 0 10 4 }} {{ untilStep 5 0 -2 }} {{ untilStep 0 5 0 "
 	     "}}",
 	     "[0 1 2] [0 -1] [0 4 8] [5 3 1] []", NULL},
-	    {"{{ seq 3 }}|{{ seq 2 -1 }}|{{ seq 0 2 6 }}|{{ seq 5 1 2 }}|{{ seq }}",
-	     "1 2 3|2 1 0 -1|0 2 4 6||", NULL},
+	    {"{{ seq 3 }}|{{ seq 2 -1 }}|{{ seq 0 2 6 }}|{{ seq 5 1 2 }}|{{ seq }}|{{ seq 1 2 3 4 }}",
+	     "1 2 3|2 1 0 -1|0 2 4 6|||", NULL},
 	    {"{{ until 2000000 }}", NULL, "until: more than"},
 	    {"{{ untilStep 0 9223372036854775807 1 }}", NULL, "untilStep: more than"},
 	    {"{{ toDecimal \"0777\" }} {{ toDecimal \"9\" }}", "511 0", NULL},
@@ -299,8 +299,9 @@ static void test_lists(void **state)
 	    {"{{ has \"c\" .l }} {{ has 4 .nums }} {{ has 1 nil }} {{ .l | has \"a\" }}",
 	     "true false false true", NULL},
 	    {"{{ has 1 \"abc\" }}", NULL, "has: argument 2 is of type string, not a list"},
-	    {"{{ slice .nums 1 }} {{ slice .nums 0 2 }} {{ slice .nums }} {{ slice (list) }}",
-	     "[1 2] [3 1] [3 1 2] <no value>", NULL},
+	    {"{{ slice .nums 1 }} {{ slice .nums 0 2 }} {{ slice .nums }} {{ slice (list) }} {{ slice .nums "
+	     "0 1 9 }}",
+	     "[1 2] [3 1] [3 1 2] <no value> [3]", NULL},
 	    {"{{ slice .nums 2 1 }}", NULL, "slice: slice bounds out of range"},
 	    {"{{ slice \"abc\" 1 }}", NULL, "slice: argument 1 is of type string, not a list"},
 	    {"{{ concat .nums (list 4) (list) }}", "[3 1 2 4]", NULL},
@@ -340,7 +341,8 @@ static void test_regex(void **state)
 	     "\"\" -1 | len }}",
 	     "[a b c] [] 1", NULL},
 	    {"{{ regexQuoteMeta \"1.5+x\" }}", "1\\.5\\+x", NULL},
-	    {"{{ regexMatch \"^\\\\w+\\\\s\\\\S$\" \"ab_1 x\" }} {{ regexFind \"\\\\bcat\\\\b\" \"cats a cat!\" }}"
+	    {"{{ regexMatch \"^\\\\w+\\\\s\\\\S$\" \"ab_1 x\" }} {{ regexFind \"\\\\bcat\\\\b\" \"cats a "
+	     "cat!\" }}"
 	     "{{ regexFind \"[\\\\d.]+\" \"v1.25x\" }} {{ regexMatch \"a\\\\tb\" \"a\\tb\" }}",
 	     "true cat1.25 true", NULL},
 	    {"{{ regexFind \"a|ab\" \"ab\" }}", "ab", NULL}, /* POSIX: leftmost-longest (RE2: "a") */
