@@ -264,7 +264,7 @@ static const struct {
 
 /* The function tables, one after the other: a function's index is its
  * place in this order. The first five are the consul dialect's; the sprig
- * dialect has the builtins and the last five (searched first: sprig's
+ * dialect has the builtins and the last six (searched first: sprig's
  * slice replaces Go's, as a FuncMap entry does). */
 static const struct {
 	const struct tfunc *fns;
@@ -275,7 +275,7 @@ static const struct {
 	{ tfunc_number, &tfunc_number_count },     { tfunc_sprig, &tfunc_sprig_count },
 	{ tfunc_sprig_str, &tfunc_sprig_str_count }, { tfunc_sprig_codec, &tfunc_sprig_codec_count },
 	{ tfunc_sprig_coll, &tfunc_sprig_coll_count },
-	{ tfunc_sprig_re, &tfunc_sprig_re_count },
+	{ tfunc_sprig_re, &tfunc_sprig_re_count },   { tfunc_sprig_path, &tfunc_sprig_path_count },
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 #define CONSUL_TABLES 5

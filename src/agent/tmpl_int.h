@@ -254,7 +254,7 @@ extern const size_t tfunc_number_count;
 /* The sprig dialect's own: flow, types and numbers (tmpl_fn_sprig.c),
  * strings (tmpl_fn_sprig_str.c), encodings and hashes
  * (tmpl_fn_sprig_codec.c), maps and lists (tmpl_fn_sprig_coll.c), regular
- * expressions (tmpl_fn_sprig_re.c). */
+ * expressions (tmpl_fn_sprig_re.c), paths (tmpl_fn_sprig_path.c). */
 extern const struct tfunc tfunc_sprig[];
 extern const size_t tfunc_sprig_count;
 extern const struct tfunc tfunc_sprig_str[];
@@ -265,6 +265,8 @@ extern const struct tfunc tfunc_sprig_coll[];
 extern const size_t tfunc_sprig_coll_count;
 extern const struct tfunc tfunc_sprig_re[];
 extern const size_t tfunc_sprig_re_count;
+extern const struct tfunc tfunc_sprig_path[];
+extern const size_t tfunc_sprig_path_count;
 
 /* Argument helpers: the string in v (borrowed), or a failure naming fn
  * and the value's type. */

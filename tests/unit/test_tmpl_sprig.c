@@ -312,6 +312,27 @@ static void test_lists(void **state)
 	TABLE(cases);
 }
 
+static void test_paths(void **state)
+{
+	(void)state;
+	static const struct tcase cases[] = {
+	    {"{{ base \"/a/b.txt\" }}|{{ base \"\" }}|{{ base \"///\" }}|{{ base \"a/b/\" }}", "b.txt|.|/|b",
+	     NULL},
+	    {"{{ dir \"/a/b/c\" }}|{{ dir \"x\" }}|{{ dir \"/x\" }}|{{ dir \"a/b//c\" }}", "/a/b|.|/|a/b",
+	     NULL},
+	    {"{{ clean \"a//b/../c/.\" }}|{{ clean \"/../a\" }}|{{ clean \"../../x/..\" }}|{{ clean \"\" "
+	     "}}|{{ clean \"/\" }}",
+	     "a/c|/a|../..|.|/", NULL},
+	    {"{{ ext \"f.tar.gz\" }}|{{ ext \"a.b/c\" }}|{{ isAbs \"/x\" }}|{{ isAbs \"x\" }}",
+	     ".gz||true|false", NULL},
+	    {"{{ osBase \"/a/b\" }}|{{ osDir \"/a/b\" }}|{{ osClean \"a/./b\" }}|{{ osExt \"x.y\" }}|{{ "
+	     "osIsAbs \"/\" }}",
+	     "b|/a|a/b|.y|true", NULL},
+	    {"{{ base 1 }}", NULL, "base: argument 1 is of type int, not string"},
+	};
+	TABLE(cases);
+}
+
 static void test_regex(void **state)
 {
 	(void)state;
@@ -452,6 +473,7 @@ int main(void)
 	    cmocka_unit_test(test_dicts),
 	    cmocka_unit_test(test_lists),
 	    cmocka_unit_test(test_regex),
+	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_dialects),
 	    cmocka_unit_test(test_bounds),
 	};
