@@ -154,6 +154,12 @@ static int fn_title(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 	return tfn_case_map(e, pos, "title", argv[0], 3, out);
 }
 
+static int fn_swapcase(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
+{
+	(void)argc;
+	return tfn_case_map(e, pos, "swapcase", argv[0], 4, out);
+}
+
 /* untitle, initials: per word (words split by Unicode spaces), the first
  * rune lowered (untitle, the rest kept) or kept alone (initials). */
 static int per_word(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool initials,
@@ -659,6 +665,7 @@ const struct tfunc tfunc_sprig_str[] = {
     {"upper", 1, 1, fn_upper},
     {"lower", 1, 1, fn_lower},
     {"title", 1, 1, fn_title},
+    {"swapcase", 1, 1, fn_swapcase},
     {"untitle", 1, 1, fn_untitle},
     {"initials", 1, 1, fn_initials},
     {"nospace", 1, 1, fn_nospace},

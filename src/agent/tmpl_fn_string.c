@@ -214,7 +214,9 @@ int tfn_case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v, in
 		char c = s[i];
 		bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
 		            (unsigned char)c >= 0x80;
-		if (mode == 0 && c >= 'A' && c <= 'Z')
+		if (mode == 4) /* swap */
+			c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+		else if (mode == 0 && c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		else if ((mode == 1 || (mode >= 2 && !in_word)) && c >= 'a' && c <= 'z')
 			c = (char)(c - 'a' + 'A');

@@ -290,7 +290,7 @@ void tfn_trim_space(const char **s, size_t *n);
  * strings.Replace(s, old, new, -1) of argv (old, new, s); strings.TrimPrefix
  * and TrimSuffix of argv (affix, s); ASCII case mapping of v (mode 0 lower,
  * 1 upper, 2 title with an apostrophe inside a word, 3 Go's strings.Title:
- * every byte but a letter, digit or underscore starts a word). */
+ * every byte but a letter, digit or underscore starts a word, 4 swapped). */
 int tfn_replace(struct texec *e, struct tpos pos, const char *fn, json_t **argv, json_t **out);
 int tfn_trim_affix(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool suffix, json_t **out);
 int tfn_case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v, int mode, json_t **out);

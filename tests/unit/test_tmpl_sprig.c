@@ -95,6 +95,7 @@ static void test_strings(void **state)
 	    {"{{ upper \"abc\" }}{{ lower \"AbC\" }}", "ABCabc", NULL},
 	    {"{{ title \"hello world-wide don't\" }}", "Hello World-Wide Don'T", NULL},
 	    {"{{ untitle \"Hello World\" }}", "hello world", NULL},
+	    {"{{ swapcase \"Hello wORLD 42\" }}", "hELLO World 42", NULL},
 	    {"{{ initials \"hello big  world\" }}", "hbw", NULL},
 	    {"{{ nospace \" a b\\tc\\n\" }}", "abc", NULL},
 	    {"{{ repeat 3 \"ab\" }}", "ababab", NULL},
