@@ -76,6 +76,10 @@ static const char *translate(const char *p, size_t n, struct buf *b, bool *icase
 					if ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z'))
 						return "an escape Trove's expressions do not have inside "
 						       "brackets";
+					if (p[i] == ']' || p[i] == '-' ||
+					    p[i] == '^') /* POSIX has no escapes there */
+						return "an escaped ], - or ^ inside brackets (put ] first, - "
+						       "last, ^ not first)";
 					(void)buf_append_byte(b, p[i]);
 					continue;
 				}
