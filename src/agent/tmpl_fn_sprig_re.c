@@ -133,6 +133,10 @@ static const char *translate(const char *p, size_t n, struct buf *b, bool *icase
 			default:
 				if (d >= '1' && d <= '9')
 					return "a backreference (RE2 has none)";
+				if (((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z')) &&
+				    !strchr("wWsSbB", d))
+					return "an escape Trove's expressions do not have (\\A, \\z, \\x, "
+					       "\\p...)";
 				(void)buf_append_byte(b, '\\');
 				(void)buf_append_byte(b, d);
 				continue;

@@ -368,6 +368,8 @@ static void test_regex(void **state)
 	     "{{ regexFind \"[\\\\d.]+\" \"v1.25x\" }} {{ regexMatch \"a\\\\tb\" \"a\\tb\" }}",
 	     "true cat1.25 true", NULL},
 	    {"{{ regexFind \"a|ab\" \"ab\" }}", "ab", NULL}, /* POSIX: leftmost-longest (RE2: "a") */
+	    {"{{ mustRegexMatch \"\\\\x41\" \"A\" }}", NULL, "an escape Trove's expressions do not have"},
+	    {"{{ regexMatch \"^a\\\\.b\\\\/c$\" \"a.b/c\" }}", "true", NULL},
 	    {"{{ regexFind \"[]a-]+\" \"x-]a\" }}", "-]a", NULL},
 	    {"{{ mustRegexFind \"[a\\\\-z]\" \"-\" }}", NULL, "an escaped ], - or ^ inside brackets"},
 	};
