@@ -58,6 +58,34 @@ int tval_slots(struct texec *e, struct tpos pos, uint64_t n)
 	return 0;
 }
 
+static int walk_at(struct texec *e, struct tpos pos, const json_t *v, int depth)
+{
+	int r = texec_work(e, pos, 1);
+	if (r || !(json_is_array(v) || json_is_object(v)))
+		return r;
+	if (depth >= TVAL_DEPTH_MAX)
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "values nest deeper than %d", TVAL_DEPTH_MAX);
+	if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v) && !r; i++)
+			r = walk_at(e, pos, json_array_get(v, i), depth + 1);
+		return r;
+	}
+	const char *k;
+	json_t *x;
+	json_object_foreach((json_t *)v, k, x) {
+		if ((r = walk_at(e, pos, x, depth + 1)) != 0)
+			break;
+	}
+	return r;
+}
+
+int tval_walk(struct texec *e, struct tpos pos, const json_t *v)
+{
+	if (!v || e->t->dialect != TMPL_SPRIG || !(json_is_array(v) || json_is_object(v)))
+		return 0;
+	return walk_at(e, pos, v, 0);
+}
+
 /* Empties every held map and list, then lets them go: each is freed
  * shallow, as the chains through them are cut. */
 static void release_held(json_t *held)
@@ -417,8 +445,11 @@ static int emit(struct texec *e, struct tpos pos, const char *p, size_t n)
 static int print_value(struct texec *e, struct tpos pos, const json_t *v)
 {
 	struct buf b;
+	int r = tval_walk(e, pos, v);
+	if (r)
+		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	int r = tfmt_value(&b, v, true);
+	r = tfmt_value(&b, v, true);
 	if (r)
 		r = texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "value too large to print");
 	else

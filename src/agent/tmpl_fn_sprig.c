@@ -40,9 +40,10 @@ int tsprig_str_arg(struct texec *e, struct tpos pos, const char *fn, json_t **ar
 	return 0;
 }
 
-int tsprig_strval(struct buf *b, const json_t *v)
+int tsprig_strval(struct texec *e, struct tpos pos, struct buf *b, const json_t *v)
 {
-	return tfmt_value(b, v, false);
+	int r = tval_walk(e, pos, v);
+	return r ? r : tfmt_value(b, v, false);
 }
 
 /* A string value as a NUL-terminated copy, or NULL when it holds a NUL. */
@@ -252,7 +253,7 @@ static int fn_to_string(struct texec *e, struct tpos pos, json_t **argv, size_t 
 	struct buf b;
 	(void)argc;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	return tfn_give(e, pos, &b, tsprig_strval(&b, argv[0]), out);
+	return tfn_give(e, pos, &b, tsprig_strval(e, pos, &b, argv[0]), out);
 }
 
 /* ---- types ---- */
@@ -451,7 +452,7 @@ static int fn_to_decimal(struct texec *e, struct tpos pos, json_t **argv, size_t
 	int64_t x = 0;
 	(void)argc;
 	buf_init(&b, 4096);
-	if (tsprig_strval(&b, argv[0]) == 0 && b.len > 0 && b.len == strlen(b.data ? b.data : "")) {
+	if (tsprig_strval(e, pos, &b, argv[0]) == 0 && b.len > 0 && b.len == strlen(b.data ? b.data : "")) {
 		char *end = NULL;
 		errno = 0;
 		const char *d = b.data + (b.data[0] == '+' || b.data[0] == '-');

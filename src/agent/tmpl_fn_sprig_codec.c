@@ -166,8 +166,11 @@ static int to_json(struct texec *e, struct tpos pos, const char *fn, json_t *v, 
 {
 	struct buf b;
 	const char *why = NULL;
+	int r = tval_walk(e, pos, v);
+	if (r)
+		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	int r = tjson_encode(&b, v, indent, html, &why);
+	r = tjson_encode(&b, v, indent, html, &why);
 	if (r) {
 		buf_release_secret(&b);
 		if (must)

@@ -71,7 +71,7 @@ static int fn_dict(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 	*out = json_object();
 	for (size_t i = 0; i < argc && !r; i += 2) {
 		buf_init_secret(&k, TMPL_OUT_MAX);
-		r = tsprig_strval(&k, argv[i]);
+		r = tsprig_strval(e, pos, &k, argv[i]);
 		if (!r)
 			json_object_setn_new_nocheck(*out, k.data ? k.data : "", k.len,
 			                             i + 1 < argc ? json_incref(tval_hold(e, argv[i + 1]))

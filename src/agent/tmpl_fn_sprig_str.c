@@ -385,18 +385,18 @@ static int each_arg(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 			break;
 		if (how == 0) { /* quote: %q of the value's text */
 			buf_init_secret(&v, TMPL_OUT_MAX);
-			r = tsprig_strval(&v, argv[i]);
+			r = tsprig_strval(e, pos, &v, argv[i]);
 			if (!r)
 				r = tfmt_quote(&b, v.data ? v.data : "", v.len);
 			buf_release_secret(&v);
 		} else if (how == 1) { /* squote: '%v' */
 			r = buf_append_byte(&b, '\'');
 			if (!r)
-				r = tsprig_strval(&b, argv[i]);
+				r = tsprig_strval(e, pos, &b, argv[i]);
 			if (!r)
 				r = buf_append_byte(&b, '\'');
 		} else {
-			r = tsprig_strval(&b, argv[i]);
+			r = tsprig_strval(e, pos, &b, argv[i]);
 		}
 	}
 	return tfn_give(e, pos, &b, r, out);
@@ -581,7 +581,7 @@ static int strslice(struct texec *e, struct tpos pos, json_t *v, json_t **out)
 		if (json_is_null(x))
 			continue;
 		buf_init_secret(&b, TMPL_OUT_MAX);
-		r = tsprig_strval(&b, x);
+		r = tsprig_strval(e, pos, &b, x);
 		if (!r)
 			json_array_append_new(*out, tval_str(b.data ? b.data : "", b.len));
 		if (!r)

@@ -211,6 +211,12 @@ const char *tval_type(const json_t *v);
  * held) or NULL. Returns v. */
 json_t *tval_hold(struct texec *e, json_t *v);
 
+/* In the sprig dialect, v's nodes counted as work before v is walked
+ * (printed, encoded): the same map can be reached down many paths, so a
+ * walk can be far longer than the value is big. Fails past the work bound
+ * or TVAL_DEPTH_MAX; 0 at once in the consul dialect, or for a scalar. */
+int tval_walk(struct texec *e, struct tpos pos, const json_t *v);
+
 /* The sprig dialect's memory bound: the maps and lists functions make
  * hold at most this many elements in all in one rendering (a new map or
  * list counts 8), past it an error. */
@@ -303,8 +309,9 @@ json_t *tfn_b64_decode(const char *s, size_t n, bool url);
 /* ---- the sprig dialect's helpers (tmpl_fn_sprig.c) ---- */
 
 /* Go's fmt %v of v (sprig's strval) into b: a string as it is, nil as
- * "<nil>". 0, or an error past the output or depth bound. */
-int tsprig_strval(struct buf *b, const json_t *v);
+ * "<nil>". 0, or an error (recorded when it is the work bound: tval_walk)
+ * past the output, work or depth bound. */
+int tsprig_strval(struct texec *e, struct tpos pos, struct buf *b, const json_t *v);
 /* spf13/cast's ToInt64 and ToFloat64, as sprig converts numbers: numbers,
  * booleans and numeric strings; anything else is 0. */
 int64_t tsprig_int64(const json_t *v);

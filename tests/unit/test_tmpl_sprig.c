@@ -434,21 +434,21 @@ static void test_bounds(void **state)
 	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 10000 }}{{ $n := dict }}{{ $_ := set $cur "
 	     "\"k\" $n }}"
 	     "{{ $cur = $n }}{{ end }}{{ toJson $top }}",
-	     "", NULL},
+	     NULL, "values nest deeper than 4096"},
 	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 10000 }}{{ $n := dict }}{{ $_ := set $cur "
 	     "\"k\" $n }}"
 	     "{{ $cur = $n }}{{ end }}{{ mustToJson $top }}",
-	     NULL, "error calling mustToJson"},
+	     NULL, "values nest deeper than 4096"},
 	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 10000 }}{{ $n := dict }}{{ $_ := set $cur "
 	     "\"k\" $n }}"
 	     "{{ $cur = $n }}{{ end }}{{ $top }}",
-	     NULL, "too large to print"},
+	     NULL, "values nest deeper than 4096"},
 	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 10000 }}{{ $n := dict }}{{ $_ := set $cur "
 	     "\"k\" $n }}"
 	     "{{ $cur = $n }}{{ end }}{{ deepCopy $top }}",
 	     NULL, "deepCopy: values nest deeper than"},
 	    {"{{ $a := dict }}{{ $b := dict \"a\" $a }}{{ $_ := set $a \"b\" $b }}{{ mustToJson $a }}", NULL,
-	     "error calling mustToJson"},
+	     "values nest deeper than 4096"},
 	    {"{{ $a := dict }}{{ $b := dict \"a\" $a }}{{ $_ := set $a \"b\" $b }}{{ $c := dict }}{{ $d := "
 	     "dict \"a\" $c }}"
 	     "{{ $_ := set $c \"b\" $d }}{{ deepEqual $a $c }}",
@@ -464,6 +464,23 @@ static void test_bounds(void **state)
 	    {"{{ range until 1000000 }}{{ $x := repeat 100 \"a\" }}{{ end }}", NULL, "too much work"},
 	    {"{{ $l := list }}{{ range until 100000 }}{{ $l = append $l 1 }}{{ end }}", NULL, "hold over"},
 	    {"{{ regexFindAll \"a*\" (repeat 60000 \"b\") -1 | len }}", NULL, "too much work"},
+	    /* one map reached down 2^100 paths: walking it is bounded by work, not by its size */
+	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 100 }}{{ $n := dict }}{{ $_ := set $cur "
+	     "\"a\" $n }}"
+	     "{{ $_ := set $cur \"b\" $n }}{{ $cur = $n }}{{ end }}{{ toJson $top }}",
+	     NULL, "too much work"},
+	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 100 }}{{ $n := dict }}{{ $_ := set $cur "
+	     "\"a\" $n }}"
+	     "{{ $_ := set $cur \"b\" $n }}{{ $cur = $n }}{{ end }}{{ printf \"%v\" $top }}",
+	     NULL, "too much work"},
+	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 100 }}{{ $n := dict }}{{ $_ := set $cur "
+	     "\"a\" $n }}"
+	     "{{ $_ := set $cur \"b\" $n }}{{ $cur = $n }}{{ end }}{{ $top }}",
+	     NULL, "too much work"},
+	    {"{{ $top := dict }}{{ $cur := $top }}{{ range until 100 }}{{ $n := dict }}{{ $_ := set $cur "
+	     "\"a\" $n }}"
+	     "{{ $_ := set $cur \"b\" $n }}{{ $cur = $n }}{{ end }}{{ quote $top | len }}",
+	     NULL, "too much work"},
 	};
 	TABLE(cases);
 }
