@@ -12,7 +12,9 @@
  * one range runs at most TMPL_RANGE_MAX times, the output grows at most
  * TMPL_OUT_MAX bytes, and one rendering does a bounded amount of work
  * (commands, range iterations and the bytes of the strings functions make:
- * TMPL_WORK_MAX, a few seconds at most). Past any of them rendering fails
+ * TMPL_WORK_MAX, a few seconds at most). In the sprig dialect the maps and
+ * lists functions make hold at most about a million elements, and values
+ * are walked at most 4096 levels deep. Past any of them rendering fails
  * with an error saying which. */
 #ifndef TROVE_AGENT_TMPL_H
 #define TROVE_AGENT_TMPL_H
@@ -52,6 +54,13 @@ struct tmpl_funcs {
 	int (*pki_cert)(void *ctx, const char *path, const char *const *args, size_t nargs, json_t **out, char **err);
 };
 
+/* The function set a template is parsed with. TMPL_CONSUL: Go's builtins
+ * and consul-template's functions (Vault Agent's templates). TMPL_SPRIG:
+ * Go's builtins and the sprig functions Vault Secrets Operator offers in
+ * its transformation templates (docs/operator.md), and none of
+ * consul-template's data sources. */
+enum tmpl_dialect { TMPL_CONSUL, TMPL_SPRIG };
+
 /* Parses text (len bytes; need not be NUL-terminated). name is used in
  * error messages ("name:line:col: why"). ldelim/rdelim: NULL means "{{" and
  * "}}". Returns 0 with *out, or TROVE_ERR_INVALID (TROVE_ERR_TOO_LARGE for a
@@ -59,6 +68,15 @@ struct tmpl_funcs {
  * or Nomad (key, service, nodes, ...) are refused here, by name. */
 int tmpl_parse(const char *name, const char *text, size_t len, const char *ldelim, const char *rdelim,
                struct tmpl **out, char **err);
+
+/* tmpl_parse with every knob (a zeroed struct is tmpl_parse's defaults);
+ * the same returns. */
+struct tmpl_parse_opts {
+	const char *ldelim, *rdelim; /* NULL: "{{" and "}}" */
+	enum tmpl_dialect dialect;
+};
+int tmpl_parse_opts(const char *name, const char *text, size_t len, const struct tmpl_parse_opts *o,
+                    struct tmpl **out, char **err);
 
 /* Renders t into out (appended). error_on_missing_key: a map key that is
  * absent is an error (Go's missingkey=error) instead of printing
@@ -68,7 +86,9 @@ int tmpl_parse(const char *name, const char *text, size_t len, const char *ldeli
 int tmpl_render(const struct tmpl *t, const struct tmpl_funcs *f, bool error_on_missing_key, struct buf *out,
                 char **err);
 
-/* tmpl_render with every knob: */
+/* tmpl_render with every knob. A TMPL_SPRIG template renders over its own
+ * deep copy of data: sprig's set, unset and merge change maps in place, as
+ * Go's do, but never the caller's. */
 struct tmpl_render_opts {
 	json_t *data;              /* the initial dot and $ (borrowed); NULL: none */
 	bool error_on_missing_key; /* as tmpl_render's */

@@ -162,9 +162,21 @@ static int fn_slice(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 	return texec_work(e, pos, idx[1] - idx[0]);
 }
 
+/* Each argument's walk counted first (tval_walk; the sprig dialect's). */
+static int walk_args(struct texec *e, struct tpos pos, json_t **argv, size_t argc)
+{
+	int r = 0;
+	for (size_t i = 0; i < argc && !r; i++)
+		r = tval_walk(e, pos, argv[i]);
+	return r;
+}
+
 static int fn_print(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	struct buf b;
+	int r = walk_args(e, pos, argv, argc);
+	if (r)
+		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
 	return tfn_give(e, pos, &b, tfmt_sprint(&b, argv, argc, false), out);
 }
@@ -172,6 +184,9 @@ static int fn_print(struct texec *e, struct tpos pos, json_t **argv, size_t argc
 static int fn_println(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	struct buf b;
+	int r = walk_args(e, pos, argv, argc);
+	if (r)
+		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
 	return tfn_give(e, pos, &b, tfmt_sprint(&b, argv, argc, true), out);
 }
@@ -182,6 +197,8 @@ static int fn_printf(struct texec *e, struct tpos pos, json_t **argv, size_t arg
 	size_t n;
 	struct buf b;
 	int r = targ_str(e, pos, "printf", argv[0], &f, &n);
+	if (!r)
+		r = walk_args(e, pos, argv + 1, argc - 1);
 	if (r)
 		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
@@ -361,9 +378,12 @@ static int escape(struct texec *e, struct tpos pos, json_t **argv, size_t argc, 
                   int (*one)(struct buf *b, unsigned char c))
 {
 	struct buf in, b;
+	int r = walk_args(e, pos, argv, argc);
+	if (r)
+		return r;
 	buf_init_secret(&in, TMPL_OUT_MAX);
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	int r = args_text(argv, argc, &in);
+	r = args_text(argv, argc, &in);
 	for (size_t i = 0; i < in.len && !r; i++)
 		r = one(&b, (unsigned char)in.data[i]);
 	buf_release_secret(&in);

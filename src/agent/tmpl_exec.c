@@ -37,6 +37,71 @@ int texec_work(struct texec *e, struct tpos pos, uint64_t n)
 	return 0;
 }
 
+json_t *tval_hold(struct texec *e, json_t *v)
+{
+	if (!v || !(json_is_object(v) || json_is_array(v)))
+		return v;
+	if (!e->held)
+		e->held = json_array();
+	size_t n = json_array_size(e->held);
+	if (n == 0 || json_array_get(e->held, n - 1) != v)
+		json_array_append(e->held, v);
+	return v;
+}
+
+int tval_slots(struct texec *e, struct tpos pos, uint64_t n)
+{
+	e->slots += n;
+	if (e->slots > TMPL_SLOTS_MAX)
+		return texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "the maps and lists made hold over %llu elements",
+		                  (unsigned long long)TMPL_SLOTS_MAX);
+	return 0;
+}
+
+static int walk_at(struct texec *e, struct tpos pos, const json_t *v, int depth)
+{
+	int r = texec_work(e, pos, 1);
+	if (r || !(json_is_array(v) || json_is_object(v)))
+		return r;
+	if (depth >= TVAL_DEPTH_MAX)
+		return texec_fail(e, pos, TROVE_ERR_INVALID, "values nest deeper than %d", TVAL_DEPTH_MAX);
+	if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v) && !r; i++)
+			r = walk_at(e, pos, json_array_get(v, i), depth + 1);
+		return r;
+	}
+	const char *k;
+	json_t *x;
+	json_object_foreach((json_t *)v, k, x) {
+		if ((r = walk_at(e, pos, x, depth + 1)) != 0)
+			break;
+	}
+	return r;
+}
+
+int tval_walk(struct texec *e, struct tpos pos, const json_t *v)
+{
+	if (!v || e->t->dialect != TMPL_SPRIG || !(json_is_array(v) || json_is_object(v)))
+		return 0;
+	return walk_at(e, pos, v, 0);
+}
+
+/* Empties every held map and list, then lets them go: each is freed
+ * shallow, as the chains through them are cut. */
+static void release_held(json_t *held)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(held, i, v) {
+		if (json_is_object(v))
+			json_object_clear(v);
+		else
+			json_array_clear(v);
+	}
+	json_decref(held);
+}
+
 bool tval_truth(const json_t *v)
 {
 	if (!v)
@@ -213,6 +278,10 @@ static int eval_function(struct texec *e, const struct scope *s, json_t *dot, co
 		r = f->fn(e, fnode->pos, argv, argc, out);
 	if (!r && *out && json_is_string(*out))
 		r = texec_work(e, fnode->pos, json_string_length(*out));
+	/* a new map or list (only this reference to it) counts its elements */
+	if (!r && *out && e->t->dialect == TMPL_SPRIG && (json_is_array(*out) || json_is_object(*out)) &&
+	    (*out)->refcount == 1)
+		r = tval_slots(e, fnode->pos, 8 + (json_is_array(*out) ? json_array_size(*out) : json_object_size(*out)));
 	if (r && !e->err)
 		r = texec_fail(e, fnode->pos, r, "%s failed", f->name);
 out:
@@ -376,8 +445,11 @@ static int emit(struct texec *e, struct tpos pos, const char *p, size_t n)
 static int print_value(struct texec *e, struct tpos pos, const json_t *v)
 {
 	struct buf b;
+	int r = tval_walk(e, pos, v);
+	if (r)
+		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
-	int r = tfmt_value(&b, v, true);
+	r = tfmt_value(&b, v, true);
 	if (r)
 		r = texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "value too large to print");
 	else
@@ -418,7 +490,7 @@ static int range_one(struct texec *e, const struct scope *s, const struct tnode 
 
 static int cmp_keys(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
 
 static int walk_range(struct texec *e, const struct scope *s, json_t *dot, const struct tnode *n, json_t *val)
@@ -435,27 +507,33 @@ static int walk_range(struct texec *e, const struct scope *s, json_t *dot, const
 			goto too_many;
 		for (size_t i = 0; i < count && !stop && !r; i++) {
 			json_t *k = json_integer((json_int_t)i);
+			json_t *elem = json_incref(json_array_get(val, i));
 			r = texec_work(e, n->pos, 1);
 			if (!r)
-				r = range_one(e, s, n, k, json_array_get(val, i), &stop);
+				r = range_one(e, s, n, k, elem, &stop);
+			json_decref(elem);
 			json_decref(k);
 		}
 	} else if (json_is_object(val)) {
 		count = json_object_size(val);
 		if (count > TMPL_RANGE_MAX)
 			goto too_many;
-		const char **keys = xcalloc(count ? count : 1, sizeof(*keys));
+		/* the keys and elements are held here: the body may change the map */
+		json_t **keys = xcalloc(count ? count : 1, sizeof(*keys));
 		const char *key;
 		json_t *v;
 		size_t i = 0;
-		json_object_foreach(val, key, v) keys[i++] = key;
+		json_object_foreach(val, key, v) keys[i++] = tval_str(key, strlen(key));
 		qsort(keys, count, sizeof(*keys), cmp_keys);
 		r = texec_work(e, n->pos, count);
 		for (i = 0; i < count && !stop && !r; i++) {
-			json_t *k = tval_str(keys[i], strlen(keys[i]));
-			r = range_one(e, s, n, k, json_object_get(val, keys[i]), &stop);
-			json_decref(k);
+			/* removed by the body: no value, as Go's MapIndex gives */
+			json_t *elem = json_incref(json_object_get(val, json_string_value(keys[i])));
+			r = range_one(e, s, n, keys[i], elem, &stop);
+			json_decref(elem);
 		}
+		for (i = 0; i < count; i++)
+			json_decref(keys[i]);
 		free(keys);
 	} else if (json_is_integer(val)) {
 		json_int_t lim = json_integer_value(val);
@@ -584,11 +662,15 @@ int tmpl_render_opts(const struct tmpl *t, const struct tmpl_funcs *f, const str
 	e.out = out;
 	e.out_start = out->len;
 	e.tname = t->name;
+	json_t *data = t->dialect == TMPL_SPRIG && o->data ? json_deep_copy(o->data) : json_incref(o->data);
 	struct scope top = { 0 };
-	var_push(&e, "$", json_incref(o->data));
-	r = walk_list(&e, &top, o->data, t->root);
+	var_push(&e, "$", json_incref(data));
+	r = walk_list(&e, &top, data, t->root);
 	var_pop(&e, 0);
 	free(e.vars);
+	if (e.held)
+		release_held(e.held);
+	json_decref(data);
 	if (r) {
 		if (!e.err)
 			texec_fail(&e, (struct tpos){ 0, 0 }, r, "%s", "rendering failed");

@@ -209,11 +209,13 @@ static const char **sorted_keys(const json_t *o, size_t *n)
 	return keys;
 }
 
-int tfmt_value(struct buf *b, const json_t *v, bool top)
+static int value_at(struct buf *b, const json_t *v, bool top, int depth)
 {
 	char num[64];
 	int r = 0;
 
+	if (depth > TVAL_DEPTH_MAX)
+		return -1;
 	if (!v || json_is_null(v))
 		return buf_append_str(b, top ? "<no value>" : "<nil>");
 	switch (json_typeof(v)) {
@@ -234,7 +236,7 @@ int tfmt_value(struct buf *b, const json_t *v, bool top)
 			if (i > 0)
 				r = buf_append_byte(b, ' ');
 			if (!r)
-				r = tfmt_value(b, json_array_get(v, i), false);
+				r = value_at(b, json_array_get(v, i), false, depth + 1);
 		}
 		return r ? r : buf_append_byte(b, ']');
 	case JSON_OBJECT: {
@@ -244,7 +246,7 @@ int tfmt_value(struct buf *b, const json_t *v, bool top)
 		for (size_t i = 0; i < n && !r; i++) {
 			r = buf_printf(b, "%s%s:", i > 0 ? " " : "", keys[i]);
 			if (!r)
-				r = tfmt_value(b, json_object_get(v, keys[i]), false);
+				r = value_at(b, json_object_get(v, keys[i]), false, depth + 1);
 		}
 		free(keys);
 		return r ? r : buf_append_byte(b, ']');
@@ -252,6 +254,11 @@ int tfmt_value(struct buf *b, const json_t *v, bool top)
 	default:
 		return buf_append_str(b, "<nil>");
 	}
+}
+
+int tfmt_value(struct buf *b, const json_t *v, bool top)
+{
+	return value_at(b, v, top, 0);
 }
 
 int tfmt_sprint(struct buf *b, json_t **argv, size_t argc, bool ln)

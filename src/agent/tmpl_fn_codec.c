@@ -82,7 +82,7 @@ static int fn_parse_json(struct texec *e, struct tpos pos, json_t **argv, size_t
 	return texec_work(e, pos, n);
 }
 
-static int b64_encode(const char *s, size_t n, bool url, json_t **out)
+json_t *tfn_b64_encode(const char *s, size_t n, bool url)
 {
 	size_t cap = base64_encoded_size(n);
 	char *t = xmalloc(cap);
@@ -90,16 +90,16 @@ static int b64_encode(const char *s, size_t n, bool url, json_t **out)
 	if (url)
 		for (char *p = t; *p; p++)
 			*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-	*out = tval_str(t, strlen(t));
+	json_t *v = tval_str(t, strlen(t));
 	secure_free(t, cap);
-	return 0;
+	return v;
 }
 
-static int b64_decode(struct texec *e, struct tpos pos, const char *fn, const char *s, size_t n, bool url,
-                      json_t **out)
+json_t *tfn_b64_decode(const char *s, size_t n, bool url)
 {
 	char *in = xmalloc(n + 1);
 	unsigned char *t = xmalloc(n + 1);
+	json_t *v = NULL;
 	size_t len = 0;
 	int r = 0;
 	size_t k = 0;
@@ -116,10 +116,17 @@ static int b64_decode(struct texec *e, struct tpos pos, const char *fn, const ch
 	if (!r)
 		r = base64_decode(in, k, t, n + 1, &len);
 	if (!r)
-		*out = tval_str((const char *)t, len);
+		v = tval_str((const char *)t, len);
 	secure_free(in, n + 1);
 	secure_free(t, n + 1);
-	if (r)
+	return v;
+}
+
+static int b64_decode(struct texec *e, struct tpos pos, const char *fn, const char *s, size_t n, bool url,
+                      json_t **out)
+{
+	*out = tfn_b64_decode(s, n, url);
+	if (!*out)
 		return texec_fail(e, pos, TROVE_ERR_INVALID, "%s: illegal base64 data", fn);
 	return 0;
 }
@@ -127,13 +134,15 @@ static int b64_decode(struct texec *e, struct tpos pos, const char *fn, const ch
 static int fn_b64enc(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	TFN_STR1("base64Encode");
-	return b64_encode(s, n, false, out);
+	*out = tfn_b64_encode(s, n, false);
+	return 0;
 }
 
 static int fn_b64urlenc(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	TFN_STR1("base64URLEncode");
-	return b64_encode(s, n, true, out);
+	*out = tfn_b64_encode(s, n, true);
+	return 0;
 }
 
 static int fn_b64dec(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)

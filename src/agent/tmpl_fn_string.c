@@ -54,32 +54,32 @@ static int fn_trim(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 	return 0;
 }
 
-static int fn_trim_prefix(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
+int tfn_trim_affix(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool suffix, json_t **out)
 {
 	const char *p, *s;
 	size_t pn, n;
-	(void)argc;
-	int r = str2(e, pos, "trimPrefix", argv, &p, &pn, &s, &n);
+	int r = str2(e, pos, fn, argv, &p, &pn, &s, &n);
 	if (r)
 		return r;
-	if (pn <= n && memcmp(s, p, pn) == 0)
-		s += pn, n -= pn;
+	if (pn <= n && memcmp(suffix ? s + n - pn : s, p, pn) == 0) {
+		if (!suffix)
+			s += pn;
+		n -= pn;
+	}
 	*out = tval_str(s, n);
 	return 0;
 }
 
+static int fn_trim_prefix(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
+{
+	(void)argc;
+	return tfn_trim_affix(e, pos, "trimPrefix", argv, false, out);
+}
+
 static int fn_trim_suffix(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
-	const char *p, *s;
-	size_t pn, n;
 	(void)argc;
-	int r = str2(e, pos, "trimSuffix", argv, &p, &pn, &s, &n);
-	if (r)
-		return r;
-	if (pn <= n && memcmp(s + n - pn, p, pn) == 0)
-		n -= pn;
-	*out = tval_str(s, n);
-	return 0;
+	return tfn_trim_affix(e, pos, "trimSuffix", argv, true, out);
 }
 
 static size_t u8next(const char *s, size_t n, size_t i)
@@ -155,15 +155,14 @@ static int fn_join(struct texec *e, struct tpos pos, json_t **argv, size_t argc,
 	return tfn_give(e, pos, &b, r, out);
 }
 
-static int fn_replace_all(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
+int tfn_replace(struct texec *e, struct tpos pos, const char *name, json_t **argv, json_t **out)
 {
 	const char *f, *t, *s;
 	size_t fn, tn, n;
 	struct buf b;
-	(void)argc;
-	int r = str2(e, pos, "replaceAll", argv, &f, &fn, &t, &tn);
+	int r = str2(e, pos, name, argv, &f, &fn, &t, &tn);
 	if (!r)
-		r = targ_str(e, pos, "replaceAll", argv[2], &s, &n);
+		r = targ_str(e, pos, name, argv[2], &s, &n);
 	if (r)
 		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
@@ -191,12 +190,18 @@ static int fn_replace_all(struct texec *e, struct tpos pos, json_t **argv, size_
 		r = texec_work(e, pos, b.len);
 	if (r) {
 		buf_release_secret(&b);
-		return e->err ? r : texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "replaceAll: result too large");
+		return e->err ? r : texec_fail(e, pos, TROVE_ERR_TOO_LARGE, "%s: result too large", name);
 	}
 	return tfn_give(e, pos, &b, 0, out);
 }
 
-static int case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v, int mode, json_t **out)
+static int fn_replace_all(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
+{
+	(void)argc;
+	return tfn_replace(e, pos, "replaceAll", argv, out);
+}
+
+int tfn_case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v, int mode, json_t **out)
 {
 	const char *s;
 	size_t n;
@@ -209,12 +214,14 @@ static int case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v,
 		char c = s[i];
 		bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
 		            (unsigned char)c >= 0x80;
-		if (mode == 0 && c >= 'A' && c <= 'Z')
+		if (mode == 4) /* swap */
+			c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+		else if (mode == 0 && c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
-		else if ((mode == 1 || (mode == 2 && !in_word)) && c >= 'a' && c <= 'z')
+		else if ((mode == 1 || (mode >= 2 && !in_word)) && c >= 'a' && c <= 'z')
 			c = (char)(c - 'a' + 'A');
 		t[i] = c;
-		if (!(c == '\'' && in_word))
+		if (!(c == '\'' && in_word && mode != 3)) /* mode 3: Go's strings.Title exactly */
 			in_word = word;
 	}
 	*out = tval_str(t, n);
@@ -225,19 +232,19 @@ static int case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v,
 static int fn_to_lower(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	(void)argc;
-	return case_map(e, pos, "toLower", argv[0], 0, out);
+	return tfn_case_map(e, pos, "toLower", argv[0], 0, out);
 }
 
 static int fn_to_upper(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	(void)argc;
-	return case_map(e, pos, "toUpper", argv[0], 1, out);
+	return tfn_case_map(e, pos, "toUpper", argv[0], 1, out);
 }
 
 static int fn_to_title(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)
 {
 	(void)argc;
-	return case_map(e, pos, "toTitle", argv[0], 2, out);
+	return tfn_case_map(e, pos, "toTitle", argv[0], 2, out);
 }
 
 static int fn_indent(struct texec *e, struct tpos pos, json_t **argv, size_t argc, json_t **out)

@@ -222,25 +222,109 @@ static const struct {
 	{ "spew_sprintf", "not supported" },
 };
 
+/* Functions a transformation template cannot have: consul-template's
+ * (VSO renders with sprig's) and sprig's that VSO leaves out or Trove does
+ * not offer. Any other unknown name is simply unknown. */
+static const struct {
+	const char *name;
+	const char *why;
+} sprig_refused[] = {
+	{ "secret", "a consul-template data source; the template's data is .Secrets" },
+	{ "pkiCert", "a consul-template data source; the template's data is .Secrets" },
+	{ "file", "a consul-template function: it reads files" },
+	{ "env", "it reads the environment" },
+	{ "expandenv", "it reads the environment" },
+	{ "now", "it is not repeatable (VSO leaves it out)" },
+	{ "date", "it is not repeatable (VSO leaves it out)" },
+	{ "randAlphaNum", "it is not repeatable (VSO leaves it out)" },
+	{ "randAlpha", "it is not repeatable (VSO leaves it out)" },
+	{ "randAscii", "it is not repeatable (VSO leaves it out)" },
+	{ "randNumeric", "it is not repeatable (VSO leaves it out)" },
+	{ "randInt", "it is not repeatable" },
+	{ "shuffle", "it is not repeatable" },
+	{ "uuidv4", "it is not repeatable (VSO leaves it out)" },
+	{ "getHostByName", "it reads the network (VSO leaves it out)" },
+	{ "ago", "it reads the clock" },
+	{ "bcrypt", "not offered by Trove" },
+	{ "htpasswd", "not offered by Trove" },
+	{ "buildCustomCert", "not offered by Trove" },
+	{ "genPrivateKey", "not offered (VSO leaves it out)" },
+	{ "derivePassword", "not offered (VSO leaves it out)" },
+	{ "encryptAES", "not offered (VSO leaves it out)" },
+	{ "decryptAES", "not offered (VSO leaves it out)" },
+	{ "semver", "not offered by Trove" },
+	{ "semverCompare", "not offered by Trove" },
+	{ "urlParse", "not offered by Trove" },
+	{ "urlJoin", "not offered by Trove" },
+	{ "toDate", "dates are not offered by Trove" },
+	{ "mustToDate", "dates are not offered by Trove" },
+	{ "duration", "dates are not offered by Trove" },
+	{ "durationRound", "dates are not offered by Trove" },
+};
+
 /* The function tables, one after the other: a function's index is its
- * place in this order. */
+ * place in this order. The first five are the consul dialect's; the sprig
+ * dialect has the builtins and the last six (searched first: sprig's
+ * slice replaces Go's, as a FuncMap entry does). */
 static const struct {
 	const struct tfunc *fns;
 	const size_t *n;
 } tables[] = {
-	{ tfunc_builtin, &tfunc_builtin_count }, { tfunc_ct, &tfunc_ct_count },         { tfunc_codec, &tfunc_codec_count },
-	{ tfunc_string, &tfunc_string_count },   { tfunc_number, &tfunc_number_count },
+	{ tfunc_builtin, &tfunc_builtin_count },   { tfunc_ct, &tfunc_ct_count },
+	{ tfunc_codec, &tfunc_codec_count },       { tfunc_string, &tfunc_string_count },
+	{ tfunc_number, &tfunc_number_count },     { tfunc_sprig, &tfunc_sprig_count },
+	{ tfunc_sprig_str, &tfunc_sprig_str_count }, { tfunc_sprig_codec, &tfunc_sprig_codec_count },
+	{ tfunc_sprig_coll, &tfunc_sprig_coll_count },
+	{ tfunc_sprig_re, &tfunc_sprig_re_count },   { tfunc_sprig_path, &tfunc_sprig_path_count },
 };
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+#define CONSUL_TABLES 5
 
-int tfunc_lookup(const char *name, size_t n, const char **why)
+/* name's index in table t, or -1. */
+static int find_in(size_t t, const char *name, size_t n)
+{
+	for (size_t i = 0; i < *tables[t].n; i++)
+		if (strlen(tables[t].fns[i].name) == n && memcmp(tables[t].fns[i].name, name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int table_base(size_t t)
 {
 	int base = 0;
+	for (size_t i = 0; i < t; i++)
+		base += (int)*tables[i].n;
+	return base;
+}
+
+int tfunc_lookup(enum tmpl_dialect d, const char *name, size_t n, const char **why)
+{
 	*why = NULL;
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-		for (size_t i = 0; i < *tables[t].n; i++)
-			if (strlen(tables[t].fns[i].name) == n && memcmp(tables[t].fns[i].name, name, n) == 0)
-				return base + (int)i;
-		base += (int)*tables[t].n;
+	if (d == TMPL_SPRIG) {
+		for (size_t t = CONSUL_TABLES; t < NTABLES; t++) {
+			int i = find_in(t, name, n);
+			if (i >= 0)
+				return table_base(t) + i;
+		}
+		int i = find_in(0, name, n);
+		if (i >= 0)
+			return i;
+		for (size_t k = 0; k < sizeof(sprig_refused) / sizeof(sprig_refused[0]); k++)
+			if (strlen(sprig_refused[k].name) == n && memcmp(sprig_refused[k].name, name, n) == 0) {
+				*why = sprig_refused[k].why;
+				return -1;
+			}
+		for (size_t t = 1; t < CONSUL_TABLES; t++)
+			if (find_in(t, name, n) >= 0) {
+				*why = "a consul-template function; transformation templates have sprig's, as VSO";
+				return -1;
+			}
+		return -1;
+	}
+	for (size_t t = 0; t < CONSUL_TABLES; t++) {
+		int i = find_in(t, name, n);
+		if (i >= 0)
+			return table_base(t) + i;
 	}
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
 		if (strlen(refused[i].name) == n && memcmp(refused[i].name, name, n) == 0) {
@@ -255,7 +339,7 @@ int tfunc_lookup(const char *name, size_t n, const char **why)
 const struct tfunc *tfunc_get(int i)
 {
 	size_t k = (size_t)i;
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+	for (size_t t = 0; t < NTABLES; t++) {
 		if (k < *tables[t].n)
 			return &tables[t].fns[k];
 		k -= *tables[t].n;

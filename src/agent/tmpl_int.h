@@ -150,6 +150,7 @@ struct tmpl {
 	struct tlist *root;
 	struct tdef *defs;
 	size_t ndefs;
+	enum tmpl_dialect dialect;
 };
 
 void tlist_free(struct tlist *l);
@@ -178,6 +179,8 @@ struct texec {
 	uint64_t work_max;
 	enum tflow flow;
 	const char *tname; /* the template being executed, for messages */
+	json_t *held;      /* TMPL_SPRIG: maps and lists held to the end (tval_hold) */
+	uint64_t slots;    /* TMPL_SPRIG: elements of the maps and lists made */
 	int code;          /* the first failure */
 	char *err;         /* its message (heap) */
 };
@@ -193,6 +196,33 @@ json_t *tval_str(const char *s, size_t n);
 /* Go's type name of v, for messages: string, int, float64, bool,
  * []interface {}, map[string]interface {}, <nil>, or "invalid value". */
 const char *tval_type(const json_t *v);
+/* Values nest at most this deep where the renderer walks them (printing,
+ * JSON, copies, comparisons): past it, an error, never a deep recursion. */
+#define TVAL_DEPTH_MAX 4096
+
+/* The sprig dialect's maps change in place, as Go's, so the values a
+ * template builds can nest without bound and even hold themselves. Every
+ * map or list a function puts into another (an argument of dict, list, set,
+ * append..., a value merge copies in) is held here until rendering ends,
+ * when each held one is emptied before it is released: every chain such
+ * links make is cut, and nothing is ever freed by a deep recursion (what
+ * is not held nests only as the data, fromJson or deepCopy made it, at
+ * most TVAL_DEPTH_MAX deep). v may be any value (only maps and lists are
+ * held) or NULL. Returns v. */
+json_t *tval_hold(struct texec *e, json_t *v);
+
+/* In the sprig dialect, v's nodes counted as work before v is walked
+ * (printed, encoded): the same map can be reached down many paths, so a
+ * walk can be far longer than the value is big. Fails past the work bound
+ * or TVAL_DEPTH_MAX; 0 at once in the consul dialect, or for a scalar. */
+int tval_walk(struct texec *e, struct tpos pos, const json_t *v);
+
+/* The sprig dialect's memory bound: the maps and lists functions make
+ * hold at most this many elements in all in one rendering (a new map or
+ * list counts 8), past it an error. */
+#define TMPL_SLOTS_MAX ((uint64_t)1 << 20)
+int tval_slots(struct texec *e, struct tpos pos, uint64_t n);
+
 /* Go's truth: false for no value, nil, false, 0, "", and an empty list or
  * map. */
 bool tval_truth(const json_t *v);
@@ -207,9 +237,10 @@ struct tfunc {
 	tfn fn;       /* NULL for and/or, which the executor evaluates lazily */
 };
 
-/* The index of name in the table, or -1; *refused set (static text) when
- * it is a consul-template function Trove refuses. */
-int tfunc_lookup(const char *name, size_t n, const char **refused);
+/* The index of name among dialect d's functions, or -1; *refused set
+ * (static text) when it is a function Trove refuses in that dialect, and
+ * why. */
+int tfunc_lookup(enum tmpl_dialect d, const char *name, size_t n, const char **refused);
 const struct tfunc *tfunc_get(int i);
 
 /* The function tables: Go's builtins (tmpl_builtin.c), consul-template's
@@ -226,6 +257,22 @@ extern const struct tfunc tfunc_string[];
 extern const size_t tfunc_string_count;
 extern const struct tfunc tfunc_number[];
 extern const size_t tfunc_number_count;
+/* The sprig dialect's own: flow, types and numbers (tmpl_fn_sprig.c),
+ * strings (tmpl_fn_sprig_str.c), encodings and hashes
+ * (tmpl_fn_sprig_codec.c), maps and lists (tmpl_fn_sprig_coll.c), regular
+ * expressions (tmpl_fn_sprig_re.c), paths (tmpl_fn_sprig_path.c). */
+extern const struct tfunc tfunc_sprig[];
+extern const size_t tfunc_sprig_count;
+extern const struct tfunc tfunc_sprig_str[];
+extern const size_t tfunc_sprig_str_count;
+extern const struct tfunc tfunc_sprig_codec[];
+extern const size_t tfunc_sprig_codec_count;
+extern const struct tfunc tfunc_sprig_coll[];
+extern const size_t tfunc_sprig_coll_count;
+extern const struct tfunc tfunc_sprig_re[];
+extern const size_t tfunc_sprig_re_count;
+extern const struct tfunc tfunc_sprig_path[];
+extern const size_t tfunc_sprig_path_count;
 
 /* Argument helpers: the string in v (borrowed), or a failure naming fn
  * and the value's type. */
@@ -245,11 +292,44 @@ int targ_int(struct texec *e, struct tpos pos, const char *fn, json_t *v, int64_
 int tfn_give(struct texec *e, struct tpos pos, struct buf *b, int r, json_t **out);
 /* s[0..n) without the blanks Go's strings.TrimSpace drops (ASCII). */
 void tfn_trim_space(const char **s, size_t *n);
+/* Shared by both dialects, fn naming the function in messages:
+ * strings.Replace(s, old, new, -1) of argv (old, new, s); strings.TrimPrefix
+ * and TrimSuffix of argv (affix, s); ASCII case mapping of v (mode 0 lower,
+ * 1 upper, 2 title with an apostrophe inside a word, 3 Go's strings.Title:
+ * every byte but a letter, digit or underscore starts a word, 4 swapped). */
+int tfn_replace(struct texec *e, struct tpos pos, const char *fn, json_t **argv, json_t **out);
+int tfn_trim_affix(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool suffix, json_t **out);
+int tfn_case_map(struct texec *e, struct tpos pos, const char *fn, json_t *v, int mode, json_t **out);
+/* Standard base64 of s[0..n) as a string value; its decoding (Go's
+ * decoder: padded, line breaks skipped; url: the URL alphabet), or NULL
+ * when s is not base64. */
+json_t *tfn_b64_encode(const char *s, size_t n, bool url);
+json_t *tfn_b64_decode(const char *s, size_t n, bool url);
+
+/* ---- the sprig dialect's helpers (tmpl_fn_sprig.c) ---- */
+
+/* Go's fmt %v of v (sprig's strval) into b: a string as it is, nil as
+ * "<nil>". 0, or an error (recorded when it is the work bound: tval_walk)
+ * past the output, work or depth bound. */
+int tsprig_strval(struct texec *e, struct tpos pos, struct buf *b, const json_t *v);
+/* spf13/cast's ToInt64 and ToFloat64, as sprig converts numbers: numbers,
+ * booleans and numeric strings; anything else is 0. */
+int64_t tsprig_int64(const json_t *v);
+double tsprig_float64(const json_t *v);
+/* reflect.DeepEqual of two values; *eq set, or a failure past
+ * TVAL_DEPTH_MAX. */
+int tsprig_equal(struct texec *e, struct tpos pos, const json_t *a, const json_t *b, bool *eq);
+/* An int argument (Go's int parameter): an integer value, else a failure
+ * naming fn and which argument (1-based). */
+int tsprig_int_arg(struct texec *e, struct tpos pos, const char *fn, json_t **argv, size_t i, int64_t *out);
+/* A string argument, likewise. */
+int tsprig_str_arg(struct texec *e, struct tpos pos, const char *fn, json_t **argv, size_t i, const char **s,
+                   size_t *n);
 
 /* ---- printing (tmpl_fmt.c) ---- */
 
 /* Go's fmt %v of v into b; top: a no-value or nil prints "<no value>"
- * (what an action prints), else "<nil>". */
+ * (what an action prints), else "<nil>". Fails past TVAL_DEPTH_MAX. */
 int tfmt_value(struct buf *b, const json_t *v, bool top);
 /* fmt.Sprint (ln false) or fmt.Sprintln (ln true) of the args. */
 int tfmt_sprint(struct buf *b, json_t **argv, size_t argc, bool ln);

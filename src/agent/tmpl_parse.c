@@ -20,6 +20,7 @@ struct tparser {
 	const char **vars; /* variables in scope (borrowed) */
 	size_t nvars, vars_cap;
 	int depth, range_depth;
+	enum tmpl_dialect dialect;
 	struct tmpl *t;
 };
 
@@ -310,10 +311,11 @@ static struct targ *term(struct tparser *p)
 	switch (t.kind) {
 	case TK_IDENT: {
 		const char *refused = NULL;
-		int fn = tfunc_lookup(t.p, t.n, &refused);
+		int fn = tfunc_lookup(p->dialect, t.p, t.n, &refused);
 		if (fn < 0) {
 			if (refused)
-				perr(p, t.pos, "function \"%.*s\" is not supported by trove agent (%s)", (int)t.n, t.p, refused);
+				perr(p, t.pos, "function \"%.*s\" is not supported %s (%s)", (int)t.n, t.p,
+				     p->dialect == TMPL_SPRIG ? "in transformation templates" : "by trove agent", refused);
 			else
 				perr(p, t.pos, "unknown function \"%.*s\"", (int)t.n, t.p);
 			return NULL;
@@ -850,6 +852,14 @@ void tmpl_free(struct tmpl *t)
 int tmpl_parse(const char *name, const char *text, size_t len, const char *ldelim, const char *rdelim,
                struct tmpl **out, char **err)
 {
+	struct tmpl_parse_opts o = { .ldelim = ldelim, .rdelim = rdelim, .dialect = TMPL_CONSUL };
+	return tmpl_parse_opts(name, text, len, &o, out, err);
+}
+
+int tmpl_parse_opts(const char *name, const char *text, size_t len, const struct tmpl_parse_opts *o,
+                    struct tmpl **out, char **err)
+{
+	const char *ldelim = o->ldelim, *rdelim = o->rdelim;
 	struct tparser p;
 	int r = TROVE_ERR_INVALID;
 
@@ -868,8 +878,10 @@ int tmpl_parse(const char *name, const char *text, size_t len, const char *ldeli
 	tlex_init(&p.lx, text ? text : "", text ? len : 0, ldelim && *ldelim ? ldelim : NULL,
 	          rdelim && *rdelim ? rdelim : NULL);
 	p.name = name;
+	p.dialect = o->dialect;
 	p.t = xcalloc(1, sizeof(*p.t));
 	p.t->name = xstrdup(name);
+	p.t->dialect = o->dialect;
 	if (parse_top(&p) && !p.err) {
 		*out = p.t;
 		p.t = NULL;

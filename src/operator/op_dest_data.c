@@ -99,6 +99,8 @@ static int compile_list(const json_t *list, const char *field, regex_t **out, si
 
 int op_transform_parse(const json_t *dest, struct op_transform *out, char **err)
 {
+	/* VSO's function set: Go's builtins and its sprig functions */
+	static const struct tmpl_parse_opts sprig = { .dialect = TMPL_SPRIG };
 	const json_t *t = dest ? json_object_get(dest, "transformation") : NULL;
 	const json_t *tmpls, *v, *refs;
 	const char *key;
@@ -138,8 +140,8 @@ int op_transform_parse(const json_t *dest, struct op_transform *out, char **err)
 			return fail(err, "spec.destination.transformation.templates: text is required for ", key);
 		if (strcmp(key, OP_RAW_KEY) == 0)
 			return fail(err, "spec.destination.transformation.templates: the key _raw is reserved", NULL);
-		if (tmpl_parse(name && *name ? name : key, text, strlen(text), NULL, NULL,
-		               &out->tmpls[out->ntemplates], &why) != 0) {
+		if (tmpl_parse_opts(name && *name ? name : key, text, strlen(text), &sprig, &out->tmpls[out->ntemplates],
+		                    &why) != 0) {
 			r = fail(err, "spec.destination.transformation.templates: ", why);
 			free(why);
 			return r;

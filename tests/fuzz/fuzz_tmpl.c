@@ -1,7 +1,9 @@
 /* libFuzzer target: the template language (agent/tmpl.h). The first byte
- * picks the options (error_on_missing_key, custom delimiters), the rest is
- * the template, parsed and rendered twice over fixed data with a fake
- * Vault source. A refusal always says why, naming the template; a
+ * picks the options (error_on_missing_key, custom delimiters, the sprig
+ * dialect of the operator's transformation templates), the rest is the
+ * template, parsed and rendered twice over fixed data with a fake Vault
+ * source; a sprig rendering that changes its data in place (set, merge)
+ * changes its own copy, so the two agree too. A refusal always says why, naming the template; a
  * rendering is the same both times and within the output bound. Inputs
  * that call `file` are skipped: a path such as /dev/stdin would block. */
 #include <stddef.h>
@@ -70,8 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || memmem(data, size, "file", 4))
 		return 0;
 	bool strict = data[0] & 1, delims = data[0] & 2;
+	struct tmpl_parse_opts po = { delims ? "<%" : NULL, delims ? "%>" : NULL,
+		                      data[0] & 4 ? TMPL_SPRIG : TMPL_CONSUL };
 	const char *text = (const char *)data + 1;
-	int r = tmpl_parse("f", text, size - 1, delims ? "<%" : NULL, delims ? "%>" : NULL, &t, &err);
+	int r = tmpl_parse_opts("f", text, size - 1, &po, &t, &err);
 	if (r) {
 		if (t || !err || strncmp(err, "f:", 2) != 0)
 			abort();

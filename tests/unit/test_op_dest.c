@@ -141,6 +141,131 @@ static void test_transformation_refused(void **state)
 	}
 }
 
+/* A destination whose transformation has these templates (key, text
+ * pairs, NULL-ended) and excludes everything else, parsed into t. */
+static json_t *templates(const char *const *kv, struct op_transform *t)
+{
+	json_t *tmpls = json_object(), *dest;
+	char *err = NULL;
+
+	for (; kv[0]; kv += 2)
+		json_object_set_new(tmpls, kv[0], json_pack("{s:s}", "text", kv[1]));
+	dest = json_pack("{s:{s:b, s:[s], s:o}}", "transformation", "excludeRaw", 1, "excludes", ".*", "templates",
+	                 tmpls);
+	assert_int_equal(op_transform_parse(dest, t, &err), 0);
+	assert_null(err);
+	return dest;
+}
+
+/* The transformations VSO documents and tests, in other words and values:
+ * they render in Trove's sprig dialect exactly as VSO renders them. */
+static void test_transformation_vso_examples(void **state)
+{
+	static const char *const kv[] = {
+		/* a connection URL from the resource's annotation and the credentials */
+		"url",
+		"{{- $host := get .Annotations \"shop.example/db-host\" -}}\n"
+		"{{- printf \"postgresql://%s:%s@%s/orders?sslmode=verify-full\" (get .Secrets \"username\") "
+		"(get .Secrets \"password\") $host -}}",
+		/* helpers defined once and called, a properties file and JSON */
+		"app.properties",
+		"{{- define \"props\" -}}\n"
+		"{{- printf \"db.host=%s\\n\" (get .Annotations \"shop.example/db-host\") -}}\n"
+		"{{- range $k, $v := .Secrets -}}{{- if kindIs \"string\" $v }}{{ printf \"db.%s=%s\\n\" $k $v }}{{ end -}}"
+		"{{- end -}}\n"
+		"{{- end -}}\n"
+		"{{- template \"props\" . -}}",
+		"app.json",
+		"{{- $copy := .Secrets | mustDeepCopy -}}\n"
+		"{{- $_ := set $copy \"host\" (get .Annotations \"shop.example/db-host\") -}}\n"
+		"{{- $_ := unset $copy \"nested\" -}}\n"
+		"{{- mustToPrettyJson $copy -}}",
+		/* every value base64-encoded, keys upper-cased, custom metadata too */
+		"env",
+		"{{- range $k, $v := .Secrets -}}{{- if kindIs \"string\" $v -}}\n"
+		"{{- printf \"SEC_%s=%s\\n\" ($k | upper) ($v | b64enc) -}}{{- end }}{{ end -}}\n"
+		"{{- range $k, $v := get .Metadata \"custom_metadata\" -}}\n"
+		"{{- printf \"META_%s=%s\\n\" ($k | upper) $v -}}{{- end -}}",
+		/* nested values: get, dig with a default, the resource's label */
+		"nested",
+		"{{ get (get .Secrets \"nested\") \"region\" }}/{{ dig \"nested\" \"zone\" \"any\" .Secrets }}/"
+		"{{ get .Labels \"app\" | default \"none\" | quote }}/{{ .Secrets.username | trim | title }}",
+		/* templates do not see each other's changes */
+		"isolated",
+		"{{ hasKey .Secrets \"host\" }}",
+		NULL,
+	};
+	json_t *secrets = parse("{\"username\":\"v-orders-1\",\"password\":\"Xy<9&z\",\"nested\":{\"region\":\"eu\"}}");
+	json_t *meta = parse("{\"custom_metadata\":{\"owner\":\"shop\",\"tier\":\"gold\"},\"version\":4}");
+	json_t *obj = parse("{\"metadata\":{\"annotations\":{\"shop.example/db-host\":\"pg.db.svc:5432\"},"
+	                    "\"labels\":{\"app\":\"orders\"}}}");
+	json_t *dest, *data = NULL;
+	struct op_transform t;
+	char *err = NULL;
+
+	(void)state;
+	dest = templates(kv, &t);
+	assert_int_equal(op_dest_data(secrets, secrets, meta, obj, &t, &data, &err), 0);
+	assert_string_equal(val(data, "url"), "postgresql://v-orders-1:Xy<9&z@pg.db.svc:5432/orders?sslmode=verify-full");
+	assert_string_equal(val(data, "app.properties"),
+	                    "db.host=pg.db.svc:5432\ndb.password=Xy<9&z\ndb.username=v-orders-1\n");
+	assert_string_equal(val(data, "app.json"), "{\n  \"host\": \"pg.db.svc:5432\",\n  \"password\": \"Xy\\u003c9\\u0026z\","
+	                                           "\n  \"username\": \"v-orders-1\"\n}");
+	assert_string_equal(val(data, "env"), "SEC_PASSWORD=WHk8OSZ6\nSEC_USERNAME=di1vcmRlcnMtMQ==\n"
+	                                      "META_OWNER=shop\nMETA_TIER=gold\n");
+	assert_string_equal(val(data, "nested"), "eu/any/\"orders\"/V-Orders-1");
+	assert_string_equal(val(data, "isolated"), "false");
+	assert_int_equal(json_object_size(data), 6); /* the templates only */
+	json_decref(data);
+	/* the secret the operator holds is untouched by set and unset */
+	assert_non_null(json_object_get(secrets, "nested"));
+	assert_null(json_object_get(secrets, "host"));
+	op_transform_release(&t);
+	json_decref(dest);
+	json_decref(secrets);
+	json_decref(meta);
+	json_decref(obj);
+}
+
+/* A template in consul-template's language, or calling what VSO does not
+ * offer, is refused when parsed, naming the field and the function; a
+ * failure while rendering names the template. */
+static void test_transformation_sprig_only(void **state)
+{
+	static const char *const secret_kv[] = { "k", "{{ with secret \"kv/data/x\" }}{{ .Data.data.a }}{{ end }}", NULL };
+	static const char *const env_kv[] = { "k", "{{ env \"HOME\" }}", NULL };
+	static const char *const fail_kv[] = { "k", "{{ required \"x\" .Secrets.y }}", NULL };
+	const char *const *bad[] = { secret_kv, env_kv, fail_kv };
+	static const char *const want[] = { "\"secret\"", "\"env\"", "\"required\"" };
+	static const char *const boom_kv[] = { "boom", "{{ fail \"no password\" }}", NULL };
+	json_t *secrets = parse("{\"a\":\"b\"}"), *data = NULL, *dest;
+	struct op_transform t;
+	char *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *tmpls = json_object();
+		json_object_set_new(tmpls, bad[i][0], json_pack("{s:s}", "text", bad[i][1]));
+		dest = json_pack("{s:{s:o}}", "transformation", "templates", tmpls);
+		assert_int_not_equal(op_transform_parse(dest, &t, &err), 0);
+		assert_non_null(strstr(err, "spec.destination.transformation.templates"));
+		assert_non_null(strstr(err, want[i]));
+		free(err);
+		err = NULL;
+		op_transform_release(&t);
+		json_decref(dest);
+	}
+	dest = templates(boom_kv, &t);
+	assert_int_not_equal(op_dest_data(secrets, secrets, NULL, NULL, &t, &data, &err), 0);
+	assert_null(data);
+	assert_non_null(strstr(err, "boom:1:"));
+	assert_non_null(strstr(err, "no password"));
+	free(err);
+	op_transform_release(&t);
+	json_decref(dest);
+	json_decref(secrets);
+}
+
 /* The MAC is VSO's: HMAC-SHA256 of Go's JSON of map[string][]byte,
  * checked against Python's hmac over the same text. */
 static void test_mac(void **state)
@@ -226,6 +351,8 @@ int main(void)
 		cmocka_unit_test(test_raw_collision),
 		cmocka_unit_test(test_transformation),
 		cmocka_unit_test(test_transformation_refused),
+		cmocka_unit_test(test_transformation_vso_examples),
+		cmocka_unit_test(test_transformation_sprig_only),
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_secret_roundtrip),
 		cmocka_unit_test(test_secret_bad_base64),
