@@ -124,6 +124,16 @@ static json_t *kept(const struct kube_informer *inf, json_t *obj)
 	return t;
 }
 
+/* What the cache keeps of obj, into c under key. 0, or the cache's error. */
+static int keep(const struct kube_informer *inf, struct kube_cache *c, const char *key, json_t *obj)
+{
+	json_t *t = kept(inf, obj);
+	int r = kube_cache_put(c, key, t);
+
+	json_decref(t);
+	return r;
+}
+
 static const char *rv_of(const json_t *obj)
 {
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
@@ -233,46 +243,55 @@ struct change {
 
 struct diff {
 	struct kube_informer *inf;
-	struct kube_cache *fresh;
+	json_t *fresh; /* the list's objects by key */
 	struct change *v;
 	size_t n, cap;
 	struct kube_cache kept; /* what the cache holds after the list */
 };
 
+/* Queues an event for obj (the reference is taken). */
 static void push(struct diff *d, enum kube_event ev, json_t *obj)
 {
+	if (obj == NULL)
+		return;
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 64;
 		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
 	}
 	d->v[d->n].ev = ev;
-	d->v[d->n++].obj = json_incref(obj);
+	d->v[d->n++].obj = obj;
 }
 
-static void diff_fresh(void *ctx, const char *key, json_t *obj)
+/* The events for the list's objects, and the cache after it. */
+static int diff_fresh(struct diff *d)
 {
-	struct diff *d = ctx;
-	json_t *old = kube_cache_get(&d->inf->cache, key);
-	const char *a = old ? rv_of(old) : NULL, *b = rv_of(obj);
+	const char *key, *a, *b;
+	json_t *obj;
 
-	if (old == NULL)
-		push(d, KUBE_ADDED, obj);
-	else if (!a || !b || strcmp(a, b) != 0)
-		push(d, KUBE_MODIFIED, obj);
-	kube_cache_put(&d->kept, key, kept(d->inf, obj));
+	json_object_foreach (d->fresh, key, obj) {
+		b = rv_of(obj);
+		if (!kube_cache_find(&d->inf->cache, key, &a))
+			push(d, KUBE_ADDED, json_incref(obj));
+		else if (!a || !b || strcmp(a, b) != 0)
+			push(d, KUBE_MODIFIED, json_incref(obj));
+		if (keep(d->inf, &d->kept, key, obj) != 0)
+			return TROVE_ERR_INVALID;
+	}
+	return 0;
 }
 
-static void diff_gone(void *ctx, const char *key, json_t *obj)
+static void diff_gone(void *ctx, const char *key, const char *rv)
 {
 	struct diff *d = ctx;
 
-	if (kube_cache_get(d->fresh, key) == NULL)
-		push(d, KUBE_DELETED, obj);
+	(void)rv;
+	if (json_object_get(d->fresh, key) == NULL)
+		push(d, KUBE_DELETED, kube_cache_get(&d->inf->cache, key));
 }
 
 /* The items of one page into fresh, kind and apiVersion filled from the
  * list's own (the API server leaves them out of items). */
-static int take_page(json_t *page, struct kube_cache *fresh)
+static int take_page(json_t *page, json_t *fresh)
 {
 	const char *kind = json_string_value(json_object_get(page, "kind"));
 	json_t *items = json_object_get(page, "items"), *item, *av = json_object_get(page, "apiVersion");
@@ -293,7 +312,8 @@ static int take_page(json_t *page, struct kube_cache *fresh)
 			json_object_set_new(item, "kind", json_string(item_kind));
 		if (!json_object_get(item, "apiVersion") && json_is_string(av))
 			json_object_set(item, "apiVersion", av);
-		kube_cache_put(fresh, key, json_incref(item));
+		if (json_object_set(fresh, key, item) != 0)
+			return TROVE_ERR_INVALID;
 	}
 	return 0;
 }
@@ -318,7 +338,7 @@ fail:
 }
 
 /* Lists every page into fresh; *rv the list's resourceVersion. */
-static int list_all(struct kube_informer *inf, struct kube_cache *fresh, char *rv, size_t rv_n)
+static int list_all(struct kube_informer *inf, json_t *fresh, char *rv, size_t rv_n)
 {
 	struct buf body;
 	char *path, *cont = NULL, why[512];
@@ -340,8 +360,7 @@ static int list_all(struct kube_informer *inf, struct kube_cache *fresh, char *r
 		if (status == 410 && cont && restarts++ < 3) { /* the continue token expired: from the top */
 			free(cont);
 			cont = NULL;
-			kube_cache_release(fresh);
-			kube_cache_init(fresh);
+			json_object_clear(fresh);
 			continue;
 		}
 		page = status == 200 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
@@ -366,39 +385,42 @@ static int list_all(struct kube_informer *inf, struct kube_cache *fresh, char *r
 	return r;
 }
 
-/* Lists, replaces the cache and delivers the difference. */
+/* Lists, replaces the cache and delivers the difference. Only this
+ * thread changes the cache, so it reads it without the mutex. */
 static int relist(struct kube_informer *inf)
 {
-	struct kube_cache fresh;
-	struct diff d = {.inf = inf, .fresh = &fresh};
+	struct diff d = {.inf = inf, .fresh = json_object()};
 	char rv[sizeof(inf->rv)] = "";
 	size_t i;
 	int r;
 
-	kube_cache_init(&fresh);
-	if ((r = list_all(inf, &fresh, rv, sizeof(rv))) != 0) {
-		kube_cache_release(&fresh);
-		return r;
-	}
 	kube_cache_init(&d.kept);
-	pthread_mutex_lock(&inf->mu);
-	kube_cache_each(&fresh, diff_fresh, &d);
-	kube_cache_each(&inf->cache, diff_gone, &d);
-	kube_cache_release(&inf->cache);
-	inf->cache = d.kept;
-	memcpy(inf->rv, rv, sizeof(rv));
-	pthread_mutex_unlock(&inf->mu);
+	if ((r = list_all(inf, d.fresh, rv, sizeof(rv))) == 0 && (r = diff_fresh(&d)) == 0) {
+		kube_cache_each(&inf->cache, diff_gone, &d);
+		pthread_mutex_lock(&inf->mu);
+		kube_cache_release(&inf->cache);
+		inf->cache = d.kept;
+		memcpy(inf->rv, rv, sizeof(rv));
+		pthread_mutex_unlock(&inf->mu);
+		json_decref(d.fresh);
+		d.fresh = NULL;
+	} else {
+		kube_cache_release(&d.kept);
+	}
 	for (i = 0; i < d.n; i++) {
-		inf->fn(inf->ctx, d.v[i].ev, d.v[i].obj);
+		if (r == 0)
+			inf->fn(inf->ctx, d.v[i].ev, d.v[i].obj);
 		json_decref(d.v[i].obj);
 	}
 	free(d.v);
+	json_decref(d.fresh);
+	if (r != 0)
+		return r;
 	/* Synced once the first list's objects were all handed over, as
 	 * client-go's HasSynced: a caller waiting for it has them queued. */
 	pthread_mutex_lock(&inf->mu);
 	inf->synced = true;
 	pthread_mutex_unlock(&inf->mu);
-	kube_cache_release(&fresh);
 	return 0;
 }
 
@@ -411,8 +433,8 @@ static int on_event(void *ctx, enum kube_watch_type type, json_t *obj)
 {
 	struct kube_informer *inf = ctx;
 	char key[KUBE_KEY_MAX];
-	json_t *old = NULL;
-	bool had;
+	bool had = false;
+	int r = 0;
 
 	inf->events++;
 	if (type == KUBE_W_ERROR)
@@ -424,16 +446,17 @@ static int on_event(void *ctx, enum kube_watch_type type, json_t *obj)
 	if (!kube_obj_key(obj, key))
 		return STOP_RELIST_WAIT;
 	pthread_mutex_lock(&inf->mu);
-	set_rv(inf, obj);
 	if (type == KUBE_W_DELETED) {
-		old = kube_cache_take(&inf->cache, key);
-		had = true;
+		(void)kube_cache_remove(&inf->cache, key);
 	} else {
-		had = kube_cache_get(&inf->cache, key) != NULL;
-		kube_cache_put(&inf->cache, key, kept(inf, obj));
+		had = kube_cache_find(&inf->cache, key, NULL);
+		r = keep(inf, &inf->cache, key, obj);
 	}
+	if (r == 0)
+		set_rv(inf, obj);
 	pthread_mutex_unlock(&inf->mu);
-	json_decref(old);
+	if (r != 0)
+		return STOP_RELIST_WAIT; /* not kept: list again */
 	inf->backoff_ms = 0;
 	inf->fn(inf->ctx, type == KUBE_W_DELETED ? KUBE_DELETED : had ? KUBE_MODIFIED : KUBE_ADDED, obj);
 	return 0;
@@ -570,25 +593,34 @@ json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char 
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return NULL;
 	pthread_mutex_lock(&inf->mu);
-	o = json_incref(kube_cache_get(&inf->cache, key));
+	o = kube_cache_get(&inf->cache, key);
 	pthread_mutex_unlock(&inf->mu);
 	return o;
 }
 
-static void add_to(void *ctx, const char *key, json_t *obj)
+struct list_ctx {
+	const struct kube_cache *c;
+	json_t *a;
+};
+
+static void add_to(void *ctx, const char *key, const char *rv)
 {
-	(void)key;
-	json_array_append(ctx, obj);
+	struct list_ctx *l = ctx;
+	json_t *o = kube_cache_get(l->c, key);
+
+	(void)rv;
+	if (o)
+		(void)json_array_append_new(l->a, o);
 }
 
 json_t *kube_informer_list(struct kube_informer *inf)
 {
-	json_t *a = json_array();
+	struct list_ctx l = {&inf->cache, json_array()};
 
 	pthread_mutex_lock(&inf->mu);
-	kube_cache_each(&inf->cache, add_to, a);
+	kube_cache_each(&inf->cache, add_to, &l);
 	pthread_mutex_unlock(&inf->mu);
-	return a;
+	return l.a;
 }
 
 bool kube_informer_synced(struct kube_informer *inf)
