@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "operator/kube_int.h"
+#include "secure.h"
 #include "strhash.h"
 
 #include "banned.h"
@@ -19,6 +20,7 @@ struct kube_cache_entry {
 	const char *text; /* into data: the object, compact, NUL-terminated */
 	const char *rv;   /* into data, or NULL: the object had no resourceVersion */
 	size_t text_len;
+	size_t size; /* of the whole entry, to wipe it */
 	char data[];      /* key '\0' text '\0' [rv '\0'] */
 };
 
@@ -39,6 +41,13 @@ bool kube_obj_key(const json_t *obj, char key[KUBE_KEY_MAX])
 	return true;
 }
 
+/* Wiped: a re-list's Secrets are kept whole for a while, data included. */
+static void entry_free(struct kube_cache_entry *e)
+{
+	secure_wipe(e, e->size);
+	free(e);
+}
+
 void kube_cache_init(struct kube_cache *c)
 {
 	c->nslots = 64;
@@ -54,7 +63,7 @@ void kube_cache_release(struct kube_cache *c)
 	for (i = 0; i < c->nslots; i++)
 		for (e = c->slots[i]; e; e = next) {
 			next = e->next;
-			free(e);
+			entry_free(e);
 		}
 	free(c->slots);
 	memset(c, 0, sizeof(*c));
@@ -120,10 +129,11 @@ static struct kube_cache_entry *entry_new(const char *key, const json_t *obj)
 	if (tn == 0)
 		return NULL;
 	e = xmalloc(sizeof(*e) + kn + tn + 1 + rn);
+	e->size = sizeof(*e) + kn + tn + 1 + rn;
 	memcpy(e->data, key, kn);
 	text = e->data + kn;
 	if (json_dumpb(obj, text, tn, TEXT_FLAGS) != tn) {
-		free(e);
+		entry_free(e);
 		return NULL;
 	}
 	text[tn] = '\0';
@@ -145,7 +155,7 @@ int kube_cache_put(struct kube_cache *c, const char *key, const json_t *obj)
 		return TROVE_ERR_INVALID;
 	if (*at) { /* in place of the old one */
 		e->next = (*at)->next;
-		free(*at);
+		entry_free(*at);
 		*at = e;
 		return 0;
 	}
@@ -163,7 +173,7 @@ bool kube_cache_remove(struct kube_cache *c, const char *key)
 	if (e == NULL)
 		return false;
 	*at = e->next;
-	free(e);
+	entry_free(e);
 	c->n--;
 	return true;
 }

@@ -12,6 +12,7 @@
  * events. Failures wait a jittered, doubling delay (up to 30 s).
  * kube_informer_stop shuts the socket down, which wakes the thread at
  * once, and a condition variable cuts a wait short. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,62 +237,72 @@ static int get(struct kube_informer *inf, const char *path, long deadline, struc
 
 /* ---- list ------------------------------------------------------------------ */
 
+/* A re-list: every listed object, whole (what fn sees) and as the cache
+ * keeps it, both as text so that no more than a page is ever a tree. */
+struct listing {
+	struct kube_cache whole, kept;
+};
+
+static void listing_init(struct listing *l)
+{
+	kube_cache_init(&l->whole);
+	kube_cache_init(&l->kept);
+}
+
+static void listing_release(struct listing *l)
+{
+	kube_cache_release(&l->whole);
+	kube_cache_release(&l->kept);
+}
+
 struct change {
 	enum kube_event ev;
-	json_t *obj; /* owned */
+	const char *key; /* ADDED, MODIFIED: the object is the listing's */
+	json_t *obj;     /* DELETED: the cache's last copy (owned) */
 };
 
 struct diff {
 	struct kube_informer *inf;
-	json_t *fresh; /* the list's objects by key */
+	struct listing *l;
 	struct change *v;
 	size_t n, cap;
-	struct kube_cache kept; /* what the cache holds after the list */
 };
 
-/* Queues an event for obj (the reference is taken). */
-static void push(struct diff *d, enum kube_event ev, json_t *obj)
+static void push(struct diff *d, enum kube_event ev, const char *key, json_t *obj)
 {
-	if (obj == NULL)
-		return;
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 64;
 		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
 	}
 	d->v[d->n].ev = ev;
+	d->v[d->n].key = key;
 	d->v[d->n++].obj = obj;
 }
 
-/* The events for the list's objects, and the cache after it. */
-static int diff_fresh(struct diff *d)
+static void diff_fresh(void *ctx, const char *key, const char *rv)
 {
-	const char *key, *a, *b;
-	json_t *obj;
+	struct diff *d = ctx;
+	const char *old;
 
-	json_object_foreach (d->fresh, key, obj) {
-		b = rv_of(obj);
-		if (!kube_cache_find(&d->inf->cache, key, &a))
-			push(d, KUBE_ADDED, json_incref(obj));
-		else if (!a || !b || strcmp(a, b) != 0)
-			push(d, KUBE_MODIFIED, json_incref(obj));
-		if (keep(d->inf, &d->kept, key, obj) != 0)
-			return TROVE_ERR_INVALID;
-	}
-	return 0;
+	if (!kube_cache_find(&d->inf->cache, key, &old))
+		push(d, KUBE_ADDED, key, NULL);
+	else if (!old || !rv || strcmp(old, rv) != 0)
+		push(d, KUBE_MODIFIED, key, NULL);
 }
 
 static void diff_gone(void *ctx, const char *key, const char *rv)
 {
 	struct diff *d = ctx;
+	json_t *obj;
 
 	(void)rv;
-	if (json_object_get(d->fresh, key) == NULL)
-		push(d, KUBE_DELETED, kube_cache_get(&d->inf->cache, key));
+	if (!kube_cache_find(&d->l->whole, key, NULL) && (obj = kube_cache_get(&d->inf->cache, key)) != NULL)
+		push(d, KUBE_DELETED, NULL, obj);
 }
 
-/* The items of one page into fresh, kind and apiVersion filled from the
+/* The items of one page into l, kind and apiVersion filled from the
  * list's own (the API server leaves them out of items). */
-static int take_page(json_t *page, json_t *fresh)
+static int take_page(const struct kube_informer *inf, json_t *page, struct listing *l)
 {
 	const char *kind = json_string_value(json_object_get(page, "kind"));
 	json_t *items = json_object_get(page, "items"), *item, *av = json_object_get(page, "apiVersion");
@@ -312,8 +323,9 @@ static int take_page(json_t *page, json_t *fresh)
 			json_object_set_new(item, "kind", json_string(item_kind));
 		if (!json_object_get(item, "apiVersion") && json_is_string(av))
 			json_object_set(item, "apiVersion", av);
-		if (json_object_set(fresh, key, item) != 0)
+		if (kube_cache_put(&l->whole, key, item) != 0 || keep(inf, &l->kept, key, item) != 0)
 			return TROVE_ERR_INVALID;
+		(void)json_array_set_new(items, i, json_null()); /* its tree freed as its text grows */
 	}
 	return 0;
 }
@@ -337,8 +349,8 @@ fail:
 	return NULL;
 }
 
-/* Lists every page into fresh; *rv the list's resourceVersion. */
-static int list_all(struct kube_informer *inf, json_t *fresh, char *rv, size_t rv_n)
+/* Lists every page into l; *rv the list's resourceVersion. */
+static int list_all(struct kube_informer *inf, struct listing *l, char *rv, size_t rv_n)
 {
 	struct buf body;
 	char *path, *cont = NULL, why[512];
@@ -346,25 +358,29 @@ static int list_all(struct kube_informer *inf, json_t *fresh, char *rv, size_t r
 	const char *next, *lrv;
 	int status, r, restarts = 0;
 
-	buf_init_secret(&body, KUBE_MAX_BODY);
 	for (;;) {
-		buf_reset(&body);
 		if ((path = list_path(inf, cont)) == NULL) {
 			r = TROVE_ERR_INVALID;
 			break;
 		}
+		buf_init_secret(&body, KUBE_MAX_BODY);
 		r = get(inf, path, api_conn_now_ms() + KUBE_REQUEST_TIMEOUT_MS, NULL, &body, &status, why, sizeof(why));
 		free(path);
-		if (r != 0)
+		if (r != 0) {
+			buf_release_secret(&body);
 			break;
+		}
 		if (status == 410 && cont && restarts++ < 3) { /* the continue token expired: from the top */
+			buf_release_secret(&body);
 			free(cont);
 			cont = NULL;
-			json_object_clear(fresh);
+			listing_release(l);
+			listing_init(l);
 			continue;
 		}
 		page = status == 200 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
-		if (page == NULL || (r = take_page(page, fresh)) != 0) {
+		buf_release_secret(&body); /* before the page's items become text */
+		if (page == NULL || (r = take_page(inf, page, l)) != 0) {
 			r = TROVE_ERR_UPSTREAM;
 			break;
 		}
@@ -381,7 +397,6 @@ static int list_all(struct kube_informer *inf, json_t *fresh, char *rv, size_t r
 	}
 	json_decref(page);
 	free(cont);
-	buf_release_secret(&body);
 	return r;
 }
 
@@ -389,33 +404,37 @@ static int list_all(struct kube_informer *inf, json_t *fresh, char *rv, size_t r
  * thread changes the cache, so it reads it without the mutex. */
 static int relist(struct kube_informer *inf)
 {
-	struct diff d = {.inf = inf, .fresh = json_object()};
+	struct listing l;
+	struct diff d = {.inf = inf, .l = &l};
 	char rv[sizeof(inf->rv)] = "";
+	json_t *obj;
 	size_t i;
 	int r;
 
-	kube_cache_init(&d.kept);
-	if ((r = list_all(inf, d.fresh, rv, sizeof(rv))) == 0 && (r = diff_fresh(&d)) == 0) {
-		kube_cache_each(&inf->cache, diff_gone, &d);
-		pthread_mutex_lock(&inf->mu);
-		kube_cache_release(&inf->cache);
-		inf->cache = d.kept;
-		memcpy(inf->rv, rv, sizeof(rv));
-		pthread_mutex_unlock(&inf->mu);
-		json_decref(d.fresh);
-		d.fresh = NULL;
-	} else {
-		kube_cache_release(&d.kept);
+	listing_init(&l);
+	if ((r = list_all(inf, &l, rv, sizeof(rv))) != 0) {
+		listing_release(&l);
+		return r;
 	}
+	kube_cache_each(&l.whole, diff_fresh, &d);
+	kube_cache_each(&inf->cache, diff_gone, &d);
+	pthread_mutex_lock(&inf->mu);
+	kube_cache_release(&inf->cache);
+	inf->cache = l.kept;
+	kube_cache_init(&l.kept);
+	memcpy(inf->rv, rv, sizeof(rv));
+	pthread_mutex_unlock(&inf->mu);
 	for (i = 0; i < d.n; i++) {
-		if (r == 0)
-			inf->fn(inf->ctx, d.v[i].ev, d.v[i].obj);
-		json_decref(d.v[i].obj);
+		obj = d.v[i].obj ? d.v[i].obj : kube_cache_get(&l.whole, d.v[i].key);
+		if (obj)
+			inf->fn(inf->ctx, d.v[i].ev, obj);
+		json_decref(obj);
 	}
 	free(d.v);
-	json_decref(d.fresh);
-	if (r != 0)
-		return r;
+	listing_release(&l);
+	/* A list's pages and trees were freed in the middle of the heap,
+	 * where glibc keeps them: give them back (docs/performance.md). */
+	(void)malloc_trim(0);
 	/* Synced once the first list's objects were all handed over, as
 	 * client-go's HasSynced: a caller waiting for it has them queued. */
 	pthread_mutex_lock(&inf->mu);

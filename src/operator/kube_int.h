@@ -92,7 +92,8 @@ int kube_watch_feed(struct kube_watch_dec *d, const char *p, size_t n, kube_watc
 /* Each object is kept as its compact JSON text, resourceVersion beside
  * it: a jansson tree of an object costs six to eight times its text
  * (docs/performance.md, "secrets-operator"), and an informer holds every
- * object of its kind. Reads parse the text anew. */
+ * object of its kind. Reads parse the text anew. An entry is wiped when
+ * freed (a re-list holds its Secrets whole for a moment). */
 #define KUBE_KEY_MAX 320 /* a namespace (63), '/', a name (253) */
 
 struct kube_cache_entry;
