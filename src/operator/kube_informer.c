@@ -23,6 +23,7 @@
 #include "api/http_response.h"
 #include "api/net_conn.h"
 #include "err.h"
+#include "json_items.h"
 #include "operator/kube.h"
 #include "operator/kube_int.h"
 #include "rand.h"
@@ -300,34 +301,50 @@ static void diff_gone(void *ctx, const char *key, const char *rv)
 		push(d, KUBE_DELETED, NULL, obj);
 }
 
-/* The items of one page into l, kind and apiVersion filled from the
- * list's own (the API server leaves them out of items). */
-static int take_page(const struct kube_informer *inf, json_t *page, struct listing *l)
-{
-	const char *kind = json_string_value(json_object_get(page, "kind"));
-	json_t *items = json_object_get(page, "items"), *item, *av = json_object_get(page, "apiVersion");
-	char key[KUBE_KEY_MAX], item_kind[256];
-	size_t i, n;
+struct page {
+	const struct kube_informer *inf;
+	struct listing *l;
+	char item_kind[256]; /* "Secret" of "SecretList" */
+	const json_t *av;
+};
 
-	if (!json_is_array(items) && !json_is_null(items) && items != NULL)
+static int take_item(void *ctx, json_t *item)
+{
+	struct page *pg = ctx;
+	char key[KUBE_KEY_MAX];
+
+	if (!json_is_object(item) || !kube_obj_key(item, key))
 		return TROVE_ERR_INVALID;
-	item_kind[0] = '\0';
-	if (kind && (n = strlen(kind)) > 4 && n < sizeof(item_kind) && strcmp(kind + n - 4, "List") == 0) {
-		memcpy(item_kind, kind, n - 4);
-		item_kind[n - 4] = '\0';
-	}
-	json_array_foreach(items, i, item) {
-		if (!json_is_object(item) || !kube_obj_key(item, key))
-			return TROVE_ERR_INVALID;
-		if (!json_object_get(item, "kind") && item_kind[0])
-			json_object_set_new(item, "kind", json_string(item_kind));
-		if (!json_object_get(item, "apiVersion") && json_is_string(av))
-			json_object_set(item, "apiVersion", av);
-		if (kube_cache_put(&l->whole, key, item) != 0 || keep(inf, &l->kept, key, item) != 0)
-			return TROVE_ERR_INVALID;
-		(void)json_array_set_new(items, i, json_null()); /* its tree freed as its text grows */
-	}
+	if (!json_object_get(item, "kind") && pg->item_kind[0])
+		json_object_set_new(item, "kind", json_string(pg->item_kind));
+	if (!json_object_get(item, "apiVersion") && json_is_string(pg->av))
+		json_object_set(item, "apiVersion", (json_t *)pg->av);
+	if (kube_cache_put(&pg->l->whole, key, item) != 0 || keep(pg->inf, &pg->l->kept, key, item) != 0)
+		return TROVE_ERR_INVALID;
 	return 0;
+}
+
+/* The items of one page (the answer's bytes) into l, kind and apiVersion
+ * filled from the list's own (the API server leaves them out of items);
+ * *head the list's other members (a new reference, or NULL). The page is
+ * read item by item (json_items.h), never as one tree: a first pass for
+ * the list's kind, wherever it stands, then the items. */
+static int take_page(const struct kube_informer *inf, const struct buf *body, struct listing *l, json_t **head)
+{
+	struct page pg = {.inf = inf, .l = l};
+	const char *kind;
+	size_t n;
+
+	if (json_items_read(body->data, body->len, "items", 0, NULL, NULL, head) != 0)
+		return TROVE_ERR_INVALID;
+	kind = json_string_value(json_object_get(*head, "kind"));
+	pg.av = json_object_get(*head, "apiVersion");
+	if (kind && (n = strlen(kind)) > 4 && n < sizeof(pg.item_kind) && strcmp(kind + n - 4, "List") == 0) {
+		memcpy(pg.item_kind, kind, n - 4);
+		pg.item_kind[n - 4] = '\0';
+	}
+	return json_items_read(body->data, body->len, "items", 0, take_item, &pg, NULL) == 0 ? 0
+	                                                                                    : TROVE_ERR_INVALID;
 }
 
 static char *list_path(struct kube_informer *inf, const char *cont)
@@ -378,9 +395,9 @@ static int list_all(struct kube_informer *inf, struct listing *l, char *rv, size
 			listing_init(l);
 			continue;
 		}
-		page = status == 200 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
-		buf_release_secret(&body); /* before the page's items become text */
-		if (page == NULL || (r = take_page(inf, page, l)) != 0) {
+		r = status == 200 ? take_page(inf, &body, l, &page) : TROVE_ERR_UPSTREAM;
+		buf_release_secret(&body);
+		if (r != 0) {
 			r = TROVE_ERR_UPSTREAM;
 			break;
 		}

@@ -19,6 +19,7 @@
 
 #include "api/net_conn.h"
 #include "err.h"
+#include "json_items.h"
 #include "kube_fake.h"
 #include "operator/kube.h"
 #include "operator/kube_int.h"
@@ -203,6 +204,86 @@ static void test_cache_round_trip(void **state)
 	json_decref(out);
 	json_decref(in);
 	kube_cache_release(&c);
+}
+
+/* ---- a list page read item by item (src/lib/json_items.c) ------------- */
+
+struct items_seen {
+	char names[8][32];
+	int n, stop_at;
+};
+
+static int see_item(void *ctx, json_t *item)
+{
+	struct items_seen *s = ctx;
+
+	if (s->n < 8)
+		(void)snprintf(s->names[s->n], sizeof(s->names[0]), "%s", json_string_value(json_object_get(item, "n")));
+	return ++s->n == s->stop_at ? 7 : 0;
+}
+
+static int read_items(const char *text, struct items_seen *s, json_t **rest)
+{
+	memset(s, 0, sizeof(*s));
+	return json_items_read(text, strlen(text), "items", 0, see_item, s, rest);
+}
+
+static void test_list_items(void **state)
+{
+	static const char *bad[] = {
+	    "", "[]", "{", "{\"items\":[{\"n\":\"a\"}", "{\"items\":[{\"n\":\"a\"},]}", "{\"items\":{}}",
+	    "{\"items\":[1 2]}", "{\"a\":1 \"items\":[]}", "{\"a\":1,}", "{1:2}", "{\"a\" 1}", "{} x",
+	    "{\"items\":[]}{}", "{\"a\":tru}", "{\"items\":[\"\\u0000\"]}",
+	};
+	struct items_seen s;
+	json_t *rest;
+	size_t i;
+	(void)state;
+
+	assert_int_equal(read_items(" {\"kind\":\"ThingList\",\"apiVersion\":\"x/v1\",\"metadata\":{\"resourceVersion\":\"9\"},"
+	                            "\"items\" : [ {\"n\":\"a\"} , {\"n\":\"b\",\"x\":[1,{\"y\":null}]},{\"n\":\"c\"}]}\n",
+	                            &s, &rest),
+	                 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.names[0], "a");
+	assert_string_equal(s.names[1], "b");
+	assert_string_equal(s.names[2], "c");
+	assert_string_equal(json_string_value(json_object_get(rest, "kind")), "ThingList");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rest, "metadata"), "resourceVersion")),
+	                    "9");
+	assert_null(json_object_get(rest, "items"));
+	assert_int_equal(json_object_size(rest), 3);
+	json_decref(rest);
+	/* items first, an escaped key, numbers and literals beside it */
+	assert_int_equal(read_items("{\"it\\u0065ms\":[{\"n\":\"z\"}],\"kind\":\"L\",\"a\":-1.5e2,\"b\":true,\"c\":null}",
+	                            &s, &rest),
+	                 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.names[0], "z");
+	assert_string_equal(json_string_value(json_object_get(rest, "kind")), "L");
+	assert_int_equal(json_object_size(rest), 4);
+	json_decref(rest);
+	/* empty, null or absent items */
+	assert_int_equal(read_items("{\"items\":[]}", &s, NULL), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(read_items("{\"items\":null}", &s, NULL), 0);
+	assert_int_equal(read_items("{}", &s, NULL), 0);
+	assert_int_equal(read_items("{\"kind\":\"L\"}", &s, NULL), 0);
+	assert_int_equal(s.n, 0);
+	/* the function's non-zero return stops the read */
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	assert_int_equal(json_items_read("{\"items\":[{},{},{}]}", 20, "items", 0, see_item, &s, NULL), 7);
+	assert_int_equal(s.n, 2);
+	/* no function: the items are read and dropped */
+	assert_int_equal(json_items_read("{\"items\":[{},{}],\"k\":1}", 23, "items", 0, NULL, NULL, &rest), 0);
+	assert_int_equal(json_integer_value(json_object_get(rest, "k")), 1);
+	json_decref(rest);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rest = json_true();
+		assert_int_equal(read_items(bad[i], &s, &rest), TROVE_ERR_INVALID);
+		assert_null(rest);
+	}
 }
 
 /* ---- the scripted server -------------------------------------------------- */
@@ -518,6 +599,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_watch_decoder),     cmocka_unit_test(test_cache), cmocka_unit_test(test_cache_round_trip),
+	    cmocka_unit_test(test_list_items),
 	    cmocka_unit_test(test_list_watch_relist), cmocka_unit_test(test_keep_metadata),
 	    cmocka_unit_test(test_cache_drops_bookkeeping),
 	    cmocka_unit_test(test_unreachable),
