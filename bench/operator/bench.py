@@ -13,7 +13,13 @@ Then it applies N VaultStaticSecrets spread over NAMESPACES namespaces
     synced and after STEADY_SECONDS of steady state;
   - the requests a second it sends to Trove and to the API server over
     STEADY_SECONDS of steady state (from one refreshAfter after the sync),
-    beside the floor refreshAfter implies (N / refreshAfter).
+    beside the floor refreshAfter implies (N / refreshAfter);
+  - where the resident pages are (/proc/PID/smaps: heap, libraries);
+  - with RESTART=1 (the default), the same operator restarted with the N
+    resources present — its first lists carry them all — and its RSS once
+    each was reconciled again;
+  - whether RSS stays within the issue's target, 20 MB (20,000,000 bytes;
+    TARGET_BYTES to change it); CHECK_TARGET=1 exits 1 when it does not.
 
     python3 bench/operator/bench.py              # TROVE_BIN defaults to build/trove
     N=200 NAMESPACES=10 STEADY_SECONDS=30 python3 bench/operator/bench.py
@@ -35,7 +41,7 @@ sys.path.insert(0, str(ROOT / "bench" / "agent"))
 
 import kube_tools  # noqa: E402
 from agent_proc import wait_for  # noqa: E402
-from footprint import free_port, kib, status  # noqa: E402
+from footprint import by_object, free_port, kib, status  # noqa: E402
 from kube_apiserver import KubeAPIServer, Rule  # noqa: E402
 
 TROVE = os.environ.get("TROVE_BIN", str(ROOT / "build" / "trove"))
@@ -44,6 +50,9 @@ NAMESPACES = int(os.environ.get("NAMESPACES", "50"))
 STEADY = int(os.environ.get("STEADY_SECONDS", "60"))
 REFRESH = os.environ.get("REFRESH_AFTER", "60s")
 WORKERS = os.environ.get("WORKERS", "4")
+RESTART = os.environ.get("RESTART", "1") == "1"
+TARGET = int(os.environ.get("TARGET_BYTES", "20000000"))
+CHECK_TARGET = os.environ.get("CHECK_TARGET") == "1"
 VSO = "secrets.hashicorp.com/v1beta1"
 OP_NS = "trove"
 
@@ -114,13 +123,18 @@ def main():
 
         # The operator.
         mport, pport = free_port(), free_port()
-        op = subprocess.Popen([TROVE, "secrets-operator", "-kubeconfig", kubeconfig, "-operator-namespace", OP_NS,
-                               "-metrics-bind-address", f"127.0.0.1:{mport}",
-                               "-health-probe-bind-address", f"127.0.0.1:{pport}",
-                               "-max-concurrent-reconciles", WORKERS, "-log-level", "warn"],
-                              stdout=subprocess.DEVNULL, stderr=open(work / "operator.log", "wb"))
-        procs.append(op)
-        wait_for(lambda: _ready(pport), 60, "the operator's /readyz")
+
+        def start_operator(log):
+            p = subprocess.Popen([TROVE, "secrets-operator", "-kubeconfig", kubeconfig, "-operator-namespace", OP_NS,
+                                  "-metrics-bind-address", f"127.0.0.1:{mport}",
+                                  "-health-probe-bind-address", f"127.0.0.1:{pport}",
+                                  "-max-concurrent-reconciles", WORKERS, "-log-level", "warn"],
+                                 stdout=subprocess.DEVNULL, stderr=open(work / log, "wb"))
+            procs.append(p)
+            wait_for(lambda: _ready(pport), 60, "the operator's /readyz")
+            return p
+
+        op = start_operator("operator.log")
         idle = status(op.pid)
 
         # Apply, then wait for every Secret.
@@ -149,9 +163,22 @@ def main():
         time.sleep(STEADY)
         m1, k1 = metrics(mport), len(api.requests)
         steady = status(op.pid)
+        objects = by_object(op.pid)
         vault = m1.get("trove_operator_vault_requests_total", 0) - m0.get("trove_operator_vault_requests_total", 0)
         errors = (m1.get("trove_operator_vault_request_errors_total", 0)
                   - m0.get("trove_operator_vault_request_errors_total", 0))
+
+        restarted = None
+        if RESTART:
+            op.terminate()
+            op.wait(30)
+            t1 = time.monotonic()
+            op = start_operator("operator-restarted.log")
+            reconciled = 'trove_operator_reconciles_total{kind="VaultStaticSecret"}'
+            wait_for(lambda: metrics(mport).get(reconciled, 0) >= N, 600, f"{N} reconciles after the restart")
+            resynced = time.monotonic() - t1
+            time.sleep(5)
+            restarted = status(op.pid)
 
         print(f"secrets-operator: {N} VaultStaticSecrets in {NAMESPACES} namespaces, refreshAfter {REFRESH}, "
               f"{WORKERS} workers")
@@ -163,9 +190,23 @@ def main():
               f"{steady['Threads']} threads")
         print(f"    of which anonymous  {mib(steady['RssAnon']):8.1f} MiB (idle {mib(idle['RssAnon']):.1f}), "
               f"file-backed {mib(steady['RssFile']):.1f} MiB")
+        print(f"    resident by object (KiB, of which anonymous): "
+              + ", ".join(f"{k} {v[0]} ({v[1]})" for k, v in list(objects.items())[:8]))
         print(f"  to Trove, steady      {vault / STEADY:8.2f} req/s over {STEADY} s "
               f"(floor N/refreshAfter = {N / seconds(REFRESH):.2f}); {errors:.0f} errors")
         print(f"  to the API server     {(k1 - k0) / STEADY:8.2f} req/s")
+        rss = [steady]
+        if restarted:
+            rss.append(restarted)
+            print(f"  restarted with {N}: every one reconciled {resynced:.2f} s after the stop; "
+                  f"RSS {mib(restarted['VmRSS']):.1f} MiB (peak {mib(restarted['VmHWM']):.1f} MiB, "
+                  f"anonymous {mib(restarted['RssAnon']):.1f} MiB)")
+        worst = max(kib(r["VmRSS"]) for r in rss) * 1024
+        print(f"  target RSS <= {TARGET / 1e6:.0f} MB ({TARGET / 1048576:.2f} MiB): "
+              + (f"met ({worst / 1e6:.1f} MB at most)" if worst <= TARGET
+                 else f"NOT met ({worst / 1e6:.1f} MB, over by {(worst - TARGET) / 1e6:.1f} MB)"))
+        if CHECK_TARGET and worst > TARGET:
+            sys.exit(1)
     finally:
         for p in reversed(procs):
             p.terminate()

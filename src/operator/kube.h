@@ -185,9 +185,13 @@ struct kube_informer;
 int kube_informer_start(struct kube_client *k, const struct kube_resource *res, const char *ns,
                         const char *label_selector, unsigned flags, kube_event_fn fn, void *ctx,
                         struct kube_informer **out, char **err);
-/* The cached object (a NEW reference; the caller decrefs), or NULL. */
+/* The cached object, or NULL. The cache keeps each object as compact JSON
+ * text (a tree costs several times as much), so this parses it anew: a
+ * NEW reference, the caller's own copy (changing it changes nothing
+ * else); the caller decrefs. */
 json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char *name);
-/* Every cached object (a new JSON array), for re-queueing all of a kind. */
+/* Every cached object, each parsed anew (a new JSON array), for
+ * re-queueing all of a kind. */
 json_t *kube_informer_list(struct kube_informer *inf);
 /* Whether the first list completed and its objects went to fn. */
 bool kube_informer_synced(struct kube_informer *inf);

@@ -12,6 +12,7 @@
  * events. Failures wait a jittered, doubling delay (up to 30 s).
  * kube_informer_stop shuts the socket down, which wakes the thread at
  * once, and a condition variable cuts a wait short. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "api/http_response.h"
 #include "api/net_conn.h"
 #include "err.h"
+#include "json_items.h"
 #include "operator/kube.h"
 #include "operator/kube_int.h"
 #include "rand.h"
@@ -122,6 +124,16 @@ static json_t *kept(const struct kube_informer *inf, json_t *obj)
 	}
 	json_object_set_new(t, "metadata", trimmed_metadata(md));
 	return t;
+}
+
+/* What the cache keeps of obj, into c under key. 0, or the cache's error. */
+static int keep(const struct kube_informer *inf, struct kube_cache *c, const char *key, json_t *obj)
+{
+	json_t *t = kept(inf, obj);
+	int r = kube_cache_put(c, key, t);
+
+	json_decref(t);
+	return r;
 }
 
 static const char *rv_of(const json_t *obj)
@@ -226,76 +238,113 @@ static int get(struct kube_informer *inf, const char *path, long deadline, struc
 
 /* ---- list ------------------------------------------------------------------ */
 
+/* A re-list: every listed object, whole (what fn sees) and as the cache
+ * keeps it, both as text so that no more than a page is ever a tree. */
+struct listing {
+	struct kube_cache whole, kept;
+};
+
+static void listing_init(struct listing *l)
+{
+	kube_cache_init(&l->whole);
+	kube_cache_init(&l->kept);
+}
+
+static void listing_release(struct listing *l)
+{
+	kube_cache_release(&l->whole);
+	kube_cache_release(&l->kept);
+}
+
 struct change {
 	enum kube_event ev;
-	json_t *obj; /* owned */
+	const char *key; /* ADDED, MODIFIED: the object is the listing's */
+	json_t *obj;     /* DELETED: the cache's last copy (owned) */
 };
 
 struct diff {
 	struct kube_informer *inf;
-	struct kube_cache *fresh;
+	struct listing *l;
 	struct change *v;
 	size_t n, cap;
-	struct kube_cache kept; /* what the cache holds after the list */
 };
 
-static void push(struct diff *d, enum kube_event ev, json_t *obj)
+static void push(struct diff *d, enum kube_event ev, const char *key, json_t *obj)
 {
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 64;
 		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
 	}
 	d->v[d->n].ev = ev;
-	d->v[d->n++].obj = json_incref(obj);
+	d->v[d->n].key = key;
+	d->v[d->n++].obj = obj;
 }
 
-static void diff_fresh(void *ctx, const char *key, json_t *obj)
+static void diff_fresh(void *ctx, const char *key, const char *rv)
 {
 	struct diff *d = ctx;
-	json_t *old = kube_cache_get(&d->inf->cache, key);
-	const char *a = old ? rv_of(old) : NULL, *b = rv_of(obj);
+	const char *old;
 
-	if (old == NULL)
-		push(d, KUBE_ADDED, obj);
-	else if (!a || !b || strcmp(a, b) != 0)
-		push(d, KUBE_MODIFIED, obj);
-	kube_cache_put(&d->kept, key, kept(d->inf, obj));
+	if (!kube_cache_find(&d->inf->cache, key, &old))
+		push(d, KUBE_ADDED, key, NULL);
+	else if (!old || !rv || strcmp(old, rv) != 0)
+		push(d, KUBE_MODIFIED, key, NULL);
 }
 
-static void diff_gone(void *ctx, const char *key, json_t *obj)
+static void diff_gone(void *ctx, const char *key, const char *rv)
 {
 	struct diff *d = ctx;
+	json_t *obj;
 
-	if (kube_cache_get(d->fresh, key) == NULL)
-		push(d, KUBE_DELETED, obj);
+	(void)rv;
+	if (!kube_cache_find(&d->l->whole, key, NULL) && (obj = kube_cache_get(&d->inf->cache, key)) != NULL)
+		push(d, KUBE_DELETED, NULL, obj);
 }
 
-/* The items of one page into fresh, kind and apiVersion filled from the
- * list's own (the API server leaves them out of items). */
-static int take_page(json_t *page, struct kube_cache *fresh)
-{
-	const char *kind = json_string_value(json_object_get(page, "kind"));
-	json_t *items = json_object_get(page, "items"), *item, *av = json_object_get(page, "apiVersion");
-	char key[KUBE_KEY_MAX], item_kind[256];
-	size_t i, n;
+struct page {
+	const struct kube_informer *inf;
+	struct listing *l;
+	char item_kind[256]; /* "Secret" of "SecretList" */
+	const json_t *av;
+};
 
-	if (!json_is_array(items) && !json_is_null(items) && items != NULL)
+static int take_item(void *ctx, json_t *item)
+{
+	struct page *pg = ctx;
+	char key[KUBE_KEY_MAX];
+
+	if (!json_is_object(item) || !kube_obj_key(item, key))
 		return TROVE_ERR_INVALID;
-	item_kind[0] = '\0';
-	if (kind && (n = strlen(kind)) > 4 && n < sizeof(item_kind) && strcmp(kind + n - 4, "List") == 0) {
-		memcpy(item_kind, kind, n - 4);
-		item_kind[n - 4] = '\0';
-	}
-	json_array_foreach(items, i, item) {
-		if (!json_is_object(item) || !kube_obj_key(item, key))
-			return TROVE_ERR_INVALID;
-		if (!json_object_get(item, "kind") && item_kind[0])
-			json_object_set_new(item, "kind", json_string(item_kind));
-		if (!json_object_get(item, "apiVersion") && json_is_string(av))
-			json_object_set(item, "apiVersion", av);
-		kube_cache_put(fresh, key, json_incref(item));
-	}
+	if (!json_object_get(item, "kind") && pg->item_kind[0])
+		json_object_set_new(item, "kind", json_string(pg->item_kind));
+	if (!json_object_get(item, "apiVersion") && json_is_string(pg->av))
+		json_object_set(item, "apiVersion", (json_t *)pg->av);
+	if (kube_cache_put(&pg->l->whole, key, item) != 0 || keep(pg->inf, &pg->l->kept, key, item) != 0)
+		return TROVE_ERR_INVALID;
 	return 0;
+}
+
+/* The items of one page (the answer's bytes) into l, kind and apiVersion
+ * filled from the list's own (the API server leaves them out of items);
+ * *head the list's other members (a new reference, or NULL). The page is
+ * read item by item (json_items.h), never as one tree: a first pass for
+ * the list's kind, wherever it stands, then the items. */
+static int take_page(const struct kube_informer *inf, const struct buf *body, struct listing *l, json_t **head)
+{
+	struct page pg = {.inf = inf, .l = l};
+	const char *kind;
+	size_t n;
+
+	if (json_items_read(body->data, body->len, "items", 0, NULL, NULL, head) != 0)
+		return TROVE_ERR_INVALID;
+	kind = json_string_value(json_object_get(*head, "kind"));
+	pg.av = json_object_get(*head, "apiVersion");
+	if (kind && (n = strlen(kind)) > 4 && n < sizeof(pg.item_kind) && strcmp(kind + n - 4, "List") == 0) {
+		memcpy(pg.item_kind, kind, n - 4);
+		pg.item_kind[n - 4] = '\0';
+	}
+	return json_items_read(body->data, body->len, "items", 0, take_item, &pg, NULL) == 0 ? 0
+	                                                                                    : TROVE_ERR_INVALID;
 }
 
 static char *list_path(struct kube_informer *inf, const char *cont)
@@ -317,8 +366,8 @@ fail:
 	return NULL;
 }
 
-/* Lists every page into fresh; *rv the list's resourceVersion. */
-static int list_all(struct kube_informer *inf, struct kube_cache *fresh, char *rv, size_t rv_n)
+/* Lists every page into l; *rv the list's resourceVersion. */
+static int list_all(struct kube_informer *inf, struct listing *l, char *rv, size_t rv_n)
 {
 	struct buf body;
 	char *path, *cont = NULL, why[512];
@@ -326,26 +375,29 @@ static int list_all(struct kube_informer *inf, struct kube_cache *fresh, char *r
 	const char *next, *lrv;
 	int status, r, restarts = 0;
 
-	buf_init_secret(&body, KUBE_MAX_BODY);
 	for (;;) {
-		buf_reset(&body);
 		if ((path = list_path(inf, cont)) == NULL) {
 			r = TROVE_ERR_INVALID;
 			break;
 		}
+		buf_init_secret(&body, KUBE_MAX_BODY);
 		r = get(inf, path, api_conn_now_ms() + KUBE_REQUEST_TIMEOUT_MS, NULL, &body, &status, why, sizeof(why));
 		free(path);
-		if (r != 0)
+		if (r != 0) {
+			buf_release_secret(&body);
 			break;
+		}
 		if (status == 410 && cont && restarts++ < 3) { /* the continue token expired: from the top */
+			buf_release_secret(&body);
 			free(cont);
 			cont = NULL;
-			kube_cache_release(fresh);
-			kube_cache_init(fresh);
+			listing_release(l);
+			listing_init(l);
 			continue;
 		}
-		page = status == 200 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
-		if (page == NULL || (r = take_page(page, fresh)) != 0) {
+		r = status == 200 ? take_page(inf, &body, l, &page) : TROVE_ERR_UPSTREAM;
+		buf_release_secret(&body);
+		if (r != 0) {
 			r = TROVE_ERR_UPSTREAM;
 			break;
 		}
@@ -362,43 +414,49 @@ static int list_all(struct kube_informer *inf, struct kube_cache *fresh, char *r
 	}
 	json_decref(page);
 	free(cont);
-	buf_release_secret(&body);
 	return r;
 }
 
-/* Lists, replaces the cache and delivers the difference. */
+/* Lists, replaces the cache and delivers the difference. Only this
+ * thread changes the cache, so it reads it without the mutex. */
 static int relist(struct kube_informer *inf)
 {
-	struct kube_cache fresh;
-	struct diff d = {.inf = inf, .fresh = &fresh};
+	struct listing l;
+	struct diff d = {.inf = inf, .l = &l};
 	char rv[sizeof(inf->rv)] = "";
+	json_t *obj;
 	size_t i;
 	int r;
 
-	kube_cache_init(&fresh);
-	if ((r = list_all(inf, &fresh, rv, sizeof(rv))) != 0) {
-		kube_cache_release(&fresh);
+	listing_init(&l);
+	if ((r = list_all(inf, &l, rv, sizeof(rv))) != 0) {
+		listing_release(&l);
 		return r;
 	}
-	kube_cache_init(&d.kept);
-	pthread_mutex_lock(&inf->mu);
-	kube_cache_each(&fresh, diff_fresh, &d);
+	kube_cache_each(&l.whole, diff_fresh, &d);
 	kube_cache_each(&inf->cache, diff_gone, &d);
+	pthread_mutex_lock(&inf->mu);
 	kube_cache_release(&inf->cache);
-	inf->cache = d.kept;
+	inf->cache = l.kept;
+	kube_cache_init(&l.kept);
 	memcpy(inf->rv, rv, sizeof(rv));
 	pthread_mutex_unlock(&inf->mu);
 	for (i = 0; i < d.n; i++) {
-		inf->fn(inf->ctx, d.v[i].ev, d.v[i].obj);
-		json_decref(d.v[i].obj);
+		obj = d.v[i].obj ? d.v[i].obj : kube_cache_get(&l.whole, d.v[i].key);
+		if (obj)
+			inf->fn(inf->ctx, d.v[i].ev, obj);
+		json_decref(obj);
 	}
 	free(d.v);
+	listing_release(&l);
+	/* A list's pages and trees were freed in the middle of the heap,
+	 * where glibc keeps them: give them back (docs/performance.md). */
+	(void)malloc_trim(0);
 	/* Synced once the first list's objects were all handed over, as
 	 * client-go's HasSynced: a caller waiting for it has them queued. */
 	pthread_mutex_lock(&inf->mu);
 	inf->synced = true;
 	pthread_mutex_unlock(&inf->mu);
-	kube_cache_release(&fresh);
 	return 0;
 }
 
@@ -411,8 +469,8 @@ static int on_event(void *ctx, enum kube_watch_type type, json_t *obj)
 {
 	struct kube_informer *inf = ctx;
 	char key[KUBE_KEY_MAX];
-	json_t *old = NULL;
-	bool had;
+	bool had = false;
+	int r = 0;
 
 	inf->events++;
 	if (type == KUBE_W_ERROR)
@@ -424,16 +482,17 @@ static int on_event(void *ctx, enum kube_watch_type type, json_t *obj)
 	if (!kube_obj_key(obj, key))
 		return STOP_RELIST_WAIT;
 	pthread_mutex_lock(&inf->mu);
-	set_rv(inf, obj);
 	if (type == KUBE_W_DELETED) {
-		old = kube_cache_take(&inf->cache, key);
-		had = true;
+		(void)kube_cache_remove(&inf->cache, key);
 	} else {
-		had = kube_cache_get(&inf->cache, key) != NULL;
-		kube_cache_put(&inf->cache, key, kept(inf, obj));
+		had = kube_cache_find(&inf->cache, key, NULL);
+		r = keep(inf, &inf->cache, key, obj);
 	}
+	if (r == 0)
+		set_rv(inf, obj);
 	pthread_mutex_unlock(&inf->mu);
-	json_decref(old);
+	if (r != 0)
+		return STOP_RELIST_WAIT; /* not kept: list again */
 	inf->backoff_ms = 0;
 	inf->fn(inf->ctx, type == KUBE_W_DELETED ? KUBE_DELETED : had ? KUBE_MODIFIED : KUBE_ADDED, obj);
 	return 0;
@@ -570,25 +629,34 @@ json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char 
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return NULL;
 	pthread_mutex_lock(&inf->mu);
-	o = json_incref(kube_cache_get(&inf->cache, key));
+	o = kube_cache_get(&inf->cache, key);
 	pthread_mutex_unlock(&inf->mu);
 	return o;
 }
 
-static void add_to(void *ctx, const char *key, json_t *obj)
+struct list_ctx {
+	const struct kube_cache *c;
+	json_t *a;
+};
+
+static void add_to(void *ctx, const char *key, const char *rv)
 {
-	(void)key;
-	json_array_append(ctx, obj);
+	struct list_ctx *l = ctx;
+	json_t *o = kube_cache_get(l->c, key);
+
+	(void)rv;
+	if (o)
+		(void)json_array_append_new(l->a, o);
 }
 
 json_t *kube_informer_list(struct kube_informer *inf)
 {
-	json_t *a = json_array();
+	struct list_ctx l = {&inf->cache, json_array()};
 
 	pthread_mutex_lock(&inf->mu);
-	kube_cache_each(&inf->cache, add_to, a);
+	kube_cache_each(&inf->cache, add_to, &l);
 	pthread_mutex_unlock(&inf->mu);
-	return a;
+	return l.a;
 }
 
 bool kube_informer_synced(struct kube_informer *inf)

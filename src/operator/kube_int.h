@@ -89,6 +89,11 @@ int kube_watch_feed(struct kube_watch_dec *d, const char *p, size_t n, kube_watc
 
 /* ---- An informer's cache (kube_cache.c): objects by "ns/name" -------- */
 
+/* Each object is kept as its compact JSON text, resourceVersion beside
+ * it: a jansson tree of an object costs six to eight times its text
+ * (docs/performance.md, "secrets-operator"), and an informer holds every
+ * object of its kind. Reads parse the text anew. An entry is wiped when
+ * freed (a re-list holds its Secrets whole for a moment). */
 #define KUBE_KEY_MAX 320 /* a namespace (63), '/', a name (253) */
 
 struct kube_cache_entry;
@@ -102,13 +107,21 @@ struct kube_cache {
 bool kube_obj_key(const json_t *obj, char key[KUBE_KEY_MAX]);
 void kube_cache_init(struct kube_cache *c);
 void kube_cache_release(struct kube_cache *c);
-/* Borrowed, or NULL. */
+/* The object under key, parsed anew (a new reference, the caller's own to
+ * change), or NULL when absent (or out of memory). */
 json_t *kube_cache_get(const struct kube_cache *c, const char *key);
-/* Stores obj (the reference is taken) under key, replacing any. */
-void kube_cache_put(struct kube_cache *c, const char *key, json_t *obj);
-/* Removes key: its object (the caller's reference now), or NULL. */
-json_t *kube_cache_take(struct kube_cache *c, const char *key);
-/* Calls fn for every entry (obj borrowed); the cache must not change meanwhile. */
-void kube_cache_each(const struct kube_cache *c, void (*fn)(void *ctx, const char *key, json_t *obj), void *ctx);
+/* Whether key is present; *rv (when rv is not NULL) its object's
+ * metadata.resourceVersion, borrowed until the entry changes, or NULL
+ * when absent or the object had none. */
+bool kube_cache_find(const struct kube_cache *c, const char *key, const char **rv);
+/* Stores obj's text under key (obj is only read), replacing any. 0, or
+ * TROVE_ERR_INVALID when obj cannot be written as JSON (the cache is then
+ * unchanged). */
+int kube_cache_put(struct kube_cache *c, const char *key, const json_t *obj);
+/* Removes key; whether it was there. */
+bool kube_cache_remove(struct kube_cache *c, const char *key);
+/* Calls fn for every entry with its key and resourceVersion (as
+ * kube_cache_find); the cache must not change meanwhile. */
+void kube_cache_each(const struct kube_cache *c, void (*fn)(void *ctx, const char *key, const char *rv), void *ctx);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "api/net_conn.h"
 #include "err.h"
+#include "json_items.h"
 #include "kube_fake.h"
 #include "operator/kube.h"
 #include "operator/kube_int.h"
@@ -102,12 +103,20 @@ static void test_watch_decoder(void **state)
 	}
 }
 
+static void count_entry(void *ctx, const char *key, const char *rv)
+{
+	(void)key;
+	(void)rv;
+	++*(int *)ctx;
+}
+
 static void test_cache(void **state)
 {
 	struct kube_cache c;
 	char key[KUBE_KEY_MAX], name[32];
+	const char *rv;
 	json_t *o;
-	int i;
+	int i, seen;
 	(void)state;
 
 	o = json_pack("{s:{s:s, s:s}}", "metadata", "namespace", "ns", "name", "n");
@@ -128,19 +137,153 @@ static void test_cache(void **state)
 	kube_cache_init(&c);
 	for (i = 0; i < 1000; i++) {
 		(void)snprintf(name, sizeof(name), "ns/o%d", i);
-		kube_cache_put(&c, name, json_integer(i));
+		o = json_pack("{s:{s:s, s:s}, s:i}", "metadata", "name", name + 3, "resourceVersion", name + 4, "n", i);
+		assert_int_equal(kube_cache_put(&c, name, o), 0);
+		json_decref(o);
 	}
-	kube_cache_put(&c, "ns/o5", json_integer(-5));
-	assert_int_equal(c.n, 1000);
-	assert_int_equal(json_integer_value(kube_cache_get(&c, "ns/o5")), -5);
-	assert_int_equal(json_integer_value(kube_cache_get(&c, "ns/o999")), 999);
-	o = kube_cache_take(&c, "ns/o7");
-	assert_int_equal(json_integer_value(o), 7);
+	o = json_pack("{s:i}", "n", -5); /* no metadata: no resourceVersion */
+	assert_int_equal(kube_cache_put(&c, "ns/o5", o), 0);
 	json_decref(o);
-	assert_null(kube_cache_take(&c, "ns/o7"));
+	assert_int_equal(c.n, 1000);
+	o = kube_cache_get(&c, "ns/o5");
+	assert_int_equal(json_integer_value(json_object_get(o, "n")), -5);
+	json_decref(o);
+	assert_true(kube_cache_find(&c, "ns/o5", &rv));
+	assert_null(rv);
+	assert_true(kube_cache_find(&c, "ns/o999", &rv));
+	assert_string_equal(rv, "999");
+	o = kube_cache_get(&c, "ns/o999");
+	assert_int_equal(json_integer_value(json_object_get(o, "n")), 999);
+	/* each get is the caller's own copy */
+	json_object_set_new(o, "n", json_integer(0));
+	json_decref(o);
+	o = kube_cache_get(&c, "ns/o999");
+	assert_int_equal(json_integer_value(json_object_get(o, "n")), 999);
+	json_decref(o);
+	assert_true(kube_cache_remove(&c, "ns/o7"));
+	assert_false(kube_cache_remove(&c, "ns/o7"));
 	assert_null(kube_cache_get(&c, "ns/o7"));
+	assert_false(kube_cache_find(&c, "ns/o7", &rv));
+	assert_null(rv);
 	assert_int_equal(c.n, 999);
+	seen = 0;
+	kube_cache_each(&c, count_entry, &seen);
+	assert_int_equal(seen, 999);
 	kube_cache_release(&c);
+}
+
+/* What goes in comes out: nesting, order, numbers, escapes and UTF-8. */
+static void test_cache_round_trip(void **state)
+{
+	static const char *text = "{\"metadata\":{\"name\":\"n\",\"namespace\":\"ns\",\"resourceVersion\":\"42\","
+	                          "\"labels\":{\"b\":\"1\",\"a\":\"\u00e9\\\"\\n\"}},\"spec\":{\"z\":[1,-2.5,1e300,"
+	                          "true,null,{}],\"big\":9007199254740993,\"s\":\"\\ud83d\\ude00 </script>\"}}";
+	struct kube_cache c;
+	json_t *in = json_loads(text, 0, NULL), *out;
+	char *a, *b;
+	(void)state;
+
+	assert_non_null(in);
+	kube_cache_init(&c);
+	assert_int_equal(kube_cache_put(&c, "ns/n", in), 0);
+	out = kube_cache_get(&c, "ns/n");
+	assert_non_null(out);
+	assert_true(json_equal(in, out));
+	a = json_dumps(in, 0);
+	b = json_dumps(out, 0);
+	assert_string_equal(a, b); /* keys in the same order */
+	free(a);
+	free(b);
+	json_decref(out);
+	/* a replacement takes the old one's place */
+	json_object_set_new(json_object_get(in, "metadata"), "resourceVersion", json_string("43"));
+	assert_int_equal(kube_cache_put(&c, "ns/n", in), 0);
+	assert_int_equal(c.n, 1);
+	out = kube_cache_get(&c, "ns/n");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(out, "metadata"), "resourceVersion")), "43");
+	json_decref(out);
+	json_decref(in);
+	kube_cache_release(&c);
+}
+
+/* ---- a list page read item by item (src/lib/json_items.c) ------------- */
+
+struct items_seen {
+	char names[8][32];
+	int n, stop_at;
+};
+
+static int see_item(void *ctx, json_t *item)
+{
+	struct items_seen *s = ctx;
+
+	if (s->n < 8)
+		(void)snprintf(s->names[s->n], sizeof(s->names[0]), "%s", json_string_value(json_object_get(item, "n")));
+	return ++s->n == s->stop_at ? 7 : 0;
+}
+
+static int read_items(const char *text, struct items_seen *s, json_t **rest)
+{
+	memset(s, 0, sizeof(*s));
+	return json_items_read(text, strlen(text), "items", 0, see_item, s, rest);
+}
+
+static void test_list_items(void **state)
+{
+	static const char *bad[] = {
+	    "", "[]", "{", "{\"items\":[{\"n\":\"a\"}", "{\"items\":[{\"n\":\"a\"},]}", "{\"items\":{}}",
+	    "{\"items\":[1 2]}", "{\"a\":1 \"items\":[]}", "{\"a\":1,}", "{1:2}", "{\"a\" 1}", "{} x",
+	    "{\"items\":[]}{}", "{\"a\":tru}", "{\"items\":[\"\\u0000\"]}",
+	};
+	struct items_seen s;
+	json_t *rest;
+	size_t i;
+	(void)state;
+
+	assert_int_equal(read_items(" {\"kind\":\"ThingList\",\"apiVersion\":\"x/v1\",\"metadata\":{\"resourceVersion\":\"9\"},"
+	                            "\"items\" : [ {\"n\":\"a\"} , {\"n\":\"b\",\"x\":[1,{\"y\":null}]},{\"n\":\"c\"}]}\n",
+	                            &s, &rest),
+	                 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.names[0], "a");
+	assert_string_equal(s.names[1], "b");
+	assert_string_equal(s.names[2], "c");
+	assert_string_equal(json_string_value(json_object_get(rest, "kind")), "ThingList");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rest, "metadata"), "resourceVersion")),
+	                    "9");
+	assert_null(json_object_get(rest, "items"));
+	assert_int_equal(json_object_size(rest), 3);
+	json_decref(rest);
+	/* items first, an escaped key, numbers and literals beside it */
+	assert_int_equal(read_items("{\"it\\u0065ms\":[{\"n\":\"z\"}],\"kind\":\"L\",\"a\":-1.5e2,\"b\":true,\"c\":null}",
+	                            &s, &rest),
+	                 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.names[0], "z");
+	assert_string_equal(json_string_value(json_object_get(rest, "kind")), "L");
+	assert_int_equal(json_object_size(rest), 4);
+	json_decref(rest);
+	/* empty, null or absent items */
+	assert_int_equal(read_items("{\"items\":[]}", &s, NULL), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(read_items("{\"items\":null}", &s, NULL), 0);
+	assert_int_equal(read_items("{}", &s, NULL), 0);
+	assert_int_equal(read_items("{\"kind\":\"L\"}", &s, NULL), 0);
+	assert_int_equal(s.n, 0);
+	/* the function's non-zero return stops the read */
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	assert_int_equal(json_items_read("{\"items\":[{},{},{}]}", 20, "items", 0, see_item, &s, NULL), 7);
+	assert_int_equal(s.n, 2);
+	/* no function: the items are read and dropped */
+	assert_int_equal(json_items_read("{\"items\":[{},{}],\"k\":1}", 23, "items", 0, NULL, NULL, &rest), 0);
+	assert_int_equal(json_integer_value(json_object_get(rest, "k")), 1);
+	json_decref(rest);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rest = json_true();
+		assert_int_equal(read_items(bad[i], &s, &rest), TROVE_ERR_INVALID);
+		assert_null(rest);
+	}
 }
 
 /* ---- the scripted server -------------------------------------------------- */
@@ -455,7 +598,8 @@ static void test_unreachable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_watch_decoder),     cmocka_unit_test(test_cache),
+	    cmocka_unit_test(test_watch_decoder),     cmocka_unit_test(test_cache), cmocka_unit_test(test_cache_round_trip),
+	    cmocka_unit_test(test_list_items),
 	    cmocka_unit_test(test_list_watch_relist), cmocka_unit_test(test_keep_metadata),
 	    cmocka_unit_test(test_cache_drops_bookkeeping),
 	    cmocka_unit_test(test_unreachable),
