@@ -148,11 +148,14 @@ def test_auth_method_enabled_then_tokens_looked_up_on_standbys(cluster):
         assert r.status_code == 200, (s.url, r.status_code, r.text)
         a = s.get("/v1/sys/auth", token=c.token, headers=idx(u))
         assert "up/" in a.json()["data"], a.text
-    # a login is a write: the standby sends it to the active
+    # a login is a write: the standby forwards it to the active, or
+    # redirects the client there when asked to
     s0 = c.standby_nodes[0]
-    r = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"})
+    r = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"},
+                   headers={"X-Vault-No-Request-Forwarding": "1"})
     assert r.status_code == 307, r.text
-    login = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"}, allow_redirects=True)
+    assert r.headers["Location"] == c.active_node.url + "/v1/auth/up/login/ann"
+    login = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"})
     assert login.status_code == 200, login.text
     tok = login.json()["auth"]["client_token"]
     for s in c.standby_nodes:
@@ -196,14 +199,17 @@ def test_audit_device_enabled_on_the_active_records_standby_reads(cluster, tmp_p
     if r.status_code != 204:
         pytest.skip(f"file audit device to stdout not allowed here: {r.text}")
     try:
-        w = on_active(c, "POST", "/v1/fresh/data/audited", json={"data": {"v": 1}})
+        # the test's own mount: with the module's tests spread over
+        # workers, another test's may not exist in this cluster
+        on_active(c, "POST", "/v1/sys/mounts/audited", json={"type": "kv", "options": {"version": "2"}})
+        w = on_active(c, "POST", "/v1/audited/data/audited", json={"data": {"v": 1}})
         s = c.standby_nodes[0]
         caught_up(s, w)
-        before = s.proc.stdout_path.read_text(errors="replace").count("fresh/data/audited")
-        rr = s.get("/v1/fresh/data/audited", token=c.token, headers=idx(w))
+        before = s.proc.stdout_path.read_text(errors="replace").count("audited/data/audited")
+        rr = s.get("/v1/audited/data/audited", token=c.token, headers=idx(w))
         assert rr.status_code == 200, rr.text
         deadline = time.monotonic() + 3
-        while s.proc.stdout_path.read_text(errors="replace").count("fresh/data/audited") <= before:
+        while s.proc.stdout_path.read_text(errors="replace").count("audited/data/audited") <= before:
             assert time.monotonic() < deadline, "the standby's read was not audited"
             time.sleep(0.05)
         lst = s.get("/v1/sys/audit", token=c.token, headers=idx(w))
@@ -216,10 +222,11 @@ def test_audit_device_enabled_on_the_active_records_standby_reads(cluster, tmp_p
 
 def test_keyring_rotated_on_the_active(cluster):
     c = cluster
+    on_active(c, "POST", "/v1/sys/mounts/rotated", json={"type": "kv", "options": {"version": "2"}})
     on_active(c, "POST", "/v1/sys/rotate")
-    w = on_active(c, "POST", "/v1/fresh/data/after-rotate", json={"data": {"v": "r"}})
+    w = on_active(c, "POST", "/v1/rotated/data/after-rotate", json={"data": {"v": "r"}})
     for s in c.standby_nodes:
-        r = s.get("/v1/fresh/data/after-rotate", token=c.token, headers=idx(w))
+        r = s.get("/v1/rotated/data/after-rotate", token=c.token, headers=idx(w))
         assert r.status_code == 200 and r.json()["data"]["data"] == {"v": "r"}, r.text
 
 

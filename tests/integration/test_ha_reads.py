@@ -71,6 +71,9 @@ def nodes(pg_server, tmp_path_factory):
         c = a.client(a.root_token)
         c.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
         c.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
+        # read by several tests: made here, since the module's tests may be
+        # spread over workers (each with its own cluster)
+        c.secrets.kv.v1.create_or_update_secret("idx", secret={"v": 0}, mount_point="kv1")
         for s in servers[1:]:
             s.proc.start()
             s.root_token = a.root_token
