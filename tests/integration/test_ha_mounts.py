@@ -13,49 +13,24 @@ import time
 
 import pytest
 
+from ha_cluster import ha_cluster
 from pg_server import pg_server  # noqa: F401  (the fixture)
-from test_ha import Cluster, ha_hcl
-from trove_harness import TROVE_BIN, Server, TroveProcess, free_port, sanitizer_env
+from test_ha import ha_hcl
 
 TABLE = "t_ha_mounts"
 
 
 @pytest.fixture(scope="module")
 def cluster(pg_server, tmp_path_factory):
-    d = tmp_path_factory.mktemp("ha_mounts")
-    env = sanitizer_env()
-    env.update(TROVE_HA_LOCK_TTL_MS="1500", TROVE_HA_RETRY_MS="150")
-    started, servers = [], []
-    for i in range(3):
-        port = free_port()
-        cfg = d / f"node{i}.hcl"
-        cfg.write_text(ha_hcl(pg_server.url(), port, TABLE) + "disable_performance_standby = false\n")
-        url = f"http://127.0.0.1:{port}"
-        proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], d / "logs", f"node{i}", url + "/v1/sys/health",
-                            env=env)
-        started.append(proc)
-        servers.append(Server(proc, url))
-    try:
-        for s in servers:
-            s.proc.start()
-        c = Cluster(servers)
-        body = servers[0].init(1, 1)
-        c.keys, c.token = body["keys"], body["root_token"]
-        c.unseal_all()
+    def config(i, port, cluster_port):
+        return ha_hcl(pg_server.url(), port, TABLE, cluster_port) + "disable_performance_standby = false\n"
+
+    with ha_cluster(tmp_path_factory.mktemp("ha_mounts"), config) as c:
         c.active_node = c.active()
         c.standby_nodes = c.standbys(c.active_node)
         for s in c.standby_nodes:
             assert s.get("/v1/sys/health").status_code == 473
         yield c
-    finally:
-        problems = []
-        for p in started:
-            try:
-                p.stop()
-            finally:
-                problems += p.problems
-        if problems:
-            pytest.fail("server problems:\n" + "\n".join(problems), pytrace=False)
 
 
 def on_active(c, method, path, **kw):

@@ -100,7 +100,7 @@ def test_a_list_with_a_use_limited_token_goes_to_the_active(cluster):
 @pytest.mark.parametrize("params", [{}, {"period": "1h"}, {"type": "batch"}], ids=["service", "periodic", "batch"])
 def test_tokens_without_a_use_limit_are_served_by_the_standby(cluster, params):
     c = cluster
-    w = write(c, "local")
+    write(c, "local")
     auth, made = make_token(c, **params)
     for s in c.nodes[1:]:
         # no redirect although the client asks for one where a request must
