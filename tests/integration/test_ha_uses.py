@@ -6,7 +6,7 @@ client asks, redirected; the active node counts each use once. Tokens
 without a use limit (service, periodic, batch) are still served by the
 standby itself.
 
-Three nodes (ha_enabled, disable_performance_standby = false) over one
+Three nodes (ha_enabled, disable_performance_standby by default) over one
 PostgreSQL shared by the module; node 0 active."""
 
 import pytest
@@ -21,9 +21,10 @@ NO_FWD = {"X-Vault-No-Request-Forwarding": "1"}
 
 @pytest.fixture(scope="module")
 def cluster(pg_server, tmp_path_factory):
-    """Standbys that serve reads; node 0 active."""
+    """disable_performance_standby left to its default: standbys that
+    serve reads (473). Node 0 active."""
     def config(i, port, cluster_port):
-        return ha_hcl(pg_server.url(), port, TABLE, cluster_port) + "disable_performance_standby = false\n"
+        return ha_hcl(pg_server.url(), port, TABLE, cluster_port)
 
     def setup(c):
         h = c.nodes[0].client(c.token)
