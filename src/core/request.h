@@ -111,6 +111,13 @@ struct request {
 	 * again on the worker pool; so does one whose token has a use limit
 	 * (spending a use is a durable write). */
 	bool no_block;
+	/* Set by the HTTP layer: an HA standby serves this read itself
+	 * (ha_reads_serves_here). A token with a use limit is not served
+	 * there, since each node would count uses on its own copy: the
+	 * router then sets send_to_active, spending no use, and the HTTP
+	 * layer sends the request to the active node, which counts it. */
+	bool standby_read;
+	bool send_to_active;
 	bool help;                   /* GET with a non-empty "help" query parameter: answered with
 	                              * the matched route's help (router.h), not its handler */
 	bool audit_request_recorded; /* its request entry is written: a

@@ -717,6 +717,14 @@ static int authorize(struct request *req, const struct route *route, struct resp
 		req->token = NULL;
 		return TROVE_ERR_WOULD_BLOCK;
 	}
+	/* A standby counts no use: the request goes to the active node
+	 * (request.h, standby_read), nothing recorded or spent here. */
+	if (req->standby_read && token_has_use_limit(req->token)) {
+		token_entry_free(req->token);
+		req->token = NULL;
+		req->send_to_active = true;
+		return TROVE_ERR_WOULD_BLOCK;
+	}
 	/* Effective policies: the token's plus its entity's identity policies
 	 * (identity.h; cached until the next identity write). */
 	struct strlist *ip = &req->token->identity_policies, all;

@@ -11,7 +11,10 @@
 
 #include "server/cluster_id.h"
 
+#include "core/background.h"
 #include "core/core.h"
+#include "core/mount.h"
+#include "core/scheduler.h"
 #include "engines/pki/x509.h"
 #include "err.h"
 #include "log.h"
@@ -27,6 +30,12 @@ struct id_box {
 
 static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cluster_id *mem; /* the in-memory copy (one reference) */
+/* One cluster_id_ensure at a time: two that both find none would each
+ * store an identity of their own, and this node could keep the one that
+ * lost. */
+static pthread_mutex_t ensure_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A retry of a failed cluster_id_ensure is scheduled (one at a time). */
+static atomic_bool retry_pending;
 
 static struct cluster_id *id_new(X509 *cert, EVP_PKEY *key)
 {
@@ -185,10 +194,11 @@ int cluster_id_ensure(struct core *c)
 {
 	struct cluster_id *id = NULL;
 	struct buf value;
+	pthread_mutex_lock(&ensure_lock);
 	int r = cluster_id_load(c);
 
 	if (r != TROVE_ERR_NOT_FOUND)
-		return r;
+		goto out;
 	buf_init_secret(&value, (size_t)64 << 10);
 	if ((r = cluster_id_make(&id, &value)) == 0 &&
 	    (r = storage_put(core_storage(c), CLUSTER_ID_PATH, value.data, value.len)) == 0) {
@@ -197,16 +207,78 @@ int cluster_id_ensure(struct core *c)
 	}
 	cluster_id_put(id);
 	buf_release(&value);
+out:
+	pthread_mutex_unlock(&ensure_lock);
 	return r;
+}
+
+/* The retries of a failed cluster_id_ensure: on the mounts' scheduler,
+ * which runs them only while this node is active and cancels them at
+ * seal. */
+#define RETRY_OWNER "core/cluster-id"
+#define RETRY_FIRST_MS 250
+#define RETRY_MAX_MS 10000
+
+struct retry {
+	struct core *core;
+	uint64_t delay_ms;
+	bool again; /* the run scheduled the next one */
+};
+
+static void retry_run(void *arg);
+
+static void retry_free(void *arg)
+{
+	struct retry *t = arg;
+	if (!t->again)
+		atomic_store(&retry_pending, false);
+	free(t);
+}
+
+static struct scheduler *retry_scheduler(struct core *c)
+{
+	return background_scheduler(mount_table_background(core_mounts(c)));
+}
+
+/* Schedules the next try, delay_ms from now. Returns whether it did. */
+static bool retry_schedule(struct core *c, uint64_t delay_ms)
+{
+	struct retry *t = xcalloc(1, sizeof(*t));
+	t->core = c;
+	t->delay_ms = delay_ms;
+	if (scheduler_once(retry_scheduler(c), RETRY_OWNER, delay_ms, retry_run, t, retry_free) == 0)
+		return true;
+	free(t);
+	return false;
+}
+
+static void retry_run(void *arg)
+{
+	struct retry *t = arg;
+	int r = cluster_id_ensure(t->core);
+	if (r == 0) {
+		log_info("cluster certificate read; standbys forward again");
+		return;
+	}
+	if (r == TROVE_ERR_SEALED)
+		return; /* made or read again when active after the unseal */
+	uint64_t next = t->delay_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : t->delay_ms * 2;
+	t->again = retry_schedule(t->core, next);
 }
 
 void cluster_id_became_active(void *ctx, struct core *c)
 {
 	(void)ctx;
 	int r = cluster_id_ensure(c);
-	if (r != 0)
-		log_warn("cannot read or make the cluster certificate; standbys will redirect, not forward",
-		         "error", err_message(r));
+	if (r == 0)
+		return;
+	log_warn("cannot read or make the cluster certificate; standbys will redirect, not forward, until it is "
+	         "read again",
+	         "error", err_message(r));
+	bool no = false;
+	if (r != TROVE_ERR_SEALED && atomic_compare_exchange_strong(&retry_pending, &no, true) &&
+	    !retry_schedule(c, RETRY_FIRST_MS))
+		atomic_store(&retry_pending, false);
 }
 
 /* --- TLS --------------------------------------------------------------- */

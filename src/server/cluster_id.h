@@ -41,7 +41,11 @@ struct cluster_id {
 int cluster_id_ensure(struct core *c);
 
 /* For ha_register_hooks' became_active (core/ha.h): cluster_id_ensure,
- * logged when it fails (standbys then redirect rather than forward). */
+ * logged when it fails (standbys then redirect rather than forward) and
+ * then tried again on the mounts' scheduler (core/scheduler.h: only
+ * while this node is active; dropped at seal), 250 ms later, then
+ * doubling up to 10 s apart, until it succeeds. One such chain at a
+ * time. */
 void cluster_id_became_active(void *ctx, struct core *c);
 
 /* Reads the identity from storage into memory (replacing the copy). 0,

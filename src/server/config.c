@@ -148,8 +148,9 @@ void config_init(struct server_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_lease_ttl = DEFAULT_TTL;
 	cfg->max_lease_ttl = DEFAULT_TTL;
-	/* standbys redirect reads too unless the operator asks (docs/ha.md) */
-	cfg->disable_performance_standby = true;
+	/* standbys serve reads (docs/ha.md), as OpenBao's and Vault
+	 * Enterprise's do by default; false is also the zeroed value */
+	cfg->disable_performance_standby = false;
 	strlist_init(&cfg->audit_file_dirs);
 }
 

@@ -254,7 +254,8 @@ static void run_job(void *arg)
 		j->err = router_dispatch(&j->req, &m, &j->resp);
 		j->write_index = storage_write_index();
 	}
-	request_body_drop(&j->req);
+	if (!j->req.send_to_active) /* else forwarded with its body, later */
+		request_body_drop(&j->req);
 	h2o_multithread_send_message(&j->ll->thread->receiver, &j->msg);
 }
 
@@ -350,6 +351,28 @@ static void reply_forwarded(struct job *j)
 	send_reply(j->hreq, &j->req, &j->resp, j->err, 0);
 }
 
+static bool standby_reply(h2o_req_t *hreq, struct job *j);
+
+/* A read a standby took on whose token has a use limit (the router sent
+ * it back unserved, nothing spent: request.h, send_to_active): to the
+ * active node as any request a standby does not serve, or served here
+ * after all when this node became active meanwhile. Returns whether j
+ * was answered or handed on (it is not the caller's then). */
+static bool send_to_active(struct job *j)
+{
+	j->req.send_to_active = false;
+	j->req.standby_read = false;
+	j->err = 0;
+	response_release(&j->resp);
+	response_init(&j->resp);
+	if (standby_reply(j->hreq, j))
+		return true;
+	if (submit_to_pool(j))
+		return true;
+	send_reply(j->hreq, &j->req, &j->resp, j->err, 0);
+	return false;
+}
+
 static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
 	(void)receiver;
@@ -362,7 +385,10 @@ static void on_job_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
 			h2o_timeout_unlink(&j->timer);
 			if (j->fwd)
 				reply_forwarded(j);
-			else
+			else if (j->req.send_to_active) {
+				if (send_to_active(j))
+					continue;
+			} else
 				send_reply(j->hreq, &j->req, &j->resp, j->err, j->write_index);
 		}
 		job_free(j);
@@ -694,8 +720,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 		 * sent on (no loop between two nodes) */
 		if (!cluster_may_serve(hreq, j))
 			return 0;
-	} else if (!serves_here(hreq, j, &m) && standby_reply(hreq, j)) {
-		return 0;
+	} else if (!serves_here(hreq, j, &m)) {
+		if (standby_reply(hreq, j))
+			return 0;
+	} else {
+		j->req.standby_read = ha_reads_serves_here(&j->req, &m);
 	}
 	if (m.route && (m.route->flags & ROUTE_UNAUTH))
 		peer_chain(hreq, &j->req);

@@ -24,11 +24,14 @@ RETRY_MS = 150
 FAILOVER_LIMIT_S = 5.0
 
 
-def ha_hcl(url, port, table, cluster_port=None):
+def ha_hcl(url, port, table, cluster_port=None, standby_reads=None):
     """A node's config; its cluster listener on cluster_port (a free one
-    when not given: it is bound as the API listener is)."""
+    when not given: it is bound as the API listener is); standby_reads
+    True or False writes disable_performance_standby (None: the default,
+    standbys that serve reads)."""
     cluster_port = cluster_port or free_port()
-    return (f'storage "postgresql" {{\n  connection_url = "{url}"\n  table = "{table}"\n'
+    perf = "" if standby_reads is None else f"disable_performance_standby = {str(not standby_reads).lower()}\n"
+    return perf + (f'storage "postgresql" {{\n  connection_url = "{url}"\n  table = "{table}"\n'
             f'  ha_enabled = true\n  ha_table = "{table}_ha"\n}}\n\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n\n'
             f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster_port}"\n'
@@ -120,7 +123,10 @@ def cluster_factory(procs, log_dir, tmp_path):
         for i in range(count):
             port, cluster_port = free_port(), free_port()
             cfg = tmp_path / f"{table}{i}.hcl"
-            cfg.write_text(ha_hcl(pg.url(), port, table, cluster_port))
+            # plain standbys (429, every request to the active): what
+            # these tests check; standbys that serve reads have their own
+            # modules (test_ha_reads.py, test_ha_mounts.py, test_ha_uses.py)
+            cfg.write_text(ha_hcl(pg.url(), port, table, cluster_port, standby_reads=False))
             url = f"http://127.0.0.1:{port}"
             proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], log_dir, f"{table}{i}",
                                 url + "/v1/sys/health", env=env)

@@ -13,49 +13,24 @@ import time
 
 import pytest
 
+from ha_cluster import ha_cluster
 from pg_server import pg_server  # noqa: F401  (the fixture)
-from test_ha import Cluster, ha_hcl
-from trove_harness import TROVE_BIN, Server, TroveProcess, free_port, sanitizer_env
+from test_ha import ha_hcl
 
 TABLE = "t_ha_mounts"
 
 
 @pytest.fixture(scope="module")
 def cluster(pg_server, tmp_path_factory):
-    d = tmp_path_factory.mktemp("ha_mounts")
-    env = sanitizer_env()
-    env.update(TROVE_HA_LOCK_TTL_MS="1500", TROVE_HA_RETRY_MS="150")
-    started, servers = [], []
-    for i in range(3):
-        port = free_port()
-        cfg = d / f"node{i}.hcl"
-        cfg.write_text(ha_hcl(pg_server.url(), port, TABLE) + "disable_performance_standby = false\n")
-        url = f"http://127.0.0.1:{port}"
-        proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], d / "logs", f"node{i}", url + "/v1/sys/health",
-                            env=env)
-        started.append(proc)
-        servers.append(Server(proc, url))
-    try:
-        for s in servers:
-            s.proc.start()
-        c = Cluster(servers)
-        body = servers[0].init(1, 1)
-        c.keys, c.token = body["keys"], body["root_token"]
-        c.unseal_all()
+    def config(i, port, cluster_port):
+        return ha_hcl(pg_server.url(), port, TABLE, cluster_port) + "disable_performance_standby = false\n"
+
+    with ha_cluster(tmp_path_factory.mktemp("ha_mounts"), config) as c:
         c.active_node = c.active()
         c.standby_nodes = c.standbys(c.active_node)
         for s in c.standby_nodes:
             assert s.get("/v1/sys/health").status_code == 473
         yield c
-    finally:
-        problems = []
-        for p in started:
-            try:
-                p.stop()
-            finally:
-                problems += p.problems
-        if problems:
-            pytest.fail("server problems:\n" + "\n".join(problems), pytrace=False)
 
 
 def on_active(c, method, path, **kw):
@@ -148,11 +123,14 @@ def test_auth_method_enabled_then_tokens_looked_up_on_standbys(cluster):
         assert r.status_code == 200, (s.url, r.status_code, r.text)
         a = s.get("/v1/sys/auth", token=c.token, headers=idx(u))
         assert "up/" in a.json()["data"], a.text
-    # a login is a write: the standby sends it to the active
+    # a login is a write: the standby forwards it to the active, or
+    # redirects the client there when asked to
     s0 = c.standby_nodes[0]
-    r = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"})
+    r = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"},
+                   headers={"X-Vault-No-Request-Forwarding": "1"})
     assert r.status_code == 307, r.text
-    login = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"}, allow_redirects=True)
+    assert r.headers["Location"] == c.active_node.url + "/v1/auth/up/login/ann"
+    login = s0.request("POST", "/v1/auth/up/login/ann", json={"password": "pw-ann"})
     assert login.status_code == 200, login.text
     tok = login.json()["auth"]["client_token"]
     for s in c.standby_nodes:
@@ -196,14 +174,17 @@ def test_audit_device_enabled_on_the_active_records_standby_reads(cluster, tmp_p
     if r.status_code != 204:
         pytest.skip(f"file audit device to stdout not allowed here: {r.text}")
     try:
-        w = on_active(c, "POST", "/v1/fresh/data/audited", json={"data": {"v": 1}})
+        # the test's own mount: with the module's tests spread over
+        # workers, another test's may not exist in this cluster
+        on_active(c, "POST", "/v1/sys/mounts/audited", json={"type": "kv", "options": {"version": "2"}})
+        w = on_active(c, "POST", "/v1/audited/data/audited", json={"data": {"v": 1}})
         s = c.standby_nodes[0]
         caught_up(s, w)
-        before = s.proc.stdout_path.read_text(errors="replace").count("fresh/data/audited")
-        rr = s.get("/v1/fresh/data/audited", token=c.token, headers=idx(w))
+        before = s.proc.stdout_path.read_text(errors="replace").count("audited/data/audited")
+        rr = s.get("/v1/audited/data/audited", token=c.token, headers=idx(w))
         assert rr.status_code == 200, rr.text
         deadline = time.monotonic() + 3
-        while s.proc.stdout_path.read_text(errors="replace").count("fresh/data/audited") <= before:
+        while s.proc.stdout_path.read_text(errors="replace").count("audited/data/audited") <= before:
             assert time.monotonic() < deadline, "the standby's read was not audited"
             time.sleep(0.05)
         lst = s.get("/v1/sys/audit", token=c.token, headers=idx(w))
@@ -216,10 +197,11 @@ def test_audit_device_enabled_on_the_active_records_standby_reads(cluster, tmp_p
 
 def test_keyring_rotated_on_the_active(cluster):
     c = cluster
+    on_active(c, "POST", "/v1/sys/mounts/rotated", json={"type": "kv", "options": {"version": "2"}})
     on_active(c, "POST", "/v1/sys/rotate")
-    w = on_active(c, "POST", "/v1/fresh/data/after-rotate", json={"data": {"v": "r"}})
+    w = on_active(c, "POST", "/v1/rotated/data/after-rotate", json={"data": {"v": "r"}})
     for s in c.standby_nodes:
-        r = s.get("/v1/fresh/data/after-rotate", token=c.token, headers=idx(w))
+        r = s.get("/v1/rotated/data/after-rotate", token=c.token, headers=idx(w))
         assert r.status_code == 200 and r.json()["data"]["data"] == {"v": "r"}, r.text
 
 

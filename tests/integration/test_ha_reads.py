@@ -22,6 +22,7 @@ import time
 import pytest
 import requests
 
+from ha_cluster import ha_cluster
 from pg_server import pg_server, running_server  # noqa: F401  (the fixture)
 from test_storage_postgresql import pg_hcl, pg_trove, signal_postgres  # noqa: F401  (the fixture)
 from trove_harness import TROVE_BIN, Server, TroveProcess, free_port
@@ -47,44 +48,20 @@ def nodes(pg_server, tmp_path_factory):
     with ha_enabled), standbys serving reads; the first initialised and
     active, the others unsealed with its keys after the mounts are made."""
     from test_ha import ha_hcl
-    from trove_harness import sanitizer_env
 
-    d = tmp_path_factory.mktemp("ha_reads")
-    env = sanitizer_env()
-    env.update(TROVE_HA_LOCK_TTL_MS="1500", TROVE_HA_RETRY_MS="150")
-    started, servers = [], []
-    for i in range(3):
-        port = free_port()
-        cfg = d / f"node{i}.hcl"
-        cfg.write_text(ha_hcl(pg_server.url(), port, TABLE) + "disable_performance_standby = false\n")
-        url = f"http://127.0.0.1:{port}"
-        proc = TroveProcess([TROVE_BIN, "server", "-config", cfg], d / "logs", f"node{i}", url + "/v1/sys/health",
-                            env=env)
-        started.append(proc)
-        servers.append(Server(proc, url))
-    try:
-        a = servers[0]
-        a.proc.start()
-        a.init(1, 1)
-        a.unseal()
-        wait_for(lambda: a.get("/v1/sys/leader").json()["is_self"], 10, "the first node active")
-        c = a.client(a.root_token)
-        c.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
-        c.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
-        for s in servers[1:]:
-            s.proc.start()
-            s.root_token = a.root_token
-            s.unseal(a.unseal_keys)
-        yield servers
-    finally:
-        problems = []
-        for p in started:
-            try:
-                p.stop()
-            finally:
-                problems += p.problems
-        if problems:
-            pytest.fail("server problems:\n" + "\n".join(problems), pytrace=False)
+    def config(i, port, cluster_port):
+        return ha_hcl(pg_server.url(), port, TABLE, cluster_port) + "disable_performance_standby = false\n"
+
+    def setup(c):
+        h = c.nodes[0].client(c.token)
+        h.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
+        h.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
+        # read by several tests: made here, since the module's tests may be
+        # spread over workers (each with its own cluster)
+        h.secrets.kv.v1.create_or_update_secret("idx", secret={"v": 0}, mount_point="kv1")
+
+    with ha_cluster(tmp_path_factory.mktemp("ha_reads"), config, setup=setup) as c:
+        yield c.nodes
 
 
 def wait_for(fn, bound, what):

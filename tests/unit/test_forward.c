@@ -4,14 +4,19 @@
  * nodes (an in-memory handshake). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/background.h"
+#include "core/mount.h"
+#include "core/scheduler.h"
 #include "core_fixture.h"
 #include "err.h"
 #include "server/cluster_id.h"
@@ -260,6 +265,86 @@ static void t_identity_in_storage_and_pinned_tls(void **state)
 	core_fixture_stop(&fx);
 }
 
+/* A physical storage that answers 503 while `down`, as a database
+ * briefly out of reach. */
+static const struct storage_ops *real_ops;
+static atomic_bool down;
+
+static int flaky_get(struct storage *s, const char *key, unsigned char **out, size_t *out_len)
+{
+	return atomic_load(&down) ? TROVE_ERR_UNAVAILABLE : real_ops->get(s, key, out, out_len);
+}
+
+static int flaky_put(struct storage *s, const char *key, const void *value, size_t len)
+{
+	return atomic_load(&down) ? TROVE_ERR_UNAVAILABLE : real_ops->put(s, key, value, len);
+}
+
+static int run_now(void *ctx, sched_fn fn, void *arg)
+{
+	(void)ctx;
+	fn(arg);
+	return 0;
+}
+
+/* Waits (at most 10 s) until the scheduler knows n jobs: a run being
+ * replaced by the next one counts twice for a moment. */
+static unsigned jobs_settled(struct scheduler *sched, unsigned n)
+{
+	struct timespec nap = {0, 10 * 1000000L};
+	for (int i = 0; i < 1000 && scheduler_jobs(sched) != n; i++)
+		nanosleep(&nap, NULL);
+	return scheduler_jobs(sched);
+}
+
+/* The active node could not read or make the identity (storage out of
+ * reach): it tries again, backing off, and has it once storage answers,
+ * without another takeover. */
+static void t_identity_retried_while_active(void **state)
+{
+	(void)state;
+	struct core_fixture fx;
+	core_fixture_start(&fx, NULL, 3600, 86400);
+	struct scheduler *sched = background_scheduler(mount_table_background(core_mounts(fx.core)));
+	scheduler_set_submit(sched, run_now, NULL);
+	real_ops = fx.phys->ops;
+	struct storage_ops flaky = *real_ops;
+	flaky.get = flaky_get;
+	flaky.put = flaky_put;
+	fx.phys->ops = &flaky;
+
+	unsigned base = scheduler_jobs(sched); /* the mounts' own */
+	atomic_store(&down, true);
+	cluster_id_became_active(NULL, fx.core);
+	assert_null(cluster_id_get(fx.core));
+	assert_int_equal(scheduler_jobs(sched), base + 1); /* the retry */
+	struct timespec nap = {0, 400 * 1000000L};
+	nanosleep(&nap, NULL); /* a retry fails meanwhile: another one waits */
+	assert_null(cluster_id_get(fx.core));
+	assert_int_equal(jobs_settled(sched, base + 1), base + 1);
+	/* a second failed takeover schedules no second chain */
+	cluster_id_became_active(NULL, fx.core);
+	assert_int_equal(jobs_settled(sched, base + 1), base + 1);
+
+	atomic_store(&down, false);
+	struct cluster_id *id = NULL;
+	for (int i = 0; i < 100 && !(id = cluster_id_get(fx.core)); i++)
+		nanosleep(&nap, NULL);
+	assert_non_null(id);
+	assert_int_equal(jobs_settled(sched, base), base); /* done: no more tries */
+	unsigned char *raw = NULL;
+	size_t raw_len = 0;
+	assert_int_equal(storage_get(core_storage(fx.core), CLUSTER_ID_PATH, &raw, &raw_len), 0);
+	struct cluster_id *stored = NULL;
+	assert_int_equal(cluster_id_parse(raw, raw_len, &stored), 0);
+	assert_true(cluster_id_matches(stored, id->cert));
+	free(raw);
+	cluster_id_put(stored);
+	cluster_id_put(id);
+	fx.phys->ops = real_ops;
+	core_fixture_stop(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +353,7 @@ int main(void)
 	    cmocka_unit_test(t_hop_headers),
 	    cmocka_unit_test(t_identity_stored_form),
 	    cmocka_unit_test(t_identity_in_storage_and_pinned_tls),
+	    cmocka_unit_test(t_identity_retried_while_active),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

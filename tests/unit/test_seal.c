@@ -355,6 +355,62 @@ static void test_where_requests_run(void **state)
 	buf_release(&err);
 }
 
+/* A read an HA standby serves itself (standby_read, as the listener marks
+ * it) with a token that has a use limit: sent back unserved for the
+ * active node (send_to_active), nothing spent by the lookup; a token
+ * without a limit is served. */
+static int standby_read(struct core *core, const char *token, bool *to_active)
+{
+	struct request req;
+	struct response resp;
+	struct route_match m;
+	const char *path = "/v1/auth/token/lookup-self";
+	request_init(&req);
+	response_init(&resp);
+	req.core = core;
+	req.client_token = strdup(token);
+	int r = http_build_request(&req, "GET", 3, path, strlen(path), NULL, 0, NULL, 0, &resp);
+	if (r == 0) {
+		router_match(&req, &m);
+		req.standby_read = true;
+		r = router_dispatch(&req, &m, &resp);
+	}
+	*to_active = req.send_to_active;
+	if (req.send_to_active)
+		assert_null(req.token); /* nothing kept of the lookup */
+	request_release(&req);
+	response_release(&resp);
+	return r;
+}
+
+static void test_standby_read_sends_limited_tokens_on(void **state)
+{
+	struct fixture *f = *state;
+	struct core_init_result res;
+	struct seal_status st;
+	struct buf err;
+	json_t *b = NULL;
+	bool to_active = true;
+	buf_init(&err, 1024);
+	assert_int_equal(core_initialize(f->core, 1, 1, "my-root", &res, &err), 0);
+	assert_int_equal(core_unseal(f->core, res.keys[0], res.key_len, &st, &err), 0);
+	assert_int_equal(call(f->core, "POST", "/v1/auth/token/create", "my-root",
+	                      "{\"policies\": [\"default\"], \"num_uses\": 2}", &b),
+	                 200);
+	char *limited = strdup(json_string_value(json_object_get(json_object_get(b, "auth"), "client_token")));
+	json_decref(b);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(standby_read(f->core, limited, &to_active), TROVE_ERR_WOULD_BLOCK);
+		assert_true(to_active);
+	}
+	assert_int_equal(uses_left(f->core, limited), 2);
+	assert_int_equal(standby_read(f->core, "my-root", &to_active), 0);
+	assert_false(to_active);
+	free(limited);
+	core_init_result_release(&res);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +418,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_root_token_hashed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sys_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_where_requests_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_standby_read_sends_limited_tokens_on, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
