@@ -31,6 +31,26 @@
 
 #include "banned.h"
 
+/* malloc_trim, on glibc's heap when it is the one in use. Under a
+ * sanitizer the allocator is the sanitizer's: glibc's heap is never set
+ * up, and malloc_trim would set it up from whichever thread calls first.
+ * Several informers relisting at once then each attach to its main arena
+ * while it counts one, and glibc aborts as the second of them exits. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
+#define TROVE_SANITIZED_HEAP 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TROVE_SANITIZED_HEAP 1
+#endif
+static void heap_trim(void)
+{
+#ifndef TROVE_SANITIZED_HEAP
+	(void)malloc_trim(0);
+#endif
+}
+
 #define LIST_LIMIT 500
 #define WATCH_MIN_S 300 /* server-side timeoutSeconds: 300 to 599 */
 #define WATCH_GRACE_MS 30000L /* the client's read deadline past it */
@@ -451,7 +471,7 @@ static int relist(struct kube_informer *inf)
 	listing_release(&l);
 	/* A list's pages and trees were freed in the middle of the heap,
 	 * where glibc keeps them: give them back (docs/performance.md). */
-	(void)malloc_trim(0);
+	heap_trim();
 	/* Synced once the first list's objects were all handed over, as
 	 * client-go's HasSynced: a caller waiting for it has them queued. */
 	pthread_mutex_lock(&inf->mu);
