@@ -15,27 +15,10 @@
 #include "api/http_response.h"
 #include "api/retry.h"
 #include "err.h"
+#include "picohttp.h"
 #include "secure.h"
 
 #include "banned.h"
-
-/* picohttpparser, as compiled into libh2o (Debian ships the symbols but
- * not the header). The declarations follow its header. */
-struct phr_header {
-	const char *name;
-	size_t name_len;
-	const char *value;
-	size_t value_len;
-};
-struct phr_chunked_decoder {
-	size_t bytes_left_in_chunk;
-	char consume_trailer;
-	char hex_count_;
-	char state_;
-};
-int phr_parse_response(const char *buf, size_t len, int *minor_version, int *status, const char **msg,
-                       size_t *msg_len, struct phr_header *headers, size_t *num_headers, size_t last_len);
-ssize_t phr_decode_chunked(struct phr_chunked_decoder *decoder, char *buf, size_t *bufsz);
 
 #define CHUNK_SCRATCH 4096
 /* Chunk sizes, extensions and trailers may add this much to the body's

@@ -4,20 +4,9 @@
 #include <strings.h>
 
 #include "body_buffer.h"
+#include "picohttp.h"
 
 #include "banned.h"
-
-/* picohttpparser, as compiled into libh2o (Debian ships the symbols but
- * not the header): the parser h2o reads these very bytes with. */
-struct phr_header {
-	const char *name;
-	size_t name_len;
-	const char *value;
-	size_t value_len;
-};
-int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
-                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
-                      size_t last_len);
 
 /* h2o's own limit (H2O_MAX_HEADERS): a head with more is refused by h2o. */
 #define HEADERS_MAX 100
