@@ -26,6 +26,7 @@ from trove_harness import (
     Server,
     free_port,
     hcl_config,
+    stop_all,
 )
 
 TEST_TIME_LIMIT = 120  # seconds per test, enforced with SIGALRM
@@ -79,14 +80,7 @@ def procs():
     """Registry of started processes; stops them all and fails on problems."""
     started = []
     yield started
-    problems = []
-    for p in started:
-        try:
-            p.stop()
-        finally:
-            problems += p.problems
-    if problems:
-        pytest.fail("server problems:\n" + "\n".join(problems), pytrace=False)
+    stop_all(started)
 
 
 class DevServer(Server):

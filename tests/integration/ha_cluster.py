@@ -24,10 +24,8 @@ TROVE_HA_RETRY_MS=150) so that takeovers are quick."""
 import contextlib
 import time
 
-import pytest
-
 from test_ha import Cluster
-from trove_harness import TROVE_BIN, Server, TroveProcess, free_port, sanitizer_env
+from trove_harness import TROVE_BIN, Server, TroveProcess, free_port, sanitizer_env, stop_all
 
 
 def start_node(directory, config, i, env, started):
@@ -78,11 +76,4 @@ def ha_cluster(directory, config, count=3, setup=None):
             c.nodes.append(s)
         yield c
     finally:
-        problems = []
-        for p in started:
-            try:
-                p.stop()
-            finally:
-                problems += p.problems
-        if problems:
-            pytest.fail("server problems:\n" + "\n".join(problems), pytrace=False)
+        stop_all(started)

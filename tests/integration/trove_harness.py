@@ -219,6 +219,21 @@ class TroveProcess:
             return ""
 
 
+def stop_all(started):
+    """Stops every process in started; then fails the test naming the
+    problems any of them showed (sanitizer findings, a bad exit)."""
+    import pytest
+
+    problems = []
+    for p in started:
+        try:
+            p.stop()
+        finally:
+            problems += p.problems
+    if problems:
+        pytest.fail("server problems:\n" + "\n".join(problems), pytrace=False)
+
+
 class Server:
     """What a test talks to: base URL, TLS settings and HTTP helpers."""
 
