@@ -113,21 +113,6 @@ size_t tfmt_float(double d, char *out, size_t cap)
 	return n;
 }
 
-size_t tfmt_rune(const unsigned char *s, size_t n, uint32_t *rune)
-{
-	size_t k = n ? utf8_seq_len(s, n) : 0;
-	*rune = 0xfffd;
-	if (k == 1)
-		*rune = s[0];
-	else if (k == 2)
-		*rune = ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu);
-	else if (k == 3)
-		*rune = ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
-	else if (k == 4)
-		*rune = ((s[0] & 0x07u) << 18) | ((s[1] & 0x3fu) << 12) | ((s[2] & 0x3fu) << 6) | (s[3] & 0x3fu);
-	return k;
-}
-
 /* strconv.IsPrint for a rune past ASCII, for the ranges text meets: the
  * C1 controls, the spaces other than ' ', the format characters and
  * private use are not printable. */
@@ -152,7 +137,7 @@ static int quote(struct buf *b, const char *s, size_t n, bool ascii)
 	for (size_t i = 0; i < n && !r;) {
 		unsigned char c = (unsigned char)s[i];
 		uint32_t rune;
-		size_t k = tfmt_rune((const unsigned char *)s + i, n - i, &rune);
+		size_t k = utf8_decode((const unsigned char *)s + i, n - i, &rune);
 		if (k == 0) {
 			r = buf_printf(b, "\\x%02x", c);
 			i++;
@@ -562,7 +547,7 @@ static bool can_backquote(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		uint32_t r;
-		size_t k = tfmt_rune((const unsigned char *)s + i, n - i, &r);
+		size_t k = utf8_decode((const unsigned char *)s + i, n - i, &r);
 		if (k == 0 || r == '`' || r == 0xfeff || (r < 0x20 && r != '\t') || r == 0x7f)
 			return false;
 		i += k;
@@ -895,7 +880,7 @@ int tfmt_sprintf(struct buf *b, const char *f, size_t n, json_t **argv, size_t a
 			break;
 		}
 		uint32_t verb;
-		size_t k = tfmt_rune((const unsigned char *)f + i, n - i, &verb);
+		size_t k = utf8_decode((const unsigned char *)f + i, n - i, &verb);
 		if (k == 0)
 			k = 1;
 		i += k;

@@ -2,187 +2,49 @@
  * regexMatch, regexFind, regexFindAll, regexReplaceAll(Literal),
  * regexSplit, regexQuoteMeta and their must forms.
  *
- * Go's are RE2; these are POSIX extended expressions (the C library's),
- * with RE2's common escapes translated: \d \D, and \n \t \r \f \v; \w \W
- * \s \S \b \B are the C library's own; inside brackets \d \w \s and the
- * character escapes stand for their characters; a leading (?i) ignores
- * case. Differences that remain (docs/operator.md): POSIX picks the
- * leftmost-longest match where RE2 picks the leftmost-first, and there are
- * no lazy repetitions, named groups or other (?flags). Backreferences (not
- * RE2) are refused, and so are counted repetitions multiplying past
- * REPEAT_MAX, so that no expression is slow or huge. */
-#include <regex.h>
+ * Go's expressions, matched as Go matches them (lib/rx.h): the same
+ * syntax, the leftmost-first match, named groups in replacements. The
+ * search's work counts toward the template's bound. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/tmpl_int.h"
+#include "encoding.h"
 #include "err.h"
+#include "rx.h"
 #include "banned.h"
 
-#define PATTERN_MAX 4096
-#define REPEAT_MAX 10000
-#define GROUPS_MAX 10
-
+/* A compiled expression and room for its groups' positions. */
 struct re {
-	regex_t rx;
-	size_t plen;
+	struct rx *rx;
+	size_t pairs;
+	long *m; /* 2 * pairs */
 };
 
-/* RE2 text to POSIX ERE in b; a static reason when it cannot be. */
-static const char *translate(const char *p, size_t n, struct buf *b, bool *icase)
+static void re_release(struct re *re)
 {
-	bool in_br = false;
-	uint64_t product = 1;
-	*icase = false;
-	if (n >= 4 && memcmp(p, "(?i)", 4) == 0)
-		p += 4, n -= 4, *icase = true;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (c == '\0')
-			return "a NUL byte";
-		if (in_br) {
-			if (c == ']' &&
-			    !(i > 0 && (p[i - 1] == '[' || (p[i - 1] == '^' && i > 1 && p[i - 2] == '['))))
-				in_br = false;
-			if (c == '\\' && i + 1 < n) {
-				const char *cls = NULL;
-				switch (p[++i]) {
-				case 'd':
-					cls = "0-9";
-					break;
-				case 'w':
-					cls = "0-9A-Za-z_";
-					break;
-				case 's':
-					cls = "\t\n\f\r ";
-					break;
-				case 'n':
-					cls = "\n";
-					break;
-				case 't':
-					cls = "\t";
-					break;
-				case 'r':
-					cls = "\r";
-					break;
-				case 'f':
-					cls = "\f";
-					break;
-				case 'v':
-					cls = "\v";
-					break;
-				default:
-					if ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z'))
-						return "an escape Trove's expressions do not have inside "
-						       "brackets";
-					if (p[i] == ']' || p[i] == '-' ||
-					    p[i] == '^') /* POSIX has no escapes there */
-						return "an escaped ], - or ^ inside brackets (put ] first, - "
-						       "last, ^ not first)";
-					(void)buf_append_byte(b, p[i]);
-					continue;
-				}
-				(void)buf_append_str(b, cls);
-				continue;
-			}
-			(void)buf_append_byte(b, c);
-			continue;
-		}
-		if (c == '[') {
-			in_br = true;
-			(void)buf_append_byte(b, c);
-			continue;
-		}
-		if (c == '{') { /* counted repetition: bounded, as RE2's */
-			char *end = NULL;
-			unsigned long lo = strtoul(p + i + 1, &end, 10), hi = lo;
-			if (end && *end == ',' && end[1] >= '0' && end[1] <= '9')
-				hi = strtoul(end + 1, &end, 10);
-			if (lo > 1000 || hi > 1000)
-				return "a repetition count over 1000";
-			product *= hi ? hi : 1;
-			if (product > REPEAT_MAX)
-				return "counted repetitions multiplying past 10000";
-		}
-		if (c == '\\' && i + 1 < n) {
-			char d = p[++i];
-			const char *t = NULL;
-			switch (d) {
-			case 'd':
-				t = "[0-9]";
-				break;
-			case 'D':
-				t = "[^0-9]";
-				break;
-			case 'n':
-				t = "\n";
-				break;
-			case 't':
-				t = "\t";
-				break;
-			case 'r':
-				t = "\r";
-				break;
-			case 'f':
-				t = "\f";
-				break;
-			case 'v':
-				t = "\v";
-				break;
-			default:
-				if (d >= '1' && d <= '9')
-					return "a backreference (RE2 has none)";
-				if (((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z')) &&
-				    !strchr("wWsSbB", d))
-					return "an escape Trove's expressions do not have (\\A, \\z, \\x, "
-					       "\\p...)";
-				(void)buf_append_byte(b, '\\');
-				(void)buf_append_byte(b, d);
-				continue;
-			}
-			(void)buf_append_str(b, t);
-			continue;
-		}
-		(void)buf_append_byte(b, c);
-	}
-	return NULL;
+	rx_free(re->rx);
+	free(re->m);
 }
 
 /* Compiles argv[0]: 0; a failure (its type, too much work); or 1 with
- * why[cap] saying why it is not an expression, nothing recorded. */
+ * why[cap] saying why it is not an expression, nothing to release. */
 static int compile_quiet(struct texec *e, struct tpos pos, const char *fn, json_t **argv, struct re *re,
                          char *why, size_t cap)
 {
 	const char *p;
 	size_t n;
-	struct buf b;
-	bool icase;
 	int r = tsprig_str_arg(e, pos, fn, argv, 0, &p, &n);
 	if (!r)
 		r = texec_work(e, pos, n);
 	if (r)
 		return r;
-	if (n > PATTERN_MAX) {
-		snprintf(why, cap, "over %d bytes", PATTERN_MAX);
+	if (rx_compile(p, n, &re->rx, why, cap) != 0)
 		return 1;
-	}
-	buf_init(&b, 8 * PATTERN_MAX + 64);
-	const char *bad = translate(p, n, &b, &icase);
-	if (bad) {
-		snprintf(why, cap, "%s", bad);
-		r = 1;
-	} else {
-		(void)buf_append_byte(&b, '\0');
-		int rc = regcomp(&re->rx, b.data, REG_EXTENDED | (icase ? REG_ICASE : 0));
-		if (rc != 0) {
-			regerror(rc, NULL, why, cap);
-			r = 1;
-		}
-	}
-	buf_release(&b);
-	re->plen = n;
-	return r;
+	re->pairs = rx_groups(re->rx) + 1;
+	re->m = xcalloc(2 * re->pairs, sizeof(long));
+	return 0;
 }
 
 /* compile_quiet, with a failure naming fn for a bad expression. */
@@ -199,25 +61,22 @@ static int compile(struct texec *e, struct tpos pos, const char *fn, json_t **ar
 	return r;
 }
 
-/* The first match in s[from..n): 0 with m (m[0] the whole match, -1 for an
- * unmatched group), 1 when there is none. */
-static int find(struct texec *e, struct tpos pos, struct re *re, const char *s, size_t n, size_t from,
-                regmatch_t m[GROUPS_MAX])
+/* The first match in s[from..n): 0 with re->m (pair 0 the whole match,
+ * -1 for a group that took no part), 1 when there is none. */
+static int find(struct texec *e, struct tpos pos, struct re *re, const char *s, size_t n, size_t from)
 {
-	int r = texec_work(e, pos, (uint64_t)(n - from + 1) * (1 + re->plen / 16));
+	uint64_t left = e->work < e->work_max ? e->work_max - e->work : 0, before = left;
+	int found = rx_find(re->rx, s, n, from, re->m, re->pairs, &left);
+	int r = texec_work(e, pos, before - left + (found < 0 ? 1 : 0));
 	if (r)
 		return r;
-	m[0].rm_so = (regoff_t)from;
-	m[0].rm_eo = (regoff_t)n;
-	if (regexec(&re->rx, s, GROUPS_MAX, m, REG_STARTEND | (from > 0 ? REG_NOTBOL : 0)) != 0)
-		return 1;
-	return 0;
+	return found == 1 ? 0 : 1;
 }
 
 static size_t rune_len(const char *s, size_t n, size_t i)
 {
 	uint32_t c;
-	size_t k = i < n ? tfmt_rune((const unsigned char *)s + i, n - i, &c) : 1;
+	size_t k = i < n ? utf8_decode((const unsigned char *)s + i, n - i, &c) : 1;
 	return k ? k : 1;
 }
 
@@ -225,22 +84,21 @@ static size_t rune_len(const char *s, size_t n, size_t i)
  * one right after a match skipped. Calls each(ctx, m) per match; stops
  * after limit (< 0: none). */
 static int each_match(struct texec *e, struct tpos pos, struct re *re, const char *s, size_t n, int64_t limit,
-                      int (*each)(void *ctx, const regmatch_t *m), void *ctx)
+                      int (*each)(void *ctx, const struct re *re), void *ctx)
 {
 	size_t from = 0;
 	int64_t count = 0;
 	long prev_end = -1;
-	regmatch_t m[GROUPS_MAX];
 	while (from <= n && (limit < 0 || count < limit)) {
-		int r = find(e, pos, re, s, n, from, m);
+		int r = find(e, pos, re, s, n, from);
 		if (r < 0)
 			return r;
 		if (r)
 			break;
-		size_t a = (size_t)m[0].rm_so, z = (size_t)m[0].rm_eo;
+		size_t a = (size_t)re->m[0], z = (size_t)re->m[1];
 		bool skip = z == a && (long)a == prev_end;
 		if (!skip) {
-			if ((r = each(ctx, m)) != 0)
+			if ((r = each(ctx, re)) != 0)
 				return r;
 			count++;
 		}
@@ -258,10 +116,9 @@ static int str_at(struct texec *e, struct tpos pos, const char *fn, json_t **arg
 
 static int match(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool must, json_t **out)
 {
-	struct re re;
+	struct re re = {0};
 	const char *s;
 	size_t n;
-	regmatch_t m[GROUPS_MAX];
 	char why[256];
 	int r = str_at(e, pos, fn, argv, 1, &s, &n);
 	if (r)
@@ -272,8 +129,8 @@ static int match(struct texec *e, struct tpos pos, const char *fn, json_t **argv
 			*out = json_false();
 		return r == 1 ? 0 : r;
 	}
-	r = find(e, pos, &re, s, n, 0, m);
-	regfree(&re.rx);
+	r = find(e, pos, &re, s, n, 0);
+	re_release(&re);
 	if (r < 0)
 		return r;
 	*out = json_boolean(r == 0);
@@ -297,10 +154,10 @@ struct collect {
 	json_t *list;
 };
 
-static int add_match(void *ctx, const regmatch_t *m)
+static int add_match(void *ctx, const struct re *re)
 {
 	struct collect *c = ctx;
-	json_array_append_new(c->list, tval_str(c->s + m[0].rm_so, (size_t)(m[0].rm_eo - m[0].rm_so)));
+	json_array_append_new(c->list, tval_str(c->s + re->m[0], (size_t)(re->m[1] - re->m[0])));
 	return 0;
 }
 
@@ -308,7 +165,7 @@ static int add_match(void *ctx, const regmatch_t *m)
  * matches (n < 0: all). */
 static int find_all(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool all, json_t **out)
 {
-	struct re re;
+	struct re re = {0};
 	const char *s;
 	size_t n;
 	int64_t limit = 1;
@@ -321,7 +178,7 @@ static int find_all(struct texec *e, struct tpos pos, const char *fn, json_t **a
 		return r;
 	struct collect c = {s, json_array()};
 	r = limit == 0 ? 0 : each_match(e, pos, &re, s, n, limit, add_match, &c);
-	regfree(&re.rx);
+	re_release(&re);
 	if (r) {
 		json_decref(c.list);
 		return r;
@@ -371,9 +228,18 @@ static bool name_byte(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Go's Regexp.Expand of repl for match m: $1, ${1}, $$; a name that is
- * not a group number (no named groups here) expands to nothing. */
-static int expand(struct replace *x, const regmatch_t *m)
+/* Group g's text when it took part. */
+static int put_group(struct replace *x, const struct re *re, size_t g)
+{
+	if (g >= re->pairs || re->m[2 * g] < 0)
+		return 0;
+	return buf_append(x->b, x->s + re->m[2 * g], (size_t)(re->m[2 * g + 1] - re->m[2 * g]));
+}
+
+/* Go's Regexp.Expand of repl for the match in re: $1, ${1}, $name,
+ * ${name}, $$; a group that is not there, or took no part, expands to
+ * nothing (a name: its first group that took part). */
+static int expand(struct replace *x, const struct re *re)
 {
 	struct buf *b = x->b;
 	int r = 0;
@@ -401,24 +267,34 @@ static int expand(struct replace *x, const regmatch_t *m)
 		bool num = true;
 		for (size_t k = a; k < z; k++) {
 			num = num && x->repl[k] >= '0' && x->repl[k] <= '9';
-			if (num && g < 1000)
+			if (num && g < 100000)
 				g = g * 10 + (size_t)(x->repl[k] - '0');
 		}
-		if (num && g < GROUPS_MAX && m[g].rm_so >= 0)
-			r = buf_append(b, x->s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+		if (num) {
+			r = put_group(x, re, g);
+		} else {
+			for (size_t k = 1; k < re->pairs; k++) {
+				const char *name = rx_group_name(re->rx, k);
+				if (name && strlen(name) == z - a && memcmp(name, x->repl + a, z - a) == 0 &&
+				    re->m[2 * k] >= 0) {
+					r = put_group(x, re, k);
+					break;
+				}
+			}
+		}
 		i = braced ? z : z - 1;
 	}
 	return r;
 }
 
-static int add_replacement(void *ctx, const regmatch_t *m)
+static int add_replacement(void *ctx, const struct re *re)
 {
 	struct replace *x = ctx;
-	size_t a = (size_t)m[0].rm_so;
+	size_t a = (size_t)re->m[0];
 	int r = buf_append(x->b, x->s + x->last_end, a - x->last_end);
 	if (!r)
-		r = x->literal ? buf_append(x->b, x->repl, x->rn) : expand(x, m);
-	x->last_end = (size_t)m[0].rm_eo;
+		r = x->literal ? buf_append(x->b, x->repl, x->rn) : expand(x, re);
+	x->last_end = (size_t)re->m[1];
 	return r ? TROVE_ERR_TOO_LARGE : 0;
 }
 
@@ -426,7 +302,7 @@ static int add_replacement(void *ctx, const regmatch_t *m)
 static int replace_all(struct texec *e, struct tpos pos, const char *fn, json_t **argv, bool literal,
                        json_t **out)
 {
-	struct re re;
+	struct re re = {0};
 	struct buf b;
 	struct replace x = {.literal = literal, .b = &b};
 	int r = str_at(e, pos, fn, argv, 1, &x.s, &x.n);
@@ -438,7 +314,7 @@ static int replace_all(struct texec *e, struct tpos pos, const char *fn, json_t 
 		return r;
 	buf_init_secret(&b, TMPL_OUT_MAX);
 	r = each_match(e, pos, &re, x.s, x.n, -1, add_replacement, &x);
-	regfree(&re.rx);
+	re_release(&re);
 	if (!r)
 		r = buf_append(&b, x.s + x.last_end, x.n - x.last_end);
 	if (!r)
@@ -484,22 +360,23 @@ struct split {
 	int64_t limit;
 };
 
-static int add_piece(void *ctx, const regmatch_t *m)
+static int add_piece(void *ctx, const struct re *re)
 {
 	struct split *x = ctx;
+	const long *m = re->m;
 	if (x->limit > 0 && (int64_t)json_array_size(x->list) == x->limit - 1)
 		return 0;
-	x->end = (size_t)m[0].rm_so;
-	if (m[0].rm_eo != 0)
+	x->end = (size_t)m[0];
+	if (m[1] != 0)
 		json_array_append_new(x->list, tval_str(x->s + x->beg, x->end - x->beg));
-	x->beg = (size_t)m[0].rm_eo;
+	x->beg = (size_t)m[1];
 	return 0;
 }
 
 /* regexSplit re s n: Go's Regexp.Split. */
 static int split(struct texec *e, struct tpos pos, const char *fn, json_t **argv, json_t **out)
 {
-	struct re re;
+	struct re re = {0};
 	const char *s;
 	size_t n;
 	int64_t limit;
@@ -518,7 +395,7 @@ static int split(struct texec *e, struct tpos pos, const char *fn, json_t **argv
 		if (!r && x.end != n)
 			json_array_append_new(x.list, tval_str(s + x.beg, n - x.beg));
 	}
-	regfree(&re.rx);
+	re_release(&re);
 	if (r) {
 		json_decref(x.list);
 		return r;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/tmpl_int.h"
+#include "encoding.h"
 #include "err.h"
 #include "banned.h"
 
@@ -38,7 +39,7 @@ static bool is_uspace(uint32_t c)
 /* The rune at s[i] (n bytes in all): its length (at least 1) and *c. */
 static size_t rune_at(const char *s, size_t n, size_t i, uint32_t *c)
 {
-	size_t k = tfmt_rune((const unsigned char *)s + i, n - i, c);
+	size_t k = utf8_decode((const unsigned char *)s + i, n - i, c);
 	return k ? k : 1;
 }
 
@@ -48,7 +49,7 @@ static size_t rune_before(const char *s, size_t n, uint32_t *c)
 	size_t start = n - 1;
 	while (start > 0 && n - start < 4 && ((unsigned char)s[start] & 0xc0) == 0x80)
 		start--;
-	size_t k = tfmt_rune((const unsigned char *)s + start, n - start, c);
+	size_t k = utf8_decode((const unsigned char *)s + start, n - start, c);
 	if (k != n - start) { /* not one whole sequence: a lone byte */
 		*c = 0xFFFD;
 		return 1;

@@ -345,9 +345,6 @@ size_t tfmt_float(double d, char *out, size_t cap);
 int tfmt_shortest(double d, char digits[32], int *exp10);
 /* Those digits written out without an exponent ("0.00012", "1500"). */
 int tfmt_fixed(struct buf *b, const char *digits, int nd, int exp10);
-/* The UTF-8 sequence at s (n > 0 bytes left): its length and *rune, or 0
- * (and U+FFFD) when it is not a valid one. */
-size_t tfmt_rune(const unsigned char *s, size_t n, uint32_t *rune);
 /* r as UTF-8 (U+FFFD for a surrogate or past U+10FFFF). */
 void tfmt_put_rune(struct buf *b, uint32_t r);
 /* strconv.Quote of s into b. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/tmpl_int.h"
+#include "encoding.h"
 #include "err.h"
 #include "banned.h"
 
@@ -47,7 +48,7 @@ static int str(struct buf *b, const char *s, size_t n, bool html)
 		}
 		/* a UTF-8 sequence, or U+FFFD for a byte that starts none */
 		uint32_t rune;
-		size_t want = tfmt_rune((const unsigned char *)s + i, n - i, &rune);
+		size_t want = utf8_decode((const unsigned char *)s + i, n - i, &rune);
 		if (want == 0) {
 			r = buf_append(b, s + start, i - start);
 			if (!r)

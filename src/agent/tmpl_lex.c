@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/tmpl_int.h"
+#include "encoding.h"
 #include "buf.h"
 #include "strconv.h"
 #include "banned.h"
@@ -57,7 +58,7 @@ static size_t word_char(const struct tlexer *l)
 	if (c < 0x80)
 		return is_alnum(c) ? 1 : 0;
 	uint32_t r;
-	return tfmt_rune((const unsigned char *)l->text + l->pos, l->len - l->pos, &r);
+	return utf8_decode((const unsigned char *)l->text + l->pos, l->len - l->pos, &r);
 }
 
 static bool has(const struct tlexer *l, size_t at, const char *s, size_t n)
@@ -374,7 +375,7 @@ static void lex_quoted(struct tlexer *l, struct ttoken *t, char q)
 			adv(l, used);
 		} else {
 			uint32_t r32;
-			size_t n = tfmt_rune((const unsigned char *)l->text + l->pos, l->len - l->pos, &r32);
+			size_t n = utf8_decode((const unsigned char *)l->text + l->pos, l->len - l->pos, &r32);
 			if (n == 0) { /* a byte that starts no UTF-8 sequence reads as U+FFFD, as in Go */
 				tfmt_put_rune(&b, 0xfffd);
 				adv(l, 1);

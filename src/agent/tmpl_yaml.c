@@ -228,7 +228,7 @@ static void write_double(struct ye *y, const unsigned char *v, size_t n, bool al
 		bool bom = i + 2 < n && v[i] == 0xef && v[i + 1] == 0xbb && v[i + 2] == 0xbf;
 		if (!is_printable(v, n, i) || bom || is_break(v, n, i) || v[i] == '"' || v[i] == '\\') {
 			uint32_t r;
-			size_t w = tfmt_rune(v + i, n - i, &r);
+			size_t w = utf8_decode(v + i, n - i, &r);
 			if (w == 0) {
 				w = 1;
 				r = v[i];
@@ -504,11 +504,11 @@ static int key_cmp(const void *pa, const void *pb)
 	uint32_t ar[1024], br[1024];
 	size_t an = 0, bn = 0, la = strlen((const char *)a), lb = strlen((const char *)b);
 	for (size_t i = 0; i < la && an < 1024;) {
-		size_t w = tfmt_rune(a + i, la - i, &ar[an++]);
+		size_t w = utf8_decode(a + i, la - i, &ar[an++]);
 		i += w ? w : 1;
 	}
 	for (size_t i = 0; i < lb && bn < 1024;) {
-		size_t w = tfmt_rune(b + i, lb - i, &br[bn++]);
+		size_t w = utf8_decode(b + i, lb - i, &br[bn++]);
 		i += w ? w : 1;
 	}
 	for (size_t i = 0; i < an && i < bn; i++) {
@@ -633,7 +633,7 @@ static int node(struct ye *y, const json_t *v, bool mapping_ctx, bool simple_key
 		bool valid = true;
 		for (size_t i = 0; i < n && valid;) {
 			uint32_t r;
-			size_t w = tfmt_rune((const unsigned char *)s + i, n - i, &r);
+			size_t w = utf8_decode((const unsigned char *)s + i, n - i, &r);
 			valid = w > 0;
 			i += w;
 		}

@@ -211,3 +211,18 @@ int base64url_decode(const char *in, size_t n, unsigned char **out, size_t *out_
 	}
 	return r;
 }
+
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *rune)
+{
+	size_t k = n ? utf8_seq_len(s, n) : 0;
+	*rune = 0xfffd;
+	if (k == 1)
+		*rune = s[0];
+	else if (k == 2)
+		*rune = ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu);
+	else if (k == 3)
+		*rune = ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
+	else if (k == 4)
+		*rune = ((s[0] & 0x07u) << 18) | ((s[1] & 0x3fu) << 12) | ((s[2] & 0x3fu) << 6) | (s[3] & 0x3fu);
+	return k;
+}

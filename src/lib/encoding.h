@@ -39,4 +39,9 @@ int base64url_decode(const char *in, size_t n, unsigned char **out, size_t *out_
  * are not). */
 size_t utf8_seq_len(const unsigned char *p, size_t n);
 
+/* The rune of the UTF-8 sequence at s (n bytes left) and its length; an
+ * invalid sequence (or n == 0) is U+FFFD with length 0, for the caller to
+ * step one byte as Go does. */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *rune);
+
 #endif

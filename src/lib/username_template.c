@@ -28,6 +28,7 @@
 #include "err.h"
 #include "rand.h"
 
+#include "strconv.h"
 #include "banned.h"
 
 #define MAX_DEPTH 8
@@ -602,17 +603,6 @@ static int parse_number(struct tp *t, struct val *out)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One code point as UTF-8 into b (at most 4 bytes). */
 static size_t utf8_put(uint32_t cp, char *b)
 {
@@ -671,7 +661,7 @@ static int parse_escape(struct tp *t, struct val *out)
 	} else
 		return fail(t, at, "unknown escape sequence \\%c", c);
 	for (size_t k = 0; k < digits; k++) {
-		int h = t->pos < t->n ? hexval(t->s[t->pos]) : -1;
+		int h = t->pos < t->n ? strconv_hex_digit(t->s[t->pos]) : -1;
 		if (h < 0)
 			return fail(t, at, "bad \\%c escape (%zu hex digits are needed)", c, digits);
 		cp = cp * 16 + (uint32_t)h;

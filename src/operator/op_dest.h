@@ -13,7 +13,6 @@
 #ifndef TROVE_OPERATOR_OP_DEST_H
 #define TROVE_OPERATOR_OP_DEST_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,6 +25,7 @@
 #define OP_OWNER_UID_LABEL "secrets.hashicorp.com/vso-ownerRefUID"
 
 struct tmpl;
+struct rx;
 
 /* spec.destination.transformation, parsed. */
 struct op_transform {
@@ -33,7 +33,7 @@ struct op_transform {
 	char **keys;          /* the data key each template renders */
 	struct tmpl **tmpls;  /* parsed */
 	size_t nincludes, nexcludes;
-	regex_t *includes, *excludes; /* POSIX extended, unanchored as Go's */
+	struct rx **includes, **excludes; /* Go's expressions (lib/rx.h), unanchored */
 	bool exclude_raw;
 };
 

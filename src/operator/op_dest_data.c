@@ -11,6 +11,7 @@
 #include "hmac.h"
 #include "operator/op_dest.h"
 #include "operator/op_sync.h"
+#include "rx.h"
 #include "secure.h"
 
 #include "banned.h"
@@ -78,7 +79,7 @@ static int fail(char **err, const char *msg, const char *what)
 	return TROVE_ERR_INVALID;
 }
 
-static int compile_list(const json_t *list, const char *field, regex_t **out, size_t *n, char **err)
+static int compile_list(const json_t *list, const char *field, struct rx ***out, size_t *n, char **err)
 {
 	const json_t *v;
 	size_t i;
@@ -88,10 +89,19 @@ static int compile_list(const json_t *list, const char *field, regex_t **out, si
 		return 0;
 	if (!json_is_array(list))
 		return fail(err, field, ": want a list of regular expressions");
-	*out = xcalloc(json_array_size(list) + 1, sizeof(regex_t));
+	*out = xcalloc(json_array_size(list) + 1, sizeof(struct rx *));
 	json_array_foreach (list, i, v) {
-		if (!json_is_string(v) || regcomp(&(*out)[i], json_string_value(v), REG_EXTENDED | REG_NOSUB) != 0)
-			return fail(err, field, ": an entry is not a regular expression");
+		char why[128];
+		struct buf b;
+
+		if (!json_is_string(v))
+			return fail(err, field, ": an entry is not a string");
+		if (rx_compile(json_string_value(v), json_string_length(v), &(*out)[i], why, sizeof(why)) != 0) {
+			buf_init(&b, 512);
+			(void)buf_printf(&b, "%s[%zu]: error parsing regexp: %s", field, i, why);
+			*err = buf_take(&b);
+			return TROVE_ERR_INVALID;
+		}
 		(*n)++;
 	}
 	return 0;
@@ -162,32 +172,35 @@ void op_transform_release(struct op_transform *t)
 	free(t->keys);
 	free(t->tmpls);
 	for (i = 0; i < t->nincludes; i++)
-		regfree(&t->includes[i]);
+		rx_free(t->includes[i]);
 	for (i = 0; i < t->nexcludes; i++)
-		regfree(&t->excludes[i]);
+		rx_free(t->excludes[i]);
 	free(t->includes);
 	free(t->excludes);
 	memset(t, 0, sizeof(*t));
 }
 
-static bool matches(const regex_t *re, size_t n, const char *key)
+/* Whether one of re[n] matches key: 1, 0, or -1 when *budget ran out. */
+static int matches(struct rx *const *re, size_t n, const char *key, uint64_t *budget)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (regexec(&re[i], key, 0, NULL, 0) == 0)
-			return true;
-	return false;
+	for (size_t i = 0; i < n; i++) {
+		int r = rx_find(re[i], key, strlen(key), 0, NULL, 0, budget);
+		if (r != 0)
+			return r;
+	}
+	return 0;
 }
 
-/* Whether a value of the secret is kept: excludes first, then includes. */
-static bool kept(const struct op_transform *t, const char *key)
+/* Whether a value of the secret is kept (excludes first, then includes):
+ * 1, 0, or -1 when matching did too much work. */
+static int kept(const struct op_transform *t, const char *key, uint64_t *budget)
 {
-	if (t->nexcludes && matches(t->excludes, t->nexcludes, key))
-		return false;
-	if (t->nincludes && !matches(t->includes, t->nincludes, key))
-		return false;
-	return true;
+	int r;
+	if (t->nexcludes && (r = matches(t->excludes, t->nexcludes, key, budget)) != 0)
+		return r < 0 ? r : 0;
+	if (t->nincludes && (r = matches(t->includes, t->nincludes, key, budget)) != 1)
+		return r;
+	return 1;
 }
 
 /* {"k":"v"} of obj's string map at path, or null (as VSO passes nil). */
@@ -234,6 +247,7 @@ int op_dest_data(const json_t *secrets, const json_t *raw, const json_t *metadat
                  const struct op_transform *t, json_t **out, char **err)
 {
 	static const struct op_transform none;
+	uint64_t budget = TMPL_WORK_MAX; /* the keys' matching: as much as one template may do */
 	json_t *data = json_object();
 	const char *key;
 	json_t *v;
@@ -254,7 +268,14 @@ int op_dest_data(const json_t *secrets, const json_t *raw, const json_t *metadat
 	json_object_foreach ((json_t *)secrets, key, v) {
 		json_t *b;
 
-		if (!kept(t, key) || json_object_get(data, key))
+		int keep = kept(t, key, &budget);
+		if (keep < 0) {
+			api_json_free_secret(data);
+			return fail(err, "spec.destination.transformation: includes and excludes do too much work "
+			                 "matching the secret's keys",
+			            NULL);
+		}
+		if (!keep || json_object_get(data, key))
 			continue;
 		if ((b = value_bytes(v)) == NULL) {
 			api_json_free_secret(data);

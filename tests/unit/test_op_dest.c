@@ -141,6 +141,63 @@ static void test_transformation_refused(void **state)
 	}
 }
 
+/* includes and excludes are Go's expressions: Go's syntax, and none that
+ * would be huge or slow to match (the C library's regcomp took gigabytes
+ * for the nested counts). */
+static void test_transformation_regex(void **state)
+{
+	json_t *secrets = parse("{\"db1_user\":\"a\",\"DB2_USER\":\"b\",\"dbx_user\":\"c\",\"other\":\"d\"}");
+	json_t *dest, *data = NULL;
+	struct op_transform t;
+	char *err = NULL;
+
+	(void)state;
+	dest = transform("{\"transformation\":{\"excludeRaw\":true,\"includes\":[\"(?i)^db\\\\d+_(?:user|pass)$\"]}}", &t);
+	assert_int_equal(op_dest_data(secrets, secrets, NULL, NULL, &t, &data, &err), 0);
+	assert_string_equal(val(data, "db1_user"), "a");
+	assert_string_equal(val(data, "DB2_USER"), "b");
+	assert_int_equal(json_object_size(data), 2);
+	json_decref(data);
+	op_transform_release(&t);
+	json_decref(dest);
+	json_decref(secrets);
+
+	/* matching a huge key stops at the work bound, with a reason */
+	char *key = malloc(100001);
+	memset(key, 'a', 100000);
+	key[100000] = '\0';
+	secrets = json_pack("{s:s}", key, "v");
+	free(key);
+	dest = transform("{\"transformation\":{\"includes\":[\"[ab]{1000}c\"]}}", &t);
+	assert_int_not_equal(op_dest_data(secrets, secrets, NULL, NULL, &t, &data, &err), 0);
+	assert_null(data);
+	assert_non_null(strstr(err, "too much work"));
+	free(err);
+	err = NULL;
+	op_transform_release(&t);
+	json_decref(dest);
+	json_decref(secrets);
+
+	static const char *const big[] = {
+		"{\"transformation\":{\"includes\":[\".\",\"((a{255}){255}){255}\"]}}",
+		"{\"transformation\":{\"excludes\":[\"(a|(b|(c|(d|()))))*{1000}\"]}}",
+		"{\"transformation\":{\"excludes\":[\"(a)\\\\1\"]}}",
+	};
+	static const char *const why[] = {
+		"spec.destination.transformation.includes[1]: error parsing regexp: expression too large",
+		"spec.destination.transformation.excludes[0]: error parsing regexp: invalid nested repetition operator",
+		"spec.destination.transformation.excludes[0]: error parsing regexp: invalid escape sequence",
+	};
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		dest = parse(big[i]);
+		assert_int_not_equal(op_transform_parse(dest, &t, &err), 0);
+		assert_string_equal(err, why[i]);
+		free(err);
+		op_transform_release(&t);
+		json_decref(dest);
+	}
+}
+
 /* A destination whose transformation has these templates (key, text
  * pairs, NULL-ended) and excludes everything else, parsed into t. */
 static json_t *templates(const char *const *kv, struct op_transform *t)
@@ -351,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_raw_collision),
 		cmocka_unit_test(test_transformation),
 		cmocka_unit_test(test_transformation_refused),
+		cmocka_unit_test(test_transformation_regex),
 		cmocka_unit_test(test_transformation_vso_examples),
 		cmocka_unit_test(test_transformation_sprig_only),
 		cmocka_unit_test(test_mac),
