@@ -73,6 +73,8 @@ struct rx {
 	size_t nranges, rcap;
 	size_t ngroups;
 	char **names; /* ngroups + 1; NULL for a group with no name */
+	bool skip;    /* a match must start with one of the bytes in first */
+	bool first[256];
 };
 
 /* ---- Rune sets --------------------------------------------------------- */
@@ -826,6 +828,59 @@ static void compile(struct cc *c, struct node *nd)
 	}
 }
 
+/* The bytes a match can start with, when it cannot be empty: a search
+ * with no thread running skips the others (r->skip). Assertions are
+ * taken as holding, so the set is never too small. */
+static void first_bytes(struct rx *r)
+{
+	uint32_t *stack = xcalloc(2 * r->ninst + 2, sizeof(uint32_t));
+	bool *seen = xcalloc(r->ninst, sizeof(bool));
+	size_t sp = 0;
+	bool ok = true;
+
+	stack[sp++] = 0;
+	while (sp > 0 && ok) {
+		uint32_t pc = stack[--sp];
+		const struct inst *in = &r->prog[pc];
+		if (seen[pc])
+			continue;
+		seen[pc] = true;
+		switch (in->op) {
+		case OP_JMP:
+			stack[sp++] = in->x;
+			break;
+		case OP_SPLIT:
+			stack[sp++] = in->x;
+			stack[sp++] = in->y;
+			break;
+		case OP_SAVE:
+		case OP_ASSERT:
+			stack[sp++] = pc + 1;
+			break;
+		case OP_RUNE:
+			if (in->x < 0x80)
+				r->first[in->x] = true;
+			else
+				memset(r->first + 0x80, 1, 0x80);
+			break;
+		case OP_CLASS:
+			for (size_t k = in->x; k < (size_t)in->x + in->y; k++) {
+				for (uint32_t c = r->ranges[k].lo; c <= r->ranges[k].hi && c < 0x80; c++)
+					r->first[c] = true;
+				if (r->ranges[k].hi >= 0x80)
+					memset(r->first + 0x80, 1, 0x80);
+			}
+			break;
+		default: /* ANY, ANYNL; MATCH: a match may be empty */
+			ok = false;
+			break;
+		}
+	}
+	r->skip = ok;
+	free(stack);
+	free(seen);
+}
+
 int rx_compile(const char *p, size_t n, struct rx **out, char *why, size_t cap)
 {
 	struct parser ps = {.p = p, .n = n};
@@ -858,6 +913,7 @@ int rx_compile(const char *p, size_t n, struct rx **out, char *why, size_t cap)
 				r->names[k] = ps.names[k];
 				ps.names[k] = NULL;
 			}
+			first_bytes(r);
 		}
 	}
 	for (size_t k = 0; k < ps.namecap; k++)
@@ -1063,15 +1119,31 @@ int rx_find(const struct rx *r, const char *s, size_t n, size_t from, long *cap,
 	if (from > n)
 		return 0;
 	m.ns = 2 * (npairs < r->ngroups + 1 ? npairs : r->ngroups + 1);
+	/* one zeroed block for the machine: on the stack when small (most
+	 * expressions), so a walk over many short matches does not allocate */
+	size_t longs = 2 * (ni * m.ns + 1) + 2 * (m.ns + 1);
+	size_t bytes = 4 * ni * sizeof(uint32_t) + longs * sizeof(long) + (3 * ni + 2) * sizeof(struct entry);
+	_Alignas(16) unsigned char small[8192];
+	unsigned char *block = bytes <= sizeof(small) ? small : xmalloc(bytes);
+	memset(block, 0, bytes);
+	long *lp = (long *)block;
 	for (int k = 0; k < 2; k++) {
-		q[k].sparse = xcalloc(ni, sizeof(uint32_t));
-		q[k].dense = xcalloc(ni, sizeof(uint32_t));
-		q[k].caps = xcalloc(ni * m.ns + 1, sizeof(long));
+		q[k].caps = lp;
+		lp += ni * m.ns + 1;
 		q[k].n = 0;
 	}
-	m.stack = xcalloc(3 * ni + 2, sizeof(struct entry));
-	tmpl = xcalloc(m.ns + 1, sizeof(long));
-	m.best = xcalloc(m.ns + 1, sizeof(long));
+	tmpl = lp;
+	lp += m.ns + 1;
+	m.best = lp;
+	lp += m.ns + 1;
+	m.stack = (struct entry *)lp;
+	uint32_t *up = (uint32_t *)(m.stack + 3 * ni + 2);
+	for (int k = 0; k < 2; k++) {
+		q[k].sparse = up;
+		up += ni;
+		q[k].dense = up;
+		up += ni;
+	}
 	struct queue *run = &q[0], *next = &q[1];
 	bool spent = false;
 	for (;;) {
@@ -1080,6 +1152,10 @@ int rx_find(const struct rx *r, const char *s, size_t n, size_t from, long *cap,
 		bool end = pos >= n;
 		if (run->n == 0 && m.matched)
 			break;
+		if (run->n == 0 && r->skip)
+			while (pos < n && !r->first[(unsigned char)s[pos]])
+				pos++;
+		end = pos >= n;
 		if (!m.matched) {
 			for (size_t k = 0; k < m.ns; k++)
 				tmpl[k] = -1;
@@ -1110,13 +1186,7 @@ int rx_find(const struct rx *r, const char *s, size_t n, size_t from, long *cap,
 	if (m.matched && !spent)
 		for (size_t k = 0; k < 2 * npairs; k++)
 			cap[k] = k < m.ns ? m.best[k] : -1;
-	for (int k = 0; k < 2; k++) {
-		free(q[k].sparse);
-		free(q[k].dense);
-		free(q[k].caps);
-	}
-	free(m.stack);
-	free(tmpl);
-	free(m.best);
+	if (block != small)
+		free(block);
 	return spent ? -1 : m.matched ? 1 : 0;
 }
