@@ -737,8 +737,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	    (m.route->flags & ROUTE_UNAUTH) && !(m.route->flags & ROUTE_RAW_BODY) &&
 	    (j->err = request_body_load(&j->req, &j->resp)) != 0)
 		goto reply_now;
-	/* an index not reached yet is waited for on the pool */
-	if (request_body_pending(&j->req) > LISTENER_INLINE_BODY_MAX || router_is_slow(&j->req, &m) ||
+	/* A request with no token for a route that needs one is refused by
+	 * the router before its body is read (router.c, authorize): it is
+	 * served on the loop whatever its size, so its body is never copied
+	 * to a worker, parsed or wiped there. An index not reached yet is
+	 * waited for on the pool. */
+	bool refused_unread = !j->req.client_token && !(m.route && (m.route->flags & ROUTE_UNAUTH));
+	if ((!refused_unread && (request_body_pending(&j->req) > LISTENER_INLINE_BODY_MAX || router_is_slow(&j->req, &m))) ||
 	    j->want_index > ha_reads_index()) {
 		if (submit_to_pool(j))
 			return 0;

@@ -4,7 +4,8 @@ instead of letting h2o grow it by doubling, and puts its read callback
 back whenever h2o sets its own again. Each body here is stored and read
 back byte for byte: sent at once, in small pieces over many reads, again
 on the same keep-alive connection, followed by a pipelined request,
-after a 100 Continue, and over TLS."""
+after a 100 Continue, and over TLS. A body sent without the token its
+route needs is refused unread."""
 
 import hashlib
 import json
@@ -184,3 +185,41 @@ def test_socket_receive_buffer_knob(config_server):
         s.sendall(_get_request("127.0.0.1", port, "x", "sys/health"))
         _read_response(s)
         assert all(rb != 2 * (256 << 10) for rb in _server_rcvbuf(port))
+
+
+def test_big_body_without_a_token_is_refused_unread(dev_server, tmp_path):
+    """A request with no token for a route that needs one is refused
+    before its body is read (the loop serves it; bench/bodies measures
+    what that spares): 403 as the router gives it, the denial audited
+    without the body, and the connection then reads an authenticated big
+    body as usual."""
+    host, port = "127.0.0.1", int(dev_server.url.rsplit(":", 1)[1])
+    root = dev_server.root_token
+    log = tmp_path / "audit.log"
+    r = dev_server.request("PUT", "/v1/sys/audit/bodies", token=root,
+                           json={"type": "file", "options": {"file_path": str(log)}})
+    assert r.status_code == 204, r.text
+    try:
+        marker = "unread-" + os.urandom(8).hex()
+        body = json.dumps({"v": marker + "0" * BIG}).encode()
+        head = (f"PUT /v1/secret/data/unread HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        value = _value(BIG // 3, "after-refusal")
+        with socket.create_connection((host, port), timeout=60) as s:
+            s.sendall(head + body)
+            status, answer, rest = _read_response(s)
+            assert status == 403, answer[:300]
+            assert json.loads(answer) == {"errors": ["permission denied"]}
+            assert rest == b""
+            s.sendall(_put_request(host, port, root, "cubbyhole/after-refusal", value))
+            status, answer, _ = _read_response(s)
+            assert status == 204, answer[:300]
+        assert _stored(dev_server, "cubbyhole/after-refusal") == value
+        entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        denied = [e for e in entries if e.get("request", {}).get("path") == "secret/data/unread"]
+        assert [e["type"] for e in denied] == ["request", "response"]
+        assert denied[1]["error"] == "permission denied"
+        assert "data" not in denied[0]["request"]
+        assert marker not in log.read_text()
+    finally:
+        dev_server.request("DELETE", "/v1/sys/audit/bodies", token=root)
