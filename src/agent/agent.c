@@ -26,6 +26,7 @@
 #include "err.h"
 #include "log.h"
 
+#include "loader_pages.h"
 #include "banned.h"
 
 #define MAX_CONFIG_PATHS 32
@@ -381,8 +382,12 @@ static int run(const struct agent_config *cfg)
 			break;
 		}
 	}
-	if (!agent_stopping(&a))
-		log_info("agent started");
+	if (!agent_stopping(&a)) {
+		/* what the loader read to start it is not needed again */
+		char kib[32];
+		snprintf(kib, sizeof(kib), "%zu", loader_pages_release() >> 10);
+		log_info("agent started", "loader_kib_released", kib);
+	}
 	main_loop(&a, sfd, started);
 	for (i = started; i-- > 0;)
 		if (parts[i].wanted(cfg))
@@ -403,8 +408,10 @@ int agent_main(int argc, char **argv)
 	int r;
 
 	/* One malloc arena for all threads keeps the footprint small; the
-	 * agent's threads mostly wait. */
+	 * agent's threads mostly wait. What the loader read to start the
+	 * process is not needed again (trove is linked with -z now). */
 	mallopt(M_ARENA_MAX, 1);
+	(void)loader_pages_release();
 	memset(&f, 0, sizeof(f));
 	r = parse_flags(argc, argv, &f);
 	if (r >= 0)

@@ -2,8 +2,9 @@
 footprint"): an agent proxying with its cache on, over plain HTTP, maps
 none of the server's libraries (liblmdb, libargon2, libcurl, the database
 clients: each loaded on first use) and makes no OpenSSL algorithm fetch
-(the cache key is hashed without one), which keeps libcrypto's resident
-pages near what loading it costs and the whole agent near 5 MB. The RSS
+(the cache key is hashed without one), and gives back the pages the loader read
+once, which keeps libcrypto's resident pages under what loading it costs
+and the whole agent within 5 MB. The RSS
 bounds are for release builds (a sanitizer's shadow memory is not the
 footprint); bench/agent/footprint.py gives the figures."""
 
@@ -76,8 +77,10 @@ def test_agent_over_http_makes_no_openssl_fetch(proxying_agent):
     if _sanitized():
         pytest.skip("a sanitizer build's shadow memory is not the footprint")
     rss, crypto = _resident_kib(proxying_agent.pid)
-    # Loading libcrypto maps about 1.5 MiB of it; OpenSSL 3's first
-    # algorithm fetch (as EVP_sha256() for the cache key did) about 2 MiB
-    # more, and the agent then was 7.3 MiB.
-    assert crypto <= 2560, f"libcrypto resident: {crypto} KiB"
-    assert rss <= 6 * 1024, f"agent RSS {rss} KiB"
+    # Loading libcrypto keeps about 1.5 MiB of it resident, half of it the
+    # symbol tables and relocations the agent gives back once started
+    # (lib/loader_pages.h); OpenSSL 3's first algorithm fetch (as
+    # EVP_sha256() for the cache key did) maps about 2 MiB more. The
+    # whole agent stays within the issue's 5 MB.
+    assert crypto <= 1024, f"libcrypto resident: {crypto} KiB"
+    assert rss <= 5_000_000 // 1024, f"agent RSS {rss} KiB"
