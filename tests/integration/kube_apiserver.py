@@ -17,9 +17,11 @@ What it does: discovery (/version, /api, /apis, /api/v1, /apis/<g>/<v>,
 and on every kind a CustomResourceDefinition adds (once applied), with
 uid, creationTimestamp, generation (spec changes only), one global
 resourceVersion, label and field selectors, the status subresource,
-finalizers, ownerReference garbage collection, namespaces; list and watch
-(bookmarks, timeoutSeconds, a bounded history: a too-old resourceVersion
-gets a 200 whose one event is an ERROR carrying a 410 Status); PUT
+finalizers, ownerReference garbage collection, namespaces; list (in pages
+with limit and continue, each a snapshot at the first page's
+resourceVersion) and watch (bookmarks, timeoutSeconds, a bounded history:
+a too-old resourceVersion gets a 200 whose one event is an ERROR carrying
+a 410 Status); PUT
 preconditions; merge, JSON and strategic-merge patches (the last refused
 on custom resources with 415 as the real server does; server-side apply
 refused with 415 for every kind); Lease MicroTime; CRD schemas (types,
@@ -227,6 +229,29 @@ def invalid(k, name, causes):
 
 def bad_request(msg):
     return APIError(400, "BadRequest", msg)
+
+
+def encode_continue(rv, key):
+    """The real server's continue token: base64url of a small JSON."""
+    start = (key[0] + "/" if key[0] else "") + key[1]
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start + "\x00"}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token):
+    """(rv, last key) from a token made by encode_continue; 400 otherwise."""
+    try:
+        d = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if d.get("v") != "meta.k8s.io/v1" or not isinstance(d.get("rv"), int) or d["rv"] < 1:
+            raise ValueError
+        start = d["start"]
+        if not isinstance(start, str) or not start.endswith("\x00"):
+            raise ValueError
+        ns, _, name = start[:-1].rpartition("/")
+        return d["rv"], (ns, name)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise bad_request("continue key is not valid: incorrect encoded start resourceVersion "
+                          "(version meta.k8s.io/v1)") from None
 
 
 # --- CRD schemas: defaulting, pruning, validation ----------------------------
@@ -880,6 +905,26 @@ class KubeAPIServer:
     def _bucket(self, k):
         return self.objects.setdefault((k.group, k.plural), {})
 
+    def _state_at(self, k, rv):
+        """The kind's objects as they were at resourceVersion rv: the
+        present with every later event of the kind undone (the history
+        reaches back past rv; the caller checked compaction)."""
+        objects = dict(self._bucket(k))
+        for ev in reversed(self.history):
+            if ev.rv <= rv:
+                break
+            if ev.key != (k.group, k.plural):
+                continue
+            md = ev.obj["metadata"]
+            key = (md.get("namespace"), md["name"])
+            if ev.type == "ADDED":
+                objects.pop(key, None)
+            elif ev.type == "MODIFIED":
+                objects[key] = ev.old
+            else:  # DELETED: as it was before
+                objects[key] = ev.old if ev.old is not None else ev.obj
+        return objects
+
     def _next_rv(self):
         self.rv += 1
         return self.rv
@@ -1501,8 +1546,11 @@ class _Handler(BaseHTTPRequestHandler):
                     o = copy.deepcopy(o)
                 return self._send(200, self._table(k, [o], o["metadata"]["resourceVersion"]) if self._wants_table() else o)
             lst = self._list(k, ns, q)
-            return self._send(200, self._table(k, lst["items"], lst["metadata"]["resourceVersion"])
-                              if self._wants_table() else lst)
+            if self._wants_table():
+                t = self._table(k, lst["items"], lst["metadata"]["resourceVersion"])
+                t["metadata"] = lst["metadata"]
+                return self._send(200, t)
+            return self._send(200, lst)
         dry = q.get("dryRun")
         if self.command == "DELETE" and isinstance(body, dict) and body.get("dryRun"):
             dry = ",".join(body["dryRun"]) if isinstance(body["dryRun"], list) else str(body["dryRun"])
@@ -1665,14 +1713,47 @@ class _Handler(BaseHTTPRequestHandler):
                 "columnDefinitions": cols, "rows": rows}
 
     def _list(self, k, ns, q):
+        """A list, in pages as the real server gives them: limit=N returns
+        N items and, when more match, metadata.continue (an opaque token
+        holding the list's resourceVersion and the last key returned) and
+        remainingItemCount (without selectors). A continued page is read
+        at the first page's resourceVersion, a consistent snapshot, from
+        the history; once that is compacted the token is 410 Expired."""
         api = self.server_api
         match = self._selectors(k, q)
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise bad_request(f'invalid value for limit: "{q.get("limit")}"') from None
+        token = q.get("continue")
         with api.lock:
-            items = [copy.deepcopy(o) for (n, nm), o in sorted(api._bucket(k).items(), key=lambda x: (x[0][0] or "", x[0][1]))
-                     if (ns is None or n == ns) and match(o)]
-            rv = str(api.rv)
-        return {"kind": f"{k.kind}List", "apiVersion": k.api_version, "metadata": {"resourceVersion": rv},
-                "items": items}
+            if token:
+                if q.get("resourceVersion"):
+                    raise bad_request("specifying resource version is not allowed when using continue")
+                rv, start = decode_continue(token)
+                if rv > api.rv:
+                    raise bad_request("continue key is not valid: a resourceVersion not reached yet")
+                if rv <= api.compacted_rv:
+                    raise APIError(410, "Expired", "The provided continue parameter is too old to display a "
+                                   "consistent list result. You can start a new list without the continue "
+                                   "parameter, or use the continue token in this response to retrieve the "
+                                   "remainder of the results. Continuing with the provided token results in an "
+                                   "inconsistent list - objects that were created, modified, or deleted between "
+                                   "the time the first chunk was returned and now may show up in the list.")
+                objects = api._state_at(k, rv)
+            else:
+                rv, start, objects = api.rv, None, api._bucket(k)
+            keys = sorted(((n or "", nm), o) for (n, nm), o in objects.items()
+                          if (ns is None or n == ns) and match(o))
+            keys = [(key, o) for key, o in keys if start is None or key > start]
+            page = keys[:limit] if limit > 0 else keys
+            items = [copy.deepcopy(o) for _, o in page]
+        md = {"resourceVersion": str(rv)}
+        if len(page) < len(keys):
+            md["continue"] = encode_continue(rv, page[-1][0])
+            if not q.get("labelSelector") and not q.get("fieldSelector"):
+                md["remainingItemCount"] = len(keys) - len(page)
+        return {"kind": f"{k.kind}List", "apiVersion": k.api_version, "metadata": md, "items": items}
 
     def _chunk(self, obj):
         data = json.dumps(obj).encode() + b"\n"
