@@ -138,10 +138,14 @@ static json_t *action_value(const char *expr, const json_t *ident)
 	return member_value(alias, dot + 1, true);
 }
 
+/* The reason, with at most 200 bytes of the offending text: a reason
+ * that would not fit the caller's buffer would leave it saying nothing. */
 static int fail(struct buf *err, const char *why, const char *detail)
 {
+	size_t n = detail ? strlen(detail) : 0;
 	if (err)
-		buf_printf(err, "template: %s%s", why, detail ? detail : "");
+		buf_printf(err, "template: %s%.*s%s", why, (int)(n > 200 ? 200 : n), detail ? detail : "",
+		           n > 200 ? "..." : "");
 	return TROVE_ERR_INVALID;
 }
 
@@ -169,7 +173,10 @@ int oidc_template_render(const char *tpl, const json_t *ident, json_t **out, str
 		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
 		buf_reset(&expr);
-		buf_append(&expr, b, (size_t)(e - b));
+		if (buf_append(&expr, b, (size_t)(e - b)) != 0) {
+			r = fail(err, "an action longer than 4096 bytes", NULL);
+			goto out;
+		}
 		json_t *v = action_value(expr.data ? expr.data : "", ident);
 		if (!v) {
 			r = fail(err, "unknown action ", expr.data ? expr.data : "");

@@ -396,6 +396,29 @@ static void test_templates_refused(void **state)
 	assert_int_equal(send(x, "DELETE", "/v1/identity/oidc/role/good", NULL, NULL, NULL), 204);
 }
 
+/* A refusal always has a reason, however long the action it names: an
+ * unknown action of 4,000 bytes is quoted in part, one past 4,096 bytes
+ * is refused as such (both once left a caller's 4 KiB buffer empty). */
+static void test_template_reasons_bounded(void **state)
+{
+	(void)state;
+	for (size_t len = 4000; len <= 5000; len += 1000) {
+		char *tpl = malloc(len + 16);
+		struct buf err;
+		json_t *out = NULL;
+		memcpy(tpl, "{\"a\": {{", 8);
+		memset(tpl + 8, 'x', len);
+		memcpy(tpl + 8 + len, "}}}", 4);
+		buf_init(&err, 4096);
+		assert_int_equal(oidc_template_render(tpl, NULL, &out, &err), TROVE_ERR_INVALID);
+		assert_null(out);
+		assert_true(err.len > 0 && err.len < 300);
+		assert_non_null(strstr(err.data, len < 4096 ? "unknown action xxx" : "an action longer than 4096 bytes"));
+		buf_release(&err);
+		free(tpl);
+	}
+}
+
 static void test_rotation(void **state)
 {
 	struct fx *x = *state;
@@ -526,6 +549,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_alias_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_ids_and_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_templates_refused, setup, teardown),
+	    cmocka_unit_test(test_template_reasons_bounded),
 	    cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_introspect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_rotations, setup, teardown),
