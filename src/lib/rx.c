@@ -1144,23 +1144,23 @@ int rx_find(const struct rx *r, const char *s, size_t n, size_t from, long *cap,
 		q[k].dense = up;
 		up += ni;
 	}
+	/* a new thread's slots: add() puts back every slot it sets, so these
+	 * stay -1 from one position to the next */
+	for (size_t k = 0; k < m.ns; k++)
+		tmpl[k] = -1;
 	struct queue *run = &q[0], *next = &q[1];
 	bool spent = false;
 	for (;;) {
 		uint32_t rune = 0;
 		size_t width = 0;
-		bool end = pos >= n;
 		if (run->n == 0 && m.matched)
 			break;
 		if (run->n == 0 && r->skip)
 			while (pos < n && !r->first[(unsigned char)s[pos]])
 				pos++;
-		end = pos >= n;
-		if (!m.matched) {
-			for (size_t k = 0; k < m.ns; k++)
-				tmpl[k] = -1;
+		bool end = pos >= n;
+		if (!m.matched)
 			add(&m, run, 0, pos, tmpl);
-		}
 		if (!end) {
 			width = utf8_decode((const unsigned char *)s + pos, n - pos, &rune);
 			if (width == 0)
