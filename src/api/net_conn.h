@@ -51,6 +51,18 @@ int api_conn_tls(struct api_conn *c, SSL_CTX *ctx, const char *sni, const char *
  * when set); cfg->client_cert with cfg->client_key (else the key is read
  * from the certificate's file). 0 with *out set (the caller frees it), or
  * TROVE_ERR_UPSTREAM with API_FAIL_TLS and why in c. */
+int api_conn_tls_ctx_new(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c);
+
+/* As api_conn_tls_ctx_new, sharing one context among the process's
+ * clients (tls_ctx_share.c): while the settings are the same and the
+ * files they name (ca_cert, client_cert, client_key; the default bundle
+ * when no CA is set) are the same files unchanged (device, inode, size,
+ * modification time), *out is a new reference to the context made for
+ * them; otherwise a new context is made and kept in its place. OpenSSL 3
+ * sets up every algorithm it has for each new context, megabytes of code
+ * and a few hundred KiB of heap touched: a program whose threads each
+ * keep a client (the agent) pays that once. The caller frees its
+ * reference with SSL_CTX_free. */
 int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c);
 
 /* As api_conn_tls_ctx, from PEM text in memory: peers verified (unless

@@ -1,5 +1,5 @@
 /* tls_ctx.c — the client's TLS settings as an OpenSSL context
- * (api_conn_tls_ctx in net_conn.h). The same choices as the libcurl
+ * (api_conn_tls_ctx_new in net_conn.h). The same choices as the libcurl
  * transport: a CA file wins over a CA directory (as Vault's client, whose
  * go-rootcerts reads CAPath only without CAFile), TLS 1.2 at least.
  *
@@ -90,7 +90,7 @@ static bool load_pem_text(SSL_CTX *ctx, const char *pem)
 	return ok;
 }
 
-int api_conn_tls_ctx(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c)
+int api_conn_tls_ctx_new(const struct api_config *cfg, SSL_CTX **out, struct api_conn *c)
 {
 	SSL_CTX *ctx;
 	const char *key;

@@ -27,6 +27,7 @@
 
 #include "api/api.h"
 #include "api/http_response.h"
+#include "api/net_conn.h"
 #include "api/transport_native.h"
 #include "err.h"
 #include "pki_test_ca.h"
@@ -829,6 +830,77 @@ static void test_tls_verify(void **state)
 	free_pki(&p);
 }
 
+/* The context api_conn_tls_ctx hands out for cfg; asserts it made one. */
+static SSL_CTX *ctx_for(const struct api_config *cfg)
+{
+	struct api_conn c;
+	SSL_CTX *ctx = NULL;
+
+	api_conn_init(&c);
+	assert_int_equal(api_conn_tls_ctx(cfg, &ctx, &c), 0);
+	assert_non_null(ctx);
+	return ctx;
+}
+
+/* Clients with the same settings share one context (OpenSSL sets up
+ * every algorithm for each new one); other settings, or a CA file
+ * replaced, get a new one that reads the file as it is now. */
+static void test_tls_context_shared(void **state)
+{
+	struct pki p, other;
+	struct api_config cfg;
+	struct api_conn c;
+	SSL_CTX *a, *b, *d, *bad = NULL;
+	enum api_failure f;
+	char *err = NULL, *next;
+	(void)state;
+
+	make_pki(&p);
+	make_pki(&other);
+	api_config_init(&cfg);
+	api_config_set(&cfg.ca_cert, p.ca_file);
+	a = ctx_for(&cfg);
+	b = ctx_for(&cfg);
+	assert_ptr_equal(a, b);
+	SSL_CTX_free(b);
+	/* verification off is another context */
+	cfg.tls_skip_verify = true;
+	b = ctx_for(&cfg);
+	assert_ptr_not_equal(a, b);
+	SSL_CTX_free(b);
+	cfg.tls_skip_verify = false;
+	/* a CA file that cannot be read fails and replaces nothing */
+	api_config_set(&cfg.ca_cert, "/nonexistent/ca.pem");
+	api_conn_init(&c);
+	assert_int_equal(api_conn_tls_ctx(&cfg, &bad, &c), TROVE_ERR_UPSTREAM);
+	assert_null(bad);
+	assert_int_equal(c.failure, API_FAIL_TLS);
+	api_config_set(&cfg.ca_cert, p.ca_file);
+	b = ctx_for(&cfg);
+	SSL_CTX_free(b);
+	/* the CA file replaced by another CA's: a new context, which reads
+	 * it, so the server's certificate is no longer trusted */
+	next = test_path(p.dir, "next.pem");
+	{
+		size_t n;
+		unsigned char *pem = test_read(other.ca_file, &n);
+		test_write(next, pem, n);
+		free(pem);
+	}
+	assert_int_equal(rename(next, p.ca_file), 0);
+	d = ctx_for(&cfg);
+	assert_ptr_not_equal(a, d);
+	SSL_CTX_free(d);
+	assert_int_equal(tls_get(&p, p.ca_file, NULL, false, "127.0.0.1", &f, &err), TROVE_ERR_UPSTREAM);
+	assert_int_equal(f, API_FAIL_TLS);
+	free(err);
+	SSL_CTX_free(a);
+	free(next);
+	api_config_release(&cfg);
+	free_pki(&other);
+	free_pki(&p);
+}
+
 static void test_tls_redirect_to_http_refused(void **state)
 {
 	struct pki p;
@@ -1125,6 +1197,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed_answer),
 	    cmocka_unit_test(test_redirect_keeps_method_and_body),
 	    cmocka_unit_test(test_tls_verify),
+	    cmocka_unit_test(test_tls_context_shared),
 	    cmocka_unit_test(test_tls_redirect_to_http_refused),
 	    cmocka_unit_test(test_relay_uses_its_tls_and_follows_no_redirect),
 	    cmocka_unit_test(test_relay_never_sends_twice),
