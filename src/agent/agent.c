@@ -25,8 +25,8 @@
 #include "agent/auto_auth.h"
 #include "err.h"
 #include "log.h"
+#include "object_pages.h"
 
-#include "loader_pages.h"
 #include "banned.h"
 
 #define MAX_CONFIG_PATHS 32
@@ -327,11 +327,16 @@ static void on_signal(struct agent *a, int sig, size_t started)
 /* Waits for signals and for the stop request. */
 static void main_loop(struct agent *a, int sfd, size_t started)
 {
-	while (!agent_stopping(a)) {
-		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = a->wake_fd[0], .events = POLLIN } };
-		struct signalfd_siginfo si;
+	long timeout = a->rest.quiet_ms; /* start-up was work: its pages go back once quiet */
 
-		if (poll(p, 2, -1) < 0) {
+	while (!agent_stopping(a)) {
+		struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
+		                       { .fd = a->wake_fd[0], .events = POLLIN },
+		                       { .fd = agent_rest_fd(&a->rest), .events = POLLIN } };
+		struct signalfd_siginfo si;
+		int n = poll(p, 3, (int)timeout);
+
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll failed; stopping");
@@ -340,6 +345,7 @@ static void main_loop(struct agent *a, int sfd, size_t started)
 		}
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			on_signal(a, (int)si.ssi_signo, started);
+		timeout = agent_rest_step(&a->rest, (p[2].revents & POLLIN) != 0, n == 0);
 	}
 }
 
@@ -382,12 +388,8 @@ static int run(const struct agent_config *cfg)
 			break;
 		}
 	}
-	if (!agent_stopping(&a)) {
-		/* what the loader read to start it is not needed again */
-		char kib[32];
-		snprintf(kib, sizeof(kib), "%zu", loader_pages_release() >> 10);
-		log_info("agent started", "loader_kib_released", kib);
-	}
+	if (!agent_stopping(&a))
+		log_info("agent started");
 	main_loop(&a, sfd, started);
 	for (i = started; i-- > 0;)
 		if (parts[i].wanted(cfg))
@@ -408,10 +410,12 @@ int agent_main(int argc, char **argv)
 	int r;
 
 	/* One malloc arena for all threads keeps the footprint small; the
-	 * agent's threads mostly wait. What the loader read to start the
-	 * process is not needed again (trove is linked with -z now). */
+	 * agent's threads mostly wait, and give back what they touched once
+	 * idle (agent_rest.h). What the loader read to start the process is
+	 * not needed again (trove is linked with -z now): given back at once,
+	 * it is not resident beside the first burst of work either. */
 	mallopt(M_ARENA_MAX, 1);
-	(void)loader_pages_release();
+	(void)object_pages_release();
 	memset(&f, 0, sizeof(f));
 	r = parse_flags(argc, argv, &f);
 	if (r >= 0)

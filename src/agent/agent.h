@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "agent/agent_config.h"
+#include "agent/agent_rest.h"
 #include "api/api.h"
 
 struct auto_auth;
@@ -46,6 +47,9 @@ struct agent {
 	bool stopping;
 	int exit_code;
 	int wake_fd[2]; /* a byte is written to [1] when the agent stops */
+	/* Idle memory given back: each part notes its work here (agent_rest_note)
+	 * and main's loop releases once a quiet period passes. */
+	struct agent_rest rest;
 
 	/* The parts; NULL when not configured. */
 	struct auto_auth *auth;

@@ -331,6 +331,7 @@ static void *exec_thread(void *arg)
 		long timeout;
 		uint64_t v;
 
+		agent_rest_note(&x->a->rest);
 		reap_locked(x);
 		if (!step_locked(x))
 			break;

@@ -211,6 +211,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 	bool metrics_only = l->cfg->role && strcmp(l->cfg->role, "metrics_only") == 0;
 
 	(void)self;
+	agent_rest_note(&p->a->rest);
 	if (!job_fill(j, hreq)) {
 		proxy_job_error(j, 400, "invalid request: a header value holds a line break");
 		goto reply;

@@ -426,6 +426,7 @@ static void *renewer_main(void *arg)
 			bool ok = client_for(p, &c, "renewer") && renew(c, &r, &ttl);
 			agent_cache_renewed(p->cache, &r, ok, ok ? ttl : 0, clock_monotonic_s());
 			agent_cache_renewal_release(&r);
+			agent_rest_note(&p->a->rest);
 		}
 		/* Renewals are minutes apart: no client is kept between them. */
 		api_client_free(c);

@@ -60,7 +60,11 @@ int agent_state_init(struct agent *a)
 	}
 	pthread_condattr_destroy(&ca);
 	a->wake_fd[0] = a->wake_fd[1] = -1;
-	if (pipe2(a->wake_fd, O_CLOEXEC) != 0) {
+	if (pipe2(a->wake_fd, O_CLOEXEC) != 0 || agent_rest_init(&a->rest, AGENT_REST_QUIET_MS, NULL) != 0) {
+		if (a->wake_fd[0] >= 0) {
+			close(a->wake_fd[0]);
+			close(a->wake_fd[1]);
+		}
 		pthread_cond_destroy(&a->cond);
 		pthread_mutex_destroy(&a->mu);
 		return TROVE_ERR_INTERNAL;
@@ -76,6 +80,7 @@ void agent_state_release(struct agent *a)
 		close(a->wake_fd[0]);
 	if (a->wake_fd[1] >= 0)
 		close(a->wake_fd[1]);
+	agent_rest_release(&a->rest);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mu);
 }

@@ -467,6 +467,7 @@ void trunner_run(struct trunner *r)
 		int64_t now = clock_monotonic_ns();
 		long ms;
 
+		agent_rest_note(&r->a->rest);
 		if (tfetch_wait_token(&r->f, 0))
 			on_new_token(r, false);
 		refresh_due(r, now);

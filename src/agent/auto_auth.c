@@ -330,6 +330,7 @@ static void keep(struct auto_auth *aa, struct session *s)
 		int64_t now = now_ms(), deadline;
 		long timeout;
 
+		agent_rest_note(&a->rest); /* a renewal, a sink written */
 		if (pending && now >= sink_due) {
 			pending = write_sinks(aa, s->token, pending);
 			if (pending)
@@ -372,6 +373,7 @@ static void *run(void *arg)
 		buf_init(&err, 8192);
 		log_info("auto-auth: logging in", "method", mc->type, "path", aa->method->mount);
 		r = login(aa, &s, &err);
+		agent_rest_note(&a->rest);
 		if (r != 0) {
 			char wait[32];
 			long ms = auto_auth_backoff_next(&backoff);

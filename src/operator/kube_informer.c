@@ -12,7 +12,6 @@
  * events. Failures wait a jittered, doubling delay (up to 30 s).
  * kube_informer_stop shuts the socket down, which wakes the thread at
  * once, and a condition variable cuts a wait short. */
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "api/http_response.h"
 #include "api/net_conn.h"
 #include "err.h"
+#include "heap_trim.h"
 #include "json_items.h"
 #include "operator/kube.h"
 #include "operator/kube_int.h"
@@ -30,26 +30,6 @@
 #include "secure.h"
 
 #include "banned.h"
-
-/* malloc_trim, on glibc's heap when it is the one in use. Under a
- * sanitizer the allocator is the sanitizer's: glibc's heap is never set
- * up, and malloc_trim would set it up from whichever thread calls first.
- * Several informers relisting at once then each attach to its main arena
- * while it counts one, and glibc aborts as the second of them exits. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
-#define TROVE_SANITIZED_HEAP 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TROVE_SANITIZED_HEAP 1
-#endif
-static void heap_trim(void)
-{
-#ifndef TROVE_SANITIZED_HEAP
-	(void)malloc_trim(0);
-#endif
-}
 
 #define LIST_LIMIT 500
 #define WATCH_MIN_S 300 /* server-side timeoutSeconds: 300 to 599 */
