@@ -43,7 +43,8 @@ void agent_rest_release(struct agent_rest *r)
 void agent_rest_note(struct agent_rest *r)
 {
 	atomic_fetch_add(&r->work, 1);
-	if (!atomic_exchange(&r->armed, true)) {
+	/* a read first: while a period runs, notes write no shared line */
+	if (!atomic_load(&r->armed) && !atomic_exchange(&r->armed, true)) {
 		/* Full pipe: a byte is already waiting, which is all main needs. */
 		ssize_t n = write(r->fd[1], "w", 1);
 		(void)n;

@@ -8,9 +8,9 @@
  * part has noted work for a quiet period the main thread gives them back;
  * the next burst faults back in only what it reads.
  *
- * The parts call agent_note_work() after each piece of work. The first
+ * The parts call agent_rest_note() after each piece of work. The first
  * note after a release wakes the main thread through a pipe; later ones
- * only count, so a busy agent pays an atomic increment per note and the
+ * only count, so a busy agent pays an atomic increment and a read per note and the
  * main thread wakes once per quiet period, never while nothing happens. */
 #ifndef TROVE_AGENT_REST_H
 #define TROVE_AGENT_REST_H

@@ -57,7 +57,7 @@ int api_conn_tls_ctx_new(const struct api_config *cfg, SSL_CTX **out, struct api
  * clients (tls_ctx_share.c): while the settings are the same and the
  * files they name (ca_cert, client_cert, client_key; the default bundle
  * when no CA is set) are the same files unchanged (device, inode, size,
- * modification time), *out is a new reference to the context made for
+ * modification and change times), *out is a new reference to the context made for
  * them; otherwise a new context is made and kept in its place. OpenSSL 3
  * sets up every algorithm it has for each new context, megabytes of code
  * and a few hundred KiB of heap touched: a program whose threads each

@@ -45,20 +45,26 @@ def _resident_kib(pid):
     return total, crypto
 
 
-@pytest.fixture
-def proxying_agent(procs, log_dir, tmp_path, dev_server):
-    """An agent with a tcp listener, the API proxy and its cache, after
-    requests through it (each one hashed into a cache key)."""
+def _start_proxy(procs, log_dir, tmp_path, vault_block, args=()):
+    """An agent with vault_block, a tcp listener, the API proxy and its
+    cache; returns it and the listener's URL."""
     port = free_port()
     agent = start_agent(procs, log_dir, tmp_path, f'''
-vault {{ address = "{dev_server.url}" }}
+{vault_block}
 listener "tcp" {{
   address = "127.0.0.1:{port}"
   tls_disable = true
 }}
 cache {{}}
-''')
-    url = f"http://127.0.0.1:{port}"
+''', args=args)
+    return agent, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def proxying_agent(procs, log_dir, tmp_path, dev_server):
+    """An agent with a tcp listener, the API proxy and its cache, after
+    requests through it (each one hashed into a cache key)."""
+    agent, url = _start_proxy(procs, log_dir, tmp_path, f'vault {{ address = "{dev_server.url}" }}')
     h = {"X-Vault-Token": dev_server.root_token}
     r = requests.post(url + "/v1/secret/data/footprint", json={"data": {"a": "b"}}, headers=h, timeout=30)
     assert r.status_code == 200, r.text
@@ -102,21 +108,14 @@ def test_agent_over_tls_at_rest_within_5mb(procs, log_dir, tmp_path, tls_server)
     assert r.status_code == 204, r.text
     r = srv.request("POST", "/v1/secret/data/rest", token=srv.root_token, json={"data": {"k": "v1"}})
     assert r.status_code == 200, r.text
-    port = free_port()
-    agent = start_agent(procs, log_dir, tmp_path, f'''
+    agent, proxy = _start_proxy(procs, log_dir, tmp_path, f'''
 vault {{
   address = "{srv.url}"
   ca_cert = "{srv.tls.ca_cert}"
   client_cert = "{srv.tls.client_cert}"
   client_key = "{srv.tls.client_key}"
-}}
-listener "tcp" {{
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-}}
-cache {{}}
-''', args=("-log-level=debug",))
-    url = f"http://127.0.0.1:{port}/v1/secret/data/rest"
+}}''', args=("-log-level=debug",))
+    url = proxy + "/v1/secret/data/rest"
     h = {"X-Vault-Token": srv.root_token}
     # start-up is work too: its release first, so that the one counted
     # below is the request's
