@@ -60,8 +60,8 @@ if [ "$TROVE_BIN" = build/trove ]; then
 	ninja -C build >/dev/null || die "build failed"
 fi
 [ -x "$TROVE_BIN" ] || die "no trove binary at $TROVE_BIN"
-NGINX=/usr/sbin/nginx
-[ -x "$NGINX" ] || NGINX=$(command -v nginx) || die "nginx not found (package nginx-light)"
+. bench/lib/nginx.sh
+NGINX=$(nginx_bin) || die "nginx not found (package nginx-light)"
 
 cpus=$(nproc)
 PIN_SERVER=(taskset -c "$SERVER_CPU")
@@ -75,6 +75,7 @@ fi
 WORK=$(mktemp -d /tmp/trove-bench.XXXXXX)
 PIDS=()
 cleanup() {
+	nginx_stop
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
@@ -142,8 +143,7 @@ wait_http "http://127.0.0.1:$TPORT/v1/sys/health" || {
 }
 
 # -- nginx, serving the same bytes ---------------------------------------------
-NPORT=$(free_port)
-mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs" "$WORK/nginx/tmp"
+mkdir -p "$WORK/html"
 # The pool workload writes the dev unseal key back (a no-op while unsealed).
 key=$(awk '/^Unseal Key: / {print $3}' "$WORK/trove.out")
 printf '{"key": "%s"}' "$key" >"$WORK/unseal.json"
@@ -173,56 +173,22 @@ EOF
 fi
 for w in $WORKLOADS; do
 	p=$(path_of "$w")
-	mkdir -p "$WORK/nginx/html$(dirname "$p")"
+	mkdir -p "$WORK/html$(dirname "$p")"
 	if [ "$w" = unseal-pool ]; then
-		fetch "http://127.0.0.1:$TPORT$p" "$WORK/nginx/html$p" "$WORK/unseal.json"
+		fetch "http://127.0.0.1:$TPORT$p" "$WORK/html$p" "$WORK/unseal.json"
 	elif [ "$w" = kv-read ] || [ "$w" = kv-read-audit ]; then
-		fetch "http://127.0.0.1:$TPORT$p" "$WORK/nginx/html$p" "" "$KV_TOKEN"
+		fetch "http://127.0.0.1:$TPORT$p" "$WORK/html$p" "" "$KV_TOKEN"
 	else
-		fetch "http://127.0.0.1:$TPORT$p" "$WORK/nginx/html$p"
+		fetch "http://127.0.0.1:$TPORT$p" "$WORK/html$p"
 	fi
 done
-temp_paths="client_body_temp_path $WORK/nginx/tmp/body;"
-for m in proxy fastcgi uwsgi scgi; do
-	if ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
-		temp_paths="$temp_paths ${m}_temp_path $WORK/nginx/tmp/$m;"
-	fi
-done
-# nginx's worker drops privileges: let it read the files.
-chmod -R a+rX "$WORK"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests 100000000;
-    default_type application/json;
-    $temp_paths
-    server {
-        listen 127.0.0.1:$NPORT;
-        root $WORK/nginx/html;
-        add_header Cache-Control no-store;
-    }
-}
-EOF
-"${PIN_SERVER[@]}" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off; master_process on;' \
-	>"$WORK/nginx/logs/stdout" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$NPORT/" || {
-	cat "$WORK/nginx/logs/error.log" "$WORK/nginx/logs/stdout" >&2
-	die "nginx did not start"
-}
+nginx_start "$WORK" "${PIN_SERVER[@]}" || die "nginx did not start"
+NPORT=$NGINX_PORT
 
 # Both servers must answer 200 with the same body before anything is measured.
 for w in $WORKLOADS; do
 	p=$(path_of "$w")
-	/usr/bin/python3 - "http://127.0.0.1:$NPORT$p" "$WORK/nginx/html$p" <<'EOF' ||
+	/usr/bin/python3 - "http://127.0.0.1:$NPORT$p" "$WORK/html$p" <<'EOF' ||
 import sys, urllib.request
 r = urllib.request.urlopen(sys.argv[1], timeout=5)
 assert r.status == 200 and r.read() == open(sys.argv[2], "rb").read()

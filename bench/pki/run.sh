@@ -32,6 +32,7 @@ cd "$(dirname "$0")/../.."
 CONNECTIONS=${CONNECTIONS:-8}
 KEY_TYPES=${KEY_TYPES:-ec rsa}
 . bench/lib/lmdb_server.sh
+. bench/lib/nginx.sh
 
 BOUND=build/bench/bench_pki_bound
 [ -x "$BOUND" ] || die "no $BOUND (ninja -C build)"
@@ -65,7 +66,35 @@ ctx_per_request() { # LUA
 	}'
 }
 
+# The HTTP ceiling beside the crypto one: nginx, pinned to the server's
+# core, serving one of Trove's EC answers as a static file to the same
+# number of connections. A server whose every request cost the bound's
+# keygen and signature plus nginx's transport, and nothing else, would
+# issue 1 / (1/bound + 1/transport) certificates a second: printed, with
+# its share of the bound, so that the target is read against it.
+transport_ceiling() { # TROVE_RATE BOUND_RATE KEPT_RATE
+	mkdir -p "$WORK/static/html"
+	chmod a+x "$WORK" # nginx's worker, unprivileged, reaches static/ (only)
+	curl -sf -X POST -H "X-Vault-Token: $TOKEN" -H 'Content-Type: application/json' \
+		-d '{"common_name":"svc.bench.test","ttl":"1h"}' "$URL/v1/pki/issue/$ROLE" \
+		-o "$WORK/static/html/issue.json" || die "could not fetch an answer for nginx to serve"
+	nginx_start "$WORK/static" "${PIN_SERVER[@]}" || die "nginx did not start"
+	local t
+	t=$(URL="http://127.0.0.1:$NGINX_PORT/issue.json" wrk_report nginx-same-bytes 0 req/s bench/lib/count.lua |
+		awk '$1 == "nginx-same-bytes" { print $2 }')
+	nginx_stop
+	awk -v t="$t" -v r="$1" -v b="$2" -v k="$3" -v n="$(wc -c <"$WORK/static/html/issue.json")" 'BEGIN {
+		c = 1 / (1 / b + 1 / t)
+		kc = 1 / (1 / k + 1 / t)
+		printf "transport ceiling: nginx serves the same %d bytes at %.0f/s (%.1f us a request)\n", n, t, 1e6 / t
+		printf "bound + transport: %.0f/s = %.0f%% of the bound; Trove is at %.0f%% of it\n", c, 100 * c / b, 100 * r / c
+		printf "kept contexts + transport: %.0f/s = %.0f%% of the bound; Trove is at %.0f%% of it\n", kc, 100 * kc / b, 100 * r / kc
+		printf "time a request (us): Trove %.1f, bound %.1f, kept contexts %.1f, transport %.1f\n", 1e6 / r, 1e6 / b, 1e6 / k, 1e6 / t
+	}'
+}
+
 lmdb_server_start
+trap 'nginx_stop; lmdb_server_stop' EXIT INT TERM
 
 TOKEN=$(/usr/bin/python3 bench/pki/setup.py "$URL") || {
 	cat "$WORK/trove.err" >&2
@@ -81,6 +110,12 @@ for kt in $KEY_TYPES; do
 	echo "bound $line"
 	eval "BOUND_${kt}=$(echo "$line" | sed 's|^[a-z]* \([0-9]*\)/s.*|\1|')"
 done
+case " $KEY_TYPES " in *" ec "*)
+	line=$("${PIN_BOUND[@]}" "$BOUND" ec-kept "$BOUND_SECS")
+	echo "with kept contexts (not the bound) $line"
+	KEPT_ec=$(echo "$line" | sed 's|^[a-z-]* \([0-9]*\)/s.*|\1|')
+	;;
+esac
 echo "openssl speed (sign/s, verify/s):"
 "${PIN_BOUND[@]}" openssl speed -seconds 2 ecdsap256 2>/dev/null | tail -1 || true
 case " $KEY_TYPES " in *" rsa "*) "${PIN_BOUND[@]}" openssl speed -seconds 2 rsa2048 2>/dev/null | tail -1 || true ;; esac
@@ -97,4 +132,5 @@ for kt in $KEY_TYPES; do
 	rate=$(echo "$report" | awk -v n="pki-issue-$kt" '$1 == n { print $2 }')
 	awk -v r="$rate" -v b="$bound" -v k="$kt" 'BEGIN { printf "%s: %.0f certs/s = %.0f%% of the OpenSSL bound (%.0f/s)\n", k, r, 100 * r / b, b }'
 	[ "$kt" = rsa ] || ctx_per_request bench/pki/issue.lua
+	[ "$kt" = rsa ] || transport_ceiling "$rate" "$bound" "$KEPT_ec"
 done
