@@ -10,7 +10,11 @@
 # here too, on SERVER_CPU: bench_pki_bound (bench/pki/bound.c) does an
 # EC P-256 key generation plus one ECDSA-SHA256 signature of a
 # certificate-sized TBS per iteration, and an RSA 2048 key generation per
-# iteration; `openssl speed` figures are printed beside them.
+# iteration; `openssl speed` figures are printed beside them, and so is
+# `bench_pki_bound ec-kept`, the same crypto through kept contexts. After
+# the EC rate, nginx serves one of Trove's answers from the same core
+# (the HTTP ceiling), and the rate a server paying only the crypto and
+# that transport would reach is printed beside Trove's.
 #
 #   bash bench/pki/run.sh                  # KEY_TYPES="ec rsa"
 #   KEY_TYPES=ec DURATION=20s bash bench/pki/run.sh
