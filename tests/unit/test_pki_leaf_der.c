@@ -5,7 +5,10 @@
  * Ed25519 and RSA issuers, the TBSCertificate bytes are identical for the
  * same serial and validity, the signature algorithm is the same, and
  * OpenSSL verifies the direct certificate's signature with the issuer's
- * key and reads the leaf's own key from it. x509_leaf_der_covers refuses what it does not write. */
+ * key and reads the leaf's own key from it; the same holds when a kept
+ * signing context (x509_signer, reused across leaves) signs, and when
+ * one made for another digest is handed in (it is not used).
+ * x509_leaf_der_covers refuses what it does not write. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +46,7 @@ static X509_NAME *name_of(const char *cn)
 struct issuer {
 	EVP_PKEY *key;
 	X509 *cert;
+	struct x509_signer *kept[3]; /* SHA-256, -384, -512; made on first use, NULL for non-EC */
 };
 
 static struct issuer make_issuer(const char *type, int bits)
@@ -60,6 +64,8 @@ static struct issuer make_issuer(const char *type, int bits)
 
 static void issuer_free(struct issuer *is)
 {
+	for (size_t i = 0; i < 3; i++)
+		x509_signer_free(is->kept[i]);
 	EVP_PKEY_free(is->key);
 	X509_free(is->cert);
 }
@@ -113,7 +119,22 @@ static const char *const words[] = {"Trove", "Engineering", "Ops \xc3\x9c"};
 static const char *const countries[] = {"US", "DE", "FR"};
 
 /* One randomized leaf under is, both ways. */
-static void one_leaf(const struct issuer *is, EVP_PKEY *const *leaf_keys, size_t nkeys, time_t now)
+/* The issuer's kept signer for md, made on first use. */
+static struct x509_signer *kept_for(struct issuer *is, const EVP_MD *md)
+{
+	size_t i = EVP_MD_get_size(md) == 64 ? 2 : EVP_MD_get_size(md) == 48 ? 1 : 0;
+	if (!is->kept[i])
+		is->kept[i] = x509_signer_new(is->key, md);
+	if (EVP_PKEY_get_base_id(is->key) == EVP_PKEY_EC) {
+		assert_non_null(is->kept[i]);
+		assert_true(x509_signer_is_for(is->kept[i], is->key, md));
+	} else {
+		assert_null(is->kept[i]); /* ECDSA only */
+	}
+	return is->kept[i];
+}
+
+static void one_leaf(struct issuer *is, EVP_PKEY *const *leaf_keys, size_t nkeys, time_t now)
 {
 	struct x509_subject subj;
 	struct x509_sans sans;
@@ -176,7 +197,15 @@ static void one_leaf(const struct issuer *is, EVP_PKEY *const *leaf_keys, size_t
 	assert_int_equal(ASN1_STRING_length(serial), 20);
 	memcpy(extra.serial, ASN1_STRING_get0_data(serial), 20);
 
-	assert_int_equal(x509_leaf_der(&spec, &extra, is->cert, is->key, &der, &len), 0);
+	/* signed through a fresh context, the kept one, or one kept for
+	 * another digest (then not used) */
+	const EVP_MD *md = x509_sig_md(is->key, spec.signature_bits);
+	struct x509_signer *kept = NULL;
+	if (md && rnd(3) == 1)
+		kept = kept_for(is, md);
+	else if (md && rnd(3) == 2)
+		kept = kept_for(is, EVP_MD_get_size(md) == 32 ? EVP_sha384() : EVP_sha256());
+	assert_int_equal(x509_leaf_der(&spec, &extra, is->cert, is->key, kept, &der, &len), 0);
 	unsigned char *ref_tbs = NULL;
 	int ref_len = i2d_re_X509_tbs(ref, &ref_tbs);
 	size_t tbs_len;

@@ -459,29 +459,39 @@ out:
 }
 
 int x509_leaf_der(const struct x509_spec *s, const struct x509_leaf_extra *x, X509 *issuer, EVP_PKEY *signkey,
-		  unsigned char **der, size_t *len)
+		  struct x509_signer *kept, unsigned char **der, size_t *len)
 {
-	unsigned char aid[128], *sig = NULL;
+	unsigned char aidbuf[128], *sig = NULL;
+	const unsigned char *aid = aidbuf;
 	size_t aidlen = 0, siglen = 0;
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	const EVP_MD *md = x509_sig_md(signkey, s->signature_bits);
+	EVP_MD_CTX *m = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
-	OSSL_PARAM params[2] = {OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, sizeof(aid)),
-				OSSL_PARAM_END};
+	OSSL_PARAM params[2] = {
+		OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aidbuf, sizeof(aidbuf)),
+		OSSL_PARAM_END};
 	struct buf b;
 	int r = TROVE_ERR_INTERNAL;
 
 	*der = NULL;
 	buf_init(&b, 64 << 10);
-	if (!m || EVP_DigestSignInit(m, &pctx, x509_sig_md(signkey, s->signature_bits), NULL, signkey) != 1 ||
-	    EVP_PKEY_CTX_get_params(pctx, params) != 1 || !OSSL_PARAM_modified(&params[0]))
-		goto out;
-	aidlen = params[0].return_size;
+	if (!x509_signer_is_for(kept, signkey, md))
+		kept = NULL;
+	if (kept) {
+		aid = x509_signer_aid(kept, &aidlen);
+	} else {
+		if (!(m = EVP_MD_CTX_new()) || EVP_DigestSignInit(m, &pctx, md, NULL, signkey) != 1 ||
+		    EVP_PKEY_CTX_get_params(pctx, params) != 1 || !OSSL_PARAM_modified(&params[0]))
+			goto out;
+		aidlen = params[0].return_size;
+	}
 	if ((r = x509_leaf_tbs(s, x, issuer, aid, aidlen, &b)) != 0)
 		goto out;
 	r = TROVE_ERR_INTERNAL;
 	sig = OPENSSL_malloc((size_t)EVP_PKEY_get_size(signkey));
 	siglen = (size_t)EVP_PKEY_get_size(signkey);
-	if (!sig || EVP_DigestSign(m, sig, &siglen, (const unsigned char *)b.data, b.len) != 1)
+	if (!sig || (kept ? x509_signer_sign(kept, (const unsigned char *)b.data, b.len, sig, &siglen) != 0
+			  : EVP_DigestSign(m, sig, &siglen, (const unsigned char *)b.data, b.len) != 1))
 		goto out;
 	unsigned char zero = 0;
 	size_t bs;

@@ -302,6 +302,15 @@ struct pki_state *pki_state_of(const struct request *req);
  * issuer record holds the same certificate PEM and the key record is
  * byte-identical to the one stored then (st NULL: no reuse). */
 int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X509 **cert, EVP_PKEY **key);
+/* A signing context (x509_signer) for a key pki_signer_get handed out
+ * and the digest md, kept with the key's signer slot between
+ * signatures: taken for one signature, then given back. NULL when the
+ * key has none (not ECDSA, no slot holds it, st NULL, OpenSSL failed):
+ * then sign without. Given back to a slot that no longer holds the key
+ * (changed or evicted meanwhile), or to a full one, it is freed; the
+ * slot's contexts go with it. give accepts NULL. */
+struct x509_signer *pki_signer_ctx_take(struct pki_state *st, EVP_PKEY *key, const EVP_MD *md);
+void pki_signer_ctx_give(struct pki_state *st, EVP_PKEY *key, struct x509_signer *g);
 /* As pki_issuer_chain, reusing the chain built before for the same
  * issuer when the mount's issuer ids are the same (st NULL: no reuse). */
 int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, json_t **chain);

@@ -23,6 +23,8 @@
  *  - an issuer record likewise: read every time, its JSON parsed again
  *    only when its bytes differ from those kept for that id, and handed
  *    out as a deep copy the caller owns and may change.
+ * A signer slot also keeps up to SIGNER_IDLE signing contexts for its
+ * key (pki_signer_ctx_take), freed with the slot.
  * Kept key records (they hold the private key) are wiped when evicted; the whole state goes
  * when the mount is disabled or the core sealed (mount_cleanup). Roles
  * hold no secret. */
@@ -41,6 +43,7 @@
 #include "banned.h"
 
 #define SIGNER_SLOTS 8
+#define SIGNER_IDLE 4 /* signing contexts kept per signer: one per thread signing at once */
 #define CHAIN_SLOTS 8
 #define ROLE_SLOTS 32
 #define RECORD_SLOTS 8
@@ -52,6 +55,8 @@ struct signer {
 	size_t key_rec_len;
 	X509 *cert;
 	EVP_PKEY *key;
+	struct x509_signer *idle[SIGNER_IDLE]; /* for key, not in use; idle_n of them */
+	size_t idle_n;
 	uint64_t used; /* 0: free */
 };
 
@@ -91,6 +96,8 @@ static void signer_clear(struct signer *s)
 	free(s->cert_pem);
 	secure_free(s->key_rec, s->key_rec_len);
 	X509_free(s->cert);
+	for (size_t i = 0; i < s->idle_n; i++)
+		x509_signer_free(s->idle[i]);
 	EVP_PKEY_free(s->key);
 	memset(s, 0, sizeof(*s));
 }
@@ -225,6 +232,54 @@ int pki_signer_get(struct pki_state *st, struct storage *s, const json_t *rec, X
 	}
 	secure_free(krec, klen);
 	return r;
+}
+
+/* The slot holding key, or NULL. Under st->mu. */
+static struct signer *signer_of_key(struct pki_state *st, const EVP_PKEY *key)
+{
+	for (size_t i = 0; key && i < SIGNER_SLOTS; i++)
+		if (st->signers[i].used && st->signers[i].key == key)
+			return &st->signers[i];
+	return NULL;
+}
+
+struct x509_signer *pki_signer_ctx_take(struct pki_state *st, EVP_PKEY *key, const EVP_MD *md)
+{
+	struct x509_signer *g = NULL;
+	bool kept = false;
+	if (!st || !key || !md)
+		return NULL;
+	pthread_mutex_lock(&st->mu);
+	struct signer *slot = signer_of_key(st, key);
+	if (slot) {
+		kept = true;
+		for (size_t i = 0; i < slot->idle_n; i++)
+			if (x509_signer_is_for(slot->idle[i], key, md)) {
+				g = slot->idle[i];
+				slot->idle[i] = slot->idle[--slot->idle_n];
+				break;
+			}
+	}
+	pthread_mutex_unlock(&st->mu);
+	/* Made outside the lock; only for a key a slot holds, so that it can
+	 * be kept when given back. */
+	return g ? g : kept ? x509_signer_new(key, md) : NULL;
+}
+
+void pki_signer_ctx_give(struct pki_state *st, EVP_PKEY *key, struct x509_signer *g)
+{
+	if (!g)
+		return;
+	if (st) {
+		pthread_mutex_lock(&st->mu);
+		struct signer *slot = signer_of_key(st, key);
+		if (slot && slot->idle_n < SIGNER_IDLE && x509_signer_key(g) == key) {
+			slot->idle[slot->idle_n++] = g;
+			g = NULL;
+		}
+		pthread_mutex_unlock(&st->mu);
+	}
+	x509_signer_free(g);
 }
 
 int pki_chain_get(struct pki_state *st, struct storage *s, const json_t *rec, json_t **chain)

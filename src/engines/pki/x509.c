@@ -58,12 +58,31 @@ static const char *ec_curve(int bits)
  * Generating from a kept parameter key copies the group instead. They are
  * only read after ec_templates_init, so threads share them. */
 static const int ec_template_bits[] = {224, 256, 384, 521};
-static EVP_PKEY *ec_templates[sizeof(ec_template_bits) / sizeof(ec_template_bits[0])];
+#define EC_CURVES (sizeof(ec_template_bits) / sizeof(ec_template_bits[0]))
+static EVP_PKEY *ec_templates[EC_CURVES];
 static pthread_once_t ec_templates_once = PTHREAD_ONCE_INIT;
+
+/* Keygen contexts made from the parameter keys, one per curve and
+ * thread (a context is used by one thread at a time), made on first use
+ * and freed when the thread ends: setting a context up costs a sixth of
+ * a P-256 key. */
+struct keygen_ctxs {
+	EVP_PKEY_CTX *c[EC_CURVES];
+};
+static pthread_key_t keygen_ctxs_key;
+static bool keygen_ctxs_ok;
+
+static void keygen_ctxs_free(void *p)
+{
+	struct keygen_ctxs *t = p;
+	for (size_t i = 0; i < EC_CURVES; i++)
+		EVP_PKEY_CTX_free(t->c[i]);
+	free(t);
+}
 
 static void ec_templates_init(void)
 {
-	for (size_t i = 0; i < sizeof(ec_template_bits) / sizeof(ec_template_bits[0]); i++) {
+	for (size_t i = 0; i < EC_CURVES; i++) {
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		if (!c || EVP_PKEY_paramgen_init(c) != 1 ||
 		    EVP_PKEY_CTX_set_group_name(c, ec_curve(ec_template_bits[i])) != 1 ||
@@ -71,22 +90,50 @@ static void ec_templates_init(void)
 			ec_templates[i] = NULL; /* x509_keygen falls back */
 		EVP_PKEY_CTX_free(c);
 	}
+	keygen_ctxs_ok = pthread_key_create(&keygen_ctxs_key, keygen_ctxs_free) == 0;
 	ERR_clear_error();
+}
+
+/* This thread's keygen context for curve i, or NULL when none can be
+ * kept (then the caller makes and frees its own). */
+static EVP_PKEY_CTX **keygen_ctx_slot(size_t i)
+{
+	struct keygen_ctxs *t = keygen_ctxs_ok ? pthread_getspecific(keygen_ctxs_key) : NULL;
+	if (!t && keygen_ctxs_ok) {
+		t = xcalloc(1, sizeof(*t));
+		if (pthread_setspecific(keygen_ctxs_key, t) != 0) {
+			free(t);
+			t = NULL;
+		}
+	}
+	return t ? &t->c[i] : NULL;
 }
 
 /* A new EC key on the curve of bits from its kept parameter key, or NULL
  * when there is none. */
 static EVP_PKEY *ec_keygen(int bits)
 {
-	EVP_PKEY *tmpl = NULL, *k = NULL;
+	EVP_PKEY *k = NULL;
+	size_t i = 0;
 	pthread_once(&ec_templates_once, ec_templates_init);
-	for (size_t i = 0; i < sizeof(ec_template_bits) / sizeof(ec_template_bits[0]); i++)
-		if (ec_template_bits[i] == bits)
-			tmpl = ec_templates[i];
-	EVP_PKEY_CTX *c = tmpl ? EVP_PKEY_CTX_new_from_pkey(NULL, tmpl, NULL) : NULL;
-	if (c && EVP_PKEY_keygen_init(c) == 1 && EVP_PKEY_keygen(c, &k) != 1)
+	while (i < EC_CURVES && ec_template_bits[i] != bits)
+		i++;
+	if (i == EC_CURVES || !ec_templates[i])
+		return NULL;
+	EVP_PKEY_CTX **slot = keygen_ctx_slot(i), *c = slot ? *slot : NULL;
+	if (!c && (c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_templates[i], NULL)) && EVP_PKEY_keygen_init(c) != 1) {
+		EVP_PKEY_CTX_free(c);
+		c = NULL;
+	}
+	if (c && EVP_PKEY_keygen(c, &k) != 1) {
 		k = NULL;
-	EVP_PKEY_CTX_free(c);
+		EVP_PKEY_CTX_free(c); /* not kept after a failure */
+		c = NULL;
+	}
+	if (slot)
+		*slot = c;
+	else
+		EVP_PKEY_CTX_free(c);
 	ERR_clear_error();
 	return k;
 }

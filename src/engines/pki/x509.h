@@ -182,9 +182,30 @@ bool x509_leaf_der_covers(const struct x509_spec *s, X509 *issuer, EVP_PKEY *sig
  * or a name cannot be encoded (the X509 path then answers why). */
 int x509_leaf_tbs(const struct x509_spec *s, const struct x509_leaf_extra *x, X509 *issuer,
 		  const unsigned char *sigalg, size_t sigalg_len, struct buf *tbs);
-/* The signed Certificate's DER (*der the caller's, free()). */
+struct x509_signer; /* below */
+/* The signed Certificate's DER (*der the caller's, free()). kept, when
+ * not NULL and made for signkey and its digest (x509_signer_is_for),
+ * signs it; otherwise a context is set up for this one signature. */
 int x509_leaf_der(const struct x509_spec *s, const struct x509_leaf_extra *x, X509 *issuer, EVP_PKEY *signkey,
-		  unsigned char **der, size_t *len);
+		  struct x509_signer *kept, unsigned char **der, size_t *len);
+
+/* A signing context made once for one key and digest and used for many
+ * signatures (x509_signer.c): ECDSA keys only, the digest computed apart
+ * and then signed, so the context outlives a signature; the signature is
+ * what EVP_DigestSign makes of the same bytes. x509_signer_new answers
+ * NULL for any other key (it signs through EVP_DigestSign) or when
+ * OpenSSL fails. The context holds a reference to the key. Used by one
+ * thread at a time. */
+struct x509_signer *x509_signer_new(EVP_PKEY *key, const EVP_MD *md);
+void x509_signer_free(struct x509_signer *g);
+/* Whether g signs with key and md (g may be NULL: false); its key. */
+bool x509_signer_is_for(const struct x509_signer *g, const EVP_PKEY *key, const EVP_MD *md);
+const EVP_PKEY *x509_signer_key(const struct x509_signer *g);
+/* The signature's AlgorithmIdentifier DER. */
+const unsigned char *x509_signer_aid(const struct x509_signer *g, size_t *len);
+/* Signs data into sig (room for EVP_PKEY_get_size(key); *siglen in: the
+ * room, out: the length). */
+int x509_signer_sign(struct x509_signer *g, const unsigned char *data, size_t len, unsigned char *sig, size_t *siglen);
 
 /* Signs c again (its issuer becomes issuer's subject) with signkey. */
 int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey);
