@@ -90,23 +90,6 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-wait_http() { # wait_http URL — any HTTP answer counts
-	local i
-	for i in $(seq 1 200); do
-		if /usr/bin/python3 - "$1" <<'EOF' 2>/dev/null; then
-import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=1)
-except urllib.error.HTTPError:
-    pass
-EOF
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
-
 fetch() { # fetch URL FILE [PUT-BODY-FILE|""] [TOKEN] — the body, whatever the status
 	/usr/bin/python3 - "$@" <<'EOF'
 import sys, urllib.request, urllib.error
@@ -137,7 +120,7 @@ TPORT=$(free_port)
 "${PIN_SERVER[@]}" "$TROVE_BIN" server -dev -dev-listen-address="127.0.0.1:$TPORT" \
 	-dev-root-token-id=bench >"$WORK/trove.out" 2>"$WORK/trove.err" &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$TPORT/v1/sys/health" || {
+http_wait "http://127.0.0.1:$TPORT/v1/sys/health" || {
 	cat "$WORK/trove.err" >&2
 	die "trove did not start"
 }

@@ -75,48 +75,13 @@ wait "$PID" 2>/dev/null || true
 PID=
 
 if [ "${NGINX:-1}" != 0 ]; then
-	NGINX_BIN=/usr/sbin/nginx
-	[ -x "$NGINX_BIN" ] || NGINX_BIN=$(command -v nginx) || die "nginx not found (package nginx-light)"
-	nport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
-	temp_paths="client_body_temp_path $WORK/nginx/tmp/body;"
-	for m in proxy fastcgi uwsgi scgi; do
-		if ! "$NGINX_BIN" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
-			temp_paths="$temp_paths ${m}_temp_path $WORK/nginx/tmp/$m;"
-		fi
-	done
-	chmod -R a+rX "$WORK" # nginx's worker drops privileges
-	cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log crit;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    $temp_paths
-    client_max_body_size $((SIZE + 1024));
-    client_body_buffer_size $((SIZE + 1024));
-    client_body_in_single_buffer on;
-    server {
-        listen 127.0.0.1:$nport;
-        location = /v1/sys/health {
-            default_type application/json;
-            return 200 '{"initialized":true,"sealed":false,"standby":false}';
-        }
-        location / { proxy_pass http://127.0.0.1:1; }
-    }
-}
-CONF
-	"${PIN_SERVER[@]}" "$NGINX_BIN" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off; master_process on;' \
-		>"$WORK/nginx/logs/stdout" 2>&1 &
-	NGINX_PID=$!
-	for _ in $(seq 50); do
-		curl -fsS "http://127.0.0.1:$nport/v1/sys/health" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	measure nginx "http://127.0.0.1:$nport"
-	kill "$NGINX_PID" 2>/dev/null || true
-	wait "$NGINX_PID" 2>/dev/null || true
+	. bench/lib/nginx.sh
+	NGINX_HTTP="client_max_body_size $((SIZE + 1024)); client_body_buffer_size $((SIZE + 1024)); client_body_in_single_buffer on;"
+	NGINX_SERVER="location = /v1/sys/health { return 200 '{\"initialized\":true,\"sealed\":false,\"standby\":false}'; }
+        location / { proxy_pass http://127.0.0.1:1; }"
+	nginx_start "$WORK" "${PIN_SERVER[@]}" || die "nginx did not start"
+	measure nginx "http://127.0.0.1:$NGINX_PORT"
+	nginx_stop
 	echo "nginx sys/health p99: $P99 ms (the same-machine ceiling)"
 fi
 

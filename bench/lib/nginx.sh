@@ -2,12 +2,15 @@
 # serving the same bytes as static files: the same machine's ceiling for
 # an HTTP request and its answer.
 #
-#   nginx_start ROOT [CPU...]  nginx with one worker serving ROOT/html on a
-#                              free loopback port, pinned with the command
-#                              in CPU (e.g. taskset -c 0); sets NGINX_PORT
-#                              and NGINX_PID. Keep-alive without a request
-#                              limit, no access log, sendfile.
+#   nginx_start ROOT [PIN...]  nginx with one worker on a free loopback
+#                              port, started through PIN (e.g. taskset -c
+#                              0); sets NGINX_PORT and NGINX_PID. Keep-alive
+#                              without a request limit, no access log,
+#                              sendfile. The server block serves ROOT/html
+#                              unless NGINX_SERVER holds its contents;
+#                              NGINX_HTTP adds directives to the http block.
 #   nginx_stop                 stops it (also safe when never started)
+#   http_wait URL              waits up to 10 s for any HTTP answer at URL
 # ROOT must exist; nginx's logs and temporary files go under ROOT/nginx.
 
 nginx_bin() {
@@ -17,7 +20,7 @@ nginx_bin() {
 }
 
 nginx_start() { # ROOT [PIN...]
-	local root=$1 bin temp_paths m i
+	local root=$1 bin temp_paths m
 	shift
 	bin=$(nginx_bin) || {
 		echo "bench: ERROR: nginx not found (package nginx-light)" >&2
@@ -47,18 +50,26 @@ http {
     keepalive_requests 100000000;
     default_type application/json;
     $temp_paths
+    ${NGINX_HTTP:-}
     server {
         listen 127.0.0.1:$NGINX_PORT;
-        root $root/html;
-        add_header Cache-Control no-store;
+        ${NGINX_SERVER:-root $root/html; add_header Cache-Control no-store;}
     }
 }
 EOF
 	"$@" "$bin" -p "$root/nginx" -c "$root/nginx/nginx.conf" -g 'daemon off; master_process on;' \
 		>"$root/nginx/logs/stdout" 2>&1 &
 	NGINX_PID=$!
+	http_wait "http://127.0.0.1:$NGINX_PORT/" && return 0
+	cat "$root/nginx/logs/error.log" "$root/nginx/logs/stdout" >&2
+	echo "bench: ERROR: nginx did not start" >&2
+	return 1
+}
+
+http_wait() { # URL
+	local i
 	for i in $(seq 1 200); do
-		if /usr/bin/python3 - "http://127.0.0.1:$NGINX_PORT/" <<'EOF' 2>/dev/null; then
+		if /usr/bin/python3 - "$1" <<'EOF' 2>/dev/null; then
 import sys, urllib.request, urllib.error
 try:
     urllib.request.urlopen(sys.argv[1], timeout=1)
@@ -69,8 +80,6 @@ EOF
 		fi
 		sleep 0.05
 	done
-	cat "$root/nginx/logs/error.log" "$root/nginx/logs/stdout" >&2
-	echo "bench: ERROR: nginx did not start" >&2
 	return 1
 }
 
