@@ -44,8 +44,8 @@ static int leaf_x509(const struct x509_spec *spec, const struct x509_leaf_extra 
 /* The certificate as DER written directly (leaf_der.c) when that covers
  * it: 0 with out filled, else non-zero and out untouched (the X509 path
  * then makes it, and answers any error). */
-static int leaf_direct(struct pki_state *st, const struct x509_spec *spec, struct x509_leaf_extra *extra, X509 *icert,
-		       EVP_PKEY *ikey, struct pki_issued *out)
+static int leaf_direct(struct pki_state *st, const struct x509_spec *spec, struct x509_leaf_extra *extra,
+		       X509 *icert, EVP_PKEY *ikey, struct pki_issued *out)
 {
 	int r;
 	if (!x509_leaf_der_covers(spec, icert, ikey))
@@ -157,7 +157,8 @@ int pki_issue_leaf_der(struct storage *s, const char *issuer_id, const struct pk
 	spec.subject = leaf->subject_name ? leaf->subject_name : name;
 	struct x509_leaf_extra extra = {.policy_identifiers = leaf->policy_identifiers,
 					.basic_constraints_valid = leaf->basic_constraints_valid};
-	if (leaf_direct(leaf->state, &spec, &extra, icert, ikey, out) != 0 && (r = leaf_x509(&spec, &extra, icert, ikey, out, resp)) != 0)
+	if (leaf_direct(leaf->state, &spec, &extra, icert, ikey, out) != 0 &&
+	    (r = leaf_x509(&spec, &extra, icert, ikey, out, resp)) != 0)
 		goto out;
 	if (!leaf->no_store) {
 		/* the store takes an X509: parsed from the DER when written directly */

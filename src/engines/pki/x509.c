@@ -121,7 +121,8 @@ static EVP_PKEY *ec_keygen(int bits)
 	if (i == EC_CURVES || !ec_templates[i])
 		return NULL;
 	EVP_PKEY_CTX **slot = keygen_ctx_slot(i), *c = slot ? *slot : NULL;
-	if (!c && (c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_templates[i], NULL)) && EVP_PKEY_keygen_init(c) != 1) {
+	if (!c && (c = EVP_PKEY_CTX_new_from_pkey(NULL, ec_templates[i], NULL)) &&
+	    EVP_PKEY_keygen_init(c) != 1) {
 		EVP_PKEY_CTX_free(c);
 		c = NULL;
 	}

@@ -205,7 +205,8 @@ const EVP_PKEY *x509_signer_key(const struct x509_signer *g);
 const unsigned char *x509_signer_aid(const struct x509_signer *g, size_t *len);
 /* Signs data into sig (room for EVP_PKEY_get_size(key); *siglen in: the
  * room, out: the length). */
-int x509_signer_sign(struct x509_signer *g, const unsigned char *data, size_t len, unsigned char *sig, size_t *siglen);
+int x509_signer_sign(struct x509_signer *g, const unsigned char *data, size_t len, unsigned char *sig,
+		     size_t *siglen);
 
 /* Signs c again (its issuer becomes issuer's subject) with signkey. */
 int x509_cert_resign(X509 *c, X509 *issuer, EVP_PKEY *signkey);
